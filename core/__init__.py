@@ -1,0 +1,1 @@
+"""Shared ground for localbase, api and worker: settings, JWT, logging."""

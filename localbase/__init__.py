@@ -1,0 +1,1 @@
+"""A Supabase-compatible local stack (Auth, REST, Realtime) on a real PostgreSQL 15."""
