@@ -32,7 +32,7 @@ def decode(token: str, secret: str, *, require_exp: bool = False) -> dict[str, A
     """Verify signature and expiry (with Supabase's 30 s skew); audience is not checked."""
     if token.count(".") != 2:
         raise JwtError("MalformedJWT", f"Expected 3 parts in JWT; got {token.count('.') + 1}")
-    options: dict[str, Any] = {"verify_aud": False, "require": ["exp"] if require_exp else []}
+    options: _pyjwt.types.Options = {"verify_aud": False, "require": ["exp"] if require_exp else []}
     try:
         claims: dict[str, Any] = _pyjwt.decode(
             token, secret, algorithms=[ALGORITHM], options=options, leeway=CLOCK_SKEW_SECONDS

@@ -67,9 +67,7 @@ class DatabaseSettings:
     """The PostgreSQL the local stack (and the worker's direct pool) connects to."""
 
     url: str = field(
-        default_factory=lambda: env_str(
-            "DATABASE_URL", "postgresql://postgres:postgres@127.0.0.1:54322/postgres"
-        )
+        default_factory=lambda: env_str("DATABASE_URL", "postgresql://postgres:postgres@127.0.0.1:54322/postgres")
     )
     data_dir: str = field(default_factory=lambda: env_str("LOCALBASE_PGDATA", ".localbase/pgdata"))
     pool_min: int = field(default_factory=lambda: env_int("DB_POOL_MIN", 2))

@@ -102,8 +102,10 @@ class Cluster:
             _run_as_owner(
                 [
                     str(bindir() / "initdb"),
-                    "-D", str(self.data_dir),
-                    "-U", "postgres",
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    "postgres",
                     f"--pwfile={pwfile}",
                     "--auth-local=trust",
                     "--auth-host=scram-sha-256",
@@ -138,8 +140,17 @@ class Cluster:
         if self.is_running():
             return
         _run_as_owner(
-            [str(bindir() / "pg_ctl"), "-D", str(self.data_dir), "-w", "-t", str(int(timeout)), "-l",
-             str(self.data_dir / "startup.log"), "start"]
+            [
+                str(bindir() / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-w",
+                "-t",
+                str(int(timeout)),
+                "-l",
+                str(self.data_dir / "startup.log"),
+                "start",
+            ]
         )
         deadline = time.monotonic() + timeout
         while not self.is_running():

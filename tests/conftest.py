@@ -6,15 +6,22 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 
+from core.settings import Settings
 from localbase.migrate import migrate
 from localbase.postgres import Cluster
 
@@ -102,3 +109,126 @@ def stack_db_dsn(pg_cluster: Cluster, template_dsn: str) -> str:
 def pytest_sessionstart(session: pytest.Session) -> None:
     # Loopback only; never a proxy for our own servers.
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+
+
+# --- the running local stack -------------------------------------------------------------------
+
+
+@dataclass
+class LocalStack:
+    """`python -m localbase serve` in a child process against the session's stack database."""
+
+    url: str
+    port: int
+    dsn: str
+    anon_key: str
+    service_role_key: str
+    jwt_secret: str
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "localbase", "serve", "--port", str(self.port)],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.env["LOCALBASE_LOG"], "ab"),  # noqa: SIM115 - the child owns it
+        )
+        wait_for_http(f"{self.url}/auth/v1/health", self.process)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+def wait_for_http(url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 30.0) -> None:
+    """Poll until `url` answers at all (any status), failing fast if the server process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise TimeoutError(f"{url} did not answer within {timeout}s")
+
+
+def stack_env(dsn: str, port: int, log_path: Path) -> dict[str, str]:
+    settings = Settings()
+    return {
+        **os.environ,
+        "DATABASE_URL": dsn,
+        "SUPABASE_URL": f"http://127.0.0.1:{port}",
+        "LOCALBASE_PORT": str(port),
+        "LOCALBASE_MAIL_DIR": str(log_path.parent / "mail"),
+        "LOCALBASE_LOG": str(log_path),
+        "SUPABASE_JWT_SECRET": settings.supabase.jwt_secret,
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+
+
+@pytest.fixture(scope="session")
+def stack(stack_db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("localbase") / "localbase.log"
+    settings = Settings()
+    local = LocalStack(
+        url=f"http://127.0.0.1:{port}",
+        port=port,
+        dsn=stack_db_dsn,
+        anon_key=settings.supabase.anon_key,
+        service_role_key=settings.supabase.service_role_key,
+        jwt_secret=settings.supabase.jwt_secret,
+        env=stack_env(stack_db_dsn, port, log_path),
+    )
+    local.start()
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+@dataclass
+class TestUser:
+    id: str
+    email: str
+    password: str
+    access_token: str
+    refresh_token: str
+
+
+def sign_up(stack: LocalStack, username: str | None = None, password: str = "password123") -> TestUser:
+    """A fresh confirmed user through the stack's GoTrue-compatible sign-up."""
+    tag = uuid.uuid4().hex[:10]
+    email = f"user-{tag}@example.com"
+    response = httpx.post(
+        f"{stack.url}/auth/v1/signup",
+        headers={"apikey": stack.anon_key, "X-Supabase-Api-Version": "2024-01-01"},
+        json={"email": email, "password": password, "data": {"username": username or f"user_{tag}"}},
+        timeout=10,
+    )
+    response.raise_for_status()
+    body = response.json()
+    return TestUser(body["user"]["id"], email, password, body["access_token"], body["refresh_token"])
+
+
+@pytest.fixture
+def user_a(stack: LocalStack) -> TestUser:
+    return sign_up(stack)
+
+
+@pytest.fixture
+def user_b(stack: LocalStack) -> TestUser:
+    return sign_up(stack)

@@ -1,0 +1,1 @@
+"""Litestar facade over Supabase: the seed's REST endpoints and WebSocket chat."""

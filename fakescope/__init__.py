@@ -1,0 +1,1 @@
+"""A faithful fake of the DashScope HTTP API for tests, benchmarks and offline use."""

@@ -1,0 +1,112 @@
+"""`python -m localbase`: run the local Supabase stack and manage its PostgreSQL.
+
+    python -m localbase db start|stop|status|reset|migrate
+    python -m localbase serve [--host H] [--port P]     (starts Postgres and migrates first)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+import asyncpg
+
+from core import logs
+from core.settings import get_settings
+from localbase.migrate import migrate
+from localbase.postgres import Cluster, PostgresUnavailable
+
+
+def _cluster() -> Cluster:
+    settings = get_settings()
+    port = int(settings.database.url.rsplit(":", 1)[1].split("/", 1)[0])
+    return Cluster(Path(settings.database.data_dir).resolve(), port=port)
+
+
+def _is_local(url: str) -> bool:
+    return "@127.0.0.1:" in url or "@localhost:" in url
+
+
+async def _reset(dsn: str) -> None:
+    """Drop everything the project and the local base created in `postgres`, then migrate."""
+    admin = dsn.rsplit("/", 1)[0] + "/template1"
+    conn = await asyncpg.connect(admin)
+    try:
+        await conn.execute("drop database if exists postgres with (force)")
+        await conn.execute("create database postgres")
+    finally:
+        await conn.close()
+    await migrate(dsn)
+
+
+def _db(action: str) -> int:
+    settings = get_settings()
+    cluster = _cluster()
+    if action == "start":
+        cluster.start()
+        applied = asyncio.run(migrate(settings.database.url))
+        print(f"PostgreSQL ready at {settings.database.url.replace(':postgres@', ':***@')}; "
+              f"{len(applied)} migration(s) applied")
+    elif action == "stop":
+        cluster.stop()
+    elif action == "status":
+        print("running" if cluster.is_running() else "stopped")
+        return 0 if cluster.is_running() else 3
+    elif action == "migrate":
+        print("\n".join(asyncio.run(migrate(settings.database.url))) or "up to date")
+    elif action == "reset":
+        cluster.start()
+        asyncio.run(_reset(settings.database.url))
+        print("database reset; all migrations applied")
+    return 0
+
+
+def _serve(host: str, port: int) -> int:
+    import uvicorn  # noqa: PLC0415 - only the server needs it
+
+    from localbase.app import create_app  # noqa: PLC0415
+
+    settings = get_settings()
+    if _is_local(settings.database.url):
+        _cluster().start()
+    asyncio.run(migrate(settings.database.url))
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        ws="websockets-sansio",
+        ws_ping_interval=None,
+        lifespan="on",
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = get_settings()
+    parser = argparse.ArgumentParser(prog="localbase", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    db = commands.add_parser("db", help="manage the project's PostgreSQL cluster")
+    db.add_argument("action", choices=["start", "stop", "status", "reset", "migrate"])
+    serve = commands.add_parser("serve", help="run the gateway (auth, rest, realtime)")
+    serve.add_argument("--host", default=settings.localbase.host)
+    serve.add_argument("--port", type=int, default=settings.localbase.port)
+    args = parser.parse_args(argv)
+    logs.configure("localbase")
+    try:
+        if args.command == "db":
+            return _db(args.action)
+        return _serve(args.host, args.port)
+    except PostgresUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+"""The local stack as one ASGI app: the gateway with Auth, REST and Realtime mounted."""
+
+from __future__ import annotations
+
+from core.settings import Settings, get_settings
+from localbase.auth.service import AuthService
+from localbase.gateway import Gateway
+from localbase.realtime.service import RealtimeService
+from localbase.rest.service import RestService
+
+
+def create_app(settings: Settings | None = None) -> Gateway:
+    return Gateway(
+        settings or get_settings(),
+        {"/auth/v1": AuthService, "/rest/v1": RestService, "/realtime/v1": RealtimeService},
+    )

@@ -1,0 +1,1 @@
+"""Answers user messages: realtime listener, claims, prompt, LLM providers, writer."""
