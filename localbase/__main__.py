@@ -1,7 +1,7 @@
 """`python -m localbase`: run the local Supabase stack and manage its PostgreSQL.
 
-    python -m localbase db start|stop|status|reset|migrate
-    python -m localbase serve [--host H] [--port P]     (starts Postgres and migrates first)
+python -m localbase db start|stop|status|reset|migrate
+python -m localbase serve [--host H] [--port P]     (starts Postgres and migrates first)
 """
 
 from __future__ import annotations
@@ -47,8 +47,10 @@ def _db(action: str) -> int:
     if action == "start":
         cluster.start()
         applied = asyncio.run(migrate(settings.database.url))
-        print(f"PostgreSQL ready at {settings.database.url.replace(':postgres@', ':***@')}; "
-              f"{len(applied)} migration(s) applied")
+        print(
+            f"PostgreSQL ready at {settings.database.url.replace(':postgres@', ':***@')}; "
+            f"{len(applied)} migration(s) applied"
+        )
     elif action == "stop":
         cluster.stop()
     elif action == "status":
@@ -89,8 +91,9 @@ def _serve(host: str, port: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
-    parser = argparse.ArgumentParser(prog="localbase", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="localbase", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     db = commands.add_parser("db", help="manage the project's PostgreSQL cluster")
     db.add_argument("action", choices=["start", "stop", "status", "reset", "migrate"])

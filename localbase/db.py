@@ -39,7 +39,9 @@ class Database:
 
     async def connect(self) -> None:
         self.api = await asyncpg.create_pool(
-            with_user(self.dsn, "authenticator"), min_size=self.min_size, max_size=self.max_size,
+            with_user(self.dsn, "authenticator"),
+            min_size=self.min_size,
+            max_size=self.max_size,
             init=_init_connection,
         )
         self.admin = await asyncpg.create_pool(

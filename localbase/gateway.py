@@ -202,4 +202,3 @@ def _with_cors(send: Send, origin: bytes | None) -> Send:
         await send(message)
 
     return wrapped
-
