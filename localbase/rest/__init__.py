@@ -1,0 +1,1 @@
+"""The PostgREST-compatible REST service mounted at /rest/v1."""
