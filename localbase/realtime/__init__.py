@@ -1,0 +1,1 @@
+"""Supabase Realtime over our Postgres: Phoenix channels, postgres_changes, broadcast, presence."""
