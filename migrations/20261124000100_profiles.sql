@@ -11,9 +11,20 @@ begin
 end;
 $$;
 
+-- Username length as Chinese sites count it: a wide (CJK) character counts as two. The seed asks
+-- for 3-50 characters and its own example, "张三", is two Han characters: width 4.
+create or replace function public.username_width(name text) returns integer
+language sql immutable parallel safe
+set search_path = ''
+as $$
+  select char_length(name)
+       + char_length(regexp_replace(name, '[^\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]', '', 'g'))
+$$;
+
 create table public.profiles (
   id uuid primary key references auth.users (id) on delete cascade,
-  username varchar(50) not null check (char_length(btrim(username)) between 3 and 50),
+  username varchar(50) not null
+    check (username = btrim(username) and public.username_width(username) between 3 and 50),
   email varchar(255),
   avatar_url text check (avatar_url is null or char_length(avatar_url) <= 2000),
   is_active boolean not null default true,

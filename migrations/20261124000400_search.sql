@@ -4,14 +4,15 @@
 -- Chinese query is then one exact lexeme; longer queries AND their bigrams and are rechecked
 -- against the text so bigrams from different places cannot produce a false match.
 
--- Han, kana and hangul ranges.
+-- Han, kana and hangul ranges. The helpers below run once per stored row, so they carry no
+-- `set search_path` (a SET clause costs a configuration save/restore per call, 4x the work
+-- here); every name inside them is schema-qualified instead.
 create or replace function public.search_cjk_pattern() returns text
 language sql immutable parallel safe
 as $$ select '[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+' $$;
 
 create or replace function public.search_cjk_terms(txt text) returns text[]
 language sql immutable parallel safe
-set search_path = ''
 as $$
   select coalesce(array_agg(distinct term), '{}')
   from (
@@ -24,7 +25,6 @@ $$;
 
 create or replace function public.search_document(txt text) returns tsvector
 language sql immutable parallel safe
-set search_path = ''
 as $$
   select to_tsvector('pg_catalog.english'::regconfig,
                      regexp_replace(coalesce(txt, ''), public.search_cjk_pattern(), ' ', 'g'))
@@ -65,7 +65,36 @@ alter table public.chat_messages
   add column search_vector tsvector generated always as (public.search_document(content)) stored;
 create index chat_messages_search_idx on public.chat_messages using gin (search_vector);
 
--- Search the caller's messages (RLS applies: security invoker), best matches first.
+-- Under RLS PostgreSQL may not use an index for a non-leakproof operator such as `@@` before
+-- the policy has filtered rows, so a plain security-invoker search would scan every message the
+-- user owns. The hits are therefore found by a security-definer function that applies the same
+-- ownership rule (`user_id = auth.uid()`) explicitly, which lets the GIN index drive the search;
+-- the rows themselves are then read back through RLS by the invoker function below.
+create or replace function public.search_message_hits(
+  query text, session uuid, max_results integer, skip integer
+) returns table (id uuid, rank real)
+language sql stable
+security definer
+set search_path = ''
+as $$
+  with q as (select public.search_query(query) as tsq)
+  select m.id, ts_rank(m.search_vector, q.tsq) as rank
+    from public.chat_messages m, q
+   where numnode(q.tsq) > 0
+     and m.user_id = auth.uid()
+     and m.search_vector @@ q.tsq
+     and (session is null or m.session_id = session)
+     and not exists (
+       select 1 from regexp_matches(query, public.search_cjk_pattern(), 'g') as r(run)
+        where strpos(m.content, r.run[1]) = 0
+     )
+   order by rank desc, m.created_at desc, m.id
+   limit least(greatest(max_results, 1), 100) offset greatest(skip, 0)
+$$;
+revoke execute on function public.search_message_hits(text, uuid, integer, integer) from public, anon;
+grant execute on function public.search_message_hits(text, uuid, integer, integer) to authenticated, service_role;
+
+-- Search the caller's messages, best matches first; the rows come back through RLS.
 create or replace function public.search_messages(
   query text,
   session uuid default null,
@@ -84,19 +113,10 @@ language sql stable
 security invoker
 set search_path = ''
 as $$
-  with q as (select public.search_query(query) as tsq)
-  select m.id, m.session_id, m.message_type, m.content, m.role_id, m.created_at,
-         ts_rank(m.search_vector, q.tsq) as rank
-    from public.chat_messages m, q
-   where numnode(q.tsq) > 0
-     and m.search_vector @@ q.tsq
-     and (session is null or m.session_id = session)
-     and not exists (
-       select 1 from regexp_matches(query, public.search_cjk_pattern(), 'g') as r(run)
-        where strpos(m.content, r.run[1]) = 0
-     )
-   order by rank desc, m.created_at desc, m.id
-   limit least(greatest(max_results, 1), 100) offset greatest(skip, 0)
+  select m.id, m.session_id, m.message_type, m.content, m.role_id, m.created_at, h.rank
+    from public.search_message_hits(query, session, max_results, skip) h
+    join public.chat_messages m on m.id = h.id
+   order by h.rank desc, m.created_at desc, m.id
 $$;
 
 revoke execute on function public.search_messages(text, uuid, integer, integer) from anon, public;

@@ -1,0 +1,256 @@
+"""Row-level security, table by table and verb by verb, for user A, user B, anon and service_role.
+
+Each probe runs in a rolled-back transaction as the role PostgREST would use, so every case sees
+the same fixture data. "refused" means PostgreSQL raised (RLS WITH CHECK or missing privilege);
+a row count is what the statement returned or affected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+import pytest
+
+from tests.db.actors import Actor, acting_as, create_user
+
+REFUSED = "refused"
+
+
+@dataclass
+class World:
+    a: Actor
+    b: Actor
+    anon: Actor
+    service: Actor
+    ids: dict[str, str]
+
+
+@pytest.fixture
+async def world(db: asyncpg.Connection) -> World:
+    a_id = await create_user(db, "alice")
+    b_id = await create_user(db, "bobby")
+    builtin = await db.fetchval("select id from ai_roles where slug = 'assistant'")
+    ids = {"a": a_id, "b": b_id, "builtin_role": str(builtin)}
+    ids["a_role"] = str(
+        await db.fetchval(
+            "insert into ai_roles (slug, name, system_prompt, created_by) values ('pirate', 'Pirate', 'Arr.', $1)"
+            " returning id",
+            a_id,
+        )
+    )
+    for owner in ("a", "b"):
+        ids[f"{owner}_session"] = str(
+            await db.fetchval(
+                "insert into chat_sessions (user_id, role_id, title) values ($1, $2, 'hello') returning id",
+                ids[owner],
+                builtin,
+            )
+        )
+        ids[f"{owner}_msg"] = str(
+            await db.fetchval(
+                "insert into chat_messages (session_id, user_id, content, role_id) values ($1, $2, 'hi', 'assistant')"
+                " returning id",
+                ids[f"{owner}_session"],
+                ids[owner],
+            )
+        )
+        ids[f"{owner}_reply"] = str(
+            await db.fetchval(
+                "insert into chat_messages (session_id, user_id, message_type, reply_to, status)"
+                " values ($1, $2, 'assistant', $3, 'streaming') returning id",
+                ids[f"{owner}_session"],
+                ids[owner],
+                ids[f"{owner}_msg"],
+            )
+        )
+    return World(
+        a=Actor("user A", "authenticated", a_id),
+        b=Actor("user B", "authenticated", b_id),
+        anon=Actor("anon", "anon"),
+        service=Actor("service_role", "service_role"),
+        ids=ids,
+    )
+
+
+async def outcome(conn: asyncpg.Connection, actor: Actor, sql: str, *args: object) -> int | str:
+    """Rows returned (SELECT/RETURNING) by `sql` as `actor`, or REFUSED if PostgreSQL raised."""
+    try:
+        async with acting_as(conn, actor):
+            return len(await conn.fetch(sql, *args))
+    except (asyncpg.InsufficientPrivilegeError, asyncpg.RaiseError) as exc:
+        return f"{REFUSED}: {exc.sqlstate}"
+
+
+def refused(result: int | str) -> bool:
+    return isinstance(result, str) and result.startswith(REFUSED)
+
+
+# (actor, SQL with {placeholders} from World.ids, expected rows or REFUSED)
+CASES: list[tuple[str, str, int | str]] = [
+    # profiles
+    ("a", "select * from profiles", 1),
+    ("a", "select * from profiles where id = '{b}'", 0),
+    ("b", "select * from profiles where id = '{a}'", 0),
+    ("anon", "select * from profiles", REFUSED),
+    ("service", "select * from profiles", 2),
+    ("a", "update profiles set username = 'alice2' where id = '{a}' returning id", 1),
+    ("a", "update profiles set avatar_url = 'x' where id = '{b}' returning id", 0),
+    ("a", "update profiles set is_active = false where id = '{a}' returning id", REFUSED),
+    ("a", "update profiles set id = '{b}' where id = '{a}' returning id", REFUSED),
+    ("a", "insert into profiles (id, username) values ('{b}', 'fake_b') returning id", REFUSED),
+    ("a", "delete from profiles where id = '{a}' returning id", REFUSED),
+    ("anon", "update profiles set username = 'x' returning id", REFUSED),
+    # ai_roles
+    ("a", "select * from ai_roles", 5),
+    ("b", "select * from ai_roles", 4),
+    ("b", "select * from ai_roles where id = '{a_role}'", 0),
+    ("anon", "select * from ai_roles", REFUSED),
+    ("a", "insert into ai_roles (slug, name, system_prompt) values ('mine', 'Mine', 'p') returning id", 1),
+    (
+        "a",
+        "insert into ai_roles (slug, name, system_prompt, created_by) values ('x1', 'X', 'p', '{b}') returning id",
+        REFUSED,
+    ),
+    (
+        "a",
+        "insert into ai_roles (slug, name, system_prompt, created_by) values ('x2', 'X', 'p', null) returning id",
+        REFUSED,
+    ),
+    ("a", "update ai_roles set name = 'hacked' where id = '{builtin_role}' returning id", 0),
+    ("a", "update ai_roles set name = 'Captain' where id = '{a_role}' returning id", 1),
+    ("a", "update ai_roles set created_by = null where id = '{a_role}' returning id", REFUSED),
+    ("b", "update ai_roles set name = 'mine now' where id = '{a_role}' returning id", 0),
+    ("b", "delete from ai_roles where id = '{a_role}' returning id", 0),
+    ("a", "delete from ai_roles where id = '{builtin_role}' returning id", 0),
+    ("a", "delete from ai_roles where id = '{a_role}' returning id", 1),
+    ("service", "update ai_roles set sort_order = 9 where id = '{builtin_role}' returning id", 1),
+    # chat_sessions
+    ("a", "select * from chat_sessions", 1),
+    ("b", "select * from chat_sessions where id = '{a_session}'", 0),
+    ("anon", "select * from chat_sessions", REFUSED),
+    ("a", "insert into chat_sessions (title) values ('new') returning id", 1),
+    ("a", "insert into chat_sessions (user_id, title) values ('{b}', 'for b') returning id", REFUSED),
+    ("a", "insert into chat_sessions (title, message_count) values ('n', 100) returning id", REFUSED),
+    ("b", "insert into chat_sessions (role_id, title) values ('{a_role}', 'steal role') returning id", REFUSED),
+    ("a", "update chat_sessions set title = 'renamed' where id = '{a_session}' returning id", 1),
+    ("a", "update chat_sessions set message_count = 0 where id = '{a_session}' returning id", REFUSED),
+    ("a", "update chat_sessions set user_id = '{b}' where id = '{a_session}' returning id", REFUSED),
+    ("b", "update chat_sessions set title = 'mine' where id = '{a_session}' returning id", 0),
+    ("b", "delete from chat_sessions where id = '{a_session}' returning id", 0),
+    ("a", "delete from chat_sessions where id = '{a_session}' returning id", 1),
+    ("service", "select * from chat_sessions", 2),
+    # chat_messages
+    ("a", "select * from chat_messages", 2),
+    ("b", "select * from chat_messages where session_id = '{a_session}'", 0),
+    ("anon", "select * from chat_messages", REFUSED),
+    ("a", "insert into chat_messages (session_id, content) values ('{a_session}', 'next') returning id", 1),
+    ("b", "insert into chat_messages (session_id, content) values ('{a_session}', 'intrude') returning id", REFUSED),
+    (
+        "b",
+        "insert into chat_messages (session_id, user_id, content) values ('{a_session}', '{a}', 'x') returning id",
+        REFUSED,
+    ),
+    (
+        "a",
+        "insert into chat_messages (session_id, message_type, content) values ('{a_session}', 'assistant', 'fake')"
+        " returning id",
+        REFUSED,
+    ),
+    (
+        "a",
+        "insert into chat_messages (session_id, message_type, content) values ('{a_session}', 'system', 'x')"
+        " returning id",
+        REFUSED,
+    ),
+    (
+        "a",
+        "insert into chat_messages (session_id, content, tokens_used) values ('{a_session}', 'x', 5) returning id",
+        REFUSED,
+    ),
+    (
+        "a",
+        "insert into chat_messages (session_id, content, status) values ('{a_session}', 'x', 'pending') returning id",
+        REFUSED,
+    ),
+    ("a", "update chat_messages set tokens_used = 1 where id = '{a_reply}' returning id", REFUSED),
+    ("a", "update chat_messages set content = 'edited' where id = '{a_msg}' returning id", REFUSED),
+    ("a", "update chat_messages set cancel_requested = true where id = '{a_reply}' returning id", 1),
+    ("a", "update chat_messages set cancel_requested = true where id = '{a_msg}' returning id", 0),
+    ("b", "update chat_messages set cancel_requested = true where id = '{a_reply}' returning id", 0),
+    ("b", "delete from chat_messages where id = '{a_msg}' returning id", 0),
+    ("a", "delete from chat_messages where id = '{a_msg}' returning id", 1),
+    (
+        "service",
+        "insert into chat_messages (session_id, message_type, reply_to, content) values"
+        " ('{a_session}', 'assistant', null, 'x') returning id",
+        "check",
+    ),
+    (
+        "service",
+        "update chat_messages set tokens_used = 42, status = 'completed' where id = '{a_reply}' returning id",
+        1,
+    ),
+    # realtime.messages probes, as Realtime authorizes a private join to chat:<session>
+    (
+        "a",
+        "select set_config('realtime.topic', 'chat:{a_session}', true);"
+        " insert into realtime.messages (topic, extension) values ('chat:{a_session}', 'presence') returning id",
+        1,
+    ),
+    (
+        "b",
+        "select set_config('realtime.topic', 'chat:{a_session}', true);"
+        " insert into realtime.messages (topic, extension) values ('chat:{a_session}', 'broadcast') returning id",
+        REFUSED,
+    ),
+]
+
+
+@pytest.mark.parametrize(("who", "sql", "expected"), CASES, ids=[f"{c[0]}: {c[1][:70]}" for c in CASES])
+async def test_rls_matrix(db: asyncpg.Connection, world: World, who: str, sql: str, expected: int | str) -> None:
+    actor = {"a": world.a, "b": world.b, "anon": world.anon, "service": world.service}[who]
+    statements = [s.strip() for s in sql.format(**world.ids).split(";") if s.strip()]
+    if len(statements) == 2:  # a setup statement inside the same transaction, then the probe
+        try:
+            async with acting_as(db, actor):
+                await db.execute(statements[0])
+                result: int | str = len(await db.fetch(statements[1]))
+        except asyncpg.InsufficientPrivilegeError as exc:
+            result = f"{REFUSED}: {exc.sqlstate}"
+    else:
+        try:
+            result = await outcome(db, actor, statements[0])
+        except asyncpg.CheckViolationError:
+            result = "check"
+    if expected == REFUSED:
+        assert refused(result), f"{actor.name} was allowed: {sql} -> {result}"
+    else:
+        assert result == expected, f"{actor.name}: {sql} -> {result}, expected {expected}"
+
+
+async def test_chat_topic_readable_only_by_session_owner(db: asyncpg.Connection, world: World) -> None:
+    """Realtime's private-join read probe: the owner sees the probe row, another user does not."""
+    topic = f"chat:{world.ids['a_session']}"
+    await db.execute("insert into realtime.messages (topic, extension, private) values ($1, 'broadcast', true)", topic)
+    seen = {}
+    for actor in (world.a, world.b):
+        async with acting_as(db, actor):
+            await db.execute("select set_config('realtime.topic', $1, true)", topic)
+            seen[actor.name] = await db.fetchval(
+                "select count(*) from realtime.messages where topic = $1 and extension = 'broadcast'", topic
+            )
+    assert seen == {"user A": 1, "user B": 0}
+
+
+async def test_every_public_table_has_rls_and_policies(db: asyncpg.Connection) -> None:
+    rows = await db.fetch(
+        """select c.relname, c.relrowsecurity,
+                  (select count(*) from pg_policy p where p.polrelid = c.oid) as policies
+             from pg_class c join pg_namespace n on n.oid = c.relnamespace
+            where n.nspname = 'public' and c.relkind in ('r', 'p')"""
+    )
+    assert rows, "no tables in public"
+    for row in rows:
+        assert row["relrowsecurity"], f"RLS is off on {row['relname']}"
+        assert row["policies"] > 0, f"{row['relname']} has no policies"

@@ -1,0 +1,102 @@
+"""Search across Chinese and English through the GIN index, under RLS, at 200,000 messages."""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+import pytest
+
+from tests.db.actors import Actor, acting_as, create_user
+
+FILLER_ZH = ["今天天气很好", "我们去公园散步", "请帮我写一首诗", "这个问题很有意思", "晚饭吃什么", "学习编程需要耐心"]
+FILLER_EN = ["hello there", "please explain closures", "what is the weather", "write a short poem", "thanks a lot"]
+
+
+async def _populate(db: asyncpg.Connection, total: int) -> dict[str, str]:
+    """`total` messages over two users; a few planted needles whose rows we know."""
+    a = await create_user(db, "searcher")
+    b = await create_user(db, "otheruser")
+    sessions = {}
+    for owner, name in ((a, "a"), (b, "b")):
+        sessions[name] = str(
+            await db.fetchval("insert into chat_sessions (user_id, title) values ($1, 's') returning id", owner)
+        )
+    await db.execute(
+        """insert into chat_messages (session_id, user_id, content)
+           select case when g % 10 = 0 then $2::uuid else $1::uuid end,
+                  case when g % 10 = 0 then $4::uuid else $3::uuid end,
+                  ($5::text[])[1 + g % 6] || ' ' || ($6::text[])[1 + (g / 7) % 5] || ' #' || g
+             from generate_series(1, $7) g""",
+        sessions["a"],
+        sessions["b"],
+        a,
+        b,
+        FILLER_ZH,
+        FILLER_EN,
+        total,
+    )
+    needles = [
+        (sessions["a"], a, "量子计算的基本原理是什么"),
+        (sessions["a"], a, "我想了解量子力学"),
+        (sessions["a"], a, "How do I deploy to Kubernetes quickly?"),
+        (sessions["a"], a, "kubernetes operators explained 量子"),
+        (sessions["b"], b, "B's secret: 量子 and kubernetes"),  # must never show up for A
+        (sessions["a"], a, "子量 reversed order is not a match"),
+    ]
+    for session, owner, text in needles:
+        await db.execute(
+            "insert into chat_messages (session_id, user_id, content) values ($1, $2, $3)", session, owner, text
+        )
+    await db.execute("analyze chat_messages")
+    return {"a": a, "b": b}
+
+
+async def _search(db: asyncpg.Connection, user: str, query: str) -> list[str]:
+    async with acting_as(db, Actor("user", "authenticated", user)):
+        rows = await db.fetch("select content from search_messages($1, null, 100)", query)
+    return sorted(r["content"] for r in rows)
+
+
+@pytest.mark.slow
+async def test_chinese_and_english_search_at_200k_messages(db: asyncpg.Connection) -> None:
+    users = await _populate(db, 200_000)
+    assert await db.fetchval("select count(*) from chat_messages") == 200_006
+
+    assert await _search(db, users["a"], "量子") == sorted(
+        ["量子计算的基本原理是什么", "我想了解量子力学", "kubernetes operators explained 量子"]
+    )
+    assert await _search(db, users["a"], "kubernetes") == sorted(
+        ["How do I deploy to Kubernetes quickly?", "kubernetes operators explained 量子"]
+    )
+    assert await _search(db, users["a"], "量子 kubernetes") == ["kubernetes operators explained 量子"]
+    assert await _search(db, users["a"], "量子计算") == ["量子计算的基本原理是什么"]
+    assert await _search(db, users["b"], "量子") == ["B's secret: 量子 and kubernetes"]
+
+    # The predicate search_message_hits() runs (as its owner, with the ownership rule explicit).
+    for query in ("量子", "kubernetes"):
+        plan = await db.fetchval(
+            """explain (format json)
+               select id from chat_messages where user_id = $2 and search_vector @@ search_query($1)""",
+            query,
+            users["a"],
+        )
+        text = json.dumps(plan)
+        assert "chat_messages_search_idx" in text, f"{query!r} did not use the search index: {text}"
+
+
+async def test_search_terms_split_cjk_into_bigrams_and_english_into_stems(db: asyncpg.Connection) -> None:
+    document = await db.fetchval("select search_document('学习编程 Running servers')::text")
+    for lexeme in ("'学习'", "'习编'", "'编程'", "'学'", "'run'", "'server'"):
+        assert lexeme in document
+    assert await db.fetchval("select search_document('学习编程') @@ search_query('编程')") is True
+    assert await db.fetchval("select search_document('学习编程') @@ search_query('程编')") is False
+    assert await db.fetchval("select search_document('servers') @@ search_query('server')") is True
+
+
+async def test_empty_or_stopword_query_finds_nothing(db: asyncpg.Connection) -> None:
+    user = await create_user(db, "quiet")
+    session = await db.fetchval("insert into chat_sessions (user_id) values ($1) returning id", user)
+    await db.execute("insert into chat_messages (session_id, user_id, content) values ($1, $2, 'the a')", session, user)
+    assert await _search(db, user, "the") == []
+    assert await _search(db, user, "   ") == []
