@@ -30,7 +30,8 @@ async def test_counts_follow_single_and_bulk_inserts_and_deletes(db: asyncpg.Con
     assert (await _counts(db, session))["message_count"] == 0
     await db.execute("insert into chat_messages (session_id, user_id, content) values ($1, $2, 'one')", session, user)
     await db.execute(
-        "insert into chat_messages (session_id, user_id, content) select $1, $2, 'bulk ' || g from generate_series(1, 50) g",
+        "insert into chat_messages (session_id, user_id, content)"
+        " select $1, $2, 'bulk ' || g from generate_series(1, 50) g",
         session,
         user,
     )
@@ -55,7 +56,8 @@ async def test_deleting_a_question_removes_its_answer_and_counts_both(db: asyncp
         "insert into chat_messages (session_id, user_id, content) values ($1, $2, 'q') returning id", session, user
     )
     await db.execute(
-        "insert into chat_messages (session_id, user_id, message_type, reply_to, content) values ($1, $2, 'assistant', $3, 'a')",
+        "insert into chat_messages (session_id, user_id, message_type, reply_to, content)"
+        " values ($1, $2, 'assistant', $3, 'a')",
         session,
         user,
         question,
