@@ -1,0 +1,1 @@
+"""GoTrue-compatible Auth, mounted at /auth/v1."""
