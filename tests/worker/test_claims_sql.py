@@ -1,0 +1,174 @@
+"""The claim, flush and sweep functions straight against PostgreSQL, as service_role.
+
+These pin the database's half of exactly-once: one assistant row per question, a lease that
+only its holder can write, retakes after expiry, and that no other role can call them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import asyncpg
+import pytest
+
+from tests.db.actors import Actor, acting_as, create_user
+
+CLAIM = "select public.worker_claim($1::uuid[], $2, $3, $4, $5) as c"
+FLUSH = "select * from public.worker_flush($1, $2, $3::jsonb)"
+
+
+async def claim(conn: asyncpg.Connection, ids: list[str], worker: str, lease: float = 30.0) -> list[dict[str, Any]]:
+    await conn.execute("set role service_role")
+    try:
+        rows = await conn.fetch(CLAIM, ids, worker, lease, 3, 50)
+    finally:
+        await conn.execute("reset role")
+    return [json.loads(r["c"]) for r in rows]
+
+
+async def flush(conn: asyncpg.Connection, worker: str, items: list[dict[str, Any]]) -> dict[str, bool]:
+    await conn.execute("set role service_role")
+    try:
+        rows = await conn.fetch(FLUSH, worker, 30.0, json.dumps(items))
+    finally:
+        await conn.execute("reset role")
+    return {str(r["id"]): r["cancel_requested"] for r in rows}
+
+
+@pytest.fixture
+async def question(db: asyncpg.Connection) -> dict[str, str]:
+    user = await create_user(db, "carol")
+    session = await db.fetchval("insert into chat_sessions (user_id, title) values ($1, 't') returning id", user)
+    first = await db.fetchval(
+        "insert into chat_messages (session_id, user_id, content) values ($1, $2, 'earlier question') returning id",
+        session,
+        user,
+    )
+    await db.execute(
+        "insert into chat_messages (session_id, user_id, message_type, reply_to, content, status)"
+        " values ($1, $2, 'assistant', $3, 'earlier answer', 'completed')",
+        session,
+        user,
+        first,
+    )
+    msg = await db.fetchval(
+        "insert into chat_messages (session_id, user_id, content, role_id) values ($1, $2, 'now?', 'tech_expert')"
+        " returning id",
+        session,
+        user,
+    )
+    return {"user": str(user), "session": str(session), "message": str(msg)}
+
+
+async def test_claim_creates_one_pending_answer_with_context(db: asyncpg.Connection, question: dict[str, str]) -> None:
+    [won] = await claim(db, [question["message"]], "w1")
+    assert won["reply_to"] == question["message"]
+    assert won["attempts"] == 1
+    assert won["question"] == "now?"
+    assert won["role"]["slug"] == "tech_expert"
+    assert [h["content"] for h in won["history"]] == ["earlier answer", "earlier question"]
+    row = await db.fetchrow("select status, lease_owner, user_id from chat_messages where id = $1", won["id"])
+    assert (row["status"], row["lease_owner"], str(row["user_id"])) == ("pending", "w1", question["user"])
+    assert await claim(db, [question["message"]], "w2") == []
+
+
+async def test_concurrent_claims_have_one_winner(db_dsn: str, question: dict[str, str]) -> None:
+    conns = [await asyncpg.connect(db_dsn) for _ in range(6)]
+    try:
+        results = await asyncio.gather(*(claim(c, [question["message"]], f"w{i}") for i, c in enumerate(conns)))
+    finally:
+        for c in conns:
+            await c.close()
+    assert sum(len(r) for r in results) == 1
+
+
+async def test_expired_lease_is_retaken_on_the_same_row(db: asyncpg.Connection, question: dict[str, str]) -> None:
+    [first] = await claim(db, [question["message"]], "w1", lease=0.0)
+    await flush(db, "w1", [])  # nothing
+    [again] = await claim(db, [question["message"]], "w2")
+    assert again["id"] == first["id"]
+    assert again["attempts"] == 2
+    # The old holder can no longer write; the new one can.
+    assert await flush(db, "w1", [{"id": first["id"], "kind": "progress", "known": 0, "delta": "x"}]) == {}
+    assert await flush(db, "w2", [{"id": first["id"], "kind": "progress", "known": 0, "delta": "y"}]) == {
+        first["id"]: False
+    }
+
+
+async def test_flush_appends_idempotently_and_finishes(db: asyncpg.Connection, question: dict[str, str]) -> None:
+    [won] = await claim(db, [question["message"]], "w1")
+    rid = won["id"]
+    await flush(db, "w1", [{"id": rid, "kind": "progress", "known": 0, "delta": "你好"}])
+    await flush(db, "w1", [{"id": rid, "kind": "progress", "known": 2, "delta": " world"}])
+    await flush(db, "w1", [{"id": rid, "kind": "progress", "known": 2, "delta": " world"}])  # resent
+    row = await db.fetchrow("select content, status from chat_messages where id = $1", rid)
+    assert (row["content"], row["status"]) == ("你好 world", "streaming")
+    done = {
+        "id": rid,
+        "kind": "finish",
+        "status": "completed",
+        "content": "你好 world!",
+        "model": "qwen-turbo",
+        "input_tokens": 12,
+        "output_tokens": 4,
+        "response_time": 250,
+        "finish_reason": "stop",
+    }
+    assert await flush(db, "w1", [done]) == {rid: False}
+    row = await db.fetchrow("select * from chat_messages where id = $1", rid)
+    assert row["status"] == "completed"
+    assert (row["tokens_used"], row["lease_owner"], row["lease_expires_at"]) == (16, None, None)
+    assert await flush(db, "w1", [done]) == {}  # final rows are never written again
+
+
+async def test_release_lets_another_worker_retake_at_once(db: asyncpg.Connection, question: dict[str, str]) -> None:
+    [won] = await claim(db, [question["message"]], "w1")
+    await flush(db, "w1", [{"id": won["id"], "kind": "release"}])
+    [again] = await claim(db, [question["message"]], "w2")
+    assert again["id"] == won["id"]
+
+
+async def test_retake_of_a_cancelled_answer_finalises_it(db: asyncpg.Connection, question: dict[str, str]) -> None:
+    [won] = await claim(db, [question["message"]], "w1", lease=0.0)
+    await db.execute("update chat_messages set cancel_requested = true where id = $1", won["id"])
+    assert await claim(db, [question["message"]], "w2") == []
+    assert await db.fetchval("select status from chat_messages where id = $1", won["id"]) == "cancelled"
+
+
+async def test_poison_question_ends_as_error_after_max_attempts(
+    db: asyncpg.Connection, question: dict[str, str]
+) -> None:
+    for _ in range(3):
+        assert await claim(db, [question["message"]], "w", lease=0.0)
+    assert await claim(db, [question["message"]], "w") == []
+    row = await db.fetchrow("select status, error_code from chat_messages where reply_to = $1", question["message"])
+    assert (row["status"], row["error_code"]) == ("error", "AttemptsExhausted")
+
+
+async def test_sweep_finds_unanswered_and_expired(db: asyncpg.Connection, question: dict[str, str]) -> None:
+    sweep = "select array_agg(x) from public.worker_sweep(3600, 100) x"
+    await db.execute("set role service_role")
+    try:
+        assert [str(x) for x in await db.fetchval(sweep)] == [question["message"]]
+    finally:
+        await db.execute("reset role")
+    await claim(db, [question["message"]], "w1", lease=0.0)
+    await db.execute("set role service_role")
+    try:
+        assert [str(x) for x in await db.fetchval(sweep)] == [question["message"]]
+    finally:
+        await db.execute("reset role")
+
+
+@pytest.mark.parametrize("role", ["anon", "authenticated"])
+async def test_api_roles_cannot_call_worker_functions(db: asyncpg.Connection, role: str) -> None:
+    for sql in (
+        "select public.worker_claim('{}'::uuid[], 'x', 1, 1, 1)",
+        "select * from public.worker_flush('x', 1, '[]')",
+        "select * from public.worker_sweep(1, 1)",
+    ):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            async with acting_as(db, Actor(role, role)):
+                await db.fetch(sql)
