@@ -1,0 +1,98 @@
+"""What every benchmark needs: a throwaway migrated cluster, percentiles, and the JSON report."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from localbase.migrate import migrate
+from localbase.postgres import Cluster
+
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def throwaway_cluster() -> Iterator[Cluster]:
+    """A migrated PostgreSQL 15 on a free port in a temporary folder, removed afterwards."""
+    root = Path(tempfile.mkdtemp(prefix="cg-bench-pg-"))
+    root.chmod(0o755)
+    cluster = Cluster(root / "data", port=free_port(), durable=False)
+    cluster.start()
+    try:
+        asyncio.run(migrate(cluster.url))
+        yield cluster
+    finally:
+        cluster.destroy()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) by nearest rank; samples need not be sorted."""
+    if not samples:
+        return float("nan")
+    ordered = sorted(samples)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def summary_ms(samples_s: Sequence[float]) -> dict[str, float]:
+    """p50/p99/mean/max of durations given in seconds, reported in milliseconds."""
+    ms = [s * 1000 for s in samples_s]
+    return {
+        "n": len(ms),
+        "p50_ms": round(percentile(ms, 50), 3),
+        "p99_ms": round(percentile(ms, 99), 3),
+        "mean_ms": round(sum(ms) / len(ms), 3) if ms else float("nan"),
+        "max_ms": round(max(ms), 3) if ms else float("nan"),
+    }
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        cpu = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in cpuinfo.read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "",
+        )
+    pg = subprocess.run(
+        ["/usr/lib/postgresql/15/bin/postgres", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "postgres": pg,
+        "platform": platform.platform(),
+    }
+
+
+def write_report(name: str, figures: dict[str, Any]) -> Path:
+    OUT.mkdir(exist_ok=True)
+    path = OUT / f"{name}.json"
+    path.write_text(json.dumps({"benchmark": name, "machine": machine(), **figures}, indent=2, ensure_ascii=False))
+    print(json.dumps(figures, indent=2, ensure_ascii=False))
+    return path
