@@ -1,0 +1,122 @@
+"""Plays a reply onto an open stream at the configured pace, and plays scripted stream faults.
+
+Cost per event is one timer, one small JSON encode and one socket write; events are scheduled
+against the stream's start time, so slow wake-ups do not accumulate into drift. A client that goes
+away shows up as a cancelled handler (aiohttp's handler_cancellation) or a failed write, and stops
+the generation at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import struct
+from typing import Protocol
+
+from aiohttp import web
+
+from fakescope.errors import OUTPUT_INSPECTION, STREAM_FAULTS, ApiError
+from fakescope.options import Knobs
+from fakescope.stats import Stats
+
+_UNPACED_BURST = 16  # unpaced streams still yield to the loop every this many events
+
+
+class Frames(Protocol):
+    """How one protocol spells stream events."""
+
+    def chunk(self, index: int, text: str, tokens: int, finish: str | None) -> bytes: ...
+    def error(self, index: int, error: ApiError) -> bytes: ...
+    def tail(self, tokens: int) -> bytes: ...
+
+
+class Pacer:
+    def __init__(self, knobs: Knobs, seed: int) -> None:
+        self.knobs = knobs
+        self.start = asyncio.get_running_loop().time()
+        self._rng = random.Random(seed) if knobs.jitter else None
+
+    async def wait(self, tokens_before: int, tokens_next: int) -> None:
+        """Sleep until the event following `tokens_before` sent tokens is due."""
+        knobs = self.knobs
+        if knobs.tokens_per_s <= 0:
+            if knobs.ttft > 0 and tokens_before == 0:
+                await asyncio.sleep(knobs.ttft)
+            return
+        due = self.start + knobs.ttft + tokens_before / knobs.tokens_per_s
+        if self._rng is not None and tokens_before:
+            due += self._rng.uniform(-knobs.jitter, knobs.jitter) * tokens_next / knobs.tokens_per_s
+        delay = due - asyncio.get_running_loop().time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+def reset_connection(request: web.BaseRequest) -> None:
+    """Drop the TCP connection with an RST (SO_LINGER 0), as a crashed proxy would."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
+async def play(
+    request: web.BaseRequest,
+    response: web.StreamResponse,
+    *,
+    events: list[tuple[str, int]],
+    finish_reason: str,
+    knobs: Knobs,
+    frames: Frames,
+    stats: Stats,
+    seed: int,
+) -> None:
+    """Send `events` (text, tokens so far); the last one carries `finish_reason` unless a fault strikes first."""
+    pacer = Pacer(knobs, seed)
+    strike_at = min(knobs.after_chunks, len(events) - 1) if knobs.fault in STREAM_FAULTS else -1
+    sent = 0
+    stats.stream_opened()
+    try:
+        for index, (text, total) in enumerate(events):
+            if index == strike_at:
+                await _strike(request, response, knobs=knobs, frames=frames, stats=stats, index=index + 1)
+                return
+            await pacer.wait(sent, total - sent)
+            final = index == len(events) - 1
+            await response.write(frames.chunk(index + 1, text, total, finish_reason if final else None))
+            stats.output_tokens += total - sent
+            sent = total
+            if knobs.tokens_per_s <= 0 and index % _UNPACED_BURST == _UNPACED_BURST - 1:
+                await asyncio.sleep(0)
+        tail = frames.tail(sent)
+        if tail:
+            await response.write(tail)
+        await response.write_eof()
+        stats.completed += 1
+    except (asyncio.CancelledError, ConnectionResetError):
+        stats.disconnects += 1
+        raise
+    finally:
+        stats.streams_active -= 1
+
+
+async def _strike(
+    request: web.BaseRequest, response: web.StreamResponse, *, knobs: Knobs, frames: Frames, stats: Stats, index: int
+) -> None:
+    fault = knobs.fault
+    assert fault is not None
+    stats.faults[fault] += 1
+    if fault == "output_moderation":
+        stats.errors += 1
+        await response.write(frames.error(index, OUTPUT_INSPECTION))
+        await response.write_eof()
+    elif fault == "reset":
+        reset_connection(request)
+    elif fault == "stall":
+        await asyncio.sleep(knobs.stall_s)
+        await response.write_eof()
+    else:  # "truncate": a clean end of body without the terminal event
+        await response.write_eof()

@@ -1,0 +1,123 @@
+"""Request checks in the order and wording of the real service, shared by both protocols."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core.settings import DEFAULT_MODEL_LIMITS, ModelLimits, parse_model_limits
+from fakescope import tokens
+from fakescope.errors import MODEL_NOT_FOUND, ApiError, invalid_parameter
+
+MODELS = parse_model_limits(DEFAULT_MODEL_LIMITS)
+ROLES = frozenset({"system", "user", "assistant", "tool"})
+MAX_SEED = 2**63 - 1
+
+
+class Rejected(Exception):
+    def __init__(self, error: ApiError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A valid generation request, reduced to what shapes the answer."""
+
+    model: str
+    contents: list[str]
+    input_tokens: int
+    max_tokens: int | None
+    stop: tuple[str, ...]
+    seed: int | None
+
+
+def limits_of(model: str) -> ModelLimits:
+    """Stable names and their dated snapshots (`qwen-plus-2025-07-28`, `qwen-plus-latest`)."""
+    found = MODELS.get(model)
+    if found is None:
+        base = model.removesuffix("-latest").split("-20")[0]
+        found = MODELS.get(base)
+    if found is None:
+        raise Rejected(MODEL_NOT_FOUND)
+    return found
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # multimodal-style parts: [{"text": "..."}]
+        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    raise Rejected(invalid_parameter("The content field is a required field."))
+
+
+def _number(params: dict[str, Any], name: str) -> float | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise Rejected(invalid_parameter(f"Parameter {name} should be a number."))
+    return float(value)
+
+
+def _check_ranges(params: dict[str, Any], limits: ModelLimits) -> None:
+    temperature = _number(params, "temperature")
+    if temperature is not None and not 0.0 <= temperature < 2.0:
+        raise Rejected(invalid_parameter("Temperature should be in [0.0, 2.0)"))
+    top_p = _number(params, "top_p")
+    if top_p is not None and not 0.0 < top_p <= 1.0:
+        raise Rejected(invalid_parameter("Range of top_p should be (0.0, 1.0]"))
+    top_k = _number(params, "top_k")
+    if top_k is not None and top_k < 0:
+        raise Rejected(invalid_parameter("Parameter top_k be greater than or equal to 0"))
+    presence = _number(params, "presence_penalty")
+    if presence is not None and not -2.0 <= presence <= 2.0:
+        raise Rejected(invalid_parameter("Range of presence_penalty should be [-2.0, 2.0]"))
+    repetition = _number(params, "repetition_penalty")
+    if repetition is not None and repetition <= 0:
+        raise Rejected(invalid_parameter("Repetition_penalty should be greater than 0.0"))
+    n = _number(params, "n")
+    if n is not None and not 1 <= n <= 4:
+        raise Rejected(invalid_parameter("Range of n should be [1, 4]"))
+    max_tokens = _number(params, "max_tokens")
+    if max_tokens is not None and not 1 <= max_tokens <= limits.max_output:
+        raise Rejected(invalid_parameter(f"Range of max_tokens should be [1, {limits.max_output}]"))
+    seed = _number(params, "seed")
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise Rejected(invalid_parameter(f"Range of seed should be [0, {MAX_SEED}]"))
+
+
+def check(model: Any, messages: Any, params: dict[str, Any], *, stream: bool, incremental: bool) -> Call:
+    """A `Call`, or `Rejected` with the error the service would give for the first problem found."""
+    if not isinstance(model, str) or not model:
+        raise Rejected(invalid_parameter("Model not specified."))
+    limits = limits_of(model)
+    if not isinstance(messages, list) or not messages:
+        raise Rejected(invalid_parameter('Either "prompt" or "messages" must exist and cannot both be none'))
+    contents: list[str] = []
+    roles: list[str] = []
+    for message in messages:
+        if not isinstance(message, dict) or message.get("role") not in ROLES:
+            raise Rejected(invalid_parameter("Role must be in [user, assistant, system, tool]"))
+        roles.append(message["role"])
+        contents.append(_text(message.get("content")))
+    if "user" not in roles:
+        raise Rejected(invalid_parameter("The input messages must contain a user message."))
+    _check_ranges(params, limits)
+    if params.get("enable_thinking") and not (stream and incremental):
+        raise Rejected(invalid_parameter("The incremental_output parameter must be true when enable_thinking is true."))
+    input_tokens = tokens.chat_tokens(contents)
+    if input_tokens > limits.max_input:
+        raise Rejected(invalid_parameter(f"Range of input length should be [1, {limits.max_input}]"))
+    stop = params.get("stop")
+    stops = (stop,) if isinstance(stop, str) else tuple(s for s in stop or () if isinstance(s, str))
+    max_tokens = params.get("max_tokens")
+    seed = params.get("seed")
+    return Call(
+        model=model,
+        contents=contents,
+        input_tokens=input_tokens,
+        max_tokens=int(max_tokens) if max_tokens is not None else None,
+        stop=stops,
+        seed=int(seed) if seed is not None else None,
+    )
