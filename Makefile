@@ -40,4 +40,7 @@ test: $(STAMP) ## the full suite: lint, then pytest against real Postgres and th
 bench: $(STAMP) ## benchmarks; figures printed and written to bench/report.json
 	$(PY) -m bench
 
-.PHONY: help install postgres run db-reset lint test bench
+.PHONY: help install postgres run db-reset lint test bench doctor
+
+doctor: $(STAMP) ## check the configuration (keys, Supabase reachability, model) before starting
+	$(PY) -m devstack.doctor

@@ -1,0 +1,1 @@
+"""`make run`: the whole product on one machine, each part as a child process."""

@@ -1,0 +1,127 @@
+"""Start PostgreSQL, the local Supabase stack, the model (real DashScope or the offline fake), the
+worker and the API; stop them all on Ctrl-C, or when any one of them dies.
+
+Order matters and is waited on: Postgres (migrated) → gateway (auth/rest/realtime) → fake model
+(only without DASHSCOPE_API_KEY) → worker → API. Each child inherits this environment, so the
+same `.env` variables configure `make run` and the individual services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from core.settings import get_settings
+from localbase.migrate import migrate
+from localbase.postgres import Cluster
+
+OFFLINE_KEY = "sk-offline-local"
+
+
+@dataclass
+class Child:
+    name: str
+    args: list[str]
+    ready_url: str | None
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self, base_env: dict[str, str]) -> None:
+        self.process = subprocess.Popen([sys.executable, *self.args], env={**base_env, **self.env})  # noqa: S603
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        if self.ready_url is None:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise SystemExit(f"{self.name} exited with code {self.process.returncode} while starting")
+            try:
+                httpx.get(self.ready_url, timeout=1.0)
+                return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise SystemExit(f"{self.name} did not answer {self.ready_url} within {timeout:.0f}s")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _children() -> list[Child]:
+    settings = get_settings()
+    gateway = f"http://{settings.localbase.host}:{settings.localbase.port}"
+    children = [Child("localbase", ["-m", "localbase", "serve"], f"{gateway}/auth/v1/health")]
+    if not settings.llm.api_key:
+        fake = settings.fakescope
+        fake_url = f"http://{fake.host}:{fake.port}"
+        children.append(Child("fake model", ["-m", "fakescope"], f"{fake_url}/_fake/stats"))
+        offline = {
+            "DASHSCOPE_API_KEY": OFFLINE_KEY,
+            "DASHSCOPE_HTTP_BASE_URL": f"{fake_url}/api/v1",
+            "LLM_OPENAI_BASE_URL": f"{fake_url}/compatible-mode/v1",
+        }
+        os.environ.update(offline)
+    children.append(Child("worker", ["-m", "worker"], None))
+    children.append(Child("api", ["-m", "api"], f"http://{settings.api.host}:{settings.api.port}/health"))
+    return children
+
+
+def main() -> int:
+    settings = get_settings()
+    cluster = Cluster(Path(settings.database.data_dir).resolve())
+    cluster.start()
+    applied = asyncio.run(migrate(settings.database.url))
+    print(f"PostgreSQL on 127.0.0.1:{cluster.port} ({len(applied)} new migration(s))", flush=True)
+
+    children = _children()
+    stopping = False
+
+    def stop_all(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop_all)
+    signal.signal(signal.SIGTERM, stop_all)
+    try:
+        for child in children:
+            child.start(dict(os.environ))
+            child.wait_ready()
+            print(f"started {child.name}", flush=True)
+        print(
+            "\nChatGalaxy is running:\n"
+            f"  Supabase API   http://{settings.localbase.host}:{settings.localbase.port}\n"
+            f"  anon key       {settings.supabase.anon_key}\n"
+            f"  API            http://{settings.api.host}:{settings.api.port} (docs at /schema/swagger)\n"
+            f"  model          {'DashScope' if settings.llm.api_key else 'offline fake (no DASHSCOPE_API_KEY)'}\n"
+            "Ctrl-C stops everything.",
+            flush=True,
+        )
+        while not stopping:
+            for child in children:
+                if child.process is not None and child.process.poll() is not None:
+                    print(f"{child.name} exited with code {child.process.returncode}; stopping", file=sys.stderr)
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        for child in reversed(children):
+            child.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
