@@ -1,0 +1,78 @@
+"""`make bench`: run every benchmark, each in its own process, and merge their figures into
+bench/report.json (with the machine and package versions) plus PNG plots in bench/out/.
+
+A benchmark that fails is recorded as failed in the report; the others still run.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from bench.harness import OUT, machine
+
+BENCHMARKS = ["search_bench", "rest_bench", "realtime_bench", "worker_bench", "api_bench"]
+REPORT = Path(__file__).resolve().parent / "report.json"
+TIME_LIMIT_S = 300
+
+
+def _versions() -> dict[str, str]:
+    names = [
+        "supabase",
+        "postgrest",
+        "realtime",
+        "supabase-auth",
+        "dashscope",
+        "litestar",
+        "msgspec",
+        "asyncpg",
+        "uvicorn",
+    ]
+    found = {}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def _run(module: str) -> dict[str, Any]:
+    name = module.removesuffix("_bench")
+    started = time.monotonic()
+    try:
+        result = subprocess.run([sys.executable, "-m", f"bench.{module}"], timeout=TIME_LIMIT_S, check=False)
+    except subprocess.TimeoutExpired:
+        return {"status": "failed", "reason": f"timed out after {TIME_LIMIT_S}s"}
+    elapsed = round(time.monotonic() - started, 1)
+    path = OUT / f"{name}.json"
+    if result.returncode != 0 or not path.exists():
+        return {"status": "failed", "reason": f"exit code {result.returncode}", "seconds": elapsed}
+    figures: dict[str, Any] = json.loads(path.read_text())
+    figures.pop("machine", None)
+    return {"status": "ok", "seconds": elapsed, **figures}
+
+
+def main(argv: list[str]) -> int:
+    selected = [m for m in BENCHMARKS if not argv or m.removesuffix("_bench") in argv]
+    results = {module.removesuffix("_bench"): _run(module) for module in selected}
+    report = {"machine": machine(), "versions": _versions(), "results": results}
+    REPORT.write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    try:
+        from bench.plots import draw  # noqa: PLC0415 - plotting is optional for the figures themselves
+
+        draw(report, OUT)
+    except ImportError as exc:
+        print(f"plots skipped: {exc}", file=sys.stderr)
+    failed = [name for name, result in results.items() if result["status"] != "ok"]
+    print(f"\nreport: {REPORT}" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
