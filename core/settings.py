@@ -165,12 +165,35 @@ class FakeScopeSettings:
 
 
 @dataclass(frozen=True)
+class WorkerSettings:
+    """The answering worker: identity, concurrency, lease and sweep cadence, retry budget, metrics."""
+
+    worker_id: str = field(default_factory=lambda: env_str("WORKER_ID", ""))  # empty = host-pid-random
+    concurrency: int = field(default_factory=lambda: env_int("WORKER_CONCURRENCY", 256))  # turns in flight
+    lease_seconds: float = field(default_factory=lambda: env_float("WORKER_LEASE_SECONDS", 30.0))
+    max_attempts: int = field(default_factory=lambda: env_int("WORKER_MAX_ATTEMPTS", 5))  # claims per question
+    history_limit: int = field(default_factory=lambda: env_int("WORKER_HISTORY_LIMIT", 50))  # messages fetched
+    flush_interval: float = field(default_factory=lambda: env_float("WORKER_FLUSH_INTERVAL", 0.25))  # row writes
+    sweep_interval: float = field(default_factory=lambda: env_float("WORKER_SWEEP_INTERVAL", 10.0))
+    sweep_lookback: float = field(default_factory=lambda: env_float("WORKER_SWEEP_LOOKBACK", 600.0))
+    startup_lookback: float = field(default_factory=lambda: env_float("WORKER_STARTUP_LOOKBACK", 7 * 86400.0))
+    retry_attempts: int = field(default_factory=lambda: env_int("WORKER_RETRY_ATTEMPTS", 4))  # provider calls
+    retry_base: float = field(default_factory=lambda: env_float("WORKER_RETRY_BASE", 0.5))
+    retry_cap: float = field(default_factory=lambda: env_float("WORKER_RETRY_CAP", 8.0))
+    turn_timeout: float = field(default_factory=lambda: env_float("WORKER_TURN_TIMEOUT", 300.0))
+    shutdown_grace: float = field(default_factory=lambda: env_float("WORKER_SHUTDOWN_GRACE", 10.0))
+    metrics_port: int = field(default_factory=lambda: env_int("WORKER_METRICS_PORT", 0))  # 0 = off; 9464 usual
+    log_level: str = field(default_factory=lambda: env_str("WORKER_LOG_LEVEL", "INFO"))
+
+
+@dataclass(frozen=True)
 class Settings:
     supabase: SupabaseSettings = field(default_factory=SupabaseSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     localbase: LocalbaseSettings = field(default_factory=LocalbaseSettings)
     llm: LlmSettings = field(default_factory=LlmSettings)
     fakescope: FakeScopeSettings = field(default_factory=FakeScopeSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
 
 
 @lru_cache(maxsize=1)

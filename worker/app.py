@@ -1,0 +1,158 @@
+"""The worker process: wires the listener, sweep, dispatcher, turns, row writer and broadcaster
+around one Supabase client (service_role) and one provider, and shuts them down in order.
+
+Shutdown (SIGTERM): stop listening, sweeping and claiming; give turns in flight up to
+WORKER_SHUTDOWN_GRACE seconds to finish; release the rest (lease cleared, so another worker
+retakes them at once); flush the last row writes and broadcasts; close connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Coroutine
+from typing import Any
+
+import httpx
+
+from core.settings import Settings
+from supabase import AsyncClient, AsyncClientOptions, acreate_client
+from worker.broadcast import Broadcaster
+from worker.dispatch import Dispatcher
+from worker.listener import Listener
+from worker.llm import Provider, make_provider
+from worker.metrics import Metrics
+from worker.reply import CANCELLED, SHUTDOWN
+from worker.retry import Backoff
+from worker.store import Store
+from worker.sweep import Sweeper
+from worker.turn import Turns
+from worker.writer import RowWriter
+
+log = logging.getLogger(__name__)
+
+_SUBSCRIBE_RETRY = 2.0
+_RELEASE_DEADLINE = 5.0
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    def __init__(self, settings: Settings, provider: Provider | None = None) -> None:
+        self.settings = settings
+        self.worker_id = settings.worker.worker_id or default_worker_id()
+        self.metrics = Metrics()
+        self.provider = provider or make_provider(settings.llm)
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._http: httpx.AsyncClient | None = None
+        self._client: AsyncClient | None = None
+        self._listener: Listener | None = None
+        self.turns: Turns | None = None
+        self.dispatcher: Dispatcher | None = None
+
+    async def start(self) -> None:
+        cfg, supa = self.settings.worker, self.settings.supabase
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        self._http = httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(10.0))
+        self._client = await acreate_client(
+            supa.url,
+            supa.service_role_key,
+            options=AsyncClientOptions(httpx_client=self._http, auto_refresh_token=False, persist_session=False),
+        )
+        store = Store(self._client, self.worker_id, cfg.lease_seconds)
+        writer = RowWriter(store, cfg.flush_interval)
+        broadcaster = Broadcaster(self._http, supa.url, supa.service_role_key)
+        backoff = Backoff(cfg.retry_attempts, cfg.retry_base, cfg.retry_cap)
+        self.turns = Turns(
+            self.provider,
+            writer,
+            broadcaster,
+            backoff,
+            self.metrics,
+            llm=self.settings.llm,
+            turn_timeout=cfg.turn_timeout,
+        )
+        self.dispatcher = Dispatcher(
+            store,
+            self.turns.run,
+            self.metrics,
+            concurrency=cfg.concurrency,
+            max_attempts=cfg.max_attempts,
+            history_limit=cfg.history_limit,
+        )
+        sweeper = Sweeper(
+            store,
+            self.dispatcher,
+            interval=cfg.sweep_interval,
+            lookback=cfg.sweep_lookback,
+            startup_lookback=cfg.startup_lookback,
+        )
+        self._listener = Listener(self._client, self.dispatcher, sweeper, self._cancel)
+        self._spawn("writer", writer.run())
+        self._spawn("broadcaster", broadcaster.run())
+        self._spawn("dispatcher", self.dispatcher.run())
+        self._spawn("sweeper", sweeper.run())
+        self._spawn("listener", self._listen())
+        self._broadcaster = broadcaster
+        self.metrics.serve(cfg.metrics_port)
+        log.info(
+            "worker started",
+            extra={"worker_id": self.worker_id, "concurrency": cfg.concurrency, "provider": self.settings.llm.provider},
+        )
+
+    def _spawn(self, name: str, coroutine: Coroutine[Any, Any, None]) -> None:
+        self._tasks[name] = asyncio.create_task(coroutine, name=f"worker-{name}")
+
+    async def _listen(self) -> None:
+        assert self._listener is not None
+        while True:
+            try:
+                await self._listener.start()
+                return
+            except Exception as exc:
+                log.warning("realtime subscribe failed; retrying", extra={"error": repr(exc)})
+                await asyncio.sleep(_SUBSCRIBE_RETRY)
+
+    def _cancel(self, message_id: str) -> None:
+        reply = self.turns.active.get(message_id) if self.turns else None
+        if reply is not None:
+            reply.stop(CANCELLED)
+
+    async def stop(self, grace: float | None = None) -> None:
+        grace = self.settings.worker.shutdown_grace if grace is None else grace
+        log.info("worker stopping", extra={"worker_id": self.worker_id, "grace": grace})
+        for name in ("listener", "sweeper", "dispatcher"):
+            await _cancel(self._tasks.pop(name, None))
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.stop()
+        turns = set(self.dispatcher.tasks) if self.dispatcher else set()
+        if turns:
+            _, pending = await asyncio.wait(turns, timeout=grace)
+            if pending and self.turns is not None:
+                log.info("releasing unfinished answers", extra={"turns": len(pending)})
+                for reply in list(self.turns.active.values()):
+                    reply.stop(SHUTDOWN)
+                await asyncio.wait(pending, timeout=_RELEASE_DEADLINE)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._broadcaster.drained(), _RELEASE_DEADLINE)
+        for name in ("broadcaster", "writer"):
+            await _cancel(self._tasks.pop(name, None))
+        await self.provider.aclose()
+        if self._http is not None:
+            await self._http.aclose()
+        log.info("worker stopped", extra={"worker_id": self.worker_id})
+
+
+async def _cancel(task: asyncio.Task[None] | None) -> None:
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

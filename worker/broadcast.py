@@ -1,0 +1,115 @@
+"""Streams chunks to a session's subscribers through the Realtime REST broadcast API.
+
+Every message goes to the private channel `chat:<session id>` (only the session's owner may join
+it, migrations/..._realtime_channels.sql) as event `chunk` {message_id, reply_to, attempt, seq,
+delta} and finally `done` {message_id, reply_to, attempt, seq, status, length, finish_reason,
+error_code, error_message}. `seq` counts from 1 per attempt, so a client orders chunks and sees
+gaps; a retaken answer starts again with a higher `attempt` and replaces the text shown so far.
+
+One POST is in flight at a time on the shared keep-alive httpx client. Whatever arrives while it
+is in flight goes in the next POST, and consecutive deltas of one answer are merged into one
+chunk: when tokens come faster than the network, chunks grow instead of queueing, and per-answer
+order holds because batches never overlap. A failed POST is retried (bounded) with the same
+messages; after that those chunks are dropped and logged, the row still has the whole text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+_POST_TRIES = 3
+
+
+@dataclass
+class _Outbox:
+    topic: str
+    meta: dict[str, Any]
+    seq: int = 0
+    text: list[str] = field(default_factory=list)
+    done: dict[str, Any] | None = None
+
+
+class Broadcaster:
+    def __init__(self, http: httpx.AsyncClient, supabase_url: str, service_role_key: str) -> None:
+        self._http = http
+        self._url = f"{supabase_url.rstrip('/')}/realtime/v1/api/broadcast"
+        self._headers = {"apikey": service_role_key, "Authorization": f"Bearer {service_role_key}"}
+        self._boxes: dict[tuple[str, int], _Outbox] = {}
+        self._ready: dict[tuple[str, int], _Outbox] = {}  # boxes with something to send, in order
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def open(self, message_id: str, reply_to: str, attempt: int, session_id: str) -> None:
+        meta = {"message_id": message_id, "reply_to": reply_to, "attempt": attempt}
+        self._boxes[(message_id, attempt)] = _Outbox(f"chat:{session_id}", meta)
+
+    def chunk(self, message_id: str, attempt: int, delta: str) -> None:
+        box = self._boxes[(message_id, attempt)]
+        box.text.append(delta)
+        self._mark(message_id, attempt, box)
+
+    def done(self, message_id: str, attempt: int, summary: dict[str, Any]) -> None:
+        box = self._boxes.pop((message_id, attempt))
+        box.done = summary
+        self._mark(message_id, attempt, box)
+
+    def discard(self, message_id: str, attempt: int) -> None:
+        """Forget an answer that ends without `done` here (released, or retaken elsewhere)."""
+        self._boxes.pop((message_id, attempt), None)
+
+    def _mark(self, message_id: str, attempt: int, box: _Outbox) -> None:
+        self._ready[(message_id, attempt)] = box
+        self._idle.clear()
+        self._wake.set()
+
+    async def drained(self) -> None:
+        """Until everything queued so far has been posted (or given up)."""
+        await self._idle.wait()
+
+    async def run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._ready:
+                ready, self._ready = self._ready, {}
+                await self._post([m for box in ready.values() for m in _messages(box)])
+            self._idle.set()
+
+    async def _post(self, messages: list[dict[str, Any]]) -> None:
+        body = {"messages": messages}
+        for attempt in range(1, _POST_TRIES + 1):
+            try:
+                response = await self._http.post(self._url, json=body, headers=self._headers)
+                if response.status_code < 300:
+                    return
+                log.warning("broadcast rejected", extra={"status": response.status_code, "messages": len(messages)})
+                if response.status_code < 500 and response.status_code != 429:
+                    return
+            except httpx.HTTPError as exc:
+                log.warning("broadcast failed", extra={"error": repr(exc), "messages": len(messages)})
+            await asyncio.sleep(0.05 * 2**attempt)
+        log.error("broadcast dropped", extra={"messages": len(messages)})
+
+
+def _messages(box: _Outbox) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if box.text:
+        box.seq += 1
+        delta = "".join(box.text)
+        box.text.clear()
+        out.append(_message(box.topic, "chunk", {**box.meta, "seq": box.seq, "delta": delta}))
+    if box.done is not None:
+        out.append(_message(box.topic, "done", {**box.meta, "seq": box.seq, **box.done}))
+    return out
+
+
+def _message(topic: str, event: str, payload: dict[str, Any]) -> dict[str, Any]:
+    return {"topic": topic, "event": event, "payload": payload, "private": True}

@@ -1,0 +1,83 @@
+"""Questions offered by the realtime listener and the sweep, claimed in batches as capacity frees.
+
+Offers are deduplicated ids; nothing is reserved by an offer, so an offer that another worker wins
+costs one row in a claim batch and nothing else. A claim round takes as many offered ids as there
+are free slots (WORKER_CONCURRENCY), calls `worker_claim` once for all of them and starts one turn
+per row won. While the worker is full, offers wait here (the sweep would find them again anyway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any
+
+from worker.metrics import Metrics
+from worker.store import Claim, Store
+
+log = logging.getLogger(__name__)
+
+_MAX_BATCH = 200
+_RETRY_DELAY = 0.5
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        run_turn: Callable[[Claim], Coroutine[Any, Any, None]],
+        metrics: Metrics,
+        *,
+        concurrency: int,
+        max_attempts: int,
+        history_limit: int,
+    ) -> None:
+        self._store = store
+        self._run_turn = run_turn
+        self._metrics = metrics
+        self._concurrency = concurrency
+        self._max_attempts = max_attempts
+        self._history_limit = history_limit
+        self._offered: dict[str, None] = {}
+        self._wake = asyncio.Event()
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def offer(self, message_ids: Iterable[str]) -> None:
+        for message_id in message_ids:
+            self._offered[message_id] = None
+        if self._offered:
+            self._wake.set()
+
+    async def run(self) -> None:
+        """Claim rounds until cancelled; turns already started keep running (see `tasks`)."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            free = self._concurrency - len(self.tasks)
+            if free <= 0 or not self._offered:
+                continue
+            batch = list(self._offered)[: min(free, _MAX_BATCH)]
+            for message_id in batch:
+                del self._offered[message_id]
+            try:
+                claims = await self._store.claim(batch, self._max_attempts, self._history_limit)
+            except Exception:
+                log.exception("claim failed; offering again shortly", extra={"messages": len(batch)})
+                await asyncio.sleep(_RETRY_DELAY)
+                self.offer(batch)
+                continue
+            self._metrics.claims_missed.inc(len(batch) - len(claims))
+            for claim in claims:
+                task = asyncio.create_task(self._run_turn(claim), name=f"turn-{claim.id}")
+                self.tasks.add(task)
+                task.add_done_callback(self._turn_done)
+            if self._offered and len(self.tasks) < self._concurrency:
+                self._wake.set()
+
+    def _turn_done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("turn crashed", exc_info=task.exception())
+        if self._offered:
+            self._wake.set()

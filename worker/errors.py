@@ -1,0 +1,32 @@
+"""Stable codes and user-facing messages for answers that end in `error`.
+
+Provider failures keep the provider layer's codes (worker/llm/base.py CODES); the worker adds its
+own. The message is what the chat shows under the partial answer, never the upstream text (which
+may carry request details); the upstream code goes to the logs.
+"""
+
+from __future__ import annotations
+
+USER_MESSAGES = {
+    "InvalidApiKey": "The AI service is not configured correctly. Please contact support.",
+    "AccessDenied": "The AI service refused this model for our account. Please contact support.",
+    "ModelNotFound": "The model chosen for this role is not available.",
+    "InvalidRequest": "The AI service could not process this request.",
+    "InputTooLong": "The conversation is too long for this model; please start a new chat.",
+    "ContentFiltered": "The answer was stopped by content moderation.",
+    "QuotaExhausted": "The AI service quota is used up. Please try again later.",
+    "RateLimited": "The AI service is busy. Please try again in a moment.",
+    "ServerError": "The AI service had a problem. Please try again.",
+    "ServiceUnavailable": "The AI service is temporarily unavailable. Please try again.",
+    "Timeout": "The AI service took too long to answer. Please try again.",
+    "ConnectionError": "The AI service could not be reached. Please try again.",
+    "IncompleteStream": "The answer was cut off. Please try again.",
+    # the worker's own
+    "TurnTimeout": "The answer took too long and was stopped.",
+    "InterruptedAnswer": "The answer was interrupted. Please try again.",
+    "WorkerError": "Something went wrong while answering. Please try again.",
+}
+
+
+def user_message(code: str) -> str:
+    return USER_MESSAGES.get(code, USER_MESSAGES["WorkerError"])

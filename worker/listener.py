@@ -1,0 +1,76 @@
+"""Realtime subscription: new user messages are offered to the dispatcher the moment they commit,
+and a cancel request on an answer in flight stops it without waiting for the next row write.
+
+Realtime delivers at most once; the sweep (sweep.py) is what guarantees every question is seen.
+Each (re)subscription kicks a sweep for whatever was inserted while the channel was down.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from realtime import AsyncRealtimeChannel, RealtimeSubscribeStates
+from realtime import RealtimePostgresChangesListenEvent as Change
+
+from supabase import AsyncClient
+from worker.dispatch import Dispatcher
+from worker.sweep import Sweeper
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "worker:chat_messages"
+
+
+class Listener:
+    def __init__(
+        self, client: AsyncClient, dispatcher: Dispatcher, sweeper: Sweeper, on_cancel: Callable[[str], None]
+    ) -> None:
+        self._client = client
+        self._dispatcher = dispatcher
+        self._sweeper = sweeper
+        self._on_cancel = on_cancel
+        self._channel: AsyncRealtimeChannel | None = None
+
+    async def start(self) -> None:
+        channel = self._client.channel(CHANNEL)
+        channel.on_postgres_changes(
+            Change.Insert,
+            self._inserted,
+            table="chat_messages",
+            schema="public",
+            filter="message_type=eq.user",
+        )
+        channel.on_postgres_changes(
+            Change.Update,
+            self._updated,
+            table="chat_messages",
+            schema="public",
+            filter="cancel_requested=eq.true",
+        )
+        self._channel = channel
+        await channel.subscribe(self._state)
+
+    async def stop(self) -> None:
+        if self._channel is not None:
+            await self._client.remove_channel(self._channel)
+            self._channel = None
+        await self._client.realtime.close()
+
+    def _state(self, state: RealtimeSubscribeStates, error: Exception | None) -> None:
+        if state == RealtimeSubscribeStates.SUBSCRIBED:
+            log.info("listening for new questions")
+            self._sweeper.kick()
+        else:
+            log.warning("realtime subscription %s", state.value, extra={"error": repr(error) if error else None})
+
+    def _inserted(self, payload: Any) -> None:
+        record = payload["data"].get("record") or {}
+        if record.get("id"):
+            self._dispatcher.offer([record["id"]])
+
+    def _updated(self, payload: Any) -> None:
+        record = payload["data"].get("record") or {}
+        if record.get("id") and record.get("cancel_requested"):
+            self._on_cancel(record["id"])

@@ -1,0 +1,55 @@
+"""One assistant row being written: the text so far, what of it the database and the
+subscribers already have, and why it must stop early (asked to, lease lost, shutdown, timeout)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from worker.store import Claim
+
+# Why a turn ends before the provider finished. The turn maps each to a final row state.
+CANCELLED = "cancelled"  # the user set cancel_requested
+LEASE_LOST = "lease_lost"  # another worker holds the row now: write nothing more
+SHUTDOWN = "shutdown"  # this worker is stopping: release the row for another
+TIMEOUT = "timeout"  # the turn took longer than WORKER_TURN_TIMEOUT
+
+
+@dataclass(eq=False)
+class Reply:
+    claim: Claim
+    started: float = field(default_factory=time.monotonic)
+    parts: list[str] = field(default_factory=list)
+    chars: int = 0
+    flushed_parts: int = 0  # parts[:flushed_parts] are in the row
+    flushed_chars: int = 0
+    renewed_at: float = field(default_factory=time.monotonic)
+    delivered: bool = False  # a chunk went to subscribers: no more provider retries
+    stop_reason: str | None = None
+    _consumer: asyncio.Task[Any] | None = None
+
+    @property
+    def topic(self) -> str:
+        return f"chat:{self.claim.session_id}"
+
+    @property
+    def content(self) -> str:
+        return "".join(self.parts)
+
+    def append(self, delta: str) -> None:
+        self.parts.append(delta)
+        self.chars += len(delta)
+
+    def bind(self, consumer: asyncio.Task[Any]) -> None:
+        """The task reading the provider stream; `stop` cancels it, which closes the stream."""
+        self._consumer = consumer
+        if self.stop_reason is not None:
+            consumer.cancel()
+
+    def stop(self, reason: str) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = reason
+            if self._consumer is not None:
+                self._consumer.cancel()

@@ -1,0 +1,85 @@
+"""The worker's three SQL functions (migrations/..._worker_claims.sql), called through supabase-py
+RPC with the service_role key, so a hosted Supabase project works by configuration alone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+from supabase import AsyncClient
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    type: str  # "user" | "assistant"
+    content: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A won lease on one question's assistant row, with what the turn needs to answer it."""
+
+    id: str  # the assistant row
+    reply_to: str  # the user message
+    attempts: int
+    session_id: str
+    user_id: str
+    question: str
+    role_slug: str | None
+    system_prompt: str | None
+    personality: dict[str, Any]
+    history: tuple[HistoryItem, ...]  # newest first
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Claim:
+        role = row.get("role") or {}
+        return cls(
+            id=row["id"],
+            reply_to=row["reply_to"],
+            attempts=int(row["attempts"]),
+            session_id=row["session_id"],
+            user_id=row["user_id"],
+            question=row["question"],
+            role_slug=role.get("slug"),
+            system_prompt=role.get("system_prompt"),
+            personality=dict(role.get("personality") or {}),
+            history=tuple(HistoryItem(h["type"], h["content"]) for h in row["history"]),
+        )
+
+
+class Store:
+    def __init__(self, client: AsyncClient, worker_id: str, lease_seconds: float) -> None:
+        self._client = client
+        self.worker_id = worker_id
+        self.lease_seconds = lease_seconds
+
+    async def claim(self, message_ids: list[str], max_attempts: int, history_limit: int) -> list[Claim]:
+        response = await self._client.rpc(
+            "worker_claim",
+            {
+                "message_ids": message_ids,
+                "worker": self.worker_id,
+                "lease_seconds": self.lease_seconds,
+                "max_attempts": max_attempts,
+                "history_limit": history_limit,
+            },
+        ).execute()
+        return [Claim.from_row(row) for row in _rows(response.data)]
+
+    async def flush(self, updates: list[dict[str, Any]]) -> dict[str, bool]:
+        """Write the batch; returns {row id: cancel_requested} for the rows this worker still holds."""
+        response = await self._client.rpc(
+            "worker_flush",
+            {"worker": self.worker_id, "lease_seconds": self.lease_seconds, "updates": updates},
+        ).execute()
+        return {row["id"]: bool(row["cancel_requested"]) for row in _rows(response.data)}
+
+    async def sweep(self, lookback_seconds: float, max_results: int) -> list[str]:
+        response = await self._client.rpc(
+            "worker_sweep", {"lookback_seconds": lookback_seconds, "max_results": max_results}
+        ).execute()
+        return [str(x) for x in cast(list[Any], response.data or [])]
+
+
+def _rows(data: Any) -> list[dict[str, Any]]:
+    return cast(list[dict[str, Any]], data or [])

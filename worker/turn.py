@@ -1,0 +1,244 @@
+"""One turn: answer a claimed question from the provider's stream, live, into its assistant row.
+
+The text goes to subscribers as it arrives (broadcast.py) and into the row at a bounded rate
+(writer.py). Provider failures that are retryable are retried with backoff only while nothing has
+been delivered; after that, or for permanent failures, the row ends as `error` with the partial
+text. A stop request ends the provider stream at once: cancelled by the user -> `cancelled` with
+the text so far; lease lost -> nothing more is written; shutdown -> the row is released for
+another worker; turn timeout -> `error` TurnTimeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import Any
+
+from core.settings import LlmSettings
+from worker import errors
+from worker.broadcast import Broadcaster
+from worker.llm import ChatMessage, Finished, GenerationParams, Provider, ProviderError, TextDelta
+from worker.metrics import Metrics
+from worker.prompt import Prompt, build_prompt
+from worker.reply import CANCELLED, LEASE_LOST, SHUTDOWN, TIMEOUT, Reply
+from worker.retry import Backoff
+from worker.store import Claim
+from worker.writer import RowWriter
+
+log = logging.getLogger(__name__)
+
+# When the question's role, the session's and the built-in `assistant` are all gone or inactive.
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    status: str  # completed | error | cancelled
+    finish_reason: str | None = None
+    model: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    error_code: str | None = None
+
+
+class Turns:
+    """Runs turns; `active` holds the replies in flight so the worker can stop them."""
+
+    def __init__(
+        self,
+        provider: Provider,
+        writer: RowWriter,
+        broadcaster: Broadcaster,
+        backoff: Backoff,
+        metrics: Metrics,
+        *,
+        llm: LlmSettings,
+        turn_timeout: float,
+    ) -> None:
+        self._provider = provider
+        self._writer = writer
+        self._broadcaster = broadcaster
+        self._backoff = backoff
+        self._metrics = metrics
+        self._llm = llm
+        self._turn_timeout = turn_timeout
+        self.active: dict[str, Reply] = {}
+
+    async def run(self, claim: Claim) -> None:
+        reply = Reply(claim)
+        if claim.attempts > 1:
+            self._metrics.retakes.inc()
+        self.active[claim.id] = reply
+        self._metrics.in_flight.inc()
+        self._writer.track(reply)
+        self._broadcaster.open(claim.id, claim.reply_to, claim.attempts, claim.session_id)
+        timer = asyncio.get_running_loop().call_later(self._turn_timeout, reply.stop, TIMEOUT)
+        try:
+            outcome = await self._answer(reply)
+            await self._conclude(reply, outcome)
+        finally:
+            timer.cancel()
+            self._writer.untrack(reply)
+            self.active.pop(claim.id, None)
+            self._metrics.in_flight.dec()
+
+    async def _answer(self, reply: Reply) -> _Outcome | None:
+        """The row's final state, or None when the row must not be finalised here."""
+        prompt = _prompt(reply.claim, self._llm)
+        consumer = asyncio.create_task(self._consume(reply, prompt.messages, prompt.params))
+        reply.bind(consumer)
+        try:
+            await asyncio.wait([consumer])
+        except asyncio.CancelledError:
+            reply.stop(SHUTDOWN)
+            await asyncio.wait([consumer])
+        if consumer.cancelled():
+            return self._stopped(reply, prompt)
+        error = consumer.exception()
+        if isinstance(error, ProviderError):
+            return _Outcome("error", model=prompt.params.model, input_tokens=prompt.input_tokens, error_code=error.code)
+        if error is not None:
+            log.error("turn failed", exc_info=error, extra=_ids(reply.claim))
+            return _Outcome("error", model=prompt.params.model, error_code="WorkerError")
+        finished = consumer.result()
+        return _Outcome(
+            "completed",
+            finish_reason=finished.finish_reason,
+            model=finished.model or prompt.params.model,
+            input_tokens=finished.input_tokens,
+            output_tokens=finished.output_tokens,
+        )
+
+    def _stopped(self, reply: Reply, prompt: Prompt) -> _Outcome | None:
+        if reply.stop_reason in (LEASE_LOST, SHUTDOWN):
+            return None
+        code = "TurnTimeout" if reply.stop_reason == TIMEOUT else None
+        status = "cancelled" if reply.stop_reason == CANCELLED else "error"
+        return _Outcome(status, model=prompt.params.model, input_tokens=prompt.input_tokens, error_code=code)
+
+    async def _consume(self, reply: Reply, messages: list[ChatMessage], params: GenerationParams) -> Finished:
+        failures = 0
+        while True:
+            events = self._provider.stream(messages, params)
+            try:
+                async for event in events:
+                    if isinstance(event, TextDelta):
+                        if event.text:
+                            self._deliver(reply, event.text)
+                    else:
+                        return event
+                raise ProviderError("IncompleteStream", "the stream ended without a finish reason", retryable=True)
+            except ProviderError as error:
+                self._metrics.provider_errors.labels(error.code).inc()
+                failures += 1
+                if reply.delivered or not error.retryable or not self._backoff.allows(failures):
+                    raise
+                delay = self._backoff.delay(failures, error.retry_after)
+                log.warning(
+                    "provider call failed; retrying",
+                    extra={**_ids(reply.claim), "error_code": error.code, "retry_in": round(delay, 3)},
+                )
+                await asyncio.sleep(delay)
+            finally:
+                if isinstance(events, AsyncGenerator):
+                    await events.aclose()
+
+    def _deliver(self, reply: Reply, text: str) -> None:
+        if not reply.delivered:
+            reply.delivered = True
+            self._metrics.ttft.observe(time.monotonic() - reply.started)
+        reply.append(text)
+        self._broadcaster.chunk(reply.claim.id, reply.claim.attempts, text)
+
+    async def _conclude(self, reply: Reply, outcome: _Outcome | None) -> None:
+        claim = reply.claim
+        if outcome is None:
+            self._broadcaster.discard(claim.id, claim.attempts)
+            if reply.stop_reason == SHUTDOWN:
+                await self._writer.release(reply)
+                log.info("answer released at shutdown", extra=_ids(claim))
+            else:
+                self._metrics.leases_lost.inc()
+                log.warning("lease lost; another worker answers", extra=_ids(claim))
+            return
+        response_time = round((time.monotonic() - reply.started) * 1000)
+        content = reply.content
+        output_tokens = outcome.output_tokens
+        if output_tokens is None and content:
+            output_tokens = _count(content)
+        message = errors.user_message(outcome.error_code) if outcome.error_code else None
+        written = await self._writer.finish(
+            reply,
+            status=outcome.status,
+            content=content,
+            model=outcome.model,
+            input_tokens=outcome.input_tokens,
+            output_tokens=output_tokens,
+            response_time=response_time,
+            finish_reason=outcome.finish_reason,
+            error_code=outcome.error_code,
+            error_message=message,
+        )
+        if not written:
+            self._broadcaster.discard(claim.id, claim.attempts)
+            self._metrics.leases_lost.inc()
+            log.warning("lease lost before the answer was saved", extra=_ids(claim))
+            return
+        tokens_used = (outcome.input_tokens or 0) + (output_tokens or 0)
+        self._broadcaster.done(
+            claim.id,
+            claim.attempts,
+            {
+                "status": outcome.status,
+                "length": len(content),
+                "finish_reason": outcome.finish_reason,
+                "error_code": outcome.error_code,
+                "error_message": message,
+                "tokens_used": tokens_used,
+            },
+        )
+        self._metrics.turns.labels(outcome.status).inc()
+        log.info(
+            "AI response generated",
+            extra={
+                **_ids(claim),
+                "status": outcome.status,
+                "model": outcome.model,
+                "response_time": response_time,
+                "tokens_used": tokens_used,
+                "finish_reason": outcome.finish_reason,
+                "error_code": outcome.error_code,
+                "attempts": claim.attempts,
+            },
+        )
+
+
+def _prompt(claim: Claim, llm: LlmSettings) -> Prompt:
+    history = [
+        ChatMessage("user" if item.type == "user" else "assistant", item.content) for item in reversed(claim.history)
+    ]
+    return build_prompt(
+        system_prompt=claim.system_prompt or DEFAULT_SYSTEM_PROMPT,
+        personality=claim.personality,
+        history=history,
+        user_message=claim.question,
+        settings=llm,
+    )
+
+
+def _ids(claim: Claim) -> dict[str, Any]:
+    return {
+        "user_id": claim.user_id,
+        "session_id": claim.session_id,
+        "message_id": claim.id,
+        "reply_to": claim.reply_to,
+    }
+
+
+def _count(text: str) -> int:
+    from worker.llm.tokens import count  # noqa: PLC0415 - the tokenizer loads on first use only
+
+    return count(text)

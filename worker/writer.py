@@ -1,0 +1,99 @@
+"""Writes every assistant row this worker holds, batched into one `worker_flush` call per round.
+
+Cadence: a round starts at once when a turn finishes or releases its row (so the final row lands
+without waiting), otherwise every `interval` seconds (WORKER_FLUSH_INTERVAL, 0.25 s: each row is
+written at most 4 times a second while streaming). A round carries the new text of every row
+that grew, the lease renewal of every row not written for a third of the lease, and all finishes
+and releases queued meanwhile. The answer tells each row's `cancel_requested`, and a row missing
+from it was taken by another worker. A failed round is retried on the next tick: progress
+writes are idempotent (`known` + `delta`), and a finish stays queued until it is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from worker.reply import CANCELLED, LEASE_LOST, Reply
+from worker.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class RowWriter:
+    def __init__(self, store: Store, interval: float) -> None:
+        self._store = store
+        self._interval = interval
+        self._renew_every = store.lease_seconds / 3
+        self._replies: dict[str, Reply] = {}
+        self._final: dict[str, tuple[dict[str, Any], asyncio.Future[bool]]] = {}
+        self._wake = asyncio.Event()
+
+    def track(self, reply: Reply) -> None:
+        self._replies[reply.claim.id] = reply
+
+    def untrack(self, reply: Reply) -> None:
+        self._replies.pop(reply.claim.id, None)
+
+    async def finish(self, reply: Reply, **fields: Any) -> bool:
+        """Write the final row; False if the lease was lost first (another worker answers)."""
+        return await self._enqueue({"id": reply.claim.id, "kind": "finish", **fields})
+
+    async def release(self, reply: Reply) -> bool:
+        return await self._enqueue({"id": reply.claim.id, "kind": "release"})
+
+    async def _enqueue(self, item: dict[str, Any]) -> bool:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._final[item["id"]] = (item, future)
+        self._wake.set()
+        return await future
+
+    async def run(self) -> None:
+        """Flush rounds until cancelled; finals still queued then are attempted once more."""
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._interval)
+                self._wake.clear()
+                await self._round()
+        finally:
+            if self._final:
+                await asyncio.shield(self._round())
+
+    async def _round(self) -> None:
+        now = time.monotonic()
+        finals = self._final
+        self._final = {}
+        progress: list[tuple[Reply, int, int]] = []
+        items = [item for item, _ in finals.values()]
+        for rid, reply in self._replies.items():
+            if rid in finals:
+                continue
+            if reply.chars > reply.flushed_chars or now - reply.renewed_at >= self._renew_every:
+                parts = len(reply.parts)
+                delta = "".join(reply.parts[reply.flushed_parts : parts])
+                items.append({"id": rid, "kind": "progress", "known": reply.flushed_chars, "delta": delta})
+                progress.append((reply, parts, reply.flushed_chars + len(delta)))
+        if not items:
+            return
+        try:
+            held = await self._store.flush(items)
+        except Exception:
+            log.exception("row flush failed; retrying next round", extra={"rows": len(items)})
+            for rid, pending in finals.items():
+                self._final.setdefault(rid, pending)
+            return
+        for reply, parts, chars in progress:
+            rid = reply.claim.id
+            if rid not in held:
+                reply.stop(LEASE_LOST)
+                continue
+            reply.flushed_parts, reply.flushed_chars, reply.renewed_at = parts, chars, now
+            if held[rid]:
+                reply.stop(CANCELLED)
+        for rid, (_, future) in finals.items():
+            if not future.done():
+                future.set_result(rid in held)
