@@ -1,21 +1,483 @@
-"""The REST service: PostgREST's HTTP interface over the product database."""
+"""The REST service: PostgREST's HTTP interface over the product database, at /rest/v1.
+
+Per request: verify the bearer (cached), pick the schema, split the query string into shape and
+values, fetch or compile the plan for that shape, run it in one transaction as the JWT's role,
+and shape the response (status, Content-Range, singular/CSV bodies). Plans are cached by shape,
+so a repeated request costs a dictionary lookup plus three database round trips.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from localbase.db import with_user
 from localbase.gateway import Context
-from localbase.http import Receive, Scope, Send, respond_json
+from localbase.http import BodyTooLarge, Receive, Request, Scope, Send, respond
+from localbase.rest import headers as hdr
+from localbase.rest.catalog import Catalog, Function, Table, load_catalog, quote_ident
+from localbase.rest.errors import RestError, not_found_table
+from localbase.rest.execute import run, setup_sql
+from localbase.rest.identity import Authenticator, Identity
+from localbase.rest.output import content_range, csv_body, singular_violation
+from localbase.rest.query import Query, Shape, parse, scan
+from localbase.rest.sql import Plan, bind, compile_delete, compile_insert, compile_read, compile_rpc, compile_update
+
+log = logging.getLogger(__name__)
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PATCH", "DELETE"})
+_PLAN_CACHE_SIZE = 4096
+_decoder = msgspec.json.Decoder()
+_encoder = msgspec.json.Encoder()
+
+
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    """Every request ends its transaction and sets only transaction-local settings: nothing to reset."""
 
 
 class RestService:
     def __init__(self, context: Context) -> None:
-        self.context = context
+        self.settings = context.settings
+        self.database_url = context.settings.database.url
+        self.exposed = context.settings.localbase.exposed_schemas
+        self.max_rows = context.settings.localbase.max_rows
+        self.max_body = context.settings.localbase.max_body_bytes
+        self.auth = Authenticator(context.settings.supabase.jwt_secret)
+        self.catalog = Catalog()
+        self._plans: dict[tuple[Any, ...], Plan] = {}
+        self._pool: asyncpg.Pool | None = None
+        self._listener: asyncpg.Connection | None = None
+        self._reload: asyncio.Task[None] | None = None
+        self._reload_again = False
+
+    # --- lifecycle and the schema cache -------------------------------------------------------
 
     async def startup(self) -> None:
-        return None
+        self._pool = await asyncpg.create_pool(
+            with_user(self.database_url, "authenticator"),
+            min_size=2,
+            max_size=self.settings.database.pool_max,
+            reset=_no_reset,
+            server_settings={"standard_conforming_strings": "on", "application_name": "localbase-rest"},
+        )
+        self._listener = await asyncpg.connect(self.database_url)
+        await self._listener.add_listener("pgrst", self._on_notify)
+        self.catalog = await load_catalog(self._listener, self.exposed)
 
     async def shutdown(self) -> None:
-        return None
+        if self._reload is not None:
+            self._reload.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reload
+        if self._listener is not None:
+            await self._listener.close()
+        if self._pool is not None:
+            await self._pool.close()
+
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        if payload not in ("", "reload schema"):
+            return
+        if self._reload is not None and not self._reload.done():
+            self._reload_again = True
+            return
+        self._reload = asyncio.get_running_loop().create_task(self._reload_schema())
+
+    async def _reload_schema(self) -> None:
+        """Reload until no notification arrived meanwhile (DDL in bursts reloads once or twice)."""
+        assert self._listener is not None
+        while True:
+            self._reload_again = False
+            try:
+                catalog = await load_catalog(self._listener, self.exposed)
+            except (asyncpg.PostgresError, OSError):
+                log.exception("schema cache reload failed")
+                return
+            self.catalog = catalog
+            self._plans.clear()
+            if not self._reload_again:
+                return
+
+    async def _settled_catalog(self) -> Catalog:
+        if self._reload is not None and not self._reload.done():
+            await asyncio.shield(self._reload)
+        return self.catalog
+
+    # --- HTTP ---------------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = {"code": "PGRST000", "message": "not implemented yet", "details": None, "hint": None}
-        await respond_json(send, 404, body)
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        try:
+            status, headers, body = await self._handle(request)
+        except RestError as error:
+            status, headers, body = error.status, error.response_headers(), error.body()
+        except BodyTooLarge:
+            too_large = RestError(413, "PGRST413", "Payload Too Large", f"The request body exceeds {self.max_body} bytes")
+            status, headers, body = too_large.status, too_large.response_headers(), too_large.body()
+        except Exception:
+            log.exception("REST request failed", extra={"path": request.path})
+            internal = RestError(500, "XX000", "Internal server error")
+            status, headers, body = internal.status, internal.response_headers(), internal.body()
+        if request.method == "HEAD":
+            body = b""
+        await respond(send, status, body, headers)
+
+    async def _handle(self, request: Request) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        method = request.method
+        if method not in _METHODS:
+            raise RestError(405, "PGRST117", f"Unsupported HTTP method: {method}")
+        parts = request.path.strip("/").split("/")
+        identity = self.auth.identify(request.bearer())
+        headers = request.headers
+        reading = method in ("GET", "HEAD")
+        schema = hdr.profile(headers.get("accept-profile" if reading else "content-profile"), self.exposed)
+        if parts == [""]:
+            return 200, [(b"content-type", b"application/openapi+json; charset=utf-8")], _openapi(schema)
+        if len(parts) == 2 and parts[0] == "rpc":
+            return await self._rpc(request, identity, schema, parts[1])
+        if len(parts) != 1:
+            raise RestError(404, "PGRST125", f"Invalid path specified in request URL: {request.path}")
+        table = await self._table(schema, parts[0])
+        if reading:
+            return await self._read(request, identity, schema, table)
+        if method == "POST":
+            return await self._insert(request, identity, schema, table)
+        return await self._write(request, identity, schema, table)
+
+    async def _table(self, schema: str, name: str) -> Table:
+        table = self.catalog.table(schema, name)
+        if table is None:
+            table = (await self._settled_catalog()).table(schema, name)
+        if table is None:
+            raise not_found_table(schema, name)
+        return table
+
+    def _plan(self, key: tuple[Any, ...], build: Any) -> Plan:
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = build()
+            if len(self._plans) >= _PLAN_CACHE_SIZE:
+                self._plans.clear()
+            self._plans[key] = plan
+        return plan
+
+    async def _execute(
+        self,
+        request: Request,
+        identity: Identity,
+        schema: str,
+        plan: Plan,
+        args: list[Any],
+        check: Any = None,
+        planned: list[Any] | None = None,
+    ) -> tuple[asyncpg.Record, Any]:
+        assert self._pool is not None
+        setup = setup_sql(
+            identity,
+            plan.readonly,
+            f"{quote_ident(schema)}, extensions",
+            request.method,
+            request.scope.get("root_path", "") + request.path,
+            request.headers,
+            self.catalog.role_settings.get(identity.role, []),
+        )
+        extra = None
+        if planned is not None and plan.count is not None:
+            extra = (f"explain (format json) {plan.count.sql}", planned)
+        return await run(self._pool, setup, plan.main.sql, args, identity, check, extra)
+
+    # --- reads --------------------------------------------------------------------------------
+
+    async def _read(
+        self, request: Request, identity: Identity, schema: str, table: Table
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        fmt = hdr.accept(request.headers.get("accept"))
+        prefer = hdr.prefer(request.headers.get("prefer"))
+        shape, values = scan(request.query)
+        exact = prefer.count in ("exact", "estimated")
+        key = ("read", schema, table.name, shape, exact)
+        query = _parsed(shape)
+        plan = self._plan(key, lambda: compile_read(self.catalog, table, query, exact))
+        offset, limit = self._paging(request, query, values)
+        args = bind(plan.main.params, values, {"limit": limit, "offset": offset})
+        planned = (
+            bind(plan.count.params, values, {}) if prefer.count in ("planned", "estimated") and plan.count else None
+        )
+        check = singular_violation if fmt == hdr.OBJECT else None
+        row, explain = await self._execute(request, identity, schema, plan, args, check, planned)
+        total = _total(prefer.count, row["total"], explain, self.max_rows)
+        return self._rows_response(fmt, prefer, row["n"], row["body"], total, offset)
+
+    def _paging(self, request: Request, query: Query, values: list[str]) -> tuple[int, int | None]:
+        offset = _int_param(values, query.offset.get(()), "offset") or 0
+        limit = _int_param(values, query.limit.get(()), "limit")
+        ranged = hdr.range_header(request.headers.get("range"))
+        if ranged is not None:
+            if query.offset.get(()) is None:
+                offset = ranged[0]
+            if ranged[1] is not None:
+                limit = ranged[1] if limit is None else min(limit, ranged[1])
+        if self.max_rows and (limit is None or limit > self.max_rows):
+            limit = self.max_rows
+        return offset, limit
+
+    def _rows_response(
+        self, fmt: str, prefer: hdr.Prefer, n: int, body: str | None, total: int | None, offset: int
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        if total is not None and offset > total and offset > 0:
+            raise RestError(
+                416,
+                "PGRST103",
+                "Requested range not satisfiable",
+                f"An offset of {offset} was requested, but there are only {total} rows.",
+            )
+        status = 206 if total is not None and (offset > 0 or offset + n < total) and n < total else 200
+        headers = [
+            (b"content-type", hdr.CONTENT_TYPES[fmt]),
+            (b"content-range", content_range(offset, n, total).encode()),
+        ]
+        if prefer.count:
+            headers.append((b"preference-applied", f"count={prefer.count}".encode()))
+        return status, headers, _format(fmt, body or "[]")
+
+    # --- writes -------------------------------------------------------------------------------
+
+    async def _json_body(self, request: Request) -> tuple[str, Any]:
+        raw = await request.body(self.max_body)
+        try:
+            text = raw.decode("utf-8")
+            payload = _decoder.decode(raw) if raw.strip() else None
+        except (UnicodeDecodeError, msgspec.DecodeError) as exc:
+            raise RestError(400, "PGRST102", "Empty or invalid json", str(exc)) from exc
+        if "\x00" in text or "\\u0000" in text:
+            raise RestError(400, "22P05", "unsupported Unicode escape sequence", "\\u0000 cannot be converted to text.")
+        return text, payload
+
+    async def _insert(
+        self, request: Request, identity: Identity, schema: str, table: Table
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        fmt = hdr.accept(request.headers.get("accept"))
+        prefer = hdr.prefer(request.headers.get("prefer"))
+        text, payload = await self._json_body(request)
+        rows = payload if isinstance(payload, list) else [payload]
+        if not rows or not all(isinstance(row, dict) for row in rows) or payload is None:
+            if payload == []:
+                rows = []
+            else:
+                raise RestError(400, "PGRST102", "Empty or invalid json", "Expected an object or an array of objects")
+        shape, values = scan(request.query)
+        query = _parsed(shape)
+        columns = query.columns if query.columns is not None else _keys(rows)
+        key = (
+            "insert",
+            schema,
+            table.name,
+            shape,
+            columns,
+            prefer.representation,
+            prefer.resolution,
+            prefer.missing_default,
+        )
+        plan = self._plan(
+            key,
+            lambda: compile_insert(
+                self.catalog, table, query, columns, prefer.representation, prefer.resolution, prefer.missing_default
+            ),
+        )
+        if not rows and not columns:
+            row_count, body = 0, "[]"
+        else:
+            args = bind(plan.main.params, values, {"body": text})
+            check = singular_violation if fmt == hdr.OBJECT and prefer.representation else None
+            row, _ = await self._execute(request, identity, schema, plan, args, check)
+            row_count, body = row["n"], row["body"]
+        headers = [(b"content-range", f"*/{row_count if prefer.count else '*'}".encode())]
+        headers.append((b"preference-applied", prefer.applied()))
+        if prefer.representation:
+            headers.append((b"content-type", hdr.CONTENT_TYPES[fmt]))
+            return 201, headers, _format(fmt, body or "[]")
+        return 201, headers, b""
+
+    async def _write(
+        self, request: Request, identity: Identity, schema: str, table: Table
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        fmt = hdr.accept(request.headers.get("accept"))
+        prefer = hdr.prefer(request.headers.get("prefer"))
+        shape, values = scan(request.query)
+        query = _parsed(shape)
+        if request.method == "PATCH":
+            text, payload = await self._json_body(request)
+            if not isinstance(payload, dict):
+                raise RestError(400, "PGRST102", "Empty or invalid json", "PATCH expects a JSON object")
+            columns = query.columns if query.columns is not None else tuple(payload)
+            key: tuple[Any, ...] = ("update", schema, table.name, shape, columns, prefer.representation)
+            plan = self._plan(key, lambda: compile_update(self.catalog, table, query, columns, prefer.representation))
+            extras = {"body": text}
+            if not columns:
+                return 204, [(b"content-range", b"*/*")], b""
+        else:
+            key = ("delete", schema, table.name, shape, prefer.representation)
+            plan = self._plan(key, lambda: compile_delete(self.catalog, table, query, prefer.representation))
+            extras = {}
+        args = bind(plan.main.params, values, extras)
+
+        def check(row: asyncpg.Record) -> RestError | None:
+            if fmt == hdr.OBJECT and prefer.representation:
+                return singular_violation(row)
+            if prefer.max_affected is not None and prefer.strict and row["n"] > prefer.max_affected:
+                return RestError(
+                    400, "PGRST124", "Query result exceeds max-affected preference constraint",
+                    f"The query affects {row['n']} rows",
+                )  # fmt: skip
+            return None
+
+        row, _ = await self._execute(request, identity, schema, plan, args, check)
+        n = row["n"]
+        headers = [(b"content-range", content_range(0, n, n if prefer.count else None).encode())]
+        headers.append((b"preference-applied", prefer.applied()))
+        if prefer.representation:
+            headers.append((b"content-type", hdr.CONTENT_TYPES[fmt]))
+            return 200, headers, _format(fmt, row["body"] or "[]")
+        return 204, headers, b""
+
+    # --- rpc ----------------------------------------------------------------------------------
+
+    async def _rpc(
+        self, request: Request, identity: Identity, schema: str, name: str
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        if request.method not in ("GET", "HEAD", "POST"):
+            raise RestError(405, "PGRST101", "Only GET, HEAD or POST are allowed for functions")
+        fmt = hdr.accept(request.headers.get("accept"))
+        prefer = hdr.prefer(request.headers.get("prefer"))
+        candidates = self.catalog.functions.get((schema, name)) or (await self._settled_catalog()).functions.get(
+            (schema, name), []
+        )
+        shape, values = scan(request.query)
+        if request.method == "POST":
+            text, payload = await self._json_body(request)
+            query = _parsed(shape)
+            function = _choose(candidates, schema, name, payload)
+            arg_names = () if function.single_unnamed_body else tuple(payload or {})
+            body = text if text.strip() else "{}"
+            readonly = function.volatility in ("s", "i")
+        else:
+            known = frozenset(a.name for f in candidates for a in f.args)
+            query = parse(shape, known)
+            arguments = {k: prefix + (values[slot.index] if slot else "") for k, (prefix, slot) in query.args.items()}
+            function = _choose(candidates, schema, name, arguments)
+            arg_names = tuple(arguments)
+            body = _encoder.encode(arguments).decode()
+            readonly = True
+        exact = prefer.count in ("exact", "estimated")
+        key = ("rpc", schema, name, shape, _signature(function), arg_names, exact, readonly, request.method == "POST")
+        plan = self._plan(key, lambda: compile_rpc(self.catalog, function, query, arg_names, exact, readonly))
+        offset, limit = self._paging(request, query, values)
+        args = bind(plan.main.params, values, {"limit": limit, "offset": offset, "body": body})
+        check = singular_violation if fmt == hdr.OBJECT and plan.result == "rows" else None
+        row, _ = await self._execute(request, identity, schema, plan, args, check)
+        if plan.result == "void":
+            return 204, [], b""
+        if plan.result == "scalar":
+            return 200, [(b"content-type", hdr.CONTENT_TYPES[hdr.JSON])], (row["body"] or "null").encode()
+        if plan.result == "object":
+            content = row["body"] or "[]"
+            obj = content[1:-1].strip() if row["n"] == 1 else "null"
+            return 200, [(b"content-type", hdr.CONTENT_TYPES[hdr.JSON])], obj.encode()
+        return self._rows_response(fmt, prefer, row["n"], row["body"], row["total"], offset)
+
+
+def _parsed(shape: Shape) -> Query:
+    return _parse_cached(shape)
+
+
+_parse_memo: dict[Shape, Query] = {}
+
+
+def _parse_cached(shape: Shape) -> Query:
+    query = _parse_memo.get(shape)
+    if query is None:
+        query = parse(shape)
+        if len(_parse_memo) >= _PLAN_CACHE_SIZE:
+            _parse_memo.clear()
+        _parse_memo[shape] = query
+    return query
+
+
+def _keys(rows: list[Any]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for row in rows:
+        for name in row:
+            seen.setdefault(name, None)
+    return tuple(seen)
+
+
+def _int_param(values: list[str], slot: Any, what: str) -> int | None:
+    if slot is None:
+        return None
+    text = values[slot.index]
+    if not text.isdigit():
+        raise RestError(400, "PGRST100", f'"failed to parse {what} parameter ({text})"')
+    return int(text)
+
+
+def _total(mode: str | None, exact: int | None, explain: Any, max_rows: int) -> int | None:
+    if mode is None:
+        return None
+    planned = None
+    if explain is not None:
+        plan = msgspec.json.decode(explain) if isinstance(explain, str | bytes) else explain
+        planned = int(plan[0]["Plan"]["Plan Rows"])
+    if mode == "planned":
+        return planned
+    if mode == "estimated" and exact is not None and exact > max_rows and planned is not None:
+        return planned
+    return exact
+
+
+def _format(fmt: str, body: str) -> bytes:
+    if fmt == hdr.CSV:
+        return csv_body(body)
+    if fmt == hdr.OBJECT:
+        return body[1:-1].strip().encode()
+    return body.encode()
+
+
+def _choose(candidates: list[Function], schema: str, name: str, payload: Any) -> Function:
+    names = set(payload) if isinstance(payload, dict) else set()
+    matching = [f for f in candidates if f.single_unnamed_body or f.accepts(names)]
+    if len(matching) > 1:
+        named = [f for f in matching if not f.single_unnamed_body]
+        matching = named or matching
+    if not matching:
+        listed = ", ".join(sorted(names))
+        raise RestError(
+            404,
+            "PGRST202",
+            f"Could not find the function {schema}.{name}({listed}) in the schema cache",
+            f"Searched for the function {schema}.{name} with parameters {listed or 'none'} or with a single "
+            "unnamed json/jsonb parameter, but no matches were found in the schema cache.",
+        )
+    if len(matching) > 1:
+        raise RestError(
+            300,
+            "PGRST203",
+            f"Could not choose the best candidate function between: "
+            + ", ".join(f"{f.qualified}({', '.join(a.name + ' => ' + a.type for a in f.args)})" for f in matching),
+            None,
+            "Try renaming the parameters or the function itself in the database so function overloading can be resolved",
+        )
+    return matching[0]
+
+
+def _signature(function: Function) -> tuple[str, ...]:
+    return tuple(f"{a.name}:{a.type}" for a in function.args)
+
+
+def _openapi(schema: str) -> bytes:
+    return _encoder.encode({"swagger": "2.0", "info": {"title": "localbase REST", "version": "14"}, "schema": schema})

@@ -1,0 +1,301 @@
+"""The schema cache: what tables, columns, keys and functions the exposed schemas hold.
+
+Every identifier a request names is checked here before it reaches SQL, and the column types
+here are what bound values are cast to. Type names are read with `search_path = pg_catalog`, so
+anything outside pg_catalog comes back schema-qualified and is safe to paste as a type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import asyncpg
+
+_TABLES = """
+select n.nspname as schema, c.relname as name, c.relkind::text as kind
+from pg_class c join pg_namespace n on n.oid = c.relnamespace
+where n.nspname = any($1::text[]) and c.relkind in ('r', 'p', 'v', 'm', 'f', 'c')
+"""
+
+_COLUMNS = """
+select n.nspname as schema, c.relname as table, a.attname as name, a.attnum as position,
+       format_type(a.atttypid, null) as type, t.typcategory::text as category,
+       a.atthasdef as has_default, pg_get_expr(d.adbin, d.adrelid) as default_expr,
+       a.attidentity <> '' or a.attgenerated <> '' as generated
+from pg_attribute a
+join pg_class c on c.oid = a.attrelid
+join pg_namespace n on n.oid = c.relnamespace
+join pg_type t on t.oid = a.atttypid
+left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+where n.nspname = any($1::text[]) and c.relkind in ('r', 'p', 'v', 'm', 'f', 'c')
+  and a.attnum > 0 and not a.attisdropped
+order by n.nspname, c.relname, a.attnum
+"""
+
+_KEYS = """
+select con.conname as name, con.contype::text as kind,
+       n.nspname as schema, c.relname as table,
+       array(select a.attname from unnest(con.conkey) with ordinality k(num, ord)
+             join pg_attribute a on a.attrelid = con.conrelid and a.attnum = k.num order by k.ord) as columns,
+       fn.nspname as ref_schema, fc.relname as ref_table,
+       array(select a.attname from unnest(con.confkey) with ordinality k(num, ord)
+             join pg_attribute a on a.attrelid = con.confrelid and a.attnum = k.num order by k.ord) as ref_columns
+from pg_constraint con
+join pg_class c on c.oid = con.conrelid
+join pg_namespace n on n.oid = c.relnamespace
+left join pg_class fc on fc.oid = con.confrelid
+left join pg_namespace fn on fn.oid = fc.relnamespace
+where con.contype in ('p', 'u', 'f') and (n.nspname = any($1::text[]) or fn.nspname = any($1::text[]))
+"""
+
+_FUNCTIONS = """
+select n.nspname as schema, p.proname as name, p.provolatile::text as volatility, p.proretset as returns_set,
+       format_type(p.prorettype, null) as return_type, rt.typtype::text as return_kind,
+       rn.nspname as return_schema, rc.relname as return_table,
+       coalesce(p.proargnames, '{}') as arg_names,
+       coalesce(p.proargmodes::text[], array_fill('i'::text, array[p.pronargs])) as arg_modes,
+       array(select format_type(t, null) from unnest(coalesce(p.proallargtypes, p.proargtypes::oid[])) t)
+         as arg_types,
+       p.pronargdefaults as n_defaults
+from pg_proc p
+join pg_namespace n on n.oid = p.pronamespace
+join pg_type rt on rt.oid = p.prorettype
+left join pg_class rc on rc.oid = rt.typrelid and rt.typtype = 'c'
+left join pg_namespace rn on rn.oid = rc.relnamespace
+where n.nspname = any($1::text[]) and p.prokind = 'f'
+"""
+
+_TYPES = """
+select format_type(t.oid, null) as name, t.typname as short
+from pg_type t join pg_namespace n on n.oid = t.typnamespace
+where t.typtype in ('b', 'e', 'd', 'r', 'c', 'm') and not (t.typtype = 'c' and t.typrelid <> 0
+      and (select relkind from pg_class where oid = t.typrelid) <> 'c')
+  and n.nspname not in ('information_schema', 'pg_toast')
+"""
+
+_ROLE_SETTINGS = """
+select r.rolname as role, s.setconfig as config
+from pg_db_role_setting s join pg_roles r on r.oid = s.setrole
+where s.setdatabase in (0, (select oid from pg_database where datname = current_database()))
+order by s.setdatabase
+"""
+
+_ROLE_GUCS = frozenset({"statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout", "work_mem"})
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    type: str
+    category: str  # pg_type.typcategory: A array, S string, U user (json), ...
+    has_default: bool
+    default_expr: str | None
+    generated: bool
+
+    @property
+    def is_json(self) -> bool:
+        return self.type in ("json", "jsonb")
+
+
+@dataclass(frozen=True, slots=True)
+class ForeignKey:
+    name: str
+    schema: str
+    table: str
+    columns: tuple[str, ...]
+    ref_schema: str
+    ref_table: str
+    ref_columns: tuple[str, ...]
+
+
+@dataclass
+class Table:
+    schema: str
+    name: str
+    kind: str
+    columns: dict[str, Column] = field(default_factory=dict)
+    primary_key: tuple[str, ...] = ()
+    unique_keys: list[tuple[str, ...]] = field(default_factory=list)
+
+    @property
+    def qualified(self) -> str:
+        return f"{quote_ident(self.schema)}.{quote_ident(self.name)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Argument:
+    name: str
+    type: str
+    has_default: bool
+
+
+@dataclass
+class Function:
+    schema: str
+    name: str
+    volatility: str  # i, s, v
+    returns_set: bool
+    return_type: str
+    return_kind: str  # scalar | composite | void
+    args: tuple[Argument, ...]
+    columns: dict[str, Column]  # for composite results
+
+    @property
+    def qualified(self) -> str:
+        return f"{quote_ident(self.schema)}.{quote_ident(self.name)}"
+
+    @property
+    def single_unnamed_body(self) -> bool:
+        """One unnamed json/jsonb parameter takes the whole POST body."""
+        return len(self.args) == 1 and not self.args[0].name and self.args[0].type in ("json", "jsonb")
+
+    def accepts(self, names: set[str]) -> bool:
+        required = {a.name for a in self.args if not a.has_default}
+        return required <= names <= {a.name for a in self.args}
+
+    def as_table(self) -> Table:
+        return Table(self.schema, self.name, "f", dict(self.columns))
+
+
+@dataclass
+class Catalog:
+    tables: dict[tuple[str, str], Table] = field(default_factory=dict)
+    foreign_keys: list[ForeignKey] = field(default_factory=list)
+    functions: dict[tuple[str, str], list[Function]] = field(default_factory=dict)
+    types: dict[str, str] = field(default_factory=dict)  # accepted cast name -> SQL type
+    role_settings: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+    def table(self, schema: str, name: str) -> Table | None:
+        """A queryable relation (composite types are kept only to describe function results)."""
+        table = self.tables.get((schema, name))
+        return table if table is not None and table.kind != "c" else None
+
+    def cast_type(self, name: str) -> str | None:
+        return self.types.get(name.lower())
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    """A string literal for a trusted catalog name or verified claim (standard_conforming_strings)."""
+    if "\x00" in text:
+        raise ValueError("NUL byte in literal")
+    return "'" + text.replace("'", "''") + "'"
+
+
+_CAST_ALIASES = {
+    "int": "integer",
+    "int4": "integer",
+    "integer": "integer",
+    "int2": "smallint",
+    "smallint": "smallint",
+    "int8": "bigint",
+    "bigint": "bigint",
+    "float": "double precision",
+    "float8": "double precision",
+    "float4": "real",
+    "real": "real",
+    "bool": "boolean",
+    "varchar": "character varying",
+    "char": "character",
+    "timestamptz": "timestamp with time zone",
+    "timestamp": "timestamp without time zone",
+    "timetz": "time with time zone",
+    "time": "time without time zone",
+    "decimal": "numeric",
+}
+
+
+async def load_catalog(conn: asyncpg.Connection, schemas: tuple[str, ...]) -> Catalog:
+    """Read the catalog in one transaction with a search_path that makes type names unambiguous."""
+    catalog = Catalog()
+    wanted = list(schemas)
+    async with conn.transaction(readonly=True):
+        await conn.execute("set local search_path = pg_catalog")
+        for row in await conn.fetch(_TABLES, wanted):
+            catalog.tables[(row["schema"], row["name"])] = Table(row["schema"], row["name"], row["kind"])
+        for row in await conn.fetch(_COLUMNS, wanted):
+            table = catalog.tables.get((row["schema"], row["table"]))
+            if table is not None:
+                table.columns[row["name"]] = _column(row)
+        for row in await conn.fetch(_KEYS, wanted):
+            _add_key(catalog, row)
+        for row in await conn.fetch(_FUNCTIONS, wanted):
+            function = _function(row, catalog)
+            catalog.functions.setdefault((function.schema, function.name), []).append(function)
+        for row in await conn.fetch(_TYPES):
+            catalog.types.setdefault(row["short"].lower(), row["name"])
+            catalog.types.setdefault(row["name"].lower(), row["name"])
+        for row in await conn.fetch(_ROLE_SETTINGS):
+            for item in row["config"] or []:
+                name, _, value = item.partition("=")
+                if name in _ROLE_GUCS:
+                    catalog.role_settings.setdefault(row["role"], []).append((name, value))
+    for alias, target in _CAST_ALIASES.items():
+        catalog.types[alias] = target
+    return catalog
+
+
+def _column(row: asyncpg.Record) -> Column:
+    return Column(row["name"], row["type"], row["category"], row["has_default"], row["default_expr"], row["generated"])
+
+
+def _add_key(catalog: Catalog, row: asyncpg.Record) -> None:
+    table = catalog.tables.get((row["schema"], row["table"]))
+    columns = tuple(row["columns"])
+    if row["kind"] == "p" and table is not None:
+        table.primary_key = columns
+        table.unique_keys.append(columns)
+    elif row["kind"] == "u" and table is not None:
+        table.unique_keys.append(columns)
+    elif row["kind"] == "f":
+        catalog.foreign_keys.append(
+            ForeignKey(
+                row["name"],
+                row["schema"],
+                row["table"],
+                columns,
+                row["ref_schema"],
+                row["ref_table"],
+                tuple(row["ref_columns"]),
+            )
+        )
+
+
+def _function(row: asyncpg.Record, catalog: Catalog) -> Function:
+    names: list[str] = list(row["arg_names"])
+    modes: list[str] = list(row["arg_modes"])
+    types: list[str] = list(row["arg_types"])
+    inputs: list[tuple[str, str]] = []
+    outputs: dict[str, Column] = {}
+    for index, mode in enumerate(modes):
+        name = names[index] if index < len(names) else ""
+        if mode in ("i", "b", "v"):
+            inputs.append((name, types[index]))
+        if mode in ("o", "b", "t"):
+            outputs[name] = Column(name, types[index], "", False, None, False)
+    n_defaults = int(row["n_defaults"])
+    args = tuple(Argument(name, type_, index >= len(inputs) - n_defaults) for index, (name, type_) in enumerate(inputs))
+    kind = "scalar"
+    columns: dict[str, Column] = {}
+    if row["return_type"] == "void":
+        kind = "void"
+    elif row["return_table"] is not None:
+        kind = "composite"
+        source = catalog.tables.get((row["return_schema"], row["return_table"]))
+        columns = dict(source.columns) if source is not None else {}
+    elif row["return_type"] == "record" and outputs:
+        kind = "composite"
+        columns = outputs
+    return Function(
+        row["schema"],
+        row["name"],
+        row["volatility"],
+        row["returns_set"],
+        row["return_type"],
+        kind,
+        args,
+        columns,
+    )

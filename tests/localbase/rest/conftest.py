@@ -1,0 +1,111 @@
+"""Fixtures for the REST tests: supabase-py clients against the running stack, and test-only
+tables (ranges, arrays, jsonb, tsvector) created as superuser to exercise every operator."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import asyncpg
+import httpx
+import pytest
+from supabase import Client, create_client
+
+from tests.conftest import LocalStack, TestUser
+
+FIXTURE_SQL = """
+drop table if exists public.rest_things cascade;
+drop table if exists public.rest_groups cascade;
+create table public.rest_groups (
+  id integer primary key,
+  name text not null unique
+);
+create table public.rest_things (
+  id integer primary key,
+  group_id integer references public.rest_groups (id),
+  name text not null,
+  score integer,
+  tags text[] not null default '{}',
+  during int4range,
+  data jsonb,
+  body text,
+  doc tsvector generated always as (to_tsvector('english', coalesce(body, ''))) stored,
+  note text default 'fresh'
+);
+create or replace function public.rest_things_by_min_score(min_score integer) returns setof public.rest_things
+language sql stable as $$ select * from public.rest_things where score >= min_score order by id $$;
+create or replace function public.rest_add(a integer, b integer) returns integer
+language sql immutable as $$ select a + b $$;
+create or replace function public.rest_touch() returns void
+language sql as $$ update public.rest_things set note = 'touched' where id = 1 $$;
+create or replace function public.rest_names() returns setof text
+language sql stable as $$ select name from public.rest_things order by id $$;
+create or replace function public.rest_echo(payload jsonb) returns jsonb
+language sql immutable as $$ select payload $$;
+grant all on public.rest_groups, public.rest_things to anon, authenticated, service_role;
+insert into public.rest_groups values (1, 'alpha'), (2, 'beta'), (3, 'empty');
+insert into public.rest_things (id, group_id, name, score, tags, during, data, body) values
+  (1, 1, 'apple', 10, '{red,fruit}', '[1,5)', '{"kind": "fruit", "size": {"w": 3}}', 'the quick brown fox'),
+  (2, 1, 'banana', 20, '{yellow,fruit}', '[5,10)', '{"kind": "fruit", "size": {"w": 5}}', 'jumps over the lazy dog'),
+  (3, 2, 'carrot', 30, '{orange,vegetable}', '[10,20)', '{"kind": "veg"}', 'quick carrots jump'),
+  (4, 2, 'Durian', null, '{}', null, null, null),
+  (5, null, 'eggplant, "purple"', 50, '{purple}', '[30,40)', '{"kind": "veg"}', 'the purple eggplant');
+"""
+
+
+def wait_until(condition, timeout: float = 10.0, message: str = "condition"):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {message}")
+
+
+@pytest.fixture(scope="session")
+def things(stack: LocalStack) -> LocalStack:
+    """Create the operator tables once per session and wait until REST's schema cache has them."""
+
+    async def create() -> None:
+        conn = await asyncpg.connect(stack.dsn)
+        try:
+            await conn.execute(FIXTURE_SQL)
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    wait_until(
+        lambda: httpx.get(
+            f"{stack.url}/rest/v1/rest_things?select=id&id=eq.1", headers={"apikey": stack.service_role_key}
+        ).status_code
+        == 200,
+        message="REST to see rest_things",
+    )
+    return stack
+
+
+@pytest.fixture
+def service_client(things: LocalStack) -> Iterator[Client]:
+    yield create_client(things.url, things.service_role_key)
+
+
+@pytest.fixture
+def anon_client(stack: LocalStack) -> Client:
+    return create_client(stack.url, stack.anon_key)
+
+
+def client_for(stack: LocalStack, user: TestUser) -> Client:
+    client = create_client(stack.url, stack.anon_key)
+    client.postgrest.auth(user.access_token)
+    return client
+
+
+def rest(stack: LocalStack, path: str, token: str | None = None, **kwargs) -> httpx.Response:  # type: ignore[no-untyped-def]
+    """A raw request to /rest/v1 (for what the clients cannot express)."""
+    headers = {"apikey": stack.anon_key, **kwargs.pop("headers", {})}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    method = kwargs.pop("method", "GET")
+    return httpx.request(method, f"{stack.url}/rest/v1/{path}", headers=headers, timeout=10, **kwargs)
