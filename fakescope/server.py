@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -101,6 +102,15 @@ class FakeScope:
     @property
     def compat_url(self) -> str:
         return f"{self.base_url}/compatible-mode/v1"
+
+    async def until(self, condition: Callable[[Stats], bool], within: float = 5.0) -> None:
+        """Wait until `condition(stats)` holds, polling every 10 ms; TimeoutError after `within` seconds."""
+        for _ in range(max(1, int(within / 0.01))):
+            if condition(self.stats):
+                return
+            await asyncio.sleep(0.01)
+        if not condition(self.stats):
+            raise TimeoutError(f"fakescope stats never met the condition: {self.stats.snapshot()}")
 
     # --- admission ---------------------------------------------------------------------------
 

@@ -1,0 +1,67 @@
+"""OpenAI-compatible mode: chat completions as JSON and as `data:` chunks, models, errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from fakescope import tokens
+from fakescope.server import FakeScope
+
+MESSAGES = [{"role": "system", "content": "You are a helpful assistant."}, {"role": "user", "content": "hi"}]
+AUTH = {"Authorization": "Bearer sk-test"}
+
+
+async def _post(fake: FakeScope, body: dict[str, Any], key: str = "sk-test") -> httpx.Response:
+    async with httpx.AsyncClient(base_url=fake.compat_url) as client:
+        return await client.post("/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"})
+
+
+async def test_non_stream_completion(fake: FakeScope) -> None:
+    response = await _post(fake, {"model": "qwen-turbo", "messages": MESSAGES})
+    body = response.json()
+    assert body["object"] == "chat.completion"
+    content = body["choices"][0]["message"]["content"]
+    assert body["choices"][0]["finish_reason"] == "stop"
+    assert body["usage"] == {
+        "prompt_tokens": 20,
+        "completion_tokens": tokens.count(content),
+        "total_tokens": 20 + tokens.count(content),
+    }
+
+
+async def test_stream_ends_with_usage_chunk_and_done(fake: FakeScope) -> None:
+    body = {"model": "qwen-turbo", "messages": MESSAGES, "stream": True, "stream_options": {"include_usage": True}}
+    raw = (await _post(fake, body)).text
+    lines = [line for line in raw.split("\n\n") if line]
+    assert all(line.startswith("data: ") for line in lines)
+    assert lines[-1] == "data: [DONE]"
+    chunks = [json.loads(line[6:]) for line in lines[:-1]]
+    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+    text = "".join(c["choices"][0]["delta"]["content"] for c in chunks if c["choices"])
+    assert [c["choices"][0]["finish_reason"] for c in chunks[:-1]][-1] == "stop"
+    assert chunks[-1]["choices"] == []
+    assert chunks[-1]["usage"]["completion_tokens"] == tokens.count(text)
+
+
+async def test_stream_without_include_usage_has_no_usage(fake: FakeScope) -> None:
+    raw = (await _post(fake, {"model": "qwen-turbo", "messages": MESSAGES, "stream": True})).text
+    chunks = [json.loads(line[6:]) for line in raw.split("\n\n") if line and line != "data: [DONE]"]
+    assert all(c["usage"] is None and c["choices"] for c in chunks)
+
+
+async def test_errors_use_the_compat_shape(fake: FakeScope) -> None:
+    unauthorized = await _post(fake, {"model": "qwen-turbo", "messages": MESSAGES}, key="sk-invalid")
+    assert unauthorized.status_code == 401
+    assert unauthorized.json()["error"]["code"] == "invalid_api_key"
+    missing = await _post(fake, {"model": "gpt-9", "messages": MESSAGES})
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "model_not_found")
+
+
+async def test_models_lists_the_catalog(fake: FakeScope) -> None:
+    async with httpx.AsyncClient(base_url=fake.compat_url, headers=AUTH) as client:
+        body = (await client.get("/models")).json()
+    assert body["object"] == "list"
+    assert "qwen-turbo" in {m["id"] for m in body["data"]}
