@@ -16,8 +16,12 @@ from fakescope.server import NATIVE_PATH, FakeScope
 MESSAGES = [{"role": "user", "content": "hi"}]
 
 
-async def _stream(fake: FakeScope, options: dict[str, Any] | None = None) -> list[Any]:
+async def _stream(
+    fake: FakeScope, options: dict[str, Any] | None = None, *, into: list[Any] | None = None, request_timeout: float = 5
+) -> list[Any]:
+    """Every chunk of one streamed call; `into` keeps what arrived when the stream raises."""
     headers = {"X-Fake-Options": json.dumps(options)} if options else {}
+    events = [] if into is None else into
     stream = await AioGeneration.call(
         model="qwen-turbo",
         messages=MESSAGES,
@@ -27,8 +31,11 @@ async def _stream(fake: FakeScope, options: dict[str, Any] | None = None) -> lis
         incremental_output=True,
         result_format="message",
         headers=headers,
+        request_timeout=request_timeout,
     )
-    return [rsp async for rsp in stream]
+    async for rsp in stream:
+        events.append(rsp)
+    return events
 
 
 async def _admin(fake: FakeScope, method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -60,17 +67,7 @@ async def test_truncated_stream_has_no_terminal_event(fake: FakeScope) -> None:
 async def test_reset_breaks_the_connection_mid_stream(fake: FakeScope) -> None:
     seen: list[Any] = []
     with pytest.raises(aiohttp.ClientPayloadError):
-        stream = await AioGeneration.call(
-            model="qwen-turbo",
-            messages=MESSAGES,
-            api_key="sk-test",
-            base_address=fake.native_url,
-            stream=True,
-            incremental_output=True,
-            headers={"X-Fake-Options": json.dumps({"fault": "reset", "after_chunks": 2})},
-        )
-        async for rsp in stream:
-            seen.append(rsp)
+        await _stream(fake, {"fault": "reset", "after_chunks": 2}, into=seen)
     assert len(seen) == 2
 
 
@@ -99,7 +96,8 @@ async def test_random_share_of_failing_calls(fake: FakeScope) -> None:
 
 async def test_bad_scripts_are_rejected(fake: FakeScope) -> None:
     status, body = await _admin(fake, "POST", "/_fake/faults", {"next": [{"fault": "no-such-fault"}]})
-    assert status == 400 and "no-such-fault" in body["error"]
+    assert status == 400
+    assert "no-such-fault" in body["error"]
     events = await _stream(fake, {"tokens_per_event": 0})
     assert (events[0].status_code, events[0].code) == (400, "InvalidParameter")
 
@@ -111,11 +109,14 @@ async def test_stats_and_reset(fake: FakeScope) -> None:
     assert (stats["calls"], stats["completed"], stats["errors"]) == (2, 1, 1)
     assert stats["faults"] == {"internal_error": 1}
     assert stats["statuses"] == {"200": 1, "500": 1}
-    assert stats["streams_peak"] == 1 and stats["streams_active"] == 0
-    assert stats["input_tokens"] == 9 and stats["output_tokens"] > 0  # the faulted call was never read
+    assert stats["streams_peak"] == 1
+    assert stats["streams_active"] == 0
+    assert stats["input_tokens"] == 9
+    assert stats["output_tokens"] > 0
     await _admin(fake, "POST", "/_fake/reset")
     _, stats = await _admin(fake, "GET", "/_fake/stats")
-    assert stats["calls"] == 0 and stats["faults"] == {}
+    assert stats["calls"] == 0
+    assert stats["faults"] == {}
 
 
 async def test_client_disconnect_stops_generation(fake: FakeScope) -> None:
@@ -136,16 +137,5 @@ async def test_client_disconnect_stops_generation(fake: FakeScope) -> None:
 
 async def test_stall_keeps_the_connection_silent(fake: FakeScope) -> None:
     with pytest.raises(TimeoutError):
-        stream = await AioGeneration.call(
-            model="qwen-turbo",
-            messages=MESSAGES,
-            api_key="sk-test",
-            base_address=fake.native_url,
-            stream=True,
-            incremental_output=True,
-            request_timeout=0.3,
-            headers={"X-Fake-Options": json.dumps({"fault": "stall", "after_chunks": 1})},
-        )
-        async for _ in stream:
-            pass
+        await _stream(fake, {"fault": "stall", "after_chunks": 1}, request_timeout=0.3)
     await fake.until(lambda s: s.disconnects == 1 and s.streams_active == 0)

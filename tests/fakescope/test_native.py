@@ -54,7 +54,8 @@ async def test_cumulative_mode_resends_the_whole_text(fake: FakeScope) -> None:
 async def test_non_stream_text_and_message_formats(fake: FakeScope) -> None:
     message = await _call(fake, result_format="message")
     text = await _call(fake)
-    assert message.status_code == 200 and text.status_code == 200
+    assert message.status_code == 200
+    assert text.status_code == 200
     assert message.output.choices[0].message.content == text.output.text
     assert text.output.finish_reason == "stop"
     assert text.usage.output_tokens == tokens.count(text.output.text)
@@ -105,8 +106,10 @@ async def test_sse_framing_is_exact(fake: FakeScope) -> None:
     for n, frame in enumerate(frames[:-1], start=1):
         lines = frame.split("\n")
         assert lines[:3] == [f"id:{n}", "event:result", ":HTTP_STATUS/200"]
-        assert lines[3].startswith("data:{") and len(lines) == 4
-        assert ": " not in lines[3][:6] and ", " not in lines[3].split('"content"')[0]  # compact JSON
+        assert lines[3].startswith("data:{")
+        assert len(lines) == 4
+        assert ": " not in lines[3][:6]
+        assert ", " not in lines[3].split('"content"')[0]
     assert '"finish_reason":"null"' in frames[0]
     assert '"finish_reason":"stop"' in frames[-2]
 
