@@ -187,6 +187,34 @@ class WorkerSettings:
 
 
 @dataclass(frozen=True)
+class ApiSettings:
+    """The Litestar API facade (`python -m api`): listen address, CORS, waits, limits, rate limits."""
+
+    host: str = field(default_factory=lambda: env_str("API_HOST", "127.0.0.1"))
+    port: int = field(default_factory=lambda: env_int("API_PORT", 8000))
+    cors_origins: tuple[str, ...] = field(
+        default_factory=lambda: tuple(
+            o.strip()
+            for o in env_str("API_CORS_ORIGINS", "http://127.0.0.1:3000,http://localhost:3000").split(",")
+            if o.strip()
+        )
+    )
+    answer_timeout: float = field(default_factory=lambda: env_float("API_ANSWER_TIMEOUT", 60.0))  # POST /chat/send wait
+    answer_poll_interval: float = field(default_factory=lambda: env_float("API_ANSWER_POLL_INTERVAL", 2.0))
+    max_message_chars: int = field(default_factory=lambda: env_int("API_MAX_MESSAGE_CHARS", 8000))
+    max_body_bytes: int = field(default_factory=lambda: env_int("API_MAX_BODY_BYTES", 65536))
+    ws_heartbeat: float = field(default_factory=lambda: env_float("API_WS_HEARTBEAT", 20.0))  # server ping period
+    upstream_timeout: float = field(default_factory=lambda: env_float("API_UPSTREAM_TIMEOUT", 10.0))
+    upstream_connections: int = field(default_factory=lambda: env_int("API_UPSTREAM_CONNECTIONS", 200))
+    rate_limit_enabled: bool = field(default_factory=lambda: env_bool("API_RATE_LIMIT_ENABLED", True))
+    rate_window: int = field(default_factory=lambda: env_int("API_RATE_WINDOW", 60))  # seconds per fixed window
+    rate_send_per_user: int = field(default_factory=lambda: env_int("API_RATE_SEND_PER_USER", 30))
+    rate_send_per_ip: int = field(default_factory=lambda: env_int("API_RATE_SEND_PER_IP", 120))
+    rate_auth_per_ip: int = field(default_factory=lambda: env_int("API_RATE_AUTH_PER_IP", 30))
+    trust_forwarded_for: bool = field(default_factory=lambda: env_bool("API_TRUST_FORWARDED_FOR", False))
+
+
+@dataclass(frozen=True)
 class Settings:
     supabase: SupabaseSettings = field(default_factory=SupabaseSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -194,6 +222,7 @@ class Settings:
     llm: LlmSettings = field(default_factory=LlmSettings)
     fakescope: FakeScopeSettings = field(default_factory=FakeScopeSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,84 @@
+"""The app factory: controllers, dependency providers, lifespan, CORS, limits and error mapping.
+
+This is the one wiring point. Shared services (the upstream clients, the rate limiter, metrics)
+are built at startup, stored on `app.state` and injected by name (`upstream`, `limiter`, ...);
+the calling user is injected as `user` and resolved from the bearer token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from api.deps import DEPENDENCIES
+from api.errors import to_response
+from api.metrics import Metrics
+from api.observe import RequestObserver
+from api.ratelimit import RateLimiter
+from api.routes.auth import AuthController
+from api.routes.chat import ChatController
+from api.routes.profile import ProfileController
+from api.routes.roles import RoleController
+from api.routes.sessions import SessionController
+from api.routes.system import health, metrics
+from api.routes.ws import chat_socket
+from api.upstream import Upstream
+from core.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    observed = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        upstream = Upstream(settings.supabase, settings.api)
+        app.state.upstream = upstream
+        app.state.limiter = RateLimiter(upstream, settings.api)
+        try:
+            yield
+        finally:
+            await upstream.close()
+
+    app = Litestar(
+        route_handlers=[
+            AuthController,
+            ChatController,
+            SessionController,
+            RoleController,
+            ProfileController,
+            health,
+            metrics,
+            chat_socket,
+        ],
+        dependencies=DEPENDENCIES,
+        lifespan=[lifespan],
+        exception_handlers={Exception: to_response},
+        cors_config=CORSConfig(
+            allow_origins=list(settings.api.cors_origins),
+            allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["authorization", "content-type", "x-request-id"],
+            expose_headers=["x-request-id", "retry-after"],
+            max_age=86400,
+        ),
+        openapi_config=OpenAPIConfig(
+            title="ChatGalaxy API",
+            version="1.0.0",
+            components=Components(
+                security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
+            ),
+            security=[{"BearerToken": []}],
+        ),
+        request_max_body_size=settings.api.max_body_bytes,
+        state=None,
+    )
+    app.state.settings = settings
+    app.state.metrics = observed
+    # Outside routing, so unmatched paths and preflights get ids, logs and metrics as well.
+    app.asgi_handler = RequestObserver(app.asgi_handler, observed)
+    return app

@@ -1,0 +1,259 @@
+"""One client's chat WebSocket on one session, after its token and session were checked.
+
+Frames (JSON objects `{"type", "data"}`):
+  client → server  user_message {message, role_id?, timestamp?}; stop {message_id?}; ping; pong
+  server → client  user_message {message_id, message, role_id, timestamp, status: "received"}
+                   ai_response  {message (text so far), delta, seq, role_name, message_id, reply_to,
+                                 timestamp, status: "streaming"}, then one final ai_response with
+                                 status "completed" | "error" | "cancelled", tokens_used, finish_reason
+                   ping (every API_WS_HEARTBEAT s), pong, stopped {stopped}, error {code, message, field?}
+
+Cadence: chunks are relayed as the Realtime broadcasts arrive; answers still open are re-read
+from the database every API_ANSWER_POLL_INTERVAL seconds, so a lost broadcast delays the final
+frame by at most that long and never loses it. Answers started from another tab on the same
+session stream here too: the channel is the session's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from litestar import WebSocket
+from litestar.exceptions import WebSocketDisconnect
+
+from api import rules
+from api.conversation import MESSAGE_COLUMNS, find_role, post_question, role_for_turn
+from api.errors import ApiError, BadRequest, RateLimited
+from api.metrics import Metrics
+from api.ratelimit import RateLimiter
+from api.replies import FINAL_STATUSES, ReplyEvent, ReplyFeed
+from api.security import CurrentUser
+from api.upstream import Upstream, call, rows
+from core.settings import ApiSettings
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class _Frame(msgspec.Struct):
+    type: str
+    data: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+@dataclass
+class _Answer:
+    role_name: str | None
+    text: str = ""
+    last_seq: int = -1
+    message_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ChatSocket:
+    def __init__(
+        self,
+        socket: WebSocket[Any, Any, Any],
+        *,
+        user: CurrentUser,
+        session: dict[str, Any],
+        upstream: Upstream,
+        settings: ApiSettings,
+        limiter: RateLimiter,
+        metrics: Metrics,
+        ip: str,
+    ) -> None:
+        self._socket = socket
+        self._user = user
+        self._session = session
+        self._upstream = upstream
+        self._rest = upstream.rest(user.token)
+        self._settings = settings
+        self._limiter = limiter
+        self._metrics = metrics
+        self._ip = ip
+        self._open: dict[str, _Answer] = {}
+        self._finished: set[str] = set()
+        self._send_lock = asyncio.Lock()
+
+    async def run(self, feed: ReplyFeed) -> None:
+        """Serve until the client leaves; the feed (Realtime subscription) is the caller's."""
+        tasks = [
+            asyncio.create_task(self._read()),
+            asyncio.create_task(self._relay(feed)),
+            asyncio.create_task(self._heartbeat()),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if not task.cancelled() and (error := task.exception()) is not None:
+                    raise error
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # --- sending -------------------------------------------------------------------------------
+
+    async def _send(self, kind: str, data: dict[str, Any] | None = None) -> None:
+        payload = msgspec.json.encode(_Frame(kind, data or {})).decode()
+        async with self._send_lock:
+            await self._socket.send_text(payload)
+
+    async def send_error(self, error: ApiError) -> None:
+        data: dict[str, Any] = {"code": error.code, "message": error.message}
+        if error.field:
+            data["field"] = error.field
+        if isinstance(error, RateLimited):
+            data["retry_after"] = error.retry_after
+        await self._send("error", data)
+
+    # --- the client's frames -------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                text = await self._socket.receive_text()
+            except WebSocketDisconnect:
+                return
+            try:
+                await self._handle(text)
+            except ApiError as error:
+                await self.send_error(error)
+
+    async def _handle(self, text: str) -> None:
+        if len(text) > self._settings.max_body_bytes:
+            raise BadRequest("Frame too large.", code="FrameTooLarge")
+        try:
+            frame = msgspec.json.decode(text, type=_Frame)
+        except msgspec.DecodeError as exc:
+            raise BadRequest("Frames are JSON objects {type, data}.", code="InvalidFrame") from exc
+        if frame.type == "ping":
+            await self._send("pong", {"timestamp": _now()})
+        elif frame.type == "pong":
+            return
+        elif frame.type == "user_message":
+            await self._user_message(frame.data)
+        elif frame.type == "stop":
+            await self._stop(frame.data)
+        else:
+            raise BadRequest(f"Unknown frame type {frame.type[:40]!r}.", field="type", code="UnknownFrameType")
+
+    async def _user_message(self, data: dict[str, Any]) -> None:
+        message, role_id = data.get("message"), data.get("role_id")
+        if not isinstance(message, str):
+            raise BadRequest("message must be a string.", field="message")
+        if role_id is not None and not isinstance(role_id, str):
+            raise BadRequest("role_id must be a string.", field="role_id")
+        content = rules.message(message, self._settings.max_message_chars)
+        await self._limiter.check_send(self._user.id, self._ip)
+        role = await role_for_turn(self._rest, self._session, role_id)
+        question = await post_question(self._rest, str(self._session["id"]), content, str(role["slug"]))
+        self._metrics.messages_sent.labels("websocket").inc()
+        self._open.setdefault(str(question["id"]), _Answer(role_name=str(role["name"])))
+        await self._send(
+            "user_message",
+            {
+                "message_id": str(question["id"]),
+                "message": content,
+                "role_id": str(role["slug"]),
+                "timestamp": str(question.get("created_at") or _now()),
+                "status": "received",
+            },
+        )
+
+    async def _stop(self, data: dict[str, Any]) -> None:
+        query = self._rest.from_("chat_messages").update({"cancel_requested": True})
+        message_id = data.get("message_id")
+        if isinstance(message_id, str) and message_id:
+            message_id = rules.uuid_field(message_id, "message_id")
+            query = query.or_(f"id.eq.{message_id},reply_to.eq.{message_id}")
+        query = query.eq("session_id", str(self._session["id"])).eq("message_type", "assistant")
+        response = await call(query.in_("status", ["pending", "streaming"]).execute())
+        await self._send("stopped", {"stopped": len(rows(response.data))})
+
+    # --- the worker's stream -------------------------------------------------------------------
+
+    async def _relay(self, feed: ReplyFeed) -> None:
+        poll = self._settings.answer_poll_interval
+        while True:
+            event = await feed.next(poll)
+            if event is None:
+                await self._finish_open()
+            elif event.final:
+                await self._finish_open(only=event.reply_to)
+            elif event.reply_to:
+                await self._chunk(event)
+
+    async def _chunk(self, event: ReplyEvent) -> None:
+        assert event.reply_to is not None
+        answer = self._open.get(event.reply_to)
+        if answer is None:  # an answer to a question sent elsewhere (another tab) on this session
+            answer = self._open[event.reply_to] = _Answer(role_name=await self._role_name(event.reply_to))
+        if event.seq is not None:
+            if event.seq <= answer.last_seq:
+                return  # a duplicate broadcast
+            answer.last_seq = event.seq
+        answer.text += event.delta
+        answer.message_id = event.message_id or answer.message_id
+        await self._send(
+            "ai_response",
+            {
+                "message": answer.text,
+                "delta": event.delta,
+                "seq": event.seq,
+                "role_name": answer.role_name,
+                "message_id": answer.message_id,
+                "reply_to": event.reply_to,
+                "timestamp": _now(),
+                "status": "streaming",
+            },
+        )
+
+    async def _role_name(self, question_id: str) -> str | None:
+        response = await call(self._rest.from_("chat_messages").select("role_id").eq("id", question_id).execute())
+        slug = next((r.get("role_id") for r in rows(response.data)), None)
+        if not slug:
+            return None
+        try:
+            return str((await find_role(self._rest, str(slug)))["name"])
+        except ApiError:
+            return None
+
+    async def _finish_open(self, only: str | None = None) -> None:
+        """Send the final frame of every open answer (or just `only`) whose row is final."""
+        waiting = [only] if only else list(self._open)
+        if not waiting:
+            return
+        query = self._rest.from_("chat_messages").select(MESSAGE_COLUMNS).in_("reply_to", waiting)
+        for row in rows((await call(query.execute())).data):
+            question_id = str(row["reply_to"])
+            if row.get("status") in FINAL_STATUSES and question_id not in self._finished:
+                self._finished.add(question_id)
+                answer = self._open.pop(question_id, None) or _Answer(role_name=None)
+                await self._send(
+                    "ai_response",
+                    {
+                        "message": str(row.get("content") or ""),
+                        "role_name": answer.role_name,
+                        "message_id": str(row["id"]),
+                        "reply_to": question_id,
+                        "timestamp": _now(),
+                        "status": row["status"],
+                        "tokens_used": int(row.get("tokens_used") or 0),
+                        "finish_reason": row.get("finish_reason"),
+                        "error_code": row.get("error_code"),
+                        "error_message": row.get("error_message"),
+                    },
+                )
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.ws_heartbeat)
+            with contextlib.suppress(Exception):
+                await self._send("ping", {"timestamp": _now()})

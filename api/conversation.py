@@ -1,0 +1,94 @@
+"""One turn of a conversation as the user performs it through REST: find the session, pick the
+role, store the question, and read the answer row the worker writes.
+
+Everything runs with the user's own token, so a session or role of another user is simply not
+found (404, no existence leak) and the question is inserted under RLS like any client would.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from postgrest import AsyncPostgrestClient
+
+from api import rules
+from api.errors import RoleNotFound, SessionNotFound
+from api.replies import FINAL_STATUSES, ReplyFeed
+from api.upstream import call, rows
+
+SESSION_COLUMNS = "id,title,role_id,is_active,message_count,last_message_at,created_at,updated_at"
+ROLE_COLUMNS = "id,slug,name,description,avatar_url,system_prompt,created_by"
+MESSAGE_COLUMNS = (
+    "id,session_id,message_type,content,role_id,status,reply_to,tokens_used,response_time,"
+    "model,finish_reason,error_code,error_message,created_at"
+)
+
+
+async def find_session(rest: AsyncPostgrestClient, session_id: str) -> dict[str, Any]:
+    if not rules.is_uuid(session_id):
+        raise SessionNotFound()
+    response = await call(rest.from_("chat_sessions").select(SESSION_COLUMNS).eq("id", session_id).execute())
+    found = rows(response.data)
+    if not found:
+        raise SessionNotFound()
+    return found[0]
+
+
+async def find_role(rest: AsyncPostgrestClient, role_id: str) -> dict[str, Any]:
+    """A role the user can see, by slug (`tech_expert`) or by uuid."""
+    column = "id" if rules.is_uuid(role_id) else "slug"
+    if column == "slug" and len(role_id) > 64:
+        raise RoleNotFound()
+    response = await call(rest.from_("ai_roles").select(ROLE_COLUMNS).eq(column, role_id).execute())
+    found = rows(response.data)
+    if not found:
+        raise RoleNotFound()
+    # A user's custom role wins over nothing else: slugs of custom roles never equal a built-in's.
+    return found[0]
+
+
+async def role_for_turn(rest: AsyncPostgrestClient, session: dict[str, Any], role_id: str | None) -> dict[str, Any]:
+    """The role named in the request, else the session's, else the built-in assistant."""
+    if role_id:
+        return await find_role(rest, role_id)
+    if session.get("role_id"):
+        try:
+            return await find_role(rest, str(session["role_id"]))
+        except RoleNotFound:
+            pass
+    return await find_role(rest, "assistant")
+
+
+async def post_question(rest: AsyncPostgrestClient, session_id: str, content: str, role_slug: str) -> dict[str, Any]:
+    """Insert the user's message; the worker hears of it through Realtime and answers."""
+    payload = {"session_id": session_id, "message_type": "user", "content": content, "role_id": role_slug}
+    response = await call(rest.from_("chat_messages").insert(payload).execute())
+    return rows(response.data)[0]
+
+
+async def find_answer(rest: AsyncPostgrestClient, question_id: str) -> dict[str, Any] | None:
+    response = await call(rest.from_("chat_messages").select(MESSAGE_COLUMNS).eq("reply_to", question_id).execute())
+    found = rows(response.data)
+    return found[0] if found else None
+
+
+async def wait_for_answer(
+    rest: AsyncPostgrestClient, feed: ReplyFeed, question_id: str, *, wait: float, poll_interval: float
+) -> dict[str, Any] | None:
+    """The answer row once final, or None after `wait` seconds.
+
+    Wakes on the feed's final event for this question and re-reads the row; also re-reads it
+    every `poll_interval` seconds in case a broadcast was lost (Realtime is best-effort).
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        event = await feed.next(min(poll_interval, remaining))
+        if event is not None and not (event.final and event.reply_to in (None, question_id)):
+            continue
+        answer = await find_answer(rest, question_id)
+        if answer is not None and answer.get("status") in FINAL_STATUSES:
+            return answer

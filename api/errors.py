@@ -1,0 +1,204 @@
+"""The API's errors: one tree with stable codes, mapped to HTTP and WebSocket close codes here only.
+
+    ApiError (500 InternalError)
+    ├── BadRequest (400 ValidationError) ── Unprocessable (422: WeakPassword, InvalidEmail, ...)
+    ├── NotAuthenticated (401)  ── InvalidCredentials, TokenExpired, InvalidToken
+    ├── Forbidden (403)         ── RoleNotEditable
+    ├── NotFound (404)          ── SessionNotFound, RoleNotFound, MessageNotFound, RouteNotFound
+    ├── MethodNotAllowed (405)
+    ├── Conflict (409)          ── UsernameTaken, EmailTaken, SlugTaken
+    ├── PayloadTooLarge (413)
+    ├── RateLimited (429, Retry-After)
+    ├── UpstreamUnavailable (503)
+    └── AnswerTimeout (504, carries message_id)
+
+Every error leaves the API as {"success": false, "error": {"code", "message", "field"?,
+"message_id"?}, "request_id"}; `to_response` below is the only place that shape is built.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """Something went wrong on our side."""
+
+    status: ClassVar[int] = 500
+    code: str = "InternalError"
+    ws_close: ClassVar[int] = 1011
+
+    def __init__(
+        self, message: str | None = None, *, field: str | None = None, code: str | None = None, **extra: Any
+    ) -> None:
+        self.message = message or (self.__doc__ or self.code).strip()
+        self.field = field
+        if code:
+            self.code = code
+        self.extra = extra
+        super().__init__(self.message)
+
+
+class BadRequest(ApiError):
+    """The request is malformed."""
+
+    status, code, ws_close = 400, "ValidationError", 4400
+
+
+class Unprocessable(BadRequest):
+    """The request is well-formed but a value breaks a rule."""
+
+    status, code = 422, "InvalidValue"
+
+
+class NotAuthenticated(ApiError):
+    """This endpoint requires a valid Bearer token."""
+
+    status, code, ws_close = 401, "NotAuthenticated", 4401
+
+
+class Forbidden(ApiError):
+    """You may not do this."""
+
+    status, code, ws_close = 403, "Forbidden", 4403
+
+
+class NotFound(ApiError):
+    """Not found."""
+
+    status, code, ws_close = 404, "NotFound", 4404
+
+
+class Conflict(ApiError):
+    """That conflicts with existing data."""
+
+    status, code, ws_close = 409, "Conflict", 4409
+
+
+class MethodNotAllowed(ApiError):
+    """Method not allowed on this endpoint."""
+
+    status, code, ws_close = 405, "MethodNotAllowed", 4405
+
+
+class PayloadTooLarge(ApiError):
+    """The request body is too large."""
+
+    status, code, ws_close = 413, "PayloadTooLarge", 1009
+
+
+class RateLimited(ApiError):
+    """Too many requests; retry after the number of seconds in Retry-After."""
+
+    status, code, ws_close = 429, "RateLimited", 4429
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UpstreamUnavailable(ApiError):
+    """A backing service (Supabase auth, REST or realtime) is not answering."""
+
+    status, code, ws_close = 503, "UpstreamUnavailable", 1013
+
+
+class AnswerTimeout(ApiError):
+    """The answer did not complete in time; it will still appear in the history."""
+
+    status, code, ws_close = 504, "AnswerTimeout", 1011
+
+
+def _error_class(base: type[ApiError], code: str, doc: str) -> type[ApiError]:
+    return type(code, (base,), {"code": code, "__doc__": doc})
+
+
+InvalidCredentials = _error_class(NotAuthenticated, "InvalidCredentials", "Invalid login credentials.")
+InvalidToken = _error_class(NotAuthenticated, "InvalidToken", "The token is invalid.")
+TokenExpired = _error_class(NotAuthenticated, "TokenExpired", "The token has expired.")
+SessionNotFound = _error_class(NotFound, "SessionNotFound", "No such chat session.")
+RoleNotFound = _error_class(NotFound, "RoleNotFound", "No such AI role.")
+MessageNotFound = _error_class(NotFound, "MessageNotFound", "No such message.")
+RoleNotEditable = _error_class(Forbidden, "RoleNotEditable", "Built-in roles cannot be changed.")
+UsernameTaken = _error_class(Conflict, "UsernameTaken", "That username is already taken.")
+EmailTaken = _error_class(Conflict, "EmailTaken", "A user with this email address is already registered.")
+SlugTaken = _error_class(Conflict, "SlugTaken", "You already have a role with that id.")
+RouteNotFound = _error_class(NotFound, "RouteNotFound", "No such endpoint.")
+
+
+class ErrorBody(msgspec.Struct, omit_defaults=True):
+    code: str
+    message: str
+    field: str | None = None
+    message_id: str | None = None
+
+
+class ErrorEnvelope(msgspec.Struct):
+    success: bool
+    error: ErrorBody
+    request_id: str | None
+
+
+def request_id_of(scope: Any) -> str | None:
+    state = scope.get("state") or {}
+    value = state.get("request_id")
+    return value if isinstance(value, str) else None
+
+
+def _from_framework(exc: Exception) -> ApiError:
+    """Litestar's own exceptions (routing, body decoding, size limits) as ApiErrors."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, ValidationException):
+        field, message = _validation_detail(exc)
+        return BadRequest(message, field=field)
+    if isinstance(exc, NotFoundException):
+        return RouteNotFound()
+    if isinstance(exc, HTTPException):
+        if exc.status_code == 413:
+            return PayloadTooLarge()
+        if exc.status_code == 405:
+            return MethodNotAllowed()
+        if exc.status_code < 500:
+            return BadRequest(exc.detail or None)
+    log.error("unhandled error", exc_info=exc)
+    return ApiError()
+
+
+def _validation_detail(exc: ValidationException) -> tuple[str | None, str]:
+    """The offending field from msgspec's `... - at `$.username`` or Litestar's `key` extra."""
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    for item in extra:
+        if isinstance(item, dict):
+            key = item.get("key")
+            message = str(item.get("message") or exc.detail)
+            if not key and "at `$." in message:
+                key = message.rsplit("at `$.", 1)[1].rstrip("`").split("[", 1)[0].split(".", 1)[0]
+            return (str(key) if key else None), message
+    return None, str(exc.detail or "Invalid request")
+
+
+def to_response(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorEnvelope]:
+    """The single mapping from any exception to the error envelope."""
+    error = _from_framework(exc)
+    message_id = error.extra.get("message_id")
+    body = ErrorEnvelope(
+        success=False,
+        error=ErrorBody(error.code, error.message, error.field, str(message_id) if message_id else None),
+        request_id=request_id_of(request.scope),
+    )
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else {}
+    if error.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return Response(body, status_code=error.status, headers=headers)
+
+
+def ws_close_code(error: ApiError) -> int:
+    return error.ws_close

@@ -1,0 +1,120 @@
+"""The worker's streamed answers, as the user receives them from Realtime.
+
+A `ReplyFeed` joins the private channel `chat:<session_id>` with the USER's JWT (so Realtime's
+RLS, not this process, decides who may listen) and queues every broadcast. Any API replica can
+therefore serve any client: nothing about a stream lives in process memory beyond one socket.
+
+Event names are the worker's: `chunk` {message_id, reply_to, seq, delta} while streaming and a
+final `done`; names meaning the same (`error`, `cancelled`, `completed`, ...) or a payload with a
+final `status` are treated as final too, and the row itself is always the source of truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from realtime import AsyncRealtimeClient, RealtimeChannelOptions, RealtimeSubscribeStates
+
+from api.errors import UpstreamUnavailable
+
+log = logging.getLogger(__name__)
+
+FINAL_STATUSES = frozenset({"completed", "error", "cancelled"})
+_FINAL_EVENTS = frozenset({"done", "completed", "complete", "final", "end", "error", "failed", "cancelled"})
+_CHUNK_EVENTS = frozenset({"chunk", "delta", "token"})
+
+
+@dataclass(frozen=True)
+class ReplyEvent:
+    """One broadcast about an answer: a chunk of text, or word that the answer is final."""
+
+    reply_to: str | None
+    message_id: str | None
+    final: bool
+    seq: int | None = None
+    delta: str = ""
+
+
+def parse_event(event: str, payload: dict[str, Any]) -> ReplyEvent | None:
+    """A broadcast as a ReplyEvent, or None when it is not about an answer."""
+    name = event.lower()
+    data = payload.get("payload") if isinstance(payload.get("payload"), dict) else payload
+    assert isinstance(data, dict)
+    reply_to = data.get("reply_to")
+    message_id = data.get("message_id") or data.get("id")
+    status = data.get("status")
+    final = name in _FINAL_EVENTS or (isinstance(status, str) and status in FINAL_STATUSES)
+    if not final and name not in _CHUNK_EVENTS:
+        return None
+    delta = data.get("delta")
+    seq = data.get("seq")
+    return ReplyEvent(
+        reply_to=str(reply_to) if reply_to else None,
+        message_id=str(message_id) if message_id else None,
+        final=final,
+        seq=seq if isinstance(seq, int) else None,
+        delta=delta if isinstance(delta, str) else "",
+    )
+
+
+class ReplyFeed:
+    """Broadcasts on `chat:<session_id>` as seen by the user; use as `async with`."""
+
+    def __init__(self, realtime_url: str, apikey: str, user_token: str, session_id: str, join_timeout: float) -> None:
+        self._client = AsyncRealtimeClient(realtime_url, apikey, auto_reconnect=True, timeout=int(join_timeout) or 1)
+        self._user_token = user_token
+        self._topic = f"chat:{session_id}"
+        self.events: asyncio.Queue[ReplyEvent] = asyncio.Queue()
+
+    async def __aenter__(self) -> ReplyFeed:
+        try:
+            await self._client.connect()
+            await self._client.set_auth(self._user_token)
+            options: RealtimeChannelOptions = {
+                "config": {
+                    "private": True,
+                    "broadcast": {"self": False, "ack": False},
+                    "presence": {"key": "", "enabled": False},
+                }
+            }
+            channel = self._client.channel(self._topic, options)
+            channel.on_broadcast("*", self._on_broadcast)
+            states: list[RealtimeSubscribeStates] = []
+            await channel.subscribe(lambda state, _error: states.append(state))
+        except Exception as exc:
+            await self._close()
+            raise UpstreamUnavailable("Realtime is not reachable.") from exc
+        if RealtimeSubscribeStates.SUBSCRIBED not in states:
+            await self._close()
+            joined = ", ".join(map(str, states)) or "no reply"
+            raise UpstreamUnavailable(f"Could not join the answer stream ({joined}).")
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._close()
+
+    async def _close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._client.close()
+
+    def _on_broadcast(self, message: Any) -> None:
+        if not isinstance(message, dict):
+            return
+        payload = message.get("payload")
+        event = parse_event(str(message.get("event") or ""), payload if isinstance(payload, dict) else {})
+        if event is not None:
+            self.events.put_nowait(event)
+
+    async def next(self, within: float) -> ReplyEvent | None:
+        """The next event, or None when `within` seconds pass without one."""
+        try:
+            return await asyncio.wait_for(self.events.get(), timeout=max(within, 0.0))
+        except TimeoutError:
+            return None

@@ -1,0 +1,184 @@
+"""Chat over plain HTTP: send and wait for the answer, history pages, search, stop.
+
+`POST /api/chat/send` subscribes to the session's answer stream *before* storing the question,
+so the worker's final event cannot slip past, then waits at most `API_ANSWER_TIMEOUT` seconds.
+On timeout it answers 504 AnswerTimeout with the question's id; the worker carries on and the
+answer lands in the history all the same.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, get, post
+from litestar.params import Parameter
+
+from api import rules
+from api.conversation import find_session, post_question, role_for_turn, wait_for_answer
+from api.errors import AnswerTimeout, BadRequest
+from api.history import decode_cursor, message_total, page_of_messages
+from api.metrics import Metrics
+from api.ratelimit import RateLimiter
+from api.schemas import (
+    HistoryResponse,
+    MessageOut,
+    SearchHit,
+    SearchResponse,
+    SendRequest,
+    SendResponse,
+    StopRequest,
+    StopResponse,
+)
+from api.security import CurrentUser
+from api.upstream import Upstream, call, rows
+from core.settings import Settings
+
+
+def message_out(row: dict[str, Any]) -> MessageOut:
+    return MessageOut(
+        id=str(row["id"]),
+        session_id=str(row["session_id"]),
+        message_type=str(row["message_type"]),
+        content=str(row.get("content") or ""),
+        role_id=row.get("role_id"),
+        status=str(row.get("status") or "completed"),
+        reply_to=row.get("reply_to"),
+        tokens_used=int(row.get("tokens_used") or 0),
+        response_time=row.get("response_time"),
+        model=row.get("model"),
+        finish_reason=row.get("finish_reason"),
+        error_code=row.get("error_code"),
+        created_at=str(row["created_at"]),
+    )
+
+
+class ChatController(Controller):
+    path = "/api/chat"
+    tags = ["chat"]  # noqa: RUF012
+
+    @post("/send", status_code=200)
+    async def send(
+        self,
+        *,
+        data: SendRequest,
+        user: CurrentUser,
+        upstream: Upstream,
+        limiter: RateLimiter,
+        settings: Settings,
+        metrics: Metrics,
+        ip: str,
+    ) -> SendResponse:
+        content = rules.message(data.message, settings.api.max_message_chars)
+        await limiter.check_send(user.id, ip)
+        rest = upstream.rest(user.token)
+        session = await find_session(rest, data.session_id)
+        role = await role_for_turn(rest, session, data.role_id)
+        async with upstream.reply_feed(user.token, str(session["id"])) as feed:
+            question = await post_question(rest, str(session["id"]), content, str(role["slug"]))
+            metrics.messages_sent.labels("http").inc()
+            answer = await wait_for_answer(
+                rest,
+                feed,
+                str(question["id"]),
+                wait=settings.api.answer_timeout,
+                poll_interval=settings.api.answer_poll_interval,
+            )
+        if answer is None:
+            raise AnswerTimeout(
+                "The answer is still being written; it will appear in the history.", message_id=str(question["id"])
+            )
+        return SendResponse(
+            success=answer.get("status") == "completed",
+            ai_response=str(answer.get("content") or ""),
+            message_id=str(answer["id"]),
+            tokens_used=int(answer.get("tokens_used") or 0),
+            user_message_id=str(question["id"]),
+            status=str(answer.get("status")),
+            finish_reason=answer.get("finish_reason"),
+            response_time=answer.get("response_time"),
+            model=answer.get("model"),
+        )
+
+    @get("/history")
+    async def history(
+        self,
+        *,
+        user: CurrentUser,
+        upstream: Upstream,
+        session_id: str | None = None,
+        page: int = Parameter(default=1, ge=1, le=1_000_000),
+        limit: int = Parameter(default=20, ge=1, le=100),
+        cursor: str | None = Parameter(default=None, max_length=200),
+    ) -> HistoryResponse:
+        rest = upstream.rest(user.token)
+        session = await find_session(rest, session_id) if session_id else None
+        keyset = decode_cursor(cursor) if cursor else None
+        offset = 0 if keyset else (page - 1) * limit
+        messages, next_cursor = await page_of_messages(
+            rest,
+            user_id=user.id,
+            session_id=str(session["id"]) if session else None,
+            limit=limit,
+            offset=offset,
+            cursor=keyset,
+        )
+        return HistoryResponse(
+            success=True,
+            messages=[message_out(m) for m in messages],
+            total=await message_total(rest, session),
+            page=page,
+            limit=limit,
+            next_cursor=next_cursor,
+        )
+
+    @get("/search")
+    async def search(
+        self,
+        *,
+        user: CurrentUser,
+        upstream: Upstream,
+        q: str = Parameter(min_length=1, max_length=200),
+        session_id: str | None = None,
+        limit: int = Parameter(default=20, ge=1, le=100),
+        offset: int = Parameter(default=0, ge=0, le=10_000),
+    ) -> SearchResponse:
+        if not q.strip() or "\x00" in q:
+            raise BadRequest("q must contain search words.", field="q")
+        rest = upstream.rest(user.token)
+        session = await find_session(rest, session_id) if session_id else None
+        params: dict[str, Any] = {
+            "query": q,
+            "session": str(session["id"]) if session else None,
+            "max_results": limit,
+            "skip": offset,
+        }
+        response = await call(rest.rpc("search_messages", params).execute())
+        hits = [
+            SearchHit(
+                id=str(r["id"]),
+                session_id=str(r["session_id"]),
+                message_type=str(r["message_type"]),
+                content=str(r["content"]),
+                role_id=r.get("role_id"),
+                created_at=str(r["created_at"]),
+                rank=float(r.get("rank") or 0.0),
+            )
+            for r in rows(response.data)
+        ]
+        return SearchResponse(success=True, results=hits)
+
+    @post("/stop", status_code=200)
+    async def stop(self, data: StopRequest, user: CurrentUser, upstream: Upstream) -> StopResponse:
+        """Ask the worker to stop answers in flight: one (by either message's id) or a session's."""
+        rest = upstream.rest(user.token)
+        query = rest.from_("chat_messages").update({"cancel_requested": True})
+        if data.message_id:
+            message_id = rules.uuid_field(data.message_id, "message_id")
+            query = query.or_(f"id.eq.{message_id},reply_to.eq.{message_id}")
+        elif data.session_id:
+            query = query.eq("session_id", (await find_session(rest, data.session_id))["id"])
+        else:
+            raise BadRequest("Give message_id or session_id.", field="message_id")
+        query = query.eq("message_type", "assistant").in_("status", ["pending", "streaming"])
+        response = await call(query.execute())
+        return StopResponse(success=True, stopped=len(rows(response.data)))

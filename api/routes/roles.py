@@ -1,0 +1,118 @@
+"""AI roles: the built-in personas everyone sees, and private custom roles (create, update, delete).
+
+The seed's role object uses the slug as `id`; `uuid` and `is_custom` are added. Built-in roles
+are read-only (403 RoleNotEditable); another user's custom role is a 404 like a missing one.
+"""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from typing import Any
+
+from litestar import Controller, delete, get, patch, post
+from msgspec import UNSET
+from postgrest import AsyncPostgrestClient
+
+from api import rules
+from api.conversation import ROLE_COLUMNS, find_role
+from api.errors import Conflict, RoleNotEditable, RoleNotFound, SlugTaken
+from api.schemas import Ok, RoleCreate, RoleOut, RoleResponse, RolesResponse, RoleUpdate
+from api.security import CurrentUser
+from api.upstream import Upstream, call, rows
+
+NAME_MAX, DESCRIPTION_MAX, PROMPT_MAX, AVATAR_MAX = 100, 2000, 8000, 500
+
+
+def role_out(row: dict[str, Any]) -> RoleOut:
+    return RoleOut(
+        id=str(row["slug"]),
+        name=str(row["name"]),
+        description=row.get("description"),
+        avatar_url=row.get("avatar_url"),
+        system_prompt=str(row["system_prompt"]),
+        uuid=str(row["id"]),
+        is_custom=row.get("created_by") is not None,
+    )
+
+
+async def _own_role(rest: AsyncPostgrestClient, role_id: str) -> dict[str, Any]:
+    role = await find_role(rest, role_id)
+    if role.get("created_by") is None:
+        raise RoleNotEditable()
+    return role
+
+
+def _avatar(value: str | None) -> str | None:
+    return rules.text(value, "avatar_url", max_chars=AVATAR_MAX, required=False) or None if value else None
+
+
+class RoleController(Controller):
+    path = "/api/roles"
+    tags = ["roles"]  # noqa: RUF012
+
+    @get("/")
+    async def list_roles(self, user: CurrentUser, upstream: Upstream) -> RolesResponse:
+        query = upstream.rest(user.token).from_("ai_roles").select(ROLE_COLUMNS).eq("is_active", True)
+        response = await call(query.order("sort_order").order("created_at").execute())
+        return RolesResponse(success=True, roles=[role_out(r) for r in rows(response.data)])
+
+    @get("/{role_id:str}")
+    async def get_role(self, role_id: str, user: CurrentUser, upstream: Upstream) -> RoleResponse:
+        return RoleResponse(success=True, role=role_out(await find_role(upstream.rest(user.token), role_id)))
+
+    @post("/", status_code=201)
+    async def create_role(self, data: RoleCreate, user: CurrentUser, upstream: Upstream) -> RoleResponse:
+        payload = {
+            "slug": rules.slug(data.id) if data.id else f"custom-{uuidlib.uuid4().hex[:12]}",
+            "name": rules.text(data.name, "name", max_chars=NAME_MAX).strip(),
+            "system_prompt": rules.text(data.system_prompt, "system_prompt", max_chars=PROMPT_MAX),
+            "description": rules.text(data.description, "description", max_chars=DESCRIPTION_MAX, required=False)
+            if data.description
+            else None,
+            "avatar_url": _avatar(data.avatar_url),
+            "created_by": user.id,
+        }
+        try:
+            response = await call(upstream.rest(user.token).from_("ai_roles").insert(payload).execute())
+        except Conflict as exc:
+            raise SlugTaken(field="id") from exc
+        return RoleResponse(success=True, role=role_out(rows(response.data)[0]))
+
+    @patch("/{role_id:str}")
+    async def update_role(self, role_id: str, data: RoleUpdate, user: CurrentUser, upstream: Upstream) -> RoleResponse:
+        rest = upstream.rest(user.token)
+        role = await _own_role(rest, role_id)
+        changes: dict[str, Any] = {}
+        if data.id is not UNSET:
+            changes["slug"] = rules.slug(data.id)
+        if data.name is not UNSET:
+            changes["name"] = rules.text(data.name, "name", max_chars=NAME_MAX).strip()
+        if data.system_prompt is not UNSET:
+            changes["system_prompt"] = rules.text(data.system_prompt, "system_prompt", max_chars=PROMPT_MAX)
+        if data.description is not UNSET:
+            changes["description"] = (
+                rules.text(data.description, "description", max_chars=DESCRIPTION_MAX, required=False)
+                if data.description
+                else None
+            )
+        if data.avatar_url is not UNSET:
+            changes["avatar_url"] = _avatar(data.avatar_url)
+        if not changes:
+            return RoleResponse(success=True, role=role_out(role))
+        try:
+            response = await call(rest.from_("ai_roles").update(changes).eq("id", role["id"]).execute())
+        except Conflict as exc:
+            raise SlugTaken(field="id") from exc
+        updated = rows(response.data)
+        if not updated:
+            raise RoleNotFound()
+        return RoleResponse(success=True, role=role_out(updated[0]))
+
+    @delete("/{role_id:str}", status_code=200)
+    async def delete_role(self, role_id: str, user: CurrentUser, upstream: Upstream) -> Ok:
+        rest = upstream.rest(user.token)
+        role = await _own_role(rest, role_id)
+        response = await call(rest.from_("ai_roles").delete().eq("id", role["id"]).execute())
+        if not rows(response.data):
+            raise RoleNotFound()
+        return Ok(message="Role deleted")

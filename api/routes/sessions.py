@@ -1,0 +1,119 @@
+"""Chat sessions of the signed-in user: list, create, read, rename (or rebind the role), delete.
+
+Sessions expose `role_id` as the role's slug, like the roles endpoint; another user's session is
+indistinguishable from a missing one (404).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, delete, get, patch, post
+from litestar.params import Parameter
+from msgspec import UNSET
+from postgrest import AsyncPostgrestClient
+
+from api import rules
+from api.conversation import SESSION_COLUMNS, find_role, find_session
+from api.errors import SessionNotFound
+from api.schemas import Ok, SessionCreate, SessionOut, SessionResponse, SessionsResponse, SessionUpdate
+from api.security import CurrentUser
+from api.upstream import Upstream, call, rows
+
+TITLE_MAX = 200
+
+
+async def _role_slugs(rest: AsyncPostgrestClient, sessions: list[dict[str, Any]]) -> dict[str, str]:
+    ids = sorted({str(s["role_id"]) for s in sessions if s.get("role_id")})
+    if not ids:
+        return {}
+    response = await call(rest.from_("ai_roles").select("id,slug").in_("id", ids).execute())
+    return {str(r["id"]): str(r["slug"]) for r in rows(response.data)}
+
+
+def session_out(row: dict[str, Any], slugs: dict[str, str]) -> SessionOut:
+    role = row.get("role_id")
+    return SessionOut(
+        id=str(row["id"]),
+        title=row.get("title"),
+        role_id=slugs.get(str(role)) if role else None,
+        is_active=bool(row.get("is_active", True)),
+        message_count=int(row.get("message_count") or 0),
+        last_message_at=row.get("last_message_at"),
+        created_at=str(row["created_at"]),
+        updated_at=str(row["updated_at"]),
+    )
+
+
+async def _one(rest: AsyncPostgrestClient, row: dict[str, Any]) -> SessionResponse:
+    return SessionResponse(success=True, session=session_out(row, await _role_slugs(rest, [row])))
+
+
+def _title(value: str | None) -> str | None:
+    return rules.text(value, "title", max_chars=TITLE_MAX, required=False).strip() or None if value else None
+
+
+class SessionController(Controller):
+    path = "/api/sessions"
+    tags = ["sessions"]  # noqa: RUF012
+
+    @get("/")
+    async def list_sessions(
+        self,
+        user: CurrentUser,
+        upstream: Upstream,
+        page: int = Parameter(default=1, ge=1, le=100_000),
+        limit: int = Parameter(default=20, ge=1, le=100),
+    ) -> SessionsResponse:
+        rest = upstream.rest(user.token)
+        start = (page - 1) * limit
+        query = (
+            rest.from_("chat_sessions").select(SESSION_COLUMNS).order("last_message_at", desc=True, nullsfirst=False)
+        )
+        response = await call(query.order("created_at", desc=True).range(start, start + limit - 1).execute())
+        found = rows(response.data)
+        slugs = await _role_slugs(rest, found)
+        return SessionsResponse(success=True, sessions=[session_out(r, slugs) for r in found], page=page, limit=limit)
+
+    @post("/", status_code=201)
+    async def create_session(self, data: SessionCreate, user: CurrentUser, upstream: Upstream) -> SessionResponse:
+        rest = upstream.rest(user.token)
+        payload: dict[str, Any] = {"title": _title(data.title)}
+        if data.role_id:
+            payload["role_id"] = (await find_role(rest, data.role_id))["id"]
+        response = await call(rest.from_("chat_sessions").insert(payload).execute())
+        return await _one(rest, rows(response.data)[0])
+
+    @get("/{session_id:str}")
+    async def get_session(self, session_id: str, user: CurrentUser, upstream: Upstream) -> SessionResponse:
+        rest = upstream.rest(user.token)
+        return await _one(rest, await find_session(rest, session_id))
+
+    @patch("/{session_id:str}")
+    async def update_session(
+        self, session_id: str, data: SessionUpdate, user: CurrentUser, upstream: Upstream
+    ) -> SessionResponse:
+        rest = upstream.rest(user.token)
+        session = await find_session(rest, session_id)
+        changes: dict[str, Any] = {}
+        if data.title is not UNSET:
+            changes["title"] = _title(data.title)
+        if data.role_id is not UNSET:
+            changes["role_id"] = (await find_role(rest, data.role_id))["id"]
+        if not changes:
+            return await _one(rest, session)
+        response = await call(rest.from_("chat_sessions").update(changes).eq("id", session["id"]).execute())
+        updated = rows(response.data)
+        if not updated:
+            raise SessionNotFound()
+        return await _one(rest, updated[0])
+
+    @delete("/{session_id:str}", status_code=200)
+    async def delete_session(self, session_id: str, user: CurrentUser, upstream: Upstream) -> Ok:
+        rest = upstream.rest(user.token)
+        if not rules.is_uuid(session_id):
+            raise SessionNotFound()
+        response = await call(rest.from_("chat_sessions").delete().eq("id", session_id).execute())
+        if not rows(response.data):
+            raise SessionNotFound()
+        return Ok(message="Session deleted")

@@ -1,0 +1,240 @@
+"""The wire schema: request and response Structs, field names exactly as the seed (section 4) has them.
+
+Types check shape at the edge (a wrong type is a 400); rules about values (lengths, formats,
+availability) are checked by the handlers and answered with 422 or 409 and a stable code.
+"""
+
+from __future__ import annotations
+
+from msgspec import UNSET, Struct, UnsetType
+
+
+class Ok(Struct):
+    success: bool = True
+    message: str | None = None
+
+
+# --- auth -------------------------------------------------------------------------------------
+
+
+class RegisterRequest(Struct):
+    username: str
+    email: str
+    password: str
+
+
+class RegisterResponse(Struct):
+    success: bool
+    message: str
+    user_id: str
+
+
+class LoginRequest(Struct):
+    email: str
+    password: str
+
+
+class RefreshRequest(Struct):
+    refresh_token: str
+
+
+class UserOut(Struct):
+    id: str
+    email: str | None
+    username: str | None
+    avatar_url: str | None
+    created_at: str | None
+    last_login_at: str | None = None
+
+
+class LoginResponse(Struct):
+    success: bool
+    access_token: str
+    refresh_token: str
+    user: UserOut
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
+    expires_in: int | None = None
+    expires_at: int | None = None
+
+
+class MeResponse(Struct):
+    success: bool
+    user: UserOut
+
+
+# --- roles ------------------------------------------------------------------------------------
+
+
+class RoleOut(Struct):
+    id: str  # the slug: `assistant`, `tech_expert`, or a custom role's own
+    name: str
+    description: str | None
+    avatar_url: str | None
+    system_prompt: str
+    uuid: str
+    is_custom: bool
+
+
+class RolesResponse(Struct):
+    success: bool
+    roles: list[RoleOut]
+
+
+class RoleResponse(Struct):
+    success: bool
+    role: RoleOut
+
+
+class RoleCreate(Struct):
+    name: str
+    system_prompt: str
+    id: str | None = None
+    description: str | None = None
+    avatar_url: str | None = None
+
+
+class RoleUpdate(Struct):
+    name: str | UnsetType = UNSET
+    system_prompt: str | UnsetType = UNSET
+    id: str | UnsetType = UNSET
+    description: str | UnsetType | None = UNSET
+    avatar_url: str | UnsetType | None = UNSET
+
+
+# --- sessions ---------------------------------------------------------------------------------
+
+
+class SessionOut(Struct):
+    id: str
+    title: str | None
+    role_id: str | None
+    is_active: bool
+    message_count: int
+    last_message_at: str | None
+    created_at: str
+    updated_at: str
+
+
+class SessionResponse(Struct):
+    success: bool
+    session: SessionOut
+
+
+class SessionsResponse(Struct):
+    success: bool
+    sessions: list[SessionOut]
+    page: int
+    limit: int
+
+
+class SessionCreate(Struct):
+    title: str | None = None
+    role_id: str | None = None
+
+
+class SessionUpdate(Struct):
+    title: str | UnsetType | None = UNSET
+    role_id: str | UnsetType = UNSET
+
+
+# --- chat -------------------------------------------------------------------------------------
+
+
+class SendRequest(Struct):
+    message: str
+    session_id: str
+    role_id: str | None = None  # the seed requires it; omitted means the session's role
+
+
+class SendResponse(Struct):
+    success: bool
+    ai_response: str
+    message_id: str
+    tokens_used: int
+    user_message_id: str
+    status: str
+    finish_reason: str | None = None
+    response_time: int | None = None
+    model: str | None = None
+
+
+class MessageOut(Struct):
+    id: str
+    session_id: str
+    message_type: str
+    content: str
+    role_id: str | None
+    status: str
+    reply_to: str | None
+    tokens_used: int
+    response_time: int | None
+    model: str | None
+    finish_reason: str | None
+    error_code: str | None
+    created_at: str
+
+
+class HistoryResponse(Struct):
+    success: bool
+    messages: list[MessageOut]
+    total: int
+    page: int
+    limit: int
+    next_cursor: str | None
+
+
+class SearchHit(Struct):
+    id: str
+    session_id: str
+    message_type: str
+    content: str
+    role_id: str | None
+    created_at: str
+    rank: float
+
+
+class SearchResponse(Struct):
+    success: bool
+    results: list[SearchHit]
+
+
+class StopRequest(Struct):
+    session_id: str | None = None
+    message_id: str | None = None
+
+
+class StopResponse(Struct):
+    success: bool
+    stopped: int
+
+
+# --- profile ----------------------------------------------------------------------------------
+
+
+class ProfileOut(Struct):
+    id: str
+    username: str
+    email: str | None
+    avatar_url: str | None
+    is_active: bool
+    last_login_at: str | None
+    created_at: str
+    updated_at: str
+
+
+class ProfileResponse(Struct):
+    success: bool
+    profile: ProfileOut
+
+
+class ProfileUpdate(Struct):
+    username: str | UnsetType = UNSET
+    avatar_url: str | UnsetType | None = UNSET
+
+
+# --- system -----------------------------------------------------------------------------------
+
+
+class HealthResponse(Struct):
+    status: str
+    checks: dict[str, str]
