@@ -93,7 +93,24 @@ class LocalbaseSettings:
     max_rows: int = field(default_factory=lambda: env_int("PGRST_DB_MAX_ROWS", 1000))
     max_body_bytes: int = field(default_factory=lambda: env_int("LOCALBASE_MAX_BODY_BYTES", 1_048_576))
     mail_dir: str = field(default_factory=lambda: env_str("LOCALBASE_MAIL_DIR", ".localbase/mail"))
-
+    # Auth: GoTrue's bcrypt cost, the product's password rule (character sets separated by ":",
+    # each must be represented), how long emailed links and codes live, where redirects may go.
+    bcrypt_cost: int = field(default_factory=lambda: env_int("LOCALBASE_BCRYPT_COST", 10))
+    password_min_length: int = field(default_factory=lambda: env_int("LOCALBASE_PASSWORD_MIN_LENGTH", 8))
+    password_required_characters: str = field(
+        default_factory=lambda: env_str(
+            "LOCALBASE_PASSWORD_REQUIRED_CHARACTERS",
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ:0123456789",
+        )
+    )
+    mailer_otp_exp: int = field(default_factory=lambda: env_int("LOCALBASE_MAILER_OTP_EXP", 86400))
+    redirect_allow_list: tuple[str, ...] = field(
+        default_factory=lambda: tuple(
+            u.strip() for u in env_str("LOCALBASE_REDIRECT_ALLOW_LIST", "").split(",") if u.strip()
+        )
+    )
+    realtime_authz_ttl: float = field(default_factory=lambda: env_float("REALTIME_AUTHZ_TTL_SECONDS", 5.0))
+    realtime_heartbeat_timeout: float = field(default_factory=lambda: env_float("REALTIME_HEARTBEAT_TIMEOUT", 60.0))
 
 
 @dataclass(frozen=True)
@@ -165,28 +182,6 @@ class FakeScopeSettings:
 
 
 @dataclass(frozen=True)
-class WorkerSettings:
-    """The answering worker: identity, concurrency, lease and sweep cadence, retry budget, metrics."""
-
-    worker_id: str = field(default_factory=lambda: env_str("WORKER_ID", ""))  # empty = host-pid-random
-    concurrency: int = field(default_factory=lambda: env_int("WORKER_CONCURRENCY", 256))  # turns in flight
-    lease_seconds: float = field(default_factory=lambda: env_float("WORKER_LEASE_SECONDS", 30.0))
-    max_attempts: int = field(default_factory=lambda: env_int("WORKER_MAX_ATTEMPTS", 5))  # claims per question
-    history_limit: int = field(default_factory=lambda: env_int("WORKER_HISTORY_LIMIT", 50))  # messages fetched
-    flush_interval: float = field(default_factory=lambda: env_float("WORKER_FLUSH_INTERVAL", 0.25))  # row writes
-    sweep_interval: float = field(default_factory=lambda: env_float("WORKER_SWEEP_INTERVAL", 10.0))
-    sweep_lookback: float = field(default_factory=lambda: env_float("WORKER_SWEEP_LOOKBACK", 600.0))
-    startup_lookback: float = field(default_factory=lambda: env_float("WORKER_STARTUP_LOOKBACK", 7 * 86400.0))
-    retry_attempts: int = field(default_factory=lambda: env_int("WORKER_RETRY_ATTEMPTS", 4))  # provider calls
-    retry_base: float = field(default_factory=lambda: env_float("WORKER_RETRY_BASE", 0.5))
-    retry_cap: float = field(default_factory=lambda: env_float("WORKER_RETRY_CAP", 8.0))
-    turn_timeout: float = field(default_factory=lambda: env_float("WORKER_TURN_TIMEOUT", 300.0))
-    shutdown_grace: float = field(default_factory=lambda: env_float("WORKER_SHUTDOWN_GRACE", 10.0))
-    metrics_port: int = field(default_factory=lambda: env_int("WORKER_METRICS_PORT", 0))  # 0 = off; 9464 usual
-    log_level: str = field(default_factory=lambda: env_str("WORKER_LOG_LEVEL", "INFO"))
-
-
-@dataclass(frozen=True)
 class ApiSettings:
     """The Litestar API facade (`python -m api`): listen address, CORS, waits, limits, rate limits."""
 
@@ -212,6 +207,28 @@ class ApiSettings:
     rate_send_per_ip: int = field(default_factory=lambda: env_int("API_RATE_SEND_PER_IP", 120))
     rate_auth_per_ip: int = field(default_factory=lambda: env_int("API_RATE_AUTH_PER_IP", 30))
     trust_forwarded_for: bool = field(default_factory=lambda: env_bool("API_TRUST_FORWARDED_FOR", False))
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """The answering worker: identity, concurrency, lease and sweep cadence, retry budget, metrics."""
+
+    worker_id: str = field(default_factory=lambda: env_str("WORKER_ID", ""))  # empty = host-pid-random
+    concurrency: int = field(default_factory=lambda: env_int("WORKER_CONCURRENCY", 256))  # turns in flight
+    lease_seconds: float = field(default_factory=lambda: env_float("WORKER_LEASE_SECONDS", 30.0))
+    max_attempts: int = field(default_factory=lambda: env_int("WORKER_MAX_ATTEMPTS", 5))  # claims per question
+    history_limit: int = field(default_factory=lambda: env_int("WORKER_HISTORY_LIMIT", 50))  # messages fetched
+    flush_interval: float = field(default_factory=lambda: env_float("WORKER_FLUSH_INTERVAL", 0.25))  # row writes
+    sweep_interval: float = field(default_factory=lambda: env_float("WORKER_SWEEP_INTERVAL", 10.0))
+    sweep_lookback: float = field(default_factory=lambda: env_float("WORKER_SWEEP_LOOKBACK", 600.0))
+    startup_lookback: float = field(default_factory=lambda: env_float("WORKER_STARTUP_LOOKBACK", 7 * 86400.0))
+    retry_attempts: int = field(default_factory=lambda: env_int("WORKER_RETRY_ATTEMPTS", 4))  # provider calls
+    retry_base: float = field(default_factory=lambda: env_float("WORKER_RETRY_BASE", 0.5))
+    retry_cap: float = field(default_factory=lambda: env_float("WORKER_RETRY_CAP", 8.0))
+    turn_timeout: float = field(default_factory=lambda: env_float("WORKER_TURN_TIMEOUT", 300.0))
+    shutdown_grace: float = field(default_factory=lambda: env_float("WORKER_SHUTDOWN_GRACE", 10.0))
+    metrics_port: int = field(default_factory=lambda: env_int("WORKER_METRICS_PORT", 0))  # 0 = off; 9464 usual
+    log_level: str = field(default_factory=lambda: env_str("WORKER_LOG_LEVEL", "INFO"))
 
 
 @dataclass(frozen=True)

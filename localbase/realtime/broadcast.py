@@ -1,0 +1,109 @@
+"""Broadcast: socket to socket, the REST API, and committed realtime.messages rows (spec 4.5).
+
+service_role never touches the database here (the worker streams answer chunks through the REST
+API); other callers' private writes are authorized by a cached RLS probe.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from localbase.http import HttpError, Request
+from localbase.realtime import protocol
+from localbase.realtime.tokens import TokenError, verify
+
+if TYPE_CHECKING:
+    from localbase.realtime.authz import Authorizer
+    from localbase.realtime.channel import Channel
+    from localbase.realtime.hub import Hub
+
+_MAX_BODY = 1_048_576
+
+
+class Broadcast:
+    def __init__(self, hub: Hub, authz: Authorizer, secret: str) -> None:
+        self._hub = hub
+        self._authz = authz
+        self._secret = secret
+
+    async def from_socket(self, channel: Channel, frame: protocol.Frame) -> None:
+        payload = frame.payload
+        allowed = not channel.private or await self._authz.writable(channel.claims, channel.name, "broadcast")
+        if allowed and isinstance(payload, dict):
+            skip = None if channel.broadcast_self else channel
+            if isinstance(payload.get("payload"), bytes):
+                await self._send_binary(
+                    channel.topic, channel.private, str(payload.get("event")), payload["payload"], skip
+                )
+            else:
+                await self._hub.push(self._hub.members(channel.topic, channel.private), "broadcast", payload, skip)
+        if channel.ack:
+            await channel.connection.reply(frame, "ok", {})
+
+    async def _send_binary(self, topic: str, private: bool, event: str, body: bytes, skip: Channel | None) -> None:
+        frame = protocol.encode_binary_broadcast(topic, event, body)
+        for member in list(self._hub.members(topic, private)):
+            if member is not skip and member.connection.vsn == protocol.V2:
+                await member.connection.deliver(frame)
+
+    async def send(self, topic: str, event: str, payload: Any, private: bool, message_id: str | None = None) -> None:
+        message: dict[str, Any] = {"type": "broadcast", "event": event, "payload": payload}
+        if message_id is not None:
+            message["meta"] = {"id": message_id}
+        full = f"realtime:{topic}"
+        await self._hub.push(self._hub.members(full, private), "broadcast", message)
+
+    async def from_database(self, item: dict[str, Any]) -> None:
+        """A committed realtime.messages row (realtime.send / broadcast_changes)."""
+        await self.send(str(item["topic"]), str(item["event"]), item["payload"], bool(item["private"]), str(item["id"]))
+
+    async def http(self, request: Request) -> None:
+        """POST /api/broadcast (batch) and /api/broadcast/{topic}/events/{event} (single); 202 follows."""
+        claims = self._caller(request)
+        parts = request.path.strip("/").split("/")
+        body = await request.body(_MAX_BODY)
+        if len(parts) == 2:
+            messages = _batch(body)
+        elif len(parts) == 5 and parts[3] == "events":
+            private = (request.query_value("private") or "").lower() == "true"
+            is_json = "octet-stream" not in request.headers.get("content-type", "")
+            try:
+                payload = protocol.loads(body) if is_json else {"data": body.hex()}
+            except Exception as exc:
+                raise HttpError(422, {"errors": {"payload": ["invalid JSON"]}}) from exc
+            messages = [
+                {"topic": unquote(parts[2]), "event": unquote(parts[4]), "payload": payload, "private": private}
+            ]
+        else:
+            raise HttpError(404, {"message": "Not found"})
+        for message in messages:
+            topic, private = str(message["topic"]), bool(message.get("private"))
+            if private and not await self._authz.writable(claims, topic, "broadcast"):
+                continue
+            message_id = message.get("id")
+            await self.send(
+                topic, str(message["event"]), message.get("payload"), private, message_id and str(message_id)
+            )
+
+    def _caller(self, request: Request) -> dict[str, Any]:
+        token = request.bearer()
+        if not token:
+            raise HttpError(401, {"message": "API key is missing"})
+        try:
+            return verify(token, self._secret)
+        except TokenError as exc:
+            raise HttpError(401, {"message": exc.message}) from exc
+
+
+def _batch(body: bytes) -> list[dict[str, Any]]:
+    try:
+        decoded = protocol.loads(body)
+    except Exception as exc:
+        raise HttpError(422, {"errors": {"messages": ["invalid JSON"]}}) from exc
+    messages = decoded.get("messages") if isinstance(decoded, dict) else None
+    if not isinstance(messages, list) or not all(
+        isinstance(m, dict) and isinstance(m.get("topic"), str) and isinstance(m.get("event"), str) for m in messages
+    ):
+        raise HttpError(422, {"errors": {"messages": ["must be a list of {topic, event, payload}"]}})
+    return messages

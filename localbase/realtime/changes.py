@@ -1,0 +1,162 @@
+"""postgres_changes fan-out: match bindings, check RLS per subscriber group, shape the payload.
+
+Subscribers are grouped by identical claims, so N sockets of one user cost one visibility check.
+Consecutive changes of one batch are checked together: one call of realtime.localbase_visible per
+(claims, table) covers every INSERT/UPDATE of the batch. DELETEs skip the check (the row is gone);
+with RLS on their old_record keeps only the primary key. `data` is encoded once per (role, select)
+and spliced into each channel's frame.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+
+from localbase.realtime import protocol
+from localbase.realtime.authz import BYPASS_ROLES
+from localbase.realtime.capture import Batch
+from localbase.realtime.catalog import Catalog, Table
+from localbase.realtime.filters import Binding
+
+if TYPE_CHECKING:
+    from localbase.realtime.channel import Channel
+    from localbase.realtime.hub import Hub
+
+_VISIBLE = "select realtime.localbase_visible($1, $2, $3::int::oid::regclass, $4, $5::jsonb)"
+
+
+class Change:
+    __slots__ = ("item", "table", "targets", "visible_index")
+
+    def __init__(self, item: dict[str, Any], table: Table) -> None:
+        self.item = item
+        self.table = table
+        self.targets: list[tuple[Channel, list[int], Binding]] = []
+        self.visible_index = 0
+
+
+class ChangeFanout:
+    def __init__(self, hub: Hub, catalog: Catalog, pool: asyncpg.Pool, broadcast: Any) -> None:
+        self._hub = hub
+        self._catalog = catalog
+        self._pool = pool
+        self._broadcast = broadcast
+
+    async def handle(self, batch: Batch) -> None:
+        """Deliver one batch in order: runs of changes together, broadcasts and DDL in between."""
+        run: list[dict[str, Any]] = []
+        for item in batch:
+            kind = item.get("k")
+            if kind == "c":
+                run.append(item)
+                continue
+            await self._deliver_run(run)
+            run = []
+            if kind == "d":
+                await self._catalog.refresh()
+            elif kind == "b":
+                await self._broadcast.from_database(item)
+        await self._deliver_run(run)
+
+    async def _deliver_run(self, items: list[dict[str, Any]]) -> None:
+        if not items or not self._hub.watching_changes:
+            return
+        changes: list[Change] = []
+        for item in items:
+            table = await self._catalog.table(int(item["rel"]))
+            if table is None or (table.schema, table.name) not in self._catalog.published:
+                continue
+            change = Change(item, table)
+            op = item["o"]
+            row = item["x"] if op == "DELETE" else item["r"]
+            for channel in self._hub.watching_changes:
+                ids = [b.id for b in channel.bindings if b.matches(table.schema, table.name, op, row)]
+                if ids:
+                    first = next(b for b in channel.bindings if b.id == ids[0])
+                    change.targets.append((channel, ids, first))
+            if change.targets:
+                changes.append(change)
+        if changes:
+            visible = await self._visibility(changes)
+            for index, change in enumerate(changes):
+                await self._send(index, change, visible)
+
+    async def _visibility(self, changes: list[Change]) -> dict[tuple[str, int], set[int]]:
+        """Per (claims, table): indexes into `changes` whose row the claims may SELECT."""
+        wanted: dict[tuple[str, int], list[int]] = defaultdict(list)
+        claims_of: dict[str, dict[str, Any]] = {}
+        for index, change in enumerate(changes):
+            if change.item["o"] == "DELETE" or not change.table.rls or not change.table.pk:
+                continue
+            seen: set[str] = set()
+            for channel, _ids, _binding in change.targets:
+                if channel.role in BYPASS_ROLES or channel.claims_key in seen:
+                    continue
+                seen.add(channel.claims_key)
+                claims_of[channel.claims_key] = channel.claims
+                wanted[(channel.claims_key, change.table.relid)].append(index)
+        visible: dict[tuple[str, int], set[int]] = {}
+        for (key, relid), indexes in wanted.items():
+            table = changes[indexes[0]].table
+            keys = [{c: changes[i].item["r"].get(c) for c in table.pk} for i in indexes]
+            role = str(claims_of[key].get("role"))
+            try:
+                rows = await self._pool.fetch(_VISIBLE, role, key, relid, table.pk, keys)
+            except asyncpg.PostgresError:
+                rows = []
+            visible[(key, relid)] = {indexes[row[0] - 1] for row in rows}
+        return visible
+
+    async def _send(self, index: int, change: Change, visible: dict[tuple[str, int], set[int]]) -> None:
+        table = change.table
+        encoded: dict[tuple[str, tuple[str, ...] | None], str] = {}
+        for channel, ids, binding in change.targets:
+            role = channel.role
+            checked = change.item["o"] != "DELETE" and table.rls and role not in BYPASS_ROLES
+            if checked and (not table.pk or index not in visible.get((channel.claims_key, table.relid), ())):
+                continue
+            data_key = (role, binding.select)
+            data = encoded.get(data_key)
+            if data is None:
+                columns = await self._catalog.selectable(table, role)
+                data = encoded[data_key] = protocol.dumps(
+                    _data(change.item, table, columns, binding.select, role)
+                ).decode()
+            payload = f'{{"ids":{protocol.dumps(ids).decode()},"data":{data}}}'
+            await channel.connection.deliver(
+                protocol.encode_push_raw(channel.topic, "postgres_changes", payload, channel.connection.vsn)
+            )
+
+
+def _data(
+    item: dict[str, Any], table: Table, selectable: frozenset[str], select: tuple[str, ...] | None, role: str
+) -> dict[str, Any]:
+    op = item["o"]
+    stamp = datetime.fromtimestamp(float(item["ts"]), UTC)
+    data: dict[str, Any] = {
+        "schema": table.schema,
+        "table": table.name,
+        "commit_timestamp": stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z",
+        "type": op,
+        "columns": [],
+        "errors": None,
+    }
+    if not selectable:
+        data["errors"] = ["Error 401: Unauthorized"]
+        return data
+    shown = set(selectable)
+    if select:
+        shown &= set(select) | set(table.pk)
+    data["columns"] = [c for c in table.columns if c["name"] in shown]
+    names = [c["name"] for c in data["columns"]]
+    if op != "DELETE":
+        new = item["r"]
+        data["record"] = {name: new[name] for name in names if name in new}
+    if op != "INSERT":
+        old = item["x"] or {}
+        keep_all = table.full_identity and not (op == "DELETE" and table.rls and role not in BYPASS_ROLES)
+        data["old_record"] = {name: old[name] for name in names if name in old and (keep_all or name in table.pk)}
+    return data

@@ -1,0 +1,177 @@
+"""One joined topic on one socket: join, leave, token refresh and expiry (spec 4.3, 4.7).
+
+Join order: verify the token, authorize a private read, register, reply with the bindings as sent
+plus their ids, then presence_state and the "Subscribed to PostgreSQL" system message.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from localbase.realtime import protocol
+from localbase.realtime.authz import claims_key
+from localbase.realtime.filters import Binding, BindingError, parse_binding
+from localbase.realtime.tokens import TokenError, expiry_message, verify
+
+if TYPE_CHECKING:
+    from localbase.realtime.service import RealtimeService
+    from localbase.realtime.socket import Connection
+
+
+class Channel:
+    __slots__ = (
+        "ack",
+        "bindings",
+        "broadcast_self",
+        "claims",
+        "claims_key",
+        "connection",
+        "join_ref",
+        "name",
+        "presence_enabled",
+        "presence_key",
+        "presence_meta",
+        "private",
+        "role",
+        "topic",
+    )
+
+    def __init__(
+        self, connection: Connection, topic: str, join_ref: str | None, config: dict[str, Any], claims: dict[str, Any]
+    ) -> None:
+        broadcast = config.get("broadcast") or {}
+        presence = config.get("presence") or {}
+        self.connection = connection
+        self.topic = topic
+        self.name = topic.removeprefix("realtime:")
+        self.join_ref = join_ref
+        self.private = bool(config.get("private"))
+        self.broadcast_self = bool(broadcast.get("self"))
+        self.ack = bool(broadcast.get("ack"))
+        self.presence_key = str(presence.get("key") or "") or None
+        self.presence_enabled = bool(presence.get("enabled"))
+        self.presence_meta: dict[str, Any] | None = None
+        self.bindings: list[Binding] = []
+        self.set_claims(claims)
+
+    def set_claims(self, claims: dict[str, Any]) -> None:
+        self.claims = claims
+        self.claims_key = claims_key(claims)
+        self.role = str(claims.get("role", "anon"))
+
+    def system(self, status: str, message: str, extension: str = "system") -> str:
+        payload = {"extension": extension, "status": status, "message": message, "channel": self.name}
+        return protocol.encode_push(self.topic, "system", payload, self.connection.vsn)
+
+
+async def join(service: RealtimeService, conn: Connection, frame: protocol.Frame) -> None:
+    payload = frame.payload if isinstance(frame.payload, dict) else {}
+    config = payload.get("config") or {}
+    if frame.topic in conn.channels:
+        await close(service, conn.channels[frame.topic], notify=False)
+    if frame.topic == "realtime:" or not frame.topic.startswith("realtime:"):
+        await conn.reply(frame, "error", {"reason": "You must provide a topic name"})
+        return
+    try:
+        claims = _claims(service, conn, payload)
+    except TokenError as exc:
+        await conn.reply(frame, "error", {"reason": exc.reason})
+        return
+    channel = Channel(conn, frame.topic, frame.join_ref, config, claims)
+    if channel.private and not await service.authz.readable(claims, channel.name):
+        reason = f"Unauthorized: You do not have permissions to read from this Channel topic: {channel.name}"
+        await conn.reply(frame, "error", {"reason": reason})
+        return
+    specs = [s for s in config.get("postgres_changes") or [] if isinstance(s, dict)]
+    failed: Binding | None = None
+    for spec in specs:
+        try:
+            channel.bindings.append(parse_binding(spec))
+        except BindingError:
+            failed = parse_binding({"event": "*", "schema": spec.get("schema"), "table": spec.get("table")})
+            channel.bindings.append(failed)
+    conn.channels[frame.topic] = channel
+    service.hub.add(channel)
+    service.watch_expiry(channel)
+    reply = [{**spec, "id": binding.id} for spec, binding in zip(specs, channel.bindings, strict=True)]
+    await conn.reply(frame, "ok", {"postgres_changes": reply})
+    if channel.presence_enabled:
+        await service.presence.send_state(channel)
+    if channel.bindings:
+        await _confirm_bindings(service, channel, failed)
+
+
+def _claims(service: RealtimeService, conn: Connection, payload: dict[str, Any]) -> dict[str, Any]:
+    token = payload.get("access_token") or payload.get("user_token")
+    if not isinstance(token, str) or not token or token.startswith("sb_"):
+        return conn.claims
+    return verify(token, service.secret)
+
+
+async def _confirm_bindings(service: RealtimeService, channel: Channel, failed: Binding | None) -> None:
+    """The asynchronous `system` message clients wait for before writing."""
+    published = service.catalog.published
+    for binding in channel.bindings:
+        if failed is not None:
+            break
+        if binding.table is not None and binding.schema != "*" and (binding.schema, binding.table) not in published:
+            failed = binding
+    if failed is None:
+        message = channel.system("ok", "Subscribed to PostgreSQL", "postgres_changes")
+    else:
+        text = (
+            "Unable to subscribe to changes with given parameters. Please check Realtime is enabled "
+            f"for the given connect parameters: {failed.describe()}"
+        )
+        message = channel.system("error", text, "postgres_changes")
+        service.hub.remove(channel)
+        channel.bindings = []
+        service.hub.add(channel)
+    await channel.connection.deliver(message)
+
+
+async def leave(service: RealtimeService, conn: Connection, frame: protocol.Frame) -> None:
+    channel = conn.channels.get(frame.topic)
+    await conn.reply(frame, "ok", {})
+    if channel is not None:
+        await close(service, channel, notify=True)
+
+
+async def refresh_token(service: RealtimeService, channel: Channel, payload: Any) -> None:
+    """`access_token`: no reply; new claims on success, system error and close on failure."""
+    token = payload.get("access_token") if isinstance(payload, dict) else None
+    if not isinstance(token, str) or token.startswith("sb_"):
+        return
+    try:
+        claims = verify(token, service.secret)
+    except TokenError as exc:
+        await fail(service, channel, exc.message)
+        return
+    if channel.private and not await service.authz.readable(claims, channel.name):
+        await fail(service, channel, f"You no longer have permission to read from this Channel topic: {channel.name}")
+        return
+    service.hub.remove(channel)
+    channel.set_claims(claims)
+    service.hub.add(channel)
+    service.watch_expiry(channel)
+
+
+async def expire(service: RealtimeService, channel: Channel) -> None:
+    await fail(service, channel, expiry_message(channel.claims))
+
+
+async def fail(service: RealtimeService, channel: Channel, message: str) -> None:
+    """Stop a channel the server no longer allows: `system` error, then `phx_close`."""
+    await channel.connection.deliver(channel.system("error", message))
+    await close(service, channel, notify=True)
+
+
+async def close(service: RealtimeService, channel: Channel, notify: bool) -> None:
+    conn = channel.connection
+    if conn.channels.get(channel.topic) is channel:
+        del conn.channels[channel.topic]
+    service.hub.remove(channel)
+    await service.presence.forget(channel)
+    if notify:
+        ref = channel.join_ref
+        await conn.deliver(protocol.encode_message(channel.topic, "phx_close", {}, ref, ref, conn.vsn))

@@ -1,0 +1,96 @@
+"""Presence: track/untrack, presence_state to a join, presence_diff to the topic (spec 4.5).
+
+State lives on the channels themselves (one meta per join), so a topic's state is read from its
+members. A second track sends one diff with the new meta (carrying `phx_ref_prev`) in `joins` and
+the old one in `leaves`; an unchanged payload is a no-op.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from localbase.realtime import protocol
+
+if TYPE_CHECKING:
+    from localbase.realtime.authz import Authorizer
+    from localbase.realtime.channel import Channel
+    from localbase.realtime.hub import Hub
+
+_refs = itertools.count(1)
+
+
+def _ref() -> str:
+    return f"F{next(_refs):x}"
+
+
+class Presence:
+    def __init__(self, hub: Hub, authz: Authorizer) -> None:
+        self._hub = hub
+        self._authz = authz
+
+    def state(self, topic: str, private: bool) -> dict[str, Any]:
+        state: dict[str, Any] = {}
+        for member in self._hub.members(topic, private):
+            if member.presence_meta is not None:
+                state.setdefault(member.presence_key, {"metas": []})["metas"].append(member.presence_meta)
+        return state
+
+    async def send_state(self, channel: Channel) -> None:
+        state = self.state(channel.topic, channel.private)
+        await channel.connection.deliver(
+            protocol.encode_push(channel.topic, "presence_state", state, channel.connection.vsn)
+        )
+
+    async def handle(self, channel: Channel, frame: protocol.Frame) -> None:
+        payload = frame.payload if isinstance(frame.payload, dict) else {}
+        event = payload.get("event")
+        conn = channel.connection
+        if event == "track":
+            meta = payload.get("payload")
+            if not isinstance(meta, dict):
+                await conn.reply(frame, "error", {"reason": "presence payload must be an object"})
+                return
+            if channel.private and not await self._authz.writable(channel.claims, channel.name, "presence"):
+                reason = (
+                    f"Unauthorized: You do not have permissions to track presence on this Channel topic: {channel.name}"
+                )
+                await conn.reply(frame, "error", {"reason": reason})
+                return
+            await conn.reply(frame, "ok", {})
+            await self.track(channel, meta)
+        elif event == "untrack":
+            await conn.reply(frame, "ok", {})
+            await self.forget(channel)
+        else:
+            await conn.reply(frame, "error", {"reason": "unknown presence event"})
+
+    async def track(self, channel: Channel, fields: dict[str, Any]) -> None:
+        if channel.presence_key is None:
+            channel.presence_key = str(uuid.uuid4())
+        old = channel.presence_meta
+        if old is not None and {k: v for k, v in old.items() if not k.startswith("phx_ref")} == fields:
+            return
+        if not channel.presence_enabled:
+            channel.presence_enabled = True
+            await self.send_state(channel)
+        meta = {**fields, "phx_ref": _ref()}
+        leaves: dict[str, Any] = {}
+        if old is not None:
+            meta["phx_ref_prev"] = old["phx_ref"]
+            leaves = {channel.presence_key: {"metas": [old]}}
+        channel.presence_meta = meta
+        await self._diff(channel, {channel.presence_key: {"metas": [meta]}}, leaves)
+
+    async def forget(self, channel: Channel) -> None:
+        """untrack, leave or disconnect: the join's meta leaves."""
+        old = channel.presence_meta
+        if old is None or channel.presence_key is None:
+            return
+        channel.presence_meta = None
+        await self._diff(channel, {}, {channel.presence_key: {"metas": [old]}})
+
+    async def _diff(self, channel: Channel, joins: dict[str, Any], leaves: dict[str, Any]) -> None:
+        members = self._hub.members(channel.topic, channel.private)
+        await self._hub.push(members, "presence_diff", {"joins": joins, "leaves": leaves})

@@ -1,0 +1,48 @@
+"""JWT checks as Realtime makes them: `role` and `exp` required, expiry without leeway.
+
+Realtime re-checks a channel's token when it expires, so a token accepted at join must not be
+already past `exp` (the REST services' 30 s skew would let a client rejoin into a loop of expiries).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from core.jwt import JwtError, JwtExpired, decode
+
+
+class TokenError(Exception):
+    """Why a token was refused: `code` for join replies, `message` for humans and handshakes."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    @property
+    def reason(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+def verify(token: str, secret: str) -> dict[str, Any]:
+    """The claims of a valid, unexpired token carrying `role` and `exp`."""
+    try:
+        claims = decode(token, secret)
+    except JwtExpired as exc:
+        raise TokenError("InvalidJWTToken", "Token has expired") from exc
+    except JwtError as exc:
+        if exc.code == "JwtSignatureError":
+            raise TokenError("InvalidJWTToken", "Failed to validate JWT signature") from exc
+        raise TokenError("MalformedJWT", "The token provided is not a valid JWT") from exc
+    exp = claims.get("exp")
+    if not isinstance(claims.get("role"), str) or not isinstance(exp, int | float):
+        raise TokenError("InvalidJWTToken", "Fields `role` and `exp` are required in JWT")
+    expired_for = int(time.time() - exp)
+    if expired_for >= 0:
+        raise TokenError("InvalidJWTToken", f"Token has expired {expired_for} seconds ago")
+    return claims
+
+
+def expiry_message(claims: dict[str, Any]) -> str:
+    return f"Token has expired {max(0, int(time.time() - float(claims['exp'])))} seconds ago"
