@@ -119,6 +119,11 @@ class Worker:
                 log.warning("realtime subscribe failed; retrying", extra={"error": repr(exc)})
                 await asyncio.sleep(_SUBSCRIBE_RETRY)
 
+    async def listening(self) -> None:
+        """Until the realtime subscription is joined (tests and benchmarks wait for it)."""
+        assert self._listener is not None
+        await self._listener.subscribed.wait()
+
     def _cancel(self, message_id: str) -> None:
         reply = self.turns.active.get(message_id) if self.turns else None
         if reply is not None:

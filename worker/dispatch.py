@@ -43,9 +43,12 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self.tasks: set[asyncio.Task[None]] = set()
 
-    def offer(self, message_ids: Iterable[str]) -> None:
+    def offer(self, message_ids: Iterable[str], source: str) -> None:
+        count = 0
         for message_id in message_ids:
             self._offered[message_id] = None
+            count += 1
+        self._metrics.offers.labels(source).inc(count)
         if self._offered:
             self._wake.set()
 
@@ -65,7 +68,7 @@ class Dispatcher:
             except Exception:
                 log.exception("claim failed; offering again shortly", extra={"messages": len(batch)})
                 await asyncio.sleep(_RETRY_DELAY)
-                self.offer(batch)
+                self.offer(batch, "retry")
                 continue
             self._metrics.claims_missed.inc(len(batch) - len(claims))
             for claim in claims:

@@ -7,6 +7,7 @@ Each (re)subscription kicks a sweep for whatever was inserted while the channel 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -32,6 +33,7 @@ class Listener:
         self._sweeper = sweeper
         self._on_cancel = on_cancel
         self._channel: AsyncRealtimeChannel | None = None
+        self.subscribed = asyncio.Event()  # set while the channel is joined
 
     async def start(self) -> None:
         channel = self._client.channel(CHANNEL)
@@ -61,14 +63,16 @@ class Listener:
     def _state(self, state: RealtimeSubscribeStates, error: Exception | None) -> None:
         if state == RealtimeSubscribeStates.SUBSCRIBED:
             log.info("listening for new questions")
+            self.subscribed.set()
             self._sweeper.kick()
         else:
+            self.subscribed.clear()
             log.warning("realtime subscription %s", state.value, extra={"error": repr(error) if error else None})
 
     def _inserted(self, payload: Any) -> None:
         record = payload["data"].get("record") or {}
         if record.get("id"):
-            self._dispatcher.offer([record["id"]])
+            self._dispatcher.offer([record["id"]], "realtime")
 
     def _updated(self, payload: Any) -> None:
         record = payload["data"].get("record") or {}

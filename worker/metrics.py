@@ -28,6 +28,12 @@ class Metrics:
         self.leases_lost = Counter(
             "worker_leases_lost", "Turns abandoned because another worker holds the row now", registry=self.registry
         )
+        self.offers = Counter(
+            "worker_offers",
+            "Questions offered for claiming, by source (realtime, sweep)",
+            ["source"],
+            registry=self.registry,
+        )
         self.claims_missed = Counter(
             "worker_claims_missed", "Questions offered to this worker but answered elsewhere", registry=self.registry
         )

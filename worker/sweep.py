@@ -47,6 +47,6 @@ class Sweeper:
             else:
                 if found:
                     log.info("sweep found unanswered questions", extra={"messages": len(found), "full": full})
-                    self._dispatcher.offer(found)
+                    self._dispatcher.offer(found, "sweep")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._kicked.wait(), self._interval)

@@ -1,0 +1,38 @@
+"""The happy path: a user message gets exactly one completed answer, with the provider's usage."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+
+from tests.conftest import LocalStack
+from tests.worker.conftest import Owner, RecordingFakeScope, Workers, ask, final_answer, sample, worker_settings
+
+
+async def test_inserted_question_gets_one_completed_answer_with_provider_usage(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    # A sweep only at start: the question below can only arrive through realtime.
+    worker = await workers.start(worker_settings(stack, fake, sweep_interval=3600.0))
+    await asyncio.wait_for(worker.listening(), 15)
+    question = await ask(pg, owner)
+
+    row = await final_answer(pg, question)
+
+    assert row["status"] == "completed"
+    assert row["message_type"] == "assistant"
+    assert str(row["user_id"]) == owner.user_id and str(row["session_id"]) == owner.session_id
+    assert row["content"]
+    assert (row["input_tokens"], row["output_tokens"]) == (fake.stats.input_tokens, fake.stats.output_tokens)
+    assert row["tokens_used"] == row["input_tokens"] + row["output_tokens"]
+    assert row["finish_reason"] == "stop"
+    assert row["model"] == "qwen-turbo"
+    assert row["response_time"] is not None and row["response_time"] >= 0
+    assert (row["lease_owner"], row["lease_expires_at"], row["attempts"]) == (None, None, 1)
+    assert fake.stats.calls == 1
+    [sent] = fake.requests
+    assert sent["input"]["messages"][0]["role"] == "system"
+    assert sent["input"]["messages"][-1] == {"role": "user", "content": "你好, what is 2+2?"}
+    assert sample(worker, "worker_offers_total", source="realtime") == 1
+    assert await pg.fetchval("select count(*) from chat_messages where reply_to = $1", question) == 1
