@@ -1,0 +1,95 @@
+"""Broadcast: socket to socket (self, ack), the REST API, and realtime.send from SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+import httpx
+from realtime import AsyncRealtimeClient
+
+from tests.conftest import LocalStack
+from tests.localbase.realtime.conftest import RealtimeUser, eventually, new_session, subscribed
+
+
+async def test_broadcast_reaches_others_and_self_only_when_asked(
+    realtime_client: Callable[..., AsyncRealtimeClient],
+) -> None:
+    sender, listener = realtime_client(), realtime_client()
+    echoed: list[Any] = []
+    heard: list[Any] = []
+    config: Any = {"config": {"broadcast": {"self": True, "ack": True}, "private": False}}
+    loud = sender.channel("room-self", config).on_broadcast("greet", echoed.append)
+    quiet_sender = sender.channel("room-quiet").on_broadcast("greet", echoed.append)
+    ear = listener.channel("room-self").on_broadcast("*", heard.append)
+    quiet_ear = listener.channel("room-quiet").on_broadcast("greet", heard.append)
+    for channel in (loud, quiet_sender, ear, quiet_ear):
+        await subscribed(channel)
+
+    await loud.send_broadcast("greet", {"n": 1})
+    await quiet_sender.send_broadcast("greet", {"n": 2})
+    await eventually(lambda: len(heard) == 2, what="both broadcasts at the listener")
+    await eventually(lambda: len(echoed) == 1, what="the self echo")
+    assert echoed[0]["payload"] == {"n": 1} and echoed[0]["event"] == "greet"
+    assert sorted(h["payload"]["n"] for h in heard) == [1, 2]
+
+
+async def test_ack_replies_to_the_sender(realtime_client: Callable[..., AsyncRealtimeClient]) -> None:
+    client = realtime_client()
+    channel = client.channel("acked", {"config": {"broadcast": {"ack": True}, "private": False}})  # type: ignore[typeddict-item]
+    await subscribed(channel)
+    acks: list[Any] = []
+    push = await channel.push("broadcast", {"type": "broadcast", "event": "e", "payload": {}})
+    push.receive("ok", acks.append)  # type: ignore[call-overload]
+    await eventually(lambda: bool(acks), what="the ack")
+
+
+async def test_rest_broadcast_batch_and_single_reach_subscribers(
+    stack: LocalStack, realtime_client: Callable[..., AsyncRealtimeClient]
+) -> None:
+    client = realtime_client()
+    heard: list[Any] = []
+    channel = client.channel("news").on_broadcast("*", heard.append)
+    await subscribed(channel)
+    headers = {"apikey": stack.anon_key, "Authorization": f"Bearer {stack.service_role_key}"}
+    async with httpx.AsyncClient() as http:
+        body = {"messages": [{"topic": "news", "event": "a", "payload": {"n": 1}}, {"topic": "x", "event": "b", "payload": {}}]}
+        batch = await http.post(f"{stack.url}/realtime/v1/api/broadcast", json=body, headers=headers)
+        assert batch.status_code == 202, batch.text
+        bad = await http.post(f"{stack.url}/realtime/v1/api/broadcast", json={"messages": "no"}, headers=headers)
+        assert bad.status_code == 422
+    await channel.http_send("b", {"n": 2})
+    await eventually(lambda: len(heard) == 2, what="REST broadcasts")
+    assert [(h["event"], h["payload"]) for h in heard] == [("a", {"n": 1}), ("b", {"n": 2})]
+
+
+async def test_realtime_send_reaches_session_owner_only(
+    stack: LocalStack,
+    stack_db: asyncpg.Connection,
+    alice: RealtimeUser,
+    bob: RealtimeUser,
+    realtime_client: Callable[..., AsyncRealtimeClient],
+) -> None:
+    session = await new_session(stack_db, alice.id)
+    topic = f"chat:{session}"
+    private: Any = {"config": {"broadcast": {"self": False}, "private": True}}
+    owner, intruder = realtime_client(), realtime_client()
+    await owner.set_auth(alice.access_token)
+    await intruder.set_auth(bob.access_token)
+    heard: list[Any] = []
+    public_heard: list[Any] = []
+    await subscribed(owner.channel(topic, private).on_broadcast("chunk", heard.append))
+    public = realtime_client()
+    await subscribed(public.channel(topic).on_broadcast("chunk", public_heard.append))
+
+    states: list[Any] = []
+    await intruder.channel(topic, private).subscribe(lambda state, error: states.append((state, error)))
+    await eventually(lambda: bool(states), what="the refused join")
+    assert states[0][0].value == "CHANNEL_ERROR"
+    assert f"Unauthorized: You do not have permissions to read from this Channel topic: {topic}" in str(states[0][1])
+
+    await stack_db.execute("select realtime.send($1::jsonb, 'chunk', $2, true)", '{"text": "hi"}', topic)
+    await eventually(lambda: bool(heard), what="the SQL broadcast")
+    assert heard[0]["payload"]["text"] == "hi" and heard[0]["meta"]["id"]
+    assert public_heard == []  # a public channel of the same name is a different channel

@@ -1,0 +1,68 @@
+"""Tokens: refused at connect (HTTP error before upgrade) and at join; expiry while connected."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import websockets
+from realtime import AsyncRealtimeClient
+
+from tests.conftest import LocalStack
+from tests.localbase.realtime.conftest import eventually, mint, subscribed, ws_url
+
+
+@pytest.mark.parametrize(
+    ("token", "status"),
+    [("not-a-jwt", 401), ("expired", 401), ("bad-signature", 401)],
+)
+async def test_invalid_token_refused_at_connect(stack: LocalStack, token: str, status: int) -> None:
+    if token == "expired":
+        token = mint(stack, {"role": "anon", "exp": int(time.time()) - 120})
+    elif token == "bad-signature":
+        token = stack.anon_key[:-4] + "AAAA"
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with websockets.connect(f"{ws_url(stack.url)}/websocket?apikey={token}&vsn=1.0.0"):
+            pass
+    assert refused.value.response.status_code == status
+    assert b'"error"' in refused.value.response.body
+
+
+async def test_expired_token_refused_at_join(stack: LocalStack, realtime_client: Callable[..., AsyncRealtimeClient]) -> None:
+    client = realtime_client()
+    await client.set_auth(mint(stack, {"role": "authenticated", "sub": "x", "exp": int(time.time()) - 5}))
+    states: list[Any] = []
+    await client.channel("expired-join").subscribe(lambda state, error: states.append((state, error)))
+    await eventually(lambda: bool(states), what="the join reply")
+    assert states[0][0].value == "CHANNEL_ERROR"
+    assert "InvalidJWTToken: Token has expired" in str(states[0][1])
+
+
+async def test_token_expiring_while_connected_gets_system_error(
+    stack: LocalStack, realtime_client: Callable[..., AsyncRealtimeClient]
+) -> None:
+    client = realtime_client()
+    await client.set_auth(mint(stack, {"role": "authenticated", "sub": "x", "exp": int(time.time()) + 2}))
+    channel = client.channel("short-lived")
+    states: list[Any] = []
+    await channel.subscribe(lambda state, error: states.append((state, error)))
+    await eventually(lambda: bool(states), what="the join")
+    assert states[0][0].value == "SUBSCRIBED"
+    await eventually(lambda: len(states) > 1, timeout=10, what="the expiry")
+    assert states[1][0].value == "CHANNEL_ERROR" and "Token has expired" in str(states[1][1])
+
+
+async def test_access_token_refresh_keeps_channel(stack: LocalStack, realtime_client: Callable[..., AsyncRealtimeClient]) -> None:
+    client = realtime_client()
+    await client.set_auth(mint(stack, {"role": "authenticated", "sub": "x", "exp": int(time.time()) + 3}))
+    heard: list[Any] = []
+    channel = client.channel("refreshed", {"config": {"broadcast": {"self": True}}}).on_broadcast("e", heard.append)  # type: ignore[typeddict-item]
+    await subscribed(channel)
+    await client.set_auth(mint(stack, {"role": "authenticated", "sub": "x", "exp": int(time.time()) + 3600}))
+    deadline = time.monotonic() + 5
+    await eventually(lambda: time.monotonic() > deadline, timeout=10, what="past the first token's expiry")
+    await channel.send_broadcast("e", {"still": "here"})
+    await eventually(lambda: bool(heard), what="the broadcast after refresh")
+    assert channel.is_joined
