@@ -1,0 +1,115 @@
+"""Prompt building: the budget formula, what is always kept, and what is dropped first."""
+
+from __future__ import annotations
+
+from contextlib import aclosing
+
+from core.settings import LlmSettings, ModelLimits
+from fakescope.server import FakeScope
+from worker.llm import ChatMessage, Finished, tokens
+from worker.llm.dashscope import DashScopeProvider
+from worker.prompt import FALLBACK_LIMITS, budget_for, build_prompt, parse_personality
+
+TINY = LlmSettings(default_model="tiny", model_limits={"tiny": ModelLimits(context=400, max_input=300, max_output=100)})
+SYSTEM = "You are a helpful assistant."
+
+
+def _history(n: int) -> list[ChatMessage]:
+    roles = ("user", "assistant")
+    return [ChatMessage(roles[i % 2], f"message number {i} says something fairly ordinary") for i in range(n)]
+
+
+def _build(history: list[ChatMessage], user: str = "hi", personality: dict[str, object] | None = None) -> object:
+    return build_prompt(
+        system_prompt=SYSTEM, personality=personality or {}, history=history, user_message=user, settings=TINY
+    )
+
+
+def test_budget_formula() -> None:
+    assert budget_for(ModelLimits(400, 300, 100), max_tokens=100, margin=0.05) == 285  # min(300, 300) * 0.95
+    assert budget_for(ModelLimits(400, 350, 100), max_tokens=100, margin=0.05) == 285  # context - reserve binds
+    qwen_turbo = LlmSettings().model_limits["qwen-turbo"]
+    assert budget_for(qwen_turbo, max_tokens=16384, margin=0.05) == int(98304 * 0.95)
+
+
+def test_short_history_is_kept_whole_and_in_order() -> None:
+    history = _history(4)
+    prompt = build_prompt(system_prompt=SYSTEM, personality={}, history=history, user_message="hi", settings=TINY)
+    assert prompt.messages == [ChatMessage("system", SYSTEM), *history, ChatMessage("user", "hi")]
+    assert prompt.dropped == 0
+    assert prompt.input_tokens == tokens.chat_tokens(m.content for m in prompt.messages)
+
+
+def test_history_beyond_the_budget_is_dropped_oldest_first() -> None:
+    history = _history(40)
+    prompt = build_prompt(system_prompt=SYSTEM, personality={}, history=history, user_message="hi", settings=TINY)
+    kept = prompt.messages[1:-1]
+    assert 0 < len(kept) < len(history)
+    assert kept == history[-len(kept) :]  # the newest, contiguous
+    assert prompt.dropped == len(history) - len(kept)
+    assert prompt.input_tokens <= prompt.budget == 285
+    one_more = tokens.count(history[-len(kept) - 1].content) + tokens.PER_MESSAGE
+    assert prompt.input_tokens + one_more > prompt.budget  # nothing that fitted was left out
+
+
+def test_oversize_user_message_is_truncated_and_system_kept() -> None:
+    long_question = "why is the sky blue " * 200
+    prompt = build_prompt(
+        system_prompt=SYSTEM, personality={}, history=_history(6), user_message=long_question, settings=TINY
+    )
+    assert prompt.messages[0] == ChatMessage("system", SYSTEM)
+    assert prompt.messages[-1].role == "user"
+    assert long_question.startswith(prompt.messages[-1].content)
+    assert len(prompt.messages[-1].content) < len(long_question)
+    assert prompt.dropped == 6
+    assert prompt.input_tokens <= prompt.budget
+
+
+def test_oversize_system_and_user_share_the_room() -> None:
+    prompt = build_prompt(
+        system_prompt="rule " * 1000, personality={}, history=[], user_message="word " * 1000, settings=TINY
+    )
+    system, user = prompt.messages
+    room = prompt.budget - tokens.PRIMER - 2 * tokens.PER_MESSAGE
+    assert tokens.count(system.content) <= room // 2
+    assert tokens.count(user.content) > 0
+    assert prompt.input_tokens <= prompt.budget
+
+
+def test_personality_sets_parameters_and_reserve() -> None:
+    personality = {"temperature": 0.2, "top_p": 0.9, "max_tokens": 40, "stop": "END", "tone": "cheerful"}
+    prompt = build_prompt(system_prompt=SYSTEM, personality=personality, history=[], user_message="hi", settings=TINY)
+    params = prompt.params
+    assert (params.model, params.temperature, params.top_p, params.max_tokens) == ("tiny", 0.2, 0.9, 40)
+    assert params.stop == ("END",)
+    assert prompt.budget == int(min(300, 400 - 40) * 0.95)
+
+
+def test_bad_personality_values_are_dropped() -> None:
+    persona = parse_personality({"temperature": "hot", "max_tokens": 50, "model": 7})
+    assert (persona.temperature, persona.max_tokens, persona.model) == (None, 50, None)
+
+
+def test_unknown_model_uses_fallback_limits() -> None:
+    prompt = build_prompt(
+        system_prompt=SYSTEM, personality={"model": "mystery-1"}, history=[], user_message="hi", settings=TINY
+    )
+    assert prompt.params.model == "mystery-1"
+    assert prompt.budget == budget_for(FALLBACK_LIMITS, FALLBACK_LIMITS.max_output, TINY.prompt_margin)
+
+
+async def test_our_count_is_what_the_service_bills() -> None:
+    settings = LlmSettings(default_model="qwen-max")
+    long_history = [ChatMessage("user", "历史消息 " * 400 + str(i)) for i in range(60)]
+    prompt = build_prompt(
+        system_prompt=SYSTEM, personality={}, history=long_history, user_message="继续", settings=settings
+    )
+    assert prompt.dropped > 0
+    async with FakeScope(ttft=0, tokens_per_s=0) as fake:
+        llm = DashScopeProvider(base_url=fake.native_url, api_key="sk-test", read_timeout=5, max_connections=1)
+        async with aclosing(llm.stream(prompt.messages, prompt.params)) as stream:
+            events = [event async for event in stream]
+        await llm.aclose()
+    final = events[-1]
+    assert isinstance(final, Finished)
+    assert final.input_tokens == prompt.input_tokens

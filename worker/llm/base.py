@@ -1,0 +1,106 @@
+"""The seam between the worker and any LLM: messages in, a stream of text deltas and one `Finished` out.
+
+Implementations: `DashScopeProvider` (native protocol through the official SDK) and
+`OpenAICompatProvider` (any OpenAI-compatible endpoint). Neither retries: the worker decides, using
+`ProviderError.retryable` and `retry_after`, and only before it has delivered a first chunk.
+
+Exceptions: every failure leaves `stream()` as a `ProviderError` with a stable CamelCase code
+(listed in `CODES`); a stream that ends without a terminal finish reason is `IncompleteStream`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Literal, Protocol
+
+import msgspec
+
+Role = Literal["system", "user", "assistant"]
+
+# Our codes and what they mean; `retryable` is decided per error (e.g. free-quota throttling is not).
+CODES = {
+    "InvalidApiKey": "the key is missing, wrong, or for another region",
+    "AccessDenied": "the account or workspace may not use this model",
+    "ModelNotFound": "the model name is unknown to the endpoint",
+    "InvalidRequest": "a parameter is out of range or the request is malformed",
+    "InputTooLong": "the prompt exceeds the model's input limit",
+    "ContentFiltered": "input or output failed content moderation",
+    "QuotaExhausted": "free quota used up or billing problem; needs a human",
+    "RateLimited": "request or token rate limit; retry after a pause",
+    "ServerError": "the service failed; retry",
+    "ServiceUnavailable": "the model is overloaded or unavailable; retry",
+    "Timeout": "no byte arrived within the read timeout",
+    "ConnectionError": "the connection failed or was reset",
+    "IncompleteStream": "the stream ended without a finish reason",
+}
+
+
+class ChatMessage(msgspec.Struct, frozen=True):
+    role: Role
+    content: str
+
+
+class GenerationParams(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Sampling parameters; None means "the model's default" and is not sent."""
+
+    model: str
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    presence_penalty: float | None = None
+    repetition_penalty: float | None = None
+    enable_search: bool | None = None
+
+    def sampling(self) -> dict[str, Any]:
+        """The parameters to send besides `model`."""
+        values = msgspec.to_builtins(self)
+        values.pop("model")
+        return values  # type: ignore[no-any-return]
+
+
+class TextDelta(msgspec.Struct, frozen=True):
+    text: str
+
+
+class Finished(msgspec.Struct, frozen=True, kw_only=True):
+    finish_reason: str  # "stop", "length", "tool_calls", ...
+    input_tokens: int
+    output_tokens: int
+    model: str
+    request_id: str
+
+
+StreamEvent = TextDelta | Finished
+
+
+class ProviderError(Exception):
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        request_id: str = "",
+        upstream_code: str = "",
+    ) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.status = status  # HTTP status (or the SDK's) when there was one
+        self.retryable = retryable
+        self.retry_after = retry_after  # seconds the server asked us to wait, if it said
+        self.request_id = request_id
+        self.upstream_code = upstream_code  # the endpoint's own code, for logs
+
+
+class Provider(Protocol):
+    def stream(self, messages: Sequence[ChatMessage], params: GenerationParams) -> AsyncIterator[StreamEvent]:
+        """Text deltas, then exactly one `Finished`; raises `ProviderError`. Closing it early stops the call."""
+        ...
+
+    async def aclose(self) -> None: ...

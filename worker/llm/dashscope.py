@@ -1,0 +1,112 @@
+"""Qwen through DashScope's native protocol, using the official SDK's asyncio API.
+
+`AioGeneration.call(stream=True)` runs on aiohttp and yields chunks without blocking the loop (the
+sync `Generation.call` would block on every chunk). We always send `incremental_output=True` and
+`result_format="message"`, pass our own aiohttp session (connection pool sized for many concurrent
+streams) and our base URL and key per call, so nothing global in the SDK is touched.
+
+The SDK reports HTTP and mid-stream errors as responses with a status code rather than raising;
+transport failures surface as aiohttp exceptions. Both become `ProviderError`s here. Closing the
+stream early closes the SDK's generators, which closes the HTTP response and its connection.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from typing import Any, cast
+
+import aiohttp
+import certifi
+from dashscope import AioGeneration
+from dashscope.common.error import DashScopeException
+
+from worker.llm import errors
+from worker.llm.base import ChatMessage, Finished, GenerationParams, ProviderError, StreamEvent, TextDelta
+
+_NOT_FINAL = frozenset({"null", "", None})
+
+
+class DashScopeProvider:
+    name = "dashscope"
+
+    def __init__(self, *, base_url: str, api_key: str, read_timeout: float, max_connections: int) -> None:
+        self.base_url = base_url
+        self._api_key = api_key
+        self.read_timeout = read_timeout  # the most seconds between two chunks
+        self.max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        """One pooled session for every call, created on first use inside the running loop."""
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self.max_connections, ssl=ssl.create_default_context(cafile=certifi.where())
+            )
+            self._session = aiohttp.ClientSession(connector=connector, trust_env=True)
+        return self._session
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def stream(self, messages: Sequence[ChatMessage], params: GenerationParams) -> AsyncIterator[StreamEvent]:
+        if not self._api_key:
+            raise ProviderError("InvalidApiKey", "DASHSCOPE_API_KEY is not set", status=401)
+        chunks = await self._open(messages, params)
+        final: Finished | None = None
+        request_id = ""
+        try:
+            async for rsp in chunks:
+                request_id = rsp.request_id or request_id
+                if rsp.status_code != 200:
+                    raise errors.classify(
+                        rsp.status_code,
+                        rsp.code,
+                        rsp.message,
+                        request_id=request_id,
+                        retry_after=errors.retry_after(rsp.headers or {}),
+                    )
+                choice = rsp.output.choices[0]
+                if choice.message.content:
+                    yield TextDelta(choice.message.content)
+                if choice.finish_reason not in _NOT_FINAL:
+                    final = Finished(
+                        finish_reason=choice.finish_reason,
+                        input_tokens=rsp.usage.input_tokens,
+                        output_tokens=rsp.usage.output_tokens,
+                        model=params.model,
+                        request_id=request_id,
+                    )
+        except TimeoutError as exc:  # aiohttp's socket read timeout is one
+            raise errors.timeout(f"no data within {self.read_timeout} s") from exc
+        except (aiohttp.ClientError, ConnectionError) as exc:
+            raise errors.connection(str(exc) or type(exc).__name__) from exc
+        except (json.JSONDecodeError, TypeError, AttributeError, IndexError) as exc:  # a malformed 200 body
+            raise ProviderError("ServerError", f"malformed response: {exc}", retryable=True) from exc
+        finally:
+            await chunks.aclose()
+        if final is None:
+            raise errors.incomplete(request_id)
+        yield final
+
+    async def _open(self, messages: Sequence[ChatMessage], params: GenerationParams) -> AsyncGenerator[Any, None]:
+        try:
+            result = await AioGeneration.call(
+                model=params.model,
+                messages=[{"role": m.role, "content": m.content} for m in messages],  # type: ignore[misc]
+                api_key=self._api_key,
+                base_address=self.base_url,
+                session=self._http(),
+                request_timeout=self.read_timeout,
+                stream=True,
+                incremental_output=True,
+                result_format="message",
+                **params.sampling(),
+            )
+        except DashScopeException as exc:  # raised before any I/O: no key, no model, no input
+            raise ProviderError("InvalidRequest", str(exc)) from exc
+        # The SDK's stub says Generator; with stream=True the runtime object is an async generator.
+        return cast(AsyncGenerator[Any, None], result)

@@ -1,0 +1,122 @@
+"""Building the message list for one answer within the model's token budget.
+
+budget = min(model max input, context - reserved max_tokens) x (1 - margin), counted with the
+bundled Qwen tokenizer plus ChatML overhead (content + 5 per message, + 3 for the assistant primer).
+The system prompt and the new user message are always sent (an oversize one is truncated); history
+is added newest to oldest while it fits, so what does not fit is the oldest part of the conversation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from core.settings import LlmSettings, ModelLimits
+from worker.llm import tokens
+from worker.llm.base import ChatMessage, GenerationParams
+
+# For a model missing from LLM_MODEL_LIMITS: small enough to be safe on any Qwen deployment.
+FALLBACK_LIMITS = ModelLimits(context=32768, max_input=30720, max_output=8192)
+
+
+class Personality(msgspec.Struct, frozen=True, kw_only=True):
+    """The generation settings a role keeps in `ai_roles.personality` (other keys are ignored)."""
+
+    model: str | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    presence_penalty: float | None = None
+    repetition_penalty: float | None = None
+    enable_search: bool | None = None
+
+
+def parse_personality(raw: Mapping[str, Any]) -> Personality:
+    """Known keys with usable values; a bad value is dropped rather than failing the answer."""
+    known = {name: raw[name] for name in Personality.__struct_fields__ if name in raw}
+    if isinstance(known.get("stop"), str):
+        known["stop"] = [known["stop"]]
+    valid: dict[str, Any] = {}
+    for name, value in known.items():
+        try:
+            msgspec.convert({name: value}, Personality)
+        except msgspec.ValidationError:
+            continue
+        valid[name] = value
+    return msgspec.convert(valid, Personality)
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    messages: list[ChatMessage]
+    params: GenerationParams
+    input_tokens: int  # our ChatML count of `messages`
+    budget: int
+    dropped: int  # history messages left out, oldest first
+
+
+def budget_for(limits: ModelLimits, max_tokens: int, margin: float) -> int:
+    return int(min(limits.max_input, limits.context - max_tokens) * (1.0 - margin))
+
+
+def _cost(content: str) -> int:
+    return tokens.count(content) + tokens.PER_MESSAGE
+
+
+def build_prompt(
+    *,
+    system_prompt: str,
+    personality: Mapping[str, Any],
+    history: Sequence[ChatMessage],
+    user_message: str,
+    settings: LlmSettings,
+) -> Prompt:
+    """Messages and parameters for answering `user_message`; `history` is oldest to newest."""
+    persona = parse_personality(personality)
+    model = persona.model or settings.default_model
+    limits = settings.model_limits.get(model, FALLBACK_LIMITS)
+    max_tokens = min(persona.max_tokens or limits.max_output, limits.max_output)
+    budget = budget_for(limits, max_tokens, settings.prompt_margin)
+
+    system, user = _fit_fixed(system_prompt, user_message, budget)
+    used = _cost(system) + _cost(user) + tokens.PRIMER
+    kept: list[ChatMessage] = []
+    for message in reversed(history):
+        cost = _cost(message.content)
+        if used + cost > budget:
+            break
+        kept.append(message)
+        used += cost
+    kept.reverse()
+
+    params = GenerationParams(
+        model=model,
+        temperature=persona.temperature,
+        top_p=persona.top_p,
+        top_k=persona.top_k,
+        max_tokens=max_tokens,
+        seed=persona.seed,
+        stop=persona.stop,
+        presence_penalty=persona.presence_penalty,
+        repetition_penalty=persona.repetition_penalty,
+        enable_search=persona.enable_search,
+    )
+    messages = [ChatMessage("system", system), *kept, ChatMessage("user", user)]
+    return Prompt(messages, params, used, budget, len(history) - len(kept))
+
+
+def _fit_fixed(system_prompt: str, user_message: str, budget: int) -> tuple[str, str]:
+    """Truncate the system prompt and/or user message so both fit; the user message yields first,
+    but the system prompt never keeps more than half the room when both are oversize."""
+    room = budget - tokens.PRIMER - 2 * tokens.PER_MESSAGE
+    system_tokens, user_tokens = tokens.count(system_prompt), tokens.count(user_message)
+    if system_tokens + user_tokens <= room:
+        return system_prompt, user_message
+    system_keep = min(system_tokens, max(room // 2, room - user_tokens))
+    return tokens.truncate(system_prompt, system_keep), tokens.truncate(user_message, room - system_keep)
