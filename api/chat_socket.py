@@ -50,6 +50,7 @@ class _Frame(msgspec.Struct):
 class _Answer:
     role_name: str | None
     text: str = ""
+    attempt: int = 0
     last_seq: int = -1
     message_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -195,6 +196,10 @@ class ChatSocket:
         answer = self._open.get(event.reply_to)
         if answer is None:  # an answer to a question sent elsewhere (another tab) on this session
             answer = self._open[event.reply_to] = _Answer(role_name=await self._role_name(event.reply_to))
+        if event.attempt < answer.attempt:
+            return  # a late chunk of an attempt that was since retaken
+        if event.attempt > answer.attempt:  # retaken by another worker: its text starts over
+            answer.attempt, answer.text, answer.last_seq = event.attempt, "", -1
         if event.seq is not None:
             if event.seq <= answer.last_seq:
                 return  # a duplicate broadcast
@@ -207,6 +212,7 @@ class ChatSocket:
                 "message": answer.text,
                 "delta": event.delta,
                 "seq": event.seq,
+                "attempt": event.attempt,
                 "role_name": answer.role_name,
                 "message_id": answer.message_id,
                 "reply_to": event.reply_to,

@@ -4,9 +4,11 @@ A `ReplyFeed` joins the private channel `chat:<session_id>` with the USER's JWT 
 RLS, not this process, decides who may listen) and queues every broadcast. Any API replica can
 therefore serve any client: nothing about a stream lives in process memory beyond one socket.
 
-Event names are the worker's: `chunk` {message_id, reply_to, seq, delta} while streaming and a
-final `done`; names meaning the same (`error`, `cancelled`, `completed`, ...) or a payload with a
-final `status` are treated as final too, and the row itself is always the source of truth.
+Event names are the worker's (worker/broadcast.py): `chunk` {message_id, reply_to, attempt, seq,
+delta} while streaming, then `done` {..., status, tokens_used, ...} once the row is final. `seq`
+restarts at 1 when another worker retakes the answer with a higher `attempt`. Names meaning the
+same (`error`, `cancelled`, `completed`, ...) or a payload with a final `status` are treated as
+final too, and the row itself is always the source of truth.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class ReplyEvent:
     message_id: str | None
     final: bool
     seq: int | None = None
+    attempt: int = 1
     delta: str = ""
 
 
@@ -51,13 +54,13 @@ def parse_event(event: str, payload: dict[str, Any]) -> ReplyEvent | None:
     final = name in _FINAL_EVENTS or (isinstance(status, str) and status in FINAL_STATUSES)
     if not final and name not in _CHUNK_EVENTS:
         return None
-    delta = data.get("delta")
-    seq = data.get("seq")
+    delta, seq, attempt = data.get("delta"), data.get("seq"), data.get("attempt")
     return ReplyEvent(
         reply_to=str(reply_to) if reply_to else None,
         message_id=str(message_id) if message_id else None,
         final=final,
         seq=seq if isinstance(seq, int) else None,
+        attempt=attempt if isinstance(attempt, int) else 1,
         delta=delta if isinstance(delta, str) else "",
     )
 

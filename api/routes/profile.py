@@ -29,17 +29,21 @@ def profile_out(row: dict[str, Any]) -> ProfileOut:
     )
 
 
+async def _read(upstream: Upstream, user: CurrentUser) -> ProfileResponse:
+    response = await call(upstream.rest(user.token).from_("profiles").select(COLUMNS).eq("id", user.id).execute())
+    found = rows(response.data)
+    if not found:
+        raise NotFound("No profile for this user.", code="ProfileNotFound")
+    return ProfileResponse(success=True, profile=profile_out(found[0]))
+
+
 class ProfileController(Controller):
     path = "/api/profile"
     tags = ["profile"]  # noqa: RUF012
 
     @get("/")
     async def get_profile(self, user: CurrentUser, upstream: Upstream) -> ProfileResponse:
-        response = await call(upstream.rest(user.token).from_("profiles").select(COLUMNS).eq("id", user.id).execute())
-        found = rows(response.data)
-        if not found:
-            raise NotFound("No profile for this user.", code="ProfileNotFound")
-        return ProfileResponse(success=True, profile=profile_out(found[0]))
+        return await _read(upstream, user)
 
     @patch("/")
     async def update_profile(self, data: ProfileUpdate, user: CurrentUser, upstream: Upstream) -> ProfileResponse:
@@ -54,7 +58,7 @@ class ProfileController(Controller):
             )
         rest = upstream.rest(user.token)
         if not changes:
-            return await self.get_profile.fn(self, user, upstream)  # type: ignore[no-any-return]
+            return await _read(upstream, user)
         try:
             response = await call(rest.from_("profiles").update(changes).eq("id", user.id).execute())
         except Conflict as exc:

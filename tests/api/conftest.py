@@ -1,0 +1,212 @@
+"""Fixtures for API tests: the real stack, the fake DashScope and a real worker in-process, and the
+API itself as `python -m api` subprocesses (one shared, plus per-test ones with their own limits)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+import httpx
+import pytest
+
+from core.settings import LlmSettings, Settings, SupabaseSettings, WorkerSettings
+from fakescope.server import FakeScope
+from tests.conftest import LocalStack, free_port, wait_for_http
+from worker.app import Worker
+
+T = TypeVar("T")
+
+# Generous limits for the shared API; rate-limit tests start their own API with low ones.
+SHARED_API_ENV = {
+    "API_ANSWER_TIMEOUT": "30",
+    "API_ANSWER_POLL_INTERVAL": "0.5",
+    "API_RATE_SEND_PER_USER": "100000",
+    "API_RATE_SEND_PER_IP": "100000",
+    "API_RATE_AUTH_PER_IP": "100000",
+    "API_WS_HEARTBEAT": "0.5",
+}
+
+
+@dataclass
+class ApiProcess:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_api(stack: LocalStack, log: Path, **env: str) -> ApiProcess:
+    port = free_port()
+    child_env = {
+        **os.environ,
+        "SUPABASE_URL": stack.url,
+        "SUPABASE_JWT_SECRET": stack.jwt_secret,
+        "NO_PROXY": "127.0.0.1,localhost",
+        **SHARED_API_ENV,
+        **env,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api", "--port", str(port)],
+        env=child_env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(log, "ab"),  # noqa: SIM115 - the child owns it
+    )
+    api = ApiProcess(f"http://127.0.0.1:{port}", process, log)
+    try:
+        wait_for_http(f"{api.url}/health", process)
+    except Exception:
+        api.stop()
+        raise
+    return api
+
+
+@pytest.fixture(scope="session")
+def api(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
+    process = start_api(stack, tmp_path_factory.mktemp("api") / "api.log")
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def spawn_api(stack: LocalStack, tmp_path: Path) -> Iterator[Callable[..., ApiProcess]]:
+    """Start extra API replicas with their own settings; all stopped at the end of the test."""
+    started: list[ApiProcess] = []
+
+    def spawn(**env: str) -> ApiProcess:
+        process = start_api(stack, tmp_path / f"api-{len(started)}.log", **env)
+        started.append(process)
+        return process
+
+    yield spawn
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+async def fake() -> AsyncIterator[FakeScope]:
+    scope = FakeScope(ttft=0.05, tokens_per_s=400.0, tokens_per_event=2, answer_tokens=24)
+    await scope.start(host="127.0.0.1", port=0)
+    try:
+        yield scope
+    finally:
+        await scope.stop()
+
+
+@pytest.fixture(scope="session")
+async def worker(stack: LocalStack, fake: FakeScope) -> AsyncIterator[Worker]:
+    settings = Settings(
+        supabase=SupabaseSettings(url=stack.url, jwt_secret=stack.jwt_secret),
+        llm=LlmSettings(api_key="sk-test", dashscope_base_url=fake.native_url),
+        worker=WorkerSettings(sweep_interval=0.5, flush_interval=0.1, lease_seconds=5.0),
+    )
+    running = Worker(settings)
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop(grace=1.0)
+
+
+@pytest.fixture
+async def http(api: ApiProcess) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=api.url, timeout=40.0, trust_env=False) as client:
+        yield client
+
+
+@pytest.fixture
+async def pg(stack: LocalStack) -> AsyncIterator[asyncpg.Connection]:
+    """A superuser connection, for arranging data and checking what landed."""
+    conn = await asyncpg.connect(stack.dsn)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@dataclass
+class ApiUser:
+    id: str
+    email: str
+    password: str
+    username: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+async def register_and_login(http: httpx.AsyncClient) -> ApiUser:
+    tag = uuid.uuid4().hex[:10]
+    email, password, username = f"api-{tag}@example.com", "password123", f"user_{tag}"
+    registered = await http.post(
+        "/api/auth/register", json={"username": username, "email": email, "password": password}
+    )
+    assert registered.status_code == 201, registered.text
+    login = await http.post("/api/auth/login", json={"email": email, "password": password})
+    assert login.status_code == 200, login.text
+    body = login.json()
+    return ApiUser(body["user"]["id"], email, password, username, body["access_token"], body["refresh_token"])
+
+
+@pytest.fixture
+async def alice(http: httpx.AsyncClient) -> ApiUser:
+    return await register_and_login(http)
+
+
+@pytest.fixture
+async def bob(http: httpx.AsyncClient) -> ApiUser:
+    return await register_and_login(http)
+
+
+async def new_session(http: httpx.AsyncClient, user: ApiUser, **fields: Any) -> dict[str, Any]:
+    response = await http.post("/api/sessions", json=fields, headers=user.headers)
+    assert response.status_code == 201, response.text
+    session: dict[str, Any] = response.json()["session"]
+    return session
+
+
+async def until(probe: Callable[[], Awaitable[T | None]], within: float = 20.0, every: float = 0.05) -> T:
+    """Poll `probe` until it returns something truthy, failing after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        result = await probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met within {within}s")
+        await asyncio.sleep(every)
+
+
+def error_of(response: httpx.Response) -> dict[str, Any]:
+    """The error envelope's `error`, after checking the envelope's shape."""
+    body = response.json()
+    assert body["success"] is False
+    assert body["request_id"] == response.headers["x-request-id"]
+    error: dict[str, Any] = body["error"]
+    return error

@@ -1,0 +1,64 @@
+"""Sessions and the profile: each user's own, and another user's is a 404 like a missing one."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+from tests.api.conftest import ApiUser, error_of, new_session
+
+
+async def test_session_lifecycle(http: httpx.AsyncClient, alice: ApiUser) -> None:
+    session = await new_session(http, alice, title="Vue3 学习", role_id="tech_expert")
+    assert (session["title"], session["role_id"], session["message_count"]) == ("Vue3 学习", "tech_expert", 0)
+    listed = await http.get("/api/sessions", headers=alice.headers)
+    assert [s["id"] for s in listed.json()["sessions"]] == [session["id"]]
+    renamed = await http.patch(f"/api/sessions/{session['id']}", json={"title": "新标题"}, headers=alice.headers)
+    assert renamed.json()["session"]["title"] == "新标题"
+    rebound = await http.patch(f"/api/sessions/{session['id']}", json={"role_id": "casual_chat"}, headers=alice.headers)
+    assert rebound.json()["session"]["role_id"] == "casual_chat"
+    deleted = await http.delete(f"/api/sessions/{session['id']}", headers=alice.headers)
+    assert deleted.json()["success"] is True
+    gone = await http.get(f"/api/sessions/{session['id']}", headers=alice.headers)
+    assert gone.status_code == 404
+    assert error_of(gone)["code"] == "SessionNotFound"
+
+
+async def test_unknown_role_for_a_session_is_404(http: httpx.AsyncClient, alice: ApiUser) -> None:
+    response = await http.post("/api/sessions", json={"role_id": "no_such_role"}, headers=alice.headers)
+    assert response.status_code == 404
+    assert error_of(response)["code"] == "RoleNotFound"
+
+
+async def test_user_b_cannot_read_change_or_delete_user_a_session(
+    http: httpx.AsyncClient, alice: ApiUser, bob: ApiUser
+) -> None:
+    session = await new_session(http, alice, title="private")
+    path = f"/api/sessions/{session['id']}"
+    missing = f"/api/sessions/{uuid.uuid4()}"
+    for target in (path, missing):
+        read = await http.get(target, headers=bob.headers)
+        assert (read.status_code, error_of(read)["code"]) == (404, "SessionNotFound")
+    assert (await http.patch(path, json={"title": "mine"}, headers=bob.headers)).status_code == 404
+    assert (await http.delete(path, headers=bob.headers)).status_code == 404
+    assert (await http.get("/api/sessions", headers=bob.headers)).json()["sessions"] == []
+    assert (await http.get(path, headers=alice.headers)).json()["session"]["title"] == "private"
+
+
+async def test_profile_get_and_update(http: httpx.AsyncClient, alice: ApiUser, bob: ApiUser) -> None:
+    profile = (await http.get("/api/profile", headers=alice.headers)).json()["profile"]
+    assert (profile["id"], profile["username"], profile["email"]) == (alice.id, alice.username, alice.email)
+    new_name = f"新名字{uuid.uuid4().hex[:4]}"
+    updated = await http.patch(
+        "/api/profile", json={"username": new_name, "avatar_url": "https://example.com/a.png"}, headers=alice.headers
+    )
+    assert updated.json()["profile"] | {"updated_at": None} == profile | {
+        "username": new_name,
+        "avatar_url": "https://example.com/a.png",
+        "updated_at": None,
+    }
+    taken = await http.patch("/api/profile", json={"username": bob.username}, headers=alice.headers)
+    assert (taken.status_code, error_of(taken)["code"]) == (409, "UsernameTaken")
+    short = await http.patch("/api/profile", json={"username": "a"}, headers=alice.headers)
+    assert (short.status_code, error_of(short)["field"]) == (422, "username")
