@@ -154,7 +154,9 @@ async def final_answer(pg: asyncpg.Connection, question_id: str, within: float =
     return await until(probe, within)
 
 
-def worker_settings(stack: LocalStack, fake: FakeScope, api_key: str = "sk-test", **worker: Any) -> Settings:
+def worker_settings(
+    stack: LocalStack, fake: FakeScope, api_key: str = "sk-test", llm: LlmSettings | None = None, **worker: Any
+) -> Settings:
     fast = {
         "lease_seconds": 2.0,
         "sweep_interval": 0.5,
@@ -165,7 +167,7 @@ def worker_settings(stack: LocalStack, fake: FakeScope, api_key: str = "sk-test"
     }
     return Settings(
         supabase=SupabaseSettings(url=stack.url, jwt_secret=stack.jwt_secret),
-        llm=LlmSettings(api_key=api_key, dashscope_base_url=fake.native_url),
+        llm=llm or LlmSettings(api_key=api_key, dashscope_base_url=fake.native_url),
         worker=WorkerSettings(**{**fast, **worker}),
     )
 

@@ -22,13 +22,15 @@ async def test_inserted_question_gets_one_completed_answer_with_provider_usage(
 
     assert row["status"] == "completed"
     assert row["message_type"] == "assistant"
-    assert str(row["user_id"]) == owner.user_id and str(row["session_id"]) == owner.session_id
+    assert str(row["user_id"]) == owner.user_id
+    assert str(row["session_id"]) == owner.session_id
     assert row["content"]
     assert (row["input_tokens"], row["output_tokens"]) == (fake.stats.input_tokens, fake.stats.output_tokens)
     assert row["tokens_used"] == row["input_tokens"] + row["output_tokens"]
     assert row["finish_reason"] == "stop"
     assert row["model"] == "qwen-turbo"
-    assert row["response_time"] is not None and row["response_time"] >= 0
+    assert row["response_time"] is not None
+    assert row["response_time"] >= 0
     assert (row["lease_owner"], row["lease_expires_at"], row["attempts"]) == (None, None, 1)
     assert fake.stats.calls == 1
     [sent] = fake.requests

@@ -62,7 +62,8 @@ async def test_worker_killed_mid_answer_is_finished_by_another_once(
     assert row["status"] == "completed"
     assert row["attempts"] == 2
     assert row["content"].startswith(partial)  # the same deterministic answer, restarted on the same row
-    assert row["output_tokens"] > 0 and row["input_tokens"] > 0
+    assert row["output_tokens"] > 0
+    assert row["input_tokens"] > 0
     assert await pg.fetchval("select count(*) from chat_messages where reply_to = $1", question) == 1
     assert sample(survivor, "worker_lease_retakes_total") == 1
     assert slow.stats.calls == 2
