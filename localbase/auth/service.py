@@ -1,14 +1,47 @@
-"""The Auth service: GoTrue's HTTP interface over auth.users."""
+"""The Auth service: GoTrue's HTTP interface (v2.189) over the auth schema, mounted at /auth/v1.
+
+Routing, body parsing and the one place where errors become responses. Handlers live in modules
+named for what they serve: `signup` (sign-up, password grant), `sessions` (refresh), `account`
+(/user, /logout), `verify` (emailed flows), `admin`. GoTrue features we do not offer (MFA, SSO,
+OAuth providers, phone) answer a well-formed GoTrue error.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+
+from localbase.auth import account, admin, sessions, signup, verify
+from localbase.auth.calls import Auth, Call, Reply, is_versioned, parse_body
+from localbase.auth.errors import API_VERSION, AuthError, OAuthError, not_found, unexpected, validation_failed
 from localbase.gateway import Context
-from localbase.http import Receive, Scope, Send, respond_json
+from localbase.http import JSON_TYPE, BodyTooLarge, Receive, Request, Scope, Send, encode_json, respond
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Auth, Call], Awaitable[Reply]]
+GOTRUE_VERSION = "v2.189.0"
 
 
 class AuthService:
     def __init__(self, context: Context) -> None:
-        self.context = context
+        self.auth = Auth(context.settings, context.db)
+        self._routes: dict[tuple[str, str], Handler] = {
+            ("GET", "/health"): _health,
+            ("GET", "/settings"): _settings,
+            ("GET", "/.well-known/jwks.json"): _jwks,
+            ("POST", "/signup"): signup.signup,
+            ("POST", "/token"): _token,
+            ("GET", "/user"): account.get_user,
+            ("PUT", "/user"): account.update_user,
+            ("POST", "/logout"): account.logout,
+            ("GET", "/verify"): verify.follow_link,
+            ("POST", "/verify"): verify.verify_code,
+            ("POST", "/recover"): verify.recover,
+            ("POST", "/resend"): verify.resend,
+            ("POST", "/otp"): verify.otp,
+            ("POST", "/magiclink"): verify.otp,
+        }
 
     async def startup(self) -> None:
         return None
@@ -17,5 +50,104 @@ class AuthService:
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = {"code": 404, "error_code": "not_found", "msg": "not implemented yet"}
-        await respond_json(send, 404, body)
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        versioned = is_versioned(request)
+        try:
+            reply = await self._dispatch(request, versioned)
+        except AuthError as exc:
+            reply = _error_reply(exc, versioned)
+        except Exception:
+            log.exception("auth request failed", extra={"path": request.path})
+            reply = _error_reply(unexpected(), versioned)
+        headers = list(reply.headers)
+        if versioned:
+            headers.append((b"x-supabase-api-version", API_VERSION.encode()))
+        if reply.body is None:
+            await respond(send, reply.status, b"", headers)
+        else:
+            await respond(send, reply.status, encode_json(reply.body), [JSON_TYPE, *headers])
+
+    async def _dispatch(self, request: Request, versioned: bool) -> Reply:
+        path = request.path.rstrip("/") or "/"
+        handler = self._routes.get((request.method, path)) or _fallback(path)
+        body = {}
+        if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+            try:
+                raw = await request.body(self.auth.settings.localbase.max_body_bytes)
+            except BodyTooLarge as exc:
+                raise AuthError(413, "request_too_large", "Request body is too large") from exc
+            body = parse_body(raw)
+        return await handler(self.auth, Call(request, body, versioned))
+
+
+async def _token(auth: Auth, call: Call) -> Reply:
+    grant = call.query("grant_type")
+    if grant == "password":
+        return await signup.password_grant(auth, call)
+    if grant == "refresh_token":
+        return Reply(200, await sessions.refresh(auth, call.text("refresh_token"), call.request))
+    if grant == "pkce":
+        raise not_found("flow_state_not_found", "invalid flow state, no valid flow state found")
+    if grant == "id_token":
+        raise validation_failed("Custom OIDC provider is not allowed: no identity providers are enabled")
+    raise OAuthError(400, "unsupported_grant_type", f"unsupported grant type {grant or ''!r}")
+
+
+async def _health(auth: Auth, call: Call) -> Reply:
+    body = {
+        "version": GOTRUE_VERSION,
+        "name": "GoTrue",
+        "description": "GoTrue is a user registration and authentication API",
+    }
+    return Reply(200, body)
+
+
+async def _settings(auth: Auth, call: Call) -> Reply:
+    providers = ("anonymous_users", "apple", "azure", "bitbucket", "discord", "facebook", "figma", "fly", "github",
+                 "gitlab", "google", "keycloak", "kakao", "linkedin", "linkedin_oidc", "notion", "spotify", "slack",
+                 "slack_oidc", "workos", "twitch", "twitter", "x", "zoom", "phone", "saml", "web3_solana",
+                 "web3_ethereum")  # fmt: skip
+    external = {name: False for name in providers}
+    external["email"] = True
+    body = {
+        "external": external,
+        "disable_signup": False,
+        "mailer_autoconfirm": auth.settings.localbase.autoconfirm,
+        "phone_autoconfirm": False,
+        "sms_provider": "",
+        "saml_enabled": False,
+    }
+    return Reply(200, body)
+
+
+async def _jwks(auth: Auth, call: Call) -> Reply:
+    return Reply(200, {"keys": []})  # HS256 only: no public keys to publish
+
+
+def _fallback(path: str) -> Handler:
+    """Admin routes, then GoTrue features we do not offer, then 404."""
+    if path.startswith("/admin/") or path == "/invite":
+        return admin.route
+    unsupported = _UNSUPPORTED.get(path.split("/")[1] if path.count("/") else path)
+
+    async def refuse(auth: Auth, call: Call) -> Reply:
+        raise unsupported or not_found("not_found", "Not Found")
+
+    return refuse
+
+
+_UNSUPPORTED = {
+    "factors": AuthError(422, "mfa_totp_enroll_not_enabled", "MFA enroll is disabled for TOTP"),
+    "sso": not_found("saml_provider_disabled", "SAML 2.0 is disabled"),
+    "saml": not_found("saml_provider_disabled", "SAML 2.0 is disabled"),
+    "authorize": validation_failed("Unsupported provider: no external OAuth providers are enabled"),
+    "callback": validation_failed("Unsupported provider: no external OAuth providers are enabled"),
+    "reauthenticate": AuthError(422, "reauthentication_not_valid", "Reauthentication is not supported"),
+}
+
+
+def _error_reply(exc: AuthError, versioned: bool) -> Reply:
+    headers = [] if versioned else [(b"x-sb-error-code", exc.code.encode())]
+    return Reply(exc.status, exc.body(versioned), headers)

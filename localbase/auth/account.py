@@ -1,0 +1,103 @@
+"""The signed-in user's own endpoints: GET/PUT /user and POST /logout.
+
+A user token is trusted only while its user exists and its session does (GoTrue's
+`maybeLoadUserOrSession`): logout ends sessions, so their still-unexpired access tokens are refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from localbase.auth import addresses, links, mail
+from localbase.auth.calls import Auth, Call, Reply
+from localbase.auth.errors import EMAIL_EXISTS, AuthError, forbidden, unprocessable, validation_failed
+from localbase.auth.passwords import check_password, check_strength, hash_password
+from localbase.auth.queries import Q
+from localbase.auth.redirects import safe_redirect
+from localbase.auth.tokens import verify_user_token
+from localbase.auth.users import User
+
+LOGOUT_SCOPES = ("global", "local", "others")
+
+
+async def authenticate(auth: Auth, call: Call) -> tuple[User, UUID | None]:
+    """The caller's user and session id, or GoTrue's 401/403."""
+    claims = verify_user_token(call.bearer, auth.settings.supabase.jwt_secret)
+    session_id = UUID(claims["session_id"]) if claims.get("session_id") else None
+    row = await auth.pool.fetchrow(Q["user_for_token"], UUID(claims["sub"]), session_id)
+    if row is None:
+        raise forbidden("user_not_found", "User from sub claim in JWT does not exist")
+    if not row["session_found"]:
+        raise forbidden("session_not_found", "Session from session_id claim in JWT does not exist")
+    return User.from_row(row), session_id
+
+
+async def get_user(auth: Auth, call: Call) -> Reply:
+    user, _ = await authenticate(auth, call)
+    return Reply(200, user.to_json())
+
+
+async def update_user(auth: Auth, call: Call) -> Reply:
+    user, session_id = await authenticate(auth, call)
+    settings = auth.settings.localbase
+    if call.text("phone"):
+        raise validation_failed("Phone changes are not supported", status=422)
+    data = call.mapping("data")
+    password = call.text("password")
+    password_hash = None
+    if password is not None:
+        check_strength(password, settings)
+        if await check_password(password, user.encrypted_password, settings.bcrypt_cost):
+            raise unprocessable("same_password", "New password should be different from the old password.")
+        password_hash = await hash_password(password, settings.bcrypt_cost)
+    raw_email = call.text("email")
+    new_email = addresses.email(raw_email) if raw_email else None
+    if new_email == user.email:
+        new_email = None
+    async with auth.pool.acquire() as conn, conn.transaction():
+        if new_email and await conn.fetchrow(Q["user_by_email"], new_email):
+            raise unprocessable("email_exists", EMAIL_EXISTS)
+        applied_email = new_email if settings.autoconfirm else None
+        row = await _update(conn, user.id, data, password_hash, applied_email)
+        if password_hash is not None:  # a new password signs out every other session
+            await conn.execute(Q["end_sessions"], user.id, session_id, "others")
+        if new_email and not settings.autoconfirm:
+            redirect_to = safe_redirect(call.query("redirect_to"), settings)
+            token, link = await links.issue(
+                conn, auth, User.from_row(row), "email_change", redirect_to=redirect_to, new_email=new_email
+            )
+            row = await conn.fetchrow(Q["user_by_id"], user.id)
+    if new_email and not settings.autoconfirm:
+        await mail.send(settings.mail_dir, new_email, "email_change", user.id, token=token, link=link)
+    return Reply(200, User.from_row(row).to_json())
+
+
+async def _update(
+    conn: asyncpg.Connection, user_id: UUID, data: dict[str, Any] | None, password_hash: str | None, email: str | None
+) -> asyncpg.Record:
+    try:
+        row = await conn.fetchrow(
+            Q["update_user"], user_id, data, None, password_hash, email, None, False, None, None, False
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise unprocessable("email_exists", EMAIL_EXISTS) from exc
+    if row is None:
+        raise forbidden("user_not_found", "User from sub claim in JWT does not exist")
+    return row
+
+
+async def logout(auth: Auth, call: Call) -> Reply:
+    scope = call.query("scope") or "global"
+    if scope not in LOGOUT_SCOPES:
+        raise validation_failed(f'Unsupported logout scope "{scope}"')
+    try:
+        user, session_id = await authenticate(auth, call)
+    except AuthError as exc:
+        if exc.code in ("session_not_found", "user_not_found"):  # already signed out
+            return Reply(204)
+        raise
+    await auth.pool.execute(Q["end_sessions"], user.id, session_id, scope)
+    return Reply(204)

@@ -1,0 +1,122 @@
+"""Sessions: opening one at sign-in, its JSON, and refresh-token rotation with reuse detection.
+
+Rotation follows GoTrue: a refresh revokes the presented token and issues a child (parent = old).
+A revoked token presented again is answered with the session's active token when it is that
+token's parent (a client that lost the response retries); within `refresh_reuse_interval` of its
+revocation it gets another child (concurrent tabs); otherwise it is a replay: every token of the
+session is revoked and 400 `refresh_token_already_used` returned. Refreshes of one session are
+serialised by locking the session row, so two concurrent refreshes of one token cannot both mint.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from localbase.auth.calls import Auth
+from localbase.auth.errors import AuthError, OAuthError, bad_request
+from localbase.auth.queries import Q
+from localbase.auth.tokens import mint_access_token
+from localbase.auth.users import User
+from localbase.http import Request
+
+log = logging.getLogger(__name__)
+
+_NOT_FOUND = "Invalid Refresh Token: Refresh Token Not Found"
+
+
+def new_refresh_token() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def session_json(
+    auth: Auth, user: User, *, session_id: UUID, refresh_token: str, method: str, started_at: datetime
+) -> dict[str, Any]:
+    access_token, expires_at = mint_access_token(user, session_id, method, started_at, auth.settings)
+    return {
+        "access_token": access_token,
+        "token_type": "bearer",
+        "expires_in": auth.settings.localbase.jwt_expiry,
+        "expires_at": expires_at,
+        "refresh_token": refresh_token,
+        "user": user.to_json(),
+    }
+
+
+async def start(conn: asyncpg.Connection, auth: Auth, user_id: UUID, method: str, request: Request) -> dict[str, Any]:
+    """Open a session for the user (stamping last_sign_in_at) and answer it as a Session."""
+    session_id, refresh_token = uuid4(), new_refresh_token()
+    row = await conn.fetchrow(
+        Q["start_session"],
+        user_id,
+        session_id,
+        refresh_token,
+        request.headers.get("user-agent"),
+        request.client_ip or None,
+    )
+    if row is None:
+        raise AuthError(404, "user_not_found", "User not found")
+    return session_json(
+        auth,
+        User.from_row(row),
+        session_id=session_id,
+        refresh_token=refresh_token,
+        method=method,
+        started_at=row["session_started_at"],
+    )
+
+
+async def refresh(auth: Auth, token: str | None, request: Request) -> dict[str, Any]:
+    if not token:
+        raise OAuthError(400, "invalid_request", "refresh_token required")
+    async with auth.pool.acquire() as conn, conn.transaction():
+        outcome = await _rotate(conn, auth, token, request.client_ip)
+    if isinstance(outcome, AuthError):
+        raise outcome
+    return outcome
+
+
+async def _rotate(conn: asyncpg.Connection, auth: Auth, token: str, ip: str) -> dict[str, Any] | AuthError:
+    """The new Session, or the reuse error to raise once the family's revocation is committed."""
+    if await conn.fetchval(Q["lock_session_of_token"], token) is None:
+        raise bad_request("refresh_token_not_found", _NOT_FOUND)
+    row = await conn.fetchrow(Q["refresh_token_state"], token)
+    if row is None:
+        raise bad_request("refresh_token_not_found", _NOT_FOUND)
+    user = User.from_row(row)
+    if user.deleted_at is not None:
+        raise bad_request("refresh_token_not_found", _NOT_FOUND)
+    if user.is_banned:
+        raise bad_request("user_banned", "User is banned")
+    now = datetime.now(UTC)
+    if row["not_after"] is not None and row["not_after"] <= now:
+        raise bad_request("session_expired", "Invalid Refresh Token: Session Expired")
+    method = "password" if user.encrypted_password else "otp"
+    session_id, started_at = row["session_id"], row["session_started_at"]
+    if row["revoked"]:
+        active = row["active_token"]
+        if active is not None and row["active_parent"] == token:
+            return session_json(
+                auth, user, session_id=session_id, refresh_token=active, method=method, started_at=started_at
+            )
+        window = timedelta(seconds=auth.settings.localbase.refresh_reuse_interval)
+        if active is None or row["updated_at"] + window <= now:
+            await conn.execute(Q["revoke_token_family"], session_id)
+            log.warning(
+                "refresh token reused: every token of the session revoked",
+                extra={
+                    "event": "auth.refresh_token_reuse",
+                    "user_id": str(user.id),
+                    "session_id": str(session_id),
+                    "ip": ip,
+                },
+            )
+            return bad_request("refresh_token_already_used", "Invalid Refresh Token: Already Used")
+    child = new_refresh_token()
+    await conn.execute(Q["rotate_refresh_token"], token, child)
+    return session_json(auth, user, session_id=session_id, refresh_token=child, method=method, started_at=started_at)

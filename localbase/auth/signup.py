@@ -1,0 +1,122 @@
+"""POST /signup and POST /token?grant_type=password: email users in, sessions out.
+
+With autoconfirm on (the CLI default) sign-up answers a Session; with it off it answers the bare
+User and "sends" the confirmation mail. An address that is already confirmed gives 422
+`user_already_exists`, or (confirmations on) a fake user so the response does not reveal it. An
+existing unconfirmed user only gets a fresh confirmation mail: its password is not replaced, since
+whoever signed up second could otherwise choose the password of an account they cannot read mail for.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from localbase.auth import addresses, links, mail, sessions
+from localbase.auth.calls import Auth, Call, Reply
+from localbase.auth.creation import NewUser, insert_user
+from localbase.auth.errors import (
+    INVALID_CREDENTIALS,
+    SAVE_USER_FAILED,
+    AuthError,
+    bad_request,
+    unprocessable,
+    validation_failed,
+)
+from localbase.auth.passwords import check_password, check_strength, hash_password
+from localbase.auth.queries import Q
+from localbase.auth.redirects import safe_redirect
+from localbase.auth.users import User, fake_user
+
+log = logging.getLogger(__name__)
+
+PHONE_DISABLED = AuthError(400, "phone_provider_disabled", "Phone signups are disabled")
+_ALREADY = "User already registered"
+
+
+async def signup(auth: Auth, call: Call) -> Reply:
+    settings = auth.settings.localbase
+    raw_email, password = call.text("email"), call.text("password")
+    data = call.mapping("data") or {}
+    if call.text("phone"):
+        raise PHONE_DISABLED
+    if not raw_email:
+        if password is None:
+            raise unprocessable("anonymous_provider_disabled", "Anonymous sign-ins are disabled")
+        raise validation_failed("To signup, please provide your email")
+    email = addresses.email(raw_email)
+    if password is None:
+        raise validation_failed("Signup requires a valid password")
+    check_strength(password, settings)
+    redirect_to = safe_redirect(call.query("redirect_to"), settings)
+    row = await auth.pool.fetchrow(Q["user_by_email"], email)
+    if row is not None:
+        return await _existing(auth, User.from_row(row), data, redirect_to)
+    hashed = await hash_password(password, settings.bcrypt_cost)
+    token = None if settings.autoconfirm else mail.new_token(email)
+    new = NewUser(
+        email=email,
+        password_hash=hashed,
+        email_confirmed=settings.autoconfirm,
+        confirmation_hash=token.token_hash if token else None,
+        user_metadata=data,
+    )
+    async with auth.pool.acquire() as conn, conn.transaction():
+        user = await insert_user(conn, new, unprocessable("user_already_exists", _ALREADY), SAVE_USER_FAILED)
+        if token is None:
+            return Reply(200, await sessions.start(conn, auth, user.id, "password", call.request))
+    link = mail.action_link(auth.url, token, "signup", redirect_to)
+    await mail.send(settings.mail_dir, email, "signup", user.id, token=token, link=link)
+    return Reply(200, user.to_json())
+
+
+async def _existing(auth: Auth, user: User, data: dict[str, Any], redirect_to: str) -> Reply:
+    settings = auth.settings.localbase
+    if settings.autoconfirm:
+        raise unprocessable("user_already_exists", _ALREADY)
+    if user.email_confirmed_at is not None:
+        return Reply(200, fake_user(user.email or "", data, datetime.now(UTC)))
+    async with auth.pool.acquire() as conn:
+        token, link = await links.issue(conn, auth, user, "signup", redirect_to=redirect_to)
+        row = await conn.fetchrow(Q["user_by_id"], user.id)
+    await mail.send(settings.mail_dir, user.email or "", "signup", user.id, token=token, link=link)
+    return Reply(200, User.from_row(row).to_json())
+
+
+async def password_grant(auth: Auth, call: Call) -> Reply:
+    raw_email, password = call.text("email"), call.text("password")
+    if call.text("phone") and not raw_email:
+        raise PHONE_DISABLED
+    if not raw_email or password is None:
+        raise bad_request("invalid_credentials", INVALID_CREDENTIALS)
+    row = await auth.pool.fetchrow(Q["user_by_email"], raw_email.strip().lower())
+    user = User.from_row(row) if row is not None else None
+    cost = auth.settings.localbase.bcrypt_cost
+    # No pooled connection is held while bcrypt runs.
+    if user is None or not await check_password(password, user.encrypted_password, cost):
+        if user is None:
+            await check_password(password, None, cost)  # same cost as a real check
+        _failed(call, "invalid_credentials", user)
+        raise bad_request("invalid_credentials", INVALID_CREDENTIALS)
+    if user.is_banned:
+        _failed(call, "user_banned", user)
+        raise bad_request("user_banned", "User is banned")
+    if user.email_confirmed_at is None:
+        _failed(call, "email_not_confirmed", user)
+        raise bad_request("email_not_confirmed", "Email not confirmed")
+    async with auth.pool.acquire() as conn:
+        return Reply(200, await sessions.start(conn, auth, user.id, "password", call.request))
+
+
+def _failed(call: Call, reason: str, user: User | None) -> None:
+    """A security event: who failed to sign in and why, never the password or the address."""
+    log.warning(
+        "sign-in failed",
+        extra={
+            "event": "auth.signin_failed",
+            "reason": reason,
+            "user_id": str(user.id) if user else None,
+            "ip": call.request.client_ip,
+        },
+    )

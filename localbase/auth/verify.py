@@ -1,0 +1,141 @@
+"""Emailed flows: following a link (GET /verify), entering a code or hash (POST /verify), and asking
+for a mail (POST /recover, /resend, /otp).
+
+The mail-requesting endpoints answer 200 `{}` whether or not the address is registered, so they
+cannot be used to find out who has an account.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from localbase.auth import addresses, links, mail, sessions
+from localbase.auth.calls import Auth, Call, Reply
+from localbase.auth.creation import NewUser, insert_user
+from localbase.auth.errors import EMAIL_EXISTS, SAVE_USER_FAILED, AuthError, forbidden, unprocessable, validation_failed
+from localbase.auth.queries import Q
+from localbase.auth.redirects import safe_redirect
+from localbase.auth.users import User
+
+_KINDS = frozenset({"signup", "invite", "magiclink", "recovery", "email_change", "email"})
+_PHONE_KINDS = frozenset({"sms", "phone_change"})
+
+
+async def follow_link(auth: Auth, call: Call) -> Reply:
+    """GET /verify: redeem the link and 303 to `redirect_to` with the session (or error) in the fragment."""
+    redirect_to = safe_redirect(call.query("redirect_to"), auth.settings.localbase)
+    kind = call.query("type") or ""
+    fragment: dict[str, object]
+    try:
+        if kind not in _KINDS:
+            raise forbidden("otp_expired", links.LINK_INVALID)
+        session = await _redeem(auth, call, kind, call.query("token") or "", email=None, message=links.LINK_INVALID)
+    except AuthError as exc:
+        fragment = {"error": "access_denied", "error_code": exc.code, "error_description": exc.message}
+    else:
+        fragment = {
+            "access_token": session["access_token"],
+            "expires_at": session["expires_at"],
+            "expires_in": session["expires_in"],
+            "refresh_token": session["refresh_token"],
+            "token_type": "bearer",
+            "type": kind,
+        }
+    location = f"{redirect_to}#{urlencode(fragment)}"
+    return Reply(303, None, [(b"location", location.encode())])
+
+
+async def verify_code(auth: Auth, call: Call) -> Reply:
+    """POST /verify with `{type, token, email}` or `{type, token_hash}`: a Session."""
+    kind = call.text("type") or ""
+    if kind in _PHONE_KINDS or call.text("phone"):
+        addresses.phone(call.text("phone") or "")
+        raise forbidden("otp_expired", links.OTP_INVALID)
+    if kind not in _KINDS:
+        raise validation_failed(f"Verify requires a verification type: {kind!r} is not supported")
+    token_hash = call.text("token_hash")
+    if token_hash is not None:
+        return Reply(200, await _redeem(auth, call, kind, token_hash, email=None, message=links.LINK_INVALID))
+    raw_email, token = call.text("email"), call.text("token")
+    if not raw_email or not token:
+        raise validation_failed("Verify requires either a token_hash or an email and token")
+    email = addresses.email(raw_email)
+    return Reply(
+        200,
+        await _redeem(auth, call, kind, mail.token_hash(email, token.strip()), email=email, message=links.OTP_INVALID),
+    )
+
+
+async def _redeem(
+    auth: Auth, call: Call, kind: str, token_hash: str, *, email: str | None, message: str
+) -> dict[str, Any]:
+    async with auth.pool.acquire() as conn, conn.transaction():
+        user = await links.redeem(conn, auth, kind, token_hash, email=email, message=message)
+        if user.is_banned:
+            raise AuthError(400, "user_banned", "User is banned")
+        return await sessions.start(conn, auth, user.id, "otp", call.request)
+
+
+async def recover(auth: Auth, call: Call) -> Reply:
+    await _mail_existing(auth, call, "recovery")
+    return Reply(200, {})
+
+
+async def resend(auth: Auth, call: Call) -> Reply:
+    kind = call.text("type") or ""
+    if kind in _PHONE_KINDS:
+        raise AuthError(400, "phone_provider_disabled", "Phone logins are disabled")
+    if kind not in ("signup", "email_change"):
+        raise validation_failed("Missing one of these types: signup, email_change, sms, phone_change")
+    await _mail_existing(auth, call, kind)
+    return Reply(200, {})
+
+
+async def otp(auth: Auth, call: Call) -> Reply:
+    """POST /otp: a magic link and code for an existing user, a new unconfirmed user otherwise."""
+    if call.text("phone"):
+        raise AuthError(400, "phone_provider_disabled", "Phone logins are disabled")
+    if await _mail_existing(auth, call, "magiclink"):
+        return Reply(200, {})
+    if not call.flag("create_user", default=True):
+        return Reply(200, {})
+    email = addresses.email(call.text("email") or "")
+    token = mail.new_token(email)
+    new = NewUser(email=email, confirmation_hash=token.token_hash, user_metadata=call.mapping("data") or {})
+    async with auth.pool.acquire() as conn:
+        user = await insert_user(conn, new, unprocessable("email_exists", EMAIL_EXISTS), SAVE_USER_FAILED)
+    redirect_to = safe_redirect(call.query("redirect_to"), auth.settings.localbase)
+    link = mail.action_link(auth.url, token, "signup", redirect_to)
+    await mail.send(auth.settings.localbase.mail_dir, email, "signup", user.id, token=token, link=link)
+    return Reply(200, {})
+
+
+async def _mail_existing(auth: Auth, call: Call, kind: str) -> bool:
+    """Mail a `kind` link to the body's email if such a user exists; whether one did."""
+    raw = call.text("email")
+    if not raw:
+        raise validation_failed("An email address is required")
+    email = addresses.email(raw)
+    settings = auth.settings.localbase
+    redirect_to = safe_redirect(call.query("redirect_to"), settings)
+    async with auth.pool.acquire() as conn:
+        row = await conn.fetchrow(Q["user_by_email"], email)
+        if row is None:
+            return False
+        user = User.from_row(row)
+        if kind == "magiclink" and user.email_confirmed_at is None:
+            kind = "signup"  # an unconfirmed user confirms first, as GoTrue does
+        if kind == "signup" and user.email_confirmed_at is not None:
+            return True
+        if kind == "email_change":
+            if not user.email_change:
+                return True
+            token, link = await links.issue(
+                conn, auth, user, kind, redirect_to=redirect_to, new_email=user.email_change
+            )
+        else:
+            token, link = await links.issue(conn, auth, user, kind, redirect_to=redirect_to)
+    to = user.email_change if kind == "email_change" and user.email_change else email
+    await mail.send(settings.mail_dir, to, kind, user.id, token=token, link=link)
+    return True
