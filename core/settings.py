@@ -127,8 +127,6 @@ class LocalbaseSettings:
             u.strip() for u in env_str("LOCALBASE_REDIRECT_ALLOW_LIST", "").split(",") if u.strip()
         )
     )
-    realtime_authz_ttl: float = field(default_factory=lambda: env_float("REALTIME_AUTHZ_TTL_SECONDS", 5.0))
-    realtime_heartbeat_timeout: float = field(default_factory=lambda: env_float("REALTIME_HEARTBEAT_TIMEOUT", 60.0))
 
 
 @dataclass(frozen=True)
