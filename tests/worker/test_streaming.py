@@ -7,10 +7,19 @@ from typing import Any
 
 import asyncpg
 from realtime import RealtimeSubscribeStates
-from supabase import AsyncClient, acreate_client
 
+from supabase import AsyncClient, acreate_client
 from tests.conftest import LocalStack
-from tests.worker.conftest import Owner, RecordingFakeScope, Workers, ask, final_answer, make_owner, worker_settings
+from tests.worker.conftest import (
+    Owner,
+    RecordingFakeScope,
+    Workers,
+    ask,
+    final_answer,
+    make_owner,
+    until,
+    worker_settings,
+)
 
 
 async def join_chat(stack: LocalStack, token: str, session_id: str) -> tuple[AsyncClient, list[Any], str]:
@@ -39,7 +48,7 @@ async def test_owner_receives_ordered_chunks_that_add_up_to_the_answer(
         async def done() -> bool:
             return any(e["event"] == "done" for e in events)
 
-        await asyncio.wait_for(_poll(done), 10)
+        await until(done, 10)
         await client.realtime.close()
 
     chunks = [e["payload"] for e in events if e["event"] == "chunk"]
@@ -61,8 +70,3 @@ async def test_another_user_cannot_join_the_sessions_channel(
     client, _, state = await join_chat(stack, stranger.token, owner.session_id)
     await client.realtime.close()
     assert state == "CHANNEL_ERROR"
-
-
-async def _poll(condition: Any) -> None:
-    while not await condition():
-        await asyncio.sleep(0.02)
