@@ -376,18 +376,24 @@ def _select_item(cursor: _Cursor) -> SelectItem:
         first = cursor.name()
     if not first:
         raise parse_error(f'"failed to parse select parameter ({cursor.text})"')
+    if first == "count" and cursor.peek("()"):
+        raise _aggregates_disabled()
     if cursor.peek("!") or cursor.peek("("):
         return _embed(cursor, first, alias)
     cursor.pos = start
     field = _field(cursor)
     if cursor.peek("(") or cursor.peek("."):
-        raise parse_error("aggregate functions are not enabled", None)  # PGRST123 in PostgREST
+        raise _aggregates_disabled()
     cast = None
     if cursor.take("::"):
         cast = cursor.name()
         if not cast:
             raise parse_error(f"failed to parse cast in ({cursor.text})")
     return Column(field, alias, cast)
+
+
+def _aggregates_disabled() -> RestError:
+    return RestError(400, "PGRST123", "Use of aggregate functions is not allowed")
 
 
 def _embed(cursor: _Cursor, name: str, alias: str | None) -> Embed:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import asyncpg
 import httpx
@@ -54,7 +55,7 @@ insert into public.rest_things (id, group_id, name, score, tags, during, data, b
 """
 
 
-def wait_until(condition, timeout: float = 10.0, message: str = "condition"):  # type: ignore[no-untyped-def]
+def wait_until(condition: Callable[[], Any], timeout: float = 10.0, message: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = condition()
@@ -96,16 +97,34 @@ def anon_client(stack: LocalStack) -> Client:
     return create_client(stack.url, stack.anon_key)
 
 
-def client_for(stack: LocalStack, user: TestUser) -> Client:
-    client = create_client(stack.url, stack.anon_key)
-    client.postgrest.auth(user.access_token)
-    return client
+@pytest.fixture
+def as_user(stack: LocalStack) -> Callable[[TestUser], Client]:
+    """A supabase-py client carrying a signed-in user's token on PostgREST requests."""
+
+    def make(user: TestUser) -> Client:
+        client = create_client(stack.url, stack.anon_key)
+        client.postgrest.auth(user.access_token)
+        return client
+
+    return make
 
 
-def rest(stack: LocalStack, path: str, token: str | None = None, **kwargs) -> httpx.Response:  # type: ignore[no-untyped-def]
-    """A raw request to /rest/v1 (for what the clients cannot express)."""
-    headers = {"apikey": stack.anon_key, **kwargs.pop("headers", {})}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    method = kwargs.pop("method", "GET")
-    return httpx.request(method, f"{stack.url}/rest/v1/{path}", headers=headers, timeout=10, **kwargs)
+@pytest.fixture
+def rest(stack: LocalStack) -> Callable[..., httpx.Response]:
+    """A raw request to /rest/v1, for what the clients cannot express (bad tokens, odd headers)."""
+
+    def call(path: str, token: str | None = None, method: str = "GET", **kwargs: Any) -> httpx.Response:
+        headers = {"apikey": stack.anon_key, **kwargs.pop("headers", {})}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return httpx.request(method, f"{stack.url}/rest/v1/{path}", headers=headers, timeout=10, **kwargs)
+
+    return call
+
+
+async def superuser_fetch(dsn: str, sql: str, *args: Any) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return list(await conn.fetch(sql, *args))
+    finally:
+        await conn.close()

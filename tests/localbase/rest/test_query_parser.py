@@ -1,0 +1,134 @@
+"""The PostgREST grammar parser on its own: shapes, values, select trees, filters, logic, order."""
+
+from __future__ import annotations
+
+import pytest
+
+from localbase.rest.errors import RestError
+from localbase.rest.query import (
+    Column,
+    Embed,
+    Field,
+    Filter,
+    Logic,
+    OrderTerm,
+    Slot,
+    Star,
+    parse,
+    parse_list,
+    parse_order,
+    parse_select,
+    scan,
+)
+
+
+def test_requests_differing_only_in_values_share_a_shape() -> None:
+    shape_a, values_a = scan([("select", "id"), ("id", "eq.1"), ("name", "like.*a*"), ("limit", "5")])
+    shape_b, values_b = scan([("select", "id"), ("id", "eq.2"), ("name", "like.b%"), ("limit", "9")])
+    assert shape_a == shape_b
+    assert values_a == ["1", "*a*", "5"]
+    assert values_b == ["2", "b%", "9"]
+
+
+def test_is_values_are_part_of_the_shape() -> None:
+    assert scan([("x", "is.null")])[0] != scan([("x", "is.true")])[0]
+
+
+def test_select_with_alias_cast_json_path_and_embeds() -> None:
+    items = parse_select('id,label:name::text,w:data->size->>w,"odd col",grp:rest_groups!group_fk!inner(name,*)')
+    assert items[0] == Column(Field("id"))
+    assert items[1] == Column(Field("name"), "label", "text")
+    assert items[2] == Column(Field("data", (("->", "size"), ("->>", "w"))), "w")
+    assert items[3] == Column(Field("odd col"))
+    assert items[4] == Embed("rest_groups", "grp", "group_fk", True, (Column(Field("name")), Star()))
+
+
+def test_nested_embeds() -> None:
+    (embed,) = parse_select("a(b(c(id)))")
+    assert isinstance(embed, Embed) and isinstance(embed.items[0], Embed)
+    assert embed.items[0].items[0] == Embed("c", None, None, False, (Column(Field("id")),))
+
+
+@pytest.mark.parametrize("bad", ["a(b", "a,(", 'x"', "a!(b)"])
+def test_malformed_select_is_pgrst100(bad: str) -> None:
+    with pytest.raises(RestError) as caught:
+        parse_select(bad)
+    assert caught.value.code == "PGRST100"
+
+
+@pytest.mark.parametrize("aggregate", ["count()", "score.sum()"])
+def test_aggregates_are_disabled(aggregate: str) -> None:
+    with pytest.raises(RestError) as caught:
+        parse_select(aggregate)
+    assert caught.value.code == "PGRST123"
+
+
+def test_filters_with_negation_quantifier_and_config() -> None:
+    shape, values = scan([("a", "not.eq.1"), ("b", "like(any).{x*,y}"), ("c", "fts(english).cat & dog")])
+    query = parse(shape)
+    assert query.conditions[()] == [
+        Filter(Field("a"), "eq", Slot(0), negate=True),
+        Filter(Field("b"), "like", Slot(1), quantifier="any"),
+        Filter(Field("c"), "fts", Slot(2), config="english"),
+    ]
+    assert values == ["1", "{x*,y}", "cat & dog"]
+
+
+def test_embed_scoped_filters_order_and_paging() -> None:
+    shape, _ = scan([("cities.name", "eq.x"), ("cities.order", "name.desc"), ("cities.limit", "2"), ("cities.or", "(id.eq.1,id.eq.2)")])
+    query = parse(shape)
+    assert ("cities",) in query.conditions
+    assert query.order[("cities",)] == (OrderTerm(Field("name"), desc=True),)
+    assert query.limit[("cities",)] == Slot(1)
+
+
+def test_nested_logic_tree_with_quoted_values_and_lists() -> None:
+    shape, _ = scan([("or", '(id.in.(1,4),and(b.gt.2,c.lt.3),not.or(d.is.null,e.eq."a,b.c"),tags.cs.{x,y})')])
+    (tree,) = parse(shape).conditions[()]
+    assert isinstance(tree, Logic) and tree.op == "or"
+    assert tree.items[0] == Filter(Field("id"), "in", "(1,4)")
+    assert tree.items[1] == Logic("and", (Filter(Field("b"), "gt", "2"), Filter(Field("c"), "lt", "3")))
+    assert tree.items[2] == Logic("or", (Filter(Field("d"), "is", "null"), Filter(Field("e"), "eq", "a,b.c")), True)
+    assert tree.items[3] == Filter(Field("tags"), "cs", "{x,y}")
+
+
+def test_not_or_key_negates_the_tree() -> None:
+    (tree,) = parse(scan([("not.and", "(a.eq.1,b.eq.2)")])[0]).conditions[()]
+    assert isinstance(tree, Logic) and tree.negate and tree.op == "and"
+
+
+def test_order_modifiers() -> None:
+    assert parse_order("a.desc.nullslast,b,c->x.asc.nullsfirst") == (
+        OrderTerm(Field("a"), True, "last"),
+        OrderTerm(Field("b")),
+        OrderTerm(Field("c", (("->", "x"),)), False, "first"),
+    )
+    with pytest.raises(RestError):
+        parse_order("a.sideways")
+
+
+def test_in_list_quoting() -> None:
+    assert parse_list('(1,"a,b","say \\"hi\\"",x)') == ["1", "a,b", 'say "hi"', "x"]
+
+
+@pytest.mark.parametrize("value", ["nope.1", "eq", "is.maybe", "eq(any).1".replace("eq", "in")])
+def test_malformed_filters_are_pgrst100(value: str) -> None:
+    with pytest.raises(RestError) as caught:
+        parse(scan([("col", value)])[0])
+    assert caught.value.code == "PGRST100"
+
+
+def test_rpc_arguments_keep_their_whole_value() -> None:
+    shape, values = scan([("name", "eq.x"), ("flag", "is.true"), ("id", "eq.3")])
+    query = parse(shape, frozenset({"name", "flag"}))
+    assert {k: p + (values[s.index] if s else "") for k, (p, s) in query.args.items()} == {
+        "name": "eq.x",
+        "flag": "is.true",
+    }
+    assert query.conditions[()] == [Filter(Field("id"), "eq", Slot(1))]
+
+
+def test_columns_and_on_conflict_accept_quoted_names() -> None:
+    query = parse(scan([("columns", '"a","b c"'), ("on_conflict", "id,slug")])[0])
+    assert query.columns == ("a", "b c")
+    assert query.on_conflict == ("id", "slug")
