@@ -111,16 +111,6 @@ class LocalbaseSettings:
     )
     realtime_authz_ttl: float = field(default_factory=lambda: env_float("REALTIME_AUTHZ_TTL_SECONDS", 5.0))
     realtime_heartbeat_timeout: float = field(default_factory=lambda: env_float("REALTIME_HEARTBEAT_TIMEOUT", 60.0))
-    # Auth: GoTrue's bcrypt cost, the product's password rule (character sets separated by ":",
-    # each must be represented), how long emailed links and codes live, where redirects may go.
-    bcrypt_cost: int = field(default_factory=lambda: env_int("LOCALBASE_BCRYPT_COST", 10))
-    password_min_length: int = field(default_factory=lambda: env_int("LOCALBASE_PASSWORD_MIN_LENGTH", 8))
-    password_required_characters: str = field(
-        default_factory=lambda: env_str(
-            "LOCALBASE_PASSWORD_REQUIRED_CHARACTERS",
-            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ:0123456789",
-        )
-    )
     mailer_otp_exp: int = field(default_factory=lambda: env_int("LOCALBASE_MAILER_OTP_EXP", 86400))
     redirect_allow_list: tuple[str, ...] = field(
         default_factory=lambda: tuple(
