@@ -111,12 +111,6 @@ class LocalbaseSettings:
     )
     realtime_authz_ttl: float = field(default_factory=lambda: env_float("REALTIME_AUTHZ_TTL_SECONDS", 5.0))
     realtime_heartbeat_timeout: float = field(default_factory=lambda: env_float("REALTIME_HEARTBEAT_TIMEOUT", 60.0))
-    mailer_otp_exp: int = field(default_factory=lambda: env_int("LOCALBASE_MAILER_OTP_EXP", 86400))
-    redirect_allow_list: tuple[str, ...] = field(
-        default_factory=lambda: tuple(
-            u.strip() for u in env_str("LOCALBASE_REDIRECT_ALLOW_LIST", "").split(",") if u.strip()
-        )
-    )
 
 
 @dataclass(frozen=True)
