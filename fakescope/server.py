@@ -136,7 +136,7 @@ class FakeScope:
             raise Rejected(invalid_parameter(f"{HEADER}: {exc}")) from exc
 
     async def _admit(self, request: web.Request) -> tuple[Any, Knobs]:
-        """Auth, JSON body, knobs and pre-stream faults, in the order the gateway applies them."""
+        """Auth, then the JSON body, then this call's knobs."""
         self.stats.calls += 1
         if not self._authorized(request):
             raise Rejected(INVALID_KEY)
@@ -144,11 +144,13 @@ class FakeScope:
             body = _decode(await request.read())
         except msgspec.DecodeError as exc:
             raise Rejected(invalid_parameter("Request body is not valid JSON.")) from exc
-        knobs = self._knobs(request)
+        return body, self._knobs(request)
+
+    def _pre_stream_fault(self, knobs: Knobs) -> None:
+        """Raise the scripted fault that answers before any output, if there is one."""
         if knobs.fault in FAULTS:
             self.stats.faults[knobs.fault] += 1
-            raise _Faulted(FAULTS[knobs.fault], knobs)
-        return body, knobs
+            raise Rejected(FAULTS[knobs.fault])
 
     def _reject(self, error: ApiError, request_id: str, *, compat_mode: bool, knobs: Knobs | None) -> web.Response:
         status = (error.compat_status or error.status) if compat_mode else error.status
@@ -171,12 +173,11 @@ class FakeScope:
         knobs: Knobs | None = None
         try:
             body, knobs = await self._admit(request)
+            self._pre_stream_fault(knobs)
             parsed = native.parse(body, request)
             call = check(
                 parsed.model, parsed.messages, parsed.params, stream=parsed.stream, incremental=parsed.incremental
             )
-        except _Faulted as faulted:
-            return self._reject(faulted.error, request_id, compat_mode=False, knobs=faulted.knobs)
         except Rejected as rejected:
             return self._reject(rejected.error, request_id, compat_mode=False, knobs=knobs)
         seed, reply = self._reply(call, knobs)
@@ -198,10 +199,9 @@ class FakeScope:
         knobs: Knobs | None = None
         try:
             body, knobs = await self._admit(request)
+            self._pre_stream_fault(knobs)
             parsed = compat.parse(body)
             call = check(parsed.model, parsed.messages, parsed.params, stream=parsed.stream, incremental=True)
-        except _Faulted as faulted:
-            return self._reject(faulted.error, request_id, compat_mode=True, knobs=faulted.knobs)
         except Rejected as rejected:
             return self._reject(rejected.error, request_id, compat_mode=True, knobs=knobs)
         seed, reply = self._reply(call, knobs)
@@ -294,12 +294,3 @@ class FakeScope:
 
     async def _not_found(self, request: web.Request) -> web.Response:
         return web.Response(body=_encode(NOT_FOUND.native(str(uuid.uuid4()))), status=404, content_type=_JSON)
-
-
-class _Faulted(Exception):
-    """A scripted pre-stream fault; carries the knobs so Retry-After and SSE framing apply."""
-
-    def __init__(self, error: ApiError, knobs: Knobs) -> None:
-        super().__init__(error.message)
-        self.error = error
-        self.knobs = knobs
