@@ -54,7 +54,12 @@ async def test_rest_broadcast_batch_and_single_reach_subscribers(
     await subscribed(channel)
     headers = {"apikey": stack.anon_key, "Authorization": f"Bearer {stack.service_role_key}"}
     async with httpx.AsyncClient() as http:
-        body = {"messages": [{"topic": "news", "event": "a", "payload": {"n": 1}}, {"topic": "x", "event": "b", "payload": {}}]}
+        body = {
+            "messages": [
+                {"topic": "news", "event": "a", "payload": {"n": 1}},
+                {"topic": "x", "event": "b", "payload": {}},
+            ]
+        }
         batch = await http.post(f"{stack.url}/realtime/v1/api/broadcast", json=body, headers=headers)
         assert batch.status_code == 202, batch.text
         bad = await http.post(f"{stack.url}/realtime/v1/api/broadcast", json={"messages": "no"}, headers=headers)

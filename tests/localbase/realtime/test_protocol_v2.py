@@ -29,6 +29,12 @@ async def test_v2_array_frames_and_binary_broadcast(stack: LocalStack) -> None:
         assert json.loads(await sender.recv()) == [None, "2", "phoenix", "phx_reply", {"status": "ok", "response": {}}]
         await sender.send(kind3("1", "3", "realtime:js-room", "typing", {"who": "js"}))
         pushed = json.loads(await receiver.recv())
-        assert pushed == [None, None, "realtime:js-room", "broadcast", {"type": "broadcast", "event": "typing", "payload": {"who": "js"}}]
+        assert pushed == [
+            None,
+            None,
+            "realtime:js-room",
+            "broadcast",
+            {"type": "broadcast", "event": "typing", "payload": {"who": "js"}},
+        ]
         await sender.send(json.dumps(["9", "4", "realtime:nowhere", "broadcast", {}]))
         assert json.loads(await sender.recv())[4] == {"status": "error", "response": {"reason": "unmatched topic"}}

@@ -30,7 +30,9 @@ async def test_invalid_token_refused_at_connect(stack: LocalStack, token: str, s
     assert b'"error"' in refused.value.response.body
 
 
-async def test_expired_token_refused_at_join(stack: LocalStack, realtime_client: Callable[..., AsyncRealtimeClient]) -> None:
+async def test_expired_token_refused_at_join(
+    stack: LocalStack, realtime_client: Callable[..., AsyncRealtimeClient]
+) -> None:
     client = realtime_client()
     await client.set_auth(mint(stack, {"role": "authenticated", "sub": "x", "exp": int(time.time()) - 5}))
     states: list[Any] = []
@@ -54,7 +56,9 @@ async def test_token_expiring_while_connected_gets_system_error(
     assert states[1][0].value == "CHANNEL_ERROR" and "Token has expired" in str(states[1][1])
 
 
-async def test_access_token_refresh_keeps_channel(stack: LocalStack, realtime_client: Callable[..., AsyncRealtimeClient]) -> None:
+async def test_access_token_refresh_keeps_channel(
+    stack: LocalStack, realtime_client: Callable[..., AsyncRealtimeClient]
+) -> None:
     client = realtime_client()
     await client.set_auth(mint(stack, {"role": "authenticated", "sub": "x", "exp": int(time.time()) + 3}))
     heard: list[Any] = []
