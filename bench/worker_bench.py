@@ -1,0 +1,303 @@
+"""The worker under load, end to end: a throwaway cluster, the gateway, the fake DashScope and one
+`python -m worker`, each in its own process.
+
+1. Added latency to first token: user row committed -> first `chunk` at a subscribed client (the
+   owner, on the private channel), minus the fake's configured time to first token; p50/p99 with
+   1 and 50 conversations in parallel (targets at 50: p50 <= 5 ms, p99 <= 25 ms).
+2. Throughput: completed turns per second one worker sustains on a burst of questions, the fake
+   answering at once (target >= 300/s).
+3. Concurrent streams: slow answers held open together, the worker's RSS per stream (targets
+   >= 1,000 streams, <= 100 KB each).
+
+Figures are printed and written to bench/out/worker.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from bench.harness import free_port, summary_ms, throwaway_cluster, write_report
+from core.jwt import encode
+from core.settings import Settings
+from supabase import acreate_client
+
+TTFT_S = 0.05
+LATENCY_ROUNDS = {1: 30, 50: 8}
+BURST = 3000
+STREAMS = 1000
+LOG_DIR = Path(os.environ.get("BENCH_LOG_DIR", Path(tempfile.gettempdir()) / "cg-worker-bench"))
+
+
+def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise TimeoutError(url)
+
+
+@contextmanager
+def _child(name: str, args: list[str], env: dict[str, str], ready_url: str | None) -> Iterator[subprocess.Popen[bytes]]:
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    with open(LOG_DIR / f"{name}.log", "ab") as log:
+        process = subprocess.Popen([sys.executable, *args], env=env, stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        if ready_url:
+            _wait_http(ready_url, process)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+class Bench:
+    def __init__(self, dsn: str, gateway: str, env: dict[str, str]) -> None:
+        self.dsn = dsn
+        self.gateway = gateway
+        self.env = env
+        self.settings = Settings()
+
+    @contextmanager
+    def fake_and_worker(self, fake_args: list[str], **worker_env: str) -> Iterator[tuple[str, int]]:
+        port = free_port()
+        fake_url = f"http://127.0.0.1:{port}"
+        with _child(
+            "fakescope", ["-m", "fakescope", "--port", str(port), *fake_args], self.env, f"{fake_url}/_fake/stats"
+        ):
+            env = {
+                **self.env,
+                "DASHSCOPE_API_KEY": "sk-bench",
+                "DASHSCOPE_HTTP_BASE_URL": f"{fake_url}/api/v1",
+                "WORKER_CONCURRENCY": str(STREAMS + 200),
+                "WORKER_LOG_LEVEL": "WARNING",
+                **worker_env,
+            }
+            with _child("worker", ["-m", "worker"], env, None) as worker:
+                yield fake_url, worker.pid
+
+    async def users(self, conn: asyncpg.Connection, count: int) -> list[tuple[str, str, str]]:
+        """(user id, session id, access token) for `count` fresh users, one session each."""
+        out = []
+        now = int(time.time())
+        for _ in range(count):
+            user = str(uuid.uuid4())
+            await conn.execute(
+                "insert into auth.users (id, aud, role, email, raw_user_meta_data) values"
+                " ($1, 'authenticated', 'authenticated', $2, $3::jsonb)",
+                user,
+                f"b-{user[:8]}@example.com",
+                json.dumps({"username": f"b_{user[:12]}"}),
+            )
+            session = str(await conn.fetchval("insert into chat_sessions (user_id) values ($1) returning id", user))
+            token = encode(
+                {"sub": user, "role": "authenticated", "aud": "authenticated", "exp": now + 7200},
+                self.settings.supabase.jwt_secret,
+            )
+            out.append((user, session, token))
+        return out
+
+    async def wait_idle(self, conn: asyncpg.Connection, within: float = 120.0) -> None:
+        """Until every user message has a final answer."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            left = await conn.fetchval(
+                "select count(*) from chat_messages q where q.message_type = 'user' and not exists"
+                " (select 1 from chat_messages a where a.reply_to = q.id"
+                "  and a.status in ('completed', 'error', 'cancelled'))"
+            )
+            if left == 0:
+                return
+            await asyncio.sleep(0.1)
+        raise TimeoutError("answers still missing")
+
+    # --- 1. added latency to first token ---------------------------------------------------
+
+    async def latency(self, conversations: int) -> dict[str, Any]:
+        conn = await asyncpg.connect(self.dsn)
+        people = await self.users(conn, conversations)
+        samples: list[float] = []
+        clients = []
+        first: dict[str, float] = {}
+        done: dict[str, asyncio.Event] = {}
+
+        def on_chunk(message: dict[str, Any]) -> None:
+            reply_to = message["payload"]["reply_to"]
+            first.setdefault(reply_to, time.perf_counter())
+
+        def on_done(message: dict[str, Any]) -> None:
+            done.setdefault(message["payload"]["reply_to"], asyncio.Event()).set()
+
+        for _, session, token in people:
+            client = await acreate_client(self.gateway, self.settings.supabase.anon_key)
+            await client.realtime.set_auth(token)
+            channel = client.channel(f"chat:{session}", {"config": {"private": True}})
+            channel.on_broadcast("chunk", on_chunk).on_broadcast("done", on_done)
+            await channel.subscribe()
+            clients.append(client)
+
+        async def converse(user: str, session: str) -> None:
+            pool_conn = await asyncpg.connect(self.dsn)
+            try:
+                for i in range(LATENCY_ROUNDS[conversations]):
+                    qid = str(
+                        await pool_conn.fetchval(
+                            "insert into chat_messages (session_id, user_id, content) values ($1, $2, $3) returning id",
+                            session,
+                            user,
+                            f"round {i}: how are you?",
+                        )
+                    )
+                    committed = time.perf_counter()
+                    event = done.setdefault(qid, asyncio.Event())
+                    await asyncio.wait_for(event.wait(), 30)
+                    samples.append(first[qid] - committed - TTFT_S)
+            finally:
+                await pool_conn.close()
+
+        await asyncio.gather(*(converse(user, session) for user, session, _ in people))
+        for client in clients:
+            await client.realtime.close()
+        await conn.close()
+        return summary_ms(samples)
+
+    # --- 2. throughput ---------------------------------------------------------------------
+
+    async def throughput(self) -> dict[str, Any]:
+        conn = await asyncpg.connect(self.dsn)
+        people = await self.users(conn, 100)
+        await self.wait_idle(conn)
+        started = time.perf_counter()
+        await conn.execute(
+            """insert into chat_messages (session_id, user_id, content)
+               select s.id, s.user_id, 'burst question ' || g
+                 from generate_series(1, $1) g
+                 join chat_sessions s on s.id = ($2::uuid[])[1 + g % $3]""",
+            BURST,
+            [session for _, session, _ in people],
+            len(people),
+        )
+        await self.wait_idle(conn, within=240)
+        elapsed = time.perf_counter() - started
+        completed = await conn.fetchval(
+            "select count(*) from chat_messages a join chat_messages q on q.id = a.reply_to"
+            " where a.status = 'completed' and q.content like 'burst question %'"
+        )
+        await conn.close()
+        return {
+            "questions": BURST,
+            "seconds": round(elapsed, 2),
+            "turns_per_s": round(BURST / elapsed, 1),
+            "completed": completed,
+        }
+
+    # --- 3. concurrent streams -------------------------------------------------------------
+
+    async def streams(self, fake_url: str, worker_pid: int) -> dict[str, Any]:
+        conn = await asyncpg.connect(self.dsn)
+        people = await self.users(conn, 100)
+        await asyncio.sleep(1.0)  # let the idle worker settle before the baseline
+        baseline = _rss_kb(worker_pid)
+        await conn.execute(
+            """insert into chat_messages (session_id, user_id, content)
+               select s.id, s.user_id, 'slow question ' || g
+                 from generate_series(1, $1) g
+                 join chat_sessions s on s.id = ($2::uuid[])[1 + g % $3]""",
+            STREAMS,
+            [session for _, session, _ in people],
+            len(people),
+        )
+        peak_streams, peak_rss = 0, baseline
+        async with httpx.AsyncClient() as http:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                stats = (await http.get(f"{fake_url}/_fake/stats")).json()
+                peak_streams = max(peak_streams, stats["streams_active"])
+                peak_rss = max(peak_rss, _rss_kb(worker_pid))
+                if stats["streams_active"] >= STREAMS:
+                    await asyncio.sleep(1.0)
+                    peak_rss = max(peak_rss, _rss_kb(worker_pid))
+                    break
+                await asyncio.sleep(0.2)
+        await self.wait_idle(conn, within=120)
+        await conn.close()
+        return {
+            "streams": peak_streams,
+            "rss_baseline_mb": round(baseline / 1024, 1),
+            "rss_peak_mb": round(peak_rss / 1024, 1),
+            "kb_per_stream": round((peak_rss - baseline) / max(peak_streams, 1), 1),
+        }
+
+
+def main() -> None:
+    with throwaway_cluster() as cluster:
+        port = free_port()
+        gateway = f"http://127.0.0.1:{port}"
+        settings = Settings()
+        env = {
+            **os.environ,
+            "DATABASE_URL": cluster.url,
+            "SUPABASE_URL": gateway,
+            "LOCALBASE_PORT": str(port),
+            "SUPABASE_JWT_SECRET": settings.supabase.jwt_secret,
+            "NO_PROXY": "127.0.0.1,localhost",
+        }
+        bench = Bench(cluster.url, gateway, env)
+        figures: dict[str, Any] = {"fake_ttft_ms": TTFT_S * 1000}
+        serve = ["-m", "localbase", "serve", "--port", str(port)]
+        with _child("gateway", serve, env, f"{gateway}/auth/v1/health"):
+            fast = ["--ttft", str(TTFT_S), "--tokens-per-s", "0", "--answer-tokens", "20"]
+            with bench.fake_and_worker(fast):
+                time.sleep(2.0)  # the worker subscribes
+                figures["added_ttft_1"] = asyncio.run(bench.latency(1))
+                figures["added_ttft_50"] = asyncio.run(bench.latency(50))
+            with bench.fake_and_worker(["--ttft", "0", "--tokens-per-s", "0", "--answer-tokens", "20"]):
+                time.sleep(2.0)
+                figures["throughput"] = asyncio.run(bench.throughput())
+            slow = ["--ttft", "0", "--tokens-per-s", "2", "--tokens-per-event", "1", "--answer-tokens", "30"]
+            with bench.fake_and_worker(slow) as (fake_url, pid):
+                time.sleep(2.0)
+                figures["streams"] = asyncio.run(bench.streams(fake_url, pid))
+        figures["targets"] = {
+            "added_ttft_50_p50_ms": 5,
+            "added_ttft_50_p99_ms": 25,
+            "turns_per_s": 300,
+            "streams": 1000,
+            "kb_per_stream": 100,
+        }
+        write_report("worker", figures)
+
+
+if __name__ == "__main__":
+    main()
