@@ -29,8 +29,6 @@ _NOT_FINAL = frozenset({"null", "", None})
 
 
 class DashScopeProvider:
-    name = "dashscope"
-
     def __init__(self, *, base_url: str, api_key: str, read_timeout: float, max_connections: int) -> None:
         self.base_url = base_url
         self._api_key = api_key

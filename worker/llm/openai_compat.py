@@ -19,8 +19,6 @@ from worker.llm.base import ChatMessage, Finished, GenerationParams, ProviderErr
 
 
 class OpenAICompatProvider:
-    name = "openai"
-
     def __init__(
         self,
         *,
