@@ -1,0 +1,50 @@
+import type zh from './zh'
+
+const en: typeof zh = {
+  app: { name: 'ChatGalaxy', tagline: 'A galaxy of AI personas to talk to' },
+  nav: { chat: 'Chat', history: 'History', roles: 'Roles', profile: 'Profile', login: 'Log in', register: 'Sign up', logout: 'Log out', language: '中文' },
+  common: {
+    loading: 'Loading…', retry: 'Retry', cancel: 'Cancel', save: 'Save', create: 'Create', delete: 'Delete', close: 'Close',
+    error: 'Something went wrong', empty: 'Nothing here yet', saved: 'Saved', copied: 'Copied', confirmDelete: 'Delete this?',
+    notConfigured: 'The Supabase URL or anon key is not configured (/config.js).',
+  },
+  auth: {
+    email: 'Email', password: 'Password', confirmPassword: 'Confirm password', username: 'Username',
+    loginTitle: 'Welcome back', loginSubtitle: 'Log in to continue your conversations', loginButton: 'Log in',
+    registerTitle: 'Create your account', registerSubtitle: 'Pick a persona and start talking to Qwen', registerButton: 'Sign up',
+    noAccount: 'No account yet?', haveAccount: 'Already have an account?', goRegister: 'Sign up', goLogin: 'Log in',
+    emailInvalid: 'Enter a valid email address', passwordMismatch: 'The passwords do not match',
+    rules: { length: 'At least 8 characters', letter: 'Contains a letter', digit: 'Contains a digit' },
+    usernameRule: '3–50 characters, a Chinese character counts as two (now {width})',
+    usernameProblems: { empty: 'Enter a username', spaces: 'No leading or trailing spaces', tooShort: 'Username is too short', tooLong: 'Username is too long' },
+    usernameChecking: 'Checking username…', usernameFree: 'Username is available', usernameTaken: 'Username is taken',
+    invalidCredentials: 'Wrong email or password', emailTaken: 'This email is already registered', weakPassword: 'The password does not meet the rules',
+    confirmEmail: 'Signed up. Check your email to confirm, then log in.', registered: 'Signed up. Welcome!',
+    rateLimited: 'Too many attempts, try again later',
+  },
+  chat: {
+    newChat: 'New chat', sessions: 'Chats', noSessions: 'No chats yet: send a message to start one', pickRole: 'Pick a persona',
+    placeholder: 'Type a message. Enter sends, Shift+Enter adds a line', send: 'Send', stop: 'Stop', regenerate: 'Regenerate',
+    thinking: 'Thinking…', stopped: 'Stopped', failed: 'The answer failed', emptyTitle: 'Start a new conversation', emptyHint: 'Pick a persona and ask anything.',
+    tokens: '{n} tokens', seconds: '{n} s', sessionsLoadFailed: 'Could not load chats', messagesLoadFailed: 'Could not load messages',
+    sendFailed: 'Could not send', you: 'You', menu: 'Chats', reconnecting: 'Realtime connection lost, reconnecting…',
+    untitled: 'Untitled chat', deleteSession: 'Delete chat',
+  },
+  history: {
+    title: 'Chat history', searchPlaceholder: 'Search messages across all chats (Chinese or English)', search: 'Search', results: 'Results',
+    noResults: 'No matching messages', noSessions: 'No chats yet', messages: '{n} messages', open: 'Open',
+    clear: 'Clear search', searchFailed: 'Search failed', user: 'Me', assistant: 'AI',
+  },
+  roles: {
+    title: 'AI personas', builtIn: 'Built-in', mine: 'Mine', create: 'Create persona', name: 'Name', description: 'Description',
+    systemPrompt: 'System prompt', noMine: 'You have not created a persona yet', created: 'Persona created', chatWith: 'Chat with it',
+    nameRequired: 'Enter a name', promptRequired: 'Enter a system prompt', private: 'Private', deleted: 'Persona deleted',
+  },
+  profile: {
+    title: 'Profile', email: 'Email', username: 'Username', avatar: 'Avatar URL', joined: 'Joined', lastLogin: 'Last login',
+    stats: 'Stats', sessions: 'Chats', messages: 'Messages', changePassword: 'Change password', newPassword: 'New password',
+    passwordChanged: 'Password changed', language: 'Language',
+  },
+}
+
+export default en

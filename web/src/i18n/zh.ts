@@ -1,0 +1,46 @@
+export default {
+  app: { name: 'ChatGalaxy', tagline: '与 AI 角色畅聊的星系' },
+  nav: { chat: '聊天', history: '历史', roles: '角色', profile: '个人中心', login: '登录', register: '注册', logout: '退出登录', language: 'English' },
+  common: {
+    loading: '加载中…', retry: '重试', cancel: '取消', save: '保存', create: '创建', delete: '删除', close: '关闭',
+    error: '出错了', empty: '这里还什么都没有', saved: '已保存', copied: '已复制', confirmDelete: '确定删除吗？',
+    notConfigured: '尚未配置 Supabase 地址或匿名密钥（/config.js）。',
+  },
+  auth: {
+    email: '邮箱', password: '密码', confirmPassword: '确认密码', username: '用户名',
+    loginTitle: '欢迎回来', loginSubtitle: '登录后继续你的对话', loginButton: '登录',
+    registerTitle: '创建账号', registerSubtitle: '选择角色，开始与通义千问对话', registerButton: '注册',
+    noAccount: '还没有账号？', haveAccount: '已有账号？', goRegister: '去注册', goLogin: '去登录',
+    emailInvalid: '请输入有效的邮箱地址', passwordMismatch: '两次输入的密码不一致',
+    rules: { length: '至少 8 个字符', letter: '包含字母', digit: '包含数字' },
+    usernameRule: '3–50 个字符，一个汉字算两个（当前 {width}）',
+    usernameProblems: { empty: '请输入用户名', spaces: '首尾不能有空格', tooShort: '用户名太短', tooLong: '用户名太长' },
+    usernameChecking: '正在检查用户名…', usernameFree: '用户名可用', usernameTaken: '用户名已被占用',
+    invalidCredentials: '邮箱或密码错误', emailTaken: '该邮箱已注册', weakPassword: '密码不符合要求',
+    confirmEmail: '注册成功，请查收邮件确认后登录。', registered: '注册成功，欢迎！',
+    rateLimited: '操作太频繁，请稍后再试',
+  },
+  chat: {
+    newChat: '新对话', sessions: '会话', noSessions: '还没有会话，发一条消息开始吧', pickRole: '选择角色',
+    placeholder: '输入消息，Enter 发送，Shift+Enter 换行', send: '发送', stop: '停止', regenerate: '重新生成',
+    thinking: '思考中…', stopped: '已停止', failed: '回答失败', emptyTitle: '开始新的对话', emptyHint: '选一个角色，问点什么吧。',
+    tokens: '{n} tokens', seconds: '{n} 秒', sessionsLoadFailed: '会话加载失败', messagesLoadFailed: '消息加载失败',
+    sendFailed: '发送失败', you: '你', menu: '会话列表', reconnecting: '实时连接中断，正在重连…',
+    untitled: '未命名对话', deleteSession: '删除会话',
+  },
+  history: {
+    title: '聊天历史', searchPlaceholder: '搜索所有会话中的消息（中文或英文）', search: '搜索', results: '搜索结果',
+    noResults: '没有找到匹配的消息', noSessions: '还没有聊天记录', messages: '{n} 条消息', open: '打开',
+    clear: '清除搜索', searchFailed: '搜索失败', user: '我', assistant: 'AI',
+  },
+  roles: {
+    title: 'AI 角色', builtIn: '内置角色', mine: '我的角色', create: '创建角色', name: '名称', description: '描述',
+    systemPrompt: '系统提示词', noMine: '你还没有创建自定义角色', created: '角色已创建', chatWith: '与它聊天',
+    nameRequired: '请输入名称', promptRequired: '请输入系统提示词', private: '私有', deleted: '角色已删除',
+  },
+  profile: {
+    title: '个人中心', email: '邮箱', username: '用户名', avatar: '头像地址', joined: '注册时间', lastLogin: '上次登录',
+    stats: '统计', sessions: '会话数', messages: '消息数', changePassword: '修改密码', newPassword: '新密码',
+    passwordChanged: '密码已修改', language: '界面语言',
+  },
+}

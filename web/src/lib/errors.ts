@@ -1,0 +1,29 @@
+/**
+ * Errors from supabase-js as i18n keys where we know them, else the server's own message.
+ * Auth errors carry GoTrue's stable `code`; PostgREST errors carry the SQLSTATE.
+ */
+export interface Described {
+  key: string | null
+  message: string
+}
+
+const AUTH_CODES: Record<string, string> = {
+  invalid_credentials: 'auth.invalidCredentials',
+  user_already_exists: 'auth.emailTaken',
+  email_exists: 'auth.emailTaken',
+  weak_password: 'auth.weakPassword',
+  over_request_rate_limit: 'auth.rateLimited',
+  over_email_send_rate_limit: 'auth.rateLimited',
+}
+
+export function describeError(error: unknown): Described {
+  if (error && typeof error === 'object') {
+    const e = error as { code?: unknown; message?: unknown }
+    const code = typeof e.code === 'string' ? e.code : ''
+    const message = typeof e.message === 'string' && e.message ? e.message : String(error)
+    if (code in AUTH_CODES) return { key: AUTH_CODES[code] ?? null, message }
+    if (code === '23505' && /username|profiles/i.test(message)) return { key: 'auth.usernameTaken', message }
+    return { key: null, message }
+  }
+  return { key: null, message: String(error) }
+}

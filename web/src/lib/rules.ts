@@ -1,0 +1,66 @@
+/**
+ * The sign-up rules, checked as the user types. They mirror the server's: the username check
+ * constraint (`public.username_width`, migrations/..._profiles.sql: 3-50 where a wide CJK
+ * character counts as two) and the auth server's password rule (8+ characters with a letter
+ * and a digit).
+ */
+
+// The same ranges as public.username_width: characters in them count twice.
+const WIDE = /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/u
+
+export const USERNAME_MIN_WIDTH = 3
+export const USERNAME_MAX_WIDTH = 50
+export const PASSWORD_MIN_LENGTH = 8
+
+export function usernameWidth(name: string): number {
+  let width = 0
+  for (const ch of name) width += WIDE.test(ch) ? 2 : 1
+  return width
+}
+
+export type UsernameProblem = 'empty' | 'spaces' | 'tooShort' | 'tooLong'
+
+export function usernameProblem(name: string): UsernameProblem | null {
+  if (name.length === 0) return 'empty'
+  if (name !== name.trim()) return 'spaces'
+  const width = usernameWidth(name)
+  if (width < USERNAME_MIN_WIDTH) return 'tooShort'
+  if (width > USERNAME_MAX_WIDTH) return 'tooLong'
+  return null
+}
+
+export interface PasswordChecks {
+  length: boolean
+  letter: boolean
+  digit: boolean
+}
+
+export function passwordChecks(password: string): PasswordChecks {
+  return {
+    length: Array.from(password).length >= PASSWORD_MIN_LENGTH,
+    letter: /[A-Za-z]/.test(password),
+    digit: /[0-9]/.test(password),
+  }
+}
+
+export function passwordOk(password: string): boolean {
+  const checks = passwordChecks(password)
+  return checks.length && checks.letter && checks.digit
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
+
+export function emailOk(email: string): boolean {
+  return EMAIL.test(email.trim())
+}
+
+/** A custom role's slug (ai_roles.slug: `^[a-z0-9][a-z0-9_-]{1,63}$`), from its name when it can be. */
+export function slugFor(name: string, random: () => string = () => Math.random().toString(36).slice(2, 8)): string {
+  const base = name
+    .toLowerCase()
+    .normalize('NFKD')
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40)
+  return `${base ? base + '-' : 'role-'}${random()}`
+}

@@ -1,0 +1,124 @@
+/**
+ * Reassembles one answer from the worker's broadcasts (worker/broadcast.py): `chunk`
+ * {message_id, reply_to, attempt, seq, delta} with `seq` counting from 1 per attempt, then
+ * `done` {..., seq, status, length, ...} where `seq` is the last chunk's number.
+ *
+ * Realtime delivery is at-most-once and may reorder, so chunks are kept by `seq` and only the
+ * gap-free prefix is shown; a later `attempt` (the answer was retaken by another worker) replaces
+ * everything before it. The stored row is the truth: `reconcile` with it settles the text
+ * whenever the stream has a gap or is over.
+ */
+import type { MessageStatus } from './types'
+
+export interface ChunkEvent {
+  message_id: string
+  reply_to: string
+  attempt: number
+  seq: number
+  delta: string
+}
+
+export interface DoneEvent {
+  message_id: string
+  reply_to: string
+  attempt: number
+  seq: number
+  status: MessageStatus
+  length?: number
+  finish_reason?: string | null
+  error_code?: string | null
+  error_message?: string | null
+}
+
+export interface StoredAnswer {
+  id: string
+  content: string
+  status: MessageStatus
+}
+
+export class AnswerStream {
+  messageId: string | null = null
+  attempt = 0
+  private chunks = new Map<number, string>()
+  private prefixSeq = 0
+  private prefix = ''
+  /** The last seq the worker says it sent, once `done` arrived. */
+  finalSeq: number | null = null
+  status: MessageStatus = 'pending'
+  errorCode: string | null = null
+  errorMessage: string | null = null
+  /** Text from the stored row, when it is ahead of (or settles) the stream. */
+  private stored: string | null = null
+  settled = false
+
+  chunk(event: ChunkEvent): boolean {
+    if (this.settled || !this.accept(event.attempt, event.message_id)) return false
+    if (event.seq <= this.prefixSeq || this.chunks.has(event.seq)) return false // duplicate
+    this.chunks.set(event.seq, event.delta)
+    while (this.chunks.has(this.prefixSeq + 1)) {
+      this.prefixSeq += 1
+      this.prefix += this.chunks.get(this.prefixSeq) ?? ''
+      this.chunks.delete(this.prefixSeq)
+    }
+    if (this.status === 'pending') this.status = 'streaming'
+    return true
+  }
+
+  done(event: DoneEvent): boolean {
+    if (this.settled || !this.accept(event.attempt, event.message_id)) return false
+    this.finalSeq = event.seq
+    this.status = event.status
+    this.errorCode = event.error_code ?? null
+    this.errorMessage = event.error_message ?? null
+    return true
+  }
+
+  /** Settle from the stored row: a final row is the whole answer; a live one only extends the text. */
+  reconcile(row: StoredAnswer): void {
+    if (this.settled) return
+    this.messageId = row.id
+    if (row.status === 'completed' || row.status === 'error' || row.status === 'cancelled') {
+      this.stored = row.content
+      this.status = row.status
+      this.settled = true
+      return
+    }
+    if (row.content.length > this.prefix.length) this.stored = row.content
+    if (row.status === 'streaming' && this.status === 'pending') this.status = 'streaming'
+  }
+
+  /** Chunks are missing between what is shown and what has arrived or was announced. */
+  get hasGap(): boolean {
+    if (this.chunks.size > 0) return true
+    return this.finalSeq !== null && this.prefixSeq < this.finalSeq
+  }
+
+  /** Done was announced but the text cannot be trusted to be whole without the stored row. */
+  get needsRow(): boolean {
+    return !this.settled && (this.finalSeq !== null || this.hasGap)
+  }
+
+  get text(): string {
+    if (this.settled) return this.stored ?? this.prefix
+    return this.stored !== null && this.stored.length > this.prefix.length ? this.stored : this.prefix
+  }
+
+  get finished(): boolean {
+    return this.settled || (this.finalSeq !== null && !this.hasGap)
+  }
+
+  private accept(attempt: number, messageId: string): boolean {
+    if (attempt < this.attempt) return false
+    if (attempt > this.attempt) {
+      this.attempt = attempt
+      this.chunks.clear()
+      this.prefixSeq = 0
+      this.prefix = ''
+      this.stored = null
+      this.finalSeq = null
+      this.status = 'pending'
+    }
+    this.messageId = messageId
+    return true
+  }
+}

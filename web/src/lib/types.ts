@@ -1,0 +1,67 @@
+/** Rows as the SPA reads them through PostgREST (migrations/ is the source of truth). */
+
+export type MessageType = 'user' | 'assistant' | 'system'
+export type MessageStatus = 'pending' | 'streaming' | 'completed' | 'error' | 'cancelled'
+
+export interface Profile {
+  id: string
+  username: string
+  email: string | null
+  avatar_url: string | null
+  last_login_at: string | null
+  created_at: string
+}
+
+export interface AiRole {
+  id: string
+  slug: string
+  name: string
+  description: string | null
+  system_prompt: string
+  avatar_url: string | null
+  sort_order: number
+  created_by: string | null
+  created_at: string
+}
+
+export interface ChatSession {
+  id: string
+  role_id: string | null
+  title: string | null
+  message_count: number
+  last_message_at: string | null
+  created_at: string
+}
+
+export interface ChatMessage {
+  id: string
+  session_id: string
+  message_type: MessageType
+  content: string
+  role_id: string | null
+  status: MessageStatus
+  reply_to: string | null
+  tokens_used: number
+  response_time: number | null
+  error_code: string | null
+  error_message: string | null
+  cancel_requested: boolean
+  created_at: string
+}
+
+export interface SearchHit {
+  id: string
+  session_id: string
+  message_type: MessageType
+  content: string
+  role_id: string | null
+  created_at: string
+  rank: number
+}
+
+export const MESSAGE_COLUMNS =
+  'id,session_id,message_type,content,role_id,status,reply_to,tokens_used,response_time,error_code,error_message,cancel_requested,created_at'
+
+export function isFinal(status: MessageStatus): boolean {
+  return status === 'completed' || status === 'error' || status === 'cancelled'
+}

@@ -1,0 +1,11 @@
+import { createApp } from 'vue'
+import { createPinia } from 'pinia'
+import './styles.css'
+import App from './App.vue'
+import { makeRouter } from './router'
+import { makeI18n, setLocale, storedLocale } from './i18n'
+
+const i18n = makeI18n()
+setLocale(i18n, storedLocale())
+
+createApp(App).use(createPinia()).use(makeRouter()).use(i18n).mount('#app')

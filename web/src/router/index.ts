@@ -1,0 +1,25 @@
+/** Routes of the seed design (section 3); each page is its own lazily loaded chunk. */
+import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
+import { useAuth } from '@/stores/auth'
+
+export const routes: RouteRecordRaw[] = [
+  { path: '/', name: 'chat', component: () => import('@/views/ChatView.vue'), meta: { auth: true } },
+  { path: '/login', name: 'login', component: () => import('@/views/LoginView.vue'), meta: { guest: true } },
+  { path: '/register', name: 'register', component: () => import('@/views/RegisterView.vue'), meta: { guest: true } },
+  { path: '/profile', name: 'profile', component: () => import('@/views/ProfileView.vue'), meta: { auth: true } },
+  { path: '/history', name: 'history', component: () => import('@/views/HistoryView.vue'), meta: { auth: true } },
+  { path: '/roles', name: 'roles', component: () => import('@/views/RolesView.vue'), meta: { auth: true } },
+  { path: '/:pathMatch(.*)*', redirect: '/' },
+]
+
+export function makeRouter() {
+  const router = createRouter({ history: createWebHistory(), routes })
+  router.beforeEach(async (to) => {
+    const auth = useAuth()
+    await auth.init()
+    if (to.meta.auth && !auth.session) return { name: 'login', query: to.fullPath === '/' ? {} : { redirect: to.fullPath } }
+    if (to.meta.guest && auth.session) return { name: 'chat' }
+    return true
+  })
+  return router
+}

@@ -1,0 +1,78 @@
+/** Built-in personas (created_by null) and the user's private ones, as RLS lets them read. */
+import { defineStore } from 'pinia'
+import { computed, ref } from 'vue'
+import { supabase } from '@/lib/supabase'
+import { slugFor } from '@/lib/rules'
+import type { AiRole } from '@/lib/types'
+
+const COLUMNS = 'id,slug,name,description,system_prompt,avatar_url,sort_order,created_by,created_at'
+
+export const useRoles = defineStore('roles', () => {
+  const roles = ref<AiRole[]>([])
+  const loading = ref(false)
+  const error = ref<string | null>(null)
+  const loaded = ref(false)
+
+  const builtIn = computed(() => roles.value.filter((r) => r.created_by === null))
+  const mine = computed(() => roles.value.filter((r) => r.created_by !== null))
+
+  async function load(force = false): Promise<void> {
+    if (loaded.value && !force) return
+    loading.value = true
+    error.value = null
+    try {
+      const { data, error: e } = await supabase()
+        .from('ai_roles')
+        .select(COLUMNS)
+        .order('sort_order', { ascending: true })
+        .order('created_at', { ascending: true })
+      if (e) throw e
+      roles.value = (data ?? []) as AiRole[]
+      loaded.value = true
+    } catch (e) {
+      error.value = e instanceof Error ? e.message : String((e as { message?: string }).message ?? e)
+    } finally {
+      loading.value = false
+    }
+  }
+
+  function byId(id: string | null | undefined): AiRole | undefined {
+    return id ? roles.value.find((r) => r.id === id) : undefined
+  }
+
+  function bySlug(slug: string | null | undefined): AiRole | undefined {
+    return slug ? roles.value.find((r) => r.slug === slug) : undefined
+  }
+
+  async function create(userId: string, input: { name: string; description: string; system_prompt: string }): Promise<AiRole> {
+    const { data, error: e } = await supabase()
+      .from('ai_roles')
+      .insert({
+        slug: slugFor(input.name),
+        name: input.name.trim(),
+        description: input.description.trim() || null,
+        system_prompt: input.system_prompt.trim(),
+        sort_order: 100,
+        created_by: userId,
+      })
+      .select(COLUMNS)
+      .single()
+    if (e) throw e
+    const role = data as AiRole
+    roles.value = [...roles.value, role]
+    return role
+  }
+
+  async function remove(id: string): Promise<void> {
+    const { error: e } = await supabase().from('ai_roles').delete().eq('id', id)
+    if (e) throw e
+    roles.value = roles.value.filter((r) => r.id !== id)
+  }
+
+  function reset(): void {
+    roles.value = []
+    loaded.value = false
+  }
+
+  return { roles, loading, error, loaded, builtIn, mine, load, byId, bySlug, create, remove, reset }
+})

@@ -1,0 +1,32 @@
+/// <reference types="vitest/config" />
+import { fileURLToPath, URL } from 'node:url'
+import { defineConfig } from 'vite'
+import vue from '@vitejs/plugin-vue'
+
+// Routes are lazy-loaded (src/router), so each page is its own chunk; the heavy shared libraries
+// get stable vendor chunks so a change in app code does not invalidate them.
+export default defineConfig({
+  plugins: [vue()],
+  resolve: { alias: { '@': fileURLToPath(new URL('./src', import.meta.url)) } },
+  server: { host: '127.0.0.1', port: 5173 },
+  build: {
+    target: 'es2020',
+    chunkSizeWarningLimit: 700,
+    rollupOptions: {
+      output: {
+        manualChunks(id: string): string | undefined {
+          if (!id.includes('node_modules')) return undefined
+          if (id.includes('element-plus') || id.includes('@element-plus')) return 'vendor-element'
+          if (id.includes('@supabase')) return 'vendor-supabase'
+          if (id.includes('highlight.js') || id.includes('markdown-it') || id.includes('dompurify')) return 'vendor-markdown'
+          if (id.includes('/vue') || id.includes('@vue') || id.includes('pinia') || id.includes('@intlify')) return 'vendor-vue'
+          return undefined
+        },
+      },
+    },
+  },
+  test: {
+    environment: 'happy-dom',
+    include: ['tests/**/*.test.ts'],
+  },
+})
