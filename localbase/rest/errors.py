@@ -25,6 +25,7 @@ class RestError(Exception):
         message: str,
         details: str | None = None,
         hint: str | None = None,
+        *,
         headers: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
         super().__init__(message)

@@ -25,6 +25,7 @@ _encoder = msgspec.json.Encoder()
 
 def setup_sql(
     identity: Identity,
+    *,
     readonly: bool,
     search_path: str,
     method: str,
@@ -57,6 +58,7 @@ async def run(
     sql: str,
     args: list[Any],
     identity: Identity,
+    *,
     check: Check | None = None,
     extra: tuple[str, list[Any]] | None = None,
 ) -> tuple[asyncpg.Record, Any]:

@@ -149,17 +149,14 @@ def scan(items: list[tuple[str, str]]) -> tuple[Shape, list[str]]:
             values.append(value)
         else:
             match = _OPERATOR_PREFIX.match(value)
-            if match is None or match.group(2) not in OPERATORS or match.group(2) == "is":
-                # `is` values are keywords that shape the SQL; anything else is an RPC argument
-                # (or a malformed filter, reported by `parse`).
-                if match is not None and match.group(2) == "is":
-                    shape.append((key, value))
-                    continue
-                shape.append((key, "\x00"))
+            if match is not None and match.group(2) == "is":
+                shape.append((key, value))  # `is` takes keywords, which shape the SQL
+            elif match is None or match.group(2) not in OPERATORS:
+                shape.append((key, "\x00"))  # an RPC argument, or a bad filter that `parse` reports
+                values.append(value)
             else:
                 shape.append((key, value[: match.end()] + "\x00"))
-                value = value[match.end() :]
-            values.append(value)
+                values.append(value[match.end() :])
     return tuple(shape), values
 
 

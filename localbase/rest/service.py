@@ -118,7 +118,9 @@ class RestService:
         except RestError as error:
             status, headers, body = error.status, error.response_headers(), error.body()
         except BodyTooLarge:
-            too_large = RestError(413, "PGRST413", "Payload Too Large", f"The request body exceeds {self.max_body} bytes")
+            too_large = RestError(
+                413, "PGRST413", "Payload Too Large", f"The request body exceeds {self.max_body} bytes"
+            )
             status, headers, body = too_large.status, too_large.response_headers(), too_large.body()
         except Exception:
             log.exception("REST request failed", extra={"path": request.path})
@@ -174,23 +176,24 @@ class RestService:
         schema: str,
         plan: Plan,
         args: list[Any],
+        *,
         check: Any = None,
         planned: list[Any] | None = None,
     ) -> tuple[asyncpg.Record, Any]:
         assert self._pool is not None
         setup = setup_sql(
             identity,
-            plan.readonly,
-            f"{quote_ident(schema)}, extensions",
-            request.method,
-            request.scope.get("root_path", "") + request.path,
-            request.headers,
-            self.catalog.role_settings.get(identity.role, []),
+            readonly=plan.readonly,
+            search_path=f"{quote_ident(schema)}, extensions",
+            method=request.method,
+            path=request.scope.get("root_path", "") + request.path,
+            headers=request.headers,
+            role_settings=self.catalog.role_settings.get(identity.role, []),
         )
         extra = None
         if planned is not None and plan.count is not None:
             extra = (f"explain (format json) {plan.count.sql}", planned)
-        return await run(self._pool, setup, plan.main.sql, args, identity, check, extra)
+        return await run(self._pool, setup, plan.main.sql, args, identity, check=check, extra=extra)
 
     # --- reads --------------------------------------------------------------------------------
 
@@ -210,9 +213,9 @@ class RestService:
             bind(plan.count.params, values, {}) if prefer.count in ("planned", "estimated") and plan.count else None
         )
         check = singular_violation if fmt == hdr.OBJECT else None
-        row, explain = await self._execute(request, identity, schema, plan, args, check, planned)
+        row, explain = await self._execute(request, identity, schema, plan, args, check=check, planned=planned)
         total = _total(prefer.count, row["total"], explain, self.max_rows)
-        return self._rows_response(fmt, prefer, row["n"], row["body"], total, offset)
+        return self._rows_response(fmt, prefer, n=row["n"], body=row["body"], total=total, offset=offset)
 
     def _paging(self, request: Request, query: Query, values: list[str]) -> tuple[int, int | None]:
         offset = _int_param(values, query.offset.get(()), "offset") or 0
@@ -228,7 +231,7 @@ class RestService:
         return offset, limit
 
     def _rows_response(
-        self, fmt: str, prefer: hdr.Prefer, n: int, body: str | None, total: int | None, offset: int
+        self, fmt: str, prefer: hdr.Prefer, *, n: int, body: str | None, total: int | None, offset: int
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         if total is not None and offset > total and offset > 0:
             raise RestError(
@@ -287,7 +290,13 @@ class RestService:
         plan = self._plan(
             key,
             lambda: compile_insert(
-                self.catalog, table, query, columns, prefer.representation, prefer.resolution, prefer.missing_default
+                self.catalog,
+                table,
+                query,
+                columns,
+                represent=prefer.representation,
+                upsert=prefer.resolution,
+                missing_default=prefer.missing_default,
             ),
         )
         if not rows and not columns:
@@ -295,7 +304,7 @@ class RestService:
         else:
             args = bind(plan.main.params, values, {"body": text})
             check = singular_violation if fmt == hdr.OBJECT and prefer.representation else None
-            row, _ = await self._execute(request, identity, schema, plan, args, check)
+            row, _ = await self._execute(request, identity, schema, plan, args, check=check)
             row_count, body = row["n"], row["body"]
         headers = [(b"content-range", f"*/{row_count if prefer.count else '*'}".encode())]
         headers.append((b"preference-applied", prefer.applied()))
@@ -337,7 +346,7 @@ class RestService:
                 )  # fmt: skip
             return None
 
-        row, _ = await self._execute(request, identity, schema, plan, args, check)
+        row, _ = await self._execute(request, identity, schema, plan, args, check=check)
         n = row["n"]
         headers = [(b"content-range", content_range(0, n, n if prefer.count else None).encode())]
         headers.append((b"preference-applied", prefer.applied()))
@@ -376,11 +385,13 @@ class RestService:
             readonly = True
         exact = prefer.count in ("exact", "estimated")
         key = ("rpc", schema, name, shape, _signature(function), arg_names, exact, readonly, request.method == "POST")
-        plan = self._plan(key, lambda: compile_rpc(self.catalog, function, query, arg_names, exact, readonly))
+        plan = self._plan(
+            key, lambda: compile_rpc(self.catalog, function, query, arg_names, count=exact, readonly=readonly)
+        )
         offset, limit = self._paging(request, query, values)
         args = bind(plan.main.params, values, {"limit": limit, "offset": offset, "body": body})
         check = singular_violation if fmt == hdr.OBJECT and plan.result == "rows" else None
-        row, _ = await self._execute(request, identity, schema, plan, args, check)
+        row, _ = await self._execute(request, identity, schema, plan, args, check=check)
         if plan.result == "void":
             return 204, [], b""
         if plan.result == "scalar":
@@ -389,7 +400,7 @@ class RestService:
             content = row["body"] or "[]"
             obj = content[1:-1].strip() if row["n"] == 1 else "null"
             return 200, [(b"content-type", hdr.CONTENT_TYPES[hdr.JSON])], obj.encode()
-        return self._rows_response(fmt, prefer, row["n"], row["body"], row["total"], offset)
+        return self._rows_response(fmt, prefer, n=row["n"], body=row["body"], total=row["total"], offset=offset)
 
 
 def _parsed(shape: Shape) -> Query:
@@ -467,10 +478,11 @@ def _choose(candidates: list[Function], schema: str, name: str, payload: Any) ->
         raise RestError(
             300,
             "PGRST203",
-            f"Could not choose the best candidate function between: "
+            "Could not choose the best candidate function between: "
             + ", ".join(f"{f.qualified}({', '.join(a.name + ' => ' + a.type for a in f.args)})" for f in matching),
             None,
-            "Try renaming the parameters or the function itself in the database so function overloading can be resolved",
+            "Try renaming the parameters or the function itself in the database so function overloading can be "
+            "resolved",
         )
     return matching[0]
 

@@ -16,7 +16,6 @@ from localbase.rest.catalog import Catalog, Column, Function, Table, quote_ident
 from localbase.rest.errors import RestError, undefined_column
 from localbase.rest.query import (
     FTS,
-    Column as SelectColumn,
     Condition,
     Embed,
     EmbedPath,
@@ -30,6 +29,9 @@ from localbase.rest.query import (
     Star,
     Value,
     parse_list,
+)
+from localbase.rest.query import (
+    Column as SelectColumn,
 )
 
 _COMPARE = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
@@ -230,13 +232,17 @@ class Compiler:
                     target.schema,
                     target.name,
                 ):
-                    found.append((fk.name, _Relationship(target, tuple(zip(fk.columns, fk.ref_columns)), True)))
+                    found.append(
+                        (fk.name, _Relationship(target, tuple(zip(fk.columns, fk.ref_columns, strict=True)), True))
+                    )
                 if (fk.schema, fk.table) == (target.schema, target.name) and (fk.ref_schema, fk.ref_table) == (
                     parent.schema,
                     parent.name,
                 ):
                     one = fk.columns in target.unique_keys
-                    found.append((fk.name, _Relationship(target, tuple(zip(fk.ref_columns, fk.columns)), one)))
+                    found.append(
+                        (fk.name, _Relationship(target, tuple(zip(fk.ref_columns, fk.columns, strict=True)), one))
+                    )
         if not found:
             raise RestError(
                 400,
@@ -294,7 +300,8 @@ class Compiler:
         if f.quantifier:
             quant = f.quantifier
             if op in _PATTERN:
-                return f"{lhs}::text {_PATTERN[op]} {quant}({self.value(f.value, 'likelist' if 'like' in op else 'text')}::text::text[])"
+                patterns = self.value(f.value, "likelist" if "like" in op else "text")
+                return f"{lhs}::text {_PATTERN[op]} {quant}({patterns}::text::text[])"
             return f"{lhs} {_COMPARE[op]} {quant}({self.value(f.value)}::text::{_array_of(kind)})"
         if op in _COMPARE:
             return f"{lhs} {_COMPARE[op]} {self.value(f.value)}::text::{kind}"
@@ -352,10 +359,14 @@ def compile_read(catalog: Catalog, table: Table, query: Query, count: bool) -> P
     compiler = Compiler(catalog, query)
     alias = quote_ident(table.name)
     source = f"{table.qualified} as {alias}"
-    return _read(compiler, table, alias, source, query, count, lambda c: _read_count(c, table, alias, source))
+    return _read(
+        compiler, table, alias, source, query, count=count, counter=lambda c: _read_count(c, table, alias, source)
+    )
 
 
-def _read(compiler: Compiler, table: Table, alias: str, source: str, query: Query, count: bool, counter: Any) -> Plan:
+def _read(
+    compiler: Compiler, table: Table, alias: str, source: str, query: Query, *, count: bool, counter: Any
+) -> Plan:
     node = compiler.node(table, alias, query.select, ())
     compiler.check_scopes()
     filtered = f"from {source}{''.join(node.joins)}{_where(node.where)}"
@@ -382,9 +393,12 @@ def _where(conditions: list[str]) -> str:
 # --- writes -------------------------------------------------------------------------------------
 
 
-def _returning(compiler: Compiler, table: Table, alias: str, query: Query, represent: bool, write: str) -> str:
+def _returning(compiler: Compiler, table: Table, alias: str, query: Query, *, represent: bool, write: str) -> str:
     if not represent:
-        return f"with pgrst_w as ({write} returning 1) select null::bigint as total, count(*) as n, null::text as body from pgrst_w"
+        return (
+            f"with pgrst_w as ({write} returning 1) "
+            "select null::bigint as total, count(*) as n, null::text as body from pgrst_w"
+        )
     node = compiler.node(table, alias, query.select, (), filtered=False)
     compiler.check_scopes()
     return (
@@ -399,6 +413,7 @@ def compile_insert(
     table: Table,
     query: Query,
     columns: tuple[str, ...],
+    *,
     represent: bool,
     upsert: str | None,
     missing_default: bool,
@@ -419,8 +434,9 @@ def compile_insert(
         write = (
             f"insert into {table.qualified} as {alias} ({', '.join(quote_ident(c.name) for c in cols)}) "
             f"select {', '.join(values)} from jsonb_array_elements("
-            f"case when jsonb_typeof({body}::text::jsonb) = 'array' then {body}::text::jsonb else jsonb_build_array({body}::text::jsonb) end"
-            f") with ordinality as pgrst_j(v, i) cross join lateral jsonb_populate_record(null::{table.qualified}, pgrst_j.v)"
+            f"case when jsonb_typeof({body}::text::jsonb) = 'array' then {body}::text::jsonb"
+            f" else jsonb_build_array({body}::text::jsonb) end) with ordinality as pgrst_j(v, i)"
+            f" cross join lateral jsonb_populate_record(null::{table.qualified}, pgrst_j.v)"
             " as pgrst_r order by pgrst_j.i"
         )
     else:
@@ -439,7 +455,9 @@ def compile_insert(
             write += f"{conflict} do update set {sets}"
         else:
             write += f"{conflict} do nothing"
-    return Plan(compiler.statement(_returning(compiler, table, alias, query, represent, write)), readonly=False)
+    return Plan(
+        compiler.statement(_returning(compiler, table, alias, query, represent=represent, write=write)), readonly=False
+    )
 
 
 def _writable(table: Table, name: str) -> Column:
@@ -460,7 +478,9 @@ def compile_update(catalog: Catalog, table: Table, query: Query, columns: tuple[
         f"update {table.qualified} as {alias} set {sets} "
         f"from jsonb_populate_record(null::{table.qualified}, {body}::text::jsonb) as pgrst_r{_where(where)}"
     )
-    return Plan(compiler.statement(_returning(compiler, table, alias, query, represent, write)), readonly=False)
+    return Plan(
+        compiler.statement(_returning(compiler, table, alias, query, represent=represent, write=write)), readonly=False
+    )
 
 
 def compile_delete(catalog: Catalog, table: Table, query: Query, represent: bool) -> Plan:
@@ -468,7 +488,9 @@ def compile_delete(catalog: Catalog, table: Table, query: Query, represent: bool
     alias = quote_ident(table.name)
     where = _root_conditions(compiler, table, alias)
     write = f"delete from {table.qualified} as {alias}{_where(where)}"
-    return Plan(compiler.statement(_returning(compiler, table, alias, query, represent, write)), readonly=False)
+    return Plan(
+        compiler.statement(_returning(compiler, table, alias, query, represent=represent, write=write)), readonly=False
+    )
 
 
 def _root_conditions(compiler: Compiler, table: Table, alias: str) -> list[str]:
@@ -479,7 +501,7 @@ def _root_conditions(compiler: Compiler, table: Table, alias: str) -> list[str]:
 
 
 def compile_rpc(
-    catalog: Catalog, function: Function, query: Query, arg_names: tuple[str, ...], count: bool, readonly: bool
+    catalog: Catalog, function: Function, query: Query, arg_names: tuple[str, ...], *, count: bool, readonly: bool
 ) -> Plan:
     """Call `function` with the named arguments decoded from one JSON object (the body, or GET's query)."""
     compiler = Compiler(catalog, query)
@@ -498,7 +520,10 @@ def compile_rpc(
         args_source = "(select) as pgrst_args"
         call = f"{function.qualified}()"
     if function.return_kind == "void":
-        sql = f"select null::bigint as total, 0 as n, null::text as body from {args_source}, lateral (select {call}) pgrst_v"
+        sql = (
+            "select null::bigint as total, 0 as n, null::text as body"
+            f" from {args_source}, lateral (select {call}) pgrst_v"
+        )
         return Plan(compiler.statement(sql), readonly=readonly, result="void")
     if function.return_kind == "scalar":
         if function.returns_set:
@@ -512,5 +537,5 @@ def compile_rpc(
     table = function.as_table()
     alias = quote_ident(function.name)
     source = f"{args_source} cross join lateral {call} as {alias}"
-    plan = _read(compiler, table, alias, source, query, count, None)
+    plan = _read(compiler, table, alias, source, query, count=count, counter=None)
     return Plan(plan.main, None, readonly, "rows" if function.returns_set else "object")

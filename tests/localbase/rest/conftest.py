@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from supabase import Client, create_client
 
+from supabase import Client, create_client
 from tests.conftest import LocalStack, TestUser
 
 FIXTURE_SQL = """
@@ -78,18 +78,20 @@ def things(stack: LocalStack) -> LocalStack:
 
     asyncio.run(create())
     wait_until(
-        lambda: httpx.get(
-            f"{stack.url}/rest/v1/rest_things?select=id&id=eq.1", headers={"apikey": stack.service_role_key}
-        ).status_code
-        == 200,
+        lambda: (
+            httpx.get(
+                f"{stack.url}/rest/v1/rest_things?select=id&id=eq.1", headers={"apikey": stack.service_role_key}
+            ).status_code
+            == 200
+        ),
         message="REST to see rest_things",
     )
     return stack
 
 
 @pytest.fixture
-def service_client(things: LocalStack) -> Iterator[Client]:
-    yield create_client(things.url, things.service_role_key)
+def service_client(things: LocalStack) -> Client:
+    return create_client(things.url, things.service_role_key)
 
 
 @pytest.fixture

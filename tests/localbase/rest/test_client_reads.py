@@ -9,6 +9,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 from postgrest.exceptions import APIError
+
 from supabase import Client
 
 
@@ -63,9 +64,13 @@ def test_array_range_and_jsonb_operators(service_client: Client) -> None:
 
 
 def test_json_paths_in_filters_and_select(service_client: Client) -> None:
-    response = service_client.table("rest_things").select("id,kind:data->>kind,w:data->size->w").eq(
-        "data->>kind", "fruit"
-    ).order("id").execute()
+    response = (
+        service_client.table("rest_things")
+        .select("id,kind:data->>kind,w:data->size->w")
+        .eq("data->>kind", "fruit")
+        .order("id")
+        .execute()
+    )
     assert response.data == [{"id": 1, "kind": "fruit", "w": 3}, {"id": 2, "kind": "fruit", "w": 5}]
 
 
@@ -103,12 +108,7 @@ def test_embeds_to_one_to_many_inner_and_scoped_modifiers(service_client: Client
         {"name": "beta", "rest_things": [{"id": 3}, {"id": 4}]},
         {"name": "empty", "rest_things": []},
     ]
-    rows = (
-        groups.select("name,items:rest_things!inner(id,name)")
-        .eq("items.name", "carrot")
-        .execute()
-        .data
-    )
+    rows = groups.select("name,items:rest_things!inner(id,name)").eq("items.name", "carrot").execute().data
     assert rows == [{"name": "beta", "items": [{"id": 3, "name": "carrot"}]}]
     rows = (
         groups.select("name,rest_things(id)")
@@ -130,12 +130,15 @@ def test_embeds_to_one_to_many_inner_and_scoped_modifiers(service_client: Client
     assert orphan.data == {"id": 5, "rest_groups": None}
 
 
-def test_count_range_and_content_range(service_client: Client, rest: Callable[..., httpx.Response], things: object) -> None:
+def test_count_range_and_content_range(
+    service_client: Client, rest: Callable[..., httpx.Response], things: object
+) -> None:
     things_table = service_client.table("rest_things")
     for method in ("exact", "planned", "estimated"):
         response = things_table.select("id", count=method).range(1, 2).order("id").execute()  # type: ignore[arg-type]
         assert [r["id"] for r in response.data] == [2, 3]
-        assert response.count is not None and response.count >= (5 if method != "planned" else 1)
+        assert response.count is not None
+        assert response.count >= (5 if method != "planned" else 1)
     exact = rest(
         "rest_things?select=id&order=id",
         headers={"Range": "1-2", "Prefer": "count=exact"},
@@ -145,9 +148,13 @@ def test_count_range_and_content_range(service_client: Client, rest: Callable[..
     assert exact.headers["content-range"] == "1-2/5"
     assert [r["id"] for r in exact.json()] == [2, 3]
     plain = rest("rest_things?select=id&limit=0", token=service_client.supabase_key)
-    assert plain.json() == [] and plain.headers["content-range"] == "*/*"
-    beyond = rest("rest_things?select=id&offset=10", headers={"Prefer": "count=exact"}, token=service_client.supabase_key)
-    assert beyond.status_code == 416 and beyond.json()["code"] == "PGRST103"
+    assert plain.json() == []
+    assert plain.headers["content-range"] == "*/*"
+    beyond = rest(
+        "rest_things?select=id&offset=10", headers={"Prefer": "count=exact"}, token=service_client.supabase_key
+    )
+    assert beyond.status_code == 416
+    assert beyond.json()["code"] == "PGRST103"
     head = service_client.table("rest_things").select("*", count="exact", head=True).execute()
     assert head.count == 5
 
@@ -180,9 +187,13 @@ def test_rpc_post_get_head(service_client: Client) -> None:
     assert service_client.rpc("rest_echo", {"payload": {"deep": [1, {"x": None}]}}).execute().data == {
         "deep": [1, {"x": None}]
     }
-    rows = service_client.rpc("rest_things_by_min_score", {"min_score": 20}).select("id,name").lt("id", 5).order(
-        "id", desc=True
-    ).execute()
+    rows = (
+        service_client.rpc("rest_things_by_min_score", {"min_score": 20})
+        .select("id,name")
+        .lt("id", 5)
+        .order("id", desc=True)
+        .execute()
+    )
     assert rows.data == [{"id": 3, "name": "carrot"}, {"id": 2, "name": "banana"}]
     counted = service_client.rpc("rest_things_by_min_score", {"min_score": 20}, count="exact", head=True).execute()
     assert counted.count == 3

@@ -9,8 +9,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 from postgrest.exceptions import APIError
-from supabase import Client, acreate_client
 
+from supabase import Client, acreate_client
 from tests.conftest import LocalStack, TestUser
 from tests.localbase.rest.conftest import superuser_fetch
 
@@ -91,17 +91,25 @@ def test_user_b_cannot_see_or_change_user_a_sessions(
     assert embedded.execute().data == {"title": "private", "chat_messages": [{"content": "hello"}]}
 
 
-def test_rls_refusals_are_403_for_users_and_401_for_anon(
-    rest: Callable[..., httpx.Response], user_a: TestUser
-) -> None:
-    as_user = rest("chat_messages", token=user_a.access_token, method="POST", json={"session_id": "00000000-0000-0000-0000-000000000000", "content": "x", "message_type": "assistant"})
+def test_rls_refusals_are_403_for_users_and_401_for_anon(rest: Callable[..., httpx.Response], user_a: TestUser) -> None:
+    as_user = rest(
+        "chat_messages",
+        token=user_a.access_token,
+        method="POST",
+        json={"session_id": "00000000-0000-0000-0000-000000000000", "content": "x", "message_type": "assistant"},
+    )
     assert as_user.status_code in (403, 409)
     forged = rest(
-        "chat_sessions", token=user_a.access_token, method="POST", json={"title": "x", "user_id": "00000000-0000-0000-0000-000000000001"}
+        "chat_sessions",
+        token=user_a.access_token,
+        method="POST",
+        json={"title": "x", "user_id": "00000000-0000-0000-0000-000000000001"},
     )
-    assert forged.status_code == 403 and forged.json()["code"] == "42501"
+    assert forged.status_code == 403
+    assert forged.json()["code"] == "42501"
     anon = rest("chat_sessions", method="POST", json={"title": "x"})
-    assert anon.status_code == 401 and anon.json()["code"] == "42501"
+    assert anon.status_code == 401
+    assert anon.json()["code"] == "42501"
 
 
 def test_unknown_table_column_and_function(service_client: Client) -> None:
@@ -124,7 +132,8 @@ def test_unknown_table_column_and_function(service_client: Client) -> None:
 
 def test_schema_profiles(rest: Callable[..., httpx.Response], stack: LocalStack) -> None:
     refused = rest("rest_groups", token=stack.service_role_key, headers={"Accept-Profile": "auth"})
-    assert refused.status_code == 406 and refused.json()["code"] == "PGRST106"
+    assert refused.status_code == 406
+    assert refused.json()["code"] == "PGRST106"
     assert "public" in refused.json()["hint"]
 
 

@@ -45,7 +45,8 @@ def test_select_with_alias_cast_json_path_and_embeds() -> None:
 
 def test_nested_embeds() -> None:
     (embed,) = parse_select("a(b(c(id)))")
-    assert isinstance(embed, Embed) and isinstance(embed.items[0], Embed)
+    assert isinstance(embed, Embed)
+    assert isinstance(embed.items[0], Embed)
     assert embed.items[0].items[0] == Embed("c", None, None, False, (Column(Field("id")),))
 
 
@@ -75,7 +76,14 @@ def test_filters_with_negation_quantifier_and_config() -> None:
 
 
 def test_embed_scoped_filters_order_and_paging() -> None:
-    shape, _ = scan([("cities.name", "eq.x"), ("cities.order", "name.desc"), ("cities.limit", "2"), ("cities.or", "(id.eq.1,id.eq.2)")])
+    shape, _ = scan(
+        [
+            ("cities.name", "eq.x"),
+            ("cities.order", "name.desc"),
+            ("cities.limit", "2"),
+            ("cities.or", "(id.eq.1,id.eq.2)"),
+        ]
+    )
     query = parse(shape)
     assert ("cities",) in query.conditions
     assert query.order[("cities",)] == (OrderTerm(Field("name"), desc=True),)
@@ -85,7 +93,8 @@ def test_embed_scoped_filters_order_and_paging() -> None:
 def test_nested_logic_tree_with_quoted_values_and_lists() -> None:
     shape, _ = scan([("or", '(id.in.(1,4),and(b.gt.2,c.lt.3),not.or(d.is.null,e.eq."a,b.c"),tags.cs.{x,y})')])
     (tree,) = parse(shape).conditions[()]
-    assert isinstance(tree, Logic) and tree.op == "or"
+    assert isinstance(tree, Logic)
+    assert tree.op == "or"
     assert tree.items[0] == Filter(Field("id"), "in", "(1,4)")
     assert tree.items[1] == Logic("and", (Filter(Field("b"), "gt", "2"), Filter(Field("c"), "lt", "3")))
     assert tree.items[2] == Logic("or", (Filter(Field("d"), "is", "null"), Filter(Field("e"), "eq", "a,b.c")), True)
@@ -94,7 +103,9 @@ def test_nested_logic_tree_with_quoted_values_and_lists() -> None:
 
 def test_not_or_key_negates_the_tree() -> None:
     (tree,) = parse(scan([("not.and", "(a.eq.1,b.eq.2)")])[0]).conditions[()]
-    assert isinstance(tree, Logic) and tree.negate and tree.op == "and"
+    assert isinstance(tree, Logic)
+    assert tree.negate
+    assert tree.op == "and"
 
 
 def test_order_modifiers() -> None:
