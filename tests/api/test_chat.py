@@ -1,0 +1,233 @@
+"""Sending over HTTP with a real worker answering, history paging, search and stop."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+import httpx
+
+from fakescope.server import FakeScope
+from tests.api.conftest import ApiProcess, ApiUser, error_of, new_session, until
+from worker.app import Worker
+
+
+async def test_send_returns_the_completed_answer_with_tokens(
+    http: httpx.AsyncClient, alice: ApiUser, worker: Worker, pg: asyncpg.Connection
+) -> None:
+    session = await new_session(http, alice)
+    response = await http.post(
+        "/api/chat/send",
+        json={"message": "你好，请介绍一下Vue3的新特性", "session_id": session["id"], "role_id": "tech_expert"},
+        headers=alice.headers,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["success"] is True
+    assert body["status"] == "completed"
+    assert body["ai_response"]
+    assert body["tokens_used"] > 0
+    row = await pg.fetchrow("select * from chat_messages where id = $1", uuid.UUID(body["message_id"]))
+    assert (row["content"], row["tokens_used"], str(row["reply_to"])) == (
+        body["ai_response"],
+        body["tokens_used"],
+        body["user_message_id"],
+    )
+    question = await pg.fetchrow("select * from chat_messages where id = $1", row["reply_to"])
+    assert (question["role_id"], question["message_type"]) == ("tech_expert", "user")
+
+
+async def test_send_validates_the_message(http: httpx.AsyncClient, alice: ApiUser) -> None:
+    session = await new_session(http, alice)
+    too_long = await http.post(
+        "/api/chat/send",
+        json={"message": "字" * 8001, "session_id": session["id"], "role_id": "assistant"},
+        headers=alice.headers,
+    )
+    assert too_long.status_code == 422
+    assert error_of(too_long) | {"message": ""} == {"code": "MessageTooLong", "field": "message", "message": ""}
+    empty = await http.post(
+        "/api/chat/send",
+        json={"message": "  ", "session_id": session["id"], "role_id": "assistant"},
+        headers=alice.headers,
+    )
+    assert (empty.status_code, error_of(empty)["field"]) == (422, "message")
+    no_role = await http.post(
+        "/api/chat/send",
+        json={"message": "hi", "session_id": session["id"], "role_id": "nobody"},
+        headers=alice.headers,
+    )
+    assert (no_role.status_code, error_of(no_role)["code"]) == (404, "RoleNotFound")
+
+
+async def test_user_b_cannot_send_into_or_read_user_a_session(
+    http: httpx.AsyncClient, alice: ApiUser, bob: ApiUser, pg: asyncpg.Connection
+) -> None:
+    session = await new_session(http, alice)
+    await pg.execute(
+        "insert into chat_messages (session_id, content) values ($1, 'private words')", uuid.UUID(session["id"])
+    )
+    send = await http.post(
+        "/api/chat/send",
+        json={"message": "hi", "session_id": session["id"], "role_id": "assistant"},
+        headers=bob.headers,
+    )
+    assert (send.status_code, error_of(send)["code"]) == (404, "SessionNotFound")
+    history = await http.get("/api/chat/history", params={"session_id": session["id"]}, headers=bob.headers)
+    assert (history.status_code, error_of(history)["code"]) == (404, "SessionNotFound")
+    everything = await http.get("/api/chat/history", headers=bob.headers)
+    assert everything.json()["messages"] == []
+    search = await http.get("/api/chat/search", params={"q": "private"}, headers=bob.headers)
+    assert search.json()["results"] == []
+    mine = await http.get("/api/chat/history", params={"session_id": session["id"]}, headers=alice.headers)
+    assert "private words" in [m["content"] for m in mine.json()["messages"]]
+
+
+async def _fill(pg: asyncpg.Connection, session_id: str, count: int) -> None:
+    """`count` messages in pairs sharing a timestamp (to test tie-breaks); `system` ones, so the
+    running worker leaves them unanswered and the history stays as arranged."""
+    await pg.execute(
+        """insert into chat_messages (session_id, message_type, content, created_at)
+           select $1, 'system', 'message ' || i, timestamptz '2026-01-01' + (i / 2) * interval '1 millisecond'
+             from generate_series(1, $2) as i""",
+        uuid.UUID(session_id),
+        count,
+    )
+
+
+async def test_history_pages_and_cursor_walk_agree_and_total_is_the_session_count(
+    http: httpx.AsyncClient, alice: ApiUser, pg: asyncpg.Connection
+) -> None:
+    session = await new_session(http, alice)
+    await _fill(pg, session["id"], 95)
+    expected = [
+        str(r["id"])
+        for r in await pg.fetch(
+            "select id from chat_messages where session_id = $1 order by created_at desc, id desc",
+            uuid.UUID(session["id"]),
+        )
+    ]
+    first = (await http.get("/api/chat/history", params={"session_id": session["id"]}, headers=alice.headers)).json()
+    assert (first["success"], first["total"], first["page"], len(first["messages"])) == (True, 95, 1, 20)
+    paged: list[str] = []
+    for page in range(1, 6):
+        body = (
+            await http.get(
+                "/api/chat/history",
+                params={"session_id": session["id"], "page": page, "limit": 20},
+                headers=alice.headers,
+            )
+        ).json()
+        paged += [m["id"] for m in body["messages"]]
+    walked: list[str] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"session_id": session["id"], "limit": 30}
+        if cursor:
+            params["cursor"] = cursor
+        body = (await http.get("/api/chat/history", params=params, headers=alice.headers)).json()
+        walked += [m["id"] for m in body["messages"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert paged == expected
+    assert walked == expected
+
+
+async def test_history_limits_and_bad_cursor(http: httpx.AsyncClient, alice: ApiUser) -> None:
+    too_many = await http.get("/api/chat/history", params={"limit": 101}, headers=alice.headers)
+    assert (too_many.status_code, error_of(too_many)["field"]) == (400, "limit")
+    bad = await http.get("/api/chat/history", params={"cursor": "garbage"}, headers=alice.headers)
+    assert (bad.status_code, error_of(bad)["code"]) == (422, "InvalidCursor")
+
+
+async def test_history_without_session_spans_all_sessions(
+    http: httpx.AsyncClient, alice: ApiUser, pg: asyncpg.Connection
+) -> None:
+    one, two = await new_session(http, alice), await new_session(http, alice)
+    await _fill(pg, one["id"], 3)
+    await _fill(pg, two["id"], 4)
+    body = (await http.get("/api/chat/history", headers=alice.headers)).json()
+    assert body["total"] == 7
+    assert {m["session_id"] for m in body["messages"]} == {one["id"], two["id"]}
+
+
+async def test_search_finds_chinese_and_english(
+    http: httpx.AsyncClient, alice: ApiUser, pg: asyncpg.Connection
+) -> None:
+    session = await new_session(http, alice)
+    await pg.execute(
+        "insert into chat_messages (session_id, content) values ($1, '我喜欢学习编程'), ($1, 'Composition API rocks')",
+        uuid.UUID(session["id"]),
+    )
+    chinese = (await http.get("/api/chat/search", params={"q": "编程"}, headers=alice.headers)).json()
+    assert [r["content"] for r in chinese["results"]] == ["我喜欢学习编程"]
+    english = await http.get(
+        "/api/chat/search", params={"q": "composition", "session_id": session["id"]}, headers=alice.headers
+    )
+    assert [r["content"] for r in english.json()["results"]] == ["Composition API rocks"]
+
+
+async def test_stop_cancels_the_answer_in_flight(
+    http: httpx.AsyncClient, alice: ApiUser, worker: Worker, fake: FakeScope, pg: asyncpg.Connection
+) -> None:
+    session = await new_session(http, alice)
+    await _slow_next_answer(fake)
+    question = await pg.fetchval(
+        "insert into chat_messages (session_id, content) values ($1, 'tell me a long story') returning id",
+        uuid.UUID(session["id"]),
+    )
+
+    async def in_flight() -> bool:
+        status = await pg.fetchval("select status from chat_messages where reply_to = $1", question)
+        return status in ("pending", "streaming")
+
+    await until(in_flight)
+    stopped = await http.post("/api/chat/stop", json={"message_id": str(question)}, headers=alice.headers)
+    assert stopped.json() == {"success": True, "stopped": 1}
+
+    async def cancelled() -> bool:
+        return await pg.fetchval("select status from chat_messages where reply_to = $1", question) == "cancelled"
+
+    await until(cancelled)
+
+
+async def _slow_next_answer(fake: FakeScope, **knobs: float) -> None:
+    """Pace the fake's next answer (default: about 80 s of text, for answers that get stopped)."""
+    pacing = {"ttft": 0.2, "tokens_per_s": 5, "answer_tokens": 400, **knobs}
+    async with httpx.AsyncClient(trust_env=False) as client:
+        response = await client.post(f"{fake.base_url}/_fake/faults", json={"next": [pacing]})
+        response.raise_for_status()
+
+
+async def test_send_times_out_clearly_and_the_answer_still_lands(
+    spawn_api: Callable[..., ApiProcess],
+    alice: ApiUser,
+    worker: Worker,
+    fake: FakeScope,
+    pg: asyncpg.Connection,
+) -> None:
+    impatient = spawn_api(API_ANSWER_TIMEOUT="0.5")
+    async with httpx.AsyncClient(base_url=impatient.url, timeout=30, trust_env=False) as client:
+        session = await new_session(client, alice)
+        await _slow_next_answer(fake, ttft=1.0, tokens_per_s=50, answer_tokens=40)
+        response = await client.post(
+            "/api/chat/send",
+            json={"message": "慢慢说", "session_id": session["id"], "role_id": "assistant"},
+            headers=alice.headers,
+        )
+        assert response.status_code == 504
+        error = error_of(response)
+        assert error["code"] == "AnswerTimeout"
+        question_id = error["message_id"]
+
+        async def landed() -> dict[str, Any] | None:
+            history = await client.get("/api/chat/history", params={"session_id": session["id"]}, headers=alice.headers)
+            answers = [m for m in history.json()["messages"] if m["reply_to"] == question_id]
+            return answers[0] if answers and answers[0]["status"] == "completed" else None
+
+        answer = await until(landed, within=60)
+        assert answer["content"]
+        assert answer["tokens_used"] > 0
