@@ -1,0 +1,134 @@
+"""`WS /ws/chat/{session_id}`: refusals with clear close codes, and streamed answers in order."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from core.jwt import encode
+from tests.api.conftest import ApiProcess, ApiUser, new_session
+from tests.conftest import LocalStack
+from worker.app import Worker
+
+
+async def _close_code(url: str) -> tuple[int | None, str]:
+    async with websockets.connect(url, open_timeout=10) as socket:
+        with pytest.raises(websockets.ConnectionClosed):
+            await socket.recv()
+        assert socket.close_code is not None
+        return socket.close_code, socket.close_reason or ""
+
+
+async def _frames_until(socket: ClientConnection, done: Any, within: float = 30.0) -> list[dict[str, Any]]:
+    """Frames (heartbeat pings dropped) until `done(frame)` is true."""
+    frames: list[dict[str, Any]] = []
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        frame = json.loads(await socket.recv(decode=True))
+        if frame["type"] == "ping":
+            continue
+        frames.append(frame)
+        if done(frame):
+            return frames
+    raise TimeoutError(f"no final frame within {within}s; got {frames}")
+
+
+def _final(frame: dict[str, Any]) -> bool:
+    return frame["type"] == "ai_response" and frame["data"]["status"] != "streaming"
+
+
+async def test_bad_token_is_refused_with_4401(http: httpx.AsyncClient, api: ApiProcess, alice: ApiUser) -> None:
+    session = await new_session(http, alice)
+    base = f"{api.ws_url}/ws/chat/{session['id']}"
+    assert (await _close_code(base))[0] == 4401
+    code, reason = await _close_code(f"{base}?token=not.a.jwt")
+    assert (code, reason.split(":")[0]) == (4401, "InvalidToken")
+
+
+async def test_expired_token_is_refused_with_4401(
+    http: httpx.AsyncClient, api: ApiProcess, alice: ApiUser, stack: LocalStack
+) -> None:
+    session = await new_session(http, alice)
+    stale = encode({"sub": alice.id, "role": "authenticated", "exp": int(time.time()) - 600}, stack.jwt_secret)
+    code, reason = await _close_code(f"{api.ws_url}/ws/chat/{session['id']}?token={stale}")
+    assert (code, reason.split(":")[0]) == (4401, "TokenExpired")
+
+
+async def test_user_b_is_refused_user_a_session_with_4404(
+    http: httpx.AsyncClient, api: ApiProcess, alice: ApiUser, bob: ApiUser
+) -> None:
+    session = await new_session(http, alice)
+    for target in (session["id"], str(uuid.uuid4())):
+        code, reason = await _close_code(f"{api.ws_url}/ws/chat/{target}?token={bob.access_token}")
+        assert (code, reason.split(":")[0]) == (4404, "SessionNotFound")
+
+
+async def test_answer_streams_in_order_and_ends_completed(
+    http: httpx.AsyncClient, api: ApiProcess, alice: ApiUser, worker: Worker
+) -> None:
+    session = await new_session(http, alice)
+    async with websockets.connect(f"{api.ws_url}/ws/chat/{session['id']}?token={alice.access_token}") as socket:
+        await socket.send(
+            json.dumps(
+                {
+                    "type": "user_message",
+                    "data": {
+                        "message": "你好，请介绍一下Vue3的新特性",
+                        "role_id": "tech_expert",
+                        "timestamp": "2025-01-01T12:00:00Z",
+                    },
+                }
+            )
+        )
+        frames = await _frames_until(socket, _final)
+    accepted, *streamed, final = frames
+    assert accepted["type"] == "user_message"
+    assert (accepted["data"]["status"], accepted["data"]["role_id"]) == ("received", "tech_expert")
+    assert streamed, "expected streaming frames before the final one"
+    assert all(f["type"] == "ai_response" and f["data"]["status"] == "streaming" for f in streamed)
+    seqs = [f["data"]["seq"] for f in streamed]
+    assert seqs == sorted(seqs)
+    assert len(set(seqs)) == len(seqs)
+    assert "".join(f["data"]["delta"] for f in streamed) == final["data"]["message"]
+    assert final["data"] | {"timestamp": None, "message_id": None, "message": None} == {
+        "message": None,
+        "role_name": "技术专家",
+        "message_id": None,
+        "reply_to": accepted["data"]["message_id"],
+        "timestamp": None,
+        "status": "completed",
+        "tokens_used": final["data"]["tokens_used"],
+        "finish_reason": "stop",
+        "error_code": None,
+        "error_message": None,
+    }
+    assert final["data"]["tokens_used"] > 0
+    history = await http.get("/api/chat/history", params={"session_id": session["id"]}, headers=alice.headers)
+    stored = {m["id"]: m for m in history.json()["messages"]}
+    assert stored[final["data"]["message_id"]]["content"] == final["data"]["message"]
+
+
+async def test_ping_pong_heartbeat_and_error_frames(http: httpx.AsyncClient, api: ApiProcess, alice: ApiUser) -> None:
+    session = await new_session(http, alice)
+    async with websockets.connect(f"{api.ws_url}/ws/chat/{session['id']}?token={alice.access_token}") as socket:
+        await socket.send(json.dumps({"type": "ping"}))
+        assert (await _frames_until(socket, lambda f: True))[0]["type"] == "pong"
+        server_ping = json.loads(await socket.recv(decode=True))  # the shared API pings every 0.5 s
+        while server_ping["type"] != "ping":
+            server_ping = json.loads(await socket.recv(decode=True))
+        await socket.send("not json")
+        bad = (await _frames_until(socket, lambda f: True))[0]
+        assert (bad["type"], bad["data"]["code"]) == ("error", "InvalidFrame")
+        await socket.send(json.dumps({"type": "user_message", "data": {"message": "x" * 8001}}))
+        long = (await _frames_until(socket, lambda f: True))[0]
+        assert long["data"] | {"message": ""} == {"code": "MessageTooLong", "field": "message", "message": ""}
+        await socket.send(json.dumps({"type": "user_message", "data": {"message": "hi", "role_id": "nobody"}}))
+        role = (await _frames_until(socket, lambda f: True))[0]
+        assert role["data"]["code"] == "RoleNotFound"
