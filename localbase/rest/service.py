@@ -307,7 +307,8 @@ class RestService:
             row, _ = await self._execute(request, identity, schema, plan, args, check=check)
             row_count, body = row["n"], row["body"]
         headers = [(b"content-range", f"*/{row_count if prefer.count else '*'}".encode())]
-        headers.append((b"preference-applied", prefer.applied()))
+        if prefer.applied():
+            headers.append((b"preference-applied", prefer.applied()))
         if prefer.representation:
             headers.append((b"content-type", hdr.CONTENT_TYPES[fmt]))
             return 201, headers, _format(fmt, body or "[]")
@@ -349,7 +350,8 @@ class RestService:
         row, _ = await self._execute(request, identity, schema, plan, args, check=check)
         n = row["n"]
         headers = [(b"content-range", content_range(0, n, n if prefer.count else None).encode())]
-        headers.append((b"preference-applied", prefer.applied()))
+        if prefer.applied():
+            headers.append((b"preference-applied", prefer.applied()))
         if prefer.representation:
             headers.append((b"content-type", hdr.CONTENT_TYPES[fmt]))
             return 200, headers, _format(fmt, row["body"] or "[]")
