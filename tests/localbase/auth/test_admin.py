@@ -1,0 +1,118 @@
+"""supabase-py `auth.admin` against the stack: users CRUD, cascades, and who may call it."""
+
+from __future__ import annotations
+
+import asyncpg
+import httpx
+import pytest
+from supabase_auth.errors import AuthApiError
+
+from supabase import Client
+from tests.conftest import LocalStack
+from tests.localbase.auth.conftest import client, new_email, new_username
+
+
+async def test_admin_user_lifecycle(stack: LocalStack, service: Client, stack_db: asyncpg.Connection) -> None:
+    email, username = new_email(), new_username()
+    created = service.auth.admin.create_user(
+        {
+            "email": email,
+            "password": "password123",
+            "email_confirm": True,
+            "user_metadata": {"username": username},
+            "app_metadata": {"plan": "pro"},
+        }
+    ).user
+    assert created.email == email
+    assert created.email_confirmed_at is not None
+    assert created.app_metadata == {"provider": "email", "providers": ["email"], "plan": "pro"}
+    assert await stack_db.fetchval("select username from public.profiles where id = $1", created.id) == username
+
+    fetched = service.auth.admin.get_user_by_id(created.id).user
+    assert fetched.id == created.id
+    listed = service.auth.admin.list_users(page=1, per_page=1000)
+    assert created.id in {user.id for user in listed}
+
+    updated = service.auth.admin.update_user_by_id(
+        created.id, {"user_metadata": {"nickname": "Z"}, "app_metadata": {"plan": None}, "password": "another123"}
+    ).user
+    assert updated.user_metadata["nickname"] == "Z"
+    assert updated.user_metadata["username"] == username
+    assert "plan" not in updated.app_metadata
+    assert client(stack).auth.sign_in_with_password({"email": email, "password": "another123"}).session
+
+    service.auth.admin.delete_user(created.id)
+    assert await stack_db.fetchval("select count(*) from auth.users where id = $1", created.id) == 0
+    assert await stack_db.fetchval("select count(*) from public.profiles where id = $1", created.id) == 0
+    with pytest.raises(AuthApiError) as caught:
+        service.auth.admin.get_user_by_id(created.id)
+    assert (caught.value.status, caught.value.code) == (404, "user_not_found")
+
+
+def test_admin_create_defaults_to_unconfirmed_and_refuses_duplicates(service: Client, anon: Client) -> None:
+    email = new_email()
+    user = service.auth.admin.create_user({"email": email, "password": "password123"}).user
+    assert user.email_confirmed_at is None
+    with pytest.raises(AuthApiError) as unconfirmed:
+        anon.auth.sign_in_with_password({"email": email, "password": "password123"})
+    assert unconfirmed.value.code == "email_not_confirmed"
+    with pytest.raises(AuthApiError) as duplicate:
+        service.auth.admin.create_user({"email": email, "password": "password123"})
+    assert (duplicate.value.status, duplicate.value.code) == (422, "email_exists")
+
+
+def test_banned_user_cannot_sign_in(service: Client, anon: Client) -> None:
+    email = new_email()
+    user = service.auth.admin.create_user({"email": email, "password": "password123", "email_confirm": True}).user
+    service.auth.admin.update_user_by_id(user.id, {"ban_duration": "24h"})
+    with pytest.raises(AuthApiError) as caught:
+        anon.auth.sign_in_with_password({"email": email, "password": "password123"})
+    assert caught.value.code == "user_banned"
+    service.auth.admin.update_user_by_id(user.id, {"ban_duration": "none"})
+    assert anon.auth.sign_in_with_password({"email": email, "password": "password123"}).session
+
+
+def test_admin_routes_refuse_anon_key_and_user_tokens(stack: LocalStack, anon: Client) -> None:
+    session = anon.auth.sign_up({"email": new_email(), "password": "password123"}).session
+    assert session is not None
+    for bearer in (stack.anon_key, session.access_token):
+        with pytest.raises(AuthApiError) as caught:
+            client(stack, bearer).auth.admin.list_users()
+        assert (caught.value.status, caught.value.code) == (403, "not_admin")
+    bare = httpx.get(f"{stack.url}/auth/v1/admin/users", headers={"X-Supabase-Api-Version": "2024-01-01"})
+    assert (bare.status_code, bare.json()["code"]) == (401, "no_authorization")
+
+
+def test_list_users_pages_with_total_count(stack: LocalStack, service: Client) -> None:
+    for _ in range(2):
+        service.auth.admin.create_user({"email": new_email()})
+    reply = httpx.get(
+        f"{stack.url}/auth/v1/admin/users",
+        params={"page": 1, "per_page": 1},
+        headers={"apikey": stack.service_role_key, "X-Supabase-Api-Version": "2024-01-01"},
+    )
+    assert reply.status_code == 200
+    assert len(reply.json()["users"]) == 1
+    assert reply.json()["aud"] == "authenticated"
+    assert int(reply.headers["x-total-count"]) >= 2
+    assert 'rel="next"' in reply.headers["link"]
+
+
+def test_generate_link_then_verify_signs_in(stack: LocalStack, service: Client) -> None:
+    email = new_email()
+    service.auth.admin.create_user({"email": email, "password": "password123", "email_confirm": True})
+    link = service.auth.admin.generate_link({"type": "magiclink", "email": email})
+    assert link.properties.verification_type == "magiclink"
+    verified = client(stack).auth.verify_otp({"type": "magiclink", "token_hash": link.properties.hashed_token})
+    assert verified.session is not None
+    assert verified.user is not None
+    assert verified.user.email == email
+    with pytest.raises(AuthApiError) as spent:
+        client(stack).auth.verify_otp({"type": "magiclink", "token_hash": link.properties.hashed_token})
+    assert (spent.value.status, spent.value.code) == (403, "otp_expired")
+
+
+def test_invite_creates_an_invited_user(service: Client) -> None:
+    user = service.auth.admin.invite_user_by_email(new_email(), {"data": {"username": new_username()}}).user
+    assert user.invited_at is not None
+    assert user.email_confirmed_at is None

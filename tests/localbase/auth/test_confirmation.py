@@ -1,0 +1,113 @@
+"""Email confirmations on (a second gateway): no session at sign-up, the mail's link, then sign-in."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from supabase_auth.errors import AuthApiError
+
+from tests.conftest import LocalStack
+from tests.localbase.auth.conftest import client, mail_dir, new_email
+
+
+def _mail_to(stack: LocalStack, email: str, kind: str, timeout: float = 5.0) -> dict[str, str]:
+    """The newest mail of `kind` to `email`, polled until it is written."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [
+            json.loads(path.read_text(encoding="utf-8"))
+            for path in sorted(Path(mail_dir(stack)).glob(f"*-{kind}-*.json"))
+        ]
+        matching = [mail for mail in found if mail["to"] == email]
+        if matching:
+            return matching[-1]
+        time.sleep(0.05)
+    raise AssertionError(f"no {kind} mail to {email}")
+
+
+def test_sign_up_confirm_by_link_then_sign_in(confirming_stack: LocalStack) -> None:
+    anon = client(confirming_stack)
+    email = new_email()
+    signed_up = anon.auth.sign_up(
+        {"email": email, "password": "password123", "options": {"email_redirect_to": "http://127.0.0.1:3000/welcome"}}
+    )
+    assert signed_up.session is None
+    assert signed_up.user is not None
+    assert signed_up.user.confirmation_sent_at is not None
+
+    with pytest.raises(AuthApiError) as caught:
+        client(confirming_stack).auth.sign_in_with_password({"email": email, "password": "password123"})
+    assert (caught.value.status, caught.value.code) == (400, "email_not_confirmed")
+
+    mail = _mail_to(confirming_stack, email, "signup")
+    link = mail["action_link"]
+    assert link.startswith(f"{confirming_stack.url}/auth/v1/verify?")
+    assert "type=signup" in link
+    followed = httpx.get(link)
+    assert followed.status_code == 303
+    location = urlsplit(followed.headers["location"])
+    assert (location.netloc, location.path) == ("127.0.0.1:3000", "/welcome")
+    fragment = parse_qs(location.fragment)
+    assert fragment["type"] == ["signup"]
+    assert fragment["token_type"] == ["bearer"]
+    assert client(confirming_stack).auth.get_user(fragment["access_token"][0]) is not None
+
+    signed_in = client(confirming_stack).auth.sign_in_with_password({"email": email, "password": "password123"})
+    assert signed_in.session is not None
+    assert signed_in.user is not None
+    assert signed_in.user.email_confirmed_at is not None
+
+    again = httpx.get(link)
+    assert parse_qs(urlsplit(again.headers["location"]).fragment)["error_code"] == ["otp_expired"]
+
+
+def test_confirm_with_the_mailed_code(confirming_stack: LocalStack) -> None:
+    email = new_email()
+    client(confirming_stack).auth.sign_up({"email": email, "password": "password123"})
+    code = _mail_to(confirming_stack, email, "signup")["otp"]
+    with pytest.raises(AuthApiError) as wrong:
+        client(confirming_stack).auth.verify_otp(
+            {"type": "email", "email": email, "token": "000000" if code != "000000" else "111111"}
+        )
+    assert (wrong.value.status, wrong.value.code) == (403, "otp_expired")
+    verified = client(confirming_stack).auth.verify_otp({"type": "email", "email": email, "token": code})
+    assert verified.session is not None
+
+
+def test_foreign_redirects_fall_back_to_the_site_url(confirming_stack: LocalStack) -> None:
+    email = new_email()
+    client(confirming_stack).auth.sign_up(
+        {"email": email, "password": "password123", "options": {"email_redirect_to": "https://evil.example/steal"}}
+    )
+    followed = httpx.get(_mail_to(confirming_stack, email, "signup")["action_link"])
+    assert urlsplit(followed.headers["location"]).netloc == "127.0.0.1:3000"
+
+
+def test_confirmed_email_re_sign_up_returns_a_fake_user(confirming_stack: LocalStack) -> None:
+    admin = client(confirming_stack, confirming_stack.service_role_key)
+    email = new_email()
+    real = admin.auth.admin.create_user({"email": email, "password": "password123", "email_confirm": True}).user
+    again = client(confirming_stack).auth.sign_up({"email": email, "password": "password456"})
+    assert again.session is None
+    assert again.user is not None
+    assert again.user.id != real.id
+    assert again.user.identities == []
+
+
+def test_password_recovery_link_opens_a_session(confirming_stack: LocalStack) -> None:
+    admin = client(confirming_stack, confirming_stack.service_role_key)
+    email = new_email()
+    admin.auth.admin.create_user({"email": email, "password": "password123", "email_confirm": True})
+    anon = client(confirming_stack)
+    anon.auth.reset_password_for_email(email)
+    followed = httpx.get(_mail_to(confirming_stack, email, "recovery")["action_link"])
+    fragment = parse_qs(urlsplit(followed.headers["location"]).fragment)
+    assert fragment["type"] == ["recovery"]
+    anon.auth.set_session(fragment["access_token"][0], fragment["refresh_token"][0])
+    anon.auth.update_user({"password": "recovered789"})
+    assert client(confirming_stack).auth.sign_in_with_password({"email": email, "password": "recovered789"}).session

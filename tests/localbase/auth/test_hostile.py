@@ -1,0 +1,137 @@
+"""Untrustworthy input: forged, expired and garbage JWTs, oversized bodies, the error contract."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+
+import httpx
+import jwt
+import pytest
+from supabase_auth.errors import AuthApiError
+
+from tests.conftest import LocalStack
+from tests.localbase.auth.conftest import client, new_email
+
+V2024 = {"X-Supabase-Api-Version": "2024-01-01"}
+
+
+def _b64(data: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def _claims(sub: str) -> dict[str, object]:
+    now = int(time.time())
+    return {"sub": sub, "role": "authenticated", "aud": "authenticated", "iat": now, "exp": now + 3600}
+
+
+def _get_user(stack: LocalStack, token: str) -> httpx.Response:
+    return httpx.get(
+        f"{stack.url}/auth/v1/user", headers={**V2024, "apikey": stack.anon_key, "Authorization": f"Bearer {token}"}
+    )
+
+
+@pytest.fixture
+def user_id(stack: LocalStack) -> str:
+    response = client(stack).auth.sign_up({"email": new_email(), "password": "password123"})
+    assert response.user is not None
+    return response.user.id
+
+
+def test_forged_and_broken_tokens_are_bad_jwt(stack: LocalStack, user_id: str) -> None:
+    forged = {
+        "alg none": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(_claims(user_id))}.",
+        "wrong secret": jwt.encode(_claims(user_id), "another-secret-that-is-at-least-32-chars", algorithm="HS256"),
+        "expired": jwt.encode({**_claims(user_id), "exp": int(time.time()) - 120}, stack.jwt_secret, algorithm="HS256"),
+        "garbage": "not.a.jwt",
+        "two parts": "abc.def",
+    }
+    for case, token in forged.items():
+        reply = _get_user(stack, token)
+        assert (reply.status_code, reply.json()["code"]) == (403, "bad_jwt"), case
+
+
+def test_tokens_without_a_live_user_or_session_are_refused(stack: LocalStack, user_id: str) -> None:
+    anon_key = _get_user(stack, stack.anon_key)
+    assert (anon_key.status_code, anon_key.json()["code"]) == (403, "bad_jwt")
+    ghost = jwt.encode(_claims(str(uuid.uuid4())), stack.jwt_secret, algorithm="HS256")
+    assert _get_user(stack, ghost).json()["code"] == "user_not_found"
+    no_session = jwt.encode({**_claims(user_id), "session_id": str(uuid.uuid4())}, stack.jwt_secret, algorithm="HS256")
+    assert (_get_user(stack, no_session).status_code, _get_user(stack, no_session).json()["code"]) == (
+        403,
+        "session_not_found",
+    )
+
+
+def test_missing_bearer_is_no_authorization(stack: LocalStack) -> None:
+    reply = httpx.get(f"{stack.url}/auth/v1/user", headers=V2024)
+    assert (reply.status_code, reply.json()["code"]) == (401, "no_authorization")
+
+
+def test_supabase_py_raises_auth_api_error_for_a_forged_token(stack: LocalStack, user_id: str) -> None:
+    forged = jwt.encode(_claims(user_id), "another-secret-that-is-at-least-32-chars", algorithm="HS256")
+    with pytest.raises(AuthApiError) as caught:
+        client(stack).auth.get_user(forged)
+    assert (caught.value.status, caught.value.code) == (403, "bad_jwt")
+
+
+def test_error_body_follows_the_api_version_header(stack: LocalStack) -> None:
+    body = {"email": new_email(), "password": "wrong-password1"}
+    url = f"{stack.url}/auth/v1/token?grant_type=password"
+    current = httpx.post(url, headers={**V2024, "apikey": stack.anon_key}, json=body)
+    assert current.json() == {"code": "invalid_credentials", "message": "Invalid login credentials"}
+    assert current.headers["x-supabase-api-version"] == "2024-01-01"
+    legacy = httpx.post(url, headers={"apikey": stack.anon_key}, json=body)
+    assert legacy.json() == {"code": 400, "error_code": "invalid_credentials", "msg": "Invalid login credentials"}
+    assert legacy.headers["x-sb-error-code"] == "invalid_credentials"
+    assert "x-supabase-api-version" not in legacy.headers
+
+
+def test_oversized_and_malformed_bodies_are_clear_4xx(stack: LocalStack) -> None:
+    headers = {**V2024, "apikey": stack.anon_key, "content-type": "application/json"}
+    huge = b'{"email": "a@example.com", "password": "' + b"x" * 2_000_000 + b'"}'
+    too_large = httpx.post(f"{stack.url}/auth/v1/signup", headers=headers, content=huge)
+    assert (too_large.status_code, too_large.json()["code"]) == (413, "request_too_large")
+    garbage = httpx.post(f"{stack.url}/auth/v1/signup", headers=headers, content=b"{not json")
+    assert (garbage.status_code, garbage.json()["code"]) == (400, "bad_json")
+    wrong_type = httpx.post(f"{stack.url}/auth/v1/signup", headers=headers, json={"email": 42, "password": "x"})
+    assert (wrong_type.status_code, wrong_type.json()["code"]) == (400, "bad_json")
+    long_password = httpx.post(
+        f"{stack.url}/auth/v1/signup", headers=headers, json={"email": new_email(), "password": "a1" * 40}
+    )
+    assert (long_password.status_code, long_password.json()["code"]) == (422, "validation_failed")
+
+
+def test_unsupported_features_answer_gotrue_errors(stack: LocalStack) -> None:
+    headers = {**V2024, "apikey": stack.anon_key}
+    cases = {
+        ("POST", "/sso"): (404, "saml_provider_disabled"),
+        ("POST", "/factors"): (422, "mfa_totp_enroll_not_enabled"),
+        ("GET", "/authorize?provider=google"): (400, "validation_failed"),
+        ("POST", "/token?grant_type=pkce"): (404, "flow_state_not_found"),
+        ("GET", "/no/such/route"): (404, "not_found"),
+    }
+    for (method, path), expected in cases.items():
+        reply = httpx.request(method, f"{stack.url}/auth/v1{path}", headers=headers, json={})
+        assert (reply.status_code, reply.json()["code"]) == expected, path
+
+
+def test_open_endpoints(stack: LocalStack) -> None:
+    assert httpx.get(f"{stack.url}/auth/v1/health").json()["name"] == "GoTrue"
+    assert httpx.get(f"{stack.url}/auth/v1/.well-known/jwks.json").json() == {"keys": []}
+    settings = httpx.get(f"{stack.url}/auth/v1/settings", headers={"apikey": stack.anon_key}).json()
+    assert settings["external"]["email"] is True
+    assert settings["mailer_autoconfirm"] is True
+
+
+def test_mail_endpoints_do_not_reveal_who_is_registered(stack: LocalStack) -> None:
+    headers = {**V2024, "apikey": stack.anon_key}
+    known = new_email()
+    client(stack).auth.sign_up({"email": known, "password": "password123"})
+    for path in ("/recover", "/otp"):
+        for email in (known, new_email()):
+            body = {"email": email, "create_user": False}
+            reply = httpx.post(f"{stack.url}/auth/v1{path}", headers=headers, json=body)
+            assert (reply.status_code, reply.json()) == (200, {}), (path, email)

@@ -1,0 +1,105 @@
+"""Password sign-in, /user and PUT /user through supabase-py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncpg
+import pytest
+from supabase_auth.errors import AuthApiError
+
+from supabase import Client
+from tests.conftest import LocalStack
+from tests.localbase.auth.conftest import async_client, client, new_email, new_username
+
+
+def _signed_up(anon: Client, password: str = "password123") -> str:
+    email = new_email()
+    anon.auth.sign_up({"email": email, "password": password, "options": {"data": {"username": new_username()}}})
+    return email
+
+
+async def test_sign_in_stamps_last_sign_in_on_user_and_profile(anon: Client, stack_db: asyncpg.Connection) -> None:
+    email = _signed_up(anon)
+    before = await stack_db.fetchval("select last_sign_in_at from auth.users where email = $1", email)
+    response = anon.auth.sign_in_with_password({"email": email, "password": "password123"})
+    assert response.session is not None
+    assert response.user is not None
+    after = await stack_db.fetchrow(
+        "select u.last_sign_in_at, p.last_login_at"
+        " from auth.users u join public.profiles p using (id) where u.email = $1",
+        email,
+    )
+    assert after["last_sign_in_at"] > before
+    assert after["last_login_at"] == after["last_sign_in_at"]
+
+
+@pytest.mark.parametrize("case", ["wrong password", "unknown email"])
+def test_bad_credentials_are_invalid_credentials(anon: Client, case: str) -> None:
+    email = _signed_up(anon) if case == "wrong password" else new_email()
+    with pytest.raises(AuthApiError) as caught:
+        anon.auth.sign_in_with_password({"email": email, "password": "wrong-password1"})
+    assert (caught.value.status, caught.value.code) == (400, "invalid_credentials")
+    assert caught.value.message == "Invalid login credentials"
+
+
+def test_failed_sign_in_is_logged_without_secrets(anon: Client, stack: LocalStack) -> None:
+    email = _signed_up(anon)
+    with pytest.raises(AuthApiError):
+        anon.auth.sign_in_with_password({"email": email, "password": "secret-guess-42"})
+    log = Path(stack.env["LOCALBASE_LOG"]).read_text(encoding="utf-8")
+    assert '"event": "auth.signin_failed"' in log
+    assert "secret-guess-42" not in log
+
+
+async def test_access_token_carries_gotrue_claims_and_get_user_works(stack: LocalStack) -> None:
+    anon = await async_client(stack)
+    email = new_email()
+    await anon.auth.sign_up({"email": email, "password": "password123"})
+    session = (await anon.auth.sign_in_with_password({"email": email, "password": "password123"})).session
+    assert session is not None
+    claims = (await anon.auth.get_claims(session.access_token)) or {}
+    payload = claims["claims"]
+    assert {
+        "iss",
+        "sub",
+        "aud",
+        "iat",
+        "exp",
+        "email",
+        "phone",
+        "app_metadata",
+        "user_metadata",
+        "role",
+        "aal",
+        "amr",
+        "session_id",
+        "is_anonymous",
+    } <= set(payload)
+    assert payload["iss"] == f"{stack.url}/auth/v1"
+    assert (payload["role"], payload["aud"], payload["aal"]) == ("authenticated", "authenticated", "aal1")
+    assert payload["amr"][0]["method"] == "password"
+    assert payload["exp"] - payload["iat"] == 3600
+
+
+def test_update_user_merges_metadata_and_changes_password(stack: LocalStack) -> None:
+    anon = client(stack)
+    email = new_email()
+    anon.auth.sign_up({"email": email, "password": "password123", "options": {"data": {"theme": "dark", "lang": "zh"}}})
+    updated = anon.auth.update_user({"data": {"lang": "en", "theme": None, "avatar": "a.png"}})
+    assert updated is not None
+    metadata = updated.user.user_metadata
+    assert (metadata.get("lang"), metadata.get("avatar"), "theme" in metadata) == ("en", "a.png", False)
+    anon.auth.update_user({"password": "newpassword456"})
+    with pytest.raises(AuthApiError) as caught:
+        client(stack).auth.sign_in_with_password({"email": email, "password": "password123"})
+    assert caught.value.code == "invalid_credentials"
+    assert client(stack).auth.sign_in_with_password({"email": email, "password": "newpassword456"}).session
+
+
+def test_same_password_is_refused(stack: LocalStack) -> None:
+    anon = client(stack)
+    anon.auth.sign_up({"email": new_email(), "password": "password123"})
+    with pytest.raises(AuthApiError) as caught:
+        anon.auth.update_user({"password": "password123"})
+    assert (caught.value.status, caught.value.code) == (422, "same_password")

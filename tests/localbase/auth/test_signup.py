@@ -1,0 +1,107 @@
+"""Sign-up through the unmodified supabase-py clients: sessions, profiles, and refusals."""
+
+from __future__ import annotations
+
+import asyncpg
+import httpx
+import pytest
+from supabase_auth.errors import AuthApiError, AuthWeakPasswordError
+
+from supabase import Client
+from tests.conftest import LocalStack
+from tests.localbase.auth.conftest import async_client, new_email, new_username
+
+
+async def test_sign_up_returns_a_session_and_creates_the_profile(anon: Client, stack_db: asyncpg.Connection) -> None:
+    email, username = new_email(), new_username()
+    response = anon.auth.sign_up(
+        {"email": email.upper(), "password": "password123", "options": {"data": {"username": username}}}
+    )
+    assert response.session is not None
+    assert response.user is not None
+    assert response.user.email == email  # stored lower-cased
+    assert response.session.expires_at is not None
+    assert response.user.user_metadata["username"] == username
+    assert response.user.app_metadata == {"provider": "email", "providers": ["email"]}
+    assert [identity.provider for identity in response.user.identities or []] == ["email"]
+    profile = await stack_db.fetchrow("select username, email from public.profiles where id = $1", response.user.id)
+    assert profile is not None
+    assert dict(profile) == {"username": username, "email": email}
+    stored = await stack_db.fetchval("select encrypted_password from auth.users where id = $1", response.user.id)
+    assert stored.startswith("$2")
+    assert "password123" not in stored
+
+
+async def test_async_client_signs_up_too(stack: LocalStack) -> None:
+    client = await async_client(stack)
+    response = await client.auth.sign_up({"email": new_email(), "password": "password123"})
+    assert response.session is not None
+    user = await client.auth.get_user(response.session.access_token)
+    assert user is not None
+    assert user.user.id == response.user.id
+
+
+def test_duplicate_email_is_user_already_exists(anon: Client) -> None:
+    email = new_email()
+    anon.auth.sign_up({"email": email, "password": "password123"})
+    with pytest.raises(AuthApiError) as caught:
+        anon.auth.sign_up({"email": email, "password": "password456"})
+    assert (caught.value.status, caught.value.code) == (422, "user_already_exists")
+
+
+@pytest.mark.parametrize(
+    ("password", "reasons"),
+    [
+        ("abc1", ["length"]),
+        ("onlyletters", ["characters"]),
+        ("12345678", ["characters"]),
+        ("ab", ["length", "characters"]),
+    ],
+)
+def test_weak_passwords_are_refused_with_reasons(anon: Client, password: str, reasons: list[str]) -> None:
+    with pytest.raises(AuthWeakPasswordError) as caught:
+        anon.auth.sign_up({"email": new_email(), "password": password})
+    assert caught.value.status == 422
+    assert caught.value.code == "weak_password"
+    assert caught.value.reasons == reasons
+
+
+@pytest.mark.parametrize("email", ["not-an-email", "a@", "@example.com", "x' OR '1'='1@example.com", "a b@example.com"])
+def test_bad_email_is_validation_failed(anon: Client, email: str) -> None:
+    with pytest.raises(AuthApiError) as caught:
+        anon.auth.sign_up({"email": email, "password": "password123"})
+    assert (caught.value.status, caught.value.code) == (400, "validation_failed")
+    assert "invalid format" in caught.value.message
+
+
+async def test_sql_like_input_is_stored_verbatim(anon: Client, stack_db: asyncpg.Connection) -> None:
+    email = f"o'brien-{new_username()}@example.com"
+    password = "pw1'); drop table auth.users; --"
+    response = anon.auth.sign_up({"email": email, "password": password})
+    assert response.user is not None
+    assert response.user.email == email
+    assert anon.auth.sign_in_with_password({"email": email, "password": password}).session is not None
+    assert await stack_db.fetchval("select count(*) from auth.users where email = $1", email) == 1
+
+
+async def test_a_failing_profile_trigger_fails_the_sign_up(anon: Client, stack_db: asyncpg.Connection) -> None:
+    username = new_username()
+    anon.auth.sign_up({"email": new_email(), "password": "password123", "options": {"data": {"username": username}}})
+    email = new_email()
+    with pytest.raises(AuthApiError) as caught:
+        anon.auth.sign_up(
+            {"email": email, "password": "password123", "options": {"data": {"username": username.upper()}}}
+        )
+    assert (caught.value.status, caught.value.code) == (500, "unexpected_failure")
+    assert caught.value.message == "Database error saving new user"
+    assert await stack_db.fetchval("select count(*) from auth.users where email = $1", email) == 0
+
+
+def test_anonymous_and_phone_sign_ups_are_disabled(stack: LocalStack) -> None:
+    headers = {"apikey": stack.anon_key, "X-Supabase-Api-Version": "2024-01-01"}
+    anonymous = httpx.post(f"{stack.url}/auth/v1/signup", headers=headers, json={"data": {}})
+    assert (anonymous.status_code, anonymous.json()["code"]) == (422, "anonymous_provider_disabled")
+    phone = httpx.post(
+        f"{stack.url}/auth/v1/signup", headers=headers, json={"phone": "+8613800000000", "password": "x"}
+    )
+    assert (phone.status_code, phone.json()["code"]) == (400, "phone_provider_disabled")
