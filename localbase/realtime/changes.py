@@ -5,6 +5,9 @@ Consecutive changes of one batch are checked together: one call of realtime.loca
 (claims, table) covers every INSERT/UPDATE of the batch. DELETEs skip the check (the row is gone);
 with RLS on their old_record keeps only the primary key. `data` is encoded once per (role, select)
 and spliced into each channel's frame.
+
+Visibility is checked against the table after commit (as Supabase does), so a row updated or
+deleted again before its change is checked may not be delivered to RLS-checked subscribers.
 """
 
 from __future__ import annotations
@@ -113,6 +116,7 @@ class ChangeFanout:
     async def _send(self, index: int, change: Change, visible: dict[tuple[str, int], set[int]]) -> None:
         table = change.table
         encoded: dict[tuple[str, tuple[str, ...] | None], str] = {}
+        frames: dict[tuple[str, str, str, tuple[int, ...]], str] = {}
         for channel, ids, binding in change.targets:
             role = channel.role
             checked = change.item["o"] != "DELETE" and table.rls and role not in BYPASS_ROLES
@@ -125,10 +129,13 @@ class ChangeFanout:
                 data = encoded[data_key] = protocol.dumps(
                     _data(change.item, table, columns, binding.select, role)
                 ).decode()
-            payload = f'{{"ids":{protocol.dumps(ids).decode()},"data":{data}}}'
-            await channel.connection.deliver(
-                protocol.encode_push_raw(channel.topic, "postgres_changes", payload, channel.connection.vsn)
-            )
+            vsn = channel.connection.vsn
+            frame_key = (vsn, channel.topic, data, tuple(ids))
+            frame = frames.get(frame_key)
+            if frame is None:
+                payload = f'{{"ids":{protocol.dumps(ids).decode()},"data":{data}}}'
+                frame = frames[frame_key] = protocol.encode_push_raw(channel.topic, "postgres_changes", payload, vsn)
+            await channel.connection.deliver(frame)
 
 
 def _data(

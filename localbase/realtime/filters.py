@@ -44,9 +44,9 @@ class Binding:
         return f"[event: {self.event}, schema: {self.schema}, table: {self.table or '*'}, filters: []]"
 
     def matches(self, schema: str, table: str, op: str, row: dict[str, Any] | None) -> bool:
-        if self.event != "*" and self.event != op:
+        if self.event not in ("*", op):
             return False
-        if self.schema != "*" and self.schema != schema:
+        if self.schema not in ("*", schema):
             return False
         if self.table is not None and self.table != table:
             return False
@@ -89,9 +89,13 @@ def parse_filter(text: str) -> tuple[Condition, ...]:
             raise BindingError(f"invalid filter {text!r}")
         column, negated, op, value, _ = match.groups()
         test = _test(op, value)
-        conditions.append(Condition(column, (lambda v, t=test: not t(v)) if negated else test))
+        conditions.append(Condition(column, _negate(test) if negated else test))
         position = match.end()
     return tuple(conditions)
+
+
+def _negate(test: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda v: not test(v)
 
 
 def _test(op: str, value: str) -> Callable[[Any], bool]:

@@ -33,7 +33,7 @@ class Presence:
     def state(self, topic: str, private: bool) -> dict[str, Any]:
         state: dict[str, Any] = {}
         for member in self._hub.members(topic, private):
-            if member.presence_meta is not None:
+            if member.presence_meta is not None and member.presence_key is not None:
                 state.setdefault(member.presence_key, {"metas": []})["metas"].append(member.presence_meta)
         return state
 

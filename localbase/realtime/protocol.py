@@ -86,12 +86,16 @@ def encode_push(topic: str, event: str, payload: Any, vsn: str) -> str:
     return _encode({"topic": topic, "event": event, "payload": payload, "ref": None, "join_ref": None}).decode()
 
 
-def encode_reply(topic: str, ref: str | None, join_ref: str | None, status: str, response: Any, vsn: str) -> str:
+def encode_reply(  # noqa: PLR0917 - the frame's fields, in wire order
+    topic: str, ref: str | None, join_ref: str | None, status: str, response: Any, vsn: str
+) -> str:
     payload = {"status": status, "response": response}
     return encode_message(topic, "phx_reply", payload, ref, join_ref, vsn)
 
 
-def encode_message(topic: str, event: str, payload: Any, ref: str | None, join_ref: str | None, vsn: str) -> str:
+def encode_message(  # noqa: PLR0917 - the frame's fields, in wire order
+    topic: str, event: str, payload: Any, ref: str | None, join_ref: str | None, vsn: str
+) -> str:
     """A frame tied to a client push or join (replies, phx_close, phx_error)."""
     if vsn == V2:
         return _encode([join_ref, ref, topic, event, payload]).decode()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -75,10 +76,8 @@ class Connection:
     async def close(self, code: int = 1000) -> None:
         if not self.closed:
             self.closed = True
-            try:
+            with contextlib.suppress(Exception):  # already gone is as good as closed
                 await self._send({"type": "websocket.close", "code": code})
-            except Exception:  # noqa: S110 - already gone is as good as closed
-                pass
 
 
 def _blocked(send: Send) -> bool:

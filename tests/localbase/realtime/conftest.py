@@ -15,9 +15,9 @@ from realtime import AsyncRealtimeChannel, AsyncRealtimeClient, RealtimeSubscrib
 from core.jwt import encode
 
 
-async def eventually(condition: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    """Poll `condition` until it holds, failing after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
+async def eventually(condition: Callable[[], bool], within: float = 10.0, what: str = "condition") -> None:
+    """Poll `condition` until it holds, failing after `within` seconds."""
+    deadline = time.monotonic() + within
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
@@ -28,16 +28,16 @@ def ws_url(http_url: str) -> str:
     return f"{http_url.replace('http://', 'ws://')}/realtime/v1"
 
 
-async def subscribed(channel: AsyncRealtimeChannel, timeout: float = 10.0) -> list[Any]:
+async def subscribed(channel: AsyncRealtimeChannel, within: float = 10.0) -> list[Any]:
     """Subscribe and wait until SUBSCRIBED (and, with bindings, the Postgres system message)."""
     states: list[Any] = []
     system: list[Any] = []
     channel.on_system(system.append)
     await channel.subscribe(lambda state, error: states.append((state, error)))
-    await eventually(lambda: bool(states), timeout, "the join reply")
+    await eventually(lambda: bool(states), within, "the join reply")
     assert states[0][0] == RealtimeSubscribeStates.SUBSCRIBED, states
     if channel.postgres_changes_callbacks:
-        await eventually(lambda: bool(system), timeout, "Subscribed to PostgreSQL")
+        await eventually(lambda: bool(system), within, "Subscribed to PostgreSQL")
         assert system[0].message == "Subscribed to PostgreSQL"
     return states
 

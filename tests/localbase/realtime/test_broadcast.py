@@ -31,7 +31,8 @@ async def test_broadcast_reaches_others_and_self_only_when_asked(
     await quiet_sender.send_broadcast("greet", {"n": 2})
     await eventually(lambda: len(heard) == 2, what="both broadcasts at the listener")
     await eventually(lambda: len(echoed) == 1, what="the self echo")
-    assert echoed[0]["payload"] == {"n": 1} and echoed[0]["event"] == "greet"
+    assert echoed[0]["payload"] == {"n": 1}
+    assert echoed[0]["event"] == "greet"
     assert sorted(h["payload"]["n"] for h in heard) == [1, 2]
 
 
@@ -96,5 +97,6 @@ async def test_realtime_send_reaches_session_owner_only(
 
     await stack_db.execute("select realtime.send($1::jsonb, 'chunk', $2, true)", '{"text": "hi"}', topic)
     await eventually(lambda: bool(heard), what="the SQL broadcast")
-    assert heard[0]["payload"]["text"] == "hi" and heard[0]["meta"]["id"]
+    assert heard[0]["payload"]["text"] == "hi"
+    assert heard[0]["meta"]["id"]
     assert public_heard == []  # a public channel of the same name is a different channel

@@ -42,12 +42,13 @@ async def test_burst_of_ten_thousand_inserts_arrives_in_commit_order(
         async with stack_db.transaction():
             for _ in range(4):
                 await stack_db.execute(
-                    "insert into public.rt_burst (id, body) select g, 'x' from generate_series($1::bigint, $2::bigint) g",
+                    "insert into public.rt_burst (id, body) "
+                    "select g, 'x' from generate_series($1::bigint, $2::bigint) g",
                     next_id,
                     next_id + 49,
                 )
                 next_id += 50
-    await eventually(lambda: len(got) >= 10_000, timeout=60, what=f"10,000 inserts (got {len(got)})")
+    await eventually(lambda: len(got) >= 10_000, within=60, what=f"10,000 inserts (got {len(got)})")
     assert [p["data"]["record"]["id"] for p in got] == list(range(10_000))
 
     big = "y" * 100_000
@@ -69,7 +70,7 @@ async def test_clients_resubscribe_after_server_restart(
     await subscribed(channel)
     channel.on_system(system.append)
     stack.restart()
-    await eventually(lambda: channel.is_joined and len(system) >= 1, timeout=30, what="the rejoin after restart")
+    await eventually(lambda: channel.is_joined and len(system) >= 1, within=30, what="the rejoin after restart")
     await stack_db.execute("insert into public.rt_burst (id, body) values (1, 'after restart')")
     await eventually(lambda: bool(got), what="a change after the restart")
     assert got[0]["data"]["record"]["body"] == "after restart"

@@ -45,11 +45,14 @@ async def test_user_gets_own_changes_matching_filter_and_not_other_users(
 
         assert [p["data"]["type"] for p in got_a] == ["INSERT", "UPDATE", "DELETE"]
         insert_data = got_a[0]["data"]
-        assert insert_data["schema"] == "public" and insert_data["table"] == "chat_messages"
-        assert insert_data["record"]["content"] == "hello" and insert_data["errors"] is None
+        assert insert_data["schema"] == "public"
+        assert insert_data["table"] == "chat_messages"
+        assert insert_data["record"]["content"] == "hello"
+        assert insert_data["errors"] is None
         assert insert_data["commit_timestamp"].endswith("Z")
         assert {"name": "content", "type": "text"} in insert_data["columns"]
-        assert "eventType" not in insert_data and "new" not in insert_data
+        assert "eventType" not in insert_data
+        assert "new" not in insert_data
         assert got_a[1]["data"]["record"]["content"] == "edited"
         assert got_a[1]["data"]["old_record"] == {"id": str(mine)}
         assert got_a[2]["data"]["old_record"] == {"id": str(mine)}

@@ -52,8 +52,9 @@ async def test_token_expiring_while_connected_gets_system_error(
     await channel.subscribe(lambda state, error: states.append((state, error)))
     await eventually(lambda: bool(states), what="the join")
     assert states[0][0].value == "SUBSCRIBED"
-    await eventually(lambda: len(states) > 1, timeout=10, what="the expiry")
-    assert states[1][0].value == "CHANNEL_ERROR" and "Token has expired" in str(states[1][1])
+    await eventually(lambda: len(states) > 1, within=10, what="the expiry")
+    assert states[1][0].value == "CHANNEL_ERROR"
+    assert "Token has expired" in str(states[1][1])
 
 
 async def test_access_token_refresh_keeps_channel(
@@ -66,7 +67,7 @@ async def test_access_token_refresh_keeps_channel(
     await subscribed(channel)
     await client.set_auth(mint(stack, {"role": "authenticated", "sub": "x", "exp": int(time.time()) + 3600}))
     deadline = time.monotonic() + 5
-    await eventually(lambda: time.monotonic() > deadline, timeout=10, what="past the first token's expiry")
+    await eventually(lambda: time.monotonic() > deadline, within=10, what="past the first token's expiry")
     await channel.send_broadcast("e", {"still": "here"})
     await eventually(lambda: bool(heard), what="the broadcast after refresh")
     assert channel.is_joined
