@@ -45,6 +45,25 @@ export function titleFrom(content: string): string {
   return Array.from(flat).length > TITLE_LENGTH ? Array.from(flat).slice(0, TITLE_LENGTH).join('') + '…' : flat
 }
 
+/** What the page shows for an answer: the final stored row, else the longer of stream and row. */
+export function answerView(row: ChatMessage | undefined, stream: AnswerStream | undefined): AnswerView {
+  const base = {
+    id: row?.id ?? stream?.messageId ?? null,
+    tokens: row?.tokens_used ?? 0,
+    responseTime: row?.response_time ?? null,
+    errorCode: row?.error_code ?? stream?.errorCode ?? null,
+    errorMessage: row?.error_message ?? stream?.errorMessage ?? null,
+    cancelRequested: row?.cancel_requested ?? false,
+  }
+  if (row && isFinal(row.status)) return { ...base, text: row.content, status: row.status, final: true }
+  const streamed = stream?.text ?? ''
+  const stored = row?.content ?? ''
+  const text = streamed.length >= stored.length ? streamed : stored
+  const status: MessageStatus =
+    stream && stream.status !== 'pending' ? (isFinal(stream.status) ? 'streaming' : stream.status) : (row?.status ?? 'pending')
+  return { ...base, text, status, final: false }
+}
+
 export const useChat = defineStore('chat', () => {
   const sessions = ref<ChatSession[]>([])
   const sessionsLoading = ref(false)
@@ -76,24 +95,6 @@ export const useChat = defineStore('chat', () => {
   })
 
   const inFlight = computed(() => turns.value.filter((t) => !t.answer.final))
-
-  function answerView(row: ChatMessage | undefined, stream: AnswerStream | undefined): AnswerView {
-    const base = {
-      id: row?.id ?? stream?.messageId ?? null,
-      tokens: row?.tokens_used ?? 0,
-      responseTime: row?.response_time ?? null,
-      errorCode: row?.error_code ?? stream?.errorCode ?? null,
-      errorMessage: row?.error_message ?? stream?.errorMessage ?? null,
-      cancelRequested: row?.cancel_requested ?? false,
-    }
-    if (row && isFinal(row.status)) return { ...base, text: row.content, status: row.status, final: true }
-    const streamed = stream?.text ?? ''
-    const stored = row?.content ?? ''
-    const text = streamed.length >= stored.length ? streamed : stored
-    const status: MessageStatus =
-      stream && stream.status !== 'pending' ? (isFinal(stream.status) ? 'streaming' : stream.status) : (row?.status ?? 'pending')
-    return { ...base, text, status, final: false }
-  }
 
   function streamFor(replyTo: string): AnswerStream {
     let stream = streams.value.get(replyTo)

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest'
+import { mount } from '@vue/test-utils'
+import { makeI18n } from '@/i18n'
+import PasswordRules from '@/components/PasswordRules.vue'
+import StateBlock from '@/components/StateBlock.vue'
+import MarkdownView from '@/components/MarkdownView.vue'
+import RolePicker from '@/components/RolePicker.vue'
+import type { AiRole } from '@/lib/types'
+
+const plugins = () => [makeI18n('en')]
+
+describe('PasswordRules', () => {
+  it('ticks each rule as the password grows', async () => {
+    const wrapper = mount(PasswordRules, { props: { password: '' }, global: { plugins: plugins() } })
+    const ok = () => wrapper.findAll('li').map((li) => li.attributes('data-ok'))
+    expect(ok()).toEqual(['false', 'false', 'false'])
+    await wrapper.setProps({ password: 'abc' })
+    expect(ok()).toEqual(['false', 'true', 'false'])
+    await wrapper.setProps({ password: 'abcdefg1' })
+    expect(ok()).toEqual(['true', 'true', 'true'])
+    expect(wrapper.text()).toContain('At least 8 characters')
+  })
+})
+
+describe('StateBlock', () => {
+  const mountWith = (props: Record<string, unknown>) =>
+    mount(StateBlock, { props, slots: { default: '<p class="content">rows</p>' }, global: { plugins: plugins() } })
+
+  it('shows loading, then error with retry, then empty, then content', async () => {
+    const wrapper = mountWith({ loading: true })
+    expect(wrapper.find('[data-testid=state-loading]').exists()).toBe(true)
+    expect(wrapper.find('.content').exists()).toBe(false)
+    await wrapper.setProps({ loading: false, error: 'boom' })
+    expect(wrapper.find('[data-testid=state-error]').text()).toContain('boom')
+    await wrapper.find('button').trigger('click')
+    expect(wrapper.emitted('retry')).toHaveLength(1)
+    await wrapper.setProps({ error: null, empty: true, emptyText: 'nothing' })
+    expect(wrapper.find('[data-testid=state-empty]').text()).toBe('nothing')
+    await wrapper.setProps({ empty: false })
+    expect(wrapper.find('.content').exists()).toBe(true)
+  })
+})
+
+describe('MarkdownView', () => {
+  it('renders sanitized Markdown and marks a streaming answer', () => {
+    const wrapper = mount(MarkdownView, {
+      props: { text: '**hi** <img src=x onerror=alert(1)>', streaming: true },
+      global: { plugins: plugins() },
+    })
+    expect(wrapper.find('strong').text()).toBe('hi')
+    expect(wrapper.find('img').exists()).toBe(false)
+    expect(wrapper.classes()).toContain('cursor-blink')
+  })
+})
+
+describe('RolePicker', () => {
+  const role = (id: string, slug: string, name: string): AiRole => ({
+    id, slug, name, description: null, system_prompt: 'p', avatar_url: null, sort_order: 0, created_by: null, created_at: '',
+  })
+
+  it('marks the selected persona and emits a pick', async () => {
+    const roles = [role('1', 'assistant', '智能助手'), role('2', 'tech_expert', '技术专家')]
+    const wrapper = mount(RolePicker, { props: { roles, selected: '1' } })
+    expect(wrapper.find('[data-testid=role-assistant]').attributes('aria-checked')).toBe('true')
+    expect(wrapper.find('[data-testid=role-tech_expert]').attributes('aria-checked')).toBe('false')
+    await wrapper.find('[data-testid=role-tech_expert]').trigger('click')
+    expect(wrapper.emitted('pick')?.[0]).toEqual([roles[1]])
+  })
+})

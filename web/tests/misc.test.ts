@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest'
+import { snippet, terms } from '@/lib/snippet'
+import { readConfig } from '@/lib/config'
+import { describeError } from '@/lib/errors'
+import { TITLE_LENGTH, titleFrom } from '@/stores/chat'
+
+describe('snippet', () => {
+  it('highlights the terms, case-insensitively', () => {
+    expect(snippet('Tell me about Streaming data', 'streaming')).toEqual([
+      { text: 'Tell me about ', hit: false },
+      { text: 'Streaming', hit: true },
+      { text: ' data', hit: false },
+    ])
+  })
+
+  it('finds Chinese terms and cuts long text around the first hit', () => {
+    const text = '前'.repeat(100) + '向量数据库' + '后'.repeat(100)
+    const parts = snippet(text, '数据库', 10)
+    expect(parts.find((p) => p.hit)?.text).toBe('数据库')
+    expect(parts[0]?.text.startsWith('…')).toBe(true)
+    expect(parts.at(-1)?.text.endsWith('…')).toBe(true)
+  })
+
+  it('treats the query as text, not as a pattern', () => {
+    expect(snippet('a (b) c', '(b)').find((p) => p.hit)?.text).toBe('(b)')
+    expect(terms('"quoted phrase" or -minus')).toEqual(['quoted', 'phrase', 'minus'])
+  })
+})
+
+describe('readConfig', () => {
+  it('prefers the runtime config written by the server', () => {
+    const config = readConfig({ supabaseUrl: 'http://sb', supabaseAnonKey: 'k', apiUrl: 'http://api' }, {} as ImportMetaEnv)
+    expect(config).toEqual({ supabaseUrl: 'http://sb', supabaseAnonKey: 'k', apiUrl: 'http://api' })
+  })
+
+  it('falls back to build-time variables, then the local defaults', () => {
+    const env = { VITE_SUPABASE_ANON_KEY: 'envkey' } as unknown as ImportMetaEnv
+    expect(readConfig(undefined, env)).toEqual({
+      supabaseUrl: 'http://127.0.0.1:54321',
+      supabaseAnonKey: 'envkey',
+      apiUrl: 'http://127.0.0.1:8000',
+    })
+  })
+})
+
+describe('describeError', () => {
+  it('maps GoTrue codes to messages the user can read', () => {
+    expect(describeError({ code: 'invalid_credentials', message: 'Invalid login credentials' }).key).toBe('auth.invalidCredentials')
+    expect(describeError({ code: 'user_already_exists', message: 'x' }).key).toBe('auth.emailTaken')
+    expect(describeError({ code: '23505', message: 'duplicate key value violates unique constraint "profiles_username_key"' }).key).toBe(
+      'auth.usernameTaken',
+    )
+    expect(describeError(new Error('plain'))).toEqual({ key: null, message: 'plain' })
+  })
+})
+
+describe('titleFrom', () => {
+  it('flattens whitespace and cuts long first messages', () => {
+    expect(titleFrom('  hello\n  world ')).toBe('hello world')
+    const long = titleFrom('字'.repeat(100))
+    expect(Array.from(long)).toHaveLength(TITLE_LENGTH + 1)
+    expect(long.endsWith('…')).toBe(true)
+  })
+})
