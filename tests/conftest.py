@@ -201,7 +201,7 @@ def stack(stack_db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 @dataclass
-class TestUser:
+class SignedUpUser:
     id: str
     email: str
     password: str
@@ -209,7 +209,7 @@ class TestUser:
     refresh_token: str
 
 
-def sign_up(stack: LocalStack, username: str | None = None, password: str = "password123") -> TestUser:
+def sign_up(stack: LocalStack, username: str | None = None, password: str = "password123") -> SignedUpUser:
     """A fresh confirmed user through the stack's GoTrue-compatible sign-up."""
     tag = uuid.uuid4().hex[:10]
     email = f"user-{tag}@example.com"
@@ -221,14 +221,14 @@ def sign_up(stack: LocalStack, username: str | None = None, password: str = "pas
     )
     response.raise_for_status()
     body = response.json()
-    return TestUser(body["user"]["id"], email, password, body["access_token"], body["refresh_token"])
+    return SignedUpUser(body["user"]["id"], email, password, body["access_token"], body["refresh_token"])
 
 
 @pytest.fixture
-def user_a(stack: LocalStack) -> TestUser:
+def user_a(stack: LocalStack) -> SignedUpUser:
     return sign_up(stack)
 
 
 @pytest.fixture
-def user_b(stack: LocalStack) -> TestUser:
+def user_b(stack: LocalStack) -> SignedUpUser:
     return sign_up(stack)
