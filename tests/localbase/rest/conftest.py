@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from supabase import Client, create_client
-from tests.conftest import LocalStack, TestUser
+from tests.conftest import LocalStack, SignedUpUser
 
 FIXTURE_SQL = """
 drop table if exists public.rest_things cascade;
@@ -100,10 +100,10 @@ def anon_client(stack: LocalStack) -> Client:
 
 
 @pytest.fixture
-def as_user(stack: LocalStack) -> Callable[[TestUser], Client]:
+def as_user(stack: LocalStack) -> Callable[[SignedUpUser], Client]:
     """A supabase-py client carrying a signed-in user's token on PostgREST requests."""
 
-    def make(user: TestUser) -> Client:
+    def make(user: SignedUpUser) -> Client:
         client = create_client(stack.url, stack.anon_key)
         client.postgrest.auth(user.access_token)
         return client

@@ -11,7 +11,7 @@ import pytest
 from postgrest.exceptions import APIError
 
 from supabase import Client, acreate_client
-from tests.conftest import LocalStack, TestUser
+from tests.conftest import LocalStack, SignedUpUser
 from tests.localbase.rest.conftest import superuser_fetch
 
 _ids = itertools.count(1000)
@@ -70,7 +70,7 @@ def test_singular_write_violation_rolls_back(service_client: Client, things: Loc
 
 
 def test_user_b_cannot_see_or_change_user_a_sessions(
-    as_user: Callable[[TestUser], Client], user_a: TestUser, user_b: TestUser, stack: LocalStack
+    as_user: Callable[[SignedUpUser], Client], user_a: SignedUpUser, user_b: SignedUpUser, stack: LocalStack
 ) -> None:
     alice, bob = as_user(user_a), as_user(user_b)
     session = alice.table("chat_sessions").insert({"title": "private"}).execute().data[0]
@@ -91,7 +91,9 @@ def test_user_b_cannot_see_or_change_user_a_sessions(
     assert embedded.execute().data == {"title": "private", "chat_messages": [{"content": "hello"}]}
 
 
-def test_rls_refusals_are_403_for_users_and_401_for_anon(rest: Callable[..., httpx.Response], user_a: TestUser) -> None:
+def test_rls_refusals_are_403_for_users_and_401_for_anon(
+    rest: Callable[..., httpx.Response], user_a: SignedUpUser
+) -> None:
     as_user = rest(
         "chat_messages",
         token=user_a.access_token,
