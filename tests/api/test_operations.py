@@ -1,0 +1,79 @@
+"""Health, metrics, request ids, CORS, the error envelope everywhere, body limits, OpenAPI."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.api.conftest import ApiUser, error_of
+
+
+async def test_health_checks_auth_and_rest(http: httpx.AsyncClient) -> None:
+    response = await http.get("/health")
+    assert response.json() == {"status": "ok", "checks": {"auth": "ok", "rest": "ok"}}
+
+
+async def test_metrics_count_requests_by_route_and_sockets(http: httpx.AsyncClient, alice: ApiUser) -> None:
+    await http.get("/api/roles", headers=alice.headers)
+    text = (await http.get("/metrics")).text
+    assert 'api_requests_total{method="GET",route="/api/roles",status="200"}' in text
+    assert "api_request_duration_seconds_bucket" in text
+    assert "api_websocket_connections" in text
+    assert "# TYPE api_messages_sent counter" in text
+
+
+async def test_request_id_is_echoed_or_minted(http: httpx.AsyncClient) -> None:
+    echoed = await http.get("/health", headers={"X-Request-ID": "req-123"})
+    assert echoed.headers["x-request-id"] == "req-123"
+    minted = await http.get("/health", headers={"X-Request-ID": "bad id with spaces"})
+    assert len(minted.headers["x-request-id"]) == 32
+
+
+async def test_unknown_route_uses_the_envelope(http: httpx.AsyncClient) -> None:
+    response = await http.get("/api/nothing-here", headers={"X-Request-ID": "abc"})
+    assert response.status_code == 404
+    assert response.json() == {
+        "success": False,
+        "error": {"code": "RouteNotFound", "message": "No such endpoint."},
+        "request_id": "abc",
+    }
+
+
+async def test_cors_preflight_for_the_spa(http: httpx.AsyncClient) -> None:
+    response = await http.options(
+        "/api/chat/send",
+        headers={
+            "Origin": "http://localhost:3000",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
+    assert response.status_code in (200, 204)
+    assert response.headers["access-control-allow-origin"] == "http://localhost:3000"
+    other = await http.options(
+        "/api/chat/send", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    )
+    assert other.headers.get("access-control-allow-origin") != "https://evil.example"
+
+
+async def test_oversized_body_is_413(http: httpx.AsyncClient, alice: ApiUser) -> None:
+    response = await http.post(
+        "/api/chat/send",
+        content=b'{"message": "' + b"a" * 70_000 + b'"}',
+        headers={**alice.headers, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert error_of(response)["code"] == "PayloadTooLarge"
+
+
+async def test_malformed_json_is_400(http: httpx.AsyncClient, alice: ApiUser) -> None:
+    response = await http.post(
+        "/api/sessions", content=b"{nope", headers={**alice.headers, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "ValidationError"
+
+
+async def test_openapi_schema_and_docs_are_served(http: httpx.AsyncClient) -> None:
+    schema = (await http.get("/schema/openapi.json")).json()
+    assert {"/api/auth/register", "/api/chat/send", "/api/chat/history", "/api/roles"} <= set(schema["paths"])
+    assert (await http.get("/schema/swagger")).status_code == 200
