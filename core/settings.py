@@ -232,6 +232,21 @@ class WorkerSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """The SPA's static server (`python -m webserve`) and the runtime config it hands the browser.
+
+    The public URLs are what the browser uses; they default to the local addresses of the stack
+    and the API, and differ only behind a proxy or with a hosted Supabase project.
+    """
+
+    host: str = field(default_factory=lambda: env_str("WEB_HOST", "127.0.0.1"))
+    port: int = field(default_factory=lambda: env_int("WEB_PORT", 3000))
+    dist_dir: str = field(default_factory=lambda: env_str("WEB_DIST_DIR", "web/dist"))
+    public_supabase_url: str = field(default_factory=lambda: env_str("WEB_SUPABASE_URL", ""))  # "" = SUPABASE_URL
+    public_api_url: str = field(default_factory=lambda: env_str("WEB_API_URL", ""))  # "" = http://API_HOST:API_PORT
+
+
+@dataclass(frozen=True)
 class Settings:
     supabase: SupabaseSettings = field(default_factory=SupabaseSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -240,6 +255,7 @@ class Settings:
     fakescope: FakeScopeSettings = field(default_factory=FakeScopeSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
+    web: WebSettings = field(default_factory=WebSettings)
 
 
 @lru_cache(maxsize=1)
