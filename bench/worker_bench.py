@@ -30,11 +30,11 @@ from typing import Any
 
 import asyncpg
 import httpx
+from supabase import acreate_client
 
 from bench.harness import free_port, summary_ms, throwaway_cluster, write_report
 from core.jwt import encode
 from core.settings import Settings
-from supabase import acreate_client
 
 TTFT_S = 0.05
 LATENCY_ROUNDS = {1: 30, 50: 8}

@@ -18,9 +18,9 @@ from collections.abc import Coroutine
 from typing import Any
 
 import httpx
+from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
 from core.settings import Settings
-from supabase import AsyncClient, AsyncClientOptions, acreate_client
 from worker.broadcast import Broadcaster
 from worker.dispatch import Dispatcher
 from worker.listener import Listener

@@ -14,8 +14,8 @@ from typing import Any
 
 from realtime import AsyncRealtimeChannel, RealtimeSubscribeStates
 from realtime import RealtimePostgresChangesListenEvent as Change
-
 from supabase import AsyncClient
+
 from worker.dispatch import Dispatcher
 from worker.sweep import Sweeper
 

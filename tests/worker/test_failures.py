@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncpg
-
 from supabase import acreate_client
+
 from tests.conftest import LocalStack
 from tests.worker.conftest import (
     Owner,

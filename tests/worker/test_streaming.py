@@ -7,8 +7,8 @@ from typing import Any
 
 import asyncpg
 from realtime import RealtimeSubscribeStates
-
 from supabase import AsyncClient, acreate_client
+
 from tests.conftest import LocalStack
 from tests.worker.conftest import (
     Owner,

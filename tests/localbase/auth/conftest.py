@@ -13,8 +13,8 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-
 from supabase import AsyncClient, AsyncClientOptions, Client, ClientOptions, acreate_client, create_client
+
 from tests.conftest import LocalStack, free_port, stack_env
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from supabase import Client
 from supabase_auth.errors import AuthApiError
 
-from supabase import Client
 from tests.conftest import LocalStack
 from tests.localbase.auth.conftest import async_client, client, new_email, new_username
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncpg
 import httpx
 import pytest
+from supabase import Client
 from supabase_auth.errors import AuthApiError, AuthWeakPasswordError
 
-from supabase import Client
 from tests.conftest import LocalStack
 from tests.localbase.auth.conftest import async_client, new_email, new_username
 

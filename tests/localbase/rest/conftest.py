@@ -11,8 +11,8 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-
 from supabase import Client, create_client
+
 from tests.conftest import LocalStack, SignedUpUser
 
 FIXTURE_SQL = """

@@ -9,7 +9,6 @@ from collections.abc import Callable
 import httpx
 import pytest
 from postgrest.exceptions import APIError
-
 from supabase import Client
 
 

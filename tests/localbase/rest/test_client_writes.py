@@ -9,8 +9,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 from postgrest.exceptions import APIError
-
 from supabase import Client, acreate_client
+
 from tests.conftest import LocalStack, SignedUpUser
 from tests.localbase.rest.conftest import superuser_fetch
 
