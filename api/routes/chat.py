@@ -8,6 +8,7 @@ answer lands in the history all the same.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from litestar import Controller, get, post
@@ -15,7 +16,7 @@ from litestar.params import Parameter
 
 from api import rules
 from api.conversation import find_session, post_question, role_for_turn, wait_for_answer
-from api.errors import AnswerTimeout, BadRequest
+from api.errors import AnswerTimeout, BadRequest, SessionNotFound
 from api.history import decode_cursor, message_total, page_of_messages
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
@@ -50,6 +51,10 @@ def message_out(row: dict[str, Any]) -> MessageOut:
         error_code=row.get("error_code"),
         created_at=str(row["created_at"]),
     )
+
+
+async def _no_session() -> None:
+    return None
 
 
 class ChatController(Controller):
@@ -111,16 +116,21 @@ class ChatController(Controller):
         cursor: str | None = Parameter(default=None, max_length=200),
     ) -> HistoryResponse:
         rest = upstream.rest(user.token)
-        session = await find_session(rest, session_id) if session_id else None
         keyset = decode_cursor(cursor) if cursor else None
-        offset = 0 if keyset else (page - 1) * limit
-        messages, next_cursor = await page_of_messages(
-            rest,
-            user_id=user.id,
-            session_id=str(session["id"]) if session else None,
-            limit=limit,
-            offset=offset,
-            cursor=keyset,
+        if session_id and not rules.is_uuid(session_id):
+            raise SessionNotFound()
+        # The session lookup (404 and `total`) and the page go out together: RLS guards the page
+        # on its own, and a missing session discards it.
+        session, (messages, next_cursor) = await asyncio.gather(
+            find_session(rest, session_id) if session_id else _no_session(),
+            page_of_messages(
+                rest,
+                user_id=user.id,
+                session_id=session_id.lower() if session_id else None,
+                limit=limit,
+                offset=0 if keyset else (page - 1) * limit,
+                cursor=keyset,
+            ),
         )
         return HistoryResponse(
             success=True,

@@ -1,0 +1,242 @@
+"""`GET /api/chat/history` through the API with 10k, 100k and 1,000,000 messages in one session.
+
+A throwaway cluster, the localbase gateway and `python -m api` as subprocesses; one user signed
+up through the API; messages bulk-loaded as superuser with generate_series (the statement
+triggers keep chat_sessions.message_count right; the realtime capture trigger is paused for the
+load, there are no subscribers). At each size it measures, sequentially:
+  - page 1 (newest 20) through the API, and the same page through supabase-py straight to REST;
+  - a deep page by cursor (the 20 messages after 99 % of the session) through the API and
+    through supabase-py with the same keyset filter;
+  - the same deep page by OFFSET through the API (what offset paging costs);
+and, at 1M, requests/s with several connections (bench/loadgen.py) for page 1 and the deep
+cursor page. Figures are printed and written to bench/out/api.json. Bounded: under ~3 minutes.
+
+    python -m bench.api_bench
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from supabase import acreate_client
+
+from api.history import encode_cursor
+from bench.harness import free_port, summary_ms, throwaway_cluster, write_report
+from core.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SIZES = (10_000, 100_000, 1_000_000)
+SAMPLES = 150
+LOAD_SECONDS = 5.0
+LOAD_CONNECTIONS = 8
+COLUMNS = (
+    "id,session_id,message_type,content,role_id,status,reply_to,tokens_used,response_time,"
+    "model,finish_reason,error_code,error_message,created_at"
+)
+
+
+@contextmanager
+def _server(args: list[str], env: dict[str, str], health: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(
+        [sys.executable, *args],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=open(log, "ab"),  # noqa: SIM115
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{args} exited early; see {log}")
+            try:
+                httpx.get(health, timeout=1.0)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def _timed(call: Callable[[], Awaitable[Any]], samples: int = SAMPLES) -> dict[str, float]:
+    for _ in range(5):
+        await call()
+    durations = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        await call()
+        durations.append(time.perf_counter() - started)
+    return summary_ms(durations)
+
+
+async def _load(pg: asyncpg.Connection, session_id: str, start: int, stop: int) -> float:
+    """Messages start+1..stop, one millisecond apart (newest = highest number)."""
+    began = time.monotonic()
+    await pg.execute("alter table public.chat_messages disable trigger localbase_realtime_capture")
+    try:
+        await pg.execute(
+            """insert into public.chat_messages (session_id, message_type, content, created_at)
+               select $1, case when i % 2 = 0 then 'user' else 'system' end::public.message_type,
+                      'message ' || i, timestamptz '2026-01-01' + i * interval '1 millisecond'
+                 from generate_series($2::int + 1, $3::int) as i""",
+            uuid.UUID(session_id),
+            start,
+            stop,
+        )
+    finally:
+        await pg.execute("alter table public.chat_messages enable trigger localbase_realtime_capture")
+    await pg.execute("analyze public.chat_messages")
+    return time.monotonic() - began
+
+
+async def _deep_row(pg: asyncpg.Connection, session_id: str, depth: int) -> dict[str, str]:
+    row = await pg.fetchrow(
+        """select id::text as id, to_json(created_at) #>> '{}' as created_at from public.chat_messages
+            where session_id = $1 order by created_at desc, id desc offset $2 limit 1""",
+        uuid.UUID(session_id),
+        depth,
+    )
+    assert row is not None
+    return {"id": row["id"], "created_at": row["created_at"]}
+
+
+def _loadgen(port: int, path: str, headers: dict[str, str]) -> dict[str, Any]:
+    request = {"method": "GET", "path": path, "headers": headers}
+    spec = {
+        "host": "127.0.0.1",
+        "port": port,
+        "duration": LOAD_SECONDS,
+        "connections": [[request] for _ in range(LOAD_CONNECTIONS)],
+    }
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(spec, handle)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.loadgen", handle.name], capture_output=True, check=True, cwd=ROOT
+        )
+    finally:
+        os.unlink(handle.name)
+    result = json.loads(done.stdout)
+    return {
+        "requests_per_s": round(result["count"] / result["elapsed"], 1),
+        "errors": result["errors"],
+        **summary_ms(result["latencies"]),
+    }
+
+
+async def _measure(api_url: str, supabase_url: str, anon_key: str, token: str, database: str) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"}
+    figures: dict[str, Any] = {"sizes": {}}
+    pg = await asyncpg.connect(database)
+    direct = await acreate_client(supabase_url, anon_key)
+    direct.postgrest.auth(token)
+    async with httpx.AsyncClient(base_url=api_url, headers=headers, timeout=60, trust_env=False) as http:
+        created = await http.post("/api/sessions", json={"title": "bench"})
+        session_id = created.json()["session"]["id"]
+        loaded = 0
+        for size in SIZES:
+            load_s = await _load(pg, session_id, loaded, size)
+            loaded = size
+            deep = await _deep_row(pg, session_id, int(size * 0.99))
+            cursor = encode_cursor(deep)
+            stamp = f'"{deep["created_at"]}"'
+            keyset = f"created_at.lt.{stamp},and(created_at.eq.{stamp},id.lt.{deep['id']})"
+
+            async def api_page(params: dict[str, Any], session_id: str = session_id) -> None:
+                response = await http.get("/api/chat/history", params={"session_id": session_id, **params})
+                response.raise_for_status()
+                assert len(response.json()["messages"]) == 20
+
+            async def direct_page(deep_page: bool, deep: dict[str, str] = deep, keyset: str = keyset) -> None:
+                query = direct.table("chat_messages").select(COLUMNS).eq("session_id", session_id)
+                if deep_page:
+                    query = query.lte("created_at", deep["created_at"]).or_(keyset)
+                query = query.order("created_at", desc=True).order("id", desc=True).limit(21)
+                assert len((await query.execute()).data) == 21
+
+            total = (await http.get("/api/chat/history", params={"session_id": session_id})).json()["total"]
+            entry = {
+                "load_seconds": round(load_s, 1),
+                "total_reported": total,
+                "api_page1": await _timed(lambda: api_page({})),
+                "direct_page1": await _timed(lambda: direct_page(False)),
+                "api_deep_cursor": await _timed(lambda cursor=cursor: api_page({"cursor": cursor})),
+                "direct_deep_cursor": await _timed(lambda: direct_page(True)),
+                "api_deep_offset": await _timed(
+                    lambda size=size: api_page({"page": int(size * 0.99) // 20, "limit": 20}), samples=10
+                ),
+            }
+            figures["sizes"][str(size)] = entry
+            print(f"{size:>9} messages: {json.dumps(entry)}", flush=True)
+        port = int(api_url.rsplit(":", 1)[1])
+        base = f"/api/chat/history?session_id={session_id}"
+        figures["throughput_1m"] = {
+            "connections": LOAD_CONNECTIONS,
+            "seconds": LOAD_SECONDS,
+            "api_page1": _loadgen(port, base, headers),
+            "api_deep_cursor": _loadgen(port, f"{base}&cursor={cursor}", headers),
+        }
+    await pg.close()
+    return figures
+
+
+def main() -> None:
+    started = time.monotonic()
+    settings = Settings()
+    with tempfile.TemporaryDirectory(prefix="cg-api-bench-") as scratch, throwaway_cluster() as cluster:
+        gateway_port, api_port = free_port(), free_port()
+        supabase_url = f"http://127.0.0.1:{gateway_port}"
+        env = {
+            **os.environ,
+            "DATABASE_URL": cluster.url,
+            "SUPABASE_URL": supabase_url,
+            "LOCALBASE_PORT": str(gateway_port),
+            "LOCALBASE_MAIL_DIR": str(Path(scratch) / "mail"),
+            "SUPABASE_JWT_SECRET": settings.supabase.jwt_secret,
+            "API_RATE_LIMIT_ENABLED": "false",
+            "NO_PROXY": "127.0.0.1,localhost",
+        }
+        gateway = ["-m", "localbase", "serve", "--port", str(gateway_port)]
+        api = ["-m", "api", "--port", str(api_port)]
+        with (
+            _server(gateway, env, f"{supabase_url}/auth/v1/health", Path(scratch) / "gateway.log"),
+            _server(api, env, f"http://127.0.0.1:{api_port}/health", Path(scratch) / "api.log"),
+        ):
+            api_url = f"http://127.0.0.1:{api_port}"
+            email, password = f"bench-{uuid.uuid4().hex[:8]}@example.com", "password123"
+            httpx.post(
+                f"{api_url}/api/auth/register", json={"username": "bench_user", "email": email, "password": password}
+            ).raise_for_status()
+            login = httpx.post(f"{api_url}/api/auth/login", json={"email": email, "password": password})
+            login.raise_for_status()
+            figures = asyncio.run(
+                _measure(api_url, supabase_url, settings.supabase.anon_key, login.json()["access_token"], cluster.url)
+            )
+    figures["seconds"] = round(time.monotonic() - started, 1)
+    write_report("api", figures)
+
+
+if __name__ == "__main__":
+    main()
