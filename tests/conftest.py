@@ -98,12 +98,16 @@ async def db(db_dsn: str) -> AsyncIterator[asyncpg.Connection]:
         await conn.close()
 
 
+def clone_template(cluster: Cluster, name: str) -> str:
+    """A migrated database `name` cloned from the template; its DSN."""
+    asyncio.run(_create_database(cluster, name, TEMPLATE))
+    return cluster.dsn(name)
+
+
 @pytest.fixture(scope="session")
 def stack_db_dsn(pg_cluster: Cluster, template_dsn: str) -> str:
     """One migrated database shared by the session's running stack (gateway, worker, API)."""
-    name = "cg_stack"
-    asyncio.run(_create_database(pg_cluster, name, TEMPLATE))
-    return pg_cluster.dsn(name)
+    return clone_template(pg_cluster, "cg_stack")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -179,21 +183,27 @@ def stack_env(dsn: str, port: int, log_path: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
-def stack(stack_db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+def launch_stack(dsn: str, tmp_path_factory: pytest.TempPathFactory) -> LocalStack:
+    """Start a gateway on a free port against `dsn`; the caller stops it."""
     port = free_port()
     log_path = tmp_path_factory.mktemp("localbase") / "localbase.log"
     settings = Settings()
     local = LocalStack(
         url=f"http://127.0.0.1:{port}",
         port=port,
-        dsn=stack_db_dsn,
+        dsn=dsn,
         anon_key=settings.supabase.anon_key,
         service_role_key=settings.supabase.service_role_key,
         jwt_secret=settings.supabase.jwt_secret,
-        env=stack_env(stack_db_dsn, port, log_path),
+        env=stack_env(dsn, port, log_path),
     )
     local.start()
+    return local
+
+
+@pytest.fixture(scope="session")
+def stack(stack_db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    local = launch_stack(stack_db_dsn, tmp_path_factory)
     try:
         yield local
     finally:

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,7 +24,8 @@ from aiohttp import web
 from core.jwt import encode
 from core.settings import LlmSettings, Settings, SupabaseSettings, WorkerSettings
 from fakescope.server import NATIVE_PATH, FakeScope
-from tests.conftest import LocalStack
+from localbase.postgres import Cluster
+from tests.conftest import LocalStack, clone_template, launch_stack
 from worker.app import Worker
 
 T = TypeVar("T")
@@ -64,6 +65,17 @@ class RecordingFakeScope(FakeScope):
         async with httpx.AsyncClient() as http:
             response = await http.post(f"{self.base_url}/_fake/faults", json={"next": list(overrides)})
             response.raise_for_status()
+
+
+@pytest.fixture(scope="session")
+def stack(pg_cluster: Cluster, template_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """A gateway and database of the worker tests' own: they count what their workers and fake
+    model did, so no other test's worker may be answering questions in the same database."""
+    local = launch_stack(clone_template(pg_cluster, "cg_worker_stack"), tmp_path_factory)
+    try:
+        yield local
+    finally:
+        local.stop()
 
 
 @pytest.fixture
