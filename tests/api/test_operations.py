@@ -18,7 +18,7 @@ async def test_metrics_count_requests_by_route_and_sockets(http: httpx.AsyncClie
     assert 'api_requests_total{method="GET",route="/api/roles",status="200"}' in text
     assert "api_request_duration_seconds_bucket" in text
     assert "api_websocket_connections" in text
-    assert "# TYPE api_messages_sent counter" in text
+    assert "# TYPE api_messages_sent_total counter" in text
 
 
 async def test_request_id_is_echoed_or_minted(http: httpx.AsyncClient) -> None:
