@@ -35,6 +35,7 @@ lint: $(STAMP) ## ruff (lint + format check) and mypy --strict on our packages
 
 test: $(STAMP) ## the full suite: lint, then pytest against real Postgres and the local stack
 	$(MAKE) lint
+	$(MAKE) web-test web-build chromium
 	$(PY) -m pytest
 
 bench: $(STAMP) ## benchmarks; figures printed and written to bench/report.json
@@ -44,3 +45,39 @@ bench: $(STAMP) ## benchmarks; figures printed and written to bench/report.json
 
 doctor: $(STAMP) ## check the configuration (keys, Supabase reachability, model) before starting
 	$(PY) -m devstack.doctor
+
+# --- web ---
+# The SPA (web/) is built with the machine's Node.js and npm from the lock file; the browser tests
+# use Debian's Chromium (a downloaded browser cannot work here), installed when missing and root.
+WEB_DIR := web
+WEB_DEPS := $(WEB_DIR)/node_modules/.package-lock.json
+WEB_INPUTS := $(shell find $(WEB_DIR)/src $(WEB_DIR)/public -type f 2>/dev/null) \
+	$(addprefix $(WEB_DIR)/,index.html vite.config.ts tailwind.config.js postcss.config.js tsconfig.json package-lock.json)
+
+$(WEB_DEPS): $(WEB_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 20 with npm" >&2; exit 1; }
+	cd $(WEB_DIR) && npm ci --no-audit --no-fund
+	@touch $(WEB_DEPS)
+
+$(WEB_DIR)/dist/index.html: $(WEB_DEPS) $(WEB_INPUTS)
+	cd $(WEB_DIR) && npm run build
+
+web-build: $(WEB_DIR)/dist/index.html ## build the SPA into web/dist (type-checked, code-split)
+
+web-test: $(WEB_DEPS) ## the SPA's Vitest unit tests
+	cd $(WEB_DIR) && npm test
+
+web-serve: $(STAMP) web-build ## serve the built SPA on 127.0.0.1:3000 (python -m webserve)
+	$(PY) -m webserve
+
+chromium: ## Debian's Chromium for the browser tests (apt-get install when missing and root)
+	@if ! command -v chromium >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+		else \
+			echo "chromium is missing and this is not root: run 'sudo apt-get install chromium fonts-noto-cjk'" >&2; exit 1; \
+		fi; \
+	fi
+	@chromium --version 2>/dev/null | head -1
+
+.PHONY: web-build web-test web-serve chromium

@@ -24,7 +24,7 @@ const en: typeof zh = {
   },
   chat: {
     newChat: 'New chat', sessions: 'Chats', noSessions: 'No chats yet: send a message to start one', pickRole: 'Pick a persona',
-    placeholder: 'Type a message. Enter sends, Shift+Enter adds a line', send: 'Send', stop: 'Stop', regenerate: 'Regenerate',
+    placeholder: 'Type a message…', keys: 'Enter sends · Shift+Enter adds a line', send: 'Send', stop: 'Stop', regenerate: 'Regenerate',
     thinking: 'Thinking…', stopped: 'Stopped', failed: 'The answer failed', emptyTitle: 'Start a new conversation', emptyHint: 'Pick a persona and ask anything.',
     tokens: '{n} tokens', seconds: '{n} s', sessionsLoadFailed: 'Could not load chats', messagesLoadFailed: 'Could not load messages',
     sendFailed: 'Could not send', you: 'You', menu: 'Chats', reconnecting: 'Realtime connection lost, reconnecting…',

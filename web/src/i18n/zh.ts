@@ -22,7 +22,7 @@ export default {
   },
   chat: {
     newChat: '新对话', sessions: '会话', noSessions: '还没有会话，发一条消息开始吧', pickRole: '选择角色',
-    placeholder: '输入消息，Enter 发送，Shift+Enter 换行', send: '发送', stop: '停止', regenerate: '重新生成',
+    placeholder: '输入消息…', keys: 'Enter 发送 · Shift+Enter 换行', send: '发送', stop: '停止', regenerate: '重新生成',
     thinking: '思考中…', stopped: '已停止', failed: '回答失败', emptyTitle: '开始新的对话', emptyHint: '选一个角色，问点什么吧。',
     tokens: '{n} tokens', seconds: '{n} 秒', sessionsLoadFailed: '会话加载失败', messagesLoadFailed: '消息加载失败',
     sendFailed: '发送失败', you: '你', menu: '会话列表', reconnecting: '实时连接中断，正在重连…',

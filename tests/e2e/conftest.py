@@ -1,0 +1,217 @@
+"""The whole product for the browser: its own gateway on its own clone of the migrated database
+(so no other suite's worker answers these questions), the fake DashScope paced so streaming is
+visible, a `python -m worker`, the SPA built from web/ and served by `python -m webserve`, and
+Debian's Chromium. Every piece is a real process; nothing is mocked."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from core.settings import Settings
+from localbase.postgres import Cluster
+from tests.conftest import TEMPLATE, LocalStack, _create_database, free_port, stack_env, wait_for_http
+
+ROOT = Path(__file__).resolve().parents[2]
+WEB = ROOT / "web"
+DIST = WEB / "dist"
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+# Sources whose change makes web/dist stale.
+BUILD_INPUTS = (
+    "src",
+    "public",
+    "index.html",
+    "vite.config.ts",
+    "tailwind.config.js",
+    "postcss.config.js",
+    "tsconfig.json",
+    "package-lock.json",
+)
+
+
+@dataclass
+class Child:
+    """A server subprocess with its log file; stopped with SIGTERM, then SIGKILL."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def tail(self, lines: int = 40) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def spawn(name: str, args: list[str], env: dict[str, str], log: Path) -> Child:
+    process = subprocess.Popen(
+        [sys.executable, *args],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=open(log, "ab"),  # noqa: SIM115 - the child owns it
+    )
+    return Child(name, process, log)
+
+
+def wait_for_log(child: Child, text: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child.process.poll() is not None:
+            raise RuntimeError(f"{child.name} exited with {child.process.returncode}:\n{child.tail()}")
+        if child.log.exists() and text in child.log.read_text(errors="replace"):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"{child.name} did not log {text!r} within {timeout}s:\n{child.tail()}")
+
+
+def _newest_input() -> float:
+    newest = 0.0
+    for name in BUILD_INPUTS:
+        path = WEB / name
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+        newest = max([newest, *(p.stat().st_mtime for p in files)])
+    return newest
+
+
+def _npm(*args: str) -> None:
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.fail("npm is missing: the SPA cannot be built (install Node.js 20 with npm)")
+    subprocess.run([npm, *args], cwd=WEB, check=True, stdout=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="session")
+def web_dist() -> Path:
+    """web/dist, built now if missing or older than its sources (`make web-build` does the same)."""
+    if not (WEB / "node_modules" / ".package-lock.json").exists():
+        _npm("ci", "--no-audit", "--no-fund")
+    index = DIST / "index.html"
+    if not index.exists() or index.stat().st_mtime < _newest_input():
+        _npm("run", "build")
+    return DIST
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Debian's Chromium. Missing is a failure, not a skip: `make chromium` installs it (as root)."""
+    found = CHROMIUM if os.access(CHROMIUM, os.X_OK) else shutil.which("chromium")
+    if not found:
+        pytest.fail("chromium is not installed: run `make chromium` (apt-get install chromium) as root")
+    return found
+
+
+@pytest.fixture(scope="session")
+def web_stack(pg_cluster: Cluster, template_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """A gateway of its own on a fresh clone of the migrated template."""
+    name = "cg_web_e2e"
+    asyncio.run(_create_database(pg_cluster, name, TEMPLATE))
+    dsn = pg_cluster.dsn(name)
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("web-localbase") / "localbase.log"
+    settings = Settings()
+    local = LocalStack(
+        url=f"http://127.0.0.1:{port}",
+        port=port,
+        dsn=dsn,
+        anon_key=settings.supabase.anon_key,
+        service_role_key=settings.supabase.service_role_key,
+        jwt_secret=settings.supabase.jwt_secret,
+        env=stack_env(dsn, port, log_path),
+    )
+    local.start()
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+@dataclass
+class Product:
+    stack: LocalStack
+    web_url: str
+    children: list[Child]
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {c.name} ---\n{c.tail()}" for c in self.children)
+
+
+@pytest.fixture(scope="session")
+def product(web_stack: LocalStack, web_dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
+    logs = tmp_path_factory.mktemp("web-e2e")
+    base = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "PYTHONPATH": str(ROOT)}
+    children: list[Child] = []
+    try:
+        # Paced like a real model (first token after 0.2 s, then ~40 tokens/s) so answers visibly stream.
+        fake_port = free_port()
+        fake = spawn(
+            "fakescope",
+            [
+                "-m",
+                "fakescope",
+                "--port",
+                str(fake_port),
+                "--ttft",
+                "0.2",
+                "--tokens-per-s",
+                "40",
+                "--tokens-per-event",
+                "2",
+                "--answer-tokens",
+                "100",
+            ],
+            base,
+            logs / "fakescope.log",
+        )
+        children.append(fake)
+        wait_for_http(f"http://127.0.0.1:{fake_port}/_fake/stats", fake.process)
+
+        worker = spawn(
+            "worker",
+            ["-m", "worker"],
+            {
+                **base,
+                "SUPABASE_URL": web_stack.url,
+                "SUPABASE_JWT_SECRET": web_stack.jwt_secret,
+                "DASHSCOPE_API_KEY": "sk-e2e",
+                "DASHSCOPE_HTTP_BASE_URL": f"http://127.0.0.1:{fake_port}/api/v1",
+                "WORKER_SWEEP_INTERVAL": "1",
+                "WORKER_FLUSH_INTERVAL": "0.1",
+            },
+            logs / "worker.log",
+        )
+        children.append(worker)
+        wait_for_log(worker, "listening for new questions")
+
+        web_port = free_port()
+        web = spawn(
+            "webserve",
+            ["-m", "webserve", "--port", str(web_port), "--dist", str(web_dist)],
+            {**base, "SUPABASE_URL": web_stack.url, "SUPABASE_JWT_SECRET": web_stack.jwt_secret},
+            logs / "webserve.log",
+        )
+        children.append(web)
+        wait_for_http(f"http://127.0.0.1:{web_port}/config.js", web.process)
+        yield Product(web_stack, f"http://127.0.0.1:{web_port}", children)
+    finally:
+        for child in reversed(children):
+            child.stop()

@@ -1,0 +1,174 @@
+"""The SPA in headless Chromium against the running product: one journey (web/e2e/run.mjs) that
+registers, chats with streamed answers, stops and regenerates, searches history, creates a role,
+switches language, shrinks to a phone, logs out, and checks a second user sees nothing of the
+first. Each test below is one step of it, and the database is checked for what the page claimed.
+Screenshots land in tests/e2e/screenshots/."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import uuid
+from typing import Any
+
+import asyncpg
+import pytest
+
+from tests.e2e.conftest import SCREENSHOTS, WEB, Product
+
+pytestmark = pytest.mark.timeout(420)
+
+
+@pytest.fixture(scope="session")
+def journey(product: Product, chromium_path: str) -> dict[str, Any]:
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is missing: the browser tests need Node.js 20")
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    env = {
+        **os.environ,
+        "WEB_URL": product.web_url,
+        "CHROMIUM_PATH": chromium_path,
+        "SCREENSHOT_DIR": str(SCREENSHOTS),
+        "E2E_TAG": uuid.uuid4().hex[:8],
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+    run = subprocess.run(
+        [node, "e2e/run.mjs"], cwd=WEB, env=env, capture_output=True, text=True, timeout=360, check=False
+    )
+    lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        pytest.fail(f"the browser run printed no result (exit {run.returncode}):\n{run.stdout}\n{run.stderr}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    (SCREENSHOTS / "result.json").write_text(json.dumps(result, ensure_ascii=False, indent=2))
+    result["exit_code"] = run.returncode
+    result["server_logs"] = product.logs()
+    return result
+
+
+def passed(journey: dict[str, Any], name: str) -> dict[str, Any]:
+    for step in journey["steps"]:
+        if step["name"] == name:
+            assert step["ok"], f"{name}:\n{step.get('error')}\n\n{journey['server_logs']}"
+            return step
+    failed = [s for s in journey["steps"] if not s["ok"]]
+    pytest.fail(f"step {name!r} was not reached; failed before it: {failed}")
+
+
+async def query(product: Product, sql: str, *args: Any) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(product.stack.dsn)
+    try:
+        return list(await conn.fetch(sql, *args))
+    finally:
+        await conn.close()
+
+
+def test_signed_out_visitor_lands_on_login(journey: dict[str, Any]) -> None:
+    passed(journey, "signed-out visitor is sent to /login")
+
+
+def test_register_shows_rules_and_creates_profile(journey: dict[str, Any], product: Product) -> None:
+    passed(journey, "register alice (rules shown while typing, username availability)")
+    alice = journey["users"]["alice"]
+    rows = asyncio.run(query(product, "select username, email from public.profiles where email = $1", alice["email"]))
+    assert [(r["username"], r["email"]) for r in rows] == [(alice["username"], alice["email"])]
+
+
+def test_answer_streams_and_is_stored(journey: dict[str, Any], product: Product) -> None:
+    step = passed(journey, "pick a role and watch the answer stream")
+    assert step["detail"]["lengths"] >= 2
+    rows = asyncio.run(
+        query(
+            product,
+            """select q.content, q.role_id, a.status, a.content as answer, s.role_id = r.id as session_role
+                 from public.chat_messages q
+                 join public.chat_messages a on a.reply_to = q.id
+                 join public.chat_sessions s on s.id = q.session_id
+                 join public.ai_roles r on r.slug = 'tech_expert' and r.created_by is null
+                where q.session_id = $1 and q.content like '%' || $2""",
+            uuid.UUID(journey["sessionId"]),
+            journey["probe"],
+        )
+    )
+    assert len(rows) == 1
+    assert rows[0]["role_id"] == "tech_expert"
+    assert rows[0]["session_role"] is True
+    assert rows[0]["status"] == "completed"
+    assert "offline model" in rows[0]["answer"]
+
+
+def test_stop_then_regenerate(journey: dict[str, Any], product: Product) -> None:
+    passed(journey, "stop an answer in flight, then regenerate it")
+    rows = asyncio.run(
+        query(
+            product,
+            """select a.status from public.chat_messages q join public.chat_messages a on a.reply_to = q.id
+                where q.session_id = $1 and q.content = 'Tell me a long story about stars'""",
+            uuid.UUID(journey["sessionId"]),
+        )
+    )
+    # The stopped question made way for the regenerated one: one question, answered in full.
+    assert [r["status"] for r in rows] == ["completed"]
+
+
+def test_conversation_survives_reload(journey: dict[str, Any]) -> None:
+    passed(journey, "the conversation survives a reload")
+
+
+def test_history_and_search(journey: dict[str, Any]) -> None:
+    passed(journey, "history lists the session and search finds it (English and Chinese)")
+
+
+def test_custom_role_is_private_to_its_creator(journey: dict[str, Any], product: Product) -> None:
+    passed(journey, "create a private role and chat with it")
+    rows = asyncio.run(
+        query(
+            product,
+            """select p.email, m.status from public.ai_roles r
+                 join public.profiles p on p.id = r.created_by
+                 left join public.chat_messages q on q.role_id = r.slug and q.message_type = 'user'
+                 left join public.chat_messages m on m.reply_to = q.id
+                where r.slug = $1""",
+            journey["roleSlug"],
+        )
+    )
+    assert [(r["email"], r["status"]) for r in rows] == [(journey["users"]["alice"]["email"], "completed")]
+
+
+def test_profile(journey: dict[str, Any]) -> None:
+    passed(journey, "profile shows the user and their counts")
+
+
+def test_language_switch(journey: dict[str, Any]) -> None:
+    passed(journey, "switch the UI to English and back")
+
+
+def test_phone_sized_screen(journey: dict[str, Any]) -> None:
+    passed(journey, "phone-sized screen")
+
+
+def test_logout(journey: dict[str, Any]) -> None:
+    passed(journey, "log out")
+
+
+def test_second_user_sees_nothing_of_the_first(journey: dict[str, Any]) -> None:
+    passed(journey, "a second user sees none of the first user's data")
+
+
+def test_login_again(journey: dict[str, Any]) -> None:
+    passed(journey, "alice logs in again and finds her chats")
+
+
+def test_no_page_errors_or_csp_violations(journey: dict[str, Any]) -> None:
+    fatal = [p for p in journey["problems"] if p["kind"] == "pageerror" or "Content Security Policy" in p["text"]]
+    assert fatal == []
+    assert journey["exit_code"] == 0, [s for s in journey["steps"] if not s["ok"]]
+
+
+def test_screenshots_of_each_page(journey: dict[str, Any]) -> None:
+    names = {p.stem for p in SCREENSHOTS.glob("*.png")}
+    pages = {"01-login", "02-register", "04-chat-streaming", "07-history", "09-roles", "10-profile", "12-phone-chat"}
+    assert pages <= names

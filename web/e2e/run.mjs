@@ -1,0 +1,319 @@
+// Browser journey through the real stack, in Debian's Chromium driven by playwright-core.
+//
+// Env: WEB_URL (the SPA), CHROMIUM_PATH (default /usr/bin/chromium), SCREENSHOT_DIR, E2E_TAG (makes
+// names unique). Prints one JSON object on the last line of stdout: {ok, steps, users, sessionId,
+// roleSlug, problems}; exits 1 when any step failed. tests/e2e/test_browser.py runs it and checks
+// the outcome against the database as well.
+import { chromium } from 'playwright-core'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+
+const WEB_URL = (process.env.WEB_URL ?? 'http://127.0.0.1:3000').replace(/\/$/, '')
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const SHOTS = process.env.SCREENSHOT_DIR ?? 'screenshots'
+const TAG = process.env.E2E_TAG ?? Math.random().toString(36).slice(2, 8)
+const STEP_MS = Number(process.env.E2E_STEP_TIMEOUT_MS ?? 30000)
+const PASSWORD = 'galaxy2024pw'
+
+mkdirSync(SHOTS, { recursive: true })
+
+const result = { ok: true, steps: [], users: {}, sessionId: null, roleSlug: null, probe: `galaxyprobe${TAG}`, problems: [] }
+const tid = (id) => `[data-testid="${id}"]`
+
+async function step(name, fn) {
+  const started = Date.now()
+  try {
+    const detail = await fn()
+    result.steps.push({ name, ok: true, ms: Date.now() - started, ...(detail ? { detail } : {}) })
+  } catch (error) {
+    result.ok = false
+    result.steps.push({ name, ok: false, ms: Date.now() - started, error: String(error?.stack ?? error) })
+    throw error
+  }
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false })
+}
+
+function watch(page, who) {
+  // Uncaught errors and CSP violations fail the run; other console errors are reported.
+  page.on('pageerror', (error) => result.problems.push({ who, kind: 'pageerror', text: String(error) }))
+  page.on('console', (message) => {
+    if (message.type() === 'error') result.problems.push({ who, kind: 'console', text: message.text() })
+  })
+}
+
+async function expectText(locator, pattern, timeout = STEP_MS) {
+  const deadline = Date.now() + timeout
+  let text = ''
+  while (Date.now() < deadline) {
+    text = (await locator.textContent().catch(() => '')) ?? ''
+    if (pattern.test(text)) return text
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error(`expected ${pattern} in ${JSON.stringify(text.slice(0, 200))}`)
+}
+
+async function register(page, who) {
+  const user = { username: `${who}_${TAG}`, email: `${who}-${TAG}@example.com` }
+  await page.goto(`${WEB_URL}/register`)
+  await page.locator(tid('username')).fill(user.username)
+  await page.locator(tid('username-free')).waitFor({ timeout: STEP_MS })
+  await page.locator(tid('email')).fill(user.email)
+  // The rule list ticks as the password is typed.
+  await page.locator(tid('password')).pressSequentially('abc')
+  const partial = await page.locator(`${tid('password-rules')} li`).evaluateAll((items) => items.map((li) => li.dataset.ok))
+  if (partial.join() !== 'false,true,false') throw new Error(`password rules after "abc": ${partial}`)
+  await page.locator(tid('password')).fill(PASSWORD)
+  const full = await page.locator(`${tid('password-rules')} li`).evaluateAll((items) => items.map((li) => li.dataset.ok))
+  if (full.join() !== 'true,true,true') throw new Error(`password rules after a good password: ${full}`)
+  await page.locator(tid('confirm')).fill(PASSWORD)
+  if (who === 'alice') await shot(page, '02-register')
+  await page.locator(tid('submit')).click()
+  await page.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
+  await page.locator(tid('composer')).waitFor()
+  result.users[who] = user
+  return user
+}
+
+/** Send a message and follow its answer: returns the distinct lengths seen while streaming. */
+async function sendAndWatch(page, text, { stopAfterText = false, shotName = null } = {}) {
+  const before = await page.locator(tid('turn')).count()
+  await page.locator(tid('composer')).fill(text)
+  await page.locator(tid('send')).click()
+  const turn = page.locator(tid('turn')).nth(before)
+  await turn.waitFor({ timeout: STEP_MS })
+  const lengths = []
+  let shotTaken = false
+  const deadline = Date.now() + STEP_MS
+  while (Date.now() < deadline) {
+    const final = await turn.getAttribute('data-final')
+    const textNow = (await turn.locator(tid('answer')).textContent()) ?? ''
+    if (final === 'true') break
+    const n = (await turn.locator(tid('answer-text')).count()) ? textNow.length : 0
+    if (n > 0 && lengths.at(-1) !== n) lengths.push(n)
+    if (n > 0 && shotName && !shotTaken && lengths.length >= 2) {
+      await shot(page, shotName)
+      shotTaken = true
+    }
+    if (stopAfterText && n > 0 && lengths.length >= 2) {
+      await turn.locator(tid('stop')).click()
+      stopAfterText = false
+    }
+    await new Promise((resolve) => setTimeout(resolve, 40))
+  }
+  if ((await turn.getAttribute('data-final')) !== 'true') throw new Error('the answer never became final')
+  return { turn, lengths, status: await turn.getAttribute('data-status') }
+}
+
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  headless: true,
+  // playwright-core gives each launch a fresh temporary --user-data-dir.
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
+})
+
+try {
+  const alice = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN' })
+  const page = await alice.newPage()
+  watch(page, 'alice')
+
+  await step('signed-out visitor is sent to /login', async () => {
+    await page.goto(`${WEB_URL}/`)
+    await page.waitForURL(`${WEB_URL}/login`, { timeout: STEP_MS })
+    await expectText(page.locator('h1'), /欢迎回来/)
+    await shot(page, '01-login')
+  })
+
+  await step('register alice (rules shown while typing, username availability)', async () => {
+    await register(page, 'alice')
+    await shot(page, '03-chat-empty')
+  })
+
+  await step('pick a role and watch the answer stream', async () => {
+    await page.locator(tid('role-tech_expert')).click()
+    const checked = await page.locator(tid('role-tech_expert')).getAttribute('aria-checked')
+    if (checked !== 'true') throw new Error('role not selected')
+    const { turn, lengths, status } = await sendAndWatch(page, `你好，请介绍一下 Vue3 的新特性 ${result.probe}`, { shotName: '04-chat-streaming' })
+    if (status !== 'completed') throw new Error(`answer status ${status}`)
+    if (lengths.length < 2) throw new Error(`answer did not stream (lengths seen: ${lengths})`)
+    await expectText(turn.locator(tid('answer-text')), /offline model/)
+    const url = new URL(page.url())
+    result.sessionId = url.searchParams.get('s')
+    if (!result.sessionId) throw new Error(`no session in ${page.url()}`)
+    await expectText(page.locator(tid('session-list')), /Vue3/)
+    await shot(page, '05-chat-answered')
+    return { lengths: lengths.length }
+  })
+
+  await step('stop an answer in flight, then regenerate it', async () => {
+    const { turn, status } = await sendAndWatch(page, 'Tell me a long story about stars', { stopAfterText: true })
+    if (status !== 'cancelled') throw new Error(`stopped answer has status ${status}`)
+    await turn.locator(tid('answer-stopped')).waitFor()
+    await shot(page, '06-chat-stopped')
+    const turns = await page.locator(tid('turn')).count()
+    await turn.locator(tid('regenerate')).click()
+    const last = page.locator(tid('turn')).last()
+    await expectText(last, /offline model/)
+    const deadline = Date.now() + STEP_MS
+    while ((await last.getAttribute('data-status')) !== 'completed') {
+      if (Date.now() > deadline) throw new Error(`regenerated answer: ${await last.getAttribute('data-status')}`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    if ((await page.locator(tid('turn')).count()) !== turns) throw new Error('regenerate changed the number of turns')
+    await expectText(last.locator(tid('question')), /long story about stars/)
+  })
+
+  await step('the conversation survives a reload', async () => {
+    await page.reload()
+    await page.locator(tid('turn')).nth(1).waitFor({ timeout: STEP_MS })
+    const statuses = await page.locator(tid('turn')).evaluateAll((els) => els.map((el) => el.dataset.status))
+    if (statuses.join() !== 'completed,completed') throw new Error(`after reload: ${statuses}`)
+  })
+
+  await step('history lists the session and search finds it (English and Chinese)', async () => {
+    await page.locator(tid('nav-history')).click()
+    await page.waitForURL(`${WEB_URL}/history`)
+    await page.locator(tid('history-session')).first().waitFor({ timeout: STEP_MS })
+    await shot(page, '07-history')
+    await page.locator(tid('search-input')).fill(result.probe)
+    await page.locator(tid('search-submit')).click()
+    await page.locator(tid('search-hit')).first().waitFor({ timeout: STEP_MS })
+    await expectText(page.locator(tid('search-results')), new RegExp(result.probe))
+    await shot(page, '08-history-search')
+    await page.locator(tid('search-input')).fill('新特性')
+    await page.locator(tid('search-submit')).click()
+    await expectText(page.locator(tid('search-results')), /新特性/)
+    await page.locator(tid('search-input')).fill('nosuchwordanywhere')
+    await page.locator(tid('search-submit')).click()
+    await page.locator(`${tid('search-results')} ${tid('state-empty')}`).waitFor({ timeout: STEP_MS })
+    await page.locator(tid('search-input')).fill(result.probe)
+    await page.locator(tid('search-submit')).click()
+    await page.locator(tid('search-hit')).first().click()
+    await page.waitForURL(new RegExp(`s=${result.sessionId}`), { timeout: STEP_MS })
+    await page.locator(tid('turn')).first().waitFor()
+  })
+
+  await step('create a private role and chat with it', async () => {
+    await page.locator(tid('nav-roles')).click()
+    await page.waitForURL(`${WEB_URL}/roles`)
+    await page.locator(tid('role-card')).first().waitFor({ timeout: STEP_MS })
+    const name = `Poet ${TAG}`
+    await page.locator(tid('role-name')).fill(name)
+    await page.locator(tid('role-description')).fill('Answers in verse')
+    await page.locator(tid('role-prompt')).fill('You are a poet. Answer every question as a short poem.')
+    await page.locator(tid('role-submit')).click()
+    await expectText(page.locator(tid('my-roles')), new RegExp(name))
+    await shot(page, '09-roles')
+    await page.locator(tid('my-role-card')).first().getByRole('button').first().click()
+    await page.waitForURL(/role=/)
+    result.roleSlug = new URL(page.url()).searchParams.get('role')
+    const chip = page.locator(tid(`role-${result.roleSlug}`))
+    await chip.waitFor({ timeout: STEP_MS })
+    if ((await chip.getAttribute('aria-checked')) !== 'true') throw new Error('custom role not preselected')
+    const { status } = await sendAndWatch(page, 'Write about the moon')
+    if (status !== 'completed') throw new Error(`custom-role answer ${status}`)
+  })
+
+  await step('profile shows the user and their counts', async () => {
+    await page.locator(tid('nav-profile')).click()
+    await page.waitForURL(`${WEB_URL}/profile`)
+    await expectText(page.locator(tid('profile-username')), new RegExp(result.users.alice.username))
+    await expectText(page.locator(tid('profile-email')), new RegExp(result.users.alice.email))
+    await expectText(page.locator(tid('count-sessions')), /^2$/)
+    await shot(page, '10-profile')
+  })
+
+  await step('switch the UI to English and back', async () => {
+    await page.locator(tid('lang-toggle')).click()
+    await expectText(page.locator(tid('nav-history')), /^\s*History\s*$/)
+    await expectText(page.locator('h1'), /Profile/)
+    await page.locator(tid('nav-chat')).click()
+    await page.locator(tid('composer')).waitFor()
+    await shot(page, '11-chat-english')
+    await page.reload()
+    await expectText(page.locator(tid('nav-history')), /History/) // remembered
+    await page.locator(tid('lang-toggle')).click()
+    await expectText(page.locator(tid('nav-history')), /历史/)
+  })
+
+  await step('phone-sized screen', async () => {
+    await page.setViewportSize({ width: 390, height: 844 })
+    await page.goto(`${WEB_URL}/?s=${result.sessionId}`)
+    await page.locator(tid('turn')).first().waitFor({ timeout: STEP_MS })
+    if (!(await page.locator(tid('tabbar')).isVisible())) throw new Error('no tab bar on a phone')
+    await shot(page, '12-phone-chat')
+    await page.locator(tid('open-sessions')).click()
+    await page.locator(`.el-drawer ${tid('session-item')}`).first().waitFor({ timeout: STEP_MS })
+    await shot(page, '13-phone-sessions')
+    await page.keyboard.press('Escape')
+    await page.setViewportSize({ width: 1280, height: 800 })
+  })
+
+  await step('log out', async () => {
+    await page.locator(tid('logout')).click()
+    await page.waitForURL(`${WEB_URL}/login`, { timeout: STEP_MS })
+    await page.goto(`${WEB_URL}/history`)
+    await page.waitForURL(/\/login/, { timeout: STEP_MS })
+  })
+
+  const bobContext = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN' })
+  const bob = await bobContext.newPage()
+  watch(bob, 'bob')
+
+  await step("a second user sees none of the first user's data", async () => {
+    await register(bob, 'bob')
+    await bob.locator(`${tid('session-list')} ${tid('state-empty')}`).waitFor({ timeout: STEP_MS })
+    // Even with alice's session id in the URL nothing of hers shows.
+    await bob.goto(`${WEB_URL}/?s=${result.sessionId}`)
+    await bob.locator(tid('chat-empty')).waitFor({ timeout: STEP_MS })
+    if ((await bob.locator(tid('turn')).count()) !== 0) throw new Error("bob sees alice's messages")
+    await bob.locator(tid('nav-history')).click()
+    await bob.locator(`${tid('history-sessions')} ${tid('state-empty')}`).waitFor({ timeout: STEP_MS })
+    await bob.locator(tid('search-input')).fill(result.probe)
+    await bob.locator(tid('search-submit')).click()
+    await bob.locator(`${tid('search-results')} ${tid('state-empty')}`).waitFor({ timeout: STEP_MS })
+    await bob.locator(tid('nav-roles')).click()
+    await bob.locator(tid('role-card')).first().waitFor({ timeout: STEP_MS })
+    const mine = await bob.locator(tid('my-role-card')).count()
+    if (mine !== 0) throw new Error(`bob sees ${mine} custom roles`)
+    if (await bob.getByText(`Poet ${TAG}`).count()) throw new Error("bob sees alice's role")
+    await shot(bob, '14-bob-roles')
+  })
+
+  await step('alice logs in again and finds her chats', async () => {
+    await page.goto(`${WEB_URL}/login`)
+    await page.locator(tid('email')).fill(result.users.alice.email)
+    await page.locator(tid('password')).fill('wrong-password-1')
+    await page.locator(tid('submit')).click()
+    await expectText(page.locator(tid('auth-error')), /邮箱或密码错误/)
+    await page.locator(tid('password')).fill(PASSWORD)
+    await page.locator(tid('submit')).click()
+    await page.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
+    await page.locator(tid('session-item')).nth(1).waitFor({ timeout: STEP_MS })
+    await page.locator(tid('logout')).click()
+    await page.waitForURL(`${WEB_URL}/login`, { timeout: STEP_MS })
+  })
+} catch {
+  // the failed step is recorded; fall through to the report
+} finally {
+  await browser.close()
+}
+
+const fatal = result.problems.filter((p) => p.kind === 'pageerror' || /Content Security Policy|Refused to/.test(p.text))
+if (fatal.length > 0) {
+  result.ok = false
+  result.steps.push({ name: 'no uncaught errors or CSP violations', ok: false, error: JSON.stringify(fatal) })
+}
+console.log(JSON.stringify(result))
+process.exit(result.ok ? 0 : 1)
