@@ -9,6 +9,8 @@ create table public.api_rate_limits (
 
 alter table public.api_rate_limits enable row level security;
 revoke all on public.api_rate_limits from public, anon, authenticated;
+create policy "api_rate_limits: service role only" on public.api_rate_limits
+  for all to service_role using (true) with check (true);
 
 -- Count one hit on `bucket` in the current `window_seconds` window and say whether it is within
 -- `max_hits`. One row per bucket: a new window resets the count in the same upsert, so the

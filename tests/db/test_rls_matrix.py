@@ -191,6 +191,12 @@ CASES: list[tuple[str, str, int | str]] = [
         "update chat_messages set tokens_used = 42, status = 'completed' where id = '{a_reply}' returning id",
         1,
     ),
+    # api_rate_limits: the API's counters, service_role only
+    ("a", "select * from api_rate_limits", REFUSED),
+    ("anon", "select * from api_rate_limits", REFUSED),
+    ("a", "insert into api_rate_limits values ('user:x', now(), 0) returning bucket", REFUSED),
+    ("a", "select * from api_rate_limit_hit('user:x', 60, 10)", REFUSED),
+    ("service", "select * from api_rate_limit_hit('user:x', 60, 10)", 1),
     # realtime.messages probes, as Realtime authorizes a private join to chat:<session>
     (
         "a",
