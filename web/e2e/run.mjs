@@ -36,6 +36,22 @@ async function shot(page, name) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false })
 }
 
+// Realtime frames seen by each page: proves answers arrive as broadcasts on the private channel.
+const frames = { chunk: 0, done: 0, topics: new Set() }
+
+function watchSocket(page) {
+  page.on('websocket', (ws) => {
+    ws.on('framereceived', ({ payload }) => {
+      const text = typeof payload === 'string' ? payload : Buffer.from(payload).toString('latin1')
+      const topic = /realtime:chat:[0-9a-f-]{36}/.exec(text)
+      if (!topic) return
+      frames.topics.add(topic[0])
+      if (text.includes('chunk')) frames.chunk += 1
+      if (text.includes('"done"') || /\bdone\b/.test(text)) frames.done += 1
+    })
+  })
+}
+
 function watch(page, who) {
   // Uncaught errors and CSP violations fail the run; other console errors are reported.
   page.on('pageerror', (error) => result.problems.push({ who, kind: 'pageerror', text: String(error) }))
@@ -127,6 +143,7 @@ try {
   const alice = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN' })
   const page = await alice.newPage()
   watch(page, 'alice')
+  watchSocket(page)
 
   await step('signed-out visitor is sent to /login', async () => {
     await page.goto(`${WEB_URL}/`)
@@ -153,7 +170,10 @@ try {
     if (!result.sessionId) throw new Error(`no session in ${page.url()}`)
     await expectText(page.locator(tid('session-list')), /Vue3/)
     await shot(page, '05-chat-answered')
-    return { lengths: lengths.length }
+    if (frames.chunk === 0 || !frames.topics.has(`realtime:chat:${result.sessionId}`)) {
+      throw new Error(`no chunk broadcasts on the private channel: ${JSON.stringify({ ...frames, topics: [...frames.topics] })}`)
+    }
+    return { lengths: lengths.length, chunkFrames: frames.chunk }
   })
 
   await step('stop an answer in flight, then regenerate it', async () => {
@@ -276,7 +296,7 @@ try {
     await bob.locator(`${tid('session-list')} ${tid('state-empty')}`).waitFor({ timeout: STEP_MS })
     // Even with alice's session id in the URL nothing of hers shows.
     await bob.goto(`${WEB_URL}/?s=${result.sessionId}`)
-    await bob.locator(tid('chat-empty')).waitFor({ timeout: STEP_MS })
+    await bob.locator(tid('chat-not-found')).waitFor({ timeout: STEP_MS })
     if ((await bob.locator(tid('turn')).count()) !== 0) throw new Error("bob sees alice's messages")
     await bob.locator(tid('nav-history')).click()
     await bob.locator(`${tid('history-sessions')} ${tid('state-empty')}`).waitFor({ timeout: STEP_MS })

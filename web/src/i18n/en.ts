@@ -28,7 +28,7 @@ const en: typeof zh = {
     thinking: 'Thinking…', stopped: 'Stopped', failed: 'The answer failed', emptyTitle: 'Start a new conversation', emptyHint: 'Pick a persona and ask anything.',
     tokens: '{n} tokens', seconds: '{n} s', sessionsLoadFailed: 'Could not load chats', messagesLoadFailed: 'Could not load messages',
     sendFailed: 'Could not send', you: 'You', menu: 'Chats', reconnecting: 'Realtime connection lost, reconnecting…',
-    untitled: 'Untitled chat', deleteSession: 'Delete chat',
+    notFound: 'This chat does not exist or is not yours', untitled: 'Untitled chat', deleteSession: 'Delete chat',
   },
   history: {
     title: 'Chat history', searchPlaceholder: 'Search messages across all chats (Chinese or English)', search: 'Search', results: 'Results',

@@ -26,7 +26,7 @@ export default {
     thinking: '思考中…', stopped: '已停止', failed: '回答失败', emptyTitle: '开始新的对话', emptyHint: '选一个角色，问点什么吧。',
     tokens: '{n} tokens', seconds: '{n} 秒', sessionsLoadFailed: '会话加载失败', messagesLoadFailed: '消息加载失败',
     sendFailed: '发送失败', you: '你', menu: '会话列表', reconnecting: '实时连接中断，正在重连…',
-    untitled: '未命名对话', deleteSession: '删除会话',
+    notFound: '会话不存在，或不属于你', untitled: '未命名对话', deleteSession: '删除会话',
   },
   history: {
     title: '聊天历史', searchPlaceholder: '搜索所有会话中的消息（中文或英文）', search: '搜索', results: '搜索结果',

@@ -73,6 +73,7 @@ export const useChat = defineStore('chat', () => {
   const messages = ref<ChatMessage[]>([])
   const messagesLoading = ref(false)
   const messagesError = ref<string | null>(null)
+  const notFound = ref(false)
   const sending = ref(false)
   const channelState = ref<ChannelState>('idle')
 
@@ -141,10 +142,12 @@ export const useChat = defineStore('chat', () => {
   async function refreshSession(id: string): Promise<void> {
     const { data } = await supabase().from('chat_sessions').select(SESSION_COLUMNS).eq('id', id).maybeSingle()
     if (!data) return
-    const row = data as ChatSession
-    sessions.value = [row, ...sessions.value.filter((s) => s.id !== id)].sort((a, b) =>
-      (b.last_message_at ?? b.created_at).localeCompare(a.last_message_at ?? a.created_at),
-    )
+    sessions.value = [data as ChatSession, ...sessions.value.filter((s) => s.id !== id)]
+    sortSessions()
+  }
+
+  function sortSessions(): void {
+    sessions.value.sort((a, b) => (b.last_message_at ?? b.created_at).localeCompare(a.last_message_at ?? a.created_at))
   }
 
   async function loadMessages(id: string): Promise<void> {
@@ -163,18 +166,34 @@ export const useChat = defineStore('chat', () => {
     for (const row of [...rows, ...optimistic]) upsert(row)
   }
 
-  /** Open a conversation (or none, for a new chat): join its channel and read its messages. */
-  async function open(id: string | null): Promise<void> {
-    if (id === currentId.value && (id === null || channel)) return
+  /**
+   * Open a conversation (or none, for a new chat): check it is the user's, join its channel and
+   * read its messages. `known` skips the check for a session just created.
+   */
+  async function open(id: string | null, known?: ChatSession): Promise<void> {
+    if (id === currentId.value && (id === null || channel || notFound.value)) return
     await leave()
     currentId.value = id
     messages.value = []
     messagesError.value = null
+    notFound.value = false
     streams.value = new Map()
     if (id === null) return
-    join(id)
     messagesLoading.value = true
     try {
+      if (!known) {
+        // Someone else's session (or a deleted one) reads as missing under RLS: say so, join nothing.
+        const { data, error } = await supabase().from('chat_sessions').select(SESSION_COLUMNS).eq('id', id).maybeSingle()
+        if (error) throw error
+        if (currentId.value !== id) return
+        if (!data) {
+          notFound.value = true
+          return
+        }
+        sessions.value = [data as ChatSession, ...sessions.value.filter((s) => s.id !== id)]
+        sortSessions()
+      }
+      join(id)
       await loadMessages(id)
     } catch (e) {
       messagesError.value = message(e)
@@ -322,7 +341,7 @@ export const useChat = defineStore('chat', () => {
       let id = currentId.value
       if (!id) {
         const session = await createSession(role?.id ?? null, titleFrom(text))
-        await open(session.id)
+        await open(session.id, session)
         id = session.id
       } else if (role && current.value && current.value.role_id !== role.id) {
         await setRole(role.id)
@@ -404,7 +423,7 @@ export const useChat = defineStore('chat', () => {
   }
 
   return {
-    sessions, sessionsLoading, sessionsError, currentId, current, messages, messagesLoading, messagesError,
+    sessions, sessionsLoading, sessionsError, currentId, current, messages, messagesLoading, messagesError, notFound,
     sending, channelState, turns, inFlight,
     loadSessions, open, reload, send, setRole, stop, regenerate, deleteSession, reset,
   }
