@@ -1,18 +1,19 @@
 """postgres_changes fan-out: match bindings, check RLS per subscriber group, shape the payload.
 
-Subscribers are grouped by identical claims, so N sockets of one user cost one visibility check.
-Consecutive changes of one batch are checked together: one call of realtime.localbase_visible per
-(claims, table) covers every INSERT/UPDATE of the batch. DELETEs skip the check (the row is gone);
-with RLS on their old_record keeps only the primary key. `data` is encoded once per (role, select)
-and spliced into each channel's frame.
-
-Visibility is checked against the table after commit (as Supabase does), so a row updated or
-deleted again before its change is checked may not be delivered to RLS-checked subscribers.
+Every change to an RLS table (INSERT, UPDATE and DELETE alike) reaches a subscriber only if the
+subscriber may SELECT the row image the trigger captured: the new row, or the old one of a DELETE.
+The check (realtime.localbase_visible, see 03_realtime_capture.sql) evaluates the table's SELECT
+policies on the image as the subscriber, writing and locking nothing, so it depends on nothing that
+happened since: an update quickly followed by a delete still reaches the owner, and nobody learns
+of another user's row, not even its primary key. One call per table per run covers everyone.
+Subscribers are grouped by identical claims, so N sockets of one user cost one check. With RLS on,
+a DELETE's old_record keeps only the primary key (as Supabase). `data` is encoded once per
+(role, select) and spliced into each channel's frame.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -28,17 +29,18 @@ if TYPE_CHECKING:
     from localbase.realtime.channel import Channel
     from localbase.realtime.hub import Hub
 
-_VISIBLE = "select realtime.localbase_visible($1, $2, $3::int::oid::regclass, $4, $5::jsonb)"
+log = logging.getLogger(__name__)
+
+_VISIBLE = "select subscriber, image from realtime.localbase_visible($1::int::oid::regclass, $2::jsonb, $3::jsonb)"
 
 
 class Change:
-    __slots__ = ("item", "table", "targets", "visible_index")
+    __slots__ = ("item", "table", "targets")
 
     def __init__(self, item: dict[str, Any], table: Table) -> None:
         self.item = item
         self.table = table
         self.targets: list[tuple[Channel, list[int], Binding]] = []
-        self.visible_index = 0
 
 
 class ChangeFanout:
@@ -74,7 +76,7 @@ class ChangeFanout:
                 continue
             change = Change(item, table)
             op = item["o"]
-            row = item["x"] if op == "DELETE" else item["r"]
+            row = _image(item)
             for channel in self._hub.watching_changes:
                 ids = [b.id for b in channel.bindings if b.matches(table.schema, table.name, op, row)]
                 if ids:
@@ -88,29 +90,34 @@ class ChangeFanout:
                 await self._send(index, change, visible)
 
     async def _visibility(self, changes: list[Change]) -> dict[tuple[str, int], set[int]]:
-        """Per (claims, table): indexes into `changes` whose row the claims may SELECT."""
-        wanted: dict[tuple[str, int], list[int]] = defaultdict(list)
-        claims_of: dict[str, dict[str, Any]] = {}
+        """Per (claims, table): indexes into `changes` whose captured row the claims may SELECT."""
+        tables: dict[int, tuple[Table, list[int], dict[str, str]]] = {}
         for index, change in enumerate(changes):
-            if change.item["o"] == "DELETE" or not change.table.rls or not change.table.pk:
+            table = change.table
+            if not table.rls or not table.pk:
                 continue
-            seen: set[str] = set()
+            subscribers: dict[str, str] | None = None
             for channel, _ids, _binding in change.targets:
-                if channel.role in BYPASS_ROLES or channel.claims_key in seen:
+                if channel.role in BYPASS_ROLES:
                     continue
-                seen.add(channel.claims_key)
-                claims_of[channel.claims_key] = channel.claims
-                wanted[(channel.claims_key, change.table.relid)].append(index)
+                if subscribers is None:
+                    entry = tables.setdefault(table.relid, (table, [], {}))
+                    entry[1].append(index)
+                    subscribers = entry[2]
+                subscribers.setdefault(channel.claims_key, channel.role)
         visible: dict[tuple[str, int], set[int]] = {}
-        for (key, relid), indexes in wanted.items():
-            table = changes[indexes[0]].table
-            keys = [{c: changes[i].item["r"].get(c) for c in table.pk} for i in indexes]
-            role = str(claims_of[key].get("role"))
+        for relid, (table, indexes, subscribers) in tables.items():
+            keys = list(subscribers)
             try:
-                rows = await self._pool.fetch(_VISIBLE, role, key, relid, table.pk, keys)
+                images = [_image(changes[i].item) for i in indexes]
+                rows = await self._pool.fetch(_VISIBLE, relid, images, [[subscribers[k], k] for k in keys])
             except asyncpg.PostgresError:
+                log.exception("realtime visibility check failed on %s.%s", table.schema, table.name)
                 rows = []
-            visible[(key, relid)] = {indexes[row[0] - 1] for row in rows}
+            for key in keys:
+                visible[(key, relid)] = set()
+            for subscriber, image in rows:
+                visible[(keys[subscriber - 1], relid)].add(indexes[image - 1])
         return visible
 
     async def _send(self, index: int, change: Change, visible: dict[tuple[str, int], set[int]]) -> None:
@@ -119,7 +126,7 @@ class ChangeFanout:
         frames: dict[tuple[str, str, str, tuple[int, ...]], str] = {}
         for channel, ids, binding in change.targets:
             role = channel.role
-            checked = change.item["o"] != "DELETE" and table.rls and role not in BYPASS_ROLES
+            checked = table.rls and role not in BYPASS_ROLES
             if checked and (not table.pk or index not in visible.get((channel.claims_key, table.relid), ())):
                 continue
             data_key = (role, binding.select)
@@ -136,6 +143,12 @@ class ChangeFanout:
                 payload = f'{{"ids":{protocol.dumps(ids).decode()},"data":{data}}}'
                 frame = frames[frame_key] = protocol.encode_push_raw(channel.topic, "postgres_changes", payload, vsn)
             await channel.connection.deliver(frame)
+
+
+def _image(item: dict[str, Any]) -> dict[str, Any]:
+    """The row as the change left it, or as it was before a DELETE."""
+    image: dict[str, Any] = item["x"] if item["o"] == "DELETE" else item["r"]
+    return image
 
 
 def _data(

@@ -140,33 +140,90 @@ create event trigger localbase_realtime_ddl on ddl_command_end
   )
   execute function realtime.localbase_on_ddl();
 
--- Visibility of rows under a subscriber's role and claims, for per-subscriber RLS. Returns the
--- indexes (into `keys`) of the rows `sub_role` may SELECT. The role switch happens before the
--- dynamic query is planned, so policies and auth.uid() see the subscriber. Callers run it in a
--- transaction they roll back; the settings are local to it either way.
-create or replace function realtime.localbase_visible(
-  sub_role text, claims text, rel regclass, key_columns text[], keys jsonb
-) returns setof integer
+-- The row filter RLS applies when `sub_role` SELECTs from `rel`, as SQL text over the table's
+-- columns, built from the catalog as PostgreSQL combines policies: the USING expressions of the
+-- permissive SELECT/ALL policies that apply to the role ORed, each restrictive one ANDed. 'true'
+-- when RLS does not apply to the role (superuser, BYPASSRLS, owner without FORCE); null when the
+-- role may not read the table at all. A policy without USING grants nothing (never more than RLS).
+create or replace function realtime.localbase_select_qual(rel regclass, sub_role text) returns text
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  permissive text;
+  restrictive text;
+begin
+  if not exists (select 1 from pg_catalog.pg_roles where rolname = sub_role)
+     or not pg_catalog.has_any_column_privilege(sub_role, rel, 'SELECT') then
+    return null;
+  end if;
+  if exists (select 1 from pg_catalog.pg_roles r where r.rolname = sub_role and (r.rolsuper or r.rolbypassrls))
+     or exists (select 1 from pg_catalog.pg_class c
+                 where c.oid = rel and not c.relforcerowsecurity and pg_catalog.pg_has_role(sub_role, c.relowner, 'USAGE')) then
+    return 'true';
+  end if;
+  select string_agg(format('(%s)', coalesce(pg_catalog.pg_get_expr(p.polqual, p.polrelid), 'false')), ' or ')
+           filter (where p.polpermissive),
+         string_agg(format('(%s)', coalesce(pg_catalog.pg_get_expr(p.polqual, p.polrelid), 'false')), ' and ')
+           filter (where not p.polpermissive)
+    into permissive, restrictive
+    from pg_catalog.pg_policy p
+   where p.polrelid = rel
+     and p.polcmd in ('r', '*')
+     and (0::oid = any(p.polroles)
+          or exists (select 1 from unnest(p.polroles) r where pg_catalog.pg_has_role(sub_role, r, 'MEMBER')));
+  if permissive is null then
+    return 'false';
+  end if;
+  return format('(%s) and (%s)', permissive, coalesce(restrictive, 'true'));
+end;
+$$;
+revoke execute on function realtime.localbase_select_qual(regclass, text) from public;
+
+-- Per-subscriber RLS on captured row images, for INSERT, UPDATE and DELETE alike: which of
+-- `images` (rows as to_jsonb made them) each subscriber of `subscribers` ([[role, claims], ...])
+-- may SELECT. Each image is tested against the role's policy filter (localbase_select_qual) as
+-- that role with its claims, so auth.uid() and the policies' subqueries see the subscriber, and
+-- the answer depends only on the image: nothing written, no row locked, and a row updated,
+-- deleted or re-inserted since does not matter. Policies that read other tables see them as they
+-- are now. A subscriber whose check fails (a policy raising for its claims) sees nothing.
+-- Returns (subscriber, image) pairs, both counted from 1.
+drop function if exists realtime.localbase_visible(text, text, regclass, text[], jsonb);
+drop function if exists realtime.localbase_visible(regclass, text[], jsonb, jsonb);
+create or replace function realtime.localbase_visible(rel regclass, images jsonb, subscribers jsonb)
+returns table (subscriber integer, image integer)
 language plpgsql
 as $$
 declare
-  table_keys text;
-  given_keys text;
+  alias text;
+  sub jsonb;
+  sub_index integer := 0;
+  qual text;
+  seen integer[];
 begin
-  select string_agg(format('t.%I', c), ', '), string_agg(format('g.%I', c), ', ')
-    into table_keys, given_keys
-    from unnest(key_columns) c;
-  perform set_config('role', sub_role, true);
-  perform set_config('request.jwt.claims', claims, true);
-  perform set_config('request.jwt.claim.role', sub_role, true);
-  perform set_config('request.jwt.claim.sub', coalesce(claims::jsonb ->> 'sub', ''), true);
-  return query execute format(
-    'select k.i::int from jsonb_array_elements($1) with ordinality k(v, i) '
-    'where exists (select 1 from %s t where (%s) = (select %s from jsonb_populate_record(null::%s, k.v) g))',
-    rel, table_keys, given_keys, rel)
-  using keys;
+  select c.relname into alias from pg_catalog.pg_class c where c.oid = rel;
+  for sub in select value from jsonb_array_elements(subscribers) loop
+    sub_index := sub_index + 1;
+    qual := realtime.localbase_select_qual(rel, sub ->> 0);
+    continue when qual is null or qual = 'false';
+    begin
+      perform set_config('role', sub ->> 0, true);
+      perform set_config('request.jwt.claims', sub ->> 1, true);
+      perform set_config('request.jwt.claim.role', sub ->> 0, true);
+      perform set_config('request.jwt.claim.sub', coalesce((sub ->> 1)::jsonb ->> 'sub', ''), true);
+      execute format(
+        'select array_agg(k.o::int) from jsonb_array_elements($1) with ordinality k(v, o) '
+        'where exists (select 1 from jsonb_populate_record(null::%s, k.v) as %I where %s)', rel, alias, qual)
+        into seen using images;
+    exception when others then
+      seen := null;
+    end;
+    perform set_config('role', 'none', true);
+    return query select sub_index, unnest(seen);
+  end loop;
 end;
 $$;
-revoke execute on function realtime.localbase_visible(text, text, regclass, text[], jsonb) from public;
+revoke execute on function realtime.localbase_visible(regclass, jsonb, jsonb) from public;
 
 select realtime.localbase_sync_capture();

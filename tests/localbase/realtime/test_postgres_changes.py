@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
-
 from supabase import acreate_client
+
 from tests.conftest import LocalStack
 from tests.localbase.realtime.conftest import RealtimeUser, eventually, new_session, subscribed
 
@@ -35,13 +35,11 @@ async def test_user_gets_own_changes_matching_filter_and_not_other_users(
         mine = await stack_db.fetchval(insert, session_a, "hello")
         await stack_db.fetchval(insert, other_a, "other session")
         theirs = await stack_db.fetchval(insert, session_b, "b's message")
-        await eventually(lambda: len(got_a) == 1, what="A's insert")
-        # Visibility is checked against the table after commit, so let each change land first.
         await stack_db.execute("update chat_messages set content = 'edited' where id = $1", mine)
-        await eventually(lambda: len(got_a) == 2, what="A's update")
         await stack_db.execute("delete from chat_messages where id = $1", mine)
-        await eventually(lambda: len(got_a) == 3, what="A's delete")
-        await eventually(lambda: any(p["data"]["type"] == "DELETE" for p in got_b), what="the delete reaching B")
+        await stack_db.execute("delete from chat_messages where id = $1", theirs)
+        await eventually(lambda: len(got_a) == 3, what="A's insert, update and delete")
+        await eventually(lambda: any(p["data"]["type"] == "DELETE" for p in got_b), what="B's own delete")
 
         assert [p["data"]["type"] for p in got_a] == ["INSERT", "UPDATE", "DELETE"]
         insert_data = got_a[0]["data"]
@@ -56,11 +54,10 @@ async def test_user_gets_own_changes_matching_filter_and_not_other_users(
         assert got_a[1]["data"]["record"]["content"] == "edited"
         assert got_a[1]["data"]["old_record"] == {"id": str(mine)}
         assert got_a[2]["data"]["old_record"] == {"id": str(mine)}
-        # B sees its own row; of A's rows only the primary key of a DELETE (RLS cannot be checked
-        # on a row that is gone; Supabase behaves the same).
+        # B sees its own row and nothing of A's, not even the primary key of A's DELETE.
         b_rows = [p["data"] for p in got_b]
         assert [d["record"]["id"] for d in b_rows if d["type"] != "DELETE"] == [str(theirs)]
-        assert [d["old_record"] for d in b_rows if d["type"] == "DELETE"] == [{"id": str(mine)}]
+        assert [d["old_record"] for d in b_rows if d["type"] == "DELETE"] == [{"id": str(theirs)}]
     finally:
         await client_a.realtime.close()
         await client_b.realtime.close()
