@@ -41,7 +41,10 @@ test: $(STAMP) ## the full suite: lint, then pytest against real Postgres and th
 bench: $(STAMP) ## benchmarks; figures printed and written to bench/report.json
 	$(PY) -m bench
 
-.PHONY: help install postgres run db-reset lint test bench doctor
+.PHONY: help install postgres run db-reset lint test bench doctor drills
+
+drills: $(STAMP) ## fault drills (worker kills, Postgres/gateway restarts, model faults, abuse); bench/out/drills.json
+	$(PY) -m drills
 
 doctor: $(STAMP) ## check the configuration (keys, Supabase reachability, model) before starting
 	$(PY) -m devstack.doctor
