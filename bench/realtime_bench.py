@@ -1,31 +1,142 @@
 """Realtime: commit-to-delivery latency with 1/100/1,000 subscribers, broadcast throughput, and
-memory per idle connection. Own throwaway cluster and gateway subprocess; subscribers run in a
-separate process so their work does not share the server's (or the writer's) CPU budget.
+memory per idle connection. Own throwaway cluster and gateway subprocess.
 
-python -m bench.realtime_bench          (about a minute; writes bench/out/realtime.json)
+Subscribers run in a separate process on a minimal websocket client (asyncio protocols, no task
+per socket), so on a 2-core machine the client's own cost stays small next to the server's. The
+writer stamps each row with `time.monotonic()` just before its insert; the subscriber process
+subtracts that from its own `time.monotonic()` on receipt (CLOCK_MONOTONIC is system-wide, so both
+processes read the same clock). Clients offer permessage-deflate as browsers do; whether it is
+used is the server's choice. Bounded: well under 90 s.
+
+python -m bench.realtime_bench          (writes bench/out/realtime.json)
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import base64
 import os
+import struct
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
-import websockets
+import msgspec
 
 from bench.harness import free_port, summary_ms, throwaway_cluster, write_report
 from core.settings import Settings
 
-_INSERTS = 100
-_CLIENT_MESSAGES_PER_S = 5000  # keep the one subscriber process from being the bottleneck
+_LATENCY_RUNS = ((1, 200, 0.01), (100, 100, 0.02), (1000, 100, 0.05))  # subscribers, inserts, pace (s)
+_INSERT = "insert into public.rt_bench (id, sent) values ($1, $2)"
 _BROADCASTS = 5000
+_IDLE = 1000
+
+_json = msgspec.json.Encoder().encode
+_parse = msgspec.json.Decoder().decode
+
+
+class Socket(asyncio.Protocol):
+    """One client websocket: sends masked text frames, parses unfragmented server frames (and
+    inflates them when the server accepted permessage-deflate)."""
+
+    def __init__(self, on_text: Any = None) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.on_text = on_text
+        self.upgraded = asyncio.get_running_loop().create_future()
+        self.replies: asyncio.Queue[dict[str, Any]] | None = None
+        self._buffer = bytearray()
+        self._inflate: Any = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        if not self.upgraded.done():
+            end = self._buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if b"permessage-deflate" in self._buffer[:end].lower():
+                self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+            del self._buffer[: end + 4]
+            self.upgraded.set_result(None)
+        self._frames()
+
+    def _frames(self) -> None:
+        buffer = self._buffer
+        while len(buffer) >= 2:
+            length = buffer[1] & 0x7F
+            start = 2
+            if length == 126:
+                if len(buffer) < 4:
+                    return
+                length, start = struct.unpack_from("!H", buffer, 2)[0], 4
+            elif length == 127:
+                if len(buffer) < 10:
+                    return
+                length, start = struct.unpack_from("!Q", buffer, 2)[0], 10
+            if len(buffer) < start + length:
+                return
+            opcode, compressed = buffer[0] & 0x0F, buffer[0] & 0x40
+            payload = bytes(buffer[start : start + length])
+            del buffer[: start + length]
+            if compressed:
+                payload = self._inflate.decompress(payload + b"\x00\x00\xff\xff")
+            if opcode == 1:
+                self._text(payload)
+
+    def _text(self, payload: bytes) -> None:
+        if self.on_text is not None:
+            self.on_text(payload)
+        elif self.replies is not None:
+            self.replies.put_nowait(_parse(payload))
+
+    def send(self, message: dict[str, Any]) -> None:
+        payload = _json(message)
+        mask = os.urandom(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        n = len(payload)
+        head = bytes([0x81, 0x80 | n]) if n < 126 else bytes([0x81, 0xFE]) + struct.pack("!H", n)
+        assert self.transport is not None
+        self.transport.write(head + mask + masked)
+
+
+async def connect(host: str, port: int, path: str, on_text: Any = None) -> Socket:
+    loop = asyncio.get_running_loop()
+    _, sock = await loop.create_connection(lambda: Socket(on_text), host, port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n"
+    )
+    assert sock.transport is not None
+    sock.transport.write(request.encode())
+    await sock.upgraded
+    return sock
+
+
+async def join_all(sockets: list[Socket], topic: str, config: dict[str, Any]) -> None:
+    """Join every socket to `topic`, then wait for all the join replies."""
+    joined = 0
+    done = asyncio.get_running_loop().create_future()
+
+    def replied(payload: bytes) -> None:
+        nonlocal joined
+        if b'"phx_reply"' in payload:
+            joined += 1
+            if joined == len(sockets) and not done.done():
+                done.set_result(None)
+
+    for sock in sockets:
+        sock.on_text = replied
+        sock.send({"topic": topic, "event": "phx_join", "payload": {"config": config}, "ref": "1", "join_ref": "1"})
+    await asyncio.wait_for(done, 60)
 
 
 def _rss_kb(pid: int) -> int:
@@ -35,113 +146,120 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
-async def _join(ws: Any, topic: str, config: dict[str, Any]) -> None:
-    await ws.send(
-        json.dumps({"topic": topic, "event": "phx_join", "payload": {"config": config}, "ref": "1", "join_ref": "1"})
-    )
-    while True:
-        reply = json.loads(await ws.recv())
-        if reply["event"] == "phx_reply":
-            return
-
-
-async def subscribers(url: str, count: int, expected: int) -> None:
-    """Child process: `count` sockets on the bench table; prints receive times per row id."""
+async def subscribers(host: str, port: int, path: str, count: int, expected: int) -> None:
+    """Child process: `count` sockets on the bench table; prints one latency (s) per delivery."""
+    sockets = [await connect(host, port, path) for _ in range(count)]
     changes = {"postgres_changes": [{"event": "INSERT", "schema": "public", "table": "rt_bench"}]}
-    sockets = [await websockets.connect(url, max_queue=None) for _ in range(count)]
-    for ws in sockets:
-        await _join(ws, "realtime:bench", changes)
+    await join_all(sockets, "realtime:bench", changes)
+    latencies: list[float] = []
+    done = asyncio.get_running_loop().create_future()
+
+    def received(payload: bytes) -> None:
+        now = time.monotonic()
+        if b'"postgres_changes"' not in payload:
+            return
+        latencies.append(now - _parse(payload)["payload"]["data"]["record"]["sent"])
+        if len(latencies) == count * expected and not done.done():
+            done.set_result(None)
+
+    for sock in sockets:
+        sock.on_text = received
+    await asyncio.sleep(0.5)  # the "Subscribed to PostgreSQL" confirmations settle
     print("ready", flush=True)
-    received: list[tuple[int, float]] = []
-
-    async def listen(ws: Any) -> None:
-        seen = 0
-        while seen < expected:
-            message = json.loads(await ws.recv())
-            if message["event"] == "postgres_changes":
-                received.append((message["payload"]["data"]["record"]["id"], time.time()))
-                seen += 1
-
-    await asyncio.wait_for(asyncio.gather(*(listen(ws) for ws in sockets)), timeout=120)
-    print(json.dumps(received), flush=True)
-    for ws in sockets:
-        await ws.close()
+    try:
+        await asyncio.wait_for(done, 60)
+    finally:
+        print(_json(latencies).decode(), flush=True)
 
 
-async def _latency(dsn: str, url: str, count: int) -> dict[str, Any]:
+async def _latency(dsn: str, port: int, path: str, run: tuple[int, int, float]) -> dict[str, Any]:
+    count, inserts, pace = run
     child = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bench.realtime_bench",
         "subscribers",
-        url,
+        "127.0.0.1",
+        str(port),
+        path,
         str(count),
-        str(_INSERTS),
+        str(inserts),
         stdout=asyncio.subprocess.PIPE,
         limit=1 << 26,
     )
     assert child.stdout is not None
     assert (await child.stdout.readline()).strip() == b"ready"
     conn = await asyncpg.connect(dsn)
-    await asyncio.sleep(1.0)  # the "Subscribed to PostgreSQL" confirmations settle
-    committed: dict[int, float] = {}
-    for row in range(_INSERTS):
-        committed[row] = time.time()
-        await conn.execute("insert into public.rt_bench (id) values ($1)", row + count * 1000)
-        await asyncio.sleep(max(0.02, count / _CLIENT_MESSAGES_PER_S))
+    for row in range(inserts):
+        await conn.execute(_INSERT, count * 1000 + row, time.monotonic())
+        await asyncio.sleep(pace)
     await conn.close()
-    received = json.loads(await child.stdout.readline())
+    samples = _parse(await child.stdout.readline())
     await child.wait()
-    samples = [at - committed[row - count * 1000] for row, at in received]
-    return {"subscribers": count, **summary_ms(samples)}
+    return {"subscribers": count, "inserts": inserts, "expected": count * inserts, **summary_ms(samples)}
 
 
-async def _broadcast_rate(url: str) -> dict[str, Any]:
-    async with websockets.connect(url, max_queue=None) as sender, websockets.connect(url, max_queue=None) as receiver:
-        for ws in (sender, receiver):
-            await _join(ws, "realtime:firehose", {"broadcast": {"self": False}})
-        started = time.perf_counter()
-        for n in range(_BROADCASTS):
-            frame = {"type": "broadcast", "event": "e", "payload": {"n": n}}
-            await sender.send(
-                json.dumps({"topic": "realtime:firehose", "event": "broadcast", "payload": frame, "ref": None})
-            )
-        got = 0
-        while got < _BROADCASTS:
-            if json.loads(await receiver.recv())["event"] == "broadcast":
-                got += 1
-        elapsed = time.perf_counter() - started
+async def _broadcast_rate(port: int, path: str) -> dict[str, Any]:
+    sender = await connect("127.0.0.1", port, path)
+    receiver = await connect("127.0.0.1", port, path)
+    await join_all([sender, receiver], "realtime:firehose", {"broadcast": {"self": False}})
+    got = 0
+    done = asyncio.get_running_loop().create_future()
+
+    def heard(payload: bytes) -> None:
+        nonlocal got
+        if b'"broadcast"' in payload:
+            got += 1
+            if got == _BROADCASTS and not done.done():
+                done.set_result(None)
+
+    receiver.on_text = heard
+    sender.on_text = None
+    started = time.perf_counter()
+    for n in range(_BROADCASTS):
+        frame = {"type": "broadcast", "event": "e", "payload": {"n": n}}
+        sender.send({"topic": "realtime:firehose", "event": "broadcast", "payload": frame, "ref": None})
+        if n % 100 == 99:
+            await asyncio.sleep(0)
+    await asyncio.wait_for(done, 60)
+    elapsed = time.perf_counter() - started
+    for sock in (sender, receiver):
+        assert sock.transport is not None
+        sock.transport.close()
     return {"messages": _BROADCASTS, "seconds": round(elapsed, 3), "messages_per_s": round(_BROADCASTS / elapsed)}
 
 
-async def _idle_memory(url: str, pid: int, count: int = 1000) -> dict[str, Any]:
+async def _idle_memory(port: int, path: str, pid: int) -> dict[str, Any]:
+    warm = [await connect("127.0.0.1", port, path) for _ in range(20)]
+    await join_all(warm, "realtime:idle", {})
+    await asyncio.sleep(0.5)
     before = _rss_kb(pid)
-    sockets = [await websockets.connect(url) for _ in range(count)]
-    for ws in sockets:
-        await _join(ws, "realtime:idle", {})
+    sockets = [await connect("127.0.0.1", port, path) for _ in range(_IDLE)]
+    await join_all(sockets, "realtime:idle", {})
     await asyncio.sleep(1.0)
     after = _rss_kb(pid)
-    for ws in sockets:
-        await ws.close()
+    for sock in warm + sockets:
+        assert sock.transport is not None
+        sock.transport.close()
     return {
-        "connections": count,
+        "connections": _IDLE,
         "rss_delta_kb": after - before,
-        "kb_per_connection": round((after - before) / count, 2),
+        "kb_per_connection": round((after - before) / _IDLE, 2),
     }
 
 
 async def _run(dsn: str, port: int, pid: int) -> dict[str, Any]:
     settings = Settings()
-    url = f"ws://127.0.0.1:{port}/realtime/v1/websocket?apikey={settings.supabase.service_role_key}&vsn=1.0.0"
+    path = f"/realtime/v1/websocket?apikey={settings.supabase.service_role_key}&vsn=1.0.0"
     conn = await asyncpg.connect(dsn)
     await conn.execute(
-        "create table public.rt_bench (id bigint primary key, at timestamptz default now());"
+        "create table public.rt_bench (id bigint primary key, sent double precision);"
         "alter publication supabase_realtime add table public.rt_bench"
     )
     await conn.close()
-    memory = await _idle_memory(url, pid)
-    latency = [await _latency(dsn, url, count) for count in (1, 100, 1000)]
-    broadcast = await _broadcast_rate(url)
+    memory = await _idle_memory(port, path, pid)
+    latency = [await _latency(dsn, port, path, run) for run in _LATENCY_RUNS]
+    broadcast = await _broadcast_rate(port, path)
     return {"idle_memory": memory, "insert_to_delivery": latency, "broadcast": broadcast}
 
 
@@ -173,6 +291,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "subscribers":
-        asyncio.run(subscribers(sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
+        host, port, path, count, expected = sys.argv[2:7]
+        asyncio.run(subscribers(host, int(port), path, int(count), int(expected)))
     else:
         main()
