@@ -274,7 +274,11 @@ try {
     if (!(await page.locator(tid('tabbar')).isVisible())) throw new Error('no tab bar on a phone')
     await shot(page, '12-phone-chat')
     await page.locator(tid('open-sessions')).click()
-    await page.locator(`.el-drawer ${tid('session-item')}`).first().waitFor({ timeout: STEP_MS })
+    await page.locator(`.el-drawer ${tid('session-item')}`).first().waitFor({ state: 'visible', timeout: STEP_MS })
+    // Let the slide-in transition finish so the picture shows the open drawer.
+    await page.waitForFunction(() => document.getAnimations().length === 0, null, { timeout: STEP_MS })
+    const box = await page.locator('.el-drawer').boundingBox()
+    if (!box || box.x < 0 || box.width > 390) throw new Error(`drawer not on screen: ${JSON.stringify(box)}`)
     await shot(page, '13-phone-sessions')
     await page.keyboard.press('Escape')
     await page.setViewportSize({ width: 1280, height: 800 })
