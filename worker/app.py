@@ -70,7 +70,7 @@ class Worker:
         broadcaster = Broadcaster(self._http, supa.url, supa.service_role_key)
         backoff = Backoff(cfg.retry_attempts, cfg.retry_base, cfg.retry_cap)
         self.turns = Turns(
-            self.provider,
+            self.metrics.meter(self.provider),
             writer,
             broadcaster,
             backoff,
@@ -92,6 +92,7 @@ class Worker:
             interval=cfg.sweep_interval,
             lookback=cfg.sweep_lookback,
             startup_lookback=cfg.startup_lookback,
+            metrics=self.metrics,
         )
         self._listener = Listener(self._client, self.dispatcher, sweeper, self._cancel)
         self._spawn("writer", writer.run())

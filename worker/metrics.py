@@ -1,9 +1,14 @@
 """What an operator watches: turn outcomes, work in flight, time to first token, provider errors,
-lease retakes. Served in the Prometheus text format when WORKER_METRICS_PORT is set."""
+lease retakes, model calls and tokens, the queue of unanswered questions. Served in the
+Prometheus text format when WORKER_METRICS_PORT is set."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from worker.llm import ChatMessage, Finished, GenerationParams, Provider, StreamEvent
 
 
 class Metrics:
@@ -38,6 +43,48 @@ class Metrics:
             "worker_claims_missed", "Questions offered to this worker but answered elsewhere", registry=self.registry
         )
 
+        self.model_calls = Counter(
+            "worker_model_calls", "Provider calls made (retries included), by model", ["model"], registry=self.registry
+        )
+        self.tokens = Counter(
+            "worker_tokens",
+            "Tokens the provider reported, by direction (input, output)",
+            ["direction"],
+            registry=self.registry,
+        )
+        self.queue_depth = Gauge(
+            "worker_queue_depth",
+            "Questions waiting for a worker at the last sweep (no answer row, or its lease expired; max 1000)",
+            registry=self.registry,
+        )
+
+    def meter(self, provider: Provider) -> Provider:
+        """`provider`, counting its calls and the tokens each finished call reports."""
+        return _MeteredProvider(provider, self)
+
     def serve(self, port: int) -> None:
         if port:
             start_http_server(port, addr="0.0.0.0", registry=self.registry)  # noqa: S104 - scraped from outside
+
+
+class _MeteredProvider:
+    def __init__(self, inner: Provider, metrics: Metrics) -> None:
+        self._inner = inner
+        self._metrics = metrics
+
+    async def stream(self, messages: Sequence[ChatMessage], params: GenerationParams) -> AsyncIterator[StreamEvent]:
+        self._metrics.model_calls.labels(params.model).inc()
+        events = self._inner.stream(messages, params)
+        try:
+            async for event in events:
+                if isinstance(event, Finished):
+                    self._metrics.tokens.labels("input").inc(event.input_tokens)
+                    self._metrics.tokens.labels("output").inc(event.output_tokens)
+                yield event
+        finally:
+            close = getattr(events, "aclose", None)
+            if close is not None:  # closing early must stop the call underneath too
+                await close()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()

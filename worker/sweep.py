@@ -14,6 +14,7 @@ import contextlib
 import logging
 
 from worker.dispatch import Dispatcher
+from worker.metrics import Metrics
 from worker.store import Store
 
 log = logging.getLogger(__name__)
@@ -23,10 +24,18 @@ _MAX_RESULTS = 1000
 
 class Sweeper:
     def __init__(
-        self, store: Store, dispatcher: Dispatcher, *, interval: float, lookback: float, startup_lookback: float
+        self,
+        store: Store,
+        dispatcher: Dispatcher,
+        *,
+        interval: float,
+        lookback: float,
+        startup_lookback: float,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
         self._dispatcher = dispatcher
+        self._metrics = metrics
         self._interval = interval
         self._lookback = lookback
         self._startup_lookback = startup_lookback
@@ -45,6 +54,8 @@ class Sweeper:
             except Exception:
                 log.exception("sweep failed; next one at the usual interval")
             else:
+                if self._metrics is not None:
+                    self._metrics.queue_depth.set(len(found))
                 if found:
                     log.info("sweep found unanswered questions", extra={"messages": len(found), "full": full})
                     self._dispatcher.offer(found, "sweep")
