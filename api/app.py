@@ -15,11 +15,12 @@ from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
+from api.audit import SecurityEvents, audited_to_response
 from api.deps import DEPENDENCIES
-from api.errors import to_response
 from api.metrics import Metrics
 from api.observe import RequestObserver
 from api.ratelimit import RateLimiter
+from api.routes.account import AccountController
 from api.routes.auth import AuthController
 from api.routes.chat import ChatController
 from api.routes.profile import ProfileController
@@ -39,15 +40,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         upstream = Upstream(settings.supabase, settings.api)
         app.state.upstream = upstream
-        app.state.limiter = RateLimiter(upstream, settings.api)
+        app.state.events = events = SecurityEvents(upstream, observed)
+        app.state.limiter = RateLimiter(upstream, settings.api, events)
         try:
             yield
         finally:
+            await events.drain()
             await upstream.close()
 
     app = Litestar(
         route_handlers=[
             AuthController,
+            AccountController,
             ChatController,
             SessionController,
             RoleController,
@@ -58,7 +62,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         dependencies=DEPENDENCIES,
         lifespan=[lifespan],
-        exception_handlers={Exception: to_response},
+        exception_handlers={Exception: audited_to_response},
         cors_config=CORSConfig(
             allow_origins=list(settings.api.cors_origins),
             allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],

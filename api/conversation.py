@@ -31,7 +31,7 @@ async def find_session(rest: AsyncPostgrestClient, session_id: str) -> dict[str,
     response = await call(rest.from_("chat_sessions").select(SESSION_COLUMNS).eq("id", session_id).execute())
     found = rows(response.data)
     if not found:
-        raise SessionNotFound()
+        raise SessionNotFound(session_id=session_id)  # the id lets the audit tell a probe from a typo
     return found[0]
 
 

@@ -8,6 +8,7 @@ from litestar import Request
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from api.audit import SecurityEvents
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter, client_ip
 from api.security import CurrentUser, bearer, user_from_token
@@ -35,6 +36,11 @@ def provide_metrics(state: State) -> Metrics:
     return metrics
 
 
+def provide_events(state: State) -> SecurityEvents:
+    events: SecurityEvents = state.events
+    return events
+
+
 def provide_user(request: Request[Any, Any, Any], settings: Settings) -> CurrentUser:
     """The signed-in caller, or 401 before any handler work happens."""
     return user_from_token(bearer(request.headers), settings.supabase.jwt_secret)
@@ -49,6 +55,7 @@ DEPENDENCIES = {
     "upstream": Provide(provide_upstream, sync_to_thread=False),
     "limiter": Provide(provide_limiter, sync_to_thread=False),
     "metrics": Provide(provide_metrics, sync_to_thread=False),
+    "events": Provide(provide_events, sync_to_thread=False),
     "user": Provide(provide_user, sync_to_thread=False),
     "ip": Provide(provide_client_ip, sync_to_thread=False),
 }

@@ -1,4 +1,5 @@
-"""Prometheus metrics of one API process: requests by route, latency, errors, sockets, messages.
+"""Prometheus metrics of one API process: requests by route, latency, errors, sockets, messages,
+security events.
 
 Each app gets its own registry, so tests can build several apps in one process.
 """
@@ -32,6 +33,9 @@ class Metrics:
         self.websockets = Gauge("api_websocket_connections", "Open chat WebSockets", registry=self.registry)
         self.messages_sent = Counter(
             "api_messages_sent", "User messages stored, by transport", ["transport"], registry=self.registry
+        )
+        self.security_events = Counter(
+            "api_security_events", "Security events recorded, by kind", ["kind"], registry=self.registry
         )
 
     def render(self) -> bytes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from postgrest import APIError
@@ -18,24 +18,38 @@ from api.errors import RateLimited
 from api.upstream import Upstream, rows
 from core.settings import ApiSettings
 
+if TYPE_CHECKING:
+    from api.audit import SecurityEvents
+
 log = logging.getLogger(__name__)
 
 
 class RateLimiter:
-    def __init__(self, upstream: Upstream, settings: ApiSettings) -> None:
+    def __init__(self, upstream: Upstream, settings: ApiSettings, events: SecurityEvents | None = None) -> None:
         self._upstream = upstream
         self._settings = settings
+        self._events = events
 
     async def check_send(self, user_id: str, ip: str) -> None:
-        """One more message from this user and this address, or RateLimited."""
-        await self._check(
-            (f"send:user:{user_id}", self._settings.rate_send_per_user),
-            (f"send:ip:{ip}", self._settings.rate_send_per_ip),
-        )
+        """One more message from this user and this address, or RateLimited (a security event)."""
+        try:
+            await self._check(
+                (f"send:user:{user_id}", self._settings.rate_send_per_user),
+                (f"send:ip:{ip}", self._settings.rate_send_per_ip),
+            )
+        except RateLimited:
+            if self._events is not None:
+                self._events.record("rate_limited", user_id=user_id, ip=ip, scope="send")
+            raise
 
     async def check_auth(self, ip: str) -> None:
-        """One more sign-up, sign-in or refresh from this address, or RateLimited."""
-        await self._check((f"auth:ip:{ip}", self._settings.rate_auth_per_ip))
+        """One more sign-up, sign-in or refresh from this address, or RateLimited (a security event)."""
+        try:
+            await self._check((f"auth:ip:{ip}", self._settings.rate_auth_per_ip))
+        except RateLimited:
+            if self._events is not None:
+                self._events.record("rate_limited", ip=ip, scope="auth")
+            raise
 
     async def _check(self, *buckets: tuple[str, int]) -> None:
         if not self._settings.rate_limit_enabled:

@@ -2,7 +2,8 @@
 
 Every data call runs as the caller: a per-request `AsyncPostgrestClient` carrying the user's JWT
 over the shared pool (constructing one costs a dict, not a connection). The service-role key is
-used for exactly one thing, the rate-limit counters, which are not user data.
+used for the rate-limit counters and security events (not user data), and for one admin action:
+deleting the caller's own account after they re-entered their password.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class Upstream:
         return self._rest(self.anon_key)
 
     def rest_service(self) -> AsyncPostgrestClient:
-        """Service role: for the rate-limit counters only, never for user data."""
+        """Service role: for the rate-limit counters and security events, never for user data."""
         return self._rest(self._service_key)
 
     def _rest(self, token: str) -> AsyncPostgrestClient:
@@ -78,6 +79,16 @@ class Upstream:
         return AsyncGoTrueClient(
             url=f"{self.url}/auth/v1",
             headers={"apikey": self.anon_key, "Authorization": f"Bearer {self.anon_key}"},
+            http_client=self.http,
+            auto_refresh_token=False,
+            persist_session=False,
+        )
+
+    def auth_admin(self) -> AsyncGoTrueClient:
+        """Auth with the service key, for `admin.delete_user` of a caller who proved their password."""
+        return AsyncGoTrueClient(
+            url=f"{self.url}/auth/v1",
+            headers={"apikey": self.anon_key, "Authorization": f"Bearer {self._service_key}"},
             http_client=self.http,
             auto_refresh_token=False,
             persist_session=False,

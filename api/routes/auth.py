@@ -15,6 +15,7 @@ from supabase_auth.errors import AuthApiError, AuthError, AuthRetryableError
 from supabase_auth.types import AuthResponse, Session
 
 from api import rules
+from api.audit import SecurityEvents
 from api.errors import (
     ApiError,
     BadRequest,
@@ -122,7 +123,9 @@ class AuthController(Controller):
         return RegisterResponse(success=True, message="Registration successful", user_id=result.user.id)
 
     @post("/login", status_code=200)
-    async def login(self, data: LoginRequest, upstream: Upstream, limiter: RateLimiter, ip: str) -> LoginResponse:
+    async def login(
+        self, data: LoginRequest, upstream: Upstream, limiter: RateLimiter, events: SecurityEvents, ip: str
+    ) -> LoginResponse:
         if not data.email or not data.password:
             raise InvalidCredentials()
         await limiter.check_auth(ip)
@@ -131,19 +134,26 @@ class AuthController(Controller):
                 {"email": data.email.strip(), "password": data.password}
             )
         except AuthError as exc:
-            raise _auth_error(exc) from exc
+            error = _auth_error(exc)
+            if isinstance(error, InvalidCredentials):
+                events.record("login_failed", ip=ip, email=data.email.strip().lower()[:320])
+            raise error from exc
         except httpx.TransportError as exc:
             raise UpstreamUnavailable() from exc
         return await _session_response(upstream, result)
 
     @post("/refresh", status_code=200)
-    async def refresh(self, data: RefreshRequest, upstream: Upstream, limiter: RateLimiter, ip: str) -> LoginResponse:
+    async def refresh(
+        self, data: RefreshRequest, upstream: Upstream, limiter: RateLimiter, events: SecurityEvents, ip: str
+    ) -> LoginResponse:
         if not data.refresh_token.strip():
             raise BadRequest("refresh_token is required.", field="refresh_token")
         await limiter.check_auth(ip)
         try:
             result = await upstream.auth().refresh_session(data.refresh_token.strip())
         except AuthError as exc:
+            if getattr(exc, "code", None) == "refresh_token_already_used":
+                events.record("refresh_token_reuse", ip=ip)
             raise _auth_error(exc) from exc
         except httpx.TransportError as exc:
             raise UpstreamUnavailable() from exc

@@ -64,12 +64,13 @@ class SessionController(Controller):
         upstream: Upstream,
         page: int = Parameter(default=1, ge=1, le=100_000),
         limit: int = Parameter(default=20, ge=1, le=100),
+        archived: bool = Parameter(default=False, description="list archived sessions instead of current ones"),
     ) -> SessionsResponse:
         rest = upstream.rest(user.token)
         start = (page - 1) * limit
-        query = (
-            rest.from_("chat_sessions").select(SESSION_COLUMNS).order("last_message_at", desc=True, nullsfirst=False)
-        )
+        query = rest.from_("chat_sessions").select(SESSION_COLUMNS)
+        query = query.not_.is_("archived_at", "null") if archived else query.is_("archived_at", "null")
+        query = query.order("last_message_at", desc=True, nullsfirst=False)
         response = await call(query.order("created_at", desc=True).range(start, start + limit - 1).execute())
         found = rows(response.data)
         slugs = await _role_slugs(rest, found)
@@ -115,5 +116,5 @@ class SessionController(Controller):
             raise SessionNotFound()
         response = await call(rest.from_("chat_sessions").delete().eq("id", session_id).execute())
         if not rows(response.data):
-            raise SessionNotFound()
+            raise SessionNotFound(session_id=session_id)
         return Ok(message="Session deleted")

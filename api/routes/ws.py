@@ -3,6 +3,7 @@
 The token is verified and the session looked up (as the user, through REST) before anything
 else happens. Failures still accept the handshake, so the client can read why, then close at
 once: 4401 for a missing, bad or expired token, 4404 for a session that is not the caller's.
+Refusals are security events (api/audit.py).
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from typing import Any
 
 from litestar import WebSocket, websocket
 
+from api.audit import SecurityEvents
 from api.chat_socket import ChatSocket
 from api.conversation import find_session
-from api.errors import ApiError, NotAuthenticated, UpstreamUnavailable
+from api.errors import ApiError, SessionNotFound, TokenExpired, UpstreamUnavailable
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter, client_ip
 from api.security import CurrentUser, bearer, user_from_token
@@ -26,6 +28,20 @@ async def _refuse(socket: WebSocket[Any, Any, Any], error: ApiError) -> None:
     await socket.close(code=error.ws_close, reason=f"{error.code}: {error.message}"[:120])
 
 
+def _audit_refusal(
+    events: SecurityEvents, settings: Settings, socket: WebSocket[Any, Any, Any], error: ApiError, user_id: str | None
+) -> None:
+    """A refused join is a security event; an expired token is routine reconnecting, and a missing
+    session counts only when it is someone else's (the database decides)."""
+    if isinstance(error, TokenExpired | UpstreamUnavailable):
+        return
+    details: dict[str, Any] = {"code": error.code}
+    if isinstance(error, SessionNotFound):
+        details["session_id"] = str(error.extra.get("session_id") or socket.path_params.get("session_id"))
+    ip = client_ip(socket.scope, settings.api.trust_forwarded_for)
+    events.record("ws_refused", user_id=user_id, ip=ip, **details)
+
+
 @websocket("/ws/chat/{session_id:str}")
 async def chat_socket(
     *,
@@ -35,15 +51,15 @@ async def chat_socket(
     settings: Settings,
     limiter: RateLimiter,
     metrics: Metrics,
+    events: SecurityEvents,
 ) -> None:
     token = socket.query_params.get("token") or bearer(socket.headers)
+    user: CurrentUser | None = None
     try:
-        user: CurrentUser = user_from_token(token, settings.supabase.jwt_secret)
+        user = user_from_token(token, settings.supabase.jwt_secret)
         session = await find_session(upstream.rest(user.token), session_id)
-    except NotAuthenticated as error:
-        await _refuse(socket, error)
-        return
     except ApiError as error:
+        _audit_refusal(events, settings, socket, error, user.id if user else None)
         await _refuse(socket, error)
         return
     chat = ChatSocket(

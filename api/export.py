@@ -1,0 +1,93 @@
+"""A user's whole history as one JSON document, streamed page by page with their own JWT.
+
+    {"exported_at", "user": {profile}, "roles": [their custom roles],
+     "sessions": [every session, archived ones too], "messages": [every message, oldest first]}
+
+Rows are read in keyset pages of PAGE_ROWS (sessions by id; messages by (created_at, id) on the
+user's index) and each page is encoded and sent before the next is fetched, so memory holds one
+page whatever the history's size. RLS decides what is read: the document can only contain the
+caller's rows. A failure after the first byte cannot become an error envelope; the stream is cut
+and the document does not parse, so a client cannot mistake it for a complete export.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from postgrest import AsyncPostgrestClient
+
+from api.upstream import call, rows
+
+PAGE_ROWS = 1000
+
+PROFILE_COLUMNS = "id,username,email,avatar_url,is_active,last_login_at,created_at,updated_at"
+ROLE_COLUMNS = "id,slug,name,description,system_prompt,avatar_url,personality,is_active,sort_order,created_at"
+SESSION_COLUMNS = "id,title,role_id,is_active,archived_at,message_count,last_message_at,created_at,updated_at"
+MESSAGE_COLUMNS = (
+    "id,session_id,message_type,content,role_id,status,reply_to,model,input_tokens,output_tokens,"
+    "tokens_used,response_time,finish_reason,error_code,created_at"
+)
+
+_encode = msgspec.json.Encoder().encode
+
+
+async def export_document(rest: AsyncPostgrestClient, user_id: str) -> AsyncIterator[bytes]:
+    """The export as a sequence of byte chunks, at most one page of rows each."""
+    profile = rows((await call(rest.from_("profiles").select(PROFILE_COLUMNS).eq("id", user_id).execute())).data)
+    roles = rows(
+        (await call(rest.from_("ai_roles").select(ROLE_COLUMNS).eq("created_by", user_id).order("id").execute())).data
+    )
+    stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    yield b'{"exported_at":' + _encode(stamp) + b',"user":' + _encode(profile[0] if profile else None)
+    yield b',"roles":' + _encode(roles) + b',"sessions":['
+    first = True
+    async for page in _sessions(rest, user_id):
+        yield _items(page, first)
+        first = False
+    yield b'],"messages":['
+    first = True
+    async for page in _messages(rest, user_id):
+        yield _items(page, first)
+        first = False
+    yield b"]}"
+
+
+def _items(page: list[dict[str, Any]], first: bool) -> bytes:
+    """A page as array elements: `a,b,c`, with a leading comma unless it is the first page."""
+    body = _encode(page)[1:-1]
+    return body if first else b"," + body
+
+
+async def _sessions(rest: AsyncPostgrestClient, user_id: str) -> AsyncIterator[list[dict[str, Any]]]:
+    after: str | None = None
+    while True:
+        query = rest.from_("chat_sessions").select(SESSION_COLUMNS).eq("user_id", user_id)
+        if after is not None:
+            query = query.gt("id", after)
+        page = rows((await call(query.order("id").limit(PAGE_ROWS).execute())).data)
+        if page:
+            yield page
+        if len(page) < PAGE_ROWS:
+            return
+        after = str(page[-1]["id"])
+
+
+async def _messages(rest: AsyncPostgrestClient, user_id: str) -> AsyncIterator[list[dict[str, Any]]]:
+    last: dict[str, Any] | None = None
+    while True:
+        query = rest.from_("chat_messages").select(MESSAGE_COLUMNS).eq("user_id", user_id)
+        if last is not None:
+            stamp = f'"{last["created_at"]}"'
+            query = query.gte("created_at", str(last["created_at"])).or_(
+                f"created_at.gt.{stamp},and(created_at.eq.{stamp},id.gt.{last['id']})"
+            )
+        query = query.order("created_at").order("id")
+        page = rows((await call(query.limit(PAGE_ROWS).execute())).data)
+        if page:
+            yield page
+        if len(page) < PAGE_ROWS:
+            return
+        last = page[-1]

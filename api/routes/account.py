@@ -1,0 +1,93 @@
+"""The caller's account as a whole: export everything (`GET /api/account/export`) and delete it
+with all its data (`DELETE /api/account`, password re-entered).
+
+Deletion is the API's one admin action: after the password is proven by a fresh sign-in, Auth's
+admin API (service key) deletes the user, and `auth.users` cascades to the profile, custom roles,
+sessions and messages. Both are security events.
+"""
+
+from __future__ import annotations
+
+import httpx
+from litestar import Controller, delete, get
+from litestar.response import Stream
+from msgspec import Struct
+from supabase_auth.errors import AuthError, AuthRetryableError
+
+from api.audit import SecurityEvents
+from api.errors import Forbidden, InvalidToken, UpstreamUnavailable
+from api.export import export_document
+from api.ratelimit import RateLimiter
+from api.schemas import Ok
+from api.security import CurrentUser
+from api.upstream import Upstream
+
+
+class AccountDeleteRequest(Struct):
+    password: str
+
+
+async def _email_of(user: CurrentUser, upstream: Upstream) -> str:
+    if user.email:
+        return user.email
+    try:
+        found = await upstream.auth().get_user(user.token)
+    except AuthError as exc:
+        raise InvalidToken() from exc
+    except httpx.TransportError as exc:
+        raise UpstreamUnavailable() from exc
+    if found is None or not found.user.email:
+        raise InvalidToken()
+    return found.user.email
+
+
+class AccountController(Controller):
+    path = "/api/account"
+    tags = ["account"]  # noqa: RUF012
+
+    @get("/export")
+    async def export(self, user: CurrentUser, upstream: Upstream, events: SecurityEvents, ip: str) -> Stream:
+        """Everything of the caller's as one JSON document, streamed (any size)."""
+        events.record("account_exported", user_id=user.id, ip=ip)
+        return Stream(
+            export_document(upstream.rest(user.token), user.id),
+            media_type="application/json",
+            headers={
+                "Content-Disposition": 'attachment; filename="chatgalaxy-export.json"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    @delete("/", status_code=200)
+    async def delete_account(
+        self,
+        *,
+        data: AccountDeleteRequest,
+        user: CurrentUser,
+        upstream: Upstream,
+        limiter: RateLimiter,
+        events: SecurityEvents,
+        ip: str,
+    ) -> Ok:
+        """Delete the caller's account and all their data, once they re-entered their password."""
+        await limiter.check_auth(ip)
+        email = await _email_of(user, upstream)
+        try:
+            await upstream.auth().sign_in_with_password({"email": email, "password": data.password})
+        except AuthRetryableError as exc:
+            raise UpstreamUnavailable() from exc
+        except AuthError as exc:
+            events.record("login_failed", user_id=user.id, ip=ip, during="account_delete")
+            raise Forbidden("The password is not correct.", field="password", code="InvalidPassword") from exc
+        except httpx.TransportError as exc:
+            raise UpstreamUnavailable() from exc
+        try:
+            await upstream.auth_admin().admin.delete_user(user.id)
+        except AuthError as exc:
+            if getattr(exc, "code", None) == "user_not_found":
+                raise InvalidToken() from exc
+            raise UpstreamUnavailable() from exc
+        except httpx.TransportError as exc:
+            raise UpstreamUnavailable() from exc
+        events.record("account_deleted", user_id=user.id, ip=ip)
+        return Ok(message="Account deleted")
