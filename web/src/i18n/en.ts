@@ -33,7 +33,7 @@ const en: typeof zh = {
   history: {
     title: 'Chat history', searchPlaceholder: 'Search messages across all chats (Chinese or English)', search: 'Search', results: 'Results',
     noResults: 'No matching messages', noSessions: 'No chats yet', messages: '{n} messages', open: 'Open',
-    clear: 'Clear search', searchFailed: 'Search failed', user: 'Me', assistant: 'AI',
+    archived: 'Archived', clear: 'Clear search', searchFailed: 'Search failed', user: 'Me', assistant: 'AI',
   },
   roles: {
     title: 'AI personas', builtIn: 'Built-in', mine: 'Mine', create: 'Create persona', name: 'Name', description: 'Description',

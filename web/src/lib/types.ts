@@ -30,6 +30,8 @@ export interface ChatSession {
   title: string | null
   message_count: number
   last_message_at: string | null
+  /** Set by the operators' lifecycle job: hidden from the sidebar, still in history; a new question revives it. */
+  archived_at: string | null
   created_at: string
 }
 

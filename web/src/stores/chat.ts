@@ -11,7 +11,7 @@ import { supabase } from '@/lib/supabase'
 import { AnswerStream, type ChunkEvent, type DoneEvent } from '@/lib/stream'
 import { MESSAGE_COLUMNS, isFinal, type ChatMessage, type ChatSession, type MessageStatus } from '@/lib/types'
 
-const SESSION_COLUMNS = 'id,role_id,title,message_count,last_message_at,created_at'
+const SESSION_COLUMNS = 'id,role_id,title,message_count,last_message_at,archived_at,created_at'
 const POLL_MS = 2500
 const JOIN_WAIT_MS = 5000
 export const TITLE_LENGTH = 40
@@ -85,6 +85,8 @@ export const useChat = defineStore('chat', () => {
   let poller: ReturnType<typeof setInterval> | null = null
 
   const current = computed(() => sessions.value.find((s) => s.id === currentId.value) ?? null)
+  /** The sidebar's list: archived sessions stay in /history only (unless open right now). */
+  const recent = computed(() => sessions.value.filter((s) => s.archived_at === null || s.id === currentId.value))
 
   const turns = computed<Turn[]>(() => {
     const answers = new Map<string, ChatMessage>()
@@ -423,7 +425,7 @@ export const useChat = defineStore('chat', () => {
   }
 
   return {
-    sessions, sessionsLoading, sessionsError, currentId, current, messages, messagesLoading, messagesError, notFound,
+    sessions, recent, sessionsLoading, sessionsError, currentId, current, messages, messagesLoading, messagesError, notFound,
     sending, channelState, turns, inFlight,
     loadSessions, open, reload, send, setRole, stop, regenerate, deleteSession, reset,
   }
