@@ -24,7 +24,7 @@ from core.settings import Settings
 from worker.broadcast import Broadcaster
 from worker.dispatch import Dispatcher
 from worker.listener import Listener
-from worker.llm import Provider, make_provider
+from worker.llm import Provider, make_provider, tokens
 from worker.metrics import Metrics
 from worker.reply import CANCELLED, SHUTDOWN
 from worker.retry import Backoff
@@ -58,6 +58,8 @@ class Worker:
 
     async def start(self) -> None:
         cfg, supa = self.settings.worker, self.settings.supabase
+        # Every turn counts prompt tokens; load the vocabulary (~0.25 s) now, not in the first answer.
+        await asyncio.to_thread(tokens.tokenizer)
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         self._http = httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(10.0))
         self._client = await acreate_client(

@@ -6,16 +6,19 @@ delta} and finally `done` {message_id, reply_to, attempt, seq, status, length, f
 error_code, error_message}. `seq` counts from 1 per attempt, so a client orders chunks and sees
 gaps; a retaken answer starts again with a higher `attempt` and replaces the text shown so far.
 
-One POST is in flight at a time on the shared keep-alive httpx client. Whatever arrives while it
-is in flight goes in the next POST, and consecutive deltas of one answer are merged into one
-chunk: when tokens come faster than the network, chunks grow instead of queueing, and per-answer
-order holds because batches never overlap. A failed POST is retried (bounded) with the same
-messages; after that those chunks are dropped and logged, the row still has the whole text.
+Up to `_IN_FLIGHT` POSTs run at once on the shared keep-alive httpx client, and an answer is in
+at most one of them: whatever it produces while its POST is in flight waits for the next one, its
+consecutive deltas merged into one chunk. So per-answer order holds, chunks grow instead of
+queueing when tokens come faster than the network, and an answer's first chunk leaves at once
+instead of waiting behind another answer's POST (that wait was most of the added latency to
+first token under load). A failed POST is retried (bounded) with the same messages; after that
+those chunks are dropped and logged, the row still has the whole text.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +28,7 @@ import httpx
 log = logging.getLogger(__name__)
 
 _POST_TRIES = 3
+_IN_FLIGHT = 4
 
 
 @dataclass
@@ -43,6 +47,8 @@ class Broadcaster:
         self._headers = {"apikey": service_role_key, "Authorization": f"Bearer {service_role_key}"}
         self._boxes: dict[tuple[str, int], _Outbox] = {}
         self._ready: dict[tuple[str, int], _Outbox] = {}  # boxes with something to send, in order
+        self._posting: set[tuple[str, int]] = set()  # boxes in a POST in flight
+        self._posts: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -75,13 +81,29 @@ class Broadcaster:
         await self._idle.wait()
 
     async def run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._ready:
-                ready, self._ready = self._ready, {}
-                await self._post([m for box in ready.values() for m in _messages(box)])
-            self._idle.set()
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                if len(self._posts) >= _IN_FLIGHT:
+                    continue
+                batch = [key for key in self._ready if key not in self._posting]
+                if batch:
+                    messages = [m for key in batch for m in _messages(self._ready.pop(key))]
+                    self._posting.update(batch)
+                    post = asyncio.create_task(self._post(messages))
+                    self._posts.add(post)
+                    post.add_done_callback(functools.partial(self._posted, keys=batch))
+                elif not self._posts:
+                    self._idle.set()
+        finally:
+            for post in self._posts:
+                post.cancel()
+
+    def _posted(self, post: asyncio.Task[None], *, keys: list[tuple[str, int]]) -> None:
+        self._posts.discard(post)
+        self._posting.difference_update(keys)
+        self._wake.set()
 
     async def _post(self, messages: list[dict[str, Any]]) -> None:
         body = {"messages": messages}

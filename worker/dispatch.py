@@ -3,7 +3,9 @@
 Offers are deduplicated ids; nothing is reserved by an offer, so an offer that another worker wins
 costs one row in a claim batch and nothing else. A claim round takes as many offered ids as there
 are free slots (WORKER_CONCURRENCY), calls `worker_claim` once for all of them and starts one turn
-per row won. While the worker is full, offers wait here (the sweep would find them again anyway).
+per row won. Up to `_CLAIMS_IN_FLIGHT` rounds run at once (their ids count as taken slots), so a
+question arriving while a claim round is in flight is claimed at once rather than after it.
+While the worker is full, offers wait here (the sweep would find them again anyway).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from worker.store import Claim, Store
 log = logging.getLogger(__name__)
 
 _MAX_BATCH = 200
+_CLAIMS_IN_FLIGHT = 4
 _RETRY_DELAY = 0.5
 
 
@@ -41,6 +44,8 @@ class Dispatcher:
         self._history_limit = history_limit
         self._offered: dict[str, None] = {}
         self._wake = asyncio.Event()
+        self._claiming = 0  # ids in claim rounds in flight
+        self._rounds: set[asyncio.Task[None]] = set()
         self.tasks: set[asyncio.Task[None]] = set()
 
     def offer(self, message_ids: Iterable[str], source: str) -> None:
@@ -54,29 +59,44 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Claim rounds until cancelled; turns already started keep running (see `tasks`)."""
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            free = self._concurrency - len(self.tasks)
-            if free <= 0 or not self._offered:
-                continue
-            batch = list(self._offered)[: min(free, _MAX_BATCH)]
-            for message_id in batch:
-                del self._offered[message_id]
-            try:
-                claims = await self._store.claim(batch, self._max_attempts, self._history_limit)
-            except Exception:
-                log.exception("claim failed; offering again shortly", extra={"messages": len(batch)})
-                await asyncio.sleep(_RETRY_DELAY)
-                self.offer(batch, "retry")
-                continue
-            self._metrics.claims_missed.inc(len(batch) - len(claims))
-            for claim in claims:
-                task = asyncio.create_task(self._run_turn(claim), name=f"turn-{claim.id}")
-                self.tasks.add(task)
-                task.add_done_callback(self._turn_done)
-            if self._offered and len(self.tasks) < self._concurrency:
-                self._wake.set()
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                free = self._concurrency - len(self.tasks) - self._claiming
+                if free <= 0 or not self._offered or len(self._rounds) >= _CLAIMS_IN_FLIGHT:
+                    continue
+                batch = list(self._offered)[: min(free, _MAX_BATCH)]
+                for message_id in batch:
+                    del self._offered[message_id]
+                self._claiming += len(batch)
+                claim_round = asyncio.create_task(self._claim(batch))
+                self._rounds.add(claim_round)
+                claim_round.add_done_callback(self._round_done)
+        finally:
+            for claim_round in self._rounds:
+                claim_round.cancel()
+
+    async def _claim(self, batch: list[str]) -> None:
+        try:
+            claims = await self._store.claim(batch, self._max_attempts, self._history_limit)
+        except Exception:
+            log.exception("claim failed; offering again shortly", extra={"messages": len(batch)})
+            await asyncio.sleep(_RETRY_DELAY)
+            self.offer(batch, "retry")
+            return
+        finally:
+            self._claiming -= len(batch)
+        self._metrics.claims_missed.inc(len(batch) - len(claims))
+        for claim in claims:
+            task = asyncio.create_task(self._run_turn(claim), name=f"turn-{claim.id}")
+            self.tasks.add(task)
+            task.add_done_callback(self._turn_done)
+
+    def _round_done(self, claim_round: asyncio.Task[None]) -> None:
+        self._rounds.discard(claim_round)
+        if self._offered:
+            self._wake.set()
 
     def _turn_done(self, task: asyncio.Task[None]) -> None:
         self.tasks.discard(task)

@@ -3,7 +3,9 @@
 `AioGeneration.call(stream=True)` runs on aiohttp and yields chunks without blocking the loop (the
 sync `Generation.call` would block on every chunk). We always send `incremental_output=True` and
 `result_format="message"`, pass our own aiohttp session (connection pool sized for many concurrent
-streams) and our base URL and key per call, so nothing global in the SDK is touched.
+streams) and our base URL and key per call, so nothing global in the SDK is touched. The proxy the
+environment asks for (HTTPS_PROXY, NO_PROXY...) is looked up once when the session is made: with
+`trust_env` aiohttp would look it up in a thread on every call, a thread hop per answer.
 
 The SDK reports HTTP and mid-stream errors as responses with a status code rather than raising;
 transport failures surface as aiohttp exceptions. Both become `ProviderError`s here. Closing the
@@ -19,8 +21,10 @@ from typing import Any, cast
 
 import aiohttp
 import certifi
+from aiohttp.helpers import get_env_proxy_for_url
 from dashscope import AioGeneration
 from dashscope.common.error import DashScopeException
+from yarl import URL
 
 from worker.llm import errors
 from worker.llm.base import ChatMessage, Finished, GenerationParams, ProviderError, StreamEvent, TextDelta
@@ -42,7 +46,8 @@ class DashScopeProvider:
             connector = aiohttp.TCPConnector(
                 limit=self.max_connections, ssl=ssl.create_default_context(cafile=certifi.where())
             )
-            self._session = aiohttp.ClientSession(connector=connector, trust_env=True)
+            proxy, proxy_auth = _env_proxy(self.base_url)
+            self._session = aiohttp.ClientSession(connector=connector, proxy=proxy, proxy_auth=proxy_auth)
         return self._session
 
     async def aclose(self) -> None:
@@ -108,3 +113,11 @@ class DashScopeProvider:
             raise ProviderError("InvalidRequest", str(exc)) from exc
         # The SDK's stub says Generator; with stream=True the runtime object is an async generator.
         return cast(AsyncGenerator[Any, None], result)
+
+
+def _env_proxy(base_url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+    """The proxy the environment sets for `base_url` (as aiohttp's trust_env finds it), if any."""
+    try:
+        return get_env_proxy_for_url(URL(base_url))
+    except LookupError:
+        return None, None
