@@ -161,7 +161,8 @@ def product(web_stack: LocalStack, web_dist: Path, tmp_path_factory: pytest.Temp
     base = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "PYTHONPATH": str(ROOT)}
     children: list[Child] = []
     try:
-        # Paced like a real model (first token after 0.2 s, then ~40 tokens/s) so answers visibly stream.
+        # Paced like a real model (first token after 0.2 s, then ~40 tokens/s, ~4 s an answer) so answers
+        # visibly stream and a stop lands while one is still in flight.
         fake_port = free_port()
         fake = spawn(
             "fakescope",
@@ -177,7 +178,7 @@ def product(web_stack: LocalStack, web_dist: Path, tmp_path_factory: pytest.Temp
                 "--tokens-per-event",
                 "2",
                 "--answer-tokens",
-                "100",
+                "160",
             ],
             base,
             logs / "fakescope.log",
