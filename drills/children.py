@@ -29,6 +29,12 @@ class Child:
     process: asyncio.subprocess.Process | None = field(default=None, repr=False)
 
     @property
+    def url(self) -> str:
+        """The root URL of a served child (its ready URL's scheme, host and port)."""
+        scheme, _, rest = str(self.ready_url).partition("://")
+        return f"{scheme}://{rest.split('/', 1)[0]}"
+
+    @property
     def running(self) -> bool:
         return self.process is not None and self.process.returncode is None
 

@@ -80,7 +80,7 @@ class Rig:
     @property
     def api_url(self) -> str:
         assert self.api is not None, "this drill runs no API"
-        return str(self.api.ready_url).removesuffix("/health")
+        return self.api.url
 
     @property
     def gateway_url(self) -> str:
@@ -177,7 +177,7 @@ async def rig(name: str, shape: Shape) -> AsyncIterator[Rig]:
             **FAST_WORKER,
             **shape.worker_env,
         }
-        pool = await asyncpg.create_pool(cluster.url, min_size=1, max_size=4)
+        pool = await asyncpg.create_pool(cluster.url, min_size=0, max_size=4)
         world = Rig(name, cluster, settings, gateway, fake, fake_url, worker_env, log_dir, pool)
         try:
             await asyncio.gather(gateway.start(), fake.start())

@@ -6,11 +6,15 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable
 
-from drills import worker_kill
+from drills import abuse, gateway_restart, model_faults, postgres_restart, worker_kill
 from drills.report import Verdict
 
 DRILLS: dict[str, Callable[[bool], Awaitable[Verdict]]] = {
     "worker_kill": worker_kill.run,
+    "postgres_restart": postgres_restart.run,
+    "gateway_restart": gateway_restart.run,
+    "model_faults": model_faults.run,
+    "abuse": abuse.run,
 }
 
 
