@@ -22,7 +22,7 @@ install: $(STAMP) ## create the virtualenv and install the project with its dev 
 postgres: $(STAMP) ## start the project's PostgreSQL 15 on 127.0.0.1:54322 (reused if running)
 	$(PY) -m localbase db start
 
-run: $(STAMP) ## start Postgres, the local Supabase stack, the worker and the API
+run: $(STAMP) web-build ## start Postgres, the local Supabase stack, the model, the worker, the API and the web app
 	$(PY) -m devstack
 
 db-reset: $(STAMP) ## drop and recreate the local database, then apply every migration

@@ -2,7 +2,7 @@
 worker and the API; stop them all on Ctrl-C, or when any one of them dies.
 
 Order matters and is waited on: Postgres (migrated) → gateway (auth/rest/realtime) → fake model
-(only without DASHSCOPE_API_KEY) → worker → API. Each child inherits this environment, so the
+(only without DASHSCOPE_API_KEY) → worker → API → web app (the built SPA). Each child inherits this environment, so the
 same `.env` variables configure `make run` and the individual services.
 """
 
@@ -78,6 +78,7 @@ def _children() -> list[Child]:
         os.environ.update(offline)
     children.append(Child("worker", ["-m", "worker"], None))
     children.append(Child("api", ["-m", "api"], f"http://{settings.api.host}:{settings.api.port}/health"))
+    children.append(Child("web", ["-m", "webserve"], f"http://{settings.web.host}:{settings.web.port}/config.js"))
     return children
 
 
@@ -106,6 +107,7 @@ def main() -> int:
             "\nChatGalaxy is running:\n"
             f"  Supabase API   http://{settings.localbase.host}:{settings.localbase.port}\n"
             f"  anon key       {settings.supabase.anon_key}\n"
+            f"  web app        http://{settings.web.host}:{settings.web.port}\n"
             f"  API            http://{settings.api.host}:{settings.api.port} (docs at /schema/swagger)\n"
             f"  model          {'DashScope' if settings.llm.api_key else 'offline fake (no DASHSCOPE_API_KEY)'}\n"
             "Ctrl-C stops everything.",
