@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from core import logs
@@ -20,6 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=settings.api.port)
     args = parser.parse_args(argv)
     logs.configure("chatgalaxy-api")
+    # One INFO line per upstream call, URL and query included, is noise at best: our access log
+    # already says what each request did.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     uvicorn.run(
         create_app(settings),
         host=args.host,

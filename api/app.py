@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             security=[{"BearerToken": []}],
         ),
         request_max_body_size=settings.api.max_body_bytes,
+        logging_config=None,  # core/logs sets up JSON lines; Litestar's default would add plain-text ones
         state=None,
     )
     app.state.settings = settings

@@ -1,0 +1,63 @@
+"""Fixtures for operations tests: a gateway and database of their own (scale-out and metrics count
+what their own workers did), API replicas and worker processes from the API and worker suites'
+factories, and read access to what the API recorded in `audit.events`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from localbase.postgres import Cluster
+from tests.api.conftest import ApiProcess, spawn_api, start_api
+from tests.conftest import LocalStack, clone_template, launch_stack
+from tests.worker.conftest import fake, pg, spawn_worker
+
+__all__ = ["fake", "ops_api", "pg", "spawn_api", "spawn_worker", "stack"]
+
+
+@pytest.fixture(scope="session")
+def stack(pg_cluster: Cluster, template_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """The operations suite's own gateway; refresh tokens may not be retried at all here, so a
+    reused one is caught at once."""
+    local = launch_stack(clone_template(pg_cluster, "cg_ops_stack"), tmp_path_factory)
+    local.env["REFRESH_TOKEN_REUSE_INTERVAL"] = "0"
+    local.restart()
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+@pytest.fixture(scope="session")
+def ops_api(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
+    api = start_api(stack, tmp_path_factory.mktemp("ops-api") / "api.log")
+    try:
+        yield api
+    finally:
+        api.stop()
+
+
+async def events_of(pg: asyncpg.Connection, kind: str, **details: str) -> list[asyncpg.Record]:
+    """Recorded security events of `kind` whose details contain `details`."""
+    return await pg.fetch(
+        "select * from audit.events where kind = $1 and details @> $2::jsonb order by id",
+        kind,
+        json.dumps(details),
+    )
+
+
+def json_lines(*paths: Path) -> list[dict[str, Any]]:
+    """Every line of the given log files, each required to be one JSON object."""
+    lines: list[dict[str, Any]] = []
+    for path in paths:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                entry = json.loads(line)
+                assert isinstance(entry, dict), line
+                lines.append(entry)
+    return lines
