@@ -22,15 +22,22 @@ from ops import lifecycle
 from ops.durations import parse_age
 
 
+def _age(text: str) -> float:
+    try:
+        return parse_age(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ops", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     archive = commands.add_parser("archive", help="archive sessions idle for longer than an age")
-    archive.add_argument("--older-than", required=True, type=parse_age, help="e.g. 90d (by last message)")
-    archive.add_argument("--delete-after", type=parse_age, help="also delete sessions archived longer ago")
+    archive.add_argument("--older-than", required=True, type=_age, help="e.g. 90d (by last message)")
+    archive.add_argument("--delete-after", type=_age, help="also delete sessions archived longer ago")
     archive.add_argument("--batch", type=int, default=1000, help="sessions per statement")
     purge = commands.add_parser("purge-events", help="forget security events older than an age")
-    purge.add_argument("--older-than", required=True, type=parse_age, help="e.g. 365d")
+    purge.add_argument("--older-than", required=True, type=_age, help="e.g. 365d")
     purge.add_argument("--batch", type=int, default=10000, help="events per statement")
     return parser
 
