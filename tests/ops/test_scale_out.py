@@ -1,0 +1,90 @@
+"""Scale-out: two API processes and three worker processes on one database and gateway. Every
+question gets exactly one answer and one model call, whichever API took it and whichever worker
+answered; a WebSocket on API #1 streams the answer to a question sent through API #2."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+import httpx
+import websockets
+
+from tests.api.conftest import ApiProcess, ApiUser, new_session, register_and_login
+from tests.worker.conftest import RecordingFakeScope, WorkerProcess
+
+QUESTIONS_PER_SESSION = 3
+
+
+async def _final_frame(socket: Any, question_id: str, within: float = 30.0) -> list[dict[str, Any]]:
+    """Frames about `question_id` up to and including its final ai_response."""
+    seen: list[dict[str, Any]] = []
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        frame = json.loads(await asyncio.wait_for(socket.recv(), deadline - time.monotonic()))
+        if frame["type"] == "ai_response" and frame["data"].get("reply_to") == question_id:
+            seen.append(frame)
+            if frame["data"]["status"] != "streaming":
+                return seen
+    raise TimeoutError(f"no final frame for {question_id}")
+
+
+async def _ask(http: httpx.AsyncClient, user: ApiUser, session_id: str, text: str) -> dict[str, Any]:
+    response = await http.post("/api/chat/send", json={"session_id": session_id, "message": text}, headers=user.headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_two_apis_three_workers_answer_each_question_once(
+    spawn_api: Callable[..., ApiProcess],
+    spawn_worker: Callable[..., WorkerProcess],
+    fake: RecordingFakeScope,
+    pg: asyncpg.Connection,
+) -> None:
+    first_api, second_api = spawn_api(), spawn_api()
+    workers = [spawn_worker(fake) for _ in range(3)]
+    async with (
+        httpx.AsyncClient(base_url=first_api.url, timeout=60, trust_env=False) as one,
+        httpx.AsyncClient(base_url=second_api.url, timeout=60, trust_env=False) as two,
+    ):
+        user = await register_and_login(one)
+        session = await new_session(two, user)
+        url = f"{first_api.ws_url}/ws/chat/{session['id']}?token={user.access_token}"
+        async with websockets.connect(url, open_timeout=10) as socket:
+            answer = await _ask(two, user, session["id"], "asked through API #2")
+            frames = await _final_frame(socket, answer["user_message_id"])
+        final = frames[-1]["data"]
+        assert final["status"] == "completed"
+        assert final["message"] == answer["ai_response"]
+        assert final["message_id"] == answer["message_id"]
+
+        sessions = [await new_session(one if n % 2 else two, user) for n in range(4)]
+        sends = [
+            _ask(one if (n + q) % 2 else two, user, s["id"], f"question {q} in session {n}")
+            for n, s in enumerate(sessions)
+            for q in range(QUESTIONS_PER_SESSION)
+        ]
+        answers = await asyncio.gather(*sends)
+
+    assert all(a["status"] == "completed" for a in answers)
+    questions = [answer["user_message_id"], *(a["user_message_id"] for a in answers)]
+    rows = await pg.fetch(
+        "select reply_to, count(*) as n, min(status::text) as status, max(attempts) as attempts"
+        " from chat_messages where reply_to = any($1::uuid[]) group by reply_to",
+        questions,
+    )
+    assert len(rows) == len(questions)
+    assert all(r["n"] == 1 and r["status"] == "completed" for r in rows)
+    model_calls = [r for r in fake.requests if any(q in json.dumps(r, ensure_ascii=False) for q in _texts(sessions))]
+    assert len(model_calls) == len(sessions) * QUESTIONS_PER_SESSION  # no question was answered twice
+    answered_by = {w.worker_id for w in workers if "AI response generated" in w.log.read_text(encoding="utf-8")}
+    assert len(answered_by) >= 2, "the work was not shared between worker processes"
+
+
+def _texts(sessions: list[dict[str, Any]]) -> list[str]:
+    return [f"question {q} in session {n}" for n in range(len(sessions)) for q in range(QUESTIONS_PER_SESSION)]
