@@ -149,6 +149,10 @@ class Cluster:
                 str(int(timeout)),
                 "-l",
                 str(self.data_dir / "startup.log"),
+                # The port and socket folder are ours to say at every start, whatever an earlier
+                # init wrote into the data folder's configuration.
+                "-o",
+                f"-p {self.port} -k {self.data_dir}",
                 "start",
             ]
         )
