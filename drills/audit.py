@@ -53,7 +53,7 @@ class Audit:
     answers: Counter[str] = field(default_factory=Counter)
     error_codes: Counter[str] = field(default_factory=Counter)
     retaken: int = 0  # answers claimed more than once (a worker died or a stream was restarted)
-    stored_after_failure: int = 0
+    stored_after_failure: Counter[str] = field(default_factory=Counter)  # by "<path>:<status>"
     drain_s: float = 0.0
     problems: Counter[str] = field(default_factory=Counter)
     examples: list[str] = field(default_factory=list)
@@ -73,7 +73,7 @@ class Audit:
             "answers": dict(self.answers),
             "error_codes": dict(self.error_codes),
             "retaken": self.retaken,
-            "stored_after_failure": self.stored_after_failure,
+            "stored_after_failure": dict(self.stored_after_failure),
             "drain_s": round(self.drain_s, 2),
             "problems": dict(self.problems),
             "examples": self.examples,
@@ -113,7 +113,7 @@ async def audit(pool: asyncpg.Pool, ledger: Ledger, drain_within: float, known_c
         elif send.outcome == "refused" and stored:
             result.flag("stored_refused", f"{send.via} send refused with {send.status} was stored")
         elif send.outcome in ("failed", "ambiguous") and stored:
-            result.stored_after_failure += 1
+            result.stored_after_failure[f"{send.via}:{send.status or 'no response'}"] += 1
     orphans = await pool.fetchval(_ORPHANS)
     if orphans:
         result.problems["orphan_answers"] += int(orphans)
