@@ -84,6 +84,9 @@ def _serve(host: str, port: int) -> int:
         http="httptools",
         ws="websockets-sansio",
         ws_ping_interval=None,
+        # As Phoenix (compress: false): a deflate context costs ~34 KB per socket and compresses
+        # every fan-out frame once per subscriber; realtime/wire.py shares one framed copy instead.
+        ws_per_message_deflate=False,
         lifespan="on",
     )
     return 0

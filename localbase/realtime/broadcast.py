@@ -12,6 +12,7 @@ from urllib.parse import unquote
 from localbase.http import HttpError, Request
 from localbase.realtime import protocol
 from localbase.realtime.tokens import TokenError, verify
+from localbase.realtime.wire import Outbound
 
 if TYPE_CHECKING:
     from localbase.realtime.authz import Authorizer
@@ -42,10 +43,11 @@ class Broadcast:
             await channel.connection.reply(frame, "ok", {})
 
     async def _send_binary(self, topic: str, private: bool, event: str, body: bytes, skip: Channel | None) -> None:
-        frame = protocol.encode_binary_broadcast(topic, event, body)
+        frame = Outbound(protocol.encode_binary_broadcast(topic, event, body))
         for member in list(self._hub.members(topic, private)):
-            if member is not skip and member.connection.vsn == protocol.V2:
-                await member.connection.deliver(frame)
+            conn = member.connection
+            if member is not skip and conn.vsn == protocol.V2 and not conn.write(frame):
+                await conn.deliver(frame)
 
     async def send(self, topic: str, event: str, payload: Any, private: bool, message_id: str | None = None) -> None:
         message: dict[str, Any] = {"type": "broadcast", "event": event, "payload": payload}

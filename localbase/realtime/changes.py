@@ -24,6 +24,7 @@ from localbase.realtime.authz import BYPASS_ROLES
 from localbase.realtime.capture import Batch
 from localbase.realtime.catalog import Catalog, Table
 from localbase.realtime.filters import Binding
+from localbase.realtime.wire import Outbound
 
 if TYPE_CHECKING:
     from localbase.realtime.channel import Channel
@@ -123,7 +124,7 @@ class ChangeFanout:
     async def _send(self, index: int, change: Change, visible: dict[tuple[str, int], set[int]]) -> None:
         table = change.table
         encoded: dict[tuple[str, tuple[str, ...] | None], str] = {}
-        frames: dict[tuple[str, str, str, tuple[int, ...]], str] = {}
+        frames: dict[tuple[str, str, str, tuple[int, ...]], Outbound] = {}
         for channel, ids, binding in change.targets:
             role = channel.role
             checked = table.rls and role not in BYPASS_ROLES
@@ -141,8 +142,11 @@ class ChangeFanout:
             frame = frames.get(frame_key)
             if frame is None:
                 payload = f'{{"ids":{protocol.dumps(ids).decode()},"data":{data}}}'
-                frame = frames[frame_key] = protocol.encode_push_raw(channel.topic, "postgres_changes", payload, vsn)
-            await channel.connection.deliver(frame)
+                frame = frames[frame_key] = Outbound(
+                    protocol.encode_push_raw(channel.topic, "postgres_changes", payload, vsn)
+                )
+            if not channel.connection.write(frame):
+                await channel.connection.deliver(frame)
 
 
 def _image(item: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Who is joined to what: the in-memory registry every fan-out reads.
 
 A public and a private channel of one name are separate groups. Fan-out encodes a message once
-per wire format (vsn) and hands the same string to every connection in the group.
+per wire format (vsn) and topic, and writes the same framed bytes to every connection in the group.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from localbase.realtime import protocol
+from localbase.realtime.wire import Outbound
 
 if TYPE_CHECKING:
     from localbase.realtime.channel import Channel
@@ -41,7 +42,7 @@ class Hub:
 
     async def push(self, channels: Iterable[Channel], event: str, payload: Any, skip: Channel | None = None) -> int:
         """Send one push to `channels`, encoding it once per protocol version; returns the count."""
-        encoded: dict[tuple[str, str], str] = {}
+        encoded: dict[tuple[str, str], Outbound] = {}
         sent = 0
         for channel in list(channels):
             if channel is skip:
@@ -49,7 +50,8 @@ class Hub:
             key = (channel.connection.vsn, channel.topic)
             frame = encoded.get(key)
             if frame is None:
-                frame = encoded[key] = protocol.encode_push(channel.topic, event, payload, key[0])
-            await channel.connection.deliver(frame)
+                frame = encoded[key] = Outbound(protocol.encode_push(channel.topic, event, payload, key[0]))
+            if not channel.connection.write(frame):
+                await channel.connection.deliver(frame)
             sent += 1
         return sent

@@ -1,72 +1,68 @@
 """One websocket connection: handshake, the receive loop, and dispatch of client events.
 
-Per-socket state is one slotted object and the ASGI coroutine itself: no per-socket tasks. The
-service's sweeper (see service.py) drops sockets silent for the heartbeat timeout. A socket whose
-peer stops reading gets a small backlog drained by one task instead of stalling every fan-out.
+Per-socket state is one slotted object and the ASGI coroutine itself: no per-socket tasks or
+queues. Frames go straight to uvicorn's transport (see wire.py), so a fan-out never waits on one
+socket; a peer that stops reading is dropped once 4 MB wait for it. The service's sweeper (see
+service.py) drops sockets silent for the heartbeat timeout.
 """
 
 from __future__ import annotations
 
-import asyncio
-import collections
 import contextlib
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from localbase.http import Receive, Scope, Send, encode_json
+from localbase.http import Message, Receive, Scope, Send, encode_json
 from localbase.realtime import channel as channels
 from localbase.realtime import protocol
 from localbase.realtime.tokens import TokenError, verify
+from localbase.realtime.wire import Outbound, close_frame, direct
 
 if TYPE_CHECKING:
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
     from localbase.realtime.channel import Channel
     from localbase.realtime.service import RealtimeService
 
-_MAX_BACKLOG = 1000
+_MAX_BUFFERED = 4 * 1024 * 1024
 
 
 class Connection:
-    __slots__ = ("_backlog", "_send", "channels", "claims", "closed", "last_seen", "vsn")
+    __slots__ = ("_direct", "_send", "channels", "claims", "closed", "last_seen", "vsn")
 
     def __init__(self, send: Send, vsn: str, claims: dict[str, Any]) -> None:
         self._send = send
+        self._direct: WebSocketsSansIOProtocol | None = direct(send)
         self.vsn = vsn
         self.claims = claims
         self.channels: dict[str, Channel] = {}
         self.last_seen = time.monotonic()
         self.closed = False
-        self._backlog: collections.deque[str | bytes] | None = None
 
-    async def deliver(self, frame: str | bytes) -> None:
-        """Send now, unless the peer is not keeping up: then queue (and drop it past a limit)."""
-        if self.closed:
-            return
-        if self._backlog is not None:
-            if len(self._backlog) >= _MAX_BACKLOG:
-                await self.close(1008)
-                return
-            self._backlog.append(frame)
-            return
-        if _blocked(self._send):
-            self._backlog = collections.deque([frame])
-            _ = asyncio.get_running_loop().create_task(self._drain())
-            return
-        await self._write(frame)
+    def write(self, out: Outbound) -> bool:
+        """Write without waiting on the peer; False when only ASGI can write here (see deliver).
+        A peer with 4 MB already waiting for it is closed with 1008 instead."""
+        ws = self._direct
+        if ws is None:
+            return self.closed
+        transport = ws.transport
+        if self.closed or ws.close_sent or ws.disconnected or transport.is_closing():
+            self.closed = True
+        elif transport.get_write_buffer_size() > _MAX_BUFFERED:
+            self.closed = True
+            transport.write(close_frame(1008))
+            transport.close()
+        else:
+            transport.write(out.wire())
+        return True
 
-    async def _drain(self) -> None:
-        while self._backlog:
-            await self._write(self._backlog.popleft())
-        self._backlog = None
-
-    async def _write(self, frame: str | bytes) -> None:
-        message = (
-            {"type": "websocket.send", "bytes": frame}
-            if isinstance(frame, bytes)
-            else {"type": "websocket.send", "text": frame}
-        )
+    async def deliver(self, frame: str | bytes | Outbound) -> None:
+        out = frame if isinstance(frame, Outbound) else Outbound(frame)
+        if self.write(out):
+            return
         try:
-            await self._send(message)
+            await self._send(out.asgi())
         except Exception:  # the peer went away; the receive loop cleans up
             self.closed = True
 
@@ -80,30 +76,31 @@ class Connection:
                 await self._send({"type": "websocket.close", "code": code})
 
 
-def _blocked(send: Send) -> bool:
-    """Whether uvicorn's websocket protocol has paused writing (its buffer is over the high mark)."""
-    writable = getattr(getattr(send, "__self__", None), "writable", None)
-    return isinstance(writable, asyncio.Event) and not writable.is_set()
-
-
-async def serve(service: RealtimeService, scope: Scope, receive: Receive, send: Send) -> None:
+def _handshake(service: RealtimeService, scope: Scope) -> tuple[int, str] | tuple[dict[str, Any], str]:
+    """(claims, vsn) for an acceptable upgrade, else (HTTP status, message); the parsed query and
+    headers die here instead of living as long as the socket."""
     query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-    token = scope.get("localbase.apikey") or query.get("apikey") or headers.get("x-api-key")
+    token = scope.get("localbase.apikey") or query.get("apikey")
+    if not token:
+        token = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k.lower() == b"x-api-key"), None)
     if token and token.startswith("sb_"):
         token = service.opaque_keys.get(token, token)
     if scope["path"].rstrip("/") != "/websocket":
-        await _deny(scope, receive, send, 404, "Not found")
-        return
+        return 404, "Not found"
     if not token:
-        await _deny(scope, receive, send, 401, "API key is missing")
-        return
+        return 401, "API key is missing"
     try:
         claims = verify(token, service.secret)
     except TokenError as exc:
-        await _deny(scope, receive, send, 401, exc.message)
+        return 401, exc.message
+    return claims, protocol.V2 if query.get("vsn") == protocol.V2 else protocol.V1
+
+
+async def serve(service: RealtimeService, scope: Scope, receive: Receive, send: Send) -> None:
+    claims, vsn = _handshake(service, scope)
+    if isinstance(claims, int):
+        await _deny(scope, receive, send, claims, vsn)
         return
-    vsn = protocol.V2 if query.get("vsn") == protocol.V2 else protocol.V1
     if (await receive())["type"] != "websocket.connect":
         return
     await send({"type": "websocket.accept"})
@@ -111,25 +108,31 @@ async def serve(service: RealtimeService, scope: Scope, receive: Receive, send: 
     service.connections.add(conn)
     try:
         while True:
-            message = await receive()
-            if message["type"] != "websocket.receive":
+            if not await _received(service, conn, await receive()):
                 break
-            conn.last_seen = time.monotonic()
-            data = message.get("text")
-            if data is None:
-                data = message.get("bytes")
-            if data is None:
-                continue
-            try:
-                frame = protocol.decode(data, vsn)
-            except protocol.ProtocolError:
-                continue
-            await _dispatch(service, conn, frame)
     finally:
         conn.closed = True
         service.connections.discard(conn)
         for joined in list(conn.channels.values()):
             await channels.close(service, joined, notify=False)
+
+
+async def _received(service: RealtimeService, conn: Connection, message: Message) -> bool:
+    """Handle one ASGI message (its frame dies with this call); False once the socket is gone."""
+    if message["type"] != "websocket.receive":
+        return False
+    conn.last_seen = time.monotonic()
+    data = message.get("text")
+    if data is None:
+        data = message.get("bytes")
+    if data is None:
+        return True
+    try:
+        frame = protocol.decode(data, conn.vsn)
+    except protocol.ProtocolError:
+        return True
+    await _dispatch(service, conn, frame)
+    return True
 
 
 async def _dispatch(service: RealtimeService, conn: Connection, frame: protocol.Frame) -> None:
