@@ -15,13 +15,12 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 
 from core.settings import get_settings
 from localbase.migrate import migrate
-from localbase.postgres import Cluster
+from localbase.postgres import project_cluster
 
 OFFLINE_KEY = "sk-offline-local"
 
@@ -84,7 +83,7 @@ def _children() -> list[Child]:
 
 def main() -> int:
     settings = get_settings()
-    cluster = Cluster(Path(settings.database.data_dir).resolve())
+    cluster = project_cluster(settings.database.url, settings.database.data_dir)
     cluster.start()
     applied = asyncio.run(migrate(settings.database.url))
     print(f"PostgreSQL on 127.0.0.1:{cluster.port} ({len(applied)} new migration(s))", flush=True)

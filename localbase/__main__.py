@@ -9,24 +9,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from pathlib import Path
 
 import asyncpg
 
 from core import logs
 from core.settings import get_settings
 from localbase.migrate import migrate
-from localbase.postgres import Cluster, PostgresUnavailable
+from localbase.postgres import Cluster, PostgresUnavailable, ensure_local_database, project_cluster
 
 
 def _cluster() -> Cluster:
     settings = get_settings()
-    port = int(settings.database.url.rsplit(":", 1)[1].split("/", 1)[0])
-    return Cluster(Path(settings.database.data_dir).resolve(), port=port)
-
-
-def _is_local(url: str) -> bool:
-    return "@127.0.0.1:" in url or "@localhost:" in url
+    return project_cluster(settings.database.url, settings.database.data_dir)
 
 
 async def _reset(dsn: str) -> None:
@@ -71,8 +65,7 @@ def _serve(host: str, port: int) -> int:
     from localbase.app import create_app  # noqa: PLC0415
 
     settings = get_settings()
-    if _is_local(settings.database.url):
-        _cluster().start()
+    ensure_local_database(settings.database.url, settings.database.data_dir)
     asyncio.run(migrate(settings.database.url))
     uvicorn.run(
         create_app(settings),

@@ -7,6 +7,7 @@ processes run as the `postgres` system user, which owns the data folder.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 import shutil
@@ -15,6 +16,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PG_MAJOR = 15
 SUPERUSER_PASSWORD = "postgres"  # noqa: S105 - the Supabase CLI's local database password
@@ -61,6 +63,24 @@ def _chown_to_owner(path: Path) -> None:
     if os.geteuid() == 0:
         owner = pwd.getpwnam("postgres")
         os.chown(path, owner.pw_uid, owner.pw_gid)
+
+
+def reachable_by_owner(path: Path) -> Path:
+    """`path` if the `postgres` user can reach it, else a folder of ours it can reach.
+
+    As root, PostgreSQL runs as `postgres`, which cannot enter a checkout below a private folder
+    (say /root/src). The cluster then lives in /var/lib/chatgalaxy/<hash of the path> instead.
+    """
+    path = path.resolve()
+    if os.geteuid() != 0:
+        return path
+    for parent in path.parents:
+        if parent.exists() and not parent.stat().st_mode & 0o001:
+            digest = hashlib.sha1(str(path).encode(), usedforsecurity=False).hexdigest()[:12]
+            fallback = Path("/var/lib/chatgalaxy") / digest / path.name
+            fallback.parent.mkdir(parents=True, exist_ok=True)
+            return fallback
+    return path
 
 
 @dataclass(frozen=True)
@@ -169,3 +189,22 @@ class Cluster:
     def destroy(self) -> None:
         self.stop("immediate")
         shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def project_cluster(url: str, data_dir: str) -> Cluster:
+    """The project's own cluster for `DATABASE_URL`'s port, in `data_dir` (made reachable)."""
+    port = urlsplit(url).port or 5432
+    return Cluster(reachable_by_owner(Path(data_dir)), port=port)
+
+
+def ensure_local_database(url: str, data_dir: str) -> None:
+    """Start the project's cluster when `url` is on this machine and nothing answers there yet.
+
+    A PostgreSQL already listening on that port (a test cluster, a developer's own) is used as is.
+    """
+    host = urlsplit(url).hostname
+    if host not in ("127.0.0.1", "localhost"):
+        return
+    cluster = project_cluster(url, data_dir)
+    if not cluster.is_running():
+        cluster.start()
