@@ -126,8 +126,8 @@ class AuthController(Controller):
     async def login(
         self, data: LoginRequest, upstream: Upstream, limiter: RateLimiter, events: SecurityEvents, ip: str
     ) -> LoginResponse:
-        if not data.email or not data.password:
-            raise InvalidCredentials()
+        if not data.email or not data.password or "\x00" in data.email + data.password:
+            raise InvalidCredentials()  # no account has a NUL in either; Postgres and bcrypt refuse it
         await limiter.check_auth(ip)
         try:
             result = await upstream.auth().sign_in_with_password(
