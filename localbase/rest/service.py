@@ -31,6 +31,15 @@ from localbase.rest.sql import Plan, bind, compile_delete, compile_insert, compi
 log = logging.getLogger(__name__)
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PATCH", "DELETE"})
+# The database is out of reach: connecting refused or reset, the server starting up or shutting
+# down, a pooled connection that died with it (asyncpg then reports interface/state errors).
+_DATABASE_UNREACHABLE = (
+    OSError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+)
 _PLAN_CACHE_SIZE = 4096
 _decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
@@ -122,6 +131,11 @@ class RestService:
                 413, "PGRST413", "Payload Too Large", f"The request body exceeds {self.max_body} bytes"
             )
             status, headers, body = too_large.status, too_large.response_headers(), too_large.body()
+        except _DATABASE_UNREACHABLE as exc:
+            # PostgREST answers a lost or refused connection with 503 PGRST001: the client may retry.
+            log.warning("database unreachable", extra={"path": request.path}, exc_info=exc)
+            gone = RestError(503, "PGRST001", "Database client error. Retrying the connection.", str(exc))
+            status, headers, body = gone.status, gone.response_headers(), gone.body()
         except Exception:
             log.exception("REST request failed", extra={"path": request.path})
             internal = RestError(500, "XX000", "Internal server error")
