@@ -8,7 +8,7 @@ import asyncio
 import time
 
 from drills.load import Ledger
-from drills.outage import OPEN_API, under_outage
+from drills.outage import OPEN_API, internal_errors, under_outage
 from drills.report import Verdict, audit_failures, load_figures
 from drills.rig import Shape, rig
 
@@ -27,4 +27,5 @@ async def run(short: bool) -> Verdict:
 
         result, figures = await under_outage(world, ledger, 1 if short else 3, restart, drain_within=60)
     all_figures = {**load_figures(ledger, result), **figures}
-    return Verdict("postgres_restart", result.ok, time.monotonic() - started, all_figures, audit_failures(result))
+    failures = audit_failures(result) + internal_errors(ledger)
+    return Verdict("postgres_restart", not failures, time.monotonic() - started, all_figures, failures)
