@@ -17,7 +17,6 @@ import uuid
 from collections.abc import Coroutine
 from typing import Any
 
-import httpx
 from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
 from core.settings import Settings
@@ -29,6 +28,7 @@ from worker.metrics import Metrics
 from worker.reply import CANCELLED, SHUTDOWN
 from worker.retry import Backoff
 from worker.store import Store
+from worker.supabase_http import SupabaseHttp
 from worker.sweep import Sweeper
 from worker.turn import Turns
 from worker.writer import RowWriter
@@ -50,7 +50,7 @@ class Worker:
         self.metrics = Metrics()
         self.provider = provider or make_provider(settings.llm)
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._http: httpx.AsyncClient | None = None
+        self._http: SupabaseHttp | None = None
         self._client: AsyncClient | None = None
         self._listener: Listener | None = None
         self.turns: Turns | None = None
@@ -60,16 +60,16 @@ class Worker:
         cfg, supa = self.settings.worker, self.settings.supabase
         # Every turn counts prompt tokens; load the vocabulary (~0.25 s) now, not in the first answer.
         await asyncio.to_thread(tokens.tokenizer)
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-        self._http = httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(10.0))
+        self._http = SupabaseHttp(supa.url, supa.service_role_key, max_connections=64, timeout=10.0)
+        # supabase-py for the Realtime subscription; RPCs and broadcasts go through self._http.
         self._client = await acreate_client(
             supa.url,
             supa.service_role_key,
-            options=AsyncClientOptions(httpx_client=self._http, auto_refresh_token=False, persist_session=False),
+            options=AsyncClientOptions(auto_refresh_token=False, persist_session=False),
         )
-        store = Store(self._client, self.worker_id, cfg.lease_seconds)
+        store = Store(self._http, self.worker_id, cfg.lease_seconds)
         writer = RowWriter(store, cfg.flush_interval)
-        broadcaster = Broadcaster(self._http, supa.url, supa.service_role_key)
+        broadcaster = Broadcaster(self._http)
         backoff = Backoff(cfg.retry_attempts, cfg.retry_base, cfg.retry_cap)
         self.turns = Turns(
             self.metrics.meter(self.provider),

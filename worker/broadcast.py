@@ -6,7 +6,7 @@ delta} and finally `done` {message_id, reply_to, attempt, seq, status, length, f
 error_code, error_message}. `seq` counts from 1 per attempt, so a client orders chunks and sees
 gaps; a retaken answer starts again with a higher `attempt` and replaces the text shown so far.
 
-Up to `_IN_FLIGHT` POSTs run at once on the shared keep-alive httpx client, and an answer is in
+Up to `_IN_FLIGHT` POSTs run at once on the worker's pooled Supabase session, and an answer is in
 at most one of them: whatever it produces while its POST is in flight waits for the next one, its
 consecutive deltas merged into one chunk. So per-answer order holds, chunks grow instead of
 queueing when tokens come faster than the network, and an answer's first chunk leaves at once
@@ -23,7 +23,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import aiohttp
+
+from worker.supabase_http import SupabaseHttp
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +43,8 @@ class _Outbox:
 
 
 class Broadcaster:
-    def __init__(self, http: httpx.AsyncClient, supabase_url: str, service_role_key: str) -> None:
+    def __init__(self, http: SupabaseHttp) -> None:
         self._http = http
-        self._url = f"{supabase_url.rstrip('/')}/realtime/v1/api/broadcast"
-        self._headers = {"apikey": service_role_key, "Authorization": f"Bearer {service_role_key}"}
         self._boxes: dict[tuple[str, int], _Outbox] = {}
         self._ready: dict[tuple[str, int], _Outbox] = {}  # boxes with something to send, in order
         self._posting: set[tuple[str, int]] = set()  # boxes in a POST in flight
@@ -106,16 +106,15 @@ class Broadcaster:
         self._wake.set()
 
     async def _post(self, messages: list[dict[str, Any]]) -> None:
-        body = {"messages": messages}
         for attempt in range(1, _POST_TRIES + 1):
             try:
-                response = await self._http.post(self._url, json=body, headers=self._headers)
-                if response.status_code < 300:
+                status = await self._http.broadcast(messages)
+                if status < 300:
                     return
-                log.warning("broadcast rejected", extra={"status": response.status_code, "messages": len(messages)})
-                if response.status_code < 500 and response.status_code != 429:
+                log.warning("broadcast rejected", extra={"status": status, "messages": len(messages)})
+                if status < 500 and status != 429:
                     return
-            except httpx.HTTPError as exc:
+            except (aiohttp.ClientError, TimeoutError) as exc:
                 log.warning("broadcast failed", extra={"error": repr(exc), "messages": len(messages)})
             await asyncio.sleep(0.05 * 2**attempt)
         log.error("broadcast dropped", extra={"messages": len(messages)})

@@ -1,12 +1,13 @@
-"""The worker's three SQL functions (migrations/..._worker_claims.sql), called through supabase-py
-RPC with the service_role key, so a hosted Supabase project works by configuration alone."""
+"""The worker's three SQL functions (migrations/..._worker_claims.sql), called as PostgREST RPCs
+with the service_role key (supabase_http.py), so a hosted Supabase project works by configuration
+alone."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, cast
 
-from supabase import AsyncClient
+from worker.supabase_http import SupabaseHttp
 
 
 @dataclass(frozen=True)
@@ -48,13 +49,13 @@ class Claim:
 
 
 class Store:
-    def __init__(self, client: AsyncClient, worker_id: str, lease_seconds: float) -> None:
-        self._client = client
+    def __init__(self, http: SupabaseHttp, worker_id: str, lease_seconds: float) -> None:
+        self._http = http
         self.worker_id = worker_id
         self.lease_seconds = lease_seconds
 
     async def claim(self, message_ids: list[str], max_attempts: int, history_limit: int) -> list[Claim]:
-        response = await self._client.rpc(
+        rows = await self._http.rpc(
             "worker_claim",
             {
                 "message_ids": message_ids,
@@ -63,22 +64,20 @@ class Store:
                 "max_attempts": max_attempts,
                 "history_limit": history_limit,
             },
-        ).execute()
-        return [Claim.from_row(row) for row in _rows(response.data)]
+        )
+        return [Claim.from_row(row) for row in _rows(rows)]
 
     async def flush(self, updates: list[dict[str, Any]]) -> dict[str, bool]:
         """Write the batch; returns {row id: cancel_requested} for the rows this worker still holds."""
-        response = await self._client.rpc(
+        rows = await self._http.rpc(
             "worker_flush",
             {"worker": self.worker_id, "lease_seconds": self.lease_seconds, "updates": updates},
-        ).execute()
-        return {row["id"]: bool(row["cancel_requested"]) for row in _rows(response.data)}
+        )
+        return {row["id"]: bool(row["cancel_requested"]) for row in _rows(rows)}
 
     async def sweep(self, lookback_seconds: float, max_results: int) -> list[str]:
-        response = await self._client.rpc(
-            "worker_sweep", {"lookback_seconds": lookback_seconds, "max_results": max_results}
-        ).execute()
-        return [str(x) for x in cast(list[Any], response.data or [])]
+        found = await self._http.rpc("worker_sweep", {"lookback_seconds": lookback_seconds, "max_results": max_results})
+        return [str(x) for x in cast(list[Any], found or [])]
 
 
 def _rows(data: Any) -> list[dict[str, Any]]:

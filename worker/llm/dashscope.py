@@ -21,13 +21,12 @@ from typing import Any, cast
 
 import aiohttp
 import certifi
-from aiohttp.helpers import get_env_proxy_for_url
 from dashscope import AioGeneration
 from dashscope.common.error import DashScopeException
-from yarl import URL
 
 from worker.llm import errors
 from worker.llm.base import ChatMessage, Finished, GenerationParams, ProviderError, StreamEvent, TextDelta
+from worker.proxy import env_proxy
 
 _NOT_FINAL = frozenset({"null", "", None})
 
@@ -46,7 +45,7 @@ class DashScopeProvider:
             connector = aiohttp.TCPConnector(
                 limit=self.max_connections, ssl=ssl.create_default_context(cafile=certifi.where())
             )
-            proxy, proxy_auth = _env_proxy(self.base_url)
+            proxy, proxy_auth = env_proxy(self.base_url)
             self._session = aiohttp.ClientSession(connector=connector, proxy=proxy, proxy_auth=proxy_auth)
         return self._session
 
@@ -113,11 +112,3 @@ class DashScopeProvider:
             raise ProviderError("InvalidRequest", str(exc)) from exc
         # The SDK's stub says Generator; with stream=True the runtime object is an async generator.
         return cast(AsyncGenerator[Any, None], result)
-
-
-def _env_proxy(base_url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
-    """The proxy the environment sets for `base_url` (as aiohttp's trust_env finds it), if any."""
-    try:
-        return get_env_proxy_for_url(URL(base_url))
-    except LookupError:
-        return None, None
