@@ -36,6 +36,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+from realtime import BroadcastPayload, RealtimeChannelOptions
 from supabase import acreate_client
 
 from bench.harness import free_port, summary_ms, throwaway_cluster, write_report
@@ -54,7 +55,7 @@ def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
         try:
             httpx.get(url, timeout=1.0)
             return
@@ -82,6 +83,32 @@ def _child(name: str, args: list[str], env: dict[str, str], ready_url: str | Non
                 process.wait()
 
 
+def _cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds these processes have used so far (0 for one that is gone)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_pids(data_dir: Path) -> list[int]:
+    """The postmaster and its children (backends, background workers) right now."""
+    postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
+    pids = [postmaster]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
 def _rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -95,6 +122,8 @@ class Bench:
         self.gateway = gateway
         self.env = env
         self.settings = Settings()
+        self.pids: dict[str, int] = {}  # gateway, fakescope, worker: for CPU per turn
+        self.pgdata: Path | None = None
 
     @contextmanager
     def fake_and_worker(self, fake_args: list[str], **worker_env: str) -> Iterator[tuple[str, int]]:
@@ -102,7 +131,7 @@ class Bench:
         fake_url = f"http://127.0.0.1:{port}"
         with _child(
             "fakescope", ["-m", "fakescope", "--port", str(port), *fake_args], self.env, f"{fake_url}/_fake/stats"
-        ):
+        ) as fake:
             env = {
                 **self.env,
                 "DASHSCOPE_API_KEY": "sk-bench",
@@ -112,6 +141,7 @@ class Bench:
                 **worker_env,
             }
             with _child("worker", ["-m", "worker"], env, None) as worker:
+                self.pids.update(fakescope=fake.pid, worker=worker.pid)
                 yield fake_url, worker.pid
 
     async def users(self, conn: asyncpg.Connection, count: int) -> list[tuple[str, str, str]]:
@@ -159,52 +189,73 @@ class Bench:
         first: dict[str, float] = {}
         done: dict[str, asyncio.Event] = {}
 
-        def on_chunk(message: dict[str, Any]) -> None:
+        def on_chunk(message: BroadcastPayload) -> None:
             reply_to = message["payload"]["reply_to"]
             first.setdefault(reply_to, time.perf_counter())
 
-        def on_done(message: dict[str, Any]) -> None:
+        def on_done(message: BroadcastPayload) -> None:
             done.setdefault(message["payload"]["reply_to"], asyncio.Event()).set()
 
         for _, session, token in people:
             client = await acreate_client(self.gateway, self.settings.supabase.anon_key)
             await client.realtime.set_auth(token)
-            channel = client.channel(f"chat:{session}", {"config": {"private": True}})
+            options: RealtimeChannelOptions = {
+                "config": {"private": True, "broadcast": None, "presence": {"key": "", "enabled": False}}
+            }
+            channel = client.channel(f"chat:{session}", options)
             channel.on_broadcast("chunk", on_chunk).on_broadcast("done", on_done)
             await channel.subscribe()
             clients.append(client)
 
         rng = random.Random(conversations)
 
-        async def converse(user: str, session: str) -> None:
-            pool_conn = await asyncpg.connect(self.dsn)
-            try:
-                await asyncio.sleep(rng.uniform(0, THINK_S[1]))
-                for i in range(LATENCY_ROUNDS[conversations]):
-                    if i:
-                        await asyncio.sleep(rng.uniform(*THINK_S))
-                    qid = str(
-                        await pool_conn.fetchval(
-                            "insert into chat_messages (session_id, user_id, content) values ($1, $2, $3) returning id",
-                            session,
-                            user,
-                            f"round {i}: how are you?",
-                        )
-                    )
-                    committed = time.perf_counter()
-                    event = done.setdefault(qid, asyncio.Event())
-                    await asyncio.wait_for(event.wait(), 30)
-                    samples.append(first[qid] - committed - TTFT_S)
-            finally:
-                await pool_conn.close()
+        asking = [await asyncpg.connect(self.dsn) for _ in people]
 
+        async def converse(user: str, session: str, ask: asyncpg.Connection) -> None:
+            await asyncio.sleep(rng.uniform(0, THINK_S[1]))
+            for i in range(LATENCY_ROUNDS[conversations]):
+                if i:
+                    await asyncio.sleep(rng.uniform(*THINK_S))
+                qid = str(
+                    await ask.fetchval(
+                        "insert into chat_messages (session_id, user_id, content) values ($1, $2, $3) returning id",
+                        session,
+                        user,
+                        f"round {i}: how are you?",
+                    )
+                )
+                committed = time.perf_counter()
+                event = done.setdefault(qid, asyncio.Event())
+                await asyncio.wait_for(event.wait(), 30)
+                samples.append(first[qid] - committed - TTFT_S)
+
+        cpu = self.cpu()
         started = time.perf_counter()
-        await asyncio.gather(*(converse(user, session) for user, session, _ in people))
+        await asyncio.gather(
+            *(converse(user, session, ask) for (user, session, _), ask in zip(people, asking, strict=True))
+        )
         elapsed = time.perf_counter() - started
+        cpu_ms = {
+            name: round((used - cpu.get(name, 0.0)) * 1000 / len(samples), 2) for name, used in self.cpu().items()
+        }
+        for ask in asking:
+            await ask.close()
         for client in clients:
             await client.realtime.close()
         await conn.close()
-        return {**summary_ms(samples), "offered_turns_per_s": round(len(samples) / elapsed, 1)}
+        return {
+            **summary_ms(samples),
+            "offered_turns_per_s": round(len(samples) / elapsed, 1),
+            "cpu_ms_per_turn": cpu_ms,
+        }
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by each process of the system under test, and by this bench."""
+        used = {name: _cpu_s([pid]) for name, pid in self.pids.items()}
+        used["postgres"] = _cpu_s(_postgres_pids(self.pgdata)) if self.pgdata else 0.0
+        times = os.times()
+        used["bench_client"] = times.user + times.system
+        return used
 
     # --- 2. throughput ---------------------------------------------------------------------
 
@@ -291,7 +342,9 @@ def main() -> None:
         bench = Bench(cluster.url, gateway, env)
         figures: dict[str, Any] = {"fake_ttft_ms": TTFT_S * 1000}
         serve = ["-m", "localbase", "serve", "--port", str(port)]
-        with _child("gateway", serve, env, f"{gateway}/auth/v1/health"):
+        with _child("gateway", serve, env, f"{gateway}/auth/v1/health") as gateway_process:
+            bench.pids["gateway"] = gateway_process.pid
+            bench.pgdata = cluster.data_dir
             fast = ["--ttft", str(TTFT_S), "--tokens-per-s", "0", "--answer-tokens", "20"]
             if "latency" in parts:
                 with bench.fake_and_worker(fast):

@@ -21,7 +21,8 @@ import pytest
 
 from core.settings import LlmSettings, Settings, SupabaseSettings, WorkerSettings
 from fakescope.server import FakeScope
-from tests.conftest import LocalStack, free_port, wait_for_http
+from localbase.postgres import Cluster
+from tests.conftest import LocalStack, clone_template, free_port, launch_stack, wait_for_http
 from worker.app import Worker
 
 T = TypeVar("T")
@@ -80,6 +81,17 @@ def start_api(stack: LocalStack, log: Path, **env: str) -> ApiProcess:
         api.stop()
         raise
     return api
+
+
+@pytest.fixture(scope="session")
+def stack(pg_cluster: Cluster, template_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """A gateway and database of the API tests' own: their worker answers every question it sees,
+    which must not touch the questions other suites write (they assert on exact change streams)."""
+    local = launch_stack(clone_template(pg_cluster, "cg_api_stack"), tmp_path_factory)
+    try:
+        yield local
+    finally:
+        local.stop()
 
 
 @pytest.fixture(scope="session")
