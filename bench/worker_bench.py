@@ -200,7 +200,11 @@ class Bench:
             client = await acreate_client(self.gateway, self.settings.supabase.anon_key)
             await client.realtime.set_auth(token)
             options: RealtimeChannelOptions = {
-                "config": {"private": True, "broadcast": None, "presence": {"key": "", "enabled": False}}
+                "config": {
+                    "private": True,
+                    "broadcast": {"self": False, "ack": False},
+                    "presence": {"key": "", "enabled": False},
+                }
             }
             channel = client.channel(f"chat:{session}", options)
             channel.on_broadcast("chunk", on_chunk).on_broadcast("done", on_done)

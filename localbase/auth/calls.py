@@ -87,6 +87,9 @@ class Reply:
 def parse_body(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         return {}
+    if b"\x00" in raw or b"\\u0000" in raw:
+        # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
+        raise AuthError(400, "validation_failed", "Request body must not contain NUL characters")
     try:
         body = msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:

@@ -104,6 +104,14 @@ def test_oversized_and_malformed_bodies_are_clear_4xx(stack: LocalStack) -> None
     assert (long_password.status_code, long_password.json()["code"]) == (422, "validation_failed")
 
 
+@pytest.mark.parametrize("path", ["/signup", "/token?grant_type=password"])
+def test_nul_characters_are_refused_not_a_server_error(stack: LocalStack, path: str) -> None:
+    headers = {**V2024, "apikey": stack.anon_key}
+    body = {"email": "nul\u0000@example.com", "password": "pass\u0000word1"}
+    response = httpx.post(f"{stack.url}/auth/v1{path}", headers=headers, json=body)
+    assert (response.status_code, response.json()["code"]) == (400, "validation_failed")
+
+
 def test_unsupported_features_answer_gotrue_errors(stack: LocalStack) -> None:
     headers = {**V2024, "apikey": stack.anon_key}
     cases = {
