@@ -61,7 +61,9 @@ def _supabase(settings: Settings) -> list[Finding]:
     sb = settings.supabase
     headers = {"apikey": sb.anon_key}
     findings = []
-    for path, label in (("/auth/v1/health", "Auth"), ("/rest/v1/ai_roles?select=slug&limit=1", "REST")):
+    # username_available is the one function our migrations open to anon: 200 means REST works
+    # and the schema is there; 404 (PGRST202) means the migrations are missing.
+    for path, label in (("/auth/v1/health", "Auth"), ("/rest/v1/rpc/username_available?name=doctor", "REST")):
         try:
             response = httpx.get(f"{sb.url}{path}", headers=headers, timeout=5)
         except httpx.TransportError as exc:
@@ -71,7 +73,7 @@ def _supabase(settings: Settings) -> list[Finding]:
                 )
             )
             continue
-        ok = response.status_code < 500 and response.status_code not in (404,)
+        ok = response.status_code == 200
         fix = "apply the migrations: `supabase db push` (hosted) or `make db-reset` (local)" if label == "REST" else ""
         findings.append(Finding(ok, f"{label} answered {response.status_code}", fix))
     return findings
