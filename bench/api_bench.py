@@ -8,6 +8,7 @@ load, there are no subscribers). At each size it measures, sequentially:
   - a deep page by cursor (the 20 messages after 99 % of the session) through the API and
     through supabase-py with the same keyset filter;
   - the same deep page by OFFSET through the API (what offset paging costs);
+  - page 1 and the deep page straight on asyncpg as the user under RLS (the floor);
 and, at 1M, requests/s with several connections (bench/loadgen.py) for page 1 and the deep
 cursor page. Figures are printed and written to bench/out/api.json. Bounded: under ~3 minutes.
 
@@ -27,6 +28,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,7 @@ from supabase import acreate_client
 
 from api.history import encode_cursor
 from bench.harness import free_port, summary_ms, throwaway_cluster, write_report
+from core.jwt import decode
 from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,6 +125,26 @@ async def _deep_row(pg: asyncpg.Connection, session_id: str, depth: int) -> dict
     return {"id": row["id"], "created_at": row["created_at"]}
 
 
+_ASYNCPG_PAGE = f"""
+    select {COLUMNS} from public.chat_messages
+     where session_id = $1 and ($2::timestamptz is null or (created_at, id) < ($2::timestamptz, $3::uuid))
+     order by created_at desc, id desc limit 21"""
+
+
+async def _asyncpg_page(pg: asyncpg.Connection, claims: str, session_id: str, deep: dict[str, str] | None) -> None:
+    """The baseline: the same page straight on asyncpg, as the user under RLS (role + claims)."""
+    async with pg.transaction():
+        await pg.execute("select set_config('request.jwt.claims', $1, true)", claims)
+        await pg.execute("set local role authenticated")
+        rows = await pg.fetch(
+            _ASYNCPG_PAGE,
+            uuid.UUID(session_id),
+            deep and datetime.fromisoformat(deep["created_at"]),
+            deep and uuid.UUID(deep["id"]),
+        )
+    assert len(rows) == 21
+
+
 def _loadgen(port: int, path: str, headers: dict[str, str]) -> dict[str, Any]:
     request = {"method": "GET", "path": path, "headers": headers}
     spec = {
@@ -150,6 +173,7 @@ async def _measure(api_url: str, supabase_url: str, anon_key: str, token: str, d
     headers = {"Authorization": f"Bearer {token}"}
     figures: dict[str, Any] = {"sizes": {}}
     pg = await asyncpg.connect(database)
+    claims = json.dumps(decode(token, Settings().supabase.jwt_secret))
     direct = await acreate_client(supabase_url, anon_key)
     direct.postgrest.auth(token)
     async with httpx.AsyncClient(base_url=api_url, headers=headers, timeout=60, trust_env=False) as http:
@@ -182,8 +206,10 @@ async def _measure(api_url: str, supabase_url: str, anon_key: str, token: str, d
                 "total_reported": total,
                 "api_page1": await _timed(lambda: api_page({})),
                 "direct_page1": await _timed(lambda: direct_page(False)),
+                "asyncpg_page1": await _timed(lambda: _asyncpg_page(pg, claims, session_id, None)),
                 "api_deep_cursor": await _timed(lambda cursor=cursor: api_page({"cursor": cursor})),
                 "direct_deep_cursor": await _timed(lambda: direct_page(True)),
+                "asyncpg_deep_cursor": await _timed(lambda deep=deep: _asyncpg_page(pg, claims, session_id, deep)),
                 "api_deep_offset": await _timed(
                     lambda size=size: api_page({"page": int(size * 0.99) // 20, "limit": 20}), samples=10
                 ),
