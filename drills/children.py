@@ -34,10 +34,6 @@ class Child:
         scheme, _, rest = str(self.ready_url).partition("://")
         return f"{scheme}://{rest.split('/', 1)[0]}"
 
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.returncode is None
-
     async def start(self, within: float = 60.0) -> None:
         """Spawn it and, when it has a `ready_url`, wait until that answers at all."""
         self.log.parent.mkdir(parents=True, exist_ok=True)

@@ -74,10 +74,6 @@ class Rig:
     generation: int = 0
 
     @property
-    def dsn(self) -> str:
-        return self.cluster.url
-
-    @property
     def api_url(self) -> str:
         assert self.api is not None, "this drill runs no API"
         return self.api.url
