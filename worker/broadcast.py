@@ -58,9 +58,14 @@ class Broadcaster:
         self._boxes[(message_id, attempt)] = _Outbox(f"chat:{session_id}", meta)
 
     def chunk(self, message_id: str, attempt: int, delta: str) -> None:
-        box = self._boxes[(message_id, attempt)]
+        """Queue a delta; an answer's first one is posted at once when a POST slot is free, before
+        the caller goes on reading deltas that arrived with it (those follow in the next POST)."""
+        key = (message_id, attempt)
+        box = self._boxes[key]
         box.text.append(delta)
         self._mark(message_id, attempt, box)
+        if box.seq == 0 and key not in self._posting and len(self._posts) < _IN_FLIGHT:
+            self._start([key])
 
     def done(self, message_id: str, attempt: int, summary: dict[str, Any]) -> None:
         box = self._boxes.pop((message_id, attempt))
@@ -89,16 +94,19 @@ class Broadcaster:
                     continue
                 batch = [key for key in self._ready if key not in self._posting]
                 if batch:
-                    messages = [m for key in batch for m in _messages(self._ready.pop(key))]
-                    self._posting.update(batch)
-                    post = asyncio.create_task(self._post(messages))
-                    self._posts.add(post)
-                    post.add_done_callback(functools.partial(self._posted, keys=batch))
+                    self._start(batch)
                 elif not self._posts:
                     self._idle.set()
         finally:
             for post in self._posts:
                 post.cancel()
+
+    def _start(self, batch: list[tuple[str, int]]) -> None:
+        messages = [m for key in batch for m in _messages(self._ready.pop(key))]
+        self._posting.update(batch)
+        post = asyncio.create_task(self._post(messages))
+        self._posts.add(post)
+        post.add_done_callback(functools.partial(self._posted, keys=batch))
 
     def _posted(self, post: asyncio.Task[None], *, keys: list[tuple[str, int]]) -> None:
         self._posts.discard(post)

@@ -126,7 +126,10 @@ class Turns:
             try:
                 async for event in events:
                     if isinstance(event, TextDelta):
-                        if event.text:
+                        if event.text and not reply.delivered:
+                            self._deliver(reply, event.text)
+                            await asyncio.sleep(0)  # let the first chunk's POST go out now
+                        elif event.text:
                             self._deliver(reply, event.text)
                     else:
                         return event
