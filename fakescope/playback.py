@@ -1,7 +1,8 @@
 """Plays a reply onto an open stream at the configured pace, and plays scripted stream faults.
 
 Cost per event is one timer, one small JSON encode and one socket write; events are scheduled
-against the stream's start time, so slow wake-ups do not accumulate into drift. A client that goes
+against the time the request arrived (the server's own parsing counts towards its time to first
+token, as it does for the real service's), so slow wake-ups do not accumulate into drift. A client that goes
 away shows up as a cancelled handler (aiohttp's handler_cancellation) or a failed write, and stops
 the generation at once.
 """
@@ -32,9 +33,9 @@ class Frames(Protocol):
 
 
 class Pacer:
-    def __init__(self, knobs: Knobs, seed: int) -> None:
+    def __init__(self, knobs: Knobs, seed: int, start: float) -> None:
         self.knobs = knobs
-        self.start = asyncio.get_running_loop().time()
+        self.start = start  # loop time the request arrived
         self._rng = random.Random(seed) if knobs.jitter else None
 
     async def wait(self, tokens_before: int, tokens_next: int) -> None:
@@ -42,14 +43,18 @@ class Pacer:
         knobs = self.knobs
         if knobs.tokens_per_s <= 0:
             if knobs.ttft > 0 and tokens_before == 0:
-                await asyncio.sleep(knobs.ttft)
+                await _sleep_until(self.start + knobs.ttft)
             return
         due = self.start + knobs.ttft + tokens_before / knobs.tokens_per_s
         if self._rng is not None and tokens_before:
             due += self._rng.uniform(-knobs.jitter, knobs.jitter) * tokens_next / knobs.tokens_per_s
-        delay = due - asyncio.get_running_loop().time()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        await _sleep_until(due)
+
+
+async def _sleep_until(due: float) -> None:
+    delay = due - asyncio.get_running_loop().time()
+    if delay > 0:
+        await asyncio.sleep(delay)
 
 
 def reset_connection(request: web.BaseRequest) -> None:
@@ -73,9 +78,10 @@ async def play(
     frames: Frames,
     stats: Stats,
     seed: int,
+    arrived: float,
 ) -> None:
     """Send `events` (text, tokens so far); the last one carries `finish_reason` unless a fault strikes first."""
-    pacer = Pacer(knobs, seed)
+    pacer = Pacer(knobs, seed, arrived)
     strike_at = min(knobs.after_chunks, len(events) - 1) if knobs.fault in STREAM_FAULTS else -1
     sent = 0
     stats.stream_opened()

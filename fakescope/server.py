@@ -169,6 +169,7 @@ class FakeScope:
     # --- generation --------------------------------------------------------------------------
 
     async def _native(self, request: web.Request) -> web.StreamResponse:
+        arrived = asyncio.get_running_loop().time()
         request_id = str(uuid.uuid4())
         knobs: Knobs | None = None
         try:
@@ -192,9 +193,10 @@ class FakeScope:
             )
             return await self._whole(request, request_id, done, reply.output_tokens, knobs, compat_mode=False)
         frames = native.NativeFrames(request_id, call.input_tokens, parsed.incremental, parsed.message_format)
-        return await self._stream(request, request_id, reply, knobs=knobs, frames=frames, seed=seed)
+        return await self._stream(request, request_id, reply, knobs=knobs, frames=frames, seed=seed, arrived=arrived)
 
     async def _compat(self, request: web.Request) -> web.StreamResponse:
+        arrived = asyncio.get_running_loop().time()
         request_id = str(uuid.uuid4())
         knobs: Knobs | None = None
         try:
@@ -216,7 +218,7 @@ class FakeScope:
             )
             return await self._whole(request, request_id, done, reply.output_tokens, knobs, compat_mode=True)
         frames = compat.CompatFrames(request_id, call.model, call.input_tokens, parsed.include_usage, int(time.time()))
-        return await self._stream(request, request_id, reply, knobs=knobs, frames=frames, seed=seed)
+        return await self._stream(request, request_id, reply, knobs=knobs, frames=frames, seed=seed, arrived=arrived)
 
     def _reply(self, call: Call, knobs: Knobs) -> tuple[int, answers.Reply]:
         self.stats.input_tokens += call.input_tokens
@@ -224,7 +226,15 @@ class FakeScope:
         return seed, answers.limit(answers.compose(seed, knobs.answer_tokens), call.max_tokens, call.stop)
 
     async def _stream(
-        self, request: web.Request, request_id: str, reply: answers.Reply, *, knobs: Knobs, frames: Frames, seed: int
+        self,
+        request: web.Request,
+        request_id: str,
+        reply: answers.Reply,
+        *,
+        knobs: Knobs,
+        frames: Frames,
+        seed: int,
+        arrived: float,
     ) -> web.StreamResponse:
         headers = {"Content-Type": native.SSE_TYPE, "Cache-Control": "no-cache", "x-request-id": request_id}
         response = web.StreamResponse(status=200, headers=headers)
@@ -239,6 +249,7 @@ class FakeScope:
             frames=frames,
             stats=self.stats,
             seed=seed,
+            arrived=arrived,
         )
         return response
 
