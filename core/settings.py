@@ -91,6 +91,9 @@ class LocalbaseSettings:
         )
     )
     max_rows: int = field(default_factory=lambda: env_int("PGRST_DB_MAX_ROWS", 1000))
+    # PostgREST's db-tx-end: commit | commit-allow-override | rollback | rollback-allow-override;
+    # only the *-allow-override values let a request's `Prefer: tx=` choose.
+    rest_tx_end: str = field(default_factory=lambda: env_str("PGRST_DB_TX_END", "commit"))
     max_body_bytes: int = field(default_factory=lambda: env_int("LOCALBASE_MAX_BODY_BYTES", 1_048_576))
     mail_dir: str = field(default_factory=lambda: env_str("LOCALBASE_MAIL_DIR", ".localbase/mail"))
     # Auth: GoTrue's bcrypt cost, the product's password rule (character sets separated by ":",

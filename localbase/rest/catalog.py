@@ -80,6 +80,25 @@ where s.setdatabase in (0, (select oid from pg_database where datname = current_
 order by s.setdatabase
 """
 
+# A view's output columns traced to base-table columns, read from the view's rewrite rule (the
+# planner's `resorigtbl`/`resorigcol` on each top-level target entry), as PostgREST does.
+_VIEW_COLUMNS = r"""
+select n.nspname as schema, c.relname as view, m[1] as column,
+       bn.nspname as base_schema, bc.relname as base_table, ba.attname as base_column
+from pg_rewrite r
+join pg_class c on c.oid = r.ev_class and c.relkind in ('v', 'm')
+join pg_namespace n on n.oid = c.relnamespace
+cross join lateral regexp_matches(
+  r.ev_action::text,
+  ':resname (\S+) :ressortgroupref \d+ :resorigtbl (\d+) :resorigcol (\d+) :resjunk false', 'g') m
+join pg_class bc on bc.oid = m[2]::oid
+join pg_namespace bn on bn.oid = bc.relnamespace
+join pg_attribute ba on ba.attrelid = bc.oid and ba.attnum = m[3]::int2
+where n.nspname = any($1::text[]) and r.rulename = '_RETURN' and m[2] <> '0'
+"""
+
+_TIMEZONES = "select name from pg_timezone_names"
+
 _ROLE_GUCS = frozenset({"statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout", "work_mem"})
 
 
@@ -164,6 +183,7 @@ class Catalog:
     functions: dict[tuple[str, str], list[Function]] = field(default_factory=dict)
     types: dict[str, str] = field(default_factory=dict)  # accepted cast name -> SQL type
     role_settings: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    timezones: frozenset[str] = frozenset()
 
     def table(self, schema: str, name: str) -> Table | None:
         """A queryable relation (composite types are kept only to describe function results)."""
@@ -228,6 +248,8 @@ async def load_catalog(conn: asyncpg.Connection, schemas: tuple[str, ...]) -> Ca
         for row in await conn.fetch(_TYPES):
             catalog.types.setdefault(row["short"].lower(), row["name"])
             catalog.types.setdefault(row["name"].lower(), row["name"])
+        view_columns = list(await conn.fetch(_VIEW_COLUMNS, wanted))
+        catalog.timezones = frozenset(row["name"] for row in await conn.fetch(_TIMEZONES))
         for row in await conn.fetch(_ROLE_SETTINGS):
             for item in row["config"] or []:
                 name, _, value = item.partition("=")
@@ -235,7 +257,56 @@ async def load_catalog(conn: asyncpg.Connection, schemas: tuple[str, ...]) -> Ca
                     catalog.role_settings.setdefault(row["role"], []).append((name, value))
     for alias, target in _CAST_ALIASES.items():
         catalog.types[alias] = target
+    _add_view_keys(catalog, view_columns)
     return catalog
+
+
+def _add_view_keys(catalog: Catalog, rows: list[asyncpg.Record]) -> None:
+    """Give views the keys and foreign keys of the base columns they show under their own names.
+
+    Only unambiguous columns count (one view column per base column and name). A foreign key
+    is copied for every pairing of its two ends with the table itself or a view exposing all
+    of that end's columns, so view -> table, table -> view and view -> view embeds all work.
+    """
+    renames: dict[tuple[str, str], dict[tuple[str, str, str], str]] = {}  # view -> base column -> view column
+    seen: dict[tuple[str, str, str], int] = {}
+    for row in rows:
+        key = (row["schema"], row["view"], row["column"])
+        seen[key] = seen.get(key, 0) + 1
+    for row in rows:
+        if seen[(row["schema"], row["view"], row["column"])] == 1:
+            origin = (row["base_schema"], row["base_table"], row["base_column"])
+            renames.setdefault((row["schema"], row["view"]), {}).setdefault(origin, row["column"])
+
+    def ends(schema: str, table: str, columns: tuple[str, ...]) -> list[tuple[str, str, tuple[str, ...]]]:
+        found = [(schema, table, columns)] if (schema, table) in catalog.tables else []
+        for (view_schema, view), mapping in renames.items():
+            mapped = tuple(mapping.get((schema, table, column)) for column in columns)
+            if all(mapped):
+                found.append((view_schema, view, tuple(m for m in mapped if m)))
+        return found
+
+    for (view_schema, view), mapping in renames.items():
+        target = catalog.tables.get((view_schema, view))
+        base_tables = {(schema, table) for schema, table, _ in mapping}
+        for schema, name in base_tables:
+            base = catalog.tables.get((schema, name))
+            if target is None or base is None:
+                continue
+            for unique in base.unique_keys:
+                mapped = tuple(mapping.get((schema, name, column)) for column in unique)
+                if all(mapped):
+                    columns = tuple(m for m in mapped if m)
+                    target.unique_keys.append(columns)
+                    if unique == base.primary_key and not target.primary_key:
+                        target.primary_key = columns
+    for fk in list(catalog.foreign_keys):
+        for schema, table, columns in ends(fk.schema, fk.table, fk.columns):
+            for ref_schema, ref_table, ref_columns in ends(fk.ref_schema, fk.ref_table, fk.ref_columns):
+                if (schema, table, ref_schema, ref_table) != (fk.schema, fk.table, fk.ref_schema, fk.ref_table):
+                    catalog.foreign_keys.append(
+                        ForeignKey(fk.name, schema, table, columns, ref_schema, ref_table, ref_columns)
+                    )
 
 
 def _column(row: asyncpg.Record) -> Column:

@@ -4,7 +4,8 @@
    the request settings. It must be its own statement: set in the same SELECT as the query, the
    planner would run the query before the role switch (see the spec's pitfall).
 2. The main statement, prepared (asyncpg's per-connection statement cache) with bound values.
-3. `COMMIT`, or `ROLLBACK` when the response turned into an error after execution.
+3. `COMMIT`, or `ROLLBACK` when the response turned into an error after execution or the request
+   asked for it (`Prefer: tx=rollback` where the server allows that).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ async def run(
     *,
     check: Check | None = None,
     extra: tuple[str, list[Any]] | None = None,
+    rollback: bool = False,
 ) -> tuple[asyncpg.Record, Any]:
     """Run the statement in its own transaction; `check` may veto the result (then roll back).
 
@@ -78,7 +80,7 @@ async def run(
                 if error is not None:
                     await conn.execute("rollback")
                     raise error
-                await conn.execute("commit")
+                await conn.execute("rollback" if rollback else "commit")
                 return row, extra_value
             except _RETRYABLE:
                 await _rollback(conn)

@@ -38,6 +38,27 @@ def accept(header: str | None) -> str:
     raise RestError(406, "PGRST107", f"None of these media types are available: {header}")
 
 
+def strips_nulls(header: str | None) -> bool:
+    """`;nulls=stripped` on PostgREST's own array/object media types drops null-valued keys."""
+    if not header or "nulls=stripped" not in header:
+        return False
+    for part in header.split(","):
+        media, _, params = part.partition(";")
+        if media.strip().lower() in _STRIPPABLE and "nulls=stripped" in params.replace(" ", ""):
+            return True
+    return False
+
+
+def content_type(fmt: str, stripped: bool) -> bytes:
+    if not stripped:
+        return CONTENT_TYPES[fmt]
+    media = "application/vnd.pgrst.object+json" if fmt == OBJECT else "application/vnd.pgrst.array+json"
+    return f"{media};nulls=stripped; charset=utf-8".encode()
+
+
+_STRIPPABLE = frozenset({"application/vnd.pgrst.array+json", "application/vnd.pgrst.object+json"})
+
+
 @dataclass(frozen=True, slots=True)
 class Prefer:
     representation: bool = False
@@ -47,54 +68,82 @@ class Prefer:
     missing_default: bool = False
     strict: bool = False
     max_affected: int | None = None
+    tx: str | None = None  # commit | rollback, only when the server lets requests override it
+    timezone: str | None = None  # a name PostgreSQL knows (pg_timezone_names)
 
     def applied(self) -> bytes:
         parts = []
         if self.representation:
             parts.append("return=representation")
+        if self.headers_only:
+            parts.append("return=headers-only")
         if self.count:
             parts.append(f"count={self.count}")
         if self.resolution:
             parts.append(f"resolution={self.resolution}-duplicates")
         if self.missing_default:
             parts.append("missing=default")
+        if self.strict:
+            parts.append("handling=strict")
+        if self.max_affected is not None and self.strict:
+            parts.append(f"max-affected={self.max_affected}")
+        if self.tx:
+            parts.append(f"tx={self.tx}")
+        if self.timezone:
+            parts.append(f"timezone={self.timezone}")
         return ", ".join(parts).encode()
 
 
 _NO_PREFERENCES = Prefer()
+# Every value PostgREST accepts for each preference; anything else is invalid under handling=strict.
+_ACCEPTED = {
+    "return": frozenset({"minimal", "representation", "headers-only"}),
+    "count": frozenset({"exact", "planned", "estimated"}),
+    "resolution": frozenset({"merge-duplicates", "ignore-duplicates"}),
+    "missing": frozenset({"default", "null"}),
+    "handling": frozenset({"strict", "lenient"}),
+    "tx": frozenset({"commit", "rollback"}),
+}
 
 
-def prefer(header: str | None) -> Prefer:
-    """Comma-separated (postgrest-py) or repeated (postgrest-js, joined by Request) preferences."""
+def prefer(header: str | None, *, timezones: frozenset[str] = frozenset(), tx_override: bool = False) -> Prefer:
+    """Comma-separated (postgrest-py) or repeated (postgrest-js, joined by Request) preferences.
+
+    `tx=` is honoured only when the server allows the override (PostgREST's db-tx-end
+    `*-allow-override`); otherwise it is accepted and ignored, as PostgREST does.
+    """
     if not header:
         return _NO_PREFERENCES
     values: dict[str, str] = {}
-    unknown: list[str] = []
+    invalid: list[str] = []
     for item in header.split(","):
-        name, _, value = item.strip().partition("=")
-        if name in ("return", "count", "resolution", "missing", "handling", "max-affected", "timezone", "tx"):
-            values[name] = value.strip()
-        elif name:
-            unknown.append(item.strip())
+        text = item.strip()
+        name, _, value = text.partition("=")
+        value = value.strip()
+        known = value in _ACCEPTED[name] if name in _ACCEPTED else False
+        if known or (name == "max-affected" and value.isdigit()) or (name == "timezone" and value in timezones):
+            values[name] = value
+        elif text:
+            invalid.append(text)
     strict = values.get("handling") == "strict"
-    if strict and unknown:
+    if strict and invalid:
         raise RestError(
             400,
             "PGRST122",
             "Invalid preferences given with handling=strict",
-            f"Invalid preferences: {', '.join(unknown)}",
+            f"Invalid preferences: {', '.join(invalid)}",
         )
-    count = values.get("count")
-    resolution = values.get("resolution")
     max_affected = values.get("max-affected")
     return Prefer(
         representation=values.get("return") == "representation",
         headers_only=values.get("return") == "headers-only",
-        count=count if count in ("exact", "planned", "estimated") else None,
-        resolution={"merge-duplicates": "merge", "ignore-duplicates": "ignore"}.get(resolution or ""),
+        count=values.get("count"),
+        resolution={"merge-duplicates": "merge", "ignore-duplicates": "ignore"}.get(values.get("resolution", "")),
         missing_default=values.get("missing") == "default",
         strict=strict,
-        max_affected=int(max_affected) if max_affected and max_affected.isdigit() else None,
+        max_affected=int(max_affected) if max_affected is not None else None,
+        tx=values.get("tx") if tx_override else None,
+        timezone=values.get("timezone"),
     )
 
 

@@ -76,6 +76,7 @@ class Embed:
     hint: str | None
     inner: bool
     items: tuple[SelectItem, ...]
+    spread: bool = False  # `...rel(cols)`: a to-one relation's columns merged into the parent
 
     @property
     def key(self) -> str:
@@ -110,6 +111,7 @@ class OrderTerm:
     field: Field
     desc: bool = False
     nulls: str | None = None  # "first" | "last"
+    relation: str | None = None  # `rel(col)`: a column of a to-one related row
 
 
 EmbedPath = tuple[str, ...]
@@ -361,8 +363,12 @@ def _select_items(cursor: _Cursor) -> tuple[SelectItem, ...]:
 def _select_item(cursor: _Cursor) -> SelectItem:
     if cursor.take("*"):
         return Star()
-    if cursor.peek("..."):
-        raise parse_error("spread embeds (...relation) are not supported")
+    if cursor.take("..."):
+        name = cursor.name()
+        if not name or not (cursor.peek("!") or cursor.peek("(")):
+            raise parse_error(f'"failed to parse select parameter ({cursor.text})"', "a spread needs rel(...)")
+        spread = _embed(cursor, name, None)
+        return Embed(spread.name, None, spread.hint, spread.inner, spread.items, spread=True)
     start = cursor.pos
     first = cursor.name()
     alias: str | None = None
@@ -419,7 +425,16 @@ def _embed(cursor: _Cursor, name: str, alias: str | None) -> Embed:
 
 def parse_order(text: str) -> tuple[OrderTerm, ...]:
     terms: list[OrderTerm] = []
-    for part in _split_top(text, ","):
+    for term in _split_top(text, ","):
+        relation: str | None = None
+        part = term
+        cursor = _Cursor(term)
+        head = cursor.name()
+        if head and cursor.take("("):
+            close = term.find(")", cursor.pos)
+            if close < 0:
+                raise parse_error(f"failed to parse order ({text})", "unclosed (")
+            relation, part = head, term[cursor.pos : close] + term[close + 1 :]
         pieces = _split_dotted(part, keep_arrows=True)
         field = parse_field(pieces[0]) if pieces[0] else None
         if field is None:
@@ -433,7 +448,7 @@ def parse_order(text: str) -> tuple[OrderTerm, ...]:
                 nulls = modifier[5:]
             else:
                 raise parse_error(f"failed to parse order ({text})", f"unexpected {modifier!r}")
-        terms.append(OrderTerm(field, desc, nulls))
+        terms.append(OrderTerm(field, desc, nulls, relation))
     return tuple(terms)
 
 

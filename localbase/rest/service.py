@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 import msgspec
@@ -25,12 +26,12 @@ from localbase.rest.errors import RestError, not_found_table
 from localbase.rest.execute import run, setup_sql
 from localbase.rest.identity import Authenticator, Identity
 from localbase.rest.output import content_range, csv_body, singular_violation
-from localbase.rest.query import Query, Shape, parse, scan
+from localbase.rest.query import Filter, Query, Shape, parse, scan
 from localbase.rest.sql import Plan, bind, compile_delete, compile_insert, compile_read, compile_rpc, compile_update
 
 log = logging.getLogger(__name__)
 
-_METHODS = frozenset({"GET", "HEAD", "POST", "PATCH", "DELETE"})
+_METHODS = frozenset({"GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"})
 # The database is out of reach: connecting refused or reset, the server starting up or shutting
 # down, a pooled connection that died with it (asyncpg then reports interface/state errors).
 _DATABASE_UNREACHABLE = (
@@ -56,6 +57,9 @@ class RestService:
         self.exposed = context.settings.localbase.exposed_schemas
         self.max_rows = context.settings.localbase.max_rows
         self.max_body = context.settings.localbase.max_body_bytes
+        tx_end = context.settings.localbase.rest_tx_end
+        self.tx_override = tx_end.endswith("-allow-override")
+        self.rollback_by_default = tx_end.startswith("rollback")
         self.auth = Authenticator(context.settings.supabase.jwt_secret)
         self.catalog = Catalog()
         self._plans: dict[tuple[Any, ...], Plan] = {}
@@ -164,6 +168,8 @@ class RestService:
             return await self._read(request, identity, schema, table)
         if method == "POST":
             return await self._insert(request, identity, schema, table)
+        if method == "PUT":
+            return await self._put(request, identity, schema, table)
         return await self._write(request, identity, schema, table)
 
     async def _table(self, schema: str, name: str) -> Table:
@@ -193,8 +199,13 @@ class RestService:
         *,
         check: Any = None,
         planned: list[Any] | None = None,
+        prefer: hdr.Prefer | None = None,
     ) -> tuple[asyncpg.Record, Any]:
         assert self._pool is not None
+        role_settings = self.catalog.role_settings.get(identity.role, [])
+        if prefer is not None and prefer.timezone:
+            role_settings = [*role_settings, ("timezone", prefer.timezone)]
+        rollback = self.rollback_by_default if prefer is None or prefer.tx is None else prefer.tx == "rollback"
         setup = setup_sql(
             identity,
             readonly=plan.readonly,
@@ -202,34 +213,41 @@ class RestService:
             method=request.method,
             path=request.scope.get("root_path", "") + request.path,
             headers=request.headers,
-            role_settings=self.catalog.role_settings.get(identity.role, []),
+            role_settings=role_settings,
         )
         extra = None
         if planned is not None and plan.count is not None:
             extra = (f"explain (format json) {plan.count.sql}", planned)
-        return await run(self._pool, setup, plan.main.sql, args, identity, check=check, extra=extra)
+        return await run(self._pool, setup, plan.main.sql, args, identity, check=check, extra=extra, rollback=rollback)
+
+    def _prefer(self, request: Request) -> hdr.Prefer:
+        return hdr.prefer(request.headers.get("prefer"), timezones=self.catalog.timezones, tx_override=self.tx_override)
 
     # --- reads --------------------------------------------------------------------------------
 
     async def _read(
         self, request: Request, identity: Identity, schema: str, table: Table
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        fmt = hdr.accept(request.headers.get("accept"))
-        prefer = hdr.prefer(request.headers.get("prefer"))
+        accept = request.headers.get("accept")
+        fmt = hdr.accept(accept)
+        strip = hdr.strips_nulls(accept)
+        prefer = self._prefer(request)
         shape, values = scan(request.query)
         exact = prefer.count in ("exact", "estimated")
-        key = ("read", schema, table.name, shape, exact)
+        key = ("read", schema, table.name, shape, exact, strip)
         query = _parsed(shape)
-        plan = self._plan(key, lambda: compile_read(self.catalog, table, query, exact))
+        plan = self._plan(key, lambda: compile_read(self.catalog, table, query, exact, strip=strip))
         offset, limit = self._paging(request, query, values)
         args = bind(plan.main.params, values, {"limit": limit, "offset": offset})
         planned = (
             bind(plan.count.params, values, {}) if prefer.count in ("planned", "estimated") and plan.count else None
         )
         check = singular_violation if fmt == hdr.OBJECT else None
-        row, explain = await self._execute(request, identity, schema, plan, args, check=check, planned=planned)
+        row, explain = await self._execute(
+            request, identity, schema, plan, args, check=check, planned=planned, prefer=prefer
+        )
         total = _total(prefer.count, row["total"], explain, self.max_rows)
-        return self._rows_response(fmt, prefer, n=row["n"], body=row["body"], total=total, offset=offset)
+        return self._rows_response(fmt, prefer, n=row["n"], body=row["body"], total=total, offset=offset, strip=strip)
 
     def _paging(self, request: Request, query: Query, values: list[str]) -> tuple[int, int | None]:
         offset = _int_param(values, query.offset.get(()), "offset") or 0
@@ -245,7 +263,15 @@ class RestService:
         return offset, limit
 
     def _rows_response(
-        self, fmt: str, prefer: hdr.Prefer, *, n: int, body: str | None, total: int | None, offset: int
+        self,
+        fmt: str,
+        prefer: hdr.Prefer,
+        *,
+        n: int,
+        body: str | None,
+        total: int | None,
+        offset: int,
+        strip: bool = False,
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         if total is not None and offset > total and offset > 0:
             raise RestError(
@@ -256,11 +282,11 @@ class RestService:
             )
         status = 206 if total is not None and (offset > 0 or offset + n < total) and n < total else 200
         headers = [
-            (b"content-type", hdr.CONTENT_TYPES[fmt]),
+            (b"content-type", hdr.content_type(fmt, strip)),
             (b"content-range", content_range(offset, n, total).encode()),
         ]
-        if prefer.count:
-            headers.append((b"preference-applied", f"count={prefer.count}".encode()))
+        if prefer.count or prefer.tx or prefer.timezone:
+            headers.append((b"preference-applied", prefer.applied()))
         return status, headers, _format(fmt, body or "[]")
 
     # --- writes -------------------------------------------------------------------------------
@@ -279,8 +305,10 @@ class RestService:
     async def _insert(
         self, request: Request, identity: Identity, schema: str, table: Table
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        fmt = hdr.accept(request.headers.get("accept"))
-        prefer = hdr.prefer(request.headers.get("prefer"))
+        accept = request.headers.get("accept")
+        fmt = hdr.accept(accept)
+        strip = hdr.strips_nulls(accept)
+        prefer = self._prefer(request)
         text, payload = await self._json_body(request)
         rows = payload if isinstance(payload, list) else [payload]
         if not rows or not all(isinstance(row, dict) for row in rows) or payload is None:
@@ -291,6 +319,7 @@ class RestService:
         shape, values = scan(request.query)
         query = _parsed(shape)
         columns = query.columns if query.columns is not None else _keys(rows)
+        locate = prefer.headers_only and bool(table.primary_key)
         key = (
             "insert",
             schema,
@@ -300,6 +329,8 @@ class RestService:
             prefer.representation,
             prefer.resolution,
             prefer.missing_default,
+            strip,
+            locate,
         )
         plan = self._plan(
             key,
@@ -311,28 +342,88 @@ class RestService:
                 represent=prefer.representation,
                 upsert=prefer.resolution,
                 missing_default=prefer.missing_default,
+                strip=strip,
+                locate=locate,
             ),
         )
+        status = 201
         if not rows and not columns:
             row_count, body = 0, "[]"
         else:
             args = bind(plan.main.params, values, {"body": text})
             check = singular_violation if fmt == hdr.OBJECT and prefer.representation else None
-            row, _ = await self._execute(request, identity, schema, plan, args, check=check)
+            row, _ = await self._execute(request, identity, schema, plan, args, check=check, prefer=prefer)
             row_count, body = row["n"], row["body"]
+            if prefer.resolution == "merge" and row["inserted"] == 0:
+                status = 200  # PostgREST: an upsert that only updated existing rows
         headers = [(b"content-range", f"*/{row_count if prefer.count else '*'}".encode())]
         if prefer.applied():
             headers.append((b"preference-applied", prefer.applied()))
+        if locate and body and body != "[]":
+            headers.append((b"location", _location(table, msgspec.json.decode(body)[0]).encode()))
         if prefer.representation:
-            headers.append((b"content-type", hdr.CONTENT_TYPES[fmt]))
-            return 201, headers, _format(fmt, body or "[]")
-        return 201, headers, b""
+            headers.append((b"content-type", hdr.content_type(fmt, strip)))
+            return status, headers, _format(fmt, body or "[]")
+        return status, headers, b""
+
+    async def _put(
+        self, request: Request, identity: Identity, schema: str, table: Table
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """Single-row upsert: the URL's `eq` filters name the whole primary key, the body the row."""
+        accept = request.headers.get("accept")
+        fmt = hdr.accept(accept)
+        strip = hdr.strips_nulls(accept)
+        prefer = self._prefer(request)
+        shape, values = scan(request.query)
+        query = _parsed(shape)
+        _check_put_filters(query, table)
+        if query.limit or query.offset or request.headers.get("range"):
+            raise RestError(
+                400, "PGRST114", "Range header and limit/offset querystring parameters are not allowed for PUT"
+            )
+        text, payload = await self._json_body(request)
+        rows = payload if isinstance(payload, list) else [payload]
+        if len(rows) != 1 or not isinstance(rows[0], dict):
+            raise _put_mismatch()
+        columns = query.columns if query.columns is not None else tuple(rows[0])
+        key = ("put", schema, table.name, shape, columns, prefer.representation, strip)
+        plan = self._plan(
+            key,
+            lambda: compile_insert(
+                self.catalog,
+                table,
+                query,
+                columns,
+                represent=prefer.representation,
+                upsert="merge",
+                missing_default=False,
+                strip=strip,
+                put=True,
+            ),
+        )
+        args = bind(plan.main.params, values, {"body": text})
+
+        def check(row: asyncpg.Record) -> RestError | None:
+            if row["n"] != 1:
+                return _put_mismatch()
+            return singular_violation(row) if fmt == hdr.OBJECT and prefer.representation else None
+
+        row, _ = await self._execute(request, identity, schema, plan, args, check=check, prefer=prefer)
+        headers = [(b"content-range", content_range(0, 1, 1 if prefer.count else None).encode())]
+        if prefer.applied():
+            headers.append((b"preference-applied", prefer.applied()))
+        if prefer.representation:
+            headers.append((b"content-type", hdr.content_type(fmt, strip)))
+            return 200, headers, _format(fmt, row["body"] or "[]")
+        return 204, headers, b""
 
     async def _write(
         self, request: Request, identity: Identity, schema: str, table: Table
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        fmt = hdr.accept(request.headers.get("accept"))
-        prefer = hdr.prefer(request.headers.get("prefer"))
+        accept = request.headers.get("accept")
+        fmt = hdr.accept(accept)
+        strip = hdr.strips_nulls(accept)
+        prefer = self._prefer(request)
         shape, values = scan(request.query)
         query = _parsed(shape)
         if request.method == "PATCH":
@@ -340,14 +431,18 @@ class RestService:
             if not isinstance(payload, dict):
                 raise RestError(400, "PGRST102", "Empty or invalid json", "PATCH expects a JSON object")
             columns = query.columns if query.columns is not None else tuple(payload)
-            key: tuple[Any, ...] = ("update", schema, table.name, shape, columns, prefer.representation)
-            plan = self._plan(key, lambda: compile_update(self.catalog, table, query, columns, prefer.representation))
+            key: tuple[Any, ...] = ("update", schema, table.name, shape, columns, prefer.representation, strip)
+            plan = self._plan(
+                key, lambda: compile_update(self.catalog, table, query, columns, prefer.representation, strip=strip)
+            )
             extras = {"body": text}
             if not columns:
                 return 204, [(b"content-range", b"*/*")], b""
         else:
-            key = ("delete", schema, table.name, shape, prefer.representation)
-            plan = self._plan(key, lambda: compile_delete(self.catalog, table, query, prefer.representation))
+            key = ("delete", schema, table.name, shape, prefer.representation, strip)
+            plan = self._plan(
+                key, lambda: compile_delete(self.catalog, table, query, prefer.representation, strip=strip)
+            )
             extras = {}
         args = bind(plan.main.params, values, extras)
 
@@ -361,13 +456,13 @@ class RestService:
                 )  # fmt: skip
             return None
 
-        row, _ = await self._execute(request, identity, schema, plan, args, check=check)
+        row, _ = await self._execute(request, identity, schema, plan, args, check=check, prefer=prefer)
         n = row["n"]
         headers = [(b"content-range", content_range(0, n, n if prefer.count else None).encode())]
         if prefer.applied():
             headers.append((b"preference-applied", prefer.applied()))
         if prefer.representation:
-            headers.append((b"content-type", hdr.CONTENT_TYPES[fmt]))
+            headers.append((b"content-type", hdr.content_type(fmt, strip)))
             return 200, headers, _format(fmt, row["body"] or "[]")
         return 204, headers, b""
 
@@ -379,7 +474,7 @@ class RestService:
         if request.method not in ("GET", "HEAD", "POST"):
             raise RestError(405, "PGRST101", "Only GET, HEAD or POST are allowed for functions")
         fmt = hdr.accept(request.headers.get("accept"))
-        prefer = hdr.prefer(request.headers.get("prefer"))
+        prefer = self._prefer(request)
         candidates = self.catalog.functions.get((schema, name)) or (await self._settled_catalog()).functions.get(
             (schema, name), []
         )
@@ -407,7 +502,7 @@ class RestService:
         offset, limit = self._paging(request, query, values)
         args = bind(plan.main.params, values, {"limit": limit, "offset": offset, "body": body})
         check = singular_violation if fmt == hdr.OBJECT and plan.result == "rows" else None
-        row, _ = await self._execute(request, identity, schema, plan, args, check=check)
+        row, _ = await self._execute(request, identity, schema, plan, args, check=check, prefer=prefer)
         if plan.result == "void":
             return 204, [], b""
         if plan.result == "scalar":
@@ -434,6 +529,37 @@ def _parse_cached(shape: Shape) -> Query:
             _parse_memo.clear()
         _parse_memo[shape] = query
     return query
+
+
+def _check_put_filters(query: Query, table: Table) -> None:
+    """PUT's filters are exactly one unnegated `eq` per primary-key column (405 PGRST105)."""
+    names: list[str] = []
+    for condition in query.conditions.get((), []):
+        if not isinstance(condition, Filter) or condition.op != "eq" or condition.negate or condition.quantifier:
+            names = []
+            break
+        if condition.field.path:
+            names = []
+            break
+        names.append(condition.field.name)
+    if not table.primary_key or sorted(names) != sorted(table.primary_key):
+        raise RestError(405, "PGRST105", "Filters must include all and only primary key columns with 'eq' operators")
+
+
+def _put_mismatch() -> RestError:
+    return RestError(400, "PGRST115", "Payload values do not match URL in primary key column(s)")
+
+
+def _location(table: Table, key: dict[str, Any]) -> str:
+    """PostgREST's Location for a created row: `/table?pk=eq.value&...`."""
+    pairs = "&".join(f"{quote(name, safe='')}=eq.{quote(_text(key[name]), safe='')}" for name in table.primary_key)
+    return f"/{quote(table.name, safe='')}?{pairs}"
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return _encoder.encode(value).decode()
 
 
 def _keys(rows: list[Any]) -> tuple[str, ...]:

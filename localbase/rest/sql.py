@@ -9,7 +9,7 @@ count, the number of rows, and the JSON body built by PostgreSQL (`json_agg`), s
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from localbase.rest.catalog import Catalog, Column, Function, Table, quote_ident, quote_literal
@@ -95,8 +95,10 @@ def bind(params: tuple[Param, ...], values: list[str], extras: dict[str, Any]) -
 @dataclass
 class _Relationship:
     target: Table
-    pairs: tuple[tuple[str, str], ...]  # (parent column, child column)
+    pairs: tuple[tuple[str, str], ...]  # (parent column, child or junction column)
     to_one: bool
+    junction: Table | None = None  # many-to-many: `pairs` lead to it, `through` from it to the target
+    through: tuple[tuple[str, str], ...] = ()  # (junction column, target column)
 
 
 @dataclass
@@ -112,9 +114,11 @@ class _Node:
 class Compiler:
     """Compiles one request; holds the parameter list while it grows."""
 
-    def __init__(self, catalog: Catalog, query: Query) -> None:
+    def __init__(self, catalog: Catalog, query: Query, *, strip: bool = False, explicit_star: bool = False) -> None:
         self.catalog = catalog
         self.query = query
+        self.strip = strip  # json_strip_nulls on the body (Accept ...;nulls=stripped)
+        self.explicit_star = explicit_star  # `*` as named columns: the source carries extra columns
         self.params: list[Param] = []
         self._aliases = 0
         self._used_paths: set[EmbedPath] = {()}
@@ -175,39 +179,70 @@ class Compiler:
         node = _Node([], [], [], "")
         embeds: dict[str, tuple[str, bool]] = {}
         for item in items:
-            if isinstance(item, Star):
+            if isinstance(item, Star) and self.explicit_star:
+                node.select.extend(f"{alias}.{quote_ident(name)}" for name in table.columns)
+            elif isinstance(item, Star):
                 node.select.append(f"{alias}.*")
             elif isinstance(item, SelectColumn):
                 sql, _ = self.column(table, alias, item.field)
                 if item.cast:
                     sql = f"({sql})::{self.cast(item.cast)}"
                 node.select.append(f"{sql} as {quote_ident(item.alias or item.field.output_name)}")
+            elif item.spread:
+                node.select.append(f"{self.spread(table, alias, item, path, node)}.*")
             else:
                 body, to_one = self.embed(table, alias, item, path, node)
                 embeds[item.key] = (body, to_one)
                 node.select.append(f"{body} as {quote_ident(item.key)}")
         for condition in self.query.conditions.get(path, []) if filtered else []:
             node.where.append(self.condition(condition, table, alias, embeds))
-        node.order = self.order(table, alias, self.query.order.get(path, ()))
+        node.order = self.order(table, alias, self.query.order.get(path, ()), items)
         return node
 
-    def embed(self, parent: Table, parent_alias: str, embed: Embed, path: EmbedPath, into: _Node) -> tuple[str, bool]:
+    def _child(self, parent: Table, parent_alias: str, embed: Embed, path: EmbedPath) -> tuple[_Relationship, str]:
+        """The embedded relation's rows for one parent row, as a SELECT (filtered, ordered, paged)."""
         relation = self.relationship(parent, embed)
         child_alias = self.alias()
-        lateral = self.alias()
         child_path = (*path, embed.key)
         child = self.node(relation.target, child_alias, embed.items, child_path)
-        join = [f"{child_alias}.{quote_ident(c)} = {parent_alias}.{quote_ident(p)}" for p, c in relation.pairs]
-        where = " and ".join(join + child.where)
+        source = f"{relation.target.qualified} as {child_alias}"
+        if relation.junction is None:
+            join = [f"{child_alias}.{quote_ident(c)} = {parent_alias}.{quote_ident(p)}" for p, c in relation.pairs]
+        else:
+            junction = self.alias()
+            through = " and ".join(
+                f"{junction}.{quote_ident(j)} = {child_alias}.{quote_ident(t)}" for j, t in relation.through
+            )
+            source += f" join {relation.junction.qualified} as {junction} on {through}"
+            join = [f"{junction}.{quote_ident(j)} = {parent_alias}.{quote_ident(p)}" for p, j in relation.pairs]
         paging = ""
         if child_path in self.query.limit:
             paging += f" limit {self.value(self.query.limit[child_path])}::text::bigint"
         if child_path in self.query.offset:
             paging += f" offset {self.value(self.query.offset[child_path])}::text::bigint"
+        where = " and ".join(join + child.where)
         inner = (
-            f"select {', '.join(child.select)} from {relation.target.qualified} as {child_alias}"
-            f"{''.join(child.joins)} where {where}{child.order}{paging}"
+            f"select {', '.join(child.select)} from {source}{''.join(child.joins)} where {where}{child.order}{paging}"
         )
+        return relation, inner
+
+    def spread(self, parent: Table, parent_alias: str, embed: Embed, path: EmbedPath, into: _Node) -> str:
+        """`...rel(cols)`: the to-one row's columns become the parent's (nulls when there is none)."""
+        relation, inner = self._child(parent, parent_alias, embed, path)
+        if not relation.to_one:
+            raise RestError(
+                400,
+                "PGRST119",
+                f"A spread operation on '{embed.name}' is not possible",
+                f"'{parent.name}' and '{embed.name}' do not form a many-to-one or one-to-one relationship",
+            )
+        lateral = self.alias()
+        into.joins.append(f" left join lateral ({inner} limit 1) as {lateral} on true")
+        return lateral
+
+    def embed(self, parent: Table, parent_alias: str, embed: Embed, path: EmbedPath, into: _Node) -> tuple[str, bool]:
+        relation, inner = self._child(parent, parent_alias, embed, path)
+        lateral = self.alias()
         if relation.to_one:
             body = f"(select row_to_json(pgrst_e) as body from ({inner}) pgrst_e limit 1)"
             into.joins.append(f" left join lateral {body} as {lateral} on true")
@@ -243,6 +278,8 @@ class Compiler:
                     found.append(
                         (fk.name, _Relationship(target, tuple(zip(fk.ref_columns, fk.columns, strict=True)), one))
                     )
+        if target is not None:
+            found.extend(self._many_to_many(parent, target, embed.hint))
         if not found:
             raise RestError(
                 400,
@@ -262,6 +299,49 @@ class Compiler:
                 f"Try changing '{embed.name}' to one of: " + ", ".join(f"'{embed.name}!{name}'" for name, _ in found),
             )
         return found[0][1]
+
+    def _many_to_many(self, parent: Table, target: Table, hint: str | None) -> list[tuple[str, _Relationship]]:
+        """Junction tables: one FK to each side, both within the junction's primary key (PostgREST's rule)."""
+        found: list[tuple[str, _Relationship]] = []
+        by_table: dict[tuple[str, str], list[Any]] = {}
+        for fk in self.catalog.foreign_keys:
+            by_table.setdefault((fk.schema, fk.table), []).append(fk)
+        for (schema, name), fks in by_table.items():
+            junction = self.catalog.table(schema, name)
+            if (
+                junction is None
+                or junction.kind not in ("r", "p")
+                or (schema, name)
+                in (
+                    (parent.schema, parent.name),
+                    (target.schema, target.name),
+                )
+            ):
+                continue
+            keyed = set(junction.primary_key)
+            for left in fks:
+                if (left.ref_schema, left.ref_table) != (parent.schema, parent.name) or not set(left.columns) <= keyed:
+                    continue
+                for right in fks:
+                    if right is left or (right.ref_schema, right.ref_table) != (target.schema, target.name):
+                        continue
+                    if not set(right.columns) <= keyed:
+                        continue
+                    if hint is not None and hint not in (name, left.name, right.name):
+                        continue
+                    found.append(
+                        (
+                            f"{name} using {left.name} and {right.name}",
+                            _Relationship(
+                                target,
+                                tuple(zip(left.ref_columns, left.columns, strict=True)),
+                                False,
+                                junction,
+                                tuple(zip(right.columns, right.ref_columns, strict=True)),
+                            ),
+                        )
+                    )
+        return found
 
     # --- conditions ---------------------------------------------------------------------------
 
@@ -319,17 +399,38 @@ class Compiler:
             return f"{vector} @@ {_TSQUERY[op]}({config}{self.value(f.value)}::text)"
         raise RestError(400, "PGRST100", f"unknown operator {op}")
 
-    def order(self, table: Table, alias: str, terms: tuple[OrderTerm, ...]) -> str:
+    def order(self, table: Table, alias: str, terms: tuple[OrderTerm, ...], items: tuple[SelectItem, ...] = ()) -> str:
         if not terms:
             return ""
         parts = []
         for term in terms:
-            sql, _ = self.column(table, alias, term.field)
+            if term.relation is None:
+                sql, _ = self.column(table, alias, term.field)
+            else:
+                sql = self.related_column(table, alias, term, items)
             part = f"{sql} {'desc' if term.desc else 'asc'}"
             if term.nulls:
                 part += f" nulls {term.nulls}"
             parts.append(part)
         return " order by " + ", ".join(parts)
+
+    def related_column(self, table: Table, alias: str, term: OrderTerm, items: tuple[SelectItem, ...]) -> str:
+        """`order=rel(col)`: the column of the to-one related row (an embed's alias or a table name)."""
+        assert term.relation is not None
+        named = [i for i in items if isinstance(i, Embed) and term.relation in (i.alias, i.name)]
+        embed = named[0] if named else Embed(term.relation, None, None, False, ())
+        relation = self.relationship(table, embed)
+        if not relation.to_one:
+            raise RestError(
+                400,
+                "PGRST118",
+                f"A related order on '{term.relation}' is not possible",
+                f"'{table.name}' and '{term.relation}' do not form a many-to-one or one-to-one relationship",
+            )
+        child = self.alias()
+        sql, _ = self.column(relation.target, child, term.field)
+        join = " and ".join(f"{child}.{quote_ident(c)} = {alias}.{quote_ident(p)}" for p, c in relation.pairs)
+        return f"(select {sql} from {relation.target.qualified} as {child} where {join} limit 1)"
 
     def check_scopes(self) -> None:
         """Filters, order or paging on an embed that is not in `select` is PGRST108."""
@@ -349,14 +450,17 @@ def _array_of(kind: str) -> str:
     return kind if kind.endswith("[]") else f"{kind}[]"
 
 
-_BODY = "coalesce(json_agg(pgrst_body), '[]')::text"
+def _body(compiler: Compiler) -> str:
+    if compiler.strip:
+        return "coalesce(json_strip_nulls(json_agg(pgrst_body)), '[]')::text"
+    return "coalesce(json_agg(pgrst_body), '[]')::text"
 
 
 # --- reads --------------------------------------------------------------------------------------
 
 
-def compile_read(catalog: Catalog, table: Table, query: Query, count: bool) -> Plan:
-    compiler = Compiler(catalog, query)
+def compile_read(catalog: Catalog, table: Table, query: Query, count: bool, *, strip: bool = False) -> Plan:
+    compiler = Compiler(catalog, query, strip=strip)
     alias = quote_ident(table.name)
     source = f"{table.qualified} as {alias}"
     return _read(
@@ -374,7 +478,7 @@ def _read(
     limit = compiler.external("limit")
     offset = compiler.external("offset")
     sql = (
-        f"select {total} as total, count(*) as n, {_BODY} as body from "
+        f"select {total} as total, count(*) as n, {_body(compiler)} as body from "
         f"(select {', '.join(node.select)} {filtered}{node.order} limit {limit}::int8 offset {offset}::int8)"
         " pgrst_body"
     )
@@ -393,17 +497,22 @@ def _where(conditions: list[str]) -> str:
 # --- writes -------------------------------------------------------------------------------------
 
 
-def _returning(compiler: Compiler, table: Table, alias: str, query: Query, *, represent: bool, write: str) -> str:
+def _returning(
+    compiler: Compiler, table: Table, alias: str, query: Query, *, represent: bool, write: str, upsert: bool = False
+) -> str:
+    """The write as a CTE, then `(total, n, body[, inserted])`; upserts count rows that were new (xmax = 0)."""
+    inserted = ", (select count(*) from pgrst_w where pgrst_w.pgrst_inserted) as inserted" if upsert else ""
+    flag = f", ({alias}.xmax = 0) as pgrst_inserted" if upsert else ""
     if not represent:
         return (
-            f"with pgrst_w as ({write} returning 1) "
-            "select null::bigint as total, count(*) as n, null::text as body from pgrst_w"
+            f"with pgrst_w as ({write} returning 1{flag}) "
+            f"select null::bigint as total, count(*) as n, null::text as body{inserted} from pgrst_w"
         )
     node = compiler.node(table, alias, query.select, (), filtered=False)
     compiler.check_scopes()
     return (
-        f"with pgrst_w as ({write} returning {alias}.*) "
-        f"select null::bigint as total, count(*) as n, {_BODY} as body from "
+        f"with pgrst_w as ({write} returning {alias}.*{flag}) "
+        f"select null::bigint as total, count(*) as n, {_body(compiler)} as body{inserted} from "
         f"(select {', '.join(node.select)} from pgrst_w as {alias}{''.join(node.joins)}{node.order}) pgrst_body"
     )
 
@@ -417,9 +526,19 @@ def compile_insert(
     represent: bool,
     upsert: str | None,
     missing_default: bool,
+    strip: bool = False,
+    locate: bool = False,
+    put: bool = False,
 ) -> Plan:
-    """INSERT from the JSON body (bound as one text parameter); `upsert` is merge|ignore|None."""
-    compiler = Compiler(catalog, query)
+    """INSERT from the JSON body (bound as one text parameter); `upsert` is merge|ignore|None.
+
+    `locate` returns only the primary key (for `return=headers-only`'s Location); `put` keeps only
+    body rows whose key matches the URL's `eq` filters, so the caller can demand exactly one.
+    """
+    if locate:
+        query = replace(query, select=tuple(SelectColumn(Field(name)) for name in table.primary_key))
+        represent = True
+    compiler = Compiler(catalog, query, strip=strip, explicit_star=upsert is not None)
     alias = quote_ident(table.name)
     cols = [_writable(table, name) for name in columns]
     if cols:
@@ -431,18 +550,19 @@ def compile_insert(
                 fallback = column.default_expr if column.default_expr is not None else "null"
                 value = f"case when pgrst_j.v ? {quote_literal(column.name)} then {value} else {fallback} end"
             values.append(value)
+        guard = _where(_root_conditions(compiler, table, "pgrst_r")) if put else ""
         write = (
             f"insert into {table.qualified} as {alias} ({', '.join(quote_ident(c.name) for c in cols)}) "
             f"select {', '.join(values)} from jsonb_array_elements("
             f"case when jsonb_typeof({body}::text::jsonb) = 'array' then {body}::text::jsonb"
             f" else jsonb_build_array({body}::text::jsonb) end) with ordinality as pgrst_j(v, i)"
             f" cross join lateral jsonb_populate_record(null::{table.qualified}, pgrst_j.v)"
-            " as pgrst_r order by pgrst_j.i"
+            f" as pgrst_r{guard} order by pgrst_j.i"
         )
     else:
         write = f"insert into {table.qualified} as {alias} default values"
     if upsert is not None:
-        targets = query.on_conflict or table.primary_key
+        targets = table.primary_key if put else query.on_conflict or table.primary_key
         for name in targets:
             if name not in table.columns:
                 raise undefined_column(table.name, name)
@@ -455,9 +575,8 @@ def compile_insert(
             write += f"{conflict} do update set {sets}"
         else:
             write += f"{conflict} do nothing"
-    return Plan(
-        compiler.statement(_returning(compiler, table, alias, query, represent=represent, write=write)), readonly=False
-    )
+    sql = _returning(compiler, table, alias, query, represent=represent, write=write, upsert=upsert is not None)
+    return Plan(compiler.statement(sql), readonly=False)
 
 
 def _writable(table: Table, name: str) -> Column:
@@ -467,8 +586,10 @@ def _writable(table: Table, name: str) -> Column:
     return column
 
 
-def compile_update(catalog: Catalog, table: Table, query: Query, columns: tuple[str, ...], represent: bool) -> Plan:
-    compiler = Compiler(catalog, query)
+def compile_update(
+    catalog: Catalog, table: Table, query: Query, columns: tuple[str, ...], represent: bool, *, strip: bool = False
+) -> Plan:
+    compiler = Compiler(catalog, query, strip=strip)
     alias = quote_ident(table.name)
     cols = [_writable(table, name) for name in columns]
     body = compiler.external("body")
@@ -483,8 +604,8 @@ def compile_update(catalog: Catalog, table: Table, query: Query, columns: tuple[
     )
 
 
-def compile_delete(catalog: Catalog, table: Table, query: Query, represent: bool) -> Plan:
-    compiler = Compiler(catalog, query)
+def compile_delete(catalog: Catalog, table: Table, query: Query, represent: bool, *, strip: bool = False) -> Plan:
+    compiler = Compiler(catalog, query, strip=strip)
     alias = quote_ident(table.name)
     where = _root_conditions(compiler, table, alias)
     write = f"delete from {table.qualified} as {alias}{_where(where)}"

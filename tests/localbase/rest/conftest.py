@@ -16,6 +16,8 @@ from supabase import Client, create_client
 from tests.conftest import LocalStack, SignedUpUser
 
 FIXTURE_SQL = """
+drop table if exists public.rest_thing_labels cascade;
+drop table if exists public.rest_labels cascade;
 drop table if exists public.rest_things cascade;
 drop table if exists public.rest_groups cascade;
 create table public.rest_groups (
@@ -52,6 +54,24 @@ insert into public.rest_things (id, group_id, name, score, tags, during, data, b
   (3, 2, 'carrot', 30, '{orange,vegetable}', '[10,20)', '{"kind": "veg"}', 'quick carrots jump'),
   (4, 2, 'Durian', null, '{}', null, null, null),
   (5, null, 'eggplant, "purple"', 50, '{purple}', '[30,40)', '{"kind": "veg"}', 'the purple eggplant');
+-- Many-to-many: rest_thing_labels is a junction (both FKs inside its primary key).
+create table public.rest_labels (
+  id integer primary key,
+  name text not null,
+  note text,
+  at timestamptz not null default '2024-01-01 12:00:00+00'
+);
+create table public.rest_thing_labels (
+  thing_id integer references public.rest_things (id) on delete cascade,
+  label_id integer references public.rest_labels (id) on delete cascade,
+  primary key (thing_id, label_id)
+);
+-- A view renaming FK/PK columns of one base table: relationships are inferred through it.
+create view public.rest_things_view as select id as thing_id, group_id as grp, name from public.rest_things;
+grant all on public.rest_labels, public.rest_thing_labels, public.rest_things_view
+  to anon, authenticated, service_role;
+insert into public.rest_labels (id, name, note) values (1, 'red', 'warm'), (2, 'sweet', null), (3, 'unused', null);
+insert into public.rest_thing_labels values (1, 1), (1, 2), (2, 2), (3, 1);
 """
 
 
