@@ -238,6 +238,8 @@ class Compiler:
             )
         lateral = self.alias()
         into.joins.append(f" left join lateral ({inner} limit 1) as {lateral} on true")
+        if embed.inner:
+            into.where.append(f"exists ({inner})")
         return lateral
 
     def embed(self, parent: Table, parent_alias: str, embed: Embed, path: EmbedPath, into: _Node) -> tuple[str, bool]:

@@ -143,3 +143,24 @@ def test_columns_and_on_conflict_accept_quoted_names() -> None:
     query = parse(scan([("columns", '"a","b c"'), ("on_conflict", "id,slug")])[0])
     assert query.columns == ("a", "b c")
     assert query.on_conflict == ("id", "slug")
+
+
+def test_spread_embeds() -> None:
+    assert parse_select("id,...groups!inner(group_name:name)") == (
+        Column(Field("id")),
+        Embed("groups", None, None, True, (Column(Field("name"), "group_name"),), spread=True),
+    )
+    for bad in ("...", "...groups", "...(name)"):
+        with pytest.raises(RestError) as failure:
+            parse_select(bad)
+        assert failure.value.code == "PGRST100"
+
+
+def test_order_by_related_column() -> None:
+    assert parse_order("country(name).desc.nullslast,id") == (
+        OrderTerm(Field("name"), True, "last", "country"),
+        OrderTerm(Field("id")),
+    )
+    assert parse_order("c(data->>x)") == (OrderTerm(Field("data", (("->>", "x"),)), relation="c"),)
+    with pytest.raises(RestError):
+        parse_order("country(name.desc")

@@ -46,6 +46,8 @@ def test_spread_embed_merges_a_to_one_relation(service_client: Client) -> None:
         {"id": 4, "group_name": "beta"},
         {"id": 5, "group_name": None},
     ]
+    inner = service_client.table("rest_things").select("id, ...rest_groups!inner(name)").order("id").execute()
+    assert [row["id"] for row in data(inner)] == [1, 2, 3, 4]
     with pytest.raises(APIError) as failure:
         service_client.table("rest_groups").select("id, ...rest_things(name)").execute()
     assert failure.value.code == "PGRST119"
