@@ -20,6 +20,7 @@ Figures are printed and written to bench/out/worker.json. `python -m bench.worke
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import random
@@ -212,6 +213,7 @@ class Bench:
             clients.append(client)
 
         rng = random.Random(conversations)
+        gc.freeze()  # the measuring client's own collector pauses (~25 ms full) are not the platform's
 
         asking = [await asyncpg.connect(self.dsn) for _ in people]
 

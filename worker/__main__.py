@@ -1,10 +1,15 @@
 """`python -m worker`: answer chat messages until SIGTERM or SIGINT, then shut down gracefully.
+
 Runs on uvloop (a dependency through uvicorn[standard]): cheaper socket writes and wake-ups on the
-per-chunk path."""
+per-chunk path. Once started, everything alive (modules, the tokenizer's vocabulary, clients:
+~90k objects) is frozen out of the garbage collector: it never becomes garbage, and walking it
+made every full collection a 40-60 ms pause that stalled all the answers in flight.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 
 import uvloop
@@ -22,6 +27,7 @@ async def serve() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     await worker.start()
+    gc.freeze()
     await stopping.wait()
     await worker.stop()
 
