@@ -449,12 +449,7 @@ class RestService:
         def check(row: asyncpg.Record) -> RestError | None:
             if fmt == hdr.OBJECT and prefer.representation:
                 return singular_violation(row)
-            if prefer.max_affected is not None and prefer.strict and row["n"] > prefer.max_affected:
-                return RestError(
-                    400, "PGRST124", "Query result exceeds max-affected preference constraint",
-                    f"The query affects {row['n']} rows",
-                )  # fmt: skip
-            return None
+            return _max_affected_violation(prefer, row)
 
         row, _ = await self._execute(request, identity, schema, plan, args, check=check, prefer=prefer)
         n = row["n"]
@@ -501,7 +496,12 @@ class RestService:
         )
         offset, limit = self._paging(request, query, values)
         args = bind(plan.main.params, values, {"limit": limit, "offset": offset, "body": body})
-        check = singular_violation if fmt == hdr.OBJECT and plan.result == "rows" else None
+
+        def check(row: asyncpg.Record) -> RestError | None:
+            if fmt == hdr.OBJECT and plan.result == "rows":
+                return singular_violation(row)
+            return _max_affected_violation(prefer, row) if plan.result == "rows" else None
+
         row, _ = await self._execute(request, identity, schema, plan, args, check=check, prefer=prefer)
         if plan.result == "void":
             return 204, [], b""
@@ -544,6 +544,15 @@ def _check_put_filters(query: Query, table: Table) -> None:
         names.append(condition.field.name)
     if not table.primary_key or sorted(names) != sorted(table.primary_key):
         raise RestError(405, "PGRST105", "Filters must include all and only primary key columns with 'eq' operators")
+
+
+def _max_affected_violation(prefer: hdr.Prefer, row: asyncpg.Record) -> RestError | None:
+    """`Prefer: handling=strict, max-affected=n` fails (and rolls back) a write or call touching more rows."""
+    if prefer.max_affected is None or not prefer.strict or row["n"] <= prefer.max_affected:
+        return None
+    return RestError(
+        400, "PGRST124", "Query result exceeds max-affected preference constraint", f"The query affects {row['n']} rows"
+    )
 
 
 def _put_mismatch() -> RestError:

@@ -123,6 +123,12 @@ def test_max_affected_under_strict_handling_rolls_back(things: LocalStack) -> No
     )
     assert allowed.status_code == 204
     assert names() == ["y", "y"]
+    # A set-returning function is held to it too.
+    strict = {**JSON, "prefer": "handling=strict, max-affected=2"}
+    called = call(things, "POST", "rpc/rest_things_by_min_score", json={"min_score": 20}, headers=strict)
+    assert (called.status_code, called.json()["code"]) == (400, "PGRST124")
+    fewer = call(things, "POST", "rpc/rest_things_by_min_score", json={"min_score": 40}, headers=strict)
+    assert [row["id"] for row in fewer.json()] == [5]
 
 
 def test_put_upserts_one_row_by_primary_key(things: LocalStack) -> None:
