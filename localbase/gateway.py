@@ -106,10 +106,11 @@ class Gateway:
             else:
                 await send({"type": "websocket.close", "code": 4001})
             return
-        child = dict(scope)
-        child["path"] = sub_path
-        child["root_path"] = scope.get("root_path", "") + prefix
-        await service(child, receive, send)
+        # The scope is this connection's own, so it is rewritten in place: a copy would live as
+        # long as each realtime socket does.
+        scope["path"] = sub_path
+        scope["root_path"] = scope.get("root_path", "") + prefix
+        await service(scope, receive, send)
 
     def _route(self, path: str) -> tuple[str, Service | None]:
         for prefix, service in self.services.items():
