@@ -41,6 +41,10 @@ create table if not exists auth.users (
   deleted_at timestamptz,
   is_anonymous boolean not null default false
 );
+-- Users inserted by plain SQL (seeds, tests, admin scripts) still get timestamps the auth API can
+-- report; GoTrue itself always sets both.
+alter table auth.users alter column created_at set default now();
+alter table auth.users alter column updated_at set default now();
 create unique index if not exists users_email_partial_key on auth.users (email) where (is_sso_user = false);
 create index if not exists users_instance_id_email_idx on auth.users (instance_id, lower(email));
 
