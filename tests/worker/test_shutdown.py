@@ -1,8 +1,9 @@
-"""SIGTERM: a worker stops claiming and releases what it cannot finish within its grace period, so
-another worker takes it over at once instead of waiting for the lease to expire."""
+"""SIGTERM: a worker stops claiming, finishes what it can within its grace period, and releases
+the rest so another worker takes it over at once instead of waiting for the lease to expire."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import asyncpg
@@ -28,6 +29,23 @@ async def _streaming_by(pg: asyncpg.Connection, question: str, worker_id: str) -
     return await until(probe, 20)
 
 
+async def test_sigterm_finishes_an_answer_within_the_grace_period(
+    pg: asyncpg.Connection, owner: Owner, spawn_worker: object
+) -> None:
+    async with RecordingFakeScope(ttft=0.0, tokens_per_s=60.0, tokens_per_event=2, answer_tokens=60) as fake:
+        worker = spawn_worker(fake, WORKER_SHUTDOWN_GRACE="20")  # type: ignore[operator]
+        question = await ask(pg, owner, "a short story, please")
+        await _streaming_by(pg, question, worker.worker_id)
+
+        # terminate() waits synchronously; off the loop, which also serves the fake model
+        assert await asyncio.to_thread(worker.terminate, 30) == 0
+        row = await pg.fetchrow("select * from chat_messages where reply_to = $1", question)
+
+    assert row["status"] == "completed", "the answer in flight was not finished before exiting"
+    assert row["attempts"] == 1
+    assert fake.stats.calls == 1
+
+
 async def test_sigterm_releases_what_it_cannot_finish_to_another_worker_at_once(
     stack: LocalStack, pg: asyncpg.Connection, owner: Owner, workers: Workers, spawn_worker: object
 ) -> None:
@@ -39,7 +57,7 @@ async def test_sigterm_releases_what_it_cannot_finish_to_another_worker_at_once(
         question = await ask(pg, owner, "a very long story, please")
         await _streaming_by(pg, question, leaving.worker_id)
 
-        assert leaving.terminate(timeout=30) == 0
+        assert await asyncio.to_thread(leaving.terminate, 30) == 0
         released = await pg.fetchrow("select * from chat_messages where reply_to = $1", question)
         assert released["status"] in ("pending", "streaming")
         assert released["lease_owner"] is None or released["lease_expires_at"] <= await pg.fetchval("select now()")
