@@ -8,6 +8,7 @@ passed on as is. Like the CLI it accepts any key unless strict mode is on.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,6 +75,9 @@ class Gateway:
             service = factory(self.context)
             await service.startup()
             self.services[prefix] = service
+        # Everything alive now (modules, pools, schema caches) lives as long as the process: keep
+        # it out of the collector, whose full passes over it stalled every request in flight.
+        gc.freeze()
 
     async def shutdown(self) -> None:
         for service in reversed(list(self.services.values())):
