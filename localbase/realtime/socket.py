@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from localbase.realtime.channel import Channel
     from localbase.realtime.service import RealtimeService
 
-_MAX_BUFFERED = 4 * 1024 * 1024
+# A burst of 10,000 changes is ~4 MB of frames; a reader that is merely slow must not lose it.
+_MAX_BUFFERED = 16 * 1024 * 1024
 
 
 class Connection:
@@ -42,7 +43,7 @@ class Connection:
 
     def write(self, out: Outbound) -> bool:
         """Write without waiting on the peer; False when only ASGI can write here (see deliver).
-        A peer with 4 MB already waiting for it is closed with 1008 instead."""
+        A peer with 16 MB already waiting for it is closed with 1008 instead."""
         ws = self._direct
         if ws is None:
             return self.closed
