@@ -22,13 +22,16 @@ async def run(short: bool) -> Verdict:
     burst = bursts.BurstResult()
     async with rig("abuse", Shape(workers=1, api_env=bursts.LIMITED_API)) as world:
         open_api = world.spawn_api("api-open", **OPEN_API)
-        await open_api.start()
-        me, other = await world.people(2)
-        await bursts.away_from_window_edge()
-        await bursts.send_burst(world, world.api_url, me, ledger, burst)
-        accounts = await bursts.auth_bursts(world, world.api_url, burst)
-        findings, hostile_problems = await hostile.run_probes(world, open_api.url, me, other)
-        result = await audit(world.pool, ledger, drain_within=30, known_codes=ANSWER_CODES)
+        try:
+            await open_api.start()
+            me, other = await world.people(2)
+            await bursts.away_from_window_edge()
+            await bursts.send_burst(world, world.api_url, me, ledger, burst)
+            accounts = await bursts.auth_bursts(world, world.api_url, burst)
+            findings, hostile_problems = await hostile.run_probes(world, open_api.url, me, other)
+            result = await audit(world.pool, ledger, drain_within=30, known_codes=ANSWER_CODES)
+        finally:
+            await open_api.stop()  # the rig stops only the children it started itself
     figures = {
         **load_figures(ledger, result),
         "limit": bursts.LIMIT,
