@@ -60,7 +60,9 @@ def _run(module: str) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     selected = [m for m in BENCHMARKS if not argv or m.removesuffix("_bench") in argv]
-    results = {module.removesuffix("_bench"): _run(module) for module in selected}
+    # A partial run (`python -m bench api`) refreshes its own entries and keeps the others.
+    results: dict[str, Any] = json.loads(REPORT.read_text())["results"] if argv and REPORT.exists() else {}
+    results.update({module.removesuffix("_bench"): _run(module) for module in selected})
     report = {"machine": machine(), "versions": _versions(), "results": results}
     REPORT.write_text(json.dumps(report, indent=2, ensure_ascii=False))
     try:
@@ -69,7 +71,7 @@ def main(argv: list[str]) -> int:
         draw(report, OUT)
     except ImportError as exc:
         print(f"plots skipped: {exc}", file=sys.stderr)
-    failed = [name for name, result in results.items() if result["status"] != "ok"]
+    failed = [name for name in results if results[name]["status"] != "ok"]
     print(f"\nreport: {REPORT}" + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
 

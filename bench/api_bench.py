@@ -126,8 +126,10 @@ async def _deep_row(pg: asyncpg.Connection, session_id: str, depth: int) -> dict
 
 
 _ASYNCPG_PAGE = f"""
-    select {COLUMNS} from public.chat_messages
-     where session_id = $1 and ($2::timestamptz is null or (created_at, id) < ($2::timestamptz, $3::uuid))
+    select {COLUMNS} from public.chat_messages where session_id = $1
+     order by created_at desc, id desc limit 21"""
+_ASYNCPG_DEEP_PAGE = f"""
+    select {COLUMNS} from public.chat_messages where session_id = $1 and (created_at, id) < ($2, $3)
      order by created_at desc, id desc limit 21"""
 
 
@@ -136,12 +138,11 @@ async def _asyncpg_page(pg: asyncpg.Connection, claims: str, session_id: str, de
     async with pg.transaction():
         await pg.execute("select set_config('request.jwt.claims', $1, true)", claims)
         await pg.execute("set local role authenticated")
-        rows = await pg.fetch(
-            _ASYNCPG_PAGE,
-            uuid.UUID(session_id),
-            deep and datetime.fromisoformat(deep["created_at"]),
-            deep and uuid.UUID(deep["id"]),
-        )
+        if deep is None:
+            rows = await pg.fetch(_ASYNCPG_PAGE, uuid.UUID(session_id))
+        else:
+            keyset = (datetime.fromisoformat(deep["created_at"]), uuid.UUID(deep["id"]))
+            rows = await pg.fetch(_ASYNCPG_DEEP_PAGE, uuid.UUID(session_id), *keyset)
     assert len(rows) == 21
 
 

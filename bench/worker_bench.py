@@ -34,7 +34,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ from core.jwt import encode
 from core.settings import Settings
 
 TTFT_S = 0.05
-LATENCY_ROUNDS = {1: 41, 50: 11}  # the first round of each conversation is reported apart
+LATENCY_ROUNDS = {1: 41, 50: 11, 200: 6}  # the first round of each conversation is reported apart
 THINK_S = (0.5, 1.5)  # a conversation's pause between an answer and its next question
 BURST = 3000
 STREAMS = 1000
@@ -130,7 +130,7 @@ class Bench:
         self.pgdata: Path | None = None
 
     @contextmanager
-    def fake_and_worker(self, fake_args: list[str], **worker_env: str) -> Iterator[tuple[str, int]]:
+    def fake_and_worker(self, fake_args: list[str], workers: int = 1, **worker_env: str) -> Iterator[tuple[str, int]]:
         port = free_port()
         fake_url = f"http://127.0.0.1:{port}"
         with _child(
@@ -144,9 +144,16 @@ class Bench:
                 "WORKER_LOG_LEVEL": "WARNING",
                 **worker_env,
             }
-            with _child("worker", ["-m", "worker"], env, None) as worker:
-                self.pids.update(fakescope=fake.pid, worker=worker.pid)
-                yield fake_url, worker.pid
+            for stale in [name for name in self.pids if name.startswith("worker")]:
+                del self.pids[stale]
+            with ExitStack() as started:
+                pids = [
+                    started.enter_context(_child("worker", ["-m", "worker"], env, None)).pid for _ in range(workers)
+                ]
+                self.pids.update(
+                    fakescope=fake.pid, **{f"worker{i + 1 if i else ''}": pid for i, pid in enumerate(pids)}
+                )
+                yield fake_url, pids[0]
 
     async def users(self, conn: asyncpg.Connection, count: int) -> list[tuple[str, str, str]]:
         """(user id, session id, access token) for `count` fresh users, one session each."""
@@ -363,10 +370,14 @@ def main() -> None:
                     time.sleep(2.0)  # the worker subscribes
                     figures["added_ttft_1"] = asyncio.run(bench.latency(1))
                     figures["added_ttft_50"] = asyncio.run(bench.latency(50))
+                    figures["added_ttft_200"] = asyncio.run(bench.latency(200))
             if "throughput" in parts:
                 with bench.fake_and_worker(["--ttft", "0", "--tokens-per-s", "0", "--answer-tokens", "20"]):
                     time.sleep(2.0)
                     figures["throughput"] = asyncio.run(bench.throughput())
+                with bench.fake_and_worker(["--ttft", "0", "--tokens-per-s", "0", "--answer-tokens", "20"], workers=2):
+                    time.sleep(2.0)
+                    figures["throughput_two_workers"] = asyncio.run(bench.throughput())
             slow = ["--ttft", "0", "--tokens-per-s", "2", "--tokens-per-event", "1", "--answer-tokens", "30"]
             if "streams" in parts:
                 with bench.fake_and_worker(slow) as (fake_url, pid):
