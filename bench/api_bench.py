@@ -170,6 +170,26 @@ def _loadgen(port: int, path: str, headers: dict[str, str]) -> dict[str, Any]:
     }
 
 
+async def _asyncpg_rate(database: str, claims: str, session_id: str, deep: dict[str, str] | None) -> dict[str, Any]:
+    """Pages/s straight on asyncpg with as many connections as the HTTP load uses: the floor."""
+    pool = await asyncpg.create_pool(database, min_size=LOAD_CONNECTIONS, max_size=LOAD_CONNECTIONS)
+    latencies: list[float] = []
+    deadline = time.monotonic() + LOAD_SECONDS
+
+    async def client() -> None:
+        async with pool.acquire() as conn:
+            while time.monotonic() < deadline:
+                started = time.perf_counter()
+                await _asyncpg_page(conn, claims, session_id, deep)
+                latencies.append(time.perf_counter() - started)
+
+    began = time.monotonic()
+    await asyncio.gather(*(client() for _ in range(LOAD_CONNECTIONS)))
+    elapsed = time.monotonic() - began
+    await pool.close()
+    return {"requests_per_s": round(len(latencies) / elapsed, 1), "errors": 0, **summary_ms(latencies)}
+
+
 async def _measure(api_url: str, supabase_url: str, anon_key: str, token: str, database: str) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}"}
     figures: dict[str, Any] = {"sizes": {}}
@@ -224,6 +244,8 @@ async def _measure(api_url: str, supabase_url: str, anon_key: str, token: str, d
             "seconds": LOAD_SECONDS,
             "api_page1": _loadgen(port, base, headers),
             "api_deep_cursor": _loadgen(port, f"{base}&cursor={cursor}", headers),
+            "asyncpg_page1": await _asyncpg_rate(database, claims, session_id, None),
+            "asyncpg_deep_cursor": await _asyncpg_rate(database, claims, session_id, deep),
         }
     await pg.close()
     return figures
