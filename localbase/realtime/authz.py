@@ -10,6 +10,7 @@ are cached per (claims, topic, extension) for `ttl` seconds; reads are checked f
 from __future__ import annotations
 
 import json
+import sys
 import time
 from typing import Any
 
@@ -31,7 +32,8 @@ _WRITE = "insert into realtime.messages (topic, extension, private) values ($1, 
 
 
 def claims_key(claims: dict[str, Any]) -> str:
-    return json.dumps(claims, sort_keys=True, separators=(",", ":"))
+    # Interned: every channel of the same token holds one shared copy, not its own.
+    return sys.intern(json.dumps(claims, sort_keys=True, separators=(",", ":")))
 
 
 class Authorizer:

@@ -6,6 +6,7 @@ plus their ids, then presence_state and the "Subscribed to PostgreSQL" system me
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 from localbase.realtime import protocol
@@ -42,8 +43,8 @@ class Channel:
         broadcast = config.get("broadcast") or {}
         presence = config.get("presence") or {}
         self.connection = connection
-        self.topic = topic
-        self.name = topic.removeprefix("realtime:")
+        self.topic = sys.intern(topic)  # many sockets join the same topics: share the strings
+        self.name = sys.intern(topic.removeprefix("realtime:"))
         self.join_ref = join_ref
         self.private = bool(config.get("private"))
         self.broadcast_self = bool(broadcast.get("self"))
