@@ -100,3 +100,22 @@ async def test_empty_or_stopword_query_finds_nothing(db: asyncpg.Connection) -> 
     await db.execute("insert into chat_messages (session_id, user_id, content) values ($1, $2, 'the a')", session, user)
     assert await _search(db, user, "the") == []
     assert await _search(db, user, "   ") == []
+
+
+async def test_common_terms_rank_only_the_newest_500_matches(db: asyncpg.Connection) -> None:
+    user = await create_user(db, "chatty")
+    session = await db.fetchval("insert into chat_sessions (user_id) values ($1) returning id", user)
+    await db.execute(
+        """insert into chat_messages (session_id, user_id, content, created_at)
+           select $1, $2, 'needle number ' || g, now() - (600 - g) * interval '1 second'
+             from generate_series(1, 600) g""",
+        session,
+        user,
+    )
+    async with acting_as(db, Actor("user", "authenticated", user)):
+        tail = await db.fetch("select content from search_messages('needle', null, 100, 400)")
+        beyond = await db.fetch("select content from search_messages('needle', null, 100, 500)")
+    assert len(tail) == 100
+    assert beyond == []
+    numbers = {int(r["content"].rsplit(" ", 1)[1]) for r in tail}
+    assert min(numbers) > 100, "an old match outside the newest 500 was ranked"
