@@ -53,7 +53,7 @@ async def test_burst_of_ten_thousand_inserts_arrives_in_commit_order(
 
     big = "y" * 100_000
     await stack_db.execute("insert into public.rt_burst (id, body) values (-1, $1)", big)
-    await eventually(lambda: len(got) == 10_001, what="the 100 KB row")
+    await eventually(lambda: len(got) == 10_001, within=30, what="the 100 KB row")
     assert got[-1]["data"]["record"]["body"] == big
 
 
