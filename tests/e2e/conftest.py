@@ -5,7 +5,6 @@ Debian's Chromium. Every piece is a real process; nothing is mocked."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
@@ -18,9 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from core.settings import Settings
 from localbase.postgres import Cluster
-from tests.conftest import TEMPLATE, LocalStack, _create_database, free_port, stack_env, wait_for_http
+from tests.conftest import LocalStack, clone_template, free_port, launch_stack, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
@@ -123,22 +121,7 @@ def chromium_path() -> str:
 @pytest.fixture(scope="session")
 def web_stack(pg_cluster: Cluster, template_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """A gateway of its own on a fresh clone of the migrated template."""
-    name = "cg_web_e2e"
-    asyncio.run(_create_database(pg_cluster, name, TEMPLATE))
-    dsn = pg_cluster.dsn(name)
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("web-localbase") / "localbase.log"
-    settings = Settings()
-    local = LocalStack(
-        url=f"http://127.0.0.1:{port}",
-        port=port,
-        dsn=dsn,
-        anon_key=settings.supabase.anon_key,
-        service_role_key=settings.supabase.service_role_key,
-        jwt_secret=settings.supabase.jwt_secret,
-        env=stack_env(dsn, port, log_path),
-    )
-    local.start()
+    local = launch_stack(clone_template(pg_cluster, "cg_web_e2e"), tmp_path_factory)
     try:
         yield local
     finally:
