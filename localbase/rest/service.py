@@ -223,15 +223,17 @@ class RestService:
     def _prefer(self, request: Request) -> hdr.Prefer:
         return hdr.prefer(request.headers.get("prefer"), timezones=self.catalog.timezones, tx_override=self.tx_override)
 
+    def _negotiate(self, request: Request) -> tuple[str, bool, hdr.Prefer]:
+        """What the client asked for: the body format, whether to strip nulls, its preferences."""
+        accept = request.headers.get("accept")
+        return hdr.accept(accept), hdr.strips_nulls(accept), self._prefer(request)
+
     # --- reads --------------------------------------------------------------------------------
 
     async def _read(
         self, request: Request, identity: Identity, schema: str, table: Table
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        accept = request.headers.get("accept")
-        fmt = hdr.accept(accept)
-        strip = hdr.strips_nulls(accept)
-        prefer = self._prefer(request)
+        fmt, strip, prefer = self._negotiate(request)
         shape, values = scan(request.query)
         exact = prefer.count in ("exact", "estimated")
         key = ("read", schema, table.name, shape, exact, strip)
@@ -305,10 +307,7 @@ class RestService:
     async def _insert(
         self, request: Request, identity: Identity, schema: str, table: Table
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        accept = request.headers.get("accept")
-        fmt = hdr.accept(accept)
-        strip = hdr.strips_nulls(accept)
-        prefer = self._prefer(request)
+        fmt, strip, prefer = self._negotiate(request)
         text, payload = await self._json_body(request)
         rows = payload if isinstance(payload, list) else [payload]
         if not rows or not all(isinstance(row, dict) for row in rows) or payload is None:
@@ -370,10 +369,7 @@ class RestService:
         self, request: Request, identity: Identity, schema: str, table: Table
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """Single-row upsert: the URL's `eq` filters name the whole primary key, the body the row."""
-        accept = request.headers.get("accept")
-        fmt = hdr.accept(accept)
-        strip = hdr.strips_nulls(accept)
-        prefer = self._prefer(request)
+        fmt, strip, prefer = self._negotiate(request)
         shape, values = scan(request.query)
         query = _parsed(shape)
         _check_put_filters(query, table)
@@ -420,10 +416,7 @@ class RestService:
     async def _write(
         self, request: Request, identity: Identity, schema: str, table: Table
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        accept = request.headers.get("accept")
-        fmt = hdr.accept(accept)
-        strip = hdr.strips_nulls(accept)
-        prefer = self._prefer(request)
+        fmt, strip, prefer = self._negotiate(request)
         shape, values = scan(request.query)
         query = _parsed(shape)
         if request.method == "PATCH":
