@@ -2,7 +2,9 @@
 
 Notifications arrive after commit, in commit order; one consumer task hands them to the fan-out
 in that order, in batches of whatever queued up while the previous batch was being delivered.
-Parked payloads (over NOTIFY's size limit) are read and deleted from realtime.localbase_overflow.
+Parked payloads (over NOTIFY's size limit) are read from realtime.localbase_overflow, not taken:
+every gateway on the database hears the same notification and must find the same payload. Parked
+rows older than five minutes are dropped, at most once a minute.
 
 Guarantee: while the listening connection lives, no committed change is lost or reordered. NOTIFY
 is not durable: changes committed while it is down are not replayed. The loss is never silent:
@@ -26,8 +28,9 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "localbase_realtime"
 _MAX_BATCH = 2000
-_TAKE_PARKED = "delete from realtime.localbase_overflow where id = $1 returning payload"
-_DROP_STALE = "delete from realtime.localbase_overflow where created_at < now() - interval '1 hour'"
+_READ_PARKED = "select payload from realtime.localbase_overflow where id = $1"
+_DROP_STALE = "delete from realtime.localbase_overflow where created_at < now() - interval '5 minutes'"
+_CLEANUP_EVERY_S = 60.0
 
 Batch = list[dict[str, Any]]
 
@@ -48,6 +51,7 @@ class ChangeListener:
         self._task: asyncio.Task[None] | None = None
         self._conn: asyncpg.Connection | None = None
         self._lost = asyncio.Event()
+        self._cleaned = 0.0
         self.ready = asyncio.Event()
 
     async def start(self) -> None:
@@ -96,15 +100,23 @@ class ChangeListener:
         for text in raw:
             item = protocol.loads(text)
             if item.get("k") == "o":
-                parked = await self._pool.fetchval(_TAKE_PARKED, item["id"])
+                parked = await self._pool.fetchval(_READ_PARKED, item["id"])
                 if parked is None:
+                    log.warning("a parked change was gone before it was read", extra={"parked_id": item["id"]})
                     continue
                 item = protocol.loads(parked)
+                await self._drop_stale()
             batch.append(item)
         try:
             await self._on_batch(batch)
         except Exception:
             log.exception("realtime fan-out failed for a batch of %d changes", len(batch))
+
+    async def _drop_stale(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now - self._cleaned >= _CLEANUP_EVERY_S:
+            self._cleaned = now
+            await self._pool.execute(_DROP_STALE)
 
     async def _reconnect(self) -> None:
         self.ready.clear()

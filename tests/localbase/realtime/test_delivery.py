@@ -10,8 +10,8 @@ import asyncpg
 import pytest
 from realtime import AsyncRealtimeClient
 
-from tests.conftest import LocalStack
-from tests.localbase.realtime.conftest import eventually, subscribed
+from tests.conftest import LocalStack, launch_stack
+from tests.localbase.realtime.conftest import eventually, subscribed, ws_url
 
 
 @pytest.fixture
@@ -74,3 +74,35 @@ async def test_clients_resubscribe_after_server_restart(
     await stack_db.execute("insert into public.rt_burst (id, body) values (1, 'after restart')")
     await eventually(lambda: bool(got), what="a change after the restart")
     assert got[0]["data"]["record"]["body"] == "after restart"
+
+
+async def test_a_big_row_reaches_subscribers_of_every_gateway_on_the_database(
+    stack: LocalStack,
+    stack_db: asyncpg.Connection,
+    burst_table: str,
+    realtime_client: Callable[..., AsyncRealtimeClient],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Two gateways on one database both hear a parked (over-8000-byte) change: neither may take
+    the payload away from the other."""
+    second = launch_stack(stack.dsn, tmp_path_factory)
+    other: AsyncRealtimeClient | None = None
+    try:
+        other = AsyncRealtimeClient(ws_url(second.url), second.service_role_key)
+        got_first: list[Any] = []
+        got_second: list[Any] = []
+        await subscribed(
+            realtime_client(stack.service_role_key)
+            .channel("big-1")
+            .on_postgres_changes("INSERT", got_first.append, table=burst_table)
+        )
+        await subscribed(other.channel("big-2").on_postgres_changes("INSERT", got_second.append, table=burst_table))
+
+        big = "z" * 50_000
+        await stack_db.execute("insert into public.rt_burst (id, body) values (-2, $1)", big)
+        await eventually(lambda: len(got_first) == 1 and len(got_second) == 1, what="the big row at both gateways")
+        assert got_first[0]["data"]["record"]["body"] == got_second[0]["data"]["record"]["body"] == big
+    finally:
+        if other is not None:
+            await other.close()
+        second.stop()
