@@ -14,6 +14,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,8 +184,8 @@ def stack_env(dsn: str, port: int, log_path: Path) -> dict[str, str]:
     }
 
 
-def launch_stack(dsn: str, tmp_path_factory: pytest.TempPathFactory) -> LocalStack:
-    """Start a gateway on a free port against `dsn`; the caller stops it."""
+def launch_stack(dsn: str, tmp_path_factory: pytest.TempPathFactory, **env: str) -> LocalStack:
+    """Start a gateway on a free port against `dsn` (with `env` on top); the caller stops it."""
     port = free_port()
     log_path = tmp_path_factory.mktemp("localbase") / "localbase.log"
     settings = Settings()
@@ -195,10 +196,22 @@ def launch_stack(dsn: str, tmp_path_factory: pytest.TempPathFactory) -> LocalSta
         anon_key=settings.supabase.anon_key,
         service_role_key=settings.supabase.service_role_key,
         jwt_secret=settings.supabase.jwt_secret,
-        env=stack_env(dsn, port, log_path),
+        env={**stack_env(dsn, port, log_path), **env},
     )
     local.start()
     return local
+
+
+@contextmanager
+def isolated_stack(
+    cluster: Cluster, database: str, tmp_path_factory: pytest.TempPathFactory, **env: str
+) -> Iterator[LocalStack]:
+    """A gateway on a database of its own, for suites whose workers or counts must not meet others'."""
+    local = launch_stack(clone_template(cluster, database), tmp_path_factory, **env)
+    try:
+        yield local
+    finally:
+        local.stop()
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ import pytest
 from core.settings import LlmSettings, Settings, SupabaseSettings, WorkerSettings
 from fakescope.server import FakeScope
 from localbase.postgres import Cluster
-from tests.conftest import LocalStack, clone_template, free_port, launch_stack, wait_for_http
+from tests.conftest import LocalStack, free_port, isolated_stack, wait_for_http
 from worker.app import Worker
 
 T = TypeVar("T")
@@ -87,11 +87,8 @@ def start_api(stack: LocalStack, log: Path, **env: str) -> ApiProcess:
 def stack(pg_cluster: Cluster, template_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """A gateway and database of the API tests' own: their worker answers every question it sees,
     which must not touch the questions other suites write (they assert on exact change streams)."""
-    local = launch_stack(clone_template(pg_cluster, "cg_api_stack"), tmp_path_factory)
-    try:
+    with isolated_stack(pg_cluster, "cg_api_stack", tmp_path_factory) as local:
         yield local
-    finally:
-        local.stop()
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from localbase.postgres import Cluster
-from tests.conftest import LocalStack, clone_template, free_port, launch_stack, wait_for_http
+from tests.conftest import LocalStack, free_port, isolated_stack, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
@@ -121,11 +121,8 @@ def chromium_path() -> str:
 @pytest.fixture(scope="session")
 def web_stack(pg_cluster: Cluster, template_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """A gateway of its own on a fresh clone of the migrated template."""
-    local = launch_stack(clone_template(pg_cluster, "cg_web_e2e"), tmp_path_factory)
-    try:
+    with isolated_stack(pg_cluster, "cg_web_e2e", tmp_path_factory) as local:
         yield local
-    finally:
-        local.stop()
 
 
 @dataclass

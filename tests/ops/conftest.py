@@ -14,7 +14,7 @@ import pytest
 
 from localbase.postgres import Cluster
 from tests.api.conftest import ApiProcess, spawn_api, start_api
-from tests.conftest import LocalStack, clone_template, launch_stack
+from tests.conftest import LocalStack, isolated_stack
 from tests.worker.conftest import fake, pg, spawn_worker
 
 __all__ = ["fake", "ops_api", "pg", "spawn_api", "spawn_worker", "stack"]
@@ -24,13 +24,8 @@ __all__ = ["fake", "ops_api", "pg", "spawn_api", "spawn_worker", "stack"]
 def stack(pg_cluster: Cluster, template_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """The operations suite's own gateway; refresh tokens may not be retried at all here, so a
     reused one is caught at once."""
-    local = launch_stack(clone_template(pg_cluster, "cg_ops_stack"), tmp_path_factory)
-    local.env["REFRESH_TOKEN_REUSE_INTERVAL"] = "0"
-    local.restart()
-    try:
+    with isolated_stack(pg_cluster, "cg_ops_stack", tmp_path_factory, REFRESH_TOKEN_REUSE_INTERVAL="0") as local:
         yield local
-    finally:
-        local.stop()
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ from core.jwt import encode
 from core.settings import LlmSettings, Settings, SupabaseSettings, WorkerSettings
 from fakescope.server import NATIVE_PATH, FakeScope
 from localbase.postgres import Cluster
-from tests.conftest import LocalStack, clone_template, launch_stack
+from tests.conftest import LocalStack, isolated_stack
 from worker.app import Worker
 
 T = TypeVar("T")
@@ -71,11 +71,8 @@ class RecordingFakeScope(FakeScope):
 def stack(pg_cluster: Cluster, template_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """A gateway and database of the worker tests' own: they count what their workers and fake
     model did, so no other test's worker may be answering questions in the same database."""
-    local = launch_stack(clone_template(pg_cluster, "cg_worker_stack"), tmp_path_factory)
-    try:
+    with isolated_stack(pg_cluster, "cg_worker_stack", tmp_path_factory) as local:
         yield local
-    finally:
-        local.stop()
 
 
 @pytest.fixture
