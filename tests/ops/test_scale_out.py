@@ -47,7 +47,10 @@ async def test_two_apis_three_workers_answer_each_question_once(
     pg: asyncpg.Connection,
 ) -> None:
     first_api, second_api = spawn_api(), spawn_api()
-    workers = [spawn_worker(fake) for _ in range(3)]
+    # Five answers at a time per worker and 0.3 s to each first token: twelve questions at once
+    # cannot all be held by one worker, so the others, offered the same questions, must take some.
+    workers = [spawn_worker(fake, WORKER_CONCURRENCY="5") for _ in range(3)]
+    await fake.script(*([{"ttft": 0.3}] * (1 + 4 * QUESTIONS_PER_SESSION)))
     async with (
         httpx.AsyncClient(base_url=first_api.url, timeout=60, trust_env=False) as one,
         httpx.AsyncClient(base_url=second_api.url, timeout=60, trust_env=False) as two,
