@@ -5,15 +5,18 @@ Debian's Chromium. Every piece is a real process; nothing is mocked."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -196,3 +199,66 @@ def product(web_stack: LocalStack, web_dist: Path, tmp_path_factory: pytest.Temp
     finally:
         for child in reversed(children):
             child.stop()
+
+
+def run_journey(
+    product: Product,
+    chromium_path: str,
+    name: str,
+    *,
+    shots: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 360,
+) -> dict[str, Any]:
+    """Run the browser journey web/e2e/<name>.mjs against `product` and return its JSON result, with
+    `exit_code` and `server_logs` added. Screenshots go to `shots` (default tests/e2e/screenshots/<name>/,
+    emptied first) next to a result.json. A journey that prints no result fails the calling test."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is missing: the browser tests need Node.js 20")
+    shots = shots if shots is not None else SCREENSHOTS / name
+    if shots != SCREENSHOTS:
+        shutil.rmtree(shots, ignore_errors=True)
+    shots.mkdir(parents=True, exist_ok=True)
+    run = subprocess.run(
+        [node, f"e2e/{name}.mjs"],
+        cwd=WEB,
+        env={
+            **os.environ,
+            "WEB_URL": product.web_url,
+            "CHROMIUM_PATH": chromium_path,
+            "SCREENSHOT_DIR": str(shots),
+            "E2E_TAG": uuid.uuid4().hex[:8],
+            "NO_PROXY": "127.0.0.1,localhost",
+            **(env or {}),
+        },
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        pytest.fail(f"{name}.mjs printed no result (exit {run.returncode}):\n{run.stdout}\n{run.stderr}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    (shots / "result.json").write_text(json.dumps(result, ensure_ascii=False, indent=2))
+    result["exit_code"] = run.returncode
+    result["server_logs"] = product.logs()
+    return result
+
+
+def passed(journey: dict[str, Any], name: str) -> dict[str, Any]:
+    """The journey's step called `name`, asserted to have passed (with the server logs if not)."""
+    for step in journey["steps"]:
+        if step["name"] == name:
+            assert step["ok"], f"{name}:\n{step.get('error')}\n\n{journey['server_logs']}"
+            return step
+    failed = [s for s in journey["steps"] if not s["ok"]]
+    pytest.fail(f"step {name!r} was not reached; failed before it: {failed}")
+
+
+def no_page_errors(journey: dict[str, Any]) -> None:
+    """Assert the journey saw no uncaught page error or CSP violation and exited 0."""
+    fatal = [p for p in journey["problems"] if p["kind"] == "pageerror" or "Content Security Policy" in p["text"]]
+    assert fatal == []
+    assert journey["exit_code"] == 0, [s for s in journey["steps"] if not s["ok"]]

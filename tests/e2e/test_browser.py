@@ -7,55 +7,23 @@ Screenshots land in tests/e2e/screenshots/."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import shutil
-import subprocess
 import uuid
 from typing import Any
 
 import asyncpg
 import pytest
 
-from tests.e2e.conftest import SCREENSHOTS, WEB, Product
+from tests.e2e.conftest import SCREENSHOTS, Product, no_page_errors, passed, run_journey
 
 pytestmark = pytest.mark.timeout(420)
 
 
 @pytest.fixture(scope="session")
 def journey(product: Product, chromium_path: str) -> dict[str, Any]:
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node is missing: the browser tests need Node.js 20")
-    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
-    env = {
-        **os.environ,
-        "WEB_URL": product.web_url,
-        "CHROMIUM_PATH": chromium_path,
-        "SCREENSHOT_DIR": str(SCREENSHOTS),
-        "E2E_TAG": uuid.uuid4().hex[:8],
-        "NO_PROXY": "127.0.0.1,localhost",
-    }
-    run = subprocess.run(
-        [node, "e2e/run.mjs"], cwd=WEB, env=env, capture_output=True, text=True, timeout=360, check=False
-    )
-    lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
-    if not lines:
-        pytest.fail(f"the browser run printed no result (exit {run.returncode}):\n{run.stdout}\n{run.stderr}")
-    result: dict[str, Any] = json.loads(lines[-1])
-    (SCREENSHOTS / "result.json").write_text(json.dumps(result, ensure_ascii=False, indent=2))
-    result["exit_code"] = run.returncode
-    result["server_logs"] = product.logs()
-    return result
-
-
-def passed(journey: dict[str, Any], name: str) -> dict[str, Any]:
-    for step in journey["steps"]:
-        if step["name"] == name:
-            assert step["ok"], f"{name}:\n{step.get('error')}\n\n{journey['server_logs']}"
-            return step
-    failed = [s for s in journey["steps"] if not s["ok"]]
-    pytest.fail(f"step {name!r} was not reached; failed before it: {failed}")
+    # The first journey keeps its screenshots at the top of tests/e2e/screenshots/.
+    for old in SCREENSHOTS.glob("*.png"):
+        old.unlink()
+    return run_journey(product, chromium_path, "run", shots=SCREENSHOTS)
 
 
 async def query(product: Product, sql: str, *args: Any) -> list[asyncpg.Record]:
@@ -164,9 +132,7 @@ def test_login_again(journey: dict[str, Any]) -> None:
 
 
 def test_no_page_errors_or_csp_violations(journey: dict[str, Any]) -> None:
-    fatal = [p for p in journey["problems"] if p["kind"] == "pageerror" or "Content Security Policy" in p["text"]]
-    assert fatal == []
-    assert journey["exit_code"] == 0, [s for s in journey["steps"] if not s["ok"]]
+    no_page_errors(journey)
 
 
 def test_screenshots_of_each_page(journey: dict[str, Any]) -> None:

@@ -1,75 +1,13 @@
 // Browser journey through the real stack, in Debian's Chromium driven by playwright-core.
 //
-// Env: WEB_URL (the SPA), CHROMIUM_PATH (default /usr/bin/chromium), SCREENSHOT_DIR, E2E_TAG (makes
-// names unique). Prints one JSON object on the last line of stdout: {ok, steps, users, sessionId,
-// roleSlug, problems}; exits 1 when any step failed. tests/e2e/test_browser.py runs it and checks
-// the outcome against the database as well.
-import { chromium } from 'playwright-core'
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
+// Env: see harness.mjs. Prints one JSON object on the last line of stdout: {ok, steps, users,
+// sessionId, roleSlug, probe, problems}; exits 1 when any step failed. tests/e2e/test_browser.py runs
+// it and checks the outcome against the database as well.
+import { TAG, STEP_MS, WEB_URL, expectText, journey, pause, result, shot, step, tid, watchFrames } from './harness.mjs'
 
-const WEB_URL = (process.env.WEB_URL ?? 'http://127.0.0.1:3000').replace(/\/$/, '')
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const SHOTS = process.env.SCREENSHOT_DIR ?? 'screenshots'
-const TAG = process.env.E2E_TAG ?? Math.random().toString(36).slice(2, 8)
-const STEP_MS = Number(process.env.E2E_STEP_TIMEOUT_MS ?? 30000)
 const PASSWORD = 'galaxy2024pw'
 
-mkdirSync(SHOTS, { recursive: true })
-
-const result = { ok: true, steps: [], users: {}, sessionId: null, roleSlug: null, probe: `galaxyprobe${TAG}`, problems: [] }
-const tid = (id) => `[data-testid="${id}"]`
-
-async function step(name, fn) {
-  const started = Date.now()
-  try {
-    const detail = await fn()
-    result.steps.push({ name, ok: true, ms: Date.now() - started, ...(detail ? { detail } : {}) })
-  } catch (error) {
-    result.ok = false
-    result.steps.push({ name, ok: false, ms: Date.now() - started, error: String(error?.stack ?? error) })
-    throw error
-  }
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false })
-}
-
-// Realtime frames seen by each page: proves answers arrive as broadcasts on the private channel.
-const frames = { chunk: 0, done: 0, topics: new Set() }
-
-function watchSocket(page) {
-  page.on('websocket', (ws) => {
-    ws.on('framereceived', ({ payload }) => {
-      const text = typeof payload === 'string' ? payload : Buffer.from(payload).toString('latin1')
-      const topic = /realtime:chat:[0-9a-f-]{36}/.exec(text)
-      if (!topic) return
-      frames.topics.add(topic[0])
-      if (text.includes('chunk')) frames.chunk += 1
-      if (text.includes('"done"') || /\bdone\b/.test(text)) frames.done += 1
-    })
-  })
-}
-
-function watch(page, who) {
-  // Uncaught errors and CSP violations fail the run; other console errors are reported.
-  page.on('pageerror', (error) => result.problems.push({ who, kind: 'pageerror', text: String(error) }))
-  page.on('console', (message) => {
-    if (message.type() === 'error') result.problems.push({ who, kind: 'console', text: message.text() })
-  })
-}
-
-async function expectText(locator, pattern, timeout = STEP_MS) {
-  const deadline = Date.now() + timeout
-  let text = ''
-  while (Date.now() < deadline) {
-    text = (await locator.textContent().catch(() => '')) ?? ''
-    if (pattern.test(text)) return text
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  throw new Error(`expected ${pattern} in ${JSON.stringify(text.slice(0, 200))}`)
-}
+Object.assign(result, { users: {}, sessionId: null, roleSlug: null, probe: `galaxyprobe${TAG}` })
 
 async function register(page, who) {
   const user = { username: `${who}_${TAG}`, email: `${who}-${TAG}@example.com` }
@@ -117,33 +55,16 @@ async function sendAndWatch(page, text, { stopAfterText = false, shotName = null
       await turn.locator(tid('stop')).click()
       stopAfterText = false
     }
-    await new Promise((resolve) => setTimeout(resolve, 40))
+    await pause(40)
   }
   if ((await turn.getAttribute('data-final')) !== 'true') throw new Error('the answer never became final')
   return { turn, lengths, status: await turn.getAttribute('data-status') }
 }
 
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  // playwright-core gives each launch a fresh temporary --user-data-dir.
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-})
-
-try {
-  const alice = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN' })
-  const page = await alice.newPage()
-  watch(page, 'alice')
-  watchSocket(page)
+await journey(async ({ newPage }) => {
+  const page = await newPage('alice')
+  // Realtime frames seen by alice's page: proves answers arrive as broadcasts on the private channel.
+  const frames = watchFrames(page)
 
   await step('signed-out visitor is sent to /login', async () => {
     await page.goto(`${WEB_URL}/`)
@@ -188,7 +109,7 @@ try {
     const deadline = Date.now() + STEP_MS
     while ((await last.getAttribute('data-status')) !== 'completed') {
       if (Date.now() > deadline) throw new Error(`regenerated answer: ${await last.getAttribute('data-status')}`)
-      await new Promise((resolve) => setTimeout(resolve, 50))
+      await pause(50)
     }
     if ((await page.locator(tid('turn')).count()) !== turns) throw new Error('regenerate changed the number of turns')
     await expectText(last.locator(tid('question')), /long story about stars/)
@@ -291,9 +212,7 @@ try {
     await page.waitForURL(/\/login/, { timeout: STEP_MS })
   })
 
-  const bobContext = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN' })
-  const bob = await bobContext.newPage()
-  watch(bob, 'bob')
+  const bob = await newPage('bob')
 
   await step("a second user sees none of the first user's data", async () => {
     await register(bob, 'bob')
@@ -328,16 +247,4 @@ try {
     await page.locator(tid('logout')).click()
     await page.waitForURL(`${WEB_URL}/login`, { timeout: STEP_MS })
   })
-} catch {
-  // the failed step is recorded; fall through to the report
-} finally {
-  await browser.close()
-}
-
-const fatal = result.problems.filter((p) => p.kind === 'pageerror' || /Content Security Policy|Refused to/.test(p.text))
-if (fatal.length > 0) {
-  result.ok = false
-  result.steps.push({ name: 'no uncaught errors or CSP violations', ok: false, error: JSON.stringify(fatal) })
-}
-console.log(JSON.stringify(result))
-process.exit(result.ok ? 0 : 1)
+})

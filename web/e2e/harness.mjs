@@ -1,0 +1,143 @@
+// The shared harness of the browser journeys: each web/e2e/<feature>.mjs imports it, runs its steps
+// in Debian's Chromium through playwright-core, and prints one JSON result on the last line of stdout.
+// tests/e2e/conftest.py `run_journey` runs such a file against the session's product and reads it.
+//
+// Env: WEB_URL (the SPA), CHROMIUM_PATH (default /usr/bin/chromium), SCREENSHOT_DIR, E2E_TAG (makes
+// names unique), E2E_STEP_TIMEOUT_MS. A journey:
+//
+//   import { journey, step, shot, tid, WEB_URL } from './harness.mjs'
+//   await journey(async ({ browser, newPage }) => {
+//     const page = await newPage('alice')
+//     await step('the page shows up', async () => { await page.goto(WEB_URL); await shot(page, 'first') })
+//   })
+//
+// The result is {ok, steps: [{name, ok, ms, detail?|error?}], problems, ...extra}; a failed step ends
+// the journey (later steps are "not reached"), an uncaught page error or CSP violation fails it, and
+// the process exits 1 when anything failed.
+import { chromium } from 'playwright-core'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+
+export const WEB_URL = (process.env.WEB_URL ?? 'http://127.0.0.1:3000').replace(/\/$/, '')
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+export const SHOTS = process.env.SCREENSHOT_DIR ?? 'screenshots'
+export const TAG = process.env.E2E_TAG ?? Math.random().toString(36).slice(2, 8)
+export const STEP_MS = Number(process.env.E2E_STEP_TIMEOUT_MS ?? 30000)
+
+/** The journey's result, printed as JSON at the end; journeys add their own fields to it. */
+export const result = { ok: true, steps: [], problems: [] }
+
+/** A CSS selector for a `data-testid`. */
+export const tid = (id) => `[data-testid="${id}"]`
+
+export const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Run one named step; its return value is kept as `detail`, a throw fails it and ends the journey. */
+export async function step(name, fn) {
+  const started = Date.now()
+  try {
+    const detail = await fn()
+    result.steps.push({ name, ok: true, ms: Date.now() - started, ...(detail ? { detail } : {}) })
+    return detail
+  } catch (error) {
+    result.ok = false
+    result.steps.push({ name, ok: false, ms: Date.now() - started, error: String(error?.stack ?? error) })
+    throw error
+  }
+}
+
+/** A screenshot of the viewport, SCREENSHOT_DIR/<name>.png. */
+export async function shot(page, name) {
+  mkdirSync(SHOTS, { recursive: true })
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false })
+}
+
+/** Uncaught errors and CSP violations fail the run; other console errors are reported. */
+export function watch(page, who) {
+  page.on('pageerror', (error) => result.problems.push({ who, kind: 'pageerror', text: String(error) }))
+  page.on('console', (message) => {
+    if (message.type() === 'error') result.problems.push({ who, kind: 'console', text: message.text() })
+  })
+}
+
+/**
+ * Realtime frames seen by a page on the private chat channels: `frames.chunk`, `frames.done` and the
+ * `frames.topics` seen. Pass the same object for several pages to count them together.
+ */
+export function watchFrames(page, frames = { chunk: 0, done: 0, topics: new Set() }) {
+  page.on('websocket', (ws) => {
+    ws.on('framereceived', ({ payload }) => {
+      const text = typeof payload === 'string' ? payload : Buffer.from(payload).toString('latin1')
+      const topic = /realtime:chat:[0-9a-f-]{36}/.exec(text)
+      if (!topic) return
+      frames.topics.add(topic[0])
+      if (text.includes('chunk')) frames.chunk += 1
+      if (text.includes('"done"') || /\bdone\b/.test(text)) frames.done += 1
+    })
+  })
+  return frames
+}
+
+/** Wait until the locator's text matches `pattern`; returns the text. */
+export async function expectText(locator, pattern, timeout = STEP_MS) {
+  const deadline = Date.now() + timeout
+  let text = ''
+  while (Date.now() < deadline) {
+    text = (await locator.textContent().catch(() => '')) ?? ''
+    if (pattern.test(text)) return text
+    await pause(50)
+  }
+  throw new Error(`expected ${pattern} in ${JSON.stringify(text.slice(0, 200))}`)
+}
+
+/** Debian's Chromium, headless, with the flags the product's browser tests use. */
+export async function launch() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // playwright-core gives each launch a fresh temporary --user-data-dir.
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  })
+}
+
+/**
+ * Launch the browser, run `body({browser, newPage})`, close it, print the result and exit (0 when
+ * every step passed and no page failed). `newPage(who, options)` opens a watched page in a new context
+ * (1280x800, zh-CN unless `options` say otherwise).
+ */
+export async function journey(body) {
+  const browser = await launch()
+  const newPage = async (who, options = {}) => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN', ...options })
+    const page = await context.newPage()
+    watch(page, who)
+    return page
+  }
+  try {
+    await body({ browser, newPage })
+  } catch (error) {
+    // A failed step is recorded already; anything else thrown outside a step is recorded here.
+    if (result.ok) {
+      result.ok = false
+      result.steps.push({ name: 'journey', ok: false, error: String(error?.stack ?? error) })
+    }
+  } finally {
+    await browser.close()
+  }
+  const fatal = result.problems.filter((p) => p.kind === 'pageerror' || /Content Security Policy|Refused to/.test(p.text))
+  if (fatal.length > 0) {
+    result.ok = false
+    result.steps.push({ name: 'no uncaught errors or CSP violations', ok: false, error: JSON.stringify(fatal) })
+  }
+  console.log(JSON.stringify(result))
+  process.exit(result.ok ? 0 : 1)
+}
