@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 
 from localbase.rest.errors import RestError
-from localbase.rest.query import (
+from localbase.rest.query.filters import parse_list
+from localbase.rest.query.select import parse_order, parse_select
+from localbase.rest.query.shape import parse, scan
+from localbase.rest.query.tree import (
     Column,
     Embed,
     Field,
@@ -14,11 +17,6 @@ from localbase.rest.query import (
     OrderTerm,
     Slot,
     Star,
-    parse,
-    parse_list,
-    parse_order,
-    parse_select,
-    scan,
 )
 
 

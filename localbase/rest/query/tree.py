@@ -1,0 +1,123 @@
+"""The parsed request: the AST PostgREST's query-string grammar produces, with no database knowledge.
+
+A value is a `Slot` (an index into the request's values list) or, inside logic trees, literal
+text; everything else is the request's *shape*, so a plan compiled from it is cacheable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from localbase.rest.errors import RestError
+
+OPERATORS = frozenset(
+    {
+        "eq", "neq", "gt", "gte", "lt", "lte", "like", "ilike", "match", "imatch", "is", "isdistinct", "in",
+        "cs", "cd", "ov", "sl", "sr", "nxr", "nxl", "adj", "fts", "plfts", "phfts", "wfts",
+    }
+)  # fmt: skip
+QUANTIFIABLE = frozenset({"eq", "neq", "gt", "gte", "lt", "lte", "like", "ilike", "match", "imatch"})
+FTS = frozenset({"fts", "plfts", "phfts", "wfts"})
+IS_VALUES = frozenset({"null", "not_null", "true", "false", "unknown"})
+
+Shape = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A value taken from the request's values list at `index`."""
+
+    index: int
+
+
+Value = Slot | str
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """A column, optionally followed by a JSON path: `data->a->>b` is ("data", (("->","a"),("->>","b")))."""
+
+    name: str
+    path: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def output_name(self) -> str:
+        return self.path[-1][1] if self.path else self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    field: Field
+    alias: str | None = None
+    cast: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Star:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Embed:
+    name: str
+    alias: str | None
+    hint: str | None
+    inner: bool
+    items: tuple[SelectItem, ...]
+    spread: bool = False  # `...rel(cols)`: a to-one relation's columns merged into the parent
+
+    @property
+    def key(self) -> str:
+        return self.alias or self.name
+
+
+SelectItem = Column | Star | Embed
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    field: Field
+    op: str
+    value: Value
+    negate: bool = False
+    quantifier: str | None = None  # "any" | "all"
+    config: str | None = None  # text-search configuration for the fts family
+
+
+@dataclass(frozen=True, slots=True)
+class Logic:
+    op: str  # "and" | "or"
+    items: tuple[Condition, ...]
+    negate: bool = False
+
+
+Condition = Filter | Logic
+
+
+@dataclass(frozen=True, slots=True)
+class OrderTerm:
+    field: Field
+    desc: bool = False
+    nulls: str | None = None  # "first" | "last"
+    relation: str | None = None  # `rel(col)`: a column of a to-one related row
+
+
+EmbedPath = tuple[str, ...]
+
+
+@dataclass
+class Query:
+    """Everything a request's query string says, grouped by the embed it applies to (() = root)."""
+
+    select: tuple[SelectItem, ...] = (Star(),)
+    conditions: dict[EmbedPath, list[Condition]] = field(default_factory=dict)
+    order: dict[EmbedPath, tuple[OrderTerm, ...]] = field(default_factory=dict)
+    limit: dict[EmbedPath, Slot] = field(default_factory=dict)
+    offset: dict[EmbedPath, Slot] = field(default_factory=dict)
+    on_conflict: tuple[str, ...] | None = None
+    columns: tuple[str, ...] | None = None
+    args: dict[str, tuple[str, Slot | None]] = field(default_factory=dict)  # name -> (leading text, rest)
+
+
+def parse_error(message: str, details: str | None = None) -> RestError:
+    return RestError(400, "PGRST100", message, details)

@@ -1,0 +1,108 @@
+"""The compiler's state: its growing parameter list, aliases, and columns resolved against the catalog.
+
+Identifiers come from the catalog (quoted); every user value is a bound parameter, bound as text
+and cast to the column's type in SQL, so the statement text depends only on the request's shape.
+The select tree (`node`) is built by `localbase.rest.sql.compiler.Compiler`, which combines this
+base with the embed and filter compilers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from localbase.rest.catalog import Catalog, Table, quote_ident
+from localbase.rest.errors import RestError, undefined_column
+from localbase.rest.query.tree import Condition, EmbedPath, Field, Query, SelectItem, Slot, Value
+from localbase.rest.sql.plan import Param, Statement, transform
+
+_INDEX = re.compile(r"-?\d+")
+
+
+@dataclass
+class Node:
+    """A compiled level of the select tree: its select list, lateral joins and row conditions."""
+
+    select: list[str]
+    joins: list[str]
+    where: list[str]
+    order: str
+
+
+class CompilerBase:
+    """Compiles one request; holds the parameter list while it grows."""
+
+    def __init__(self, catalog: Catalog, query: Query, *, strip: bool = False, explicit_star: bool = False) -> None:
+        self.catalog = catalog
+        self.query = query
+        self.strip = strip  # json_strip_nulls on the body (Accept ...;nulls=stripped)
+        self.explicit_star = explicit_star  # `*` as named columns: the source carries extra columns
+        self.params: list[Param] = []
+        self._aliases = 0
+        self._used_paths: set[EmbedPath] = {()}
+
+    # --- parameters ---------------------------------------------------------------------------
+
+    def param(self, param: Param) -> str:
+        self.params.append(param)
+        return f"${len(self.params)}"
+
+    def value(self, value: Value, kind: str = "text") -> str:
+        if isinstance(value, Slot):
+            return self.param(Param("slot", value.index, kind))
+        return self.param(Param("const", transform(kind, value)))
+
+    def external(self, name: str) -> str:
+        return self.param(Param("extra", name))
+
+    def alias(self) -> str:
+        self._aliases += 1
+        return f"pgrst_{self._aliases}"
+
+    def statement(self, sql: str) -> Statement:
+        return Statement(sql, tuple(self.params))
+
+    # --- columns ------------------------------------------------------------------------------
+
+    def column(self, table: Table, alias: str, field: Field) -> tuple[str, str]:
+        """SQL for a column or JSON path, and its type."""
+        column = table.columns.get(field.name)
+        if column is None:
+            raise undefined_column(table.name, field.name)
+        sql = f"{alias}.{quote_ident(column.name)}"
+        kind = column.type
+        for arrow, key in field.path:
+            if kind not in ("json", "jsonb") and not (kind == "text" and arrow):
+                raise RestError(400, "42883", f"operator does not exist: {kind} {arrow} unknown")
+            if _INDEX.fullmatch(key):
+                sql = f"({sql}{arrow}{int(key)})"
+            else:
+                sql = f"({sql}{arrow}{self.param(Param('const', key))}::text)"
+            kind = "text" if arrow == "->>" else kind
+        return sql, kind
+
+    def cast(self, name: str) -> str:
+        target = self.catalog.cast_type(name)
+        if target is None:
+            raise RestError(400, "42704", f'type "{name}" does not exist')
+        return target
+
+    def node(
+        self, table: Table, alias: str, items: tuple[SelectItem, ...], path: EmbedPath, filtered: bool = True
+    ) -> Node:
+        """One level of the select tree (see `Compiler.node`)."""
+        raise NotImplementedError
+
+    def condition(self, condition: Condition, table: Table, alias: str, embeds: dict[str, tuple[str, bool]]) -> str:
+        """One row condition as SQL (see `FilterCompiler.condition`)."""
+        raise NotImplementedError
+
+
+def body_agg(compiler: CompilerBase) -> str:
+    if compiler.strip:
+        return "coalesce(json_strip_nulls(json_agg(pgrst_body)), '[]')::text"
+    return "coalesce(json_agg(pgrst_body), '[]')::text"
+
+
+def where_clause(conditions: list[str]) -> str:
+    return f" where {' and '.join(conditions)}" if conditions else ""

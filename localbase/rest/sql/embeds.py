@@ -1,0 +1,76 @@
+"""Embedded resources as SQL: to-one rows and to-many arrays in lateral joins, and spreads.
+
+Each embed is a correlated SELECT over the related relation (filtered, ordered and paged by the
+request's scoped parameters); `!inner` turns "has no related row" into "parent row dropped".
+"""
+
+from __future__ import annotations
+
+from localbase.rest.catalog import Table, quote_ident
+from localbase.rest.errors import RestError
+from localbase.rest.query.tree import Embed, EmbedPath
+from localbase.rest.sql.base import CompilerBase, Node
+from localbase.rest.sql.relationships import Relationship, find_relationship
+
+
+class EmbedCompiler(CompilerBase):
+    def relationship(self, parent: Table, embed: Embed) -> Relationship:
+        return find_relationship(self.catalog, parent, embed)
+
+    def _child(self, parent: Table, parent_alias: str, embed: Embed, path: EmbedPath) -> tuple[Relationship, str]:
+        """The embedded relation's rows for one parent row, as a SELECT (filtered, ordered, paged)."""
+        relation = self.relationship(parent, embed)
+        child_alias = self.alias()
+        child_path = (*path, embed.key)
+        child = self.node(relation.target, child_alias, embed.items, child_path)
+        source = f"{relation.target.qualified} as {child_alias}"
+        if relation.junction is None:
+            join = [f"{child_alias}.{quote_ident(c)} = {parent_alias}.{quote_ident(p)}" for p, c in relation.pairs]
+        else:
+            junction = self.alias()
+            through = " and ".join(
+                f"{junction}.{quote_ident(j)} = {child_alias}.{quote_ident(t)}" for j, t in relation.through
+            )
+            source += f" join {relation.junction.qualified} as {junction} on {through}"
+            join = [f"{junction}.{quote_ident(j)} = {parent_alias}.{quote_ident(p)}" for p, j in relation.pairs]
+        paging = ""
+        if child_path in self.query.limit:
+            paging += f" limit {self.value(self.query.limit[child_path])}::text::bigint"
+        if child_path in self.query.offset:
+            paging += f" offset {self.value(self.query.offset[child_path])}::text::bigint"
+        where = " and ".join(join + child.where)
+        inner = (
+            f"select {', '.join(child.select)} from {source}{''.join(child.joins)} where {where}{child.order}{paging}"
+        )
+        return relation, inner
+
+    def spread(self, parent: Table, parent_alias: str, embed: Embed, path: EmbedPath, into: Node) -> str:
+        """`...rel(cols)`: the to-one row's columns become the parent's (nulls when there is none)."""
+        relation, inner = self._child(parent, parent_alias, embed, path)
+        if not relation.to_one:
+            raise RestError(
+                400,
+                "PGRST119",
+                f"A spread operation on '{embed.name}' is not possible",
+                f"'{parent.name}' and '{embed.name}' do not form a many-to-one or one-to-one relationship",
+            )
+        lateral = self.alias()
+        into.joins.append(f" left join lateral ({inner} limit 1) as {lateral} on true")
+        if embed.inner:
+            into.where.append(f"exists ({inner})")
+        return lateral
+
+    def embed(self, parent: Table, parent_alias: str, embed: Embed, path: EmbedPath, into: Node) -> tuple[str, bool]:
+        relation, inner = self._child(parent, parent_alias, embed, path)
+        lateral = self.alias()
+        if relation.to_one:
+            body = f"(select row_to_json(pgrst_e) as body from ({inner}) pgrst_e limit 1)"
+            into.joins.append(f" left join lateral {body} as {lateral} on true")
+            if embed.inner:
+                into.where.append(f"{lateral}.body is not null")
+        else:
+            body = f"(select coalesce(json_agg(pgrst_e), '[]'::json) as body from ({inner}) pgrst_e)"
+            into.joins.append(f" left join lateral {body} as {lateral} on true")
+            if embed.inner:
+                into.where.append(f"json_array_length({lateral}.body) > 0")
+        return f"{lateral}.body", relation.to_one
