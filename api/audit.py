@@ -23,8 +23,7 @@ from postgrest import APIError
 
 from api.errors import ApiError, ErrorEnvelope, SessionNotFound, to_response
 from api.metrics import Metrics
-from api.ratelimit import client_ip
-from api.security import bearer, user_from_token
+from api.security import bearer, client_ip, user_from_token
 from api.upstream import Upstream
 
 log = logging.getLogger(__name__)

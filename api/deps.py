@@ -10,8 +10,8 @@ from litestar.di import Provide
 
 from api.audit import SecurityEvents
 from api.metrics import Metrics
-from api.ratelimit import RateLimiter, client_ip
-from api.security import CurrentUser, bearer, user_from_token
+from api.ratelimit import RateLimiter
+from api.security import CurrentUser, bearer, client_ip, user_from_token
 from api.upstream import Upstream
 from core.settings import Settings
 

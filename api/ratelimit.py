@@ -72,15 +72,3 @@ class RateLimiter:
             return True, 0
         row = next(iter(rows(response.data)), {})
         return bool(row.get("allowed", True)), int(row.get("retry_after") or 1)
-
-
-def client_ip(scope: Any, trust_forwarded_for: bool) -> str:
-    """The caller's address; X-Forwarded-For only when a trusted proxy sets it."""
-    if trust_forwarded_for:
-        for name, value in scope.get("headers") or []:
-            if name == b"x-forwarded-for":
-                first: str = bytes(value).decode("latin-1").split(",", 1)[0].strip()
-                if first:
-                    return first
-    client: Any = scope.get("client")
-    return str(client[0]) if client else "unknown"

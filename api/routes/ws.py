@@ -17,8 +17,8 @@ from api.chat_socket import ChatSocket
 from api.conversation import find_session
 from api.errors import ApiError, SessionNotFound, TokenExpired, UpstreamUnavailable
 from api.metrics import Metrics
-from api.ratelimit import RateLimiter, client_ip
-from api.security import CurrentUser, bearer, user_from_token
+from api.ratelimit import RateLimiter
+from api.security import CurrentUser, bearer, client_ip, user_from_token
 from api.upstream import Upstream
 from core.settings import Settings
 

@@ -16,7 +16,7 @@ from localbase.realtime.wire import Outbound
 
 if TYPE_CHECKING:
     from localbase.realtime.authz import Authorizer
-    from localbase.realtime.channel import Channel
+    from localbase.realtime.connection import Channel
     from localbase.realtime.hub import Hub
 
 _MAX_BODY = 1_048_576

@@ -27,7 +27,7 @@ from localbase.realtime.filters import Binding
 from localbase.realtime.wire import Outbound
 
 if TYPE_CHECKING:
-    from localbase.realtime.channel import Channel
+    from localbase.realtime.connection import Channel
     from localbase.realtime.hub import Hub
 
 log = logging.getLogger(__name__)

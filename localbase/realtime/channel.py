@@ -1,4 +1,4 @@
-"""One joined topic on one socket: join, leave, token refresh and expiry (spec 4.3, 4.7).
+"""Joining a topic on one socket: join, leave, token refresh and expiry (spec 4.3, 4.7).
 
 Join order: verify the token, authorize a private read, register, reply with the bindings as sent
 plus their ids, then presence_state and the "Subscribed to PostgreSQL" system message.
@@ -6,66 +6,18 @@ plus their ids, then presence_state and the "Subscribed to PostgreSQL" system me
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any
 
 from localbase.realtime import protocol
-from localbase.realtime.authz import claims_key
+from localbase.realtime.connection import Channel, Connection
 from localbase.realtime.filters import Binding, BindingError, parse_binding
 from localbase.realtime.tokens import TokenError, expiry_message, verify
 
 if TYPE_CHECKING:
-    from localbase.realtime.service import RealtimeService
-    from localbase.realtime.socket import Connection
+    from localbase.realtime.ports import Realtime
 
 
-class Channel:
-    __slots__ = (
-        "ack",
-        "bindings",
-        "broadcast_self",
-        "claims",
-        "claims_key",
-        "connection",
-        "join_ref",
-        "name",
-        "presence_enabled",
-        "presence_key",
-        "presence_meta",
-        "private",
-        "role",
-        "topic",
-    )
-
-    def __init__(
-        self, connection: Connection, topic: str, join_ref: str | None, config: dict[str, Any], claims: dict[str, Any]
-    ) -> None:
-        broadcast = config.get("broadcast") or {}
-        presence = config.get("presence") or {}
-        self.connection = connection
-        self.topic = sys.intern(topic)  # many sockets join the same topics: share the strings
-        self.name = sys.intern(topic.removeprefix("realtime:"))
-        self.join_ref = join_ref
-        self.private = bool(config.get("private"))
-        self.broadcast_self = bool(broadcast.get("self"))
-        self.ack = bool(broadcast.get("ack"))
-        self.presence_key = str(presence.get("key") or "") or None
-        self.presence_enabled = bool(presence.get("enabled"))
-        self.presence_meta: dict[str, Any] | None = None
-        self.bindings: list[Binding] = []
-        self.set_claims(claims)
-
-    def set_claims(self, claims: dict[str, Any]) -> None:
-        self.claims = claims
-        self.claims_key = claims_key(claims)
-        self.role = str(claims.get("role", "anon"))
-
-    def system(self, status: str, message: str, extension: str = "system") -> str:
-        payload = {"extension": extension, "status": status, "message": message, "channel": self.name}
-        return protocol.encode_push(self.topic, "system", payload, self.connection.vsn)
-
-
-async def join(service: RealtimeService, conn: Connection, frame: protocol.Frame) -> None:
+async def join(service: Realtime, conn: Connection, frame: protocol.Frame) -> None:
     payload = frame.payload if isinstance(frame.payload, dict) else {}
     config = payload.get("config") or {}
     if frame.topic in conn.channels:
@@ -102,14 +54,14 @@ async def join(service: RealtimeService, conn: Connection, frame: protocol.Frame
         await _confirm_bindings(service, channel, failed)
 
 
-def _claims(service: RealtimeService, conn: Connection, payload: dict[str, Any]) -> dict[str, Any]:
+def _claims(service: Realtime, conn: Connection, payload: dict[str, Any]) -> dict[str, Any]:
     token = payload.get("access_token") or payload.get("user_token")
     if not isinstance(token, str) or not token or token.startswith("sb_"):
         return conn.claims
     return verify(token, service.secret)
 
 
-async def _confirm_bindings(service: RealtimeService, channel: Channel, failed: Binding | None) -> None:
+async def _confirm_bindings(service: Realtime, channel: Channel, failed: Binding | None) -> None:
     """The asynchronous `system` message clients wait for before writing."""
     published = service.catalog.published
     for binding in channel.bindings:
@@ -131,14 +83,14 @@ async def _confirm_bindings(service: RealtimeService, channel: Channel, failed: 
     await channel.connection.deliver(message)
 
 
-async def leave(service: RealtimeService, conn: Connection, frame: protocol.Frame) -> None:
+async def leave(service: Realtime, conn: Connection, frame: protocol.Frame) -> None:
     channel = conn.channels.get(frame.topic)
     await conn.reply(frame, "ok", {})
     if channel is not None:
         await close(service, channel, notify=True)
 
 
-async def refresh_token(service: RealtimeService, channel: Channel, payload: Any) -> None:
+async def refresh_token(service: Realtime, channel: Channel, payload: Any) -> None:
     """`access_token`: no reply; new claims on success, system error and close on failure."""
     token = payload.get("access_token") if isinstance(payload, dict) else None
     if not isinstance(token, str) or token.startswith("sb_"):
@@ -157,17 +109,17 @@ async def refresh_token(service: RealtimeService, channel: Channel, payload: Any
     service.watch_expiry(channel)
 
 
-async def expire(service: RealtimeService, channel: Channel) -> None:
+async def expire(service: Realtime, channel: Channel) -> None:
     await fail(service, channel, expiry_message(channel.claims))
 
 
-async def fail(service: RealtimeService, channel: Channel, message: str) -> None:
+async def fail(service: Realtime, channel: Channel, message: str) -> None:
     """Stop a channel the server no longer allows: `system` error, then `phx_close`."""
     await channel.connection.deliver(channel.system("error", message))
     await close(service, channel, notify=True)
 
 
-async def close(service: RealtimeService, channel: Channel, notify: bool) -> None:
+async def close(service: Realtime, channel: Channel, notify: bool) -> None:
     conn = channel.connection
     if conn.channels.get(channel.topic) is channel:
         del conn.channels[channel.topic]

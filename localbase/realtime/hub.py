@@ -13,7 +13,7 @@ from localbase.realtime import protocol
 from localbase.realtime.wire import Outbound
 
 if TYPE_CHECKING:
-    from localbase.realtime.channel import Channel
+    from localbase.realtime.connection import Channel
 
 GroupKey = tuple[str, bool]
 

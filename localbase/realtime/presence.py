@@ -15,7 +15,7 @@ from localbase.realtime import protocol
 
 if TYPE_CHECKING:
     from localbase.realtime.authz import Authorizer
-    from localbase.realtime.channel import Channel
+    from localbase.realtime.connection import Channel
     from localbase.realtime.hub import Hub
 
 _refs = itertools.count(1)

@@ -21,7 +21,7 @@ from localbase.realtime.broadcast import Broadcast
 from localbase.realtime.capture import ChangeListener
 from localbase.realtime.catalog import Catalog
 from localbase.realtime.changes import ChangeFanout
-from localbase.realtime.channel import Channel
+from localbase.realtime.connection import Channel, Connection
 from localbase.realtime.hub import Hub
 from localbase.realtime.presence import Presence
 
@@ -37,7 +37,7 @@ class RealtimeService:
         self.opaque_keys = {SECRET_KEY: settings.supabase.service_role_key, PUBLISHABLE_KEY: settings.supabase.anon_key}
         self.heartbeat_timeout = settings.localbase.realtime_heartbeat_timeout
         self.hub = Hub()
-        self.connections: set[socket.Connection] = set()
+        self.connections: set[Connection] = set()
         self._expiries: list[tuple[float, int, Channel]] = []
         self._sequence = itertools.count()
         self._sweeper: asyncio.Task[None] | None = None

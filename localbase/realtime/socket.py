@@ -1,14 +1,12 @@
 """One websocket connection: handshake, the receive loop, and dispatch of client events.
 
-Per-socket state is one slotted object and the ASGI coroutine itself: no per-socket tasks or
-queues. Frames go straight to uvicorn's transport (see wire.py), so a fan-out never waits on one
-socket; a peer that stops reading is dropped once 4 MB wait for it. The service's sweeper (see
-service.py) drops sockets silent for the heartbeat timeout.
+Per-socket state is one slotted object (connection.py) and the ASGI coroutine itself: no
+per-socket tasks or queues. The service's sweeper (see service.py) drops sockets silent for the
+heartbeat timeout.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -16,68 +14,14 @@ from urllib.parse import parse_qsl
 from localbase.http import Message, Receive, Scope, Send, encode_json
 from localbase.realtime import channel as channels
 from localbase.realtime import protocol
+from localbase.realtime.connection import Connection
 from localbase.realtime.tokens import TokenError, verify
-from localbase.realtime.wire import Outbound, close_frame, direct
 
 if TYPE_CHECKING:
-    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-
-    from localbase.realtime.channel import Channel
-    from localbase.realtime.service import RealtimeService
-
-# A burst of 10,000 changes is ~4 MB of frames; a reader that is merely slow must not lose it.
-_MAX_BUFFERED = 16 * 1024 * 1024
+    from localbase.realtime.ports import Realtime
 
 
-class Connection:
-    __slots__ = ("_direct", "_send", "channels", "claims", "closed", "last_seen", "vsn")
-
-    def __init__(self, send: Send, vsn: str, claims: dict[str, Any]) -> None:
-        self._send = send
-        self._direct: WebSocketsSansIOProtocol | None = direct(send)
-        self.vsn = vsn
-        self.claims = claims
-        self.channels: dict[str, Channel] = {}
-        self.last_seen = time.monotonic()
-        self.closed = False
-
-    def write(self, out: Outbound) -> bool:
-        """Write without waiting on the peer; False when only ASGI can write here (see deliver).
-        A peer with 16 MB already waiting for it is closed with 1008 instead."""
-        ws = self._direct
-        if ws is None:
-            return self.closed
-        transport = ws.transport
-        if self.closed or ws.close_sent or ws.disconnected or transport.is_closing():
-            self.closed = True
-        elif transport.get_write_buffer_size() > _MAX_BUFFERED:
-            self.closed = True
-            transport.write(close_frame(1008))
-            transport.close()
-        else:
-            transport.write(out.wire())
-        return True
-
-    async def deliver(self, frame: str | bytes | Outbound) -> None:
-        out = frame if isinstance(frame, Outbound) else Outbound(frame)
-        if self.write(out):
-            return
-        try:
-            await self._send(out.asgi())
-        except Exception:  # the peer went away; the receive loop cleans up
-            self.closed = True
-
-    async def reply(self, frame: protocol.Frame, status: str, response: Any) -> None:
-        await self.deliver(protocol.encode_reply(frame.topic, frame.ref, frame.join_ref, status, response, self.vsn))
-
-    async def close(self, code: int = 1000) -> None:
-        if not self.closed:
-            self.closed = True
-            with contextlib.suppress(Exception):  # already gone is as good as closed
-                await self._send({"type": "websocket.close", "code": code})
-
-
-def _handshake(service: RealtimeService, scope: Scope) -> tuple[int, str] | tuple[dict[str, Any], str]:
+def _handshake(service: Realtime, scope: Scope) -> tuple[int, str] | tuple[dict[str, Any], str]:
     """(claims, vsn) for an acceptable upgrade, else (HTTP status, message); the parsed query and
     headers die here instead of living as long as the socket."""
     query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
@@ -97,7 +41,7 @@ def _handshake(service: RealtimeService, scope: Scope) -> tuple[int, str] | tupl
     return claims, protocol.V2 if query.get("vsn") == protocol.V2 else protocol.V1
 
 
-async def serve(service: RealtimeService, scope: Scope, receive: Receive, send: Send) -> None:
+async def serve(service: Realtime, scope: Scope, receive: Receive, send: Send) -> None:
     claims, vsn = _handshake(service, scope)
     if isinstance(claims, int):
         await _deny(scope, receive, send, claims, vsn)
@@ -118,7 +62,7 @@ async def serve(service: RealtimeService, scope: Scope, receive: Receive, send: 
             await channels.close(service, joined, notify=False)
 
 
-async def _received(service: RealtimeService, conn: Connection, message: Message) -> bool:
+async def _received(service: Realtime, conn: Connection, message: Message) -> bool:
     """Handle one ASGI message (its frame dies with this call); False once the socket is gone."""
     if message["type"] != "websocket.receive":
         return False
@@ -136,7 +80,7 @@ async def _received(service: RealtimeService, conn: Connection, message: Message
     return True
 
 
-async def _dispatch(service: RealtimeService, conn: Connection, frame: protocol.Frame) -> None:
+async def _dispatch(service: Realtime, conn: Connection, frame: protocol.Frame) -> None:
     event = frame.event
     if frame.topic == "phoenix":
         if event == "heartbeat":
