@@ -3,7 +3,7 @@
     ApiError (500 InternalError)
     ├── BadRequest (400 ValidationError) ── Unprocessable (422: WeakPassword, InvalidEmail, ...)
     ├── NotAuthenticated (401)  ── InvalidCredentials, TokenExpired, InvalidToken
-    ├── Forbidden (403)         ── RoleNotEditable
+    ├── Forbidden (403)         ── RoleNotEditable, EmailNotConfirmed
     ├── NotFound (404)          ── SessionNotFound, RoleNotFound, MessageNotFound, RouteNotFound
     ├── MethodNotAllowed (405)
     ├── Conflict (409)          ── UsernameTaken, EmailTaken, SlugTaken
@@ -13,7 +13,8 @@
     └── AnswerTimeout (504, carries message_id)
 
 Every error leaves the API as {"success": false, "error": {"code", "message", "field"?,
-"message_id"?}, "request_id"}; `to_response` below is the only place that shape is built.
+"message_id"?}, "request_id"}; `to_response` below is the only place that shape is built, and it
+logs every 5xx with its request id (a 500 with the exception that caused it).
 """
 
 from __future__ import annotations
@@ -127,6 +128,9 @@ SessionNotFound = _error_class(NotFound, "SessionNotFound", "No such chat sessio
 RoleNotFound = _error_class(NotFound, "RoleNotFound", "No such AI role.")
 MessageNotFound = _error_class(NotFound, "MessageNotFound", "No such message.")
 RoleNotEditable = _error_class(Forbidden, "RoleNotEditable", "Built-in roles cannot be changed.")
+EmailNotConfirmed = _error_class(
+    Forbidden, "EmailNotConfirmed", "Confirm your e-mail address first: follow the link in the mail we sent you."
+)
 UsernameTaken = _error_class(Conflict, "UsernameTaken", "That username is already taken.")
 EmailTaken = _error_class(Conflict, "EmailTaken", "A user with this email address is already registered.")
 SlugTaken = _error_class(Conflict, "SlugTaken", "You already have a role with that id.")
@@ -168,7 +172,6 @@ def _from_framework(exc: Exception) -> ApiError:
             return MethodNotAllowed()
         if exc.status_code < 500:
             return BadRequest(exc.detail or None)
-    log.error("unhandled error", exc_info=exc)
     return ApiError()
 
 
@@ -188,16 +191,29 @@ def _validation_detail(exc: ValidationException) -> tuple[str | None, str]:
 def to_response(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorEnvelope]:
     """The single mapping from any exception to the error envelope."""
     error = _from_framework(exc)
+    request_id = request_id_of(request.scope)
+    if error.status >= 500:
+        _log_server_error(request, exc, error, request_id)
     message_id = error.extra.get("message_id")
     body = ErrorEnvelope(
         success=False,
         error=ErrorBody(error.code, error.message, error.field, str(message_id) if message_id else None),
-        request_id=request_id_of(request.scope),
+        request_id=request_id,
     )
     headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else {}
     if error.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     return Response(body, status_code=error.status, headers=headers)
+
+
+def _log_server_error(request: Request[Any, Any, Any], exc: Exception, error: ApiError, request_id: str | None) -> None:
+    """A 500 is our bug: logged as an error with the exception chain. A 503/504 is a warning."""
+    extra = {"request_id": request_id, "code": error.code, "method": request.method, "path": request.url.path}
+    if error.status == 500:
+        cause = exc if not isinstance(exc, ApiError) else (exc.__cause__ or exc)
+        log.error("internal error", exc_info=cause, extra=extra)
+    else:
+        log.warning("%s: %s", error.code, error.message, extra={**extra, "cause": repr(exc.__cause__ or exc)})
 
 
 def ws_close_code(error: ApiError) -> int:

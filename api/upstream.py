@@ -16,6 +16,7 @@ import httpx
 from postgrest import APIError, AsyncPostgrestClient
 from supabase_auth import AsyncGoTrueClient
 
+from api.autherrors import transport_error
 from api.errors import (
     ApiError,
     BadRequest,
@@ -107,12 +108,14 @@ async def translated() -> AsyncIterator[None]:
         yield
     except APIError as exc:
         raise rest_error(exc) from exc
-    except httpx.TransportError as exc:
-        raise UpstreamUnavailable() from exc
+    except httpx.HTTPError as exc:
+        raise transport_error(exc) from exc
 
 
 def rest_error(exc: APIError) -> ApiError:
-    """PostgREST/PostgreSQL codes as API errors (unknown ones stay 500 and are logged)."""
+    """PostgREST/PostgreSQL codes as API errors: the caller's fault is a 4xx (a data exception, class
+    22, or a request PostgREST refused, PGRST1xx), a database that does not answer is 503, and any
+    other code stays a 500 that `api.errors.to_response` logs."""
     code = exc.code or ""
     if code in {"PGRST301", "PGRST302"}:
         return InvalidToken()
@@ -124,7 +127,7 @@ def rest_error(exc: APIError) -> ApiError:
         return Conflict()
     if code in {"23503", "PGRST116"}:
         return NotFound()
-    if code in {"22P02", "23514", "22001", "23502", "PGRST100", "PGRST102"}:
+    if code.startswith(("22", "PGRST1")) or code in {"23514", "23502"}:
         return BadRequest(exc.message or None)
     if code.startswith(("08", "53", "57", "PGRST00")):
         return UpstreamUnavailable()

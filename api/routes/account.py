@@ -8,14 +8,13 @@ sessions and messages. Both are security events.
 
 from __future__ import annotations
 
-import httpx
 from litestar import Controller, delete, get
 from litestar.response import Stream
 from msgspec import Struct
-from supabase_auth.errors import AuthError, AuthRetryableError
 
 from api.audit import SecurityEvents
-from api.errors import Forbidden, InvalidToken, UpstreamUnavailable
+from api.autherrors import auth_call
+from api.errors import BadRequest, Forbidden, InvalidCredentials, InvalidToken
 from api.export import export_document
 from api.ratelimit import RateLimiter
 from api.schemas import Ok
@@ -30,12 +29,8 @@ class AccountDeleteRequest(Struct):
 async def _email_of(user: CurrentUser, upstream: Upstream) -> str:
     if user.email:
         return user.email
-    try:
+    async with auth_call():
         found = await upstream.auth().get_user(user.token)
-    except AuthError as exc:
-        raise InvalidToken() from exc
-    except httpx.TransportError as exc:
-        raise UpstreamUnavailable() from exc
     if found is None or not found.user.email:
         raise InvalidToken()
     return found.user.email
@@ -73,21 +68,13 @@ class AccountController(Controller):
         await limiter.check_auth(ip)
         email = await _email_of(user, upstream)
         try:
-            await upstream.auth().sign_in_with_password({"email": email, "password": data.password})
-        except AuthRetryableError as exc:
-            raise UpstreamUnavailable() from exc
-        except AuthError as exc:
+            async with auth_call():
+                await upstream.auth().sign_in_with_password({"email": email, "password": data.password})
+        except (InvalidCredentials, BadRequest) as exc:
+            # A wrong password, or one Auth refuses to even check (blank, NUL): the same answer.
             events.record("login_failed", user_id=user.id, ip=ip, during="account_delete")
             raise Forbidden("The password is not correct.", field="password", code="InvalidPassword") from exc
-        except httpx.TransportError as exc:
-            raise UpstreamUnavailable() from exc
-        try:
+        async with auth_call():
             await upstream.auth_admin().admin.delete_user(user.id)
-        except AuthError as exc:
-            if getattr(exc, "code", None) == "user_not_found":
-                raise InvalidToken() from exc
-            raise UpstreamUnavailable() from exc
-        except httpx.TransportError as exc:
-            raise UpstreamUnavailable() from exc
         events.record("account_deleted", user_id=user.id, ip=ip)
         return Ok(message="Account deleted")

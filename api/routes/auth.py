@@ -11,18 +11,17 @@ from typing import Any
 import httpx
 from litestar import Controller, get, post
 from postgrest import AsyncPostgrestClient
-from supabase_auth.errors import AuthApiError, AuthError, AuthRetryableError
+from supabase_auth.errors import AuthError
 from supabase_auth.types import AuthResponse, Session
 
 from api import rules
 from api.audit import SecurityEvents
+from api.autherrors import auth_call, auth_error, transport_error
 from api.errors import (
     ApiError,
     BadRequest,
-    EmailTaken,
     InvalidCredentials,
     InvalidToken,
-    UpstreamUnavailable,
     UsernameTaken,
 )
 from api.ratelimit import RateLimiter
@@ -38,27 +37,6 @@ from api.schemas import (
 )
 from api.security import CurrentUser
 from api.upstream import Upstream, call, rows
-
-
-def _auth_error(exc: AuthError) -> ApiError:
-    code = getattr(exc, "code", None)
-    if isinstance(exc, AuthRetryableError):
-        return UpstreamUnavailable()
-    if code in {"user_already_exists", "email_exists"}:
-        return EmailTaken(field="email")
-    if code in {"invalid_credentials", "email_not_confirmed", "user_banned"}:
-        return InvalidCredentials()
-    if code in {"refresh_token_not_found", "refresh_token_already_used", "session_not_found", "session_expired"}:
-        return InvalidToken("The refresh token is invalid or was already used.")
-    if code in {"bad_jwt", "no_authorization", "user_not_found"}:
-        return InvalidToken()
-    if code == "weak_password":
-        return BadRequest(exc.message, field="password", code="WeakPassword")
-    if code == "validation_failed":
-        return BadRequest(exc.message, code="ValidationError")
-    if isinstance(exc, AuthApiError) and 400 <= exc.status < 500:
-        return BadRequest(exc.message)
-    return UpstreamUnavailable()
 
 
 async def _profile_user(rest: AsyncPostgrestClient, user_id: str, email: str | None, created_at: str | None) -> UserOut:
@@ -109,37 +87,37 @@ class AuthController(Controller):
         if available.data is False:
             raise UsernameTaken(field="username")
         try:
-            result = await upstream.auth().sign_up(
-                {"email": email, "password": password, "options": {"data": {"username": username}}}
-            )
-        except AuthError as exc:
-            if "Database error" in exc.message:  # the profile trigger lost a race for the name
-                raise UsernameTaken(field="username") from exc
-            raise _auth_error(exc) from exc
-        except httpx.TransportError as exc:
-            raise UpstreamUnavailable() from exc
+            async with auth_call():
+                result = await upstream.auth().sign_up(
+                    {"email": email, "password": password, "options": {"data": {"username": username}}}
+                )
+        except ApiError as error:
+            cause = error.__cause__
+            if isinstance(cause, AuthError) and "Database error" in cause.message:
+                raise UsernameTaken(field="username") from cause  # the profile trigger lost a race for the name
+            raise
         if result.user is None:
-            raise UpstreamUnavailable()
+            raise ApiError("Auth signed the user up but returned no user.")
         return RegisterResponse(success=True, message="Registration successful", user_id=result.user.id)
 
     @post("/login", status_code=200)
     async def login(
         self, data: LoginRequest, upstream: Upstream, limiter: RateLimiter, events: SecurityEvents, ip: str
     ) -> LoginResponse:
-        if not data.email or not data.password or "\x00" in data.email + data.password:
-            raise InvalidCredentials()  # no account has a NUL in either; Postgres and bcrypt refuse it
+        email = data.email.strip()
+        if not email or not data.password or "\x00" in email + data.password:
+            # No account has a blank e-mail or password, or a NUL in either (Postgres and bcrypt refuse it).
+            raise InvalidCredentials()
         await limiter.check_auth(ip)
         try:
-            result = await upstream.auth().sign_in_with_password(
-                {"email": data.email.strip(), "password": data.password}
-            )
+            result = await upstream.auth().sign_in_with_password({"email": email, "password": data.password})
         except AuthError as exc:
-            error = _auth_error(exc)
+            error = auth_error(exc)
             if isinstance(error, InvalidCredentials):
-                events.record("login_failed", ip=ip, email=data.email.strip().lower()[:320])
+                events.record("login_failed", ip=ip, email=email.lower()[:320])
             raise error from exc
-        except httpx.TransportError as exc:
-            raise UpstreamUnavailable() from exc
+        except httpx.HTTPError as exc:
+            raise transport_error(exc) from exc
         return await _session_response(upstream, result)
 
     @post("/refresh", status_code=200)
@@ -154,29 +132,21 @@ class AuthController(Controller):
         except AuthError as exc:
             if getattr(exc, "code", None) == "refresh_token_already_used":
                 events.record("refresh_token_reuse", ip=ip)
-            raise _auth_error(exc) from exc
-        except httpx.TransportError as exc:
-            raise UpstreamUnavailable() from exc
+            raise auth_error(exc) from exc
+        except httpx.HTTPError as exc:
+            raise transport_error(exc) from exc
         return await _session_response(upstream, result)
 
     @post("/logout", status_code=200)
     async def logout(self, user: CurrentUser, upstream: Upstream) -> Ok:
-        try:
+        async with auth_call():
             await upstream.auth().admin.sign_out(user.token, "global")
-        except AuthError as exc:
-            raise _auth_error(exc) from exc
-        except httpx.TransportError as exc:
-            raise UpstreamUnavailable() from exc
         return Ok(message="Signed out")
 
     @get("/me")
     async def me(self, user: CurrentUser, upstream: Upstream) -> MeResponse:
-        try:
+        async with auth_call():
             found: Any = await upstream.auth().get_user(user.token)
-        except AuthError as exc:
-            raise _auth_error(exc) from exc
-        except httpx.TransportError as exc:
-            raise UpstreamUnavailable() from exc
         if found is None or found.user is None:
             raise InvalidToken()
         profile = await _profile_user(upstream.rest(user.token), user.id, found.user.email, str(found.user.created_at))
