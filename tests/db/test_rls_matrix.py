@@ -64,6 +64,15 @@ async def world(db: asyncpg.Connection) -> World:
                 ids[f"{owner}_msg"],
             )
         )
+    for owner in ("a", "b"):
+        for bucket in ("avatars", "attachments"):
+            await db.execute(
+                "insert into storage.objects (bucket_id, name, owner_id, version, metadata)"
+                ' values ($1, $2, $3, \'v1\', \'{"size": 3, "mimetype": "image/png"}\')',
+                bucket,
+                f"{ids[owner]}/pic.png",
+                ids[owner],
+            )
     return World(
         a=Actor("user A", "authenticated", a_id),
         b=Actor("user B", "authenticated", b_id),
@@ -197,6 +206,113 @@ CASES: list[tuple[str, str, int | str]] = [
     ("a", "insert into api_rate_limits values ('user:x', now(), 0) returning bucket", REFUSED),
     ("a", "select * from api_rate_limit_hit('user:x', 60, 10)", REFUSED),
     ("service", "select * from api_rate_limit_hit('user:x', 60, 10)", 1),
+    # storage.buckets: no policy, so only service_role sees or changes buckets
+    ("a", "select * from storage.buckets", 0),
+    ("anon", "select * from storage.buckets", 0),
+    ("service", "select * from storage.buckets where id in ('avatars', 'attachments')", 2),
+    ("a", "insert into storage.buckets (id, name) values ('mine', 'mine') returning id", REFUSED),
+    ("anon", "insert into storage.buckets (id, name) values ('mine', 'mine') returning id", REFUSED),
+    ("a", "update storage.buckets set public = true where id = 'attachments' returning id", 0),
+    ("anon", "update storage.buckets set file_size_limit = null where id = 'avatars' returning id", 0),
+    # storage.objects, avatars: downloads go through the public URL; listing and writes are the owner's
+    ("a", "select * from storage.objects where bucket_id = 'avatars'", 1),
+    ("b", "select * from storage.objects where bucket_id = 'avatars' and name like '{a}/%'", 0),
+    ("anon", "select * from storage.objects where bucket_id = 'avatars'", 0),
+    (
+        "a",
+        "insert into storage.objects (bucket_id, name, owner_id) values ('avatars', '{a}/new.png', '{a}') returning id",
+        1,
+    ),
+    (
+        "b",
+        "insert into storage.objects (bucket_id, name, owner_id) values ('avatars', '{a}/evil.png', '{b}')"
+        " returning id",
+        REFUSED,
+    ),
+    ("a", "insert into storage.objects (bucket_id, name) values ('avatars', 'root.png') returning id", REFUSED),
+    ("anon", "insert into storage.objects (bucket_id, name) values ('avatars', '{a}/x.png') returning id", REFUSED),
+    (
+        "a",
+        "update storage.objects set version = 'v2' where name = '{a}/pic.png' and bucket_id = 'avatars' returning id",
+        1,
+    ),
+    (
+        "b",
+        "update storage.objects set version = 'v2' where name = '{a}/pic.png' and bucket_id = 'avatars' returning id",
+        0,
+    ),
+    ("a", "update storage.objects set name = '{b}/pic2.png' where name = '{a}/pic.png' returning id", REFUSED),
+    ("anon", "update storage.objects set version = 'v2' returning id", 0),
+    (
+        "b",
+        "select set_config('storage.allow_delete_query', 'true', true);"
+        " delete from storage.objects where bucket_id = 'avatars' and name = '{a}/pic.png' returning id",
+        0,
+    ),
+    (
+        "anon",
+        "select set_config('storage.allow_delete_query', 'true', true);"
+        " delete from storage.objects where bucket_id = 'avatars' returning id",
+        0,
+    ),
+    (
+        "a",
+        "select set_config('storage.allow_delete_query', 'true', true);"
+        " delete from storage.objects where bucket_id = 'avatars' returning id",
+        1,
+    ),
+    ("a", "delete from storage.objects where bucket_id = 'avatars' returning id", REFUSED),
+    # storage.objects, attachments: private, the owner's alone
+    ("a", "select * from storage.objects where bucket_id = 'attachments'", 1),
+    ("b", "select * from storage.objects where bucket_id = 'attachments' and name like '{a}/%'", 0),
+    ("anon", "select * from storage.objects where bucket_id = 'attachments'", 0),
+    ("service", "select * from storage.objects where bucket_id = 'attachments'", 2),
+    (
+        "a",
+        "insert into storage.objects (bucket_id, name, owner_id) values ('attachments', '{a}/doc.pdf', '{a}')"
+        " returning id",
+        1,
+    ),
+    (
+        "b",
+        "insert into storage.objects (bucket_id, name, owner_id) values ('attachments', '{a}/doc.pdf', '{b}')"
+        " returning id",
+        REFUSED,
+    ),
+    ("anon", "insert into storage.objects (bucket_id, name) values ('attachments', 'x/doc.pdf') returning id", REFUSED),
+    (
+        "b",
+        "update storage.objects set version = 'v2' where bucket_id = 'attachments' and name like '{a}/%' returning id",
+        0,
+    ),
+    ("a", "update storage.objects set version = 'v2' where bucket_id = 'attachments' returning id", 1),
+    (
+        "b",
+        "select set_config('storage.allow_delete_query', 'true', true);"
+        " delete from storage.objects where bucket_id = 'attachments' and name like '{a}/%' returning id",
+        0,
+    ),
+    (
+        "a",
+        "select set_config('storage.allow_delete_query', 'true', true);"
+        " delete from storage.objects where bucket_id = 'attachments' returning id",
+        1,
+    ),
+    # chat_messages.attachments: only the owner's stored objects
+    (
+        "a",
+        "insert into chat_messages (session_id, content, attachments) values ('{a_session}', 'see',"
+        ' \'[{{"bucket": "attachments", "path": "{a}/pic.png", "name": "pic.png",'
+        ' "mime_type": "image/png", "size": 3, "width": 1, "height": 1}}]\') returning id',
+        1,
+    ),
+    (
+        "a",
+        "insert into chat_messages (session_id, content, attachments) values ('{a_session}', 'steal',"
+        ' \'[{{"bucket": "attachments", "path": "{b}/pic.png", "name": "pic.png",'
+        ' "mime_type": "image/png", "size": 3}}]\') returning id',
+        REFUSED,
+    ),
     # realtime.messages probes, as Realtime authorizes a private join to chat:<session>
     (
         "a",

@@ -1,0 +1,136 @@
+"""The storage schema as Supabase has it, and the product's attachment rules on top of it:
+helper functions, the delete guard, the byte-deletion queue, and what a message may reference."""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+import pytest
+
+from tests.db.actors import Actor, acting_as, create_user
+
+
+async def _object(db: asyncpg.Connection, bucket: str, name: str, owner: str, size: int = 3) -> str:
+    return str(
+        await db.fetchval(
+            "insert into storage.objects (bucket_id, name, owner_id, version, metadata)"
+            " values ($1, $2, $3, 'v1', $4::text::jsonb) returning id",
+            bucket,
+            name,
+            owner,
+            json.dumps({"size": size, "mimetype": "image/png"}),
+        )
+    )
+
+
+async def _session(db: asyncpg.Connection, user: str) -> str:
+    return str(await db.fetchval("insert into chat_sessions (user_id, title) values ($1, 't') returning id", user))
+
+
+def _attachment(path: str, size: int = 3, **extra: object) -> str:
+    item = {"bucket": "attachments", "path": path, "name": "pic.png", "mime_type": "image/png", "size": size}
+    return json.dumps([{**item, **extra}])
+
+
+async def test_helper_functions_match_supabase(db: asyncpg.Connection) -> None:
+    row = await db.fetchrow(
+        "select storage.foldername('a/b/c.png') f, storage.foldername('c.png') r,"
+        " storage.filename('a/b/c.png') n, storage.extension('a/b/c.tar.gz') e, storage.extension('a/noext') x"
+    )
+    assert (row["f"], row["r"], row["n"], row["e"], row["x"]) == (["a", "b"], [], "c.png", "gz", "noext")
+
+
+async def test_direct_delete_is_refused_without_the_storage_setting(db: asyncpg.Connection) -> None:
+    user = await create_user(db, "deleter")
+    await _object(db, "avatars", f"{user}/a.png", user)
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="Direct deletion"):
+        await db.execute("delete from storage.objects")
+    assert await db.fetchval("select count(*) from storage.objects") == 1
+
+
+async def test_deleting_a_message_deletes_its_objects_and_queues_their_bytes(db: asyncpg.Connection) -> None:
+    user = await create_user(db, "sender")
+    session = await _session(db, user)
+    object_id = await _object(db, "attachments", f"{user}/pic.png", user)
+    kept = await _object(db, "attachments", f"{user}/other.png", user)
+    message = await db.fetchval(
+        "insert into chat_messages (session_id, user_id, content, attachments)"
+        " values ($1, $2, 'x', $3::text::jsonb) returning id",
+        session,
+        user,
+        _attachment(f"{user}/pic.png"),
+    )
+    await db.execute("delete from chat_sessions where id = $1", session)
+    assert await db.fetchval("select count(*) from chat_messages where id = $1", message) == 0
+    names = await db.fetch("select id::text from storage.objects")
+    assert [r["id"] for r in names] == [kept]
+    queued = await db.fetch("select object_id::text, version from storage.blob_deletions")
+    assert [(r["object_id"], r["version"]) for r in queued] == [(object_id, "v1")]
+
+
+async def test_deleting_an_account_deletes_everything_in_its_folders(db: asyncpg.Connection) -> None:
+    user = await create_user(db, "leaver")
+    other = await create_user(db, "stayer")
+    await _object(db, "avatars", f"{user}/me.png", user)
+    await _object(db, "attachments", f"{user}/doc.png", user)
+    await _object(db, "attachments", f"{other}/doc.png", other)
+    await db.execute("delete from auth.users where id = $1", user)
+    rows = await db.fetch("select name from storage.objects")
+    assert [r["name"] for r in rows] == [f"{other}/doc.png"]
+    assert await db.fetchval("select count(*) from storage.blob_deletions") == 2
+
+
+async def test_upsert_queues_the_replaced_version(db: asyncpg.Connection) -> None:
+    user = await create_user(db, "upserter")
+    await _object(db, "avatars", f"{user}/me.png", user)
+    await db.execute("update storage.objects set version = 'v2' where name = $1", f"{user}/me.png")
+    await db.execute("update storage.objects set metadata = '{}' where name = $1", f"{user}/me.png")
+    assert [r["version"] for r in await db.fetch("select version from storage.blob_deletions")] == ["v1"]
+
+
+@pytest.mark.parametrize(
+    ("attachments", "error"),
+    [
+        ('{"not": "an array"}', "must be a JSON array"),
+        ('[{"bucket": "avatars", "path": "{u}/pic.png", "name": "p", "mime_type": "image/png", "size": 3}]', "is not"),
+        ('[{"bucket": "attachments", "path": "{u}/pic.png", "name": "p", "mime_type": "image/png"}]', "is not"),
+        (
+            '[{"bucket": "attachments", "path": "{u}/pic.png", "name": "p", "mime_type": "image/png", "size": 3,'
+            ' "url": "http://evil"}]',
+            "is not",
+        ),
+        (
+            '[{"bucket": "attachments", "path": "{u}/nope.png", "name": "p", "mime_type": "image/png", "size": 3}]',
+            "does not exist",
+        ),
+        (
+            '[{"bucket": "attachments", "path": "{u}/pic.png", "name": "p", "mime_type": "image/png", "size": 4}]',
+            "does not match",
+        ),
+        (
+            '[{"bucket": "attachments", "path": "{u}/pic.png", "name": "p", "mime_type": "text/plain", "size": 3}]',
+            "does not match",
+        ),
+        (
+            '[{"bucket": "attachments", "path": "{o}/pic.png", "name": "p", "mime_type": "image/png", "size": 3}]',
+            "owner's folder",
+        ),
+    ],
+)
+async def test_a_message_references_only_its_owners_stored_objects(
+    db: asyncpg.Connection, attachments: str, error: str
+) -> None:
+    user = await create_user(db, "checker")
+    other = await create_user(db, "victim")
+    await _object(db, "attachments", f"{user}/pic.png", user)
+    await _object(db, "attachments", f"{other}/pic.png", other)
+    session = await _session(db, user)
+    value = attachments.replace("{u}", user).replace("{o}", other)
+    with pytest.raises(asyncpg.PostgresError, match=error):
+        async with acting_as(db, Actor("owner", "authenticated", user)):
+            await db.execute(
+                "insert into chat_messages (session_id, content, attachments) values ($1, 'x', $2::text::jsonb)",
+                session,
+                value,
+            )
