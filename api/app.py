@@ -1,8 +1,9 @@
 """The app factory: controllers, dependency providers, lifespan, CORS, limits and error mapping.
 
-This is the one wiring point. Shared services (the upstream clients, the rate limiter, metrics)
-are built at startup, stored on `app.state` and injected by name (`upstream`, `limiter`, ...);
-the calling user is injected as `user` and resolved from the bearer token.
+This is the one wiring point. Shared services (the upstream clients, the caller's database door,
+the rate limiter, metrics) are built at startup, stored on `app.state` and injected by name
+(`upstream`, `database`, `limiter`, ...); the calling user is injected as `user` and resolved
+from the bearer token.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from api.audit import SecurityEvents, audited_to_response
+from api.database import CallerDatabase
 from api.deps import DEPENDENCIES
 from api.metrics import Metrics
 from api.observe import RequestObserver
@@ -40,6 +42,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         upstream = Upstream(settings.supabase, settings.api)
         app.state.upstream = upstream
+        app.state.database = database = CallerDatabase(settings.api.database_url, settings.api.database_pool)
+        await database.start()
         app.state.events = events = SecurityEvents(upstream, observed)
         app.state.limiter = RateLimiter(upstream, settings.api, events)
         try:
@@ -47,6 +51,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             await events.drain()
             await upstream.close()
+            await database.close()
 
     app = Litestar(
         route_handlers=[

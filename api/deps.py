@@ -9,6 +9,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 
 from api.audit import SecurityEvents
+from api.database import CallerDatabase
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
 from api.security import CurrentUser, bearer, client_ip, user_from_token
@@ -24,6 +25,11 @@ def provide_settings(state: State) -> Settings:
 def provide_upstream(state: State) -> Upstream:
     upstream: Upstream = state.upstream
     return upstream
+
+
+def provide_database(state: State) -> CallerDatabase:
+    database: CallerDatabase = state.database
+    return database
 
 
 def provide_limiter(state: State) -> RateLimiter:
@@ -53,6 +59,7 @@ def provide_client_ip(request: Request[Any, Any, Any], settings: Settings) -> st
 DEPENDENCIES = {
     "settings": Provide(provide_settings, sync_to_thread=False),
     "upstream": Provide(provide_upstream, sync_to_thread=False),
+    "database": Provide(provide_database, sync_to_thread=False),
     "limiter": Provide(provide_limiter, sync_to_thread=False),
     "metrics": Provide(provide_metrics, sync_to_thread=False),
     "events": Provide(provide_events, sync_to_thread=False),

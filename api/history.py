@@ -1,25 +1,29 @@
-"""Pages of chat history, newest first, by page number or by keyset cursor.
+"""Pages of chat history, newest first, by page number or by keyset cursor, in one statement.
 
 Both walk the (session_id | user_id, created_at desc, id desc) indexes. A page number becomes an
 OFFSET, which PostgreSQL must count through, so deep pages slow down linearly; a cursor is the
 (created_at, id) of the last row already seen, and the next page starts right there in the index
 (`created_at <= t` bounds the scan, the `or` breaks ties), flat at any depth. `total` comes from
 chat_sessions.message_count (kept by statement triggers), never from count(*).
+
+The page, the session check and the total are one statement run as the caller (api/database.py):
+RLS filters all three, a session the caller cannot see reads as no session (404), and Postgres
+builds the page's JSON, which decodes straight into `MessageOut`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+import uuid
+from datetime import datetime
 
+import asyncpg
 import msgspec
-from postgrest import AsyncPostgrestClient
 
 from api import rules
-from api.conversation import MESSAGE_COLUMNS
-from api.errors import Unprocessable
-from api.upstream import call, rows
+from api.errors import SessionNotFound, Unprocessable
+from api.schemas import MessageOut
 
 
 class Cursor(msgspec.Struct, array_like=True):
@@ -27,57 +31,82 @@ class Cursor(msgspec.Struct, array_like=True):
     id: str
 
 
-def encode_cursor(row: dict[str, Any]) -> str:
-    raw = msgspec.json.encode(Cursor(str(row["created_at"]), str(row["id"])))
+def encode_cursor(row: MessageOut | dict[str, str]) -> str:
+    created_at, id_ = (row.created_at, row.id) if isinstance(row, MessageOut) else (row["created_at"], row["id"])
+    raw = msgspec.json.encode(Cursor(str(created_at), str(id_)))
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(value: str) -> Cursor:
+    invalid = Unprocessable("The cursor is not one this API issued.", field="cursor", code="InvalidCursor")
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
         cursor = msgspec.json.decode(raw, type=Cursor)
     except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
-        raise Unprocessable("The cursor is not one this API issued.", field="cursor", code="InvalidCursor") from exc
+        raise invalid from exc
     if not rules.is_uuid(cursor.id) or not 10 <= len(cursor.created_at) <= 40 or "," in cursor.created_at:
-        raise Unprocessable("The cursor is not one this API issued.", field="cursor", code="InvalidCursor")
+        raise invalid
+    try:
+        stamp = datetime.fromisoformat(cursor.created_at)
+    except ValueError as exc:
+        raise invalid from exc
+    if stamp.tzinfo is None:
+        raise invalid
     return cursor
 
 
-async def page_of_messages(
-    rest: AsyncPostgrestClient,
+# The columns of MessageOut, with its defaults for the nullable ones.
+_PAGE_COLUMNS = """id, session_id, message_type, content, role_id, status, reply_to, tokens_used,
+       response_time, model, finish_reason, error_code, created_at"""
+_AFTER_CURSOR = "and created_at <= $3 and (created_at < $3 or (created_at = $3 and id < $4))"
+
+
+def _page_sql(scope: str, total: str, after_cursor: bool) -> str:
+    return f"""
+with page as (
+  select {_PAGE_COLUMNS}
+    from public.chat_messages
+   where {scope} = $1 {_AFTER_CURSOR if after_cursor else ""}
+   order by created_at desc, id desc
+   limit $2 offset {"$5" if after_cursor else "$3"}
+)
+select ({total}) as total,
+       (select coalesce(json_agg(page order by page.created_at desc, page.id desc), '[]') from page)::text as page"""
+
+
+_SESSION_TOTAL = "select message_count from public.chat_sessions where id = $1"
+_USER_TOTAL = "select coalesce(sum(message_count), 0)::int from public.chat_sessions where user_id = $1"
+_SQL = {
+    (True, False): _page_sql("session_id", _SESSION_TOTAL, False),
+    (True, True): _page_sql("session_id", _SESSION_TOTAL, True),
+    (False, False): _page_sql("user_id", _USER_TOTAL, False),
+    (False, True): _page_sql("user_id", _USER_TOTAL, True),
+}
+_page_decoder = msgspec.json.Decoder(list[MessageOut])
+
+
+async def page_of_history(
+    conn: asyncpg.Connection,
     *,
     user_id: str,
     session_id: str | None,
     limit: int,
     offset: int,
     cursor: Cursor | None,
-) -> tuple[list[dict[str, Any]], str | None]:
-    """`limit` messages newest first, and the cursor for the page after them (None at the end)."""
-    query = rest.from_("chat_messages").select(MESSAGE_COLUMNS)
-    query = query.eq("session_id", session_id) if session_id else query.eq("user_id", user_id)
-    if cursor is not None:
-        stamp = f'"{cursor.created_at}"'
-        query = query.lte("created_at", cursor.created_at).or_(
-            f"created_at.lt.{stamp},and(created_at.eq.{stamp},id.lt.{cursor.id})"
-        )
-    query = query.order("created_at", desc=True).order("id", desc=True)
-    response = await call(query.range(offset, offset + limit).execute())
-    found = rows(response.data)
+) -> tuple[list[MessageOut], int, str | None]:
+    """`limit` messages newest first, the total, and the cursor for the next page (None at the end).
+
+    SessionNotFound when `session_id` names no session the caller can see."""
+    owner = uuid.UUID(session_id or user_id)
+    sql = _SQL[(session_id is not None, cursor is not None)]
+    if cursor is None:
+        row = await conn.fetchrow(sql, owner, limit + 1, offset)
+    else:
+        stamp = datetime.fromisoformat(cursor.created_at)
+        row = await conn.fetchrow(sql, owner, limit + 1, stamp, uuid.UUID(cursor.id), offset)
+    assert row is not None
+    if row["total"] is None:
+        raise SessionNotFound(session_id=session_id)  # the id lets the audit tell a probe from a typo
+    found = _page_decoder.decode(row["page"])
     page, more = found[:limit], len(found) > limit
-    return page, encode_cursor(page[-1]) if more and page else None
-
-
-async def message_total(rest: AsyncPostgrestClient, session: dict[str, Any] | None) -> int:
-    """Messages in the session, or in all the user's sessions, from the maintained counters."""
-    if session is not None:
-        return int(session.get("message_count") or 0)
-    total, start, size = 0, 0, 1000
-    while True:
-        response = await call(
-            rest.from_("chat_sessions").select("message_count").order("id").range(start, start + size - 1).execute()
-        )
-        batch = rows(response.data)
-        total += sum(int(row.get("message_count") or 0) for row in batch)
-        if len(batch) < size:
-            return total
-        start += size
+    return page, int(row["total"]), encode_cursor(page[-1]) if more and page else None

@@ -1,12 +1,14 @@
 """Who is calling: the bearer JWT checked locally with the project's secret, and from which address.
 
-Checking the signature here costs microseconds and spares Auth a round trip per request; the
-token still travels to REST and Realtime, which verify it again, so RLS stays the authority.
+Checking the signature here costs microseconds and spares Auth a round trip per request. The
+token still travels to REST and Realtime, which verify it again; on the API's own Postgres door
+(api/database.py) the verified claims become `request.jwt.claims` under the role `authenticated`,
+so RLS stays the authority there too.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from api.errors import InvalidToken, NotAuthenticated, TokenExpired
@@ -18,6 +20,7 @@ class CurrentUser:
     id: str
     token: str
     email: str | None
+    claims: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # verified, for Postgres
 
 
 def user_from_token(token: str | None, secret: str) -> CurrentUser:
@@ -34,7 +37,7 @@ def user_from_token(token: str | None, secret: str) -> CurrentUser:
     if claims.get("role") != "authenticated" or not isinstance(subject, str) or not subject:
         raise InvalidToken("The token does not belong to a signed-in user.")
     email = claims.get("email")
-    return CurrentUser(subject, token, email if isinstance(email, str) else None)
+    return CurrentUser(subject, token, email if isinstance(email, str) else None, claims)
 
 
 def bearer(headers: Any) -> str | None:

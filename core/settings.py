@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
+from urllib.parse import urlsplit, urlunsplit
 
 # The Supabase CLI's well-known local secret (apps/cli-go/pkg/config/apikeys.go).
 DEMO_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"  # noqa: S105
 DEMO_KEY_EXP = 1983812996
+LOCAL_DB = "postgresql://postgres:postgres@127.0.0.1:54322/postgres"
 
 
 def env_str(name: str, default: str) -> str:
@@ -35,6 +37,15 @@ def env_bool(name: str, default: bool) -> bool:
     if not value:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def login_as(url: str, user: str) -> str:
+    """The same database URL logging in as `user` with the same password (the local roles share one)."""
+    parts = urlsplit(url)
+    password = f":{parts.password}" if parts.password else ""
+    port = f":{parts.port}" if parts.port else ""
+    netloc = f"{user}{password}@{parts.hostname or '127.0.0.1'}{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def _demo_key(role: str, secret: str) -> str:
@@ -66,9 +77,7 @@ class SupabaseSettings:
 class DatabaseSettings:
     """The PostgreSQL the local stack (and the worker's direct pool) connects to."""
 
-    url: str = field(
-        default_factory=lambda: env_str("DATABASE_URL", "postgresql://postgres:postgres@127.0.0.1:54322/postgres")
-    )
+    url: str = field(default_factory=lambda: env_str("DATABASE_URL", LOCAL_DB))
     data_dir: str = field(default_factory=lambda: env_str("LOCALBASE_PGDATA", ".localbase/pgdata"))
     pool_min: int = field(default_factory=lambda: env_int("DB_POOL_MIN", 2))
     pool_max: int = field(default_factory=lambda: env_int("DB_POOL_MAX", 20))
@@ -210,6 +219,15 @@ class ApiSettings:
     rate_send_per_ip: int = field(default_factory=lambda: env_int("API_RATE_SEND_PER_IP", 120))
     rate_auth_per_ip: int = field(default_factory=lambda: env_int("API_RATE_AUTH_PER_IP", 30))
     trust_forwarded_for: bool = field(default_factory=lambda: env_bool("API_TRUST_FORWARDED_FOR", False))
+    # The API's own door to Postgres (reads and writes as the caller, see api/database.py): a login
+    # role that is neither superuser nor BYPASSRLS and may `set role authenticated`. Locally the
+    # stack's `authenticator`; on hosted Supabase a role of your own through the session pooler.
+    database_url: str = field(
+        default_factory=lambda: env_str(
+            "API_DATABASE_URL", login_as(env_str("DATABASE_URL", LOCAL_DB), "authenticator")
+        )
+    )
+    database_pool: int = field(default_factory=lambda: env_int("API_DATABASE_POOL", 10))
 
 
 @dataclass(frozen=True)

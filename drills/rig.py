@@ -89,6 +89,7 @@ class Rig:
             **_base_env(),
             "SUPABASE_URL": self.gateway_url,
             "SUPABASE_JWT_SECRET": self.settings.supabase.jwt_secret,
+            "DATABASE_URL": str(self.gateway.env["DATABASE_URL"]),
             **env,
         }
         url = f"http://127.0.0.1:{port}"

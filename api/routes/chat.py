@@ -8,7 +8,6 @@ answer lands in the history all the same.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from litestar import Controller, get, post
@@ -16,13 +15,13 @@ from litestar.params import Parameter
 
 from api import rules
 from api.conversation import find_session, post_question, role_for_turn, wait_for_answer
+from api.database import CallerDatabase
 from api.errors import AnswerTimeout, BadRequest, SessionNotFound
-from api.history import decode_cursor, message_total, page_of_messages
+from api.history import decode_cursor, page_of_history
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
 from api.schemas import (
     HistoryResponse,
-    MessageOut,
     SearchHit,
     SearchResponse,
     SendRequest,
@@ -33,28 +32,6 @@ from api.schemas import (
 from api.security import CurrentUser
 from api.upstream import Upstream, call, rows
 from core.settings import Settings
-
-
-def message_out(row: dict[str, Any]) -> MessageOut:
-    return MessageOut(
-        id=str(row["id"]),
-        session_id=str(row["session_id"]),
-        message_type=str(row["message_type"]),
-        content=str(row.get("content") or ""),
-        role_id=row.get("role_id"),
-        status=str(row.get("status") or "completed"),
-        reply_to=row.get("reply_to"),
-        tokens_used=int(row.get("tokens_used") or 0),
-        response_time=row.get("response_time"),
-        model=row.get("model"),
-        finish_reason=row.get("finish_reason"),
-        error_code=row.get("error_code"),
-        created_at=str(row["created_at"]),
-    )
-
-
-async def _no_session() -> None:
-    return None
 
 
 class ChatController(Controller):
@@ -109,36 +86,26 @@ class ChatController(Controller):
         self,
         *,
         user: CurrentUser,
-        upstream: Upstream,
+        database: CallerDatabase,
         session_id: str | None = None,
         page: int = Parameter(default=1, ge=1, le=1_000_000),
         limit: int = Parameter(default=20, ge=1, le=100),
         cursor: str | None = Parameter(default=None, max_length=200),
     ) -> HistoryResponse:
-        rest = upstream.rest(user.token)
         keyset = decode_cursor(cursor) if cursor else None
         if session_id and not rules.is_uuid(session_id):
             raise SessionNotFound()
-        # The session lookup (404 and `total`) and the page go out together: RLS guards the page
-        # on its own, and a missing session discards it.
-        session, (messages, next_cursor) = await asyncio.gather(
-            find_session(rest, session_id) if session_id else _no_session(),
-            page_of_messages(
-                rest,
+        async with database.as_caller(user, readonly=True) as conn:
+            messages, total, next_cursor = await page_of_history(
+                conn,
                 user_id=user.id,
                 session_id=session_id.lower() if session_id else None,
                 limit=limit,
                 offset=0 if keyset else (page - 1) * limit,
                 cursor=keyset,
-            ),
-        )
+            )
         return HistoryResponse(
-            success=True,
-            messages=[message_out(m) for m in messages],
-            total=await message_total(rest, session),
-            page=page,
-            limit=limit,
-            next_cursor=next_cursor,
+            success=True, messages=messages, total=total, page=page, limit=limit, next_cursor=next_cursor
         )
 
     @get("/search")

@@ -64,6 +64,7 @@ def start_api(stack: LocalStack, log: Path, **env: str) -> ApiProcess:
         **os.environ,
         "SUPABASE_URL": stack.url,
         "SUPABASE_JWT_SECRET": stack.jwt_secret,
+        "DATABASE_URL": stack.dsn,
         "NO_PROXY": "127.0.0.1,localhost",
         **SHARED_API_ENV,
         **env,

@@ -1,0 +1,143 @@
+"""The API's direct door to Postgres: every transaction runs as the caller, so RLS decides.
+
+Per call, on one pooled connection and in one transaction:
+1. a simple-protocol string: `BEGIN` and one `SELECT set_config(...)` that switches to the role
+   `authenticated` and sets `request.jwt.claims` to the verified token's claims, exactly what
+   Supabase's REST does, so `auth.uid()` and every policy see the same caller;
+2. the route's statements, prepared and bound;
+3. `COMMIT` (or `ROLLBACK` when anything failed).
+
+Guarantees: no statement runs before the role switch, the settings are transaction-local (the
+connection returns to the pool clean, and Supabase's poolers may hand it to anyone next), and the
+login role itself can read nothing: at startup the API refuses a login role that is superuser,
+has BYPASSRLS, or cannot become `authenticated`. Refuses: callers without a verified identity
+(there is no anonymous or service path here). Database failures become the API's error codes
+through `database_error`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from api.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, UpstreamUnavailable
+from api.security import CurrentUser
+
+# The database cannot be reached: refused or reset, starting or stopping, a pooled connection lost.
+_UNREACHABLE = (
+    OSError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+)
+_encode = msgspec.json.Encoder().encode
+
+
+class UnsafeLoginRole(RuntimeError):
+    """The configured login role could read data without RLS; the API will not start with it."""
+
+
+def literal(text: str) -> str:
+    """A SQL string literal (the pool sets standard_conforming_strings, so only quotes double)."""
+    if "\x00" in text:
+        raise BadRequest("The request carries a NUL character.")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def setup_sql(user: CurrentUser, *, readonly: bool) -> str:
+    """`BEGIN` and the caller's role and claims, as one simple-protocol string."""
+    claims = literal(_encode(user.claims or {"sub": user.id, "role": "authenticated"}).decode())
+    mode = " read only" if readonly else ""
+    return (
+        f"begin isolation level read committed{mode}; "
+        f"select set_config('request.jwt.claims', {claims}, true), set_config('role', 'authenticated', true)"
+    )
+
+
+class CallerDatabase:
+    """A pool of connections to Postgres, lent out one transaction at a time as a caller."""
+
+    def __init__(self, dsn: str, size: int) -> None:
+        self._dsn = dsn
+        self._size = size
+        self._pool: asyncpg.Pool | None = None
+
+    async def start(self) -> None:
+        self._pool = await asyncpg.create_pool(
+            self._dsn,
+            min_size=min(2, self._size),
+            max_size=self._size,
+            reset=_no_reset,
+            server_settings={"standard_conforming_strings": "on", "application_name": "chatgalaxy-api"},
+        )
+        await self._refuse_unsafe_login()
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+
+    async def _refuse_unsafe_login(self) -> None:
+        assert self._pool is not None
+        row = await self._pool.fetchrow(
+            """select current_user as name, r.rolsuper or r.rolbypassrls as bypasses,
+                      pg_has_role(current_user, 'authenticated', 'MEMBER') as can_switch
+                 from pg_roles r where r.rolname = current_user"""
+        )
+        if row is None or row["bypasses"] or not row["can_switch"]:
+            name = row["name"] if row is not None else "?"
+            await self.close()
+            raise UnsafeLoginRole(
+                f"API_DATABASE_URL logs in as {name!r}: the API needs a role that is neither superuser nor "
+                "BYPASSRLS and may `set role authenticated` (see README, 'The API's data path')."
+            )
+
+    @asynccontextmanager
+    async def as_caller(self, user: CurrentUser, *, readonly: bool = False) -> AsyncIterator[asyncpg.Connection]:
+        """A connection inside a transaction running as `user`; committed when the block ends."""
+        if self._pool is None:
+            raise UpstreamUnavailable()
+        try:
+            async with self._pool.acquire() as conn:
+                await conn.execute(setup_sql(user, readonly=readonly))
+                try:
+                    yield conn
+                except BaseException:
+                    if not conn.is_closed() and conn.is_in_transaction():
+                        await conn.execute("rollback")
+                    raise
+                await conn.execute("commit")
+        except asyncpg.PostgresError as exc:
+            raise database_error(exc) from exc
+        except _UNREACHABLE as exc:
+            raise UpstreamUnavailable() from exc
+
+
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    """Each use ends its transaction and sets only transaction-local settings: nothing to reset."""
+
+
+def database_error(exc: asyncpg.PostgresError) -> ApiError:
+    """PostgreSQL's SQLSTATE as the API's errors, as `upstream.rest_error` does for REST's codes."""
+    code: str = getattr(exc, "sqlstate", None) or ""
+    message = getattr(exc, "message", None) or None
+    if code == "42501":
+        return Forbidden()
+    if code == "23505":
+        return Conflict()
+    if code == "23503":
+        return NotFound()
+    if code in {"22P02", "23514", "22001", "23502", "22007", "22008"}:
+        return BadRequest(message)
+    if code.startswith(("08", "53", "57")):
+        return UpstreamUnavailable()
+    return ApiError(f"Database error {code}".strip())
+
+
+def decoded(value: Any, kind: type[Any]) -> Any:
+    """A json column (text from asyncpg) decoded straight into API structs."""
+    return msgspec.json.decode(value, type=kind)

@@ -1,0 +1,91 @@
+"""The API's own door to Postgres (api/database.py): it reads as the caller, through a login role
+that could read nothing by itself, and refuses to start with one that bypasses RLS."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from tests.api.conftest import ApiUser, error_of, new_session
+from tests.conftest import LocalStack, free_port
+
+
+def _cursor(created_at: str, message_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([created_at, message_id]).encode()).decode().rstrip("=")
+
+
+async def test_history_runs_as_authenticated_with_the_callers_claims_on_a_login_role_without_rights(
+    http: httpx.AsyncClient, alice: ApiUser, pg: asyncpg.Connection
+) -> None:
+    session = await new_session(http, alice)
+    assert (await http.get("/api/chat/history", params={"session_id": session["id"]}, headers=alice.headers)).is_success
+    login = await pg.fetchrow(
+        """select r.rolname, r.rolsuper, r.rolbypassrls, r.rolinherit from pg_stat_activity a
+             join pg_roles r on r.oid = a.usesysid where a.application_name = 'chatgalaxy-api' limit 1"""
+    )
+    assert login is not None
+    assert (login["rolname"], login["rolsuper"], login["rolbypassrls"], login["rolinherit"]) == (
+        "authenticator",
+        False,
+        False,
+        False,
+    )
+    # Without the per-transaction switch the login role reads nothing at all (no table rights).
+    async with pg.transaction():
+        await pg.execute("set local role authenticator")
+        try:
+            await pg.fetch("select 1 from public.chat_messages limit 1")
+        except asyncpg.InsufficientPrivilegeError:
+            pass
+        else:
+            raise AssertionError("the API's login role can read chat_messages without switching role")
+
+
+async def test_another_users_cursor_walk_sees_nothing_of_alices(
+    http: httpx.AsyncClient, alice: ApiUser, bob: ApiUser, pg: asyncpg.Connection
+) -> None:
+    session = await new_session(http, alice)
+    row = await pg.fetchrow(
+        """insert into chat_messages (session_id, message_type, content, created_at)
+           values ($1, 'system', 'alice only', now() - interval '1 minute')
+           returning id::text as id, to_json(created_at) #>> '{}' as created_at""",
+        uuid.UUID(session["id"]),
+    )
+    later = _cursor("2999-01-01T00:00:00+00:00", str(uuid.uuid4()))
+    for params in ({"session_id": session["id"], "cursor": later}, {"session_id": session["id"], "page": 1}):
+        refused = await http.get("/api/chat/history", params=params, headers=bob.headers)
+        assert (refused.status_code, error_of(refused)["code"]) == (404, "SessionNotFound")
+    everything = await http.get("/api/chat/history", params={"cursor": later}, headers=bob.headers)
+    assert (everything.json()["messages"], everything.json()["total"]) == ([], 0)
+    mine = await http.get("/api/chat/history", params={"cursor": later}, headers=alice.headers)
+    assert row["id"] in [m["id"] for m in mine.json()["messages"]]
+
+
+async def test_a_cursor_whose_time_is_not_a_time_is_refused(http: httpx.AsyncClient, alice: ApiUser) -> None:
+    for stamp in ("2026-13-45T99:00:00+00:00", "2026-01-01T00:00:00"):
+        bad = await http.get(
+            "/api/chat/history", params={"cursor": _cursor(stamp, str(uuid.uuid4()))}, headers=alice.headers
+        )
+        assert (bad.status_code, error_of(bad)["code"], error_of(bad)["field"]) == (422, "InvalidCursor", "cursor")
+
+
+def test_the_api_refuses_a_login_role_that_bypasses_rls(stack: LocalStack, tmp_path: Path) -> None:
+    log = tmp_path / "api.log"
+    with open(log, "wb") as errors:
+        process = subprocess.run(
+            [sys.executable, "-m", "api", "--port", str(free_port())],
+            env={**stack.env, "API_DATABASE_URL": stack.dsn},  # the superuser `postgres`
+            stderr=errors,
+            stdout=subprocess.DEVNULL,
+            timeout=60,
+            check=False,
+        )
+    assert process.returncode != 0
+    assert "neither superuser nor BYPASSRLS" in log.read_text()
