@@ -67,7 +67,7 @@ def audited_to_response(request: Request[Any, Any, Any], exc: Exception) -> Resp
     if isinstance(exc, SessionNotFound) and exc.extra.get("session_id"):
         state, settings = request.app.state, request.app.state.settings
         try:
-            user = user_from_token(bearer(request.headers), settings.supabase.jwt_secret)
+            user = user_from_token(bearer(request.headers), settings.supabase.keys)
         except ApiError:
             user = None
         if user is not None and isinstance(getattr(state, "events", None), SecurityEvents):

@@ -49,7 +49,7 @@ def provide_events(state: State) -> SecurityEvents:
 
 def provide_user(request: Request[Any, Any, Any], settings: Settings) -> CurrentUser:
     """The signed-in caller, or 401 before any handler work happens."""
-    return user_from_token(bearer(request.headers), settings.supabase.jwt_secret)
+    return user_from_token(bearer(request.headers), settings.supabase.keys)
 
 
 def provide_client_ip(request: Request[Any, Any, Any], settings: Settings) -> str:

@@ -23,12 +23,12 @@ class CurrentUser:
     claims: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # verified, for Postgres
 
 
-def user_from_token(token: str | None, secret: str) -> CurrentUser:
+def user_from_token(token: str | None, keys: jwt.KeySet) -> CurrentUser:
     """A signed-in user's identity, or NotAuthenticated with a code saying what was wrong."""
     if not token:
         raise NotAuthenticated()
     try:
-        claims = jwt.decode(token, secret, require_exp=True)
+        claims = jwt.decode(token, keys, require_exp=True)
     except jwt.JwtExpired as exc:
         raise TokenExpired() from exc
     except jwt.JwtError as exc:

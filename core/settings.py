@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
+from core.jwt import KeySet, encode
+
 # The Supabase CLI's well-known local secret (apps/cli-go/pkg/config/apikeys.go).
 DEMO_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"  # noqa: S105
 DEMO_KEY_EXP = 1983812996
@@ -49,9 +51,16 @@ def login_as(url: str, user: str) -> str:
 
 
 def _demo_key(role: str, secret: str) -> str:
-    from core.jwt import encode  # noqa: PLC0415 - avoids an import cycle at module load
-
     return encode({"iss": "supabase-demo", "role": role, "exp": DEMO_KEY_EXP}, secret)
+
+
+def _signing_keys() -> str:
+    inline = env_str("SUPABASE_JWT_KEYS", "")
+    path = env_str("SUPABASE_SIGNING_KEYS_PATH", "")
+    if inline or not path:
+        return inline
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,11 @@ class SupabaseSettings:
     )
     anon_key: str = field(default_factory=lambda: env_str("SUPABASE_ANON_KEY", ""))
     service_role_key: str = field(default_factory=lambda: env_str("SUPABASE_SERVICE_ROLE_KEY", ""))
+    # Asymmetric signing keys (RS256/ES256 JWKs, GOTRUE_JWT_KEYS' format), inline or from the file
+    # `supabase gen signing-key` writes. Empty (the `supabase start` default): HS256 with the secret.
+    jwt_keys: str = field(default_factory=_signing_keys)
+    # What signs and verifies access tokens: the secret plus the configured JWKs (derived).
+    keys: KeySet = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Keys default to the demo JWTs signed with whatever secret is configured.
@@ -71,6 +85,7 @@ class SupabaseSettings:
             object.__setattr__(self, "anon_key", _demo_key("anon", self.jwt_secret))
         if not self.service_role_key:
             object.__setattr__(self, "service_role_key", _demo_key("service_role", self.jwt_secret))
+        object.__setattr__(self, "keys", KeySet.from_config(self.jwt_secret, self.jwt_keys))
 
 
 @dataclass(frozen=True)

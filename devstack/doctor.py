@@ -30,7 +30,7 @@ def _keys(settings: Settings) -> list[Finding]:
         ("SUPABASE_SERVICE_ROLE_KEY", sb.service_role_key, "service_role"),
     ):
         try:
-            claims = decode(key, sb.jwt_secret)
+            claims = decode(key, sb.keys)
         except JwtError as exc:
             findings.append(
                 Finding(

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 
 import asyncpg
 
 from core import logs
+from core.jwt import generate_jwk
 from core.settings import get_settings
 from localbase.migrate import migrate
 from localbase.postgres import Cluster, PostgresUnavailable, ensure_local_database, project_cluster
@@ -96,7 +98,14 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the gateway (auth, rest, realtime)")
     serve.add_argument("--host", default=settings.localbase.host)
     serve.add_argument("--port", type=int, default=settings.localbase.port)
+    key = commands.add_parser(
+        "signing-key", help="print a new JWT signing key (a JWK array, like `supabase gen signing-key`)"
+    )
+    key.add_argument("--algorithm", choices=["ES256", "RS256"], default="ES256")
     args = parser.parse_args(argv)
+    if args.command == "signing-key":
+        print(json.dumps([generate_jwk(args.algorithm)], indent=2))
+        return 0
     logs.configure("localbase")
     try:
         if args.command == "db":

@@ -143,7 +143,7 @@ class Gateway:
         if apikey is None:
             return False
         try:
-            decode(self._keys.get(apikey, apikey), self.settings.supabase.jwt_secret)
+            decode(self._keys.get(apikey, apikey), self.settings.supabase.keys)
         except JwtError:
             return False
         return True

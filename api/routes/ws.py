@@ -56,7 +56,7 @@ async def chat_socket(
     token = socket.query_params.get("token") or bearer(socket.headers)
     user: CurrentUser | None = None
     try:
-        user = user_from_token(token, settings.supabase.jwt_secret)
+        user = user_from_token(token, settings.supabase.keys)
         session = await find_session(upstream.rest(user.token), session_id)
     except ApiError as error:
         _audit_refusal(events, settings, socket, error, user.id if user else None)

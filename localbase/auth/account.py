@@ -25,7 +25,7 @@ LOGOUT_SCOPES = ("global", "local", "others")
 
 async def authenticate(auth: Auth, call: Call) -> tuple[User, UUID | None]:
     """The caller's user and session id, or GoTrue's 401/403."""
-    claims = verify_user_token(call.bearer, auth.settings.supabase.jwt_secret)
+    claims = verify_user_token(call.bearer, auth.settings.supabase.keys)
     session_id = UUID(claims["session_id"]) if claims.get("session_id") else None
     row = await auth.pool.fetchrow(Q["user_for_token"], UUID(claims["sub"]), session_id)
     if row is None:

@@ -47,7 +47,7 @@ _LINK_KINDS = {
 
 async def route(auth: Auth, call: Call) -> Reply:
     """Dispatch an /admin/... or /invite request after checking the admin bearer."""
-    require_admin(call.bearer, auth.settings.supabase.jwt_secret)
+    require_admin(call.bearer, auth.settings.supabase.keys)
     method, path = call.request.method, call.request.path.rstrip("/")
     if path == "/invite" and method == "POST":
         return await invite(auth, call)

@@ -123,7 +123,7 @@ async def _settings(auth: Auth, call: Call) -> Reply:
 
 
 async def _jwks(auth: Auth, call: Call) -> Reply:
-    return Reply(200, {"keys": []})  # HS256 only: no public keys to publish
+    return Reply(200, {"keys": auth.settings.supabase.keys.public_jwks()})  # never the secret or oct keys
 
 
 def _fallback(path: str) -> Handler:

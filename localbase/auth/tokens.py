@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from core.jwt import JwtError, decode, encode
+from core.jwt import JwtError, KeySet, decode
 from core.settings import Settings
 from localbase.auth.errors import AuthError, forbidden
 from localbase.auth.users import User
@@ -47,22 +47,22 @@ def mint_access_token(
         "session_id": str(session_id),
         "is_anonymous": user.is_anonymous,
     }
-    return encode(claims, settings.supabase.jwt_secret), expires_at
+    return settings.supabase.keys.sign(claims), expires_at
 
 
-def verify_bearer(token: str | None, secret: str) -> dict[str, Any]:
+def verify_bearer(token: str | None, keys: KeySet) -> dict[str, Any]:
     """The claims of a validly signed, unexpired bearer token, whatever its role."""
     if not token:
         raise AuthError(401, "no_authorization", "This endpoint requires a valid Bearer token")
     try:
-        return decode(token, secret)
+        return decode(token, keys)
     except JwtError as exc:
         raise forbidden("bad_jwt", f"invalid JWT: unable to parse or verify signature, {exc.message}") from exc
 
 
-def verify_user_token(token: str | None, secret: str) -> dict[str, Any]:
+def verify_user_token(token: str | None, keys: KeySet) -> dict[str, Any]:
     """The claims of a user's access token; `claims["sub"]` is then a valid UUID string."""
-    claims = verify_bearer(token, secret)
+    claims = verify_bearer(token, keys)
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise forbidden("bad_jwt", "invalid claim: missing sub claim")
@@ -76,9 +76,9 @@ def verify_user_token(token: str | None, secret: str) -> dict[str, Any]:
     return claims
 
 
-def require_admin(token: str | None, secret: str) -> dict[str, Any]:
+def require_admin(token: str | None, keys: KeySet) -> dict[str, Any]:
     """GoTrue's `requireAdmin`: a valid token whose `role` is an admin role."""
-    claims = verify_bearer(token, secret)
+    claims = verify_bearer(token, keys)
     if claims.get("role") not in ADMIN_ROLES:
         raise forbidden("not_admin", "User not allowed")
     return claims

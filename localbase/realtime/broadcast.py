@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from core.jwt import KeySet
 from localbase.http import HttpError, Request
 from localbase.realtime import protocol
 from localbase.realtime.tokens import TokenError, verify
@@ -23,10 +24,10 @@ _MAX_BODY = 1_048_576
 
 
 class Broadcast:
-    def __init__(self, hub: Hub, authz: Authorizer, secret: str) -> None:
+    def __init__(self, hub: Hub, authz: Authorizer, keys: KeySet) -> None:
         self._hub = hub
         self._authz = authz
-        self._secret = secret
+        self._keys = keys
 
     async def from_socket(self, channel: Channel, frame: protocol.Frame) -> None:
         payload = frame.payload
@@ -93,7 +94,7 @@ class Broadcast:
         if not token:
             raise HttpError(401, {"message": "API key is missing"})
         try:
-            return verify(token, self._secret)
+            return verify(token, self._keys)
         except TokenError as exc:
             raise HttpError(401, {"message": exc.message}) from exc
 

@@ -58,7 +58,7 @@ def _claims(service: Realtime, conn: Connection, payload: dict[str, Any]) -> dic
     token = payload.get("access_token") or payload.get("user_token")
     if not isinstance(token, str) or not token or token.startswith("sb_"):
         return conn.claims
-    return verify(token, service.secret)
+    return verify(token, service.keys)
 
 
 async def _confirm_bindings(service: Realtime, channel: Channel, failed: Binding | None) -> None:
@@ -96,7 +96,7 @@ async def refresh_token(service: Realtime, channel: Channel, payload: Any) -> No
     if not isinstance(token, str) or token.startswith("sb_"):
         return
     try:
-        claims = verify(token, service.secret)
+        claims = verify(token, service.keys)
     except TokenError as exc:
         await fail(service, channel, exc.message)
         return

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from core.jwt import KeySet
 from localbase.realtime.authz import Authorizer
 from localbase.realtime.broadcast import Broadcast
 from localbase.realtime.catalog import Catalog
@@ -18,7 +19,7 @@ from localbase.realtime.presence import Presence
 
 
 class Realtime(Protocol):
-    secret: str
+    keys: KeySet
     opaque_keys: dict[str, str]
     hub: Hub
     connections: set[Connection]

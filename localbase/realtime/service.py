@@ -33,7 +33,7 @@ class RealtimeService:
     def __init__(self, context: Context) -> None:
         settings = context.settings
         self.context = context
-        self.secret = settings.supabase.jwt_secret
+        self.keys = settings.supabase.keys
         self.opaque_keys = {SECRET_KEY: settings.supabase.service_role_key, PUBLISHABLE_KEY: settings.supabase.anon_key}
         self.heartbeat_timeout = settings.localbase.realtime_heartbeat_timeout
         self.hub = Hub()
@@ -49,7 +49,7 @@ class RealtimeService:
         self.catalog = Catalog(pool)
         self.authz = Authorizer(pool, self._authz_ttl)
         self.presence = Presence(self.hub, self.authz)
-        self.broadcast = Broadcast(self.hub, self.authz, self.secret)
+        self.broadcast = Broadcast(self.hub, self.authz, self.keys)
         self.fanout = ChangeFanout(self.hub, self.catalog, pool, self.broadcast)
         await pool.execute("select realtime.localbase_sync_capture()")
         await self.catalog.refresh()

@@ -35,7 +35,7 @@ def _handshake(service: Realtime, scope: Scope) -> tuple[int, str] | tuple[dict[
     if not token:
         return 401, "API key is missing"
     try:
-        claims = verify(token, service.secret)
+        claims = verify(token, service.keys)
     except TokenError as exc:
         return 401, exc.message
     return claims, protocol.V2 if query.get("vsn") == protocol.V2 else protocol.V1

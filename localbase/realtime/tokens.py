@@ -10,7 +10,7 @@ import time
 from functools import lru_cache
 from typing import Any
 
-from core.jwt import JwtError, JwtExpired, decode
+from core.jwt import JwtError, JwtExpired, KeySet, decode
 
 
 class TokenError(Exception):
@@ -26,13 +26,13 @@ class TokenError(Exception):
         return f"{self.code}: {self.message}"
 
 
-def verify(token: str, secret: str) -> dict[str, Any]:
+def verify(token: str, keys: KeySet) -> dict[str, Any]:
     """The claims of a valid, unexpired token carrying `role` and `exp`.
 
     Claims are read-only everywhere in the service, so sockets and channels presenting the same
     token share one dict (a decoded token is ~1 KB; thousands of idle sockets often share one).
     """
-    claims = _decoded(token, secret)
+    claims = _decoded(token, keys)
     exp = claims.get("exp")
     if not isinstance(claims.get("role"), str) or not isinstance(exp, int | float):
         raise TokenError("InvalidJWTToken", "Fields `role` and `exp` are required in JWT")
@@ -43,9 +43,9 @@ def verify(token: str, secret: str) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=4096)
-def _decoded(token: str, secret: str) -> dict[str, Any]:
+def _decoded(token: str, keys: KeySet) -> dict[str, Any]:
     try:
-        return decode(token, secret)
+        return decode(token, keys)
     except JwtExpired as exc:
         raise TokenError("InvalidJWTToken", "Token has expired") from exc
     except JwtError as exc:

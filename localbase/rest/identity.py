@@ -1,6 +1,6 @@
 """Who a request runs as: the bearer JWT verified once, then remembered until it expires.
 
-Verifying HS256 costs more than the rest of a cached request, and clients send the same token for
+Verifying a signature costs more than the rest of a cached request, and clients send the same token for
 an hour, so verified tokens are cached by their exact text. An entry never outlives the token's
 `exp` (plus Supabase's clock skew); the cache is bounded and simply emptied when full.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from core.jwt import CLOCK_SKEW_SECONDS, JwtError, decode
+from core.jwt import CLOCK_SKEW_SECONDS, JwtError, KeySet, decode
 from localbase.rest.catalog import quote_literal
 from localbase.rest.errors import jwt_error
 
@@ -33,8 +33,8 @@ class Identity:
 
 
 class Authenticator:
-    def __init__(self, secret: str, anon_role: str = "anon") -> None:
-        self._secret = secret
+    def __init__(self, keys: KeySet, anon_role: str = "anon") -> None:
+        self._keys = keys
         self._cache: dict[str, Identity] = {}
         self.anonymous = _identity({"role": anon_role}, None)
 
@@ -48,7 +48,7 @@ class Authenticator:
                 return cached
             del self._cache[token]
         try:
-            claims = decode(token, self._secret)
+            claims = decode(token, self._keys)
         except JwtError as exc:
             code = "PGRST303" if exc.code == "JwtExpired" else "PGRST301"
             raise jwt_error(code, exc.message) from exc

@@ -47,7 +47,7 @@ class RestService:
     def __init__(self, context: Context) -> None:
         self.settings = context.settings
         self.exposed = context.settings.localbase.exposed_schemas
-        self.auth = Authenticator(context.settings.supabase.jwt_secret)
+        self.auth = Authenticator(context.settings.supabase.keys)
         self.engine = Engine(context.settings)
 
     async def startup(self) -> None:
