@@ -83,8 +83,9 @@ class CompatFrames:
         }
         return b"data: %s\n\n" % _encode(payload)
 
-    def chunk(self, index: int, text: str, tokens: int, finish: str | None) -> bytes:
-        delta = {"role": "assistant", "content": text} if index == 1 else {"content": text}
+    def chunk(self, index: int, text: str, tokens: int, finish: str | None, reasoning: bool = False) -> bytes:
+        key = "reasoning_content" if reasoning else "content"
+        delta = {"role": "assistant", key: text} if index == 1 else {key: text}
         return self._chunk([{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], None)
 
     def error(self, index: int, error: ApiError) -> bytes:

@@ -52,23 +52,56 @@ def parse(body: Any, request: web.BaseRequest) -> NativeRequest:
     )
 
 
-def _output(text: str, finish: str, message_format: bool) -> dict[str, Any]:
+def _output(text: str, finish: str, message_format: bool, reasoning: str | None = None) -> dict[str, Any]:
     if message_format:
-        return {"choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": finish}]}
+        message = {"role": "assistant", "content": text}
+        if reasoning is not None:  # thinking on: every event carries both fields, one of them empty
+            message["reasoning_content"] = reasoning
+        return {"choices": [{"message": message, "finish_reason": finish}]}
     return {"text": text, "finish_reason": finish}
 
 
-def _usage(input_tokens: int, output_tokens: int) -> dict[str, int]:
+def _usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
     return {"input_tokens": input_tokens, "output_tokens": output_tokens, "total_tokens": input_tokens + output_tokens}
 
 
+@dataclass(frozen=True, slots=True)
+class Extras:
+    """What a call gets beyond text (fakescope.features): all empty for a plain call."""
+
+    thinking: bool = False
+    sources: tuple[dict[str, Any], ...] = ()
+    search: bool = False
+    search_strategy: str = "turbo"
+    cached_tokens: int = 0
+
+    def usage(self, usage: dict[str, Any], reasoning_tokens: int) -> dict[str, Any]:
+        if self.thinking:
+            usage["output_tokens_details"] = {"reasoning_tokens": reasoning_tokens}
+        if self.cached_tokens:
+            usage["prompt_tokens_details"] = {"cached_tokens": self.cached_tokens}
+        if self.search:
+            usage["plugins"] = {"search": {"count": 1, "strategy": self.search_strategy}}
+        return usage
+
+
 def body(
-    request_id: str, *, text: str, finish: str, input_tokens: int, output_tokens: int, message_format: bool
+    request_id: str,
+    *,
+    text: str,
+    finish: str,
+    input_tokens: int,
+    output_tokens: int,
+    message_format: bool,
+    extras: Extras = Extras(),
 ) -> bytes:
     """A non-streaming 200 body."""
+    output = _output(text, finish, message_format)
+    if extras.sources:
+        output["search_info"] = {"search_results": list(extras.sources)}
     payload = {
-        "output": _output(text, finish, message_format),
-        "usage": _usage(input_tokens, output_tokens),
+        "output": output,
+        "usage": extras.usage(_usage(input_tokens, output_tokens), 0),
         "request_id": request_id,
     }
     return _encode(payload)
@@ -87,15 +120,27 @@ class NativeFrames:
     input_tokens: int
     incremental: bool
     message_format: bool
+    extras: Extras = Extras()
     _so_far: str = ""
+    _reasoning_tokens: int = 0
 
-    def chunk(self, index: int, text: str, tokens: int, finish: str | None) -> bytes:
+    def chunk(self, index: int, text: str, tokens: int, finish: str | None, reasoning: bool = False) -> bytes:
+        thought: str | None = None
+        if reasoning:
+            self._reasoning_tokens = tokens
+            thought, text = text, ""
+        elif self.extras.thinking:
+            thought = ""
         if not self.incremental:
             self._so_far += text
             text = self._so_far
+        output = _output(text, finish or "null", self.message_format, thought)
+        if self.extras.sources:  # the results in the first event, empty lists after it
+            results = list(self.extras.sources) if index == 1 else []
+            output["search_info"] = {"extra_tool_info": [], "search_results": results}
         payload = {
-            "output": _output(text, finish or "null", self.message_format),
-            "usage": _usage(self.input_tokens, tokens),
+            "output": output,
+            "usage": self.extras.usage(_usage(self.input_tokens, tokens), self._reasoning_tokens),
             "request_id": self.request_id,
         }
         return b"id:%d\nevent:result\n:HTTP_STATUS/200\ndata:%s\n\n" % (index, _encode(payload))

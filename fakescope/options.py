@@ -27,6 +27,7 @@ class Knobs(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     tokens_per_s: float = 40.0  # 0 sends as fast as the socket takes it
     tokens_per_event: int = 3
     answer_tokens: int = 120
+    reasoning_tokens: int = 40  # thinking before the answer, when the call asks for it
     jitter: float = 0.0  # each interval varies by up to this fraction
     fault: str | None = None
     after_chunks: int = 0  # stream faults strike after this many events

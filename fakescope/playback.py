@@ -27,7 +27,7 @@ _UNPACED_BURST = 16  # unpaced streams still yield to the loop every this many e
 class Frames(Protocol):
     """How one protocol spells stream events."""
 
-    def chunk(self, index: int, text: str, tokens: int, finish: str | None) -> bytes: ...
+    def chunk(self, index: int, text: str, tokens: int, finish: str | None, reasoning: bool = False) -> bytes: ...
     def error(self, index: int, error: ApiError) -> bytes: ...
     def tail(self, tokens: int) -> bytes: ...
 
@@ -73,6 +73,7 @@ async def play(
     response: web.StreamResponse,
     *,
     events: list[tuple[str, int]],
+    reasoning_events: int = 0,
     finish_reason: str,
     knobs: Knobs,
     frames: Frames,
@@ -80,7 +81,8 @@ async def play(
     seed: int,
     arrived: float,
 ) -> None:
-    """Send `events` (text, tokens so far); the last one carries `finish_reason` unless a fault strikes first."""
+    """Send `events` (text, tokens so far), the first `reasoning_events` of them as reasoning; the last
+    one carries `finish_reason` unless a fault strikes first."""
     pacer = Pacer(knobs, seed, arrived)
     strike_at = min(knobs.after_chunks, len(events) - 1) if knobs.fault in STREAM_FAULTS else -1
     sent = 0
@@ -92,7 +94,8 @@ async def play(
                 return
             await pacer.wait(sent, total - sent)
             final = index == len(events) - 1
-            await response.write(frames.chunk(index + 1, text, total, finish_reason if final else None))
+            frame = frames.chunk(index + 1, text, total, finish_reason if final else None, index < reasoning_events)
+            await response.write(frame)
             stats.output_tokens += total - sent
             sent = total
             if knobs.tokens_per_s <= 0 and index % _UNPACED_BURST == _UNPACED_BURST - 1:

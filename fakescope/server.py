@@ -2,7 +2,9 @@
 
 Routes (spec §8): native `POST /api/v1/services/aigc/text-generation/generation`, compatible
 `POST /compatible-mode/v1/chat/completions` and `GET /compatible-mode/v1/models`; admin
-`POST /_fake/faults`, `GET /_fake/stats`, `POST /_fake/reset`; anything else is a JSON 404.
+`POST /_fake/faults`, `GET /_fake/stats`, `GET /_fake/requests` (the bodies received, for tests
+that check what the worker sent), `POST /_fake/reset`; anything else is a JSON 404. Thinking,
+search and the context cache: fakescope.features.
 
 Auth: `Authorization: Bearer <key>`. With `FAKESCOPE_API_KEYS` set only those keys pass; otherwise
 any non-empty key passes except keys starting with `sk-invalid`, which get 401 InvalidApiKey.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -23,7 +26,7 @@ import msgspec
 from aiohttp import web
 
 from core.settings import FakeScopeSettings
-from fakescope import answers, compat, native
+from fakescope import answers, compat, features, native
 from fakescope.errors import (
     FAULTS,
     INVALID_KEY,
@@ -41,6 +44,7 @@ from fakescope.validate import Call, Rejected, check
 NATIVE_PATH = "/api/v1/services/aigc/text-generation/generation"
 COMPAT_PATH = "/compatible-mode/v1/chat/completions"
 INVALID_KEY_PREFIX = "sk-invalid"
+REQUESTS_KEPT = 200
 _JSON = "application/json"
 _decode = msgspec.json.decode
 _encode = msgspec.json.encode
@@ -53,6 +57,8 @@ class FakeScope:
         self.knobs = override(defaults_from(self.settings), knobs)
         self.stats = Stats()
         self.plan = FaultPlan()
+        self.cache = features.PrefixCache()
+        self.received: deque[dict[str, Any]] = deque(maxlen=REQUESTS_KEPT)
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -65,6 +71,7 @@ class FakeScope:
         app.router.add_get("/compatible-mode/v1/models", self._models)
         app.router.add_post("/_fake/faults", self._faults)
         app.router.add_get("/_fake/stats", self._stats)
+        app.router.add_get("/_fake/requests", self._requests)
         app.router.add_post("/_fake/reset", self._reset)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         return app
@@ -181,19 +188,24 @@ class FakeScope:
             )
         except Rejected as rejected:
             return self._reject(rejected.error, request_id, compat_mode=False, knobs=knobs)
+        self._record(request, body)
         seed, reply = self._reply(call, knobs)
+        extras, thoughts, reply, input_tokens = self._extras(call, parsed.params, seed, knobs, reply)
         if not parsed.stream:
             done = native.body(
                 request_id,
                 text=reply.text,
                 finish=reply.finish_reason,
-                input_tokens=call.input_tokens,
+                input_tokens=input_tokens,
                 output_tokens=reply.output_tokens,
                 message_format=parsed.message_format,
+                extras=extras,
             )
             return await self._whole(request, request_id, done, reply.output_tokens, knobs, compat_mode=False)
-        frames = native.NativeFrames(request_id, call.input_tokens, parsed.incremental, parsed.message_format)
-        return await self._stream(request, request_id, reply, knobs=knobs, frames=frames, seed=seed, arrived=arrived)
+        frames = native.NativeFrames(request_id, input_tokens, parsed.incremental, parsed.message_format, extras)
+        return await self._stream(
+            request, request_id, reply, knobs=knobs, frames=frames, seed=seed, arrived=arrived, thoughts=thoughts
+        )
 
     async def _compat(self, request: web.Request) -> web.StreamResponse:
         arrived = asyncio.get_running_loop().time()
@@ -206,6 +218,7 @@ class FakeScope:
             call = check(parsed.model, parsed.messages, parsed.params, stream=parsed.stream, incremental=True)
         except Rejected as rejected:
             return self._reject(rejected.error, request_id, compat_mode=True, knobs=knobs)
+        self._record(request, body)
         seed, reply = self._reply(call, knobs)
         if not parsed.stream:
             done = compat.body(
@@ -219,6 +232,41 @@ class FakeScope:
             return await self._whole(request, request_id, done, reply.output_tokens, knobs, compat_mode=True)
         frames = compat.CompatFrames(request_id, call.model, call.input_tokens, parsed.include_usage, int(time.time()))
         return await self._stream(request, request_id, reply, knobs=knobs, frames=frames, seed=seed, arrived=arrived)
+
+    def _record(self, request: web.Request, body: Any) -> None:
+        """Keep the request for `GET /_fake/requests` (newest last, bounded)."""
+        self.received.append({"path": request.path, "body": body})
+
+    def _extras(
+        self, call: Call, params: dict[str, Any], seed: int, knobs: Knobs, reply: answers.Reply
+    ) -> tuple[native.Extras, list[answers.Piece], answers.Reply, int]:
+        """Thinking, search and cache for a native call: the extras, the thoughts, the (cited) reply
+        and the billed input tokens."""
+        thoughts: list[answers.Piece] = []
+        if features.thinking_wanted(call.model, params):
+            thoughts = features.reasoning(seed, knobs.reasoning_tokens, params.get("thinking_budget"))
+        found: list[dict[str, Any]] = []
+        search = features.search_wanted(call.model, params)
+        raw_options = params.get("search_options")
+        options: dict[str, Any] = raw_options if isinstance(raw_options, dict) else {}
+        input_tokens = call.input_tokens
+        if search:
+            found = features.sources(call.contents[-1] if call.contents else "")
+            input_tokens += features.SEARCH_RESULT_TOKENS
+            if options.get("enable_citation"):
+                cited = features.cite(reply.pieces, len(found), options.get("citation_format"))
+                reply = answers.Reply(cited, reply.finish_reason)
+        cached = self.cache.lookup_and_store(call.model, list(zip(call.roles, call.contents, strict=True)))
+        extras = native.Extras(
+            thinking=bool(params.get("enable_thinking")) and features.thinking_wanted(call.model, params),
+            sources=tuple(found) if options.get("enable_source") else (),
+            search=search,
+            search_strategy=str(options.get("search_strategy") or "turbo"),
+            cached_tokens=cached,
+        )
+        if thoughts:
+            reply = answers.Reply(thoughts + reply.pieces, reply.finish_reason)
+        return extras, thoughts, reply, input_tokens
 
     def _reply(self, call: Call, knobs: Knobs) -> tuple[int, answers.Reply]:
         self.stats.input_tokens += call.input_tokens
@@ -235,15 +283,24 @@ class FakeScope:
         frames: Frames,
         seed: int,
         arrived: float,
+        thoughts: list[answers.Piece] | None = None,
     ) -> web.StreamResponse:
         headers = {"Content-Type": native.SSE_TYPE, "Cache-Control": "no-cache", "x-request-id": request_id}
         response = web.StreamResponse(status=200, headers=headers)
         await response.prepare(request)
         self.stats.statuses[200] += 1
+        thought_events: list[tuple[str, int]] = []
+        events = answers.events(reply, knobs.tokens_per_event)
+        if thoughts:  # thinking first, in events of its own, then the answer counting on from it
+            thought_events = answers.events(answers.Reply(thoughts, "stop"), knobs.tokens_per_event)
+            spent = thought_events[-1][1]
+            answer = answers.Reply(reply.pieces[len(thoughts) :], reply.finish_reason)
+            events = thought_events + [(t, spent + n) for t, n in answers.events(answer, knobs.tokens_per_event)]
         await play(
             request,
             response,
-            events=answers.events(reply, knobs.tokens_per_event),
+            events=events,
+            reasoning_events=len(thought_events),
             finish_reason=reply.finish_reason,
             knobs=knobs,
             frames=frames,
@@ -297,10 +354,16 @@ class FakeScope:
     async def _stats(self, request: web.Request) -> web.Response:
         return web.Response(body=_encode(self.stats.snapshot()), content_type=_JSON)
 
+    async def _requests(self, request: web.Request) -> web.Response:
+        """The generation requests received (path and JSON body), oldest first, the newest 200."""
+        return web.Response(body=_encode(list(self.received)), content_type=_JSON)
+
     async def _reset(self, request: web.Request) -> web.Response:
         """Zero the counters and drop scripted faults (streams in flight keep counting as active)."""
         self.stats.reset()
         self.plan.clear()
+        self.cache.clear()
+        self.received.clear()
         return web.Response(body=b"{}", content_type=_JSON)
 
     async def _not_found(self, request: web.Request) -> web.Response:

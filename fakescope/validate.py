@@ -26,6 +26,7 @@ class Call:
 
     model: str
     contents: list[str]
+    roles: list[str]
     input_tokens: int
     max_tokens: int | None
     stop: tuple[str, ...]
@@ -116,6 +117,7 @@ def check(model: Any, messages: Any, params: dict[str, Any], *, stream: bool, in
     return Call(
         model=model,
         contents=contents,
+        roles=roles,
         input_tokens=input_tokens,
         max_tokens=int(max_tokens) if max_tokens is not None else None,
         stop=stops,

@@ -25,6 +25,7 @@ from worker.dispatch import Dispatcher
 from worker.listener import Listener
 from worker.llm import Provider, make_provider, tokens
 from worker.metrics import Metrics
+from worker.models import Catalog
 from worker.reply import CANCELLED, SHUTDOWN
 from worker.retry import Backoff
 from worker.store import Store
@@ -71,6 +72,8 @@ class Worker:
         writer = RowWriter(store, cfg.flush_interval)
         broadcaster = Broadcaster(self._http)
         backoff = Backoff(cfg.retry_attempts, cfg.retry_base, cfg.retry_cap)
+        catalog = Catalog(self._http)
+        await catalog.load()
         self.turns = Turns(
             self.metrics.meter(self.provider),
             writer,
@@ -78,6 +81,7 @@ class Worker:
             backoff,
             self.metrics,
             llm=self.settings.llm,
+            catalog=catalog,
             turn_timeout=cfg.turn_timeout,
         )
         self.dispatcher = Dispatcher(
@@ -97,6 +101,7 @@ class Worker:
             metrics=self.metrics,
         )
         self._listener = Listener(self._client, self.dispatcher, sweeper, self._cancel)
+        self._spawn("models", catalog.run())
         self._spawn("writer", writer.run())
         self._spawn("broadcaster", broadcaster.run())
         self._spawn("dispatcher", self.dispatcher.run())

@@ -1,9 +1,10 @@
 """Streams chunks to a session's subscribers through the Realtime REST broadcast API.
 
 Every message goes to the private channel `chat:<session id>` (only the session's owner may join
-it, migrations/..._realtime_channels.sql) as event `chunk` {message_id, reply_to, attempt, seq,
-delta} and finally `done` {message_id, reply_to, attempt, seq, status, length, finish_reason,
-error_code, error_message}. `seq` counts from 1 per attempt, so a client orders chunks and sees
+it, migrations/..._realtime_channels.sql) as event `reasoning` (the model's thinking) or `chunk`
+(answer text), both {message_id, reply_to, attempt, seq, delta}, and finally `done` {message_id,
+reply_to, attempt, seq, status, length, finish_reason, error_code, error_message, tokens_used,
+reasoning_ms, sources}. `seq` counts from 1 per attempt, so a client orders chunks and sees
 gaps; a retaken answer starts again with a higher `attempt` and replaces the text shown so far.
 
 Up to `_IN_FLIGHT` POSTs run at once on the worker's pooled Supabase session, and an answer is in
@@ -38,7 +39,7 @@ class _Outbox:
     topic: str
     meta: dict[str, Any]
     seq: int = 0
-    text: list[str] = field(default_factory=list)
+    text: list[tuple[str, list[str]]] = field(default_factory=list)  # runs of deltas of one kind, in order
     done: dict[str, Any] | None = None
 
 
@@ -57,12 +58,16 @@ class Broadcaster:
         meta = {"message_id": message_id, "reply_to": reply_to, "attempt": attempt}
         self._boxes[(message_id, attempt)] = _Outbox(f"chat:{session_id}", meta)
 
-    def chunk(self, message_id: str, attempt: int, delta: str) -> None:
-        """Queue a delta; an answer's first one is posted at once when a POST slot is free, before
-        the caller goes on reading deltas that arrived with it (those follow in the next POST)."""
+    def chunk(self, message_id: str, attempt: int, delta: str, kind: str = "chunk") -> None:
+        """Queue a delta of `kind` ("chunk" for answer text, "reasoning" for thinking); an answer's
+        first one is posted at once when a POST slot is free, before the caller goes on reading
+        deltas that arrived with it (those follow in the next POST)."""
         key = (message_id, attempt)
         box = self._boxes[key]
-        box.text.append(delta)
+        if box.text and box.text[-1][0] == kind:
+            box.text[-1][1].append(delta)
+        else:
+            box.text.append((kind, [delta]))
         self._mark(message_id, attempt, box)
         if box.seq == 0 and key not in self._posting and len(self._posts) < _IN_FLIGHT:
             self._start([key])
@@ -130,11 +135,10 @@ class Broadcaster:
 
 def _messages(box: _Outbox) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    if box.text:
+    for kind, deltas in box.text:
         box.seq += 1
-        delta = "".join(box.text)
-        box.text.clear()
-        out.append(_message(box.topic, "chunk", {**box.meta, "seq": box.seq, "delta": delta}))
+        out.append(_message(box.topic, kind, {**box.meta, "seq": box.seq, "delta": "".join(deltas)}))
+    box.text.clear()
     if box.done is not None:
         out.append(_message(box.topic, "done", {**box.meta, "seq": box.seq, **box.done}))
     return out

@@ -2,7 +2,9 @@
 
 Provider failures keep the provider layer's codes (worker/llm/base.py CODES); the worker adds its
 own. The message is what the chat shows under the partial answer, never the upstream text (which
-may carry request details); the upstream code goes to the logs.
+may carry request details); the upstream code goes to the logs. A moderation refusal's message is in
+Chinese and English, since it may be the provider refusing the user's own words; the web app shows
+every code in the reader's language (web/src/i18n).
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ USER_MESSAGES = {
     "ModelNotFound": "The model chosen for this role is not available.",
     "InvalidRequest": "The AI service could not process this request.",
     "InputTooLong": "The conversation is too long for this model; please start a new chat.",
-    "ContentFiltered": "The answer was stopped by content moderation.",
+    "ContentFiltered": (
+        "内容安全审核未通过，本轮问答已从后续对话中移除。"
+        " / Content moderation refused this turn; it is left out of the rest of the conversation."
+    ),
     "QuotaExhausted": "The AI service quota is used up. Please try again later.",
     "RateLimited": "The AI service is busy. Please try again in a moment.",
     "ServerError": "The AI service had a problem. Please try again.",

@@ -4,6 +4,17 @@ budget = min(model max input, context - reserved max_tokens) x (1 - margin), cou
 bundled Qwen tokenizer plus ChatML overhead (content + 5 per message, + 3 for the assistant primer).
 The system prompt and the new user message are always sent (an oversize one is truncated); history
 is added newest to oldest while it fits, so what does not fit is the oldest part of the conversation.
+
+Context caching: DashScope bills a prompt prefix it has seen before at a fraction of the price, so
+turn N+1's prompt must begin with turn N's byte for byte. Nothing time-varying is ever added, and
+when the history must be cut, the cut may only fall on a `checkpoint` (the turn marks a stable
+quarter of the questions by their ids): the kept window then stays put for several turns and moves
+in one step, instead of sliding by one message (a new prefix) every turn. With no checkpoint in the
+window the tightest cut is taken.
+
+The model is the session's choice, else the role's, else the deployment's; its limits come from
+the `models` table (worker/models.py), else LLM_MODEL_LIMITS. Thinking and search are sent only to
+models that offer them.
 """
 
 from __future__ import annotations
@@ -17,6 +28,7 @@ import msgspec
 from core.settings import LlmSettings, ModelLimits
 from worker.llm import tokens
 from worker.llm.base import ChatMessage, GenerationParams
+from worker.models import ModelInfo
 
 # For a model missing from LLM_MODEL_LIMITS: small enough to be safe on any Qwen deployment.
 FALLBACK_LIMITS = ModelLimits(context=32768, max_input=30720, max_output=8192)
@@ -35,6 +47,12 @@ class Personality(msgspec.Struct, frozen=True, kw_only=True):
     presence_penalty: float | None = None
     repetition_penalty: float | None = None
     enable_search: bool | None = None
+    thinking: bool | None = None
+    thinking_budget: int | None = None
+
+
+# Sources numbered as the answer cites them, "[1]" (the web app links each number to its source).
+SEARCH_OPTIONS = {"enable_source": True, "enable_citation": True, "citation_format": "[<number>]"}
 
 
 def parse_personality(raw: Mapping[str, Any]) -> Personality:
@@ -76,24 +94,41 @@ def build_prompt(
     history: Sequence[ChatMessage],
     user_message: str,
     settings: LlmSettings,
+    checkpoints: Sequence[bool] | None = None,
+    models: Mapping[str, ModelInfo] | None = None,
+    session_model: str | None = None,
+    thinking: bool | None = None,
+    web_search: bool = False,
 ) -> Prompt:
-    """Messages and parameters for answering `user_message`; `history` is oldest to newest."""
+    """Messages and parameters for answering `user_message`; `history` is oldest to newest.
+
+    `checkpoints[i]` says whether the kept history may start at `history[i]` (default: anywhere);
+    `thinking` None means the role's default."""
     persona = parse_personality(personality)
-    model = persona.model or settings.default_model
-    limits = settings.model_limits.get(model, FALLBACK_LIMITS)
+    model = session_model or persona.model or settings.default_model
+    info = (models or {}).get(model)
+    limits = info.limits if info is not None else settings.model_limits.get(model, FALLBACK_LIMITS)
     max_tokens = min(persona.max_tokens or limits.max_output, limits.max_output)
     budget = budget_for(limits, max_tokens, settings.prompt_margin)
 
     system, user = _fit_fixed(system_prompt, user_message, budget)
     used = _cost(system) + _cost(user) + tokens.PRIMER
-    kept: list[ChatMessage] = []
-    for message in reversed(history):
-        cost = _cost(message.content)
+    start = len(history)
+    for index in range(len(history) - 1, -1, -1):
+        cost = _cost(history[index].content)
         if used + cost > budget:
             break
-        kept.append(message)
         used += cost
-    kept.reverse()
+        start = index
+    if start > 0 and checkpoints is not None:  # cut only on a checkpoint, so the prefix holds across turns
+        later = next((i for i in range(start, len(history)) if checkpoints[i]), start)
+        used -= sum(_cost(m.content) for m in history[start:later])
+        start = later
+    kept = list(history[start:])
+
+    think = persona.thinking if thinking is None else thinking
+    search = web_search or bool(persona.enable_search)
+    offers_search = info.search if info is not None else bool(persona.enable_search)
 
     params = GenerationParams(
         model=model,
@@ -105,7 +140,10 @@ def build_prompt(
         stop=persona.stop,
         presence_penalty=persona.presence_penalty,
         repetition_penalty=persona.repetition_penalty,
-        enable_search=persona.enable_search,
+        enable_search=True if search and offers_search else None,
+        search_options=SEARCH_OPTIONS if search and offers_search else None,
+        enable_thinking=True if think and info is not None and info.thinking else None,
+        thinking_budget=persona.thinking_budget if think and info is not None and info.thinking else None,
     )
     messages = [ChatMessage("system", system), *kept, ChatMessage("user", user)]
     return Prompt(messages, params, used, budget, len(history) - len(kept))

@@ -27,6 +27,10 @@ class Reply:
     flushed_chars: int = 0
     renewed_at: float = field(default_factory=time.monotonic)
     delivered: bool = False  # a chunk went to subscribers: no more provider retries
+    reasoning: list[str] = field(default_factory=list)  # the model's thinking, kept apart from the answer
+    reasoning_started: float | None = None
+    reasoning_ended: float | None = None  # the first answer text after thinking
+    sources: list[dict[str, Any]] | None = None
     stop_reason: str | None = None
     _consumer: asyncio.Task[Any] | None = None
 
@@ -37,6 +41,14 @@ class Reply:
     @property
     def content(self) -> str:
         return "".join(self.parts)
+
+    @property
+    def reasoning_ms(self) -> int | None:
+        """How long the model thought, from its first reasoning delta to its first answer text (or now)."""
+        if self.reasoning_started is None:
+            return None
+        end = self.reasoning_ended if self.reasoning_ended is not None else time.monotonic()
+        return round((end - self.reasoning_started) * 1000)
 
     def append(self, delta: str) -> None:
         self.parts.append(delta)

@@ -14,6 +14,7 @@ from worker.supabase_http import SupabaseHttp
 class HistoryItem:
     type: str  # "user" | "assistant"
     content: str
+    id: str = ""
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,14 @@ class Claim:
     system_prompt: str | None
     personality: dict[str, Any]
     history: tuple[HistoryItem, ...]  # newest first
+    web_search: bool = False  # the question asked for web search
+    session_model: str | None = None  # the session's chosen model (None: the role's, else the deployment's)
+    session_thinking: bool | None = None  # the session's thinking switch (None: the role's default)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Claim:
         role = row.get("role") or {}
+        session = row.get("session") or {}
         return cls(
             id=row["id"],
             reply_to=row["reply_to"],
@@ -44,7 +49,10 @@ class Claim:
             role_slug=role.get("slug"),
             system_prompt=role.get("system_prompt"),
             personality=dict(role.get("personality") or {}),
-            history=tuple(HistoryItem(h["type"], h["content"]) for h in row["history"]),
+            history=tuple(HistoryItem(h["type"], h["content"], str(h.get("id") or "")) for h in row["history"]),
+            web_search=bool(row.get("web_search")),
+            session_model=session.get("model"),
+            session_thinking=session.get("thinking"),
         )
 
 

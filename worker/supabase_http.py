@@ -57,6 +57,15 @@ class SupabaseHttp:
             raise SupabaseError(status, body.decode(errors="replace"))
         return msgspec.json.decode(body) if body else None
 
+    async def select(self, table: str, query: str) -> list[dict[str, Any]]:
+        """Rows of `GET /rest/v1/<table>?<query>`; raises SupabaseError on an error status."""
+        async with self._http().get(f"{self._url}/rest/v1/{table}?{query}") as response:
+            body = await response.read()
+            if response.status >= 300:
+                raise SupabaseError(response.status, body.decode(errors="replace"))
+        rows: list[dict[str, Any]] = msgspec.json.decode(body)
+        return rows
+
     async def broadcast(self, messages: list[dict[str, Any]]) -> int:
         """POST the messages to the Realtime broadcast API; returns the HTTP status."""
         status, _ = await self._post("/realtime/v1/api/broadcast", {"messages": messages})

@@ -13,25 +13,39 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import zlib
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from core.settings import LlmSettings
 from worker import errors
 from worker.broadcast import Broadcaster
-from worker.llm import ChatMessage, Finished, GenerationParams, Provider, ProviderError, TextDelta
+from worker.llm import (
+    ChatMessage,
+    Finished,
+    GenerationParams,
+    Provider,
+    ProviderError,
+    ReasoningDelta,
+    Sources,
+    TextDelta,
+)
 from worker.metrics import Metrics
+from worker.models import Catalog
 from worker.prompt import Prompt, build_prompt
 from worker.reply import CANCELLED, LEASE_LOST, SHUTDOWN, TIMEOUT, Reply
 from worker.retry import Backoff
-from worker.store import Claim
+from worker.store import Claim, HistoryItem
 from worker.writer import RowWriter
 
 log = logging.getLogger(__name__)
 
 # When the question's role, the session's and the built-in `assistant` are all gone or inactive.
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+CHECKPOINT_EVERY = 4
 
 
 @dataclass(frozen=True)
@@ -42,6 +56,9 @@ class _Outcome:
     input_tokens: int | None = None
     output_tokens: int | None = None
     error_code: str | None = None
+    reasoning_tokens: int | None = None
+    cached_tokens: int | None = None
+    search_calls: int | None = None
 
 
 class Turns:
@@ -57,6 +74,7 @@ class Turns:
         *,
         llm: LlmSettings,
         turn_timeout: float,
+        catalog: Catalog | None = None,
     ) -> None:
         self._provider = provider
         self._writer = writer
@@ -64,6 +82,7 @@ class Turns:
         self._backoff = backoff
         self._metrics = metrics
         self._llm = llm
+        self._catalog = catalog or Catalog()
         self._turn_timeout = turn_timeout
         self.active: dict[str, Reply] = {}
 
@@ -87,7 +106,7 @@ class Turns:
 
     async def _answer(self, reply: Reply) -> _Outcome | None:
         """The row's final state, or None when the row must not be finalised here."""
-        prompt = _prompt(reply.claim, self._llm)
+        prompt = _prompt(reply.claim, self._llm, self._catalog)
         consumer = asyncio.create_task(self._consume(reply, prompt.messages, prompt.params))
         reply.bind(consumer)
         try:
@@ -110,6 +129,9 @@ class Turns:
             model=finished.model or prompt.params.model,
             input_tokens=finished.input_tokens,
             output_tokens=finished.output_tokens,
+            reasoning_tokens=finished.reasoning_tokens,
+            cached_tokens=finished.cached_tokens,
+            search_calls=finished.search_calls,
         )
 
     def _stopped(self, reply: Reply, prompt: Prompt) -> _Outcome | None:
@@ -125,12 +147,14 @@ class Turns:
             events = self._provider.stream(messages, params)
             try:
                 async for event in events:
-                    if isinstance(event, TextDelta):
+                    if isinstance(event, TextDelta | ReasoningDelta):
                         if event.text and not reply.delivered:
-                            self._deliver(reply, event.text)
+                            self._deliver(reply, event)
                             await asyncio.sleep(0)  # let the first chunk's POST go out now
                         elif event.text:
-                            self._deliver(reply, event.text)
+                            self._deliver(reply, event)
+                    elif isinstance(event, Sources):
+                        reply.sources = [msgspec.to_builtins(source) for source in event.items]
                     else:
                         return event
                 raise ProviderError("IncompleteStream", "the stream ended without a finish reason", retryable=True)
@@ -149,12 +173,21 @@ class Turns:
                 if isinstance(events, AsyncGenerator):
                     await events.aclose()
 
-    def _deliver(self, reply: Reply, text: str) -> None:
+    def _deliver(self, reply: Reply, event: TextDelta | ReasoningDelta) -> None:
+        now = time.monotonic()
         if not reply.delivered:
             reply.delivered = True
-            self._metrics.ttft.observe(time.monotonic() - reply.started)
-        reply.append(text)
-        self._broadcaster.chunk(reply.claim.id, reply.claim.attempts, text)
+            self._metrics.ttft.observe(now - reply.started)
+        if isinstance(event, ReasoningDelta):
+            if reply.reasoning_started is None:
+                reply.reasoning_started = now
+            reply.reasoning.append(event.text)
+            self._broadcaster.chunk(reply.claim.id, reply.claim.attempts, event.text, kind="reasoning")
+            return
+        if reply.reasoning_started is not None and reply.reasoning_ended is None:
+            reply.reasoning_ended = now
+        reply.append(event.text)
+        self._broadcaster.chunk(reply.claim.id, reply.claim.attempts, event.text)
 
     async def _conclude(self, reply: Reply, outcome: _Outcome | None) -> None:
         claim = reply.claim
@@ -184,6 +217,12 @@ class Turns:
             finish_reason=outcome.finish_reason,
             error_code=outcome.error_code,
             error_message=message,
+            reasoning="".join(reply.reasoning) or None,
+            reasoning_ms=reply.reasoning_ms,
+            reasoning_tokens=outcome.reasoning_tokens,
+            cached_tokens=outcome.cached_tokens,
+            search_calls=outcome.search_calls,
+            sources=reply.sources,
         )
         if not written:
             self._broadcaster.discard(claim.id, claim.attempts)
@@ -201,6 +240,8 @@ class Turns:
                 "error_code": outcome.error_code,
                 "error_message": message,
                 "tokens_used": tokens_used,
+                "reasoning_ms": reply.reasoning_ms,
+                "sources": reply.sources,
             },
         )
         self._metrics.turns.labels(outcome.status).inc()
@@ -219,17 +260,27 @@ class Turns:
         )
 
 
-def _prompt(claim: Claim, llm: LlmSettings) -> Prompt:
-    history = [
-        ChatMessage("user" if item.type == "user" else "assistant", item.content) for item in reversed(claim.history)
-    ]
+def _prompt(claim: Claim, llm: LlmSettings, catalog: Catalog) -> Prompt:
+    items = list(reversed(claim.history))
+    history = [ChatMessage("user" if item.type == "user" else "assistant", item.content) for item in items]
     return build_prompt(
         system_prompt=claim.system_prompt or DEFAULT_SYSTEM_PROMPT,
         personality=claim.personality,
         history=history,
         user_message=claim.question,
         settings=llm,
+        checkpoints=[_checkpoint(item) for item in items],
+        models=catalog.models,
+        session_model=claim.session_model,
+        thinking=claim.session_thinking,
+        web_search=claim.web_search,
     )
+
+
+def _checkpoint(item: HistoryItem) -> bool:
+    """Where a cut history may start: about one question in four, chosen by its id, so the choice
+    is the same on every later turn (prompt.py, context caching)."""
+    return item.type == "user" and zlib.crc32(item.id.encode()) % CHECKPOINT_EVERY == 0
 
 
 def _ids(claim: Claim) -> dict[str, Any]:

@@ -200,6 +200,40 @@ CASES: list[tuple[str, str, int | str]] = [
         "update chat_messages set tokens_used = 42, status = 'completed' where id = '{a_reply}' returning id",
         1,
     ),
+    # models: the offered list, read by signed-in users, changed by migrations/service_role only
+    ("a", "select * from models", 6),
+    ("anon", "select * from models", REFUSED),
+    (
+        "a",
+        "insert into models (id, display_name, context_window, max_input, max_output)"
+        " values ('mine', 'Mine', 10, 10, 10) returning id",
+        REFUSED,
+    ),
+    ("a", "update models set is_active = false returning id", REFUSED),
+    ("a", "delete from models returning id", REFUSED),
+    ("service", "update models set sort_order = 9 where id = 'qwen-plus' returning id", 1),
+    # sessions' model and thinking; questions' web_search; answers' reasoning and sources
+    ("a", "update chat_sessions set model = 'qwen-plus', thinking = true where id = '{a_session}' returning id", 1),
+    ("b", "update chat_sessions set model = 'qwen-plus' where id = '{a_session}' returning id", 0),
+    ("a", "insert into chat_sessions (title, model, thinking) values ('t', 'qwen-flash', true) returning id", 1),
+    (
+        "a",
+        "insert into chat_messages (session_id, content, web_search) values ('{a_session}', 'x', true) returning id",
+        1,
+    ),
+    (
+        "a",
+        "insert into chat_messages (session_id, content, reasoning) values ('{a_session}', 'x', 'r') returning id",
+        REFUSED,
+    ),
+    (
+        "a",
+        "insert into chat_messages (session_id, content, sources) values ('{a_session}', 'x', '[]') returning id",
+        REFUSED,
+    ),
+    ("a", "update chat_messages set reasoning = 'x' where id = '{a_reply}' returning id", REFUSED),
+    ("a", "update chat_messages set sources = '[]' where id = '{a_reply}' returning id", REFUSED),
+    ("a", "update chat_messages set web_search = true where id = '{a_msg}' returning id", REFUSED),
     # api_rate_limits: the API's counters, service_role only
     ("a", "select * from api_rate_limits", REFUSED),
     ("anon", "select * from api_rate_limits", REFUSED),

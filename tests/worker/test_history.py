@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncpg
 
-from core.settings import LlmSettings, ModelLimits
 from tests.conftest import LocalStack
 from tests.worker.conftest import Owner, RecordingFakeScope, Workers, ask, final_answer, worker_settings
 
@@ -28,16 +27,19 @@ async def test_history_beyond_the_budget_is_dropped_oldest_first(
             a,
         )
         history += [("user", q), ("assistant", a)]
-    # A tiny model window: about a third of the history fits.
-    small = LlmSettings(
-        api_key="sk-test",
-        dashscope_base_url=fake.native_url,
-        model_limits={"qwen-turbo": ModelLimits(context=4000, max_input=420, max_output=100)},
+    # A model with a tiny window (a dated snapshot name the fake serves): about a third of the history fits.
+    await pg.execute(
+        "insert into models (id, display_name, context_window, max_input, max_output)"
+        " values ('qwen-turbo-2099-01-01', 'Tiny', 4000, 420, 100)"
     )
-    await workers.start(worker_settings(stack, fake, llm=small))
-    question = await ask(pg, owner, "What was the first number?")
-
-    row = await final_answer(pg, question)
+    await pg.execute("update chat_sessions set model = 'qwen-turbo-2099-01-01' where id = $1", owner.session_id)
+    try:
+        await workers.start(worker_settings(stack, fake))
+        question = await ask(pg, owner, "What was the first number?")
+        row = await final_answer(pg, question)
+    finally:
+        await pg.execute("update chat_sessions set model = null where id = $1", owner.session_id)
+        await pg.execute("delete from models where id = 'qwen-turbo-2099-01-01'")
 
     assert row["status"] == "completed"
     [sent] = fake.requests

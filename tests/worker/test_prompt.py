@@ -113,3 +113,33 @@ async def test_our_count_is_what_the_service_bills() -> None:
     final = events[-1]
     assert isinstance(final, Finished)
     assert final.input_tokens == prompt.input_tokens
+
+
+def test_a_cut_history_keeps_its_prefix_across_turns_by_cutting_on_checkpoints() -> None:
+    """Turn after turn, the kept window starts at the same checkpoint until it must move, so each
+    prompt begins with the previous one (the provider's context cache applies)."""
+    history: list[ChatMessage] = []
+    starts, same_prefix = [], 0
+    previous: list[ChatMessage] | None = None
+    for turn in range(30):
+        marks = [i % 8 == 0 for i in range(len(history))]  # every 4th question is a checkpoint
+        prompt = build_prompt(
+            system_prompt=SYSTEM,
+            personality={},
+            history=history,
+            user_message=f"question {turn}",
+            settings=TINY,
+            checkpoints=marks,
+        )
+        kept = prompt.messages[1:-1]
+        assert kept == history[len(history) - len(kept) :]
+        assert prompt.input_tokens <= prompt.budget
+        starts.append(len(history) - len(kept))
+        if previous is not None and prompt.messages[: len(previous)] == previous:
+            same_prefix += 1
+        previous = prompt.messages
+        history += [ChatMessage("user", f"question {turn}"), ChatMessage("assistant", f"answer number {turn} " * 3)]
+    assert all(s % 8 == 0 for s in starts)  # every cut is on a checkpoint
+    assert starts == sorted(starts)
+    assert starts[-1] > 0
+    assert same_prefix >= 20  # only the turns that move the window lose the prefix

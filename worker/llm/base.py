@@ -1,4 +1,8 @@
-"""The seam between the worker and any LLM: messages in, a stream of text deltas and one `Finished` out.
+"""The seam between the worker and any LLM: messages in, a stream of deltas and one `Finished` out.
+
+A stream carries `ReasoningDelta`s (the model's thinking, when asked for) before the answer's
+`TextDelta`s, at most one `Sources` (web search results, as the answer numbers them), then exactly
+one `Finished` with the usage, reasoning and cached tokens counted apart.
 
 Implementations: `DashScopeProvider` (native protocol through the official SDK) and
 `OpenAICompatProvider` (any OpenAI-compatible endpoint). Neither retries: the worker decides, using
@@ -53,6 +57,9 @@ class GenerationParams(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=
     presence_penalty: float | None = None
     repetition_penalty: float | None = None
     enable_search: bool | None = None
+    search_options: dict[str, Any] | None = None  # with enable_search: sources and citations
+    enable_thinking: bool | None = None
+    thinking_budget: int | None = None
 
     def sampling(self) -> dict[str, Any]:
         """The parameters to send besides `model`."""
@@ -65,15 +72,35 @@ class TextDelta(msgspec.Struct, frozen=True):
     text: str
 
 
+class ReasoningDelta(msgspec.Struct, frozen=True):
+    text: str
+
+
+class Source(msgspec.Struct, frozen=True):
+    """One web search result the answer may cite as `[index]`."""
+
+    index: int
+    title: str
+    url: str
+    site_name: str = ""
+
+
+class Sources(msgspec.Struct, frozen=True):
+    items: tuple[Source, ...]
+
+
 class Finished(msgspec.Struct, frozen=True, kw_only=True):
     finish_reason: str  # "stop", "length", "tool_calls", ...
     input_tokens: int
-    output_tokens: int
+    output_tokens: int  # includes the reasoning tokens, as DashScope counts them
     model: str
     request_id: str
+    reasoning_tokens: int | None = None
+    cached_tokens: int | None = None  # input tokens served from the provider's context cache
+    search_calls: int | None = None
 
 
-StreamEvent = TextDelta | Finished
+StreamEvent = TextDelta | ReasoningDelta | Sources | Finished
 
 
 class ProviderError(Exception):
@@ -100,7 +127,7 @@ class ProviderError(Exception):
 
 class Provider(Protocol):
     def stream(self, messages: Sequence[ChatMessage], params: GenerationParams) -> AsyncIterator[StreamEvent]:
-        """Text deltas, then exactly one `Finished`; raises `ProviderError`. Closing it early stops the call."""
+        """Deltas, then exactly one `Finished`; raises `ProviderError`. Closing it early stops the call."""
         ...
 
     async def aclose(self) -> None: ...

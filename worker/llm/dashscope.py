@@ -25,7 +25,17 @@ from dashscope import AioGeneration
 from dashscope.common.error import DashScopeException
 
 from worker.llm import errors
-from worker.llm.base import ChatMessage, Finished, GenerationParams, ProviderError, StreamEvent, TextDelta
+from worker.llm.base import (
+    ChatMessage,
+    Finished,
+    GenerationParams,
+    ProviderError,
+    ReasoningDelta,
+    Source,
+    Sources,
+    StreamEvent,
+    TextDelta,
+)
 from worker.proxy import env_proxy
 
 _NOT_FINAL = frozenset({"null", "", None})
@@ -60,6 +70,7 @@ class DashScopeProvider:
         chunks = await self._open(messages, params)
         final: Finished | None = None
         request_id = ""
+        sourced = False
         try:
             async for rsp in chunks:
                 request_id = rsp.request_id or request_id
@@ -71,17 +82,17 @@ class DashScopeProvider:
                         request_id=request_id,
                         retry_after=errors.retry_after(rsp.headers or {}),
                     )
+                if not sourced and (found := _sources(rsp.output)) is not None:
+                    sourced = True
+                    yield found
                 choice = rsp.output.choices[0]
-                if choice.message.content:
-                    yield TextDelta(choice.message.content)
+                message = choice.message or {}
+                if reasoning := message.get("reasoning_content"):
+                    yield ReasoningDelta(reasoning)
+                if content := _text(message.get("content")):
+                    yield TextDelta(content)
                 if choice.finish_reason not in _NOT_FINAL:
-                    final = Finished(
-                        finish_reason=choice.finish_reason,
-                        input_tokens=rsp.usage.input_tokens,
-                        output_tokens=rsp.usage.output_tokens,
-                        model=params.model,
-                        request_id=request_id,
-                    )
+                    final = _finished(rsp, choice.finish_reason, params.model, request_id)
         except TimeoutError as exc:  # aiohttp's socket read timeout is one
             raise errors.timeout(f"no data within {self.read_timeout} s") from exc
         except (aiohttp.ClientError, ConnectionError) as exc:
@@ -112,3 +123,39 @@ class DashScopeProvider:
             raise ProviderError("InvalidRequest", str(exc)) from exc
         # The SDK's stub says Generator; with stream=True the runtime object is an async generator.
         return cast(AsyncGenerator[Any, None], result)
+
+
+def _text(content: Any) -> str:
+    """A message's text: a string on the text endpoint, a list of `{"text": ...}` parts on the multimodal one."""
+    if isinstance(content, list):
+        return "".join(str(part.get("text") or "") for part in content if isinstance(part, dict))
+    return content or ""
+
+
+def _sources(output: Any) -> Sources | None:
+    """The search results of `output.search_info`, once they arrive (the first event, with prepended results)."""
+    info = output.get("search_info") or {}
+    results = info.get("search_results") or []
+    items = tuple(
+        Source(int(r["index"]), str(r.get("title") or ""), str(r["url"]), str(r.get("site_name") or ""))
+        for r in results
+        if isinstance(r, dict) and isinstance(r.get("index"), int) and isinstance(r.get("url"), str)
+    )
+    return Sources(items) if items else None
+
+
+def _finished(rsp: Any, finish_reason: str, model: str, request_id: str) -> Finished:
+    usage = rsp.usage
+    output_details = usage.get("output_tokens_details") or {}
+    input_details = usage.get("prompt_tokens_details") or usage.get("input_tokens_details") or {}
+    search = (usage.get("plugins") or {}).get("search") or {}
+    return Finished(
+        finish_reason=finish_reason,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        model=model,
+        request_id=request_id,
+        reasoning_tokens=output_details.get("reasoning_tokens"),
+        cached_tokens=input_details.get("cached_tokens"),
+        search_calls=search.get("count"),
+    )

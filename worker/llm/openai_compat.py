@@ -15,7 +15,15 @@ import httpx
 import msgspec
 
 from worker.llm import errors, tokens
-from worker.llm.base import ChatMessage, Finished, GenerationParams, ProviderError, StreamEvent, TextDelta
+from worker.llm.base import (
+    ChatMessage,
+    Finished,
+    GenerationParams,
+    ProviderError,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+)
 
 
 class OpenAICompatProvider:
@@ -70,10 +78,12 @@ class OpenAICompatProvider:
                     if isinstance(chunk.get("error"), dict):
                         raise _error(None, chunk["error"], request_id)
                     for choice in chunk.get("choices") or ():
-                        delta = (choice.get("delta") or {}).get("content")
-                        if delta:
-                            text.append(delta)
-                            yield TextDelta(delta)
+                        delta = choice.get("delta") or {}
+                        if reasoning := delta.get("reasoning_content"):
+                            yield ReasoningDelta(reasoning)
+                        if content := delta.get("content"):
+                            text.append(content)
+                            yield TextDelta(content)
                         finish = choice.get("finish_reason") or finish
                     usage = chunk.get("usage") or usage
         except httpx.TimeoutException as exc:
@@ -90,6 +100,8 @@ class OpenAICompatProvider:
             output_tokens=int(usage["completion_tokens"]) if usage else tokens.count("".join(text)),
             model=params.model,
             request_id=request_id,
+            reasoning_tokens=((usage or {}).get("completion_tokens_details") or {}).get("reasoning_tokens"),
+            cached_tokens=((usage or {}).get("prompt_tokens_details") or {}).get("cached_tokens"),
         )
 
 

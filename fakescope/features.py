@@ -1,0 +1,157 @@
+"""What a call asks for beyond plain text: thinking, web search with sources, and the context cache.
+
+Each is deterministic, as DashScope documents and records it (../shared/specs/dashscope-features.md):
+- Thinking (`enable_thinking` on a hybrid model): `reasoning_content` deltas, from a fixed pool of
+  thoughts, before the answer; at most `thinking_budget` tokens of them; `output_tokens` includes them
+  and `output_tokens_details.reasoning_tokens` counts them apart.
+- Search (`enable_search`): three results chosen by the question; with `search_options.enable_source`
+  they arrive as `output.search_info.search_results` in the first event; with `enable_citation` the
+  answer cites them as `citation_format` ("[<number>]" by default); `usage.plugins.search` counts one
+  search; the results are read by the model, so they add to `input_tokens`.
+- Context cache (implicit): the longest run of leading messages this model has seen before in a
+  call, if it is at least `CACHE_MIN_TOKENS` long, is reported as `prompt_tokens_details.cached_tokens`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import zlib
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from fakescope import tokens
+from fakescope.answers import Piece
+
+# Hybrid models: thinking only when `enable_thinking` is true (off by default for commercial models).
+THINKING_MODELS = frozenset(
+    {
+        "qwen-turbo",
+        "qwen-plus",
+        "qwen-flash",
+        "qwen3-max",
+        "qwen3-8b",
+        "qwen3-32b",
+        "qwen3.5-plus",
+        "qwen3.5-flash",
+        "qwen3-vl-plus",
+    }
+)
+SEARCH_MODELS = frozenset({"qwen-turbo", "qwen-plus", "qwen-flash", "qwen-max", "qwen3-max", "qwen3.5-plus"})
+CACHE_MIN_TOKENS = 256
+_CACHE_ENTRIES = 100_000
+SEARCH_RESULT_TOKENS = 300  # what reading the results adds to input_tokens
+
+THOUGHTS = (
+    " Let me think about what is being asked.",
+    " 首先，我需要理解用户的问题。",
+    " The question has a few parts; I will take them one at a time.",
+    " 我应该先检查一下已知条件。",
+    " A short, direct answer will serve best here.",
+    " 然后整理思路，给出清晰的回答。",
+    " I should double-check the reasoning before answering.",
+)
+_THOUGHT_PIECES = tuple(tuple(tokens.pieces(t)) for t in THOUGHTS)
+_SITES = (
+    ("Wikipedia", "https://en.wikipedia.org/wiki/"),
+    ("百度百科", "https://baike.baidu.com/item/"),
+    ("MDN Web Docs", "https://developer.mozilla.org/en-US/docs/"),
+    ("知乎", "https://www.zhihu.com/question/"),
+    ("Python docs", "https://docs.python.org/3/library/"),
+)
+
+
+def thinking_wanted(model: str, params: dict[str, Any]) -> bool:
+    base = model.removesuffix("-latest").split("-20")[0]
+    return params.get("enable_thinking") is True and base in THINKING_MODELS
+
+
+def search_wanted(model: str, params: dict[str, Any]) -> bool:
+    base = model.removesuffix("-latest").split("-20")[0]
+    return params.get("enable_search") is True and base in SEARCH_MODELS
+
+
+def reasoning(seed: int, wanted_tokens: int, budget: Any) -> list[Piece]:
+    """Whole thoughts picked by `seed` until `wanted_tokens`, cut at `thinking_budget` tokens."""
+    rng = random.Random(seed ^ 0x5EED)
+    out: list[Piece] = []
+    total = 0
+    while total < wanted_tokens:
+        thought = _THOUGHT_PIECES[rng.randrange(len(_THOUGHT_PIECES))]
+        out.extend(thought)
+        total += sum(n for _, n in thought)
+    if isinstance(budget, int) and not isinstance(budget, bool) and budget > 0:
+        kept, used = [], 0
+        for piece, n in out:
+            if used + n > budget:
+                break
+            kept.append((piece, n))
+            used += n
+        out = kept
+    return out
+
+
+def sources(question: str) -> list[dict[str, Any]]:
+    """Three results for `question`, the same every time."""
+    seed = zlib.crc32(question.encode())
+    topic = " ".join(question.split()[:6])[:60] or "search"
+    out = []
+    for index in range(1, 4):
+        site, base = _SITES[(seed + index) % len(_SITES)]
+        slug = f"{seed % 100000}-{index}"
+        out.append(
+            {
+                "index": index,
+                "title": f"{topic} — {site} ({index})",
+                "url": f"{base}{slug}",
+                "site_name": site,
+                "icon": "",
+            }
+        )
+    return out
+
+
+def cite(pieces: list[Piece], count: int, citation_format: Any) -> list[Piece]:
+    """The answer with a citation of result i after its i-th sentence (or at the end)."""
+    fmt = citation_format if isinstance(citation_format, str) and "<number>" in citation_format else "[<number>]"
+    out: list[Piece] = []
+    cited = 0
+    for piece, n in pieces:
+        out.append((piece, n))
+        if cited < count and piece.rstrip().endswith((".", "。", "!", "！")):
+            cited += 1
+            out.append((fmt.replace("<number>", str(cited)), 0))
+    while cited < count:
+        cited += 1
+        out.append((fmt.replace("<number>", str(cited)), 0))
+    return [(p, n if n else tokens.count(p)) for p, n in out]
+
+
+@dataclass
+class PrefixCache:
+    """Hashes of message prefixes seen per model, least recently used dropped first."""
+
+    _seen: OrderedDict[bytes, None] = field(default_factory=OrderedDict)
+
+    def lookup_and_store(self, model: str, messages: list[tuple[str, str]]) -> int:
+        """Cached input tokens for this call; then remember every prefix of it."""
+        digest = hashlib.sha256(model.encode())
+        cached = used = 0
+        keys = []
+        for role, content in messages:
+            digest.update(b"\0%s\0%s" % (role.encode(), content.encode()))
+            key = digest.copy().digest()
+            keys.append(key)
+            used += tokens.count(content) + tokens.PER_MESSAGE
+            if key in self._seen and len(keys) < len(messages):
+                cached = used
+                self._seen.move_to_end(key)
+        for key in keys:
+            self._seen[key] = None
+        while len(self._seen) > _CACHE_ENTRIES:
+            self._seen.popitem(last=False)
+        return cached if cached >= CACHE_MIN_TOKENS else 0
+
+    def clear(self) -> None:
+        self._seen.clear()

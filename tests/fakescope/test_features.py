@@ -1,0 +1,109 @@
+"""Thinking, web search, the context cache and request recording, through the real dashscope SDK."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+from dashscope import AioGeneration
+
+from fakescope import tokens
+from fakescope.features import CACHE_MIN_TOKENS
+from fakescope.server import FakeScope
+
+MESSAGES = [{"role": "system", "content": "You are a helpful assistant."}, {"role": "user", "content": "1+1=?"}]
+
+
+async def _collect(fake: FakeScope, **kwargs: Any) -> list[Any]:
+    kwargs.setdefault("messages", MESSAGES)
+    stream = await AioGeneration.call(
+        model=kwargs.pop("model", "qwen-plus"),
+        api_key="sk-test",
+        base_address=fake.native_url,
+        stream=True,
+        incremental_output=True,
+        result_format="message",
+        **kwargs,
+    )
+    return [rsp async for rsp in stream]
+
+
+async def test_thinking_streams_reasoning_before_the_answer_and_counts_it_apart(fake: FakeScope) -> None:
+    events = await _collect(fake, enable_thinking=True)
+    messages = [e.output.choices[0].message for e in events]
+    kinds = ["reasoning" if m.reasoning_content else "content" if m.content else "empty" for m in messages]
+    first_content = kinds.index("content")
+    assert first_content > 0
+    assert set(kinds[:first_content]) == {"reasoning"}
+    assert "reasoning" not in kinds[first_content:]
+    reasoning = "".join(m.reasoning_content for m in messages)
+    answer = "".join(m.content for m in messages)
+    usage = events[-1].usage
+    assert usage.output_tokens_details["reasoning_tokens"] == tokens.count(reasoning)
+    assert usage.output_tokens == tokens.count(reasoning) + tokens.count(answer)
+    assert events[-1].output.choices[0].finish_reason == "stop"
+
+
+async def test_thinking_budget_caps_the_reasoning(fake: FakeScope) -> None:
+    events = await _collect(fake, enable_thinking=True, thinking_budget=5)
+    assert 0 < events[-1].usage.output_tokens_details["reasoning_tokens"] <= 5
+
+
+async def test_without_enable_thinking_there_is_no_reasoning(fake: FakeScope) -> None:
+    events = await _collect(fake)
+    assert all(not e.output.choices[0].message.get("reasoning_content") for e in events)
+    assert "output_tokens_details" not in events[-1].usage
+
+
+async def test_thinking_needs_incremental_output(fake: FakeScope) -> None:
+    rsp = await AioGeneration.call(
+        model="qwen-plus",
+        api_key="sk-test",
+        base_address=fake.native_url,
+        messages=MESSAGES,
+        enable_thinking=True,
+        result_format="message",
+    )
+    assert (rsp.status_code, rsp.code) == (400, "InvalidParameter")
+
+
+async def test_search_sends_sources_first_and_cites_them(fake: FakeScope) -> None:
+    options = {"enable_source": True, "enable_citation": True, "citation_format": "[<number>]"}
+    events = await _collect(fake, enable_search=True, search_options=options)
+    results = events[0].output.search_info["search_results"]
+    assert [r["index"] for r in results] == [1, 2, 3]
+    assert all(r["url"].startswith("https://") and r["title"] for r in results)
+    assert all(e.output.search_info["search_results"] == [] for e in events[1:])
+    answer = "".join(e.output.choices[0].message.content for e in events)
+    assert all(f"[{i}]" in answer for i in (1, 2, 3))
+    assert events[-1].usage.plugins["search"]["count"] == 1
+    again = await _collect(fake, enable_search=True, search_options=options)
+    assert again[0].output.search_info["search_results"] == results  # deterministic
+
+
+async def test_a_repeated_prefix_is_reported_as_cached(fake: FakeScope) -> None:
+    system = {"role": "system", "content": "You answer carefully. " * 80}
+    first = await _collect(fake, messages=[system, {"role": "user", "content": "first question"}])
+    assert "prompt_tokens_details" not in first[-1].usage
+    second = await _collect(
+        fake,
+        messages=[
+            system,
+            {"role": "user", "content": "first question"},
+            {"role": "assistant", "content": "an answer"},
+            {"role": "user", "content": "second question"},
+        ],
+    )
+    cached = second[-1].usage.prompt_tokens_details["cached_tokens"]
+    prefix = tokens.chat_tokens([system["content"], "first question"]) - tokens.PRIMER
+    assert cached == prefix >= CACHE_MIN_TOKENS
+
+
+async def test_requests_are_recorded_for_inspection(fake: FakeScope) -> None:
+    fake.received.clear()
+    await _collect(fake, enable_thinking=True, thinking_budget=7)
+    async with aiohttp.ClientSession() as http, http.get(f"{fake.base_url}/_fake/requests") as response:
+        recorded = await response.json()
+    assert len(recorded) == 1
+    assert recorded[0]["body"]["input"]["messages"] == MESSAGES
+    assert recorded[0]["body"]["parameters"]["thinking_budget"] == 7

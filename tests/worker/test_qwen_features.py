@@ -1,0 +1,154 @@
+"""Model choice, deep thinking, web search, moderation recovery and cache-friendly prompts, end to end:
+a question committed to the database, the worker, the fake DashScope (which records what it was
+sent), the stored answer and what a subscribed client hears on Realtime."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from typing import Any
+
+import asyncpg
+from realtime import RealtimeSubscribeStates
+from supabase import AsyncClient, acreate_client
+
+from fakescope import tokens
+from tests.conftest import LocalStack
+from tests.worker.conftest import Owner, RecordingFakeScope, Workers, ask, final_answer, until, worker_settings
+
+
+async def listen(stack: LocalStack, owner: Owner) -> tuple[AsyncClient, list[Any]]:
+    client = await acreate_client(stack.url, stack.anon_key)
+    await client.realtime.set_auth(owner.token)
+    events: list[Any] = []
+    states: asyncio.Queue[RealtimeSubscribeStates] = asyncio.Queue()
+    channel = client.channel(f"chat:{owner.session_id}", {"config": {"private": True}})
+    for kind in ("reasoning", "chunk", "done"):
+        channel.on_broadcast(kind, events.append)
+    await channel.subscribe(lambda state, _error: states.put_nowait(state))
+    assert (await asyncio.wait_for(states.get(), 10)) == RealtimeSubscribeStates.SUBSCRIBED
+    return client, events
+
+
+async def test_thinking_streams_reasoning_then_answer_and_never_sends_reasoning_back(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    await pg.execute("update chat_sessions set model = 'qwen-plus', thinking = true where id = $1", owner.session_id)
+    client, events = await listen(stack, owner)
+    await workers.start(worker_settings(stack, fake))
+    first = await ask(pg, owner, "Why is the sky blue?")
+    row = await final_answer(pg, first)
+
+    async def done() -> bool:
+        return any(e["event"] == "done" for e in events)
+
+    await until(done, 10)
+    await client.realtime.close()
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "reasoning"
+    assert "chunk" in kinds
+    assert kinds[-1] == "done"
+    assert kinds.index("chunk") > max(i for i, k in enumerate(kinds) if k == "reasoning")  # all thinking first
+    reasoning = "".join(e["payload"]["delta"] for e in events if e["event"] == "reasoning")
+    answer = "".join(e["payload"]["delta"] for e in events if e["event"] == "chunk")
+    assert [e["payload"]["seq"] for e in events] == [*list(range(1, len(events))), len(events) - 1]
+    assert (row["status"], row["model"]) == ("completed", "qwen-plus")
+    assert (row["reasoning"], row["content"]) == (reasoning, answer)
+    assert row["reasoning_tokens"] == tokens.count(reasoning)
+    assert row["output_tokens"] == tokens.count(reasoning) + tokens.count(answer)
+    assert row["reasoning_ms"] is not None
+    assert row["reasoning_ms"] >= 0
+    assert events[-1]["payload"]["reasoning_ms"] == row["reasoning_ms"]
+    [sent] = fake.requests
+    assert sent["model"] == "qwen-plus"
+    assert sent["parameters"]["enable_thinking"] is True
+
+    second = await ask(pg, owner, "And at sunset?")
+    await final_answer(pg, second)
+    later = fake.requests[-1]
+    history = [m["content"] for m in later["input"]["messages"]]
+    assert answer in history  # the answer is history ...
+    assert not any(
+        reasoning in c or "reasoning_content" in m for c, m in zip(history, later["input"]["messages"], strict=False)
+    )
+
+
+async def test_the_session_model_is_used_and_thinking_only_where_offered(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    await pg.execute("update chat_sessions set model = 'qwen-vl-max', thinking = true where id = $1", owner.session_id)
+    await workers.start(worker_settings(stack, fake))
+    row = await final_answer(pg, await ask(pg, owner, "hello"))
+    [sent] = fake.requests
+    assert (sent["model"], row["model"]) == ("qwen-vl-max", "qwen-vl-max")
+    assert "enable_thinking" not in sent["parameters"]  # the model has no thinking switch
+    assert sent["parameters"]["max_tokens"] == 8192  # the budget follows the chosen model's limits
+    assert row["reasoning"] is None
+
+
+async def test_web_search_stores_numbered_sources(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    await workers.start(worker_settings(stack, fake))
+    question = str(
+        await pg.fetchval(
+            "insert into chat_messages (session_id, user_id, content, web_search)"
+            " values ($1, $2, 'latest PostgreSQL release?', true) returning id",
+            owner.session_id,
+            owner.user_id,
+        )
+    )
+    row = await final_answer(pg, question)
+    [sent] = fake.requests
+    assert sent["parameters"]["enable_search"] is True
+    assert sent["parameters"]["search_options"]["enable_source"] is True
+    sources = json.loads(row["sources"])
+    assert [s["index"] for s in sources] == [1, 2, 3]
+    assert all(s["url"].startswith("https://") and s["title"] for s in sources)
+    assert all(f"[{s['index']}]" in row["content"] for s in sources)
+    assert row["search_calls"] == 1
+
+
+async def test_a_moderated_turn_is_an_error_and_left_out_of_later_prompts(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    await workers.start(worker_settings(stack, fake))
+    ok = await ask(pg, owner, "a fine question")
+    await final_answer(pg, ok)
+    await fake.script({"fault": "input_moderation"})
+    refused = await ask(pg, owner, "a question the provider refuses")
+    row = await final_answer(pg, refused)
+    assert (row["status"], row["error_code"]) == ("error", "ContentFiltered")
+    assert "内容安全" in row["error_message"]
+    assert "moderation" in row["error_message"]
+
+    after = await ask(pg, owner, "a later question")
+    answered = await final_answer(pg, after)
+    assert answered["status"] == "completed"
+    contents = [m["content"] for m in fake.requests[-1]["input"]["messages"]]
+    assert "a fine question" in contents
+    assert "a question the provider refuses" not in contents
+    assert contents[-1] == "a later question"
+
+
+async def test_each_prompt_starts_with_the_previous_one_and_cached_tokens_are_stored(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    role = await pg.fetchval(
+        "insert into ai_roles (slug, name, system_prompt, created_by) values ('careful', 'Careful', $1, $2)"
+        " returning id",
+        "You answer carefully and cite your reasoning. " * 40,
+        owner.user_id,
+    )
+    await pg.execute("update chat_sessions set role_id = $1 where id = $2", role, owner.session_id)
+    await workers.start(worker_settings(stack, fake))
+    rows = []
+    for i in range(3):
+        rows.append(await final_answer(pg, await ask(pg, owner, f"question {i}")))
+    sent = [r["input"]["messages"] for r in fake.requests]
+    for before, after in itertools.pairwise(sent):
+        assert after[: len(before)] == before  # byte-identical prefix: the provider's cache applies
+    assert rows[0]["cached_tokens"] is None
+    assert rows[1]["cached_tokens"] > 0
+    assert rows[2]["cached_tokens"] > rows[1]["cached_tokens"]
