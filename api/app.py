@@ -25,6 +25,7 @@ from api.ratelimit import RateLimiter
 from api.routes.account import AccountController
 from api.routes.auth import AuthController
 from api.routes.chat import ChatController
+from api.routes.models import ModelController
 from api.routes.profile import ProfileController
 from api.routes.roles import RoleController
 from api.routes.sessions import SessionController
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ChatController,
             SessionController,
             RoleController,
+            ModelController,
             ProfileController,
             health,
             metrics,

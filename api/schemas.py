@@ -85,6 +85,26 @@ class RoleResponse(Struct):
     role: RoleOut
 
 
+class ModelOut(Struct):
+    """One model the product offers (`public.models`), with its limits and what it can do."""
+
+    id: str
+    display_name: str
+    description: str | None
+    context_window: int
+    max_input: int
+    max_output: int
+    supports_thinking: bool
+    supports_vision: bool
+    supports_search: bool
+    supports_documents: bool
+
+
+class ModelsResponse(Struct):
+    success: bool
+    models: list[ModelOut]
+
+
 class RoleCreate(Struct):
     name: str
     system_prompt: str
