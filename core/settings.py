@@ -141,6 +141,24 @@ class LocalbaseSettings:
 
 
 @dataclass(frozen=True)
+class StorageSettings:
+    """The local Storage service (/storage/v1): where bytes live and the stack-wide limits."""
+
+    root: str = field(default_factory=lambda: env_str("STORAGE_ROOT", ".localbase/storage"))
+    # Largest object any bucket may hold, in bytes (a bucket's own file_size_limit can only lower it).
+    file_size_limit: int = field(default_factory=lambda: env_int("STORAGE_FILE_SIZE_LIMIT", 52_428_800))
+    upload_url_expiry: int = field(
+        default_factory=lambda: env_int("STORAGE_SIGNED_UPLOAD_URL_EXPIRATION_TIME", 7200)
+    )
+    # Bytes no row names (a crash between placing them and committing the row) are removed once
+    # older than this; it must exceed the longest gap between the two steps of one upload.
+    orphan_grace_seconds: float = field(default_factory=lambda: env_float("STORAGE_ORPHAN_GRACE_SECONDS", 600.0))
+    empty_bucket_service_only: bool = field(
+        default_factory=lambda: env_bool("STORAGE_EMPTY_BUCKET_SERVICE_ONLY", False)
+    )
+
+
+@dataclass(frozen=True)
 class ModelLimits:
     """Token limits of one model: the whole context window, the most input and the most output."""
 
@@ -287,6 +305,7 @@ class Settings:
     supabase: SupabaseSettings = field(default_factory=SupabaseSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     localbase: LocalbaseSettings = field(default_factory=LocalbaseSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
     llm: LlmSettings = field(default_factory=LlmSettings)
     fakescope: FakeScopeSettings = field(default_factory=FakeScopeSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)

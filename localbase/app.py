@@ -1,4 +1,4 @@
-"""The local stack as one ASGI app: the gateway with Auth, REST and Realtime mounted."""
+"""The local stack as one ASGI app: the gateway with Auth, REST, Realtime and Storage mounted."""
 
 from __future__ import annotations
 
@@ -7,10 +7,16 @@ from localbase.auth.service import AuthService
 from localbase.gateway import Gateway
 from localbase.realtime.service import RealtimeService
 from localbase.rest.service import RestService
+from localbase.storage.service import StorageService
 
 
 def create_app(settings: Settings | None = None) -> Gateway:
     return Gateway(
         settings or get_settings(),
-        {"/auth/v1": AuthService, "/rest/v1": RestService, "/realtime/v1": RealtimeService},
+        {
+            "/auth/v1": AuthService,
+            "/rest/v1": RestService,
+            "/realtime/v1": RealtimeService,
+            "/storage/v1": StorageService,
+        },
     )

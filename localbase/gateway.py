@@ -1,6 +1,6 @@
 """The gateway on 127.0.0.1:54321: what Kong does for the Supabase CLI, in one ASGI app.
 
-It routes `/auth/v1`, `/rest/v1` and `/realtime/v1` to the services (prefix stripped), answers CORS
+It routes `/auth/v1`, `/rest/v1`, `/realtime/v1` and `/storage/v1` to the services (prefix stripped), answers CORS
 as Supabase does for a browser SPA, and maps the `apikey` to the bearer the services see: an
 opaque `sb_secret_…`/`sb_publishable_…` key becomes the service_role/anon JWT, a legacy JWT key is
 passed on as is. Like the CLI it accepts any key unless strict mode is on.
@@ -27,11 +27,13 @@ SECRET_KEY = "sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz"  # noqa: S105 - the CLI
 
 _ALLOW_HEADERS = (
     b"authorization, apikey, x-client-info, content-type, accept, accept-profile, content-profile, prefer, "
-    b"range, range-unit, x-supabase-api-version, x-retry-count, x-upsert, cache-control, x-region"
+    b"range, range-unit, x-supabase-api-version, x-retry-count, x-upsert, cache-control, x-region, x-metadata, "
+    b"if-none-match, if-modified-since"
 )
 _EXPOSE_HEADERS = (
     b"Content-Range, Range-Unit, Content-Location, Location, Content-Profile, Preference-Applied, "
-    b"Proxy-Status, X-Total-Count, Link, X-Supabase-Api-Version"
+    b"Proxy-Status, X-Total-Count, Link, X-Supabase-Api-Version, ETag, Content-Disposition, Content-Length, "
+    b"Last-Modified, Accept-Ranges, X-Transformations"
 )
 _OPEN_AUTH_PATHS = ("/verify", "/callback", "/authorize", "/.well-known/jwks.json", "/health")
 

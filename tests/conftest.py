@@ -178,6 +178,7 @@ def stack_env(dsn: str, port: int, log_path: Path) -> dict[str, str]:
         "SUPABASE_URL": f"http://127.0.0.1:{port}",
         "LOCALBASE_PORT": str(port),
         "LOCALBASE_MAIL_DIR": str(log_path.parent / "mail"),
+        "STORAGE_ROOT": str(log_path.parent / "storage"),
         "LOCALBASE_LOG": str(log_path),
         "SUPABASE_JWT_SECRET": settings.supabase.jwt_secret,
         "NO_PROXY": "127.0.0.1,localhost",

@@ -1,0 +1,65 @@
+"""What every storage handler works with, and the small conversions they share."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from localbase.storage.access import Access
+from localbase.storage.blobs import BlobStore
+from localbase.storage.errors import no_such_bucket
+
+
+@dataclass
+class Storage:
+    access: Access
+    store: BlobStore
+    global_limit: int
+    url_secret: str
+    upload_url_expiry: int
+    empty_bucket_service_only: bool
+
+    async def drain(self) -> None:
+        await self.store.drain(self.access.admin)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    id: str
+    public: bool
+    file_size_limit: int | None
+    allowed_mime_types: list[str] | None
+
+
+async def bucket_as_admin(storage: Storage, bucket_id: str) -> Bucket:
+    async with storage.access.admin.acquire() as conn:
+        row = await conn.fetchrow(
+            "select id, public, file_size_limit, allowed_mime_types from storage.buckets where id = $1", bucket_id
+        )
+    if row is None:
+        raise no_such_bucket()
+    return Bucket(row["id"], bool(row["public"]), row["file_size_limit"], row["allowed_mime_types"])
+
+
+def iso(moment: datetime | None) -> str | None:
+    """node-pg's Date.toISOString(): UTC, milliseconds, `Z`."""
+    if moment is None:
+        return None
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def record(row: asyncpg.Record, keys: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in keys:
+        value = row[key]
+        if isinstance(value, datetime):
+            value = iso(value)
+        elif isinstance(value, uuid.UUID):
+            value = str(value)
+        out[key] = value
+    return out

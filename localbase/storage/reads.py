@@ -1,0 +1,111 @@
+"""Reading objects: download (authenticated, optional-JWT, public), info, HEAD and the render routes.
+
+Who may read (storage-api's rule): a public bucket's objects are read as admin by anyone; a
+private bucket's only through the caller's SELECT policy on storage.objects, and not at all
+without a JWT. A row the caller cannot see is `NoSuchKey`, exactly like a missing one, so
+probing reveals nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from localbase.http import Request, Send, respond_json
+from localbase.storage import rules, serve
+from localbase.storage.access import Caller
+from localbase.storage.context import Storage, bucket_as_admin, iso
+from localbase.storage.errors import no_such_bucket, no_such_key
+
+_ROW = "select id, bucket_id, name, version, metadata, user_metadata, created_at, updated_at from storage.objects"
+
+
+async def find(
+    storage: Storage, caller: Caller | None, bucket_id: str, key: str, *, public_only: bool = False
+) -> asyncpg.Record:
+    """The object row `caller` may read (None: a public or signed route, read as admin)."""
+    rules.object_key(key)
+    bucket = await bucket_as_admin(storage, bucket_id)
+    if public_only and not bucket.public:
+        raise no_such_bucket()
+    query = f"{_ROW} where bucket_id = $1 and name = $2"
+    if caller is None or bucket.public:
+        async with storage.access.admin.acquire() as conn:
+            row = await conn.fetchrow(query, bucket_id, key)
+    else:
+        async with storage.access.as_caller(caller, "storage.object.get") as conn:
+            row = await conn.fetchrow(query, bucket_id, key)
+    if row is None or row["version"] is None:
+        raise no_such_key()
+    return row
+
+
+async def send_object(
+    storage: Storage,
+    request: Request,
+    send: Send,
+    row: asyncpg.Record,
+    *,
+    head: bool,
+    expires: datetime | None = None,
+    transformations: str | None = None,
+) -> None:
+    metadata: dict[str, Any] = row["metadata"] or {}
+    extra = serve.disposition(request.query_value("download"))
+    if expires is not None:
+        extra.append((b"expires", serve.http_date(expires).encode()))
+    if transformations is not None:
+        extra.append((b"x-transformations", transformations.encode()))
+    await serve.send_file(
+        send,
+        request,
+        storage.store.path(row["version"]),
+        metadata,
+        row["updated_at"],
+        cache_control=None if expires is not None else str(metadata.get("cacheControl") or "no-cache"),
+        extra=extra,
+        head=head,
+    )
+
+
+async def info(send: Send, row: asyncpg.Record) -> None:
+    metadata: dict[str, Any] = row["metadata"] or {}
+    await respond_json(
+        send,
+        200,
+        {
+            "id": str(row["id"]),
+            "name": row["name"],
+            "version": row["version"],
+            "bucket_id": row["bucket_id"],
+            "size": metadata.get("size"),
+            "content_type": metadata.get("mimetype"),
+            "cache_control": metadata.get("cacheControl"),
+            "etag": metadata.get("eTag"),
+            "metadata": row["user_metadata"] or {},
+            "last_modified": iso(row["updated_at"]),
+            "created_at": iso(row["created_at"]),
+        },
+    )
+
+
+def transformations(request: Request) -> str:
+    """storage-api's `X-Transformations` for the query, though the bytes are sent untransformed."""
+    parts: list[str] = []
+    height, width = request.query_value("height"), request.query_value("width")
+    if height:
+        parts.append(f"height:{height}")
+    if width:
+        parts.append(f"width:{width}")
+    if height or width:
+        resize = request.query_value("resize")
+        parts.append("resizing_type:" + {"contain": "fit", "fill": "force"}.get(resize or "", "fill"))
+    quality = request.query_value("quality")
+    if quality:
+        parts.append(f"quality:{quality}")
+    image_format = request.query_value("format")
+    if image_format and image_format != "origin":
+        parts.append(f"format:{image_format}")
+    return ",".join(parts)

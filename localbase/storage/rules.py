@@ -1,0 +1,116 @@
+"""What storage-api accepts as a bucket name, an object key, a MIME type and a size limit.
+
+Keys are refused (InvalidKey) when they could mean anything but a plain relative name: a leading
+`/`, a `.` or `..` segment, an empty segment, a NUL byte or any character outside storage-api's
+S3-safe class. Bytes are stored by version UUID, never by key, so a key never reaches the file
+system; the refusal is so that `a/../b` cannot alias `b` in policies that test folder names.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from localbase.storage.errors import (
+    StorageError,
+    invalid_bucket_name,
+    invalid_key,
+    invalid_request,
+    mime_not_allowed,
+    too_large,
+)
+
+_BUCKET_NAME = re.compile(r"^[A-Za-z0-9_!.*'() &$=@;:+,?-]{1,100}$")
+_KEY = re.compile(r"^[A-Za-z0-9_/!.*'() &$=@;:+,?-]+$")
+_MIME = re.compile(r"^([a-zA-Z0-9\-+.]+)/([a-zA-Z0-9\-+.*]+)(;\s*charset=[a-zA-Z0-9\-]+)?$|^\*$")
+_SIZE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*(gb|mb|kb|b)$", re.IGNORECASE)
+_UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3}
+MAX_KEY_LENGTH = 1024
+
+
+def bucket_name(name: object) -> str:
+    if not isinstance(name, str) or name != name.strip() or not _BUCKET_NAME.match(name):
+        raise invalid_bucket_name()
+    return name
+
+
+def object_key(key: str) -> str:
+    if (
+        not key
+        or len(key) > MAX_KEY_LENGTH
+        or "\x00" in key
+        or key.startswith("/")
+        or not _KEY.match(key)
+        or any(part in ("", ".", "..") for part in key.rstrip("/").split("/"))
+    ):
+        raise invalid_key(key.replace("\x00", "\\0"))
+    return key
+
+
+def mime_types(value: object) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise invalid_request("allowed_mime_types must be an array of strings")
+    kept = [v for v in value if v]
+    for item in kept:
+        if len(item) > 1000 or not _MIME.match(item):
+            raise mime_not_allowed(item)
+    return kept
+
+
+def size_limit(value: object, global_limit: int) -> int | None:
+    """A bucket's file_size_limit in bytes: an integer or `"20MB"`-style decimal units."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise invalid_request("Invalid file size format, hint: use 20GB / 20MB / 30KB / 3B")
+    if isinstance(value, int):
+        size = value
+    elif isinstance(value, str) and value.isdigit():
+        size = int(value)
+    elif isinstance(value, str) and (match := _SIZE.match(value.strip())):
+        size = int(Decimal(match.group(1)) * _UNITS[match.group(2).lower()])
+    else:
+        raise invalid_request("Invalid file size format, hint: use 20GB / 20MB / 30KB / 3B")
+    if size < 0:
+        raise invalid_request("file_size_limit must be >= 0")
+    if size > global_limit:
+        raise too_large()
+    return size
+
+
+def check_mime(mimetype: str, allowed: list[str] | None) -> None:
+    """Exact `type/sub` or `type/*` (parameters such as charset ignored); `*` allows all."""
+    if not allowed:
+        return
+    base = mimetype.split(";", 1)[0].strip().lower()
+    major = base.split("/", 1)[0]
+    for pattern in allowed:
+        wanted = pattern.split(";", 1)[0].strip().lower()
+        if wanted in ("*", "*/*", base) or wanted == f"{major}/*":
+            return
+    raise mime_not_allowed(mimetype)
+
+
+def effective_limit(bucket_limit: int | None, global_limit: int) -> int:
+    return global_limit if bucket_limit is None else min(bucket_limit, global_limit)
+
+
+def check_size(size: int, limit: int) -> None:
+    if size > limit:
+        raise too_large()
+
+
+def expires_in(value: object) -> int:
+    """`expiresIn` as an integer >= 1; storage3 sends it as a string."""
+    try:
+        seconds = int(str(value))
+    except ValueError as exc:
+        raise invalid_request("body/expiresIn must be integer") from exc
+    if seconds < 1:
+        raise invalid_request("body/expiresIn must be >= 1")
+    return seconds
+
+
+__all__ = ["StorageError"]

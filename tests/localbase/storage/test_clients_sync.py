@@ -1,0 +1,179 @@
+"""supabase-py (sync storage3) against /storage/v1: buckets, the object round trip, signed URLs,
+and the product buckets' policies refusing another user and anon on every verb."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+from storage3.exceptions import StorageApiError
+from supabase import Client
+
+from tests.conftest import LocalStack, SignedUpUser
+from tests.localbase.storage.conftest import PNG
+
+
+def _refused(call: object) -> StorageApiError:
+    with pytest.raises(StorageApiError) as info:
+        call()  # type: ignore[operator]
+    return info.value
+
+
+def test_bucket_lifecycle_matches_storage_api(service: Client) -> None:
+    name = f"b-{uuid.uuid4().hex[:8]}"
+    assert service.storage.create_bucket(name, options={"public": False, "file_size_limit": "1mb"}) == {"name": name}
+    got = service.storage.get_bucket(name)
+    assert (got.id, got.name, got.owner, got.public, got.file_size_limit) == (name, name, "", False, 1_000_000)
+    raw = httpx.get(
+        f"{service.storage_url}bucket/{name}",
+        headers={"apikey": service.supabase_key, "Authorization": f"Bearer {service.supabase_key}"},
+    ).json()
+    assert sorted(raw) == sorted(
+        ["id", "name", "owner", "public", "created_at", "updated_at", "file_size_limit", "allowed_mime_types"]
+    )
+    assert raw["created_at"].endswith("Z") and len(raw["created_at"]) == 24
+    listed = [b for b in service.storage.list_buckets() if b.id == name]
+    assert len(listed) == 1
+    assert listed[0].type == "STANDARD"
+    service.storage.update_bucket(name, {"public": True, "allowed_mime_types": ["image/*"], "file_size_limit": 10})
+    updated = service.storage.get_bucket(name)
+    assert (updated.public, updated.allowed_mime_types, updated.file_size_limit) == (True, ["image/*"], 10)
+    duplicate = _refused(lambda: service.storage.create_bucket(name))
+    assert (duplicate.status, duplicate.code) == ("409", "Duplicate")
+    service.storage.from_(name).upload("x.png", b"123456", {"content-type": "image/png"})
+    not_empty = _refused(lambda: service.storage.delete_bucket(name))
+    assert not_empty.status == "409"
+    service.storage.empty_bucket(name)
+    service.storage.delete_bucket(name)
+    missing = _refused(lambda: service.storage.get_bucket(name))
+    assert (missing.status, missing.code, missing.message) == ("404", "Bucket not found", "Bucket not found")
+
+
+def test_owner_round_trip_in_attachments(stack: LocalStack, alice: tuple[SignedUpUser, Client]) -> None:
+    user, client = alice
+    files = client.storage.from_("attachments")
+    path = f"{user.id}/notes/hello.txt"
+    uploaded = files.upload(path, b"hello world", {"content-type": "text/plain", "metadata": {"k": "v"}})
+    assert uploaded.full_path == f"attachments/{path}"
+    listed = files.list(f"{user.id}/notes")
+    assert [(f["name"], f["metadata"]["mimetype"], f["metadata"]["size"]) for f in listed] == [
+        ("hello.txt", "text/plain", 11)
+    ]
+    root = files.list(user.id)
+    assert [(f["name"], f["id"]) for f in root] == [("notes", None)]
+    assert files.download(path) == b"hello world"
+    info = files.info(path)
+    assert (info["size"], info["content_type"], info["metadata"], info["cache_control"]) == (
+        11,
+        "text/plain",
+        {"k": "v"},
+        "max-age=3600",
+    )
+    assert files.exists(path) is True
+    assert files.exists(f"{user.id}/nope.txt") is False
+    signed = files.create_signed_url(path, 60, {"download": "greeting.txt"})
+    fetched = httpx.get(signed["signedURL"])
+    assert fetched.status_code == 200
+    assert fetched.content == b"hello world"
+    assert fetched.headers["content-disposition"] == (
+        "attachment; filename=greeting.txt; filename*=UTF-8''greeting.txt"
+    )
+    many = files.create_signed_urls([path, f"{user.id}/missing.txt"], 60)
+    assert many[0]["error"] is None and httpx.get(many[0]["signedURL"]).content == b"hello world"
+    assert many[1]["signedURL"] is None and many[1]["error"]
+    files.move(path, f"{user.id}/moved.txt")
+    assert files.exists(path) is False
+    files.copy(f"{user.id}/moved.txt", f"{user.id}/copy.txt")
+    assert files.download(f"{user.id}/copy.txt") == b"hello world"
+    files.update(f"{user.id}/copy.txt", b"changed", {"content-type": "text/plain"})
+    assert files.download(f"{user.id}/copy.txt") == b"changed"
+    assert files.download(f"{user.id}/moved.txt") == b"hello world"
+    removed = files.remove([f"{user.id}/moved.txt", f"{user.id}/copy.txt", f"{user.id}/never.txt"])
+    assert sorted(r["name"] for r in removed) == [f"{user.id}/copy.txt", f"{user.id}/moved.txt"]
+    assert files.list(user.id) == []
+
+
+def test_list_v2_pages_with_cursors(alice: tuple[SignedUpUser, Client]) -> None:
+    user, client = alice
+    files = client.storage.from_("attachments")
+    for i in range(5):
+        files.upload(f"{user.id}/p/{i}.txt", b"x", {"content-type": "text/plain"})
+    files.upload(f"{user.id}/p/sub/deep.txt", b"x", {"content-type": "text/plain"})
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        options: dict[str, object] = {"prefix": f"{user.id}/p/", "limit": 2}
+        if cursor:
+            options["cursor"] = cursor
+        page = files.list_v2(options)  # type: ignore[arg-type]
+        pages += 1
+        seen += [o.name for o in page.objects]
+        if not page.hasNext:
+            break
+        cursor = page.nextCursor
+    assert pages == 3
+    assert seen == [f"{user.id}/p/{i}.txt" for i in range(5)] + [f"{user.id}/p/sub/deep.txt"]
+    folded = files.list_v2({"prefix": f"{user.id}/p/", "with_delimiter": True})  # type: ignore[typeddict-item]
+    assert [f.key for f in folded.folders] == ["sub"]
+    assert len(folded.objects) == 5
+
+
+def test_another_user_is_refused_every_verb(alice: tuple[SignedUpUser, Client], bob: tuple[SignedUpUser, Client]) -> None:
+    owner, mine = alice
+    _, theirs = bob
+    path = f"{owner.id}/secret.txt"
+    mine.storage.from_("attachments").upload(path, b"secret", {"content-type": "text/plain"})
+    mine.storage.from_("avatars").upload(f"{owner.id}/a.png", PNG, {"content-type": "image/png"})
+    other = theirs.storage.from_("attachments")
+    assert _refused(lambda: other.download(path)).status == "404"
+    assert other.exists(path) is False
+    assert other.list(owner.id) == []
+    assert other.list_v2({"prefix": owner.id}).objects == []  # type: ignore[typeddict-item]
+    assert _refused(lambda: other.create_signed_url(path, 60)).status == "404"
+    assert other.create_signed_urls([path], 60)[0]["signedURL"] is None
+    assert _refused(lambda: other.upload(path, b"evil", {"content-type": "text/plain"})).status in ("403", "409")
+    assert _refused(lambda: other.update(path, b"evil", {"content-type": "text/plain"})).status == "403"
+    assert _refused(lambda: other.upload(f"{owner.id}/new.txt", b"e", {"content-type": "text/plain"})).status == "403"
+    assert _refused(lambda: other.create_signed_upload_url(f"{owner.id}/x.txt")).status == "403"
+    assert _refused(lambda: other.move(path, "elsewhere.txt")).status == "404"
+    assert _refused(lambda: other.copy(path, "stolen.txt")).status == "404"
+    assert other.remove([path]) == []
+    avatar = theirs.storage.from_("avatars")
+    assert avatar.remove([f"{owner.id}/a.png"]) == []
+    assert _refused(lambda: avatar.update(f"{owner.id}/a.png", PNG, {"content-type": "image/png"})).status == "403"
+    assert mine.storage.from_("attachments").download(path) == b"secret"
+    assert mine.storage.from_("avatars").exists(f"{owner.id}/a.png")
+
+
+def test_anon_is_refused_every_verb(alice: tuple[SignedUpUser, Client], anon: Client) -> None:
+    owner, mine = alice
+    path = f"{owner.id}/secret.txt"
+    mine.storage.from_("attachments").upload(path, b"secret", {"content-type": "text/plain"})
+    files = anon.storage.from_("attachments")
+    assert _refused(lambda: files.download(path)).status == "404"
+    assert files.list(owner.id) == []
+    assert _refused(lambda: files.create_signed_url(path, 60)).status == "404"
+    assert _refused(lambda: files.upload(f"{owner.id}/x.txt", b"x", {"content-type": "text/plain"})).status == "403"
+    assert _refused(lambda: files.update(path, b"x", {"content-type": "text/plain"})).status == "403"
+    assert _refused(lambda: files.move(path, "x.txt")).status == "404"
+    assert _refused(lambda: files.copy(path, "x.txt")).status == "404"
+    assert files.remove([path]) == []
+    assert anon.storage.list_buckets() == []
+    assert _refused(lambda: anon.storage.create_bucket("anon-bucket")).status == "403"
+    assert mine.storage.from_("attachments").download(path) == b"secret"
+
+
+def test_public_avatar_is_readable_by_anyone_and_writable_by_its_owner_only(
+    stack: LocalStack, alice: tuple[SignedUpUser, Client]
+) -> None:
+    user, client = alice
+    avatars = client.storage.from_("avatars")
+    avatars.upload(f"{user.id}/me.png", PNG, {"content-type": "image/png", "cache-control": "60"})
+    url = avatars.get_public_url(f"{user.id}/me.png")
+    response = httpx.get(url)
+    assert (response.status_code, response.content, response.headers["content-type"]) == (200, PNG, "image/png")
+    assert response.headers["cache-control"] == "max-age=60"
+    root = _refused(lambda: avatars.upload("root.png", PNG, {"content-type": "image/png"}))
+    assert (root.status, root.message) == ("403", "new row violates row-level security policy")
