@@ -21,7 +21,7 @@ import msgspec
 from localbase.gateway import Context
 from localbase.http import Receive, Request, Scope, Send, respond, respond_json
 from localbase.rest.identity import Authenticator
-from localbase.storage import buckets, listing, reads, signing, writes
+from localbase.storage import buckets, listing, reads, rules, signing, writes
 from localbase.storage.access import Access, Caller
 from localbase.storage.blobs import BlobStore
 from localbase.storage.context import Storage
@@ -144,6 +144,8 @@ class StorageService:
             return
         if first == "sign" and method == "POST":
             bucket, _, key = tail.partition("/")
+            if key:
+                rules.object_key(key)
             body = await _json(request)
             if key:
                 await respond_json(send, 200, await signing.sign_one(st, self._caller(request), bucket, key, body))

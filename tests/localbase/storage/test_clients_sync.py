@@ -32,7 +32,8 @@ def test_bucket_lifecycle_matches_storage_api(service: Client) -> None:
     assert sorted(raw) == sorted(
         ["id", "name", "owner", "public", "created_at", "updated_at", "file_size_limit", "allowed_mime_types"]
     )
-    assert raw["created_at"].endswith("Z") and len(raw["created_at"]) == 24
+    assert raw["created_at"].endswith("Z")
+    assert len(raw["created_at"]) == 24
     listed = [b for b in service.storage.list_buckets() if b.id == name]
     assert len(listed) == 1
     assert listed[0].type == "STANDARD"
@@ -80,8 +81,10 @@ def test_owner_round_trip_in_attachments(stack: LocalStack, alice: tuple[SignedU
         "attachment; filename=greeting.txt; filename*=UTF-8''greeting.txt"
     )
     many = files.create_signed_urls([path, f"{user.id}/missing.txt"], 60)
-    assert many[0]["error"] is None and httpx.get(many[0]["signedURL"]).content == b"hello world"
-    assert many[1]["signedURL"] is None and many[1]["error"]
+    assert many[0]["error"] is None
+    assert httpx.get(many[0]["signedURL"]).content == b"hello world"
+    assert many[1]["signedURL"] is None
+    assert many[1]["error"]
     files.move(path, f"{user.id}/moved.txt")
     assert files.exists(path) is False
     files.copy(f"{user.id}/moved.txt", f"{user.id}/copy.txt")
@@ -120,7 +123,9 @@ def test_list_v2_pages_with_cursors(alice: tuple[SignedUpUser, Client]) -> None:
     assert len(folded.objects) == 5
 
 
-def test_another_user_is_refused_every_verb(alice: tuple[SignedUpUser, Client], bob: tuple[SignedUpUser, Client]) -> None:
+def test_another_user_is_refused_every_verb(
+    alice: tuple[SignedUpUser, Client], bob: tuple[SignedUpUser, Client]
+) -> None:
     owner, mine = alice
     _, theirs = bob
     path = f"{owner.id}/secret.txt"

@@ -1,0 +1,221 @@
+"""The wire details storage-api clients and browsers rely on, checked with plain HTTP: the error
+shape for each refusal, hostile keys, size and MIME limits on every upload path, Range, ETag,
+If-None-Match, Last-Modified, signed-URL tokens that are forged, expired or for another path."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from core.jwt import encode
+from tests.conftest import LocalStack
+
+BODY = bytes(range(256)) * 40  # 10,240 bytes
+
+
+@pytest.fixture
+def http(stack: LocalStack) -> Iterator[httpx.Client]:
+    headers = {"apikey": stack.service_role_key, "Authorization": f"Bearer {stack.service_role_key}"}
+    with httpx.Client(base_url=f"{stack.url}/storage/v1", headers=headers, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def limited(http: httpx.Client) -> Iterator[str]:
+    """A public bucket holding at most 1,000 bytes of PNG or any text type."""
+    name = f"lim-{uuid.uuid4().hex[:8]}"
+    created = http.post(
+        "/bucket",
+        json={"name": name, "public": True, "file_size_limit": 1000, "allowed_mime_types": ["image/png", "text/*"]},
+    )
+    assert created.status_code == 200, created.text
+    yield name
+    http.post(f"/bucket/{name}/empty", json={})
+    http.request("DELETE", f"/bucket/{name}", json={})
+
+
+def _error(response: httpx.Response, status: str, code: str, *, http_status: int = 400) -> dict[str, str]:
+    assert response.status_code == http_status, response.text
+    body = response.json()
+    assert sorted(body) == ["code", "error", "message", "statusCode"]
+    assert (body["statusCode"], body["code"]) == (status, code), body
+    return dict(body)
+
+
+def test_missing_bucket_object_and_duplicate(http: httpx.Client, limited: str) -> None:
+    _error(http.post("/object/no-such-bucket/a.txt", content=b"x"), "404", "NoSuchBucket")
+    _error(http.get(f"/object/{limited}/missing.txt"), "404", "NoSuchKey")
+    _error(http.get(f"/object/info/{limited}/missing.txt"), "404", "NoSuchKey")
+    assert http.head(f"/object/{limited}/missing.txt").status_code == 400
+    headers = {"content-type": "text/plain"}
+    assert http.post(f"/object/{limited}/a.txt", content=b"one", headers=headers).status_code == 200
+    duplicate = _error(
+        http.post(f"/object/{limited}/a.txt", content=b"two", headers=headers), "409", "KeyAlreadyExists"
+    )
+    assert duplicate["error"] == "Duplicate"
+    upserted = http.post(f"/object/{limited}/a.txt", content=b"two", headers={**headers, "x-upsert": "true"})
+    assert upserted.status_code == 200
+    assert http.get(f"/object/{limited}/a.txt").content == b"two"
+    _error(http.post("/bucket", json={"name": limited}), "409", "BucketAlreadyExists")
+    _error(http.post("/bucket", json={"name": " padded"}), "400", "InvalidBucketName")
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "%2E%2E/escape.txt",
+        "a/%2e%2e/%2e%2e/etc/passwd",
+        "a/%2E/b.txt",
+        "/etc/passwd",
+        "a%00b.txt",
+        "a//b.txt",
+        "caf%C3%A9.txt",
+    ],
+)
+def test_hostile_keys_are_refused_on_every_verb(http: httpx.Client, limited: str, key: str) -> None:
+    for method, path in (
+        ("POST", f"/object/{limited}/{key}"),
+        ("PUT", f"/object/{limited}/{key}"),
+        ("GET", f"/object/{limited}/{key}"),
+        ("GET", f"/object/public/{limited}/{key}"),
+        ("POST", f"/object/sign/{limited}/{key}"),
+        ("POST", f"/object/upload/sign/{limited}/{key}"),
+        ("DELETE", f"/object/{limited}/{key}"),
+    ):
+        url = httpx.URL(f"{http.base_url}{path.lstrip('/')}")
+        response = http.request(method, url, content=b"x", headers={"content-type": "text/plain"})
+        _error(response, "400", "InvalidKey")
+    moved = http.post("/object/move", json={"bucketId": limited, "sourceKey": "a.txt", "destinationKey": "../x"})
+    _error(moved, "400", "InvalidKey")
+    assert http.post(f"/object/list/{limited}", json={"prefix": ""}).json() == []
+
+
+def test_size_and_mime_limits_hold_on_every_upload_path(http: httpx.Client, limited: str) -> None:
+    big, ok = b"x" * 1001, b"x" * 1000
+    text = {"content-type": "text/plain"}
+    _error(http.post(f"/object/{limited}/big.txt", content=big, headers=text), "413", "EntityTooLarge")
+    _error(http.put(f"/object/{limited}/big.txt", content=big, headers=text), "413", "EntityTooLarge")
+
+    def chunked() -> Iterator[bytes]:
+        yield big[:600]
+        yield big[600:]
+
+    _error(http.post(f"/object/{limited}/chunked.txt", content=chunked(), headers=text), "413", "EntityTooLarge")
+    files = {"file": ("big.txt", big, "text/plain")}
+    _error(http.post(f"/object/{limited}/multi.txt", files=files, data={"cacheControl": "60"}), "413", "EntityTooLarge")
+    pdf = {"content-type": "application/pdf"}
+    mime = _error(http.post(f"/object/{limited}/doc.pdf", content=b"%PDF", headers=pdf), "415", "InvalidMimeType")
+    assert mime["message"] == "mime type application/pdf is not supported"
+    files = {"file": ("doc.pdf", b"%PDF", "application/pdf")}
+    _error(http.post(f"/object/{limited}/doc.pdf", files=files), "415", "InvalidMimeType")
+    signed = http.post(f"/object/upload/sign/{limited}/via-sign.txt", json={}).json()
+    token = signed["token"]
+    anonymous = httpx.Client(base_url=str(http.base_url), timeout=30)
+    _error(
+        anonymous.put(f"/object/upload/sign/{limited}/via-sign.txt?token={token}", content=big, headers=text),
+        "413",
+        "EntityTooLarge",
+    )
+    _error(
+        anonymous.put(f"/object/upload/sign/{limited}/via-sign.txt?token={token}", content=b"%PDF", headers=pdf),
+        "415",
+        "InvalidMimeType",
+    )
+    sent = anonymous.put(f"/object/upload/sign/{limited}/via-sign.txt?token={token}", content=ok, headers=text)
+    assert sent.json() == {"Key": f"{limited}/via-sign.txt"}
+    _error(
+        anonymous.put(f"/object/upload/sign/{limited}/via-sign.txt?token={token}", content=ok, headers=text),
+        "409",
+        "KeyAlreadyExists",
+    )
+    http.post("/bucket", json={"name": f"{limited}-pdf", "allowed_mime_types": ["application/pdf"]})
+    try:
+        http.post(f"/object/{limited}/c.png", content=b"png", headers={"content-type": "image/png"})
+        copied = http.post(
+            "/object/copy",
+            json={
+                "bucketId": limited,
+                "sourceKey": "c.png",
+                "destinationKey": "c.png",
+                "destinationBucket": f"{limited}-pdf",
+            },
+        )
+        _error(copied, "415", "InvalidMimeType")
+        moved = http.post(
+            "/object/move",
+            json={
+                "bucketId": limited,
+                "sourceKey": "c.png",
+                "destinationKey": "c.png",
+                "destinationBucket": f"{limited}-pdf",
+            },
+        )
+        _error(moved, "415", "InvalidMimeType")
+    finally:
+        http.request("DELETE", f"/bucket/{limited}-pdf", json={})
+    names = sorted(o["name"] for o in http.post(f"/object/list/{limited}", json={"prefix": ""}).json())
+    assert names == ["c.png", "via-sign.txt"]
+
+
+def test_range_etag_and_conditional_requests(http: httpx.Client, limited: str, stack: LocalStack) -> None:
+    small = BODY[:900]
+    http.post(
+        f"/object/{limited}/r.txt", content=small, headers={"content-type": "text/plain", "cache-control": "max-age=5"}
+    )
+    public = httpx.Client(base_url=f"{stack.url}/storage/v1/object/public/{limited}", timeout=30)
+    full = public.get("/r.txt")
+    assert full.status_code == 200
+    assert full.content == small
+    assert full.headers["accept-ranges"] == "bytes"
+    assert full.headers["cache-control"] == "max-age=5"
+    etag, modified = full.headers["etag"], full.headers["last-modified"]
+    assert etag.startswith('"')
+    assert modified.endswith("GMT")
+    part = public.get("/r.txt", headers={"range": "bytes=10-19"})
+    assert (part.status_code, part.content, part.headers["content-range"]) == (206, small[10:20], "bytes 10-19/900")
+    tail = public.get("/r.txt", headers={"range": "bytes=-5"})
+    assert (tail.status_code, tail.content) == (206, small[-5:])
+    assert public.get("/r.txt", headers={"range": "bytes=5000-"}).status_code == 416
+    assert public.get("/r.txt", headers={"if-none-match": etag}).status_code == 304
+    assert public.get("/r.txt", headers={"if-none-match": '"other"'}).status_code == 200
+    assert public.get("/r.txt", headers={"if-modified-since": modified}).status_code == 304
+    head = public.head("/r.txt")
+    assert (head.status_code, head.headers["content-length"], head.content) == (200, "900", b"")
+    html = http.post(f"/object/{limited}/x.html", content=b"<script>", headers={"content-type": "text/html"})
+    assert html.status_code == 200
+    assert public.get("/x.html").headers["content-type"] == "text/plain"
+    render = httpx.get(f"{stack.url}/storage/v1/render/image/public/{limited}/r.txt?width=200&height=100")
+    assert render.content == small
+    assert render.headers["x-transformations"] == "height:100,width:200,resizing_type:fill"
+
+
+def test_bad_jwts_and_bad_signed_urls(http: httpx.Client, limited: str, stack: LocalStack) -> None:
+    http.post(f"/object/{limited}/s.txt", content=b"signed", headers={"content-type": "text/plain"})
+    base = f"{stack.url}/storage/v1"
+    forged = encode({"role": "service_role"}, "not-the-secret-not-the-secret-not-the-secret")
+    denied = _error(httpx.get(f"{base}/bucket", headers={"Authorization": f"Bearer {forged}"}), "403", "AccessDenied")
+    assert denied["error"] == "Unauthorized"
+    expired_jwt = encode({"role": "service_role", "exp": int(time.time()) - 3600}, stack.jwt_secret)
+    _error(httpx.get(f"{base}/bucket", headers={"Authorization": f"Bearer {expired_jwt}"}), "403", "AccessDenied")
+    signed = http.post(f"/object/sign/{limited}/s.txt", json={"expiresIn": "60"}).json()["signedURL"]
+    assert httpx.get(f"{base}{signed}").content == b"signed"
+    token = signed.split("token=")[1]
+    tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    _error(httpx.get(f"{base}/object/sign/{limited}/s.txt?token={tampered}"), "400", "InvalidJWT")
+    _error(httpx.get(f"{base}/object/sign/{limited}/other.txt?token={token}"), "400", "InvalidSignature")
+    now = int(time.time())
+    expired = encode(
+        {"url": f"{limited}/s.txt", "scope": "download", "iat": now - 120, "exp": now - 60}, stack.jwt_secret
+    )
+    gone = _error(httpx.get(f"{base}/object/sign/{limited}/s.txt?token={expired}"), "400", "InvalidJWT")
+    assert "exp" in gone["message"]
+    upload_token = http.post(f"/object/upload/sign/{limited}/u.txt", json={}).json()["token"]
+    _error(httpx.get(f"{base}/object/sign/{limited}/u.txt?token={upload_token}"), "400", "InvalidSignature")
+    _error(httpx.get(f"{base}/object/sign/{limited}/s.txt"), "400", "InvalidRequest")
+    _error(http.post(f"/object/sign/{limited}/s.txt", json={"expiresIn": 0}), "400", "InvalidRequest")
+    missing_route = http.get("/nothing/here")
+    _error(missing_route, "404", "InvalidRequest", http_status=404)
