@@ -44,9 +44,7 @@ class StorageService:
         self._wake = asyncio.Event()
         config = context.settings.storage
         self.storage = Storage(
-            access=Access(
-                Authenticator(context.settings.supabase.jwt_secret), context.db.api_pool, context.db.admin_pool
-            ),
+            access=Access(Authenticator(context.settings.supabase.keys), context.db.api_pool, context.db.admin_pool),
             store=BlobStore(config.root, config.orphan_grace_seconds),
             global_limit=config.file_size_limit,
             url_secret=context.settings.supabase.jwt_secret,
