@@ -17,15 +17,31 @@ from pg_class c join pg_namespace n on n.oid = c.relnamespace
 where n.nspname = any($1::text[]) and c.relkind in ('r', 'p', 'v', 'm', 'f', 'c')
 """
 
+# `base` is the column's type with domains resolved to their base type and no length/precision:
+# what a filter value (an untyped literal in PostgREST) is read as. `character` and `bit` are
+# spelt by their internal names, since `::character` would mean `character(1)`.
 _COLUMNS = """
+with recursive domains(oid, base) as (
+  select oid, typbasetype from pg_type where typtype = 'd'
+  union all
+  select d.oid, t.typbasetype from domains d join pg_type t on t.oid = d.base and t.typtype = 'd'
+)
 select n.nspname as schema, c.relname as table, a.attname as name, a.attnum as position,
        format_type(a.atttypid, null) as type, t.typcategory::text as category,
+       case bt.typname
+         when 'bpchar' then 'pg_catalog.bpchar' when '_bpchar' then 'pg_catalog.bpchar[]'
+         when 'bit' then 'pg_catalog."bit"' when '_bit' then 'pg_catalog."bit"[]'
+         else format_type(bt.oid, null)
+       end as base,
        a.atthasdef as has_default, pg_get_expr(d.adbin, d.adrelid) as default_expr,
        a.attidentity <> '' or a.attgenerated <> '' as generated
 from pg_attribute a
 join pg_class c on c.oid = a.attrelid
 join pg_namespace n on n.oid = c.relnamespace
 join pg_type t on t.oid = a.atttypid
+join pg_type bt on bt.oid = coalesce(
+  (select d.base from domains d join pg_type b on b.oid = d.base where d.oid = a.atttypid and b.typtype <> 'd'),
+  a.atttypid)
 left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
 where n.nspname = any($1::text[]) and c.relkind in ('r', 'p', 'v', 'm', 'f', 'c')
   and a.attnum > 0 and not a.attisdropped
@@ -110,6 +126,11 @@ class Column:
     has_default: bool
     default_expr: str | None
     generated: bool
+    base: str = ""  # the type a filter value is read as (domains resolved, no typmod); "" = `type`
+
+    @property
+    def value_type(self) -> str:
+        return self.base or self.type
 
     @property
     def is_json(self) -> bool:
@@ -310,7 +331,15 @@ def _add_view_keys(catalog: Catalog, rows: list[asyncpg.Record]) -> None:
 
 
 def _column(row: asyncpg.Record) -> Column:
-    return Column(row["name"], row["type"], row["category"], row["has_default"], row["default_expr"], row["generated"])
+    return Column(
+        row["name"],
+        row["type"],
+        row["category"],
+        row["has_default"],
+        row["default_expr"],
+        row["generated"],
+        row["base"],
+    )
 
 
 def _add_key(catalog: Catalog, row: asyncpg.Record) -> None:
@@ -335,6 +364,13 @@ def _add_key(catalog: Catalog, row: asyncpg.Record) -> None:
         )
 
 
+def _typmod_free(type_name: str) -> str:
+    """`character`/`bit` (which mean length 1 when written) by their length-free internal names."""
+    element, brackets = type_name.removesuffix("[]"), "[]" if type_name.endswith("[]") else ""
+    internal = {"character": "pg_catalog.bpchar", "bit": 'pg_catalog."bit"'}.get(element)
+    return internal + brackets if internal else type_name
+
+
 def _function(row: asyncpg.Record, catalog: Catalog) -> Function:
     names: list[str] = list(row["arg_names"])
     modes: list[str] = list(row["arg_modes"])
@@ -346,7 +382,7 @@ def _function(row: asyncpg.Record, catalog: Catalog) -> Function:
         if mode in ("i", "b", "v"):
             inputs.append((name, types[index]))
         if mode in ("o", "b", "t"):
-            outputs[name] = Column(name, types[index], "", False, None, False)
+            outputs[name] = Column(name, types[index], "", False, None, False, _typmod_free(types[index]))
     n_defaults = int(row["n_defaults"])
     args = tuple(Argument(name, type_, index >= len(inputs) - n_defaults) for index, (name, type_) in enumerate(inputs))
     kind = "scalar"

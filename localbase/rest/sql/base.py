@@ -65,15 +65,18 @@ class CompilerBase:
     # --- columns ------------------------------------------------------------------------------
 
     def column(self, table: Table, alias: str, field: Field) -> tuple[str, str]:
-        """SQL for a column or JSON path, and its type."""
+        """SQL for a column or JSON path, and the type a value compared with it is read as.
+
+        As in PostgREST, a JSON path on a column that is not json/jsonb reads `to_jsonb(column)`.
+        """
         column = table.columns.get(field.name)
         if column is None:
             raise undefined_column(table.name, field.name)
         sql = f"{alias}.{quote_ident(column.name)}"
-        kind = column.type
+        kind = column.value_type
+        if field.path and column.type not in ("json", "jsonb"):
+            sql, kind = f"to_jsonb({sql})", "jsonb"
         for arrow, key in field.path:
-            if kind not in ("json", "jsonb") and not (kind == "text" and arrow):
-                raise RestError(400, "42883", f"operator does not exist: {kind} {arrow} unknown")
             if _INDEX.fullmatch(key):
                 sql = f"({sql}{arrow}{int(key)})"
             else:

@@ -51,9 +51,8 @@ class FilterCompiler(CompilerBase):
         return empty if f.value == "null" else f"not ({empty})"
 
     def _column_filter(self, f: Filter, table: Table, alias: str) -> str:
+        """The value is read as the column's type, as PostgREST's untyped literal is (`value_type`)."""
         lhs, kind = self.column(table, alias, f.field)
-        if kind == "json":
-            lhs, kind = f"({lhs})::jsonb", "jsonb"
         op = f.op
         if op == "is":
             return f"{lhs} {_IS[str(f.value)]}"
@@ -61,12 +60,15 @@ class FilterCompiler(CompilerBase):
             quant = f.quantifier
             if op in _PATTERN:
                 patterns = self.value(f.value, "likelist" if "like" in op else "text")
-                return f"{lhs}::text {_PATTERN[op]} {quant}({patterns}::text::text[])"
+                return f"{lhs} {_PATTERN[op]} {quant}({patterns}::text::text[])"
             return f"{lhs} {_COMPARE[op]} {quant}({self.value(f.value)}::text::{array_of(kind)})"
         if op in _COMPARE:
             return f"{lhs} {_COMPARE[op]} {self.value(f.value)}::text::{kind}"
         if op in _PATTERN:
-            return f"{lhs}::text {_PATTERN[op]} {self.value(f.value, 'like' if 'like' in op else 'text')}"
+            # Untyped, as PostgREST's literal: PostgreSQL picks the operator (bpchar's own `like`
+            # keeps the padding) and names a type without one (`numeric ~~ unknown`).
+            pattern = self.value(f.value, "like" if "like" in op else "text")
+            return f"{lhs} {_PATTERN[op]} {pattern}{'::text::bytea' if kind == 'bytea' else ''}"
         if op == "isdistinct":
             return f"{lhs} is distinct from {self.value(f.value)}::text::{kind}"
         if op == "in":
@@ -75,7 +77,7 @@ class FilterCompiler(CompilerBase):
             return f"{lhs} {_CONTAIN[op]} {self.value(f.value)}::text::{kind}"
         if op in FTS:
             config = f"{self.param(Param('const', f.config))}::regconfig, " if f.config else ""
-            vector = lhs if kind == "tsvector" else f"to_tsvector({config}{lhs}::text)"
+            vector = lhs if kind == "tsvector" else f"to_tsvector({config}{lhs})"
             return f"{vector} @@ {_TSQUERY[op]}({config}{self.value(f.value)}::text)"
         raise RestError(400, "PGRST100", f"unknown operator {op}")
 

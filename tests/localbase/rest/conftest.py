@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import asyncpg
@@ -14,6 +14,7 @@ import pytest
 from supabase import Client, create_client
 
 from tests.conftest import LocalStack, SignedUpUser
+from tests.localbase.rest.supabase_js import SupabaseJs
 
 FIXTURE_SQL = """
 drop table if exists public.rest_thing_labels cascade;
@@ -107,6 +108,16 @@ def things(stack: LocalStack) -> LocalStack:
         message="REST to see rest_things",
     )
     return stack
+
+
+@pytest.fixture(scope="session")
+def js(things: LocalStack) -> Iterator[SupabaseJs]:
+    """supabase-js in Node against the stack (see tests/localbase/rest/supabase_js.py)."""
+    runner = SupabaseJs(things.url, things.anon_key, things.service_role_key)
+    try:
+        yield runner
+    finally:
+        runner.close()
 
 
 @pytest.fixture
