@@ -3,6 +3,11 @@
     {"exported_at", "user": {profile}, "roles": [their custom roles],
      "sessions": [every session, archived ones too], "messages": [every message, oldest first]}
 
+Each message's `attachments` carry their stored metadata (bucket, path, name, MIME type, size,
+width/height) and a `signed_url` valid for `API_EXPORT_LINK_SECONDS`, signed by Storage as the
+caller (so only their own objects can be signed); a file gone since is exported with
+`signed_url: null`.
+
 Rows are read in keyset pages of PAGE_ROWS (sessions by id; messages by (created_at, id) on the
 user's index) and each page is encoded and sent before the next is fetched, so memory holds one
 page whatever the history's size. RLS decides what is read: the document can only contain the
@@ -18,6 +23,7 @@ from typing import Any
 
 import msgspec
 from postgrest import AsyncPostgrestClient
+from storage3 import AsyncStorageClient
 
 from api.upstream import call, rows
 
@@ -28,13 +34,15 @@ ROLE_COLUMNS = "id,slug,name,description,system_prompt,avatar_url,personality,is
 SESSION_COLUMNS = "id,title,role_id,is_active,archived_at,message_count,last_message_at,created_at,updated_at"
 MESSAGE_COLUMNS = (
     "id,session_id,message_type,content,role_id,status,reply_to,model,input_tokens,output_tokens,"
-    "tokens_used,response_time,finish_reason,error_code,created_at"
+    "tokens_used,response_time,finish_reason,error_code,attachments,created_at"
 )
 
 _encode = msgspec.json.Encoder().encode
 
 
-async def export_document(rest: AsyncPostgrestClient, user_id: str) -> AsyncIterator[bytes]:
+async def export_document(
+    rest: AsyncPostgrestClient, storage: AsyncStorageClient, user_id: str, link_seconds: int
+) -> AsyncIterator[bytes]:
     """The export as a sequence of byte chunks, at most one page of rows each."""
     profile = rows((await call(rest.from_("profiles").select(PROFILE_COLUMNS).eq("id", user_id).execute())).data)
     roles = rows(
@@ -50,9 +58,22 @@ async def export_document(rest: AsyncPostgrestClient, user_id: str) -> AsyncIter
     yield b'],"messages":['
     first = True
     async for page in _messages(rest, user_id):
+        await _sign_attachments(storage, page, link_seconds)
         yield _items(page, first)
         first = False
     yield b"]}"
+
+
+async def _sign_attachments(storage: AsyncStorageClient, page: list[dict[str, Any]], seconds: int) -> None:
+    """Add a signed download link to every attachment of the page (one Storage call per page)."""
+    items = [a for m in page for a in (m.get("attachments") or []) if isinstance(a, dict)]
+    paths = sorted({str(a.get("path")) for a in items if a.get("bucket") == "attachments"})
+    links: dict[str, str | None] = {}
+    for start in range(0, len(paths), 1000):
+        signed = await storage.from_("attachments").create_signed_urls(paths[start : start + 1000], seconds)
+        links.update({str(s["path"]): s["signedURL"] for s in signed})
+    for item in items:
+        item["signed_url"] = links.get(str(item.get("path")))
 
 
 def _items(page: list[dict[str, Any]], first: bool) -> bytes:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import httpx
 from postgrest import APIError, AsyncPostgrestClient
+from storage3 import AsyncStorageClient
 from supabase_auth import AsyncGoTrueClient
 
 from api.autherrors import transport_error
@@ -49,6 +50,7 @@ class Upstream:
         )
         self.realtime_url = f"{self.url}/realtime/v1"
         self._join_timeout = api.upstream_timeout
+        self.export_link_seconds = api.export_link_seconds
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -68,6 +70,14 @@ class Upstream:
         return AsyncPostgrestClient(
             f"{self.url}/rest/v1",
             headers={"apikey": self.anon_key, "Authorization": f"Bearer {token}"},
+            http_client=self.http,
+        )
+
+    def storage(self, token: str) -> AsyncStorageClient:
+        """Storage as the holder of `token`: the bucket policies decide what it may sign or read."""
+        return AsyncStorageClient(
+            f"{self.url}/storage/v1/",
+            {"apikey": self.anon_key, "Authorization": f"Bearer {token}"},
             http_client=self.http,
         )
 

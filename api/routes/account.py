@@ -45,7 +45,9 @@ class AccountController(Controller):
         """Everything of the caller's as one JSON document, streamed (any size)."""
         events.record("account_exported", user_id=user.id, ip=ip)
         return Stream(
-            export_document(upstream.rest(user.token), user.id),
+            export_document(
+                upstream.rest(user.token), upstream.storage(user.token), user.id, upstream.export_link_seconds
+            ),
             media_type="application/json",
             headers={
                 "Content-Disposition": 'attachment; filename="chatgalaxy-export.json"',
