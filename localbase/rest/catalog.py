@@ -33,7 +33,14 @@ select n.nspname as schema, c.relname as table, a.attname as name, a.attnum as p
          when 'bit' then 'pg_catalog."bit"' when '_bit' then 'pg_catalog."bit"[]'
          else format_type(bt.oid, null)
        end as base,
-       a.atthasdef as has_default, pg_get_expr(d.adbin, d.adrelid) as default_expr,
+       a.atthasdef as has_default,
+       case
+         when t.typtype = 'd' and d.adbin is null then pg_get_expr(t.typdefaultbin, 0)
+         when a.attidentity = 'd' then format('nextval(%L)',
+           pg_get_serial_sequence(format('%I.%I', n.nspname, c.relname), a.attname)::regclass)
+         when a.attgenerated = 's' then null
+         else pg_get_expr(d.adbin, d.adrelid)
+       end as default_expr,
        a.attidentity <> '' or a.attgenerated <> '' as generated
 from pg_attribute a
 join pg_class c on c.oid = a.attrelid
@@ -124,7 +131,7 @@ class Column:
     type: str
     category: str  # pg_type.typcategory: A array, S string, U user (json), ...
     has_default: bool
-    default_expr: str | None
+    default_expr: str | None  # what `Prefer: missing=default` fills in (identity by default: nextval)
     generated: bool
     base: str = ""  # the type a filter value is read as (domains resolved, no typmod); "" = `type`
 

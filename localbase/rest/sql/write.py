@@ -85,7 +85,9 @@ def compile_insert(
         if not targets:
             raise RestError(400, "PGRST100", f"'{table.name}' has no primary key; give on_conflict")
         conflict = f" on conflict ({', '.join(quote_ident(n) for n in targets)})"
-        updates = [c for c in cols if c.name not in targets] if upsert == "merge" else []
+        # As PostgREST: every payload column, the conflict columns too, so a payload of only the
+        # key still updates (triggers run, the row is returned) rather than doing nothing.
+        updates = cols if upsert == "merge" else []
         if updates:
             sets = ", ".join(f"{quote_ident(c.name)} = excluded.{quote_ident(c.name)}" for c in updates)
             write += f"{conflict} do update set {sets}"

@@ -155,6 +155,26 @@ def rest(stack: LocalStack) -> Callable[..., httpx.Response]:
     return call
 
 
+def install(stack: LocalStack, sql: str, probe: str) -> None:
+    """Run test-only DDL as superuser, then wait until REST's schema cache serves `probe` (a table)."""
+
+    async def run() -> None:
+        conn = await asyncpg.connect(stack.dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+    wait_until(
+        lambda: (
+            httpx.get(f"{stack.url}/rest/v1/{probe}?limit=0", headers={"apikey": stack.service_role_key}).status_code
+            == 200
+        ),
+        message=f"REST to see {probe}",
+    )
+
+
 async def superuser_fetch(dsn: str, sql: str, *args: Any) -> list[asyncpg.Record]:
     conn = await asyncpg.connect(dsn)
     try:

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -25,7 +24,7 @@ from postgrest.exceptions import APIError
 from supabase import Client
 
 from tests.conftest import LocalStack
-from tests.localbase.rest.conftest import wait_until
+from tests.localbase.rest.conftest import install
 from tests.localbase.rest.supabase_js import SupabaseJs
 
 TYPED_SQL = """
@@ -186,26 +185,9 @@ class Oracle:
 
 
 @pytest.fixture(scope="module")
-def typed(things: LocalStack) -> Iterator[LocalStack]:
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(things.dsn)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(TYPED_SQL))
-    wait_until(
-        lambda: (
-            httpx.get(
-                f"{things.url}/rest/v1/rest_typed?select=id", headers={"apikey": things.service_role_key}
-            ).status_code
-            == 200
-        ),
-        message="REST to see rest_typed",
-    )
-    yield things
-    asyncio.run(run("drop table public.rest_typed; drop domain public.rest_positive, public.rest_short;"))
+def typed(things: LocalStack) -> LocalStack:
+    install(things, TYPED_SQL, "rest_typed")
+    return things
 
 
 @pytest.fixture(scope="module")
