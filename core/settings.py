@@ -130,6 +130,11 @@ class LocalbaseSettings:
             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ:0123456789",
         )
     )
+    # supabase/config.toml [auth] enable_anonymous_sign_ins: the product turns guests on (GoTrue's
+    # default is off); [auth.email] secure_password_change: a password change needs a fresh
+    # sign-in (24 h) or the reauthentication code.
+    anonymous_sign_ins: bool = field(default_factory=lambda: env_bool("LOCALBASE_ANONYMOUS_SIGN_INS", True))
+    secure_password_change: bool = field(default_factory=lambda: env_bool("LOCALBASE_SECURE_PASSWORD_CHANGE", False))
     mailer_otp_exp: int = field(default_factory=lambda: env_int("LOCALBASE_MAILER_OTP_EXP", 86400))
     redirect_allow_list: tuple[str, ...] = field(
         default_factory=lambda: tuple(

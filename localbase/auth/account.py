@@ -1,4 +1,4 @@
-"""The signed-in user's own endpoints: GET/PUT /user and POST /logout.
+"""The signed-in user's own endpoints: GET/PUT /user, GET /reauthenticate and POST /logout.
 
 A user token is trusted only while its user exists and its session does (GoTrue's
 `maybeLoadUserOrSession`): logout ends sessions, so their still-unexpired access tokens are refused.
@@ -11,7 +11,7 @@ from uuid import UUID
 
 import asyncpg
 
-from localbase.auth import addresses, links, mail
+from localbase.auth import addresses, anonymous, links, mail
 from localbase.auth.calls import Auth, Call, Reply
 from localbase.auth.errors import EMAIL_EXISTS, AuthError, forbidden, unprocessable, validation_failed
 from localbase.auth.passwords import check_password, check_strength, hash_password
@@ -57,11 +57,19 @@ async def update_user(auth: Auth, call: Call) -> Reply:
     new_email = addresses.email(raw_email) if raw_email else None
     if new_email == user.email:
         new_email = None
+    anonymous.check_update(user, password, new_email)
     async with auth.pool.acquire() as conn, conn.transaction():
+        if password_hash is not None:
+            await anonymous.check_password_change(conn, auth, user, session_id, call.text("nonce"))
         if new_email and await conn.fetchrow(Q["user_by_email"], new_email):
             raise unprocessable("email_exists", EMAIL_EXISTS)
         applied_email = new_email if settings.autoconfirm else None
-        row = await _update(conn, user.id, data, password_hash, applied_email)
+        # A guest adding an email with autoconfirm on is confirmed at once, like signing up.
+        confirm = applied_email is not None and user.is_anonymous
+        row = await _update(conn, user.id, data, password_hash, applied_email, confirm=confirm)
+        if confirm:
+            await anonymous.promote(conn, user.id)
+            row = await conn.fetchrow(Q["user_by_id"], user.id)
         if password_hash is not None:  # a new password signs out every other session
             await conn.execute(Q["end_sessions"], user.id, session_id, "others")
         if new_email and not settings.autoconfirm:
@@ -76,17 +84,28 @@ async def update_user(auth: Auth, call: Call) -> Reply:
 
 
 async def _update(
-    conn: asyncpg.Connection, user_id: UUID, data: dict[str, Any] | None, password_hash: str | None, email: str | None
+    conn: asyncpg.Connection,
+    user_id: UUID,
+    data: dict[str, Any] | None,
+    password_hash: str | None,
+    email: str | None,
+    *,
+    confirm: bool,
 ) -> asyncpg.Record:
     try:
         row = await conn.fetchrow(
-            Q["update_user"], user_id, data, None, password_hash, email, None, False, None, None, False
+            Q["update_user"], user_id, data, None, password_hash, email, None, confirm, None, None, False
         )
     except asyncpg.UniqueViolationError as exc:
         raise unprocessable("email_exists", EMAIL_EXISTS) from exc
     if row is None:
         raise forbidden("user_not_found", "User from sub claim in JWT does not exist")
     return row
+
+
+async def reauthenticate(auth: Auth, call: Call) -> Reply:
+    user, _ = await authenticate(auth, call)
+    return await anonymous.reauthenticate(auth, user)
 
 
 async def logout(auth: Auth, call: Call) -> Reply:

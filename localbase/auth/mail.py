@@ -26,6 +26,7 @@ SUBJECTS = {
     "magiclink": "Your Magic Link",
     "recovery": "Reset Your Password",
     "email_change": "Confirm Email Change",
+    "reauthentication": "Confirm Reauthentication",
 }
 
 

@@ -35,6 +35,7 @@ class AuthService:
             ("GET", "/user"): account.get_user,
             ("PUT", "/user"): account.update_user,
             ("POST", "/logout"): account.logout,
+            ("GET", "/reauthenticate"): account.reauthenticate,
             ("GET", "/verify"): verify.follow_link,
             ("POST", "/verify"): verify.verify_code,
             ("POST", "/recover"): verify.recover,
@@ -111,6 +112,7 @@ async def _settings(auth: Auth, call: Call) -> Reply:
                  "web3_ethereum")  # fmt: skip
     external = {name: False for name in providers}
     external["email"] = True
+    external["anonymous_users"] = auth.settings.localbase.anonymous_sign_ins
     body = {
         "external": external,
         "disable_signup": False,
@@ -144,7 +146,6 @@ _UNSUPPORTED = {
     "saml": not_found("saml_provider_disabled", "SAML 2.0 is disabled"),
     "authorize": validation_failed("Unsupported provider: no external OAuth providers are enabled"),
     "callback": validation_failed("Unsupported provider: no external OAuth providers are enabled"),
-    "reauthenticate": AuthError(422, "reauthentication_not_valid", "Reauthentication is not supported"),
 }
 
 

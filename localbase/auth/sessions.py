@@ -96,7 +96,7 @@ async def _rotate(conn: asyncpg.Connection, auth: Auth, token: str, ip: str) -> 
     now = datetime.now(UTC)
     if row["not_after"] is not None and row["not_after"] <= now:
         raise bad_request("session_expired", "Invalid Refresh Token: Session Expired")
-    method = "password" if user.encrypted_password else "otp"
+    method = "anonymous" if user.is_anonymous else "password" if user.encrypted_password else "otp"
     session_id, started_at = row["session_id"], row["session_started_at"]
     if row["revoked"]:
         active = row["active_token"]

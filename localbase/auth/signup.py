@@ -13,7 +13,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from localbase.auth import addresses, links, mail, sessions
+from localbase.auth import addresses, anonymous, links, mail, sessions
 from localbase.auth.calls import Auth, Call, Reply
 from localbase.auth.creation import NewUser, insert_user
 from localbase.auth.errors import (
@@ -41,10 +41,8 @@ async def signup(auth: Auth, call: Call) -> Reply:
     data = call.mapping("data") or {}
     if call.text("phone"):
         raise PHONE_DISABLED
-    if not raw_email:
-        if password is None:
-            raise unprocessable("anonymous_provider_disabled", "Anonymous sign-ins are disabled")
-        raise validation_failed("To signup, please provide your email")
+    if not raw_email:  # neither email nor phone: GoTrue signs in a guest
+        return await anonymous.sign_up(auth, call)
     email = addresses.email(raw_email)
     if password is None:
         raise validation_failed("Signup requires a valid password")

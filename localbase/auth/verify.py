@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from localbase.auth import addresses, links, mail, sessions
+from localbase.auth import addresses, anonymous, links, mail, sessions
 from localbase.auth.calls import Auth, Call, Reply
 from localbase.auth.creation import NewUser, insert_user
 from localbase.auth.errors import EMAIL_EXISTS, SAVE_USER_FAILED, AuthError, forbidden, unprocessable, validation_failed
@@ -72,6 +72,8 @@ async def _redeem(
 ) -> dict[str, Any]:
     async with auth.pool.acquire() as conn, conn.transaction():
         user = await links.redeem(conn, auth, kind, token_hash, email=email, message=message)
+        if kind == "email_change":
+            await anonymous.promote(conn, user.id)  # a guest's confirmed address makes them permanent
         if user.is_banned:
             raise AuthError(400, "user_banned", "User is banned")
         return await sessions.start(conn, auth, user.id, "otp", call.request)
