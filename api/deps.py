@@ -9,7 +9,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 
 from api.audit import SecurityEvents
-from api.database import CallerDatabase
+from api.database import Caller, CallerDatabase
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
 from api.security import CurrentUser, bearer, client_ip, user_from_token
@@ -47,9 +47,16 @@ def provide_events(state: State) -> SecurityEvents:
     return events
 
 
-def provide_user(request: Request[Any, Any, Any], settings: Settings) -> CurrentUser:
-    """The signed-in caller, or 401 before any handler work happens."""
+def provide_user(request: Request[Any, Any, Any]) -> CurrentUser:
+    """The signed-in caller, or 401 before any handler work happens (no other dependency needed,
+    so a handler asking only for `user` resolves without Litestar's task group)."""
+    settings: Settings = request.app.state.settings
     return user_from_token(bearer(request.headers), settings.supabase.keys)
+
+
+def provide_caller(request: Request[Any, Any, Any]) -> Caller:
+    """The signed-in caller with the database door as them (401 first, like `user`)."""
+    return Caller(provide_user(request), request.app.state.database)
 
 
 def provide_client_ip(request: Request[Any, Any, Any], settings: Settings) -> str:
@@ -64,5 +71,6 @@ DEPENDENCIES = {
     "metrics": Provide(provide_metrics, sync_to_thread=False),
     "events": Provide(provide_events, sync_to_thread=False),
     "user": Provide(provide_user, sync_to_thread=False),
+    "caller": Provide(provide_caller, sync_to_thread=False),
     "ip": Provide(provide_client_ip, sync_to_thread=False),
 }

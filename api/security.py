@@ -8,6 +8,7 @@ so RLS stays the authority there too.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,10 +24,31 @@ class CurrentUser:
     claims: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # verified, for Postgres
 
 
+# Tokens already verified, with their users: a client sends the same token for up to an hour, and
+# verifying it again costs more than the rest of a history request. Only expiry changes with time,
+# so a hit checks it again (with the same skew); the cache is dropped whole when full.
+_VERIFIED: dict[tuple[str, jwt.KeySet], CurrentUser] = {}
+_VERIFIED_MAX = 4096
+
+
 def user_from_token(token: str | None, keys: jwt.KeySet) -> CurrentUser:
     """A signed-in user's identity, or NotAuthenticated with a code saying what was wrong."""
     if not token:
         raise NotAuthenticated()
+    known = _VERIFIED.get((token, keys))
+    if known is not None:
+        if time.time() > float(known.claims["exp"]) + jwt.CLOCK_SKEW_SECONDS:
+            _VERIFIED.pop((token, keys), None)
+            raise TokenExpired()
+        return known
+    user = _verify(token, keys)
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        _VERIFIED.clear()
+    _VERIFIED[(token, keys)] = user
+    return user
+
+
+def _verify(token: str, keys: jwt.KeySet) -> CurrentUser:
     try:
         claims = jwt.decode(token, keys, require_exp=True)
     except jwt.JwtExpired as exc:

@@ -31,20 +31,21 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 import httpx
 from supabase import acreate_client
 
 from api.history import encode_cursor
-from bench.harness import free_port, summary_ms, throwaway_cluster, write_report
+from bench.harness import RUNS, cpu_seconds, free_port, spread, summary_ms, throwaway_cluster, write_report
 from core.jwt import decode
 from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = (10_000, 100_000, 1_000_000)
 SAMPLES = 150
-LOAD_SECONDS = 5.0
+LOAD_SECONDS = 3.0
 LOAD_CONNECTIONS = 8
 COLUMNS = (
     "id,session_id,message_type,content,role_id,status,reply_to,tokens_used,response_time,"
@@ -146,7 +147,8 @@ async def _asyncpg_page(pg: asyncpg.Connection, claims: str, session_id: str, de
     assert len(rows) == 21
 
 
-def _loadgen(port: int, path: str, headers: dict[str, str]) -> dict[str, Any]:
+def _loadgen(port: int, path: str, headers: dict[str, str], server_pid: int) -> dict[str, Any]:
+    """One load run of LOAD_SECONDS; requests/s, latency and the server process's CPU per request."""
     request = {"method": "GET", "path": path, "headers": headers}
     spec = {
         "host": "127.0.0.1",
@@ -157,17 +159,53 @@ def _loadgen(port: int, path: str, headers: dict[str, str]) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(spec, handle)
     try:
+        cpu_before = cpu_seconds(server_pid)
         done = subprocess.run(
             [sys.executable, "-m", "bench.loadgen", handle.name], capture_output=True, check=True, cwd=ROOT
         )
+        cpu = cpu_seconds(server_pid) - cpu_before
     finally:
         os.unlink(handle.name)
     result = json.loads(done.stdout)
+    served = result["count"] + LOAD_CONNECTIONS  # the warm-up requests ran inside the CPU window too
     return {
         "requests_per_s": round(result["count"] / result["elapsed"], 1),
         "errors": result["errors"],
+        "server_cpu_ms_per_request": round(cpu * 1000 / max(1, served), 3),
         **summary_ms(result["latencies"]),
     }
+
+
+def _throughput(doors: dict[str, tuple[int, int, dict[str, str]]], cases: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """Each case through each door, RUNS times, interleaved so both doors see the same machine.
+
+    `doors` maps a door to (port, server pid, headers); `cases` maps a case to a path per door.
+    Per case: requests/s, p99 and server CPU per request for each door (median and range over the
+    runs), and the API's share of REST's throughput computed within each run."""
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {case: {door: [] for door in doors} for case in cases}
+    for _ in range(RUNS):
+        for case, paths in cases.items():
+            for door, (port, pid, headers) in doors.items():
+                runs[case][door].append(_loadgen(port, paths[door], headers, pid))
+    figures: dict[str, Any] = {"connections": LOAD_CONNECTIONS, "seconds_per_run": LOAD_SECONDS, "runs": RUNS}
+    for case, by_door in runs.items():
+        entry: dict[str, Any] = {}
+        for door, results in by_door.items():
+            entry[door] = {
+                "requests_per_s": spread([r["requests_per_s"] for r in results]),
+                "p99_ms": spread([r["p99_ms"] for r in results], 2),
+                "p50_ms": spread([r["p50_ms"] for r in results], 2),
+                "server_cpu_ms_per_request": spread([r["server_cpu_ms_per_request"] for r in results], 3),
+                "errors": sum(r["errors"] for r in results),
+            }
+        if "api" in by_door and "rest" in by_door:
+            ratios = [
+                a["requests_per_s"] / r["requests_per_s"] for a, r in zip(by_door["api"], by_door["rest"], strict=True)
+            ]
+            entry["api_over_rest"] = spread(ratios, 2)
+        figures[case] = entry
+        print(f"throughput {case}: {json.dumps(entry)}", flush=True)
+    return figures
 
 
 async def _asyncpg_rate(database: str, claims: str, session_id: str, deep: dict[str, str] | None) -> dict[str, Any]:
@@ -190,7 +228,9 @@ async def _asyncpg_rate(database: str, claims: str, session_id: str, deep: dict[
     return {"requests_per_s": round(len(latencies) / elapsed, 1), "errors": 0, **summary_ms(latencies)}
 
 
-async def _measure(api_url: str, supabase_url: str, anon_key: str, token: str, database: str) -> dict[str, Any]:
+async def _measure(
+    api_url: str, supabase_url: str, anon_key: str, token: str, database: str, *, pids: dict[str, int]
+) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}"}
     figures: dict[str, Any] = {"sizes": {}}
     pg = await asyncpg.connect(database)
@@ -237,13 +277,21 @@ async def _measure(api_url: str, supabase_url: str, anon_key: str, token: str, d
             }
             figures["sizes"][str(size)] = entry
             print(f"{size:>9} messages: {json.dumps(entry)}", flush=True)
-        port = int(api_url.rsplit(":", 1)[1])
-        base = f"/api/chat/history?session_id={session_id}"
+        api_base = f"/api/chat/history?session_id={session_id}"
+        rest_base = (
+            f"/rest/v1/chat_messages?select={COLUMNS}&session_id=eq.{session_id}&order=created_at.desc,id.desc&limit=21"
+        )
+        rest_deep = f"{rest_base}&created_at=lte.{quote(deep['created_at'])}&or=({quote(keyset)})"
+        doors = {
+            "api": (pids["api_port"], pids["api"], headers),
+            "rest": (pids["gateway_port"], pids["gateway"], {**headers, "apikey": anon_key}),
+        }
+        cases = {
+            "page1": {"api": api_base, "rest": rest_base},
+            "deep_cursor": {"api": f"{api_base}&cursor={cursor}", "rest": rest_deep},
+        }
         figures["throughput_1m"] = {
-            "connections": LOAD_CONNECTIONS,
-            "seconds": LOAD_SECONDS,
-            "api_page1": _loadgen(port, base, headers),
-            "api_deep_cursor": _loadgen(port, f"{base}&cursor={cursor}", headers),
+            **_throughput(doors, cases),
             "asyncpg_page1": await _asyncpg_rate(database, claims, session_id, None),
             "asyncpg_deep_cursor": await _asyncpg_rate(database, claims, session_id, deep),
         }
@@ -270,9 +318,15 @@ def main() -> None:
         gateway = ["-m", "localbase", "serve", "--port", str(gateway_port)]
         api = ["-m", "api", "--port", str(api_port)]
         with (
-            _server(gateway, env, f"{supabase_url}/auth/v1/health", Path(scratch) / "gateway.log"),
-            _server(api, env, f"http://127.0.0.1:{api_port}/health", Path(scratch) / "api.log"),
+            _server(gateway, env, f"{supabase_url}/auth/v1/health", Path(scratch) / "gateway.log") as gateway_process,
+            _server(api, env, f"http://127.0.0.1:{api_port}/health", Path(scratch) / "api.log") as api_process,
         ):
+            pids = {
+                "api": api_process.pid,
+                "api_port": api_port,
+                "gateway": gateway_process.pid,
+                "gateway_port": gateway_port,
+            }
             api_url = f"http://127.0.0.1:{api_port}"
             email, password = f"bench-{uuid.uuid4().hex[:8]}@example.com", "password123"
             httpx.post(
@@ -281,7 +335,14 @@ def main() -> None:
             login = httpx.post(f"{api_url}/api/auth/login", json={"email": email, "password": password})
             login.raise_for_status()
             figures = asyncio.run(
-                _measure(api_url, supabase_url, settings.supabase.anon_key, login.json()["access_token"], cluster.url)
+                _measure(
+                    api_url,
+                    supabase_url,
+                    settings.supabase.anon_key,
+                    login.json()["access_token"],
+                    cluster.url,
+                    pids=pids,
+                )
             )
     figures["seconds"] = round(time.monotonic() - started, 1)
     write_report("api", figures)

@@ -63,6 +63,31 @@ def summary_ms(samples_s: Sequence[float]) -> dict[str, float]:
     }
 
 
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))  # repetitions of the key figures, for their spread
+
+
+def spread(values: Sequence[float], digits: int = 1) -> dict[str, Any]:
+    """Median and range of one figure over the runs (each run measured in the same process)."""
+    ordered = sorted(values)
+    middle = (
+        ordered[len(ordered) // 2]
+        if len(ordered) % 2
+        else (ordered[len(ordered) // 2 - 1] + ordered[len(ordered) // 2]) / 2
+    )
+    return {
+        "median": round(middle, digits),
+        "min": round(ordered[0], digits),
+        "max": round(ordered[-1], digits),
+        "runs": [round(v, digits) for v in values],
+    }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far, all its threads (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def machine() -> dict[str, Any]:
     cpu = ""
     cpuinfo = Path("/proc/cpuinfo")
@@ -87,6 +112,7 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "postgres": pg,
         "platform": platform.platform(),
+        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
     }
 
 

@@ -15,7 +15,7 @@ from litestar.params import Parameter
 
 from api import rules
 from api.conversation import find_session, post_question, role_for_turn, wait_for_answer
-from api.database import CallerDatabase
+from api.database import Caller
 from api.errors import AnswerTimeout, BadRequest, SessionNotFound
 from api.history import decode_cursor, page_of_history
 from api.metrics import Metrics
@@ -85,8 +85,7 @@ class ChatController(Controller):
     async def history(
         self,
         *,
-        user: CurrentUser,
-        database: CallerDatabase,
+        caller: Caller,
         session_id: str | None = None,
         page: int = Parameter(default=1, ge=1, le=1_000_000),
         limit: int = Parameter(default=20, ge=1, le=100),
@@ -95,10 +94,10 @@ class ChatController(Controller):
         keyset = decode_cursor(cursor) if cursor else None
         if session_id and not rules.is_uuid(session_id):
             raise SessionNotFound()
-        async with database.as_caller(user, readonly=True) as conn:
+        async with caller.transaction(readonly=True) as conn:
             messages, total, next_cursor = await page_of_history(
                 conn,
-                user_id=user.id,
+                user_id=caller.user.id,
                 session_id=session_id.lower() if session_id else None,
                 limit=limit,
                 offset=0 if keyset else (page - 1) * limit,

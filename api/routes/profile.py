@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from litestar import Controller, get, patch
 from msgspec import UNSET
 
 from api import rules
+from api.database import Caller, rows_as
 from api.errors import Conflict, NotFound, UsernameTaken
 from api.schemas import ProfileOut, ProfileResponse, ProfileUpdate
 from api.security import CurrentUser
@@ -42,8 +44,14 @@ class ProfileController(Controller):
     tags = ["profile"]  # noqa: RUF012
 
     @get("/")
-    async def get_profile(self, user: CurrentUser, upstream: Upstream) -> ProfileResponse:
-        return await _read(upstream, user)
+    async def get_profile(self, caller: Caller) -> ProfileResponse:
+        async with caller.transaction(readonly=True) as conn:
+            found = await rows_as(
+                conn, ProfileOut, f"select {COLUMNS} from public.profiles where id = $1", uuid.UUID(caller.user.id)
+            )
+        if not found:
+            raise NotFound("No profile for this user.", code="ProfileNotFound")
+        return ProfileResponse(success=True, profile=found[0])
 
     @patch("/")
     async def update_profile(self, data: ProfileUpdate, user: CurrentUser, upstream: Upstream) -> ProfileResponse:

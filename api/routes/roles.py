@@ -14,13 +14,21 @@ from msgspec import UNSET
 from postgrest import AsyncPostgrestClient
 
 from api import rules
-from api.conversation import ROLE_COLUMNS, find_role
+from api.conversation import find_role
+from api.database import Caller, rows_as
 from api.errors import Conflict, RoleNotEditable, RoleNotFound, SlugTaken
 from api.schemas import Ok, RoleCreate, RoleOut, RoleResponse, RolesResponse, RoleUpdate
 from api.security import CurrentUser
 from api.upstream import Upstream, call, rows
 
 NAME_MAX, DESCRIPTION_MAX, PROMPT_MAX, AVATAR_MAX = 100, 2000, 8000, 500
+
+
+# RoleOut's shape straight from Postgres (sort columns ride along; decoding drops them).
+_ROLES = """select slug as id, name, description, avatar_url, system_prompt, id::text as uuid,
+                  created_by is not null as is_custom, sort_order, created_at
+             from public.ai_roles"""
+_TYPES = {"id": "uuid", "slug": "text"}
 
 
 def role_out(row: dict[str, Any]) -> RoleOut:
@@ -51,14 +59,23 @@ class RoleController(Controller):
     tags = ["roles"]  # noqa: RUF012
 
     @get("/")
-    async def list_roles(self, user: CurrentUser, upstream: Upstream) -> RolesResponse:
-        query = upstream.rest(user.token).from_("ai_roles").select(ROLE_COLUMNS).eq("is_active", True)
-        response = await call(query.order("sort_order").order("created_at").execute())
-        return RolesResponse(success=True, roles=[role_out(r) for r in rows(response.data)])
+    async def list_roles(self, caller: Caller) -> RolesResponse:
+        async with caller.transaction(readonly=True) as conn:
+            found = await rows_as(
+                conn, RoleOut, f"{_ROLES} where is_active", order="r.sort_order, r.created_at, r.uuid"
+            )
+        return RolesResponse(success=True, roles=found)
 
     @get("/{role_id:str}")
-    async def get_role(self, role_id: str, user: CurrentUser, upstream: Upstream) -> RoleResponse:
-        return RoleResponse(success=True, role=role_out(await find_role(upstream.rest(user.token), role_id)))
+    async def get_role(self, role_id: str, caller: Caller) -> RoleResponse:
+        column = "id" if rules.is_uuid(role_id) else "slug"
+        if column == "slug" and len(role_id) > 64:
+            raise RoleNotFound()
+        async with caller.transaction(readonly=True) as conn:
+            found = await rows_as(conn, RoleOut, f"{_ROLES} where {column} = $1::text::{_TYPES[column]}", role_id)
+        if not found:
+            raise RoleNotFound()
+        return RoleResponse(success=True, role=found[0])
 
     @post("/", status_code=201)
     async def create_role(self, data: RoleCreate, user: CurrentUser, upstream: Upstream) -> RoleResponse:

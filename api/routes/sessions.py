@@ -6,6 +6,7 @@ indistinguishable from a missing one (404).
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from litestar import Controller, delete, get, patch, post
@@ -14,7 +15,8 @@ from msgspec import UNSET
 from postgrest import AsyncPostgrestClient
 
 from api import rules
-from api.conversation import SESSION_COLUMNS, find_role, find_session
+from api.conversation import find_role, find_session
+from api.database import Caller, rows_as
 from api.errors import SessionNotFound
 from api.schemas import Ok, SessionCreate, SessionOut, SessionResponse, SessionsResponse, SessionUpdate
 from api.security import CurrentUser
@@ -29,6 +31,14 @@ async def _role_slugs(rest: AsyncPostgrestClient, sessions: list[dict[str, Any]]
         return {}
     response = await call(rest.from_("ai_roles").select("id,slug").in_("id", ids).execute())
     return {str(r["id"]): str(r["slug"]) for r in rows(response.data)}
+
+
+# SessionOut's shape straight from Postgres, the role as its slug (a role the caller cannot see
+# reads as none, as through REST).
+_SESSIONS = """select s.id, s.title, r.slug as role_id, s.is_active, s.message_count, s.last_message_at,
+                      s.created_at, s.updated_at
+                 from public.chat_sessions s left join public.ai_roles r on r.id = s.role_id"""
+_SESSIONS_ORDER = "r.last_message_at desc nulls last, r.created_at desc, r.id"
 
 
 def session_out(row: dict[str, Any], slugs: dict[str, str]) -> SessionOut:
@@ -60,21 +70,16 @@ class SessionController(Controller):
     @get("/")
     async def list_sessions(
         self,
-        user: CurrentUser,
-        upstream: Upstream,
+        caller: Caller,
         page: int = Parameter(default=1, ge=1, le=100_000),
         limit: int = Parameter(default=20, ge=1, le=100),
         archived: bool = Parameter(default=False, description="list archived sessions instead of current ones"),
     ) -> SessionsResponse:
-        rest = upstream.rest(user.token)
-        start = (page - 1) * limit
-        query = rest.from_("chat_sessions").select(SESSION_COLUMNS)
-        query = query.not_.is_("archived_at", "null") if archived else query.is_("archived_at", "null")
-        query = query.order("last_message_at", desc=True, nullsfirst=False)
-        response = await call(query.order("created_at", desc=True).range(start, start + limit - 1).execute())
-        found = rows(response.data)
-        slugs = await _role_slugs(rest, found)
-        return SessionsResponse(success=True, sessions=[session_out(r, slugs) for r in found], page=page, limit=limit)
+        query = f"""{_SESSIONS} where s.archived_at is {"not null" if archived else "null"}
+                    order by s.last_message_at desc nulls last, s.created_at desc, s.id limit $1 offset $2"""
+        async with caller.transaction(readonly=True) as conn:
+            found = await rows_as(conn, SessionOut, query, limit, (page - 1) * limit, order=_SESSIONS_ORDER)
+        return SessionsResponse(success=True, sessions=found, page=page, limit=limit)
 
     @post("/", status_code=201)
     async def create_session(self, data: SessionCreate, user: CurrentUser, upstream: Upstream) -> SessionResponse:
@@ -86,9 +91,14 @@ class SessionController(Controller):
         return await _one(rest, rows(response.data)[0])
 
     @get("/{session_id:str}")
-    async def get_session(self, session_id: str, user: CurrentUser, upstream: Upstream) -> SessionResponse:
-        rest = upstream.rest(user.token)
-        return await _one(rest, await find_session(rest, session_id))
+    async def get_session(self, session_id: str, caller: Caller) -> SessionResponse:
+        if not rules.is_uuid(session_id):
+            raise SessionNotFound()
+        async with caller.transaction(readonly=True) as conn:
+            found = await rows_as(conn, SessionOut, f"{_SESSIONS} where s.id = $1", uuid.UUID(session_id))
+        if not found:
+            raise SessionNotFound(session_id=session_id)
+        return SessionResponse(success=True, session=found[0])
 
     @patch("/{session_id:str}")
     async def update_session(
