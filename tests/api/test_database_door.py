@@ -7,12 +7,17 @@ import base64
 import json
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
 
+from api import security
+from api.errors import InvalidToken, TokenExpired
+from core import jwt
 from tests.api.conftest import ApiUser, error_of, new_session
 from tests.conftest import LocalStack, free_port
 
@@ -89,3 +94,16 @@ def test_the_api_refuses_a_login_role_that_bypasses_rls(stack: LocalStack, tmp_p
         )
     assert process.returncode != 0
     assert "neither superuser nor BYPASSRLS" in log.read_text()
+
+
+def test_a_cached_token_still_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "a-secret-of-at-least-thirty-two-characters"
+    exp = int(time.time()) + 60
+    token = jwt.encode({"sub": str(uuid.uuid4()), "role": "authenticated", "exp": exp}, secret)
+    first = security.user_from_token(token, secret)
+    assert security.user_from_token(token, secret) is first  # verified once, then remembered
+    monkeypatch.setattr(security.time, "time", lambda: exp + jwt.CLOCK_SKEW_SECONDS + 1)
+    with pytest.raises(TokenExpired):
+        security.user_from_token(token, secret)
+    with pytest.raises(InvalidToken):
+        security.user_from_token(token, secret + "-another")
