@@ -100,10 +100,11 @@ def test_a_cached_token_still_expires(monkeypatch: pytest.MonkeyPatch) -> None:
     secret = "a-secret-of-at-least-thirty-two-characters"
     exp = int(time.time()) + 60
     token = jwt.encode({"sub": str(uuid.uuid4()), "role": "authenticated", "exp": exp}, secret)
-    first = security.user_from_token(token, secret)
-    assert security.user_from_token(token, secret) is first  # verified once, then remembered
+    keys = jwt.KeySet(secret)
+    first = security.user_from_token(token, keys)
+    assert security.user_from_token(token, keys) is first  # verified once, then remembered
     monkeypatch.setattr(security.time, "time", lambda: exp + jwt.CLOCK_SKEW_SECONDS + 1)
     with pytest.raises(TokenExpired):
-        security.user_from_token(token, secret)
+        security.user_from_token(token, keys)
     with pytest.raises(InvalidToken):
-        security.user_from_token(token, secret + "-another")
+        security.user_from_token(token, jwt.KeySet(secret + "-another"))
