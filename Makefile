@@ -38,10 +38,14 @@ test: $(STAMP) ## the full suite: lint, then pytest against real Postgres and th
 	$(MAKE) web-test web-build chromium
 	$(PY) -m pytest
 
+fuzz: $(STAMP) ## randomized search (fresh draws, >= FUZZ_REQUESTS=2000 per suite): API operations, REST and Auth doors; bench/out/fuzz.json
+	CG_FUZZ=1 $(PY) -m pytest tests/fuzz -q --timeout=3600 -W ignore::hypothesis.errors.HypothesisWarning; \
+		status=$$?; $(PY) -m tests.fuzz.summary; exit $$status
+
 bench: $(STAMP) ## benchmarks; figures printed and written to bench/report.json
 	$(PY) -m bench
 
-.PHONY: help install postgres run db-reset lint test bench doctor drills
+.PHONY: help install postgres run db-reset lint test fuzz bench doctor drills
 
 drills: $(STAMP) ## fault drills (worker kills, Postgres/gateway restarts, model faults, abuse); bench/out/drills.json
 	$(PY) -m drills

@@ -1,0 +1,337 @@
+"""Hostile strings at the local stack's REST and Auth doors: NUL bytes, lone surrogates, 100 KB
+values, bidi marks, SQL and path fragments, wrong JSON types, in paths, filters, headers and bodies.
+
+Every answer must be below 500, the gateway must stay up, and a refused request (4xx) must leave
+every table exactly as it was. `make test` sends a fixed, derandomized set (plus FOUND); `make
+fuzz` sends fresh ones, at least FUZZ_REQUESTS over the two doors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.conftest import LocalStack
+from tests.fuzz.conftest import Fingerprint, FuzzReport, FuzzUser
+from tests.fuzz.hostile import (
+    FUZZ,
+    FUZZ_REQUESTS,
+    IN_URL,
+    fuzz_settings,
+    hostile_text,
+    hostile_value,
+    json_bytes,
+    url_part,
+)
+
+pytestmark = pytest.mark.timeout(3600 if FUZZ else 300)
+
+EXAMPLES_PER_DOOR = 60
+
+TABLES = ("chat_sessions", "chat_messages", "ai_roles", "profiles")
+COLUMNS = (
+    "id",
+    "user_id",
+    "session_id",
+    "role_id",
+    "title",
+    "content",
+    "message_type",
+    "status",
+    "reply_to",
+    "slug",
+    "name",
+    "system_prompt",
+    "username",
+    "email",
+    "avatar_url",
+    "created_at",
+    "is_active",
+    "cancel_requested",
+)
+RPCS = ("username_available", "search_messages", "chat_topic_owned", "archive_sessions", "worker_claim")
+OPERATORS = ("eq.", "neq.", "gt.", "lte.", "like.", "ilike.", "in.(", "is.", "fts.", "cs.{", "not.eq.", "")
+PREFERS = ("return=representation", "return=minimal", "count=exact", "resolution=merge-duplicates", "tx=rollback")
+
+
+@dataclass(frozen=True)
+class DoorRequest:
+    """One request at a door; `who` picks the bearer: the fuzz user, anon, service or junk."""
+
+    name: str
+    method: str
+    path: str
+    params: list[tuple[str, str]] = field(default_factory=list)
+    body: Any = None
+    raw: bytes | None = None
+    who: str = "user"
+    headers: dict[str, bytes] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (
+            f"DoorRequest({self.name!r}, {self.method} {self.url()[:300]!r}, body={self.body!r:.300}, who={self.who})"
+        )
+
+    def url(self) -> str:
+        query = "&".join(f"{url_part(k)}={url_part(v)}" for k, v in self.params)
+        return self.path + (f"?{query}" if query else "")
+
+
+def _header_safe(text: str) -> bytes:
+    """A hostile header value that can still be sent (no control characters, no surrounding blanks;
+    bytes as UTF-8): HTTP itself forbids the rest."""
+    cleaned = "".join(ch for ch in text if ch >= " " and ch != "\x7f")[:8000].strip(" ")
+    return cleaned.encode("utf-8", "surrogatepass")
+
+
+def _filter() -> st.SearchStrategy[tuple[str, str]]:
+    value = st.tuples(st.sampled_from(OPERATORS), hostile_text(IN_URL)).map("".join)
+    key = st.one_of(st.sampled_from(COLUMNS), hostile_text(IN_URL))
+    special = st.tuples(
+        st.sampled_from(("select", "order", "limit", "offset", "or", "and", "on_conflict", "columns")),
+        hostile_text(IN_URL),
+    )
+    return st.one_of(st.tuples(key, value), special)
+
+
+def _row() -> st.SearchStrategy[dict[str, Any]]:
+    return st.dictionaries(st.one_of(st.sampled_from(COLUMNS), hostile_text()), hostile_value(), min_size=1, max_size=4)
+
+
+@st.composite
+def rest_request(draw: Callable[..., Any]) -> DoorRequest:
+    method = draw(st.sampled_from(("GET", "HEAD", "POST", "PATCH", "DELETE", "PUT")))
+    rpc = draw(st.booleans()) and method in {"GET", "POST"}
+    if rpc:
+        target = "rpc/" + url_part(draw(st.one_of(st.sampled_from(RPCS), hostile_text(IN_URL))))
+    else:
+        real = draw(st.integers(0, 4)) > 0  # mostly real tables, so filters and bodies reach the SQL
+        target = url_part(draw(st.sampled_from(TABLES) if real else hostile_text(IN_URL)))
+    params = draw(st.lists(_filter(), max_size=3))
+    body: Any = None
+    raw: bytes | None = None
+    if method in {"POST", "PATCH", "PUT"}:
+        shape = draw(st.sampled_from(("row", "rows", "value", "raw")))
+        if shape == "row":
+            body = draw(_row())
+        elif shape == "rows":
+            body = draw(st.lists(_row(), min_size=1, max_size=3))
+        elif shape == "value":
+            body = draw(hostile_value())
+        else:
+            raw = draw(
+                st.one_of(hostile_text().map(lambda t: t.encode("utf-8", "surrogatepass")), st.binary(max_size=64))
+            )
+    headers: dict[str, bytes] = {}
+    if draw(st.booleans()):
+        headers["Prefer"] = _header_safe(draw(st.one_of(st.sampled_from(PREFERS), hostile_text())))
+    if draw(st.integers(0, 4)) == 0:
+        headers["Range"] = _header_safe(draw(hostile_text()))
+    if draw(st.integers(0, 4)) == 0:
+        headers[draw(st.sampled_from(("Accept", "Accept-Profile", "Content-Profile")))] = _header_safe(
+            draw(hostile_text())
+        )
+    who = draw(st.sampled_from(("user", "user", "anon", "junk")))
+    kind = "rpc" if rpc else "table"
+    return DoorRequest(f"REST {method} {kind}", method, f"/rest/v1/{target}", params, body, raw, who, headers)
+
+
+@st.composite
+def auth_request(draw: Callable[..., Any]) -> DoorRequest:
+    text = hostile_text(IN_URL)
+    value = hostile_value()
+    kind = draw(
+        st.sampled_from(
+            (
+                "signup",
+                "password",
+                "refresh",
+                "grant",
+                "recover",
+                "otp",
+                "verify-post",
+                "verify-get",
+                "resend",
+                "user-get",
+                "user-put",
+                "logout",
+                "path",
+                "admin",
+            )
+        )
+    )
+    if kind == "signup":
+        body = {"email": draw(value), "password": draw(value), "data": {"username": draw(value)}}
+        return DoorRequest("AUTH signup", "POST", "/auth/v1/signup", body=body, who="anon")
+    if kind == "password":
+        body = {"email": draw(value), "password": draw(value)}
+        return DoorRequest(
+            "AUTH token password", "POST", "/auth/v1/token", [("grant_type", "password")], body, who="anon"
+        )
+    if kind == "refresh":
+        body = {"refresh_token": draw(value)}
+        return DoorRequest(
+            "AUTH token refresh", "POST", "/auth/v1/token", [("grant_type", "refresh_token")], body, who="anon"
+        )
+    if kind == "grant":
+        return DoorRequest(
+            "AUTH token grant", "POST", "/auth/v1/token", [("grant_type", draw(text))], {"x": draw(value)}, who="anon"
+        )
+    if kind == "recover":
+        return DoorRequest("AUTH recover", "POST", "/auth/v1/recover", body={"email": draw(value)}, who="anon")
+    if kind == "otp":
+        body = {"email": draw(value), "create_user": draw(st.sampled_from([False, True, "x"]))}
+        return DoorRequest("AUTH otp", "POST", "/auth/v1/otp", body=body, who="anon")
+    if kind == "verify-post":
+        body = {"type": draw(value), "token": draw(value), "email": draw(value), "token_hash": draw(value)}
+        return DoorRequest("AUTH verify POST", "POST", "/auth/v1/verify", body=body, who="anon")
+    if kind == "verify-get":
+        params = [
+            ("token", draw(text)),
+            ("type", draw(st.one_of(st.sampled_from(("signup", "recovery", "magiclink", "email_change")), text))),
+            ("redirect_to", draw(text)),
+        ]
+        return DoorRequest("AUTH verify GET", "GET", "/auth/v1/verify", params, who="anon")
+    if kind == "resend":
+        body = {"type": draw(value), "email": draw(value)}
+        return DoorRequest("AUTH resend", "POST", "/auth/v1/resend", body=body, who="anon")
+    if kind == "user-get":
+        return DoorRequest(
+            "AUTH user GET", "GET", "/auth/v1/user", who=draw(st.sampled_from(("user", "junk", "hostile")))
+        )
+    if kind == "user-put":
+        body = draw(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "data": st.dictionaries(text, value, max_size=2),
+                    "email": value,
+                    "password": value,
+                    "nonce": value,
+                },
+            )
+        )
+        return DoorRequest(
+            "AUTH user PUT", "PUT", "/auth/v1/user", body=body, who=draw(st.sampled_from(("user", "junk")))
+        )
+    if kind == "logout":
+        return DoorRequest(
+            "AUTH logout",
+            "POST",
+            "/auth/v1/logout",
+            [("scope", draw(text))],
+            who=draw(st.sampled_from(("junk", "hostile"))),
+        )
+    if kind == "admin":
+        method = draw(st.sampled_from(("GET", "PUT", "DELETE", "POST")))
+        if method == "POST":
+            body = {"email": draw(value), "password": draw(value), "user_metadata": {"username": draw(value)}}
+            return DoorRequest("AUTH admin POST", "POST", "/auth/v1/admin/users", body=body, who="service")
+        body = {"user_metadata": {"x": draw(value)}} if method == "PUT" else None
+        return DoorRequest(
+            f"AUTH admin {method}", method, f"/auth/v1/admin/users/{url_part(draw(text))}", body=body, who="service"
+        )
+    return DoorRequest(
+        "AUTH unknown path", draw(st.sampled_from(("GET", "POST"))), f"/auth/v1/{url_part(draw(text))}", who="anon"
+    )
+
+
+# Requests fuzzing once found answering 5xx (or storing while refusing): sent on every run.
+FOUND: list[DoorRequest] = []
+
+
+class Door:
+    """Sends DoorRequests at the gateway, judges each answer, and keeps the report."""
+
+    def __init__(self, stack: LocalStack, user: FuzzUser, fingerprint: Fingerprint, report: FuzzReport, suite: str):
+        self.stack = stack
+        self.tokens = {
+            "user": user.access_token,
+            "anon": stack.anon_key,
+            "service": stack.service_role_key,
+            "junk": "not.a.jwt",
+            "hostile": "\u202e'; drop table auth.users; --",
+        }
+        self.http = httpx.Client(base_url=stack.url, trust_env=False, timeout=60)
+        self.fingerprint = fingerprint
+        self.report = report.suite(suite)
+        self.baseline = fingerprint.take()
+
+    def send(self, request: DoorRequest) -> None:
+        headers: dict[str, Any] = {"apikey": self.stack.anon_key, **request.headers}
+        if request.who == "service":
+            headers["apikey"] = self.stack.service_role_key
+        headers["Authorization"] = _header_safe(f"Bearer {self.tokens[request.who]}")
+        content = (
+            request.raw if request.raw is not None else (json_bytes(request.body) if request.body is not None else None)
+        )
+        if content is not None:
+            headers.setdefault("Content-Type", "application/json")
+        label = f"{request.method} {request.url()[:200]}"
+        try:
+            response = self.http.request(request.method, request.url(), content=content, headers=headers)
+            status = response.status_code
+            text = response.text[:300]
+        except httpx.RemoteProtocolError as exc:  # the server hung up instead of answering
+            status, text = 0, repr(exc)
+        self.report.count(request.name, status)
+        if status == 0 or status >= 500:
+            self.report.failures.append(f"{label} -> {status}: {text}")
+        after = self.fingerprint.take()
+        if 400 <= status < 500 and after != self.baseline:
+            changed = [t for t in after if after[t] != self.baseline.get(t)]
+            self.report.failures.append(f"{label} refused ({status}) but changed {changed}")
+        self.baseline = after
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def _run(door: Door, strategy: st.SearchStrategy[DoorRequest], fixed: int, budget: int) -> None:
+    try:
+
+        @given(request=strategy)
+        @fuzz_settings(fixed, fuzz=budget)
+        def probe(request: DoorRequest) -> None:
+            door.send(request)
+
+        probe()
+    finally:
+        door.close()
+    assert door.stack.process is not None
+    assert door.stack.process.poll() is None, "the gateway died"
+    assert door.report.failures == []
+    if FUZZ:
+        assert door.report.requests >= budget
+
+
+def test_found_door_cases_stay_fixed(
+    fuzz_stack: LocalStack, fuzz_user: FuzzUser, fingerprint: Fingerprint, fuzz_report: FuzzReport
+) -> None:
+    door = Door(fuzz_stack, fuzz_user, fingerprint, fuzz_report, "found")
+    try:
+        for request in FOUND:
+            door.send(request)
+    finally:
+        door.close()
+    assert door.report.failures == []
+
+
+def test_rest_door_refuses_hostile_input_cleanly(
+    fuzz_stack: LocalStack, fuzz_user: FuzzUser, fingerprint: Fingerprint, fuzz_report: FuzzReport
+) -> None:
+    door = Door(fuzz_stack, fuzz_user, fingerprint, fuzz_report, "rest")
+    _run(door, rest_request(), EXAMPLES_PER_DOOR, FUZZ_REQUESTS // 2 + 100)
+
+
+def test_auth_door_refuses_hostile_input_cleanly(
+    fuzz_stack: LocalStack, fuzz_user: FuzzUser, fingerprint: Fingerprint, fuzz_report: FuzzReport
+) -> None:
+    door = Door(fuzz_stack, fuzz_user, fingerprint, fuzz_report, "auth")
+    _run(door, auth_request(), EXAMPLES_PER_DOOR, FUZZ_REQUESTS // 2 + 100)
