@@ -34,6 +34,15 @@ SENTENCES = (
 )
 
 
+# Shown when the question asks for them, so a client can be tested on rendering code and math.
+CODE_SAMPLE = '\n\n```python\nprint("hello, galaxy")\n```\n\n'
+MATH_SAMPLE = (
+    "\n\nEuler's identity: $e^{i\\pi} + 1 = 0$, and a display formula:\n\n$$\\int_0^1 x^2\\,dx = \\frac{1}{3}$$\n\n"
+)
+_CODE_WORDS = ("code", "代码")
+_MATH_WORDS = ("formula", "math", "公式")
+
+
 def _tokenized(text: str) -> tuple[Piece, ...]:
     return tuple(tokens.pieces(text))
 
@@ -48,10 +57,17 @@ def seed_of(model: str, contents: Sequence[str], seed: int | None) -> int:
     return zlib.crc32(f"{model}\0{last}\0{seed}".encode())
 
 
-def compose(seed: int, answer_tokens: int) -> list[Piece]:
-    """The notice plus whole sentences picked by `seed` until at least `answer_tokens` tokens."""
+def compose(seed: int, answer_tokens: int, question: str = "") -> list[Piece]:
+    """The notice, a code block and/or a formula if the question asks for code or math, then whole
+    sentences picked by `seed` until at least `answer_tokens` tokens."""
     rng = random.Random(seed)
     out = list(_NOTICE_PIECES)
+    lowered = question.lower()
+    samples = (CODE_SAMPLE if any(w in lowered for w in _CODE_WORDS) else "") + (
+        MATH_SAMPLE if any(w in lowered for w in _MATH_WORDS) else ""
+    )
+    if samples:  # retokenized whole: the pieces stay exactly the tokens of the text
+        out = list(tokens.pieces(NOTICE + samples))
     total = sum(n for _, n in out)
     while total < answer_tokens:
         sentence = _SENTENCE_PIECES[rng.randrange(len(_SENTENCE_PIECES))]

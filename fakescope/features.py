@@ -125,7 +125,7 @@ def cite(pieces: list[Piece], count: int, citation_format: Any) -> list[Piece]:
     while cited < count:
         cited += 1
         out.append((fmt.replace("<number>", str(cited)), 0))
-    return [(p, n if n else tokens.count(p)) for p, n in out]
+    return tokens.pieces("".join(p for p, _ in out))  # retokenized: the pieces are exactly the text's tokens
 
 
 @dataclass

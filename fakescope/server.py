@@ -271,7 +271,8 @@ class FakeScope:
     def _reply(self, call: Call, knobs: Knobs) -> tuple[int, answers.Reply]:
         self.stats.input_tokens += call.input_tokens
         seed = answers.seed_of(call.model, call.contents, call.seed)
-        return seed, answers.limit(answers.compose(seed, knobs.answer_tokens), call.max_tokens, call.stop)
+        question = call.contents[-1] if call.contents else ""
+        return seed, answers.limit(answers.compose(seed, knobs.answer_tokens, question), call.max_tokens, call.stop)
 
     async def _stream(
         self,

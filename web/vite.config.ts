@@ -37,6 +37,7 @@ export default defineConfig({
           if (id.includes('element-plus') || id.includes('@element-plus')) return 'vendor-element'
           if (id.includes('@supabase')) return 'vendor-supabase'
           if (id.includes('highlight.js') || id.includes('markdown-it') || id.includes('dompurify')) return 'vendor-markdown'
+          if (id.includes('katex') || id.includes('@mdit')) return 'vendor-markdown'
           if (id.includes('/vue') || id.includes('@vue') || id.includes('pinia') || id.includes('@intlify')) return 'vendor-vue'
           return undefined
         },

@@ -107,3 +107,11 @@ async def test_requests_are_recorded_for_inspection(fake: FakeScope) -> None:
     assert len(recorded) == 1
     assert recorded[0]["body"]["input"]["messages"] == MESSAGES
     assert recorded[0]["body"]["parameters"]["thinking_budget"] == 7
+
+
+async def test_a_question_asking_for_code_and_math_gets_both_with_exact_usage(fake: FakeScope) -> None:
+    events = await _collect(fake, messages=[{"role": "user", "content": "Show me some code and a formula"}])
+    answer = "".join(e.output.choices[0].message.content for e in events)
+    assert '```python\nprint("hello, galaxy")\n```' in answer
+    assert "$$\\int_0^1 x^2\\,dx = \\frac{1}{3}$$" in answer
+    assert events[-1].usage.output_tokens == tokens.count(answer)

@@ -1,5 +1,6 @@
 import { createApp } from 'vue'
 import { createPinia } from 'pinia'
+import 'katex/dist/katex.min.css'
 import './styles.css'
 import App from './App.vue'
 import { makeRouter } from './router'

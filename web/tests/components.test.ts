@@ -56,6 +56,7 @@ describe('MarkdownView', () => {
 describe('RolePicker', () => {
   const role = (id: string, slug: string, name: string): AiRole => ({
     id, slug, name, description: null, system_prompt: 'p', avatar_url: null, sort_order: 0, created_by: null, created_at: '',
+    personality: {},
   })
 
   it('marks the selected persona and emits a pick', async () => {

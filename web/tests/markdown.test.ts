@@ -65,3 +65,43 @@ describe('renderMarkdown', () => {
     expect(el.querySelector('pre code')?.textContent).toContain('const a =')
   })
 })
+
+describe('math and citations', () => {
+  it('typesets inline and display math in both delimiter styles', () => {
+    const el = dom(renderMarkdown('Euler: $e^{i\\pi}+1=0$ and \\(a^2\\)\n\n$$\\int_0^1 x\\,dx$$\n\n\\[\\frac{1}{2}\\]'))
+    expect(el.querySelectorAll('.katex').length).toBe(4)
+    expect(el.querySelectorAll('.katex-display').length).toBe(2)
+    expect(el.querySelector('.katex [style]')).not.toBeNull() // KaTeX layout styles survive
+  })
+
+  it('shows a broken formula as its source instead of failing', () => {
+    const el = dom(renderMarkdown('$\\frac{1}{$'))
+    expect(el.textContent).toContain('\\frac{1}{')
+  })
+
+  it('keeps no style attribute outside formulas', () => {
+    const el = dom(renderMarkdown('![x](https://example.com/a.png) text'))
+    expect(el.querySelector('[style]')).toBeNull()
+  })
+
+  it('links [n] to the n-th source, but not inside code or without a source', () => {
+    const sources = [
+      { index: 1, title: 'One', url: 'https://one.example/' },
+      { index: 2, title: 'Two', url: 'https://two.example/' },
+    ]
+    const el = dom(renderMarkdown('Fact [1]. Other [2][1]. Missing [7]. `code [1]`', sources))
+    const cites = [...el.querySelectorAll('a.citation')].map((a) => [a.textContent, a.getAttribute('href')])
+    expect(cites).toEqual([
+      ['1', 'https://one.example/'],
+      ['2', 'https://two.example/'],
+      ['1', 'https://one.example/'],
+    ])
+    expect(el.textContent).toContain('[7]')
+    expect(el.querySelector('code')?.textContent).toBe('code [1]')
+  })
+
+  it('leaves [n] as text when there are no sources', () => {
+    const el = dom(renderMarkdown('Fact [1].'))
+    expect(el.querySelector('a')).toBeNull()
+  })
+})

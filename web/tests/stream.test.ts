@@ -108,7 +108,8 @@ function row(patch: Partial<ChatMessage>): ChatMessage {
   return {
     id: 'a1', session_id: 's1', message_type: 'assistant', content: '', role_id: null, status: 'streaming',
     reply_to: 'q1', tokens_used: 0, response_time: null, error_code: null, error_message: null,
-    cancel_requested: false, created_at: '2026-01-01T00:00:00Z', ...patch,
+    cancel_requested: false, created_at: '2026-01-01T00:00:00Z', web_search: false, model: null, finish_reason: null,
+    reasoning: null, reasoning_ms: null, sources: null, ...patch,
   }
 }
 
@@ -132,5 +133,32 @@ describe('answerView', () => {
     s.chunk(chunk(1, 'streamed text that is longer'))
     const view = answerView(row({ content: 'short', status: 'completed', tokens_used: 12, response_time: 900 }), s)
     expect(view).toMatchObject({ text: 'short', status: 'completed', final: true, tokens: 12, responseTime: 900 })
+  })
+})
+
+describe('thinking', () => {
+  const base = { message_id: 'a1', reply_to: 'q1', attempt: 1 }
+
+  it('keeps reasoning and answer apart on one seq, and is thinking until the answer starts', () => {
+    const s = new AnswerStream()
+    expect(s.chunk({ ...base, seq: 1, delta: 'Let me ' }, 'reasoning')).toBe(true)
+    expect(s.chunk({ ...base, seq: 3, delta: 'The answer' })).toBe(true) // arrives before seq 2
+    expect(s.reasoning).toBe('Let me ')
+    expect(s.text).toBe('')
+    expect(s.thinking).toBe(true)
+    s.chunk({ ...base, seq: 2, delta: 'think.' }, 'reasoning')
+    expect(s.reasoning).toBe('Let me think.')
+    expect(s.text).toBe('The answer')
+    expect(s.thinking).toBe(false)
+    s.done({ ...base, seq: 3, status: 'completed', reasoning_ms: 2400, sources: [{ index: 1, title: 'T', url: 'https://t.example/' }] })
+    expect(s.reasoningMs).toBe(2400)
+    expect(s.sources?.[0]?.url).toBe('https://t.example/')
+    expect(s.finished).toBe(true)
+  })
+
+  it('the stored row settles reasoning and sources in the view', () => {
+    const stored = row({ status: 'completed', content: 'final', reasoning: 'thought', reasoning_ms: 1200, sources: [] })
+    const view = answerView(stored, undefined)
+    expect([view.text, view.reasoning, view.reasoningMs, view.thinkingNow]).toEqual(['final', 'thought', 1200, false])
   })
 })

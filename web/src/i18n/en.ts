@@ -40,6 +40,15 @@ const en: typeof zh = {
     systemPrompt: 'System prompt', noMine: 'You have not created a persona yet', created: 'Persona created', chatWith: 'Chat with it',
     nameRequired: 'Enter a name', promptRequired: 'Enter a system prompt', private: 'Private', deleted: 'Persona deleted',
   },
+  qwen: {
+    model: 'Model', modelDefault: 'Default model', thinking: 'Deep thinking', thinkingUnsupported: 'This model cannot think deeply',
+    search: 'Web search', searchUnsupported: 'This model cannot search the web', thinkingNow: 'Thinking deeply…', thoughtFor: 'Thought for {n} s',
+    thought: 'Thought', showReasoning: 'Show the reasoning', hideReasoning: 'Hide the reasoning', stoppedWhileThinking: 'Stopped at the length limit while thinking; no answer was given',
+    sources: 'Sources', copyAnswer: 'Copy answer', copyCode: 'Copy', copyFailed: 'Could not copy to the clipboard',
+    moderated: 'Content moderation refused this turn; it will not be sent to the model again. You can go on chatting.',
+    settings: 'Model and parameters', temperature: 'Temperature (0–2)', topP: 'Top P (0–1]', maxTokens: 'Max output tokens', thinkingDefault: 'Deep thinking on by default',
+    invalidSettings: 'A parameter is out of range',
+  },
   profile: {
     title: 'Profile', email: 'Email', username: 'Username', avatar: 'Avatar URL', joined: 'Joined', lastLogin: 'Last login',
     stats: 'Stats', sessions: 'Chats', messages: 'Messages', changePassword: 'Change password', newPassword: 'New password',

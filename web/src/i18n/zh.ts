@@ -38,6 +38,15 @@ export default {
     systemPrompt: '系统提示词', noMine: '你还没有创建自定义角色', created: '角色已创建', chatWith: '与它聊天',
     nameRequired: '请输入名称', promptRequired: '请输入系统提示词', private: '私有', deleted: '角色已删除',
   },
+  qwen: {
+    model: '模型', modelDefault: '默认模型', thinking: '深度思考', thinkingUnsupported: '当前模型不支持深度思考',
+    search: '联网搜索', searchUnsupported: '当前模型不支持联网搜索', thinkingNow: '深度思考中…', thoughtFor: '已深度思考（用时 {n} 秒）',
+    thought: '已深度思考', showReasoning: '展开思考过程', hideReasoning: '收起思考过程', stoppedWhileThinking: '思考时达到长度上限，未能给出回答',
+    sources: '参考来源', copyAnswer: '复制回答', copyCode: '复制', copyFailed: '无法复制到剪贴板',
+    moderated: '内容安全审核未通过，这一轮问答不会再发送给模型，可以继续对话。',
+    settings: '模型与参数', temperature: '温度（0–2）', topP: 'Top P（0–1]', maxTokens: '最大输出 tokens', thinkingDefault: '默认开启深度思考',
+    invalidSettings: '参数超出范围',
+  },
   profile: {
     title: '个人中心', email: '邮箱', username: '用户名', avatar: '头像地址', joined: '注册时间', lastLogin: '上次登录',
     stats: '统计', sessions: '会话数', messages: '消息数', changePassword: '修改密码', newPassword: '新密码',

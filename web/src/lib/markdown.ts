@@ -2,9 +2,17 @@
  * Model output as safe HTML. markdown-it runs with raw HTML disabled, so `<script>` in an answer
  * is text; DOMPurify then cleans the result anyway (defence in depth against a renderer bug or a
  * `javascript:` link), and every link opens in a new tab without an opener.
+ *
+ * Math: `$…$`, `$$…$$`, `\(…\)` and `\[…\]` (Qwen writes both styles) are typeset by KaTeX through
+ * @mdit/plugin-katex; an invalid formula shows as its source in red, never as an error. KaTeX
+ * positions glyphs with inline styles, so `style` survives sanitizing inside `.katex` only.
+ * Citations: with web search sources, `[n]` in the text (not in code) becomes a link to source n.
  */
 import MarkdownIt from 'markdown-it'
+import type StateCore from 'markdown-it/lib/rules_core/state_core.mjs'
 import DOMPurify from 'dompurify'
+import { katex } from '@mdit/plugin-katex'
+import type { Source } from './types'
 import hljs from 'highlight.js/lib/core'
 import bash from 'highlight.js/lib/languages/bash'
 import cpp from 'highlight.js/lib/languages/cpp'
@@ -44,6 +52,46 @@ const md: MarkdownIt = new MarkdownIt({
   },
 })
 
+md.use(katex, { delimiters: 'all', throwOnError: false, strict: 'ignore' })
+
+interface Env {
+  sources?: Source[]
+}
+
+const CITATION = /\[(\d{1,3})\](?!\()/g
+
+/** Split text tokens around `[n]` into links to the n-th source (only numbers that have one). */
+function citations(state: StateCore): void {
+  const sources = (state.env as Env).sources
+  if (!sources || sources.length === 0) return
+  const byIndex = new Map(sources.map((s) => [s.index, s]))
+  for (const block of state.tokens) {
+    if (block.type !== 'inline' || !block.children) continue
+    const out = []
+    for (const token of block.children) {
+      if (token.type !== 'text' || !CITATION.test(token.content)) {
+        out.push(token)
+        continue
+      }
+      CITATION.lastIndex = 0
+      let last = 0
+      for (const match of token.content.matchAll(CITATION)) {
+        const source = byIndex.get(Number(match[1]))
+        if (!source) continue
+        const at = match.index ?? 0
+        if (at > last) out.push(Object.assign(new state.Token('text', '', 0), { content: token.content.slice(last, at) }))
+        const open = new state.Token('link_open', 'a', 1)
+        open.attrs = [['href', source.url], ['class', 'citation'], ['title', source.title], ['data-cite', String(source.index)]]
+        out.push(open, Object.assign(new state.Token('text', '', 0), { content: String(source.index) }), new state.Token('link_close', 'a', -1))
+        last = at + match[0].length
+      }
+      if (last < token.content.length) out.push(Object.assign(new state.Token('text', '', 0), { content: token.content.slice(last) }))
+    }
+    block.children = out
+  }
+}
+md.core.ruler.push('citations', citations)
+
 const defaultLinkOpen = md.renderer.rules.link_open
 md.renderer.rules.link_open = (tokens, idx, options, env, self) => {
   const token = tokens[idx]
@@ -64,15 +112,19 @@ function purify(html: string): string {
         node.setAttribute('rel', 'noopener noreferrer nofollow')
       }
     })
+    // KaTeX's layout needs its inline styles; nothing else keeps a style attribute.
+    DOMPurify.addHook('uponSanitizeAttribute', (node, data) => {
+      if (data.attrName === 'style' && !(node as Element).closest?.('.katex')) data.keepAttr = false
+    })
     hooked = true
   }
   return DOMPurify.sanitize(html, {
     ADD_ATTR: ['target'],
     FORBID_TAGS: ['style', 'form', 'input', 'iframe', 'object', 'embed'],
-    FORBID_ATTR: ['style'],
   })
 }
 
-export function renderMarkdown(text: string): string {
-  return purify(md.render(text))
+export function renderMarkdown(text: string, sources?: Source[] | null): string {
+  const env: Env = { sources: sources ?? undefined }
+  return purify(md.render(text, env))
 }

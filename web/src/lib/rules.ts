@@ -64,3 +64,13 @@ export function slugFor(name: string, random: () => string = () => Math.random()
     .slice(0, 40)
   return `${base ? base + '-' : 'role-'}${random()}`
 }
+
+/** The first out-of-range role setting (the database refuses the same, ai_roles_check_personality), or null. */
+export function personalityProblem(p: { temperature?: number; top_p?: number; max_tokens?: number }): string | null {
+  if (p.temperature !== undefined && !(p.temperature >= 0 && p.temperature < 2)) return 'temperature'
+  if (p.top_p !== undefined && !(p.top_p > 0 && p.top_p <= 1)) return 'top_p'
+  if (p.max_tokens !== undefined && !(Number.isInteger(p.max_tokens) && p.max_tokens >= 1 && p.max_tokens <= 65536)) {
+    return 'max_tokens'
+  }
+  return null
+}

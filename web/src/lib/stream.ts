@@ -1,14 +1,15 @@
 /**
- * Reassembles one answer from the worker's broadcasts (worker/broadcast.py): `chunk`
- * {message_id, reply_to, attempt, seq, delta} with `seq` counting from 1 per attempt, then
- * `done` {..., seq, status, length, ...} where `seq` is the last chunk's number.
+ * Reassembles one answer from the worker's broadcasts (worker/broadcast.py): `reasoning` (the
+ * model's thinking, first) and `chunk` (the answer) {message_id, reply_to, attempt, seq, delta}
+ * with one `seq` counting from 1 per attempt across both, then `done` {..., seq, status, length,
+ * reasoning_ms, sources, ...} where `seq` is the last chunk's number.
  *
  * Realtime delivery is at-most-once and may reorder, so chunks are kept by `seq` and only the
  * gap-free prefix is shown; a later `attempt` (the answer was retaken by another worker) replaces
  * everything before it. The stored row is the truth: `reconcile` with it settles the text
  * whenever the stream has a gap or is over.
  */
-import type { MessageStatus } from './types'
+import type { MessageStatus, Source } from './types'
 
 export interface ChunkEvent {
   message_id: string
@@ -28,20 +29,29 @@ export interface DoneEvent {
   finish_reason?: string | null
   error_code?: string | null
   error_message?: string | null
+  reasoning_ms?: number | null
+  sources?: Source[] | null
 }
 
 export interface StoredAnswer {
   id: string
   content: string
   status: MessageStatus
+  reasoning?: string | null
 }
+
+export type ChunkKind = 'chunk' | 'reasoning'
 
 export class AnswerStream {
   messageId: string | null = null
   attempt = 0
-  private chunks = new Map<number, string>()
+  private chunks = new Map<number, [ChunkKind, string]>()
   private prefixSeq = 0
   private prefix = ''
+  /** The thinking shown so far (gap-free, like the text). */
+  reasoning = ''
+  reasoningMs: number | null = null
+  sources: Source[] | null = null
   /** The last seq the worker says it sent, once `done` arrived. */
   finalSeq: number | null = null
   status: MessageStatus = 'pending'
@@ -51,13 +61,15 @@ export class AnswerStream {
   private stored: string | null = null
   settled = false
 
-  chunk(event: ChunkEvent): boolean {
+  chunk(event: ChunkEvent, kind: ChunkKind = 'chunk'): boolean {
     if (this.settled || !this.accept(event.attempt, event.message_id)) return false
     if (event.seq <= this.prefixSeq || this.chunks.has(event.seq)) return false // duplicate
-    this.chunks.set(event.seq, event.delta)
+    this.chunks.set(event.seq, [kind, event.delta])
     while (this.chunks.has(this.prefixSeq + 1)) {
       this.prefixSeq += 1
-      this.prefix += this.chunks.get(this.prefixSeq) ?? ''
+      const [what, delta] = this.chunks.get(this.prefixSeq) ?? ['chunk', '']
+      if (what === 'reasoning') this.reasoning += delta
+      else this.prefix += delta
       this.chunks.delete(this.prefixSeq)
     }
     if (this.status === 'pending') this.status = 'streaming'
@@ -70,7 +82,14 @@ export class AnswerStream {
     this.status = event.status
     this.errorCode = event.error_code ?? null
     this.errorMessage = event.error_message ?? null
+    this.reasoningMs = event.reasoning_ms ?? null
+    this.sources = event.sources ?? null
     return true
+  }
+
+  /** Thinking is under way: reasoning has arrived and the answer text has not. */
+  get thinking(): boolean {
+    return this.reasoning.length > 0 && this.prefix.length === 0 && !this.settled && this.finalSeq === null
   }
 
   /** Settle from the stored row: a final row is the whole answer; a live one only extends the text. */
@@ -114,6 +133,7 @@ export class AnswerStream {
       this.chunks.clear()
       this.prefixSeq = 0
       this.prefix = ''
+      this.reasoning = ''
       this.stored = null
       this.finalSeq = null
       this.status = 'pending'

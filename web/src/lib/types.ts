@@ -22,6 +22,16 @@ export interface AiRole {
   sort_order: number
   created_by: string | null
   created_at: string
+  /** Generation settings the worker honours (checked by the database: ai_roles_check_personality). */
+  personality: Personality
+}
+
+export interface Personality {
+  model?: string
+  temperature?: number
+  top_p?: number
+  max_tokens?: number
+  thinking?: boolean
 }
 
 export interface ChatSession {
@@ -32,7 +42,31 @@ export interface ChatSession {
   last_message_at: string | null
   /** Set by the operators' lifecycle job: hidden from the sidebar, still in history; a new question revives it. */
   archived_at: string | null
+  /** The chosen model and thinking switch; null = the role's default, else the deployment's. */
+  model: string | null
+  thinking: boolean | null
   created_at: string
+}
+
+/** A model the product offers (`public.models`). */
+export interface ModelInfo {
+  id: string
+  display_name: string
+  description: string | null
+  context_window: number
+  max_output: number
+  supports_thinking: boolean
+  supports_vision: boolean
+  supports_search: boolean
+  supports_documents: boolean
+}
+
+/** A web search result an answer cites as `[index]`. */
+export interface Source {
+  index: number
+  title: string
+  url: string
+  site_name?: string
 }
 
 export interface ChatMessage {
@@ -49,6 +83,14 @@ export interface ChatMessage {
   error_message: string | null
   cancel_requested: boolean
   created_at: string
+  /** The question asked for web search. */
+  web_search: boolean
+  model: string | null
+  finish_reason: string | null
+  /** The answer's thinking, apart from its content, and how long it took. */
+  reasoning: string | null
+  reasoning_ms: number | null
+  sources: Source[] | null
 }
 
 export interface SearchHit {
@@ -62,7 +104,7 @@ export interface SearchHit {
 }
 
 export const MESSAGE_COLUMNS =
-  'id,session_id,message_type,content,role_id,status,reply_to,tokens_used,response_time,error_code,error_message,cancel_requested,created_at'
+  'id,session_id,message_type,content,role_id,status,reply_to,tokens_used,response_time,error_code,error_message,cancel_requested,created_at,web_search,model,finish_reason,reasoning,reasoning_ms,sources'
 
 export function isFinal(status: MessageStatus): boolean {
   return status === 'completed' || status === 'error' || status === 'cancelled'

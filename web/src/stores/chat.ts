@@ -9,9 +9,19 @@ import { computed, ref, shallowRef, triggerRef } from 'vue'
 import type { RealtimeChannel } from '@supabase/supabase-js'
 import { supabase } from '@/lib/supabase'
 import { AnswerStream, type ChunkEvent, type DoneEvent } from '@/lib/stream'
-import { MESSAGE_COLUMNS, isFinal, type ChatMessage, type ChatSession, type MessageStatus } from '@/lib/types'
+import {
+  MESSAGE_COLUMNS,
+  isFinal,
+  type ChatMessage,
+  type ChatSession,
+  type MessageStatus,
+  type ModelInfo,
+  type Source,
+} from '@/lib/types'
 
-const SESSION_COLUMNS = 'id,role_id,title,message_count,last_message_at,archived_at,created_at'
+const SESSION_COLUMNS = 'id,role_id,title,message_count,last_message_at,archived_at,model,thinking,created_at'
+const MODEL_COLUMNS =
+  'id,display_name,description,context_window,max_output,supports_thinking,supports_vision,supports_search,supports_documents'
 const POLL_MS = 2500
 const JOIN_WAIT_MS = 5000
 export const TITLE_LENGTH = 40
@@ -28,6 +38,17 @@ export interface AnswerView {
   errorCode: string | null
   errorMessage: string | null
   cancelRequested: boolean
+  /** The model's thinking (never sent back to it), how long it took, and whether it is still going. */
+  reasoning: string
+  reasoningMs: number | null
+  thinkingNow: boolean
+  sources: Source[]
+  finishReason: string | null
+}
+
+/** Per-session choices for the next question: model and thinking live on the session, search per message. */
+export interface SendOptions {
+  webSearch?: boolean
 }
 
 export interface Turn {
@@ -54,6 +75,11 @@ export function answerView(row: ChatMessage | undefined, stream: AnswerStream | 
     errorCode: row?.error_code ?? stream?.errorCode ?? null,
     errorMessage: row?.error_message ?? stream?.errorMessage ?? null,
     cancelRequested: row?.cancel_requested ?? false,
+    reasoning: row?.reasoning ?? stream?.reasoning ?? '',
+    reasoningMs: row?.reasoning_ms ?? stream?.reasoningMs ?? null,
+    thinkingNow: !(row && isFinal(row.status)) && (stream?.thinking ?? false),
+    sources: row?.sources ?? stream?.sources ?? [],
+    finishReason: row?.finish_reason ?? null,
   }
   if (row && isFinal(row.status)) return { ...base, text: row.content, status: row.status, final: true }
   const streamed = stream?.text ?? ''
@@ -76,6 +102,10 @@ export const useChat = defineStore('chat', () => {
   const notFound = ref(false)
   const sending = ref(false)
   const channelState = ref<ChannelState>('idle')
+  const models = ref<ModelInfo[]>([])
+  /** Choices made before the first question creates the session. */
+  const draftModel = ref<string | null>(null)
+  const draftThinking = ref<boolean | null>(null)
 
   // Streams are keyed by the question's id (one answer per question); a triggerRef after each
   // event re-renders, cheaper than deep reactivity on every chunk.
@@ -230,6 +260,10 @@ export const useChat = defineStore('chat', () => {
         const event = payload as ChunkEvent
         if (streamFor(event.reply_to).chunk(event)) triggerRef(streams)
       })
+      .on('broadcast', { event: 'reasoning' }, ({ payload }) => {
+        const event = payload as ChunkEvent
+        if (streamFor(event.reply_to).chunk(event, 'reasoning')) triggerRef(streams)
+      })
       .on('broadcast', { event: 'done' }, ({ payload }) => {
         const event = payload as DoneEvent
         const stream = streamFor(event.reply_to)
@@ -296,7 +330,7 @@ export const useChat = defineStore('chat', () => {
   async function createSession(roleId: string | null, title: string): Promise<ChatSession> {
     const { data, error } = await supabase()
       .from('chat_sessions')
-      .insert({ role_id: roleId, title })
+      .insert({ role_id: roleId, title, model: draftModel.value, thinking: draftThinking.value })
       .select(SESSION_COLUMNS)
       .single()
     if (error) throw error
@@ -305,7 +339,12 @@ export const useChat = defineStore('chat', () => {
     return row
   }
 
-  async function insertQuestion(sessionId: string, content: string, roleSlug: string | null): Promise<void> {
+  async function insertQuestion(
+    sessionId: string,
+    content: string,
+    roleSlug: string | null,
+    webSearch = false,
+  ): Promise<void> {
     const row: ChatMessage = {
       id: crypto.randomUUID(),
       session_id: sessionId,
@@ -320,11 +359,17 @@ export const useChat = defineStore('chat', () => {
       error_message: null,
       cancel_requested: false,
       created_at: new Date().toISOString(),
+      web_search: webSearch,
+      model: null,
+      finish_reason: null,
+      reasoning: null,
+      reasoning_ms: null,
+      sources: null,
     }
     upsert(row)
     const { data, error } = await supabase()
       .from('chat_messages')
-      .insert({ id: row.id, session_id: sessionId, content, role_id: roleSlug })
+      .insert({ id: row.id, session_id: sessionId, content, role_id: roleSlug, web_search: webSearch })
       .select(MESSAGE_COLUMNS)
       .single()
     if (error) {
@@ -335,7 +380,11 @@ export const useChat = defineStore('chat', () => {
   }
 
   /** Send a question; the first one creates the session. Returns the session id. */
-  async function send(content: string, role: { id: string; slug: string } | null): Promise<string> {
+  async function send(
+    content: string,
+    role: { id: string; slug: string } | null,
+    options: SendOptions = {},
+  ): Promise<string> {
     const text = content.trim()
     if (!text) throw new Error('empty message')
     sending.value = true
@@ -350,7 +399,7 @@ export const useChat = defineStore('chat', () => {
       }
       // Be on the channel before the worker can start answering, so the first chunks arrive.
       await waitJoined()
-      await insertQuestion(id, text, role?.slug ?? null)
+      await insertQuestion(id, text, role?.slug ?? null, options.webSearch ?? false)
       void refreshSession(id)
       return id
     } finally {
@@ -403,10 +452,30 @@ export const useChat = defineStore('chat', () => {
       messages.value = messages.value.filter((m) => m.id !== questionId && m.reply_to !== questionId)
       streams.value.delete(questionId)
       triggerRef(streams)
-      await insertQuestion(id, question.content, question.role_id)
+      await insertQuestion(id, question.content, question.role_id, question.web_search)
     } finally {
       sending.value = false
     }
+  }
+
+  async function loadModels(): Promise<void> {
+    if (models.value.length > 0) return
+    const { data, error } = await supabase().from('models').select(MODEL_COLUMNS).order('sort_order').order('id')
+    if (error) throw error
+    models.value = (data ?? []) as ModelInfo[]
+  }
+
+  /** Change the open session's model or thinking switch (between turns), or the new chat's. */
+  async function setOptions(change: { model?: string | null; thinking?: boolean | null }): Promise<void> {
+    const id = currentId.value
+    if (!id) {
+      if ('model' in change) draftModel.value = change.model ?? null
+      if ('thinking' in change) draftThinking.value = change.thinking ?? null
+      return
+    }
+    const { error } = await supabase().from('chat_sessions').update(change).eq('id', id)
+    if (error) throw error
+    sessions.value = sessions.value.map((s) => (s.id === id ? { ...s, ...change } : s))
   }
 
   async function deleteSession(id: string): Promise<void> {
@@ -426,7 +495,7 @@ export const useChat = defineStore('chat', () => {
 
   return {
     sessions, recent, sessionsLoading, sessionsError, currentId, current, messages, messagesLoading, messagesError, notFound,
-    sending, channelState, turns, inFlight,
-    loadSessions, open, reload, send, setRole, stop, regenerate, deleteSession, reset,
+    sending, channelState, turns, inFlight, models, draftModel, draftThinking,
+    loadSessions, open, reload, send, setRole, stop, regenerate, deleteSession, reset, loadModels, setOptions,
   }
 })

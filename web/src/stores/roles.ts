@@ -3,9 +3,9 @@ import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import { supabase } from '@/lib/supabase'
 import { slugFor } from '@/lib/rules'
-import type { AiRole } from '@/lib/types'
+import type { AiRole, Personality } from '@/lib/types'
 
-const COLUMNS = 'id,slug,name,description,system_prompt,avatar_url,sort_order,created_by,created_at'
+const COLUMNS = 'id,slug,name,description,system_prompt,avatar_url,sort_order,created_by,created_at,personality'
 
 export const useRoles = defineStore('roles', () => {
   const roles = ref<AiRole[]>([])
@@ -44,7 +44,10 @@ export const useRoles = defineStore('roles', () => {
     return slug ? roles.value.find((r) => r.slug === slug) : undefined
   }
 
-  async function create(userId: string, input: { name: string; description: string; system_prompt: string }): Promise<AiRole> {
+  async function create(
+    userId: string,
+    input: { name: string; description: string; system_prompt: string; personality?: Personality },
+  ): Promise<AiRole> {
     const { data, error: e } = await supabase()
       .from('ai_roles')
       .insert({
@@ -54,6 +57,7 @@ export const useRoles = defineStore('roles', () => {
         system_prompt: input.system_prompt.trim(),
         sort_order: 100,
         created_by: userId,
+        personality: input.personality ?? {},
       })
       .select(COLUMNS)
       .single()

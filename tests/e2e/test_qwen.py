@@ -1,0 +1,99 @@
+"""Qwen beyond plain text in the browser (web/e2e/qwen.mjs): model picker, deep thinking streamed and
+folded, web search citations, code copy, KaTeX, copy answer, the role editor's model settings, English
+and phone. Each test is one step of the journey, and the database is checked for what the page showed.
+Screenshots land in tests/e2e/screenshots/qwen/."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import asyncpg
+import pytest
+
+from tests.e2e.conftest import Product, no_page_errors, passed, run_journey
+
+pytestmark = pytest.mark.timeout(420)
+
+
+@pytest.fixture(scope="session")
+def qwen(product: Product, chromium_path: str) -> dict[str, Any]:
+    return run_journey(product, chromium_path, "qwen")
+
+
+async def query(product: Product, sql: str, *args: Any) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(product.stack.dsn)
+    try:
+        return list(await conn.fetch(sql, *args))
+    finally:
+        await conn.close()
+
+
+def _turns(qwen: dict[str, Any], product: Product) -> list[asyncpg.Record]:
+    return asyncio.run(
+        query(
+            product,
+            """select q.content, q.web_search, a.model, a.content as answer, a.reasoning, a.reasoning_ms,
+                      a.sources, a.status, s.model as session_model, s.thinking
+                 from public.chat_messages q
+                 join public.chat_messages a on a.reply_to = q.id
+                 join public.chat_sessions s on s.id = q.session_id
+                where q.session_id = $1
+                order by q.created_at""",
+            qwen["sessionId"],
+        )
+    )
+
+
+def test_model_picker_and_thinking_switch(qwen: dict[str, Any]) -> None:
+    passed(qwen, "register and open a new chat")
+    passed(qwen, "pick a model and switch deep thinking on")
+
+
+def test_reasoning_streams_then_folds_and_is_stored_apart(qwen: dict[str, Any], product: Product) -> None:
+    step = passed(qwen, 'the reasoning streams live, then folds under "thought for N s"')
+    assert step["detail"]["liveText"] > 0
+    first = _turns(qwen, product)[0]
+    assert (first["session_model"], first["model"], first["status"]) == ("qwen-plus", "qwen-plus", "completed")
+    assert first["reasoning"]
+    assert first["reasoning"] not in first["answer"]
+    assert first["reasoning_ms"] is not None
+
+
+def test_search_citations_match_stored_sources(qwen: dict[str, Any], product: Product) -> None:
+    passed(qwen, "web search answers with numbered citations linked to sources")
+    turns = _turns(qwen, product)
+    searched = [t for t in turns if t["web_search"]]
+    assert len(searched) == 1
+    sources = json.loads(searched[0]["sources"])
+    assert [s["index"] for s in sources] == [1, 2, 3]
+    assert not any(t["sources"] for t in turns if not t["web_search"])
+
+
+def test_code_copy_and_math(qwen: dict[str, Any], product: Product) -> None:
+    step = passed(qwen, "a code block is copied with its button and a formula is typeset")
+    assert step["detail"]["display"] >= 1
+    last = _turns(qwen, product)[-1]
+    assert last["reasoning"] is None  # thinking was switched off for this turn
+    assert last["thinking"] is False
+
+
+def test_role_editor_personality(qwen: dict[str, Any], product: Product) -> None:
+    passed(qwen, "the role editor sets model, temperature, top_p, max tokens and thinking, refusing bad values")
+    rows = asyncio.run(
+        query(
+            product,
+            "select r.personality from public.ai_roles r join public.profiles p on p.id = r.created_by"
+            " where p.username = $1",
+            qwen["user"]["username"],
+        )
+    )
+    assert [json.loads(r["personality"]) for r in rows] == [
+        {"model": "qwen3-max", "temperature": 0.7, "top_p": 0.9, "max_tokens": 2048, "thinking": True}
+    ]
+
+
+def test_english_and_phone(qwen: dict[str, Any]) -> None:
+    passed(qwen, "English and a phone-sized screen")
+    no_page_errors(qwen)

@@ -1,0 +1,161 @@
+// Browser journey for Qwen beyond plain text (issue 13): pick a model, switch deep thinking on and
+// watch the reasoning stream then fold under "thought for N s", web search with numbered citations,
+// a code block copied with its button, a formula typeset by KaTeX, the answer copied, the role editor's
+// model settings (refused out of range), all in Chinese and English and on a phone.
+//
+// Env: see harness.mjs. Prints {ok, steps, user, sessionId, roleSlug, problems} on its last line;
+// tests/e2e/test_qwen.py runs it and checks the database for what the page showed.
+import { TAG, STEP_MS, WEB_URL, expectText, journey, pause, result, shot, step, tid } from './harness.mjs'
+
+const PASSWORD = 'galaxy2024pw'
+Object.assign(result, { user: null, sessionId: null, roleSlug: null })
+
+async function register(page) {
+  const user = { username: `qwen_${TAG}`, email: `qwen-${TAG}@example.com` }
+  await page.goto(`${WEB_URL}/register`)
+  await page.locator(tid('username')).fill(user.username)
+  await page.locator(tid('username-free')).waitFor({ timeout: STEP_MS })
+  await page.locator(tid('email')).fill(user.email)
+  await page.locator(tid('password')).fill(PASSWORD)
+  await page.locator(tid('confirm')).fill(PASSWORD)
+  await page.locator(tid('submit')).click()
+  await page.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
+  await page.locator(tid('composer')).waitFor()
+  result.user = user
+}
+
+/** Send `text` and return the new turn once its answer is final. */
+async function ask(page, text, { whileStreaming = null } = {}) {
+  const before = await page.locator(tid('turn')).count()
+  await page.locator(tid('composer')).fill(text)
+  await page.locator(tid('send')).click()
+  const turn = page.locator(tid('turn')).nth(before)
+  await turn.waitFor({ timeout: STEP_MS })
+  if (whileStreaming) await whileStreaming(turn)
+  const deadline = Date.now() + STEP_MS
+  while ((await turn.getAttribute('data-final')) !== 'true') {
+    if (Date.now() > deadline) throw new Error('the answer never became final')
+    await pause(40)
+  }
+  return turn
+}
+
+await journey(async ({ newPage }) => {
+  const page = await newPage('qwen', { permissions: ['clipboard-read', 'clipboard-write'] })
+
+  await step('register and open a new chat', async () => {
+    await register(page)
+    await page.locator(`${tid('model-picker')} option`).nth(1).waitFor({ state: 'attached', timeout: STEP_MS })
+  })
+
+  await step('pick a model and switch deep thinking on', async () => {
+    await page.locator(tid('model-picker')).selectOption('qwen-plus')
+    await page.locator(tid('thinking-toggle')).click()
+    if ((await page.locator(tid('thinking-toggle')).getAttribute('aria-pressed')) !== 'true') throw new Error('thinking is not on')
+    // A model without thinking disables the switch and says why.
+    await page.locator(tid('model-picker')).selectOption('qwen-vl-max')
+    if (!(await page.locator(tid('thinking-toggle')).isDisabled())) throw new Error('thinking offered for qwen-vl-max')
+    await page.locator(tid('model-picker')).selectOption('qwen-plus')
+    await shot(page, '01-model-and-thinking')
+  })
+
+  await step('the reasoning streams live, then folds under "thought for N s"', async () => {
+    const seen = { live: false, liveText: 0 }
+    const turn = await ask(page, `Why is the sky blue? ${TAG}`, {
+      whileStreaming: async (turn) => {
+        const deadline = Date.now() + STEP_MS
+        while (Date.now() < deadline) {
+          const block = turn.locator(tid('reasoning'))
+          if ((await block.count()) && (await block.getAttribute('data-live')) === 'true') {
+            seen.live = true
+            seen.liveText = ((await turn.locator(tid('reasoning-text')).textContent()) ?? '').length
+            if (seen.liveText > 0 && (await turn.locator(tid('reasoning-text')).isVisible())) break
+          }
+          if ((await turn.getAttribute('data-final')) === 'true') break
+          await pause(30)
+        }
+        await shot(page, '02-reasoning-streaming')
+      },
+    })
+    if (!seen.live || seen.liveText === 0) throw new Error(`reasoning was not seen streaming: ${JSON.stringify(seen)}`)
+    const block = turn.locator(tid('reasoning'))
+    if ((await block.getAttribute('data-open')) !== 'false') throw new Error('the reasoning did not fold away')
+    if (await turn.locator(tid('reasoning-text')).isVisible()) throw new Error('folded reasoning is still visible')
+    const header = await expectText(turn.locator(tid('reasoning-header')), /已深度思考（用时 \d+ 秒）/)
+    await shot(page, '03-reasoning-folded')
+    await turn.locator(tid('reasoning-toggle')).click()
+    if (!(await turn.locator(tid('reasoning-text')).isVisible())) throw new Error('the reasoning does not open')
+    await shot(page, '04-reasoning-opened')
+    result.sessionId = new URL(page.url()).searchParams.get('s')
+    return { header, liveText: seen.liveText }
+  })
+
+  await step('web search answers with numbered citations linked to sources', async () => {
+    await page.locator(tid('search-toggle')).click()
+    const turn = await ask(page, `latest PostgreSQL release ${TAG}`)
+    const cites = await turn.locator('a.citation').evaluateAll((links) => links.map((a) => [a.textContent, a.href]))
+    const sources = await turn.locator(`${tid('sources')} a`).evaluateAll((links) => links.map((a) => a.href))
+    if (sources.length !== 3) throw new Error(`sources: ${JSON.stringify(sources)}`)
+    if (cites.length < 3 || !cites.every(([n, href]) => sources[Number(n) - 1] === href)) {
+      throw new Error(`citations do not point at their sources: ${JSON.stringify(cites)}`)
+    }
+    await turn.locator(tid('sources')).scrollIntoViewIfNeeded()
+    await shot(page, '05-citations')
+    await page.locator(tid('search-toggle')).click() // search is per message: off again
+    return { cites: cites.length }
+  })
+
+  await step('a code block is copied with its button and a formula is typeset', async () => {
+    await page.locator(tid('thinking-toggle')).click() // thinking off for this one
+    const turn = await ask(page, `Show me some code and a formula ${TAG}`)
+    const katex = await turn.locator('.katex').count()
+    const display = await turn.locator('.katex-display').count()
+    if (katex < 2 || display < 1) throw new Error(`formulas not typeset: ${katex} inline+display, ${display} display`)
+    await turn.locator('.code-copy').first().click()
+    await expectText(turn.locator('.code-copy').first(), /已复制/)
+    const copied = await page.evaluate(() => navigator.clipboard.readText())
+    if (copied.trim() !== 'print("hello, galaxy")') throw new Error(`clipboard holds ${JSON.stringify(copied)}`)
+    await turn.locator(tid('copy-answer')).click()
+    const answer = await page.evaluate(() => navigator.clipboard.readText())
+    if (!answer.includes('$$\\int_0^1')) throw new Error('copy answer did not copy the Markdown source')
+    await turn.locator('.katex-display').first().scrollIntoViewIfNeeded()
+    await shot(page, '06-code-and-math')
+    return { katex, display }
+  })
+
+  await step('the role editor sets model, temperature, top_p, max tokens and thinking, refusing bad values', async () => {
+    await page.locator(tid('nav-roles')).click()
+    await page.waitForURL(`${WEB_URL}/roles`)
+    await page.locator(tid('role-name')).fill(`Thinker ${TAG}`)
+    await page.locator(tid('role-prompt')).fill('You think before you answer.')
+    await page.locator(`${tid('role-model')} option[value="qwen3-max"]`).waitFor({ state: 'attached', timeout: STEP_MS })
+    await page.locator(tid('role-model')).selectOption('qwen3-max')
+    await page.locator(tid('role-temperature')).fill('2.5')
+    await expectText(page.locator(tid('role-settings-error')), /temperature/)
+    await shot(page, '07-role-editor-refused')
+    await page.locator(tid('role-temperature')).fill('0.7')
+    await page.locator(tid('role-top-p')).fill('0.9')
+    await page.locator(tid('role-max-tokens')).fill('2048')
+    await page.locator(tid('role-thinking')).check()
+    if (await page.locator(tid('role-settings-error')).count()) throw new Error('valid settings flagged')
+    const before = await page.locator(tid('my-role-card')).count()
+    await page.locator(tid('role-submit')).click()
+    await page.locator(tid('my-role-card')).nth(before).waitFor({ timeout: STEP_MS })
+    result.roleSlug = null
+  })
+
+  await step('English and a phone-sized screen', async () => {
+    await page.locator(tid('lang-toggle')).click()
+    await page.setViewportSize({ width: 390, height: 844 })
+    await page.goto(`${WEB_URL}/?s=${result.sessionId}`)
+    const first = page.locator(tid('turn')).first()
+    await first.waitFor({ timeout: STEP_MS })
+    await expectText(first.locator(tid('reasoning-header')), /Thought for \d+ s/)
+    await expectText(page.locator(tid('thinking-toggle')), /Deep thinking/)
+    const box = await page.locator(tid('composer-options')).boundingBox()
+    if (!box || box.x < 0 || box.x + box.width > 391) throw new Error(`options off screen: ${JSON.stringify(box)}`)
+    await shot(page, '08-phone-english')
+    await page.locator(tid('lang-toggle')).click()
+    await page.setViewportSize({ width: 1280, height: 800 })
+  })
+})
