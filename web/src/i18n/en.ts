@@ -54,6 +54,13 @@ const en: typeof zh = {
     stats: 'Stats', sessions: 'Chats', messages: 'Messages', changePassword: 'Change password', newPassword: 'New password',
     passwordChanged: 'Password changed', language: 'Language',
   },
+  guest: {
+    try: 'Try without an account', banner: 'You are trying ChatGalaxy as a guest; sign up to keep your chats.',
+    left: '{n} questions left', signUp: 'Sign up to keep them',
+    limitReached: 'Guest questions used up: sign up to keep chatting', keepTitle: 'Sign up to keep your chats',
+    keepSubtitle: 'Same account, so every conversation stays yours',
+    confirmEmail: 'Password set. Check your email and confirm the address to finish signing up.',
+  },
 }
 
 export default en

@@ -52,4 +52,9 @@ export default {
     stats: '统计', sessions: '会话数', messages: '消息数', changePassword: '修改密码', newPassword: '新密码',
     passwordChanged: '密码已修改', language: '界面语言',
   },
+  guest: {
+    try: '免注册试用', banner: '你正在以访客身份试用，注册后对话会保留。', left: '还可提问 {n} 次', signUp: '注册保留对话',
+    limitReached: '访客提问次数已用完，注册后可继续对话', keepTitle: '注册以保留对话', keepSubtitle: '用同一个账号继续：你的对话都会保留',
+    confirmEmail: '已设置密码。请查收邮件并确认邮箱，确认后即成为正式用户。',
+  },
 }

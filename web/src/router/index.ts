@@ -18,7 +18,7 @@ export function makeRouter() {
     const auth = useAuth()
     await auth.init()
     if (to.meta.auth && !auth.session) return { name: 'login', query: to.fullPath === '/' ? {} : { redirect: to.fullPath } }
-    if (to.meta.guest && auth.session) return { name: 'chat' }
+    if (to.meta.guest && auth.session && !auth.isGuest) return { name: 'chat' }
     return true
   })
   return router

@@ -13,6 +13,8 @@ export const useAuth = defineStore('auth', () => {
 
   const user = computed<User | null>(() => session.value?.user ?? null)
   const userId = computed(() => session.value?.user.id ?? null)
+  /** Signed in anonymously ("try without an account"); the database limits guests. */
+  const isGuest = computed(() => session.value?.user.is_anonymous === true)
 
   /** Restore the stored session once, then follow sign-in/out and token refreshes. */
   function init(): Promise<void> {
@@ -47,6 +49,37 @@ export const useAuth = defineStore('auth', () => {
     if (error) throw error
     session.value = data.session
     return data.session !== null
+  }
+
+  /** "Try without an account": an anonymous user with a real session. */
+  async function signInAsGuest(): Promise<void> {
+    const { data, error } = await supabase().auth.signInAnonymously()
+    if (error) throw error
+    session.value = data.session
+  }
+
+  /**
+   * A guest signs up: the same user gains a username, an email and a password, so every
+   * conversation stays theirs. Returns whether they are a full member now (autoconfirm) or
+   * must confirm the emailed link first.
+   */
+  async function convertGuest(email: string, password: string, username: string): Promise<boolean> {
+    await updateProfile({ username: username.trim() })
+    const { data, error } = await supabase().auth.updateUser({ email: email.trim(), password })
+    if (error) throw error
+    if (data.user?.is_anonymous) return false
+    const refreshed = await supabase().auth.refreshSession() // a token without is_anonymous
+    if (refreshed.error) throw refreshed.error
+    session.value = refreshed.data.session
+    return true
+  }
+
+  /** How many questions a guest may still ask (null for members). */
+  async function guestMessagesLeft(): Promise<number | null> {
+    if (!isGuest.value) return null
+    const { data, error } = await supabase().rpc('guest_messages_left')
+    if (error) throw error
+    return typeof data === 'number' ? data : null
   }
 
   async function signOut(): Promise<void> {
@@ -85,7 +118,10 @@ export const useAuth = defineStore('auth', () => {
     if (error) throw error
   }
 
-  return { session, profile, ready, user, userId, init, signIn, signUp, signOut, loadProfile, updateProfile, changePassword }
+  return {
+    session, profile, ready, user, userId, isGuest, init, signIn, signUp, signInAsGuest, convertGuest, guestMessagesLeft,
+    signOut, loadProfile, updateProfile, changePassword,
+  }
 })
 
 export async function usernameAvailable(name: string): Promise<boolean> {

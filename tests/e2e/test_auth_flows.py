@@ -1,0 +1,74 @@
+"""The Auth journey (web/e2e/auth.mjs) in headless Chromium against the running product: a guest
+tries the product, chats, signs up and keeps the conversation (zh, and en on a phone); each test is
+one step, checked against the database. Screenshots land in tests/e2e/screenshots/auth/."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import pytest
+
+from tests.e2e.conftest import SCREENSHOTS, Product, no_page_errors, passed, run_journey
+
+pytestmark = pytest.mark.timeout(420)
+
+
+@pytest.fixture(scope="module")
+def journey(product: Product, chromium_path: str) -> dict[str, Any]:
+    return run_journey(product, chromium_path, "auth")
+
+
+async def query(product: Product, sql: str, *args: Any) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(product.stack.dsn)
+    try:
+        return list(await conn.fetch(sql, *args))
+    finally:
+        await conn.close()
+
+
+def test_guest_tries_the_product(journey: dict[str, Any]) -> None:
+    step = passed(journey, "a visitor tries the product without an account")
+    assert "20" in step["detail"]["left"]
+
+
+def test_guest_chats_within_the_limit(journey: dict[str, Any]) -> None:
+    step = passed(journey, "the guest chats and the banner counts down")
+    assert "19" in step["detail"]["left"]
+
+
+def test_guest_signs_up_and_keeps_the_conversation(journey: dict[str, Any], product: Product) -> None:
+    passed(journey, "the guest signs up and keeps the conversation")
+    guest = journey["guest"]
+    rows = asyncio.run(
+        query(
+            product,
+            """select u.is_anonymous, p.username, a.status,
+                      (select count(*) from auth.identities i where i.user_id = u.id and i.provider = 'email') as ids
+                 from auth.users u
+                 join public.profiles p on p.id = u.id
+                 join public.chat_messages q on q.user_id = u.id and q.content like '%' || $2
+                 join public.chat_messages a on a.reply_to = q.id
+                where u.email = $1""",
+            guest["email"],
+            guest["probe"],
+        )
+    )
+    # The question asked as a guest belongs to the signed-up user: same id, now permanent.
+    assert [(r["is_anonymous"], r["username"], r["status"], r["ids"]) for r in rows] == [
+        (False, guest["username"], "completed", 1)
+    ]
+
+
+def test_guest_on_a_phone_in_english(journey: dict[str, Any]) -> None:
+    passed(journey, "a guest on a phone sees the banner in English")
+
+
+def test_no_page_errors(journey: dict[str, Any]) -> None:
+    no_page_errors(journey)
+
+
+def test_screenshots(journey: dict[str, Any]) -> None:
+    names = {p.stem for p in (SCREENSHOTS / "auth").glob("*.png")}
+    assert {"guest-01-banner", "guest-02-chatting", "guest-03-sign-up", "guest-04-kept", "guest-05-phone"} <= names

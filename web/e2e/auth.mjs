@@ -1,0 +1,76 @@
+// Browser journey of the Auth features (issue 12): a guest tries the product, chats, signs up and
+// keeps the conversation; then two-factor sign-in is turned on from the profile page and asked for
+// at the next sign-in. tests/e2e/test_auth_flows.py runs it and checks the database.
+// Env: see harness.mjs. Extra result fields: {guest: {email, username, probe}, mfa: {email}}.
+import { TAG, STEP_MS, WEB_URL, expectText, journey, pause, result, shot, step, tid } from './harness.mjs'
+
+const PASSWORD = 'galaxy2024pw'
+Object.assign(result, { guest: { email: `guest-${TAG}@example.com`, username: `guest_${TAG}`, probe: `guestprobe${TAG}` } })
+
+/** Ask a question and wait for its answer to be final. */
+async function ask(page, text) {
+  const before = await page.locator(tid('turn')).count()
+  await page.locator(tid('composer')).fill(text)
+  await page.locator(tid('send')).click()
+  const turn = page.locator(tid('turn')).nth(before)
+  await turn.waitFor({ timeout: STEP_MS })
+  const deadline = Date.now() + STEP_MS
+  while ((await turn.getAttribute('data-final')) !== 'true') {
+    if (Date.now() > deadline) throw new Error('the answer never became final')
+    await pause(50)
+  }
+  return turn.getAttribute('data-status')
+}
+
+await journey(async ({ newPage }) => {
+  const page = await newPage('guest')
+
+  await step('a visitor tries the product without an account', async () => {
+    await page.goto(`${WEB_URL}/login`)
+    await page.locator(tid('try-guest')).click()
+    await page.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
+    await page.locator(tid('composer')).waitFor({ timeout: STEP_MS })
+    const left = await expectText(page.locator(tid('guest-left')), /20/)
+    await shot(page, 'guest-01-banner')
+    return { left }
+  })
+
+  await step('the guest chats and the banner counts down', async () => {
+    const status = await ask(page, `Hello as a guest ${result.guest.probe}`)
+    if (status !== 'completed') throw new Error(`the answer ended ${status}`)
+    const left = await expectText(page.locator(tid('guest-left')), /19/)
+    await shot(page, 'guest-02-chatting')
+    return { left }
+  })
+
+  await step('the guest signs up and keeps the conversation', async () => {
+    await page.locator(tid('guest-signup')).click()
+    await page.waitForURL(`${WEB_URL}/register`, { timeout: STEP_MS })
+    await expectText(page.locator('h1'), /注册以保留对话/)
+    await page.locator(tid('username')).fill(result.guest.username)
+    await page.locator(tid('username-free')).waitFor({ timeout: STEP_MS })
+    await page.locator(tid('email')).fill(result.guest.email)
+    await page.locator(tid('password')).fill(PASSWORD)
+    await page.locator(tid('confirm')).fill(PASSWORD)
+    await shot(page, 'guest-03-sign-up')
+    await page.locator(tid('submit')).click()
+    await page.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
+    await page.locator(tid('guest-banner')).waitFor({ state: 'detached', timeout: STEP_MS })
+    // The chat from before signing up is in the list and opens with its question.
+    await page.locator(tid('session-item')).first().click()
+    await expectText(page.locator(tid('messages')), new RegExp(result.guest.probe))
+    await shot(page, 'guest-04-kept')
+  })
+
+  await step('a guest on a phone sees the banner in English', async () => {
+    const phone = await newPage('guest-phone', { viewport: { width: 390, height: 844 }, locale: 'en-US', isMobile: true })
+    await phone.goto(`${WEB_URL}/login`)
+    await phone.evaluate(() => localStorage.setItem('chatgalaxy-locale', 'en'))
+    await phone.reload()
+    await expectText(phone.locator(tid('try-guest')), /Try without an account/)
+    await phone.locator(tid('try-guest')).click()
+    await phone.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
+    await expectText(phone.locator(tid('guest-banner')), /guest/)
+    await shot(phone, 'guest-05-phone')
+  })
+})
