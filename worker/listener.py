@@ -1,5 +1,10 @@
-"""Realtime subscription: new user messages are offered to the dispatcher the moment they commit,
-and a cancel request on an answer in flight stops it without waiting for the next row write.
+"""Realtime subscription: new requests for an answer are offered to the dispatcher the moment they
+commit, and a cancel request on an answer in flight stops it without waiting for the next row write.
+
+A request is an inserted row with `attempts` 0: a user's question (it asks for answer 1) or an
+answer row a user requested (regenerate, migrations/..._conversation_trees.sql). Rows the worker
+inserts when it claims start at attempt 1 and are not heard. One filter per binding, as hosted
+Realtime allows.
 
 Realtime delivers at most once; the sweep (sweep.py) is what guarantees every question is seen.
 Each (re)subscription kicks a sweep for whatever was inserted while the channel was down.
@@ -42,7 +47,7 @@ class Listener:
             self._inserted,
             table="chat_messages",
             schema="public",
-            filter="message_type=eq.user",
+            filter="attempts=eq.0",
         )
         channel.on_postgres_changes(
             Change.Update,

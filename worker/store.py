@@ -24,13 +24,14 @@ class Claim:
     id: str  # the assistant row
     reply_to: str  # the user message
     attempts: int
+    answer_no: int  # which answer to the question (regenerations count up from 1)
     session_id: str
     user_id: str
     question: str
     role_slug: str | None
     system_prompt: str | None
     personality: dict[str, Any]
-    history: tuple[HistoryItem, ...]  # newest first
+    history: tuple[HistoryItem, ...]  # the path above the question, newest first
     web_search: bool = False  # the question asked for web search
     session_model: str | None = None  # the session's chosen model (None: the role's, else the deployment's)
     session_thinking: bool | None = None  # the session's thinking switch (None: the role's default)
@@ -43,6 +44,7 @@ class Claim:
             id=row["id"],
             reply_to=row["reply_to"],
             attempts=int(row["attempts"]),
+            answer_no=int(row.get("answer_no") or 1),
             session_id=row["session_id"],
             user_id=row["user_id"],
             question=row["question"],

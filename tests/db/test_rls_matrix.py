@@ -147,6 +147,14 @@ CASES: list[tuple[str, str, int | str]] = [
     ("a", "update chat_sessions set user_id = '{b}' where id = '{a_session}' returning id", REFUSED),
     ("b", "update chat_sessions set title = 'mine' where id = '{a_session}' returning id", 0),
     ("b", "delete from chat_sessions where id = '{a_session}' returning id", 0),
+    # chat_sessions: the branch shown and pins (conversation trees)
+    ("a", "update chat_sessions set current_leaf_id = '{a_reply}' where id = '{a_session}' returning id", 1),
+    ("a", "update chat_sessions set current_leaf_id = '{b_reply}' where id = '{a_session}' returning id", REFUSED),
+    ("b", "update chat_sessions set current_leaf_id = '{b_msg}' where id = '{a_session}' returning id", 0),
+    ("a", "update chat_sessions set pinned_at = now() where id = '{a_session}' returning id", 1),
+    ("b", "update chat_sessions set pinned_at = now() where id = '{a_session}' returning id", 0),
+    ("a", "update chat_sessions set branched = true where id = '{a_session}' returning id", REFUSED),
+    ("anon", "update chat_sessions set pinned_at = now() returning id", REFUSED),
     ("a", "delete from chat_sessions where id = '{a_session}' returning id", 1),
     ("service", "select * from chat_sessions", 2),
     # chat_messages
@@ -155,6 +163,26 @@ CASES: list[tuple[str, str, int | str]] = [
     ("anon", "select * from chat_messages", REFUSED),
     ("a", "insert into chat_messages (session_id, content) values ('{a_session}', 'next') returning id", 1),
     ("b", "insert into chat_messages (session_id, content) values ('{a_session}', 'intrude') returning id", REFUSED),
+    (
+        "a",
+        "insert into chat_messages (session_id, parent_id, content) values ('{a_session}', '{a_reply}', 'edit')"
+        " returning id",
+        1,
+    ),
+    (
+        "a",
+        "insert into chat_messages (session_id, parent_id, content) values ('{a_session}', '{b_reply}', 'graft')"
+        " returning id",
+        REFUSED,
+    ),
+    ("a", "insert into chat_messages (session_id, content, answer_no) values ('{a_session}', 'x', 2) returning id", REFUSED),
+    ("a", "update chat_messages set parent_id = null where id = '{a_msg}' returning id", REFUSED),
+    ("a", "select * from chat_path('{a_session}')", 2),
+    ("b", "select * from chat_path('{a_session}')", 0),
+    ("b", "select * from chat_forks('{a_session}')", 0),
+    ("anon", "select * from chat_path('{a_session}')", REFUSED),
+    ("anon", "select chat_branch('{a_reply}')", REFUSED),
+    ("anon", "select * from request_answer('{a_msg}', 2)", REFUSED),
     (
         "b",
         "insert into chat_messages (session_id, user_id, content) values ('{a_session}', '{a}', 'x') returning id",

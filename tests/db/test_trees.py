@@ -1,0 +1,209 @@
+"""Conversation trees in the database: parents, the current leaf, edits, numbered answers,
+the path, branching into a new session, splicing out deleted messages, and who may do what."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import pytest
+
+from tests.db.actors import Actor, acting_as, create_user
+
+CLAIM = "select public.worker_claim($1::uuid[], $2, 30.0, 3, 50) as c"
+
+
+@asynccontextmanager
+async def acting(conn: asyncpg.Connection, actor: Actor) -> AsyncIterator[asyncpg.Connection]:
+    """Like `acting_as`, but the transaction commits: later steps build on what the user did."""
+    async with conn.transaction():
+        await conn.execute("select set_config('request.jwt.claims', $1, true)", actor.claims)
+        await conn.execute(f"set local role {actor.role}")
+        yield conn
+
+
+class Tree:
+    def __init__(self, db: asyncpg.Connection, user: str, session: str) -> None:
+        self.db, self.user, self.session = db, user, session
+        self.actor = Actor("owner", "authenticated", user)
+
+    async def ask(self, content: str, **fields: Any) -> str:
+        columns = ["session_id", "user_id", "content", *fields]
+        marks = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+        sql = f"insert into chat_messages ({', '.join(columns)}) values ({marks}) returning id"
+        return str(await self.db.fetchval(sql, self.session, self.user, content, *fields.values()))
+
+    async def answer(self, question: str, content: str) -> str:
+        """The worker's claim and finish, as service_role."""
+        await self.db.execute("set role service_role")
+        try:
+            rows = await self.db.fetch(CLAIM, [question], "w1")
+        finally:
+            await self.db.execute("reset role")
+        [won] = [json.loads(r["c"]) for r in rows]
+        await self.db.execute(
+            "update chat_messages set content = $2, status = 'completed', lease_owner = null where id = $1",
+            won["id"],
+            content,
+        )
+        return str(won["id"])
+
+    async def path(self) -> list[str]:
+        async with acting(self.db, self.actor):
+            rows = await self.db.fetch("select content from chat_path($1)", self.session)
+        return [r["content"] for r in rows]
+
+    async def session_row(self) -> asyncpg.Record:
+        row = await self.db.fetchrow("select * from chat_sessions where id = $1", self.session)
+        assert row is not None
+        return row
+
+
+@pytest.fixture
+async def tree(db: asyncpg.Connection) -> Tree:
+    user = await create_user(db, "treeowner")
+    session = await db.fetchval("insert into chat_sessions (user_id) values ($1) returning id", user)
+    return Tree(db, user, str(session))
+
+
+async def test_a_line_links_up_one_by_one_and_in_bulk(tree: Tree, db: asyncpg.Connection) -> None:
+    q1 = await tree.ask("q1")
+    a1 = await tree.answer(q1, "a1")
+    q2 = await tree.ask("q2")
+    assert str(await db.fetchval("select parent_id from chat_messages where id = $1", q2)) == a1
+    await db.execute(
+        "insert into chat_messages (session_id, user_id, content) select $1, $2, 'bulk ' || g"
+        " from generate_series(1, 5) g",
+        tree.session,
+        tree.user,
+    )
+    assert await tree.path() == ["q1", "a1", "q2", "bulk 1", "bulk 2", "bulk 3", "bulk 4", "bulk 5"]
+    session = await tree.session_row()
+    assert session["branched"] is False
+    assert session["message_count"] == 8
+
+
+async def test_a_question_sent_before_the_answer_moves_under_it_when_claimed(tree: Tree, db: asyncpg.Connection) -> None:
+    q1 = await tree.ask("q1")
+    q2 = await tree.ask("q2")  # before any worker answered q1
+    a1 = await tree.answer(q1, "a1")
+    await tree.answer(q2, "a2")
+    assert str(await db.fetchval("select parent_id from chat_messages where id = $1", q2)) == a1
+    assert await tree.path() == ["q1", "a1", "q2", "a2"]
+
+
+async def test_edit_makes_a_sibling_and_the_worker_sees_only_the_new_path(tree: Tree, db: asyncpg.Connection) -> None:
+    q1 = await tree.ask("q1")
+    a1 = await tree.answer(q1, "a1")
+    q2 = await tree.ask("q2 original")
+    await tree.answer(q2, "a2 original")
+    edited = await tree.ask("q2 edited", parent_id=a1)
+    session = await tree.session_row()
+    assert session["branched"] is True
+    assert str(session["current_leaf_id"]) == edited
+    await db.execute("set role service_role")
+    try:
+        [row] = await db.fetch(CLAIM, [edited], "w1")
+    finally:
+        await db.execute("reset role")
+    context = json.loads(row["c"])
+    assert [h["content"] for h in context["history"]] == ["a1", "q1"]
+    assert await tree.path() == ["q1", "a1", "q2 edited", ""]
+    async with acting(db, tree.actor):
+        forks = await db.fetch("select * from chat_forks($1)", tree.session)
+    assert [(str(f["message_id"]), [str(s) for s in f["siblings"]]) for f in forks] == [(edited, [q2, edited])]
+    # Back to the first branch: the path follows it down to its end again.
+    async with acting(db, tree.actor):
+        await db.execute("update chat_sessions set current_leaf_id = $1 where id = $2", q2, tree.session)
+        assert [r["content"] for r in await db.fetch("select content from chat_path($1)", tree.session)] == [
+            "q1",
+            "a1",
+            "q2 original",
+            "a2 original",
+        ]
+
+
+async def test_editing_the_first_question_adds_a_root(tree: Tree) -> None:
+    q1 = await tree.ask("first")
+    await tree.answer(q1, "first answer")
+    await tree.ask("first, edited", parent_id=None)
+    assert await tree.path() == ["first, edited"]
+    assert (await tree.session_row())["branched"] is True
+
+
+async def test_answers_are_numbered_and_each_number_is_requested_once(tree: Tree, db: asyncpg.Connection) -> None:
+    q1 = await tree.ask("q1")
+    await tree.answer(q1, "a1")
+    async with acting(db, tree.actor):
+        twice = [await db.fetchrow("select * from request_answer($1, 2)", q1) for _ in range(2)]
+        assert twice[0]["id"] == twice[1]["id"]
+        assert (twice[0]["answer_no"], twice[0]["status"], twice[0]["attempts"]) == (2, "pending", 0)
+    with pytest.raises(asyncpg.PostgresError, match="StaleAnswerNumber"):
+        async with acting(db, tree.actor):
+            await db.fetchrow("select * from request_answer($1, 4)", q1)
+    assert await db.fetchval("select count(*) from chat_messages where reply_to = $1", q1) == 2
+    session = await tree.session_row()
+    assert (session["current_leaf_id"], session["branched"]) == (twice[0]["id"], True)
+    # The worker claims the requested row by its id; a second claim finds nothing to take.
+    await db.execute("set role service_role")
+    try:
+        [won] = await db.fetch(CLAIM, [str(twice[0]["id"])], "w1")
+        assert await db.fetch(CLAIM, [str(twice[0]["id"]), q1], "w2") == []
+    finally:
+        await db.execute("reset role")
+    assert json.loads(won["c"])["answer_no"] == 2
+
+
+async def test_another_user_can_neither_request_branch_nor_read(tree: Tree, db: asyncpg.Connection) -> None:
+    q1 = await tree.ask("secret question")
+    a1 = await tree.answer(q1, "secret answer")
+    other = Actor("other", "authenticated", await create_user(db, "intruder"))
+    async with acting_as(db, other):
+        with pytest.raises(asyncpg.PostgresError, match="QuestionNotFound"):
+            await db.fetchrow("select * from request_answer($1, 2)", q1)
+    async with acting_as(db, other):
+        with pytest.raises(asyncpg.PostgresError, match="MessageNotFound"):
+            await db.fetchval("select chat_branch($1)", a1)
+    async with acting_as(db, other):
+        assert await db.fetch("select * from chat_path($1)", tree.session) == []
+    assert await db.fetchval("select count(*) from chat_messages where reply_to = $1", q1) == 1
+
+
+async def test_branch_copies_the_path_only(tree: Tree, db: asyncpg.Connection) -> None:
+    q1 = await tree.ask("q1")
+    a1 = await tree.answer(q1, "a1")
+    q2 = await tree.ask("q2")
+    await tree.answer(q2, "a2")
+    async with acting(db, tree.actor):
+        regenerated = await db.fetchrow("select * from request_answer($1, 2)", q1)
+    await db.execute("update chat_messages set content = 'a1 again', status = 'completed' where id = $1", regenerated["id"])
+    async with acting(db, tree.actor):
+        await db.execute("update chat_sessions set current_leaf_id = $1 where id = $2", a1, tree.session)
+        fresh = await db.fetchval("select chat_branch($1)", q2)
+        copied = await db.fetch("select content, answer_no from chat_path($1)", fresh)
+    # Branching at a question copies up to the answer it follows.
+    assert [(r["content"], r["answer_no"]) for r in copied] == [("q1", None), ("a1", 1)]
+    async with acting(db, tree.actor):
+        again = await db.fetchval("select chat_branch($1)", regenerated["id"])
+        copied = await db.fetch("select content, answer_no from chat_path($1)", again)
+        session = await db.fetchrow("select branched, message_count from chat_sessions where id = $1", again)
+    assert [(r["content"], r["answer_no"]) for r in copied] == [("q1", None), ("a1 again", 1)]
+    assert (session["branched"], session["message_count"]) == (False, 2)
+
+
+async def test_deleting_messages_splices_them_out(tree: Tree, db: asyncpg.Connection) -> None:
+    q1 = await tree.ask("q1")
+    await tree.answer(q1, "a1")
+    q2 = await tree.ask("q2")
+    await tree.answer(q2, "a2")
+    q3 = await tree.ask("q3")
+    await tree.answer(q3, "a3")
+    async with db.transaction():
+        await db.execute("delete from chat_messages where id = $1", q2)  # and, by cascade, a2
+    assert await tree.path() == ["q1", "a1", "q3", "a3"]
+    await db.execute("delete from chat_messages where content in ('a1', 'q3')")
+    assert await tree.path() == ["q1"]
+    assert (await tree.session_row())["message_count"] == 1
