@@ -175,7 +175,11 @@ CASES: list[tuple[str, str, int | str]] = [
         " returning id",
         REFUSED,
     ),
-    ("a", "insert into chat_messages (session_id, content, answer_no) values ('{a_session}', 'x', 2) returning id", REFUSED),
+    (
+        "a",
+        "insert into chat_messages (session_id, content, answer_no) values ('{a_session}', 'x', 2) returning id",
+        REFUSED,
+    ),
     ("a", "update chat_messages set parent_id = null where id = '{a_msg}' returning id", REFUSED),
     ("a", "select * from chat_path('{a_session}')", 2),
     ("b", "select * from chat_path('{a_session}')", 0),

@@ -86,7 +86,7 @@ async def test_a_line_links_up_one_by_one_and_in_bulk(tree: Tree, db: asyncpg.Co
     assert session["message_count"] == 8
 
 
-async def test_a_question_sent_before_the_answer_moves_under_it_when_claimed(tree: Tree, db: asyncpg.Connection) -> None:
+async def test_a_question_sent_early_moves_under_the_answer_when_claimed(tree: Tree, db: asyncpg.Connection) -> None:
     q1 = await tree.ask("q1")
     q2 = await tree.ask("q2")  # before any worker answered q1
     a1 = await tree.answer(q1, "a1")
@@ -179,7 +179,9 @@ async def test_branch_copies_the_path_only(tree: Tree, db: asyncpg.Connection) -
     await tree.answer(q2, "a2")
     async with acting(db, tree.actor):
         regenerated = await db.fetchrow("select * from request_answer($1, 2)", q1)
-    await db.execute("update chat_messages set content = 'a1 again', status = 'completed' where id = $1", regenerated["id"])
+    await db.execute(
+        "update chat_messages set content = 'a1 again', status = 'completed' where id = $1", regenerated["id"]
+    )
     async with acting(db, tree.actor):
         await db.execute("update chat_sessions set current_leaf_id = $1 where id = $2", a1, tree.session)
         fresh = await db.fetchval("select chat_branch($1)", q2)
