@@ -25,6 +25,12 @@ LOGOUT_SCOPES = ("global", "local", "others")
 
 async def authenticate(auth: Auth, call: Call) -> tuple[User, UUID | None]:
     """The caller's user and session id, or GoTrue's 401/403."""
+    user, session_id, _ = await authenticate_claims(auth, call)
+    return user, session_id
+
+
+async def authenticate_claims(auth: Auth, call: Call) -> tuple[User, UUID | None, dict[str, Any]]:
+    """`authenticate` plus the verified token's claims."""
     claims = verify_user_token(call.bearer, auth.settings.supabase.keys)
     session_id = UUID(claims["session_id"]) if claims.get("session_id") else None
     row = await auth.pool.fetchrow(Q["user_for_token"], UUID(claims["sub"]), session_id)
@@ -32,7 +38,7 @@ async def authenticate(auth: Auth, call: Call) -> tuple[User, UUID | None]:
         raise forbidden("user_not_found", "User from sub claim in JWT does not exist")
     if not row["session_found"]:
         raise forbidden("session_not_found", "Session from session_id claim in JWT does not exist")
-    return User.from_row(row), session_id
+    return User.from_row(row), session_id, claims
 
 
 async def get_user(auth: Auth, call: Call) -> Reply:

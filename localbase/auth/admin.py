@@ -15,7 +15,7 @@ from uuid import UUID
 
 import asyncpg
 
-from localbase.auth import addresses, links, mail
+from localbase.auth import addresses, links, mail, mfa
 from localbase.auth.calls import Auth, Call, Reply
 from localbase.auth.creation import NewUser, insert_user
 from localbase.auth.errors import (
@@ -58,6 +58,8 @@ async def route(auth: Auth, call: Call) -> Reply:
             return await list_users(auth, call)
         if method == "POST":
             return await create_user(auth, call)
+    if path.startswith("/admin/oauth"):
+        raise not_found("feature_disabled", "OAuth server is disabled")
     parts = path.split("/")
     if len(parts) == 4 and parts[2] == "users":
         user_id = _user_id(parts[3])
@@ -67,11 +69,12 @@ async def route(auth: Auth, call: Call) -> Reply:
             return await update_user(auth, call, user_id)
         if method == "DELETE":
             return await delete_user(auth, call, user_id)
-    if len(parts) >= 5 and parts[2] == "users" and parts[4] == "factors":
-        _user_id(parts[3])
-        if method == "GET":
-            return Reply(200, [])  # MFA is not supported: no user has factors
-        raise not_found("mfa_factor_not_found", "Factor not found")
+    if len(parts) in (5, 6) and parts[2] == "users" and parts[4] == "factors":
+        user_id = _user_id(parts[3])
+        if len(parts) == 5 and method == "GET":
+            return await mfa.admin_list(auth, user_id)
+        if len(parts) == 6 and method == "DELETE":
+            return await mfa.admin_delete(auth, user_id, parts[5])
     raise not_found("not_found", "Not Found")
 
 

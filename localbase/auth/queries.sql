@@ -3,19 +3,22 @@
 
 -- name: user_by_id
 -- The user with this id, soft-deleted or not (admin reads).
-select u.*, (select jsonb_agg(to_jsonb(i) order by i.created_at) from auth.identities i where i.user_id = u.id) as identities
+select u.*, (select jsonb_agg(to_jsonb(i) order by i.created_at) from auth.identities i where i.user_id = u.id) as identities,
+       (select jsonb_agg(to_jsonb(f) - 'secret' order by f.created_at) from auth.mfa_factors f where f.user_id = u.id) as factors
   from auth.users u
  where u.id = $1;
 
 -- name: user_by_email
 -- The live email user with this (lower-cased) address.
-select u.*, (select jsonb_agg(to_jsonb(i) order by i.created_at) from auth.identities i where i.user_id = u.id) as identities
+select u.*, (select jsonb_agg(to_jsonb(i) order by i.created_at) from auth.identities i where i.user_id = u.id) as identities,
+       (select jsonb_agg(to_jsonb(f) - 'secret' order by f.created_at) from auth.mfa_factors f where f.user_id = u.id) as factors
   from auth.users u
  where u.email = $1 and not u.is_sso_user and u.deleted_at is null;
 
 -- name: user_for_token
 -- GET /user in one round trip: the token's user and whether its session still exists.
 select u.*, (select jsonb_agg(to_jsonb(i) order by i.created_at) from auth.identities i where i.user_id = u.id) as identities,
+       (select jsonb_agg(to_jsonb(f) - 'secret' order by f.created_at) from auth.mfa_factors f where f.user_id = u.id) as factors,
        ($2::uuid is null or exists (select 1 from auth.sessions s where s.id = $2 and s.user_id = u.id)) as session_found
   from auth.users u
  where u.id = $1 and u.deleted_at is null;
@@ -64,6 +67,7 @@ with signed_in as (
   returning token
 )
 select u.*, (select jsonb_agg(to_jsonb(i) order by i.created_at) from auth.identities i where i.user_id = u.id) as identities,
+       (select jsonb_agg(to_jsonb(f) - 'secret' order by f.created_at) from auth.mfa_factors f where f.user_id = u.id) as factors,
        s.created_at as session_started_at
   from signed_in u, new_session s, new_token t;
 
@@ -80,7 +84,8 @@ select rt.token, rt.revoked, rt.updated_at, rt.session_id, s.created_at as sessi
          where a.session_id = rt.session_id and not a.revoked order by a.id desc limit 1) as active_token,
        (select a.parent from auth.refresh_tokens a
          where a.session_id = rt.session_id and not a.revoked order by a.id desc limit 1) as active_parent,
-       u.*, (select jsonb_agg(to_jsonb(i) order by i.created_at) from auth.identities i where i.user_id = u.id) as identities
+       u.*, (select jsonb_agg(to_jsonb(i) order by i.created_at) from auth.identities i where i.user_id = u.id) as identities,
+       (select jsonb_agg(to_jsonb(f) - 'secret' order by f.created_at) from auth.mfa_factors f where f.user_id = u.id) as factors
   from auth.refresh_tokens rt
   join auth.sessions s on s.id = rt.session_id
   join auth.users u on u.id = s.user_id
@@ -139,7 +144,8 @@ with updated as (
   returning i.*
 )
 select u.*, coalesce((select jsonb_agg(to_jsonb(i)) from identity i),
-                     (select jsonb_agg(to_jsonb(i) order by i.created_at) from auth.identities i where i.user_id = u.id)) as identities
+                     (select jsonb_agg(to_jsonb(i) order by i.created_at) from auth.identities i where i.user_id = u.id)) as identities,
+       (select jsonb_agg(to_jsonb(f) - 'secret' order by f.created_at) from auth.mfa_factors f where f.user_id = u.id) as factors
   from updated u;
 
 -- name: set_confirmation
@@ -158,7 +164,8 @@ update auth.users set email_change = $2, email_change_token_new = $3, email_chan
 
 -- name: user_by_token
 -- The live user holding this token hash in the column that `$2` (a verification kind) uses.
-select u.*, (select jsonb_agg(to_jsonb(i) order by i.created_at) from auth.identities i where i.user_id = u.id) as identities
+select u.*, (select jsonb_agg(to_jsonb(i) order by i.created_at) from auth.identities i where i.user_id = u.id) as identities,
+       (select jsonb_agg(to_jsonb(f) - 'secret' order by f.created_at) from auth.mfa_factors f where f.user_id = u.id) as factors
   from auth.users u
  where u.deleted_at is null
    and (   ($2::text = 'confirmation' and u.confirmation_token = $1)
@@ -195,7 +202,8 @@ select count(*) from auth.users;
 
 -- name: list_users
 -- One page of users, newest first. $1 limit, $2 offset.
-select u.*, (select jsonb_agg(to_jsonb(i) order by i.created_at) from auth.identities i where i.user_id = u.id) as identities
+select u.*, (select jsonb_agg(to_jsonb(i) order by i.created_at) from auth.identities i where i.user_id = u.id) as identities,
+       (select jsonb_agg(to_jsonb(f) - 'secret' order by f.created_at) from auth.mfa_factors f where f.user_id = u.id) as factors
   from auth.users u
  order by u.created_at desc, u.id
  limit $1 offset $2;

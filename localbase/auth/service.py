@@ -2,8 +2,9 @@
 
 Routing, body parsing and the one place where errors become responses. Handlers live in modules
 named for what they serve: `signup` (sign-up, password grant), `sessions` (refresh), `account`
-(/user, /logout), `verify` (emailed flows), `admin`. GoTrue features we do not offer (MFA, SSO,
-OAuth providers, phone) answer a well-formed GoTrue error.
+(/user, /logout, /reauthenticate), `anonymous` (guests), `mfa` (TOTP factors), `verify` (emailed
+flows), `admin`. GoTrue features we do not offer (SSO, OAuth providers, phone, WebAuthn/passkeys)
+answer a well-formed GoTrue error.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from localbase.auth import account, admin, sessions, signup, verify
+from localbase.auth import account, admin, mfa, sessions, signup, verify
 from localbase.auth.calls import Auth, Call, Reply, is_versioned, parse_body
 from localbase.auth.errors import API_VERSION, AuthError, OAuthError, not_found, unexpected, validation_failed
 from localbase.gateway import Context
@@ -132,6 +133,10 @@ def _fallback(path: str) -> Handler:
     """Admin routes, then GoTrue features we do not offer, then 404."""
     if path.startswith("/admin/") or path == "/invite":
         return admin.route
+    if path == "/factors" or path.startswith("/factors/"):
+        return mfa.route
+    if path.startswith(("/user/identities", "/user/oauth/")):
+        return _signed_in_but_disabled(path)
     unsupported = _UNSUPPORTED.get(path.split("/")[1] if path.count("/") else path)
 
     async def refuse(auth: Auth, call: Call) -> Reply:
@@ -140,8 +145,24 @@ def _fallback(path: str) -> Handler:
     return refuse
 
 
+def _signed_in_but_disabled(path: str) -> Handler:
+    """Features GoTrue mounts behind the session check: the caller is authenticated first."""
+    disabled = (
+        not_found("manual_linking_disabled", "Manual linking is disabled")
+        if path.startswith("/user/identities")
+        else not_found("feature_disabled", "OAuth server is disabled")
+    )
+
+    async def refuse(auth: Auth, call: Call) -> Reply:
+        await account.authenticate(auth, call)
+        raise disabled
+
+    return refuse
+
+
 _UNSUPPORTED = {
-    "factors": AuthError(422, "mfa_totp_enroll_not_enabled", "MFA enroll is disabled for TOTP"),
+    "passkeys": not_found("passkey_disabled", "Passkeys are disabled"),
+    "oauth": not_found("feature_disabled", "OAuth server is disabled"),
     "sso": not_found("saml_provider_disabled", "SAML 2.0 is disabled"),
     "saml": not_found("saml_provider_disabled", "SAML 2.0 is disabled"),
     "authorize": validation_failed("Unsupported provider: no external OAuth providers are enabled"),

@@ -35,9 +35,18 @@ def new_refresh_token() -> str:
 
 
 def session_json(
-    auth: Auth, user: User, *, session_id: UUID, refresh_token: str, method: str, started_at: datetime
+    auth: Auth,
+    user: User,
+    *,
+    session_id: UUID,
+    refresh_token: str,
+    method: str,
+    started_at: datetime,
+    assurance: tuple[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
-    access_token, expires_at = mint_access_token(user, session_id, method, started_at, auth.settings)
+    access_token, expires_at = mint_access_token(
+        user, session_id, method, started_at, auth.settings, assurance=assurance
+    )
     return {
         "access_token": access_token,
         "token_type": "bearer",
@@ -61,6 +70,7 @@ async def start(conn: asyncpg.Connection, auth: Auth, user_id: UUID, method: str
     )
     if row is None:
         raise AuthError(404, "user_not_found", "User not found")
+    await conn.execute(Q["add_amr_claim"], session_id, method)  # the session's first AMR claim
     return session_json(
         auth,
         User.from_row(row),
@@ -98,11 +108,18 @@ async def _rotate(conn: asyncpg.Connection, auth: Auth, token: str, ip: str) -> 
         raise bad_request("session_expired", "Invalid Refresh Token: Session Expired")
     method = "anonymous" if user.is_anonymous else "password" if user.encrypted_password else "otp"
     session_id, started_at = row["session_id"], row["session_started_at"]
+    assurance = await session_assurance(conn, session_id)
     if row["revoked"]:
         active = row["active_token"]
         if active is not None and row["active_parent"] == token:
             return session_json(
-                auth, user, session_id=session_id, refresh_token=active, method=method, started_at=started_at
+                auth,
+                user,
+                session_id=session_id,
+                refresh_token=active,
+                method=method,
+                started_at=started_at,
+                assurance=assurance,
             )
         window = timedelta(seconds=auth.settings.localbase.refresh_reuse_interval)
         if active is None or row["updated_at"] + window <= now:
@@ -119,4 +136,20 @@ async def _rotate(conn: asyncpg.Connection, auth: Auth, token: str, ip: str) -> 
             return bad_request("refresh_token_already_used", "Invalid Refresh Token: Already Used")
     child = new_refresh_token()
     await conn.execute(Q["rotate_refresh_token"], token, child)
-    return session_json(auth, user, session_id=session_id, refresh_token=child, method=method, started_at=started_at)
+    return session_json(
+        auth,
+        user,
+        session_id=session_id,
+        refresh_token=child,
+        method=method,
+        started_at=started_at,
+        assurance=assurance,
+    )
+
+
+async def session_assurance(conn: asyncpg.Connection, session_id: UUID) -> tuple[str, list[dict[str, Any]]] | None:
+    """The session's AAL and AMR claims (most recent first); None for a session without claims."""
+    row = await conn.fetchrow(Q["session_assurance"], session_id)
+    if row is None or not row["amr"]:
+        return None
+    return row["aal"] or "aal1", list(row["amr"])

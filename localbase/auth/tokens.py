@@ -26,9 +26,16 @@ def issuer(settings: Settings) -> str:
 
 
 def mint_access_token(
-    user: User, session_id: uuid.UUID, method: str, started_at: datetime, settings: Settings
+    user: User,
+    session_id: uuid.UUID,
+    method: str,
+    started_at: datetime,
+    settings: Settings,
+    *,
+    assurance: tuple[str, list[dict[str, Any]]] | None = None,
 ) -> tuple[str, int]:
-    """A signed access token for `user` in `session_id` and its `exp` (unix seconds)."""
+    """A signed access token for `user` in `session_id` and its `exp` (unix seconds). `assurance` is
+    the session's (aal, amr claims) when known; otherwise aal1 and the one method the session began with."""
     now = int(time.time())
     expires_at = now + settings.localbase.jwt_expiry
     claims = {
@@ -42,8 +49,8 @@ def mint_access_token(
         "app_metadata": user.app_metadata,
         "user_metadata": user.user_metadata,
         "role": user.role or "authenticated",
-        "aal": "aal1",
-        "amr": [{"method": method, "timestamp": int(started_at.timestamp())}],
+        "aal": assurance[0] if assurance else "aal1",
+        "amr": assurance[1] if assurance else [{"method": method, "timestamp": int(started_at.timestamp())}],
         "session_id": str(session_id),
         "is_anonymous": user.is_anonymous,
     }

@@ -45,6 +45,7 @@ class User:
     is_anonymous: bool
     is_sso_user: bool
     identities: Sequence[Mapping[str, Any]]
+    factors: Sequence[Mapping[str, Any]] = ()
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> User:
@@ -73,6 +74,7 @@ class User:
             is_anonymous=row["is_anonymous"],
             is_sso_user=row["is_sso_user"],
             identities=row["identities"] or (),
+            factors=row.get("factors") or (),
         )
 
     @property
@@ -112,6 +114,8 @@ class User:
                 "is_anonymous": self.is_anonymous,
             }
         )
+        if self.factors:  # GoTrue's `factors,omitempty`
+            body["factors"] = [factor_json(factor) for factor in self.factors]
         return body
 
 
@@ -131,6 +135,26 @@ def identity_json(row: Mapping[str, Any]) -> dict[str, Any]:
     if row["last_sign_in_at"]:
         body["last_sign_in_at"] = _reformat(row["last_sign_in_at"])
     return body
+
+
+def factor_json(row: Mapping[str, Any]) -> dict[str, Any]:
+    """One auth.mfa_factors row (a record or `to_jsonb` of it) as GoTrue's Factor, never its secret."""
+    body: dict[str, Any] = {
+        "id": str(row["id"]),
+        "created_at": _stamp(row["created_at"]),
+        "updated_at": _stamp(row["updated_at"]),
+        "status": row["status"],
+    }
+    if row["friendly_name"]:
+        body["friendly_name"] = row["friendly_name"]
+    body["factor_type"] = row["factor_type"]
+    body["phone"] = row["phone"] or ""
+    body["last_challenged_at"] = _stamp(row["last_challenged_at"]) if row["last_challenged_at"] else None
+    return body
+
+
+def _stamp(value: str | datetime) -> str:
+    return timestamp(value) if isinstance(value, datetime) else _reformat(value)
 
 
 def _reformat(value: str) -> str:

@@ -116,10 +116,13 @@ def test_unsupported_features_answer_gotrue_errors(stack: LocalStack) -> None:
     headers = {**V2024, "apikey": stack.anon_key}
     cases = {
         ("POST", "/sso"): (404, "saml_provider_disabled"),
-        ("POST", "/factors"): (422, "mfa_totp_enroll_not_enabled"),
+        ("POST", "/factors"): (403, "bad_jwt"),  # a session is required before anything else
         ("GET", "/authorize?provider=google"): (400, "validation_failed"),
         ("POST", "/token?grant_type=pkce"): (404, "flow_state_not_found"),
         ("GET", "/no/such/route"): (404, "not_found"),
+        ("POST", "/passkeys/authentication/options"): (404, "passkey_disabled"),
+        ("POST", "/oauth/clients/register"): (404, "feature_disabled"),
+        ("GET", "/user/identities/authorize?provider=github"): (403, "bad_jwt"),  # session first
     }
     for (method, path), expected in cases.items():
         reply = httpx.request(method, f"{stack.url}/auth/v1{path}", headers=headers, json={})

@@ -1,0 +1,235 @@
+"""MFA with TOTP factors (issue 12, item 10) through supabase-py and supabase-js: enrol, challenge,
+verify to aal2, sign in again with the code, unenrol, admin listing and deletion, and GoTrue's
+refusals (no session first, guests, other users' factors, disabled factor types)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import httpx
+import jwt
+import pyotp
+import pytest
+from supabase import Client
+from supabase_auth.errors import AuthApiError
+
+from tests.conftest import LocalStack
+from tests.localbase.auth.conftest import client, new_email
+from tests.localbase.auth.js import run_js
+
+PASSWORD = "Password123"
+VERSIONED = {"X-Supabase-Api-Version": "2024-01-01"}
+
+
+def _claims(token: str) -> dict[str, Any]:
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+def _member(stack: LocalStack) -> tuple[Client, str]:
+    email = new_email()
+    member = client(stack)
+    member.auth.sign_up({"email": email, "password": PASSWORD})
+    return member, email
+
+
+def _enrolled(member: Client, name: str = "phone app") -> tuple[str, str]:
+    """Enrol and verify a TOTP factor; its id and secret."""
+    enrolled = member.auth.mfa.enroll({"factor_type": "totp", "friendly_name": name})
+    secret = enrolled.totp.secret  # type: ignore[union-attr]
+    member.auth.mfa.challenge_and_verify({"factor_id": enrolled.id, "code": pyotp.TOTP(secret).now()})
+    return enrolled.id, secret
+
+
+def test_enrol_challenge_verify_through_supabase_py(stack: LocalStack) -> None:
+    member, email = _member(stack)
+    enrolled = member.auth.mfa.enroll({"factor_type": "totp", "friendly_name": "phone app", "issuer": "ChatGalaxy"})
+    assert enrolled.type == "totp"
+    assert enrolled.friendly_name == "phone app"
+    totp = enrolled.totp
+    assert totp is not None
+    assert totp.qr_code.startswith("data:image/svg+xml;utf-8,<svg")  # GoTrue's SVG, made a data URI by the client
+    assert len(totp.secret) == 32
+    assert totp.uri.startswith(f"otpauth://totp/ChatGalaxy:{email.replace('@', '%40')}?secret={totp.secret}")
+    user = member.auth.get_user().user  # type: ignore[union-attr]
+    assert [(f.id, f.status, f.factor_type, f.friendly_name) for f in user.factors or []] == [
+        (enrolled.id, "unverified", "totp", "phone app")
+    ]
+    assert member.auth.mfa.list_factors().totp == []  # only verified factors count
+    level = member.auth.mfa.get_authenticator_assurance_level()
+    assert (level.current_level, level.next_level) == ("aal1", "aal1")
+
+    challenge = member.auth.mfa.challenge({"factor_id": enrolled.id})
+    assert challenge.factor_type == "totp"
+    assert abs(challenge.expires_at - (time.time() + 300)) < 60
+    wrong = f"{(int(pyotp.TOTP(totp.secret).now()) + 500_000) % 1_000_000:06d}"
+    with pytest.raises(AuthApiError) as caught:
+        member.auth.mfa.verify({"factor_id": enrolled.id, "challenge_id": challenge.id, "code": wrong})
+    assert (caught.value.status, caught.value.code, caught.value.message) == (
+        422, "mfa_verification_failed", "Invalid TOTP code entered"
+    )  # fmt: skip
+    code = pyotp.TOTP(totp.secret).now()
+    verified = member.auth.mfa.verify({"factor_id": enrolled.id, "challenge_id": challenge.id, "code": code})
+    claims = _claims(verified.access_token)
+    assert claims["aal"] == "aal2"
+    assert [a["method"] for a in claims["amr"]] == ["totp", "password"]
+    assert verified.user.factors[0].status == "verified"  # type: ignore[index]
+    level = member.auth.mfa.get_authenticator_assurance_level()
+    assert (level.current_level, level.next_level) == ("aal2", "aal2")
+    assert [f.id for f in member.auth.mfa.list_factors().totp] == [enrolled.id]
+    # A challenge is spent once; a refresh keeps aal2.
+    with pytest.raises(AuthApiError) as spent:
+        member.auth.mfa.verify({"factor_id": enrolled.id, "challenge_id": challenge.id, "code": code})
+    assert spent.value.code == "mfa_ip_address_mismatch"
+    refreshed = member.auth.refresh_session()
+    assert _claims(refreshed.session.access_token)["aal"] == "aal2"  # type: ignore[union-attr]
+
+
+def test_sign_in_asks_for_the_code_through_supabase_js(stack: LocalStack) -> None:
+    member, email = _member(stack)
+    factor_id, secret = _enrolled(member)
+    script = """
+      const sb = client();
+      const signed = await sb.auth.signInWithPassword({ email: input.email, password: input.password });
+      const before = await sb.auth.mfa.getAuthenticatorAssuranceLevel();
+      const factors = await sb.auth.mfa.listFactors();
+      const bad = await sb.auth.mfa.challengeAndVerify({ factorId: input.factorId, code: '12345' });
+      const done = await sb.auth.mfa.challengeAndVerify({ factorId: input.factorId, code: input.code });
+      const after = await sb.auth.mfa.getAuthenticatorAssuranceLevel();
+      const rows = await sb.from('profiles').select('email');
+      return { signedError: signed.error, before: before.data, totp: factors.data.totp.map((f) => f.id),
+               bad: bad.error && { status: bad.error.status, code: bad.error.code }, doneError: done.error,
+               after: after.data, rows: rows.data };
+    """
+    out = run_js(script, url=stack.url, anonKey=stack.anon_key, email=email, password=PASSWORD,
+                 factorId=factor_id, code=pyotp.TOTP(secret).now())  # fmt: skip
+    assert out["signedError"] is None
+    assert (out["before"]["currentLevel"], out["before"]["nextLevel"]) == ("aal1", "aal2")  # ask for the code
+    assert out["totp"] == [factor_id]
+    assert out["bad"] == {"status": 422, "code": "mfa_verification_failed"}
+    assert out["doneError"] is None
+    assert (out["after"]["currentLevel"], out["after"]["nextLevel"]) == ("aal2", "aal2")
+    assert [m["method"] for m in out["after"]["currentAuthenticationMethods"]] == ["totp", "password"]
+    assert out["rows"] == [{"email": email}]
+
+
+def test_verifying_ends_other_aal1_sessions(stack: LocalStack) -> None:
+    member, email = _member(stack)
+    other = client(stack)
+    other.auth.sign_in_with_password({"email": email, "password": PASSWORD})
+    _enrolled(member)
+    with pytest.raises(AuthApiError) as caught:
+        other.auth.get_user()
+    assert (caught.value.status, caught.value.code) == (403, "session_not_found")
+
+
+def test_second_factor_and_unenrol_need_aal2(stack: LocalStack) -> None:
+    member, email = _member(stack)
+    factor_id, _secret = _enrolled(member)
+    weak = client(stack)
+    weak.auth.sign_in_with_password({"email": email, "password": PASSWORD})  # aal1 only
+    with pytest.raises(AuthApiError) as more:
+        weak.auth.mfa.enroll({"factor_type": "totp", "friendly_name": "second"})
+    assert (more.value.status, more.value.code, more.value.message) == (
+        403, "insufficient_aal", "AAL2 required to enroll a new factor"
+    )  # fmt: skip
+    with pytest.raises(AuthApiError) as drop:
+        weak.auth.mfa.unenroll({"factor_id": factor_id})
+    assert (drop.value.status, drop.value.code, drop.value.message) == (
+        422, "insufficient_aal", "AAL2 required to unenroll verified factor"
+    )  # fmt: skip
+    assert member.auth.mfa.unenroll({"factor_id": factor_id}).id == factor_id
+    assert member.auth.get_user().user.factors in (None, [])  # type: ignore[union-attr]
+    # The session it raised is aal1 again at its next refresh.
+    assert _claims(member.auth.refresh_session().session.access_token)["aal"] == "aal1"  # type: ignore[union-attr]
+
+
+def test_refusals_come_in_gotrues_order(stack: LocalStack) -> None:
+    url = f"{stack.url}/auth/v1/factors"
+    body = {"factor_type": "totp"}
+    no_bearer = httpx.post(url, json=body, headers={"apikey": stack.anon_key, "Authorization": "", **VERSIONED})
+    assert (no_bearer.status_code, no_bearer.json()["code"]) == (401, "no_authorization")
+    anon_key = httpx.post(url, json={"factor_type": "nonsense"}, headers={"apikey": stack.anon_key, **VERSIONED})
+    assert (anon_key.status_code, anon_key.json()) == (
+        403,
+        {"code": "bad_jwt", "message": "invalid claim: missing sub claim"},
+    )
+    guest = client(stack)
+    token = guest.auth.sign_in_anonymously().session.access_token  # type: ignore[union-attr]
+    refused = httpx.post(
+        url, json=body, headers={"apikey": stack.anon_key, "Authorization": f"Bearer {token}", **VERSIONED}
+    )
+    assert (refused.status_code, refused.json()) == (
+        403, {"code": "no_authorization", "message": "Anonymous user not allowed to perform these actions"}
+    )  # fmt: skip
+    owner, _ = _member(stack)
+    theirs = owner.auth.mfa.enroll({"factor_type": "totp"}).id
+    intruder, _ = _member(stack)
+    with pytest.raises(AuthApiError) as caught:
+        intruder.auth.mfa.challenge({"factor_id": theirs})
+    assert (caught.value.status, caught.value.code, caught.value.message) == (
+        404,
+        "mfa_factor_not_found",
+        "Factor not found",
+    )
+    with pytest.raises(AuthApiError) as junk:
+        intruder.auth.mfa.unenroll({"factor_id": "not-a-uuid"})
+    assert (junk.value.status, junk.value.code) == (404, "validation_failed")
+
+
+@pytest.mark.parametrize(
+    ("factor_type", "status", "code", "message"),
+    [
+        ("phone", 422, "mfa_phone_enroll_not_enabled", "MFA enroll is disabled for Phone"),
+        ("webauthn", 422, "mfa_webauthn_enroll_not_enabled", "MFA enroll is disabled for WebAuthn"),
+        ("sms", 400, "validation_failed", "factor_type needs to be totp, phone, or webauthn"),
+    ],
+)
+def test_disabled_factor_types(stack: LocalStack, factor_type: str, status: int, code: str, message: str) -> None:
+    member, _ = _member(stack)
+    out = run_js(
+        """
+        const sb = client();
+        await sb.auth.signInWithPassword({ email: input.email, password: input.password });
+        const r = await sb.auth.mfa.enroll({ factorType: input.type, phone: '+8613800000000', friendlyName: 'x' });
+        return { status: r.error.status, code: r.error.code, message: r.error.message };
+        """,
+        url=stack.url,
+        anonKey=stack.anon_key,
+        email=member.auth.get_user().user.email,  # type: ignore[union-attr]
+        password=PASSWORD,
+        type=factor_type,
+    )
+    assert out == {"status": status, "code": code, "message": message}
+
+
+def test_friendly_names_are_unique_per_user(stack: LocalStack) -> None:
+    member, _ = _member(stack)
+    member.auth.mfa.enroll({"factor_type": "totp", "friendly_name": "work"})
+    with pytest.raises(AuthApiError) as caught:
+        member.auth.mfa.enroll({"factor_type": "totp", "friendly_name": "work"})
+    assert (caught.value.status, caught.value.code) == (422, "mfa_factor_name_conflict")
+    assert caught.value.message == 'A factor with the friendly name "work" for this user already exists'
+
+
+def test_admin_lists_and_deletes_factors(stack: LocalStack) -> None:
+    member, _ = _member(stack)
+    user_id = member.auth.get_user().user.id  # type: ignore[union-attr]
+    factor_id, _ = _enrolled(member)
+    admin = client(stack, stack.service_role_key).auth.admin
+    listed = admin.mfa.list_factors({"user_id": user_id})
+    assert [(f.id, f.status, f.factor_type) for f in listed] == [(factor_id, "verified", "totp")]
+    with pytest.raises(AuthApiError) as missing:
+        admin.mfa.list_factors({"user_id": str(uuid.uuid4())})
+    assert (missing.value.status, missing.value.code, missing.value.message) == (
+        404,
+        "user_not_found",
+        "User not found",
+    )
+    with pytest.raises(AuthApiError) as gone:
+        admin.mfa.delete_factor({"user_id": user_id, "id": str(uuid.uuid4())})
+    assert (gone.value.status, gone.value.code) == (404, "mfa_factor_not_found")
+    assert admin.mfa.delete_factor({"user_id": user_id, "id": factor_id}).id == factor_id
+    assert admin.mfa.list_factors({"user_id": user_id}) == []
+    assert _claims(member.auth.refresh_session().session.access_token)["aal"] == "aal1"  # type: ignore[union-attr]
