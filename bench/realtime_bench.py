@@ -7,7 +7,8 @@ client's own cost stays small next to the server's. The
 writer stamps each row with `time.monotonic()` just before its insert; the subscriber process
 subtracts that from its own `time.monotonic()` on receipt (CLOCK_MONOTONIC is system-wide, so both
 processes read the same clock). Clients offer permessage-deflate as browsers do; whether it is
-used is the server's choice. Bounded: well under 90 s.
+used is the server's choice. The 1,000-subscriber latency repeats BENCH_RUNS times (default 5),
+reported per run with its median and range. Bounded: about two minutes.
 
 python -m bench.realtime_bench          (writes bench/out/realtime.json)
 """
@@ -30,7 +31,7 @@ import httpx
 import msgspec
 import uvloop
 
-from bench.harness import free_port, summary_ms, throwaway_cluster, write_report
+from bench.harness import RUNS, free_port, spread, summary_ms, throwaway_cluster, write_report
 from core.settings import Settings
 
 _LATENCY_RUNS = ((1, 200, 0.01), (100, 100, 0.02), (1000, 100, 0.05))  # subscribers, inserts, pace (s)
@@ -283,9 +284,23 @@ async def _run(dsn: str, port: int, pid: int) -> dict[str, Any]:
     await conn.close()
     memory = await _idle_memory(port, path, pid)
     latency = [await _latency(dsn, port, path, pid, run) for run in _LATENCY_RUNS]
+    # The 1,000-subscriber figure again, BENCH_RUNS times in all: its target holds in every run or not.
+    crowd = [latency[-1]] + [await _latency(dsn, port, path, pid, _LATENCY_RUNS[-1]) for _ in range(RUNS - 1)]
     broadcast = await _broadcast_rate(port, path)
     load = os.getloadavg()[0]
-    return {"idle_memory": memory, "insert_to_delivery": latency, "broadcast": broadcast, "load_average_1m": load}
+    return {
+        "idle_memory": memory,
+        "insert_to_delivery": latency,
+        "insert_to_delivery_1000_over_runs": {
+            "runs": len(crowd),
+            "p99_ms": spread([r["p99_ms"] for r in crowd], 2),
+            "p50_ms": spread([r["p50_ms"] for r in crowd], 2),
+            "server_cpu_ms_per_insert": spread([r["server_cpu_ms_per_insert"] for r in crowd], 3),
+            "delivered": [r["n"] for r in crowd],
+        },
+        "broadcast": broadcast,
+        "load_average_1m": load,
+    }
 
 
 def _wait_until_up(url: str, timeout: float = 30.0) -> None:
