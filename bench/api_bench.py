@@ -176,18 +176,20 @@ def _loadgen(port: int, path: str, headers: dict[str, str], server_pid: int) -> 
     }
 
 
-def _throughput(doors: dict[str, tuple[int, int, dict[str, str]]], cases: dict[str, dict[str, str]]) -> dict[str, Any]:
-    """Each case through each door, RUNS times, interleaved so both doors see the same machine.
+def _throughput(
+    doors: dict[str, tuple[int, int, dict[str, str]]], cases: dict[str, dict[str, str]], runs_wanted: int = RUNS
+) -> dict[str, Any]:
+    """Each case through each door, `runs_wanted` times, interleaved so both doors see the same machine.
 
     `doors` maps a door to (port, server pid, headers); `cases` maps a case to a path per door.
     Per case: requests/s, p99 and server CPU per request for each door (median and range over the
     runs), and the API's share of REST's throughput computed within each run."""
     runs: dict[str, dict[str, list[dict[str, Any]]]] = {case: {door: [] for door in doors} for case in cases}
-    for _ in range(RUNS):
+    for _ in range(runs_wanted):
         for case, paths in cases.items():
             for door, (port, pid, headers) in doors.items():
                 runs[case][door].append(_loadgen(port, paths[door], headers, pid))
-    figures: dict[str, Any] = {"connections": LOAD_CONNECTIONS, "seconds_per_run": LOAD_SECONDS, "runs": RUNS}
+    figures: dict[str, Any] = {"connections": LOAD_CONNECTIONS, "seconds_per_run": LOAD_SECONDS, "runs": runs_wanted}
     for case, by_door in runs.items():
         entry: dict[str, Any] = {}
         for door, results in by_door.items():
@@ -206,6 +208,29 @@ def _throughput(doors: dict[str, tuple[int, int, dict[str, str]]], cases: dict[s
         figures[case] = entry
         print(f"throughput {case}: {json.dumps(entry)}", flush=True)
     return figures
+
+
+def _other_routes(session_id: str, user_id: str) -> dict[str, dict[str, str]]:
+    """The facade's other reads beside the closest REST request (one run each: in proportion)."""
+    sessions = "id,title,role_id,is_active,message_count,last_message_at,created_at,updated_at"
+    roles = "id,slug,name,description,avatar_url,system_prompt,created_by"
+    profile = "id,username,email,avatar_url,is_active,last_login_at,created_at,updated_at"
+    return {
+        "sessions_list": {
+            "api": "/api/sessions",
+            "rest": f"/rest/v1/chat_sessions?select={sessions}&archived_at=is.null"
+            "&order=last_message_at.desc.nullslast,created_at.desc&limit=20",
+        },
+        "session_get": {
+            "api": f"/api/sessions/{session_id}",
+            "rest": f"/rest/v1/chat_sessions?select={sessions}&id=eq.{session_id}",
+        },
+        "roles_list": {
+            "api": "/api/roles",
+            "rest": f"/rest/v1/ai_roles?select={roles}&is_active=eq.true&order=sort_order,created_at",
+        },
+        "profile_get": {"api": "/api/profile", "rest": f"/rest/v1/profiles?select={profile}&id=eq.{user_id}"},
+    }
 
 
 async def _asyncpg_rate(database: str, claims: str, session_id: str, deep: dict[str, str] | None) -> dict[str, Any]:
@@ -290,6 +315,8 @@ async def _measure(
             "page1": {"api": api_base, "rest": rest_base},
             "deep_cursor": {"api": f"{api_base}&cursor={cursor}", "rest": rest_deep},
         }
+        user_id = json.loads(claims)["sub"]
+        figures["other_routes"] = _throughput(doors, _other_routes(session_id, user_id), runs_wanted=1)
         figures["throughput_1m"] = {
             **_throughput(doors, cases),
             "asyncpg_page1": await _asyncpg_rate(database, claims, session_id, None),
