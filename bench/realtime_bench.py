@@ -187,7 +187,9 @@ async def subscribers(host: str, port: int, path: str, count: int, expected: int
         print(_json(latencies).decode(), flush=True)
 
 
-async def _latency(dsn: str, port: int, path: str, pid: int, run: tuple[int, int, float]) -> dict[str, Any]:
+async def _latency(
+    dsn: str, port: int, path: str, pid: int, run: tuple[int, int, float], *, repeat: int = 0
+) -> dict[str, Any]:
     """Latency under contention varies with the machine's load; the server's CPU time per insert
     (everything from NOTIFY to the last socket write) does not, so it is reported too."""
     count, inserts, pace = run
@@ -209,7 +211,7 @@ async def _latency(dsn: str, port: int, path: str, pid: int, run: tuple[int, int
     conn = await asyncpg.connect(dsn)
     cpu_before = _cpu_s(pid)
     for row in range(inserts):
-        await conn.execute(_INSERT, count * 1000 + row, time.monotonic())
+        await conn.execute(_INSERT, (repeat * 10_000 + count) * 1000 + row, time.monotonic())
         await asyncio.sleep(pace)
     await conn.close()
     samples = _parse(await child.stdout.readline())
@@ -285,7 +287,7 @@ async def _run(dsn: str, port: int, pid: int) -> dict[str, Any]:
     memory = await _idle_memory(port, path, pid)
     latency = [await _latency(dsn, port, path, pid, run) for run in _LATENCY_RUNS]
     # The 1,000-subscriber figure again, BENCH_RUNS times in all: its target holds in every run or not.
-    crowd = [latency[-1]] + [await _latency(dsn, port, path, pid, _LATENCY_RUNS[-1]) for _ in range(RUNS - 1)]
+    crowd = [latency[-1]] + [await _latency(dsn, port, path, pid, _LATENCY_RUNS[-1], repeat=n) for n in range(1, RUNS)]
     broadcast = await _broadcast_rate(port, path)
     load = os.getloadavg()[0]
     return {
