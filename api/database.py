@@ -36,7 +36,6 @@ _UNREACHABLE = (
     asyncpg.InterfaceError,
     asyncpg.exceptions.InternalClientError,
 )
-_encode = msgspec.json.Encoder().encode
 T = TypeVar("T")
 
 
@@ -53,7 +52,7 @@ def literal(text: str) -> str:
 
 def setup_sql(user: CurrentUser, *, readonly: bool) -> str:
     """`BEGIN` and the caller's role and claims, as one simple-protocol string."""
-    claims = literal(_encode(user.claims or {"sub": user.id, "role": "authenticated"}).decode())
+    claims = literal(user.claims_json)
     mode = " read only" if readonly else ""
     return (
         f"begin isolation level read committed{mode}; "

@@ -38,7 +38,16 @@ import httpx
 from supabase import acreate_client
 
 from api.history import encode_cursor
-from bench.harness import RUNS, cpu_seconds, free_port, spread, summary_ms, throwaway_cluster, write_report
+from bench.harness import (
+    RUNS,
+    cpu_seconds,
+    free_port,
+    postgres_pids,
+    spread,
+    summary_ms,
+    throwaway_cluster,
+    write_report,
+)
 from core.jwt import decode
 from core.settings import Settings
 
@@ -147,7 +156,7 @@ async def _asyncpg_page(pg: asyncpg.Connection, claims: str, session_id: str, de
     assert len(rows) == 21
 
 
-def _loadgen(port: int, path: str, headers: dict[str, str], server_pid: int) -> dict[str, Any]:
+def _loadgen(port: int, path: str, headers: dict[str, str], server_pid: int, pgdata: Path) -> dict[str, Any]:
     """One load run of LOAD_SECONDS; requests/s, latency and the server process's CPU per request."""
     request = {"method": "GET", "path": path, "headers": headers}
     spec = {
@@ -159,11 +168,12 @@ def _loadgen(port: int, path: str, headers: dict[str, str], server_pid: int) -> 
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(spec, handle)
     try:
-        cpu_before = cpu_seconds(server_pid)
+        database = postgres_pids(pgdata)
+        cpu_before, pg_before = cpu_seconds(server_pid), cpu_seconds(*database)
         done = subprocess.run(
             [sys.executable, "-m", "bench.loadgen", handle.name], capture_output=True, check=True, cwd=ROOT
         )
-        cpu = cpu_seconds(server_pid) - cpu_before
+        cpu, pg = cpu_seconds(server_pid) - cpu_before, cpu_seconds(*database) - pg_before
     finally:
         os.unlink(handle.name)
     result = json.loads(done.stdout)
@@ -172,12 +182,16 @@ def _loadgen(port: int, path: str, headers: dict[str, str], server_pid: int) -> 
         "requests_per_s": round(result["count"] / result["elapsed"], 1),
         "errors": result["errors"],
         "server_cpu_ms_per_request": round(cpu * 1000 / max(1, served), 3),
+        "postgres_cpu_ms_per_request": round(pg * 1000 / max(1, served), 3),
         **summary_ms(result["latencies"]),
     }
 
 
 def _throughput(
-    doors: dict[str, tuple[int, int, dict[str, str]]], cases: dict[str, dict[str, str]], runs_wanted: int = RUNS
+    doors: dict[str, tuple[int, int, dict[str, str]]],
+    cases: dict[str, dict[str, str]],
+    pgdata: Path,
+    runs_wanted: int = RUNS,
 ) -> dict[str, Any]:
     """Each case through each door, `runs_wanted` times, interleaved so both doors see the same machine.
 
@@ -188,7 +202,7 @@ def _throughput(
     for _ in range(runs_wanted):
         for case, paths in cases.items():
             for door, (port, pid, headers) in doors.items():
-                runs[case][door].append(_loadgen(port, paths[door], headers, pid))
+                runs[case][door].append(_loadgen(port, paths[door], headers, pid, pgdata))
     figures: dict[str, Any] = {"connections": LOAD_CONNECTIONS, "seconds_per_run": LOAD_SECONDS, "runs": runs_wanted}
     for case, by_door in runs.items():
         entry: dict[str, Any] = {}
@@ -198,6 +212,7 @@ def _throughput(
                 "p99_ms": spread([r["p99_ms"] for r in results], 2),
                 "p50_ms": spread([r["p50_ms"] for r in results], 2),
                 "server_cpu_ms_per_request": spread([r["server_cpu_ms_per_request"] for r in results], 3),
+                "postgres_cpu_ms_per_request": spread([r["postgres_cpu_ms_per_request"] for r in results], 3),
                 "errors": sum(r["errors"] for r in results),
             }
         if "api" in by_door and "rest" in by_door:
@@ -205,6 +220,13 @@ def _throughput(
                 a["requests_per_s"] / r["requests_per_s"] for a, r in zip(by_door["api"], by_door["rest"], strict=True)
             ]
             entry["api_over_rest"] = spread(ratios, 2)
+            # What the ratio becomes when the two cores are the limit: REST's CPU per request (its
+            # server and Postgres) over the API's, from the processes' own counters.
+            cpu = {
+                door: [r["server_cpu_ms_per_request"] + r["postgres_cpu_ms_per_request"] for r in by_door[door]]
+                for door in ("api", "rest")
+            }
+            entry["api_over_rest_by_cpu"] = spread([r / a for a, r in zip(cpu["api"], cpu["rest"], strict=True)], 2)
         figures[case] = entry
         print(f"throughput {case}: {json.dumps(entry)}", flush=True)
     return figures
@@ -254,7 +276,7 @@ async def _asyncpg_rate(database: str, claims: str, session_id: str, deep: dict[
 
 
 async def _measure(
-    api_url: str, supabase_url: str, anon_key: str, token: str, database: str, *, pids: dict[str, int]
+    api_url: str, supabase_url: str, anon_key: str, token: str, database: str, *, pids: dict[str, int], pgdata: Path
 ) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}"}
     figures: dict[str, Any] = {"sizes": {}}
@@ -316,9 +338,9 @@ async def _measure(
             "deep_cursor": {"api": f"{api_base}&cursor={cursor}", "rest": rest_deep},
         }
         user_id = json.loads(claims)["sub"]
-        figures["other_routes"] = _throughput(doors, _other_routes(session_id, user_id), runs_wanted=1)
+        figures["other_routes"] = _throughput(doors, _other_routes(session_id, user_id), pgdata, runs_wanted=1)
         figures["throughput_1m"] = {
-            **_throughput(doors, cases),
+            **_throughput(doors, cases, pgdata),
             "asyncpg_page1": await _asyncpg_rate(database, claims, session_id, None),
             "asyncpg_deep_cursor": await _asyncpg_rate(database, claims, session_id, deep),
         }

@@ -46,7 +46,16 @@ import httpx
 from realtime import BroadcastPayload, RealtimeChannelOptions
 from supabase import acreate_client
 
-from bench.harness import RUNS, free_port, spread, summary_ms, throwaway_cluster, write_report
+from bench.harness import (
+    RUNS,
+    cpu_seconds,
+    free_port,
+    postgres_pids,
+    spread,
+    summary_ms,
+    throwaway_cluster,
+    write_report,
+)
 from core.jwt import encode
 from core.settings import Settings
 
@@ -88,32 +97,6 @@ def _child(name: str, args: list[str], env: dict[str, str], ready_url: str | Non
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-
-
-def _cpu_s(pids: list[int]) -> float:
-    """User + system CPU seconds these processes have used so far (0 for one that is gone)."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def _postgres_pids(data_dir: Path) -> list[int]:
-    """The postmaster and its children (backends, background workers) right now."""
-    postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
-    pids = [postmaster]
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return pids
 
 
 def _rss_kb(pid: int) -> int:
@@ -287,8 +270,8 @@ class Bench:
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds used so far by each process of the system under test, and by this bench."""
-        used = {name: _cpu_s([pid]) for name, pid in self.pids.items()}
-        used["postgres"] = _cpu_s(_postgres_pids(self.pgdata)) if self.pgdata else 0.0
+        used = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        used["postgres"] = cpu_seconds(*postgres_pids(self.pgdata)) if self.pgdata else 0.0
         times = os.times()
         used["bench_client"] = times.user + times.system
         return used
