@@ -29,6 +29,9 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+init_connection = _init_connection  # for services that keep pools of their own
+
+
 @dataclass
 class Database:
     dsn: str

@@ -16,27 +16,33 @@ import asyncpg
 from localbase.http import Request, Send, respond_json
 from localbase.storage import rules, serve
 from localbase.storage.access import Caller
-from localbase.storage.context import Storage, bucket_as_admin, iso
+from localbase.storage.context import Storage, iso
 from localbase.storage.errors import no_such_bucket, no_such_key
 
 _ROW = "select id, bucket_id, name, version, metadata, user_metadata, created_at, updated_at from storage.objects"
+_WITH_BUCKET = (
+    "select b.public, o.id, b.id as bucket_id, o.name, o.version, o.metadata, o.user_metadata, o.created_at,"
+    " o.updated_at from storage.buckets b left join storage.objects o on o.bucket_id = b.id and o.name = $2"
+    " where b.id = $1"
+)
 
 
 async def find(
     storage: Storage, caller: Caller | None, bucket_id: str, key: str, *, public_only: bool = False
 ) -> asyncpg.Record:
-    """The object row `caller` may read (None: a public or signed route, read as admin)."""
+    """The object row `caller` may read (None: a public or signed route, read as admin).
+
+    The bucket and the object come back in one query (a download's only round trip when the
+    bucket is public); a private bucket then reads the row again as the caller, under RLS.
+    """
     rules.object_key(key)
-    bucket = await bucket_as_admin(storage, bucket_id)
-    if public_only and not bucket.public:
+    async with storage.access.admin.acquire() as conn:
+        row = await conn.fetchrow(_WITH_BUCKET, bucket_id, key)
+    if row is None or (public_only and not row["public"]):
         raise no_such_bucket()
-    query = f"{_ROW} where bucket_id = $1 and name = $2"
-    if caller is None or bucket.public:
-        async with storage.access.admin.acquire() as conn:
-            row = await conn.fetchrow(query, bucket_id, key)
-    else:
+    if caller is not None and not row["public"]:
         async with storage.access.as_caller(caller, "storage.object.get") as conn:
-            row = await conn.fetchrow(query, bucket_id, key)
+            row = await conn.fetchrow(f"{_ROW} where bucket_id = $1 and name = $2", bucket_id, key)
     if row is None or row["version"] is None:
         raise no_such_key()
     return row

@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from localbase.db import init_connection, with_user
 from localbase.gateway import Context
 from localbase.http import Receive, Request, Scope, Send, respond, respond_json
 from localbase.rest.identity import Authenticator
@@ -41,6 +42,7 @@ class StorageService:
         self.db = context.db
         self._tasks: list[asyncio.Task[None]] = []
         self._listener: asyncpg.Connection | None = None
+        self._pools: list[asyncpg.Pool] = []
         self._wake = asyncio.Event()
         config = context.settings.storage
         self.storage = Storage(
@@ -53,6 +55,18 @@ class StorageService:
         )
 
     async def startup(self) -> None:
+        # Storage's own pools: every setting it makes is transaction-local (set_config(..., true)),
+        # so a connection needs no reset on release, saving a round trip on every request.
+        url, size = self.settings.database.url, self.settings.database.pool_max
+        self._pools = [
+            await asyncpg.create_pool(
+                with_user(url, "authenticator"), min_size=1, max_size=size, init=init_connection, reset=_no_reset
+            ),
+            await asyncpg.create_pool(
+                url, min_size=1, max_size=max(4, size // 2), init=init_connection, reset=_no_reset
+            ),
+        ]
+        self.storage.access.api, self.storage.access.admin = self._pools
         await self.storage.store.sweep(self.db.admin_pool)
         await self.storage.drain()
         self._listener = await asyncpg.connect(self.settings.database.url)
@@ -66,6 +80,8 @@ class StorageService:
                 await task
         if self._listener is not None:
             await self._listener.close()
+        for pool in self._pools:
+            await pool.close()
 
     async def _drainer(self) -> None:
         while True:
@@ -240,6 +256,10 @@ class StorageService:
             expires=expires,
             transformations=reads.transformations(request) if transform else None,
         )
+
+
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    """Nothing to reset: storage leaves no session state behind (see startup)."""
 
 
 def _upsert(request: Request) -> bool:
