@@ -44,7 +44,7 @@ class RuntimeConfig:
                 "default-src 'self'",
                 "script-src 'self'",
                 "style-src 'self' 'unsafe-inline'",  # Element Plus positions popups with inline styles
-                "img-src 'self' data: https: http:",  # avatars are user-supplied URLs
+                "img-src 'self' data: blob: https: http:",  # user-supplied avatar URLs; blob: previews of attachments
                 "font-src 'self' data:",
                 f"connect-src {' '.join(dict.fromkeys(connect))}",
                 "object-src 'none'",

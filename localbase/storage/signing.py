@@ -1,7 +1,8 @@
 """Signed URLs: download links (one or many) and upload links, as storage-api issues them.
 
-A token is an HS256 JWT signed with the stack's JWT secret: `{url: "<bucket>/<key>", scope:
-"download"|"upload", iat, exp}` (+ `transformations`; upload tokens carry `owner` and `upsert`).
+A token is an HS256 JWT signed with the stack's JWT secret (verified with no clock leeway):
+`{url: "<bucket>/<key>", scope: "download"|"upload", iat, exp}` (+ `transformations`; upload
+tokens carry `owner` and `upsert`).
 Creating one requires that the caller can SELECT the object (download) or INSERT it (upload);
 using one needs no JWT. A token for another path or scope is `InvalidSignature`; a forged,
 malformed or expired one is `InvalidJWT` — both HTTP 400, as storage-api answers.
@@ -12,7 +13,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from core.jwt import JwtError, JwtExpired, decode, encode
+import jwt as pyjwt
+
+from core.jwt import encode
 from localbase.storage import rules
 from localbase.storage.access import Caller
 from localbase.storage.context import Storage, bucket_as_admin
@@ -31,11 +34,16 @@ def verify(storage: Storage, token: str | None, bucket_id: str, key: str, scope:
     if not token:
         raise invalid_request("querystring must have required property 'token'")
     try:
-        claims = decode(token, storage.url_secret, require_exp=True)
-    except JwtExpired as exc:
+        # No clock leeway: a signed link ends exactly when it says (jose in storage-api allows none).
+        claims: dict[str, Any] = pyjwt.decode(
+            token, storage.url_secret, algorithms=["HS256"], options={"require": ["exp"], "verify_aud": False}
+        )
+    except pyjwt.ExpiredSignatureError as exc:
         raise invalid_jwt('"exp" claim timestamp check failed') from exc
-    except JwtError as exc:
-        raise invalid_jwt("signature verification failed" if exc.code == "JwtSignatureError" else exc.message) from exc
+    except pyjwt.InvalidSignatureError as exc:
+        raise invalid_jwt("signature verification failed") from exc
+    except pyjwt.PyJWTError as exc:
+        raise invalid_jwt(str(exc) or "Invalid Compact JWS") from exc
     if claims.get("url") != f"{bucket_id}/{key}":
         raise invalid_signature()
     if claims.get("scope", scope) != scope:

@@ -134,3 +134,23 @@ async def test_a_message_references_only_its_owners_stored_objects(
                 session,
                 value,
             )
+
+
+async def test_an_attachment_another_message_still_lists_survives(db: asyncpg.Connection) -> None:
+    user = await create_user(db, "regenerator")
+    session = await _session(db, user)
+    await _object(db, "attachments", f"{user}/pic.png", user)
+    first, second = [
+        await db.fetchval(
+            "insert into chat_messages (session_id, user_id, content, attachments)"
+            " values ($1, $2, 'x', $3::text::jsonb) returning id",
+            session,
+            user,
+            _attachment(f"{user}/pic.png"),
+        )
+        for _ in range(2)
+    ]
+    await db.execute("delete from chat_messages where id = $1", first)
+    assert await db.fetchval("select count(*) from storage.objects") == 1
+    await db.execute("delete from chat_messages where id = $1", second)
+    assert await db.fetchval("select count(*) from storage.objects") == 0

@@ -61,6 +61,14 @@ const en: typeof zh = {
     keepSubtitle: 'Same account, so every conversation stays yours',
     confirmEmail: 'Password set. Check your email and confirm the address to finish signing up.',
   },
+  files: {
+    attach: 'Attach files', hint: 'Attach images, PDF, text or Word files by button, drag and drop or paste',
+    uploading: 'Uploading…', remove: 'Remove', badType: '{name}: this file type cannot be attached',
+    tooLarge: '{name} is larger than 20 MB', tooMany: 'At most {n} files per message', uploadFailed: 'Could not upload {name}',
+    downloadFailed: 'The file could not be opened', avatarUpload: 'Upload a picture', avatarRemove: 'Remove',
+    avatarHint: 'PNG, JPEG, GIF or WebP; cropped to a square', avatarType: 'Pick a PNG, JPEG, GIF or WebP picture',
+    avatarSaved: 'Avatar saved', avatarStored: 'Uploaded picture (stored in ChatGalaxy)',
+  },
 }
 
 export default en

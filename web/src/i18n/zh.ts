@@ -57,4 +57,12 @@ export default {
     limitReached: '访客提问次数已用完，注册后可继续对话', keepTitle: '注册以保留对话', keepSubtitle: '用同一个账号继续：你的对话都会保留',
     confirmEmail: '已设置密码。请查收邮件并确认邮箱，确认后即成为正式用户。',
   },
+  files: {
+    attach: '添加附件', hint: '可通过按钮、拖放或粘贴添加图片、PDF、文本或 Word 文件',
+    uploading: '上传中…', remove: '移除', badType: '{name}：不支持此文件类型',
+    tooLarge: '{name} 超过 20 MB', tooMany: '每条消息最多 {n} 个文件', uploadFailed: '{name} 上传失败',
+    downloadFailed: '无法打开文件', avatarUpload: '上传头像', avatarRemove: '移除头像',
+    avatarHint: '支持 PNG、JPEG、GIF、WebP，自动裁剪为正方形', avatarType: '请选择 PNG、JPEG、GIF 或 WebP 图片',
+    avatarSaved: '头像已保存', avatarStored: '已上传的图片（存储在 ChatGalaxy）',
+  },
 }

@@ -69,6 +69,17 @@ export interface Source {
   site_name?: string
 }
 
+/** A file a user message carries (`chat_messages.attachments`), stored in the `attachments` bucket. */
+export interface Attachment {
+  bucket: 'attachments'
+  path: string
+  name: string
+  mime_type: string
+  size: number
+  width?: number
+  height?: number
+}
+
 export interface ChatMessage {
   id: string
   session_id: string
@@ -82,6 +93,7 @@ export interface ChatMessage {
   error_code: string | null
   error_message: string | null
   cancel_requested: boolean
+  attachments?: Attachment[]
   created_at: string
   /** The question asked for web search. */
   web_search: boolean
@@ -104,7 +116,7 @@ export interface SearchHit {
 }
 
 export const MESSAGE_COLUMNS =
-  'id,session_id,message_type,content,role_id,status,reply_to,tokens_used,response_time,error_code,error_message,cancel_requested,created_at,web_search,model,finish_reason,reasoning,reasoning_ms,sources'
+  'id,session_id,message_type,content,role_id,status,reply_to,tokens_used,response_time,error_code,error_message,cancel_requested,created_at,web_search,model,finish_reason,reasoning,reasoning_ms,sources,attachments'
 
 export function isFinal(status: MessageStatus): boolean {
   return status === 'completed' || status === 'error' || status === 'cancelled'

@@ -12,6 +12,7 @@ import { AnswerStream, type ChunkEvent, type DoneEvent } from '@/lib/stream'
 import {
   MESSAGE_COLUMNS,
   isFinal,
+  type Attachment,
   type ChatMessage,
   type ChatSession,
   type MessageStatus,
@@ -49,6 +50,8 @@ export interface AnswerView {
 /** Per-session choices for the next question: model and thinking live on the session, search per message. */
 export interface SendOptions {
   webSearch?: boolean
+  /** Files already uploaded to the `attachments` bucket. */
+  attachments?: Attachment[]
 }
 
 export interface Turn {
@@ -344,6 +347,7 @@ export const useChat = defineStore('chat', () => {
     content: string,
     roleSlug: string | null,
     webSearch = false,
+    attachments: Attachment[] = [],
   ): Promise<void> {
     const row: ChatMessage = {
       id: crypto.randomUUID(),
@@ -358,6 +362,7 @@ export const useChat = defineStore('chat', () => {
       error_code: null,
       error_message: null,
       cancel_requested: false,
+      attachments,
       created_at: new Date().toISOString(),
       web_search: webSearch,
       model: null,
@@ -369,7 +374,7 @@ export const useChat = defineStore('chat', () => {
     upsert(row)
     const { data, error } = await supabase()
       .from('chat_messages')
-      .insert({ id: row.id, session_id: sessionId, content, role_id: roleSlug, web_search: webSearch })
+      .insert({ id: row.id, session_id: sessionId, content, role_id: roleSlug, web_search: webSearch, attachments })
       .select(MESSAGE_COLUMNS)
       .single()
     if (error) {
@@ -399,7 +404,7 @@ export const useChat = defineStore('chat', () => {
       }
       // Be on the channel before the worker can start answering, so the first chunks arrive.
       await waitJoined()
-      await insertQuestion(id, text, role?.slug ?? null, options.webSearch ?? false)
+      await insertQuestion(id, text, role?.slug ?? null, options.webSearch ?? false, options.attachments ?? [])
       void refreshSession(id)
       return id
     } finally {
@@ -447,12 +452,16 @@ export const useChat = defineStore('chat', () => {
     if (!question || !id) return
     sending.value = true
     try {
+      const files = question.attachments ?? []
+      // A question with files is asked again before the old one goes, so the files it shares
+      // with the new question are not deleted with the old one.
+      if (files.length) await insertQuestion(id, question.content, question.role_id, question.web_search, files)
       const { error } = await supabase().from('chat_messages').delete().eq('id', questionId)
       if (error) throw error
       messages.value = messages.value.filter((m) => m.id !== questionId && m.reply_to !== questionId)
       streams.value.delete(questionId)
       triggerRef(streams)
-      await insertQuestion(id, question.content, question.role_id, question.web_search)
+      if (!files.length) await insertQuestion(id, question.content, question.role_id, question.web_search)
     } finally {
       sending.value = false
     }

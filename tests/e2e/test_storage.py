@@ -1,0 +1,77 @@
+"""Storage in the browser (web/e2e/storage.mjs): avatar upload shown in the header, an image pasted
+and a PDF picked into the composer, both shown after a reload, and an attachment's signed URL
+dead after sign-out once expired. The database is checked for what the page claimed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import asyncpg
+import pytest
+
+from tests.e2e.conftest import Product, no_page_errors, passed, run_journey
+
+pytestmark = pytest.mark.timeout(420)
+
+
+@pytest.fixture(scope="session")
+def storage_journey(product: Product, chromium_path: str) -> dict[str, Any]:
+    return run_journey(product, chromium_path, "storage")
+
+
+def _rows(product: Product, sql: str, *args: Any) -> list[asyncpg.Record]:
+    async def fetch() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(product.stack.dsn)
+        try:
+            return list(await conn.fetch(sql, *args))
+        finally:
+            await conn.close()
+
+    return asyncio.run(fetch())
+
+
+def test_avatar_upload_shows_in_the_header(storage_journey: dict[str, Any], product: Product) -> None:
+    step = passed(storage_journey, "set an avatar on the profile and see it in the header")
+    email = storage_journey["user"]["email"]
+    rows = _rows(
+        product,
+        "select p.avatar_url, o.name, o.metadata ->> 'mimetype' as type from public.profiles p"
+        " join storage.objects o on o.bucket_id = 'avatars' and o.name like p.id::text || '/%' where p.email = $1",
+        email,
+    )
+    assert len(rows) == 1
+    assert rows[0]["avatar_url"] == step["detail"]["src"]
+    assert rows[0]["avatar_url"].endswith(rows[0]["name"])
+    assert rows[0]["type"] == "image/png"
+
+
+def test_pasted_image_and_picked_pdf_are_stored_with_the_message(
+    storage_journey: dict[str, Any], product: Product
+) -> None:
+    passed(storage_journey, "attach an image by paste and a PDF by the picker, then send")
+    rows = _rows(
+        product,
+        "select m.attachments from public.chat_messages m where m.session_id = $1 and m.message_type = 'user'",
+        storage_journey["sessionId"],
+    )
+    assert len(rows) == 1
+    attachments = json.loads(rows[0]["attachments"])
+    kinds = sorted((a["name"], a["mime_type"]) for a in attachments)
+    assert kinds == [("pasted.png", "image/png"), ("report.pdf", "application/pdf")]
+    image = next(a for a in attachments if a["mime_type"] == "image/png")
+    assert (image["width"], image["height"]) == (4, 3)
+    names = {r["name"] for r in _rows(product, "select name from storage.objects where bucket_id = 'attachments'")}
+    assert {a["path"] for a in attachments} <= names
+
+
+def test_reload_shows_both_files(storage_journey: dict[str, Any]) -> None:
+    passed(storage_journey, "reload: the thumbnail, the PDF chip and the avatar are still there")
+    passed(storage_journey, "phone width: the message with its files fits")
+
+
+def test_signed_url_dies_after_sign_out_and_expiry(storage_journey: dict[str, Any]) -> None:
+    step = passed(storage_journey, "sign out: the signed URL stops working past its expiry")
+    assert step["detail"] == {"status": 400, "code": "InvalidJWT"}
+    no_page_errors(storage_journey)

@@ -1,0 +1,129 @@
+// Browser journey for Storage: an avatar set on the profile shows in the header and beside the
+// user's messages; an image attached by paste and a PDF by the picker are sent with a question,
+// shown as a thumbnail and a chip, and still there after a reload; after signing out, the
+// attachment's signed URL stops working once its (deliberately short) lifetime has passed.
+//
+// Env: see harness.mjs. Prints {ok, steps, user, sessionId, thumbUrl, problems}; run by
+// tests/e2e/test_storage.py, which checks the database too.
+import { TAG, STEP_MS, WEB_URL, journey, pause, result, shot, step, tid } from './harness.mjs'
+
+const PASSWORD = 'galaxy2024pw'
+// A 4x3 red PNG, written out so the journey needs no image library.
+const PNG = Buffer.from(
+  '89504e470d0a1a0a0000000d49484452000000040000000308020000003b9639910000001049444154789c63f8cfc000470c' +
+    '383900f5310bf5357bfb820000000049454e44ae426082',
+  'hex',
+)
+const PDF = Buffer.from('%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n')
+
+Object.assign(result, { user: null, sessionId: null, thumbUrl: null })
+
+async function imageLoaded(locator) {
+  await locator.waitFor({ timeout: STEP_MS })
+  const deadline = Date.now() + STEP_MS
+  while (Date.now() < deadline) {
+    const width = await locator.evaluate((img) => (img.complete ? img.naturalWidth : 0))
+    if (width > 0) return width
+    await pause(50)
+  }
+  throw new Error('the image never loaded')
+}
+
+await journey(async ({ newPage }) => {
+  const page = await newPage('alice', { locale: 'en-US' })
+
+  await step('register', async () => {
+    const user = { username: `files_${TAG}`, email: `files-${TAG}@example.com` }
+    await page.goto(`${WEB_URL}/register`)
+    await page.locator(tid('username')).fill(user.username)
+    await page.locator(tid('username-free')).waitFor({ timeout: STEP_MS })
+    await page.locator(tid('email')).fill(user.email)
+    await page.locator(tid('password')).fill(PASSWORD)
+    await page.locator(tid('confirm')).fill(PASSWORD)
+    await page.locator(tid('submit')).click()
+    await page.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
+    result.user = user
+  })
+
+  await step('set an avatar on the profile and see it in the header', async () => {
+    await page.goto(`${WEB_URL}/profile`)
+    await page.locator(tid('avatar-input')).setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: PNG })
+    const header = page.locator(`${tid('header-avatar')} ${tid('avatar-img')}`)
+    await header.waitFor({ timeout: STEP_MS })
+    const src = await header.getAttribute('src')
+    if (!src.includes('/storage/v1/object/public/avatars/')) throw new Error(`header avatar is ${src}`)
+    await imageLoaded(header)
+    await imageLoaded(page.locator(`${tid('profile-avatar')}`))
+    await shot(page, '01-avatar')
+    return { src }
+  })
+
+  await step('attach an image by paste and a PDF by the picker, then send', async () => {
+    await page.goto(`${WEB_URL}/`)
+    await page.locator(tid('composer')).waitFor()
+    await page.locator(tid('composer')).evaluate((el, bytes) => {
+      const file = new File([new Uint8Array(bytes)], 'pasted.png', { type: 'image/png' })
+      const data = new DataTransfer()
+      data.items.add(file)
+      el.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }))
+    }, [...PNG])
+    await page.locator(tid('attach-input')).setInputFiles({ name: 'report.pdf', mimeType: 'application/pdf', buffer: PDF })
+    const composerFiles = page.locator(`${tid('composer-attachments')} ${tid('attachment-remove')}`)
+    const deadline = Date.now() + STEP_MS
+    while ((await composerFiles.count()) < 2 && Date.now() < deadline) await pause(50)
+    await page.locator(tid('composer')).fill('What is in these files?')
+    await page.locator(`${tid('send')}:not([disabled])`).waitFor({ timeout: STEP_MS })
+    await shot(page, '02-composer')
+    await page.locator(tid('send')).click()
+    const turn = page.locator(tid('turn')).first()
+    await turn.locator(tid('attachment-thumb')).waitFor({ timeout: STEP_MS })
+    await turn.locator(tid('attachment-chip')).waitFor({ timeout: STEP_MS })
+    await page.waitForURL(/\?s=/, { timeout: STEP_MS })
+    result.sessionId = new URL(page.url()).searchParams.get('s')
+    await imageLoaded(turn.locator(tid('attachment-thumb')))
+    await imageLoaded(turn.locator(`${tid('question-avatar')}`))
+    await shot(page, '03-sent')
+  })
+
+  await step('reload: the thumbnail, the PDF chip and the avatar are still there', async () => {
+    await page.goto(`${WEB_URL}/?s=${result.sessionId}&signedSeconds=2`)
+    const turn = page.locator(tid('turn')).first()
+    const thumb = turn.locator(tid('attachment-thumb'))
+    await imageLoaded(thumb)
+    const chip = await turn.locator(tid('attachment-chip')).textContent()
+    if (!chip.includes('report.pdf')) throw new Error(`chip says ${chip}`)
+    await imageLoaded(page.locator(`${tid('header-avatar')} ${tid('avatar-img')}`))
+    result.thumbUrl = await thumb.getAttribute('src')
+    const fetched = await fetch(result.thumbUrl)
+    if (fetched.status !== 200) throw new Error(`signed URL answered ${fetched.status} while valid`)
+    await shot(page, '04-reloaded')
+  })
+
+  await step('phone width: the message with its files fits', async () => {
+    await page.setViewportSize({ width: 390, height: 844 })
+    await page.locator(tid('attachment-thumb')).first().waitFor()
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1)
+    if (overflow) throw new Error('the page scrolls sideways on a phone')
+    await shot(page, '05-phone')
+    await page.setViewportSize({ width: 1280, height: 800 })
+  })
+
+  await step('sign out: the signed URL stops working past its expiry', async () => {
+    await page.locator(tid('logout')).click()
+    await page.waitForURL(/\/login/, { timeout: STEP_MS })
+    const deadline = Date.now() + 15000
+    let status = 200
+    let body = null
+    while (Date.now() < deadline) {
+      const response = await fetch(result.thumbUrl)
+      status = response.status
+      if (status !== 200) {
+        body = await response.json()
+        break
+      }
+      await pause(250)
+    }
+    if (status !== 400 || body?.code !== 'InvalidJWT') throw new Error(`expired URL answered ${status} ${JSON.stringify(body)}`)
+    return { status, code: body.code }
+  })
+})

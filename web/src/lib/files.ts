@@ -1,0 +1,154 @@
+/**
+ * Files in Supabase Storage: the avatar (public bucket `avatars`, under `<user id>/`) and chat
+ * attachments (private bucket `attachments`, under `<user id>/`, read through signed URLs).
+ * The buckets' own limits are enforced by Storage; the checks here only give a clear message
+ * before a doomed upload starts.
+ */
+import { supabase } from './supabase'
+import type { Attachment } from './types'
+
+export const AVATAR_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp']
+export const AVATAR_MAX_BYTES = 2 * 1024 * 1024
+export const ATTACHMENT_IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp']
+export const ATTACHMENT_TYPES = [
+  ...ATTACHMENT_IMAGE_TYPES,
+  'application/pdf',
+  'text/plain',
+  'text/markdown',
+  'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+]
+export const ATTACHMENT_MAX_BYTES = 20 * 1024 * 1024
+export const MAX_ATTACHMENTS = 10
+const AVATAR_SIDE = 256
+
+/** Signed links last this long; the browser journey shortens it through `?signedSeconds=`. */
+export function signedSeconds(): number {
+  const fromQuery = Number(new URLSearchParams(window.location.search).get('signedSeconds'))
+  return Number.isFinite(fromQuery) && fromQuery > 0 ? fromQuery : 3600
+}
+
+export type FileProblem = 'type' | 'size'
+
+/** The MIME type Storage will be told: browsers leave Markdown without one. */
+export function fileType(file: File): string {
+  if (file.type) return file.type
+  return /\.(md|markdown)$/i.test(file.name) ? 'text/markdown' : 'application/octet-stream'
+}
+
+export function attachmentProblem(file: File): FileProblem | null {
+  if (!ATTACHMENT_TYPES.includes(fileType(file))) return 'type'
+  if (file.size > ATTACHMENT_MAX_BYTES) return 'size'
+  return null
+}
+
+/** A key Storage accepts (its S3-safe characters), keeping the extension; the real name stays in metadata. */
+export function safeName(name: string): string {
+  const cleaned = name.normalize('NFKD').replace(/[^A-Za-z0-9_.() -]/g, '_').replace(/^[.\s]+/, '')
+  return (cleaned || 'file').slice(-100)
+}
+
+async function userId(): Promise<string> {
+  const { data } = await supabase().auth.getSession()
+  const id = data.session?.user.id
+  if (!id) throw new Error('not signed in')
+  return id
+}
+
+function imageSize(file: File): Promise<{ width: number; height: number } | null> {
+  return new Promise((resolve) => {
+    const url = URL.createObjectURL(file)
+    const img = new Image()
+    img.onload = () => {
+      resolve({ width: img.naturalWidth, height: img.naturalHeight })
+      URL.revokeObjectURL(url)
+    }
+    img.onerror = () => {
+      resolve(null)
+      URL.revokeObjectURL(url)
+    }
+    img.src = url
+  })
+}
+
+/** Upload one attachment under the caller's folder; the metadata a message records. */
+export async function uploadAttachment(file: File): Promise<Attachment> {
+  const uid = await userId()
+  const type = fileType(file)
+  const path = `${uid}/${crypto.randomUUID()}/${safeName(file.name)}`
+  const { error } = await supabase().storage.from('attachments').upload(path, file, { contentType: type, upsert: false })
+  if (error) throw error
+  const attachment: Attachment = { bucket: 'attachments', path, name: file.name.slice(0, 255) || 'file', mime_type: type, size: file.size }
+  if (ATTACHMENT_IMAGE_TYPES.includes(type)) {
+    const size = await imageSize(file)
+    if (size) Object.assign(attachment, size)
+  }
+  return attachment
+}
+
+/** Remove uploads that never made it into a message (the composer was cleared or sending failed). */
+export async function discardAttachments(paths: string[]): Promise<void> {
+  if (paths.length) await supabase().storage.from('attachments').remove(paths)
+}
+
+const signed = new Map<string, { url: string; until: number }>()
+
+/** A signed download link for one of the caller's attachments, reused while it is fresh. */
+export async function attachmentUrl(path: string, download?: string): Promise<string> {
+  const key = `${path}|${download ?? ''}`
+  const hit = signed.get(key)
+  if (hit && hit.until > Date.now()) return hit.url
+  const seconds = signedSeconds()
+  const { data, error } = await supabase()
+    .storage.from('attachments')
+    .createSignedUrl(path, seconds, download ? { download } : undefined)
+  if (error) throw error
+  signed.set(key, { url: data.signedUrl, until: Date.now() + (seconds * 1000) / 2 })
+  return data.signedUrl
+}
+
+export function forgetSignedUrls(): void {
+  signed.clear()
+}
+
+/** The centre square of an image, scaled to 256×256 PNG: avatars are shown round and small. */
+export async function squareAvatar(file: File): Promise<Blob> {
+  const bitmap = await createImageBitmap(file)
+  const side = Math.min(bitmap.width, bitmap.height)
+  const canvas = document.createElement('canvas')
+  canvas.width = AVATAR_SIDE
+  canvas.height = AVATAR_SIDE
+  const context = canvas.getContext('2d')
+  if (!context) throw new Error('no canvas')
+  context.drawImage(bitmap, (bitmap.width - side) / 2, (bitmap.height - side) / 2, side, side, 0, 0, AVATAR_SIDE, AVATAR_SIDE)
+  return await new Promise<Blob>((resolve, reject) =>
+    canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error('no image'))), 'image/png'),
+  )
+}
+
+function avatarPrefix(): string {
+  return supabase().storage.from('avatars').getPublicUrl('').data.publicUrl
+}
+
+/** Whether a profile's avatar_url is one of ours (in the avatars bucket) rather than an external link. */
+export function storedAvatarPath(url: string | null | undefined): string | null {
+  if (!url) return null
+  const prefix = avatarPrefix()
+  return url.startsWith(prefix) ? decodeURIComponent(url.slice(prefix.length).split('?')[0] ?? '') : null
+}
+
+/** Upload a new avatar (square PNG) and return its public URL; the previous stored one is removed. */
+export async function uploadAvatar(file: File, previous: string | null): Promise<string> {
+  const uid = await userId()
+  const path = `${uid}/avatar-${Date.now()}.png`
+  const body = await squareAvatar(file)
+  const bucket = supabase().storage.from('avatars')
+  const { error } = await bucket.upload(path, body, { contentType: 'image/png', cacheControl: '31536000' })
+  if (error) throw error
+  await removeAvatar(previous)
+  return bucket.getPublicUrl(path).data.publicUrl
+}
+
+export async function removeAvatar(url: string | null): Promise<void> {
+  const path = storedAvatarPath(url)
+  if (path) await supabase().storage.from('avatars').remove([path])
+}
