@@ -159,6 +159,9 @@ class StorageSettings:
     empty_bucket_service_only: bool = field(
         default_factory=lambda: env_bool("STORAGE_EMPTY_BUCKET_SERVICE_ONLY", False)
     )
+    # How long a gateway reuses a public object's row for downloads (0 turns it off); see
+    # localbase/storage/context.py for what may be stale for that long.
+    public_cache_seconds: float = field(default_factory=lambda: env_float("STORAGE_PUBLIC_CACHE_SECONDS", 1.0))
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,9 +23,38 @@ class Storage:
     url_secret: str
     upload_url_expiry: int
     empty_bucket_service_only: bool
+    # Rows of objects in public buckets, kept for `public_cache_seconds` (see `cached_public`).
+    public_cache_seconds: float = 0.0
+    _public: dict[tuple[str, str], tuple[float, asyncpg.Record]] = field(default_factory=dict)
 
     async def drain(self) -> None:
         await self.store.drain(self.access.admin)
+
+    def cached_public(self, bucket_id: str, key: str) -> asyncpg.Record | None:
+        """A public object's row read less than `public_cache_seconds` ago by this gateway.
+
+        Public downloads need no authorization, so the row is all a download reads; caching it
+        saves the one query. Every write through this gateway empties the cache; a write through
+        another gateway (a move, a bucket made private) shows here within the TTL. Deleted or
+        replaced bytes are unlinked at once, and a cached row whose file is gone is read again.
+        """
+        hit = self._public.get((bucket_id, key))
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1]
+
+    def remember_public(self, bucket_id: str, key: str, row: asyncpg.Record) -> None:
+        if self.public_cache_seconds <= 0:
+            return
+        if len(self._public) >= _PUBLIC_CACHE_ROWS:
+            self._public.clear()
+        self._public[(bucket_id, key)] = (time.monotonic() + self.public_cache_seconds, row)
+
+    def forget_public(self) -> None:
+        self._public.clear()
+
+
+_PUBLIC_CACHE_ROWS = 10_000
 
 
 @dataclass(frozen=True)

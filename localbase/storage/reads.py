@@ -19,6 +19,7 @@ from localbase.storage.access import Caller
 from localbase.storage.context import Storage, iso
 from localbase.storage.errors import no_such_bucket, no_such_key
 
+BYTES_GONE = serve.BYTES_GONE
 _ROW = "select id, bucket_id, name, version, metadata, user_metadata, created_at, updated_at from storage.objects"
 _WITH_BUCKET = (
     "select b.public, o.id, b.id as bucket_id, o.name, o.version, o.metadata, o.user_metadata, o.created_at,"
@@ -36,10 +37,15 @@ async def find(
     bucket is public); a private bucket then reads the row again as the caller, under RLS.
     """
     rules.object_key(key)
+    cached = storage.cached_public(bucket_id, key)
+    if cached is not None:
+        return cached
     async with storage.access.admin.acquire() as conn:
         row = await conn.fetchrow(_WITH_BUCKET, bucket_id, key)
     if row is None or (public_only and not row["public"]):
         raise no_such_bucket()
+    if row["public"] and row["version"] is not None:
+        storage.remember_public(bucket_id, key, row)
     if caller is not None and not row["public"]:
         async with storage.access.as_caller(caller, "storage.object.get") as conn:
             row = await conn.fetchrow(f"{_ROW} where bucket_id = $1 and name = $2", bucket_id, key)

@@ -19,6 +19,7 @@ from localbase.http import Headers, Request, Send
 from localbase.storage.errors import StorageError, range_not_satisfiable
 
 _SLICE = 1 << 20
+BYTES_GONE = "The resource was not found"
 
 
 def http_date(moment: datetime) -> str:
@@ -109,7 +110,7 @@ async def send_file(
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError as exc:
         raise StorageError(
-            "404", "Not found", "The resource was not found", "NoSuchKey", headers=[(b"cache-control", b"no-store")]
+            "404", "Not found", BYTES_GONE, "NoSuchKey", headers=[(b"cache-control", b"no-store")]
         ) from exc
     try:
         size = os.fstat(fd).st_size

@@ -52,6 +52,7 @@ class StorageService:
             url_secret=context.settings.supabase.jwt_secret,
             upload_url_expiry=config.upload_url_expiry,
             empty_bucket_service_only=config.empty_bucket_service_only,
+            public_cache_seconds=config.public_cache_seconds,
         )
 
     async def startup(self) -> None:
@@ -107,6 +108,8 @@ class StorageService:
         request = Request(scope, receive)
         head = request.method == "HEAD"
         try:
+            if request.method not in ("GET", "HEAD"):
+                self.storage.forget_public()  # any write may change what a public URL serves
             await self._route(request, send)
         except StorageError as error:
             await error.send(send, head=head)
@@ -247,15 +250,16 @@ class StorageService:
         if want_info:
             await reads.info(send, row)
             return
-        await reads.send_object(
-            st,
-            request,
-            send,
-            row,
-            head=request.method == "HEAD",
-            expires=expires,
-            transformations=reads.transformations(request) if transform else None,
-        )
+        transformations = reads.transformations(request) if transform else None
+        head = request.method == "HEAD"
+        try:
+            await reads.send_object(st, request, send, row, head=head, expires=expires, transformations=transformations)
+        except StorageError as error:
+            if error.message != reads.BYTES_GONE or st.cached_public(bucket, key) is None:
+                raise
+            st.forget_public()  # the cached row names replaced or deleted bytes: read it again
+            row = await reads.find(st, None, bucket, key, public_only=mode == "public")
+            await reads.send_object(st, request, send, row, head=head, expires=expires, transformations=transformations)
 
 
 async def _no_reset(conn: asyncpg.Connection) -> None:

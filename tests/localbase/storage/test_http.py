@@ -219,3 +219,19 @@ def test_bad_jwts_and_bad_signed_urls(http: httpx.Client, limited: str, stack: L
     _error(http.post(f"/object/sign/{limited}/s.txt", json={"expiresIn": 0}), "400", "InvalidRequest")
     missing_route = http.get("/nothing/here")
     _error(missing_route, "404", "InvalidRequest", http_status=404)
+
+
+def test_public_downloads_follow_writes_at_once(http: httpx.Client, limited: str, stack: LocalStack) -> None:
+    """The gateway reuses a public object's row for a moment (STORAGE_PUBLIC_CACHE_SECONDS); writes
+    through it, and bytes replaced or deleted anywhere, show at once."""
+    text = {"content-type": "text/plain"}
+    url = f"{stack.url}/storage/v1/object/public/{limited}/c.txt"
+    http.post(f"/object/{limited}/c.txt", content=b"first", headers=text)
+    assert httpx.get(url).content == b"first"
+    http.put(f"/object/{limited}/c.txt", content=b"second", headers=text)
+    assert httpx.get(url).content == b"second"
+    http.post("/object/move", json={"bucketId": limited, "sourceKey": "c.txt", "destinationKey": "d.txt"})
+    _error(httpx.get(url), "404", "NoSuchKey")
+    assert httpx.get(url.replace("c.txt", "d.txt")).content == b"second"
+    http.request("DELETE", f"/object/{limited}", json={"prefixes": ["d.txt"]})
+    _error(httpx.get(url.replace("c.txt", "d.txt")), "404", "NoSuchKey")
