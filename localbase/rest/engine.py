@@ -16,7 +16,7 @@ import msgspec
 from core.settings import Settings
 from localbase.http import Request
 from localbase.rest import headers as hdr
-from localbase.rest.catalog import Catalog, Function, Table, quote_ident
+from localbase.rest.catalog import Catalog, Table, quote_ident
 from localbase.rest.errors import RestError, not_found_table
 from localbase.rest.execute import Check, run, setup_sql
 from localbase.rest.identity import Identity
@@ -39,7 +39,7 @@ class Engine:
         self.schema = SchemaCache(settings.database.url, local.exposed_schemas, self._plans_clear)
         self.pool: asyncpg.Pool | None = None
         self._plans: dict[tuple[Any, ...], Plan] = {}
-        self._queries: dict[Shape, Query] = {}
+        self._queries: dict[tuple[Shape, bool], Query] = {}
 
     @property
     def catalog(self) -> Catalog:
@@ -58,10 +58,6 @@ class Engine:
             raise not_found_table(schema, name)
         return table
 
-    async def functions(self, schema: str, name: str) -> list[Function]:
-        found = self.catalog.functions.get((schema, name))
-        return found or (await self.schema.settled()).functions.get((schema, name), [])
-
     def plan(self, key: tuple[Any, ...], build: Callable[[], Plan]) -> Plan:
         plan = self._plans.get(key)
         if plan is None:
@@ -71,14 +67,14 @@ class Engine:
             self._plans[key] = plan
         return plan
 
-    def parsed(self, shape: Shape) -> Query:
-        """The AST of a shape without RPC arguments (memoized: shapes repeat)."""
-        query = self._queries.get(shape)
+    def parsed(self, shape: Shape, *, rpc: bool = False) -> Query:
+        """The AST of a shape (memoized: shapes repeat); `rpc` for a function read's arguments."""
+        query = self._queries.get((shape, rpc))
         if query is None:
-            query = parse(shape)
+            query = parse(shape, rpc)
             if len(self._queries) >= PLAN_CACHE_SIZE:
                 self._queries.clear()
-            self._queries[shape] = query
+            self._queries[(shape, rpc)] = query
         return query
 
     # --- what the client asked for ------------------------------------------------------------

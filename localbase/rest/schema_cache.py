@@ -15,7 +15,8 @@ from collections.abc import Callable
 
 import asyncpg
 
-from localbase.rest.catalog import Catalog, load_catalog
+from localbase.rest.catalog import Catalog
+from localbase.rest.catalog_load import load_catalog
 
 log = logging.getLogger(__name__)
 

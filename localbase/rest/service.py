@@ -105,7 +105,7 @@ class RestService:
         if len(parts) == 2 and parts[0] == "rpc":
             return await rpc(self.engine, request, identity, schema, parts[1])
         if len(parts) != 1:
-            raise RestError(404, "PGRST125", f"Invalid path specified in request URL: {request.path}")
+            raise RestError(404, "PGRST125", "Invalid path specified in request URL")
         table = await self.engine.table(schema, parts[0])
         if reading:
             return await read(self.engine, request, identity, schema, table)

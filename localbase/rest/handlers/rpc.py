@@ -1,13 +1,15 @@
-"""Function calls at /rpc/name: GET/HEAD with arguments in the query, POST with a JSON body.
+"""Function calls at /rpc/name: GET/HEAD with arguments in the query, POST with a body.
 
-Overloads are resolved by the argument names given (PGRST202 when none fits, PGRST203 when
-several do); the result is shaped by the function's return type: rows, one object, a scalar, or
-nothing (204).
+A POST body is read by its Content-Type, as PostgREST reads it: JSON (the object's keys name the
+arguments; an array's first object is used; `columns=` names them instead), a form, or a raw
+text/xml/bytes body for a function's single parameter. `localbase.rest.overloads` picks the
+function; the result is shaped by its return type: rows, one object, a scalar, or nothing (204).
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl
 
 import asyncpg
 import msgspec
@@ -19,42 +21,46 @@ from localbase.rest.engine import Engine
 from localbase.rest.errors import RestError
 from localbase.rest.identity import Identity
 from localbase.rest.output import Response, max_affected_violation, rows_response, singular_violation
-from localbase.rest.query.shape import parse, scan
+from localbase.rest.overloads import FORM, JSON, RAW_BODIES, find
+from localbase.rest.query.shape import scan
+from localbase.rest.query.tree import Query
 from localbase.rest.sql.plan import bind
-from localbase.rest.sql.rpc import compile_rpc
+from localbase.rest.sql.rpc import Call, compile_rpc
 
-_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder()
 
 
 async def rpc(engine: Engine, request: Request, identity: Identity, schema: str, name: str) -> Response:
-    if request.method not in ("GET", "HEAD", "POST"):
-        raise RestError(405, "PGRST101", "Only GET, HEAD or POST are allowed for functions")
+    method = request.method
+    if method not in ("GET", "HEAD", "POST"):
+        raise RestError(405, "PGRST101", f"Cannot use the {method} method on RPC")
     fmt = hdr.accept(request.headers.get("accept"))
     prefer = engine.prefer(request)
-    candidates = await engine.functions(schema, name)
     shape, values = scan(request.query)
-    if request.method == "POST":
-        text, payload = await engine.json_body(request)
-        query = engine.parsed(shape)
-        function = _choose(candidates, schema, name, payload)
-        arg_names = () if function.single_unnamed_body else tuple(payload or {})
-        body = text if text.strip() else "{}"
-        readonly = function.volatility in ("s", "i")
+    post = method == "POST"
+    query = engine.parsed(shape, rpc=not post)
+    extras: dict[str, Any] = {}
+    if post:
+        media = _media(request.headers.get("content-type"))
+        keys, direct, body = await _post_arguments(engine, request, media, query)
+        extras["body"] = body
     else:
-        known = frozenset(a.name for f in candidates for a in f.args)
-        query = parse(shape, known)
-        arguments = {k: prefix + (values[slot.index] if slot else "") for k, (prefix, slot) in query.args.items()}
-        function = _choose(candidates, schema, name, arguments)
-        arg_names = tuple(arguments)
-        body = _encoder.encode(arguments).decode()
-        readonly = True
+        media = JSON
+        direct = {key: values[slot.index] for key, slot in query.args.items()}
+        keys = frozenset(direct)
+    catalog = engine.catalog if (schema, name) in engine.catalog.functions else await engine.schema.settled()
+    function = find(catalog, schema, name, keys, media=media, post=post)
+    call = _call(function, keys, direct is not None, post)
+    if direct is not None:
+        extras.update((f"arg:{key}", value) for key, value in direct.items())
+    if call.kind == "positional" and direct is not None:
+        extras["body"] = msgspec.json.encode(direct).decode()
+    readonly = not post or function.volatility in ("s", "i")
     exact = prefer.count in ("exact", "estimated")
-    key = ("rpc", schema, name, shape, _signature(function), arg_names, exact, readonly, request.method == "POST")
-    plan = engine.plan(
-        key, lambda: compile_rpc(engine.catalog, function, query, arg_names, count=exact, readonly=readonly)
-    )
+    key = ("rpc", schema, name, shape, _signature(function), call, exact, readonly, post)
+    plan = engine.plan(key, lambda: compile_rpc(catalog, function, query, call, count=exact, readonly=readonly))
     offset, limit = engine.paging(request, query, values)
-    args = bind(plan.main.params, values, {"limit": limit, "offset": offset, "body": body})
+    args = bind(plan.main.params, values, {"limit": limit, "offset": offset, **extras})
 
     def check(row: asyncpg.Record) -> RestError | None:
         if fmt == hdr.OBJECT and plan.result == "rows":
@@ -73,32 +79,58 @@ async def rpc(engine: Engine, request: Request, identity: Identity, schema: str,
     return rows_response(fmt, prefer, n=row["n"], body=row["body"], total=row["total"], offset=offset)
 
 
-def _choose(candidates: list[Function], schema: str, name: str, payload: Any) -> Function:
-    names = set(payload) if isinstance(payload, dict) else set()
-    matching = [f for f in candidates if f.single_unnamed_body or f.accepts(names)]
-    if len(matching) > 1:
-        named = [f for f in matching if not f.single_unnamed_body]
-        matching = named or matching
-    if not matching:
-        listed = ", ".join(sorted(names))
-        raise RestError(
-            404,
-            "PGRST202",
-            f"Could not find the function {schema}.{name}({listed}) in the schema cache",
-            f"Searched for the function {schema}.{name} with parameters {listed or 'none'} or with a single "
-            "unnamed json/jsonb parameter, but no matches were found in the schema cache.",
-        )
-    if len(matching) > 1:
-        raise RestError(
-            300,
-            "PGRST203",
-            "Could not choose the best candidate function between: "
-            + ", ".join(f"{f.qualified}({', '.join(a.name + ' => ' + a.type for a in f.args)})" for f in matching),
-            None,
-            "Try renaming the parameters or the function itself in the database so function overloading can be "
-            "resolved",
-        )
-    return matching[0]
+def _media(header: str | None) -> str:
+    """The body's media type; none given is JSON, as PostgREST assumes."""
+    return (header or JSON).split(";", 1)[0].strip().lower() or JSON
+
+
+async def _post_arguments(
+    engine: Engine, request: Request, media: str, query: Query
+) -> tuple[frozenset[str], dict[str, str] | None, str | bytes]:
+    """(argument names, form values or None, the body to pass on) for a POST."""
+    raw = await request.body(engine.max_body)
+    if media in RAW_BODIES:
+        return frozenset(), None, raw if media == "application/octet-stream" else _text(raw)
+    if media == FORM:
+        form = dict(parse_qsl(_text(raw), keep_blank_values=True))
+        return frozenset(form), form, ""
+    if media != JSON:
+        raise RestError(400, "PGRST102", f"Content-Type not acceptable: {media}")
+    text = _text(raw)
+    if query.columns is not None:
+        return frozenset(query.columns), None, text
+    if not raw.strip():
+        return frozenset(), None, "{}"
+    try:
+        payload = _decoder.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise RestError(400, "PGRST102", "Empty or invalid json") from exc
+    if isinstance(payload, dict):
+        return frozenset(payload), None, text
+    if isinstance(payload, list) and payload:
+        keys = frozenset(payload[0]) if isinstance(payload[0], dict) else None
+        if keys is None or any(not isinstance(item, dict) or frozenset(item) != keys for item in payload):
+            raise RestError(400, "PGRST102", "All object keys must match")
+        return keys, None, text
+    return frozenset(), None, "[]"  # any other JSON value reads as an empty array, as in PostgREST
+
+
+def _text(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RestError(400, "PGRST102", "Empty or invalid json", str(exc)) from exc
+
+
+def _call(function: Function, keys: frozenset[str], direct: bool, post: bool) -> Call:
+    """PostgREST's `callPlan`: a lone unnamed parameter takes the body positionally; otherwise the
+    named parameters the call gives, from the JSON body or one by one (query or form)."""
+    if function.single_unnamed is not None:
+        return Call("positional", (function.args[0].type,))
+    names = tuple(a.name for a in function.args if a.name in keys)
+    if not names:
+        return Call("none")
+    return Call("direct" if direct or not post else "json", names)
 
 
 def _signature(function: Function) -> tuple[str, ...]:

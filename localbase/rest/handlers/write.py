@@ -94,7 +94,7 @@ async def put(engine: Engine, request: Request, identity: Identity, schema: str,
     query = engine.parsed(shape)
     _check_put_filters(query, table)
     if query.limit or query.offset or request.headers.get("range"):
-        raise RestError(400, "PGRST114", "Range header and limit/offset querystring parameters are not allowed for PUT")
+        raise RestError(400, "PGRST114", "limit/offset querystring parameters are not allowed for PUT")
     text, payload = await engine.json_body(request)
     rows = payload if isinstance(payload, list) else [payload]
     if len(rows) != 1 or not isinstance(rows[0], dict):

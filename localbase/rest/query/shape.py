@@ -52,8 +52,9 @@ def _is_logic_key(key: str) -> bool:
 # --- step 2: shape -> AST -----------------------------------------------------------------------
 
 
-def parse(shape: Shape, arg_names: frozenset[str] = frozenset()) -> Query:
-    """Build the AST; keys in `arg_names` are RPC arguments rather than filters."""
+def parse(shape: Shape, rpc: bool = False) -> Query:
+    """Build the AST; for a function read (`rpc`), a parameter whose value is not `op.value` is an
+    argument, as in PostgREST (`?a=1` passes `a`; `?a=eq.1` filters the result)."""
     query = Query()
     slot = 0
     for key, text in shape:
@@ -74,13 +75,9 @@ def parse(shape: Shape, arg_names: frozenset[str] = frozenset()) -> Query:
             target = query.limit if kind == "limit" else query.offset
             target[_embed_path(key, kind)] = Slot(slot)
             slot += 1
-        elif key in arg_names:
-            # An argument whose value happened to look like `op.x` was split by `scan`; rejoin it.
-            if text.endswith("\x00"):
-                query.args[key] = (text[:-1], Slot(slot))
-                slot += 1
-            else:
-                query.args[key] = (text, None)
+        elif rpc and text == "\x00":
+            query.args[key] = Slot(slot)
+            slot += 1
         else:
             path, column = _split_filter_key(key)
             if text.endswith("\x00"):

@@ -116,7 +116,7 @@ class Query:
     offset: dict[EmbedPath, Slot] = field(default_factory=dict)
     on_conflict: tuple[str, ...] | None = None
     columns: tuple[str, ...] | None = None
-    args: dict[str, tuple[str, Slot | None]] = field(default_factory=dict)  # name -> (leading text, rest)
+    args: dict[str, Slot] = field(default_factory=dict)  # a function read's arguments
 
 
 def parse_error(message: str, details: str | None = None) -> RestError:

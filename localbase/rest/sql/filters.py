@@ -34,17 +34,17 @@ class FilterCompiler(CompilerBase):
 
     def filter(self, f: Filter, table: Table, alias: str, embeds: dict[str, tuple[str, bool]]) -> str:
         if f.field.name not in table.columns and f.field.name in embeds and not f.field.path:
-            sql = self._embed_filter(f, *embeds[f.field.name])
+            sql = self._embed_filter(f, f.field.name, *embeds[f.field.name])
         else:
             sql = self._column_filter(f, table, alias)
         return f"not ({sql})" if f.negate else sql
 
-    def _embed_filter(self, f: Filter, body: str, to_one: bool) -> str:
+    def _embed_filter(self, f: Filter, name: str, body: str, to_one: bool) -> str:
         if f.op != "is" or f.value not in ("null", "not_null"):
             raise RestError(
                 400,
                 "PGRST120",
-                "Bad operator on the embedded resource",
+                f"Bad operator on the '{name}' embedded resource",
                 "Only is null or not is null filters are allowed on embedded resources",
             )
         empty = f"{body} is null" if to_one else f"coalesce(json_array_length({body}), 0) = 0"

@@ -1,50 +1,67 @@
-"""Function calls as one statement: named arguments from one JSON object, results shaped like reads."""
+"""Function calls as one statement, arguments bound as PostgREST binds them, results shaped like reads.
+
+`Call` says how the arguments arrive: `positional` (the raw body, cast to the lone unnamed
+parameter's type), `json` (named parameters read from the JSON body: its object, or an array's
+first), `direct` (named parameters bound one by one from the query string or a form, each read as
+the parameter's type), or `none`. `character`/`bit` parameters read values of any length.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from localbase.rest.catalog import Catalog, Function, quote_ident
 from localbase.rest.query.tree import Query
 from localbase.rest.sql.compiler import Compiler
-from localbase.rest.sql.plan import Plan
+from localbase.rest.sql.plan import Param, Plan
 from localbase.rest.sql.read import read_plan
 
 
-def compile_rpc(
-    catalog: Catalog, function: Function, query: Query, arg_names: tuple[str, ...], *, count: bool, readonly: bool
-) -> Plan:
-    """Call `function` with the named arguments decoded from one JSON object (the body, or GET's query)."""
+@dataclass(frozen=True, slots=True)
+class Call:
+    kind: str  # positional | json | direct | none
+    names: tuple[str, ...] = ()  # the parameters given (for positional: the parameter's type)
+
+
+def compile_rpc(catalog: Catalog, function: Function, query: Query, call: Call, *, count: bool, readonly: bool) -> Plan:
     compiler = Compiler(catalog, query)
-    if function.single_unnamed_body:
-        args_source = "(select) as pgrst_args"
-        call = f"{function.qualified}({compiler.external('body')}::{function.args[0].type})"
-    elif arg_names:
-        by_name = {a.name: a for a in function.args}
+    args_source = "(select) as pgrst_args"
+    by_name = {a.name: a for a in function.args}
+    if call.kind == "positional":
+        invoke = f"{function.qualified}({compiler.external('body')}::{call.names[0]})"
+    elif call.kind == "json":
         body = compiler.external("body")
-        defs = ", ".join(f"{quote_ident(n)} {by_name[n].type}" for n in arg_names)
-        args_source = f"jsonb_to_record({body}::text::jsonb) as pgrst_args({defs})"
-        call = (
-            f"{function.qualified}({', '.join(f'{quote_ident(n)} => pgrst_args.{quote_ident(n)}' for n in arg_names)})"
+        defs = ", ".join(f"{quote_ident(n)} {by_name[n].record_type}" for n in call.names)
+        rows = f"case when jsonb_typeof({body}::text::jsonb) = 'array' then {body}::text::jsonb"
+        rows += f" else jsonb_build_array({body}::text::jsonb) end"
+        args_source = f"(select * from jsonb_to_recordset({rows}) as pgrst_r({defs}) limit 1) as pgrst_args"
+        named = ", ".join(f"{quote_ident(n)} => pgrst_args.{quote_ident(n)}" for n in call.names)
+        invoke = f"{function.qualified}({named})"
+    elif call.kind == "direct":
+        named = ", ".join(
+            f"{quote_ident(n)} => {compiler.param(Param('extra', f'arg:{n}'))}::text::{by_name[n].record_type}"
+            for n in call.names
         )
+        invoke = f"{function.qualified}({named})"
     else:
-        args_source = "(select) as pgrst_args"
-        call = f"{function.qualified}()"
+        invoke = f"{function.qualified}()"
     if function.return_kind == "void":
         sql = (
             "select null::bigint as total, 0 as n, null::text as body"
-            f" from {args_source}, lateral (select {call}) pgrst_v"
+            f" from {args_source}, lateral (select {invoke}) pgrst_v"
         )
         return Plan(compiler.statement(sql), readonly=readonly, result="void")
     if function.return_kind == "scalar":
         if function.returns_set:
             sql = (
                 f"select null::bigint as total, count(*) as n, coalesce(json_agg(pgrst_v), '[]')::text as body "
-                f"from {args_source} cross join lateral {call} as pgrst_v"
+                f"from {args_source} cross join lateral {invoke} as pgrst_v"
             )
             return Plan(compiler.statement(sql), readonly=readonly)
-        sql = f"select null::bigint as total, 1 as n, to_json({call})::text as body from {args_source}"
+        sql = f"select null::bigint as total, 1 as n, to_json({invoke})::text as body from {args_source}"
         return Plan(compiler.statement(sql), readonly=readonly, result="scalar")
     table = function.as_table()
     alias = quote_ident(function.name)
-    source = f"{args_source} cross join lateral {call} as {alias}"
+    source = f"{args_source} cross join lateral {invoke} as {alias}"
     plan = read_plan(compiler, table, alias, source, query, count=count, counter=None)
     return Plan(plan.main, None, readonly, "rows" if function.returns_set else "object")

@@ -127,14 +127,12 @@ def test_malformed_filters_are_pgrst100(value: str) -> None:
     assert caught.value.code == "PGRST100"
 
 
-def test_rpc_arguments_keep_their_whole_value() -> None:
-    shape, values = scan([("name", "eq.x"), ("flag", "is.true"), ("id", "eq.3")])
-    query = parse(shape, frozenset({"name", "flag"}))
-    assert {k: p + (values[s.index] if s else "") for k, (p, s) in query.args.items()} == {
-        "name": "eq.x",
-        "flag": "is.true",
-    }
-    assert query.conditions[()] == [Filter(Field("id"), "eq", Slot(1))]
+def test_rpc_reads_take_plain_values_as_arguments_and_operators_as_filters() -> None:
+    """PostgREST: `?name=x` passes the argument `name`; `?id=eq.3` filters the function's result."""
+    shape, values = scan([("name", "x.y"), ("flag", "is.true"), ("id", "eq.3")])
+    query = parse(shape, rpc=True)
+    assert {k: values[s.index] for k, s in query.args.items()} == {"name": "x.y"}
+    assert query.conditions[()] == [Filter(Field("flag"), "is", "true"), Filter(Field("id"), "eq", Slot(1))]
 
 
 def test_columns_and_on_conflict_accept_quoted_names() -> None:
