@@ -23,7 +23,7 @@ class RestError(Exception):
         status: int,
         code: str,
         message: str,
-        details: str | None = None,
+        details: Any = None,  # a string, or JSON (PGRST201's list of relationships)
         hint: str | None = None,
         *,
         headers: list[tuple[bytes, bytes]] | None = None,

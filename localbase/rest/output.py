@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from typing import Any
-
 import asyncpg
-import msgspec
 
 from localbase.rest import headers as hdr
 from localbase.rest.errors import RestError
@@ -44,29 +39,6 @@ def max_affected_violation(prefer: hdr.Prefer, row: asyncpg.Record) -> RestError
     )
 
 
-def csv_body(body: str) -> bytes:
-    """RFC 4180 CSV from the JSON array body: a header line, then one line per row."""
-    rows: list[dict[str, Any]] = msgspec.json.decode(body)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    if rows:
-        names = list(rows[0])
-        writer.writerow(names)
-        for row in rows:
-            writer.writerow([_cell(row.get(name)) for name in names])
-    return out.getvalue().rstrip("\n").encode()
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, dict | list):
-        return msgspec.json.encode(value).decode()
-    return str(value)
-
-
 def rows_response(
     fmt: str,
     prefer: hdr.Prefer,
@@ -96,9 +68,9 @@ def rows_response(
 
 
 def format_body(fmt: str, body: str) -> bytes:
-    """The JSON array body as the negotiated format: array, single object, or CSV."""
+    """The body as the negotiated format: the JSON array, its single object, or the CSV as built."""
     if fmt == hdr.CSV:
-        return csv_body(body)
+        return body.encode()  # already CSV: PostgreSQL formatted it (`sql.base.body_agg`)
     if fmt == hdr.OBJECT:
         return body[1:-1].strip().encode()
     return body.encode()

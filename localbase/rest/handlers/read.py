@@ -21,9 +21,10 @@ async def read(engine: Engine, request: Request, identity: Identity, schema: str
     fmt, strip, prefer = engine.negotiate(request)
     shape, values = scan(request.query)
     exact = prefer.count in ("exact", "estimated")
-    key = ("read", schema, table.name, shape, exact, strip)
+    csv = fmt == hdr.CSV
+    key = ("read", schema, table.name, shape, exact, strip, csv)
     query = engine.parsed(shape)
-    plan = engine.plan(key, lambda: compile_read(engine.catalog, table, query, exact, strip=strip))
+    plan = engine.plan(key, lambda: compile_read(engine.catalog, table, query, exact, strip=strip, csv=csv))
     offset, limit = engine.paging(request, query, values)
     args = bind(plan.main.params, values, {"limit": limit, "offset": offset})
     planned = bind(plan.count.params, values, {}) if prefer.count in ("planned", "estimated") and plan.count else None

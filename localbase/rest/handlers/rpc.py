@@ -57,8 +57,11 @@ async def rpc(engine: Engine, request: Request, identity: Identity, schema: str,
         extras["body"] = msgspec.json.encode(direct).decode()
     readonly = not post or function.volatility in ("s", "i")
     exact = prefer.count in ("exact", "estimated")
-    key = ("rpc", schema, name, shape, _signature(function), call, exact, readonly, post)
-    plan = engine.plan(key, lambda: compile_rpc(catalog, function, query, call, count=exact, readonly=readonly))
+    csv = fmt == hdr.CSV
+    key = ("rpc", schema, name, shape, _signature(function), call, exact, readonly, post, csv)
+    plan = engine.plan(
+        key, lambda: compile_rpc(catalog, function, query, call, count=exact, readonly=readonly, csv=csv)
+    )
     offset, limit = engine.paging(request, query, values)
     args = bind(plan.main.params, values, {"limit": limit, "offset": offset, **extras})
 

@@ -51,6 +51,7 @@ async def insert(engine: Engine, request: Request, identity: Identity, schema: s
         prefer.missing_default,
         strip,
         locate,
+        fmt == hdr.CSV,
     )
     plan = engine.plan(
         key,
@@ -63,6 +64,7 @@ async def insert(engine: Engine, request: Request, identity: Identity, schema: s
             upsert=prefer.resolution,
             missing_default=prefer.missing_default,
             strip=strip,
+            csv=fmt == hdr.CSV,
             locate=locate,
         ),
     )
@@ -100,7 +102,7 @@ async def put(engine: Engine, request: Request, identity: Identity, schema: str,
     if len(rows) != 1 or not isinstance(rows[0], dict):
         raise _put_mismatch()
     columns = query.columns if query.columns is not None else tuple(rows[0])
-    key = ("put", schema, table.name, shape, columns, prefer.representation, strip)
+    key = ("put", schema, table.name, shape, columns, prefer.representation, strip, fmt == hdr.CSV)
     plan = engine.plan(
         key,
         lambda: compile_insert(
@@ -112,6 +114,7 @@ async def put(engine: Engine, request: Request, identity: Identity, schema: str,
             upsert="merge",
             missing_default=False,
             strip=strip,
+            csv=fmt == hdr.CSV,
             put=True,
         ),
     )
@@ -141,17 +144,23 @@ async def update_or_delete(engine: Engine, request: Request, identity: Identity,
         if not isinstance(payload, dict):
             raise RestError(400, "PGRST102", "Empty or invalid json", "PATCH expects a JSON object")
         columns = query.columns if query.columns is not None else tuple(payload)
-        key: tuple[Any, ...] = ("update", schema, table.name, shape, columns, prefer.representation, strip)
+        key: tuple[Any, ...] = ("update", schema, table.name, shape, columns, prefer.representation, strip, fmt)
         plan = engine.plan(
-            key, lambda: compile_update(engine.catalog, table, query, columns, prefer.representation, strip=strip)
+            key,
+            lambda: compile_update(
+                engine.catalog, table, query, columns, prefer.representation, strip=strip, csv=fmt == hdr.CSV
+            ),
         )
         extras = {"body": text}
         if not columns:
             return 204, [(b"content-range", b"*/*")], b""
     else:
-        key = ("delete", schema, table.name, shape, prefer.representation, strip)
+        key = ("delete", schema, table.name, shape, prefer.representation, strip, fmt)
         plan = engine.plan(
-            key, lambda: compile_delete(engine.catalog, table, query, prefer.representation, strip=strip)
+            key,
+            lambda: compile_delete(
+                engine.catalog, table, query, prefer.representation, strip=strip, csv=fmt == hdr.CSV
+            ),
         )
         extras = {}
     args = bind(plan.main.params, values, extras)

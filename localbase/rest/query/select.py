@@ -80,7 +80,8 @@ def _embed(cursor: Cursor, name: str, alias: str | None) -> Embed:
             raise parse_error(f"failed to parse embed hint in ({cursor.text})")
     if not cursor.take("("):
         raise parse_error(f"expected ( after {name} in ({cursor.text})")
-    items = _select_items(cursor)
+    # `rel()` selects nothing: an embed only to filter on (PostgREST's empty embed).
+    items = () if cursor.peek(")") else _select_items(cursor)
     if not cursor.take(")"):
         raise parse_error(f"unclosed ( in ({cursor.text})")
     return Embed(name, alias, hint, inner, items)

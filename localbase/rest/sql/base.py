@@ -32,10 +32,13 @@ class Node:
 class CompilerBase:
     """Compiles one request; holds the parameter list while it grows."""
 
-    def __init__(self, catalog: Catalog, query: Query, *, strip: bool = False, explicit_star: bool = False) -> None:
+    def __init__(
+        self, catalog: Catalog, query: Query, *, strip: bool = False, csv: bool = False, explicit_star: bool = False
+    ) -> None:
         self.catalog = catalog
         self.query = query
         self.strip = strip  # json_strip_nulls on the body (Accept ...;nulls=stripped)
+        self.csv = csv  # the body as CSV, PostgreSQL formatting each row (Accept text/csv)
         self.explicit_star = explicit_star  # `*` as named columns: the source carries extra columns
         self.params: list[Param] = []
         self._aliases = 0
@@ -101,7 +104,18 @@ class CompilerBase:
         raise NotImplementedError
 
 
+# PostgREST's CSV (`asCsvF`): the first row's keys as the header, then each row as PostgreSQL
+# prints a record, without its parentheses (its quoting, `t`/`f`, jsonb spacing, NULL as nothing).
+_CSV_BODY = (
+    "coalesce((select string_agg(k, ',') from json_object_keys((array_agg(row_to_json(pgrst_body)))[1]) as k), '')"
+    " || chr(10) || coalesce(string_agg(substring(pgrst_body::text, 2, length(pgrst_body::text) - 2), chr(10)), '')"
+)
+
+
 def body_agg(compiler: CompilerBase) -> str:
+    """The response body aggregated from the rows of `pgrst_body`: a JSON array, or CSV."""
+    if compiler.csv:
+        return _CSV_BODY
     if compiler.strip:
         return "coalesce(json_strip_nulls(json_agg(pgrst_body)), '[]')::text"
     return "coalesce(json_agg(pgrst_body), '[]')::text"

@@ -25,6 +25,7 @@ class Compiler(EmbedCompiler, FilterCompiler):
         self._used_paths.add(path)
         node = Node([], [], [], "")
         embeds: dict[str, tuple[str, bool]] = {}
+        self._refuse_duplicate_embeds(table, items, len(path) + 1)
         for item in items:
             if isinstance(item, Star) and self.explicit_star:
                 node.select.extend(f"{alias}.{quote_ident(name)}" for name in table.columns)
@@ -40,11 +41,24 @@ class Compiler(EmbedCompiler, FilterCompiler):
             else:
                 body, to_one = self.embed(table, alias, item, path, node)
                 embeds[item.key] = (body, to_one)
-                node.select.append(f"{body} as {quote_ident(item.key)}")
+                if item.items:  # an empty embed `rel()` is there to filter on, not to show
+                    node.select.append(f"{body} as {quote_ident(item.key)}")
         for condition in self.query.conditions.get(path, []) if filtered else []:
             node.where.append(self.condition(condition, table, alias, embeds))
         node.order = self.order(table, alias, self.query.order.get(path, ()), items)
         return node
+
+    @staticmethod
+    def _refuse_duplicate_embeds(table: Table, items: tuple[SelectItem, ...], depth: int) -> None:
+        """Two embeds under one name at one level: PostgREST names both joins `<table>_<name>_<depth>`,
+        which PostgreSQL refuses (42712); answered the same here."""
+        seen: set[str] = set()
+        for item in items:
+            if isinstance(item, Embed):
+                name = f"{table.name}_{item.alias or item.name}_{depth}"
+                if name in seen:
+                    raise RestError(400, "42712", f'table name "{name}" specified more than once')
+                seen.add(name)
 
     def order(self, table: Table, alias: str, terms: tuple[OrderTerm, ...], items: tuple[SelectItem, ...] = ()) -> str:
         if not terms:

@@ -7,8 +7,8 @@ request's scoped parameters); `!inner` turns "has no related row" into "parent r
 from __future__ import annotations
 
 from localbase.rest.catalog import Table, quote_ident
-from localbase.rest.errors import RestError
-from localbase.rest.query.tree import Embed, EmbedPath
+from localbase.rest.query.tree import Column as SelectColumn
+from localbase.rest.query.tree import Embed, EmbedPath, SelectItem, Star
 from localbase.rest.sql.base import CompilerBase, Node
 from localbase.rest.sql.relationships import Relationship, find_relationship
 
@@ -39,38 +39,51 @@ class EmbedCompiler(CompilerBase):
         if child_path in self.query.offset:
             paging += f" offset {self.value(self.query.offset[child_path])}::text::bigint"
         where = " and ".join(join + child.where)
-        inner = (
-            f"select {', '.join(child.select)} from {source}{''.join(child.joins)} where {where}{child.order}{paging}"
-        )
+        columns = ", ".join(child.select) or "1"
+        inner = f"select {columns} from {source}{''.join(child.joins)} where {where}{child.order}{paging}"
         return relation, inner
 
     def spread(self, parent: Table, parent_alias: str, embed: Embed, path: EmbedPath, into: Node) -> str:
-        """`...rel(cols)`: the to-one row's columns become the parent's (nulls when there is none)."""
+        """`...rel(cols)`: a to-one row's columns become the parent's (nulls when there is none); a
+        to-many relation's become arrays, one per column (`[]` when there are none), as in PostgREST 13."""
         relation, inner = self._child(parent, parent_alias, embed, path)
-        if not relation.to_one:
-            raise RestError(
-                400,
-                "PGRST119",
-                f"A spread operation on '{embed.name}' is not possible",
-                f"'{parent.name}' and '{embed.name}' do not form a many-to-one or one-to-one relationship",
-            )
         lateral = self.alias()
-        into.joins.append(f" left join lateral ({inner} limit 1) as {lateral} on true")
+        if relation.to_one:
+            into.joins.append(f" left join lateral ({inner} limit 1) as {lateral} on true")
+        else:
+            arrays = ", ".join(
+                f"coalesce(json_agg(pgrst_e.{quote_ident(name)}), '[]')::jsonb as {quote_ident(name)}"
+                for name in _output_names(relation.target, embed.items)
+            )
+            into.joins.append(f" left join lateral (select {arrays} from ({inner}) pgrst_e) as {lateral} on true")
         if embed.inner:
             into.where.append(f"exists ({inner})")
         return lateral
 
     def embed(self, parent: Table, parent_alias: str, embed: Embed, path: EmbedPath, into: Node) -> tuple[str, bool]:
+        """The related row as a jsonb object, or the related rows as a jsonb array (PostgREST's `::jsonb`)."""
         relation, inner = self._child(parent, parent_alias, embed, path)
         lateral = self.alias()
         if relation.to_one:
-            body = f"(select row_to_json(pgrst_e) as body from ({inner}) pgrst_e limit 1)"
+            body = f"(select row_to_json(pgrst_e)::jsonb as body from ({inner}) pgrst_e limit 1)"
             into.joins.append(f" left join lateral {body} as {lateral} on true")
             if embed.inner:
                 into.where.append(f"{lateral}.body is not null")
         else:
-            body = f"(select coalesce(json_agg(pgrst_e), '[]'::json) as body from ({inner}) pgrst_e)"
+            body = f"(select coalesce(json_agg(pgrst_e), '[]')::jsonb as body from ({inner}) pgrst_e)"
             into.joins.append(f" left join lateral {body} as {lateral} on true")
             if embed.inner:
-                into.where.append(f"json_array_length({lateral}.body) > 0")
+                into.where.append(f"jsonb_array_length({lateral}.body) > 0")
         return f"{lateral}.body", relation.to_one
+
+
+def _output_names(table: Table, items: tuple[SelectItem, ...]) -> list[str]:
+    names: list[str] = []
+    for item in items:
+        if isinstance(item, Star):
+            names.extend(table.columns)
+        elif isinstance(item, SelectColumn):
+            names.append(item.alias or item.field.output_name)
+        elif not item.spread:
+            names.append(item.key)
+    return names

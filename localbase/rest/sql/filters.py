@@ -47,7 +47,7 @@ class FilterCompiler(CompilerBase):
                 f"Bad operator on the '{name}' embedded resource",
                 "Only is null or not is null filters are allowed on embedded resources",
             )
-        empty = f"{body} is null" if to_one else f"coalesce(json_array_length({body}), 0) = 0"
+        empty = f"{body} is null" if to_one else f"coalesce(jsonb_array_length({body}), 0) = 0"
         return empty if f.value == "null" else f"not ({empty})"
 
     def _column_filter(self, f: Filter, table: Table, alias: str) -> str:

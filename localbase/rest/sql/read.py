@@ -11,8 +11,10 @@ from localbase.rest.sql.compiler import Compiler
 from localbase.rest.sql.plan import Plan, Statement
 
 
-def compile_read(catalog: Catalog, table: Table, query: Query, count: bool, *, strip: bool = False) -> Plan:
-    compiler = Compiler(catalog, query, strip=strip)
+def compile_read(
+    catalog: Catalog, table: Table, query: Query, count: bool, *, strip: bool = False, csv: bool = False
+) -> Plan:
+    compiler = Compiler(catalog, query, strip=strip, csv=csv)
     alias = quote_ident(table.name)
     source = f"{table.qualified} as {alias}"
     return read_plan(

@@ -23,8 +23,10 @@ class Call:
     names: tuple[str, ...] = ()  # the parameters given (for positional: the parameter's type)
 
 
-def compile_rpc(catalog: Catalog, function: Function, query: Query, call: Call, *, count: bool, readonly: bool) -> Plan:
-    compiler = Compiler(catalog, query)
+def compile_rpc(
+    catalog: Catalog, function: Function, query: Query, call: Call, *, count: bool, readonly: bool, csv: bool = False
+) -> Plan:
+    compiler = Compiler(catalog, query, csv=csv)
     args_source = "(select) as pgrst_args"
     by_name = {a.name: a for a in function.args}
     if call.kind == "positional":

@@ -43,6 +43,7 @@ def compile_insert(
     upsert: str | None,
     missing_default: bool,
     strip: bool = False,
+    csv: bool = False,
     locate: bool = False,
     put: bool = False,
 ) -> Plan:
@@ -54,7 +55,7 @@ def compile_insert(
     if locate:
         query = replace(query, select=tuple(SelectColumn(Field(name)) for name in table.primary_key))
         represent = True
-    compiler = Compiler(catalog, query, strip=strip, explicit_star=upsert is not None)
+    compiler = Compiler(catalog, query, strip=strip, csv=csv, explicit_star=upsert is not None)
     alias = quote_ident(table.name)
     cols = [writable(table, name) for name in columns]
     if cols:
@@ -105,9 +106,16 @@ def writable(table: Table, name: str) -> Column:
 
 
 def compile_update(
-    catalog: Catalog, table: Table, query: Query, columns: tuple[str, ...], represent: bool, *, strip: bool = False
+    catalog: Catalog,
+    table: Table,
+    query: Query,
+    columns: tuple[str, ...],
+    represent: bool,
+    *,
+    strip: bool = False,
+    csv: bool = False,
 ) -> Plan:
-    compiler = Compiler(catalog, query, strip=strip)
+    compiler = Compiler(catalog, query, strip=strip, csv=csv)
     alias = quote_ident(table.name)
     cols = [writable(table, name) for name in columns]
     body = compiler.external("body")
@@ -122,8 +130,10 @@ def compile_update(
     )
 
 
-def compile_delete(catalog: Catalog, table: Table, query: Query, represent: bool, *, strip: bool = False) -> Plan:
-    compiler = Compiler(catalog, query, strip=strip)
+def compile_delete(
+    catalog: Catalog, table: Table, query: Query, represent: bool, *, strip: bool = False, csv: bool = False
+) -> Plan:
+    compiler = Compiler(catalog, query, strip=strip, csv=csv)
     alias = quote_ident(table.name)
     where = root_conditions(compiler, table, alias)
     write = f"delete from {table.qualified} as {alias}{where_clause(where)}"

@@ -48,9 +48,20 @@ def test_spread_embed_merges_a_to_one_relation(service_client: Client) -> None:
     ]
     inner = service_client.table("rest_things").select("id, ...rest_groups!inner(name)").order("id").execute()
     assert [row["id"] for row in data(inner)] == [1, 2, 3, 4]
-    with pytest.raises(APIError) as failure:
-        service_client.table("rest_groups").select("id, ...rest_things(name)").execute()
-    assert failure.value.code == "PGRST119"
+    # A to-many spread (PostgREST 13): one array per column, `[]` where there is nothing.
+    many = (
+        service_client.table("rest_groups")
+        .select("id, ...rest_things(name)")
+        .lte("id", 3)
+        .order("id", foreign_table="rest_things")
+        .order("id")
+        .execute()
+    )
+    assert data(many) == [
+        {"id": 1, "name": ["apple", "banana"]},
+        {"id": 2, "name": ["carrot", "Durian"]},
+        {"id": 3, "name": []},
+    ]
 
 
 def test_order_by_a_to_one_related_column(service_client: Client) -> None:
