@@ -87,7 +87,13 @@ def test_user_b_cannot_see_or_change_user_a_sessions(
         superuser_fetch(stack.dsn, "select title, message_count from chat_sessions where id = $1::uuid", session["id"])
     )
     assert [(r["title"], r["message_count"]) for r in rows] == [("private", 1)]
-    embedded = alice.table("chat_sessions").select("title,chat_messages(content)").eq("id", session["id"]).single()
+    # chat_sessions.current_leaf_id also references chat_messages: the embed names its key, as PostgREST needs.
+    embedded = (
+        alice.table("chat_sessions")
+        .select("title,chat_messages!chat_messages_session_id_fkey(content)")
+        .eq("id", session["id"])
+        .single()
+    )
     assert embedded.execute().data == {"title": "private", "chat_messages": [{"content": "hello"}]}
 
 
