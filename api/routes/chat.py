@@ -8,14 +8,14 @@ answer lands in the history all the same.
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
 
 from litestar import Controller, get, post
 from litestar.params import Parameter
 
 from api import rules
 from api.conversation import find_session, post_question, role_for_turn, wait_for_answer
-from api.database import Caller
+from api.database import Caller, rows_as
 from api.errors import AnswerTimeout, BadRequest, SessionNotFound
 from api.history import decode_cursor, page_of_history
 from api.metrics import Metrics
@@ -32,6 +32,11 @@ from api.schemas import (
 from api.security import CurrentUser
 from api.upstream import Upstream, call, rows
 from core.settings import Settings
+
+_SESSION_VISIBLE = "select exists (select 1 from public.chat_sessions where id = $1)"
+# search_messages ranks and pages; `with ordinality` keeps its order through the JSON.
+_SEARCH = """select id, session_id, message_type, content, role_id, created_at, coalesce(rank, 0) as rank, ordinality
+               from public.search_messages($1, $2, $3, $4) with ordinality"""
 
 
 class ChatController(Controller):
@@ -111,8 +116,7 @@ class ChatController(Controller):
     async def search(
         self,
         *,
-        user: CurrentUser,
-        upstream: Upstream,
+        caller: Caller,
         q: str = Parameter(min_length=1, max_length=200),
         session_id: str | None = None,
         limit: int = Parameter(default=20, ge=1, le=100),
@@ -120,27 +124,13 @@ class ChatController(Controller):
     ) -> SearchResponse:
         if not q.strip() or "\x00" in q:
             raise BadRequest("q must contain search words.", field="q")
-        rest = upstream.rest(user.token)
-        session = await find_session(rest, session_id) if session_id else None
-        params: dict[str, Any] = {
-            "query": q,
-            "session": str(session["id"]) if session else None,
-            "max_results": limit,
-            "skip": offset,
-        }
-        response = await call(rest.rpc("search_messages", params).execute())
-        hits = [
-            SearchHit(
-                id=str(r["id"]),
-                session_id=str(r["session_id"]),
-                message_type=str(r["message_type"]),
-                content=str(r["content"]),
-                role_id=r.get("role_id"),
-                created_at=str(r["created_at"]),
-                rank=float(r.get("rank") or 0.0),
-            )
-            for r in rows(response.data)
-        ]
+        if session_id and not rules.is_uuid(session_id):
+            raise SessionNotFound()
+        session = uuid.UUID(session_id) if session_id else None
+        async with caller.transaction(readonly=True) as conn:
+            if session is not None and not await conn.fetchval(_SESSION_VISIBLE, session):
+                raise SessionNotFound(session_id=session_id)
+            hits = await rows_as(conn, SearchHit, _SEARCH, q, session, limit, offset, order="r.ordinality")
         return SearchResponse(success=True, results=hits)
 
     @post("/stop", status_code=200)

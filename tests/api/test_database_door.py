@@ -108,3 +108,25 @@ def test_a_cached_token_still_expires(monkeypatch: pytest.MonkeyPatch) -> None:
         security.user_from_token(token, keys)
     with pytest.raises(InvalidToken):
         security.user_from_token(token, jwt.KeySet(secret + "-another"))
+
+
+async def test_search_through_the_door_is_the_callers_and_keeps_the_ranking(
+    http: httpx.AsyncClient, alice: ApiUser, bob: ApiUser, pg: asyncpg.Connection
+) -> None:
+    session = await new_session(http, alice)
+    await pg.execute(
+        """insert into chat_messages (session_id, message_type, content) values
+           ($1, 'system', 'kumquat'), ($1, 'system', 'kumquat kumquat kumquat orchard'), ($1, 'system', 'orchard')""",
+        uuid.UUID(session["id"]),
+    )
+    found = await http.get(
+        "/api/chat/search", params={"q": "kumquat", "session_id": session["id"]}, headers=alice.headers
+    )
+    hits = found.json()["results"]
+    assert sorted(h["content"] for h in hits) == ["kumquat", "kumquat kumquat kumquat orchard"]
+    assert [h["rank"] for h in hits] == sorted((h["rank"] for h in hits), reverse=True)
+    assert (await http.get("/api/chat/search", params={"q": "kumquat"}, headers=bob.headers)).json()["results"] == []
+    refused = await http.get(
+        "/api/chat/search", params={"q": "kumquat", "session_id": session["id"]}, headers=bob.headers
+    )
+    assert (refused.status_code, error_of(refused)["code"]) == (404, "SessionNotFound")
