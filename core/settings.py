@@ -118,6 +118,11 @@ class LocalbaseSettings:
     # PostgREST's db-tx-end: commit | commit-allow-override | rollback | rollback-allow-override;
     # only the *-allow-override values let a request's `Prefer: tx=` choose.
     rest_tx_end: str = field(default_factory=lambda: env_str("PGRST_DB_TX_END", "commit"))
+    # PostgREST's db-plan-enabled (Accept: application/vnd.pgrst.plan) and db-aggregates-enabled;
+    # both off by default, and like max rows and tx end also settable in the database
+    # (`alter role authenticator set pgrst.db_plan_enabled = 'true'`, then `notify pgrst, 'reload config'`).
+    rest_plan_enabled: bool = field(default_factory=lambda: env_bool("PGRST_DB_PLAN_ENABLED", False))
+    rest_aggregates_enabled: bool = field(default_factory=lambda: env_bool("PGRST_DB_AGGREGATES_ENABLED", False))
     max_body_bytes: int = field(default_factory=lambda: env_int("LOCALBASE_MAX_BODY_BYTES", 1_048_576))
     mail_dir: str = field(default_factory=lambda: env_str("LOCALBASE_MAIL_DIR", ".localbase/mail"))
     # Auth: GoTrue's bcrypt cost, the product's password rule (character sets separated by ":",

@@ -17,6 +17,7 @@ from core.settings import Settings
 from localbase.http import Request
 from localbase.rest import headers as hdr
 from localbase.rest.catalog import Catalog, Table, quote_ident
+from localbase.rest.config import RestConfig
 from localbase.rest.errors import RestError, not_found_table
 from localbase.rest.execute import Check, run, setup_sql
 from localbase.rest.identity import Identity
@@ -26,17 +27,26 @@ from localbase.rest.schema_cache import SchemaCache
 from localbase.rest.sql.plan import Plan
 
 PLAN_CACHE_SIZE = 4096
+
+
+class ExplainAnswer(Exception):
+    """The response to an explain request, raised past the handler's row shaping to the service."""
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        super().__init__("explain")
+        self.response = (status, headers, body)
+
+
 _decoder = msgspec.json.Decoder()
 
 
 class Engine:
     def __init__(self, settings: Settings) -> None:
         local = settings.localbase
-        self.max_rows = local.max_rows
         self.max_body = local.max_body_bytes
-        self.tx_override = local.rest_tx_end.endswith("-allow-override")
-        self.rollback_by_default = local.rest_tx_end.startswith("rollback")
-        self.schema = SchemaCache(settings.database.url, local.exposed_schemas, self._plans_clear)
+        self._env_config = RestConfig.from_settings(local)
+        self.config = self._env_config
+        self.schema = SchemaCache(settings.database.url, local.exposed_schemas, self._plans_clear, self._configure)
         self.pool: asyncpg.Pool | None = None
         self._plans: dict[tuple[Any, ...], Plan] = {}
         self._queries: dict[tuple[Shape, bool], Query] = {}
@@ -47,6 +57,10 @@ class Engine:
 
     def _plans_clear(self) -> None:
         self._plans.clear()
+
+    def _configure(self, database_values: dict[str, str]) -> None:
+        """The environment's settings with the database's `pgrst.*` on top (see `localbase.rest.config`)."""
+        self.config = self._env_config.with_database(database_values)
 
     # --- the schema cache ---------------------------------------------------------------------
 
@@ -80,12 +94,22 @@ class Engine:
     # --- what the client asked for ------------------------------------------------------------
 
     def prefer(self, request: Request) -> hdr.Prefer:
-        return hdr.prefer(request.headers.get("prefer"), timezones=self.catalog.timezones, tx_override=self.tx_override)
+        return hdr.prefer(
+            request.headers.get("prefer"), timezones=self.catalog.timezones, tx_override=self.config.tx_override
+        )
 
     def negotiate(self, request: Request) -> tuple[str, bool, hdr.Prefer]:
-        """The body format, whether to strip nulls, and the preferences."""
+        """The body format, whether to strip nulls, and the preferences. An explain request (when
+        db-plan-enabled) negotiates the format it explains; without it, its media type is 406."""
         accept = request.headers.get("accept")
+        plan = hdr.plan_media(accept)
+        if plan is not None and self.config.plan_enabled:
+            accept = plan.target
         return hdr.accept(accept), hdr.strips_nulls(accept), self.prefer(request)
+
+    def explaining(self, request: Request) -> hdr.PlanMedia | None:
+        plan = hdr.plan_media(request.headers.get("accept"))
+        return plan if plan is not None and self.config.plan_enabled else None
 
     async def json_body(self, request: Request) -> tuple[str, Any]:
         raw = await request.body(self.max_body)
@@ -108,8 +132,9 @@ class Engine:
                 offset = ranged[0]
             if ranged[1] is not None:
                 limit = ranged[1] if limit is None else min(limit, ranged[1])
-        if self.max_rows and (limit is None or limit > self.max_rows):
-            limit = self.max_rows
+        max_rows = self.config.max_rows
+        if max_rows and (limit is None or limit > max_rows):
+            limit = max_rows
         return offset, limit
 
     # --- running a plan -----------------------------------------------------------------------
@@ -126,12 +151,16 @@ class Engine:
         planned: list[Any] | None = None,
         prefer: hdr.Prefer | None = None,
     ) -> tuple[asyncpg.Record, Any]:
-        """Run the plan in one transaction as the identity's role (see `localbase.rest.execute`)."""
+        """Run the plan in one transaction as the identity's role (see `localbase.rest.execute`).
+
+        An explain request (`Accept: application/vnd.pgrst.plan...`) is answered here, before the
+        caller shapes rows: `ExplainAnswer` carries PostgreSQL's plan of the same statement.
+        """
         assert self.pool is not None
         role_settings = self.catalog.role_settings.get(identity.role, [])
         if prefer is not None and prefer.timezone:
             role_settings = [*role_settings, ("timezone", prefer.timezone)]
-        rollback = self.rollback_by_default if prefer is None or prefer.tx is None else prefer.tx == "rollback"
+        rollback = self.config.rollback_by_default if prefer is None or prefer.tx is None else prefer.tx == "rollback"
         setup = setup_sql(
             identity,
             readonly=plan.readonly,
@@ -141,6 +170,11 @@ class Engine:
             headers=request.headers,
             role_settings=role_settings,
         )
+        explain = self.explaining(request)
+        if explain is not None:
+            options = ", ".join((f"format {explain.format}", *explain.options))
+            _, text = await run(self.pool, setup, plan.main.sql, args, identity, rollback=rollback, explain=options)
+            raise ExplainAnswer(200, [(b"content-type", explain.content_type())], text.encode())
         extra = None
         if planned is not None and plan.count is not None:
             extra = (f"explain (format json) {plan.count.sql}", planned)

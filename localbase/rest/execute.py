@@ -63,16 +63,22 @@ async def run(
     check: Check | None = None,
     extra: tuple[str, list[Any]] | None = None,
     rollback: bool = False,
+    explain: str | None = None,
 ) -> tuple[asyncpg.Record, Any]:
     """Run the statement in its own transaction; `check` may veto the result (then roll back).
 
     `extra` is a second statement (a planned-count EXPLAIN) whose first value is returned too.
-    A prepared statement invalidated by DDL is retried once with a fresh plan.
+    A prepared statement invalidated by DDL is retried once with a fresh plan. With `explain`
+    (EXPLAIN's options) the statement is explained instead: the plan's lines come back as `extra`.
     """
     for attempt in (1, 2):
         async with pool.acquire() as conn:
             try:
                 await conn.execute(setup)
+                if explain is not None:
+                    lines = await conn.fetch(f"explain ({explain}) {sql}", *args)
+                    await conn.execute("rollback" if rollback else "commit")
+                    return None, "".join(f"{line[0]}\n" for line in lines)  # type: ignore[return-value]
                 row = await conn.fetchrow(sql, *args)
                 extra_value = await conn.fetchval(extra[0], *extra[1]) if extra is not None else None
                 assert row is not None

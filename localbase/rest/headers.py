@@ -178,3 +178,37 @@ def profile(header: str | None, exposed: tuple[str, ...]) -> str:
             f"Only the following schemas are exposed: {', '.join(exposed)}",
         )
     return header
+
+
+@dataclass(frozen=True, slots=True)
+class PlanMedia:
+    """`Accept: application/vnd.pgrst.plan[+json|+text]; for="..."; options=a|b` (what `.explain()` sends)."""
+
+    format: str  # json | text
+    target: str  # the media type whose query is explained
+    options: tuple[str, ...]  # in PostgREST's order: analyze, verbose, settings, buffers, wal
+
+    def content_type(self) -> bytes:
+        options = f"; options={'|'.join(self.options)}" if self.options else ""
+        return f'application/vnd.pgrst.plan+{self.format}; for="{self.target}"{options}; charset=utf-8'.encode()
+
+
+_PLAN_MEDIA = {"application/vnd.pgrst.plan": "text", "application/vnd.pgrst.plan+text": "text"}
+_PLAN_MEDIA["application/vnd.pgrst.plan+json"] = "json"
+_PLAN_OPTIONS = ("analyze", "verbose", "settings", "buffers", "wal")
+
+
+def plan_media(header: str | None) -> PlanMedia | None:
+    """The explain request in an Accept header, if any (its first media type)."""
+    if not header or "vnd.pgrst.plan" not in header:
+        return None
+    media, *params = (part.strip() for part in header.split(",", 1)[0].split(";"))
+    fmt = _PLAN_MEDIA.get(media.lower())
+    if fmt is None:
+        return None
+    values = {}
+    for param in params:
+        name, _, value = param.partition("=")
+        values[name.strip().lower()] = value.strip().strip('"')
+    chosen = set(values.get("options", "").split("|"))
+    return PlanMedia(fmt, values.get("for") or "application/json", tuple(o for o in _PLAN_OPTIONS if o in chosen))

@@ -16,7 +16,7 @@ from localbase.db import with_user
 from localbase.gateway import Context
 from localbase.http import BodyTooLarge, Receive, Request, Scope, Send, respond
 from localbase.rest import headers as hdr
-from localbase.rest.engine import Engine
+from localbase.rest.engine import Engine, ExplainAnswer
 from localbase.rest.errors import RestError
 from localbase.rest.handlers.read import read
 from localbase.rest.handlers.rpc import rpc
@@ -71,6 +71,8 @@ class RestService:
         request = Request(scope, receive)
         try:
             status, headers, body = await self._handle(request)
+        except ExplainAnswer as answer:
+            status, headers, body = answer.response
         except RestError as error:
             status, headers, body = error.status, error.response_headers(), error.body()
         except BodyTooLarge:

@@ -32,7 +32,7 @@ async def read(engine: Engine, request: Request, identity: Identity, schema: str
     row, explain = await engine.execute(
         request, identity, schema, plan, args, check=check, planned=planned, prefer=prefer
     )
-    total = _total(prefer.count, row["total"], explain, engine.max_rows)
+    total = _total(prefer.count, row["total"], explain, engine.config.max_rows)
     return rows_response(fmt, prefer, n=row["n"], body=row["body"], total=total, offset=offset, strip=strip)
 
 

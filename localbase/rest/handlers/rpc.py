@@ -34,8 +34,7 @@ async def rpc(engine: Engine, request: Request, identity: Identity, schema: str,
     method = request.method
     if method not in ("GET", "HEAD", "POST"):
         raise RestError(405, "PGRST101", f"Cannot use the {method} method on RPC")
-    fmt = hdr.accept(request.headers.get("accept"))
-    prefer = engine.prefer(request)
+    fmt, _, prefer = engine.negotiate(request)
     shape, values = scan(request.query)
     post = method == "POST"
     query = engine.parsed(shape, rpc=not post)
