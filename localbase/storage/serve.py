@@ -3,7 +3,7 @@
 200 with the whole body, 206 with `Content-Range` for one `bytes=` range, 304 when
 `If-None-Match` names the ETag or `If-Modified-Since` is not older than the object, 416 for a
 range past the end. `text/html` is served as `text/plain` so an upload cannot run script on
-the gateway's origin. The file is read in 1 MiB slices, so memory does not grow with its size.
+the gateway's origin. The file is read in 64 KiB slices, so memory does not grow with its size.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from urllib.parse import quote
 from localbase.http import Headers, Request, Send
 from localbase.storage.errors import StorageError, range_not_satisfiable
 
-_SLICE = 1 << 20
+_SLICE = 1 << 16
 BYTES_GONE = "The resource was not found"
 
 

@@ -50,7 +50,9 @@ def test_avatar_upload_shows_in_the_header(storage_journey: dict[str, Any], prod
 def test_pasted_image_and_picked_pdf_are_stored_with_the_message(
     storage_journey: dict[str, Any], product: Product
 ) -> None:
-    passed(storage_journey, "attach an image by paste and a PDF by the picker, then send")
+    passed(
+        storage_journey, "attach an image by paste and a PDF by the picker (a dropped file removed again), then send"
+    )
     rows = _rows(
         product,
         "select m.attachments from public.chat_messages m where m.session_id = $1 and m.message_type = 'user'",
@@ -64,6 +66,7 @@ def test_pasted_image_and_picked_pdf_are_stored_with_the_message(
     assert (image["width"], image["height"]) == (4, 3)
     names = {r["name"] for r in _rows(product, "select name from storage.objects where bucket_id = 'attachments'")}
     assert {a["path"] for a in attachments} <= names
+    assert not [n for n in names if n.endswith("/notes.md")]  # dropped, then removed before sending
 
 
 def test_reload_shows_both_files(storage_journey: dict[str, Any]) -> None:

@@ -58,7 +58,7 @@ await journey(async ({ newPage }) => {
     return { src }
   })
 
-  await step('attach an image by paste and a PDF by the picker, then send', async () => {
+  await step('attach an image by paste and a PDF by the picker (a dropped file removed again), then send', async () => {
     await page.goto(`${WEB_URL}/`)
     await page.locator(tid('composer')).waitFor()
     await page.locator(tid('composer')).evaluate((el, bytes) => {
@@ -68,6 +68,19 @@ await journey(async ({ newPage }) => {
       el.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }))
     }, [...PNG])
     await page.locator(tid('attach-input')).setInputFiles({ name: 'report.pdf', mimeType: 'application/pdf', buffer: PDF })
+    // A Markdown note dropped on the composer shows as a chip; removing it takes it off the message.
+    await page.locator(tid('composer-form')).evaluate((form) => {
+      const data = new DataTransfer()
+      data.items.add(new File(['# notes'], 'notes.md', { type: 'text/markdown' }))
+      form.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }))
+    })
+    const dropped = page.locator(`${tid('composer-attachments')} [title="notes.md"]`)
+    await dropped.waitFor({ timeout: STEP_MS })
+    const chips = page.locator(`${tid('composer-attachments')} ${tid('attachment-remove')}`)
+    const waitUntil = Date.now() + STEP_MS
+    while ((await chips.count()) < 3 && Date.now() < waitUntil) await pause(50)
+    await chips.nth(2).click()
+    await dropped.waitFor({ state: 'detached', timeout: STEP_MS })
     const composerFiles = page.locator(`${tid('composer-attachments')} ${tid('attachment-remove')}`)
     const deadline = Date.now() + STEP_MS
     while ((await composerFiles.count()) < 2 && Date.now() < deadline) await pause(50)
