@@ -82,6 +82,8 @@ class Function:
     args: tuple[Argument, ...]
     columns: dict[str, Column]  # for composite results
     description: str | None = None
+    one_row: bool = False  # `rows 1`: a set-returning function PostgREST treats as to-one
+    return_relation: tuple[str, str] | None = None  # the table/view whose rows it returns
 
     @property
     def qualified(self) -> str:
@@ -119,6 +121,9 @@ class Catalog:
     types: dict[str, str] = field(default_factory=dict)  # accepted cast name -> SQL type
     role_settings: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     timezones: frozenset[str] = frozenset()
+    # Functions taking one row of a table or view: computed fields (scalar results) and computed
+    # relationships (rows of a table), by the table they apply to and their name.
+    computed: dict[tuple[str, str], dict[str, Function]] = field(default_factory=dict)
 
     def table(self, schema: str, name: str) -> Table | None:
         """A queryable relation (composite types are kept only to describe function results)."""
@@ -127,6 +132,13 @@ class Catalog:
 
     def cast_type(self, name: str) -> str | None:
         return self.types.get(name.lower())
+
+
+def typmod_free(type_name: str) -> str:
+    """`character`/`bit` (which mean length 1 when written) by their length-free internal names."""
+    element, brackets = type_name.removesuffix("[]"), "[]" if type_name.endswith("[]") else ""
+    internal = {"character": "pg_catalog.bpchar", "bit": 'pg_catalog."bit"'}.get(element)
+    return internal + brackets if internal else type_name
 
 
 def quote_ident(name: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from localbase.rest.catalog import UNNAMED_TYPES, Argument, Catalog, Column, ForeignKey, Function, Table
+from localbase.rest.catalog import UNNAMED_TYPES, Argument, Catalog, Column, ForeignKey, Function, Table, typmod_free
 
 _TABLES = """
 select n.nspname as schema, c.relname as name, c.relkind::text as kind
@@ -79,8 +79,12 @@ select n.nspname as schema, p.proname as name, p.provolatile::text as volatility
        coalesce(p.proargmodes::text[], array_fill('i'::text, array[p.pronargs])) as arg_modes,
        array(select format_type(t, null) from unnest(coalesce(p.proallargtypes, p.proargtypes::oid[])) t)
          as arg_types,
-       p.pronargdefaults as n_defaults, obj_description(p.oid, 'pg_proc') as description
+       p.pronargdefaults as n_defaults, obj_description(p.oid, 'pg_proc') as description,
+       p.prorows = 1 as one_row, an.nspname as row_schema, ac.relname as row_table
 from pg_proc p
+left join pg_type at on at.oid = p.proargtypes[0] and p.pronargs = 1 and at.typtype = 'c'
+left join pg_class ac on ac.oid = at.typrelid
+left join pg_namespace an on an.oid = ac.relnamespace
 join pg_namespace n on n.oid = p.pronamespace
 join pg_type rt on rt.oid = p.prorettype
 left join pg_class rc on rc.oid = rt.typrelid and rt.typtype = 'c'
@@ -166,6 +170,9 @@ async def load_catalog(conn: asyncpg.Connection, schemas: tuple[str, ...]) -> Ca
             function = _function(row, catalog)
             if _callable(function):
                 catalog.functions.setdefault((function.schema, function.name), []).append(function)
+            if row["row_table"] is not None:
+                function.one_row = bool(row["one_row"])
+                catalog.computed.setdefault((row["row_schema"], row["row_table"]), {})[function.name] = function
         for row in await conn.fetch(_TYPES):
             catalog.types.setdefault(row["short"].lower(), row["name"])
             catalog.types.setdefault(row["name"].lower(), row["name"])
@@ -273,13 +280,6 @@ def _callable(function: Function) -> bool:
     return not unnamed or (len(unnamed) == 1 and function.args[0].type in UNNAMED_TYPES)
 
 
-def _typmod_free(type_name: str) -> str:
-    """`character`/`bit` (which mean length 1 when written) by their length-free internal names."""
-    element, brackets = type_name.removesuffix("[]"), "[]" if type_name.endswith("[]") else ""
-    internal = {"character": "pg_catalog.bpchar", "bit": 'pg_catalog."bit"'}.get(element)
-    return internal + brackets if internal else type_name
-
-
 def _function(row: asyncpg.Record, catalog: Catalog) -> Function:
     names: list[str] = list(row["arg_names"])
     modes: list[str] = list(row["arg_modes"])
@@ -291,7 +291,7 @@ def _function(row: asyncpg.Record, catalog: Catalog) -> Function:
         if mode in ("i", "b", "v"):
             inputs.append((name, types[index]))
         if mode in ("o", "b", "t"):
-            outputs[name] = Column(name, types[index], "", False, None, False, _typmod_free(types[index]))
+            outputs[name] = Column(name, types[index], "", False, None, False, typmod_free(types[index]))
     n_defaults = int(row["n_defaults"])
     args = tuple(Argument(name, type_, index >= len(inputs) - n_defaults) for index, (name, type_) in enumerate(inputs))
     kind = "scalar"
@@ -305,7 +305,7 @@ def _function(row: asyncpg.Record, catalog: Catalog) -> Function:
     elif row["return_type"] == "record" and outputs:
         kind = "composite"
         columns = outputs
-    return Function(
+    function = Function(
         row["schema"],
         row["name"],
         row["volatility"],
@@ -316,3 +316,6 @@ def _function(row: asyncpg.Record, catalog: Catalog) -> Function:
         columns,
         row["description"],
     )
+    if row["return_table"] is not None:
+        function.return_relation = (row["return_schema"], row["return_table"])
+    return function

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from localbase.rest.catalog import Catalog, Table, quote_ident
+from localbase.rest.catalog import Catalog, Column, Function, Table, quote_ident, typmod_free
 from localbase.rest.errors import RestError, undefined_column
 from localbase.rest.query.tree import Condition, EmbedPath, Field, Query, SelectItem, Slot, Value
 from localbase.rest.sql.plan import Param, Statement, transform
@@ -74,8 +74,14 @@ class CompilerBase:
         """
         column = table.columns.get(field.name)
         if column is None:
-            raise undefined_column(table.name, field.name)
-        sql = f"{alias}.{quote_ident(column.name)}"
+            computed = self.computed_field(table, field.name)
+            if computed is None:
+                raise undefined_column(table.name, field.name)
+            # A computed field: a function of the row, called as PostgREST calls it.
+            column = Column(field.name, computed.return_type, "", False, None, False, typmod_free(computed.return_type))
+            sql = f"{computed.qualified}({alias})"
+        else:
+            sql = f"{alias}.{quote_ident(column.name)}"
         kind = column.value_type
         if field.path and column.type not in ("json", "jsonb"):
             sql, kind = f"to_jsonb({sql})", "jsonb"
@@ -86,6 +92,12 @@ class CompilerBase:
                 sql = f"({sql}{arrow}{self.param(Param('const', key))}::text)"
             kind = "text" if arrow == "->>" else kind
         return sql, kind
+
+    def computed_field(self, table: Table, name: str) -> Function | None:
+        found = self.catalog.computed.get((table.schema, table.name), {}).get(name)
+        if found is None or found.return_kind != "scalar" or found.returns_set:
+            return None
+        return found
 
     def cast(self, name: str) -> str:
         target = self.catalog.cast_type(name)

@@ -24,7 +24,10 @@ class EmbedCompiler(CompilerBase):
         child_path = (*path, embed.key)
         child = self.node(relation.target, child_alias, embed.items, child_path)
         source = f"{relation.target.qualified} as {child_alias}"
-        if relation.junction is None:
+        if relation.function is not None:
+            source = f"{relation.function.qualified}({parent_alias}) as {child_alias}"
+            join = ["true"]
+        elif relation.junction is None:
             join = [f"{child_alias}.{quote_ident(c)} = {parent_alias}.{quote_ident(p)}" for p, c in relation.pairs]
         else:
             junction = self.alias()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from localbase.rest.catalog import Catalog, ForeignKey, Table
+from localbase.rest.catalog import Catalog, ForeignKey, Function, Table
 from localbase.rest.errors import RestError
 from localbase.rest.fuzzy import FuzzySet
 from localbase.rest.query.tree import Embed
@@ -31,6 +31,7 @@ class Relationship:
     through: tuple[tuple[str, str], ...] = ()  # (junction column, target column)
     target_constraint: str = ""  # many-to-many: the junction's key to the target
     self_reference: bool = False
+    function: Function | None = None  # a computed relationship: rows of `target` from f(origin row)
 
     @property
     def to_one(self) -> bool:
@@ -43,6 +44,8 @@ class Relationship:
 
     def details(self) -> dict[str, str]:
         """PostgREST's `compressedRel` (the entries of PGRST201's details)."""
+        if self.function is not None:
+            return {}
         if self.junction is not None:
             source = ", ".join(j for _, j in self.pairs)
             target = ", ".join(j for j, _ in self.through)
@@ -84,6 +87,12 @@ def relationships(catalog: Catalog, origin: Table) -> list[Relationship]:
                     Relationship(origin, source, fk.name, _card(one, "one-to-many"), pairs, None, (), "", self_ref)
                 )
     found.extend(_many_to_many(catalog, origin))
+    for function in catalog.computed.get((origin.schema, origin.name), {}).values():
+        target = catalog.table(*function.return_relation) if function.return_relation else None
+        if target is not None:
+            one = not function.returns_set or function.one_row
+            card = "many-to-one" if one else "one-to-many"
+            found.append(Relationship(origin, target, function.name, card, (), function=function))
     return found
 
 
@@ -121,6 +130,8 @@ def find_relationship(catalog: Catalog, origin: Table, embed: Embed) -> Relation
 
 
 def _matches(rel: Relationship, target: str, hint: str | None) -> bool:
+    if rel.function is not None:
+        return target == rel.function.name  # a computed relationship is named by its function
     names_target = target == rel.target.name
     if rel.self_reference:
         if hint is None:
