@@ -17,6 +17,7 @@ What supabase-js `auth.mfa.*` and supabase-py `auth.mfa.*` rely on:
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -82,7 +83,7 @@ async def enroll(auth: Auth, call: Call, user: User, session_id: UUID | None) ->
     issuer = call.text("issuer") or urlparse(auth.settings.localbase.site_url).netloc
     secret = pyotp.random_base32()
     uri = pyotp.TOTP(secret).provisioning_uri(name=user.email or "", issuer_name=issuer)
-    qr_code = segno.make(uri, error="h").svg_inline(scale=3)
+    qr_code = _qr_svg(uri)
     async with auth.pool.acquire() as conn, conn.transaction():
         await _check_room(conn, user.id, name, session_id)
         try:
@@ -209,6 +210,15 @@ def _challenge_id(value: object) -> UUID:
         return UUID(value)
     except ValueError as exc:
         raise bad_json(f"uuid: incorrect UUID length {len(value)} in string {json.dumps(value)}") from exc
+
+
+def _qr_svg(uri: str) -> str:
+    """The URI as a standalone SVG document (error correction H, 3 px modules, like GoTrue's). The
+    clients put it after `data:image/svg+xml;utf-8,` unencoded, so it must hold no `#` (which would
+    start a URL fragment): segno's `#000` stroke is written as `black`."""
+    out = io.BytesIO()
+    segno.make(uri, error="h").save(out, kind="svg", xmldecl=False, svgns=True, scale=3, svgclass=None, lineclass=None)
+    return out.getvalue().decode().replace('"#000"', '"black"')
 
 
 def _name_conflict(name: str) -> AuthError:

@@ -1,6 +1,7 @@
 """The Auth journey (web/e2e/auth.mjs) in headless Chromium against the running product: a guest
-tries the product, chats, signs up and keeps the conversation (zh, and en on a phone); each test is
-one step, checked against the database. Screenshots land in tests/e2e/screenshots/auth/."""
+tries the product, chats, signs up and keeps the conversation (zh, and en on a phone); the new
+member turns on two-factor sign-in and the next sign-in asks for the code. Each test is one step,
+checked against the database. Screenshots land in tests/e2e/screenshots/auth/."""
 
 from __future__ import annotations
 
@@ -61,6 +62,37 @@ def test_guest_signs_up_and_keeps_the_conversation(journey: dict[str, Any], prod
     ]
 
 
+def test_two_factor_is_turned_on_from_the_profile(journey: dict[str, Any], product: Product) -> None:
+    passed(journey, "turn on two-factor sign-in from the profile page")
+    rows = asyncio.run(
+        query(
+            product,
+            """select f.factor_type::text, f.status::text, f.secret from auth.mfa_factors f
+                 join auth.users u on u.id = f.user_id where u.email = $1""",
+            journey["guest"]["email"],
+        )
+    )
+    found = [(r["factor_type"], r["status"], r["secret"]) for r in rows]
+    assert found == [("totp", "verified", journey["mfa"]["secret"])]
+
+
+def test_sign_in_asks_for_the_code(journey: dict[str, Any], product: Product) -> None:
+    step = passed(journey, "signing in again asks for the code")
+    assert "验证码不正确" in step["detail"]["wrong"]
+    # The newest session of the user was raised to aal2 by the code.
+    rows = asyncio.run(
+        query(
+            product,
+            """select s.aal, array(select c.authentication_method from auth.mfa_amr_claims c
+                                    where c.session_id = s.id order by c.authentication_method) as amr
+                 from auth.sessions s join auth.users u on u.id = s.user_id
+                where u.email = $1 order by s.created_at desc limit 1""",
+            journey["guest"]["email"],
+        )
+    )
+    assert [(r["aal"], r["amr"]) for r in rows] == [("aal2", ["password", "totp"])]
+
+
 def test_guest_on_a_phone_in_english(journey: dict[str, Any]) -> None:
     passed(journey, "a guest on a phone sees the banner in English")
 
@@ -72,3 +104,4 @@ def test_no_page_errors(journey: dict[str, Any]) -> None:
 def test_screenshots(journey: dict[str, Any]) -> None:
     names = {p.stem for p in (SCREENSHOTS / "auth").glob("*.png")}
     assert {"guest-01-banner", "guest-02-chatting", "guest-03-sign-up", "guest-04-kept", "guest-05-phone"} <= names
+    assert {"mfa-01-scan", "mfa-02-on", "mfa-03-code"} <= names

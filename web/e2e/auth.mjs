@@ -1,11 +1,25 @@
 // Browser journey of the Auth features (issue 12): a guest tries the product, chats, signs up and
 // keeps the conversation; then two-factor sign-in is turned on from the profile page and asked for
-// at the next sign-in. tests/e2e/test_auth_flows.py runs it and checks the database.
-// Env: see harness.mjs. Extra result fields: {guest: {email, username, probe}, mfa: {email}}.
+// at the next sign-in (the codes are computed here from the secret the page shows, like an app). tests/e2e/test_auth_flows.py runs it and checks the database.
+// Env: see harness.mjs. Extra result fields: {guest: {email, username, probe}, mfa: {secret}}.
+import { createHmac } from 'node:crypto'
 import { TAG, STEP_MS, WEB_URL, expectText, journey, pause, result, shot, step, tid } from './harness.mjs'
 
 const PASSWORD = 'galaxy2024pw'
 Object.assign(result, { guest: { email: `guest-${TAG}@example.com`, username: `guest_${TAG}`, probe: `guestprobe${TAG}` } })
+
+/** The current RFC 6238 code for a base32 secret (30 s steps, 6 digits, SHA-1), as an app shows it. */
+function totp(secret) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
+  let bits = ''
+  for (const char of secret.replace(/=+$/, '').toUpperCase()) bits += alphabet.indexOf(char).toString(2).padStart(5, '0')
+  const key = Buffer.from(bits.match(/.{8}/g).map((byte) => parseInt(byte, 2)))
+  const counter = Buffer.alloc(8)
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / 30)))
+  const mac = createHmac('sha1', key).update(counter).digest()
+  const offset = mac[mac.length - 1] & 0xf
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0')
+}
 
 /** Ask a question and wait for its answer to be final. */
 async function ask(page, text) {
@@ -60,6 +74,46 @@ await journey(async ({ newPage }) => {
     await page.locator(tid('session-item')).first().click()
     await expectText(page.locator(tid('messages')), new RegExp(result.guest.probe))
     await shot(page, 'guest-04-kept')
+  })
+
+  await step('turn on two-factor sign-in from the profile page', async () => {
+    await page.goto(`${WEB_URL}/profile`)
+    await page.locator(tid('mfa-enable')).click()
+    await page.locator(tid('mfa-qr')).waitFor({ timeout: STEP_MS })
+    const secret = ((await page.locator(tid('mfa-secret')).textContent()) ?? '').trim()
+    if (!/^[A-Z2-7]{32}$/.test(secret)) throw new Error(`unexpected secret ${secret}`)
+    const qr = await page.locator(tid('mfa-qr')).getAttribute('src')
+    if (!qr?.startsWith('data:image/svg+xml')) throw new Error(`the QR code is not an SVG data URI: ${qr?.slice(0, 40)}`)
+    const drawn = await page.locator(tid('mfa-qr')).evaluate((img) => img.complete && img.naturalWidth > 0)
+    if (!drawn) throw new Error('the QR code image does not render')
+    await page.locator(tid('mfa-card')).evaluate((card) => card.scrollIntoView({ block: 'center' }))
+    await shot(page, 'mfa-01-scan')
+    await page.locator(tid('mfa-enrol-code')).fill(totp(secret))
+    await page.locator(tid('mfa-confirm')).click()
+    await page.locator(tid('mfa-status-on')).waitFor({ timeout: STEP_MS })
+    await shot(page, 'mfa-02-on')
+    result.mfa = { secret }
+  })
+
+  await step('signing in again asks for the code', async () => {
+    await page.locator(tid('logout')).click()
+    await page.waitForURL(`${WEB_URL}/login`, { timeout: STEP_MS })
+    await page.locator(tid('email')).fill(result.guest.email)
+    await page.locator(tid('password')).fill(PASSWORD)
+    await page.locator(tid('submit')).click()
+    await page.locator(tid('mfa-code')).waitFor({ timeout: STEP_MS })
+    // The app's pages stay closed until the code is in, even by address.
+    await page.goto(`${WEB_URL}/history`)
+    await page.locator(tid('mfa-code')).waitFor({ timeout: STEP_MS })
+    await shot(page, 'mfa-03-code')
+    await page.locator(tid('mfa-code')).fill(totp(result.mfa.secret) === '000000' ? '111111' : '000000')
+    await page.locator(tid('mfa-submit')).click()
+    const wrong = await expectText(page.locator(tid('auth-error')), /验证码不正确/)
+    await page.locator(tid('mfa-code')).fill(totp(result.mfa.secret))
+    await page.locator(tid('mfa-submit')).click()
+    await page.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
+    await page.locator(tid('composer')).waitFor({ timeout: STEP_MS })
+    return { wrong }
   })
 
   await step('a guest on a phone sees the banner in English', async () => {

@@ -69,6 +69,14 @@ const en: typeof zh = {
     avatarHint: 'PNG, JPEG, GIF or WebP; cropped to a square', avatarType: 'Pick a PNG, JPEG, GIF or WebP picture',
     avatarSaved: 'Avatar saved', avatarStored: 'Uploaded picture (stored in ChatGalaxy)',
   },
+  mfa: {
+    title: 'Two-factor sign-in', explain: 'Besides your password, signing in asks for the 6-digit code from an authenticator app (Google Authenticator, 1Password…).',
+    turnOn: 'Turn on two-factor sign-in', turnOff: 'Turn off two-factor sign-in', on: 'On',
+    scan: 'Scan the QR code with your authenticator app, or type the secret below, then enter the code it shows:',
+    qrAlt: 'Two-factor QR code', codePlaceholder: '6-digit code', confirm: 'Turn on', enabled: 'Two-factor sign-in is on', disabled: 'Two-factor sign-in is off',
+    askCode: 'This account has two-factor sign-in on: enter the 6-digit code from your authenticator app.', verify: 'Verify',
+    otherAccount: 'Use another account', codeInvalid: 'Enter the 6-digit code', codeWrong: 'The code is wrong or has expired',
+  },
 }
 
 export default en

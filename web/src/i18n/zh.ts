@@ -65,4 +65,11 @@ export default {
     avatarHint: '支持 PNG、JPEG、GIF、WebP，自动裁剪为正方形', avatarType: '请选择 PNG、JPEG、GIF 或 WebP 图片',
     avatarSaved: '头像已保存', avatarStored: '已上传的图片（存储在 ChatGalaxy）',
   },
+  mfa: {
+    title: '两步验证', explain: '登录时除密码外，还需输入验证器 App（如 Google Authenticator、1Password）生成的 6 位验证码。',
+    turnOn: '开启两步验证', turnOff: '关闭两步验证', on: '已开启', scan: '用验证器 App 扫描二维码，或手动输入下面的密钥，然后输入 App 显示的验证码：',
+    qrAlt: '两步验证二维码', codePlaceholder: '6 位验证码', confirm: '确认开启', enabled: '两步验证已开启', disabled: '两步验证已关闭',
+    askCode: '此账号已开启两步验证，请输入验证器 App 中的 6 位验证码。', verify: '验证', otherAccount: '换个账号登录',
+    codeInvalid: '请输入 6 位数字验证码', codeWrong: '验证码不正确或已过期',
+  },
 }

@@ -14,6 +14,8 @@ const AUTH_CODES: Record<string, string> = {
   weak_password: 'auth.weakPassword',
   over_request_rate_limit: 'auth.rateLimited',
   over_email_send_rate_limit: 'auth.rateLimited',
+  mfa_verification_failed: 'mfa.codeWrong',
+  mfa_challenge_expired: 'mfa.codeWrong',
 }
 
 export function describeError(error: unknown): Described {

@@ -17,8 +17,9 @@ export function makeRouter() {
   router.beforeEach(async (to) => {
     const auth = useAuth()
     await auth.init()
+    if (to.meta.auth && auth.session && auth.needsCode) return { name: 'login', query: { code: '1' } }
     if (to.meta.auth && !auth.session) return { name: 'login', query: to.fullPath === '/' ? {} : { redirect: to.fullPath } }
-    if (to.meta.guest && auth.session && !auth.isGuest) return { name: 'chat' }
+    if (to.meta.guest && auth.session && !auth.isGuest && !auth.needsCode) return { name: 'chat' }
     return true
   })
   return router

@@ -9,6 +9,8 @@ export const useAuth = defineStore('auth', () => {
   const session = ref<Session | null>(null)
   const profile = ref<Profile | null>(null)
   const ready = ref(false)
+  /** Signed in with the password, but the account has a verified factor: the code is still owed. */
+  const needsCode = ref(false)
   let started: Promise<void> | null = null
 
   const user = computed<User | null>(() => session.value?.user ?? null)
@@ -23,6 +25,7 @@ export const useAuth = defineStore('auth', () => {
       const client = supabase()
       const { data } = await client.auth.getSession()
       session.value = data.session
+      await checkAssurance().catch(() => undefined) // a broken stored session is dealt with on use
       client.auth.onAuthStateChange((_event, next) => {
         const changedUser = next?.user.id !== session.value?.user.id
         session.value = next
@@ -33,10 +36,72 @@ export const useAuth = defineStore('auth', () => {
     return started
   }
 
-  async function signIn(email: string, password: string): Promise<void> {
+  /** Whether this session must still verify a second factor (aal1 while the account has aal2). */
+  async function checkAssurance(): Promise<boolean> {
+    if (!session.value) {
+      needsCode.value = false
+      return false
+    }
+    const { data, error } = await supabase().auth.mfa.getAuthenticatorAssuranceLevel()
+    if (error) throw error
+    needsCode.value = data.nextLevel === 'aal2' && data.currentLevel !== 'aal2'
+    return needsCode.value
+  }
+
+  /** Password sign-in; returns true when a two-factor code must follow (`verifyCode`). */
+  async function signIn(email: string, password: string): Promise<boolean> {
     const { data, error } = await supabase().auth.signInWithPassword({ email: email.trim(), password })
     if (error) throw error
     session.value = data.session
+    return checkAssurance()
+  }
+
+  /** The second step of sign-in: the 6-digit code from the authenticator app. */
+  async function verifyCode(code: string): Promise<void> {
+    const factors = await supabase().auth.mfa.listFactors()
+    if (factors.error) throw factors.error
+    const factor = factors.data.totp[0]
+    if (!factor) throw new Error('no verified factor')
+    const { error } = await supabase().auth.mfa.challengeAndVerify({ factorId: factor.id, code: code.trim() })
+    if (error) throw error
+    session.value = (await supabase().auth.getSession()).data.session
+    needsCode.value = false
+  }
+
+  /** The verified TOTP factor, if two-factor sign-in is on. */
+  async function totpFactor(): Promise<{ id: string } | null> {
+    const { data, error } = await supabase().auth.mfa.listFactors()
+    if (error) throw error
+    return data.totp[0] ?? null
+  }
+
+  /** Start turning two-factor sign-in on: a fresh factor whose QR code and secret the page shows. */
+  async function enrolTotp(): Promise<{ id: string; qr: string; secret: string }> {
+    const client = supabase()
+    const listed = await client.auth.mfa.listFactors()
+    if (listed.error) throw listed.error
+    for (const stale of listed.data.all.filter((f) => f.status !== 'verified')) {
+      const { error } = await client.auth.mfa.unenroll({ factorId: stale.id })
+      if (error) throw error
+    }
+    const { data, error } = await client.auth.mfa.enroll({ factorType: 'totp', friendlyName: 'ChatGalaxy', issuer: 'ChatGalaxy' })
+    if (error) throw error
+    return { id: data.id, qr: data.totp.qr_code, secret: data.totp.secret }
+  }
+
+  /** Finish turning it on with the first code; the session is aal2 from then on. */
+  async function confirmTotp(factorId: string, code: string): Promise<void> {
+    const { error } = await supabase().auth.mfa.challengeAndVerify({ factorId, code: code.trim() })
+    if (error) throw error
+    session.value = (await supabase().auth.getSession()).data.session
+  }
+
+  async function disableTotp(factorId: string): Promise<void> {
+    const { error } = await supabase().auth.mfa.unenroll({ factorId })
+    if (error) throw error
+    const refreshed = await supabase().auth.refreshSession() // back to aal1 claims
+    if (refreshed.error) throw refreshed.error
+    session.value = refreshed.data.session
   }
 
   /** Returns whether the user is signed in already (autoconfirm) or must confirm their email. */
@@ -87,6 +152,7 @@ export const useAuth = defineStore('auth', () => {
     await supabase().auth.signOut()
     session.value = null
     profile.value = null
+    needsCode.value = false
   }
 
   async function loadProfile(): Promise<Profile | null> {
@@ -119,7 +185,8 @@ export const useAuth = defineStore('auth', () => {
   }
 
   return {
-    session, profile, ready, user, userId, isGuest, init, signIn, signUp, signInAsGuest, convertGuest, guestMessagesLeft,
+    session, profile, ready, user, userId, isGuest, needsCode, init, signIn, signUp, signInAsGuest, convertGuest,
+    guestMessagesLeft, checkAssurance, verifyCode, totpFactor, enrolTotp, confirmTotp, disableTotp,
     signOut, loadProfile, updateProfile, changePassword,
   }
 })
