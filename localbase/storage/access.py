@@ -22,7 +22,7 @@ import msgspec
 
 from localbase.rest.errors import RestError
 from localbase.rest.identity import Authenticator, Identity
-from localbase.storage.errors import StorageError, access_denied, invalid_request, rls_denied
+from localbase.storage.errors import access_denied, invalid_request, rls_denied
 
 _SETUP = (
     "select set_config('request.jwt.claims', $1, true), set_config('request.jwt.claim.sub', $2, true),"
@@ -113,6 +113,3 @@ def _caller(identity: Identity) -> Caller:
     claims = msgspec.json.decode(claims_json)
     sub = claims.get("sub") if isinstance(claims, dict) else None
     return Caller(identity.role, claims_json, sub if isinstance(sub, str) and sub else None)
-
-
-__all__ = ["Access", "Caller", "StorageError", "probe"]

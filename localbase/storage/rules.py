@@ -12,7 +12,6 @@ import re
 from decimal import Decimal
 
 from localbase.storage.errors import (
-    StorageError,
     invalid_bucket_name,
     invalid_key,
     invalid_request,
@@ -111,6 +110,3 @@ def expires_in(value: object) -> int:
     if seconds < 1:
         raise invalid_request("body/expiresIn must be >= 1")
     return seconds
-
-
-__all__ = ["StorageError"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -239,8 +240,6 @@ class StorageService:
         if mode == "sign":
             claims = signing.verify(st, request.query_value("token"), bucket, key, "download")
             row = await reads.find(st, None, bucket, key)
-            from datetime import UTC, datetime  # noqa: PLC0415
-
             expires = datetime.fromtimestamp(int(claims["exp"]), UTC)
         elif mode == "public":
             row = await reads.find(st, None, bucket, key, public_only=True)

@@ -20,7 +20,6 @@ from localbase.storage import rules, uploads
 from localbase.storage.access import Caller, probe
 from localbase.storage.context import Bucket, Storage, bucket_as_admin, iso, record
 from localbase.storage.errors import (
-    StorageError,
     access_denied,
     invalid_request,
     key_exists,
@@ -271,6 +270,3 @@ async def remove_one(storage: Storage, caller: Caller, bucket_id: str, key: str)
         raise no_such_key()
     await storage.drain()
     return {"message": "Successfully deleted"}
-
-
-__all__ = ["StorageError", "copy", "move", "remove_many", "remove_one", "upload"]
