@@ -1,7 +1,8 @@
 """The worker under load, end to end: a throwaway cluster, the gateway, the fake DashScope and one
 `python -m worker`, each in its own process.
 
-1. Added latency to first token: user row committed -> first `chunk` at a subscribed client (the
+1. Added latency to first token: user row committed -> first `chunk` (or, on a thinking model with
+   thinking on, first `reasoning`: `added_first_reasoning_50`) at a subscribed client (the
    owner, on the private channel), minus the fake's configured time to first token; p50/p99 with
    1 and 50 conversations in parallel (targets at 50: p50 <= 5 ms, p99 <= 25 ms). A conversation
    is a person: it asks its next question only after the previous answer is done, after a random
@@ -141,8 +142,9 @@ class Bench:
                 )
                 yield fake_url, pids[0]
 
-    async def users(self, conn: asyncpg.Connection, count: int) -> list[tuple[str, str, str]]:
-        """(user id, session id, access token) for `count` fresh users, one session each."""
+    async def users(self, conn: asyncpg.Connection, count: int, thinking: bool = False) -> list[tuple[str, str, str]]:
+        """(user id, session id, access token) for `count` fresh users, one session each (on a
+        thinking model with thinking on, if asked)."""
         out = []
         now = int(time.time())
         for _ in range(count):
@@ -154,7 +156,14 @@ class Bench:
                 f"b-{user[:8]}@example.com",
                 json.dumps({"username": f"b_{user[:12]}"}),
             )
-            session = str(await conn.fetchval("insert into chat_sessions (user_id) values ($1) returning id", user))
+            session = str(
+                await conn.fetchval(
+                    "insert into chat_sessions (user_id, model, thinking) values ($1, $2, $3) returning id",
+                    user,
+                    "qwen-plus" if thinking else None,
+                    True if thinking else None,
+                )
+            )
             token = encode(
                 {"sub": user, "role": "authenticated", "aud": "authenticated", "exp": now + 7200},
                 self.settings.supabase.jwt_secret,
@@ -178,11 +187,12 @@ class Bench:
 
     # --- 1. added latency to first token ---------------------------------------------------
 
-    async def latency(self, conversations: int) -> dict[str, Any]:
+    async def latency(self, conversations: int, thinking: bool = False) -> dict[str, Any]:
         """RUNS runs of LATENCY_ROUNDS rounds each on the same subscribed clients; each run's p50,
-        p99 and CPU per turn, their median and range, and all runs' samples pooled."""
+        p99 and CPU per turn, their median and range, and all runs' samples pooled. With `thinking`,
+        sessions are on a thinking model with thinking on, and the first `reasoning` event is timed."""
         conn = await asyncpg.connect(self.dsn)
-        people = await self.users(conn, conversations)
+        people = await self.users(conn, conversations, thinking)
         cold: list[float] = []
         clients = []
         first: dict[str, float] = {}
@@ -206,7 +216,7 @@ class Bench:
                 }
             }
             channel = client.channel(f"chat:{session}", options)
-            channel.on_broadcast("chunk", on_chunk).on_broadcast("done", on_done)
+            channel.on_broadcast("chunk", on_chunk).on_broadcast("reasoning", on_chunk).on_broadcast("done", on_done)
             await channel.subscribe()
             clients.append(client)
 
@@ -389,6 +399,11 @@ def main() -> None:
                     figures["added_ttft_1"] = asyncio.run(bench.latency(1))
                     figures["added_ttft_50"] = asyncio.run(bench.latency(50))
                     figures["added_ttft_200"] = asyncio.run(bench.latency(200))
+                    # The first reasoning chunk of a thinking answer takes the same path as a first token.
+                    figures["added_first_reasoning_50"] = asyncio.run(bench.latency(50, thinking=True))
+                    figures["reasoning_minus_text_p50_ms"] = round(
+                        figures["added_first_reasoning_50"]["p50_ms"] - figures["added_ttft_50"]["p50_ms"], 2
+                    )
             if "throughput" in parts:
                 with bench.fake_and_worker(["--ttft", "0", "--tokens-per-s", "0", "--answer-tokens", "20"]):
                     time.sleep(2.0)
@@ -404,6 +419,7 @@ def main() -> None:
         figures["targets"] = {
             "added_ttft_50_p50_ms": 5,
             "added_ttft_50_p99_ms": 25,
+            "reasoning_minus_text_p50_ms": 1,
             "turns_per_s": 600,
             "streams": 1000,
             "kb_per_stream": 100,

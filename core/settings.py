@@ -183,7 +183,8 @@ DEFAULT_MODEL_LIMITS = (
     "qwen-turbo=131072/98304/16384,qwen-plus=1000000/129024/32768,qwen-max=32768/30720/8192,"
     "qwen-flash=1000000/997952/32768,qwen-long=10000000/10000000/6144,qwen3-max=262144/258048/65536,"
     "qwen3.5-plus=1000000/991808/65536,qwen3.5-flash=1000000/991808/65536,"
-    "qwen3-8b=131072/129024/8192,qwen3-32b=131072/129024/8192"
+    "qwen3-8b=131072/129024/8192,qwen3-32b=131072/129024/8192,"
+    "qwen-vl-max=131072/129024/8192,qwen3-vl-plus=262144/260096/32768"
 )
 
 
@@ -219,6 +220,12 @@ class LlmSettings:
     model_limits: dict[str, ModelLimits] = field(
         default_factory=lambda: parse_model_limits(DEFAULT_MODEL_LIMITS + "," + env_str("LLM_MODEL_LIMITS", ""))
     )
+    # A question with images on a model without vision is answered by this model (README, "Images").
+    vision_model: str = field(default_factory=lambda: env_str("LLM_VISION_MODEL", "qwen-vl-max"))
+    # How images reach the model: "inline" (data URI; works anywhere) or "signed_url" (a short-lived
+    # Storage link the provider fetches; needs a Storage URL the provider can reach).
+    image_transport: str = field(default_factory=lambda: env_str("LLM_IMAGE_TRANSPORT", "inline"))
+    image_url_seconds: int = field(default_factory=lambda: env_int("LLM_IMAGE_URL_SECONDS", 600))
 
 
 @dataclass(frozen=True)

@@ -52,9 +52,11 @@ def parse(body: Any, request: web.BaseRequest) -> NativeRequest:
     )
 
 
-def _output(text: str, finish: str, message_format: bool, reasoning: str | None = None) -> dict[str, Any]:
-    if message_format:
-        message = {"role": "assistant", "content": text}
+def _output(
+    text: str, finish: str, message_format: bool, reasoning: str | None = None, parts: bool = False
+) -> dict[str, Any]:
+    if message_format or parts:
+        message: dict[str, Any] = {"role": "assistant", "content": [{"text": text}] if parts else text}
         if reasoning is not None:  # thinking on: every event carries both fields, one of them empty
             message["reasoning_content"] = reasoning
         return {"choices": [{"message": message, "finish_reason": finish}]}
@@ -74,6 +76,8 @@ class Extras:
     search: bool = False
     search_strategy: str = "turbo"
     cached_tokens: int = 0
+    image_tokens: int | None = None  # multimodal calls: always reported, part of input_tokens
+    parts: bool = False  # multimodal: message content is a list of {"text": ...}
 
     def usage(self, usage: dict[str, Any], reasoning_tokens: int) -> dict[str, Any]:
         if self.thinking:
@@ -82,6 +86,8 @@ class Extras:
             usage["prompt_tokens_details"] = {"cached_tokens": self.cached_tokens}
         if self.search:
             usage["plugins"] = {"search": {"count": 1, "strategy": self.search_strategy}}
+        if self.image_tokens is not None:
+            usage["image_tokens"] = self.image_tokens
         return usage
 
 
@@ -96,7 +102,7 @@ def body(
     extras: Extras = Extras(),
 ) -> bytes:
     """A non-streaming 200 body."""
-    output = _output(text, finish, message_format)
+    output = _output(text, finish, message_format, parts=extras.parts)
     if extras.sources:
         output["search_info"] = {"search_results": list(extras.sources)}
     payload = {
@@ -134,7 +140,7 @@ class NativeFrames:
         if not self.incremental:
             self._so_far += text
             text = self._so_far
-        output = _output(text, finish or "null", self.message_format, thought)
+        output = _output(text, finish or "null", self.message_format, thought, self.extras.parts)
         if self.extras.sources:  # the results in the first event, empty lists after it
             results = list(self.extras.sources) if index == 1 else []
             output["search_info"] = {"extra_tool_info": [], "search_results": results}

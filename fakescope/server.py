@@ -15,6 +15,7 @@ Use in-process with `async with FakeScope(...) as fake:` or `await fake.start()`
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 from collections import deque
@@ -26,7 +27,7 @@ import msgspec
 from aiohttp import web
 
 from core.settings import FakeScopeSettings
-from fakescope import answers, compat, features, native
+from fakescope import answers, compat, features, native, vision
 from fakescope.errors import (
     FAULTS,
     INVALID_KEY,
@@ -42,6 +43,7 @@ from fakescope.stats import Stats
 from fakescope.validate import Call, Rejected, check
 
 NATIVE_PATH = "/api/v1/services/aigc/text-generation/generation"
+MULTIMODAL_PATH = "/api/v1/services/aigc/multimodal-generation/generation"
 COMPAT_PATH = "/compatible-mode/v1/chat/completions"
 INVALID_KEY_PREFIX = "sk-invalid"
 REQUESTS_KEPT = 200
@@ -67,6 +69,7 @@ class FakeScope:
     def app(self) -> web.Application:
         app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_post(NATIVE_PATH, self._native)
+        app.router.add_post(MULTIMODAL_PATH, self._multimodal)
         app.router.add_post(COMPAT_PATH, self._compat)
         app.router.add_get("/compatible-mode/v1/models", self._models)
         app.router.add_post("/_fake/faults", self._faults)
@@ -176,13 +179,23 @@ class FakeScope:
     # --- generation --------------------------------------------------------------------------
 
     async def _native(self, request: web.Request) -> web.StreamResponse:
+        return await self._generation(request, multimodal=False)
+
+    async def _multimodal(self, request: web.Request) -> web.StreamResponse:
+        return await self._generation(request, multimodal=True)
+
+    async def _generation(self, request: web.Request, *, multimodal: bool) -> web.StreamResponse:
+        """Both native endpoints: text generation, and multimodal (list content with images, fakescope.vision)."""
         arrived = asyncio.get_running_loop().time()
         request_id = str(uuid.uuid4())
         knobs: Knobs | None = None
+        sizes: list[tuple[int, int]] = []
         try:
             body, knobs = await self._admit(request)
             self._pre_stream_fault(knobs)
             parsed = native.parse(body, request)
+            if multimodal:
+                sizes = await vision.measure(vision.refs_in(parsed.messages))
             call = check(
                 parsed.model, parsed.messages, parsed.params, stream=parsed.stream, incremental=parsed.incremental
             )
@@ -191,6 +204,10 @@ class FakeScope:
         self._record(request, body)
         seed, reply = self._reply(call, knobs)
         extras, thoughts, reply, input_tokens = self._extras(call, parsed.params, seed, knobs, reply)
+        if multimodal:
+            images = sum(vision.image_tokens(w, h) for w, h in sizes)
+            input_tokens += images
+            extras = dataclasses.replace(extras, image_tokens=images, parts=True)
         if not parsed.stream:
             done = native.body(
                 request_id,

@@ -82,6 +82,7 @@ class Worker:
             self.metrics,
             llm=self.settings.llm,
             catalog=catalog,
+            storage=self._http,
             turn_timeout=cfg.turn_timeout,
         )
         self.dispatcher = Dispatcher(

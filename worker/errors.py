@@ -27,6 +27,12 @@ USER_MESSAGES = {
     "ConnectionError": "The AI service could not be reached. Please try again.",
     "IncompleteStream": "The answer was cut off. Please try again.",
     # the worker's own
+    "DocumentTooLong": (
+        "文档内容超出了该模型的上下文长度，请换用上下文更长的模型或拆分文档。"
+        " / The document is longer than this model's context window; pick a model with a longer one or split it."
+    ),
+    "DocumentUnreadable": "无法读取文档中的文字。/ The document's text could not be read.",
+    "AttachmentUnavailable": "附件无法读取，请重新上传。/ An attachment could not be read; please upload it again.",
     "TurnTimeout": "The answer took too long and was stopped.",
     "InterruptedAnswer": "The answer was interrupted. Please try again.",
     "WorkerError": "Something went wrong while answering. Please try again.",

@@ -99,14 +99,19 @@ def build_prompt(
     session_model: str | None = None,
     thinking: bool | None = None,
     web_search: bool = False,
+    needs_vision: bool = False,
 ) -> Prompt:
     """Messages and parameters for answering `user_message`; `history` is oldest to newest.
 
     `checkpoints[i]` says whether the kept history may start at `history[i]` (default: anywhere);
-    `thinking` None means the role's default."""
+    `thinking` None means the role's default. `needs_vision`: the question has images, so a model
+    without vision gives way to LLM_VISION_MODEL."""
     persona = parse_personality(personality)
     model = session_model or persona.model or settings.default_model
     info = (models or {}).get(model)
+    if needs_vision and not (info is not None and info.vision):
+        model = settings.vision_model
+        info = (models or {}).get(model)
     limits = info.limits if info is not None else settings.model_limits.get(model, FALLBACK_LIMITS)
     max_tokens = min(persona.max_tokens or limits.max_output, limits.max_output)
     budget = budget_for(limits, max_tokens, settings.prompt_margin)
@@ -144,6 +149,7 @@ def build_prompt(
         search_options=SEARCH_OPTIONS if search and offers_search else None,
         enable_thinking=True if think and info is not None and info.thinking else None,
         thinking_budget=persona.thinking_budget if think and info is not None and info.thinking else None,
+        multimodal=needs_vision or (info is not None and info.multimodal),
     )
     messages = [ChatMessage("system", system), *kept, ChatMessage("user", user)]
     return Prompt(messages, params, used, budget, len(history) - len(kept))

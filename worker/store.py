@@ -35,6 +35,7 @@ class Claim:
     web_search: bool = False  # the question asked for web search
     session_model: str | None = None  # the session's chosen model (None: the role's, else the deployment's)
     session_thinking: bool | None = None  # the session's thinking switch (None: the role's default)
+    attachments: tuple[dict[str, Any], ...] = ()  # the question's files (worker/attachments.py)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Claim:
@@ -55,6 +56,7 @@ class Claim:
             web_search=bool(row.get("web_search")),
             session_model=session.get("model"),
             session_thinking=session.get("thinking"),
+            attachments=tuple(row.get("attachments") or ()),
         )
 
 

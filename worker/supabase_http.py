@@ -11,6 +11,7 @@ large part of the worker's cost per turn and of its latency to first token.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import msgspec
@@ -65,6 +66,22 @@ class SupabaseHttp:
                 raise SupabaseError(response.status, body.decode(errors="replace"))
         rows: list[dict[str, Any]] = msgspec.json.decode(body)
         return rows
+
+    async def download(self, bucket: str, path: str) -> bytes:
+        """An object's bytes from Storage (`GET /storage/v1/object/<bucket>/<path>`, as service_role)."""
+        async with self._http().get(f"{self._url}/storage/v1/object/{bucket}/{quote(path)}") as response:
+            body = await response.read()
+            if response.status >= 300:
+                raise SupabaseError(response.status, body.decode(errors="replace"))
+        return body
+
+    async def sign(self, bucket: str, path: str, seconds: int) -> str:
+        """A signed download URL for an object, valid `seconds` (`POST /storage/v1/object/sign/...`)."""
+        status, body = await self._post(f"/storage/v1/object/sign/{bucket}/{quote(path)}", {"expiresIn": seconds})
+        if status >= 300:
+            raise SupabaseError(status, body.decode(errors="replace"))
+        signed = str(msgspec.json.decode(body)["signedURL"])
+        return f"{self._url}/storage/v1{signed}" if signed.startswith("/") else signed
 
     async def broadcast(self, messages: list[dict[str, Any]]) -> int:
         """POST the messages to the Realtime broadcast API; returns the HTTP status."""

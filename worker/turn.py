@@ -21,7 +21,8 @@ from typing import Any
 import msgspec
 
 from core.settings import LlmSettings
-from worker import errors
+from worker import attachments, errors
+from worker.attachments import AttachmentError
 from worker.broadcast import Broadcaster
 from worker.llm import (
     ChatMessage,
@@ -39,6 +40,7 @@ from worker.prompt import Prompt, build_prompt
 from worker.reply import CANCELLED, LEASE_LOST, SHUTDOWN, TIMEOUT, Reply
 from worker.retry import Backoff
 from worker.store import Claim, HistoryItem
+from worker.supabase_http import SupabaseError, SupabaseHttp
 from worker.writer import RowWriter
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,7 @@ class _Outcome:
     reasoning_tokens: int | None = None
     cached_tokens: int | None = None
     search_calls: int | None = None
+    image_tokens: int | None = None
 
 
 class Turns:
@@ -75,6 +78,7 @@ class Turns:
         llm: LlmSettings,
         turn_timeout: float,
         catalog: Catalog | None = None,
+        storage: SupabaseHttp | None = None,
     ) -> None:
         self._provider = provider
         self._writer = writer
@@ -83,6 +87,7 @@ class Turns:
         self._metrics = metrics
         self._llm = llm
         self._catalog = catalog or Catalog()
+        self._storage = storage
         self._turn_timeout = turn_timeout
         self.active: dict[str, Reply] = {}
 
@@ -106,7 +111,14 @@ class Turns:
 
     async def _answer(self, reply: Reply) -> _Outcome | None:
         """The row's final state, or None when the row must not be finalised here."""
-        prompt = _prompt(reply.claim, self._llm, self._catalog)
+        if reply.claim.attachments:
+            try:
+                prompt = await self._with_attachments(reply.claim)
+            except AttachmentError as refused:
+                log.warning("attachment refused", extra={**_ids(reply.claim), "error": str(refused)})
+                return _Outcome("error", error_code=refused.code)
+        else:
+            prompt = _prompt(reply.claim, self._llm, self._catalog)
         consumer = asyncio.create_task(self._consume(reply, prompt.messages, prompt.params))
         reply.bind(consumer)
         try:
@@ -132,7 +144,31 @@ class Turns:
             reasoning_tokens=finished.reasoning_tokens,
             cached_tokens=finished.cached_tokens,
             search_calls=finished.search_calls,
+            image_tokens=finished.image_tokens,
         )
+
+    async def _with_attachments(self, claim: Claim) -> Prompt:
+        """The prompt of a question with attachments: documents' text before the question (refused
+        when it does not fit whole), images on the question for a vision model."""
+        items = attachments.parse(claim.attachments)
+        images = [a for a in items if a.is_image]
+        documents = [a for a in items if a.is_document]
+        if self._storage is None:
+            raise AttachmentError("AttachmentUnavailable", "no Storage to read attachments from")
+        try:
+            texts = await attachments.document_texts(self._storage, documents) if documents else []
+            refs = await attachments.image_refs(
+                self._storage, images, self._llm.image_transport, self._llm.image_url_seconds
+            )
+        except SupabaseError as exc:
+            raise AttachmentError("AttachmentUnavailable", str(exc)) from exc
+        question = attachments.with_documents(claim.question, texts)
+        prompt = _prompt(claim, self._llm, self._catalog, question=question, needs_vision=bool(images))
+        last = prompt.messages[-1]
+        if texts and last.content != question:
+            raise AttachmentError("DocumentTooLong", "the documents do not fit the model's context window")
+        prompt.messages[-1] = ChatMessage("user", last.content, images=tuple(refs))
+        return prompt
 
     def _stopped(self, reply: Reply, prompt: Prompt) -> _Outcome | None:
         if reply.stop_reason in (LEASE_LOST, SHUTDOWN):
@@ -222,6 +258,7 @@ class Turns:
             reasoning_tokens=outcome.reasoning_tokens,
             cached_tokens=outcome.cached_tokens,
             search_calls=outcome.search_calls,
+            image_tokens=outcome.image_tokens,
             sources=reply.sources,
         )
         if not written:
@@ -260,15 +297,18 @@ class Turns:
         )
 
 
-def _prompt(claim: Claim, llm: LlmSettings, catalog: Catalog) -> Prompt:
+def _prompt(
+    claim: Claim, llm: LlmSettings, catalog: Catalog, *, question: str | None = None, needs_vision: bool = False
+) -> Prompt:
     items = list(reversed(claim.history))
     history = [ChatMessage("user" if item.type == "user" else "assistant", item.content) for item in items]
     return build_prompt(
         system_prompt=claim.system_prompt or DEFAULT_SYSTEM_PROMPT,
         personality=claim.personality,
         history=history,
-        user_message=claim.question,
+        user_message=claim.question if question is None else question,
         settings=llm,
+        needs_vision=needs_vision,
         checkpoints=[_checkpoint(item) for item in items],
         models=catalog.models,
         session_model=claim.session_model,

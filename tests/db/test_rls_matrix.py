@@ -266,6 +266,7 @@ CASES: list[tuple[str, str, int | str]] = [
     ("a", "update chat_messages set reasoning = 'x' where id = '{a_reply}' returning id", REFUSED),
     ("a", "update chat_messages set sources = '[]' where id = '{a_reply}' returning id", REFUSED),
     ("a", "update chat_messages set web_search = true where id = '{a_msg}' returning id", REFUSED),
+    ("a", "update chat_messages set image_tokens = 1 where id = '{a_reply}' returning id", REFUSED),
     # api_rate_limits: the API's counters, service_role only
     ("a", "select * from api_rate_limits", REFUSED),
     ("anon", "select * from api_rate_limits", REFUSED),

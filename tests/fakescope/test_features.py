@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import io
 from typing import Any
 
 import aiohttp
-from dashscope import AioGeneration
+from dashscope import AioGeneration, AioMultiModalConversation
+from PIL import Image
 
 from fakescope import tokens
 from fakescope.features import CACHE_MIN_TOKENS
 from fakescope.server import FakeScope
+from fakescope.vision import DOWNLOAD_FAILED, image_tokens
 
 MESSAGES = [{"role": "system", "content": "You are a helpful assistant."}, {"role": "user", "content": "1+1=?"}]
 
@@ -115,3 +119,39 @@ async def test_a_question_asking_for_code_and_math_gets_both_with_exact_usage(fa
     assert '```python\nprint("hello, galaxy")\n```' in answer
     assert "$$\\int_0^1 x^2\\,dx = \\frac{1}{3}$$" in answer
     assert events[-1].usage.output_tokens == tokens.count(answer)
+
+
+def _png(width: int, height: int) -> str:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height)).save(out, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+async def test_the_multimodal_endpoint_reads_images_and_bills_their_tokens(fake: FakeScope) -> None:
+    messages = [
+        {"role": "system", "content": [{"text": "You describe images."}]},
+        {"role": "user", "content": [{"image": _png(560, 280)}, {"text": "What is this?"}]},
+    ]
+    stream = await AioMultiModalConversation.call(
+        model="qwen-vl-max",
+        api_key="sk-test",
+        base_address=fake.native_url,
+        messages=messages,
+        stream=True,
+        incremental_output=True,
+    )
+    events = [rsp async for rsp in stream]
+    assert events[-1].status_code == 200
+    answer = "".join(part["text"] for e in events for part in e.output.choices[0].message.content)
+    assert answer.startswith("[offline model]")
+    usage = events[-1].usage
+    assert usage["image_tokens"] == image_tokens(560, 280) == 20 * 10 + 2
+    assert usage.input_tokens == tokens.chat_tokens(["You describe images.", "What is this?"]) + usage["image_tokens"]
+
+
+async def test_an_image_the_model_cannot_fetch_is_refused(fake: FakeScope) -> None:
+    messages = [{"role": "user", "content": [{"image": "http://127.0.0.1:9/x.png"}, {"text": "hi"}]}]
+    rsp = await AioMultiModalConversation.call(
+        model="qwen-vl-max", api_key="sk-test", base_address=fake.native_url, messages=messages
+    )
+    assert (rsp.status_code, rsp.code, rsp.message) == (400, "InvalidParameter", DOWNLOAD_FAILED)

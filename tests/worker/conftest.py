@@ -23,7 +23,7 @@ from aiohttp import web
 
 from core.jwt import encode
 from core.settings import LlmSettings, Settings, SupabaseSettings, WorkerSettings
-from fakescope.server import NATIVE_PATH, FakeScope
+from fakescope.server import MULTIMODAL_PATH, NATIVE_PATH, FakeScope
 from localbase.postgres import Cluster
 from tests.conftest import LocalStack, isolated_stack
 from worker.app import Worker
@@ -53,7 +53,7 @@ class RecordingFakeScope(FakeScope):
 
         @web.middleware
         async def record(request: web.Request, handler: Any) -> web.StreamResponse:
-            if request.path == NATIVE_PATH:
+            if request.path in (NATIVE_PATH, MULTIMODAL_PATH):
                 self.requests.append(json.loads(await request.read()))
             return await handler(request)  # type: ignore[no-any-return]
 

@@ -80,8 +80,10 @@ async def test_the_session_model_is_used_and_thinking_only_where_offered(
     await pg.execute("update chat_sessions set model = 'qwen-vl-max', thinking = true where id = $1", owner.session_id)
     await workers.start(worker_settings(stack, fake))
     row = await final_answer(pg, await ask(pg, owner, "hello"))
+    assert row["status"] == "completed", row["error_code"]
     [sent] = fake.requests
     assert (sent["model"], row["model"]) == ("qwen-vl-max", "qwen-vl-max")
+    assert sent["input"]["messages"][-1]["content"] == [{"text": "hello"}]  # a VL model: multimodal endpoint
     assert "enable_thinking" not in sent["parameters"]  # the model has no thinking switch
     assert sent["parameters"]["max_tokens"] == 8192  # the budget follows the chosen model's limits
     assert row["reasoning"] is None

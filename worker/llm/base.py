@@ -42,6 +42,7 @@ CODES = {
 class ChatMessage(msgspec.Struct, frozen=True):
     role: Role
     content: str
+    images: tuple[str, ...] = ()  # data URIs or URLs the model reads (multimodal endpoint only)
 
 
 class GenerationParams(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -60,11 +61,13 @@ class GenerationParams(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=
     search_options: dict[str, Any] | None = None  # with enable_search: sources and citations
     enable_thinking: bool | None = None
     thinking_budget: int | None = None
+    multimodal: bool = False  # answer through the multimodal endpoint (images, or a model that needs it)
 
     def sampling(self) -> dict[str, Any]:
         """The parameters to send besides `model`."""
         values = msgspec.to_builtins(self)
         values.pop("model")
+        values.pop("multimodal", None)
         return values  # type: ignore[no-any-return]
 
 
@@ -98,6 +101,7 @@ class Finished(msgspec.Struct, frozen=True, kw_only=True):
     reasoning_tokens: int | None = None
     cached_tokens: int | None = None  # input tokens served from the provider's context cache
     search_calls: int | None = None
+    image_tokens: int | None = None  # part of input_tokens
 
 
 StreamEvent = TextDelta | ReasoningDelta | Sources | Finished

@@ -21,7 +21,7 @@ from typing import Any, cast
 
 import aiohttp
 import certifi
-from dashscope import AioGeneration
+from dashscope import AioGeneration, AioMultiModalConversation
 from dashscope.common.error import DashScopeException
 
 from worker.llm import errors
@@ -106,10 +106,11 @@ class DashScopeProvider:
         yield final
 
     async def _open(self, messages: Sequence[ChatMessage], params: GenerationParams) -> AsyncGenerator[Any, None]:
+        api: Any = AioMultiModalConversation if params.multimodal else AioGeneration
         try:
-            result = await AioGeneration.call(
+            result = await api.call(
                 model=params.model,
-                messages=[{"role": m.role, "content": m.content} for m in messages],  # type: ignore[misc]
+                messages=[_message(m, params.multimodal) for m in messages],
                 api_key=self._api_key,
                 base_address=self.base_url,
                 session=self._http(),
@@ -123,6 +124,14 @@ class DashScopeProvider:
             raise ProviderError("InvalidRequest", str(exc)) from exc
         # The SDK's stub says Generator; with stream=True the runtime object is an async generator.
         return cast(AsyncGenerator[Any, None], result)
+
+
+def _message(message: ChatMessage, multimodal: bool) -> dict[str, Any]:
+    """Text endpoint: content is a string. Multimodal: a list of parts, images first, system included."""
+    if not multimodal:
+        return {"role": message.role, "content": message.content}
+    parts: list[dict[str, str]] = [{"image": image} for image in message.images]
+    return {"role": message.role, "content": [*parts, {"text": message.content}]}
 
 
 def _text(content: Any) -> str:
@@ -149,6 +158,7 @@ def _finished(rsp: Any, finish_reason: str, model: str, request_id: str) -> Fini
     output_details = usage.get("output_tokens_details") or {}
     input_details = usage.get("prompt_tokens_details") or usage.get("input_tokens_details") or {}
     search = (usage.get("plugins") or {}).get("search") or {}
+    image_tokens = usage.get("image_tokens", input_details.get("image_tokens"))
     return Finished(
         finish_reason=finish_reason,
         input_tokens=usage.input_tokens,
@@ -158,4 +168,5 @@ def _finished(rsp: Any, finish_reason: str, model: str, request_id: str) -> Fini
         reasoning_tokens=output_details.get("reasoning_tokens"),
         cached_tokens=input_details.get("cached_tokens"),
         search_calls=search.get("count"),
+        image_tokens=image_tokens,
     )

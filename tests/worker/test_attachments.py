@@ -1,0 +1,202 @@
+"""Images and documents in questions, end to end: uploaded to the private `attachments` bucket with
+the real storage client as the user, recorded on the question, read by the worker, sent to the fake
+DashScope (which records what it got), and refused with stable codes when out of limits."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import asyncpg
+import pytest
+from docx import Document
+from PIL import Image
+from storage3 import AsyncStorageClient
+from storage3.exceptions import StorageApiError
+
+from fakescope.server import MULTIMODAL_PATH
+from fakescope.vision import image_tokens
+from tests.conftest import LocalStack
+from tests.worker.conftest import Owner, RecordingFakeScope, Workers, final_answer, make_owner, worker_settings
+from worker.attachments import DOCX, AttachmentError, extract
+
+
+def storage_of(stack: LocalStack, owner: Owner) -> AsyncStorageClient:
+    return AsyncStorageClient(
+        f"{stack.url}/storage/v1/", {"apikey": stack.anon_key, "Authorization": f"Bearer {owner.token}"}
+    )
+
+
+def png(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (90, 80, 200)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def docx(text: str) -> bytes:
+    document = Document()
+    document.add_paragraph(text)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+async def upload(stack: LocalStack, owner: Owner, name: str, blob: bytes, mime: str, **extra: int) -> dict[str, object]:
+    path = f"{owner.user_id}/{name}"
+    await storage_of(stack, owner).from_("attachments").upload(path, blob, {"content-type": mime})
+    return {"bucket": "attachments", "path": path, "name": name, "mime_type": mime, "size": len(blob), **extra}
+
+
+async def ask_with(pg: asyncpg.Connection, owner: Owner, content: str, attachments: list[dict[str, object]]) -> str:
+    return str(
+        await pg.fetchval(
+            "insert into chat_messages (session_id, user_id, content, attachments) values ($1, $2, $3, $4::jsonb)"
+            " returning id",
+            owner.session_id,
+            owner.user_id,
+            content,
+            json.dumps(attachments),
+        )
+    )
+
+
+async def test_an_image_question_reaches_the_vision_model_inline_and_bills_image_tokens(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    picture = png(280, 140)
+    item = await upload(stack, owner, "pic.png", picture, "image/png", width=280, height=140)
+    await pg.execute("update chat_sessions set model = 'qwen-plus' where id = $1", owner.session_id)  # no vision
+    await workers.start(worker_settings(stack, fake))
+    row = await final_answer(pg, await ask_with(pg, owner, "What is in this picture?", [item]))
+
+    assert row["status"] == "completed", row["error_code"]
+    assert row["model"] == "qwen-vl-max"  # switched to LLM_VISION_MODEL
+    assert row["image_tokens"] == image_tokens(280, 140) == 52
+    assert row["input_tokens"] > row["image_tokens"]
+    [sent] = fake.requests
+    assert sent["model"] == "qwen-vl-max"
+    question = sent["input"]["messages"][-1]["content"]
+    assert question[0]["image"] == "data:image/png;base64," + base64.b64encode(picture).decode()
+    assert question[-1] == {"text": "What is in this picture?"}
+    assert sent["input"]["messages"][0]["role"] == "system"
+    assert list(sent["input"]["messages"][0]["content"][0]) == ["text"]  # list content, system included
+    assert fake.received[-1]["path"] == MULTIMODAL_PATH
+
+
+async def test_a_signed_url_image_is_fetched_by_the_model(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    item = await upload(stack, owner, "far.png", png(56, 56), "image/png", width=56, height=56)
+    settings = worker_settings(stack, fake)
+    llm = settings.llm.__class__(api_key="sk-test", dashscope_base_url=fake.native_url, image_transport="signed_url")
+    await workers.start(worker_settings(stack, fake, llm=llm))
+    row = await final_answer(pg, await ask_with(pg, owner, "and this one?", [item]))
+    assert row["status"] == "completed", row["error_code"]
+    assert row["image_tokens"] == image_tokens(56, 56)
+    ref = fake.requests[-1]["input"]["messages"][-1]["content"][0]["image"]
+    assert ref.startswith(f"{stack.url}/storage/v1/object/sign/attachments/")
+
+
+async def test_a_document_question_is_answered_from_its_text(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    notes = await upload(stack, owner, "notes.md", b"# Plan\nThe launch code is AZURE-7731.", "text/markdown")
+    report = await upload(stack, owner, "report.docx", docx("Revenue grew by 42 percent."), DOCX)
+    await workers.start(worker_settings(stack, fake))
+    row = await final_answer(pg, await ask_with(pg, owner, "Summarise both files", [notes, report]))
+    assert row["status"] == "completed", row["error_code"]
+    question = fake.requests[-1]["input"]["messages"][-1]["content"]
+    assert '<document name="notes.md">\n# Plan\nThe launch code is AZURE-7731.\n</document>' in question
+    assert '<document name="report.docx">\nRevenue grew by 42 percent.\n</document>' in question
+    assert question.endswith("Summarise both files")
+
+
+async def test_a_document_longer_than_the_budget_fails_clearly_and_is_not_cut(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    await pg.execute(
+        "insert into models (id, display_name, context_window, max_input, max_output, supports_documents)"
+        " values ('qwen-turbo-2099-02-02', 'Tiny', 4000, 420, 100, true) on conflict do nothing"
+    )
+    await pg.execute("update chat_sessions set model = 'qwen-turbo-2099-02-02' where id = $1", owner.session_id)
+    try:
+        big = await upload(stack, owner, "big.txt", ("many words here " * 400).encode(), "text/plain")
+        await workers.start(worker_settings(stack, fake))
+        row = await final_answer(pg, await ask_with(pg, owner, "Read this", [big]))
+    finally:
+        await pg.execute("update chat_sessions set model = null where id = $1", owner.session_id)
+        await pg.execute("delete from models where id = 'qwen-turbo-2099-02-02'")
+    assert (row["status"], row["error_code"]) == ("error", "DocumentTooLong")
+    assert "context window" in row["error_message"]
+    assert fake.requests == []  # nothing was sent, rather than a silently cut document
+
+
+async def test_out_of_limit_attachments_are_refused_and_nothing_is_stored(
+    stack: LocalStack, pg: asyncpg.Connection, owner: Owner
+) -> None:
+    files = storage_of(stack, owner).from_("attachments")
+    with pytest.raises(StorageApiError):  # a type the bucket does not take: refused before it is stored
+        await files.upload(f"{owner.user_id}/tool.exe", b"MZ\x90\x00", {"content-type": "application/x-msdownload"})
+    assert await pg.fetchval("select count(*) from storage.objects where name = $1", f"{owner.user_id}/tool.exe") == 0
+    item = await upload(stack, owner, "p.png", png(30, 30), "image/png", width=30, height=30)
+    before = await pg.fetchval("select count(*) from chat_messages where session_id = $1", owner.session_id)
+    no_size = {k: v for k, v in item.items() if k not in ("width", "height")}
+    huge = {**item, "width": 10000, "height": 10000}
+    for attachments, code in (
+        ([item] * 9, "TooManyImages"),
+        ([no_size], "ImageDimensionsMissing"),
+        ([huge], "ImageTooManyPixels"),
+    ):
+        with pytest.raises(asyncpg.InvalidParameterValueError, match=code):
+            await ask_with(pg, owner, "too much", attachments)
+    assert await pg.fetchval("select count(*) from chat_messages where session_id = $1", owner.session_id) == before
+
+
+async def test_another_user_reaches_none_of_the_attachments(
+    stack: LocalStack, pg: asyncpg.Connection, owner: Owner
+) -> None:
+    item = await upload(stack, owner, "secret.png", png(30, 30), "image/png", width=30, height=30)
+    stranger = await make_owner(pg, stack)
+    theirs = storage_of(stack, stranger).from_("attachments")
+    with pytest.raises(StorageApiError):
+        await theirs.download(str(item["path"]))
+    with pytest.raises(StorageApiError):
+        await theirs.create_signed_url(str(item["path"]), 60)
+    assert await theirs.list(owner.user_id) == []
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):  # nor put them on a question of theirs
+        await ask_with(pg, stranger, "look at this", [item])
+
+
+def test_extraction_reads_pdf_docx_and_text_and_refuses_what_has_no_text() -> None:
+    assert extract("text/plain", "你好 world".encode()) == "你好 world"
+    assert extract(DOCX, docx("第一段 paragraph")) == "第一段 paragraph"
+    pdf = _pdf("Hello PDF 2026")
+    assert "Hello PDF 2026" in extract("application/pdf", pdf)
+    for mime, blob in (("application/pdf", b"not a pdf"), ("text/plain", b"   "), ("text/plain", b"\xff\xfe\xfa")):
+        with pytest.raises(AttachmentError) as refused:
+            extract(mime, blob)
+        assert refused.value.code == "DocumentUnreadable"
+
+
+def _pdf(text: str) -> bytes:
+    """A one-page PDF with `text` in Helvetica (objects written by hand, offsets computed)."""
+    stream = f"BT /F1 24 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)

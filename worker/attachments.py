@@ -1,0 +1,116 @@
+"""What a question's attachments become for the model: images as references it can read, documents
+as their text.
+
+Attachments are the question's `chat_messages.attachments` ({bucket, path, name, mime_type, size,
+width, height}), objects in the private `attachments` bucket that the database already checked
+belong to the question's owner (migrations/..._storage_buckets.sql) and, for images, meet the size
+and pixel limits (..._attachments_in_answers.sql). The worker reads them as service_role.
+
+Images go to the model either inline (a `data:` URI: works with any deployment, the bytes travel
+in the request) or as a short-lived signed Storage URL the provider downloads (LLM_IMAGE_TRANSPORT).
+Documents (PDF, DOCX, TXT, Markdown) are extracted here, off the event loop, with pypdf and
+python-docx; a document whose text cannot be read refuses the turn (`DocumentUnreadable`) rather
+than answering without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from worker.supabase_http import SupabaseHttp
+
+BUCKET = "attachments"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+DOCUMENT_TYPES = frozenset({"application/pdf", "text/plain", "text/markdown", DOCX})
+
+
+class AttachmentError(Exception):
+    """A turn that cannot be answered because of an attachment; `code` is the row's error_code."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    path: str
+    name: str
+    mime_type: str
+    size: int
+
+    @property
+    def is_image(self) -> bool:
+        return self.mime_type.startswith("image/")
+
+    @property
+    def is_document(self) -> bool:
+        return self.mime_type in DOCUMENT_TYPES
+
+
+def parse(raw: Any) -> list[Attachment]:
+    """The attachments of a claim (already validated by the database); anything malformed is skipped."""
+    out: list[Attachment] = []
+    for item in raw if isinstance(raw, list | tuple) else ():
+        if isinstance(item, dict) and isinstance(item.get("path"), str) and isinstance(item.get("mime_type"), str):
+            out.append(
+                Attachment(
+                    item["path"], str(item.get("name") or item["path"]), item["mime_type"], int(item.get("size") or 0)
+                )
+            )
+    return out
+
+
+async def image_refs(http: SupabaseHttp, images: Sequence[Attachment], transport: str, seconds: int) -> list[str]:
+    """A reference per image the model can read: a data URI, or a signed URL."""
+    if transport == "signed_url":
+        return list(await asyncio.gather(*(http.sign(BUCKET, image.path, seconds) for image in images)))
+    blobs = await asyncio.gather(*(http.download(BUCKET, image.path) for image in images))
+    return [
+        f"data:{image.mime_type};base64,{base64.b64encode(blob).decode()}"
+        for image, blob in zip(images, blobs, strict=True)
+    ]
+
+
+async def document_texts(http: SupabaseHttp, documents: Sequence[Attachment]) -> list[tuple[str, str]]:
+    """(name, text) per document, in order."""
+    blobs = await asyncio.gather(*(http.download(BUCKET, doc.path) for doc in documents))
+    texts = []
+    for doc, blob in zip(documents, blobs, strict=True):
+        texts.append((doc.name, await asyncio.to_thread(extract, doc.mime_type, blob, doc.name)))
+    return texts
+
+
+def extract(mime_type: str, blob: bytes, name: str = "") -> str:
+    """The plain text of a document; AttachmentError DocumentUnreadable when there is none to read."""
+    try:
+        if mime_type in ("text/plain", "text/markdown"):
+            text = blob.decode("utf-8")
+        elif mime_type == "application/pdf":
+            from pypdf import PdfReader  # noqa: PLC0415 - loaded by the first document only
+
+            text = "\n\n".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(blob)).pages)
+        elif mime_type == DOCX:
+            from docx import Document  # noqa: PLC0415 - loaded by the first document only
+
+            text = "\n".join(p.text for p in Document(io.BytesIO(blob)).paragraphs)
+        else:
+            raise AttachmentError("DocumentUnreadable", f"{name}: {mime_type} is not a document type")
+    except AttachmentError:
+        raise
+    except Exception as exc:  # a corrupt file: every parser has its own exceptions
+        raise AttachmentError("DocumentUnreadable", f"{name}: {exc}") from exc
+    if not text.strip():
+        raise AttachmentError("DocumentUnreadable", f"{name}: no text in it (a scanned PDF?)")
+    return text
+
+
+def with_documents(question: str, texts: Sequence[tuple[str, str]]) -> str:
+    """The question after the documents' text, each fenced with its name."""
+    parts = [f'<document name="{name}">\n{text}\n</document>' for name, text in texts]
+    return "\n\n".join([*parts, question])
