@@ -22,9 +22,12 @@ async def read(engine: Engine, request: Request, identity: Identity, schema: str
     shape, values = scan(request.query)
     exact = prefer.count in ("exact", "estimated")
     csv = fmt == hdr.CSV
-    key = ("read", schema, table.name, shape, exact, strip, csv)
+    aggregates = engine.config.aggregates_enabled
+    key = ("read", schema, table.name, shape, exact, strip, csv, aggregates)
     query = engine.parsed(shape)
-    plan = engine.plan(key, lambda: compile_read(engine.catalog, table, query, exact, strip=strip, csv=csv))
+    plan = engine.plan(
+        key, lambda: compile_read(engine.catalog, table, query, exact, strip=strip, csv=csv, aggregates=aggregates)
+    )
     offset, limit = engine.paging(request, query, values)
     args = bind(plan.main.params, values, {"limit": limit, "offset": offset})
     planned = bind(plan.count.params, values, {}) if prefer.count in ("planned", "estimated") and plan.count else None

@@ -57,9 +57,13 @@ async def rpc(engine: Engine, request: Request, identity: Identity, schema: str,
     readonly = not post or function.volatility in ("s", "i")
     exact = prefer.count in ("exact", "estimated")
     csv = fmt == hdr.CSV
-    key = ("rpc", schema, name, shape, _signature(function), call, exact, readonly, post, csv)
+    aggregates = engine.config.aggregates_enabled
+    key = ("rpc", schema, name, shape, _signature(function), call, exact, readonly, post, csv, aggregates)
     plan = engine.plan(
-        key, lambda: compile_rpc(catalog, function, query, call, count=exact, readonly=readonly, csv=csv)
+        key,
+        lambda: compile_rpc(
+            catalog, function, query, call, count=exact, readonly=readonly, csv=csv, aggregates=aggregates
+        ),
     )
     offset, limit = engine.paging(request, query, values)
     args = bind(plan.main.params, values, {"limit": limit, "offset": offset, **extras})

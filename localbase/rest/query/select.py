@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from localbase.rest.errors import RestError
 from localbase.rest.query.text import Cursor, parse_field, read_field, split_dotted, split_top
-from localbase.rest.query.tree import Column, Embed, OrderTerm, SelectItem, Star, parse_error
+from localbase.rest.query.tree import AGGREGATES, Column, Embed, Field, OrderTerm, SelectItem, Star, parse_error
 
 
 def parse_select(text: str) -> tuple[SelectItem, ...]:
@@ -45,24 +44,30 @@ def _select_item(cursor: Cursor) -> SelectItem:
         first = cursor.name()
     if not first:
         raise parse_error(f'"failed to parse select parameter ({cursor.text})"')
-    if first == "count" and cursor.peek("()"):
-        raise _aggregates_disabled()
+    if first == "count" and cursor.take("()"):
+        return Column(Field("*"), alias, _cast(cursor), "count")
     if cursor.peek("!") or cursor.peek("("):
         return _embed(cursor, first, alias)
     cursor.pos = start
     field = read_field(cursor)
-    if cursor.peek("(") or cursor.peek("."):
-        raise _aggregates_disabled()
-    cast = None
-    if cursor.take("::"):
-        cast = cursor.name()
-        if not cast:
-            raise parse_error(f"failed to parse cast in ({cursor.text})")
+    cast = _cast(cursor)
+    if cursor.take("."):
+        function = cursor.name()
+        if function not in AGGREGATES or not cursor.take("()"):
+            raise parse_error(f'"failed to parse select parameter ({cursor.text})"', f"unknown aggregate {function!r}")
+        return Column(field, alias, _cast(cursor), function, cast)
+    if cursor.peek("("):
+        raise parse_error(f'"failed to parse select parameter ({cursor.text})"')
     return Column(field, alias, cast)
 
 
-def _aggregates_disabled() -> RestError:
-    return RestError(400, "PGRST123", "Use of aggregate functions is not allowed")
+def _cast(cursor: Cursor) -> str | None:
+    if not cursor.take("::"):
+        return None
+    cast = cursor.name()
+    if not cast:
+        raise parse_error(f"failed to parse cast in ({cursor.text})")
+    return cast
 
 
 def _embed(cursor: Cursor, name: str, alias: str | None) -> Embed:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from localbase.rest.errors import RestError
 
+AGGREGATES = frozenset({"count", "sum", "avg", "max", "min"})
 OPERATORS = frozenset(
     {
         "eq", "neq", "gt", "gte", "lt", "lte", "like", "ilike", "match", "imatch", "is", "isdistinct", "in",
@@ -49,7 +50,14 @@ class Field:
 class Column:
     field: Field
     alias: str | None = None
-    cast: str | None = None
+    cast: str | None = None  # of the output (of the aggregate, when there is one)
+    aggregate: str | None = None  # count | sum | avg | max | min (`col.sum()`, `count()`)
+    input_cast: str | None = None  # `col::int.sum()`: the column cast before aggregating
+
+    @property
+    def counts_rows(self) -> bool:
+        """`count()`: count(*), not a column."""
+        return self.aggregate == "count" and self.field.name == "*"
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,18 +27,32 @@ class Node:
     joins: list[str]
     where: list[str]
     order: str
+    group: str = ""  # ` group by ...` when the level aggregates
+
+    @property
+    def tail(self) -> str:
+        """What follows the WHERE clause: grouping, then ordering."""
+        return self.group + self.order
 
 
 class CompilerBase:
     """Compiles one request; holds the parameter list while it grows."""
 
     def __init__(
-        self, catalog: Catalog, query: Query, *, strip: bool = False, csv: bool = False, explicit_star: bool = False
+        self,
+        catalog: Catalog,
+        query: Query,
+        *,
+        strip: bool = False,
+        csv: bool = False,
+        explicit_star: bool = False,
+        aggregates: bool = False,
     ) -> None:
         self.catalog = catalog
         self.query = query
         self.strip = strip  # json_strip_nulls on the body (Accept ...;nulls=stripped)
         self.csv = csv  # the body as CSV, PostgreSQL formatting each row (Accept text/csv)
+        self.aggregates = aggregates  # db-aggregates-enabled: `count()`, `col.sum()`... allowed
         self.explicit_star = explicit_star  # `*` as named columns: the source carries extra columns
         self.params: list[Param] = []
         self._aliases = 0

@@ -25,14 +25,20 @@ class Compiler(EmbedCompiler, FilterCompiler):
         self._used_paths.add(path)
         node = Node([], [], [], "")
         embeds: dict[str, tuple[str, bool]] = {}
+        grouped: list[str] = []  # the plain columns: what an aggregating level groups by
+        aggregated = False
         self._refuse_duplicate_embeds(table, items, len(path) + 1)
         for item in items:
             if isinstance(item, Star) and self.explicit_star:
                 node.select.extend(f"{alias}.{quote_ident(name)}" for name in table.columns)
             elif isinstance(item, Star):
                 node.select.append(f"{alias}.*")
+            elif isinstance(item, SelectColumn) and self._aggregated(table, item, path):
+                node.select.append(self._aggregate(table, alias, item))
+                aggregated = True
             elif isinstance(item, SelectColumn):
                 sql, _ = self.column(table, alias, item.field)
+                grouped.append(sql)
                 if item.cast:
                     sql = f"({sql})::{self.cast(item.cast)}"
                 node.select.append(f"{sql} as {quote_ident(item.alias or item.field.output_name)}")
@@ -46,7 +52,31 @@ class Compiler(EmbedCompiler, FilterCompiler):
         for condition in self.query.conditions.get(path, []) if filtered else []:
             node.where.append(self.condition(condition, table, alias, embeds))
         node.order = self.order(table, alias, self.query.order.get(path, ()), items)
+        if aggregated and grouped:
+            node.group = " group by " + ", ".join(grouped)
         return node
+
+    def _aggregated(self, table: Table, item: SelectColumn, path: EmbedPath) -> bool:
+        """An aggregate (`count()`, `col.sum()`, a bare `count` in an embed); refused unless enabled."""
+        bare_count = bool(path) and item.field.name == "count" and not item.field.path and "count" not in table.columns
+        if not (item.aggregate or bare_count):
+            return False
+        if not self.aggregates:
+            raise RestError(400, "PGRST123", "Use of aggregate functions is not allowed")
+        return True
+
+    def _aggregate(self, table: Table, alias: str, item: SelectColumn) -> str:
+        function = item.aggregate or "count"
+        if item.counts_rows or not item.aggregate:
+            sql = "count(*)"
+        else:
+            argument, _ = self.column(table, alias, item.field)
+            if item.input_cast:
+                argument = f"({argument})::{self.cast(item.input_cast)}"
+            sql = f"{function}({argument})"
+        if item.cast:
+            sql = f"({sql})::{self.cast(item.cast)}"
+        return f"{sql} as {quote_ident(item.alias or function)}"
 
     @staticmethod
     def _refuse_duplicate_embeds(table: Table, items: tuple[SelectItem, ...], depth: int) -> None:

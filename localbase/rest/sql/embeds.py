@@ -43,7 +43,7 @@ class EmbedCompiler(CompilerBase):
             paging += f" offset {self.value(self.query.offset[child_path])}::text::bigint"
         where = " and ".join(join + child.where)
         columns = ", ".join(child.select) or "1"
-        inner = f"select {columns} from {source}{''.join(child.joins)} where {where}{child.order}{paging}"
+        inner = f"select {columns} from {source}{''.join(child.joins)} where {where}{child.tail}{paging}"
         return relation, inner
 
     def spread(self, parent: Table, parent_alias: str, embed: Embed, path: EmbedPath, into: Node) -> str:
@@ -51,7 +51,9 @@ class EmbedCompiler(CompilerBase):
         to-many relation's become arrays, one per column (`[]` when there are none), as in PostgREST 13."""
         relation, inner = self._child(parent, parent_alias, embed, path)
         lateral = self.alias()
-        if relation.to_one:
+        # Aggregates in a spread are hoisted to the parent (PostgREST 13): one row per parent.
+        hoisted = bool(embed.items) and all(isinstance(i, SelectColumn) and i.aggregate for i in embed.items)
+        if relation.to_one or hoisted:
             into.joins.append(f" left join lateral ({inner} limit 1) as {lateral} on true")
         else:
             arrays = ", ".join(
@@ -86,7 +88,7 @@ def _output_names(table: Table, items: tuple[SelectItem, ...]) -> list[str]:
         if isinstance(item, Star):
             names.extend(table.columns)
         elif isinstance(item, SelectColumn):
-            names.append(item.alias or item.field.output_name)
+            names.append(item.alias or item.aggregate or item.field.output_name)
         elif not item.spread:
             names.append(item.key)
     return names

@@ -12,9 +12,16 @@ from localbase.rest.sql.plan import Plan, Statement
 
 
 def compile_read(
-    catalog: Catalog, table: Table, query: Query, count: bool, *, strip: bool = False, csv: bool = False
+    catalog: Catalog,
+    table: Table,
+    query: Query,
+    count: bool,
+    *,
+    strip: bool = False,
+    csv: bool = False,
+    aggregates: bool = False,
 ) -> Plan:
-    compiler = Compiler(catalog, query, strip=strip, csv=csv)
+    compiler = Compiler(catalog, query, strip=strip, csv=csv, aggregates=aggregates)
     alias = quote_ident(table.name)
     source = f"{table.qualified} as {alias}"
     return read_plan(
@@ -33,10 +40,11 @@ def read_plan(
     offset = compiler.external("offset")
     sql = (
         f"select {total} as total, count(*) as n, {body_agg(compiler)} as body from "
-        f"(select {', '.join(node.select)} {filtered}{node.order} limit {limit}::int8 offset {offset}::int8)"
+        f"(select {', '.join(node.select)} {filtered}{node.tail} limit {limit}::int8 offset {offset}::int8)"
         " pgrst_body"
     )
-    return Plan(compiler.statement(sql), counter(Compiler(compiler.catalog, query)) if counter else None)
+    counted = counter(Compiler(compiler.catalog, query, aggregates=compiler.aggregates)) if counter else None
+    return Plan(compiler.statement(sql), counted)
 
 
 def _read_count(compiler: Compiler, table: Table, alias: str, source: str) -> Statement:

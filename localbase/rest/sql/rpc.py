@@ -24,9 +24,17 @@ class Call:
 
 
 def compile_rpc(
-    catalog: Catalog, function: Function, query: Query, call: Call, *, count: bool, readonly: bool, csv: bool = False
+    catalog: Catalog,
+    function: Function,
+    query: Query,
+    call: Call,
+    *,
+    count: bool,
+    readonly: bool,
+    csv: bool = False,
+    aggregates: bool = False,
 ) -> Plan:
-    compiler = Compiler(catalog, query, csv=csv)
+    compiler = Compiler(catalog, query, csv=csv, aggregates=aggregates)
     args_source = "(select) as pgrst_args"
     by_name = {a.name: a for a in function.args}
     if call.kind == "positional":
