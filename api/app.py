@@ -29,6 +29,7 @@ from api.routes.models import ModelController
 from api.routes.profile import ProfileController
 from api.routes.roles import RoleController
 from api.routes.sessions import SessionController
+from api.routes.shares import SHARE_HANDLERS
 from api.routes.system import health, metrics
 from api.routes.ws import chat_socket
 from api.upstream import Upstream
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             health,
             metrics,
             chat_socket,
+            *SHARE_HANDLERS,
         ],
         dependencies=DEPENDENCIES,
         lifespan=[lifespan],

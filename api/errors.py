@@ -4,7 +4,7 @@
     ├── BadRequest (400 ValidationError) ── Unprocessable (422: WeakPassword, InvalidEmail, ...)
     ├── NotAuthenticated (401)  ── InvalidCredentials, TokenExpired, InvalidToken
     ├── Forbidden (403)         ── RoleNotEditable, EmailNotConfirmed
-    ├── NotFound (404)          ── SessionNotFound, RoleNotFound, MessageNotFound, RouteNotFound
+    ├── NotFound (404)          ── SessionNotFound, RoleNotFound, MessageNotFound, ShareNotFound, RouteNotFound
     ├── MethodNotAllowed (405)
     ├── Conflict (409)          ── UsernameTaken, EmailTaken, SlugTaken
     ├── PayloadTooLarge (413)
@@ -127,6 +127,7 @@ TokenExpired = _error_class(NotAuthenticated, "TokenExpired", "The token has exp
 SessionNotFound = _error_class(NotFound, "SessionNotFound", "No such chat session.")
 RoleNotFound = _error_class(NotFound, "RoleNotFound", "No such AI role.")
 MessageNotFound = _error_class(NotFound, "MessageNotFound", "No such message.")
+ShareNotFound = _error_class(NotFound, "ShareNotFound", "No such share link, or it was revoked.")
 RoleNotEditable = _error_class(Forbidden, "RoleNotEditable", "Built-in roles cannot be changed.")
 EmailNotConfirmed = _error_class(
     Forbidden, "EmailNotConfirmed", "Confirm your e-mail address first: follow the link in the mail we sent you."

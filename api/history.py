@@ -9,6 +9,11 @@ chat_sessions.message_count (kept by statement triggers), never from count(*).
 The page, the session check and the total are one statement run as the caller (api/database.py):
 RLS filters all three, a session the caller cannot see reads as no session (404), and Postgres
 builds the page's JSON, which decodes straight into `MessageOut`.
+
+A session that has branched (an edit or a regenerated answer, migrations/..._conversation_trees.sql)
+is paged over its conversation instead, the path `chat_path` returns, with the path's length as
+the total: a second statement, only for such sessions. Until a session branches its path is all
+of its messages, so the seed's contract holds unchanged.
 """
 
 from __future__ import annotations
@@ -74,13 +79,26 @@ select ({total}) as total,
        (select coalesce(json_agg(page order by page.created_at desc, page.id desc), '[]') from page)::text as page"""
 
 
-_SESSION_TOTAL = "select message_count from public.chat_sessions where id = $1"
+_SESSION_TOTAL = "select case when branched then -1 else message_count end from public.chat_sessions where id = $1"
 _USER_TOTAL = "select coalesce(sum(message_count), 0)::int from public.chat_sessions where user_id = $1"
 _SQL = {
     (True, False): _page_sql("session_id", _SESSION_TOTAL, False),
     (True, True): _page_sql("session_id", _SESSION_TOTAL, True),
     (False, False): _page_sql("user_id", _USER_TOTAL, False),
     (False, True): _page_sql("user_id", _USER_TOTAL, True),
+}
+_PATH_SQL = {
+    after_cursor: f"""
+with path as (select {_PAGE_COLUMNS} from public.chat_path($1)),
+page as (
+  select * from path
+   where true {_AFTER_CURSOR if after_cursor else ""}
+   order by created_at desc, id desc
+   limit $2 offset {"$5" if after_cursor else "$3"}
+)
+select (select count(*) from path)::int as total,
+       (select coalesce(json_agg(page order by page.created_at desc, page.id desc), '[]') from page)::text as page"""
+    for after_cursor in (False, True)
 }
 _page_decoder = msgspec.json.Decoder(list[MessageOut])
 
@@ -98,15 +116,16 @@ async def page_of_history(
 
     SessionNotFound when `session_id` names no session the caller can see."""
     owner = uuid.UUID(session_id or user_id)
-    sql = _SQL[(session_id is not None, cursor is not None)]
-    if cursor is None:
-        row = await conn.fetchrow(sql, owner, limit + 1, offset)
-    else:
-        stamp = datetime.fromisoformat(cursor.created_at)
-        row = await conn.fetchrow(sql, owner, limit + 1, stamp, uuid.UUID(cursor.id), offset)
+    args: tuple[object, ...] = (owner, limit + 1, offset)
+    if cursor is not None:
+        args = (owner, limit + 1, datetime.fromisoformat(cursor.created_at), uuid.UUID(cursor.id), offset)
+    row = await conn.fetchrow(_SQL[(session_id is not None, cursor is not None)], *args)
     assert row is not None
     if row["total"] is None:
         raise SessionNotFound(session_id=session_id)  # the id lets the audit tell a probe from a typo
+    if row["total"] == -1:  # a branched session: page its conversation
+        row = await conn.fetchrow(_PATH_SQL[cursor is not None], *args)
+        assert row is not None
     found = _page_decoder.decode(row["page"])
     page, more = found[:limit], len(found) > limit
     return page, int(row["total"]), encode_cursor(page[-1]) if more and page else None

@@ -1,0 +1,158 @@
+"""Share links: make one for a session, read one by its token, list and revoke the caller's own.
+
+The database does the work (migrations/..._chat_shares.sql): `share_session` snapshots the path
+and returns the token once (only its hash is stored), `read_share` is the one way to read a share
+and answers anyone holding the token, and RLS lets owners list and delete only their own rows.
+So this module only translates: making, listing and revoking run with the caller's token; reading
+runs with the anon key, whoever calls. Another user's session or share is indistinguishable from
+a missing one (404), and so is a revoked or mistyped link.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import delete, get, post
+from litestar.response import Response
+from postgrest import APIError, AsyncPostgrestClient
+from postgrest.types import ReturnMethod
+
+from api import rules
+from api.errors import ApiError, SessionNotFound, ShareNotFound
+from api.security import CurrentUser
+from api.upstream import Upstream, call, rest_error, rows
+
+SHARE_COLUMNS = "id,session_id,title,include_reasoning,include_attachments,created_at"
+# A token as share_session() makes them (base64url); anything else cannot be a share.
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+class ShareRequest(msgspec.Struct, forbid_unknown_fields=True):
+    include_reasoning: bool = False
+    include_attachments: bool = False
+
+
+class ShareMade(msgspec.Struct):
+    id: str
+    token: str
+    path: str  # the web app's page for the link: /s/<token>
+    created_at: str
+
+
+class ShareMadeResponse(msgspec.Struct):
+    share: ShareMade
+    success: bool = True
+
+
+class ShareSummary(msgspec.Struct):
+    id: str
+    session_id: str
+    title: str | None
+    include_reasoning: bool
+    include_attachments: bool
+    created_at: str
+
+
+class SharesResponse(msgspec.Struct):
+    shares: list[ShareSummary]
+    success: bool = True
+
+
+class SharedMessage(msgspec.Struct, omit_defaults=True):
+    type: str
+    content: str
+    created_at: str
+    model: str | None = None
+    reasoning: str | None = None
+    attachments: list[Any] | None = None
+
+
+class SharedConversation(msgspec.Struct):
+    title: str | None
+    created_at: str
+    messages: list[SharedMessage]
+
+
+class SharedResponse(msgspec.Struct):
+    share: SharedConversation
+    success: bool = True
+
+
+async def _rpc(rest: AsyncPostgrestClient, name: str, params: dict[str, Any], missing: ApiError) -> Any:
+    """An RPC whose PT404 refusal means `missing`; other failures as any REST call's."""
+    try:
+        return (await rest.rpc(name, params).execute()).data
+    except APIError as exc:
+        if exc.code == "PT404":
+            raise missing from exc
+        raise rest_error(exc) from exc
+
+
+@post("/api/sessions/{session_id:str}/share", status_code=201, tags=["shares"])
+async def create_share(
+    session_id: str, user: CurrentUser, upstream: Upstream, data: ShareRequest | None = None
+) -> ShareMadeResponse:
+    """Snapshot the session's current conversation; the token in the answer is shown only now."""
+    if not rules.is_uuid(session_id):
+        raise SessionNotFound()
+    flags = data or ShareRequest()
+    made = await _rpc(
+        upstream.rest(user.token),
+        "share_session",
+        {
+            "session_id": session_id,
+            "include_reasoning": flags.include_reasoning,
+            "include_attachments": flags.include_attachments,
+        },
+        SessionNotFound(session_id=session_id),
+    )
+    token = str(made["token"])
+    return ShareMadeResponse(
+        share=ShareMade(id=str(made["id"]), token=token, path=f"/s/{token}", created_at=str(made["created_at"]))
+    )
+
+
+@get("/api/share/{token:str}", tags=["shares"], security=[{}])
+async def read_share(token: str, upstream: Upstream) -> Response[SharedResponse]:
+    """The shared conversation, for anyone with the link; search engines are told not to index it."""
+    if not 16 <= len(token) <= 64 or not set(token) <= _TOKEN_CHARS:
+        raise ShareNotFound()
+    found = await _rpc(upstream.rest_anon(), "read_share", {"token": token}, ShareNotFound())
+    if not found:
+        raise ShareNotFound()
+    shared = msgspec.convert(found, SharedConversation, strict=False)
+    return Response(
+        SharedResponse(share=shared),
+        headers={"X-Robots-Tag": "noindex, nofollow", "Cache-Control": "private, no-store"},
+    )
+
+
+@get("/api/shares", tags=["shares"])
+async def list_shares(user: CurrentUser, upstream: Upstream, session_id: str | None = None) -> SharesResponse:
+    """The caller's share links, newest first (optionally of one session)."""
+    query = upstream.rest(user.token).from_("chat_shares").select(SHARE_COLUMNS)
+    if session_id is not None:
+        if not rules.is_uuid(session_id):
+            raise SessionNotFound()
+        query = query.eq("session_id", session_id)
+    response = await call(query.order("created_at", desc=True).limit(200).execute())
+    return SharesResponse(shares=[msgspec.convert(r, ShareSummary, strict=False) for r in rows(response.data)])
+
+
+@delete("/api/shares/{share_id:str}", status_code=200, tags=["shares"])
+async def revoke_share(share_id: str, user: CurrentUser, upstream: Upstream) -> ShareSummary:
+    """Revoke a link: its share is deleted and the link answers 404 from now on."""
+    if not rules.is_uuid(share_id):
+        raise ShareNotFound()
+    rest = upstream.rest(user.token)
+    response = await call(rest.from_("chat_shares").select(SHARE_COLUMNS).eq("id", share_id).execute())
+    found = rows(response.data)
+    if not found:
+        raise ShareNotFound()
+    # The row read above is the caller's (RLS); the delete runs under the same policy.
+    await call(rest.from_("chat_shares").delete(returning=ReturnMethod.minimal).eq("id", share_id).execute())
+    return msgspec.convert(found[0], ShareSummary, strict=False)
+
+
+SHARE_HANDLERS = [create_share, read_share, list_shares, revoke_share]

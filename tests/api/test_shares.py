@@ -1,0 +1,139 @@
+"""Share links and branched history through the API and supabase-py, with a real worker answering."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from supabase import AsyncClient, acreate_client
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.api.conftest import ApiProcess, ApiUser, error_of, new_session, until
+from tests.conftest import LocalStack
+from worker.app import Worker
+
+
+async def as_user(stack: LocalStack, user: ApiUser) -> AsyncClient:
+    client = await acreate_client(stack.url, stack.anon_key)
+    client.postgrest.auth(user.access_token)
+    return client
+
+
+async def send(http: httpx.AsyncClient, user: ApiUser, session_id: str, text: str) -> dict[str, Any]:
+    response = await http.post("/api/chat/send", json={"message": text, "session_id": session_id}, headers=user.headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def answered(pg: asyncpg.Connection, question: str) -> str:
+    async def probe() -> str | None:
+        row = await pg.fetchrow(
+            "select content, status from chat_messages where reply_to = $1 order by answer_no desc limit 1",
+            uuid.UUID(question),
+        )
+        return str(row["content"]) if row is not None and row["status"] == "completed" else None
+
+    return await until(probe)
+
+
+async def test_a_share_is_the_path_at_share_time_for_anyone_with_the_link(
+    http: httpx.AsyncClient, alice: ApiUser, worker: Worker, pg: asyncpg.Connection, stack: LocalStack
+) -> None:
+    session = await new_session(http, alice, title="Weekend")
+    first = await send(http, alice, session["id"], "Plan a weekend in Suzhou.")
+    second = await send(http, alice, session["id"], "Add a tea house.")
+    client = await as_user(stack, alice)
+    edit: Any = (
+        await client.table("chat_messages")
+        .insert({"session_id": session["id"], "content": "Add a museum.", "parent_id": first["message_id"]})
+        .execute()
+    ).data
+    museum = await answered(pg, edit[0]["id"])
+
+    made = await http.post(f"/api/sessions/{session['id']}/share", json={}, headers=alice.headers)
+    assert made.status_code == 201, made.text
+    share = made.json()["share"]
+    assert share["path"] == f"/s/{share['token']}"
+
+    expected = ["Plan a weekend in Suzhou.", first["ai_response"], "Add a museum.", museum]
+    opened = await http.get(f"/api/share/{share['token']}")  # no Authorization header
+    assert opened.status_code == 200, opened.text
+    assert opened.headers["x-robots-tag"].startswith("noindex")
+    body = opened.json()["share"]
+    assert (body["title"], [m["content"] for m in body["messages"]]) == ("Weekend", expected)
+    assert [m["type"] for m in body["messages"]] == ["user", "assistant", "user", "assistant"]
+    assert second["ai_response"] not in [m["content"] for m in body["messages"]]
+
+    # The branched session's history is its path too, and later turns do not reach the share.
+    history = await http.get("/api/chat/history", params={"session_id": session["id"]}, headers=alice.headers)
+    assert [m["content"] for m in reversed(history.json()["messages"])] == expected
+    assert history.json()["total"] == 4
+    await send(http, alice, session["id"], "And dinner?")
+    assert (await http.get(f"/api/share/{share['token']}")).json()["share"] == body
+
+    # The token is nowhere in the database in clear.
+    dump = await pg.fetchval("select string_agg(t::text, ' ') from chat_shares t")
+    assert share["token"] not in dump
+
+    # Listed, then revoked: the link is gone.
+    listed = await http.get("/api/shares", headers=alice.headers)
+    assert [s["id"] for s in listed.json()["shares"]] == [share["id"]]
+    revoked = await http.delete(f"/api/shares/{share['id']}", headers=alice.headers)
+    assert revoked.status_code == 200, revoked.text
+    gone = await http.get(f"/api/share/{share['token']}")
+    assert (gone.status_code, error_of(gone)["code"]) == (404, "ShareNotFound")
+    assert (await http.delete(f"/api/shares/{share['id']}", headers=alice.headers)).status_code == 404
+
+
+async def test_no_one_else_shares_lists_or_revokes_through_any_door(
+    http: httpx.AsyncClient, alice: ApiUser, bob: ApiUser, worker: Worker, stack: LocalStack, api: ApiProcess
+) -> None:
+    session = await new_session(http, alice)
+    await send(http, alice, session["id"], "A private thought.")
+    share = (await http.post(f"/api/sessions/{session['id']}/share", headers=alice.headers)).json()["share"]
+
+    # API
+    stolen = await http.post(f"/api/sessions/{session['id']}/share", headers=bob.headers)
+    assert (stolen.status_code, error_of(stolen)["code"]) == (404, "SessionNotFound")
+    assert (await http.get("/api/shares", headers=bob.headers)).json()["shares"] == []
+    refused = await http.delete(f"/api/shares/{share['id']}", headers=bob.headers)
+    assert (refused.status_code, error_of(refused)["code"]) == (404, "ShareNotFound")
+    assert (await http.post(f"/api/sessions/{session['id']}/share")).status_code == 401
+
+    # REST, as the web app would (supabase-py)
+    client = await as_user(stack, bob)
+    with pytest.raises(Exception, match="SessionNotFound"):
+        await client.rpc("share_session", {"session_id": session["id"]}).execute()
+    assert (await client.table("chat_shares").select("id").execute()).data == []
+    await client.table("chat_shares").delete().eq("id", share["id"]).execute()
+    anon = await acreate_client(stack.url, stack.anon_key)
+    with pytest.raises(Exception, match="permission denied"):
+        await anon.table("chat_shares").select("id").execute()
+
+    # WebSocket: bob cannot open the shared session's live socket either.
+    async with connect(f"{api.ws_url}/ws/chat/{session['id']}?token={bob.access_token}") as socket:
+        with pytest.raises(ConnectionClosed) as closed:
+            await socket.recv()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4404
+
+    # The share still stands for anyone with the link.
+    assert (await http.get(f"/api/share/{share['token']}")).status_code == 200
+
+
+async def test_bad_share_requests_are_clear_errors(http: httpx.AsyncClient, alice: ApiUser) -> None:
+    assert error_of(await http.get("/api/share/short"))["code"] == "ShareNotFound"
+    assert error_of(await http.get("/api/share/" + "x" * 40))["code"] == "ShareNotFound"
+    assert (
+        error_of(await http.post("/api/sessions/not-a-uuid/share", headers=alice.headers))["code"] == "SessionNotFound"
+    )
+    bad = await http.post(
+        f"/api/sessions/{uuid.uuid4()}/share", json={"include_reasoning": "yes"}, headers=alice.headers
+    )
+    assert bad.status_code == 400
+    assert error_of(await http.delete("/api/shares/nope", headers=alice.headers))["code"] == "ShareNotFound"

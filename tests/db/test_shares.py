@@ -1,0 +1,121 @@
+"""Share links in the database: a frozen copy of the path, a token kept only as a hash, read by
+anyone with the token through read_share() alone, revoked by deleting the row."""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+import pytest
+
+from tests.db.actors import Actor, acting_as, create_user
+from tests.db.test_trees import Tree, acting
+
+
+@pytest.fixture
+async def tree(db: asyncpg.Connection) -> Tree:
+    user = await create_user(db, "sharer")
+    session = await db.fetchval("insert into chat_sessions (user_id, title) values ($1, 'Trip') returning id", user)
+    return Tree(db, user, str(session))
+
+
+async def share(db: asyncpg.Connection, actor: Actor, session: str, **flags: bool) -> dict[str, str]:
+    async with acting(db, actor):
+        made = await db.fetchval(
+            "select share_session($1, $2, $3)",
+            session,
+            flags.get("reasoning", False),
+            flags.get("attachments", False),
+        )
+    return dict(json.loads(made))
+
+
+async def read(db: asyncpg.Connection, token: str, actor: Actor | None = None) -> dict[str, object] | None:
+    async with acting_as(db, actor or Actor("anon", "anon")):
+        found = await db.fetchval("select read_share($1)", token)
+    return json.loads(found) if found else None
+
+
+async def test_a_share_is_the_path_at_share_time_and_stays_so(tree: Tree, db: asyncpg.Connection) -> None:
+    q1 = await tree.ask("Where should I go?")
+    a1 = await tree.answer(q1, "Try Hangzhou.")
+    q2 = await tree.ask("In spring?")
+    await tree.answer(q2, "Yes, the tea harvest.")
+    await tree.ask("In winter?", parent_id=a1)  # the current branch is now the edit
+    await tree.answer(await tree.ask("Why?"), "Snow on West Lake.")
+    made = await share(db, tree.actor, tree.session)
+
+    shared = await read(db, made["token"])
+    assert shared is not None
+    assert shared["title"] == "Trip"
+    expected = ["Where should I go?", "Try Hangzhou.", "In winter?", "", "Why?", "Snow on West Lake."]
+    assert [m["content"] for m in shared["messages"]] == [c for c in expected if c]  # type: ignore[attr-defined]
+
+    # Later edits, answers and renames never reach the snapshot.
+    await tree.ask("Another question")
+    await db.execute("update chat_messages set content = 'changed' where id = $1", a1)
+    assert await read(db, made["token"]) == shared
+
+
+async def test_the_token_is_stored_only_as_its_hash(tree: Tree, db: asyncpg.Connection) -> None:
+    await tree.answer(await tree.ask("hello"), "hi")
+    made = await share(db, tree.actor, tree.session)
+    assert len(made["token"]) >= 32  # 192 bits in base64url
+    dump = await db.fetchval("select string_agg(t::text, ' ') from chat_shares t")
+    assert made["token"] not in dump
+    assert (
+        await db.fetchval(
+            "select count(*) from chat_shares where token_hash = sha256($1::bytea)", made["token"].encode()
+        )
+        == 1
+    )
+
+
+async def test_revoked_or_unknown_tokens_read_nothing(tree: Tree, db: asyncpg.Connection) -> None:
+    await tree.answer(await tree.ask("hello"), "hi")
+    made = await share(db, tree.actor, tree.session)
+    assert await read(db, made["token"][:-1] + ("A" if made["token"][-1] != "A" else "B")) is None
+    assert await read(db, "' or true --") is None
+    intruder = Actor("intruder", "authenticated", await create_user(db, "intruder"))
+    async with acting(db, intruder):
+        assert await db.fetchval("delete from chat_shares where id = $1 returning id", made["id"]) is None
+    assert await read(db, made["token"], intruder) is not None  # the link itself is the permission
+    async with acting(db, tree.actor):
+        assert str(await db.fetchval("delete from chat_shares where id = $1 returning id", made["id"])) == made["id"]
+    assert await read(db, made["token"]) is None
+
+
+async def test_only_the_owner_shares_and_lists(tree: Tree, db: asyncpg.Connection) -> None:
+    await tree.answer(await tree.ask("hello"), "hi")
+    intruder = Actor("intruder", "authenticated", await create_user(db, "intruder2"))
+    with pytest.raises(asyncpg.PostgresError, match="SessionNotFound"):
+        await share(db, intruder, tree.session)
+    await share(db, tree.actor, tree.session)
+    async with acting_as(db, intruder):
+        assert await db.fetch("select id from chat_shares") == []
+    async with acting_as(db, tree.actor):
+        assert len(await db.fetch("select id, title, messages from chat_shares")) == 1
+    for actor in (tree.actor, Actor("anon", "anon")):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            async with acting_as(db, actor):
+                await db.fetch("select token_hash from chat_shares")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        async with acting_as(db, tree.actor):
+            await db.execute(
+                "insert into chat_shares (session_id, token_hash, messages) values ($1, sha256('x'), '[]')",
+                tree.session,
+            )
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        async with acting_as(db, tree.actor):
+            await db.execute("update chat_shares set messages = '[]'")
+
+
+async def test_reasoning_only_when_asked(tree: Tree, db: asyncpg.Connection) -> None:
+    answer = await tree.answer(await tree.ask("think"), "done")
+    await db.execute("update chat_messages set reasoning = 'step by step' where id = $1", answer)
+    plain = await read(db, (await share(db, tree.actor, tree.session))["token"])
+    full = await read(db, (await share(db, tree.actor, tree.session, reasoning=True))["token"])
+    assert plain is not None
+    assert full is not None
+    assert "reasoning" not in plain["messages"][1]  # type: ignore[index]
+    assert full["messages"][1]["reasoning"] == "step by step"  # type: ignore[index]
