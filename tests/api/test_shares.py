@@ -91,7 +91,7 @@ async def test_a_share_is_the_path_at_share_time_for_anyone_with_the_link(
 
 
 async def test_no_one_else_shares_lists_or_revokes_through_any_door(
-    http: httpx.AsyncClient, alice: ApiUser, bob: ApiUser, worker: Worker, stack: LocalStack, api: ApiProcess
+    *, http: httpx.AsyncClient, alice: ApiUser, bob: ApiUser, worker: Worker, stack: LocalStack, api: ApiProcess
 ) -> None:
     session = await new_session(http, alice)
     await send(http, alice, session["id"], "A private thought.")
