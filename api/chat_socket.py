@@ -12,6 +12,13 @@ Cadence: chunks are relayed as the Realtime broadcasts arrive; answers still ope
 from the database every API_ANSWER_POLL_INTERVAL seconds, so a lost broadcast delays the final
 frame by at most that long and never loses it. Answers started from another tab on the same
 session stream here too: the channel is the session's.
+
+Resume: a socket opened while an answer is being written first sends that answer's text so far
+(from its row, `resumed: true`), then continues from the broadcasts, keeping of each chunk only
+what lies beyond the text already sent (chunks carry their `offset`): no gap and no repeat. When
+a chunk starts beyond the text sent (the row lagged the broadcasts), the row is read again until
+it covers the gap. Each `ai_response` is about the newest answer to its question (regenerated
+answers replace older ones on the socket).
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ from api.replies import FINAL_STATUSES, ReplyEvent, ReplyFeed
 from api.security import CurrentUser
 from api.upstream import Upstream, call, rows
 from core.settings import ApiSettings
+
+_CATCH_UP_READS = 8  # row reads, over one API_ANSWER_POLL_INTERVAL, to cover a resumed answer's gap
 
 
 def _now() -> str:
@@ -84,6 +93,7 @@ class ChatSocket:
 
     async def run(self, feed: ReplyFeed) -> None:
         """Serve until the client leaves; the feed (Realtime subscription) is the caller's."""
+        await self._resume()
         tasks = [
             asyncio.create_task(self._read()),
             asyncio.create_task(self._relay(feed)),
@@ -191,11 +201,53 @@ class ChatSocket:
             elif event.reply_to:
                 await self._chunk(event)
 
+    async def _resume(self) -> None:
+        """Send the text so far of every answer of this session still being written."""
+        response = await call(
+            self._rest.from_("chat_messages")
+            .select("id,reply_to,content,attempts")
+            .eq("session_id", str(self._session["id"]))
+            .eq("message_type", "assistant")
+            .in_("status", ["pending", "streaming"])
+            .order("answer_no")
+            .execute()
+        )
+        for row in rows(response.data):
+            question_id, text = str(row["reply_to"]), str(row.get("content") or "")
+            answer = _Answer(
+                role_name=await self._role_name(question_id),
+                text=text,
+                attempt=int(row.get("attempts") or 0),
+                message_id=str(row["id"]),
+            )
+            self._open[question_id] = answer
+            if text:
+                await self._send_chunk(question_id, answer, text, None, resumed=True)
+
+    async def _catch_up(self, answer: _Answer, offset: int) -> bool:
+        """Read the answer's row until its text reaches `offset` (the row is written a few times a
+        second); False when it does not within a few polls (the chunk is then shown as it is)."""
+        if answer.message_id is None:
+            return False
+        for _ in range(_CATCH_UP_READS):
+            query = self._rest.from_("chat_messages").select("content,attempts").eq("id", answer.message_id)
+            found = rows((await call(query.execute())).data)
+            if not found or int(found[0].get("attempts") or 0) != answer.attempt:
+                return False
+            text = str(found[0].get("content") or "")
+            if len(text) >= offset:
+                answer.text = text[:offset]
+                return True
+            await asyncio.sleep(self._settings.answer_poll_interval / _CATCH_UP_READS)
+        return False
+
     async def _chunk(self, event: ReplyEvent) -> None:
         assert event.reply_to is not None
         answer = self._open.get(event.reply_to)
-        if answer is None:  # an answer to a question sent elsewhere (another tab) on this session
+        if answer is None or (event.message_id and answer.message_id not in (None, event.message_id)):
+            # an answer to a question sent elsewhere (another tab), or a newer answer to it
             answer = self._open[event.reply_to] = _Answer(role_name=await self._role_name(event.reply_to))
+            self._finished.discard(event.reply_to)
         if event.attempt < answer.attempt:
             return  # a late chunk of an attempt that was since retaken
         if event.attempt > answer.attempt:  # retaken by another worker: its text starts over
@@ -204,22 +256,36 @@ class ChatSocket:
             if event.seq <= answer.last_seq:
                 return  # a duplicate broadcast
             answer.last_seq = event.seq
-        answer.text += event.delta
         answer.message_id = event.message_id or answer.message_id
-        await self._send(
-            "ai_response",
-            {
-                "message": answer.text,
-                "delta": event.delta,
-                "seq": event.seq,
-                "attempt": event.attempt,
-                "role_name": answer.role_name,
-                "message_id": answer.message_id,
-                "reply_to": event.reply_to,
-                "timestamp": _now(),
-                "status": "streaming",
-            },
-        )
+        delta = event.delta
+        if event.offset is not None:
+            have = len(answer.text)
+            if event.offset > have:
+                await self._catch_up(answer, event.offset)
+                have = len(answer.text)
+            if event.offset + len(delta) <= have:
+                return  # already sent (resumed from the row)
+            delta = delta[max(have - event.offset, 0) :]
+        answer.text += delta
+        await self._send_chunk(event.reply_to, answer, delta, event.seq)
+
+    async def _send_chunk(
+        self, question_id: str, answer: _Answer, delta: str, seq: int | None, *, resumed: bool = False
+    ) -> None:
+        data: dict[str, Any] = {
+            "message": answer.text,
+            "delta": delta,
+            "seq": seq,
+            "attempt": answer.attempt,
+            "role_name": answer.role_name,
+            "message_id": answer.message_id,
+            "reply_to": question_id,
+            "timestamp": _now(),
+            "status": "streaming",
+        }
+        if resumed:
+            data["resumed"] = True
+        await self._send("ai_response", data)
 
     async def _role_name(self, question_id: str) -> str | None:
         response = await call(self._rest.from_("chat_messages").select("role_id").eq("id", question_id).execute())
@@ -237,8 +303,10 @@ class ChatSocket:
         if not waiting:
             return
         query = self._rest.from_("chat_messages").select(MESSAGE_COLUMNS).in_("reply_to", waiting)
-        for row in rows((await call(query.execute())).data):
-            question_id = str(row["reply_to"])
+        newest: dict[str, dict[str, Any]] = {}
+        for row in rows((await call(query.order("answer_no").execute())).data):
+            newest[str(row["reply_to"])] = row  # the newest answer to each question
+        for question_id, row in newest.items():
             if row.get("status") in FINAL_STATUSES and question_id not in self._finished:
                 self._finished.add(question_id)
                 answer = self._open.pop(question_id, None) or _Answer(role_name=None)

@@ -41,6 +41,7 @@ class ReplyEvent:
     seq: int | None = None
     attempt: int = 1
     delta: str = ""
+    offset: int | None = None  # where `delta` starts in the answer's text (resume: no gap, no repeat)
 
 
 def parse_event(event: str, payload: dict[str, Any]) -> ReplyEvent | None:
@@ -54,7 +55,7 @@ def parse_event(event: str, payload: dict[str, Any]) -> ReplyEvent | None:
     final = name in _FINAL_EVENTS or (isinstance(status, str) and status in FINAL_STATUSES)
     if not final and name not in _CHUNK_EVENTS:
         return None
-    delta, seq, attempt = data.get("delta"), data.get("seq"), data.get("attempt")
+    delta, seq, attempt, offset = data.get("delta"), data.get("seq"), data.get("attempt"), data.get("offset")
     return ReplyEvent(
         reply_to=str(reply_to) if reply_to else None,
         message_id=str(message_id) if message_id else None,
@@ -62,6 +63,7 @@ def parse_event(event: str, payload: dict[str, Any]) -> ReplyEvent | None:
         seq=seq if isinstance(seq, int) else None,
         attempt=attempt if isinstance(attempt, int) else 1,
         delta=delta if isinstance(delta, str) else "",
+        offset=offset if isinstance(offset, int) and offset >= 0 else None,
     )
 
 

@@ -213,6 +213,7 @@ class LlmSettings:
     )
     openai_api_key: str = field(default_factory=lambda: env_str("LLM_OPENAI_API_KEY", env_str("DASHSCOPE_API_KEY", "")))
     default_model: str = field(default_factory=lambda: env_str("LLM_MODEL", "qwen-turbo"))
+    title_model: str = field(default_factory=lambda: env_str("LLM_TITLE_MODEL", "qwen-turbo"))  # session titles
     connect_timeout: float = field(default_factory=lambda: env_float("LLM_CONNECT_TIMEOUT", 10.0))
     read_timeout: float = field(default_factory=lambda: env_float("LLM_READ_TIMEOUT", 60.0))  # max gap between chunks
     max_connections: int = field(default_factory=lambda: env_int("LLM_MAX_CONNECTIONS", 1024))
@@ -292,6 +293,7 @@ class WorkerSettings:
     lease_seconds: float = field(default_factory=lambda: env_float("WORKER_LEASE_SECONDS", 30.0))
     max_attempts: int = field(default_factory=lambda: env_int("WORKER_MAX_ATTEMPTS", 5))  # claims per question
     history_limit: int = field(default_factory=lambda: env_int("WORKER_HISTORY_LIMIT", 50))  # messages fetched
+    titles: bool = field(default_factory=lambda: env_bool("WORKER_TITLES", True))  # title sessions after answer 1
     flush_interval: float = field(default_factory=lambda: env_float("WORKER_FLUSH_INTERVAL", 0.25))  # row writes
     sweep_interval: float = field(default_factory=lambda: env_float("WORKER_SWEEP_INTERVAL", 10.0))
     sweep_lookback: float = field(default_factory=lambda: env_float("WORKER_SWEEP_LOOKBACK", 600.0))

@@ -27,7 +27,7 @@ import msgspec
 from aiohttp import web
 
 from core.settings import FakeScopeSettings
-from fakescope import answers, compat, features, native, vision
+from fakescope import answers, compat, features, native, titles, tokens, vision
 from fakescope.errors import (
     FAULTS,
     INVALID_KEY,
@@ -288,6 +288,9 @@ class FakeScope:
     def _reply(self, call: Call, knobs: Knobs) -> tuple[int, answers.Reply]:
         self.stats.input_tokens += call.input_tokens
         seed = answers.seed_of(call.model, call.contents, call.seed)
+        if titles.is_title_request(call.roles, call.contents):
+            title = list(tokens.pieces(titles.title_for(call.roles, call.contents)))
+            return seed, answers.limit(title, call.max_tokens, call.stop)
         question = call.contents[-1] if call.contents else ""
         return seed, answers.limit(answers.compose(seed, knobs.answer_tokens, question), call.max_tokens, call.stop)
 

@@ -31,6 +31,7 @@ from worker.retry import Backoff
 from worker.store import Store
 from worker.supabase_http import SupabaseHttp
 from worker.sweep import Sweeper
+from worker.titles import Titler
 from worker.turn import Turns
 from worker.writer import RowWriter
 
@@ -56,6 +57,7 @@ class Worker:
         self._listener: Listener | None = None
         self.turns: Turns | None = None
         self.dispatcher: Dispatcher | None = None
+        self._titler: Titler | None = None
 
     async def start(self) -> None:
         cfg, supa = self.settings.worker, self.settings.supabase
@@ -74,6 +76,7 @@ class Worker:
         backoff = Backoff(cfg.retry_attempts, cfg.retry_base, cfg.retry_cap)
         catalog = Catalog(self._http)
         await catalog.load()
+        self._titler = Titler(self.metrics.meter(self.provider), self._http, self.settings.llm) if cfg.titles else None
         self.turns = Turns(
             self.metrics.meter(self.provider),
             writer,
@@ -84,6 +87,7 @@ class Worker:
             catalog=catalog,
             storage=self._http,
             turn_timeout=cfg.turn_timeout,
+            titler=self._titler,
         )
         self.dispatcher = Dispatcher(
             store,
@@ -158,6 +162,8 @@ class Worker:
             await asyncio.wait_for(self._broadcaster.drained(), _RELEASE_DEADLINE)
         for name in ("broadcaster", "writer"):
             await _cancel(self._tasks.pop(name, None))
+        if self._titler is not None:
+            await self._titler.stop()
         await self.provider.aclose()
         if self._http is not None:
             await self._http.aclose()

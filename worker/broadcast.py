@@ -6,6 +6,9 @@ it, migrations/..._realtime_channels.sql) as event `reasoning` (the model's thin
 reply_to, attempt, seq, status, length, finish_reason, error_code, error_message, tokens_used,
 reasoning_ms, sources}. `seq` counts from 1 per attempt, so a client orders chunks and sees
 gaps; a retaken answer starts again with a higher `attempt` and replaces the text shown so far.
+Each `chunk` and `reasoning` also carries `offset`: where its delta starts in that kind's text (in
+characters, as the row's `content` counts them). A client that joins mid-answer reads the row's
+text so far and keeps from each chunk only what lies beyond it: no gap, no repeat (resume).
 
 Up to `_IN_FLIGHT` POSTs run at once on the worker's pooled Supabase session, and an answer is in
 at most one of them: whatever it produces while its POST is in flight waits for the next one, its
@@ -40,6 +43,7 @@ class _Outbox:
     meta: dict[str, Any]
     seq: int = 0
     text: list[tuple[str, list[str]]] = field(default_factory=list)  # runs of deltas of one kind, in order
+    sent: dict[str, int] = field(default_factory=dict)  # characters of each kind in chunks already made
     done: dict[str, Any] | None = None
 
 
@@ -137,7 +141,9 @@ def _messages(box: _Outbox) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for kind, deltas in box.text:
         box.seq += 1
-        out.append(_message(box.topic, kind, {**box.meta, "seq": box.seq, "delta": "".join(deltas)}))
+        delta, offset = "".join(deltas), box.sent.get(kind, 0)
+        box.sent[kind] = offset + len(delta)
+        out.append(_message(box.topic, kind, {**box.meta, "seq": box.seq, "offset": offset, "delta": delta}))
     box.text.clear()
     if box.done is not None:
         out.append(_message(box.topic, "done", {**box.meta, "seq": box.seq, **box.done}))

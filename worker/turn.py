@@ -41,6 +41,7 @@ from worker.reply import CANCELLED, LEASE_LOST, SHUTDOWN, TIMEOUT, Reply
 from worker.retry import Backoff
 from worker.store import Claim, HistoryItem
 from worker.supabase_http import SupabaseError, SupabaseHttp
+from worker.titles import Titler
 from worker.writer import RowWriter
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ class Turns:
         turn_timeout: float,
         catalog: Catalog | None = None,
         storage: SupabaseHttp | None = None,
+        titler: Titler | None = None,
     ) -> None:
         self._provider = provider
         self._writer = writer
@@ -89,6 +91,7 @@ class Turns:
         self._catalog = catalog or Catalog()
         self._storage = storage
         self._turn_timeout = turn_timeout
+        self._titler = titler
         self.active: dict[str, Reply] = {}
 
     async def run(self, claim: Claim) -> None:
@@ -282,6 +285,8 @@ class Turns:
             },
         )
         self._metrics.turns.labels(outcome.status).inc()
+        if self._titler is not None and outcome.status == "completed":
+            self._titler.after_answer(claim, content)
         log.info(
             "AI response generated",
             extra={
