@@ -43,7 +43,10 @@ from api.security import CurrentUser
 from api.upstream import Upstream, call, rows
 from core.settings import ApiSettings
 
-_CATCH_UP_READS = 8  # row reads, over one API_ANSWER_POLL_INTERVAL, to cover a resumed answer's gap
+# A resumed answer's gap is covered by the row within one worker flush (WORKER_FLUSH_INTERVAL, 0.25 s);
+# the row is read every _CATCH_UP_EVERY seconds for at most _CATCH_UP_READS reads (a loaded machine).
+_CATCH_UP_EVERY = 0.05
+_CATCH_UP_READS = 60
 
 
 def _now() -> str:
@@ -226,7 +229,8 @@ class ChatSocket:
 
     async def _catch_up(self, answer: _Answer, offset: int) -> bool:
         """Read the answer's row until its text reaches `offset` (the row is written a few times a
-        second); False when it does not within a few polls (the chunk is then shown as it is)."""
+        second); False when it does not within _CATCH_UP_READS reads (the chunk is then shown as it
+        is, and the final frame, read from the row, still carries the whole text)."""
         if answer.message_id is None:
             return False
         for _ in range(_CATCH_UP_READS):
@@ -238,7 +242,7 @@ class ChatSocket:
             if len(text) >= offset:
                 answer.text = text[:offset]
                 return True
-            await asyncio.sleep(self._settings.answer_poll_interval / _CATCH_UP_READS)
+            await asyncio.sleep(_CATCH_UP_EVERY)
         return False
 
     async def _chunk(self, event: ReplyEvent) -> None:

@@ -4,6 +4,10 @@ loudly instead of receiving HTML as JavaScript.
 
 Caching: files under /assets/ carry a content hash in their name and are cached for a year;
 index.html and everything else is revalidated on each visit, so a new build shows at once.
+
+Share links (`/s/<token>`): the page is sent with `X-Robots-Tag: noindex, nofollow` (search engines
+never list a shared conversation), `Referrer-Policy: no-referrer` (the token in the address never
+leaks to a site the conversation links to) and `Cache-Control: no-store`.
 """
 
 from __future__ import annotations
@@ -53,14 +57,15 @@ class SpaHandler(BaseHTTPRequestHandler):
             body = b"web/dist/index.html is missing: build the SPA first (make web-build)\n"
             self._send(HTTPStatus.SERVICE_UNAVAILABLE, body, "text/plain; charset=utf-8", "no-store", head=head)
             return
-        self._send_file(self.files.load(index), REVALIDATE, head=head)
+        shared = path.startswith("/s/")
+        self._send_file(self.files.load(index), "no-store" if shared else REVALIDATE, head=head, shared=shared)
 
-    def _send_file(self, file: StaticFile, cache: str, *, head: bool) -> None:
+    def _send_file(self, file: StaticFile, cache: str, *, head: bool, shared: bool = False) -> None:
         accepts_gzip = "gzip" in self.headers.get("Accept-Encoding", "")
         if file.gzipped is not None and accepts_gzip:
-            self._send(HTTPStatus.OK, file.gzipped, file.content_type, cache, head=head, encoding="gzip")
+            self._send(HTTPStatus.OK, file.gzipped, file.content_type, cache, head=head, encoding="gzip", shared=shared)
         else:
-            self._send(HTTPStatus.OK, file.body, file.content_type, cache, head=head)
+            self._send(HTTPStatus.OK, file.body, file.content_type, cache, head=head, shared=shared)
 
     def _send(
         self,
@@ -71,6 +76,7 @@ class SpaHandler(BaseHTTPRequestHandler):
         *,
         head: bool,
         encoding: str | None = None,
+        shared: bool = False,
     ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -78,7 +84,9 @@ class SpaHandler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", cache)
         self.send_header("Vary", "Accept-Encoding")
         self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Referrer-Policy", "strict-origin-when-cross-origin")
+        self.send_header("Referrer-Policy", "no-referrer" if shared else "strict-origin-when-cross-origin")
+        if shared:
+            self.send_header("X-Robots-Tag", "noindex, nofollow")
         if encoding:
             self.send_header("Content-Encoding", encoding)
         if content_type.startswith("text/html"):

@@ -76,5 +76,5 @@ class Titler:
 def clean(text: str) -> str:
     """One line, no wrapping quotes or trailing full stop, at most _MAX_CHARS characters."""
     line = next((part.strip() for part in text.splitlines() if part.strip()), "")
-    line = line.strip("\"'“”‘’「」《》").rstrip("。.!！")
+    line = line.strip("\"'“”‘’「」《》。.!！")
     return line[:_MAX_CHARS].strip()

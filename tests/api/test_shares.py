@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from postgrest.types import ReturnMethod
 from supabase import AsyncClient, acreate_client
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -110,7 +111,7 @@ async def test_no_one_else_shares_lists_or_revokes_through_any_door(
     with pytest.raises(Exception, match="SessionNotFound"):
         await client.rpc("share_session", {"session_id": session["id"]}).execute()
     assert (await client.table("chat_shares").select("id").execute()).data == []
-    await client.table("chat_shares").delete().eq("id", share["id"]).execute()
+    await client.table("chat_shares").delete(returning=ReturnMethod.minimal).eq("id", share["id"]).execute()
     anon = await acreate_client(stack.url, stack.anon_key)
     with pytest.raises(Exception, match="permission denied"):
         await anon.table("chat_shares").select("id").execute()

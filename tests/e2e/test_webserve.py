@@ -85,6 +85,16 @@ def test_client_routes_get_index_html_revalidated_with_a_csp(server: str) -> Non
         assert "frame-ancestors 'none'" in csp
 
 
+def test_share_pages_are_not_indexed_cached_or_referred(server: str) -> None:
+    shared = httpx.get(server + "/s/Q2hhdEdhbGF4eVNoYXJlVG9rZW4xMjM0")
+    assert shared.status_code == 200
+    assert '<div id="app">' in shared.text
+    assert shared.headers["x-robots-tag"] == "noindex, nofollow"
+    assert shared.headers["referrer-policy"] == "no-referrer"
+    assert shared.headers["cache-control"] == "no-store"
+    assert "x-robots-tag" not in httpx.get(server + "/history").headers
+
+
 def test_hashed_assets_are_cached_for_a_year_and_gzipped(server: str) -> None:
     response = httpx.get(server + "/assets/index-3f2a1b.js", headers={"Accept-Encoding": "gzip"})
     assert response.status_code == 200

@@ -77,6 +77,15 @@ const en: typeof zh = {
     askCode: 'This account has two-factor sign-in on: enter the 6-digit code from your authenticator app.', verify: 'Verify',
     otherAccount: 'Use another account', codeInvalid: 'Enter the 6-digit code', codeWrong: 'The code is wrong or has expired',
   },
+  trees: {
+    edit: 'Edit', editSave: 'Save & send', editCancel: 'Cancel', previous: 'Previous', next: 'Next', branch: 'Branch into a new chat',
+    branched: 'Continued in a new chat', pin: 'Pin', unpin: 'Unpin', pinned: 'Pinned', rename: 'Rename', renameHint: 'Enter saves, Esc cancels',
+    share: 'Share', shareTitle: 'Share conversation', shareHint: 'The link shows the conversation as it is now (the branch you see); later changes never reach it. Anyone with the link can read it.',
+    includeReasoning: 'Include reasoning', includeAttachments: 'Include attachments', createLink: 'Create link', copyLink: 'Copy link',
+    linkCreated: 'Link created. It is shown only once: copy it now', existing: 'Existing links', noShares: 'No share links yet', revoke: 'Revoke',
+    revoked: 'Revoked: the link no longer opens', sharedAt: 'Shared {time}', sharedConversation: 'Shared conversation',
+    shareMissing: 'This share link does not exist or was revoked', openApp: 'Open ChatGalaxy', sharedBy: 'A conversation shared from ChatGalaxy',
+  },
 }
 
 export default en

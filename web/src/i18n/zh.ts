@@ -72,4 +72,13 @@ export default {
     askCode: '此账号已开启两步验证，请输入验证器 App 中的 6 位验证码。', verify: '验证', otherAccount: '换个账号登录',
     codeInvalid: '请输入 6 位数字验证码', codeWrong: '验证码不正确或已过期',
   },
+  trees: {
+    edit: '编辑', editSave: '保存并发送', editCancel: '取消', previous: '上一个', next: '下一个', branch: '在新对话中继续',
+    branched: '已在新对话中继续', pin: '置顶', unpin: '取消置顶', pinned: '已置顶', rename: '重命名', renameHint: '按 Enter 保存，Esc 取消',
+    share: '分享', shareTitle: '分享对话', shareHint: '链接展示的是此刻的对话（当前分支），之后的修改不会出现在分享中。任何拿到链接的人都能查看。',
+    includeReasoning: '包含思考过程', includeAttachments: '包含附件', createLink: '生成链接', copyLink: '复制链接',
+    linkCreated: '链接已生成，只显示这一次，请复制保存', existing: '已有的分享链接', noShares: '还没有分享链接', revoke: '撤销',
+    revoked: '已撤销，链接将无法打开', sharedAt: '分享于 {time}', sharedConversation: '分享的对话',
+    shareMissing: '这个分享链接不存在或已被撤销', openApp: '打开 ChatGalaxy', sharedBy: '通过 ChatGalaxy 分享的对话',
+  },
 }

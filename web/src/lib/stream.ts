@@ -8,6 +8,12 @@
  * gap-free prefix is shown; a later `attempt` (the answer was retaken by another worker) replaces
  * everything before it. The stored row is the truth: `reconcile` with it settles the text
  * whenever the stream has a gap or is over.
+ *
+ * Chunks that carry `offset` (where the delta starts in its kind's text, in characters as the
+ * row counts them) are placed by offset instead, which is what makes resume work: a page that
+ * opens mid-answer starts from the stored row's text, keeps of each chunk only what lies beyond
+ * it, holds chunks that start further on until a fresher row or earlier chunks close the gap,
+ * and so shows every character once.
  */
 import type { MessageStatus, Source } from './types'
 
@@ -16,7 +22,20 @@ export interface ChunkEvent {
   reply_to: string
   attempt: number
   seq: number
+  offset?: number
   delta: string
+}
+
+/** Characters as Python and PostgreSQL count them (code points, not UTF-16 units). */
+function chars(text: string): number {
+  let n = 0
+  for (const _ of text) n += 1
+  return n
+}
+
+function dropChars(text: string, count: number): string {
+  if (count <= 0) return text
+  return Array.from(text).slice(count).join('')
 }
 
 export interface DoneEvent {
@@ -60,9 +79,19 @@ export class AnswerStream {
   /** Text from the stored row, when it is ahead of (or settles) the stream. */
   private stored: string | null = null
   settled = false
+  /** Offset mode: characters of the text and reasoning shown, and chunks waiting for a gap to close. */
+  private lengths: Record<ChunkKind, number> = { chunk: 0, reasoning: 0 }
+  private waiting: Array<[ChunkKind, number, string]> = []
+  private finalLength: number | null = null
 
   chunk(event: ChunkEvent, kind: ChunkKind = 'chunk'): boolean {
     if (this.settled || !this.accept(event.attempt, event.message_id)) return false
+    if (typeof event.offset === 'number') {
+      this.waiting.push([kind, event.offset, event.delta])
+      this.drain()
+      if (this.status === 'pending') this.status = 'streaming'
+      return true
+    }
     if (event.seq <= this.prefixSeq || this.chunks.has(event.seq)) return false // duplicate
     this.chunks.set(event.seq, [kind, event.delta])
     while (this.chunks.has(this.prefixSeq + 1)) {
@@ -76,8 +105,28 @@ export class AnswerStream {
     return true
   }
 
+  /** Place waiting offset chunks that now touch or overlap what is shown. */
+  private drain(): void {
+    for (let progressed = true; progressed; ) {
+      progressed = false
+      this.waiting = this.waiting.filter(([kind, offset, delta]) => {
+        const have = this.lengths[kind]
+        if (offset > have) return true
+        const fresh = dropChars(delta, have - offset)
+        if (fresh) {
+          if (kind === 'reasoning') this.reasoning += fresh
+          else this.prefix += fresh
+          this.lengths[kind] = have + chars(fresh)
+          progressed = true
+        }
+        return false
+      })
+    }
+  }
+
   done(event: DoneEvent): boolean {
     if (this.settled || !this.accept(event.attempt, event.message_id)) return false
+    this.finalLength = typeof event.length === 'number' ? event.length : null
     this.finalSeq = event.seq
     this.status = event.status
     this.errorCode = event.error_code ?? null
@@ -102,12 +151,20 @@ export class AnswerStream {
       this.settled = true
       return
     }
+    if (chars(row.content) > this.lengths.chunk && chars(row.content) >= chars(this.prefix)) {
+      // A fresher row: it is the text so far; chunks place themselves after it.
+      this.prefix = row.content
+      this.lengths.chunk = chars(row.content)
+      this.drain()
+    }
     if (row.content.length > this.prefix.length) this.stored = row.content
     if (row.status === 'streaming' && this.status === 'pending') this.status = 'streaming'
   }
 
   /** Chunks are missing between what is shown and what has arrived or was announced. */
   get hasGap(): boolean {
+    if (this.waiting.length > 0) return true
+    if (this.finalLength !== null) return this.lengths.chunk < this.finalLength
     if (this.chunks.size > 0) return true
     return this.finalSeq !== null && this.prefixSeq < this.finalSeq
   }
@@ -137,6 +194,9 @@ export class AnswerStream {
       this.stored = null
       this.finalSeq = null
       this.status = 'pending'
+      this.lengths = { chunk: 0, reasoning: 0 }
+      this.waiting = []
+      this.finalLength = null
     }
     this.messageId = messageId
     return true

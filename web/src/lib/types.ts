@@ -45,6 +45,12 @@ export interface ChatSession {
   /** The chosen model and thinking switch; null = the role's default, else the deployment's. */
   model: string | null
   thinking: boolean | null
+  /** The message the user last looked at: the conversation is the path to it (lib/tree.ts). */
+  current_leaf_id: string | null
+  /** Set once the user edits a question or regenerates an answer. */
+  branched: boolean
+  /** Pinned sessions come first in the sidebar. */
+  pinned_at: string | null
   created_at: string
 }
 
@@ -83,6 +89,10 @@ export interface Attachment {
 export interface ChatMessage {
   id: string
   session_id: string
+  /** The message this one follows (null for a first question); an answer's parent is its question. */
+  parent_id: string | null
+  /** Which answer to its question this is (answers are numbered from 1); null for questions. */
+  answer_no: number | null
   message_type: MessageType
   content: string
   role_id: string | null
@@ -116,7 +126,7 @@ export interface SearchHit {
 }
 
 export const MESSAGE_COLUMNS =
-  'id,session_id,message_type,content,role_id,status,reply_to,tokens_used,response_time,error_code,error_message,cancel_requested,created_at,web_search,model,finish_reason,reasoning,reasoning_ms,sources,attachments'
+  'id,session_id,parent_id,answer_no,message_type,content,role_id,status,reply_to,tokens_used,response_time,error_code,error_message,cancel_requested,created_at,web_search,model,finish_reason,reasoning,reasoning_ms,sources,attachments'
 
 export function isFinal(status: MessageStatus): boolean {
   return status === 'completed' || status === 'error' || status === 'cancelled'

@@ -9,6 +9,8 @@ export const routes: RouteRecordRaw[] = [
   { path: '/profile', name: 'profile', component: () => import('@/views/ProfileView.vue'), meta: { auth: true } },
   { path: '/history', name: 'history', component: () => import('@/views/HistoryView.vue'), meta: { auth: true } },
   { path: '/roles', name: 'roles', component: () => import('@/views/RolesView.vue'), meta: { auth: true } },
+  // A share link: public, signed in or not.
+  { path: '/s/:token', name: 'shared', component: () => import('@/views/SharedView.vue') },
   { path: '/:pathMatch(.*)*', redirect: '/' },
 ]
 

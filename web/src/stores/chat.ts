@@ -3,12 +3,19 @@
  * (RLS checks the session is theirs); the worker answers on the private channel
  * `chat:<session id>` with ordered chunks, and the stored assistant row (postgres_changes, a
  * re-read on `done`, a slow poll while anything is in flight) is the truth that settles the text.
+ *
+ * A session is a tree (lib/tree.ts): the page shows the path to `current_leaf_id`; editing a
+ * question adds a sibling, regenerating asks for the next numbered answer (`request_answer`, so a
+ * second click changes nothing), and flipping between siblings moves the leaf, which is stored,
+ * so the choice survives a reload. Opening a session mid-answer starts from the stored text and
+ * continues from the broadcasts (resume, lib/stream.ts).
  */
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef, triggerRef } from 'vue'
 import type { RealtimeChannel } from '@supabase/supabase-js'
 import { supabase } from '@/lib/supabase'
 import { AnswerStream, type ChunkEvent, type DoneEvent } from '@/lib/stream'
+import { branches } from '@/lib/tree'
 import {
   MESSAGE_COLUMNS,
   isFinal,
@@ -20,7 +27,8 @@ import {
   type Source,
 } from '@/lib/types'
 
-const SESSION_COLUMNS = 'id,role_id,title,message_count,last_message_at,archived_at,model,thinking,created_at'
+const SESSION_COLUMNS =
+  'id,role_id,title,message_count,last_message_at,archived_at,model,thinking,current_leaf_id,branched,pinned_at,created_at'
 const MODEL_COLUMNS =
   'id,display_name,description,context_window,max_output,supports_thinking,supports_vision,supports_search,supports_documents'
 const POLL_MS = 2500
@@ -57,6 +65,10 @@ export interface SendOptions {
 export interface Turn {
   question: ChatMessage
   answer: AnswerView
+  /** The question and its edits, oldest first (one id when never edited). */
+  questionSiblings: string[]
+  /** The answers to the question, oldest first (empty before the first one exists). */
+  answerSiblings: string[]
 }
 
 function message(text: unknown): string {
@@ -110,9 +122,11 @@ export const useChat = defineStore('chat', () => {
   const draftModel = ref<string | null>(null)
   const draftThinking = ref<boolean | null>(null)
 
-  // Streams are keyed by the question's id (one answer per question); a triggerRef after each
-  // event re-renders, cheaper than deep reactivity on every chunk.
+  // Streams are keyed by the answer's id (a question may have several answers); `latest` names the
+  // newest answer heard of per question, for a question whose answer row has not been read yet.
+  // A triggerRef after each event re-renders, cheaper than deep reactivity on every chunk.
   const streams = shallowRef(new Map<string, AnswerStream>())
+  const latest = new Map<string, string>()
   let channel: RealtimeChannel | null = null
   let joined: Promise<void> | null = null
   let poller: ReturnType<typeof setInterval> | null = null
@@ -121,22 +135,35 @@ export const useChat = defineStore('chat', () => {
   /** The sidebar's list: archived sessions stay in /history only (unless open right now). */
   const recent = computed(() => sessions.value.filter((s) => s.archived_at === null || s.id === currentId.value))
 
+  const tree = computed(() => branches(messages.value, current.value?.current_leaf_id ?? null))
+
   const turns = computed<Turn[]>(() => {
-    const answers = new Map<string, ChatMessage>()
-    for (const m of messages.value) if (m.message_type === 'assistant' && m.reply_to) answers.set(m.reply_to, m)
+    const { path, siblings } = tree.value
     const map = streams.value
-    return messages.value
-      .filter((m) => m.message_type === 'user')
-      .map((question) => ({ question, answer: answerView(answers.get(question.id), map.get(question.id)) }))
+    const out: Turn[] = []
+    path.forEach((question, i) => {
+      if (question.message_type !== 'user') return
+      const next = path[i + 1]
+      const row = next && next.message_type === 'assistant' && next.reply_to === question.id ? next : undefined
+      const streamId = row?.id ?? latest.get(question.id)
+      out.push({
+        question,
+        answer: answerView(row, streamId ? map.get(streamId) : undefined),
+        questionSiblings: siblings.get(question.id) ?? [question.id],
+        answerSiblings: row ? (siblings.get(row.id) ?? [row.id]) : [],
+      })
+    })
+    return out
   })
 
   const inFlight = computed(() => turns.value.filter((t) => !t.answer.final))
 
-  function streamFor(replyTo: string): AnswerStream {
-    let stream = streams.value.get(replyTo)
+  function streamFor(answerId: string, replyTo?: string | null): AnswerStream {
+    if (replyTo) latest.set(replyTo, answerId)
+    let stream = streams.value.get(answerId)
     if (!stream) {
       stream = new AnswerStream()
-      streams.value.set(replyTo, stream)
+      streams.value.set(answerId, stream)
     }
     return stream
   }
@@ -149,7 +176,7 @@ export const useChat = defineStore('chat', () => {
       messages.value.sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : 0))
     }
     if (row.message_type === 'assistant' && row.reply_to) {
-      streamFor(row.reply_to).reconcile(row)
+      streamFor(row.id).reconcile(row)
       triggerRef(streams)
       if (isFinal(row.status)) void refreshSession(row.session_id)
     }
@@ -167,6 +194,7 @@ export const useChat = defineStore('chat', () => {
         .limit(200)
       if (error) throw error
       sessions.value = (data ?? []) as ChatSession[]
+      sortSessions()
     } catch (e) {
       sessionsError.value = message(e)
     } finally {
@@ -181,8 +209,13 @@ export const useChat = defineStore('chat', () => {
     sortSessions()
   }
 
+  /** Pinned first (most recently pinned on top), then by last activity. */
   function sortSessions(): void {
-    sessions.value.sort((a, b) => (b.last_message_at ?? b.created_at).localeCompare(a.last_message_at ?? a.created_at))
+    sessions.value.sort(
+      (a, b) =>
+        (b.pinned_at ?? '').localeCompare(a.pinned_at ?? '') ||
+        (b.last_message_at ?? b.created_at).localeCompare(a.last_message_at ?? a.created_at),
+    )
   }
 
   async function loadMessages(id: string): Promise<void> {
@@ -213,6 +246,7 @@ export const useChat = defineStore('chat', () => {
     messagesError.value = null
     notFound.value = false
     streams.value = new Map()
+    latest.clear()
     if (id === null) return
     messagesLoading.value = true
     try {
@@ -261,15 +295,15 @@ export const useChat = defineStore('chat', () => {
     topic
       .on('broadcast', { event: 'chunk' }, ({ payload }) => {
         const event = payload as ChunkEvent
-        if (streamFor(event.reply_to).chunk(event)) triggerRef(streams)
+        if (streamFor(event.message_id, event.reply_to).chunk(event)) triggerRef(streams)
       })
       .on('broadcast', { event: 'reasoning' }, ({ payload }) => {
         const event = payload as ChunkEvent
-        if (streamFor(event.reply_to).chunk(event, 'reasoning')) triggerRef(streams)
+        if (streamFor(event.message_id, event.reply_to).chunk(event, 'reasoning')) triggerRef(streams)
       })
       .on('broadcast', { event: 'done' }, ({ payload }) => {
         const event = payload as DoneEvent
-        const stream = streamFor(event.reply_to)
+        const stream = streamFor(event.message_id, event.reply_to)
         if (stream.done(event)) triggerRef(streams)
         void fetchAnswers([event.reply_to])
       })
@@ -285,6 +319,11 @@ export const useChat = defineStore('chat', () => {
             upsert(change.new as ChatMessage)
           }
         },
+      )
+      .on(
+        'postgres_changes',
+        { event: 'UPDATE', schema: 'public', table: 'chat_sessions', filter: `id=eq.${id}` },
+        (change) => mergeSession(change.new as Partial<ChatSession> & { id: string }),
       )
     // The join must carry the user's JWT: Realtime checks RLS on realtime.messages with it.
     void client.realtime.setAuth().then(() =>
@@ -330,10 +369,11 @@ export const useChat = defineStore('chat', () => {
     await Promise.race([joined, new Promise<void>((resolve) => setTimeout(resolve, JOIN_WAIT_MS))])
   }
 
-  async function createSession(roleId: string | null, title: string): Promise<ChatSession> {
+  /** A new session; untitled, so the worker titles it after the first answer in its language. */
+  async function createSession(roleId: string | null): Promise<ChatSession> {
     const { data, error } = await supabase()
       .from('chat_sessions')
-      .insert({ role_id: roleId, title, model: draftModel.value, thinking: draftThinking.value })
+      .insert({ role_id: roleId, model: draftModel.value, thinking: draftThinking.value })
       .select(SESSION_COLUMNS)
       .single()
     if (error) throw error
@@ -348,10 +388,13 @@ export const useChat = defineStore('chat', () => {
     roleSlug: string | null,
     webSearch = false,
     attachments: Attachment[] = [],
+    parentId?: string | null,
   ): Promise<void> {
     const row: ChatMessage = {
       id: crypto.randomUUID(),
       session_id: sessionId,
+      parent_id: parentId === undefined ? (tree.value.path.at(-1)?.id ?? null) : parentId,
+      answer_no: null,
       message_type: 'user',
       content,
       role_id: roleSlug,
@@ -372,9 +415,19 @@ export const useChat = defineStore('chat', () => {
       sources: null,
     }
     upsert(row)
+    setLeaf(sessionId, row.id)
+    const fields: Record<string, unknown> = {
+      id: row.id,
+      session_id: sessionId,
+      content,
+      role_id: roleSlug,
+      web_search: webSearch,
+      attachments,
+    }
+    if (parentId !== undefined) fields.parent_id = parentId // an edit; otherwise the database follows the conversation
     const { data, error } = await supabase()
       .from('chat_messages')
-      .insert({ id: row.id, session_id: sessionId, content, role_id: roleSlug, web_search: webSearch, attachments })
+      .insert(fields)
       .select(MESSAGE_COLUMNS)
       .single()
     if (error) {
@@ -396,7 +449,7 @@ export const useChat = defineStore('chat', () => {
     try {
       let id = currentId.value
       if (!id) {
-        const session = await createSession(role?.id ?? null, titleFrom(text))
+        const session = await createSession(role?.id ?? null)
         await open(session.id, session)
         id = session.id
       } else if (role && current.value && current.value.role_id !== role.id) {
@@ -445,26 +498,87 @@ export const useChat = defineStore('chat', () => {
     }
   }
 
-  /** Ask the same question again: the old question and (by cascade) its answer make way. */
+  /** Another answer to the question, kept beside the others: asks for the next number, so a
+   *  double click or a retry asks for the same one and gets the same answer. */
   async function regenerate(questionId: string): Promise<void> {
-    const question = messages.value.find((m) => m.id === questionId)
     const id = currentId.value
-    if (!question || !id) return
+    if (!id) return
+    const numbers = messages.value.filter((m) => m.reply_to === questionId).map((m) => m.answer_no ?? 1)
     sending.value = true
     try {
-      const files = question.attachments ?? []
-      // A question with files is asked again before the old one goes, so the files it shares
-      // with the new question are not deleted with the old one.
-      if (files.length) await insertQuestion(id, question.content, question.role_id, question.web_search, files)
-      const { error } = await supabase().from('chat_messages').delete().eq('id', questionId)
+      await waitJoined()
+      const { data, error } = await supabase().rpc('request_answer', {
+        question: questionId,
+        answer_no: Math.max(0, ...numbers) + 1,
+      })
       if (error) throw error
-      messages.value = messages.value.filter((m) => m.id !== questionId && m.reply_to !== questionId)
-      streams.value.delete(questionId)
-      triggerRef(streams)
-      if (!files.length) await insertQuestion(id, question.content, question.role_id, question.web_search)
+      const row = data as ChatMessage
+      upsert(row)
+      setLeaf(id, row.id)
     } finally {
       sending.value = false
     }
+  }
+
+  /** Send an edited question beside the original (same parent); the old branch stays. */
+  async function edit(questionId: string, content: string): Promise<void> {
+    const question = messages.value.find((m) => m.id === questionId)
+    const id = currentId.value
+    const text = content.trim()
+    if (!question || !id || !text) return
+    sending.value = true
+    try {
+      await waitJoined()
+      await insertQuestion(id, text, question.role_id, question.web_search, question.attachments ?? [], question.parent_id)
+    } finally {
+      sending.value = false
+    }
+  }
+
+  /** Show another branch: the path through `messageId` (a sibling picked with ‹ n / m ›), remembered. */
+  async function flip(messageId: string): Promise<void> {
+    const id = currentId.value
+    if (!id) return
+    setLeaf(id, messageId)
+    const { error } = await supabase().from('chat_sessions').update({ current_leaf_id: messageId }).eq('id', id)
+    if (error) throw error
+  }
+
+  /** A new chat holding a copy of the path up to `messageId`; returns its id. */
+  async function branch(messageId: string): Promise<string> {
+    const { data, error } = await supabase().rpc('chat_branch', { message: messageId })
+    if (error) throw error
+    const fresh = String(data)
+    await refreshSession(fresh)
+    return fresh
+  }
+
+  function setLeaf(sessionId: string, leaf: string): void {
+    sessions.value = sessions.value.map((s) => (s.id === sessionId ? { ...s, current_leaf_id: leaf } : s))
+  }
+
+  function mergeSession(row: Partial<ChatSession> & { id: string }): void {
+    const known = sessions.value.find((s) => s.id === row.id)
+    if (!known) return
+    // The leaf moves locally first (send, flip, regenerate); a stale echo must not move it back.
+    const { current_leaf_id: _leaf, ...rest } = row
+    sessions.value = sessions.value.map((s) => (s.id === row.id ? { ...s, ...rest } : s))
+    sortSessions()
+  }
+
+  async function setPinned(id: string, pinned: boolean): Promise<void> {
+    const pinnedAt = pinned ? new Date().toISOString() : null
+    const { error } = await supabase().from('chat_sessions').update({ pinned_at: pinnedAt }).eq('id', id)
+    if (error) throw error
+    sessions.value = sessions.value.map((s) => (s.id === id ? { ...s, pinned_at: pinnedAt } : s))
+    sortSessions()
+  }
+
+  async function rename(id: string, title: string): Promise<void> {
+    const value = title.trim().slice(0, 200) || null
+    const { error } = await supabase().from('chat_sessions').update({ title: value }).eq('id', id)
+    if (error) throw error
+    sessions.value = sessions.value.map((s) => (s.id === id ? { ...s, title: value } : s))
   }
 
   async function loadModels(): Promise<void> {
@@ -500,11 +614,13 @@ export const useChat = defineStore('chat', () => {
     messages.value = []
     currentId.value = null
     streams.value = new Map()
+    latest.clear()
   }
 
   return {
     sessions, recent, sessionsLoading, sessionsError, currentId, current, messages, messagesLoading, messagesError, notFound,
     sending, channelState, turns, inFlight, models, draftModel, draftThinking,
     loadSessions, open, reload, send, setRole, stop, regenerate, deleteSession, reset, loadModels, setOptions,
+    edit, flip, branch, setPinned, rename,
   }
 })
