@@ -106,7 +106,7 @@ describe('AnswerStream', () => {
 
 function row(patch: Partial<ChatMessage>): ChatMessage {
   return {
-    id: 'a1', session_id: 's1', message_type: 'assistant', content: '', role_id: null, status: 'streaming',
+    id: 'a1', session_id: 's1', parent_id: 'q1', answer_no: 1, message_type: 'assistant', content: '', role_id: null, status: 'streaming',
     reply_to: 'q1', tokens_used: 0, response_time: null, error_code: null, error_message: null,
     cancel_requested: false, created_at: '2026-01-01T00:00:00Z', web_search: false, model: null, finish_reason: null,
     reasoning: null, reasoning_ms: null, sources: null, ...patch,

@@ -35,8 +35,9 @@ export function descend(children: Map<string, ChatMessage[]>, start: ChatMessage
   let node = start
   for (;;) {
     const below = children.get(node.id)
-    if (!below || below.length === 0) return node
-    node = below[below.length - 1]
+    const newest = below?.at(-1)
+    if (!newest) return node
+    node = newest
   }
 }
 

@@ -1,0 +1,96 @@
+"""Conversation trees in the browser (web/e2e/trees.mjs): edit and flip, regenerate and flip across a
+reload, branch into a new chat, share and open signed out, revoke, resume mid-answer, pin and rename.
+Each test is one step of the journey, and the database is checked for what the page showed.
+Screenshots land in tests/e2e/screenshots/trees/."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import pytest
+
+from tests.e2e.conftest import Product, no_page_errors, passed, run_journey
+
+pytestmark = pytest.mark.timeout(420)
+
+
+@pytest.fixture(scope="session")
+def trees(product: Product, chromium_path: str) -> dict[str, Any]:
+    return run_journey(product, chromium_path, "trees")
+
+
+def query(product: Product, sql: str, *args: Any) -> list[asyncpg.Record]:
+    async def run() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(product.stack.dsn)
+        try:
+            return list(await conn.fetch(sql, *args))
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def test_the_session_is_titled_in_its_language(trees: dict[str, Any], product: Product) -> None:
+    step = passed(trees, "two questions, and the session is titled in Chinese")
+    assert step["detail"]["title"] == "介绍一下杭州"
+
+
+def test_an_edit_is_a_branch_beside_the_original(trees: dict[str, Any], product: Product) -> None:
+    passed(trees, "edit a question: a new branch, and ‹ 1 / 2 › flips back to the original")
+    rows = query(
+        product,
+        "select content, parent_id from chat_messages where session_id = $1 and message_type = 'user'"
+        " and content like '推荐%' order by created_at",
+        trees["sessionId"],
+    )
+    assert [r["content"] for r in rows] == ["推荐三个景点", "推荐三家餐厅"]
+    assert rows[0]["parent_id"] == rows[1]["parent_id"]
+
+
+def test_regenerated_answers_are_kept_and_the_choice_is_stored(trees: dict[str, Any], product: Product) -> None:
+    passed(trees, "regenerate keeps both answers; the choice survives a reload")
+    [session] = query(product, "select current_leaf_id, branched from chat_sessions where id = $1", trees["sessionId"])
+    answers = query(
+        product,
+        "select a.id, a.answer_no from chat_messages a join chat_messages q on q.id = a.reply_to"
+        " where q.session_id = $1 and q.content = '推荐三家餐厅' order by a.answer_no",
+        trees["sessionId"],
+    )
+    assert [a["answer_no"] for a in answers] == [1, 2]
+    assert session["branched"] is True
+
+
+def test_branch_copies_the_path_into_a_new_chat(trees: dict[str, Any], product: Product) -> None:
+    passed(trees, "branch into a new chat from an answer")
+    rows = query(product, "select message_type, content from chat_path($1)", trees["branchId"])
+    assert [r["message_type"] for r in rows] == ["user", "assistant", "user", "assistant"]
+    assert rows[2]["content"] == "推荐三家餐厅"
+
+
+def test_a_share_opens_signed_out_shows_the_branch_and_dies_when_revoked(
+    trees: dict[str, Any], product: Product
+) -> None:
+    step = passed(trees, "share the conversation and open the link signed out")
+    assert step["detail"] == {"messages": 4, "robots": "noindex, nofollow", "hasEdit": True, "hasOriginal": False}
+    passed(trees, "the shared page on a phone, in English")
+    passed(trees, "revoke the link: it no longer opens")
+    assert query(product, "select id from chat_shares where session_id = $1", trees["sessionId"]) == []
+
+
+def test_reload_mid_answer_continues_without_gap_or_repeat(trees: dict[str, Any]) -> None:
+    step = passed(trees, "reload while an answer is written: it continues, every character once")
+    assert step["detail"]["same"] is True
+    assert step["detail"]["partial"] > 0
+
+
+def test_pin_and_rename(trees: dict[str, Any], product: Product) -> None:
+    passed(trees, "pin the chat and rename it inline")
+    [session] = query(product, "select title, pinned_at from chat_sessions where id = $1", trees["sessionId"])
+    assert session["title"] == "我的杭州之行"
+    assert session["pinned_at"] is not None
+
+
+def test_no_page_errors(trees: dict[str, Any]) -> None:
+    no_page_errors(trees)

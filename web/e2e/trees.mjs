@@ -1,0 +1,184 @@
+// Browser journey for conversation trees (issue 14): edit a question and flip between the versions,
+// regenerate and flip between answers (the choice survives a reload), branch into a new chat, share the
+// conversation and open the link in a fresh signed-out context (then revoke it), reload while an answer
+// is being written and watch it continue, pin and rename in the sidebar, and the shared page on a phone
+// in English.
+//
+// Env: see harness.mjs. Prints {ok, steps, user, sessionId, branchId, shareToken, resumed, problems} on
+// its last line; tests/e2e/test_trees.py runs it and checks the database for what the page showed.
+import { TAG, STEP_MS, WEB_URL, expectText, journey, pause, result, shot, step, tid } from './harness.mjs'
+
+const PASSWORD = 'galaxy2024pw'
+Object.assign(result, { user: null, sessionId: null, branchId: null, shareToken: null, resumed: null })
+
+async function register(page) {
+  const user = { username: `tree_${TAG}`, email: `tree-${TAG}@example.com` }
+  await page.goto(`${WEB_URL}/register`)
+  await page.locator(tid('username')).fill(user.username)
+  await page.locator(tid('username-free')).waitFor({ timeout: STEP_MS })
+  await page.locator(tid('email')).fill(user.email)
+  await page.locator(tid('password')).fill(PASSWORD)
+  await page.locator(tid('confirm')).fill(PASSWORD)
+  await page.locator(tid('submit')).click()
+  await page.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
+  await page.locator(tid('composer')).waitFor()
+  result.user = user
+}
+
+async function final(turn) {
+  const deadline = Date.now() + STEP_MS
+  while ((await turn.getAttribute('data-final')) !== 'true') {
+    if (Date.now() > deadline) throw new Error('the answer never became final')
+    await pause(40)
+  }
+  return turn
+}
+
+/** Send `text` and return the new turn once its answer is final. */
+async function ask(page, text) {
+  const before = await page.locator(tid('turn')).count()
+  await page.locator(tid('composer')).fill(text)
+  await page.locator(tid('send')).click()
+  const turn = page.locator(tid('turn')).nth(before)
+  await turn.waitFor({ timeout: STEP_MS })
+  return final(turn)
+}
+
+const position = (turn, nav) => turn.locator(`${tid(nav)} ${tid('sibling-position')}`)
+
+await journey(async ({ newPage }) => {
+  const page = await newPage('owner', { permissions: ['clipboard-read', 'clipboard-write'] })
+
+  await step('two questions, and the session is titled in Chinese', async () => {
+    await register(page)
+    await ask(page, '介绍一下杭州')
+    await ask(page, '推荐三个景点')
+    result.sessionId = new URL(page.url()).searchParams.get('s')
+    const title = await expectText(page.locator(tid('chat-title')), /介绍一下杭州/)
+    return { title: title.trim() }
+  })
+
+  await step('edit a question: a new branch, and ‹ 1 / 2 › flips back to the original', async () => {
+    const second = page.locator(tid('turn')).nth(1)
+    await second.locator(tid('edit-question')).click()
+    await second.locator(tid('edit-text')).fill('推荐三家餐厅')
+    await second.locator(tid('edit-send')).click()
+    await expectText(second.locator(tid('question')), /推荐三家餐厅/)
+    await final(second)
+    await expectText(position(second, 'question-nav'), /2 \/ 2/)
+    await shot(page, '01-edited')
+    await second.locator(`${tid('question-nav')} ${tid('sibling-prev')}`).click()
+    await expectText(second.locator(tid('question')), /推荐三个景点/)
+    await expectText(position(second, 'question-nav'), /1 \/ 2/)
+    await shot(page, '02-original-branch')
+    await second.locator(`${tid('question-nav')} ${tid('sibling-next')}`).click()
+    await expectText(second.locator(tid('question')), /推荐三家餐厅/)
+  })
+
+  await step('regenerate keeps both answers; the choice survives a reload', async () => {
+    const second = page.locator(tid('turn')).nth(1)
+    const first = await second.locator(tid('answer-text')).textContent()
+    await second.locator(tid('regenerate')).click()
+    await expectText(position(second, 'answer-nav'), /2 \/ 2/)
+    await final(second)
+    await second.locator(`${tid('answer-nav')} ${tid('sibling-prev')}`).click()
+    await expectText(position(second, 'answer-nav'), /1 \/ 2/)
+    await pause(300) // the choice is stored with an update; let it land before reloading
+    await page.reload()
+    const again = page.locator(tid('turn')).nth(1)
+    await expectText(position(again, 'answer-nav'), /1 \/ 2/)
+    const shown = await again.locator(tid('answer-text')).textContent()
+    if (shown !== first) throw new Error('after the reload the first answer is not the one shown')
+    await shot(page, '03-answers-after-reload')
+  })
+
+  await step('branch into a new chat from an answer', async () => {
+    const second = page.locator(tid('turn')).nth(1)
+    await second.locator(tid('branch')).click()
+    await page.waitForURL((url) => url.searchParams.get('s') && url.searchParams.get('s') !== result.sessionId, {
+      timeout: STEP_MS,
+    })
+    result.branchId = new URL(page.url()).searchParams.get('s')
+    await expectText(page.locator(tid('turn')).nth(1).locator(tid('question')), /推荐三家餐厅/)
+    const turns = await page.locator(tid('turn')).count()
+    if (turns !== 2) throw new Error(`the branch shows ${turns} turns`)
+    await shot(page, '04-branch')
+  })
+
+  await step('share the conversation and open the link signed out', async () => {
+    await page.goto(`${WEB_URL}/?s=${result.sessionId}`)
+    await page.locator(tid('turn')).nth(1).waitFor()
+    await page.locator(tid('share-open')).click()
+    await page.locator(tid('share-create')).click()
+    const link = await page.locator(tid('share-link')).inputValue()
+    result.shareToken = link.split('/s/')[1]
+    await shot(page, '05-share-dialog')
+    const stranger = await newPage('stranger')
+    await stranger.goto(link)
+    await stranger.locator(tid('shared-message')).first().waitFor({ timeout: STEP_MS })
+    const texts = await stranger.locator(tid('shared-message')).allTextContents()
+    const robots = await stranger.locator('meta[name="robots"]').getAttribute('content')
+    await shot(stranger, '06-shared-page')
+    await stranger.context().close()
+    return { messages: texts.length, robots, hasEdit: texts.some((t) => t.includes('推荐三家餐厅')), hasOriginal: texts.some((t) => t.includes('推荐三个景点')) }
+  })
+
+  await step('the shared page on a phone, in English', async () => {
+    const phone = await newPage('phone', { viewport: { width: 390, height: 844 }, locale: 'en', isMobile: true, hasTouch: true })
+    await phone.addInitScript(() => localStorage.setItem('chatgalaxy-locale', 'en'))
+    await phone.goto(`${WEB_URL}/s/${result.shareToken}`)
+    await phone.locator(tid('shared-message')).first().waitFor({ timeout: STEP_MS })
+    await expectText(phone.locator(tid('shared-page')), /shared from ChatGalaxy/)
+    await shot(phone, '07-shared-phone-en')
+    await phone.context().close()
+  })
+
+  await step('revoke the link: it no longer opens', async () => {
+    await page.locator(tid('share-revoke')).first().click()
+    await page.locator(tid('share-item')).first().waitFor({ state: 'detached', timeout: STEP_MS })
+    const stranger = await newPage('stranger-after')
+    await stranger.goto(`${WEB_URL}/s/${result.shareToken}`)
+    await stranger.locator(tid('share-missing')).waitFor({ timeout: STEP_MS })
+    await shot(stranger, '08-revoked')
+    await stranger.context().close()
+    await page.locator(tid('share-dialog')).click({ position: { x: 5, y: 5 } })
+    await page.locator(tid('share-dialog')).waitFor({ state: 'detached' })
+  })
+
+  await step('reload while an answer is written: it continues, every character once', async () => {
+    const before = await page.locator(tid('turn')).count()
+    await page.locator(tid('composer')).fill('讲一个很长的故事')
+    await page.locator(tid('send')).click()
+    const turn = page.locator(tid('turn')).nth(before)
+    await expectText(turn.locator(tid('answer-text')), /.{20,}/s)
+    const partial = (await turn.locator(tid('answer-text')).textContent()) ?? ''
+    await page.reload()
+    const again = page.locator(tid('turn')).nth(before)
+    await again.waitFor({ timeout: STEP_MS })
+    const afterReload = (await again.locator(tid('answer-text')).textContent().catch(() => '')) ?? ''
+    const wasFinal = (await again.getAttribute('data-final')) === 'true'
+    await shot(page, '09-resumed-mid-answer')
+    await final(again)
+    const text = (await again.locator(tid('answer-text')).textContent()) ?? ''
+    await shot(page, '10-resumed-final')
+    // The same answer read afresh from the database, rendered the same way: nothing missing, nothing twice.
+    await page.reload()
+    const stored = (await page.locator(tid('turn')).nth(before).locator(tid('answer-text')).textContent()) ?? ''
+    result.resumed = { partial: partial.length, afterReload: afterReload.length, wasFinal, same: text === stored }
+    if (text !== stored) throw new Error(`the resumed answer differs from the stored one:\n${text}\n---\n${stored}`)
+    return result.resumed
+  })
+
+  await step('pin the chat and rename it inline', async () => {
+    const row = page.locator(`${tid('session-row')}:has([data-session-id="${result.sessionId}"])`).first()
+    await row.locator(tid('session-pin')).click()
+    await page.locator(`${tid('session-row')}[data-pinned="true"]`).first().waitFor({ timeout: STEP_MS })
+    const firstId = await page.locator(tid('session-item')).first().getAttribute('data-session-id')
+    if (firstId !== result.sessionId) throw new Error('the pinned chat is not first')
+    await row.locator(tid('session-rename')).click()
+    await page.locator(tid('rename-input')).fill('我的杭州之行')
+    await page.locator(tid('rename-input')).press('Enter')
+    await expectText(page.locator(`[data-session-id="${result.sessionId}"]`).first(), /我的杭州之行/)
+    await shot(page, '11-pinned-renamed')
+  })
+})
