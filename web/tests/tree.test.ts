@@ -51,7 +51,7 @@ describe('AnswerStream by offset (resume)', () => {
 
   it('starts from the stored text and shows every character once', () => {
     const s = new AnswerStream()
-    s.reconcile({ id: 'a', content: 'Hello, wor', status: 'streaming' })
+    s.reconcile({ id: 'a', content: 'Hello, wor', status: 'streaming', attempts: 1 })
     s.chunk(event(3, 7, 'world'))
     s.chunk(event(4, 12, '! 你好'))
     expect(s.text).toBe('Hello, world! 你好')
@@ -59,18 +59,18 @@ describe('AnswerStream by offset (resume)', () => {
 
   it('holds a chunk beyond a gap until the row or earlier chunks close it', () => {
     const s = new AnswerStream()
-    s.reconcile({ id: 'a', content: 'ab', status: 'streaming' })
+    s.reconcile({ id: 'a', content: 'ab', status: 'streaming', attempts: 1 })
     s.chunk(event(5, 4, 'ef'))
     expect(s.text).toBe('ab')
     expect(s.hasGap).toBe(true)
-    s.reconcile({ id: 'a', content: 'abcd', status: 'streaming' })
+    s.reconcile({ id: 'a', content: 'abcd', status: 'streaming', attempts: 1 })
     expect(s.text).toBe('abcdef')
     expect(s.hasGap).toBe(false)
   })
 
   it('counts characters as the database does (astral characters are one)', () => {
     const s = new AnswerStream()
-    s.reconcile({ id: 'a', content: '😀x', status: 'streaming' })
+    s.reconcile({ id: 'a', content: '😀x', status: 'streaming', attempts: 1 })
     s.chunk(event(2, 1, 'xy'))
     expect(s.text).toBe('😀xy')
   })

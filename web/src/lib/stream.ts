@@ -56,6 +56,8 @@ export interface StoredAnswer {
   id: string
   content: string
   status: MessageStatus
+  /** The claim the row's text belongs to (chunks of that `attempt` continue it). */
+  attempts?: number
   reasoning?: string | null
 }
 
@@ -144,6 +146,7 @@ export class AnswerStream {
   /** Settle from the stored row: a final row is the whole answer; a live one only extends the text. */
   reconcile(row: StoredAnswer): void {
     if (this.settled) return
+    if (row.attempts !== undefined && row.attempts > this.attempt) this.accept(row.attempts, row.id)
     this.messageId = row.id
     if (row.status === 'completed' || row.status === 'error' || row.status === 'cancelled') {
       this.stored = row.content
@@ -151,8 +154,9 @@ export class AnswerStream {
       this.settled = true
       return
     }
-    if (chars(row.content) > this.lengths.chunk && chars(row.content) >= chars(this.prefix)) {
-      // A fresher row: it is the text so far; chunks place themselves after it.
+    const bySeq = this.prefixSeq > 0 || this.chunks.size > 0 // chunks without offsets: the row only shows through `stored`
+    if (!bySeq && chars(row.content) > this.lengths.chunk && chars(row.content) >= chars(this.prefix)) {
+      // A fresher row: it is the text so far; chunks place themselves after it by offset.
       this.prefix = row.content
       this.lengths.chunk = chars(row.content)
       this.drain()

@@ -104,6 +104,8 @@ export interface ChatMessage {
   error_message: string | null
   cancel_requested: boolean
   attachments?: Attachment[]
+  /** How many times a worker claimed this answer; broadcast chunks carry it as `attempt`. */
+  attempts?: number
   created_at: string
   /** The question asked for web search. */
   web_search: boolean
@@ -126,7 +128,7 @@ export interface SearchHit {
 }
 
 export const MESSAGE_COLUMNS =
-  'id,session_id,parent_id,answer_no,message_type,content,role_id,status,reply_to,tokens_used,response_time,error_code,error_message,cancel_requested,created_at,web_search,model,finish_reason,reasoning,reasoning_ms,sources,attachments'
+  'id,session_id,parent_id,answer_no,message_type,content,role_id,status,reply_to,tokens_used,response_time,error_code,error_message,cancel_requested,attempts,created_at,web_search,model,finish_reason,reasoning,reasoning_ms,sources,attachments'
 
 export function isFinal(status: MessageStatus): boolean {
   return status === 'completed' || status === 'error' || status === 'cancelled'
