@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +43,8 @@ from api.replies import FINAL_STATUSES, ReplyEvent, ReplyFeed
 from api.security import CurrentUser
 from api.upstream import Upstream, call, rows
 from core.settings import ApiSettings
+
+log = logging.getLogger(__name__)
 
 # A resumed answer's gap is covered by the row within one worker flush (WORKER_FLUSH_INTERVAL, 0.25 s);
 # the row is read every _CATCH_UP_EVERY seconds for at most _CATCH_UP_READS reads (a loaded machine).
@@ -237,12 +240,20 @@ class ChatSocket:
             query = self._rest.from_("chat_messages").select("content,attempts").eq("id", answer.message_id)
             found = rows((await call(query.execute())).data)
             if not found or int(found[0].get("attempts") or 0) != answer.attempt:
+                log.warning(
+                    "resume gap not covered: the answer was retaken or is gone",
+                    extra={"message_id": answer.message_id, "offset": offset, "found": bool(found)},
+                )
                 return False
             text = str(found[0].get("content") or "")
             if len(text) >= offset:
                 answer.text = text[:offset]
                 return True
             await asyncio.sleep(_CATCH_UP_EVERY)
+        log.warning(
+            "resume gap not covered: the stored answer did not reach the chunk",
+            extra={"message_id": answer.message_id, "offset": offset, "stored": len(text), "shown": len(answer.text)},
+        )
         return False
 
     async def _chunk(self, event: ReplyEvent) -> None:
