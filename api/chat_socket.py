@@ -272,17 +272,15 @@ class ChatSocket:
                 return  # a duplicate broadcast
             answer.last_seq = event.seq
         answer.message_id = event.message_id or answer.message_id
-        delta = event.delta
+        before, delta = answer.text, event.delta
         if event.offset is not None:
+            if event.offset > len(answer.text):
+                await self._catch_up(answer, event.offset)  # the gap, from the row
             have = len(answer.text)
-            if event.offset > have:
-                await self._catch_up(answer, event.offset)
-                have = len(answer.text)
-            if event.offset + len(delta) <= have:
-                return  # already sent (resumed from the row)
-            delta = delta[max(have - event.offset, 0) :]
+            delta = delta[max(have - event.offset, 0) :] if event.offset + len(delta) > have else ""
         answer.text += delta
-        await self._send_chunk(event.reply_to, answer, delta, event.seq)
+        if len(answer.text) > len(before):  # the frame's delta is all that is new: a covered gap too
+            await self._send_chunk(event.reply_to, answer, answer.text[len(before) :], event.seq)
 
     async def _send_chunk(
         self, question_id: str, answer: _Answer, delta: str, seq: int | None, *, resumed: bool = False
