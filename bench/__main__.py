@@ -19,7 +19,15 @@ from typing import Any
 
 from bench.harness import OUT, RUNS, machine
 
-BENCHMARKS = ["search_bench", "rest_bench", "realtime_bench", "worker_bench", "api_bench", "storage_bench", "trees_bench"]
+BENCHMARKS = [
+    "search_bench",
+    "rest_bench",
+    "realtime_bench",
+    "worker_bench",
+    "api_bench",
+    "storage_bench",
+    "trees_bench",
+]
 REPORT = Path(__file__).resolve().parent / "report.json"
 TIME_LIMIT_S = 600
 
