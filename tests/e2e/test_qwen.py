@@ -79,6 +79,31 @@ def test_code_copy_and_math(qwen: dict[str, Any], product: Product) -> None:
     assert last["thinking"] is False
 
 
+def test_images_by_picker_and_paste_reach_the_vision_model(qwen: dict[str, Any], product: Product) -> None:
+    passed(qwen, "attach an image by the file picker and by paste; a wrong type is refused before upload")
+    rows = asyncio.run(
+        query(
+            product,
+            """select q.attachments, a.model, a.image_tokens, a.status
+                 from public.chat_messages q join public.chat_messages a on a.reply_to = q.id
+                where q.session_id = $1 and jsonb_array_length(q.attachments) > 0""",
+            qwen["sessionId"],
+        )
+    )
+    assert len(rows) == 1
+    attachments = json.loads(rows[0]["attachments"])
+    assert [(a["name"], a["mime_type"], a["width"], a["height"]) for a in attachments] == [
+        ("picked.png", "image/png", 64, 48),
+        ("pasted.png", "image/png", 64, 48),
+    ]
+    assert (rows[0]["model"], rows[0]["status"]) == ("qwen-vl-max", "completed")  # switched from qwen-plus
+    assert rows[0]["image_tokens"] == 2 * (3 * 2 + 2)
+    stored = asyncio.run(
+        query(product, "select count(*) from storage.objects where bucket_id = 'attachments' and name like '%.exe'")
+    )
+    assert stored[0][0] == 0  # the refused file never reached Storage
+
+
 def test_role_editor_personality(qwen: dict[str, Any], product: Product) -> None:
     passed(qwen, "the role editor sets model, temperature, top_p, max tokens and thinking, refusing bad values")
     rows = asyncio.run(

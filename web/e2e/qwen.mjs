@@ -1,13 +1,17 @@
 // Browser journey for Qwen beyond plain text (issue 13): pick a model, switch deep thinking on and
 // watch the reasoning stream then fold under "thought for N s", web search with numbered citations,
-// a code block copied with its button, a formula typeset by KaTeX, the answer copied, the role editor's
-// model settings (refused out of range), all in Chinese and English and on a phone.
+// a code block copied with its button, a formula typeset by KaTeX, the answer copied, images attached
+// by the file picker and by paste (a wrong type refused before upload), the role editor's model
+// settings (refused out of range), all in Chinese and English and on a phone.
 //
 // Env: see harness.mjs. Prints {ok, steps, user, sessionId, roleSlug, problems} on its last line;
 // tests/e2e/test_qwen.py runs it and checks the database for what the page showed.
 import { TAG, STEP_MS, WEB_URL, expectText, journey, pause, result, shot, step, tid } from './harness.mjs'
 
 const PASSWORD = 'galaxy2024pw'
+// A 64x48 PNG, for the picker and the clipboard.
+const PNG_B64 = 'iVBORw0KGgoAAAANSUhEUgAAAEAAAAAwCAIAAAAuKetIAAAAU0lEQVR4nO3PQQ3AIADAQEAnFrDPeyJ4XJb0FLTz7Dv+bOmAVw1oDWgNaA1oDWgNaA1oDWgNaA1oDWgNaA1oDWgNaA1oDWgNaA1oDWgNaA1oDWgfHRMCHxhOxWMAAAAASUVORK5CYII='
+const PNG = Buffer.from(PNG_B64, 'base64')
 Object.assign(result, { user: null, sessionId: null, roleSlug: null })
 
 async function register(page) {
@@ -123,6 +127,36 @@ await journey(async ({ newPage }) => {
     return { katex, display }
   })
 
+  await step('attach an image by the file picker and by paste; a wrong type is refused before upload', async () => {
+    await page.locator(tid('attach-input')).setInputFiles([{ name: 'tool.exe', mimeType: 'application/x-msdownload', buffer: Buffer.from('MZ') }])
+    await expectText(page.locator('.el-message').last(), /不支持此文件类型/)
+    if (await page.locator(`${tid('composer-attachments')} ${tid('attachment-image')}`).count()) throw new Error('a refused file was kept')
+    await page.locator(tid('attach-input')).setInputFiles([{ name: 'picked.png', mimeType: 'image/png', buffer: PNG }])
+    await page.locator(tid('composer')).evaluate((el, b64) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))
+      const data = new DataTransfer()
+      data.items.add(new File([bytes], 'pasted.png', { type: 'image/png' }))
+      el.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }))
+    }, PNG_B64)
+    const pending = page.locator(`${tid('composer-attachments')} ${tid('attachment-thumb')}`)
+    const deadline = Date.now() + STEP_MS
+    while ((await pending.count()) < 2 && Date.now() < deadline) await pause(50)
+    if ((await pending.count()) !== 2) throw new Error(`pending images: ${await pending.count()}`)
+    await shot(page, '07-images-pending')
+    const turn = await ask(page, `What is in these pictures? ${TAG}`)
+    if ((await page.locator(`${tid('composer-attachments')} ${tid('attachment-thumb')}`).count()) !== 0) {
+      throw new Error('the composer kept the sent files')
+    }
+    const shown = turn.locator(`${tid('question-attachments')} ${tid('attachment-thumb')}`)
+    const until = Date.now() + STEP_MS
+    while ((await shown.count()) < 2 && Date.now() < until) await pause(50)
+    if ((await shown.count()) !== 2) throw new Error(`thumbnails under the question: ${await shown.count()}`)
+    const loaded = await shown.evaluateAll((imgs) => imgs.every((img) => img.complete && img.naturalWidth === 64))
+    if (!loaded) throw new Error('a thumbnail did not load from its signed URL')
+    if ((await turn.getAttribute('data-status')) !== 'completed') throw new Error(`answer ${await turn.getAttribute('data-status')}`)
+    await shot(page, '08-images-answered')
+  })
+
   await step('the role editor sets model, temperature, top_p, max tokens and thinking, refusing bad values', async () => {
     await page.locator(tid('nav-roles')).click()
     await page.waitForURL(`${WEB_URL}/roles`)
@@ -132,7 +166,7 @@ await journey(async ({ newPage }) => {
     await page.locator(tid('role-model')).selectOption('qwen3-max')
     await page.locator(tid('role-temperature')).fill('2.5')
     await expectText(page.locator(tid('role-settings-error')), /temperature/)
-    await shot(page, '07-role-editor-refused')
+    await shot(page, '09-role-editor-refused')
     await page.locator(tid('role-temperature')).fill('0.7')
     await page.locator(tid('role-top-p')).fill('0.9')
     await page.locator(tid('role-max-tokens')).fill('2048')
@@ -154,7 +188,7 @@ await journey(async ({ newPage }) => {
     await expectText(page.locator(tid('thinking-toggle')), /Deep thinking/)
     const box = await page.locator(tid('composer-options')).boundingBox()
     if (!box || box.x < 0 || box.x + box.width > 391) throw new Error(`options off screen: ${JSON.stringify(box)}`)
-    await shot(page, '08-phone-english')
+    await shot(page, '10-phone-english')
     await page.locator(tid('lang-toggle')).click()
     await page.setViewportSize({ width: 1280, height: 800 })
   })

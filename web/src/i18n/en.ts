@@ -62,6 +62,7 @@ const en: typeof zh = {
     confirmEmail: 'Password set. Check your email and confirm the address to finish signing up.',
   },
   files: {
+    imageTooLarge: '{name}: images must be at most 10 MB', tooManyImages: 'At most {n} images per message', 
     attach: 'Attach files', hint: 'Attach images, PDF, text or Word files by button, drag and drop or paste',
     uploading: 'Uploading…', remove: 'Remove', badType: '{name}: this file type cannot be attached',
     tooLarge: '{name} is larger than 20 MB', tooMany: 'At most {n} files per message', uploadFailed: 'Could not upload {name}',

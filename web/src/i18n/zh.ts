@@ -58,6 +58,7 @@ export default {
     confirmEmail: '已设置密码。请查收邮件并确认邮箱，确认后即成为正式用户。',
   },
   files: {
+    imageTooLarge: '{name}：图片不能超过 10 MB', tooManyImages: '一条消息最多 {n} 张图片', 
     attach: '添加附件', hint: '可通过按钮、拖放或粘贴添加图片、PDF、文本或 Word 文件',
     uploading: '上传中…', remove: '移除', badType: '{name}：不支持此文件类型',
     tooLarge: '{name} 超过 20 MB', tooMany: '每条消息最多 {n} 个文件', uploadFailed: '{name} 上传失败',

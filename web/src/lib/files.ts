@@ -27,7 +27,10 @@ export function signedSeconds(): number {
   return Number.isFinite(fromQuery) && fromQuery > 0 ? fromQuery : 3600
 }
 
-export type FileProblem = 'type' | 'size'
+export type FileProblem = 'type' | 'size' | 'imageSize'
+/** Per image, as the database checks on the question (migrations/..._attachments_in_answers.sql). */
+export const IMAGE_MAX_BYTES = 10 * 1024 * 1024
+export const MAX_IMAGES = 8
 
 /** The MIME type Storage will be told: browsers leave Markdown without one. */
 export function fileType(file: File): string {
@@ -38,6 +41,7 @@ export function fileType(file: File): string {
 export function attachmentProblem(file: File): FileProblem | null {
   if (!ATTACHMENT_TYPES.includes(fileType(file))) return 'type'
   if (file.size > ATTACHMENT_MAX_BYTES) return 'size'
+  if (ATTACHMENT_IMAGE_TYPES.includes(fileType(file)) && file.size > IMAGE_MAX_BYTES) return 'imageSize'
   return null
 }
 
