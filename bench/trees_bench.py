@@ -6,9 +6,10 @@ Measured as the signed-in owner under RLS (what supabase-js's `rpc('chat_path')`
   - `chat_forks`: the sibling lists for `‹ n / m ›` (20 forks);
   - the same path after switching to the other branch at the first fork (the leaf moves up the tree);
   - the worker's claim context for the newest question (history from the path, limit 50).
-Target: path p99 <= 10 ms. The 1M filler is bulk-loaded with the tree triggers paused (its shape does
-not matter); the measured conversation is built one message at a time with every trigger on.
-Bounded: about a minute.
+Target: path p99 <= 10 ms. The 1M filler is bulk-loaded as a replica (no triggers, no foreign-key
+checks: its shape does not matter, only that the indexes hold a million rows); the measured
+conversation is built one message at a time with every trigger on. BENCH_TREES_FILLER changes the
+filler size (a quick check). Bounded: a few minutes on a quiet 2-core machine.
 
     python -m bench.trees_bench
 """
@@ -17,16 +18,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
 
 from bench.harness import summary_ms, throwaway_cluster, write_report
 
-FILLER = 1_000_000
+FILLER = int(os.environ.get("BENCH_TREES_FILLER", "1000000"))
 FILLER_SESSIONS = 2_000
 PAIRS = 100  # the path: 100 questions and their answers
 EVERY = 5  # every 5th question on the path is an edit of an earlier version (20 forks)
@@ -51,20 +52,17 @@ async def _filler(conn: asyncpg.Connection) -> float:
     await conn.execute(
         "insert into chat_sessions (user_id) select $1 from generate_series(1, $2)", other, FILLER_SESSIONS
     )
-    await conn.execute("alter table chat_messages disable trigger user")
-    try:
+    async with conn.transaction():
+        await conn.execute("set local session_replication_role = replica")
         await conn.execute(
             """insert into chat_messages (session_id, user_id, parent_id, content, created_at)
-               select s.ids[1 + g % $2], $3, null, 'filler message ' || g,
-                      timestamptz '2026-01-01' + g * interval '1 millisecond'
+               select s.ids[1 + g % $2], $3, null, 'f', timestamptz '2026-01-01' + g * interval '1 millisecond'
                  from generate_series(1, $1) g,
                       (select array_agg(id) as ids from chat_sessions where user_id = $3) s""",
             FILLER,
             FILLER_SESSIONS,
             other,
         )
-    finally:
-        await conn.execute("alter table chat_messages enable trigger user")
     return time.perf_counter() - started
 
 
@@ -92,18 +90,27 @@ async def _conversation(conn: asyncpg.Connection, user: str) -> tuple[str, str]:
     return session, first_fork
 
 
-async def _timed(conn: asyncpg.Connection, claims: str, run: Callable[[], Awaitable[Any]]) -> dict[str, Any]:
-    samples = []
-    result: Any = None
-    for i in range(ROUNDS + 10):
-        t0 = time.perf_counter()
-        async with conn.transaction():
-            await conn.execute("select set_config('request.jwt.claims', $1, true)", claims)
-            await conn.execute("set local role authenticated")
-            result = await run()
-        if i >= 10:  # warm-up
-            samples.append(time.perf_counter() - t0)
-    return {"rows": len(result) if isinstance(result, list) else None, **summary_ms(samples)}
+async def _timed(conn: asyncpg.Connection, claims: str, sql: str, *args: Any) -> dict[str, Any]:
+    """Round trips of `sql` as the owner (role and claims set once, so one sample is one query), and
+    the server's own execution time (EXPLAIN ANALYZE, median of 20), which a loaded client does not skew."""
+    await conn.execute("select set_config('request.jwt.claims', $1, false)", claims)
+    await conn.execute("set role authenticated")
+    try:
+        samples: list[float] = []
+        rows: list[asyncpg.Record] = []
+        for i in range(ROUNDS + 10):
+            t0 = time.perf_counter()
+            rows = await conn.fetch(sql, *args)
+            if i >= 10:  # warm-up
+                samples.append(time.perf_counter() - t0)
+        server = []
+        for _ in range(20):
+            plan = await conn.fetchval(f"explain (analyze, format json) {sql}", *args)
+            server.append(json.loads(plan)[0]["Execution Time"])
+        server.sort()
+    finally:
+        await conn.execute("reset role")
+    return {"rows": len(rows), "server_ms_median": round(server[len(server) // 2], 3), **summary_ms(samples)}
 
 
 async def _measure(dsn: str) -> dict[str, Any]:
@@ -115,12 +122,11 @@ async def _measure(dsn: str) -> dict[str, Any]:
         total = await conn.fetchval("select count(*) from chat_messages")
         claims = json.dumps({"sub": owner, "role": "authenticated"})
         figures: dict[str, Any] = {"messages": total, "load_seconds": round(load_s, 1), "path_messages": PAIRS * 2}
-        figures["path"] = await _timed(conn, claims, lambda: conn.fetch("select id from chat_path($1)", session))
-        figures["forks"] = await _timed(conn, claims, lambda: conn.fetch("select * from chat_forks($1)", session))
+        path = "select id from chat_path($1::uuid)"
+        figures["path"] = await _timed(conn, claims, path, session)
+        figures["forks"] = await _timed(conn, claims, "select * from chat_forks($1::uuid)", session)
         await conn.execute("update chat_sessions set current_leaf_id = $1 where id = $2", other_branch, session)
-        figures["path_other_branch"] = await _timed(
-            conn, claims, lambda: conn.fetch("select id from chat_path($1)", session)
-        )
+        figures["path_other_branch"] = await _timed(conn, claims, path, session)
         newest = await conn.fetchval(
             "select id from chat_messages where session_id = $1 and message_type = 'user'"
             " order by created_at desc limit 1",
