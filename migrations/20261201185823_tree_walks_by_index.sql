@@ -2,9 +2,11 @@
 -- recursive step let the planner hash-join the whole chat_messages table at every step when its
 -- estimates were off (a 200-message path took 55 ms on 200 rows instead of 1.6 ms; at a million
 -- rows it would scan them all 200 times). A LATERAL subquery with LIMIT 1 cannot be flattened into
--- a join, so each step is an index lookup whatever the statistics say.
+-- a join, so each step is an index lookup whatever the statistics say. chat_forks reads a
+-- message's siblings through the parent index or the session's roots index, one branch each,
+-- instead of an OR that neither index serves.
 --
--- chat_path and chat_branch start from 20261201180531_conversation_trees.sql, worker_claim_context
+-- chat_path, chat_forks and chat_branch start from 20261201180531_conversation_trees.sql, worker_claim_context
 -- from 20261201183237_attachments_in_answers.sql (the current definitions); only the walk changes.
 
 create or replace function public.chat_path(session_id uuid) returns setof public.chat_messages
@@ -128,4 +130,23 @@ begin
    order by c.depth desc;
   return fresh;
 end;
+$$;
+
+create or replace function public.chat_forks(session_id uuid)
+returns table (message_id uuid, siblings uuid[])
+language sql
+stable
+set search_path = ''
+as $$
+  select p.id, f.ids
+    from public.chat_path(chat_forks.session_id) p
+    cross join lateral (
+      select array_agg(c.id order by c.created_at, c.id) as ids
+        from (select c.id, c.created_at from public.chat_messages c
+               where p.parent_id is not null and c.parent_id = p.parent_id
+              union all
+              select c.id, c.created_at from public.chat_messages c
+               where p.parent_id is null and c.session_id = p.session_id and c.parent_id is null) c
+    ) f
+   where cardinality(f.ids) > 1
 $$;
