@@ -29,7 +29,7 @@ BENCHMARKS = [
     "trees_bench",
 ]
 REPORT = Path(__file__).resolve().parent / "report.json"
-TIME_LIMIT_S = 600
+TIME_LIMIT_S = 900
 
 
 def _versions() -> dict[str, str]:

@@ -391,6 +391,7 @@ def main() -> None:
                     login.json()["access_token"],
                     cluster.url,
                     pids=pids,
+                    pgdata=cluster.data_dir,
                 )
             )
     figures["seconds"] = round(time.monotonic() - started, 1)

@@ -61,7 +61,7 @@ from core.jwt import encode
 from core.settings import Settings
 
 TTFT_S = 0.05
-LATENCY_ROUNDS = {1: 16, 50: 5, 200: 3}  # per run; the very first question of each conversation is reported apart
+LATENCY_ROUNDS = {1: 10, 50: 4, 200: 3}  # per run; the very first question of each conversation is reported apart
 THINK_S = (0.5, 1.5)  # a conversation's pause between an answer and its next question
 BURST = 3000
 STREAMS = 1000
