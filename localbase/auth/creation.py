@@ -45,12 +45,12 @@ async def insert_user(conn: asyncpg.Connection, new: NewUser, duplicate: AuthErr
     """Insert `new`; `duplicate` answers a taken email (or id), `failure` names a trigger failure."""
     provider = new.provider()
     app_metadata = {"provider": provider, "providers": [provider], **new.app_metadata}
+    # user_metadata is what the caller sent; identity fields (sub, email) live on the identity.
+    # Confirming at creation adds `email_verified`/`phone_verified: true`, as GoTrue's Confirm does.
     user_metadata = {
         **new.user_metadata,
-        "sub": str(new.id),
-        "email": new.email or "",
-        "email_verified": new.email_confirmed,
-        "phone_verified": new.phone_confirmed,
+        **({"email_verified": True} if new.email_confirmed else {}),
+        **({"phone_verified": True} if new.phone_confirmed else {}),
     }
     try:
         row = await conn.fetchrow(

@@ -12,6 +12,7 @@ import httpx
 import jwt
 import pyotp
 import pytest
+from postgrest.exceptions import APIError
 from supabase import Client
 from supabase_auth.errors import AuthApiError
 
@@ -234,3 +235,21 @@ def test_admin_lists_and_deletes_factors(stack: LocalStack) -> None:
     assert admin.mfa.delete_factor({"user_id": user_id, "id": factor_id}).id == factor_id
     assert admin.mfa.list_factors({"user_id": user_id}) == []
     assert _claims(member.auth.refresh_session().session.access_token)["aal"] == "aal1"  # type: ignore[union-attr]
+
+
+def test_the_database_keeps_two_factor_users_out_until_the_code(stack: LocalStack) -> None:
+    member, email = _member(stack)
+    member.table("chat_sessions").insert({"title": "secret plans"}).execute()
+    _, secret = _enrolled(member)
+    # The password alone gives an aal1 session: RLS shows and accepts nothing of the user's.
+    thief = client(stack)
+    thief.auth.sign_in_with_password({"email": email, "password": PASSWORD})
+    assert thief.table("chat_sessions").select("title").execute().data == []
+    assert thief.table("profiles").select("id").execute().data == []
+    with pytest.raises(APIError) as caught:
+        thief.table("chat_sessions").insert({"title": "planted"}).execute()
+    assert caught.value.code == "42501"
+    # With the code the same session reaches the data.
+    factor = thief.auth.mfa.list_factors().totp[0]
+    thief.auth.mfa.challenge_and_verify({"factor_id": factor.id, "code": pyotp.TOTP(secret).now()})
+    assert [r["title"] for r in thief.table("chat_sessions").select("title").execute().data] == ["secret plans"]
