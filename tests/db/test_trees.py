@@ -4,6 +4,7 @@ the path, branching into a new session, splicing out deleted messages, and who m
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -209,3 +210,38 @@ async def test_deleting_messages_splices_them_out(tree: Tree, db: asyncpg.Connec
     await db.execute("delete from chat_messages where content in ('a1', 'q3')")
     assert await tree.path() == ["q1"]
     assert (await tree.session_row())["message_count"] == 1
+
+
+async def test_a_branch_keeps_the_files_of_its_questions(tree: Tree, db: asyncpg.Connection) -> None:
+    path = f"{tree.user}/{uuid.uuid4()}/plan.pdf"
+    files = [{"bucket": "attachments", "path": path, "name": "plan.pdf", "mime_type": "application/pdf", "size": 10}]
+    await db.execute(
+        "insert into storage.objects (bucket_id, name, owner, metadata) values ('attachments', $1, $2, $3::jsonb)",
+        path,
+        uuid.UUID(tree.user),
+        json.dumps({"size": 10, "mimetype": "application/pdf"}),
+    )
+    q1 = await tree.ask("read this", attachments=json.dumps(files))
+    a1 = await tree.answer(q1, "read it")
+    async with acting(db, tree.actor):
+        fresh = await db.fetchval("select chat_branch($1)", a1)
+        copied = await db.fetch("select attachments from chat_path($1)", fresh)
+    assert json.loads(copied[0]["attachments"]) == files
+
+
+async def test_a_guest_out_of_questions_cannot_regenerate(tree: Tree, db: asyncpg.Connection) -> None:
+    q1 = await tree.ask("hello")
+    await tree.answer(q1, "hi")
+    guest = json.dumps({"sub": tree.user, "role": "authenticated", "is_anonymous": True})
+    await db.execute(
+        "insert into chat_messages (session_id, user_id, content)"
+        " select $1, $2, 'q' || g from generate_series(1, 25) g",
+        tree.session,
+        tree.user,
+    )
+    async with db.transaction():
+        await db.execute("select set_config('request.jwt.claims', $1, true)", guest)
+        await db.execute("set local role authenticated")
+        with pytest.raises(asyncpg.PostgresError, match="GuestLimitReached"):
+            await db.fetchrow("select * from request_answer($1, 2)", q1)
+    assert await db.fetchval("select count(*) from chat_messages where reply_to = $1", q1) == 1
