@@ -29,7 +29,10 @@ async def _session(db: asyncpg.Connection, user: str) -> str:
 
 
 def _attachment(path: str, size: int = 3, **extra: object) -> str:
-    item = {"bucket": "attachments", "path": path, "name": "pic.png", "mime_type": "image/png", "size": size}
+    item = {
+        "bucket": "attachments", "path": path, "name": "pic.png", "mime_type": "image/png", "size": size,
+        "width": 1, "height": 1,
+    }  # fmt: skip
     return json.dumps([{**item, **extra}])
 
 
