@@ -79,8 +79,8 @@ async def route(auth: Auth, call: Call) -> Reply:
 
 
 async def list_users(auth: Auth, call: Call) -> Reply:
-    page = _positive(call.query("page"), 1)
-    per_page = min(_positive(call.query("per_page"), 50), 1000)
+    page = _page_number(call.query("page"), 1)
+    per_page = min(_page_number(call.query("per_page"), 50), 1000)
     async with auth.pool.acquire() as conn:
         total = await conn.fetchval(Q["count_users"])
         rows = await conn.fetch(Q["list_users"], per_page, (page - 1) * per_page)
@@ -241,8 +241,16 @@ def _user_id(text: str, status: int = 404) -> UUID:
         raise validation_failed("user id must be a UUID") from exc
 
 
-def _positive(text: str | None, default: int) -> int:
-    return int(text) if text and text.isdigit() and int(text) > 0 else default
+def _page_number(text: str | None, default: int) -> int:
+    """`page`/`per_page` as GoTrue's paginate reads them (Go's ParseUint): junk is 400
+    `validation_failed` "Bad Pagination Parameters: ..."; 0 reads as the default."""
+    if not text:
+        return default
+    if not text.isascii() or not text.isdigit():
+        raise validation_failed(f'Bad Pagination Parameters: strconv.ParseUint: parsing "{text}": invalid syntax')
+    if int(text) >= 2**64:
+        raise validation_failed(f'Bad Pagination Parameters: strconv.ParseUint: parsing "{text}": value out of range')
+    return int(text) or default
 
 
 def _ban(duration: str | None) -> datetime | None:

@@ -14,7 +14,15 @@ from collections.abc import Awaitable, Callable
 
 from localbase.auth import account, admin, mfa, sessions, signup, verify
 from localbase.auth.calls import Auth, Call, Reply, is_versioned, parse_body
-from localbase.auth.errors import API_VERSION, AuthError, OAuthError, not_found, unexpected, validation_failed
+from localbase.auth.errors import (
+    API_VERSION,
+    AuthError,
+    OAuthError,
+    not_found,
+    unexpected,
+    unprocessable,
+    validation_failed,
+)
 from localbase.gateway import Context
 from localbase.http import JSON_TYPE, BodyTooLarge, Receive, Request, Scope, Send, encode_json, respond
 
@@ -92,6 +100,8 @@ async def _token(auth: Auth, call: Call) -> Reply:
         return Reply(200, await sessions.refresh(auth, call.text("refresh_token"), call.request))
     if grant == "pkce":
         raise not_found("flow_state_not_found", "invalid flow state, no valid flow state found")
+    if grant == "web3":
+        raise unprocessable("web3_provider_disabled", "Web3 provider is disabled")
     if grant == "id_token":
         raise validation_failed("Custom OIDC provider is not allowed: no identity providers are enabled")
     raise OAuthError(400, "unsupported_grant_type", f"unsupported grant type {grant or ''!r}")

@@ -101,7 +101,7 @@ async def otp(auth: Auth, call: Call) -> Reply:
     if await _mail_existing(auth, call, "magiclink"):
         return Reply(200, {})
     if not call.flag("create_user", default=True):
-        return Reply(200, {})
+        raise unprocessable("otp_disabled", "Signups not allowed for otp")
     email = addresses.email(call.text("email") or "")
     token = mail.new_token(email)
     new = NewUser(email=email, confirmation_hash=token.token_hash, user_metadata=call.mapping("data") or {})

@@ -141,8 +141,11 @@ def test_mail_endpoints_do_not_reveal_who_is_registered(stack: LocalStack) -> No
     headers = {**V2024, "apikey": stack.anon_key}
     known = new_email()
     client(stack).auth.sign_up({"email": known, "password": "password123"})
-    for path in ("/recover", "/otp"):
-        for email in (known, new_email()):
-            body = {"email": email, "create_user": False}
-            reply = httpx.post(f"{stack.url}/auth/v1{path}", headers=headers, json=body)
-            assert (reply.status_code, reply.json()) == (200, {}), (path, email)
+    for email in (known, new_email()):
+        reply = httpx.post(f"{stack.url}/auth/v1/recover", headers=headers, json={"email": email})
+        assert (reply.status_code, reply.json()) == (200, {}), email
+    # GoTrue's /otp with create_user false does tell an unknown address apart: 422 otp_disabled
+    # (see test_admin_details.py); with create_user true it answers 200 either way.
+    for email in (known, new_email()):
+        reply = httpx.post(f"{stack.url}/auth/v1/otp", headers=headers, json={"email": email})
+        assert (reply.status_code, reply.json()) == (200, {}), email
