@@ -183,7 +183,7 @@ async def generate_link(auth: Auth, call: Call) -> Reply:
         "email_otp": token.otp,
         "hashed_token": token.token_hash,
         "redirect_to": redirect_to,
-        "verification_type": _LINK_KINDS[kind],
+        "verification_type": kind,  # GoTrue echoes the requested type; the link carries email_change
     }
     return Reply(200, body)
 

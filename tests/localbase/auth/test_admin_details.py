@@ -91,3 +91,32 @@ def test_disabled_grants_and_features(stack: LocalStack) -> None:
         email=new_email(),
     )
     assert out == {"status": 404, "code": "manual_linking_disabled", "message": "Manual linking is disabled"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "verification"),
+    [
+        ("signup", "signup"),
+        ("invite", "invite"),
+        ("magiclink", "magiclink"),
+        ("recovery", "recovery"),
+        ("email_change_current", "email_change"),
+        ("email_change_new", "email_change"),
+    ],
+)
+def test_generate_link_for_every_type(stack: LocalStack, kind: str, verification: str) -> None:
+    admin = client(stack, stack.service_role_key).auth.admin
+    email = new_email()
+    if kind not in ("signup", "invite"):
+        admin.create_user({"email": email, "password": "Password123", "email_confirm": True})
+    params: dict[str, object] = {"type": kind, "email": email}
+    if kind == "signup":
+        params["password"] = "Password123"
+    if kind.startswith("email_change"):
+        params["new_email"] = new_email()
+    link = admin.generate_link(params)  # type: ignore[arg-type]
+    props = link.properties
+    assert props.verification_type == kind  # GoTrue echoes the requested type
+    assert f"type={verification}" in props.action_link
+    assert len(props.email_otp) == 6
+    assert link.user.email == email
