@@ -17,12 +17,14 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from api.audit import SecurityEvents, audited_to_response
+from api.compat.routes import openai_router
 from api.database import CallerDatabase
 from api.deps import DEPENDENCIES
 from api.metrics import Metrics
 from api.observe import RequestObserver
 from api.ratelimit import RateLimiter
 from api.routes.account import AccountController
+from api.routes.admin import AdminController
 from api.routes.auth import AuthController
 from api.routes.chat import ChatController
 from api.routes.models import ModelController
@@ -31,6 +33,7 @@ from api.routes.roles import RoleController
 from api.routes.sessions import SessionController
 from api.routes.shares import SHARE_HANDLERS
 from api.routes.system import health, metrics
+from api.routes.usage import UsageController
 from api.routes.ws import chat_socket
 from api.upstream import Upstream
 from core.settings import Settings, get_settings
@@ -64,6 +67,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             RoleController,
             ModelController,
             ProfileController,
+            UsageController,
+            AdminController,
+            openai_router,
             health,
             metrics,
             chat_socket,
@@ -75,8 +81,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         cors_config=CORSConfig(
             allow_origins=list(settings.api.cors_origins),
             allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=["authorization", "content-type", "x-request-id"],
-            expose_headers=["x-request-id", "retry-after"],
+            allow_headers=["authorization", "content-type", "x-request-id", "x-chatgalaxy-session"],
+            expose_headers=["x-request-id", "retry-after", "x-chatgalaxy-message"],
             max_age=86400,
         ),
         openapi_config=OpenAPIConfig(

@@ -26,6 +26,7 @@ import asyncpg
 import msgspec
 
 from api.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, UpstreamUnavailable
+from api.refusals import refusal_from_raise
 from api.security import CurrentUser
 
 # The database cannot be reached: refused or reset, starting or stopping, a pooled connection lost.
@@ -147,6 +148,10 @@ def database_error(exc: asyncpg.PostgresError) -> ApiError:
     """PostgreSQL's SQLSTATE as the API's errors, as `upstream.rest_error` does for REST's codes."""
     code: str = getattr(exc, "sqlstate", None) or ""
     message = getattr(exc, "message", None) or None
+    if code == "PGRST":  # a refusal raised for PostgREST (plans and quotas): the message is its JSON body
+        refused = refusal_from_raise(message)
+        if refused is not None:
+            return refused
     if code == "42501":
         return Forbidden()
     if code == "23505":

@@ -8,7 +8,7 @@
     ├── MethodNotAllowed (405)
     ├── Conflict (409)          ── UsernameTaken, EmailTaken, SlugTaken
     ├── PayloadTooLarge (413)
-    ├── RateLimited (429, Retry-After)
+    ├── RateLimited (429, Retry-After) ── QuotaExceeded (carries resets_at)
     ├── UpstreamUnavailable (503)
     └── AnswerTimeout (504, carries message_id)
 
@@ -105,6 +105,16 @@ class RateLimited(ApiError):
         self.retry_after = retry_after
 
 
+class QuotaExceeded(RateLimited):
+    """Your plan's token allowance is used up until it resets."""
+
+    code = "QuotaExceeded"
+
+    def __init__(self, retry_after: int, resets_at: str | None, message: str | None = None) -> None:
+        super().__init__(retry_after, message)
+        self.resets_at = resets_at
+
+
 class UpstreamUnavailable(ApiError):
     """A backing service (Supabase auth, REST or realtime) is not answering."""
 
@@ -136,6 +146,13 @@ UsernameTaken = _error_class(Conflict, "UsernameTaken", "That username is alread
 EmailTaken = _error_class(Conflict, "EmailTaken", "A user with this email address is already registered.")
 SlugTaken = _error_class(Conflict, "SlugTaken", "You already have a role with that id.")
 RouteNotFound = _error_class(NotFound, "RouteNotFound", "No such endpoint.")
+AccountDisabled = _error_class(Forbidden, "AccountDisabled", "This account is disabled.")
+ModelNotAllowed = _error_class(Forbidden, "ModelNotAllowed", "Your plan does not include this model.")
+FeatureNotAllowed = _error_class(Forbidden, "FeatureNotAllowed", "Your plan does not include this feature.")
+ModelNotFound = _error_class(BadRequest, "ModelNotFound", "No such model.")
+AdminOnly = _error_class(Forbidden, "AdminOnly", "This needs an administrator.")
+UserNotFound = _error_class(NotFound, "UserNotFound", "No such user.")
+PlanNotFound = _error_class(NotFound, "PlanNotFound", "No such plan.")
 
 
 class ErrorBody(msgspec.Struct, omit_defaults=True):
@@ -143,6 +160,7 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
     message: str
     field: str | None = None
     message_id: str | None = None
+    resets_at: str | None = None
 
 
 class ErrorEnvelope(msgspec.Struct):
@@ -198,7 +216,13 @@ def to_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Err
     message_id = error.extra.get("message_id")
     body = ErrorEnvelope(
         success=False,
-        error=ErrorBody(error.code, error.message, error.field, str(message_id) if message_id else None),
+        error=ErrorBody(
+            error.code,
+            error.message,
+            error.field,
+            str(message_id) if message_id else None,
+            error.resets_at if isinstance(error, QuotaExceeded) else None,
+        ),
         request_id=request_id,
     )
     headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else {}

@@ -1,7 +1,8 @@
 """A user's whole history as one JSON document, streamed page by page with their own JWT.
 
     {"exported_at", "user": {profile}, "roles": [their custom roles],
-     "sessions": [every session, archived ones too], "messages": [every message, oldest first]}
+     "sessions": [every session, archived ones too], "messages": [every message, oldest first],
+     "plan": {allowance now}, "usage": [every ledger row, oldest first], "api_keys": [names, prefixes, dates]}
 
 Each message's `attachments` carry their stored metadata (bucket, path, name, MIME type, size,
 width/height) and a `signed_url` valid for `API_EXPORT_LINK_SECONDS`, signed by Storage as the
@@ -37,6 +38,12 @@ MESSAGE_COLUMNS = (
     "tokens_used,response_time,finish_reason,error_code,attachments,created_at"
 )
 
+USAGE_COLUMNS = (
+    "id,message_id,session_id,model,reserved,charged,state,input_tokens,output_tokens,reasoning_tokens,"
+    "image_tokens,search_calls,created_at,settled_at"
+)
+KEY_COLUMNS = "id,name,prefix,expires_at,last_used_at,revoked_at,created_at"
+
 _encode = msgspec.json.Encoder().encode
 
 
@@ -61,7 +68,14 @@ async def export_document(
         await _sign_attachments(storage, page, link_seconds)
         yield _items(page, first)
         first = False
-    yield b"]}"
+    allowance = (await call(rest.rpc("usage_allowance", {}).execute())).data
+    yield b'],"plan":' + _encode(allowance if isinstance(allowance, dict) else None) + b',"usage":['
+    first = True
+    async for page in _usage(rest, user_id):
+        yield _items(page, first)
+        first = False
+    keys = await call(rest.from_("api_keys").select(KEY_COLUMNS).eq("user_id", user_id).order("created_at").execute())
+    yield b'],"api_keys":' + _encode(rows(keys.data)) + b"}"
 
 
 async def _sign_attachments(storage: AsyncStorageClient, page: list[dict[str, Any]], seconds: int) -> None:
@@ -112,3 +126,15 @@ async def _messages(rest: AsyncPostgrestClient, user_id: str) -> AsyncIterator[l
         if len(page) < PAGE_ROWS:
             return
         last = page[-1]
+
+
+async def _usage(rest: AsyncPostgrestClient, user_id: str) -> AsyncIterator[list[dict[str, Any]]]:
+    after = 0
+    while True:
+        query = rest.from_("usage_ledger").select(USAGE_COLUMNS).eq("user_id", user_id).gt("id", after)
+        page = rows((await call(query.order("id").limit(PAGE_ROWS).execute())).data)
+        if page:
+            yield page
+        if len(page) < PAGE_ROWS:
+            return
+        after = int(page[-1]["id"])

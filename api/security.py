@@ -31,6 +31,12 @@ class CurrentUser:
         """The claims as JSON text (`request.jwt.claims`), encoded once per verified token."""
         return msgspec.json.encode(self.claims or {"sub": self.id, "role": "authenticated"}).decode()
 
+    @property
+    def admin(self) -> bool:
+        """app_metadata.role = admin, which only the service role can set."""
+        meta = self.claims.get("app_metadata")
+        return isinstance(meta, dict) and meta.get("role") == "admin"
+
 
 # Tokens already verified, with their users: a client sends the same token for up to an hour, and
 # verifying it again costs more than the rest of a history request. Only expiry changes with time,

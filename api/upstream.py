@@ -28,6 +28,7 @@ from api.errors import (
     TokenExpired,
     UpstreamUnavailable,
 )
+from api.refusals import refusal_error
 from api.replies import ReplyFeed
 from core.settings import ApiSettings, SupabaseSettings
 
@@ -127,6 +128,9 @@ def rest_error(exc: APIError) -> ApiError:
     22, or a request PostgREST refused, PGRST1xx), a database that does not answer is 503, and any
     other code stays a 500 that `api.errors.to_response` logs."""
     code = exc.code or ""
+    refused = refusal_error(code, exc.message, exc.details)
+    if refused is not None:
+        return refused
     if code in {"PGRST301", "PGRST302"}:
         return InvalidToken()
     if code == "PGRST303":

@@ -54,7 +54,8 @@ class Claim:
             personality=dict(role.get("personality") or {}),
             history=tuple(HistoryItem(h["type"], h["content"], str(h.get("id") or "")) for h in row["history"]),
             web_search=bool(row.get("web_search")),
-            session_model=session.get("model"),
+            # the model the question asked for (the OpenAI-compatible API; checked against the plan)
+            session_model=row.get("model") or session.get("model"),
             session_thinking=session.get("thinking"),
             attachments=tuple(row.get("attachments") or ()),
         )

@@ -23,8 +23,8 @@ class RestError(Exception):
         status: int,
         code: str,
         message: str,
-        details: Any = None,  # a string, or JSON (PGRST201's list of relationships)
-        hint: str | None = None,
+        details: Any = None,  # a string, or JSON (PGRST201's list of relationships, a PGRST raise's)
+        hint: Any = None,
         *,
         headers: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
@@ -93,6 +93,8 @@ def status_for_sqlstate(state: str, message: str, anonymous: bool) -> int:
 def from_postgres(exc: asyncpg.PostgresError, role: str) -> RestError:
     state = str(exc.sqlstate or "XX000")
     message = str(getattr(exc, "message", None) or exc)
+    if state == "PGRST":
+        return _raised_pgrst(message, getattr(exc, "detail", None))
     return RestError(
         status_for_sqlstate(state, message, role == "anon"),
         state,
@@ -100,6 +102,35 @@ def from_postgres(exc: asyncpg.PostgresError, role: str) -> RestError:
         getattr(exc, "detail", None),
         getattr(exc, "hint", None),
     )
+
+
+def _raised_pgrst(message: str, detail: str | None) -> RestError:
+    """`RAISE SQLSTATE 'PGRST'`: the message is the JSON body, the detail {status, headers}
+    (PostgREST's full response control; PGRST121 when either is not the expected JSON)."""
+    try:
+        body = msgspec.json.decode(message)
+        control = msgspec.json.decode(detail or "")
+        if not isinstance(body, dict) or not isinstance(control, dict):
+            raise ValueError("not objects")
+        status = int(control["status"])
+        headers = control.get("headers") or {}
+        if not isinstance(headers, dict) or not 100 <= status <= 599:
+            raise ValueError("bad status or headers")
+        return RestError(
+            status,
+            str(body.get("code", "")),
+            str(body.get("message", "")),
+            body.get("details"),
+            body.get("hint"),
+            headers=[(str(k).lower().encode(), str(v).encode()) for k, v in headers.items()],
+        )
+    except (msgspec.DecodeError, KeyError, TypeError, ValueError):
+        return RestError(
+            500,
+            "PGRST121",
+            "Could not parse JSON in the RAISE SQLSTATE 'PGRST' error",
+            f"Invalid JSON value for MESSAGE: '{message}'",
+        )
 
 
 def not_found_table(schema: str, name: str) -> RestError:

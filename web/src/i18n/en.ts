@@ -2,7 +2,7 @@ import type zh from './zh'
 
 const en: typeof zh = {
   app: { name: 'ChatGalaxy', tagline: 'A galaxy of AI personas to talk to' },
-  nav: { chat: 'Chat', history: 'History', roles: 'Roles', profile: 'Profile', login: 'Log in', register: 'Sign up', logout: 'Log out', language: '中文' },
+  nav: { chat: 'Chat', history: 'History', roles: 'Roles', profile: 'Profile', login: 'Log in', register: 'Sign up', logout: 'Log out', language: '中文', usage: 'Usage', keys: 'API keys', admin: 'Admin' },
   common: {
     loading: 'Loading…', retry: 'Retry', cancel: 'Cancel', save: 'Save', create: 'Create', delete: 'Delete', close: 'Close',
     error: 'Something went wrong', empty: 'Nothing here yet', saved: 'Saved', copied: 'Copied', confirmDelete: 'Delete this?',
@@ -86,6 +86,30 @@ const en: typeof zh = {
     linkCreated: 'Link created. It is shown only once: copy it now', existing: 'Existing links', noShares: 'No share links yet', revoke: 'Revoke',
     revoked: 'Revoked: the link no longer opens', sharedAt: 'Shared {time}', sharedConversation: 'Shared conversation',
     shareMissing: 'This share link does not exist or was revoked', openApp: 'Open ChatGalaxy', sharedBy: 'A conversation shared from ChatGalaxy',
+  },
+  usage: {
+    title: 'Usage', plan: 'Plan', disabled: 'Account disabled: you can sign in and export your data but not send messages', day: 'Today', month: 'This month',
+    remaining: '{n} tokens left', unlimited: 'Unlimited', used: '{n} used', resets: 'resets {at}', chartTitle: 'Tokens per day by model, last 30 days',
+    chartLabel: 'Bar chart of tokens used per day over the last 30 days', noUsage: 'No usage in the last 30 days', peak: 'peak {n} a day',
+    quotaExceeded: 'Your plan\'s token allowance is used up; try again after it resets (see the Usage page)', accountDisabled: 'An administrator disabled this account: it cannot send messages',
+    modelNotAllowed: 'Your plan does not include this model',
+    featureNotAllowed: 'Your plan does not include this feature (deep thinking, web search or images)',
+  },
+  keys: {
+    title: 'API keys', intro: 'Use a key with the OpenAI-compatible API (the official openai SDK works as is) at', name: 'Name', namePlaceholder: 'e.g. my script',
+    expires: 'Expires', noExpiry: 'Never expires', days: '{n} days', create: 'Create key', shownOnce: 'Key “{name}” created. It is shown only this once: copy it now:',
+    copy: 'Copy', copyManually: 'Select and copy it by hand', none: 'No keys yet', lastUsed: 'Last used: {at}', never: 'never', expiresAt: 'expires {at}',
+    expired: 'Expired', revoke: 'Revoke', revokeConfirm: 'Revoke “{name}”? Programs using it lose access at once.', revoked: 'Key revoked', revokedAt: 'revoked {at}',
+    tooMany: 'You have 20 active keys; revoke one first',
+  },
+  admin: {
+    title: 'Admin', users: 'Users', roles: 'Built-in roles', searchPlaceholder: 'Search by username or email', noUsers: 'No matching users', plan: 'Plan',
+    disabled: 'Disabled', disable: 'Disable', enable: 'Enable', usage: 'Usage', active: 'Active',
+  },
+  account: {
+    title: 'Your data', exportHint: 'Export your profile, personas, chats and every message as one JSON file.', export: 'Export everything', exported: 'The export is downloading',
+    deleteHint: 'Deleting your account removes your profile, personas, chats and messages for good.', delete: 'Delete account', password: 'Enter your password to confirm',
+    deleteForever: 'Delete for ever', deleted: 'Account deleted', wrongPassword: 'The password is not correct',
   },
 }
 

@@ -1,6 +1,6 @@
 export default {
   app: { name: 'ChatGalaxy', tagline: '与 AI 角色畅聊的星系' },
-  nav: { chat: '聊天', history: '历史', roles: '角色', profile: '个人中心', login: '登录', register: '注册', logout: '退出登录', language: 'English' },
+  nav: { chat: '聊天', history: '历史', roles: '角色', profile: '个人中心', login: '登录', register: '注册', logout: '退出登录', language: 'English', usage: '用量', keys: 'API 密钥', admin: '管理' },
   common: {
     loading: '加载中…', retry: '重试', cancel: '取消', save: '保存', create: '创建', delete: '删除', close: '关闭',
     error: '出错了', empty: '这里还什么都没有', saved: '已保存', copied: '已复制', confirmDelete: '确定删除吗？',
@@ -81,5 +81,29 @@ export default {
     linkCreated: '链接已生成，只显示这一次，请复制保存', existing: '已有的分享链接', noShares: '还没有分享链接', revoke: '撤销',
     revoked: '已撤销，链接将无法打开', sharedAt: '分享于 {time}', sharedConversation: '分享的对话',
     shareMissing: '这个分享链接不存在或已被撤销', openApp: '打开 ChatGalaxy', sharedBy: '通过 ChatGalaxy 分享的对话',
+  },
+  usage: {
+    title: '用量', plan: '当前套餐', disabled: '账号已停用：可以登录和导出数据，但不能发送消息', day: '今日额度', month: '本月额度',
+    remaining: '剩余 {n} tokens', unlimited: '不限量', used: '已用 {n}', resets: '{at} 重置', chartTitle: '近 30 天每日用量（按模型）',
+    chartLabel: '近 30 天每日 token 用量柱状图', noUsage: '近 30 天还没有用量', peak: '单日最高 {n}',
+    quotaExceeded: '本套餐的 token 额度已用完，请在重置后再试（重置时间见“用量”页）', accountDisabled: '账号已被管理员停用，不能发送消息',
+    modelNotAllowed: '当前套餐不包含这个模型',
+    featureNotAllowed: '当前套餐不包含这项功能（深度思考、联网搜索或图片）',
+  },
+  keys: {
+    title: 'API 密钥', intro: '用密钥通过 OpenAI 兼容接口调用（官方 openai SDK 可直接使用），地址：', name: '名称', namePlaceholder: '例如：我的脚本',
+    expires: '有效期', noExpiry: '永不过期', days: '{n} 天', create: '创建密钥', shownOnce: '密钥“{name}”已创建。它只显示这一次，请立即复制保存：',
+    copy: '复制', copyManually: '请手动选中并复制', none: '还没有密钥', lastUsed: '上次使用：{at}', never: '从未', expiresAt: '{at} 过期',
+    expired: '已过期', revoke: '吊销', revokeConfirm: '吊销密钥“{name}”？使用它的程序将立即无法访问。', revoked: '密钥已吊销', revokedAt: '{at} 已吊销',
+    tooMany: '有效密钥已达 20 个，请先吊销一个',
+  },
+  admin: {
+    title: '管理后台', users: '用户', roles: '内置角色', searchPlaceholder: '按用户名或邮箱搜索', noUsers: '没有匹配的用户', plan: '套餐',
+    disabled: '已停用', disable: '停用', enable: '启用', usage: '用量', active: '启用中',
+  },
+  account: {
+    title: '账号数据', exportHint: '把你的资料、角色、会话和全部消息导出为一个 JSON 文件。', export: '导出全部数据', exported: '已开始下载导出文件',
+    deleteHint: '删除账号会永久删除你的资料、角色、会话和消息，无法恢复。', delete: '删除账号', password: '请输入密码确认',
+    deleteForever: '永久删除', deleted: '账号已删除', wrongPassword: '密码不正确',
   },
 }

@@ -18,6 +18,16 @@ const AUTH_CODES: Record<string, string> = {
   mfa_challenge_expired: 'mfa.codeWrong',
 }
 
+/** The database's refusals of a question (plans and quotas), raised with our own codes. */
+const REFUSALS: Record<string, string> = {
+  QuotaExceeded: 'usage.quotaExceeded',
+  AccountDisabled: 'usage.accountDisabled',
+  ModelNotAllowed: 'usage.modelNotAllowed',
+  FeatureNotAllowed: 'usage.featureNotAllowed',
+  RateLimited: 'auth.rateLimited',
+  TooManyKeys: 'keys.tooMany',
+}
+
 export function describeError(error: unknown): Described {
   if (error && typeof error === 'object') {
     const e = error as { code?: unknown; message?: unknown }
@@ -25,6 +35,7 @@ export function describeError(error: unknown): Described {
     const message = typeof e.message === 'string' && e.message ? e.message : String(error)
     if (code in AUTH_CODES) return { key: AUTH_CODES[code] ?? null, message }
     if (code === '23505' && /username|profiles/i.test(message)) return { key: 'auth.usernameTaken', message }
+    if (code in REFUSALS) return { key: REFUSALS[code] ?? null, message }
     return { key: null, message }
   }
   return { key: null, message: String(error) }

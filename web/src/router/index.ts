@@ -1,6 +1,7 @@
 /** Routes of the seed design (section 3); each page is its own lazily loaded chunk. */
 import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
 import { useAuth } from '@/stores/auth'
+import { isAdmin } from '@/lib/admin'
 
 export const routes: RouteRecordRaw[] = [
   { path: '/', name: 'chat', component: () => import('@/views/ChatView.vue'), meta: { auth: true } },
@@ -11,6 +12,9 @@ export const routes: RouteRecordRaw[] = [
   { path: '/roles', name: 'roles', component: () => import('@/views/RolesView.vue'), meta: { auth: true } },
   // A share link: public, signed in or not.
   { path: '/s/:token', name: 'shared', component: () => import('@/views/SharedView.vue') },
+  { path: '/usage', name: 'usage', component: () => import('@/views/UsageView.vue'), meta: { auth: true } },
+  { path: '/keys', name: 'keys', component: () => import('@/views/KeysView.vue'), meta: { auth: true } },
+  { path: '/admin', name: 'admin', component: () => import('@/views/AdminView.vue'), meta: { auth: true, admin: true } },
   { path: '/:pathMatch(.*)*', redirect: '/' },
 ]
 
@@ -22,6 +26,7 @@ export function makeRouter() {
     if (to.meta.auth && auth.session && auth.needsCode) return { name: 'login', query: { code: '1' } }
     if (to.meta.auth && !auth.session) return { name: 'login', query: to.fullPath === '/' ? {} : { redirect: to.fullPath } }
     if (to.meta.guest && auth.session && !auth.isGuest && !auth.needsCode) return { name: 'chat' }
+    if (to.meta.admin && !isAdmin(auth.session)) return { name: 'chat' }
     return true
   })
   return router

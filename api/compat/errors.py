@@ -1,0 +1,113 @@
+"""OpenAI-style errors: `{"error": {"message", "type", "param", "code"}}` with OpenAI's statuses,
+so the official SDKs raise their usual exception classes (AuthenticationError, NotFoundError,
+RateLimitError, ...). Our own ApiErrors are translated here, in one place, for the /v1 routes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from api.errors import (
+    AccountDisabled,
+    ApiError,
+    BadRequest,
+    FeatureNotAllowed,
+    ModelNotAllowed,
+    ModelNotFound,
+    NotAuthenticated,
+    NotFound,
+    PayloadTooLarge,
+    QuotaExceeded,
+    RateLimited,
+    UpstreamUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+
+class OpenAIError(Exception):
+    def __init__(
+        self, status: int, message: str, type_: str, code: str | None, param: str | None = None, **headers: str
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type_
+        self.code = code
+        self.param = param
+        self.headers = headers
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+
+def invalid_key(message: str = "Incorrect API key provided.") -> OpenAIError:
+    return OpenAIError(401, message, "invalid_request_error", "invalid_api_key")
+
+
+def bad_request(message: str, param: str | None = None) -> OpenAIError:
+    return OpenAIError(400, message, "invalid_request_error", None, param)
+
+
+def model_not_found(model: str) -> OpenAIError:
+    return OpenAIError(
+        404,
+        f"The model `{model}` does not exist or you do not have access to it.",
+        "invalid_request_error",
+        "model_not_found",
+        "model",
+    )
+
+
+def translate(exc: Exception) -> OpenAIError:
+    """Any exception raised under /v1 as an OpenAI-style error."""
+    if isinstance(exc, OpenAIError):
+        return exc
+    if isinstance(exc, QuotaExceeded):
+        return OpenAIError(
+            429,
+            f"{exc.message} It resets at {exc.resets_at}.",
+            "insufficient_quota",
+            "insufficient_quota",
+            **{"Retry-After": str(exc.retry_after)},
+        )
+    if isinstance(exc, RateLimited):
+        return OpenAIError(429, exc.message, "requests", "rate_limit_exceeded", **{"Retry-After": str(exc.retry_after)})
+    if isinstance(exc, AccountDisabled):
+        return OpenAIError(403, exc.message, "invalid_request_error", "account_disabled")
+    if isinstance(exc, FeatureNotAllowed):
+        return OpenAIError(403, exc.message, "invalid_request_error", "feature_not_allowed", exc.field)
+    if isinstance(exc, ModelNotAllowed):
+        return OpenAIError(403, exc.message, "invalid_request_error", "model_not_allowed", "model")
+    if isinstance(exc, ModelNotFound):
+        return OpenAIError(404, exc.message, "invalid_request_error", "model_not_found", "model")
+    if isinstance(exc, NotAuthenticated):
+        return invalid_key()
+    if isinstance(exc, PayloadTooLarge):
+        return OpenAIError(413, exc.message, "invalid_request_error", "request_too_large")
+    if isinstance(exc, NotFound):
+        return OpenAIError(404, exc.message, "invalid_request_error", exc.code, exc.field)
+    if isinstance(exc, BadRequest):
+        return bad_request(exc.message, exc.field)
+    if isinstance(exc, UpstreamUnavailable):
+        return OpenAIError(503, exc.message, "server_error", "service_unavailable")
+    if isinstance(exc, ValidationException):
+        return bad_request(str(exc.detail or "Invalid request body."))
+    if isinstance(exc, HTTPException) and exc.status_code < 500:
+        return OpenAIError(exc.status_code, str(exc.detail), "invalid_request_error", None)
+    if isinstance(exc, ApiError) and exc.status < 500:
+        return OpenAIError(exc.status, exc.message, "invalid_request_error", exc.code, exc.field)
+    log.error("unhandled error in the OpenAI-compatible API", exc_info=exc)
+    return OpenAIError(500, "The server had an error while processing your request.", "server_error", None)
+
+
+def to_openai_response(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    error = translate(exc)
+    headers = dict(error.headers)
+    if error.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return Response(error.body(), status_code=error.status, headers=headers, media_type=MediaType.JSON)

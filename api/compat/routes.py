@@ -1,0 +1,123 @@
+"""`/v1/models` and `/v1/chat/completions`, authenticated by an API key, with OpenAI-style
+errors (their own exception handler, so the rest of the API keeps its envelope)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import MediaType, Request, Response, Router, get, post
+from litestar.response import Stream
+
+from api.compat.completions import (
+    SESSION_HEADER,
+    Relay,
+    check_model,
+    parse_request,
+    session_for,
+    store_question,
+)
+from api.compat.errors import OpenAIError, model_not_found, to_openai_response
+from api.compat.keys import key_caller
+from api.metrics import Metrics
+from api.ratelimit import RateLimiter
+from api.upstream import Upstream, call, rows
+from core.settings import Settings
+
+_MODEL_CREATED = 1_700_000_000
+
+
+def _model(model_id: str) -> dict[str, Any]:
+    return {"id": model_id, "object": "model", "created": _MODEL_CREATED, "owned_by": "chatgalaxy"}
+
+
+async def _models(request: Request[Any, Any, Any], upstream: Upstream, settings: Settings) -> list[dict[str, Any]]:
+    caller = await key_caller(request.headers, upstream, settings.supabase.keys)
+    rest = upstream.rest(caller.token)
+    allowance = (await call(rest.rpc("usage_allowance", {}).execute())).data
+    plan = allowance.get("plan") if isinstance(allowance, dict) else None
+    allowed = plan.get("models") if isinstance(plan, dict) else None
+    offered = rows((await call(rest.from_("models").select("id").order("sort_order").execute())).data)
+    models = [str(m["id"]) for m in offered if allowed is None or m["id"] in allowed]
+    roles = rows(
+        (await call(rest.from_("ai_roles").select("slug").eq("is_active", True).order("sort_order").execute())).data
+    )
+    return [_model(m) for m in models] + [_model(f"role:{r['slug']}") for r in roles]
+
+
+@get("/models")
+async def list_models(request: Request[Any, Any, Any], upstream: Upstream, settings: Settings) -> dict[str, Any]:
+    """The models and roles (`role:<slug>`) this key's user may ask, OpenAI's list shape."""
+    return {"object": "list", "data": await _models(request, upstream, settings)}
+
+
+@get("/models/{model_id:path}")
+async def retrieve_model(
+    model_id: str, request: Request[Any, Any, Any], upstream: Upstream, settings: Settings
+) -> dict[str, Any]:
+    wanted = model_id.lstrip("/")
+    for model in await _models(request, upstream, settings):
+        if model["id"] == wanted:
+            return model
+    raise model_not_found(wanted)
+
+
+@post("/chat/completions", status_code=200, media_type="text/event-stream")  # JSON answers say so themselves
+async def chat_completions(
+    *,
+    request: Request[Any, Any, Any],
+    upstream: Upstream,
+    settings: Settings,
+    metrics: Metrics,
+    limiter: RateLimiter,
+    ip: str,
+) -> Any:
+    """A chat completion, stored in the user's history and answered by the worker; `stream`
+    gives OpenAI's SSE chunks (with `usage` when stream_options.include_usage is set)."""
+    caller = await key_caller(request.headers, upstream, settings.supabase.keys)
+    await limiter.check_send(caller.user_id, ip)
+    try:
+        body = await request.json()
+    except Exception as exc:
+        raise OpenAIError(400, "The request body is not valid JSON.", "invalid_request_error", None) from exc
+    ask = parse_request(body, settings.api.max_message_chars)
+    rest = upstream.rest(caller.token)
+    role_slug = await check_model(rest, ask)
+    session_id = await session_for(rest, caller, request.headers.get(SESSION_HEADER))
+    feed = upstream.reply_feed(caller.token, session_id)
+    await feed.__aenter__()
+    try:
+        question_id = await store_question(rest, session_id, ask, role_slug)
+    except BaseException:
+        await feed.__aexit__(None, None, None)
+        raise
+    metrics.messages_sent.labels("openai").inc()
+    relay = Relay(
+        rest, feed, question_id, ask, wait=settings.api.answer_timeout, poll=settings.api.answer_poll_interval
+    )
+    if ask.stream:
+        return Stream(
+            relay.chunks(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "X-ChatGalaxy-Message": question_id},
+        )
+    try:
+        answer = await relay.final_answer()
+    finally:
+        await feed.__aexit__(None, None, None)
+    if answer is None:
+        raise OpenAIError(
+            504,
+            "The answer did not complete in time; it will appear in the history.",
+            "server_error",
+            "timeout",
+            **{"x-should-retry": "false"},
+        )
+    return Response(relay.completion(answer), media_type=MediaType.JSON)
+
+
+openai_router = Router(
+    path="/v1",
+    route_handlers=[list_models, retrieve_model, chat_completions],
+    exception_handlers={Exception: to_openai_response},
+    tags=["openai"],
+)

@@ -1,0 +1,231 @@
+"""What running as a service costs on the answer path: a throwaway cluster, the gateway, the fake
+DashScope, one `python -m worker` and one `python -m api`, each in its own process.
+
+1. Admission + settlement: added latency to the first token (question committed as the user,
+   through the same role switch PostgREST does -> first `chunk` at the owner's subscribed client,
+   minus the fake's TTFT) at 50 conversations, with the quota triggers on and with them disabled,
+   in alternating rounds so both see the same machine (target: the difference <= 1 ms at p50).
+2. `/v1/chat/completions` streaming against the web app's path, one conversation, alternating:
+   request sent -> first content token, for the SPA's way (REST insert, then the chunk on the
+   already joined private channel) and for an OpenAI client (POST with an API key, then the first
+   content chunk of the SSE stream) (target: the difference <= 2 ms at p50).
+
+Figures are printed and written to bench/out/service.json; `python -m bench.service_bench quota`
+(or `openai`) runs one part and writes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import os
+import random
+import sys
+import time
+from typing import Any
+
+import asyncpg
+import httpx
+from realtime import BroadcastPayload, RealtimeChannelOptions
+from supabase import AsyncClient, acreate_client
+
+from bench.harness import free_port, summary_ms, throwaway_cluster, write_report
+from bench.worker_bench import TTFT_S, Bench, _child
+from core.settings import Settings
+
+CONVERSATIONS = 50
+QUOTA_ROUNDS = 4  # alternating off/on runs of the 50 conversations
+TURNS_PER_RUN = 6  # per conversation and run; the first is reported apart (cold)
+THINK_S = (0.5, 1.5)
+OPENAI_PAIRS = 30
+QUOTA_TRIGGERS = ("chat_messages_quota_admit", "chat_messages_quota_settle")
+_OPTIONS: RealtimeChannelOptions = {
+    "config": {"private": True, "broadcast": {"self": False, "ack": False}, "presence": {"key": "", "enabled": False}}
+}
+
+
+class ServiceBench(Bench):
+    async def _listen(
+        self, people: list[tuple[str, str, str]]
+    ) -> tuple[list[AsyncClient], dict[str, float], dict[str, asyncio.Event]]:
+        """Each person's client joined to their session's private channel; first chunk times and done events."""
+        first: dict[str, float] = {}
+        done: dict[str, asyncio.Event] = {}
+
+        def on_chunk(message: BroadcastPayload) -> None:
+            first.setdefault(message["payload"]["reply_to"], time.perf_counter())
+
+        def on_done(message: BroadcastPayload) -> None:
+            done.setdefault(message["payload"]["reply_to"], asyncio.Event()).set()
+
+        clients = []
+        for _, session, token in people:
+            client = await acreate_client(self.gateway, self.settings.supabase.anon_key)
+            await client.realtime.set_auth(token)
+            channel = client.channel(f"chat:{session}", _OPTIONS)
+            channel.on_broadcast("chunk", on_chunk).on_broadcast("done", on_done)
+            await channel.subscribe()
+            clients.append(client)
+        return clients, first, done
+
+    async def quota(self) -> dict[str, Any]:
+        """Added TTFT at 50 conversations with the quota triggers off and on, alternating."""
+        admin = await asyncpg.connect(self.dsn)
+        people = await self.users(admin, CONVERSATIONS)
+        clients, first, done = await self._listen(people)
+        asking = [await asyncpg.connect(self.dsn) for _ in people]
+        claims = {user: json.dumps({"sub": user, "role": "authenticated"}) for user, _, _ in people}
+        samples: dict[str, list[float]] = {"off": [], "on": []}
+        cold: dict[str, list[float]] = {"off": [], "on": []}
+        rng = random.Random(CONVERSATIONS)
+        gc.freeze()
+
+        async def converse(user: str, session: str, ask: asyncpg.Connection, mode: str, run: int) -> None:
+            await asyncio.sleep(rng.uniform(0, THINK_S[1]))
+            for i in range(TURNS_PER_RUN):
+                if i:
+                    await asyncio.sleep(rng.uniform(*THINK_S))
+                async with ask.transaction():
+                    await ask.execute(
+                        "select set_config('request.jwt.claims', $1, true), set_config('role', 'authenticated', true)",
+                        claims[user],
+                    )
+                    qid = str(
+                        await ask.fetchval(
+                            "insert into chat_messages (session_id, content) values ($1, $2) returning id",
+                            session,
+                            f"run {run} round {i}: how are you?",
+                        )
+                    )
+                committed = time.perf_counter()
+                await asyncio.wait_for(done.setdefault(qid, asyncio.Event()).wait(), 30)
+                (samples[mode] if i else cold[mode]).append(first[qid] - committed - TTFT_S)
+
+        for run in range(QUOTA_ROUNDS):
+            mode = "on" if run % 2 else "off"
+            action = "enable" if mode == "on" else "disable"
+            for trigger in QUOTA_TRIGGERS:
+                await admin.execute(f"alter table chat_messages {action} trigger {trigger}")
+            await asyncio.gather(
+                *(converse(u, s, ask, mode, run) for (u, s, _), ask in zip(people, asking, strict=True))
+            )
+        settled = await admin.fetchval("select count(*) from usage_ledger where state = 'settled'")
+        for ask in asking:
+            await ask.close()
+        for client in clients:
+            await client.realtime.close()
+        await admin.close()
+        off, on = summary_ms(samples["off"]), summary_ms(samples["on"])
+        return {
+            "conversations": CONVERSATIONS,
+            "triggers_off": off,
+            "triggers_on": on,
+            "first_question": {"off": summary_ms(cold["off"]), "on": summary_ms(cold["on"])},
+            "added_p50_ms": round(on["p50_ms"] - off["p50_ms"], 3),
+            "settled_with_triggers_on": settled,
+        }
+
+    async def openai(self, api_url: str) -> dict[str, Any]:
+        """Request sent -> first content token: the SPA's REST insert + realtime vs /v1 streaming."""
+        admin = await asyncpg.connect(self.dsn)
+        [(user, session, token)] = await self.users(admin, 1)
+        await admin.execute("update user_plans set plan_id = 'unlimited' where user_id = $1", user)
+        clients, first, done = await self._listen([(user, session, token)])
+        rest = httpx.AsyncClient(
+            base_url=f"{self.gateway}/rest/v1",
+            headers={"apikey": self.settings.supabase.anon_key, "Authorization": f"Bearer {token}"},
+            trust_env=False,
+        )
+        made = await rest.post("/rpc/create_api_key", json={"key_name": "bench"})
+        made.raise_for_status()
+        v1 = httpx.AsyncClient(
+            base_url=f"{api_url}/v1",
+            headers={"Authorization": f"Bearer {made.json()['key']}"},
+            timeout=30,
+            trust_env=False,
+        )
+        web: list[float] = []
+        compat: list[float] = []
+        gc.freeze()
+        for i in range(OPENAI_PAIRS + 1):
+            sent = time.perf_counter()
+            inserted = await rest.post(
+                "/chat_messages",
+                json={"session_id": session, "content": f"web {i}"},
+                headers={"Prefer": "return=representation"},
+            )
+            inserted.raise_for_status()
+            qid = inserted.json()[0]["id"]
+            await asyncio.wait_for(done.setdefault(qid, asyncio.Event()).wait(), 30)
+            if i:
+                web.append(first[qid] - sent - TTFT_S)
+
+            body = {"model": "qwen-turbo", "stream": True, "messages": [{"role": "user", "content": f"api {i}"}]}
+            sent = time.perf_counter()
+            got: float | None = None
+            async with v1.stream("POST", "/chat/completions", json=body) as response:
+                response.raise_for_status()
+                async for line in response.aiter_lines():
+                    if (
+                        got is None
+                        and line.startswith("data: {")
+                        and '"content":"' in line
+                        and '"content":""' not in line
+                    ):
+                        got = time.perf_counter()
+            if i and got is not None:
+                compat.append(got - sent - TTFT_S)
+        await rest.aclose()
+        await v1.aclose()
+        for client in clients:
+            await client.realtime.close()
+        await admin.close()
+        web_s, compat_s = summary_ms(web), summary_ms(compat)
+        return {
+            "web_app": web_s,
+            "openai_stream": compat_s,
+            "added_p50_ms": round(compat_s["p50_ms"] - web_s["p50_ms"], 3),
+        }
+
+
+def main() -> None:
+    parts = set(sys.argv[1:]) or {"quota", "openai"}
+    with throwaway_cluster() as cluster:
+        port = free_port()
+        gateway = f"http://127.0.0.1:{port}"
+        settings = Settings()
+        env = {
+            **os.environ,
+            "DATABASE_URL": cluster.url,
+            "SUPABASE_URL": gateway,
+            "LOCALBASE_PORT": str(port),
+            "SUPABASE_JWT_SECRET": settings.supabase.jwt_secret,
+            "NO_PROXY": "127.0.0.1,localhost",
+        }
+        bench = ServiceBench(cluster.url, gateway, env)
+        figures: dict[str, Any] = {"fake_ttft_ms": TTFT_S * 1000}
+        serve = ["-m", "localbase", "serve", "--port", str(port)]
+        fast = ["--ttft", str(TTFT_S), "--tokens-per-s", "0", "--answer-tokens", "20"]
+        with _child("gateway", serve, env, f"{gateway}/auth/v1/health") as gateway_process:
+            bench.pids["gateway"] = gateway_process.pid
+            bench.pgdata = cluster.data_dir
+            with bench.fake_and_worker(fast):
+                time.sleep(2.0)  # the worker subscribes
+                if "quota" in parts:
+                    figures["quota"] = asyncio.run(bench.quota())
+                if "openai" in parts:
+                    api_port = free_port()
+                    api_env = {**env, "API_RATE_SEND_PER_USER": "100000", "API_LOG_LEVEL": "WARNING"}
+                    api = ["-m", "api", "--port", str(api_port)]
+                    with _child("api", api, api_env, f"http://127.0.0.1:{api_port}/health"):
+                        figures["openai"] = asyncio.run(bench.openai(f"http://127.0.0.1:{api_port}"))
+        figures["targets"] = {"quota_added_p50_ms": 1, "openai_added_p50_ms": 2}
+        if len(parts) == 2:
+            write_report("service", figures)
+        else:
+            print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+"""The OpenAI-compatible API through the official `openai` SDK (and raw SSE for the exact chunk
+format): keys, models, answers stored in the user's history, quota, and OpenAI-style errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import openai
+import pytest
+from supabase import AsyncClient
+
+from api.compat.keys import mint_token
+from core.jwt import KeySet
+from tests.api.conftest import ApiProcess, ApiUser, register_and_login
+from tests.api.test_plans import client_for, put_on_plan
+from tests.conftest import LocalStack
+from worker.app import Worker
+
+
+@pytest.fixture
+async def owner(http: httpx.AsyncClient) -> ApiUser:
+    return await register_and_login(http)
+
+
+@pytest.fixture
+async def rest(stack: LocalStack, owner: ApiUser) -> AsyncClient:
+    return await client_for(stack, owner)
+
+
+async def create_key(rest: AsyncClient, name: str = "ci", expires_at: str | None = None) -> dict[str, str]:
+    made = await rest.rpc("create_api_key", {"key_name": name, "expires_at": expires_at}).execute()
+    assert isinstance(made.data, dict)
+    return made.data
+
+
+@pytest.fixture
+async def sdk(api: ApiProcess, rest: AsyncClient) -> AsyncIterator[openai.AsyncOpenAI]:
+    key = await create_key(rest)
+    client = openai.AsyncOpenAI(base_url=f"{api.url}/v1", api_key=key["key"], max_retries=0, timeout=40)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+async def test_models_list_the_plans_models_and_roles(sdk: openai.AsyncOpenAI) -> None:
+    ids = [model.id async for model in sdk.models.list()]
+    assert {"qwen-turbo", "qwen-plus", "role:assistant", "role:tech_expert"} <= set(ids)
+    assert "*" not in ids
+    assert (await sdk.models.retrieve("qwen-plus")).id == "qwen-plus"
+
+
+async def test_a_completion_is_answered_and_stored_in_the_users_history(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, owner: ApiUser, http: httpx.AsyncClient, worker: Worker
+) -> None:
+    done = await sdk.chat.completions.create(
+        model="qwen-plus", messages=[{"role": "system", "content": "be brief"}, {"role": "user", "content": "Hi!"}]
+    )
+    answer = done.choices[0].message.content
+    assert answer
+    assert done.choices[0].finish_reason == "stop"
+    assert done.model == "qwen-plus"
+    row = await pg.fetchrow(
+        "select a.content, a.model, a.input_tokens, a.output_tokens, s.title, q.user_id"
+        " from chat_messages a join chat_messages q on q.id = a.reply_to join chat_sessions s on s.id = a.session_id"
+        " where q.content = 'Hi!' and q.user_id = $1",
+        owner.id,
+    )
+    assert row["content"] == answer
+    assert row["model"] == "qwen-plus"
+    assert done.usage is not None
+    assert (done.usage.prompt_tokens, done.usage.completion_tokens) == (row["input_tokens"], row["output_tokens"])
+    assert row["title"].startswith("API · ci · ")
+    charged = await pg.fetchval(
+        "select charged from usage_ledger where user_id = $1 and state = 'settled' and model = 'qwen-plus'", owner.id
+    )
+    assert charged == row["input_tokens"] * 2 + row["output_tokens"] * 4
+
+
+async def test_the_sdk_streams_an_answer_that_then_appears_in_the_history(
+    sdk: openai.AsyncOpenAI, owner: ApiUser, http: httpx.AsyncClient, worker: Worker
+) -> None:
+    stream = await sdk.chat.completions.create(
+        model="role:tech_expert",
+        messages=[{"role": "user", "content": "Explain streaming."}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    pieces: list[str] = []
+    reasons: list[str] = []
+    usage = None
+    async for chunk in stream:
+        assert chunk.object == "chat.completion.chunk"
+        if chunk.choices:
+            pieces.append(chunk.choices[0].delta.content or "")
+            if chunk.choices[0].finish_reason:
+                reasons.append(chunk.choices[0].finish_reason)
+        if chunk.usage is not None:
+            usage = chunk.usage
+    text = "".join(pieces)
+    assert len(pieces) > 3
+    assert reasons == ["stop"]
+    assert usage is not None
+    assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens > 0
+    sessions = (await http.get("/api/sessions", headers=owner.headers)).json()["sessions"]
+    [session] = [s for s in sessions if s["title"].startswith("API · ci")]
+    history = await http.get("/api/chat/history", params={"session_id": session["id"]}, headers=owner.headers)
+    stored = {m["message_type"]: m for m in history.json()["messages"]}
+    assert stored["user"]["content"] == "Explain streaming."
+    assert stored["user"]["role_id"] == "tech_expert"
+    assert stored["assistant"]["content"] == text
+
+
+async def test_raw_sse_is_openais_exact_chunk_format(api: ApiProcess, rest: AsyncClient, worker: Worker) -> None:
+    key = await create_key(rest, "raw")
+    body = {"model": "qwen-turbo", "messages": [{"role": "user", "content": "one"}], "stream": True}
+    async with (
+        httpx.AsyncClient(trust_env=False, timeout=40) as client,
+        client.stream(
+            "POST", f"{api.url}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key['key']}"}
+        ) as response,
+    ):
+        assert response.status_code == 200, await response.aread()
+        assert response.headers["content-type"].startswith("text/event-stream"), await response.aread()
+        events = [line async for line in response.aiter_lines() if line]
+    assert events[-1] == "data: [DONE]"
+    chunks = [json.loads(e.removeprefix("data: ")) for e in events[:-1]]
+    assert all(e.startswith("data: ") for e in events)
+    assert {tuple(sorted(c)) for c in chunks} == {("choices", "created", "id", "model", "object", "system_fingerprint")}
+    assert len({c["id"] for c in chunks}) == 1
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": "", "refusal": None}
+    assert chunks[-1]["choices"][0] == {"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}
+    assert all(c["choices"][0]["finish_reason"] is None for c in chunks[:-1])
+
+
+async def test_openai_style_errors(
+    api: ApiProcess, rest: AsyncClient, owner: ApiUser, pg: asyncpg.Connection, sdk: openai.AsyncOpenAI
+) -> None:
+    ask = {"messages": [{"role": "user", "content": "hello"}]}
+    with pytest.raises(openai.NotFoundError) as bad_model:
+        await sdk.chat.completions.create(model="gpt-4o", **ask)  # type: ignore[call-overload]
+    assert bad_model.value.code == "model_not_found"
+    with pytest.raises(openai.NotFoundError):
+        await sdk.chat.completions.create(model="role:no_such_role", **ask)  # type: ignore[call-overload]
+    with pytest.raises(openai.BadRequestError) as no_question:
+        await sdk.chat.completions.create(model="qwen-turbo", messages=[{"role": "system", "content": "x"}])
+    assert no_question.value.param == "messages"
+
+    for wrong in ("sk-cg-" + "0" * 48, "not-a-key"):
+        stranger = openai.AsyncOpenAI(base_url=f"{api.url}/v1", api_key=wrong, max_retries=0)
+        with pytest.raises(openai.AuthenticationError) as bad_key:
+            await stranger.models.list()
+        assert bad_key.value.code == "invalid_api_key"
+        body = bad_key.value.body
+        assert isinstance(body, dict)
+        assert set(body) == {"message", "type", "param", "code"}
+
+    revoked = await create_key(rest, "revoked")
+    await rest.rpc("revoke_api_key", {"key_id": revoked["id"]}).execute()
+    expired = await create_key(rest, "expired", "2099-01-01T00:00:00Z")
+    await pg.execute("update api_keys set expires_at = now() - interval '1 second' where id = $1", expired["id"])
+    for key, why in ((revoked, "revoked"), (expired, "expired")):
+        client = openai.AsyncOpenAI(base_url=f"{api.url}/v1", api_key=key["key"], max_retries=0)
+        with pytest.raises(openai.AuthenticationError) as refused:
+            await client.chat.completions.create(model="qwen-turbo", **ask)  # type: ignore[call-overload]
+        assert why in refused.value.message
+
+    before = await pg.fetchval("select count(*) from chat_messages where user_id = $1", owner.id)
+    await put_on_plan(pg, owner, f"tiny-{owner.id[:8]}", tokens_per_day=10)
+    with pytest.raises(openai.RateLimitError) as quota:
+        await sdk.chat.completions.create(model="qwen-turbo", **ask)  # type: ignore[call-overload]
+    assert quota.value.code == "insufficient_quota"
+    assert int(quota.value.response.headers["retry-after"]) > 0
+    assert await pg.fetchval("select count(*) from chat_messages where user_id = $1", owner.id) == before
+
+    await pg.execute("update user_plans set disabled = true where user_id = $1", owner.id)
+    with pytest.raises(openai.PermissionDeniedError) as disabled:
+        await sdk.chat.completions.create(model="qwen-turbo", **ask)  # type: ignore[call-overload]
+    assert disabled.value.code == "account_disabled"
+
+
+async def test_a_key_cannot_mint_keys_or_act_as_admin(api: ApiProcess, rest: AsyncClient, stack: LocalStack) -> None:
+    """The token a key acts with is a plain user token: it creates no keys (checked in SQL)."""
+
+    key = await create_key(rest)
+    user = (await rest.auth.get_user()).user  # type: ignore[union-attr]
+    token = mint_token(user.id, key["id"], KeySet(stack.jwt_secret))
+    async with httpx.AsyncClient(trust_env=False) as client:
+        made = await client.post(
+            f"{stack.url}/rest/v1/rpc/create_api_key",
+            json={"key_name": "again"},
+            headers={"apikey": stack.anon_key, "Authorization": f"Bearer {token}"},
+        )
+    assert made.status_code == 403, made.text
+
+
+async def test_a_header_names_the_session_and_only_the_users_own(
+    api: ApiProcess, sdk: openai.AsyncOpenAI, owner: ApiUser, http: httpx.AsyncClient, worker: Worker
+) -> None:
+    mine = (await http.post("/api/sessions", json={"title": "from the web"}, headers=owner.headers)).json()["session"]
+    done = await sdk.chat.completions.create(
+        model="qwen-turbo",
+        messages=[{"role": "user", "content": "into my web session"}],
+        extra_headers={"X-ChatGalaxy-Session": mine["id"]},
+    )
+    history = await http.get("/api/chat/history", params={"session_id": mine["id"]}, headers=owner.headers)
+    assert [m["content"] for m in history.json()["messages"] if m["message_type"] == "assistant"] == [
+        done.choices[0].message.content
+    ]
+    stranger = await register_and_login(http)
+    theirs = (await http.post("/api/sessions", json={}, headers=stranger.headers)).json()["session"]
+    with pytest.raises(openai.NotFoundError) as refused:
+        await sdk.chat.completions.create(
+            model="qwen-turbo",
+            messages=[{"role": "user", "content": "into theirs"}],
+            extra_headers={"X-ChatGalaxy-Session": theirs["id"]},
+        )
+    assert refused.value.code == "session_not_found"
+    stored = await http.get("/api/chat/history", params={"session_id": theirs["id"]}, headers=stranger.headers)
+    assert stored.json()["messages"] == []

@@ -1,0 +1,207 @@
+"""Running ChatGalaxy as a service, in Debian's Chromium (web/e2e/service.mjs): the usage page and
+its chart, API keys, the admin area (and its absence for a user), export and account deletion
+from the profile page, in Chinese and English and on a phone. The API runs beside the product
+here (export and delete go through it), with a web server that points the SPA at it; each test
+below is one step of the journey, and the database and the API are checked for what it claimed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.conftest import free_port, sign_up, wait_for_http
+from tests.e2e.conftest import ROOT, Child, Product, no_page_errors, passed, run_journey, spawn
+
+pytestmark = pytest.mark.timeout(420)
+
+
+@pytest.fixture(scope="module")
+def service(product: Product, web_dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
+    """The product plus `python -m api` and a web server whose /config.js names that API."""
+    logs = tmp_path_factory.mktemp("service-e2e")
+    base = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "PYTHONPATH": str(ROOT)}
+    stack = product.stack
+    api_port, web_port = free_port(), free_port()
+    web_origin = f"http://127.0.0.1:{web_port}"
+    children: list[Child] = []
+    try:
+        api = spawn(
+            "api",
+            ["-m", "api", "--port", str(api_port)],
+            {
+                **base,
+                "SUPABASE_URL": stack.url,
+                "SUPABASE_JWT_SECRET": stack.jwt_secret,
+                "DATABASE_URL": stack.dsn,
+                "API_CORS_ORIGINS": web_origin,
+                "API_RATE_AUTH_PER_IP": "1000",
+            },
+            logs / "api.log",
+        )
+        children.append(api)
+        wait_for_http(f"http://127.0.0.1:{api_port}/health", api.process)
+        web = spawn(
+            "webserve",
+            ["-m", "webserve", "--port", str(web_port), "--dist", str(web_dist)],
+            {
+                **base,
+                "SUPABASE_URL": stack.url,
+                "SUPABASE_JWT_SECRET": stack.jwt_secret,
+                "API_HOST": "127.0.0.1",
+                "API_PORT": str(api_port),
+            },
+            logs / "webserve.log",
+        )
+        children.append(web)
+        wait_for_http(f"{web_origin}/config.js", web.process)
+        yield Product(stack, web_origin, [*product.children, *children])
+    finally:
+        for child in reversed(children):
+            child.stop()
+
+
+async def _arrange(dsn: str, users: dict[str, Any]) -> None:
+    """carol has 30 days of settled usage on two models (unfolded: her next admission folds them)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(
+            """insert into usage_ledger (user_id, message_id, model, reserved, charged, state, folded,
+                                         input_tokens, output_tokens, day, month, created_at, settled_at)
+               select $1, gen_random_uuid(), m.model, 0, m.base * (d % 5 + 1), 'settled', false, 10, 20,
+                      (now() - make_interval(days => d))::date,
+                      date_trunc('month', now() - make_interval(days => d))::date,
+                      now() - make_interval(days => d), now() - make_interval(days => d)
+                 from generate_series(0, 27, 3) d,
+                      (values ('qwen-plus', 1500), ('qwen-turbo', 600)) m(model, base)""",
+            users["carol"]["id"],
+        )
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="module")
+def journey(service: Product, chromium_path: str) -> dict[str, Any]:
+    stack = service.stack
+    tag = uuid.uuid4().hex[:6]
+    users: dict[str, Any] = {"tag": tag}
+    for name in ("carol", "dave", "admin"):
+        username = f"{name}_{tag}"
+        made = sign_up(stack, username)
+        users[name] = {"id": made.id, "email": made.email, "password": made.password, "username": username}
+    httpx.put(
+        f"{stack.url}/auth/v1/admin/users/{users['admin']['id']}",
+        headers={"apikey": stack.service_role_key, "Authorization": f"Bearer {stack.service_role_key}"},
+        json={"app_metadata": {"role": "admin"}},
+        timeout=10,
+    ).raise_for_status()
+    asyncio.run(_arrange(stack.dsn, users))
+    result = run_journey(service, chromium_path, "service", env={"E2E_USERS": json.dumps(users)})
+    result["users"] = users
+    return result
+
+
+async def query(product: Product, sql: str, *args: Any) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(product.stack.dsn)
+    try:
+        return list(await conn.fetch(sql, *args))
+    finally:
+        await conn.close()
+
+
+def test_usage_page_charts_tokens_per_day_and_model(journey: dict[str, Any]) -> None:
+    step = passed(journey, "usage page: plan, allowance and the 30-day chart per model (zh)")
+    detail = step["detail"]
+    assert sorted(detail["legend"]) == ["qwen-plus", "qwen-turbo"]
+    assert len(detail["bars"]) == 10  # every third day of the last 28, both models stacked
+    assert all(bar["total"] % 2100 == 0 for bar in detail["bars"])
+    assert "997,900" in detail["remaining"]  # today's 2,100 (1,500 + 600) of the free plan's 1,000,000
+    passed(journey, "usage page in English")
+
+
+def test_the_admin_area_is_absent_for_a_user(journey: dict[str, Any]) -> None:
+    detail = passed(journey, "no admin area for a user: no link, /admin sends them back")["detail"]
+    assert detail == {"links": 0, "area": 0, "profileLinks": 0}
+
+
+def test_a_key_is_shown_once_works_and_is_refused_once_revoked(journey: dict[str, Any], service: Product) -> None:
+    created = passed(journey, "create an API key: the secret is shown once")["detail"]
+    assert created["shownAgain"] == 0
+    assert created["prefixShown"]
+    passed(journey, "revoke the key")
+    secret = journey["secret"]
+    rows = asyncio.run(
+        query(
+            service,
+            "select name, prefix, revoked_at is not null as revoked, expires_at > now() + interval '29 days' as month"
+            " from api_keys where key_hash = sha256(convert_to($1, 'UTF8'))",
+            secret,
+        )
+    )
+    assert [tuple(r) for r in rows] == [("journey key", secret[:12], True, True)]
+
+
+def test_usage_and_keys_fit_a_phone(journey: dict[str, Any]) -> None:
+    detail = passed(journey, "usage and keys on a phone")["detail"]
+    assert detail["width"] <= 390
+    assert detail["keysWidth"] <= 390
+    assert passed(journey, "admin area on a phone")["detail"]["width"] <= 390
+
+
+def test_admin_changes_plan_and_disables_and_it_is_audited(journey: dict[str, Any], service: Product) -> None:
+    assert (
+        passed(journey, "admin area: search a user, change the plan, disable, see usage (zh)")["detail"]["listed"] == 1
+    )
+    passed(journey, "admin edits a built-in role (en)")
+    users = journey["users"]
+    [plan] = asyncio.run(
+        query(service, "select plan_id, disabled from user_plans where user_id = $1", users["carol"]["id"])
+    )
+    assert tuple(plan) == ("pro", True)
+    events = asyncio.run(
+        query(
+            service,
+            "select details->>'action' as action, details->>'table' as tbl from audit.events"
+            " where kind = 'admin_action' and user_id = $1 order by id",
+            users["admin"]["id"],
+        )
+    )
+    actions = [(e["action"], e["tbl"]) for e in events]
+    assert ("update", "user_plans") in actions
+    assert ("update", "ai_roles") in actions
+    assert ("view_usage", None) in actions
+    assert actions[0] == ("list_users", None)
+    role = asyncio.run(query(service, "select name from ai_roles where name = $1", f"Helper {users['tag']}"))
+    assert len(role) == 1
+
+
+def test_export_and_delete_from_the_profile_page(journey: dict[str, Any], service: Product) -> None:
+    exported = passed(journey, "export everything from the profile page")["detail"]
+    dave = journey["users"]["dave"]
+    assert exported["file"] == "chatgalaxy-export.json"
+    assert exported["user"] == dave["id"]
+    passed(journey, "delete the account: a wrong password is refused, the right one deletes it")
+    assert asyncio.run(query(service, "select id from auth.users where id = $1", dave["id"])) == []
+
+
+def test_no_page_errors_and_screenshots(journey: dict[str, Any]) -> None:
+    no_page_errors(journey)
+    shots = ROOT / "tests" / "e2e" / "screenshots" / "service"
+    names = {p.stem for p in shots.glob("*.png")}
+    assert {
+        "usage-zh",
+        "usage-en",
+        "keys-created-en",
+        "admin-users-zh",
+        "phone-usage-zh",
+        "profile-account-zh",
+    } <= names

@@ -1,0 +1,168 @@
+// Running ChatGalaxy as a service, in the browser: the usage page (allowance and the 30-day chart),
+// API keys (create: shown once; revoke), the admin area (absent for a user; search, change a plan,
+// disable, see usage as an admin), and export + delete from the profile page; in Chinese and
+// English, on a desktop and a phone. Users come from tests/e2e/test_service.py (E2E_USERS).
+import { readFileSync } from 'node:fs'
+import { journey, step, shot, tid, expectText, result, WEB_URL, STEP_MS } from './harness.mjs'
+
+const users = JSON.parse(process.env.E2E_USERS ?? '{}')
+const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true }
+
+async function login(page, user) {
+  await page.goto(`${WEB_URL}/login`)
+  await page.fill(tid('email'), user.email)
+  await page.fill(tid('password'), user.password)
+  await page.click(tid('submit'))
+  await page.waitForURL((url) => !url.pathname.startsWith('/login'), { timeout: STEP_MS })
+}
+
+async function english(page) {
+  await page.evaluate(() => localStorage.setItem('chatgalaxy-locale', 'en'))
+}
+
+await journey(async ({ newPage }) => {
+  const carol = await newPage('carol')
+
+  await step('usage page: plan, allowance and the 30-day chart per model (zh)', async () => {
+    await login(carol, users.carol)
+    await carol.goto(`${WEB_URL}/usage`)
+    await carol.waitForSelector(tid('usage-chart'), { timeout: STEP_MS })
+    const remaining = await expectText(carol.locator(`${tid('allowance-day')} ${tid('allowance-remaining')}`), /\d/)
+    const legend = await carol.locator(tid('usage-legend')).allTextContents()
+    const bars = await carol.locator(`${tid('usage-chart')} g[data-total]`).evaluateAll((gs) =>
+      gs.map((g) => ({ day: g.getAttribute('data-day'), total: Number(g.getAttribute('data-total')) })).filter((b) => b.total > 0),
+    )
+    await shot(carol, 'usage-zh')
+    return { remaining, legend, bars, plan: await carol.locator(tid('usage-plan')).textContent() }
+  })
+
+  await step('no admin area for a user: no link, /admin sends them back', async () => {
+    const links = await carol.locator(tid('nav-admin')).count()
+    await carol.goto(`${WEB_URL}/admin`)
+    await carol.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
+    const area = await carol.locator(tid('admin-area')).count()
+    await carol.goto(`${WEB_URL}/profile`)
+    await carol.waitForSelector(tid('profile-links'), { timeout: STEP_MS })
+    return { links, area, profileLinks: await carol.locator(tid('profile-admin')).count() }
+  })
+
+  await step('create an API key: the secret is shown once', async () => {
+    await english(carol)
+    await carol.goto(`${WEB_URL}/keys`)
+    await carol.fill(tid('key-name'), 'journey key')
+    await carol.selectOption(tid('key-expiry'), { label: '30 days' })
+    await carol.click(tid('key-create'))
+    const secret = (await expectText(carol.locator(tid('key-secret')), /^sk-cg-[0-9a-f]{48}$/)).trim()
+    await carol.waitForSelector(tid('key-row'), { timeout: STEP_MS })
+    await shot(carol, 'keys-created-en')
+    await carol.click(tid('key-fresh-close'))
+    await carol.reload()
+    await carol.waitForSelector(tid('key-row'), { timeout: STEP_MS })
+    const shownAgain = await carol.locator(tid('key-secret')).count()
+    const row = await carol.locator(tid('key-row')).first().textContent()
+    result.secret = secret
+    return { shownAgain, row, prefixShown: row.includes(secret.slice(0, 12)) }
+  })
+
+  await step('revoke the key', async () => {
+    await carol.click(tid('key-revoke'))
+    await carol.click('.el-message-box__btns .el-button--primary')
+    await carol.waitForSelector(tid('key-row-revoked'), { timeout: STEP_MS })
+    await shot(carol, 'keys-revoked-en')
+    return { live: await carol.locator(tid('key-row')).count() }
+  })
+
+  await step('usage page in English', async () => {
+    await carol.goto(`${WEB_URL}/usage`)
+    await carol.waitForSelector(tid('usage-chart'), { timeout: STEP_MS })
+    const title = await carol.locator('h1').textContent()
+    await shot(carol, 'usage-en')
+    return { title }
+  })
+
+  const phone = await newPage('carol-phone', PHONE)
+  await step('usage and keys on a phone', async () => {
+    await login(phone, users.carol)
+    await phone.goto(`${WEB_URL}/profile`)
+    await phone.click(tid('profile-usage'))
+    await phone.waitForSelector(tid('usage-chart'), { timeout: STEP_MS })
+    const width = await phone.evaluate(() => document.documentElement.scrollWidth)
+    await shot(phone, 'phone-usage-zh')
+    await phone.goto(`${WEB_URL}/keys`)
+    await phone.waitForSelector(tid('key-list'), { timeout: STEP_MS })
+    const keysWidth = await phone.evaluate(() => document.documentElement.scrollWidth)
+    await shot(phone, 'phone-keys-zh')
+    return { width, keysWidth }
+  })
+
+  const admin = await newPage('admin')
+  await step('admin area: search a user, change the plan, disable, see usage (zh)', async () => {
+    await login(admin, users.admin)
+    await admin.waitForSelector(tid('nav-admin'), { timeout: STEP_MS })
+    await admin.click(tid('nav-admin'))
+    await admin.waitForSelector(tid('admin-area'), { timeout: STEP_MS })
+    await admin.fill(tid('admin-search'), users.carol.username)
+    await admin.click(tid('admin-search-button'))
+    // the search narrows the list (everyone is listed before it)
+    await admin.waitForFunction((id) => {
+      const rows = document.querySelectorAll('[data-testid="admin-user"]')
+      return rows.length > 0 && [...rows].every((r) => r.getAttribute('data-user-id') === id)
+    }, users.carol.id, { timeout: STEP_MS })
+    const row = admin.locator(`${tid('admin-user')}[data-user-id="${users.carol.id}"]`)
+    const listed = await admin.locator(tid('admin-user')).count()
+    await row.locator(tid('admin-plan')).selectOption('pro')
+    await admin.waitForSelector('.el-message--success', { timeout: STEP_MS })
+    await row.locator(tid('admin-toggle')).click()
+    await row.locator(tid('admin-disabled')).waitFor({ timeout: STEP_MS })
+    await row.locator(tid('admin-usage')).click()
+    await row.locator(tid('admin-user-usage')).waitFor({ timeout: STEP_MS })
+    await row.locator(`${tid('usage-chart')} g[data-total]`).first().waitFor({ state: 'attached', timeout: STEP_MS })
+    await shot(admin, 'admin-users-zh')
+    return { listed }
+  })
+
+  await step('admin edits a built-in role (en)', async () => {
+    await english(admin)
+    await admin.goto(`${WEB_URL}/admin`)
+    await admin.click(tid('admin-tab-roles'))
+    const first = admin.locator(tid('admin-role')).first()
+    await first.locator(tid('admin-role-name')).fill(`Helper ${users.tag}`)
+    await first.locator(tid('admin-role-save')).click()
+    await admin.waitForSelector('.el-message--success', { timeout: STEP_MS })
+    await shot(admin, 'admin-roles-en')
+  })
+
+  const adminPhone = await newPage('admin-phone', PHONE)
+  await step('admin area on a phone', async () => {
+    await login(adminPhone, users.admin)
+    await adminPhone.goto(`${WEB_URL}/profile`)
+    await adminPhone.click(tid('profile-admin'))
+    await adminPhone.waitForSelector(tid('admin-user'), { timeout: STEP_MS })
+    const width = await adminPhone.evaluate(() => document.documentElement.scrollWidth)
+    await shot(adminPhone, 'phone-admin-zh')
+    return { width }
+  })
+
+  const dave = await newPage('dave', { acceptDownloads: true })
+  await step('export everything from the profile page', async () => {
+    await login(dave, users.dave)
+    await dave.goto(`${WEB_URL}/profile`)
+    await dave.waitForSelector(tid('account-data'), { timeout: STEP_MS })
+    const [download] = await Promise.all([dave.waitForEvent('download', { timeout: STEP_MS }), dave.click(tid('account-export'))])
+    const document = JSON.parse(readFileSync(await download.path(), 'utf8'))
+    await shot(dave, 'profile-account-zh')
+    return { file: download.suggestedFilename(), user: document.user?.id, sessions: document.sessions.length, messages: document.messages.length }
+  })
+
+  await step('delete the account: a wrong password is refused, the right one deletes it', async () => {
+    await dave.click(tid('account-delete'))
+    await dave.fill(tid('account-delete-password'), 'not-the-password1')
+    await dave.click(tid('account-delete-confirm'))
+    const refused = await expectText(dave.locator('.el-message--error'), /密码不正确/)
+    await shot(dave, 'profile-delete-refused-zh')
+    await dave.fill(tid('account-delete-password'), users.dave.password)
+    await dave.click(tid('account-delete-confirm'))
+    await dave.waitForURL(/\/login/, { timeout: STEP_MS })
+    return { refused }
+  })
+})

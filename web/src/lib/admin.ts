@@ -1,0 +1,93 @@
+/**
+ * The admin area's data, straight through Supabase as the admin: RLS policies keyed on the JWT's
+ * app_metadata.role give admins every profile, plan and ledger row; changes are recorded in
+ * audit.events by triggers, and reads here are recorded with `audit_admin_read`.
+ */
+import type { Session } from '@supabase/supabase-js'
+import { supabase } from './supabase'
+
+export function isAdmin(session: Session | null): boolean {
+  const meta = session?.user.app_metadata as { role?: unknown } | undefined
+  return meta?.role === 'admin'
+}
+
+export interface AdminUser {
+  id: string
+  username: string
+  email: string | null
+  created_at: string
+  plan_id: string | null
+  disabled: boolean
+}
+
+export interface Plan {
+  id: string
+  name: string
+  tokens_per_day: number | null
+  tokens_per_month: number | null
+  requests_per_minute: number | null
+}
+
+export interface BuiltinRole {
+  id: string
+  slug: string
+  name: string
+  description: string | null
+  system_prompt: string
+  is_active: boolean
+}
+
+async function audit(action: string, target: string | null = null, details: Record<string, unknown> = {}): Promise<void> {
+  const { error } = await supabase().rpc('audit_admin_read', { action, target, details })
+  if (error) throw error
+}
+
+export async function searchUsers(query: string): Promise<AdminUser[]> {
+  let request = supabase()
+    .from('profiles')
+    .select('id,username,email,created_at,user_plans(plan_id,disabled)')
+    .order('created_at', { ascending: false })
+    .limit(100)
+  const term = query.trim().replace(/[,()*%\\"']/g, '')
+  if (term) request = request.or(`username.ilike.*${term}*,email.ilike.*${term}*`)
+  const { data, error } = await request
+  if (error) throw error
+  await audit('list_users', null, { q: term })
+  type Row = Omit<AdminUser, 'plan_id' | 'disabled'> & { user_plans: { plan_id: string; disabled: boolean } | { plan_id: string; disabled: boolean }[] | null }
+  return ((data as Row[] | null) ?? []).map((row) => {
+    const plan = Array.isArray(row.user_plans) ? row.user_plans[0] : row.user_plans
+    return { id: row.id, username: row.username, email: row.email, created_at: row.created_at, plan_id: plan?.plan_id ?? null, disabled: plan?.disabled ?? false }
+  })
+}
+
+export async function recordUsageView(userId: string): Promise<void> {
+  await audit('view_usage', userId)
+}
+
+export async function listPlans(): Promise<Plan[]> {
+  const { data, error } = await supabase().from('plans').select('id,name,tokens_per_day,tokens_per_month,requests_per_minute').order('sort_order')
+  if (error) throw error
+  return (data as Plan[] | null) ?? []
+}
+
+export async function updateUser(userId: string, patch: { plan_id?: string; disabled?: boolean }): Promise<void> {
+  const { data, error } = await supabase().from('user_plans').update(patch).eq('user_id', userId).select('user_id')
+  if (error) throw error
+  if (!data?.length) throw new Error('not found')
+}
+
+export async function listBuiltinRoles(): Promise<BuiltinRole[]> {
+  const { data, error } = await supabase()
+    .from('ai_roles')
+    .select('id,slug,name,description,system_prompt,is_active')
+    .is('created_by', null)
+    .order('sort_order')
+  if (error) throw error
+  return (data as BuiltinRole[] | null) ?? []
+}
+
+export async function updateBuiltinRole(id: string, patch: Partial<Pick<BuiltinRole, 'name' | 'description' | 'system_prompt' | 'is_active'>>): Promise<void> {
+  const { data, error } = await supabase().from('ai_roles').update(patch).eq('id', id).is('created_by', null).select('id')
+  if (error) throw error
+  if (!data?.length) throw new Error('not found')
+}
