@@ -27,6 +27,7 @@ BENCHMARKS = [
     "api_bench",
     "storage_bench",
     "trees_bench",
+    "service_bench",
 ]
 REPORT = Path(__file__).resolve().parent / "report.json"
 TIME_LIMIT_S = 900
