@@ -363,6 +363,9 @@ def main() -> None:
             "SUPABASE_JWT_SECRET": settings.supabase.jwt_secret,
             "API_RATE_LIMIT_ENABLED": "false",
             "NO_PROXY": "127.0.0.1,localhost",
+            # The bench user signs in right after registering (config.toml has confirmations on).
+            "GOTRUE_MAILER_AUTOCONFIRM": "true",
+            "GOTRUE_RATE_LIMIT_SIGN_IN_SIGN_UPS": "0",
         }
         gateway = ["-m", "localbase", "serve", "--port", str(gateway_port)]
         api = ["-m", "api", "--port", str(api_port)]

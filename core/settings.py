@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
+from core import projectconfig as config
 from core.jwt import KeySet, encode
 
 # The Supabase CLI's well-known local secret (apps/cli-go/pkg/config/apikeys.go).
@@ -104,10 +105,35 @@ class LocalbaseSettings:
 
     host: str = field(default_factory=lambda: env_str("LOCALBASE_HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: env_int("LOCALBASE_PORT", 54321))
-    site_url: str = field(default_factory=lambda: env_str("SITE_URL", "http://127.0.0.1:3000"))
-    autoconfirm: bool = field(default_factory=lambda: env_bool("LOCALBASE_AUTOCONFIRM", True))
-    jwt_expiry: int = field(default_factory=lambda: env_int("JWT_EXPIRY", 3600))
-    refresh_reuse_interval: int = field(default_factory=lambda: env_int("REFRESH_TOKEN_REUSE_INTERVAL", 10))
+    # Auth settings default to supabase/config.toml (core/projectconfig.py), as `supabase start` does;
+    # our variable names win, then GoTrue's own GOTRUE_* names.
+    site_url: str = field(
+        default_factory=lambda: config.setting_str(
+            ("SITE_URL", "GOTRUE_SITE_URL"), "auth.site_url", "http://127.0.0.1:3000"
+        )
+    )
+    autoconfirm: bool = field(
+        default_factory=lambda: config.setting_bool(
+            ("LOCALBASE_AUTOCONFIRM", "GOTRUE_MAILER_AUTOCONFIRM"), "auth.email.enable_confirmations", True, invert=True
+        )
+    )
+    jwt_expiry: int = field(
+        default_factory=lambda: config.setting_int(("JWT_EXPIRY", "GOTRUE_JWT_EXP"), "auth.jwt_expiry", 3600)
+    )
+    refresh_rotation: bool = field(
+        default_factory=lambda: config.setting_bool(
+            ("REFRESH_TOKEN_ROTATION", "GOTRUE_SECURITY_REFRESH_TOKEN_ROTATION_ENABLED"),
+            "auth.enable_refresh_token_rotation",
+            True,
+        )
+    )
+    refresh_reuse_interval: int = field(
+        default_factory=lambda: config.setting_int(
+            ("REFRESH_TOKEN_REUSE_INTERVAL", "GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL"),
+            "auth.refresh_token_reuse_interval",
+            10,
+        )
+    )
     strict_apikey: bool = field(default_factory=lambda: env_bool("LOCALBASE_STRICT_APIKEY", False))
     exposed_schemas: tuple[str, ...] = field(
         default_factory=lambda: tuple(
@@ -128,24 +154,76 @@ class LocalbaseSettings:
     # Auth: GoTrue's bcrypt cost, the product's password rule (character sets separated by ":",
     # each must be represented), how long emailed links and codes live, where redirects may go.
     bcrypt_cost: int = field(default_factory=lambda: env_int("LOCALBASE_BCRYPT_COST", 10))
-    password_min_length: int = field(default_factory=lambda: env_int("LOCALBASE_PASSWORD_MIN_LENGTH", 8))
+    password_min_length: int = field(
+        default_factory=lambda: config.setting_int(
+            ("LOCALBASE_PASSWORD_MIN_LENGTH", "GOTRUE_PASSWORD_MIN_LENGTH"), "auth.minimum_password_length", 8
+        )
+    )
     password_required_characters: str = field(
-        default_factory=lambda: env_str(
-            "LOCALBASE_PASSWORD_REQUIRED_CHARACTERS",
+        default_factory=lambda: config.password_characters(
+            ("LOCALBASE_PASSWORD_REQUIRED_CHARACTERS", "GOTRUE_PASSWORD_REQUIRED_CHARACTERS"),
             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ:0123456789",
         )
     )
     # supabase/config.toml [auth] enable_anonymous_sign_ins: the product turns guests on (GoTrue's
     # default is off); [auth.email] secure_password_change: a password change needs a fresh
     # sign-in (24 h) or the reauthentication code.
-    anonymous_sign_ins: bool = field(default_factory=lambda: env_bool("LOCALBASE_ANONYMOUS_SIGN_INS", True))
-    secure_password_change: bool = field(default_factory=lambda: env_bool("LOCALBASE_SECURE_PASSWORD_CHANGE", False))
-    mailer_otp_exp: int = field(default_factory=lambda: env_int("LOCALBASE_MAILER_OTP_EXP", 86400))
-    redirect_allow_list: tuple[str, ...] = field(
-        default_factory=lambda: tuple(
-            u.strip() for u in env_str("LOCALBASE_REDIRECT_ALLOW_LIST", "").split(",") if u.strip()
+    anonymous_sign_ins: bool = field(
+        default_factory=lambda: config.setting_bool(
+            ("LOCALBASE_ANONYMOUS_SIGN_INS", "GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED"),
+            "auth.enable_anonymous_sign_ins",
+            True,
         )
     )
+    secure_password_change: bool = field(
+        default_factory=lambda: config.setting_bool(
+            ("LOCALBASE_SECURE_PASSWORD_CHANGE", "GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_REAUTHENTICATION"),
+            "auth.email.secure_password_change",
+            False,
+        )
+    )
+    mailer_otp_exp: int = field(
+        default_factory=lambda: config.setting_int(
+            ("LOCALBASE_MAILER_OTP_EXP", "GOTRUE_MAILER_OTP_EXP"), "auth.email.otp_expiry", 86400
+        )
+    )
+    redirect_allow_list: tuple[str, ...] = field(
+        default_factory=lambda: config.setting_list(
+            ("LOCALBASE_REDIRECT_ALLOW_LIST", "GOTRUE_URI_ALLOW_LIST"), "auth.additional_redirect_urls"
+        )
+    )
+    # Auth's rate limits, as GoTrue counts them: e-mails sent per hour (all addresses), and per client
+    # IP per 5 minutes: sign-ups and sign-ins, token refreshes, verifications. 0 turns one off.
+    rate_email_sent: int = field(
+        default_factory=lambda: config.setting_int(
+            ("LOCALBASE_RATE_EMAIL_SENT", "GOTRUE_RATE_LIMIT_EMAIL_SENT"), "auth.rate_limit.email_sent", 0
+        )
+    )
+    rate_sign_in_sign_ups: int = field(
+        default_factory=lambda: config.setting_int(
+            ("LOCALBASE_RATE_SIGN_IN_SIGN_UPS", "GOTRUE_RATE_LIMIT_SIGN_IN_SIGN_UPS"),
+            "auth.rate_limit.sign_in_sign_ups",
+            0,
+        )
+    )
+    rate_token_refresh: int = field(
+        default_factory=lambda: config.setting_int(
+            ("LOCALBASE_RATE_TOKEN_REFRESH", "GOTRUE_RATE_LIMIT_TOKEN_REFRESH"), "auth.rate_limit.token_refresh", 0
+        )
+    )
+    rate_token_verifications: int = field(
+        default_factory=lambda: config.setting_int(
+            ("LOCALBASE_RATE_TOKEN_VERIFICATIONS", "GOTRUE_RATE_LIMIT_VERIFY"),
+            "auth.rate_limit.token_verifications",
+            0,
+        )
+    )
+    # The mailbox (`python -m localbase mail`): Mailpit's JSON API and a page listing the mails.
+    mail_host: str = field(default_factory=lambda: env_str("LOCALBASE_MAIL_HOST", "127.0.0.1"))
+    mail_port: int = field(
+        default_factory=lambda: config.setting_int(("LOCALBASE_MAIL_PORT", "INBUCKET_PORT"), "inbucket.port", 54324)
+    )
+    mail_from: str = field(default_factory=lambda: env_str("GOTRUE_SMTP_ADMIN_EMAIL", "admin@email.com"))
     realtime_authz_ttl: float = field(default_factory=lambda: env_float("REALTIME_AUTHZ_TTL_SECONDS", 5.0))
     realtime_heartbeat_timeout: float = field(default_factory=lambda: env_float("REALTIME_HEARTBEAT_TIMEOUT", 60.0))
 
@@ -305,6 +383,15 @@ class WorkerSettings:
     shutdown_grace: float = field(default_factory=lambda: env_float("WORKER_SHUTDOWN_GRACE", 10.0))
     metrics_port: int = field(default_factory=lambda: env_int("WORKER_METRICS_PORT", 0))  # 0 = off; 9464 usual
     log_level: str = field(default_factory=lambda: env_str("WORKER_LOG_LEVEL", "INFO"))
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """How every service logs: `json` (the seed's format), `pretty` (one readable line per event), or
+    `auto`: pretty when stderr is a terminal, JSON otherwise. NO_COLOR turns the colours off."""
+
+    format: str = field(default_factory=lambda: env_str("LOG_FORMAT", "auto").strip().lower())
+    no_color: bool = field(default_factory=lambda: bool(os.environ.get("NO_COLOR")))
 
 
 @dataclass(frozen=True)

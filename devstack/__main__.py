@@ -1,7 +1,7 @@
 """Start PostgreSQL, the local Supabase stack, the model (real DashScope or the offline fake), the
 worker and the API; stop them all on Ctrl-C, or when any one of them dies.
 
-Order matters and is waited on: Postgres (migrated) → gateway (auth/rest/realtime) → fake model
+Order matters and is waited on: Postgres (migrated) → gateway (auth/rest/realtime) → mailbox → fake model
 (only without DASHSCOPE_API_KEY) → worker → API → web app (the built SPA). Each child inherits this environment, so the
 same `.env` variables configure `make run` and the individual services.
 """
@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from core.settings import get_settings
+from core.settings import LogSettings, get_settings
+from devstack.banner import banner
 from localbase.migrate import migrate
 from localbase.postgres import project_cluster
 
@@ -64,7 +65,11 @@ class Child:
 def _children() -> list[Child]:
     settings = get_settings()
     gateway = f"http://{settings.localbase.host}:{settings.localbase.port}"
-    children = [Child("localbase", ["-m", "localbase", "serve"], f"{gateway}/auth/v1/health")]
+    mailbox = f"http://{settings.localbase.mail_host}:{settings.localbase.mail_port}"
+    children = [
+        Child("localbase", ["-m", "localbase", "serve"], f"{gateway}/auth/v1/health"),
+        Child("mailbox", ["-m", "localbase", "mail"], f"{mailbox}/livez"),
+    ]
     if not settings.llm.api_key:
         fake = settings.fakescope
         fake_url = f"http://{fake.host}:{fake.port}"
@@ -102,16 +107,7 @@ def main() -> int:
             child.start(dict(os.environ))
             child.wait_ready()
             print(f"started {child.name}", flush=True)
-        print(
-            "\nChatGalaxy is running:\n"
-            f"  Supabase API   http://{settings.localbase.host}:{settings.localbase.port}\n"
-            f"  anon key       {settings.supabase.anon_key}\n"
-            f"  web app        http://{settings.web.host}:{settings.web.port}\n"
-            f"  API            http://{settings.api.host}:{settings.api.port} (docs at /schema/swagger)\n"
-            f"  model          {'DashScope' if settings.llm.api_key else 'offline fake (no DASHSCOPE_API_KEY)'}\n"
-            "Ctrl-C stops everything.",
-            flush=True,
-        )
+        print("\n" + banner(settings, colour=sys.stdout.isatty() and not LogSettings().no_color), flush=True)
         while not stopping:
             for child in children:
                 if child.process is not None and child.process.poll() is not None:

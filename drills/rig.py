@@ -150,6 +150,12 @@ async def rig(name: str, shape: Shape) -> AsyncIterator[Rig]:
             "SUPABASE_JWT_SECRET": secret,
             "LOCALBASE_MAIL_DIR": str(log_dir / "mail"),
             "LOCALBASE_BCRYPT_COST": "4",
+            # Drill users sign up with a session at once and without Auth's rate limits (the
+            # product's config.toml has e-mail confirmations and limits on).
+            "GOTRUE_MAILER_AUTOCONFIRM": "true",
+            "GOTRUE_RATE_LIMIT_SIGN_IN_SIGN_UPS": "0",
+            "GOTRUE_RATE_LIMIT_TOKEN_REFRESH": "0",
+            "GOTRUE_RATE_LIMIT_EMAIL_SENT": "0",
         }
         gateway = Child(
             "gateway",

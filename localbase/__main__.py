@@ -2,6 +2,7 @@
 
 python -m localbase db start|stop|status|reset|migrate
 python -m localbase serve [--host H] [--port P]     (starts Postgres and migrates first)
+python -m localbase mail [--host H] [--port P]      (the mailbox on :54324: Mailpit's API and a page)
 """
 
 from __future__ import annotations
@@ -87,6 +88,16 @@ def _serve(host: str, port: int) -> int:
     return 0
 
 
+def _mail(host: str, port: int) -> int:
+    import uvicorn  # noqa: PLC0415 - only the server needs it
+
+    from localbase.mail.server import MailboxApp  # noqa: PLC0415
+
+    settings = get_settings()
+    uvicorn.run(MailboxApp(settings.localbase.mail_dir), host=host, port=port, log_level="warning", access_log=False)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     parser = argparse.ArgumentParser(
@@ -102,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
         "signing-key", help="print a new JWT signing key (a JWK array, like `supabase gen signing-key`)"
     )
     key.add_argument("--algorithm", choices=["ES256", "RS256"], default="ES256")
+    mail = commands.add_parser("mail", help="run the mailbox (Mailpit's API and a page listing the mails)")
+    mail.add_argument("--host", default=settings.localbase.mail_host)
+    mail.add_argument("--port", type=int, default=settings.localbase.mail_port)
     args = parser.parse_args(argv)
     if args.command == "signing-key":
         print(json.dumps([generate_jwk(args.algorithm)], indent=2))
@@ -110,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "db":
             return _db(args.action)
+        if args.command == "mail":
+            return _mail(args.host, args.port)
         return _serve(args.host, args.port)
     except PostgresUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -170,10 +170,26 @@ def wait_for_http(url: str, process: subprocess.Popen[bytes] | None = None, time
     raise TimeoutError(f"{url} did not answer within {timeout}s")
 
 
+# The product's supabase/config.toml turns e-mail confirmations and Auth's rate limits on. Suites
+# that do not test those sign users up with a session at once and without limits, as a project with
+# `enable_confirmations = false` would; the confirmation suites (tests/localbase/test_mailbox.py,
+# tests/api/test_email_confirmation.py, tests/e2e/test_signup_email.py) set these to "" and so run
+# with the file's settings.
+AUTH_TEST_ENV = {
+    "GOTRUE_MAILER_AUTOCONFIRM": "true",
+    "GOTRUE_RATE_LIMIT_EMAIL_SENT": "0",
+    "GOTRUE_RATE_LIMIT_SIGN_IN_SIGN_UPS": "0",
+    "GOTRUE_RATE_LIMIT_TOKEN_REFRESH": "0",
+    "GOTRUE_RATE_LIMIT_VERIFY": "0",
+}
+PRODUCT_AUTH_ENV = dict.fromkeys(AUTH_TEST_ENV, "")
+
+
 def stack_env(dsn: str, port: int, log_path: Path) -> dict[str, str]:
     settings = Settings()
     return {
         **os.environ,
+        **AUTH_TEST_ENV,
         "DATABASE_URL": dsn,
         "SUPABASE_URL": f"http://127.0.0.1:{port}",
         "LOCALBASE_PORT": str(port),

@@ -2,21 +2,23 @@
 
 GoTrue keeps `sha224(email + otp)` in the user's token column; the link carries that hash and the
 mail also shows the 6-digit code, so both POST /verify forms work. The Supabase CLI shows mails in
-Inbucket; here each mail is a file in `mail_dir` that developers (and tests) open to follow the link.
+Mailpit; here each mail is a file in `mail_dir` (localbase/mail/store.py) worded like GoTrue's
+templates, which the mailbox (`python -m localbase mail`, :54324) lists with its link.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import secrets
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 from uuid import UUID
+
+from core.settings import get_settings
+from localbase.mail import store, templates
 
 log = logging.getLogger(__name__)
 
@@ -52,24 +54,21 @@ def action_link(auth_url: str, token: OneTimeToken, kind: str, redirect_to: str)
 
 async def send(mail_dir: str, to: str, kind: str, user_id: UUID, *, token: OneTimeToken, link: str) -> Path:
     """Write the mail as JSON and log where; the link is for the developer, not for the log."""
+    composed = templates.compose(kind, link, token.otp)
     mail = {
+        "from": get_settings().localbase.mail_from,
         "to": to,
-        "subject": SUBJECTS.get(kind, kind),
+        "subject": SUBJECTS.get(kind, composed.subject),
         "type": kind,
         "user_id": str(user_id),
         "otp": token.otp,
         "token_hash": token.token_hash,
         "action_link": link,
-        "sent_at": int(time.time()),
+        "text": composed.text,
+        "html": composed.html,
     }
-    path = Path(mail_dir) / f"{time.time_ns()}-{kind}-{user_id}.json"
-    await asyncio.to_thread(_write, path, json.dumps(mail, ensure_ascii=False, indent=2))
+    path = await asyncio.to_thread(store.write, mail_dir, kind, str(user_id), mail)
     log.info(
         "mail written", extra={"event": "auth.mail_written", "kind": kind, "user_id": str(user_id), "path": str(path)}
     )
     return path
-
-
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")

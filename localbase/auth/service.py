@@ -23,6 +23,7 @@ from localbase.auth.errors import (
     unprocessable,
     validation_failed,
 )
+from localbase.auth.ratelimits import AuthRateLimits
 from localbase.gateway import Context
 from localbase.http import JSON_TYPE, BodyTooLarge, Receive, Request, Scope, Send, encode_json, respond
 
@@ -35,6 +36,7 @@ GOTRUE_VERSION = "v2.189.0"
 class AuthService:
     def __init__(self, context: Context) -> None:
         self.auth = Auth(context.settings, context.db)
+        self.limits = AuthRateLimits(context.settings.localbase)
         self._routes: dict[tuple[str, str], Handler] = {
             ("GET", "/health"): _health,
             ("GET", "/settings"): _settings,
@@ -82,6 +84,7 @@ class AuthService:
     async def _dispatch(self, request: Request, versioned: bool) -> Reply:
         path = request.path.rstrip("/") or "/"
         handler = self._routes.get((request.method, path)) or _fallback(path)
+        self.limits.check(request.method, path, request.query_value("grant_type"), request.client_ip)
         body = {}
         if request.method in ("POST", "PUT", "PATCH", "DELETE"):
             try:

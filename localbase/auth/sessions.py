@@ -4,7 +4,8 @@ Rotation follows GoTrue: a refresh revokes the presented token and issues a chil
 A revoked token presented again is answered with the session's active token when it is that
 token's parent (a client that lost the response retries); within `refresh_reuse_interval` of its
 revocation it gets another child (concurrent tabs); otherwise it is a replay: every token of the
-session is revoked and 400 `refresh_token_already_used` returned. Refreshes of one session are
+session is revoked and 400 `refresh_token_already_used` returned. With rotation turned off
+(`enable_refresh_token_rotation = false`) that reuse detection is off too, as in GoTrue. Refreshes of one session are
 serialised by locking the session row, so two concurrent refreshes of one token cannot both mint.
 """
 
@@ -122,7 +123,8 @@ async def _rotate(conn: asyncpg.Connection, auth: Auth, token: str, ip: str) -> 
                 assurance=assurance,
             )
         window = timedelta(seconds=auth.settings.localbase.refresh_reuse_interval)
-        if active is None or row["updated_at"] + window <= now:
+        detect = auth.settings.localbase.refresh_rotation  # off: a revoked token still refreshes, as GoTrue
+        if detect and (active is None or row["updated_at"] + window <= now):
             await conn.execute(Q["revoke_token_family"], session_id)
             log.warning(
                 "refresh token reused: every token of the session revoked",

@@ -5,6 +5,10 @@ import './styles.css'
 import App from './App.vue'
 import { makeRouter } from './router'
 import { makeI18n, setLocale, storedLocale } from './i18n'
+import { captureLanding } from './lib/landing'
+
+// Before supabase-js reads (and clears) the fragment an e-mailed link brought back.
+captureLanding()
 
 const i18n = makeI18n()
 setLocale(i18n, storedLocale())

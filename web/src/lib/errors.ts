@@ -16,6 +16,8 @@ const AUTH_CODES: Record<string, string> = {
   over_email_send_rate_limit: 'auth.rateLimited',
   mfa_verification_failed: 'mfa.codeWrong',
   mfa_challenge_expired: 'mfa.codeWrong',
+  email_not_confirmed: 'auth.emailNotConfirmed',
+  otp_expired: 'auth.linkInvalid',
 }
 
 /** The database's refusals of a question (plans and quotas), raised with our own codes. */

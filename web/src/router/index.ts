@@ -7,6 +7,9 @@ export const routes: RouteRecordRaw[] = [
   { path: '/', name: 'chat', component: () => import('@/views/ChatView.vue'), meta: { auth: true } },
   { path: '/login', name: 'login', component: () => import('@/views/LoginView.vue'), meta: { guest: true } },
   { path: '/register', name: 'register', component: () => import('@/views/RegisterView.vue'), meta: { guest: true } },
+  { path: '/forgot', name: 'forgot', component: () => import('@/views/ForgotView.vue'), meta: { guest: true } },
+  // Where e-mailed links land (confirmation, recovery, expired links): open to everyone.
+  { path: '/auth/callback', name: 'auth-callback', component: () => import('@/views/AuthCallbackView.vue') },
   { path: '/profile', name: 'profile', component: () => import('@/views/ProfileView.vue'), meta: { auth: true } },
   { path: '/history', name: 'history', component: () => import('@/views/HistoryView.vue'), meta: { auth: true } },
   { path: '/roles', name: 'roles', component: () => import('@/views/RolesView.vue'), meta: { auth: true } },

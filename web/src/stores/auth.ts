@@ -109,7 +109,7 @@ export const useAuth = defineStore('auth', () => {
     const { data, error } = await supabase().auth.signUp({
       email: email.trim(),
       password,
-      options: { data: { username: username.trim() } },
+      options: { data: { username: username.trim() }, emailRedirectTo: callbackUrl() },
     })
     if (error) throw error
     session.value = data.session
@@ -184,12 +184,29 @@ export const useAuth = defineStore('auth', () => {
     if (error) throw error
   }
 
+  /** Mail the sign-up confirmation link again. */
+  async function resendConfirmation(email: string): Promise<void> {
+    const { error } = await supabase().auth.resend({ type: 'signup', email: email.trim(), options: { emailRedirectTo: callbackUrl() } })
+    if (error) throw error
+  }
+
+  /** Mail a password-reset link; its page (/auth/callback) then asks for the new password. */
+  async function requestPasswordReset(email: string): Promise<void> {
+    const { error } = await supabase().auth.resetPasswordForEmail(email.trim(), { redirectTo: callbackUrl() })
+    if (error) throw error
+  }
+
   return {
     session, profile, ready, user, userId, isGuest, needsCode, init, signIn, signUp, signInAsGuest, convertGuest,
     guestMessagesLeft, checkAssurance, verifyCode, totpFactor, enrolTotp, confirmTotp, disableTotp,
-    signOut, loadProfile, updateProfile, changePassword,
+    signOut, loadProfile, updateProfile, changePassword, resendConfirmation, requestPasswordReset,
   }
 })
+
+/** Where e-mailed links (confirmation, recovery) bring the browser back to. */
+export function callbackUrl(): string {
+  return `${window.location.origin}/auth/callback`
+}
 
 export async function usernameAvailable(name: string): Promise<boolean> {
   const { data, error } = await supabase().rpc('username_available', { name: name.trim() })

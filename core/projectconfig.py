@@ -1,0 +1,114 @@
+"""supabase/config.toml, read the way `supabase start` reads it, as the local Auth's defaults.
+
+One file declares the product's auth settings for every stack: the Supabase CLI pushes it to a
+hosted project and starts its local GoTrue from it, and `core.settings` takes the same keys as the
+defaults of the local stack. Environment variables still win over it (ours, then GoTrue's own
+GOTRUE_* names; see docs/ENVS.md). `SUPABASE_CONFIG` names another file; `SUPABASE_CONFIG=none`
+ignores any file (the built-in defaults, which are the CLI's).
+
+Read here: [auth] site_url, additional_redirect_urls, jwt_expiry, enable_refresh_token_rotation,
+refresh_token_reuse_interval, minimum_password_length, password_requirements; [auth.email]
+enable_confirmations, otp_expiry; [auth.rate_limit] email_sent, sign_in_sign_ups, token_refresh,
+token_verifications; [inbucket] port (the mailbox). A file that is not valid TOML is an error at
+start-up, not a silent fallback.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+DEFAULT_PATH = Path(__file__).resolve().parents[1] / "supabase" / "config.toml"
+
+# GoTrue's `password_requirements` values as the character sets each of which must appear.
+_LOWER, _UPPER, _DIGITS = "abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0123456789"
+# GoTrue's symbol set without ":", which separates the sets here.
+_SYMBOLS = "!@#$%^&*()_+-=[]{};'\\\"|<>?,./`~"
+PASSWORD_REQUIREMENTS = {
+    "": "",
+    "letters_digits": f"{_LOWER}{_UPPER}:{_DIGITS}",
+    "lower_upper_letters_digits": f"{_LOWER}:{_UPPER}:{_DIGITS}",
+    "lower_upper_letters_digits_symbols": f"{_LOWER}:{_UPPER}:{_DIGITS}:{_SYMBOLS}",
+}
+
+
+def config_path() -> Path | None:
+    """The config file in use, or None when there is none (or SUPABASE_CONFIG=none)."""
+    named = os.environ.get("SUPABASE_CONFIG", "")
+    if named.lower() == "none":
+        return None
+    path = Path(named) if named else DEFAULT_PATH
+    return path if path.is_file() else None
+
+
+@lru_cache(maxsize=8)
+def _load(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    with path.open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def value(dotted: str, default: Any) -> Any:
+    """The config file's `section.sub.key`, or `default` when the file or the key is missing."""
+    node: Any = _load(config_path())
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def _env(names: tuple[str, ...]) -> str | None:
+    for name in names:
+        found = os.environ.get(name)
+        if found not in (None, ""):
+            return found
+    return None
+
+
+def setting_str(names: tuple[str, ...], dotted: str, default: str) -> str:
+    """The first set environment variable of `names`, else the config's `dotted`, else `default`."""
+    found = _env(names)
+    return found if found is not None else str(value(dotted, default))
+
+
+def setting_int(names: tuple[str, ...], dotted: str, default: int) -> int:
+    found = _env(names)
+    return int(found) if found is not None else int(value(dotted, default))
+
+
+def setting_bool(names: tuple[str, ...], dotted: str, default: bool, *, invert: bool = False) -> bool:
+    """Like setting_str; `invert` when the config key says the opposite (enable_confirmations vs autoconfirm)."""
+    found = _env(names)
+    if found is not None:
+        return found.strip().lower() in {"1", "true", "yes", "on"}
+    configured = value(dotted, None)
+    if configured is None:
+        return default
+    return (not bool(configured)) if invert else bool(configured)
+
+
+def setting_list(names: tuple[str, ...], dotted: str) -> tuple[str, ...]:
+    """A comma-separated variable, else the config's list."""
+    found = _env(names)
+    if found is not None:
+        return tuple(item.strip() for item in found.split(",") if item.strip())
+    configured = value(dotted, [])
+    return tuple(str(item) for item in configured) if isinstance(configured, list) else ()
+
+
+def password_characters(names: tuple[str, ...], default: str) -> str:
+    """GoTrue's required character sets, from a variable or the config's `password_requirements`."""
+    found = _env(names)
+    if found is not None:
+        return found
+    configured = value("auth.password_requirements", None)
+    if configured is None:
+        return default
+    if configured not in PASSWORD_REQUIREMENTS:
+        raise ValueError(f"supabase/config.toml: unknown auth.password_requirements {configured!r}")
+    return PASSWORD_REQUIREMENTS[str(configured)]

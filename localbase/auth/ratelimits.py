@@ -1,0 +1,62 @@
+"""Auth's rate limits, counted the way GoTrue counts them, from [auth.rate_limit] in config.toml.
+
+Per client IP and 5-minute window: sign-ups and password sign-ins (`sign_in_sign_ups`), token
+refreshes (`token_refresh`), verifications (`token_verifications`); for the whole instance and
+hour: requests that send a mail (`email_sent`). Like GoTrue the counters live in the process, so
+each gateway counts for itself. A limit of 0 is off. Refused requests answer 429
+`over_request_rate_limit` / `over_email_send_rate_limit` before anything is read or written.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from core.settings import LocalbaseSettings
+from localbase.auth.errors import AuthError
+
+FIVE_MINUTES, HOUR = 300.0, 3600.0
+OVER_REQUESTS = AuthError(429, "over_request_rate_limit", "Request rate limit reached")
+OVER_EMAILS = AuthError(429, "over_email_send_rate_limit", "email rate limit exceeded")
+# Routes that send a mail (PUT /user only when it changes the address; counted all the same).
+_MAILING = frozenset({"/signup", "/recover", "/resend", "/otp", "/magiclink", "/invite"})
+
+
+@dataclass
+class _Window:
+    started: float
+    hits: int = 0
+
+
+@dataclass
+class AuthRateLimits:
+    settings: LocalbaseSettings
+    _windows: dict[tuple[str, str], _Window] = field(default_factory=dict)
+
+    def check(self, method: str, path: str, grant_type: str | None, ip: str, now: float | None = None) -> None:
+        """Count this request against its buckets; raise the 429 when one is full."""
+        at = time.monotonic() if now is None else now
+        limits = self.settings
+        if method == "POST" and (path == "/signup" or (path == "/token" and grant_type == "password")):
+            self._hit(("sign_in_sign_ups", ip), limits.rate_sign_in_sign_ups, FIVE_MINUTES, at)
+        if method == "POST" and path == "/token" and grant_type == "refresh_token":
+            self._hit(("token_refresh", ip), limits.rate_token_refresh, FIVE_MINUTES, at)
+        if path == "/verify":
+            self._hit(("token_verifications", ip), limits.rate_token_verifications, FIVE_MINUTES, at)
+        mails = path in _MAILING and not (path == "/signup" and limits.autoconfirm)
+        if method in {"POST", "PUT"} and mails:
+            self._hit(("email_sent", ""), limits.rate_email_sent, HOUR, at, OVER_EMAILS)
+
+    def _hit(
+        self, key: tuple[str, str], limit: int, period: float, now: float, error: AuthError = OVER_REQUESTS
+    ) -> None:
+        if limit <= 0:
+            return
+        window = self._windows.get(key)
+        if window is None or now - window.started >= period:
+            if len(self._windows) > 100_000:  # many addresses: forget the finished windows
+                self._windows = {k: w for k, w in self._windows.items() if now - w.started < HOUR}
+            window = self._windows[key] = _Window(now)
+        if window.hits >= limit:
+            raise error
+        window.hits += 1

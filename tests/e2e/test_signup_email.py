@@ -1,0 +1,102 @@
+"""E-mail verification in the browser (web/e2e/signup_email.mjs) against a product whose Auth runs
+with supabase/config.toml as it is (confirmations on) and the local mailbox: each test is one step,
+and the database is checked for what the page claimed. Screenshots: tests/e2e/screenshots/signup_email/."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from localbase.postgres import Cluster
+from tests.conftest import PRODUCT_AUTH_ENV, free_port, isolated_stack, wait_for_http
+from tests.e2e.conftest import ROOT, SCREENSHOTS, Product, no_page_errors, passed, run_journey, spawn
+from tests.mailbox import Mailbox
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def mail_product(
+    pg_cluster: Cluster, template_dsn: str, web_dist: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Product, Mailbox]]:
+    """The SPA, a gateway with the product's Auth settings and its mailbox (no model or worker:
+    nothing here asks a question)."""
+    logs = tmp_path_factory.mktemp("web-mail")
+    with isolated_stack(pg_cluster, "cg_web_mail", tmp_path_factory, **PRODUCT_AUTH_ENV) as stack:
+        base = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "PYTHONPATH": str(ROOT)}
+        port = free_port()
+        web = spawn(
+            "webserve",
+            ["-m", "webserve", "--port", str(port), "--dist", str(web_dist)],
+            {**base, "SUPABASE_URL": stack.url, "SUPABASE_JWT_SECRET": stack.jwt_secret},
+            logs / "webserve.log",
+        )
+        try:
+            wait_for_http(f"http://127.0.0.1:{port}/config.js", web.process)
+            with Mailbox.start(stack, logs) as box:
+                yield Product(stack, f"http://127.0.0.1:{port}", [web]), box
+        finally:
+            web.stop()
+
+
+@pytest.fixture(scope="module")
+def journey(mail_product: tuple[Product, Mailbox], chromium_path: str) -> dict[str, Any]:
+    product, box = mail_product
+    return run_journey(product, chromium_path, "signup_email", env={"MAILBOX_URL": box.url})
+
+
+async def _user(product: Product, email: str) -> asyncpg.Record | None:
+    conn = await asyncpg.connect(product.stack.dsn)
+    try:
+        return await conn.fetchrow(
+            "select u.email_confirmed_at, p.username from auth.users u join public.profiles p on p.id = u.id"
+            " where u.email = $1",
+            email,
+        )
+    finally:
+        await conn.close()
+
+
+def test_sign_up_says_check_your_mailbox(journey: dict[str, Any], mail_product: tuple[Product, Mailbox]) -> None:
+    passed(journey, "sign-up says check your mailbox")
+    mails = mail_product[1].search(f"to:{journey['user']['email']}")
+    assert [m["Subject"] for m in mails][-1] == "Confirm Your Signup"
+
+
+def test_resend(journey: dict[str, Any]) -> None:
+    passed(journey, "resend mails the link again")
+
+
+def test_login_before_confirming(journey: dict[str, Any]) -> None:
+    passed(journey, "logging in before confirming says to confirm first")
+
+
+def test_the_link_confirms_and_signs_in(journey: dict[str, Any], mail_product: tuple[Product, Mailbox]) -> None:
+    passed(journey, "the mailbox link confirms the address and signs in")
+    row = asyncio.run(_user(mail_product[0], journey["user"]["email"]))
+    assert row is not None
+    assert row["email_confirmed_at"] is not None
+    assert row["username"] == journey["user"]["username"]
+
+
+def test_password_reset_through_the_mailbox(journey: dict[str, Any]) -> None:
+    passed(journey, "a forgotten password is reset through the mailbox")
+
+
+def test_a_used_link_is_refused(journey: dict[str, Any]) -> None:
+    passed(journey, "a used link says it no longer works (phone)")
+
+
+def test_no_page_errors(journey: dict[str, Any]) -> None:
+    no_page_errors(journey)
+
+
+def test_screenshots(journey: dict[str, Any]) -> None:
+    names = {p.stem for p in (SCREENSHOTS / "signup_email").glob("*.png")}
+    assert {"01-check-mailbox", "03-mailbox", "04-email-confirmed", "06-new-password", "07-link-used-phone"} <= names

@@ -1,0 +1,140 @@
+"""The local Auth takes its settings from supabase/config.toml as `supabase start` does, and the
+environment overrides them (ours first, then GoTrue's GOTRUE_* names). A gateway started on a
+config file of its own proves each setting through supabase-py and plain HTTP."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from supabase_auth.errors import AuthError
+
+from core.projectconfig import PASSWORD_REQUIREMENTS
+from core.settings import LocalbaseSettings
+from tests.conftest import PRODUCT_AUTH_ENV, LocalStack, launch_stack
+from tests.localbase.auth.conftest import client
+
+CONFIG = """
+[inbucket]
+port = 54999
+
+[auth]
+site_url = "http://127.0.0.1:4999"
+additional_redirect_urls = ["https://app.example.com/**"]
+jwt_expiry = 120
+enable_refresh_token_rotation = false
+refresh_token_reuse_interval = 0
+minimum_password_length = 12
+password_requirements = "lower_upper_letters_digits"
+
+[auth.rate_limit]
+sign_in_sign_ups = 4
+
+[auth.email]
+enable_confirmations = false
+otp_expiry = 600
+"""
+GOOD = "Password1234"  # 12 characters, lower, upper and digits
+
+
+@pytest.fixture(scope="module")
+def config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("config") / "config.toml"
+    path.write_text(CONFIG)
+    return path
+
+
+@pytest.fixture(scope="module")
+def configured(stack: LocalStack, config_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    local = launch_stack(stack.dsn, tmp_path_factory, **PRODUCT_AUTH_ENV, SUPABASE_CONFIG=str(config_file))
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+def test_settings_come_from_the_file_and_the_environment_wins(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in (*PRODUCT_AUTH_ENV, "JWT_EXPIRY", "SITE_URL", "LOCALBASE_AUTOCONFIRM", "GOTRUE_JWT_EXP"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SUPABASE_CONFIG", str(config_file))
+    from_file = LocalbaseSettings()
+    assert (from_file.jwt_expiry, from_file.site_url, from_file.autoconfirm) == (120, "http://127.0.0.1:4999", True)
+    assert from_file.redirect_allow_list == ("https://app.example.com/**",)
+    assert (from_file.refresh_rotation, from_file.refresh_reuse_interval) == (False, 0)
+    assert from_file.password_min_length == 12
+    assert from_file.password_required_characters == PASSWORD_REQUIREMENTS["lower_upper_letters_digits"]
+    assert (from_file.rate_sign_in_sign_ups, from_file.mailer_otp_exp, from_file.mail_port) == (4, 600, 54999)
+    monkeypatch.setenv("GOTRUE_JWT_EXP", "300")
+    monkeypatch.setenv("GOTRUE_MAILER_AUTOCONFIRM", "false")
+    assert (LocalbaseSettings().jwt_expiry, LocalbaseSettings().autoconfirm) == (300, False)
+    monkeypatch.setenv("JWT_EXPIRY", "900")  # our name beats GoTrue's
+    assert LocalbaseSettings().jwt_expiry == 900
+    monkeypatch.setenv("SUPABASE_CONFIG", "none")
+    monkeypatch.delenv("JWT_EXPIRY")
+    monkeypatch.delenv("GOTRUE_JWT_EXP")
+    assert LocalbaseSettings().jwt_expiry == 3600  # no file: the CLI's defaults
+
+
+def test_the_product_file_turns_confirmations_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (*PRODUCT_AUTH_ENV, "LOCALBASE_AUTOCONFIRM", "SUPABASE_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    product = LocalbaseSettings()
+    assert product.autoconfirm is False
+    assert product.rate_email_sent > 0
+
+
+def test_a_gateway_applies_the_file(configured: LocalStack) -> None:
+    anon = client(configured)
+    with pytest.raises(AuthError) as weak:
+        anon.auth.sign_up({"email": f"cfg-{uuid.uuid4().hex[:8]}@example.com", "password": "password1234"})
+    assert weak.value.code == "weak_password"  # no upper-case letter
+    email = f"cfg-{uuid.uuid4().hex[:8]}@example.com"
+    session = anon.auth.sign_up({"email": email, "password": GOOD}).session
+    assert session is not None  # enable_confirmations = false in this file
+    assert session.expires_in == 120
+    token = session.refresh_token
+    first = client(configured).auth.refresh_session(token)
+    second = client(configured).auth.refresh_session(token)  # rotation off: no reuse detection
+    assert first.session is not None
+    assert second.session is not None
+    verify = httpx.get(
+        f"{configured.url}/auth/v1/verify",
+        params={"token": "nope", "type": "signup", "redirect_to": "https://evil.example.net/"},
+        follow_redirects=False,
+    )
+    assert verify.headers["location"].startswith("http://127.0.0.1:4999#")  # not an allowed redirect
+    allowed = httpx.get(
+        f"{configured.url}/auth/v1/verify",
+        params={"token": "nope", "type": "signup", "redirect_to": "https://app.example.com/welcome"},
+        follow_redirects=False,
+    )
+    assert allowed.headers["location"].startswith("https://app.example.com/welcome#")
+
+
+@pytest.fixture
+def limited(stack: LocalStack, config_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """A gateway of its own on the same file, so its rate-limit window starts empty."""
+    local = launch_stack(stack.dsn, tmp_path_factory, **PRODUCT_AUTH_ENV, SUPABASE_CONFIG=str(config_file))
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+def test_sign_in_rate_limit_from_the_file(limited: LocalStack) -> None:
+    configured = limited
+    statuses = []
+    for _ in range(6):
+        reply = httpx.post(
+            f"{configured.url}/auth/v1/token",
+            params={"grant_type": "password"},
+            headers={"apikey": configured.anon_key, "X-Supabase-Api-Version": "2024-01-01"},
+            json={"email": "nobody@example.com", "password": "wrong"},
+        )
+        statuses.append((reply.status_code, reply.json()["code"]))
+    assert statuses == [(400, "invalid_credentials")] * 4 + [(429, "over_request_rate_limit")] * 2

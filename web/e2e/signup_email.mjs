@@ -1,0 +1,106 @@
+// E-mail verification in the browser, with the product's config.toml (confirmations on): sign up,
+// "check your mailbox", resend, a refused early login, the local mailbox page, the link that
+// confirms and signs in, a password reset through the mailbox, and a used link refused.
+//
+// Env: see harness.mjs, plus MAILBOX_URL (the local mailbox). tests/e2e/test_signup_email.py runs it.
+import { TAG, STEP_MS, WEB_URL, expectText, journey, result, shot, step, tid } from './harness.mjs'
+
+const MAILBOX = (process.env.MAILBOX_URL ?? 'http://127.0.0.1:54324').replace(/\/$/, '')
+const PASSWORD = 'galaxy2024pw'
+const NEW_PASSWORD = 'nebula2025pw'
+const user = { username: `mail_${TAG}`, email: `mail-${TAG}@example.com` }
+Object.assign(result, { user })
+
+/** Open the mailbox page and follow the newest mail's link to `email`: {link, mails to them}. */
+async function followNewestLink(page, email, shotName = null) {
+  await page.goto(MAILBOX)
+  const rows = page.locator(tid('mail-row'), { hasText: email })
+  const row = rows.first()
+  await row.waitFor({ timeout: STEP_MS })
+  const mails = await rows.count()
+  if (shotName) await shot(page, shotName)
+  const link = await row.locator(tid('mail-link')).getAttribute('href')
+  await row.locator(tid('mail-link')).click()
+  await page.waitForURL(/\/auth\/callback/, { timeout: STEP_MS })
+  return { link, mails }
+}
+
+await journey(async ({ newPage }) => {
+  const page = await newPage('mail')
+  let confirmLink = null
+
+  await step('sign-up says check your mailbox', async () => {
+    await page.goto(`${WEB_URL}/register`)
+    await page.locator(tid('username')).fill(user.username)
+    await page.locator(tid('username-free')).waitFor({ timeout: STEP_MS })
+    await page.locator(tid('email')).fill(user.email)
+    await page.locator(tid('password')).fill(PASSWORD)
+    await page.locator(tid('confirm')).fill(PASSWORD)
+    await page.locator(tid('submit')).click()
+    await expectText(page.locator(tid('check-mailbox')), new RegExp(user.email.replace(/[.]/g, '\\.')))
+    await expectText(page.locator('h1'), /请查收邮件/)
+    await shot(page, '01-check-mailbox')
+  })
+
+  await step('resend mails the link again', async () => {
+    await page.locator(tid('resend')).click()
+    await page.locator(tid('resent')).waitFor({ timeout: STEP_MS })
+  })
+
+  await step('logging in before confirming says to confirm first', async () => {
+    await page.goto(`${WEB_URL}/login`)
+    await page.locator(tid('email')).fill(user.email)
+    await page.locator(tid('password')).fill(PASSWORD)
+    await page.locator(tid('submit')).click()
+    await expectText(page.locator(tid('check-mailbox')), /请先确认邮箱/)
+    if (page.url() !== `${WEB_URL}/login`) throw new Error(`left the login page: ${page.url()}`)
+    await shot(page, '02-login-unconfirmed')
+  })
+
+  await step('the mailbox link confirms the address and signs in', async () => {
+    const { link, mails } = await followNewestLink(page, user.email, '03-mailbox')
+    if (mails !== 2) throw new Error(`expected the sign-up mail and its resend, found ${mails}`)
+    confirmLink = link
+    await page.locator(tid('email-confirmed')).waitFor({ timeout: STEP_MS })
+    await expectText(page.locator('h1'), /邮箱已确认/)
+    await shot(page, '04-email-confirmed')
+    await page.locator(tid('continue')).click()
+    await page.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
+    await page.locator(tid('composer')).waitFor({ timeout: STEP_MS })
+  })
+
+  await step('a forgotten password is reset through the mailbox', async () => {
+    await page.locator(tid('logout')).click()
+    await page.waitForURL(`${WEB_URL}/login`, { timeout: STEP_MS })
+    await page.locator(tid('to-forgot')).click()
+    await page.waitForURL(`${WEB_URL}/forgot`, { timeout: STEP_MS })
+    await page.locator(tid('email')).fill(user.email)
+    await page.locator(tid('submit')).click()
+    await page.locator(tid('reset-sent')).waitFor({ timeout: STEP_MS })
+    await shot(page, '05-forgot')
+    await followNewestLink(page, user.email)
+    await page.locator(tid('new-password-form')).waitFor({ timeout: STEP_MS })
+    await page.locator(tid('password')).fill(NEW_PASSWORD)
+    await page.locator(tid('confirm')).fill(NEW_PASSWORD)
+    await shot(page, '06-new-password')
+    await page.locator(tid('submit')).click()
+    await page.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
+    await page.locator(tid('logout')).click()
+    await page.waitForURL(`${WEB_URL}/login`, { timeout: STEP_MS })
+    await page.locator(tid('email')).fill(user.email)
+    await page.locator(tid('password')).fill(NEW_PASSWORD)
+    await page.locator(tid('submit')).click()
+    await page.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
+    await page.locator(tid('logout')).click()
+    await page.waitForURL(`${WEB_URL}/login`, { timeout: STEP_MS })
+  })
+
+  await step('a used link says it no longer works (phone)', async () => {
+    await page.setViewportSize({ width: 390, height: 844 })
+    await page.goto(confirmLink)
+    await page.waitForURL(/\/auth\/callback/, { timeout: STEP_MS })
+    await page.locator(tid('link-invalid')).waitFor({ timeout: STEP_MS })
+    await expectText(page.locator('h1'), /链接已失效/)
+    await shot(page, '07-link-used-phone')
+  })
+})

@@ -1,0 +1,32 @@
+/**
+ * What an e-mailed link brought back in the URL fragment (`#access_token=…&type=signup` or
+ * `#error=access_denied&error_code=otp_expired…`), captured at start-up before supabase-js reads
+ * the session out of it and clears it. /auth/callback shows the outcome.
+ */
+export interface Landing {
+  type: string | null
+  error: string | null
+  errorCode: string | null
+  description: string | null
+}
+
+export function readLanding(hash: string): Landing | null {
+  const params = new URLSearchParams(hash.replace(/^#/, ''))
+  if (!params.has('access_token') && !params.has('error')) return null
+  return {
+    type: params.get('type'),
+    error: params.get('error'),
+    errorCode: params.get('error_code'),
+    description: params.get('error_description'),
+  }
+}
+
+let captured: Landing | null = null
+
+export function captureLanding(): void {
+  captured = readLanding(window.location.hash)
+}
+
+export function landing(): Landing | null {
+  return captured
+}
