@@ -20,6 +20,7 @@ from api.audit import SecurityEvents, audited_to_response
 from api.compat.routes import openai_router
 from api.database import CallerDatabase
 from api.deps import DEPENDENCIES
+from api.docs import assets_router, render_plugins
 from api.metrics import Metrics
 from api.observe import RequestObserver
 from api.ratelimit import RateLimiter
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             metrics,
             chat_socket,
             *SHARE_HANDLERS,
+            assets_router(),
         ],
         dependencies=DEPENDENCIES,
         lifespan=[lifespan],
@@ -92,6 +94,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
             ),
             security=[{"BearerToken": []}],
+            render_plugins=render_plugins(),
         ),
         request_max_body_size=settings.api.max_body_bytes,
         logging_config=None,  # core/logs sets up JSON lines; Litestar's default would add plain-text ones
