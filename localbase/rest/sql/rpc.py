@@ -70,7 +70,9 @@ def compile_rpc(
             return Plan(compiler.statement(sql), readonly=readonly)
         sql = f"select null::bigint as total, 1 as n, to_json({invoke})::text as body from {args_source}"
         return Plan(compiler.statement(sql), readonly=readonly, result="scalar")
-    table = function.as_table()
+    # Rows of a table embed through that table's relationships (PostgREST's `funcTableName`).
+    returned = catalog.table(*function.return_relation) if function.return_relation else None
+    table = returned if returned is not None else function.as_table()
     alias = quote_ident(function.name)
     source = f"{args_source} cross join lateral {invoke} as {alias}"
     plan = read_plan(compiler, table, alias, source, query, count=count, counter=None)

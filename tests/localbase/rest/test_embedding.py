@@ -37,6 +37,8 @@ create table public.rest_posts (
   constraint rest_posts_author_fkey foreign key (author_id) references public.rest_people (id),
   constraint rest_posts_editor_fkey foreign key (editor_id) references public.rest_people (id)
 );
+create or replace function public.rest_posts_titled(pattern text) returns setof public.rest_posts
+  language sql stable as $$ select * from public.rest_posts where title like replace(pattern, '*', '%') order by id $$;
 create table public.rest_csv (id integer primary key, label text, doc jsonb, at timestamptz, flag boolean);
 grant all on public.rest_people, public.rest_posts, public.rest_csv to anon, authenticated, service_role;
 insert into public.rest_people values (1, 'Ann', null), (2, 'Bob', 1), (3, 'Cy', 1);
@@ -213,3 +215,14 @@ def test_csv_is_postgresql_formatting(people: LocalStack, service_client: Client
     assert (result["status"], result["data"]) == (200, expected)
     empty = service_client.table("rest_csv").select("*").eq("id", 99).csv().execute()
     assert empty.data == "\n"
+
+
+def test_embedding_through_a_function_result(people: LocalStack, service_client: Client, js: SupabaseJs) -> None:
+    """`/rpc/f?select=*,rel(*)`: a function returning rows of a table embeds through its relationships."""
+    select = "title, author:author_id(name)"
+    rows = service_client.rpc("rest_posts_titled", {"pattern": "h*"}, get=True).select(select).execute()
+    assert rows.data == [{"title": "hello", "author": {"name": "Bob"}}]
+    result = js.run(
+        "return await service.rpc('rest_posts_titled', { pattern: 'w*' }).select(input.select);", select=select
+    )
+    assert result["data"] == [{"title": "world", "author": {"name": "Cy"}}]
