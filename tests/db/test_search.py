@@ -59,6 +59,7 @@ async def _search(db: asyncpg.Connection, user: str, query: str) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # 200k rows through every insert trigger: ~30 s alone, minutes on a loaded machine
 async def test_chinese_and_english_search_at_200k_messages(db: asyncpg.Connection) -> None:
     users = await _populate(db, 200_000)
     assert await db.fetchval("select count(*) from chat_messages") == 200_006
