@@ -185,8 +185,15 @@ AUTH_TEST_ENV = {
 PRODUCT_AUTH_ENV = dict.fromkeys(AUTH_TEST_ENV, "")
 
 
+# Every gateway on one database shares one Storage root, as production requires (README,
+# Storage): the byte-deletion queue lives in the database and any gateway may drain it, so a
+# second gateway with a root of its own would take queue rows and unlink nothing.
+_STORAGE_ROOTS: dict[str, Path] = {}
+
+
 def stack_env(dsn: str, port: int, log_path: Path) -> dict[str, str]:
     settings = Settings()
+    storage_root = _STORAGE_ROOTS.setdefault(dsn, log_path.parent / "storage")
     return {
         **os.environ,
         **AUTH_TEST_ENV,
@@ -194,7 +201,7 @@ def stack_env(dsn: str, port: int, log_path: Path) -> dict[str, str]:
         "SUPABASE_URL": f"http://127.0.0.1:{port}",
         "LOCALBASE_PORT": str(port),
         "LOCALBASE_MAIL_DIR": str(log_path.parent / "mail"),
-        "STORAGE_ROOT": str(log_path.parent / "storage"),
+        "STORAGE_ROOT": str(storage_root),
         "LOCALBASE_LOG": str(log_path),
         "SUPABASE_JWT_SECRET": settings.supabase.jwt_secret,
         "NO_PROXY": "127.0.0.1,localhost",

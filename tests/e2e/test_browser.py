@@ -74,13 +74,16 @@ def test_stop_then_regenerate(journey: dict[str, Any], product: Product) -> None
     rows = asyncio.run(
         query(
             product,
-            """select a.status from public.chat_messages q join public.chat_messages a on a.reply_to = q.id
-                where q.session_id = $1 and q.content = 'Tell me a long story about stars'""",
+            """select a.answer_no, a.status::text as status
+                 from public.chat_messages q join public.chat_messages a on a.reply_to = q.id
+                where q.session_id = $1 and q.content = 'Tell me a long story about stars'
+                order by a.answer_no""",
             uuid.UUID(journey["sessionId"]),
         )
     )
-    # The stopped question made way for the regenerated one: one question, answered in full.
-    assert [r["status"] for r in rows] == ["completed"]
+    # Regenerate keeps every answer (conversation trees): one question, the stopped answer kept as
+    # answer 1 and the regenerated one completed as answer 2; nothing else.
+    assert [(r["answer_no"], r["status"]) for r in rows] == [(1, "cancelled"), (2, "completed")]
 
 
 def test_conversation_survives_reload(journey: dict[str, Any]) -> None:
