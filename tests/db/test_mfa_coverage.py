@@ -1,0 +1,85 @@
+"""Two-factor sign-in covers share links, API keys and usage: an aal1 token of a user with a
+verified factor (a stolen password, no code) can neither mint an API key nor share a conversation
+through the SECURITY DEFINER functions, nor read those tables; at aal2 both work, and an API key's
+own token acts for its user."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+import pytest
+
+from tests.db.actors import create_user
+
+
+@asynccontextmanager
+async def as_user(db: asyncpg.Connection, user: str, **claims: object) -> AsyncIterator[asyncpg.Connection]:
+    tx = db.transaction()
+    await tx.start()
+    try:
+        body = {"role": "authenticated", "sub": user, **claims}
+        await db.execute("select set_config('request.jwt.claims', $1, true)", json.dumps(body))
+        await db.execute("set local role authenticated")
+        yield db
+    finally:
+        await tx.rollback()
+
+
+async def _two_factor_user(db: asyncpg.Connection) -> tuple[str, str]:
+    user = await create_user(db, f"mfa_{uuid.uuid4().hex[:8]}")
+    await db.execute(
+        """insert into auth.mfa_factors (id, user_id, friendly_name, factor_type, status, created_at, updated_at)
+           values (gen_random_uuid(), $1, 'phone app', 'totp', 'verified', now(), now())""",
+        user,
+    )
+    session = await db.fetchval("insert into chat_sessions (user_id, title) values ($1, 't') returning id::text", user)
+    return user, session
+
+
+async def test_aal1_cannot_mint_keys_or_share(db: asyncpg.Connection) -> None:
+    user, session = await _two_factor_user(db)
+    async with as_user(db, user, aal="aal1"):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await db.fetchval("select public.create_api_key('stolen')")
+    async with as_user(db, user, aal="aal1"):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await db.fetchval("select public.share_session($1::uuid)", session)
+    assert await db.fetchval("select count(*) from public.api_keys where user_id = $1", user) == 0
+    assert await db.fetchval("select count(*) from public.chat_shares where user_id = $1", user) == 0
+
+
+async def test_aal2_mints_keys_and_shares_and_aal1_reads_none_of_them(db: asyncpg.Connection) -> None:
+    user, session = await _two_factor_user(db)
+    tx = db.transaction()
+    await tx.start()
+    await db.execute(
+        "select set_config('request.jwt.claims', $1, true)",
+        json.dumps({"role": "authenticated", "sub": user, "aal": "aal2"}),
+    )
+    await db.execute("set local role authenticated")
+    key = json.loads(await db.fetchval("select public.create_api_key('laptop')"))
+    share = json.loads(await db.fetchval("select public.share_session($1::uuid)", session))
+    await tx.commit()
+    assert key["key"].startswith("sk-cg-")
+    assert share
+    async with as_user(db, user, aal="aal1"):
+        assert await db.fetchval("select count(*) from public.api_keys") == 0
+        assert await db.fetchval("select count(*) from public.chat_shares") == 0
+    async with as_user(db, user, aal="aal2"):
+        assert await db.fetchval("select count(*) from public.api_keys") == 1
+        assert await db.fetchval("select count(*) from public.chat_shares") == 1
+    # The key's own token (minted by the API, aal1 with provider api_key) acts for its user.
+    async with as_user(db, user, aal="aal1", app_metadata={"provider": "api_key", "key_id": key["id"]}):
+        assert await db.fetchval("select public.mfa_satisfied()") is True
+        assert await db.fetchval("select count(*) from public.chat_sessions") == 1
+
+
+async def test_users_without_a_factor_are_unaffected(db: asyncpg.Connection) -> None:
+    user = await create_user(db, f"plain_{uuid.uuid4().hex[:8]}")
+    async with as_user(db, user, aal="aal1"):
+        made = json.loads(await db.fetchval("select public.create_api_key('ci')"))
+        assert made["name"] == "ci"
