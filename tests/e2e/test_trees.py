@@ -6,6 +6,7 @@ Screenshots land in tests/e2e/screenshots/trees/."""
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import asyncpg
@@ -26,6 +27,25 @@ def query(product: Product, sql: str, *args: Any) -> list[asyncpg.Record]:
         conn = await asyncpg.connect(product.stack.dsn)
         try:
             return list(await conn.fetch(sql, *args))
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def owner_query(product: Product, session_id: str, sql: str, *args: Any) -> list[asyncpg.Record]:
+    """`sql` as the session's owner (their JWT claims, role authenticated): chat_path and
+    chat_forks answer only the session's owner, so a superuser connection sees nothing."""
+
+    async def run() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(product.stack.dsn)
+        try:
+            async with conn.transaction():
+                owner = await conn.fetchval("select user_id::text from chat_sessions where id = $1", session_id)
+                claims = json.dumps({"sub": owner, "role": "authenticated"})
+                await conn.execute("select set_config('request.jwt.claims', $1, true)", claims)
+                await conn.execute("set local role authenticated")
+                return list(await conn.fetch(sql, *args))
         finally:
             await conn.close()
 
@@ -64,7 +84,7 @@ def test_regenerated_answers_are_kept_and_the_choice_is_stored(trees: dict[str, 
 
 def test_branch_copies_the_path_into_a_new_chat(trees: dict[str, Any], product: Product) -> None:
     passed(trees, "branch into a new chat from an answer")
-    rows = query(product, "select message_type, content from chat_path($1)", trees["branchId"])
+    rows = owner_query(product, trees["branchId"], "select message_type, content from chat_path($1)", trees["branchId"])
     assert [r["message_type"] for r in rows] == ["user", "assistant", "user", "assistant"]
     assert rows[2]["content"] == "推荐三家餐厅"
 
