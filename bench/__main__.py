@@ -28,6 +28,7 @@ BENCHMARKS = [
     "storage_bench",
     "trees_bench",
     "service_bench",
+    "qwen_bench",
 ]
 REPORT = Path(__file__).resolve().parent / "report.json"
 TIME_LIMIT_S = 900

@@ -158,10 +158,10 @@ class Turns:
         documents = [a for a in items if a.is_document]
         if self._storage is None:
             raise AttachmentError("AttachmentUnavailable", "no Storage to read attachments from")
-        try:
-            texts = await attachments.document_texts(self._storage, documents) if documents else []
-            refs = await attachments.image_refs(
-                self._storage, images, self._llm.image_transport, self._llm.image_url_seconds
+        try:  # documents and images are read at once: one round trip's wait, not one after another
+            texts, refs = await asyncio.gather(
+                attachments.document_texts(self._storage, documents),
+                attachments.image_refs(self._storage, images, self._llm.image_transport, self._llm.image_url_seconds),
             )
         except SupabaseError as exc:
             raise AttachmentError("AttachmentUnavailable", str(exc)) from exc
@@ -220,7 +220,7 @@ class Turns:
         if isinstance(event, ReasoningDelta):
             if reply.reasoning_started is None:
                 reply.reasoning_started = now
-            reply.reasoning.append(event.text)
+            reply.think(event.text)
             self._broadcaster.chunk(reply.claim.id, reply.claim.attempts, event.text, kind="reasoning")
             return
         if reply.reasoning_started is not None and reply.reasoning_ended is None:

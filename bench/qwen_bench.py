@@ -1,0 +1,248 @@
+"""Images in questions (issue 13): the image path adds no more to the first token than the upload's
+own read.
+
+A throwaway cluster, the gateway (with Storage), the fake DashScope and one `python -m worker`,
+as in bench/worker_bench.py. Each conversation is a person who uploaded a photo (a 1280x960 JPEG
+of about 1 MB, through the Storage API as that person) and asks questions in turn, every other one
+with the photo attached (`chat_messages.attachments`), the conversations starting at random
+offsets and pausing THINK_S between an answer and the next question. So image and text questions
+meet the same machine state at the same concurrency, in the same run.
+
+Per question: added latency to the first token = user row committed -> first `chunk` at the
+owner's subscribed client, minus the fake's time to first token (the fake decodes the image inside
+that time). Per image question, in the pause after its answer, the conversation also times the
+read the worker does for it, with the worker's own Storage client (worker/supabase_http.py, as
+service_role): the object's download for LLM_IMAGE_TRANSPORT=inline (the default), the signed URL
+creation for `signed_url` (the fake then downloads the URL within its time to first token, as
+DashScope would). The figure of record per run: p50(image added) - p50(text added) against
+p50(upload read), for 1 and 50 conversations and both transports, with the median and range over
+BENCH_RUNS runs. `extra_over_read_ms` is that difference minus the read: at or below zero, the
+image path adds nothing beyond the read.
+
+    BENCH_RUNS=1 .venv/bin/python -m bench qwen   (writes bench/out/qwen.json, merged into bench/report.json)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import io
+import json
+import os
+import random
+import shutil
+import tempfile
+import time
+from typing import Any
+
+import asyncpg
+import httpx
+from PIL import Image
+from realtime import BroadcastPayload, RealtimeChannelOptions
+from supabase import acreate_client
+
+from bench.harness import RUNS, free_port, percentile, spread, summary_ms, throwaway_cluster, write_report
+from bench.worker_bench import TTFT_S, Bench, _child
+from core.settings import Settings
+from worker.supabase_http import SupabaseHttp
+
+ROUNDS = {1: 10, 50: 4}  # questions per conversation per run, half of them with the photo
+THINK_S = (0.5, 1.5)
+WIDTH, HEIGHT = 1280, 960
+TRANSPORTS = ("inline", "signed_url")
+
+
+def photo() -> bytes:
+    """A deterministic 1280x960 JPEG that compresses like a photo (~1 MB): smooth gradients plus noise."""
+    rng = random.Random(13)
+    noise = rng.randbytes(WIDTH * HEIGHT)
+    image = Image.merge(
+        "RGB",
+        (
+            Image.linear_gradient("L").resize((WIDTH, HEIGHT)),
+            Image.frombytes("L", (WIDTH, HEIGHT), noise),
+            Image.radial_gradient("L").resize((WIDTH, HEIGHT)),
+        ),
+    )
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+class Conversations:
+    def __init__(self, bench: Bench, gateway: str, blob: bytes) -> None:
+        self.bench = bench
+        self.gateway = gateway
+        self.blob = blob
+        self.settings = Settings()
+
+    async def upload(self, http: httpx.AsyncClient, user: str, token: str) -> dict[str, Any]:
+        """The photo in the user's folder, as storage-js uploads it; its `attachments` entry."""
+        path = f"{user}/photo.jpg"
+        response = await http.post(
+            f"{self.gateway}/storage/v1/object/attachments/{path}",
+            content=self.blob,
+            headers={
+                "apikey": self.settings.supabase.anon_key,
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "image/jpeg",
+            },
+        )
+        response.raise_for_status()
+        return {
+            "bucket": "attachments",
+            "path": path,
+            "name": "photo.jpg",
+            "mime_type": "image/jpeg",
+            "size": len(self.blob),
+            "width": WIDTH,
+            "height": HEIGHT,
+        }
+
+    async def measure(self, conversations: int, transport: str) -> dict[str, Any]:
+        conn = await asyncpg.connect(self.bench.dsn)
+        people = await self.bench.users(conn, conversations)
+        async with httpx.AsyncClient(timeout=30) as http:
+            photos = [await self.upload(http, user, token) for user, _, token in people]
+        storage = SupabaseHttp(self.gateway, self.settings.supabase.service_role_key, max_connections=100, timeout=30)
+        first: dict[str, float] = {}
+        done: dict[str, asyncio.Event] = {}
+        errors: list[str] = []
+
+        def on_chunk(message: BroadcastPayload) -> None:
+            first.setdefault(message["payload"]["reply_to"], time.perf_counter())
+
+        def on_done(message: BroadcastPayload) -> None:
+            payload = message["payload"]
+            if payload.get("status") != "completed":
+                errors.append(f"{payload.get('status')}: {payload.get('error_code')}")
+            done.setdefault(payload["reply_to"], asyncio.Event()).set()
+
+        clients = []
+        for _, session, token in people:
+            client = await acreate_client(self.gateway, self.settings.supabase.anon_key)
+            await client.realtime.set_auth(token)
+            options: RealtimeChannelOptions = {
+                "config": {
+                    "private": True,
+                    "broadcast": {"self": False, "ack": False},
+                    "presence": {"key": "", "enabled": False},
+                }
+            }
+            channel = client.channel(f"chat:{session}", options)
+            channel.on_broadcast("chunk", on_chunk).on_broadcast("done", on_done)
+            await channel.subscribe()
+            clients.append(client)
+        asking = [await asyncpg.connect(self.bench.dsn) for _ in people]
+        rng = random.Random(conversations)
+        gc.freeze()
+
+        async def read(attachment: dict[str, Any]) -> float:
+            started = time.perf_counter()
+            if transport == "signed_url":
+                await storage.sign("attachments", attachment["path"], 600)
+            else:
+                await storage.download("attachments", attachment["path"])
+            return time.perf_counter() - started
+
+        async def converse(index: int, run: int, into: dict[str, list[float]]) -> None:
+            user, session, _ = people[index]
+            ask = asking[index]
+            await asyncio.sleep(rng.uniform(0, THINK_S[1]))
+            warm = 1 if run == 0 else 0  # each conversation's very first question meets a cold system
+            for i in range(ROUNDS[conversations] + warm):
+                with_image = (i + index) % 2 == 0
+                if i:
+                    await asyncio.sleep(rng.uniform(*THINK_S))
+                qid = str(
+                    await ask.fetchval(
+                        "insert into chat_messages (session_id, user_id, content, attachments)"
+                        " values ($1, $2, $3, $4::jsonb) returning id",
+                        session,
+                        user,
+                        f"run {run} round {i}: " + ("what is in this photo?" if with_image else "how are you?"),
+                        json.dumps([photos[index]] if with_image else []),
+                    )
+                )
+                committed = time.perf_counter()
+                event = done.setdefault(qid, asyncio.Event())
+                await asyncio.wait_for(event.wait(), 30)
+                if i < warm:
+                    continue
+                into["image" if with_image else "text"].append(first[qid] - committed - TTFT_S)
+                if with_image:
+                    into["read"].append(await read(photos[index]))
+
+        runs: list[dict[str, Any]] = []
+        for run in range(RUNS):
+            samples: dict[str, list[float]] = {"image": [], "text": [], "read": []}
+            await asyncio.gather(*(converse(index, run, samples) for index in range(len(people))))
+            image, text, read_ = (summary_ms(samples[k]) for k in ("image", "text", "read"))
+            difference = image["p50_ms"] - text["p50_ms"]
+            runs.append(
+                {
+                    "image_added": image,
+                    "text_added": text,
+                    "upload_read": read_,
+                    "image_minus_text_p50_ms": round(difference, 3),
+                    "extra_over_read_ms": round(difference - read_["p50_ms"], 3),
+                    "image_minus_text_p99_ms": round(
+                        percentile([s * 1000 for s in samples["image"]], 99)
+                        - percentile([s * 1000 for s in samples["text"]], 99),
+                        3,
+                    ),
+                }
+            )
+        for ask in asking:
+            await ask.close()
+        for client in clients:
+            await client.realtime.close()
+        await storage.aclose()
+        await conn.close()
+        return {
+            "conversations": conversations,
+            "transport": transport,
+            "image_bytes": len(self.blob),
+            "failed_turns": errors,
+            "image_minus_text_p50_ms_over_runs": spread([r["image_minus_text_p50_ms"] for r in runs], 2),
+            "upload_read_p50_ms_over_runs": spread([r["upload_read"]["p50_ms"] for r in runs], 2),
+            "extra_over_read_ms_over_runs": spread([r["extra_over_read_ms"] for r in runs], 2),
+            "per_run": runs,
+        }
+
+
+def main() -> None:
+    storage_root = tempfile.mkdtemp(prefix="cg-bench-storage-")
+    try:
+        with throwaway_cluster() as cluster:
+            port = free_port()
+            gateway = f"http://127.0.0.1:{port}"
+            settings = Settings()
+            env = {
+                **os.environ,
+                "DATABASE_URL": cluster.url,
+                "SUPABASE_URL": gateway,
+                "LOCALBASE_PORT": str(port),
+                "SUPABASE_JWT_SECRET": settings.supabase.jwt_secret,
+                "STORAGE_ROOT": storage_root,
+                "NO_PROXY": "127.0.0.1,localhost",
+            }
+            bench = Bench(cluster.url, gateway, env)
+            conversations = Conversations(bench, gateway, photo())
+            figures: dict[str, Any] = {"fake_ttft_ms": TTFT_S * 1000, "runs": RUNS}
+            serve = ["-m", "localbase", "serve", "--port", str(port)]
+            fast = ["--ttft", str(TTFT_S), "--tokens-per-s", "0", "--answer-tokens", "20"]
+            with _child("gateway", serve, env, f"{gateway}/auth/v1/health"):
+                for transport in TRANSPORTS:
+                    with bench.fake_and_worker(fast, LLM_IMAGE_TRANSPORT=transport):
+                        time.sleep(2.0)  # the worker subscribes
+                        for count in ROUNDS:
+                            figures[f"{transport}_{count}"] = asyncio.run(conversations.measure(count, transport))
+            figures["target"] = "extra_over_read_ms <= 0 (image_minus_text_p50_ms <= upload_read_p50_ms)"
+            write_report("qwen", figures)
+    finally:
+        shutil.rmtree(storage_root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
