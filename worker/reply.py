@@ -28,6 +28,9 @@ class Reply:
     renewed_at: float = field(default_factory=time.monotonic)
     delivered: bool = False  # a chunk went to subscribers: no more provider retries
     reasoning: list[str] = field(default_factory=list)  # the model's thinking, kept apart from the answer
+    reasoning_chars: int = 0
+    reasoning_flushed_parts: int = 0  # reasoning[:reasoning_flushed_parts] are in the row
+    reasoning_flushed_chars: int = 0
     reasoning_started: float | None = None
     reasoning_ended: float | None = None  # the first answer text after thinking
     sources: list[dict[str, Any]] | None = None
@@ -53,6 +56,10 @@ class Reply:
     def append(self, delta: str) -> None:
         self.parts.append(delta)
         self.chars += len(delta)
+
+    def think(self, delta: str) -> None:
+        self.reasoning.append(delta)
+        self.reasoning_chars += len(delta)
 
     def bind(self, consumer: asyncio.Task[Any]) -> None:
         """The task reading the provider stream; `stop` cancels it, which closes the stream."""

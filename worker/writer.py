@@ -2,8 +2,9 @@
 
 Cadence: a round starts at once when a turn finishes or releases its row (so the final row lands
 without waiting), otherwise every `interval` seconds (WORKER_FLUSH_INTERVAL, 0.25 s: each row is
-written at most 4 times a second while streaming). A round carries the new text of every row
-that grew, the lease renewal of every row not written for a third of the lease, and all finishes
+written at most 4 times a second while streaming). A round carries the new text and the new
+reasoning of every row that grew (so a reader who joins mid-thinking finds the thinking so far),
+the lease renewal of every row not written for a third of the lease, and all finishes
 and releases queued meanwhile. The answer tells each row's `cancel_requested`, and a row missing
 from it was taken by another worker. A failed round is retried on the next tick: progress
 writes are idempotent (`known` + `delta`), and a finish stays queued until it is written.
@@ -67,16 +68,33 @@ class RowWriter:
         now = time.monotonic()
         finals = self._final
         self._final = {}
-        progress: list[tuple[Reply, int, int]] = []
+        progress: list[tuple[Reply, int, int, int, int]] = []
         items = [item for item, _ in finals.values()]
         for rid, reply in self._replies.items():
             if rid in finals:
                 continue
-            if reply.chars > reply.flushed_chars or now - reply.renewed_at >= self._renew_every:
+            if (
+                reply.chars > reply.flushed_chars
+                or reply.reasoning_chars > reply.reasoning_flushed_chars
+                or now - reply.renewed_at >= self._renew_every
+            ):
                 parts = len(reply.parts)
                 delta = "".join(reply.parts[reply.flushed_parts : parts])
-                items.append({"id": rid, "kind": "progress", "known": reply.flushed_chars, "delta": delta})
-                progress.append((reply, parts, reply.flushed_chars + len(delta)))
+                item = {"id": rid, "kind": "progress", "known": reply.flushed_chars, "delta": delta}
+                thoughts, thought = len(reply.reasoning), ""
+                if reply.reasoning_chars:  # the thinking so far, written like the text (no keys: none yet)
+                    thought = "".join(reply.reasoning[reply.reasoning_flushed_parts : thoughts])
+                    item["rknown"], item["rdelta"] = reply.reasoning_flushed_chars, thought
+                items.append(item)
+                progress.append(
+                    (
+                        reply,
+                        parts,
+                        reply.flushed_chars + len(delta),
+                        thoughts,
+                        reply.reasoning_flushed_chars + len(thought),
+                    )
+                )
         if not items:
             return
         try:
@@ -86,12 +104,13 @@ class RowWriter:
             for rid, pending in finals.items():
                 self._final.setdefault(rid, pending)
             return
-        for reply, parts, chars in progress:
+        for reply, parts, chars, thoughts, thought_chars in progress:
             rid = reply.claim.id
             if rid not in held:
                 reply.stop(LEASE_LOST)
                 continue
             reply.flushed_parts, reply.flushed_chars, reply.renewed_at = parts, chars, now
+            reply.reasoning_flushed_parts, reply.reasoning_flushed_chars = thoughts, thought_chars
             if held[rid]:
                 reply.stop(CANCELLED)
         for rid, (_, future) in finals.items():

@@ -154,3 +154,47 @@ async def test_each_prompt_starts_with_the_previous_one_and_cached_tokens_are_st
     assert rows[0]["cached_tokens"] is None
     assert rows[1]["cached_tokens"] > 0
     assert rows[2]["cached_tokens"] > rows[1]["cached_tokens"]
+
+
+async def test_a_reader_who_joins_mid_thinking_gets_the_whole_reasoning(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    """Like a page reload while the model thinks: the row already holds the thinking so far (it is
+    written as it streams, not only at the end), and the row read after joining the channel plus the
+    `reasoning` broadcasts beyond it by `offset` give every character once."""
+    await pg.execute("update chat_sessions set model = 'qwen-plus', thinking = true where id = $1", owner.session_id)
+    await fake.script({"tokens_per_s": 40.0, "tokens_per_event": 1, "reasoning_tokens": 200})  # ~5 s of thinking
+    await workers.start(worker_settings(stack, fake))
+    question = await ask(pg, owner, "Think it through: why is the sky blue?")
+
+    async def thinking_in_the_row() -> asyncpg.Record | None:
+        row = await pg.fetchrow("select status, reasoning from chat_messages where reply_to = $1", question)
+        return row if row is not None and row["status"] in ("pending", "streaming") and row["reasoning"] else None
+
+    await until(thinking_in_the_row, 10)  # the thinking is durable while it is under way
+    late, events = await listen(stack, owner)  # the late joiner subscribes first, then reads the row
+    late.postgrest.auth(owner.token)
+
+    async def stored() -> dict[str, Any]:
+        rows = (await late.table("chat_messages").select("reasoning, status").eq("reply_to", question).execute()).data
+        assert isinstance(rows[0], dict)
+        return rows[0]
+
+    joined = await stored()
+    assert joined["status"] in ("pending", "streaming")
+    row = await final_answer(pg, question)
+
+    async def done() -> bool:
+        return any(e["event"] == "done" for e in events)
+
+    await until(done, 10)
+    assert len(joined["reasoning"]) < len(row["reasoning"])  # it joined before the thinking ended
+    reasoning = joined["reasoning"]
+    for event in (e["payload"] for e in events if e["event"] == "reasoning"):
+        if event["offset"] > len(reasoning):  # sent before the join, after the row was read: a fresher row has it
+            reasoning = (await stored())["reasoning"]
+        assert event["offset"] <= len(reasoning)
+        reasoning += event["delta"][len(reasoning) - event["offset"] :]
+    await late.realtime.close()
+    assert reasoning == row["reasoning"]
+    assert row["reasoning_tokens"] == tokens.count(row["reasoning"])

@@ -156,6 +156,21 @@ describe('thinking', () => {
     expect(s.finished).toBe(true)
   })
 
+  it('a page opened mid-thinking starts from the row\'s reasoning and keeps each chunk\'s new part once', () => {
+    const s = new AnswerStream()
+    const live = row({ status: 'pending', content: '', reasoning: 'Let me th', attempts: 1 })
+    s.reconcile(live)
+    expect(s.reasoning).toBe('Let me th')
+    s.chunk({ ...chunk(4, 'me think'), offset: 4 }, 'reasoning') // overlaps what the row had
+    s.chunk({ ...chunk(6, ' more.'), offset: 24 }, 'reasoning') // beyond: waits for the gap to close
+    expect(s.reasoning).toBe('Let me think')
+    expect(s.hasGap).toBe(true)
+    s.chunk({ ...chunk(5, ' it over and'), offset: 12 }, 'reasoning')
+    expect(s.reasoning).toBe('Let me think it over and more.')
+    expect(answerView(live, s).reasoning).toBe('Let me think it over and more.') // the longer one while live
+    expect(s.thinking).toBe(true)
+  })
+
   it('the stored row settles reasoning and sources in the view', () => {
     const stored = row({ status: 'completed', content: 'final', reasoning: 'thought', reasoning_ms: 1200, sources: [] })
     const view = answerView(stored, undefined)

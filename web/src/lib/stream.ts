@@ -13,7 +13,8 @@
  * row counts them) are placed by offset instead, which is what makes resume work: a page that
  * opens mid-answer starts from the stored row's text, keeps of each chunk only what lies beyond
  * it, holds chunks that start further on until a fresher row or earlier chunks close the gap,
- * and so shows every character once.
+ * and so shows every character once. The row's `reasoning` (written as it streams) is the thinking
+ * so far in the same way.
  */
 import type { MessageStatus, Source } from './types'
 
@@ -159,6 +160,13 @@ export class AnswerStream {
       // A fresher row: it is the text so far; chunks place themselves after it by offset.
       this.prefix = row.content
       this.lengths.chunk = chars(row.content)
+      this.drain()
+    }
+    const thought = row.reasoning ?? ''
+    if (!bySeq && chars(thought) > this.lengths.reasoning && chars(thought) >= chars(this.reasoning)) {
+      // The row holds the thinking so far too (written as it streams): reasoning chunks follow it by offset.
+      this.reasoning = thought
+      this.lengths.reasoning = chars(thought)
       this.drain()
     }
     if (row.content.length > this.prefix.length) this.stored = row.content

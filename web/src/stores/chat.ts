@@ -81,6 +81,10 @@ export function titleFrom(content: string): string {
   return Array.from(flat).length > TITLE_LENGTH ? Array.from(flat).slice(0, TITLE_LENGTH).join('') + '…' : flat
 }
 
+function longer(a: string | null | undefined, b: string | null | undefined): string | null {
+  return (a ?? '').length >= (b ?? '').length ? (a ?? null) : (b ?? null)
+}
+
 /** What the page shows for an answer: the final stored row, else the longer of stream and row. */
 export function answerView(row: ChatMessage | undefined, stream: AnswerStream | undefined): AnswerView {
   const base = {
@@ -90,7 +94,7 @@ export function answerView(row: ChatMessage | undefined, stream: AnswerStream | 
     errorCode: row?.error_code ?? stream?.errorCode ?? null,
     errorMessage: row?.error_message ?? stream?.errorMessage ?? null,
     cancelRequested: row?.cancel_requested ?? false,
-    reasoning: row?.reasoning ?? stream?.reasoning ?? '',
+    reasoning: (row && isFinal(row.status) ? row.reasoning : longer(row?.reasoning, stream?.reasoning)) ?? '',
     reasoningMs: row?.reasoning_ms ?? stream?.reasoningMs ?? null,
     thinkingNow: !(row && isFinal(row.status)) && (stream?.thinking ?? false),
     sources: row?.sources ?? stream?.sources ?? [],
