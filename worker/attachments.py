@@ -11,6 +11,12 @@ in the request) or as a short-lived signed Storage URL the provider downloads (L
 Documents (PDF, DOCX, TXT, Markdown) are extracted here, off the event loop, with pypdf and
 python-docx; a document whose text cannot be read refuses the turn (`DocumentUnreadable`) rather
 than answering without it.
+
+Earlier questions' files come back with them in later prompts (a follow-up about the same
+document): the files of every earlier question that was answered, read again the same way, so the
+earlier question is sent byte for byte as it was first (context caching; with inline images). An
+earlier file that cannot be read any more is left out and logged: an old file never blocks a new
+question. Images of earlier questions are read only for a model that takes images.
 """
 
 from __future__ import annotations
@@ -18,11 +24,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from worker.supabase_http import SupabaseHttp
+from worker.store import HistoryItem
+from worker.supabase_http import SupabaseError, SupabaseHttp
+
+log = logging.getLogger(__name__)
 
 BUCKET = "attachments"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -84,6 +94,63 @@ async def document_texts(http: SupabaseHttp, documents: Sequence[Attachment]) ->
     for doc, blob in zip(documents, blobs, strict=True):
         texts.append((doc.name, await asyncio.to_thread(extract, doc.mime_type, blob, doc.name)))
     return texts
+
+
+@dataclass(frozen=True, slots=True)
+class Earlier:
+    """What an earlier question's files add to it: its documents' text and its images' references."""
+
+    texts: list[tuple[str, str]] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+
+
+def answered_files(history: Sequence[HistoryItem]) -> list[tuple[str, list[Attachment]]]:
+    """(question id, files) of the earlier questions that have files and an answer in the history
+    (newest first, as the claim gives it): a question refused for its file (too long, unreadable) has
+    no answer there, and its file stays out."""
+    out = []
+    for index, item in enumerate(history):
+        if item.type == "user" and item.attachments and index > 0 and history[index - 1].type == "assistant":
+            files = [a for a in parse(item.attachments) if a.is_document or a.is_image]
+            if files:
+                out.append((item.id, files))
+    return out
+
+
+async def earlier_files(
+    http: SupabaseHttp,
+    questions: Sequence[tuple[str, Sequence[Attachment]]],
+    *,
+    images: bool,
+    transport: str,
+    seconds: int,
+) -> dict[str, Earlier]:
+    """Per earlier question id, its files read as when it was asked (all at once); `images` False
+    leaves its images out (a model without vision)."""
+
+    async def text(doc: Attachment) -> tuple[str, str] | None:
+        try:
+            return (await document_texts(http, [doc]))[0]
+        except (SupabaseError, AttachmentError) as exc:
+            log.warning("an earlier document is left out", extra={"path": doc.path, "error": str(exc)})
+            return None
+
+    async def ref(image: Attachment) -> str | None:
+        try:
+            return (await image_refs(http, [image], transport, seconds))[0]
+        except SupabaseError as exc:
+            log.warning("an earlier image is left out", extra={"path": image.path, "error": str(exc)})
+            return None
+
+    async def one(files: Sequence[Attachment]) -> Earlier:
+        texts, refs = await asyncio.gather(
+            asyncio.gather(*(text(a) for a in files if a.is_document)),
+            asyncio.gather(*(ref(a) for a in files if a.is_image and images)),
+        )
+        return Earlier([t for t in texts if t is not None], [r for r in refs if r is not None])
+
+    read = await asyncio.gather(*(one(files) for _, files in questions))
+    return {qid: earlier for (qid, _), earlier in zip(questions, read, strict=True) if earlier.texts or earlier.images}
 
 
 def extract(mime_type: str, blob: bytes, name: str = "") -> str:

@@ -83,8 +83,34 @@ def budget_for(limits: ModelLimits, max_tokens: int, margin: float) -> int:
     return int(min(limits.max_input, limits.context - max_tokens) * (1.0 - margin))
 
 
+# What one image costs at most on Qwen-VL (1,280 patches of 28x28 pixels + 2 markers; fakescope/vision.py).
+IMAGE_TOKENS = 1282
+
+
 def _cost(content: str) -> int:
     return tokens.count(content) + tokens.PER_MESSAGE
+
+
+def _message_cost(message: ChatMessage) -> int:
+    """A history message: its text, and its images (an earlier question's) at their most."""
+    return _cost(message.content) + IMAGE_TOKENS * len(message.images)
+
+
+def choose_model(
+    personality: Mapping[str, Any],
+    settings: LlmSettings,
+    models: Mapping[str, ModelInfo] | None,
+    session_model: str | None,
+    needs_vision: bool,
+) -> tuple[str, ModelInfo | None]:
+    """The session's model, else the role's, else the deployment's; LLM_VISION_MODEL instead of one
+    without vision when the question has images."""
+    model = session_model or parse_personality(personality).model or settings.default_model
+    info = (models or {}).get(model)
+    if needs_vision and not (info is not None and info.vision):
+        model = settings.vision_model
+        info = (models or {}).get(model)
+    return model, info
 
 
 def build_prompt(
@@ -107,11 +133,7 @@ def build_prompt(
     `thinking` None means the role's default. `needs_vision`: the question has images, so a model
     without vision gives way to LLM_VISION_MODEL."""
     persona = parse_personality(personality)
-    model = session_model or persona.model or settings.default_model
-    info = (models or {}).get(model)
-    if needs_vision and not (info is not None and info.vision):
-        model = settings.vision_model
-        info = (models or {}).get(model)
+    model, info = choose_model(personality, settings, models, session_model, needs_vision)
     limits = info.limits if info is not None else settings.model_limits.get(model, FALLBACK_LIMITS)
     max_tokens = min(persona.max_tokens or limits.max_output, limits.max_output)
     budget = budget_for(limits, max_tokens, settings.prompt_margin)
@@ -120,14 +142,14 @@ def build_prompt(
     used = _cost(system) + _cost(user) + tokens.PRIMER
     start = len(history)
     for index in range(len(history) - 1, -1, -1):
-        cost = _cost(history[index].content)
+        cost = _message_cost(history[index])
         if used + cost > budget:
             break
         used += cost
         start = index
     if start > 0 and checkpoints is not None:  # cut only on a checkpoint, so the prefix holds across turns
         later = next((i for i in range(start, len(history)) if checkpoints[i]), start)
-        used -= sum(_cost(m.content) for m in history[start:later])
+        used -= sum(_message_cost(m) for m in history[start:later])
         start = later
     kept = list(history[start:])
 
@@ -149,7 +171,7 @@ def build_prompt(
         search_options=SEARCH_OPTIONS if search and offers_search else None,
         enable_thinking=True if think and info is not None and info.thinking else None,
         thinking_budget=persona.thinking_budget if think and info is not None and info.thinking else None,
-        multimodal=needs_vision or (info is not None and info.multimodal),
+        multimodal=needs_vision or (info is not None and info.multimodal) or any(m.images for m in kept),
     )
     messages = [ChatMessage("system", system), *kept, ChatMessage("user", user)]
     return Prompt(messages, params, used, budget, len(history) - len(kept))

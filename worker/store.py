@@ -15,6 +15,7 @@ class HistoryItem:
     type: str  # "user" | "assistant"
     content: str
     id: str = ""
+    attachments: tuple[dict[str, Any], ...] = ()  # an earlier question's files (worker/attachments.py)
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,10 @@ class Claim:
             role_slug=role.get("slug"),
             system_prompt=role.get("system_prompt"),
             personality=dict(role.get("personality") or {}),
-            history=tuple(HistoryItem(h["type"], h["content"], str(h.get("id") or "")) for h in row["history"]),
+            history=tuple(
+                HistoryItem(h["type"], h["content"], str(h.get("id") or ""), tuple(h.get("attachments") or ()))
+                for h in row["history"]
+            ),
             web_search=bool(row.get("web_search")),
             # the model the question asked for (the OpenAI-compatible API; checked against the plan)
             session_model=row.get("model") or session.get("model"),

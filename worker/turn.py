@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 import zlib
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +36,7 @@ from worker.llm import (
 )
 from worker.metrics import Metrics
 from worker.models import Catalog
-from worker.prompt import Prompt, build_prompt
+from worker.prompt import Prompt, build_prompt, choose_model
 from worker.reply import CANCELLED, LEASE_LOST, SHUTDOWN, TIMEOUT, Reply
 from worker.retry import Backoff
 from worker.store import Claim, HistoryItem
@@ -114,7 +114,7 @@ class Turns:
 
     async def _answer(self, reply: Reply) -> _Outcome | None:
         """The row's final state, or None when the row must not be finalised here."""
-        if reply.claim.attachments:
+        if reply.claim.attachments or any(item.attachments for item in reply.claim.history):
             try:
                 prompt = await self._with_attachments(reply.claim)
             except AttachmentError as refused:
@@ -151,22 +151,34 @@ class Turns:
         )
 
     async def _with_attachments(self, claim: Claim) -> Prompt:
-        """The prompt of a question with attachments: documents' text before the question (refused
-        when it does not fit whole), images on the question for a vision model."""
+        """The prompt of a question with attachments, or after earlier ones: documents' text before
+        their question (the new question's refused when it does not fit whole), images on their
+        question for a vision model."""
         items = attachments.parse(claim.attachments)
         images = [a for a in items if a.is_image]
         documents = [a for a in items if a.is_document]
         if self._storage is None:
-            raise AttachmentError("AttachmentUnavailable", "no Storage to read attachments from")
-        try:  # documents and images are read at once: one round trip's wait, not one after another
-            texts, refs = await asyncio.gather(
+            if items:
+                raise AttachmentError("AttachmentUnavailable", "no Storage to read attachments from")
+            return _prompt(claim, self._llm, self._catalog)
+        _, info = choose_model(claim.personality, self._llm, self._catalog.models, claim.session_model, bool(images))
+        llm = self._llm
+        try:  # every file is read at once: one round trip's wait, not one after another
+            texts, refs, earlier = await asyncio.gather(
                 attachments.document_texts(self._storage, documents),
-                attachments.image_refs(self._storage, images, self._llm.image_transport, self._llm.image_url_seconds),
+                attachments.image_refs(self._storage, images, llm.image_transport, llm.image_url_seconds),
+                attachments.earlier_files(
+                    self._storage,
+                    attachments.answered_files(claim.history),
+                    images=info is not None and info.vision,
+                    transport=llm.image_transport,
+                    seconds=llm.image_url_seconds,
+                ),
             )
         except SupabaseError as exc:
             raise AttachmentError("AttachmentUnavailable", str(exc)) from exc
         question = attachments.with_documents(claim.question, texts)
-        prompt = _prompt(claim, self._llm, self._catalog, question=question, needs_vision=bool(images))
+        prompt = _prompt(claim, llm, self._catalog, question=question, needs_vision=bool(images), earlier=earlier)
         last = prompt.messages[-1]
         if texts and last.content != question:
             raise AttachmentError("DocumentTooLong", "the documents do not fit the model's context window")
@@ -303,10 +315,17 @@ class Turns:
 
 
 def _prompt(
-    claim: Claim, llm: LlmSettings, catalog: Catalog, *, question: str | None = None, needs_vision: bool = False
+    claim: Claim,
+    llm: LlmSettings,
+    catalog: Catalog,
+    *,
+    question: str | None = None,
+    needs_vision: bool = False,
+    earlier: Mapping[str, attachments.Earlier] | None = None,
 ) -> Prompt:
+    """`earlier`: the files of earlier questions (by id), put back on them as they were first sent."""
     items = list(reversed(claim.history))
-    history = [ChatMessage("user" if item.type == "user" else "assistant", item.content) for item in items]
+    history = [_history_message(item, (earlier or {}).get(item.id)) for item in items]
     return build_prompt(
         system_prompt=claim.system_prompt or DEFAULT_SYSTEM_PROMPT,
         personality=claim.personality,
@@ -320,6 +339,14 @@ def _prompt(
         thinking=claim.session_thinking,
         web_search=claim.web_search,
     )
+
+
+def _history_message(item: HistoryItem, files: attachments.Earlier | None) -> ChatMessage:
+    if item.type != "user":
+        return ChatMessage("assistant", item.content)
+    if files is None:
+        return ChatMessage("user", item.content)
+    return ChatMessage("user", attachments.with_documents(item.content, files.texts), images=tuple(files.images))
 
 
 def _checkpoint(item: HistoryItem) -> bool:
