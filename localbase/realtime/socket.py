@@ -16,6 +16,7 @@ from localbase.realtime import channel as channels
 from localbase.realtime import protocol
 from localbase.realtime.connection import Connection
 from localbase.realtime.tokens import TokenError, verify
+from localbase.realtime.wire import release_handshake
 
 if TYPE_CHECKING:
     from localbase.realtime.ports import Realtime
@@ -49,6 +50,7 @@ async def serve(service: Realtime, scope: Scope, receive: Receive, send: Send) -
     if (await receive())["type"] != "websocket.connect":
         return
     await send({"type": "websocket.accept"})
+    release_handshake(send, scope)
     conn = Connection(send, vsn, claims)
     service.connections.add(conn)
     try:

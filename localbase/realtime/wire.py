@@ -14,7 +14,7 @@ from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from localbase.http import Send
+from localbase.http import Scope, Send
 
 _TEXT = 0x81
 _BINARY = 0x82
@@ -58,6 +58,17 @@ def frame(data: str | bytes) -> bytes:
 
 def close_frame(code: int) -> bytes:
     return struct.pack("!BBH", 0x88, 2, code)
+
+
+def release_handshake(send: Send, scope: Scope) -> None:
+    """Drop what only the upgrade needed once the socket is accepted: the request and response
+    uvicorn keeps (headers parsed twice, ~4 KB) and the scope's header list (~1 KB). Nothing reads
+    them after the accept; an idle socket should not carry them for its lifetime."""
+    scope["headers"] = []
+    protocol = getattr(send, "__self__", None)
+    if isinstance(protocol, WebSocketsSansIOProtocol) and protocol.handshake_complete:
+        for name in ("request", "response"):
+            vars(protocol).pop(name, None)
 
 
 def direct(send: Send) -> WebSocketsSansIOProtocol | None:
