@@ -7,8 +7,10 @@ policies on the image as the subscriber, writing and locking nothing, so it depe
 happened since: an update quickly followed by a delete still reaches the owner, and nobody learns
 of another user's row, not even its primary key. One call per table per run covers everyone.
 Subscribers are grouped by identical claims, so N sockets of one user cost one check. With RLS on,
-a DELETE's old_record keeps only the primary key (as Supabase). `data` is encoded once per
-(role, select) and spliced into each channel's frame.
+a DELETE's old_record keeps only the primary key (as Supabase). A change is matched once per
+group of channels with equal bindings; `data` is encoded once per (role, select) and spliced into
+one frame per (ids, vsn, topic); each subscriber gets all its frames of a run of changes in one
+socket write, so a backlog costs a system call per subscriber, not one per change and subscriber.
 """
 
 from __future__ import annotations
@@ -24,11 +26,11 @@ from localbase.realtime.authz import BYPASS_ROLES
 from localbase.realtime.capture import Batch
 from localbase.realtime.catalog import Catalog, Table
 from localbase.realtime.filters import Binding
+from localbase.realtime.hub import Hub, Outbox
 from localbase.realtime.wire import Outbound
 
 if TYPE_CHECKING:
     from localbase.realtime.connection import Channel
-    from localbase.realtime.hub import Hub
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,8 @@ class Change:
     def __init__(self, item: dict[str, Any], table: Table) -> None:
         self.item = item
         self.table = table
-        self.targets: list[tuple[Channel, list[int], Binding]] = []
+        # (channels with equal bindings, the ids of those that matched, the first that matched)
+        self.targets: list[tuple[list[Channel], list[int], Binding]] = []
 
 
 class ChangeFanout:
@@ -68,7 +71,9 @@ class ChangeFanout:
         await self._deliver_run(run)
 
     async def _deliver_run(self, items: list[dict[str, Any]]) -> None:
-        if not items or not self._hub.watching_changes:
+        """Match each change once per group of equal bindings, check RLS once per claims, then
+        write each subscriber's frames for the whole run at once (in commit order)."""
+        if not items or not self._hub.watchers:
             return
         changes: list[Change] = []
         for item in items:
@@ -78,17 +83,18 @@ class ChangeFanout:
             change = Change(item, table)
             op = item["o"]
             row = _image(item)
-            for channel in self._hub.watching_changes:
-                ids = [b.id for b in channel.bindings if b.matches(table.schema, table.name, op, row)]
-                if ids:
-                    first = next(b for b in channel.bindings if b.id == ids[0])
-                    change.targets.append((channel, ids, first))
+            for watchers in self._hub.watchers.values():
+                matched = [b for b in watchers.bindings if b.matches(table.schema, table.name, op, row)]
+                if matched:
+                    change.targets.append((list(watchers.channels), [b.id for b in matched], matched[0]))
             if change.targets:
                 changes.append(change)
         if changes:
             visible = await self._visibility(changes)
+            outbox = Outbox()
             for index, change in enumerate(changes):
-                await self._send(index, change, visible)
+                await self._send(index, change, visible, outbox)
+            await outbox.flush()
 
     async def _visibility(self, changes: list[Change]) -> dict[tuple[str, int], set[int]]:
         """Per (claims, table): indexes into `changes` whose captured row the claims may SELECT."""
@@ -98,14 +104,15 @@ class ChangeFanout:
             if not table.rls or not table.pk:
                 continue
             subscribers: dict[str, str] | None = None
-            for channel, _ids, _binding in change.targets:
-                if channel.role in BYPASS_ROLES:
-                    continue
-                if subscribers is None:
-                    entry = tables.setdefault(table.relid, (table, [], {}))
-                    entry[1].append(index)
-                    subscribers = entry[2]
-                subscribers.setdefault(channel.claims_key, channel.role)
+            for channels, _ids, _binding in change.targets:
+                for channel in channels:
+                    if channel.role in BYPASS_ROLES:
+                        continue
+                    if subscribers is None:
+                        entry = tables.setdefault(table.relid, (table, [], {}))
+                        entry[1].append(index)
+                        subscribers = entry[2]
+                    subscribers.setdefault(channel.claims_key, channel.role)
         visible: dict[tuple[str, int], set[int]] = {}
         for relid, (table, indexes, subscribers) in tables.items():
             keys = list(subscribers)
@@ -121,32 +128,38 @@ class ChangeFanout:
                 visible[(keys[subscriber - 1], relid)].add(indexes[image - 1])
         return visible
 
-    async def _send(self, index: int, change: Change, visible: dict[tuple[str, int], set[int]]) -> None:
+    async def _send(self, index: int, change: Change, visible: dict[tuple[str, int], set[int]], outbox: Outbox) -> None:
+        """Queue the change's frame for every subscriber allowed to see it; the frame is encoded
+        once per (role, select, ids, vsn, topic), not per socket."""
         table = change.table
+        checked_table = table.rls
         encoded: dict[tuple[str, tuple[str, ...] | None], str] = {}
-        frames: dict[tuple[str, str, str, tuple[int, ...]], Outbound] = {}
-        for channel, ids, binding in change.targets:
-            role = channel.role
-            checked = table.rls and role not in BYPASS_ROLES
-            if checked and (not table.pk or index not in visible.get((channel.claims_key, table.relid), ())):
-                continue
-            data_key = (role, binding.select)
-            data = encoded.get(data_key)
-            if data is None:
-                columns = await self._catalog.selectable(table, role)
-                data = encoded[data_key] = protocol.dumps(
-                    _data(change.item, table, columns, binding.select, role)
-                ).decode()
-            vsn = channel.connection.vsn
-            frame_key = (vsn, channel.topic, data, tuple(ids))
-            frame = frames.get(frame_key)
-            if frame is None:
-                payload = f'{{"ids":{protocol.dumps(ids).decode()},"data":{data}}}'
-                frame = frames[frame_key] = Outbound(
-                    protocol.encode_push_raw(channel.topic, "postgres_changes", payload, vsn)
-                )
-            if not channel.connection.write(frame):
-                await channel.connection.deliver(frame)
+        for channels, ids, binding in change.targets:
+            frames: dict[tuple[str, str, str], Outbound] = {}
+            for channel in channels:
+                if channel.watch_key is None:  # left or rejoined since the match
+                    continue
+                role = channel.role
+                # Tables without a primary key are never checked, so never visible (see _visibility).
+                checked = checked_table and role not in BYPASS_ROLES
+                if checked and index not in visible.get((channel.claims_key, table.relid), ()):
+                    continue
+                connection = channel.connection
+                frame_key = (role, connection.vsn, channel.topic)
+                frame = frames.get(frame_key)
+                if frame is None:
+                    data_key = (role, binding.select)
+                    data = encoded.get(data_key)
+                    if data is None:
+                        columns = await self._catalog.selectable(table, role)
+                        data = encoded[data_key] = protocol.dumps(
+                            _data(change.item, table, columns, binding.select, role)
+                        ).decode()
+                    payload = f'{{"ids":{protocol.dumps(ids).decode()},"data":{data}}}'
+                    frame = frames[frame_key] = Outbound(
+                        protocol.encode_push_raw(channel.topic, "postgres_changes", payload, connection.vsn)
+                    )
+                outbox.add(connection, frame)
 
 
 def _image(item: dict[str, Any]) -> dict[str, Any]:

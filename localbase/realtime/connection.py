@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from localbase.http import Send
@@ -41,6 +42,10 @@ class Connection:
     def write(self, out: Outbound) -> bool:
         """Write without waiting on the peer; False when only ASGI can write here (see deliver).
         A peer with 16 MB already waiting for it is closed with 1008 instead."""
+        return self.write_all((out,))
+
+    def write_all(self, frames: Sequence[Outbound]) -> bool:
+        """`write` for several frames in order, in one transport write."""
         ws = self._direct
         if ws is None:
             return self.closed
@@ -51,8 +56,10 @@ class Connection:
             self.closed = True
             transport.write(close_frame(1008))
             transport.close()
+        elif len(frames) == 1:
+            transport.write(frames[0].wire())
         else:
-            transport.write(out.wire())
+            transport.write(b"".join([frame.wire() for frame in frames]))
         return True
 
     async def deliver(self, frame: str | bytes | Outbound) -> None:
@@ -90,6 +97,7 @@ class Channel:
         "private",
         "role",
         "topic",
+        "watch_key",
     )
 
     def __init__(
@@ -108,6 +116,7 @@ class Channel:
         self.presence_enabled = bool(presence.get("enabled"))
         self.presence_meta: dict[str, Any] | None = None
         self.bindings: list[Binding] = []
+        self.watch_key: tuple[str, ...] | None = None  # set by the hub while it watches changes
         self.set_claims(claims)
 
     def set_claims(self, claims: dict[str, Any]) -> None:

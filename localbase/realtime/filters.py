@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import operator
 import re
+import sys
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ class Binding:
     conditions: tuple[Condition, ...]
     select: tuple[str, ...] | None
     spec: dict[str, Any]
+    key: str  # equal keys: equal bindings (same event, table, filter and select), hence the same id
 
     def describe(self) -> str:
         return f"[event: {self.event}, schema: {self.schema}, table: {self.table or '*'}, filters: []]"
@@ -68,15 +70,16 @@ def parse_binding(spec: dict[str, Any]) -> Binding:
     raw_filter = spec.get("filter")
     conditions = parse_filter(str(raw_filter)) if raw_filter else ()
     select = spec.get("select")
-    key = f"{event}|{schema}|{table}|{raw_filter}|{select}".encode()
+    key = sys.intern(f"{event}|{schema}|{table}|{raw_filter}|{select}")
     return Binding(
-        id=zlib.crc32(key) & 0x7FFFFFF,
+        id=zlib.crc32(key.encode()) & 0x7FFFFFF,
         event=event,
         schema=schema,
         table=table,
         conditions=conditions,
         select=tuple(str(c) for c in select) if isinstance(select, list) else None,
         spec=spec,
+        key=key,
     )
 
 
