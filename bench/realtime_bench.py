@@ -1,14 +1,20 @@
 """Realtime: commit-to-delivery latency with 1/100/1,000 subscribers, broadcast throughput, and
 memory per idle connection. Own throwaway cluster and gateway subprocess.
 
-Subscribers run in a separate process on a minimal websocket client (uvloop, asyncio protocols,
-no task per socket, the timestamp read without decoding the JSON), so on a 2-core machine the
-client's own cost stays small next to the server's. The
-writer stamps each row with `time.monotonic()` just before its insert; the subscriber process
-subtracts that from its own `time.monotonic()` on receipt (CLOCK_MONOTONIC is system-wide, so both
-processes read the same clock). Clients offer permessage-deflate as browsers do; whether it is
-used is the server's choice. The 1,000-subscriber latency repeats BENCH_RUNS times (default 5),
-reported per run with its median and range. Bounded: about two minutes.
+Method. Subscribers run in a separate process. All but three of them are a minimal websocket client
+(uvloop, asyncio protocols, no task per socket, the timestamp read without decoding the JSON), so
+on a 2-core machine the client's own cost stays small next to the server's; three are the official
+realtime-py client (`AsyncRealtimeClient.channel(...).on_postgres_changes`), whose deliveries count
+in the same figures and prove the frames are what it expects (the 1-subscriber run uses the raw
+client alone). The writer stamps each row with `time.monotonic()` just before its insert; the
+subscriber process subtracts that from its own `time.monotonic()` on receipt (CLOCK_MONOTONIC is
+system-wide, so both processes read the same clock). Every subscriber must receive every insert.
+Clients offer permessage-deflate as browsers do; whether it is used is the server's choice. CPU per
+insert is read from /proc for the server (everything from NOTIFY to the last socket write) and for
+the subscriber process (reading 1,000 sockets), so a latency figure can be read against what the
+two processes spent and the machine's load average. The 1,000-subscriber latency repeats
+BENCH_RUNS times (default 5), reported per run with its median and range. Idle memory: the
+server's RSS growth over 1,000 joined, silent sockets. Bounded: about two minutes.
 
 python -m bench.realtime_bench          (writes bench/out/realtime.json)
 """
@@ -25,11 +31,13 @@ import time
 import zlib
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import asyncpg
 import httpx
 import msgspec
 import uvloop
+from realtime import AsyncRealtimeClient, RealtimePostgresChangesListenEvent, RealtimeSubscribeStates
 
 from bench.harness import RUNS, free_port, spread, summary_ms, throwaway_cluster, write_report
 from core.settings import Settings
@@ -38,6 +46,7 @@ _LATENCY_RUNS = ((1, 200, 0.01), (100, 100, 0.02), (1000, 100, 0.05))  # subscri
 _INSERT = "insert into public.rt_bench (id, sent) values ($1, $2)"
 _BROADCASTS = 5000
 _IDLE = 1000
+_OFFICIAL = 3  # subscribers on realtime-py in each run of more than this many
 
 _NUMBER = frozenset(b"0123456789.eE+-")
 _json = msgspec.json.Encoder().encode
@@ -156,13 +165,48 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
+async def _official(url: str, token: str, on_sent: Any) -> AsyncRealtimeClient:
+    """One realtime-py subscriber on the bench table, joined and confirmed."""
+    client = AsyncRealtimeClient(url, token)
+    states: list[Any] = []
+    confirmed = asyncio.get_running_loop().create_future()
+
+    def system(message: Any) -> None:
+        if not confirmed.done():
+            confirmed.set_result(message)
+
+    def inserted(change: Any) -> None:
+        on_sent(float(change["data"]["record"]["sent"]))
+
+    channel = client.channel("bench").on_postgres_changes(
+        RealtimePostgresChangesListenEvent.Insert, inserted, table="rt_bench", schema="public"
+    )
+    channel.on_system(system)
+    await channel.subscribe(lambda state, error: states.append((state, error)))
+    message = await asyncio.wait_for(confirmed, 30)
+    if (
+        not states
+        or states[0][0] != RealtimeSubscribeStates.SUBSCRIBED
+        or message.message != "Subscribed to PostgreSQL"
+    ):
+        raise RuntimeError(f"realtime-py did not subscribe: {states} {message}")
+    return client
+
+
 async def subscribers(host: str, port: int, path: str, count: int, expected: int) -> None:
-    """Child process: `count` sockets on the bench table; prints one latency (s) per delivery."""
-    sockets = [await connect(host, port, path) for _ in range(count)]
+    """Child process: `count` subscribers on the bench table (three on realtime-py when there are
+    more than three); prints one latency (s) per delivery and its own CPU seconds."""
+    official = _OFFICIAL if count > _OFFICIAL else 0
+    sockets = [await connect(host, port, path) for _ in range(count - official)]
     changes = {"postgres_changes": [{"event": "INSERT", "schema": "public", "table": "rt_bench"}]}
     await join_all(sockets, "realtime:bench", changes)
     latencies: list[float] = []
     done = asyncio.get_running_loop().create_future()
+
+    def arrived(sent: float) -> None:
+        latencies.append(time.monotonic() - sent)
+        if len(latencies) == count * expected and not done.done():
+            done.set_result(None)
 
     def received(payload: bytes) -> None:
         now = time.monotonic()
@@ -177,14 +221,21 @@ async def subscribers(host: str, port: int, path: str, count: int, expected: int
         if len(latencies) == count * expected and not done.done():
             done.set_result(None)
 
+    token = dict(parse_qsl(path.partition("?")[2]))["apikey"]
+    url = f"ws://{host}:{port}/realtime/v1"
+    clients = [await _official(url, token, arrived) for _ in range(official)]
     for sock in sockets:
         sock.on_text = received
     await asyncio.sleep(0.5)  # the "Subscribed to PostgreSQL" confirmations settle
     print("ready", flush=True)
+    cpu_before = time.process_time()
     try:
         await asyncio.wait_for(done, 60)
     finally:
-        print(_json(latencies).decode(), flush=True)
+        cpu_s = time.process_time() - cpu_before
+        print(_json({"latencies": latencies, "cpu_s": cpu_s}).decode(), flush=True)
+        for client in clients:
+            await client.close()
 
 
 async def _latency(
@@ -214,15 +265,17 @@ async def _latency(
         await conn.execute(_INSERT, (repeat * 10_000 + count) * 1000 + row, time.monotonic())
         await asyncio.sleep(pace)
     await conn.close()
-    samples = _parse(await child.stdout.readline())
+    report = _parse(await child.stdout.readline())
     cpu_ms = (_cpu_s(pid) - cpu_before) * 1000
     await child.wait()
     return {
         "subscribers": count,
+        "official_client_subscribers": _OFFICIAL if count > _OFFICIAL else 0,
         "inserts": inserts,
         "expected": count * inserts,
-        **summary_ms(samples),
+        **summary_ms(report["latencies"]),
         "server_cpu_ms_per_insert": round(cpu_ms / inserts, 3),
+        "subscriber_process_cpu_ms_per_insert": round(report["cpu_s"] * 1000 / inserts, 3),
     }
 
 
@@ -298,6 +351,9 @@ async def _run(dsn: str, port: int, pid: int) -> dict[str, Any]:
             "p99_ms": spread([r["p99_ms"] for r in crowd], 2),
             "p50_ms": spread([r["p50_ms"] for r in crowd], 2),
             "server_cpu_ms_per_insert": spread([r["server_cpu_ms_per_insert"] for r in crowd], 3),
+            "subscriber_process_cpu_ms_per_insert": spread(
+                [r["subscriber_process_cpu_ms_per_insert"] for r in crowd], 3
+            ),
             "delivered": [r["n"] for r in crowd],
         },
         "broadcast": broadcast,
