@@ -232,22 +232,24 @@ class FakeScope:
             body, knobs = await self._admit(request)
             self._pre_stream_fault(knobs)
             parsed = compat.parse(body)
+            sizes = await vision.measure(vision.compat_refs_in(parsed.messages))
             call = check(parsed.model, parsed.messages, parsed.params, stream=parsed.stream, incremental=True)
         except Rejected as rejected:
             return self._reject(rejected.error, request_id, compat_mode=True, knobs=knobs)
         self._record(request, body)
         seed, reply = self._reply(call, knobs)
+        input_tokens = call.input_tokens + sum(vision.image_tokens(w, h) for w, h in sizes)  # images count as input
         if not parsed.stream:
             done = compat.body(
                 request_id,
                 model=call.model,
                 text=reply.text,
                 finish=reply.finish_reason,
-                input_tokens=call.input_tokens,
+                input_tokens=input_tokens,
                 output_tokens=reply.output_tokens,
             )
             return await self._whole(request, request_id, done, reply.output_tokens, knobs, compat_mode=True)
-        frames = compat.CompatFrames(request_id, call.model, call.input_tokens, parsed.include_usage, int(time.time()))
+        frames = compat.CompatFrames(request_id, call.model, input_tokens, parsed.include_usage, int(time.time()))
         return await self._stream(request, request_id, reply, knobs=knobs, frames=frames, seed=seed, arrived=arrived)
 
     def _record(self, request: web.Request, body: Any) -> None:

@@ -1,10 +1,11 @@
 """The multimodal endpoint's images: where they come from and what they cost.
 
 `POST /api/v1/services/aigc/multimodal-generation/generation` takes list-form content, e.g.
-`[{"image": "data:image/png;base64,..."}, {"text": "..."}]`. An image is a data URI (decoded here)
-or an http(s) URL, which the fake downloads as DashScope would (so a signed Storage URL of the local
-stack works; the internet does not). An image that cannot be fetched or read is refused with the
-service's `400 InvalidParameter "Failed to download multimodal content"`.
+`[{"image": "data:image/png;base64,..."}, {"text": "..."}]`; compatible mode takes OpenAI's parts,
+`[{"type": "image_url", "image_url": {"url": ...}}, {"type": "text", "text": "..."}]`. An image is a
+data URI (decoded here) or an http(s) URL, which the fake downloads as DashScope would (so a signed
+Storage URL of the local stack works; the internet does not). An image that cannot be fetched or
+read is refused with the service's `400 InvalidParameter "Failed to download multimodal content"`.
 
 Tokens per image, as Qwen-VL bills them: one per 28x28 patch of the image (rounded up), at least 4
 and at most 1,280 (the default pixel cap), plus 2 for the vision start/end markers. They are part of
@@ -47,6 +48,21 @@ def refs_in(messages: Any) -> list[str]:
                 if not isinstance(image, str) or not image:
                     raise Rejected(invalid_parameter("The image field must be a non-empty string."))
                 refs.append(image)
+    return refs
+
+
+def compat_refs_in(messages: Any) -> list[str]:
+    """Every image of compatible-mode messages, in order: `{"type": "image_url", "image_url": {"url": ...}}` parts."""
+    refs: list[str] = []
+    for message in messages if isinstance(messages, list) else []:
+        content = message.get("content") if isinstance(message, dict) else None
+        for part in content if isinstance(content, list) else []:
+            if isinstance(part, dict) and part.get("type") == "image_url":
+                image = part.get("image_url")
+                url = image.get("url") if isinstance(image, dict) else None
+                if not isinstance(url, str) or not url:
+                    raise Rejected(invalid_parameter("The image_url field must have a non-empty url."))
+                refs.append(url)
     return refs
 
 

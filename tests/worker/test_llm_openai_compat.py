@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
 from core.settings import LlmSettings
 from fakescope.server import FakeScope
+from fakescope.vision import image_tokens
 from worker.llm import ChatMessage, Finished, GenerationParams, ProviderError, TextDelta, make_provider, tokens
 from worker.llm.openai_compat import OpenAICompatProvider
 
@@ -163,3 +167,32 @@ async def test_factory_builds_the_compat_provider(fake: FakeScope) -> None:
         assert final.finish_reason == "stop"
     finally:
         await llm.aclose()
+
+
+async def test_images_go_as_image_url_parts_and_count_as_input(provider: OpenAICompatProvider, fake: FakeScope) -> None:
+    """DashScope's compatible mode reads OpenAI content parts; the fake decodes the image and bills it."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (84, 56), (10, 200, 30)).save(buffer, format="PNG")
+    picture = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    question = ChatMessage("user", "what is this?", images=(picture,))
+    final: Finished | None = None
+    async for event in provider.stream([MESSAGES[0], question], GenerationParams(model="qwen-vl-max", multimodal=True)):
+        if isinstance(event, Finished):
+            final = event
+    assert final is not None
+    [sent] = [r["body"] for r in fake.received if r["path"].endswith("/chat/completions")][-1:]
+    assert sent["messages"][1]["content"] == [
+        {"type": "image_url", "image_url": {"url": picture}},
+        {"type": "text", "text": "what is this?"},
+    ]
+    assert final.input_tokens == tokens.chat_tokens(["You are a helpful assistant.", "what is this?"]) + image_tokens(
+        84, 56
+    )
+
+
+async def test_an_image_the_model_cannot_fetch_is_refused(provider: OpenAICompatProvider) -> None:
+    question = ChatMessage("user", "and this?", images=("http://127.0.0.1:9/nothing.png",))
+    with pytest.raises(ProviderError) as caught:
+        async for _ in provider.stream([question], GenerationParams(model="qwen-vl-max", multimodal=True)):
+            pass
+    assert (caught.value.code, caught.value.retryable) == ("InvalidRequest", False)

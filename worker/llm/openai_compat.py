@@ -2,6 +2,7 @@
 
 Streams `POST {base}/chat/completions` with `stream_options.include_usage`; the stream is complete
 at `data: [DONE]` (or at end of body once a finish reason was seen, for servers that omit [DONE]).
+Images go as OpenAI `image_url` content parts (data URIs or URLs) before the message's text.
 Servers that report no usage get local Qwen-tokenizer counts instead. Error bodies differ between
 servers, so errors are classified by HTTP status first and by `error.code` when there is one.
 """
@@ -52,7 +53,7 @@ class OpenAICompatProvider:
     async def stream(self, messages: Sequence[ChatMessage], params: GenerationParams) -> AsyncIterator[StreamEvent]:
         body = {
             "model": params.model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "messages": [_message(m) for m in messages],
             "stream": True,
             "stream_options": {"include_usage": True},
             **params.sampling(),
@@ -102,7 +103,17 @@ class OpenAICompatProvider:
             request_id=request_id,
             reasoning_tokens=((usage or {}).get("completion_tokens_details") or {}).get("reasoning_tokens"),
             cached_tokens=((usage or {}).get("prompt_tokens_details") or {}).get("cached_tokens"),
+            image_tokens=((usage or {}).get("prompt_tokens_details") or {}).get("image_tokens"),
         )
+
+
+def _message(message: ChatMessage) -> dict[str, Any]:
+    """A message with images is a list of OpenAI content parts: `image_url` parts (a data URI or a
+    URL), then its text; one without stays a plain string."""
+    if not message.images:
+        return {"role": message.role, "content": message.content}
+    parts: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": image}} for image in message.images]
+    return {"role": message.role, "content": [*parts, {"type": "text", "text": message.content}]}
 
 
 def _error(
