@@ -8,7 +8,7 @@ from core.settings import LlmSettings, ModelLimits
 from fakescope.server import FakeScope
 from worker.llm import ChatMessage, Finished, tokens
 from worker.llm.dashscope import DashScopeProvider
-from worker.prompt import FALLBACK_LIMITS, budget_for, build_prompt, parse_personality
+from worker.prompt import FALLBACK_LIMITS, IMAGE_TOKENS, budget_for, build_prompt, parse_personality
 
 TINY = LlmSettings(default_model="tiny", model_limits={"tiny": ModelLimits(context=400, max_input=300, max_output=100)})
 SYSTEM = "You are a helpful assistant."
@@ -143,3 +143,21 @@ def test_a_cut_history_keeps_its_prefix_across_turns_by_cutting_on_checkpoints()
     assert starts == sorted(starts)
     assert starts[-1] > 0
     assert same_prefix >= 20  # only the turns that move the window lose the prefix
+
+
+def test_an_earlier_image_counts_in_the_budget_and_needs_the_multimodal_endpoint() -> None:
+    vision = LlmSettings(
+        default_model="eyes", model_limits={"eyes": ModelLimits(context=8000, max_input=2000, max_output=100)}
+    )
+    older = ChatMessage("user", "the first picture", images=("data:image/png;base64,AAAA",))
+    newer = ChatMessage("user", "the second picture", images=("data:image/png;base64,BBBB",))
+    history = [older, ChatMessage("assistant", "a cat"), newer, ChatMessage("assistant", "a dog")]
+    prompt = build_prompt(system_prompt=SYSTEM, personality={}, history=history, user_message="and?", settings=vision)
+    assert prompt.budget == 1900
+    assert prompt.messages[1:-1] == history[1:]  # two images (2 x 1,282 tokens) do not fit: the older one leaves
+    assert prompt.input_tokens == tokens.chat_tokens(m.content for m in prompt.messages) + IMAGE_TOKENS
+    assert prompt.params.multimodal  # a kept message has an image
+    text_only = build_prompt(
+        system_prompt=SYSTEM, personality={}, history=history[3:], user_message="and?", settings=vision
+    )
+    assert not text_only.params.multimodal
