@@ -91,7 +91,7 @@ class ChangeFanout:
                 changes.append(change)
         if changes:
             visible = await self._visibility(changes)
-            outbox = Outbox()
+            outbox = Outbox(immediate=len(changes) == 1)  # a lone change has nothing to coalesce
             for index, change in enumerate(changes):
                 await self._send(index, change, visible, outbox)
             await outbox.flush()

@@ -89,14 +89,18 @@ class Hub:
 class Outbox:
     """Frames for many connections, written with one transport write per connection: a burst of
     changes costs each subscriber one system call, not one per change. Each connection's frames
-    keep the order they were added in."""
+    keep the order they were added in. `immediate` writes each frame at once (nothing to coalesce
+    when a run holds one change); only frames that need ASGI's `send` then wait for `flush`."""
 
-    __slots__ = ("_queued",)
+    __slots__ = ("_immediate", "_queued")
 
-    def __init__(self) -> None:
+    def __init__(self, immediate: bool = False) -> None:
+        self._immediate = immediate
         self._queued: dict[Connection, list[Outbound]] = {}
 
     def add(self, connection: Connection, frame: Outbound) -> None:
+        if self._immediate and connection.write(frame):
+            return
         queued = self._queued.get(connection)
         if queued is None:
             self._queued[connection] = [frame]
