@@ -13,7 +13,8 @@ Clients offer permessage-deflate as browsers do; whether it is used is the serve
 insert is read from /proc for the server (everything from NOTIFY to the last socket write) and for
 the subscriber process (reading 1,000 sockets), so a latency figure can be read against what the
 two processes spent and the machine's load average. The 1,000-subscriber latency repeats
-BENCH_RUNS times (default 5), reported per run with its median and range. Idle memory: the
+BENCH_RUNS times (default 5), reported per run with its median and range; so does a broadcast's:
+one socket sends 100 stamped messages, 50 ms apart, to 1,000 subscribers of its topic. Idle memory: the
 server's RSS growth over 1,000 joined, silent sockets. Bounded: about two minutes.
 
 python -m bench.realtime_bench          (writes bench/out/realtime.json)
@@ -24,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -48,7 +50,10 @@ _BROADCASTS = 5000
 _IDLE = 1000
 _OFFICIAL = 3  # subscribers on realtime-py in each run of more than this many
 
-_NUMBER = frozenset(b"0123456789.eE+-")
+_SENT = {  # the stamp in a delivery (and not in the join's replies or system messages)
+    "changes": re.compile(rb'"event":"postgres_changes".*"sent":([0-9.eE+-]+)'),
+    "broadcast": re.compile(rb'"event":"broadcast".*"sent":([0-9.eE+-]+)'),
+}
 _json = msgspec.json.Encoder().encode
 _parse = msgspec.json.Decoder().decode
 
@@ -69,6 +74,9 @@ class Socket(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        if not self._buffer and self._inflate is None and self.upgraded.done():
+            self._whole_frames(data)  # the usual case: no partial frame waiting, nothing to inflate
+            return
         self._buffer += data
         if not self.upgraded.done():
             end = self._buffer.find(b"\r\n\r\n")
@@ -79,6 +87,30 @@ class Socket(asyncio.Protocol):
             del self._buffer[: end + 4]
             self.upgraded.set_result(None)
         self._frames()
+
+    def _whole_frames(self, data: bytes) -> None:
+        """Text frames straight out of `data`; a trailing partial frame goes to the buffer."""
+        size = len(data)
+        at = 0
+        while at + 2 <= size:
+            length = data[at + 1] & 0x7F
+            start = at + 2
+            if length == 126:
+                if start + 2 > size:
+                    break
+                length = data[start] << 8 | data[start + 1]
+                start += 2
+            elif length == 127:
+                break
+            end = start + length
+            if end > size:
+                break
+            if data[at] & 0x0F == 1:
+                self._text(data[start:end])
+            at = end
+        if at < size:
+            self._buffer += data[at:]
+            self._frames()
 
     def _frames(self) -> None:
         buffer = self._buffer
@@ -165,10 +197,26 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
-async def _official(url: str, token: str, on_sent: Any) -> AsyncRealtimeClient:
-    """One realtime-py subscriber on the bench table, joined and confirmed."""
+async def _official(url: str, token: str, mode: str, on_sent: Any) -> AsyncRealtimeClient:
+    """One realtime-py subscriber on the bench table (or the broadcast topic), joined and confirmed."""
     client = AsyncRealtimeClient(url, token)
     states: list[Any] = []
+    if mode == "broadcast":
+
+        def heard(message: Any) -> None:
+            on_sent(float(message["payload"]["sent"]))
+
+        joined = asyncio.get_running_loop().create_future()
+
+        def state(state: Any, _error: Any) -> None:
+            if not joined.done():
+                joined.set_result(state)
+
+        channel = client.channel("crowd").on_broadcast("tick", heard)
+        await channel.subscribe(state)
+        if await asyncio.wait_for(joined, 30) != RealtimeSubscribeStates.SUBSCRIBED:
+            raise RuntimeError("realtime-py did not subscribe to the broadcast topic")
+        return client
     confirmed = asyncio.get_running_loop().create_future()
 
     def system(message: Any) -> None:
@@ -193,13 +241,18 @@ async def _official(url: str, token: str, on_sent: Any) -> AsyncRealtimeClient:
     return client
 
 
-async def subscribers(host: str, port: int, path: str, count: int, expected: int) -> None:
-    """Child process: `count` subscribers on the bench table (three on realtime-py when there are
-    more than three); prints one latency (s) per delivery and its own CPU seconds."""
+async def subscribers(host: str, port: int, path: str, count: int, expected: int, *, mode: str) -> None:
+    """Child process: `count` subscribers on the bench table, or on the broadcast topic when `mode`
+    is "broadcast" (three on realtime-py when there are more than three); prints one latency (s)
+    per delivery and its own CPU seconds."""
     official = _OFFICIAL if count > _OFFICIAL else 0
     sockets = [await connect(host, port, path) for _ in range(count - official)]
-    changes = {"postgres_changes": [{"event": "INSERT", "schema": "public", "table": "rt_bench"}]}
-    await join_all(sockets, "realtime:bench", changes)
+    if mode == "broadcast":
+        await join_all(sockets, "realtime:crowd", {"broadcast": {"self": False}})
+    else:
+        changes = {"postgres_changes": [{"event": "INSERT", "schema": "public", "table": "rt_bench"}]}
+        await join_all(sockets, "realtime:bench", changes)
+    pattern = _SENT[mode]
     latencies: list[float] = []
     done = asyncio.get_running_loop().create_future()
 
@@ -210,20 +263,16 @@ async def subscribers(host: str, port: int, path: str, count: int, expected: int
 
     def received(payload: bytes) -> None:
         now = time.monotonic()
-        at = payload.find(b'"sent":')
-        if at < 0 or b'"event":"postgres_changes"' not in payload:  # the join's system message
+        sent = pattern.search(payload)
+        if sent is None:  # the join's system message
             return
-        start = at + 7
-        end = start
-        while payload[end] in _NUMBER:
-            end += 1
-        latencies.append(now - float(payload[start:end]))
+        latencies.append(now - float(sent[1]))
         if len(latencies) == count * expected and not done.done():
             done.set_result(None)
 
     token = dict(parse_qsl(path.partition("?")[2]))["apikey"]
     url = f"ws://{host}:{port}/realtime/v1"
-    clients = [await _official(url, token, arrived) for _ in range(official)]
+    clients = [await _official(url, token, mode, arrived) for _ in range(official)]
     for sock in sockets:
         sock.on_text = received
     await asyncio.sleep(0.5)  # the "Subscribed to PostgreSQL" confirmations settle
@@ -239,10 +288,11 @@ async def subscribers(host: str, port: int, path: str, count: int, expected: int
 
 
 async def _latency(
-    dsn: str, port: int, path: str, pid: int, run: tuple[int, int, float], *, repeat: int = 0
+    dsn: str, port: int, path: str, pid: int, run: tuple[int, int, float], *, repeat: int = 0, mode: str = "changes"
 ) -> dict[str, Any]:
     """Latency under contention varies with the machine's load; the server's CPU time per insert
-    (everything from NOTIFY to the last socket write) does not, so it is reported too."""
+    (everything from NOTIFY to the last socket write) does not, so it is reported too. In
+    "broadcast" mode a socket sends the stamped messages instead of rows being inserted."""
     count, inserts, pace = run
     child = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -254,20 +304,34 @@ async def _latency(
         path,
         str(count),
         str(inserts),
+        mode,
         stdout=asyncio.subprocess.PIPE,
         limit=1 << 26,
     )
     assert child.stdout is not None
     assert (await child.stdout.readline()).strip() == b"ready"
-    conn = await asyncpg.connect(dsn)
-    cpu_before = _cpu_s(pid)
-    for row in range(inserts):
-        await conn.execute(_INSERT, (repeat * 10_000 + count) * 1000 + row, time.monotonic())
-        await asyncio.sleep(pace)
-    await conn.close()
+    if mode == "broadcast":
+        sender = await connect("127.0.0.1", port, path)
+        await join_all([sender], "realtime:crowd", {"broadcast": {"self": False}})
+        sender.on_text = None
+        cpu_before = _cpu_s(pid)
+        for _ in range(inserts):
+            message = {"type": "broadcast", "event": "tick", "payload": {"sent": time.monotonic()}}
+            sender.send({"topic": "realtime:crowd", "event": "broadcast", "payload": message, "ref": None})
+            await asyncio.sleep(pace)
+    else:
+        conn = await asyncpg.connect(dsn)
+        cpu_before = _cpu_s(pid)
+        for row in range(inserts):
+            await conn.execute(_INSERT, (repeat * 10_000 + count) * 1000 + row, time.monotonic())
+            await asyncio.sleep(pace)
+        await conn.close()
     report = _parse(await child.stdout.readline())
     cpu_ms = (_cpu_s(pid) - cpu_before) * 1000
     await child.wait()
+    if mode == "broadcast":
+        assert sender.transport is not None
+        sender.transport.close()
     return {
         "subscribers": count,
         "official_client_subscribers": _OFFICIAL if count > _OFFICIAL else 0,
@@ -341,6 +405,7 @@ async def _run(dsn: str, port: int, pid: int) -> dict[str, Any]:
     latency = [await _latency(dsn, port, path, pid, run) for run in _LATENCY_RUNS]
     # The 1,000-subscriber figure again, BENCH_RUNS times in all: its target holds in every run or not.
     crowd = [latency[-1]] + [await _latency(dsn, port, path, pid, _LATENCY_RUNS[-1], repeat=n) for n in range(1, RUNS)]
+    fanned = [await _latency(dsn, port, path, pid, _LATENCY_RUNS[-1], mode="broadcast") for _ in range(RUNS)]
     broadcast = await _broadcast_rate(port, path)
     load = os.getloadavg()[0]
     return {
@@ -355,6 +420,16 @@ async def _run(dsn: str, port: int, pid: int) -> dict[str, Any]:
                 [r["subscriber_process_cpu_ms_per_insert"] for r in crowd], 3
             ),
             "delivered": [r["n"] for r in crowd],
+        },
+        "broadcast_to_delivery_1000_over_runs": {
+            "runs": len(fanned),
+            "p99_ms": spread([r["p99_ms"] for r in fanned], 2),
+            "p50_ms": spread([r["p50_ms"] for r in fanned], 2),
+            "server_cpu_ms_per_message": spread([r["server_cpu_ms_per_insert"] for r in fanned], 3),
+            "subscriber_process_cpu_ms_per_message": spread(
+                [r["subscriber_process_cpu_ms_per_insert"] for r in fanned], 3
+            ),
+            "delivered": [r["n"] for r in fanned],
         },
         "broadcast": broadcast,
         "load_average_1m": load,
@@ -389,7 +464,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "subscribers":
-        host, port, path, count, expected = sys.argv[2:7]
-        uvloop.run(subscribers(host, int(port), path, int(count), int(expected)))
+        host, port, path, count, expected, mode = sys.argv[2:8]
+        uvloop.run(subscribers(host, int(port), path, int(count), int(expected), mode=mode))
     else:
         main()
