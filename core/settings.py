@@ -383,6 +383,14 @@ class WorkerSettings:
     shutdown_grace: float = field(default_factory=lambda: env_float("WORKER_SHUTDOWN_GRACE", 10.0))
     metrics_port: int = field(default_factory=lambda: env_int("WORKER_METRICS_PORT", 0))  # 0 = off; 9464 usual
     log_level: str = field(default_factory=lambda: env_str("WORKER_LOG_LEVEL", "INFO"))
+    # The worker's door to its SQL functions (worker/database.py): a login that may become
+    # service_role, direct or through Supavisor's session mode.
+    database_url: str = field(
+        default_factory=lambda: env_str(
+            "WORKER_DATABASE_URL", login_as(env_str("DATABASE_URL", LOCAL_DB), "authenticator")
+        )
+    )
+    database_pool: int = field(default_factory=lambda: env_int("WORKER_DATABASE_POOL", 8))
 
 
 @dataclass(frozen=True)

@@ -175,6 +175,7 @@ async def rig(name: str, shape: Shape) -> AsyncIterator[Rig]:
             **_base_env(),
             "SUPABASE_URL": gateway_url,
             "SUPABASE_JWT_SECRET": secret,
+            "DATABASE_URL": cluster.url,
             "DASHSCOPE_API_KEY": "sk-drill",
             "DASHSCOPE_HTTP_BASE_URL": f"{fake_url}/api/v1",
             **FAST_WORKER,

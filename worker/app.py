@@ -21,6 +21,7 @@ from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
 from core.settings import Settings
 from worker.broadcast import Broadcaster
+from worker.database import WorkerDatabase
 from worker.dispatch import Dispatcher
 from worker.listener import Listener
 from worker.llm import Provider, make_provider, tokens
@@ -53,6 +54,7 @@ class Worker:
         self.provider = provider or make_provider(settings.llm)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._http: SupabaseHttp | None = None
+        self._db: WorkerDatabase | None = None
         self._client: AsyncClient | None = None
         self._listener: Listener | None = None
         self.turns: Turns | None = None
@@ -63,20 +65,23 @@ class Worker:
         cfg, supa = self.settings.worker, self.settings.supabase
         # Every turn counts prompt tokens; load the vocabulary (~0.25 s) now, not in the first answer.
         await asyncio.to_thread(tokens.tokenizer)
+        self._db = WorkerDatabase(cfg.database_url, cfg.database_pool)
+        await self._db.start()
         self._http = SupabaseHttp(supa.url, supa.service_role_key, max_connections=64, timeout=10.0)
-        # supabase-py for the Realtime subscription; RPCs and broadcasts go through self._http.
+        # supabase-py for the Realtime subscription; broadcasts and Storage go through self._http,
+        # the worker's SQL functions through self._db.
         self._client = await acreate_client(
             supa.url,
             supa.service_role_key,
             options=AsyncClientOptions(auto_refresh_token=False, persist_session=False),
         )
-        store = Store(self._http, self.worker_id, cfg.lease_seconds)
+        store = Store(self._db, self.worker_id, cfg.lease_seconds)
         writer = RowWriter(store, cfg.flush_interval)
         broadcaster = Broadcaster(self._http)
         backoff = Backoff(cfg.retry_attempts, cfg.retry_base, cfg.retry_cap)
-        catalog = Catalog(self._http)
+        catalog = Catalog(self._db)
         await catalog.load()
-        self._titler = Titler(self.metrics.meter(self.provider), self._http, self.settings.llm) if cfg.titles else None
+        self._titler = Titler(self.metrics.meter(self.provider), self._db, self.settings.llm) if cfg.titles else None
         self.turns = Turns(
             self.metrics.meter(self.provider),
             writer,
@@ -167,6 +172,8 @@ class Worker:
         await self.provider.aclose()
         if self._http is not None:
             await self._http.aclose()
+        if self._db is not None:
+            await self._db.close()
         log.info("worker stopped", extra={"worker_id": self.worker_id})
 
 

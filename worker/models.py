@@ -12,14 +12,9 @@ import logging
 from dataclasses import dataclass
 
 from core.settings import ModelLimits
-from worker.supabase_http import SupabaseHttp
+from worker.database import WorkerDatabase
 
 log = logging.getLogger(__name__)
-
-_COLUMNS = (
-    "id,context_window,max_input,max_output,supports_thinking,supports_vision,supports_search,"
-    "supports_documents,multimodal_endpoint"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +29,8 @@ class ModelInfo:
 
 
 class Catalog:
-    def __init__(self, http: SupabaseHttp | None = None, refresh_seconds: float = 60.0) -> None:
-        self._http = http
+    def __init__(self, db: WorkerDatabase | None = None, refresh_seconds: float = 60.0) -> None:
+        self._db = db
         self._refresh_seconds = refresh_seconds
         self.models: dict[str, ModelInfo] = {}
 
@@ -43,10 +38,10 @@ class Catalog:
         return self.models.get(model)
 
     async def load(self) -> None:
-        if self._http is None:
+        if self._db is None:
             return
         try:
-            rows = await self._http.select("models", f"select={_COLUMNS}&is_active=is.true")
+            rows = await self._db.models()
         except Exception:
             log.exception("could not load the models list; keeping the last one")
             return

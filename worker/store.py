@@ -1,13 +1,12 @@
-"""The worker's three SQL functions (migrations/..._worker_claims.sql), called as PostgREST RPCs
-with the service_role key (supabase_http.py), so a hosted Supabase project works by configuration
-alone."""
+"""The worker's three SQL functions (migrations/..._worker_claims.sql), called as service_role
+on the worker's own Postgres pool (database.py), and the claim a turn is given."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from worker.supabase_http import SupabaseHttp
+from worker.database import WorkerDatabase
 
 
 @dataclass(frozen=True)
@@ -66,36 +65,18 @@ class Claim:
 
 
 class Store:
-    def __init__(self, http: SupabaseHttp, worker_id: str, lease_seconds: float) -> None:
-        self._http = http
+    def __init__(self, db: WorkerDatabase, worker_id: str, lease_seconds: float) -> None:
+        self._db = db
         self.worker_id = worker_id
         self.lease_seconds = lease_seconds
 
     async def claim(self, message_ids: list[str], max_attempts: int, history_limit: int) -> list[Claim]:
-        rows = await self._http.rpc(
-            "worker_claim",
-            {
-                "message_ids": message_ids,
-                "worker": self.worker_id,
-                "lease_seconds": self.lease_seconds,
-                "max_attempts": max_attempts,
-                "history_limit": history_limit,
-            },
-        )
-        return [Claim.from_row(row) for row in _rows(rows)]
+        rows = await self._db.claim(message_ids, self.worker_id, self.lease_seconds, max_attempts, history_limit)
+        return [Claim.from_row(row) for row in rows]
 
     async def flush(self, updates: list[dict[str, Any]]) -> dict[str, bool]:
         """Write the batch; returns {row id: cancel_requested} for the rows this worker still holds."""
-        rows = await self._http.rpc(
-            "worker_flush",
-            {"worker": self.worker_id, "lease_seconds": self.lease_seconds, "updates": updates},
-        )
-        return {row["id"]: bool(row["cancel_requested"]) for row in _rows(rows)}
+        return await self._db.flush(self.worker_id, self.lease_seconds, updates)
 
     async def sweep(self, lookback_seconds: float, max_results: int) -> list[str]:
-        found = await self._http.rpc("worker_sweep", {"lookback_seconds": lookback_seconds, "max_results": max_results})
-        return [str(x) for x in cast(list[Any], found or [])]
-
-
-def _rows(data: Any) -> list[dict[str, Any]]:
-    return cast(list[dict[str, Any]], data or [])
+        return await self._db.sweep(lookback_seconds, max_results)

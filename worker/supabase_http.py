@@ -1,11 +1,9 @@
-"""The worker's HTTP calls to Supabase: PostgREST RPCs and Realtime broadcasts, as service_role.
+"""The worker's HTTP calls to Supabase: Realtime broadcasts and Storage reads, as service_role.
 
-The same requests supabase-py would send (`POST /rest/v1/rpc/<name>`, `POST
-/realtime/v1/api/broadcast`, apikey + bearer), so a hosted project works by configuration alone;
-but on one pooled aiohttp session with msgspec bodies. Every turn makes several of these calls
-(a claim, broadcasts, flushes), and httpx under postgrest-py cost about 0.8 ms of CPU per call
-against 0.25 ms here, measured on the local stack: on a shared 2-core machine that CPU was a
-large part of the worker's cost per turn and of its latency to first token.
+The same requests supabase-py would send (`POST /realtime/v1/api/broadcast`, `GET
+/storage/v1/object/...`, apikey + bearer), so a hosted project works by configuration alone;
+but on one pooled aiohttp session with msgspec bodies. Every turn makes several broadcasts, and
+httpx cost about 0.8 ms of CPU per call against 0.25 ms here, measured on the local stack.
 """
 
 from __future__ import annotations
@@ -50,22 +48,6 @@ class SupabaseHttp:
                 proxy_auth=proxy_auth,
             )
         return self._session
-
-    async def rpc(self, name: str, args: dict[str, Any]) -> Any:
-        """The function's JSON result; raises SupabaseError on an error status."""
-        status, body = await self._post(f"/rest/v1/rpc/{name}", args)
-        if status >= 300:
-            raise SupabaseError(status, body.decode(errors="replace"))
-        return msgspec.json.decode(body) if body else None
-
-    async def select(self, table: str, query: str) -> list[dict[str, Any]]:
-        """Rows of `GET /rest/v1/<table>?<query>`; raises SupabaseError on an error status."""
-        async with self._http().get(f"{self._url}/rest/v1/{table}?{query}") as response:
-            body = await response.read()
-            if response.status >= 300:
-                raise SupabaseError(response.status, body.decode(errors="replace"))
-        rows: list[dict[str, Any]] = msgspec.json.decode(body)
-        return rows
 
     async def download(self, bucket: str, path: str) -> bytes:
         """An object's bytes from Storage (`GET /storage/v1/object/<bucket>/<path>`, as service_role)."""

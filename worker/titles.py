@@ -13,9 +13,9 @@ import asyncio
 import logging
 
 from core.settings import LlmSettings
+from worker.database import WorkerDatabase
 from worker.llm import ChatMessage, Finished, GenerationParams, Provider, TextDelta
 from worker.store import Claim
-from worker.supabase_http import SupabaseHttp
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +29,9 @@ _ANSWER_CHARS = 1000  # of the answer shown to the model
 
 
 class Titler:
-    def __init__(self, provider: Provider, http: SupabaseHttp, llm: LlmSettings) -> None:
+    def __init__(self, provider: Provider, db: WorkerDatabase, llm: LlmSettings) -> None:
         self._provider = provider
-        self._http = http
+        self._db = db
         self._model = llm.title_model or llm.default_model
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -50,11 +50,11 @@ class Titler:
 
     async def _title(self, claim: Claim, answer: str) -> None:
         try:
-            if not await self._http.rpc("worker_title_needed", {"session_id": claim.session_id}):
+            if not await self._db.title_needed(claim.session_id):
                 return
             title = clean(await self._ask(claim.question, answer))
             if title:
-                await self._http.rpc("worker_set_title", {"session_id": claim.session_id, "title": title})
+                await self._db.set_title(claim.session_id, title)
         except Exception as exc:  # a title is a nicety: never let it disturb anything
             log.warning("title not generated", extra={"session_id": claim.session_id, "error": repr(exc)})
 

@@ -19,7 +19,7 @@ import asyncpg
 import httpx
 import pytest
 
-from core.settings import LlmSettings, Settings, SupabaseSettings, WorkerSettings
+from core.settings import LlmSettings, Settings, SupabaseSettings, WorkerSettings, login_as
 from fakescope.server import FakeScope
 from localbase.postgres import Cluster
 from tests.conftest import LocalStack, free_port, isolated_stack, wait_for_http
@@ -131,7 +131,12 @@ async def worker(stack: LocalStack, fake: FakeScope) -> AsyncIterator[Worker]:
     settings = Settings(
         supabase=SupabaseSettings(url=stack.url, jwt_secret=stack.jwt_secret),
         llm=LlmSettings(api_key="sk-test", dashscope_base_url=fake.native_url),
-        worker=WorkerSettings(sweep_interval=0.5, flush_interval=0.1, lease_seconds=5.0),
+        worker=WorkerSettings(
+            database_url=login_as(stack.dsn, "authenticator"),
+            sweep_interval=0.5,
+            flush_interval=0.1,
+            lease_seconds=5.0,
+        ),
     )
     running = Worker(settings)
     await running.start()

@@ -17,7 +17,7 @@ import pytest
 from postgrest import APIError
 from supabase import AsyncClient, acreate_client
 
-from core.settings import LlmSettings, Settings, SupabaseSettings, WorkerSettings
+from core.settings import LlmSettings, Settings, SupabaseSettings, WorkerSettings, login_as
 from fakescope.server import FakeScope
 from localbase.postgres import Cluster
 from tests.api.conftest import ApiUser, new_session, register_and_login, start_api
@@ -87,7 +87,12 @@ async def test_fifty_sends_over_two_apis_then_two_workers_admit_exactly_ten_and_
             settings = Settings(
                 supabase=SupabaseSettings(url=quiet_stack.url, jwt_secret=quiet_stack.jwt_secret),
                 llm=LlmSettings(api_key="sk-test", dashscope_base_url=fake.native_url),
-                worker=WorkerSettings(sweep_interval=0.5, flush_interval=0.1, lease_seconds=5.0),
+                worker=WorkerSettings(
+                    database_url=login_as(quiet_stack.dsn, "authenticator"),
+                    sweep_interval=0.5,
+                    flush_interval=0.1,
+                    lease_seconds=5.0,
+                ),
             )
             workers.append(Worker(settings))
             await workers[-1].start()

@@ -176,6 +176,7 @@ def product(web_stack: LocalStack, web_dist: Path, tmp_path_factory: pytest.Temp
                 **base,
                 "SUPABASE_URL": web_stack.url,
                 "SUPABASE_JWT_SECRET": web_stack.jwt_secret,
+                "DATABASE_URL": web_stack.dsn,
                 "DASHSCOPE_API_KEY": "sk-e2e",
                 "DASHSCOPE_HTTP_BASE_URL": f"http://127.0.0.1:{fake_port}/api/v1",
                 "WORKER_SWEEP_INTERVAL": "1",

@@ -22,7 +22,7 @@ import pytest
 from aiohttp import web
 
 from core.jwt import encode
-from core.settings import LlmSettings, Settings, SupabaseSettings, WorkerSettings
+from core.settings import LlmSettings, Settings, SupabaseSettings, WorkerSettings, login_as
 from fakescope.server import MULTIMODAL_PATH, NATIVE_PATH, FakeScope
 from localbase.postgres import Cluster
 from tests.conftest import LocalStack, isolated_stack
@@ -177,7 +177,7 @@ def worker_settings(
     return Settings(
         supabase=SupabaseSettings(url=stack.url, jwt_secret=stack.jwt_secret),
         llm=llm or LlmSettings(api_key=api_key, dashscope_base_url=fake.native_url),
-        worker=WorkerSettings(**{**fast, **worker}),
+        worker=WorkerSettings(**{"database_url": login_as(stack.dsn, "authenticator"), **fast, **worker}),
     )
 
 
@@ -247,6 +247,7 @@ def spawn_worker(
             **os.environ,
             "SUPABASE_URL": stack.url,
             "SUPABASE_JWT_SECRET": stack.jwt_secret,
+            "WORKER_DATABASE_URL": login_as(stack.dsn, "authenticator"),
             "DASHSCOPE_API_KEY": "sk-test",
             "DASHSCOPE_HTTP_BASE_URL": fake.native_url,
             "NO_PROXY": "127.0.0.1,localhost",

@@ -1,0 +1,37 @@
+"""The worker's own door to Postgres (worker/database.py): it acts as service_role and nothing
+else, and refuses to start on a login that cannot become service_role."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from core.settings import login_as
+from tests.worker.conftest import LocalStack, Owner, ask
+from worker.database import WorkerDatabase
+
+
+async def test_the_worker_connection_acts_as_service_role_and_claims(
+    stack: LocalStack, pg: asyncpg.Connection, owner: Owner
+) -> None:
+    db = WorkerDatabase(login_as(stack.dsn, "authenticator"), 2)
+    await db.start()
+    try:
+        question = await ask(pg, owner, "who am I talking to?")
+        claims = await db.claim([question], "test-worker", 30.0, 3, 10)
+        assert [c["reply_to"] for c in claims] == [question]
+        assert await db.claim([question], "other-worker", 30.0, 3, 10) == []  # held: claimed once
+        held = await db.flush(
+            "test-worker", 30.0, [{"id": claims[0]["id"], "kind": "progress", "known": 0, "delta": "hi"}]
+        )
+        assert held == {claims[0]["id"]: False}
+    finally:
+        await db.close()
+    row = await pg.fetchrow("select content, lease_owner from chat_messages where id = $1", claims[0]["id"])
+    assert (row["content"], row["lease_owner"]) == ("hi", "test-worker")
+
+
+async def test_a_login_that_cannot_become_service_role_is_refused(stack: LocalStack) -> None:
+    db = WorkerDatabase(login_as(stack.dsn, "supabase_auth_admin"), 1)
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await db.start()

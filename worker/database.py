@@ -1,0 +1,96 @@
+"""The worker's door to Postgres: its SQL functions (claim, flush, sweep, titles) and the models
+list, called on a small asyncpg pool as `service_role`, the role the service_role key gives it
+through the REST API, and nothing more.
+
+Why not PostgREST RPCs: a claim is on the critical path of every first token, and going through
+the REST layer cost one HTTP round trip plus PostgREST's argument and result wrapping on every call
+(measured on the local stack at 50 conversations: ~1.8 ms of Postgres CPU per claim for the
+wrapping alone, ~2 ms of gateway CPU per turn, and the largest hop of the added latency). Here each
+call is one prepared statement in one round trip.
+
+Connecting: WORKER_DATABASE_URL logs in as a role that may become `service_role` (the local stack's
+and Supabase's `authenticator`, or Supabase's `postgres`), directly or through Supavisor's *session*
+mode (port 5432): the role is a startup parameter, so it is the session's default and survives the
+pool's reset between calls; transaction mode (6543) does not keep it. At start the worker refuses
+a connection that did not become `service_role`.
+
+Guarantees: every statement runs as `service_role`, one statement per call (so each is its own
+transaction, as each RPC was). A lost connection surfaces as an exception to the caller, which
+retries (dispatch.py, writer.py, sweep.py); the pool replaces the connection.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import asyncpg
+import msgspec
+
+ROLE = "service_role"
+
+_CLAIM = "select public.worker_claim($1::uuid[], $2, $3, $4, $5)::text"
+_FLUSH = "select id::text, cancel_requested from public.worker_flush($1, $2, $3::jsonb)"
+_SWEEP = "select public.worker_sweep($1, $2)::text"
+_TITLE_NEEDED = "select public.worker_title_needed($1::uuid)"
+_SET_TITLE = "select public.worker_set_title($1::uuid, $2)"
+_MODELS = (
+    "select id, context_window, max_input, max_output, supports_thinking, supports_vision, supports_search,"
+    " supports_documents, multimodal_endpoint from public.models where is_active"
+)
+
+
+class WrongDatabaseRole(RuntimeError):
+    """The worker's connection did not become service_role; it will not start with it."""
+
+
+class WorkerDatabase:
+    def __init__(self, dsn: str, size: int) -> None:
+        self._dsn = dsn
+        self._size = size
+        self._pool: asyncpg.Pool | None = None
+
+    async def start(self) -> None:
+        self._pool = await asyncpg.create_pool(
+            self._dsn,
+            min_size=min(2, self._size),
+            max_size=self._size,
+            server_settings={"role": ROLE, "application_name": "chatgalaxy-worker"},
+        )
+        role = await self._pool.fetchval("select current_user")
+        if role != ROLE:
+            await self.close()
+            raise WrongDatabaseRole(f"WORKER_DATABASE_URL acts as {role!r}, not {ROLE!r}")
+
+    def _db(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("WorkerDatabase.start() has not run")
+        return self._pool
+
+    async def claim(
+        self, message_ids: list[str], worker: str, lease_seconds: float, max_attempts: int, history_limit: int
+    ) -> list[dict[str, Any]]:
+        rows = await self._db().fetch(_CLAIM, message_ids, worker, lease_seconds, max_attempts, history_limit)
+        return [cast(dict[str, Any], msgspec.json.decode(row[0])) for row in rows]
+
+    async def flush(self, worker: str, lease_seconds: float, updates: list[dict[str, Any]]) -> dict[str, bool]:
+        """{row id: cancel_requested} for the rows `worker` still holds after the writes."""
+        rows = await self._db().fetch(_FLUSH, worker, lease_seconds, msgspec.json.encode(updates).decode())
+        return {row[0]: bool(row[1]) for row in rows}
+
+    async def sweep(self, lookback_seconds: float, max_results: int) -> list[str]:
+        rows = await self._db().fetch(_SWEEP, lookback_seconds, max_results)
+        return [row[0] for row in rows]
+
+    async def title_needed(self, session_id: str) -> bool:
+        return bool(await self._db().fetchval(_TITLE_NEEDED, session_id))
+
+    async def set_title(self, session_id: str, title: str) -> bool:
+        return bool(await self._db().fetchval(_SET_TITLE, session_id, title))
+
+    async def models(self) -> list[dict[str, Any]]:
+        return [dict(row) for row in await self._db().fetch(_MODELS)]
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
