@@ -3,9 +3,13 @@
 Frames (JSON objects `{"type", "data"}`):
   client → server  user_message {message, role_id?, timestamp?}; stop {message_id?}; ping; pong
   server → client  user_message {message_id, message, role_id, timestamp, status: "received"}
+                   ai_reasoning {reasoning (thinking so far), delta, seq, role_name, message_id,
+                                 reply_to, timestamp, status: "thinking"}, only while a thinking model
+                                 thinks (before its answer text)
                    ai_response  {message (text so far), delta, seq, role_name, message_id, reply_to,
                                  timestamp, status: "streaming"}, then one final ai_response with
                                  status "completed" | "error" | "cancelled", tokens_used, finish_reason
+                                 (and reasoning, the whole thinking, when the model thought)
                    ping (every API_WS_HEARTBEAT s), pong, stopped {stopped}, error {code, message, field?}
 
 Cadence: chunks are relayed as the Realtime broadcasts arrive; answers still open are re-read
@@ -13,8 +17,8 @@ from the database every API_ANSWER_POLL_INTERVAL seconds, so a lost broadcast de
 frame by at most that long and never loses it. Answers started from another tab on the same
 session stream here too: the channel is the session's.
 
-Resume: a socket opened while an answer is being written first sends that answer's text so far
-(from its row, `resumed: true`), then continues from the broadcasts, keeping of each chunk only
+Resume: a socket opened while an answer is being written first sends that answer's thinking and
+text so far (from its row, `resumed: true`), then continues from the broadcasts, keeping of each chunk only
 what lies beyond the text already sent (chunks carry their `offset`): no gap and no repeat. When
 a chunk starts beyond the text sent (the row lagged the broadcasts), the row is read again until
 it covers the gap. Each `ai_response` is about the newest answer to its question (regenerated
@@ -69,6 +73,7 @@ class _Answer:
     last_seq: int = -1
     message_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    reasoning: str = ""
 
 
 class ChatSocket:
@@ -211,7 +216,7 @@ class ChatSocket:
         """Send the text so far of every answer of this session still being written."""
         response = await call(
             self._rest.from_("chat_messages")
-            .select("id,reply_to,content,attempts")
+            .select("id,reply_to,content,reasoning,attempts")
             .eq("session_id", str(self._session["id"]))
             .eq("message_type", "assistant")
             .in_("status", ["pending", "streaming"])
@@ -227,17 +232,21 @@ class ChatSocket:
                 message_id=str(row["id"]),
             )
             self._open[question_id] = answer
+            if thought := str(row.get("reasoning") or ""):
+                answer.reasoning = thought
+                await self._send_chunk(question_id, answer, thought, None, resumed=True, reasoning=True)
             if text:
                 await self._send_chunk(question_id, answer, text, None, resumed=True)
 
-    async def _catch_up(self, answer: _Answer, offset: int) -> bool:
-        """Read the answer's row until its text reaches `offset` (the row is written a few times a
-        second); False when it does not within _CATCH_UP_READS reads (the chunk is then shown as it
-        is, and the final frame, read from the row, still carries the whole text)."""
+    async def _catch_up(self, answer: _Answer, offset: int, reasoning: bool = False) -> bool:
+        """Read the answer's row until its text (or its reasoning) reaches `offset` (the row is written
+        a few times a second); False when it does not within _CATCH_UP_READS reads (the chunk is then
+        shown as it is, and the final frame, read from the row, still carries the whole text)."""
         if answer.message_id is None:
             return False
+        column = "reasoning" if reasoning else "content"
         for _ in range(_CATCH_UP_READS):
-            query = self._rest.from_("chat_messages").select("content,attempts").eq("id", answer.message_id)
+            query = self._rest.from_("chat_messages").select(f"{column},attempts").eq("id", answer.message_id)
             found = rows((await call(query.execute())).data)
             if not found or int(found[0].get("attempts") or 0) != answer.attempt:
                 log.warning(
@@ -245,9 +254,12 @@ class ChatSocket:
                     extra={"message_id": answer.message_id, "offset": offset, "found": bool(found)},
                 )
                 return False
-            text = str(found[0].get("content") or "")
+            text = str(found[0].get(column) or "")
             if len(text) >= offset:
-                answer.text = text[:offset]
+                if reasoning:
+                    answer.reasoning = text[:offset]
+                else:
+                    answer.text = text[:offset]
                 return True
             await asyncio.sleep(_CATCH_UP_EVERY)
         log.warning(
@@ -266,27 +278,42 @@ class ChatSocket:
         if event.attempt < answer.attempt:
             return  # a late chunk of an attempt that was since retaken
         if event.attempt > answer.attempt:  # retaken by another worker: its text starts over
-            answer.attempt, answer.text, answer.last_seq = event.attempt, "", -1
+            answer.attempt, answer.text, answer.reasoning, answer.last_seq = event.attempt, "", "", -1
         if event.seq is not None:
             if event.seq <= answer.last_seq:
                 return  # a duplicate broadcast
             answer.last_seq = event.seq
         answer.message_id = event.message_id or answer.message_id
-        before, delta = answer.text, event.delta
+        thinking = event.reasoning
+
+        def shown() -> str:
+            return answer.reasoning if thinking else answer.text
+
+        before, delta = shown(), event.delta
         if event.offset is not None:
-            if event.offset > len(answer.text):
-                await self._catch_up(answer, event.offset)  # the gap, from the row
-            have = len(answer.text)
+            if event.offset > len(before):
+                await self._catch_up(answer, event.offset, thinking)  # the gap, from the row
+            have = len(shown())
             delta = delta[max(have - event.offset, 0) :] if event.offset + len(delta) > have else ""
-        answer.text += delta
-        if len(answer.text) > len(before):  # the frame's delta is all that is new: a covered gap too
-            await self._send_chunk(event.reply_to, answer, answer.text[len(before) :], event.seq)
+        if thinking:
+            answer.reasoning += delta
+        else:
+            answer.text += delta
+        if len(shown()) > len(before):  # the frame's delta is all that is new: a covered gap too
+            await self._send_chunk(event.reply_to, answer, shown()[len(before) :], event.seq, reasoning=thinking)
 
     async def _send_chunk(
-        self, question_id: str, answer: _Answer, delta: str, seq: int | None, *, resumed: bool = False
+        self,
+        question_id: str,
+        answer: _Answer,
+        delta: str,
+        seq: int | None,
+        *,
+        resumed: bool = False,
+        reasoning: bool = False,
     ) -> None:
         data: dict[str, Any] = {
-            "message": answer.text,
+            "reasoning" if reasoning else "message": answer.reasoning if reasoning else answer.text,
             "delta": delta,
             "seq": seq,
             "attempt": answer.attempt,
@@ -294,11 +321,11 @@ class ChatSocket:
             "message_id": answer.message_id,
             "reply_to": question_id,
             "timestamp": _now(),
-            "status": "streaming",
+            "status": "thinking" if reasoning else "streaming",
         }
         if resumed:
             data["resumed"] = True
-        await self._send("ai_response", data)
+        await self._send("ai_reasoning" if reasoning else "ai_response", data)
 
     async def _role_name(self, question_id: str) -> str | None:
         response = await call(self._rest.from_("chat_messages").select("role_id").eq("id", question_id).execute())
@@ -315,7 +342,7 @@ class ChatSocket:
         waiting = [only] if only else list(self._open)
         if not waiting:
             return
-        query = self._rest.from_("chat_messages").select(MESSAGE_COLUMNS).in_("reply_to", waiting)
+        query = self._rest.from_("chat_messages").select(f"{MESSAGE_COLUMNS},reasoning").in_("reply_to", waiting)
         newest: dict[str, dict[str, Any]] = {}
         for row in rows((await call(query.order("answer_no").execute())).data):
             newest[str(row["reply_to"])] = row  # the newest answer to each question
@@ -323,6 +350,7 @@ class ChatSocket:
             if row.get("status") in FINAL_STATUSES and question_id not in self._finished:
                 self._finished.add(question_id)
                 answer = self._open.pop(question_id, None) or _Answer(role_name=None)
+                thought = {"reasoning": row["reasoning"]} if row.get("reasoning") else {}
                 await self._send(
                     "ai_response",
                     {
@@ -336,6 +364,7 @@ class ChatSocket:
                         "finish_reason": row.get("finish_reason"),
                         "error_code": row.get("error_code"),
                         "error_message": row.get("error_message"),
+                        **thought,
                     },
                 )
 

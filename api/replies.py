@@ -4,8 +4,9 @@ A `ReplyFeed` joins the private channel `chat:<session_id>` with the USER's JWT 
 RLS, not this process, decides who may listen) and queues every broadcast. Any API replica can
 therefore serve any client: nothing about a stream lives in process memory beyond one socket.
 
-Event names are the worker's (worker/broadcast.py): `chunk` {message_id, reply_to, attempt, seq,
-delta} while streaming, then `done` {..., status, tokens_used, ...} once the row is final. `seq`
+Event names are the worker's (worker/broadcast.py): `reasoning` (the model's thinking) and `chunk`
+{message_id, reply_to, attempt, seq, offset, delta} while streaming, then `done` {..., status,
+tokens_used, ...} once the row is final. `seq`
 restarts at 1 when another worker retakes the answer with a higher `attempt`. Names meaning the
 same (`error`, `cancelled`, `completed`, ...) or a payload with a final `status` are treated as
 final too, and the row itself is always the source of truth.
@@ -42,6 +43,7 @@ class ReplyEvent:
     attempt: int = 1
     delta: str = ""
     offset: int | None = None  # where `delta` starts in the answer's text (resume: no gap, no repeat)
+    reasoning: bool = False  # `delta` is thinking (`reasoning`), not answer text; `offset` counts in it
 
 
 def parse_event(event: str, payload: dict[str, Any]) -> ReplyEvent | None:
@@ -53,7 +55,7 @@ def parse_event(event: str, payload: dict[str, Any]) -> ReplyEvent | None:
     message_id = data.get("message_id") or data.get("id")
     status = data.get("status")
     final = name in _FINAL_EVENTS or (isinstance(status, str) and status in FINAL_STATUSES)
-    if not final and name not in _CHUNK_EVENTS:
+    if not final and name not in _CHUNK_EVENTS and name != "reasoning":
         return None
     delta, seq, attempt, offset = data.get("delta"), data.get("seq"), data.get("attempt"), data.get("offset")
     return ReplyEvent(
@@ -64,6 +66,7 @@ def parse_event(event: str, payload: dict[str, Any]) -> ReplyEvent | None:
         attempt=attempt if isinstance(attempt, int) else 1,
         delta=delta if isinstance(delta, str) else "",
         offset=offset if isinstance(offset, int) and offset >= 0 else None,
+        reasoning=not final and name == "reasoning",
     )
 
 
