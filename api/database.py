@@ -11,7 +11,10 @@ Guarantees: no statement runs before the role switch, the settings are transacti
 connection returns to the pool clean, and Supabase's poolers may hand it to anyone next), and the
 login role itself can read nothing: at startup the API refuses a login role that is superuser,
 has BYPASSRLS, or cannot become `authenticated`. Refuses: callers without a verified identity
-(there is no anonymous or service path here). Database failures become the API's error codes
+(there is no anonymous or service path here). One narrow exception, `as_login`: a statement
+run as the login role itself, which reads no table; its only grants are the API-key door
+(`api_key_identity`) and the send-rate counters, what the API needs before it knows who
+calls. Database failures become the API's error codes
 through `database_error`.
 """
 
@@ -113,6 +116,19 @@ class CallerDatabase:
                         await conn.execute("rollback")
                     raise
                 await conn.execute("commit")
+        except asyncpg.PostgresError as exc:
+            raise database_error(exc) from exc
+        except _UNREACHABLE as exc:
+            raise UpstreamUnavailable() from exc
+
+    async def as_login(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        """One statement as the login role (autocommit): the definer functions granted to it alone."""
+        if self._pool is None:
+            raise UpstreamUnavailable()
+        try:
+            async with self._pool.acquire() as conn:
+                found: list[asyncpg.Record] = await conn.fetch(query, *args)
+                return found
         except asyncpg.PostgresError as exc:
             raise database_error(exc) from exc
         except _UNREACHABLE as exc:

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from postgrest import APIError
 
-from api.errors import RateLimited
+from api.errors import ApiError, RateLimited
 from api.upstream import Upstream, rows
 from core.settings import ApiSettings
 
 if TYPE_CHECKING:
     from api.audit import SecurityEvents
+    from api.database import CallerDatabase
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,30 @@ class RateLimiter:
             if self._events is not None:
                 self._events.record("rate_limited", user_id=user_id, ip=ip, scope="send")
             raise
+
+    async def check_send_on(self, database: CallerDatabase, user_id: str, ip: str) -> None:
+        """`check_send` counted on the API's own Postgres door as its login role: one round trip
+        for both buckets instead of two REST calls with the service key."""
+        if not self._settings.rate_limit_enabled:
+            return
+        buckets = [f"send:user:{user_id}", f"send:ip:{ip}"]
+        limits = [self._settings.rate_send_per_user, self._settings.rate_send_per_ip]
+        try:
+            found = await database.as_login(
+                "select h.allowed, h.retry_after from unnest($1::text[], $2::int[]) b(bucket, max_hits), "
+                "lateral public.api_rate_limit_hit(b.bucket, $3, b.max_hits) h",
+                buckets,
+                limits,
+                self._settings.rate_window,
+            )
+        except ApiError as exc:
+            log.warning("rate limit counter unavailable; allowing", extra={"bucket": buckets[0]}, exc_info=exc)
+            return
+        waits = [int(row["retry_after"] or 1) for row in found if not row["allowed"]]
+        if waits:
+            if self._events is not None:
+                self._events.record("rate_limited", user_id=user_id, ip=ip, scope="send")
+            raise RateLimited(max(waits))
 
     async def check_auth(self, ip: str) -> None:
         """One more sign-up, sign-in or refresh from this address, or RateLimited (a security event)."""

@@ -30,6 +30,7 @@ from api.errors import (
 )
 from api.refusals import refusal_error
 from api.replies import ReplyFeed
+from api.reply_hub import ReplyHub
 from core.settings import ApiSettings, SupabaseSettings
 
 T = TypeVar("T")
@@ -52,8 +53,10 @@ class Upstream:
         self.realtime_url = f"{self.url}/realtime/v1"
         self._join_timeout = api.upstream_timeout
         self.export_link_seconds = api.export_link_seconds
+        self.hub = ReplyHub(self.realtime_url, self.anon_key, self._join_timeout)
 
     async def close(self) -> None:
+        await self.hub.close()
         await self.http.aclose()
 
     def rest(self, token: str) -> AsyncPostgrestClient:

@@ -9,25 +9,30 @@ builds the context from the session's stored history, as for the web app.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from postgrest import AsyncPostgrestClient
 
-from api.compat.errors import OpenAIError, bad_request, model_not_found
+from api.compat.errors import OpenAIError, bad_request
 from api.compat.keys import KeyCaller
-from api.conversation import find_role, find_session
-from api.errors import RoleNotFound, SessionNotFound
-from api.replies import FINAL_STATUSES, ReplyFeed
-from api.upstream import call, rows
+from api.compat.turns import read_answer
+from api.database import CallerDatabase
+from api.replies import FINAL_STATUSES, ReplyEvent
+from api.reply_hub import Feed
 
-ANSWER_COLUMNS = "id,content,status,model,input_tokens,output_tokens,finish_reason,error_code,error_message"
-SESSION_HEADER = "x-chatgalaxy-session"
+log = logging.getLogger(__name__)
 _encoder = msgspec.json.Encoder()
+# A chunk that starts beyond the text known (the join came after the first chunks): the row is
+# read every _CATCH_UP_EVERY s, at most _CATCH_UP_READS times, until it covers the gap (it is
+# written a few times a second, WORKER_FLUSH_INTERVAL).
+_CATCH_UP_EVERY = 0.05
+_CATCH_UP_READS = 60
+_POLL_WITHOUT_FEED = 0.25  # no channel joined: the row, written a few times a second, is read this often
 
 
 @dataclass(frozen=True)
@@ -81,65 +86,6 @@ def parse_request(body: Any, max_chars: int) -> Ask:
     return Ask(model, model, None, question, bool(stream), include_usage)
 
 
-async def check_model(rest: AsyncPostgrestClient, ask: Ask) -> str | None:
-    """The role slug to store (for `role:<slug>`), after checking the model or role exists."""
-    if ask.role_slug is not None:
-        if not ask.role_slug:
-            raise model_not_found(ask.model)
-        try:
-            role = await find_role(rest, ask.role_slug)
-        except RoleNotFound as exc:
-            raise model_not_found(ask.model) from exc
-        return str(role["slug"])
-    found = await call(rest.from_("models").select("id").eq("id", ask.model).execute())
-    if not rows(found.data):
-        raise model_not_found(ask.model)
-    return None
-
-
-async def session_for(rest: AsyncPostgrestClient, caller: KeyCaller, named: str | None) -> str:
-    """The session named by the header (one of the user's), else the key's session of the day."""
-    if named:
-        try:
-            return str((await find_session(rest, named))["id"])
-        except SessionNotFound as exc:
-            raise OpenAIError(
-                404, "No such chat session.", "invalid_request_error", "session_not_found", SESSION_HEADER
-            ) from exc
-    day = datetime.now(UTC).date().isoformat()
-    query = rest.from_("chat_sessions").select("id").eq("api_key_id", caller.key_id).eq("api_day", day)
-    found = rows((await call(query.execute())).data)
-    if not found:
-        title = f"API · {caller.key_name} · {day}"[:200]
-        payload = {"title": title, "api_key_id": caller.key_id, "api_day": day}
-        await call(
-            rest.from_("chat_sessions")
-            .upsert(payload, on_conflict="api_key_id,api_day", ignore_duplicates=True, returning="minimal")  # type: ignore[arg-type]
-            .execute()
-        )
-        found = rows((await call(query.execute())).data)
-    if not found:
-        raise OpenAIError(500, "Could not open the API session.", "server_error", None)
-    return str(found[0]["id"])
-
-
-async def store_question(rest: AsyncPostgrestClient, session_id: str, ask: Ask, role_slug: str | None) -> str:
-    payload: dict[str, Any] = {"session_id": session_id, "message_type": "user", "content": ask.question}
-    if role_slug:
-        payload["role_id"] = role_slug
-    if ask.requested_model:
-        payload["model"] = ask.requested_model
-    response = await call(rest.from_("chat_messages").insert(payload).execute())
-    return str(rows(response.data)[0]["id"])
-
-
-async def read_answer(rest: AsyncPostgrestClient, question_id: str) -> dict[str, Any] | None:
-    found = rows(
-        (await call(rest.from_("chat_messages").select(ANSWER_COLUMNS).eq("reply_to", question_id).execute())).data
-    )
-    return found[0] if found else None
-
-
 def usage_of(answer: dict[str, Any]) -> dict[str, int]:
     prompt, completion = int(answer.get("input_tokens") or 0), int(answer.get("output_tokens") or 0)
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
@@ -156,28 +102,80 @@ def answer_error(answer: dict[str, Any]) -> OpenAIError:
     )
 
 
+@dataclass
+class _Text:
+    """What is known of the answer's current attempt, and what the client has been sent."""
+
+    attempt: int = 0
+    text: str = ""
+    sent: str = ""
+    broken: bool = False  # a gap the row did not cover: the rest comes from the final row
+
+
 class Relay:
-    """Waits for one answer on the session's feed and tells it the OpenAI way."""
+    """Waits for one answer on the session's feed and tells it the OpenAI way.
+
+    The feed's join runs concurrently with the question's insert (`joining`), so it overlaps the
+    model's own time to first token. Nothing is missed if it finishes late: once joined, the row
+    is read (an answer already final, or text already stored, is taken from it), and a chunk that
+    starts beyond the text known (chunks carry their `offset`) is preceded by the gap, read from
+    the row. A join that fails leaves the row, polled, as the only source."""
 
     def __init__(
-        self, rest: AsyncPostgrestClient, feed: ReplyFeed, question_id: str, ask: Ask, *, wait: float, poll: float
+        self,
+        *,
+        database: CallerDatabase,
+        caller: KeyCaller,
+        feed: Feed,
+        joining: asyncio.Task[Any],
+        question_id: str,
+        ask: Ask,
+        wait: float,
+        poll: float,
     ) -> None:
-        self.rest, self.feed, self.question_id, self.ask = rest, feed, question_id, ask
+        self.database, self.caller, self.feed, self.joining = database, caller, feed, joining
+        self.question_id, self.ask = question_id, ask
         self.wait, self.poll = wait, poll
         self.id = "chatcmpl-" + question_id.replace("-", "")
         self.created = int(time.time())
+        self._listening = False
+
+    async def read(self) -> dict[str, Any] | None:
+        async with self.database.as_caller(self.caller.user, readonly=True) as conn:
+            return await read_answer(conn, self.question_id)
+
+    async def _joined(self) -> None:
+        try:
+            await self.joining
+            self._listening = True
+        except Exception as exc:  # the question is stored: the row still brings the answer
+            log.warning("answer stream not joined; reading the stored answer", exc_info=exc)
+
+    async def _next(self, within: float) -> ReplyEvent | None:
+        if self._listening:
+            return await self.feed.next(within)
+        await asyncio.sleep(min(within, _POLL_WITHOUT_FEED))
+        return None
+
+    async def close(self) -> None:
+        if not self.joining.done():
+            self.joining.cancel()
+        await asyncio.gather(self.joining, return_exceptions=True)
+        await self.feed.__aexit__(None, None, None)
 
     async def final_answer(self) -> dict[str, Any] | None:
         """The final answer row, waking on the feed's events and polling as a fallback."""
+        await self._joined()
         deadline = time.monotonic() + self.wait
-        while (remaining := deadline - time.monotonic()) > 0:
-            event = await self.feed.next(min(self.poll, remaining))
+        answer = await self.read()
+        while answer is None or answer.get("status") not in FINAL_STATUSES:
+            if (remaining := deadline - time.monotonic()) <= 0:
+                return None
+            event = await self._next(min(self.poll, remaining))
             if event is not None and not (event.final and event.reply_to in (None, self.question_id)):
                 continue
-            answer = await read_answer(self.rest, self.question_id)
-            if answer is not None and answer.get("status") in FINAL_STATUSES:
-                return answer
-        return None
+            answer = await self.read()
+        return answer
 
     def completion(self, answer: dict[str, Any]) -> dict[str, Any]:
         if answer.get("status") == "error":
@@ -217,36 +215,69 @@ class Relay:
         the usage chunk when asked for, then [DONE]. Errors after the start are `data: {error}`."""
         try:
             yield self._chunk({"role": "assistant", "content": "", "refusal": None})
-            sent = ""
-            attempt, expected, attempt_text, broken = 1, 1, "", False
-            answer: dict[str, Any] | None = None
+            await self._joined()
+            known = _Text()
+            answer = await self.read()
+            if answer is not None and answer.get("status") not in FINAL_STATUSES:
+                known.attempt, known.text = int(answer.get("attempts") or 0), str(answer.get("content") or "")
+                answer = None
+                if piece := self._more(known):
+                    yield piece
             deadline = time.monotonic() + self.wait
             while answer is None and (remaining := deadline - time.monotonic()) > 0:
-                event = await self.feed.next(min(self.poll, remaining))
+                event = await self._next(min(self.poll, remaining))
                 if event is not None and event.reply_to not in (None, self.question_id):
                     continue
                 if event is not None and not event.final:
                     deadline = time.monotonic() + self.wait  # the answer is alive
-                    if event.attempt > attempt:  # another worker retook the answer: it restarts
-                        attempt, expected, attempt_text, broken = event.attempt, 1, "", False
-                    if event.attempt < attempt or broken:
-                        continue
-                    if event.seq is not None and event.seq != expected:
-                        broken = True  # a lost chunk: the stored row fills the gap at the end
-                        continue
-                    expected += 1
-                    attempt_text += event.delta
-                    if len(attempt_text) > len(sent) and attempt_text.startswith(sent):
-                        yield self._chunk({"content": attempt_text[len(sent) :]})
-                        sent = attempt_text
+                    await self._apply(known, event)
+                    if piece := self._more(known):
+                        yield piece
                     continue
-                found = await read_answer(self.rest, self.question_id)
+                found = await self.read()
                 if found is not None and found.get("status") in FINAL_STATUSES:
                     answer = found
-            async for piece in self._ending(answer, sent):
+            async for piece in self._ending(answer, known.sent):
                 yield piece
         finally:
-            await self.feed.__aexit__(None, None, None)
+            await self.close()
+
+    async def _apply(self, known: _Text, event: ReplyEvent) -> None:
+        """Add a chunk to the attempt's text: a retake starts over, a duplicate adds nothing, a gap
+        before the chunk is read from the row first."""
+        if event.attempt < known.attempt:
+            return  # a late chunk of an attempt since retaken
+        if event.attempt > known.attempt:  # another worker retook the answer: its text restarts
+            known.attempt, known.text, known.broken = event.attempt, "", False
+        if known.broken:
+            return
+        offset = len(known.text) if event.offset is None else event.offset
+        if offset > len(known.text) and not await self._catch_up(known, offset):
+            known.broken = True
+            return
+        have = len(known.text)
+        if offset + len(event.delta) > have:
+            known.text += event.delta[have - offset :]
+
+    async def _catch_up(self, known: _Text, offset: int) -> bool:
+        for _ in range(_CATCH_UP_READS):
+            row = await self.read()
+            if row is None or int(row.get("attempts") or 0) != known.attempt:
+                return False
+            text = str(row.get("content") or "")
+            if len(text) >= offset:
+                known.text = text[:offset]
+                return True
+            await asyncio.sleep(_CATCH_UP_EVERY)
+        return False
+
+    def _more(self, known: _Text) -> bytes | None:
+        """A content chunk with the text beyond what was sent, when the text extends it."""
+        if len(known.text) > len(known.sent) and known.text.startswith(known.sent):
+            piece = self._chunk({"content": known.text[len(known.sent) :]})
+            known.sent = known.text
+            return piece
+        return None
 
     async def _ending(self, answer: dict[str, Any] | None, sent: str) -> AsyncIterator[bytes]:
         if answer is None:

@@ -1,5 +1,6 @@
 """API keys as callers: a presented key is resolved by the database (`api_key_identity`, the only
-door to the hashes, executable by the service role alone) and the request then acts as the key's
+door to the hashes, executable by the service role and by the API's login role before it becomes
+anyone, see `CallerDatabase.as_login`) and the request then acts as the key's
 user with a JWT minted here for a few minutes. Everything after that runs under RLS and the
 user's plan exactly as the web app does; the token says `provider: api_key`, carries no admin
 role whatever the user's, and cannot create further keys.
@@ -9,10 +10,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from api.compat.errors import OpenAIError, invalid_key
-from api.security import bearer
-from api.upstream import Upstream, call, rows
+from api.database import CallerDatabase
+from api.security import CurrentUser, bearer
 from core import jwt
 
 TOKEN_SECONDS = 300
@@ -25,12 +27,13 @@ class KeyCaller:
     key_name: str
     user_id: str
     token: str  # a short-lived user JWT: what every data call carries
+    user: CurrentUser  # the same claims, for the API's own Postgres door
 
 
-def mint_token(user_id: str, key_id: str, keys: jwt.KeySet) -> str:
-    """A user JWT for a few minutes, signed as Auth signs them (the signing key, else HS256)."""
+def key_claims(user_id: str, key_id: str) -> dict[str, Any]:
+    """The claims a key's requests carry: the user's, for a few minutes, never an admin's."""
     now = int(time.time())
-    claims = {
+    return {
         "aud": "authenticated",
         "iat": now,
         "exp": now + TOKEN_SECONDS,
@@ -42,10 +45,14 @@ def mint_token(user_id: str, key_id: str, keys: jwt.KeySet) -> str:
         "user_metadata": {},
         "is_anonymous": False,
     }
-    return keys.sign(claims)
 
 
-async def key_caller(headers: object, upstream: Upstream, keys: jwt.KeySet) -> KeyCaller:
+def mint_token(user_id: str, key_id: str, keys: jwt.KeySet) -> str:
+    """A user JWT for a few minutes, signed as Auth signs them (the signing key, else HS256)."""
+    return keys.sign(key_claims(user_id, key_id))
+
+
+async def key_caller(headers: object, database: CallerDatabase, keys: jwt.KeySet) -> KeyCaller:
     presented = bearer(headers)
     if not presented:
         raise OpenAIError(
@@ -56,7 +63,7 @@ async def key_caller(headers: object, upstream: Upstream, keys: jwt.KeySet) -> K
         )
     if not presented.startswith(KEY_PREFIX) or len(presented) > 200:
         raise invalid_key()
-    found = rows((await call(upstream.rest_service().rpc("api_key_identity", {"presented": presented}).execute())).data)
+    found = await database.as_login("select * from public.api_key_identity($1)", presented)
     if not found:
         raise invalid_key()
     status = found[0].get("status")
@@ -65,4 +72,6 @@ async def key_caller(headers: object, upstream: Upstream, keys: jwt.KeySet) -> K
     if status == "expired":
         raise invalid_key("This API key has expired.")
     key_id, user_id = str(found[0]["key_id"]), str(found[0]["user_id"])
-    return KeyCaller(key_id, str(found[0]["key_name"]), user_id, mint_token(user_id, key_id, keys))
+    claims = key_claims(user_id, key_id)
+    user = CurrentUser(user_id, keys.sign(claims), None, claims)
+    return KeyCaller(key_id, str(found[0]["key_name"]), user_id, user.token, user)

@@ -3,23 +3,20 @@ errors (their own exception handler, so the rest of the API keeps its envelope).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from litestar import MediaType, Request, Response, Router, get, post
 from litestar.response import Stream
 
-from api.compat.completions import (
-    SESSION_HEADER,
-    Relay,
-    check_model,
-    parse_request,
-    session_for,
-    store_question,
-)
+from api.compat.completions import Relay, parse_request
 from api.compat.errors import OpenAIError, model_not_found, to_openai_response
-from api.compat.keys import key_caller
+from api.compat.keys import KeyCaller, key_caller
+from api.compat.turns import SESSION_HEADER, Turn, open_turn
+from api.database import CallerDatabase
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
+from api.reply_hub import Feed
 from api.upstream import Upstream, call, rows
 from core.settings import Settings
 
@@ -30,8 +27,10 @@ def _model(model_id: str) -> dict[str, Any]:
     return {"id": model_id, "object": "model", "created": _MODEL_CREATED, "owned_by": "chatgalaxy"}
 
 
-async def _models(request: Request[Any, Any, Any], upstream: Upstream, settings: Settings) -> list[dict[str, Any]]:
-    caller = await key_caller(request.headers, upstream, settings.supabase.keys)
+async def _models(
+    request: Request[Any, Any, Any], upstream: Upstream, database: CallerDatabase, settings: Settings
+) -> list[dict[str, Any]]:
+    caller = await key_caller(request.headers, database, settings.supabase.keys)
     rest = upstream.rest(caller.token)
     allowance = (await call(rest.rpc("usage_allowance", {}).execute())).data
     plan = allowance.get("plan") if isinstance(allowance, dict) else None
@@ -45,20 +44,42 @@ async def _models(request: Request[Any, Any, Any], upstream: Upstream, settings:
 
 
 @get("/models")
-async def list_models(request: Request[Any, Any, Any], upstream: Upstream, settings: Settings) -> dict[str, Any]:
+async def list_models(
+    request: Request[Any, Any, Any], upstream: Upstream, database: CallerDatabase, settings: Settings
+) -> dict[str, Any]:
     """The models and roles (`role:<slug>`) this key's user may ask, OpenAI's list shape."""
-    return {"object": "list", "data": await _models(request, upstream, settings)}
+    return {"object": "list", "data": await _models(request, upstream, database, settings)}
 
 
 @get("/models/{model_id:path}")
 async def retrieve_model(
-    model_id: str, request: Request[Any, Any, Any], upstream: Upstream, settings: Settings
+    model_id: str, request: Request[Any, Any, Any], upstream: Upstream, database: CallerDatabase, settings: Settings
 ) -> dict[str, Any]:
     wanted = model_id.lstrip("/")
-    for model in await _models(request, upstream, settings):
+    for model in await _models(request, upstream, database, settings):
         if model["id"] == wanted:
             return model
     raise model_not_found(wanted)
+
+
+class _Listening:
+    """The answer stream's join, started as soon as the session is known, before the insert commits."""
+
+    def __init__(self, upstream: Upstream, caller: KeyCaller) -> None:
+        self._upstream, self._caller = upstream, caller
+        self.feed: Feed | None = None
+        self.joining: asyncio.Task[Any] | None = None
+
+    def start(self, session_id: str) -> None:
+        feed = self._upstream.hub.feed(self._caller.user_id, self._caller.token, session_id)
+        self.feed, self.joining = feed, asyncio.create_task(feed.__aenter__())
+
+    async def abandon(self) -> None:
+        if self.joining is not None:
+            self.joining.cancel()
+            await asyncio.gather(self.joining, return_exceptions=True)
+        if self.feed is not None:
+            await self.feed.__aexit__(None, None, None)
 
 
 @post("/chat/completions", status_code=200, media_type="text/event-stream")  # JSON answers say so themselves
@@ -66,6 +87,7 @@ async def chat_completions(
     *,
     request: Request[Any, Any, Any],
     upstream: Upstream,
+    database: CallerDatabase,
     settings: Settings,
     metrics: Metrics,
     limiter: RateLimiter,
@@ -73,37 +95,58 @@ async def chat_completions(
 ) -> Any:
     """A chat completion, stored in the user's history and answered by the worker; `stream`
     gives OpenAI's SSE chunks (with `usage` when stream_options.include_usage is set)."""
-    caller = await key_caller(request.headers, upstream, settings.supabase.keys)
-    await limiter.check_send(caller.user_id, ip)
+    caller = await key_caller(request.headers, database, settings.supabase.keys)
+    await limiter.check_send_on(database, caller.user_id, ip)
     try:
         body = await request.json()
     except Exception as exc:
         raise OpenAIError(400, "The request body is not valid JSON.", "invalid_request_error", None) from exc
     ask = parse_request(body, settings.api.max_message_chars)
-    rest = upstream.rest(caller.token)
-    role_slug = await check_model(rest, ask)
-    session_id = await session_for(rest, caller, request.headers.get(SESSION_HEADER))
-    feed = upstream.reply_feed(caller.token, session_id)
-    await feed.__aenter__()
+    listening = _Listening(upstream, caller)
     try:
-        question_id = await store_question(rest, session_id, ask, role_slug)
+        async with database.as_caller(caller.user) as conn:
+            turn: Turn = await open_turn(
+                conn,
+                caller,
+                question=ask.question,
+                model=ask.model,
+                requested_model=ask.requested_model,
+                role_slug=ask.role_slug,
+                named_session=request.headers.get(SESSION_HEADER),
+                on_session=listening.start,
+            )
+        if listening.joining is None:  # a session this request opened: joinable once committed
+            listening.start(turn.session_id)
     except BaseException:
-        await feed.__aexit__(None, None, None)
+        await listening.abandon()
         raise
+    assert listening.feed is not None
+    assert listening.joining is not None
     metrics.messages_sent.labels("openai").inc()
     relay = Relay(
-        rest, feed, question_id, ask, wait=settings.api.answer_timeout, poll=settings.api.answer_poll_interval
+        database=database,
+        caller=caller,
+        feed=listening.feed,
+        joining=listening.joining,
+        question_id=turn.question_id,
+        ask=ask,
+        wait=settings.api.answer_timeout,
+        poll=settings.api.answer_poll_interval,
     )
     if ask.stream:
         return Stream(
             relay.chunks(),
             media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "X-ChatGalaxy-Message": question_id},
+            headers={
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",
+                "X-ChatGalaxy-Message": turn.question_id,
+            },
         )
     try:
         answer = await relay.final_answer()
     finally:
-        await feed.__aexit__(None, None, None)
+        await relay.close()
     if answer is None:
         raise OpenAIError(
             504,

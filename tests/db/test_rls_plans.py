@@ -134,6 +134,11 @@ CASES: list[tuple[str, str, int | str]] = [
     ("a", "select * from api_key_identity('a')", REFUSED),
     ("anon", "select * from api_key_identity('a')", REFUSED),
     ("service", "select * from api_key_identity('a')", 1),
+    ("login", "select * from api_key_identity('a')", 0),  # the API's door, before it becomes the key's user
+    ("login", "select * from api_rate_limit_hit('send:ip:x', 60, 10)", 1),
+    ("login", "select * from api_keys", REFUSED),
+    ("login", "select * from usage_ledger", REFUSED),
+    ("login", "select * from chat_messages", REFUSED),
     ("anon", "select * from create_api_key('x')", REFUSED),
     ("a", "insert into chat_sessions (api_key_id, api_day) values ('{a_key}', current_date) returning id", 1),
     ("b", "insert into chat_sessions (api_key_id, api_day) values ('{a_key}', current_date) returning id", REFUSED),
@@ -151,6 +156,7 @@ async def test_rls_plans(db: asyncpg.Connection, ids: dict[str, str], who: str, 
         "forged": ForgedActor("forged admin", "authenticated", ids["a"]),
         "anon": Actor("anon", "anon"),
         "service": Actor("service_role", "service_role"),
+        "login": Actor("the API's login role", "authenticator"),
     }[who]
     try:
         result = await outcome(db, actor, sql.format(**ids))
