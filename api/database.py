@@ -121,6 +121,30 @@ class CallerDatabase:
         except _UNREACHABLE as exc:
             raise UpstreamUnavailable() from exc
 
+    async def run_as(
+        self, user: CurrentUser, statements: str, *, untranslated: tuple[type[asyncpg.PostgresError], ...] = ()
+    ) -> None:
+        """`statements` (SQL text whose values went through `literal`) in one transaction as `user`:
+        BEGIN, the role switch, the statements and COMMIT sent as ONE simple-protocol string, so a
+        write whose result the caller does not need costs one round trip. Nothing is returned;
+        errors of the `untranslated` classes reach the caller as asyncpg raised them."""
+        if self._pool is None:
+            raise UpstreamUnavailable()
+        try:
+            async with self._pool.acquire() as conn:
+                try:
+                    await conn.execute(f"{setup_sql(user, readonly=False)}; {statements}; commit")
+                except BaseException:
+                    if not conn.is_closed() and conn.is_in_transaction():
+                        await conn.execute("rollback")
+                    raise
+        except untranslated:
+            raise
+        except asyncpg.PostgresError as exc:
+            raise database_error(exc) from exc
+        except _UNREACHABLE as exc:
+            raise UpstreamUnavailable() from exc
+
     async def as_login(self, query: str, *args: Any) -> list[asyncpg.Record]:
         """One statement as the login role (autocommit): the definer functions granted to it alone."""
         if self._pool is None:

@@ -14,13 +14,12 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from postgrest import APIError
 
-from api.errors import ApiError, RateLimited
+from api.errors import RateLimited
 from api.upstream import Upstream, rows
 from core.settings import ApiSettings
 
 if TYPE_CHECKING:
     from api.audit import SecurityEvents
-    from api.database import CallerDatabase
 
 log = logging.getLogger(__name__)
 
@@ -43,29 +42,18 @@ class RateLimiter:
                 self._events.record("rate_limited", user_id=user_id, ip=ip, scope="send")
             raise
 
-    async def check_send_on(self, database: CallerDatabase, user_id: str, ip: str) -> None:
-        """`check_send` counted on the API's own Postgres door as its login role: one round trip
-        for both buckets instead of two REST calls with the service key."""
+    def send_limits(self) -> tuple[int, int, int] | None:
+        """(window seconds, sends per user, sends per address), or None when limits are off: for a
+        door that counts the send buckets in its own statement (the API keys' `key_caller`)."""
         if not self._settings.rate_limit_enabled:
-            return
-        buckets = [f"send:user:{user_id}", f"send:ip:{ip}"]
-        limits = [self._settings.rate_send_per_user, self._settings.rate_send_per_ip]
-        try:
-            found = await database.as_login(
-                "select h.allowed, h.retry_after from unnest($1::text[], $2::int[]) b(bucket, max_hits), "
-                "lateral public.api_rate_limit_hit(b.bucket, $3, b.max_hits) h",
-                buckets,
-                limits,
-                self._settings.rate_window,
-            )
-        except ApiError as exc:
-            log.warning("rate limit counter unavailable; allowing", extra={"bucket": buckets[0]}, exc_info=exc)
-            return
-        waits = [int(row["retry_after"] or 1) for row in found if not row["allowed"]]
-        if waits:
-            if self._events is not None:
-                self._events.record("rate_limited", user_id=user_id, ip=ip, scope="send")
-            raise RateLimited(max(waits))
+            return None
+        return self._settings.rate_window, self._settings.rate_send_per_user, self._settings.rate_send_per_ip
+
+    def refused_send(self, user_id: str, ip: str, retry_after: int) -> RateLimited:
+        """The refusal for a send counted elsewhere, recorded as `check_send` records its own."""
+        if self._events is not None:
+            self._events.record("rate_limited", user_id=user_id, ip=ip, scope="send")
+        return RateLimited(retry_after)
 
     async def check_auth(self, ip: str) -> None:
         """One more sign-up, sign-in or refresh from this address, or RateLimited (a security event)."""

@@ -147,6 +147,7 @@ class ServiceBench(Bench):
         )
         web: list[float] = []
         compat: list[float] = []
+        stored: dict[str, list[float]] = {"web_app": [], "openai_stream": []}  # sent -> the question committed
         gc.freeze()
         for i in range(OPENAI_PAIRS + 1):
             sent = time.perf_counter()
@@ -156,6 +157,8 @@ class ServiceBench(Bench):
                 headers={"Prefer": "return=representation"},
             )
             inserted.raise_for_status()
+            if i:
+                stored["web_app"].append(time.perf_counter() - sent)
             qid = inserted.json()[0]["id"]
             await asyncio.wait_for(done.setdefault(qid, asyncio.Event()).wait(), 30)
             if i:
@@ -166,6 +169,8 @@ class ServiceBench(Bench):
             got: float | None = None
             async with v1.stream("POST", "/chat/completions", json=body) as response:
                 response.raise_for_status()
+                if i:
+                    stored["openai_stream"].append(time.perf_counter() - sent)
                 async for line in response.aiter_lines():
                     if (
                         got is None
@@ -186,6 +191,7 @@ class ServiceBench(Bench):
             "web_app": web_s,
             "openai_stream": compat_s,
             "added_p50_ms": round(compat_s["p50_ms"] - web_s["p50_ms"], 3),
+            "question_stored": {door: summary_ms(times) for door, times in stored.items()},
         }
 
 

@@ -20,10 +20,10 @@ import msgspec
 
 from api.compat.errors import OpenAIError, bad_request
 from api.compat.keys import KeyCaller
-from api.compat.turns import read_answer
+from api.compat.turns import learned_session, read_answer
 from api.database import CallerDatabase
 from api.replies import FINAL_STATUSES, ReplyEvent
-from api.reply_hub import Feed
+from api.reply_hub import Feed, ReplyHub
 
 log = logging.getLogger(__name__)
 _encoder = msgspec.json.Encoder()
@@ -102,6 +102,39 @@ def answer_error(answer: dict[str, Any]) -> OpenAIError:
     )
 
 
+class Listening:
+    """The answer stream's join, started as early as the session is known: before the question is
+    stored when `likely_session` can tell it, else once the question's row names it."""
+
+    def __init__(self, hub: ReplyHub, caller: KeyCaller, named_session: str | None) -> None:
+        self._hub, self._caller, self._named = hub, caller, named_session
+        self.session_id: str | None = None
+        self.feed: Feed | None = None
+        self.joining: asyncio.Task[Any] | None = None
+
+    def start(self, session_id: str) -> None:
+        feed = self._hub.feed(self._caller.user_id, self._caller.token, session_id)
+        self.session_id, self.feed, self.joining = session_id, feed, asyncio.create_task(feed.__aenter__())
+
+    async def settle_on(self, session_id: str) -> bool:
+        """Listen to `session_id` (leaving a join started on a wrong guess); True when that meant a new join."""
+        learned_session(self._caller, self._named, session_id)
+        if self.session_id == session_id:
+            return False
+        await self.abandon()
+        self.start(session_id)
+        return True
+
+    async def abandon(self) -> None:
+        if self.joining is not None:
+            if not self.joining.done():
+                self.joining.cancel()
+            await asyncio.gather(self.joining, return_exceptions=True)
+        if self.feed is not None:
+            await self.feed.__aexit__(None, None, None)
+        self.session_id, self.feed, self.joining = None, None, None
+
+
 @dataclass
 class _Text:
     """What is known of the answer's current attempt, and what the client has been sent."""
@@ -115,60 +148,71 @@ class _Text:
 class Relay:
     """Waits for one answer on the session's feed and tells it the OpenAI way.
 
-    The feed's join runs concurrently with the question's insert (`joining`), so it overlaps the
-    model's own time to first token. Nothing is missed if it finishes late: once joined, the row
-    is read (an answer already final, or text already stored, is taken from it), and a chunk that
-    starts beyond the text known (chunks carry their `offset`) is preceded by the gap, read from
-    the row. A join that fails leaves the row, polled, as the only source."""
+    The feed's join runs concurrently with the question's insert when the session was known in
+    advance, else it starts once the question's row names the session; either way it overlaps
+    the model's own time to first token. Nothing is missed if it finishes late: once joined, the
+    row is read (an answer already final, or text already stored, is taken from it), and a chunk
+    that starts beyond the text known (chunks carry their `offset`) is preceded by the gap, read
+    from the row. A join that fails leaves the row, polled, as the only source."""
 
     def __init__(
         self,
         *,
         database: CallerDatabase,
         caller: KeyCaller,
-        feed: Feed,
-        joining: asyncio.Task[Any],
+        listening: Listening,
         question_id: str,
         ask: Ask,
         wait: float,
         poll: float,
     ) -> None:
-        self.database, self.caller, self.feed, self.joining = database, caller, feed, joining
+        self.database, self.caller, self.listening = database, caller, listening
         self.question_id, self.ask = question_id, ask
         self.wait, self.poll = wait, poll
         self.id = "chatcmpl-" + question_id.replace("-", "")
         self.created = int(time.time())
         self._listening = False
 
-    async def read(self) -> dict[str, Any] | None:
+    async def read(self) -> dict[str, Any]:
+        """The question's session and its answer's row so far (`id` null before the claim)."""
         async with self.database.as_caller(self.caller.user, readonly=True) as conn:
             return await read_answer(conn, self.question_id)
 
     async def _joined(self) -> None:
+        self._listening = False
+        if self.listening.joining is None:
+            return
         try:
-            await self.joining
+            await self.listening.joining
             self._listening = True
         except Exception as exc:  # the question is stored: the row still brings the answer
             log.warning("answer stream not joined; reading the stored answer", exc_info=exc)
 
+    async def ready(self) -> dict[str, Any]:
+        """Joined to the question's session; the row as read AFTER the join, so every chunk
+        after it reaches the feed and everything before it is in the row (or the next read)."""
+        await self._joined()
+        row = await self.read()
+        session = row.get("session_id")
+        if session and await self.listening.settle_on(str(session)):  # no guess, or a wrong one
+            await self._joined()
+            row = await self.read()
+        return row
+
     async def _next(self, within: float) -> ReplyEvent | None:
-        if self._listening:
-            return await self.feed.next(within)
+        if self._listening and self.listening.feed is not None:
+            return await self.listening.feed.next(within)
         await asyncio.sleep(min(within, _POLL_WITHOUT_FEED))
         return None
 
     async def close(self) -> None:
-        if not self.joining.done():
-            self.joining.cancel()
-        await asyncio.gather(self.joining, return_exceptions=True)
-        await self.feed.__aexit__(None, None, None)
+        await self.listening.abandon()
 
     async def final_answer(self) -> dict[str, Any] | None:
         """The final answer row, waking on the feed's events and polling as a fallback."""
-        await self._joined()
+        answer = await self.ready()
         deadline = time.monotonic() + self.wait
-        answer = await self.read()
-        while answer is None or answer.get("status") not in FINAL_STATUSES:
+        while answer.get("status") not in FINAL_STATUSES:
             if (remaining := deadline - time.monotonic()) <= 0:
                 return None
             event = await self._next(min(self.poll, remaining))
@@ -215,10 +259,10 @@ class Relay:
         the usage chunk when asked for, then [DONE]. Errors after the start are `data: {error}`."""
         try:
             yield self._chunk({"role": "assistant", "content": "", "refusal": None})
-            await self._joined()
             known = _Text()
-            answer = await self.read()
-            if answer is not None and answer.get("status") not in FINAL_STATUSES:
+            answer: dict[str, Any] | None = await self.ready()
+            assert answer is not None
+            if answer.get("status") not in FINAL_STATUSES:
                 known.attempt, known.text = int(answer.get("attempts") or 0), str(answer.get("content") or "")
                 answer = None
                 if piece := self._more(known):
@@ -235,7 +279,7 @@ class Relay:
                         yield piece
                     continue
                 found = await self.read()
-                if found is not None and found.get("status") in FINAL_STATUSES:
+                if found.get("status") in FINAL_STATUSES:
                     answer = found
             async for piece in self._ending(answer, known.sent):
                 yield piece
@@ -262,7 +306,7 @@ class Relay:
     async def _catch_up(self, known: _Text, offset: int) -> bool:
         for _ in range(_CATCH_UP_READS):
             row = await self.read()
-            if row is None or int(row.get("attempts") or 0) != known.attempt:
+            if row.get("id") is None or int(row.get("attempts") or 0) != known.attempt:
                 return False
             text = str(row.get("content") or "")
             if len(text) >= offset:

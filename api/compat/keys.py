@@ -14,11 +14,28 @@ from typing import Any
 
 from api.compat.errors import OpenAIError, invalid_key
 from api.database import CallerDatabase
+from api.ratelimit import RateLimiter
 from api.security import CurrentUser, bearer
 from core import jwt
 
 TOKEN_SECONDS = 300
 KEY_PREFIX = "sk-cg-"
+_IDENTITY = (
+    "select key_id, user_id, key_name, status, null::boolean as allowed, null::int as retry_after "
+    "from public.api_key_identity($1)"
+)
+# The key, and for a live key one more send in its user's and its address's buckets: one round trip.
+_IDENTITY_COUNTED = """
+select k.key_id, k.user_id, k.key_name, k.status, h.allowed, h.retry_after
+  from public.api_key_identity($1) k
+  left join lateral (
+    select bool_and(x.allowed) as allowed, max(x.retry_after) filter (where not x.allowed) as retry_after
+      from unnest(array['send:user:' || k.user_id::text, 'send:ip:' || $2], array[$3::int, $4::int])
+             as b(bucket, max_hits),
+           lateral public.api_rate_limit_hit(b.bucket, $5, b.max_hits) x
+     where k.status = 'active'
+  ) h on true
+"""
 
 
 @dataclass(frozen=True)
@@ -52,7 +69,11 @@ def mint_token(user_id: str, key_id: str, keys: jwt.KeySet) -> str:
     return keys.sign(key_claims(user_id, key_id))
 
 
-async def key_caller(headers: object, database: CallerDatabase, keys: jwt.KeySet) -> KeyCaller:
+async def key_caller(
+    headers: object, database: CallerDatabase, keys: jwt.KeySet, *, sending: tuple[RateLimiter, str] | None = None
+) -> KeyCaller:
+    """The key's caller; with `sending` (the limiter and the client's address) the request is also
+    counted as one send, in the same round trip, and refused with RateLimited over the limit."""
     presented = bearer(headers)
     if not presented:
         raise OpenAIError(
@@ -63,7 +84,12 @@ async def key_caller(headers: object, database: CallerDatabase, keys: jwt.KeySet
         )
     if not presented.startswith(KEY_PREFIX) or len(presented) > 200:
         raise invalid_key()
-    found = await database.as_login("select * from public.api_key_identity($1)", presented)
+    limits = sending[0].send_limits() if sending is not None else None
+    if sending is not None and limits is not None:
+        window, per_user, per_ip = limits
+        found = await database.as_login(_IDENTITY_COUNTED, presented, sending[1], per_user, per_ip, window)
+    else:
+        found = await database.as_login(_IDENTITY, presented)
     if not found:
         raise invalid_key()
     status = found[0].get("status")
@@ -72,6 +98,8 @@ async def key_caller(headers: object, database: CallerDatabase, keys: jwt.KeySet
     if status == "expired":
         raise invalid_key("This API key has expired.")
     key_id, user_id = str(found[0]["key_id"]), str(found[0]["user_id"])
+    if sending is not None and found[0]["allowed"] is False:
+        raise sending[0].refused_send(user_id, sending[1], int(found[0]["retry_after"] or 1))
     claims = key_claims(user_id, key_id)
     user = CurrentUser(user_id, keys.sign(claims), None, claims)
     return KeyCaller(key_id, str(found[0]["key_name"]), user_id, user.token, user)

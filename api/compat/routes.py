@@ -3,20 +3,18 @@ errors (their own exception handler, so the rest of the API keeps its envelope).
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from litestar import MediaType, Request, Response, Router, get, post
 from litestar.response import Stream
 
-from api.compat.completions import Relay, parse_request
+from api.compat.completions import Listening, Relay, parse_request
 from api.compat.errors import OpenAIError, model_not_found, to_openai_response
-from api.compat.keys import KeyCaller, key_caller
-from api.compat.turns import SESSION_HEADER, Turn, open_turn
+from api.compat.keys import key_caller
+from api.compat.turns import SESSION_HEADER, likely_session, open_turn
 from api.database import CallerDatabase
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
-from api.reply_hub import Feed
 from api.upstream import Upstream, call, rows
 from core.settings import Settings
 
@@ -62,26 +60,6 @@ async def retrieve_model(
     raise model_not_found(wanted)
 
 
-class _Listening:
-    """The answer stream's join, started as soon as the session is known, before the insert commits."""
-
-    def __init__(self, upstream: Upstream, caller: KeyCaller) -> None:
-        self._upstream, self._caller = upstream, caller
-        self.feed: Feed | None = None
-        self.joining: asyncio.Task[Any] | None = None
-
-    def start(self, session_id: str) -> None:
-        feed = self._upstream.hub.feed(self._caller.user_id, self._caller.token, session_id)
-        self.feed, self.joining = feed, asyncio.create_task(feed.__aenter__())
-
-    async def abandon(self) -> None:
-        if self.joining is not None:
-            self.joining.cancel()
-            await asyncio.gather(self.joining, return_exceptions=True)
-        if self.feed is not None:
-            await self.feed.__aexit__(None, None, None)
-
-
 @post("/chat/completions", status_code=200, media_type="text/event-stream")  # JSON answers say so themselves
 async def chat_completions(
     *,
@@ -95,40 +73,35 @@ async def chat_completions(
 ) -> Any:
     """A chat completion, stored in the user's history and answered by the worker; `stream`
     gives OpenAI's SSE chunks (with `usage` when stream_options.include_usage is set)."""
-    caller = await key_caller(request.headers, database, settings.supabase.keys)
-    await limiter.check_send_on(database, caller.user_id, ip)
+    caller = await key_caller(request.headers, database, settings.supabase.keys, sending=(limiter, ip))
     try:
         body = await request.json()
     except Exception as exc:
         raise OpenAIError(400, "The request body is not valid JSON.", "invalid_request_error", None) from exc
     ask = parse_request(body, settings.api.max_message_chars)
-    listening = _Listening(upstream, caller)
+    named = request.headers.get(SESSION_HEADER)
+    listening = Listening(upstream.hub, caller, named)
     try:
-        async with database.as_caller(caller.user) as conn:
-            turn: Turn = await open_turn(
-                conn,
-                caller,
-                question=ask.question,
-                model=ask.model,
-                requested_model=ask.requested_model,
-                role_slug=ask.role_slug,
-                named_session=request.headers.get(SESSION_HEADER),
-                on_session=listening.start,
-            )
-        if listening.joining is None:  # a session this request opened: joinable once committed
-            listening.start(turn.session_id)
+        if (guess := likely_session(caller, named)) is not None:
+            listening.start(guess)  # the join overlaps the question's transaction and the model's TTFT
+        question_id = await open_turn(
+            database,
+            caller,
+            question=ask.question,
+            model=ask.model,
+            requested_model=ask.requested_model,
+            role_slug=ask.role_slug,
+            named_session=named,
+        )
     except BaseException:
         await listening.abandon()
         raise
-    assert listening.feed is not None
-    assert listening.joining is not None
     metrics.messages_sent.labels("openai").inc()
     relay = Relay(
         database=database,
         caller=caller,
-        feed=listening.feed,
-        joining=listening.joining,
-        question_id=turn.question_id,
+        listening=listening,
+        question_id=question_id,
         ask=ask,
         wait=settings.api.answer_timeout,
         poll=settings.api.answer_poll_interval,
@@ -140,7 +113,7 @@ async def chat_completions(
             headers={
                 "Cache-Control": "no-cache",
                 "X-Accel-Buffering": "no",
-                "X-ChatGalaxy-Message": turn.question_id,
+                "X-ChatGalaxy-Message": question_id,
             },
         )
     try:

@@ -3,8 +3,10 @@ format): keys, models, answers stored in the user's history, quota, and OpenAI-s
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 import httpx
@@ -221,3 +223,68 @@ async def test_a_header_names_the_session_and_only_the_users_own(
     assert refused.value.code == "session_not_found"
     stored = await http.get("/api/chat/history", params={"session_id": theirs["id"]}, headers=stranger.headers)
     assert stored.json()["messages"] == []
+
+
+RATE_WINDOW = 3600  # one fixed window holds the whole test (a start too close to its end waits for the next)
+
+
+async def start_of_a_window() -> None:
+    remaining = RATE_WINDOW - time.time() % RATE_WINDOW
+    if remaining < 30:
+        await asyncio.sleep(remaining + 0.05)
+
+
+async def test_sends_through_a_key_count_against_the_users_rate_limit_and_dead_keys_count_nothing(
+    spawn_api: Callable[..., ApiProcess], rest: AsyncClient, owner: ApiUser, pg: asyncpg.Connection
+) -> None:
+    limited = spawn_api(
+        API_RATE_SEND_PER_USER="2",
+        API_RATE_SEND_PER_IP="100000",
+        API_RATE_WINDOW=str(RATE_WINDOW),
+        API_ANSWER_TIMEOUT="0.01",
+    )
+    live, revoked = await create_key(rest, "live"), await create_key(rest, "dead")
+    await rest.rpc("revoke_api_key", {"key_id": revoked["id"]}).execute()
+    body = {"model": "qwen-turbo", "messages": [{"role": "user", "content": "count me"}]}
+    async with httpx.AsyncClient(base_url=f"{limited.url}/v1", timeout=30, trust_env=False) as client:
+
+        async def send(key: dict[str, str]) -> httpx.Response:
+            return await client.post("/chat/completions", json=body, headers={"Authorization": f"Bearer {key['key']}"})
+
+        await start_of_a_window()
+        statuses = [(await send(revoked)).status_code for _ in range(3)]
+        statuses += [(await send(live)).status_code for _ in range(2)]
+        stored = await pg.fetchval("select count(*) from chat_messages where user_id = $1", owner.id)
+        refused = await send(live)
+    assert statuses[:3] == [401, 401, 401]
+    assert all(status in {200, 504} for status in statuses[3:])  # stored: the revoked key took none of the two
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "rate_limit_exceeded"
+    assert 1 <= int(refused.headers["retry-after"]) <= RATE_WINDOW
+    assert await pg.fetchval("select count(*) from chat_messages where user_id = $1", owner.id) == stored
+
+
+async def _streamed(sdk: openai.AsyncOpenAI, text: str) -> str:
+    stream = await sdk.chat.completions.create(
+        model="qwen-turbo", messages=[{"role": "user", "content": text}], stream=True
+    )
+    return "".join([chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices])
+
+
+async def test_a_stream_follows_its_question_into_a_new_days_session_after_the_old_one_was_deleted(
+    sdk: openai.AsyncOpenAI, rest: AsyncClient, pg: asyncpg.Connection, owner: ApiUser, worker: Worker
+) -> None:
+    """The API starts the answer stream's join on the session it expects (the key's session of the
+    day, as it last saw it); when that session is gone the question lands in a new one, and the
+    stream must follow it there and still bring the whole answer."""
+    first = await _streamed(sdk, "first")
+    [old] = await pg.fetch("select id from chat_sessions where user_id = $1 and api_key_id is not null", owner.id)
+    await rest.table("chat_sessions").delete().eq("id", str(old["id"])).execute()
+    second = await _streamed(sdk, "second")
+    rows = await pg.fetch(
+        "select s.id, m.content from chat_sessions s join chat_messages m on m.session_id = s.id"
+        " where s.user_id = $1 and m.message_type = 'assistant'",
+        owner.id,
+    )
+    assert first
+    assert [(r["id"] != old["id"], r["content"]) for r in rows] == [(True, second)]

@@ -5,7 +5,6 @@ character exactly once."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -15,7 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
-from api.compat.completions import Ask, Relay
+from api.compat.completions import Ask, Listening, Relay
 from api.compat.keys import KeyCaller
 from api.database import CallerDatabase
 from api.errors import UpstreamUnavailable
@@ -135,12 +134,10 @@ async def test_a_relay_that_joins_mid_answer_tells_every_character_once(
     seen = await until(partial)  # the first chunks went by before anyone listened
     user = user_from_token(alice.access_token, KeySet(stack.jwt_secret))
     caller = KeyCaller("-", "test", alice.id, alice.access_token, user)
-    feed = hub.feed(alice.id, alice.access_token, session)
     relay = Relay(
         database=database,
         caller=caller,
-        feed=feed,
-        joining=asyncio.create_task(feed.__aenter__()),
+        listening=Listening(hub, caller, session),  # nothing joined yet: the question's row names the session
         question_id=question,
         ask=Ask("qwen-plus", "qwen-plus", None, "Tell me a long story.", stream=True, include_usage=False),
         wait=20.0,

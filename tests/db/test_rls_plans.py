@@ -56,6 +56,8 @@ async def ids(db: asyncpg.Connection) -> dict[str, str]:
     return out
 
 
+TURN = "select * from api_open_turn(gen_random_uuid(), 'hi', "
+
 CASES: list[tuple[str, str, int | str]] = [
     # plans: a catalogue everyone signed in reads; only admins change it
     ("a", "select * from plans", 3),
@@ -134,16 +136,18 @@ CASES: list[tuple[str, str, int | str]] = [
     ("a", "select * from api_key_identity('a')", REFUSED),
     ("anon", "select * from api_key_identity('a')", REFUSED),
     ("service", "select * from api_key_identity('a')", 1),
-    ("login", "select * from api_key_identity('a')", 0),  # the API's door, before it becomes the key's user
+    ("login", "select * from api_key_identity('a')", 1),  # the API's door, before it becomes the key's user
     ("login", "select * from api_rate_limit_hit('send:ip:x', 60, 10)", 1),
     ("login", "select * from api_keys", REFUSED),
     ("login", "select * from usage_ledger", REFUSED),
     ("login", "select * from chat_messages", REFUSED),
-    ("anon", "select * from create_api_key('x')", REFUSED),
-    ("a", "insert into chat_sessions (api_key_id, api_day) values ('{a_key}', current_date) returning id", 1),
-    ("b", "insert into chat_sessions (api_key_id, api_day) values ('{a_key}', current_date) returning id", REFUSED),
-    ("a", "select * from audit_admin_read('list_users')", REFUSED),
-    ("admin", "select * from audit_admin_read('list_users')", 1),
+    # api_open_turn: an API key's question, as its user under RLS
+    ("a", TURN + "'qwen-plus', null, false, '{a_session}', null, 'k', current_date)", 1),
+    ("a", TURN + "null, 'assistant', false, null, '{a_key}', 'k', current_date)", 1),
+    ("b", TURN + "'qwen-plus', null, false, '{a_session}', null, 'k', current_date)", REFUSED),
+    ("b", TURN + "'qwen-plus', null, false, null, '{a_key}', 'k', current_date)", REFUSED),
+    ("a", TURN + "'no-such-model', null, false, '{a_session}', null, 'k', current_date)", REFUSED),
+    ("anon", TURN + "'qwen-plus', null, false, '{a_session}', null, 'k', current_date)", REFUSED),
 ]
 
 

@@ -115,6 +115,11 @@ export interface ChatMessage {
   reasoning: string | null
   reasoning_ms: number | null
   sources: Source[] | null
+  /** The provider's usage for an answer (input includes cached; output includes reasoning). */
+  input_tokens?: number | null
+  output_tokens?: number | null
+  reasoning_tokens?: number | null
+  cached_tokens?: number | null
 }
 
 export interface SearchHit {
@@ -128,7 +133,7 @@ export interface SearchHit {
 }
 
 export const MESSAGE_COLUMNS =
-  'id,session_id,parent_id,answer_no,message_type,content,role_id,status,reply_to,tokens_used,response_time,error_code,error_message,cancel_requested,attempts,created_at,web_search,model,finish_reason,reasoning,reasoning_ms,sources,attachments'
+  'id,session_id,parent_id,answer_no,message_type,content,role_id,status,reply_to,tokens_used,response_time,error_code,error_message,cancel_requested,attempts,created_at,web_search,model,finish_reason,reasoning,reasoning_ms,sources,attachments,input_tokens,output_tokens,reasoning_tokens,cached_tokens'
 
 export function isFinal(status: MessageStatus): boolean {
   return status === 'completed' || status === 'error' || status === 'cancelled'

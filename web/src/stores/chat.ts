@@ -53,6 +53,26 @@ export interface AnswerView {
   thinkingNow: boolean
   sources: Source[]
   finishReason: string | null
+  /** The answer's token counts as stored (null until final, or when the provider gave none). */
+  usage: AnswerUsage | null
+}
+
+export interface AnswerUsage {
+  input: number
+  output: number
+  reasoning: number | null
+  cached: number | null
+}
+
+/** The stored usage of a final answer row, when it has any. */
+export function usageOf(row: ChatMessage | undefined): AnswerUsage | null {
+  if (!row || !isFinal(row.status) || (row.input_tokens == null && row.output_tokens == null)) return null
+  return {
+    input: row.input_tokens ?? 0,
+    output: row.output_tokens ?? 0,
+    reasoning: row.reasoning_tokens || null,
+    cached: row.cached_tokens || null,
+  }
 }
 
 /** Per-session choices for the next question: model and thinking live on the session, search per message. */
@@ -99,6 +119,7 @@ export function answerView(row: ChatMessage | undefined, stream: AnswerStream | 
     thinkingNow: !(row && isFinal(row.status)) && (stream?.thinking ?? false),
     sources: row?.sources ?? stream?.sources ?? [],
     finishReason: row?.finish_reason ?? null,
+    usage: usageOf(row),
   }
   if (row && isFinal(row.status)) return { ...base, text: row.content, status: row.status, final: true }
   const streamed = stream?.text ?? ''
