@@ -157,6 +157,28 @@ def test_usage_and_keys_fit_a_phone(journey: dict[str, Any]) -> None:
     assert passed(journey, "admin area on a phone")["detail"]["width"] <= 390
 
 
+def test_each_answer_shows_its_token_counts_in_both_languages_and_on_a_phone(
+    journey: dict[str, Any], service: Product
+) -> None:
+    detail = passed(journey, "each answer shows its token counts (zh on a phone, en on a desktop)")["detail"]
+    rows = asyncio.run(
+        query(
+            service,
+            "select input_tokens, output_tokens from chat_messages where user_id = $1 and message_type = 'assistant'"
+            " order by created_at",
+            journey["users"]["carol"]["id"],
+        )
+    )
+    assert len(rows) == 2
+    for shown, row, words in zip((detail["zh"], detail["en"]), rows, (("输入", "输出"), ("in", "out")), strict=True):
+        assert shown["final"] == "true"
+        assert row["input_tokens"] > 0
+        assert row["output_tokens"] > 0
+        assert shown["parts"]["input"] == f"{words[0]} {row['input_tokens']:,}"
+        assert shown["parts"]["output"] == f"{words[1]} {row['output_tokens']:,}"
+    assert detail["width"] <= 390
+
+
 def test_admin_changes_plan_and_disables_and_it_is_audited(journey: dict[str, Any], service: Product) -> None:
     assert (
         passed(journey, "admin area: search a user, change the plan, disable, see usage (zh)")["detail"]["listed"] == 1
@@ -203,5 +225,7 @@ def test_no_page_errors_and_screenshots(journey: dict[str, Any]) -> None:
         "keys-created-en",
         "admin-users-zh",
         "phone-usage-zh",
+        "phone-chat-usage-zh",
+        "chat-usage-en",
         "profile-account-zh",
     } <= names

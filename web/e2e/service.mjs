@@ -95,6 +95,31 @@ await journey(async ({ newPage }) => {
     return { width, keysWidth }
   })
 
+  /** Ask a question in a new chat and wait for its answer to be final: the answer's usage line. */
+  async function askAndReadUsage(page, text) {
+    await page.goto(`${WEB_URL}/`)
+    await page.locator(tid('composer')).waitFor({ timeout: STEP_MS })
+    await page.locator(tid('composer')).fill(text)
+    await page.locator(tid('send')).click()
+    const turn = page.locator(tid('turn')).last()
+    await turn.locator(tid('answer-usage')).waitFor({ timeout: STEP_MS })
+    const parts = {}
+    for (const kind of ['input', 'output', 'reasoning', 'cached']) {
+      const part = turn.locator(tid(`usage-${kind}`))
+      parts[kind] = (await part.count()) ? (await part.textContent()).trim() : null
+    }
+    return { text: (await turn.locator(tid('answer-usage')).textContent()).trim(), parts, final: await turn.getAttribute('data-final') }
+  }
+
+  await step('each answer shows its token counts (zh on a phone, en on a desktop)', async () => {
+    const zh = await askAndReadUsage(phone, '用一句话介绍你自己')
+    const width = await phone.evaluate(() => document.documentElement.scrollWidth)
+    await shot(phone, 'phone-chat-usage-zh')
+    const en = await askAndReadUsage(carol, 'Introduce yourself in one sentence.')
+    await shot(carol, 'chat-usage-en')
+    return { zh, en, width }
+  })
+
   const admin = await newPage('admin')
   await step('admin area: search a user, change the plan, disable, see usage (zh)', async () => {
     await login(admin, users.admin)

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { chartBars, type UsageDay } from '@/lib/usage'
+import { chartBars, usageOf, type UsageDay } from '@/lib/usage'
+import type { ChatMessage } from '@/lib/types'
 import { describeError } from '@/lib/errors'
 import { isAdmin } from '@/lib/admin'
 import type { Session } from '@supabase/supabase-js'
@@ -45,5 +46,21 @@ describe('plan refusals and admin', () => {
     expect(isAdmin(session({ role: 'admin' }, {}))).toBe(true)
     expect(isAdmin(session({}, { role: 'admin' }))).toBe(false)
     expect(isAdmin(null)).toBe(false)
+  })
+})
+
+describe('usageOf', () => {
+  const row = (over: Partial<ChatMessage>): ChatMessage =>
+    ({ status: 'completed', input_tokens: 12, output_tokens: 30, reasoning_tokens: 0, cached_tokens: null, ...over }) as ChatMessage
+
+  it("gives a final answer's stored counts, reasoning and cached only when there are some", () => {
+    expect(usageOf(row({}))).toEqual({ input: 12, output: 30, reasoning: null, cached: null })
+    expect(usageOf(row({ reasoning_tokens: 8, cached_tokens: 5 }))).toEqual({ input: 12, output: 30, reasoning: 8, cached: 5 })
+  })
+
+  it('gives nothing while the answer is open or when the provider reported no usage', () => {
+    expect(usageOf(row({ status: 'streaming' }))).toBeNull()
+    expect(usageOf(row({ input_tokens: null, output_tokens: null }))).toBeNull()
+    expect(usageOf(undefined)).toBeNull()
   })
 })

@@ -4,6 +4,7 @@
  * revoked by functions that return the secret once and keep only its hash.
  */
 import { supabase } from './supabase'
+import { isFinal, type ChatMessage } from './types'
 
 export interface Period {
   used: number
@@ -94,4 +95,23 @@ export async function createKey(name: string, expiresAt: string | null): Promise
 export async function revokeKey(id: string): Promise<void> {
   const { error } = await supabase().rpc('revoke_api_key', { key_id: id })
   if (error) throw error
+}
+
+/** One answer's token counts as the worker stored them from the provider's usage. */
+export interface AnswerUsage {
+  input: number
+  output: number
+  reasoning: number | null
+  cached: number | null
+}
+
+/** The stored usage of a final answer row, when it has any (reasoning and cached only when nonzero). */
+export function usageOf(row: ChatMessage | undefined): AnswerUsage | null {
+  if (!row || !isFinal(row.status) || (row.input_tokens == null && row.output_tokens == null)) return null
+  return {
+    input: row.input_tokens ?? 0,
+    output: row.output_tokens ?? 0,
+    reasoning: row.reasoning_tokens || null,
+    cached: row.cached_tokens || null,
+  }
 }

@@ -16,6 +16,7 @@ import type { RealtimeChannel } from '@supabase/supabase-js'
 import { supabase } from '@/lib/supabase'
 import { AnswerStream, type ChunkEvent, type DoneEvent } from '@/lib/stream'
 import { branches } from '@/lib/tree'
+import { usageOf, type AnswerUsage } from '@/lib/usage'
 import {
   MESSAGE_COLUMNS,
   isFinal,
@@ -57,23 +58,6 @@ export interface AnswerView {
   usage: AnswerUsage | null
 }
 
-export interface AnswerUsage {
-  input: number
-  output: number
-  reasoning: number | null
-  cached: number | null
-}
-
-/** The stored usage of a final answer row, when it has any. */
-export function usageOf(row: ChatMessage | undefined): AnswerUsage | null {
-  if (!row || !isFinal(row.status) || (row.input_tokens == null && row.output_tokens == null)) return null
-  return {
-    input: row.input_tokens ?? 0,
-    output: row.output_tokens ?? 0,
-    reasoning: row.reasoning_tokens || null,
-    cached: row.cached_tokens || null,
-  }
-}
 
 /** Per-session choices for the next question: model and thinking live on the session, search per message. */
 export interface SendOptions {
