@@ -199,23 +199,32 @@ declare
   alias text;
   sub jsonb;
   sub_index integer := 0;
+  sub_role text;
   qual text;
+  probe text;
+  probes jsonb := '{}';  -- role -> its probe query (null: the role reads nothing), built once per call
   seen integer[];
 begin
   select c.relname into alias from pg_catalog.pg_class c where c.oid = rel;
   for sub in select value from jsonb_array_elements(subscribers) loop
     sub_index := sub_index + 1;
-    qual := realtime.localbase_select_qual(rel, sub ->> 0);
-    continue when qual is null or qual = 'false';
+    sub_role := sub ->> 0;
+    if probes ? sub_role then
+      probe := probes ->> sub_role;
+    else
+      qual := realtime.localbase_select_qual(rel, sub_role);
+      probe := case when qual is not null and qual <> 'false' then format(
+        'select array_agg(k.o::int) from jsonb_array_elements($1) with ordinality k(v, o) '
+        'where exists (select 1 from jsonb_populate_record(null::%s, k.v) as %I where %s)', rel, alias, qual) end;
+      probes := probes || jsonb_build_object(sub_role, probe);
+    end if;
+    continue when probe is null;
     begin
       perform set_config('role', sub ->> 0, true);
       perform set_config('request.jwt.claims', sub ->> 1, true);
       perform set_config('request.jwt.claim.role', sub ->> 0, true);
       perform set_config('request.jwt.claim.sub', coalesce((sub ->> 1)::jsonb ->> 'sub', ''), true);
-      execute format(
-        'select array_agg(k.o::int) from jsonb_array_elements($1) with ordinality k(v, o) '
-        'where exists (select 1 from jsonb_populate_record(null::%s, k.v) as %I where %s)', rel, alias, qual)
-        into seen using images;
+      execute probe into seen using images;
     exception when others then
       seen := null;
     end;
