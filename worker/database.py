@@ -33,6 +33,7 @@ _FLUSH = "select id::text, cancel_requested from public.worker_flush($1, $2, $3:
 _SWEEP = "select public.worker_sweep($1, $2)::text"
 _TITLE_NEEDED = "select public.worker_title_needed($1::uuid)"
 _SET_TITLE = "select public.worker_set_title($1::uuid, $2)"
+_CHARGE_TITLE = "select public.worker_charge_title($1::uuid, $2, $3, $4, $5)"
 _MODELS = (
     "select id, context_window, max_input, max_output, supports_thinking, supports_vision, supports_search,"
     " supports_documents, multimodal_endpoint from public.models where is_active"
@@ -86,6 +87,14 @@ class WorkerDatabase:
 
     async def set_title(self, session_id: str, title: str) -> bool:
         return bool(await self._db().fetchval(_SET_TITLE, session_id, title))
+
+    async def charge_title(
+        self, session_id: str, model: str, input_tokens: int, output_tokens: int, reasoning_tokens: int | None
+    ) -> bool:
+        """Charge a title call's usage to the session's owner (once per session; False when not)."""
+        return bool(
+            await self._db().fetchval(_CHARGE_TITLE, session_id, model, input_tokens, output_tokens, reasoning_tokens)
+        )
 
     async def models(self) -> list[dict[str, Any]]:
         return [dict(row) for row in await self._db().fetch(_MODELS)]

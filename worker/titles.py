@@ -4,7 +4,10 @@ language, from one cheap model call (LLM_TITLE_MODEL) made off the answer's path
 Guarantees: never delays or fails a turn (the call runs as a task of its own after the answer
 is final, and any failure is only logged); never overwrites a title (the database stores it only
 into a session whose title is still null, migrations/..._session_titles.sql); at most one call
-per first answer, and none when the session already has a title. Refuses nothing else.
+per first answer, and none when the session already has a title. The call's tokens are charged
+to the session's owner (`worker_charge_title`: a settled ledger row at the model's weights, once
+per session, folded into the plan's counters like an answer's), whether or not the title is
+stored: the tokens were spent either way. Refuses nothing else.
 """
 
 from __future__ import annotations
@@ -52,13 +55,22 @@ class Titler:
         try:
             if not await self._db.title_needed(claim.session_id):
                 return
-            title = clean(await self._ask(claim.question, answer))
+            text, usage = await self._ask(claim.question, answer)
+            if usage is not None:
+                await self._db.charge_title(
+                    claim.session_id,
+                    usage.model or self._model,
+                    usage.input_tokens,
+                    usage.output_tokens,
+                    usage.reasoning_tokens,
+                )
+            title = clean(text)
             if title:
                 await self._db.set_title(claim.session_id, title)
         except Exception as exc:  # a title is a nicety: never let it disturb anything
             log.warning("title not generated", extra={"session_id": claim.session_id, "error": repr(exc)})
 
-    async def _ask(self, question: str, answer: str) -> str:
+    async def _ask(self, question: str, answer: str) -> tuple[str, Finished | None]:
         messages = [
             ChatMessage("system", INSTRUCTION),
             ChatMessage("user", question),
@@ -69,8 +81,8 @@ class Titler:
             if isinstance(event, TextDelta):
                 parts.append(event.text)
             elif isinstance(event, Finished):
-                break
-        return "".join(parts)
+                return "".join(parts), event
+        return "".join(parts), None
 
 
 def clean(text: str) -> str:

@@ -67,7 +67,7 @@ async def test_fifty_sends_over_two_apis_then_two_workers_admit_exactly_ten_and_
         user = await register_and_login(clients[0])
         per = int(await pg.fetchval("select usage_reservation(null, $1)", QUESTION))
         await put_on_plan(pg, user, "ten", tokens_per_day=per * 10)
-        session = await new_session(clients[1], user)
+        session = await new_session(clients[1], user, title="quota")  # titled: no title call charges the ledger
 
         async def send(i: int) -> httpx.Response:
             body = {"session_id": session["id"], "message": QUESTION}
@@ -134,7 +134,7 @@ async def wait_until(read: Callable[[], Awaitable[T]], done: Callable[[T], bool]
 
 async def test_usage_endpoint_reports_the_settled_answer(http: httpx.AsyncClient, worker: Worker) -> None:
     user = await register_and_login(http)
-    session = await new_session(http, user)
+    session = await new_session(http, user, title="usage")  # titled: the answer is the only charge
     sent = await http.post("/api/chat/send", json={"session_id": session["id"], "message": "hi"}, headers=user.headers)
     assert sent.status_code == 200, sent.text
     usage = (await http.get("/api/usage", headers=user.headers)).json()

@@ -59,6 +59,44 @@ async def test_a_title_the_user_set_is_never_replaced(
         await pg.execute("reset role")
 
 
+async def test_a_titles_tokens_are_charged_to_the_sessions_owner_once(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    await workers.start(worker_settings(stack, fake))
+    await pg.execute("update chat_sessions set title = null where id = $1", owner.session_id)
+    await final_answer(pg, await ask(pg, owner, "Why does the sea have tides?"))  # not admitted: no charge of its own
+    await _titled(pg, owner)  # the charge is written before the title
+    [charge] = await pg.fetch("select * from usage_ledger where user_id = $1", owner.user_id)
+    assert str(charge["message_id"]) == await pg.fetchval(
+        "select md5('title:' || $1::text)::uuid::text", owner.session_id
+    )
+    assert str(charge["session_id"]) == owner.session_id
+    assert (charge["state"], charge["reserved"]) == ("settled", 0)
+    assert charge["input_tokens"] > 0
+    assert charge["output_tokens"] > 0
+    weighted = await pg.fetchval(
+        "select usage_charge($1, $2, $3, $4, null, null)",
+        charge["model"],
+        charge["input_tokens"],
+        charge["output_tokens"],
+        charge["reasoning_tokens"],
+    )
+    assert charge["charged"] == weighted > 0
+    # The owner's allowance counts it at once, and the usage chart shows it under its model.
+    used = await pg.fetchval("select (usage_allowance($1) -> 'day' ->> 'used')::bigint", owner.user_id)
+    assert used == charge["charged"]
+    daily = await pg.fetch("select model, tokens from usage_daily(30, $1)", owner.user_id)
+    assert [(r["model"], r["tokens"]) for r in daily] == [(charge["model"], charge["charged"])]
+    # A second charge for the same session's title is refused.
+    await pg.execute("set role service_role")
+    try:
+        again = await pg.fetchval("select worker_charge_title($1, 'qwen-turbo', 10, 10, null)", owner.session_id)
+    finally:
+        await pg.execute("reset role")
+    assert again is False
+    assert await pg.fetchval("select count(*) from usage_ledger where user_id = $1", owner.user_id) == 1
+
+
 def test_titles_are_cleaned_to_one_short_line() -> None:
     assert clean('"Trip to Hangzhou."\nMore text') == "Trip to Hangzhou"
     assert clean("《杭州三日游》。") == "杭州三日游"
