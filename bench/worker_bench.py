@@ -13,7 +13,9 @@
    (new database backends behind the REST pool, plans of the claim function not yet cached, new
    connections to the model), which is start-up cost, not the steady state the targets are about.
    Latency and throughput repeat BENCH_RUNS times (default 5): each figure comes with its median
-   and range over the runs, and CPU per turn of every process (process CPU counters) per run.
+   and range over the runs, and CPU per turn of every process (process CPU counters) per run,
+   and the mean of each hop the worker times (`hops_mean_ms`: insert -> its event at the worker,
+   claim, claim -> first model token minus the fake's TTFT, one broadcast POST; see _hop_budget).
 2. Throughput: completed turns per second one worker (then two) sustains on a burst of questions,
    the fake answering at once (target >= 600/s for one worker). Each run tags its own questions
    and counts only their completed answers.
@@ -29,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import math
 import os
 import random
 import signal
@@ -45,6 +48,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from realtime import BroadcastPayload, RealtimeChannelOptions
 from supabase import acreate_client
 
@@ -62,6 +66,13 @@ from core.jwt import encode
 from core.settings import Settings
 
 TTFT_S = 0.05
+# The worker's histograms of a first token's hops (worker/metrics.py), by the name reported.
+HOPS = {
+    "insert_to_worker_event": "worker_notify_delay_seconds",
+    "claim": "worker_claim_seconds",
+    "claim_to_first_model_token": "worker_time_to_first_token_seconds",
+    "broadcast_post": "worker_broadcast_seconds",
+}
 LATENCY_ROUNDS = {1: 10, 50: 4, 200: 3}  # per run; the very first question of each conversation is reported apart
 THINK_S = (0.5, 1.5)  # a conversation's pause between an answer and its next question
 BURST = 3000
@@ -101,6 +112,22 @@ def _child(name: str, args: list[str], env: dict[str, str], ready_url: str | Non
                 process.wait()
 
 
+def _hop_budget(before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]) -> dict[str, float]:
+    """Mean milliseconds per hop over one run, from the worker's histograms: the question's insert
+    to its event at the worker (from its created_at, so the insert's own execution, which lies
+    before the bench's commit stamp, is in it); one claim call; claim to the model's first token
+    minus the fake's TTFT (prompt, SDK, HTTP and the fake's own work); one broadcast POST (worker
+    to gateway, chunks and `done` alike; the gateway's fan-out to the client is not in it). They
+    are means of each hop, not a partition of the added latency: what they leave out is the
+    dispatching and the gateway's fan-out to the subscribed client."""
+    budget: dict[str, float] = {}
+    for hop, name in HOPS.items():
+        total, count = (a - b for a, b in zip(after.get(name, (0.0, 0.0)), before.get(name, (0.0, 0.0)), strict=True))
+        mean_ms = total / count * 1000 if count else math.nan
+        budget[hop] = round(mean_ms - (TTFT_S * 1000 if hop == "claim_to_first_model_token" else 0.0), 2)
+    return budget
+
+
 def _rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -115,6 +142,7 @@ class Bench:
         self.env = env
         self.settings = Settings()
         self.pids: dict[str, int] = {}  # gateway, fakescope, worker: for CPU per turn
+        self.worker_metrics: str | None = None  # the worker's Prometheus endpoint: the hops it times
         self.pgdata: Path | None = None
 
     @contextmanager
@@ -252,6 +280,7 @@ class Bench:
         for run in range(RUNS):
             samples: list[float] = []
             cpu = self.cpu()
+            hops_before = await self.hop_totals()
             started = time.perf_counter()
             await asyncio.gather(
                 *(
@@ -262,8 +291,14 @@ class Bench:
             elapsed = time.perf_counter() - started
             turns = len(samples) + (len(people) if run == 0 else 0)
             cpu_ms = {name: round((used - cpu.get(name, 0.0)) * 1000 / turns, 2) for name, used in self.cpu().items()}
+            hops = _hop_budget(hops_before, await self.hop_totals())
             runs.append(
-                {**summary_ms(samples), "offered_turns_per_s": round(turns / elapsed, 1), "cpu_ms_per_turn": cpu_ms}
+                {
+                    **summary_ms(samples),
+                    "offered_turns_per_s": round(turns / elapsed, 1),
+                    "cpu_ms_per_turn": cpu_ms,
+                    "hops_mean_ms": hops,
+                }
             )
             pooled += samples
         for ask in asking:
@@ -279,8 +314,26 @@ class Bench:
             "p99_ms_over_runs": spread([r["p99_ms"] for r in runs], 2),
             "system_cpu_ms_per_turn_over_runs": spread(system, 2),
             "first_question": summary_ms(cold),
+            "hops_mean_ms_over_runs": {
+                hop: spread([r["hops_mean_ms"][hop] for r in runs], 2) for hop in runs[0]["hops_mean_ms"]
+            },
             "per_run": runs,
         }
+
+    async def hop_totals(self) -> dict[str, tuple[float, float]]:
+        """(sum, count) of each of the worker's hop histograms so far (empty without its endpoint)."""
+        if self.worker_metrics is None:
+            return {}
+        async with httpx.AsyncClient() as http:
+            text = (await http.get(self.worker_metrics)).text
+        totals: dict[str, tuple[float, float]] = {}
+        for family in text_string_to_metric_families(text):
+            if family.name in HOPS.values():
+                found = {
+                    s.name.rsplit("_", 1)[1]: s.value for s in family.samples if s.name.endswith(("_sum", "_count"))
+                }
+                totals[family.name] = (found.get("sum", 0.0), found.get("count", 0.0))
+        return totals
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds used so far by each process of the system under test, and by this bench."""
@@ -399,7 +452,9 @@ def main() -> None:
             bench.pgdata = cluster.data_dir
             fast = ["--ttft", str(TTFT_S), "--tokens-per-s", "0", "--answer-tokens", "20"]
             if "latency" in parts:
-                with bench.fake_and_worker(fast):
+                metrics_port = free_port()
+                bench.worker_metrics = f"http://127.0.0.1:{metrics_port}/metrics"
+                with bench.fake_and_worker(fast, WORKER_METRICS_PORT=str(metrics_port)):
                     time.sleep(2.0)  # the worker subscribes
                     figures["added_ttft_1"] = asyncio.run(bench.latency(1))
                     figures["added_ttft_50"] = asyncio.run(bench.latency(50))

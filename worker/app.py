@@ -77,7 +77,7 @@ class Worker:
         )
         store = Store(self._db, self.worker_id, cfg.lease_seconds)
         writer = RowWriter(store, cfg.flush_interval)
-        broadcaster = Broadcaster(self._http)
+        broadcaster = Broadcaster(self._http, self.metrics.broadcast_seconds)
         backoff = Backoff(cfg.retry_attempts, cfg.retry_base, cfg.retry_cap)
         catalog = Catalog(self._db)
         await catalog.load()
@@ -110,7 +110,7 @@ class Worker:
             startup_lookback=cfg.startup_lookback,
             metrics=self.metrics,
         )
-        self._listener = Listener(self._client, self.dispatcher, sweeper, self._cancel)
+        self._listener = Listener(self._client, self.dispatcher, sweeper, self._cancel, self.metrics)
         self._spawn("models", catalog.run())
         self._spawn("writer", writer.run())
         self._spawn("broadcaster", broadcaster.run())

@@ -24,10 +24,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+from prometheus_client import Histogram
 
 from worker.supabase_http import SupabaseHttp
 
@@ -48,8 +50,9 @@ class _Outbox:
 
 
 class Broadcaster:
-    def __init__(self, http: SupabaseHttp) -> None:
+    def __init__(self, http: SupabaseHttp, post_seconds: Histogram | None = None) -> None:
         self._http = http
+        self._post_seconds = post_seconds
         self._boxes: dict[tuple[str, int], _Outbox] = {}
         self._ready: dict[tuple[str, int], _Outbox] = {}  # boxes with something to send, in order
         self._posting: set[tuple[str, int]] = set()  # boxes in a POST in flight
@@ -125,7 +128,10 @@ class Broadcaster:
     async def _post(self, messages: list[dict[str, Any]]) -> None:
         for attempt in range(1, _POST_TRIES + 1):
             try:
+                started = time.perf_counter()
                 status = await self._http.broadcast(messages)
+                if self._post_seconds is not None:
+                    self._post_seconds.observe(time.perf_counter() - started)
                 if status < 300:
                     return
                 log.warning("broadcast rejected", extra={"status": status, "messages": len(messages)})

@@ -79,7 +79,8 @@ class Dispatcher:
 
     async def _claim(self, batch: list[str]) -> None:
         try:
-            claims = await self._store.claim(batch, self._max_attempts, self._history_limit)
+            with self._metrics.claim_seconds.time():
+                claims = await self._store.claim(batch, self._max_attempts, self._history_limit)
         except Exception:
             log.exception("claim failed; offering again shortly", extra={"messages": len(batch)})
             await asyncio.sleep(_RETRY_DELAY)

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from realtime import AsyncRealtimeChannel, RealtimeSubscribeStates
@@ -22,6 +24,7 @@ from realtime import RealtimePostgresChangesListenEvent as Change
 from supabase import AsyncClient
 
 from worker.dispatch import Dispatcher
+from worker.metrics import Metrics
 from worker.sweep import Sweeper
 
 log = logging.getLogger(__name__)
@@ -31,9 +34,15 @@ CHANNEL = "worker:chat_messages"
 
 class Listener:
     def __init__(
-        self, client: AsyncClient, dispatcher: Dispatcher, sweeper: Sweeper, on_cancel: Callable[[str], None]
+        self,
+        client: AsyncClient,
+        dispatcher: Dispatcher,
+        sweeper: Sweeper,
+        on_cancel: Callable[[str], None],
+        metrics: Metrics | None = None,
     ) -> None:
         self._client = client
+        self._metrics = metrics
         self._dispatcher = dispatcher
         self._sweeper = sweeper
         self._on_cancel = on_cancel
@@ -78,6 +87,16 @@ class Listener:
         record = payload["data"].get("record") or {}
         if record.get("id"):
             self._dispatcher.offer([record["id"]], "realtime")
+            if self._metrics is not None:
+                self._observe_delay(record.get("created_at"))
+
+    def _observe_delay(self, created_at: Any) -> None:
+        try:
+            inserted = datetime.fromisoformat(str(created_at)).timestamp()
+        except ValueError:
+            return
+        assert self._metrics is not None
+        self._metrics.notify_delay.observe(max(0.0, time.time() - inserted))
 
     def _updated(self, payload: Any) -> None:
         record = payload["data"].get("record") or {}

@@ -24,6 +24,26 @@ class Metrics:
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
             registry=self.registry,
         )
+        # The hops of a first token the worker sees (bench/worker_bench.py reports them as a budget).
+        fast = (0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.5, 2)
+        self.notify_delay = Histogram(
+            "worker_notify_delay_seconds",
+            "A question's insert (its created_at) to its Realtime event at this worker",
+            buckets=fast,
+            registry=self.registry,
+        )
+        self.claim_seconds = Histogram(
+            "worker_claim_seconds",
+            "One worker_claim call (a batch of offered questions)",
+            buckets=fast,
+            registry=self.registry,
+        )
+        self.broadcast_seconds = Histogram(
+            "worker_broadcast_seconds",
+            "One POST of chunks to the Realtime broadcast API",
+            buckets=fast,
+            registry=self.registry,
+        )
         self.provider_errors = Counter(
             "worker_provider_errors", "Provider failures, by stable code", ["code"], registry=self.registry
         )

@@ -7,7 +7,16 @@ import asyncio
 import asyncpg
 
 from tests.conftest import LocalStack
-from tests.worker.conftest import Owner, RecordingFakeScope, Workers, ask, final_answer, sample, worker_settings
+from tests.worker.conftest import (
+    Owner,
+    RecordingFakeScope,
+    Workers,
+    ask,
+    final_answer,
+    sample,
+    until,
+    worker_settings,
+)
 
 
 async def test_inserted_question_gets_one_completed_answer_with_provider_usage(
@@ -38,3 +47,11 @@ async def test_inserted_question_gets_one_completed_answer_with_provider_usage(
     assert sent["input"]["messages"][-1] == {"role": "user", "content": "你好, what is 2+2?"}
     assert sample(worker, "worker_offers_total", source="realtime") == 1
     assert await pg.fetchval("select count(*) from chat_messages where reply_to = $1", question) == 1
+    # the first token's hops the worker sees: the question's event, its claim, the chunks' POSTs
+    assert sample(worker, "worker_notify_delay_seconds_count") == 1
+    assert sample(worker, "worker_claim_seconds_count") >= 1
+
+    async def posted() -> float | None:
+        return sample(worker, "worker_broadcast_seconds_count") or None
+
+    assert await until(posted) >= 1
