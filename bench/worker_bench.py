@@ -74,6 +74,7 @@ HOPS = {
     "broadcast_post": "worker_broadcast_seconds",
 }
 LATENCY_ROUNDS = {1: 10, 50: 4, 200: 3}  # per run; the very first question of each conversation is reported apart
+ASK_POOL = 10  # connections the questions are inserted on (PostgREST's default pool is 10)
 THINK_S = (0.5, 1.5)  # a conversation's pause between an answer and its next question
 BURST = 3000
 STREAMS = 1000
@@ -255,9 +256,12 @@ class Bench:
         rng = random.Random(conversations)
         gc.freeze()  # the measuring client's own collector pauses (~25 ms full) are not the platform's
 
-        asking = [await asyncpg.connect(self.dsn) for _ in people]
+        # People's questions reach Postgres through a pool, as they do through the REST layer's: a
+        # backend per conversation would make every conversation pay Postgres's per-connection warm-up
+        # (catalog caches, each trigger function compiled) that a pooled door pays once.
+        ask = await asyncpg.create_pool(self.dsn, min_size=ASK_POOL, max_size=ASK_POOL)
 
-        async def converse(user: str, session: str, ask: asyncpg.Connection, run: int, into: list[float]) -> None:
+        async def converse(user: str, session: str, run: int, into: list[float]) -> None:
             await asyncio.sleep(rng.uniform(0, THINK_S[1]))
             for i in range(LATENCY_ROUNDS[conversations] + (1 if run == 0 else 0)):
                 if i:
@@ -282,12 +286,7 @@ class Bench:
             cpu = self.cpu()
             hops_before = await self.hop_totals()
             started = time.perf_counter()
-            await asyncio.gather(
-                *(
-                    converse(user, session, ask, run, samples)
-                    for (user, session, _), ask in zip(people, asking, strict=True)
-                )
-            )
+            await asyncio.gather(*(converse(user, session, run, samples) for user, session, _ in people))
             elapsed = time.perf_counter() - started
             turns = len(samples) + (len(people) if run == 0 else 0)
             cpu_ms = {name: round((used - cpu.get(name, 0.0)) * 1000 / turns, 2) for name, used in self.cpu().items()}
@@ -301,8 +300,7 @@ class Bench:
                 }
             )
             pooled += samples
-        for ask in asking:
-            await ask.close()
+        await ask.close()
         for client in clients:
             await client.realtime.close()
         await conn.close()

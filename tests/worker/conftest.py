@@ -31,7 +31,10 @@ from worker.app import Worker
 T = TypeVar("T")
 
 # Short leases and sweeps so retakes happen within a test's patience.
+# Titles off unless a test asks for them: a title is a model call of its own, made once the first
+# answer is final, and tests count and read the model calls of answers.
 FAST_WORKER = {
+    "WORKER_TITLES": "0",
     "WORKER_LEASE_SECONDS": "2",
     "WORKER_SWEEP_INTERVAL": "0.5",
     "WORKER_FLUSH_INTERVAL": "0.1",
@@ -167,6 +170,7 @@ def worker_settings(
     stack: LocalStack, fake: FakeScope, api_key: str = "sk-test", llm: LlmSettings | None = None, **worker: Any
 ) -> Settings:
     fast = {
+        "titles": False,
         "lease_seconds": 2.0,
         "sweep_interval": 0.5,
         "flush_interval": 0.1,

@@ -25,7 +25,7 @@ def _title_requests(fake: RecordingFakeScope) -> list[list[dict[str, str]]]:
 async def test_a_chinese_conversation_gets_a_chinese_title_and_an_english_one_an_english_title(
     stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
 ) -> None:
-    await workers.start(worker_settings(stack, fake))
+    await workers.start(worker_settings(stack, fake, titles=True))
     await pg.execute("update chat_sessions set title = null where id = $1", owner.session_id)
     first = await final_answer(pg, await ask(pg, owner, "请帮我规划一次杭州三日游，预算五千元"))
     assert await _titled(pg, owner) == "请帮我规划一次杭州三日游"
@@ -46,7 +46,7 @@ async def test_a_chinese_conversation_gets_a_chinese_title_and_an_english_one_an
 async def test_a_title_the_user_set_is_never_replaced(
     stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
 ) -> None:
-    await workers.start(worker_settings(stack, fake))
+    await workers.start(worker_settings(stack, fake, titles=True))
     await final_answer(pg, await ask(pg, owner, "Plan my week"))
     await final_answer(pg, await ask(pg, owner, "And the weekend?"))
     assert await pg.fetchval("select title from chat_sessions where id = $1", owner.session_id) == "worker test"
