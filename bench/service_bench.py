@@ -4,14 +4,19 @@ DashScope, one `python -m worker` and one `python -m api`, each in its own proce
 1. Admission + settlement: added latency to the first token (question committed as the user,
    through the same role switch PostgREST does -> first `chunk` at the owner's subscribed client,
    minus the fake's TTFT) at 50 conversations, with the quota triggers on and with them disabled,
-   in alternating rounds so both see the same machine (target: the difference <= 1 ms at p50).
+   in alternating rounds so both see the same machine (target: the difference <= 1 ms at p50);
+   with Postgres's CPU per turn in each round. Latency on a shared machine is noisier than the
+   triggers' cost, so their cost is also measured apart, as CPU rather than time: one backend
+   runs the turn's own statements (the question inserted as its user, the answer row created
+   and made final as the worker does) in batches with the triggers on and off, interleaved, and
+   its CPU per turn is read from /proc (`trigger_cpu`).
 2. `/v1/chat/completions` streaming against the web app's path, one conversation, alternating:
    request sent -> first content token, for the SPA's way (REST insert, then the chunk on the
    already joined private channel) and for an OpenAI client (POST with an API key, then the first
    content chunk of the SSE stream) (target: the difference <= 2 ms at p50).
 
 Figures are printed and written to bench/out/service.json; `python -m bench.service_bench quota`
-(or `openai`) runs one part and writes nothing.
+(or `triggers`, or `openai`) runs one part and writes nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import httpx
 from realtime import BroadcastPayload, RealtimeChannelOptions
 from supabase import AsyncClient, acreate_client
 
-from bench.harness import free_port, summary_ms, throwaway_cluster, write_report
+from bench.harness import RUNS, cpu_seconds, free_port, postgres_pids, summary_ms, throwaway_cluster, write_report
 from bench.worker_bench import TTFT_S, Bench, _child
 from core.settings import Settings
 
@@ -40,6 +45,29 @@ TURNS_PER_RUN = 6  # per conversation and run; the first is reported apart (cold
 THINK_S = (0.5, 1.5)
 OPENAI_PAIRS = 30
 QUOTA_TRIGGERS = ("chat_messages_quota_admit", "chat_messages_quota_settle")
+CPU_BATCHES = max(6, 2 * RUNS)  # alternating off/on batches of the isolated turn
+CPU_TURNS = 400  # turns per batch: CPU is read in clock ticks (10 ms), so a batch needs seconds of work
+# One turn's own statements in one backend, in a transaction the caller rolls back: the question
+# as its user (admission), the answer row as the worker creates it, then made final (settlement).
+_TURNS = """
+do $$
+declare
+  q uuid;
+  a uuid;
+begin
+  for i in 1..{turns} loop
+    perform set_config('role', 'authenticated', true);
+    insert into public.chat_messages (session_id, content) values ('{session}', 'bench question ' || i)
+      returning id into q;
+    perform set_config('role', 'service_role', true);
+    insert into public.chat_messages (session_id, user_id, message_type, content, status, reply_to, answer_no,
+                                      parent_id, attempts)
+      values ('{session}', '{user}', 'assistant', '', 'streaming', q, 1, q, 1) returning id into a;
+    update public.chat_messages set status = 'completed', content = 'bench answer', input_tokens = 20,
+                                    output_tokens = 40, tokens_used = 60
+     where id = a;
+  end loop;
+end $$"""
 _OPTIONS: RealtimeChannelOptions = {
     "config": {"private": True, "broadcast": {"self": False, "ack": False}, "presence": {"key": "", "enabled": False}}
 }
@@ -102,15 +130,20 @@ class ServiceBench(Bench):
                 await asyncio.wait_for(done.setdefault(qid, asyncio.Event()).wait(), 30)
                 (samples[mode] if i else cold[mode]).append(first[qid] - committed - TTFT_S)
 
+        cpu: dict[str, list[float]] = {"off": [], "on": []}  # Postgres CPU ms per turn, per round
         for run in range(QUOTA_ROUNDS):
             mode = "on" if run % 2 else "off"
-            action = "enable" if mode == "on" else "disable"
-            for trigger in QUOTA_TRIGGERS:
-                await admin.execute(f"alter table chat_messages {action} trigger {trigger}")
+            await self.quota_triggers(admin, on=mode == "on")
+            before = cpu_seconds(*postgres_pids(self.pgdata)) if self.pgdata else 0.0
             await asyncio.gather(
                 *(converse(u, s, ask, mode, run) for (u, s, _), ask in zip(people, asking, strict=True))
             )
-        settled = await admin.fetchval("select count(*) from usage_ledger where state = 'settled'")
+            used = (cpu_seconds(*postgres_pids(self.pgdata)) if self.pgdata else 0.0) - before
+            cpu[mode].append(round(used * 1000 / (CONVERSATIONS * TURNS_PER_RUN), 3))
+        # Admitted questions settled: their ledger rows (titles are charged on rows of their own).
+        settled = await admin.fetchval(
+            "select count(*) from usage_ledger l join chat_messages q on q.id = l.message_id where l.state = 'settled'"
+        )
         for ask in asking:
             await ask.close()
         for client in clients:
@@ -123,7 +156,48 @@ class ServiceBench(Bench):
             "triggers_on": on,
             "first_question": {"off": summary_ms(cold["off"]), "on": summary_ms(cold["on"])},
             "added_p50_ms": round(on["p50_ms"] - off["p50_ms"], 3),
+            "postgres_cpu_ms_per_turn": {"off": cpu["off"], "on": cpu["on"]},
             "settled_with_triggers_on": settled,
+            "admitted_with_triggers_on": len(samples["on"]) + len(cold["on"]),
+        }
+
+    async def quota_triggers(self, admin: asyncpg.Connection, *, on: bool) -> None:
+        action = "enable" if on else "disable"
+        for trigger in QUOTA_TRIGGERS:
+            await admin.execute(f"alter table chat_messages {action} trigger {trigger}")
+
+    async def trigger_cpu(self) -> dict[str, Any]:
+        """CPU per turn of one backend running a turn's own statements, quota triggers off vs on."""
+        admin = await asyncpg.connect(self.dsn)
+        [(user, session, _)] = await self.users(admin, 1)
+        await admin.execute("update user_plans set plan_id = 'unlimited' where user_id = $1", user)
+        turn = await asyncpg.connect(self.dsn)
+        backend = await turn.fetchval("select pg_backend_pid()")
+        claims = json.dumps({"sub": user, "role": "authenticated"})
+        body = _TURNS.format(turns=CPU_TURNS, session=session, user=user)
+        per_turn: dict[str, list[float]] = {"off": [], "on": []}
+        for batch in range(CPU_BATCHES + 1):  # batch 0 warms the caches and is not counted
+            mode = "on" if batch % 2 else "off"
+            await self.quota_triggers(admin, on=mode == "on")
+            transaction = turn.transaction()
+            await transaction.start()
+            await turn.execute("select set_config('request.jwt.claims', $1, true)", claims)
+            before = cpu_seconds(backend)
+            await turn.execute(body)
+            used = cpu_seconds(backend) - before
+            await transaction.rollback()
+            if batch:
+                per_turn[mode].append(used * 1000 / CPU_TURNS)
+        await self.quota_triggers(admin, on=True)
+        await turn.close()
+        await admin.close()
+        off, on = sorted(per_turn["off"]), sorted(per_turn["on"])
+        median_off, median_on = off[len(off) // 2], on[len(on) // 2]
+        return {
+            "turns_per_batch": CPU_TURNS,
+            "cpu_ms_per_turn_off": [round(v, 3) for v in per_turn["off"]],
+            "cpu_ms_per_turn_on": [round(v, 3) for v in per_turn["on"]],
+            "added_cpu_ms_per_turn_median": round(median_on - median_off, 3),
         }
 
     async def openai(self, api_url: str) -> dict[str, Any]:
@@ -196,7 +270,7 @@ class ServiceBench(Bench):
 
 
 def main() -> None:
-    parts = set(sys.argv[1:]) or {"quota", "openai"}
+    parts = set(sys.argv[1:]) or {"quota", "triggers", "openai"}
     with throwaway_cluster() as cluster:
         port = free_port()
         gateway = f"http://127.0.0.1:{port}"
@@ -210,7 +284,7 @@ def main() -> None:
             "NO_PROXY": "127.0.0.1,localhost",
         }
         bench = ServiceBench(cluster.url, gateway, env)
-        figures: dict[str, Any] = {"fake_ttft_ms": TTFT_S * 1000}
+        figures: dict[str, Any] = {"fake_ttft_ms": TTFT_S * 1000, "load_average_at_start": list(os.getloadavg())}
         serve = ["-m", "localbase", "serve", "--port", str(port)]
         fast = ["--ttft", str(TTFT_S), "--tokens-per-s", "0", "--answer-tokens", "20"]
         with _child("gateway", serve, env, f"{gateway}/auth/v1/health") as gateway_process:
@@ -218,6 +292,8 @@ def main() -> None:
             bench.pgdata = cluster.data_dir
             with bench.fake_and_worker(fast):
                 time.sleep(2.0)  # the worker subscribes
+                if "triggers" in parts:
+                    figures["trigger_cpu"] = asyncio.run(bench.trigger_cpu())
                 if "quota" in parts:
                     figures["quota"] = asyncio.run(bench.quota())
                 if "openai" in parts:
@@ -227,7 +303,8 @@ def main() -> None:
                     with _child("api", api, api_env, f"http://127.0.0.1:{api_port}/health"):
                         figures["openai"] = asyncio.run(bench.openai(f"http://127.0.0.1:{api_port}"))
         figures["targets"] = {"quota_added_p50_ms": 1, "openai_added_p50_ms": 2}
-        if len(parts) == 2:
+        figures["load_average"] = [round(v, 2) for v in os.getloadavg()]
+        if len(parts) == 3:
             write_report("service", figures)
         else:
             print(json.dumps(figures, indent=2))
