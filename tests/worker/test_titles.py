@@ -62,7 +62,7 @@ async def test_a_title_the_user_set_is_never_replaced(
 async def test_a_titles_tokens_are_charged_to_the_sessions_owner_once(
     stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
 ) -> None:
-    await workers.start(worker_settings(stack, fake))
+    await workers.start(worker_settings(stack, fake, titles=True))
     await pg.execute("update chat_sessions set title = null where id = $1", owner.session_id)
     await final_answer(pg, await ask(pg, owner, "Why does the sea have tides?"))  # not admitted: no charge of its own
     await _titled(pg, owner)  # the charge is written before the title
