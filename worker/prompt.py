@@ -126,12 +126,14 @@ def build_prompt(
     thinking: bool | None = None,
     web_search: bool = False,
     needs_vision: bool = False,
+    question_images: int = 0,
 ) -> Prompt:
     """Messages and parameters for answering `user_message`; `history` is oldest to newest.
 
     `checkpoints[i]` says whether the kept history may start at `history[i]` (default: anywhere);
     `thinking` None means the role's default. `needs_vision`: the question has images, so a model
-    without vision gives way to LLM_VISION_MODEL."""
+    without vision gives way to LLM_VISION_MODEL; `question_images` of them take their room
+    (IMAGE_TOKENS each) before any history."""
     persona = parse_personality(personality)
     model, info = choose_model(personality, settings, models, session_model, needs_vision)
     limits = info.limits if info is not None else settings.model_limits.get(model, FALLBACK_LIMITS)
@@ -139,7 +141,7 @@ def build_prompt(
     budget = budget_for(limits, max_tokens, settings.prompt_margin)
 
     system, user = _fit_fixed(system_prompt, user_message, budget)
-    used = _cost(system) + _cost(user) + tokens.PRIMER
+    used = _cost(system) + _cost(user) + tokens.PRIMER + IMAGE_TOKENS * question_images
     start = len(history)
     for index in range(len(history) - 1, -1, -1):
         cost = _message_cost(history[index])

@@ -178,7 +178,7 @@ class Turns:
         except SupabaseError as exc:
             raise AttachmentError("AttachmentUnavailable", str(exc)) from exc
         question = attachments.with_documents(claim.question, texts)
-        prompt = _prompt(claim, llm, self._catalog, question=question, needs_vision=bool(images), earlier=earlier)
+        prompt = _prompt(claim, llm, self._catalog, question=question, images=len(images), earlier=earlier)
         last = prompt.messages[-1]
         if texts and last.content != question:
             raise AttachmentError("DocumentTooLong", "the documents do not fit the model's context window")
@@ -320,10 +320,11 @@ def _prompt(
     catalog: Catalog,
     *,
     question: str | None = None,
-    needs_vision: bool = False,
+    images: int = 0,
     earlier: Mapping[str, attachments.Earlier] | None = None,
 ) -> Prompt:
-    """`earlier`: the files of earlier questions (by id), put back on them as they were first sent."""
+    """`images`: how many the question carries; `earlier`: the files of earlier questions (by id), put
+    back on them as they were first sent."""
     items = list(reversed(claim.history))
     history = [_history_message(item, (earlier or {}).get(item.id)) for item in items]
     return build_prompt(
@@ -332,7 +333,8 @@ def _prompt(
         history=history,
         user_message=claim.question if question is None else question,
         settings=llm,
-        needs_vision=needs_vision,
+        needs_vision=images > 0,
+        question_images=images,
         checkpoints=[_checkpoint(item) for item in items],
         models=catalog.models,
         session_model=claim.session_model,

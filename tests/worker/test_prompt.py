@@ -147,7 +147,9 @@ def test_a_cut_history_keeps_its_prefix_across_turns_by_cutting_on_checkpoints()
 
 def test_an_earlier_image_counts_in_the_budget_and_needs_the_multimodal_endpoint() -> None:
     vision = LlmSettings(
-        default_model="eyes", model_limits={"eyes": ModelLimits(context=8000, max_input=2000, max_output=100)}
+        default_model="eyes",
+        vision_model="eyes",
+        model_limits={"eyes": ModelLimits(context=8000, max_input=2000, max_output=100)},
     )
     older = ChatMessage("user", "the first picture", images=("data:image/png;base64,AAAA",))
     newer = ChatMessage("user", "the second picture", images=("data:image/png;base64,BBBB",))
@@ -161,3 +163,14 @@ def test_an_earlier_image_counts_in_the_budget_and_needs_the_multimodal_endpoint
         system_prompt=SYSTEM, personality={}, history=history[3:], user_message="and?", settings=vision
     )
     assert not text_only.params.multimodal
+    with_picture = build_prompt(
+        system_prompt=SYSTEM,
+        personality={},
+        history=history,
+        user_message="and this?",
+        settings=vision,
+        needs_vision=True,
+        question_images=1,
+    )
+    assert with_picture.messages[1:-1] == history[3:]  # the question's own image takes its room first
+    assert with_picture.params.multimodal
