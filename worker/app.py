@@ -165,7 +165,7 @@ class Worker:
                 await asyncio.wait(pending, timeout=_RELEASE_DEADLINE)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._broadcaster.drained(), _RELEASE_DEADLINE)
-        for name in ("broadcaster", "writer"):
+        for name in ("broadcaster", "writer", "models"):
             await _cancel(self._tasks.pop(name, None))
         if self._titler is not None:
             await self._titler.stop()

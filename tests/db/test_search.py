@@ -120,3 +120,30 @@ async def test_common_terms_rank_only_the_newest_500_matches(db: asyncpg.Connect
     assert beyond == []
     numbers = {int(r["content"].rsplit(" ", 1)[1]) for r in tail}
     assert min(numbers) > 100, "an old match outside the newest 500 was ranked"
+
+
+async def test_an_answer_is_searchable_once_final_not_while_it_streams(db: asyncpg.Connection) -> None:
+    user = await create_user(db, "streamer")
+    session = await db.fetchval("insert into chat_sessions (user_id) values ($1) returning id", user)
+    question = await db.fetchval(
+        "insert into chat_messages (session_id, user_id, content) values ($1, $2, 'tell me about zebras') returning id",
+        session,
+        user,
+    )
+    answer = await db.fetchval(
+        "insert into chat_messages (session_id, user_id, message_type, reply_to, status, content)"
+        " values ($1, $2, 'assistant', $3, 'streaming', 'Zebras have stripes') returning id",
+        session,
+        user,
+        question,
+    )
+    assert await _search(db, user, "stripes") == []  # still being written: not indexed yet
+    assert await db.fetchval("select search_vector is null from chat_messages where id = $1", answer)
+    assert await _search(db, user, "zebras") == ["tell me about zebras"]  # questions are final at once
+
+    await db.execute(
+        "update chat_messages set status = 'completed', content = content || ' and hooves' where id = $1", answer
+    )
+
+    assert await _search(db, user, "stripes") == ["Zebras have stripes and hooves"]
+    assert await _search(db, user, "zebras") == ["Zebras have stripes and hooves", "tell me about zebras"]
