@@ -96,6 +96,9 @@ async def play(
             final = index == len(events) - 1
             frame = frames.chunk(index + 1, text, total, finish_reason if final else None, index < reasoning_events)
             await response.write(frame)
+            if index == 0:
+                stats.first_event_seconds += asyncio.get_running_loop().time() - arrived
+                stats.first_events += 1
             stats.output_tokens += total - sent
             sent = total
             if knobs.tokens_per_s <= 0 and index % _UNPACED_BURST == _UNPACED_BURST - 1:

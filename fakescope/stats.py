@@ -17,6 +17,10 @@ class Stats:
     streams_peak: int = 0
     input_tokens: int = 0
     output_tokens: int = 0  # tokens actually sent
+    # Request arrival to the first event written, summed over streams: the TTFT actually served
+    # (a timer fires up to ~1 ms after it is due), which benchmarks subtract.
+    first_event_seconds: float = 0.0
+    first_events: int = 0
     faults: Counter[str] = field(default_factory=Counter)  # scripted faults served, by name
     statuses: Counter[int] = field(default_factory=Counter)
 
@@ -41,6 +45,8 @@ class Stats:
             "streams_peak": self.streams_peak,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
+            "first_event_seconds": self.first_event_seconds,
+            "first_events": self.first_events,
             "faults": dict(self.faults),
             "statuses": {str(k): v for k, v in self.statuses.items()},
         }

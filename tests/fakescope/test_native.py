@@ -172,3 +172,12 @@ async def test_unknown_path_is_json_404(fake: FakeScope) -> None:
 async def test_dashscope_module_default_is_untouched() -> None:
     # Our calls pass base_address per call; nothing rewires the SDK's global endpoint.
     assert dashscope.base_http_api_url.startswith("https://")
+
+
+async def test_stats_count_the_time_to_first_event_actually_served() -> None:
+    async with FakeScope(ttft=0.03, tokens_per_s=0) as slow:
+        await _collect(slow, incremental_output=True, result_format="message")
+        await _collect(slow, incremental_output=True, result_format="message")
+        stats = slow.stats.snapshot()
+    assert stats["first_events"] == 2
+    assert 0.06 <= stats["first_event_seconds"] < 2.0  # never early; the configured 30 ms each at least
