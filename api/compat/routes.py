@@ -15,6 +15,7 @@ from api.compat.turns import SESSION_HEADER, likely_session, open_turn
 from api.database import CallerDatabase
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
+from api.security import client_ip
 from api.upstream import Upstream, call, rows
 from core.settings import Settings
 
@@ -61,18 +62,20 @@ async def retrieve_model(
 
 
 @post("/chat/completions", status_code=200, media_type="text/event-stream")  # JSON answers say so themselves
-async def chat_completions(
-    *,
-    request: Request[Any, Any, Any],
-    upstream: Upstream,
-    database: CallerDatabase,
-    settings: Settings,
-    metrics: Metrics,
-    limiter: RateLimiter,
-    ip: str,
-) -> Any:
+async def chat_completions(request: Request[Any, Any, Any]) -> Any:
     """A chat completion, stored in the user's history and answered by the worker; `stream`
-    gives OpenAI's SSE chunks (with `usage` when stream_options.include_usage is set)."""
+    gives OpenAI's SSE chunks (with `usage` when stream_options.include_usage is set).
+
+    The services come straight from the app's state, not as injected dependencies: Litestar
+    resolves several dependencies in a task group, which costs more on this first-token path
+    than anything they do (see `api.deps.provide_caller`)."""
+    state = request.app.state
+    upstream: Upstream = state.upstream
+    database: CallerDatabase = state.database
+    settings: Settings = state.settings
+    metrics: Metrics = state.metrics
+    limiter: RateLimiter = state.limiter
+    ip = client_ip(request.scope, settings.api.trust_forwarded_for)
     caller = await key_caller(request.headers, database, settings.supabase.keys, sending=(limiter, ip))
     try:
         body = await request.json()
