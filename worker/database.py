@@ -14,7 +14,8 @@ mode (port 5432): the role is a startup parameter, so it is the session's defaul
 pool's reset between calls; transaction mode (6543) does not keep it. At start the worker refuses
 a connection that did not become `service_role`.
 
-Guarantees: every statement runs as `service_role`, one statement per call (so each is its own
+Guarantees: every statement runs as `service_role` (a startup parameter, not a SET, so nothing needs
+resetting between calls), one statement per call (so each is its own
 transaction, as each RPC was). A lost connection surfaces as an exception to the caller, which
 retries (dispatch.py, writer.py, sweep.py); the pool replaces the connection.
 """
@@ -55,6 +56,7 @@ class WorkerDatabase:
             self._dsn,
             min_size=min(2, self._size),
             max_size=self._size,
+            reset=_no_reset,
             server_settings={"role": ROLE, "application_name": "chatgalaxy-worker"},
         )
         role = await self._pool.fetchval("select current_user")
@@ -103,3 +105,10 @@ class WorkerDatabase:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+
+
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    """Each call is one statement that leaves no session state behind (no SET, LISTEN or advisory
+    lock; the functions' own `search_path` ends with them), so a connection needs no reset on its
+    way back to the pool: asyncpg's default reset is one more round trip after every call, paid
+    before the caller gets its result (a claim's, on the first token's path)."""
