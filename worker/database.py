@@ -10,14 +10,14 @@ call is one prepared statement in one round trip.
 
 Connecting: WORKER_DATABASE_URL logs in as a role that may become `service_role` (the local stack's
 and Supabase's `authenticator`, or Supabase's `postgres`), directly or through Supavisor's *session*
-mode (port 5432): the role is a startup parameter, so it is the session's default and survives the
-pool's reset between calls; transaction mode (6543) does not keep it. At start the worker refuses
-a connection that did not become `service_role`.
+mode (port 5432): the role is a startup parameter, so it is the session's default (even a RESET
+keeps it); transaction mode (6543) does not keep it. At start the worker refuses a connection that
+did not become `service_role`.
 
-Guarantees: every statement runs as `service_role` (a startup parameter, not a SET, so nothing needs
-resetting between calls), one statement per call (so each is its own
-transaction, as each RPC was). A lost connection surfaces as an exception to the caller, which
-retries (dispatch.py, writer.py, sweep.py); the pool replaces the connection.
+Guarantees: every statement runs as `service_role`, one statement per call (so each is its own
+transaction, as each RPC was), and no call leaves session state behind, so connections go back to
+the pool without a reset. A lost connection surfaces as an exception to the caller, which retries
+(dispatch.py, writer.py, sweep.py); the pool replaces the connection.
 """
 
 from __future__ import annotations
