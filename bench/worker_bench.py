@@ -208,7 +208,7 @@ class Bench:
     async def wait_idle(self, conn: asyncpg.Connection, since: datetime, within: float = 120.0) -> None:
         """Until every user message asked from `since` on has a final answer. The poll reads only
         those questions (by index), so it costs the database under test next to nothing: counting
-        over the whole table every 50 ms took more CPU than the turns it was waiting for."""
+        over the whole table at every poll took more CPU than the turns it was waiting for."""
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             left = await conn.fetchval(
