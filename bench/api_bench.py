@@ -44,6 +44,7 @@ from bench.harness import (
     free_port,
     postgres_pids,
     spread,
+    stack_env,
     summary_ms,
     throwaway_cluster,
     write_report,
@@ -354,19 +355,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cg-api-bench-") as scratch, throwaway_cluster() as cluster:
         gateway_port, api_port = free_port(), free_port()
         supabase_url = f"http://127.0.0.1:{gateway_port}"
-        env = {
-            **os.environ,
-            "DATABASE_URL": cluster.url,
-            "SUPABASE_URL": supabase_url,
-            "LOCALBASE_PORT": str(gateway_port),
-            "LOCALBASE_MAIL_DIR": str(Path(scratch) / "mail"),
-            "SUPABASE_JWT_SECRET": settings.supabase.jwt_secret,
-            "API_RATE_LIMIT_ENABLED": "false",
-            "NO_PROXY": "127.0.0.1,localhost",
+        env = stack_env(
+            cluster.url,
+            gateway_port,
+            settings.supabase.jwt_secret,
+            LOCALBASE_MAIL_DIR=str(Path(scratch) / "mail"),
+            API_RATE_LIMIT_ENABLED="false",
             # The bench user signs in right after registering (config.toml has confirmations on).
-            "GOTRUE_MAILER_AUTOCONFIRM": "true",
-            "GOTRUE_RATE_LIMIT_SIGN_IN_SIGN_UPS": "0",
-        }
+            GOTRUE_MAILER_AUTOCONFIRM="true",
+            GOTRUE_RATE_LIMIT_SIGN_IN_SIGN_UPS="0",
+        )
         gateway = ["-m", "localbase", "serve", "--port", str(gateway_port)]
         api = ["-m", "api", "--port", str(api_port)]
         with (

@@ -10,15 +10,51 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from realtime import BroadcastPayload, RealtimeChannelOptions
+from supabase import AsyncClient, acreate_client
 
 from localbase.migrate import migrate
 from localbase.postgres import Cluster
 
 OUT = Path(__file__).resolve().parent / "out"
+
+
+# A session's private channel as the web app joins it: broadcasts from others only, no presence.
+CHAT_CHANNEL: RealtimeChannelOptions = {
+    "config": {"private": True, "broadcast": {"self": False, "ack": False}, "presence": {"key": "", "enabled": False}}
+}
+
+
+def stack_env(database_url: str, port: int, jwt_secret: str, **extra: str) -> dict[str, str]:
+    """The environment of a benchmark's gateway, worker and API on one cluster, with `extra` on top."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SUPABASE_URL": f"http://127.0.0.1:{port}",
+        "LOCALBASE_PORT": str(port),
+        "SUPABASE_JWT_SECRET": jwt_secret,
+        "NO_PROXY": "127.0.0.1,localhost",
+        **extra,
+    }
+
+
+async def chat_listener(
+    gateway: str, anon_key: str, token: str, session: str, on: Mapping[str, Callable[[BroadcastPayload], None]]
+) -> AsyncClient:
+    """A client joined to `chat:<session>` as the owner whose `token` it carries, calling `on[event]`
+    for each broadcast of that event."""
+    client = await acreate_client(gateway, anon_key)
+    await client.realtime.set_auth(token)
+    channel = client.channel(f"chat:{session}", CHAT_CHANNEL)
+    for event, callback in on.items():
+        channel.on_broadcast(event, callback)
+    await channel.subscribe()
+    return client
 
 
 def free_port() -> int:

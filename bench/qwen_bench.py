@@ -28,7 +28,6 @@ import asyncio
 import gc
 import io
 import json
-import os
 import random
 import shutil
 import tempfile
@@ -38,10 +37,19 @@ from typing import Any
 import asyncpg
 import httpx
 from PIL import Image
-from realtime import BroadcastPayload, RealtimeChannelOptions
-from supabase import acreate_client
+from realtime import BroadcastPayload
 
-from bench.harness import RUNS, free_port, percentile, spread, summary_ms, throwaway_cluster, write_report
+from bench.harness import (
+    RUNS,
+    chat_listener,
+    free_port,
+    percentile,
+    spread,
+    stack_env,
+    summary_ms,
+    throwaway_cluster,
+    write_report,
+)
 from bench.worker_bench import TTFT_S, Bench, _child
 from core.settings import Settings
 from worker.supabase_http import SupabaseHttp
@@ -119,20 +127,10 @@ class Conversations:
             done.setdefault(payload["reply_to"], asyncio.Event()).set()
 
         clients = []
+        handlers = {"chunk": on_chunk, "done": on_done}
         for _, session, token in people:
-            client = await acreate_client(self.gateway, self.settings.supabase.anon_key)
-            await client.realtime.set_auth(token)
-            options: RealtimeChannelOptions = {
-                "config": {
-                    "private": True,
-                    "broadcast": {"self": False, "ack": False},
-                    "presence": {"key": "", "enabled": False},
-                }
-            }
-            channel = client.channel(f"chat:{session}", options)
-            channel.on_broadcast("chunk", on_chunk).on_broadcast("done", on_done)
-            await channel.subscribe()
-            clients.append(client)
+            anon = self.settings.supabase.anon_key
+            clients.append(await chat_listener(self.gateway, anon, token, session, handlers))
         asking = [await asyncpg.connect(self.bench.dsn) for _ in people]
         rng = random.Random(conversations)
         gc.freeze()
@@ -218,15 +216,7 @@ def main() -> None:
             port = free_port()
             gateway = f"http://127.0.0.1:{port}"
             settings = Settings()
-            env = {
-                **os.environ,
-                "DATABASE_URL": cluster.url,
-                "SUPABASE_URL": gateway,
-                "LOCALBASE_PORT": str(port),
-                "SUPABASE_JWT_SECRET": settings.supabase.jwt_secret,
-                "STORAGE_ROOT": storage_root,
-                "NO_PROXY": "127.0.0.1,localhost",
-            }
+            env = stack_env(cluster.url, port, settings.supabase.jwt_secret, STORAGE_ROOT=storage_root)
             bench = Bench(cluster.url, gateway, env)
             conversations = Conversations(bench, gateway, photo())
             figures: dict[str, Any] = {"fake_ttft_ms": TTFT_S * 1000, "runs": RUNS}

@@ -32,10 +32,20 @@ from typing import Any
 
 import asyncpg
 import httpx
-from realtime import BroadcastPayload, RealtimeChannelOptions
-from supabase import AsyncClient, acreate_client
+from realtime import BroadcastPayload
+from supabase import AsyncClient
 
-from bench.harness import RUNS, cpu_seconds, free_port, postgres_pids, summary_ms, throwaway_cluster, write_report
+from bench.harness import (
+    RUNS,
+    chat_listener,
+    cpu_seconds,
+    free_port,
+    postgres_pids,
+    stack_env,
+    summary_ms,
+    throwaway_cluster,
+    write_report,
+)
 from bench.worker_bench import TTFT_S, Bench, _child
 from core.settings import Settings
 
@@ -68,9 +78,6 @@ begin
      where id = a;
   end loop;
 end $$"""
-_OPTIONS: RealtimeChannelOptions = {
-    "config": {"private": True, "broadcast": {"self": False, "ack": False}, "presence": {"key": "", "enabled": False}}
-}
 
 
 class ServiceBench(Bench):
@@ -88,13 +95,10 @@ class ServiceBench(Bench):
             done.setdefault(message["payload"]["reply_to"], asyncio.Event()).set()
 
         clients = []
+        handlers = {"chunk": on_chunk, "done": on_done}
         for _, session, token in people:
-            client = await acreate_client(self.gateway, self.settings.supabase.anon_key)
-            await client.realtime.set_auth(token)
-            channel = client.channel(f"chat:{session}", _OPTIONS)
-            channel.on_broadcast("chunk", on_chunk).on_broadcast("done", on_done)
-            await channel.subscribe()
-            clients.append(client)
+            anon = self.settings.supabase.anon_key
+            clients.append(await chat_listener(self.gateway, anon, token, session, handlers))
         return clients, first, done
 
     async def quota(self) -> dict[str, Any]:
@@ -275,14 +279,7 @@ def main() -> None:
         port = free_port()
         gateway = f"http://127.0.0.1:{port}"
         settings = Settings()
-        env = {
-            **os.environ,
-            "DATABASE_URL": cluster.url,
-            "SUPABASE_URL": gateway,
-            "LOCALBASE_PORT": str(port),
-            "SUPABASE_JWT_SECRET": settings.supabase.jwt_secret,
-            "NO_PROXY": "127.0.0.1,localhost",
-        }
+        env = stack_env(cluster.url, port, settings.supabase.jwt_secret)
         bench = ServiceBench(cluster.url, gateway, env)
         figures: dict[str, Any] = {"fake_ttft_ms": TTFT_S * 1000, "load_average_at_start": list(os.getloadavg())}
         serve = ["-m", "localbase", "serve", "--port", str(port)]

@@ -51,15 +51,16 @@ from typing import Any
 import asyncpg
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
-from realtime import BroadcastPayload, RealtimeChannelOptions
-from supabase import acreate_client
+from realtime import BroadcastPayload
 
 from bench.harness import (
     RUNS,
+    chat_listener,
     cpu_seconds,
     free_port,
     postgres_pids,
     spread,
+    stack_env,
     summary_ms,
     throwaway_cluster,
     write_report,
@@ -242,20 +243,10 @@ class Bench:
         def on_done(message: BroadcastPayload) -> None:
             done.setdefault(message["payload"]["reply_to"], asyncio.Event()).set()
 
+        handlers = {"chunk": on_chunk, "reasoning": on_chunk, "done": on_done}
         for _, session, token in people:
-            client = await acreate_client(self.gateway, self.settings.supabase.anon_key)
-            await client.realtime.set_auth(token)
-            options: RealtimeChannelOptions = {
-                "config": {
-                    "private": True,
-                    "broadcast": {"self": False, "ack": False},
-                    "presence": {"key": "", "enabled": False},
-                }
-            }
-            channel = client.channel(f"chat:{session}", options)
-            channel.on_broadcast("chunk", on_chunk).on_broadcast("reasoning", on_chunk).on_broadcast("done", on_done)
-            await channel.subscribe()
-            clients.append(client)
+            anon = self.settings.supabase.anon_key
+            clients.append(await chat_listener(self.gateway, anon, token, session, handlers))
 
         rng = random.Random(conversations)
         gc.freeze()  # the measuring client's own collector pauses (~25 ms full) are not the platform's
@@ -450,14 +441,7 @@ def main() -> None:
         port = free_port()
         gateway = f"http://127.0.0.1:{port}"
         settings = Settings()
-        env = {
-            **os.environ,
-            "DATABASE_URL": cluster.url,
-            "SUPABASE_URL": gateway,
-            "LOCALBASE_PORT": str(port),
-            "SUPABASE_JWT_SECRET": settings.supabase.jwt_secret,
-            "NO_PROXY": "127.0.0.1,localhost",
-        }
+        env = stack_env(cluster.url, port, settings.supabase.jwt_secret)
         bench = Bench(cluster.url, gateway, env)
         figures: dict[str, Any] = {"fake_ttft_ms": TTFT_S * 1000}
         serve = ["-m", "localbase", "serve", "--port", str(port)]
