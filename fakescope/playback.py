@@ -1,8 +1,12 @@
 """Plays a reply onto an open stream at the configured pace, and plays scripted stream faults.
 
 Cost per event is one timer, one small JSON encode and one socket write; events are scheduled
-against the time the request arrived (the server's own parsing counts towards its time to first
-token, as it does for the real service's), so slow wake-ups do not accumulate into drift. A client that goes
+against the time the request arrived (`time.monotonic()`; the server's own parsing counts towards
+its time to first token, as it does for the real service's), so slow wake-ups do not accumulate
+into drift. The first event waits on `_Alarm`, which wakes it to a fraction of a millisecond: the
+loop's own timers tick in whole milliseconds (uvloop's clock; epoll's timeout rounds up), which
+made a 50 ms time to first token come out 0.5-1 ms late, lateness the first-token benchmarks
+counted against the platform. A client that goes
 away shows up as a cancelled handler (aiohttp's handler_cancellation) or a failed write, and stops
 the generation at once.
 """
@@ -10,9 +14,14 @@ the generation at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import heapq
+import itertools
 import random
 import socket
 import struct
+import threading
+import time
 from typing import Protocol
 
 from aiohttp import web
@@ -35,26 +44,71 @@ class Frames(Protocol):
 class Pacer:
     def __init__(self, knobs: Knobs, seed: int, start: float) -> None:
         self.knobs = knobs
-        self.start = start  # loop time the request arrived
+        self.start = start  # time.monotonic() when the request arrived
         self._rng = random.Random(seed) if knobs.jitter else None
 
     async def wait(self, tokens_before: int, tokens_next: int) -> None:
         """Sleep until the event following `tokens_before` sent tokens is due."""
         knobs = self.knobs
+        if tokens_before == 0:
+            if knobs.ttft > 0:
+                await _alarm().at(self.start + knobs.ttft)
+            return
         if knobs.tokens_per_s <= 0:
-            if knobs.ttft > 0 and tokens_before == 0:
-                await _sleep_until(self.start + knobs.ttft)
             return
         due = self.start + knobs.ttft + tokens_before / knobs.tokens_per_s
-        if self._rng is not None and tokens_before:
+        if self._rng is not None:
             due += self._rng.uniform(-knobs.jitter, knobs.jitter) * tokens_next / knobs.tokens_per_s
-        await _sleep_until(due)
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
 
 
-async def _sleep_until(due: float) -> None:
-    delay = due - asyncio.get_running_loop().time()
-    if delay > 0:
-        await asyncio.sleep(delay)
+class _Alarm:
+    """One thread that resolves futures at a `time.monotonic()` instant (its condition variable
+    waits to the microsecond), handing each to its loop with `call_soon_threadsafe`."""
+
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+        self._changed = threading.Condition()
+        threading.Thread(target=self._run, name="fakescope-alarm", daemon=True).start()
+
+    def at(self, due: float) -> asyncio.Future[None]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._changed:
+            heapq.heappush(self._due, (due, next(self._order), loop, future))
+            self._changed.notify()
+        return future
+
+    def _run(self) -> None:
+        with self._changed:
+            while True:
+                wait = self._due[0][0] - time.monotonic() if self._due else None
+                if wait is None or wait > 0:
+                    self._changed.wait(wait)
+                    continue
+                _, _, loop, future = heapq.heappop(self._due)
+                with contextlib.suppress(RuntimeError):  # that loop has closed
+                    loop.call_soon_threadsafe(_ring, future)
+
+
+def _ring(future: asyncio.Future[None]) -> None:
+    if not future.done():  # a cancelled wait (the client left) stays cancelled
+        future.set_result(None)
+
+
+_alarms: list[_Alarm] = []
+_alarms_lock = threading.Lock()
+
+
+def _alarm() -> _Alarm:
+    """The process's alarm thread, started on first use."""
+    with _alarms_lock:
+        if not _alarms:
+            _alarms.append(_Alarm())
+        return _alarms[0]
 
 
 def reset_connection(request: web.BaseRequest) -> None:
@@ -97,7 +151,7 @@ async def play(
             frame = frames.chunk(index + 1, text, total, finish_reason if final else None, index < reasoning_events)
             await response.write(frame)
             if index == 0:
-                stats.first_event_seconds += asyncio.get_running_loop().time() - arrived
+                stats.first_event_seconds += time.monotonic() - arrived
                 stats.first_events += 1
             stats.output_tokens += total - sent
             sent = total

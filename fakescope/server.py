@@ -186,7 +186,7 @@ class FakeScope:
 
     async def _generation(self, request: web.Request, *, multimodal: bool) -> web.StreamResponse:
         """Both native endpoints: text generation, and multimodal (list content with images, fakescope.vision)."""
-        arrived = asyncio.get_running_loop().time()
+        arrived = time.monotonic()
         request_id = str(uuid.uuid4())
         knobs: Knobs | None = None
         sizes: list[tuple[int, int]] = []
@@ -225,7 +225,7 @@ class FakeScope:
         )
 
     async def _compat(self, request: web.Request) -> web.StreamResponse:
-        arrived = asyncio.get_running_loop().time()
+        arrived = time.monotonic()
         request_id = str(uuid.uuid4())
         knobs: Knobs | None = None
         try:
