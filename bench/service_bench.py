@@ -288,7 +288,6 @@ def main() -> None:
             bench.pids["gateway"] = gateway_process.pid
             bench.pgdata = cluster.data_dir
             with bench.fake_and_worker(fast):
-                time.sleep(2.0)  # the worker subscribes
                 if "triggers" in parts:
                     figures["trigger_cpu"] = asyncio.run(bench.trigger_cpu())
                 if "quota" in parts:

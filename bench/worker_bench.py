@@ -97,6 +97,21 @@ def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0
     raise TimeoutError(url)
 
 
+def _wait_listening(metrics_url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    """Until the worker has joined its Realtime subscription (its `worker_listening` gauge is 1)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
+        try:
+            if "\nworker_listening 1.0" in httpx.get(metrics_url, timeout=1.0).text:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(metrics_url)
+
+
 @contextmanager
 def _child(name: str, args: list[str], env: dict[str, str], ready_url: str | None) -> Iterator[subprocess.Popen[bytes]]:
     LOG_DIR.mkdir(parents=True, exist_ok=True)
@@ -169,9 +184,17 @@ class Bench:
             for stale in [name for name in self.pids if name.startswith("worker")]:
                 del self.pids[stale]
             with ExitStack() as started:
-                pids = [
-                    started.enter_context(_child("worker", ["-m", "worker"], env, None)).pid for _ in range(workers)
-                ]
+                pids = []
+                for i in range(workers):  # each with its Prometheus endpoint, started once it listens
+                    metrics_port = free_port()
+                    child = started.enter_context(
+                        _child("worker", ["-m", "worker"], {**env, "WORKER_METRICS_PORT": str(metrics_port)}, None)
+                    )
+                    metrics = f"http://127.0.0.1:{metrics_port}/metrics"
+                    _wait_listening(metrics, child)
+                    pids.append(child.pid)
+                    if i == 0:
+                        self.worker_metrics = metrics
                 self.pids.update(
                     fakescope=fake.pid, **{f"worker{i + 1 if i else ''}": pid for i, pid in enumerate(pids)}
                 )
@@ -450,10 +473,7 @@ def main() -> None:
             bench.pgdata = cluster.data_dir
             fast = ["--ttft", str(TTFT_S), "--tokens-per-s", "0", "--answer-tokens", "20"]
             if "latency" in parts:
-                metrics_port = free_port()
-                bench.worker_metrics = f"http://127.0.0.1:{metrics_port}/metrics"
-                with bench.fake_and_worker(fast, WORKER_METRICS_PORT=str(metrics_port)):
-                    time.sleep(2.0)  # the worker subscribes
+                with bench.fake_and_worker(fast):
                     figures["added_ttft_1"] = asyncio.run(bench.latency(1))
                     figures["added_ttft_50"] = asyncio.run(bench.latency(50))
                     figures["added_ttft_200"] = asyncio.run(bench.latency(200))
@@ -464,15 +484,12 @@ def main() -> None:
                     )
             if "throughput" in parts:
                 with bench.fake_and_worker(["--ttft", "0", "--tokens-per-s", "0", "--answer-tokens", "20"]):
-                    time.sleep(2.0)
                     figures["throughput"] = asyncio.run(bench.throughput())
                 with bench.fake_and_worker(["--ttft", "0", "--tokens-per-s", "0", "--answer-tokens", "20"], workers=2):
-                    time.sleep(2.0)
                     figures["throughput_two_workers"] = asyncio.run(bench.throughput())
             slow = ["--ttft", "0", "--tokens-per-s", "2", "--tokens-per-event", "1", "--answer-tokens", "30"]
             if "streams" in parts:
                 with bench.fake_and_worker(slow) as (fake_url, pid):
-                    time.sleep(2.0)
                     figures["streams"] = asyncio.run(bench.streams(fake_url, pid))
         figures["targets"] = {
             "added_ttft_50_p50_ms": 5,

@@ -72,6 +72,9 @@ class Metrics:
             ["direction"],
             registry=self.registry,
         )
+        self.listening = Gauge(
+            "worker_listening", "1 while the Realtime subscription to new questions is joined", registry=self.registry
+        )
         self.queue_depth = Gauge(
             "worker_queue_depth",
             "Questions waiting for a worker at the last sweep (no answer row, or its lease expired; max 1000)",

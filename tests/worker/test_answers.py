@@ -25,6 +25,7 @@ async def test_inserted_question_gets_one_completed_answer_with_provider_usage(
     # A sweep only at start: the question below can only arrive through realtime.
     worker = await workers.start(worker_settings(stack, fake, sweep_interval=3600.0))
     await asyncio.wait_for(worker.listening(), 15)
+    assert sample(worker, "worker_listening") == 1  # what a deployment (and bench/) waits for
     question = await ask(pg, owner)
 
     row = await final_answer(pg, question)
