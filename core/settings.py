@@ -305,6 +305,8 @@ class LlmSettings:
     # Storage link the provider fetches; needs a Storage URL the provider can reach).
     image_transport: str = field(default_factory=lambda: env_str("LLM_IMAGE_TRANSPORT", "inline"))
     image_url_seconds: int = field(default_factory=lambda: env_int("LLM_IMAGE_URL_SECONDS", 600))
+    # The worker keeps the images it has read (data URIs, links) for later turns (worker/images.py).
+    image_cache_mb: int = field(default_factory=lambda: env_int("LLM_IMAGE_CACHE_MB", 128))
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,16 @@
 `POST /api/v1/services/aigc/multimodal-generation/generation` takes list-form content, e.g.
 `[{"image": "data:image/png;base64,..."}, {"text": "..."}]`; compatible mode takes OpenAI's parts,
 `[{"type": "image_url", "image_url": {"url": ...}}, {"type": "text", "text": "..."}]`. An image is a
-data URI (decoded here) or an http(s) URL, which the fake downloads as DashScope would (so a signed
-Storage URL of the local stack works; the internet does not). An image that cannot be fetched or
-read is refused with the service's `400 InvalidParameter "Failed to download multimodal content"`.
+data URI or an http(s) URL, which the fake downloads as DashScope would, all of a request's at once
+(so a signed Storage URL of the local stack works; the internet does not). An image that cannot be
+fetched or read is refused with the service's `400 InvalidParameter "Failed to download multimodal
+content"`.
+
+What an image costs is known from its dimensions, so the fake reads those from the image's header
+and no further, as a billing step would: a data URI's base64 is checked whole (alphabet and
+padding, as a strict decoder would) but only its first 48 KiB are decoded, more only when the
+header lies further in (a large EXIF block). Decoding a 1 MB photo whole cost about 4 ms of the
+fake's event loop per image, and a conversation's prompt carries all its earlier images.
 
 Tokens per image, as Qwen-VL bills them: one per 28x28 patch of the image (rounded up), at least 4
 and at most 1,280 (the default pixel cap), plus 2 for the vision start/end markers. They are part of
@@ -14,14 +21,14 @@ and at most 1,280 (the default pixel cap), plus 2 for the vision start/end marke
 
 from __future__ import annotations
 
-import base64
+import asyncio
 import binascii
 import io
 import math
 from typing import Any
 
 import aiohttp
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from fakescope.errors import invalid_parameter
 from fakescope.validate import Rejected
@@ -29,6 +36,8 @@ from fakescope.validate import Rejected
 PATCH = 28
 MIN_TOKENS, MAX_TOKENS = 4, 1280
 _FETCH_SECONDS = 10.0
+_HEAD_CHARS = 1 << 16  # base64 characters decoded first (48 KiB): past the header of nearly every image
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 DOWNLOAD_FAILED = "Failed to download multimodal content"
 
 
@@ -66,15 +75,41 @@ def compat_refs_in(messages: Any) -> list[str]:
     return refs
 
 
-async def _bytes_of(ref: str, http: aiohttp.ClientSession) -> bytes:
+def _size(blob: bytes) -> tuple[int, int]:
+    """An image's dimensions from its header (Image.open reads no pixels); ValueError when there is none."""
+    try:
+        with Image.open(io.BytesIO(blob)) as image:
+            return image.size
+    except Exception as exc:  # PIL's readers raise many kinds on a cut or broken header
+        raise ValueError("not an image") from exc
+
+
+def data_uri_size(ref: str) -> tuple[int, int]:
+    """(width, height) of a `data:` URI's image, from as little of it as holds the header; ValueError
+    when its base64 is not valid whole or it is not an image."""
+    _, _, data = ref.partition(",")
+    raw = data.encode("ascii")  # UnicodeEncodeError is a ValueError
+    body = raw.rstrip(b"=")
+    if len(raw) % 4 or len(raw) - len(body) > 2 or body.translate(None, _ALPHABET):
+        raise ValueError("invalid base64")
+    chars = _HEAD_CHARS
+    while True:
+        try:
+            return _size(binascii.a2b_base64(raw[:chars]))
+        except ValueError:
+            if chars >= len(raw):
+                raise
+            chars *= 4
+
+
+async def _size_of(ref: str, http: aiohttp.ClientSession) -> tuple[int, int]:
     if ref.startswith("data:"):
-        _, _, data = ref.partition(",")
-        return base64.b64decode(data, validate=True)
+        return data_uri_size(ref)
     if ref.startswith(("http://", "https://")):
         async with http.get(ref, timeout=aiohttp.ClientTimeout(total=_FETCH_SECONDS)) as response:
             if response.status != 200:
                 raise ValueError(f"HTTP {response.status}")
-            return await response.read()
+            return _size(await response.read())
     raise ValueError("not a URL or data URI")
 
 
@@ -82,13 +117,13 @@ async def measure(refs: list[str]) -> list[tuple[int, int]]:
     """(width, height) of each image; Rejected when one cannot be fetched or is not an image."""
     if not refs:
         return []
-    sizes: list[tuple[int, int]] = []
     async with aiohttp.ClientSession() as http:
-        for ref in refs:
-            try:
-                blob = await _bytes_of(ref, http)
-                with Image.open(io.BytesIO(blob)) as image:
-                    sizes.append(image.size)
-            except (ValueError, binascii.Error, aiohttp.ClientError, TimeoutError, UnidentifiedImageError, OSError):
-                raise Rejected(invalid_parameter(DOWNLOAD_FAILED)) from None
+        found = await asyncio.gather(*(_size_of(ref, http) for ref in refs), return_exceptions=True)
+    sizes: list[tuple[int, int]] = []
+    for size in found:
+        if isinstance(size, ValueError | aiohttp.ClientError | TimeoutError | OSError):
+            raise Rejected(invalid_parameter(DOWNLOAD_FAILED))
+        if isinstance(size, BaseException):
+            raise size
+        sizes.append(size)
     return sizes

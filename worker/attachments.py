@@ -7,14 +7,16 @@ belong to the question's owner (migrations/..._storage_buckets.sql) and, for ima
 and pixel limits (..._attachments_in_answers.sql). The worker reads them as service_role.
 
 Images go to the model either inline (a `data:` URI: works with any deployment, the bytes travel
-in the request) or as a short-lived signed Storage URL the provider downloads (LLM_IMAGE_TRANSPORT).
+in the request) or as a short-lived signed Storage URL the provider downloads (LLM_IMAGE_TRANSPORT);
+worker/images.py makes those references and keeps them, so an image is read once per worker.
 Documents (PDF, DOCX, TXT, Markdown) are extracted here, off the event loop, with pypdf and
 python-docx; a document whose text cannot be read refuses the turn (`DocumentUnreadable`) rather
 than answering without it.
 
 Earlier questions' files come back with them in later prompts (a follow-up about the same
-document): the files of every earlier question that was answered, read again the same way, so the
-earlier question is sent byte for byte as it was first (context caching; with inline images). An
+document): the files of every earlier question that was answered, documents read again the same
+way and images by their kept reference, so the earlier question is sent byte for byte as it was
+first (context caching). An
 earlier file that cannot be read any more is left out and logged: an old file never blocks a new
 question. Images of earlier questions are read only for a model that takes images.
 """
@@ -22,13 +24,13 @@ question. Images of earlier questions are read only for a model that takes image
 from __future__ import annotations
 
 import asyncio
-import base64
 import io
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from worker.images import ImageRefs
 from worker.store import HistoryItem
 from worker.supabase_http import SupabaseError, SupabaseHttp
 
@@ -76,15 +78,9 @@ def parse(raw: Any) -> list[Attachment]:
     return out
 
 
-async def image_refs(http: SupabaseHttp, images: Sequence[Attachment], transport: str, seconds: int) -> list[str]:
+async def image_refs(refs: ImageRefs, images: Sequence[Attachment]) -> list[str]:
     """A reference per image the model can read: a data URI, or a signed URL."""
-    if transport == "signed_url":
-        return list(await asyncio.gather(*(http.sign(BUCKET, image.path, seconds) for image in images)))
-    blobs = await asyncio.gather(*(http.download(BUCKET, image.path) for image in images))
-    return [
-        f"data:{image.mime_type};base64,{base64.b64encode(blob).decode()}"
-        for image, blob in zip(images, blobs, strict=True)
-    ]
+    return list(await asyncio.gather(*(refs.ref(image.path, image.mime_type) for image in images)))
 
 
 async def document_texts(http: SupabaseHttp, documents: Sequence[Attachment]) -> list[tuple[str, str]]:
@@ -121,11 +117,9 @@ async def earlier_files(
     http: SupabaseHttp,
     questions: Sequence[tuple[str, Sequence[Attachment]]],
     *,
-    images: bool,
-    transport: str,
-    seconds: int,
+    images: ImageRefs | None,
 ) -> dict[str, Earlier]:
-    """Per earlier question id, its files read as when it was asked (all at once); `images` False
+    """Per earlier question id, its files read as when it was asked (all at once); `images` None
     leaves its images out (a model without vision)."""
 
     async def text(doc: Attachment) -> tuple[str, str] | None:
@@ -135,9 +129,9 @@ async def earlier_files(
             log.warning("an earlier document is left out", extra={"path": doc.path, "error": str(exc)})
             return None
 
-    async def ref(image: Attachment) -> str | None:
+    async def ref(image: Attachment, refs: ImageRefs) -> str | None:
         try:
-            return (await image_refs(http, [image], transport, seconds))[0]
+            return await refs.ref(image.path, image.mime_type)
         except SupabaseError as exc:
             log.warning("an earlier image is left out", extra={"path": image.path, "error": str(exc)})
             return None
@@ -145,7 +139,7 @@ async def earlier_files(
     async def one(files: Sequence[Attachment]) -> Earlier:
         texts, refs = await asyncio.gather(
             asyncio.gather(*(text(a) for a in files if a.is_document)),
-            asyncio.gather(*(ref(a) for a in files if a.is_image and images)),
+            asyncio.gather(*(ref(a, images) for a in files if a.is_image and images is not None)),
         )
         return Earlier([t for t in texts if t is not None], [r for r in refs if r is not None])
 

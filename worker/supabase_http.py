@@ -57,6 +57,26 @@ class SupabaseHttp:
                 raise SupabaseError(response.status, body.decode(errors="replace"))
         return body
 
+    async def download_if_changed(self, bucket: str, path: str, etag: str | None) -> tuple[bytes | None, str | None]:
+        """An object's bytes and ETag; (None, etag) when `etag` still names it (`If-None-Match`: 304,
+        no body sent)."""
+        headers = {"If-None-Match": etag} if etag else None
+        async with self._http().get(
+            f"{self._url}/storage/v1/object/{bucket}/{quote(path)}", headers=headers
+        ) as response:
+            body = await response.read()
+            if response.status == 304:
+                return None, etag
+            if response.status >= 300:
+                raise SupabaseError(response.status, body.decode(errors="replace"))
+            return body, response.headers.get("ETag")
+
+    async def head(self, bucket: str, path: str) -> None:
+        """That the object exists (`HEAD /storage/v1/object/<bucket>/<path>`); SupabaseError when not."""
+        async with self._http().head(f"{self._url}/storage/v1/object/{bucket}/{quote(path)}") as response:
+            if response.status >= 300:
+                raise SupabaseError(response.status, "")
+
     async def sign(self, bucket: str, path: str, seconds: int) -> str:
         """A signed download URL for an object, valid `seconds` (`POST /storage/v1/object/sign/...`)."""
         status, body = await self._post(f"/storage/v1/object/sign/{bucket}/{quote(path)}", {"expiresIn": seconds})

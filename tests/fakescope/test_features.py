@@ -155,3 +155,25 @@ async def test_an_image_the_model_cannot_fetch_is_refused(fake: FakeScope) -> No
         model="qwen-vl-max", api_key="sk-test", base_address=fake.native_url, messages=messages
     )
     assert (rsp.status_code, rsp.code, rsp.message) == (400, "InvalidParameter", DOWNLOAD_FAILED)
+
+
+async def _image_usage(fake: FakeScope, image: str) -> Any:
+    messages = [{"role": "user", "content": [{"image": image}, {"text": "What is this?"}]}]
+    return await AioMultiModalConversation.call(
+        model="qwen-vl-max", api_key="sk-test", base_address=fake.native_url, messages=messages
+    )
+
+
+async def test_image_tokens_come_from_the_header_even_when_it_lies_far_in(fake: FakeScope) -> None:
+    out = io.BytesIO()  # a 200 KB colour profile before the frame header: past the first bytes decoded
+    Image.new("RGB", (300, 200), (10, 120, 30)).save(out, format="JPEG", icc_profile=bytes(range(256)) * 800)
+    rsp = await _image_usage(fake, "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode())
+    assert rsp.status_code == 200, rsp.message
+    assert rsp.usage["image_tokens"] == image_tokens(300, 200) == 11 * 8 + 2
+
+
+async def test_a_data_uri_that_is_not_base64_throughout_is_refused(fake: FakeScope) -> None:
+    good = _png(560, 280)
+    for bad in (good[:-12] + "!!!!" + good[-8:], good[:-1], good + "A", "data:image/png;base64,===="):
+        rsp = await _image_usage(fake, bad)
+        assert (rsp.status_code, rsp.code, rsp.message) == (400, "InvalidParameter", DOWNLOAD_FAILED), bad[-16:]

@@ -1,0 +1,107 @@
+"""Images as references the model can read, each read from Storage once per worker.
+
+A session's earlier images come back on every later turn (worker/attachments.py, "follow-ups keep
+the files"), so without this each turn would download, base64-encode (inline) or re-sign
+(signed_url) every image of the conversation again: at a dozen photos that was most of an image
+question's first token. Here each reference is kept after its first use and checked, not rebuilt:
+
+- inline: the `data:` URI and the object's ETag. A later use asks Storage `If-None-Match: <etag>`:
+  304 gives the kept URI (no bytes move), 200 an object that was replaced (read and kept anew).
+- signed_url: the link, reused while at least half its life is left (so the provider has time to
+  fetch it, and an earlier image keeps the same link from turn to turn: the prompt's prefix stays
+  byte-identical for DashScope's context cache). A later use first asks Storage (HEAD) that the
+  object is still there.
+
+Either way an object that is gone (404) is dropped here and its SupabaseError goes to the caller,
+as a first read's would: the question's own image refuses the turn, an earlier one is left out.
+Kept references take at most `max_bytes` (LLM_IMAGE_CACHE_MB), least recently used leave first.
+They are keyed by object path, and a question can only name its owner's objects (the database checks
+that before the question is stored), so what one turn kept is what Storage gives any turn naming
+that path: nothing crosses between users.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from worker.supabase_http import SupabaseError, SupabaseHttp
+
+BUCKET = "attachments"
+
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    ref: str
+    etag: str | None  # inline: the ETag of the bytes `ref` was made from
+    until: float  # signed_url: reused before this (monotonic) time
+
+
+class ImageRefs:
+    def __init__(
+        self,
+        http: SupabaseHttp,
+        *,
+        transport: str,
+        seconds: int,
+        max_bytes: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._http = http
+        self._signed = transport == "signed_url"
+        self._seconds = seconds
+        self._max_bytes = max_bytes
+        self._clock = clock
+        self._kept: OrderedDict[tuple[str, str], _Kept] = OrderedDict()
+        self.kept_bytes = 0
+
+    async def ref(self, path: str, mime_type: str) -> str:
+        """A data URI or signed URL for the object at `path`; SupabaseError when Storage has none."""
+        key = (path, mime_type)
+        try:
+            return await (self._link(key) if self._signed else self._inline(key))
+        except SupabaseError:
+            self._drop(key)
+            raise
+
+    async def _inline(self, key: tuple[str, str]) -> str:
+        path, mime_type = key
+        kept = self._kept.get(key)
+        blob, etag = await self._http.download_if_changed(BUCKET, path, kept.etag if kept else None)
+        if blob is None and kept is not None:  # 304: the bytes the kept URI was made from
+            self._kept.move_to_end(key)
+            return kept.ref
+        ref = f"data:{mime_type};base64,{base64.b64encode(blob or b'').decode()}"
+        if etag:
+            self._keep(key, _Kept(ref, etag, 0.0))
+        return ref
+
+    async def _link(self, key: tuple[str, str]) -> str:
+        path = key[0]
+        kept = self._kept.get(key)
+        now = self._clock()
+        if kept is not None and now < kept.until:
+            await self._http.head(BUCKET, path)  # still there: a link to a deleted object would fail the call
+            self._kept.move_to_end(key)
+            return kept.ref
+        url = await self._http.sign(BUCKET, path, self._seconds)
+        self._keep(key, _Kept(url, None, now + self._seconds / 2))
+        return url
+
+    def _keep(self, key: tuple[str, str], kept: _Kept) -> None:
+        self._drop(key)
+        if len(kept.ref) > self._max_bytes:
+            return
+        self._kept[key] = kept
+        self.kept_bytes += len(kept.ref)
+        while self.kept_bytes > self._max_bytes:
+            _, oldest = self._kept.popitem(last=False)
+            self.kept_bytes -= len(oldest.ref)
+
+    def _drop(self, key: tuple[str, str]) -> None:
+        gone = self._kept.pop(key, None)
+        if gone is not None:
+            self.kept_bytes -= len(gone.ref)
