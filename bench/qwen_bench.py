@@ -2,14 +2,17 @@
 own read.
 
 A throwaway cluster, the gateway (with Storage), the fake DashScope and one `python -m worker`,
-as in bench/worker_bench.py. Each conversation is a person who uploaded a photo (a 1280x960 JPEG
-of about 1 MB, through the Storage API as that person) and asks questions in turn, every other one
-with the photo attached (`chat_messages.attachments`), the conversations starting at random
-offsets and pausing THINK_S between an answer and the next question. So image and text questions
-meet the same machine state at the same concurrency, in the same run.
+as in bench/worker_bench.py. Each conversation is a person who asks questions in turn, every other
+one with a photo they just uploaded (a 1280x960 JPEG of about 0.83 MB, through the Storage API as
+that person; a new object each time, as a new photo would be, so the worker has never read it),
+the conversations starting at random offsets and pausing THINK_S between an answer and the next
+question. So image and text questions meet the same machine state at the same concurrency, in the
+same run. Every run starts fresh conversations, so runs repeat the same experiment: a session's
+earlier images come back on every later image question (the vision model sees them again), and
+with one session across runs their number grew run after run.
 
 Per question: added latency to the first token = user row committed -> first `chunk` at the
-owner's subscribed client, minus the fake's time to first token (the fake decodes the image inside
+owner's subscribed client, minus the fake's time to first token (the fake reads the image inside
 that time). Per image question, in the pause after its answer, the conversation also times the
 read the worker does for it, with the worker's own Storage client (worker/supabase_http.py, as
 service_role): the object's download for LLM_IMAGE_TRANSPORT=inline (the default), the signed URL
@@ -17,7 +20,9 @@ creation for `signed_url` (the fake then downloads the URL within its time to fi
 DashScope would). The figure of record per run: p50(image added) - p50(text added) against
 p50(upload read), for 1 and 50 conversations and both transports, with the median and range over
 BENCH_RUNS runs. `extra_over_read_ms` is that difference minus the read: at or below zero, the
-image path adds nothing beyond the read.
+image path adds nothing beyond the read. It is given for all image questions, for those carrying
+only their own image (`own_image_only`: a conversation's first), and by how many earlier images
+the question's prompt carries again (`extra_over_read_ms_by_earlier_images`).
 
     BENCH_RUNS=1 .venv/bin/python -m bench qwen   (writes bench/out/qwen.json, merged into bench/report.json)
 """
@@ -84,9 +89,9 @@ class Conversations:
         self.blob = blob
         self.settings = Settings()
 
-    async def upload(self, http: httpx.AsyncClient, user: str, token: str) -> dict[str, Any]:
+    async def upload(self, http: httpx.AsyncClient, user: str, token: str, name: str) -> dict[str, Any]:
         """The photo in the user's folder, as storage-js uploads it; its `attachments` entry."""
-        path = f"{user}/photo.jpg"
+        path = f"{user}/{name}"
         response = await http.post(
             f"{self.gateway}/storage/v1/object/attachments/{path}",
             content=self.blob,
@@ -100,7 +105,7 @@ class Conversations:
         return {
             "bucket": "attachments",
             "path": path,
-            "name": "photo.jpg",
+            "name": name,
             "mime_type": "image/jpeg",
             "size": len(self.blob),
             "width": WIDTH,
@@ -108,14 +113,55 @@ class Conversations:
         }
 
     async def measure(self, conversations: int, transport: str) -> dict[str, Any]:
+        storage = SupabaseHttp(self.gateway, self.settings.supabase.service_role_key, max_connections=100, timeout=30)
+        errors: list[str] = []
+        runs = [await self.run_once(conversations, transport, run, storage, errors) for run in range(RUNS)]
+        await storage.aclose()
+        return {
+            "conversations": conversations,
+            "transport": transport,
+            "image_bytes": len(self.blob),
+            "failed_turns": errors,
+            "image_minus_text_p50_ms_over_runs": spread([r["image_minus_text_p50_ms"] for r in runs], 2),
+            "upload_read_p50_ms_over_runs": spread([r["upload_read"]["p50_ms"] for r in runs], 2),
+            "extra_over_read_ms_over_runs": spread([r["extra_over_read_ms"] for r in runs], 2),
+            "own_image_only_extra_over_read_ms_over_runs": spread(
+                [r["own_image_only"]["extra_over_read_ms"] for r in runs], 2
+            ),
+            "extra_over_read_ms_by_earlier_images_over_runs": {
+                k: spread(
+                    [
+                        r["extra_over_read_ms_by_earlier_images"][k]
+                        for r in runs
+                        if k in r["extra_over_read_ms_by_earlier_images"]
+                    ],
+                    2,
+                )
+                for k in sorted({k for r in runs for k in r["extra_over_read_ms_by_earlier_images"]})
+            },
+            "per_run": runs,
+        }
+
+    async def run_once(
+        self, conversations: int, transport: str, run: int, storage: SupabaseHttp, errors: list[str]
+    ) -> dict[str, Any]:
+        """One run: fresh people and sessions, each asking ROUNDS[conversations] questions after a
+        text question that warms their session."""
         conn = await asyncpg.connect(self.bench.dsn)
         people = await self.bench.users(conn, conversations)
+        rounds = ROUNDS[conversations]
+
+        def with_image(index: int, i: int) -> bool:
+            return i > 0 and (i - 1 + index) % 2 == 0
+
+        photos: dict[tuple[int, int], dict[str, Any]] = {}
         async with httpx.AsyncClient(timeout=30) as http:
-            photos = [await self.upload(http, user, token) for user, _, token in people]
-        storage = SupabaseHttp(self.gateway, self.settings.supabase.service_role_key, max_connections=100, timeout=30)
+            for index, (user, _, token) in enumerate(people):
+                for i in range(rounds + 1):
+                    if with_image(index, i):
+                        photos[index, i] = await self.upload(http, user, token, f"photo-{i}.jpg")
         first: dict[str, float] = {}
         done: dict[str, asyncio.Event] = {}
-        errors: list[str] = []
 
         def on_chunk(message: BroadcastPayload) -> None:
             first.setdefault(message["payload"]["reply_to"], time.perf_counter())
@@ -132,7 +178,7 @@ class Conversations:
             anon = self.settings.supabase.anon_key
             clients.append(await chat_listener(self.gateway, anon, token, session, handlers))
         asking = [await asyncpg.connect(self.bench.dsn) for _ in people]
-        rng = random.Random(conversations)
+        rng = random.Random(conversations * 100 + run)
         gc.freeze()
 
         async def read(attachment: dict[str, Any]) -> float:
@@ -143,13 +189,16 @@ class Conversations:
                 await storage.download("attachments", attachment["path"])
             return time.perf_counter() - started
 
-        async def converse(index: int, run: int, into: dict[str, list[float]]) -> None:
+        samples: dict[str, list[float]] = {"image": [], "text": [], "read": []}
+        by_earlier: dict[int, list[float]] = {}
+
+        async def converse(index: int) -> None:
             user, session, _ = people[index]
             ask = asking[index]
             await asyncio.sleep(rng.uniform(0, THINK_S[1]))
-            warm = 1 if run == 0 else 0  # each conversation's very first question meets a cold system
-            for i in range(ROUNDS[conversations] + warm):
-                with_image = (i + index) % 2 == 0
+            earlier = 0  # image questions this conversation asked before: their images come back
+            for i in range(rounds + 1):
+                photo_ = photos.get((index, i))
                 if i:
                     await asyncio.sleep(rng.uniform(*THINK_S))
                 qid = str(
@@ -158,54 +207,50 @@ class Conversations:
                         " values ($1, $2, $3, $4::jsonb) returning id",
                         session,
                         user,
-                        f"run {run} round {i}: " + ("what is in this photo?" if with_image else "how are you?"),
-                        json.dumps([photos[index]] if with_image else []),
+                        f"run {run} round {i}: " + ("what is in this photo?" if photo_ else "how are you?"),
+                        json.dumps([photo_] if photo_ else []),
                     )
                 )
                 committed = time.perf_counter()
                 event = done.setdefault(qid, asyncio.Event())
                 await asyncio.wait_for(event.wait(), 30)
-                if i < warm:
+                if i == 0:
+                    continue  # the warm-up: a new session's first question
+                added = first[qid] - committed - TTFT_S
+                if photo_ is None:
+                    samples["text"].append(added)
                     continue
-                into["image" if with_image else "text"].append(first[qid] - committed - TTFT_S)
-                if with_image:
-                    into["read"].append(await read(photos[index]))
+                samples["image"].append(added)
+                by_earlier.setdefault(earlier, []).append(added)
+                earlier += 1
+                samples["read"].append(await read(photo_))
 
-        runs: list[dict[str, Any]] = []
-        for run in range(RUNS):
-            samples: dict[str, list[float]] = {"image": [], "text": [], "read": []}
-            await asyncio.gather(*(converse(index, run, samples) for index in range(len(people))))
-            image, text, read_ = (summary_ms(samples[k]) for k in ("image", "text", "read"))
-            difference = image["p50_ms"] - text["p50_ms"]
-            runs.append(
-                {
-                    "image_added": image,
-                    "text_added": text,
-                    "upload_read": read_,
-                    "image_minus_text_p50_ms": round(difference, 3),
-                    "extra_over_read_ms": round(difference - read_["p50_ms"], 3),
-                    "image_minus_text_p99_ms": round(
-                        percentile([s * 1000 for s in samples["image"]], 99)
-                        - percentile([s * 1000 for s in samples["text"]], 99),
-                        3,
-                    ),
-                }
-            )
+        await asyncio.gather(*(converse(index) for index in range(len(people))))
         for ask in asking:
             await ask.close()
         for client in clients:
             await client.realtime.close()
-        await storage.aclose()
         await conn.close()
+        image, text, read_ = (summary_ms(samples[k]) for k in ("image", "text", "read"))
+        difference = image["p50_ms"] - text["p50_ms"]
+        over = {
+            k: round(percentile([s * 1000 for s in v], 50) - text["p50_ms"] - read_["p50_ms"], 3)
+            for k, v in by_earlier.items()
+        }
+        own = summary_ms(by_earlier.get(0, []))
         return {
-            "conversations": conversations,
-            "transport": transport,
-            "image_bytes": len(self.blob),
-            "failed_turns": errors,
-            "image_minus_text_p50_ms_over_runs": spread([r["image_minus_text_p50_ms"] for r in runs], 2),
-            "upload_read_p50_ms_over_runs": spread([r["upload_read"]["p50_ms"] for r in runs], 2),
-            "extra_over_read_ms_over_runs": spread([r["extra_over_read_ms"] for r in runs], 2),
-            "per_run": runs,
+            "image_added": image,
+            "text_added": text,
+            "upload_read": read_,
+            "image_minus_text_p50_ms": round(difference, 3),
+            "extra_over_read_ms": round(difference - read_["p50_ms"], 3),
+            "image_minus_text_p99_ms": round(
+                percentile([s * 1000 for s in samples["image"]], 99)
+                - percentile([s * 1000 for s in samples["text"]], 99),
+                3,
+            ),
+            "own_image_only": {"image_added": own, "extra_over_read_ms": over.get(0, float("nan"))},
+            "extra_over_read_ms_by_earlier_images": dict(sorted(over.items())),
         }
 
 
