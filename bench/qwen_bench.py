@@ -270,7 +270,6 @@ def main() -> None:
             with _child("gateway", serve, env, f"{gateway}/auth/v1/health"):
                 for transport in TRANSPORTS:
                     with bench.fake_and_worker(fast, LLM_IMAGE_TRANSPORT=transport):
-                        time.sleep(2.0)  # the worker subscribes
                         for count in ROUNDS:
                             figures[f"{transport}_{count}"] = asyncio.run(conversations.measure(count, transport))
             figures["target"] = "extra_over_read_ms <= 0 (image_minus_text_p50_ms <= upload_read_p50_ms)"
