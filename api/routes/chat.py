@@ -99,7 +99,7 @@ class ChatController(Controller):
         keyset = decode_cursor(cursor) if cursor else None
         if session_id and not rules.is_uuid(session_id):
             raise SessionNotFound()
-        async with caller.transaction(readonly=True) as conn:
+        async with caller.transaction(readonly=True, generic_plans=True) as conn:
             messages, total, next_cursor = await page_of_history(
                 conn,
                 user_id=caller.user.id,

@@ -45,7 +45,7 @@ class ProfileController(Controller):
 
     @get("/")
     async def get_profile(self, caller: Caller) -> ProfileResponse:
-        async with caller.transaction(readonly=True) as conn:
+        async with caller.transaction(readonly=True, generic_plans=True) as conn:
             found = await rows_as(
                 conn, ProfileOut, f"select {COLUMNS} from public.profiles where id = $1", uuid.UUID(caller.user.id)
             )

@@ -60,7 +60,7 @@ class RoleController(Controller):
 
     @get("/")
     async def list_roles(self, caller: Caller) -> RolesResponse:
-        async with caller.transaction(readonly=True) as conn:
+        async with caller.transaction(readonly=True, generic_plans=True) as conn:
             found = await rows_as(
                 conn, RoleOut, f"{_ROLES} where is_active", order="r.sort_order, r.created_at, r.uuid"
             )
@@ -71,7 +71,7 @@ class RoleController(Controller):
         column = "id" if rules.is_uuid(role_id) else "slug"
         if column == "slug" and len(role_id) > 64:
             raise RoleNotFound()
-        async with caller.transaction(readonly=True) as conn:
+        async with caller.transaction(readonly=True, generic_plans=True) as conn:
             found = await rows_as(conn, RoleOut, f"{_ROLES} where {column} = $1::text::{_TYPES[column]}", role_id)
         if not found:
             raise RoleNotFound()

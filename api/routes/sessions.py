@@ -77,7 +77,7 @@ class SessionController(Controller):
     ) -> SessionsResponse:
         query = f"""{_SESSIONS} where s.archived_at is {"not null" if archived else "null"}
                     order by s.last_message_at desc nulls last, s.created_at desc, s.id limit $1 offset $2"""
-        async with caller.transaction(readonly=True) as conn:
+        async with caller.transaction(readonly=True, generic_plans=True) as conn:
             found = await rows_as(conn, SessionOut, query, limit, (page - 1) * limit, order=_SESSIONS_ORDER)
         return SessionsResponse(success=True, sessions=found, page=page, limit=limit)
 
@@ -94,7 +94,7 @@ class SessionController(Controller):
     async def get_session(self, session_id: str, caller: Caller) -> SessionResponse:
         if not rules.is_uuid(session_id):
             raise SessionNotFound()
-        async with caller.transaction(readonly=True) as conn:
+        async with caller.transaction(readonly=True, generic_plans=True) as conn:
             found = await rows_as(conn, SessionOut, f"{_SESSIONS} where s.id = $1", uuid.UUID(session_id))
         if not found:
             raise SessionNotFound(session_id=session_id)

@@ -16,8 +16,11 @@ import httpx
 import pytest
 
 from api import security
-from api.errors import InvalidToken, TokenExpired
+from api.database import CallerDatabase
+from api.errors import InvalidToken, SessionNotFound, TokenExpired
+from api.history import page_of_history
 from core import jwt
+from core.settings import login_as
 from tests.api.conftest import ApiUser, error_of, new_session
 from tests.conftest import LocalStack, free_port
 
@@ -130,3 +133,51 @@ async def test_search_through_the_door_is_the_callers_and_keeps_the_ranking(
         "/api/chat/search", params={"q": "kumquat", "session_id": session["id"]}, headers=bob.headers
     )
     assert (refused.status_code, error_of(refused)["code"]) == (404, "SessionNotFound")
+
+
+async def test_one_generic_plan_serves_each_caller_their_own_rows_and_the_setting_ends_with_the_transaction(
+    http: httpx.AsyncClient, alice: ApiUser, bob: ApiUser, stack: LocalStack, pg: asyncpg.Connection
+) -> None:
+    """Keyed reads run on generic plans (api/database.py `setup_sql`): the plan made for one caller
+    must still let RLS decide for the next one on the same connection, and the setting must not
+    outlive the transaction (the pool, or Supabase's pooler, hands the connection to anyone)."""
+    sessions: dict[str, str] = {}
+    for user in (alice, bob):
+        sessions[user.id] = (await new_session(http, user))["id"]
+        await pg.execute(
+            """insert into chat_messages (session_id, message_type, content)
+               select $1, 'system', 'for ' || $2 || ' ' || i from generate_series(1, 3) as i""",
+            uuid.UUID(sessions[user.id]),
+            user.id,
+        )
+    owned = {
+        user.id: {
+            str(r["id"]) for r in await pg.fetch("select id from chat_sessions where user_id = $1", uuid.UUID(user.id))
+        }
+        for user in (alice, bob)
+    }
+    keys = jwt.KeySet(stack.jwt_secret)
+    door = CallerDatabase(login_as(stack.dsn, "authenticator"), 1)  # one connection: every read shares its plans
+    await door.start()
+    try:
+        for _ in range(4):  # past the five executions after which Postgres would choose for itself
+            for user in (alice, bob):
+                caller = security.user_from_token(user.access_token, keys)
+                async with door.as_caller(caller, readonly=True, generic_plans=True) as conn:
+                    assert await conn.fetchval("select current_setting('plan_cache_mode')") == "force_generic_plan"
+                    mine, total, _ = await page_of_history(
+                        conn, user_id=user.id, session_id=sessions[user.id], limit=20, offset=0, cursor=None
+                    )
+                    assert (total, sorted(m.content for m in mine)) == (3, [f"for {user.id} {i}" for i in (1, 2, 3)])
+                    everything, _, _ = await page_of_history(
+                        conn, user_id=user.id, session_id=None, limit=100, offset=0, cursor=None
+                    )
+                    assert {m.session_id for m in everything} <= owned[user.id]
+                    other = next(s for owner, s in sessions.items() if owner != user.id)
+                    with pytest.raises(SessionNotFound):
+                        await page_of_history(conn, user_id=user.id, session_id=other, limit=20, offset=0, cursor=None)
+        assert [row["mode"] for row in await door.as_login("select current_setting('plan_cache_mode') as mode")] == [
+            "auto"
+        ]
+    finally:
+        await door.close()
