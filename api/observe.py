@@ -35,6 +35,9 @@ class RequestObserver:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self._app = app
         self._metrics = metrics
+        # The labelled series of each (method, route, status): looking them up through the
+        # client's `labels` on every request cost more than counting.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = str(scope["type"])
@@ -81,10 +84,17 @@ class RequestObserver:
 
     def _record(self, scope: Scope, status: int, seconds: float, request_id: str) -> None:
         method, route = str(scope.get("method", "")), _route(scope)
-        self._metrics.requests.labels(method, route, str(status)).inc()
-        self._metrics.latency.labels(method, route).observe(seconds)
-        if status >= 500:
-            self._metrics.errors.labels(method, route).inc()
+        series = self._series.get((method, route, status))
+        if series is None:
+            metrics = self._metrics
+            failed = metrics.errors.labels(method, route) if status >= 500 else None
+            series = metrics.requests.labels(method, route, str(status)), metrics.latency.labels(method, route), failed
+            self._series[(method, route, status)] = series
+        requests, latency, failed = series
+        requests.inc()
+        latency.observe(seconds)
+        if failed is not None:
+            failed.inc()
         extra: dict[str, Any] = {
             "request_id": request_id,
             "method": method,
