@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest'
 import { snippet, terms } from '@/lib/snippet'
 import { readConfig } from '@/lib/config'
 import { describeError } from '@/lib/errors'
-import { TITLE_LENGTH, titleFrom } from '@/stores/chat'
 
 describe('snippet', () => {
   it('highlights the terms, case-insensitively', () => {
@@ -51,14 +50,5 @@ describe('describeError', () => {
       'auth.usernameTaken',
     )
     expect(describeError(new Error('plain'))).toEqual({ key: null, message: 'plain' })
-  })
-})
-
-describe('titleFrom', () => {
-  it('flattens whitespace and cuts long first messages', () => {
-    expect(titleFrom('  hello\n  world ')).toBe('hello world')
-    const long = titleFrom('字'.repeat(100))
-    expect(Array.from(long)).toHaveLength(TITLE_LENGTH + 1)
-    expect(long.endsWith('…')).toBe(true)
   })
 })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { AnswerStream, type ChunkEvent, type DoneEvent } from '@/lib/stream'
-import { answerView } from '@/stores/chat'
+import { answerView } from '@/lib/answer'
 import type { ChatMessage } from '@/lib/types'
 
 const chunk = (seq: number, delta: string, attempt = 1): ChunkEvent => ({ message_id: 'a1', reply_to: 'q1', attempt, seq, delta })

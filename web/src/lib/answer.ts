@@ -1,0 +1,93 @@
+/**
+ * What the page shows for each turn of the open conversation, from the stored rows on the path
+ * (lib/tree.ts) and the live streams (lib/stream.ts). Pure: no store, no network.
+ *
+ * The stored row is the truth once it is final; before that the longer of the streamed and the
+ * stored text wins, so a reader who opens a chat mid-answer starts from the row and continues from
+ * the broadcasts without a jump back.
+ */
+import type { AnswerStream } from './stream'
+import type { Branches } from './tree'
+import { usageOf, type AnswerUsage } from './usage'
+import { isFinal, type ChatMessage, type MessageStatus, type Source } from './types'
+
+export interface AnswerView {
+  id: string | null
+  text: string
+  status: MessageStatus
+  final: boolean
+  tokens: number
+  responseTime: number | null
+  errorCode: string | null
+  errorMessage: string | null
+  cancelRequested: boolean
+  /** The model's thinking (never sent back to it), how long it took, and whether it is still going. */
+  reasoning: string
+  reasoningMs: number | null
+  thinkingNow: boolean
+  sources: Source[]
+  finishReason: string | null
+  /** The answer's token counts as stored (null until final, or when the provider gave none). */
+  usage: AnswerUsage | null
+}
+
+export interface Turn {
+  question: ChatMessage
+  answer: AnswerView
+  /** The question and its edits, oldest first (one id when never edited). */
+  questionSiblings: string[]
+  /** The answers to the question, oldest first (empty before the first one exists). */
+  answerSiblings: string[]
+}
+
+function longer(a: string | null | undefined, b: string | null | undefined): string | null {
+  return (a ?? '').length >= (b ?? '').length ? (a ?? null) : (b ?? null)
+}
+
+/** What the page shows for an answer: the final stored row, else the longer of stream and row. */
+export function answerView(row: ChatMessage | undefined, stream: AnswerStream | undefined): AnswerView {
+  const base = {
+    id: row?.id ?? stream?.messageId ?? null,
+    tokens: row?.tokens_used ?? 0,
+    responseTime: row?.response_time ?? null,
+    errorCode: row?.error_code ?? stream?.errorCode ?? null,
+    errorMessage: row?.error_message ?? stream?.errorMessage ?? null,
+    cancelRequested: row?.cancel_requested ?? false,
+    reasoning: (row && isFinal(row.status) ? row.reasoning : longer(row?.reasoning, stream?.reasoning)) ?? '',
+    reasoningMs: row?.reasoning_ms ?? stream?.reasoningMs ?? null,
+    thinkingNow: !(row && isFinal(row.status)) && (stream?.thinking ?? false),
+    sources: row?.sources ?? stream?.sources ?? [],
+    finishReason: row?.finish_reason ?? null,
+    usage: usageOf(row),
+  }
+  if (row && isFinal(row.status)) return { ...base, text: row.content, status: row.status, final: true }
+  const streamed = stream?.text ?? ''
+  const stored = row?.content ?? ''
+  const text = streamed.length >= stored.length ? streamed : stored
+  const status: MessageStatus =
+    stream && stream.status !== 'pending' ? (isFinal(stream.status) ? 'streaming' : stream.status) : (row?.status ?? 'pending')
+  return { ...base, text, status, final: false }
+}
+
+/**
+ * One turn per question on the path, each with the answer that follows it there. `streams` is keyed
+ * by answer id; `latest` names the newest answer heard of per question, for a question whose answer
+ * row has not been read yet.
+ */
+export function turnsOf(tree: Branches, streams: ReadonlyMap<string, AnswerStream>, latest: ReadonlyMap<string, string>): Turn[] {
+  const { path, siblings } = tree
+  const out: Turn[] = []
+  path.forEach((question, i) => {
+    if (question.message_type !== 'user') return
+    const next = path[i + 1]
+    const row = next && next.message_type === 'assistant' && next.reply_to === question.id ? next : undefined
+    const streamId = row?.id ?? latest.get(question.id)
+    out.push({
+      question,
+      answer: answerView(row, streamId ? streams.get(streamId) : undefined),
+      questionSiblings: siblings.get(question.id) ?? [question.id],
+      answerSiblings: row ? (siblings.get(row.id) ?? [row.id]) : [],
+    })
+  })
+  return out
+}

@@ -1,0 +1,111 @@
+/**
+ * The open session's private Realtime channel `chat:<session id>`: the worker's ordered `chunk`,
+ * `reasoning` and `done` broadcasts feed the answer streams (resume, lib/stream.ts), and
+ * postgres_changes on the session's messages and on the session row keep the page in step.
+ *
+ * The join carries the user's JWT (Realtime checks RLS on realtime.messages with it). After a
+ * reconnect the rows are read again to catch up; while any answer is in flight a poll every
+ * POLL_MS re-reads it, so a lost broadcast only delays the text. `waitJoined` lets a sender be on
+ * the channel before the worker can answer, but never waits more than JOIN_WAIT_MS.
+ */
+import { triggerRef } from 'vue'
+import type { RealtimeChannel } from '@supabase/supabase-js'
+import { supabase } from '@/lib/supabase'
+import type { ChunkEvent, ChunkKind, DoneEvent } from '@/lib/stream'
+import type { ChatMessage, ChatSession } from '@/lib/types'
+import type { ChatState } from './state'
+import type { SessionList } from './sessions'
+import type { ConversationRows } from './messages'
+
+const POLL_MS = 2500
+const JOIN_WAIT_MS = 5000
+
+export function sessionChannel(state: ChatState, list: SessionList, rows: ConversationRows) {
+  const { channelState, streams } = state
+  let channel: RealtimeChannel | null = null
+  let joined: Promise<void> | null = null
+  let poller: ReturnType<typeof setInterval> | null = null
+
+  function onChunk(event: ChunkEvent, kind: ChunkKind): void {
+    if (rows.streamFor(event.message_id, event.reply_to).chunk(event, kind)) triggerRef(streams)
+  }
+
+  function join(id: string): void {
+    const client = supabase()
+    channelState.value = 'joining'
+    let resolveJoined: () => void = () => {}
+    joined = new Promise((resolve) => (resolveJoined = resolve))
+    const topic = client.channel(`chat:${id}`, { config: { private: true } })
+    channel = topic
+    topic
+      .on('broadcast', { event: 'chunk' }, ({ payload }) => onChunk(payload as ChunkEvent, 'chunk'))
+      .on('broadcast', { event: 'reasoning' }, ({ payload }) => onChunk(payload as ChunkEvent, 'reasoning'))
+      .on('broadcast', { event: 'done' }, ({ payload }) => {
+        const event = payload as DoneEvent
+        if (rows.streamFor(event.message_id, event.reply_to).done(event)) triggerRef(streams)
+        void rows.fetchAnswers([event.reply_to])
+      })
+      .on(
+        'postgres_changes',
+        { event: '*', schema: 'public', table: 'chat_messages', filter: `session_id=eq.${id}` },
+        (change) => {
+          if (state.currentId.value !== id) return
+          if (change.eventType === 'DELETE') {
+            const old = change.old as { id?: string }
+            if (old.id) rows.drop(old.id)
+          } else {
+            rows.upsert(change.new as ChatMessage)
+          }
+        },
+      )
+      .on(
+        'postgres_changes',
+        { event: 'UPDATE', schema: 'public', table: 'chat_sessions', filter: `id=eq.${id}` },
+        (change) => list.mergeSession(change.new as Partial<ChatSession> & { id: string }),
+      )
+    void client.realtime.setAuth().then(() =>
+      topic.subscribe((status) => {
+        if (channel !== topic) return
+        if (status === 'SUBSCRIBED') {
+          const catchUp = channelState.value !== 'joining'
+          channelState.value = 'joined'
+          resolveJoined()
+          // After a reconnect, read what was missed while away.
+          if (catchUp) void rows.loadMessages(id).catch(() => undefined)
+        } else if (status === 'CHANNEL_ERROR' || status === 'TIMED_OUT') {
+          channelState.value = 'error'
+        } else if (status === 'CLOSED') {
+          channelState.value = 'idle'
+        }
+      }),
+    )
+    poller = setInterval(() => {
+      const waiting = state.inFlight.value.map((t) => t.question.id)
+      if (waiting.length > 0) void rows.fetchAnswers(waiting)
+    }, POLL_MS)
+  }
+
+  async function leave(): Promise<void> {
+    if (poller) clearInterval(poller)
+    poller = null
+    const old = channel
+    channel = null
+    joined = null
+    channelState.value = 'idle'
+    if (old) await supabase().removeChannel(old)
+  }
+
+  async function waitJoined(): Promise<void> {
+    if (!joined) return
+    await Promise.race([joined, new Promise<void>((resolve) => setTimeout(resolve, JOIN_WAIT_MS))])
+  }
+
+  /** Whether a channel is open (joined or joining). */
+  function isOpen(): boolean {
+    return channel !== null
+  }
+
+  return { join, leave, waitJoined, isOpen }
+}
+
+export type SessionChannel = ReturnType<typeof sessionChannel>

@@ -1,0 +1,73 @@
+/**
+ * The open conversation's rows and their live streams. Every row, whether read, inserted, or heard
+ * on Realtime, goes through `upsert`, which keeps the list in time order and hands an answer row to
+ * its stream (`reconcile`), so the stored row settles whatever was streamed. A row of another
+ * session than the open one is ignored.
+ */
+import { triggerRef } from 'vue'
+import { supabase } from '@/lib/supabase'
+import { AnswerStream } from '@/lib/stream'
+import { MESSAGE_COLUMNS, isFinal, type ChatMessage } from '@/lib/types'
+import type { ChatState } from './state'
+import type { SessionList } from './sessions'
+
+export function conversationRows(state: ChatState, list: SessionList) {
+  const { messages, streams, latest } = state
+
+  /** The stream of an answer, made on first hearing of it; `replyTo` records it as its question's newest. */
+  function streamFor(answerId: string, replyTo?: string | null): AnswerStream {
+    if (replyTo) latest.set(replyTo, answerId)
+    let stream = streams.value.get(answerId)
+    if (!stream) {
+      stream = new AnswerStream()
+      streams.value.set(answerId, stream)
+    }
+    return stream
+  }
+
+  function upsert(row: ChatMessage): void {
+    const index = messages.value.findIndex((m) => m.id === row.id)
+    if (index >= 0) messages.value.splice(index, 1, { ...messages.value[index], ...row })
+    else {
+      messages.value.push(row)
+      messages.value.sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : 0))
+    }
+    if (row.message_type === 'assistant' && row.reply_to) {
+      streamFor(row.id).reconcile(row)
+      triggerRef(streams)
+      if (isFinal(row.status)) void list.refreshSession(row.session_id)
+    }
+  }
+
+  function drop(id: string): void {
+    messages.value = messages.value.filter((m) => m.id !== id)
+  }
+
+  /** Read the session's rows again, keeping optimistic ones the server has not returned yet. */
+  async function loadMessages(id: string): Promise<void> {
+    const { data, error } = await supabase()
+      .from('chat_messages')
+      .select(MESSAGE_COLUMNS)
+      .eq('session_id', id)
+      .order('created_at', { ascending: true })
+      .order('id', { ascending: true })
+      .limit(1000)
+    if (error) throw error
+    if (state.currentId.value !== id) return
+    const rows = (data ?? []) as ChatMessage[]
+    const optimistic = messages.value.filter((m) => m.session_id === id && !rows.some((r) => r.id === m.id))
+    messages.value = []
+    for (const row of [...rows, ...optimistic]) upsert(row)
+  }
+
+  /** Read the answers to these questions (after `done`, and by the slow poll while any is in flight). */
+  async function fetchAnswers(questionIds: string[]): Promise<void> {
+    const { data, error } = await supabase().from('chat_messages').select(MESSAGE_COLUMNS).in('reply_to', questionIds)
+    if (error || !data) return
+    for (const row of data as ChatMessage[]) if (row.session_id === state.currentId.value) upsert(row)
+  }
+
+  return { streamFor, upsert, drop, loadMessages, fetchAnswers }
+}
+
+export type ConversationRows = ReturnType<typeof conversationRows>

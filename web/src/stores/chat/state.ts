@@ -1,0 +1,64 @@
+/**
+ * The chat store's state in one place, shared by its parts (sessions, messages, channel,
+ * questions, tree operations): plain refs and the views computed from them. No I/O here.
+ *
+ * Streams are keyed by the answer's id (a question may have several answers); `latest` names the
+ * newest answer heard of per question, for a question whose answer row has not been read yet.
+ * A `triggerRef(streams)` after each event re-renders, cheaper than deep reactivity on every chunk.
+ */
+import { computed, ref, shallowRef } from 'vue'
+import type { AnswerStream } from '@/lib/stream'
+import { branches } from '@/lib/tree'
+import { turnsOf, type Turn } from '@/lib/answer'
+import type { ChatMessage, ChatSession, ModelInfo } from '@/lib/types'
+
+export type ChannelState = 'idle' | 'joining' | 'joined' | 'error'
+
+export function chatState() {
+  const sessions = ref<ChatSession[]>([])
+  const sessionsLoading = ref(false)
+  const sessionsError = ref<string | null>(null)
+
+  const currentId = ref<string | null>(null)
+  const messages = ref<ChatMessage[]>([])
+  const messagesLoading = ref(false)
+  const messagesError = ref<string | null>(null)
+  const notFound = ref(false)
+  const sending = ref(false)
+  const channelState = ref<ChannelState>('idle')
+  const models = ref<ModelInfo[]>([])
+  /** Choices made before the first question creates the session. */
+  const draftModel = ref<string | null>(null)
+  const draftThinking = ref<boolean | null>(null)
+
+  const streams = shallowRef(new Map<string, AnswerStream>())
+  const latest = new Map<string, string>()
+
+  const current = computed(() => sessions.value.find((s) => s.id === currentId.value) ?? null)
+  /** The sidebar's list: archived sessions stay in /history only (unless open right now). */
+  const recent = computed(() => sessions.value.filter((s) => s.archived_at === null || s.id === currentId.value))
+  const tree = computed(() => branches(messages.value, current.value?.current_leaf_id ?? null))
+  const turns = computed<Turn[]>(() => turnsOf(tree.value, streams.value, latest))
+  const inFlight = computed(() => turns.value.filter((t) => !t.answer.final))
+
+  /** Forget the open conversation's rows and streams. */
+  function clearConversation(): void {
+    messages.value = []
+    streams.value = new Map()
+    latest.clear()
+  }
+
+  return {
+    sessions, sessionsLoading, sessionsError, currentId, messages, messagesLoading, messagesError, notFound,
+    sending, channelState, models, draftModel, draftThinking, streams, latest,
+    current, recent, tree, turns, inFlight, clearConversation,
+  }
+}
+
+export type ChatState = ReturnType<typeof chatState>
+
+/** An error from supabase-js (or anything thrown) as the text to show. */
+export function errorText(error: unknown): string {
+  if (error && typeof error === 'object' && 'message' in error) return String((error as { message: unknown }).message)
+  return String(error)
+}

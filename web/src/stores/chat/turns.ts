@@ -1,0 +1,111 @@
+/**
+ * What a reader does to a turn of the conversation tree (lib/tree.ts): stop its answer, ask for
+ * another answer, edit the question, flip between siblings, branch into a new chat.
+ *
+ * Editing a question adds a sibling (the old branch stays); regenerating asks for the next numbered
+ * answer (`request_answer`, so a second click or a retry gets the same answer, not a third); flipping
+ * moves the session's stored leaf, so the choice survives a reload. Stopping sets exactly
+ * `cancel_requested`, the one column RLS lets the owner change on an answer.
+ */
+import { supabase } from '@/lib/supabase'
+import type { ChatMessage } from '@/lib/types'
+import type { ChatState } from './state'
+import type { SessionList } from './sessions'
+import type { ConversationRows } from './messages'
+import type { SessionChannel } from './channel'
+import type { Asking } from './questions'
+
+/** How long `stop` waits for the worker to create the answer row it is to stop. */
+const STOP_WAIT_MS = 5000
+const STOP_RETRY_MS = 200
+
+/** The number of the next answer to a question: one past the highest so far. */
+export function nextAnswerNo(messages: ChatMessage[], questionId: string): number {
+  const numbers = messages.filter((m) => m.reply_to === questionId).map((m) => m.answer_no ?? 1)
+  return Math.max(0, ...numbers) + 1
+}
+
+export function turnActions(state: ChatState, list: SessionList, rows: ConversationRows, channel: SessionChannel, asking: Asking) {
+  const { messages, currentId, sending } = state
+
+  /** Ask the answer in flight to stop. */
+  async function stop(questionId: string): Promise<void> {
+    const deadline = Date.now() + STOP_WAIT_MS
+    for (;;) {
+      const turn = state.turns.value.find((t) => t.question.id === questionId)
+      if (!turn || turn.answer.final) return
+      if (turn.answer.id) {
+        const { error } = await supabase().from('chat_messages').update({ cancel_requested: true }).eq('id', turn.answer.id)
+        if (error) throw error
+        const row = messages.value.find((m) => m.id === turn.answer.id)
+        if (row) rows.upsert({ ...row, cancel_requested: true })
+        return
+      }
+      // The worker has not created the answer row yet; it will very soon.
+      if (Date.now() > deadline) return
+      await rows.fetchAnswers([questionId])
+      if (!state.turns.value.find((t) => t.question.id === questionId)?.answer.id) {
+        await new Promise((resolve) => setTimeout(resolve, STOP_RETRY_MS))
+      }
+    }
+  }
+
+  /** Another answer to the question, kept beside the others. */
+  async function regenerate(questionId: string): Promise<void> {
+    const id = currentId.value
+    if (!id) return
+    const answerNo = nextAnswerNo(messages.value, questionId)
+    sending.value = true
+    try {
+      await channel.waitJoined()
+      const { data, error } = await supabase().rpc('request_answer', { question: questionId, answer_no: answerNo })
+      if (error) throw error
+      const row = data as ChatMessage
+      rows.upsert(row)
+      list.setLeaf(id, row.id)
+    } finally {
+      sending.value = false
+    }
+  }
+
+  /** Send an edited question beside the original (same parent); the old branch stays. */
+  async function edit(questionId: string, content: string): Promise<void> {
+    const question = messages.value.find((m) => m.id === questionId)
+    const id = currentId.value
+    const text = content.trim()
+    if (!question || !id || !text) return
+    sending.value = true
+    try {
+      await channel.waitJoined()
+      await asking.insertQuestion(id, {
+        content: text,
+        roleSlug: question.role_id,
+        webSearch: question.web_search,
+        attachments: question.attachments ?? [],
+        parentId: question.parent_id,
+      })
+    } finally {
+      sending.value = false
+    }
+  }
+
+  /** Show another branch: the path through `messageId` (a sibling picked with ‹ n / m ›), remembered. */
+  async function flip(messageId: string): Promise<void> {
+    const id = currentId.value
+    if (!id) return
+    list.setLeaf(id, messageId)
+    const { error } = await supabase().from('chat_sessions').update({ current_leaf_id: messageId }).eq('id', id)
+    if (error) throw error
+  }
+
+  /** A new chat holding a copy of the path up to `messageId`; returns its id. */
+  async function branch(messageId: string): Promise<string> {
+    const { data, error } = await supabase().rpc('chat_branch', { message: messageId })
+    if (error) throw error
+    const fresh = String(data)
+    await list.refreshSession(fresh)
+    return fresh
+  }
+
+  return { stop, regenerate, edit, flip, branch }
+}
