@@ -1,0 +1,30 @@
+/**
+ * How the chat page words a refusal: a known error as its i18n key (lib/errors.ts), else the
+ * server's message; a guest's question past the limit (RLS says 42501) as the invitation to sign up.
+ * `attempt` runs a chat action and shows its refusal as a toast instead of throwing.
+ */
+import { useI18n } from 'vue-i18n'
+import { ElMessage } from '@/lib/ui'
+import { describeError } from '@/lib/errors'
+import { useAuth } from '@/stores/auth'
+
+export function useChatErrors() {
+  const { t } = useI18n()
+  const auth = useAuth()
+
+  function errorText(e: unknown): string {
+    if (auth.isGuest && (e as { code?: unknown } | null)?.code === '42501') return t('guest.limitReached')
+    const d = describeError(e)
+    return d.key ? t(d.key) : d.message
+  }
+
+  async function attempt(action: () => Promise<unknown>): Promise<void> {
+    try {
+      await action()
+    } catch (e) {
+      ElMessage.error(errorText(e))
+    }
+  }
+
+  return { errorText, attempt }
+}
