@@ -2,11 +2,12 @@
 own read.
 
 A throwaway cluster, the gateway (with Storage), the fake DashScope and one `python -m worker`,
-as in bench/worker_bench.py. Each conversation is a person who asks questions in turn, every other
-one with a photo they just uploaded (a 1280x960 JPEG of about 0.83 MB, through the Storage API as
-that person; a new object each time, as a new photo would be, so the worker has never read it),
-the conversations starting at random offsets and pausing THINK_S between an answer and the next
-question. So image and text questions meet the same machine state at the same concurrency, in the
+as in bench/worker_bench.py. Each conversation is a person who asks ROUNDS questions in turn
+after a text question that warms their new session, every other one with a photo they just
+uploaded (a 1280x960 JPEG of about 0.83 MB, through the Storage API as that person; a new object
+each time, as a new photo would be, so the worker has never read it), pausing THINK_S before each
+question. 1 or 50 conversations go on at once, each of them SERIES conversations one after another
+(three at 1, for more samples). So image and text questions meet the same machine state at the same concurrency, in the
 same run. Every run starts fresh conversations, so runs repeat the same experiment: a session's
 earlier images come back on every later image question (the vision model sees them again), and
 with one session across runs their number grew run after run.
@@ -59,7 +60,8 @@ from bench.worker_bench import TTFT_S, Bench, _child
 from core.settings import Settings
 from worker.supabase_http import SupabaseHttp
 
-ROUNDS = {1: 10, 50: 4}  # questions per conversation per run, half of them with the photo
+ROUNDS = {1: 6, 50: 4}  # questions per conversation, half of them with a photo
+SERIES = {1: 3, 50: 1}  # conversations each of the concurrent ones is, one after another, per run
 THINK_S = (0.5, 1.5)
 WIDTH, HEIGHT = 1280, 960
 TRANSPORTS = ("inline", "signed_url")
@@ -145,10 +147,12 @@ class Conversations:
     async def run_once(
         self, conversations: int, transport: str, run: int, storage: SupabaseHttp, errors: list[str]
     ) -> dict[str, Any]:
-        """One run: fresh people and sessions, each asking ROUNDS[conversations] questions after a
-        text question that warms their session."""
+        """One run: `conversations` at once, each SERIES[conversations] fresh people and sessions one
+        after another, each asking ROUNDS[conversations] questions after a text question that warms
+        their session."""
         conn = await asyncpg.connect(self.bench.dsn)
-        people = await self.bench.users(conn, conversations)
+        series = SERIES[conversations]
+        people = await self.bench.users(conn, conversations * series)
         rounds = ROUNDS[conversations]
 
         def with_image(index: int, i: int) -> bool:
@@ -195,12 +199,10 @@ class Conversations:
         async def converse(index: int) -> None:
             user, session, _ = people[index]
             ask = asking[index]
-            await asyncio.sleep(rng.uniform(0, THINK_S[1]))
             earlier = 0  # image questions this conversation asked before: their images come back
             for i in range(rounds + 1):
                 photo_ = photos.get((index, i))
-                if i:
-                    await asyncio.sleep(rng.uniform(*THINK_S))
+                await asyncio.sleep(rng.uniform(*THINK_S))
                 qid = str(
                     await ask.fetchval(
                         "insert into chat_messages (session_id, user_id, content, attachments)"
@@ -225,7 +227,11 @@ class Conversations:
                 earlier += 1
                 samples["read"].append(await read(photo_))
 
-        await asyncio.gather(*(converse(index) for index in range(len(people))))
+        async def one_after_another(slot: int) -> None:
+            for index in range(slot * series, (slot + 1) * series):
+                await converse(index)
+
+        await asyncio.gather(*(one_after_another(slot) for slot in range(conversations)))
         for ask in asking:
             await ask.close()
         for client in clients:
