@@ -47,6 +47,7 @@ MULTIMODAL_PATH = "/api/v1/services/aigc/multimodal-generation/generation"
 COMPAT_PATH = "/compatible-mode/v1/chat/completions"
 INVALID_KEY_PREFIX = "sk-invalid"
 REQUESTS_KEPT = 200
+REQUEST_BYTES_KEPT = 64 << 20  # and no more than this of their bodies: inline images make bodies MBs each
 _JSON = "application/json"
 _decode = msgspec.json.decode
 _encode = msgspec.json.encode
@@ -60,7 +61,7 @@ class FakeScope:
         self.stats = Stats()
         self.plan = FaultPlan()
         self.cache = features.PrefixCache()
-        self.received: deque[dict[str, Any]] = deque(maxlen=REQUESTS_KEPT)
+        self.received: deque[dict[str, Any]] = deque()
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -254,7 +255,11 @@ class FakeScope:
 
     def _record(self, request: web.Request, body: Any) -> None:
         """Keep the request for `GET /_fake/requests` (newest last, bounded)."""
-        self.received.append({"path": request.path, "body": body})
+        self.received.append({"path": request.path, "body": body, "bytes": request.content_length or 0})
+        while len(self.received) > REQUESTS_KEPT or (
+            len(self.received) > 1 and sum(r["bytes"] for r in self.received) > REQUEST_BYTES_KEPT
+        ):
+            self.received.popleft()
 
     def _extras(
         self, call: Call, params: dict[str, Any], seed: int, knobs: Knobs, reply: answers.Reply
@@ -378,7 +383,8 @@ class FakeScope:
         return web.Response(body=_encode(self.stats.snapshot()), content_type=_JSON)
 
     async def _requests(self, request: web.Request) -> web.Response:
-        """The generation requests received (path and JSON body), oldest first, the newest 200."""
+        """The generation requests received (path, JSON body and its size in bytes), oldest first: the
+        newest 200, fewer when their bodies pass 64 MiB."""
         return web.Response(body=_encode(list(self.received)), content_type=_JSON)
 
     async def _reset(self, request: web.Request) -> web.Response:

@@ -7,10 +7,11 @@ import io
 from typing import Any
 
 import aiohttp
+import pytest
 from dashscope import AioGeneration, AioMultiModalConversation
 from PIL import Image
 
-from fakescope import tokens
+from fakescope import server, tokens
 from fakescope.features import CACHE_MIN_TOKENS
 from fakescope.server import FakeScope
 from fakescope.vision import DOWNLOAD_FAILED, image_tokens
@@ -177,3 +178,19 @@ async def test_a_data_uri_that_is_not_base64_throughout_is_refused(fake: FakeSco
     for bad in (good[:-12] + "!!!!" + good[-8:], good[:-1], good + "A", "data:image/png;base64,===="):
         rsp = await _image_usage(fake, bad)
         assert (rsp.status_code, rsp.code, rsp.message) == (400, "InvalidParameter", DOWNLOAD_FAILED), bad[-16:]
+
+
+async def test_the_request_log_keeps_the_newest_within_its_byte_bound(
+    fake: FakeScope, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake.received.clear()
+    questions = [f"question {n}: " + "x" * 3000 for n in range(3)]
+    await _collect(fake, messages=[{"role": "user", "content": questions[0]}])
+    size = fake.received[-1]["bytes"]
+    assert size > 3000
+    monkeypatch.setattr(server, "REQUEST_BYTES_KEPT", size * 5 // 2)  # room for two of them, not three
+    for question in questions[1:]:
+        await _collect(fake, messages=[{"role": "user", "content": question}])
+    async with aiohttp.ClientSession() as http, http.get(f"{fake.base_url}/_fake/requests") as response:
+        recorded = await response.json()
+    assert [r["body"]["input"]["messages"][0]["content"] for r in recorded] == questions[1:]
