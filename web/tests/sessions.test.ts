@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { TITLE_LENGTH, sessionOrder, titleFrom } from '@/lib/sessions'
+import { sessionOrder } from '@/lib/sessions'
 import { nextAnswerNo } from '@/stores/chat/turns'
 import type { ChatMessage, ChatSession } from '@/lib/types'
 
@@ -20,15 +20,6 @@ describe('sessionOrder', () => {
       session('pinnedLate', { pinned_at: '2026-01-02T10:00:00Z', last_message_at: '2025-12-01T00:00:00Z' }),
     ]
     expect(list.sort(sessionOrder).map((s) => s.id)).toEqual(['pinnedLate', 'pinnedEarly', 'busy', 'fresh', 'quiet'])
-  })
-})
-
-describe('titleFrom', () => {
-  it('flattens whitespace and cuts long first messages', () => {
-    expect(titleFrom('  hello\n  world ')).toBe('hello world')
-    const long = titleFrom('字'.repeat(100))
-    expect(Array.from(long)).toHaveLength(TITLE_LENGTH + 1)
-    expect(long.endsWith('…')).toBe(true)
   })
 })
 

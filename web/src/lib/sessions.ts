@@ -1,9 +1,8 @@
-/** Pure helpers for the session list: the columns read, the sidebar's order, a title from text. */
+/** Pure helpers for the session list: the columns read and the sidebar's order. */
 import type { ChatSession } from './types'
 
 export const SESSION_COLUMNS =
   'id,role_id,title,message_count,last_message_at,archived_at,model,thinking,current_leaf_id,branched,pinned_at,created_at'
-export const TITLE_LENGTH = 40
 
 /** Pinned first (most recently pinned on top), then by last activity. */
 export function sessionOrder(a: ChatSession, b: ChatSession): number {
@@ -11,9 +10,4 @@ export function sessionOrder(a: ChatSession, b: ChatSession): number {
     (b.pinned_at ?? '').localeCompare(a.pinned_at ?? '') ||
     (b.last_message_at ?? b.created_at).localeCompare(a.last_message_at ?? a.created_at)
   )
-}
-
-export function titleFrom(content: string): string {
-  const flat = content.replace(/\s+/g, ' ').trim()
-  return Array.from(flat).length > TITLE_LENGTH ? Array.from(flat).slice(0, TITLE_LENGTH).join('') + '…' : flat
 }
