@@ -99,7 +99,7 @@ await journey(async ({ newPage }) => {
   })
 
   await step('reload: the thumbnail, the PDF chip and the avatar are still there', async () => {
-    await page.goto(`${WEB_URL}/?s=${result.sessionId}&signedSeconds=2`)
+    await page.goto(`${WEB_URL}/?s=${result.sessionId}&signedSeconds=6`)
     const turn = page.locator(tid('turn')).first()
     const thumb = turn.locator(tid('attachment-thumb'))
     await imageLoaded(thumb)
