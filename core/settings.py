@@ -392,7 +392,7 @@ class WorkerSettings:
             "WORKER_DATABASE_URL", login_as(env_str("DATABASE_URL", LOCAL_DB), "authenticator")
         )
     )
-    database_pool: int = field(default_factory=lambda: env_int("WORKER_DATABASE_POOL", 8))
+    database_pool: int = field(default_factory=lambda: env_int("WORKER_DATABASE_POOL", 10))
 
 
 @dataclass(frozen=True)
