@@ -42,7 +42,7 @@ from bench.harness import (
     RUNS,
     cpu_seconds,
     free_port,
-    postgres_pids,
+    postgres_cpu_seconds,
     spread,
     stack_env,
     summary_ms,
@@ -169,12 +169,11 @@ def _loadgen(port: int, path: str, headers: dict[str, str], server_pid: int, pgd
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(spec, handle)
     try:
-        database = postgres_pids(pgdata)
-        cpu_before, pg_before = cpu_seconds(server_pid), cpu_seconds(*database)
+        cpu_before, pg_before = cpu_seconds(server_pid), postgres_cpu_seconds(pgdata)
         done = subprocess.run(
             [sys.executable, "-m", "bench.loadgen", handle.name], capture_output=True, check=True, cwd=ROOT
         )
-        cpu, pg = cpu_seconds(server_pid) - cpu_before, cpu_seconds(*database) - pg_before
+        cpu, pg = cpu_seconds(server_pid) - cpu_before, postgres_cpu_seconds(pgdata) - pg_before
     finally:
         os.unlink(handle.name)
     result = json.loads(done.stdout)

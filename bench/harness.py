@@ -144,6 +144,19 @@ def postgres_pids(data_dir: Path) -> list[int]:
     return pids
 
 
+def postgres_cpu_seconds(data_dir: Path) -> float:
+    """CPU seconds the cluster has used so far: its live processes, plus what the postmaster has
+    collected from children that already exited (cutime, cstime). Unlike summing a pid list taken
+    earlier, a backend that starts or exits between two readings is counted, not lost."""
+    pids = postgres_pids(data_dir)
+    try:
+        fields = Path(f"/proc/{pids[0]}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return cpu_seconds(*pids)
+    reaped = int(fields[13]) + int(fields[14])  # cutime, cstime
+    return cpu_seconds(*pids) + reaped / os.sysconf("SC_CLK_TCK")
+
+
 def machine() -> dict[str, Any]:
     cpu = ""
     cpuinfo = Path("/proc/cpuinfo")
