@@ -40,7 +40,7 @@ from bench.harness import (
     chat_listener,
     cpu_seconds,
     free_port,
-    postgres_pids,
+    postgres_cpu_seconds,
     stack_env,
     summary_ms,
     throwaway_cluster,
@@ -138,11 +138,11 @@ class ServiceBench(Bench):
         for run in range(QUOTA_ROUNDS):
             mode = "on" if run % 2 else "off"
             await self.quota_triggers(admin, on=mode == "on")
-            before = cpu_seconds(*postgres_pids(self.pgdata)) if self.pgdata else 0.0
+            before = postgres_cpu_seconds(self.pgdata) if self.pgdata else 0.0
             await asyncio.gather(
                 *(converse(u, s, ask, mode, run) for (u, s, _), ask in zip(people, asking, strict=True))
             )
-            used = (cpu_seconds(*postgres_pids(self.pgdata)) if self.pgdata else 0.0) - before
+            used = (postgres_cpu_seconds(self.pgdata) if self.pgdata else 0.0) - before
             cpu[mode].append(round(used * 1000 / (CONVERSATIONS * TURNS_PER_RUN), 3))
         # Admitted questions settled: their ledger rows (titles are charged on rows of their own).
         settled = await admin.fetchval(

@@ -58,7 +58,7 @@ from bench.harness import (
     chat_listener,
     cpu_seconds,
     free_port,
-    postgres_pids,
+    postgres_cpu_seconds,
     spread,
     stack_env,
     summary_ms,
@@ -366,7 +366,7 @@ class Bench:
     def cpu(self) -> dict[str, float]:
         """CPU seconds used so far by each process of the system under test, and by this bench."""
         used = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
-        used["postgres"] = cpu_seconds(*postgres_pids(self.pgdata)) if self.pgdata else 0.0
+        used["postgres"] = postgres_cpu_seconds(self.pgdata) if self.pgdata else 0.0
         times = os.times()
         used["bench_client"] = times.user + times.system
         return used
