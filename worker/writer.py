@@ -8,11 +8,6 @@ the lease renewal of every row not written for a third of the lease, and all fin
 and releases queued meanwhile. The answer tells each row's `cancel_requested`, and a row missing
 from it was taken by another worker. A failed round is retried on the next tick: progress
 writes are idempotent (`known` + `delta`), and a finish stays queued until it is written.
-
-Up to `_ROUNDS_IN_FLIGHT` rounds run at once, each on its own pooled connection, so finishes that
-arrive while a large round is being written go out at once instead of waiting behind it (a burst
-of answers was written by one Postgres backend at a time). A row is in at most one round in
-flight: its progress waits for the round that carries it, so its writes keep their order.
 """
 
 from __future__ import annotations
@@ -28,8 +23,6 @@ from worker.store import Store
 
 log = logging.getLogger(__name__)
 
-_ROUNDS_IN_FLIGHT = 3
-
 
 class RowWriter:
     def __init__(self, store: Store, interval: float) -> None:
@@ -38,8 +31,6 @@ class RowWriter:
         self._renew_every = store.lease_seconds / 3
         self._replies: dict[str, Reply] = {}
         self._final: dict[str, tuple[dict[str, Any], asyncio.Future[bool]]] = {}
-        self._writing: set[str] = set()  # rows in a round in flight
-        self._rounds: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
 
     def track(self, reply: Reply) -> None:
@@ -67,27 +58,20 @@ class RowWriter:
             while True:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._interval)
-                while len(self._rounds) >= _ROUNDS_IN_FLIGHT:
-                    await asyncio.wait(self._rounds, return_when=asyncio.FIRST_COMPLETED)
                 self._wake.clear()
-                started = asyncio.create_task(self._round())
-                self._rounds.add(started)
-                started.add_done_callback(self._rounds.discard)
+                await self._round()
         finally:
-            if self._rounds:
-                await asyncio.shield(asyncio.wait(set(self._rounds)))
             if self._final:
                 await asyncio.shield(self._round())
 
     async def _round(self) -> None:
         now = time.monotonic()
-        finals = {rid: pending for rid, pending in self._final.items() if rid not in self._writing}
-        for rid in finals:
-            del self._final[rid]
+        finals = self._final
+        self._final = {}
         progress: list[tuple[Reply, int, int, int, int]] = []
         items = [item for item, _ in finals.values()]
         for rid, reply in self._replies.items():
-            if rid in finals or rid in self._writing:
+            if rid in finals:
                 continue
             if (
                 reply.chars > reply.flushed_chars
@@ -113,8 +97,6 @@ class RowWriter:
                 )
         if not items:
             return
-        rows = {item["id"] for item in items}
-        self._writing |= rows
         try:
             held = await self._store.flush(items)
         except Exception:
@@ -122,10 +104,6 @@ class RowWriter:
             for rid, pending in finals.items():
                 self._final.setdefault(rid, pending)
             return
-        finally:
-            self._writing -= rows
-        if not rows.isdisjoint(self._final):
-            self._wake.set()  # a finish waited for this round's write of its row
         for reply, parts, chars, thoughts, thought_chars in progress:
             rid = reply.claim.id
             if rid not in held:
