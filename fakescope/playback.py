@@ -1,26 +1,19 @@
 """Plays a reply onto an open stream at the configured pace, and plays scripted stream faults.
 
 Cost per event is one timer, one small JSON encode and one socket write; events are scheduled
-against the time the request arrived (`time.monotonic()`; the server's own parsing counts towards
-its time to first token, as it does for the real service's), so slow wake-ups do not accumulate
-into drift. The first event waits on `_Alarm`, which wakes it to a fraction of a millisecond: the
-loop's own timers tick in whole milliseconds (uvloop's clock; epoll's timeout rounds up), which
-made a 50 ms time to first token come out 0.5-1 ms late, lateness the first-token benchmarks
-counted against the platform. A client that goes
-away shows up as a cancelled handler (aiohttp's handler_cancellation) or a failed write, and stops
+against the time the request arrived (the server's own parsing counts towards its time to first
+token, as it does for the real service's), so slow wake-ups do not accumulate into drift. The
+clock is `time.monotonic()`, not the loop's: uvloop's ticks in whole milliseconds and is read once
+per loop iteration, so it could date a request's arrival early. A client that goes away shows up as a cancelled handler (aiohttp's handler_cancellation) or a failed write, and stops
 the generation at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import heapq
-import itertools
 import random
 import socket
 import struct
-import threading
 import time
 from typing import Protocol
 
@@ -50,65 +43,20 @@ class Pacer:
     async def wait(self, tokens_before: int, tokens_next: int) -> None:
         """Sleep until the event following `tokens_before` sent tokens is due."""
         knobs = self.knobs
-        if tokens_before == 0:
-            if knobs.ttft > 0:
-                await _alarm().at(self.start + knobs.ttft)
-            return
         if knobs.tokens_per_s <= 0:
+            if knobs.ttft > 0 and tokens_before == 0:
+                await _sleep_until(self.start + knobs.ttft)
             return
         due = self.start + knobs.ttft + tokens_before / knobs.tokens_per_s
-        if self._rng is not None:
+        if self._rng is not None and tokens_before:
             due += self._rng.uniform(-knobs.jitter, knobs.jitter) * tokens_next / knobs.tokens_per_s
-        delay = due - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        await _sleep_until(due)
 
 
-class _Alarm:
-    """One thread that resolves futures at a `time.monotonic()` instant (its condition variable
-    waits to the microsecond), handing each to its loop with `call_soon_threadsafe`."""
-
-    def __init__(self) -> None:
-        self._due: list[tuple[float, int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
-        self._order = itertools.count()
-        self._changed = threading.Condition()
-        threading.Thread(target=self._run, name="fakescope-alarm", daemon=True).start()
-
-    def at(self, due: float) -> asyncio.Future[None]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-        with self._changed:
-            heapq.heappush(self._due, (due, next(self._order), loop, future))
-            self._changed.notify()
-        return future
-
-    def _run(self) -> None:
-        with self._changed:
-            while True:
-                wait = self._due[0][0] - time.monotonic() if self._due else None
-                if wait is None or wait > 0:
-                    self._changed.wait(wait)
-                    continue
-                _, _, loop, future = heapq.heappop(self._due)
-                with contextlib.suppress(RuntimeError):  # that loop has closed
-                    loop.call_soon_threadsafe(_ring, future)
-
-
-def _ring(future: asyncio.Future[None]) -> None:
-    if not future.done():  # a cancelled wait (the client left) stays cancelled
-        future.set_result(None)
-
-
-_alarms: list[_Alarm] = []
-_alarms_lock = threading.Lock()
-
-
-def _alarm() -> _Alarm:
-    """The process's alarm thread, started on first use."""
-    with _alarms_lock:
-        if not _alarms:
-            _alarms.append(_Alarm())
-        return _alarms[0]
+async def _sleep_until(due: float) -> None:
+    delay = due - time.monotonic()
+    if delay > 0:
+        await asyncio.sleep(delay)
 
 
 def reset_connection(request: web.BaseRequest) -> None:
