@@ -4,8 +4,9 @@ Cost per event is one timer, one small JSON encode and one socket write; events 
 against the time the request arrived (the server's own parsing counts towards its time to first
 token, as it does for the real service's), so slow wake-ups do not accumulate into drift. The
 clock is `time.monotonic()`, not the loop's: uvloop's ticks in whole milliseconds and is read once
-per loop iteration, so it could date a request's arrival early. A client that goes away shows up as a cancelled handler (aiohttp's handler_cancellation) or a failed write, and stops
-the generation at once.
+per loop iteration, so it could date a request's arrival early. A client that goes away shows up
+as a cancelled handler (aiohttp's handler_cancellation) or a failed write, and stops the
+generation at once.
 """
 
 from __future__ import annotations
