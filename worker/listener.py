@@ -81,9 +81,9 @@ class Listener:
             self._sweeper.kick()
         else:
             self.subscribed.clear()
+            log.warning("realtime subscription %s", state.value, extra={"error": repr(error) if error else None})
         if self._metrics is not None:
             self._metrics.listening.set(1 if self.subscribed.is_set() else 0)
-            log.warning("realtime subscription %s", state.value, extra={"error": repr(error) if error else None})
 
     def _inserted(self, payload: Any) -> None:
         record = payload["data"].get("record") or {}
