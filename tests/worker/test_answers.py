@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 
 import asyncpg
-import pytest
 
 from tests.conftest import LocalStack
 from tests.worker.conftest import (
@@ -21,21 +19,13 @@ from tests.worker.conftest import (
 )
 
 
-async def test_a_joined_subscription_sets_its_gauge_and_warns_of_nothing(
-    stack: LocalStack, fake: RecordingFakeScope, workers: Workers, caplog: pytest.LogCaptureFixture
-) -> None:
-    worker = await workers.start(worker_settings(stack, fake))
-    await asyncio.wait_for(worker.listening(), 15)
-    assert sample(worker, "worker_listening") == 1  # what a deployment (and bench/) waits for
-    assert not [r for r in caplog.records if r.name == "worker.listener" and r.levelno >= logging.WARNING]
-
-
 async def test_inserted_question_gets_one_completed_answer_with_provider_usage(
     stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
 ) -> None:
     # A sweep only at start: the question below can only arrive through realtime.
     worker = await workers.start(worker_settings(stack, fake, sweep_interval=3600.0))
     await asyncio.wait_for(worker.listening(), 15)
+    assert sample(worker, "worker_listening") == 1  # what a deployment (and bench/) waits for
     question = await ask(pg, owner)
 
     row = await final_answer(pg, question)
