@@ -84,32 +84,20 @@ STREAMS = 1000
 LOG_DIR = Path(os.environ.get("BENCH_LOG_DIR", Path(tempfile.gettempdir()) / "cg-worker-bench"))
 
 
-def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0, ready: str = "") -> None:
+    """Until `url` answers (with `ready` in its body, when given: e.g. a worker's `worker_listening`
+    gauge at 1 once it has joined its Realtime subscription)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
         try:
-            httpx.get(url, timeout=1.0)
-            return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise TimeoutError(url)
-
-
-def _wait_listening(metrics_url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    """Until the worker has joined its Realtime subscription (its `worker_listening` gauge is 1)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
-        try:
-            if "\nworker_listening 1.0" in httpx.get(metrics_url, timeout=1.0).text:
+            if ready in httpx.get(url, timeout=1.0).text:
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.05)
-    raise TimeoutError(metrics_url)
+    raise TimeoutError(url)
 
 
 @contextmanager
@@ -191,7 +179,7 @@ class Bench:
                         _child("worker", ["-m", "worker"], {**env, "WORKER_METRICS_PORT": str(metrics_port)}, None)
                     )
                     metrics = f"http://127.0.0.1:{metrics_port}/metrics"
-                    _wait_listening(metrics, child)
+                    _wait_http(metrics, child, ready="\nworker_listening 1.0")
                     pids.append(child.pid)
                     if i == 0:
                         self.worker_metrics = metrics
