@@ -51,11 +51,8 @@ class SupabaseHttp:
 
     async def download(self, bucket: str, path: str) -> bytes:
         """An object's bytes from Storage (`GET /storage/v1/object/<bucket>/<path>`, as service_role)."""
-        async with self._http().get(f"{self._url}/storage/v1/object/{bucket}/{quote(path)}") as response:
-            body = await response.read()
-            if response.status >= 300:
-                raise SupabaseError(response.status, body.decode(errors="replace"))
-        return body
+        body, _ = await self.download_if_changed(bucket, path, None)
+        return body or b""
 
     async def download_if_changed(self, bucket: str, path: str, etag: str | None) -> tuple[bytes | None, str | None]:
         """An object's bytes and ETag; (None, etag) when `etag` still names it (`If-None-Match`: 304,
