@@ -9,44 +9,32 @@ and pixel limits (..._attachments_in_answers.sql). The worker reads them as serv
 Images go to the model either inline (a `data:` URI: works with any deployment, the bytes travel
 in the request) or as a short-lived signed Storage URL the provider downloads (LLM_IMAGE_TRANSPORT);
 worker/images.py makes those references and keeps them, so an image is read once per worker.
-Documents (PDF, DOCX, TXT, Markdown) are extracted here, off the event loop, with pypdf and
-python-docx; a document whose text cannot be read refuses the turn (`DocumentUnreadable`) rather
-than answering without it.
+Documents (PDF, DOCX, TXT, Markdown) become their text, extracted off the event loop and kept by
+worker/documents.py, so a document is read and parsed once per worker; a document whose text cannot
+be read refuses the turn (`DocumentUnreadable`) rather than answering without it.
 
 Earlier questions' files come back with them in later prompts (a follow-up about the same
-document): the files of every earlier question that was answered, documents read again the same
-way and images by their kept reference, so the earlier question is sent byte for byte as it was
-first (context caching). An
-earlier file that cannot be read any more is left out and logged: an old file never blocks a new
+document): the files of every earlier question that was answered, documents by their kept text and
+images by their kept reference, so the earlier question is sent byte for byte as it was first
+(context caching). An earlier file that cannot be read any more is left out and logged: an old file never blocks a new
 question. Images of earlier questions are read only for a model that takes images.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from worker.documents import DOCUMENT_TYPES, DocumentTexts
+from worker.errors import AttachmentError
 from worker.images import ImageRefs
 from worker.store import HistoryItem
-from worker.supabase_http import SupabaseError, SupabaseHttp
+from worker.supabase_http import SupabaseError
 
 log = logging.getLogger(__name__)
-
-BUCKET = "attachments"
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-DOCUMENT_TYPES = frozenset({"application/pdf", "text/plain", "text/markdown", DOCX})
-
-
-class AttachmentError(Exception):
-    """A turn that cannot be answered because of an attachment; `code` is the row's error_code."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(f"{code}: {detail}")
-        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +71,10 @@ async def image_refs(refs: ImageRefs, images: Sequence[Attachment]) -> list[str]
     return list(await asyncio.gather(*(refs.ref(image.path, image.mime_type) for image in images)))
 
 
-async def document_texts(http: SupabaseHttp, documents: Sequence[Attachment]) -> list[tuple[str, str]]:
+async def document_texts(documents: DocumentTexts, files: Sequence[Attachment]) -> list[tuple[str, str]]:
     """(name, text) per document, in order."""
-    blobs = await asyncio.gather(*(http.download(BUCKET, doc.path) for doc in documents))
-    texts = []
-    for doc, blob in zip(documents, blobs, strict=True):
-        texts.append((doc.name, await asyncio.to_thread(extract, doc.mime_type, blob, doc.name)))
-    return texts
+    texts = await asyncio.gather(*(documents.text(doc.path, doc.mime_type, doc.name) for doc in files))
+    return [(doc.name, text) for doc, text in zip(files, texts, strict=True)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +99,7 @@ def answered_files(history: Sequence[HistoryItem]) -> list[tuple[str, list[Attac
 
 
 async def earlier_files(
-    http: SupabaseHttp,
+    documents: DocumentTexts,
     questions: Sequence[tuple[str, Sequence[Attachment]]],
     *,
     images: ImageRefs | None,
@@ -124,7 +109,7 @@ async def earlier_files(
 
     async def text(doc: Attachment) -> tuple[str, str] | None:
         try:
-            return (await document_texts(http, [doc]))[0]
+            return (await document_texts(documents, [doc]))[0]
         except (SupabaseError, AttachmentError) as exc:
             log.warning("an earlier document is left out", extra={"path": doc.path, "error": str(exc)})
             return None
@@ -145,30 +130,6 @@ async def earlier_files(
 
     read = await asyncio.gather(*(one(files) for _, files in questions))
     return {qid: earlier for (qid, _), earlier in zip(questions, read, strict=True) if earlier.texts or earlier.images}
-
-
-def extract(mime_type: str, blob: bytes, name: str = "") -> str:
-    """The plain text of a document; AttachmentError DocumentUnreadable when there is none to read."""
-    try:
-        if mime_type in ("text/plain", "text/markdown"):
-            text = blob.decode("utf-8")
-        elif mime_type == "application/pdf":
-            from pypdf import PdfReader  # noqa: PLC0415 - loaded by the first document only
-
-            text = "\n\n".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(blob)).pages)
-        elif mime_type == DOCX:
-            from docx import Document  # noqa: PLC0415 - loaded by the first document only
-
-            text = "\n".join(p.text for p in Document(io.BytesIO(blob)).paragraphs)
-        else:
-            raise AttachmentError("DocumentUnreadable", f"{name}: {mime_type} is not a document type")
-    except AttachmentError:
-        raise
-    except Exception as exc:  # a corrupt file: every parser has its own exceptions
-        raise AttachmentError("DocumentUnreadable", f"{name}: {exc}") from exc
-    if not text.strip():
-        raise AttachmentError("DocumentUnreadable", f"{name}: no text in it (a scanned PDF?)")
-    return text
 
 
 def with_documents(question: str, texts: Sequence[tuple[str, str]]) -> str:

@@ -41,3 +41,11 @@ USER_MESSAGES = {
 
 def user_message(code: str) -> str:
     return USER_MESSAGES.get(code, USER_MESSAGES["WorkerError"])
+
+
+class AttachmentError(Exception):
+    """A turn that cannot be answered because of an attachment; `code` is the row's error_code."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code

@@ -22,8 +22,9 @@ import msgspec
 
 from core.settings import LlmSettings
 from worker import attachments, errors
-from worker.attachments import AttachmentError
 from worker.broadcast import Broadcaster
+from worker.documents import DocumentTexts
+from worker.errors import AttachmentError
 from worker.images import ImageRefs
 from worker.llm import (
     ChatMessage,
@@ -90,17 +91,16 @@ class Turns:
         self._metrics = metrics
         self._llm = llm
         self._catalog = catalog or Catalog()
-        self._storage = storage
-        self._images = (
-            ImageRefs(
+        self._images: ImageRefs | None = None
+        self._documents: DocumentTexts | None = None
+        if storage is not None:
+            self._images = ImageRefs(
                 storage,
                 transport=llm.image_transport,
                 seconds=llm.image_url_seconds,
                 max_bytes=llm.image_cache_mb << 20,
             )
-            if storage is not None
-            else None
-        )
+            self._documents = DocumentTexts(storage, max_bytes=llm.document_cache_mb << 20)
         self._turn_timeout = turn_timeout
         self._titler = titler
         self.active: dict[str, Reply] = {}
@@ -168,7 +168,7 @@ class Turns:
         items = attachments.parse(claim.attachments)
         images = [a for a in items if a.is_image]
         documents = [a for a in items if a.is_document]
-        if self._storage is None or self._images is None:
+        if self._images is None or self._documents is None:
             if items:
                 raise AttachmentError("AttachmentUnavailable", "no Storage to read attachments from")
             return _prompt(claim, self._llm, self._catalog)
@@ -176,10 +176,10 @@ class Turns:
         llm = self._llm
         try:  # every file is read at once: one round trip's wait, not one after another
             texts, refs, earlier = await asyncio.gather(
-                attachments.document_texts(self._storage, documents),
+                attachments.document_texts(self._documents, documents),
                 attachments.image_refs(self._images, images),
                 attachments.earlier_files(
-                    self._storage,
+                    self._documents,
                     attachments.answered_files(claim.history),
                     images=self._images if info is not None and info.vision else None,
                 ),

@@ -19,7 +19,8 @@ from fakescope.server import MULTIMODAL_PATH
 from fakescope.vision import image_tokens
 from tests.conftest import LocalStack
 from tests.worker.conftest import Owner, RecordingFakeScope, Workers, final_answer, make_owner, worker_settings
-from worker.attachments import DOCX, AttachmentError, extract
+from worker.documents import DOCX, extract
+from worker.errors import AttachmentError
 
 
 def storage_of(stack: LocalStack, owner: Owner) -> AsyncStorageClient:
@@ -171,15 +172,14 @@ async def test_another_user_reaches_none_of_the_attachments(
 def test_extraction_reads_pdf_docx_and_text_and_refuses_what_has_no_text() -> None:
     assert extract("text/plain", "你好 world".encode()) == "你好 world"
     assert extract(DOCX, docx("第一段 paragraph")) == "第一段 paragraph"
-    pdf = _pdf("Hello PDF 2026")
-    assert "Hello PDF 2026" in extract("application/pdf", pdf)
+    assert "Hello PDF 2026" in extract("application/pdf", pdf("Hello PDF 2026"))
     for mime, blob in (("application/pdf", b"not a pdf"), ("text/plain", b"   "), ("text/plain", b"\xff\xfe\xfa")):
         with pytest.raises(AttachmentError) as refused:
             extract(mime, blob)
         assert refused.value.code == "DocumentUnreadable"
 
 
-def _pdf(text: str) -> bytes:
+def pdf(text: str) -> bytes:
     """A one-page PDF with `text` in Helvetica (objects written by hand, offsets computed)."""
     stream = f"BT /F1 24 Tf 72 720 Td ({text}) Tj ET".encode()
     objects = [

@@ -1,0 +1,104 @@
+"""Documents as their text, each read from Storage and extracted once per worker.
+
+A session's earlier documents come back on every later turn (worker/attachments.py, "follow-ups
+keep the files"), so without this each turn would download every document of the conversation
+again and parse it again (pypdf on a long PDF is tens to hundreds of milliseconds of CPU per
+turn, in a thread but still on the worker's two cores). Here each document's text is kept after
+its first use with the object's ETag; a later use asks Storage `If-None-Match: <etag>`: 304 gives
+the kept text (no bytes move, nothing is parsed), 200 an object that was replaced (extracted and
+kept anew), 404 drops what was kept and raises SupabaseError as a first read would.
+
+Extraction runs off the event loop (pypdf, python-docx, UTF-8 for text and Markdown); a document
+with no text to read raises AttachmentError `DocumentUnreadable` and nothing is kept, so the
+turn is refused rather than answered without it.
+
+Kept texts take at most `max_bytes` (LLM_DOCUMENT_CACHE_MB, counted in UTF-8), least recently used
+leave first. They are keyed by object path, and a question can only name its owner's objects (the
+database checks that before the question is stored), so what one turn kept is what Storage gives
+any turn naming that path: nothing crosses between users.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from worker.errors import AttachmentError
+from worker.supabase_http import SupabaseError, SupabaseHttp
+
+BUCKET = "attachments"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+DOCUMENT_TYPES = frozenset({"application/pdf", "text/plain", "text/markdown", DOCX})
+
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    text: str
+    etag: str
+    size: int  # UTF-8 bytes of `text`
+
+
+class DocumentTexts:
+    def __init__(self, http: SupabaseHttp, *, max_bytes: int) -> None:
+        self._http = http
+        self._max_bytes = max_bytes
+        self._kept: OrderedDict[str, _Kept] = OrderedDict()
+        self.kept_bytes = 0
+
+    async def text(self, path: str, mime_type: str, name: str) -> str:
+        """The text of the document at `path`; SupabaseError when Storage has none, AttachmentError
+        DocumentUnreadable when it has no text to read."""
+        kept = self._kept.get(path)
+        try:
+            blob, etag = await self._http.download_if_changed(BUCKET, path, kept.etag if kept else None)
+        except SupabaseError:
+            self._drop(path)
+            raise
+        if blob is None and kept is not None:  # 304: the bytes the kept text was read from
+            self._kept.move_to_end(path)
+            return kept.text
+        self._drop(path)
+        text = await asyncio.to_thread(extract, mime_type, blob or b"", name)
+        if etag:
+            self._keep(path, _Kept(text, etag, len(text.encode())))
+        return text
+
+    def _keep(self, path: str, kept: _Kept) -> None:
+        if kept.size > self._max_bytes:
+            return
+        self._kept[path] = kept
+        self.kept_bytes += kept.size
+        while self.kept_bytes > self._max_bytes:
+            _, oldest = self._kept.popitem(last=False)
+            self.kept_bytes -= oldest.size
+
+    def _drop(self, path: str) -> None:
+        gone = self._kept.pop(path, None)
+        if gone is not None:
+            self.kept_bytes -= gone.size
+
+
+def extract(mime_type: str, blob: bytes, name: str = "") -> str:
+    """The plain text of a document; AttachmentError DocumentUnreadable when there is none to read."""
+    try:
+        if mime_type in ("text/plain", "text/markdown"):
+            text = blob.decode("utf-8")
+        elif mime_type == "application/pdf":
+            from pypdf import PdfReader  # noqa: PLC0415 - loaded by the first document only
+
+            text = "\n\n".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(blob)).pages)
+        elif mime_type == DOCX:
+            from docx import Document  # noqa: PLC0415 - loaded by the first document only
+
+            text = "\n".join(p.text for p in Document(io.BytesIO(blob)).paragraphs)
+        else:
+            raise AttachmentError("DocumentUnreadable", f"{name}: {mime_type} is not a document type")
+    except AttachmentError:
+        raise
+    except Exception as exc:  # a corrupt file: every parser has its own exceptions
+        raise AttachmentError("DocumentUnreadable", f"{name}: {exc}") from exc
+    if not text.strip():
+        raise AttachmentError("DocumentUnreadable", f"{name}: no text in it (a scanned PDF?)")
+    return text
