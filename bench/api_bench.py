@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -315,11 +316,11 @@ async def _measure(
                 "api_page1": await _timed(lambda: api_page({})),
                 "direct_page1": await _timed(lambda: direct_page(False)),
                 "asyncpg_page1": await _timed(lambda: _asyncpg_page(pg, claims, session_id, None)),
-                "api_deep_cursor": await _timed(lambda cursor=cursor: api_page({"cursor": cursor})),
+                "api_deep_cursor": await _timed(partial(api_page, {"cursor": cursor})),
                 "direct_deep_cursor": await _timed(lambda: direct_page(True)),
-                "asyncpg_deep_cursor": await _timed(lambda deep=deep: _asyncpg_page(pg, claims, session_id, deep)),
+                "asyncpg_deep_cursor": await _timed(partial(_asyncpg_page, pg, claims, session_id, deep)),
                 "api_deep_offset": await _timed(
-                    lambda size=size: api_page({"page": int(size * 0.99) // 20, "limit": 20}), samples=10
+                    partial(api_page, {"page": int(size * 0.99) // 20, "limit": 20}), samples=10
                 ),
             }
             figures["sizes"][str(size)] = entry

@@ -17,7 +17,7 @@ from typing import Any
 
 
 def _encode(host: str, port: int, request: dict[str, Any]) -> bytes:
-    body = request.get("body", "").encode()
+    body = str(request.get("body", "")).encode()
     lines = [f"{request['method']} {request['path']} HTTP/1.1", f"Host: {host}:{port}"]
     lines += [f"{name}: {value}" for name, value in request.get("headers", {}).items()]
     lines.append(f"Content-Length: {len(body)}")

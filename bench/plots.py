@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 
-def _line(ax: Any, xs: list[float], series: dict[str, list[float]], xlabel: str, title: str) -> None:
+def _line(ax: Any, xs: Sequence[float], series: dict[str, list[float]], xlabel: str, title: str) -> None:
     for label, ys in series.items():
         ax.plot(xs, ys, marker="o", label=label)
     ax.set_xlabel(xlabel)

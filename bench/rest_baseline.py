@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 import jwt
+import jwt.utils
 import uvicorn
 from litestar import Litestar, Request, Response, get, post
 
@@ -34,7 +35,7 @@ def build(dsn: str, secret: str) -> Litestar:
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
         claims = jwt.decode(token, secret, algorithms=["HS256"], options={"verify_aud": False})
         async with pools["db"].acquire() as conn, conn.transaction():
-            await conn.fetchrow(_SETUP, claims["role"], jwt.api_jws.base64url_decode(token.split(".")[1]).decode())
+            await conn.fetchrow(_SETUP, claims["role"], jwt.utils.base64url_decode(token.split(".")[1]).decode())
             result: str | None = await conn.fetchval(sql, *args)
             return result
 
