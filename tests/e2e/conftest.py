@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -202,6 +203,87 @@ def product(web_stack: LocalStack, web_dist: Path, tmp_path_factory: pytest.Temp
             child.stop()
 
 
+@dataclass
+class Journey:
+    """A browser journey's `node web/e2e/<name>.mjs`, started by `start_journey`; `result()` waits for it."""
+
+    name: str
+    product: Product
+    process: subprocess.Popen[bytes]
+    shots: Path
+    output: Path
+    deadline: float
+    _result: dict[str, Any] | None = None
+
+    def result(self) -> dict[str, Any]:
+        """The journey's JSON result, with `exit_code` and `server_logs` added (see `run_journey`)."""
+        if self._result is not None:
+            return self._result
+        try:
+            self.process.wait(timeout=max(self.deadline - time.monotonic(), 0))
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise
+        stdout = (self.output / "stdout").read_text(errors="replace")
+        stderr = (self.output / "stderr").read_text(errors="replace")
+        shutil.rmtree(self.output, ignore_errors=True)
+        lines = [line for line in stdout.splitlines() if line.startswith("{")]
+        if not lines:
+            pytest.fail(f"{self.name}.mjs printed no result (exit {self.process.returncode}):\n{stdout}\n{stderr}")
+        result: dict[str, Any] = json.loads(lines[-1])
+        (self.shots / "result.json").write_text(json.dumps(result, ensure_ascii=False, indent=2))
+        result["exit_code"] = self.process.returncode
+        result["server_logs"] = self.product.logs()
+        self._result = result
+        return result
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_journey(
+    product: Product,
+    chromium_path: str,
+    name: str,
+    *,
+    shots: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 360,
+) -> Journey:
+    """Start the browser journey web/e2e/<name>.mjs against `product` (with users of its own: a fresh
+    E2E_TAG) and return at once. Screenshots go to `shots` (default tests/e2e/screenshots/<name>/,
+    emptied first) next to a result.json."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is missing: the browser tests need Node.js 20")
+    shots = shots if shots is not None else SCREENSHOTS / name
+    if shots != SCREENSHOTS:
+        shutil.rmtree(shots, ignore_errors=True)
+    shots.mkdir(parents=True, exist_ok=True)
+    # Output to files, not pipes: nobody reads a pipe while the journey runs, and a file takes the
+    # result whole before the journey exits.
+    output = Path(tempfile.mkdtemp(prefix=f"journey-{name}-"))
+    with open(output / "stdout", "wb") as stdout, open(output / "stderr", "wb") as stderr:
+        process = subprocess.Popen(
+            [node, f"e2e/{name}.mjs"],
+            cwd=WEB,
+            env={
+                **os.environ,
+                "WEB_URL": product.web_url,
+                "CHROMIUM_PATH": chromium_path,
+                "SCREENSHOT_DIR": str(shots),
+                "E2E_TAG": uuid.uuid4().hex[:8],
+                "NO_PROXY": "127.0.0.1,localhost",
+                **(env or {}),
+            },
+            stdout=stdout,
+            stderr=stderr,
+        )
+    return Journey(name, product, process, shots, output, time.monotonic() + timeout)
+
+
 def run_journey(
     product: Product,
     chromium_path: str,
@@ -214,38 +296,34 @@ def run_journey(
     """Run the browser journey web/e2e/<name>.mjs against `product` and return its JSON result, with
     `exit_code` and `server_logs` added. Screenshots go to `shots` (default tests/e2e/screenshots/<name>/,
     emptied first) next to a result.json. A journey that prints no result fails the calling test."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node is missing: the browser tests need Node.js 20")
-    shots = shots if shots is not None else SCREENSHOTS / name
-    if shots != SCREENSHOTS:
-        shutil.rmtree(shots, ignore_errors=True)
-    shots.mkdir(parents=True, exist_ok=True)
-    run = subprocess.run(
-        [node, f"e2e/{name}.mjs"],
-        cwd=WEB,
-        env={
-            **os.environ,
-            "WEB_URL": product.web_url,
-            "CHROMIUM_PATH": chromium_path,
-            "SCREENSHOT_DIR": str(shots),
-            "E2E_TAG": uuid.uuid4().hex[:8],
-            "NO_PROXY": "127.0.0.1,localhost",
-            **(env or {}),
-        },
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
-    if not lines:
-        pytest.fail(f"{name}.mjs printed no result (exit {run.returncode}):\n{run.stdout}\n{run.stderr}")
-    result: dict[str, Any] = json.loads(lines[-1])
-    (shots / "result.json").write_text(json.dumps(result, ensure_ascii=False, indent=2))
-    result["exit_code"] = run.returncode
-    result["server_logs"] = product.logs()
-    return result
+    journey = start_journey(product, chromium_path, name, shots=shots, env=env, timeout=timeout)
+    try:
+        return journey.result()
+    finally:
+        journey.stop()
+
+
+# The journeys that need nothing but the session's product. Their answers are paced like a real
+# model's, so each mostly waits: started together they take about as long as the longest alone.
+# Each signs up users of its own (its E2E_TAG), so none sees another's data.
+PRODUCT_JOURNEYS = ("run", "auth", "qwen", "storage", "trees")
+
+
+@pytest.fixture(scope="session")
+def journeys(product: Product, chromium_path: str) -> Iterator[dict[str, Journey]]:
+    """PRODUCT_JOURNEYS, all started now; a test module's fixture takes `journeys[name].result()`.
+    The first journey (run.mjs) keeps its screenshots at the top of tests/e2e/screenshots/."""
+    for old in SCREENSHOTS.glob("*.png"):
+        old.unlink()
+    started: dict[str, Journey] = {}
+    try:
+        for name in PRODUCT_JOURNEYS:
+            shots = SCREENSHOTS if name == "run" else None
+            started[name] = start_journey(product, chromium_path, name, shots=shots)
+        yield started
+    finally:
+        for journey in started.values():
+            journey.stop()
 
 
 def passed(journey: dict[str, Any], name: str) -> dict[str, Any]:

@@ -11,14 +11,14 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.e2e.conftest import SCREENSHOTS, Product, no_page_errors, passed, run_journey
+from tests.e2e.conftest import SCREENSHOTS, Journey, Product, no_page_errors, passed
 
 pytestmark = pytest.mark.timeout(420)
 
 
 @pytest.fixture(scope="module")
-def journey(product: Product, chromium_path: str) -> dict[str, Any]:
-    return run_journey(product, chromium_path, "auth")
+def journey(journeys: dict[str, Journey]) -> dict[str, Any]:
+    return journeys["auth"].result()
 
 
 async def query(product: Product, sql: str, *args: Any) -> list[asyncpg.Record]:

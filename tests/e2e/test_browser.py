@@ -13,17 +13,14 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.e2e.conftest import SCREENSHOTS, Product, no_page_errors, passed, run_journey
+from tests.e2e.conftest import SCREENSHOTS, Journey, Product, no_page_errors, passed
 
 pytestmark = pytest.mark.timeout(420)
 
 
 @pytest.fixture(scope="session")
-def journey(product: Product, chromium_path: str) -> dict[str, Any]:
-    # The first journey keeps its screenshots at the top of tests/e2e/screenshots/.
-    for old in SCREENSHOTS.glob("*.png"):
-        old.unlink()
-    return run_journey(product, chromium_path, "run", shots=SCREENSHOTS)
+def journey(journeys: dict[str, Journey]) -> dict[str, Any]:
+    return journeys["run"].result()
 
 
 async def query(product: Product, sql: str, *args: Any) -> list[asyncpg.Record]:

@@ -12,14 +12,14 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.e2e.conftest import Product, no_page_errors, passed, run_journey
+from tests.e2e.conftest import Journey, Product, no_page_errors, passed
 
 pytestmark = pytest.mark.timeout(420)
 
 
 @pytest.fixture(scope="session")
-def qwen(product: Product, chromium_path: str) -> dict[str, Any]:
-    return run_journey(product, chromium_path, "qwen")
+def qwen(journeys: dict[str, Journey]) -> dict[str, Any]:
+    return journeys["qwen"].result()
 
 
 async def query(product: Product, sql: str, *args: Any) -> list[asyncpg.Record]:
