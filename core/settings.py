@@ -307,6 +307,8 @@ class LlmSettings:
     image_url_seconds: int = field(default_factory=lambda: env_int("LLM_IMAGE_URL_SECONDS", 600))
     # The worker keeps the images it has read (data URIs, links) for later turns (worker/images.py).
     image_cache_mb: int = field(default_factory=lambda: env_int("LLM_IMAGE_CACHE_MB", 128))
+    # Inline images above this many pixels are sent scaled down to it (worker/images.py); 0: as stored.
+    image_max_pixels: int = field(default_factory=lambda: env_int("LLM_IMAGE_MAX_PIXELS", 1_310_720))
     # ... and the text of the documents it has read and parsed (worker/documents.py).
     document_cache_mb: int = field(default_factory=lambda: env_int("LLM_DOCUMENT_CACHE_MB", 64))
 

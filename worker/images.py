@@ -12,6 +12,15 @@ question's first token. Here each reference is kept after its first use and chec
   byte-identical for DashScope's context cache). A later use first asks Storage (HEAD) that the
   object is still there.
 
+Inline images larger than the model looks at are sent at the size it looks at: above
+`max_pixels` (LLM_IMAGE_MAX_PIXELS, 1,310,720 = 1,280 patches of 32x32, Qwen-VL's default cap;
+DashScope scales anything larger down to it before the model sees it) a JPEG, PNG or WebP is
+scaled down, upright as the browser shows it (EXIF orientation applied), and re-encoded in its own
+format, off the event loop. A 12-megapixel phone photo then travels as ~0.3 MB instead of ~5 MB
+of base64 in every request that carries it: the SDK JSON-encodes the request on the worker's event
+loop (about 8 ms per MB), so a large photo stalled every conversation on the worker on each later
+turn. Smaller images and GIFs go byte for byte.
+
 Either way an object that is gone (404) is dropped here and its SupabaseError goes to the caller,
 as a first read's would: the question's own image refuses the turn, an earlier one is left out.
 Kept references take at most `max_bytes` (LLM_IMAGE_CACHE_MB), least recently used leave first.
@@ -22,15 +31,21 @@ that path: nothing crosses between users.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import io
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from PIL import Image, ImageOps
+
 from worker.supabase_http import SupabaseError, SupabaseHttp
 
 BUCKET = "attachments"
+_SCALED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +63,13 @@ class ImageRefs:
         transport: str,
         seconds: int,
         max_bytes: int,
+        max_pixels: int = 0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`max_pixels` 0 sends every inline image as stored."""
         self._http = http
         self._signed = transport == "signed_url"
+        self._max_pixels = max_pixels
         self._seconds = seconds
         self._max_bytes = max_bytes
         self._clock = clock
@@ -74,7 +92,10 @@ class ImageRefs:
         if blob is None and kept is not None:  # 304: the bytes the kept URI was made from
             self._kept.move_to_end(key)
             return kept.ref
-        ref = f"data:{mime_type};base64,{base64.b64encode(blob or b'').decode()}"
+        data = blob or b""
+        if self._max_pixels and _pixels(data) > self._max_pixels:
+            data, mime_type = await asyncio.to_thread(scaled_down, data, self._max_pixels)
+        ref = f"data:{mime_type};base64,{base64.b64encode(data).decode()}"
         if etag:
             self._keep(key, _Kept(ref, etag, 0.0))
         return ref
@@ -105,3 +126,33 @@ class ImageRefs:
         gone = self._kept.pop(key, None)
         if gone is not None:
             self.kept_bytes -= len(gone.ref)
+
+
+def _pixels(blob: bytes) -> int:
+    """Width x height of a JPEG, PNG or WebP from its header (no pixels are decoded); 0 for anything
+    else, which is sent as it is (a GIF, or bytes that are not an image: the model refuses those)."""
+    try:
+        with Image.open(io.BytesIO(blob)) as image:
+            return image.width * image.height if image.format in _SCALED_FORMATS else 0
+    except Exception:  # PIL's readers raise many kinds on a cut or broken header
+        return 0
+
+
+def scaled_down(blob: bytes, max_pixels: int) -> tuple[bytes, str]:
+    """The image upright and scaled to at most `max_pixels` (aspect kept), in its own format; with
+    its MIME type."""
+    with Image.open(io.BytesIO(blob)) as source:
+        fmt = str(source.format)
+        scale = math.sqrt(max_pixels / (source.width * source.height))
+        if fmt == "JPEG":  # decode at the nearest 1/2, 1/4, 1/8 at or above the target: far less to decode
+            source.draft(source.mode, (math.ceil(source.width * scale), math.ceil(source.height * scale)))
+        ImageOps.exif_transpose(source, in_place=True)
+        scale = math.sqrt(max_pixels / (source.width * source.height))
+        if scale < 1:
+            source.thumbnail((max(1, int(source.width * scale)), max(1, int(source.height * scale))))
+        out = io.BytesIO()
+        if fmt == "JPEG":
+            (source if source.mode in ("L", "RGB") else source.convert("RGB")).save(out, "JPEG", quality=90)
+        else:
+            source.save(out, fmt, **({"quality": 90} if fmt == "WEBP" else {}))
+    return out.getvalue(), _SCALED_FORMATS[fmt]

@@ -99,6 +99,7 @@ class Turns:
                 transport=llm.image_transport,
                 seconds=llm.image_url_seconds,
                 max_bytes=llm.image_cache_mb << 20,
+                max_pixels=llm.image_max_pixels,
             )
             self._documents = DocumentTexts(storage, max_bytes=llm.document_cache_mb << 20)
         self._turn_timeout = turn_timeout

@@ -85,6 +85,23 @@ async def test_an_image_question_reaches_the_vision_model_inline_and_bills_image
     assert fake.received[-1]["path"] == MULTIMODAL_PATH
 
 
+async def test_an_image_larger_than_the_model_looks_at_is_sent_and_billed_at_that_size(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    item = await upload(stack, owner, "wide.png", png(400, 300), "image/png", width=400, height=300)
+    settings = worker_settings(stack, fake)
+    llm = settings.llm.__class__(api_key="sk-test", dashscope_base_url=fake.native_url, image_max_pixels=40_000)
+    await workers.start(worker_settings(stack, fake, llm=llm))
+    row = await final_answer(pg, await ask_with(pg, owner, "describe it", [item]))
+
+    assert row["status"] == "completed", row["error_code"]
+    ref = fake.requests[-1]["input"]["messages"][-1]["content"][0]["image"]
+    assert ref.startswith("data:image/png;base64,")
+    with Image.open(io.BytesIO(base64.b64decode(ref.partition(",")[2]))) as sent:
+        assert sent.width * sent.height <= 40_000 < 400 * 300
+        assert row["image_tokens"] == image_tokens(sent.width, sent.height)
+
+
 async def test_a_signed_url_image_is_fetched_by_the_model(
     stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
 ) -> None:

@@ -1,20 +1,26 @@
 """The worker's image references (worker/images.py) against the real local Storage: an image is read
 once and afterwards only checked (`If-None-Match` -> 304, no bytes), read again when its owner
-replaced it, dropped when deleted; a signed link is reused for half its life while its object
-exists; what is kept stays within its bound. The client is the worker's own SupabaseHttp, with a
+replaced it, dropped when deleted; a photo larger than the model looks at is sent upright at that
+size, in its own format; a signed link is reused for half its life while its object exists; what is
+kept stays within its bound. The client is the worker's own SupabaseHttp, with a
 log of what Storage answered."""
 
 from __future__ import annotations
 
 import base64
+import io
 
 import pytest
+from PIL import Image
 
 from tests.conftest import LocalStack
 from tests.worker.conftest import Owner
 from tests.worker.test_attachments import png, storage_of, upload
-from worker.images import ImageRefs
+from worker.images import ImageRefs, scaled_down
 from worker.supabase_http import SupabaseError, SupabaseHttp
+
+MAX_PIXELS = 1_310_720  # LLM_IMAGE_MAX_PIXELS' default
+ORIENTATION = 0x0112
 
 
 class LoggedHttp(SupabaseHttp):
@@ -111,3 +117,73 @@ async def test_what_is_kept_stays_within_its_bound_oldest_use_first(stack: Local
         assert [entry[1] for entry in http.log] == [200, 200, 304, 200]
     finally:
         await http.aclose()
+
+
+def jpeg(width: int, height: int, *, orientation: int = 1, mode: str = "RGB") -> bytes:
+    """A JPEG with a left half darker than its right, tagged with EXIF `orientation`."""
+    image = Image.new(mode, (width, height), "white" if mode != "CMYK" else (0, 0, 0, 0))
+    image.paste("black" if mode != "CMYK" else (0, 0, 0, 255), (0, 0, width // 2, height))
+    exif = Image.Exif()
+    exif[ORIENTATION] = orientation
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90, exif=exif)
+    return out.getvalue()
+
+
+def image_of(ref: str) -> Image.Image:
+    return Image.open(io.BytesIO(base64.b64decode(ref.partition(",")[2])))
+
+
+async def test_a_large_photo_is_sent_upright_at_the_size_the_model_looks_at_and_kept(
+    stack: LocalStack, owner: Owner
+) -> None:
+    # 2400x1800 stored landscape, tagged "rotate 90 clockwise" (as a phone held upright writes it).
+    item = await upload(stack, owner, "phone.jpg", jpeg(2400, 1800, orientation=6), "image/jpeg")
+    small = await upload(stack, owner, "small.jpg", small_blob := jpeg(800, 600), "image/jpeg")
+    http = LoggedHttp(stack)
+    refs = ImageRefs(http, transport="inline", seconds=600, max_bytes=8 << 20, max_pixels=MAX_PIXELS)
+    try:
+        ref = await refs.ref(str(item["path"]), "image/jpeg")
+        assert ref.startswith("data:image/jpeg;base64,")
+        sent = image_of(ref)
+        assert sent.format == "JPEG"
+        assert sent.height > sent.width  # upright, as the browser shows it
+        assert abs(sent.width / sent.height - 1800 / 2400) < 0.01  # aspect kept
+        assert 0.98 * MAX_PIXELS <= sent.width * sent.height <= MAX_PIXELS
+        rgb = sent.convert("RGB")  # rotated clockwise: the dark left half is now the top half
+        assert rgb.getpixel((sent.width // 2, sent.height // 8))[0] < 60
+        assert rgb.getpixel((sent.width // 2, sent.height * 7 // 8))[0] > 200
+        assert await refs.ref(str(item["path"]), "image/jpeg") == ref  # kept: checked, not scaled again
+        assert [entry[1] for entry in http.log] == [200, 304]
+
+        assert (
+            await refs.ref(str(small["path"]), "image/jpeg")
+            == "data:image/jpeg;base64," + base64.b64encode(small_blob).decode()
+        )  # at or under the size: byte for byte
+    finally:
+        await http.aclose()
+
+
+@pytest.mark.parametrize(
+    ("blob", "mime", "mode"),
+    [
+        (jpeg(1600, 1200, mode="CMYK"), "image/jpeg", "RGB"),
+        (jpeg(1600, 1200, mode="L"), "image/jpeg", "L"),
+        (b"png", "image/png", "RGBA"),
+        (b"webp", "image/webp", "RGBA"),
+    ],
+)
+def test_scaling_keeps_format_and_transparency(blob: bytes, mime: str, mode: str) -> None:
+    if blob in (b"png", b"webp"):
+        image = Image.new("RGBA", (1600, 1200), (10, 200, 30, 0))
+        out = io.BytesIO()
+        image.save(out, blob.decode().upper())
+        blob = out.getvalue()
+    scaled, scaled_mime = scaled_down(blob, 300_000)
+    assert scaled_mime == mime
+    with Image.open(io.BytesIO(scaled)) as image:
+        assert image.mode == mode
+        assert image.width * image.height <= 300_000
+        assert image.width / image.height == pytest.approx(4 / 3, rel=0.01)
+        if mode == "RGBA":
+            assert image.getpixel((5, 5))[3] == 0  # transparency survives
