@@ -34,6 +34,7 @@ from worker.supabase_http import SupabaseHttp
 from worker.sweep import Sweeper
 from worker.titles import Titler
 from worker.turn import Turns
+from worker.waits import cancel_and_wait
 from worker.writer import RowWriter
 
 log = logging.getLogger(__name__)
@@ -151,7 +152,7 @@ class Worker:
         grace = self.settings.worker.shutdown_grace if grace is None else grace
         log.info("worker stopping", extra={"worker_id": self.worker_id, "grace": grace})
         for name in ("listener", "sweeper", "dispatcher"):
-            await _cancel(self._tasks.pop(name, None))
+            await cancel_and_wait(self._tasks.pop(name, None))
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.stop()
@@ -164,9 +165,10 @@ class Worker:
                     reply.stop(SHUTDOWN)
                 await asyncio.wait(pending, timeout=_RELEASE_DEADLINE)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._broadcaster.drained(), _RELEASE_DEADLINE)
+            async with asyncio.timeout(_RELEASE_DEADLINE):
+                await self._broadcaster.drained()
         for name in ("broadcaster", "writer", "models"):
-            await _cancel(self._tasks.pop(name, None))
+            await cancel_and_wait(self._tasks.pop(name, None))
         if self._titler is not None:
             await self._titler.stop()
         await self.provider.aclose()
@@ -175,11 +177,3 @@ class Worker:
         if self._db is not None:
             await self._db.close()
         log.info("worker stopped", extra={"worker_id": self.worker_id})
-
-
-async def _cancel(task: asyncio.Task[None] | None) -> None:
-    if task is None:
-        return
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task

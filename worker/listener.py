@@ -47,6 +47,7 @@ class Listener:
         self._sweeper = sweeper
         self._on_cancel = on_cancel
         self._channel: AsyncRealtimeChannel | None = None
+        self._stopping = False
         self.subscribed = asyncio.Event()  # set while the channel is joined
 
     async def start(self) -> None:
@@ -69,12 +70,21 @@ class Listener:
         await channel.subscribe(self._state)
 
     async def stop(self) -> None:
+        """Leave the channel and close the socket. What the client reports from now on (the
+        leave's CLOSED, even seconds later when the leave goes unanswered) is this stop, not a
+        lost subscription: it is not warned of."""
+        self._stopping = True
+        self.subscribed.clear()
+        if self._metrics is not None:
+            self._metrics.listening.set(0)
         if self._channel is not None:
             await self._client.remove_channel(self._channel)
             self._channel = None
         await self._client.realtime.close()
 
     def _state(self, state: RealtimeSubscribeStates, error: Exception | None) -> None:
+        if self._stopping:
+            return
         if state == RealtimeSubscribeStates.SUBSCRIBED:
             log.info("listening for new questions")
             self.subscribed.set()

@@ -10,12 +10,12 @@ after the listener (re)subscribed, since events may have been missed while it wa
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from worker.dispatch import Dispatcher
 from worker.metrics import Metrics
 from worker.store import Store
+from worker.waits import woken
 
 log = logging.getLogger(__name__)
 
@@ -59,5 +59,4 @@ class Sweeper:
                 if found:
                     log.info("sweep found unanswered questions", extra={"messages": len(found), "full": full})
                     self._dispatcher.offer(found, "sweep")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._kicked.wait(), self._interval)
+            await woken(self._kicked, self._interval)

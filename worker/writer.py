@@ -13,13 +13,13 @@ writes are idempotent (`known` + `delta`), and a finish stays queued until it is
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from typing import Any
 
 from worker.reply import CANCELLED, LEASE_LOST, Reply
 from worker.store import Store
+from worker.waits import woken
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,7 @@ class RowWriter:
         """Flush rounds until cancelled; finals still queued then are attempted once more."""
         try:
             while True:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._interval)
+                await woken(self._wake, self._interval)
                 self._wake.clear()
                 await self._round()
         finally:

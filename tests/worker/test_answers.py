@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import asyncpg
+import pytest
 
 from tests.conftest import LocalStack
 from tests.worker.conftest import (
@@ -17,6 +19,17 @@ from tests.worker.conftest import (
     until,
     worker_settings,
 )
+
+
+async def test_a_joined_subscription_sets_its_gauge_and_warns_of_nothing(
+    stack: LocalStack, fake: RecordingFakeScope, workers: Workers, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Stopped (by the fixture) right after it joined: the join kicks the sweeper, and a stop in
+    # that moment used to hang (worker/waits.py).
+    worker = await workers.start(worker_settings(stack, fake))
+    await asyncio.wait_for(worker.listening(), 15)
+    assert sample(worker, "worker_listening") == 1  # what a deployment (and bench/) waits for
+    assert not [r for r in caplog.records if r.name == "worker.listener" and r.levelno >= logging.WARNING]
 
 
 async def test_inserted_question_gets_one_completed_answer_with_provider_usage(

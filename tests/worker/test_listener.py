@@ -1,0 +1,166 @@
+"""The Realtime subscription's life as the worker sees it: a lost subscription is warned of and
+joined again without a warning, and a worker stops promptly whatever state the subscription is in
+(never joined, joined, waiting to rejoin after the gateway dropped it)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from dataclasses import replace
+
+import asyncpg
+import pytest
+
+from core.settings import SupabaseSettings
+from tests.conftest import LocalStack
+from tests.worker.conftest import RecordingFakeScope, sample, until, worker_settings
+from worker.app import Worker
+from worker.waits import cancel_and_wait, woken
+
+# A prompt stop takes milliseconds. The bound only turns a hang into a failure, and sits below
+# the 10 s that the Realtime client's push and websocket-close timeouts would cost a stop
+# that waited on them.
+STOP_WITHIN = 5.0
+
+
+def listener_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "worker.listener" and r.levelno >= logging.WARNING]
+
+
+async def stopped_promptly(worker: Worker) -> None:
+    async with asyncio.timeout(STOP_WITHIN):
+        await worker.stop(grace=1.0)
+
+
+async def test_a_loop_woken_as_it_is_cancelled_ends_at_every_tick() -> None:
+    # The sweeper's and the row writer's loop, cancelled 0..5 loop ticks after its event was set:
+    # on Python 3.11 `asyncio.wait_for` returned normally at some of these ticks and the loop ran
+    # on (the worker's stop then waited for it forever).
+    for ticks in range(6):
+        event = asyncio.Event()
+        rounds = 0
+
+        async def loop(event: asyncio.Event = event) -> None:
+            nonlocal rounds
+            while True:
+                await woken(event, 30.0)
+                event.clear()
+                rounds += 1
+
+        task = asyncio.create_task(loop())
+        await asyncio.sleep(0)
+        event.set()
+        for _ in range(ticks):
+            await asyncio.sleep(0)
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=STOP_WITHIN)
+        assert task in done, f"a cancel {ticks} ticks after the wake-up was swallowed"
+        assert task.cancelled()
+        assert rounds <= 1
+
+
+async def test_cancel_and_wait_keeps_a_cancel_of_its_caller() -> None:
+    release = asyncio.Event()
+
+    async def stubborn() -> None:  # ends only once released, whatever cancels it
+        while not release.is_set():
+            try:
+                await release.wait()
+            except asyncio.CancelledError:
+                continue
+
+    inner = asyncio.create_task(stubborn())
+    await asyncio.sleep(0)
+    outer = asyncio.create_task(cancel_and_wait(inner))
+    await asyncio.sleep(0)
+    outer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await outer
+    release.set()
+    await asyncio.wait({inner})
+    assert inner.done()
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_a_worker_whose_gateway_is_down_stops_promptly_and_never_says_it_listens(
+    stack: LocalStack, fake: RecordingFakeScope, caplog: pytest.LogCaptureFixture
+) -> None:
+    down = SupabaseSettings(url=f"http://127.0.0.1:{_closed_port()}", jwt_secret=stack.jwt_secret)
+    worker = Worker(replace(worker_settings(stack, fake), supabase=down))
+    await worker.start()
+    try:
+
+        async def refused() -> bool:  # the Realtime client is between connection attempts
+            return any("Connection attempt failed" in r.getMessage() for r in caplog.records)
+
+        await until(refused, 10)
+        assert sample(worker, "worker_listening") == 0
+    finally:
+        await stopped_promptly(worker)
+    assert sample(worker, "worker_listening") == 0
+
+
+async def _change_stream_backends(pg: asyncpg.Connection) -> list[int]:
+    rows = await pg.fetch(
+        """select pid from pg_stat_activity
+           where datname = current_database() and query ilike 'LISTEN%localbase_realtime%'"""
+    )
+    return [row["pid"] for row in rows]
+
+
+async def _drop_the_change_stream(pg: asyncpg.Connection) -> None:
+    """Kill the gateway's LISTEN connection: it reconnects and tells every postgres_changes
+    channel (a `system` error), which the Realtime client reports as CHANNEL_ERROR and rejoins
+    after 1 s: the gateway dropping the subscription, through the real stack."""
+    [pid] = await _change_stream_backends(pg)
+    assert await pg.fetchval("select pg_terminate_backend($1)", pid)
+
+
+async def test_a_dropped_subscription_warns_and_its_rejoin_does_not(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, caplog: pytest.LogCaptureFixture
+) -> None:
+    worker = Worker(worker_settings(stack, fake))
+    await worker.start()
+    try:
+        await asyncio.wait_for(worker.listening(), 15)
+        assert listener_warnings(caplog) == []
+        await _drop_the_change_stream(pg)
+
+        async def dropped() -> bool:
+            return bool(listener_warnings(caplog))
+
+        await until(dropped, 10)
+        assert listener_warnings(caplog) == ["realtime subscription CHANNEL_ERROR"]
+
+        async def rejoined() -> bool:
+            return sample(worker, "worker_listening") == 1
+
+        await until(rejoined, 10)
+        assert listener_warnings(caplog) == ["realtime subscription CHANNEL_ERROR"]
+    finally:
+        await stopped_promptly(worker)
+    assert listener_warnings(caplog) == ["realtime subscription CHANNEL_ERROR"], "the stop itself was warned of"
+
+
+async def test_a_worker_stopped_while_its_subscription_waits_to_rejoin_stops_promptly(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, caplog: pytest.LogCaptureFixture
+) -> None:
+    worker = Worker(worker_settings(stack, fake))
+    await worker.start()
+    try:
+        await asyncio.wait_for(worker.listening(), 15)
+        await _drop_the_change_stream(pg)
+
+        async def dropped() -> bool:
+            return sample(worker, "worker_listening") == 0
+
+        await until(dropped, 10)  # the client's rejoin is 1 s away
+    finally:
+        await stopped_promptly(worker)
+    assert listener_warnings(caplog) == ["realtime subscription CHANNEL_ERROR"]
