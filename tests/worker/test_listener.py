@@ -146,6 +146,7 @@ async def test_a_dropped_subscription_warns_and_its_rejoin_does_not(
     finally:
         await stopped_promptly(worker)
     assert listener_warnings(caplog) == ["realtime subscription CHANNEL_ERROR"], "the stop itself was warned of"
+    assert sample(worker, "worker_listening") == 0, "a stopped worker still says it listens"
 
 
 async def test_a_worker_stopped_while_its_subscription_waits_to_rejoin_stops_promptly(
