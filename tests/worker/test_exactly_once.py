@@ -56,6 +56,7 @@ async def test_worker_killed_mid_answer_is_finished_by_another_once(
         partial = (await until(streaming, 20))["content"]
         doomed.kill()
 
+        await slow.script({"tokens_per_s": 0.0})  # only the kill must land mid-answer: the retake is unpaced
         survivor = await workers.start(worker_settings(stack, slow))
         row = await final_answer(pg, question, within=30)
 

@@ -137,6 +137,9 @@ async def test_a_worker_killed_mid_regeneration_is_finished_once(
     stack: LocalStack, pg: asyncpg.Connection, workers: Workers, owner: Owner, spawn_worker: Any
 ) -> None:
     async with RecordingFakeScope(ttft=0.0, tokens_per_s=40.0, tokens_per_event=2, answer_tokens=120) as slow:
+        # Only the regeneration must be in flight when its worker is killed: the first answer and the
+        # retake are sent unpaced.
+        await slow.script({"tokens_per_s": 0.0})
         first = await workers.start(worker_settings(stack, slow))
         question = await ask(pg, owner, "Tell me a long story.")
         await answer_of(pg, question, within=30)
@@ -152,6 +155,7 @@ async def test_a_worker_killed_mid_regeneration_is_finished_once(
 
         await until(streaming, 20)
         doomed.kill()
+        await slow.script({"tokens_per_s": 0.0})
         await workers.start(worker_settings(stack, slow))
         row = await final(pg, requested["id"], within=30)
 
