@@ -12,14 +12,14 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.e2e.conftest import Journey, Product, no_page_errors, passed
+from tests.e2e.conftest import Product, no_page_errors, passed, run_journey
 
 pytestmark = pytest.mark.timeout(420)
 
 
 @pytest.fixture(scope="session")
-def trees(journeys: dict[str, Journey]) -> dict[str, Any]:
-    return journeys["trees"].result()
+def trees(product: Product, chromium_path: str) -> dict[str, Any]:
+    return run_journey(product, chromium_path, "trees")
 
 
 def query(product: Product, sql: str, *args: Any) -> list[asyncpg.Record]:
