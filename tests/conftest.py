@@ -14,7 +14,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,15 +78,22 @@ def template_dsn(pg_cluster: Cluster) -> str:
     return pg_cluster.dsn(TEMPLATE)
 
 
+@asynccontextmanager
+async def fresh_database(cluster: Cluster) -> AsyncIterator[str]:
+    """A fresh database cloned from the migrated template, dropped afterwards; yields its DSN."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    await _create_database(cluster, name, TEMPLATE)
+    try:
+        yield cluster.dsn(name)
+    finally:
+        await _drop_database(cluster, name)
+
+
 @pytest.fixture
 async def db_dsn(pg_cluster: Cluster, template_dsn: str) -> AsyncIterator[str]:
     """A fresh migrated database for one test."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    await _create_database(pg_cluster, name, TEMPLATE)
-    try:
-        yield pg_cluster.dsn(name)
-    finally:
-        await _drop_database(pg_cluster, name)
+    async with fresh_database(pg_cluster) as dsn:
+        yield dsn
 
 
 @pytest.fixture

@@ -7,11 +7,14 @@ a row count is what the statement returned or affected.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import asyncpg
 import pytest
 
+from localbase.postgres import Cluster
+from tests.conftest import fresh_database
 from tests.db.actors import Actor, acting_as, create_user
 
 REFUSED = "refused"
@@ -26,8 +29,9 @@ class World:
     ids: dict[str, str]
 
 
-@pytest.fixture
-async def world(db: asyncpg.Connection) -> World:
+async def build_world(db: asyncpg.Connection) -> World:
+    """Users A and B, a custom role of A's, a session each with a question and a streaming answer,
+    and an avatar and an attachment each."""
     a_id = await create_user(db, "alice")
     b_id = await create_user(db, "bobby")
     builtin = await db.fetchval("select id from ai_roles where slug = 'assistant'")
@@ -80,6 +84,28 @@ async def world(db: asyncpg.Connection) -> World:
         service=Actor("service_role", "service_role"),
         ids=ids,
     )
+
+
+@pytest.fixture
+async def world(db: asyncpg.Connection) -> World:
+    return await build_world(db)
+
+
+@pytest.fixture(scope="module")
+async def matrix_db(pg_cluster: Cluster, template_dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    """One fresh database for every probe of the matrix: each probe runs in a transaction that is
+    always rolled back (acting_as), so all of them see the same fixture data."""
+    async with fresh_database(pg_cluster) as dsn:
+        conn = await asyncpg.connect(dsn)
+        try:
+            yield conn
+        finally:
+            await conn.close()
+
+
+@pytest.fixture(scope="module")
+async def matrix_world(matrix_db: asyncpg.Connection) -> World:
+    return await build_world(matrix_db)
 
 
 async def outcome(conn: asyncpg.Connection, actor: Actor, sql: str, *args: object) -> int | str:
@@ -397,7 +423,11 @@ CASES: list[tuple[str, str, int | str]] = [
 
 
 @pytest.mark.parametrize(("who", "sql", "expected"), CASES, ids=[f"{c[0]}: {c[1][:70]}" for c in CASES])
-async def test_rls_matrix(db: asyncpg.Connection, world: World, who: str, sql: str, expected: int | str) -> None:
+async def test_rls_matrix(
+    matrix_db: asyncpg.Connection, matrix_world: World, who: str, sql: str, expected: int | str
+) -> None:
+    db, world = matrix_db, matrix_world
+    assert not db.is_in_transaction(), "an earlier probe left its transaction open"
     actor = {"a": world.a, "b": world.b, "anon": world.anon, "service": world.service}[who]
     statements = [s.strip() for s in sql.format(**world.ids).split(";") if s.strip()]
     if len(statements) == 2:  # a setup statement inside the same transaction, then the probe

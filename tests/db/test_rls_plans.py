@@ -4,11 +4,14 @@ verb, for user A, user B, an admin, anon and service_role (the same probes as te
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import asyncpg
 import pytest
 
+from localbase.postgres import Cluster
+from tests.conftest import fresh_database
 from tests.db.actors import Actor, acting_as, create_user
 from tests.db.test_rls_matrix import REFUSED, outcome, refused
 
@@ -31,8 +34,8 @@ class ForgedActor(Actor):
         return json.dumps({"role": self.role, "sub": self.sub, "user_metadata": {"role": "admin"}})
 
 
-@pytest.fixture
-async def ids(db: asyncpg.Connection) -> dict[str, str]:
+async def make_ids(db: asyncpg.Connection) -> dict[str, str]:
+    """Users A, B and an admin; a session, a ledger row and an API key each for A and B."""
     a = await create_user(db, "alice")
     b = await create_user(db, "bobby")
     admin = await create_user(db, "admin1")
@@ -54,6 +57,28 @@ async def ids(db: asyncpg.Connection) -> dict[str, str]:
         out[f"{owner}_key"] = str(key)
     out["builtin_role"] = str(await db.fetchval("select id from ai_roles where slug = 'assistant'"))
     return out
+
+
+@pytest.fixture
+async def ids(db: asyncpg.Connection) -> dict[str, str]:
+    return await make_ids(db)
+
+
+@pytest.fixture(scope="module")
+async def plans_db(pg_cluster: Cluster, template_dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    """One fresh database for every probe below: each runs in a transaction that is always rolled
+    back (acting_as), so all of them see the same fixture data."""
+    async with fresh_database(pg_cluster) as dsn:
+        conn = await asyncpg.connect(dsn)
+        try:
+            yield conn
+        finally:
+            await conn.close()
+
+
+@pytest.fixture(scope="module")
+async def plans_ids(plans_db: asyncpg.Connection) -> dict[str, str]:
+    return await make_ids(plans_db)
 
 
 TURN = "select * from api_open_turn(gen_random_uuid(), 'hi', "
@@ -152,7 +177,11 @@ CASES: list[tuple[str, str, int | str]] = [
 
 
 @pytest.mark.parametrize(("who", "sql", "expected"), CASES, ids=[f"{c[0]}: {c[1][:70]}" for c in CASES])
-async def test_rls_plans(db: asyncpg.Connection, ids: dict[str, str], who: str, sql: str, expected: int | str) -> None:
+async def test_rls_plans(
+    plans_db: asyncpg.Connection, plans_ids: dict[str, str], who: str, sql: str, expected: int | str
+) -> None:
+    db, ids = plans_db, plans_ids
+    assert not db.is_in_transaction(), "an earlier probe left its transaction open"
     actor = {
         "a": Actor("user A", "authenticated", ids["a"]),
         "b": Actor("user B", "authenticated", ids["b"]),
