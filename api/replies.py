@@ -123,6 +123,7 @@ class ReplyFeed:
     async def next(self, within: float) -> ReplyEvent | None:
         """The next event, or None when `within` seconds pass without one."""
         try:
-            return await asyncio.wait_for(self.events.get(), timeout=max(within, 0.0))
+            async with asyncio.timeout(max(within, 0.0)):  # not wait_for: it can swallow a cancel (pyproject)
+                return await self.events.get()
         except TimeoutError:
             return None

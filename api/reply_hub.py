@@ -83,7 +83,8 @@ class HubFeed:
             await asyncio.sleep(max(min(within, LOST_POLL_S), 0.0))
             return None
         try:
-            event = await asyncio.wait_for(self.events.get(), timeout=max(within, 0.0))
+            async with asyncio.timeout(max(within, 0.0)):  # not wait_for: it can swallow a cancel (pyproject)
+                event = await self.events.get()
         except TimeoutError:
             return None
         if event is None:
@@ -134,7 +135,8 @@ class ReplyHub:
         if held is not None and held.user_id == user_id:
             held.listeners.add(queue)
             try:
-                await asyncio.wait_for(asyncio.shield(held.joined), self._join_timeout)
+                async with asyncio.timeout(self._join_timeout):
+                    await asyncio.shield(held.joined)
                 await self._send(topic, "access_token", {"access_token": token}, held.join_ref)
             except BaseException:
                 held.listeners.discard(queue)
@@ -189,7 +191,8 @@ class ReplyHub:
             if self._socket is not None:
                 return self._socket
             try:
-                socket = await asyncio.wait_for(connect(self._url, max_size=None), self._join_timeout)
+                async with asyncio.timeout(self._join_timeout):
+                    socket = await connect(self._url, max_size=None)
             except Exception as exc:
                 raise UpstreamUnavailable("Realtime is not reachable.") from exc
             self._socket = socket
@@ -212,7 +215,8 @@ class ReplyHub:
         self._replies[ref] = waiter
         try:
             await self._send(topic, event, payload, join_ref, ref)
-            return await asyncio.wait_for(waiter, self._join_timeout)
+            async with asyncio.timeout(self._join_timeout):
+                return await waiter
         finally:
             self._replies.pop(ref, None)
 

@@ -11,7 +11,7 @@ right after its subscription joined hit that window.
 Guarantees: `woken` never swallows a cancel (it is `asyncio.timeout`, whose expiry is told apart
 from a cancel by the task's cancel count); `cancel_and_wait` returns once the task has ended,
 never raises the task's CancelledError and never absorbs a cancel of its caller. The worker's
-code does not call `asyncio.wait_for` (worker/ruff.toml bans it).
+code does not call `asyncio.wait_for` (pyproject's ruff config bans it, as in api/).
 """
 
 from __future__ import annotations
