@@ -385,6 +385,9 @@ class WorkerSettings:
     retry_attempts: int = field(default_factory=lambda: env_int("WORKER_RETRY_ATTEMPTS", 4))  # provider calls
     retry_base: float = field(default_factory=lambda: env_float("WORKER_RETRY_BASE", 0.5))
     retry_cap: float = field(default_factory=lambda: env_float("WORKER_RETRY_CAP", 8.0))
+    # Rejoining the Realtime subscription after a loss: base doubling to cap, with jitter, forever.
+    realtime_retry_base: float = field(default_factory=lambda: env_float("WORKER_REALTIME_RETRY_BASE", 0.5))
+    realtime_retry_cap: float = field(default_factory=lambda: env_float("WORKER_REALTIME_RETRY_CAP", 10.0))
     turn_timeout: float = field(default_factory=lambda: env_float("WORKER_TURN_TIMEOUT", 300.0))
     shutdown_grace: float = field(default_factory=lambda: env_float("WORKER_SHUTDOWN_GRACE", 10.0))
     metrics_port: int = field(default_factory=lambda: env_int("WORKER_METRICS_PORT", 0))  # 0 = off; 9464 usual

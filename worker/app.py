@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Coroutine
 from typing import Any
 
-from supabase import AsyncClient, AsyncClientOptions, acreate_client
+from realtime import AsyncRealtimeClient
 
 from core.settings import Settings
 from worker.broadcast import Broadcaster
@@ -39,7 +39,6 @@ from worker.writer import RowWriter
 
 log = logging.getLogger(__name__)
 
-_SUBSCRIBE_RETRY = 2.0
 _RELEASE_DEADLINE = 5.0
 
 
@@ -56,7 +55,6 @@ class Worker:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._http: SupabaseHttp | None = None
         self._db: WorkerDatabase | None = None
-        self._client: AsyncClient | None = None
         self._listener: Listener | None = None
         self.turns: Turns | None = None
         self.dispatcher: Dispatcher | None = None
@@ -69,13 +67,6 @@ class Worker:
         self._db = WorkerDatabase(cfg.database_url, cfg.database_pool)
         await self._db.start()
         self._http = SupabaseHttp(supa.url, supa.service_role_key, max_connections=64, timeout=10.0)
-        # supabase-py for the Realtime subscription; broadcasts and Storage go through self._http,
-        # the worker's SQL functions through self._db.
-        self._client = await acreate_client(
-            supa.url,
-            supa.service_role_key,
-            options=AsyncClientOptions(auto_refresh_token=False, persist_session=False),
-        )
         store = Store(self._db, self.worker_id, cfg.lease_seconds)
         writer = RowWriter(store, cfg.flush_interval)
         broadcaster = Broadcaster(self._http, self.metrics.broadcast_seconds)
@@ -111,13 +102,23 @@ class Worker:
             startup_lookback=cfg.startup_lookback,
             metrics=self.metrics,
         )
-        self._listener = Listener(self._client, self.dispatcher, sweeper, self._cancel, self.metrics)
+        # realtime-py for the subscription (a new client per try, listener.py says why); broadcasts
+        # and Storage go through self._http, the worker's SQL functions through self._db.
+        realtime_url = f"{supa.url.rstrip('/')}/realtime/v1"
+        self._listener = Listener(
+            lambda: AsyncRealtimeClient(realtime_url, token=supa.service_role_key, auto_reconnect=False),
+            self.dispatcher,
+            sweeper,
+            self._cancel,
+            backoff=Backoff(0, cfg.realtime_retry_base, cfg.realtime_retry_cap),  # attempts unused: forever
+            metrics=self.metrics,
+        )
         self._spawn("models", catalog.run())
         self._spawn("writer", writer.run())
         self._spawn("broadcaster", broadcaster.run())
         self._spawn("dispatcher", self.dispatcher.run())
         self._spawn("sweeper", sweeper.run())
-        self._spawn("listener", self._listen())
+        self._spawn("listener", self._listener.run())
         self._broadcaster = broadcaster
         self.metrics.serve(cfg.metrics_port)
         log.info(
@@ -127,16 +128,6 @@ class Worker:
 
     def _spawn(self, name: str, coroutine: Coroutine[Any, Any, None]) -> None:
         self._tasks[name] = asyncio.create_task(coroutine, name=f"worker-{name}")
-
-    async def _listen(self) -> None:
-        assert self._listener is not None
-        while True:
-            try:
-                await self._listener.start()
-                return
-            except Exception as exc:
-                log.warning("realtime subscribe failed; retrying", extra={"error": repr(exc)})
-                await asyncio.sleep(_SUBSCRIBE_RETRY)
 
     async def listening(self) -> None:
         """Until the realtime subscription is joined (tests and benchmarks wait for it)."""

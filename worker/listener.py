@@ -6,25 +6,40 @@ answer row a user requested (regenerate, migrations/..._conversation_trees.sql).
 inserts when it claims start at attempt 1 and are not heard. One filter per binding, as hosted
 Realtime allows.
 
+Supervision: `run()` keeps the subscription joined until the worker stops. Each attempt is a new
+socket (realtime-py's client) and a new channel with its two bindings, so a retry never doubles
+them and nothing of a lost socket (buffered pushes, timers) reaches the next. The client is made
+with `auto_reconnect=False`: realtime-py's own reconnect gives up after five tries (~15 s)
+inside its reader task and tells nobody, and its rejoin timer runs only while the socket lives.
+Without it, every loss reaches the subscribe callback: a socket closed either way (the gateway
+went away or restarted, keepalive pings unanswered) errors the channel, the server closing the
+channel (token expired) or erroring it (its change stream lost) is reported as such, an
+unanswered join as TIMED_OUT. Any state but SUBSCRIBED ends the attempt: warned of once, the
+socket closed, a new attempt after a bounded exponential backoff
+(WORKER_REALTIME_RETRY_BASE doubling to WORKER_REALTIME_RETRY_CAP, reset by a join), forever.
+The `worker_listening` gauge is 1 exactly while joined.
+
 Realtime delivers at most once; the sweep (sweep.py) is what guarantees every question is seen.
-Each (re)subscription kicks a sweep for whatever was inserted while the channel was down.
+Each join kicks a sweep for whatever was inserted while the channel was down.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from realtime import AsyncRealtimeChannel, RealtimeSubscribeStates
+from realtime import AsyncRealtimeClient, RealtimeSubscribeStates
 from realtime import RealtimePostgresChangesListenEvent as Change
-from supabase import AsyncClient
 
 from worker.dispatch import Dispatcher
 from worker.metrics import Metrics
+from worker.retry import Backoff
 from worker.sweep import Sweeper
 
 log = logging.getLogger(__name__)
@@ -35,72 +50,95 @@ CHANNEL = "worker:chat_messages"
 class Listener:
     def __init__(
         self,
-        client: AsyncClient,
+        connect: Callable[[], AsyncRealtimeClient],
         dispatcher: Dispatcher,
         sweeper: Sweeper,
         on_cancel: Callable[[str], None],
+        *,
+        backoff: Backoff,
         metrics: Metrics | None = None,
     ) -> None:
-        self._client = client
+        self._connect = connect  # a new, unconnected client (auto_reconnect off) per attempt
         self._metrics = metrics
         self._dispatcher = dispatcher
         self._sweeper = sweeper
         self._on_cancel = on_cancel
-        self._channel: AsyncRealtimeChannel | None = None
+        self._backoff = backoff
+        self._client: AsyncRealtimeClient | None = None
         self._stopping = False
         self.subscribed = asyncio.Event()  # set while the channel is joined
 
-    async def start(self) -> None:
-        channel = self._client.channel(CHANNEL)
+    async def run(self) -> None:
+        """Join, and join again whenever the subscription is lost, until cancelled."""
+        failures = 0  # attempts in a row that never joined
+        while True:
+            attempt = _Attempt()
+            client = self._client = self._connect()
+            try:
+                await self._subscribe(client, attempt)
+                await attempt.over.wait()
+            except Exception as exc:  # the socket did not open (gateway down, refused handshake)
+                log.warning("realtime subscribe failed", extra={"error": repr(exc), "failures": failures + 1})
+            attempt.over.set()  # what its client reports from now on (a leave's late CLOSED) is ignored
+            failures = 0 if attempt.joined else failures + 1
+            self._joined(False)
+            await _close(client)
+            await asyncio.sleep(self._backoff.delay(failures + 1))
+
+    async def _subscribe(self, client: AsyncRealtimeClient, attempt: _Attempt) -> None:
+        def on_state(state: RealtimeSubscribeStates, error: Exception | None) -> None:
+            if self._stopping or attempt.over.is_set():  # a stop's leave, or an attempt given up
+                return
+            if state == RealtimeSubscribeStates.SUBSCRIBED:
+                log.info("listening for new questions")
+                attempt.joined = True
+                self._joined(True)
+                self._sweeper.kick()
+                return
+            log.warning("realtime subscription %s", state.value, extra={"error": repr(error) if error else None})
+            self._joined(False)
+            attempt.over.set()
+
+        channel = client.channel(CHANNEL)
         channel.on_postgres_changes(
-            Change.Insert,
-            self._inserted,
-            table="chat_messages",
-            schema="public",
-            filter="attempts=eq.0",
+            Change.Insert, self._inserted, table="chat_messages", schema="public", filter="attempts=eq.0"
         )
         channel.on_postgres_changes(
-            Change.Update,
-            self._updated,
-            table="chat_messages",
-            schema="public",
-            filter="cancel_requested=eq.true",
+            Change.Update, self._updated, table="chat_messages", schema="public", filter="cancel_requested=eq.true"
         )
-        self._channel = channel
-        await channel.subscribe(self._state)
+        await channel.subscribe(on_state)
 
-    async def stop(self) -> None:
-        """Leave the channel and close the socket. What the client reports from now on (the
-        leave's CLOSED, even seconds later when the leave goes unanswered) is this stop, not a
-        lost subscription: it is not warned of."""
-        self._stopping = True
-        self.subscribed.clear()
-        if self._metrics is not None:
-            self._metrics.listening.set(0)
-        if self._channel is not None:
-            await self._client.remove_channel(self._channel)
-            self._channel = None
-        await self._client.realtime.close()
-
-    def _state(self, state: RealtimeSubscribeStates, error: Exception | None) -> None:
-        if self._stopping:
-            return
-        if state == RealtimeSubscribeStates.SUBSCRIBED:
-            log.info("listening for new questions")
+    def _joined(self, joined: bool) -> None:
+        if joined:
             self.subscribed.set()
-            self._sweeper.kick()
         else:
             self.subscribed.clear()
-            log.warning("realtime subscription %s", state.value, extra={"error": repr(error) if error else None})
         if self._metrics is not None:
-            self._metrics.listening.set(1 if self.subscribed.is_set() else 0)
+            self._metrics.listening.set(1 if joined else 0)
+            if joined:
+                self._metrics.joins.inc()
+
+    async def stop(self) -> None:
+        """Leave the channel and close the socket (call once `run` was cancelled). What the client
+        reports from now on (the leave's CLOSED, even seconds later when the leave goes
+        unanswered) is this stop, not a lost subscription: it is not warned of."""
+        self._stopping = True
+        self._joined(False)
+        if self._client is not None:
+            await _close(self._client)
+            self._client = None
 
     def _inserted(self, payload: Any) -> None:
-        record = payload["data"].get("record") or {}
-        if record.get("id"):
-            self._dispatcher.offer([record["id"]], "realtime")
-            if self._metrics is not None:
-                self._observe_delay(record.get("created_at"))
+        # Called in realtime-py's reader task: an exception here would end that task, and with it
+        # the socket's reading, silently. Nothing escapes.
+        try:
+            record = payload["data"].get("record") or {}
+            if record.get("id"):
+                self._dispatcher.offer([record["id"]], "realtime")
+                if self._metrics is not None:
+                    self._observe_delay(record.get("created_at"))
+        except Exception:
+            log.exception("a realtime insert event could not be offered; the sweep will find it")
 
     def _observe_delay(self, created_at: Any) -> None:
         try:
@@ -111,6 +149,24 @@ class Listener:
         self._metrics.notify_delay.observe(max(0.0, time.time() - inserted))
 
     def _updated(self, payload: Any) -> None:
-        record = payload["data"].get("record") or {}
-        if record.get("id") and record.get("cancel_requested"):
-            self._on_cancel(record["id"])
+        try:  # in the reader task too: see _inserted
+            record = payload["data"].get("record") or {}
+            if record.get("id") and record.get("cancel_requested"):
+                self._on_cancel(record["id"])
+        except Exception:
+            log.exception("a realtime cancel request could not be applied; the row writer will see it")
+
+
+@dataclass
+class _Attempt:
+    """One socket's try at the subscription: whether it joined, and whether it is over (lost,
+    failed or abandoned: its client's reports are no longer about the subscription)."""
+
+    joined: bool = False
+    over: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def _close(client: AsyncRealtimeClient) -> None:
+    """Leave the client's channel and close its socket; a socket already gone is no error."""
+    with contextlib.suppress(Exception):
+        await client.remove_all_channels()

@@ -75,6 +75,11 @@ class Metrics:
         self.listening = Gauge(
             "worker_listening", "1 while the Realtime subscription to new questions is joined", registry=self.registry
         )
+        self.joins = Counter(
+            "worker_realtime_joins",
+            "Times the Realtime subscription joined: once at start, then once per rejoin after a loss",
+            registry=self.registry,
+        )
         self.queue_depth = Gauge(
             "worker_queue_depth",
             "Questions waiting for a worker at the last sweep (no answer row, or its lease expired; max 1000)",

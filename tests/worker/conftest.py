@@ -176,6 +176,8 @@ def worker_settings(
         "flush_interval": 0.1,
         "retry_base": 0.05,
         "retry_cap": 0.5,
+        "realtime_retry_base": 0.05,
+        "realtime_retry_cap": 0.25,
         "shutdown_grace": 5.0,
     }
     return Settings(

@@ -1,21 +1,25 @@
 """The Realtime subscription's life as the worker sees it: a lost subscription is warned of and
-joined again without a warning, and a worker stops promptly whatever state the subscription is in
-(never joined, joined, waiting to rejoin after the gateway dropped it)."""
+joined again without a warning, by the worker itself however long the gateway was away, with one
+set of bindings (each new question heard once); and a worker stops promptly whatever state the
+subscription is in (never joined, joined, waiting to rejoin after the gateway dropped it)."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import socket
 from dataclasses import replace
 
 import asyncpg
 import pytest
+from realtime import AsyncRealtimeClient
 
 from core.settings import SupabaseSettings
 from tests.conftest import LocalStack
-from tests.worker.conftest import RecordingFakeScope, sample, until, worker_settings
+from tests.worker.conftest import Owner, RecordingFakeScope, ask, final_answer, sample, until, worker_settings
 from worker.app import Worker
+from worker.retry import Backoff
 from worker.waits import cancel_and_wait, woken
 
 # A prompt stop takes milliseconds. The bound only turns a hang into a failure, and sits below
@@ -123,7 +127,7 @@ async def _drop_the_change_stream(pg: asyncpg.Connection) -> None:
 
 
 async def test_a_dropped_subscription_warns_and_its_rejoin_does_not(
-    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, caplog: pytest.LogCaptureFixture
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, owner: Owner, caplog: pytest.LogCaptureFixture
 ) -> None:
     worker = Worker(worker_settings(stack, fake))
     await worker.start()
@@ -143,6 +147,13 @@ async def test_a_dropped_subscription_warns_and_its_rejoin_does_not(
 
         await until(rejoined, 10)
         assert listener_warnings(caplog) == ["realtime subscription CHANNEL_ERROR"]
+        assert sample(worker, "worker_realtime_joins_total") == 2
+        # The rejoined subscription has one set of bindings: a new question is heard once (a retry
+        # on the same channel object used to bind again, and each question came twice).
+        question = await ask(pg, owner)
+        assert (await final_answer(pg, question))["status"] == "completed"
+        assert sample(worker, "worker_offers_total", source="realtime") == 1
+        assert sample(worker, "worker_notify_delay_seconds_count") == 1
     finally:
         await stopped_promptly(worker)
     assert listener_warnings(caplog) == ["realtime subscription CHANNEL_ERROR"], "the stop itself was warned of"
@@ -152,7 +163,8 @@ async def test_a_dropped_subscription_warns_and_its_rejoin_does_not(
 async def test_a_worker_stopped_while_its_subscription_waits_to_rejoin_stops_promptly(
     stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, caplog: pytest.LogCaptureFixture
 ) -> None:
-    worker = Worker(worker_settings(stack, fake))
+    # The next try is half a minute away: the stop below lands while the listener waits for it.
+    worker = Worker(worker_settings(stack, fake, realtime_retry_base=60.0, realtime_retry_cap=60.0))
     await worker.start()
     try:
         await asyncio.wait_for(worker.listening(), 15)
@@ -161,7 +173,60 @@ async def test_a_worker_stopped_while_its_subscription_waits_to_rejoin_stops_pro
         async def dropped() -> bool:
             return sample(worker, "worker_listening") == 0
 
-        await until(dropped, 10)  # the client's rejoin is 1 s away
+        await until(dropped, 10)
     finally:
         await stopped_promptly(worker)
     assert listener_warnings(caplog) == ["realtime subscription CHANNEL_ERROR"]
+
+
+# realtime-py's own reconnect gives up after this many failed tries (~15 s) and then tells nobody.
+REALTIME_PY_GIVES_UP_AFTER = inspect.signature(AsyncRealtimeClient).parameters["max_retries"].default
+
+
+async def test_a_worker_rejoins_by_itself_after_its_gateway_was_away_longer_than_realtime_py_retries(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, owner: Owner, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A sweep only at start: what comes later comes through realtime, or through the sweep each
+    # join kicks.
+    worker = Worker(worker_settings(stack, fake, sweep_interval=3600.0))
+    await worker.start()
+    try:
+        await asyncio.wait_for(worker.listening(), 15)
+        await asyncio.to_thread(stack.stop)
+        try:
+
+            async def failed_more_than_realtime_py_tries() -> bool:
+                failed = [w for w in listener_warnings(caplog) if w == "realtime subscribe failed"]
+                return len(failed) > REALTIME_PY_GIVES_UP_AFTER
+
+            await until(failed_more_than_realtime_py_tries, 30)
+            assert sample(worker, "worker_listening") == 0
+            asked_while_deaf = await ask(pg, owner, "asked while the gateway was away")
+        finally:
+            await asyncio.to_thread(stack.start)  # the suite's gateway, on its port, whatever happened
+
+        async def rejoined() -> bool:
+            return sample(worker, "worker_listening") == 1
+
+        await until(rejoined, 15)
+        assert sample(worker, "worker_realtime_joins_total") == 2
+        [lost, *retries] = listener_warnings(caplog)
+        assert lost.startswith("realtime subscription ")
+        assert set(retries) == {"realtime subscribe failed"}
+        # The join kicked a sweep: the question nobody heard is answered now, not an hour later.
+        assert (await final_answer(pg, asked_while_deaf))["status"] == "completed"
+        assert sample(worker, "worker_offers_total", source="realtime") == 0
+        # And the subscription hears new questions again, each once.
+        question = await ask(pg, owner)
+        assert (await final_answer(pg, question))["status"] == "completed"
+        assert sample(worker, "worker_offers_total", source="realtime") == 1
+        assert len(listener_warnings(caplog)) == 1 + len(retries), "the rejoin was warned of"
+    finally:
+        await stopped_promptly(worker)
+    assert sample(worker, "worker_listening") == 0
+
+
+def test_the_rejoin_backoff_stays_bounded_however_long_the_gateway_is_away() -> None:
+    backoff = Backoff(0, base=0.5, cap=10.0)
+    assert 0.25 <= backoff.delay(1) <= 0.5
+    assert 5.0 <= backoff.delay(10_000) <= 10.0  # 2 ** 9999 as a float would overflow
