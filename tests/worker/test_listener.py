@@ -9,12 +9,14 @@ import asyncio
 import inspect
 import logging
 import socket
+import time
 from dataclasses import replace
 
 import asyncpg
 import pytest
 from realtime import AsyncRealtimeClient
 
+from core.jwt import encode
 from core.settings import SupabaseSettings
 from tests.conftest import LocalStack
 from tests.worker.conftest import Owner, RecordingFakeScope, ask, final_answer, sample, until, worker_settings
@@ -158,6 +160,32 @@ async def test_a_dropped_subscription_warns_and_its_rejoin_does_not(
         await stopped_promptly(worker)
     assert listener_warnings(caplog) == ["realtime subscription CHANNEL_ERROR"], "the stop itself was warned of"
     assert sample(worker, "worker_listening") == 0, "a stopped worker still says it listens"
+
+
+async def test_a_channel_the_server_closes_is_warned_of_and_tried_again_until_the_stop(
+    stack: LocalStack, fake: RecordingFakeScope, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A service key that expires a few seconds after the join: the gateway closes the channel (a
+    # `system` error, then phx_close) and refuses the key from then on (HTTP 401 on the socket).
+    # realtime-py's own rejoin stopped at the close, silently; the listener keeps trying (and
+    # would join as soon as it could).
+    now = int(time.time())
+    key = encode({"iss": "supabase", "role": "service_role", "iat": now, "exp": now + 6}, stack.jwt_secret)
+    expiring = SupabaseSettings(url=stack.url, jwt_secret=stack.jwt_secret, service_role_key=key)
+    worker = Worker(replace(worker_settings(stack, fake), supabase=expiring))
+    await worker.start()
+    try:
+        await asyncio.wait_for(worker.listening(), 15)
+
+        async def closed_and_refused_thrice() -> bool:
+            return len(listener_warnings(caplog)) >= 4
+
+        await until(closed_and_refused_thrice, 20)
+        assert listener_warnings(caplog)[0] == "realtime subscription CHANNEL_ERROR"
+        assert sample(worker, "worker_listening") == 0
+        assert sample(worker, "worker_realtime_joins_total") == 1
+    finally:
+        await stopped_promptly(worker)
 
 
 async def test_a_worker_stopped_while_its_subscription_waits_to_rejoin_stops_promptly(
