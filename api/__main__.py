@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from core import logs
+from core import collector, logs
 from core.settings import get_settings
 
 
@@ -24,8 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     # One INFO line per upstream call, URL and query included, is noise at best: our access log
     # already says what each request did.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    app = create_app(settings)
+    collector.settle()  # core/collector.py
     uvicorn.run(
-        create_app(settings),
+        app,
         host=args.host,
         port=args.port,
         log_level="warning",

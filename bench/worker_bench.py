@@ -351,6 +351,24 @@ class Bench:
                 totals[family.name] = (found.get("sum", 0.0), found.get("count", 0.0))
         return totals
 
+    async def gc_pauses(self) -> dict[str, tuple[float, float]]:
+        """(seconds, collections) of the worker's garbage collections so far, by generation."""
+        if self.worker_metrics is None:
+            return {}
+        async with httpx.AsyncClient() as http:
+            text = (await http.get(self.worker_metrics)).text
+        totals: dict[str, tuple[float, float]] = {}
+        for family in text_string_to_metric_families(text):
+            if family.name == "worker_gc_pause_seconds":
+                for sample in family.samples:
+                    kind = sample.name.rsplit("_", 1)[1]
+                    if kind in ("sum", "count"):
+                        seconds, count = totals.get(sample.labels["generation"], (0.0, 0.0))
+                        totals[sample.labels["generation"]] = (
+                            (sample.value, count) if kind == "sum" else (seconds, sample.value)
+                        )
+        return totals
+
     def cpu(self) -> dict[str, float]:
         """CPU seconds used so far by each process of the system under test, and by this bench."""
         used = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
@@ -370,6 +388,7 @@ class Bench:
         for _ in range(RUNS):
             tag = uuid.uuid4().hex[:8]
             cpu = self.cpu()
+            pauses = await self.gc_pauses()
             since = await conn.fetchval("select now()")
             started = time.perf_counter()
             await conn.execute(
@@ -390,12 +409,21 @@ class Bench:
                 f"burst {tag} question %",
             )
             cpu_ms = {name: round((used - cpu.get(name, 0.0)) * 1000 / BURST, 3) for name, used in self.cpu().items()}
+            gc_now = await self.gc_pauses()
             runs.append(
                 {
                     "seconds": round(elapsed, 2),
                     "turns_per_s": round(completed / elapsed, 1),
                     "completed": completed,
                     "cpu_ms_per_turn": cpu_ms,
+                    # the worker's garbage collections in this run, by generation: how many, their total stall
+                    "worker_gc": {
+                        generation: {
+                            "collections": int(count - pauses.get(generation, (0.0, 0.0))[1]),
+                            "ms": round((seconds - pauses.get(generation, (0.0, 0.0))[0]) * 1000, 1),
+                        }
+                        for generation, (seconds, count) in sorted(gc_now.items())
+                    },
                 }
             )
         await conn.close()

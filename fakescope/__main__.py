@@ -12,10 +12,10 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import gc
 import logging
 import signal
 
+from core import collector
 from core.logs import configure
 from core.settings import FakeScopeSettings
 from fakescope import tokens
@@ -52,7 +52,7 @@ def _parse(defaults: FakeScopeSettings) -> FakeScopeSettings:
 async def _serve(settings: FakeScopeSettings) -> None:
     fake = FakeScope(settings)
     await asyncio.to_thread(tokens.tokenizer)
-    gc.freeze()
+    collector.settle()
     url = await fake.start()
     log.info("fakescope listening", extra={"url": url, "native": fake.native_url, "compat": fake.compat_url})
     stop = asyncio.Event()

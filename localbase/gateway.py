@@ -8,13 +8,13 @@ passed on as is. Like the CLI it accepts any key unless strict mode is on.
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import unquote
 
+from core import collector
 from core.jwt import JwtError, decode
 from core.settings import Settings
 from localbase.db import Database
@@ -77,9 +77,9 @@ class Gateway:
             service = factory(self.context)
             await service.startup()
             self.services[prefix] = service
-        # Everything alive now (modules, pools, schema caches) lives as long as the process: keep
-        # it out of the collector, whose full passes over it stalled every request in flight.
-        gc.freeze()
+        # Everything alive now (modules, pools, schema caches) lives as long as the process
+        # (core/collector.py: full passes stalled every request in flight).
+        collector.settle()
 
     async def shutdown(self) -> None:
         for service in reversed(list(self.services.values())):

@@ -44,6 +44,13 @@ class Metrics:
             buckets=fast,
             registry=self.registry,
         )
+        self.gc_pause = Histogram(
+            "worker_gc_pause_seconds",
+            "Cyclic garbage collections, by generation: the event loop stands still for each (core/collector.py)",
+            ["generation"],
+            buckets=fast,
+            registry=self.registry,
+        )
         self.provider_errors = Counter(
             "worker_provider_errors", "Provider failures, by stable code", ["code"], registry=self.registry
         )

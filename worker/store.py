@@ -6,11 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from worker.database import WorkerDatabase
 
 
-@dataclass(frozen=True)
-class HistoryItem:
+class HistoryItem(msgspec.Struct, frozen=True, gc=False):
+    """One message of the path above a question. Never tracked by the cyclic collector (it holds
+    strings and its files' JSON, so it cannot be part of a cycle): a claim carries dozens, and at
+    load tens of thousands of them in flight made every collection of the oldest generation longer."""
+
     type: str  # "user" | "assistant"
     content: str
     id: str = ""

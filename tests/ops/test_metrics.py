@@ -32,6 +32,7 @@ WORKER_FAMILIES = {
     "worker_model_calls",
     "worker_tokens",
     "worker_queue_depth",
+    "worker_gc_pause_seconds",
 }
 
 
@@ -122,6 +123,7 @@ async def test_api_and_worker_metrics_exist_and_move(
     assert done.value("worker_tokens_total", direction="input") > 0
     assert done.value("worker_tokens_total", direction="output") > 0
     assert done.value("worker_time_to_first_token_seconds_count") >= 4
+    assert done.value("worker_gc_pause_seconds_count", generation="0") > 0  # core/collector.py times each
     await until(lambda: _queue_empty(worker_url), within=15)
 
 

@@ -39,7 +39,7 @@ CODES = {
 }
 
 
-class ChatMessage(msgspec.Struct, frozen=True):
+class ChatMessage(msgspec.Struct, frozen=True, gc=False):  # strings only: never in a cycle (worker/store.py)
     role: Role
     content: str
     images: tuple[str, ...] = ()  # data URIs or URLs the model reads (multimodal endpoint only)
