@@ -81,9 +81,15 @@ await journey(async ({ newPage }) => {
     await second.locator(tid('regenerate')).click()
     await expectText(position(second, 'answer-nav'), /2 \/ 2/)
     await final(second)
+    // The choice is stored with an update of the session; reload only once the server has answered it.
+    const stored = page.waitForResponse(
+      (r) => r.url().includes('/rest/v1/chat_sessions') && r.request().method() === 'PATCH',
+      { timeout: STEP_MS },
+    )
     await second.locator(`${tid('answer-nav')} ${tid('sibling-prev')}`).click()
     await expectText(position(second, 'answer-nav'), /1 \/ 2/)
-    await pause(300) // the choice is stored with an update; let it land before reloading
+    const update = await stored
+    if (!update.ok()) throw new Error(`storing the choice failed: ${update.status()}`)
     await page.reload()
     const again = page.locator(tid('turn')).nth(1)
     await expectText(position(again, 'answer-nav'), /1 \/ 2/)

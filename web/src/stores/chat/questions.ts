@@ -78,8 +78,11 @@ export function asking(
     const { data, error } = await supabase().from('chat_messages').insert(fields).select(MESSAGE_COLUMNS).single()
     if (error) {
       rows.drop(row.id)
+      list.leafRefused(sessionId, row.id)
       throw error
     }
+    // The insert trigger has moved the stored leaf to this question.
+    list.leafStored(sessionId, row.id)
     rows.upsert(data as ChatMessage)
   }
 

@@ -2,6 +2,11 @@
  * The session list: reading it, keeping it in order, and the owner's changes to a session (create,
  * role, pin, rename, delete, the stored leaf). Each change is written through supabase-js first
  * (RLS lets only the owner) and mirrored in the list only when the write succeeded.
+ *
+ * The leaf is the exception: it moves here first (send, flip, regenerate) and is written after, so
+ * a session row read meanwhile may carry the leaf from before the choice. Reads and confirmed
+ * writes are stamped from one counter; a row read before the choice was confirmed stored keeps the
+ * local leaf, a row read after it reflects the choice or a later one (another tab's) and wins.
  */
 import { supabase } from '@/lib/supabase'
 import { SESSION_COLUMNS, sessionOrder } from '@/lib/sessions'
@@ -10,6 +15,21 @@ import { errorText, type ChatState } from './state'
 
 export function sessionList(state: ChatState) {
   const { sessions } = state
+  /** Stamps for reads and confirmed leaf writes, in the order this page made them. */
+  let clock = 0
+  /** Per session, the leaf chosen here and when its write was confirmed (null: not yet). */
+  const chosen = new Map<string, { leaf: string; storedAt: number | null }>()
+
+  /** A session row as read at stamp `issued`, with the local leaf kept over an older one. */
+  function fromServer(row: ChatSession, issued: number): ChatSession {
+    const choice = chosen.get(row.id)
+    if (!choice) return row
+    if (choice.storedAt !== null && issued > choice.storedAt) {
+      chosen.delete(row.id)
+      return row
+    }
+    return { ...row, current_leaf_id: choice.leaf }
+  }
 
   function sort(): void {
     sessions.value.sort(sessionOrder)
@@ -29,6 +49,7 @@ export function sessionList(state: ChatState) {
     state.sessionsLoading.value = true
     state.sessionsError.value = null
     try {
+      const issued = ++clock
       const { data, error } = await supabase()
         .from('chat_sessions')
         .select(SESSION_COLUMNS)
@@ -36,7 +57,7 @@ export function sessionList(state: ChatState) {
         .order('created_at', { ascending: false })
         .limit(200)
       if (error) throw error
-      sessions.value = (data ?? []) as ChatSession[]
+      sessions.value = ((data ?? []) as ChatSession[]).map((row) => fromServer(row, issued))
       sort()
     } catch (e) {
       state.sessionsError.value = errorText(e)
@@ -47,14 +68,16 @@ export function sessionList(state: ChatState) {
 
   /** The session's row as stored, or null when RLS hides it (someone else's, or deleted). */
   async function readSession(id: string): Promise<ChatSession | null> {
+    const issued = ++clock
     const { data, error } = await supabase().from('chat_sessions').select(SESSION_COLUMNS).eq('id', id).maybeSingle()
     if (error) throw error
-    return data as ChatSession | null
+    return data ? fromServer(data as ChatSession, issued) : null
   }
 
   async function refreshSession(id: string): Promise<void> {
+    const issued = ++clock
     const { data } = await supabase().from('chat_sessions').select(SESSION_COLUMNS).eq('id', id).maybeSingle()
-    if (data) put(data as ChatSession)
+    if (data) put(fromServer(data as ChatSession, issued))
   }
 
   /** A change heard on Realtime. The leaf moves locally first (send, flip, regenerate); a stale echo must not move it back. */
@@ -65,8 +88,21 @@ export function sessionList(state: ChatState) {
     sort()
   }
 
+  /** Show the path to `leaf` now; the caller writes it and then says `leafStored` or `leafRefused`. */
   function setLeaf(sessionId: string, leaf: string): void {
+    chosen.set(sessionId, { leaf, storedAt: null })
     patch(sessionId, { current_leaf_id: leaf })
+  }
+
+  /** The server has `leaf` (unless a later choice here replaced it): reads from now on may settle it. */
+  function leafStored(sessionId: string, leaf: string): void {
+    const choice = chosen.get(sessionId)
+    if (choice?.leaf === leaf) choice.storedAt = ++clock
+  }
+
+  /** The write of `leaf` failed: the server's leaf applies again from the next read. */
+  function leafRefused(sessionId: string, leaf: string): void {
+    if (chosen.get(sessionId)?.leaf === leaf) chosen.delete(sessionId)
   }
 
   /** A new session; untitled, so the worker titles it after the first answer in its language. */
@@ -109,7 +145,9 @@ export function sessionList(state: ChatState) {
     sessions.value = sessions.value.filter((s) => s.id !== id)
   }
 
-  return { loadSessions, readSession, refreshSession, put, mergeSession, setLeaf, createSession, update, setRole, setPinned, rename, remove }
+  return {
+    loadSessions, readSession, refreshSession, put, mergeSession, setLeaf, leafStored, leafRefused, createSession, update, setRole, setPinned, rename, remove,
+  }
 }
 
 export type SessionList = ReturnType<typeof sessionList>

@@ -4,7 +4,8 @@
  *
  * Editing a question adds a sibling (the old branch stays); regenerating asks for the next numbered
  * answer (`request_answer`, so a second click or a retry gets the same answer, not a third); flipping
- * moves the session's stored leaf, so the choice survives a reload. Stopping sets exactly
+ * moves the session's stored leaf, so the choice survives a reload; a session row read before the
+ * move was stored does not move it back (sessions.ts). Stopping sets exactly
  * `cancel_requested`, the one column RLS lets the owner change on an answer.
  */
 import { supabase } from '@/lib/supabase'
@@ -62,7 +63,9 @@ export function turnActions(state: ChatState, list: SessionList, rows: Conversat
       if (error) throw error
       const row = data as ChatMessage
       rows.upsert(row)
+      // request_answer has already moved the stored leaf to the new answer.
       list.setLeaf(id, row.id)
+      list.leafStored(id, row.id)
     } finally {
       sending.value = false
     }
@@ -95,7 +98,11 @@ export function turnActions(state: ChatState, list: SessionList, rows: Conversat
     if (!id) return
     list.setLeaf(id, messageId)
     const { error } = await supabase().from('chat_sessions').update({ current_leaf_id: messageId }).eq('id', id)
-    if (error) throw error
+    if (error) {
+      list.leafRefused(id, messageId)
+      throw error
+    }
+    list.leafStored(id, messageId)
   }
 
   /** A new chat holding a copy of the path up to `messageId`; returns its id. */
