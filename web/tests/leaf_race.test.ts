@@ -123,4 +123,35 @@ describe('flipping between answers while a session read is in flight', () => {
     await refresh
     expect(leaf(state)).toBe('a2')
   })
+
+  it('stores quick flips in the order they were made', async () => {
+    const { state, actions } = store()
+    const first = actions.flip('a1')
+    const second = actions.flip('a3')
+    await settle()
+    expect(leaf(state)).toBe('a3')
+    // The second write waits for the first: it cannot reach the server before it.
+    expect(calls.map((c) => c.change)).toEqual([{ current_leaf_id: 'a1' }])
+    answer(0, { data: null, error: null })
+    await first
+    await settle()
+    expect(calls.map((c) => c.change)).toEqual([{ current_leaf_id: 'a1' }, { current_leaf_id: 'a3' }])
+    answer(1, { data: null, error: null })
+    await second
+    expect(leaf(state)).toBe('a3')
+  })
+
+  it('still stores a later flip when an earlier one is refused', async () => {
+    const { state, actions } = store()
+    const first = actions.flip('a1')
+    const second = actions.flip('a3')
+    await settle()
+    answer(0, { data: null, error: { message: 'refused' } })
+    await expect(first).rejects.toMatchObject({ message: 'refused' })
+    await settle()
+    expect(calls[1]?.change).toEqual({ current_leaf_id: 'a3' })
+    answer(1, { data: null, error: null })
+    await second
+    expect(leaf(state)).toBe('a3')
+  })
 })

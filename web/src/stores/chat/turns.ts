@@ -92,17 +92,33 @@ export function turnActions(state: ChatState, list: SessionList, rows: Conversat
     }
   }
 
-  /** Show another branch: the path through `messageId` (a sibling picked with ‹ n / m ›), remembered. */
+  /** Each session's leaf write in flight: the next one is sent once it has been answered. */
+  const leafWrites = new Map<string, Promise<void>>()
+
+  /** Show another branch: the path through `messageId` (a sibling picked with ‹ n / m ›), remembered.
+   * Quick flips are stored in the order they were made: sent at once, a later flip's write could
+   * reach the server first and the earlier one's land last, leaving the server on a branch the
+   * page no longer shows (and a reload showing it). */
   async function flip(messageId: string): Promise<void> {
     const id = currentId.value
     if (!id) return
     list.setLeaf(id, messageId)
-    const { error } = await supabase().from('chat_sessions').update({ current_leaf_id: messageId }).eq('id', id)
-    if (error) {
-      list.leafRefused(id, messageId)
-      throw error
+    const before = leafWrites.get(id)
+    const write = (async () => {
+      await before?.catch(() => undefined) // its failure is its own flip's to report
+      const { error } = await supabase().from('chat_sessions').update({ current_leaf_id: messageId }).eq('id', id)
+      if (error) {
+        list.leafRefused(id, messageId)
+        throw error
+      }
+      list.leafStored(id, messageId)
+    })()
+    leafWrites.set(id, write)
+    try {
+      await write
+    } finally {
+      if (leafWrites.get(id) === write) leafWrites.delete(id)
     }
-    list.leafStored(id, messageId)
   }
 
   /** A new chat holding a copy of the path up to `messageId`; returns its id. */
