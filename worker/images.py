@@ -16,10 +16,10 @@ Inline images larger than the model looks at are sent at the size it looks at: a
 `max_pixels` (LLM_IMAGE_MAX_PIXELS, 1,310,720 = 1,280 patches of 32x32, Qwen-VL's default cap;
 DashScope scales anything larger down to it before the model sees it) a JPEG, PNG or WebP is
 scaled down, upright as the browser shows it (EXIF orientation applied), and re-encoded in its own
-format, off the event loop. A 12-megapixel phone photo then travels as ~0.3 MB instead of ~5 MB
-of base64 in every request that carries it: the SDK JSON-encodes the request on the worker's event
-loop (about 8 ms per MB), so a large photo stalled every conversation on the worker on each later
-turn. Smaller images and GIFs go byte for byte.
+format, off the event loop. A 12-megapixel photo (8.1 MB of JPEG) then travels as 0.57 MB in every
+request that carries it: the SDK JSON-encodes the request on the worker's event loop (about 8 ms
+per MB), so a large photo stalled every conversation on the worker on each later turn. Smaller
+images, GIFs, and an image whose body cannot be decoded go byte for byte.
 
 Either way an object that is gone (404) is dropped here and its SupabaseError goes to the caller,
 as a first read's would: the question's own image refuses the turn, an earlier one is left out.
@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import logging
 import math
 import time
 from collections import OrderedDict
@@ -43,6 +44,8 @@ from dataclasses import dataclass
 from PIL import Image, ImageOps
 
 from worker.supabase_http import SupabaseError, SupabaseHttp
+
+log = logging.getLogger(__name__)
 
 BUCKET = "attachments"
 _SCALED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
@@ -94,7 +97,12 @@ class ImageRefs:
             return kept.ref
         data = blob or b""
         if self._max_pixels and _pixels(data) > self._max_pixels:
-            data, mime_type = await asyncio.to_thread(scaled_down, data, self._max_pixels)
+            try:
+                data, mime_type = await asyncio.to_thread(scaled_down, data, self._max_pixels)
+            except Exception as exc:  # PIL: a header that reads, a body that does not (cut, corrupt)
+                log.warning(
+                    "an image is sent as stored: it could not be scaled", extra={"path": path, "error": str(exc)}
+                )
         ref = f"data:{mime_type};base64,{base64.b64encode(data).decode()}"
         if etag:
             self._keep(key, _Kept(ref, etag, 0.0))

@@ -164,6 +164,18 @@ async def test_a_large_photo_is_sent_upright_at_the_size_the_model_looks_at_and_
         await http.aclose()
 
 
+async def test_a_large_image_whose_body_cannot_be_decoded_is_sent_as_stored(stack: LocalStack, owner: Owner) -> None:
+    cut = jpeg(2400, 1800)[:2000]  # its header says 2400x1800; the rest is gone
+    item = await upload(stack, owner, "cut.jpg", cut, "image/jpeg")
+    http = LoggedHttp(stack)
+    refs = ImageRefs(http, transport="inline", seconds=600, max_bytes=8 << 20, max_pixels=MAX_PIXELS)
+    try:
+        ref = await refs.ref(str(item["path"]), "image/jpeg")
+        assert ref == "data:image/jpeg;base64," + base64.b64encode(cut).decode()  # the model refuses it, as before
+    finally:
+        await http.aclose()
+
+
 @pytest.mark.parametrize(
     ("blob", "mime", "mode"),
     [
