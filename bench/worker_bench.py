@@ -336,38 +336,31 @@ class Bench:
             stats = (await http.get(f"{self.fake_url}/_fake/stats")).json()
         return float(stats["first_event_seconds"]), int(stats["first_events"])
 
-    async def hop_totals(self) -> dict[str, tuple[float, float]]:
-        """(sum, count) of each of the worker's hop histograms so far (empty without its endpoint)."""
+    async def histogram_totals(self) -> dict[tuple[str, str], tuple[float, float]]:
+        """(sum, count) of the worker's histograms so far, by (name, its `generation` label or "");
+        empty without its endpoint."""
         if self.worker_metrics is None:
             return {}
         async with httpx.AsyncClient() as http:
             text = (await http.get(self.worker_metrics)).text
-        totals: dict[str, tuple[float, float]] = {}
+        totals: dict[tuple[str, str], tuple[float, float]] = {}
         for family in text_string_to_metric_families(text):
-            if family.name in HOPS.values():
-                found = {
-                    s.name.rsplit("_", 1)[1]: s.value for s in family.samples if s.name.endswith(("_sum", "_count"))
-                }
-                totals[family.name] = (found.get("sum", 0.0), found.get("count", 0.0))
+            for sample in family.samples:
+                kind = sample.name.rsplit("_", 1)[1]
+                if family.type == "histogram" and kind in ("sum", "count"):
+                    key = (family.name, sample.labels.get("generation", ""))
+                    total, count = totals.get(key, (0.0, 0.0))
+                    totals[key] = (sample.value, count) if kind == "sum" else (total, sample.value)
         return totals
+
+    async def hop_totals(self) -> dict[str, tuple[float, float]]:
+        """(sum, count) of each of the worker's hop histograms so far."""
+        return {name: totals for (name, _), totals in (await self.histogram_totals()).items() if name in HOPS.values()}
 
     async def gc_pauses(self) -> dict[str, tuple[float, float]]:
         """(seconds, collections) of the worker's garbage collections so far, by generation."""
-        if self.worker_metrics is None:
-            return {}
-        async with httpx.AsyncClient() as http:
-            text = (await http.get(self.worker_metrics)).text
-        totals: dict[str, tuple[float, float]] = {}
-        for family in text_string_to_metric_families(text):
-            if family.name == "worker_gc_pause_seconds":
-                for sample in family.samples:
-                    kind = sample.name.rsplit("_", 1)[1]
-                    if kind in ("sum", "count"):
-                        seconds, count = totals.get(sample.labels["generation"], (0.0, 0.0))
-                        totals[sample.labels["generation"]] = (
-                            (sample.value, count) if kind == "sum" else (seconds, sample.value)
-                        )
-        return totals
+        totals = await self.histogram_totals()
+        return {generation: sums for (name, generation), sums in totals.items() if name == "worker_gc_pause_seconds"}
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds used so far by each process of the system under test, and by this bench."""
