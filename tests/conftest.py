@@ -106,6 +106,18 @@ async def db(db_dsn: str) -> AsyncIterator[asyncpg.Connection]:
         await conn.close()
 
 
+@pytest.fixture(scope="module")
+async def module_db(pg_cluster: Cluster, template_dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    """One fresh migrated database for every test of a module whose tests never commit (each runs
+    in a transaction that `acting_as` always rolls back), so all of them see the same fixture data."""
+    async with fresh_database(pg_cluster) as dsn:
+        conn = await asyncpg.connect(dsn)
+        try:
+            yield conn
+        finally:
+            await conn.close()
+
+
 def clone_template(cluster: Cluster, name: str) -> str:
     """A migrated database `name` cloned from the template; its DSN."""
     asyncio.run(_create_database(cluster, name, TEMPLATE))

@@ -7,14 +7,11 @@ a row count is what the statement returned or affected.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import asyncpg
 import pytest
 
-from localbase.postgres import Cluster
-from tests.conftest import fresh_database
 from tests.db.actors import Actor, acting_as, create_user
 
 REFUSED = "refused"
@@ -92,20 +89,8 @@ async def world(db: asyncpg.Connection) -> World:
 
 
 @pytest.fixture(scope="module")
-async def matrix_db(pg_cluster: Cluster, template_dsn: str) -> AsyncIterator[asyncpg.Connection]:
-    """One fresh database for every probe of the matrix: each probe runs in a transaction that is
-    always rolled back (acting_as), so all of them see the same fixture data."""
-    async with fresh_database(pg_cluster) as dsn:
-        conn = await asyncpg.connect(dsn)
-        try:
-            yield conn
-        finally:
-            await conn.close()
-
-
-@pytest.fixture(scope="module")
-async def matrix_world(matrix_db: asyncpg.Connection) -> World:
-    return await build_world(matrix_db)
+async def matrix_world(module_db: asyncpg.Connection) -> World:
+    return await build_world(module_db)
 
 
 async def outcome(conn: asyncpg.Connection, actor: Actor, sql: str, *args: object) -> int | str:
@@ -424,9 +409,9 @@ CASES: list[tuple[str, str, int | str]] = [
 
 @pytest.mark.parametrize(("who", "sql", "expected"), CASES, ids=[f"{c[0]}: {c[1][:70]}" for c in CASES])
 async def test_rls_matrix(
-    matrix_db: asyncpg.Connection, matrix_world: World, who: str, sql: str, expected: int | str
+    module_db: asyncpg.Connection, matrix_world: World, who: str, sql: str, expected: int | str
 ) -> None:
-    db, world = matrix_db, matrix_world
+    db, world = module_db, matrix_world
     assert not db.is_in_transaction(), "an earlier probe left its transaction open"
     actor = {"a": world.a, "b": world.b, "anon": world.anon, "service": world.service}[who]
     statements = [s.strip() for s in sql.format(**world.ids).split(";") if s.strip()]

@@ -4,14 +4,11 @@ verb, for user A, user B, an admin, anon and service_role (the same probes as te
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import asyncpg
 import pytest
 
-from localbase.postgres import Cluster
-from tests.conftest import fresh_database
 from tests.db.actors import Actor, acting_as, create_user
 from tests.db.test_rls_matrix import REFUSED, outcome, refused
 
@@ -65,20 +62,8 @@ async def ids(db: asyncpg.Connection) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-async def plans_db(pg_cluster: Cluster, template_dsn: str) -> AsyncIterator[asyncpg.Connection]:
-    """One fresh database for every probe below: each runs in a transaction that is always rolled
-    back (acting_as), so all of them see the same fixture data."""
-    async with fresh_database(pg_cluster) as dsn:
-        conn = await asyncpg.connect(dsn)
-        try:
-            yield conn
-        finally:
-            await conn.close()
-
-
-@pytest.fixture(scope="module")
-async def plans_ids(plans_db: asyncpg.Connection) -> dict[str, str]:
-    return await make_ids(plans_db)
+async def plans_ids(module_db: asyncpg.Connection) -> dict[str, str]:
+    return await make_ids(module_db)
 
 
 TURN = "select * from api_open_turn(gen_random_uuid(), 'hi', "
@@ -178,9 +163,9 @@ CASES: list[tuple[str, str, int | str]] = [
 
 @pytest.mark.parametrize(("who", "sql", "expected"), CASES, ids=[f"{c[0]}: {c[1][:70]}" for c in CASES])
 async def test_rls_plans(
-    plans_db: asyncpg.Connection, plans_ids: dict[str, str], who: str, sql: str, expected: int | str
+    module_db: asyncpg.Connection, plans_ids: dict[str, str], who: str, sql: str, expected: int | str
 ) -> None:
-    db, ids = plans_db, plans_ids
+    db, ids = module_db, plans_ids
     assert not db.is_in_transaction(), "an earlier probe left its transaction open"
     actor = {
         "a": Actor("user A", "authenticated", ids["a"]),
