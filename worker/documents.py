@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from worker.errors import AttachmentError
+from worker.kept import Kept
 from worker.supabase_http import SupabaseError, SupabaseHttp
 
 BUCKET = "attachments"
@@ -43,9 +43,11 @@ class _Kept:
 class DocumentTexts:
     def __init__(self, http: SupabaseHttp, *, max_bytes: int) -> None:
         self._http = http
-        self._max_bytes = max_bytes
-        self._kept: OrderedDict[str, _Kept] = OrderedDict()
-        self.kept_bytes = 0
+        self._kept: Kept[str, _Kept] = Kept(max_bytes, lambda kept: kept.size)
+
+    @property
+    def kept_bytes(self) -> int:
+        return self._kept.size
 
     async def text(self, path: str, mime_type: str, name: str) -> str:
         """The text of the document at `path`; SupabaseError when Storage has none, AttachmentError
@@ -54,30 +56,16 @@ class DocumentTexts:
         try:
             blob, etag = await self._http.download_if_changed(BUCKET, path, kept.etag if kept else None)
         except SupabaseError:
-            self._drop(path)
+            self._kept.drop(path)
             raise
         if blob is None and kept is not None:  # 304: the bytes the kept text was read from
-            self._kept.move_to_end(path)
+            self._kept.used(path)
             return kept.text
-        self._drop(path)
+        self._kept.drop(path)
         text = await asyncio.to_thread(extract, mime_type, blob or b"", name)
         if etag:
-            self._keep(path, _Kept(text, etag, len(text.encode())))
+            self._kept.put(path, _Kept(text, etag, len(text.encode())))
         return text
-
-    def _keep(self, path: str, kept: _Kept) -> None:
-        if kept.size > self._max_bytes:
-            return
-        self._kept[path] = kept
-        self.kept_bytes += kept.size
-        while self.kept_bytes > self._max_bytes:
-            _, oldest = self._kept.popitem(last=False)
-            self.kept_bytes -= oldest.size
-
-    def _drop(self, path: str) -> None:
-        gone = self._kept.pop(path, None)
-        if gone is not None:
-            self.kept_bytes -= gone.size
 
 
 def extract(mime_type: str, blob: bytes, name: str = "") -> str:

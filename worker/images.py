@@ -37,12 +37,12 @@ import io
 import logging
 import math
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps
 
+from worker.kept import Kept
 from worker.supabase_http import SupabaseError, SupabaseHttp
 
 log = logging.getLogger(__name__)
@@ -74,10 +74,12 @@ class ImageRefs:
         self._signed = transport == "signed_url"
         self._max_pixels = max_pixels
         self._seconds = seconds
-        self._max_bytes = max_bytes
         self._clock = clock
-        self._kept: OrderedDict[tuple[str, str], _Kept] = OrderedDict()
-        self.kept_bytes = 0
+        self._kept: Kept[tuple[str, str], _Kept] = Kept(max_bytes, lambda kept: len(kept.ref))
+
+    @property
+    def kept_bytes(self) -> int:
+        return self._kept.size
 
     async def ref(self, path: str, mime_type: str) -> str:
         """A data URI or signed URL for the object at `path`; SupabaseError when Storage has none."""
@@ -85,7 +87,7 @@ class ImageRefs:
         try:
             return await (self._link(key) if self._signed else self._inline(key))
         except SupabaseError:
-            self._drop(key)
+            self._kept.drop(key)
             raise
 
     async def _inline(self, key: tuple[str, str]) -> str:
@@ -93,7 +95,7 @@ class ImageRefs:
         kept = self._kept.get(key)
         blob, etag = await self._http.download_if_changed(BUCKET, path, kept.etag if kept else None)
         if blob is None and kept is not None:  # 304: the bytes the kept URI was made from
-            self._kept.move_to_end(key)
+            self._kept.used(key)
             return kept.ref
         data = blob or b""
         if self._max_pixels and _pixels(data) > self._max_pixels:
@@ -105,7 +107,7 @@ class ImageRefs:
                 )
         ref = f"data:{mime_type};base64,{base64.b64encode(data).decode()}"
         if etag:
-            self._keep(key, _Kept(ref, etag, 0.0))
+            self._kept.put(key, _Kept(ref, etag, 0.0))
         return ref
 
     async def _link(self, key: tuple[str, str]) -> str:
@@ -114,26 +116,11 @@ class ImageRefs:
         now = self._clock()
         if kept is not None and now < kept.until:
             await self._http.head(BUCKET, path)  # still there: a link to a deleted object would fail the call
-            self._kept.move_to_end(key)
+            self._kept.used(key)
             return kept.ref
         url = await self._http.sign(BUCKET, path, self._seconds)
-        self._keep(key, _Kept(url, None, now + self._seconds / 2))
+        self._kept.put(key, _Kept(url, None, now + self._seconds / 2))
         return url
-
-    def _keep(self, key: tuple[str, str], kept: _Kept) -> None:
-        self._drop(key)
-        if len(kept.ref) > self._max_bytes:
-            return
-        self._kept[key] = kept
-        self.kept_bytes += len(kept.ref)
-        while self.kept_bytes > self._max_bytes:
-            _, oldest = self._kept.popitem(last=False)
-            self.kept_bytes -= len(oldest.ref)
-
-    def _drop(self, key: tuple[str, str]) -> None:
-        gone = self._kept.pop(key, None)
-        if gone is not None:
-            self.kept_bytes -= len(gone.ref)
 
 
 def _pixels(blob: bytes) -> int:
