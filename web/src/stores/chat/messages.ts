@@ -27,7 +27,11 @@ export function conversationRows(state: ChatState, list: SessionList) {
 
   function upsert(row: ChatMessage): void {
     const index = messages.value.findIndex((m) => m.id === row.id)
-    if (index >= 0) messages.value.splice(index, 1, { ...messages.value[index], ...row })
+    const known = index >= 0 ? messages.value[index] : undefined
+    // A final answer stays final (the worker never reopens one): a read made while it was still
+    // streaming can answer after the final row was heard, and must not put the stream back.
+    if (known && isFinal(known.status) && row.status !== undefined && !isFinal(row.status)) return
+    if (index >= 0) messages.value.splice(index, 1, { ...known, ...row })
     else {
       messages.value.push(row)
       messages.value.sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : 0))
