@@ -1,22 +1,27 @@
-"""The API's direct door to Postgres: every transaction runs as the caller, so RLS decides.
+"""The API's direct door to Postgres: everything runs as the caller, so RLS decides.
 
-Per call, on one pooled connection and in one transaction:
+A transaction (`as_caller`), on one pooled connection:
 1. a simple-protocol string: `BEGIN` and one `SELECT set_config(...)` that switches to the role
    `authenticated` and sets `request.jwt.claims` to the verified token's claims, exactly what
-   Supabase's REST does, so `auth.uid()` and every policy see the same caller (and, for the keyed
-   reads that ask, `plan_cache_mode`: see `generic_plans`);
+   Supabase's REST does, so `auth.uid()` and every policy see the same caller;
 2. the route's statements, prepared and bound;
 3. `COMMIT` (or `ROLLBACK` when anything failed).
 
-Guarantees: no statement runs before the role switch, the settings are transaction-local (the
+A keyed read (`read_as`: history pages, sessions, roles, the profile) is one statement instead:
+a call of a function of the schema `facade` (migrations/20261202051029_facade_reads_in_one_statement.sql)
+with the claims as its first argument, which makes the same switch before it reads (and asks for
+generic plans, one plan for every caller: Postgres otherwise re-plans a `limit $n` read each time,
+0.2-0.3 ms); one round trip instead of three. Only the login role may call those functions.
+
+Guarantees: no statement reads before the role switch, the settings are transaction-local (the
 connection returns to the pool clean, and Supabase's poolers may hand it to anyone next), and the
 login role itself can read nothing: at startup the API refuses a login role that is superuser,
 has BYPASSRLS, or cannot become `authenticated`. Refuses: callers without a verified identity
 (there is no anonymous or service path here). One narrow exception, `as_login`: a statement
 run as the login role itself, which reads no table; its only grants are the API-key door
-(`api_key_identity`) and the send-rate counters, what the API needs before it knows who
-calls. Database failures become the API's error codes
-through `database_error`.
+(`api_key_identity`), the send-rate counters and the `facade` functions, what the API needs
+before it knows who calls. Database failures become the API's error codes through
+`database_error`.
 """
 
 from __future__ import annotations
@@ -55,22 +60,13 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def setup_sql(user: CurrentUser, *, readonly: bool, generic_plans: bool = False) -> str:
-    """`BEGIN` and the caller's role and claims, as one simple-protocol string.
-
-    `generic_plans` makes the transaction's prepared statements reuse one plan for every caller
-    and value. Left to itself Postgres re-plans a statement with a `limit $n` for every request
-    (a generic plan, costed for an unknown limit, always looks dearer), which for a history page
-    cost 0.2-0.3 ms of the server's CPU, more than running it. RLS is unaffected: the plan is made
-    as `authenticated`, and `auth.uid()` in the policies is evaluated when the plan runs, never
-    folded into it. Only for reads of a few rows by key, whose best plan does not depend on the
-    values; the setting is transaction-local like the claims."""
+def setup_sql(user: CurrentUser, *, readonly: bool) -> str:
+    """`BEGIN` and the caller's role and claims, as one simple-protocol string."""
     claims = literal(user.claims_json)
     mode = " read only" if readonly else ""
-    plans = ", set_config('plan_cache_mode', 'force_generic_plan', true)" if generic_plans else ""
     return (
         f"begin isolation level read committed{mode}; "
-        f"select set_config('request.jwt.claims', {claims}, true), set_config('role', 'authenticated', true){plans}"
+        f"select set_config('request.jwt.claims', {claims}, true), set_config('role', 'authenticated', true)"
     )
 
 
@@ -112,15 +108,13 @@ class CallerDatabase:
             )
 
     @asynccontextmanager
-    async def as_caller(
-        self, user: CurrentUser, *, readonly: bool = False, generic_plans: bool = False
-    ) -> AsyncIterator[asyncpg.Connection]:
+    async def as_caller(self, user: CurrentUser, *, readonly: bool = False) -> AsyncIterator[asyncpg.Connection]:
         """A connection inside a transaction running as `user`; committed when the block ends."""
         if self._pool is None:
             raise UpstreamUnavailable()
         try:
             async with self._pool.acquire() as conn:
-                await conn.execute(setup_sql(user, readonly=readonly, generic_plans=generic_plans))
+                await conn.execute(setup_sql(user, readonly=readonly))
                 try:
                     yield conn
                 except BaseException:
@@ -157,6 +151,23 @@ class CallerDatabase:
         except _UNREACHABLE as exc:
             raise UpstreamUnavailable() from exc
 
+    async def read_as(self, user: CurrentUser, query: str, *args: Any) -> asyncpg.Record:
+        """The one row of `query`, a call of a `facade` function with `$1` the caller's claims
+        (migrations/20261202051029_facade_reads_in_one_statement.sql): the function becomes the
+        caller before it reads, so the read is one statement, its own transaction, one round trip
+        instead of three. The statement runs as the login role, which reads nothing by itself."""
+        if self._pool is None:
+            raise UpstreamUnavailable()
+        try:
+            async with self._pool.acquire() as conn:
+                row: asyncpg.Record | None = await conn.fetchrow(query, user.claims_json, *args)
+        except asyncpg.PostgresError as exc:
+            raise database_error(exc) from exc
+        except _UNREACHABLE as exc:
+            raise UpstreamUnavailable() from exc
+        assert row is not None  # a function call returns a row
+        return row
+
     async def as_login(self, query: str, *args: Any) -> list[asyncpg.Record]:
         """One statement as the login role (autocommit): the definer functions granted to it alone."""
         if self._pool is None:
@@ -179,11 +190,19 @@ class Caller:
     user: CurrentUser
     database: CallerDatabase
 
-    def transaction(
-        self, *, readonly: bool = False, generic_plans: bool = False
-    ) -> AbstractAsyncContextManager[asyncpg.Connection]:
-        """A transaction as the caller (`setup_sql` says what `generic_plans` is for)."""
-        return self.database.as_caller(self.user, readonly=readonly, generic_plans=generic_plans)
+    def transaction(self, *, readonly: bool = False) -> AbstractAsyncContextManager[asyncpg.Connection]:
+        """A transaction as the caller."""
+        return self.database.as_caller(self.user, readonly=readonly)
+
+    async def read(self, query: str, *args: Any) -> asyncpg.Record:
+        """A `facade` function's row, in one round trip as the caller (`CallerDatabase.read_as`)."""
+        return await self.database.read_as(self.user, query, *args)
+
+    async def read_rows(self, kind: type[T], query: str, *args: Any) -> list[T]:
+        """The JSON array a `facade` function returns, decoded straight into `kind` structs."""
+        raw = (await self.read(query, *args))[0]
+        found: list[T] = msgspec.json.decode(raw, type=list[kind])  # type: ignore[valid-type]
+        return found
 
 
 async def rows_as(conn: asyncpg.Connection, kind: type[T], query: str, *args: Any, order: str = "") -> list[T]:

@@ -6,14 +6,17 @@ OFFSET, which PostgreSQL must count through, so deep pages slow down linearly; a
 (`created_at <= t` bounds the scan, the `or` breaks ties), flat at any depth. `total` comes from
 chat_sessions.message_count (kept by statement triggers), never from count(*).
 
-The page, the session check and the total are one statement run as the caller (api/database.py):
-RLS filters all three, a session the caller cannot see reads as no session (404), and Postgres
-builds the page's JSON, which decodes straight into `MessageOut`.
+The page, the session check and the total are one call of `facade.history`
+(migrations/20261202051029_facade_reads_in_one_statement.sql), one statement and one round trip
+that first becomes the caller (api/database.py `read_as`): RLS filters all three, a session the
+caller cannot see reads as no session (404), and Postgres builds the page's JSON, which decodes
+straight into `MessageOut`. Without a cursor the page starts after a cursor past everything, so
+each scope has one plan.
 
 A session that has branched (an edit or a regenerated answer, migrations/..._conversation_trees.sql)
 is paged over its conversation instead, the path `chat_path` returns, with the path's length as
-the total: a second statement, only for such sessions. Until a session branches its path is all
-of its messages, so the seed's contract holds unchanged.
+the total, in the same call. Until a session branches its path is all of its messages, so the
+seed's contract holds unchanged.
 """
 
 from __future__ import annotations
@@ -23,10 +26,10 @@ import binascii
 import uuid
 from datetime import datetime
 
-import asyncpg
 import msgspec
 
 from api import rules
+from api.database import Caller
 from api.errors import SessionNotFound, Unprocessable
 from api.schemas import MessageOut
 
@@ -60,53 +63,13 @@ def decode_cursor(value: str) -> Cursor:
     return cursor
 
 
-# The columns of MessageOut, with its defaults for the nullable ones.
-_PAGE_COLUMNS = """id, session_id, message_type, content, role_id, status, reply_to, tokens_used,
-       response_time, model, finish_reason, error_code, created_at"""
-_AFTER_CURSOR = "and created_at <= $3 and (created_at < $3 or (created_at = $3 and id < $4))"
-
-
-def _page_sql(scope: str, total: str, after_cursor: bool) -> str:
-    return f"""
-with page as (
-  select {_PAGE_COLUMNS}
-    from public.chat_messages
-   where {scope} = $1 {_AFTER_CURSOR if after_cursor else ""}
-   order by created_at desc, id desc
-   limit $2 offset {"$5" if after_cursor else "$3"}
-)
-select ({total}) as total,
-       (select coalesce(json_agg(page order by page.created_at desc, page.id desc), '[]') from page)::text as page"""
-
-
-_SESSION_TOTAL = "select case when branched then -1 else message_count end from public.chat_sessions where id = $1"
-_USER_TOTAL = "select coalesce(sum(message_count), 0)::int from public.chat_sessions where user_id = $1"
-_SQL = {
-    (True, False): _page_sql("session_id", _SESSION_TOTAL, False),
-    (True, True): _page_sql("session_id", _SESSION_TOTAL, True),
-    (False, False): _page_sql("user_id", _USER_TOTAL, False),
-    (False, True): _page_sql("user_id", _USER_TOTAL, True),
-}
-_PATH_SQL = {
-    after_cursor: f"""
-with path as (select {_PAGE_COLUMNS} from public.chat_path($1)),
-page as (
-  select * from path
-   where true {_AFTER_CURSOR if after_cursor else ""}
-   order by created_at desc, id desc
-   limit $2 offset {"$5" if after_cursor else "$3"}
-)
-select (select count(*) from path)::int as total,
-       (select coalesce(json_agg(page order by page.created_at desc, page.id desc), '[]') from page)::text as page"""
-    for after_cursor in (False, True)
-}
+_PAGE = "select total, page from facade.history($1, $2, $3, $4, $5, $6, $7)"
 _page_decoder = msgspec.json.Decoder(list[MessageOut])
 
 
 async def page_of_history(
-    conn: asyncpg.Connection,
+    caller: Caller,
     *,
-    user_id: str,
     session_id: str | None,
     limit: int,
     offset: int,
@@ -115,17 +78,17 @@ async def page_of_history(
     """`limit` messages newest first, the total, and the cursor for the next page (None at the end).
 
     SessionNotFound when `session_id` names no session the caller can see."""
-    owner = uuid.UUID(session_id or user_id)
-    args: tuple[object, ...] = (owner, limit + 1, offset)
-    if cursor is not None:
-        args = (owner, limit + 1, datetime.fromisoformat(cursor.created_at), uuid.UUID(cursor.id), offset)
-    row = await conn.fetchrow(_SQL[(session_id is not None, cursor is not None)], *args)
-    assert row is not None
+    row = await caller.read(
+        _PAGE,
+        session_id is not None,
+        uuid.UUID(session_id or caller.user.id),
+        limit + 1,
+        offset,
+        datetime.fromisoformat(cursor.created_at) if cursor else None,
+        uuid.UUID(cursor.id) if cursor else None,
+    )
     if row["total"] is None:
         raise SessionNotFound(session_id=session_id)  # the id lets the audit tell a probe from a typo
-    if row["total"] == -1:  # a branched session: page its conversation
-        row = await conn.fetchrow(_PATH_SQL[cursor is not None], *args)
-        assert row is not None
     found = _page_decoder.decode(row["page"])
     page, more = found[:limit], len(found) > limit
     return page, int(row["total"]), encode_cursor(page[-1]) if more and page else None

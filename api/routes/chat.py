@@ -99,15 +99,13 @@ class ChatController(Controller):
         keyset = decode_cursor(cursor) if cursor else None
         if session_id and not rules.is_uuid(session_id):
             raise SessionNotFound()
-        async with caller.transaction(readonly=True, generic_plans=True) as conn:
-            messages, total, next_cursor = await page_of_history(
-                conn,
-                user_id=caller.user.id,
-                session_id=session_id.lower() if session_id else None,
-                limit=limit,
-                offset=0 if keyset else (page - 1) * limit,
-                cursor=keyset,
-            )
+        messages, total, next_cursor = await page_of_history(
+            caller,
+            session_id=session_id.lower() if session_id else None,
+            limit=limit,
+            offset=0 if keyset else (page - 1) * limit,
+            cursor=keyset,
+        )
         return HistoryResponse(
             success=True, messages=messages, total=total, page=page, limit=limit, next_cursor=next_cursor
         )

@@ -9,7 +9,7 @@ from litestar import Controller, get, patch
 from msgspec import UNSET
 
 from api import rules
-from api.database import Caller, rows_as
+from api.database import Caller
 from api.errors import Conflict, NotFound, UsernameTaken
 from api.schemas import ProfileOut, ProfileResponse, ProfileUpdate
 from api.security import CurrentUser
@@ -45,10 +45,7 @@ class ProfileController(Controller):
 
     @get("/")
     async def get_profile(self, caller: Caller) -> ProfileResponse:
-        async with caller.transaction(readonly=True, generic_plans=True) as conn:
-            found = await rows_as(
-                conn, ProfileOut, f"select {COLUMNS} from public.profiles where id = $1", uuid.UUID(caller.user.id)
-            )
+        found = await caller.read_rows(ProfileOut, "select facade.profile($1, $2)", uuid.UUID(caller.user.id))
         if not found:
             raise NotFound("No profile for this user.", code="ProfileNotFound")
         return ProfileResponse(success=True, profile=found[0])

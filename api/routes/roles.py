@@ -15,20 +15,13 @@ from postgrest import AsyncPostgrestClient
 
 from api import rules
 from api.conversation import find_role
-from api.database import Caller, rows_as
+from api.database import Caller
 from api.errors import Conflict, RoleNotEditable, RoleNotFound, SlugTaken
 from api.schemas import Ok, RoleCreate, RoleOut, RoleResponse, RolesResponse, RoleUpdate
 from api.security import CurrentUser
 from api.upstream import Upstream, call, rows
 
 NAME_MAX, DESCRIPTION_MAX, PROMPT_MAX, AVATAR_MAX = 100, 2000, 8000, 500
-
-
-# RoleOut's shape straight from Postgres (sort columns ride along; decoding drops them).
-_ROLES = """select slug as id, name, description, avatar_url, system_prompt, id::text as uuid,
-                  created_by is not null as is_custom, sort_order, created_at
-             from public.ai_roles"""
-_TYPES = {"id": "uuid", "slug": "text"}
 
 
 def role_out(row: dict[str, Any]) -> RoleOut:
@@ -60,19 +53,20 @@ class RoleController(Controller):
 
     @get("/")
     async def list_roles(self, caller: Caller) -> RolesResponse:
-        async with caller.transaction(readonly=True, generic_plans=True) as conn:
-            found = await rows_as(
-                conn, RoleOut, f"{_ROLES} where is_active", order="r.sort_order, r.created_at, r.uuid"
-            )
+        found = await caller.read_rows(RoleOut, "select facade.roles($1, null, null)")
         return RolesResponse(success=True, roles=found)
 
     @get("/{role_id:str}")
     async def get_role(self, role_id: str, caller: Caller) -> RoleResponse:
-        column = "id" if rules.is_uuid(role_id) else "slug"
-        if column == "slug" and len(role_id) > 64:
+        by_id = rules.is_uuid(role_id)
+        if not by_id and len(role_id) > 64:
             raise RoleNotFound()
-        async with caller.transaction(readonly=True, generic_plans=True) as conn:
-            found = await rows_as(conn, RoleOut, f"{_ROLES} where {column} = $1::text::{_TYPES[column]}", role_id)
+        found = await caller.read_rows(
+            RoleOut,
+            "select facade.roles($1, $2, $3)",
+            uuidlib.UUID(role_id) if by_id else None,
+            None if by_id else role_id,
+        )
         if not found:
             raise RoleNotFound()
         return RoleResponse(success=True, role=found[0])

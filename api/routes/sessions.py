@@ -16,7 +16,7 @@ from postgrest import AsyncPostgrestClient
 
 from api import rules
 from api.conversation import find_role, find_session
-from api.database import Caller, rows_as
+from api.database import Caller
 from api.errors import SessionNotFound
 from api.schemas import Ok, SessionCreate, SessionOut, SessionResponse, SessionsResponse, SessionUpdate
 from api.security import CurrentUser
@@ -31,14 +31,6 @@ async def _role_slugs(rest: AsyncPostgrestClient, sessions: list[dict[str, Any]]
         return {}
     response = await call(rest.from_("ai_roles").select("id,slug").in_("id", ids).execute())
     return {str(r["id"]): str(r["slug"]) for r in rows(response.data)}
-
-
-# SessionOut's shape straight from Postgres, the role as its slug (a role the caller cannot see
-# reads as none, as through REST).
-_SESSIONS = """select s.id, s.title, r.slug as role_id, s.is_active, s.message_count, s.last_message_at,
-                      s.created_at, s.updated_at
-                 from public.chat_sessions s left join public.ai_roles r on r.id = s.role_id"""
-_SESSIONS_ORDER = "r.last_message_at desc nulls last, r.created_at desc, r.id"
 
 
 def session_out(row: dict[str, Any], slugs: dict[str, str]) -> SessionOut:
@@ -75,10 +67,9 @@ class SessionController(Controller):
         limit: int = Parameter(default=20, ge=1, le=100),
         archived: bool = Parameter(default=False, description="list archived sessions instead of current ones"),
     ) -> SessionsResponse:
-        query = f"""{_SESSIONS} where s.archived_at is {"not null" if archived else "null"}
-                    order by s.last_message_at desc nulls last, s.created_at desc, s.id limit $1 offset $2"""
-        async with caller.transaction(readonly=True, generic_plans=True) as conn:
-            found = await rows_as(conn, SessionOut, query, limit, (page - 1) * limit, order=_SESSIONS_ORDER)
+        found = await caller.read_rows(
+            SessionOut, "select facade.sessions($1, $2, $3, $4)", archived, limit, (page - 1) * limit
+        )
         return SessionsResponse(success=True, sessions=found, page=page, limit=limit)
 
     @post("/", status_code=201)
@@ -94,8 +85,7 @@ class SessionController(Controller):
     async def get_session(self, session_id: str, caller: Caller) -> SessionResponse:
         if not rules.is_uuid(session_id):
             raise SessionNotFound()
-        async with caller.transaction(readonly=True, generic_plans=True) as conn:
-            found = await rows_as(conn, SessionOut, f"{_SESSIONS} where s.id = $1", uuid.UUID(session_id))
+        found = await caller.read_rows(SessionOut, "select facade.session($1, $2)", uuid.UUID(session_id))
         if not found:
             raise SessionNotFound(session_id=session_id)
         return SessionResponse(success=True, session=found[0])

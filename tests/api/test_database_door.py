@@ -16,9 +16,10 @@ import httpx
 import pytest
 
 from api import security
-from api.database import CallerDatabase
+from api.database import Caller, CallerDatabase
 from api.errors import InvalidToken, SessionNotFound, TokenExpired
 from api.history import page_of_history
+from api.schemas import ProfileOut, RoleOut, SessionOut
 from core import jwt
 from core.settings import login_as
 from tests.api.conftest import ApiUser, error_of, new_session
@@ -135,13 +136,15 @@ async def test_search_through_the_door_is_the_callers_and_keeps_the_ranking(
     assert (refused.status_code, error_of(refused)["code"]) == (404, "SessionNotFound")
 
 
-async def test_one_generic_plan_serves_each_caller_their_own_rows_and_the_setting_ends_with_the_transaction(
+async def test_each_facade_read_serves_each_caller_their_own_rows_on_one_connection_and_leaves_it_clean(
     http: httpx.AsyncClient, alice: ApiUser, bob: ApiUser, stack: LocalStack, pg: asyncpg.Connection
 ) -> None:
-    """Keyed reads run on generic plans (api/database.py `setup_sql`): the plan made for one caller
-    must still let RLS decide for the next one on the same connection, and the setting must not
-    outlive the transaction (the pool, or Supabase's pooler, hands the connection to anyone)."""
+    """The keyed reads are one call of a `facade` function each (api/database.py `read_as`), which
+    becomes the caller and runs on generic plans: the plan made for one caller must still let RLS
+    decide for the next one on the same connection, and nothing the call set may outlive its
+    statement (the pool, or Supabase's pooler, hands the connection to anyone)."""
     sessions: dict[str, str] = {}
+    roles: dict[str, str] = {}
     for user in (alice, bob):
         sessions[user.id] = (await new_session(http, user))["id"]
         await pg.execute(
@@ -150,6 +153,11 @@ async def test_one_generic_plan_serves_each_caller_their_own_rows_and_the_settin
             uuid.UUID(sessions[user.id]),
             user.id,
         )
+        made = await http.post(
+            "/api/roles", json={"name": "mine", "system_prompt": "p", "id": "door-probe"}, headers=user.headers
+        )
+        assert made.status_code == 201, made.text
+        roles[user.id] = made.json()["role"]["uuid"]
     owned = {
         user.id: {
             str(r["id"]) for r in await pg.fetch("select id from chat_sessions where user_id = $1", uuid.UUID(user.id))
@@ -162,22 +170,68 @@ async def test_one_generic_plan_serves_each_caller_their_own_rows_and_the_settin
     try:
         for _ in range(4):  # past the five executions after which Postgres would choose for itself
             for user in (alice, bob):
-                caller = security.user_from_token(user.access_token, keys)
-                async with door.as_caller(caller, readonly=True, generic_plans=True) as conn:
-                    assert await conn.fetchval("select current_setting('plan_cache_mode')") == "force_generic_plan"
-                    mine, total, _ = await page_of_history(
-                        conn, user_id=user.id, session_id=sessions[user.id], limit=20, offset=0, cursor=None
-                    )
-                    assert (total, sorted(m.content for m in mine)) == (3, [f"for {user.id} {i}" for i in (1, 2, 3)])
-                    everything, _, _ = await page_of_history(
-                        conn, user_id=user.id, session_id=None, limit=100, offset=0, cursor=None
-                    )
-                    assert {m.session_id for m in everything} <= owned[user.id]
-                    other = next(s for owner, s in sessions.items() if owner != user.id)
-                    with pytest.raises(SessionNotFound):
-                        await page_of_history(conn, user_id=user.id, session_id=other, limit=20, offset=0, cursor=None)
-        assert [row["mode"] for row in await door.as_login("select current_setting('plan_cache_mode') as mode")] == [
-            "auto"
-        ]
+                caller = Caller(security.user_from_token(user.access_token, keys), door)
+                other = next(s for owner, s in sessions.items() if owner != user.id)
+                others_role = next(r for owner, r in roles.items() if owner != user.id)
+                mine, total, _ = await page_of_history(
+                    caller, session_id=sessions[user.id], limit=20, offset=0, cursor=None
+                )
+                assert (total, sorted(m.content for m in mine)) == (3, [f"for {user.id} {i}" for i in (1, 2, 3)])
+                everything, _, _ = await page_of_history(caller, session_id=None, limit=100, offset=0, cursor=None)
+                assert {m.session_id for m in everything} <= owned[user.id]
+                with pytest.raises(SessionNotFound):
+                    await page_of_history(caller, session_id=other, limit=20, offset=0, cursor=None)
+                listed = await caller.read_rows(SessionOut, "select facade.sessions($1, false, 100, 0)")
+                assert {s.id for s in listed} == owned[user.id]
+                assert await caller.read_rows(SessionOut, "select facade.session($1, $2)", uuid.UUID(other)) == []
+                other_user = next(u.id for u in (alice, bob) if u.id != user.id)
+                profile = "select facade.profile($1, $2)"
+                assert await caller.read_rows(ProfileOut, profile, uuid.UUID(other_user)) == []
+                assert [p.id for p in await caller.read_rows(ProfileOut, profile, uuid.UUID(user.id))] == [user.id]
+                seen = {r.uuid for r in await caller.read_rows(RoleOut, "select facade.roles($1, null, null)")}
+                assert roles[user.id] in seen
+                assert others_role not in seen
+                by_id = "select facade.roles($1, $2, null)"
+                assert await caller.read_rows(RoleOut, by_id, uuid.UUID(others_role)) == []
+                by_slug = await caller.read_rows(RoleOut, "select facade.roles($1, null, 'door-probe')")
+                assert [r.uuid for r in by_slug] == [roles[user.id]]
+        settings = await door.as_login(
+            """select current_user as who, current_setting('plan_cache_mode') as mode,
+                      coalesce(current_setting('request.jwt.claims', true), '') as claims"""
+        )
+        assert [tuple(row) for row in settings] == [("authenticator", "auto", "")]
     finally:
         await door.close()
+
+
+async def test_only_the_apis_login_role_may_call_the_facade_functions(
+    pg: asyncpg.Connection, stack: LocalStack, alice: ApiUser, bob: ApiUser
+) -> None:
+    """A `facade` function takes whoever's claims it is given: a REST, Realtime or Storage caller
+    (anon, authenticated, service_role) must not be able to call one, nor see the schema."""
+    bobs_claims = json.dumps({"sub": bob.id, "role": "authenticated", "aud": "authenticated"})
+    async with httpx.AsyncClient(base_url=stack.url, trust_env=False) as rest:
+        for profile in ("facade", "public"):
+            called = await rest.post(
+                "/rest/v1/rpc/sessions",
+                json={"claims": bobs_claims, "archived": False, "page_rows": 10, "skip": 0},
+                headers={**alice.headers, "apikey": stack.anon_key, "Content-Profile": profile},
+            )
+            assert called.status_code in (404, 406), called.text
+    functions = [
+        r["oid"] for r in await pg.fetch("select p.oid from pg_proc p where p.pronamespace = 'facade'::regnamespace")
+    ]
+    assert len(functions) == 6
+    for role in ("anon", "authenticated", "service_role", "public"):
+        if role == "public":
+            allowed = await pg.fetch(
+                """select p.proname from pg_proc p, aclexplode(p.proacl) a
+                    where p.pronamespace = 'facade'::regnamespace and a.grantee = 0 and a.privilege_type = 'EXECUTE'"""
+            )
+            assert allowed == []
+            continue
+        assert not await pg.fetchval("select has_schema_privilege($1, 'facade', 'usage')", role)
+        for oid in functions:
+            assert not await pg.fetchval("select has_function_privilege($1, $2::oid, 'execute')", role, oid)
+    for oid in functions:
+        assert await pg.fetchval("select has_function_privilege('authenticator', $1::oid, 'execute')", oid)
