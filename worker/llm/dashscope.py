@@ -47,14 +47,14 @@ class DashScopeProvider:
         self._api_key = api_key
         self.read_timeout = read_timeout  # the most seconds between two chunks
         self.max_connections = max_connections
+        # Loading the CA bundle takes ~25 ms: done when the worker starts, not in its first answer.
+        self._tls = ssl.create_default_context(cafile=certifi.where())
         self._session: aiohttp.ClientSession | None = None
 
     def _http(self) -> aiohttp.ClientSession:
         """One pooled session for every call, created on first use inside the running loop."""
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(
-                limit=self.max_connections, ssl=ssl.create_default_context(cafile=certifi.where())
-            )
+            connector = aiohttp.TCPConnector(limit=self.max_connections, ssl=self._tls)
             proxy, proxy_auth = env_proxy(self.base_url)
             self._session = aiohttp.ClientSession(connector=connector, proxy=proxy, proxy_auth=proxy_auth)
         return self._session
