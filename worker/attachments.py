@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +43,8 @@ class Attachment:
     name: str
     mime_type: str
     size: int
+    etag: str | None = None  # the object's ETag when the claim was made (None: not said, or gone)
+    gone: bool = False  # the claim found no such object any more
 
     @property
     def is_image(self) -> bool:
@@ -54,13 +56,21 @@ class Attachment:
 
 
 def parse(raw: Any) -> list[Attachment]:
-    """The attachments of a claim (already validated by the database); anything malformed is skipped."""
+    """The attachments of a claim (already validated by the database), with what Storage held for
+    each when the claim was made (`etag`: its ETag, or null when the object is gone); anything
+    malformed is skipped."""
     out: list[Attachment] = []
     for item in raw if isinstance(raw, list | tuple) else ():
         if isinstance(item, dict) and isinstance(item.get("path"), str) and isinstance(item.get("mime_type"), str):
+            etag = item.get("etag")
             out.append(
                 Attachment(
-                    item["path"], str(item.get("name") or item["path"]), item["mime_type"], int(item.get("size") or 0)
+                    item["path"],
+                    str(item.get("name") or item["path"]),
+                    item["mime_type"],
+                    int(item.get("size") or 0),
+                    etag=etag if isinstance(etag, str) else None,
+                    gone="etag" in item and etag is None,
                 )
             )
     return out
@@ -68,12 +78,18 @@ def parse(raw: Any) -> list[Attachment]:
 
 async def image_refs(refs: ImageRefs, images: Sequence[Attachment]) -> list[str]:
     """A reference per image the model can read: a data URI, or a signed URL."""
-    return list(await asyncio.gather(*(refs.ref(image.path, image.mime_type) for image in images)))
+    return list(await asyncio.gather(*(_ref(refs, image) for image in images)))
+
+
+def _ref(refs: ImageRefs, image: Attachment) -> Awaitable[str]:
+    return refs.ref(image.path, image.mime_type, etag=image.etag, gone=image.gone)
 
 
 async def document_texts(documents: DocumentTexts, files: Sequence[Attachment]) -> list[tuple[str, str]]:
     """(name, text) per document, in order."""
-    texts = await asyncio.gather(*(documents.text(doc.path, doc.mime_type, doc.name) for doc in files))
+    texts = await asyncio.gather(
+        *(documents.text(doc.path, doc.mime_type, doc.name, etag=doc.etag, gone=doc.gone) for doc in files)
+    )
     return [(doc.name, text) for doc, text in zip(files, texts, strict=True)]
 
 
@@ -116,7 +132,7 @@ async def earlier_files(
 
     async def ref(image: Attachment, refs: ImageRefs) -> str | None:
         try:
-            return await refs.ref(image.path, image.mime_type)
+            return await _ref(refs, image)
         except SupabaseError as exc:
             log.warning("an earlier image is left out", extra={"path": image.path, "error": str(exc)})
             return None

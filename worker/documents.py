@@ -6,7 +6,9 @@ again and parse it again (pypdf on a long PDF is tens to hundreds of millisecond
 turn, in a thread but still on the worker's two cores). Here each document's text is kept after
 its first use with the object's ETag; a later use asks Storage `If-None-Match: <etag>`: 304 gives
 the kept text (no bytes move, nothing is parsed), 200 an object that was replaced (extracted and
-kept anew), 404 drops what was kept and raises SupabaseError as a first read would.
+kept anew), 404 drops what was kept and raises SupabaseError as a first read would. When the
+caller already knows the object's current ETag (the claim carries it for every file it names) Storage
+is not asked: the kept ETag gives the kept text, another one reads anew, `gone` is the 404.
 
 Extraction runs off the event loop (pypdf, python-docx, UTF-8 for text and Markdown); a document
 with no text to read raises AttachmentError `DocumentUnreadable` and nothing is kept, so the
@@ -24,6 +26,7 @@ import asyncio
 import io
 from dataclasses import dataclass
 
+from worker import supabase_http
 from worker.errors import AttachmentError
 from worker.kept import Kept
 from worker.supabase_http import SupabaseError, SupabaseHttp
@@ -49,10 +52,18 @@ class DocumentTexts:
     def kept_bytes(self) -> int:
         return self._kept.size
 
-    async def text(self, path: str, mime_type: str, name: str) -> str:
+    async def text(self, path: str, mime_type: str, name: str, *, etag: str | None = None, gone: bool = False) -> str:
         """The text of the document at `path`; SupabaseError when Storage has none, AttachmentError
-        DocumentUnreadable when it has no text to read."""
+        DocumentUnreadable when it has no text to read. `etag` is the object's current ETag when
+        known (the same as kept: the kept text, without asking Storage), `gone` that it is known to
+        be deleted."""
         kept = self._kept.get(path)
+        if gone:
+            self._kept.drop(path)
+            raise supabase_http.gone(path)
+        if kept is not None and etag is not None and kept.etag == etag:
+            self._kept.used(path)
+            return kept.text
         try:
             blob, etag = await self._http.download_if_changed(BUCKET, path, kept.etag if kept else None)
         except SupabaseError:

@@ -12,6 +12,11 @@ question's first token. Here each reference is kept after its first use and chec
   byte-identical for DashScope's context cache). A later use first asks Storage (HEAD) that the
   object is still there.
 
+Storage is not asked at all when the caller already knows the object's current ETag (the claim
+carries it for every file it names, migrations/..._claim_knows_stored_files.sql): the same ETag
+as kept gives the kept reference, another one reads the object anew, and `gone` (the claim found
+no object) is answered as Storage's 404 would be.
+
 Inline images larger than the model looks at are sent at the size it looks at: above
 `max_pixels` (LLM_IMAGE_MAX_PIXELS, 1,310,720 = 1,280 patches of 32x32, Qwen-VL's default cap;
 DashScope scales anything larger down to it before the model sees it) a JPEG, PNG or WebP is
@@ -42,6 +47,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps
 
+from worker import supabase_http
 from worker.kept import Kept
 from worker.supabase_http import SupabaseError, SupabaseHttp
 
@@ -81,18 +87,24 @@ class ImageRefs:
     def kept_bytes(self) -> int:
         return self._kept.size
 
-    async def ref(self, path: str, mime_type: str) -> str:
-        """A data URI or signed URL for the object at `path`; SupabaseError when Storage has none."""
+    async def ref(self, path: str, mime_type: str, *, etag: str | None = None, gone: bool = False) -> str:
+        """A data URI or signed URL for the object at `path`; SupabaseError when Storage has none.
+        `etag` is the object's current ETag when known, `gone` that it is known to be deleted."""
         key = (path, mime_type)
         try:
-            return await (self._link(key) if self._signed else self._inline(key))
+            if gone:
+                raise supabase_http.gone(path)
+            return await (self._link(key, etag) if self._signed else self._inline(key, etag))
         except SupabaseError:
             self._kept.drop(key)
             raise
 
-    async def _inline(self, key: tuple[str, str]) -> str:
+    async def _inline(self, key: tuple[str, str], current: str | None) -> str:
         path, mime_type = key
         kept = self._kept.get(key)
+        if kept is not None and current is not None and kept.etag == current:
+            self._kept.used(key)
+            return kept.ref
         blob, etag = await self._http.download_if_changed(BUCKET, path, kept.etag if kept else None)
         if blob is None and kept is not None:  # 304: the bytes the kept URI was made from
             self._kept.used(key)
@@ -110,12 +122,13 @@ class ImageRefs:
             self._kept.put(key, _Kept(ref, etag, 0.0))
         return ref
 
-    async def _link(self, key: tuple[str, str]) -> str:
+    async def _link(self, key: tuple[str, str], current: str | None) -> str:
         path = key[0]
         kept = self._kept.get(key)
         now = self._clock()
         if kept is not None and now < kept.until:
-            await self._http.head(BUCKET, path)  # still there: a link to a deleted object would fail the call
+            if current is None:  # still there? a link to a deleted object would fail the call
+                await self._http.head(BUCKET, path)
             self._kept.used(key)
             return kept.ref
         url = await self._http.sign(BUCKET, path, self._seconds)

@@ -28,6 +28,11 @@ class SupabaseError(Exception):
         self.body = body
 
 
+def gone(path: str) -> SupabaseError:
+    """What Storage would answer for `path` when the claim already found no such object."""
+    return SupabaseError(404, f'{{"statusCode":"404","error":"not_found","message":"Object not found: {path}"}}')
+
+
 class SupabaseHttp:
     def __init__(self, url: str, service_role_key: str, *, max_connections: int, timeout: float) -> None:
         self._url = url.rstrip("/")

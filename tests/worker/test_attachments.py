@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import io
 import json
+import uuid
+from typing import Any
 
 import asyncpg
 import pytest
@@ -184,6 +186,42 @@ async def test_another_user_reaches_none_of_the_attachments(
     assert await theirs.list(owner.user_id) == []
     with pytest.raises(asyncpg.InsufficientPrivilegeError):  # nor put them on a question of theirs
         await ask_with(pg, stranger, "look at this", [item])
+
+
+async def claim_of(pg: asyncpg.Connection, question_id: str) -> dict[str, Any]:
+    """The worker's claim of a question, made as the worker makes it (service_role)."""
+    async with pg.transaction():
+        await pg.execute("set local role service_role")
+        raw = await pg.fetchval(
+            "select c::text from public.worker_claim($1::uuid[], 'probe', 30, 3, 10) c", [question_id]
+        )
+    claim: dict[str, Any] = json.loads(raw)
+    return claim
+
+
+async def test_the_claim_gives_each_files_etag_and_null_for_a_file_that_is_gone(
+    stack: LocalStack, pg: asyncpg.Connection, owner: Owner
+) -> None:
+    """The worker checks a file it already read against the ETag the claim carries instead of
+    asking Storage again (worker/images.py, worker/documents.py): for the question's own files and
+    for every earlier question's, null once the object is deleted."""
+    photo = await upload(stack, owner, "then.png", png(30, 30), "image/png", width=30, height=30)
+    note = await upload(stack, owner, "note.txt", b"remember this", "text/plain")
+    first = await ask_with(pg, owner, "look at these", [photo, note])
+    claimed = await claim_of(pg, first)
+    tags = {a["name"]: a["etag"] for a in claimed["attachments"]}
+    assert set(tags) == {"then.png", "note.txt"}
+    assert all(isinstance(tag, str) and tag for tag in tags.values())
+    await pg.execute(
+        "update chat_messages set status = 'completed', content = 'seen', lease_owner = null, lease_expires_at = null"
+        " where id = $1",
+        uuid.UUID(claimed["id"]),
+    )
+    await storage_of(stack, owner).from_("attachments").remove([str(photo["path"])])
+    later = await claim_of(pg, await ask_with(pg, owner, "and now?", []))
+    assert later["attachments"] == []
+    earlier = next(item for item in later["history"] if item["id"] == first)
+    assert {a["name"]: a["etag"] for a in earlier["attachments"]} == {"then.png": None, "note.txt": tags["note.txt"]}
 
 
 def test_extraction_reads_pdf_docx_and_text_and_refuses_what_has_no_text() -> None:

@@ -6,12 +6,13 @@ what Storage answered."""
 
 from __future__ import annotations
 
+import asyncpg
 import pytest
 
 from tests.conftest import LocalStack
 from tests.worker.conftest import Owner
 from tests.worker.test_attachments import pdf, storage_of, upload
-from tests.worker.test_image_refs import LoggedHttp
+from tests.worker.test_image_refs import LoggedHttp, stored
 from worker.documents import DocumentTexts
 from worker.errors import AttachmentError
 from worker.supabase_http import SupabaseError
@@ -42,6 +43,26 @@ async def test_a_document_is_parsed_once_then_only_checked_and_parsed_again_when
         with pytest.raises(SupabaseError):
             await documents.text(path, PDF, "report.pdf")
         assert documents.kept_bytes == 0  # a deleted document is never sent from what was kept
+    finally:
+        await http.aclose()
+
+
+async def test_a_document_whose_etag_the_claim_gives_is_not_asked_of_storage_again(
+    stack: LocalStack, owner: Owner, pg: asyncpg.Connection
+) -> None:
+    item = await upload(stack, owner, "claimed.pdf", pdf("Claimed report 2026"), PDF)
+    path = str(item["path"])
+    claimed = await stored(pg, item)
+    http = LoggedHttp(stack)
+    documents = DocumentTexts(http, max_bytes=1 << 20)
+    try:
+        text = await documents.text(path, PDF, "claimed.pdf", etag=str(claimed["etag"]))
+        assert await documents.text(path, PDF, "claimed.pdf", etag=str(claimed["etag"])) == text
+        assert http.log == [("get", 200, len(pdf("Claimed report 2026")))]  # the second use asked nothing
+        with pytest.raises(SupabaseError):
+            await documents.text(path, PDF, "claimed.pdf", gone=True)
+        assert len(http.log) == 1
+        assert documents.kept_bytes == 0
     finally:
         await http.aclose()
 

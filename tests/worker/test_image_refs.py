@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 
+import asyncpg
 import pytest
 from PIL import Image
 
@@ -95,6 +97,61 @@ async def test_a_signed_link_is_reused_for_half_its_life_while_its_object_exists
         await storage_of(stack, owner).from_("attachments").remove([path])
         with pytest.raises(SupabaseError):
             await refs.ref(path, "image/png")
+        assert refs.kept_bytes == 0
+    finally:
+        await http.aclose()
+
+
+async def stored(pg: asyncpg.Connection, item: dict[str, object]) -> dict[str, object]:
+    """The attachment as the claim gives it to the worker: with the object's current `etag`, or
+    null when it is gone (migrations/..._claim_knows_stored_files.sql), read as service_role."""
+    async with pg.transaction():
+        await pg.execute("set local role service_role")
+        found = await pg.fetchval("select public.worker_files_stored($1::jsonb)::text", json.dumps([item]))
+    files: list[dict[str, object]] = json.loads(found)
+    return files[0]
+
+
+async def test_an_image_whose_etag_the_claim_gives_is_not_asked_of_storage_again(
+    stack: LocalStack, owner: Owner, pg: asyncpg.Connection
+) -> None:
+    """With the ETag the claim carries, a kept reference is used without a Storage request, a
+    replaced object is read anew, and a deleted one is refused as Storage would, without asking."""
+    first, second = png(60, 40), png(64, 48)
+    item = await upload(stack, owner, "claimed.png", first, "image/png")
+    path = str(item["path"])
+    claimed = await stored(pg, item)
+    assert isinstance(claimed["etag"], str)
+    for transport in ("inline", "signed_url"):
+        http = LoggedHttp(stack)
+        refs = ImageRefs(http, transport=transport, seconds=600, max_bytes=1 << 20)
+        try:
+            kept = await refs.ref(path, "image/png", etag=str(claimed["etag"]))
+            assert len(http.log) == 1  # the first use reads (inline) or signs (signed_url)
+            assert await refs.ref(path, "image/png", etag=str(claimed["etag"])) == kept
+            assert len(http.log) == 1  # no 304 round trip, no HEAD
+        finally:
+            await http.aclose()
+
+    http = LoggedHttp(stack)
+    refs = ImageRefs(http, transport="inline", seconds=600, max_bytes=1 << 20)
+    try:
+        assert await refs.ref(path, "image/png", etag=str(claimed["etag"])) == data_uri(first)
+        await storage_of(stack, owner).from_("attachments").update(path, second, {"content-type": "image/png"})
+        replaced = await stored(pg, item)
+        assert replaced["etag"] != claimed["etag"]
+        assert await refs.ref(path, "image/png", etag=str(replaced["etag"])) == data_uri(second)
+        assert http.log[-1] == ("get", 200, len(second))
+
+        await storage_of(stack, owner).from_("attachments").remove([path])
+        deleted = await stored(pg, item)
+        assert "etag" in deleted
+        assert deleted["etag"] is None
+        calls = len(http.log)
+        with pytest.raises(SupabaseError) as refused:
+            await refs.ref(path, "image/png", gone=True)
+        assert refused.value.status == 404
+        assert len(http.log) == calls  # refused without asking Storage
         assert refs.kept_bytes == 0
     finally:
         await http.aclose()
