@@ -17,10 +17,12 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import asyncpg
 import httpx
 import pytest
+from realtime import RealtimeChannelOptions
 
 from core.settings import Settings
 from localbase.migrate import migrate
@@ -298,3 +300,19 @@ def user_a(stack: LocalStack) -> SignedUpUser:
 @pytest.fixture
 def user_b(stack: LocalStack) -> SignedUpUser:
     return sign_up(stack)
+
+
+Row = dict[str, Any]
+
+
+def rows_of(data: object) -> list[Row]:
+    """`data` (a client's JSON, e.g. supabase-py's `response.data`) as a list of rows; fails if it is not."""
+    assert isinstance(data, list), data
+    assert all(isinstance(row, dict) for row in data), data
+    return cast(list[Row], data)
+
+
+def channel_options(**config: object) -> RealtimeChannelOptions:
+    """Channel options with only the `config` keys given, as supabase-js sends them (realtime-py's
+    TypedDict demands broadcast, presence and private, though the client sends what it is given)."""
+    return cast(RealtimeChannelOptions, {"config": config})

@@ -189,7 +189,8 @@ async def test_stop_cancels_the_answer_in_flight(
     assert stopped.json() == {"success": True, "stopped": 1}
 
     async def cancelled() -> bool:
-        return await pg.fetchval("select status from chat_messages where reply_to = $1", question) == "cancelled"
+        status = await pg.fetchval("select status from chat_messages where reply_to = $1", question)
+        return bool(status == "cancelled")
 
     await until(cancelled)
 

@@ -21,7 +21,7 @@ from core.settings import LlmSettings, Settings, SupabaseSettings, WorkerSetting
 from fakescope.server import FakeScope
 from localbase.postgres import Cluster
 from tests.api.conftest import ApiUser, new_session, register_and_login, start_api
-from tests.conftest import LocalStack, isolated_stack
+from tests.conftest import LocalStack, isolated_stack, rows_of
 from worker.app import Worker
 
 QUESTION = "How far is the moon?"
@@ -196,7 +196,9 @@ async def test_nobody_raises_their_own_plan_or_reads_another_users_usage(
     assert (await client.table("usage_ledger").select("*").eq("user_id", bob.id).execute()).data == []
     assert (await client.rpc("usage_allowance", {"target": bob.id}).execute()).data is None
     assert (await client.rpc("usage_daily", {"days": 30, "target": bob.id}).execute()).data == []
-    assert [row["user_id"] for row in (await client.table("user_plans").select("*").execute()).data] == [alice.id]
+    assert [row["user_id"] for row in rows_of((await client.table("user_plans").select("*").execute()).data)] == [
+        alice.id
+    ]
     for path in (f"/api/admin/users/{bob.id}/usage", "/api/admin/users"):
         answer = await http.get(path, headers=headers)
         assert (answer.status_code, answer.json()["error"]["code"]) == (403, "AdminOnly")

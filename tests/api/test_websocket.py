@@ -41,7 +41,7 @@ async def _frames_until(socket: ClientConnection, done: Any, within: float = 30.
 
 
 def _final(frame: dict[str, Any]) -> bool:
-    return frame["type"] == "ai_response" and frame["data"]["status"] != "streaming"
+    return bool(frame["type"] == "ai_response" and frame["data"]["status"] != "streaming")
 
 
 async def test_bad_token_is_refused_with_4401(http: httpx.AsyncClient, api: ApiProcess, alice: ApiUser) -> None:

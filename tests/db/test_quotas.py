@@ -64,7 +64,8 @@ async def test_fifty_concurrent_sends_against_ten_admit_exactly_ten(
                 try:
                     return await send_as(conn, user, session)
                 except asyncpg.PostgresError as exc:
-                    return exc
+                    error: BaseException = exc  # asyncpg is untyped: name what its error is
+                    return error
 
         results = await asyncio.gather(*(one() for _ in range(50)))
     finally:

@@ -330,7 +330,8 @@ def journeys(product: Product, chromium_path: str) -> Iterator[dict[str, Journey
 
 def passed(journey: dict[str, Any], name: str) -> dict[str, Any]:
     """The journey's step called `name`, asserted to have passed (with the server logs if not)."""
-    for step in journey["steps"]:
+    steps: list[dict[str, Any]] = journey["steps"]
+    for step in steps:
         if step["name"] == name:
             assert step["ok"], f"{name}:\n{step.get('error')}\n\n{journey['server_logs']}"
             return step

@@ -39,11 +39,12 @@ def ops_api(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 async def events_of(pg: asyncpg.Connection, kind: str, **details: str) -> list[asyncpg.Record]:
     """Recorded security events of `kind` whose details contain `details`."""
-    return await pg.fetch(
+    events: list[asyncpg.Record] = await pg.fetch(
         "select * from audit.events where kind = $1 and details @> $2::jsonb order by id",
         kind,
         json.dumps(details),
     )
+    return events
 
 
 def json_lines(*paths: Path) -> list[dict[str, Any]]:

@@ -215,4 +215,7 @@ async def test_account_deletion_needs_the_password_and_removes_everything(
 
 
 async def _deleted_events(pg: asyncpg.Connection, user_id: str) -> list[asyncpg.Record]:
-    return await pg.fetch("select * from audit.events where kind = 'account_deleted' and user_id = $1", user_id)
+    events: list[asyncpg.Record] = await pg.fetch(
+        "select * from audit.events where kind = 'account_deleted' and user_id = $1", user_id
+    )
+    return events
