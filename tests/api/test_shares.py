@@ -74,6 +74,15 @@ async def test_a_share_is_the_path_at_share_time_for_anyone_with_the_link(
     history = await http.get("/api/chat/history", params={"session_id": session["id"]}, headers=alice.headers)
     assert [m["content"] for m in reversed(history.json()["messages"])] == expected
     assert history.json()["total"] == 4
+    walked: list[str] = []  # and a cursor walks the path, two at a time, to its start
+    params = {"session_id": session["id"], "limit": 2}
+    while True:
+        page = (await http.get("/api/chat/history", params=params, headers=alice.headers)).json()
+        walked += [m["content"] for m in page["messages"]]
+        if page["next_cursor"] is None:
+            break
+        params = {**params, "cursor": page["next_cursor"]}
+    assert list(reversed(walked)) == expected
     await send(http, alice, session["id"], "And dinner?")
     assert (await http.get(f"/api/share/{share['token']}")).json()["share"] == body
 
