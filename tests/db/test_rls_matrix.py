@@ -145,6 +145,24 @@ CASES: list[tuple[str, str, int | str]] = [
     ("a", "delete from ai_roles where id = '{builtin_role}' returning id", 0),
     ("a", "delete from ai_roles where id = '{a_role}' returning id", 1),
     ("service", "update ai_roles set sort_order = 9 where id = '{builtin_role}' returning id", 1),
+    # ai_roles.translations: written by whoever writes the row's other texts, read with the row
+    (
+        "a",
+        'update ai_roles set translations = \'{{"en": {{"name": "Pirate"}}}}\' where id = \'{a_role}\' returning id',
+        1,
+    ),
+    ("a", "update ai_roles set translations = '{{}}' where id = '{builtin_role}' returning id", 0),
+    ("b", "update ai_roles set translations = '{{}}' where id = '{a_role}' returning id", 0),
+    ("b", "select translations from ai_roles where id = '{a_role}'", 0),
+    ("b", "select translations from ai_roles where translations ? 'en'", 4),
+    ("anon", "select translations from ai_roles", REFUSED),
+    ("anon", "update ai_roles set translations = '{{}}' returning id", REFUSED),
+    (
+        "a",
+        "insert into ai_roles (slug, name, system_prompt, translations)"
+        " values ('mine2', 'Mine', 'p', '{{\"zh\": {{\"name\": \"我的\"}}}}') returning id",
+        1,
+    ),
     # chat_sessions
     ("a", "select * from chat_sessions", 1),
     ("b", "select * from chat_sessions where id = '{a_session}'", 0),

@@ -122,6 +122,12 @@ CASES: list[tuple[str, str, int | str]] = [
     ("forged", "select * from profiles", 1),
     ("admin", "update ai_roles set name = 'Helper' where id = '{builtin_role}' returning id", 1),
     ("a", "update ai_roles set name = 'Helper' where id = '{builtin_role}' returning id", 0),
+    (
+        "admin",
+        'update ai_roles set translations = \'{{"en": {{"name": "Helper"}}}}\' where id = \'{builtin_role}\''
+        " returning id",
+        1,
+    ),
     ("admin", "delete from ai_roles where id = '{builtin_role}' returning id", 0),
     (
         "admin",
