@@ -11,10 +11,12 @@ import re
 import uuid
 
 from api.errors import ApiError, Unprocessable
+from api.schemas import RoleTexts
 
 _WIDE = re.compile("[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]")
 _EMAIL = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{1,63}$")
+LOCALES = ("en", "zh")  # the web app's languages; ai_roles_translations_shape allows these keys only
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -84,3 +86,21 @@ def uuid_field(value: str, field: str) -> str:
     if not is_uuid(value):
         raise _invalid("InvalidId", field, f"{field} must be a UUID.")
     return value.lower()
+
+
+def role_translations(value: dict[str, RoleTexts] | None) -> dict[str, dict[str, str]]:
+    """A role's texts per language as ai_roles.translations stores them. A blank text is no text
+    (the stored one stands in), and a language left with none is dropped; a language the web app
+    does not have is `InvalidLocale`, a text over the column's limit `TooLong`."""
+    stored: dict[str, dict[str, str]] = {}
+    for locale, texts in (value or {}).items():
+        if locale not in LOCALES:
+            raise _invalid("InvalidLocale", "translations", f"Translations are for {', '.join(LOCALES)} only.")
+        kept = {}
+        if texts.name and texts.name.strip():
+            kept["name"] = text(texts.name, f"translations.{locale}.name", max_chars=100).strip()
+        if texts.description and texts.description.strip():
+            kept["description"] = text(texts.description, f"translations.{locale}.description", max_chars=2000)
+        if kept:
+            stored[locale] = kept
+    return stored

@@ -65,6 +65,14 @@ class MeResponse(Struct):
 # --- roles ------------------------------------------------------------------------------------
 
 
+class RoleTexts(Struct, omit_defaults=True, forbid_unknown_fields=True):
+    """A role's name and description in one language (ai_roles.translations); either may be absent,
+    and the stored `name` / `description` stand in for it."""
+
+    name: str | None = None
+    description: str | None = None
+
+
 class RoleOut(Struct):
     id: str  # the slug: `assistant`, `tech_expert`, or a custom role's own
     name: str
@@ -73,6 +81,8 @@ class RoleOut(Struct):
     system_prompt: str
     uuid: str
     is_custom: bool
+    # Added to the seed's shape: {"en": {"name": ..., "description": ...}}, keyed by locale (en, zh).
+    translations: dict[str, RoleTexts] = {}
 
 
 class RolesResponse(Struct):
@@ -111,6 +121,7 @@ class RoleCreate(Struct):
     id: str | None = None
     description: str | None = None
     avatar_url: str | None = None
+    translations: dict[str, RoleTexts] | None = None
 
 
 class RoleUpdate(Struct):
@@ -119,6 +130,7 @@ class RoleUpdate(Struct):
     id: str | UnsetType = UNSET
     description: str | UnsetType | None = UNSET
     avatar_url: str | UnsetType | None = UNSET
+    translations: dict[str, RoleTexts] | UnsetType | None = UNSET
 
 
 # --- sessions ---------------------------------------------------------------------------------

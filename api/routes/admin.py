@@ -19,6 +19,7 @@ from postgrest import AsyncPostgrestClient
 from api import rules
 from api.errors import AdminOnly, BadRequest, PlanNotFound, RoleNotFound, UserNotFound
 from api.routes.usage import UsageResponse, usage_of
+from api.schemas import RoleTexts
 from api.security import CurrentUser
 from api.upstream import Upstream, call, rows
 
@@ -27,7 +28,7 @@ PLAN_COLUMNS = (
     "id,name,tokens_per_day,tokens_per_month,requests_per_minute,models,allow_thinking,allow_vision,"
     "allow_search,is_default,sort_order"
 )
-ROLE_COLUMNS = "id,slug,name,description,system_prompt,is_active,sort_order"
+ROLE_COLUMNS = "id,slug,name,description,system_prompt,is_active,sort_order,translations"
 
 
 class AdminUser(Struct):
@@ -68,6 +69,7 @@ class BuiltinRoleUpdate(Struct, forbid_unknown_fields=True):
     system_prompt: str | UnsetType = UNSET
     is_active: bool | UnsetType = UNSET
     sort_order: int | UnsetType = UNSET
+    translations: dict[str, RoleTexts] | UnsetType | None = UNSET
 
 
 class ItemsResponse(Struct):
@@ -222,6 +224,8 @@ class AdminController(Controller):
             changes["system_prompt"] = rules.text(changes["system_prompt"], "system_prompt", max_chars=8000)
         if changes.get("description") is not None:
             changes["description"] = rules.text(changes["description"], "description", max_chars=2000, required=False)
+        if "translations" in changes:
+            changes["translations"] = rules.role_translations(changes["translations"])
         if "sort_order" in changes and not -(2**31) <= changes["sort_order"] < 2**31:
             raise BadRequest("sort_order is out of range.", field="sort_order")
         query = (

@@ -1,6 +1,7 @@
 """AI roles: the built-in personas everyone sees, and private custom roles (create, update, delete).
 
-The seed's role object uses the slug as `id`; `uuid` and `is_custom` are added. Built-in roles
+The seed's role object uses the slug as `id`; `uuid`, `is_custom` and `translations` (the name
+and description per language, replaced whole by a PATCH that sends it) are added. Built-in roles
 are read-only (403 RoleNotEditable); another user's custom role is a 404 like a missing one.
 """
 
@@ -17,7 +18,7 @@ from api import rules
 from api.conversation import find_role
 from api.database import Caller
 from api.errors import Conflict, RoleNotEditable, RoleNotFound, SlugTaken
-from api.schemas import Ok, RoleCreate, RoleOut, RoleResponse, RolesResponse, RoleUpdate
+from api.schemas import Ok, RoleCreate, RoleOut, RoleResponse, RolesResponse, RoleTexts, RoleUpdate
 from api.security import CurrentUser
 from api.upstream import Upstream, call, rows
 
@@ -33,6 +34,10 @@ def role_out(row: dict[str, Any]) -> RoleOut:
         system_prompt=str(row["system_prompt"]),
         uuid=str(row["id"]),
         is_custom=row.get("created_by") is not None,
+        translations={
+            locale: RoleTexts(name=texts.get("name"), description=texts.get("description"))
+            for locale, texts in (row.get("translations") or {}).items()
+        },
     )
 
 
@@ -81,6 +86,7 @@ class RoleController(Controller):
             if data.description
             else None,
             "avatar_url": _avatar(data.avatar_url),
+            "translations": rules.role_translations(data.translations),
             "created_by": user.id,
         }
         try:
@@ -108,6 +114,8 @@ class RoleController(Controller):
             )
         if data.avatar_url is not UNSET:
             changes["avatar_url"] = _avatar(data.avatar_url)
+        if data.translations is not UNSET:
+            changes["translations"] = rules.role_translations(data.translations)
         if not changes:
             return RoleResponse(success=True, role=role_out(role))
         try:
