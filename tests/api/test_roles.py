@@ -7,7 +7,18 @@ import uuid
 import httpx
 
 from tests.api.conftest import ApiUser, error_of
+from tests.api.test_plans import make_admin
+from tests.conftest import LocalStack
 
+SEED_ENGLISH = {
+    "assistant": {
+        "name": "Smart Assistant",
+        "description": "A professional AI assistant that can answer all kinds of questions",
+    },
+    "creative_writer": {"name": "Creative Writer", "description": "A creative writing assistant"},
+    "tech_expert": {"name": "Tech Expert", "description": "A professional technical adviser"},
+    "casual_chat": {"name": "Casual Chat", "description": "A relaxed, cheerful companion to chat with"},
+}
 SEED_ROLES = {
     "assistant": "智能助手",
     "creative_writer": "创意作家",
@@ -42,6 +53,7 @@ async def test_custom_role_lifecycle(http: httpx.AsyncClient, alice: ApiUser) ->
         "system_prompt": "你是一位诗人。",
         "uuid": None,
         "is_custom": True,
+        "translations": {},
     }
     listed = await http.get("/api/roles", headers=alice.headers)
     assert slug in {r["id"] for r in listed.json()["roles"]}
@@ -94,3 +106,94 @@ async def test_custom_role_cannot_take_a_builtin_slug_or_a_bad_one(http: httpx.A
 async def test_roles_need_a_token(http: httpx.AsyncClient) -> None:
     response = await http.get("/api/roles")
     assert response.status_code == 401
+
+
+async def test_roles_carry_their_names_and_descriptions_in_english(http: httpx.AsyncClient, alice: ApiUser) -> None:
+    listed = (await http.get("/api/roles", headers=alice.headers)).json()["roles"]
+    assert {r["id"]: r["translations"] for r in listed} == {slug: {"en": t} for slug, t in SEED_ENGLISH.items()}
+    assistant = next(r for r in listed if r["id"] == "assistant")
+    for ref in ("assistant", assistant["uuid"]):
+        one = (await http.get(f"/api/roles/{ref}", headers=alice.headers)).json()["role"]
+        assert one["translations"] == {"en": SEED_ENGLISH["assistant"]}
+        assert one["name"] == "智能助手"
+
+
+async def test_custom_role_translations_are_set_replaced_and_checked(
+    http: httpx.AsyncClient, alice: ApiUser, bob: ApiUser
+) -> None:
+    slug = f"bard-{uuid.uuid4().hex[:6]}"
+    created = await http.post(
+        "/api/roles",
+        json={
+            "id": slug,
+            "name": "诗人",
+            "system_prompt": "你是一位诗人。",
+            "translations": {"en": {"name": " Poet ", "description": "  "}, "zh": {"description": "写诗"}},
+        },
+        headers=alice.headers,
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["role"]["translations"] == {"en": {"name": "Poet"}, "zh": {"description": "写诗"}}
+    replaced = await http.patch(
+        f"/api/roles/{slug}",
+        json={"translations": {"en": {"name": "Bard", "description": "Sings"}}},
+        headers=alice.headers,
+    )
+    assert replaced.json()["role"]["translations"] == {"en": {"name": "Bard", "description": "Sings"}}
+    refused = [
+        ({"fr": {"name": "Barde"}}, 422, "InvalidLocale", "translations"),
+        ({"en": {"name": "x" * 101}}, 422, "TooLong", "translations.en.name"),
+        ({"en": {"description": "d" * 2001}}, 422, "TooLong", "translations.en.description"),
+        ({"en": {"name": "Bard", "prompt": "sing"}}, 400, "ValidationError", None),
+        ({"en": "Bard"}, 400, "ValidationError", None),
+    ]
+    for texts, status, code, field in refused:
+        answer = await http.patch(f"/api/roles/{slug}", json={"translations": texts}, headers=alice.headers)
+        assert answer.status_code == status, (texts, answer.text)
+        assert error_of(answer)["code"] == code
+        if field:
+            assert error_of(answer)["field"] == field
+    unchanged = (await http.get(f"/api/roles/{slug}", headers=alice.headers)).json()["role"]
+    assert unchanged["translations"] == {"en": {"name": "Bard", "description": "Sings"}}
+    assert (await http.get(f"/api/roles/{slug}", headers=bob.headers)).status_code == 404
+    taken = await http.patch(f"/api/roles/{slug}", json={"translations": {"en": {"name": "Mine"}}}, headers=bob.headers)
+    assert taken.status_code == 404
+    cleared = await http.patch(f"/api/roles/{slug}", json={"translations": None}, headers=alice.headers)
+    assert cleared.json()["role"]["translations"] == {}
+    await http.delete(f"/api/roles/{slug}", headers=alice.headers)
+
+
+async def test_an_admin_edits_a_builtin_roles_english_texts_for_everyone(
+    http: httpx.AsyncClient, stack: LocalStack, alice: ApiUser
+) -> None:
+    admin = await make_admin(stack, http)
+    edited = {"en": {"name": "Engineer", "description": "Answers technical questions"}}
+    try:
+        changed = await http.patch("/api/admin/roles/tech_expert", json={"translations": edited}, headers=admin.headers)
+        assert changed.status_code == 200, changed.text
+        assert changed.json()["item"]["translations"] == edited
+        listed = (await http.get("/api/roles", headers=alice.headers)).json()["roles"]
+        assert next(r for r in listed if r["id"] == "tech_expert")["translations"] == edited
+        admins = (await http.get("/api/admin/roles", headers=admin.headers)).json()["items"]
+        assert next(r for r in admins if r["slug"] == "tech_expert")["translations"] == edited
+        bad = await http.patch(
+            "/api/admin/roles/tech_expert", json={"translations": {"de": {"name": "Ingenieur"}}}, headers=admin.headers
+        )
+        assert (bad.status_code, error_of(bad)["code"]) == (422, "InvalidLocale")
+        mine = await http.patch(
+            "/api/roles/tech_expert", json={"translations": {"en": {"name": "Mine"}}}, headers=alice.headers
+        )
+        assert (mine.status_code, error_of(mine)["code"]) == (403, "RoleNotEditable")
+        not_admin = await http.patch(
+            "/api/admin/roles/tech_expert", json={"translations": {"en": {"name": "Mine"}}}, headers=alice.headers
+        )
+        assert (not_admin.status_code, error_of(not_admin)["code"]) == (403, "AdminOnly")
+        after = (await http.get("/api/roles/tech_expert", headers=alice.headers)).json()["role"]
+        assert after["translations"] == edited
+    finally:
+        restored = await http.patch(
+            "/api/admin/roles/tech_expert",
+            json={"translations": {"en": SEED_ENGLISH["tech_expert"]}},
+            headers=admin.headers,
+        )
+        assert restored.status_code == 200, restored.text
