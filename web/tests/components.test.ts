@@ -56,15 +56,34 @@ describe('MarkdownView', () => {
 describe('RolePicker', () => {
   const role = (id: string, slug: string, name: string): AiRole => ({
     id, slug, name, description: null, system_prompt: 'p', avatar_url: null, sort_order: 0, created_by: null, created_at: '',
-    personality: {},
+    personality: {}, translations: {},
   })
 
   it('marks the selected persona and emits a pick', async () => {
     const roles = [role('1', 'assistant', '智能助手'), role('2', 'tech_expert', '技术专家')]
-    const wrapper = mount(RolePicker, { props: { roles, selected: '1' } })
+    const wrapper = mount(RolePicker, { props: { roles, selected: '1' }, global: { plugins: plugins() } })
     expect(wrapper.find('[data-testid=role-assistant]').attributes('aria-checked')).toBe('true')
     expect(wrapper.find('[data-testid=role-tech_expert]').attributes('aria-checked')).toBe('false')
     await wrapper.find('[data-testid=role-tech_expert]').trigger('click')
     expect(wrapper.emitted('pick')?.[0]).toEqual([roles[1]])
+  })
+
+  it("shows each persona's name and description in the UI language, the stored ones where none is given", async () => {
+    const assistant = {
+      ...role('1', 'assistant', '智能助手'),
+      description: '专业的AI助手',
+      translations: { en: { name: 'Smart Assistant', description: 'A professional AI assistant' } },
+    }
+    const roles = [assistant, role('2', 'pirate', 'Pirate')]
+    const i18n = makeI18n('en')
+    const wrapper = mount(RolePicker, { props: { roles, selected: '1' }, global: { plugins: [i18n] } })
+    const chip = () => wrapper.find('[data-testid=role-assistant]')
+    expect(chip().text()).toBe('Smart Assistant')
+    expect(chip().attributes('title')).toBe('A professional AI assistant')
+    expect(wrapper.find('[data-testid=role-pirate]').text()).toBe('Pirate')
+    i18n.global.locale.value = 'zh-CN'
+    await wrapper.vm.$nextTick()
+    expect(chip().text()).toBe('智能助手')
+    expect(chip().attributes('title')).toBe('专业的AI助手')
   })
 })

@@ -116,6 +116,8 @@ const en: typeof zh = {
   admin: {
     title: 'Admin', users: 'Users', roles: 'Built-in roles', searchPlaceholder: 'Search by username or email', noUsers: 'No matching users', plan: 'Plan',
     disabled: 'Disabled', disable: 'Disable', enable: 'Enable', usage: 'Usage', active: 'Active',
+    englishName: 'Name in English', englishDescription: 'Description in English',
+    englishHint: 'English readers see the English texts; left empty, they see the ones above.',
   },
   account: {
     title: 'Your data', exportHint: 'Export your profile, personas, chats and every message as one JSON file.', export: 'Export everything', exported: 'The export is downloading',

@@ -111,6 +111,8 @@ export default {
   admin: {
     title: '管理后台', users: '用户', roles: '内置角色', searchPlaceholder: '按用户名或邮箱搜索', noUsers: '没有匹配的用户', plan: '套餐',
     disabled: '已停用', disable: '停用', enable: '启用', usage: '用量', active: '启用中',
+    englishName: '英文名称', englishDescription: '英文描述',
+    englishHint: '英文界面显示英文名称和描述；留空则显示上面的内容。',
   },
   account: {
     title: '账号数据', exportHint: '把你的资料、角色、会话和全部消息导出为一个 JSON 文件。', export: '导出全部数据', exported: '已开始下载导出文件',

@@ -5,6 +5,7 @@
  */
 import type { Session } from '@supabase/supabase-js'
 import { supabase } from './supabase'
+import type { RoleTranslations } from './roleText'
 
 export function isAdmin(session: Session | null): boolean {
   const meta = session?.user.app_metadata as { role?: unknown } | undefined
@@ -35,6 +36,8 @@ export interface BuiltinRole {
   description: string | null
   system_prompt: string
   is_active: boolean
+  /** The name and description per UI language (lib/roleText.ts). */
+  translations: RoleTranslations
 }
 
 async function audit(action: string, target: string | null = null, details: Record<string, unknown> = {}): Promise<void> {
@@ -79,14 +82,14 @@ export async function updateUser(userId: string, patch: { plan_id?: string; disa
 export async function listBuiltinRoles(): Promise<BuiltinRole[]> {
   const { data, error } = await supabase()
     .from('ai_roles')
-    .select('id,slug,name,description,system_prompt,is_active')
+    .select('id,slug,name,description,system_prompt,is_active,translations')
     .is('created_by', null)
     .order('sort_order')
   if (error) throw error
   return (data as BuiltinRole[] | null) ?? []
 }
 
-export async function updateBuiltinRole(id: string, patch: Partial<Pick<BuiltinRole, 'name' | 'description' | 'system_prompt' | 'is_active'>>): Promise<void> {
+export async function updateBuiltinRole(id: string, patch: Partial<Pick<BuiltinRole, 'name' | 'description' | 'system_prompt' | 'is_active' | 'translations'>>): Promise<void> {
   const { data, error } = await supabase().from('ai_roles').update(patch).eq('id', id).is('created_by', null).select('id')
   if (error) throw error
   if (!data?.length) throw new Error('not found')

@@ -1,4 +1,5 @@
 /** Rows as the SPA reads them through PostgREST (migrations/ is the source of truth). */
+import type { RoleTranslations } from './roleText'
 
 export type MessageType = 'user' | 'assistant' | 'system'
 export type MessageStatus = 'pending' | 'streaming' | 'completed' | 'error' | 'cancelled'
@@ -22,6 +23,8 @@ export interface AiRole {
   sort_order: number
   created_by: string | null
   created_at: string
+  /** The name and description per UI language (lib/roleText.ts); a missing text falls back to the stored one. */
+  translations: RoleTranslations
   /** Generation settings the worker honours (checked by the database: ai_roles_check_personality). */
   personality: Personality
 }

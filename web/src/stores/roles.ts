@@ -5,7 +5,7 @@ import { supabase } from '@/lib/supabase'
 import { slugFor } from '@/lib/rules'
 import type { AiRole, Personality } from '@/lib/types'
 
-const COLUMNS = 'id,slug,name,description,system_prompt,avatar_url,sort_order,created_by,created_at,personality'
+const COLUMNS = 'id,slug,name,description,system_prompt,avatar_url,sort_order,created_by,created_at,personality,translations'
 
 export const useRoles = defineStore('roles', () => {
   const roles = ref<AiRole[]>([])
