@@ -1,0 +1,103 @@
+// Personas in the reader's language (ai_roles.translations): a reader sees the built-in roles' Chinese
+// names in Chinese and their English names once the UI is English — in the picker, the empty chat, an
+// answer's byline, the history list, the roles page and on a phone; an admin writes a built-in role's
+// English name in the admin area and the reader sees it after a reload.
+//
+// Env: see harness.mjs, and E2E_USERS ({tag, reader: {email, password}, admin: {...}}, made by
+// tests/e2e/test_role_names.py, which checks the database for what the page showed).
+import { STEP_MS, WEB_URL, expectText, journey, pause, result, shot, step, tid } from './harness.mjs'
+
+const users = JSON.parse(process.env.E2E_USERS ?? '{}')
+const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true }
+Object.assign(result, { sessionId: null, englishName: null })
+
+async function login(page, user) {
+  await page.goto(`${WEB_URL}/login`)
+  await page.fill(tid('email'), user.email)
+  await page.fill(tid('password'), user.password)
+  await page.click(tid('submit'))
+  await page.waitForURL((url) => !url.pathname.startsWith('/login'), { timeout: STEP_MS })
+}
+
+async function final(turn) {
+  const deadline = Date.now() + STEP_MS
+  while ((await turn.getAttribute('data-final')) !== 'true') {
+    if (Date.now() > deadline) throw new Error('the answer never became final')
+    await pause(40)
+  }
+}
+
+await journey(async ({ newPage }) => {
+  const page = await newPage('reader')
+
+  await step('the built-in personas in Chinese', async () => {
+    await login(page, users.reader)
+    await page.goto(`${WEB_URL}/`)
+    const chip = await expectText(page.locator(tid('role-tech_expert')), /技术专家/)
+    return { chip: chip.trim() }
+  })
+
+  await step('switched to English: the picker and the empty chat name the persona in English', async () => {
+    await page.locator(tid('lang-toggle')).click()
+    await expectText(page.locator(tid('nav-history')), /History/)
+    await page.locator(tid('role-tech_expert')).click()
+    const chip = await expectText(page.locator(tid('role-tech_expert')), /^\s*Tech Expert\s*$/)
+    const title = await page.locator(tid('role-tech_expert')).getAttribute('title')
+    const empty = await expectText(page.locator(tid('chat-role-name')), /^Tech Expert$/)
+    await shot(page, '01-picker-en')
+    return { chip: chip.trim(), title, empty, casual: (await page.locator(tid('role-casual_chat')).textContent()).trim() }
+  })
+
+  await step("an answer's byline, the history list and the roles page in English", async () => {
+    await page.locator(tid('composer')).fill('What is a closure?')
+    await page.locator(tid('send')).click()
+    const turn = page.locator(tid('turn')).first()
+    await turn.waitFor({ timeout: STEP_MS })
+    await final(turn)
+    result.sessionId = new URL(page.url()).searchParams.get('s')
+    const byline = await expectText(turn.locator(tid('answer-role')), /Tech Expert/)
+    await shot(page, '02-answer-en')
+    await page.locator(tid('nav-history')).click()
+    const history = await expectText(page.locator(tid('history-role')).first(), /Tech Expert/)
+    await page.locator(tid('nav-roles')).click()
+    await page.locator(tid('role-card-name')).first().waitFor({ timeout: STEP_MS })
+    const cards = (await page.locator(tid('role-card-name')).allTextContents()).map((s) => s.trim())
+    await shot(page, '03-roles-en')
+    return { byline: byline.trim(), history: history.trim(), cards }
+  })
+
+  await step('on a phone in English', async () => {
+    const phone = await newPage('reader-phone', PHONE)
+    await phone.addInitScript(() => localStorage.setItem('chatgalaxy-locale', 'en'))
+    await login(phone, users.reader)
+    await phone.goto(`${WEB_URL}/?s=${result.sessionId}`)
+    await phone.locator(tid('turn')).first().waitFor({ timeout: STEP_MS })
+    const chip = await expectText(phone.locator(tid('role-tech_expert')), /Tech Expert/)
+    const byline = await expectText(phone.locator(tid('answer-role')).first(), /Tech Expert/)
+    const width = await phone.evaluate(() => document.documentElement.scrollWidth)
+    await shot(phone, '04-phone-en')
+    await phone.context().close()
+    return { chip: chip.trim(), byline: byline.trim(), width }
+  })
+
+  await step("an admin writes a built-in persona's English name; the reader sees it", async () => {
+    const admin = await newPage('admin')
+    await admin.addInitScript(() => localStorage.setItem('chatgalaxy-locale', 'en'))
+    await login(admin, users.admin)
+    await admin.goto(`${WEB_URL}/admin`)
+    await admin.click(tid('admin-tab-roles'))
+    const form = admin.locator(tid('admin-role')).filter({ has: admin.locator('code', { hasText: /^casual_chat$/ }) })
+    const before = await form.locator(tid('admin-role-name-en')).inputValue()
+    result.englishName = `Easy Chat ${users.tag}`
+    await form.locator(tid('admin-role-name-en')).fill(result.englishName)
+    await form.locator(tid('admin-role-save')).click()
+    await admin.waitForSelector('.el-message--success', { timeout: STEP_MS })
+    await shot(admin, '05-admin-english-name')
+    await page.goto(`${WEB_URL}/`)
+    const chip = await expectText(page.locator(tid('role-casual_chat')), new RegExp(result.englishName))
+    await shot(page, '06-reader-sees-admin-edit')
+    await page.locator(tid('lang-toggle')).click()
+    const chinese = await expectText(page.locator(tid('role-casual_chat')), /轻松聊天/)
+    return { before, chip: chip.trim(), chinese: chinese.trim() }
+  })
+})
