@@ -309,6 +309,8 @@ class LlmSettings:
     image_cache_mb: int = field(default_factory=lambda: env_int("LLM_IMAGE_CACHE_MB", 128))
     # Inline images above this many pixels are sent scaled down to it (worker/images.py); 0: as stored.
     image_max_pixels: int = field(default_factory=lambda: env_int("LLM_IMAGE_MAX_PIXELS", 1_310_720))
+    # A new question's images are read while it is being claimed, at most this many at once; 0: off.
+    image_read_ahead: int = field(default_factory=lambda: env_int("LLM_IMAGE_READ_AHEAD", 8))
     # ... and the text of the documents it has read and parsed (worker/documents.py).
     document_cache_mb: int = field(default_factory=lambda: env_int("LLM_DOCUMENT_CACHE_MB", 64))
 

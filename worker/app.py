@@ -112,6 +112,7 @@ class Worker:
             self._cancel,
             backoff=Backoff(0, cfg.realtime_retry_base, cfg.realtime_retry_cap),  # attempts unused: forever
             metrics=self.metrics,
+            heard=self.turns.heard,
         )
         self._spawn("models", catalog.run())
         self._spawn("writer", writer.run())

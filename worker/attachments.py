@@ -76,6 +76,12 @@ def parse(raw: Any) -> list[Attachment]:
     return out
 
 
+def read_ahead(refs: ImageRefs, raw: Any) -> int:
+    """Start reading the images of a question just heard (its row's `attachments`), while it is
+    claimed: its turn then finds them kept (worker/images.py). How many reads started."""
+    return sum(refs.read_ahead(image.path, image.mime_type) for image in parse(raw) if image.is_image)
+
+
 async def image_refs(refs: ImageRefs, images: Sequence[Attachment]) -> list[str]:
     """A reference per image the model can read: a data URI, or a signed URL."""
     return list(await asyncio.gather(*(_ref(refs, image) for image in images)))

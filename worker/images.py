@@ -26,6 +26,11 @@ request that carries it: the SDK JSON-encodes the request on the worker's event 
 per MB), so a large photo stalled every conversation on the worker on each later turn. Smaller
 images, GIFs, and an image whose body cannot be decoded go byte for byte.
 
+Read ahead: a new question's images are read (`read_ahead`) when the worker hears the question,
+while its claim runs, and kept as above, so the turn finds them kept (a use that comes while its
+image is still being read waits for that read rather than repeating it). At most `read_ahead`
+such reads run at once (LLM_IMAGE_READ_AHEAD); a failed one is only logged, the turn reads again.
+
 Either way an object that is gone (404) is dropped here and its SupabaseError goes to the caller,
 as a first read's would: the question's own image refuses the turn, an earlier one is left out.
 Kept references take at most `max_bytes` (LLM_IMAGE_CACHE_MB), least recently used leave first.
@@ -48,7 +53,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageOps
 
 from worker import supabase_http
-from worker.kept import Kept
+from worker.kept import Kept, Reads
 from worker.supabase_http import SupabaseError, SupabaseHttp
 
 log = logging.getLogger(__name__)
@@ -73,15 +78,17 @@ class ImageRefs:
         seconds: int,
         max_bytes: int,
         max_pixels: int = 0,
+        read_ahead: int = 0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`max_pixels` 0 sends every inline image as stored."""
+        """`max_pixels` 0 sends every inline image as stored; `read_ahead` 0 reads nothing ahead."""
         self._http = http
         self._signed = transport == "signed_url"
         self._max_pixels = max_pixels
         self._seconds = seconds
         self._clock = clock
         self._kept: Kept[tuple[str, str], _Kept] = Kept(max_bytes, lambda kept: len(kept.ref))
+        self._reads: Reads[tuple[str, str]] = Reads(read_ahead)
 
     @property
     def kept_bytes(self) -> int:
@@ -91,9 +98,19 @@ class ImageRefs:
         """A data URI or signed URL for the object at `path`; SupabaseError when Storage has none.
         `etag` is the object's current ETag when known, `gone` that it is known to be deleted."""
         key = (path, mime_type)
+        await self._reads.settled(key)  # read ahead: what it read is kept now
+        return await self._read(key, etag, gone)
+
+    def read_ahead(self, path: str, mime_type: str) -> bool:
+        """Start reading the image at `path` in the background (its question was just heard);
+        False when it is kept already, being read, or `read_ahead` reads run."""
+        key = (path, mime_type)
+        return self._kept.get(key) is None and self._reads.start(key, lambda: self._read(key, None, False))
+
+    async def _read(self, key: tuple[str, str], etag: str | None, gone: bool) -> str:
         try:
             if gone:
-                raise supabase_http.gone(path)
+                raise supabase_http.gone(key[0])
             return await (self._link(key, etag) if self._signed else self._inline(key, etag))
         except SupabaseError:
             self._kept.drop(key)

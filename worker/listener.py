@@ -1,5 +1,6 @@
 """Realtime subscription: new requests for an answer are offered to the dispatcher the moment they
-commit, and a cancel request on an answer in flight stops it without waiting for the next row write.
+commit (their images read ahead meanwhile, `heard`), and a cancel request on an answer in flight
+stops it without waiting for the next row write.
 
 A request is an inserted row with `attempts` 0: a user's question (it asks for answer 1) or an
 answer row a user requested (regenerate, migrations/..._conversation_trees.sql). Rows the worker
@@ -57,8 +58,11 @@ class Listener:
         *,
         backoff: Backoff,
         metrics: Metrics | None = None,
+        heard: Callable[[Any], None] | None = None,
     ) -> None:
+        """`heard` gets each new request's `attachments` as it is heard (before any claim)."""
         self._connect = connect  # a new, unconnected client (auto_reconnect off) per attempt
+        self._heard = heard
         self._metrics = metrics
         self._dispatcher = dispatcher
         self._sweeper = sweeper
@@ -134,6 +138,8 @@ class Listener:
         try:
             record = payload["data"].get("record") or {}
             if record.get("id"):
+                if self._heard is not None and record.get("attachments"):
+                    self._heard(record["attachments"])  # read while the claim runs
                 self._dispatcher.offer([record["id"]], "realtime")
                 if self._metrics is not None:
                     self._observe_delay(record.get("created_at"))

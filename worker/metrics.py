@@ -69,6 +69,11 @@ class Metrics:
         self.claims_missed = Counter(
             "worker_claims_missed", "Questions offered to this worker but answered elsewhere", registry=self.registry
         )
+        self.images_read_ahead = Counter(
+            "worker_images_read_ahead",
+            "Images of new questions read while their claim ran (LLM_IMAGE_READ_AHEAD)",
+            registry=self.registry,
+        )
 
         self.model_calls = Counter(
             "worker_model_calls", "Provider calls made (retries included), by model", ["model"], registry=self.registry

@@ -100,11 +100,17 @@ class Turns:
                 seconds=llm.image_url_seconds,
                 max_bytes=llm.image_cache_mb << 20,
                 max_pixels=llm.image_max_pixels,
+                read_ahead=llm.image_read_ahead,
             )
             self._documents = DocumentTexts(storage, max_bytes=llm.document_cache_mb << 20)
         self._turn_timeout = turn_timeout
         self._titler = titler
         self.active: dict[str, Reply] = {}
+
+    def heard(self, attachments_raw: Any) -> None:
+        """A new question's `attachments`, as soon as it is heard: its images are read ahead."""
+        if self._images is not None and attachments_raw:
+            self._metrics.images_read_ahead.inc(attachments.read_ahead(self._images, attachments_raw))
 
     async def run(self, claim: Claim) -> None:
         reply = Reply(claim)

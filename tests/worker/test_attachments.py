@@ -20,9 +20,18 @@ from storage3.exceptions import StorageApiError
 from fakescope.server import MULTIMODAL_PATH
 from fakescope.vision import image_tokens
 from tests.conftest import LocalStack
-from tests.worker.conftest import Owner, RecordingFakeScope, Workers, final_answer, make_owner, worker_settings
+from tests.worker.conftest import (
+    Owner,
+    RecordingFakeScope,
+    Workers,
+    final_answer,
+    make_owner,
+    until,
+    worker_settings,
+)
 from worker.documents import DOCX, extract
 from worker.errors import AttachmentError
+from worker.turn import Turns
 
 
 def storage_of(stack: LocalStack, owner: Owner) -> AsyncStorageClient:
@@ -85,6 +94,37 @@ async def test_an_image_question_reaches_the_vision_model_inline_and_bills_image
     assert sent["input"]["messages"][0]["role"] == "system"
     assert list(sent["input"]["messages"][0]["content"][0]) == ["text"]  # list content, system included
     assert fake.received[-1]["path"] == MULTIMODAL_PATH
+
+
+async def test_a_new_questions_images_are_handed_to_be_read_ahead_as_soon_as_it_is_heard(
+    *,
+    stack: LocalStack,
+    pg: asyncpg.Connection,
+    fake: RecordingFakeScope,
+    workers: Workers,
+    owner: Owner,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The listener gives each new question's attachments to the turns before the claim (they read
+    its images meanwhile: worker/images.py `read_ahead`, tested in test_image_refs.py)."""
+    heard: list[object] = []
+    original = Turns.heard
+
+    def recording(turns: Turns, raw: object) -> None:
+        heard.append(raw)
+        original(turns, raw)
+
+    monkeypatch.setattr(Turns, "heard", recording)
+    worker = await workers.start(worker_settings(stack, fake))
+    await worker.listening()
+    item = await upload(stack, owner, "heard.png", png(40, 40), "image/png", width=40, height=40)
+    row = await final_answer(pg, await ask_with(pg, owner, "And this one?", [item]))
+    assert row["status"] == "completed", row["error_code"]
+    assert await until(lambda: _value(heard)) == [[item]]
+
+
+async def _value(found: list[object]) -> list[object] | None:
+    return found or None
 
 
 async def test_an_image_larger_than_the_model_looks_at_is_sent_and_billed_at_that_size(

@@ -157,6 +157,39 @@ async def test_an_image_whose_etag_the_claim_gives_is_not_asked_of_storage_again
         await http.aclose()
 
 
+async def test_an_image_read_ahead_is_read_once_though_its_turn_asks_for_it_mid_read(
+    stack: LocalStack, owner: Owner, pg: asyncpg.Connection
+) -> None:
+    """A question's image is read ahead while the question is claimed (LLM_IMAGE_READ_AHEAD): the
+    turn asking for it during that read waits for it instead of reading again; at most that many
+    reads run ahead at once, and none with 0."""
+    item = await upload(stack, owner, "ahead.png", png(50, 50), "image/png")
+    other = await upload(stack, owner, "ahead-2.png", png(52, 52), "image/png")
+    path = str(item["path"])
+    etag = str((await stored(pg, item))["etag"])
+    for transport in ("inline", "signed_url"):
+        http = LoggedHttp(stack)
+        refs = ImageRefs(http, transport=transport, seconds=600, max_bytes=1 << 20, read_ahead=1)
+        try:
+            assert refs.read_ahead(path, "image/png")
+            assert not refs.read_ahead(path, "image/png")  # being read: not twice
+            assert not refs.read_ahead(str(other["path"]), "image/png")  # one read ahead at a time
+            ref = await refs.ref(path, "image/png", etag=etag)  # the read ahead has not finished yet
+            assert len(http.log) == 1
+            assert await refs.ref(path, "image/png", etag=etag) == ref
+            assert len(http.log) == 1
+            assert not refs.read_ahead(path, "image/png")  # kept: nothing to read
+        finally:
+            await http.aclose()
+    http = LoggedHttp(stack)
+    refs = ImageRefs(http, transport="inline", seconds=600, max_bytes=1 << 20)
+    try:
+        assert not refs.read_ahead(path, "image/png")  # off by default here (0)
+        assert http.log == []
+    finally:
+        await http.aclose()
+
+
 async def test_what_is_kept_stays_within_its_bound_oldest_use_first(stack: LocalStack, owner: Owner) -> None:
     one, two = png(40, 40), png(50, 50)
     paths = [
