@@ -31,7 +31,9 @@ from api.upstream import call, rows
 PAGE_ROWS = 1000
 
 PROFILE_COLUMNS = "id,username,email,avatar_url,is_active,last_login_at,created_at,updated_at"
-ROLE_COLUMNS = "id,slug,name,description,system_prompt,avatar_url,personality,is_active,sort_order,created_at"
+ROLE_COLUMNS = (
+    "id,slug,name,description,system_prompt,avatar_url,personality,translations,is_active,sort_order,created_at"
+)
 SESSION_COLUMNS = "id,title,role_id,is_active,archived_at,message_count,last_message_at,created_at,updated_at"
 MESSAGE_COLUMNS = (
     "id,session_id,message_type,content,role_id,status,reply_to,model,input_tokens,output_tokens,"

@@ -155,6 +155,11 @@ async def test_export_streams_the_whole_history_and_nothing_else(
     await add_messages(pg, theirs["id"], other.id, 3)
     await idle_for(pg, second["id"], 200)
     ops(stack, "archive", "--older-than", "150d")
+    texts = {"en": {"name": "Poet", "description": "Writes poems"}}
+    made = await http.post(
+        "/api/roles", json={"name": "诗人", "system_prompt": "写诗。", "translations": texts}, headers=user.headers
+    )
+    assert made.status_code == 201, made.text
 
     async with http.stream("GET", "/api/account/export", headers=user.headers) as response:
         assert response.status_code == 200
@@ -166,6 +171,7 @@ async def test_export_streams_the_whole_history_and_nothing_else(
     assert document["user"]["id"] == user.id
     assert sorted(s["id"] for s in document["sessions"]) == sorted([first["id"], second["id"]])
     assert any(s["archived_at"] for s in document["sessions"])  # archived sessions are exported too
+    assert [(r["name"], r["translations"]) for r in document["roles"]] == [("诗人", texts)]
     messages = document["messages"]
     assert len(messages) == PAGE_ROWS + 304
     assert len({m["id"] for m in messages}) == len(messages)
