@@ -21,7 +21,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import msgspec
 from aiohttp import web
@@ -96,7 +96,7 @@ class FakeScope:
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> FakeScope:
+    async def __aenter__(self) -> Self:
         await self.start(port=0)
         return self
 

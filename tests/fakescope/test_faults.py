@@ -12,8 +12,10 @@ from dashscope import AioGeneration
 
 from fakescope.errors import FAULTS
 from fakescope.server import NATIVE_PATH, FakeScope
+from tests.fakescope.conftest import chunks
 
-MESSAGES = [{"role": "user", "content": "hi"}]
+# Plain dicts, as the worker sends them (the SDK's stub says list[Message], its runtime takes dicts).
+MESSAGES: list[Any] = [{"role": "user", "content": "hi"}]
 
 
 async def _stream(
@@ -33,7 +35,7 @@ async def _stream(
         headers=headers,
         request_timeout=request_timeout,
     )
-    async for rsp in stream:
+    async for rsp in chunks(stream):
         events.append(rsp)
     return events
 

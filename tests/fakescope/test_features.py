@@ -15,8 +15,13 @@ from fakescope import server, tokens
 from fakescope.features import CACHE_MIN_TOKENS
 from fakescope.server import FakeScope
 from fakescope.vision import DOWNLOAD_FAILED, image_tokens
+from tests.fakescope.conftest import chunks, whole
 
-MESSAGES = [{"role": "system", "content": "You are a helpful assistant."}, {"role": "user", "content": "1+1=?"}]
+# Plain dicts, as the worker sends them (the SDK's stub says list[Message], its runtime takes dicts).
+MESSAGES: list[Any] = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": "1+1=?"},
+]
 
 
 async def _collect(fake: FakeScope, **kwargs: Any) -> list[Any]:
@@ -30,7 +35,7 @@ async def _collect(fake: FakeScope, **kwargs: Any) -> list[Any]:
         result_format="message",
         **kwargs,
     )
-    return [rsp async for rsp in stream]
+    return [rsp async for rsp in chunks(stream)]
 
 
 async def test_thinking_streams_reasoning_before_the_answer_and_counts_it_apart(fake: FakeScope) -> None:
@@ -61,13 +66,15 @@ async def test_without_enable_thinking_there_is_no_reasoning(fake: FakeScope) ->
 
 
 async def test_thinking_needs_incremental_output(fake: FakeScope) -> None:
-    rsp = await AioGeneration.call(
-        model="qwen-plus",
-        api_key="sk-test",
-        base_address=fake.native_url,
-        messages=MESSAGES,
-        enable_thinking=True,
-        result_format="message",
+    rsp = whole(
+        await AioGeneration.call(
+            model="qwen-plus",
+            api_key="sk-test",
+            base_address=fake.native_url,
+            messages=MESSAGES,
+            enable_thinking=True,
+            result_format="message",
+        )
     )
     assert (rsp.status_code, rsp.code) == (400, "InvalidParameter")
 
@@ -141,7 +148,7 @@ async def test_the_multimodal_endpoint_reads_images_and_bills_their_tokens(fake:
         stream=True,
         incremental_output=True,
     )
-    events = [rsp async for rsp in stream]
+    events = [rsp async for rsp in chunks(stream)]
     assert events[-1].status_code == 200
     answer = "".join(part["text"] for e in events for part in e.output.choices[0].message.content)
     assert answer.startswith("[offline model]")
@@ -152,8 +159,10 @@ async def test_the_multimodal_endpoint_reads_images_and_bills_their_tokens(fake:
 
 async def test_an_image_the_model_cannot_fetch_is_refused(fake: FakeScope) -> None:
     messages = [{"role": "user", "content": [{"image": "http://127.0.0.1:9/x.png"}, {"text": "hi"}]}]
-    rsp = await AioMultiModalConversation.call(
-        model="qwen-vl-max", api_key="sk-test", base_address=fake.native_url, messages=messages
+    rsp = whole(
+        await AioMultiModalConversation.call(
+            model="qwen-vl-max", api_key="sk-test", base_address=fake.native_url, messages=messages
+        )
     )
     assert (rsp.status_code, rsp.code, rsp.message) == (400, "InvalidParameter", DOWNLOAD_FAILED)
 

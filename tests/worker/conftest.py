@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -88,7 +88,7 @@ async def fake() -> AsyncIterator[RecordingFakeScope]:
         await scope.stop()
 
 
-async def until(probe: Callable[[], Awaitable[T]], within: float = 15.0, every: float = 0.05) -> T:
+async def until(probe: Callable[[], Awaitable[T | None]], within: float = 15.0, every: float = 0.05) -> T:
     """Poll `probe` until it returns something truthy; TimeoutError after `within` seconds."""
     deadline = time.monotonic() + within
     while True:
@@ -98,6 +98,12 @@ async def until(probe: Callable[[], Awaitable[T]], within: float = 15.0, every: 
         if time.monotonic() > deadline:
             raise TimeoutError(f"condition not met within {within}s (last value {value!r})")
         await asyncio.sleep(every)
+
+
+def generator(events: AsyncIterator[T]) -> AsyncGenerator[T, None]:
+    """A provider's stream as the async generator it is (the Provider protocol says AsyncIterator), for aclosing."""
+    assert isinstance(events, AsyncGenerator), events
+    return events
 
 
 @dataclass

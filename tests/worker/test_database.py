@@ -7,7 +7,8 @@ import asyncpg
 import pytest
 
 from core.settings import login_as
-from tests.worker.conftest import LocalStack, Owner, ask
+from tests.conftest import LocalStack
+from tests.worker.conftest import Owner, ask
 from worker.database import WorkerDatabase
 
 

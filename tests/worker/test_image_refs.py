@@ -25,6 +25,13 @@ MAX_PIXELS = 1_310_720  # LLM_IMAGE_MAX_PIXELS' default
 ORIENTATION = 0x0112
 
 
+def pixel(image: Image.Image, xy: tuple[int, int]) -> tuple[int, ...]:
+    """One pixel's channels in a multi-band image (Pillow types getpixel for every mode)."""
+    value = image.getpixel(xy)
+    assert isinstance(value, tuple), value
+    return value
+
+
 class LoggedHttp(SupabaseHttp):
     """The worker's Storage client, logging each read: ("get", status, body bytes), ("head", path), ("sign", path)."""
 
@@ -241,8 +248,8 @@ async def test_a_large_photo_is_sent_upright_at_the_size_the_model_looks_at_and_
         assert abs(sent.width / sent.height - 1800 / 2400) < 0.01  # aspect kept
         assert 0.98 * MAX_PIXELS <= sent.width * sent.height <= MAX_PIXELS
         rgb = sent.convert("RGB")  # rotated clockwise: the dark left half is now the top half
-        assert rgb.getpixel((sent.width // 2, sent.height // 8))[0] < 60
-        assert rgb.getpixel((sent.width // 2, sent.height * 7 // 8))[0] > 200
+        assert pixel(rgb, (sent.width // 2, sent.height // 8))[0] < 60
+        assert pixel(rgb, (sent.width // 2, sent.height * 7 // 8))[0] > 200
         assert await refs.ref(str(item["path"]), "image/jpeg") == ref  # kept: checked, not scaled again
         assert [entry[1] for entry in http.log] == [200, 304]
 
@@ -288,4 +295,4 @@ def test_scaling_keeps_format_and_transparency(blob: bytes, mime: str, mode: str
         assert image.width * image.height <= 300_000
         assert image.width / image.height == pytest.approx(4 / 3, rel=0.01)
         if mode == "RGBA":
-            assert image.getpixel((5, 5))[3] == 0  # transparency survives
+            assert pixel(image, (5, 5))[3] == 0  # transparency survives

@@ -208,7 +208,7 @@ async def test_a_worker_stopped_while_its_subscription_waits_to_rejoin_stops_pro
 
 
 # realtime-py's own reconnect gives up after this many failed tries (~15 s) and then tells nobody.
-REALTIME_PY_GIVES_UP_AFTER = inspect.signature(AsyncRealtimeClient).parameters["max_retries"].default
+REALTIME_PY_GIVES_UP_AFTER: int = inspect.signature(AsyncRealtimeClient).parameters["max_retries"].default
 
 
 async def test_a_worker_rejoins_by_itself_after_its_gateway_was_away_longer_than_realtime_py_retries(

@@ -11,12 +11,14 @@ import pytest
 
 from core.settings import LlmSettings
 from fakescope.server import FakeScope
+from tests.worker.conftest import generator
 from worker.llm import (
     ChatMessage,
     Finished,
     GenerationParams,
     Provider,
     ProviderError,
+    StreamEvent,
     TextDelta,
     make_provider,
     tokens,
@@ -53,14 +55,14 @@ def _script(fake: FakeScope, **knobs: Any) -> None:
 
 async def _run(provider: Provider, params: GenerationParams = PARAMS) -> tuple[str, Finished]:
     text: list[str] = []
-    final: Finished | None = None
+    final: StreamEvent | None = None
     async for event in provider.stream(MESSAGES, params):
         assert final is None, "nothing may follow Finished"
         if isinstance(event, TextDelta):
             text.append(event.text)
         else:
             final = event
-    assert final is not None
+    assert isinstance(final, Finished)
     return "".join(text), final
 
 
@@ -182,7 +184,7 @@ async def test_unreachable_endpoint_is_a_connection_error() -> None:
 
 async def test_closing_early_stops_generation_on_the_server(provider: DashScopeProvider, fake: FakeScope) -> None:
     _script(fake, tokens_per_s=100, answer_tokens=5000, tokens_per_event=1)
-    async with aclosing(provider.stream(MESSAGES, PARAMS)) as stream:
+    async with aclosing(generator(provider.stream(MESSAGES, PARAMS))) as stream:
         async for event in stream:
             assert isinstance(event, TextDelta)
             break

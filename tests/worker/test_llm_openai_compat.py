@@ -14,7 +14,16 @@ from PIL import Image
 from core.settings import LlmSettings
 from fakescope.server import FakeScope
 from fakescope.vision import image_tokens
-from worker.llm import ChatMessage, Finished, GenerationParams, ProviderError, TextDelta, make_provider, tokens
+from worker.llm import (
+    ChatMessage,
+    Finished,
+    GenerationParams,
+    ProviderError,
+    StreamEvent,
+    TextDelta,
+    make_provider,
+    tokens,
+)
 from worker.llm.openai_compat import OpenAICompatProvider
 
 MESSAGES = [ChatMessage("system", "You are a helpful assistant."), ChatMessage("user", "hi")]
@@ -44,13 +53,13 @@ async def provider(fake: FakeScope) -> AsyncIterator[OpenAICompatProvider]:
 
 async def _run(provider: OpenAICompatProvider) -> tuple[str, Finished]:
     text: list[str] = []
-    final: Finished | None = None
+    final: StreamEvent | None = None
     async for event in provider.stream(MESSAGES, PARAMS):
         if isinstance(event, TextDelta):
             text.append(event.text)
         else:
             final = event
-    assert final is not None
+    assert isinstance(final, Finished)
     return "".join(text), final
 
 

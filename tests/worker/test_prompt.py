@@ -6,7 +6,9 @@ from contextlib import aclosing
 
 from core.settings import LlmSettings, ModelLimits
 from fakescope.server import FakeScope
+from tests.worker.conftest import generator
 from worker.llm import ChatMessage, Finished, tokens
+from worker.llm.base import Role
 from worker.llm.dashscope import DashScopeProvider
 from worker.prompt import FALLBACK_LIMITS, IMAGE_TOKENS, budget_for, build_prompt, parse_personality
 
@@ -15,7 +17,7 @@ SYSTEM = "You are a helpful assistant."
 
 
 def _history(n: int) -> list[ChatMessage]:
-    roles = ("user", "assistant")
+    roles: tuple[Role, Role] = ("user", "assistant")
     return [ChatMessage(roles[i % 2], f"message number {i} says something fairly ordinary") for i in range(n)]
 
 
@@ -107,7 +109,7 @@ async def test_our_count_is_what_the_service_bills() -> None:
     assert prompt.dropped > 0
     async with FakeScope(ttft=0, tokens_per_s=0) as fake:
         llm = DashScopeProvider(base_url=fake.native_url, api_key="sk-test", read_timeout=5, max_connections=1)
-        async with aclosing(llm.stream(prompt.messages, prompt.params)) as stream:
+        async with aclosing(generator(llm.stream(prompt.messages, prompt.params))) as stream:
             events = [event async for event in stream]
         await llm.aclose()
     final = events[-1]

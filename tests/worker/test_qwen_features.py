@@ -14,7 +14,7 @@ from realtime import RealtimeSubscribeStates
 from supabase import AsyncClient, acreate_client
 
 from fakescope import tokens
-from tests.conftest import LocalStack
+from tests.conftest import LocalStack, channel_options
 from tests.worker.conftest import Owner, RecordingFakeScope, Workers, ask, final_answer, until, worker_settings
 
 
@@ -23,7 +23,7 @@ async def listen(stack: LocalStack, owner: Owner) -> tuple[AsyncClient, list[Any
     await client.realtime.set_auth(owner.token)
     events: list[Any] = []
     states: asyncio.Queue[RealtimeSubscribeStates] = asyncio.Queue()
-    channel = client.channel(f"chat:{owner.session_id}", {"config": {"private": True}})
+    channel = client.channel(f"chat:{owner.session_id}", channel_options(private=True))
     for kind in ("reasoning", "chunk", "done"):
         channel.on_broadcast(kind, events.append)
     await channel.subscribe(lambda state, _error: states.put_nowait(state))

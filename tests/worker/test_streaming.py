@@ -9,7 +9,7 @@ import asyncpg
 from realtime import RealtimeSubscribeStates
 from supabase import AsyncClient, acreate_client
 
-from tests.conftest import LocalStack
+from tests.conftest import LocalStack, channel_options
 from tests.worker.conftest import (
     Owner,
     RecordingFakeScope,
@@ -28,7 +28,7 @@ async def join_chat(stack: LocalStack, token: str, session_id: str) -> tuple[Asy
     await client.realtime.set_auth(token)
     events: list[Any] = []
     states: asyncio.Queue[RealtimeSubscribeStates] = asyncio.Queue()
-    channel = client.channel(f"chat:{session_id}", {"config": {"private": True}})
+    channel = client.channel(f"chat:{session_id}", channel_options(private=True))
     channel.on_broadcast("chunk", events.append).on_broadcast("done", events.append)
     await channel.subscribe(lambda state, _error: states.put_nowait(state))
     state = await asyncio.wait_for(states.get(), 10)
