@@ -9,7 +9,7 @@ import asyncpg
 import httpx
 from realtime import AsyncRealtimeClient
 
-from tests.conftest import LocalStack
+from tests.conftest import LocalStack, channel_options
 from tests.localbase.realtime.conftest import RealtimeUser, eventually, new_session, subscribed
 
 
@@ -38,7 +38,7 @@ async def test_broadcast_reaches_others_and_self_only_when_asked(
 
 async def test_ack_replies_to_the_sender(realtime_client: Callable[..., AsyncRealtimeClient]) -> None:
     client = realtime_client()
-    channel = client.channel("acked", {"config": {"broadcast": {"ack": True}, "private": False}})  # type: ignore[typeddict-item]
+    channel = client.channel("acked", channel_options(broadcast={"ack": True}, private=False))
     await subscribed(channel)
     acks: list[Any] = []
     push = await channel.push("broadcast", {"type": "broadcast", "event": "e", "payload": {}})

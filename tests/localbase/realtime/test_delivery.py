@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 from realtime import AsyncRealtimeClient
+from realtime import RealtimePostgresChangesListenEvent as Change
 
 from tests.conftest import LocalStack, launch_stack
 from tests.localbase.realtime.conftest import eventually, subscribed, ws_url
@@ -35,7 +36,7 @@ async def test_burst_of_ten_thousand_inserts_arrives_in_commit_order(
 ) -> None:
     client = realtime_client(stack.service_role_key)
     got: list[Any] = []
-    await subscribed(client.channel("burst").on_postgres_changes("INSERT", got.append, table=burst_table))
+    await subscribed(client.channel("burst").on_postgres_changes(Change.Insert, got.append, table=burst_table))
 
     next_id = 0
     for _ in range(50):  # 50 transactions of multi-row statements, 200 rows each
@@ -66,7 +67,7 @@ async def test_clients_resubscribe_after_server_restart(
     client = realtime_client(stack.service_role_key, initial_backoff=0.2, max_retries=20)
     got: list[Any] = []
     system: list[Any] = []
-    channel = client.channel("survivor").on_postgres_changes("INSERT", got.append, table=burst_table)
+    channel = client.channel("survivor").on_postgres_changes(Change.Insert, got.append, table=burst_table)
     await subscribed(channel)
     channel.on_system(system.append)
     stack.restart()
@@ -94,9 +95,11 @@ async def test_a_big_row_reaches_subscribers_of_every_gateway_on_the_database(
         await subscribed(
             realtime_client(stack.service_role_key)
             .channel("big-1")
-            .on_postgres_changes("INSERT", got_first.append, table=burst_table)
+            .on_postgres_changes(Change.Insert, got_first.append, table=burst_table)
         )
-        await subscribed(other.channel("big-2").on_postgres_changes("INSERT", got_second.append, table=burst_table))
+        await subscribed(
+            other.channel("big-2").on_postgres_changes(Change.Insert, got_second.append, table=burst_table)
+        )
 
         big = "z" * 50_000
         await stack_db.execute("insert into public.rt_burst (id, body) values (-2, $1)", big)

@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 from realtime import AsyncRealtimeClient
+from realtime import RealtimePostgresChangesListenEvent as Change
 
 from tests.conftest import LocalStack
 from tests.localbase.realtime.conftest import eventually, subscribed
@@ -47,20 +48,22 @@ async def test_equal_and_different_bindings_each_get_their_own_changes_once_in_o
     same: list[list[Any]] = [[], [], []]
     for index, got in enumerate(same):  # three sockets, one group of equal bindings
         client = realtime_client(stack.service_role_key)
-        await subscribed(client.channel(f"all-{index}").on_postgres_changes("INSERT", got.append, table=fanout_table))
+        await subscribed(
+            client.channel(f"all-{index}").on_postgres_changes(Change.Insert, got.append, table=fanout_table)
+        )
     # One socket, two channels: its frames for a run go out together, each under its own topic.
     shared = realtime_client(stack.service_role_key)
     filtered: list[Any] = []
     everything: list[Any] = []
     await subscribed(
         shared.channel("even").on_postgres_changes(
-            "INSERT", filtered.append, table=fanout_table, filter=f"id=in.(2,4,{_MARKER})"
+            Change.Insert, filtered.append, table=fanout_table, filter=f"id=in.(2,4,{_MARKER})"
         )
     )
-    await subscribed(shared.channel("every").on_postgres_changes("*", everything.append, table=fanout_table))
+    await subscribed(shared.channel("every").on_postgres_changes(Change.All, everything.append, table=fanout_table))
     updates: list[Any] = []
     watcher = realtime_client(stack.service_role_key)
-    await subscribed(watcher.channel("updates").on_postgres_changes("UPDATE", updates.append, table=fanout_table))
+    await subscribed(watcher.channel("updates").on_postgres_changes(Change.Update, updates.append, table=fanout_table))
 
     async with stack_db.transaction():  # one commit: the five inserts reach the server as one run
         await stack_db.execute("insert into public.rt_fanout select g, 'x' from generate_series(1, 5) g")

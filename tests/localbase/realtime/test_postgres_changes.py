@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
+from realtime import RealtimePostgresChangesListenEvent as Change
 from supabase import acreate_client
 
 from tests.conftest import LocalStack
@@ -25,9 +26,9 @@ async def test_user_gets_own_changes_matching_filter_and_not_other_users(
         await client_a.realtime.set_auth(alice.access_token)
         await client_b.realtime.set_auth(bob.access_token)
         channel_a = client_a.channel("a-messages").on_postgres_changes(
-            "*", got_a.append, table="chat_messages", schema="public", filter=f"session_id=eq.{session_a}"
+            Change.All, got_a.append, table="chat_messages", schema="public", filter=f"session_id=eq.{session_a}"
         )
-        channel_b = client_b.channel("b-messages").on_postgres_changes("*", got_b.append, table="chat_messages")
+        channel_b = client_b.channel("b-messages").on_postgres_changes(Change.All, got_b.append, table="chat_messages")
         await subscribed(channel_a)
         await subscribed(channel_b)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from realtime import AsyncRealtimeClient
 
+from tests.conftest import channel_options
 from tests.localbase.realtime.conftest import eventually, subscribed
 
 
@@ -19,7 +20,7 @@ async def test_presence_sync_between_two_clients(realtime_client: Callable[..., 
     watcher.on_presence_join(lambda key, current, new: joins.append((key, new)))
     watcher.on_presence_leave(lambda key, current, left: leaves.append((key, left)))
     await subscribed(watcher)
-    visitor = second.channel("lobby", {"config": {"presence": {"key": "visitor", "enabled": True}}})  # type: ignore[typeddict-item]
+    visitor = second.channel("lobby", channel_options(presence={"key": "visitor", "enabled": True}))
     await subscribed(visitor)
 
     await visitor.track({"status": "online"})

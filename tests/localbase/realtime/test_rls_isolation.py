@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 from realtime import AsyncRealtimeClient
+from realtime import RealtimePostgresChangesListenEvent as Change
 
 from tests.conftest import LocalStack
 from tests.localbase.realtime.conftest import RealtimeUser, eventually, new_session, subscribed
@@ -35,7 +36,7 @@ async def _watch_everything(client: AsyncRealtimeClient, name: str, received: li
     """A whole-table subscription (no filter) on both chat tables."""
     channel = client.channel(name)
     for table in ("chat_sessions", "chat_messages"):
-        channel.on_postgres_changes("*", received.append, table=table, schema="public")
+        channel.on_postgres_changes(Change.All, received.append, table=table, schema="public")
     await subscribed(channel)
 
 
@@ -83,7 +84,7 @@ async def test_update_then_delete_reach_the_owner_in_order(
 ) -> None:
     got: list[Any] = []
     channel = realtime_client(alice.access_token).channel("a-fast")
-    channel.on_postgres_changes("*", got.append, table="chat_messages", schema="public")
+    channel.on_postgres_changes(Change.All, got.append, table="chat_messages", schema="public")
     await subscribed(channel)
     session = await new_session(stack_db, alice.id)
 
@@ -120,7 +121,7 @@ async def test_a_primary_key_reused_by_another_user_is_checked_per_image(
     got_b: list[Any] = []
     for user, name, received in ((alice, "a-reuse", got_a), (bob, "b-reuse", got_b)):
         channel = realtime_client(user.access_token).channel(name)
-        channel.on_postgres_changes("*", received.append, table="chat_messages", schema="public")
+        channel.on_postgres_changes(Change.All, received.append, table="chat_messages", schema="public")
         await subscribed(channel)
     session_a = await new_session(stack_db, alice.id)
     session_b = await new_session(stack_db, bob.id)

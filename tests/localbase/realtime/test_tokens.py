@@ -10,7 +10,7 @@ import pytest
 import websockets
 from realtime import AsyncRealtimeClient
 
-from tests.conftest import LocalStack
+from tests.conftest import LocalStack, channel_options
 from tests.localbase.realtime.conftest import eventually, mint, subscribed, ws_url
 
 
@@ -63,7 +63,7 @@ async def test_access_token_refresh_keeps_channel(
     client = realtime_client()
     await client.set_auth(mint(stack, {"role": "authenticated", "sub": "x", "exp": int(time.time()) + 3}))
     heard: list[Any] = []
-    channel = client.channel("refreshed", {"config": {"broadcast": {"self": True}}}).on_broadcast("e", heard.append)  # type: ignore[typeddict-item]
+    channel = client.channel("refreshed", channel_options(broadcast={"self": True})).on_broadcast("e", heard.append)
     await subscribed(channel)
     await client.set_auth(mint(stack, {"role": "authenticated", "sub": "x", "exp": int(time.time()) + 3600}))
     deadline = time.monotonic() + 5
