@@ -16,7 +16,7 @@ from postgrest.exceptions import APIError
 from supabase import Client
 from supabase_auth.errors import AuthApiError
 
-from tests.conftest import LocalStack, launch_stack
+from tests.conftest import LocalStack, launch_stack, rows_of
 from tests.localbase.auth.conftest import client, mail_dir, new_email
 from tests.localbase.auth.js import run_js
 
@@ -44,7 +44,9 @@ def _claims(token: str) -> dict[str, Any]:
 
 def _mail(stack: LocalStack, email: str, kind: str) -> dict[str, Any]:
     """The newest `kind` mail to `email` (written before the request that sent it answered)."""
-    found = [json.loads(p.read_text()) for p in sorted(Path(mail_dir(stack)).glob(f"*-{kind}-*.json"))]
+    found: list[dict[str, Any]] = [
+        json.loads(p.read_text()) for p in sorted(Path(mail_dir(stack)).glob(f"*-{kind}-*.json"))
+    ]
     matching = [mail for mail in found if mail["to"] == email]
     assert matching, f"no {kind} mail to {email}"
     return matching[-1]
@@ -73,7 +75,7 @@ def test_supabase_py_signs_in_a_guest(stack: LocalStack) -> None:
     assert [a["method"] for a in claims["amr"]] == ["anonymous"]
     assert claims["sub"] == user.id
     # The guest is a real user with a profile that RLS lets them (and only them) read.
-    rows = guest.table("profiles").select("id,username").execute().data
+    rows = rows_of(guest.table("profiles").select("id,username").execute().data)
     assert [row["id"] for row in rows] == [user.id]
     refreshed = guest.auth.refresh_session()
     assert refreshed.session is not None
@@ -120,7 +122,7 @@ def test_guests_are_refused_when_the_project_turns_them_off(hardened: LocalStack
 
 async def test_guest_limits_are_enforced_by_the_database(stack: LocalStack) -> None:
     guest = _guest(stack)
-    session = guest.table("chat_sessions").insert({"title": "try"}).execute().data[0]
+    session = rows_of(guest.table("chat_sessions").insert({"title": "try"}).execute().data)[0]
     assert guest.rpc("guest_messages_left").execute().data == 20
     rows = [{"session_id": session["id"], "content": f"q{i}"} for i in range(20)]
     guest.table("chat_messages").insert(rows).execute()
@@ -149,7 +151,7 @@ async def test_guest_limits_are_enforced_by_the_database(stack: LocalStack) -> N
 def test_converting_a_guest_keeps_their_id_and_conversations(stack: LocalStack) -> None:
     guest = _guest(stack)
     guest_id = guest.auth.get_user().user.id  # type: ignore[union-attr]
-    session = guest.table("chat_sessions").insert({"title": "before sign-up"}).execute().data[0]
+    session = rows_of(guest.table("chat_sessions").insert({"title": "before sign-up"}).execute().data)[0]
     for _ in range(20):
         guest.table("chat_messages").insert({"session_id": session["id"], "content": "hi"}).execute()
     with pytest.raises(AuthApiError) as caught:  # a password alone cannot make a guest permanent
@@ -173,7 +175,7 @@ def test_converting_a_guest_keeps_their_id_and_conversations(stack: LocalStack) 
     signed_in = again.auth.sign_in_with_password({"email": email, "password": PASSWORD})
     assert signed_in.user is not None
     assert signed_in.user.id == guest_id
-    titles = [row["title"] for row in again.table("chat_sessions").select("title").execute().data]
+    titles = [row["title"] for row in rows_of(again.table("chat_sessions").select("title").execute().data)]
     assert titles == ["before sign-up"]
 
 

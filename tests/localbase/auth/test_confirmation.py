@@ -19,7 +19,7 @@ def _mail_to(stack: LocalStack, email: str, kind: str, timeout: float = 5.0) -> 
     """The newest mail of `kind` to `email`, polled until it is written."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = [
+        found: list[dict[str, str]] = [
             json.loads(path.read_text(encoding="utf-8"))
             for path in sorted(Path(mail_dir(stack)).glob(f"*-{kind}-*.json"))
         ]

@@ -22,7 +22,7 @@ import pytest
 from realtime import AsyncRealtimeClient, RealtimeSubscribeStates
 
 from core.jwt import generate_jwk
-from tests.conftest import LocalStack, launch_stack
+from tests.conftest import LocalStack, channel_options, launch_stack, rows_of
 from tests.localbase.auth.conftest import client, new_email
 from tests.localbase.auth.js import run_js
 
@@ -88,7 +88,7 @@ def test_access_tokens_carry_the_kid_and_verify_with_the_published_key(keyed: Lo
     signed_in = client(keyed)
     signed_in.auth.sign_in_with_password({"email": _email_of(keyed, user_id), "password": "Password123"})
     assert signed_in.auth.get_user().user.id == user_id  # type: ignore[union-attr]
-    rows = signed_in.table("profiles").select("id").execute().data
+    rows = rows_of(signed_in.table("profiles").select("id").execute().data)
     assert [row["id"] for row in rows] == [user_id]
 
 
@@ -163,7 +163,7 @@ async def test_realtime_accepts_asymmetric_tokens_and_refuses_forgeries(keyed: L
                 out.append((state, error))
                 done.set()
 
-            channel = realtime.channel(f"chat:{session_id}", {"config": {"private": True}})  # type: ignore[typeddict-item]
+            channel = realtime.channel(f"chat:{session_id}", channel_options(private=True))
             await channel.subscribe(heard)
             await asyncio.wait_for(replied.wait(), 10)
             outcomes[name] = states[0] if states else None

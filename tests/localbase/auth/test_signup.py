@@ -38,6 +38,7 @@ async def test_async_client_signs_up_too(stack: LocalStack) -> None:
     assert response.session is not None
     user = await client.auth.get_user(response.session.access_token)
     assert user is not None
+    assert response.user is not None
     assert user.user.id == response.user.id
 
 

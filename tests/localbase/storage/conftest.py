@@ -5,7 +5,7 @@ so their real policies are what refuses another user and anon."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,13 @@ PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
     "0000000d4944415478da63f8cfc0f01f0005000201a5f1d0b40000000049454e44ae426082"
 )
+
+
+def url_of(signed: Mapping[str, object]) -> str:
+    """The URL a signing call answered (storage3 types it optional, for a path that failed to sign)."""
+    url = signed["signedURL"]
+    assert isinstance(url, str), signed
+    return url
 
 
 def signed_in(stack: LocalStack, user: SignedUpUser) -> Client:

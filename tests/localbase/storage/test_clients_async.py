@@ -12,8 +12,8 @@ import pytest
 from storage3.exceptions import StorageApiError
 from supabase import AsyncClient, acreate_client
 
-from tests.conftest import LocalStack, SignedUpUser, sign_up
-from tests.localbase.storage.conftest import PNG, blob_files
+from tests.conftest import LocalStack, SignedUpUser, rows_of, sign_up
+from tests.localbase.storage.conftest import PNG, blob_files, url_of
 
 
 async def _signed_in(stack: LocalStack, user: SignedUpUser) -> AsyncClient:
@@ -41,7 +41,7 @@ async def test_async_round_trip_and_refusals(stack: LocalStack) -> None:
     assert await files.download(path) == PNG
     signed = await files.create_signed_url(path, 30)
     async with httpx.AsyncClient() as http:
-        assert (await http.get(signed["signedURL"])).content == PNG
+        assert (await http.get(url_of(signed))).content == PNG
     await files.move(path, f"{owner.id}/moved.png")
     await files.copy(f"{owner.id}/moved.png", f"{owner.id}/copy.png")
     intruder = theirs.storage.from_("attachments")
@@ -65,8 +65,8 @@ async def test_deleting_messages_sessions_and_accounts_deletes_objects_and_bytes
     await client.storage.from_("avatars").upload(f"{user.id}/me.png", PNG, {"content-type": "image/png"})
     mine = blob_files(stack) - before
     assert len(mine) == 4
-    session = (await client.table("chat_sessions").insert({"title": "files"}).execute()).data[0]["id"]
-    other_session = (await client.table("chat_sessions").insert({"title": "more"}).execute()).data[0]["id"]
+    session = rows_of((await client.table("chat_sessions").insert({"title": "files"}).execute()).data)[0]["id"]
+    other_session = rows_of((await client.table("chat_sessions").insert({"title": "more"}).execute()).data)[0]["id"]
 
     def attachment(name: str) -> dict[str, object]:
         return {
@@ -89,7 +89,7 @@ async def test_deleting_messages_sessions_and_accounts_deletes_objects_and_bytes
         .insert({"session_id": other_session, "content": "two", "attachments": [attachment("b.png")]})
         .execute()
     )
-    await client.table("chat_messages").delete().eq("id", first.data[0]["id"]).execute()
+    await client.table("chat_messages").delete().eq("id", rows_of(first.data)[0]["id"]).execute()
     assert [f["name"] for f in await files.list(user.id)] == ["b.png", "c.png"]
     await client.table("chat_sessions").delete().eq("id", other_session).execute()
     assert [f["name"] for f in await files.list(user.id)] == ["c.png"]
