@@ -233,9 +233,9 @@ def auth_request(draw: Callable[..., Any]) -> DoorRequest:
         if method == "POST":
             body = {"email": draw(value), "password": draw(value), "user_metadata": {"username": draw(value)}}
             return DoorRequest("AUTH admin POST", "POST", "/auth/v1/admin/users", body=body, who="service")
-        body = {"user_metadata": {"x": draw(value)}} if method == "PUT" else None
+        change = {"user_metadata": {"x": draw(value)}} if method == "PUT" else None
         return DoorRequest(
-            f"AUTH admin {method}", method, f"/auth/v1/admin/users/{url_part(draw(text))}", body=body, who="service"
+            f"AUTH admin {method}", method, f"/auth/v1/admin/users/{url_part(draw(text))}", body=change, who="service"
         )
     return DoorRequest(
         "AUTH unknown path", draw(st.sampled_from(("GET", "POST"))), f"/auth/v1/{url_part(draw(text))}", who="anon"
