@@ -8,12 +8,16 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from postgrest import APIResponse
 from postgrest.exceptions import APIError
+from postgrest.types import CountMethod
 from supabase import Client
 
+from tests.conftest import rows_of
 
-def ids(response: object) -> list[int]:
-    return sorted(row["id"] for row in response.data)  # type: ignore[attr-defined]
+
+def ids(response: APIResponse) -> list[int]:
+    return sorted(row["id"] for row in rows_of(response.data))
 
 
 def test_comparison_operators(service_client: Client) -> None:
@@ -54,11 +58,11 @@ def test_array_range_and_jsonb_operators(service_client: Client) -> None:
     assert ids(things.select("id").overlaps("tags", ["purple", "red"]).execute()) == [1, 5]
     assert ids(things.select("id").contains("data", {"kind": "veg"}).execute()) == [3, 5]
     assert ids(things.select("id").contains("during", "[2,3]").execute()) == [1]
-    assert ids(things.select("id").range_lt("during", [10, 12]).execute()) == [1, 2]
-    assert ids(things.select("id").range_gt("during", [10, 12]).execute()) == [5]
-    assert ids(things.select("id").range_gte("during", [10, 12]).execute()) == [5]
-    assert ids(things.select("id").range_lte("during", [10, 12]).execute()) == [1, 2]
-    assert ids(things.select("id").range_adjacent("during", [20, 30]).execute()) == [5]
+    assert ids(things.select("id").range_lt("during", (10, 12)).execute()) == [1, 2]
+    assert ids(things.select("id").range_gt("during", (10, 12)).execute()) == [5]
+    assert ids(things.select("id").range_gte("during", (10, 12)).execute()) == [5]
+    assert ids(things.select("id").range_lte("during", (10, 12)).execute()) == [1, 2]
+    assert ids(things.select("id").range_adjacent("during", (20, 30)).execute()) == [5]
     assert ids(things.select("id").overlaps("during", "[4,6)").execute()) == [1, 2]
 
 
@@ -93,9 +97,9 @@ def test_logic_trees(service_client: Client) -> None:
 
 def test_order_with_nulls(service_client: Client) -> None:
     things = service_client.table("rest_things")
-    rows = things.select("id").order("score", desc=True, nullsfirst=False).execute().data
+    rows = rows_of(things.select("id").order("score", desc=True, nullsfirst=False).execute().data)
     assert [r["id"] for r in rows] == [5, 3, 2, 1, 4]
-    rows = things.select("id").order("score", nullsfirst=True).execute().data
+    rows = rows_of(things.select("id").order("score", nullsfirst=True).execute().data)
     assert [r["id"] for r in rows] == [4, 1, 2, 3, 5]
 
 
@@ -135,7 +139,7 @@ def test_count_range_and_content_range(
     things_table = service_client.table("rest_things")
     for method in ("exact", "planned", "estimated"):
         response = things_table.select("id", count=method).range(1, 2).order("id").execute()  # type: ignore[arg-type]
-        assert [r["id"] for r in response.data] == [2, 3]
+        assert [r["id"] for r in rows_of(response.data)] == [2, 3]
         assert response.count is not None
         assert response.count >= (5 if method != "planned" else 1)
     exact = rest(
@@ -154,7 +158,7 @@ def test_count_range_and_content_range(
     )
     assert beyond.status_code == 416
     assert beyond.json()["code"] == "PGRST103"
-    head = service_client.table("rest_things").select("*", count="exact", head=True).execute()
+    head = service_client.table("rest_things").select("*", count=CountMethod.exact, head=True).execute()
     assert head.count == 5
 
 
@@ -182,7 +186,9 @@ def test_casts_and_aliases(service_client: Client) -> None:
 def test_rpc_post_get_head(service_client: Client) -> None:
     assert service_client.rpc("rest_add", {"a": 2, "b": 40}).execute().data == 42
     assert service_client.rpc("rest_add", {"a": 2, "b": 3}, get=True).execute().data == 5
-    assert service_client.rpc("rest_names", {}).execute().data[0] == "apple"
+    names = service_client.rpc("rest_names", {}).execute().data
+    assert isinstance(names, list)
+    assert names[0] == "apple"
     assert service_client.rpc("rest_echo", {"payload": {"deep": [1, {"x": None}]}}).execute().data == {
         "deep": [1, {"x": None}]
     }
@@ -194,10 +200,12 @@ def test_rpc_post_get_head(service_client: Client) -> None:
         .execute()
     )
     assert rows.data == [{"id": 3, "name": "carrot"}, {"id": 2, "name": "banana"}]
-    counted = service_client.rpc("rest_things_by_min_score", {"min_score": 20}, count="exact", head=True).execute()
+    counted = service_client.rpc(
+        "rest_things_by_min_score", {"min_score": 20}, count=CountMethod.exact, head=True
+    ).execute()
     assert counted.count == 3
     got = service_client.rpc("rest_things_by_min_score", {"min_score": 30}, get=True).select("id").execute()
-    assert [r["id"] for r in got.data] == [3, 5]
+    assert [r["id"] for r in rows_of(got.data)] == [3, 5]
 
 
 def test_void_rpc_writes_and_refuses_get(service_client: Client, things: object) -> None:

@@ -11,7 +11,7 @@ import pytest
 from postgrest.exceptions import APIError
 from supabase import Client, acreate_client
 
-from tests.conftest import LocalStack, SignedUpUser
+from tests.conftest import LocalStack, SignedUpUser, rows_of
 from tests.localbase.rest.conftest import superuser_fetch
 
 _ids = itertools.count(1000)
@@ -45,7 +45,7 @@ def test_minimal_returns_and_missing_default(service_client: Client, things: Loc
     row = things_table.select("note,tags").eq("id", thing_id).single().execute().data
     assert row == {"note": "fresh", "tags": []}
     bulk = [{"id": next(_ids), "name": "with note", "note": "given"}, {"id": next(_ids), "name": "without"}]
-    rows = things_table.insert(bulk, default_to_null=False).execute().data
+    rows = rows_of(things_table.insert(bulk, default_to_null=False).execute().data)
     assert [r["note"] for r in rows] == ["given", "fresh"]
     things_table.delete().gte("id", 1000).execute()
 
@@ -73,7 +73,7 @@ def test_user_b_cannot_see_or_change_user_a_sessions(
     as_user: Callable[[SignedUpUser], Client], user_a: SignedUpUser, user_b: SignedUpUser, stack: LocalStack
 ) -> None:
     alice, bob = as_user(user_a), as_user(user_b)
-    session = alice.table("chat_sessions").insert({"title": "private"}).execute().data[0]
+    session = rows_of(alice.table("chat_sessions").insert({"title": "private"}).execute().data)[0]
     alice.table("chat_messages").insert({"session_id": session["id"], "content": "hello"}).execute()
     assert session["user_id"] == user_a.id
     assert bob.table("chat_sessions").select("*").eq("id", session["id"]).execute().data == []

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from postgrest.exceptions import APIError
 from supabase import Client
 
-from tests.conftest import LocalStack
+from tests.conftest import LocalStack, rows_of
 from tests.localbase.rest.conftest import install
 from tests.localbase.rest.supabase_js import SupabaseJs
 
@@ -205,7 +205,7 @@ def py_filter(client: Client, column: str, op: str, value: str) -> tuple[list[in
         response = client.table("rest_typed").select("id").filter(column, op, value).order("id").execute()
     except APIError as error:
         return None, error.code
-    return [row["id"] for row in response.data], None
+    return [row["id"] for row in rows_of(response.data)], None
 
 
 # An operator that does not apply to the column's type at all (`cd` on a scalar, `sl` on a bit
@@ -337,7 +337,7 @@ def test_fixed_cases_through_supabase_js(typed: LocalStack, js: SupabaseJs) -> N
         """,
         cases=cases,
     )
-    expected = [{"ids": rows, "code": None, "status": 200} for *_, rows in FIXED]
+    expected: list[dict[str, object]] = [{"ids": rows, "code": None, "status": 200} for *_, rows in FIXED]
     expected += [{"ids": None, "code": code, "status": 404 if code == "42883" else 400} for *_, code in FIXED_ERRORS]
     assert results == expected
 

@@ -19,7 +19,7 @@ import pytest
 from postgrest.exceptions import APIError
 from supabase import Client
 
-from tests.conftest import LocalStack
+from tests.conftest import LocalStack, rows_of
 from tests.localbase.rest.conftest import install
 from tests.localbase.rest.supabase_js import SupabaseJs
 
@@ -166,7 +166,7 @@ def test_get_arguments_and_result_filters(functions: LocalStack, service_client:
     assert service_client.rpc("rest_code", {"iso": "DZ"}, get=True).execute().data == "DZ!"
     assert service_client.rpc("rest_code", {"iso": "DZ"}).execute().data == "DZ!"
     scored = service_client.rpc("rest_things_by_min_score", {"min_score": 10}, get=True).lt("score", 30).execute()
-    assert [row["id"] for row in scored.data] == [1, 2]
+    assert [row["id"] for row in rows_of(scored.data)] == [1, 2]
     result = js.run(
         """
         const code = await service.rpc('rest_code', { iso: 'DZ' }, { get: true });
@@ -180,7 +180,7 @@ def test_get_arguments_and_result_filters(functions: LocalStack, service_client:
 
 def test_count_exact_and_head_on_functions(functions: LocalStack, service_client: Client, js: SupabaseJs) -> None:
     counted = service_client.rpc("rest_things_by_min_score", {"min_score": 10}, count="exact").limit(2).execute()  # type: ignore[arg-type]
-    assert (counted.count, [row["id"] for row in counted.data]) == (4, [1, 2])
+    assert (counted.count, [row["id"] for row in rows_of(counted.data)]) == (4, [1, 2])
     head = service_client.rpc("rest_things_by_min_score", {"min_score": 20}, count="exact", head=True).execute()  # type: ignore[arg-type]
     assert head.count == 3
     result = js.run(

@@ -86,15 +86,19 @@ def test_upsert_of_only_the_key_updates_through_supabase_js(tables: LocalStack, 
 def test_missing_default_uses_identity_and_domain_defaults_through_supabase_py(
     tables: LocalStack, service_client: Client
 ) -> None:
-    rows = [{"id": 1, "label": "given", "kind": "special", "status": "final"}, {"label": "left out"}]
+    rows: list[dict[str, object]] = [
+        {"id": 1, "label": "given", "kind": "special", "status": "final"},
+        {"label": "left out"},
+    ]
     created = service_client.table("rest_identified").insert(rows, default_to_null=False).execute()
     assert created.data == [
         {"id": 1, "label": "given", "kind": "special", "status": "final"},
         {"id": 500, "label": "left out", "kind": "plain", "status": "draft"},
     ]
     # Without missing=default the left-out keys are NULL, which the identity column refuses.
+    partial: list[dict[str, object]] = [{"id": 2, "label": "x"}, {"label": "y"}]
     with pytest.raises(APIError) as refused:
-        service_client.table("rest_identified").insert([{"id": 2, "label": "x"}, {"label": "y"}]).execute()
+        service_client.table("rest_identified").insert(partial).execute()
     assert refused.value.code == "23502"
     assert refused.value.message == (
         'null value in column "id" of relation "rest_identified" violates not-null constraint'
