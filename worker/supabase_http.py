@@ -30,7 +30,8 @@ class SupabaseError(Exception):
 
 def gone(path: str) -> SupabaseError:
     """What Storage would answer for `path` when the claim already found no such object."""
-    return SupabaseError(404, f'{{"statusCode":"404","error":"not_found","message":"Object not found: {path}"}}')
+    body = {"statusCode": "404", "error": "not_found", "message": f"Object not found: {path}"}
+    return SupabaseError(404, msgspec.json.encode(body).decode())
 
 
 class SupabaseHttp:
