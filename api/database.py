@@ -7,7 +7,7 @@ A transaction (`as_caller`), on one pooled connection:
 2. the route's statements, prepared and bound;
 3. `COMMIT` (or `ROLLBACK` when anything failed).
 
-A keyed read (`read_as`: history pages, sessions, roles, the profile) is one statement instead:
+A read (`read_as`: history pages, sessions, roles, the profile, search) is one statement instead:
 a call of a function of the schema `facade` (migrations/20261202051029_facade_reads_in_one_statement.sql)
 with the claims as its first argument, which makes the same switch before it reads (and asks for
 generic plans, one plan for every caller: Postgres otherwise re-plans a `limit $n` read each time,
@@ -27,7 +27,7 @@ before it knows who calls. Database failures become the API's error codes throug
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -190,10 +190,6 @@ class Caller:
     user: CurrentUser
     database: CallerDatabase
 
-    def transaction(self, *, readonly: bool = False) -> AbstractAsyncContextManager[asyncpg.Connection]:
-        """A transaction as the caller."""
-        return self.database.as_caller(self.user, readonly=readonly)
-
     async def read(self, query: str, *args: Any) -> asyncpg.Record:
         """A `facade` function's row, in one round trip as the caller (`CallerDatabase.read_as`)."""
         return await self.database.read_as(self.user, query, *args)
@@ -203,15 +199,6 @@ class Caller:
         raw = (await self.read(query, *args))[0]
         found: list[T] = msgspec.json.decode(raw, type=list[kind])  # type: ignore[valid-type]
         return found
-
-
-async def rows_as(conn: asyncpg.Connection, kind: type[T], query: str, *args: Any, order: str = "") -> list[T]:
-    """The rows of `query` built into JSON by Postgres and decoded straight into `kind` structs
-    (columns `kind` lacks are dropped). `order` sorts them, over the query's output columns `r.*`."""
-    by = f" order by {order}" if order else ""
-    raw = await conn.fetchval(f"select coalesce(json_agg(r{by}), '[]')::text from ({query}) r", *args)
-    found: list[T] = msgspec.json.decode(raw, type=list[kind])  # type: ignore[valid-type]
-    return found
 
 
 async def _no_reset(conn: asyncpg.Connection) -> None:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import uuid
 
+import msgspec
 from litestar import Controller, get, post
 from litestar.params import Parameter
 
 from api import rules
 from api.conversation import find_session, post_question, role_for_turn, wait_for_answer
-from api.database import Caller, rows_as
+from api.database import Caller
 from api.errors import AnswerTimeout, BadRequest, SessionNotFound
 from api.history import decode_cursor, page_of_history
 from api.metrics import Metrics
@@ -33,10 +34,9 @@ from api.security import CurrentUser
 from api.upstream import Upstream, call, rows
 from core.settings import Settings
 
-_SESSION_VISIBLE = "select exists (select 1 from public.chat_sessions where id = $1)"
-# search_messages ranks and pages; `with ordinality` keeps its order through the JSON.
-_SEARCH = """select id, session_id, message_type, content, role_id, created_at, coalesce(rank, 0) as rank, ordinality
-               from public.search_messages($1, $2, $3, $4) with ordinality"""
+# The session check and search_messages' ranked page, one statement as the caller (null: no such session).
+_SEARCH = "select facade.search($1, $2, $3, $4, $5)"
+_hits = msgspec.json.Decoder(list[SearchHit])
 
 
 class ChatController(Controller):
@@ -125,11 +125,10 @@ class ChatController(Controller):
         if session_id and not rules.is_uuid(session_id):
             raise SessionNotFound()
         session = uuid.UUID(session_id) if session_id else None
-        async with caller.transaction(readonly=True) as conn:
-            if session is not None and not await conn.fetchval(_SESSION_VISIBLE, session):
-                raise SessionNotFound(session_id=session_id)
-            hits = await rows_as(conn, SearchHit, _SEARCH, q, session, limit, offset, order="r.ordinality")
-        return SearchResponse(success=True, results=hits)
+        found = (await caller.read(_SEARCH, q, session, limit, offset))[0]
+        if found is None:
+            raise SessionNotFound(session_id=session_id)
+        return SearchResponse(success=True, results=_hits.decode(found))
 
     @post("/stop", status_code=200)
     async def stop(self, data: StopRequest, user: CurrentUser, upstream: Upstream) -> StopResponse:

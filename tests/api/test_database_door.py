@@ -19,7 +19,7 @@ from api import security
 from api.database import Caller, CallerDatabase
 from api.errors import InvalidToken, SessionNotFound, TokenExpired
 from api.history import page_of_history
-from api.schemas import ProfileOut, RoleOut, SessionOut
+from api.schemas import ProfileOut, RoleOut, SearchHit, SessionOut
 from core import jwt
 from core.settings import login_as
 from tests.api.conftest import ApiUser, error_of, new_session
@@ -149,7 +149,7 @@ async def test_each_facade_read_serves_each_caller_their_own_rows_on_one_connect
         sessions[user.id] = (await new_session(http, user))["id"]
         await pg.execute(
             """insert into chat_messages (session_id, message_type, content)
-               select $1, 'system', 'for ' || $2 || ' ' || i from generate_series(1, 3) as i""",
+               select $1, 'system', 'tangerine for ' || $2 || ' ' || i from generate_series(1, 3) as i""",
             uuid.UUID(sessions[user.id]),
             user.id,
         )
@@ -176,7 +176,10 @@ async def test_each_facade_read_serves_each_caller_their_own_rows_on_one_connect
                 mine, total, _ = await page_of_history(
                     caller, session_id=sessions[user.id], limit=20, offset=0, cursor=None
                 )
-                assert (total, sorted(m.content for m in mine)) == (3, [f"for {user.id} {i}" for i in (1, 2, 3)])
+                assert (total, sorted(m.content for m in mine)) == (
+                    3,
+                    [f"tangerine for {user.id} {i}" for i in (1, 2, 3)],
+                )
                 everything, _, _ = await page_of_history(caller, session_id=None, limit=100, offset=0, cursor=None)
                 assert {m.session_id for m in everything} <= owned[user.id]
                 with pytest.raises(SessionNotFound):
@@ -193,6 +196,11 @@ async def test_each_facade_read_serves_each_caller_their_own_rows_on_one_connect
                 assert others_role not in seen
                 by_id = "select facade.roles($1, $2, null)"
                 assert await caller.read_rows(RoleOut, by_id, uuid.UUID(others_role)) == []
+                hits = await caller.read_rows(SearchHit, "select facade.search($1, 'tangerine', null, 100, 0)")
+                assert {h.session_id for h in hits} == {sessions[user.id]}
+                assert (await caller.read("select facade.search($1, 'tangerine', $2, 100, 0)", uuid.UUID(other)))[
+                    0
+                ] is None
                 by_slug = await caller.read_rows(RoleOut, "select facade.roles($1, null, 'door-probe')")
                 assert [r.uuid for r in by_slug] == [roles[user.id]]
         settings = await door.as_login(
@@ -221,7 +229,7 @@ async def test_only_the_apis_login_role_may_call_the_facade_functions(
     functions = [
         r["oid"] for r in await pg.fetch("select p.oid from pg_proc p where p.pronamespace = 'facade'::regnamespace")
     ]
-    assert len(functions) == 6
+    assert len(functions) == 7
     for role in ("anon", "authenticated", "service_role", "public"):
         if role == "public":
             allowed = await pg.fetch(
