@@ -58,7 +58,7 @@ class RequestObserver:
                 status = int(message["status"])
                 headers = list(message.get("headers") or [])
                 headers.append((b"x-request-id", request_id.encode()))
-                message = {**message, "headers": headers}  # type: ignore[typeddict-item]
+                message = {**message, "headers": headers}
             await send(message)
 
         try:

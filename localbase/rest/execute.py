@@ -78,7 +78,7 @@ async def run(
                 if explain is not None:
                     lines = await conn.fetch(f"explain ({explain}) {sql}", *args)
                     await conn.execute("rollback" if rollback else "commit")
-                    return None, "".join(f"{line[0]}\n" for line in lines)  # type: ignore[return-value]
+                    return None, "".join(f"{line[0]}\n" for line in lines)
                 row = await conn.fetchrow(sql, *args)
                 extra_value = await conn.fetchval(extra[0], *extra[1]) if extra is not None else None
                 assert row is not None

@@ -115,7 +115,7 @@ def test_guests_are_refused_when_the_project_turns_them_off(hardened: LocalStack
         anonKey=hardened.anon_key,
     )
     assert out == {"status": 422, "code": "anonymous_provider_disabled"}
-    settings = {s.url: client(s).auth._request("GET", "settings").json() for s in (hardened, stack)}  # type: ignore[attr-defined]
+    settings = {s.url: client(s).auth._request("GET", "settings").json() for s in (hardened, stack)}
     assert settings[hardened.url]["external"]["anonymous_users"] is False
     assert settings[stack.url]["external"]["anonymous_users"] is True
 

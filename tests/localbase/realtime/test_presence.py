@@ -28,7 +28,7 @@ async def test_presence_sync_between_two_clients(realtime_client: Callable[..., 
     assert watcher.presence_state()["visitor"][0]["status"] == "online"  # type: ignore[typeddict-item]
     await visitor.track({"status": "away"})
     await eventually(
-        lambda: [p.get("status") for p in watcher.presence_state().get("visitor", [])] == ["away"],  # type: ignore[attr-defined]
+        lambda: [p.get("status") for p in watcher.presence_state().get("visitor", [])] == ["away"],
         what="the updated meta",
     )
     await visitor.untrack()

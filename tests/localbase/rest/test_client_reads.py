@@ -175,7 +175,7 @@ def test_single_and_maybe_single(service_client: Client) -> None:
 
 def test_csv(service_client: Client) -> None:
     text = service_client.table("rest_things").select("name,score").in_("id", [1, 4, 5]).order("id").csv().execute()
-    assert text.data == 'name,score\napple,10\nDurian,\n"eggplant, ""purple""",50'  # type: ignore[attr-defined]
+    assert text.data == 'name,score\napple,10\nDurian,\n"eggplant, ""purple""",50'
 
 
 def test_casts_and_aliases(service_client: Client) -> None:

@@ -120,7 +120,7 @@ def test_list_v2_pages_with_cursors(alice: tuple[SignedUpUser, Client]) -> None:
         cursor = page.nextCursor
     assert pages == 3
     assert seen == [f"{user.id}/p/{i}.txt" for i in range(5)] + [f"{user.id}/p/sub/deep.txt"]
-    folded = files.list_v2({"prefix": f"{user.id}/p/", "with_delimiter": True})  # type: ignore[typeddict-item]
+    folded = files.list_v2({"prefix": f"{user.id}/p/", "with_delimiter": True})
     assert [f.key for f in folded.folders] == ["sub"]
     assert len(folded.objects) == 5
 
@@ -137,7 +137,7 @@ def test_another_user_is_refused_every_verb(
     assert _refused(lambda: other.download(path)).status == "404"
     assert other.exists(path) is False
     assert other.list(owner.id) == []
-    assert other.list_v2({"prefix": owner.id}).objects == []  # type: ignore[typeddict-item]
+    assert other.list_v2({"prefix": owner.id}).objects == []
     assert _refused(lambda: other.create_signed_url(path, 60)).status == "404"
     assert other.create_signed_urls([path], 60)[0]["signedURL"] is None
     assert _refused(lambda: other.upload(path, b"evil", {"content-type": "text/plain"})).status in ("403", "409")
