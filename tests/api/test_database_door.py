@@ -212,6 +212,22 @@ async def test_each_facade_read_serves_each_caller_their_own_rows_on_one_connect
         await door.close()
 
 
+async def test_after_a_facade_switch_nothing_can_be_written(stack: LocalStack, alice: ApiUser) -> None:
+    """`facade.become` makes the rest of the transaction read-only, as the API's read transactions
+    were: a facade function that tried to change a row would be refused, whatever RLS allows."""
+    claims = security.user_from_token(alice.access_token, jwt.KeySet(stack.jwt_secret)).claims_json
+    conn = await asyncpg.connect(login_as(stack.dsn, "authenticator"))
+    try:
+        async with conn.transaction():
+            await conn.execute("select facade.become($1)", claims)
+            with pytest.raises(asyncpg.ReadOnlySQLTransactionError):
+                await conn.execute(
+                    "insert into public.chat_sessions (user_id, title) values ($1, 'written')", uuid.UUID(alice.id)
+                )
+    finally:
+        await conn.close()
+
+
 async def test_only_the_apis_login_role_may_call_the_facade_functions(
     pg: asyncpg.Connection, stack: LocalStack, alice: ApiUser, bob: ApiUser
 ) -> None:
