@@ -49,8 +49,9 @@ _UNREACHABLE = (
 T = TypeVar("T")
 
 
-class UnsafeLoginRole(RuntimeError):
-    """The configured login role could read data without RLS; the API will not start with it."""
+class UnfitLoginRole(RuntimeError):
+    """The configured login role could read data without RLS, or lacks the grants the API's reads
+    need; the API will not start with it."""
 
 
 def literal(text: str) -> str:
@@ -86,25 +87,37 @@ class CallerDatabase:
             reset=_no_reset,
             server_settings={"standard_conforming_strings": "on", "application_name": "chatgalaxy-api"},
         )
-        await self._refuse_unsafe_login()
+        await self._refuse_unfit_login()
 
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.close()
 
-    async def _refuse_unsafe_login(self) -> None:
+    async def _refuse_unfit_login(self) -> None:
         assert self._pool is not None
         row = await self._pool.fetchrow(
             """select current_user as name, r.rolsuper or r.rolbypassrls as bypasses,
-                      pg_has_role(current_user, 'authenticated', 'MEMBER') as can_switch
+                      pg_has_role(current_user, 'authenticated', 'MEMBER') as can_switch,
+                      case when to_regnamespace('facade') is null then false
+                           else has_schema_privilege('facade', 'usage')
+                                and coalesce((select bool_and(has_function_privilege(p.oid, 'execute'))
+                                                from pg_proc p where p.pronamespace = to_regnamespace('facade')),
+                                             false) end as reads
                  from pg_roles r where r.rolname = current_user"""
         )
         if row is None or row["bypasses"] or not row["can_switch"]:
             name = row["name"] if row is not None else "?"
             await self.close()
-            raise UnsafeLoginRole(
+            raise UnfitLoginRole(
                 f"API_DATABASE_URL logs in as {name!r}: the API needs a role that is neither superuser nor "
                 "BYPASSRLS and may `set role authenticated` (see README, 'The API's data path')."
+            )
+        if not row["reads"]:
+            await self.close()
+            raise UnfitLoginRole(
+                f"API_DATABASE_URL logs in as {row['name']!r}, which may not call the `facade` functions the "
+                "API reads through: grant it usage on schema facade and execute on its functions (see README, "
+                "'The API's data path'), or apply the migrations."
             )
 
     @asynccontextmanager

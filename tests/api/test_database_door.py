@@ -3,6 +3,7 @@ that could read nothing by itself, and refuses to start with one that bypasses R
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import subprocess
@@ -22,6 +23,7 @@ from api.history import page_of_history
 from api.schemas import ProfileOut, RoleOut, SearchHit, SessionOut
 from core import jwt
 from core.settings import login_as
+from localbase.postgres import SUPERUSER_PASSWORD
 from tests.api.conftest import ApiUser, error_of, new_session
 from tests.conftest import LocalStack, free_port
 
@@ -85,19 +87,40 @@ async def test_a_cursor_whose_time_is_not_a_time_is_refused(http: httpx.AsyncCli
         assert (bad.status_code, error_of(bad)["code"], error_of(bad)["field"]) == (422, "InvalidCursor", "cursor")
 
 
-def test_the_api_refuses_a_login_role_that_bypasses_rls(stack: LocalStack, tmp_path: Path) -> None:
+def refused_start(stack: LocalStack, database_url: str, tmp_path: Path) -> str:
+    """What `python -m api` writes to stderr as it refuses to start on `database_url`."""
     log = tmp_path / "api.log"
     with open(log, "wb") as errors:
         process = subprocess.run(
             [sys.executable, "-m", "api", "--port", str(free_port())],
-            env={**stack.env, "API_DATABASE_URL": stack.dsn},  # the superuser `postgres`
+            env={**stack.env, "API_DATABASE_URL": database_url},
             stderr=errors,
             stdout=subprocess.DEVNULL,
             timeout=60,
             check=False,
         )
     assert process.returncode != 0
-    assert "neither superuser nor BYPASSRLS" in log.read_text()
+    return log.read_text()
+
+
+def test_the_api_refuses_a_login_role_that_bypasses_rls(stack: LocalStack, tmp_path: Path) -> None:
+    assert "neither superuser nor BYPASSRLS" in refused_start(stack, stack.dsn, tmp_path)  # the superuser
+
+
+async def test_the_api_refuses_a_login_role_that_may_not_call_the_facade(
+    stack: LocalStack, pg: asyncpg.Connection, tmp_path: Path
+) -> None:
+    """A login that may become `authenticated` but was not given the `facade` grants (a hosted
+    project's own login role, README "The API's data path") is refused at start, with what to
+    grant, instead of failing every read."""
+    role = f"api_probe_{uuid.uuid4().hex[:8]}"
+    await pg.execute(f"create role {role} login noinherit password '{SUPERUSER_PASSWORD}'")
+    await pg.execute(f"grant authenticated to {role}")
+    try:
+        said = await asyncio.to_thread(refused_start, stack, login_as(stack.dsn, role), tmp_path)
+        assert "may not call the `facade` functions" in said
+    finally:
+        await pg.execute(f"drop role {role}")
 
 
 def test_a_cached_token_still_expires(monkeypatch: pytest.MonkeyPatch) -> None:
