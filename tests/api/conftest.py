@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import asyncpg
 import httpx
 import pytest
+from supabase import acreate_client
 
 from core.settings import LlmSettings, Settings, SupabaseSettings, WorkerSettings, login_as
 from fakescope.server import FakeScope
@@ -187,6 +188,16 @@ async def register_and_login(http: httpx.AsyncClient) -> ApiUser:
     assert login.status_code == 200, login.text
     body = login.json()
     return ApiUser(body["user"]["id"], email, password, username, body["access_token"], body["refresh_token"])
+
+
+async def make_admin(stack: LocalStack, http: httpx.AsyncClient) -> ApiUser:
+    """A user whom the service role made an admin (app_metadata), signed in again to carry it."""
+    admin = await register_and_login(http)
+    service = await acreate_client(stack.url, stack.service_role_key)
+    await service.auth.admin.update_user_by_id(admin.id, {"app_metadata": {"role": "admin"}})
+    login = await http.post("/api/auth/login", json={"email": admin.email, "password": admin.password})
+    admin.access_token = login.json()["access_token"]
+    return admin
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from supabase import AsyncClient, acreate_client
 from core.settings import LlmSettings, Settings, SupabaseSettings, WorkerSettings, login_as
 from fakescope.server import FakeScope
 from localbase.postgres import Cluster
-from tests.api.conftest import ApiUser, new_session, register_and_login, start_api
+from tests.api.conftest import ApiUser, make_admin, new_session, register_and_login, start_api
 from tests.conftest import LocalStack, isolated_stack, rows_of
 from worker.app import Worker
 
@@ -207,16 +207,6 @@ async def test_nobody_raises_their_own_plan_or_reads_another_users_usage(
     own = (await http.get("/api/usage", headers=headers)).json()
     assert own["allowance"]["user_id"] == alice.id
     assert own["daily"] == []
-
-
-async def make_admin(stack: LocalStack, http: httpx.AsyncClient) -> ApiUser:
-    """A user whom the service role made an admin (app_metadata), signed in again to carry it."""
-    admin = await register_and_login(http)
-    service = await acreate_client(stack.url, stack.service_role_key)
-    await service.auth.admin.update_user_by_id(admin.id, {"app_metadata": {"role": "admin"}})
-    login = await http.post("/api/auth/login", json={"email": admin.email, "password": admin.password})
-    admin.access_token = login.json()["access_token"]
-    return admin
 
 
 async def test_admin_lists_users_changes_plans_disables_and_is_audited(

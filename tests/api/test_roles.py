@@ -6,8 +6,7 @@ import uuid
 
 import httpx
 
-from tests.api.conftest import ApiUser, error_of
-from tests.api.test_plans import make_admin
+from tests.api.conftest import ApiUser, error_of, make_admin
 from tests.conftest import LocalStack
 
 SEED_ENGLISH = {
