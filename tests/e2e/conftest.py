@@ -5,6 +5,7 @@ Debian's Chromium. Every piece is a real process; nothing is mocked."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+import httpx
 import pytest
 
 from localbase.postgres import Cluster
@@ -326,6 +329,30 @@ def journeys(product: Product, chromium_path: str) -> Iterator[dict[str, Journey
     finally:
         for journey in started.values():
             journey.stop()
+
+
+async def query(product: Product, sql: str, *args: Any) -> list[asyncpg.Record]:
+    """Rows of `sql` on the product's database, as the superuser (what a journey left there)."""
+    conn = await asyncpg.connect(product.stack.dsn)
+    try:
+        return list(await conn.fetch(sql, *args))
+    finally:
+        await conn.close()
+
+
+def query_now(product: Product, sql: str, *args: Any) -> list[asyncpg.Record]:
+    """`query` from a synchronous test or fixture."""
+    return asyncio.run(query(product, sql, *args))
+
+
+def make_admin(stack: LocalStack, user_id: str) -> None:
+    """Give a signed-up user the admin role (app_metadata, through Auth's admin API as the service role)."""
+    httpx.put(
+        f"{stack.url}/auth/v1/admin/users/{user_id}",
+        headers={"apikey": stack.service_role_key, "Authorization": f"Bearer {stack.service_role_key}"},
+        json={"app_metadata": {"role": "admin"}},
+        timeout=10,
+    ).raise_for_status()
 
 
 def passed(journey: dict[str, Any], name: str) -> dict[str, Any]:

@@ -8,10 +8,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import asyncpg
 import pytest
 
-from tests.e2e.conftest import SCREENSHOTS, Journey, Product, no_page_errors, passed
+from tests.e2e.conftest import SCREENSHOTS, Journey, Product, no_page_errors, passed, query
 
 pytestmark = pytest.mark.timeout(420)
 
@@ -19,14 +18,6 @@ pytestmark = pytest.mark.timeout(420)
 @pytest.fixture(scope="module")
 def journey(journeys: dict[str, Journey]) -> dict[str, Any]:
     return journeys["auth"].result()
-
-
-async def query(product: Product, sql: str, *args: Any) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(product.stack.dsn)
-    try:
-        return list(await conn.fetch(sql, *args))
-    finally:
-        await conn.close()
 
 
 def test_guest_tries_the_product(journey: dict[str, Any]) -> None:

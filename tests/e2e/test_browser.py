@@ -10,10 +10,9 @@ import asyncio
 import uuid
 from typing import Any
 
-import asyncpg
 import pytest
 
-from tests.e2e.conftest import SCREENSHOTS, Journey, Product, no_page_errors, passed
+from tests.e2e.conftest import SCREENSHOTS, Journey, Product, no_page_errors, passed, query
 
 pytestmark = pytest.mark.timeout(420)
 
@@ -21,14 +20,6 @@ pytestmark = pytest.mark.timeout(420)
 @pytest.fixture(scope="session")
 def journey(journeys: dict[str, Journey]) -> dict[str, Any]:
     return journeys["run"].result()
-
-
-async def query(product: Product, sql: str, *args: Any) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(product.stack.dsn)
-    try:
-        return list(await conn.fetch(sql, *args))
-    finally:
-        await conn.close()
 
 
 def test_signed_out_visitor_lands_on_login(journey: dict[str, Any]) -> None:

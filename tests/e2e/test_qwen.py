@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.e2e.conftest import Journey, Product, no_page_errors, passed
+from tests.e2e.conftest import Journey, Product, no_page_errors, passed, query
 
 pytestmark = pytest.mark.timeout(420)
 
@@ -20,14 +20,6 @@ pytestmark = pytest.mark.timeout(420)
 @pytest.fixture(scope="session")
 def qwen(journeys: dict[str, Journey]) -> dict[str, Any]:
     return journeys["qwen"].result()
-
-
-async def query(product: Product, sql: str, *args: Any) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(product.stack.dsn)
-    try:
-        return list(await conn.fetch(sql, *args))
-    finally:
-        await conn.close()
 
 
 def _turns(qwen: dict[str, Any], product: Product) -> list[asyncpg.Record]:

@@ -6,17 +6,14 @@ the database is checked for what the page showed. Screenshots: tests/e2e/screens
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from typing import Any
 
-import asyncpg
-import httpx
 import pytest
 
 from tests.conftest import sign_up
-from tests.e2e.conftest import Product, no_page_errors, passed, run_journey
+from tests.e2e.conftest import Product, make_admin, no_page_errors, passed, query_now, run_journey
 
 pytestmark = pytest.mark.timeout(420)
 
@@ -29,26 +26,10 @@ def role_names(product: Product, chromium_path: str) -> dict[str, Any]:
     for name in ("reader", "admin"):
         made = sign_up(stack, f"{name}_{tag}")
         users[name] = {"id": made.id, "email": made.email, "password": made.password}
-    httpx.put(
-        f"{stack.url}/auth/v1/admin/users/{users['admin']['id']}",
-        headers={"apikey": stack.service_role_key, "Authorization": f"Bearer {stack.service_role_key}"},
-        json={"app_metadata": {"role": "admin"}},
-        timeout=10,
-    ).raise_for_status()
+    make_admin(stack, users["admin"]["id"])
     result = run_journey(product, chromium_path, "role_names", env={"E2E_USERS": json.dumps(users)})
     result["users"] = users
     return result
-
-
-def query(product: Product, sql: str, *args: Any) -> list[asyncpg.Record]:
-    async def run() -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(product.stack.dsn)
-        try:
-            return list(await conn.fetch(sql, *args))
-        finally:
-            await conn.close()
-
-    return asyncio.run(run())
 
 
 def test_chinese_names_in_the_chinese_ui(role_names: dict[str, Any]) -> None:
@@ -72,7 +53,7 @@ def test_english_names_in_the_answer_history_and_roles_page(role_names: dict[str
     assert detail["byline"] == "Tech Expert"
     assert detail["history"] == "Tech Expert"
     assert {"Tech Expert", "Creative Writer", "Casual Chat"} <= set(detail["cards"])
-    [session] = query(
+    [session] = query_now(
         product,
         "select r.slug from chat_sessions s join ai_roles r on r.id = s.role_id where s.id = $1",
         uuid.UUID(role_names["sessionId"]),
@@ -90,7 +71,9 @@ def test_an_admins_english_name_is_what_readers_see(role_names: dict[str, Any], 
     detail = passed(role_names, "an admin writes a built-in persona's English name; the reader sees it")["detail"]
     name = role_names["englishName"]
     assert detail == {"before": "Casual Chat", "chip": name, "chinese": "轻松聊天"}
-    [role] = query(product, "select name, translations from ai_roles where slug = 'casual_chat' and created_by is null")
+    [role] = query_now(
+        product, "select name, translations from ai_roles where slug = 'casual_chat' and created_by is null"
+    )
     assert role["name"] == "轻松聊天"
     assert json.loads(role["translations"]) == {
         "en": {"name": name, "description": "A relaxed, cheerful companion to chat with"}

@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 
 from tests.conftest import free_port, sign_up, wait_for_http
-from tests.e2e.conftest import ROOT, Child, Product, no_page_errors, passed, run_journey, spawn
+from tests.e2e.conftest import ROOT, Child, Product, make_admin, no_page_errors, passed, query, run_journey, spawn
 
 pytestmark = pytest.mark.timeout(420)
 
@@ -98,24 +97,11 @@ def journey(service: Product, chromium_path: str) -> dict[str, Any]:
         username = f"{name}_{tag}"
         made = sign_up(stack, username)
         users[name] = {"id": made.id, "email": made.email, "password": made.password, "username": username}
-    httpx.put(
-        f"{stack.url}/auth/v1/admin/users/{users['admin']['id']}",
-        headers={"apikey": stack.service_role_key, "Authorization": f"Bearer {stack.service_role_key}"},
-        json={"app_metadata": {"role": "admin"}},
-        timeout=10,
-    ).raise_for_status()
+    make_admin(stack, users["admin"]["id"])
     asyncio.run(_arrange(stack.dsn, users))
     result = run_journey(service, chromium_path, "service", env={"E2E_USERS": json.dumps(users)})
     result["users"] = users
     return result
-
-
-async def query(product: Product, sql: str, *args: Any) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(product.stack.dsn)
-    try:
-        return list(await conn.fetch(sql, *args))
-    finally:
-        await conn.close()
 
 
 def test_usage_page_charts_tokens_per_day_and_model(journey: dict[str, Any]) -> None:

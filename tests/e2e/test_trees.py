@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.e2e.conftest import Product, no_page_errors, passed, run_journey
+from tests.e2e.conftest import Product, no_page_errors, passed, query_now, run_journey
 
 pytestmark = pytest.mark.timeout(420)
 
@@ -20,17 +20,6 @@ pytestmark = pytest.mark.timeout(420)
 @pytest.fixture(scope="session")
 def trees(product: Product, chromium_path: str) -> dict[str, Any]:
     return run_journey(product, chromium_path, "trees")
-
-
-def query(product: Product, sql: str, *args: Any) -> list[asyncpg.Record]:
-    async def run() -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(product.stack.dsn)
-        try:
-            return list(await conn.fetch(sql, *args))
-        finally:
-            await conn.close()
-
-    return asyncio.run(run())
 
 
 def owner_query(product: Product, session_id: str, sql: str, *args: Any) -> list[asyncpg.Record]:
@@ -59,7 +48,7 @@ def test_the_session_is_titled_in_its_language(trees: dict[str, Any], product: P
 
 def test_an_edit_is_a_branch_beside_the_original(trees: dict[str, Any], product: Product) -> None:
     passed(trees, "edit a question: a new branch, and ‹ 1 / 2 › flips back to the original")
-    rows = query(
+    rows = query_now(
         product,
         "select content, parent_id from chat_messages where session_id = $1 and message_type = 'user'"
         " and content like '推荐%' order by created_at",
@@ -71,8 +60,10 @@ def test_an_edit_is_a_branch_beside_the_original(trees: dict[str, Any], product:
 
 def test_regenerated_answers_are_kept_and_the_choice_is_stored(trees: dict[str, Any], product: Product) -> None:
     passed(trees, "regenerate keeps both answers; the choice survives a reload")
-    [session] = query(product, "select current_leaf_id, branched from chat_sessions where id = $1", trees["sessionId"])
-    answers = query(
+    [session] = query_now(
+        product, "select current_leaf_id, branched from chat_sessions where id = $1", trees["sessionId"]
+    )
+    answers = query_now(
         product,
         "select a.id, a.answer_no from chat_messages a join chat_messages q on q.id = a.reply_to"
         " where q.session_id = $1 and q.content = '推荐三家餐厅' order by a.answer_no",
@@ -96,7 +87,7 @@ def test_a_share_opens_signed_out_shows_the_branch_and_dies_when_revoked(
     assert step["detail"] == {"messages": 4, "robots": "noindex, nofollow", "hasEdit": True, "hasOriginal": False}
     passed(trees, "the shared page on a phone, in English")
     passed(trees, "revoke the link: it no longer opens")
-    assert query(product, "select id from chat_shares where session_id = $1", trees["sessionId"]) == []
+    assert query_now(product, "select id from chat_shares where session_id = $1", trees["sessionId"]) == []
 
 
 def test_reload_mid_answer_continues_without_gap_or_repeat(trees: dict[str, Any]) -> None:
@@ -107,7 +98,7 @@ def test_reload_mid_answer_continues_without_gap_or_repeat(trees: dict[str, Any]
 
 def test_pin_and_rename(trees: dict[str, Any], product: Product) -> None:
     passed(trees, "pin the chat and rename it inline")
-    [session] = query(product, "select title, pinned_at from chat_sessions where id = $1", trees["sessionId"])
+    [session] = query_now(product, "select title, pinned_at from chat_sessions where id = $1", trees["sessionId"])
     assert session["title"] == "我的杭州之行"
     assert session["pinned_at"] is not None
 

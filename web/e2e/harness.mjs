@@ -32,6 +32,28 @@ export const tid = (id) => `[data-testid="${id}"]`
 
 export const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** A phone's page options (an iPhone-sized touch screen). */
+export const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true }
+
+/** Sign in through the login page; resolves once the app has left it. */
+export async function login(page, user) {
+  await page.goto(`${WEB_URL}/login`)
+  await page.fill(tid('email'), user.email)
+  await page.fill(tid('password'), user.password)
+  await page.click(tid('submit'))
+  await page.waitForURL((url) => !url.pathname.startsWith('/login'), { timeout: STEP_MS })
+}
+
+/** The answer turn once its row is final (`data-final`), within a step's time. */
+export async function final(turn) {
+  const deadline = Date.now() + STEP_MS
+  while ((await turn.getAttribute('data-final')) !== 'true') {
+    if (Date.now() > deadline) throw new Error('the answer never became final')
+    await pause(40)
+  }
+  return turn
+}
+
 /** Run one named step; its return value is kept as `detail`, a throw fails it and ends the journey. */
 export async function step(name, fn) {
   const started = Date.now()

@@ -5,27 +5,10 @@
 //
 // Env: see harness.mjs, and E2E_USERS ({tag, reader: {email, password}, admin: {...}}, made by
 // tests/e2e/test_role_names.py, which checks the database for what the page showed).
-import { STEP_MS, WEB_URL, expectText, journey, pause, result, shot, step, tid } from './harness.mjs'
+import { PHONE, STEP_MS, WEB_URL, expectText, final, journey, login, result, shot, step, tid } from './harness.mjs'
 
 const users = JSON.parse(process.env.E2E_USERS ?? '{}')
-const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true }
 Object.assign(result, { sessionId: null, englishName: null })
-
-async function login(page, user) {
-  await page.goto(`${WEB_URL}/login`)
-  await page.fill(tid('email'), user.email)
-  await page.fill(tid('password'), user.password)
-  await page.click(tid('submit'))
-  await page.waitForURL((url) => !url.pathname.startsWith('/login'), { timeout: STEP_MS })
-}
-
-async function final(turn) {
-  const deadline = Date.now() + STEP_MS
-  while ((await turn.getAttribute('data-final')) !== 'true') {
-    if (Date.now() > deadline) throw new Error('the answer never became final')
-    await pause(40)
-  }
-}
 
 await journey(async ({ newPage }) => {
   const page = await newPage('reader')

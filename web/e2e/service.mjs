@@ -3,18 +3,9 @@
 // disable, see usage as an admin), and export + delete from the profile page; in Chinese and
 // English, on a desktop and a phone. Users come from tests/e2e/test_service.py (E2E_USERS).
 import { readFileSync } from 'node:fs'
-import { journey, step, shot, tid, expectText, result, WEB_URL, STEP_MS } from './harness.mjs'
+import { PHONE, journey, login, step, shot, tid, expectText, result, WEB_URL, STEP_MS } from './harness.mjs'
 
 const users = JSON.parse(process.env.E2E_USERS ?? '{}')
-const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true }
-
-async function login(page, user) {
-  await page.goto(`${WEB_URL}/login`)
-  await page.fill(tid('email'), user.email)
-  await page.fill(tid('password'), user.password)
-  await page.click(tid('submit'))
-  await page.waitForURL((url) => !url.pathname.startsWith('/login'), { timeout: STEP_MS })
-}
 
 async function english(page) {
   await page.evaluate(() => localStorage.setItem('chatgalaxy-locale', 'en'))

@@ -6,7 +6,7 @@
 //
 // Env: see harness.mjs. Prints {ok, steps, user, sessionId, branchId, shareToken, resumed, problems} on
 // its last line; tests/e2e/test_trees.py runs it and checks the database for what the page showed.
-import { TAG, STEP_MS, WEB_URL, expectText, journey, pause, result, shot, step, tid } from './harness.mjs'
+import { TAG, STEP_MS, WEB_URL, expectText, final, journey, result, shot, step, tid } from './harness.mjs'
 
 const PASSWORD = 'galaxy2024pw'
 Object.assign(result, { user: null, sessionId: null, branchId: null, shareToken: null, resumed: null })
@@ -23,15 +23,6 @@ async function register(page) {
   await page.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
   await page.locator(tid('composer')).waitFor()
   result.user = user
-}
-
-async function final(turn) {
-  const deadline = Date.now() + STEP_MS
-  while ((await turn.getAttribute('data-final')) !== 'true') {
-    if (Date.now() > deadline) throw new Error('the answer never became final')
-    await pause(40)
-  }
-  return turn
 }
 
 /** Send `text` and return the new turn once its answer is final. */
