@@ -245,23 +245,29 @@ async def test_the_claim_gives_each_files_etag_and_null_for_a_file_that_is_gone(
     """The worker checks a file it already read against the ETag the claim carries instead of
     asking Storage again (worker/images.py, worker/documents.py): for the question's own files and
     for every earlier question's, null once the object is deleted."""
-    photo = await upload(stack, owner, "then.png", png(30, 30), "image/png", width=30, height=30)
-    note = await upload(stack, owner, "note.txt", b"remember this", "text/plain")
-    first = await ask_with(pg, owner, "look at these", [photo, note])
-    claimed = await claim_of(pg, first)
-    tags = {a["name"]: a["etag"] for a in claimed["attachments"]}
-    assert set(tags) == {"then.png", "note.txt"}
-    assert all(isinstance(tag, str) and tag for tag in tags.values())
-    await pg.execute(
-        "update chat_messages set status = 'completed', content = 'seen', lease_owner = null, lease_expires_at = null"
-        " where id = $1",
-        uuid.UUID(claimed["id"]),
-    )
-    await storage_of(stack, owner).from_("attachments").remove([str(photo["path"])])
-    later = await claim_of(pg, await ask_with(pg, owner, "and now?", []))
-    assert later["attachments"] == []
-    earlier = next(item for item in later["history"] if item["id"] == first)
-    assert {a["name"]: a["etag"] for a in earlier["attachments"]} == {"then.png": None, "note.txt": tags["note.txt"]}
+    try:
+        photo = await upload(stack, owner, "then.png", png(30, 30), "image/png", width=30, height=30)
+        note = await upload(stack, owner, "note.txt", b"remember this", "text/plain")
+        first = await ask_with(pg, owner, "look at these", [photo, note])
+        claimed = await claim_of(pg, first)
+        tags = {a["name"]: a["etag"] for a in claimed["attachments"]}
+        assert set(tags) == {"then.png", "note.txt"}
+        assert all(isinstance(tag, str) and tag for tag in tags.values())
+        await pg.execute(
+            "update chat_messages set status = 'completed', content = 'seen', lease_owner = null,"
+            " lease_expires_at = null where id = $1",
+            uuid.UUID(claimed["id"]),
+        )
+        await storage_of(stack, owner).from_("attachments").remove([str(photo["path"])])
+        later = await claim_of(pg, await ask_with(pg, owner, "and now?", []))
+        assert later["attachments"] == []
+        earlier = next(item for item in later["history"] if item["id"] == first)
+        assert {a["name"]: a["etag"] for a in earlier["attachments"]} == {
+            "then.png": None,
+            "note.txt": tags["note.txt"],
+        }
+    finally:  # what the probe claimed must not be left for a later test's worker to sweep up and answer
+        await pg.execute("delete from chat_messages where session_id = $1", owner.session_id)
 
 
 def test_extraction_reads_pdf_docx_and_text_and_refuses_what_has_no_text() -> None:
