@@ -50,6 +50,14 @@ const en: typeof zh = {
     title: 'AI personas', builtIn: 'Built-in', mine: 'Mine', create: 'Create persona', name: 'Name', description: 'Description',
     systemPrompt: 'System prompt', noMine: 'You have not created a persona yet', created: 'Persona created', chatWith: 'Chat with it',
     nameRequired: 'Enter a name', promptRequired: 'Enter a system prompt', private: 'Private', deleted: 'Persona deleted',
+    translate: 'Translations', notFound: 'This persona no longer exists or is not yours',
+  },
+  roleTexts: {
+    legend: 'Name and description in each language', language: { zh: 'Chinese', en: 'English' },
+    name: 'Name in {language}', description: 'Description in {language}',
+    hint: 'Readers of the {language} interface see these; left empty, they see the persona\'s own name and description.',
+    nameTooLong: 'The name in {language} is longer than {max} characters',
+    descriptionTooLong: 'The description in {language} is longer than {max} characters',
   },
   qwen: {
     model: 'Model', modelDefault: 'Default model', thinking: 'Deep thinking', thinkingUnsupported: 'This model cannot think deeply',
@@ -116,8 +124,6 @@ const en: typeof zh = {
   admin: {
     title: 'Admin', users: 'Users', roles: 'Built-in roles', searchPlaceholder: 'Search by username or email', noUsers: 'No matching users', plan: 'Plan',
     disabled: 'Disabled', disable: 'Disable', enable: 'Enable', usage: 'Usage', active: 'Active',
-    englishName: 'Name in English', englishDescription: 'Description in English',
-    englishHint: 'English readers see the English texts; left empty, they see the ones above.',
   },
   account: {
     title: 'Your data', exportHint: 'Export your profile, personas, chats and every message as one JSON file.', export: 'Export everything', exported: 'The export is downloading',

@@ -48,6 +48,14 @@ export default {
     title: 'AI 角色', builtIn: '内置角色', mine: '我的角色', create: '创建角色', name: '名称', description: '描述',
     systemPrompt: '系统提示词', noMine: '你还没有创建自定义角色', created: '角色已创建', chatWith: '与它聊天',
     nameRequired: '请输入名称', promptRequired: '请输入系统提示词', private: '私有', deleted: '角色已删除',
+    translate: '多语言', notFound: '该角色已不存在或不属于你',
+  },
+  roleTexts: {
+    legend: '各语言的名称和描述', language: { zh: '中文', en: '英文' },
+    name: '{language}名称', description: '{language}描述',
+    hint: '{language}界面的读者看到这里的名称和描述；留空则显示角色本身的名称和描述。',
+    nameTooLong: '{language}名称超过 {max} 个字符',
+    descriptionTooLong: '{language}描述超过 {max} 个字符',
   },
   qwen: {
     model: '模型', modelDefault: '默认模型', thinking: '深度思考', thinkingUnsupported: '当前模型不支持深度思考',
@@ -111,8 +119,6 @@ export default {
   admin: {
     title: '管理后台', users: '用户', roles: '内置角色', searchPlaceholder: '按用户名或邮箱搜索', noUsers: '没有匹配的用户', plan: '套餐',
     disabled: '已停用', disable: '停用', enable: '启用', usage: '用量', active: '启用中',
-    englishName: '英文名称', englishDescription: '英文描述',
-    englishHint: '英文界面显示英文名称和描述；留空则显示上面的内容。',
   },
   account: {
     title: '账号数据', exportHint: '把你的资料、角色、会话和全部消息导出为一个 JSON 文件。', export: '导出全部数据', exported: '已开始下载导出文件',

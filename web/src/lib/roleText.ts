@@ -53,3 +53,45 @@ export function withRoleTexts(
   else delete next[locale]
   return next
 }
+
+/** Every language a role may carry texts for, in the order editors show them. */
+export const ROLE_LOCALES: readonly RoleLocale[] = ['zh', 'en']
+
+/** The database's limits on a text (ai_roles_translations_shape, as for `name` / `description`). */
+export const ROLE_NAME_MAX = 100
+export const ROLE_DESCRIPTION_MAX = 2000
+
+/** A role's texts per language as an editor holds them: every language, blank where there is none. */
+export type RoleTextsDraft = Record<RoleLocale, { name: string; description: string }>
+
+/** The language an editor offers first for a translation: the one the UI is not in. */
+export function otherRoleLocale(uiLocale: string): RoleLocale {
+  return roleLocale(uiLocale) === 'en' ? 'zh' : 'en'
+}
+
+/** An editor's draft of `translations` (blank fields where a language has no text). */
+export function roleTextsDraft(translations: RoleTranslations | null | undefined): RoleTextsDraft {
+  const draft = {} as RoleTextsDraft
+  for (const locale of ROLE_LOCALES) {
+    draft[locale] = { name: translations?.[locale]?.name ?? '', description: translations?.[locale]?.description ?? '' }
+  }
+  return draft
+}
+
+/** `translations` with every language of `draft` written over it (withRoleTexts, language by language). */
+export function translationsFromDraft(translations: RoleTranslations | null | undefined, draft: RoleTextsDraft): RoleTranslations {
+  return ROLE_LOCALES.reduce((next, locale) => withRoleTexts(next, locale, draft[locale]), translations ?? {})
+}
+
+/**
+ * The first text of `draft` the database would refuse (too long once trimmed, counted in characters
+ * as Postgres' char_length does), or null. A blank text is fine: it means "no translation".
+ */
+export function roleTextsProblem(draft: RoleTextsDraft): { locale: RoleLocale; field: 'name' | 'description' } | null {
+  const length = (text: string): number => [...text.trim()].length
+  for (const locale of ROLE_LOCALES) {
+    if (length(draft[locale].name) > ROLE_NAME_MAX) return { locale, field: 'name' }
+    if (length(draft[locale].description) > ROLE_DESCRIPTION_MAX) return { locale, field: 'description' }
+  }
+  return null
+}

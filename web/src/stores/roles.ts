@@ -3,6 +3,7 @@ import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import { supabase } from '@/lib/supabase'
 import { slugFor } from '@/lib/rules'
+import type { RoleTranslations } from '@/lib/roleText'
 import type { AiRole, Personality } from '@/lib/types'
 
 const COLUMNS = 'id,slug,name,description,system_prompt,avatar_url,sort_order,created_by,created_at,personality,translations'
@@ -46,7 +47,7 @@ export const useRoles = defineStore('roles', () => {
 
   async function create(
     userId: string,
-    input: { name: string; description: string; system_prompt: string; personality?: Personality },
+    input: { name: string; description: string; system_prompt: string; personality?: Personality; translations?: RoleTranslations },
   ): Promise<AiRole> {
     const { data, error: e } = await supabase()
       .from('ai_roles')
@@ -58,12 +59,23 @@ export const useRoles = defineStore('roles', () => {
         sort_order: 100,
         created_by: userId,
         personality: input.personality ?? {},
+        translations: input.translations ?? {},
       })
       .select(COLUMNS)
       .single()
     if (e) throw e
     const role = data as AiRole
     roles.value = [...roles.value, role]
+    return role
+  }
+
+  /** Replace a custom role's translations; null when RLS shows no such role of the user's (deleted, not theirs). */
+  async function updateTranslations(id: string, translations: RoleTranslations): Promise<AiRole | null> {
+    const { data, error: e } = await supabase().from('ai_roles').update({ translations }).eq('id', id).select(COLUMNS)
+    if (e) throw e
+    const [role] = (data ?? []) as AiRole[]
+    if (!role) return null
+    roles.value = roles.value.map((r) => (r.id === id ? role : r))
     return role
   }
 
@@ -78,5 +90,5 @@ export const useRoles = defineStore('roles', () => {
     loaded.value = false
   }
 
-  return { roles, loading, error, loaded, builtIn, mine, load, byId, bySlug, create, remove, reset }
+  return { roles, loading, error, loaded, builtIn, mine, load, byId, bySlug, create, updateTranslations, remove, reset }
 })
