@@ -1,4 +1,5 @@
-"""The Realtime subscription's life as the worker sees it: a lost subscription is warned of and
+"""The Realtime subscription's life as the worker sees it: it receives only the columns it reads;
+a lost subscription is warned of and
 joined again without a warning, by the worker itself however long the gateway was away, with one
 set of bindings (each new question heard once); and a worker stops promptly whatever state the
 subscription is in (never joined, joined, waiting to rejoin after the gateway dropped it)."""
@@ -11,6 +12,7 @@ import logging
 import socket
 import time
 from dataclasses import replace
+from typing import Any
 
 import asyncpg
 import pytest
@@ -19,8 +21,9 @@ from realtime import AsyncRealtimeClient
 from core.jwt import encode
 from core.settings import SupabaseSettings
 from tests.conftest import LocalStack
-from tests.worker.conftest import Owner, RecordingFakeScope, ask, final_answer, sample, until, worker_settings
+from tests.worker.conftest import Owner, RecordingFakeScope, Workers, ask, final_answer, sample, until, worker_settings
 from worker.app import Worker
+from worker.listener import INSERT_COLUMNS, UPDATE_COLUMNS, Listener
 from worker.retry import Backoff
 from worker.waits import cancel_and_wait, woken
 
@@ -257,3 +260,46 @@ def test_the_rejoin_backoff_stays_bounded_however_long_the_gateway_is_away() -> 
     backoff = Backoff(0, base=0.5, cap=10.0)
     assert 0.25 <= backoff.delay(1) <= 0.5
     assert 5.0 <= backoff.delay(10_000) <= 10.0  # 2 ** 9999 as a float would overflow
+
+
+async def test_the_worker_hears_only_the_columns_it_reads(
+    stack: LocalStack, pg: asyncpg.Connection, workers: Workers, owner: Owner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each binding asks for the columns the listener reads (`select`): a question's text and the
+    rest of its row never reach the worker on Realtime, and what it needs still does (the question
+    is answered; a cancel request is heard)."""
+    heard: list[tuple[str, set[str]]] = []
+    inserted, updated = Listener._inserted, Listener._updated
+
+    def on_insert(listener: Listener, payload: Any) -> None:
+        heard.append(("INSERT", set(payload["data"]["record"])))
+        inserted(listener, payload)
+
+    def on_update(listener: Listener, payload: Any) -> None:
+        heard.append(("UPDATE", set(payload["data"]["record"])))
+        updated(listener, payload)
+
+    monkeypatch.setattr(Listener, "_inserted", on_insert)
+    monkeypatch.setattr(Listener, "_updated", on_update)
+    async with RecordingFakeScope(ttft=0.0, tokens_per_s=20.0, tokens_per_event=1, answer_tokens=400) as slow:
+        worker = await workers.start(worker_settings(stack, slow))
+        await worker.listening()
+        question = await ask(pg, owner, "a question whose text the worker reads only in its claim")
+
+        async def streaming() -> str | None:
+            found = await pg.fetchval(
+                "select id::text from chat_messages where reply_to = $1 and content <> ''", question
+            )
+            return str(found) if found else None
+
+        answer = await until(streaming)
+        await pg.execute("update chat_messages set cancel_requested = true where id = $1", answer)
+        row = await final_answer(pg, question, within=10)
+
+    assert row["status"] == "cancelled"
+    assert heard[0] == ("INSERT", set(INSERT_COLUMNS))
+    assert await until(lambda: _update_heard(heard)) == ("UPDATE", set(UPDATE_COLUMNS))
+
+
+async def _update_heard(heard: list[tuple[str, set[str]]]) -> tuple[str, set[str]] | None:
+    return next((item for item in heard if item[0] == "UPDATE"), None)
