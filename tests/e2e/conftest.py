@@ -6,16 +6,14 @@ Debian's Chromium. Every piece is a real process; nothing is mocked."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,11 +24,11 @@ import pytest
 
 from localbase.postgres import Cluster
 from tests.conftest import LocalStack, free_port, isolated_stack, wait_for_http
+from tests.e2e.journeys import LAUNCHERS, SCREENSHOTS, Crowd, Journey, prepare_journey
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
 DIST = WEB / "dist"
-SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 # Sources whose change makes web/dist stale.
 BUILD_INPUTS = (
@@ -206,129 +204,37 @@ def product(web_stack: LocalStack, web_dist: Path, tmp_path_factory: pytest.Temp
             child.stop()
 
 
-@dataclass
-class Journey:
-    """A browser journey's `node web/e2e/<name>.mjs`, started by `start_journey`; `result()` waits for it."""
-
-    name: str
-    product: Product
-    process: subprocess.Popen[bytes]
-    shots: Path
-    output: Path
-    deadline: float
-    _result: dict[str, Any] | None = None
-
-    def result(self) -> dict[str, Any]:
-        """The journey's JSON result, with `exit_code` and `server_logs` added (see `run_journey`)."""
-        if self._result is not None:
-            return self._result
-        try:
-            self.process.wait(timeout=max(self.deadline - time.monotonic(), 0))
-        except subprocess.TimeoutExpired:
-            self.stop()
-            raise
-        stdout = (self.output / "stdout").read_text(errors="replace")
-        stderr = (self.output / "stderr").read_text(errors="replace")
-        shutil.rmtree(self.output, ignore_errors=True)
-        lines = [line for line in stdout.splitlines() if line.startswith("{")]
-        if not lines:
-            pytest.fail(f"{self.name}.mjs printed no result (exit {self.process.returncode}):\n{stdout}\n{stderr}")
-        result: dict[str, Any] = json.loads(lines[-1])
-        (self.shots / "result.json").write_text(json.dumps(result, ensure_ascii=False, indent=2))
-        result["exit_code"] = self.process.returncode
-        result["server_logs"] = self.product.logs()
-        self._result = result
-        return result
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-
-def start_journey(
-    product: Product,
-    chromium_path: str,
-    name: str,
-    *,
-    shots: Path | None = None,
-    env: dict[str, str] | None = None,
-    timeout: float = 360,
-) -> Journey:
-    """Start the browser journey web/e2e/<name>.mjs against `product` (with users of its own: a fresh
-    E2E_TAG) and return at once. Screenshots go to `shots` (default tests/e2e/screenshots/<name>/,
-    emptied first) next to a result.json."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node is missing: the browser tests need Node.js 20")
-    shots = shots if shots is not None else SCREENSHOTS / name
-    if shots != SCREENSHOTS:
-        shutil.rmtree(shots, ignore_errors=True)
-    shots.mkdir(parents=True, exist_ok=True)
-    # Output to files, not pipes: nobody reads a pipe while the journey runs, and a file takes the
-    # result whole before the journey exits.
-    output = Path(tempfile.mkdtemp(prefix=f"journey-{name}-"))
-    with open(output / "stdout", "wb") as stdout, open(output / "stderr", "wb") as stderr:
-        process = subprocess.Popen(
-            [node, f"e2e/{name}.mjs"],
-            cwd=WEB,
-            env={
-                **os.environ,
-                "WEB_URL": product.web_url,
-                "CHROMIUM_PATH": chromium_path,
-                "SCREENSHOT_DIR": str(shots),
-                "E2E_TAG": uuid.uuid4().hex[:8],
-                "NO_PROXY": "127.0.0.1,localhost",
-                **(env or {}),
-            },
-            stdout=stdout,
-            stderr=stderr,
-        )
-    return Journey(name, product, process, shots, output, time.monotonic() + timeout)
-
-
-def run_journey(
-    product: Product,
-    chromium_path: str,
-    name: str,
-    *,
-    shots: Path | None = None,
-    env: dict[str, str] | None = None,
-    timeout: float = 360,
-) -> dict[str, Any]:
-    """Run the browser journey web/e2e/<name>.mjs against `product` and return its JSON result, with
-    `exit_code` and `server_logs` added. Screenshots go to `shots` (default tests/e2e/screenshots/<name>/,
-    emptied first) next to a result.json. A journey that prints no result fails the calling test."""
-    journey = start_journey(product, chromium_path, name, shots=shots, env=env, timeout=timeout)
-    try:
-        return journey.result()
-    finally:
-        journey.stop()
-
-
-# Journeys that need nothing but the session's product. Their answers are paced like a real
-# model's, so each mostly waits: started together they take about as long as the longest alone.
-# Each signs up users of its own (its E2E_TAG), so none sees another's data. trees.mjs is not one of
-# them: under that much load a session update that lands after its ‹ 1 / 2 › click can put the flip
-# back (seen once in the full suite), so it runs alone, after these have finished.
-PRODUCT_JOURNEYS = ("run", "auth", "qwen", "storage")
+# The order journeys start in, longest first (the session takes about as long as the last to
+# finish); one not named here starts after these. "run" keeps its screenshots at the top of
+# tests/e2e/screenshots/. Journeys that need nothing but the product are prepared here; the others
+# by their modules' launchers (tests/e2e/journeys.py LAUNCHERS).
+ORDER = ("service", "trees", "run", "qwen", "auth", "signup_email", "storage", "role_names", "api_docs")
+PRODUCT_JOURNEYS = ("run", "auth", "qwen", "storage", "trees")
+# Browsers at once: more only stretches every step on two cores (and a step has E2E_STEP_TIMEOUT_MS).
+AT_ONCE = 5
 
 
 @pytest.fixture(scope="session")
-def journeys(product: Product, chromium_path: str) -> Iterator[dict[str, Journey]]:
-    """PRODUCT_JOURNEYS, all started now; a test module's fixture takes `journeys[name].result()`.
-    The first journey (run.mjs) keeps its screenshots at the top of tests/e2e/screenshots/."""
+def journeys(request: pytest.FixtureRequest, product: Product, chromium_path: str) -> Iterator[dict[str, Journey]]:
+    """Every journey of the session (PRODUCT_JOURNEYS and the LAUNCHERS of the collected modules),
+    started now in ORDER, AT_ONCE at most; a test module's fixture takes `journeys[name].result()`."""
     for old in SCREENSHOTS.glob("*.png"):
         old.unlink()
-    started: dict[str, Journey] = {}
-    try:
+    prepared: dict[str, Journey] = {}
+    with ExitStack() as servers:
+        # Launchers first: their servers start (and must answer within wait_for_http's time)
+        # before a crowd of browsers competes with them for the cores.
+        for name, launch in LAUNCHERS.items():
+            prepared[name] = launch(request, servers)
         for name in PRODUCT_JOURNEYS:
             shots = SCREENSHOTS if name == "run" else None
-            started[name] = start_journey(product, chromium_path, name, shots=shots)
-        yield started
-    finally:
-        for journey in started.values():
-            journey.stop()
+            prepared[name] = prepare_journey(product, chromium_path, name, shots=shots)
+        ranked = sorted(prepared, key=lambda name: ORDER.index(name) if name in ORDER else len(ORDER))
+        crowd = Crowd([prepared[name] for name in ranked], AT_ONCE)
+        try:
+            yield prepared
+        finally:
+            crowd.close()
 
 
 async def query(product: Product, sql: str, *args: Any) -> list[asyncpg.Record]:

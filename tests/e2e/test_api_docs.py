@@ -4,30 +4,40 @@ Screenshots: tests/e2e/screenshots/api_docs/."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.api.conftest import ApiProcess, start_api
-from tests.e2e.conftest import Product, no_page_errors, passed, run_journey
+from tests.e2e.conftest import Product, no_page_errors, passed
+from tests.e2e.journeys import Journey, launcher, prepare_journey
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = pytest.mark.timeout(420)
+
+
+@launcher("api_docs")
+def start(request: pytest.FixtureRequest, servers: ExitStack) -> Journey:
+    """An API of its own on the product's stack, then the journey (started with the others by `journeys`)."""
+    product: Product = request.getfixturevalue("product")
+    api = start_api(product.stack, request.getfixturevalue("tmp_path_factory").mktemp("docs-api") / "api.log")
+    servers.callback(api.stop)
+    chromium_path: str = request.getfixturevalue("chromium_path")
+    journey = prepare_journey(product, chromium_path, "api_docs", env={"API_URL": api.url})
+    journey.extras["api"] = api
+    return journey
 
 
 @pytest.fixture(scope="module")
-def docs_api(product: Product, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
-    api = start_api(product.stack, tmp_path_factory.mktemp("docs-api") / "api.log")
-    try:
-        yield api
-    finally:
-        api.stop()
+def docs_api(journeys: dict[str, Journey]) -> ApiProcess:
+    api: ApiProcess = journeys["api_docs"].extras["api"]
+    return api
 
 
 @pytest.fixture(scope="module")
-def journey(product: Product, docs_api: ApiProcess, chromium_path: str) -> dict[str, Any]:
-    return run_journey(product, chromium_path, "api_docs", env={"API_URL": docs_api.url})
+def journey(journeys: dict[str, Journey]) -> dict[str, Any]:
+    return journeys["api_docs"].result()
 
 
 def test_swagger_renders_the_operations_offline(journey: dict[str, Any]) -> None:

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import SCREENSHOTS, Journey, Product, no_page_errors, passed, query
+from tests.e2e.conftest import Product, no_page_errors, passed, query
+from tests.e2e.journeys import SCREENSHOTS, Journey
 
 pytestmark = pytest.mark.timeout(420)
 

@@ -12,7 +12,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.e2e.conftest import Journey, Product, no_page_errors, passed, query
+from tests.e2e.conftest import Product, no_page_errors, passed, query
+from tests.e2e.journeys import Journey
 
 pytestmark = pytest.mark.timeout(420)
 

@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import json
 import uuid
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
 
 from tests.conftest import sign_up
-from tests.e2e.conftest import Product, make_admin, no_page_errors, passed, query_now, run_journey
+from tests.e2e.conftest import Product, make_admin, no_page_errors, passed, query_now
+from tests.e2e.journeys import Journey, launcher, prepare_journey
 
 pytestmark = pytest.mark.timeout(420)
 
 
-@pytest.fixture(scope="module")
-def role_names(product: Product, chromium_path: str) -> dict[str, Any]:
+@launcher("role_names")
+def start(request: pytest.FixtureRequest, servers: ExitStack) -> Journey:
+    """A reader and an admin of their own, then the journey (started with the others by `journeys`)."""
+    product: Product = request.getfixturevalue("product")
     stack = product.stack
     tag = uuid.uuid4().hex[:6]
     users: dict[str, Any] = {"tag": tag}
@@ -29,9 +33,16 @@ def role_names(product: Product, chromium_path: str) -> dict[str, Any]:
         made = sign_up(stack, f"{name}_{tag}")
         users[name] = {"id": made.id, "email": made.email, "password": made.password}
     make_admin(stack, users["admin"]["id"])
-    result = run_journey(product, chromium_path, "role_names", env={"E2E_USERS": json.dumps(users)})
-    result["users"] = users
-    return result
+    chromium_path: str = request.getfixturevalue("chromium_path")
+    journey = prepare_journey(product, chromium_path, "role_names", env={"E2E_USERS": json.dumps(users)})
+    journey.extras["users"] = users
+    return journey
+
+
+@pytest.fixture(scope="module")
+def role_names(journeys: dict[str, Journey]) -> dict[str, Any]:
+    journey = journeys["role_names"]
+    return {**journey.result(), "users": journey.extras["users"]}
 
 
 def test_chinese_names_in_the_chinese_ui(role_names: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +20,15 @@ import asyncpg
 import pytest
 
 from tests.conftest import free_port, sign_up, wait_for_http
-from tests.e2e.conftest import ROOT, Child, Product, make_admin, no_page_errors, passed, query, run_journey, spawn
+from tests.e2e.conftest import ROOT, Child, Product, make_admin, no_page_errors, passed, query, spawn
+from tests.e2e.journeys import Journey, launcher, prepare_journey
 
 pytestmark = pytest.mark.timeout(420)
 
 
-@pytest.fixture(scope="module")
-def service(product: Product, web_dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
+@contextmanager
+def serving(product: Product, web_dist: Path, logs: Path) -> Iterator[Product]:
     """The product plus `python -m api` and a web server whose /config.js names that API."""
-    logs = tmp_path_factory.mktemp("service-e2e")
     base = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "PYTHONPATH": str(ROOT)}
     stack = product.stack
     api_port, web_port = free_port(), free_port()
@@ -88,8 +89,14 @@ async def _arrange(dsn: str, users: dict[str, Any]) -> None:
         await conn.close()
 
 
-@pytest.fixture(scope="module")
-def journey(service: Product, chromium_path: str) -> dict[str, Any]:
+@launcher("service")
+def start(request: pytest.FixtureRequest, servers: ExitStack) -> Journey:
+    """The API and its web server, carol (30 days of usage), dave and an admin, then the journey
+    (started with the others by `journeys`)."""
+    product: Product = request.getfixturevalue("product")
+    web_dist: Path = request.getfixturevalue("web_dist")
+    logs = request.getfixturevalue("tmp_path_factory").mktemp("service-e2e")
+    service = servers.enter_context(serving(product, web_dist, logs))
     stack = service.stack
     tag = uuid.uuid4().hex[:6]
     users: dict[str, Any] = {"tag": tag}
@@ -99,9 +106,23 @@ def journey(service: Product, chromium_path: str) -> dict[str, Any]:
         users[name] = {"id": made.id, "email": made.email, "password": made.password, "username": username}
     make_admin(stack, users["admin"]["id"])
     asyncio.run(_arrange(stack.dsn, users))
-    result = run_journey(service, chromium_path, "service", env={"E2E_USERS": json.dumps(users)})
-    result["users"] = users
-    return result
+    chromium_path: str = request.getfixturevalue("chromium_path")
+    journey = prepare_journey(service, chromium_path, "service", env={"E2E_USERS": json.dumps(users)})
+    journey.extras["users"] = users
+    journey.extras["service"] = service
+    return journey
+
+
+@pytest.fixture(scope="module")
+def service(journeys: dict[str, Journey]) -> Product:
+    product: Product = journeys["service"].extras["service"]
+    return product
+
+
+@pytest.fixture(scope="module")
+def journey(journeys: dict[str, Journey]) -> dict[str, Any]:
+    started = journeys["service"]
+    return {**started.result(), "users": started.extras["users"]}
 
 
 def test_usage_page_charts_tokens_per_day_and_model(journey: dict[str, Any]) -> None:

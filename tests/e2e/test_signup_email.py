@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,20 +16,21 @@ import pytest
 
 from localbase.postgres import Cluster
 from tests.conftest import PRODUCT_AUTH_ENV, free_port, isolated_stack, wait_for_http
-from tests.e2e.conftest import ROOT, SCREENSHOTS, Product, no_page_errors, passed, run_journey, spawn
+from tests.e2e.conftest import ROOT, Product, no_page_errors, passed, spawn
+from tests.e2e.journeys import SCREENSHOTS, Journey, launcher, prepare_journey
 from tests.mailbox import Mailbox
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = pytest.mark.timeout(420)
 
 
-@pytest.fixture(scope="module")
-def mail_product(
-    pg_cluster: Cluster, template_dsn: str, web_dist: Path, tmp_path_factory: pytest.TempPathFactory
+@contextmanager
+def mail_serving(
+    cluster: Cluster, web_dist: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Product, Mailbox]]:
     """The SPA, a gateway with the product's Auth settings and its mailbox (no model or worker:
     nothing here asks a question)."""
     logs = tmp_path_factory.mktemp("web-mail")
-    with isolated_stack(pg_cluster, "cg_web_mail", tmp_path_factory, **PRODUCT_AUTH_ENV) as stack:
+    with isolated_stack(cluster, "cg_web_mail", tmp_path_factory, **PRODUCT_AUTH_ENV) as stack:
         base = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "PYTHONPATH": str(ROOT)}
         port = free_port()
         web = spawn(
@@ -45,10 +47,35 @@ def mail_product(
             web.stop()
 
 
+@launcher("signup_email")
+def start(request: pytest.FixtureRequest, servers: ExitStack) -> Journey:
+    """Its own gateway, SPA and mailbox, then the journey (started with the others by `journeys`)."""
+    request.getfixturevalue("template_dsn")  # the template the gateway's database is cloned from
+    product, box = servers.enter_context(
+        mail_serving(
+            request.getfixturevalue("pg_cluster"),
+            request.getfixturevalue("web_dist"),
+            request.getfixturevalue("tmp_path_factory"),
+        )
+    )
+    chromium_path: str = request.getfixturevalue("chromium_path")
+    journey = prepare_journey(product, chromium_path, "signup_email", env={"MAILBOX_URL": box.url})
+    journey.extras["box"] = box
+    journey.extras["product"] = product
+    return journey
+
+
 @pytest.fixture(scope="module")
-def journey(mail_product: tuple[Product, Mailbox], chromium_path: str) -> dict[str, Any]:
-    product, box = mail_product
-    return run_journey(product, chromium_path, "signup_email", env={"MAILBOX_URL": box.url})
+def mail_product(journeys: dict[str, Journey]) -> tuple[Product, Mailbox]:
+    extras = journeys["signup_email"].extras
+    product: Product = extras["product"]
+    box: Mailbox = extras["box"]
+    return product, box
+
+
+@pytest.fixture(scope="module")
+def journey(journeys: dict[str, Journey]) -> dict[str, Any]:
+    return journeys["signup_email"].result()
 
 
 async def _user(product: Product, email: str) -> asyncpg.Record | None:

@@ -11,7 +11,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.e2e.conftest import Journey, Product, no_page_errors, passed
+from tests.e2e.conftest import Product, no_page_errors, passed
+from tests.e2e.journeys import Journey
 
 pytestmark = pytest.mark.timeout(420)
 

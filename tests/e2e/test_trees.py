@@ -12,14 +12,15 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.e2e.conftest import Product, no_page_errors, passed, query_now, run_journey
+from tests.e2e.conftest import Product, no_page_errors, passed, query_now
+from tests.e2e.journeys import Journey
 
 pytestmark = pytest.mark.timeout(420)
 
 
 @pytest.fixture(scope="session")
-def trees(product: Product, chromium_path: str) -> dict[str, Any]:
-    return run_journey(product, chromium_path, "trees")
+def trees(journeys: dict[str, Journey]) -> dict[str, Any]:
+    return journeys["trees"].result()
 
 
 def owner_query(product: Product, session_id: str, sql: str, *args: Any) -> list[asyncpg.Record]:

@@ -1,6 +1,6 @@
 // The shared harness of the browser journeys: each web/e2e/<feature>.mjs imports it, runs its steps
 // in Debian's Chromium through playwright-core, and prints one JSON result on the last line of stdout.
-// tests/e2e/conftest.py `run_journey` runs such a file against the session's product and reads it.
+// tests/e2e/conftest.py `start_journey` runs such a file against the session's product and reads it.
 //
 // Env: WEB_URL (the SPA), CHROMIUM_PATH (default /usr/bin/chromium), SCREENSHOT_DIR, E2E_TAG (makes
 // names unique), E2E_STEP_TIMEOUT_MS. A journey:
