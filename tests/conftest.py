@@ -14,6 +14,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,21 +81,55 @@ def template_dsn(pg_cluster: Cluster) -> str:
     return pg_cluster.dsn(TEMPLATE)
 
 
-@asynccontextmanager
-async def fresh_database(cluster: Cluster) -> AsyncIterator[str]:
-    """A fresh database cloned from the migrated template, dropped afterwards; yields its DSN."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    await _create_database(cluster, name, TEMPLATE)
+class Clones:
+    """Fresh clones of the migrated template, each made on a thread of its own while the test before
+    the one that takes it runs (CREATE DATABASE ... TEMPLATE costs 0.2-1 s on a loaded machine, and
+    a test setup used to wait for it every time). A clone is made for one test and dropped after it;
+    the template never changes once migrated, so a clone made early is the same as one made late."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self._maker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clones")
+        self._next: Future[str] | None = None
+
+    def _make(self) -> str:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        asyncio.run(_create_database(self.cluster, name, TEMPLATE))
+        return name
+
+    @asynccontextmanager
+    async def fresh(self) -> AsyncIterator[str]:
+        """A fresh migrated database, dropped afterwards; yields its DSN. The next one starts now."""
+        ready = self._next if self._next is not None else self._maker.submit(self._make)
+        self._next = None
+        name = await asyncio.wrap_future(ready)
+        self._next = self._maker.submit(self._make)
+        try:
+            yield self.cluster.dsn(name)
+        finally:
+            await _drop_database(self.cluster, name)
+
+    def close(self) -> None:
+        """Drop the clone made for a test that never came."""
+        if self._next is not None:
+            name = self._next.result()
+            asyncio.run(_drop_database(self.cluster, name))
+        self._maker.shutdown()
+
+
+@pytest.fixture(scope="session")
+def clones(pg_cluster: Cluster, template_dsn: str) -> Iterator[Clones]:
+    made = Clones(pg_cluster)
     try:
-        yield cluster.dsn(name)
+        yield made
     finally:
-        await _drop_database(cluster, name)
+        made.close()
 
 
 @pytest.fixture
-async def db_dsn(pg_cluster: Cluster, template_dsn: str) -> AsyncIterator[str]:
+async def db_dsn(clones: Clones) -> AsyncIterator[str]:
     """A fresh migrated database for one test."""
-    async with fresh_database(pg_cluster) as dsn:
+    async with clones.fresh() as dsn:
         yield dsn
 
 
@@ -109,10 +144,10 @@ async def db(db_dsn: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture(scope="module")
-async def module_db(pg_cluster: Cluster, template_dsn: str) -> AsyncIterator[asyncpg.Connection]:
+async def module_db(clones: Clones) -> AsyncIterator[asyncpg.Connection]:
     """One fresh migrated database for every test of a module whose tests never commit (each runs
     in a transaction that `acting_as` always rolls back), so all of them see the same fixture data."""
-    async with fresh_database(pg_cluster) as dsn:
+    async with clones.fresh() as dsn:
         conn = await asyncpg.connect(dsn)
         try:
             yield conn
@@ -226,6 +261,11 @@ def stack_env(dsn: str, port: int, log_path: Path) -> dict[str, str]:
         "LOCALBASE_LOG": str(log_path),
         "SUPABASE_JWT_SECRET": settings.supabase.jwt_secret,
         "NO_PROXY": "127.0.0.1,localhost",
+        # bcrypt's lowest cost, as the drills use: every sign-up and password sign-in hashes once,
+        # ~65 ms of CPU at the default cost of 10 and ~1 ms at 4, over hundreds of them a session.
+        # What is checked (a hash is stored, the right password matches, a wrong one does not)
+        # does not depend on the cost, which the hash itself records.
+        "LOCALBASE_BCRYPT_COST": "4",
     }
 
 
