@@ -219,16 +219,18 @@ class Bench:
 
     async def wait_idle(self, conn: asyncpg.Connection, since: datetime, within: float = 120.0) -> None:
         """Until every user message asked from `since` on has a final answer, polled so that it costs
-        the database under test next to nothing: while any answer is still pending or streaming (one
-        probe of the small partial index of open replies, ~0.2 ms) nothing more is read. Only when
-        none is are the questions counted, which reads every answer of the table (3-15 ms as it
-        grows; done 20 times a second through a burst it took more Postgres CPU than the turns it
-        was waiting for, and took it from them)."""
+        the database under test next to nothing: while any answer made since `since` is still
+        pending or streaming (one probe of the small partial index of open replies, ~0.2 ms) nothing
+        more is read. Only when none is are the questions counted, which reads every answer of the
+        table (3-15 ms as it grows; done 20 times a second through a burst it took more Postgres CPU
+        than the turns it was waiting for, and took it from them)."""
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             await asyncio.sleep(0.05)
             if await conn.fetchval(
-                "select exists (select from chat_messages where status in ('pending', 'streaming'))"
+                "select exists (select from chat_messages where status in ('pending', 'streaming')"
+                " and created_at >= $1)",
+                since,
             ):
                 continue
             left = await conn.fetchval(
