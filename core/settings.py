@@ -379,6 +379,8 @@ class WorkerSettings:
     lease_seconds: float = field(default_factory=lambda: env_float("WORKER_LEASE_SECONDS", 30.0))
     max_attempts: int = field(default_factory=lambda: env_int("WORKER_MAX_ATTEMPTS", 5))  # claims per question
     history_limit: int = field(default_factory=lambda: env_int("WORKER_HISTORY_LIMIT", 50))  # messages fetched
+    # each session's last history, kept so the next claim walks only the new part (worker/histories.py)
+    history_kept_mb: int = field(default_factory=lambda: env_int("WORKER_HISTORY_KEPT_MB", 64))
     titles: bool = field(default_factory=lambda: env_bool("WORKER_TITLES", True))  # title sessions after answer 1
     flush_interval: float = field(default_factory=lambda: env_float("WORKER_FLUSH_INTERVAL", 0.25))  # row writes
     sweep_interval: float = field(default_factory=lambda: env_float("WORKER_SWEEP_INTERVAL", 10.0))

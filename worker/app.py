@@ -23,6 +23,7 @@ from core.settings import Settings
 from worker.broadcast import Broadcaster
 from worker.database import WorkerDatabase
 from worker.dispatch import Dispatcher
+from worker.histories import Histories
 from worker.listener import Listener
 from worker.llm import Provider, make_provider, tokens
 from worker.metrics import Metrics
@@ -67,7 +68,9 @@ class Worker:
         self._db = WorkerDatabase(cfg.database_url, cfg.database_pool)
         await self._db.start()
         self._http = SupabaseHttp(supa.url, supa.service_role_key, max_connections=64, timeout=10.0)
-        store = Store(self._db, self.worker_id, cfg.lease_seconds)
+        store = Store(
+            self._db, self.worker_id, cfg.lease_seconds, Histories(cfg.history_limit, cfg.history_kept_mb << 20)
+        )
         writer = RowWriter(store, cfg.flush_interval)
         broadcaster = Broadcaster(self._http, self.metrics.broadcast_seconds)
         backoff = Backoff(cfg.retry_attempts, cfg.retry_base, cfg.retry_cap)
@@ -92,7 +95,6 @@ class Worker:
             self.metrics,
             concurrency=cfg.concurrency,
             max_attempts=cfg.max_attempts,
-            history_limit=cfg.history_limit,
         )
         sweeper = Sweeper(
             store,

@@ -30,8 +30,8 @@ from typing import Any
 
 from worker.documents import DOCUMENT_TYPES, DocumentTexts
 from worker.errors import AttachmentError
+from worker.histories import HistoryItem
 from worker.images import ImageRefs
-from worker.store import HistoryItem
 from worker.supabase_http import SupabaseError
 
 log = logging.getLogger(__name__)

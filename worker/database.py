@@ -29,7 +29,7 @@ import msgspec
 
 ROLE = "service_role"
 
-_CLAIM = "select public.worker_claim($1::uuid[], $2, $3, $4, $5)::text"
+_CLAIM = "select public.worker_claim($1::uuid[], $2, $3, $4, $5, $6::uuid[], $7::bigint[])::text"
 _FLUSH = "select id::text, cancel_requested from public.worker_flush($1, $2, $3::jsonb)"
 _SWEEP = "select public.worker_sweep($1, $2)::text"
 _TITLE_NEEDED = "select public.worker_title_needed($1::uuid)"
@@ -70,9 +70,20 @@ class WorkerDatabase:
         return self._pool
 
     async def claim(
-        self, message_ids: list[str], worker: str, lease_seconds: float, max_attempts: int, history_limit: int
+        self,
+        message_ids: list[str],
+        worker: str,
+        lease_seconds: float,
+        max_attempts: int,
+        history_limit: int,
+        *,
+        tips: list[str | None],
+        epochs: list[int | None],
     ) -> list[dict[str, Any]]:
-        rows = await self._db().fetch(_CLAIM, message_ids, worker, lease_seconds, max_attempts, history_limit)
+        """`tips[i]`, `epochs[i]`: the history kept for `message_ids[i]`'s session, or None."""
+        rows = await self._db().fetch(
+            _CLAIM, message_ids, worker, lease_seconds, max_attempts, history_limit, tips, epochs
+        )
         return [cast(dict[str, Any], msgspec.json.decode(row[0])) for row in rows]
 
     async def flush(self, worker: str, lease_seconds: float, updates: list[dict[str, Any]]) -> dict[str, bool]:

@@ -1,6 +1,8 @@
 """Questions offered by the realtime listener and the sweep, claimed in batches as capacity frees.
 
-Offers are deduplicated ids; nothing is reserved by an offer, so an offer that another worker wins
+Offers are deduplicated ids, each with its session when the offer knows it (Realtime events do:
+the claim then resumes the history kept from that session's previous turn, worker/histories.py;
+the sweep's offers do not). Nothing is reserved by an offer, so an offer that another worker wins
 costs one row in a claim batch and nothing else. A claim round takes as many offered ids as there
 are free slots (WORKER_CONCURRENCY), calls `worker_claim` once for all of them and starts one turn
 per row won. Up to `_CLAIMS_IN_FLIGHT` rounds run at once (their ids count as taken slots), so a
@@ -11,6 +13,7 @@ While the worker is full, offers wait here (the sweep would find them again anyw
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
@@ -34,24 +37,22 @@ class Dispatcher:
         *,
         concurrency: int,
         max_attempts: int,
-        history_limit: int,
     ) -> None:
         self._store = store
         self._run_turn = run_turn
         self._metrics = metrics
         self._concurrency = concurrency
         self._max_attempts = max_attempts
-        self._history_limit = history_limit
-        self._offered: dict[str, None] = {}
+        self._offered: dict[str, str | None] = {}  # message id -> its session, when known
         self._wake = asyncio.Event()
         self._claiming = 0  # ids in claim rounds in flight
         self._rounds: set[asyncio.Task[None]] = set()
         self.tasks: set[asyncio.Task[None]] = set()
 
-    def offer(self, message_ids: Iterable[str], source: str) -> None:
+    def offer(self, message_ids: Iterable[str], source: str, session_id: str | None = None) -> None:
         count = 0
         for message_id in message_ids:
-            self._offered[message_id] = None
+            self._offered[message_id] = session_id or self._offered.get(message_id)
             count += 1
         self._metrics.offers.labels(source).inc(count)
         if self._offered:
@@ -66,7 +67,7 @@ class Dispatcher:
                 free = self._concurrency - len(self.tasks) - self._claiming
                 if free <= 0 or not self._offered or len(self._rounds) >= _CLAIMS_IN_FLIGHT:
                     continue
-                batch = list(self._offered)[: min(free, _MAX_BATCH)]
+                batch = dict(itertools.islice(self._offered.items(), min(free, _MAX_BATCH)))
                 for message_id in batch:
                     del self._offered[message_id]
                 self._claiming += len(batch)
@@ -77,14 +78,15 @@ class Dispatcher:
             for claim_round in self._rounds:
                 claim_round.cancel()
 
-    async def _claim(self, batch: list[str]) -> None:
+    async def _claim(self, batch: dict[str, str | None]) -> None:
         try:
             with self._metrics.claim_seconds.time():
-                claims = await self._store.claim(batch, self._max_attempts, self._history_limit)
+                claims = await self._store.claim(batch, self._max_attempts)
         except Exception:
             log.exception("claim failed; offering again shortly", extra={"messages": len(batch)})
             await asyncio.sleep(_RETRY_DELAY)
-            self.offer(batch, "retry")
+            for message_id, session_id in batch.items():
+                self.offer([message_id], "retry", session_id)
             return
         finally:
             self._claiming -= len(batch)

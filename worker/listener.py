@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "worker:chat_messages"
 # The columns each binding receives: what _inserted and _updated read.
-INSERT_COLUMNS = ("id", "attachments", "created_at")
+INSERT_COLUMNS = ("id", "session_id", "attachments", "created_at")
 UPDATE_COLUMNS = ("id", "cancel_requested")
 
 
@@ -157,7 +157,7 @@ class Listener:
             if record.get("id"):
                 if self._heard is not None and record.get("attachments"):
                     self._heard(record["attachments"])  # read while the claim runs
-                self._dispatcher.offer([record["id"]], "realtime")
+                self._dispatcher.offer([record["id"]], "realtime", record.get("session_id"))
                 if self._metrics is not None:
                     self._observe_delay(record.get("created_at"))
         except Exception:

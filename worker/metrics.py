@@ -69,6 +69,11 @@ class Metrics:
         self.claims_missed = Counter(
             "worker_claims_missed", "Questions offered to this worker but answered elsewhere", registry=self.registry
         )
+        self.histories_resumed = Counter(
+            "worker_histories_resumed",
+            "Claims whose history resumed from the one kept for the session's previous turn (worker/histories.py)",
+            registry=self.registry,
+        )
         self.images_read_ahead = Counter(
             "worker_images_read_ahead",
             "Images of new questions read while their claim ran (LLM_IMAGE_READ_AHEAD)",

@@ -6,20 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
-
 from worker.database import WorkerDatabase
-
-
-class HistoryItem(msgspec.Struct, frozen=True, gc=False):
-    """One message of the path above a question. Never tracked by the cyclic collector (it holds
-    strings and its files' JSON, so it cannot be part of a cycle): a claim carries dozens, and at
-    load tens of thousands of them in flight made every collection of the oldest generation longer."""
-
-    type: str  # "user" | "assistant"
-    content: str
-    id: str = ""
-    attachments: tuple[dict[str, Any], ...] = ()  # an earlier question's files (worker/attachments.py)
+from worker.histories import Histories, History, HistoryItem
 
 
 @dataclass(frozen=True)
@@ -43,7 +31,8 @@ class Claim:
     attachments: tuple[dict[str, Any], ...] = ()  # the question's files (worker/attachments.py)
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Claim:
+    def from_row(cls, row: dict[str, Any], history: tuple[HistoryItem, ...]) -> Claim:
+        """`history`: the row's, joined with the one the worker kept (worker/histories.py)."""
         role = row.get("role") or {}
         session = row.get("session") or {}
         return cls(
@@ -57,10 +46,7 @@ class Claim:
             role_slug=role.get("slug"),
             system_prompt=role.get("system_prompt"),
             personality=dict(role.get("personality") or {}),
-            history=tuple(
-                HistoryItem(h["type"], h["content"], str(h.get("id") or ""), tuple(h.get("attachments") or ()))
-                for h in row["history"]
-            ),
+            history=history,
             web_search=bool(row.get("web_search")),
             # the model the question asked for (the OpenAI-compatible API; checked against the plan)
             session_model=row.get("model") or session.get("model"),
@@ -70,14 +56,30 @@ class Claim:
 
 
 class Store:
-    def __init__(self, db: WorkerDatabase, worker_id: str, lease_seconds: float) -> None:
+    def __init__(self, db: WorkerDatabase, worker_id: str, lease_seconds: float, histories: Histories) -> None:
         self._db = db
         self.worker_id = worker_id
         self.lease_seconds = lease_seconds
+        self._histories = histories
 
-    async def claim(self, message_ids: list[str], max_attempts: int, history_limit: int) -> list[Claim]:
-        rows = await self._db.claim(message_ids, self.worker_id, self.lease_seconds, max_attempts, history_limit)
-        return [Claim.from_row(row) for row in rows]
+    async def claim(self, offered: dict[str, str | None], max_attempts: int) -> list[Claim]:
+        """Claim the offered message ids (each with its session, when known); the history kept for
+        a question's session is named, and the claim resumes from it when it still holds."""
+        named: dict[str, History] = {}
+        for message_id, session_id in offered.items():
+            history = self._histories.kept(session_id)
+            if history is not None:
+                named[message_id] = history
+        rows = await self._db.claim(
+            list(offered),
+            self.worker_id,
+            self.lease_seconds,
+            max_attempts,
+            self._histories.limit,
+            tips=[named[m].tip if m in named else None for m in offered],
+            epochs=[named[m].epoch if m in named else None for m in offered],
+        )
+        return [Claim.from_row(row, self._histories.join(row, named.get(row["reply_to"]))) for row in rows]
 
     async def flush(self, updates: list[dict[str, Any]]) -> dict[str, bool]:
         """Write the batch; returns {row id: cancel_requested} for the rows this worker still holds."""

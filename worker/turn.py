@@ -25,6 +25,7 @@ from worker import attachments, errors
 from worker.broadcast import Broadcaster
 from worker.documents import DocumentTexts
 from worker.errors import AttachmentError
+from worker.histories import HistoryItem
 from worker.images import ImageRefs
 from worker.llm import (
     ChatMessage,
@@ -41,7 +42,7 @@ from worker.models import Catalog
 from worker.prompt import Prompt, build_prompt, choose_model
 from worker.reply import CANCELLED, LEASE_LOST, SHUTDOWN, TIMEOUT, Reply
 from worker.retry import Backoff
-from worker.store import Claim, HistoryItem
+from worker.store import Claim
 from worker.supabase_http import SupabaseError, SupabaseHttp
 from worker.titles import Titler
 from worker.writer import RowWriter

@@ -173,6 +173,9 @@ CASES: list[tuple[str, str, int | str]] = [
     ("b", "insert into chat_sessions (role_id, title) values ('{a_role}', 'steal role') returning id", REFUSED),
     ("a", "update chat_sessions set title = 'renamed' where id = '{a_session}' returning id", 1),
     ("a", "update chat_sessions set message_count = 0 where id = '{a_session}' returning id", REFUSED),
+    # the worker trusts history_epoch to say a kept history still holds (worker/histories.py)
+    ("a", "update chat_sessions set history_epoch = 0 where id = '{a_session}' returning id", REFUSED),
+    ("a", "insert into chat_sessions (title, history_epoch) values ('n', 7) returning id", REFUSED),
     ("a", "update chat_sessions set user_id = '{b}' where id = '{a_session}' returning id", REFUSED),
     ("b", "update chat_sessions set title = 'mine' where id = '{a_session}' returning id", 0),
     ("b", "delete from chat_sessions where id = '{a_session}' returning id", 0),

@@ -19,9 +19,11 @@ async def test_the_worker_connection_acts_as_service_role_and_claims(
     await db.start()
     try:
         question = await ask(pg, owner, "who am I talking to?")
-        claims = await db.claim([question], "test-worker", 30.0, 3, 10)
+        claims = await db.claim([question], "test-worker", 30.0, 3, 10, tips=[None], epochs=[None])
         assert [c["reply_to"] for c in claims] == [question]
-        assert await db.claim([question], "other-worker", 30.0, 3, 10) == []  # held: claimed once
+        assert (
+            await db.claim([question], "other-worker", 30.0, 3, 10, tips=[None], epochs=[None]) == []
+        )  # held: claimed once
         held = await db.flush(
             "test-worker", 30.0, [{"id": claims[0]["id"], "kind": "progress", "known": 0, "delta": "hi"}]
         )

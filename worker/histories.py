@@ -1,0 +1,104 @@
+"""The history a worker keeps from each session's last claim, so the next claim walks only the new
+part of the path (migrations/..._claim_resumes_kept_history.sql).
+
+A claim's history is the path above its question: user messages and completed answers, nearest
+first, at most `limit` of them, found within 2 x `limit` + 1 messages up the path. What is kept for
+a session is the last claimed question's history (its `tip`), with the depth of each item on the
+path and the session's `history_epoch` read in the same snapshot. The next claim names the tip and
+the epoch; when Postgres finds the tip on the new path and the epoch unchanged (nothing deleted,
+moved, refused or edited in the session since), the walk stops there and reports the tip's depth,
+and `join` puts the kept items below the walked ones, deeper by that much, cut exactly where the
+whole walk would have cut.
+
+Kept only when that is sound: not a history whose walk met an answer still in flight (it may
+complete and join later histories without changing the epoch), nor one with files (their ETags
+are read in every claim), nor anything when `limit` is 0. What it keeps is bounded by size, the
+least recently claimed session leaving first. One event loop uses it: no locking.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from prometheus_client import Counter
+
+from worker.kept import Kept
+
+_ITEM_OVERHEAD = 120  # bytes a kept item costs beyond its text, roughly
+
+
+class HistoryItem(msgspec.Struct, frozen=True, gc=False):
+    """One message of the path above a question. Never tracked by the cyclic collector (it holds
+    strings and its files' JSON, so it cannot be part of a cycle): a claim carries dozens, and at
+    load tens of thousands of them in flight made every collection of the oldest generation longer."""
+
+    type: str  # "user" | "assistant"
+    content: str
+    id: str = ""
+    attachments: tuple[dict[str, Any], ...] = ()  # an earlier question's files (worker/attachments.py)
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """A question's history, nearest first, with each item's depth on the path."""
+
+    tip: str  # the question
+    epoch: int  # the session's history_epoch in the snapshot the history was read from
+    items: tuple[HistoryItem, ...]
+    depths: tuple[int, ...]
+
+
+def _size(history: History) -> int:
+    return sum(len(item.content) + _ITEM_OVERHEAD for item in history.items)
+
+
+class Histories:
+    def __init__(self, limit: int, max_bytes: int, resumed: Counter | None = None) -> None:
+        self.limit = limit
+        self._kept: Kept[str, History] = Kept(max_bytes, _size)
+        self._resumed = resumed
+
+    @property
+    def size(self) -> int:
+        return self._kept.size
+
+    def kept(self, session_id: str | None) -> History | None:
+        """What the next claim in `session_id` may resume from."""
+        if session_id is None:
+            return None
+        history = self._kept.get(session_id)
+        if history is not None:
+            self._kept.used(session_id)
+        return history
+
+    def join(self, row: dict[str, Any], resumed: History | None) -> tuple[HistoryItem, ...]:
+        """The question's whole history from its claim row (see store.Claim.from_row), given
+        `resumed`, the history named in the claim for this question; it is kept for the next."""
+        walked = row["history"]
+        items = [_item(h) for h in walked]
+        depths = [int(h["depth"]) for h in walked]
+        at = row.get("resumed_at")
+        if at is not None:
+            if resumed is None:
+                raise ValueError("the claim resumed a history that was not named")
+            if self._resumed is not None:
+                self._resumed.inc()
+            deepest = 2 * self.limit + 1
+            for item, depth in zip(resumed.items, resumed.depths, strict=True):
+                if len(items) >= self.limit or depth + at > deepest:
+                    break
+                items.append(item)
+                depths.append(depth + at)
+        history = History(row["reply_to"], int(row["epoch"]), tuple(items), tuple(depths))
+        session_id = row["session_id"]
+        if self.limit > 0 and row.get("settled") and not any(item.attachments for item in items):
+            self._kept.put(session_id, history)
+        else:
+            self._kept.drop(session_id)
+        return history.items
+
+
+def _item(h: dict[str, Any]) -> HistoryItem:
+    return HistoryItem(h["type"], h["content"], str(h.get("id") or ""), tuple(h.get("attachments") or ()))
