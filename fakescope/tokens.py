@@ -1,7 +1,10 @@
 """Token counting with the Qwen tokenizer bundled in the dashscope package, so usage is exact.
 
 Loading the vocabulary takes a quarter of a second, hence one cached instance; counts of message
-contents are memoised because system prompts and history repeat across calls.
+contents are memoised because system prompts and history repeat across calls. A text without `<|`
+holds no special token (every one of them starts so), and is encoded without asking the tokenizer
+to look for them: the same ids, ~5 us instead of ~30 us (handing it the set of ~200 special tokens
+costs more than the encoding itself).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from dashscope import Tokenizer
 # ChatML: <|im_start|>role\n ... <|im_end|>\n around each message, and the assistant primer at the end.
 PER_MESSAGE = 5
 PRIMER = 3
+_SPECIAL_START = "<|"
+_NO_SPECIALS: frozenset[str] = frozenset()
 
 
 @lru_cache(maxsize=1)
@@ -22,12 +27,15 @@ def tokenizer() -> Tokenizer:
 
 
 def encode(text: str) -> list[int]:
-    return list(tokenizer().encode(text))
+    """The ids the service's tokenizer gives `text`, special tokens (`<|im_end|>`...) included."""
+    if _SPECIAL_START in text:
+        return list(tokenizer().encode(text))
+    return list(tokenizer().encode(text, allowed_special=_NO_SPECIALS))
 
 
 @lru_cache(maxsize=65536)
 def count(text: str) -> int:
-    return len(tokenizer().encode(text))
+    return len(encode(text))
 
 
 def chat_tokens(contents: list[str]) -> int:
@@ -44,7 +52,7 @@ def pieces(text: str) -> list[tuple[str, int]]:
     tok = tokenizer()
     out: list[tuple[str, int]] = []
     pending: list[int] = []
-    for token_id in tok.encode(text):
+    for token_id in encode(text):
         pending.append(token_id)
         piece = tok.decode(pending)
         if "\ufffd" not in piece:
