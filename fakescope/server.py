@@ -38,7 +38,7 @@ from fakescope.errors import (
     invalid_parameter,
 )
 from fakescope.options import HEADER, FaultPlan, Knobs, defaults_from, override
-from fakescope.playback import Frames, play, reset_connection
+from fakescope.playback import Frames, play, reset_connection, sse_response
 from fakescope.stats import Stats
 from fakescope.validate import Call, Rejected, check
 
@@ -314,7 +314,7 @@ class FakeScope:
         thoughts: list[answers.Piece] | None = None,
     ) -> web.StreamResponse:
         headers = {"Content-Type": native.SSE_TYPE, "Cache-Control": "no-cache", "x-request-id": request_id}
-        response = web.StreamResponse(status=200, headers=headers)
+        response = sse_response(headers, knobs)
         await response.prepare(request)
         self.stats.statuses[200] += 1
         thought_events: list[tuple[str, int]] = []

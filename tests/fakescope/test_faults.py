@@ -66,6 +66,24 @@ async def test_truncated_stream_has_no_terminal_event(fake: FakeScope) -> None:
     assert all(e.output.choices[0].finish_reason == "null" for e in events)
 
 
+async def test_a_fault_past_the_first_write_of_an_unpaced_stream_strikes_after_exactly_n_events(
+    fake: FakeScope,
+) -> None:
+    events = await _stream(fake, {"fault": "truncate", "after_chunks": 21, "tokens_per_event": 1})  # 16 a write
+    assert [e.usage.output_tokens for e in events] == list(range(1, 22))
+    assert fake.stats.output_tokens == 21
+
+
+async def test_an_unpaced_stream_of_many_writes_arrives_whole_and_in_order(fake: FakeScope) -> None:
+    events = await _stream(fake, {"answer_tokens": 100, "tokens_per_event": 1})
+    finished = [e.output.choices[0].finish_reason for e in events]
+    assert finished == ["null"] * (len(events) - 1) + ["stop"]
+    sent = [e.usage.output_tokens for e in events]
+    assert sent == sorted(set(sent))  # each event once, in order (a token or a few, where a character spans them)
+    assert len(events) >= 50
+    assert (fake.stats.output_tokens, fake.stats.first_events, fake.stats.completed) == (sent[-1], 1, 1)
+
+
 async def test_reset_breaks_the_connection_mid_stream(fake: FakeScope) -> None:
     seen: list[Any] = []
     with pytest.raises(aiohttp.ClientPayloadError):
