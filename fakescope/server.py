@@ -18,7 +18,6 @@ import asyncio
 import dataclasses
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
@@ -39,6 +38,7 @@ from fakescope.errors import (
 )
 from fakescope.options import HEADER, FaultPlan, Knobs, defaults_from, override
 from fakescope.playback import Frames, play, reset_connection, sse_response
+from fakescope.received import Received
 from fakescope.stats import Stats
 from fakescope.validate import Call, Rejected, check
 
@@ -46,8 +46,6 @@ NATIVE_PATH = "/api/v1/services/aigc/text-generation/generation"
 MULTIMODAL_PATH = "/api/v1/services/aigc/multimodal-generation/generation"
 COMPAT_PATH = "/compatible-mode/v1/chat/completions"
 INVALID_KEY_PREFIX = "sk-invalid"
-REQUESTS_KEPT = 200
-REQUEST_BYTES_KEPT = 64 << 20  # and no more than this of their bodies: inline images make bodies MBs each
 _JSON = "application/json"
 _decode = msgspec.json.decode
 _encode = msgspec.json.encode
@@ -61,7 +59,7 @@ class FakeScope:
         self.stats = Stats()
         self.plan = FaultPlan()
         self.cache = features.PrefixCache()
-        self.received: deque[dict[str, Any]] = deque()
+        self.received = Received()
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -255,11 +253,7 @@ class FakeScope:
 
     def _record(self, request: web.Request, body: Any) -> None:
         """Keep the request for `GET /_fake/requests` (newest last, bounded)."""
-        self.received.append({"path": request.path, "body": body, "bytes": request.content_length or 0})
-        while len(self.received) > REQUESTS_KEPT or (
-            len(self.received) > 1 and sum(r["bytes"] for r in self.received) > REQUEST_BYTES_KEPT
-        ):
-            self.received.popleft()
+        self.received.keep(request.path, body, request.content_length or 0)
 
     def _extras(
         self, call: Call, params: dict[str, Any], seed: int, knobs: Knobs, reply: answers.Reply

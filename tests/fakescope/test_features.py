@@ -11,7 +11,7 @@ import pytest
 from dashscope import AioGeneration, AioMultiModalConversation
 from PIL import Image
 
-from fakescope import server, tokens
+from fakescope import received, tokens
 from fakescope.features import CACHE_MIN_TOKENS
 from fakescope.server import FakeScope
 from fakescope.vision import DOWNLOAD_FAILED, image_tokens
@@ -197,7 +197,7 @@ async def test_the_request_log_keeps_the_newest_within_its_byte_bound(
     await _collect(fake, messages=[{"role": "user", "content": questions[0]}])
     size = fake.received[-1]["bytes"]
     assert size > 3000
-    monkeypatch.setattr(server, "REQUEST_BYTES_KEPT", size * 5 // 2)  # room for two of them, not three
+    monkeypatch.setattr(received, "REQUEST_BYTES_KEPT", size * 5 // 2)  # room for two of them, not three
     for question in questions[1:]:
         await _collect(fake, messages=[{"role": "user", "content": question}])
     async with aiohttp.ClientSession() as http, http.get(f"{fake.base_url}/_fake/requests") as response:
