@@ -126,12 +126,23 @@ class DashScopeProvider:
         return cast(AsyncGenerator[Any, None], result)
 
 
-def _message(message: ChatMessage, multimodal: bool) -> dict[str, Any]:
+class _Built(dict[str, Any]):
+    """A message built for one call. The SDK deep-copies the messages it is given (so a caller's
+    list is never changed by its preprocessing); these are made for this call alone, so the copy
+    returns them as they are: ~2 µs a message of Python's generic deep copy, on every turn's path."""
+
+    __slots__ = ()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Built:
+        return self
+
+
+def _message(message: ChatMessage, multimodal: bool) -> _Built:
     """Text endpoint: content is a string. Multimodal: a list of parts, images first, system included."""
     if not multimodal:
-        return {"role": message.role, "content": message.content}
+        return _Built(role=message.role, content=message.content)
     parts: list[dict[str, str]] = [{"image": image} for image in message.images]
-    return {"role": message.role, "content": [*parts, {"text": message.content}]}
+    return _Built(role=message.role, content=[*parts, {"text": message.content}])
 
 
 def _text(content: Any) -> str:
