@@ -36,9 +36,11 @@ class Conversation:
         sql = "insert into chat_messages (session_id, user_id, content, parent_id) values ($1, $2, $3, $4) returning id"
         return str(await self.db.fetchval(sql, self.session, self.user, text, parent))
 
-    async def claim(self, question: str) -> tuple[str, tuple[HistoryItem, ...]]:
-        """Claim `question` naming the kept history; check the joined history against the whole walk."""
-        kept = self.histories.kept(self.session)
+    async def claim(self, question: str, histories: Histories | None = None) -> tuple[str, tuple[HistoryItem, ...]]:
+        """Claim `question` naming the kept history (this worker's, or another's `histories`);
+        check the joined history against the whole walk."""
+        histories = histories or self.histories
+        kept = histories.kept(self.session)
         await self.db.execute("set role service_role")
         try:
             raw = await self.db.fetchval(
@@ -52,7 +54,7 @@ class Conversation:
             whole = json.loads(await self.db.fetchval(WHOLE, row["id"], question, LIMIT))["history"]
         finally:
             await self.db.execute("reset role")
-        history = self.histories.join(row, kept)
+        history = histories.join(row, kept)
         self.resumed.append(row.get("resumed_at") is not None)
         assert [(h.id, h.type, h.content) for h in history] == [(h["id"], h["type"], h["content"]) for h in whole]
         return row["id"], history
@@ -122,14 +124,15 @@ async def test_every_change_to_a_read_path_is_seen(db: asyncpg.Connection, talk:
     assert talk.histories.kept(talk.session) is None
     await talk.finish(a5)
     await talk.finish(a6)
-    _, a7 = await talk.turn("q7")
+    q7, _ = await talk.turn("q7")
     assert not talk.resumed[-1]
     await talk.turn("q8")
     assert talk.resumed[-1]
 
-    # Deleting a message of the kept part of the path (its children move up).
+    # Deleting a question (and so its answer) of the kept part of the path: the question below
+    # moves up to the answer above.
     before = await talk.epoch()
-    await db.execute("delete from chat_messages where id = $1", a7)
+    await db.execute("delete from chat_messages where id = $1", q7)
     assert await talk.epoch() > before
     await talk.turn("q9")
     assert not talk.resumed[-1]
@@ -166,17 +169,22 @@ async def test_every_change_to_a_read_path_is_seen(db: asyncpg.Connection, talk:
     assert not talk.resumed[-1]
     assert history[2].content == "edited"
 
-    # Questions sent before the one above them had an answer move under that answer when it is
-    # claimed: a move, so the history read before it is not resumed.
+    # A question sent before the one above it had an answer sits under that question until the
+    # claim of the one above moves it under the answer. Here a worker claims the lower question
+    # first and another worker the upper one: what the first read across the pair is not kept, so
+    # its next claim in the session does not miss the answer that came between.
     a15 = await db.fetchval("select id from chat_messages where reply_to = $1", q15)
     await talk.finish(str(a15))
     q16 = await talk.ask("q16")
     q17 = await talk.ask("q17", parent=q16)
-    a16, _ = await talk.claim(q16)
-    await talk.finish(a16)
+    a17, _ = await talk.claim(q17)
+    assert talk.histories.kept(talk.session) is None
+    a16, _ = await talk.claim(q16, Histories(LIMIT, 1 << 20))
     assert str(await db.fetchval("select parent_id from chat_messages where id = $1", q17)) == a16
-    await talk.claim(q17)
-    assert not talk.resumed[-1]
+    await talk.finish(a16)
+    await talk.finish(a17)
+    _, history = await talk.claim(await talk.ask("q18", parent=a17))
+    assert [h.id for h in history[:3]] == [a17, q17, a16]
 
 
 def test_a_history_with_files_is_not_kept() -> None:
