@@ -1,11 +1,15 @@
-"""The fake's token counts are the bundled Qwen tokenizer's, whichever path `fakescope.tokens` takes."""
+"""Token counts are the bundled Qwen tokenizer's, whichever path `fakescope.tokens` (the fake's
+usage) and `worker.llm.tokens` (the worker's prompt budget) take."""
 
 from __future__ import annotations
+
+from types import ModuleType
 
 import pytest
 from dashscope.tokenizers.qwen_tokenizer import SPECIAL_TOKENS_SET
 
 from fakescope import tokens
+from worker.llm import tokens as worker_tokens
 
 TEXTS = [
     "",
@@ -19,11 +23,12 @@ TEXTS = [
 ]
 
 
+@pytest.mark.parametrize("module", [tokens, worker_tokens], ids=["fakescope", "worker"])
 @pytest.mark.parametrize("text", TEXTS)
-def test_counts_and_ids_are_the_tokenizers(text: str) -> None:
+def test_counts_and_ids_are_the_tokenizers(module: ModuleType, text: str) -> None:
     reference = list(tokens.tokenizer().encode(text))  # the SDK's defaults: every special token recognised
-    assert tokens.encode(text) == reference
-    assert tokens.count(text) == len(reference)
+    assert module.encode(text) == reference
+    assert module.count(text) == len(reference)
 
 
 def test_every_special_token_starts_as_the_fast_path_assumes() -> None:
