@@ -68,9 +68,8 @@ class Worker:
         self._db = WorkerDatabase(cfg.database_url, cfg.database_pool)
         await self._db.start()
         self._http = SupabaseHttp(supa.url, supa.service_role_key, max_connections=64, timeout=10.0)
-        store = Store(
-            self._db, self.worker_id, cfg.lease_seconds, Histories(cfg.history_limit, cfg.history_kept_mb << 20)
-        )
+        histories = Histories(cfg.history_limit, cfg.history_kept_mb << 20, self.metrics.histories_resumed)
+        store = Store(self._db, self.worker_id, cfg.lease_seconds, histories)
         writer = RowWriter(store, cfg.flush_interval)
         broadcaster = Broadcaster(self._http, self.metrics.broadcast_seconds)
         backoff = Backoff(cfg.retry_attempts, cfg.retry_base, cfg.retry_cap)

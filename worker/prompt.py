@@ -127,10 +127,13 @@ def build_prompt(
     web_search: bool = False,
     needs_vision: bool = False,
     question_images: int = 0,
+    history_cut: bool = False,
 ) -> Prompt:
     """Messages and parameters for answering `user_message`; `history` is oldest to newest.
 
     `checkpoints[i]` says whether the kept history may start at `history[i]` (default: anywhere);
+    `history_cut`: older messages were left out before this (the claim's WORKER_HISTORY_LIMIT), so
+    the history starts on a checkpoint even when it all fits, or the window would move every turn;
     `thinking` None means the role's default. `needs_vision`: the question has images, so a model
     without vision gives way to LLM_VISION_MODEL; `question_images` of them take their room
     (IMAGE_TOKENS each) before any history."""
@@ -149,7 +152,9 @@ def build_prompt(
             break
         used += cost
         start = index
-    if start > 0 and checkpoints is not None:  # cut only on a checkpoint, so the prefix holds across turns
+    if (
+        start > 0 or history_cut
+    ) and checkpoints is not None:  # cut only on a checkpoint, so the prefix holds across turns
         later = next((i for i in range(start, len(history)) if checkpoints[i]), start)
         used -= sum(_message_cost(m) for m in history[start:later])
         start = later

@@ -25,13 +25,14 @@ class Claim:
     system_prompt: str | None
     personality: dict[str, Any]
     history: tuple[HistoryItem, ...]  # the path above the question, newest first
+    history_cut: bool  # the history holds WORKER_HISTORY_LIMIT messages: older ones were left out
     web_search: bool = False  # the question asked for web search
     session_model: str | None = None  # the session's chosen model (None: the role's, else the deployment's)
     session_thinking: bool | None = None  # the session's thinking switch (None: the role's default)
     attachments: tuple[dict[str, Any], ...] = ()  # the question's files (worker/attachments.py)
 
     @classmethod
-    def from_row(cls, row: dict[str, Any], history: tuple[HistoryItem, ...]) -> Claim:
+    def from_row(cls, row: dict[str, Any], history: tuple[HistoryItem, ...], history_cut: bool = False) -> Claim:
         """`history`: the row's, joined with the one the worker kept (worker/histories.py)."""
         role = row.get("role") or {}
         session = row.get("session") or {}
@@ -47,6 +48,7 @@ class Claim:
             system_prompt=role.get("system_prompt"),
             personality=dict(role.get("personality") or {}),
             history=history,
+            history_cut=history_cut,
             web_search=bool(row.get("web_search")),
             # the model the question asked for (the OpenAI-compatible API; checked against the plan)
             session_model=row.get("model") or session.get("model"),
@@ -79,7 +81,11 @@ class Store:
             tips=[named[m].tip if m in named else None for m in offered],
             epochs=[named[m].epoch if m in named else None for m in offered],
         )
-        return [Claim.from_row(row, self._histories.join(row, named.get(row["reply_to"]))) for row in rows]
+        claims = []
+        for row in rows:
+            items = self._histories.join(row, named.get(row["reply_to"]))
+            claims.append(Claim.from_row(row, items, len(items) >= self._histories.limit))
+        return claims
 
     async def flush(self, updates: list[dict[str, Any]]) -> dict[str, bool]:
         """Write the batch; returns {row id: cancel_requested} for the rows this worker still holds."""

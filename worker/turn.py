@@ -353,6 +353,7 @@ def _prompt(
         needs_vision=images > 0,
         question_images=images,
         checkpoints=[_checkpoint(item) for item in items],
+        history_cut=claim.history_cut,
         models=catalog.models,
         session_model=claim.session_model,
         thinking=claim.session_thinking,

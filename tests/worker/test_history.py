@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import zlib
+
 import asyncpg
 
 from tests.conftest import LocalStack
-from tests.worker.conftest import Owner, RecordingFakeScope, Workers, ask, final_answer, worker_settings
+from tests.worker.conftest import Owner, RecordingFakeScope, Workers, ask, final_answer, sample, worker_settings
+from worker.turn import CHECKPOINT_EVERY
 
 PAIRS = 15
 
@@ -50,3 +53,27 @@ async def test_history_beyond_the_budget_is_dropped_oldest_first(
     kept = messages[1:-1]
     assert 0 < len(kept) < len(history)
     assert kept == history[len(history) - len(kept) :]  # the newest, in order
+
+
+async def test_a_chat_longer_than_the_history_limit_resumes_its_history_and_starts_on_checkpoints(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    """Each claim after the first walks only the new part of the path (worker/histories.py), and
+    once the path holds more than WORKER_HISTORY_LIMIT messages each prompt's history starts on a
+    checkpoint question, so consecutive prompts keep their prefix (the provider's context cache)."""
+    worker = await workers.start(worker_settings(stack, fake, history_limit=4))
+    asked: dict[str, str] = {}  # question text -> id
+    for i in range(8):
+        text = f"question {i}"
+        asked[text] = await ask(pg, owner, text)
+        assert (await final_answer(pg, asked[text]))["status"] == "completed"
+    assert sample(worker, "worker_histories_resumed_total") == 7
+    for sent in fake.requests[3:]:  # from the fourth question on, the claim's history was cut to 4
+        history = sent["input"]["messages"][1:-1]
+        checkpoint = [
+            m
+            for m in history
+            if m["role"] == "user" and zlib.crc32(asked[m["content"]].encode()) % CHECKPOINT_EVERY == 0
+        ]
+        if checkpoint:  # no checkpoint in the window: nothing to start on, all of it is kept
+            assert history[0] == checkpoint[0]

@@ -147,6 +147,38 @@ def test_a_cut_history_keeps_its_prefix_across_turns_by_cutting_on_checkpoints()
     assert same_prefix >= 20  # only the turns that move the window lose the prefix
 
 
+def test_a_history_cut_to_its_count_also_starts_on_a_checkpoint() -> None:
+    """The claim fetches at most WORKER_HISTORY_LIMIT messages, so past that many the window moves
+    every turn though everything fits the budget: it starts on a checkpoint too, and most prompts
+    still begin with the previous one."""
+    limit = 12
+    history: list[ChatMessage] = []
+    starts, same_prefix = [], 0
+    previous: list[ChatMessage] | None = None
+    for turn in range(30):
+        offset = max(0, len(history) - limit)
+        window = history[offset:]
+        prompt = build_prompt(
+            system_prompt=SYSTEM,
+            personality={},
+            history=window,
+            user_message=f"question {turn}",
+            settings=LlmSettings(),
+            checkpoints=[(offset + i) % 8 == 0 for i in range(len(window))],  # every 4th question
+            history_cut=len(window) >= limit,
+        )
+        kept = prompt.messages[1:-1]
+        starts.append(len(history) - len(kept))
+        if len(window) >= limit:
+            assert starts[-1] % 8 == 0
+        if previous is not None and prompt.messages[: len(previous)] == previous:
+            same_prefix += 1
+        previous = prompt.messages
+        history += [ChatMessage("user", f"question {turn}"), ChatMessage("assistant", f"answer {turn}")]
+    assert starts[-1] > 0
+    assert same_prefix >= 20  # the window moves once every 4 turns, not on each
+
+
 def test_an_earlier_image_counts_in_the_budget_and_needs_the_multimodal_endpoint() -> None:
     vision = LlmSettings(
         default_model="eyes",
