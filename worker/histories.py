@@ -3,17 +3,20 @@ part of the path (migrations/..._claim_resumes_kept_history.sql).
 
 A claim's history is the path above its question: user messages and completed answers, nearest
 first, at most `limit` of them, found within 2 x `limit` + 1 messages up the path. What is kept for
-a session is the last claimed question's history (its `tip`), with the depth of each item on the
+a session is the history of its last claimed question that could be kept (its `tip`), with the depth of each item on the
 path and the session's `history_epoch` read in the same snapshot. The next claim names the tip and
 the epoch; when Postgres finds the tip on the new path and the epoch unchanged (nothing deleted,
-moved, refused or edited in the session since), the walk stops there and reports the tip's depth,
+refused or edited in the session since), the walk stops there and reports the tip's depth,
 and `join` puts the kept items below the walked ones, deeper by that much, cut exactly where the
 whole walk would have cut.
 
 Kept only when that is sound: not a history whose walk met an answer still in flight (it may
-complete and join later histories without changing the epoch), nor one with files (their ETags
-are read in every claim), nor anything when `limit` is 0. What it keeps is bounded by size, the
-least recently claimed session leaving first. One event loop uses it: no locking.
+complete and join later histories without changing the epoch) or a question still under a
+question (it moves under that question's answer when that is claimed), nor one with files (their
+ETags are read in every claim), nor anything when `limit` is 0. A claim whose history is not kept
+leaves the session's last kept one in place: it still holds, and the next claim's walk stops there.
+What is kept is bounded by size, the least recently claimed session leaving first. One event loop
+uses it: no locking.
 """
 
 from __future__ import annotations
@@ -95,8 +98,10 @@ class Histories:
         session_id = row["session_id"]
         if self.limit > 0 and row.get("settled") and not any(item.attachments for item in items):
             self._kept.put(session_id, history)
-        else:
-            self._kept.drop(session_id)
+        elif (kept := self._kept.get(session_id)) is not None and kept.epoch != history.epoch:
+            self._kept.drop(session_id)  # no claim can resume it any more
+        # Otherwise what was kept stays: it still holds, and a later question's walk stops at it
+        # (a run of questions queued under answers in flight walks back to the last settled one).
         return history.items
 
 

@@ -85,6 +85,11 @@ class Conversation:
         return int(await self.db.fetchval("select history_epoch from chat_sessions where id = $1", self.session))
 
 
+def kept_tip(talk: Conversation) -> str | None:
+    kept = talk.histories.kept(talk.session)
+    return kept.tip if kept is not None else None
+
+
 @pytest.fixture
 async def talk(db: asyncpg.Connection) -> Conversation:
     user = await create_user(db, "kept")
@@ -114,18 +119,20 @@ async def test_every_change_to_a_read_path_is_seen(db: asyncpg.Connection, talk:
     assert talk.resumed[-1]
 
     # A question asked while the answer above it streams: that answer may complete later, so
-    # nothing read with it in flight is kept.
+    # nothing read with it in flight is kept; the history kept before stays, and later walks stop
+    # there, reading the answer as it is then.
     q5 = await talk.ask("q5")
     a5, _ = await talk.claim(q5)
     await talk.stream(a5)
     q6 = await talk.ask("q6", parent=a5)
     a6, _ = await talk.claim(q6)
     assert talk.resumed[-1]
-    assert talk.histories.kept(talk.session) is None
+    assert kept_tip(talk) == q5
     await talk.finish(a5)
     await talk.finish(a6)
     q7, _ = await talk.turn("q7")
-    assert not talk.resumed[-1]
+    assert talk.resumed[-1]
+    assert kept_tip(talk) == q7
     await talk.turn("q8")
     assert talk.resumed[-1]
 
@@ -178,7 +185,7 @@ async def test_every_change_to_a_read_path_is_seen(db: asyncpg.Connection, talk:
     q16 = await talk.ask("q16")
     q17 = await talk.ask("q17", parent=q16)
     a17, _ = await talk.claim(q17)
-    assert talk.histories.kept(talk.session) is None
+    assert kept_tip(talk) == q15
     a16, _ = await talk.claim(q16, Histories(LIMIT, 1 << 20))
     assert str(await db.fetchval("select parent_id from chat_messages where id = $1", q17)) == a16
     await talk.finish(a16)
