@@ -300,6 +300,7 @@ class Bench:
             samples: list[float] = []
             cpu = self.cpu()
             hops_before = await self.hop_totals()
+            resumed_before = await self.resumed_claims()
             fake_before = await self.fake_first_events()
             started = time.perf_counter()
             await asyncio.gather(*(converse(user, session, run, samples) for user, session, _ in people))
@@ -318,6 +319,8 @@ class Bench:
                     "offered_turns_per_s": round(turns / elapsed, 1),
                     "cpu_ms_per_turn": cpu_ms,
                     "hops_mean_ms": hops,
+                    # the share of claims that walked only the new part of the path
+                    "claims_resumed": round((await self.resumed_claims() - resumed_before) / turns, 3),
                 }
             )
             pooled += samples
@@ -361,6 +364,17 @@ class Bench:
                     total, count = totals.get(key, (0.0, 0.0))
                     totals[key] = (sample.value, count) if kind == "sum" else (total, sample.value)
         return totals
+
+    async def resumed_claims(self) -> float:
+        """Claims so far whose history resumed the one the worker kept (worker/histories.py)."""
+        if self.worker_metrics is None:
+            return 0.0
+        async with httpx.AsyncClient() as http:
+            text = (await http.get(self.worker_metrics)).text
+        for family in text_string_to_metric_families(text):
+            if family.name == "worker_histories_resumed":
+                return sum(sample.value for sample in family.samples if sample.name.endswith("_total"))
+        return 0.0
 
     async def hop_totals(self) -> dict[str, tuple[float, float]]:
         """(sum, count) of each of the worker's hop histograms so far."""
