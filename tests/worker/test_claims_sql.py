@@ -74,6 +74,20 @@ async def test_claim_creates_one_pending_answer_with_context(db: asyncpg.Connect
     assert await claim(db, [question["message"]], "w2") == []
 
 
+async def test_a_question_named_twice_is_claimed_once(db: asyncpg.Connection, question: dict[str, str]) -> None:
+    await db.execute("set role service_role")
+    try:
+        rows = await db.fetch(
+            "select public.worker_claim($1::uuid[], 'w', 30, 3, 50, $2::uuid[], $3::bigint[]) as c",
+            [question["message"], question["message"]],
+            [None, question["message"]],
+            [None, 0],
+        )
+    finally:
+        await db.execute("reset role")
+    assert len(rows) == 1
+
+
 async def test_concurrent_claims_have_one_winner(db_dsn: str, question: dict[str, str]) -> None:
     conns = [await asyncpg.connect(db_dsn) for _ in range(6)]
     try:
