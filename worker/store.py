@@ -32,8 +32,9 @@ class Claim:
     attachments: tuple[dict[str, Any], ...] = ()  # the question's files (worker/attachments.py)
 
     @classmethod
-    def from_row(cls, row: dict[str, Any], history: tuple[HistoryItem, ...], history_cut: bool = False) -> Claim:
-        """`history`: the row's, joined with the one the worker kept (worker/histories.py)."""
+    def from_row(cls, row: dict[str, Any], history: tuple[HistoryItem, ...], history_cut: bool) -> Claim:
+        """`history`: the row's, joined with the one the worker kept (worker/histories.py); `history_cut`:
+        it holds WORKER_HISTORY_LIMIT messages."""
         role = row.get("role") or {}
         session = row.get("session") or {}
         return cls(
