@@ -63,10 +63,6 @@ class Histories:
         self._kept: Kept[str, History] = Kept(max_bytes, _size)
         self._resumed = resumed
 
-    @property
-    def size(self) -> int:
-        return self._kept.size
-
     def kept(self, session_id: str | None) -> History | None:
         """What the next claim in `session_id` may resume from."""
         if session_id is None:
