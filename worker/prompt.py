@@ -152,9 +152,8 @@ def build_prompt(
             break
         used += cost
         start = index
-    if (
-        start > 0 or history_cut
-    ) and checkpoints is not None:  # cut only on a checkpoint, so the prefix holds across turns
+    # Cut only on a checkpoint, so the prefix holds across turns.
+    if (start > 0 or history_cut) and checkpoints is not None:
         later = next((i for i in range(start, len(history)) if checkpoints[i]), start)
         used -= sum(_message_cost(m) for m in history[start:later])
         start = later
