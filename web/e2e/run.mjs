@@ -196,8 +196,18 @@ await journey(async ({ newPage }) => {
     await shot(page, '12-phone-chat')
     await page.locator(tid('open-sessions')).click()
     await page.locator(`.el-drawer ${tid('session-item')}`).first().waitFor({ state: 'visible', timeout: STEP_MS })
-    // Let the slide-in transition finish so the picture shows the open drawer.
-    await page.waitForFunction(() => document.getAnimations().length === 0, null, { timeout: STEP_MS })
+    // Wait for the slide-in to end with the drawer on screen: its transition may not have started
+    // yet when the items first count as visible, so "no animation running" alone can come too early.
+    await page
+      .waitForFunction(
+        () => {
+          const drawer = document.querySelector('.el-drawer')
+          return drawer !== null && drawer.getBoundingClientRect().x >= 0 && document.getAnimations().length === 0
+        },
+        null,
+        { timeout: STEP_MS },
+      )
+      .catch(() => {}) // the check below says what was wrong
     const box = await page.locator('.el-drawer').boundingBox()
     if (!box || box.x < 0 || box.width > 390) throw new Error(`drawer not on screen: ${JSON.stringify(box)}`)
     await shot(page, '13-phone-sessions')
