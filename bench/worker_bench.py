@@ -123,7 +123,8 @@ def _hop_budget(before: dict[str, tuple[float, float]], after: dict[str, tuple[f
     """Mean milliseconds per hop over one run, from the worker's histograms: the question's insert
     to its event at the worker (from its created_at, so the insert's own execution, which lies
     before the bench's commit stamp, is in it); one claim call; claim to the model's first token
-    minus the fake's TTFT (prompt, SDK, HTTP and the fake's own work); one broadcast POST (worker
+    minus the fake's TTFT (prompt, SDK, HTTP and the fake's own work; negative by about the claim's
+    time when the call was made early, alongside the claim: worker/early.py); one broadcast POST (worker
     to gateway, chunks and `done` alike; the gateway's fan-out to the client is not in it). They
     are means of each hop, not a partition of the added latency: what they leave out is the
     dispatching and the gateway's fan-out to the subscribed client."""
@@ -301,6 +302,7 @@ class Bench:
             cpu = self.cpu()
             hops_before = await self.hop_totals()
             resumed_before = await self.resumed_claims()
+            early_before = await self.counter("worker_early_calls", outcome="taken")
             fake_before = await self.fake_first_events()
             started = time.perf_counter()
             await asyncio.gather(*(converse(user, session, run, samples) for user, session, _ in people))
@@ -321,6 +323,10 @@ class Bench:
                     "hops_mean_ms": hops,
                     # the share of claims that walked only the new part of the path
                     "claims_resumed": round((await self.resumed_claims() - resumed_before) / turns, 3),
+                    # the share of turns answered from a model call made while claiming (worker/early.py)
+                    "early_calls_taken": round(
+                        (await self.counter("worker_early_calls", outcome="taken") - early_before) / turns, 3
+                    ),
                 }
             )
             pooled += samples
@@ -367,13 +373,21 @@ class Bench:
 
     async def resumed_claims(self) -> float:
         """Claims so far whose history resumed the one the worker kept (worker/histories.py)."""
+        return await self.counter("worker_histories_resumed")
+
+    async def counter(self, name: str, **labels: str) -> float:
+        """A counter of the worker's so far (the sum over its samples with these labels)."""
         if self.worker_metrics is None:
             return 0.0
         async with httpx.AsyncClient() as http:
             text = (await http.get(self.worker_metrics)).text
         for family in text_string_to_metric_families(text):
-            if family.name == "worker_histories_resumed":
-                return sum(sample.value for sample in family.samples if sample.name.endswith("_total"))
+            if family.name == name:
+                return sum(
+                    sample.value
+                    for sample in family.samples
+                    if sample.name.endswith("_total") and labels.items() <= sample.labels.items()
+                )
         return 0.0
 
     async def hop_totals(self) -> dict[str, tuple[float, float]]:

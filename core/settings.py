@@ -381,6 +381,10 @@ class WorkerSettings:
     history_limit: int = field(default_factory=lambda: env_int("WORKER_HISTORY_LIMIT", 50))  # messages fetched
     # each session's last history, kept so the next claim walks only the new part (worker/histories.py)
     history_kept_mb: int = field(default_factory=lambda: env_int("WORKER_HISTORY_KEPT_MB", 64))
+    # follow-ups' model calls started while they are claimed, at most this many waiting (worker/early.py)
+    early_calls: int = field(default_factory=lambda: env_int("WORKER_EARLY_CALLS", 64))
+    # with other workers listening, how long a question another worker may have called early waits
+    claim_defer: float = field(default_factory=lambda: env_float("WORKER_CLAIM_DEFER", 0.1))
     titles: bool = field(default_factory=lambda: env_bool("WORKER_TITLES", True))  # title sessions after answer 1
     flush_interval: float = field(default_factory=lambda: env_float("WORKER_FLUSH_INTERVAL", 0.25))  # row writes
     sweep_interval: float = field(default_factory=lambda: env_float("WORKER_SWEEP_INTERVAL", 10.0))

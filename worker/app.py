@@ -23,6 +23,7 @@ from core.settings import Settings
 from worker.broadcast import Broadcaster
 from worker.database import WorkerDatabase
 from worker.dispatch import Dispatcher
+from worker.early import EarlyCalls
 from worker.histories import Histories
 from worker.listener import Listener
 from worker.llm import Provider, make_provider, tokens
@@ -60,6 +61,7 @@ class Worker:
         self.turns: Turns | None = None
         self.dispatcher: Dispatcher | None = None
         self._titler: Titler | None = None
+        self._early: EarlyCalls | None = None
 
     async def start(self) -> None:
         cfg, supa = self.settings.worker, self.settings.supabase
@@ -76,6 +78,15 @@ class Worker:
         catalog = Catalog(self._db)
         await catalog.load()
         self._titler = Titler(self.metrics.meter(self.provider), self._db, self.settings.llm) if cfg.titles else None
+        self._early = EarlyCalls(
+            self.metrics.meter(self.provider),
+            histories,
+            self.settings.llm,
+            catalog,
+            self.metrics.early_calls,
+            limit=cfg.early_calls,
+            max_bytes=cfg.history_kept_mb << 20,
+        )
         self.turns = Turns(
             self.metrics.meter(self.provider),
             writer,
@@ -87,6 +98,7 @@ class Worker:
             storage=self._http,
             turn_timeout=cfg.turn_timeout,
             titler=self._titler,
+            early=self._early,
         )
         self.dispatcher = Dispatcher(
             store,
@@ -94,6 +106,8 @@ class Worker:
             self.metrics,
             concurrency=cfg.concurrency,
             max_attempts=cfg.max_attempts,
+            missed=self._early.drop,
+            defer=cfg.claim_defer,
         )
         sweeper = Sweeper(
             store,
@@ -114,6 +128,7 @@ class Worker:
             backoff=Backoff(0, cfg.realtime_retry_base, cfg.realtime_retry_cap),  # attempts unused: forever
             metrics=self.metrics,
             heard=self.turns.heard,
+            worker_id=self.worker_id,
         )
         self._spawn("models", catalog.run())
         self._spawn("writer", writer.run())
@@ -164,6 +179,8 @@ class Worker:
             await cancel_and_wait(self._tasks.pop(name, None))
         if self._titler is not None:
             await self._titler.stop()
+        if self._early is not None:
+            await self._early.aclose()
         await self.provider.aclose()
         if self._http is not None:
             await self._http.aclose()

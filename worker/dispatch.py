@@ -37,19 +37,28 @@ class Dispatcher:
         *,
         concurrency: int,
         max_attempts: int,
+        missed: Callable[[list[str]], None] | None = None,
+        defer: float = 0.0,
     ) -> None:
         self._store = store
         self._run_turn = run_turn
         self._metrics = metrics
         self._concurrency = concurrency
         self._max_attempts = max_attempts
+        self._missed = missed  # told the offered ids a claim round did not win
+        self._defer = defer  # seconds a deferred offer waits (early.py: another worker may have called early)
         self._offered: dict[str, str | None] = {}  # message id -> its session, when known
         self._wake = asyncio.Event()
         self._claiming = 0  # ids in claim rounds in flight
         self._rounds: set[asyncio.Task[None]] = set()
         self.tasks: set[asyncio.Task[None]] = set()
 
-    def offer(self, message_ids: Iterable[str], source: str, session_id: str | None = None) -> None:
+    def offer(
+        self, message_ids: Iterable[str], source: str, session_id: str | None = None, *, defer: bool = False
+    ) -> None:
+        if defer and self._defer > 0:
+            asyncio.get_running_loop().call_later(self._defer, self.offer, list(message_ids), source, session_id)
+            return
         count = 0
         for message_id in message_ids:
             self._offered[message_id] = session_id or self._offered.get(message_id)
@@ -91,6 +100,9 @@ class Dispatcher:
         finally:
             self._claiming -= len(batch)
         self._metrics.claims_missed.inc(len(batch) - len(claims))
+        if self._missed is not None and len(claims) < len(batch):
+            won = {claim.reply_to for claim in claims} | {claim.id for claim in claims}
+            self._missed([message_id for message_id in batch if message_id not in won])
         for claim in claims:
             task = asyncio.create_task(self._run_turn(claim), name=f"turn-{claim.id}")
             self.tasks.add(task)

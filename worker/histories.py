@@ -84,12 +84,7 @@ class Histories:
                 raise ValueError("the claim resumed a history that was not named")
             if self._resumed is not None:
                 self._resumed.inc()
-            deepest = 2 * self.limit + 1
-            for item, depth in zip(resumed.items, resumed.depths, strict=True):
-                if len(items) >= self.limit or depth + at > deepest:
-                    break
-                items.append(item)
-                depths.append(depth + at)
+            self._extend(items, depths, resumed, at)
         history = History(row["reply_to"], int(row["epoch"]), tuple(items), tuple(depths))
         session_id = row["session_id"]
         if self.limit > 0 and row.get("settled") and not any(item.attachments for item in items):
@@ -99,6 +94,27 @@ class Histories:
         # Otherwise what was kept stays: it still holds, and a later question's walk stops at it
         # (a run of questions queued under answers in flight walks back to the last settled one).
         return history.items
+
+    def following(self, session_id: str, question: HistoryItem, answer: HistoryItem) -> tuple[HistoryItem, ...] | None:
+        """The history a question asked right under `answer`, the completed answer to `question`, will
+        be given by its claim, when the history kept for the session is `question`'s: the two of them,
+        then what is kept, cut as `join` cuts. None when something else is kept (the claim will say)."""
+        kept = self._kept.get(session_id)
+        if kept is None or kept.tip != question.id:
+            return None
+        items, depths = [answer, question][: self.limit], [1, 2][: self.limit]
+        self._extend(items, depths, kept, 2)
+        return tuple(items)
+
+    def _extend(self, items: list[HistoryItem], depths: list[int], resumed: History, at: int) -> None:
+        """Put `resumed`'s items below `items`, `at` deeper, up to `limit` items found within 2 x
+        `limit` + 1 messages (where the whole walk would have stopped)."""
+        deepest = 2 * self.limit + 1
+        for item, depth in zip(resumed.items, resumed.depths, strict=True):
+            if len(items) >= self.limit or depth + at > deepest:
+                break
+            items.append(item)
+            depths.append(depth + at)
 
 
 def _item(h: dict[str, Any]) -> HistoryItem:

@@ -1,15 +1,14 @@
 """Realtime subscription: new requests for an answer are offered to the dispatcher the moment they
-commit (their images read ahead meanwhile, `heard`), and a cancel request on an answer in flight
-stops it without waiting for the next row write.
+commit (their images read ahead, or their model called early, meanwhile: `heard`), and a cancel
+request on an answer in flight stops it without waiting for the next row write.
 
 A request is an inserted row with `attempts` 0: a user's question (it asks for answer 1) or an
 answer row a user requested (regenerate, migrations/..._conversation_trees.sql). Rows the worker
 inserts when it claims start at attempt 1 and are not heard. One filter per binding, as hosted
 Realtime allows. Each binding asks only for the columns read here (`select`): the rest of a row
-(its text, search vector, usage...) would cost the reader task more to receive and parse than
-anything else the worker does for a turn (realtime-py validates and formats every message with
-pydantic: ~0.3 ms for a question's whole row, ~0.1 ms for these few columns), and it is on the
-first token's path.
+(its search vector, usage, timestamps...) would cost the reader task more to receive and parse
+than anything else the worker does for a turn (realtime-py validates and formats every message
+with pydantic: ~0.3 ms for a question's whole row), and it is on the first token's path.
 
 Supervision: `run()` keeps the subscription joined until the worker stops. Each attempt is a new
 socket (realtime-py's client) and a new channel with its two bindings, so a retry never doubles
@@ -34,15 +33,17 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from realtime import AsyncRealtimeClient, RealtimeSubscribeStates
 from realtime import RealtimePostgresChangesListenEvent as Change
+from realtime.types import RealtimeChannelConfig, RealtimeChannelOptions, RealtimeChannelPresenceConfig
 
 from worker.dispatch import Dispatcher
+from worker.early import may_be_called_early
 from worker.metrics import Metrics
 from worker.retry import Backoff
 from worker.sweep import Sweeper
@@ -51,7 +52,19 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "worker:chat_messages"
 # The columns each binding receives: what _inserted and _updated read.
-INSERT_COLUMNS = ("id", "session_id", "attachments", "created_at")
+INSERT_COLUMNS = (
+    "id",
+    "session_id",
+    "attachments",
+    "created_at",
+    # what an early call's prompt is told from (worker/early.py)
+    "message_type",
+    "parent_id",
+    "content",
+    "role_id",
+    "model",
+    "web_search",
+)
 UPDATE_COLUMNS = ("id", "cancel_requested")
 
 
@@ -65,9 +78,12 @@ class Listener:
         *,
         backoff: Backoff,
         metrics: Metrics | None = None,
-        heard: Callable[[Any], None] | None = None,
+        heard: Callable[[Any], bool] | None = None,
+        worker_id: str = "",
     ) -> None:
-        """`heard` gets each new request's `attachments` as it is heard (before any claim)."""
+        """`heard` gets each new request's record (INSERT_COLUMNS) as it is heard, before any claim,
+        and says whether it called the model early for it (worker/early.py). `worker_id` is this
+        worker's presence key on the channel, where each worker counts the others (`peers`)."""
         self._connect = connect  # a new, unconnected client (auto_reconnect off) per attempt
         self._heard = heard
         self._metrics = metrics
@@ -77,6 +93,9 @@ class Listener:
         self._backoff = backoff
         self._client: AsyncRealtimeClient | None = None
         self._stopping = False
+        self._worker_id = worker_id
+        self._tracking: asyncio.Task[None] | None = None
+        self.peers = 0  # other workers on the channel (its presence) at the last sync
         self.subscribed = asyncio.Event()  # set while the channel is joined
 
     async def run(self) -> None:
@@ -104,13 +123,17 @@ class Listener:
                 log.info("listening for new questions")
                 attempt.joined = True
                 self._joined(True)
+                self._tracking = asyncio.ensure_future(channel.track({"worker": self._worker_id}))
                 self._sweeper.kick()
                 return
             log.warning("realtime subscription %s", state.value, extra={"error": repr(error) if error else None})
             self._joined(False)
             attempt.over.set()
 
-        channel = client.channel(CHANNEL)
+        presence = RealtimeChannelPresenceConfig(key=self._worker_id, enabled=True)
+        config = RealtimeChannelConfig(broadcast={"ack": False, "self": False}, presence=presence, private=False)
+        channel = client.channel(CHANNEL, RealtimeChannelOptions(config=config))
+        channel.on_presence_sync(lambda: self._count_peers(channel.presence_state()))
         channel.on_postgres_changes(
             Change.Insert,
             self._inserted,
@@ -128,6 +151,11 @@ class Listener:
             select=list(UPDATE_COLUMNS),
         )
         await channel.subscribe(on_state)
+
+    def _count_peers(self, state: Mapping[str, Any]) -> None:
+        self.peers = sum(1 for key in state if key != self._worker_id)
+        if self._metrics is not None:
+            self._metrics.peers.set(self.peers)
 
     def _joined(self, joined: bool) -> None:
         if joined:
@@ -155,9 +183,9 @@ class Listener:
         try:
             record = payload["data"].get("record") or {}
             if record.get("id"):
-                if self._heard is not None and record.get("attachments"):
-                    self._heard(record["attachments"])  # read while the claim runs
-                self._dispatcher.offer([record["id"]], "realtime", record.get("session_id"))
+                called = self._heard is not None and self._heard(record)  # images read, a model called, meanwhile
+                defer = self.peers > 0 and not called and may_be_called_early(record)
+                self._dispatcher.offer([record["id"]], "realtime", record.get("session_id"), defer=defer)
                 if self._metrics is not None:
                     self._observe_delay(record.get("created_at"))
         except Exception:

@@ -20,7 +20,7 @@ class Metrics:
         self.in_flight = Gauge("worker_turns_in_flight", "Turns being answered now", registry=self.registry)
         self.ttft = Histogram(
             "worker_time_to_first_token_seconds",
-            "Claim to first provider token",
+            "Claim to first provider token (less when an early call began before the claim: worker/early.py)",
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
             registry=self.registry,
         )
@@ -74,6 +74,13 @@ class Metrics:
             "Claims whose history resumed from the one kept for the session's previous turn (worker/histories.py)",
             registry=self.registry,
         )
+        self.early_calls = Counter(
+            "worker_early_calls",
+            "Model calls started before their question's claim (worker/early.py), by outcome: started, taken by"
+            " the claim's turn, discarded (the claim's prompt differed), unclaimed (claimed elsewhere, or expired)",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.images_read_ahead = Counter(
             "worker_images_read_ahead",
             "Images of new questions read while their claim ran (LLM_IMAGE_READ_AHEAD)",
@@ -91,6 +98,11 @@ class Metrics:
         )
         self.listening = Gauge(
             "worker_listening", "1 while the Realtime subscription to new questions is joined", registry=self.registry
+        )
+        self.peers = Gauge(
+            "worker_peers",
+            "Other workers on the listening channel at its last presence sync (worker/early.py: claims deferred)",
+            registry=self.registry,
         )
         self.joins = Counter(
             "worker_realtime_joins",

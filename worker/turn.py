@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import zlib
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,9 +22,10 @@ import msgspec
 from core.settings import LlmSettings
 from worker import attachments, errors
 from worker.broadcast import Broadcaster
+from worker.claim_prompt import claim_prompt
 from worker.documents import DocumentTexts
+from worker.early import EarlyCall, EarlyCalls
 from worker.errors import AttachmentError
-from worker.histories import HistoryItem
 from worker.images import ImageRefs
 from worker.llm import (
     ChatMessage,
@@ -39,7 +39,7 @@ from worker.llm import (
 )
 from worker.metrics import Metrics
 from worker.models import Catalog
-from worker.prompt import Prompt, build_prompt, choose_model
+from worker.prompt import Prompt, choose_model
 from worker.reply import CANCELLED, LEASE_LOST, SHUTDOWN, TIMEOUT, Reply
 from worker.retry import Backoff
 from worker.store import Claim
@@ -48,10 +48,6 @@ from worker.titles import Titler
 from worker.writer import RowWriter
 
 log = logging.getLogger(__name__)
-
-# When the question's role, the session's and the built-in `assistant` are all gone or inactive.
-DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
-CHECKPOINT_EVERY = 4
 
 
 @dataclass(frozen=True)
@@ -84,6 +80,7 @@ class Turns:
         catalog: Catalog | None = None,
         storage: SupabaseHttp | None = None,
         titler: Titler | None = None,
+        early: EarlyCalls | None = None,
     ) -> None:
         self._provider = provider
         self._writer = writer
@@ -106,12 +103,15 @@ class Turns:
             self._documents = DocumentTexts(storage, max_bytes=llm.document_cache_mb << 20)
         self._turn_timeout = turn_timeout
         self._titler = titler
+        self._early = early
         self.active: dict[str, Reply] = {}
 
-    def heard(self, attachments_raw: Any) -> None:
-        """A new question's `attachments`, as soon as it is heard: its images are read ahead."""
-        if self._images is not None and attachments_raw:
-            self._metrics.images_read_ahead.inc(attachments.read_ahead(self._images, attachments_raw))
+    def heard(self, record: Mapping[str, Any]) -> bool:
+        """A new question's Realtime event, as soon as it is heard: its images are read ahead, or
+        its model call started (early.py: True)."""
+        if self._images is not None and record.get("attachments"):
+            self._metrics.images_read_ahead.inc(attachments.read_ahead(self._images, record["attachments"]))
+        return self._early is not None and self._early.heard(record)
 
     async def run(self, claim: Claim) -> None:
         reply = Reply(claim)
@@ -134,14 +134,16 @@ class Turns:
     async def _answer(self, reply: Reply) -> _Outcome | None:
         """The row's final state, or None when the row must not be finalised here."""
         if reply.claim.attachments or any(item.attachments for item in reply.claim.history):
+            self._take_early(reply.claim, None)
             try:
                 prompt = await self._with_attachments(reply.claim)
             except AttachmentError as refused:
                 log.warning("attachment refused", extra={**_ids(reply.claim), "error": str(refused)})
                 return _Outcome("error", error_code=refused.code)
         else:
-            prompt = _prompt(reply.claim, self._llm, self._catalog)
-        consumer = asyncio.create_task(self._consume(reply, prompt.messages, prompt.params))
+            prompt = claim_prompt(reply.claim, self._llm, self._catalog)
+        early = self._take_early(reply.claim, prompt)
+        consumer = asyncio.create_task(self._consume(reply, prompt.messages, prompt.params, early))
         reply.bind(consumer)
         try:
             await asyncio.wait([consumer])
@@ -169,6 +171,9 @@ class Turns:
             image_tokens=finished.image_tokens,
         )
 
+    def _take_early(self, claim: Claim, prompt: Prompt | None) -> EarlyCall | None:
+        return self._early.take(claim, prompt) if self._early is not None else None
+
     async def _with_attachments(self, claim: Claim) -> Prompt:
         """The prompt of a question with attachments, or after earlier ones: documents' text before
         their question (the new question's refused when it does not fit whole), images on their
@@ -179,7 +184,7 @@ class Turns:
         if self._images is None or self._documents is None:
             if items:
                 raise AttachmentError("AttachmentUnavailable", "no Storage to read attachments from")
-            return _prompt(claim, self._llm, self._catalog)
+            return claim_prompt(claim, self._llm, self._catalog)
         _, info = choose_model(claim.personality, self._llm, self._catalog.models, claim.session_model, bool(images))
         llm = self._llm
         try:  # every file is read at once: one round trip's wait, not one after another
@@ -195,7 +200,7 @@ class Turns:
         except SupabaseError as exc:
             raise AttachmentError("AttachmentUnavailable", str(exc)) from exc
         question = attachments.with_documents(claim.question, texts)
-        prompt = _prompt(claim, llm, self._catalog, question=question, images=len(images), earlier=earlier)
+        prompt = claim_prompt(claim, llm, self._catalog, question=question, images=len(images), earlier=earlier)
         last = prompt.messages[-1]
         if texts and last.content != question:
             raise AttachmentError("DocumentTooLong", "the documents do not fit the model's context window")
@@ -209,10 +214,14 @@ class Turns:
         status = "cancelled" if reply.stop_reason == CANCELLED else "error"
         return _Outcome(status, model=prompt.params.model, input_tokens=prompt.input_tokens, error_code=code)
 
-    async def _consume(self, reply: Reply, messages: list[ChatMessage], params: GenerationParams) -> Finished:
+    async def _consume(
+        self, reply: Reply, messages: list[ChatMessage], params: GenerationParams, early: EarlyCall | None
+    ) -> Finished:
+        """The provider's answer: the early call's when one was taken, then (retries) new calls."""
         failures = 0
         while True:
-            events = self._provider.stream(messages, params)
+            events = early.stream() if early is not None else self._provider.stream(messages, params)
+            early = None
             try:
                 async for event in events:
                     if isinstance(event, TextDelta | ReasoningDelta):
@@ -314,6 +323,8 @@ class Turns:
             },
         )
         self._metrics.turns.labels(outcome.status).inc()
+        if self._early is not None and outcome.status == "completed":
+            self._early.answered(claim, content)
         if self._titler is not None and outcome.status == "completed":
             self._titler.after_answer(claim, content)
         log.info(
@@ -329,50 +340,6 @@ class Turns:
                 "attempts": claim.attempts,
             },
         )
-
-
-def _prompt(
-    claim: Claim,
-    llm: LlmSettings,
-    catalog: Catalog,
-    *,
-    question: str | None = None,
-    images: int = 0,
-    earlier: Mapping[str, attachments.Earlier] | None = None,
-) -> Prompt:
-    """`images`: how many the question carries; `earlier`: the files of earlier questions (by id), put
-    back on them as they were first sent."""
-    items = list(reversed(claim.history))
-    history = [_history_message(item, (earlier or {}).get(item.id)) for item in items]
-    return build_prompt(
-        system_prompt=claim.system_prompt or DEFAULT_SYSTEM_PROMPT,
-        personality=claim.personality,
-        history=history,
-        user_message=claim.question if question is None else question,
-        settings=llm,
-        needs_vision=images > 0,
-        question_images=images,
-        checkpoints=[_checkpoint(item) for item in items],
-        history_cut=claim.history_cut,
-        models=catalog.models,
-        session_model=claim.session_model,
-        thinking=claim.session_thinking,
-        web_search=claim.web_search,
-    )
-
-
-def _history_message(item: HistoryItem, files: attachments.Earlier | None) -> ChatMessage:
-    if item.type != "user":
-        return ChatMessage("assistant", item.content)
-    if files is None:
-        return ChatMessage("user", item.content)
-    return ChatMessage("user", attachments.with_documents(item.content, files.texts), images=tuple(files.images))
-
-
-def _checkpoint(item: HistoryItem) -> bool:
-    """Where a cut history may start: about one question in four, chosen by its id, so the choice
-    is the same on every later turn (prompt.py, context caching)."""
-    return item.type == "user" and zlib.crc32(item.id.encode()) % CHECKPOINT_EVERY == 0
 
 
 def _ids(claim: Claim) -> dict[str, Any]:

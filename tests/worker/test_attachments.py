@@ -8,6 +8,7 @@ import base64
 import io
 import json
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
@@ -110,9 +111,9 @@ async def test_a_new_questions_images_are_handed_to_be_read_ahead_as_soon_as_it_
     heard: list[object] = []
     original = Turns.heard
 
-    def recording(turns: Turns, raw: object) -> None:
-        heard.append(raw)
-        original(turns, raw)
+    def recording(turns: Turns, record: Mapping[str, Any]) -> None:
+        heard.append(record.get("attachments"))
+        original(turns, record)
 
     monkeypatch.setattr(Turns, "heard", recording)
     worker = await workers.start(worker_settings(stack, fake))

@@ -8,7 +8,7 @@ import asyncpg
 
 from tests.conftest import LocalStack
 from tests.worker.conftest import Owner, RecordingFakeScope, Workers, ask, final_answer, sample, worker_settings
-from worker.turn import CHECKPOINT_EVERY
+from worker.claim_prompt import CHECKPOINT_EVERY
 
 PAIRS = 15
 
