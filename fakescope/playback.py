@@ -5,7 +5,8 @@ events share one (a 20-token answer goes out as one write: headers, every event 
 chunked body). Events are scheduled against the time the request arrived (the server's own parsing
 counts towards its time to first token, as it does for the real service's), so slow wake-ups do
 not accumulate into drift. The clock is `time.monotonic()`, not the loop's: uvloop's ticks in whole
-milliseconds and is read once per loop iteration, so it could date a request's arrival early. A
+milliseconds and is read once per loop iteration, so it could date a request's arrival early; the
+deadlines are kept by clock.py, to tens of microseconds rather than the loop timers' whole one. A
 client that goes away shows up as a cancelled handler (aiohttp's handler_cancellation) or a failed
 write, and stops the generation at once.
 """
@@ -21,6 +22,7 @@ from typing import Protocol
 
 from aiohttp import web
 
+from fakescope.clock import Clock
 from fakescope.errors import OUTPUT_INSPECTION, STREAM_FAULTS, ApiError
 from fakescope.options import Knobs
 from fakescope.stats import Stats
@@ -37,9 +39,10 @@ class Frames(Protocol):
 
 
 class Pacer:
-    def __init__(self, knobs: Knobs, seed: int, start: float) -> None:
+    def __init__(self, knobs: Knobs, seed: int, start: float, clock: Clock) -> None:
         self.knobs = knobs
         self.start = start  # time.monotonic() when the request arrived
+        self._clock = clock
         self._rng = random.Random(seed) if knobs.jitter else None
 
     async def wait(self, tokens_before: int, tokens_next: int) -> None:
@@ -47,18 +50,12 @@ class Pacer:
         knobs = self.knobs
         if knobs.tokens_per_s <= 0:
             if knobs.ttft > 0 and tokens_before == 0:
-                await _sleep_until(self.start + knobs.ttft)
+                await self._clock.sleep_until(self.start + knobs.ttft)
             return
         due = self.start + knobs.ttft + tokens_before / knobs.tokens_per_s
         if self._rng is not None and tokens_before:
             due += self._rng.uniform(-knobs.jitter, knobs.jitter) * tokens_next / knobs.tokens_per_s
-        await _sleep_until(due)
-
-
-async def _sleep_until(due: float) -> None:
-    delay = due - time.monotonic()
-    if delay > 0:
-        await asyncio.sleep(delay)
+        await self._clock.sleep_until(due)
 
 
 def reset_connection(request: web.BaseRequest) -> None:
@@ -129,11 +126,12 @@ async def play(
     stats: Stats,
     seed: int,
     arrived: float,
+    clock: Clock,
 ) -> None:
     """Send `events` (text, tokens so far), the first `reasoning_events` of them as reasoning; the last
     one carries `finish_reason` unless a fault strikes first. A paced event is written when it is
     due; unpaced events go out `_UNPACED_BURST` to a write, and the last ones with the end of the body."""
-    pacer = Pacer(knobs, seed, arrived)
+    pacer = Pacer(knobs, seed, arrived, clock)
     strike_at = min(knobs.after_chunks, len(events) - 1) if knobs.fault in STREAM_FAULTS else -1
     unpaced = knobs.tokens_per_s <= 0
     batch = _Batch(response, stats, arrived)

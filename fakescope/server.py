@@ -27,6 +27,7 @@ from aiohttp import web
 
 from core.settings import FakeScopeSettings
 from fakescope import answers, compat, features, native, titles, tokens, vision
+from fakescope.clock import Clock
 from fakescope.errors import (
     FAULTS,
     INVALID_KEY,
@@ -60,6 +61,7 @@ class FakeScope:
         self.plan = FaultPlan()
         self.cache = features.PrefixCache()
         self.received = Received()
+        self.clock = Clock()
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -93,6 +95,7 @@ class FakeScope:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        self.clock.close()
 
     async def __aenter__(self) -> Self:
         await self.start(port=0)
@@ -329,6 +332,7 @@ class FakeScope:
             stats=self.stats,
             seed=seed,
             arrived=arrived,
+            clock=self.clock,
         )
         return response
 
