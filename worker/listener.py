@@ -124,6 +124,7 @@ class Listener:
                 attempt.joined = True
                 self._joined(True)
                 self._tracking = asyncio.ensure_future(channel.track({"worker": self._worker_id}))
+                self._tracking.add_done_callback(_tracked)
                 self._sweeper.kick()
                 return
             log.warning("realtime subscription %s", state.value, extra={"error": repr(error) if error else None})
@@ -206,6 +207,12 @@ class Listener:
                 self._on_cancel(record["id"])
         except Exception:
             log.exception("a realtime cancel request could not be applied; the row writer will see it")
+
+
+def _tracked(task: asyncio.Task[None]) -> None:
+    """A failed presence track is the attempt's socket going away: the next attempt tracks again."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.debug("presence track failed", extra={"error": repr(error)})
 
 
 @dataclass
