@@ -51,6 +51,23 @@ async def test_a_follow_up_is_called_while_it_is_claimed_and_answered_once(
     assert [(a["content"], a["status"]) for a in answers] == [(second["content"], "completed")]
 
 
+async def test_an_early_call_that_fails_is_retried_as_any_call(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    """The early call is refused (rate limited) before its first token: the turn that took it
+    retries with a call of its own, as it would have retried its own first call."""
+    worker = await workers.start(worker_settings(stack, fake))
+    await final_answer(pg, await ask(pg, owner, "first question"))
+    await fake.script({"fault": "rate_quota", "retry_after": 0.1})
+    second = await final_answer(pg, await ask(pg, owner, "second question"))
+
+    assert second["status"] == "completed", second["error_code"]
+    assert (_early(worker, "started"), _early(worker, "taken")) == (1, 1)
+    assert sample(worker, "worker_provider_errors_total", code="RateLimited") == 1
+    assert len(fake.requests) == 3  # the first question's, the refused early call, the retry
+    assert _conversation(fake.requests[1]) == _conversation(fake.requests[2])
+
+
 async def test_an_early_call_the_claim_disagrees_with_is_closed_and_the_model_called_again(
     stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
 ) -> None:
