@@ -23,9 +23,12 @@ only WORKER_CLAIM_DEFER seconds later (dispatch.py), by when the caller has clai
 worker is gone, the question is answered that much later, by another.
 
 Guessed only where it is likely right: the question's parent is the answer this worker completed
-last in the session (so another worker, which did not answer it, never guesses for it); the
-question carries no files and names no role or model but the previous turn's; at most
-WORKER_EARLY_CALLS wait at once (0: never). A call its claim never takes (the question was claimed
+last in the session (so another worker, which did not answer it, never guesses for it), and the
+question carries no files; at most WORKER_EARLY_CALLS wait at once (0: never). The guess keeps the
+previous turn's role and model: a question that names others (rare: a role switched mid-session,
+another model asked for through the OpenAI-compatible API) is a discarded early call, which costs
+less than reading those two columns from every question's event would (realtime-py validates each
+column of each event: ~15 µs apiece). A call its claim never takes (the question was claimed
 by another worker, or not at all) is closed when the claim round reports it missed, or after
 `_UNTAKEN_S` at the latest.
 """
@@ -151,11 +154,6 @@ class EarlyCalls:
         if last is None or question_id in self._calls or record["parent_id"] != last.claim.id:
             return False
         previous = last.claim
-        if record.get("role_id") not in (None, previous.role_slug) or record.get("model") not in (
-            None,
-            previous.session_model,
-        ):
-            return False
         history = self._histories.following(
             session_id,
             HistoryItem("user", previous.question, previous.reply_to),

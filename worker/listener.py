@@ -61,8 +61,6 @@ INSERT_COLUMNS = (
     "message_type",
     "parent_id",
     "content",
-    "role_id",
-    "model",
     "web_search",
 )
 UPDATE_COLUMNS = ("id", "cancel_requested")
