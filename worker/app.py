@@ -86,6 +86,7 @@ class Worker:
             self.metrics.early_calls,
             limit=cfg.early_calls,
             max_bytes=cfg.history_kept_mb << 20,
+            room=lambda: self.dispatcher is not None and self.dispatcher.has_room(),
         )
         self.turns = Turns(
             self.metrics.meter(self.provider),

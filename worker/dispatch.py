@@ -53,6 +53,10 @@ class Dispatcher:
         self._rounds: set[asyncio.Task[None]] = set()
         self.tasks: set[asyncio.Task[None]] = set()
 
+    def has_room(self) -> bool:
+        """Whether a question offered now would be claimed at once (a free slot, nothing queued)."""
+        return len(self.tasks) + self._claiming + len(self._offered) < self._concurrency
+
     def offer(
         self, message_ids: Iterable[str], source: str, session_id: str | None = None, *, defer: bool = False
     ) -> None:

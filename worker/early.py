@@ -24,7 +24,8 @@ worker is gone, the question is answered that much later, by another.
 
 Guessed only where it is likely right: the question's parent is the answer this worker completed
 last in the session (so another worker, which did not answer it, never guesses for it), and the
-question carries no files; at most WORKER_EARLY_CALLS wait at once (0: never). The guess keeps the
+question carries no files; the worker has a free slot to claim it at once; at most
+WORKER_EARLY_CALLS wait at once (0: never). The guess keeps the
 previous turn's role and model: a question that names others (rare: a role switched mid-session,
 another model asked for through the OpenAI-compatible API) is a discarded early call, which costs
 less than reading those two columns from every question's event would (realtime-py validates each
@@ -39,7 +40,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,13 +128,17 @@ class EarlyCalls:
         *,
         limit: int,
         max_bytes: int,
+        room: Callable[[], bool] = lambda: True,
     ) -> None:
+        """`room`: whether a question heard now would be claimed at once; when it would wait for a
+        free slot, its model call waits with it (a call left open that long may never be taken)."""
         self._provider = provider
         self._histories = histories
         self._llm = llm
         self._catalog = catalog
         self._outcomes = outcomes
         self._limit = limit
+        self._room = room
         self._answered: Kept[str, Answered] = Kept(max_bytes, _size)
         self._calls: dict[str, tuple[EarlyCall, asyncio.TimerHandle]] = {}  # by question id, with its expiry
         self._closing: set[asyncio.Task[None]] = set()
@@ -147,7 +152,7 @@ class EarlyCalls:
 
     def heard(self, record: Mapping[str, Any]) -> bool:
         """A question's Realtime event: start its model call now if its prompt can be told (True)."""
-        if len(self._calls) >= self._limit or not may_be_called_early(record):
+        if len(self._calls) >= self._limit or not may_be_called_early(record) or not self._room():
             return False
         question_id, session_id = record["id"], record["session_id"]
         last = self._answered.get(session_id)

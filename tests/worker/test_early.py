@@ -15,6 +15,7 @@ from tests.worker.conftest import (
     Workers,
     ask,
     final_answer,
+    make_owner,
     sample,
     until,
     worker_settings,
@@ -66,6 +67,25 @@ async def test_an_early_call_that_fails_is_retried_as_any_call(
     assert sample(worker, "worker_provider_errors_total", code="RateLimited") == 1
     assert len(fake.requests) == 3  # the first question's, the refused early call, the retry
     assert _conversation(fake.requests[1]) == _conversation(fake.requests[2])
+
+
+async def test_a_follow_up_that_must_wait_for_a_free_slot_is_not_called_early(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    """With every slot taken the question waits for one, and so does its model call: a call left
+    open that long may never be taken."""
+    worker = await workers.start(worker_settings(stack, fake, concurrency=1))
+    await final_answer(pg, await ask(pg, owner, "first question"))
+    other = await make_owner(pg, stack)
+    await fake.script({"ttft": 1.0})
+    busy = await ask(pg, other, "a slow answer takes the only slot")
+    await until(lambda: _value(sample(worker, "worker_turns_in_flight")))
+    second = await final_answer(pg, await ask(pg, owner, "second question"))
+
+    assert second["status"] == "completed"
+    assert (await final_answer(pg, busy))["status"] == "completed"
+    assert _early(worker, "started") == 0
+    assert len(fake.requests) == 3
 
 
 async def test_an_early_call_the_claim_disagrees_with_is_closed_and_the_model_called_again(
