@@ -23,15 +23,14 @@ only WORKER_CLAIM_DEFER seconds later (dispatch.py), by when the caller has clai
 worker is gone, the question is answered that much later, by another.
 
 Guessed only where it is likely right: the question's parent is the answer this worker completed
-last in the session (so another worker, which did not answer it, never guesses for it), and the
-question carries no files; the worker has a free slot to claim it at once; at most
-WORKER_EARLY_CALLS wait at once (0: never). The guess keeps the
-previous turn's role and model: a question that names others (rare: a role switched mid-session,
-another model asked for through the OpenAI-compatible API) is a discarded early call, which costs
-less than reading those two columns from every question's event would (realtime-py validates each
-column of each event: ~15 µs apiece). A call its claim never takes (the question was claimed
-by another worker, or not at all) is closed when the claim round reports it missed, or after
-`_UNTAKEN_S` at the latest.
+last in the session (so another worker, which did not answer it, never guesses for it), the
+question carries no files, and the worker has a slot free to claim it at once; at most
+WORKER_EARLY_CALLS wait at once (0: never). The guess keeps the previous turn's role and model: a
+question that names others (rare: a role switched mid-session, another model asked for through the
+OpenAI-compatible API) is a discarded early call, which costs less than reading those two columns
+from every question's event would (realtime-py validates each column of each event: ~15 µs
+apiece). A call its claim never takes (the question was claimed by another worker, or not at all)
+is closed when the claim round reports it missed, or after `_UNTAKEN_S` at the latest.
 """
 
 from __future__ import annotations
