@@ -124,15 +124,17 @@ def _hop_budget(before: dict[str, tuple[float, float]], after: dict[str, tuple[f
     to its event at the worker (from its created_at, so the insert's own execution, which lies
     before the bench's commit stamp, is in it); one claim call; claim to the model's first token
     minus the fake's TTFT (prompt, SDK, HTTP and the fake's own work; negative by about the claim's
-    time when the call was made early, alongside the claim: worker/early.py); one broadcast POST (worker
-    to gateway, chunks and `done` alike; the gateway's fan-out to the client is not in it). They
-    are means of each hop, not a partition of the added latency: what they leave out is the
-    dispatching and the gateway's fan-out to the subscribed client."""
+    time when the call was made early, alongside the claim: worker/early.py); their sum
+    (`event_to_first_model_token`: the claim starts when the event is heard, and so does an early
+    call); one broadcast POST (worker to gateway, chunks and `done` alike; the gateway's fan-out to
+    the client is not in it). They are means of each hop, not a partition of the added latency:
+    what they leave out is the dispatching and the gateway's fan-out to the subscribed client."""
     budget: dict[str, float] = {}
     for hop, name in HOPS.items():
         total, count = (a - b for a, b in zip(after.get(name, (0.0, 0.0)), before.get(name, (0.0, 0.0)), strict=True))
         mean_ms = total / count * 1000 if count else math.nan
         budget[hop] = round(mean_ms - (TTFT_S * 1000 if hop == "claim_to_first_model_token" else 0.0), 2)
+    budget["event_to_first_model_token"] = round(budget["claim"] + budget["claim_to_first_model_token"], 2)
     return budget
 
 
