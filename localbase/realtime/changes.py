@@ -193,7 +193,9 @@ def _data(
         new = item["r"]
         data["record"] = {name: new[name] for name in names if name in new}
     if op != "INSERT":
-        old = item["x"] or {}
+        # An UPDATE carries its old row only from a REPLICA IDENTITY FULL table (03_realtime_capture.sql);
+        # otherwise its old_record is the primary key, the new row's.
+        old = item["x"] or (item["r"] if op == "UPDATE" else None) or {}
         keep_all = table.full_identity and not (op == "DELETE" and table.rls and role not in BYPASS_ROLES)
         data["old_record"] = {name: old[name] for name in names if name in old and (keep_all or name in table.pk)}
     return data

@@ -35,6 +35,12 @@ revoke execute on function realtime.localbase_notify(text) from public;
 
 -- One change of a published table. `n` keeps identical payloads of one transaction distinct (NOTIFY
 -- folds duplicates); `ts` is transaction_timestamp() in epoch seconds, the commit_timestamp sent.
+-- The row before the change (`x`) goes with a DELETE (the listener authorizes a delete by the row
+-- it removed) and, on a table with REPLICA IDENTITY FULL (trigger argument 'full'), with an UPDATE
+-- too. Otherwise an UPDATE's old_record is its primary key, as Supabase sends it, and the listener
+-- takes that from the new row: sending the whole old row doubled every update's payload (a
+-- streaming answer's text twice), and past ~3.9 KB of text parked each write of it in
+-- localbase_overflow, one more insert here and a read and delete in the listener.
 create or replace function realtime.localbase_capture() returns trigger
 language plpgsql
 security definer
@@ -50,7 +56,7 @@ begin
     'o', tg_op,
     'ts', extract(epoch from transaction_timestamp()),
     'r', case when tg_op = 'DELETE' then null else to_jsonb(new) end,
-    'x', case when tg_op = 'INSERT' then null else to_jsonb(old) end
+    'x', case when tg_op = 'DELETE' or (tg_op = 'UPDATE' and tg_nargs > 0) then to_jsonb(old) end
   )::text);
   return null;
 end;
@@ -84,7 +90,8 @@ drop trigger if exists localbase_realtime_broadcast on realtime.messages;
 create trigger localbase_realtime_broadcast after insert on realtime.messages
   for each row execute function realtime.localbase_capture_message();
 
--- Give every published table the capture trigger, and take it off tables no longer published.
+-- Give every published table the capture trigger (argument 'full' when its replica identity is
+-- FULL; made again when that changes), and take it off tables no longer published.
 create or replace function realtime.localbase_sync_capture() returns void
 language plpgsql
 security definer
@@ -94,16 +101,24 @@ declare
   rel record;
 begin
   for rel in
-    select c.oid, n.nspname, c.relname
+    select n.nspname, c.relname, c.relreplident = 'f' as full_identity,
+           exists (select 1 from pg_trigger t where t.tgrelid = c.oid and t.tgname = 'localbase_realtime_capture')
+             as captured
       from pg_publication_tables p
       join pg_namespace n on n.nspname = p.schemaname
       join pg_class c on c.relnamespace = n.oid and c.relname = p.tablename
      where p.pubname = 'supabase_realtime'
-       and not exists (select 1 from pg_trigger t where t.tgrelid = c.oid and t.tgname = 'localbase_realtime_capture')
+       and not exists (select 1 from pg_trigger t
+                        where t.tgrelid = c.oid and t.tgname = 'localbase_realtime_capture'
+                          and (t.tgnargs > 0) = (c.relreplident = 'f'))
   loop
+    if rel.captured then
+      execute format('drop trigger localbase_realtime_capture on %I.%I', rel.nspname, rel.relname);
+    end if;
     execute format(
       'create trigger localbase_realtime_capture after insert or update or delete on %I.%I '
-      'for each row execute function realtime.localbase_capture()', rel.nspname, rel.relname);
+      'for each row execute function realtime.localbase_capture(%s)', rel.nspname, rel.relname,
+      case when rel.full_identity then quote_literal('full') else '' end);
   end loop;
   for rel in
     select c.oid, n.nspname, c.relname

@@ -62,3 +62,71 @@ async def test_user_gets_own_changes_matching_filter_and_not_other_users(
     finally:
         await client_a.realtime.close()
         await client_b.realtime.close()
+
+
+async def test_update_old_record_is_the_key_unless_replica_identity_is_full(
+    stack: LocalStack, stack_db: asyncpg.Connection
+) -> None:
+    """An UPDATE's old row travels only from a REPLICA IDENTITY FULL table; the capture trigger is
+    made again when the identity changes (03_realtime_capture.sql)."""
+    await stack_db.execute("create table public.rt_identity (id int primary key, v text)")
+    await stack_db.execute("grant select on public.rt_identity to service_role")
+    await stack_db.execute("alter publication supabase_realtime add table public.rt_identity")
+    got: list[Any] = []
+    client = await acreate_client(stack.url, stack.service_role_key)
+    try:
+        channel = client.channel("identity").on_postgres_changes(
+            Change.Update, got.append, table="rt_identity", schema="public"
+        )
+        await subscribed(channel)
+        await stack_db.execute("insert into public.rt_identity values (1, 'first')")
+        await stack_db.execute("update public.rt_identity set v = 'second' where id = 1")
+        await eventually(lambda: len(got) == 1, what="the update under the default identity")
+        assert got[0]["data"]["old_record"] == {"id": 1}
+        assert got[0]["data"]["record"] == {"id": 1, "v": "second"}
+
+        await stack_db.execute("alter table public.rt_identity replica identity full")
+        args = await stack_db.fetchval(
+            "select tgnargs from pg_trigger where tgrelid = 'public.rt_identity'::regclass"
+            " and tgname = 'localbase_realtime_capture'"
+        )
+        assert args == 1
+        await stack_db.execute("update public.rt_identity set v = 'third' where id = 1")
+        await eventually(lambda: len(got) == 2, what="the update under REPLICA IDENTITY FULL")
+        assert got[1]["data"]["old_record"] == {"id": 1, "v": "second"}
+        assert got[1]["data"]["record"] == {"id": 1, "v": "third"}
+
+        await stack_db.execute("alter table public.rt_identity replica identity default")
+        await stack_db.execute("update public.rt_identity set v = 'fourth' where id = 1")
+        await eventually(lambda: len(got) == 3, what="the update under the default identity again")
+        assert got[2]["data"]["old_record"] == {"id": 1}
+    finally:
+        await client.realtime.close()
+        await stack_db.execute("drop table public.rt_identity")
+
+
+async def test_an_update_of_a_long_text_goes_in_its_notification_not_parked(
+    stack: LocalStack, stack_db: asyncpg.Connection, alice: RealtimeUser
+) -> None:
+    """The old row no longer doubles an update's payload: a 5 KB text fits NOTIFY's 8,000 bytes,
+    so its update is not parked in realtime.localbase_overflow (and still arrives whole)."""
+    session = await new_session(stack_db, alice.id)
+    got: list[Any] = []
+    client = await acreate_client(stack.url, stack.anon_key)
+    try:
+        await client.realtime.set_auth(alice.access_token)
+        channel = client.channel("long").on_postgres_changes(
+            Change.Update, got.append, table="chat_messages", schema="public", filter=f"session_id=eq.{session}"
+        )
+        await subscribed(channel)
+        mine = await stack_db.fetchval(
+            "insert into chat_messages (session_id, content) values ($1, $2) returning id", session, "a" * 5000
+        )
+        parked = "select last_value, is_called from realtime.localbase_overflow_id_seq"
+        before = await stack_db.fetchrow(parked)
+        await stack_db.execute("update chat_messages set content = $2 where id = $1", mine, "b" * 5000)
+        await eventually(lambda: len(got) == 1, what="the update")
+        assert got[0]["data"]["record"]["content"] == "b" * 5000
+        assert await stack_db.fetchrow(parked) == before
+    finally:
+        await client.realtime.close()
