@@ -227,7 +227,14 @@ class Turns:
                     if isinstance(event, TextDelta | ReasoningDelta):
                         if event.text and not reply.delivered:
                             self._deliver(reply, event)
-                            await asyncio.sleep(0)  # let the first chunk's POST go out now
+                            # Let the first chunk's POST go out before the deltas that came with it
+                            # are read: one turn of the loop starts the POST's task, which leaves its
+                            # body to a writer task of aiohttp's own (not started eagerly before
+                            # Python 3.12); a second one lets that writer put it on the socket. With
+                            # one, the rest of a burst (a thinking model's reasoning above all) was
+                            # parsed first: ~1.6 ms more at one conversation on 12-02's machine.
+                            await asyncio.sleep(0)
+                            await asyncio.sleep(0)
                         elif event.text:
                             self._deliver(reply, event)
                     elif isinstance(event, Sources):
