@@ -40,7 +40,7 @@ revoke execute on function realtime.localbase_notify(text) from public;
 -- too. Otherwise an UPDATE's old_record is its primary key, as Supabase sends it, and the listener
 -- takes that from the new row: sending the whole old row doubled every update's payload (a
 -- streaming answer's text twice), and past ~3.9 KB of text parked each write of it in
--- localbase_overflow, one more insert here and a read and delete in the listener.
+-- localbase_overflow: one more insert here and one more read in the listener.
 create or replace function realtime.localbase_capture() returns trigger
 language plpgsql
 security definer
