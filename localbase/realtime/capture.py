@@ -1,10 +1,7 @@
 """The change stream: a dedicated connection LISTENing on `localbase_realtime`.
 
 Notifications arrive after commit, in commit order; one consumer task hands them to the fan-out
-in that order, in batches of whatever queued up while the previous batch was being delivered. A
-notification wakes that task directly (one future it waits on): the turn of the loop after
-asyncpg hands the notification over delivers it, without a queue's getter task and an
-`asyncio.wait` between them (two more turns, and two futures made, for every change).
+in that order, in batches of whatever queued up while the previous batch was being delivered.
 Parked payloads (over NOTIFY's size limit) are read from realtime.localbase_overflow, not taken:
 every gateway on the database hears the same notification and must find the same payload. Parked
 rows older than five minutes are dropped, at most once a minute.
@@ -20,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -51,11 +47,10 @@ class ChangeListener:
         self._pool = pool
         self._on_batch = on_batch
         self._on_gap = on_gap
-        self._pending: deque[str] = deque()
-        self._wake: asyncio.Future[None] | None = None
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._conn: asyncpg.Connection | None = None
-        self._lost = False
+        self._lost = asyncio.Event()
         self._cleaned = 0.0
         self.ready = asyncio.Event()
 
@@ -74,40 +69,33 @@ class ChangeListener:
 
     async def _connect(self) -> None:
         conn = await asyncpg.connect(self._dsn)
-        self._conn = conn
-        self._lost = False
-        conn.add_termination_listener(self._terminated)
+        lost = asyncio.Event()
+        conn.add_termination_listener(lambda _conn: lost.set())
         await conn.add_listener(CHANNEL, self._received)
+        self._conn = conn
+        self._lost = lost
         self.ready.set()
 
     def _received(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        self._pending.append(payload)
-        self._wake_up()
-
-    def _terminated(self, conn: Any) -> None:
-        if conn is self._conn:
-            self._lost = True
-            self._wake_up()
-
-    def _wake_up(self) -> None:
-        if self._wake is not None and not self._wake.done():
-            self._wake.set_result(None)
+        self._queue.put_nowait(payload)
 
     async def _run(self) -> None:
-        """Deliver batches; when the connection drops, report the gap and reconnect (what it
-        delivered before it dropped goes out first)."""
-        loop = asyncio.get_running_loop()
+        """Deliver batches; when the connection drops, report the gap and reconnect."""
         while True:
-            if not self._pending and not self._lost:
-                self._wake = loop.create_future()
-                await self._wake
-            if self._pending:
-                await self._deliver()
-            elif self._lost:
-                await self._reconnect()
+            getter = asyncio.ensure_future(self._queue.get())
+            lost = asyncio.ensure_future(self._lost.wait())
+            done, _ = await asyncio.wait({getter, lost}, return_when=asyncio.FIRST_COMPLETED)
+            if getter in done:
+                lost.cancel()
+                await self._deliver(getter.result())
+                continue
+            getter.cancel()
+            await self._reconnect()
 
-    async def _deliver(self) -> None:
-        raw = [self._pending.popleft() for _ in range(min(len(self._pending), _MAX_BATCH))]
+    async def _deliver(self, first: str) -> None:
+        raw = [first]
+        while len(raw) < _MAX_BATCH and not self._queue.empty():
+            raw.append(self._queue.get_nowait())
         batch: Batch = []
         for text in raw:
             item = protocol.loads(text)
