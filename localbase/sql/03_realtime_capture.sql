@@ -101,9 +101,7 @@ declare
   rel record;
 begin
   for rel in
-    select n.nspname, c.relname, c.relreplident = 'f' as full_identity,
-           exists (select 1 from pg_trigger t where t.tgrelid = c.oid and t.tgname = 'localbase_realtime_capture')
-             as captured
+    select n.nspname, c.relname, c.relreplident = 'f' as full_identity
       from pg_publication_tables p
       join pg_namespace n on n.nspname = p.schemaname
       join pg_class c on c.relnamespace = n.oid and c.relname = p.tablename
@@ -112,11 +110,8 @@ begin
                         where t.tgrelid = c.oid and t.tgname = 'localbase_realtime_capture'
                           and (t.tgnargs > 0) = (c.relreplident = 'f'))
   loop
-    if rel.captured then
-      execute format('drop trigger localbase_realtime_capture on %I.%I', rel.nspname, rel.relname);
-    end if;
     execute format(
-      'create trigger localbase_realtime_capture after insert or update or delete on %I.%I '
+      'create or replace trigger localbase_realtime_capture after insert or update or delete on %I.%I '
       'for each row execute function realtime.localbase_capture(%s)', rel.nspname, rel.relname,
       case when rel.full_identity then quote_literal('full') else '' end);
   end loop;
