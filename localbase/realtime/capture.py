@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from localbase.realtime import protocol
 
@@ -93,24 +94,49 @@ class ChangeListener:
             await self._reconnect()
 
     async def _deliver(self, first: str) -> None:
+        """Hand one batch to the fan-out. Nothing here may end the consumer task: a change that
+        cannot be read is reported as a gap, text that is not a change is skipped."""
         raw = [first]
         while len(raw) < _MAX_BATCH and not self._queue.empty():
             raw.append(self._queue.get_nowait())
         batch: Batch = []
+        lost = 0
         for text in raw:
-            item = protocol.loads(text)
-            if item.get("k") == "o":
-                parked = await self._pool.fetchval(_READ_PARKED, item["id"])
-                if parked is None:
-                    log.warning("a parked change was gone before it was read", extra={"parked_id": item["id"]})
-                    continue
-                item = protocol.loads(parked)
-                await self._drop_stale()
-            batch.append(item)
+            try:
+                item = await self._change(text)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                log.exception("a parked change could not be read")
+                lost += 1
+                continue
+            if item is not None:
+                batch.append(item)
         try:
-            await self._on_batch(batch)
+            if batch:
+                await self._on_batch(batch)
+            if lost:
+                await self._on_gap()
         except Exception:
             log.exception("realtime fan-out failed for a batch of %d changes", len(batch))
+
+    async def _change(self, text: str) -> dict[str, Any] | None:
+        """The change a notification carries (read from the overflow table when parked), or None
+        when there is none: text NOTIFY'd by someone else, or a parked row already dropped."""
+        try:
+            item = protocol.loads(text)
+        except msgspec.DecodeError:
+            item = None
+        if not isinstance(item, dict) or (item.get("k") == "o" and not isinstance(item.get("id"), int)):
+            log.warning("a notification on %s is not a change; skipped", CHANNEL, extra={"payload": text[:200]})
+            return None
+        if item.get("k") != "o":
+            return item
+        parked = await self._pool.fetchval(_READ_PARKED, item["id"])
+        if parked is None:
+            log.warning("a parked change was gone before it was read", extra={"parked_id": item["id"]})
+            return None
+        await self._drop_stale()
+        change: dict[str, Any] = protocol.loads(parked)
+        return change
 
     async def _drop_stale(self) -> None:
         now = asyncio.get_running_loop().time()
@@ -129,4 +155,7 @@ class ChangeListener:
             except (OSError, asyncpg.PostgresError):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
-        await self._on_gap()
+        try:
+            await self._on_gap()
+        except Exception:
+            log.exception("telling subscribers of the change stream's gap failed")

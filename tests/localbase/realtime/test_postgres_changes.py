@@ -130,3 +130,26 @@ async def test_an_update_of_a_long_text_goes_in_its_notification_not_parked(
         assert await stack_db.fetchrow(parked) == before
     finally:
         await client.realtime.close()
+
+
+async def test_a_notification_that_is_not_a_change_is_skipped_and_the_stream_goes_on(
+    stack: LocalStack, stack_db: asyncpg.Connection, alice: RealtimeUser
+) -> None:
+    """Anyone may NOTIFY the change channel; text that is not a change is logged and skipped, and
+    the changes after it still arrive (a decode error used to end the stream's consumer task)."""
+    session = await new_session(stack_db, alice.id)
+    got: list[Any] = []
+    client = await acreate_client(stack.url, stack.anon_key)
+    try:
+        await client.realtime.set_auth(alice.access_token)
+        channel = client.channel("after-junk").on_postgres_changes(
+            Change.Insert, got.append, table="chat_messages", schema="public", filter=f"session_id=eq.{session}"
+        )
+        await subscribed(channel)
+        await stack_db.execute("select pg_notify('localbase_realtime', 'not a change')")
+        await stack_db.execute("select pg_notify('localbase_realtime', '{\"k\": \"o\"}')")
+        await stack_db.execute("insert into chat_messages (session_id, content) values ($1, 'after')", session)
+        await eventually(lambda: len(got) == 1, what="the change after the junk")
+        assert got[0]["data"]["record"]["content"] == "after"
+    finally:
+        await client.realtime.close()

@@ -1,0 +1,41 @@
+"""The change listener on its own, against the real database: what it does when a parked change
+cannot be read."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import asyncpg
+
+from localbase.realtime.capture import CHANNEL, Batch, ChangeListener
+
+
+async def test_a_parked_change_that_cannot_be_read_is_reported_as_a_gap_and_the_stream_goes_on(
+    stack_db_dsn: str, stack_db: asyncpg.Connection
+) -> None:
+    batches: list[Batch] = []
+    gaps: list[None] = []
+    delivered = asyncio.Event()
+
+    async def on_batch(batch: Batch) -> None:
+        batches.append(batch)
+        delivered.set()
+
+    async def on_gap() -> None:
+        gaps.append(None)
+
+    pool = await asyncpg.create_pool(stack_db_dsn, min_size=1, max_size=1)
+    listener = ChangeListener(stack_db_dsn, pool, on_batch, on_gap)
+    await listener.start()
+    try:
+        await pool.close()  # the parked read below fails: the pool is closed
+        await stack_db.execute("select pg_notify($1, $2)", CHANNEL, json.dumps({"k": "o", "id": 1}))
+        change: dict[str, Any] = {"k": "i", "marker": "after the failed read"}
+        await stack_db.execute("select pg_notify($1, $2)", CHANNEL, json.dumps(change))
+        await asyncio.wait_for(delivered.wait(), 10)
+        assert gaps == [None]
+        assert batches == [[change]]
+    finally:
+        await listener.stop()
