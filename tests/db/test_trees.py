@@ -245,3 +245,37 @@ async def test_a_guest_out_of_questions_cannot_regenerate(tree: Tree, db: asyncp
         with pytest.raises(asyncpg.PostgresError, match="GuestLimitReached"):
             await db.fetchrow("select * from request_answer($1, 2)", q1)
     assert await db.fetchval("select count(*) from chat_messages where reply_to = $1", q1) == 1
+
+
+@pytest.mark.parametrize("read", ["select * from chat_forks($1)", "select id from chat_path($1)"])
+async def test_tree_reads_are_never_jit_compiled(tree: Tree, db: asyncpg.Connection, read: str) -> None:
+    """A tree read is a few index probes, but its estimate (an SRF's 1,000 rows times a root's
+    siblings) can pass jit_above_cost: at 1M messages chat_forks then spent ~220 ms compiling a
+    2 ms query on every call (the 12-02 19:30 make bench). Here JIT is forced on for anything, and
+    the functions' own plans (auto_explain, nested) must still carry no JIT section."""
+    q1 = await tree.ask("q1")
+    a1 = await tree.answer(q1, "a1")
+    await tree.ask("q1 edited", parent_id=None)
+    await tree.ask("q2", parent_id=a1)
+    plans: list[str] = []
+    db.add_log_listener(lambda _conn, message: plans.append(message.message))
+    await db.execute("load 'auto_explain'")
+    async with db.transaction():
+        for setting in ("jit_above_cost", "jit_inline_above_cost", "jit_optimize_above_cost"):
+            await db.execute(f"set local {setting} = 0")
+        await db.execute("set local jit = on")
+        await db.execute("set local auto_explain.log_min_duration = 0")
+        await db.execute("set local auto_explain.log_nested_statements = on")
+        await db.execute("set local auto_explain.log_level = notice")
+        await db.execute("set local client_min_messages = notice")
+        await db.execute("select set_config('request.jwt.claims', $1, true)", tree.actor.claims)
+        await db.execute("set local role authenticated")
+        await db.fetch(read, tree.session)
+        # The control: a query of the test's own is compiled under these settings.
+        await db.fetch("select count(*) from chat_messages")
+    own, *nested = reversed([p for p in plans if "Query Text" in p])
+    assert "JIT:" in own, "the control query was not compiled: JIT is unavailable here, the test proves nothing"
+    inner = [p for p in nested if "chat_messages" in p]
+    assert inner, plans
+    compiled = [p for p in inner if "JIT:" in p]
+    assert not compiled, compiled
