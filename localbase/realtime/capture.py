@@ -104,7 +104,7 @@ class ChangeListener:
         for text in raw:
             try:
                 item = await self._change(text)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, msgspec.DecodeError):
                 log.exception("a parked change could not be read")
                 lost += 1
                 continue
