@@ -28,6 +28,18 @@ async def _in_flight(world: Rig, worker_id: str) -> list[str]:
     return [r["id"] for r in rows] if any(r["status"] == "streaming" for r in rows) else []
 
 
+async def _streaming(world: Rig, prefer: int) -> tuple[int, list[str]] | None:
+    """A worker slot streaming answers now and those answers, the `prefer`red slot first; None while
+    neither is. Not always the preferred one: a session stays with the worker that answered its
+    last turn (worker/early.py: the other worker defers its claim), so after a takeover, or first
+    races all won by one worker, the other may hold nothing for as long as the load runs."""
+    for slot in (prefer, 1 - prefer):
+        answers = await _in_flight(world, world.workers[slot].name)
+        if answers:
+            return slot, answers
+    return None
+
+
 async def _finished(world: Rig, answer_ids: list[str], killed_at: float, takeovers: list[float]) -> None:
     async def all_final() -> bool:
         done = await world.pool.fetchval(
@@ -51,9 +63,11 @@ async def run(short: bool) -> Verdict:
         people = await world.people(8)
         async with Load(world, people, ledger).running():
             for n in range(kills):
-                slot = n % 2  # alternate, so the other worker has been up for a while
+                # Alternate where the load allows, so the other worker has been up for a while.
+                found = await until(functools.partial(_streaming, world, n % 2), within=60)
+                assert found is not None  # until returns only a truthy value
+                slot, answers = found
                 victim = world.workers[slot]
-                answers = await until(functools.partial(_in_flight, world, victim.name), within=60)
                 await victim.kill()
                 killed_at = time.monotonic()
                 stranded += len(answers)
