@@ -139,10 +139,14 @@ class ChangeListener:
         return change
 
     async def _drop_stale(self) -> None:
+        """Housekeeping: a failure here is logged, never taken for a change that was lost."""
         now = asyncio.get_running_loop().time()
         if now - self._cleaned >= _CLEANUP_EVERY_S:
             self._cleaned = now
-            await self._pool.execute(_DROP_STALE)
+            try:
+                await self._pool.execute(_DROP_STALE)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                log.exception("dropping stale parked changes failed; tried again in a minute")
 
     async def _reconnect(self) -> None:
         self.ready.clear()
