@@ -61,7 +61,11 @@ async def test_every_message_the_gateway_sends_parses_as_realtime_py_parses_it(
         )
         channel = client.channel("parse-test", RealtimeChannelOptions(config=config))
         channel.on_postgres_changes(
-            Change.All, changes.append, table="chat_messages", schema="public", filter=f"session_id=eq.{owner.session_id}"
+            Change.All,
+            changes.append,
+            table="chat_messages",
+            schema="public",
+            filter=f"session_id=eq.{owner.session_id}",
         )
         channel.on_broadcast("ping", pings.append)
         channel.on_presence_sync(lambda: None)
@@ -94,7 +98,7 @@ async def test_every_message_the_gateway_sends_parses_as_realtime_py_parses_it(
         assert ours == parsed(ServerMessageAdapter, frame), frame
 
 
-MALFORMED = [
+MALFORMED: list[str | bytes] = [
     b"not json",
     "[]",
     "{}",
@@ -109,9 +113,11 @@ MALFORMED = [
     json.dumps({"topic": "t", "event": 7, "payload": {}, "ref": None}),
     json.dumps({"event": "phx_close", "payload": {}, "ref": None}),  # no topic
 ]
-WELL_FORMED = [
+WELL_FORMED: list[str | bytes] = [
     json.dumps({"topic": "phoenix", "event": "phx_reply", "payload": {"status": "ok", "response": {}}, "ref": "9"}),
-    json.dumps({"topic": "t", "event": "phx_reply", "payload": {"status": "error", "response": {"reason": "no"}}, "ref": "2"}),
+    json.dumps(
+        {"topic": "t", "event": "phx_reply", "payload": {"status": "error", "response": {"reason": "no"}}, "ref": "2"}
+    ),
     json.dumps({"topic": "t", "event": "phx_error", "payload": {}, "ref": "1"}),
     json.dumps({"topic": "t", "event": "phx_close", "payload": {}, "ref": None}),
     json.dumps(
@@ -137,4 +143,4 @@ async def test_a_worker_puts_the_discriminated_adapter_in_realtime_py(
 ) -> None:
     monkeypatch.setattr(realtime_client, "ServerMessageAdapter", ServerMessageAdapter)
     await workers.start(worker_settings(stack, fake))
-    assert realtime_client.ServerMessageAdapter is DISCRIMINATED
+    assert realtime_client.ServerMessageAdapter is DISCRIMINATED  # type: ignore[attr-defined]
