@@ -19,6 +19,7 @@ from core.jwt import JwtError, decode
 from core.settings import Settings
 from localbase.db import Database
 from localbase.http import Message, Receive, Scope, Send, respond_json
+from localbase.notify import Notifications
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class Context:
 
     settings: Settings
     db: Database
+    notifications: Notifications  # the one LISTEN connection
 
 
 ServiceFactory = Callable[[Context], Service]
@@ -63,6 +65,7 @@ class Gateway:
         self.context = Context(
             settings=settings,
             db=Database(settings.database.url, settings.database.pool_min, settings.database.pool_max),
+            notifications=Notifications(settings.database.url),
         )
         self._factories = mounts
         self.services: dict[str, Service] = {}
@@ -84,6 +87,7 @@ class Gateway:
     async def shutdown(self) -> None:
         for service in reversed(list(self.services.values())):
             await service.shutdown()
+        await self.context.notifications.close()
         await self.context.db.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -1,4 +1,4 @@
-"""The change stream: a dedicated connection LISTENing on `localbase_realtime`.
+"""The change stream: `localbase_realtime`, heard on the gateway's LISTEN connection (localbase/notify.py).
 
 Notifications arrive after commit, in commit order; one consumer task hands them to the fan-out
 in that order, in batches of whatever queued up while the previous batch was being delivered.
@@ -9,7 +9,7 @@ rows older than five minutes are dropped, at most once a minute.
 Guarantee: while the listening connection lives, no committed change is lost or reordered. NOTIFY
 is not durable: changes committed while it is down are not replayed. The loss is never silent:
 `on_gap` tells every postgres_changes subscriber (a `system` error, so clients rejoin and can
-refetch). Reconnect backoff: 0.1 s doubling to 2 s.
+refetch), in order: after the changes heard before the loss are delivered, before those after it.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from localbase.notify import Notifications
 from localbase.realtime import protocol
 
 log = logging.getLogger(__name__)
@@ -39,25 +40,22 @@ Batch = list[dict[str, Any]]
 class ChangeListener:
     def __init__(
         self,
-        dsn: str,
+        notifications: Notifications,
         pool: asyncpg.Pool,
         on_batch: Callable[[Batch], Awaitable[None]],
         on_gap: Callable[[], Awaitable[None]],
     ) -> None:
-        self._dsn = dsn
+        self._notifications = notifications
         self._pool = pool
         self._on_batch = on_batch
         self._on_gap = on_gap
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue()  # None: the connection was lost here
         self._task: asyncio.Task[None] | None = None
-        self._conn: asyncpg.Connection | None = None
-        self._lost = asyncio.Event()
         self._cleaned = 0.0
-        self.ready = asyncio.Event()
 
     async def start(self) -> None:
         await self._pool.execute(_DROP_STALE)
-        await self._connect()
+        await self._notifications.listen(CHANNEL, self._queue.put_nowait, lambda: self._queue.put_nowait(None))
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
@@ -65,40 +63,27 @@ class ChangeListener:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if self._conn is not None and not self._conn.is_closed():
-            await self._conn.close()
-
-    async def _connect(self) -> None:
-        conn = await asyncpg.connect(self._dsn)
-        lost = asyncio.Event()
-        conn.add_termination_listener(lambda _conn: lost.set())
-        await conn.add_listener(CHANNEL, self._received)
-        self._conn = conn
-        self._lost = lost
-        self.ready.set()
-
-    def _received(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        self._queue.put_nowait(payload)
 
     async def _run(self) -> None:
-        """Deliver batches; when the connection drops, report the gap and reconnect."""
+        """Deliver batches, and each loss of the connection as a gap, in the order they came."""
         while True:
-            getter = asyncio.ensure_future(self._queue.get())
-            lost = asyncio.ensure_future(self._lost.wait())
-            done, _ = await asyncio.wait({getter, lost}, return_when=asyncio.FIRST_COMPLETED)
-            if getter in done:
-                lost.cancel()
-                await self._deliver(getter.result())
-                continue
-            getter.cancel()
-            await self._reconnect()
+            first = await self._queue.get()
+            if first is None:
+                await self._report_gap()
+            else:
+                await self._deliver(first)
 
     async def _deliver(self, first: str) -> None:
         """Hand one batch to the fan-out. Nothing here may end the consumer task: a change that
         cannot be read is reported as a gap, text that is not a change is skipped."""
         raw = [first]
+        gap = False
         while len(raw) < _MAX_BATCH and not self._queue.empty():
-            raw.append(self._queue.get_nowait())
+            text = self._queue.get_nowait()
+            if text is None:
+                gap = True  # after this batch: what came before the loss goes first
+                break
+            raw.append(text)
         batch: Batch = []
         lost = 0
         for text in raw:
@@ -117,6 +102,8 @@ class ChangeListener:
                 await self._on_gap()
         except Exception:
             log.exception("realtime fan-out failed for a batch of %d changes", len(batch))
+        if gap:
+            await self._report_gap()
 
     async def _change(self, text: str) -> dict[str, Any] | None:
         """The change a notification carries (read from the overflow table when parked), or None
@@ -148,17 +135,7 @@ class ChangeListener:
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 log.exception("dropping stale parked changes failed; tried again in a minute")
 
-    async def _reconnect(self) -> None:
-        self.ready.clear()
-        log.warning("realtime change listener lost its connection; reconnecting")
-        delay = 0.1
-        while True:
-            try:
-                await self._connect()
-                break
-            except (OSError, asyncpg.PostgresError):
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
+    async def _report_gap(self) -> None:
         try:
             await self._on_gap()
         except Exception:

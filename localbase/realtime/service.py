@@ -53,7 +53,7 @@ class RealtimeService:
         self.fanout = ChangeFanout(self.hub, self.catalog, pool, self.broadcast)
         await pool.execute("select realtime.localbase_sync_capture()")
         await self.catalog.refresh()
-        self._listener = ChangeListener(self.context.db.dsn, pool, self.fanout.handle, self._change_gap)
+        self._listener = ChangeListener(self.context.notifications, pool, self.fanout.handle, self._change_gap)
         await self._listener.start()
         self._sweeper = asyncio.create_task(self._sweep())
 

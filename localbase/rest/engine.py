@@ -15,6 +15,7 @@ import msgspec
 
 from core.settings import Settings
 from localbase.http import Request
+from localbase.notify import Notifications
 from localbase.rest import headers as hdr
 from localbase.rest.catalog import Catalog, Table, quote_ident
 from localbase.rest.config import RestConfig
@@ -41,12 +42,14 @@ _decoder = msgspec.json.Decoder()
 
 
 class Engine:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, notifications: Notifications) -> None:
         local = settings.localbase
         self.max_body = local.max_body_bytes
         self._env_config = RestConfig.from_settings(local)
         self.config = self._env_config
-        self.schema = SchemaCache(settings.database.url, local.exposed_schemas, self._plans_clear, self._configure)
+        self.schema = SchemaCache(
+            settings.database.url, notifications, local.exposed_schemas, self._plans_clear, self._configure
+        )
         self.pool: asyncpg.Pool | None = None
         self._plans: dict[tuple[Any, ...], Plan] = {}
         self._queries: dict[tuple[Shape, bool], Query] = {}

@@ -48,7 +48,7 @@ class RestService:
         self.settings = context.settings
         self.exposed = context.settings.localbase.exposed_schemas
         self.auth = Authenticator(context.settings.supabase.keys)
-        self.engine = Engine(context.settings)
+        self.engine = Engine(context.settings, context.notifications)
 
     async def startup(self) -> None:
         self.engine.pool = await asyncpg.create_pool(

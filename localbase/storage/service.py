@@ -3,9 +3,9 @@
 Routing only: each route names who it runs as (JWT required, JWT optional, or none: public and
 signed routes) and hands over to buckets/reads/writes/listing/signing. Errors are answered in
 storage-api's shape (errors.py); anything unexpected is logged and answered as a 500 in it.
-Background: a LISTEN on `storage_blob_deletions` drains the byte-deletion queue when SQL (a
-cascade, a product trigger) deletes objects; a sweep at start-up and hourly removes leftovers of
-crashed uploads (blobs.py).
+Background: a NOTIFY on `storage_blob_deletions` (heard on the gateway's LISTEN connection,
+localbase/notify.py) drains the byte-deletion queue when SQL (a cascade, a product trigger)
+deletes objects; a sweep at start-up and hourly removes leftovers of crashed uploads (blobs.py).
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ class StorageService:
     def __init__(self, context: Context) -> None:
         self.settings = context.settings
         self.db = context.db
+        self.notifications = context.notifications
         self._tasks: list[asyncio.Task[None]] = []
-        self._listener: asyncpg.Connection | None = None
         self._pools: list[asyncpg.Pool] = []
         self._wake = asyncio.Event()
         config = context.settings.storage
@@ -71,8 +71,8 @@ class StorageService:
         self.storage.access.api, self.storage.access.admin = self._pools
         await self.storage.store.sweep(self.db.admin_pool)
         await self.storage.drain()
-        self._listener = await asyncpg.connect(self.settings.database.url)
-        await self._listener.add_listener("storage_blob_deletions", lambda *_: self._wake.set())
+        # a deletion missed while the gateway's LISTEN connection was down is drained all the same
+        await self.notifications.listen("storage_blob_deletions", lambda _payload: self._wake.set(), self._wake.set)
         self._tasks = [asyncio.create_task(self._drainer()), asyncio.create_task(self._sweeper())]
 
     async def shutdown(self) -> None:
@@ -80,8 +80,6 @@ class StorageService:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self._listener is not None:
-            await self._listener.close()
         for pool in self._pools:
             await pool.close()
 

@@ -20,6 +20,7 @@ from realtime import AsyncRealtimeClient
 
 from core.jwt import encode
 from core.settings import SupabaseSettings
+from localbase.notify import listener_name
 from tests.conftest import LocalStack
 from tests.worker.conftest import Owner, RecordingFakeScope, Workers, ask, final_answer, sample, until, worker_settings
 from worker.app import Worker
@@ -115,19 +116,16 @@ async def test_a_worker_whose_gateway_is_down_stops_promptly_and_never_says_it_l
     assert sample(worker, "worker_listening") == 0
 
 
-async def _change_stream_backends(pg: asyncpg.Connection) -> list[int]:
-    rows = await pg.fetch(
-        """select pid from pg_stat_activity
-           where datname = current_database() and query ilike 'LISTEN%localbase_realtime%'"""
+async def _drop_the_change_stream(stack: LocalStack, pg: asyncpg.Connection) -> None:
+    """Kill the gateway's LISTEN connection (localbase/notify.py): it reconnects and tells every
+    postgres_changes channel (a `system` error), which the Realtime client reports as CHANNEL_ERROR
+    and rejoins after 1 s: the gateway dropping the subscription, through the real stack."""
+    assert stack.process is not None
+    pids = await pg.fetch(
+        "select pid from pg_stat_activity where datname = current_database() and application_name = $1",
+        listener_name(stack.process.pid),
     )
-    return [row["pid"] for row in rows]
-
-
-async def _drop_the_change_stream(pg: asyncpg.Connection) -> None:
-    """Kill the gateway's LISTEN connection: it reconnects and tells every postgres_changes
-    channel (a `system` error), which the Realtime client reports as CHANNEL_ERROR and rejoins
-    after 1 s: the gateway dropping the subscription, through the real stack."""
-    [pid] = await _change_stream_backends(pg)
+    [pid] = [row["pid"] for row in pids]
     assert await pg.fetchval("select pg_terminate_backend($1)", pid)
 
 
@@ -139,7 +137,7 @@ async def test_a_dropped_subscription_warns_and_its_rejoin_does_not(
     try:
         await asyncio.wait_for(worker.listening(), 15)
         assert listener_warnings(caplog) == []
-        await _drop_the_change_stream(pg)
+        await _drop_the_change_stream(stack, pg)
 
         async def dropped() -> bool:
             return bool(listener_warnings(caplog))
@@ -199,7 +197,7 @@ async def test_a_worker_stopped_while_its_subscription_waits_to_rejoin_stops_pro
     await worker.start()
     try:
         await asyncio.wait_for(worker.listening(), 15)
-        await _drop_the_change_stream(pg)
+        await _drop_the_change_stream(stack, pg)
 
         async def dropped() -> bool:
             return sample(worker, "worker_listening") == 0

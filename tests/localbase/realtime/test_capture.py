@@ -1,5 +1,5 @@
 """The change listener on its own, against the real database: what it does when a parked change
-cannot be read."""
+cannot be read, and when the LISTEN connection is lost between changes."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from localbase.notify import Notifications
 from localbase.realtime.capture import CHANNEL, Batch, ChangeListener
 
 
@@ -27,7 +28,8 @@ async def test_a_parked_change_that_cannot_be_read_is_reported_as_a_gap_and_the_
         gaps.append(None)
 
     pool = await asyncpg.create_pool(stack_db_dsn, min_size=1, max_size=1)
-    listener = ChangeListener(stack_db_dsn, pool, on_batch, on_gap)
+    notifications = Notifications(stack_db_dsn, "capture test")
+    listener = ChangeListener(notifications, pool, on_batch, on_gap)
     await listener.start()
     try:
         await pool.close()  # the parked read below fails: the pool is closed
@@ -39,3 +41,37 @@ async def test_a_parked_change_that_cannot_be_read_is_reported_as_a_gap_and_the_
         assert batches == [[change]]
     finally:
         await listener.stop()
+        await notifications.close()
+
+
+async def test_a_lost_connection_is_a_gap_after_the_changes_heard_before_it_and_before_those_after(
+    stack_db_dsn: str, stack_db: asyncpg.Connection
+) -> None:
+    events: list[Any] = []
+    after, gap = asyncio.Event(), asyncio.Event()
+
+    async def on_batch(batch: Batch) -> None:
+        events.extend(change["marker"] for change in batch)
+        if "after" in events:
+            after.set()
+
+    async def on_gap() -> None:
+        events.append("gap")
+        gap.set()
+
+    pool = await asyncpg.create_pool(stack_db_dsn, min_size=1, max_size=1)
+    notifications = Notifications(stack_db_dsn, "capture test")
+    listener = ChangeListener(notifications, pool, on_batch, on_gap)
+    await listener.start()
+    try:
+        await stack_db.execute("select pg_notify($1, $2)", CHANNEL, json.dumps({"k": "i", "marker": "before"}))
+        kill = "select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'capture test'"
+        assert await stack_db.fetchval(kill)
+        await asyncio.wait_for(gap.wait(), 10)  # told once connected again
+        await stack_db.execute("select pg_notify($1, $2)", CHANNEL, json.dumps({"k": "i", "marker": "after"}))
+        await asyncio.wait_for(after.wait(), 10)
+        assert events == ["before", "gap", "after"]
+    finally:
+        await listener.stop()
+        await notifications.close()
+        await pool.close()
