@@ -57,14 +57,18 @@ class Notifications:
         if channel in self._followers:
             raise ValueError(f"{channel} is followed already")
         self._followers[channel] = _Follower(on_notify, on_gap)
-        async with self._connecting:
-            if self._conn is None:
-                await self._connect()  # LISTENs on every channel followed so far, this one included
-                self._keeper = asyncio.create_task(self._keep())
-                return
-            if self._lost.is_set():
-                return  # the keeper's reconnect LISTENs on it
-            await self._conn.add_listener(channel, self._received)
+        try:
+            async with self._connecting:
+                if self._conn is None:
+                    await self._connect()  # LISTENs on every channel followed so far, this one included
+                    self._keeper = asyncio.create_task(self._keep())
+                    return
+                if self._lost.is_set():
+                    return  # the keeper's reconnect LISTENs on it
+                await self._conn.add_listener(channel, self._received)
+        except BaseException:
+            del self._followers[channel]  # not followed: a later listen() may try again
+            raise
 
     async def close(self) -> None:
         if self._keeper is not None:
