@@ -8,25 +8,14 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
-import pytest
 
 from localbase.notify import listener_name
 from tests.conftest import LocalStack
 
 _LISTENER = "select pid from pg_stat_activity where datname = current_database() and application_name = $1"
-
-
-@pytest.fixture
-async def db(stack: LocalStack) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(stack.dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
 
 async def listener(
@@ -64,19 +53,19 @@ async def new_table(db: asyncpg.Connection, notify: bool) -> str:
 
 
 async def test_one_backend_listens_and_after_it_dies_the_schema_cache_catches_up_and_hears_again(
-    stack: LocalStack, db: asyncpg.Connection
+    stack: LocalStack, stack_db: asyncpg.Connection
 ) -> None:
-    before = await listener(stack, db)
-    missed = await new_table(db, notify=False)  # made without a reload: only a reload on the gap finds it
-    assert await db.fetchval("select pg_terminate_backend($1)", before)
-    await listener(stack, db, other_than=before)
+    before = await listener(stack, stack_db)
+    missed = await new_table(stack_db, notify=False)  # made without a reload: only a reload on the gap finds it
+    assert await stack_db.fetchval("select pg_terminate_backend($1)", before)
+    await listener(stack, stack_db, other_than=before)
     tables = [missed]
     try:
         await served(stack, missed)
-        heard = await new_table(db, notify=True)
+        heard = await new_table(stack_db, notify=True)
         tables.append(heard)
         await served(stack, heard)
     finally:
         for name in tables:
-            await db.execute(f"drop table public.{name}")
-        await db.execute("notify pgrst, 'reload schema'")
+            await stack_db.execute(f"drop table public.{name}")
+        await stack_db.execute("notify pgrst, 'reload schema'")

@@ -8,10 +8,9 @@ project: email confirmations on and no refresh-token reuse window.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 from supabase import AsyncClient, AsyncClientOptions, Client, ClientOptions, acreate_client, create_client
 
@@ -45,16 +44,6 @@ def anon(stack: LocalStack) -> Client:
 @pytest.fixture
 def service(stack: LocalStack) -> Client:
     return client(stack, stack.service_role_key)
-
-
-@pytest.fixture
-async def stack_db(stack: LocalStack) -> AsyncIterator[asyncpg.Connection]:
-    """A superuser connection to the running stack's database, to check what the service wrote."""
-    conn = await asyncpg.connect(stack.dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
 
 @pytest.fixture(scope="session")

@@ -57,16 +57,6 @@ async def realtime_client(stack: Any) -> AsyncIterator[Callable[..., AsyncRealti
         await client.close()
 
 
-@pytest.fixture
-async def stack_db(stack: Any) -> AsyncIterator[asyncpg.Connection]:
-    """A superuser connection to the stack's database."""
-    conn = await asyncpg.connect(stack.dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
 async def new_session(db: asyncpg.Connection, user_id: str, title: str = "t") -> str:
     return str(
         await db.fetchval("insert into chat_sessions (user_id, title) values ($1, $2) returning id", user_id, title)
