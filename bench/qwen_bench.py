@@ -56,7 +56,7 @@ from bench.harness import (
     throwaway_cluster,
     write_report,
 )
-from bench.worker_bench import TTFT_S, Bench, _child
+from bench.worker_stack import TTFT_S, Stack, child
 from core.settings import Settings
 from worker.supabase_http import SupabaseHttp
 
@@ -85,7 +85,7 @@ def photo() -> bytes:
 
 
 class Conversations:
-    def __init__(self, bench: Bench, gateway: str, blob: bytes) -> None:
+    def __init__(self, bench: Stack, gateway: str, blob: bytes) -> None:
         self.bench = bench
         self.gateway = gateway
         self.blob = blob
@@ -268,12 +268,12 @@ def main() -> None:
             gateway = f"http://127.0.0.1:{port}"
             settings = Settings()
             env = stack_env(cluster.url, port, settings.supabase.jwt_secret, STORAGE_ROOT=storage_root)
-            bench = Bench(cluster.url, gateway, env)
+            bench = Stack(cluster.url, gateway, env)
             conversations = Conversations(bench, gateway, photo())
             figures: dict[str, Any] = {"fake_ttft_ms": TTFT_S * 1000, "runs": RUNS}
             serve = ["-m", "localbase", "serve", "--port", str(port)]
             fast = ["--ttft", str(TTFT_S), "--tokens-per-s", "0", "--answer-tokens", "20"]
-            with _child("gateway", serve, env, f"{gateway}/auth/v1/health"):
+            with child("gateway", serve, env, f"{gateway}/auth/v1/health"):
                 for transport in TRANSPORTS:
                     with bench.fake_and_worker(fast, LLM_IMAGE_TRANSPORT=transport):
                         for count in ROUNDS:

@@ -46,7 +46,7 @@ from bench.harness import (
     throwaway_cluster,
     write_report,
 )
-from bench.worker_bench import TTFT_S, Bench, _child
+from bench.worker_stack import TTFT_S, Stack, child
 from core.settings import Settings
 
 CONVERSATIONS = 50
@@ -80,7 +80,7 @@ begin
 end $$"""
 
 
-class ServiceBench(Bench):
+class ServiceBench(Stack):
     async def _listen(
         self, people: list[tuple[str, str, str]]
     ) -> tuple[list[AsyncClient], dict[str, float], dict[str, asyncio.Event]]:
@@ -284,7 +284,7 @@ def main() -> None:
         figures: dict[str, Any] = {"fake_ttft_ms": TTFT_S * 1000, "load_average_at_start": list(os.getloadavg())}
         serve = ["-m", "localbase", "serve", "--port", str(port)]
         fast = ["--ttft", str(TTFT_S), "--tokens-per-s", "0", "--answer-tokens", "20"]
-        with _child("gateway", serve, env, f"{gateway}/auth/v1/health") as gateway_process:
+        with child("gateway", serve, env, f"{gateway}/auth/v1/health") as gateway_process:
             bench.pids["gateway"] = gateway_process.pid
             bench.pgdata = cluster.data_dir
             with bench.fake_and_worker(fast):
@@ -296,7 +296,7 @@ def main() -> None:
                     api_port = free_port()
                     api_env = {**env, "API_RATE_SEND_PER_USER": "100000", "API_LOG_LEVEL": "WARNING"}
                     api = ["-m", "api", "--port", str(api_port)]
-                    with _child("api", api, api_env, f"http://127.0.0.1:{api_port}/health"):
+                    with child("api", api, api_env, f"http://127.0.0.1:{api_port}/health"):
                         figures["openai"] = asyncio.run(bench.openai(f"http://127.0.0.1:{api_port}"))
         figures["targets"] = {"quota_added_p50_ms": 1, "openai_added_p50_ms": 2}
         figures["load_average"] = [round(v, 2) for v in os.getloadavg()]

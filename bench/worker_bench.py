@@ -1,5 +1,5 @@
 """The worker under load, end to end: a throwaway cluster, the gateway, the fake DashScope and one
-`python -m worker`, each in its own process.
+`python -m worker`, each in its own process (bench/worker_stack.py starts them and reads what they report).
 
 1. Added latency to first token: user row committed -> first `chunk` (or, on a thinking model with
    thinking on, first `reasoning`: `added_first_reasoning_50`) at a subscribed client (the
@@ -34,41 +34,29 @@ import asyncio
 import gc
 import json
 import math
-import os
 import random
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 from realtime import BroadcastPayload
 
 from bench.harness import (
     RUNS,
     chat_listener,
-    cpu_seconds,
     free_port,
-    postgres_cpu_seconds,
     spread,
     stack_env,
     summary_ms,
     throwaway_cluster,
     write_report,
 )
-from core.jwt import encode
+from bench.worker_stack import TTFT_S, Stack, child, rss_kb
 from core.settings import Settings
 
-TTFT_S = 0.05
 # The worker's histograms of a first token's hops (worker/metrics.py), by the name reported.
 HOPS = {
     "insert_to_worker_event": "worker_notify_delay_seconds",
@@ -80,43 +68,7 @@ LATENCY_ROUNDS = {1: 10, 50: 4, 200: 3}  # per run; the very first question of e
 ASK_POOL = 10  # connections the questions are inserted on (PostgREST's default pool is 10)
 THINK_S = (0.5, 1.5)  # a conversation's pause between an answer and its next question
 BURST = 3000
-STREAMS = 1000
-LOG_DIR = Path(os.environ.get("BENCH_LOG_DIR", Path(tempfile.gettempdir()) / "cg-worker-bench"))
-
-
-def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0, ready: str = "") -> None:
-    """Until `url` answers (with `ready` in its body, when given: e.g. a worker's `worker_listening`
-    gauge at 1 once it has joined its Realtime subscription)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
-        try:
-            if ready in httpx.get(url, timeout=1.0).text:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(url)
-
-
-@contextmanager
-def _child(name: str, args: list[str], env: dict[str, str], ready_url: str | None) -> Iterator[subprocess.Popen[bytes]]:
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    with open(LOG_DIR / f"{name}.log", "ab") as log:
-        process = subprocess.Popen([sys.executable, *args], env=env, stdout=subprocess.DEVNULL, stderr=log)
-    try:
-        if ready_url:
-            _wait_http(ready_url, process)
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+STREAMS = 1000  # held open at once: within the stack's WORKER_CONCURRENCY
 
 
 def _hop_budget(before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]) -> dict[str, float]:
@@ -138,113 +90,8 @@ def _hop_budget(before: dict[str, tuple[float, float]], after: dict[str, tuple[f
     return budget
 
 
-def _rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-class Bench:
-    def __init__(self, dsn: str, gateway: str, env: dict[str, str]) -> None:
-        self.dsn = dsn
-        self.gateway = gateway
-        self.env = env
-        self.settings = Settings()
-        self.pids: dict[str, int] = {}  # gateway, fakescope, worker: for CPU per turn
-        self.worker_metrics: str | None = None  # the worker's Prometheus endpoint: the hops it times
-        self.fake_url = ""
-        self.pgdata: Path | None = None
-
-    @contextmanager
-    def fake_and_worker(self, fake_args: list[str], workers: int = 1, **worker_env: str) -> Iterator[tuple[str, int]]:
-        port = free_port()
-        fake_url = f"http://127.0.0.1:{port}"
-        self.fake_url = fake_url
-        with _child(
-            "fakescope", ["-m", "fakescope", "--port", str(port), *fake_args], self.env, f"{fake_url}/_fake/stats"
-        ) as fake:
-            env = {
-                **self.env,
-                "DASHSCOPE_API_KEY": "sk-bench",
-                "DASHSCOPE_HTTP_BASE_URL": f"{fake_url}/api/v1",
-                "WORKER_CONCURRENCY": str(STREAMS + 200),
-                "WORKER_LOG_LEVEL": "WARNING",
-                **worker_env,
-            }
-            for stale in [name for name in self.pids if name.startswith("worker")]:
-                del self.pids[stale]
-            with ExitStack() as started:
-                pids = []
-                for i in range(workers):  # each with its Prometheus endpoint, started once it listens
-                    metrics_port = free_port()
-                    child = started.enter_context(
-                        _child("worker", ["-m", "worker"], {**env, "WORKER_METRICS_PORT": str(metrics_port)}, None)
-                    )
-                    metrics = f"http://127.0.0.1:{metrics_port}/metrics"
-                    _wait_http(metrics, child, ready="\nworker_listening 1.0")
-                    pids.append(child.pid)
-                    if i == 0:
-                        self.worker_metrics = metrics
-                self.pids.update(
-                    fakescope=fake.pid, **{f"worker{i + 1 if i else ''}": pid for i, pid in enumerate(pids)}
-                )
-                yield fake_url, pids[0]
-
-    async def users(self, conn: asyncpg.Connection, count: int, thinking: bool = False) -> list[tuple[str, str, str]]:
-        """(user id, session id, access token) for `count` fresh users, one session each (on a
-        thinking model with thinking on, if asked)."""
-        out = []
-        now = int(time.time())
-        for _ in range(count):
-            user = str(uuid.uuid4())
-            await conn.execute(
-                "insert into auth.users (id, aud, role, email, raw_user_meta_data) values"
-                " ($1, 'authenticated', 'authenticated', $2, $3::jsonb)",
-                user,
-                f"b-{user[:8]}@example.com",
-                json.dumps({"username": f"b_{user[:12]}"}),
-            )
-            session = str(
-                await conn.fetchval(
-                    "insert into chat_sessions (user_id, model, thinking) values ($1, $2, $3) returning id",
-                    user,
-                    "qwen-plus" if thinking else None,
-                    True if thinking else None,
-                )
-            )
-            token = encode(
-                {"sub": user, "role": "authenticated", "aud": "authenticated", "exp": now + 7200},
-                self.settings.supabase.jwt_secret,
-            )
-            out.append((user, session, token))
-        return out
-
-    async def wait_idle(self, conn: asyncpg.Connection, since: datetime, within: float = 120.0) -> None:
-        """Until every user message asked from `since` on has a final answer, polled so that it costs
-        the database under test next to nothing: while any answer made since `since` is still
-        pending or streaming (one probe of the small partial index of open replies, ~0.2 ms) nothing
-        more is read. Only when none is are the questions counted, which reads every answer of the
-        table (3-15 ms as it grows; done 20 times a second through a burst it took more Postgres CPU
-        than the turns it was waiting for, and took it from them)."""
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-            if await conn.fetchval(
-                "select exists (select from chat_messages where status in ('pending', 'streaming')"
-                " and created_at >= $1)",
-                since,
-            ):
-                continue
-            left = await conn.fetchval(
-                "select count(*) from chat_messages q where q.message_type = 'user' and q.created_at >= $1"
-                " and not exists (select 1 from chat_messages a where a.reply_to = q.id"
-                "  and a.status in ('completed', 'error', 'cancelled'))",
-                since,
-            )
-            if left == 0:
-                return
-        raise TimeoutError("answers still missing")
+class WorkerBench(Stack):
+    """The three measurements on a running stack (bench/worker_stack.py)."""
 
     # --- 1. added latency to first token ---------------------------------------------------
 
@@ -350,47 +197,9 @@ class Bench:
             "per_run": runs,
         }
 
-    async def fake_first_events(self) -> tuple[float, int]:
-        """(seconds, streams) the fake has spent from each request's arrival to its first event."""
-        async with httpx.AsyncClient() as http:
-            stats = (await http.get(f"{self.fake_url}/_fake/stats")).json()
-        return float(stats["first_event_seconds"]), int(stats["first_events"])
-
-    async def histogram_totals(self) -> dict[tuple[str, str], tuple[float, float]]:
-        """(sum, count) of the worker's histograms so far, by (name, its `generation` label or "");
-        empty without its endpoint."""
-        if self.worker_metrics is None:
-            return {}
-        async with httpx.AsyncClient() as http:
-            text = (await http.get(self.worker_metrics)).text
-        totals: dict[tuple[str, str], tuple[float, float]] = {}
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                kind = sample.name.rsplit("_", 1)[1]
-                if family.type == "histogram" and kind in ("sum", "count"):
-                    key = (family.name, sample.labels.get("generation", ""))
-                    total, count = totals.get(key, (0.0, 0.0))
-                    totals[key] = (sample.value, count) if kind == "sum" else (total, sample.value)
-        return totals
-
     async def resumed_claims(self) -> float:
         """Claims so far whose history resumed the one the worker kept (worker/histories.py)."""
         return await self.counter("worker_histories_resumed")
-
-    async def counter(self, name: str, **labels: str) -> float:
-        """A counter of the worker's so far (the sum over its samples with these labels)."""
-        if self.worker_metrics is None:
-            return 0.0
-        async with httpx.AsyncClient() as http:
-            text = (await http.get(self.worker_metrics)).text
-        for family in text_string_to_metric_families(text):
-            if family.name == name:
-                return sum(
-                    sample.value
-                    for sample in family.samples
-                    if sample.name.endswith("_total") and labels.items() <= sample.labels.items()
-                )
-        return 0.0
 
     async def hop_totals(self) -> dict[str, tuple[float, float]]:
         """(sum, count) of each of the worker's hop histograms so far."""
@@ -400,14 +209,6 @@ class Bench:
         """(seconds, collections) of the worker's garbage collections so far, by generation."""
         totals = await self.histogram_totals()
         return {generation: sums for (name, generation), sums in totals.items() if name == "worker_gc_pause_seconds"}
-
-    def cpu(self) -> dict[str, float]:
-        """CPU seconds used so far by each process of the system under test, and by this bench."""
-        used = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
-        used["postgres"] = postgres_cpu_seconds(self.pgdata) if self.pgdata else 0.0
-        times = os.times()
-        used["bench_client"] = times.user + times.system
-        return used
 
     # --- 2. throughput ---------------------------------------------------------------------
 
@@ -473,7 +274,7 @@ class Bench:
         conn = await asyncpg.connect(self.dsn)
         people = await self.users(conn, 100)
         await asyncio.sleep(1.0)  # let the idle worker settle before the baseline
-        baseline = _rss_kb(worker_pid)
+        baseline = rss_kb(worker_pid)
         since = await conn.fetchval("select now()")
         await conn.execute(
             """insert into chat_messages (session_id, user_id, content)
@@ -490,10 +291,10 @@ class Bench:
             while time.monotonic() < deadline:
                 stats = (await http.get(f"{fake_url}/_fake/stats")).json()
                 peak_streams = max(peak_streams, stats["streams_active"])
-                peak_rss = max(peak_rss, _rss_kb(worker_pid))
+                peak_rss = max(peak_rss, rss_kb(worker_pid))
                 if stats["streams_active"] >= STREAMS:
                     await asyncio.sleep(1.0)
-                    peak_rss = max(peak_rss, _rss_kb(worker_pid))
+                    peak_rss = max(peak_rss, rss_kb(worker_pid))
                     break
                 await asyncio.sleep(0.2)
         await self.wait_idle(conn, since, within=120)
@@ -513,10 +314,10 @@ def main() -> None:
         gateway = f"http://127.0.0.1:{port}"
         settings = Settings()
         env = stack_env(cluster.url, port, settings.supabase.jwt_secret)
-        bench = Bench(cluster.url, gateway, env)
+        bench = WorkerBench(cluster.url, gateway, env)
         figures: dict[str, Any] = {"fake_ttft_ms": TTFT_S * 1000}
         serve = ["-m", "localbase", "serve", "--port", str(port)]
-        with _child("gateway", serve, env, f"{gateway}/auth/v1/health") as gateway_process:
+        with child("gateway", serve, env, f"{gateway}/auth/v1/health") as gateway_process:
             bench.pids["gateway"] = gateway_process.pid
             bench.pgdata = cluster.data_dir
             fast = ["--ttft", str(TTFT_S), "--tokens-per-s", "0", "--answer-tokens", "20"]
