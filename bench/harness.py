@@ -118,6 +118,14 @@ def spread(values: Sequence[float], digits: int = 1) -> dict[str, Any]:
     }
 
 
+def rss_kb(pid: int) -> int:
+    """The process's resident memory now, in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
 def cpu_seconds(*pids: int) -> float:
     """User + system CPU seconds these processes have used so far, all threads (0 for one gone)."""
     total = 0

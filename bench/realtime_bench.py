@@ -23,15 +23,11 @@ python -m bench.realtime_bench          (writes bench/out/realtime.json)
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 import re
-import struct
 import subprocess
 import sys
 import time
-import zlib
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -41,7 +37,8 @@ import msgspec
 import uvloop
 from realtime import AsyncRealtimeClient, RealtimePostgresChangesListenEvent, RealtimeSubscribeStates
 
-from bench.harness import RUNS, free_port, spread, summary_ms, throwaway_cluster, write_report
+from bench.harness import RUNS, cpu_seconds, free_port, rss_kb, spread, summary_ms, throwaway_cluster, write_report
+from bench.ws_client import connect, join_all
 from core.settings import Settings
 
 _LATENCY_RUNS = ((1, 200, 0.01), (100, 100, 0.02), (1000, 100, 0.05))  # subscribers, inserts, pace (s)
@@ -56,145 +53,6 @@ _SENT = {  # the stamp in a delivery (and not in the join's replies or system me
 }
 _json = msgspec.json.Encoder().encode
 _parse = msgspec.json.Decoder().decode
-
-
-class Socket(asyncio.Protocol):
-    """One client websocket: sends masked text frames, parses unfragmented server frames (and
-    inflates them when the server accepted permessage-deflate)."""
-
-    def __init__(self, on_text: Any = None) -> None:
-        self.transport: asyncio.Transport | None = None
-        self.on_text = on_text
-        self.upgraded = asyncio.get_running_loop().create_future()
-        self.replies: asyncio.Queue[dict[str, Any]] | None = None
-        self._buffer = bytearray()
-        self._inflate: Any = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        if not self._buffer and self._inflate is None and self.upgraded.done():
-            self._whole_frames(data)  # the usual case: no partial frame waiting, nothing to inflate
-            return
-        self._buffer += data
-        if not self.upgraded.done():
-            end = self._buffer.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            if b"permessage-deflate" in self._buffer[:end].lower():
-                self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)
-            del self._buffer[: end + 4]
-            self.upgraded.set_result(None)
-        self._frames()
-
-    def _whole_frames(self, data: bytes) -> None:
-        """Text frames straight out of `data`; a trailing partial frame goes to the buffer."""
-        size = len(data)
-        at = 0
-        while at + 2 <= size:
-            length = data[at + 1] & 0x7F
-            start = at + 2
-            if length == 126:
-                if start + 2 > size:
-                    break
-                length = data[start] << 8 | data[start + 1]
-                start += 2
-            elif length == 127:
-                break
-            end = start + length
-            if end > size:
-                break
-            if data[at] & 0x0F == 1:
-                self._text(data[start:end])
-            at = end
-        if at < size:
-            self._buffer += data[at:]
-            self._frames()
-
-    def _frames(self) -> None:
-        buffer = self._buffer
-        while len(buffer) >= 2:
-            length = buffer[1] & 0x7F
-            start = 2
-            if length == 126:
-                if len(buffer) < 4:
-                    return
-                length, start = struct.unpack_from("!H", buffer, 2)[0], 4
-            elif length == 127:
-                if len(buffer) < 10:
-                    return
-                length, start = struct.unpack_from("!Q", buffer, 2)[0], 10
-            if len(buffer) < start + length:
-                return
-            opcode, compressed = buffer[0] & 0x0F, buffer[0] & 0x40
-            payload = bytes(buffer[start : start + length])
-            del buffer[: start + length]
-            if compressed:
-                payload = self._inflate.decompress(payload + b"\x00\x00\xff\xff")
-            if opcode == 1:
-                self._text(payload)
-
-    def _text(self, payload: bytes) -> None:
-        if self.on_text is not None:
-            self.on_text(payload)
-        elif self.replies is not None:
-            self.replies.put_nowait(_parse(payload))
-
-    def send(self, message: dict[str, Any]) -> None:
-        payload = _json(message)
-        mask = os.urandom(4)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        n = len(payload)
-        head = bytes([0x81, 0x80 | n]) if n < 126 else bytes([0x81, 0xFE]) + struct.pack("!H", n)
-        assert self.transport is not None
-        self.transport.write(head + mask + masked)
-
-
-async def connect(host: str, port: int, path: str, on_text: Any = None) -> Socket:
-    loop = asyncio.get_running_loop()
-    _, sock = await loop.create_connection(lambda: Socket(on_text), host, port)
-    key = base64.b64encode(os.urandom(16)).decode()
-    request = (
-        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n"
-    )
-    assert sock.transport is not None
-    sock.transport.write(request.encode())
-    await sock.upgraded
-    return sock
-
-
-async def join_all(sockets: list[Socket], topic: str, config: dict[str, Any]) -> None:
-    """Join every socket to `topic`, then wait for all the join replies."""
-    joined = 0
-    done = asyncio.get_running_loop().create_future()
-
-    def replied(payload: bytes) -> None:
-        nonlocal joined
-        if b'"phx_reply"' in payload:
-            joined += 1
-            if joined == len(sockets) and not done.done():
-                done.set_result(None)
-
-    for sock in sockets:
-        sock.on_text = replied
-        sock.send({"topic": topic, "event": "phx_join", "payload": {"config": config}, "ref": "1", "join_ref": "1"})
-    await asyncio.wait_for(done, 60)
-
-
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 async def _official(url: str, token: str, mode: str, on_sent: Any) -> AsyncRealtimeClient:
@@ -314,20 +172,20 @@ async def _latency(
         sender = await connect("127.0.0.1", port, path)
         await join_all([sender], "realtime:crowd", {"broadcast": {"self": False}})
         sender.on_text = None
-        cpu_before = _cpu_s(pid)
+        cpu_before = cpu_seconds(pid)
         for _ in range(inserts):
             message = {"type": "broadcast", "event": "tick", "payload": {"sent": time.monotonic()}}
             sender.send({"topic": "realtime:crowd", "event": "broadcast", "payload": message, "ref": None})
             await asyncio.sleep(pace)
     else:
         conn = await asyncpg.connect(dsn)
-        cpu_before = _cpu_s(pid)
+        cpu_before = cpu_seconds(pid)
         for row in range(inserts):
             await conn.execute(_INSERT, (repeat * 10_000 + count) * 1000 + row, time.monotonic())
             await asyncio.sleep(pace)
         await conn.close()
     report = _parse(await child.stdout.readline())
-    cpu_ms = (_cpu_s(pid) - cpu_before) * 1000
+    cpu_ms = (cpu_seconds(pid) - cpu_before) * 1000
     await child.wait()
     if mode == "broadcast":
         assert sender.transport is not None
@@ -377,11 +235,11 @@ async def _idle_memory(port: int, path: str, pid: int) -> dict[str, Any]:
     warm = [await connect("127.0.0.1", port, path) for _ in range(20)]
     await join_all(warm, "realtime:idle", {})
     await asyncio.sleep(0.5)
-    before = _rss_kb(pid)
+    before = rss_kb(pid)
     sockets = [await connect("127.0.0.1", port, path) for _ in range(_IDLE)]
     await join_all(sockets, "realtime:idle", {})
     await asyncio.sleep(1.0)
-    after = _rss_kb(pid)
+    after = rss_kb(pid)
     for sock in warm + sockets:
         assert sock.transport is not None
         sock.transport.close()

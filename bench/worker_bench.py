@@ -48,13 +48,14 @@ from bench.harness import (
     RUNS,
     chat_listener,
     free_port,
+    rss_kb,
     spread,
     stack_env,
     summary_ms,
     throwaway_cluster,
     write_report,
 )
-from bench.worker_stack import TTFT_S, Stack, child, rss_kb
+from bench.worker_stack import TTFT_S, Stack, child
 from core.settings import Settings
 
 # The worker's histograms of a first token's hops (worker/metrics.py), by the name reported.

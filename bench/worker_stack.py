@@ -69,13 +69,6 @@ def child(name: str, args: list[str], env: dict[str, str], ready_url: str | None
                 process.wait()
 
 
-def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
 class Stack:
     """The worker's side of a bench stack whose gateway (on `gateway`, Postgres at `dsn`) is running."""
 
