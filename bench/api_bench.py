@@ -19,15 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -41,8 +36,10 @@ from supabase import acreate_client
 from api.history import encode_cursor
 from bench.harness import (
     RUNS,
+    child,
     cpu_seconds,
     free_port,
+    loadgen,
     postgres_cpu_seconds,
     spread,
     stack_env,
@@ -53,7 +50,6 @@ from bench.harness import (
 from core.jwt import decode
 from core.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
 SIZES = (10_000, 100_000, 1_000_000)
 SAMPLES = 150
 LOAD_SECONDS = 3.0
@@ -62,37 +58,6 @@ COLUMNS = (
     "id,session_id,message_type,content,role_id,status,reply_to,tokens_used,response_time,"
     "model,finish_reason,error_code,error_message,created_at"
 )
-
-
-@contextmanager
-def _server(args: list[str], env: dict[str, str], health: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(
-        [sys.executable, *args],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=open(log, "ab"),  # noqa: SIM115
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{args} exited early; see {log}")
-            try:
-                httpx.get(health, timeout=1.0)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        yield process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 async def _timed(call: Callable[[], Awaitable[Any]], samples: int = SAMPLES) -> dict[str, float]:
@@ -164,23 +129,9 @@ async def _asyncpg_page(pg: asyncpg.Connection, claims: str, session_id: str, de
 def _loadgen(port: int, path: str, headers: dict[str, str], server_pid: int, pgdata: Path) -> dict[str, Any]:
     """One load run of LOAD_SECONDS; requests/s, latency and the server process's CPU per request."""
     request = {"method": "GET", "path": path, "headers": headers}
-    spec = {
-        "host": "127.0.0.1",
-        "port": port,
-        "duration": LOAD_SECONDS,
-        "connections": [[request] for _ in range(LOAD_CONNECTIONS)],
-    }
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump(spec, handle)
-    try:
-        cpu_before, pg_before = cpu_seconds(server_pid), postgres_cpu_seconds(pgdata)
-        done = subprocess.run(
-            [sys.executable, "-m", "bench.loadgen", handle.name], capture_output=True, check=True, cwd=ROOT
-        )
-        cpu, pg = cpu_seconds(server_pid) - cpu_before, postgres_cpu_seconds(pgdata) - pg_before
-    finally:
-        os.unlink(handle.name)
-    result = json.loads(done.stdout)
+    cpu_before, pg_before = cpu_seconds(server_pid), postgres_cpu_seconds(pgdata)
+    result = loadgen(port, LOAD_SECONDS, [[request] for _ in range(LOAD_CONNECTIONS)])
+    cpu, pg = cpu_seconds(server_pid) - cpu_before, postgres_cpu_seconds(pgdata) - pg_before
     served = result["count"] + LOAD_CONNECTIONS  # the warm-up requests ran inside the CPU window too
     return {
         "requests_per_s": round(result["count"] / result["elapsed"], 1),
@@ -371,8 +322,8 @@ def main() -> None:
         gateway = ["-m", "localbase", "serve", "--port", str(gateway_port)]
         api = ["-m", "api", "--port", str(api_port)]
         with (
-            _server(gateway, env, f"{supabase_url}/auth/v1/health", Path(scratch) / "gateway.log") as gateway_process,
-            _server(api, env, f"http://127.0.0.1:{api_port}/health", Path(scratch) / "api.log") as api_process,
+            child("gateway", gateway, env, f"{supabase_url}/auth/v1/health") as gateway_process,
+            child("api", api, env, f"http://127.0.0.1:{api_port}/health") as api_process,
         ):
             pids = {
                 "api": api_process.pid,

@@ -1,4 +1,5 @@
-"""What every benchmark needs: a throwaway migrated cluster, percentiles, and the JSON report."""
+"""What every benchmark needs: a throwaway migrated cluster, its servers as child processes, the
+load generator, CPU and memory read from /proc, percentiles, and the JSON report."""
 
 from __future__ import annotations
 
@@ -7,27 +8,92 @@ import json
 import os
 import platform
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 from realtime import BroadcastPayload, RealtimeChannelOptions
 from supabase import AsyncClient, acreate_client
 
 from localbase.migrate import migrate
 from localbase.postgres import Cluster
 
-OUT = Path(__file__).resolve().parent / "out"
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+# Each child process's stderr goes to <bench>-<name>.log here, replaced when a bench starts it again.
+LOG_DIR = Path(os.environ.get("BENCH_LOG_DIR", Path(tempfile.gettempdir()) / "cg-bench-logs"))
 
 
 # A session's private channel as the web app joins it: broadcasts from others only, no presence.
 CHAT_CHANNEL: RealtimeChannelOptions = {
     "config": {"private": True, "broadcast": {"self": False, "ack": False}, "presence": {"key": "", "enabled": False}}
 }
+
+
+def wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0, ready: str = "") -> None:
+    """Until `url` answers (with `ready` in its body, when given: e.g. a worker's `worker_listening`
+    gauge at 1 once it has joined its Realtime subscription)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}; see {LOG_DIR}")
+        try:
+            if ready in httpx.get(url, timeout=1.0).text:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(url)
+
+
+@contextmanager
+def child(
+    name: str, args: list[str], env: Mapping[str, str], ready_url: str | None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`python <args>` from the repository's root, its stderr in LOG_DIR/<bench>-<name>.log, yielded
+    once `ready_url` answers; stopped (SIGTERM, then SIGKILL after 20 s) when the block ends."""
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    with open(LOG_DIR / f"{Path(sys.argv[0]).stem}-{name}.log", "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, *args], env=dict(env), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log
+        )
+    try:
+        if ready_url:
+            wait_http(ready_url, process)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def loadgen(port: int, duration: float, connections: list[list[dict[str, Any]]]) -> dict[str, Any]:
+    """bench/loadgen.py's figures ({"count", "errors", "elapsed", "latencies"}) for `connections`,
+    each cycling through its requests, against 127.0.0.1:`port` for `duration` seconds, run in a
+    process of its own so the load generator does not share this one's interpreter."""
+    spec = {"host": "127.0.0.1", "port": port, "duration": duration, "connections": connections}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(spec, handle)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.loadgen", handle.name], capture_output=True, check=True, cwd=ROOT
+        )
+    finally:
+        os.unlink(handle.name)
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
 
 
 def stack_env(database_url: str, port: int, jwt_secret: str, **extra: str) -> dict[str, str]:

@@ -48,6 +48,7 @@ from realtime import BroadcastPayload
 from bench.harness import (
     RUNS,
     chat_listener,
+    child,
     free_port,
     percentile,
     spread,
@@ -56,7 +57,7 @@ from bench.harness import (
     throwaway_cluster,
     write_report,
 )
-from bench.worker_stack import TTFT_S, Stack, child
+from bench.worker_stack import TTFT_S, Stack
 from core.settings import Settings
 from worker.supabase_http import SupabaseHttp
 

@@ -25,19 +25,27 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import subprocess
 import sys
 import time
 from typing import Any
 from urllib.parse import parse_qsl
 
 import asyncpg
-import httpx
 import msgspec
 import uvloop
 from realtime import AsyncRealtimeClient, RealtimePostgresChangesListenEvent, RealtimeSubscribeStates
 
-from bench.harness import RUNS, cpu_seconds, free_port, rss_kb, spread, summary_ms, throwaway_cluster, write_report
+from bench.harness import (
+    RUNS,
+    child,
+    cpu_seconds,
+    free_port,
+    rss_kb,
+    spread,
+    summary_ms,
+    throwaway_cluster,
+    write_report,
+)
 from bench.ws_client import connect, join_all
 from core.settings import Settings
 
@@ -294,29 +302,13 @@ async def _run(dsn: str, port: int, pid: int) -> dict[str, Any]:
     }
 
 
-def _wait_until_up(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            httpx.get(url, timeout=1.0)
-            return
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
 def main() -> None:
     with throwaway_cluster() as cluster:
         port = free_port()
         env = {**os.environ, "DATABASE_URL": cluster.url, "LOCALBASE_PORT": str(port), "NO_PROXY": "127.0.0.1"}
-        server = subprocess.Popen([sys.executable, "-m", "localbase", "serve", "--port", str(port)], env=env)
-        try:
-            _wait_until_up(f"http://127.0.0.1:{port}/realtime/v1/api/broadcast")
+        serve = ["-m", "localbase", "serve", "--port", str(port)]
+        with child("gateway", serve, env, f"http://127.0.0.1:{port}/realtime/v1/api/broadcast") as server:
             figures = asyncio.run(_run(cluster.url, port, server.pid))
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
     write_report("realtime", figures)
 
 

@@ -15,18 +15,15 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 
-from bench.harness import free_port, summary_ms, throwaway_cluster, write_report
+from bench.harness import child, free_port, loadgen, summary_ms, throwaway_cluster, write_report
 from core.jwt import encode
 from core.settings import Settings
 from localbase.db import with_user
@@ -35,7 +32,6 @@ USERS = 8
 SESSIONS_PER_USER = 30
 CONNECTIONS = 16
 DURATION = 5.0
-ROOT = Path(__file__).resolve().parent.parent
 
 
 async def seed(dsn: str) -> list[tuple[str, list[str]]]:
@@ -69,30 +65,8 @@ def token(uid: str, secret: str) -> str:
     return encode(claims, secret)
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url} exited with {process.returncode}")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise TimeoutError(url)
-
-
 def load(port: int, connections: list[list[dict[str, Any]]]) -> dict[str, Any]:
-    spec = {"host": "127.0.0.1", "port": port, "duration": DURATION, "connections": connections}
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump(spec, handle)
-    try:
-        out = subprocess.run(
-            [sys.executable, "-m", "bench.loadgen", handle.name], capture_output=True, check=True, cwd=ROOT
-        ).stdout
-    finally:
-        os.unlink(handle.name)
-    result = json.loads(out)
+    result = loadgen(port, DURATION, connections)
     figures = {"req_per_s": round(result["count"] / result["elapsed"], 1), "errors": result["errors"]}
     figures.update(summary_ms(result["latencies"]))
     return figures
@@ -141,17 +115,16 @@ def main() -> int:
         users = asyncio.run(seed(dsn))
         rest_port, base_port = free_port(), free_port()
         env = {**os.environ, "DATABASE_URL": dsn, "SUPABASE_JWT_SECRET": secret, "NO_PROXY": "127.0.0.1"}
-        gateway = subprocess.Popen(
-            [sys.executable, "-m", "localbase", "serve", "--port", str(rest_port)], env=env, cwd=ROOT
-        )
-        baseline = subprocess.Popen(
-            [sys.executable, "-m", "bench.rest_baseline", str(base_port), with_user(dsn, "authenticator"), secret],
-            env=env,
-            cwd=ROOT,
-        )
-        try:
-            wait_ready(f"http://127.0.0.1:{rest_port}/rest/v1/", gateway)
-            wait_ready(f"http://127.0.0.1:{base_port}/chat_sessions", baseline)
+        baseline = ["-m", "bench.rest_baseline", str(base_port), with_user(dsn, "authenticator"), secret]
+        with (
+            child(
+                "gateway",
+                ["-m", "localbase", "serve", "--port", str(rest_port)],
+                env,
+                f"http://127.0.0.1:{rest_port}/rest/v1/",
+            ),
+            child("rest_baseline", baseline, env, f"http://127.0.0.1:{base_port}/chat_sessions"),
+        ):
             rest_runs = scenarios(users, secret, rest=True)
             base_runs = scenarios(users, secret, rest=False)
             check_same_rows(rest_port, rest_runs, base_port, base_runs)
@@ -166,10 +139,6 @@ def main() -> int:
                     f" p99 {rest_figures['p99_ms']:.2f} ms | baseline {base_figures['req_per_s']:8.1f} req/s"
                     f" p50 {base_figures['p50_ms']:.2f} ms p99 {base_figures['p99_ms']:.2f} ms | ratio {ratio:.2f}"
                 )
-        finally:
-            for process in (gateway, baseline):
-                process.terminate()
-                process.wait(timeout=10)
     write_report(
         "rest",
         {"connections": CONNECTIONS, "duration_s": DURATION, "users": USERS, "scenarios": results},

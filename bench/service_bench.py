@@ -38,6 +38,7 @@ from supabase import AsyncClient
 from bench.harness import (
     RUNS,
     chat_listener,
+    child,
     cpu_seconds,
     free_port,
     postgres_cpu_seconds,
@@ -46,7 +47,7 @@ from bench.harness import (
     throwaway_cluster,
     write_report,
 )
-from bench.worker_stack import TTFT_S, Stack, child
+from bench.worker_stack import TTFT_S, Stack
 from core.settings import Settings
 
 CONVERSATIONS = 50

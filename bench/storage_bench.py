@@ -15,9 +15,7 @@ read from /proc before and after each phase, so the growth shows whether bodies 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,11 +25,9 @@ from typing import Any
 
 import httpx
 
-from bench.harness import free_port, summary_ms, throwaway_cluster, write_report
-from bench.rest_bench import wait_ready
+from bench.harness import child, free_port, loadgen, summary_ms, throwaway_cluster, write_report
 from core.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
 CONNECTIONS = 8
 ROUND_S = 2.0
 ROUNDS = 3
@@ -43,21 +39,7 @@ BIG_MB = 100
 
 def _load(port: int, path: str) -> dict[str, Any]:
     """One round of bench/loadgen.py: CONNECTIONS keep-alive connections GETting `path`."""
-    spec = {
-        "host": "127.0.0.1",
-        "port": port,
-        "duration": ROUND_S,
-        "connections": [[{"method": "GET", "path": path}]] * CONNECTIONS,
-    }
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump(spec, handle)
-    try:
-        out = subprocess.run(
-            [sys.executable, "-m", "bench.loadgen", handle.name], capture_output=True, check=True, cwd=ROOT
-        )
-    finally:
-        os.unlink(handle.name)
-    result = json.loads(out.stdout)
+    result = loadgen(port, ROUND_S, [[{"method": "GET", "path": path}]] * CONNECTIONS)
     return {
         "req_per_s": round(result["count"] / result["elapsed"], 1),
         "errors": result["errors"],
@@ -136,13 +118,16 @@ def main() -> int:
             "STORAGE_FILE_SIZE_LIMIT": str(200 * MB),
             "NO_PROXY": "127.0.0.1",
         }
-        gateway = subprocess.Popen([sys.executable, "-m", "localbase", "serve", "--port", str(port)], env=env, cwd=ROOT)
-        baseline = subprocess.Popen(
-            [sys.executable, "-m", "bench.storage_baseline", str(base_port), str(static)], env=env, cwd=ROOT
-        )
-        try:
-            wait_ready(f"http://127.0.0.1:{port}/storage/v1/status", gateway)
-            wait_ready(f"http://127.0.0.1:{base_port}/static/one.bin", baseline)
+        serve = ["-m", "localbase", "serve", "--port", str(port)]
+        with (
+            child("gateway", serve, env, f"http://127.0.0.1:{port}/storage/v1/status") as gateway,
+            child(
+                "storage_baseline",
+                ["-m", "bench.storage_baseline", str(base_port), str(static)],
+                env,
+                f"http://127.0.0.1:{base_port}/static/one.bin",
+            ),
+        ):
             base = f"http://127.0.0.1:{port}/storage/v1"
             httpx.post(f"{base}/bucket", json={"name": "bench", "public": True}, headers=headers).raise_for_status()
             httpx.post(
@@ -175,10 +160,6 @@ def main() -> int:
             print(
                 f"{BIG_MB} MB streamed upload: {big_elapsed:.2f} s, status {big_status}, peak RSS {_mib(after_big)} MiB"
             )
-        finally:
-            for process in (gateway, baseline):
-                process.terminate()
-                process.wait(timeout=10)
     figures: dict[str, Any] = {
         "download_1mb": {
             "connections": CONNECTIONS,

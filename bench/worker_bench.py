@@ -47,6 +47,7 @@ from realtime import BroadcastPayload
 from bench.harness import (
     RUNS,
     chat_listener,
+    child,
     free_port,
     rss_kb,
     spread,
@@ -55,7 +56,7 @@ from bench.harness import (
     throwaway_cluster,
     write_report,
 )
-from bench.worker_stack import TTFT_S, Stack, child
+from bench.worker_stack import TTFT_S, Stack
 from core.settings import Settings
 
 # The worker's histograms of a first token's hops (worker/metrics.py), by the name reported.

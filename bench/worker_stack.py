@@ -9,10 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,49 +20,12 @@ import asyncpg
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.harness import cpu_seconds, free_port, postgres_cpu_seconds
+from bench.harness import child, cpu_seconds, free_port, postgres_cpu_seconds, wait_http
 from core.jwt import encode
 from core.settings import Settings
 
 TTFT_S = 0.05  # the fake's time to first token in every latency figure (subtracted from it)
 WORKER_CONCURRENCY = 1200  # turns in flight per worker: room for the worker bench's 1,000 streams
-LOG_DIR = Path(os.environ.get("BENCH_LOG_DIR", Path(tempfile.gettempdir()) / "cg-worker-bench"))
-
-
-def wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0, ready: str = "") -> None:
-    """Until `url` answers (with `ready` in its body, when given: e.g. a worker's `worker_listening`
-    gauge at 1 once it has joined its Realtime subscription)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
-        try:
-            if ready in httpx.get(url, timeout=1.0).text:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(url)
-
-
-@contextmanager
-def child(name: str, args: list[str], env: dict[str, str], ready_url: str | None) -> Iterator[subprocess.Popen[bytes]]:
-    """`python <args>` with its stderr in LOG_DIR/<name>.log, once `ready_url` answers; stopped after."""
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    with open(LOG_DIR / f"{name}.log", "ab") as log:
-        process = subprocess.Popen([sys.executable, *args], env=env, stdout=subprocess.DEVNULL, stderr=log)
-    try:
-        if ready_url:
-            wait_http(ready_url, process)
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 class Stack:
@@ -104,8 +63,9 @@ class Stack:
                 pids = []
                 for i in range(workers):  # each with its Prometheus endpoint, started once it listens
                     metrics_port = free_port()
+                    name = f"worker{i + 1 if i else ''}"
                     worker = started.enter_context(
-                        child("worker", ["-m", "worker"], {**env, "WORKER_METRICS_PORT": str(metrics_port)}, None)
+                        child(name, ["-m", "worker"], {**env, "WORKER_METRICS_PORT": str(metrics_port)}, None)
                     )
                     metrics = f"http://127.0.0.1:{metrics_port}/metrics"
                     wait_http(metrics, worker, ready="\nworker_listening 1.0")
