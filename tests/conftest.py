@@ -308,6 +308,17 @@ def stack(stack_db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         local.stop()
 
 
+@pytest.fixture
+async def pg(stack: LocalStack) -> AsyncIterator[asyncpg.Connection]:
+    """A superuser connection to the running stack's database, for arranging data and checking what
+    the services did."""
+    conn = await asyncpg.connect(stack.dsn)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
 @dataclass
 class SignedUpUser:
     id: str

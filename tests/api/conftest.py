@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import asyncpg
 import httpx
 import pytest
 from supabase import acreate_client
@@ -151,16 +150,6 @@ async def worker(stack: LocalStack, fake: FakeScope) -> AsyncIterator[Worker]:
 async def http(api: ApiProcess) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=api.url, timeout=40.0, trust_env=False) as client:
         yield client
-
-
-@pytest.fixture
-async def pg(stack: LocalStack) -> AsyncIterator[asyncpg.Connection]:
-    """A superuser connection, for arranging data and checking what landed."""
-    conn = await asyncpg.connect(stack.dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
 
 @dataclass

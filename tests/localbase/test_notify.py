@@ -53,19 +53,19 @@ async def new_table(db: asyncpg.Connection, notify: bool) -> str:
 
 
 async def test_one_backend_listens_and_after_it_dies_the_schema_cache_catches_up_and_hears_again(
-    stack: LocalStack, stack_db: asyncpg.Connection
+    stack: LocalStack, pg: asyncpg.Connection
 ) -> None:
-    before = await listener(stack, stack_db)
-    missed = await new_table(stack_db, notify=False)  # made without a reload: only a reload on the gap finds it
-    assert await stack_db.fetchval("select pg_terminate_backend($1)", before)
-    await listener(stack, stack_db, other_than=before)
+    before = await listener(stack, pg)
+    missed = await new_table(pg, notify=False)  # made without a reload: only a reload on the gap finds it
+    assert await pg.fetchval("select pg_terminate_backend($1)", before)
+    await listener(stack, pg, other_than=before)
     tables = [missed]
     try:
         await served(stack, missed)
-        heard = await new_table(stack_db, notify=True)
+        heard = await new_table(pg, notify=True)
         tables.append(heard)
         await served(stack, heard)
     finally:
         for name in tables:
-            await stack_db.execute(f"drop table public.{name}")
-        await stack_db.execute("notify pgrst, 'reload schema'")
+            await pg.execute(f"drop table public.{name}")
+        await pg.execute("notify pgrst, 'reload schema'")

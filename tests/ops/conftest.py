@@ -15,9 +15,9 @@ import pytest
 from localbase.postgres import Cluster
 from tests.api.conftest import ApiProcess, spawn_api, start_api
 from tests.conftest import LocalStack, isolated_stack
-from tests.worker.conftest import fake, pg, spawn_worker
+from tests.worker.conftest import fake, spawn_worker
 
-__all__ = ["fake", "ops_api", "pg", "spawn_api", "spawn_worker", "stack"]
+__all__ = ["fake", "ops_api", "spawn_api", "spawn_worker", "stack"]
 
 
 @pytest.fixture(scope="session")

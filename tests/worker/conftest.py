@@ -115,15 +115,6 @@ class Owner:
     token: str
 
 
-@pytest.fixture
-async def pg(stack: LocalStack) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(stack.dsn)
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
 async def make_owner(pg: asyncpg.Connection, stack: LocalStack, role_slug: str | None = None) -> Owner:
     user_id = str(uuid.uuid4())
     tag = user_id[:8]

@@ -12,7 +12,7 @@ from tests.conftest import LocalStack
 from tests.localbase.auth.conftest import client, new_email, new_username
 
 
-async def test_admin_user_lifecycle(stack: LocalStack, service: Client, stack_db: asyncpg.Connection) -> None:
+async def test_admin_user_lifecycle(stack: LocalStack, service: Client, pg: asyncpg.Connection) -> None:
     email, username = new_email(), new_username()
     created = service.auth.admin.create_user(
         {
@@ -26,7 +26,7 @@ async def test_admin_user_lifecycle(stack: LocalStack, service: Client, stack_db
     assert created.email == email
     assert created.email_confirmed_at is not None
     assert created.app_metadata == {"provider": "email", "providers": ["email"], "plan": "pro"}
-    assert await stack_db.fetchval("select username from public.profiles where id = $1", created.id) == username
+    assert await pg.fetchval("select username from public.profiles where id = $1", created.id) == username
 
     fetched = service.auth.admin.get_user_by_id(created.id).user
     assert fetched.id == created.id
@@ -42,8 +42,8 @@ async def test_admin_user_lifecycle(stack: LocalStack, service: Client, stack_db
     assert client(stack).auth.sign_in_with_password({"email": email, "password": "another123"}).session
 
     service.auth.admin.delete_user(created.id)
-    assert await stack_db.fetchval("select count(*) from auth.users where id = $1", created.id) == 0
-    assert await stack_db.fetchval("select count(*) from public.profiles where id = $1", created.id) == 0
+    assert await pg.fetchval("select count(*) from auth.users where id = $1", created.id) == 0
+    assert await pg.fetchval("select count(*) from public.profiles where id = $1", created.id) == 0
     with pytest.raises(AuthApiError) as caught:
         service.auth.admin.get_user_by_id(created.id)
     assert (caught.value.status, caught.value.code) == (404, "user_not_found")

@@ -20,13 +20,13 @@ def _signed_up(anon: Client, password: str = "password123") -> str:
     return email
 
 
-async def test_sign_in_stamps_last_sign_in_on_user_and_profile(anon: Client, stack_db: asyncpg.Connection) -> None:
+async def test_sign_in_stamps_last_sign_in_on_user_and_profile(anon: Client, pg: asyncpg.Connection) -> None:
     email = _signed_up(anon)
-    before = await stack_db.fetchval("select last_sign_in_at from auth.users where email = $1", email)
+    before = await pg.fetchval("select last_sign_in_at from auth.users where email = $1", email)
     response = anon.auth.sign_in_with_password({"email": email, "password": "password123"})
     assert response.session is not None
     assert response.user is not None
-    after = await stack_db.fetchrow(
+    after = await pg.fetchrow(
         "select u.last_sign_in_at, p.last_login_at"
         " from auth.users u join public.profiles p using (id) where u.email = $1",
         email,

@@ -12,7 +12,7 @@ from tests.conftest import LocalStack
 from tests.localbase.auth.conftest import async_client, new_email, new_username
 
 
-async def test_sign_up_returns_a_session_and_creates_the_profile(anon: Client, stack_db: asyncpg.Connection) -> None:
+async def test_sign_up_returns_a_session_and_creates_the_profile(anon: Client, pg: asyncpg.Connection) -> None:
     email, username = new_email(), new_username()
     response = anon.auth.sign_up(
         {"email": email.upper(), "password": "password123", "options": {"data": {"username": username}}}
@@ -24,10 +24,10 @@ async def test_sign_up_returns_a_session_and_creates_the_profile(anon: Client, s
     assert response.user.user_metadata["username"] == username
     assert response.user.app_metadata == {"provider": "email", "providers": ["email"]}
     assert [identity.provider for identity in response.user.identities or []] == ["email"]
-    profile = await stack_db.fetchrow("select username, email from public.profiles where id = $1", response.user.id)
+    profile = await pg.fetchrow("select username, email from public.profiles where id = $1", response.user.id)
     assert profile is not None
     assert dict(profile) == {"username": username, "email": email}
-    stored = await stack_db.fetchval("select encrypted_password from auth.users where id = $1", response.user.id)
+    stored = await pg.fetchval("select encrypted_password from auth.users where id = $1", response.user.id)
     assert stored.startswith("$2")
     assert "password123" not in stored
 
@@ -75,17 +75,17 @@ def test_bad_email_is_validation_failed(anon: Client, email: str) -> None:
     assert "invalid format" in caught.value.message
 
 
-async def test_sql_like_input_is_stored_verbatim(anon: Client, stack_db: asyncpg.Connection) -> None:
+async def test_sql_like_input_is_stored_verbatim(anon: Client, pg: asyncpg.Connection) -> None:
     email = f"o'brien-{new_username()}@example.com"
     password = "pw1'); drop table auth.users; --"
     response = anon.auth.sign_up({"email": email, "password": password})
     assert response.user is not None
     assert response.user.email == email
     assert anon.auth.sign_in_with_password({"email": email, "password": password}).session is not None
-    assert await stack_db.fetchval("select count(*) from auth.users where email = $1", email) == 1
+    assert await pg.fetchval("select count(*) from auth.users where email = $1", email) == 1
 
 
-async def test_a_failing_profile_trigger_fails_the_sign_up(anon: Client, stack_db: asyncpg.Connection) -> None:
+async def test_a_failing_profile_trigger_fails_the_sign_up(anon: Client, pg: asyncpg.Connection) -> None:
     username = new_username()
     anon.auth.sign_up({"email": new_email(), "password": "password123", "options": {"data": {"username": username}}})
     email = new_email()
@@ -95,7 +95,7 @@ async def test_a_failing_profile_trigger_fails_the_sign_up(anon: Client, stack_d
         )
     assert (caught.value.status, caught.value.code) == (500, "unexpected_failure")
     assert caught.value.message == "Database error saving new user"
-    assert await stack_db.fetchval("select count(*) from auth.users where email = $1", email) == 0
+    assert await pg.fetchval("select count(*) from auth.users where email = $1", email) == 0
 
 
 def test_phone_sign_ups_are_disabled(stack: LocalStack) -> None:

@@ -83,10 +83,10 @@ async def make_user(stack: Any, db: asyncpg.Connection, ttl: int = 3600) -> Real
 
 
 @pytest.fixture
-async def alice(stack: Any, stack_db: asyncpg.Connection) -> RealtimeUser:
-    return await make_user(stack, stack_db)
+async def alice(stack: Any, pg: asyncpg.Connection) -> RealtimeUser:
+    return await make_user(stack, pg)
 
 
 @pytest.fixture
-async def bob(stack: Any, stack_db: asyncpg.Connection) -> RealtimeUser:
-    return await make_user(stack, stack_db)
+async def bob(stack: Any, pg: asyncpg.Connection) -> RealtimeUser:
+    return await make_user(stack, pg)

@@ -72,12 +72,12 @@ async def test_rest_broadcast_batch_and_single_reach_subscribers(
 
 async def test_realtime_send_reaches_session_owner_only(
     stack: LocalStack,
-    stack_db: asyncpg.Connection,
+    pg: asyncpg.Connection,
     alice: RealtimeUser,
     bob: RealtimeUser,
     realtime_client: Callable[..., AsyncRealtimeClient],
 ) -> None:
-    session = await new_session(stack_db, alice.id)
+    session = await new_session(pg, alice.id)
     topic = f"chat:{session}"
     private: Any = {"config": {"broadcast": {"self": False}, "private": True}}
     owner, intruder = realtime_client(), realtime_client()
@@ -95,7 +95,7 @@ async def test_realtime_send_reaches_session_owner_only(
     assert states[0][0].value == "CHANNEL_ERROR"
     assert f"Unauthorized: You do not have permissions to read from this Channel topic: {topic}" in str(states[0][1])
 
-    await stack_db.execute("select realtime.send($1::jsonb, 'chunk', $2, true)", '{"text": "hi"}', topic)
+    await pg.execute("select realtime.send($1::jsonb, 'chunk', $2, true)", '{"text": "hi"}', topic)
     await eventually(lambda: bool(heard), what="the SQL broadcast")
     assert heard[0]["payload"]["text"] == "hi"
     assert heard[0]["meta"]["id"]

@@ -14,7 +14,7 @@ from localbase.realtime.capture import CHANNEL, Batch, ChangeListener
 
 
 async def test_a_parked_change_that_cannot_be_read_is_reported_as_a_gap_and_the_stream_goes_on(
-    stack_db_dsn: str, stack_db: asyncpg.Connection
+    stack_db_dsn: str, pg: asyncpg.Connection
 ) -> None:
     batches: list[Batch] = []
     gaps: list[None] = []
@@ -33,9 +33,9 @@ async def test_a_parked_change_that_cannot_be_read_is_reported_as_a_gap_and_the_
     await listener.start()
     try:
         await pool.close()  # the parked read below fails: the pool is closed
-        await stack_db.execute("select pg_notify($1, $2)", CHANNEL, json.dumps({"k": "o", "id": 1}))
+        await pg.execute("select pg_notify($1, $2)", CHANNEL, json.dumps({"k": "o", "id": 1}))
         change: dict[str, Any] = {"k": "i", "marker": "after the failed read"}
-        await stack_db.execute("select pg_notify($1, $2)", CHANNEL, json.dumps(change))
+        await pg.execute("select pg_notify($1, $2)", CHANNEL, json.dumps(change))
         await asyncio.wait_for(delivered.wait(), 10)
         assert gaps == [None]
         assert batches == [[change]]
@@ -45,7 +45,7 @@ async def test_a_parked_change_that_cannot_be_read_is_reported_as_a_gap_and_the_
 
 
 async def test_a_lost_connection_is_a_gap_after_the_changes_heard_before_it_and_before_those_after(
-    stack_db_dsn: str, stack_db: asyncpg.Connection
+    stack_db_dsn: str, pg: asyncpg.Connection
 ) -> None:
     events: list[Any] = []
     after, gap = asyncio.Event(), asyncio.Event()
@@ -64,11 +64,11 @@ async def test_a_lost_connection_is_a_gap_after_the_changes_heard_before_it_and_
     listener = ChangeListener(notifications, pool, on_batch, on_gap)
     await listener.start()
     try:
-        await stack_db.execute("select pg_notify($1, $2)", CHANNEL, json.dumps({"k": "i", "marker": "before"}))
+        await pg.execute("select pg_notify($1, $2)", CHANNEL, json.dumps({"k": "i", "marker": "before"}))
         kill = "select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'capture test'"
-        assert await stack_db.fetchval(kill)
+        assert await pg.fetchval(kill)
         await asyncio.wait_for(gap.wait(), 10)  # told once connected again
-        await stack_db.execute("select pg_notify($1, $2)", CHANNEL, json.dumps({"k": "i", "marker": "after"}))
+        await pg.execute("select pg_notify($1, $2)", CHANNEL, json.dumps({"k": "i", "marker": "after"}))
         await asyncio.wait_for(after.wait(), 10)
         assert events == ["before", "gap", "after"]
     finally:

@@ -16,21 +16,21 @@ from tests.localbase.realtime.conftest import eventually, subscribed, ws_url
 
 
 @pytest.fixture
-async def burst_table(stack_db: asyncpg.Connection) -> AsyncIterator[str]:
+async def burst_table(pg: asyncpg.Connection) -> AsyncIterator[str]:
     """A published table without RLS, dropped afterwards."""
-    await stack_db.execute(
+    await pg.execute(
         "create table public.rt_burst (id bigint primary key, body text);"
         "alter publication supabase_realtime add table public.rt_burst"
     )
     try:
         yield "rt_burst"
     finally:
-        await stack_db.execute("drop table public.rt_burst")
+        await pg.execute("drop table public.rt_burst")
 
 
 async def test_burst_of_ten_thousand_inserts_arrives_in_commit_order(
     stack: LocalStack,
-    stack_db: asyncpg.Connection,
+    pg: asyncpg.Connection,
     burst_table: str,
     realtime_client: Callable[..., AsyncRealtimeClient],
 ) -> None:
@@ -40,9 +40,9 @@ async def test_burst_of_ten_thousand_inserts_arrives_in_commit_order(
 
     next_id = 0
     for _ in range(50):  # 50 transactions of multi-row statements, 200 rows each
-        async with stack_db.transaction():
+        async with pg.transaction():
             for _ in range(4):
-                await stack_db.execute(
+                await pg.execute(
                     "insert into public.rt_burst (id, body) "
                     "select g, 'x' from generate_series($1::bigint, $2::bigint) g",
                     next_id,
@@ -53,14 +53,14 @@ async def test_burst_of_ten_thousand_inserts_arrives_in_commit_order(
     assert [p["data"]["record"]["id"] for p in got] == list(range(10_000))
 
     big = "y" * 100_000
-    await stack_db.execute("insert into public.rt_burst (id, body) values (-1, $1)", big)
+    await pg.execute("insert into public.rt_burst (id, body) values (-1, $1)", big)
     await eventually(lambda: len(got) == 10_001, within=30, what="the 100 KB row")
     assert got[-1]["data"]["record"]["body"] == big
 
 
 async def test_clients_resubscribe_after_server_restart(
     stack: LocalStack,
-    stack_db: asyncpg.Connection,
+    pg: asyncpg.Connection,
     burst_table: str,
     realtime_client: Callable[..., AsyncRealtimeClient],
 ) -> None:
@@ -72,14 +72,14 @@ async def test_clients_resubscribe_after_server_restart(
     channel.on_system(system.append)
     stack.restart()
     await eventually(lambda: channel.is_joined and len(system) >= 1, within=30, what="the rejoin after restart")
-    await stack_db.execute("insert into public.rt_burst (id, body) values (1, 'after restart')")
+    await pg.execute("insert into public.rt_burst (id, body) values (1, 'after restart')")
     await eventually(lambda: bool(got), what="a change after the restart")
     assert got[0]["data"]["record"]["body"] == "after restart"
 
 
 async def test_a_big_row_reaches_subscribers_of_every_gateway_on_the_database(
     stack: LocalStack,
-    stack_db: asyncpg.Connection,
+    pg: asyncpg.Connection,
     burst_table: str,
     realtime_client: Callable[..., AsyncRealtimeClient],
     tmp_path_factory: pytest.TempPathFactory,
@@ -102,7 +102,7 @@ async def test_a_big_row_reaches_subscribers_of_every_gateway_on_the_database(
         )
 
         big = "z" * 50_000
-        await stack_db.execute("insert into public.rt_burst (id, body) values (-2, $1)", big)
+        await pg.execute("insert into public.rt_burst (id, body) values (-2, $1)", big)
         await eventually(lambda: len(got_first) == 1 and len(got_second) == 1, what="the big row at both gateways")
         assert got_first[0]["data"]["record"]["body"] == got_second[0]["data"]["record"]["body"] == big
     finally:

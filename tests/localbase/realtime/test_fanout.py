@@ -23,16 +23,16 @@ _MARKER = 100
 
 
 @pytest.fixture
-async def fanout_table(stack_db: asyncpg.Connection) -> AsyncIterator[str]:
+async def fanout_table(pg: asyncpg.Connection) -> AsyncIterator[str]:
     """A published table without RLS, dropped afterwards."""
-    await stack_db.execute(
+    await pg.execute(
         "create table public.rt_fanout (id bigint primary key, body text);"
         "alter publication supabase_realtime add table public.rt_fanout"
     )
     try:
         yield "rt_fanout"
     finally:
-        await stack_db.execute("drop table public.rt_fanout")
+        await pg.execute("drop table public.rt_fanout")
 
 
 def _ids(got: list[Any]) -> list[tuple[str, int]]:
@@ -41,7 +41,7 @@ def _ids(got: list[Any]) -> list[tuple[str, int]]:
 
 async def test_equal_and_different_bindings_each_get_their_own_changes_once_in_order(
     stack: LocalStack,
-    stack_db: asyncpg.Connection,
+    pg: asyncpg.Connection,
     fanout_table: str,
     realtime_client: Callable[..., AsyncRealtimeClient],
 ) -> None:
@@ -65,11 +65,11 @@ async def test_equal_and_different_bindings_each_get_their_own_changes_once_in_o
     watcher = realtime_client(stack.service_role_key)
     await subscribed(watcher.channel("updates").on_postgres_changes(Change.Update, updates.append, table=fanout_table))
 
-    async with stack_db.transaction():  # one commit: the five inserts reach the server as one run
-        await stack_db.execute("insert into public.rt_fanout select g, 'x' from generate_series(1, 5) g")
-        await stack_db.execute("update public.rt_fanout set body = 'y' where id = 3")
-    await stack_db.execute("insert into public.rt_fanout values ($1, 'marker')", _MARKER)
-    await stack_db.execute("update public.rt_fanout set body = 'marker' where id = $1", _MARKER)
+    async with pg.transaction():  # one commit: the five inserts reach the server as one run
+        await pg.execute("insert into public.rt_fanout select g, 'x' from generate_series(1, 5) g")
+        await pg.execute("update public.rt_fanout set body = 'y' where id = 3")
+    await pg.execute("insert into public.rt_fanout values ($1, 'marker')", _MARKER)
+    await pg.execute("update public.rt_fanout set body = 'marker' where id = $1", _MARKER)
 
     def marked(got: list[Any], event: str) -> bool:
         return (event, _MARKER) in _ids(got)

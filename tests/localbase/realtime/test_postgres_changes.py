@@ -13,11 +13,11 @@ from tests.localbase.realtime.conftest import RealtimeUser, eventually, new_sess
 
 
 async def test_user_gets_own_changes_matching_filter_and_not_other_users(
-    stack: LocalStack, stack_db: asyncpg.Connection, alice: RealtimeUser, bob: RealtimeUser
+    stack: LocalStack, pg: asyncpg.Connection, alice: RealtimeUser, bob: RealtimeUser
 ) -> None:
-    session_a = await new_session(stack_db, alice.id)
-    other_a = await new_session(stack_db, alice.id)
-    session_b = await new_session(stack_db, bob.id)
+    session_a = await new_session(pg, alice.id)
+    other_a = await new_session(pg, alice.id)
+    session_b = await new_session(pg, bob.id)
     got_a: list[Any] = []
     got_b: list[Any] = []
     client_a = await acreate_client(stack.url, stack.anon_key)
@@ -33,12 +33,12 @@ async def test_user_gets_own_changes_matching_filter_and_not_other_users(
         await subscribed(channel_b)
 
         insert = "insert into chat_messages (session_id, content) values ($1, $2) returning id"
-        mine = await stack_db.fetchval(insert, session_a, "hello")
-        await stack_db.fetchval(insert, other_a, "other session")
-        theirs = await stack_db.fetchval(insert, session_b, "b's message")
-        await stack_db.execute("update chat_messages set content = 'edited' where id = $1", mine)
-        await stack_db.execute("delete from chat_messages where id = $1", mine)
-        await stack_db.execute("delete from chat_messages where id = $1", theirs)
+        mine = await pg.fetchval(insert, session_a, "hello")
+        await pg.fetchval(insert, other_a, "other session")
+        theirs = await pg.fetchval(insert, session_b, "b's message")
+        await pg.execute("update chat_messages set content = 'edited' where id = $1", mine)
+        await pg.execute("delete from chat_messages where id = $1", mine)
+        await pg.execute("delete from chat_messages where id = $1", theirs)
         await eventually(lambda: len(got_a) == 3, what="A's insert, update and delete")
         await eventually(lambda: any(p["data"]["type"] == "DELETE" for p in got_b), what="B's own delete")
 
@@ -65,13 +65,13 @@ async def test_user_gets_own_changes_matching_filter_and_not_other_users(
 
 
 async def test_update_old_record_is_the_key_unless_replica_identity_is_full(
-    stack: LocalStack, stack_db: asyncpg.Connection
+    stack: LocalStack, pg: asyncpg.Connection
 ) -> None:
     """An UPDATE's old row travels only from a REPLICA IDENTITY FULL table; the capture trigger is
     made again when the identity changes (03_realtime_capture.sql)."""
-    await stack_db.execute("create table public.rt_identity (id int primary key, v text)")
-    await stack_db.execute("grant select on public.rt_identity to service_role")
-    await stack_db.execute("alter publication supabase_realtime add table public.rt_identity")
+    await pg.execute("create table public.rt_identity (id int primary key, v text)")
+    await pg.execute("grant select on public.rt_identity to service_role")
+    await pg.execute("alter publication supabase_realtime add table public.rt_identity")
     got: list[Any] = []
     client = await acreate_client(stack.url, stack.service_role_key)
     try:
@@ -79,38 +79,38 @@ async def test_update_old_record_is_the_key_unless_replica_identity_is_full(
             Change.Update, got.append, table="rt_identity", schema="public"
         )
         await subscribed(channel)
-        await stack_db.execute("insert into public.rt_identity values (1, 'first')")
-        await stack_db.execute("update public.rt_identity set v = 'second' where id = 1")
+        await pg.execute("insert into public.rt_identity values (1, 'first')")
+        await pg.execute("update public.rt_identity set v = 'second' where id = 1")
         await eventually(lambda: len(got) == 1, what="the update under the default identity")
         assert got[0]["data"]["old_record"] == {"id": 1}
         assert got[0]["data"]["record"] == {"id": 1, "v": "second"}
 
-        await stack_db.execute("alter table public.rt_identity replica identity full")
-        args = await stack_db.fetchval(
+        await pg.execute("alter table public.rt_identity replica identity full")
+        args = await pg.fetchval(
             "select tgnargs from pg_trigger where tgrelid = 'public.rt_identity'::regclass"
             " and tgname = 'localbase_realtime_capture'"
         )
         assert args == 1
-        await stack_db.execute("update public.rt_identity set v = 'third' where id = 1")
+        await pg.execute("update public.rt_identity set v = 'third' where id = 1")
         await eventually(lambda: len(got) == 2, what="the update under REPLICA IDENTITY FULL")
         assert got[1]["data"]["old_record"] == {"id": 1, "v": "second"}
         assert got[1]["data"]["record"] == {"id": 1, "v": "third"}
 
-        await stack_db.execute("alter table public.rt_identity replica identity default")
-        await stack_db.execute("update public.rt_identity set v = 'fourth' where id = 1")
+        await pg.execute("alter table public.rt_identity replica identity default")
+        await pg.execute("update public.rt_identity set v = 'fourth' where id = 1")
         await eventually(lambda: len(got) == 3, what="the update under the default identity again")
         assert got[2]["data"]["old_record"] == {"id": 1}
     finally:
         await client.realtime.close()
-        await stack_db.execute("drop table public.rt_identity")
+        await pg.execute("drop table public.rt_identity")
 
 
 async def test_an_update_of_a_long_text_goes_in_its_notification_not_parked(
-    stack: LocalStack, stack_db: asyncpg.Connection, alice: RealtimeUser
+    stack: LocalStack, pg: asyncpg.Connection, alice: RealtimeUser
 ) -> None:
     """The old row no longer doubles an update's payload: a 5 KB text fits NOTIFY's 8,000 bytes,
     so its update is not parked in realtime.localbase_overflow (and still arrives whole)."""
-    session = await new_session(stack_db, alice.id)
+    session = await new_session(pg, alice.id)
     got: list[Any] = []
     client = await acreate_client(stack.url, stack.anon_key)
     try:
@@ -119,25 +119,25 @@ async def test_an_update_of_a_long_text_goes_in_its_notification_not_parked(
             Change.Update, got.append, table="chat_messages", schema="public", filter=f"session_id=eq.{session}"
         )
         await subscribed(channel)
-        mine = await stack_db.fetchval(
+        mine = await pg.fetchval(
             "insert into chat_messages (session_id, content) values ($1, $2) returning id", session, "a" * 5000
         )
         parked = "select last_value, is_called from realtime.localbase_overflow_id_seq"
-        before = await stack_db.fetchrow(parked)
-        await stack_db.execute("update chat_messages set content = $2 where id = $1", mine, "b" * 5000)
+        before = await pg.fetchrow(parked)
+        await pg.execute("update chat_messages set content = $2 where id = $1", mine, "b" * 5000)
         await eventually(lambda: len(got) == 1, what="the update")
         assert got[0]["data"]["record"]["content"] == "b" * 5000
-        assert await stack_db.fetchrow(parked) == before
+        assert await pg.fetchrow(parked) == before
     finally:
         await client.realtime.close()
 
 
 async def test_a_notification_that_is_not_a_change_is_skipped_and_the_stream_goes_on(
-    stack: LocalStack, stack_db: asyncpg.Connection, alice: RealtimeUser
+    stack: LocalStack, pg: asyncpg.Connection, alice: RealtimeUser
 ) -> None:
     """Anyone may NOTIFY the change channel; text that is not a change is logged and skipped, and
     the changes after it still arrive (a decode error used to end the stream's consumer task)."""
-    session = await new_session(stack_db, alice.id)
+    session = await new_session(pg, alice.id)
     got: list[Any] = []
     client = await acreate_client(stack.url, stack.anon_key)
     try:
@@ -146,9 +146,9 @@ async def test_a_notification_that_is_not_a_change_is_skipped_and_the_stream_goe
             Change.Insert, got.append, table="chat_messages", schema="public", filter=f"session_id=eq.{session}"
         )
         await subscribed(channel)
-        await stack_db.execute("select pg_notify('localbase_realtime', 'not a change')")
-        await stack_db.execute("select pg_notify('localbase_realtime', '{\"k\": \"o\"}')")
-        await stack_db.execute("insert into chat_messages (session_id, content) values ($1, 'after')", session)
+        await pg.execute("select pg_notify('localbase_realtime', 'not a change')")
+        await pg.execute("select pg_notify('localbase_realtime', '{\"k\": \"o\"}')")
+        await pg.execute("insert into chat_messages (session_id, content) values ($1, 'after')", session)
         await eventually(lambda: len(got) == 1, what="the change after the junk")
         assert got[0]["data"]["record"]["content"] == "after"
     finally:

@@ -42,7 +42,7 @@ async def _watch_everything(client: AsyncRealtimeClient, name: str, received: li
 
 async def test_other_users_inserts_updates_and_deletes_never_reach_a_whole_table_subscriber(
     stack: LocalStack,
-    stack_db: asyncpg.Connection,
+    pg: asyncpg.Connection,
     alice: RealtimeUser,
     bob: RealtimeUser,
     realtime_client: Callable[..., AsyncRealtimeClient],
@@ -52,14 +52,14 @@ async def test_other_users_inserts_updates_and_deletes_never_reach_a_whole_table
     await _watch_everything(realtime_client(alice.access_token), "a-all", got_a)
     await _watch_everything(realtime_client(bob.access_token), "b-all", got_b)
 
-    session_a = await new_session(stack_db, alice.id, "alice's")
+    session_a = await new_session(pg, alice.id, "alice's")
     message_a = str(uuid.uuid4())
-    await stack_db.execute(_INSERT_MESSAGE, message_a, session_a, "secret")
-    await stack_db.execute("update chat_messages set content = 'still secret' where id = $1", message_a)
-    await stack_db.execute("update chat_sessions set title = 'renamed' where id = $1", session_a)
-    await stack_db.execute("delete from chat_messages where id = $1", message_a)
-    await stack_db.execute("delete from chat_sessions where id = $1", session_a)
-    sentinel_b = await new_session(stack_db, bob.id, "bob's")
+    await pg.execute(_INSERT_MESSAGE, message_a, session_a, "secret")
+    await pg.execute("update chat_messages set content = 'still secret' where id = $1", message_a)
+    await pg.execute("update chat_sessions set title = 'renamed' where id = $1", session_a)
+    await pg.execute("delete from chat_messages where id = $1", message_a)
+    await pg.execute("delete from chat_sessions where id = $1", session_a)
+    sentinel_b = await new_session(pg, bob.id, "bob's")
 
     await eventually(lambda: ("chat_sessions", "INSERT", sentinel_b) in _summary(got_b), what="B's own insert")
     await eventually(lambda: ("chat_sessions", "DELETE", session_a) in _summary(got_a), what="A's session delete")
@@ -78,7 +78,7 @@ async def test_other_users_inserts_updates_and_deletes_never_reach_a_whole_table
 
 async def test_update_then_delete_reach_the_owner_in_order(
     stack: LocalStack,
-    stack_db: asyncpg.Connection,
+    pg: asyncpg.Connection,
     alice: RealtimeUser,
     realtime_client: Callable[..., AsyncRealtimeClient],
 ) -> None:
@@ -86,16 +86,16 @@ async def test_update_then_delete_reach_the_owner_in_order(
     channel = realtime_client(alice.access_token).channel("a-fast")
     channel.on_postgres_changes(Change.All, got.append, table="chat_messages", schema="public")
     await subscribed(channel)
-    session = await new_session(stack_db, alice.id)
+    session = await new_session(pg, alice.id)
 
     separate, together = str(uuid.uuid4()), str(uuid.uuid4())
-    await stack_db.execute(_INSERT_MESSAGE, separate, session, "one")
-    await stack_db.execute("update chat_messages set content = 'two' where id = $1", separate)
-    await stack_db.execute("delete from chat_messages where id = $1", separate)
-    async with stack_db.transaction():  # one transaction: the same row three times in one batch
-        await stack_db.execute(_INSERT_MESSAGE, together, session, "three")
-        await stack_db.execute("update chat_messages set content = 'four' where id = $1", together)
-        await stack_db.execute("delete from chat_messages where id = $1", together)
+    await pg.execute(_INSERT_MESSAGE, separate, session, "one")
+    await pg.execute("update chat_messages set content = 'two' where id = $1", separate)
+    await pg.execute("delete from chat_messages where id = $1", separate)
+    async with pg.transaction():  # one transaction: the same row three times in one batch
+        await pg.execute(_INSERT_MESSAGE, together, session, "three")
+        await pg.execute("update chat_messages set content = 'four' where id = $1", together)
+        await pg.execute("delete from chat_messages where id = $1", together)
 
     await eventually(lambda: len(got) == 6, what=f"six changes (got {_summary(got)})")
     assert [(kind, key) for _table, kind, key in _summary(got)] == [
@@ -111,7 +111,7 @@ async def test_update_then_delete_reach_the_owner_in_order(
 
 async def test_a_primary_key_reused_by_another_user_is_checked_per_image(
     stack: LocalStack,
-    stack_db: asyncpg.Connection,
+    pg: asyncpg.Connection,
     alice: RealtimeUser,
     bob: RealtimeUser,
     realtime_client: Callable[..., AsyncRealtimeClient],
@@ -123,15 +123,15 @@ async def test_a_primary_key_reused_by_another_user_is_checked_per_image(
         channel = realtime_client(user.access_token).channel(name)
         channel.on_postgres_changes(Change.All, received.append, table="chat_messages", schema="public")
         await subscribed(channel)
-    session_a = await new_session(stack_db, alice.id)
-    session_b = await new_session(stack_db, bob.id)
+    session_a = await new_session(pg, alice.id)
+    session_b = await new_session(pg, bob.id)
 
     shared = str(uuid.uuid4())
-    await stack_db.execute(_INSERT_MESSAGE, shared, session_a, "alice's")
-    await stack_db.execute("delete from chat_messages where id = $1", shared)
-    await stack_db.execute(_INSERT_MESSAGE, shared, session_b, "bob's")
-    await stack_db.execute("delete from chat_messages where id = $1", shared)
-    await stack_db.execute(_INSERT_MESSAGE, shared, session_a, "alice's again")
+    await pg.execute(_INSERT_MESSAGE, shared, session_a, "alice's")
+    await pg.execute("delete from chat_messages where id = $1", shared)
+    await pg.execute(_INSERT_MESSAGE, shared, session_b, "bob's")
+    await pg.execute("delete from chat_messages where id = $1", shared)
+    await pg.execute(_INSERT_MESSAGE, shared, session_a, "alice's again")
 
     await eventually(lambda: len(got_a) == 3, what=f"A's three changes (got {_summary(got_a)})")
     await eventually(lambda: len(got_b) == 2, what=f"B's two changes (got {_summary(got_b)})")
