@@ -34,6 +34,7 @@ class Knobs(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     retry_after: float | None = None  # sent as Retry-After with pre-stream faults
     sse_error: bool = False  # pre-stream errors as HTTP 200 + one event:error frame (seen at the gateway)
     stall_s: float = 3600.0  # how long a "stall" keeps the connection silent
+    fetch_links: bool = True  # False: no image link downloads, as from a DashScope outside a private network
 
     def __post_init__(self) -> None:
         if self.fault is not None and self.fault not in FAULTS and self.fault not in STREAM_FAULTS:

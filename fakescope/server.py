@@ -197,7 +197,7 @@ class FakeScope:
             self._pre_stream_fault(knobs)
             parsed = native.parse(body, request)
             if multimodal:
-                sizes = await vision.measure(vision.refs_in(parsed.messages))
+                sizes = await vision.measure(vision.refs_in(parsed.messages), fetch=knobs.fetch_links)
             call = check(
                 parsed.model, parsed.messages, parsed.params, stream=parsed.stream, incremental=parsed.incremental
             )
@@ -234,7 +234,7 @@ class FakeScope:
             body, knobs = await self._admit(request)
             self._pre_stream_fault(knobs)
             parsed = compat.parse(body)
-            sizes = await vision.measure(vision.compat_refs_in(parsed.messages))
+            sizes = await vision.measure(vision.compat_refs_in(parsed.messages), fetch=knobs.fetch_links)
             call = check(parsed.model, parsed.messages, parsed.params, stream=parsed.stream, incremental=True)
         except Rejected as rejected:
             return self._reject(rejected.error, request_id, compat_mode=True, knobs=knobs)

@@ -4,9 +4,9 @@
 `[{"image": "data:image/png;base64,..."}, {"text": "..."}]`; compatible mode takes OpenAI's parts,
 `[{"type": "image_url", "image_url": {"url": ...}}, {"type": "text", "text": "..."}]`. An image is a
 data URI or an http(s) URL, which the fake downloads as DashScope would, all of a request's at once
-(so a signed Storage URL of the local stack works; the internet does not). An image that cannot be
-fetched or read is refused with the service's `400 InvalidParameter "Failed to download multimodal
-content"`.
+(so a signed Storage URL of the local stack works; the internet does not; the `fetch_links` knob
+off refuses every link, as DashScope does a private network's). An image that cannot be fetched or
+read is refused with the service's `400 InvalidParameter "Failed to download multimodal content"`.
 
 What an image costs is known from its dimensions, so the fake reads those from the image's header
 and no further, as a billing step would: a data URI's base64 is checked whole (alphabet and
@@ -102,10 +102,12 @@ def data_uri_size(ref: str) -> tuple[int, int]:
             chars *= 4
 
 
-async def _size_of(ref: str, http: aiohttp.ClientSession) -> tuple[int, int]:
+async def _size_of(ref: str, http: aiohttp.ClientSession, fetch: bool) -> tuple[int, int]:
     if ref.startswith("data:"):
         return data_uri_size(ref)
     if ref.startswith(("http://", "https://")):
+        if not fetch:
+            raise ValueError("unreachable")
         async with http.get(ref, timeout=aiohttp.ClientTimeout(total=_FETCH_SECONDS)) as response:
             if response.status != 200:
                 raise ValueError(f"HTTP {response.status}")
@@ -113,12 +115,13 @@ async def _size_of(ref: str, http: aiohttp.ClientSession) -> tuple[int, int]:
     raise ValueError("not a URL or data URI")
 
 
-async def measure(refs: list[str]) -> list[tuple[int, int]]:
-    """(width, height) of each image; Rejected when one cannot be fetched or is not an image."""
+async def measure(refs: list[str], *, fetch: bool = True) -> list[tuple[int, int]]:
+    """(width, height) of each image; Rejected when one cannot be fetched (any link, without
+    `fetch`) or is not an image."""
     if not refs:
         return []
     async with aiohttp.ClientSession() as http:
-        found = await asyncio.gather(*(_size_of(ref, http) for ref in refs), return_exceptions=True)
+        found = await asyncio.gather(*(_size_of(ref, http, fetch) for ref in refs), return_exceptions=True)
     sizes: list[tuple[int, int]] = []
     for size in found:
         if isinstance(size, ValueError | aiohttp.ClientError | TimeoutError | OSError):

@@ -8,6 +8,8 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from dashscope import AioGeneration, AioMultiModalConversation
 from PIL import Image
 
@@ -165,6 +167,24 @@ async def test_an_image_the_model_cannot_fetch_is_refused(fake: FakeScope) -> No
         )
     )
     assert (rsp.status_code, rsp.code, rsp.message) == (400, "InvalidParameter", DOWNLOAD_FAILED)
+
+
+async def test_with_fetch_links_off_every_link_is_refused_and_data_uris_are_still_read(fake: FakeScope) -> None:
+    """The knob a test turns off to be a DashScope that cannot reach a private Storage."""
+    picture = base64.b64decode(_png(56, 28).partition(",")[2])
+    app = web.Application()
+    app.router.add_get("/p.png", lambda _: _served(picture))
+    async with TestServer(app, host="127.0.0.1") as server:
+        link = str(server.make_url("/p.png"))
+        assert (await _image_usage(fake, link)).usage["image_tokens"] == image_tokens(56, 28)
+        fake.plan.configure({"next": [{"fetch_links": False}, {"fetch_links": False}]}, fake.knobs)
+        rsp = await _image_usage(fake, link)
+        assert (rsp.status_code, rsp.code, rsp.message) == (400, "InvalidParameter", DOWNLOAD_FAILED)
+        assert (await _image_usage(fake, _png(56, 28))).usage["image_tokens"] == image_tokens(56, 28)
+
+
+async def _served(body: bytes) -> web.Response:
+    return web.Response(body=body, content_type="image/png")
 
 
 async def _image_usage(fake: FakeScope, image: str) -> Any:
