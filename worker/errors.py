@@ -15,6 +15,10 @@ USER_MESSAGES = {
     "ModelNotFound": "The model chosen for this role is not available.",
     "InvalidRequest": "The AI service could not process this request.",
     "InputTooLong": "The conversation is too long for this model; please start a new chat.",
+    "ImageUnreachable": (
+        "AI 服务无法下载本对话中的图片，请联系客服。"
+        " / The AI service could not download an image of this conversation. Please contact support."
+    ),
     "ContentFiltered": (
         "内容安全审核未通过，本轮问答已从后续对话中移除。"
         " / Content moderation refused this turn; it is left out of the rest of the conversation."

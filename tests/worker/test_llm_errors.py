@@ -22,6 +22,8 @@ from worker.llm.errors import classify, retry_after
         (400, "InvalidParameter", "Model not exist.", ("ModelNotFound", False)),
         (400, "InvalidParameter", "Range of input length should be [1, 98304]", ("InputTooLong", False)),
         (400, "InvalidParameter", "Temperature should be in [0.0, 2.0)", ("InvalidRequest", False)),
+        (400, "InvalidParameter", "Failed to download multimodal content", ("ImageUnreachable", False)),
+        (400, "invalid_parameter_error", "Failed to download multimodal content", ("ImageUnreachable", False)),
         (500, "InternalError.Algo", "", ("ServerError", True)),
         (400, "InternalError", "mid-stream: the SDK reports every error event as 400", ("ServerError", True)),
         (503, "ModelUnavailable", "", ("ServiceUnavailable", True)),

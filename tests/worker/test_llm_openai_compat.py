@@ -204,4 +204,4 @@ async def test_an_image_the_model_cannot_fetch_is_refused(provider: OpenAICompat
     with pytest.raises(ProviderError) as caught:
         async for _ in provider.stream([question], GenerationParams(model="qwen-vl-max", multimodal=True)):
             pass
-    assert (caught.value.code, caught.value.retryable) == ("InvalidRequest", False)
+    assert (caught.value.code, caught.value.retryable) == ("ImageUnreachable", False)

@@ -28,6 +28,7 @@ CODES = {
     "ModelNotFound": "the model name is unknown to the endpoint",
     "InvalidRequest": "a parameter is out of range or the request is malformed",
     "InputTooLong": "the prompt exceeds the model's input limit",
+    "ImageUnreachable": "the model could not download an image the request links to",
     "ContentFiltered": "input or output failed content moderation",
     "QuotaExhausted": "free quota used up or billing problem; needs a human",
     "RateLimited": "request or token rate limit; retry after a pause",

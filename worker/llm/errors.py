@@ -66,6 +66,8 @@ def _our_code(status: int | None, code: str, message: str) -> str:
         return "AccessDenied"
     if code == "InvalidParameter" and message.startswith("Model not exist"):
         return "ModelNotFound"
+    if status in (None, 400) and "download" in message.lower():  # "Failed to download multimodal content"
+        return "ImageUnreachable"
     if "Range of input length" in message:
         return "InputTooLong"
     if status is not None and status in _BY_STATUS:
