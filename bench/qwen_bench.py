@@ -12,18 +12,20 @@ same run. Every run starts fresh conversations, so runs repeat the same experime
 earlier images come back on every later image question (the vision model sees them again), and
 with one session across runs their number grew run after run.
 
-Per question: added latency to the first token = user row committed -> first `chunk` at the
-owner's subscribed client, minus the fake's time to first token (the fake reads the image inside
-that time). Per image question, in the pause after its answer, the conversation also times the
-read the worker does for it, with the worker's own Storage client (worker/supabase_http.py, as
-service_role): the object's download for LLM_IMAGE_TRANSPORT=inline (the default), the signed URL
-creation for `signed_url` (the fake then downloads the URL within its time to first token, as
-DashScope would). The figure of record per run: p50(image added) - p50(text added) against
+Per question: added latency to the first token = user row committed -> first `chunk` at the owner's
+subscribed client, minus the fake's time to first token (the fake reads the image inside that time).
+Per image question, in the pause after its answer, the conversation also times the read the worker
+does for it, with the worker's own Storage client (worker/supabase_http.py, as service_role): the
+object's download for LLM_IMAGE_TRANSPORT=inline, the signed URL creation for `signed_url` (the fake
+then downloads the URL within its time to first token, as DashScope would). The default, `auto`, is
+one of the two by where Storage and the model are (worker/images.py): here both are on this machine,
+so `signed_url` (`default_transport` in the report); inline is what a deployment whose Storage the
+model cannot reach gets. The figure of record per run: p50(image added) - p50(text added) against
 p50(upload read), for 1 and 50 conversations and both transports, with the median and range over
-BENCH_RUNS runs. `extra_over_read_ms` is that difference minus the read: at or below zero, the
-image path adds nothing beyond the read. It is given for all image questions, for those carrying
-only their own image (`own_image_only`: a conversation's first), and by how many earlier images
-the question's prompt carries again (`extra_over_read_ms_by_earlier_images`).
+BENCH_RUNS runs. `extra_over_read_ms` is that difference minus the read: at or below zero, the image
+path adds nothing beyond the read. It is given for all image questions, for those carrying only
+their own image (`own_image_only`: a conversation's first), and by how many earlier images the
+question's prompt carries again (`extra_over_read_ms_by_earlier_images`).
 
     BENCH_RUNS=1 .venv/bin/python -m bench qwen   (writes bench/out/qwen.json, merged into bench/report.json)
 """
@@ -59,6 +61,7 @@ from bench.harness import (
 )
 from bench.worker_stack import TTFT_S, Stack
 from core.settings import Settings
+from worker.images import transport_for
 from worker.supabase_http import SupabaseHttp
 
 ROUNDS = {1: 6, 50: 4}  # questions per conversation, half of them with a photo
@@ -272,11 +275,13 @@ def main() -> None:
             bench = Stack(cluster.url, gateway, env)
             conversations = Conversations(bench, gateway, photo())
             figures: dict[str, Any] = {"fake_ttft_ms": TTFT_S * 1000, "runs": RUNS}
+
             serve = ["-m", "localbase", "serve", "--port", str(port)]
             fast = ["--ttft", str(TTFT_S), "--tokens-per-s", "0", "--answer-tokens", "20"]
             with child("gateway", serve, env, f"{gateway}/auth/v1/health"):
                 for transport in TRANSPORTS:
                     with bench.fake_and_worker(fast, LLM_IMAGE_TRANSPORT=transport):
+                        figures["default_transport"] = transport_for("auto", gateway, bench.fake_url)[0]
                         for count in ROUNDS:
                             figures[f"{transport}_{count}"] = asyncio.run(conversations.measure(count, transport))
             figures["target"] = "extra_over_read_ms <= 0 (image_minus_text_p50_ms <= upload_read_p50_ms)"

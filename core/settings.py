@@ -301,9 +301,10 @@ class LlmSettings:
     )
     # A question with images on a model without vision is answered by this model (README, "Images").
     vision_model: str = field(default_factory=lambda: env_str("LLM_VISION_MODEL", "qwen-vl-max"))
-    # How images reach the model: "inline" (data URI; works anywhere) or "signed_url" (a short-lived
-    # Storage link the provider fetches; needs a Storage URL the provider can reach).
-    image_transport: str = field(default_factory=lambda: env_str("LLM_IMAGE_TRANSPORT", "inline"))
+    # How images reach the model: "inline" (data URI; works anywhere), "signed_url" (a short-lived
+    # Storage link the provider fetches; needs a Storage URL it can reach) or "auto": links when the
+    # provider can reach Storage's host, inline after a link it could not download (worker/images.py).
+    image_transport: str = field(default_factory=lambda: env_str("LLM_IMAGE_TRANSPORT", "auto"))
     image_url_seconds: int = field(default_factory=lambda: env_int("LLM_IMAGE_URL_SECONDS", 600))
     # The worker keeps the images it has read (data URIs, links) for later turns (worker/images.py).
     image_cache_mb: int = field(default_factory=lambda: env_int("LLM_IMAGE_CACHE_MB", 128))
@@ -313,6 +314,11 @@ class LlmSettings:
     image_read_ahead: int = field(default_factory=lambda: env_int("LLM_IMAGE_READ_AHEAD", 8))
     # ... and the text of the documents it has read and parsed (worker/documents.py).
     document_cache_mb: int = field(default_factory=lambda: env_int("LLM_DOCUMENT_CACHE_MB", 64))
+
+    @property
+    def base_url(self) -> str:
+        """The endpoint the configured provider calls."""
+        return self.dashscope_base_url if self.provider == "dashscope" else self.openai_base_url
 
 
 @dataclass(frozen=True)

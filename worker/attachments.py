@@ -7,8 +7,9 @@ belong to the question's owner (migrations/..._storage_buckets.sql) and, for ima
 and pixel limits (..._attachments_in_answers.sql). The worker reads them as service_role.
 
 Images go to the model either inline (a `data:` URI: works with any deployment, the bytes travel
-in the request) or as a short-lived signed Storage URL the provider downloads (LLM_IMAGE_TRANSPORT);
-worker/images.py makes those references and keeps them, so an image is read once per worker.
+in the request) or as a short-lived signed Storage URL the provider downloads (LLM_IMAGE_TRANSPORT;
+`auto` picks by where Storage and the model are); worker/images.py makes those references and keeps
+them, so an image is read once per worker.
 Documents (PDF, DOCX, TXT, Markdown) become their text, extracted off the event loop and kept by
 worker/documents.py, so a document is read and parsed once per worker; a document whose text cannot
 be read refuses the turn (`DocumentUnreadable`) rather than answering without it.

@@ -12,6 +12,13 @@ question's first token. Here each reference is kept after its first use and chec
   byte-identical for DashScope's context cache). A later use first asks Storage (HEAD) that the
   object is still there.
 
+Which one (LLM_IMAGE_TRANSPORT, `transport_for`): `auto`, the default, sends links when the model
+can download them, i.e. when Storage's host is public, or the model's endpoint is itself on this
+machine or a private network (the fake, a self-hosted server next to Storage); else data URIs. A
+link the model still cannot download (it says so: `ImageUnreachable`) turns this worker to inline
+for good and the turn asks again (worker/turn.py); with an explicit `signed_url` that is the
+turn's error.
+
 Storage is not asked at all when the caller already knows the object's current ETag (the claim
 carries it for every file it names, migrations/..._claim_knows_stored_files.sql): the same ETag
 as kept gives the kept reference, another one reads the object anew, and `gone` (the claim found
@@ -44,11 +51,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import ipaddress
 import logging
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from PIL import Image, ImageOps
 
@@ -60,6 +69,29 @@ log = logging.getLogger(__name__)
 
 BUCKET = "attachments"
 _SCALED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+TRANSPORTS = ("auto", "inline", "signed_url")
+# names that only resolve inside a private network (mDNS, Docker/Kubernetes, home routers, RFC 8375)
+_PRIVATE_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa", ".svc", ".cluster.local")
+
+
+def transport_for(setting: str, storage_url: str, model_url: str) -> tuple[str, bool]:
+    """The transport LLM_IMAGE_TRANSPORT names, `auto` resolved for these URLs; and whether a link
+    the model cannot download may fall back to inline (only `auto`'s). ValueError on another value."""
+    if setting not in TRANSPORTS:
+        raise ValueError(f"LLM_IMAGE_TRANSPORT must be one of {', '.join(TRANSPORTS)}, not {setting!r}")
+    if setting != "auto":
+        return setting, False
+    reachable = not _private(storage_url) or _private(model_url)
+    return ("signed_url" if reachable else "inline"), True
+
+
+def _private(url: str) -> bool:
+    """Whether `url`'s host is this machine or on a private network (what a cloud service cannot reach)."""
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    try:
+        return not ipaddress.ip_address(host).is_global
+    except ValueError:
+        return "." not in host or host.endswith(_PRIVATE_SUFFIXES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +111,15 @@ class ImageRefs:
         max_bytes: int,
         max_pixels: int = 0,
         read_ahead: int = 0,
+        fallback: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`max_pixels` 0 sends every inline image as stored; `read_ahead` 0 reads nothing ahead."""
+        """`transport`: inline or signed_url; `fallback`: a link the model could not download turns
+        this to inline (`fall_back`). `max_pixels` 0 sends every inline image as stored;
+        `read_ahead` 0 reads nothing ahead."""
         self._http = http
         self._signed = transport == "signed_url"
+        self._fallback = fallback
         self._max_pixels = max_pixels
         self._seconds = seconds
         self._clock = clock
@@ -93,6 +129,20 @@ class ImageRefs:
     @property
     def kept_bytes(self) -> int:
         return self._kept.size
+
+    @property
+    def signed(self) -> bool:
+        """Whether images go as links now."""
+        return self._signed
+
+    def fall_back(self) -> bool:
+        """The model could not download a link: send data URIs from now on, when allowed (`auto`).
+        Whether images go inline now. Links kept meanwhile are read anew on their next use (they
+        carry no ETag)."""
+        if self._signed and self._fallback:
+            self._signed = False
+            log.warning("the model cannot download Storage links: images go inline from now on")
+        return not self._signed
 
     async def ref(self, path: str, mime_type: str, *, etag: str | None = None, gone: bool = False) -> str:
         """A data URI or signed URL for the object at `path`; SupabaseError when Storage has none.

@@ -42,6 +42,10 @@ class SupabaseHttp:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
 
+    @property
+    def url(self) -> str:
+        return self._url
+
     def _http(self) -> aiohttp.ClientSession:
         """Created on first use, inside the running loop."""
         if self._session is None:

@@ -26,7 +26,7 @@ from worker.claim_prompt import claim_prompt
 from worker.documents import DocumentTexts
 from worker.early import EarlyCall, EarlyCalls
 from worker.errors import AttachmentError
-from worker.images import ImageRefs
+from worker.images import ImageRefs, transport_for
 from worker.llm import (
     ChatMessage,
     Finished,
@@ -92,9 +92,11 @@ class Turns:
         self._images: ImageRefs | None = None
         self._documents: DocumentTexts | None = None
         if storage is not None:
+            transport, fallback = transport_for(llm.image_transport, storage.url, llm.base_url)
             self._images = ImageRefs(
                 storage,
-                transport=llm.image_transport,
+                transport=transport,
+                fallback=fallback,
                 seconds=llm.image_url_seconds,
                 max_bytes=llm.image_cache_mb << 20,
                 max_pixels=llm.image_max_pixels,
@@ -133,28 +135,38 @@ class Turns:
 
     async def _answer(self, reply: Reply) -> _Outcome | None:
         """The row's final state, or None when the row must not be finalised here."""
-        if reply.claim.attachments or any(item.attachments for item in reply.claim.history):
-            self._take_early(reply.claim, None)
+        while True:
+            linked = False  # the prompt carries Storage links the model downloads
+            if reply.claim.attachments or any(item.attachments for item in reply.claim.history):
+                self._take_early(reply.claim, None)
+                linked = self._images is not None and self._images.signed
+                try:
+                    prompt = await self._with_attachments(reply.claim)
+                except AttachmentError as refused:
+                    log.warning("attachment refused", extra={**_ids(reply.claim), "error": str(refused)})
+                    return _Outcome("error", error_code=refused.code)
+            else:
+                prompt = claim_prompt(reply.claim, self._llm, self._catalog)
+            early = self._take_early(reply.claim, prompt)
+            consumer = asyncio.create_task(self._consume(reply, prompt.messages, prompt.params, early))
+            reply.bind(consumer)
             try:
-                prompt = await self._with_attachments(reply.claim)
-            except AttachmentError as refused:
-                log.warning("attachment refused", extra={**_ids(reply.claim), "error": str(refused)})
-                return _Outcome("error", error_code=refused.code)
-        else:
-            prompt = claim_prompt(reply.claim, self._llm, self._catalog)
-        early = self._take_early(reply.claim, prompt)
-        consumer = asyncio.create_task(self._consume(reply, prompt.messages, prompt.params, early))
-        reply.bind(consumer)
-        try:
-            await asyncio.wait([consumer])
-        except asyncio.CancelledError:
-            reply.stop(SHUTDOWN)
-            await asyncio.wait([consumer])
-        if consumer.cancelled():
-            return self._stopped(reply, prompt)
-        error = consumer.exception()
-        if isinstance(error, ProviderError):
-            return _Outcome("error", model=prompt.params.model, input_tokens=prompt.input_tokens, error_code=error.code)
+                await asyncio.wait([consumer])
+            except asyncio.CancelledError:
+                reply.stop(SHUTDOWN)
+                await asyncio.wait([consumer])
+            if consumer.cancelled():
+                return self._stopped(reply, prompt)
+            error = consumer.exception()
+            if not isinstance(error, ProviderError):
+                break
+            # LLM_IMAGE_TRANSPORT=auto chose links the model cannot download (it refuses before
+            # answering): ask again inline, once (the next prompt carries no links)
+            unreachable = linked and error.code == "ImageUnreachable" and not reply.delivered
+            if not (unreachable and self._images is not None and self._images.fall_back()):
+                return _Outcome(
+                    "error", model=prompt.params.model, input_tokens=prompt.input_tokens, error_code=error.code
+                )
         if error is not None:
             log.error("turn failed", exc_info=error, extra=_ids(reply.claim))
             return _Outcome("error", model=prompt.params.model, error_code="WorkerError")

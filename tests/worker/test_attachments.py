@@ -18,6 +18,7 @@ from PIL import Image
 from storage3 import AsyncStorageClient
 from storage3.exceptions import StorageApiError
 
+from core.settings import LlmSettings
 from fakescope.server import MULTIMODAL_PATH
 from fakescope.vision import image_tokens
 from tests.conftest import LocalStack
@@ -80,7 +81,7 @@ async def test_an_image_question_reaches_the_vision_model_inline_and_bills_image
     picture = png(280, 140)
     item = await upload(stack, owner, "pic.png", picture, "image/png", width=280, height=140)
     await pg.execute("update chat_sessions set model = 'qwen-plus' where id = $1", owner.session_id)  # no vision
-    await workers.start(worker_settings(stack, fake))
+    await workers.start(worker_settings(stack, fake, llm=_llm(fake, image_transport="inline")))
     row = await final_answer(pg, await ask_with(pg, owner, "What is in this picture?", [item]))
 
     assert row["status"] == "completed", row["error_code"]
@@ -132,8 +133,7 @@ async def test_an_image_larger_than_the_model_looks_at_is_sent_and_billed_at_tha
     stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
 ) -> None:
     item = await upload(stack, owner, "wide.png", png(400, 300), "image/png", width=400, height=300)
-    settings = worker_settings(stack, fake)
-    llm = settings.llm.__class__(api_key="sk-test", dashscope_base_url=fake.native_url, image_max_pixels=40_000)
+    llm = _llm(fake, image_transport="inline", image_max_pixels=40_000)
     await workers.start(worker_settings(stack, fake, llm=llm))
     row = await final_answer(pg, await ask_with(pg, owner, "describe it", [item]))
 
@@ -145,18 +145,66 @@ async def test_an_image_larger_than_the_model_looks_at_is_sent_and_billed_at_tha
         assert row["image_tokens"] == image_tokens(sent.width, sent.height)
 
 
-async def test_a_signed_url_image_is_fetched_by_the_model(
+def _llm(fake: RecordingFakeScope, **settings: Any) -> LlmSettings:
+    return LlmSettings(api_key="sk-test", dashscope_base_url=fake.native_url, **settings)
+
+
+def _image(request: Mapping[str, Any]) -> str:
+    """The first image of a recorded request's question."""
+    return str(request["input"]["messages"][-1]["content"][0]["image"])
+
+
+async def test_by_default_an_image_goes_as_a_signed_url_the_model_fetches_when_it_can_reach_storage(
     stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
 ) -> None:
+    """LLM_IMAGE_TRANSPORT=auto: the fake and Storage are both on this machine, so the link works."""
     item = await upload(stack, owner, "far.png", png(56, 56), "image/png", width=56, height=56)
-    settings = worker_settings(stack, fake)
-    llm = settings.llm.__class__(api_key="sk-test", dashscope_base_url=fake.native_url, image_transport="signed_url")
-    await workers.start(worker_settings(stack, fake, llm=llm))
+    assert LlmSettings().image_transport == "auto"
+    await workers.start(worker_settings(stack, fake))
     row = await final_answer(pg, await ask_with(pg, owner, "and this one?", [item]))
     assert row["status"] == "completed", row["error_code"]
     assert row["image_tokens"] == image_tokens(56, 56)
-    ref = fake.requests[-1]["input"]["messages"][-1]["content"][0]["image"]
-    assert ref.startswith(f"{stack.url}/storage/v1/object/sign/attachments/")
+    assert _image(fake.requests[-1]).startswith(f"{stack.url}/storage/v1/object/sign/attachments/")
+
+
+async def test_a_link_the_model_cannot_download_is_asked_again_inline_and_images_stay_inline(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    """auto: the model refuses the link (as DashScope does a private Storage's); the same turn asks
+    again with the image inline, and later turns send images inline at once."""
+    first = await upload(stack, owner, "near.png", png(56, 28), "image/png", width=56, height=28)
+    await workers.start(worker_settings(stack, fake))
+    await fake.script({"fetch_links": False})
+    row = await final_answer(pg, await ask_with(pg, owner, "what is this?", [first]))
+    assert row["status"] == "completed", row["error_code"]
+    assert row["image_tokens"] == image_tokens(56, 28)
+    refused, answered = fake.requests
+    assert _image(refused).startswith(f"{stack.url}/storage/v1/object/sign/")
+    assert _image(answered) == "data:image/png;base64," + base64.b64encode(png(56, 28)).decode()
+
+    fake.requests.clear()
+    second = await upload(stack, owner, "later.png", png(28, 28), "image/png", width=28, height=28)
+    row = await final_answer(pg, await ask_with(pg, owner, "and this?", [second]))
+    assert row["status"] == "completed", row["error_code"]
+    [sent] = fake.requests
+    assert all(part["image"].startswith("data:") for m in sent["input"]["messages"] for part in _images(m))
+
+
+def _images(message: Mapping[str, Any]) -> list[dict[str, str]]:
+    content = message["content"]
+    return [part for part in content if "image" in part] if isinstance(content, list) else []
+
+
+async def test_with_signed_url_chosen_a_link_the_model_cannot_download_ends_the_turn_clearly(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    item = await upload(stack, owner, "walled.png", png(28, 28), "image/png", width=28, height=28)
+    await workers.start(worker_settings(stack, fake, llm=_llm(fake, image_transport="signed_url")))
+    await fake.script({"fetch_links": False})
+    row = await final_answer(pg, await ask_with(pg, owner, "what is this?", [item]))
+    assert (row["status"], row["error_code"]) == ("error", "ImageUnreachable")
+    assert "could not download an image" in row["error_message"]
+    assert len(fake.requests) == 1  # not asked again: signed_url was chosen
 
 
 async def test_a_document_question_is_answered_from_its_text(

@@ -18,7 +18,7 @@ from PIL import Image
 from tests.conftest import LocalStack
 from tests.worker.conftest import Owner
 from tests.worker.test_attachments import png, storage_of, upload
-from worker.images import ImageRefs, scaled_down
+from worker.images import ImageRefs, scaled_down, transport_for
 from worker.supabase_http import SupabaseError, SupabaseHttp
 
 MAX_PIXELS = 1_310_720  # LLM_IMAGE_MAX_PIXELS' default
@@ -296,3 +296,52 @@ def test_scaling_keeps_format_and_transparency(blob: bytes, mime: str, mode: str
         assert image.width / image.height == pytest.approx(4 / 3, rel=0.01)
         if mode == "RGBA":
             assert pixel(image, (5, 5))[3] == 0  # transparency survives
+
+
+@pytest.mark.parametrize(
+    ("storage", "model", "chosen"),
+    [
+        ("https://abcd.supabase.co", "https://dashscope.aliyuncs.com/api/v1", "signed_url"),  # hosted: reachable
+        ("http://127.0.0.1:54321", "https://dashscope.aliyuncs.com/api/v1", "inline"),  # the local stack
+        ("http://localhost:54321", "https://dashscope-intl.aliyuncs.com/api/v1", "inline"),
+        ("http://kong:8000", "https://dashscope.aliyuncs.com/api/v1", "inline"),  # a Docker service name
+        ("http://storage.svc.cluster.local", "https://dashscope.aliyuncs.com/api/v1", "inline"),
+        ("http://10.0.3.7:8000", "https://dashscope.aliyuncs.com/api/v1", "inline"),
+        ("http://[::1]:54321", "https://dashscope.aliyuncs.com/api/v1", "inline"),
+        ("http://127.0.0.1:54321", "http://127.0.0.1:8089/api/v1", "signed_url"),  # the fake, on this machine
+        ("http://kong:8000", "http://vllm:8000/v1", "signed_url"),  # a model server beside Storage
+        ("https://files.example.com", "http://192.168.1.20:8000/v1", "signed_url"),
+    ],
+)
+def test_auto_sends_links_only_where_the_model_can_reach_storage(storage: str, model: str, chosen: str) -> None:
+    assert transport_for("auto", storage, model) == (chosen, True)
+
+
+def test_a_named_transport_is_kept_and_an_unknown_one_refused() -> None:
+    assert transport_for("inline", "https://abcd.supabase.co", "http://127.0.0.1:8089") == ("inline", False)
+    assert transport_for("signed_url", "http://127.0.0.1:54321", "https://x.aliyuncs.com") == ("signed_url", False)
+    with pytest.raises(ValueError, match="LLM_IMAGE_TRANSPORT"):
+        transport_for("signed-url", "http://127.0.0.1:54321", "http://127.0.0.1:8089")
+
+
+async def test_falling_back_sends_a_kept_link_inline_only_when_auto_chose_links(
+    stack: LocalStack, owner: Owner
+) -> None:
+    picture = png(30, 20)
+    item = await upload(stack, owner, "fallback.png", picture, "image/png")
+    path = str(item["path"])
+    http = LoggedHttp(stack)
+    try:
+        chosen = ImageRefs(http, transport="signed_url", seconds=600, max_bytes=1 << 20)
+        assert not chosen.fall_back()  # signed_url named: the error is the turn's
+        assert chosen.signed
+
+        auto = ImageRefs(http, transport="signed_url", fallback=True, seconds=600, max_bytes=1 << 20)
+        assert (await auto.ref(path, "image/png")).startswith(f"{stack.url}/storage/v1/object/sign/")
+        assert auto.fall_back()
+        assert not auto.signed
+        assert auto.fall_back()  # already inline: another turn may ask again too
+        assert await auto.ref(path, "image/png") == data_uri(picture)  # the kept link is not reused
+        assert [entry[0] for entry in http.log] == ["sign", "get"]
+    finally:
+        await http.aclose()
