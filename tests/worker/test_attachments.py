@@ -187,7 +187,9 @@ async def test_a_link_the_model_cannot_download_is_asked_again_inline_and_images
     row = await final_answer(pg, await ask_with(pg, owner, "and this?", [second]))
     assert row["status"] == "completed", row["error_code"]
     [sent] = fake.requests
-    assert all(part["image"].startswith("data:") for m in sent["input"]["messages"] for part in _images(m))
+    images = [part["image"] for message in sent["input"]["messages"] for part in _images(message)]
+    assert images[-1] == "data:image/png;base64," + base64.b64encode(png(28, 28)).decode()
+    assert all(image.startswith("data:") for image in images)  # the earlier one too, if the model sees it
 
 
 def _images(message: Mapping[str, Any]) -> list[dict[str, str]]:
