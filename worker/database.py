@@ -27,9 +27,14 @@ from typing import Any, cast
 import asyncpg
 import msgspec
 
+from worker.histories import Walked
+
 ROLE = "service_role"
 
-_CLAIM = "select public.worker_claim($1::uuid[], $2, $3, $4, $5, $6::uuid[], $7::bigint[])::text"
+_CLAIM = (
+    "select claim::text, ids, types, contents, depths, files"
+    " from public.worker_claim($1::uuid[], $2, $3, $4, $5, $6::uuid[], $7::bigint[])"
+)
 _FLUSH = "select id::text, cancel_requested from public.worker_flush($1, $2, $3::jsonb)"
 _SWEEP = "select public.worker_sweep($1, $2)::text"
 _TITLE_NEEDED = "select public.worker_title_needed($1::uuid)"
@@ -84,7 +89,7 @@ class WorkerDatabase:
         rows = await self._db().fetch(
             _CLAIM, message_ids, worker, lease_seconds, max_attempts, history_limit, tips, epochs
         )
-        return [cast(dict[str, Any], msgspec.json.decode(row[0])) for row in rows]
+        return [claim_row(row) for row in rows]
 
     async def flush(self, worker: str, lease_seconds: float, updates: list[dict[str, Any]]) -> dict[str, bool]:
         """{row id: cancel_requested} for the rows `worker` still holds after the writes."""
@@ -116,6 +121,12 @@ class WorkerDatabase:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+
+
+def claim_row(row: asyncpg.Record) -> dict[str, Any]:
+    """A row of `worker_claim` (or `worker_claim_contexts`), its claim as text: the claim its JSON
+    says, with its `history` (worker/histories.py)."""
+    return {**cast(dict[str, Any], msgspec.json.decode(row[0])), "history": Walked(*row[1:6])}
 
 
 async def _no_reset(conn: asyncpg.Connection) -> None:

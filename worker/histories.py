@@ -21,6 +21,7 @@ uses it: no locking.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,19 @@ class HistoryItem(msgspec.Struct, frozen=True, gc=False):
     content: str
     id: str = ""
     attachments: tuple[dict[str, Any], ...] = ()  # an earlier question's files (worker/attachments.py)
+
+
+@dataclass(frozen=True, slots=True)
+class Walked:
+    """The history a claim row carries (`worker_claim`'s columns), nearest first, as parallel lists:
+    lists of strings cost the garbage collector nothing, where an object per item made a claim
+    round of hundreds of questions trigger dozens of collections."""
+
+    ids: Sequence[object]  # uuid.UUID as asyncpg decodes them
+    types: Sequence[str]  # "user" | "assistant"
+    contents: Sequence[str]
+    depths: Sequence[int]
+    files: Sequence[str | None]  # an earlier question's files as JSON text, or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +89,14 @@ class Histories:
     def join(self, row: dict[str, Any], resumed: History | None) -> tuple[HistoryItem, ...]:
         """The question's whole history from its claim row (see store.Claim.from_row), given
         `resumed`, the history named in the claim for this question; it is kept for the next."""
-        walked = row["history"]
-        items = [_item(h) for h in walked]
-        depths = [int(h["depth"]) for h in walked]
+        walked: Walked = row["history"]
+        items = [
+            HistoryItem(kind, content, str(item_id), tuple(msgspec.json.decode(files)) if files else ())
+            for item_id, kind, content, files in zip(
+                walked.ids, walked.types, walked.contents, walked.files, strict=True
+            )
+        ]
+        depths = list(walked.depths)
         at = row.get("resumed_at")
         if at is not None:
             if resumed is None:
@@ -115,7 +134,3 @@ class Histories:
                 break
             items.append(item)
             depths.append(depth + at)
-
-
-def _item(h: dict[str, Any]) -> HistoryItem:
-    return HistoryItem(h["type"], h["content"], str(h.get("id") or ""), tuple(h.get("attachments") or ()))

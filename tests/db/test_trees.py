@@ -13,8 +13,9 @@ import asyncpg
 import pytest
 
 from tests.db.actors import Actor, acting_as, create_user
+from worker.database import claim_row
 
-CLAIM = "select public.worker_claim($1::uuid[], $2, 30.0, 3, 50) as c"
+CLAIM = "select claim::text, ids, types, contents, depths, files from public.worker_claim($1::uuid[], $2, 30.0, 3, 50)"
 
 
 @asynccontextmanager
@@ -44,7 +45,7 @@ class Tree:
             rows = await self.db.fetch(CLAIM, [question], "w1")
         finally:
             await self.db.execute("reset role")
-        [won] = [json.loads(r["c"]) for r in rows]
+        [won] = [claim_row(r) for r in rows]
         await self.db.execute(
             "update chat_messages set content = $2, status = 'completed', lease_owner = null where id = $1",
             won["id"],
@@ -110,8 +111,8 @@ async def test_edit_makes_a_sibling_and_the_worker_sees_only_the_new_path(tree: 
         [row] = await db.fetch(CLAIM, [edited], "w1")
     finally:
         await db.execute("reset role")
-    context = json.loads(row["c"])
-    assert [h["content"] for h in context["history"]] == ["a1", "q1"]
+    context = claim_row(row)
+    assert context["history"].contents == ["a1", "q1"]
     assert await tree.path() == ["q1", "a1", "q2 edited", ""]
     async with acting(db, tree.actor):
         forks = await db.fetch("select * from chat_forks($1)", tree.session)
@@ -155,7 +156,7 @@ async def test_answers_are_numbered_and_each_number_is_requested_once(tree: Tree
         assert await db.fetch(CLAIM, [str(twice[0]["id"]), q1], "w2") == []
     finally:
         await db.execute("reset role")
-    assert json.loads(won["c"])["answer_no"] == 2
+    assert claim_row(won)["answer_no"] == 2
 
 
 async def test_another_user_can_neither_request_branch_nor_read(tree: Tree, db: asyncpg.Connection) -> None:

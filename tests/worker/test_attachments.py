@@ -31,6 +31,7 @@ from tests.worker.conftest import (
     until,
     worker_settings,
 )
+from worker.database import claim_row
 from worker.documents import DOCX, extract
 from worker.errors import AttachmentError
 from worker.turn import Turns
@@ -283,11 +284,12 @@ async def claim_of(pg: asyncpg.Connection, question_id: str) -> dict[str, Any]:
     """The worker's claim of a question, made as the worker makes it (service_role)."""
     async with pg.transaction():
         await pg.execute("set local role service_role")
-        raw = await pg.fetchval(
-            "select c::text from public.worker_claim($1::uuid[], 'probe', 30, 3, 10) c", [question_id]
+        [row] = await pg.fetch(
+            "select claim::text, ids, types, contents, depths, files"
+            " from public.worker_claim($1::uuid[], 'probe', 30, 3, 10)",
+            [question_id],
         )
-    claim: dict[str, Any] = json.loads(raw)
-    return claim
+    return claim_row(row)
 
 
 async def test_the_claim_gives_each_files_etag_and_null_for_a_file_that_is_gone(
@@ -312,8 +314,9 @@ async def test_the_claim_gives_each_files_etag_and_null_for_a_file_that_is_gone(
         await storage_of(stack, owner).from_("attachments").remove([str(photo["path"])])
         later = await claim_of(pg, await ask_with(pg, owner, "and now?", []))
         assert later["attachments"] == []
-        earlier = next(item for item in later["history"] if item["id"] == first)
-        assert {a["name"]: a["etag"] for a in earlier["attachments"]} == {
+        walked = later["history"]
+        earlier = walked.files[[str(i) for i in walked.ids].index(first)]
+        assert {a["name"]: a["etag"] for a in json.loads(earlier)} == {
             "then.png": None,
             "note.txt": tags["note.txt"],
         }

@@ -14,8 +14,9 @@ import asyncpg
 import pytest
 
 from tests.db.actors import Actor, acting_as, create_user
+from worker.database import claim_row
 
-CLAIM = "select public.worker_claim($1::uuid[], $2, $3, $4, $5) as c"
+CLAIM = "select claim::text, ids, types, contents, depths, files from public.worker_claim($1::uuid[], $2, $3, $4, $5)"
 FLUSH = "select * from public.worker_flush($1, $2, $3::jsonb)"
 
 
@@ -25,7 +26,7 @@ async def claim(conn: asyncpg.Connection, ids: list[str], worker: str, lease: fl
         rows = await conn.fetch(CLAIM, ids, worker, lease, 3, 50)
     finally:
         await conn.execute("reset role")
-    return [json.loads(r["c"]) for r in rows]
+    return [claim_row(r) for r in rows]
 
 
 async def flush(conn: asyncpg.Connection, worker: str, items: list[dict[str, Any]]) -> dict[str, bool]:
@@ -68,7 +69,7 @@ async def test_claim_creates_one_pending_answer_with_context(db: asyncpg.Connect
     assert won["attempts"] == 1
     assert won["question"] == "now?"
     assert won["role"]["slug"] == "tech_expert"
-    assert [h["content"] for h in won["history"]] == ["earlier answer", "earlier question"]
+    assert won["history"].contents == ["earlier answer", "earlier question"]
     row = await db.fetchrow("select status, lease_owner, user_id from chat_messages where id = $1", won["id"])
     assert (row["status"], row["lease_owner"], str(row["user_id"])) == ("pending", "w1", question["user"])
     assert await claim(db, [question["message"]], "w2") == []
@@ -78,7 +79,7 @@ async def test_a_question_named_twice_is_claimed_once(db: asyncpg.Connection, qu
     await db.execute("set role service_role")
     try:
         rows = await db.fetch(
-            "select public.worker_claim($1::uuid[], 'w', 30, 3, 50, $2::uuid[], $3::bigint[]) as c",
+            "select * from public.worker_claim($1::uuid[], 'w', 30, 3, 50, $2::uuid[], $3::bigint[])",
             [question["message"], question["message"]],
             [None, question["message"]],
             [None, 0],
@@ -179,7 +180,8 @@ async def test_sweep_finds_unanswered_and_expired(db: asyncpg.Connection, questi
 @pytest.mark.parametrize("role", ["anon", "authenticated"])
 async def test_api_roles_cannot_call_worker_functions(db: asyncpg.Connection, role: str) -> None:
     for sql in (
-        "select public.worker_claim('{}'::uuid[], 'x', 1, 1, 1)",
+        "select * from public.worker_claim('{}'::uuid[], 'x', 1, 1, 1)",
+        "select * from public.worker_claim_contexts('{}', '{}', '{}', '{}', 1, null, null)",
         "select * from public.worker_flush('x', 1, '[]')",
         "select * from public.worker_sweep(1, 1)",
     ):

@@ -12,11 +12,18 @@ import asyncpg
 import pytest
 
 from tests.db.actors import create_user
-from worker.histories import Histories, HistoryItem
+from worker.database import claim_row
+from worker.histories import Histories, HistoryItem, Walked
 
 LIMIT = 4  # small, so the depth cut (2 x 4 + 1 messages) and the count cut both bite
-CLAIM = "select public.worker_claim($1::uuid[], 'w', 30, 5, $2, $3::uuid[], $4::bigint[])::text"
-WHOLE = "select public.worker_claim_context($1, $2, 1, 1, $3, null, null)::text"
+CLAIM = (
+    "select claim::text, ids, types, contents, depths, files"
+    " from public.worker_claim($1::uuid[], 'w', 30, 5, $2, $3::uuid[], $4::bigint[])"
+)
+WHOLE = (
+    "select claim::text, ids, types, contents, depths, files"
+    " from public.worker_claim_contexts(array[$1::uuid], array[$2::uuid], '{1}', '{1}', $3, null, null)"
+)
 FLUSH = "select * from public.worker_flush('w', 30, $1::jsonb)"
 
 
@@ -43,20 +50,23 @@ class Conversation:
         kept = histories.kept(self.session)
         await self.db.execute("set role service_role")
         try:
-            raw = await self.db.fetchval(
+            [raw] = await self.db.fetch(
                 CLAIM,
                 [question],
                 LIMIT,
                 [kept.tip if kept else None],
                 [kept.epoch if kept else None],
             )
-            row = json.loads(raw)
-            whole = json.loads(await self.db.fetchval(WHOLE, row["id"], question, LIMIT))["history"]
+            row = claim_row(raw)
+            [whole_row] = await self.db.fetch(WHOLE, row["id"], question, LIMIT)
+            whole = claim_row(whole_row)["history"]
         finally:
             await self.db.execute("reset role")
         history = histories.join(row, kept)
         self.resumed.append(row.get("resumed_at") is not None)
-        assert [(h.id, h.type, h.content) for h in history] == [(h["id"], h["type"], h["content"]) for h in whole]
+        assert [(h.id, h.type, h.content) for h in history] == list(
+            zip([str(i) for i in whole.ids], whole.types, whole.contents, strict=True)
+        )
         return row["id"], history
 
     async def finish(self, answer: str, status: str = "completed", error_code: str | None = None) -> None:
@@ -196,12 +206,12 @@ async def test_every_change_to_a_read_path_is_seen(db: asyncpg.Connection, talk:
 
 def test_a_history_with_files_is_not_kept() -> None:
     histories = Histories(LIMIT, 1 << 20)
-    answer = {"id": "a1", "type": "assistant", "content": "x", "depth": 1}
-    question = {"id": "q1", "type": "user", "content": "y", "depth": 2, "attachments": [{"path": "p", "etag": "e"}]}
+    files = '[{"path": "p", "etag": "e"}]'
+    both = Walked(["a1", "q1"], ["assistant", "user"], ["x", "y"], [1, 2], [None, files])
     row: dict[str, Any] = {"reply_to": "q2", "session_id": "s", "epoch": 0, "settled": True}
-    assert len(histories.join({**row, "history": [answer, question]}, None)) == 2
+    assert len(histories.join({**row, "history": both}, None)) == 2
     assert histories.kept("s") is None
-    histories.join({**row, "history": [answer]}, None)
+    histories.join({**row, "history": Walked(["a1"], ["assistant"], ["x"], [1], [None])}, None)
     kept = histories.kept("s")
     assert kept is not None
     assert kept.tip == "q2"
@@ -210,6 +220,7 @@ def test_a_history_with_files_is_not_kept() -> None:
 
 def test_a_resumed_claim_must_name_what_it_resumes() -> None:
     histories = Histories(LIMIT, 1 << 20)
-    row = {"reply_to": "q", "session_id": "s", "epoch": 0, "settled": True, "history": [], "resumed_at": 2}
+    nothing = Walked([], [], [], [], [])
+    row = {"reply_to": "q", "session_id": "s", "epoch": 0, "settled": True, "history": nothing, "resumed_at": 2}
     with pytest.raises(ValueError, match="not named"):
         histories.join(row, None)
