@@ -75,6 +75,66 @@ async def test_claim_creates_one_pending_answer_with_context(db: asyncpg.Connect
     assert await claim(db, [question["message"]], "w2") == []
 
 
+async def _talk(db: asyncpg.Connection, name: str, turns: list[tuple[str, str, str]]) -> tuple[str, str, str]:
+    """A user's session of answered `turns` (question, answer, answer status), then a new question:
+    (user, session, the new question)."""
+    user = await create_user(db, name)
+    session = await db.fetchval("insert into chat_sessions (user_id, title) values ($1, 't') returning id", user)
+    for asked, answered, status in turns:
+        q = await db.fetchval(
+            "insert into chat_messages (session_id, user_id, content) values ($1, $2, $3) returning id",
+            session,
+            user,
+            asked,
+        )
+        await db.execute(
+            "insert into chat_messages (session_id, user_id, message_type, reply_to, content, status, error_code)"
+            " values ($1, $2, 'assistant', $3, $4, $5, $6)",
+            session,
+            user,
+            q,
+            answered,
+            status,
+            "ContentFiltered" if status == "error" else None,
+        )
+    last = await db.fetchval(
+        "insert into chat_messages (session_id, user_id, content) values ($1, $2, 'and now?') returning id",
+        session,
+        user,
+    )
+    return str(user), str(session), str(last)
+
+
+async def test_one_round_walks_each_question_on_its_own_path(db: asyncpg.Connection) -> None:
+    """A claim round walks all its questions together (migrations/..._claims_walk_together.sql):
+    each gets its own session's history, nothing of another user's, a refused question left out,
+    and the same history it would get claimed alone."""
+    dan = await _talk(db, "dan", [("dan 1", "to dan 1", "completed"), ("dan 2", "blocked", "error")])
+    eve = await _talk(db, "eve", [("eve 1", "to eve 1", "completed"), ("eve 2", "to eve 2", "completed")])
+    lone = await _talk(db, "fay", [])
+    won = {c["reply_to"]: c for c in await claim(db, [dan[2], eve[2], lone[2]], "w1")}
+    assert won[dan[2]]["history"].contents == ["to dan 1", "dan 1"]
+    assert won[eve[2]]["history"].contents == ["to eve 2", "eve 2", "to eve 1", "eve 1"]
+    assert won[lone[2]]["history"].contents == []
+    for (user, session, question), context in ((dan, won[dan[2]]), (eve, won[eve[2]])):
+        assert (context["user_id"], context["session_id"]) == (user, session)
+        owners = await db.fetch(
+            "select distinct user_id from chat_messages where id = any($1::uuid[])", context["history"].ids
+        )
+        assert [str(r["user_id"]) for r in owners] == [user]
+        await db.execute("set role service_role")
+        try:
+            [alone] = await db.fetch(
+                "select claim::text, ids, types, contents, depths, files from public.worker_claim_contexts("
+                "array[$1::uuid], array[$2::uuid], '{1}', '{1}', 50, null, null)",
+                context["id"],
+                question,
+            )
+        finally:
+            await db.execute("reset role")
+        assert claim_row(alone)["history"] == context["history"]
+
+
 async def test_a_question_named_twice_is_claimed_once(db: asyncpg.Connection, question: dict[str, str]) -> None:
     await db.execute("set role service_role")
     try:
