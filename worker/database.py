@@ -31,10 +31,11 @@ from worker.histories import Walked
 
 ROLE = "service_role"
 
-_CLAIM = (
-    "select claim::text, ids, types, contents, depths, files"
-    " from public.worker_claim($1::uuid[], $2, $3, $4, $5, $6::uuid[], $7::bigint[])"
-)
+# A claim row as the worker reads it (worker_claim's and worker_claim_contexts' columns), the
+# message ids as text: a claim round's histories are then lists of strings only, which the cyclic
+# collector never looks at (as uuid objects, each id was one more for every young collection).
+CLAIM_COLUMNS = "claim::text, ids::text[], types, contents, depths, files"
+_CLAIM = f"select {CLAIM_COLUMNS} from public.worker_claim($1::uuid[], $2, $3, $4, $5, $6::uuid[], $7::bigint[])"
 _FLUSH = "select id::text, cancel_requested from public.worker_flush($1, $2, $3::jsonb)"
 _SWEEP = "select public.worker_sweep($1, $2)::text"
 _TITLE_NEEDED = "select public.worker_title_needed($1::uuid)"

@@ -50,7 +50,7 @@ class Walked:
     lists of strings cost the garbage collector nothing, where an object per item made a claim
     round of hundreds of questions trigger dozens of collections."""
 
-    ids: Sequence[object]  # uuid.UUID as asyncpg decodes them
+    ids: Sequence[str]
     types: Sequence[str]  # "user" | "assistant"
     contents: Sequence[str]
     depths: Sequence[int]
@@ -91,7 +91,7 @@ class Histories:
         `resumed`, the history named in the claim for this question; it is kept for the next."""
         walked: Walked = row["history"]
         items = [
-            HistoryItem(kind, content, str(item_id), tuple(msgspec.json.decode(files)) if files else ())
+            HistoryItem(kind, content, item_id, tuple(msgspec.json.decode(files)) if files else ())
             for item_id, kind, content, files in zip(
                 walked.ids, walked.types, walked.contents, walked.files, strict=True
             )

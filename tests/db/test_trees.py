@@ -13,9 +13,9 @@ import asyncpg
 import pytest
 
 from tests.db.actors import Actor, acting_as, create_user
-from worker.database import claim_row
+from worker.database import CLAIM_COLUMNS, claim_row
 
-CLAIM = "select claim::text, ids, types, contents, depths, files from public.worker_claim($1::uuid[], $2, 30.0, 3, 50)"
+CLAIM = f"select {CLAIM_COLUMNS} from public.worker_claim($1::uuid[], $2, 30.0, 3, 50)"
 
 
 @asynccontextmanager

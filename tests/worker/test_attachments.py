@@ -31,7 +31,7 @@ from tests.worker.conftest import (
     until,
     worker_settings,
 )
-from worker.database import claim_row
+from worker.database import CLAIM_COLUMNS, claim_row
 from worker.documents import DOCX, extract
 from worker.errors import AttachmentError
 from worker.turn import Turns
@@ -285,8 +285,7 @@ async def claim_of(pg: asyncpg.Connection, question_id: str) -> dict[str, Any]:
     async with pg.transaction():
         await pg.execute("set local role service_role")
         [row] = await pg.fetch(
-            "select claim::text, ids, types, contents, depths, files"
-            " from public.worker_claim($1::uuid[], 'probe', 30, 3, 10)",
+            f"select {CLAIM_COLUMNS} from public.worker_claim($1::uuid[], 'probe', 30, 3, 10)",
             [question_id],
         )
     return claim_row(row)

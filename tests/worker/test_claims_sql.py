@@ -14,9 +14,9 @@ import asyncpg
 import pytest
 
 from tests.db.actors import Actor, acting_as, create_user
-from worker.database import claim_row
+from worker.database import CLAIM_COLUMNS, claim_row
 
-CLAIM = "select claim::text, ids, types, contents, depths, files from public.worker_claim($1::uuid[], $2, $3, $4, $5)"
+CLAIM = f"select {CLAIM_COLUMNS} from public.worker_claim($1::uuid[], $2, $3, $4, $5)"
 FLUSH = "select * from public.worker_flush($1, $2, $3::jsonb)"
 
 
@@ -125,7 +125,7 @@ async def test_one_round_walks_each_question_on_its_own_path(db: asyncpg.Connect
         await db.execute("set role service_role")
         try:
             [alone] = await db.fetch(
-                "select claim::text, ids, types, contents, depths, files from public.worker_claim_contexts("
+                f"select {CLAIM_COLUMNS} from public.worker_claim_contexts("
                 "array[$1::uuid], array[$2::uuid], '{1}', '{1}', 50, null, null)",
                 context["id"],
                 question,

@@ -12,16 +12,13 @@ import asyncpg
 import pytest
 
 from tests.db.actors import create_user
-from worker.database import claim_row
+from worker.database import CLAIM_COLUMNS, claim_row
 from worker.histories import Histories, HistoryItem, Walked
 
 LIMIT = 4  # small, so the depth cut (2 x 4 + 1 messages) and the count cut both bite
-CLAIM = (
-    "select claim::text, ids, types, contents, depths, files"
-    " from public.worker_claim($1::uuid[], 'w', 30, 5, $2, $3::uuid[], $4::bigint[])"
-)
+CLAIM = f"select {CLAIM_COLUMNS} from public.worker_claim($1::uuid[], 'w', 30, 5, $2, $3::uuid[], $4::bigint[])"
 WHOLE = (
-    "select claim::text, ids, types, contents, depths, files"
+    f"select {CLAIM_COLUMNS}"
     " from public.worker_claim_contexts(array[$1::uuid], array[$2::uuid], '{1}', '{1}', $3, null, null)"
 )
 FLUSH = "select * from public.worker_flush('w', 30, $1::jsonb)"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import gc
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
@@ -94,6 +96,29 @@ async def test_stream_yields_deltas_then_exact_usage(provider: DashScopeProvider
 async def test_sampling_parameters_reach_the_service(provider: DashScopeProvider) -> None:
     _, final = await _run(provider, GenerationParams(model="qwen-turbo", max_tokens=5, temperature=0.3, stop=("zzz",)))
     assert (final.finish_reason, final.output_tokens) == ("length", 5)
+
+
+async def test_messages_are_copied_by_the_sdk_without_a_copy_of_each(
+    provider: DashScopeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK deep-copies the messages of every call; the provider's own list makes that copy a new
+    list of the same dicts, and those are plain dicts of strings the cyclic collector never tracks."""
+    given: list[Any] = []
+    call = dashscope.AioGeneration.call
+
+    async def recording(*args: Any, **kwargs: Any) -> Any:
+        given.append(kwargs["messages"])
+        return await call(*args, **kwargs)
+
+    monkeypatch.setattr(dashscope.AioGeneration, "call", recording)
+    text, _ = await _run(provider)
+    assert text
+    [messages] = given
+    copied = copy.deepcopy(messages)
+    assert type(copied) is list
+    assert copied == [{"role": m.role, "content": m.content} for m in MESSAGES]
+    assert all(mine is theirs for mine, theirs in zip(messages, copied, strict=True))
+    assert not any(gc.is_tracked(message) for message in messages)
 
 
 @pytest.mark.parametrize(

@@ -110,7 +110,7 @@ class DashScopeProvider:
         try:
             result = await api.call(
                 model=params.model,
-                messages=[_message(m, params.multimodal) for m in messages],
+                messages=_Messages(_message(m, params.multimodal) for m in messages),
                 api_key=self._api_key,
                 base_address=self.base_url,
                 session=self._http(),
@@ -126,23 +126,24 @@ class DashScopeProvider:
         return cast(AsyncGenerator[Any, None], result)
 
 
-class _Built(dict[str, Any]):
-    """A message built for one call. The SDK deep-copies the messages it is given (so a caller's
-    list is never changed by its preprocessing); these are made for this call alone, so the copy
-    returns them as they are: ~2 µs a message of Python's generic deep copy, on every turn's path."""
+class _Messages(list[dict[str, Any]]):
+    """The messages of one call. The SDK deep-copies the list it is given, so that its preprocessing
+    (the multimodal endpoint rewrites file parts) never changes a caller's; every dict here is made
+    for this call alone, so the copy is a new list of the same dicts. Python's generic deep copy is
+    ~2 µs a message on every turn's path, and a text message stays a plain dict of strings, which
+    the cyclic collector never tracks (an object of our own per message would be ~50 more a turn
+    for every young collection to walk)."""
 
-    __slots__ = ()
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> _Built:
-        return self
+    def __deepcopy__(self, memo: dict[int, Any]) -> list[dict[str, Any]]:
+        return list(self)
 
 
-def _message(message: ChatMessage, multimodal: bool) -> _Built:
+def _message(message: ChatMessage, multimodal: bool) -> dict[str, Any]:
     """Text endpoint: content is a string. Multimodal: a list of parts, images first, system included."""
     if not multimodal:
-        return _Built(role=message.role, content=message.content)
+        return {"role": message.role, "content": message.content}
     parts: list[dict[str, str]] = [{"image": image} for image in message.images]
-    return _Built(role=message.role, content=[*parts, {"text": message.content}])
+    return {"role": message.role, "content": [*parts, {"text": message.content}]}
 
 
 def _text(content: Any) -> str:
