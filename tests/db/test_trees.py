@@ -159,6 +159,24 @@ async def test_answers_are_numbered_and_each_number_is_requested_once(tree: Tree
     assert claim_row(won)["answer_no"] == 2
 
 
+async def test_one_round_claims_a_new_question_and_a_requested_answer(tree: Tree, db: asyncpg.Connection) -> None:
+    """A round naming a question and a requested answer row claims both: the question's answer by
+    the round's first query, the requested row by its second (which a round whose every id was
+    claimed as a question skips)."""
+    q1 = await tree.ask("q1")
+    await tree.answer(q1, "a1")
+    async with acting(db, tree.actor):
+        requested = str((await db.fetchrow("select * from request_answer($1, 2)", q1))["id"])
+    q2 = await tree.ask("q2")
+    await db.execute("set role service_role")
+    try:
+        rows = [claim_row(r) for r in await db.fetch(CLAIM, [q2, requested], "w1")]
+    finally:
+        await db.execute("reset role")
+    assert sorted((row["reply_to"], row["answer_no"]) for row in rows) == sorted([(q2, 1), (q1, 2)])
+    assert requested in {row["id"] for row in rows}
+
+
 async def test_another_user_can_neither_request_branch_nor_read(tree: Tree, db: asyncpg.Connection) -> None:
     q1 = await tree.ask("secret question")
     a1 = await tree.answer(q1, "secret answer")
