@@ -314,7 +314,7 @@ async def test_the_claim_gives_each_files_etag_and_null_for_a_file_that_is_gone(
         later = await claim_of(pg, await ask_with(pg, owner, "and now?", []))
         assert later["attachments"] == []
         walked = later["history"]
-        earlier = walked.files[[str(i) for i in walked.ids].index(first)]
+        earlier = walked.files[walked.ids.index(first)]
         assert {a["name"]: a["etag"] for a in json.loads(earlier)} == {
             "then.png": None,
             "note.txt": tags["note.txt"],

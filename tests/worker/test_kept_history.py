@@ -62,7 +62,7 @@ class Conversation:
         history = histories.join(row, kept)
         self.resumed.append(row.get("resumed_at") is not None)
         assert [(h.id, h.type, h.content) for h in history] == list(
-            zip([str(i) for i in whole.ids], whole.types, whole.contents, strict=True)
+            zip(whole.ids, whole.types, whole.contents, strict=True)
         )
         return row["id"], history
 
