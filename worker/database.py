@@ -58,17 +58,16 @@ class WorkerDatabase:
         self._pool: asyncpg.Pool | None = None
 
     async def start(self) -> None:
+        """Opens every connection now and keeps them (a connection lost is replaced in the
+        background, asyncpg's floor), each made ready by `_ready` before its first use."""
         self._pool = await asyncpg.create_pool(
             self._dsn,
-            min_size=min(2, self._size),
+            min_size=self._size,
             max_size=self._size,
+            init=_ready,
             reset=_no_reset,
             server_settings={"role": ROLE, "application_name": "chatgalaxy-worker"},
         )
-        role = await self._pool.fetchval("select current_user")
-        if role != ROLE:
-            await self.close()
-            raise WrongDatabaseRole(f"WORKER_DATABASE_URL acts as {role!r}, not {ROLE!r}")
 
     def _db(self) -> asyncpg.Pool:
         if self._pool is None:
@@ -128,6 +127,20 @@ def claim_row(row: asyncpg.Record) -> dict[str, Any]:
     """A row of `worker_claim` (or `worker_claim_contexts`), its claim as text: the claim its JSON
     says, with its `history` (worker/histories.py)."""
     return {**cast(dict[str, Any], msgspec.json.decode(row[0])), "history": Walked(*row[1:6])}
+
+
+async def _ready(conn: asyncpg.Connection) -> None:
+    """A new connection, before any use: it must act as service_role, and the claim and the flush
+    run once with nothing to do. Postgres compiles the two functions and plans their statements, and
+    asyncpg prepares both statements, here rather than inside the turn that first uses the
+    connection: that turn's claim and flush took ~35-45 ms on a cold connection against ~7 on a
+    ready one and ~4.5 warm (bench: a pool grown on demand reached for new connections mid-run at
+    50 and 200 conversations, each such claim one more sample in the tail)."""
+    role = await conn.fetchval("select current_user")
+    if role != ROLE:
+        raise WrongDatabaseRole(f"WORKER_DATABASE_URL acts as {role!r}, not {ROLE!r}")
+    await conn.fetch(_CLAIM, [], "", 0.0, 0, 0, [], [])
+    await conn.fetch(_FLUSH, "", 0.0, "[]")
 
 
 async def _no_reset(conn: asyncpg.Connection) -> None:
