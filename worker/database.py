@@ -11,8 +11,8 @@ call is one prepared statement in one round trip.
 Connecting: WORKER_DATABASE_URL logs in as a role that may become `service_role` (the local stack's
 and Supabase's `authenticator`, or Supabase's `postgres`), directly or through Supavisor's *session*
 mode (port 5432): the role is a startup parameter, so it is the session's default (even a RESET
-keeps it); transaction mode (6543) does not keep it. At start the worker refuses a connection that
-did not become `service_role`.
+keeps it); transaction mode (6543) does not keep it. Every connection that did not become
+`service_role` is refused before its first use, so a worker on such a login does not start.
 
 Guarantees: every statement runs as `service_role`, one statement per call (so each is its own
 transaction, as each RPC was), and no call leaves session state behind, so connections go back to
