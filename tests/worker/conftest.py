@@ -35,6 +35,7 @@ T = TypeVar("T")
 # answer is final, and tests count and read the model calls of answers.
 FAST_WORKER = {
     "WORKER_TITLES": "0",
+    "WORKER_DATABASE_POOL": "4",  # each connection is opened and readied at start: fewer, sooner
     "WORKER_LEASE_SECONDS": "2",
     "WORKER_SWEEP_INTERVAL": "0.5",
     "WORKER_FLUSH_INTERVAL": "0.1",
@@ -168,6 +169,7 @@ def worker_settings(
 ) -> Settings:
     fast = {
         "titles": False,
+        "database_pool": 4,  # as FAST_WORKER
         "lease_seconds": 2.0,
         "sweep_interval": 0.5,
         "flush_interval": 0.1,
