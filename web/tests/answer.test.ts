@@ -53,4 +53,29 @@ describe('turnsOf', () => {
     const [turn] = turnsOf(branches([q1, stray], 'x1'), new Map(), new Map())
     expect(turn?.answer.id).toBeNull()
   })
+
+  it('keeps the turns a chunk does not change as the same objects, so only the streaming one renders again', () => {
+    const usage = { input_tokens: 12, output_tokens: 30 }
+    const q1 = msg('q1', null)
+    const a1 = msg('a1', 'q1', 'assistant', { content: 'first answer', ...usage })
+    const q2 = msg('q2', 'a1')
+    const tree = branches([q1, a1, q2], 'q2')
+    const stream = new AnswerStream()
+    const streams = new Map([['a2', stream]])
+    const latest = new Map([['q2', 'a2']])
+    stream.chunk({ message_id: 'a2', reply_to: 'q2', attempt: 1, seq: 1, delta: 'Hel' })
+    const before = turnsOf(tree, streams, latest)
+    stream.chunk({ message_id: 'a2', reply_to: 'q2', attempt: 1, seq: 2, delta: 'lo' })
+    const after = turnsOf(tree, streams, latest, before)
+    expect(after[0]).toBe(before[0]) // the answered turn, its usage an equal object built again
+    expect(after[1]).not.toBe(before[1])
+    expect(after[1]?.answer.text).toBe('Hello')
+    expect(before[1]?.answer.text).toBe('Hel')
+    // A row that changed (here its content, read again) is a new turn.
+    const edited = { ...a1, content: 'first answer, edited' }
+    const again = turnsOf(branches([q1, edited, q2], 'q2'), streams, latest, after)
+    expect(again[0]).not.toBe(after[0])
+    expect(again[0]?.answer.text).toBe('first answer, edited')
+    expect(again[1]).toBe(after[1])
+  })
 })

@@ -3,7 +3,7 @@ import { effectScope, nextTick, ref, watch } from 'vue'
 import { mount } from '@vue/test-utils'
 import { makeI18n } from '@/i18n'
 import MarkdownView from '@/components/MarkdownView.vue'
-import { GAP_MS, RENDER_SHARE, usePacedText, type PacedText } from '@/composables/pacedText'
+import { GAP_MS, MAX_GAP_MS, RENDER_SHARE, usePacedText, type PacedText } from '@/composables/pacedText'
 
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance', 'Date'] })
@@ -78,6 +78,16 @@ describe('usePacedText', () => {
     expect(result.shown.value).toBe('long answer')
     vi.advanceTimersByTime(1)
     expect(result.shown.value).toBe('long answer grows')
+    scope.stop()
+  })
+
+  it('never waits longer than MAX_GAP_MS, however long a render seemed to take (a tab in the background)', async () => {
+    const { text, result, scope } = paced()
+    await set(text, 'a')
+    result.took(5 * 60_000) // timed to a frame that came when the tab was shown again
+    await set(text, 'ab')
+    vi.advanceTimersByTime(MAX_GAP_MS)
+    expect(result.shown.value).toBe('ab')
     scope.stop()
   })
 

@@ -8,13 +8,17 @@
  *
  * So while `streaming`, `shown` follows `text` at most once every GAP_MS, and after a render that
  * took `ms` (reported with `took`) no sooner than RENDER_SHARE of the time goes to rendering: a
- * 60 ms render waits 240 ms. The first text shows at once, the latest text always shows within
- * that gap (never skipped), and the final text shows as soon as streaming ends.
+ * 60 ms render waits 240 ms, and no wait is longer than MAX_GAP_MS. The first text shows at once,
+ * the latest text always shows within that gap (never skipped), and the final text shows as soon
+ * as streaming ends.
  */
 import { onScopeDispose, readonly, ref, watch, type Ref } from 'vue'
 
 export const GAP_MS = 50
 export const RENDER_SHARE = 0.25
+// The longest wait, whatever a render seemed to take (a hidden tab runs no frames, so a render
+// timed to its next frame can seem to take minutes).
+export const MAX_GAP_MS = 1000
 
 export interface PacedText {
   shown: Readonly<Ref<string>>
@@ -40,7 +44,8 @@ export function usePacedText(text: () => string, streaming: () => boolean): Pace
       timer = undefined
       if (value !== shown.value) show()
     } else if (timer === undefined && value !== shown.value) {
-      const wait = Math.max(GAP_MS, cost / RENDER_SHARE) - (performance.now() - shownAt)
+      const gap = Math.min(MAX_GAP_MS, Math.max(GAP_MS, cost / RENDER_SHARE))
+      const wait = gap - (performance.now() - shownAt)
       if (wait <= 0) show()
       else timer = setTimeout(show, wait)
     }

@@ -44,6 +44,11 @@ function longer(a: string | null | undefined, b: string | null | undefined): str
   return (a ?? '').length >= (b ?? '').length ? (a ?? null) : (b ?? null)
 }
 
+/** An answer without sources. One shared array: a fresh `[]` for each view (built again on every
+ *  chunk) was a changed prop for every answer's MarkdownView, which rendered every answer of the
+ *  conversation again on each chunk of the one streaming. */
+const NO_SOURCES: Source[] = []
+
 /** What the page shows for an answer: the final stored row, else the longer of stream and row. */
 export function answerView(row: ChatMessage | undefined, stream: AnswerStream | undefined): AnswerView {
   const base = {
@@ -56,7 +61,7 @@ export function answerView(row: ChatMessage | undefined, stream: AnswerStream | 
     reasoning: (row && isFinal(row.status) ? row.reasoning : longer(row?.reasoning, stream?.reasoning)) ?? '',
     reasoningMs: row?.reasoning_ms ?? stream?.reasoningMs ?? null,
     thinkingNow: !(row && isFinal(row.status)) && (stream?.thinking ?? false),
-    sources: row?.sources ?? stream?.sources ?? [],
+    sources: row?.sources ?? stream?.sources ?? NO_SOURCES,
     finishReason: row?.finish_reason ?? null,
     usage: usageOf(row),
   }
@@ -72,22 +77,54 @@ export function answerView(row: ChatMessage | undefined, stream: AnswerStream | 
 /**
  * One turn per question on the path, each with the answer that follows it there. `streams` is keyed
  * by answer id; `latest` names the newest answer heard of per question, for a question whose answer
- * row has not been read yet.
+ * row has not been read yet. A turn equal to one of `previous` (the last result) is that same object,
+ * so on a chunk only the streaming turn's component renders again, not every turn of the chat.
  */
-export function turnsOf(tree: Branches, streams: ReadonlyMap<string, AnswerStream>, latest: ReadonlyMap<string, string>): Turn[] {
+export function turnsOf(
+  tree: Branches,
+  streams: ReadonlyMap<string, AnswerStream>,
+  latest: ReadonlyMap<string, string>,
+  previous: readonly Turn[] = [],
+): Turn[] {
   const { path, siblings } = tree
+  const before = new Map(previous.map((turn) => [turn.question.id, turn]))
   const out: Turn[] = []
   path.forEach((question, i) => {
     if (question.message_type !== 'user') return
     const next = path[i + 1]
     const row = next && next.message_type === 'assistant' && next.reply_to === question.id ? next : undefined
     const streamId = row?.id ?? latest.get(question.id)
-    out.push({
+    const turn: Turn = {
       question,
       answer: answerView(row, streamId ? streams.get(streamId) : undefined),
       questionSiblings: siblings.get(question.id) ?? [question.id],
       answerSiblings: row ? (siblings.get(row.id) ?? [row.id]) : [],
-    })
+    }
+    const old = before.get(question.id)
+    out.push(old && sameTurn(old, turn) ? old : turn)
   })
   return out
+}
+
+function sameTurn(a: Turn, b: Turn): boolean {
+  return (
+    a.question === b.question &&
+    sameFields(a.questionSiblings, b.questionSiblings) &&
+    sameFields(a.answerSiblings, b.answerSiblings) &&
+    sameFields(a.answer, b.answer, 1)
+  )
+}
+
+/** Equal fields (arrays: items), comparing objects `depth` levels down (an answer's `usage`). */
+function sameFields(a: object, b: object, depth = 0): boolean {
+  const x = a as Record<string, unknown>
+  const y = b as Record<string, unknown>
+  const keys = Object.keys(x)
+  if (keys.length !== Object.keys(y).length) return false
+  return keys.every((key) => {
+    const u = x[key]
+    const v = y[key]
+    if (u === v) return true
+    return depth > 0 && typeof u === 'object' && typeof v === 'object' && u !== null && v !== null && sameFields(u, v, depth - 1)
+  })
 }

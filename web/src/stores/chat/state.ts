@@ -4,7 +4,8 @@
  *
  * Streams are keyed by the answer's id (a question may have several answers); `latest` names the
  * newest answer heard of per question, for a question whose answer row has not been read yet.
- * A `triggerRef(streams)` after each event re-renders, cheaper than deep reactivity on every chunk.
+ * A `triggerRef(streams)` after each event re-renders, cheaper than deep reactivity on every chunk;
+ * `turns` keeps every turn the event did not change (lib/answer.ts), so only the streaming one renders.
  */
 import { computed, ref, shallowRef } from 'vue'
 import type { AnswerStream } from '@/lib/stream'
@@ -38,7 +39,7 @@ export function chatState() {
   /** The sidebar's list: archived sessions stay in /history only (unless open right now). */
   const recent = computed(() => sessions.value.filter((s) => s.archived_at === null || s.id === currentId.value))
   const tree = computed(() => branches(messages.value, current.value?.current_leaf_id ?? null))
-  const turns = computed<Turn[]>(() => turnsOf(tree.value, streams.value, latest))
+  const turns = computed<Turn[]>((previous) => turnsOf(tree.value, streams.value, latest, previous))
   const inFlight = computed(() => turns.value.filter((t) => !t.answer.final))
 
   /** Forget the open conversation's rows and streams. */
