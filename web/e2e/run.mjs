@@ -193,6 +193,20 @@ await journey(async ({ newPage }) => {
     await page.goto(`${WEB_URL}/?s=${result.sessionId}`)
     await page.locator(tid('turn')).first().waitFor({ timeout: STEP_MS })
     if (!(await page.locator(tid('tabbar')).isVisible())) throw new Error('no tab bar on a phone')
+    // Long answers on a narrow screen: the chat is taller than its pane, opens at its end, and
+    // follows a new answer down as it streams (rendered at its own pace) to its last line.
+    const atEnd = async (what) => {
+      const end = () => {
+        const el = document.querySelector('[data-testid="messages"]')
+        return el !== null && el.scrollHeight > el.clientHeight && el.scrollHeight - el.scrollTop - el.clientHeight < 2
+      }
+      await page.waitForFunction(end, null, { timeout: 5000 }).catch(() => {}) // the check below says what was wrong
+      const seen = await page.locator(tid('messages')).evaluate((el) => ({ height: el.scrollHeight, pane: el.clientHeight, top: el.scrollTop }))
+      if (!(await page.evaluate(end))) throw new Error(`${what}: not at the end of the chat: ${JSON.stringify(seen)}`)
+    }
+    await atEnd('opened')
+    await sendAndWatch(page, 'One more, read on a phone')
+    await atEnd('answered')
     await shot(page, '12-phone-chat')
     await page.locator(tid('open-sessions')).click()
     await page.locator(`.el-drawer ${tid('session-item')}`).first().waitFor({ state: 'visible', timeout: STEP_MS })
