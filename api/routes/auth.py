@@ -86,16 +86,13 @@ class AuthController(Controller):
         available = await call(upstream.rest_anon().rpc("username_available", {"name": username}).execute())
         if available.data is False:
             raise UsernameTaken(field="username")
-        try:
-            async with auth_call():
-                result = await upstream.auth().sign_up(
-                    {"email": email, "password": password, "options": {"data": {"username": username}}}
-                )
-        except ApiError as error:
-            cause = error.__cause__
-            if isinstance(cause, AuthError) and "Database error" in cause.message:
-                raise UsernameTaken(field="username") from cause  # the profile trigger lost a race for the name
-            raise
+        # Taken is answered above; a sign-up that loses a race for the name between that check and
+        # its insert gets the generated name (the profile trigger never fails on a username,
+        # migrations/20261203194500_sign_up_never_fails_on_its_username.sql), renamed in the profile.
+        async with auth_call():
+            result = await upstream.auth().sign_up(
+                {"email": email, "password": password, "options": {"data": {"username": username}}}
+            )
         if result.user is None:
             raise ApiError("Auth signed the user up but returned no user.")
         return RegisterResponse(success=True, message="Registration successful", user_id=result.user.id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import asyncpg
 
@@ -119,12 +120,17 @@ async def test_sign_up_creates_profile_from_metadata(db: asyncpg.Connection) -> 
     user = await create_user(db, "张三")
     profile = await db.fetchrow("select username, email, is_active from profiles where id = $1", user)
     assert dict(profile) == {"username": "张三", "email": "张三@example.com", "is_active": True}
-    try:
-        await create_user(db, "张三")
-    except asyncpg.UniqueViolationError:
-        pass
-    else:
-        raise AssertionError("a taken username was accepted")
+    # A taken username (any case) gives way to a generated one: the sign-up must not fail on it
+    # (migrations/20261203194500_sign_up_never_fails_on_its_username.sql).
+    again = str(uuid.uuid4())
+    await db.execute(
+        """insert into auth.users (id, aud, role, email, raw_user_meta_data, raw_app_meta_data, created_at, updated_at)
+           values ($1, 'authenticated', 'authenticated', 'zhang.san@example.com', '{"username": "张三"}',
+                   '{"provider":"email"}', now(), now())""",
+        again,
+    )
+    taken = await db.fetchval("select username from profiles where id = $1", again)
+    assert taken == f"zhang.san_{again.replace('-', '')[:8]}"
     assert await db.fetchval("select username_available('张三')") is False
     assert await db.fetchval("select username_available('李四')") is True
 

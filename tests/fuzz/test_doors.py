@@ -243,7 +243,21 @@ def auth_request(draw: Callable[..., Any]) -> DoorRequest:
 
 
 # Requests fuzzing once found answering 5xx (or storing while refusing): sent on every run.
-FOUND: list[DoorRequest] = []
+FOUND: list[DoorRequest] = [
+    # 12-03: a guest's sign-up whose username the profile trigger refused was a 500 (too short, too
+    # long, too wide, or taken: the second of two guests asking for one name).
+    *(
+        DoorRequest(
+            "AUTH signup",
+            "POST",
+            "/auth/v1/signup",
+            body={"email": email, "password": "x", "data": {"username": username}},
+            who="anon",
+        )
+        for username in ("ab", "a" * 60, "张" * 26, "found_twice", "found_twice")
+        for email in (None, "")
+    ),
+]
 
 
 class Door:

@@ -85,17 +85,47 @@ async def test_sql_like_input_is_stored_verbatim(anon: Client, pg: asyncpg.Conne
     assert await pg.fetchval("select count(*) from auth.users where email = $1", email) == 1
 
 
-async def test_a_failing_profile_trigger_fails_the_sign_up(anon: Client, pg: asyncpg.Connection) -> None:
+async def test_a_failing_trigger_fails_the_sign_up(anon: Client, pg: asyncpg.Connection) -> None:
+    """As GoTrue: an error in a trigger on auth.users is a 500 with its message, and nothing is kept."""
+    await pg.execute(
+        """create function public.fail_on_purpose() returns trigger language plpgsql as $$
+           begin
+             if new.email like 'fail-on-purpose-%' then raise exception 'refused on purpose'; end if;
+             return new;
+           end $$;
+           create trigger fail_on_purpose before insert on auth.users
+             for each row execute function public.fail_on_purpose()"""
+    )
+    try:
+        email = f"fail-on-purpose-{new_email()}"
+        with pytest.raises(AuthApiError) as caught:
+            anon.auth.sign_up({"email": email, "password": "password123"})
+        assert (caught.value.status, caught.value.code) == (500, "unexpected_failure")
+        assert caught.value.message == "Database error saving new user"
+        assert await pg.fetchval("select count(*) from auth.users where email = $1", email) == 0
+    finally:
+        await pg.execute("drop trigger fail_on_purpose on auth.users; drop function public.fail_on_purpose()")
+
+
+async def test_an_unusable_or_taken_username_gives_way_to_a_generated_one(anon: Client, pg: asyncpg.Connection) -> None:
+    """The profile trigger never fails on what a caller sends (a 500 at the Auth door otherwise)."""
     username = new_username()
     anon.auth.sign_up({"email": new_email(), "password": "password123", "options": {"data": {"username": username}}})
     email = new_email()
-    with pytest.raises(AuthApiError) as caught:
-        anon.auth.sign_up(
-            {"email": email, "password": "password123", "options": {"data": {"username": username.upper()}}}
-        )
-    assert (caught.value.status, caught.value.code) == (500, "unexpected_failure")
-    assert caught.value.message == "Database error saving new user"
-    assert await pg.fetchval("select count(*) from auth.users where email = $1", email) == 0
+    taken = anon.auth.sign_up(
+        {"email": email, "password": "password123", "options": {"data": {"username": username.upper()}}}
+    )
+    assert taken.user is not None
+    profile = await pg.fetchval("select username from profiles where id = $1", taken.user.id)
+    assert profile == f"{email.split('@')[0][:20]}_{taken.user.id.replace('-', '')[:8]}"
+    for unusable in ("ab", "a" * 51, "张" * 26):  # too short, too long, too wide
+        guest = anon.auth.sign_in_anonymously({"options": {"data": {"username": unusable, "avatar_url": "x" * 2001}}})
+        assert guest.user is not None
+        assert guest.user.is_anonymous
+        row = await pg.fetchrow("select username, avatar_url from profiles where id = $1", guest.user.id)
+        assert row is not None
+        assert row["avatar_url"] is None
+        assert row["username"] == f"user_{guest.user.id.replace('-', '')[:8]}", unusable
 
 
 def test_phone_sign_ups_are_disabled(stack: LocalStack) -> None:
