@@ -46,7 +46,8 @@ function longer(a: string | null | undefined, b: string | null | undefined): str
 
 /** An answer without sources. One shared array: a fresh `[]` for each view (built again on every
  *  chunk) was a changed prop for every answer's MarkdownView, which rendered every answer of the
- *  conversation again on each chunk of the one streaming. */
+ *  conversation again on each chunk of the one streaming; `turnsOf` now keeps unchanged turns, but
+ *  the streaming answer's own Markdown would still render on every chunk, past its pacing. */
 const NO_SOURCES: Source[] = []
 
 /** What the page shows for an answer: the final stored row, else the longer of stream and row. */
