@@ -46,7 +46,8 @@ async def test_token_expiring_while_connected_gets_system_error(
     stack: LocalStack, realtime_client: Callable[..., AsyncRealtimeClient]
 ) -> None:
     client = realtime_client()
-    await client.set_auth(mint(stack, {"role": "authenticated", "sub": "x", "exp": int(time.time()) + 2}))
+    # Whole seconds: 3-4 s to connect and join first, which a busy machine has taken over 1 s to do.
+    await client.set_auth(mint(stack, {"role": "authenticated", "sub": "x", "exp": int(time.time()) + 4}))
     channel = client.channel("short-lived")
     states: list[Any] = []
     await channel.subscribe(lambda state, error: states.append((state, error)))
@@ -61,7 +62,7 @@ async def test_access_token_refresh_keeps_channel(
     stack: LocalStack, realtime_client: Callable[..., AsyncRealtimeClient]
 ) -> None:
     client = realtime_client()
-    await client.set_auth(mint(stack, {"role": "authenticated", "sub": "x", "exp": int(time.time()) + 3}))
+    await client.set_auth(mint(stack, {"role": "authenticated", "sub": "x", "exp": int(time.time()) + 4}))
     heard: list[Any] = []
     channel = client.channel("refreshed", channel_options(broadcast={"self": True})).on_broadcast("e", heard.append)
     await subscribed(channel)
