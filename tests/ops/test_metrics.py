@@ -66,26 +66,33 @@ async def test_api_and_worker_metrics_exist_and_move(
     async with httpx.AsyncClient(base_url=api.url, timeout=60, trust_env=False) as http:
         user = await register_and_login(http)
         session = await new_session(http, user)
-        # Questions nobody is answering yet: the worker's first sweep finds them queued.
-        for n in range(3):
-            await pg.execute(
-                "insert into chat_messages (session_id, user_id, content) values ($1, $2, $3)",
+        # Questions nobody is answering yet: the worker's first sweep finds them queued. Its claim
+        # would answer them at once, and the next sweep (the one its subscription asks for) set the
+        # gauge back to 0, often before the metrics port was up: the rows stay locked until a scrape
+        # has seen them, so the claim's insert of their answers waits and every sweep finds them.
+        queued_ids = [
+            await pg.fetchval(
+                "insert into chat_messages (session_id, user_id, content) values ($1, $2, $3) returning id",
                 session["id"],
                 user.id,
                 f"queued {n}",
             )
+            for n in range(3)
+        ]
         await fake.script({"fault": "internal_error"})  # one provider error, retried
         port = free_port()
-        spawn_worker(fake, WORKER_METRICS_PORT=str(port), WORKER_SWEEP_INTERVAL="2")
         worker_url = f"http://127.0.0.1:{port}/metrics"
 
         async def queued() -> bool:
             try:
-                return (await scrape(worker_url)).value("worker_queue_depth") >= 3
+                return (await scrape(worker_url)).value("worker_queue_depth") == 3
             except httpx.TransportError:
                 return False
 
-        await until(queued, within=30, every=0.02)
+        async with pg.transaction():
+            await pg.execute("select id from chat_messages where id = any($1::uuid[]) for update", queued_ids)
+            spawn_worker(fake, WORKER_METRICS_PORT=str(port), WORKER_SWEEP_INTERVAL="2")
+            await until(queued, within=30)
 
         before = await scrape(f"{api.url}/metrics")
         failed = await http.post("/api/auth/login", json={"email": user.email, "password": "wrong-password-2"})
