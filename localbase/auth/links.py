@@ -48,7 +48,9 @@ async def redeem(
     conn: asyncpg.Connection, auth: Auth, kind: str, token_hash: str, *, email: str | None, message: str
 ) -> User:
     """The user whose live token this is, after spending it (email confirmed or change applied)."""
-    if not token_hash:  # spent tokens are stored as '', which must never match
+    # Spent tokens are stored as '', which must never match; and no stored hash holds a NUL, which
+    # Postgres text cannot even be asked for (a link's query can carry one).
+    if not token_hash or "\x00" in token_hash:
         raise forbidden("otp_expired", message)
     columns = ["confirmation", "recovery"] if kind == "email" else [COLUMN.get(kind, "")]
     for column in columns:

@@ -257,6 +257,21 @@ FOUND: list[DoorRequest] = [
         for username in ("ab", "a" * 60, "张" * 26, "found_twice", "found_twice")
         for email in (None, "")
     ),
+    # 12-03: a link's token holding a NUL (GET /verify) was a 500: Postgres text cannot hold one.
+    *(
+        DoorRequest(
+            "AUTH verify GET",
+            "GET",
+            "/auth/v1/verify",
+            [("token", token), ("type", kind), ("redirect_to", redirect)],
+            who="anon",
+        )
+        for token, kind, redirect in (
+            ("\U0001f44d\U0001f3fb\u0130\x00\udbff", "magiclink", "\u0130"),
+            ("\U0001f44d\U0001f3fb\x00", "signup", "\udc00\udbff"),
+            ("\x00", "recovery", ""),
+        )
+    ),
 ]
 
 
