@@ -9,26 +9,15 @@ fuzz` sends fresh ones, at least FUZZ_REQUESTS over the two doors.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import pytest
-from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import LocalStack
 from tests.fuzz.conftest import Fingerprint, FuzzReport, FuzzUser
-from tests.fuzz.hostile import (
-    FUZZ,
-    FUZZ_REQUESTS,
-    IN_URL,
-    fuzz_settings,
-    hostile_text,
-    hostile_value,
-    json_bytes,
-    url_part,
-)
+from tests.fuzz.door import Door, DoorRequest, header_safe, run_door
+from tests.fuzz.hostile import FUZZ, FUZZ_REQUESTS, IN_URL, hostile_text, hostile_value, url_part
 
 pytestmark = pytest.mark.timeout(3600 if FUZZ else 300)
 
@@ -58,36 +47,6 @@ COLUMNS = (
 RPCS = ("username_available", "search_messages", "chat_topic_owned", "archive_sessions", "worker_claim")
 OPERATORS = ("eq.", "neq.", "gt.", "lte.", "like.", "ilike.", "in.(", "is.", "fts.", "cs.{", "not.eq.", "")
 PREFERS = ("return=representation", "return=minimal", "count=exact", "resolution=merge-duplicates", "tx=rollback")
-
-
-@dataclass(frozen=True)
-class DoorRequest:
-    """One request at a door; `who` picks the bearer: the fuzz user, anon, service or junk."""
-
-    name: str
-    method: str
-    path: str
-    params: list[tuple[str, str]] = field(default_factory=list)
-    body: Any = None
-    raw: bytes | None = None
-    who: str = "user"
-    headers: dict[str, bytes] = field(default_factory=dict)
-
-    def __repr__(self) -> str:
-        return (
-            f"DoorRequest({self.name!r}, {self.method} {self.url()[:300]!r}, body={self.body!r:.300}, who={self.who})"
-        )
-
-    def url(self) -> str:
-        query = "&".join(f"{url_part(k)}={url_part(v)}" for k, v in self.params)
-        return self.path + (f"?{query}" if query else "")
-
-
-def _header_safe(text: str) -> bytes:
-    """A hostile header value that can still be sent (no control characters, no surrounding blanks;
-    bytes as UTF-8): HTTP itself forbids the rest."""
-    cleaned = "".join(ch for ch in text if ch >= " " and ch != "\x7f")[:8000].strip(" ")
-    return cleaned.encode("utf-8", "surrogatepass")
 
 
 def _filter() -> st.SearchStrategy[tuple[str, str]]:
@@ -130,11 +89,11 @@ def rest_request(draw: Callable[..., Any]) -> DoorRequest:
             )
     headers: dict[str, bytes] = {}
     if draw(st.booleans()):
-        headers["Prefer"] = _header_safe(draw(st.one_of(st.sampled_from(PREFERS), hostile_text())))
+        headers["Prefer"] = header_safe(draw(st.one_of(st.sampled_from(PREFERS), hostile_text())))
     if draw(st.integers(0, 4)) == 0:
-        headers["Range"] = _header_safe(draw(hostile_text()))
+        headers["Range"] = header_safe(draw(hostile_text()))
     if draw(st.integers(0, 4)) == 0:
-        headers[draw(st.sampled_from(("Accept", "Accept-Profile", "Content-Profile")))] = _header_safe(
+        headers[draw(st.sampled_from(("Accept", "Accept-Profile", "Content-Profile")))] = header_safe(
             draw(hostile_text())
         )
     who = draw(st.sampled_from(("user", "user", "anon", "junk")))
@@ -275,71 +234,6 @@ FOUND: list[DoorRequest] = [
 ]
 
 
-class Door:
-    """Sends DoorRequests at the gateway, judges each answer, and keeps the report."""
-
-    def __init__(self, stack: LocalStack, user: FuzzUser, fingerprint: Fingerprint, report: FuzzReport, suite: str):
-        self.stack = stack
-        self.tokens = {
-            "user": user.access_token,
-            "anon": stack.anon_key,
-            "service": stack.service_role_key,
-            "junk": "not.a.jwt",
-            "hostile": "\u202e'; drop table auth.users; --",
-        }
-        self.http = httpx.Client(base_url=stack.url, trust_env=False, timeout=60)
-        self.fingerprint = fingerprint
-        self.report = report.suite(suite)
-        self.baseline = fingerprint.take()
-
-    def send(self, request: DoorRequest) -> None:
-        headers: dict[str, Any] = {"apikey": self.stack.anon_key, **request.headers}
-        if request.who == "service":
-            headers["apikey"] = self.stack.service_role_key
-        headers["Authorization"] = _header_safe(f"Bearer {self.tokens[request.who]}")
-        content = (
-            request.raw if request.raw is not None else (json_bytes(request.body) if request.body is not None else None)
-        )
-        if content is not None:
-            headers.setdefault("Content-Type", "application/json")
-        label = f"{request.method} {request.url()[:200]}"
-        try:
-            response = self.http.request(request.method, request.url(), content=content, headers=headers)
-            status = response.status_code
-            text = response.text[:300]
-        except httpx.RemoteProtocolError as exc:  # the server hung up instead of answering
-            status, text = 0, repr(exc)
-        self.report.count(request.name, status)
-        if status == 0 or status >= 500:
-            self.report.failures.append(f"{label} -> {status}: {text}")
-        after = self.fingerprint.take()
-        if 400 <= status < 500 and after != self.baseline:
-            changed = [t for t in after if after[t] != self.baseline.get(t)]
-            self.report.failures.append(f"{label} refused ({status}) but changed {changed}")
-        self.baseline = after
-
-    def close(self) -> None:
-        self.http.close()
-
-
-def _run(door: Door, strategy: st.SearchStrategy[DoorRequest], fixed: int, budget: int) -> None:
-    try:
-
-        @given(request=strategy)
-        @fuzz_settings(fixed, fuzz=budget)
-        def probe(request: DoorRequest) -> None:
-            door.send(request)
-
-        probe()
-    finally:
-        door.close()
-    assert door.stack.process is not None
-    assert door.stack.process.poll() is None, "the gateway died"
-    assert door.report.failures == []
-    if FUZZ:
-        assert door.report.requests >= budget
-
-
 def test_found_door_cases_stay_fixed(
     fuzz_stack: LocalStack, fuzz_user: FuzzUser, fingerprint: Fingerprint, fuzz_report: FuzzReport
 ) -> None:
@@ -356,11 +250,11 @@ def test_rest_door_refuses_hostile_input_cleanly(
     fuzz_stack: LocalStack, fuzz_user: FuzzUser, fingerprint: Fingerprint, fuzz_report: FuzzReport
 ) -> None:
     door = Door(fuzz_stack, fuzz_user, fingerprint, fuzz_report, "rest")
-    _run(door, rest_request(), EXAMPLES_PER_DOOR, FUZZ_REQUESTS // 2 + 100)
+    run_door(door, rest_request(), EXAMPLES_PER_DOOR, FUZZ_REQUESTS // 2 + 100)
 
 
 def test_auth_door_refuses_hostile_input_cleanly(
     fuzz_stack: LocalStack, fuzz_user: FuzzUser, fingerprint: Fingerprint, fuzz_report: FuzzReport
 ) -> None:
     door = Door(fuzz_stack, fuzz_user, fingerprint, fuzz_report, "auth")
-    _run(door, auth_request(), EXAMPLES_PER_DOOR, FUZZ_REQUESTS // 2 + 100)
+    run_door(door, auth_request(), EXAMPLES_PER_DOOR, FUZZ_REQUESTS // 2 + 100)
