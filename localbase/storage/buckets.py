@@ -81,7 +81,7 @@ async def get_bucket(storage: Storage, caller: Caller, bucket_id: str) -> dict[s
         row = await conn.fetchrow(
             "select id, name, owner, public, created_at, updated_at, file_size_limit, allowed_mime_types"
             " from storage.buckets where id = $1",
-            bucket_id,
+            rules.bucket_ref(bucket_id),
         )
     if row is None:
         raise no_such_bucket()
@@ -114,7 +114,7 @@ async def create_bucket(storage: Storage, caller: Caller, body: dict[str, Any]) 
 
 async def update_bucket(storage: Storage, caller: Caller, bucket_id: str, body: dict[str, Any]) -> dict[str, str]:
     sets: list[str] = []
-    args: list[Any] = [bucket_id]
+    args: list[Any] = [rules.bucket_ref(bucket_id)]
     if "public" in body:
         args.append(bool(body["public"]))
         sets.append(f"public = ${len(args)}")
@@ -139,7 +139,7 @@ async def empty_bucket(storage: Storage, caller: Caller, bucket_id: str) -> dict
     if storage.empty_bucket_service_only and caller.role != "service_role":
         raise StorageError("403", "Unauthorized", "Access denied: Invalid role", "AccessDenied", http_status=403)
     async with storage.access.as_caller(caller, "storage.bucket.empty") as conn:
-        if await conn.fetchval("select 1 from storage.buckets where id = $1", bucket_id) is None:
+        if await conn.fetchval("select 1 from storage.buckets where id = $1", rules.bucket_ref(bucket_id)) is None:
             raise no_such_bucket()
     async with storage.access.as_admin("storage.bucket.empty") as conn:
         await conn.execute("delete from storage.objects where bucket_id = $1", bucket_id)

@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from localbase.storage import rules
 from localbase.storage.access import Access
 from localbase.storage.blobs import BlobStore
 from localbase.storage.errors import no_such_bucket
@@ -68,7 +69,8 @@ class Bucket:
 async def bucket_as_admin(storage: Storage, bucket_id: str) -> Bucket:
     async with storage.access.admin.acquire() as conn:
         row = await conn.fetchrow(
-            "select id, public, file_size_limit, allowed_mime_types from storage.buckets where id = $1", bucket_id
+            "select id, public, file_size_limit, allowed_mime_types from storage.buckets where id = $1",
+            rules.bucket_ref(bucket_id),
         )
     if row is None:
         raise no_such_bucket()

@@ -41,7 +41,7 @@ async def find(
     if cached is not None:
         return cached
     async with storage.access.admin.acquire() as conn:
-        row = await conn.fetchrow(_WITH_BUCKET, bucket_id, key)
+        row = await conn.fetchrow(_WITH_BUCKET, rules.bucket_ref(bucket_id), key)
     if row is None or (public_only and not row["public"]):
         raise no_such_bucket()
     if row["public"] and row["version"] is not None:

@@ -16,6 +16,7 @@ from localbase.storage.errors import (
     invalid_key,
     invalid_request,
     mime_not_allowed,
+    no_such_bucket,
     too_large,
 )
 
@@ -31,6 +32,14 @@ def bucket_name(name: object) -> str:
     if not isinstance(name, str) or name != name.strip() or not _BUCKET_NAME.match(name):
         raise invalid_bucket_name()
     return name
+
+
+def bucket_ref(bucket_id: str) -> str:
+    """A bucket id from a request, to look up: one holding a NUL names no bucket (Postgres text
+    cannot hold it, nor be asked for it), so it is not found rather than a database error."""
+    if "\x00" in bucket_id:
+        raise no_such_bucket()
+    return bucket_id
 
 
 def object_key(key: str) -> str:

@@ -274,6 +274,8 @@ async def _json(request: Request) -> dict[str, Any]:
         raise invalid_request("body is too large") from exc
     if not raw.strip():
         return {}
+    if b"\x00" in raw or b"\\u0000" in raw:  # Postgres text and jsonb cannot hold one
+        raise invalid_request("Body must not contain NUL characters")
     try:
         value = msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:

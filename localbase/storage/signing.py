@@ -54,7 +54,9 @@ def verify(storage: Storage, token: str | None, bucket_id: str, key: str, scope:
 async def _visible(storage: Storage, caller: Caller, bucket_id: str, keys: list[str]) -> set[str]:
     async with storage.access.as_caller(caller, "storage.object.sign") as conn:
         rows = await conn.fetch(
-            "select name from storage.objects where bucket_id = $1 and name = any($2::text[])", bucket_id, keys
+            "select name from storage.objects where bucket_id = $1 and name = any($2::text[])",
+            rules.bucket_ref(bucket_id),
+            keys,
         )
     return {row["name"] for row in rows}
 

@@ -62,6 +62,7 @@ async def _chunks(request: Request) -> Any:
 
 async def _raw(request: Request, store: BlobStore, limit: int, allowed: list[str] | None, mimetype: str) -> Incoming:
     rules.check_mime(mimetype, allowed)
+    user_metadata = _x_metadata(request)
     declared = request.headers.get("content-length")
     if declared and declared.isdigit():
         rules.check_size(int(declared), limit)
@@ -75,7 +76,7 @@ async def _raw(request: Request, store: BlobStore, limit: int, allowed: list[str
     except BaseException:
         upload.discard()
         raise
-    return Incoming(written, mimetype, request.headers.get("cache-control") or "no-cache", _x_metadata(request))
+    return Incoming(written, mimetype, request.headers.get("cache-control") or "no-cache", user_metadata)
 
 
 async def _multipart(
@@ -97,7 +98,7 @@ async def _multipart(
                         if event.filename is not None and upload is None and written is None:
                             file_type = event.header("Content-Type", "") or "text/plain"
                             field_type = fields.get("contentType")
-                            rules.check_mime(field_type.decode() if field_type else file_type, allowed)
+                            rules.check_mime(_text(field_type, "contentType") if field_type else file_type, allowed)
                             upload = store.new_upload()
                             current = "file"
                         elif event.filename is None and event.name in _FIELDS:
@@ -137,16 +138,28 @@ async def _multipart(
         raise
     if written is None:
         raise invalid_request("No content provided")
-    mimetype = fields["contentType"].decode() if "contentType" in fields else file_type
     try:
+        mimetype = _text(fields["contentType"], "contentType") if "contentType" in fields else file_type
         rules.check_mime(mimetype, allowed)
+        cache = fields.get("cacheControl")
+        cache_control = f"max-age={_text(cache, 'cacheControl').strip()}" if cache else "no-cache"
+        raw_meta = fields.get("metadata", fields.get("userMetadata"))
+        user_metadata = _json_object(bytes(raw_meta)) if raw_meta else None
     except StorageError:
         written.path.unlink(missing_ok=True)
         raise
-    cache = fields.get("cacheControl")
-    cache_control = f"max-age={cache.decode().strip()}" if cache else "no-cache"
-    raw_meta = fields.get("metadata", fields.get("userMetadata"))
-    return Incoming(written, mimetype, cache_control, _json_object(bytes(raw_meta)) if raw_meta else None)
+    return Incoming(written, mimetype, cache_control, user_metadata)
+
+
+def _text(raw: bytes | bytearray, name: str) -> str:
+    """A form field as text for the object's metadata (jsonb, which cannot hold a NUL)."""
+    try:
+        text: str | None = bytes(raw).decode()
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\x00" in text:
+        raise invalid_request(f"{name} must be UTF-8 text without NUL characters")
+    return text
 
 
 def _x_metadata(request: Request) -> dict[str, Any] | None:
@@ -160,6 +173,10 @@ def _x_metadata(request: Request) -> dict[str, Any] | None:
 
 
 def _json_object(raw: bytes) -> dict[str, Any] | None:
+    """User metadata: a JSON object, or None for anything else (storage-api ignores what it cannot
+    parse); one holding a NUL is refused, since Postgres's jsonb cannot store it."""
+    if b"\x00" in raw or b"\\u0000" in raw:
+        raise invalid_request("metadata must not contain NUL characters")
     try:
         value = msgspec.json.decode(raw)
     except msgspec.DecodeError:
