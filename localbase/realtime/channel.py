@@ -25,6 +25,10 @@ async def join(service: Realtime, conn: Connection, frame: protocol.Frame) -> No
     if frame.topic == "realtime:" or not frame.topic.startswith("realtime:"):
         await conn.reply(frame, "error", {"reason": "You must provide a topic name"})
         return
+    malformed = _malformed(config)
+    if malformed is not None:
+        await conn.reply(frame, "error", {"reason": f"Invalid join payload: {malformed}"})
+        return
     try:
         claims = _claims(service, conn, payload)
     except TokenError as exc:
@@ -52,6 +56,25 @@ async def join(service: Realtime, conn: Connection, frame: protocol.Frame) -> No
         await service.presence.send_state(channel)
     if channel.bindings:
         await _confirm_bindings(service, channel, failed)
+
+
+_CONFIG_PARTS = (
+    ("broadcast", dict, "an object"),
+    ("presence", dict, "an object"),
+    ("postgres_changes", list, "an array"),
+)
+
+
+def _malformed(config: Any) -> str | None:
+    """What in a join's `config` is not the JSON type the clients send (absent or empty parts are
+    defaults), or None."""
+    if not isinstance(config, dict):
+        return "config must be an object"
+    for name, kind, described in _CONFIG_PARTS:
+        part = config.get(name)
+        if part and not isinstance(part, kind):
+            return f"config.{name} must be {described}"
+    return None
 
 
 def _claims(service: Realtime, conn: Connection, payload: dict[str, Any]) -> dict[str, Any]:

@@ -113,6 +113,11 @@ def hostile_value() -> st.SearchStrategy[Any]:
     )
 
 
+def mostly(usual: st.SearchStrategy[Any], hostile: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """`usual` two times in three, so most requests get past the checks to the code behind them."""
+    return st.sampled_from((True, True, False)).flatmap(lambda usual_one: usual if usual_one else hostile)
+
+
 def fuzz_settings(fixed: int, *, fuzz: int | None = None) -> settings:
     """`fixed` derandomized examples in `make test`; `fuzz` fresh ones (default FUZZ_REQUESTS) in `make fuzz`."""
     return settings(

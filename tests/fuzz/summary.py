@@ -18,8 +18,8 @@ def main() -> int:
         if not suite["requests"]:
             continue
         statuses = " ".join(f"{code}x{n}" for code, n in suite["statuses"].items())
-        print(f"{name:>6}: {suite['requests']:>6} requests over {len(suite['operations'])} operations; {statuses}")
-        print(f"        5xx: {suite['server_errors']}  problems: {len(suite['failures'])}")
+        print(f"{name:>8}: {suite['requests']:>6} requests over {len(suite['operations'])} operations; {statuses}")
+        print(f"          5xx: {suite['server_errors']}  problems: {len(suite['failures'])}")
         for failure in suite["failures"][:10]:
             print(f"          {failure[:300]}")
         bad += suite["server_errors"] + len(suite["failures"])

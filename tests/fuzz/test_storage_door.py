@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from tests.conftest import LocalStack
 from tests.fuzz.conftest import Fingerprint, FuzzReport, FuzzUser
 from tests.fuzz.door import Door, DoorRequest, header_safe, run_door
-from tests.fuzz.hostile import FUZZ, FUZZ_REQUESTS, IN_URL, hostile_text, hostile_value, json_bytes, url_part
+from tests.fuzz.hostile import FUZZ, FUZZ_REQUESTS, IN_URL, hostile_text, hostile_value, json_bytes, mostly, url_part
 
 pytestmark = pytest.mark.timeout(3600 if FUZZ else 300)
 
@@ -34,21 +34,16 @@ IN_PATH = IN_URL // 3
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24  # a PNG's signature: enough for a MIME sniff, not an image
 
 
-def _mostly(usual: st.SearchStrategy[Any], hostile: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    """`usual` two times in three, so most requests get past the checks to the code behind them."""
-    return st.sampled_from((True, True, False)).flatmap(lambda usual_one: usual if usual_one else hostile)
-
-
 def _bucket() -> st.SearchStrategy[str]:
-    return _mostly(st.sampled_from(BUCKETS), hostile_text(IN_PATH))
+    return mostly(st.sampled_from(BUCKETS), hostile_text(IN_PATH))
 
 
 def _key(user_id: str) -> st.SearchStrategy[str]:
     """Mostly a plain key in the user's own folder (past the policies), sometimes one anywhere."""
-    leaf = _mostly(
+    leaf = mostly(
         st.sampled_from(("a.png", "notes.txt", "dir/b.pdf", "photo 1.png", "x/y/z.txt")), hostile_text(IN_PATH)
     )
-    return _mostly(leaf.map(lambda name: f"{user_id}/{name}"), leaf)
+    return mostly(leaf.map(lambda name: f"{user_id}/{name}"), leaf)
 
 
 def _path(bucket: str, key: str) -> str:
@@ -77,14 +72,14 @@ def _body(draw: Callable[..., Any], fields: dict[str, st.SearchStrategy[Any]]) -
     if not draw(st.sampled_from((True, True, True, True, False))):
         return json_bytes(draw(hostile_value()))
     chosen = draw(st.lists(st.sampled_from(sorted(fields)), unique=True))
-    return json_bytes({name: draw(_mostly(fields[name], hostile_value())) for name in chosen})
+    return json_bytes({name: draw(mostly(fields[name], hostile_value())) for name in chosen})
 
 
 @st.composite
 def storage_request(draw: Callable[..., Any], user_id: str) -> DoorRequest:
     bucket, key = draw(_bucket()), draw(_key(user_id))
     text = hostile_text(IN_PATH)
-    keys = _mostly(_key(user_id), text)
+    keys = mostly(_key(user_id), text)
     headers: dict[str, bytes] = {}
     who = draw(st.sampled_from(("user", "user", "user", "anon", "junk", "service")))
     kinds = (
@@ -110,14 +105,14 @@ def storage_request(draw: Callable[..., Any], user_id: str) -> DoorRequest:
     if kind == "upload":
         method = draw(st.sampled_from(("POST", "PUT")))
         payload = draw(st.sampled_from((b"hello", PNG, b"", b"%PDF-1.4\n")))
-        mime = draw(_mostly(st.sampled_from(MIMES), hostile_text()))
+        mime = draw(mostly(st.sampled_from(MIMES), hostile_text()))
         if draw(st.booleans()):
             extra = {name: draw(text) for name in draw(st.lists(st.sampled_from(("cacheControl", "metadata"))))}
             raw, headers["Content-Type"] = _multipart(payload, draw(text), mime.replace("\r\n", ""), extra)
         else:
             raw, headers["Content-Type"] = payload, header_safe(mime)
         for name in draw(st.lists(st.sampled_from(("x-upsert", "cache-control", "x-metadata")), unique=True)):
-            headers[name] = header_safe(draw(_mostly(st.sampled_from(("true", "false", "max-age=60")), text)))
+            headers[name] = header_safe(draw(mostly(st.sampled_from(("true", "false", "max-age=60")), text)))
         return DoorRequest(
             "STORAGE upload", method, f"{base}/object/{_path(bucket, key)}", raw=raw, who=who, headers=headers
         )
@@ -127,11 +122,11 @@ def storage_request(draw: Callable[..., Any], user_id: str) -> DoorRequest:
         params = [(name, draw(text)) for name in draw(st.lists(st.sampled_from(("download", "token")), unique=True))]
         if kind == "render":
             params += [
-                (name, draw(_mostly(st.sampled_from(("100", "0", "-1", "cover", "webp", "origin")), text)))
+                (name, draw(mostly(st.sampled_from(("100", "0", "-1", "cover", "webp", "origin")), text)))
                 for name in draw(st.lists(st.sampled_from(("width", "height", "resize", "quality", "format"))))
             ]
         for name in draw(st.lists(st.sampled_from(("Range", "If-None-Match", "If-Modified-Since")), unique=True)):
-            headers[name] = header_safe(draw(_mostly(st.sampled_from(("bytes=0-1", "bytes=5-", "*")), text)))
+            headers[name] = header_safe(draw(mostly(st.sampled_from(("bytes=0-1", "bytes=5-", "*")), text)))
         route = "object" if kind == "read" else "render/image"
         middle = f"{how}/" if how else ""
         return DoorRequest(
@@ -139,7 +134,7 @@ def storage_request(draw: Callable[..., Any], user_id: str) -> DoorRequest:
         )
     if kind in ("list", "list-v2"):
         fields = {
-            "prefix": _mostly(st.just(f"{user_id}/"), text),
+            "prefix": mostly(st.just(f"{user_id}/"), text),
             "limit": st.sampled_from((1, 100, 0, -1, 10**9)),
             "offset": st.sampled_from((0, -1, 10**9)),
             "search": text,
@@ -195,8 +190,8 @@ def storage_request(draw: Callable[..., Any], user_id: str) -> DoorRequest:
         "id": text,
         "name": text,
         "public": st.booleans(),
-        "file_size_limit": _mostly(st.sampled_from((0, -1, 10**15, "1MB", "x")), text),
-        "allowed_mime_types": st.lists(_mostly(st.sampled_from(MIMES), text), max_size=3),
+        "file_size_limit": mostly(st.sampled_from((0, -1, 10**15, "1MB", "x")), text),
+        "allowed_mime_types": st.lists(mostly(st.sampled_from(MIMES), text), max_size=3),
     }
     if who == "service":  # it may really delete or empty a bucket: never the product's own
         bucket = draw(text)

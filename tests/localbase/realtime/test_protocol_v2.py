@@ -38,3 +38,25 @@ async def test_v2_array_frames_and_binary_broadcast(stack: LocalStack) -> None:
         ]
         await sender.send(json.dumps(["9", "4", "realtime:nowhere", "broadcast", {}]))
         assert json.loads(await sender.recv())[4] == {"status": "error", "response": {"reason": "unmatched topic"}}
+
+
+async def test_a_join_whose_config_is_malformed_is_refused_and_the_socket_serves_on(stack: LocalStack) -> None:
+    # Once an exception in the gateway that closed the socket with 1011 (found by `make fuzz`).
+    url = f"{ws_url(stack.url)}/websocket?apikey={stack.anon_key}&vsn=2.0.0"
+    async with websockets.connect(url) as ws:
+        for ref, (config, reason) in enumerate(
+            (
+                ("on", "config must be an object"),
+                ({"presence": "x"}, "config.presence must be an object"),
+                ({"broadcast": [True]}, "config.broadcast must be an object"),
+                ({"postgres_changes": {"table": "*"}}, "config.postgres_changes must be an array"),
+            )
+        ):
+            await ws.send(json.dumps([str(ref), str(ref), "realtime:odd-room", "phx_join", {"config": config}]))
+            reply = json.loads(await ws.recv())
+            assert reply[3:] == [
+                "phx_reply",
+                {"status": "error", "response": {"reason": f"Invalid join payload: {reason}"}},
+            ]
+        await ws.send(json.dumps(["9", "9", "realtime:odd-room", "phx_join", {"config": {"presence": {}}}]))
+        assert json.loads(await ws.recv())[4]["status"] == "ok"
