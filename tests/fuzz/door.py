@@ -4,6 +4,7 @@ changed no row) and `run_door` (a Hypothesis strategy of requests through a door
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,6 +92,16 @@ class Door:
 
     def close(self) -> None:
         self.http.close()
+
+
+def send_found(door: Door, requests: Iterable[DoorRequest]) -> None:
+    """Send the cases fuzzing once found (a door's FOUND) and judge them as the fuzz does."""
+    try:
+        for request in requests:
+            door.send(request)
+    finally:
+        door.close()
+    assert door.report.failures == [], "\n".join(door.report.failures)
 
 
 def run_door(door: Door, strategy: st.SearchStrategy[DoorRequest], fixed: int, budget: int) -> None:

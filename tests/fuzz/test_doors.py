@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import LocalStack
 from tests.fuzz.conftest import Fingerprint, FuzzReport, FuzzUser
-from tests.fuzz.door import Door, DoorRequest, header_safe, run_door
+from tests.fuzz.door import Door, DoorRequest, header_safe, run_door, send_found
 from tests.fuzz.hostile import FUZZ, FUZZ_REQUESTS, IN_URL, hostile_text, hostile_value, url_part
 
 pytestmark = pytest.mark.timeout(3600 if FUZZ else 300)
@@ -237,13 +237,7 @@ FOUND: list[DoorRequest] = [
 def test_found_door_cases_stay_fixed(
     fuzz_stack: LocalStack, fuzz_user: FuzzUser, fingerprint: Fingerprint, fuzz_report: FuzzReport
 ) -> None:
-    door = Door(fuzz_stack, fuzz_user, fingerprint, fuzz_report, "found")
-    try:
-        for request in FOUND:
-            door.send(request)
-    finally:
-        door.close()
-    assert door.report.failures == []
+    send_found(Door(fuzz_stack, fuzz_user, fingerprint, fuzz_report, "found"), FOUND)
 
 
 def test_rest_door_refuses_hostile_input_cleanly(
