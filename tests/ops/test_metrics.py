@@ -83,9 +83,9 @@ async def test_api_and_worker_metrics_exist_and_move(
         port = free_port()
         worker_url = f"http://127.0.0.1:{port}/metrics"
 
-        async def queued() -> bool:
+        async def queued() -> bool:  # at least 3: the session's stack may hold other tests' questions
             try:
-                return (await scrape(worker_url)).value("worker_queue_depth") == 3
+                return (await scrape(worker_url)).value("worker_queue_depth") >= 3
             except httpx.TransportError:
                 return False
 
