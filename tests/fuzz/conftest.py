@@ -99,6 +99,10 @@ class Fingerprint:
         hashes = self._loop.run_until_complete(self._conn.fetchval(self._sql))
         return dict(zip(self.tables, hashes, strict=True))
 
+    def fetch(self, sql: str) -> list[asyncpg.Record]:
+        """Rows of `sql` on the fuzz world's database, as its superuser."""
+        return list(self._loop.run_until_complete(self._conn.fetch(sql)))
+
     def changed(self, before: dict[str, str]) -> list[str]:
         """The tables whose rows differ from `before`."""
         after = self.take()

@@ -11,8 +11,10 @@ sends a fixed, derandomized set (plus FOUND), `make fuzz` fresh ones.
 from __future__ import annotations
 
 import base64
+import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -255,10 +257,24 @@ def found(user_id: str) -> list[DoorRequest]:
     ]
 
 
+def bytes_match_rows(stack: LocalStack, fingerprint: Fingerprint) -> None:
+    """Every object row's bytes are on disk and no bytes are there that no row names, once the
+    deletion queue is drained; no upload's temp file is left behind."""
+    deadline = time.monotonic() + 30
+    while fingerprint.fetch("select 1 from storage.blob_deletions limit 1"):
+        assert time.monotonic() < deadline, "the gateway did not drain storage.blob_deletions within 30 s"
+        time.sleep(0.05)
+    root = Path(stack.env["STORAGE_ROOT"])
+    versions = {str(row["version"]) for row in fingerprint.fetch("select version from storage.objects")}
+    assert {path.name for path in (root / "blobs").glob("*/*")} == versions
+    assert list((root / "tmp").iterdir()) == []
+
+
 def test_found_storage_cases_stay_fixed(
     fuzz_stack: LocalStack, fuzz_user: FuzzUser, fingerprint: Fingerprint, fuzz_report: FuzzReport
 ) -> None:
     send_found(Door(fuzz_stack, fuzz_user, fingerprint, fuzz_report, "found"), found(fuzz_user.user_id))
+    bytes_match_rows(fuzz_stack, fingerprint)
 
 
 def test_storage_door_refuses_hostile_input_cleanly(
@@ -266,3 +282,4 @@ def test_storage_door_refuses_hostile_input_cleanly(
 ) -> None:
     door = Door(fuzz_stack, fuzz_user, fingerprint, fuzz_report, "storage")
     run_door(door, storage_request(fuzz_user.user_id), EXAMPLES, FUZZ_REQUESTS // 2 + 100)
+    bytes_match_rows(fuzz_stack, fingerprint)
