@@ -8,6 +8,7 @@ probing reveals nothing.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ from localbase.http import Request, Send, respond_json
 from localbase.storage import rules, serve
 from localbase.storage.access import Caller
 from localbase.storage.context import Storage, iso
-from localbase.storage.errors import no_such_bucket, no_such_key
+from localbase.storage.errors import invalid_request, no_such_bucket, no_such_key
 
 BYTES_GONE = serve.BYTES_GONE
 _ROW = "select id, bucket_id, name, version, metadata, user_metadata, created_at, updated_at from storage.objects"
@@ -104,20 +105,52 @@ async def info(send: Send, row: asyncpg.Record) -> None:
 
 
 def transformations(request: Request) -> str:
-    """storage-api's `X-Transformations` for the query, though the bytes are sent untransformed."""
+    """storage-api's `X-Transformations` for the query, though the bytes are sent untransformed;
+    the parameters are checked as its schema checks them (integers, enums) before that."""
+    height, width = _integer(request, "height", 0), _integer(request, "width", 0)
+    quality = _integer(request, "quality", 20, 100)
+    resize, image_format = _choice(request, "resize", _RESIZES), _choice(request, "format", _FORMATS)
     parts: list[str] = []
-    height, width = request.query_value("height"), request.query_value("width")
-    if height:
+    if height is not None:
         parts.append(f"height:{height}")
-    if width:
+    if width is not None:
         parts.append(f"width:{width}")
-    if height or width:
-        resize = request.query_value("resize")
+    if height is not None or width is not None:
         parts.append("resizing_type:" + {"contain": "fit", "fill": "force"}.get(resize or "", "fill"))
-    quality = request.query_value("quality")
-    if quality:
+    if quality is not None:
         parts.append(f"quality:{quality}")
-    image_format = request.query_value("format")
     if image_format and image_format != "origin":
         parts.append(f"format:{image_format}")
     return ",".join(parts)
+
+
+_RESIZES = ("cover", "contain", "fill")
+_FORMATS = ("origin", "avif")
+
+
+def _integer(request: Request, name: str, minimum: int, maximum: int | None = None) -> int | None:
+    """An integer query parameter (absent or empty: None), refused as storage-api's schema refuses it."""
+    raw = request.query_value(name)
+    if not raw:
+        return None
+    try:
+        number = float(raw)
+    except ValueError:
+        number = math.nan
+    if not number.is_integer():  # also inf and nan
+        raise invalid_request(f"querystring/{name} must be integer")
+    value = int(number)
+    if value < minimum:
+        raise invalid_request(f"querystring/{name} must be >= {minimum}")
+    if maximum is not None and value > maximum:
+        raise invalid_request(f"querystring/{name} must be <= {maximum}")
+    return value
+
+
+def _choice(request: Request, name: str, allowed: tuple[str, ...]) -> str | None:
+    raw = request.query_value(name)
+    if not raw:
+        return None
+    if raw not in allowed:
+        raise invalid_request(f"querystring/{name} must be equal to one of the allowed values")
+    return raw

@@ -23,6 +23,7 @@ from localbase.storage.errors import (
 _BUCKET_NAME = re.compile(r"^[A-Za-z0-9_!.*'() &$=@;:+,?-]{1,100}$")
 _KEY = re.compile(r"^[A-Za-z0-9_/!.*'() &$=@;:+,?-]+$")
 _MIME = re.compile(r"^([a-zA-Z0-9\-+.]+)/([a-zA-Z0-9\-+.*]+)(;\s*charset=[a-zA-Z0-9\-]+)?$|^\*$")
+_HEADER_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # all but tab: as uvicorn refuses to send
 _SIZE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*(gb|mb|kb|b)$", re.IGNORECASE)
 _UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3}
 MAX_KEY_LENGTH = 1024
@@ -40,6 +41,14 @@ def bucket_ref(bucket_id: str) -> str:
     if "\x00" in bucket_id:
         raise no_such_bucket()
     return bucket_id
+
+
+def header_value(value: str, name: str) -> str:
+    """Text the object's reads will send as a header (its MIME type, its Cache-Control): what an
+    HTTP header cannot carry is refused now, not found by every download later."""
+    if _HEADER_UNSAFE.search(value):
+        raise invalid_request(f"{name} must not contain control characters")
+    return value
 
 
 def object_key(key: str) -> str:

@@ -61,7 +61,8 @@ async def _chunks(request: Request) -> Any:
 
 
 async def _raw(request: Request, store: BlobStore, limit: int, allowed: list[str] | None, mimetype: str) -> Incoming:
-    rules.check_mime(mimetype, allowed)
+    rules.check_mime(rules.header_value(mimetype, "Content-Type"), allowed)
+    cache_control = rules.header_value(request.headers.get("cache-control") or "no-cache", "Cache-Control")
     user_metadata = _x_metadata(request)
     declared = request.headers.get("content-length")
     if declared and declared.isdigit():
@@ -76,7 +77,7 @@ async def _raw(request: Request, store: BlobStore, limit: int, allowed: list[str
     except BaseException:
         upload.discard()
         raise
-    return Incoming(written, mimetype, request.headers.get("cache-control") or "no-cache", user_metadata)
+    return Incoming(written, mimetype, cache_control, user_metadata)
 
 
 async def _multipart(
@@ -96,7 +97,9 @@ async def _multipart(
                 for event in parser.parse(chunk):
                     if isinstance(event, MultipartSegment):
                         if event.filename is not None and upload is None and written is None:
-                            file_type = event.header("Content-Type", "") or "text/plain"
+                            file_type = rules.header_value(
+                                event.header("Content-Type", "") or "text/plain", "Content-Type"
+                            )
                             field_type = fields.get("contentType")
                             rules.check_mime(_text(field_type, "contentType") if field_type else file_type, allowed)
                             upload = store.new_upload()
@@ -152,14 +155,12 @@ async def _multipart(
 
 
 def _text(raw: bytes | bytearray, name: str) -> str:
-    """A form field as text for the object's metadata (jsonb, which cannot hold a NUL)."""
+    """A form field the object's reads send as a header (contentType, cacheControl)."""
     try:
-        text: str | None = bytes(raw).decode()
-    except UnicodeDecodeError:
-        text = None
-    if text is None or "\x00" in text:
-        raise invalid_request(f"{name} must be UTF-8 text without NUL characters")
-    return text
+        text = bytes(raw).decode()
+    except UnicodeDecodeError as exc:
+        raise invalid_request(f"{name} must be UTF-8 text") from exc
+    return rules.header_value(text, name)
 
 
 def _x_metadata(request: Request) -> dict[str, Any] | None:

@@ -205,9 +205,9 @@ async def copy(storage: Storage, caller: Caller, body: dict[str, Any], *, upsert
     override = body.get("metadata")
     if isinstance(override, dict):
         if isinstance(override.get("mimetype"), str):
-            metadata["mimetype"] = override["mimetype"]
+            metadata["mimetype"] = rules.header_value(override["mimetype"], "metadata.mimetype")
         if isinstance(override.get("cacheControl"), str):
-            metadata["cacheControl"] = override["cacheControl"]
+            metadata["cacheControl"] = rules.header_value(override["cacheControl"], "metadata.cacheControl")
     limits_allow(target, metadata, storage.global_limit)
     user_metadata = (row["user_metadata"] or {}) if body.get("copyMetadata", True) is not False else {}
     version = await asyncio.to_thread(storage.store.link_copy, row["version"])

@@ -213,8 +213,9 @@ def storage_request(draw: Callable[..., Any], user_id: str) -> DoorRequest:
 
 
 def found(user_id: str) -> list[DoorRequest]:
-    """Requests fuzzing once answered with a 500 (12-03: a NUL reached Postgres, which cannot hold
-    one), and their kin on the routes it had not reached yet."""
+    """Requests fuzzing once answered with a 500 or a dropped connection (12-03: a NUL reached
+    Postgres, which cannot hold one; a render's parameter reached a header, which cannot either),
+    and their kin on the routes it had not reached yet."""
     base, own = "/storage/v1", f"{user_id}/a.png"
     nul_bucket = _path("a\x00b", own)
     text = {"Content-Type": b"text/plain"}
@@ -222,7 +223,10 @@ def found(user_id: str) -> list[DoorRequest]:
         _multipart(b"hello", "a.txt", "text/plain", {"metadata": '{"a": "\\u0000"}'}),
         _multipart(b"hello", "a.txt", "text/plain", {"cacheControl": "60\x00"}),
         _multipart(b"hello", "a.txt", "text/plain", {"contentType": "text/plain\udcff"}),
+        _multipart(b"hello", "a.txt", "text/plain", {"contentType": "text/plain\r\nx-a: b"}),
+        _multipart(b"hello", "a.txt", "text/plain", {"cacheControl": "60\r\nx-a: b"}),
     ]
+    copy = {"bucketId": "avatars", "sourceKey": own, "destinationKey": f"{user_id}/c.png"}
     return [
         DoorRequest("STORAGE upload", "POST", f"{base}/object/{nul_bucket}", raw=b"hi", headers=text),
         DoorRequest("STORAGE render", "GET", f"{base}/render/image/authenticated/{nul_bucket}"),
@@ -253,6 +257,29 @@ def found(user_id: str) -> list[DoorRequest]:
                 headers={"Content-Type": content_type},
             )
             for n, (raw, content_type) in enumerate(form)
+        ),
+        DoorRequest(
+            "STORAGE upload", "PUT", f"{base}/object/avatars/{own}", raw=PNG, headers={"Content-Type": b"image/png"}
+        ),
+        DoorRequest(
+            "STORAGE render", "HEAD", f"{base}/render/image/authenticated/avatars/{own}", [("height", "a\x00b")]
+        ),
+        DoorRequest("STORAGE render", "GET", f"{base}/render/image/public/avatars/{own}", [("width", "1\r\n2")]),
+        *(
+            DoorRequest(
+                "STORAGE copy", "POST", f"{base}/object/copy", raw=json_bytes({**copy, "metadata": {field: "a\nb"}})
+            )
+            for field in ("mimetype", "cacheControl")
+        ),
+        # What was stored above stays downloadable (a header it cannot send once broke every download).
+        *(
+            DoorRequest("STORAGE read", "GET", f"{base}/object/authenticated/{path}")
+            for path in (
+                f"avatars/{own}",
+                f"avatars/{user_id}/c.png",
+                f"attachments/{user_id}/f3.txt",
+                f"attachments/{user_id}/f4.txt",
+            )
         ),
     ]
 

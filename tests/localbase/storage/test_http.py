@@ -214,6 +214,38 @@ def test_range_etag_and_conditional_requests(http: httpx.Client, limited: str, s
     render = httpx.get(f"{stack.url}/storage/v1/render/image/public/{limited}/r.txt?width=200&height=100")
     assert render.content == small
     assert render.headers["x-transformations"] == "height:100,width:200,resizing_type:fill"
+    # Checked as storage-api's schema checks them; a NUL in one reached the header and dropped the
+    # connection (found by `make fuzz`).
+    for query, message in (
+        ("height=a%00b", "querystring/height must be integer"),
+        ("width=1.5", "querystring/width must be integer"),
+        ("width=-1", "querystring/width must be >= 0"),
+        ("quality=101", "querystring/quality must be <= 100"),
+        ("resize=stretch", "querystring/resize must be equal to one of the allowed values"),
+    ):
+        refused = httpx.get(f"{stack.url}/storage/v1/render/image/public/{limited}/r.txt?{query}")
+        assert _error(refused, "400", "InvalidRequest")["message"] == message
+
+
+def test_what_a_download_sends_as_a_header_is_checked_at_upload(http: httpx.Client, limited: str) -> None:
+    # A MIME type or Cache-Control holding a line break was stored, and then every download of the
+    # object failed: uvicorn refuses to send such a header.
+    files = {"": ("form.txt", b"x", "text/plain")}
+    for form in ({"contentType": "text/plain\r\nx-a: b"}, {"cacheControl": "60\r\nx-a: b"}):
+        refused = http.post(f"/object/{limited}/form.txt", data=form, files=files)
+        assert "must not contain control characters" in _error(refused, "400", "InvalidRequest")["message"]
+    assert (
+        http.post(f"/object/{limited}/ok.txt", content=b"x", headers={"content-type": "text/plain"}).status_code == 200
+    )
+    copy = {"bucketId": limited, "sourceKey": "ok.txt", "destinationKey": "copy.txt"}
+    for field in ("mimetype", "cacheControl"):
+        refused = http.post("/object/copy", json={**copy, "metadata": {field: "text/plain\nx"}})
+        assert (
+            _error(refused, "400", "InvalidRequest")["message"]
+            == f"metadata.{field} must not contain control characters"
+        )
+    listed = http.post(f"/object/list/{limited}", json={"prefix": ""}).json()
+    assert [item["name"] for item in listed] == ["ok.txt"]
 
 
 def test_bad_jwts_and_bad_signed_urls(http: httpx.Client, limited: str, stack: LocalStack) -> None:
