@@ -7,12 +7,14 @@ site itself is local, other loopback origins are accepted; anything else falls b
 
 from __future__ import annotations
 
+import re
 from fnmatch import fnmatchcase
 from urllib.parse import urlsplit
 
 from core.settings import LocalbaseSettings
 
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def safe_redirect(requested: str | None, settings: LocalbaseSettings) -> str:
@@ -22,6 +24,8 @@ def safe_redirect(requested: str | None, settings: LocalbaseSettings) -> str:
 
 
 def is_allowed(url: str, settings: LocalbaseSettings) -> bool:
+    if _CONTROL.search(url):  # Go's url.Parse refuses these, and a Location header cannot carry them
+        return False
     target = urlsplit(url)
     if target.scheme not in ("http", "https") or not target.hostname:
         return any(fnmatchcase(url, pattern) for pattern in settings.redirect_allow_list)

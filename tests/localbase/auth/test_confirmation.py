@@ -97,6 +97,19 @@ def test_foreign_redirects_fall_back_to_the_site_url(confirming_stack: LocalStac
     assert urlsplit(followed.headers["location"]).netloc == "127.0.0.1:3000"
 
 
+def test_a_redirect_holding_control_characters_falls_back_to_the_site_url(confirming_stack: LocalStack) -> None:
+    # As GoTrue, whose URL parser refuses them; they once reached the Location header, which the
+    # server cannot send, and the connection dropped (found by `make fuzz`'s Storage twin).
+    for target in ("a%0d%0aSet-Cookie:%20x=1", "a%00b", "a%01b", "a%7fb"):
+        followed = httpx.get(
+            f"{confirming_stack.url}/auth/v1/verify?type=signup&token=x&redirect_to=http://127.0.0.1:3000/{target}"
+        )
+        assert followed.status_code == 303
+        location = urlsplit(followed.headers["location"])
+        assert (location.netloc, location.path) == ("127.0.0.1:3000", "")
+        assert parse_qs(location.fragment)["error_code"] == ["otp_expired"]
+
+
 def test_confirmed_email_re_sign_up_returns_a_fake_user(confirming_stack: LocalStack) -> None:
     admin = client(confirming_stack, confirming_stack.service_role_key)
     email = new_email()
