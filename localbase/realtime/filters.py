@@ -2,6 +2,13 @@
 
 Filters are evaluated in Python on the JSON row the trigger captured; the filter's text value is
 read as the column's JSON type (number, boolean, string), as Realtime casts it to the column type.
+
+A pattern (like, ilike, match, imatch) is the subscriber's own text run against every change of
+the table, before RLS decides who sees it: with Python's `re` a pattern such as `^(a+)+$` or
+`%a%a%a%a%b` took seconds on a message of a few dozen characters, and the gateway's whole fan-out
+(every user's streaming answers) waited. So patterns run on the `regex` module with a time limit
+(`_PATTERN_SECONDS` per row): a row whose test takes longer does not match. A pattern that does
+not compile is a binding error, as any other bad filter.
 """
 
 from __future__ import annotations
@@ -14,8 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import regex
+
 EVENTS = ("*", "INSERT", "UPDATE", "DELETE")
 _MAX_IN_VALUES = 100
+_PATTERN_SECONDS = 0.002
 _CONDITION = re.compile(
     r"\s*([^=,\s]+)=(not\.)?(eq|neq|lt|lte|gt|gte|in|like|ilike|is|match|imatch|isdistinct)\.(\([^)]*\)|[^,]*)\s*(,|$)"
 )
@@ -113,16 +123,33 @@ def _test(op: str, value: str) -> Callable[[Any], bool]:
         wanted = {"null": None, "true": True, "false": False}.get(value.lower(), "unknown")
         return lambda v: v is wanted if wanted is not None else v is None
     if op in ("like", "ilike"):
-        flags = re.IGNORECASE if op == "ilike" else 0
-        pattern = re.compile("".join(".*" if c in "%*" else "." if c == "_" else re.escape(c) for c in value), flags)
-        return lambda v: isinstance(v, str) and pattern.fullmatch(v) is not None
+        text = "".join(".*" if c in "%*" else "." if c == "_" else regex.escape(c) for c in value)
+        return _pattern(text, regex.IGNORECASE if op == "ilike" else 0, whole=True)
     if op in ("match", "imatch"):
-        regex = re.compile(value, re.IGNORECASE if op == "imatch" else 0)
-        return lambda v: isinstance(v, str) and regex.search(v) is not None
+        return _pattern(value, regex.IGNORECASE if op == "imatch" else 0, whole=False)
     if op == "isdistinct":
         return lambda v: v is None or not _equal(v, value)
     compare = _COMPARISONS[op]
     return lambda v: v is not None and _compare(compare, _order(v), _order(_coerce(v, value)))
+
+
+def _pattern(text: str, flags: int, *, whole: bool) -> Callable[[Any], bool]:
+    """A pattern test that gives up (no match) after _PATTERN_SECONDS on one value."""
+    try:
+        pattern = regex.compile(text, flags | regex.DOTALL)
+    except (regex.error, ValueError, OverflowError) as exc:
+        raise BindingError(f"invalid pattern {text!r}") from exc
+    find = pattern.fullmatch if whole else pattern.search
+
+    def test(value: Any) -> bool:
+        if not isinstance(value, str):
+            return False
+        try:
+            return find(value, timeout=_PATTERN_SECONDS) is not None
+        except TimeoutError:
+            return False
+
+    return test
 
 
 def _coerce(sample: Any, text: str) -> Any:

@@ -79,7 +79,12 @@ def _join_payload(user: FuzzUser) -> st.SearchStrategy[Any]:
             "table": mostly(st.sampled_from(TABLES), hostile_value()),
             "filter": mostly(
                 st.sampled_from((f"user_id=eq.{user.user_id}", "id=in.(1,2)", "status=neq.done", "content=ilike.*")),
-                hostile_value(),
+                st.one_of(
+                    hostile_value(),
+                    st.tuples(st.sampled_from(("like", "imatch", "not.match")), hostile_text(200)).map(
+                        lambda op_text: f"content={op_text[0]}.{op_text[1]}"
+                    ),
+                ),
             ),
         },
     )
@@ -228,7 +233,19 @@ def _knock_all(socket: Socket, knocks: list[Knock]) -> None:
 FOUND: list[Knock] = [
     Knock(vsn, (frame(vsn, "realtime:room", "phx_join", {"config": config}, ref="1", join_ref="1"),))
     for vsn in (V1, V2)
-    for config in ("True", ["x"], {"presence": "x"}, {"broadcast": [1]}, {"postgres_changes": {"table": "*"}})
+    for config in (
+        "True",
+        ["x"],
+        {"presence": "x"},
+        {"broadcast": [1]},
+        {"postgres_changes": {"table": "*"}},
+        # 12-03: a pattern that does not compile raised in the join the same way.
+        {
+            "postgres_changes": [
+                {"event": "*", "schema": "public", "table": "chat_messages", "filter": "content=match.("}
+            ]
+        },
+    )
 ]
 
 
