@@ -3,8 +3,8 @@ change bindings (schemas, tables, filters) and tokens, broadcasts, presence, tok
 leaves, as v1 JSON objects, v2 arrays, binary pushes and plain garbage.
 
 A knock is a few frames on one socket followed by a heartbeat: the heartbeat's reply must come (the
-socket still served), a socket may be closed only by the client, never with 1011 (the server's
-error), the gateway must stay up and log no error, and nothing sent on a socket may change a row.
+socket still served; the server closing it, with 1011 for its own error or otherwise, fails), the
+gateway must stay up and log no error, and nothing sent on a socket may change a row.
 `make test` sends a fixed, derandomized set of knocks (plus FOUND), `make fuzz` fresh ones.
 """
 
