@@ -43,8 +43,41 @@ COLUMNS = (
     "created_at",
     "is_active",
     "cancel_requested",
+    # the RPCs' arguments
+    "message",
+    "question",
+    "answer_no",
+    "include_reasoning",
+    "token",
+    "key_name",
+    "expires_at",
+    "key_id",
+    "target",
+    "days",
+    "action",
+    "details",
 )
-RPCS = ("username_available", "search_messages", "chat_topic_owned", "archive_sessions", "worker_claim")
+# The functions the web app calls (and two it must not reach), so hostile arguments get to their SQL.
+RPCS = (
+    "username_available",
+    "search_messages",
+    "chat_topic_owned",
+    "archive_sessions",
+    "worker_claim",
+    "chat_branch",
+    "chat_path",
+    "chat_forks",
+    "chat_descend",
+    "request_answer",
+    "share_session",
+    "read_share",
+    "create_api_key",
+    "revoke_api_key",
+    "guest_messages_left",
+    "usage_allowance",
+    "usage_daily",
+    "audit_admin_read",
+)
 OPERATORS = ("eq.", "neq.", "gt.", "lte.", "like.", "ilike.", "in.(", "is.", "fts.", "cs.{", "not.eq.", "")
 PREFERS = ("return=representation", "return=minimal", "count=exact", "resolution=merge-duplicates", "tx=rollback")
 
