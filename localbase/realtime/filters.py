@@ -5,7 +5,7 @@ read as the column's JSON type (number, boolean, string), as Realtime casts it t
 
 A pattern (like, ilike, match, imatch) is the subscriber's own text run against every change of
 the table, before RLS decides who sees it: with Python's `re`, `match.^(a+)+$` took a second on a
-message of 25 characters and `like.%a%a%a%a%a%a%b` minutes on one of 3,000, while the gateway's
+message of 25 characters and `like.%a%a%a%a%a%a%b` over a minute on one of 3,000, while the gateway's
 whole fan-out (every user's streaming answers) waited. So patterns run on the `regex` module with a time limit
 (`_PATTERN_SECONDS` per row): a row whose test takes longer does not match. A pattern that does
 not compile is a binding error, as any other bad filter.

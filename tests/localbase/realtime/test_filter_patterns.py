@@ -1,7 +1,7 @@
 """postgres_changes filters with patterns (like, ilike, match, imatch): they match as Postgres would,
 a pattern that does not compile is refused, and no subscriber's pattern can stall the fan-out of
 everyone's changes: with Python's `re` a `like` of six `%a` over a 3,000-character message held the
-gateway for minutes (its handshakes timed out), since a pattern runs against every change of the
+gateway for over a minute (other handshakes timed out), since a pattern runs against every change of the
 table before RLS decides who sees it."""
 
 from __future__ import annotations
