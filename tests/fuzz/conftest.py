@@ -105,8 +105,12 @@ class Fingerprint:
 
     def changed(self, before: dict[str, str]) -> list[str]:
         """The tables whose rows differ from `before`."""
+        return self.step(before)[1]
+
+    def step(self, before: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+        """A fingerprint taken now, and the tables whose rows differ from `before` in it."""
         after = self.take()
-        return [table for table in self.tables if before.get(table) != after[table]]
+        return after, [table for table in self.tables if before.get(table) != after[table]]
 
     def close(self) -> None:
         self._loop.run_until_complete(self._conn.close())

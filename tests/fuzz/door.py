@@ -84,11 +84,9 @@ class Door:
         self.report.count(request.name, status)
         if status == 0 or status >= 500:
             self.report.failures.append(f"{label} -> {status}: {text}")
-        after = self.fingerprint.take()
-        if 400 <= status < 500 and after != self.baseline:
-            changed = [t for t in after if after[t] != self.baseline.get(t)]
+        self.baseline, changed = self.fingerprint.step(self.baseline)
+        if 400 <= status < 500 and changed:
             self.report.failures.append(f"{label} refused ({status}) but changed {changed}")
-        self.baseline = after
 
     def close(self) -> None:
         self.http.close()

@@ -80,11 +80,9 @@ def test_no_input_makes_the_api_fail(
             report.count(f"{case.method.upper()} {case.path}", response.status_code)
             if response.status_code >= 500:
                 report.failures.append(f"{label} {case.body!r:.300} -> {response.status_code}: {response.text[:300]}")
-            after = fingerprint.take()
-            if 400 <= response.status_code < 500 and after != baseline[0]:
-                changed = [t for t in after if after[t] != baseline[0].get(t)]
+            baseline[0], changed = fingerprint.step(baseline[0])
+            if 400 <= response.status_code < 500 and changed:
                 report.failures.append(f"{label} refused ({response.status_code}) but changed {changed}")
-            baseline[0] = after
 
         probe()
         assert report.operations[name] > 0, f"{name} was never called"

@@ -188,11 +188,9 @@ class Socket:
         self.report.count("REALTIME knock", 101 if outcome == "served" else 0)  # 101: the upgrade, then served
         if outcome != "served":
             self.report.failures.append(f"{label} -> {outcome}")
-        after = self.fingerprint.take()
-        if after != self.baseline:
-            changed = [t for t in after if after[t] != self.baseline.get(t)]
+        self.baseline, changed = self.fingerprint.step(self.baseline)
+        if changed:
             self.report.failures.append(f"{label} changed {changed}")
-        self.baseline = after
 
     @staticmethod
     def _until_heartbeat(ws: Connection, vsn: str) -> str:
