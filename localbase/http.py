@@ -127,3 +127,8 @@ async def respond_json(send: Send, status: int, payload: Any, headers: Headers |
 
 def encode_json(payload: Any) -> bytes:
     return _json_encoder.encode(payload)
+
+
+def json_holds_nul(raw: bytes) -> bool:
+    """Whether a JSON body holds a NUL, raw or escaped: Postgres text and jsonb cannot store one."""
+    return b"\x00" in raw or b"\\u0000" in raw

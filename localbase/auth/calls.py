@@ -16,7 +16,7 @@ import msgspec
 from core.settings import Settings
 from localbase.auth.errors import AuthError
 from localbase.db import Database
-from localbase.http import Headers, Request
+from localbase.http import Headers, Request, json_holds_nul
 
 _API_VERSION_FLOOR = date(2024, 1, 1)
 
@@ -87,8 +87,7 @@ class Reply:
 def parse_body(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         return {}
-    if b"\x00" in raw or b"\\u0000" in raw:
-        # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
+    if json_holds_nul(raw):  # refused here rather than failing in the database
         raise AuthError(400, "validation_failed", "Request body must not contain NUL characters")
     try:
         body = msgspec.json.decode(raw)

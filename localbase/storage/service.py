@@ -21,7 +21,7 @@ import msgspec
 
 from localbase.db import init_connection, with_user
 from localbase.gateway import Context
-from localbase.http import Receive, Request, Scope, Send, respond, respond_json
+from localbase.http import Receive, Request, Scope, Send, json_holds_nul, respond, respond_json
 from localbase.rest.identity import Authenticator
 from localbase.storage import buckets, listing, reads, rules, signing, writes
 from localbase.storage.access import Access, Caller
@@ -274,7 +274,7 @@ async def _json(request: Request) -> dict[str, Any]:
         raise invalid_request("body is too large") from exc
     if not raw.strip():
         return {}
-    if b"\x00" in raw or b"\\u0000" in raw:  # Postgres text and jsonb cannot hold one
+    if json_holds_nul(raw):
         raise invalid_request("Body must not contain NUL characters")
     try:
         value = msgspec.json.decode(raw)

@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 from multipart import MultipartError, MultipartSegment, PushMultipartParser, parse_options_header
 
-from localbase.http import Request
+from localbase.http import Request, json_holds_nul
 from localbase.storage import rules
 from localbase.storage.blobs import BlobStore, TempUpload, Written
 from localbase.storage.errors import StorageError, invalid_request, too_large
@@ -176,7 +176,7 @@ def _x_metadata(request: Request) -> dict[str, Any] | None:
 def _json_object(raw: bytes) -> dict[str, Any] | None:
     """User metadata: a JSON object, or None for anything else (storage-api ignores what it cannot
     parse); one holding a NUL is refused, since Postgres's jsonb cannot store it."""
-    if b"\x00" in raw or b"\\u0000" in raw:
+    if json_holds_nul(raw):
         raise invalid_request("metadata must not contain NUL characters")
     try:
         value = msgspec.json.decode(raw)
