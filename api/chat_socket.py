@@ -190,9 +190,14 @@ class ChatSocket:
         )
 
     async def _stop(self, data: dict[str, Any]) -> None:
+        """Ask this session's answers in flight to stop: the one to `message_id` (a question's or the
+        answer's id), or all of them when the frame names none. A `message_id` that is not a UUID is
+        refused, never read as "all"."""
         query = self._rest.from_("chat_messages").update({"cancel_requested": True})
         message_id = data.get("message_id")
-        if isinstance(message_id, str) and message_id:
+        if message_id is not None:
+            if not isinstance(message_id, str):
+                raise BadRequest("message_id must be a string.", field="message_id")
             message_id = rules.uuid_field(message_id, "message_id")
             query = query.or_(f"id.eq.{message_id},reply_to.eq.{message_id}")
         query = query.eq("session_id", str(self._session["id"])).eq("message_type", "assistant")

@@ -7,6 +7,7 @@ import time
 import uuid
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import websockets
@@ -132,3 +133,67 @@ async def test_ping_pong_heartbeat_and_error_frames(http: httpx.AsyncClient, api
         await socket.send(json.dumps({"type": "user_message", "data": {"message": "hi", "role_id": "nobody"}}))
         role = (await _frames_until(socket, lambda f: True))[0]
         assert role["data"]["code"] == "RoleNotFound"
+
+
+async def test_stop_frames_stop_only_this_sessions_answers_and_refuse_a_bad_id(
+    http: httpx.AsyncClient, api: ApiProcess, alice: ApiUser, bob: ApiUser, pg: asyncpg.Connection
+) -> None:
+    """`stop {message_id}` asks one answer in flight to stop (named by its question's id or its own),
+    `stop {}` every answer in flight of the socket's session. A `message_id` that is not a UUID is
+    refused and stops nothing (it once read as "all"), and answers of another session, another
+    user's included, are never touched."""
+    session, elsewhere, bobs = (
+        await new_session(http, alice),
+        await new_session(http, alice),
+        await new_session(http, bob),
+    )
+
+    async def in_flight(session_id: str, user: ApiUser) -> tuple[str, str]:
+        """A question and its answer being written, its lease held (by nobody real) for an hour, so
+        the session's worker, if one runs, neither claims the question nor takes the answer over."""
+        async with pg.transaction():
+            question = await pg.fetchval(
+                "insert into chat_messages (session_id, user_id, content) values ($1, $2, 'q') returning id",
+                session_id,
+                user.id,
+            )
+            answer = await pg.fetchval(
+                """insert into chat_messages (session_id, user_id, message_type, reply_to, status, lease_owner,
+                     lease_expires_at) values ($1, $2, 'assistant', $3, 'streaming', 'test', now() + interval '1 hour')
+                   returning id""",
+                session_id,
+                user.id,
+                question,
+            )
+        return str(question), str(answer)
+
+    first, second, third = [await in_flight(session["id"], alice) for _ in range(3)]
+    other, theirs = await in_flight(elsewhere["id"], alice), await in_flight(bobs["id"], bob)
+
+    async def cancelled() -> set[str]:
+        found = await pg.fetch("select id from chat_messages where cancel_requested")
+        return {str(row["id"]) for row in found} & {a for _, a in (first, second, third, other, theirs)}
+
+    async with websockets.connect(f"{api.ws_url}/ws/chat/{session['id']}?token={alice.access_token}") as socket:
+
+        async def stop(data: Any) -> dict[str, Any]:
+            await socket.send(json.dumps({"type": "stop", "data": data}))
+            return (await _frames_until(socket, lambda f: f["type"] in ("stopped", "error")))[-1]
+
+        for bad, code in (
+            (5, "ValidationError"),
+            ("", "InvalidId"),
+            ("all", "InvalidId"),
+            ([first[0]], "ValidationError"),
+        ):
+            refused = await stop({"message_id": bad})
+            assert (refused["type"], refused["data"]["code"], refused["data"]["field"]) == ("error", code, "message_id")
+        assert await cancelled() == set()
+        assert (await stop({"message_id": theirs[0]}))["data"] == {"stopped": 0}  # bob's question: not this session's
+        assert (await stop({"message_id": other[1]}))["data"] == {"stopped": 0}  # alice's, another session
+        assert await cancelled() == set()
+        assert (await stop({"message_id": first[0]}))["data"] == {"stopped": 1}  # by the question's id
+        assert (await stop({"message_id": second[1].upper()}))["data"] == {"stopped": 1}  # by the answer's
+        assert await cancelled() == {first[1], second[1]}
+        assert (await stop({}))["data"] == {"stopped": 3}  # all in flight here, the two asked already included
+        assert await cancelled() == {first[1], second[1], third[1]}
