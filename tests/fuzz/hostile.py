@@ -144,3 +144,9 @@ def json_bytes(value: Any) -> bytes:
 def url_part(text: str) -> str:
     """`text` percent-encoded for a URL, a lone surrogate as its (invalid) UTF-8 bytes."""
     return quote(text, safe="", errors="surrogatepass")
+
+
+def text_frame(text: str) -> str:
+    """`text` as a WebSocket text frame can carry it: frames are UTF-8, so a lone surrogate becomes
+    U+FFFD (no client can send one; the server must fail such a frame's connection, RFC 6455 8.1)."""
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")

@@ -26,7 +26,16 @@ from websockets.sync.connection import Connection
 
 from tests.conftest import LocalStack
 from tests.fuzz.conftest import Fingerprint, FuzzReport, FuzzUser
-from tests.fuzz.hostile import FUZZ, FUZZ_REQUESTS, fuzz_settings, hostile_text, hostile_value, json_bytes, mostly
+from tests.fuzz.hostile import (
+    FUZZ,
+    FUZZ_REQUESTS,
+    fuzz_settings,
+    hostile_text,
+    hostile_value,
+    json_bytes,
+    mostly,
+    text_frame,
+)
 
 pytestmark = pytest.mark.timeout(3600 if FUZZ else 300)
 
@@ -55,12 +64,6 @@ def frame(vsn: str, topic: Any, event: Any, payload: Any, *, ref: str, join_ref:
     if vsn == V2:
         return json_bytes([join_ref, ref, topic, event, payload]).decode()
     return json_bytes({"topic": topic, "event": event, "payload": payload, "ref": ref, "join_ref": join_ref}).decode()
-
-
-def _text_frame(text: str) -> str:
-    """`text` as a text frame can carry it: WebSocket text is UTF-8, so a lone surrogate becomes
-    U+FFFD (no client can send one; the server must fail such a frame's connection, RFC 6455 8.1)."""
-    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 def _binary(topic: str, event: str, body: bytes, *, lengths: list[int] | None = None) -> bytes:
@@ -157,7 +160,7 @@ def knock(draw: Callable[..., Any], user: FuzzUser) -> Knock:
             lengths = draw(st.one_of(st.none(), st.lists(st.integers(-1, 300), min_size=5, max_size=5)))
             frames.append(_binary(name, draw(hostile_text(100)), draw(st.binary(max_size=200)), lengths=lengths))
         else:
-            frames.append(draw(st.one_of(hostile_text().map(_text_frame), st.binary(max_size=200))))
+            frames.append(draw(st.one_of(hostile_text().map(text_frame), st.binary(max_size=200))))
     return Knock(vsn, tuple(frames))
 
 

@@ -1,0 +1,346 @@
+"""Hostile knocks at the API's chat WebSocket (`WS /ws/chat/{session_id}`): handshakes with hostile
+session ids and tokens (in the query or the Authorization header; another user's session, an
+expired token), then frames: questions and stops with hostile fields (another user's role among
+them), pings, pongs, unknown types, garbage text and binary.
+
+A knock is one socket. When its session and token are the fuzz user's own, it must be served: after
+its frames a ping must be answered with a pong, the socket never closed by the server, no error frame
+may carry a server error's code, and the questions it acknowledged must be exactly the questions
+stored (no more, no fewer, never under another user's role); a knock that acknowledged none must
+change no row. Any other handshake must be refused: closed with 4401 or 4404, or answered with an
+HTTP status below 500. The API and the gateway must stay up and the API log no error.
+`make test` sends a fixed, derandomized set of knocks (plus FOUND), `make fuzz` fresh ones.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
+from websockets.sync.connection import Connection
+
+from api.errors import ApiError
+from core.jwt import encode
+from tests.api.conftest import ApiProcess
+from tests.conftest import LocalStack
+from tests.fuzz.conftest import Fingerprint, FuzzReport, FuzzUser
+from tests.fuzz.door import header_safe
+from tests.fuzz.hostile import (
+    FUZZ,
+    FUZZ_REQUESTS,
+    IN_URL,
+    fuzz_settings,
+    hostile_text,
+    hostile_value,
+    json_bytes,
+    mostly,
+    text_frame,
+    url_part,
+)
+
+pytestmark = pytest.mark.timeout(3600 if FUZZ else 300)
+
+EXAMPLES = 60
+FRAME_TYPES = ("user_message", "stop", "ping", "pong")
+REFUSALS = (4401, 4404)  # a token that is not the user's own, a session that is not theirs
+
+
+def _server_codes() -> frozenset[str]:
+    """The error codes of the API's server errors (status >= 500): a frame carrying one is our bug."""
+    found: set[str] = set()
+    pending: list[type[ApiError]] = [ApiError]
+    while pending:
+        kind = pending.pop()
+        pending.extend(kind.__subclasses__())
+        if kind.status >= 500:
+            found.add(kind.code)
+    return frozenset(found)
+
+
+SERVER_CODES = _server_codes()
+
+
+@dataclass(frozen=True)
+class World:
+    """The fuzz user's session and what belongs to someone else: a session, a private role."""
+
+    user: FuzzUser
+    session_id: str
+    other_session_id: str
+    other_role_id: str
+    other_role_slug: str
+    expired_token: str
+
+
+@dataclass(frozen=True)
+class Knock:
+    """One socket: a handshake for `session` with `token` (query or header), then `frames`."""
+
+    session: str
+    token: str
+    via: str
+    frames: tuple[str | bytes, ...]
+
+    def __repr__(self) -> str:
+        frames = [f[:300] for f in self.frames]
+        return f"Knock({self.session[:80]!r}, token={self.token[:40]!r} via {self.via}, {frames!r})"
+
+
+@pytest.fixture(scope="module")
+def world(fuzz_api: ApiProcess, fuzz_stack: LocalStack, fuzz_user: FuzzUser) -> World:
+    tag = uuid.uuid4().hex[:10]
+    with httpx.Client(base_url=fuzz_api.url, trust_env=False, timeout=20) as client:
+        own = client.post("/api/sessions", json={}, headers=fuzz_user.bearer)
+        own.raise_for_status()
+        email, password = f"fuzz-other-{tag}@example.com", "password123"
+        client.post(
+            "/api/auth/register", json={"email": email, "password": password, "username": f"other_{tag}"}
+        ).raise_for_status()
+        login = client.post("/api/auth/login", json={"email": email, "password": password})
+        login.raise_for_status()
+        other = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        theirs = client.post("/api/sessions", json={}, headers=other)
+        theirs.raise_for_status()
+        role = client.post("/api/roles", json={"name": "Private", "system_prompt": "Say 'mine'."}, headers=other)
+        role.raise_for_status()
+    stale = encode(
+        {"sub": fuzz_user.user_id, "role": "authenticated", "exp": int(time.time()) - 600}, fuzz_stack.jwt_secret
+    )
+    return World(
+        fuzz_user,
+        own.json()["session"]["id"],
+        theirs.json()["session"]["id"],
+        role.json()["role"]["uuid"],
+        role.json()["role"]["id"],
+        stale,
+    )
+
+
+def _frame_data(kind: Any, world: World) -> st.SearchStrategy[Any]:
+    if kind == "user_message":
+        role = st.sampled_from(("assistant", "tech_expert", world.other_role_id, world.other_role_slug))
+        usual = st.fixed_dictionaries(
+            {"message": mostly(st.sampled_from(("你好", "hello", "  spaced  ")), hostile_value())},
+            optional={"role_id": mostly(role, hostile_value()), "timestamp": hostile_value()},
+        )
+        return mostly(usual, hostile_value())
+    if kind == "stop":
+        return mostly(
+            st.fixed_dictionaries({}, optional={"message_id": mostly(st.uuids().map(str), hostile_value())}),
+            hostile_value(),
+        )
+    return mostly(st.just({}), hostile_value())
+
+
+@st.composite
+def knock(draw: Callable[..., Any], world: World) -> Knock:
+    session = draw(
+        mostly(
+            st.just(world.session_id),
+            st.one_of(
+                st.sampled_from((world.other_session_id, str(uuid.uuid4()), world.session_id.upper())),
+                hostile_text(IN_URL),
+            ),
+        )
+    )
+    token = draw(
+        mostly(
+            st.just(world.user.access_token),
+            st.one_of(st.sampled_from((world.expired_token, "not.a.jwt", "")), hostile_text(IN_URL)),
+        )
+    )
+    frames: list[str | bytes] = []
+    for _ in range(draw(st.integers(0, 4))):
+        shape = draw(st.sampled_from(("frame", "frame", "frame", "garbage")))
+        if shape == "frame":
+            kind = draw(mostly(st.sampled_from(FRAME_TYPES), hostile_value()))
+            body: dict[str, Any] = {"type": kind}
+            if draw(st.booleans()) or kind == "user_message":
+                body["data"] = draw(_frame_data(kind, world))
+            frames.append(text_frame(json_bytes(body).decode()))
+        else:
+            frames.append(draw(st.one_of(hostile_text().map(text_frame), st.binary(max_size=200))))
+    return Knock(session, token, draw(st.sampled_from(("query", "header"))), tuple(frames))
+
+
+def _pings(frames: tuple[str | bytes, ...]) -> int:
+    """How many of `frames` are pings the server answers (a JSON object of type "ping" whose data,
+    if any, is an object): their pongs come before the one that ends a knock."""
+    count = 0
+    for each in frames:
+        try:
+            body = json.loads(each) if isinstance(each, str) else None
+        except ValueError:
+            continue
+        if isinstance(body, dict) and body.get("type") == "ping" and isinstance(body.get("data", {}), dict):
+            count += 1
+    return count
+
+
+class ChatDoor:
+    """Sends knocks at the API's chat socket and judges what comes back."""
+
+    def __init__(
+        self,
+        api: ApiProcess,
+        stack: LocalStack,
+        world: World,
+        fingerprint: Fingerprint,
+        report: FuzzReport,
+        *,
+        suite: str,
+    ) -> None:
+        self.api = api
+        self.stack = stack
+        self.world = world
+        self.fingerprint = fingerprint
+        self.report = report.suite(suite)
+        self.baseline = fingerprint.take()
+        self.log_offset = api.log.stat().st_size if api.log.exists() else 0
+
+    def questions(self) -> int:
+        found = self.fingerprint.fetch(
+            f"select count(*) as n from chat_messages where session_id = '{self.world.session_id}'"
+            " and message_type = 'user'"
+        )
+        return int(found[0]["n"])
+
+    def send(self, knocked: Knock) -> list[dict[str, Any]]:
+        """Knock, judge, and return the frames the server answered with (its heartbeats left out)."""
+        label = repr(knocked)[:700]
+        served = knocked.session.lower() == self.world.session_id and knocked.token == self.world.user.access_token
+        url = f"{self.api.ws_url}/ws/chat/{url_part(knocked.session)}"
+        headers: dict[str, str] = {}
+        if knocked.via == "query":
+            url += f"?token={url_part(knocked.token)}"
+        else:
+            headers["Authorization"] = "Bearer " + header_safe(knocked.token).decode("utf-8", "replace")
+        before = self.questions()
+        replies: list[dict[str, Any]] = []
+        try:
+            with connect(url, additional_headers=headers, open_timeout=10, max_size=None) as ws:
+                try:
+                    for data in knocked.frames:
+                        ws.send(data)
+                    ws.send(json.dumps({"type": "ping"}))
+                    outcome = self._until_pong(ws, replies, _pings(knocked.frames) + 1)
+                except ConnectionClosed as closed:
+                    code = closed.rcvd.code if closed.rcvd is not None else None
+                    outcome = f"closed {code}"
+        except InvalidStatus as refused:
+            outcome = f"HTTP {refused.response.status_code}"
+        status = 101 if outcome == "served" else 0
+        if outcome.startswith("HTTP "):
+            status = int(outcome.split()[1])
+        self.report.count("WS /ws/chat knock", status)
+        if served and outcome != "served":
+            self.report.failures.append(f"{label} -> {outcome}, expected to be served")
+        if not served and not (outcome in (f"closed {code}" for code in REFUSALS) or 400 <= status < 500):
+            self.report.failures.append(f"{label} -> {outcome}, expected a refusal")
+        self._judge(label, replies, before)
+        return replies
+
+    def _judge(self, label: str, replies: list[dict[str, Any]], before: int) -> None:
+        for reply in replies:
+            data = reply.get("data") or {}
+            self.report.operations[f"reply {reply.get('type')} {data.get('code') or ''}".strip()] += 1
+            if reply.get("type") == "error" and (data.get("code") in SERVER_CODES or not data.get("message")):
+                self.report.failures.append(f"{label} -> error frame {data}")
+        acks = [r["data"] for r in replies if r.get("type") == "user_message"]
+        if any(ack.get("role_id") == self.world.other_role_slug for ack in acks):
+            self.report.failures.append(f"{label} -> a question under another user's role: {acks}")
+        self.baseline, changed = self.fingerprint.step(self.baseline)
+        stored = self.questions() - before
+        if stored != len(acks):
+            self.report.failures.append(f"{label} -> {len(acks)} questions acknowledged, {stored} stored")
+        if not acks and changed:
+            self.report.failures.append(f"{label} changed {changed} and acknowledged nothing")
+
+    @staticmethod
+    def _until_pong(ws: Connection, replies: list[dict[str, Any]], pongs: int) -> str:
+        """ "served" once the `pongs`-th pong came (the last is our ping's, after every frame's reply)."""
+        while pongs:
+            try:
+                data = ws.recv(timeout=15)
+            except TimeoutError:
+                return "no pong within 15 s"
+            if isinstance(data, bytes):
+                return f"a binary frame {data[:100]!r}"
+            reply = json.loads(data)
+            if reply.get("type") == "pong":
+                pongs -= 1
+            elif reply.get("type") != "ping":  # the server's own heartbeat
+                replies.append(reply)
+        return "served"
+
+    def errors_logged(self) -> list[str]:
+        """ERROR lines the API logged since this door's first knock."""
+        with open(self.api.log, "rb") as log:
+            log.seek(self.log_offset)
+            lines = log.read().decode(errors="replace").splitlines()
+        return [line[:2000] for line in lines if '"level": "ERROR"' in line or "Traceback" in line]
+
+
+def _knock_all(door: ChatDoor, knocks: list[Knock]) -> None:
+    for each in knocks:
+        door.send(each)
+    assert door.api.process.poll() is None, "the API died"
+    assert door.stack.process is not None
+    assert door.stack.process.poll() is None, "the gateway died"
+    assert door.report.failures == []
+    assert door.errors_logged() == []
+
+
+def _cross_user(world: World) -> list[Knock]:
+    """Knocks at what is someone else's, sent on every run whatever the draws: a question under
+    another user's private role (by uuid and by slug), a question on another user's session, and a
+    token that expired, in the header."""
+    own, token = world.session_id, world.user.access_token
+
+    def question(**data: str) -> str:
+        return json.dumps({"type": "user_message", "data": {"message": "hi", **data}})
+
+    return [
+        Knock(own, token, "query", (question(role_id=world.other_role_id), question(role_id=world.other_role_slug))),
+        Knock(world.other_session_id, token, "query", (question(),)),
+        Knock(world.other_session_id, token, "header", (question(),)),
+        Knock(own, world.expired_token, "header", (question(),)),
+    ]
+
+
+def test_api_socket_refuses_what_is_another_users(
+    fuzz_api: ApiProcess, fuzz_stack: LocalStack, world: World, fingerprint: Fingerprint, fuzz_report: FuzzReport
+) -> None:
+    door = ChatDoor(fuzz_api, fuzz_stack, world, fingerprint, fuzz_report, suite="api socket: cross-user")
+    first, *others = _cross_user(world)
+    refused = [(r["type"], r["data"]["code"]) for r in door.send(first)]
+    assert refused == [("error", "RoleNotFound")] * 2
+    _knock_all(door, others)
+    assert door.report.statuses == {101: 1, 0: 3}  # the first served (its questions refused), the rest refused
+
+
+def test_api_socket_serves_on_through_hostile_knocks(
+    fuzz_api: ApiProcess, fuzz_stack: LocalStack, world: World, fingerprint: Fingerprint, fuzz_report: FuzzReport
+) -> None:
+    door = ChatDoor(fuzz_api, fuzz_stack, world, fingerprint, fuzz_report, suite="api socket")
+    budget = FUZZ_REQUESTS // 4
+
+    @given(knocked=knock(world))
+    @fuzz_settings(EXAMPLES, fuzz=budget)
+    def probe(knocked: Knock) -> None:
+        door.send(knocked)
+
+    probe()
+    _knock_all(door, [])
+    if FUZZ:
+        assert door.report.requests >= budget
