@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request, Response
 from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from api.audit import SecurityEvents, audited_to_response
+from api.compat.errors import to_openai_response
 from api.compat.routes import openai_router
 from api.database import CallerDatabase
 from api.deps import DEPENDENCIES
@@ -38,6 +40,15 @@ from api.routes.usage import UsageController
 from api.routes.ws import chat_socket
 from api.upstream import Upstream
 from core.settings import Settings, get_settings
+
+
+def _error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Errors the routes' own handlers did not take (a path no route matches, say): in OpenAI's
+    shape under /v1, where the clients are OpenAI's SDKs, else in the API's envelope."""
+    path = request.url.path
+    if path == "/v1" or path.startswith("/v1/"):
+        return to_openai_response(request, exc)
+    return audited_to_response(request, exc)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -79,7 +90,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         dependencies=DEPENDENCIES,
         lifespan=[lifespan],
-        exception_handlers={Exception: audited_to_response},
+        exception_handlers={Exception: _error_response},
         cors_config=CORSConfig(
             allow_origins=list(settings.api.cors_origins),
             allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],

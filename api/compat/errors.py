@@ -9,7 +9,7 @@ import logging
 from typing import Any
 
 from litestar import MediaType, Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, MethodNotAllowedException, NotFoundException, ValidationException
 
 from api.errors import (
     AccountDisabled,
@@ -106,7 +106,11 @@ def translate(exc: Exception) -> OpenAIError:
 
 
 def to_openai_response(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    error = translate(exc)
+    if isinstance(exc, NotFoundException | MethodNotAllowedException):  # no route for it: as OpenAI says it
+        message = f"Invalid URL ({request.method} {request.url.path})"
+        error = OpenAIError(exc.status_code, message, "invalid_request_error", None)
+    else:
+        error = translate(exc)
     headers = dict(error.headers)
     if error.status == 401:
         headers["WWW-Authenticate"] = "Bearer"

@@ -41,8 +41,8 @@ def session_not_found() -> OpenAIError:
 
 def likely_session(caller: KeyCaller, named_session: str | None) -> str | None:
     """The session the question will most likely be stored in, when it is known without asking."""
-    if named_session is not None:
-        return named_session if rules.is_uuid(named_session) else None
+    if named_session is not None:  # as the database writes it: a channel's topic is the id in lower case
+        return named_session.lower() if rules.is_uuid(named_session) else None
     return _daily_known.get((caller.key_id, datetime.now(UTC).date()))
 
 

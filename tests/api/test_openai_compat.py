@@ -265,11 +265,53 @@ async def test_sends_through_a_key_count_against_the_users_rate_limit_and_dead_k
     assert await pg.fetchval(QUESTIONS, owner.id) == stored  # (answers to the stored two may still arrive)
 
 
-async def _streamed(sdk: openai.AsyncOpenAI, text: str) -> str:
+async def _streamed(sdk: openai.AsyncOpenAI, text: str, session: str | None = None) -> str:
     stream = await sdk.chat.completions.create(
-        model="qwen-turbo", messages=[{"role": "user", "content": text}], stream=True
+        model="qwen-turbo",
+        messages=[{"role": "user", "content": text}],
+        stream=True,
+        extra_headers={"X-ChatGalaxy-Session": session} if session else None,
     )
     return "".join([chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices])
+
+
+async def test_a_session_header_in_capitals_names_the_same_session_and_its_stream_joins_at_once(
+    api: ApiProcess, sdk: openai.AsyncOpenAI, owner: ApiUser, http: httpx.AsyncClient, worker: Worker
+) -> None:
+    """A UUID is the same in capitals. The answer stream's channel is named by the session's id as
+    the database writes it, so the early join must use that form: it once joined the capitals'
+    topic, was refused by Realtime's policy, logged a warning with a traceback and joined again."""
+    mine = (await http.post("/api/sessions", json={}, headers=owner.headers)).json()["session"]
+    logged = api.log.stat().st_size
+    text = await _streamed(sdk, "in capitals", mine["id"].upper())
+    history = await http.get("/api/chat/history", params={"session_id": mine["id"]}, headers=owner.headers)
+    assert {m["message_type"]: m["content"] for m in history.json()["messages"]} == {
+        "user": "in capitals",
+        "assistant": text,
+    }
+    assert b"answer stream not joined" not in api.log.read_bytes()[logged:]
+
+
+async def test_paths_under_v1_that_no_route_serves_answer_in_openais_shape(http: httpx.AsyncClient) -> None:
+    """An unknown path or method under /v1 is refused as OpenAI refuses it, so its SDKs read the
+    error (it was the rest of the API's envelope); elsewhere the envelope stays."""
+    for method, path, status in (
+        ("GET", "/v1/nothing", 404),
+        ("GET", "/v1", 404),
+        ("GET", "/v1/chat/completions", 405),
+        ("DELETE", "/v1/models", 405),
+    ):
+        refused = await http.request(method, path)
+        assert refused.status_code == status
+        assert refused.json() == {
+            "error": {
+                "message": f"Invalid URL ({method} {path})",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": None,
+            }
+        }
+    assert (await http.get("/api/nothing")).json()["error"]["code"] == "RouteNotFound"
 
 
 async def test_a_stream_follows_its_question_into_a_new_days_session_after_the_old_one_was_deleted(
