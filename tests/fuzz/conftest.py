@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ import asyncpg
 import httpx
 import pytest
 
+from core.jwt import encode
 from localbase.postgres import Cluster
 from tests.api.conftest import ApiProcess, start_api
 from tests.conftest import LocalStack, isolated_stack
@@ -73,6 +75,48 @@ def fuzz_user(fuzz_api: ApiProcess) -> FuzzUser:
         login.raise_for_status()
         body = login.json()
     return FuzzUser(email, password, body["user"]["id"], body["access_token"])
+
+
+@dataclass(frozen=True)
+class World:
+    """The fuzz user's session and what belongs to someone else: a session, a private role."""
+
+    user: FuzzUser
+    session_id: str
+    other_session_id: str
+    other_role_id: str
+    other_role_slug: str
+    expired_token: str
+
+
+@pytest.fixture(scope="session")
+def world(fuzz_api: ApiProcess, fuzz_stack: LocalStack, fuzz_user: FuzzUser) -> World:
+    tag = uuid.uuid4().hex[:10]
+    with httpx.Client(base_url=fuzz_api.url, trust_env=False, timeout=20) as client:
+        own = client.post("/api/sessions", json={}, headers=fuzz_user.bearer)
+        own.raise_for_status()
+        email, password = f"fuzz-other-{tag}@example.com", "password123"
+        client.post(
+            "/api/auth/register", json={"email": email, "password": password, "username": f"other_{tag}"}
+        ).raise_for_status()
+        login = client.post("/api/auth/login", json={"email": email, "password": password})
+        login.raise_for_status()
+        other = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        theirs = client.post("/api/sessions", json={}, headers=other)
+        theirs.raise_for_status()
+        role = client.post("/api/roles", json={"name": "Private", "system_prompt": "Say 'mine'."}, headers=other)
+        role.raise_for_status()
+    stale = encode(
+        {"sub": fuzz_user.user_id, "role": "authenticated", "exp": int(time.time()) - 600}, fuzz_stack.jwt_secret
+    )
+    return World(
+        fuzz_user,
+        own.json()["session"]["id"],
+        theirs.json()["session"]["id"],
+        role.json()["role"]["uuid"],
+        role.json()["role"]["id"],
+        stale,
+    )
 
 
 class Fingerprint:

@@ -15,13 +15,11 @@ HTTP status below 500. The API and the gateway must stay up and the API log no e
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -30,10 +28,9 @@ from websockets.sync.client import connect
 from websockets.sync.connection import Connection
 
 from api.errors import ApiError
-from core.jwt import encode
 from tests.api.conftest import ApiProcess
 from tests.conftest import LocalStack
-from tests.fuzz.conftest import Fingerprint, FuzzReport, FuzzUser
+from tests.fuzz.conftest import Fingerprint, FuzzReport, World
 from tests.fuzz.door import header_safe
 from tests.fuzz.hostile import (
     FUZZ,
@@ -71,18 +68,6 @@ SERVER_CODES = _server_codes()
 
 
 @dataclass(frozen=True)
-class World:
-    """The fuzz user's session and what belongs to someone else: a session, a private role."""
-
-    user: FuzzUser
-    session_id: str
-    other_session_id: str
-    other_role_id: str
-    other_role_slug: str
-    expired_token: str
-
-
-@dataclass(frozen=True)
 class Knock:
     """One socket: a handshake for `session` with `token` (query or header), then `frames`."""
 
@@ -94,36 +79,6 @@ class Knock:
     def __repr__(self) -> str:
         frames = [f[:300] for f in self.frames]
         return f"Knock({self.session[:80]!r}, token={self.token[:40]!r} via {self.via}, {frames!r})"
-
-
-@pytest.fixture(scope="module")
-def world(fuzz_api: ApiProcess, fuzz_stack: LocalStack, fuzz_user: FuzzUser) -> World:
-    tag = uuid.uuid4().hex[:10]
-    with httpx.Client(base_url=fuzz_api.url, trust_env=False, timeout=20) as client:
-        own = client.post("/api/sessions", json={}, headers=fuzz_user.bearer)
-        own.raise_for_status()
-        email, password = f"fuzz-other-{tag}@example.com", "password123"
-        client.post(
-            "/api/auth/register", json={"email": email, "password": password, "username": f"other_{tag}"}
-        ).raise_for_status()
-        login = client.post("/api/auth/login", json={"email": email, "password": password})
-        login.raise_for_status()
-        other = {"Authorization": f"Bearer {login.json()['access_token']}"}
-        theirs = client.post("/api/sessions", json={}, headers=other)
-        theirs.raise_for_status()
-        role = client.post("/api/roles", json={"name": "Private", "system_prompt": "Say 'mine'."}, headers=other)
-        role.raise_for_status()
-    stale = encode(
-        {"sub": fuzz_user.user_id, "role": "authenticated", "exp": int(time.time()) - 600}, fuzz_stack.jwt_secret
-    )
-    return World(
-        fuzz_user,
-        own.json()["session"]["id"],
-        theirs.json()["session"]["id"],
-        role.json()["role"]["uuid"],
-        role.json()["role"]["id"],
-        stale,
-    )
 
 
 def _frame_data(kind: Any, world: World) -> st.SearchStrategy[Any]:
