@@ -201,10 +201,9 @@ class OpenAIDoor:
         before = self.questions()
         sending = {name.encode(): value for name, value in headers.items()}
         response = self.client.request(sent.method, sent.path, content=content, headers=sending)
-        self.report.count(
-            f"{sent.method} {sent.path.split('/')[2] if sent.path.count('/') > 1 else sent.path}", response.status_code
-        )
         accepted = self._judge_answer(label, response)
+        operation = f"{sent.method} {sent.path.split('/')[2] if sent.path.count('/') > 1 else sent.path}"
+        self.report.count(operation, response.status_code, expected=accepted)
         after = self.questions()
         added = {session: after.get(session, 0) - before.get(session, 0) for session in after}
         added = {session: n for session, n in added.items() if n}
