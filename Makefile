@@ -38,7 +38,7 @@ test: $(STAMP) ## the full suite: lint, then pytest against real Postgres and th
 	$(MAKE) web-test web-build chromium
 	$(PY) -m pytest
 
-fuzz: $(STAMP) ## randomized search (fresh draws, >= FUZZ_REQUESTS=2000 per suite): API operations, REST, Auth, Storage and Realtime doors, the chat WebSocket, the OpenAI door; bench/out/fuzz.json
+fuzz: $(STAMP) ## randomized search (fresh draws, >= FUZZ_REQUESTS=2000 per suite): API operations, REST, Auth, Storage and Realtime doors, the chat WebSocket, the OpenAI door, the worker; bench/out/fuzz.json
 	CG_FUZZ=1 $(PY) -m pytest tests/fuzz -q --timeout=3600 -W ignore::hypothesis.errors.HypothesisWarning; \
 		status=$$?; $(PY) -m tests.fuzz.summary; exit $$status
 
