@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -38,6 +39,21 @@ class DoorRequest:
     def url(self) -> str:
         query = "&".join(f"{url_part(k)}={url_part(v)}" for k, v in self.params)
         return self.path + (f"?{query}" if query else "")
+
+
+class LogWatch:
+    """A server's log from now on, for "nothing logged as an error"."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = log
+        self.offset = log.stat().st_size if log.exists() else 0
+
+    def errors(self) -> list[str]:
+        """The ERROR lines (JSON lines at that level) and tracebacks logged since the watch began."""
+        with open(self.log, "rb") as log:
+            log.seek(self.offset)
+            lines = log.read().decode(errors="replace").splitlines()
+        return [line[:2000] for line in lines if '"level": "ERROR"' in line or "Traceback" in line]
 
 
 def header_safe(text: str) -> bytes:

@@ -31,7 +31,7 @@ from api.errors import ApiError
 from tests.api.conftest import ApiProcess
 from tests.conftest import LocalStack
 from tests.fuzz.conftest import Fingerprint, FuzzReport, World
-from tests.fuzz.door import header_safe
+from tests.fuzz.door import LogWatch, header_safe
 from tests.fuzz.hostile import (
     FUZZ,
     FUZZ_REQUESTS,
@@ -161,7 +161,7 @@ class ChatDoor:
         self.fingerprint = fingerprint
         self.report = report.suite(suite)
         self.baseline = fingerprint.take()
-        self.log_offset = api.log.stat().st_size if api.log.exists() else 0
+        self.logged = LogWatch(api.log)
 
     def questions(self) -> int:
         found = self.fingerprint.fetch(
@@ -238,13 +238,6 @@ class ChatDoor:
                 replies.append(reply)
         return "served"
 
-    def errors_logged(self) -> list[str]:
-        """ERROR lines the API logged since this door's first knock."""
-        with open(self.api.log, "rb") as log:
-            log.seek(self.log_offset)
-            lines = log.read().decode(errors="replace").splitlines()
-        return [line[:2000] for line in lines if '"level": "ERROR"' in line or "Traceback" in line]
-
 
 def _knock_all(door: ChatDoor, knocks: list[Knock]) -> None:
     for each in knocks:
@@ -253,7 +246,7 @@ def _knock_all(door: ChatDoor, knocks: list[Knock]) -> None:
     assert door.stack.process is not None
     assert door.stack.process.poll() is None, "the gateway died"
     assert door.report.failures == []
-    assert door.errors_logged() == []
+    assert door.logged.errors() == []
 
 
 def _cross_user(world: World) -> list[Knock]:

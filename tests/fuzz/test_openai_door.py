@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from tests.api.conftest import ApiProcess, start_api
 from tests.conftest import LocalStack
 from tests.fuzz.conftest import Fingerprint, FuzzReport, World
-from tests.fuzz.door import header_safe
+from tests.fuzz.door import LogWatch, header_safe
 from tests.fuzz.hostile import (
     FUZZ,
     FUZZ_REQUESTS,
@@ -178,7 +178,7 @@ class OpenAIDoor:
         self.fingerprint = fingerprint
         self.report = report.suite(suite)
         self.baseline = fingerprint.take()
-        self.log_offset = api.log.stat().st_size if api.log.exists() else 0
+        self.logged = LogWatch(api.log)
         self.client = httpx.Client(base_url=api.url, trust_env=False, timeout=30)
 
     def questions(self) -> dict[str, int]:
@@ -244,13 +244,6 @@ class OpenAIDoor:
             self.report.failures.append(f"{label} -> a stream ended by an error: {error}")
         return True
 
-    def errors_logged(self) -> list[str]:
-        """ERROR lines this API logged since the door opened."""
-        with open(self.api.log, "rb") as log:
-            log.seek(self.log_offset)
-            lines = log.read().decode(errors="replace").splitlines()
-        return [line[:2000] for line in lines if '"level": "ERROR"' in line or "Traceback" in line]
-
     def close(self) -> None:
         self.client.close()
 
@@ -260,7 +253,7 @@ def _send_all(door: OpenAIDoor, calls: list[Call]) -> None:
         door.send(each)
     assert door.api.process.poll() is None, "the API died"
     assert door.report.failures == []
-    assert door.errors_logged() == []
+    assert door.logged.errors() == []
 
 
 def _found(world: World, keys: Keys) -> list[Call]:

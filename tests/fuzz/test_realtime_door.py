@@ -26,6 +26,7 @@ from websockets.sync.connection import Connection
 
 from tests.conftest import LocalStack
 from tests.fuzz.conftest import Fingerprint, FuzzReport, FuzzUser
+from tests.fuzz.door import LogWatch
 from tests.fuzz.hostile import (
     FUZZ,
     FUZZ_REQUESTS,
@@ -173,8 +174,7 @@ class Socket:
         self.fingerprint = fingerprint
         self.report = report.suite(suite)
         self.baseline = fingerprint.take()
-        self.log = Path(stack.env["LOCALBASE_LOG"])
-        self.log_offset = self.log.stat().st_size if self.log.exists() else 0
+        self.logged = LogWatch(Path(stack.env["LOCALBASE_LOG"]))
 
     def send(self, knocked: Knock) -> None:
         label = repr(knocked)[:600]
@@ -212,13 +212,6 @@ class Socket:
             if ref == "heartbeat" and event == "phx_reply":
                 return "served"
 
-    def errors_logged(self) -> list[str]:
-        """ERROR lines the gateway logged since this socket's first knock."""
-        with open(self.log, "rb") as log:
-            log.seek(self.log_offset)
-            lines = log.read().decode(errors="replace").splitlines()
-        return [line[:2000] for line in lines if '"level": "ERROR"' in line or "Traceback" in line]
-
 
 def _knock_all(socket: Socket, knocks: list[Knock]) -> None:
     for each in knocks:
@@ -226,7 +219,7 @@ def _knock_all(socket: Socket, knocks: list[Knock]) -> None:
     assert socket.stack.process is not None
     assert socket.stack.process.poll() is None, "the gateway died"
     assert socket.report.failures == []
-    assert socket.errors_logged() == []
+    assert socket.logged.errors() == []
 
 
 # 12-03: a join whose config, or a part of it, was not the JSON type the clients send (a string for

@@ -32,6 +32,7 @@ from core.settings import login_as
 from localbase.postgres import Cluster
 from tests.conftest import LocalStack, free_port, isolated_stack, wait_for_http
 from tests.fuzz.conftest import Fingerprint, FuzzReport
+from tests.fuzz.door import LogWatch
 from tests.fuzz.hostile import FUZZ, FUZZ_REQUESTS, fuzz_settings, hostile_text, hostile_value, json_bytes, mostly
 from tests.worker.conftest import FAST_WORKER
 
@@ -223,7 +224,7 @@ class WorkerDoor:
     def __init__(self, world: WorkerWorld, report: FuzzReport) -> None:
         self.world = world
         self.report = report.suite("worker")
-        self.log_offset = world.worker_log.stat().st_size if world.worker_log.exists() else 0
+        self.logged = LogWatch(world.worker_log)
 
     def send(self, asks: list[Ask]) -> None:
         stored: dict[str, str] = {}  # question id -> what it was
@@ -273,13 +274,6 @@ class WorkerDoor:
             if status != "completed" and not code:
                 self.report.failures.append(f"{what} -> {status} without an error code")
 
-    def errors_logged(self) -> list[str]:
-        """ERROR lines the worker logged since this door opened."""
-        with open(self.world.worker_log, "rb") as log:
-            log.seek(self.log_offset)
-            lines = log.read().decode(errors="replace").splitlines()
-        return [line[:2000] for line in lines if '"level": "ERROR"' in line or "Traceback" in line]
-
 
 def test_the_worker_answers_every_hostile_question_it_is_given(
     worker_world: WorkerWorld, fuzz_report: FuzzReport
@@ -296,5 +290,5 @@ def test_the_worker_answers_every_hostile_question_it_is_given(
     assert worker_world.worker.poll() is None, "the worker died"
     assert worker_world.fake.poll() is None, "the fake model died"
     assert door.report.failures == []
-    assert door.errors_logged() == []
+    assert door.logged.errors() == []
     assert door.report.operations["answer completed"] > 0  # the draws reach the model, not only refusals
