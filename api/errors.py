@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import msgspec
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.exceptions import HTTPException, MethodNotAllowedException, NotFoundException, ValidationException
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +228,14 @@ def to_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Err
     headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else {}
     if error.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
-    return Response(body, status_code=error.status, headers=headers)
+    return Response(body, status_code=error.status, headers=headers | allowed_methods(exc))
+
+
+def allowed_methods(exc: Exception) -> dict[str, str]:
+    """A 405's `Allow` header (RFC 9110 requires it), as the router made it."""
+    if isinstance(exc, MethodNotAllowedException) and exc.headers:
+        return {name: value for name, value in exc.headers.items() if name.lower() == "allow"}
+    return {}
 
 
 def _log_server_error(request: Request[Any, Any, Any], exc: Exception, error: ApiError, request_id: str | None) -> None:

@@ -24,6 +24,7 @@ from api.errors import (
     QuotaExceeded,
     RateLimited,
     UpstreamUnavailable,
+    allowed_methods,
 )
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ def to_openai_response(request: Request[Any, Any, Any], exc: Exception) -> Respo
         error = OpenAIError(exc.status_code, message, "invalid_request_error", None)
     else:
         error = translate(exc)
-    headers = dict(error.headers)
+    headers = dict(error.headers) | allowed_methods(exc)
     if error.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     return Response(error.body(), status_code=error.status, headers=headers, media_type=MediaType.JSON)

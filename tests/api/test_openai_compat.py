@@ -303,6 +303,8 @@ async def test_paths_under_v1_that_no_route_serves_answer_in_openais_shape(http:
     ):
         refused = await http.request(method, path)
         assert refused.status_code == status
+        allowed = {m.strip() for m in refused.headers["allow"].split(",")} if status == 405 else None
+        assert allowed == (None if status == 404 else {"POST" if "chat" in path else "GET", "OPTIONS"})
         assert refused.json() == {
             "error": {
                 "message": f"Invalid URL ({method} {path})",
@@ -312,6 +314,9 @@ async def test_paths_under_v1_that_no_route_serves_answer_in_openais_shape(http:
             }
         }
     assert (await http.get("/api/nothing")).json()["error"]["code"] == "RouteNotFound"
+    wrong = await http.put("/api/roles")
+    assert (wrong.status_code, wrong.json()["error"]["code"]) == (405, "MethodNotAllowed")
+    assert {m.strip() for m in wrong.headers["allow"].split(",")} == {"GET", "POST", "OPTIONS"}
 
 
 async def test_a_stream_follows_its_question_into_a_new_days_session_after_the_old_one_was_deleted(
