@@ -40,7 +40,7 @@ from litestar.exceptions import WebSocketDisconnect
 
 from api import rules
 from api.conversation import MESSAGE_COLUMNS, find_role, post_question, role_for_turn
-from api.errors import ApiError, BadRequest, RateLimited
+from api.errors import ApiError, BadRequest, RateLimited, log_server_error
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
 from api.replies import FINAL_STATUSES, ReplyEvent, ReplyFeed
@@ -128,6 +128,9 @@ class ChatSocket:
             await self._socket.send_text(payload)
 
     async def send_error(self, error: ApiError) -> None:
+        """An error frame; a server error (5xx) is also logged, as it is over HTTP."""
+        if error.status >= 500:
+            log_server_error(self._socket, error, error)
         data: dict[str, Any] = {"code": error.code, "message": error.message}
         if error.field:
             data["field"] = error.field

@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 import msgspec
 from litestar import Request, Response
+from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException, MethodNotAllowedException, NotFoundException, ValidationException
 
 log = logging.getLogger(__name__)
@@ -212,7 +213,7 @@ def to_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Err
     error = _from_framework(exc)
     request_id = request_id_of(request.scope)
     if error.status >= 500:
-        _log_server_error(request, exc, error, request_id)
+        log_server_error(request, exc, error)
     message_id = error.extra.get("message_id")
     body = ErrorEnvelope(
         success=False,
@@ -238,9 +239,12 @@ def allowed_methods(exc: Exception) -> dict[str, str]:
     return {}
 
 
-def _log_server_error(request: Request[Any, Any, Any], exc: Exception, error: ApiError, request_id: str | None) -> None:
-    """A 500 is our bug: logged as an error with the exception chain. A 503/504 is a warning."""
-    extra = {"request_id": request_id, "code": error.code, "method": request.method, "path": request.url.path}
+def log_server_error(connection: ASGIConnection[Any, Any, Any, Any], exc: Exception, error: ApiError) -> None:
+    """A 500 is our bug: logged as an error with the exception chain. A 503/504 is a warning. The
+    connection is a request, or a chat socket (method "WS") whose error frame carries the code."""
+    method = connection.scope.get("method") or "WS"
+    extra = {"request_id": request_id_of(connection.scope), "code": error.code, "method": method}
+    extra["path"] = connection.url.path
     if error.status == 500:
         cause = exc if not isinstance(exc, ApiError) else (exc.__cause__ or exc)
         log.error("internal error", exc_info=cause, extra=extra)
