@@ -4,12 +4,13 @@ expired token), then frames: questions and stops with hostile fields (another us
 them), pings, pongs, unknown types, garbage text and binary.
 
 A knock is one socket. When its session and token are the fuzz user's own, it must be served: after
-its frames a ping must be answered with a pong, the socket never closed by the server, no error frame
-may carry a server error's code, and the questions it acknowledged must be exactly the questions
+its frames a ping must be answered with a pong, the socket never closed by the server, every frame
+but a ping or a pong answered by exactly one reply, no error frame carrying a server error's code,
+and the questions it acknowledged must be exactly the questions
 stored (no more, no fewer, never under another user's role); a knock that acknowledged none must
 change no row. Any other handshake must be refused: closed with 4401 or 4404, or answered with an
 HTTP status below 500. The API and the gateway must stay up and the API log no error.
-`make test` sends a fixed, derandomized set of knocks (plus FOUND), `make fuzz` fresh ones.
+`make test` sends a fixed, derandomized set of knocks (and the cross-user ones), `make fuzz` fresh ones.
 """
 
 from __future__ import annotations
@@ -128,18 +129,17 @@ def knock(draw: Callable[..., Any], world: World) -> Knock:
     return Knock(session, token, draw(st.sampled_from(("query", "header"))), tuple(frames))
 
 
-def _pings(frames: tuple[str | bytes, ...]) -> int:
-    """How many of `frames` are pings the server answers (a JSON object of type "ping" whose data,
-    if any, is an object): their pongs come before the one that ends a knock."""
-    count = 0
-    for each in frames:
-        try:
-            body = json.loads(each) if isinstance(each, str) else None
-        except ValueError:
-            continue
-        if isinstance(body, dict) and body.get("type") == "ping" and isinstance(body.get("data", {}), dict):
-            count += 1
-    return count
+def _control(frame: str | bytes) -> str | None:
+    """ "ping" or "pong" when the server reads `frame` as one (a JSON object of that type whose data,
+    if any, is an object): a ping is answered by a pong, a pong by nothing, any other frame by one
+    reply (its answer, or an error)."""
+    try:
+        body = json.loads(frame) if isinstance(frame, str) else None
+    except ValueError:
+        return None
+    if isinstance(body, dict) and body.get("type") in ("ping", "pong") and isinstance(body.get("data", {}), dict):
+        return str(body["type"])
+    return None
 
 
 class ChatDoor:
@@ -188,7 +188,8 @@ class ChatDoor:
                     for data in knocked.frames:
                         ws.send(data)
                     ws.send(json.dumps({"type": "ping"}))
-                    outcome = self._until_pong(ws, replies, _pings(knocked.frames) + 1)
+                    pings = sum(_control(each) == "ping" for each in knocked.frames)
+                    outcome = self._until_pong(ws, replies, pings + 1)
                 except ConnectionClosed as closed:
                     code = closed.rcvd.code if closed.rcvd is not None else None
                     outcome = f"closed {code}"
@@ -202,6 +203,10 @@ class ChatDoor:
             self.report.failures.append(f"{label} -> {outcome}, expected to be served")
         if not served and not (outcome in (f"closed {code}" for code in REFUSALS) or 400 <= status < 500):
             self.report.failures.append(f"{label} -> {outcome}, expected a refusal")
+        if outcome == "served":
+            answered = sum(_control(each) is None for each in knocked.frames)
+            if len(replies) != answered:
+                self.report.failures.append(f"{label} -> {len(replies)} replies to {answered} frames: {replies}"[:1500])
         self._judge(label, replies, before)
         return replies
 
