@@ -91,6 +91,8 @@ class World:
 
 @pytest.fixture(scope="session")
 def world(fuzz_api: ApiProcess, fuzz_stack: LocalStack, fuzz_user: FuzzUser) -> World:
+    """A session of the fuzz user's, a token of theirs that expired, and another user (signed up
+    through the API) with a session and a private role, for the doors' cross-user knocks."""
     tag = uuid.uuid4().hex[:10]
     with httpx.Client(base_url=fuzz_api.url, trust_env=False, timeout=20) as client:
         own = client.post("/api/sessions", json={}, headers=fuzz_user.bearer)

@@ -1,6 +1,7 @@
 """A door of the local stack as the fuzz suites knock on it: `DoorRequest` (one request, with the
 bearer it is sent as), `Door` (sends requests, judges each answer: below 500, and a refused one
-changed no row) and `run_door` (a Hypothesis strategy of requests through a door)."""
+changed no row), `run_door` (a Hypothesis strategy of requests through a door) and `LogWatch`
+(what a server logged as an error while its door was knocked on)."""
 
 from __future__ import annotations
 

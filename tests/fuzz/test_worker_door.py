@@ -91,32 +91,21 @@ def _start(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Pop
 def worker_world(
     pg_cluster: Cluster, template_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WorkerWorld]:
+    """The stack, the fake model and the worker, started for this module and stopped after it."""
     logs = tmp_path_factory.mktemp("fuzz-worker")
     with isolated_stack(pg_cluster, "cg_fuzz_worker", tmp_path_factory) as stack:
         port = free_port()
+        pacing = ["--ttft", "0", "--tokens-per-s", "0", "--answer-tokens", "20"]
         fake = _start(
-            [
-                sys.executable,
-                "-m",
-                "fakescope",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--ttft",
-                "0",
-                "--tokens-per-s",
-                "0",
-                "--answer-tokens",
-                "20",
-            ],
+            [sys.executable, "-m", "fakescope", "--host", "127.0.0.1", "--port", str(port), *pacing],
             logs / "fake.log",
             {},
         )
         worker_log = logs / "worker.log"
-        worker = None
-        db = Fingerprint(stack.dsn)
+        worker: subprocess.Popen[bytes] | None = None
+        db: Fingerprint | None = None
         try:
+            db = Fingerprint(stack.dsn)
             wait_for_http(f"http://127.0.0.1:{port}/", fake)
             worker = _start(
                 [sys.executable, "-m", "worker"],
@@ -138,7 +127,8 @@ def worker_world(
                 if process is not None and process.poll() is None:
                     process.terminate()
                     process.wait(timeout=15)
-            db.close()
+            if db is not None:
+                db.close()
 
 
 def _arrange(
