@@ -88,8 +88,8 @@ def translate(exc: Exception) -> OpenAIError:
         return OpenAIError(404, exc.message, "invalid_request_error", "model_not_found", "model")
     if isinstance(exc, NotAuthenticated):
         return invalid_key()
-    if isinstance(exc, PayloadTooLarge):
-        return OpenAIError(413, exc.message, "invalid_request_error", "request_too_large")
+    if isinstance(exc, PayloadTooLarge) or (isinstance(exc, HTTPException) and exc.status_code == 413):
+        return OpenAIError(413, PayloadTooLarge().message, "invalid_request_error", "request_too_large")
     if isinstance(exc, NotFound):
         return OpenAIError(404, exc.message, "invalid_request_error", exc.code, exc.field)
     if isinstance(exc, BadRequest):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import MediaType, Request, Response, Router, get, post
+from litestar.exceptions import HTTPException
 from litestar.response import Stream
 
 from api.compat.completions import Listening, Relay, parse_request
@@ -79,6 +80,8 @@ async def chat_completions(request: Request[Any, Any, Any]) -> Any:
     caller = await key_caller(request.headers, database, settings.supabase.keys, sending=(limiter, ip))
     try:
         body = await request.json()
+    except HTTPException:
+        raise  # a body over the size limit (413): not a JSON question, and answered as such
     except Exception as exc:
         raise OpenAIError(400, "The request body is not valid JSON.", "invalid_request_error", None) from exc
     ask = parse_request(body, settings.api.max_message_chars)

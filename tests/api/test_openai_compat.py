@@ -184,6 +184,24 @@ async def test_openai_style_errors(
     assert disabled.value.code == "account_disabled"
 
 
+async def test_a_body_over_the_size_limit_is_413_request_too_large_and_stores_nothing(
+    api: ApiProcess, rest: AsyncClient, owner: ApiUser, pg: asyncpg.Connection
+) -> None:
+    """As the rest of the API answers it (it was "not valid JSON", a 400)."""
+    key = await create_key(rest)
+    body = {"model": "qwen-turbo", "messages": [{"role": "user", "content": "hi"}], "user": "x" * 100_000}
+    async with httpx.AsyncClient(base_url=api.url, trust_env=False, timeout=30) as http:
+        refused = await http.post("/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key['key']}"})
+    assert refused.status_code == 413
+    assert refused.json()["error"] | {"message": None} == {
+        "message": None,
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "request_too_large",
+    }
+    assert await pg.fetchval(QUESTIONS, owner.id) == 0
+
+
 async def test_a_key_cannot_mint_keys_or_act_as_admin(api: ApiProcess, rest: AsyncClient, stack: LocalStack) -> None:
     """The token a key acts with is a plain user token: it creates no keys (checked in SQL)."""
 
