@@ -102,12 +102,13 @@ def hostile_text(big: int = BIG) -> st.SearchStrategy[str]:
     )
 
 
-def hostile_value() -> st.SearchStrategy[Any]:
-    """A JSON value where a string is expected: usually a hostile string, sometimes the wrong type."""
+def hostile_value(big: int = BIG) -> st.SearchStrategy[Any]:
+    """A JSON value where a string is expected: usually a hostile string (of at most `big`
+    characters), sometimes the wrong type."""
     return st.one_of(
-        hostile_text(),
-        hostile_text(),
-        hostile_text(),
+        hostile_text(big),
+        hostile_text(big),
+        hostile_text(big),
         st.integers(min_value=-(2**70), max_value=2**70),
         st.sampled_from([None, True, 1.5, [], {}, ["x"], {"a": "\x00"}]),
     )
