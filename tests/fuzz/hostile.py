@@ -147,7 +147,19 @@ def url_part(text: str) -> str:
     return quote(text, safe="", errors="surrogatepass")
 
 
+def as_utf8(value: Any) -> Any:
+    """`value` with every lone surrogate in its strings (keys too) replaced by U+FFFD: what UTF-8 can
+    carry."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if isinstance(value, list):
+        return [as_utf8(item) for item in value]
+    if isinstance(value, dict):
+        return {as_utf8(key): as_utf8(item) for key, item in value.items()}
+    return value
+
+
 def text_frame(text: str) -> str:
     """`text` as a WebSocket text frame can carry it: frames are UTF-8, so a lone surrogate becomes
     U+FFFD (no client can send one; the server must fail such a frame's connection, RFC 6455 8.1)."""
-    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return str(as_utf8(text))

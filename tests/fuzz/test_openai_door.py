@@ -32,6 +32,7 @@ from tests.fuzz.hostile import (
     FUZZ,
     FUZZ_REQUESTS,
     IN_URL,
+    as_utf8,
     fuzz_settings,
     hostile_text,
     hostile_value,
@@ -152,18 +153,7 @@ def _body(world: World) -> st.SearchStrategy[Any]:
     )
     # A lone surrogate anywhere makes the body invalid JSON to the API (rightly): most bodies are
     # drawn without, so that they reach the checks behind the parse.
-    return mostly(st.one_of(body.map(_without_surrogates), body.map(_without_surrogates), body), hostile_value())
-
-
-def _without_surrogates(value: Any) -> Any:
-    """`value` with every lone surrogate in its strings (keys too) replaced by U+FFFD."""
-    if isinstance(value, str):
-        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    if isinstance(value, list):
-        return [_without_surrogates(item) for item in value]
-    if isinstance(value, dict):
-        return {_without_surrogates(key): _without_surrogates(item) for key, item in value.items()}
-    return value
+    return mostly(st.one_of(body.map(as_utf8), body.map(as_utf8), body), hostile_value())
 
 
 @st.composite
