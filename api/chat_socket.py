@@ -40,7 +40,7 @@ from litestar.exceptions import WebSocketDisconnect
 
 from api import rules
 from api.conversation import MESSAGE_COLUMNS, find_role, post_question, role_for_turn
-from api.errors import ApiError, BadRequest, RateLimited, log_server_error
+from api.errors import ApiError, BadRequest, RateLimited, UpstreamUnavailable, log_server_error
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
 from api.replies import FINAL_STATUSES, ReplyEvent, ReplyFeed
@@ -210,15 +210,25 @@ class ChatSocket:
     # --- the worker's stream -------------------------------------------------------------------
 
     async def _relay(self, feed: ReplyFeed) -> None:
+        """Pass the worker's broadcasts on, and poll the rows of open answers when it is quiet. A
+        read that fails while a backing service is down is logged and left to the next poll (the row
+        is the source of truth: a missed chunk is covered from it), so the socket serves on."""
         poll = self._settings.answer_poll_interval
         while True:
             event = await feed.next(poll)
-            if event is None:
-                await self._finish_open()
-            elif event.final:
-                await self._finish_open(only=event.reply_to)
-            elif event.reply_to:
-                await self._chunk(event)
+            try:
+                if event is None:
+                    await self._finish_open()
+                elif event.final:
+                    await self._finish_open(only=event.reply_to)
+                elif event.reply_to:
+                    await self._chunk(event)
+            except UpstreamUnavailable as error:
+                log.warning(
+                    "answer relay: %s; reading again at the next poll",
+                    error.code,
+                    extra={"session_id": str(self._session["id"]), "open": len(self._open)},
+                )
 
     async def _resume(self) -> None:
         """Send the text so far of every answer of this session still being written."""

@@ -2,8 +2,10 @@
 
 The token is verified and the session looked up (as the user, through REST) before anything
 else happens. Failures still accept the handshake, so the client can read why, then close at
-once: 4401 for a missing, bad or expired token, 4404 for a session that is not the caller's.
-Refusals are security events (api/audit.py).
+once: 4401 for a missing, bad or expired token, 4404 for a session that is not the caller's, 1013
+(try again later) when a backing service is down. A socket that cannot resume its session's answers
+because of an outage sends an `UpstreamUnavailable` frame and closes 1013 too; once serving, it
+serves on through an outage (api/chat_socket.py). Refusals are security events (api/audit.py).
 """
 
 from __future__ import annotations
@@ -81,5 +83,8 @@ async def chat_socket(
             await _refuse(socket, error)
             return
         await chat.send_error(error)
+        if socket.connection_state != "disconnect":
+            await socket.close(code=error.ws_close, reason=error.code)  # 1013: try again later
+        return
     if socket.connection_state != "disconnect":
         await socket.close(code=1000)

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
+import asyncpg
 import httpx
 import websockets
 
@@ -40,11 +42,15 @@ async def test_rest_answers_503_while_the_database_is_down_and_recovers() -> Non
 async def test_a_chat_socket_open_through_an_outage_reports_it_logs_it_and_serves_on() -> None:
     """While the database is down, a question on an open chat socket gets an `UpstreamUnavailable`
     error frame, and the API logs that answer as it logs a 503 over HTTP (code, route, request id):
-    a socket's server errors were sent and never logged, a 500 included. Once the database is back
-    the same socket takes the question."""
-    async with rig("socket_outage", Shape(workers=0, api_env={})) as world:
+    a socket's server errors were sent and never logged, a 500 included. The socket's polls of an
+    answer still open fail meanwhile, and are logged and tried again: such a failure used to end the
+    socket (an error frame, then a close 1000). Once the database is back the same socket takes the
+    question, and the open answer's final frame comes when its row is final."""
+    poll_failed = "answer relay: UpstreamUnavailable"
+    async with rig("socket_outage", Shape(workers=0, api_env={"API_ANSWER_POLL_INTERVAL": "0.2"})) as world:
         (person,) = await world.people(1)
         assert world.api is not None
+        api_log = world.api.log
         url = f"{world.api_url.replace('http://', 'ws://')}/ws/chat/{person.session_id}?token={person.token}"
         question = json.dumps({"type": "user_message", "data": {"message": "are you there?"}})
         async with websockets.connect(url, open_timeout=10) as socket:
@@ -55,14 +61,26 @@ async def test_a_chat_socket_open_through_an_outage_reports_it_logs_it_and_serve
                     if frame["type"] != "ping":
                         return frame
 
+            # Serving (its session's answers resumed) before the outage: a pong says so.
+            await socket.send(json.dumps({"type": "ping"}))
+            assert (await reply())["type"] == "pong"
+            await socket.send(json.dumps({"type": "user_message", "data": {"message": "still there later?"}}))
+            waiting = await reply()
+            assert waiting["type"] == "user_message", waiting
+            open_question = waiting["data"]["message_id"]  # no worker: it stays unanswered
+
             await asyncio.to_thread(world.cluster.stop, "fast")
-            logged = world.api.log.stat().st_size
+            logged = api_log.stat().st_size
             await socket.send(question)
             refused = await reply()
             assert (refused["type"], refused["data"]["code"]) == ("error", "UpstreamUnavailable")
-            lines = world.api.log.read_text(errors="replace")[logged:].splitlines()
+            lines = api_log.read_text(errors="replace")[logged:].splitlines()
             assert any('"code": "UpstreamUnavailable"' in line and '"method": "WS"' in line for line in lines), lines
 
+            async def poll_failed_and_was_logged() -> bool:
+                return poll_failed in api_log.read_text(errors="replace")[logged:]
+
+            await until(poll_failed_and_was_logged, within=30, every=0.1)
             await asyncio.to_thread(world.cluster.start)
 
             async def accepted() -> bool:
@@ -70,3 +88,21 @@ async def test_a_chat_socket_open_through_an_outage_reports_it_logs_it_and_serve
                 return bool((await reply())["type"] == "user_message")
 
             await until(accepted, within=30, every=0.2)
+
+            async def finish() -> bool:
+                try:
+                    await world.pool.execute(  # the answer a worker would write
+                        "insert into chat_messages (session_id, user_id, message_type, reply_to, status, content)"
+                        " select session_id, user_id, 'assistant', id, 'completed', 'yes, still here'"
+                        " from chat_messages where id = $1",
+                        uuid.UUID(open_question),
+                    )
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                    return False  # the drill's own pool may hold a connection from before the restart
+                return True
+
+            await until(finish, within=30, every=0.2)
+            final = await reply()
+            assert final["type"] == "ai_response", final
+            assert (final["data"]["reply_to"], final["data"]["status"]) == (open_question, "completed")
+            assert final["data"]["message"] == "yes, still here"
