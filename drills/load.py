@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,35 +147,55 @@ class Load:
     patience: float = 15.0
     timeout: float = 30.0
 
-    async def _converse(self, http: httpx.AsyncClient, watch: AnswerWatch, person: Person, via: str) -> None:
+    async def _converse(
+        self, http: httpx.AsyncClient, watch: AnswerWatch, person: Person, via: str, stop: asyncio.Event
+    ) -> None:
         sender = send_api if via == "api" else send_rest
         turn = 0
-        while True:
+        while not stop.is_set():
             turn += 1
-            # In the ledger before it leaves: a send cut short by the end of the load stays ambiguous.
+            # In the ledger before it leaves: a send that gets no response stays ambiguous.
             send = Send(uuid.uuid4().hex[:16], via)
             self.ledger.sends.append(send)
-            await sender(http, self.rig, person, send, turn)
+            await sender(http, self.rig, person, send, turn)  # never cut short: see `running`
             if send.outcome == "acked" and via == "rest" and send.message_id:
-                await watch.wait(send.message_id, self.patience)
+                await _unless_stopped(watch.wait(send.message_id, self.patience), stop)
             elif send.outcome != "acked":
-                await asyncio.sleep(0.2)  # a refused or failed send: back off a little, as a client would
-            await asyncio.sleep(self.pause)
+                await _unless_stopped(asyncio.sleep(0.2), stop)  # refused or failed: back off, as a client would
+            await _unless_stopped(asyncio.sleep(self.pause), stop)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """Conversations run while the block runs; leaving it stops them and waits for in-flight sends."""
+        """Conversations run while the block runs. Leaving it stops them after the sends in flight
+        have their responses: a send cancelled on the client may still be stored by the server after
+        the audit has looked (a question the audit then finds unanswered)."""
         watch = AnswerWatch(self.rig.pool)
+        stop = asyncio.Event()
         limits = httpx.Limits(max_connections=len(self.people) + 4)
         async with httpx.AsyncClient(timeout=self.timeout, limits=limits, trust_env=False) as http:
-            tasks: list[asyncio.Task[Any]] = [asyncio.create_task(watch.run())]
-            tasks += [
-                asyncio.create_task(self._converse(http, watch, person, self.vias[i % len(self.vias)]))
+            watching = asyncio.create_task(watch.run())
+            talks = [
+                asyncio.create_task(self._converse(http, watch, person, self.vias[i % len(self.vias)], stop))
                 for i, person in enumerate(self.people)
             ]
             try:
                 yield
             finally:
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+                stop.set()
+                # Each send ends within `timeout`; a drill that fails (or is cancelled) mid-load still
+                # waits for them, so no request outlives the rig that serves it.
+                await asyncio.gather(*talks, return_exceptions=True)
+                watching.cancel()
+                await asyncio.gather(watching, return_exceptions=True)
+
+
+async def _unless_stopped(wait: Coroutine[Any, Any, object], stop: asyncio.Event) -> None:
+    """Await `wait`, or give it up as soon as `stop` is set."""
+    waiting = asyncio.ensure_future(wait)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait((waiting, stopping), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (waiting, stopping):
+            task.cancel()
+        await asyncio.gather(waiting, stopping, return_exceptions=True)
