@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# `make test` runs pytest on this many processes (pytest-xdist), each with its own cluster and stack.
+TEST_PROCESSES ?= 2
 
 .DEFAULT_GOAL := help
 
@@ -36,7 +38,7 @@ lint: $(STAMP) ## ruff (lint + format check) and mypy --strict on our packages
 test: $(STAMP) ## the full suite: lint, then pytest against real Postgres and the local stack
 	$(MAKE) lint
 	$(MAKE) web-test web-build chromium
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_PROCESSES)
 
 fuzz: $(STAMP) ## randomized search (fresh draws, >= FUZZ_REQUESTS=2000 per suite): API operations, REST, Auth, Storage and Realtime doors, the chat WebSocket, the OpenAI door, the worker; bench/out/fuzz.json
 	CG_FUZZ=1 $(PY) -m pytest tests/fuzz -q --timeout=3600 -W ignore::hypothesis.errors.HypothesisWarning; \

@@ -24,6 +24,7 @@ import asyncpg
 import httpx
 import pytest
 from realtime import RealtimeChannelOptions
+from xdist.scheduler import LoadScopeScheduling
 
 from core.settings import Settings
 from localbase.migrate import migrate
@@ -170,6 +171,21 @@ def stack_db_dsn(pg_cluster: Cluster, template_dsn: str) -> str:
 def pytest_sessionstart(session: pytest.Session) -> None:
     # Loopback only; never a proxy for our own servers.
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+
+
+class _BrowserJourneysTogether(LoadScopeScheduling):  # type: ignore[misc]  # pytest-xdist ships no types
+    """`make test` runs on two processes (pytest-xdist, `-n 2`), each a session of its own: its own
+    cluster on a free port, template, clones and stack, so they share nothing but the machine. Every
+    test is a unit of work on its own but those of tests/e2e, which are one: their session runs all
+    the browser journeys at once (tests/e2e/conftest.py), and must run once. Being the largest unit,
+    it starts first (xdist orders units by size)."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return "tests/e2e" if nodeid.startswith("tests/e2e/") else nodeid
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> _BrowserJourneysTogether:
+    return _BrowserJourneysTogether(config, log)
 
 
 # --- the running local stack -------------------------------------------------------------------
