@@ -11,6 +11,14 @@ Frames (JSON objects `{"type", "data"}`):
                                  status "completed" | "error" | "cancelled", tokens_used, finish_reason
                                  (and reasoning, the whole thinking, when the model thought)
                    ping (every API_WS_HEARTBEAT s), pong, stopped {stopped}, error {code, message, field?}
+  client → server  access_token {access_token}: a fresh JWT of the same user (Realtime's event of that name)
+  server → client  token_refreshed {expires_at}
+
+Token: the socket serves while its token is valid, as Realtime's channels do (its `exp`, no clock
+skew, since the answer stream is a Realtime channel). A client that refreshes its session sends the
+new token in an `access_token` frame, and the socket, its database reads and its channel carry on
+with it; a token of another user is refused (TokenUserMismatch) and changes nothing. When the token
+expires with no fresh one, the socket sends a TokenExpired error frame and closes 4401.
 
 Cadence: chunks are relayed as the Realtime broadcasts arrive; answers still open are re-read
 from the database every API_ANSWER_POLL_INTERVAL seconds, so a lost broadcast delays the final
@@ -30,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -40,12 +49,22 @@ from litestar.exceptions import WebSocketDisconnect
 
 from api import rules
 from api.conversation import MESSAGE_COLUMNS, find_role, post_question, role_for_turn
-from api.errors import ApiError, BadRequest, RateLimited, UpstreamUnavailable, log_server_error
+from api.errors import (
+    ApiError,
+    BadRequest,
+    NotAuthenticated,
+    RateLimited,
+    TokenExpired,
+    TokenUserMismatch,
+    UpstreamUnavailable,
+    log_server_error,
+)
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
 from api.replies import FINAL_STATUSES, ReplyEvent, ReplyFeed
-from api.security import CurrentUser
+from api.security import CurrentUser, user_from_token
 from api.upstream import Upstream, call, rows
+from core.jwt import KeySet
 from core.settings import ApiSettings
 
 log = logging.getLogger(__name__)
@@ -81,34 +100,53 @@ class ChatSocket:
         self,
         socket: WebSocket[Any, Any, Any],
         *,
+        feed: ReplyFeed,
         user: CurrentUser,
         session: dict[str, Any],
         upstream: Upstream,
         settings: ApiSettings,
+        keys: KeySet,
         limiter: RateLimiter,
         metrics: Metrics,
         ip: str,
     ) -> None:
         self._socket = socket
+        self._feed = feed
         self._user = user
         self._session = session
         self._upstream = upstream
         self._rest = upstream.rest(user.token)
         self._settings = settings
+        self._keys = keys
         self._limiter = limiter
         self._metrics = metrics
         self._ip = ip
         self._open: dict[str, _Answer] = {}
         self._finished: set[str] = set()
         self._send_lock = asyncio.Lock()
+        self._refreshed = asyncio.Event()  # a fresh token came: _expiry reads the new deadline
 
-    async def run(self, feed: ReplyFeed) -> None:
-        """Serve until the client leaves; the feed (Realtime subscription) is the caller's."""
+    async def run(self) -> None:
+        """Serve until the client leaves, then close. What ends the socket from our side (an outage
+        while resuming: UpstreamUnavailable, 1013; the token's expiry: TokenExpired, 4401) is sent as
+        an error frame first, with the close its error class names."""
+        try:
+            await self._serve()
+        except ApiError as error:
+            if self._socket.connection_state != "disconnect":
+                await self.send_error(error)
+                await self._socket.close(code=error.ws_close, reason=error.code)
+            return
+        if self._socket.connection_state != "disconnect":
+            await self._socket.close(code=1000)
+
+    async def _serve(self) -> None:
         await self._resume()
         tasks = [
             asyncio.create_task(self._read()),
-            asyncio.create_task(self._relay(feed)),
+            asyncio.create_task(self._relay()),
             asyncio.create_task(self._heartbeat()),
+            asyncio.create_task(self._expiry()),
         ]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -166,6 +204,8 @@ class ChatSocket:
             await self._user_message(frame.data)
         elif frame.type == "stop":
             await self._stop(frame.data)
+        elif frame.type == "access_token":
+            await self._access_token(frame.data)
         else:
             raise BadRequest(f"Unknown frame type {frame.type[:40]!r}.", field="type", code="UnknownFrameType")
 
@@ -207,15 +247,43 @@ class ChatSocket:
         response = await call(query.in_("status", ["pending", "streaming"]).execute())
         await self._send("stopped", {"stopped": len(rows(response.data))})
 
+    async def _access_token(self, data: dict[str, Any]) -> None:
+        """Carry on with a fresh token of the same user; a bad one is refused and changes nothing."""
+        token = data.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise BadRequest("access_token must be the session's new JWT.", field="access_token")
+        try:
+            user = user_from_token(token, self._keys)
+        except NotAuthenticated as error:  # InvalidToken, TokenExpired
+            error.field = "access_token"
+            raise
+        if user.id != self._user.id:
+            raise TokenUserMismatch(field="access_token")
+        if user.expires_at <= time.time():
+            raise TokenExpired(field="access_token")
+        await self._feed.set_token(user.token)
+        self._user, self._rest = user, self._upstream.rest(user.token)
+        self._refreshed.set()
+        await self._send("token_refreshed", {"expires_at": int(user.expires_at)})
+
+    async def _expiry(self) -> None:
+        """Raise TokenExpired once the socket's token expires; a fresh token moves the deadline."""
+        while (left := self._user.expires_at - time.time()) > 0:
+            self._refreshed.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(left):
+                    await self._refreshed.wait()
+        raise TokenExpired("The token has expired: send a fresh one (access_token) before it does, or reconnect.")
+
     # --- the worker's stream -------------------------------------------------------------------
 
-    async def _relay(self, feed: ReplyFeed) -> None:
+    async def _relay(self) -> None:
         """Pass the worker's broadcasts on, and poll the rows of open answers when it is quiet. A
         read that fails while a backing service is down is logged and left to the next poll (the row
         is the source of truth: a missed chunk is covered from it), so the socket serves on."""
         poll = self._settings.answer_poll_interval
         while True:
-            event = await feed.next(poll)
+            event = await self._feed.next(poll)
             try:
                 if event is None:
                     await self._finish_open()

@@ -3,7 +3,7 @@
     ApiError (500 InternalError)
     ├── BadRequest (400 ValidationError) ── Unprocessable (422: WeakPassword, InvalidEmail, ...)
     ├── NotAuthenticated (401)  ── InvalidCredentials, TokenExpired, InvalidToken
-    ├── Forbidden (403)         ── RoleNotEditable, EmailNotConfirmed
+    ├── Forbidden (403)         ── RoleNotEditable, EmailNotConfirmed, TokenUserMismatch, ...
     ├── NotFound (404)          ── SessionNotFound, RoleNotFound, MessageNotFound, ShareNotFound, RouteNotFound
     ├── MethodNotAllowed (405)
     ├── Conflict (409)          ── UsernameTaken, EmailTaken, SlugTaken
@@ -152,6 +152,9 @@ ModelNotAllowed = _error_class(Forbidden, "ModelNotAllowed", "Your plan does not
 FeatureNotAllowed = _error_class(Forbidden, "FeatureNotAllowed", "Your plan does not include this feature.")
 ModelNotFound = _error_class(BadRequest, "ModelNotFound", "No such model.")
 AdminOnly = _error_class(Forbidden, "AdminOnly", "This needs an administrator.")
+TokenUserMismatch = _error_class(
+    Forbidden, "TokenUserMismatch", "That token is another user's: a socket keeps the user it was opened for."
+)
 UserNotFound = _error_class(NotFound, "UserNotFound", "No such user.")
 PlanNotFound = _error_class(NotFound, "PlanNotFound", "No such plan.")
 

@@ -108,6 +108,11 @@ class ReplyFeed:
     ) -> None:
         await self._close()
 
+    async def set_token(self, user_token: str) -> None:
+        """Carry on with a fresh token of the same user (Realtime's `access_token`): the channel
+        is authorized again with it, and a rejoin after a reconnect uses it."""
+        await self._client.set_auth(user_token)
+
     async def _close(self) -> None:
         with contextlib.suppress(Exception):
             await self._client.close()

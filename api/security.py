@@ -32,6 +32,11 @@ class CurrentUser:
         return msgspec.json.encode(self.claims or {"sub": self.id, "role": "authenticated"}).decode()
 
     @property
+    def expires_at(self) -> float:
+        """The token's `exp` (REST and the API accept it CLOCK_SKEW_SECONDS longer; Realtime does not)."""
+        return float(self.claims["exp"])
+
+    @property
     def admin(self) -> bool:
         """app_metadata.role = admin, which only the service role can set."""
         meta = self.claims.get("app_metadata")
@@ -51,7 +56,7 @@ def user_from_token(token: str | None, keys: jwt.KeySet) -> CurrentUser:
         raise NotAuthenticated()
     known = _VERIFIED.get((token, keys))
     if known is not None:
-        if time.time() > float(known.claims["exp"]) + jwt.CLOCK_SKEW_SECONDS:
+        if time.time() > known.expires_at + jwt.CLOCK_SKEW_SECONDS:
             _VERIFIED.pop((token, keys), None)
             raise TokenExpired()
         return known

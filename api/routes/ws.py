@@ -5,11 +5,13 @@ else happens. Failures still accept the handshake, so the client can read why, t
 once: 4401 for a missing, bad or expired token, 4404 for a session that is not the caller's, 1013
 (try again later) when a backing service is down. A socket that cannot resume its session's answers
 because of an outage sends an `UpstreamUnavailable` frame and closes 1013 too; once serving, it
-serves on through an outage (api/chat_socket.py). Refusals are security events (api/audit.py).
+serves on through an outage, and as long as its token (refreshed in `access_token` frames) is valid
+(api/chat_socket.py). Refusals are security events (api/audit.py).
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from litestar import WebSocket, websocket
@@ -59,32 +61,28 @@ async def chat_socket(
     user: CurrentUser | None = None
     try:
         user = user_from_token(token, settings.supabase.keys)
+        if user.expires_at <= time.time():  # REST allows a clock skew; the answer stream (Realtime) does not
+            raise TokenExpired()
         session = await find_session(upstream.rest(user.token), session_id)
     except ApiError as error:
         _audit_refusal(events, settings, socket, error, user.id if user else None)
         await _refuse(socket, error)
         return
-    chat = ChatSocket(
-        socket,
-        user=user,
-        session=session,
-        upstream=upstream,
-        settings=settings.api,
-        limiter=limiter,
-        metrics=metrics,
-        ip=client_ip(socket.scope, settings.api.trust_forwarded_for),
-    )
     try:
         async with upstream.reply_feed(user.token, str(session["id"])) as feed:
             await socket.accept()
-            await chat.run(feed)
-    except UpstreamUnavailable as error:
-        if socket.connection_state == "init":
-            await _refuse(socket, error)
-            return
-        await chat.send_error(error)
-        if socket.connection_state != "disconnect":
-            await socket.close(code=error.ws_close, reason=error.code)  # 1013: try again later
-        return
-    if socket.connection_state != "disconnect":
-        await socket.close(code=1000)
+            chat = ChatSocket(
+                socket,
+                feed=feed,
+                user=user,
+                session=session,
+                upstream=upstream,
+                settings=settings.api,
+                keys=settings.supabase.keys,
+                limiter=limiter,
+                metrics=metrics,
+                ip=client_ip(socket.scope, settings.api.trust_forwarded_for),
+            )
+            await chat.run()
+    except UpstreamUnavailable as error:  # the answer stream could not be joined
+        await _refuse(socket, error)

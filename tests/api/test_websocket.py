@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -60,6 +61,75 @@ async def test_expired_token_is_refused_with_4401(
     stale = encode({"sub": alice.id, "role": "authenticated", "exp": int(time.time()) - 600}, stack.jwt_secret)
     code, reason = await _close_code(f"{api.ws_url}/ws/chat/{session['id']}?token={stale}")
     assert (code, reason.split(":")[0]) == (4401, "TokenExpired")
+
+
+async def test_a_token_past_its_exp_is_refused_4401_within_rests_clock_skew_too(
+    http: httpx.AsyncClient, api: ApiProcess, alice: ApiUser, stack: LocalStack
+) -> None:
+    """REST accepts a token 30 s past its `exp`; Realtime, which carries the answers, does not. The
+    socket follows Realtime: 4401 TokenExpired, not a join that fails as an outage (1013)."""
+    session = await new_session(http, alice)
+    late = encode({"sub": alice.id, "role": "authenticated", "exp": int(time.time()) - 5}, stack.jwt_secret)
+    code, reason = await _close_code(f"{api.ws_url}/ws/chat/{session['id']}?token={late}")
+    assert (code, reason.split(":")[0]) == (4401, "TokenExpired")
+
+
+async def test_a_socket_whose_token_expires_says_so_and_closes_4401(
+    http: httpx.AsyncClient, api: ApiProcess, alice: ApiUser, stack: LocalStack
+) -> None:
+    session = await new_session(http, alice)
+    exp = int(time.time()) + 3
+    brief = encode({"sub": alice.id, "role": "authenticated", "exp": exp}, stack.jwt_secret)
+    async with websockets.connect(f"{api.ws_url}/ws/chat/{session['id']}?token={brief}") as socket:
+        await socket.send(json.dumps({"type": "ping"}))
+        assert (await _frames_until(socket, lambda f: True))[0]["type"] == "pong"
+        expired = await _frames_until(socket, lambda f: f["type"] == "error", within=exp + 10 - time.time())
+        assert expired[-1]["data"]["code"] == "TokenExpired"
+        assert time.time() >= exp
+        with pytest.raises(websockets.ConnectionClosed):
+            await socket.recv()
+        assert (socket.close_code, socket.close_reason) == (4401, "TokenExpired")
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_fresh_token_keeps_the_socket_and_its_answer_stream_past_the_first_ones_expiry(
+    http: httpx.AsyncClient, api: ApiProcess, alice: ApiUser, bob: ApiUser, stack: LocalStack
+) -> None:
+    session = await new_session(http, alice)
+    exp = int(time.time()) + 3
+    brief = encode({"sub": alice.id, "role": "authenticated", "exp": exp}, stack.jwt_secret)
+    stale = encode({"sub": alice.id, "role": "authenticated", "exp": exp - 60}, stack.jwt_secret)
+    async with websockets.connect(f"{api.ws_url}/ws/chat/{session['id']}?token={brief}") as socket:
+        refusals = {
+            "ValidationError": {},
+            "InvalidToken": {"access_token": "not.a.jwt"},
+            "TokenExpired": {"access_token": stale},
+            "TokenUserMismatch": {"access_token": bob.access_token},
+        }
+        for code, data in refusals.items():
+            await socket.send(json.dumps({"type": "access_token", "data": data}))
+            refused = (await _frames_until(socket, lambda f: True))[0]
+            assert (refused["type"], refused["data"]["code"], refused["data"]["field"]) == (
+                "error",
+                code,
+                "access_token",
+            )
+        await socket.send(json.dumps({"type": "access_token", "data": {"access_token": alice.access_token}}))
+        refreshed = (await _frames_until(socket, lambda f: True))[0]
+        assert refreshed["type"] == "token_refreshed"
+        assert refreshed["data"]["expires_at"] > exp + 60
+        # The first token's deadline is the behaviour under test: wait past it (and Realtime's 1 s sweep).
+        await asyncio.sleep(max(exp + 2 - time.time(), 0))
+        await socket.send(json.dumps({"type": "user_message", "data": {"message": "还在吗？"}}))
+        frames = await _frames_until(socket, _final)
+    accepted, *streamed, final = frames
+    assert accepted["type"] == "user_message"
+    assert streamed, "the channel relays chunks still"
+    assert all(f["data"]["status"] == "streaming" for f in streamed)
+    assert (final["data"]["status"], "".join(f["data"]["delta"] for f in streamed)) == (
+        "completed",
+        final["data"]["message"],
+    )
 
 
 async def test_user_b_is_refused_user_a_session_with_4404(

@@ -79,7 +79,7 @@ def fuzz_user(fuzz_api: ApiProcess) -> FuzzUser:
 
 @dataclass(frozen=True)
 class World:
-    """The fuzz user's session and what belongs to someone else: a session, a private role."""
+    """The fuzz user's session and what belongs to someone else: a session, a private role, a token."""
 
     user: FuzzUser
     session_id: str
@@ -87,6 +87,7 @@ class World:
     other_role_id: str
     other_role_slug: str
     expired_token: str
+    other_token: str
 
 
 @pytest.fixture(scope="session")
@@ -103,7 +104,8 @@ def world(fuzz_api: ApiProcess, fuzz_stack: LocalStack, fuzz_user: FuzzUser) -> 
         ).raise_for_status()
         login = client.post("/api/auth/login", json={"email": email, "password": password})
         login.raise_for_status()
-        other = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        other_token = login.json()["access_token"]
+        other = {"Authorization": f"Bearer {other_token}"}
         theirs = client.post("/api/sessions", json={}, headers=other)
         theirs.raise_for_status()
         role = client.post("/api/roles", json={"name": "Private", "system_prompt": "Say 'mine'."}, headers=other)
@@ -118,6 +120,7 @@ def world(fuzz_api: ApiProcess, fuzz_stack: LocalStack, fuzz_user: FuzzUser) -> 
         role.json()["role"]["uuid"],
         role.json()["role"]["id"],
         stale,
+        other_token,
     )
 
 

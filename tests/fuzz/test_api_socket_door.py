@@ -1,7 +1,8 @@
 """Hostile knocks at the API's chat WebSocket (`WS /ws/chat/{session_id}`): handshakes with hostile
 session ids and tokens (in the query or the Authorization header; another user's session, an
 expired token), then frames: questions and stops with hostile fields (another user's role among
-them), pings, pongs, unknown types, garbage text and binary.
+them), fresh tokens (the user's own, expired, another user's, hostile), pings, pongs, unknown
+types, garbage text and binary.
 
 A knock is one socket. When its session and token are the fuzz user's own, it must be served: after
 its frames a ping must be answered with a pong, the socket never closed by the server, every frame
@@ -49,7 +50,7 @@ from tests.fuzz.hostile import (
 pytestmark = pytest.mark.timeout(3600 if FUZZ else 300)
 
 EXAMPLES = 60
-FRAME_TYPES = ("user_message", "stop", "ping", "pong")
+FRAME_TYPES = ("user_message", "stop", "access_token", "ping", "pong")
 REFUSALS = (4401, 4404)  # a token that is not the user's own, a session that is not theirs
 
 
@@ -95,6 +96,9 @@ def _frame_data(kind: Any, world: World) -> st.SearchStrategy[Any]:
             st.fixed_dictionaries({}, optional={"message_id": mostly(st.uuids().map(str), hostile_value())}),
             hostile_value(),
         )
+    if kind == "access_token":
+        tokens = st.sampled_from((world.user.access_token, world.expired_token, world.other_token, "not.a.jwt"))
+        return mostly(st.fixed_dictionaries({"access_token": mostly(tokens, hostile_value())}), hostile_value())
     return mostly(st.just({}), hostile_value())
 
 
@@ -257,7 +261,8 @@ def _knock_all(door: ChatDoor, knocks: list[Knock]) -> None:
 def _cross_user(world: World) -> list[Knock]:
     """Knocks at what is someone else's, sent on every run whatever the draws: a question under
     another user's private role (by uuid and by slug), a question on another user's session, and a
-    token that expired, in the header."""
+    token that expired, in the header; and on the user's own socket, another user's token offered as
+    a fresh one, then a question (still the user's own)."""
     own, token = world.session_id, world.user.access_token
 
     def question(**data: str) -> str:
@@ -268,6 +273,12 @@ def _cross_user(world: World) -> list[Knock]:
         Knock(world.other_session_id, token, "query", (question(),)),
         Knock(world.other_session_id, token, "header", (question(),)),
         Knock(own, world.expired_token, "header", (question(),)),
+        Knock(
+            own,
+            token,
+            "header",
+            (json.dumps({"type": "access_token", "data": {"access_token": world.other_token}}), question()),
+        ),
     ]
 
 
@@ -275,11 +286,15 @@ def test_api_socket_refuses_what_is_another_users(
     fuzz_api: ApiProcess, fuzz_stack: LocalStack, world: World, fingerprint: Fingerprint, fuzz_report: FuzzReport
 ) -> None:
     door = ChatDoor(fuzz_api, fuzz_stack, world, fingerprint, fuzz_report, suite="api socket: cross-user")
-    first, *others = _cross_user(world)
+    first, *others, swap = _cross_user(world)
     refused = [(r["type"], r["data"]["code"]) for r in door.send(first)]
     assert refused == [("error", "RoleNotFound")] * 2
     _knock_all(door, others)
-    assert door.report.statuses == {101: 1, 0: 3}  # the first served (its questions refused), the rest refused
+    replies = [(r["type"], r["data"].get("code")) for r in door.send(swap)]
+    assert replies == [("error", "TokenUserMismatch"), ("user_message", None)]
+    _knock_all(door, [])
+    # the first and the last served (the other user's role and token refused), the rest refused
+    assert door.report.statuses == {101: 2, 0: 3}
 
 
 def test_api_socket_serves_on_through_hostile_knocks(
