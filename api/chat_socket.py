@@ -254,13 +254,12 @@ class ChatSocket:
             raise BadRequest("access_token must be the session's new JWT.", field="access_token")
         try:
             user = user_from_token(token, self._keys)
+            user.lifetime()
         except NotAuthenticated as error:  # InvalidToken, TokenExpired
             error.field = "access_token"
             raise
         if user.id != self._user.id:
             raise TokenUserMismatch(field="access_token")
-        if user.expires_at <= time.time():
-            raise TokenExpired(field="access_token")
         await self._feed.set_token(user.token)
         self._user, self._rest = user, self._upstream.rest(user.token)
         self._refreshed.set()

@@ -36,6 +36,14 @@ class CurrentUser:
         """The token's `exp` (REST and the API accept it CLOCK_SKEW_SECONDS longer; Realtime does not)."""
         return float(self.claims["exp"])
 
+    def lifetime(self) -> float:
+        """Seconds the token has left for a door that streams over Realtime (no clock skew there);
+        TokenExpired when it has none, before anything is stored or joined."""
+        left = self.expires_at - time.time()
+        if left <= 0:
+            raise TokenExpired()
+        return left
+
     @property
     def admin(self) -> bool:
         """app_metadata.role = admin, which only the service role can set."""

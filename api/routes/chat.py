@@ -3,7 +3,11 @@
 `POST /api/chat/send` subscribes to the session's answer stream *before* storing the question,
 so the worker's final event cannot slip past, then waits at most `API_ANSWER_TIMEOUT` seconds.
 On timeout it answers 504 AnswerTimeout with the question's id; the worker carries on and the
-answer lands in the history all the same.
+answer lands in the history all the same. The caller's token bounds the wait too: a token past its
+`exp` is 401 TokenExpired before anything is stored (the stream is a Realtime channel, which allows
+no clock skew); one that expires while waiting ends the stream, then the row is polled until REST
+stops reading as the caller (30 s later), which is AnswerTimeout as well. Any other error once the
+question is stored (an outage) carries its id too, so a client never sends it twice.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from litestar.params import Parameter
 from api import rules
 from api.conversation import find_session, post_question, role_for_turn, wait_for_answer
 from api.database import Caller
-from api.errors import AnswerTimeout, BadRequest, SessionNotFound
+from api.errors import AnswerTimeout, ApiError, BadRequest, SessionNotFound, TokenExpired
 from api.history import decode_cursor, page_of_history
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
@@ -55,24 +59,33 @@ class ChatController(Controller):
         metrics: Metrics,
         ip: str,
     ) -> SendResponse:
+        user.lifetime()  # past `exp` is TokenExpired here: the answers come over Realtime, which allows no skew
         content = rules.message(data.message, settings.api.max_message_chars)
         await limiter.check_send(user.id, ip)
         rest = upstream.rest(user.token)
         session = await find_session(rest, data.session_id)
         role = await role_for_turn(rest, session, data.role_id)
+        why = ""
         async with upstream.reply_feed(user.token, str(session["id"])) as feed:
             question = await post_question(rest, str(session["id"]), content, str(role["slug"]))
             metrics.messages_sent.labels("http").inc()
-            answer = await wait_for_answer(
-                rest,
-                feed,
-                str(question["id"]),
-                wait=settings.api.answer_timeout,
-                poll_interval=settings.api.answer_poll_interval,
-            )
+            try:
+                answer = await wait_for_answer(
+                    rest,
+                    feed,
+                    str(question["id"]),
+                    wait=settings.api.answer_timeout,
+                    poll_interval=settings.api.answer_poll_interval,
+                )
+            except TokenExpired:  # REST reads as the caller no longer: the channel ended at `exp`, polls now
+                answer, why = None, " (the token expired meanwhile)"
+            except ApiError as error:  # an outage: the question is stored, so the error says which it is
+                error.extra.setdefault("message_id", str(question["id"]))
+                raise
         if answer is None:
             raise AnswerTimeout(
-                "The answer is still being written; it will appear in the history.", message_id=str(question["id"])
+                f"The answer is still being written{why}; it will appear in the history.",
+                message_id=str(question["id"]),
             )
         return SendResponse(
             success=answer.get("status") == "completed",

@@ -11,7 +11,6 @@ serves on through an outage, and as long as its token (refreshed in `access_toke
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from litestar import WebSocket, websocket
@@ -61,8 +60,7 @@ async def chat_socket(
     user: CurrentUser | None = None
     try:
         user = user_from_token(token, settings.supabase.keys)
-        if user.expires_at <= time.time():  # REST allows a clock skew; the answer stream (Realtime) does not
-            raise TokenExpired()
+        user.lifetime()  # past `exp` is TokenExpired here: the answers come over Realtime, which allows no skew
         session = await find_session(upstream.rest(user.token), session_id)
     except ApiError as error:
         _audit_refusal(events, settings, socket, error, user.id if user else None)

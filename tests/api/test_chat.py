@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
+from core.jwt import encode
 from fakescope.server import FakeScope
 from tests.api.conftest import ApiProcess, ApiUser, error_of, new_session, until
+from tests.conftest import LocalStack
 from worker.app import Worker
 
 
@@ -232,3 +236,67 @@ async def test_send_times_out_clearly_and_the_answer_still_lands(
         answer = await until(landed, within=60)
         assert answer["content"]
         assert answer["tokens_used"] > 0
+
+
+def _token(user: ApiUser, stack: LocalStack, lives: float) -> dict[str, str]:
+    claims = {"sub": user.id, "role": "authenticated", "exp": int(time.time() + lives)}
+    return {"Authorization": f"Bearer {encode(claims, stack.jwt_secret)}"}
+
+
+async def test_send_with_a_token_past_its_exp_is_401_within_rests_skew_and_stores_nothing(
+    http: httpx.AsyncClient, alice: ApiUser, stack: LocalStack, pg: asyncpg.Connection
+) -> None:
+    """REST takes a token 30 s past `exp`; the answer stream (Realtime) does not, so a send with one
+    is refused as expired, before the question is stored (it was a 503: the channel would not join)."""
+    session = await new_session(http, alice)
+    response = await http.post(
+        "/api/chat/send",
+        json={"message": "还在吗", "session_id": session["id"]},
+        headers=_token(alice, stack, -5),
+    )
+    assert (response.status_code, error_of(response)["code"]) == (401, "TokenExpired")
+    stored = await pg.fetchval("select count(*) from chat_messages where session_id = $1", uuid.UUID(session["id"]))
+    assert stored == 0
+
+
+@pytest.mark.usefixtures("worker")
+async def test_send_reads_the_answer_while_its_token_can_and_then_answers_with_the_questions_id(
+    spawn_api: Callable[..., ApiProcess], alice: ApiUser, stack: LocalStack, fake: FakeScope, pg: asyncpg.Connection
+) -> None:
+    """The answer stream (Realtime) ends at the token's `exp`; the send reads the row on, as REST
+    allows, for 30 s more. An answer later than that is AnswerTimeout with the question's id, as a
+    timeout is: it was a 401 after the question was stored, which a client would send again."""
+    patient = spawn_api(API_ANSWER_TIMEOUT="60")
+    async with httpx.AsyncClient(base_url=patient.url, timeout=90, trust_env=False) as client:
+        soon = await new_session(client, alice)
+        await _slow_next_answer(fake, ttft=5.0, tokens_per_s=50, answer_tokens=10)
+        response = await client.post(
+            "/api/chat/send", json={"message": "慢慢说", "session_id": soon["id"]}, headers=_token(alice, stack, 3)
+        )
+        assert (response.status_code, response.json().get("status")) == (200, "completed"), response.text
+
+        async def titled() -> str | None:
+            title = await pg.fetchval("select title from chat_sessions where id = $1", uuid.UUID(soon["id"]))
+            return str(title) if title else None
+
+        await until(titled, within=30)  # the title call is made: the fake's next pacing is the next answer's
+        late = await new_session(client, alice)
+        await _slow_next_answer(fake, ttft=34.0, tokens_per_s=50, answer_tokens=10)
+        response = await client.post(
+            "/api/chat/send", json={"message": "更慢", "session_id": late["id"]}, headers=_token(alice, stack, 3)
+        )
+    assert response.status_code == 504, response.text
+    error = error_of(response)
+    assert (error["code"], "token expired" in error["message"]) == ("AnswerTimeout", True)
+
+    async def landed() -> asyncpg.Record | None:
+        return await pg.fetchrow(
+            "select content from chat_messages where reply_to = $1 and status = 'completed'",
+            uuid.UUID(error["message_id"]),
+        )
+
+    assert (await until(landed, within=60))["content"]
+    questions = await pg.fetchval(
+        "select count(*) from chat_messages where session_id = $1 and message_type = 'user'", uuid.UUID(late["id"])
+    )
+    assert questions == 1
