@@ -36,13 +36,11 @@ class CurrentUser:
         """The token's `exp` (REST and the API accept it CLOCK_SKEW_SECONDS longer; Realtime does not)."""
         return float(self.claims["exp"])
 
-    def lifetime(self) -> float:
-        """Seconds the token has left for a door that streams over Realtime (no clock skew there);
-        TokenExpired when it has none, before anything is stored or joined."""
-        left = self.expires_at - time.time()
-        if left <= 0:
+    def check_unexpired(self) -> None:
+        """TokenExpired past `exp`, with no clock skew: for the doors that stream over Realtime (which
+        allows none), before anything is stored or joined."""
+        if self.expires_at <= time.time():
             raise TokenExpired()
-        return left
 
     @property
     def admin(self) -> bool:

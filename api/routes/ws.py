@@ -6,7 +6,7 @@ once: 4401 for a missing, bad or expired token, 4404 for a session that is not t
 (try again later) when a backing service is down. A socket that cannot resume its session's answers
 because of an outage sends an `UpstreamUnavailable` frame and closes 1013 too; once serving, it
 serves on through an outage, and as long as its token (refreshed in `access_token` frames) is valid
-(api/chat_socket.py). Refusals are security events (api/audit.py).
+(api/chat_socket.py, api/answer_relay.py). Refusals are security events (api/audit.py).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ async def chat_socket(
     user: CurrentUser | None = None
     try:
         user = user_from_token(token, settings.supabase.keys)
-        user.lifetime()  # past `exp` is TokenExpired here: the answers come over Realtime, which allows no skew
+        user.check_unexpired()  # REST would take it 30 s past `exp`; the answers come over Realtime
         session = await find_session(upstream.rest(user.token), session_id)
     except ApiError as error:
         _audit_refusal(events, settings, socket, error, user.id if user else None)

@@ -125,7 +125,7 @@ def knock(draw: Callable[..., Any], world: World) -> Knock:
         if shape == "frame":
             kind = draw(mostly(st.sampled_from(FRAME_TYPES), hostile_value()))
             body: dict[str, Any] = {"type": kind}
-            if draw(st.booleans()) or kind == "user_message":
+            if draw(st.booleans()) or kind in ("user_message", "access_token"):
                 body["data"] = draw(_frame_data(kind, world))
             frames.append(text_frame(json_bytes(body).decode()))
         else:
