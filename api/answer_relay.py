@@ -67,8 +67,10 @@ class AnswerRelay:
         self._finished: set[str] = set()
 
     def expect(self, question_id: str, role_name: str) -> None:
-        """A question sent on this socket: its answer is shown under the role's name."""
-        self._open.setdefault(question_id, _Answer(role_name=role_name))
+        """A question sent on this socket: its answer is shown under the role's name (once: a
+        question sent again by its id, whose answer this socket has shown, is not reopened)."""
+        if question_id not in self._finished:
+            self._open.setdefault(question_id, _Answer(role_name=role_name))
 
     async def run(self, feed: ReplyFeed) -> None:
         """Pass the worker's broadcasts on, and poll the rows of open answers when it is quiet. A

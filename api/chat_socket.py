@@ -1,7 +1,8 @@
 """One client's chat WebSocket on one session, after its token and session were checked.
 
 Frames (JSON objects `{"type", "data"}`):
-  client → server  user_message {message, role_id?, timestamp?}; stop {message_id?};
+  client → server  user_message {message, role_id?, timestamp?, message_id? (the client's UUID for
+                   it: sent again, it is stored once)}; stop {message_id?};
                    access_token {access_token} (a fresh JWT of the same user: Realtime's event); ping; pong
   server → client  user_message {message_id, message, role_id, timestamp, status: "received"}
                    ai_reasoning {reasoning (thinking so far), delta, seq, role_name, message_id,
@@ -174,15 +175,18 @@ class ChatSocket:
             raise BadRequest(f"Unknown frame type {frame.type[:40]!r}.", field="type", code="UnknownFrameType")
 
     async def _user_message(self, data: dict[str, Any]) -> None:
-        message, role_id = data.get("message"), data.get("role_id")
+        message, role_id, question_id = data.get("message"), data.get("role_id"), data.get("message_id")
         if not isinstance(message, str):
             raise BadRequest("message must be a string.", field="message")
         if role_id is not None and not isinstance(role_id, str):
             raise BadRequest("role_id must be a string.", field="role_id")
+        if question_id is not None and not isinstance(question_id, str):
+            raise BadRequest("message_id must be a string.", field="message_id")
         content = rules.message(message, self._settings.max_message_chars)
+        question_id = None if question_id is None else rules.uuid_field(question_id, "message_id")
         await self._limiter.check_send(self._user.id, self._ip)
         role = await role_for_turn(self._rest, self._session, role_id)
-        question = await post_question(self._rest, str(self._session["id"]), content, str(role["slug"]))
+        question = await post_question(self._rest, str(self._session["id"]), content, str(role["slug"]), question_id)
         self._metrics.messages_sent.labels("websocket").inc()
         self._answers.expect(str(question["id"]), str(role["name"]))
         await self._send(

@@ -13,7 +13,7 @@ from typing import Any
 from postgrest import AsyncPostgrestClient
 
 from api import rules
-from api.errors import RoleNotFound, SessionNotFound
+from api.errors import Conflict, MessageIdTaken, RoleNotFound, SessionNotFound
 from api.replies import FINAL_STATUSES, ReplyFeed
 from api.upstream import call, rows
 
@@ -60,11 +60,40 @@ async def role_for_turn(rest: AsyncPostgrestClient, session: dict[str, Any], rol
     return await find_role(rest, "assistant")
 
 
-async def post_question(rest: AsyncPostgrestClient, session_id: str, content: str, role_slug: str) -> dict[str, Any]:
-    """Insert the user's message; the worker hears of it through Realtime and answers."""
+async def post_question(
+    rest: AsyncPostgrestClient, session_id: str, content: str, role_slug: str, question_id: str | None = None
+) -> dict[str, Any]:
+    """Insert the user's message; the worker hears of it through Realtime and answers.
+
+    With the client's own id for it (`question_id`, a UUID), sending again is safe: when that
+    question is already stored (a retry after a lost response) its row is returned and nothing is
+    inserted or charged twice; an id that is another message's is MessageIdTaken (409)."""
     payload = {"session_id": session_id, "message_type": "user", "content": content, "role_id": role_slug}
-    response = await call(rest.from_("chat_messages").insert(payload).execute())
-    return rows(response.data)[0]
+    if question_id is None:
+        return rows((await call(rest.from_("chat_messages").insert(payload).execute())).data)[0]
+    if (stored := await _same_question(rest, question_id, session_id, content)) is not None:
+        return stored  # checked first: a retry must not meet the quota its first attempt used
+    try:
+        return rows((await call(rest.from_("chat_messages").insert({"id": question_id, **payload}).execute())).data)[0]
+    except Conflict:  # stored meanwhile (two retries at once), or another message's id
+        if (stored := await _same_question(rest, question_id, session_id, content)) is not None:
+            return stored
+        raise MessageIdTaken(field="message_id") from None
+
+
+async def _same_question(
+    rest: AsyncPostgrestClient, question_id: str, session_id: str, content: str
+) -> dict[str, Any] | None:
+    """The stored question `question_id` when it is this one (same session, same text), None when
+    there is none the caller can see; MessageIdTaken when the caller's message of that id differs."""
+    query = rest.from_("chat_messages").select(MESSAGE_COLUMNS).eq("id", question_id)
+    found = rows((await call(query.execute())).data)
+    if not found:
+        return None
+    row = found[0]
+    if (row.get("message_type"), row.get("session_id"), row.get("content")) != ("user", session_id, content):
+        raise MessageIdTaken(field="message_id")
+    return row
 
 
 async def find_answer(rest: AsyncPostgrestClient, question_id: str) -> dict[str, Any] | None:

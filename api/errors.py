@@ -6,7 +6,7 @@
     ├── Forbidden (403)         ── RoleNotEditable, EmailNotConfirmed, TokenUserMismatch, ...
     ├── NotFound (404)          ── SessionNotFound, RoleNotFound, MessageNotFound, ShareNotFound, RouteNotFound
     ├── MethodNotAllowed (405)
-    ├── Conflict (409)          ── UsernameTaken, EmailTaken, SlugTaken
+    ├── Conflict (409)          ── UsernameTaken, EmailTaken, SlugTaken, MessageIdTaken
     ├── PayloadTooLarge (413)
     ├── RateLimited (429, Retry-After) ── QuotaExceeded (carries resets_at)
     ├── UpstreamUnavailable (503)
@@ -146,6 +146,9 @@ EmailNotConfirmed = _error_class(
 UsernameTaken = _error_class(Conflict, "UsernameTaken", "That username is already taken.")
 EmailTaken = _error_class(Conflict, "EmailTaken", "A user with this email address is already registered.")
 SlugTaken = _error_class(Conflict, "SlugTaken", "You already have a role with that id.")
+MessageIdTaken = _error_class(
+    Conflict, "MessageIdTaken", "That message_id is another message's: a retry sends the same question with it."
+)
 RouteNotFound = _error_class(NotFound, "RouteNotFound", "No such endpoint.")
 AccountDisabled = _error_class(Forbidden, "AccountDisabled", "This account is disabled.")
 ModelNotAllowed = _error_class(Forbidden, "ModelNotAllowed", "Your plan does not include this model.")

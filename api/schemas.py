@@ -176,6 +176,7 @@ class SendRequest(Struct):
     message: str
     session_id: str
     role_id: str | None = None  # the seed requires it; omitted means the session's role
+    message_id: str | None = None  # the client's UUID for the question: sending it again stores it once
 
 
 class SendResponse(Struct):

@@ -7,7 +7,9 @@ answer lands in the history all the same. The caller's token bounds the wait too
 `exp` is 401 TokenExpired before anything is stored (the stream is a Realtime channel, which allows
 no clock skew); one that expires while waiting ends the stream, then the row is polled until REST
 stops reading as the caller (30 s later), which is AnswerTimeout as well. Any other error once the
-question is stored (an outage) carries its id too, so a client never sends it twice.
+question is stored (an outage) carries its id too, so a client never sends it twice; and a client
+that names its question (`message_id`, a UUID of its own) may send it again after any failure: the
+stored question is answered, never a second one (api/conversation.py).
 """
 
 from __future__ import annotations
@@ -61,13 +63,14 @@ class ChatController(Controller):
     ) -> SendResponse:
         user.check_unexpired()  # REST would take it 30 s past `exp`; the answers come over Realtime
         content = rules.message(data.message, settings.api.max_message_chars)
+        question_id = None if data.message_id is None else rules.uuid_field(data.message_id, "message_id")
         await limiter.check_send(user.id, ip)
         rest = upstream.rest(user.token)
         session = await find_session(rest, data.session_id)
         role = await role_for_turn(rest, session, data.role_id)
         why = ""
         async with upstream.reply_feed(user.token, str(session["id"])) as feed:
-            question = await post_question(rest, str(session["id"]), content, str(role["slug"]))
+            question = await post_question(rest, str(session["id"]), content, str(role["slug"]), question_id)
             metrics.messages_sent.labels("http").inc()
             try:
                 answer = await wait_for_answer(

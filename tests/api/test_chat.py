@@ -300,3 +300,52 @@ async def test_send_reads_the_answer_while_its_token_can_and_then_answers_with_t
         "select count(*) from chat_messages where session_id = $1 and message_type = 'user'", uuid.UUID(late["id"])
     )
     assert questions == 1
+
+
+async def test_a_send_the_client_names_is_stored_and_charged_once_however_often_it_is_sent(
+    http: httpx.AsyncClient, alice: ApiUser, bob: ApiUser, worker: Worker, pg: asyncpg.Connection
+) -> None:
+    """A client that gives its question an id (`message_id`) may send it again after a lost
+    response: the stored question is answered, never a second one; the id of a different message
+    (the same id with other text, or another user's message) is refused and changes nothing."""
+    session = await new_session(http, alice)
+    question_id = str(uuid.uuid4())
+    body = {"message": "只问一次", "session_id": session["id"], "message_id": question_id}
+    first = await http.post("/api/chat/send", json=body, headers=alice.headers)
+    again = await http.post("/api/chat/send", json=body, headers=alice.headers)
+    assert (first.status_code, again.status_code) == (200, 200), again.text
+    assert first.json()["user_message_id"] == question_id
+    assert again.json() | {"response_time": None} == first.json() | {"response_time": None}
+
+    theirs = await new_session(http, bob)
+    bobs = await http.post("/api/chat/send", json={"message": "mine", "session_id": theirs["id"]}, headers=bob.headers)
+    refused = {
+        "other text": {**body, "message": "问两次"},
+        "another user's message": {**body, "message_id": bobs.json()["user_message_id"]},
+        "its answer's id": {**body, "message_id": first.json()["message_id"]},
+    }
+    for case, sent in refused.items():
+        response = await http.post("/api/chat/send", json=sent, headers=alice.headers)
+        assert (response.status_code, error_of(response)["code"], error_of(response)["field"]) == (
+            409,
+            "MessageIdTaken",
+            "message_id",
+        ), case
+    bad = await http.post("/api/chat/send", json={**body, "message_id": "nope"}, headers=alice.headers)
+    assert (bad.status_code, error_of(bad)["code"]) == (422, "InvalidId")
+
+    stored = await pg.fetch(
+        "select id, message_type from chat_messages where session_id = $1 order by created_at", uuid.UUID(session["id"])
+    )
+    assert [(str(r["id"]), r["message_type"]) for r in stored] == [
+        (question_id, "user"),
+        (first.json()["message_id"], "assistant"),
+    ]
+    charged = await pg.fetch(
+        "select message_id from usage_ledger where session_id = $1"
+        " and message_id <> md5('title:' || session_id::text)::uuid",  # the title's charge
+        uuid.UUID(session["id"]),
+    )
+    assert [str(r["message_id"]) for r in charged] == [question_id]
+    bob_rows = await pg.fetchval("select count(*) from chat_messages where session_id = $1", uuid.UUID(theirs["id"]))
+    assert bob_rows == 2

@@ -186,6 +186,26 @@ async def test_answer_streams_in_order_and_ends_completed(
     assert stored[final["data"]["message_id"]]["content"] == final["data"]["message"]
 
 
+async def test_a_question_sent_again_by_its_id_on_a_new_socket_is_stored_once_and_answered(
+    http: httpx.AsyncClient, api: ApiProcess, alice: ApiUser, worker: Worker, pg: asyncpg.Connection
+) -> None:
+    session = await new_session(http, alice)
+    url = f"{api.ws_url}/ws/chat/{session['id']}?token={alice.access_token}"
+    question_id = str(uuid.uuid4())
+    question = json.dumps({"type": "user_message", "data": {"message": "只问一次", "message_id": question_id}})
+    finals = []
+    for _ in range(2):  # the second socket: a client that lost the first and sends again
+        async with websockets.connect(url) as socket:
+            await socket.send(question)
+            accepted, *_, final = await _frames_until(socket, _final)
+        assert (accepted["type"], accepted["data"]["message_id"]) == ("user_message", question_id)
+        finals.append(final["data"])
+    assert finals[0]["status"] == "completed"
+    assert finals[1] | {"timestamp": None} == finals[0] | {"timestamp": None}
+    stored = await pg.fetch("select id from chat_messages where session_id = $1", uuid.UUID(session["id"]))
+    assert sorted(str(r["id"]) for r in stored) == sorted([question_id, finals[0]["message_id"]])
+
+
 async def test_ping_pong_heartbeat_and_error_frames(http: httpx.AsyncClient, api: ApiProcess, alice: ApiUser) -> None:
     session = await new_session(http, alice)
     async with websockets.connect(f"{api.ws_url}/ws/chat/{session['id']}?token={alice.access_token}") as socket:
