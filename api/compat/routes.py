@@ -10,7 +10,7 @@ from litestar.exceptions import HTTPException
 from litestar.response import Stream
 
 from api.compat.completions import Listening, Relay, parse_request
-from api.compat.errors import OpenAIError, model_not_found, to_openai_response
+from api.compat.errors import OpenAIError, model_not_found, to_openai_response, translate
 from api.compat.keys import key_caller
 from api.compat.turns import SESSION_HEADER, likely_session, open_turn
 from api.database import CallerDatabase
@@ -124,6 +124,10 @@ async def chat_completions(request: Request[Any, Any, Any]) -> Any:
         )
     try:
         answer = await relay.final_answer()
+    except Exception as exc:  # an outage: the question is stored, and the SDKs retry a 5xx (a second one)
+        error = translate(exc)
+        error.headers = {**error.headers, "x-should-retry": "false", "X-ChatGalaxy-Message": question_id}
+        raise error from exc
     finally:
         await relay.close()
     if answer is None:
@@ -132,7 +136,7 @@ async def chat_completions(request: Request[Any, Any, Any]) -> Any:
             "The answer did not complete in time; it will appear in the history.",
             "server_error",
             "timeout",
-            **{"x-should-retry": "false"},
+            **{"x-should-retry": "false", "X-ChatGalaxy-Message": question_id},
         )
     return Response(relay.completion(answer), media_type=MediaType.JSON)
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import asyncpg
 import httpx
+import openai
+import pytest
 import websockets
 
 from drills.common import until
@@ -106,3 +108,47 @@ async def test_a_chat_socket_open_through_an_outage_reports_it_logs_it_and_serve
             assert final["type"] == "ai_response", final
             assert (final["data"]["reply_to"], final["data"]["status"]) == (open_question, "completed")
             assert final["data"]["message"] == "yes, still here"
+
+
+async def test_an_openai_completion_whose_wait_fails_in_an_outage_is_not_sent_again_by_the_sdk() -> None:
+    """The openai SDK sends a request again by itself on a 5xx (twice by default). A completion whose
+    question is stored and whose wait for the answer then fails (the database went down) answers 503
+    with `x-should-retry: false` and the question's id, so the SDK asks once: it asked three times,
+    and a database back in time would have stored (and charged) the question three times."""
+    async with rig("openai_outage", Shape(workers=0, api_env={"API_ANSWER_POLL_INTERVAL": "0.2"})) as world:
+        (person,) = await world.people(1)
+        headers = {"apikey": world.settings.supabase.anon_key, "Authorization": f"Bearer {person.token}"}
+        async with httpx.AsyncClient(timeout=10, trust_env=False) as http:
+            made = await http.post(
+                f"{world.gateway_url}/rest/v1/rpc/create_api_key", json={"key_name": "drill"}, headers=headers
+            )
+            assert made.status_code == 200, made.text
+        sent: list[object] = []
+
+        async def count(request: object) -> None:
+            sent.append(request)
+
+        transport = openai.DefaultAsyncHttpxClient(trust_env=False, event_hooks={"request": [count]})
+        sdk = openai.AsyncOpenAI(
+            base_url=f"{world.api_url}/v1", api_key=made.json()["key"], max_retries=2, http_client=transport
+        )
+        async with sdk:
+            asking = asyncio.create_task(
+                sdk.chat.completions.create(model="qwen-turbo", messages=[{"role": "user", "content": "still there?"}])
+            )
+
+            async def stored() -> bool:
+                found = await world.pool.fetchval(
+                    "select count(*) from chat_messages where user_id = $1", uuid.UUID(person.user_id)
+                )
+                return bool(found == 1)
+
+            await until(stored, within=15, every=0.05)  # no worker: the completion waits for its answer
+            await asyncio.to_thread(world.cluster.stop, "fast")
+            with pytest.raises(openai.InternalServerError) as failed:
+                await asking
+            await asyncio.to_thread(world.cluster.start)
+    response = failed.value.response
+    assert (response.status_code, response.headers.get("x-should-retry")) == (503, "false")
+    assert len(sent) == 1
+    assert uuid.UUID(response.headers["X-ChatGalaxy-Message"])
