@@ -19,6 +19,7 @@ import httpx
 import pytest
 from supabase import acreate_client
 
+from core.jwt import encode
 from core.settings import LlmSettings, Settings, SupabaseSettings, WorkerSettings, login_as
 from fakescope.server import FakeScope
 from localbase.postgres import Cluster
@@ -216,6 +217,11 @@ async def until(probe: Callable[[], Awaitable[T | None]], within: float = 20.0, 
         if time.monotonic() > deadline:
             raise TimeoutError(f"condition not met within {within}s")
         await asyncio.sleep(every)
+
+
+def token_expiring_at(user: ApiUser, secret: str, exp: int) -> str:
+    """An access token of `user` whose `exp` is `exp` (a Unix time), signed with the project's secret."""
+    return encode({"sub": user.id, "role": "authenticated", "exp": exp}, secret)
 
 
 def error_of(response: httpx.Response) -> dict[str, Any]:

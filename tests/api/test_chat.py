@@ -11,9 +11,8 @@ import asyncpg
 import httpx
 import pytest
 
-from core.jwt import encode
 from fakescope.server import FakeScope
-from tests.api.conftest import ApiProcess, ApiUser, error_of, new_session, until
+from tests.api.conftest import ApiProcess, ApiUser, error_of, new_session, token_expiring_at, until
 from tests.conftest import LocalStack
 from worker.app import Worker
 
@@ -239,8 +238,7 @@ async def test_send_times_out_clearly_and_the_answer_still_lands(
 
 
 def _token(user: ApiUser, stack: LocalStack, lives: float) -> dict[str, str]:
-    claims = {"sub": user.id, "role": "authenticated", "exp": int(time.time() + lives)}
-    return {"Authorization": f"Bearer {encode(claims, stack.jwt_secret)}"}
+    return {"Authorization": f"Bearer {token_expiring_at(user, stack.jwt_secret, int(time.time() + lives))}"}
 
 
 async def test_send_with_a_token_past_its_exp_is_401_within_rests_skew_and_stores_nothing(

@@ -14,8 +14,7 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from core.jwt import encode
-from tests.api.conftest import ApiProcess, ApiUser, new_session
+from tests.api.conftest import ApiProcess, ApiUser, new_session, token_expiring_at
 from tests.conftest import LocalStack
 from worker.app import Worker
 
@@ -54,23 +53,15 @@ async def test_bad_token_is_refused_with_4401(http: httpx.AsyncClient, api: ApiP
     assert (code, reason.split(":")[0]) == (4401, "InvalidToken")
 
 
-async def test_expired_token_is_refused_with_4401(
-    http: httpx.AsyncClient, api: ApiProcess, alice: ApiUser, stack: LocalStack
-) -> None:
-    session = await new_session(http, alice)
-    stale = encode({"sub": alice.id, "role": "authenticated", "exp": int(time.time()) - 600}, stack.jwt_secret)
-    code, reason = await _close_code(f"{api.ws_url}/ws/chat/{session['id']}?token={stale}")
-    assert (code, reason.split(":")[0]) == (4401, "TokenExpired")
-
-
-async def test_a_token_past_its_exp_is_refused_4401_within_rests_clock_skew_too(
-    http: httpx.AsyncClient, api: ApiProcess, alice: ApiUser, stack: LocalStack
+@pytest.mark.parametrize("expired_for", [600, 5])
+async def test_an_expired_token_is_refused_with_4401_within_rests_clock_skew_too(
+    http: httpx.AsyncClient, api: ApiProcess, alice: ApiUser, stack: LocalStack, expired_for: int
 ) -> None:
     """REST accepts a token 30 s past its `exp`; Realtime, which carries the answers, does not. The
     socket follows Realtime: 4401 TokenExpired, not a join that fails as an outage (1013)."""
     session = await new_session(http, alice)
-    late = encode({"sub": alice.id, "role": "authenticated", "exp": int(time.time()) - 5}, stack.jwt_secret)
-    code, reason = await _close_code(f"{api.ws_url}/ws/chat/{session['id']}?token={late}")
+    stale = token_expiring_at(alice, stack.jwt_secret, int(time.time()) - expired_for)
+    code, reason = await _close_code(f"{api.ws_url}/ws/chat/{session['id']}?token={stale}")
     assert (code, reason.split(":")[0]) == (4401, "TokenExpired")
 
 
@@ -79,7 +70,7 @@ async def test_a_socket_whose_token_expires_says_so_and_closes_4401(
 ) -> None:
     session = await new_session(http, alice)
     exp = int(time.time()) + 3
-    brief = encode({"sub": alice.id, "role": "authenticated", "exp": exp}, stack.jwt_secret)
+    brief = token_expiring_at(alice, stack.jwt_secret, exp)
     async with websockets.connect(f"{api.ws_url}/ws/chat/{session['id']}?token={brief}") as socket:
         await socket.send(json.dumps({"type": "ping"}))
         assert (await _frames_until(socket, lambda f: True))[0]["type"] == "pong"
@@ -97,8 +88,8 @@ async def test_a_fresh_token_keeps_the_socket_and_its_answer_stream_past_the_fir
 ) -> None:
     session = await new_session(http, alice)
     exp = int(time.time()) + 3
-    brief = encode({"sub": alice.id, "role": "authenticated", "exp": exp}, stack.jwt_secret)
-    stale = encode({"sub": alice.id, "role": "authenticated", "exp": exp - 60}, stack.jwt_secret)
+    brief = token_expiring_at(alice, stack.jwt_secret, exp)
+    stale = token_expiring_at(alice, stack.jwt_secret, exp - 60)
     async with websockets.connect(f"{api.ws_url}/ws/chat/{session['id']}?token={brief}") as socket:
         refusals = {
             "ValidationError": {},
