@@ -12,7 +12,7 @@ from litestar.response import Stream
 from api.compat.completions import Listening, Relay, parse_request
 from api.compat.errors import OpenAIError, model_not_found, to_openai_response, translate
 from api.compat.keys import key_caller
-from api.compat.turns import SESSION_HEADER, likely_session, open_turn
+from api.compat.turns import SESSION_HEADER, idempotency_key, likely_session, open_turn
 from api.database import CallerDatabase
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
@@ -86,6 +86,7 @@ async def chat_completions(request: Request[Any, Any, Any]) -> Any:
         raise OpenAIError(400, "The request body is not valid JSON.", "invalid_request_error", None) from exc
     ask = parse_request(body, settings.api.max_message_chars)
     named = request.headers.get(SESSION_HEADER)
+    key = idempotency_key(request.headers)
     listening = Listening(upstream.hub, caller, named)
     try:
         if (guess := likely_session(caller, named)) is not None:
@@ -98,6 +99,7 @@ async def chat_completions(request: Request[Any, Any, Any]) -> Any:
             requested_model=ask.requested_model,
             role_slug=ask.role_slug,
             named_session=named,
+            key=key,
         )
     except BaseException:
         await listening.abandon()

@@ -10,6 +10,11 @@ name, and the admission trigger reserves the turn against the plan: a refusal (`
 `ModelNotAllowed`, ...) rolls the whole transaction back, so a refused request leaves no
 session and no question behind.
 
+A request with an `Idempotency-Key` header stores its question under an id made of the user and
+the key: sent again (the SDK's own retry after a timeout or a dropped connection), the stored
+question is answered and nothing is inserted or charged twice; the key of a different question is
+refused (400 idempotency_key_reused).
+
 `likely_session` says which session a request will land in before the database does (the
 header's, or the key's session of the day as this process last saw it), so the answer stream's
 join can start before the question is stored; the relay checks it against the question's row
@@ -30,6 +35,9 @@ from api.compat.keys import KeyCaller
 from api.database import CallerDatabase, literal
 
 SESSION_HEADER = "x-chatgalaxy-session"
+IDEMPOTENCY_HEADER = "idempotency-key"
+_IDEMPOTENCY_KEY_MAX = 255
+_KEYED_QUESTIONS = uuid.UUID("f501d942-1df3-4a27-ad8e-f5f9579bca4e")  # uuid5 namespace: (user, key) -> question
 ANSWER_COLUMNS = "id, content, status, model, input_tokens, output_tokens, finish_reason, error_code, error_message"
 _DAILY_KNOWN_MAX = 10_000
 _daily_known: dict[tuple[str, date], str] = {}  # (key id, UTC day) -> the key's session of that day
@@ -37,6 +45,44 @@ _daily_known: dict[tuple[str, date], str] = {}  # (key id, UTC day) -> the key's
 
 def session_not_found() -> OpenAIError:
     return OpenAIError(404, "No such chat session.", "invalid_request_error", "session_not_found", SESSION_HEADER)
+
+
+def idempotency_key(headers: Any) -> str | None:
+    """The request's `Idempotency-Key` (1-255 characters), or None when it sends none."""
+    key = headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not 0 < len(key) <= _IDEMPOTENCY_KEY_MAX:
+        raise OpenAIError(
+            400,
+            f"The Idempotency-Key header must be 1 to {_IDEMPOTENCY_KEY_MAX} characters.",
+            "invalid_request_error",
+            "invalid_idempotency_key",
+        )
+    return str(key)
+
+
+def _key_reused() -> OpenAIError:
+    return OpenAIError(
+        400,
+        "This Idempotency-Key was used for a different request; use a new key for a new question.",
+        "invalid_request_error",
+        "idempotency_key_reused",
+    )
+
+
+async def _asked_before(database: CallerDatabase, caller: KeyCaller, question_id: str, question: str) -> bool:
+    """True when the user's question `question_id` is stored and is `question`; the key of a different
+    one (or of one deleted since: its charge keeps the id) is refused."""
+    async with database.as_caller(caller.user, readonly=True) as conn:
+        stored = await conn.fetchval(
+            "select content from public.chat_messages where id = $1::uuid and message_type = 'user'", question_id
+        )
+    if stored is None:
+        return False
+    if stored != question:
+        raise _key_reused()
+    return True
 
 
 def likely_session(caller: KeyCaller, named_session: str | None) -> str | None:
@@ -71,14 +117,21 @@ async def open_turn(
     requested_model: str | None,
     role_slug: str | None,
     named_session: str | None,
+    key: str | None = None,
 ) -> str:
     """Check, find or open the session and insert the question, committed, in one round trip;
-    the question's id (chosen here)."""
+    the question's id (chosen here; with an idempotency `key`, the one that key stands for, and a
+    question already stored under it is not stored again)."""
     if named_session is not None and not rules.is_uuid(named_session):
         raise session_not_found()
     if role_slug is not None and (not role_slug or (len(role_slug) > 64 and not rules.is_uuid(role_slug))):
         raise model_not_found(model)
-    question_id = str(uuid.uuid4())
+    if key is None:
+        question_id = str(uuid.uuid4())
+    else:
+        question_id = str(uuid.uuid5(_KEYED_QUESTIONS, f"{caller.user_id}:{key}"))
+        if await _asked_before(database, caller, question_id, question):
+            return question_id  # checked first: a retry must not meet the quota its first attempt used
     by_id = role_slug is not None and rules.is_uuid(role_slug)
     day = datetime.now(UTC).date().isoformat()
     values = (
@@ -93,12 +146,19 @@ async def open_turn(
         day,
     )
     call = f"select public.api_open_turn({', '.join(map(_value, values))})"
+    untranslated = (asyncpg.exceptions.NoDataFoundError, asyncpg.exceptions.UniqueViolationError)
     try:
-        await database.run_as(caller.user, call, untranslated=(asyncpg.exceptions.NoDataFoundError,))
+        await database.run_as(caller.user, call, untranslated=untranslated)
     except asyncpg.exceptions.NoDataFoundError as exc:  # P0002, raised by api_open_turn
         if getattr(exc, "message", None) == "session_not_found":
             raise session_not_found() from exc
         raise model_not_found(model) from exc
+    except asyncpg.exceptions.UniqueViolationError as exc:  # a keyed id: stored meanwhile, or reused
+        if key is None:
+            raise
+        if await _asked_before(database, caller, question_id, question):
+            return question_id
+        raise _key_reused() from exc
     return question_id
 
 

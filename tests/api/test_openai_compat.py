@@ -354,3 +354,38 @@ async def test_a_stream_follows_its_question_into_a_new_days_session_after_the_o
     )
     assert first
     assert [(r["id"] != old["id"], r["content"]) for r in rows] == [(True, second)]
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_completion_sent_again_with_its_idempotency_key_is_stored_and_charged_once(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, owner: ApiUser, stack: LocalStack, http: httpx.AsyncClient
+) -> None:
+    """The SDKs send a request again by themselves after a timeout or a dropped connection, where no
+    response can tell them not to; with an `Idempotency-Key` the question is stored (and charged)
+    once and the same answer comes back. The key of a different question is refused; another user's
+    same key is theirs."""
+    ask = {"model": "qwen-turbo", "messages": [{"role": "user", "content": "once, please"}]}
+    keyed = {"Idempotency-Key": "retry-1"}
+    first = await sdk.chat.completions.create(**ask, extra_headers=keyed)  # type: ignore[call-overload]
+    again = await sdk.chat.completions.create(**ask, extra_headers=keyed)  # type: ignore[call-overload]
+    assert again.choices[0].message.content == first.choices[0].message.content
+    other = {"model": "qwen-turbo", "messages": [{"role": "user", "content": "something else"}]}
+    refusals = {"idempotency_key_reused": keyed, "invalid_idempotency_key": {"Idempotency-Key": "k" * 256}}
+    for code, headers in refusals.items():
+        with pytest.raises(openai.BadRequestError) as refused:
+            await sdk.chat.completions.create(**other, extra_headers=headers)  # type: ignore[call-overload]
+        assert refused.value.code == code
+    assert await pg.fetchval(QUESTIONS, owner.id) == 1
+    charged = await pg.fetchval(
+        "select count(*) from usage_ledger where user_id = $1"
+        " and message_id <> md5('title:' || session_id::text)::uuid",  # the title's charge
+        owner.id,
+    )
+    assert charged == 1
+
+    stranger = await register_and_login(http)
+    key = await create_key(await client_for(stack, stranger))
+    theirs = openai.AsyncOpenAI(base_url=sdk.base_url, api_key=key["key"], max_retries=0)
+    async with theirs:
+        await theirs.chat.completions.create(**ask, extra_headers=keyed)  # type: ignore[call-overload]
+    assert await pg.fetchval(QUESTIONS, stranger.id) == 1
