@@ -14,6 +14,7 @@ Frames (JSON objects `{"type", "data"}`):
                                  (and reasoning, the whole thinking, when the model thought)
                    ping (every API_WS_HEARTBEAT s), pong, stopped {stopped}, token_refreshed {expires_at},
                    error {code, message, field?}
+A question's `user_message` (its id) always comes before any frame of its answer.
 
 Token: the socket serves while its token is valid, as Realtime's channels do (its `exp`, no clock
 skew, since the answer stream is a Realtime channel). A client that refreshes its session sends the
@@ -126,9 +127,12 @@ class ChatSocket:
     # --- sending -------------------------------------------------------------------------------
 
     async def _send(self, kind: str, data: dict[str, Any] | None = None) -> None:
-        payload = msgspec.json.encode(_Frame(kind, data or {})).decode()
         async with self._send_lock:
-            await self._socket.send_text(payload)
+            await self._send_now(kind, data)
+
+    async def _send_now(self, kind: str, data: dict[str, Any] | None = None) -> None:
+        """Send holding `_send_lock` already."""
+        await self._socket.send_text(msgspec.json.encode(_Frame(kind, data or {})).decode())
 
     async def send_error(self, error: ApiError) -> None:
         """An error frame; a server error (5xx) is also logged, as it is over HTTP."""
@@ -186,19 +190,21 @@ class ChatSocket:
         question_id = None if question_id is None else rules.uuid_field(question_id, "message_id")
         await self._limiter.check_send(self._user.id, self._ip)
         role = await role_for_turn(self._rest, self._session, role_id)
-        question = await post_question(self._rest, str(self._session["id"]), content, str(role["slug"]), question_id)
-        self._metrics.messages_sent.labels("websocket").inc()
-        self._answers.expect(str(question["id"]), str(role["name"]))
-        await self._send(
-            "user_message",
-            {
-                "message_id": str(question["id"]),
-                "message": content,
-                "role_id": str(role["slug"]),
-                "timestamp": str(question.get("created_at") or timestamp()),
-                "status": "received",
-            },
-        )
+        session_id = str(self._session["id"])
+        async with self._send_lock:  # the answer's first frames wait: the question's id reaches the client first
+            question = await post_question(self._rest, session_id, content, str(role["slug"]), question_id)
+            self._metrics.messages_sent.labels("websocket").inc()
+            self._answers.expect(str(question["id"]), str(role["name"]))
+            await self._send_now(
+                "user_message",
+                {
+                    "message_id": str(question["id"]),
+                    "message": content,
+                    "role_id": str(role["slug"]),
+                    "timestamp": str(question.get("created_at") or timestamp()),
+                    "status": "received",
+                },
+            )
 
     async def _stop(self, data: dict[str, Any]) -> None:
         """Ask this session's answers in flight to stop: the one to `message_id` (a question's or the
