@@ -35,6 +35,7 @@ from typing import Any
 import msgspec
 from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
+from postgrest import AsyncPostgrestClient
 
 from api import rules
 from api.answer_relay import AnswerRelay, timestamp
@@ -82,15 +83,21 @@ class ChatSocket:
         self._user = user
         self._session = session
         self._upstream = upstream
-        self._rest = upstream.rest(user.token)
         self._settings = settings
         self._keys = keys
         self._limiter = limiter
         self._metrics = metrics
         self._ip = ip
         self._send_lock = asyncio.Lock()
-        self._answers = AnswerRelay(self._send, str(session["id"]), self._rest, settings.answer_poll_interval)
+        self._answers = AnswerRelay(
+            self._send, str(session["id"]), upstream.rest(user.token), settings.answer_poll_interval
+        )
         self._refreshed = asyncio.Event()  # a fresh token came: _expiry reads the new deadline
+
+    @property
+    def _rest(self) -> AsyncPostgrestClient:
+        """REST as the socket's user (its current token): the relay's, which its reads share."""
+        return self._answers.rest
 
     async def run(self) -> None:
         """Serve until the client leaves, then close. What ends the socket from our side (an outage
@@ -236,7 +243,7 @@ class ChatSocket:
             raise TokenUserMismatch(field="access_token")
         await self._feed.set_token(user.token)
         self._user = user
-        self._rest = self._answers.rest = self._upstream.rest(user.token)
+        self._answers.rest = self._upstream.rest(user.token)
         self._refreshed.set()
         await self._send("token_refreshed", {"expires_at": int(user.expires_at)})
 
