@@ -1,7 +1,9 @@
 """The worker's streamed answers, as the user receives them from Realtime.
 
 A `ReplyFeed` joins the private channel `chat:<session_id>` with the USER's JWT (so Realtime's
-RLS, not this process, decides who may listen) and queues every broadcast. Any API replica can
+RLS, not this process, decides who may listen) and queues every broadcast. A join refused because
+the token expired on the way (checked unexpired just before; Realtime allows no clock skew) is
+TokenExpired, the caller's to renew, not an outage. Any API replica can
 therefore serve any client: nothing about a stream lives in process memory beyond one socket.
 
 Event names are the worker's (worker/broadcast.py): `reasoning` (the model's thinking) and `chunk`
@@ -17,13 +19,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 from realtime import AsyncRealtimeClient, RealtimeChannelOptions, RealtimeSubscribeStates
 
-from api.errors import UpstreamUnavailable
+from api.errors import TokenExpired, UpstreamUnavailable
+from api.security import CurrentUser
 
 log = logging.getLogger(__name__)
 
@@ -73,16 +77,16 @@ def parse_event(event: str, payload: dict[str, Any]) -> ReplyEvent | None:
 class ReplyFeed:
     """Broadcasts on `chat:<session_id>` as seen by the user; use as `async with`."""
 
-    def __init__(self, realtime_url: str, apikey: str, user_token: str, session_id: str, join_timeout: float) -> None:
+    def __init__(self, realtime_url: str, apikey: str, user: CurrentUser, session_id: str, join_timeout: float) -> None:
         self._client = AsyncRealtimeClient(realtime_url, apikey, auto_reconnect=True, timeout=int(join_timeout) or 1)
-        self._user_token = user_token
+        self._user = user
         self._topic = f"chat:{session_id}"
         self.events: asyncio.Queue[ReplyEvent] = asyncio.Queue()
 
     async def __aenter__(self) -> ReplyFeed:
         try:
             await self._client.connect()
-            await self._client.set_auth(self._user_token)
+            await self._client.set_auth(self._user.token)
             options: RealtimeChannelOptions = {
                 "config": {
                     "private": True,
@@ -99,6 +103,8 @@ class ReplyFeed:
             raise UpstreamUnavailable("Realtime is not reachable.") from exc
         if RealtimeSubscribeStates.SUBSCRIBED not in states:
             await self._close()
+            if self._user.expires_at <= time.time():
+                raise TokenExpired("The token expired while the answer stream was being joined.")
             joined = ", ".join(map(str, states)) or "no reply"
             raise UpstreamUnavailable(f"Could not join the answer stream ({joined}).")
         return self

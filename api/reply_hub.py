@@ -35,6 +35,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from api.errors import UpstreamUnavailable
 from api.replies import ReplyEvent, ReplyFeed, parse_event
+from api.security import CurrentUser
 
 log = logging.getLogger(__name__)
 
@@ -109,13 +110,13 @@ class ReplyHub:
         self._replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._refs = itertools.count(1)
 
-    def feed(self, user_id: str, token: str, session_id: str) -> HubFeed | ReplyFeed:
-        """The session's stream as `token` may hear it, on the shared socket when it can be."""
+    def feed(self, user: CurrentUser, session_id: str) -> HubFeed | ReplyFeed:
+        """The session's stream as `user` may hear it, on the shared socket when it can be."""
         topic = f"realtime:chat:{session_id}"
         held = self._joins.get(topic)
-        if held is not None and held.user_id != user_id:
-            return ReplyFeed(self._realtime_url, self._apikey, token, session_id, self._join_timeout)
-        return HubFeed(self, topic, user_id, token)
+        if held is not None and held.user_id != user.id:
+            return ReplyFeed(self._realtime_url, self._apikey, user, session_id, self._join_timeout)
+        return HubFeed(self, topic, user.id, user.token)
 
     async def close(self) -> None:
         for task in self._tasks:

@@ -31,6 +31,7 @@ from api.errors import (
 from api.refusals import refusal_error
 from api.replies import ReplyFeed
 from api.reply_hub import ReplyHub
+from api.security import CurrentUser
 from core.settings import ApiSettings, SupabaseSettings
 
 T = TypeVar("T")
@@ -85,9 +86,9 @@ class Upstream:
             http_client=self.http,
         )
 
-    def reply_feed(self, user_token: str, session_id: str) -> ReplyFeed:
-        """The session's answer stream as `user_token` may hear it (a Realtime private channel)."""
-        return ReplyFeed(self.realtime_url, self.anon_key, user_token, session_id, self._join_timeout)
+    def reply_feed(self, user: CurrentUser, session_id: str) -> ReplyFeed:
+        """The session's answer stream as `user` may hear it (a Realtime private channel)."""
+        return ReplyFeed(self.realtime_url, self.anon_key, user, session_id, self._join_timeout)
 
     def auth(self) -> AsyncGoTrueClient:
         """A fresh GoTrue client per call: it keeps a session in memory, which must not be shared."""

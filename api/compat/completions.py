@@ -113,7 +113,7 @@ class Listening:
         self.joining: asyncio.Task[Any] | None = None
 
     def start(self, session_id: str) -> None:
-        feed = self._hub.feed(self._caller.user_id, self._caller.token, session_id)
+        feed = self._hub.feed(self._caller.user, session_id)
         self.session_id, self.feed, self.joining = session_id, feed, asyncio.create_task(feed.__aenter__())
 
     async def settle_on(self, session_id: str) -> bool:

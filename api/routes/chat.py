@@ -69,7 +69,7 @@ class ChatController(Controller):
         session = await find_session(rest, data.session_id)
         role = await role_for_turn(rest, session, data.role_id)
         why = ""
-        async with upstream.reply_feed(user.token, str(session["id"])) as feed:
+        async with upstream.reply_feed(user, str(session["id"])) as feed:
             question = await post_question(rest, str(session["id"]), content, str(role["slug"]), question_id)
             metrics.messages_sent.labels("http").inc()
             try:

@@ -67,7 +67,7 @@ async def chat_socket(
         await _refuse(socket, error)
         return
     try:
-        async with upstream.reply_feed(user.token, str(session["id"])) as feed:
+        async with upstream.reply_feed(user, str(session["id"])) as feed:
             await socket.accept()
             chat = ChatSocket(
                 socket,
@@ -82,5 +82,5 @@ async def chat_socket(
                 ip=client_ip(socket.scope, settings.api.trust_forwarded_for),
             )
             await chat.run()
-    except UpstreamUnavailable as error:  # the answer stream could not be joined
+    except (UpstreamUnavailable, TokenExpired) as error:  # the answer stream could not be joined
         await _refuse(socket, error)

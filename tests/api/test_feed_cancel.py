@@ -11,6 +11,7 @@ import pytest
 
 from api.replies import ReplyEvent, ReplyFeed
 from api.reply_hub import HubFeed, ReplyHub
+from api.security import CurrentUser
 
 UNUSED = "http://127.0.0.1:9/realtime/v1"  # the feeds are never entered: only their queues are used
 CHUNK = ReplyEvent(reply_to="q", message_id="a", final=False, seq=1, delta="hi", offset=0)
@@ -18,7 +19,8 @@ STOP_WITHIN = 5.0  # a cancel ends the loop at once; the bound only turns a hang
 
 
 def feeds() -> list[HubFeed | ReplyFeed]:
-    return [HubFeed(ReplyHub(UNUSED, "key", 1.0), "chat:s", "u", "token"), ReplyFeed(UNUSED, "key", "token", "s", 1.0)]
+    user = CurrentUser("u", "token", None)
+    return [HubFeed(ReplyHub(UNUSED, "key", 1.0), "chat:s", "u", "token"), ReplyFeed(UNUSED, "key", user, "s", 1.0)]
 
 
 @pytest.mark.parametrize("kind", [0, 1], ids=["hub", "own-socket"])

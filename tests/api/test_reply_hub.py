@@ -20,7 +20,7 @@ from api.database import CallerDatabase
 from api.errors import UpstreamUnavailable
 from api.replies import ReplyEvent
 from api.reply_hub import Feed, ReplyHub
-from api.security import user_from_token
+from api.security import CurrentUser, user_from_token
 from core.jwt import KeySet
 from core.settings import login_as
 from fakescope.server import FakeScope
@@ -57,6 +57,10 @@ async def ask(stack: LocalStack, user: ApiUser, session_id: str, text: str) -> s
     return str(row["id"])
 
 
+def signed_in(stack: LocalStack, user: ApiUser) -> CurrentUser:
+    return user_from_token(user.access_token, KeySet(stack.jwt_secret))
+
+
 async def events_until_final(feed: Feed, question: str) -> list[ReplyEvent]:
     seen: list[ReplyEvent] = []
     while True:
@@ -71,17 +75,18 @@ async def test_joins_share_one_socket_and_each_is_authorized_by_its_own_token(
     *, stack: LocalStack, hub: ReplyHub, http: httpx.AsyncClient, alice: ApiUser, bob: ApiUser, worker: Worker
 ) -> None:
     mine, theirs = (await new_session(http, alice))["id"], (await new_session(http, bob))["id"]
+    her, him = signed_in(stack, alice), signed_in(stack, bob)
     async with (
-        hub.feed(alice.id, alice.access_token, mine) as first,
-        hub.feed(alice.id, alice.access_token, mine) as second,  # the same topic: one join, shared
-        hub.feed(bob.id, bob.access_token, theirs) as bobs,
+        hub.feed(her, mine) as first,
+        hub.feed(her, mine) as second,  # the same topic: one join, shared
+        hub.feed(him, theirs) as bobs,
     ):
         socket = hub._socket
         assert socket is not None
         assert set(hub._joins) == {f"realtime:chat:{mine}", f"realtime:chat:{theirs}"}
         # Bob's token cannot hear Alice's session: not by sharing her join, not by a join of his own.
         with pytest.raises(UpstreamUnavailable, match="answer stream"):
-            async with hub.feed(bob.id, bob.access_token, mine):
+            async with hub.feed(him, mine):
                 pass
         question = await ask(stack, alice, mine, "Hello there")
         heard = await events_until_final(first, question)
@@ -94,7 +99,7 @@ async def test_joins_share_one_socket_and_each_is_authorized_by_its_own_token(
         assert hub._socket is socket
     assert hub._joins == {}  # the last listener left each topic
     with pytest.raises(UpstreamUnavailable, match="Unauthorized"):  # and with the topic free: his own join
-        async with hub.feed(bob.id, bob.access_token, mine):
+        async with hub.feed(him, mine):
             pass
 
 
@@ -132,7 +137,7 @@ async def test_a_relay_that_joins_mid_answer_tells_every_character_once(
         return row if row is not None and row["status"] == "streaming" and len(row["content"]) > 20 else None
 
     seen = await until(partial)  # the first chunks went by before anyone listened
-    user = user_from_token(alice.access_token, KeySet(stack.jwt_secret))
+    user = signed_in(stack, alice)
     caller = KeyCaller("-", "test", alice.id, alice.access_token, user)
     relay = Relay(
         database=database,
