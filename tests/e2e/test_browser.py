@@ -1,8 +1,8 @@
 """The SPA in headless Chromium against the running product: one journey (web/e2e/run.mjs) that
-registers, chats with streamed answers, stops and regenerates, searches history, creates a role,
-switches language, shrinks to a phone, logs out, and checks a second user sees nothing of the
-first. Each test below is one step of it, and the database is checked for what the page claimed.
-Screenshots land in tests/e2e/screenshots/."""
+registers, chats with streamed answers, stops and regenerates, sends on a line that loses requests,
+searches history, creates a role, switches language, shrinks to a phone, logs out, and checks a
+second user sees nothing of the first. Each test below is one step of it, and the database is
+checked for what the page claimed. Screenshots land in tests/e2e/screenshots/."""
 
 from __future__ import annotations
 
@@ -77,6 +77,38 @@ def test_stop_then_regenerate(journey: dict[str, Any], product: Product) -> None
 
 def test_conversation_survives_reload(journey: dict[str, Any]) -> None:
     passed(journey, "the conversation survives a reload")
+
+
+def test_lost_sends_are_stored_once(journey: dict[str, Any], product: Product) -> None:
+    """Inserts whose responses the network dropped (or that it dropped on the way): each question
+    and the new chat's session stored once and answered once, where the page showed them."""
+    passed(journey, "a send whose response is lost is stored once")
+    rows = asyncio.run(
+        query(
+            product,
+            """select q.session_id, q.content, count(a.id) as answers, bool_and(a.status = 'completed') as completed
+                 from public.chat_messages q left join public.chat_messages a on a.reply_to = q.id
+                where q.message_type = 'user' and q.content like '%' || $1
+                group by q.id order by q.created_at""",
+            journey["lostProbe"],
+        )
+    )
+    first, new_chat = uuid.UUID(journey["sessionId"]), uuid.UUID(journey["lostSessionId"])
+    probe = journey["lostProbe"]
+    assert [(r["session_id"], r["content"], r["answers"], r["completed"]) for r in rows] == [
+        (first, f"Lost on the way: lost {probe}", 1, True),
+        (first, f"Lost on the way: dropped {probe}", 1, True),
+        (new_chat, f"A new chat on a bad line {probe}", 1, True),
+    ]
+    sessions = asyncio.run(
+        query(
+            product,
+            """select count(*) as n from public.chat_sessions s join public.profiles p on p.id = s.user_id
+                where p.email = $1""",
+            journey["users"]["alice"]["email"],
+        )
+    )
+    assert sessions[0]["n"] == 3  # the first chat, the new chat created once, the custom role's chat
 
 
 def test_history_and_search(journey: dict[str, Any]) -> None:

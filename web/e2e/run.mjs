@@ -1,13 +1,13 @@
 // Browser journey through the real stack, in Debian's Chromium driven by playwright-core.
 //
 // Env: see harness.mjs. Prints one JSON object on the last line of stdout: {ok, steps, users,
-// sessionId, roleSlug, probe, problems}; exits 1 when any step failed. tests/e2e/test_browser.py runs
+// sessionId, roleSlug, probe, lostProbe, lostSessionId, problems}; exits 1 when any step failed. tests/e2e/test_browser.py runs
 // it and checks the outcome against the database as well.
 import { TAG, STEP_MS, WEB_URL, expectText, journey, pause, result, shot, step, tid, watchFrames } from './harness.mjs'
 
 const PASSWORD = 'galaxy2024pw'
 
-Object.assign(result, { users: {}, sessionId: null, roleSlug: null, probe: `galaxyprobe${TAG}` })
+Object.assign(result, { users: {}, sessionId: null, roleSlug: null, probe: `galaxyprobe${TAG}`, lostProbe: `lostprobe${TAG}`, lostSessionId: null })
 
 async function register(page, who) {
   const user = { username: `${who}_${TAG}`, email: `${who}-${TAG}@example.com` }
@@ -122,6 +122,52 @@ await journey(async ({ newPage }) => {
     if (statuses.join() !== 'completed,completed') throw new Error(`after reload: ${statuses}`)
   })
 
+  await step('a send whose response is lost is stored once', async () => {
+    // The network fails the page's next insert into `table`: 'lost' lets it reach the server and be
+    // stored, then drops the response; 'dropped' drops it before it is sent. Either way the page
+    // cannot tell which happened: it must end with the row stored once, not twice, and no error.
+    const interfere = async (table, fate) => {
+      const pattern = new RegExp(`/rest/v1/${table}\\?`)
+      const seen = { posts: 0 }
+      const handler = async (route) => {
+        if (route.request().method() !== 'POST' || seen.posts++ > 0) return route.fallback()
+        if (fate === 'lost') await route.fetch()
+        return route.abort('connectionreset')
+      }
+      await page.route(pattern, handler)
+      return async () => {
+        await page.unroute(pattern, handler)
+        return seen.posts
+      }
+    }
+    const settled = async (what) => {
+      if ((await page.locator(tid('composer')).inputValue()) !== '') throw new Error(`${what}: the draft came back as unsent`)
+      if (await page.locator('.el-message--error').count()) throw new Error(`${what}: ${await page.locator('.el-message--error').first().textContent()}`)
+    }
+    for (const [fate, posts] of [['lost', 1], ['dropped', 2]]) {
+      const restore = await interfere('chat_messages', fate)
+      const { status } = await sendAndWatch(page, `Lost on the way: ${fate} ${result.lostProbe}`)
+      const sent = await restore()
+      if (status !== 'completed') throw new Error(`${fate}: answer ${status}`)
+      // A lost insert is found, not sent again; a dropped one is sent again under the same id.
+      if (sent !== posts) throw new Error(`${fate}: ${sent} inserts sent, expected ${posts}`)
+      await settled(fate)
+    }
+    // A new chat whose session create and first question both lose their responses.
+    await page.locator(tid('new-chat')).click()
+    await page.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
+    const sessions = await interfere('chat_sessions', 'lost')
+    const questions = await interfere('chat_messages', 'lost')
+    const { status } = await sendAndWatch(page, `A new chat on a bad line ${result.lostProbe}`)
+    const sent = [await sessions(), await questions()]
+    if (status !== 'completed') throw new Error(`new chat: answer ${status}`)
+    if (sent.join() !== '1,1') throw new Error(`new chat: ${sent} session and question inserts sent`)
+    await settled('new chat')
+    result.lostSessionId = new URL(page.url()).searchParams.get('s')
+    await page.goto(`${WEB_URL}/?s=${result.sessionId}`)
+    await page.locator(tid('turn')).first().waitFor({ timeout: STEP_MS })
+  })
+
   await step('history lists the session and search finds it (English and Chinese)', async () => {
     await page.locator(tid('nav-history')).click()
     await page.waitForURL(`${WEB_URL}/history`)
@@ -171,7 +217,7 @@ await journey(async ({ newPage }) => {
     await page.waitForURL(`${WEB_URL}/profile`)
     await expectText(page.locator(tid('profile-username')), new RegExp(result.users.alice.username))
     await expectText(page.locator(tid('profile-email')), new RegExp(result.users.alice.email))
-    await expectText(page.locator(tid('count-sessions')), /^2$/)
+    await expectText(page.locator(tid('count-sessions')), /^3$/)
     await shot(page, '10-profile')
   })
 

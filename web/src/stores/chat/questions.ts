@@ -1,9 +1,12 @@
 /**
  * Asking: a question row is shown at once (optimistic, with a client-made id) and inserted through
- * supabase-js, where RLS checks the session is the user's; on refusal the optimistic row goes
- * away and the error reaches the caller. The first question of a new chat creates the session.
- * The worker answers what is stored, so nothing here talks to the model.
+ * supabase-js, where RLS checks the session is the user's; an insert whose response was lost is
+ * found or sent again under the same id, so it is stored and charged once (lib/storeOnce.ts); on
+ * refusal the optimistic row goes away and the error reaches the caller. The first question of a
+ * new chat creates the session. The worker answers what is stored, so nothing here talks to the
+ * model.
  */
+import { storeOnce } from '@/lib/storeOnce'
 import { supabase } from '@/lib/supabase'
 import { MESSAGE_COLUMNS, type Attachment, type ChatMessage, type ChatSession } from '@/lib/types'
 import type { ChatState } from './state'
@@ -75,7 +78,10 @@ export function asking(
       attachments: q.attachments,
     }
     if (q.parentId !== undefined) fields.parent_id = q.parentId
-    const { data, error } = await supabase().from('chat_messages').insert(fields).select(MESSAGE_COLUMNS).single()
+    const { data, error } = await storeOnce<ChatMessage>(
+      () => supabase().from('chat_messages').insert(fields).select(MESSAGE_COLUMNS).single(),
+      () => supabase().from('chat_messages').select(MESSAGE_COLUMNS).eq('id', row.id).maybeSingle(),
+    )
     if (error) {
       rows.drop(row.id)
       list.leafRefused(sessionId, row.id)

@@ -8,6 +8,7 @@
  * writes are stamped from one counter; a row read before the choice was confirmed stored keeps the
  * local leaf, a row read after it reflects the choice or a later one (another tab's) and wins.
  */
+import { storeOnce } from '@/lib/storeOnce'
 import { supabase } from '@/lib/supabase'
 import { SESSION_COLUMNS, sessionOrder } from '@/lib/sessions'
 import type { ChatSession } from '@/lib/types'
@@ -105,13 +106,15 @@ export function sessionList(state: ChatState) {
     if (chosen.get(sessionId)?.leaf === leaf) chosen.delete(sessionId)
   }
 
-  /** A new session; untitled, so the worker titles it after the first answer in its language. */
+  /** A new session; untitled, so the worker titles it after the first answer in its language. Named
+   * here, so a create whose response was lost is found rather than made twice (lib/storeOnce.ts). */
   async function createSession(roleId: string | null): Promise<ChatSession> {
-    const { data, error } = await supabase()
-      .from('chat_sessions')
-      .insert({ role_id: roleId, model: state.draftModel.value, thinking: state.draftThinking.value })
-      .select(SESSION_COLUMNS)
-      .single()
+    const id = crypto.randomUUID()
+    const fields = { id, role_id: roleId, model: state.draftModel.value, thinking: state.draftThinking.value }
+    const { data, error } = await storeOnce<ChatSession>(
+      () => supabase().from('chat_sessions').insert(fields).select(SESSION_COLUMNS).single(),
+      () => supabase().from('chat_sessions').select(SESSION_COLUMNS).eq('id', id).maybeSingle(),
+    )
     if (error) throw error
     const row = data as ChatSession
     sessions.value = [row, ...sessions.value]

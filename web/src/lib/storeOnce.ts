@@ -1,0 +1,61 @@
+/**
+ * Storing a row whose id the page chose, through a network that can lose the answer.
+ *
+ * A question insert that fails on the way (no response: the connection dropped, the phone went
+ * through a tunnel; or a gateway that is restarting: 502/503/504) may or may not have been
+ * stored. Sending it again with a new id would store it twice and charge it twice; giving up
+ * would tell the user it failed when it is being answered. So the page names the row (a UUID it
+ * made) and, after such a failure, first looks for that id: found, the first attempt was stored
+ * and that row is the result; not found, the same insert is sent again (same id), and an id that
+ * is meanwhile taken (the first attempt landed late) is looked up once more. Looking first
+ * matters: the insert's triggers admit a question against the quota before the key is checked,
+ * so a second insert of a question that used the last of it would be refused as over quota.
+ * Refusals (RLS, quota, bad input) are final and come back as they are.
+ */
+
+/** What supabase-js resolves a query to: `status` 0 when no response arrived. */
+export interface Outcome<T> {
+  data: T | null
+  error: { code?: string; message: string } | null
+  status: number
+}
+
+/** Waits before each further attempt, in milliseconds. */
+export const RETRY_WAITS_MS = [400, 1200, 3000]
+
+/** No response, or a proxy's "the server is not there right now": the write may have landed. */
+export function inDoubt(outcome: Outcome<unknown>): boolean {
+  return outcome.error !== null && [0, 502, 503, 504].includes(outcome.status)
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/**
+ * `insert` the row, or find it already stored: `find` reads the row of the same id (null data
+ * when there is none the user can see). Resolves to the last outcome; its `error` is null when
+ * the row is stored, exactly once.
+ */
+export async function storeOnce<T>(
+  insert: () => PromiseLike<Outcome<T>>,
+  find: () => PromiseLike<Outcome<T>>,
+  waits: readonly number[] = RETRY_WAITS_MS,
+): Promise<Outcome<T>> {
+  let outcome = await insert()
+  for (const wait of waits) {
+    if (!inDoubt(outcome)) return outcome
+    await sleep(wait)
+    const found = await find()
+    if (found.error === null && found.data !== null) return found
+    if (found.error !== null) {
+      outcome = found // could not look: still in doubt when the network is, final otherwise
+      continue
+    }
+    outcome = await insert()
+    if (outcome.error?.code === '23505') {
+      // The id is taken: the earlier attempt was stored after the look. Its row is the answer.
+      const late = await find()
+      return late.error === null && late.data !== null ? late : outcome
+    }
+  }
+  return outcome
+}
