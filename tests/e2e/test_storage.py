@@ -1,6 +1,7 @@
 """Storage in the browser (web/e2e/storage.mjs): avatar upload shown in the header, an image pasted
-and a PDF picked into the composer, both shown after a reload, and an attachment's signed URL
-dead after sign-out once expired. The database is checked for what the page claimed."""
+and a PDF picked into the composer (the PDF's upload response lost on the way), both shown after
+a reload, and an attachment's signed URL dead after sign-out once expired. The database is checked
+for what the page claimed."""
 
 from __future__ import annotations
 
@@ -68,6 +69,15 @@ def test_pasted_image_and_picked_pdf_are_stored_with_the_message(
     names = {r["name"] for r in _rows(product, "select name from storage.objects where bucket_id = 'attachments'")}
     assert {a["path"] for a in attachments} <= names
     assert not [n for n in names if n.endswith("/notes.md")]  # dropped, then removed before sending
+    # The PDF's upload was stored but its response lost: found by its path, not uploaded again.
+    assert storage_journey["pdfUploads"] == 1
+    pdfs = _rows(
+        product,
+        "select o.name from storage.objects o join public.profiles p on o.name like p.id::text || '/%'"
+        " where o.bucket_id = 'attachments' and p.email = $1 and o.name like '%/report.pdf'",
+        storage_journey["user"]["email"],
+    )
+    assert [r["name"] for r in pdfs] == [a["path"] for a in attachments if a["name"] == "report.pdf"]
 
 
 def test_reload_shows_both_files(storage_journey: dict[str, Any]) -> None:

@@ -3,7 +3,7 @@
 // Env: see harness.mjs. Prints one JSON object on the last line of stdout: {ok, steps, users,
 // sessionId, roleSlug, probe, lostProbe, lostSessionId, problems}; exits 1 when any step failed. tests/e2e/test_browser.py runs
 // it and checks the outcome against the database as well.
-import { TAG, STEP_MS, WEB_URL, expectText, journey, pause, result, shot, step, tid, watchFrames } from './harness.mjs'
+import { TAG, STEP_MS, WEB_URL, expectText, failNextPost, journey, pause, result, shot, step, tid, watchFrames } from './harness.mjs'
 
 const PASSWORD = 'galaxy2024pw'
 
@@ -123,23 +123,8 @@ await journey(async ({ newPage }) => {
   })
 
   await step('a send whose response is lost is stored once', async () => {
-    // The network fails the page's next insert into `table`: 'lost' lets it reach the server and be
-    // stored, then drops the response; 'dropped' drops it before it is sent. Either way the page
-    // cannot tell which happened: it must end with the row stored once, not twice, and no error.
-    const interfere = async (table, fate) => {
-      const pattern = new RegExp(`/rest/v1/${table}\\?`)
-      const seen = { posts: 0 }
-      const handler = async (route) => {
-        if (route.request().method() !== 'POST' || seen.posts++ > 0) return route.fallback()
-        if (fate === 'lost') await route.fetch()
-        return route.abort('connectionreset')
-      }
-      await page.route(pattern, handler)
-      return async () => {
-        await page.unroute(pattern, handler)
-        return seen.posts
-      }
-    }
+    // The next insert into `table` is stored but its response lost, or dropped before it is sent.
+    const interfere = (table, fate) => failNextPost(page, new RegExp(`/rest/v1/${table}\\?`), fate)
     const settled = async (what) => {
       if ((await page.locator(tid('composer')).inputValue()) !== '') throw new Error(`${what}: the draft came back as unsent`)
       if (await page.locator('.el-message--error').count()) throw new Error(`${what}: ${await page.locator('.el-message--error').first().textContent()}`)

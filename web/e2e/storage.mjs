@@ -1,11 +1,12 @@
 // Browser journey for Storage: an avatar set on the profile shows in the header and beside the
-// user's messages; an image attached by paste and a PDF by the picker are sent with a question,
-// shown as a thumbnail and a chip, and still there after a reload; after signing out, the
+// user's messages; an image attached by paste and a PDF by the picker (its upload's response lost
+// on the way) are sent with a question, shown as a thumbnail and a chip, and still there after a
+// reload; after signing out, the
 // attachment's signed URL stops working once its (deliberately short) lifetime has passed.
 //
-// Env: see harness.mjs. Prints {ok, steps, user, sessionId, thumbUrl, problems}; run by
+// Env: see harness.mjs. Prints {ok, steps, user, sessionId, thumbUrl, pdfUploads, problems}; run by
 // tests/e2e/test_storage.py, which checks the database too.
-import { TAG, STEP_MS, WEB_URL, journey, pause, result, shot, step, tid } from './harness.mjs'
+import { TAG, STEP_MS, WEB_URL, failNextPost, journey, pause, result, shot, step, tid } from './harness.mjs'
 
 const PASSWORD = 'galaxy2024pw'
 // A 4x3 red PNG, written out so the journey needs no image library.
@@ -16,7 +17,7 @@ const PNG = Buffer.from(
 )
 const PDF = Buffer.from('%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n')
 
-Object.assign(result, { user: null, sessionId: null, thumbUrl: null })
+Object.assign(result, { user: null, sessionId: null, thumbUrl: null, pdfUploads: null })
 
 async function imageLoaded(locator) {
   await locator.waitFor({ timeout: STEP_MS })
@@ -67,6 +68,9 @@ await journey(async ({ newPage }) => {
       data.items.add(file)
       el.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }))
     }, [...PNG])
+    // The PDF's upload is stored but its response never arrives: the page finds it stored rather
+    // than reporting a failure or uploading it again (lib/storeOnce.ts).
+    const pdfUploads = await failNextPost(page, /\/storage\/v1\/object\/attachments\/.*report\.pdf$/, 'lost')
     await page.locator(tid('attach-input')).setInputFiles({ name: 'report.pdf', mimeType: 'application/pdf', buffer: PDF })
     // A Markdown note dropped on the composer shows as a chip; removing it takes it off the message.
     await page.locator(tid('composer-form')).evaluate((form) => {
@@ -85,7 +89,9 @@ await journey(async ({ newPage }) => {
     const deadline = Date.now() + STEP_MS
     while ((await composerFiles.count()) < 2 && Date.now() < deadline) await pause(50)
     await page.locator(tid('composer')).fill('What is in these files?')
-    await page.locator(`${tid('send')}:not([disabled])`).waitFor({ timeout: STEP_MS })
+    await page.locator(`${tid('send')}:not([disabled])`).waitFor({ timeout: STEP_MS }) // uploads done
+    if (await page.locator('.el-message--error').count()) throw new Error(await page.locator('.el-message--error').first().textContent())
+    result.pdfUploads = await pdfUploads()
     await shot(page, '02-composer')
     await page.locator(tid('send')).click()
     const turn = page.locator(tid('turn')).first()

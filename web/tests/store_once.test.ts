@@ -55,7 +55,7 @@ async function run(script: Fate[]): Promise<{ outcome: Outcome<{ id: string }>; 
   const outcome = await storeOnce(
     () => server.insert(),
     () => server.find(),
-    [0, 0, 0],
+    { waits: [0, 0, 0] },
   )
   return { outcome, server }
 }

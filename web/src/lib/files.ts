@@ -4,6 +4,7 @@
  * The buckets' own limits are enforced by Storage; the checks here only give a clear message
  * before a doomed upload starts.
  */
+import { storeOnce, type Outcome } from './storeOnce'
 import { supabase } from './supabase'
 import type { Attachment } from './types'
 
@@ -74,12 +75,39 @@ function imageSize(file: File): Promise<{ width: number; height: number } | null
   })
 }
 
-/** Upload one attachment under the caller's folder; the metadata a message records. */
+/** What storage-js's errors carry: an HTTP status (none when no response came) and Storage's code. */
+interface StorageError {
+  message: string
+  status?: number
+  statusCode?: string
+}
+
+/** storage-js's answer as an Outcome (lib/storeOnce.ts): no response is status 0. */
+function storageOutcome(path: string, error: StorageError | null): Outcome<string> {
+  return error === null ? { data: path, error: null, status: 200 } : { data: null, error, status: error.status ?? 0 }
+}
+
+/** Storage's refusal of a path that is already stored (HTTP 400, `statusCode` 409 "Duplicate"). */
+const pathTaken = (outcome: Outcome<string>) => (outcome.error as StorageError | null)?.statusCode === '409'
+
+/** Upload one attachment under the caller's folder; the metadata a message records. An upload
+ * whose response was lost is looked for and sent again under the same path only if it is not
+ * there, so a dropped connection neither fails a stored file nor stores it twice. */
 export async function uploadAttachment(file: File): Promise<Attachment> {
   const uid = await userId()
   const type = fileType(file)
   const path = `${uid}/${crypto.randomUUID()}/${safeName(file.name)}`
-  const { error } = await supabase().storage.from('attachments').upload(path, file, { contentType: type, upsert: false })
+  const bucket = () => supabase().storage.from('attachments')
+  const { error } = await storeOnce(
+    async () => storageOutcome(path, (await bucket().upload(path, file, { contentType: type, upsert: false })).error),
+    async () => {
+      const { data, error: failed } = await bucket().exists(path)
+      if (data) return storageOutcome(path, null)
+      const absent = failed === null || [400, 404].includes(failed.status ?? 0) // how exists() answers "no such object"
+      return absent ? { data: null, error: null, status: 404 } : storageOutcome(path, failed)
+    },
+    { taken: pathTaken },
+  )
   if (error) throw error
   const attachment: Attachment = { bucket: 'attachments', path, name: file.name.slice(0, 255) || 'file', mime_type: type, size: file.size }
   if (ATTACHMENT_IMAGE_TYPES.includes(type)) {

@@ -1,16 +1,16 @@
 /**
- * Storing a row whose id the page chose, through a network that can lose the answer.
+ * Storing something whose name the page chose, through a network that can lose the answer.
  *
- * A question insert that fails on the way (no response: the connection dropped, the phone went
- * through a tunnel; or a gateway that is restarting: 502/503/504) may or may not have been
- * stored. Sending it again with a new id would store it twice and charge it twice; giving up
- * would tell the user it failed when it is being answered. So the page names the row (a UUID it
- * made) and, after such a failure, first looks for that id: found, the first attempt was stored
- * and that row is the result; not found, the same insert is sent again (same id), and an id that
- * is meanwhile taken (the first attempt landed late) is looked up once more. Looking first
- * matters: the insert's triggers admit a question against the quota before the key is checked,
- * so a second insert of a question that used the last of it would be refused as over quota.
- * Refusals (RLS, quota, bad input) are final and come back as they are.
+ * An insert (or upload) that fails on the way (no response: the connection dropped, the phone
+ * went through a tunnel; or a gateway that is restarting: 502/503/504) may or may not have been
+ * stored. Sending it again under a new name would store it twice (and charge a question twice);
+ * giving up would tell the user it failed when it is being answered. So the page names the row
+ * (a UUID it made; for an upload, its path) and, after such a failure, first looks for that name:
+ * found, the first attempt was stored and that is the result; not found, the same write is sent
+ * again (same name), and a name that is meanwhile taken (the first attempt landed late) is looked
+ * up once more. Looking first matters: a question's insert triggers admit it against the quota
+ * before the key is checked, so a second insert of a question that used the last of it would be
+ * refused as over quota. Refusals (RLS, quota, bad input) are final and come back as they are.
  */
 
 /** What supabase-js resolves a query to: `status` 0 when no response arrived. */
@@ -30,15 +30,23 @@ export function inDoubt(outcome: Outcome<unknown>): boolean {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
+export interface Retries<T> {
+  /** The write's refusal when the name is already stored. Default: PostgREST's unique violation. */
+  taken?: (outcome: Outcome<T>) => boolean
+  waits?: readonly number[]
+}
+
+const uniqueViolation = (outcome: Outcome<unknown>) => outcome.error?.code === '23505'
+
 /**
- * `insert` the row, or find it already stored: `find` reads the row of the same id (null data
+ * `insert` the row, or find it already stored: `find` reads the row of the same name (null data
  * when there is none the user can see). Resolves to the last outcome; its `error` is null when
  * the row is stored, exactly once.
  */
 export async function storeOnce<T>(
   insert: () => PromiseLike<Outcome<T>>,
   find: () => PromiseLike<Outcome<T>>,
-  waits: readonly number[] = RETRY_WAITS_MS,
+  { taken = uniqueViolation, waits = RETRY_WAITS_MS }: Retries<T> = {},
 ): Promise<Outcome<T>> {
   let outcome = await insert()
   for (const wait of waits) {
@@ -51,8 +59,8 @@ export async function storeOnce<T>(
       continue
     }
     outcome = await insert()
-    if (outcome.error?.code === '23505') {
-      // The id is taken: the earlier attempt was stored after the look. Its row is the answer.
+    if (taken(outcome)) {
+      // The name is taken: the earlier attempt was stored after the look. It is the answer.
       const late = await find()
       return late.error === null && late.data !== null ? late : outcome
     }
