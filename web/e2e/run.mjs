@@ -184,8 +184,11 @@ await journey(async ({ newPage }) => {
     await page.locator(tid('role-name')).fill(name)
     await page.locator(tid('role-description')).fill('Answers in verse')
     await page.locator(tid('role-prompt')).fill('You are a poet. Answer every question as a short poem.')
+    // Its insert is stored but the response lost: the page finds the role instead of failing.
+    const roleInserts = await failNextPost(page, /\/rest\/v1\/ai_roles\?/, 'lost')
     await page.locator(tid('role-submit')).click()
     await expectText(page.locator(tid('my-roles')), new RegExp(name))
+    if ((await roleInserts()) !== 1) throw new Error('the role was inserted again')
     await shot(page, '09-roles')
     await page.locator(tid('my-role-card')).first().getByRole('button').first().click()
     await page.waitForURL(/role=/)

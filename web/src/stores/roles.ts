@@ -1,6 +1,7 @@
 /** Built-in personas (created_by null) and the user's private ones, as RLS lets them read. */
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
+import { storeOnce } from '@/lib/storeOnce'
 import { supabase } from '@/lib/supabase'
 import { slugFor } from '@/lib/rules'
 import type { RoleTranslations } from '@/lib/roleText'
@@ -49,20 +50,22 @@ export const useRoles = defineStore('roles', () => {
     userId: string,
     input: { name: string; description: string; system_prompt: string; personality?: Personality; translations?: RoleTranslations },
   ): Promise<AiRole> {
-    const { data, error: e } = await supabase()
-      .from('ai_roles')
-      .insert({
-        slug: slugFor(input.name),
-        name: input.name.trim(),
-        description: input.description.trim() || null,
-        system_prompt: input.system_prompt.trim(),
-        sort_order: 100,
-        created_by: userId,
-        personality: input.personality ?? {},
-        translations: input.translations ?? {},
-      })
-      .select(COLUMNS)
-      .single()
+    const id = crypto.randomUUID() // named here, so a create whose response was lost is found, not made twice
+    const fields = {
+      id,
+      slug: slugFor(input.name),
+      name: input.name.trim(),
+      description: input.description.trim() || null,
+      system_prompt: input.system_prompt.trim(),
+      sort_order: 100,
+      created_by: userId,
+      personality: input.personality ?? {},
+      translations: input.translations ?? {},
+    }
+    const { data, error: e } = await storeOnce<AiRole>(
+      () => supabase().from('ai_roles').insert(fields).select(COLUMNS).single(),
+      () => supabase().from('ai_roles').select(COLUMNS).eq('id', id).maybeSingle(),
+    )
     if (e) throw e
     const role = data as AiRole
     roles.value = [...roles.value, role]
