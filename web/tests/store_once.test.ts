@@ -5,7 +5,7 @@
  * through the real stack (web/e2e/run.mjs, "a send whose response is lost").
  */
 import { describe, expect, it } from 'vitest'
-import { inDoubt, storeOnce, type Outcome } from '@/lib/storeOnce'
+import { inDoubt, storeOnce, type Outcome, type Retries } from '@/lib/storeOnce'
 
 type Fate = 'stored' | 'lost-after-storing' | 'lost-before-storing' | 'unavailable' | 'refused' | 'stored-late'
 
@@ -15,7 +15,10 @@ class Server {
   inserts = 0
   finds = 0
   pending = false // a lost insert that reaches the table only at the next request
-  constructor(private readonly script: Fate[]) {}
+  constructor(
+    private readonly script: Fate[],
+    private readonly duplicate: Outcome<{ id: string }> = { data: null, error: { code: '23505', message: 'duplicate key' }, status: 409 },
+  ) {}
 
   insert(): Promise<Outcome<{ id: string }>> {
     this.inserts += 1
@@ -24,7 +27,7 @@ class Server {
     if (fate === 'refused') return Promise.resolve({ data: null, error: { code: 'QuotaExceeded', message: 'over quota' }, status: 400 })
     if (fate === 'unavailable') return Promise.resolve({ data: null, error: { message: 'bad gateway' }, status: 502 })
     if (fate === 'lost-before-storing') return Promise.resolve(lost())
-    if (this.stored > 0) return Promise.resolve({ data: null, error: { code: '23505', message: 'duplicate key' }, status: 409 })
+    if (this.stored > 0) return Promise.resolve(this.duplicate)
     if (fate === 'stored-late') {
       this.pending = true
       return Promise.resolve(lost())
@@ -50,12 +53,12 @@ function lost(): Outcome<{ id: string }> {
   return { data: null, error: { code: '', message: 'TypeError: Failed to fetch' }, status: 0 }
 }
 
-async function run(script: Fate[]): Promise<{ outcome: Outcome<{ id: string }>; server: Server }> {
-  const server = new Server(script)
+async function run(script: Fate[] | Server, retries: Retries<{ id: string }> = {}) {
+  const server = script instanceof Server ? script : new Server(script)
   const outcome = await storeOnce(
     () => server.insert(),
     () => server.find(),
-    { waits: [0, 0, 0] },
+    { waits: [0, 0, 0], ...retries },
   )
   return { outcome, server }
 }
@@ -83,6 +86,17 @@ describe('storeOnce', () => {
     const { outcome, server } = await run(['stored-late', 'stored'])
     expect(outcome).toMatchObject({ data: { id: 'q' }, error: null })
     expect([server.stored, server.inserts, server.finds]).toEqual([1, 2, 2])
+  })
+
+  it("knows a taken name by the caller's test (Storage's Duplicate for an upload's path)", async () => {
+    const duplicate = { data: null, error: { message: 'The resource already exists', statusCode: '409' }, status: 400 }
+    const taken = (o: Outcome<{ id: string }>) => (o.error as { statusCode?: string } | null)?.statusCode === '409'
+    const server = new Server(['stored-late', 'stored'], duplicate)
+    const { outcome } = await run(server, { taken })
+    expect(outcome).toMatchObject({ data: { id: 'q' }, error: null })
+    expect([server.stored, server.inserts, server.finds]).toEqual([1, 2, 2])
+    const unrecognised = await run(new Server(['stored-late', 'stored'], duplicate))
+    expect(unrecognised.outcome.error?.message).toBe('The resource already exists') // not taken for 23505: returned
   })
 
   it('returns a refusal at once, and a refusal after a lost attempt too', async () => {
