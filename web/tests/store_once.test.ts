@@ -1,11 +1,12 @@
 /**
  * A question (or session) insert whose response is lost: found when the first attempt was stored,
- * sent again under the same id when it was not, never stored twice; refusals are not retried.
+ * sent again under the same id when it was not, never stored twice; refusals are not retried. An
+ * idempotent call (a numbered answer requested) is repeated while in doubt, and only then.
  * A fake server with a table of ids stands in for supabase-js; the browser journey does the same
  * through the real stack (web/e2e/run.mjs, "a send whose response is lost").
  */
 import { describe, expect, it } from 'vitest'
-import { inDoubt, storeOnce, type Outcome, type Retries } from '@/lib/storeOnce'
+import { inDoubt, repeatWhileInDoubt, storeOnce, type Outcome, type Retries } from '@/lib/storeOnce'
 
 type Fate = 'stored' | 'lost-after-storing' | 'lost-before-storing' | 'unavailable' | 'refused' | 'stored-late'
 
@@ -112,5 +113,32 @@ describe('storeOnce', () => {
     const { outcome, server } = await run(['lost-before-storing', 'lost-before-storing', 'lost-before-storing', 'lost-before-storing'])
     expect(inDoubt(outcome)).toBe(true)
     expect([server.stored, server.inserts, server.finds]).toEqual([0, 4, 3])
+  })
+})
+
+describe('repeatWhileInDoubt', () => {
+  const answers = (fates: Outcome<string>[]) => {
+    const calls: number[] = []
+    const call = () => {
+      calls.push(calls.length)
+      return Promise.resolve(fates.shift() ?? { data: 'answer 2', error: null, status: 200 })
+    }
+    return { call, calls }
+  }
+  const lostCall: Outcome<string> = { data: null, error: { message: 'TypeError: Failed to fetch' }, status: 0 }
+
+  it('asks again while no response came, then takes the answer', async () => {
+    const { call, calls } = answers([lostCall, { ...lostCall, status: 503 }])
+    expect(await repeatWhileInDoubt(call, [0, 0, 0])).toMatchObject({ data: 'answer 2', error: null })
+    expect(calls.length).toBe(3)
+  })
+
+  it('does not repeat an answer or a refusal', async () => {
+    const once = answers([])
+    await repeatWhileInDoubt(once.call, [0, 0])
+    expect(once.calls.length).toBe(1)
+    const refused = answers([{ data: null, error: { code: 'QuotaExceeded', message: 'over quota' }, status: 400 }])
+    expect((await repeatWhileInDoubt(refused.call, [0, 0])).error?.code).toBe('QuotaExceeded')
+    expect(refused.calls.length).toBe(1)
   })
 })

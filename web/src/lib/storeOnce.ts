@@ -67,3 +67,18 @@ export async function storeOnce<T>(
   }
   return outcome
 }
+
+/** A call that gives the same result when repeated with the same arguments (`request_answer` with
+ * its answer number), made again while its outcome is in doubt. */
+export async function repeatWhileInDoubt<T>(
+  call: () => PromiseLike<Outcome<T>>,
+  waits: readonly number[] = RETRY_WAITS_MS,
+): Promise<Outcome<T>> {
+  let outcome = await call()
+  for (const wait of waits) {
+    if (!inDoubt(outcome)) break
+    await sleep(wait)
+    outcome = await call()
+  }
+  return outcome
+}

@@ -8,6 +8,7 @@
  * move was stored does not move it back (sessions.ts). Stopping sets exactly
  * `cancel_requested`, the one column RLS lets the owner change on an answer.
  */
+import { repeatWhileInDoubt } from '@/lib/storeOnce'
 import { supabase } from '@/lib/supabase'
 import type { ChatMessage } from '@/lib/types'
 import type { ChatState } from './state'
@@ -59,7 +60,10 @@ export function turnActions(state: ChatState, list: SessionList, rows: Conversat
     sending.value = true
     try {
       await channel.waitJoined()
-      const { data, error } = await supabase().rpc('request_answer', { question: questionId, answer_no: answerNo })
+      // Repeated with the same number when the response is lost: the same answer, never a third.
+      const { data, error } = await repeatWhileInDoubt(() =>
+        supabase().rpc('request_answer', { question: questionId, answer_no: answerNo }),
+      )
       if (error) throw error
       const row = data as ChatMessage
       rows.upsert(row)
