@@ -1,10 +1,10 @@
 """The worker's streamed answers, as the user receives them from Realtime.
 
 A `ReplyFeed` joins the private channel `chat:<session_id>` with the USER's JWT (so Realtime's
-RLS, not this process, decides who may listen) and queues every broadcast. A join refused because
-the token expired on the way (checked unexpired just before; Realtime allows no clock skew) is
-TokenExpired, the caller's to renew, not an outage. Any API replica can
-therefore serve any client: nothing about a stream lives in process memory beyond one socket.
+RLS, not this process, decides who may listen) and queues every broadcast. Any API replica can
+therefore serve any client: nothing about a stream lives in process memory beyond one socket. A
+join refused because the token expired on the way (checked unexpired just before; Realtime allows
+no clock skew) is TokenExpired, the caller's to renew, not an outage.
 
 Event names are the worker's (worker/broadcast.py): `reasoning` (the model's thinking) and `chunk`
 {message_id, reply_to, attempt, seq, offset, delta} while streaming, then `done` {..., status,
