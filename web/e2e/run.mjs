@@ -1,8 +1,8 @@
 // Browser journey through the real stack, in Debian's Chromium driven by playwright-core.
 //
 // Env: see harness.mjs. Prints one JSON object on the last line of stdout: {ok, steps, users,
-// sessionId, roleSlug, probe, lostProbe, lostSessionId, problems}; exits 1 when any step failed. tests/e2e/test_browser.py runs
-// it and checks the outcome against the database as well.
+// sessionId, roleSlug, probe, lostProbe, lostSessionId, problems}; exits 1 when any step failed.
+// tests/e2e/test_browser.py runs it and checks the outcome against the database as well.
 import { TAG, STEP_MS, WEB_URL, expectText, failNextPost, journey, pause, result, shot, step, tid, watchFrames } from './harness.mjs'
 
 const PASSWORD = 'galaxy2024pw'

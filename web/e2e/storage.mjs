@@ -1,8 +1,8 @@
 // Browser journey for Storage: an avatar set on the profile shows in the header and beside the
 // user's messages; an image attached by paste and a PDF by the picker (its upload's response lost
 // on the way) are sent with a question, shown as a thumbnail and a chip, and still there after a
-// reload; after signing out, the
-// attachment's signed URL stops working once its (deliberately short) lifetime has passed.
+// reload; after signing out, the attachment's signed URL stops working once its (deliberately
+// short) lifetime has passed.
 //
 // Env: see harness.mjs. Prints {ok, steps, user, sessionId, thumbUrl, pdfUploads, problems}; run by
 // tests/e2e/test_storage.py, which checks the database too.
