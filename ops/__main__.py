@@ -1,5 +1,6 @@
-"""`python -m ops archive --older-than 90d [--delete-after 30d]` and
-`python -m ops purge-events --older-than 365d`: the data lifecycle, run from cron or by hand.
+"""`python -m ops archive --older-than 90d [--delete-after 30d]`, `python -m ops purge-events
+--older-than 365d` and `python -m ops stray-uploads --older-than 1d`: the data lifecycle, run from
+cron or by hand.
 
 They talk to Supabase REST with the service-role key (SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY),
 so the same command works against the local stack and a hosted project. Each prints one JSON
@@ -21,6 +22,8 @@ from core.settings import Settings, get_settings
 from ops import lifecycle
 from ops.durations import parse_age
 
+STRAY_MIN_AGE_S = 3600  # as sweep_stray_attachments insists
+
 
 def _age(text: str) -> float:
     try:
@@ -39,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     purge = commands.add_parser("purge-events", help="forget security events older than an age")
     purge.add_argument("--older-than", required=True, type=_age, help="e.g. 365d")
     purge.add_argument("--batch", type=int, default=10000, help="events per statement")
+    stray = commands.add_parser("stray-uploads", help="delete attachments no message lists, uploaded before an age")
+    stray.add_argument("--older-than", required=True, type=_age, help="e.g. 1d (at least 1h)")
+    stray.add_argument("--batch", type=int, default=1000, help="objects per statement")
     return parser
 
 
@@ -52,6 +58,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         )
         if args.command == "purge-events":
             return {"purged_events": await lifecycle.purge_security_events(rest, args.older_than, args.batch)}
+        if args.command == "stray-uploads":
+            return {"stray_uploads_deleted": await lifecycle.sweep_stray_uploads(rest, args.older_than, args.batch)}
         result = {"archived": await lifecycle.archive_sessions(rest, args.older_than, args.batch)}
         if args.delete_after is not None:
             result["deleted"] = await lifecycle.delete_archived_sessions(rest, args.delete_after, args.batch)
@@ -62,6 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.batch < 1:
         print("--batch must be at least 1", file=sys.stderr)
+        return 2
+    if args.command == "stray-uploads" and args.older_than < STRAY_MIN_AGE_S:
+        print(
+            "--older-than must be at least 1h: an upload waits in the composer while its question is written",
+            file=sys.stderr,
+        )
         return 2
     try:
         result = asyncio.run(run(args, get_settings()))

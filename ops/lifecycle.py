@@ -1,6 +1,7 @@
 """The data lifecycle jobs: archive idle sessions, delete long-archived ones, forget old security
-events. Each calls its SQL function (service_role only) in bounded batches until a batch comes
-back short, so no single statement locks many rows and a run can be interrupted at any point.
+events, delete uploads no message lists. Each calls its SQL function (service_role only) in bounded
+batches until a batch comes back short, so no single statement locks many rows and a run can be
+interrupted at any point.
 """
 
 from __future__ import annotations
@@ -36,3 +37,10 @@ async def purge_security_events(rest: AsyncPostgrestClient, older_than: float, b
     """Forget security events older than `older_than` seconds; how many."""
     params = {"older_than_seconds": older_than, "max_rows": batch}
     return await _batches(rest, "purge_security_events", params, batch)
+
+
+async def sweep_stray_uploads(rest: AsyncPostgrestClient, older_than: float, batch: int) -> int:
+    """Delete attachments uploaded more than `older_than` seconds ago that no message of their
+    owner lists (attached in the composer, never sent); how many."""
+    params = {"older_than_seconds": older_than, "max_objects": batch}
+    return await _batches(rest, "sweep_stray_attachments", params, batch)

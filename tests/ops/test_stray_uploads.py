@@ -1,0 +1,175 @@
+"""`python -m ops stray-uploads --older-than 1d`: attachments uploaded and never sent are deleted
+once old enough; a listed one, a fresh one and an avatar are kept; a message being sent with an
+old upload keeps it (the sweep skips the row its check locked), and a message whose upload the
+sweep took first is refused clearly instead of pointing at a file that is gone. Only the service
+role may sweep."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.api.conftest import ApiProcess, ApiUser, new_session, register_and_login, until
+from tests.conftest import LocalStack
+from tests.ops.test_lifecycle import ops
+
+DAY_S = 86400
+
+
+@pytest.fixture
+async def http(ops_api: ApiProcess) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=ops_api.url, timeout=60.0, trust_env=False) as client:
+        yield client
+
+
+async def upload(
+    stack: LocalStack, user: ApiUser, bucket: str, name: str, mime_type: str = "text/plain"
+) -> dict[str, Any]:
+    """`name` uploaded into the user's folder of `bucket` through Storage; its attachment entry."""
+    path = f"{user.id}/{uuid.uuid4()}/{name}"
+    body = f"bytes of {name}".encode()
+    async with httpx.AsyncClient(base_url=f"{stack.url}/storage/v1") as storage:
+        done = await storage.post(
+            f"/object/{bucket}/{path}",
+            content=body,
+            headers={**user.headers, "apikey": stack.anon_key, "content-type": mime_type},
+        )
+    assert done.status_code == 200, done.text
+    return {"bucket": bucket, "path": path, "name": name, "mime_type": mime_type, "size": len(body)}
+
+
+async def age(pg: asyncpg.Connection, *paths: str, days: int = 2) -> None:
+    await pg.execute(
+        "update storage.objects set created_at = now() - make_interval(days => $2) where name = any($1::text[])",
+        list(paths),
+        days,
+    )
+
+
+async def stored(pg: asyncpg.Connection, *paths: str) -> set[str]:
+    rows = await pg.fetch("select name from storage.objects where name = any($1::text[])", list(paths))
+    return {r["name"] for r in rows}
+
+
+def message_with(session_id: str, user_id: str, attachment: dict[str, Any]) -> tuple[str, str, str, str]:
+    sql = "insert into chat_messages (session_id, user_id, content, attachments) values ($1, $2, 'see', $3::jsonb)"
+    return sql, session_id, user_id, json.dumps([attachment])
+
+
+async def test_old_uploads_no_message_lists_are_deleted_and_nothing_else(
+    http: httpx.AsyncClient, pg: asyncpg.Connection, stack: LocalStack
+) -> None:
+    user = await register_and_login(http)
+    session = await new_session(http, user)
+    unsent = await upload(stack, user, "attachments", "unsent.txt")
+    sent = await upload(stack, user, "attachments", "sent.txt")
+    fresh = await upload(stack, user, "attachments", "fresh.txt")
+    avatar = await upload(stack, user, "avatars", "me.png", "image/png")
+    await pg.execute(*message_with(session["id"], user.id, sent))
+    await age(pg, unsent["path"], sent["path"], avatar["path"])
+
+    assert ops(stack, "stray-uploads", "--older-than", "1d", "--batch", "1")["stray_uploads_deleted"] >= 1
+    assert await stored(pg, unsent["path"], sent["path"], fresh["path"], avatar["path"]) == {
+        sent["path"],
+        fresh["path"],
+        avatar["path"],
+    }
+    async with httpx.AsyncClient(base_url=f"{stack.url}/storage/v1") as storage:
+        gone = await storage.get(
+            f"/object/authenticated/attachments/{unsent['path']}", headers={**user.headers, "apikey": stack.anon_key}
+        )
+        kept = await storage.get(
+            f"/object/authenticated/attachments/{sent['path']}", headers={**user.headers, "apikey": stack.anon_key}
+        )
+    assert gone.status_code in (400, 404)
+    assert (kept.status_code, kept.content) == (200, b"bytes of sent.txt")
+
+
+async def test_a_message_being_sent_keeps_its_old_upload(
+    http: httpx.AsyncClient, pg: asyncpg.Connection, stack: LocalStack
+) -> None:
+    user = await register_and_login(http)
+    session = await new_session(http, user)
+    attachment = await upload(stack, user, "attachments", "slow.txt")
+    await age(pg, attachment["path"])
+    sender = await asyncpg.connect(stack.dsn)
+    try:
+        async with sender.transaction():  # the message's insert is under way: its check holds the row
+            await sender.execute(*message_with(session["id"], user.id, attachment))
+            await pg.execute("select public.sweep_stray_attachments($1, 1000)", float(DAY_S))  # skips it
+        assert await stored(pg, attachment["path"]) == {attachment["path"]}
+        await pg.execute("select public.sweep_stray_attachments($1, 1000)", float(DAY_S))  # now a message lists it
+        assert await stored(pg, attachment["path"]) == {attachment["path"]}
+    finally:
+        await sender.close()
+
+
+async def test_a_message_whose_upload_the_sweep_took_first_is_refused(
+    http: httpx.AsyncClient, pg: asyncpg.Connection, stack: LocalStack
+) -> None:
+    user = await register_and_login(http)
+    session = await new_session(http, user)
+    attachment = await upload(stack, user, "attachments", "late.txt")
+    await age(pg, attachment["path"])
+    sweeper, sender = await asyncpg.connect(stack.dsn), await asyncpg.connect(stack.dsn)
+    try:
+        sweep = sweeper.transaction()
+        await sweep.start()
+        assert await sweeper.fetchval("select public.sweep_stray_attachments($1, 1000)", float(DAY_S)) >= 1
+        sending = asyncio.create_task(sender.execute(*message_with(session["id"], user.id, attachment)))
+
+        async def waiting() -> bool | None:
+            pid = sender.get_server_pid()
+            event = await pg.fetchval("select wait_event_type from pg_stat_activity where pid = $1", pid)
+            return True if event == "Lock" else None
+
+        await until(waiting)  # the message's check waits for the sweep's row lock
+        await sweep.commit()
+        with pytest.raises(asyncpg.ForeignKeyViolationError, match="does not exist"):
+            await sending
+        assert await stored(pg, attachment["path"]) == set()
+    finally:
+        await sweeper.close()
+        await sender.close()
+
+
+async def test_only_the_service_role_sweeps(http: httpx.AsyncClient, stack: LocalStack) -> None:
+    user = await register_and_login(http)
+    async with httpx.AsyncClient(base_url=f"{stack.url}/rest/v1") as rest:
+        for token in (user.access_token, stack.anon_key):
+            refused = await rest.post(
+                "/rpc/sweep_stray_attachments",
+                json={"older_than_seconds": DAY_S, "max_objects": 10},
+                headers={"apikey": stack.anon_key, "Authorization": f"Bearer {token}"},
+            )
+            assert refused.status_code in (401, 403), refused.text
+            assert refused.json()["code"] == "42501"
+
+
+def test_a_sweep_younger_than_an_hour_is_refused(stack: LocalStack) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ops", "stray-uploads", "--older-than", "30m"],
+        env={**os.environ, "SUPABASE_URL": stack.url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert "at least 1h" in done.stderr
+
+
+async def test_the_function_refuses_a_sweep_younger_than_an_hour(pg: asyncpg.Connection) -> None:
+    with pytest.raises(asyncpg.PostgresError, match="at least 3600") as refused:
+        await pg.execute("select public.sweep_stray_attachments(1800, 10)")
+    assert refused.value.sqlstate == "PGRST"  # REST's refusal: 400 ValidationError
