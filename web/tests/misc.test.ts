@@ -51,4 +51,10 @@ describe('describeError', () => {
     )
     expect(describeError(new Error('plain'))).toEqual({ key: null, message: 'plain' })
   })
+
+  it('says an attachment swept before its message was sent is gone, and nothing else 23503 is', () => {
+    const gone = 'attachment 6f1c/2b9e/report.pdf does not exist'
+    expect(describeError({ code: '23503', message: gone }).key).toBe('files.gone')
+    expect(describeError({ code: '23503', message: 'insert or update on table "x" violates foreign key constraint' }).key).toBeNull()
+  })
 })

@@ -84,7 +84,7 @@ const en: typeof zh = {
     imageTooLarge: '{name}: images must be at most 10 MB', tooManyImages: 'At most {n} images per message', 
     attach: 'Attach files', hint: 'Attach images, PDF, text or Word files by button, drag and drop or paste',
     uploading: 'Uploading…', remove: 'Remove', badType: '{name}: this file type cannot be attached',
-    tooLarge: '{name} is larger than 20 MB', tooMany: 'At most {n} files per message', uploadFailed: 'Could not upload {name}',
+    tooLarge: '{name} is larger than 20 MB', tooMany: 'At most {n} files per message', uploadFailed: 'Could not upload {name}', gone: 'An attached file is no longer stored (unsent uploads are cleared after a day): remove it and attach it again',
     downloadFailed: 'The file could not be opened', avatarUpload: 'Upload a picture', avatarRemove: 'Remove',
     avatarHint: 'PNG, JPEG, GIF or WebP; cropped to a square', avatarType: 'Pick a PNG, JPEG, GIF or WebP picture',
     avatarSaved: 'Avatar saved', avatarStored: 'Uploaded picture (stored in ChatGalaxy)',

@@ -80,7 +80,7 @@ export default {
     imageTooLarge: '{name}：图片不能超过 10 MB', tooManyImages: '一条消息最多 {n} 张图片', 
     attach: '添加附件', hint: '可通过按钮、拖放或粘贴添加图片、PDF、文本或 Word 文件',
     uploading: '上传中…', remove: '移除', badType: '{name}：不支持此文件类型',
-    tooLarge: '{name} 超过 20 MB', tooMany: '每条消息最多 {n} 个文件', uploadFailed: '{name} 上传失败',
+    tooLarge: '{name} 超过 20 MB', tooMany: '每条消息最多 {n} 个文件', uploadFailed: '{name} 上传失败', gone: '有附件已不在存储中（未发送的上传一天后会被清理）：请移除后重新添加',
     downloadFailed: '无法打开文件', avatarUpload: '上传头像', avatarRemove: '移除头像',
     avatarHint: '支持 PNG、JPEG、GIF、WebP，自动裁剪为正方形', avatarType: '请选择 PNG、JPEG、GIF 或 WebP 图片',
     avatarSaved: '头像已保存', avatarStored: '已上传的图片（存储在 ChatGalaxy）',

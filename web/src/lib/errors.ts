@@ -37,6 +37,8 @@ export function describeError(error: unknown): Described {
     const message = typeof e.message === 'string' && e.message ? e.message : String(error)
     if (code in AUTH_CODES) return { key: AUTH_CODES[code] ?? null, message }
     if (code === '23505' && /username|profiles/i.test(message)) return { key: 'auth.usernameTaken', message }
+    // An upload the stray-upload sweep removed before its message was sent (ops stray-uploads).
+    if (code === '23503' && /^attachment .* does not exist$/.test(message)) return { key: 'files.gone', message }
     if (code in REFUSALS) return { key: REFUSALS[code] ?? null, message }
     return { key: null, message }
   }
