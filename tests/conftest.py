@@ -33,10 +33,36 @@ from localbase.postgres import Cluster
 TEMPLATE = "cg_template"
 
 
+# The suite's servers listen on ports from a block of their own per xdist process, below the kernel's
+# ephemeral range (net.ipv4.ip_local_port_range, 32768-60999 by default), handed out in turn. A port
+# picked with bind(0) is an ephemeral one, which the run's other process could be handed as well
+# before either server bound it: in a fresh clone's run on 12-04 a server started on a port the other
+# session's server had taken, failed to bind, while its readiness check was answered by that other
+# server, so one session's tests wrote into the other's database. The start within the block follows
+# the process id, so two runs on one machine seldom meet either.
+_PORT_BASE, _PORT_BLOCK = 12000, 4000
+
+
+def _port_block() -> Iterator[int]:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    low = _PORT_BASE + (int(worker) if worker.isdigit() else 0) * _PORT_BLOCK
+    start = os.getpid() % _PORT_BLOCK
+    return (low + (start + step) % _PORT_BLOCK for step in range(_PORT_BLOCK))
+
+
+_PORTS = _port_block()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port of this test process's block that nothing listens on; never the same one twice."""
+    for port in _PORTS:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("this test process has used every port of its block")
 
 
 @pytest.fixture(scope="session")

@@ -5,20 +5,15 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 
 import httpx
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.conftest import free_port
 
 
 async def test_module_entry_point_serves_and_stops_on_sigterm() -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "FAKESCOPE_TTFT": "0"}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "fakescope", "--host", "127.0.0.1", "--port", str(port), "--answer-tokens", "10", env=env

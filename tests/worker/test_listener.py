@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import socket
 import time
 from dataclasses import replace
 from typing import Any
@@ -21,7 +20,7 @@ from realtime import AsyncRealtimeClient
 from core.jwt import encode
 from core.settings import SupabaseSettings
 from localbase.notify import listener_name
-from tests.conftest import LocalStack
+from tests.conftest import LocalStack, free_port
 from tests.worker.conftest import Owner, RecordingFakeScope, Workers, ask, final_answer, sample, until, worker_settings
 from worker.app import Worker
 from worker.listener import INSERT_COLUMNS, UPDATE_COLUMNS, Listener
@@ -92,16 +91,10 @@ async def test_cancel_and_wait_keeps_a_cancel_of_its_caller() -> None:
     assert inner.done()
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_a_worker_whose_gateway_is_down_stops_promptly_and_never_says_it_listens(
     stack: LocalStack, fake: RecordingFakeScope, caplog: pytest.LogCaptureFixture
 ) -> None:
-    down = SupabaseSettings(url=f"http://127.0.0.1:{_closed_port()}", jwt_secret=stack.jwt_secret)
+    down = SupabaseSettings(url=f"http://127.0.0.1:{free_port()}", jwt_secret=stack.jwt_secret)
     worker = Worker(replace(worker_settings(stack, fake), supabase=down))
     await worker.start()
     try:
