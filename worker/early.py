@@ -143,11 +143,19 @@ class EarlyCalls:
         self._closing: set[asyncio.Task[None]] = set()
 
     def answered(self, claim: Claim, answer: str) -> None:
-        """`claim`'s turn completed with `answer`, saved. Its history is not kept here: the next
-        question's comes from the history the claim kept (Histories.following). Not after a question
-        with files: they are read again for every later prompt."""
+        """`claim`'s turn completed with `answer`, about to be saved: told before the row is final,
+        so a follow-up asked the moment it is (a script's next request) finds it here; `unsaved`
+        takes it back if the write fails. Its history is not kept here: the next question's comes
+        from the history the claim kept (Histories.following). Not after a question with files:
+        they are read again for every later prompt."""
         if self._limit > 0 and claim.answer_no == 1 and not claim.attachments:
             self._answered.put(claim.session_id, Answered(dataclasses.replace(claim, history=()), answer))
+
+    def unsaved(self, claim: Claim) -> None:
+        """`claim`'s answer was not saved after all (its lease was lost): nothing to guess from."""
+        last = self._answered.get(claim.session_id)
+        if last is not None and last.claim.id == claim.id:
+            self._answered.drop(claim.session_id)
 
     def heard(self, record: Mapping[str, Any]) -> bool:
         """A question's Realtime event: start its model call now if its prompt can be told (True)."""

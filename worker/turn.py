@@ -302,6 +302,9 @@ class Turns:
         if output_tokens is None and content:
             output_tokens = _count(content)
         message = errors.user_message(outcome.error_code) if outcome.error_code else None
+        early = self._early if outcome.status == "completed" else None
+        if early is not None:  # before the row is final, so that whoever sees it final can ask on
+            early.answered(claim, content)
         written = await self._writer.finish(
             reply,
             status=outcome.status,
@@ -322,6 +325,8 @@ class Turns:
             sources=reply.sources,
         )
         if not written:
+            if early is not None:
+                early.unsaved(claim)
             self._broadcaster.discard(claim.id, claim.attempts)
             self._metrics.leases_lost.inc()
             log.warning("lease lost before the answer was saved", extra=_ids(claim))
@@ -342,8 +347,6 @@ class Turns:
             },
         )
         self._metrics.turns.labels(outcome.status).inc()
-        if self._early is not None and outcome.status == "completed":
-            self._early.answered(claim, content)
         if self._titler is not None and outcome.status == "completed":
             self._titler.after_answer(claim, content)
         log.info(

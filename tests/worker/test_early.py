@@ -4,10 +4,13 @@ question is not claimed here, it is closed unread and nothing of it reaches the 
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import Any, cast
 
 import asyncpg
+from prometheus_client import CollectorRegistry, Counter
 
+from core.settings import LlmSettings
 from tests.conftest import LocalStack
 from tests.worker.conftest import (
     Owner,
@@ -21,6 +24,11 @@ from tests.worker.conftest import (
     worker_settings,
 )
 from worker.app import Worker
+from worker.early import EarlyCalls
+from worker.histories import Histories, HistoryItem
+from worker.llm import Provider
+from worker.models import Catalog
+from worker.store import Claim
 
 
 def _early(worker: Worker, outcome: str) -> float:
@@ -158,3 +166,54 @@ async def test_with_two_workers_the_one_that_called_early_claims_the_follow_up(
 
     assert (total("started"), total("taken"), total("discarded"), total("unclaimed")) == (3, 3, 0, 0)
     assert len(fake.requests) == 4
+
+
+class _Histories:
+    """Stands in for the kept histories: records that a guess got as far as asking for one."""
+
+    limit = 50
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def following(self, session_id: str, *_items: HistoryItem) -> None:
+        self.asked.append(session_id)
+
+
+def test_an_answer_whose_save_failed_is_not_guessed_from() -> None:
+    """The turn tells EarlyCalls of its answer before the row is final (so whoever sees the row
+    final can ask on at once and be called early); when the save then fails (lease lost) it takes
+    it back, and a follow-up under that answer is not guessed for. Another answer's failed save of
+    the same session takes nothing back."""
+    histories = _Histories()
+    outcomes = Counter("early_test", "early calls", ["outcome"], registry=CollectorRegistry())
+    early = EarlyCalls(
+        cast(Provider, None),
+        cast(Histories, histories),
+        LlmSettings(),
+        cast(Catalog, None),
+        outcomes,
+        limit=4,
+        max_bytes=100_000,
+    )
+    first = Claim("a1", "q1", 1, 1, "s", "u", "first question", None, None, {}, (), False)
+    later = dataclasses.replace(first, id="a2", reply_to="q2", question="second question")
+
+    def follow_up(parent: str) -> dict[str, Any]:
+        return {
+            "id": f"under-{parent}",
+            "session_id": "s",
+            "parent_id": parent,
+            "message_type": "user",
+            "content": "and then?",
+        }
+
+    early.answered(first, "first answer")
+    assert early.heard(follow_up("a1")) is False  # (the stand-in keeps no history: no call)
+    assert histories.asked == ["s"]  # but the guess was tried: the answer was known
+    early.unsaved(later)  # another turn of the session: not the answer known
+    assert early.heard(follow_up("a1")) is False
+    assert histories.asked == ["s", "s"]
+    early.unsaved(first)
+    assert early.heard(follow_up("a1")) is False
+    assert histories.asked == ["s", "s"]  # forgotten: not even tried
