@@ -95,17 +95,25 @@ async def test_old_uploads_no_message_lists_are_deleted_and_nothing_else(
     assert (kept.status_code, kept.content) == (200, b"bytes of sent.txt")
 
 
+async def unsent_for_days(
+    http: httpx.AsyncClient, pg: asyncpg.Connection, stack: LocalStack
+) -> tuple[str, str, dict[str, Any]]:
+    """A new user's session id, user id and an attachment uploaded two days ago, not yet sent."""
+    user = await register_and_login(http)
+    session = await new_session(http, user)
+    attachment = await upload(stack, user, "attachments", "waiting.txt")
+    await age(pg, attachment["path"])
+    return session["id"], user.id, attachment
+
+
 async def test_a_message_being_sent_keeps_its_old_upload(
     http: httpx.AsyncClient, pg: asyncpg.Connection, stack: LocalStack
 ) -> None:
-    user = await register_and_login(http)
-    session = await new_session(http, user)
-    attachment = await upload(stack, user, "attachments", "slow.txt")
-    await age(pg, attachment["path"])
+    session_id, user_id, attachment = await unsent_for_days(http, pg, stack)
     sender = await asyncpg.connect(stack.dsn)
     try:
         async with sender.transaction():  # the message's insert is under way: its check holds the row
-            await sender.execute(*message_with(session["id"], user.id, attachment))
+            await sender.execute(*message_with(session_id, user_id, attachment))
             await pg.execute("select public.sweep_stray_attachments($1, 1000)", float(DAY_S))  # skips it
         assert await stored(pg, attachment["path"]) == {attachment["path"]}
         await pg.execute("select public.sweep_stray_attachments($1, 1000)", float(DAY_S))  # now a message lists it
@@ -117,16 +125,13 @@ async def test_a_message_being_sent_keeps_its_old_upload(
 async def test_a_message_whose_upload_the_sweep_took_first_is_refused(
     http: httpx.AsyncClient, pg: asyncpg.Connection, stack: LocalStack
 ) -> None:
-    user = await register_and_login(http)
-    session = await new_session(http, user)
-    attachment = await upload(stack, user, "attachments", "late.txt")
-    await age(pg, attachment["path"])
+    session_id, user_id, attachment = await unsent_for_days(http, pg, stack)
     sweeper, sender = await asyncpg.connect(stack.dsn), await asyncpg.connect(stack.dsn)
     try:
         sweep = sweeper.transaction()
         await sweep.start()
         assert await sweeper.fetchval("select public.sweep_stray_attachments($1, 1000)", float(DAY_S)) >= 1
-        sending = asyncio.create_task(sender.execute(*message_with(session["id"], user.id, attachment)))
+        sending = asyncio.create_task(sender.execute(*message_with(session_id, user_id, attachment)))
 
         async def waiting() -> bool | None:
             pid = sender.get_server_pid()
