@@ -216,6 +216,32 @@ async def test_branch_copies_the_path_only(tree: Tree, db: asyncpg.Connection) -
     assert (session["branched"], session["message_count"]) == (False, 2)
 
 
+async def test_a_branch_named_by_its_caller_is_made_once(tree: Tree, db: asyncpg.Connection) -> None:
+    """The web app names a branch and asks again after a lost answer: the second call returns the
+    branch the first made, nothing is copied twice; another user's chat id is refused as taken."""
+    q1 = await tree.ask("q1")
+    a1 = await tree.answer(q1, "a1")
+    named = str(uuid.uuid4())
+    async with acting(db, tree.actor):
+        first = await db.fetchval("select chat_branch($1, $2)", a1, named)
+        again = await db.fetchval("select chat_branch($1, $2)", a1, named)
+        copied = await db.fetch("select content from chat_path($1)", named)
+    assert str(first) == str(again) == named
+    assert [r["content"] for r in copied] == ["q1", "a1"]
+    assert await db.fetchval("select count(*) from chat_messages where session_id = $1", uuid.UUID(named)) == 2
+    intruder = await create_user(db, "namethief")
+    theirs = Tree(
+        db, intruder, str(await db.fetchval("insert into chat_sessions (user_id) values ($1) returning id", intruder))
+    )
+    a2 = await theirs.answer(await theirs.ask("mine"), "yours")
+    async with acting_as(db, theirs.actor):
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await db.fetchval("select chat_branch($1, $2)", a2, named)
+    assert await db.fetchval("select user_id from chat_sessions where id = $1", uuid.UUID(named)) == uuid.UUID(
+        tree.user
+    )
+
+
 async def test_deleting_messages_splices_them_out(tree: Tree, db: asyncpg.Connection) -> None:
     q1 = await tree.ask("q1")
     await tree.answer(q1, "a1")

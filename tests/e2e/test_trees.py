@@ -79,6 +79,15 @@ def test_branch_copies_the_path_into_a_new_chat(trees: dict[str, Any], product: 
     rows = owner_query(product, trees["branchId"], "select message_type, content from chat_path($1)", trees["branchId"])
     assert [r["message_type"] for r in rows] == ["user", "assistant", "user", "assistant"]
     assert rows[2]["content"] == "推荐三家餐厅"
+    # The branch call's answer was lost and the page asked again: still one copy, the one it shows.
+    copies = query_now(
+        product,
+        """select count(distinct m.session_id) as n from chat_messages m
+            where m.session_id <> $1 and (m.user_id, m.content) = (
+              select q.user_id, q.content from chat_messages q where q.session_id = $1 and q.parent_id is null)""",
+        trees["sessionId"],
+    )
+    assert copies[0]["n"] == 1
 
 
 def test_a_share_opens_signed_out_shows_the_branch_and_dies_when_revoked(

@@ -6,7 +6,7 @@
 //
 // Env: see harness.mjs. Prints {ok, steps, user, sessionId, branchId, shareToken, resumed, problems} on
 // its last line; tests/e2e/test_trees.py runs it and checks the database for what the page showed.
-import { TAG, STEP_MS, WEB_URL, expectText, final, journey, result, shot, step, tid } from './harness.mjs'
+import { TAG, STEP_MS, WEB_URL, expectText, failNextPost, final, journey, result, shot, step, tid } from './harness.mjs'
 
 const PASSWORD = 'galaxy2024pw'
 Object.assign(result, { user: null, sessionId: null, branchId: null, shareToken: null, resumed: null })
@@ -91,6 +91,8 @@ await journey(async ({ newPage }) => {
 
   await step('branch into a new chat from an answer', async () => {
     const second = page.locator(tid('turn')).nth(1)
+    // The branch is made but the answer lost: asked again under the same name, the same copy.
+    const calls = await failNextPost(page, /\/rest\/v1\/rpc\/chat_branch/, 'lost')
     await second.locator(tid('branch')).click()
     await page.waitForURL((url) => url.searchParams.get('s') && url.searchParams.get('s') !== result.sessionId, {
       timeout: STEP_MS,
@@ -99,6 +101,7 @@ await journey(async ({ newPage }) => {
     await expectText(page.locator(tid('turn')).nth(1).locator(tid('question')), /推荐三家餐厅/)
     const turns = await page.locator(tid('turn')).count()
     if (turns !== 2) throw new Error(`the branch shows ${turns} turns`)
+    if ((await calls()) !== 2) throw new Error('the lost branch call was not asked again')
     await shot(page, '04-branch')
   })
 

@@ -3,7 +3,8 @@
  * another answer, edit the question, flip between siblings, branch into a new chat.
  *
  * Editing a question adds a sibling (the old branch stays); regenerating asks for the next numbered
- * answer (`request_answer`, so a second click or a retry gets the same answer, not a third); flipping
+ * answer (`request_answer`, so a second click or a retry gets the same answer, not a third);
+ * branching names the new chat, so a retry after a lost answer gets the same copy; flipping
  * moves the session's stored leaf, so the choice survives a reload; a session row read before the
  * move was stored does not move it back (sessions.ts). Stopping sets exactly
  * `cancel_requested`, the one column RLS lets the owner change on an answer.
@@ -127,7 +128,9 @@ export function turnActions(state: ChatState, list: SessionList, rows: Conversat
 
   /** A new chat holding a copy of the path up to `messageId`; returns its id. */
   async function branch(messageId: string): Promise<string> {
-    const { data, error } = await supabase().rpc('chat_branch', { message: messageId })
+    // Named here and asked again with the name when the answer is lost: one copy, never two.
+    const session = crypto.randomUUID()
+    const { data, error } = await repeatWhileInDoubt(() => supabase().rpc('chat_branch', { message: messageId, session }))
     if (error) throw error
     const fresh = String(data)
     await list.refreshSession(fresh)
