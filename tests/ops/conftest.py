@@ -1,15 +1,20 @@
 """Fixtures for operations tests: a gateway and database of their own (scale-out and metrics count
 what their own workers did), API replicas and worker processes from the API and worker suites'
-factories, and read access to what the API recorded in `audit.events`."""
+factories, a client of the suite's API, `python -m ops` run as an operator runs it, and read access
+to what the API recorded in `audit.events`."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 
 from localbase.postgres import Cluster
@@ -35,6 +40,23 @@ def ops_api(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield api
     finally:
         api.stop()
+
+
+@pytest.fixture
+async def http(ops_api: ApiProcess) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=ops_api.url, timeout=60.0, trust_env=False) as client:
+        yield client
+
+
+def ops(stack: LocalStack, *args: str) -> dict[str, Any]:
+    """`python -m ops ...` against the stack, as an operator runs it; its JSON summary."""
+    env = {**os.environ, "SUPABASE_URL": stack.url, "SUPABASE_JWT_SECRET": stack.jwt_secret}
+    done = subprocess.run(
+        [sys.executable, "-m", "ops", *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
 
 
 async def events_of(pg: asyncpg.Connection, kind: str, **details: str) -> list[asyncpg.Record]:

@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
-import pytest
 
-from tests.api.conftest import ApiProcess, new_session, register_and_login
+from tests.api.conftest import new_session, register_and_login
 from tests.conftest import LocalStack
-
-
-@pytest.fixture
-async def http(ops_api: ApiProcess) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=ops_api.url, timeout=60.0, trust_env=False) as client:
-        yield client
 
 
 async def test_export_includes_attachment_metadata_and_signed_links(

@@ -7,34 +7,14 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from typing import Any
 
 import asyncpg
 import httpx
-import pytest
 
 from api.export import PAGE_ROWS
-from tests.api.conftest import ApiProcess, ApiUser, error_of, new_session, register_and_login, until
+from tests.api.conftest import ApiUser, error_of, new_session, register_and_login, until
 from tests.conftest import LocalStack
-from tests.ops.conftest import events_of
-
-
-@pytest.fixture
-async def http(ops_api: ApiProcess) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=ops_api.url, timeout=60.0, trust_env=False) as client:
-        yield client
-
-
-def ops(stack: LocalStack, *args: str) -> dict[str, Any]:
-    """`python -m ops ...` against the stack, as an operator runs it; its JSON summary."""
-    env = {**os.environ, "SUPABASE_URL": stack.url, "SUPABASE_JWT_SECRET": stack.jwt_secret}
-    done = subprocess.run(
-        [sys.executable, "-m", "ops", *args], env=env, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
+from tests.ops.conftest import events_of, ops
 
 
 async def add_messages(pg: asyncpg.Connection, session_id: str, user_id: str, count: int) -> None:

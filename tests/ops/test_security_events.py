@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
@@ -17,12 +17,6 @@ from tests.api.conftest import ApiProcess, ApiUser, error_of, new_session, regis
 from tests.conftest import LocalStack
 from tests.ops.conftest import events_of, json_lines
 from tests.worker.conftest import RecordingFakeScope, WorkerProcess
-
-
-@pytest.fixture
-async def http(ops_api: ApiProcess) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=ops_api.url, timeout=40.0, trust_env=False) as client:
-        yield client
 
 
 async def test_failed_login_is_recorded_with_the_address(http: httpx.AsyncClient, pg: asyncpg.Connection) -> None:

@@ -12,24 +12,17 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
-from tests.api.conftest import ApiProcess, ApiUser, new_session, register_and_login, until
+from tests.api.conftest import ApiUser, new_session, register_and_login, until
 from tests.conftest import LocalStack
-from tests.ops.test_lifecycle import ops
+from tests.ops.conftest import ops
 
 DAY_S = 86400
-
-
-@pytest.fixture
-async def http(ops_api: ApiProcess) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=ops_api.url, timeout=60.0, trust_env=False) as client:
-        yield client
 
 
 async def upload(
