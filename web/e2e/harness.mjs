@@ -120,6 +120,12 @@ export async function failNextPost(page, pattern, fate) {
   }
 }
 
+/** Fails with the page's error toast, if one is showing; `what` names the moment in the message. */
+export async function noErrorToast(page, what = '') {
+  const toast = page.locator('.el-message--error')
+  if (await toast.count()) throw new Error(`${what ? `${what}: ` : ''}${await toast.first().textContent()}`)
+}
+
 /** Wait until the locator's text matches `pattern`; returns the text. */
 export async function expectText(locator, pattern, timeout = STEP_MS) {
   const deadline = Date.now() + timeout

@@ -3,7 +3,7 @@
 // Env: see harness.mjs. Prints one JSON object on the last line of stdout: {ok, steps, users,
 // sessionId, roleSlug, probe, lostProbe, lostSessionId, problems}; exits 1 when any step failed.
 // tests/e2e/test_browser.py runs it and checks the outcome against the database as well.
-import { TAG, STEP_MS, WEB_URL, expectText, failNextPost, journey, pause, result, shot, step, tid, watchFrames } from './harness.mjs'
+import { TAG, STEP_MS, WEB_URL, expectText, failNextPost, journey, noErrorToast, pause, result, shot, step, tid, watchFrames } from './harness.mjs'
 
 const PASSWORD = 'galaxy2024pw'
 
@@ -122,7 +122,7 @@ await journey(async ({ newPage }) => {
     if ((await page.locator(tid('turn')).count()) !== turns) throw new Error('regenerate changed the number of turns')
     await idle(page)
     if ((await requests()) !== 2) throw new Error('the lost request for another answer was not asked again')
-    if (await page.locator('.el-message--error').count()) throw new Error(await page.locator('.el-message--error').first().textContent())
+    await noErrorToast(page, 'regenerate')
     await expectText(last.locator(tid('question')), /long story about stars/)
   })
 
@@ -139,7 +139,7 @@ await journey(async ({ newPage }) => {
     const settled = async (what) => {
       await idle(page) // the send, with its retries, has ended
       if ((await page.locator(tid('composer')).inputValue()) !== '') throw new Error(`${what}: the draft came back as unsent`)
-      if (await page.locator('.el-message--error').count()) throw new Error(`${what}: ${await page.locator('.el-message--error').first().textContent()}`)
+      await noErrorToast(page, what)
     }
     for (const [fate, posts] of [['lost', 1], ['dropped', 2]]) {
       const restore = await interfere('chat_messages', fate)

@@ -6,7 +6,7 @@
 //
 // Env: see harness.mjs. Prints {ok, steps, user, sessionId, thumbUrl, pdfUploads, problems}; run by
 // tests/e2e/test_storage.py, which checks the database too.
-import { TAG, STEP_MS, WEB_URL, failNextPost, journey, pause, result, shot, step, tid } from './harness.mjs'
+import { TAG, STEP_MS, WEB_URL, failNextPost, journey, noErrorToast, pause, result, shot, step, tid } from './harness.mjs'
 
 const PASSWORD = 'galaxy2024pw'
 // A 4x3 red PNG, written out so the journey needs no image library.
@@ -90,7 +90,7 @@ await journey(async ({ newPage }) => {
     while ((await composerFiles.count()) < 2 && Date.now() < deadline) await pause(50)
     await page.locator(tid('composer')).fill('What is in these files?')
     await page.locator(`${tid('send')}:not([disabled])`).waitFor({ timeout: STEP_MS }) // uploads done
-    if (await page.locator('.el-message--error').count()) throw new Error(await page.locator('.el-message--error').first().textContent())
+    await noErrorToast(page, 'uploads')
     result.pdfUploads = await pdfUploads()
     await shot(page, '02-composer')
     await page.locator(tid('send')).click()
