@@ -157,6 +157,30 @@ def test_a_key_is_shown_once_works_and_is_refused_once_revoked(journey: dict[str
     assert [tuple(r) for r in rows] == [("journey key", secret[:12], True, True)]
 
 
+def test_a_key_whose_answer_is_lost_leaves_one_live_key_whose_secret_was_shown(
+    journey: dict[str, Any], service: Product
+) -> None:
+    detail = passed(journey, "an API key whose answer is lost: one live key, the one whose secret is shown")["detail"]
+    assert detail["calls"] == 3  # the create whose answer was lost, its repeat (refused as taken), a new one
+    assert len(detail["live"]) == 1
+    assert "lost answer key" in detail["live"][0]
+    secret = journey["lostAnswerSecret"]
+    rows = asyncio.run(
+        query(
+            service,
+            "select revoked_at is not null as revoked, last_used_at is null as unused,"
+            " key_hash = sha256(convert_to($1, 'UTF8')) as shown"
+            " from api_keys where user_id = $2::uuid and name = 'lost answer key' order by created_at",
+            secret,
+            journey["users"]["carol"]["id"],
+        )
+    )
+    # The key stored by the lost attempt is revoked unused (nobody saw its secret); the one shown is live.
+    assert [tuple(r) for r in rows] == [(True, True, False), (False, True, True)]
+    identity = asyncio.run(query(service, "select status from api_key_identity($1)", secret))
+    assert [tuple(r) for r in identity] == [("active",)]
+
+
 def test_usage_and_keys_fit_a_phone(journey: dict[str, Any]) -> None:
     detail = passed(journey, "usage and keys on a phone")["detail"]
     assert detail["width"] <= 390

@@ -1,9 +1,10 @@
 // Running ChatGalaxy as a service, in the browser: the usage page (allowance and the 30-day chart),
-// API keys (create: shown once; revoke), the admin area (absent for a user; search, change a plan,
-// disable, see usage as an admin), and export + delete from the profile page; in Chinese and
-// English, on a desktop and a phone. Users come from tests/e2e/test_service.py (E2E_USERS).
+// API keys (create: shown once, also when its answer is lost; revoke), the admin area (absent for
+// a user; search, change a plan, disable, see usage as an admin), and export + delete from the
+// profile page; in Chinese and English, on a desktop and a phone. Users come from
+// tests/e2e/test_service.py (E2E_USERS).
 import { readFileSync } from 'node:fs'
-import { PHONE, journey, login, step, shot, tid, expectText, result, WEB_URL, STEP_MS } from './harness.mjs'
+import { PHONE, journey, login, step, shot, tid, expectText, failNextPost, noErrorToast, result, WEB_URL, STEP_MS } from './harness.mjs'
 
 const users = JSON.parse(process.env.E2E_USERS ?? '{}')
 
@@ -61,6 +62,25 @@ await journey(async ({ newPage }) => {
     await carol.waitForSelector(tid('key-row-revoked'), { timeout: STEP_MS })
     await shot(carol, 'keys-revoked-en')
     return { live: await carol.locator(tid('key-row')).count() }
+  })
+
+  await step('an API key whose answer is lost: one live key, the one whose secret is shown', async () => {
+    // The create is taken but its answer lost: asked again under the same id, it is refused as
+    // taken, so the page revokes that key (its secret went with the answer) and makes another.
+    const creates = await failNextPost(carol, /\/rest\/v1\/rpc\/create_api_key/, 'lost')
+    await carol.fill(tid('key-name'), 'lost answer key')
+    await carol.click(tid('key-create'))
+    const secret = (await expectText(carol.locator(tid('key-secret')), /^sk-cg-[0-9a-f]{48}$/)).trim()
+    await carol.waitForSelector(tid('key-row'), { timeout: STEP_MS })
+    await noErrorToast(carol, 'an API key whose answer was lost')
+    const calls = await creates()
+    await carol.click(tid('key-fresh-close'))
+    result.lostAnswerSecret = secret
+    return {
+      calls,
+      live: await carol.locator(tid('key-row')).allTextContents(),
+      revoked: await carol.locator(tid('key-row-revoked')).count(),
+    }
   })
 
   await step('usage page in English', async () => {

@@ -2,11 +2,13 @@
  * A question (or session) insert whose response is lost: found when the first attempt was stored,
  * sent again under the same id when it was not, never stored twice; refusals are not retried. An
  * idempotent call (a numbered answer requested) is repeated while in doubt, and only then.
- * A fake server with a table of ids stands in for supabase-js; the browser journey does the same
- * through the real stack (web/e2e/run.mjs, "a send whose response is lost").
+ * A new API key is made once with a secret its user saw: a key stored by an attempt whose answer
+ * was lost is revoked and another made. A fake server with a table of ids stands in for
+ * supabase-js; the browser journeys do the same through the real stack (web/e2e/run.mjs, "a send
+ * whose response is lost"; web/e2e/service.mjs, "an API key whose answer is lost").
  */
 import { describe, expect, it } from 'vitest'
-import { inDoubt, repeatWhileInDoubt, storeOnce, type Outcome, type Retries } from '@/lib/storeOnce'
+import { createShownOnce, inDoubt, repeatWhileInDoubt, storeOnce, type Outcome, type Retries } from '@/lib/storeOnce'
 
 type Fate = 'stored' | 'lost-after-storing' | 'lost-before-storing' | 'unavailable' | 'refused' | 'stored-late'
 
@@ -50,7 +52,7 @@ class Server {
   }
 }
 
-function lost(): Outcome<{ id: string }> {
+function lost(): Outcome<never> {
   return { data: null, error: { code: '', message: 'TypeError: Failed to fetch' }, status: 0 }
 }
 
@@ -140,5 +142,118 @@ describe('repeatWhileInDoubt', () => {
     const refused = answers([{ data: null, error: { code: 'QuotaExceeded', message: 'over quota' }, status: 400 }])
     expect((await repeatWhileInDoubt(refused.call, [0, 0])).error?.code).toBe('QuotaExceeded')
     expect(refused.calls.length).toBe(1)
+  })
+})
+
+/** Keys by id; each create meets the next fate in the script (default: it works). */
+class Keys {
+  rows = new Map<string, { secret: string; revoked: boolean }>()
+  creates: string[] = []
+  revokes: string[] = []
+  private late: string | null = null // a lost create that reaches the table only at the next request
+
+  constructor(private readonly script: Fate[]) {}
+
+  create(id: string): Promise<Outcome<{ id: string; key: string }>> {
+    this.creates.push(id)
+    const fate = this.script.shift() ?? 'stored'
+    this.landLate()
+    if (fate === 'refused') return Promise.resolve({ data: null, error: { code: 'TooManyKeys', message: '20 keys' }, status: 409 })
+    if (fate === 'unavailable') return Promise.resolve({ data: null, error: { message: 'bad gateway' }, status: 502 })
+    if (fate === 'lost-before-storing') return Promise.resolve(lost())
+    if (fate === 'stored-late') {
+      this.late = id
+      return Promise.resolve(lost())
+    }
+    if (this.rows.has(id)) {
+      const taken = { data: null, error: { code: 'KeyIdTaken', message: 'taken' }, status: 409 }
+      return Promise.resolve(fate === 'lost-after-storing' ? lost() : taken)
+    }
+    const key = `sk-${this.rows.size + 1}`
+    this.rows.set(id, { secret: key, revoked: false })
+    return Promise.resolve(fate === 'lost-after-storing' ? lost() : { data: { id, key }, error: null, status: 200 })
+  }
+
+  revoke(id: string): Promise<Outcome<boolean>> {
+    this.revokes.push(id)
+    this.landLate()
+    const row = this.rows.get(id)
+    if (row) row.revoked = true
+    return Promise.resolve({ data: row !== undefined, error: null, status: 200 })
+  }
+
+  live(): string[] {
+    return [...this.rows.values()].filter((row) => !row.revoked).map((row) => row.secret)
+  }
+
+  private landLate(): void {
+    if (this.late !== null && !this.rows.has(this.late)) this.rows.set(this.late, { secret: 'sk-late', revoked: false })
+    this.late = null
+  }
+}
+
+async function makeKey(script: Fate[]) {
+  const keys = new Keys(script)
+  let made = 0
+  const outcome = await createShownOnce(
+    (id) => keys.create(id),
+    (id) => keys.revoke(id),
+    () => `id-${++made}`,
+    { taken: (o) => o.error?.code === 'KeyIdTaken', waits: [0, 0, 0] },
+  )
+  return { outcome, keys }
+}
+
+describe('createShownOnce', () => {
+  it('makes the key at once, nothing revoked', async () => {
+    const { outcome, keys } = await makeKey(['stored'])
+    expect(outcome).toMatchObject({ data: { id: 'id-1', key: 'sk-1' }, error: null })
+    expect([keys.creates, keys.revokes, keys.live()]).toEqual([['id-1'], [], ['sk-1']])
+  })
+
+  it('revokes a key stored by an attempt whose answer was lost and makes another whose secret is shown', async () => {
+    const { outcome, keys } = await makeKey(['lost-after-storing'])
+    expect(outcome).toMatchObject({ data: { id: 'id-2', key: 'sk-2' }, error: null })
+    expect(keys.creates).toEqual(['id-1', 'id-1', 'id-2'])
+    expect(keys.revokes).toEqual(['id-1'])
+    expect(keys.live()).toEqual(['sk-2']) // the one live key is the one whose secret the user has
+  })
+
+  it('sends the same name again when the first attempt never arrived, and revokes nothing', async () => {
+    const { outcome, keys } = await makeKey(['lost-before-storing', 'unavailable', 'stored'])
+    expect(outcome).toMatchObject({ data: { id: 'id-1', key: 'sk-1' }, error: null })
+    expect([keys.creates, keys.revokes, keys.live()]).toEqual([['id-1', 'id-1', 'id-1'], [], ['sk-1']])
+  })
+
+  it('revokes a key whose first attempt landed late, after the answer was lost', async () => {
+    const { outcome, keys } = await makeKey(['stored-late'])
+    expect(outcome).toMatchObject({ data: { id: 'id-2' }, error: null })
+    expect(keys.revokes).toEqual(['id-1'])
+    expect(keys.live()).toEqual([outcome.data?.key])
+  })
+
+  it('returns a refusal as it is: no repeat, nothing revoked', async () => {
+    const { outcome, keys } = await makeKey(['refused'])
+    expect(outcome.error?.code).toBe('TooManyKeys')
+    expect([keys.creates.length, keys.revokes, keys.live()]).toEqual([1, [], []])
+  })
+
+  it('a refusal of a first attempt that was never in doubt is not taken for a lost answer', async () => {
+    const keys = new Keys([])
+    keys.rows.set('id-1', { secret: 'sk-0', revoked: false })
+    const outcome = await createShownOnce((id) => keys.create(id), (id) => keys.revoke(id), () => 'id-1', {
+      taken: (o) => o.error?.code === 'KeyIdTaken',
+      waits: [0],
+    })
+    expect(outcome.error?.code).toBe('KeyIdTaken')
+    expect(keys.revokes).toEqual([])
+  })
+
+  it('gives up in doubt after the last wait and revokes what it may have stored', async () => {
+    const { outcome, keys } = await makeKey(['lost-after-storing', 'lost-after-storing', 'lost-after-storing', 'lost-after-storing'])
+    expect(inDoubt(outcome)).toBe(true)
+    expect(keys.creates).toEqual(['id-1', 'id-1', 'id-1', 'id-1'])
+    expect(keys.revokes).toEqual(['id-1'])
+    expect(keys.live()).toEqual([])
   })
 })

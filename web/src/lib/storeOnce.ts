@@ -68,6 +68,46 @@ export async function storeOnce<T>(
   return outcome
 }
 
+/**
+ * Creating something whose answer is the only place a secret ever appears (a new API key: the
+ * database keeps its hash). `create(id)` is sent under a name the page made (`newId()`), and again
+ * under the same name while its outcome is in doubt. Refused as `taken` after a doubt, the first
+ * attempt was stored and its secret went with the lost answer: that one is `revoke`d (nobody ever
+ * saw its secret, so it must never work) and the thing is made again under a new name, so the user
+ * gets one that works and no live key is left that nobody can use. A first attempt that arrives
+ * late meets its taken name and stores nothing. Given up while still in doubt, the last name is
+ * revoked too, as far as the network lets. Refusals come back as they are.
+ */
+export async function createShownOnce<T>(
+  create: (id: string) => PromiseLike<Outcome<T>>,
+  revoke: (id: string) => PromiseLike<Outcome<unknown>>,
+  newId: () => string,
+  { taken, waits = RETRY_WAITS_MS }: Retries<T> & { taken: (outcome: Outcome<T>) => boolean },
+): Promise<Outcome<T>> {
+  let id = newId()
+  let outcome = await create(id)
+  let doubted = false
+  let tries = 0
+  for (;;) {
+    if (doubted && taken(outcome)) {
+      await repeatWhileInDoubt(() => revoke(id), waits)
+      id = newId()
+      doubted = false
+      outcome = await create(id)
+      continue
+    }
+    if (!inDoubt(outcome)) return outcome
+    const wait = waits[tries++]
+    if (wait === undefined) {
+      await revoke(id)
+      return outcome
+    }
+    doubted = true
+    await sleep(wait)
+    outcome = await create(id)
+  }
+}
+
 /** A call that gives the same result when repeated with the same arguments (`request_answer` with
  * its answer number), made again while its outcome is in doubt. */
 export async function repeatWhileInDoubt<T>(

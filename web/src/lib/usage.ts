@@ -3,6 +3,7 @@
  * allowance and daily usage come from SQL functions that run as the caller; keys are created and
  * revoked by functions that return the secret once and keep only its hash.
  */
+import { createShownOnce } from './storeOnce'
 import { supabase } from './supabase'
 import { isFinal, type ChatMessage } from './types'
 
@@ -86,8 +87,15 @@ export async function listKeys(): Promise<ApiKey[]> {
   return (data as ApiKey[] | null) ?? []
 }
 
+/** A new key, its secret shown once: named here, so an answer lost on the way leaves no live key
+ * whose secret nobody has (storeOnce.ts, `createShownOnce`). */
 export async function createKey(name: string, expiresAt: string | null): Promise<NewKey> {
-  const { data, error } = await supabase().rpc('create_api_key', { key_name: name, expires_at: expiresAt })
+  const { data, error } = await createShownOnce(
+    (id) => supabase().rpc('create_api_key', { key_name: name, expires_at: expiresAt, key_id: id }),
+    (id) => supabase().rpc('revoke_api_key', { key_id: id }),
+    () => crypto.randomUUID(),
+    { taken: (outcome) => outcome.error?.code === 'KeyIdTaken' },
+  )
   if (error) throw error
   return data as NewKey
 }
