@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from tests.db.actors import Actor, create_user
+from tests.db.refusals import refusal
 
 
 async def create_key(db: asyncpg.Connection, user: str, name: str, key_id: str | None = None) -> dict[str, Any]:
@@ -22,13 +23,6 @@ async def create_key(db: asyncpg.Connection, user: str, name: str, key_id: str |
         await db.execute("set local role authenticated")
         made: dict[str, Any] = json.loads(await db.fetchval("select create_api_key($1, null, $2::uuid)", name, key_id))
         return made
-
-
-def refused(exc: pytest.ExceptionInfo[asyncpg.PostgresError]) -> tuple[int, str]:
-    """(HTTP status, code) of a refusal raised through `raise_refusal`."""
-    assert exc.value.sqlstate == "PGRST"
-    body = json.loads(str(exc.value.args[0]))
-    return int(json.loads(exc.value.detail or "")["status"]), str(body["code"])
 
 
 async def keys_of(db: asyncpg.Connection, user: str) -> list[tuple[Any, ...]]:
@@ -59,7 +53,7 @@ async def test_a_repeat_of_a_stored_id_is_refused_and_changes_nothing(db: asyncp
     before = await keys_of(db, alice)
     with pytest.raises(asyncpg.PostgresError) as exc:
         await create_key(db, alice, "laptop", key_id)
-    assert refused(exc) == (409, "KeyIdTaken")
+    assert refusal(exc.value)[:2] == (409, "KeyIdTaken")
     assert await keys_of(db, alice) == before  # the first key's secret still the one that works
     assert (await db.fetchrow("select status from api_key_identity($1)", first["key"]))["status"] == "active"
 
@@ -71,10 +65,10 @@ async def test_the_id_is_checked_before_the_limit_its_first_attempt_reached(db: 
     await create_key(db, alice, "the twentieth", last)
     with pytest.raises(asyncpg.PostgresError) as exc:
         await create_key(db, alice, "the twentieth", last)
-    assert refused(exc) == (409, "KeyIdTaken")  # not TooManyKeys: it is the same key, asked for again
+    assert refusal(exc.value)[:2] == (409, "KeyIdTaken")  # not TooManyKeys: it is the same key, asked for again
     with pytest.raises(asyncpg.PostgresError) as exc:
         await create_key(db, alice, "one more", str(uuid.uuid4()))
-    assert refused(exc) == (409, "TooManyKeys")
+    assert refusal(exc.value)[:2] == (409, "TooManyKeys")
     assert len(await keys_of(db, alice)) == 20
 
 
@@ -84,7 +78,7 @@ async def test_another_users_key_id_is_refused_and_their_key_untouched(db: async
     before = await keys_of(db, bob)
     with pytest.raises(asyncpg.PostgresError) as exc:
         await create_key(db, alice, "mine", theirs["id"])
-    assert refused(exc) == (409, "KeyIdTaken")
+    assert refusal(exc.value)[:2] == (409, "KeyIdTaken")
     assert await keys_of(db, alice) == []
     assert await keys_of(db, bob) == before
 

@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from tests.db.actors import Actor, create_user
+from tests.db.refusals import refusal
 
 QUESTION = "how many?"
 
@@ -39,14 +40,6 @@ async def alice(db: asyncpg.Connection) -> tuple[str, str]:
     user = await create_user(db, "alice")
     session = str(await db.fetchval("insert into chat_sessions (user_id) values ($1) returning id", user))
     return user, session
-
-
-def refusal(exc: BaseException) -> tuple[int, str, dict[str, object]]:
-    assert isinstance(exc, asyncpg.PostgresError), exc
-    assert exc.sqlstate == "PGRST", exc
-    body = json.loads(str(exc.args[0]) if exc.args else "")
-    control = json.loads(getattr(exc, "detail", "") or "")
-    return int(control["status"]), str(body["code"]), {**json.loads(body["details"]), **control["headers"]}
 
 
 async def test_fifty_concurrent_sends_against_ten_admit_exactly_ten(
