@@ -1,14 +1,17 @@
 """Share links in the database: a frozen copy of the path, a token kept only as a hash, read by
-anyone with the token through read_share() alone, revoked by deleting the row."""
+anyone with the token through read_share() alone, revoked by deleting the row; made under the
+caller's id when it names one, and a taken id refused as ShareIdTaken with nothing stored."""
 
 from __future__ import annotations
 
 import json
+import uuid
 
 import asyncpg
 import pytest
 
 from tests.db.actors import Actor, acting_as, create_user
+from tests.db.refusals import refusal
 from tests.db.test_trees import Tree, acting
 
 
@@ -19,13 +22,16 @@ async def tree(db: asyncpg.Connection) -> Tree:
     return Tree(db, user, str(session))
 
 
-async def share(db: asyncpg.Connection, actor: Actor, session: str, **flags: bool) -> dict[str, str]:
+async def share(
+    db: asyncpg.Connection, actor: Actor, session: str, share_id: str | None = None, **flags: bool
+) -> dict[str, str]:
     async with acting(db, actor):
         made = await db.fetchval(
-            "select share_session($1, $2, $3)",
+            "select share_session($1, $2, $3, $4::uuid)",
             session,
             flags.get("reasoning", False),
             flags.get("attachments", False),
+            share_id,
         )
     return dict(json.loads(made))
 
@@ -119,3 +125,28 @@ async def test_reasoning_only_when_asked(tree: Tree, db: asyncpg.Connection) -> 
     assert full is not None
     assert "reasoning" not in plain["messages"][1]  # type: ignore[index]
     assert full["messages"][1]["reasoning"] == "step by step"  # type: ignore[index]
+
+
+async def test_a_share_under_the_callers_id_once(tree: Tree, db: asyncpg.Connection) -> None:
+    await tree.answer(await tree.ask("hello"), "hi")
+    share_id = str(uuid.uuid4())
+    made = await share(db, tree.actor, tree.session, share_id)
+    assert made["id"] == share_id
+    before = await db.fetch("select id, token_hash, messages from chat_shares order by created_at")
+    with pytest.raises(asyncpg.PostgresError) as exc:
+        await share(db, tree.actor, tree.session, share_id)  # a repeat after its answer was lost
+    assert refusal(exc.value)[:2] == (409, "ShareIdTaken")
+    assert await db.fetch("select id, token_hash, messages from chat_shares order by created_at") == before
+    assert await read(db, made["token"]) is not None  # the first share's token still opens it
+
+
+async def test_another_users_share_id_is_refused_and_their_share_untouched(tree: Tree, db: asyncpg.Connection) -> None:
+    await tree.answer(await tree.ask("hello"), "hi")
+    theirs = await share(db, tree.actor, tree.session, str(uuid.uuid4()))
+    other = await create_user(db, "other")
+    session = str(await db.fetchval("insert into chat_sessions (user_id) values ($1) returning id", other))
+    before = await db.fetch("select id, token_hash, session_id from chat_shares")
+    with pytest.raises(asyncpg.PostgresError) as exc:
+        await share(db, Actor("other", "authenticated", other), session, theirs["id"])
+    assert refusal(exc.value)[:2] == (409, "ShareIdTaken")
+    assert await db.fetch("select id, token_hash, session_id from chat_shares") == before
