@@ -1,12 +1,13 @@
 // Browser journey for conversation trees (issue 14): edit a question and flip between the versions,
 // regenerate and flip between answers (the choice survives a reload), branch into a new chat, share the
-// conversation and open the link in a fresh signed-out context (then revoke it), reload while an answer
+// conversation (its first answer lost on the way) and open the link in a fresh signed-out context
+// (then revoke it), reload while an answer
 // is being written and watch it continue, pin and rename in the sidebar, and the shared page on a phone
 // in English.
 //
 // Env: see harness.mjs. Prints {ok, steps, user, sessionId, branchId, shareToken, resumed, problems} on
 // its last line; tests/e2e/test_trees.py runs it and checks the database for what the page showed.
-import { TAG, STEP_MS, WEB_URL, expectText, failNextPost, final, journey, result, shot, step, tid } from './harness.mjs'
+import { TAG, STEP_MS, WEB_URL, expectText, failNextPost, final, journey, noErrorToast, result, shot, step, tid } from './harness.mjs'
 
 const PASSWORD = 'galaxy2024pw'
 Object.assign(result, { user: null, sessionId: null, branchId: null, shareToken: null, resumed: null })
@@ -109,9 +110,17 @@ await journey(async ({ newPage }) => {
     await page.goto(`${WEB_URL}/?s=${result.sessionId}`)
     await page.locator(tid('turn')).nth(1).waitFor()
     await page.locator(tid('share-open')).click()
+    // The link is made but its answer lost: asked again under the same id it is refused as taken,
+    // so the page deletes that share (its token went with the answer) and makes another.
+    const shares = await failNextPost(page, /\/rest\/v1\/rpc\/share_session/, 'lost')
     await page.locator(tid('share-create')).click()
+    await page.locator(tid('share-link')).waitFor({ timeout: STEP_MS })
+    await page.waitForFunction(() => !document.querySelector('[data-testid="share-create"]')?.disabled)
     const link = await page.locator(tid('share-link')).inputValue()
     result.shareToken = link.split('/s/')[1]
+    await noErrorToast(page, 'a share link whose answer was lost')
+    const calls = await shares()
+    const items = await page.locator(tid('share-item')).count()
     await shot(page, '05-share-dialog')
     const stranger = await newPage('stranger')
     await stranger.goto(link)
@@ -120,7 +129,7 @@ await journey(async ({ newPage }) => {
     const robots = await stranger.locator('meta[name="robots"]').getAttribute('content')
     await shot(stranger, '06-shared-page')
     await stranger.context().close()
-    return { messages: texts.length, robots, hasEdit: texts.some((t) => t.includes('推荐三家餐厅')), hasOriginal: texts.some((t) => t.includes('推荐三个景点')) }
+    return { messages: texts.length, robots, hasEdit: texts.some((t) => t.includes('推荐三家餐厅')), hasOriginal: texts.some((t) => t.includes('推荐三个景点')), calls, items }
   })
 
   await step('the shared page on a phone, in English', async () => {

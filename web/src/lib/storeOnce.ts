@@ -69,14 +69,15 @@ export async function storeOnce<T>(
 }
 
 /**
- * Creating something whose answer is the only place a secret ever appears (a new API key: the
- * database keeps its hash). `create(id)` is sent under a name the page made (`newId()`), and again
- * under the same name while its outcome is in doubt. Refused as `taken` after a doubt, the first
- * attempt was stored and its secret went with the lost answer: that one is `revoke`d (nobody ever
- * saw its secret, so it must never work) and the thing is made again under a new name, so the user
- * gets one that works and no live key is left that nobody can use. A first attempt that arrives
- * late meets its taken name and stores nothing. Given up while still in doubt, the last name is
- * revoked too, as far as the network lets. Refusals come back as they are.
+ * Creating something whose answer is the only place a secret ever appears (a new API key, a share
+ * link's token: the database keeps their hashes). `create(id)` is sent under a name the page made
+ * (`newId()`), and again under the same name while its outcome is in doubt. Refused as `taken`
+ * after a doubt, the first attempt was stored and its secret went with the lost answer: that one
+ * is `revoke`d (revoked or deleted: nobody ever saw its secret, so it must never work) and the
+ * thing is made again under a new name, so the user gets one that works and nothing live is left
+ * that nobody can use. A first attempt that arrives late meets its taken name and stores nothing.
+ * Given up while still in doubt, the last name is revoked too, as far as the network lets.
+ * Refusals come back as they are.
  */
 export async function createShownOnce<T>(
   create: (id: string) => PromiseLike<Outcome<T>>,
