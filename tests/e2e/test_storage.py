@@ -1,7 +1,7 @@
-"""Storage in the browser (web/e2e/storage.mjs): avatar upload shown in the header, an image pasted
-and a PDF picked into the composer (the PDF's upload response lost on the way), both shown after
-a reload, and an attachment's signed URL dead after sign-out once expired. The database is checked
-for what the page claimed."""
+"""Storage in the browser (web/e2e/storage.mjs): avatar upload shown in the header (its response
+lost on the way), an image pasted and a PDF picked into the composer (the PDF's upload response
+lost too), both shown after a reload, and an attachment's signed URL dead after sign-out once
+expired. The database is checked for what the page claimed."""
 
 from __future__ import annotations
 
@@ -43,7 +43,8 @@ def test_avatar_upload_shows_in_the_header(storage_journey: dict[str, Any], prod
         " join storage.objects o on o.bucket_id = 'avatars' and o.name like p.id::text || '/%' where p.email = $1",
         email,
     )
-    assert len(rows) == 1
+    assert step["detail"]["uploads"] == 1  # its response lost: found stored, not uploaded again
+    assert len(rows) == 1  # one object: the one the profile shows
     assert rows[0]["avatar_url"] == step["detail"]["src"]
     assert rows[0]["avatar_url"].endswith(rows[0]["name"])
     assert rows[0]["type"] == "image/png"

@@ -1,5 +1,5 @@
-// Browser journey for Storage: an avatar set on the profile shows in the header and beside the
-// user's messages; an image attached by paste and a PDF by the picker (its upload's response lost
+// Browser journey for Storage: an avatar set on the profile (its upload's response lost on the way)
+// shows in the header and beside the user's messages; an image attached by paste and a PDF by the picker (its upload's response lost
 // on the way) are sent with a question, shown as a thumbnail and a chip, and still there after a
 // reload; after signing out, the attachment's signed URL stops working once its (deliberately
 // short) lifetime has passed.
@@ -48,15 +48,19 @@ await journey(async ({ newPage }) => {
 
   await step('set an avatar on the profile and see it in the header', async () => {
     await page.goto(`${WEB_URL}/profile`)
+    // The upload is stored but its response lost: the page finds it stored and uses it, rather than
+    // failing or uploading a second copy (the test counts the user's avatar objects).
+    const uploads = await failNextPost(page, /\/storage\/v1\/object\/avatars\//, 'lost')
     await page.locator(tid('avatar-input')).setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: PNG })
     const header = page.locator(`${tid('header-avatar')} ${tid('avatar-img')}`)
     await header.waitFor({ timeout: STEP_MS })
+    await noErrorToast(page, 'an avatar whose upload response was lost')
     const src = await header.getAttribute('src')
     if (!src.includes('/storage/v1/object/public/avatars/')) throw new Error(`header avatar is ${src}`)
     await imageLoaded(header)
     await imageLoaded(page.locator(`${tid('profile-avatar')}`))
     await shot(page, '01-avatar')
-    return { src }
+    return { src, uploads: await uploads() }
   })
 
   await step('attach an image by paste and a PDF by the picker (a dropped file removed again), then send', async () => {

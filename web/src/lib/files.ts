@@ -90,16 +90,13 @@ function storageOutcome(path: string, error: StorageError | null): Outcome<strin
 /** Storage's refusal of a path that is already stored (HTTP 400, `statusCode` 409 "Duplicate"). */
 const pathTaken = (outcome: Outcome<string>) => (outcome.error as StorageError | null)?.statusCode === '409'
 
-/** Upload one attachment under the caller's folder; the metadata a message records. An upload
- * whose response was lost is looked for and sent again under the same path only if it is not
- * there, so a dropped connection neither fails a stored file nor stores it twice. */
-export async function uploadAttachment(file: File): Promise<Attachment> {
-  const uid = await userId()
-  const type = fileType(file)
-  const path = `${uid}/${crypto.randomUUID()}/${safeName(file.name)}`
-  const bucket = () => supabase().storage.from('attachments')
+/** Upload `body` to a new `path` of a bucket, once: an upload whose response was lost is looked for
+ * and sent again under the same path only if it is not there, so a dropped connection neither
+ * fails a stored file nor stores it twice (nor leaves it stored and unused). */
+async function uploadOnce(bucketName: string, path: string, body: Blob, options: { contentType: string; cacheControl?: string }): Promise<void> {
+  const bucket = () => supabase().storage.from(bucketName)
   const { error } = await storeOnce(
-    async () => storageOutcome(path, (await bucket().upload(path, file, { contentType: type, upsert: false })).error),
+    async () => storageOutcome(path, (await bucket().upload(path, body, { ...options, upsert: false })).error),
     async () => {
       const { data, error: failed } = await bucket().exists(path)
       if (data) return storageOutcome(path, null)
@@ -109,6 +106,14 @@ export async function uploadAttachment(file: File): Promise<Attachment> {
     { taken: pathTaken },
   )
   if (error) throw error
+}
+
+/** Upload one attachment under the caller's folder; the metadata a message records. */
+export async function uploadAttachment(file: File): Promise<Attachment> {
+  const uid = await userId()
+  const type = fileType(file)
+  const path = `${uid}/${crypto.randomUUID()}/${safeName(file.name)}`
+  await uploadOnce('attachments', path, file, { contentType: type })
   const attachment: Attachment = { bucket: 'attachments', path, name: file.name.slice(0, 255) || 'file', mime_type: type, size: file.size }
   if (ATTACHMENT_IMAGE_TYPES.includes(type)) {
     const size = await imageSize(file)
@@ -172,12 +177,9 @@ export function storedAvatarPath(url: string | null | undefined): string | null 
 export async function uploadAvatar(file: File, previous: string | null): Promise<string> {
   const uid = await userId()
   const path = `${uid}/avatar-${Date.now()}.png`
-  const body = await squareAvatar(file)
-  const bucket = supabase().storage.from('avatars')
-  const { error } = await bucket.upload(path, body, { contentType: 'image/png', cacheControl: '31536000' })
-  if (error) throw error
+  await uploadOnce('avatars', path, await squareAvatar(file), { contentType: 'image/png', cacheControl: '31536000' })
   await removeAvatar(previous)
-  return bucket.getPublicUrl(path).data.publicUrl
+  return supabase().storage.from('avatars').getPublicUrl(path).data.publicUrl
 }
 
 export async function removeAvatar(url: string | null): Promise<void> {
