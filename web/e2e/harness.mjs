@@ -101,22 +101,22 @@ export function watchFrames(page, frames = { chunk: 0, done: 0, topics: new Set(
 }
 
 /**
- * The network fails the page's next POST to a URL matching `pattern`: 'lost' lets it reach the
- * server (and be stored) and then drops the response; 'dropped' drops it before it is sent. The
- * page cannot tell which. Returns a function that stops interfering and resolves to the number of
- * POSTs the page made to such URLs meanwhile.
+ * The network fails the page's next `method` request (POST by default) to a URL matching
+ * `pattern`: 'lost' lets it reach the server (and be stored) and then drops the response;
+ * 'dropped' drops it before it is sent. The page cannot tell which. Returns a function that stops
+ * interfering and resolves to the number of such requests the page made meanwhile.
  */
-export async function failNextPost(page, pattern, fate) {
-  const seen = { posts: 0 }
+export async function failNext(page, pattern, fate, method = 'POST') {
+  const seen = { requests: 0 }
   const handler = async (route) => {
-    if (route.request().method() !== 'POST' || seen.posts++ > 0) return route.fallback()
+    if (route.request().method() !== method || seen.requests++ > 0) return route.fallback()
     if (fate === 'lost') await route.fetch()
     return route.abort('connectionreset')
   }
   await page.route(pattern, handler)
   return async () => {
     await page.unroute(pattern, handler)
-    return seen.posts
+    return seen.requests
   }
 }
 

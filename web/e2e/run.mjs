@@ -3,7 +3,7 @@
 // Env: see harness.mjs. Prints one JSON object on the last line of stdout: {ok, steps, users,
 // sessionId, roleSlug, probe, lostProbe, lostSessionId, problems}; exits 1 when any step failed.
 // tests/e2e/test_browser.py runs it and checks the outcome against the database as well.
-import { TAG, STEP_MS, WEB_URL, expectText, failNextPost, journey, noErrorToast, pause, result, shot, step, tid, watchFrames } from './harness.mjs'
+import { TAG, STEP_MS, WEB_URL, expectText, failNext, journey, noErrorToast, pause, result, shot, step, tid, watchFrames } from './harness.mjs'
 
 const PASSWORD = 'galaxy2024pw'
 
@@ -110,7 +110,7 @@ await journey(async ({ newPage }) => {
     const turns = await page.locator(tid('turn')).count()
     // The request for another answer is taken but its response lost: asked again with the same
     // answer number, it gets the same answer (the test counts the answers in the database).
-    const requests = await failNextPost(page, /\/rest\/v1\/rpc\/request_answer/, 'lost')
+    const requests = await failNext(page, /\/rest\/v1\/rpc\/request_answer/, 'lost')
     await turn.locator(tid('regenerate')).click()
     const last = page.locator(tid('turn')).last()
     await expectText(last, /offline model/)
@@ -135,7 +135,7 @@ await journey(async ({ newPage }) => {
 
   await step('a send whose response is lost is stored once', async () => {
     // The next insert into `table` is stored but its response lost, or dropped before it is sent.
-    const interfere = (table, fate) => failNextPost(page, new RegExp(`/rest/v1/${table}\\?`), fate)
+    const interfere = (table, fate) => failNext(page, new RegExp(`/rest/v1/${table}\\?`), fate)
     const settled = async (what) => {
       await idle(page) // the send, with its retries, has ended
       if ((await page.locator(tid('composer')).inputValue()) !== '') throw new Error(`${what}: the draft came back as unsent`)
@@ -197,7 +197,7 @@ await journey(async ({ newPage }) => {
     await page.locator(tid('role-description')).fill('Answers in verse')
     await page.locator(tid('role-prompt')).fill('You are a poet. Answer every question as a short poem.')
     // Its insert is stored but the response lost: the page finds the role instead of failing.
-    const roleInserts = await failNextPost(page, /\/rest\/v1\/ai_roles\?/, 'lost')
+    const roleInserts = await failNext(page, /\/rest\/v1\/ai_roles\?/, 'lost')
     await page.locator(tid('role-submit')).click()
     await expectText(page.locator(tid('my-roles')), new RegExp(name))
     if ((await roleInserts()) !== 1) throw new Error('the role was inserted again')

@@ -1,10 +1,10 @@
 // Running ChatGalaxy as a service, in the browser: the usage page (allowance and the 30-day chart),
 // API keys (create: shown once, also when its answer is lost; revoke), the admin area (absent for
-// a user; search, change a plan, disable, see usage as an admin), and export + delete from the
-// profile page; in Chinese and English, on a desktop and a phone. Users come from
+// a user; search, change a plan, disable, see usage as an admin), and export + delete (its answer
+// lost) from the profile page; in Chinese and English, on a desktop and a phone. Users come from
 // tests/e2e/test_service.py (E2E_USERS).
 import { readFileSync } from 'node:fs'
-import { PHONE, journey, login, step, shot, tid, expectText, failNextPost, noErrorToast, result, WEB_URL, STEP_MS } from './harness.mjs'
+import { PHONE, journey, login, step, shot, tid, expectText, failNext, noErrorToast, result, WEB_URL, STEP_MS } from './harness.mjs'
 
 const users = JSON.parse(process.env.E2E_USERS ?? '{}')
 
@@ -67,7 +67,7 @@ await journey(async ({ newPage }) => {
   await step('an API key whose answer is lost: one live key, the one whose secret is shown', async () => {
     // The create is taken but its answer lost: asked again under the same id, it is refused as
     // taken, so the page revokes that key (its secret went with the answer) and makes another.
-    const creates = await failNextPost(carol, /\/rest\/v1\/rpc\/create_api_key/, 'lost')
+    const creates = await failNext(carol, /\/rest\/v1\/rpc\/create_api_key/, 'lost')
     await carol.fill(tid('key-name'), 'lost answer key')
     await carol.click(tid('key-create'))
     const secret = (await expectText(carol.locator(tid('key-secret')), /^sk-cg-[0-9a-f]{48}$/)).trim()
@@ -196,9 +196,14 @@ await journey(async ({ newPage }) => {
     await dave.click(tid('account-delete-confirm'))
     const refused = await expectText(dave.locator('.el-message--error'), /密码不正确/)
     await shot(dave, 'profile-delete-refused-zh')
+    // The right password deletes the account, but the answer is lost: the page finds the account
+    // gone and says it is deleted, rather than sending it again (refused: no such password now).
+    await dave.locator('.el-message--error').first().waitFor({ state: 'detached', timeout: STEP_MS }) // the refusal's toast
+    const deletes = await failNext(dave, /\/api\/account$/, 'lost', 'DELETE')
     await dave.fill(tid('account-delete-password'), users.dave.password)
     await dave.click(tid('account-delete-confirm'))
     await dave.waitForURL(/\/login/, { timeout: STEP_MS })
-    return { refused }
+    await noErrorToast(dave, 'an account deletion whose answer was lost')
+    return { refused, deletes: await deletes() }
   })
 })

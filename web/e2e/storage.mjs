@@ -6,7 +6,7 @@
 //
 // Env: see harness.mjs. Prints {ok, steps, user, sessionId, thumbUrl, pdfUploads, problems}; run by
 // tests/e2e/test_storage.py, which checks the database too.
-import { TAG, STEP_MS, WEB_URL, failNextPost, journey, noErrorToast, pause, result, shot, step, tid } from './harness.mjs'
+import { TAG, STEP_MS, WEB_URL, failNext, journey, noErrorToast, pause, result, shot, step, tid } from './harness.mjs'
 
 const PASSWORD = 'galaxy2024pw'
 // A 4x3 red PNG, written out so the journey needs no image library.
@@ -50,7 +50,7 @@ await journey(async ({ newPage }) => {
     await page.goto(`${WEB_URL}/profile`)
     // The upload is stored but its response lost: the page finds it stored and uses it, rather than
     // failing or uploading a second copy (the test counts the user's avatar objects).
-    const uploads = await failNextPost(page, /\/storage\/v1\/object\/avatars\//, 'lost')
+    const uploads = await failNext(page, /\/storage\/v1\/object\/avatars\//, 'lost')
     await page.locator(tid('avatar-input')).setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: PNG })
     const header = page.locator(`${tid('header-avatar')} ${tid('avatar-img')}`)
     await header.waitFor({ timeout: STEP_MS })
@@ -74,7 +74,7 @@ await journey(async ({ newPage }) => {
     }, [...PNG])
     // The PDF's upload is stored but its response never arrives: the page finds it stored rather
     // than reporting a failure or uploading it again (lib/storeOnce.ts).
-    const pdfUploads = await failNextPost(page, /\/storage\/v1\/object\/attachments\/.*report\.pdf$/, 'lost')
+    const pdfUploads = await failNext(page, /\/storage\/v1\/object\/attachments\/.*report\.pdf$/, 'lost')
     await page.locator(tid('attach-input')).setInputFiles({ name: 'report.pdf', mimeType: 'application/pdf', buffer: PDF })
     // A Markdown note dropped on the composer shows as a chip; removing it takes it off the message.
     await page.locator(tid('composer-form')).evaluate((form) => {

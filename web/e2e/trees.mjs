@@ -7,7 +7,7 @@
 //
 // Env: see harness.mjs. Prints {ok, steps, user, sessionId, branchId, shareToken, resumed, problems} on
 // its last line; tests/e2e/test_trees.py runs it and checks the database for what the page showed.
-import { TAG, STEP_MS, WEB_URL, expectText, failNextPost, final, journey, noErrorToast, result, shot, step, tid } from './harness.mjs'
+import { TAG, STEP_MS, WEB_URL, expectText, failNext, final, journey, noErrorToast, result, shot, step, tid } from './harness.mjs'
 
 const PASSWORD = 'galaxy2024pw'
 Object.assign(result, { user: null, sessionId: null, branchId: null, shareToken: null, resumed: null })
@@ -93,7 +93,7 @@ await journey(async ({ newPage }) => {
   await step('branch into a new chat from an answer', async () => {
     const second = page.locator(tid('turn')).nth(1)
     // The branch is made but the answer lost: asked again under the same name, the same copy.
-    const calls = await failNextPost(page, /\/rest\/v1\/rpc\/chat_branch/, 'lost')
+    const calls = await failNext(page, /\/rest\/v1\/rpc\/chat_branch/, 'lost')
     await second.locator(tid('branch')).click()
     await page.waitForURL((url) => url.searchParams.get('s') && url.searchParams.get('s') !== result.sessionId, {
       timeout: STEP_MS,
@@ -112,7 +112,7 @@ await journey(async ({ newPage }) => {
     await page.locator(tid('share-open')).click()
     // The link is made but its answer lost: asked again under the same id it is refused as taken,
     // so the page deletes that share (its token went with the answer) and makes another.
-    const shares = await failNextPost(page, /\/rest\/v1\/rpc\/share_session/, 'lost')
+    const shares = await failNext(page, /\/rest\/v1\/rpc\/share_session/, 'lost')
     await page.locator(tid('share-create')).click()
     await page.locator(tid('share-link')).waitFor({ timeout: STEP_MS })
     await page.waitForFunction(() => !document.querySelector('[data-testid="share-create"]')?.disabled)

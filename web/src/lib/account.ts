@@ -4,12 +4,15 @@
  * a fresh sign-in, then deletes with Auth's admin API).
  */
 import { readConfig } from './config'
+import { RETRY_WAITS_MS, doubtful } from './storeOnce'
 import { supabase } from './supabase'
 
 export class AccountError extends Error {
   constructor(
     public code: string,
     message: string,
+    /** The HTTP status; 0 when no response arrived. */
+    public status = 0,
   ) {
     super(message)
   }
@@ -19,13 +22,18 @@ async function call(path: string, init: RequestInit): Promise<Response> {
   const { data } = await supabase().auth.getSession()
   const token = data.session?.access_token
   if (!token) throw new AccountError('NotAuthenticated', 'Not signed in')
-  const response = await fetch(`${readConfig().apiUrl}${path}`, {
-    ...init,
-    headers: { ...(init.headers ?? {}), Authorization: `Bearer ${token}` },
-  })
+  let response: Response
+  try {
+    response = await fetch(`${readConfig().apiUrl}${path}`, {
+      ...init,
+      headers: { ...(init.headers ?? {}), Authorization: `Bearer ${token}` },
+    })
+  } catch (e) {
+    throw new AccountError('NetworkError', e instanceof Error ? e.message : String(e))
+  }
   if (!response.ok) {
     const body = (await response.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null
-    throw new AccountError(body?.error?.code ?? `HTTP${response.status}`, body?.error?.message ?? response.statusText)
+    throw new AccountError(body?.error?.code ?? `HTTP${response.status}`, body?.error?.message ?? response.statusText, response.status)
   }
   return response
 }
@@ -44,10 +52,32 @@ export async function exportAccount(): Promise<number> {
   return blob.size
 }
 
+/** Delete the account. A request whose answer was lost (no response, or a 502/503/504) may have
+ * deleted it: Auth is asked whether the account is still there (a deleted one is `user_not_found`)
+ * and the request is sent again only while it is, so a deleted account is reported deleted, not
+ * refused for a password its own deletion made unknown. */
 export async function deleteAccount(password: string): Promise<void> {
-  await call('/api/account', {
-    method: 'DELETE',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ password }),
-  })
+  const request = () =>
+    call('/api/account', { method: 'DELETE', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ password }) })
+  await deleteOnce(request, accountGone)
+}
+
+/** `request` once done, or `gone()` found it done after an attempt whose answer was lost. */
+export async function deleteOnce(request: () => Promise<unknown>, gone: () => Promise<boolean>, waits = RETRY_WAITS_MS): Promise<void> {
+  for (let tries = 0; ; tries++) {
+    try {
+      await request()
+      return
+    } catch (e) {
+      const wait = waits[tries]
+      if (!(e instanceof AccountError && doubtful(e.status)) || wait === undefined) throw e
+      await new Promise((resolve) => setTimeout(resolve, wait))
+      if (await gone()) return
+    }
+  }
+}
+
+async function accountGone(): Promise<boolean> {
+  const { error } = await supabase().auth.getUser()
+  return error?.code === 'user_not_found'
 }
