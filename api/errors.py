@@ -6,7 +6,7 @@
     ├── Forbidden (403)         ── RoleNotEditable, EmailNotConfirmed, TokenUserMismatch, ...
     ├── NotFound (404)          ── SessionNotFound, RoleNotFound, MessageNotFound, ShareNotFound, RouteNotFound
     ├── MethodNotAllowed (405)
-    ├── Conflict (409)          ── UsernameTaken, EmailTaken, SlugTaken, MessageIdTaken
+    ├── Conflict (409)          ── UsernameTaken, EmailTaken, SlugTaken, MessageIdTaken, ShareIdTaken
     ├── PayloadTooLarge (413)
     ├── RateLimited (429, Retry-After) ── QuotaExceeded (carries resets_at)
     ├── UpstreamUnavailable (503)
@@ -148,6 +148,12 @@ EmailTaken = _error_class(Conflict, "EmailTaken", "A user with this email addres
 SlugTaken = _error_class(Conflict, "SlugTaken", "You already have a role with that id.")
 MessageIdTaken = _error_class(
     Conflict, "MessageIdTaken", "That message_id is another message's: a retry sends the same question with it."
+)
+ShareIdTaken = _error_class(
+    Conflict,
+    "ShareIdTaken",
+    "That share_id names a share link already: its token was in the answer that made it. Delete it if that"
+    " answer was lost, and share again under a new id.",
 )
 RouteNotFound = _error_class(NotFound, "RouteNotFound", "No such endpoint.")
 AccountDisabled = _error_class(Forbidden, "AccountDisabled", "This account is disabled.")

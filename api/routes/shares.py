@@ -19,7 +19,7 @@ from postgrest import APIError, AsyncPostgrestClient
 from postgrest.types import ReturnMethod
 
 from api import rules
-from api.errors import ApiError, SessionNotFound, ShareNotFound
+from api.errors import ApiError, SessionNotFound, ShareIdTaken, ShareNotFound
 from api.security import CurrentUser
 from api.upstream import Upstream, call, rest_error, rows
 
@@ -31,6 +31,9 @@ _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 class ShareRequest(msgspec.Struct, forbid_unknown_fields=True):
     include_reasoning: bool = False
     include_attachments: bool = False
+    # The client's UUID for the share: the token is only ever in this answer, so a client that lost
+    # it sends the same id again, is told ShareIdTaken (409), deletes that share and shares anew.
+    share_id: str | None = None
 
 
 class ShareMade(msgspec.Struct):
@@ -79,13 +82,18 @@ class SharedResponse(msgspec.Struct):
     success: bool = True
 
 
-async def _rpc(rest: AsyncPostgrestClient, name: str, params: dict[str, Any], missing: ApiError) -> Any:
-    """An RPC whose PT404 refusal means `missing`; other failures as any REST call's."""
+async def _rpc(
+    rest: AsyncPostgrestClient, name: str, params: dict[str, Any], missing: ApiError, taken: ApiError | None = None
+) -> Any:
+    """An RPC whose PT404 refusal means `missing` and whose ShareIdTaken means `taken`; other
+    failures as any REST call's."""
     try:
         return (await rest.rpc(name, params).execute()).data
     except APIError as exc:
         if exc.code == "PT404":
             raise missing from exc
+        if exc.code == "ShareIdTaken" and taken is not None:
+            raise taken from exc
         raise rest_error(exc) from exc
 
 
@@ -97,6 +105,7 @@ async def create_share(
     if not rules.is_uuid(session_id):
         raise SessionNotFound()
     flags = data or ShareRequest()
+    share_id = None if flags.share_id is None else rules.uuid_field(flags.share_id, "share_id")
     made = await _rpc(
         upstream.rest(user.token),
         "share_session",
@@ -104,8 +113,10 @@ async def create_share(
             "session_id": session_id,
             "include_reasoning": flags.include_reasoning,
             "include_attachments": flags.include_attachments,
+            "share_id": share_id,
         },
         SessionNotFound(session_id=session_id),
+        ShareIdTaken(field="share_id"),
     )
     token = str(made["token"])
     return ShareMadeResponse(

@@ -147,3 +147,27 @@ async def test_bad_share_requests_are_clear_errors(http: httpx.AsyncClient, alic
     )
     assert bad.status_code == 400
     assert error_of(await http.delete("/api/shares/nope", headers=alice.headers))["code"] == "ShareNotFound"
+
+
+async def test_a_share_named_by_its_client_is_made_once(
+    http: httpx.AsyncClient, alice: ApiUser, bob: ApiUser, pg: asyncpg.Connection
+) -> None:
+    session = await new_session(http, alice, title="Named")
+    share_id = str(uuid.uuid4())
+    made = await http.post(f"/api/sessions/{session['id']}/share", json={"share_id": share_id}, headers=alice.headers)
+    assert made.status_code == 201, made.text
+    assert made.json()["share"]["id"] == share_id
+    # Sent again after its answer was lost: refused, nothing stored; the first token still opens it.
+    again = await http.post(f"/api/sessions/{session['id']}/share", json={"share_id": share_id}, headers=alice.headers)
+    assert again.status_code == 409
+    assert error_of(again)["code"] == "ShareIdTaken"
+    assert error_of(again)["field"] == "share_id"
+    assert (await http.get(f"/api/share/{made.json()['share']['token']}")).status_code == 200
+    # Another user's id is refused the same way, and their share is not touched.
+    theirs = await new_session(http, bob, title="Bob's")
+    taken = await http.post(f"/api/sessions/{theirs['id']}/share", json={"share_id": share_id}, headers=bob.headers)
+    assert error_of(taken)["code"] == "ShareIdTaken"
+    rows = await pg.fetch("select session_id::text from chat_shares where id = $1", uuid.UUID(share_id))
+    assert [r["session_id"] for r in rows] == [session["id"]]
+    bad = await http.post(f"/api/sessions/{session['id']}/share", json={"share_id": "nope"}, headers=alice.headers)
+    assert error_of(bad)["code"] == "InvalidId"
