@@ -6,7 +6,8 @@
     ├── Forbidden (403)         ── RoleNotEditable, EmailNotConfirmed, TokenUserMismatch, ...
     ├── NotFound (404)          ── SessionNotFound, RoleNotFound, MessageNotFound, ShareNotFound, RouteNotFound
     ├── MethodNotAllowed (405)
-    ├── Conflict (409)          ── UsernameTaken, EmailTaken, SlugTaken, MessageIdTaken, ShareIdTaken
+    ├── Conflict (409)          ── UsernameTaken, EmailTaken, SlugTaken, MessageIdTaken, SessionIdTaken,
+    │                              ShareIdTaken
     ├── PayloadTooLarge (413)
     ├── RateLimited (429, Retry-After) ── QuotaExceeded (carries resets_at)
     ├── UpstreamUnavailable (503)
@@ -149,6 +150,7 @@ SlugTaken = _error_class(Conflict, "SlugTaken", "You already have a role with th
 MessageIdTaken = _error_class(
     Conflict, "MessageIdTaken", "That message_id is another message's: a retry sends the same question with it."
 )
+SessionIdTaken = _error_class(Conflict, "SessionIdTaken", "That id is another user's chat session.")
 ShareIdTaken = _error_class(
     Conflict,
     "ShareIdTaken",

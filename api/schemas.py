@@ -162,6 +162,7 @@ class SessionsResponse(Struct):
 class SessionCreate(Struct):
     title: str | None = None
     role_id: str | None = None
+    id: str | None = None  # the client's UUID for the session: sending it again returns the session it made
 
 
 class SessionUpdate(Struct):

@@ -17,7 +17,7 @@ from postgrest import AsyncPostgrestClient
 from api import rules
 from api.conversation import find_role, find_session
 from api.database import Caller
-from api.errors import SessionNotFound
+from api.errors import Conflict, SessionIdTaken, SessionNotFound
 from api.schemas import Ok, SessionCreate, SessionOut, SessionResponse, SessionsResponse, SessionUpdate
 from api.security import CurrentUser
 from api.upstream import Upstream, call, rows
@@ -74,11 +74,23 @@ class SessionController(Controller):
 
     @post("/", status_code=201)
     async def create_session(self, data: SessionCreate, user: CurrentUser, upstream: Upstream) -> SessionResponse:
+        """A new session; with the client's `id` for it, sending it again (its answer was lost)
+        returns the session that id made, and another user's id is SessionIdTaken (409)."""
         rest = upstream.rest(user.token)
         payload: dict[str, Any] = {"title": _title(data.title)}
+        if data.id is not None:
+            payload["id"] = rules.uuid_field(data.id, "id")
         if data.role_id:
             payload["role_id"] = (await find_role(rest, data.role_id))["id"]
-        response = await call(rest.from_("chat_sessions").insert(payload).execute())
+        try:
+            response = await call(rest.from_("chat_sessions").insert(payload).execute())
+        except Conflict:
+            if "id" not in payload:
+                raise
+            stored = await call(rest.from_("chat_sessions").select("*").eq("id", payload["id"]).execute())
+            if not rows(stored.data):
+                raise SessionIdTaken(field="id") from None
+            return await _one(rest, rows(stored.data)[0])
         return await _one(rest, rows(response.data)[0])
 
     @get("/{session_id:str}")

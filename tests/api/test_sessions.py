@@ -1,4 +1,5 @@
-"""Sessions and the profile: each user's own, and another user's is a 404 like a missing one."""
+"""Sessions and the profile: each user's own, and another user's is a 404 like a missing one; a
+session created under the client's id is made once."""
 
 from __future__ import annotations
 
@@ -23,6 +24,26 @@ async def test_session_lifecycle(http: httpx.AsyncClient, alice: ApiUser) -> Non
     gone = await http.get(f"/api/sessions/{session['id']}", headers=alice.headers)
     assert gone.status_code == 404
     assert error_of(gone)["code"] == "SessionNotFound"
+
+
+async def test_a_session_named_by_its_client_is_made_once(
+    http: httpx.AsyncClient, alice: ApiUser, bob: ApiUser
+) -> None:
+    session_id = str(uuid.uuid4())
+    body = {"id": session_id, "title": "Named", "role_id": "tech_expert"}
+    made = await http.post("/api/sessions", json=body, headers=alice.headers)
+    assert made.status_code == 201, made.text
+    assert made.json()["session"]["id"] == session_id
+    again = await http.post("/api/sessions", json=body, headers=alice.headers)  # its answer was lost
+    assert again.status_code == 201
+    assert again.json()["session"] == made.json()["session"]
+    listed = (await http.get("/api/sessions", headers=alice.headers)).json()["sessions"]
+    assert [s["id"] for s in listed] == [session_id]
+    taken = await http.post("/api/sessions", json={"id": session_id}, headers=bob.headers)
+    assert (taken.status_code, error_of(taken)["code"], error_of(taken)["field"]) == (409, "SessionIdTaken", "id")
+    assert (await http.get("/api/sessions", headers=bob.headers)).json()["sessions"] == []
+    bad = await http.post("/api/sessions", json={"id": "nope"}, headers=alice.headers)
+    assert error_of(bad)["code"] == "InvalidId"
 
 
 async def test_unknown_role_for_a_session_is_404(http: httpx.AsyncClient, alice: ApiUser) -> None:
