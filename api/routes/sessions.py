@@ -87,10 +87,10 @@ class SessionController(Controller):
         except Conflict:
             if "id" not in payload:
                 raise
-            stored = await call(rest.from_("chat_sessions").select("*").eq("id", payload["id"]).execute())
-            if not rows(stored.data):
+            stored = rows((await call(rest.from_("chat_sessions").select("*").eq("id", payload["id"]).execute())).data)
+            if not stored:
                 raise SessionIdTaken(field="id") from None
-            return await _one(rest, rows(stored.data)[0])
+            return await _one(rest, stored[0])
         return await _one(rest, rows(response.data)[0])
 
     @get("/{session_id:str}")

@@ -4,7 +4,7 @@
  * a fresh sign-in, then deletes with Auth's admin API).
  */
 import { readConfig } from './config'
-import { RETRY_WAITS_MS, doubtful } from './storeOnce'
+import { RETRY_WAITS_MS, storeOnce, type Outcome } from './storeOnce'
 import { supabase } from './supabase'
 
 export class AccountError extends Error {
@@ -62,18 +62,25 @@ export async function deleteAccount(password: string): Promise<void> {
   await deleteOnce(request, accountGone)
 }
 
-/** `request` once done, or `gone()` found it done after an attempt whose answer was lost. */
+/** `request` once done, or `gone()` found it done after an attempt whose answer was lost: storeOnce
+ * with "gone" as the look that finds the earlier attempt's effect. */
 export async function deleteOnce(request: () => Promise<unknown>, gone: () => Promise<boolean>, waits = RETRY_WAITS_MS): Promise<void> {
-  for (let tries = 0; ; tries++) {
-    try {
-      await request()
-      return
-    } catch (e) {
-      const wait = waits[tries]
-      if (!(e instanceof AccountError && doubtful(e.status)) || wait === undefined) throw e
-      await new Promise((resolve) => setTimeout(resolve, wait))
-      if (await gone()) return
-    }
+  const { error } = await storeOnce(
+    () => settled(request()),
+    async () => ({ data: (await gone()) ? true : null, error: null, status: 200 }),
+    { waits, taken: () => false },
+  )
+  if (error) throw error
+}
+
+/** A request's AccountError as an Outcome (its status 0 when no response came); others rethrown. */
+async function settled(request: Promise<unknown>): Promise<Outcome<true>> {
+  try {
+    await request
+    return { data: true, error: null, status: 200 }
+  } catch (e) {
+    if (e instanceof AccountError) return { data: null, error: e, status: e.status }
+    throw e
   }
 }
 

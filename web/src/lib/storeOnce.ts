@@ -23,11 +23,9 @@ export interface Outcome<T> {
 /** Waits before each further attempt, in milliseconds. */
 export const RETRY_WAITS_MS = [400, 1200, 3000]
 
-/** No response (status 0), or a proxy's "the server is not there right now": a write may have landed. */
-export const doubtful = (status: number): boolean => [0, 502, 503, 504].includes(status)
-
+/** No response, or a proxy's "the server is not there right now": the write may have landed. */
 export function inDoubt(outcome: Outcome<unknown>): boolean {
-  return outcome.error !== null && doubtful(outcome.status)
+  return outcome.error !== null && [0, 502, 503, 504].includes(outcome.status)
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
