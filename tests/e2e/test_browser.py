@@ -144,6 +144,13 @@ def test_profile(journey: dict[str, Any]) -> None:
     passed(journey, "profile shows the user and their counts")
 
 
+def test_password_changed_on_the_profile_page(journey: dict[str, Any]) -> None:
+    """Typed twice (a mismatch cannot be saved), the current password refused in Chinese, then
+    changed with the answer lost (sent again, Auth's same_password taken as done); the login step
+    below is refused the old password and takes the new one."""
+    passed(journey, "change the password on the profile page: typed twice, the current one refused, an answer lost")
+
+
 def test_language_switch(journey: dict[str, Any]) -> None:
     passed(journey, "switch the UI to English and back")
 
@@ -161,7 +168,7 @@ def test_second_user_sees_nothing_of_the_first(journey: dict[str, Any]) -> None:
 
 
 def test_login_again(journey: dict[str, Any]) -> None:
-    passed(journey, "alice logs in again and finds her chats")
+    passed(journey, "alice logs in again with her new password and finds her chats")
 
 
 def test_no_page_errors_or_csp_violations(journey: dict[str, Any]) -> None:

@@ -46,6 +46,8 @@ describe('describeError', () => {
   it('maps GoTrue codes to messages the user can read', () => {
     expect(describeError({ code: 'invalid_credentials', message: 'Invalid login credentials' }).key).toBe('auth.invalidCredentials')
     expect(describeError({ code: 'user_already_exists', message: 'x' }).key).toBe('auth.emailTaken')
+    expect(describeError({ code: 'same_password', message: 'New password should be different from the old password.' }).key).toBe('auth.samePassword')
+    expect(describeError({ code: 'user_banned', message: 'User is banned' }).key).toBe('auth.userBanned')
     expect(describeError({ code: '23505', message: 'duplicate key value violates unique constraint "profiles_username_key"' }).key).toBe(
       'auth.usernameTaken',
     )

@@ -1,14 +1,15 @@
 /**
  * A question (or session) insert whose response is lost: found when the first attempt was stored,
  * sent again under the same id when it was not, never stored twice; refusals are not retried. An
- * idempotent call (a numbered answer requested) is repeated while in doubt, and only then.
+ * idempotent call (a numbered answer requested) is repeated while in doubt, and only then. A new
+ * password whose answer is lost is set again, and Auth's "same password" then means it was set.
  * A new API key is made once with a secret its user saw: a key stored by an attempt whose answer
  * was lost is revoked and another made. A fake server with a table of ids stands in for
  * supabase-js; the browser journeys do the same through the real stack (web/e2e/run.mjs, "a send
  * whose response is lost"; web/e2e/service.mjs, "an API key whose answer is lost").
  */
 import { describe, expect, it } from 'vitest'
-import { createShownOnce, inDoubt, repeatWhileInDoubt, storeOnce, type Outcome, type Retries } from '@/lib/storeOnce'
+import { createShownOnce, inDoubt, repeatTillApplied, repeatWhileInDoubt, storeOnce, type Outcome, type Retries } from '@/lib/storeOnce'
 
 type Fate = 'stored' | 'lost-after-storing' | 'lost-before-storing' | 'unavailable' | 'refused' | 'stored-late'
 
@@ -255,5 +256,48 @@ describe('createShownOnce', () => {
     expect(keys.creates).toEqual(['id-1', 'id-1', 'id-1', 'id-1'])
     expect(keys.revokes).toEqual(['id-1'])
     expect(keys.live()).toEqual([])
+  })
+})
+
+describe('repeatTillApplied', () => {
+  /** Auth's PUT /user with a password: refused as `same_password` when it is the current one. */
+  const auth = (fates: ('applied-lost' | 'lost' | 'answered')[], current = 'old-pass-1') => {
+    const state = { current, calls: 0 }
+    const call = (password: string) => () => {
+      state.calls += 1
+      const fate = fates.shift() ?? 'answered'
+      if (fate === 'lost') return Promise.resolve(lost())
+      if (password === state.current) {
+        return Promise.resolve({ data: null, error: { code: 'same_password', message: 'New password should be different' }, status: 422 })
+      }
+      state.current = password
+      return Promise.resolve(fate === 'applied-lost' ? lost() : { data: 'user', error: null, status: 200 })
+    }
+    return { call, state }
+  }
+  const same = (o: Outcome<unknown>) => o.error?.code === 'same_password'
+
+  it('takes "same password" after a lost answer as the lost attempt applied', async () => {
+    const server = auth(['applied-lost', 'lost'])
+    expect((await repeatTillApplied(server.call('new-pass-2'), same, [0, 0, 0])).error).toBeNull()
+    expect(server.state).toEqual({ current: 'new-pass-2', calls: 3 })
+  })
+
+  it('sets it again when the lost attempt never arrived', async () => {
+    const server = auth(['lost'])
+    expect(await repeatTillApplied(server.call('new-pass-2'), same, [0, 0])).toMatchObject({ data: 'user', error: null })
+    expect(server.state).toEqual({ current: 'new-pass-2', calls: 2 })
+  })
+
+  it('keeps "same password" a refusal when no answer was lost', async () => {
+    const server = auth([])
+    expect((await repeatTillApplied(server.call('old-pass-1'), same, [0, 0])).error?.code).toBe('same_password')
+    expect(server.state.calls).toBe(1)
+  })
+
+  it('gives up in doubt after its waits', async () => {
+    const server = auth(['lost', 'lost', 'lost'])
+    expect(inDoubt(await repeatTillApplied(server.call('new-pass-2'), same, [0, 0]))).toBe(true)
+    expect(server.state).toEqual({ current: 'old-pass-1', calls: 3 })
   })
 })

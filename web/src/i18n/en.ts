@@ -19,6 +19,7 @@ const en: typeof zh = {
     usernameProblems: { empty: 'Enter a username', spaces: 'No leading or trailing spaces', tooShort: 'Username is too short', tooLong: 'Username is too long' },
     usernameChecking: 'Checking username…', usernameFree: 'Username is available', usernameTaken: 'Username is taken',
     invalidCredentials: 'Wrong email or password', emailTaken: 'This email is already registered', weakPassword: 'The password does not meet the rules',
+    samePassword: 'The new password must differ from the current one', userBanned: 'This account is suspended',
     registered: 'Signed up. Welcome!',
     rateLimited: 'Too many attempts, try again later',
     checkMailboxTitle: 'Check your mailbox', checkMailbox: 'We sent a confirmation link to {email}. Open it to finish signing up.',

@@ -17,6 +17,7 @@ export default {
     usernameProblems: { empty: '请输入用户名', spaces: '首尾不能有空格', tooShort: '用户名太短', tooLong: '用户名太长' },
     usernameChecking: '正在检查用户名…', usernameFree: '用户名可用', usernameTaken: '用户名已被占用',
     invalidCredentials: '邮箱或密码错误', emailTaken: '该邮箱已注册', weakPassword: '密码不符合要求',
+    samePassword: '新密码不能与当前密码相同', userBanned: '该账号已被停用',
     registered: '注册成功，欢迎！',
     rateLimited: '操作太频繁，请稍后再试',
     checkMailboxTitle: '请查收邮件', checkMailbox: '我们已向 {email} 发送确认链接，打开它即可完成注册。',

@@ -12,6 +12,8 @@ const AUTH_CODES: Record<string, string> = {
   user_already_exists: 'auth.emailTaken',
   email_exists: 'auth.emailTaken',
   weak_password: 'auth.weakPassword',
+  same_password: 'auth.samePassword',
+  user_banned: 'auth.userBanned',
   over_request_rate_limit: 'auth.rateLimited',
   over_email_send_rate_limit: 'auth.rateLimited',
   mfa_verification_failed: 'mfa.codeWrong',

@@ -109,6 +109,27 @@ export async function createShownOnce<T>(
   }
 }
 
+/**
+ * A call whose repeat, once it has taken effect, is refused (`already`: setting the password it
+ * has just set is `same_password`), made again while its outcome is in doubt. That refusal after
+ * a doubt says the lost attempt was applied: it resolves as done. The same refusal of a first
+ * attempt, or after an answer that did come back, stays a refusal.
+ */
+export async function repeatTillApplied<T>(
+  call: () => PromiseLike<Outcome<T>>,
+  already: (outcome: Outcome<T>) => boolean,
+  waits: readonly number[] = RETRY_WAITS_MS,
+): Promise<Outcome<T>> {
+  let outcome = await call()
+  for (const wait of waits) {
+    if (!inDoubt(outcome)) break
+    await sleep(wait)
+    outcome = await call()
+    if (already(outcome)) return { data: null, error: null, status: outcome.status }
+  }
+  return outcome
+}
+
 /** A call that gives the same result when repeated with the same arguments (`request_answer` with
  * its answer number), made again while its outcome is in doubt. */
 export async function repeatWhileInDoubt<T>(

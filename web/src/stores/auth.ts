@@ -3,6 +3,7 @@ import { defineStore } from 'pinia'
 import { ref, computed } from 'vue'
 import type { Session, User } from '@supabase/supabase-js'
 import { supabase } from '@/lib/supabase'
+import { repeatTillApplied } from '@/lib/storeOnce'
 import type { Profile } from '@/lib/types'
 
 export const useAuth = defineStore('auth', () => {
@@ -179,8 +180,16 @@ export const useAuth = defineStore('auth', () => {
     profile.value = data as Profile
   }
 
+  /** Sets the password, again while the answer is lost on the way: a repeat refused as the same
+   * password found the lost one applied. */
   async function changePassword(password: string): Promise<void> {
-    const { error } = await supabase().auth.updateUser({ password })
+    const { error } = await repeatTillApplied(
+      async () => {
+        const { data, error } = await supabase().auth.updateUser({ password })
+        return { data, error, status: error ? error.status ?? 0 : 200 }
+      },
+      (outcome) => outcome.error?.code === 'same_password',
+    )
     if (error) throw error
   }
 
