@@ -182,6 +182,15 @@ class LocalbaseSettings:
             False,
         )
     )
+    # [auth.email] double_confirm_changes (GoTrue's secure email change): a new address applies once
+    # the links mailed to both the current and the new address are followed.
+    secure_email_change: bool = field(
+        default_factory=lambda: config.setting_bool(
+            ("LOCALBASE_SECURE_EMAIL_CHANGE", "GOTRUE_MAILER_SECURE_EMAIL_CHANGE_ENABLED"),
+            "auth.email.double_confirm_changes",
+            True,
+        )
+    )
     mailer_otp_exp: int = field(
         default_factory=lambda: config.setting_int(
             ("LOCALBASE_MAILER_OTP_EXP", "GOTRUE_MAILER_OTP_EXP"), "auth.email.otp_expiry", 86400

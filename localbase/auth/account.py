@@ -78,14 +78,13 @@ async def update_user(auth: Auth, call: Call) -> Reply:
             row = await conn.fetchrow(Q["user_by_id"], user.id)
         if password_hash is not None:  # a new password signs out every other session
             await conn.execute(Q["end_sessions"], user.id, session_id, "others")
+        mails: list[links.Mail] = []
         if new_email and not settings.autoconfirm:
             redirect_to = safe_redirect(call.query("redirect_to"), settings)
-            token, link = await links.issue(
-                conn, auth, User.from_row(row), "email_change", redirect_to=redirect_to, new_email=new_email
-            )
+            mails = await links.issue_email_change(conn, auth, User.from_row(row), new_email, redirect_to=redirect_to)
             row = await conn.fetchrow(Q["user_by_id"], user.id)
-    if new_email and not settings.autoconfirm:
-        await mail.send(settings.mail_dir, new_email, "email_change", user.id, token=token, link=link)
+    for sent in mails:
+        await mail.send(settings.mail_dir, sent.to, "email_change", user.id, token=sent.token, link=sent.link)
     return Reply(200, User.from_row(row).to_json())
 
 

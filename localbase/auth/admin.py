@@ -204,10 +204,15 @@ async def _prepare_link(auth: Auth, call: Call, kind: str, data: dict[str, Any])
                 user = await _new_unconfirmed(auth, call, conn, email, kind=kind, data=data)
         elif user is None:
             raise not_found("user_not_found", USER_NOT_FOUND)
-        new_email = None
         if verification == "email_change":
+            if kind == "email_change_current" and not settings.secure_email_change:
+                raise validation_failed("Enable secure email change to generate link for current email")
             new_email = addresses.email(call.text("new_email") or "")
-        token, link = await links.issue(conn, auth, user, verification, redirect_to=redirect_to, new_email=new_email)
+            end = "current" if kind == "email_change_current" else "new"
+            (made,) = await links.issue_email_change(conn, auth, user, new_email, redirect_to=redirect_to, ends=(end,))
+            token, link = made.token, made.link
+        else:
+            token, link = await links.issue(conn, auth, user, verification, redirect_to=redirect_to)
         fresh = await conn.fetchrow(Q["user_by_id"], user.id)
     return User.from_row(fresh), token, link
 

@@ -2,12 +2,15 @@
 
 Each verification kind lives in one auth.users column, as in GoTrue: sign-up and invite in
 `confirmation_token`, magic link and recovery in `recovery_token`, email change in
-`email_change_token_new`. A token lives `mailer_otp_exp` seconds after it was sent and is cleared
-when redeemed, so a link works once.
+`email_change_token_new` and, with secure email change on (`double_confirm_changes`), also in
+`email_change_token_current`: a link to each address, and the change applies when both have been
+followed (the first only counts, `email_change_confirm_status` 1). A token lives `mailer_otp_exp`
+seconds after it was sent and is cleared when redeemed, so a link works once.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -28,26 +31,50 @@ COLUMN = {
 _SET = {"confirmation": "set_confirmation", "recovery": "set_recovery"}
 LINK_INVALID = "Email link is invalid or has expired"
 OTP_INVALID = "Token has expired or is invalid"
+ONE_OF_TWO = "Confirmation link accepted. Please proceed to confirm link sent to the other email"
+
+
+@dataclass(frozen=True)
+class Mail:
+    to: str
+    token: mail.OneTimeToken
+    link: str
 
 
 async def issue(
-    conn: asyncpg.Connection, auth: Auth, user: User, kind: str, *, redirect_to: str, new_email: str | None = None
+    conn: asyncpg.Connection, auth: Auth, user: User, kind: str, *, redirect_to: str
 ) -> tuple[mail.OneTimeToken, str]:
-    """Store a fresh token of `kind` for the user; the token and its action link."""
-    address = new_email or user.email or ""
-    token = mail.new_token(address)
-    column = COLUMN[kind]
-    if column == "email_change":
-        await conn.execute(Q["set_email_change"], user.id, new_email, token.token_hash)
-    else:
-        await conn.execute(Q[_SET[column]], user.id, token.token_hash)
+    """Store a fresh token of `kind` (not an email change) for the user; the token and its link."""
+    token = mail.new_token(user.email or "")
+    await conn.execute(Q[_SET[COLUMN[kind]]], user.id, token.token_hash)
     return token, mail.action_link(auth.url, token, kind, redirect_to)
+
+
+async def issue_email_change(
+    conn: asyncpg.Connection, auth: Auth, user: User, new_email: str, *, redirect_to: str, ends: tuple[str, ...] = ()
+) -> list[Mail]:
+    """Stage the change of the user's address to `new_email`, none of its links followed yet: the
+    mails to send. By default (PUT /user, resend) a link to the new address and, with secure email
+    change on and an address to change from, one to the current address, any earlier ones void;
+    `ends` ("new", "current": admin links) makes just those and keeps the other end's token."""
+    secure = auth.settings.localbase.secure_email_change and bool(user.email)
+    wanted = ends or (("new", "current") if secure else ("new",))
+    address = {"new": new_email, "current": user.email or ""}
+    tokens = {end: mail.new_token(address[end]) for end in wanted}
+    # Per end: the new hash; else, for admin links, None (keep it), otherwise '' (none due).
+    hashes = [tokens[end].token_hash if end in tokens else (None if ends else "") for end in ("new", "current")]
+    await conn.execute(Q["set_email_change"], user.id, new_email, *hashes)
+    return [
+        Mail(address[end], token, mail.action_link(auth.url, token, "email_change", redirect_to))
+        for end, token in tokens.items()
+    ]
 
 
 async def redeem(
     conn: asyncpg.Connection, auth: Auth, kind: str, token_hash: str, *, email: str | None, message: str
-) -> User:
-    """The user whose live token this is, after spending it (email confirmed or change applied)."""
+) -> User | None:
+    """The user whose live token this is, after spending it (email confirmed or change applied);
+    None when it was the first of a secure email change's two links (the change waits for the other)."""
     # Spent tokens are stored as '', which must never match; and no stored hash holds a NUL, which
     # Postgres text cannot even be asked for (a link's query can carry one).
     if not token_hash or "\x00" in token_hash:
@@ -68,6 +95,16 @@ async def redeem(
     lifetime = timedelta(seconds=auth.settings.localbase.mailer_otp_exp)
     if sent_at is None or sent_at + lifetime < datetime.now(UTC):
         raise forbidden("otp_expired", message)
+    settings = auth.settings.localbase
+    if (
+        column == "email_change"
+        and settings.secure_email_change
+        and not settings.autoconfirm
+        and user.email
+        and user.email_change_confirm_status == 0
+    ):
+        await conn.execute(Q["confirm_email_change_end"], user.id, token_hash)
+        return None
     try:
         await conn.execute(Q["consume_token"], user.id, column)
     except asyncpg.UniqueViolationError as exc:  # the new address was taken meanwhile

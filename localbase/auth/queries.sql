@@ -157,9 +157,21 @@ update auth.users set confirmation_token = $2, confirmation_sent_at = now(), upd
 update auth.users set recovery_token = $2, recovery_sent_at = now(), updated_at = now() where id = $1;
 
 -- name: set_email_change
--- Stage an email change until the new address confirms it. $1 id, $2 new email, $3 token hash.
-update auth.users set email_change = $2, email_change_token_new = $3, email_change_sent_at = now(),
-       updated_at = now()
+-- Stage an email change until its links are followed, none of them yet. $1 id, $2 new email,
+-- $3 the new address's token hash, $4 the current address's ('' for none); null keeps that one.
+update auth.users set email_change = $2,
+       email_change_token_new = coalesce($3, email_change_token_new),
+       email_change_token_current = coalesce($4, email_change_token_current),
+       email_change_confirm_status = 0, email_change_sent_at = now(), updated_at = now()
+ where id = $1;
+
+-- name: confirm_email_change_end
+-- One of the two links of a secure email change followed: its token spent, the other still due.
+-- $1 id, $2 the spent token hash
+update auth.users set
+    email_change_token_current = case when email_change_token_current = $2 then '' else email_change_token_current end,
+    email_change_token_new = case when email_change_token_new = $2 then '' else email_change_token_new end,
+    email_change_confirm_status = 1, updated_at = now()
  where id = $1;
 
 -- name: user_by_token
@@ -170,7 +182,7 @@ select u.*, (select jsonb_agg(to_jsonb(i) order by i.created_at) from auth.ident
  where u.deleted_at is null
    and (   ($2::text = 'confirmation' and u.confirmation_token = $1)
         or ($2::text = 'recovery' and u.recovery_token = $1)
-        or ($2::text = 'email_change' and u.email_change_token_new = $1))
+        or ($2::text = 'email_change' and $1 in (u.email_change_token_new, u.email_change_token_current)))
    and ($3::text is null or u.email = $3 or u.email_change = $3);
 
 -- name: consume_token
@@ -184,6 +196,8 @@ with updated as (
     email = case when $2::text = 'email_change' then email_change else email end,
     email_change = case when $2::text = 'email_change' then '' else email_change end,
     email_change_token_new = case when $2::text = 'email_change' then '' else email_change_token_new end,
+    email_change_token_current = case when $2::text = 'email_change' then '' else email_change_token_current end,
+    email_change_confirm_status = case when $2::text = 'email_change' then 0 else email_change_confirm_status end,
     raw_user_meta_data = coalesce(raw_user_meta_data, '{}') || jsonb_build_object('email_verified', true)
       || case when $2::text = 'email_change' then jsonb_build_object('email', email_change) else '{}' end,
     updated_at = now()
@@ -216,7 +230,7 @@ delete from auth.users where id = $1 returning id;
 -- Soft delete as GoTrue does: keep the row, forget the address and every way to sign in.
 with gone as (
   update auth.users set deleted_at = now(), email = null, phone = null, encrypted_password = '',
-         confirmation_token = '', recovery_token = '', email_change_token_new = '', email_change = '',
+         confirmation_token = '', recovery_token = '', email_change_token_new = '', email_change_token_current = '', email_change = '',
          raw_app_meta_data = '{}', raw_user_meta_data = '{}', updated_at = now()
    where id = $1
   returning id

@@ -46,6 +46,7 @@ class User:
     is_sso_user: bool
     identities: Sequence[Mapping[str, Any]]
     factors: Sequence[Mapping[str, Any]] = ()
+    email_change_confirm_status: int = 0  # links of a secure email change followed so far (0 or 1)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> User:
@@ -75,6 +76,7 @@ class User:
             is_sso_user=row["is_sso_user"],
             identities=row["identities"] or (),
             factors=row.get("factors") or (),
+            email_change_confirm_status=row.get("email_change_confirm_status") or 0,
         )
 
     @property

@@ -23,7 +23,9 @@ _PHONE_KINDS = frozenset({"sms", "phone_change"})
 
 
 async def follow_link(auth: Auth, call: Call) -> Reply:
-    """GET /verify: redeem the link and 303 to `redirect_to` with the session (or error) in the fragment."""
+    """GET /verify: redeem the link and 303 to `redirect_to` with the session (or error, or for the
+    first of an email change's two links the message to follow the other) in the fragment, marked
+    `sb` as GoTrue marks its redirects."""
     redirect_to = safe_redirect(call.query("redirect_to"), auth.settings.localbase)
     kind = call.query("type") or ""
     fragment: dict[str, object]
@@ -34,20 +36,24 @@ async def follow_link(auth: Auth, call: Call) -> Reply:
     except AuthError as exc:
         fragment = {"error": "access_denied", "error_code": exc.code, "error_description": exc.message}
     else:
-        fragment = {
-            "access_token": session["access_token"],
-            "expires_at": session["expires_at"],
-            "expires_in": session["expires_in"],
-            "refresh_token": session["refresh_token"],
-            "token_type": "bearer",
-            "type": kind,
-        }
-    location = f"{redirect_to}#{urlencode(fragment)}"
+        if session is None:
+            fragment = {"message": links.ONE_OF_TWO}
+        else:
+            fragment = {
+                "access_token": session["access_token"],
+                "expires_at": session["expires_at"],
+                "expires_in": session["expires_in"],
+                "refresh_token": session["refresh_token"],
+                "token_type": "bearer",
+                "type": kind,
+            }
+    location = f"{redirect_to}#{urlencode({**fragment, 'sb': ''})}"
     return Reply(303, None, [(b"location", location.encode())])
 
 
 async def verify_code(auth: Auth, call: Call) -> Reply:
-    """POST /verify with `{type, token, email}` or `{type, token_hash}`: a Session."""
+    """POST /verify with `{type, token, email}` or `{type, token_hash}`: a Session (for the first of
+    an email change's two links, GoTrue's `{msg, code}` saying so)."""
     kind = call.text("type") or ""
     if kind in _PHONE_KINDS or call.text("phone"):
         addresses.phone(call.text("phone") or "")
@@ -56,22 +62,25 @@ async def verify_code(auth: Auth, call: Call) -> Reply:
         raise validation_failed(f"Verify requires a verification type: {kind!r} is not supported")
     token_hash = call.text("token_hash")
     if token_hash is not None:
-        return Reply(200, await _redeem(auth, call, kind, token_hash, email=None, message=links.LINK_INVALID))
-    raw_email, token = call.text("email"), call.text("token")
-    if not raw_email or not token:
-        raise validation_failed("Verify requires either a token_hash or an email and token")
-    email = addresses.email(raw_email)
-    return Reply(
-        200,
-        await _redeem(auth, call, kind, mail.token_hash(email, token.strip()), email=email, message=links.OTP_INVALID),
-    )
+        session = await _redeem(auth, call, kind, token_hash, email=None, message=links.LINK_INVALID)
+    else:
+        raw_email, token = call.text("email"), call.text("token")
+        if not raw_email or not token:
+            raise validation_failed("Verify requires either a token_hash or an email and token")
+        email = addresses.email(raw_email)
+        hashed = mail.token_hash(email, token.strip())
+        session = await _redeem(auth, call, kind, hashed, email=email, message=links.OTP_INVALID)
+    return Reply(200, session if session is not None else {"msg": links.ONE_OF_TWO, "code": "200"})
 
 
 async def _redeem(
     auth: Auth, call: Call, kind: str, token_hash: str, *, email: str | None, message: str
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
+    """The session a followed link or entered code starts; None for the first of two email-change links."""
     async with auth.pool.acquire() as conn, conn.transaction():
         user = await links.redeem(conn, auth, kind, token_hash, email=email, message=message)
+        if user is None:
+            return None
         if kind == "email_change":
             await anonymous.promote(conn, user.id)  # a guest's confirmed address makes them permanent
         if user.is_banned:
@@ -133,11 +142,10 @@ async def _mail_existing(auth: Auth, call: Call, kind: str) -> bool:
         if kind == "email_change":
             if not user.email_change:
                 return True
-            token, link = await links.issue(
-                conn, auth, user, kind, redirect_to=redirect_to, new_email=user.email_change
-            )
+            mails = await links.issue_email_change(conn, auth, user, user.email_change, redirect_to=redirect_to)
         else:
             token, link = await links.issue(conn, auth, user, kind, redirect_to=redirect_to)
-    to = user.email_change if kind == "email_change" and user.email_change else email
-    await mail.send(settings.mail_dir, to, kind, user.id, token=token, link=link)
+            mails = [links.Mail(email, token, link)]
+    for sent in mails:
+        await mail.send(settings.mail_dir, sent.to, kind, user.id, token=sent.token, link=sent.link)
     return True

@@ -2,7 +2,7 @@
 
 `stack` (tests/conftest.py) runs with the CLI defaults: autoconfirm on, 10 s refresh reuse window.
 `confirming_stack` is a second gateway on its own port and mail folder, configured like a hardened
-project: email confirmations on and no refresh-token reuse window.
+project: email confirmations on and no refresh-token reuse window (`second_gateway` makes others).
 """
 
 from __future__ import annotations
@@ -46,12 +46,11 @@ def service(stack: LocalStack) -> Client:
     return client(stack, stack.service_role_key)
 
 
-@pytest.fixture(scope="session")
-def confirming_stack(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+def second_gateway(stack: LocalStack, folder: Path, settings: dict[str, str]) -> Iterator[LocalStack]:
+    """A gateway of its own (port, log, mail folder) on `stack`'s database, with `settings` on top."""
     port = free_port()
-    log_path = tmp_path_factory.mktemp("localbase-confirming") / "localbase.log"
-    env = stack_env(stack.dsn, port, log_path)
-    env.update({"LOCALBASE_AUTOCONFIRM": "false", "REFRESH_TOKEN_REUSE_INTERVAL": "0"})
+    env = stack_env(stack.dsn, port, folder / "localbase.log")
+    env.update(settings)
     local = LocalStack(
         url=f"http://127.0.0.1:{port}",
         port=port,
@@ -66,6 +65,12 @@ def confirming_stack(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory
         yield local
     finally:
         local.stop()
+
+
+@pytest.fixture(scope="session")
+def confirming_stack(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    folder = tmp_path_factory.mktemp("localbase-confirming")
+    yield from second_gateway(stack, folder, {"LOCALBASE_AUTOCONFIRM": "false", "REFRESH_TOKEN_REUSE_INTERVAL": "0"})
 
 
 def mail_dir(stack: LocalStack) -> Path:
