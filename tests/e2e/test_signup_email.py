@@ -78,13 +78,13 @@ def journey(journeys: dict[str, Journey]) -> dict[str, Any]:
     return journeys["signup_email"].result()
 
 
-async def _user(product: Product, email: str) -> asyncpg.Record | None:
+async def _user(product: Product, username: str) -> asyncpg.Record | None:
     conn = await asyncpg.connect(product.stack.dsn)
     try:
         return await conn.fetchrow(
-            "select u.email_confirmed_at, p.username from auth.users u join public.profiles p on p.id = u.id"
-            " where u.email = $1",
-            email,
+            "select u.email_confirmed_at, u.email, u.email_change, p.email as profile_email"
+            " from auth.users u join public.profiles p on p.id = u.id where p.username = $1",
+            username,
         )
     finally:
         await conn.close()
@@ -106,14 +106,27 @@ def test_login_before_confirming(journey: dict[str, Any]) -> None:
 
 def test_the_link_confirms_and_signs_in(journey: dict[str, Any], mail_product: tuple[Product, Mailbox]) -> None:
     passed(journey, "the mailbox link confirms the address and signs in")
-    row = asyncio.run(_user(mail_product[0], journey["user"]["email"]))
+    row = asyncio.run(_user(mail_product[0], journey["user"]["username"]))
     assert row is not None
     assert row["email_confirmed_at"] is not None
-    assert row["username"] == journey["user"]["username"]
 
 
 def test_password_reset_through_the_mailbox(journey: dict[str, Any]) -> None:
     passed(journey, "a forgotten password is reset through the mailbox")
+
+
+def test_an_address_change_confirmed_from_both_addresses(
+    journey: dict[str, Any], mail_product: tuple[Product, Mailbox]
+) -> None:
+    """The product's config.toml has double_confirm_changes: a mail to each address, and the new
+    one applies (in Auth and in the profile) after both links, checked step by step in the page."""
+    passed(journey, "a new address applies once the links to both addresses are followed")
+    row = asyncio.run(_user(mail_product[0], journey["user"]["username"]))
+    assert row is not None
+    assert (row["email"], row["email_change"], row["profile_email"]) == (journey["movedTo"], "", journey["movedTo"])
+    for address in (journey["user"]["email"], journey["movedTo"]):
+        subjects = [m["Subject"] for m in mail_product[1].search(f"to:{address}")]
+        assert subjects.count("Confirm Email Change") == 1, (address, subjects)
 
 
 def test_a_used_link_is_refused(journey: dict[str, Any]) -> None:
@@ -127,3 +140,4 @@ def test_no_page_errors(journey: dict[str, Any]) -> None:
 def test_screenshots(journey: dict[str, Any]) -> None:
     names = {p.stem for p in (SCREENSHOTS / "signup_email").glob("*.png")}
     assert {"01-check-mailbox", "03-mailbox", "04-email-confirmed", "06-new-password", "07-link-used-phone"} <= names
+    assert {"08-email-change-mailed", "09-email-change-one-of-two", "10-email-changed"} <= names

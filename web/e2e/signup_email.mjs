@@ -1,6 +1,7 @@
 // E-mail verification in the browser, with the product's config.toml (confirmations on): sign up,
 // "check your mailbox", resend, a refused early login, the local mailbox page, the link that
-// confirms and signs in, a password reset through the mailbox, and a used link refused.
+// confirms and signs in, a password reset through the mailbox, a change of address confirmed from
+// both addresses, and a used link refused.
 //
 // Env: see harness.mjs, plus MAILBOX_URL (the local mailbox). tests/e2e/test_signup_email.py runs it.
 import { TAG, STEP_MS, WEB_URL, expectText, journey, result, shot, step, tid } from './harness.mjs'
@@ -9,7 +10,9 @@ const MAILBOX = (process.env.MAILBOX_URL ?? 'http://127.0.0.1:54324').replace(/\
 const PASSWORD = 'galaxy2024pw'
 const NEW_PASSWORD = 'nebula2025pw'
 const user = { username: `mail_${TAG}`, email: `mail-${TAG}@example.com` }
-Object.assign(result, { user })
+const MOVED_TO = `moved-${TAG}@example.com`
+Object.assign(result, { user, movedTo: MOVED_TO })
+const literally = (text) => new RegExp(text.replace(/[.]/g, '\\.'))
 
 /** Open the mailbox page and follow the newest mail's link to `email`: {link, mails to them}. */
 async function followNewestLink(page, email, shotName = null) {
@@ -37,7 +40,7 @@ await journey(async ({ newPage }) => {
     await page.locator(tid('password')).fill(PASSWORD)
     await page.locator(tid('confirm')).fill(PASSWORD)
     await page.locator(tid('submit')).click()
-    await expectText(page.locator(tid('check-mailbox')), new RegExp(user.email.replace(/[.]/g, '\\.')))
+    await expectText(page.locator(tid('check-mailbox')), literally(user.email))
     await expectText(page.locator('h1'), /请查收邮件/)
     await shot(page, '01-check-mailbox')
   })
@@ -88,6 +91,45 @@ await journey(async ({ newPage }) => {
     await page.locator(tid('logout')).click()
     await page.waitForURL(`${WEB_URL}/login`, { timeout: STEP_MS })
     await page.locator(tid('email')).fill(user.email)
+    await page.locator(tid('password')).fill(NEW_PASSWORD)
+    await page.locator(tid('submit')).click()
+    await page.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
+    await page.locator(tid('logout')).click()
+    await page.waitForURL(`${WEB_URL}/login`, { timeout: STEP_MS })
+  })
+
+  await step('a new address applies once the links to both addresses are followed', async () => {
+    await page.locator(tid('email')).fill(user.email)
+    await page.locator(tid('password')).fill(NEW_PASSWORD)
+    await page.locator(tid('submit')).click()
+    await page.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
+    await page.goto(`${WEB_URL}/profile`)
+    const form = page.locator(tid('email-form'))
+    await form.locator(tid('new-email')).fill(user.email.toUpperCase())
+    if (await form.locator(tid('email-save')).isEnabled()) throw new Error('the current address can be asked for again')
+    await form.locator(tid('new-email')).fill(MOVED_TO)
+    await form.locator(tid('email-save')).click()
+    await expectText(form.locator(tid('check-mailbox')), literally(MOVED_TO))
+    await shot(page, '08-email-change-mailed')
+    // The new address's link first: it only counts, and says the other one is due.
+    await followNewestLink(page, MOVED_TO)
+    await page.locator(tid('one-of-two')).waitFor({ timeout: STEP_MS })
+    await expectText(page.locator('h1'), /还差一步/)
+    await shot(page, '09-email-change-one-of-two')
+    await page.goto(`${WEB_URL}/profile`)
+    await expectText(page.locator(tid('profile-email')), literally(user.email)) // not yet
+    // Then the current address's: the change applies.
+    const { mails } = await followNewestLink(page, user.email)
+    if (mails !== 4) throw new Error(`expected sign-up, resend, reset and change mails to ${user.email}, found ${mails}`)
+    await page.locator(tid('email-changed')).waitFor({ timeout: STEP_MS })
+    await expectText(page.locator('h1'), /邮箱已更换/)
+    await shot(page, '10-email-changed')
+    await page.locator(tid('continue')).click()
+    await page.waitForURL(`${WEB_URL}/profile`, { timeout: STEP_MS })
+    await expectText(page.locator(tid('profile-email')), literally(MOVED_TO))
+    await page.locator(tid('logout')).click()
+    await page.waitForURL(`${WEB_URL}/login`, { timeout: STEP_MS })
+    await page.locator(tid('email')).fill(MOVED_TO)
     await page.locator(tid('password')).fill(NEW_PASSWORD)
     await page.locator(tid('submit')).click()
     await page.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })

@@ -9,7 +9,13 @@ describe('readLanding', () => {
       error: null,
       errorCode: null,
       description: null,
+      message: null,
     })
+  })
+
+  it("reads the first of an address change's two links (no session, a message)", () => {
+    const landing = readLanding('#message=Confirmation+link+accepted.+Please+proceed+to+confirm+link+sent+to+the+other+email&sb=')
+    expect(landing).toMatchObject({ type: null, error: null, message: expect.stringMatching(/other email$/) })
   })
 
   it('reads an expired link', () => {

@@ -28,6 +28,8 @@ const en: typeof zh = {
     forgot: 'Forgot password?', forgotTitle: 'Reset your password', forgotSubtitle: 'We will email you a link to set a new one',
     sendReset: 'Send the link', resetSent: 'If {email} has an account, a reset link is on its way.',
     confirmedTitle: 'Email confirmed', confirmed: 'Your email is confirmed. Welcome to ChatGalaxy!', continue: 'Start chatting',
+    emailChangedTitle: 'Email changed', emailChanged: 'From now on, sign in with {email}.', toProfile: 'Back to profile',
+    oneOfTwoTitle: 'One more step', oneOfTwo: 'This address is confirmed. Open the link sent to the other address too; the new address applies once both are confirmed.',
     newPasswordTitle: 'Set a new password', newPasswordSubtitle: 'Choose the password for {email}', savePassword: 'Save password',
     linkInvalidTitle: 'This link no longer works', linkInvalid: 'The link has expired or was already used. Ask for a new one below.',
     backToLogin: 'Back to log in',
@@ -73,6 +75,8 @@ const en: typeof zh = {
     title: 'Profile', email: 'Email', username: 'Username', avatar: 'Avatar URL', joined: 'Joined', lastLogin: 'Last login',
     stats: 'Stats', sessions: 'Chats', messages: 'Messages', changePassword: 'Change password', newPassword: 'New password',
     passwordChanged: 'Password changed', language: 'Language',
+    changeEmail: 'Change email', newEmail: 'New email', sameEmail: 'That is your current email', sendEmailLinks: 'Send confirmation links', emailChanged: 'Email changed',
+    emailChangeMailed: 'We sent links to {to} and to your current address {from}. The new address applies once both are opened; until then sign in with {from}.',
   },
   guest: {
     try: 'Try without an account', banner: 'You are trying ChatGalaxy as a guest; sign up to keep your chats.',

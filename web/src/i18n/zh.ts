@@ -26,6 +26,8 @@ export default {
     forgot: '忘记密码？', forgotTitle: '重置密码', forgotSubtitle: '我们会发送一封邮件，帮你设置新密码',
     sendReset: '发送链接', resetSent: '如果 {email} 已注册，重置链接已发出。',
     confirmedTitle: '邮箱已确认', confirmed: '邮箱已确认，欢迎来到 ChatGalaxy！', continue: '开始聊天',
+    emailChangedTitle: '邮箱已更换', emailChanged: '以后请用 {email} 登录。', toProfile: '回到个人中心',
+    oneOfTwoTitle: '还差一步', oneOfTwo: '这个邮箱已确认。请再打开发往另一个邮箱的确认链接，两个都确认后新邮箱生效。',
     newPasswordTitle: '设置新密码', newPasswordSubtitle: '为 {email} 设置新密码', savePassword: '保存密码',
     linkInvalidTitle: '链接已失效', linkInvalid: '链接已过期或已被使用，请在下方重新获取。',
     backToLogin: '返回登录',
@@ -71,6 +73,8 @@ export default {
     title: '个人中心', email: '邮箱', username: '用户名', avatar: '头像地址', joined: '注册时间', lastLogin: '上次登录',
     stats: '统计', sessions: '会话数', messages: '消息数', changePassword: '修改密码', newPassword: '新密码',
     passwordChanged: '密码已修改', language: '界面语言',
+    changeEmail: '更换邮箱', newEmail: '新邮箱', sameEmail: '这就是当前的邮箱', sendEmailLinks: '发送确认邮件', emailChanged: '邮箱已更换',
+    emailChangeMailed: '确认邮件已发往 {to} 和当前邮箱 {from}。两封邮件中的链接都点开后，新邮箱生效；在此之前仍用 {from} 登录。',
   },
   guest: {
     try: '免注册试用', banner: '你正在以访客身份试用，注册后对话会保留。', left: '还可提问 {n} 次', signUp: '注册保留对话',

@@ -1,6 +1,7 @@
 /**
  * What an e-mailed link brought back in the URL fragment (`#access_token=…&type=signup` or
- * `#error=access_denied&error_code=otp_expired…`), captured at start-up before supabase-js reads
+ * `#error=access_denied&error_code=otp_expired…`, or `#message=…` for the first of the two links
+ * of an address change, which starts no session), captured at start-up before supabase-js reads
  * the session out of it and clears it. /auth/callback shows the outcome.
  */
 export interface Landing {
@@ -8,16 +9,18 @@ export interface Landing {
   error: string | null
   errorCode: string | null
   description: string | null
+  message: string | null
 }
 
 export function readLanding(hash: string): Landing | null {
   const params = new URLSearchParams(hash.replace(/^#/, ''))
-  if (!params.has('access_token') && !params.has('error')) return null
+  if (!params.has('access_token') && !params.has('error') && !params.has('message')) return null
   return {
     type: params.get('type'),
     error: params.get('error'),
     errorCode: params.get('error_code'),
     description: params.get('error_description'),
+    message: params.get('message'),
   }
 }
 

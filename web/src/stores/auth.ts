@@ -193,10 +193,23 @@ export const useAuth = defineStore('auth', () => {
     if (error) throw error
   }
 
-  /** Mail the sign-up confirmation link again. */
-  async function resendConfirmation(email: string): Promise<void> {
-    const { error } = await supabase().auth.resend({ type: 'signup', email: email.trim(), options: { emailRedirectTo: callbackUrl() } })
+  /** Mail the sign-up confirmation link again, or an address change's links (`email` is then the
+   * current address). */
+  async function resendConfirmation(email: string, type: 'signup' | 'email_change' = 'signup'): Promise<void> {
+    const { error } = await supabase().auth.resend({ type, email: email.trim(), options: { emailRedirectTo: callbackUrl() } })
     if (error) throw error
+  }
+
+  /** Ask for a new address: 'changed' when it applies at once (confirmations off), else 'mailed':
+   * it applies once the link mailed to it, and with secure email change (the product's
+   * `double_confirm_changes`) the one mailed to the current address too, are followed. */
+  async function changeEmail(email: string): Promise<'changed' | 'mailed'> {
+    const wanted = email.trim().toLowerCase()
+    const { data, error } = await supabase().auth.updateUser({ email: wanted }, { emailRedirectTo: callbackUrl() })
+    if (error) throw error
+    if (data.user.email?.toLowerCase() !== wanted) return 'mailed'
+    await loadProfile()
+    return 'changed'
   }
 
   /** Mail a password-reset link; its page (/auth/callback) then asks for the new password. */
@@ -208,7 +221,7 @@ export const useAuth = defineStore('auth', () => {
   return {
     session, profile, ready, user, userId, isGuest, needsCode, init, signIn, signUp, signInAsGuest, convertGuest,
     guestMessagesLeft, checkAssurance, verifyCode, totpFactor, enrolTotp, confirmTotp, disableTotp,
-    signOut, loadProfile, updateProfile, changePassword, resendConfirmation, requestPasswordReset,
+    signOut, loadProfile, updateProfile, changePassword, changeEmail, resendConfirmation, requestPasswordReset,
   }
 })
 
