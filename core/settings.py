@@ -140,7 +140,7 @@ class LocalbaseSettings:
             s.strip() for s in env_str("PGRST_DB_SCHEMAS", "public,graphql_public").split(",") if s.strip()
         )
     )
-    max_rows: int = field(default_factory=lambda: env_int("PGRST_DB_MAX_ROWS", 1000))
+    max_rows: int = field(default_factory=lambda: config.setting_int(("PGRST_DB_MAX_ROWS",), "api.max_rows", 1000))
     # PostgREST's db-tx-end: commit | commit-allow-override | rollback | rollback-allow-override;
     # only the *-allow-override values let a request's `Prefer: tx=` choose.
     rest_tx_end: str = field(default_factory=lambda: env_str("PGRST_DB_TX_END", "commit"))
