@@ -35,7 +35,7 @@ const en: typeof zh = {
     backToLogin: 'Back to log in',
   },
   chat: {
-    newChat: 'New chat', sessions: 'Chats', noSessions: 'No chats yet: send a message to start one', pickRole: 'Pick a persona',
+    newChat: 'New chat', sessions: 'Chats', noSessions: 'No chats yet: send a message to start one', moreSessions: 'Older chats', pickRole: 'Pick a persona',
     placeholder: 'Type a message…', keys: 'Enter sends · Shift+Enter adds a line', send: 'Send', stop: 'Stop', regenerate: 'Regenerate',
     thinking: 'Thinking…', stopped: 'Stopped', failed: 'The answer failed', emptyTitle: 'Start a new conversation', emptyHint: 'Pick a persona and ask anything.',
     tokens: '{n} tokens', usageInput: 'in {n}', usageOutput: 'out {n}', usageReasoning: 'reasoning {n}', usageCached: 'cached {n}',

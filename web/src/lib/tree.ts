@@ -13,7 +13,8 @@ export interface Branches {
   siblings: Map<string, string[]>
 }
 
-function byTime(a: ChatMessage, b: ChatMessage): number {
+/** Time order, as the rows are read (created_at, then id). */
+export function byTime(a: ChatMessage, b: ChatMessage): number {
   return a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0
 }
 

@@ -95,6 +95,7 @@ export const useChat = defineStore('chat', () => {
 
   return {
     sessions: state.sessions, recent: state.recent, sessionsLoading: state.sessionsLoading, sessionsError: state.sessionsError,
+    sessionsMore: state.sessionsMore,
     currentId, current: state.current, messages: state.messages, messagesLoading, messagesError, notFound,
     sending: state.sending, channelState: state.channelState, turns: state.turns, inFlight: state.inFlight,
     models: state.models, draftModel: state.draftModel, draftThinking: state.draftThinking,

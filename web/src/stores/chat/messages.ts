@@ -6,6 +6,8 @@
  */
 import { triggerRef } from 'vue'
 import { supabase } from '@/lib/supabase'
+import { readAll } from '@/lib/pages'
+import { byTime } from '@/lib/tree'
 import { AnswerStream } from '@/lib/stream'
 import { MESSAGE_COLUMNS, isFinal, type ChatMessage } from '@/lib/types'
 import type { ChatState } from './state'
@@ -34,7 +36,7 @@ export function conversationRows(state: ChatState, list: SessionList) {
     if (index >= 0) messages.value.splice(index, 1, { ...known, ...row })
     else {
       messages.value.push(row)
-      messages.value.sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : 0))
+      messages.value.sort(byTime)
     }
     if (row.message_type === 'assistant' && row.reply_to) {
       streamFor(row.id).reconcile(row)
@@ -47,21 +49,32 @@ export function conversationRows(state: ChatState, list: SessionList) {
     messages.value = messages.value.filter((m) => m.id !== id)
   }
 
-  /** Read the session's rows again, keeping optimistic ones the server has not returned yet. */
+  /** Read the session's rows again, every one however long the conversation (lib/pages.ts: a
+   * response holds at most `max_rows`), keeping optimistic ones the server has not returned yet. */
   async function loadMessages(id: string): Promise<void> {
-    const { data, error } = await supabase()
-      .from('chat_messages')
-      .select(MESSAGE_COLUMNS)
-      .eq('session_id', id)
-      .order('created_at', { ascending: true })
-      .order('id', { ascending: true })
-      .limit(1000)
-    if (error) throw error
+    const rows = await readAll<ChatMessage>((from, to, counted) =>
+      supabase()
+        .from('chat_messages')
+        .select(MESSAGE_COLUMNS, counted ? { count: 'exact' } : {})
+        .eq('session_id', id)
+        .order('created_at', { ascending: true })
+        .order('id', { ascending: true })
+        .range(from, to),
+    )
     if (state.currentId.value !== id) return
-    const rows = (data ?? []) as ChatMessage[]
-    const optimistic = messages.value.filter((m) => m.session_id === id && !rows.some((r) => r.id === m.id))
-    messages.value = []
-    for (const row of [...rows, ...optimistic]) upsert(row)
+    // In one pass, not row by row: `upsert` sorts the list and refreshes the session for each final
+    // answer, which for a long conversation is quadratic work and a session read per answer.
+    const byId = new Map(rows.map((row) => [row.id, row]))
+    for (const m of messages.value) if (m.session_id === id && !byId.has(m.id)) byId.set(m.id, m) // optimistic
+    messages.value = [...byId.values()].sort(byTime)
+    let answered = false
+    for (const row of messages.value) {
+      if (row.message_type !== 'assistant' || !row.reply_to) continue
+      streamFor(row.id).reconcile(row)
+      answered ||= isFinal(row.status)
+    }
+    triggerRef(streams)
+    if (answered) void list.refreshSession(id)
   }
 
   /** Read the answers to these questions (after `done`, and by the slow poll while any is in flight). */

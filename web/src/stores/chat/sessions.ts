@@ -10,12 +10,20 @@
  */
 import { storeOnce } from '@/lib/storeOnce'
 import { supabase } from '@/lib/supabase'
+import { readPage, type PageReader } from '@/lib/pages'
 import { SESSION_COLUMNS, sessionOrder } from '@/lib/sessions'
 import type { ChatSession } from '@/lib/types'
 import { errorText, type ChatState } from './state'
 
+/** Sessions per page of the list (the sidebar and /history); older ones come with "more". */
+const SESSION_PAGE = 200
+
 export function sessionList(state: ChatState) {
   const { sessions } = state
+  /** How many rows of the server's order the list has read: where the next page starts. A session
+   * made here meanwhile moves the rest down one (read again, not added twice); one deleted here
+   * moves them up, so the offset follows. */
+  let offset = 0
   /** Stamps for reads and confirmed leaf writes, in the order this page made them. */
   let clock = 0
   /** Per session, the leaf chosen here and when its write was confirmed (null: not yet). */
@@ -46,19 +54,35 @@ export function sessionList(state: ChatState) {
     sort()
   }
 
-  async function loadSessions(): Promise<void> {
+  /** The list in the server's order (pinned, then by last activity), rows from..to. */
+  const listed: PageReader<ChatSession> = (from, to, counted) =>
+    supabase()
+      .from('chat_sessions')
+      .select(SESSION_COLUMNS, counted ? { count: 'exact' } : {})
+      .order('pinned_at', { ascending: false, nullsFirst: false })
+      .order('last_message_at', { ascending: false, nullsFirst: false })
+      .order('created_at', { ascending: false })
+      .order('id', { ascending: false })
+      .range(from, to)
+
+  /** The first page of the list (`more`: older ones follow), or, `more`, the next page after the
+   * rows read so far; a row already in the list (made or opened here meanwhile) is not added twice. */
+  async function loadSessions(more = false): Promise<void> {
     state.sessionsLoading.value = true
     state.sessionsError.value = null
     try {
       const issued = ++clock
-      const { data, error } = await supabase()
-        .from('chat_sessions')
-        .select(SESSION_COLUMNS)
-        .order('last_message_at', { ascending: false, nullsFirst: false })
-        .order('created_at', { ascending: false })
-        .limit(200)
-      if (error) throw error
-      sessions.value = ((data ?? []) as ChatSession[]).map((row) => fromServer(row, issued))
+      const { rows, total } = await readPage(listed, more ? offset : 0, SESSION_PAGE)
+      const fresh = rows.map((row) => fromServer(row, issued))
+      if (more) {
+        const known = new Set(sessions.value.map((s) => s.id))
+        sessions.value = [...sessions.value, ...fresh.filter((row) => !known.has(row.id))]
+      } else {
+        sessions.value = fresh
+        offset = 0
+      }
+      offset += rows.length
+      state.sessionsMore.value = offset < total
       sort()
     } catch (e) {
       state.sessionsError.value = errorText(e)
@@ -146,6 +170,7 @@ export function sessionList(state: ChatState) {
     const { error } = await supabase().from('chat_sessions').delete().eq('id', id)
     if (error) throw error
     sessions.value = sessions.value.filter((s) => s.id !== id)
+    offset = Math.max(0, offset - 1)
   }
 
   return {

@@ -19,6 +19,8 @@ export function chatState() {
   const sessions = ref<ChatSession[]>([])
   const sessionsLoading = ref(false)
   const sessionsError = ref<string | null>(null)
+  /** Older sessions than those listed exist (the list is read a page at a time). */
+  const sessionsMore = ref(false)
 
   const currentId = ref<string | null>(null)
   const messages = ref<ChatMessage[]>([])
@@ -50,7 +52,7 @@ export function chatState() {
   }
 
   return {
-    sessions, sessionsLoading, sessionsError, currentId, messages, messagesLoading, messagesError, notFound,
+    sessions, sessionsLoading, sessionsError, sessionsMore, currentId, messages, messagesLoading, messagesError, notFound,
     sending, channelState, models, draftModel, draftThinking, streams, latest,
     current, recent, tree, turns, inFlight, clearConversation,
   }

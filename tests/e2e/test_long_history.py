@@ -1,0 +1,115 @@
+"""A heavy user's history in Debian's Chromium (web/e2e/long_history.mjs): more sessions than one
+page of the list (the sidebar and /history read 200 at a time and offer the older ones) and a
+conversation longer than one PostgREST response may hold (`max_rows` = 1,000 in
+supabase/config.toml): every session and every turn reachable, the newest turn where the
+conversation opens. The history is written straight into Postgres with triggers off (as a restore
+would), so the worker hears none of it and the journey sees exactly what was arranged.
+Screenshots: tests/e2e/screenshots/long_history/."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+
+from tests.conftest import sign_up
+from tests.e2e.conftest import Product, no_page_errors, passed
+from tests.e2e.journeys import Journey, launcher, prepare_journey
+
+pytestmark = pytest.mark.timeout(420)
+
+OLD_SESSIONS = 230  # past the list's page of 200
+TURNS = 520  # 1,040 rows: past one response of 1,000
+
+
+async def _seed(dsn: str, user_id: str) -> dict[str, Any]:
+    """The user's sessions: `OLD_SESSIONS` quiet ones a day apart, and one long conversation active
+    now, a chain question -> answer -> question ... as the tree triggers would have placed it."""
+    user = uuid.UUID(user_id)
+    now = datetime.now(UTC)
+    long_id = uuid.uuid4()
+    rows: list[tuple[Any, ...]] = []
+    parent: uuid.UUID | None = None
+    start = now - timedelta(hours=2)
+    for turn in range(1, TURNS + 1):
+        question, answer = uuid.uuid4(), uuid.uuid4()
+        asked = start + timedelta(seconds=turn * 10)
+        rows.append((question, "user", f"question {turn}", None, None, parent, asked))
+        rows.append((answer, "assistant", f"answer {turn}", question, 1, question, asked + timedelta(seconds=1)))
+        parent = answer
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute("set local session_replication_role = replica")
+            await conn.execute(
+                """insert into public.chat_sessions (id, user_id, title, created_at, last_message_at)
+                   select gen_random_uuid(), $1, 'old chat ' || i, $2::timestamptz - make_interval(days => i),
+                          $2::timestamptz - make_interval(days => i)
+                     from generate_series(1, $3) as i""",
+                user,
+                now,
+                OLD_SESSIONS,
+            )
+            await conn.execute(
+                """insert into public.chat_sessions (id, user_id, title, created_at, last_message_at,
+                                                     message_count, current_leaf_id)
+                   values ($1, $2, 'long chat', $3, $4, $5, $6)""",
+                long_id,
+                user,
+                start,
+                rows[-1][6],
+                len(rows),
+                parent,
+            )
+            await conn.executemany(
+                """insert into public.chat_messages (id, session_id, user_id, message_type, content,
+                                                     reply_to, answer_no, parent_id, created_at, status)
+                   values ($1, $8, $9, $2, $3, $4, $5, $6, $7, 'completed')""",
+                [(*row, long_id, user) for row in rows],
+            )
+    finally:
+        await conn.close()
+    return {"long": str(long_id), "sessions": OLD_SESSIONS + 1, "turns": TURNS}
+
+
+@launcher("long_history")
+def start(request: pytest.FixtureRequest, servers: ExitStack) -> Journey:
+    """A user with a long history of their own, then the journey."""
+    product: Product = request.getfixturevalue("product")
+    made = sign_up(product.stack, f"heavy_{uuid.uuid4().hex[:6]}")
+    seeded = asyncio.run(_seed(product.stack.dsn, made.id))
+    users = {"heavy": {"id": made.id, "email": made.email, "password": made.password}, **seeded}
+    chromium_path: str = request.getfixturevalue("chromium_path")
+    journey = prepare_journey(product, chromium_path, "long_history", env={"E2E_USERS": json.dumps(users)})
+    journey.extras["users"] = users
+    return journey
+
+
+@pytest.fixture(scope="module")
+def long_history(journeys: dict[str, Journey]) -> dict[str, Any]:
+    return journeys["long_history"].result()
+
+
+def test_every_session_is_listed_a_page_at_a_time(long_history: dict[str, Any]) -> None:
+    detail = passed(long_history, "the sidebar lists 200 chats and the older ones on asking")["detail"]
+    assert detail == {"first": 200, "all": OLD_SESSIONS + 1, "oldest": f"old chat {OLD_SESSIONS}"}
+
+
+def test_history_lists_them_all_too(long_history: dict[str, Any]) -> None:
+    detail = passed(long_history, "/history lists the older chats on asking")["detail"]
+    assert detail == {"first": 200, "all": OLD_SESSIONS + 1}
+
+
+def test_a_conversation_longer_than_one_response_opens_at_its_newest_turn(long_history: dict[str, Any]) -> None:
+    detail = passed(long_history, "a conversation of 1,040 messages opens whole, at its newest turn")["detail"]
+    assert detail == {"turns": TURNS, "first": "question 1", "last": f"answer {TURNS}"}
+
+
+def test_no_page_errors(long_history: dict[str, Any]) -> None:
+    no_page_errors(long_history)

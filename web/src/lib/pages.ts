@@ -1,0 +1,37 @@
+/**
+ * Reading past PostgREST's cap on rows per response (`max_rows`: 1,000 in supabase/config.toml, and
+ * a project may set less, which a client cannot see). The first page asks for the exact count;
+ * pages are then read by offset, in an order that new rows extend at the end, until the rows read
+ * reach that count or a page comes back empty. A row added meanwhile comes last or not at all
+ * (Realtime brings it), never twice.
+ */
+export interface Page<T> {
+  data: T[] | null
+  error: { message: string } | null
+  count?: number | null
+}
+
+/** `read(from, to, counted)` reads rows from..to (inclusive), with the exact count when `counted`. */
+export type PageReader<T> = (from: number, to: number, counted: boolean) => PromiseLike<Page<T>>
+
+/** Every row, `size` asked for at a time. */
+export async function readAll<T>(read: PageReader<T>, size = 1000): Promise<T[]> {
+  const rows: T[] = []
+  let total: number | null = null
+  for (;;) {
+    const { data, error, count } = await read(rows.length, rows.length + size - 1, rows.length === 0)
+    if (error) throw error
+    if (rows.length === 0) total = count ?? null
+    const page = data ?? []
+    rows.push(...page)
+    if (page.length === 0 || (total !== null && rows.length >= total)) return rows
+  }
+}
+
+/** One page from `offset` and how many rows there are in all: the next offset is offset + rows read. */
+export async function readPage<T>(read: PageReader<T>, offset: number, size: number): Promise<{ rows: T[]; total: number }> {
+  const { data, error, count } = await read(offset, offset + size - 1, true)
+  if (error) throw error
+  const rows = data ?? []
+  return { rows, total: count ?? offset + rows.length }
+}
