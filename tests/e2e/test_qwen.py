@@ -64,6 +64,13 @@ def test_search_citations_match_stored_sources(qwen: dict[str, Any], product: Pr
     assert not any(t["sources"] for t in turns if not t["web_search"])
 
 
+def test_the_conversation_exports_as_markdown(qwen: dict[str, Any]) -> None:
+    """Two turns so far, both with deep thinking on, the second searched: each question, the two
+    thinkings folded and the three sources as links in the downloaded file."""
+    step = passed(qwen, "the conversation downloads as Markdown, thinking folded and sources linked")
+    assert step["detail"] == {"file": True, "turns": True, "folded": 2, "sources": 3}
+
+
 def test_code_copy_and_math(qwen: dict[str, Any], product: Product) -> None:
     step = passed(qwen, "a code block is copied with its button and a formula is typeset")
     assert step["detail"]["display"] >= 1

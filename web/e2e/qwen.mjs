@@ -6,6 +6,7 @@
 //
 // Env: see harness.mjs. Prints {ok, steps, user, sessionId, roleSlug, problems} on its last line;
 // tests/e2e/test_qwen.py runs it and checks the database for what the page showed.
+import { readFile } from 'node:fs/promises'
 import { TAG, STEP_MS, WEB_URL, expectText, journey, pause, result, shot, step, tid } from './harness.mjs'
 
 const PASSWORD = 'galaxy2024pw'
@@ -107,6 +108,22 @@ await journey(async ({ newPage }) => {
     await shot(page, '05-citations')
     await page.locator(tid('search-toggle')).click() // search is per message: off again
     return { cites: cites.length }
+  })
+
+  await step('the conversation downloads as Markdown, thinking folded and sources linked', async () => {
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: STEP_MS }), page.locator(tid('export-chat')).click()])
+    const text = await readFile(await download.path(), 'utf8')
+    const turns = text.split('\n## 我\n').length - 1
+    const sources = text.match(/^\d+\. \[.+\]\(https?:\/\/.+\)$/gm) ?? []
+    const asked = await page.locator(tid('question')).allTextContents()
+    if (!asked.every((q) => text.includes(q.trim()))) throw new Error(`questions missing from the file: ${JSON.stringify(asked)}`)
+    const answers = await page.locator(tid('turn')).count()
+    return {
+      file: download.suggestedFilename().endsWith('.md'),
+      turns: turns === answers,
+      folded: (text.match(/<details><summary>思考过程<\/summary>/g) ?? []).length,
+      sources: sources.length,
+    }
   })
 
   await step('a code block is copied with its button and a formula is typeset', async () => {

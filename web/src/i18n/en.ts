@@ -102,6 +102,7 @@ const en: typeof zh = {
     askCode: 'This account has two-factor sign-in on: enter the 6-digit code from your authenticator app.', verify: 'Verify',
     otherAccount: 'Use another account', codeInvalid: 'Enter the 6-digit code', codeWrong: 'The code is wrong or has expired',
   },
+  exportChat: { button: 'Export', you: 'You', thinking: 'Thinking', sources: 'Sources', exported: 'Exported from ChatGalaxy,' },
   trees: {
     edit: 'Edit', editSave: 'Save & send', editCancel: 'Cancel', previous: 'Previous', next: 'Next', branch: 'Branch into a new chat',
     branched: 'Continued in a new chat', pin: 'Pin', unpin: 'Unpin', pinned: 'Pinned', rename: 'Rename', renameHint: 'Enter saves, Esc cancels',

@@ -97,6 +97,7 @@ export default {
     askCode: '此账号已开启两步验证，请输入验证器 App 中的 6 位验证码。', verify: '验证', otherAccount: '换个账号登录',
     codeInvalid: '请输入 6 位数字验证码', codeWrong: '验证码不正确或已过期',
   },
+  exportChat: { button: '导出', you: '我', thinking: '思考过程', sources: '参考来源', exported: '导出自 ChatGalaxy，' },
   trees: {
     edit: '编辑', editSave: '保存并发送', editCancel: '取消', previous: '上一个', next: '下一个', branch: '在新对话中继续',
     branched: '已在新对话中继续', pin: '置顶', unpin: '取消置顶', pinned: '已置顶', rename: '重命名', renameHint: '按 Enter 保存，Esc 取消',

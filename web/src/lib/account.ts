@@ -6,6 +6,7 @@
 import { readConfig } from './config'
 import { RETRY_WAITS_MS, storeOnce, type Outcome } from './storeOnce'
 import { supabase } from './supabase'
+import { saveFile } from './download'
 
 export class AccountError extends Error {
   constructor(
@@ -41,14 +42,7 @@ async function call(path: string, init: RequestInit): Promise<Response> {
 /** Download the export as `chatgalaxy-export.json`; returns its size in bytes. */
 export async function exportAccount(): Promise<number> {
   const blob = await (await call('/api/account/export', { method: 'GET' })).blob()
-  const url = URL.createObjectURL(blob)
-  const link = document.createElement('a')
-  link.href = url
-  link.download = 'chatgalaxy-export.json'
-  document.body.appendChild(link)
-  link.click()
-  link.remove()
-  setTimeout(() => URL.revokeObjectURL(url), 10_000)
+  saveFile(blob, 'chatgalaxy-export.json')
   return blob.size
 }
 
