@@ -120,14 +120,13 @@ export async function repeatTillApplied<T>(
   already: (outcome: Outcome<T>) => boolean,
   waits: readonly number[] = RETRY_WAITS_MS,
 ): Promise<Outcome<T>> {
-  let outcome = await call()
-  for (const wait of waits) {
-    if (!inDoubt(outcome)) break
-    await sleep(wait)
-    outcome = await call()
-    if (already(outcome)) return { data: null, error: null, status: outcome.status }
-  }
-  return outcome
+  let doubted = false // every attempt so far went unanswered (it stops at the first that did not)
+  return repeatWhileInDoubt(async () => {
+    const outcome = await call()
+    if (doubted && already(outcome)) return { data: null, error: null, status: outcome.status }
+    doubted = inDoubt(outcome)
+    return outcome
+  }, waits)
 }
 
 /** A call that gives the same result when repeated with the same arguments (`request_answer` with
