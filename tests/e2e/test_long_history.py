@@ -29,8 +29,9 @@ TURNS = 520  # 1,040 rows: past one response of 1,000
 
 
 async def _seed(dsn: str, user_id: str) -> dict[str, Any]:
-    """The user's sessions: `OLD_SESSIONS` quiet ones a day apart, and one long conversation active
-    now, a chain question -> answer -> question ... as the tree triggers would have placed it."""
+    """The user's sessions: `OLD_SESSIONS` quiet ones a day apart (the oldest with a question to
+    find), and one long conversation active now, a chain question -> answer -> question ... as the
+    tree triggers would have placed it."""
     user = uuid.UUID(user_id)
     now = datetime.now(UTC)
     long_id = uuid.uuid4()
@@ -67,6 +68,13 @@ async def _seed(dsn: str, user_id: str) -> dict[str, Any]:
                 len(rows),
                 parent,
             )
+            await conn.execute(
+                """insert into public.chat_messages (session_id, user_id, content, created_at)
+                   select s.id, s.user_id, 'a needle in the oldest chat', s.created_at
+                     from public.chat_sessions s where s.user_id = $1 and s.title = $2""",
+                user,
+                f"old chat {OLD_SESSIONS}",
+            )
             await conn.executemany(
                 """insert into public.chat_messages (id, session_id, user_id, message_type, content,
                                                      reply_to, answer_no, parent_id, created_at, status)
@@ -75,7 +83,7 @@ async def _seed(dsn: str, user_id: str) -> dict[str, Any]:
             )
     finally:
         await conn.close()
-    return {"long": str(long_id), "sessions": OLD_SESSIONS + 1, "turns": TURNS}
+    return {"long": str(long_id), "sessions": OLD_SESSIONS + 1, "turns": TURNS, "oldest": f"old chat {OLD_SESSIONS}"}
 
 
 @launcher("long_history")
@@ -104,6 +112,11 @@ def test_every_session_is_listed_a_page_at_a_time(long_history: dict[str, Any]) 
 def test_history_lists_them_all_too(long_history: dict[str, Any]) -> None:
     detail = passed(long_history, "/history lists the older chats on asking")["detail"]
     assert detail == {"first": 200, "all": OLD_SESSIONS + 1}
+
+
+def test_search_pages_its_hits_and_names_a_chat_not_listed_yet(long_history: dict[str, Any]) -> None:
+    detail = passed(long_history, "search reads 50 hits at a time and names a chat the list has not read")["detail"]
+    assert detail == {"needle": f"old chat {OLD_SESSIONS}", "first": 50, "more": 100}
 
 
 def test_a_conversation_longer_than_one_response_opens_at_its_newest_turn(long_history: dict[str, Any]) -> None:

@@ -45,6 +45,23 @@ await journey(async ({ newPage }) => {
     return { first, all }
   })
 
+  await step('search reads 50 hits at a time and names a chat the list has not read', async () => {
+    await page.goto(`${WEB_URL}/history`) // the list holds the newest 200: not the oldest chat
+    await count(page.locator(tid('history-session')), 200)
+    const hits = page.locator(tid('search-hit'))
+    await page.locator(tid('search-input')).fill('needle')
+    await page.locator(tid('search-submit')).click()
+    await count(hits, 1)
+    const needle = await expectText(hits.first().locator(tid('search-hit-chat')), new RegExp(`^${users.oldest}$`))
+    await shot(page, '02-search-names-an-unlisted-chat')
+    await page.locator(tid('search-input')).fill('question')
+    await page.locator(tid('search-submit')).click()
+    const first = await count(hits, 50)
+    await page.locator(tid('search-more')).click()
+    const more = await count(hits, 100)
+    return { needle, first, more }
+  })
+
   await step('a conversation of 1,040 messages opens whole, at its newest turn', async () => {
     await page.goto(`${WEB_URL}/?s=${users.long}`)
     const turns = await count(page.locator(tid('turn')), users.turns)
@@ -56,7 +73,7 @@ await journey(async ({ newPage }) => {
       return el !== null && el.scrollHeight - el.scrollTop - el.clientHeight < 2
     }, null, { timeout: STEP_MS })
     if (!(await last.isVisible())) throw new Error('the newest answer is not on screen')
-    await shot(page, '02-long-conversation-end')
+    await shot(page, '03-long-conversation-end')
     const first = ((await page.locator(tid('question')).first().textContent()) ?? '').trim()
     return { turns, first, last: ((await last.textContent()) ?? '').trim() }
   })

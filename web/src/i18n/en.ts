@@ -46,7 +46,7 @@ const en: typeof zh = {
   },
   history: {
     title: 'Chat history', searchPlaceholder: 'Search messages across all chats (Chinese or English)', search: 'Search', results: 'Results',
-    noResults: 'No matching messages', noSessions: 'No chats yet', messages: '{n} messages', open: 'Open',
+    noResults: 'No matching messages', moreResults: 'More results', noSessions: 'No chats yet', messages: '{n} messages', open: 'Open',
     archived: 'Archived', clear: 'Clear search', searchFailed: 'Search failed', user: 'Me', assistant: 'AI',
   },
   roles: {

@@ -44,7 +44,7 @@ export default {
   },
   history: {
     title: '聊天历史', searchPlaceholder: '搜索所有会话中的消息（中文或英文）', search: '搜索', results: '搜索结果',
-    noResults: '没有找到匹配的消息', noSessions: '还没有聊天记录', messages: '{n} 条消息', open: '打开',
+    noResults: '没有找到匹配的消息', moreResults: '更多结果', noSessions: '还没有聊天记录', messages: '{n} 条消息', open: '打开',
     archived: '已归档', clear: '清除搜索', searchFailed: '搜索失败', user: '我', assistant: 'AI',
   },
   roles: {
