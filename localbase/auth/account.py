@@ -53,14 +53,16 @@ async def update_user(auth: Auth, call: Call) -> Reply:
         raise validation_failed("Phone changes are not supported", status=422)
     data = call.mapping("data")
     password = call.text("password")
+    raw_email = call.text("email")
+    new_email = addresses.email(raw_email) if raw_email else None
+    if password or (new_email and new_email != user.email):
+        await _check_assurance(auth, user.id, session_id)
     password_hash = None
     if password is not None:
         check_strength(password, settings)
         if await check_password(password, user.encrypted_password, settings.bcrypt_cost):
             raise unprocessable("same_password", "New password should be different from the old password.")
         password_hash = await hash_password(password, settings.bcrypt_cost)
-    raw_email = call.text("email")
-    new_email = addresses.email(raw_email) if raw_email else None
     if new_email == user.email:
         new_email = None
     anonymous.check_update(user, password, new_email)
@@ -86,6 +88,20 @@ async def update_user(auth: Auth, call: Call) -> Reply:
     for sent in mails:
         await mail.send(settings.mail_dir, sent.to, "email_change", user.id, token=sent.token, link=sent.link)
     return Reply(200, User.from_row(row).to_json())
+
+
+async def _check_assurance(auth: Auth, user_id: UUID, session_id: UUID | None) -> None:
+    """GoTrue: a user with a verified second factor changes their email or password only from an
+    aal2 session, so a stolen password alone cannot take the account over."""
+    async with auth.pool.acquire() as conn:
+        factors = await conn.fetch(Q["user_factors"], user_id)
+        if (
+            any(f["status"] == "verified" for f in factors)
+            and await conn.fetchval(Q["session_aal"], session_id) != "aal2"
+        ):
+            raise AuthError(
+                401, "insufficient_aal", "AAL2 session is required to update email or password when MFA is enabled."
+            )
 
 
 async def _update(

@@ -149,6 +149,26 @@ def test_second_factor_and_unenrol_need_aal2(stack: LocalStack) -> None:
     assert _claims(member.auth.refresh_session().session.access_token)["aal"] == "aal1"  # type: ignore[union-attr]
 
 
+def test_password_and_email_changes_need_aal2_once_mfa_is_on(stack: LocalStack) -> None:
+    """As GoTrue: with a verified factor, an aal1 session (a password alone) changes neither; the
+    same address and other profile data still update, and the aal2 session changes both."""
+    member, email = _member(stack)
+    _enrolled(member)
+    weak = client(stack)
+    weak.auth.sign_in_with_password({"email": email, "password": PASSWORD})
+    for change in ({"password": "Another1234"}, {"email": new_email()}):
+        with pytest.raises(AuthApiError) as refused:
+            weak.auth.update_user(change)  # type: ignore[arg-type]
+        assert (refused.value.status, refused.value.code, refused.value.message) == (
+            401, "insufficient_aal", "AAL2 session is required to update email or password when MFA is enabled."
+        )  # fmt: skip
+    kept = weak.auth.update_user({"email": email.upper(), "data": {"theme": "dark"}})
+    assert kept.user is not None
+    assert kept.user.user_metadata["theme"] == "dark"
+    member.auth.update_user({"password": "Another1234"})  # aal2
+    client(stack).auth.sign_in_with_password({"email": email, "password": "Another1234"})
+
+
 def test_refusals_come_in_gotrues_order(stack: LocalStack) -> None:
     url = f"{stack.url}/auth/v1/factors"
     body = {"factor_type": "totp"}
