@@ -129,6 +129,12 @@ def test_an_address_change_confirmed_from_both_addresses(
         assert subjects.count("Confirm Email Change") == 1, (address, subjects)
 
 
+def test_a_reset_with_two_factor_on_asks_for_the_code(journey: dict[str, Any]) -> None:
+    """Auth changes a two-factor user's password only from an aal2 session: the reset page asks
+    for the app's code with the new password, and the new password (and code) sign in."""
+    passed(journey, "with two-factor sign-in on, a reset link asks for the code with the new password")
+
+
 def test_a_used_link_is_refused(journey: dict[str, Any]) -> None:
     passed(journey, "a used link says it no longer works (phone)")
 
@@ -140,4 +146,4 @@ def test_no_page_errors(journey: dict[str, Any]) -> None:
 def test_screenshots(journey: dict[str, Any]) -> None:
     names = {p.stem for p in (SCREENSHOTS / "signup_email").glob("*.png")}
     assert {"01-check-mailbox", "03-mailbox", "04-email-confirmed", "06-new-password", "07-link-used-phone"} <= names
-    assert {"08-email-change-mailed", "09-email-change-one-of-two", "10-email-changed"} <= names
+    assert {"08-email-change-mailed", "09-email-change-one-of-two", "10-email-changed", "11-reset-with-code"} <= names

@@ -2,24 +2,10 @@
 // keeps the conversation; then two-factor sign-in is turned on from the profile page and asked for
 // at the next sign-in (the codes are computed here from the secret the page shows, like an app). tests/e2e/test_auth_flows.py runs it and checks the database.
 // Env: see harness.mjs. Extra result fields: {guest: {email, username, probe}, mfa: {secret}}.
-import { createHmac } from 'node:crypto'
-import { TAG, STEP_MS, WEB_URL, expectText, journey, pause, result, shot, step, tid } from './harness.mjs'
+import { TAG, STEP_MS, WEB_URL, expectText, journey, pause, result, shot, step, tid, totp } from './harness.mjs'
 
 const PASSWORD = 'galaxy2024pw'
 Object.assign(result, { guest: { email: `guest-${TAG}@example.com`, username: `guest_${TAG}`, probe: `guestprobe${TAG}` } })
-
-/** The current RFC 6238 code for a base32 secret (30 s steps, 6 digits, SHA-1), as an app shows it. */
-function totp(secret) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
-  let bits = ''
-  for (const char of secret.replace(/=+$/, '').toUpperCase()) bits += alphabet.indexOf(char).toString(2).padStart(5, '0')
-  const key = Buffer.from(bits.match(/.{8}/g).map((byte) => parseInt(byte, 2)))
-  const counter = Buffer.alloc(8)
-  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / 30)))
-  const mac = createHmac('sha1', key).update(counter).digest()
-  const offset = mac[mac.length - 1] & 0xf
-  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0')
-}
 
 /** Ask a question and wait for its answer to be final. */
 async function ask(page, text) {

@@ -1,14 +1,15 @@
 // E-mail verification in the browser, with the product's config.toml (confirmations on): sign up,
 // "check your mailbox", resend, a refused early login, the local mailbox page, the link that
 // confirms and signs in, a password reset through the mailbox, a change of address confirmed from
-// both addresses, and a used link refused.
+// both addresses, a reset with two-factor sign-in on (the code asked first), and a used link refused.
 //
 // Env: see harness.mjs, plus MAILBOX_URL (the local mailbox). tests/e2e/test_signup_email.py runs it.
-import { TAG, STEP_MS, WEB_URL, expectText, journey, result, shot, step, tid } from './harness.mjs'
+import { TAG, STEP_MS, WEB_URL, expectText, journey, result, shot, step, tid, totp } from './harness.mjs'
 
 const MAILBOX = (process.env.MAILBOX_URL ?? 'http://127.0.0.1:54324').replace(/\/$/, '')
 const PASSWORD = 'galaxy2024pw'
 const NEW_PASSWORD = 'nebula2025pw'
+const THIRD_PASSWORD = 'comet2026pw'
 const user = { username: `mail_${TAG}`, email: `mail-${TAG}@example.com` }
 const MOVED_TO = `moved-${TAG}@example.com`
 Object.assign(result, { user, movedTo: MOVED_TO })
@@ -132,6 +133,45 @@ await journey(async ({ newPage }) => {
     await page.locator(tid('email')).fill(MOVED_TO)
     await page.locator(tid('password')).fill(NEW_PASSWORD)
     await page.locator(tid('submit')).click()
+    await page.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
+    await page.locator(tid('logout')).click()
+    await page.waitForURL(`${WEB_URL}/login`, { timeout: STEP_MS })
+  })
+
+  await step('with two-factor sign-in on, a reset link asks for the code with the new password', async () => {
+    await page.locator(tid('email')).fill(MOVED_TO)
+    await page.locator(tid('password')).fill(NEW_PASSWORD)
+    await page.locator(tid('submit')).click()
+    await page.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
+    await page.goto(`${WEB_URL}/profile`)
+    await page.locator(tid('mfa-enable')).click()
+    await page.locator(tid('mfa-qr')).waitFor({ timeout: STEP_MS })
+    const secret = ((await page.locator(tid('mfa-secret')).textContent()) ?? '').trim()
+    await page.locator(tid('mfa-enrol-code')).fill(totp(secret))
+    await page.locator(tid('mfa-confirm')).click()
+    await page.locator(tid('mfa-status-on')).waitFor({ timeout: STEP_MS })
+    await page.locator(tid('logout')).click()
+    await page.waitForURL(`${WEB_URL}/login`, { timeout: STEP_MS })
+    await page.locator(tid('to-forgot')).click()
+    await page.locator(tid('email')).fill(MOVED_TO)
+    await page.locator(tid('submit')).click()
+    await page.locator(tid('reset-sent')).waitFor({ timeout: STEP_MS })
+    await followNewestLink(page, MOVED_TO)
+    const form = page.locator(tid('new-password-form'))
+    await form.locator(tid('mfa-code')).waitFor({ timeout: STEP_MS }) // Auth changes it only at aal2
+    await form.locator(tid('password')).fill(THIRD_PASSWORD)
+    await form.locator(tid('confirm')).fill(THIRD_PASSWORD)
+    await form.locator(tid('mfa-code')).fill(totp(secret))
+    await shot(page, '11-reset-with-code')
+    await form.locator(tid('submit')).click()
+    await page.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
+    await page.locator(tid('logout')).click()
+    await page.waitForURL(`${WEB_URL}/login`, { timeout: STEP_MS })
+    await page.locator(tid('email')).fill(MOVED_TO)
+    await page.locator(tid('password')).fill(THIRD_PASSWORD)
+    await page.locator(tid('submit')).click()
+    await page.locator(tid('mfa-code')).fill(totp(secret))
+    await page.locator(tid('mfa-submit')).click()
     await page.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
     await page.locator(tid('logout')).click()
     await page.waitForURL(`${WEB_URL}/login`, { timeout: STEP_MS })

@@ -100,7 +100,7 @@ const en: typeof zh = {
     scan: 'Scan the QR code with your authenticator app, or type the secret below, then enter the code it shows:',
     qrAlt: 'Two-factor QR code', codePlaceholder: '6-digit code', confirm: 'Turn on', enabled: 'Two-factor sign-in is on', disabled: 'Two-factor sign-in is off',
     askCode: 'This account has two-factor sign-in on: enter the 6-digit code from your authenticator app.', verify: 'Verify',
-    otherAccount: 'Use another account', codeInvalid: 'Enter the 6-digit code', codeWrong: 'The code is wrong or has expired',
+    otherAccount: 'Use another account', codeInvalid: 'Enter the 6-digit code', codeWrong: 'The code is wrong or has expired', needCode: 'Two-factor sign-in is on for this account: sign in again with your code first',
   },
   exportChat: { button: 'Export', you: 'You', thinking: 'Thinking', sources: 'Sources', exported: 'Exported from ChatGalaxy,' },
   trees: {

@@ -95,7 +95,7 @@ export default {
     turnOn: '开启两步验证', turnOff: '关闭两步验证', on: '已开启', scan: '用验证器 App 扫描二维码，或手动输入下面的密钥，然后输入 App 显示的验证码：',
     qrAlt: '两步验证二维码', codePlaceholder: '6 位验证码', confirm: '确认开启', enabled: '两步验证已开启', disabled: '两步验证已关闭',
     askCode: '此账号已开启两步验证，请输入验证器 App 中的 6 位验证码。', verify: '验证', otherAccount: '换个账号登录',
-    codeInvalid: '请输入 6 位数字验证码', codeWrong: '验证码不正确或已过期',
+    codeInvalid: '请输入 6 位数字验证码', codeWrong: '验证码不正确或已过期', needCode: '此账号已开启两步验证：请先重新登录并输入验证码',
   },
   exportChat: { button: '导出', you: '我', thinking: '思考过程', sources: '参考来源', exported: '导出自 ChatGalaxy，' },
   trees: {

@@ -18,6 +18,7 @@ const AUTH_CODES: Record<string, string> = {
   over_email_send_rate_limit: 'auth.rateLimited',
   mfa_verification_failed: 'mfa.codeWrong',
   mfa_challenge_expired: 'mfa.codeWrong',
+  insufficient_aal: 'mfa.needCode',
   email_not_confirmed: 'auth.emailNotConfirmed',
   otp_expired: 'auth.linkInvalid',
 }
