@@ -1,8 +1,9 @@
 """A heavy user's history in Debian's Chromium (web/e2e/long_history.mjs): more sessions than one
-page of the list (the sidebar and /history read 200 at a time and offer the older ones) and a
-conversation longer than one PostgREST response may hold (`max_rows` = 1,000 in
-supabase/config.toml): every session and every turn reachable, the newest turn where the
-conversation opens. The history is written straight into Postgres with triggers off (as a restore
+page of the list (the sidebar and /history read 200 at a time and offer the older ones), more
+search hits than one page, a conversation longer than one PostgREST response may hold (`max_rows`
+= 1,000 in supabase/config.toml), and, the user being an admin, more users than one page of the
+admin's list: every session, hit, turn and user reachable, the newest turn where the conversation
+opens. The history is written straight into Postgres with triggers off (as a restore
 would), so the worker hears none of it and the journey sees exactly what was arranged.
 Screenshots: tests/e2e/screenshots/long_history/."""
 
@@ -19,13 +20,14 @@ import asyncpg
 import pytest
 
 from tests.conftest import sign_up
-from tests.e2e.conftest import Product, no_page_errors, passed
+from tests.e2e.conftest import Product, make_admin, no_page_errors, passed
 from tests.e2e.journeys import Journey, launcher, prepare_journey
 
 pytestmark = pytest.mark.timeout(420)
 
 OLD_SESSIONS = 230  # past the list's page of 200
 TURNS = 520  # 1,040 rows: past one response of 1,000
+CROWD = 130  # users named alike: past the admin list's page of 100
 
 
 async def _seed(dsn: str, user_id: str) -> dict[str, Any]:
@@ -86,13 +88,33 @@ async def _seed(dsn: str, user_id: str) -> dict[str, Any]:
     return {"long": str(long_id), "sessions": OLD_SESSIONS + 1, "turns": TURNS, "oldest": f"old chat {OLD_SESSIONS}"}
 
 
+async def _crowd(dsn: str, tag: str) -> None:
+    """`CROWD` users named crowd_<tag>_<n>, signed up as Auth would store them (the product's
+    trigger makes each a profile and a plan)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(
+            """insert into auth.users (id, aud, role, email, raw_user_meta_data)
+               select gen_random_uuid(), 'authenticated', 'authenticated', 'crowd-' || $1 || '-' || g || '@example.com',
+                      jsonb_build_object('username', 'crowd_' || $1 || '_' || g)
+                 from generate_series(1, $2) as g""",
+            tag,
+            CROWD,
+        )
+    finally:
+        await conn.close()
+
+
 @launcher("long_history")
 def start(request: pytest.FixtureRequest, servers: ExitStack) -> Journey:
     """A user with a long history of their own, then the journey."""
     product: Product = request.getfixturevalue("product")
-    made = sign_up(product.stack, f"heavy_{uuid.uuid4().hex[:6]}")
+    tag = uuid.uuid4().hex[:6]
+    made = sign_up(product.stack, f"heavy_{tag}")
+    make_admin(product.stack, made.id)
     seeded = asyncio.run(_seed(product.stack.dsn, made.id))
-    users = {"heavy": {"id": made.id, "email": made.email, "password": made.password}, **seeded}
+    asyncio.run(_crowd(product.stack.dsn, tag))
+    users = {"heavy": {"id": made.id, "email": made.email, "password": made.password}, "crowd": f"crowd_{tag}_", "crowdSize": CROWD, **seeded}
     chromium_path: str = request.getfixturevalue("chromium_path")
     journey = prepare_journey(product, chromium_path, "long_history", env={"E2E_USERS": json.dumps(users)})
     journey.extras["users"] = users
@@ -122,6 +144,11 @@ def test_search_pages_its_hits_and_names_a_chat_not_listed_yet(long_history: dic
 def test_a_conversation_longer_than_one_response_opens_at_its_newest_turn(long_history: dict[str, Any]) -> None:
     detail = passed(long_history, "a conversation of 1,040 messages opens whole, at its newest turn")["detail"]
     assert detail == {"turns": TURNS, "first": "question 1", "last": f"answer {TURNS}"}
+
+
+def test_an_admin_pages_through_every_user(long_history: dict[str, Any]) -> None:
+    detail = passed(long_history, "an admin's user list reads 100 at a time and the rest on asking")["detail"]
+    assert detail == {"first": 100, "all": CROWD}
 
 
 def test_no_page_errors(long_history: dict[str, Any]) -> None:

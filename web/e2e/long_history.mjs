@@ -1,9 +1,12 @@
 // A heavy user's history: more chats than one page of the list (the sidebar and /history read 200
-// at a time and offer the older ones) and a conversation longer than one response of the REST API
-// may hold (1,000 rows): every chat reachable, the conversation opened whole at its newest turn.
+// at a time and offer the older ones), more search hits than one page, a conversation longer than
+// one response of the REST API may hold (1,000 rows), and (the user is an admin) more users than
+// one page of the admin's list: every chat, hit and user reachable, the conversation opened whole
+// at its newest turn.
 //
-// Env: see harness.mjs, and E2E_USERS ({heavy: {email, password}, long, sessions, turns}, made by
-// tests/e2e/test_long_history.py, which writes the history straight into the database).
+// Env: see harness.mjs, and E2E_USERS ({heavy: {email, password}, long, sessions, turns, oldest,
+// crowd, crowdSize}, made by tests/e2e/test_long_history.py, which writes the history straight
+// into the database).
 import { STEP_MS, WEB_URL, expectText, journey, login, pause, shot, step, tid } from './harness.mjs'
 
 const users = JSON.parse(process.env.E2E_USERS ?? '{}')
@@ -76,5 +79,17 @@ await journey(async ({ newPage }) => {
     await shot(page, '03-long-conversation-end')
     const first = ((await page.locator(tid('question')).first().textContent()) ?? '').trim()
     return { turns, first, last: ((await last.textContent()) ?? '').trim() }
+  })
+
+  await step("an admin's user list reads 100 at a time and the rest on asking", async () => {
+    await page.goto(`${WEB_URL}/admin`)
+    await page.locator(tid('admin-search')).fill(users.crowd)
+    await page.locator(tid('admin-search-button')).click()
+    const rows = page.locator(tid('admin-user'))
+    const first = await count(rows, 100)
+    await page.locator(tid('admin-users-more')).click()
+    const all = await count(rows, users.crowdSize)
+    if (await page.locator(tid('admin-users-more')).count()) throw new Error('"more" offered with nothing left')
+    return { first, all }
   })
 })

@@ -128,6 +128,7 @@ const en: typeof zh = {
     tooMany: 'You have 20 active keys; revoke one first',
   },
   admin: {
+    moreUsers: 'More users',
     title: 'Admin', users: 'Users', roles: 'Built-in roles', searchPlaceholder: 'Search by username or email', noUsers: 'No matching users', plan: 'Plan',
     disabled: 'Disabled', disable: 'Disable', enable: 'Enable', usage: 'Usage', active: 'Active',
   },

@@ -123,6 +123,7 @@ export default {
     tooMany: '有效密钥已达 20 个，请先吊销一个',
   },
   admin: {
+    moreUsers: '更多用户',
     title: '管理后台', users: '用户', roles: '内置角色', searchPlaceholder: '按用户名或邮箱搜索', noUsers: '没有匹配的用户', plan: '套餐',
     disabled: '已停用', disable: '停用', enable: '启用', usage: '用量', active: '启用中',
   },

@@ -6,6 +6,7 @@
 import type { Session } from '@supabase/supabase-js'
 import { supabase } from './supabase'
 import type { RoleTranslations } from './roleText'
+import { readPage } from './pages'
 
 export function isAdmin(session: Session | null): boolean {
   const meta = session?.user.app_metadata as { role?: unknown } | undefined
@@ -45,22 +46,27 @@ async function audit(action: string, target: string | null = null, details: Reco
   if (error) throw error
 }
 
-export async function searchUsers(query: string): Promise<AdminUser[]> {
-  let request = supabase()
-    .from('profiles')
-    .select('id,username,email,created_at,user_plans(plan_id,disabled)')
-    .order('created_at', { ascending: false })
-    .limit(100)
-  const term = query.trim().replace(/[,()*%\\"']/g, '')
-  if (term) request = request.or(`username.ilike.*${term}*,email.ilike.*${term}*`)
-  const { data, error } = await request
-  if (error) throw error
-  await audit('list_users', null, { q: term })
+/** Users an admin pages through, newest first. */
+export const USERS_PAGE = 100
+
+/** A page of users whose name or address contains `query` (all when empty), from `offset`, and how
+ * many match in all; each read is audited (`audit_admin_read`). */
+export async function searchUsers(query: string, offset = 0): Promise<{ users: AdminUser[]; total: number }> {
   type Row = Omit<AdminUser, 'plan_id' | 'disabled'> & { user_plans: { plan_id: string; disabled: boolean } | { plan_id: string; disabled: boolean }[] | null }
-  return ((data as Row[] | null) ?? []).map((row) => {
+  const term = query.trim().replace(/[,()*%\\"']/g, '')
+  const { rows, total } = await readPage<Row>((from, to) => {
+    const request = supabase().from('profiles').select('id,username,email,created_at,user_plans(plan_id,disabled)', { count: 'exact' })
+    return (term ? request.or(`username.ilike.*${term}*,email.ilike.*${term}*`) : request)
+      .order('created_at', { ascending: false })
+      .order('id', { ascending: false })
+      .range(from, to)
+  }, offset, USERS_PAGE)
+  await audit('list_users', null, { q: term, offset })
+  const users = rows.map((row) => {
     const plan = Array.isArray(row.user_plans) ? row.user_plans[0] : row.user_plans
     return { id: row.id, username: row.username, email: row.email, created_at: row.created_at, plan_id: plan?.plan_id ?? null, disabled: plan?.disabled ?? false }
   })
+  return { users, total }
 }
 
 export async function recordUsageView(userId: string): Promise<void> {
