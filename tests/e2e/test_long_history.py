@@ -114,7 +114,12 @@ def start(request: pytest.FixtureRequest, servers: ExitStack) -> Journey:
     make_admin(product.stack, made.id)
     seeded = asyncio.run(_seed(product.stack.dsn, made.id))
     asyncio.run(_crowd(product.stack.dsn, tag))
-    users = {"heavy": {"id": made.id, "email": made.email, "password": made.password}, "crowd": f"crowd_{tag}_", "crowdSize": CROWD, **seeded}
+    users = {
+        "heavy": {"id": made.id, "email": made.email, "password": made.password},
+        "crowd": f"crowd_{tag}_",
+        "crowdSize": CROWD,
+        **seeded,
+    }
     chromium_path: str = request.getfixturevalue("chromium_path")
     journey = prepare_journey(product, chromium_path, "long_history", env={"E2E_USERS": json.dumps(users)})
     journey.extras["users"] = users
