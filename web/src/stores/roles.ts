@@ -3,6 +3,7 @@ import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import { storeOnce } from '@/lib/storeOnce'
 import { supabase } from '@/lib/supabase'
+import { readAll } from '@/lib/pages'
 import { slugFor } from '@/lib/rules'
 import type { RoleTranslations } from '@/lib/roleText'
 import type { AiRole, Personality } from '@/lib/types'
@@ -23,13 +24,16 @@ export const useRoles = defineStore('roles', () => {
     loading.value = true
     error.value = null
     try {
-      const { data, error: e } = await supabase()
-        .from('ai_roles')
-        .select(COLUMNS)
-        .order('sort_order', { ascending: true })
-        .order('created_at', { ascending: true })
-      if (e) throw e
-      roles.value = (data ?? []) as AiRole[]
+      // Every one, past a response's max_rows (lib/pages.ts): a user may write any number.
+      roles.value = await readAll<AiRole>((from, to, counted) =>
+        supabase()
+          .from('ai_roles')
+          .select(COLUMNS, counted ? { count: 'exact' } : {})
+          .order('sort_order', { ascending: true })
+          .order('created_at', { ascending: true })
+          .order('id', { ascending: true })
+          .range(from, to),
+      )
       loaded.value = true
     } catch (e) {
       error.value = e instanceof Error ? e.message : String((e as { message?: string }).message ?? e)
