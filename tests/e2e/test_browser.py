@@ -171,6 +171,13 @@ def test_login_again(journey: dict[str, Any]) -> None:
     passed(journey, "alice logs in again with her new password and finds her chats")
 
 
+def test_logging_out_is_per_device_and_everywhere_ends_all(journey: dict[str, Any]) -> None:
+    """The header's log out ends this device's session only (the phone's stays live at Auth); the
+    profile's "sign out everywhere" ends every session (the tablet's is refused)."""
+    step = passed(journey, 'logging out here keeps the other devices; "sign out everywhere" ends them all')
+    assert step["detail"] == {"phoneKept": True, "tabletEnded": True}
+
+
 def test_no_page_errors_or_csp_violations(journey: dict[str, Any]) -> None:
     no_page_errors(journey)
 

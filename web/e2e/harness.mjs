@@ -45,6 +45,20 @@ export async function login(page, user) {
   await page.waitForURL((url) => !url.pathname.startsWith('/login'), { timeout: STEP_MS })
 }
 
+/** Whether Auth still holds the session the page stored (GET /auth/v1/user with its access token:
+ * a session ended elsewhere is refused even while its token has not expired). */
+export async function sessionLive(page) {
+  return page.evaluate(async () => {
+    const config = window.__CHATGALAXY_CONFIG__
+    const stored = JSON.parse(localStorage.getItem('chatgalaxy-auth') ?? 'null') // lib/supabase.ts storageKey
+    if (!stored?.access_token) return false
+    const answer = await fetch(`${config.supabaseUrl}/auth/v1/user`, {
+      headers: { apikey: config.supabaseAnonKey, Authorization: `Bearer ${stored.access_token}` },
+    })
+    return answer.ok
+  })
+}
+
 /** The answer turn once its row is final (`data-final`), within a step's time. */
 export async function final(turn) {
   const deadline = Date.now() + STEP_MS

@@ -3,7 +3,7 @@
 // Env: see harness.mjs. Prints one JSON object on the last line of stdout: {ok, steps, users,
 // sessionId, roleSlug, probe, lostProbe, lostSessionId, problems}; exits 1 when any step failed.
 // tests/e2e/test_browser.py runs it and checks the outcome against the database as well.
-import { TAG, STEP_MS, WEB_URL, expectText, failNext, journey, noErrorToast, pause, result, shot, step, tid, watchFrames } from './harness.mjs'
+import { TAG, STEP_MS, WEB_URL, expectText, failNext, journey, login, noErrorToast, pause, result, sessionLive, shot, step, tid, watchFrames } from './harness.mjs'
 
 const PASSWORD = 'galaxy2024pw'
 const NEW_PASSWORD = 'galaxy2025pw'
@@ -342,5 +342,24 @@ await journey(async ({ newPage }) => {
     await page.locator(tid('session-item')).nth(1).waitFor({ timeout: STEP_MS })
     await page.locator(tid('logout')).click()
     await page.waitForURL(`${WEB_URL}/login`, { timeout: STEP_MS })
+  })
+
+  await step('logging out here keeps the other devices; "sign out everywhere" ends them all', async () => {
+    const alice = { email: result.users.alice.email, password: NEW_PASSWORD }
+    const laptop = page
+    const phone = await newPage('alice-phone')
+    for (const device of [laptop, phone]) await login(device, alice)
+    await laptop.locator(tid('logout')).click()
+    await laptop.waitForURL(`${WEB_URL}/login`, { timeout: STEP_MS })
+    const phoneKept = await sessionLive(phone)
+    const tablet = await newPage('alice-tablet')
+    await login(tablet, alice)
+    await phone.goto(`${WEB_URL}/profile`)
+    await phone.locator(tid('devices-card')).scrollIntoViewIfNeeded()
+    await shot(phone, '15-sign-out-everywhere')
+    await phone.locator(tid('logout-everywhere')).click()
+    await phone.click('.el-message-box__btns .el-button--primary')
+    await phone.waitForURL(`${WEB_URL}/login`, { timeout: STEP_MS })
+    return { phoneKept, tabletEnded: !(await sessionLive(tablet)) }
   })
 })

@@ -102,6 +102,10 @@ const en: typeof zh = {
     askCode: 'This account has two-factor sign-in on: enter the 6-digit code from your authenticator app.', verify: 'Verify',
     otherAccount: 'Use another account', codeInvalid: 'Enter the 6-digit code', codeWrong: 'The code is wrong or has expired', needCode: 'Two-factor sign-in is on for this account: sign in again with your code first',
   },
+  devices: {
+    title: 'Devices', explain: 'Log out ends the sign-in on this device only. If you lost a device or signed in on someone else\'s computer, end the sign-in on every device here.',
+    everywhere: 'Sign out everywhere', confirm: 'Every device, this one included, will be signed out and must sign in again. Continue?',
+  },
   exportChat: { button: 'Export', you: 'You', thinking: 'Thinking', sources: 'Sources', exported: 'Exported from ChatGalaxy,' },
   trees: {
     edit: 'Edit', editSave: 'Save & send', editCancel: 'Cancel', previous: 'Previous', next: 'Next', branch: 'Branch into a new chat',

@@ -97,6 +97,10 @@ export default {
     askCode: '此账号已开启两步验证，请输入验证器 App 中的 6 位验证码。', verify: '验证', otherAccount: '换个账号登录',
     codeInvalid: '请输入 6 位数字验证码', codeWrong: '验证码不正确或已过期', needCode: '此账号已开启两步验证：请先重新登录并输入验证码',
   },
+  devices: {
+    title: '登录设备', explain: '“退出登录”只结束这台设备上的登录。设备丢失或在别人的电脑上登录过时，可以在这里结束所有设备上的登录。',
+    everywhere: '退出所有设备', confirm: '所有设备（包括这台）上的登录都会结束，需要重新登录。继续吗？',
+  },
   exportChat: { button: '导出', you: '我', thinking: '思考过程', sources: '参考来源', exported: '导出自 ChatGalaxy，' },
   trees: {
     edit: '编辑', editSave: '保存并发送', editCancel: '取消', previous: '上一个', next: '下一个', branch: '在新对话中继续',

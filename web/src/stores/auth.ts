@@ -148,9 +148,12 @@ export const useAuth = defineStore('auth', () => {
     return typeof data === 'number' ? data : null
   }
 
-  async function signOut(): Promise<void> {
+  /** End this device's session (`local`), or every session of the user (`global`: a failure is
+   * thrown, the user must not believe their other devices signed out when they were not). */
+  async function signOut(scope: 'local' | 'global' = 'local'): Promise<void> {
     await supabase().removeAllChannels()
-    await supabase().auth.signOut()
+    const { error } = await supabase().auth.signOut({ scope })
+    if (error && scope === 'global') throw error
     session.value = null
     profile.value = null
     needsCode.value = false
