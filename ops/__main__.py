@@ -1,6 +1,6 @@
 """`python -m ops archive --older-than 90d [--delete-after 30d]`, `python -m ops purge-events
---older-than 365d` and `python -m ops stray-uploads --older-than 1d`: the data lifecycle, run from
-cron or by hand.
+--older-than 365d`, `python -m ops stray-uploads --older-than 1d` and `python -m ops stale-guests
+--idle-for 30d`: the data lifecycle, run from cron or by hand.
 
 They talk to Supabase REST with the service-role key (SUPABASE_URL, SUPABASE_SERVICE_ROLE_KEY),
 so the same command works against the local stack and a hosted project. Each prints one JSON
@@ -23,6 +23,7 @@ from ops import lifecycle
 from ops.durations import parse_age
 
 STRAY_MIN_AGE_S = 3600  # as sweep_stray_attachments insists
+GUEST_MIN_IDLE_S = 86400  # as delete_stale_guests insists
 
 
 def _age(text: str) -> float:
@@ -45,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     stray = commands.add_parser("stray-uploads", help="delete attachments no message lists, uploaded before an age")
     stray.add_argument("--older-than", required=True, type=_age, help="e.g. 1d (at least 1h)")
     stray.add_argument("--batch", type=int, default=1000, help="objects per statement")
+    guests = commands.add_parser("stale-guests", help="delete guests (never signed up) idle for longer than an age")
+    guests.add_argument("--idle-for", required=True, type=_age, help="e.g. 30d (at least 1d)")
+    guests.add_argument("--batch", type=int, default=500, help="guests per statement")
     return parser
 
 
@@ -60,6 +64,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
             return {"purged_events": await lifecycle.purge_security_events(rest, args.older_than, args.batch)}
         if args.command == "stray-uploads":
             return {"stray_uploads_deleted": await lifecycle.sweep_stray_uploads(rest, args.older_than, args.batch)}
+        if args.command == "stale-guests":
+            return {"guests_deleted": await lifecycle.delete_stale_guests(rest, args.idle_for, args.batch)}
         result = {"archived": await lifecycle.archive_sessions(rest, args.older_than, args.batch)}
         if args.delete_after is not None:
             result["deleted"] = await lifecycle.delete_archived_sessions(rest, args.delete_after, args.batch)
@@ -76,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
             "--older-than must be at least 1h: an upload waits in the composer while its question is written",
             file=sys.stderr,
         )
+        return 2
+    if args.command == "stale-guests" and args.idle_for < GUEST_MIN_IDLE_S:
+        print("--idle-for must be at least 1d: a guest may come back tomorrow to their chats", file=sys.stderr)
         return 2
     try:
         result = asyncio.run(run(args, get_settings()))

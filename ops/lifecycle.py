@@ -1,7 +1,7 @@
 """The data lifecycle jobs: archive idle sessions, delete long-archived ones, forget old security
-events, delete uploads no message lists. Each calls its SQL function (service_role only) in bounded
-batches until a batch comes back short, so no single statement locks many rows and a run can be
-interrupted at any point.
+events, delete uploads no message lists, delete guests who never signed up and went quiet. Each
+calls its SQL function (service_role only) in bounded batches until a batch comes back short, so no
+single statement locks many rows and a run can be interrupted at any point.
 """
 
 from __future__ import annotations
@@ -44,3 +44,10 @@ async def sweep_stray_uploads(rest: AsyncPostgrestClient, older_than: float, bat
     owner lists (attached in the composer, never sent); how many."""
     params = {"older_than_seconds": older_than, "max_objects": batch}
     return await _batches(rest, "sweep_stray_attachments", params, batch)
+
+
+async def delete_stale_guests(rest: AsyncPostgrestClient, idle_for: float, batch: int) -> int:
+    """Delete anonymous users (guests who never signed up) with no sign-in, refresh or message for
+    `idle_for` seconds, with everything they had; how many."""
+    params = {"idle_seconds": idle_for, "max_users": batch}
+    return await _batches(rest, "delete_stale_guests", params, batch)
