@@ -122,5 +122,24 @@ def test_pin_and_rename(trees: dict[str, Any], product: Product) -> None:
     assert session["pinned_at"] is not None
 
 
+def test_a_deleted_turn_goes_with_its_answer_and_the_rest_stays(trees: dict[str, Any], product: Product) -> None:
+    """The middle of three turns deleted, its DELETE's answer lost (sent again: deleting nothing
+    the second time): the page and a reload show the first and third; the database keeps two
+    questions, each with its answer, the third now the first's child."""
+    step = passed(trees, "delete a turn: its answer goes, the turns after it stay, also when the answer is lost")
+    kept = ["第一问：西湖", "第三问：龙井"]
+    assert step["detail"] == {"shown": kept, "reloaded": kept, "sent": 2}
+    rows = query_now(
+        product,
+        """select q.content, p.content as parent,
+                  (select count(*) from chat_messages a where a.reply_to = q.id) as answers
+             from chat_messages q left join chat_messages p on p.id = q.parent_id
+            where q.session_id = $1 and q.message_type = 'user' order by q.created_at""",
+        trees["deletedIn"],
+    )
+    assert [(r["content"], r["answers"]) for r in rows] == [(kept[0], 1), (kept[1], 1)]
+    assert rows[1]["parent"] is not None  # the third question now follows the first turn's answer
+
+
 def test_no_page_errors(trees: dict[str, Any]) -> None:
     no_page_errors(trees)

@@ -7,7 +7,7 @@
 //
 // Env: see harness.mjs. Prints {ok, steps, user, sessionId, branchId, shareToken, resumed, problems} on
 // its last line; tests/e2e/test_trees.py runs it and checks the database for what the page showed.
-import { TAG, STEP_MS, WEB_URL, expectText, failNext, final, journey, noErrorToast, result, shot, step, tid } from './harness.mjs'
+import { TAG, STEP_MS, WEB_URL, expectText, failNext, final, journey, noErrorToast, pause, result, shot, step, tid } from './harness.mjs'
 
 const PASSWORD = 'galaxy2024pw'
 Object.assign(result, { user: null, sessionId: null, branchId: null, shareToken: null, resumed: null })
@@ -189,5 +189,31 @@ await journey(async ({ newPage }) => {
     await page.locator(tid('rename-input')).press('Enter')
     await expectText(page.locator(`[data-session-id="${result.sessionId}"]`).first(), /我的杭州之行/)
     await shot(page, '11-pinned-renamed')
+  })
+
+  await step('delete a turn: its answer goes, the turns after it stay, also when the answer is lost', async () => {
+    await page.locator(tid('new-chat')).first().click()
+    for (const text of ['第一问：西湖', '第二问：灵隐寺', '第三问：龙井']) await ask(page, text)
+    result.deletedIn = new URL(page.url()).searchParams.get('s')
+    const deletes = await failNext(page, /\/rest\/v1\/chat_messages\?/, 'lost', 'DELETE')
+    let answered = 0 // DELETEs whose response reached the page: the lost one's does not
+    const counting = (response) => {
+      if (response.request().method() === 'DELETE' && /\/rest\/v1\/chat_messages\?/.test(response.url())) answered += 1
+    }
+    page.on('response', counting)
+    await page.locator(tid('turn')).nth(1).locator(tid('delete-turn')).click()
+    await page.click('.el-message-box__btns .el-button--primary')
+    const questions = page.locator(tid('question'))
+    const deadline = Date.now() + STEP_MS
+    while ((answered === 0 || (await questions.count()) !== 2) && Date.now() < deadline) await pause(50)
+    page.off('response', counting)
+    const shown = (await questions.allTextContents()).map((q) => q.trim())
+    const sent = await deletes()
+    await noErrorToast(page, 'delete')
+    await shot(page, '12-turn-deleted')
+    await page.reload()
+    await page.locator(tid('turn')).nth(1).waitFor({ timeout: STEP_MS })
+    const reloaded = (await questions.allTextContents()).map((q) => q.trim())
+    return { shown, reloaded, sent }
   })
 })

@@ -108,6 +108,7 @@ const en: typeof zh = {
   },
   exportChat: { button: 'Export', you: 'You', thinking: 'Thinking', sources: 'Sources', exported: 'Exported from ChatGalaxy,' },
   trees: {
+    deleteTurn: 'Delete', deleteTurnConfirm: 'Delete this question and its answers? The rest of the conversation stays, and the model no longer sees this turn.',
     edit: 'Edit', editSave: 'Save & send', editCancel: 'Cancel', previous: 'Previous', next: 'Next', branch: 'Branch into a new chat',
     branched: 'Continued in a new chat', pin: 'Pin', unpin: 'Unpin', pinned: 'Pinned', rename: 'Rename', renameHint: 'Enter saves, Esc cancels',
     share: 'Share', shareTitle: 'Share conversation', shareHint: 'The link shows the conversation as it is now (the branch you see); later changes never reach it. Anyone with the link can read it.',

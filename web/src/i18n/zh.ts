@@ -103,6 +103,7 @@ export default {
   },
   exportChat: { button: '导出', you: '我', thinking: '思考过程', sources: '参考来源', exported: '导出自 ChatGalaxy，' },
   trees: {
+    deleteTurn: '删除', deleteTurnConfirm: '删除这一轮问答？它的回答会一起删除，之后的对话保留，模型也不再看到这一轮。',
     edit: '编辑', editSave: '保存并发送', editCancel: '取消', previous: '上一个', next: '下一个', branch: '在新对话中继续',
     branched: '已在新对话中继续', pin: '置顶', unpin: '取消置顶', pinned: '已置顶', rename: '重命名', renameHint: '按 Enter 保存，Esc 取消',
     share: '分享', shareTitle: '分享对话', shareHint: '链接展示的是此刻的对话（当前分支），之后的修改不会出现在分享中。任何拿到链接的人都能查看。',

@@ -101,6 +101,6 @@ export const useChat = defineStore('chat', () => {
     models: state.models, draftModel: state.draftModel, draftThinking: state.draftThinking,
     loadSessions: list.loadSessions, open, reload, send: ask.send, setRole: list.setRole, stop: actions.stop,
     regenerate: actions.regenerate, deleteSession, reset, loadModels: options.loadModels, setOptions: options.setOptions,
-    edit: actions.edit, flip: actions.flip, branch: actions.branch, setPinned: list.setPinned, rename: list.rename,
+    edit: actions.edit, flip: actions.flip, branch: actions.branch, removeTurn: actions.remove, setPinned: list.setPinned, rename: list.rename,
   }
 })

@@ -1,6 +1,6 @@
 /**
  * What a reader does to a turn of the conversation tree (lib/tree.ts): stop its answer, ask for
- * another answer, edit the question, flip between siblings, branch into a new chat.
+ * another answer, edit the question, flip between siblings, branch into a new chat, delete it.
  *
  * Editing a question adds a sibling (the old branch stays); regenerating asks for the next numbered
  * answer (`request_answer`, so a second click or a retry gets the same answer, not a third);
@@ -137,5 +137,23 @@ export function turnActions(state: ChatState, list: SessionList, rows: Conversat
     return fresh
   }
 
-  return { stop, regenerate, edit, flip, branch }
+  /** Delete a turn: its question and, by cascade, its answers (and their files); the questions
+   * after it move up to its parent (the database splices them, `chat_messages_splice`), so the
+   * rest of the conversation stays, and the model no longer sees the turn. Deleting a row that is
+   * already gone deletes nothing, so the delete is sent again while its answer is in doubt. The
+   * page then reads the conversation and the session (its leaf, if the turn held it) as stored. */
+  async function remove(questionId: string): Promise<void> {
+    const id = currentId.value
+    if (!id) return
+    const { error } = await repeatWhileInDoubt(async () => {
+      const { error, status } = await supabase().from('chat_messages').delete().eq('id', questionId)
+      return { data: null, error, status }
+    })
+    if (error) throw error
+    for (const row of messages.value.filter((m) => m.id === questionId || m.reply_to === questionId)) rows.drop(row.id)
+    await rows.loadMessages(id)
+    await list.refreshSession(id)
+  }
+
+  return { stop, regenerate, edit, flip, branch, remove }
 }
