@@ -48,12 +48,17 @@ async def http(ops_api: ApiProcess) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def ops(stack: LocalStack, *args: str) -> dict[str, Any]:
-    """`python -m ops ...` against the stack, as an operator runs it; its JSON summary."""
+def ops_run(stack: LocalStack, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m ops ...` against the stack, as an operator runs it, whatever it answers."""
     env = {**os.environ, "SUPABASE_URL": stack.url, "SUPABASE_JWT_SECRET": stack.jwt_secret}
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "ops", *args], env=env, capture_output=True, text=True, timeout=60, check=False
     )
+
+
+def ops(stack: LocalStack, *args: str) -> dict[str, Any]:
+    """`python -m ops ...` against the stack; its JSON summary, asserting it succeeded."""
+    done = ops_run(stack, *args)
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
     return result

@@ -6,9 +6,6 @@ guests idle for less than a day."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from dataclasses import dataclass
 
@@ -18,7 +15,7 @@ import pytest
 
 from tests.api.conftest import register_and_login
 from tests.conftest import LocalStack
-from tests.ops.conftest import ops
+from tests.ops.conftest import ops, ops_run
 
 DAY_S = 86400
 
@@ -126,14 +123,7 @@ async def test_only_the_service_role_deletes_guests(http: httpx.AsyncClient, sta
 
 
 def test_a_sweep_of_guests_idle_under_a_day_is_refused(stack: LocalStack) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "ops", "stale-guests", "--idle-for", "12h"],
-        env={**os.environ, "SUPABASE_URL": stack.url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = ops_run(stack, "stale-guests", "--idle-for", "12h")
     assert (done.returncode, done.stdout) == (2, "")
     assert "at least 1d" in done.stderr
 

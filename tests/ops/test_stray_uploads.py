@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import uuid
 from typing import Any
 
@@ -20,7 +17,7 @@ import pytest
 
 from tests.api.conftest import ApiUser, new_session, register_and_login, until
 from tests.conftest import LocalStack
-from tests.ops.conftest import ops
+from tests.ops.conftest import ops, ops_run
 
 DAY_S = 86400
 
@@ -155,14 +152,7 @@ async def test_only_the_service_role_sweeps(http: httpx.AsyncClient, stack: Loca
 
 
 def test_a_sweep_younger_than_an_hour_is_refused(stack: LocalStack) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "ops", "stray-uploads", "--older-than", "30m"],
-        env={**os.environ, "SUPABASE_URL": stack.url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = ops_run(stack, "stray-uploads", "--older-than", "30m")
     assert (done.returncode, done.stdout) == (2, "")
     assert "at least 1h" in done.stderr
 
