@@ -5,7 +5,7 @@
  * PostgREST, with the same cap and the same count.
  */
 import { describe, expect, it } from 'vitest'
-import { readAll, readPage, type Page } from '@/lib/pages'
+import { appendNew, readAll, readPage, type Page } from '@/lib/pages'
 
 /** Rows 0..n-1 behind a reader that returns at most `cap` of the rows asked for. */
 function table(n: number, cap: number, { counts = true } = {}) {
@@ -62,5 +62,13 @@ describe('readPage', () => {
     const { read } = table(450, 1000)
     expect(await readPage(read, 200, 200)).toEqual({ rows: Array.from({ length: 200 }, (_, i) => 200 + i), total: 450 })
     expect((await readPage(read, 400, 200)).rows.length).toBe(50)
+  })
+})
+
+describe('appendNew', () => {
+  it('adds the rows of a next page the list does not hold yet, in order', () => {
+    const row = (id: string) => ({ id })
+    expect(appendNew([row('a'), row('b')], [row('b'), row('c'), row('d')])).toEqual([row('a'), row('b'), row('c'), row('d')])
+    expect(appendNew([], [row('x')])).toEqual([row('x')])
   })
 })

@@ -28,6 +28,13 @@ export async function readAll<T>(read: PageReader<T>, size = 1000): Promise<T[]>
   }
 }
 
+/** `shown` and then the rows of a next page it does not hold yet (a row can move across a page
+ * boundary while the list is read: made, opened or deleted meanwhile). */
+export function appendNew<T extends { id: string }>(shown: T[], page: T[]): T[] {
+  const held = new Set(shown.map((row) => row.id))
+  return [...shown, ...page.filter((row) => !held.has(row.id))]
+}
+
 /** One page from `offset` and how many rows there are in all: the next offset is offset + rows read. */
 export async function readPage<T>(read: PageReader<T>, offset: number, size: number): Promise<{ rows: T[]; total: number }> {
   const { data, error, count } = await read(offset, offset + size - 1, true)

@@ -10,7 +10,7 @@
  */
 import { storeOnce } from '@/lib/storeOnce'
 import { supabase } from '@/lib/supabase'
-import { readPage, type PageReader } from '@/lib/pages'
+import { appendNew, readPage, type PageReader } from '@/lib/pages'
 import { SESSION_COLUMNS, sessionOrder } from '@/lib/sessions'
 import type { ChatSession } from '@/lib/types'
 import { errorText, type ChatState } from './state'
@@ -74,13 +74,8 @@ export function sessionList(state: ChatState) {
       const issued = ++clock
       const { rows, total } = await readPage(listed, more ? offset : 0, SESSION_PAGE)
       const fresh = rows.map((row) => fromServer(row, issued))
-      if (more) {
-        const known = new Set(sessions.value.map((s) => s.id))
-        sessions.value = [...sessions.value, ...fresh.filter((row) => !known.has(row.id))]
-      } else {
-        sessions.value = fresh
-        offset = 0
-      }
+      if (!more) offset = 0
+      sessions.value = more ? appendNew(sessions.value, fresh) : fresh
       offset += rows.length
       state.sessionsMore.value = offset < total
       sort()
