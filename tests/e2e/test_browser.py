@@ -178,6 +178,18 @@ def test_logging_out_is_per_device_and_everywhere_ends_all(journey: dict[str, An
     assert step["detail"] == {"phoneKept": True, "tabletEnded": True}
 
 
+def test_the_new_controls_on_a_phone_in_english(journey: dict[str, Any]) -> None:
+    """E-mail change, sign out everywhere, delete a turn and export, in English at 390 px, with
+    nothing wider than the screen."""
+    step = passed(journey, "this round's account and chat controls on a phone, in English")
+    assert step["detail"] == {
+        "email": "Change email",
+        "everywhere": "Sign out everywhere",
+        "remove": "✕ Delete",
+        "width": 390,
+    }
+
+
 def test_no_page_errors_or_csp_violations(journey: dict[str, Any]) -> None:
     no_page_errors(journey)
 

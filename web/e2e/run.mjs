@@ -3,7 +3,7 @@
 // Env: see harness.mjs. Prints one JSON object on the last line of stdout: {ok, steps, users,
 // sessionId, roleSlug, probe, lostProbe, lostSessionId, problems}; exits 1 when any step failed.
 // tests/e2e/test_browser.py runs it and checks the outcome against the database as well.
-import { TAG, STEP_MS, WEB_URL, expectText, failNext, journey, login, noErrorToast, pause, result, sessionLive, shot, step, tid, watchFrames } from './harness.mjs'
+import { PHONE, TAG, STEP_MS, WEB_URL, expectText, failNext, journey, login, noErrorToast, pause, result, sessionLive, shot, step, tid, watchFrames } from './harness.mjs'
 
 const PASSWORD = 'galaxy2024pw'
 const NEW_PASSWORD = 'galaxy2025pw'
@@ -361,5 +361,23 @@ await journey(async ({ newPage }) => {
     await phone.click('.el-message-box__btns .el-button--primary')
     await phone.waitForURL(`${WEB_URL}/login`, { timeout: STEP_MS })
     return { phoneKept, tabletEnded: !(await sessionLive(tablet)) }
+  })
+
+  await step("this round's account and chat controls on a phone, in English", async () => {
+    const phone = await newPage('alice-phone-en', PHONE)
+    await phone.goto(`${WEB_URL}/login`)
+    await phone.evaluate(() => localStorage.setItem('chatgalaxy-locale', 'en'))
+    await login(phone, { email: result.users.alice.email, password: NEW_PASSWORD })
+    await phone.goto(`${WEB_URL}/profile`)
+    const email = await expectText(phone.locator(`${tid('email-form')} h2`), /^Change email$/)
+    const everywhere = await expectText(phone.locator(tid('logout-everywhere')), /Sign out everywhere/)
+    await phone.locator(tid('email-form')).scrollIntoViewIfNeeded()
+    await shot(phone, '16-phone-account-en')
+    await phone.goto(`${WEB_URL}/?s=${result.sessionId}`)
+    const remove = await expectText(phone.locator(tid('delete-turn')).first(), /Delete/)
+    if (!(await phone.locator(tid('export-chat')).isVisible())) throw new Error('no export button on a phone')
+    const width = await phone.evaluate(() => document.documentElement.scrollWidth)
+    await shot(phone, '17-phone-chat-controls-en')
+    return { email, everywhere: everywhere.trim(), remove: remove.trim(), width }
   })
 })
