@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ProfileController,
             UsageController,
             AdminController,
-            openai_router,
+            openai_router(settings.api.v1_max_body_bytes),
             health,
             metrics,
             chat_socket,

@@ -32,17 +32,29 @@ def claim_prompt(
 ) -> Prompt:
     """`images`: how many the question carries; `earlier`: the files of earlier questions (by id), put
     back on them as they were first sent."""
-    items = list(reversed(claim.history))
-    history = [_history_message(item, (earlier or {}).get(item.id)) for item in items]
+    system_prompt = claim.system_prompt
+    if claim.context is None:
+        items = list(reversed(claim.history))
+        history = [_history_message(item, (earlier or {}).get(item.id)) for item in items]
+        checkpoints = [_checkpoint(item) for item in items]
+    else:  # an OpenAI-compatible request: its own messages, its system ones after the role's prompt
+        told = [m["content"] for m in claim.context if m["role"] == "system"]
+        system_prompt = "\n\n".join(p for p in (system_prompt, *told) if p) or None
+        history = [
+            ChatMessage("user" if m["role"] == "user" else "assistant", m["content"])
+            for m in claim.context
+            if m["role"] != "system"
+        ]
+        checkpoints = [m.role == "user" and _stable_quarter(m.content) for m in history]
     return build_prompt(
-        system_prompt=claim.system_prompt or DEFAULT_SYSTEM_PROMPT,
+        system_prompt=system_prompt or DEFAULT_SYSTEM_PROMPT,
         personality=claim.personality,
         history=history,
         user_message=claim.question if question is None else question,
         settings=llm,
         needs_vision=images > 0,
         question_images=images,
-        checkpoints=[_checkpoint(item) for item in items],
+        checkpoints=checkpoints,
         history_cut=claim.history_cut,
         models=catalog.models,
         session_model=claim.session_model,
@@ -62,4 +74,10 @@ def _history_message(item: HistoryItem, files: attachments.Earlier | None) -> Ch
 def _checkpoint(item: HistoryItem) -> bool:
     """Where a cut history may start: about one question in four, chosen by its id, so the choice
     is the same on every later turn (prompt.py, context caching)."""
-    return item.type == "user" and zlib.crc32(item.id.encode()) % CHECKPOINT_EVERY == 0
+    return item.type == "user" and _stable_quarter(item.id)
+
+
+def _stable_quarter(text: str) -> bool:
+    """True for about one text in four, the same one every time (a request's messages have no ids:
+    their text chooses, so a client that sends its growing conversation again keeps its cuts)."""
+    return zlib.crc32(text.encode()) % CHECKPOINT_EVERY == 0

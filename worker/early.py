@@ -147,8 +147,9 @@ class EarlyCalls:
         so a follow-up asked the moment it is (a script's next request) finds it here; `unsaved`
         takes it back if the write fails. Its history is not kept here: the next question's comes
         from the history the claim kept (Histories.following). Not after a question with files:
-        they are read again for every later prompt."""
-        if self._limit > 0 and claim.answer_no == 1 and not claim.attachments:
+        they are read again for every later prompt; nor after an OpenAI-compatible request's own
+        context (a question asked under its answer is answered from the session's path)."""
+        if self._limit > 0 and claim.answer_no == 1 and not claim.attachments and claim.context is None:
             self._answered.put(claim.session_id, Answered(dataclasses.replace(claim, history=()), answer))
 
     def unsaved(self, claim: Claim) -> None:

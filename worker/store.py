@@ -30,6 +30,9 @@ class Claim:
     session_model: str | None = None  # the session's chosen model (None: the role's, else the deployment's)
     session_thinking: bool | None = None  # the session's thinking switch (None: the role's default)
     attachments: tuple[dict[str, Any], ...] = ()  # the question's files (worker/attachments.py)
+    # An OpenAI-compatible request's messages before its question ({role, content}): its history
+    # instead of the session's (the question is a root, so `history` is empty). None for the rest.
+    context: tuple[dict[str, str], ...] | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any], history: tuple[HistoryItem, ...], history_cut: bool) -> Claim:
@@ -55,6 +58,7 @@ class Claim:
             session_model=row.get("model") or session.get("model"),
             session_thinking=session.get("thinking"),
             attachments=tuple(row.get("attachments") or ()),
+            context=None if row.get("context") is None else tuple(row["context"]),
         )
 
 

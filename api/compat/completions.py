@@ -3,8 +3,12 @@ then the worker's answer relayed as OpenAI's response or its exact SSE chunk str
 
 The question goes the same way as any other: inserted under RLS (so admission reserves against
 the plan, and a refusal stores nothing), answered by the worker through the exactly-once claim,
-settled when final. Only the last `user` message of the request is stored and asked; the worker
-builds the context from the session's stored history, as for the web app.
+settled when final. The request's last message, a `user` one, is the question stored and asked. The
+messages before it are its context, as in OpenAI's API: stored with the question (`question_contexts`)
+and given to the model as the question's history, the question a root of its own in the key's
+session of the day. A request that names its session (`X-ChatGalaxy-Session`) continues that stored
+conversation instead: the worker builds its history from the session, as for the web app, and the
+request's earlier messages are checked but not used.
 """
 
 from __future__ import annotations
@@ -45,15 +49,50 @@ class Ask:
     question: str
     stream: bool
     include_usage: bool
+    context: tuple[dict[str, str], ...] = ()  # the messages before the question: {role, content}
 
 
-def _text_of(content: Any) -> str | None:
+_CONTEXT_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+MAX_CONTEXT_CHARS = 1_048_576  # as migrations/..._openai_requests_bring_their_context.sql checks
+
+
+def _text_of(content: Any, at: int) -> str:
+    """A message's text: a string, or the text parts of a list (other parts are refused)."""
     if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
-        return "\n".join(p for p in parts if isinstance(p, str))
-    return None
+        text = content
+    elif isinstance(content, list) and content:
+        texts = []
+        for part in content:
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind != "text" or not isinstance(part.get("text"), str):
+                raise bad_request(
+                    f"messages[{at}]: only text content parts are supported (got {kind!r}); send images and"
+                    " files through the web app.",
+                    "messages",
+                    "unsupported_content",
+                )
+            texts.append(part["text"])
+        text = "\n".join(texts)
+    else:
+        raise bad_request(f"messages[{at}].content must be a string or an array of text parts.", "messages")
+    if "\x00" in text:
+        raise bad_request("The message must not contain NUL characters.", "messages")
+    return text
+
+
+def _message(message: Any, at: int) -> dict[str, str]:
+    if not isinstance(message, dict):
+        raise bad_request(f"messages[{at}] must be an object.", "messages")
+    role = message.get("role")
+    if role in ("tool", "function") or message.get("tool_calls") or message.get("function_call"):
+        raise bad_request(
+            f"messages[{at}]: tools and function calls are not supported.", "messages", "unsupported_role"
+        )
+    if role not in _CONTEXT_ROLES:
+        raise bad_request(
+            f"messages[{at}].role must be one of system, developer, user, assistant.", "messages", "invalid_role"
+        )
+    return {"role": _CONTEXT_ROLES[role], "content": _text_of(message.get("content"), at)}
 
 
 def parse_request(body: Any, max_chars: int) -> Ask:
@@ -65,25 +104,26 @@ def parse_request(body: Any, max_chars: int) -> Ask:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages or len(messages) > 1000:
         raise bad_request("messages must be a non-empty array of at most 1000 messages.", "messages")
-    question = None
-    for message in reversed(messages):
-        if isinstance(message, dict) and message.get("role") == "user":
-            question = _text_of(message.get("content"))
-            break
-    if question is None or not question.strip():
-        raise bad_request("messages must contain a user message with text content.", "messages")
+    *context, last = [_message(message, at) for at, message in enumerate(messages)]
+    if last["role"] != "user" or not last["content"].strip():
+        raise bad_request("The last message must be a user message with text content.", "messages")
+    question = last["content"]
     if len(question) > max_chars:
         raise bad_request(f"The last user message must be at most {max_chars} characters.", "messages")
-    if "\x00" in question:
-        raise bad_request("The message must not contain NUL characters.", "messages")
+    if sum(len(m["content"]) for m in context) > MAX_CONTEXT_CHARS:
+        raise bad_request(
+            f"The messages before the last must hold at most {MAX_CONTEXT_CHARS} characters.",
+            "messages",
+            "context_length_exceeded",
+        )
     stream = body.get("stream", False)
     if not isinstance(stream, bool | None):
         raise bad_request("stream must be a boolean.", "stream")
     options = body.get("stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True
     if model.startswith("role:"):
-        return Ask(model, None, model[5:], question, bool(stream), include_usage)
-    return Ask(model, model, None, question, bool(stream), include_usage)
+        return Ask(model, None, model[5:], question, bool(stream), include_usage, tuple(context))
+    return Ask(model, model, None, question, bool(stream), include_usage, tuple(context))
 
 
 def usage_of(answer: dict[str, Any]) -> dict[str, int]:

@@ -50,8 +50,8 @@ def invalid_key(message: str = "Incorrect API key provided.") -> OpenAIError:
     return OpenAIError(401, message, "invalid_request_error", "invalid_api_key")
 
 
-def bad_request(message: str, param: str | None = None) -> OpenAIError:
-    return OpenAIError(400, message, "invalid_request_error", None, param)
+def bad_request(message: str, param: str | None = None, code: str | None = None) -> OpenAIError:
+    return OpenAIError(400, message, "invalid_request_error", code, param)
 
 
 def model_not_found(model: str) -> OpenAIError:

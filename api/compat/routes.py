@@ -99,6 +99,7 @@ async def chat_completions(request: Request[Any, Any, Any]) -> Any:
             requested_model=ask.requested_model,
             role_slug=ask.role_slug,
             named_session=named,
+            context=None if named is not None else ask.context,
             key=key,
         )
     except BaseException:
@@ -143,9 +144,13 @@ async def chat_completions(request: Request[Any, Any, Any]) -> Any:
     return Response(relay.completion(answer), media_type=MediaType.JSON)
 
 
-openai_router = Router(
-    path="/v1",
-    route_handlers=[list_models, retrieve_model, chat_completions],
-    exception_handlers={Exception: to_openai_response},
-    tags=["openai"],
-)
+def openai_router(max_body_bytes: int) -> Router:
+    """The /v1 routes. A request carries its whole conversation, so its body limit is its own
+    (`API_V1_MAX_BODY_BYTES`), not the rest of the API's."""
+    return Router(
+        path="/v1",
+        route_handlers=[list_models, retrieve_model, chat_completions],
+        exception_handlers={Exception: to_openai_response},
+        tags=["openai"],
+        request_max_body_size=max_body_bytes,
+    )

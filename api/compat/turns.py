@@ -1,8 +1,9 @@
 """A completion's question put into the user's history, on the API's own Postgres door as the key's
 user: `api_open_turn` checks the model or role, finds the session (the header's, else the key's
-session of the day, opened on first use) and inserts the question, in one call sent with its
-role switch and commit as one simple-protocol string: one round trip, values quoted by
-`literal` (standard_conforming_strings is on for the pool).
+session of the day, opened on first use) and inserts the question, with the request's earlier
+messages as its context when it names no session (a root of its own, answered from that context
+alone), in one call sent with its role switch and commit as one simple-protocol string: one round
+trip, values quoted by `literal` (standard_conforming_strings is on for the pool).
 
 Everything runs as `authenticated` with the key's claims (`CallerDatabase.as_caller`; the
 function is SECURITY INVOKER), so RLS decides which roles, models and sessions the user may
@@ -24,10 +25,12 @@ join can start before the question is stored; the relay checks it against the qu
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from api import rules
 from api.compat.errors import OpenAIError, model_not_found
@@ -41,6 +44,7 @@ _KEYED_QUESTIONS = uuid.UUID("f501d942-1df3-4a27-ad8e-f5f9579bca4e")  # uuid5 na
 ANSWER_COLUMNS = "id, content, status, model, input_tokens, output_tokens, finish_reason, error_code, error_message"
 _DAILY_KNOWN_MAX = 10_000
 _daily_known: dict[tuple[str, date], str] = {}  # (key id, UTC day) -> the key's session of that day
+_encoder = msgspec.json.Encoder()
 
 
 def session_not_found() -> OpenAIError:
@@ -108,6 +112,10 @@ def _value(value: str | bool | None) -> str:
     return literal(value)
 
 
+def _context(context: Sequence[dict[str, str]] | None) -> str:
+    return "null" if context is None else literal(_encoder.encode(list(context)).decode()) + "::jsonb"
+
+
 async def open_turn(
     database: CallerDatabase,
     caller: KeyCaller,
@@ -117,11 +125,14 @@ async def open_turn(
     requested_model: str | None,
     role_slug: str | None,
     named_session: str | None,
+    context: Sequence[dict[str, str]] | None = None,
     key: str | None = None,
 ) -> str:
     """Check, find or open the session and insert the question, committed, in one round trip;
     the question's id (chosen here; with an idempotency `key`, the one that key stands for, and a
-    question already stored under it is not stored again)."""
+    question already stored under it is not stored again). `context`: the messages the question
+    is answered from ({role, content}), for a request that names no session; None to continue the
+    session's stored conversation."""
     if named_session is not None and not rules.is_uuid(named_session):
         raise session_not_found()
     if role_slug is not None and (not role_slug or (len(role_slug) > 64 and not rules.is_uuid(role_slug))):
@@ -145,7 +156,7 @@ async def open_turn(
         caller.key_name,
         day,
     )
-    call = f"select public.api_open_turn({', '.join(map(_value, values))})"
+    call = f"select public.api_open_turn({', '.join(map(_value, values))}, {_context(context)})"
     untranslated = (asyncpg.exceptions.NoDataFoundError, asyncpg.exceptions.UniqueViolationError)
     try:
         await database.run_as(caller.user, call, untranslated=untranslated)

@@ -1,0 +1,216 @@
+"""An OpenAI-compatible request is answered from the messages it sends, as OpenAI's API answers it:
+its system messages and earlier turns reach the model, and nothing of the key's other requests
+does. A request that names a session continues that stored conversation instead. What the model
+received is read from the fake's `GET /_fake/requests`."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import openai
+import pytest
+from supabase import AsyncClient
+
+from api.compat.completions import MAX_CONTEXT_CHARS
+from fakescope.server import FakeScope
+from tests.api.conftest import ApiProcess, ApiUser
+from tests.api.test_openai_compat import QUESTIONS, create_key
+from tests.api.test_plans import client_for
+from tests.conftest import LocalStack
+from worker.claim_prompt import DEFAULT_SYSTEM_PROMPT
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+@pytest.fixture
+async def rest(stack: LocalStack, alice: ApiUser) -> AsyncClient:
+    return await client_for(stack, alice)
+
+
+@pytest.fixture
+async def sdk(api: ApiProcess, rest: AsyncClient) -> AsyncIterator[openai.AsyncOpenAI]:
+    key = await create_key(rest, "context")
+    client = openai.AsyncOpenAI(base_url=f"{api.url}/v1", api_key=key["key"], max_retries=0, timeout=40)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+async def prompt_of(fake: FakeScope, question: str) -> list[dict[str, Any]]:
+    """The messages of the one generation request whose last message is `question`."""
+    async with httpx.AsyncClient(trust_env=False) as http:
+        response = await http.get(f"{fake.base_url}/_fake/requests")
+    bodies = [r["body"] for r in response.json() if "input" in r["body"]]
+    [messages] = [b["input"]["messages"] for b in bodies if b["input"]["messages"][-1]["content"] == question]
+    return list(messages)
+
+
+def unique(text: str) -> str:
+    return f"{text} {uuid.uuid4().hex[:8]}"
+
+
+async def test_each_request_is_answered_from_its_own_messages_and_nothing_else(
+    sdk: openai.AsyncOpenAI, fake: FakeScope, pg: asyncpg.Connection, alice: ApiUser
+) -> None:
+    first, earlier, second = unique("Translate: bonjour"), unique("What is 2 + 2?"), unique("And times 3?")
+    await sdk.chat.completions.create(
+        model="qwen-turbo",
+        messages=[{"role": "system", "content": "You translate into English."}, {"role": "user", "content": first}],
+    )
+    done = await sdk.chat.completions.create(
+        model="qwen-turbo",
+        messages=[
+            {"role": "developer", "content": "Be brief."},
+            {"role": "user", "content": [{"type": "text", "text": earlier}]},
+            {"role": "assistant", "content": "4"},
+            {"role": "user", "content": second},
+        ],
+    )
+    assert done.choices[0].message.content
+
+    assert await prompt_of(fake, first) == [
+        {"role": "system", "content": "You translate into English."},
+        {"role": "user", "content": first},
+    ]
+    # the key's earlier request of the day is not in it: this request's own turns are
+    assert await prompt_of(fake, second) == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": earlier},
+        {"role": "assistant", "content": "4"},
+        {"role": "user", "content": second},
+    ]
+    stored = await pg.fetch(
+        "select q.content, q.parent_id, q.session_id, c.messages::text as context from chat_messages q"
+        " left join question_contexts c on c.message_id = q.id"
+        " where q.user_id = $1 and q.message_type = 'user' order by q.created_at",
+        alice.id,
+    )
+    assert [r["content"] for r in stored] == [first, second]
+    assert [r["parent_id"] for r in stored] == [None, None]  # each a conversation of its own
+    assert stored[0]["session_id"] == stored[1]["session_id"]  # in the key's session of the day
+    assert stored[0]["context"] == json.dumps([{"role": "system", "content": "You translate into English."}])
+    assert json.loads(stored[1]["context"])[1] == {"role": "user", "content": earlier}
+    answer = await pg.fetchval(
+        "select content from chat_messages where reply_to = (select id from chat_messages where content = $1)", second
+    )
+    assert answer == done.choices[0].message.content
+
+
+async def test_a_request_without_a_system_message_gets_none_of_the_sessions_persona(
+    sdk: openai.AsyncOpenAI, fake: FakeScope
+) -> None:
+    question = unique("Hello there")
+    await sdk.chat.completions.create(model="qwen-turbo", messages=[{"role": "user", "content": question}])
+    assert await prompt_of(fake, question) == [
+        {"role": "system", "content": DEFAULT_SYSTEM_PROMPT},
+        {"role": "user", "content": question},
+    ]
+
+
+async def test_a_named_role_keeps_its_prompt_and_the_requests_system_message_follows(
+    sdk: openai.AsyncOpenAI, fake: FakeScope, pg: asyncpg.Connection
+) -> None:
+    question = unique("Explain TCP")
+    await sdk.chat.completions.create(
+        model="role:tech_expert",
+        messages=[{"role": "system", "content": "Answer in French."}, {"role": "user", "content": question}],
+    )
+    persona = await pg.fetchval("select system_prompt from ai_roles where slug = 'tech_expert' and created_by is null")
+    [system, asked] = await prompt_of(fake, question)
+    assert system == {"role": "system", "content": f"{persona}\n\nAnswer in French."}
+    assert asked == {"role": "user", "content": question}
+
+
+async def test_a_named_session_continues_its_stored_conversation(
+    sdk: openai.AsyncOpenAI, fake: FakeScope, http: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    mine = (await http.post("/api/sessions", json={"title": "web"}, headers=alice.headers)).json()["session"]
+    header = {"X-ChatGalaxy-Session": mine["id"]}
+    first, second = unique("Remember the word teal"), unique("Which word?")
+    told = await sdk.chat.completions.create(
+        model="qwen-turbo", messages=[{"role": "user", "content": first}], extra_headers=header
+    )
+    await sdk.chat.completions.create(
+        model="qwen-turbo",
+        messages=[{"role": "user", "content": "not stored, not sent"}, {"role": "user", "content": second}],
+        extra_headers=header,
+    )
+    messages = await prompt_of(fake, second)
+    assert messages[1:] == [
+        {"role": "user", "content": first},
+        {"role": "assistant", "content": told.choices[0].message.content},
+        {"role": "user", "content": second},
+    ]
+
+
+async def test_a_conversation_longer_than_the_rest_of_the_apis_bodies_is_answered(
+    sdk: openai.AsyncOpenAI, fake: FakeScope
+) -> None:
+    """The rest of the API takes 64 KiB bodies; a client sends its whole conversation every time."""
+    turns: list[Any] = [
+        {"role": "user" if i % 2 == 0 else "assistant", "content": f"turn {i} " + "x" * 2000} for i in range(60)
+    ]
+    question = unique("Summarise")
+    done = await sdk.chat.completions.create(
+        model="qwen-plus", messages=[*turns, {"role": "user", "content": question}]
+    )
+    assert done.choices[0].finish_reason == "stop"
+    assert (await prompt_of(fake, question))[-2] == turns[-1]  # the newest turns fit the model's budget
+
+
+@pytest.mark.parametrize(
+    ("messages", "code"),
+    [
+        (
+            [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x/cat.png"}}]}],
+            "unsupported_content",
+        ),
+        (
+            [{"role": "user", "content": "hi"}, {"role": "tool", "content": "42", "tool_call_id": "t"}],
+            "unsupported_role",
+        ),
+        (
+            [{"role": "assistant", "content": None, "tool_calls": [{"id": "t"}]}, {"role": "user", "content": "hi"}],
+            "unsupported_role",
+        ),
+        ([{"role": "narrator", "content": "x"}, {"role": "user", "content": "hi"}], "invalid_role"),
+        ([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "prefill"}], None),
+        ([{"role": "system", "content": "x\x00"}, {"role": "user", "content": "hi"}], None),
+        (
+            [{"role": "user", "content": "x" * (MAX_CONTEXT_CHARS + 1)}, {"role": "user", "content": "hi"}],
+            "context_length_exceeded",
+        ),
+    ],
+)
+async def test_what_the_api_cannot_send_on_is_refused_and_stores_nothing(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser, messages: Any, code: str | None
+) -> None:
+    async with httpx.AsyncClient(base_url=str(sdk.base_url), trust_env=False, timeout=30) as client:
+        refused = await client.post(
+            "chat/completions",
+            json={"model": "qwen-turbo", "messages": messages},
+            headers={"Authorization": f"Bearer {sdk.api_key}"},
+        )
+    assert refused.status_code == 400, refused.text
+    error = refused.json()["error"]
+    assert (error["type"], error["param"], error["code"]) == ("invalid_request_error", "messages", code)
+    assert error["message"]
+    assert await pg.fetchval(QUESTIONS, alice.id) == 0
+
+
+async def test_the_account_export_carries_each_questions_context(
+    sdk: openai.AsyncOpenAI, http: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    question = unique("Exported?")
+    earlier: list[Any] = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "before"}]
+    await sdk.chat.completions.create(model="qwen-turbo", messages=[*earlier, {"role": "user", "content": question}])
+    exported = (await http.get("/api/account/export", headers=alice.headers)).json()
+    contexts = {m["content"]: m["context"] for m in exported["messages"]}
+    assert contexts[question] == {"messages": earlier}
+    assert {c for text, c in contexts.items() if text != question} == {None}  # the answer's

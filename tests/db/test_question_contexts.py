@@ -1,0 +1,140 @@
+"""`question_contexts`: an OpenAI-compatible request's messages before its question, verb by verb
+for user A, user B, anon and service_role, their shape checked whatever the door, and what the
+worker's claim hands back (migrations/..._openai_requests_bring_their_context.sql)."""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+import pytest
+
+from tests.db.actors import acting_as
+from tests.db.test_rls_matrix import REFUSED, World, build_world, outcome, refused
+
+CONTEXT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "earlier"}]
+
+
+@pytest.fixture
+async def world(db: asyncpg.Connection) -> World:
+    """The RLS matrix's world; A's and B's questions carry a context, A has one more question without."""
+    world = await build_world(db)
+    for owner in ("a", "b"):
+        await db.execute(
+            "insert into question_contexts (message_id, user_id, messages) values ($1, $2, $3::jsonb)",
+            world.ids[f"{owner}_msg"],
+            world.ids[owner],
+            json.dumps(CONTEXT),
+        )
+    world.ids["a_bare"] = str(
+        await db.fetchval(
+            "insert into chat_messages (session_id, user_id, content) values ($1, $2, 'bare') returning id",
+            world.ids["a_session"],
+            world.ids["a"],
+        )
+    )
+    return world
+
+
+OWN = "insert into question_contexts (message_id, messages) values ('{a_bare}', '[]') returning message_id"
+
+CASES: list[tuple[str, str, int | str]] = [
+    ("a", "select * from question_contexts", 1),
+    ("a", "select * from question_contexts where message_id = '{b_msg}'", 0),
+    ("b", "select * from question_contexts where user_id = '{a}'", 0),
+    ("anon", "select * from question_contexts", REFUSED),
+    ("service", "select * from question_contexts", 2),
+    ("a", OWN, 1),
+    ("b", OWN, REFUSED),  # A's question
+    ("anon", OWN, REFUSED),
+    (
+        "a",
+        "insert into question_contexts (message_id, messages) values ('{a_reply}', '[]') returning message_id",
+        REFUSED,
+    ),
+    (
+        "a",
+        "insert into question_contexts (message_id, user_id, messages) values ('{a_bare}', '{b}', '[]')"
+        " returning message_id",
+        REFUSED,
+    ),
+    ("a", "update question_contexts set messages = '[]' where message_id = '{a_msg}' returning message_id", REFUSED),
+    ("b", "update question_contexts set messages = '[]' where message_id = '{a_msg}' returning message_id", REFUSED),
+    ("a", "delete from question_contexts where message_id = '{a_msg}' returning message_id", REFUSED),
+    ("b", "delete from question_contexts where message_id = '{a_msg}' returning message_id", REFUSED),
+]
+
+
+@pytest.mark.parametrize(("who", "sql", "expected"), CASES, ids=[f"{c[0]}: {c[1][:70]}" for c in CASES])
+async def test_question_contexts_rls(
+    db: asyncpg.Connection, world: World, who: str, sql: str, expected: int | str
+) -> None:
+    actor = {"a": world.a, "b": world.b, "anon": world.anon, "service": world.service}[who]
+    result = await outcome(db, actor, sql.format(**world.ids))
+    if expected == REFUSED:
+        assert refused(result), f"{actor.name} was allowed: {sql} -> {result}"
+    else:
+        assert result == expected, f"{actor.name}: {sql} -> {result}, expected {expected}"
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        {"role": "user", "content": "not an array"},
+        [{"role": "tool", "content": "42"}],
+        [{"role": "user", "content": 42}],
+        [{"role": "user", "content": "x", "name": "extra key"}],
+        [{"role": "user"}],
+        ["text"],
+        [{"role": "user", "content": "x"}] * 1001,
+        [{"role": "user", "content": "x" * 1_048_577}],
+    ],
+)
+async def test_a_context_of_any_other_shape_is_refused_whatever_the_door(
+    db: asyncpg.Connection, world: World, messages: object
+) -> None:
+    async with acting_as(db, world.a):
+        with pytest.raises(asyncpg.CheckViolationError):
+            await db.execute(
+                "insert into question_contexts (message_id, messages) values ($1, $2::jsonb)",
+                world.ids["a_bare"],
+                json.dumps(messages),
+            )
+
+
+async def test_a_context_goes_with_its_question(db: asyncpg.Connection, world: World) -> None:
+    await db.execute("delete from chat_messages where id = $1", world.ids["a_msg"])
+    assert await db.fetchval("select count(*) from question_contexts where user_id = $1", world.ids["a"]) == 0
+
+
+async def test_the_claim_hands_back_the_context_and_no_persona_unless_the_question_named_one(
+    db: asyncpg.Connection, world: World
+) -> None:
+    asked: dict[str, str] = {}
+    for content, role, context in (("plain", None, CONTEXT), ("named", "tech_expert", [])):
+        asked[content] = str(
+            await db.fetchval(
+                "insert into chat_messages (session_id, user_id, content, role_id, parent_id)"
+                " values ($1, $2, $3, $4, null) returning id",
+                world.ids["a_session"],
+                world.ids["a"],
+                content,
+                role,
+            )
+        )
+        await db.execute(
+            "insert into question_contexts (message_id, user_id, messages) values ($1, $2, $3::jsonb)",
+            asked[content],
+            world.ids["a"],
+            json.dumps(context),
+        )
+    rows = await db.fetch(
+        "select claim::text from worker_claim($1::uuid[], 'w', 30, 5, 50)", [*asked.values(), world.ids["a_bare"]]
+    )
+    claims = {c["question"]: c for c in (json.loads(r["claim"]) for r in rows)}
+    assert claims["plain"]["context"] == CONTEXT
+    assert claims["plain"]["role"] is None  # the request's own system message is the system prompt
+    assert claims["named"]["context"] == []
+    assert claims["named"]["role"]["slug"] == "tech_expert"
+    assert claims["bare"]["context"] is None
+    assert claims["bare"]["role"]["slug"] == "assistant"  # the session's persona, as always
