@@ -70,10 +70,65 @@ def serving(product: Product, web_dist: Path, logs: Path) -> Iterator[Product]:
             child.stop()
 
 
+API_CONTEXT = [
+    {"role": "system", "content": "You translate into English."},
+    {"role": "user", "content": "早上好"},
+    {"role": "assistant", "content": "Good morning"},
+]
+
+
+async def _arrange_api_session(conn: asyncpg.Connection, carol: str) -> str:
+    """carol's key "script" asked twice today through /v1 (since revoked, so the keys page's live
+    keys are the journey's): once with the context above, once with none; both answered (question
+    and answer in one transaction, so no worker takes them)."""
+    key = await conn.fetchval(
+        "insert into api_keys (user_id, name, prefix, key_hash, revoked_at) values ($1, 'script', 'sk-cg-e2e000',"
+        " sha256(convert_to(gen_random_uuid()::text, 'UTF8')), now()) returning id",
+        carol,
+    )
+    session = str(
+        await conn.fetchval(
+            "insert into chat_sessions (user_id, title, api_key_id, api_day)"
+            " values ($1, 'API · script · ' || current_date, $2, current_date) returning id",
+            carol,
+            key,
+        )
+    )
+    for question, context, answer in (
+        ("晚上好", API_CONTEXT, "Good evening"),
+        ("What is 2 + 2?", [], "4"),
+    ):
+        async with conn.transaction():
+            asked = await conn.fetchval(
+                "insert into chat_messages (session_id, user_id, content, model, parent_id)"
+                " values ($1, $2, $3, 'qwen-turbo', null) returning id",
+                session,
+                carol,
+                question,
+            )
+            await conn.execute(
+                "insert into question_contexts (message_id, user_id, messages) values ($1, $2, $3::jsonb)",
+                asked,
+                carol,
+                json.dumps(context),
+            )
+            await conn.execute(
+                "insert into chat_messages (session_id, user_id, message_type, content, status, reply_to, model)"
+                " values ($1, $2, 'assistant', $3, 'completed', $4, 'qwen-turbo')",
+                session,
+                carol,
+                answer,
+                asked,
+            )
+    return session
+
+
 async def _arrange(dsn: str, users: dict[str, Any]) -> None:
-    """carol has 30 days of settled usage on two models (unfolded: her next admission folds them)."""
+    """carol has 30 days of settled usage on two models (unfolded: her next admission folds them)
+    and today's session of an API key (`_arrange_api_session`)."""
     conn = await asyncpg.connect(dsn)
     try:
+        users["carol"]["apiSession"] = await _arrange_api_session(conn, users["carol"]["id"])
         await conn.execute(
             """insert into usage_ledger (user_id, message_id, model, reserved, charged, state, folded,
                                          input_tokens, output_tokens, day, month, created_at, settled_at)
@@ -196,7 +251,7 @@ def test_each_answer_shows_its_token_counts_in_both_languages_and_on_a_phone(
         query(
             service,
             "select input_tokens, output_tokens from chat_messages where user_id = $1 and message_type = 'assistant'"
-            " order by created_at",
+            " and session_id not in (select id from chat_sessions where api_day is not null) order by created_at",
             journey["users"]["carol"]["id"],
         )
     )
@@ -208,6 +263,19 @@ def test_each_answer_shows_its_token_counts_in_both_languages_and_on_a_phone(
         assert shown["parts"]["input"] == f"{words[0]} {row['input_tokens']:,}"
         assert shown["parts"]["output"] == f"{words[1]} {row['output_tokens']:,}"
     assert detail["width"] <= 390
+
+
+def test_an_api_keys_requests_show_the_context_each_sent(journey: dict[str, Any]) -> None:
+    step = "an API key's chat: each request shows the context it sent (en desktop, zh phone)"
+    detail = passed(journey, step)["detail"]
+    assert detail["en"]["questions"] == ["What is 2 + 2?"]  # the newest request; the other is its sibling
+    assert detail["en"]["empty"] == 1
+    assert detail["zh"]["questions"] == ["晚上好"]
+    assert detail["zh"]["messages"] == [[m["role"], m["content"]] for m in API_CONTEXT]
+    assert detail["zh"]["labels"] == ["系统", "用户", "助手"]
+    assert detail["zh"]["answerer"] == "qwen-turbo"  # a model asked with no role answers with no persona
+    assert detail["width"] <= 390
+    assert detail["webChatToggles"] == 0  # a chat of the web app has no such control
 
 
 def test_admin_changes_plan_and_disables_and_it_is_audited(journey: dict[str, Any], service: Product) -> None:

@@ -131,6 +131,40 @@ await journey(async ({ newPage }) => {
     return { zh, en, width }
   })
 
+  await step("an API key's chat: each request shows the context it sent (en desktop, zh phone)", async () => {
+    /** Open the API session, go to the request whose question is `question` (its sibling arrows), open its context. */
+    async function contextOf(page, flip) {
+      await page.goto(`${WEB_URL}/?s=${users.carol.apiSession}`)
+      await page.locator(tid('request-context-toggle')).first().waitFor({ timeout: STEP_MS })
+      if (flip) {
+        await page.locator(`${tid('question-nav')} ${tid('sibling-prev')}`).first().click()
+        await expectText(page.locator(tid('question')).first(), /晚上好/)
+      }
+      await page.locator(tid('request-context-toggle')).first().click()
+      await page.locator(tid('request-context-body')).waitFor({ timeout: STEP_MS })
+      await page.locator(`${tid('request-context-message')}, ${tid('request-context-empty')}`).first().waitFor({ timeout: STEP_MS })
+      const messages = await page.locator(tid('request-context-message')).evaluateAll((items) =>
+        items.map((li) => [li.querySelector('[data-role]').dataset.role, li.querySelector('.whitespace-pre-wrap').textContent]),
+      )
+      return {
+        questions: await page.locator(tid('question')).allTextContents(),
+        messages,
+        labels: await page.locator(`${tid('request-context-message')} [data-role]`).allTextContents(),
+        empty: await page.locator(tid('request-context-empty')).count(),
+        answerer: (await page.locator(tid('answer-role')).first().textContent()).trim(),
+      }
+    }
+    const en = await contextOf(carol, false)
+    await shot(carol, 'api-context-empty-en')
+    const zh = await contextOf(phone, true)
+    const width = await phone.evaluate(() => document.documentElement.scrollWidth)
+    await shot(phone, 'phone-api-context-zh')
+    await carol.goto(`${WEB_URL}/`)
+    await carol.locator(tid('composer')).waitFor({ timeout: STEP_MS })
+    const webChatToggles = await carol.locator(tid('request-context-toggle')).count()
+    return { en, zh, width, webChatToggles }
+  })
+
   const admin = await newPage('admin')
   await step('admin area: search a user, change the plan, disable, see usage (zh)', async () => {
     await login(admin, users.admin)

@@ -106,6 +106,11 @@ const en: typeof zh = {
     title: 'Devices', explain: 'Log out ends the sign-in on this device only. If you lost a device or signed in on someone else\'s computer, end the sign-in on every device here.',
     everywhere: 'Sign out everywhere', confirm: 'Every device, this one included, will be signed out and must sign in again. Continue?',
   },
+  apiContext: {
+    toggle: 'Context sent with this API request', hint: 'Asked with an API key: the model answered from these messages the request sent, not from the other requests in this chat.',
+    loading: 'Loading…', failed: 'The context could not be read; try again later.', empty: 'The request sent only this question, no earlier messages.',
+    system: 'System', user: 'User', assistant: 'Assistant',
+  },
   exportChat: { button: 'Export', you: 'You', thinking: 'Thinking', sources: 'Sources', exported: 'Exported from ChatGalaxy,' },
   trees: {
     deleteTurn: 'Delete', deleteTurnConfirm: 'Delete this question and its answers? The rest of the conversation stays, and the model no longer sees this turn.',

@@ -101,6 +101,11 @@ export default {
     title: '登录设备', explain: '“退出登录”只结束这台设备上的登录。设备丢失或在别人的电脑上登录过时，可以在这里结束所有设备上的登录。',
     everywhere: '退出所有设备', confirm: '所有设备（包括这台）上的登录都会结束，需要重新登录。继续吗？',
   },
+  apiContext: {
+    toggle: 'API 请求带来的上下文', hint: '这个问题通过 API 密钥提问：模型只依据请求自带的这些消息作答，不读本会话里的其他请求。',
+    loading: '读取中…', failed: '上下文读取失败，请稍后再试。', empty: '这个请求只带了这一个问题，没有更早的消息。',
+    system: '系统', user: '用户', assistant: '助手',
+  },
   exportChat: { button: '导出', you: '我', thinking: '思考过程', sources: '参考来源', exported: '导出自 ChatGalaxy，' },
   trees: {
     deleteTurn: '删除', deleteTurnConfirm: '删除这一轮问答？它的回答会一起删除，之后的对话保留，模型也不再看到这一轮。',

@@ -2,7 +2,7 @@
 import type { ChatSession } from './types'
 
 export const SESSION_COLUMNS =
-  'id,role_id,title,message_count,last_message_at,archived_at,model,thinking,current_leaf_id,branched,pinned_at,created_at'
+  'id,role_id,title,message_count,last_message_at,archived_at,model,thinking,current_leaf_id,branched,pinned_at,created_at,api_day'
 
 /** Pinned first (most recently pinned on top), then by last activity. */
 export function sessionOrder(a: ChatSession, b: ChatSession): number {

@@ -54,6 +54,8 @@ export interface ChatSession {
   branched: boolean
   /** Pinned sessions come first in the sidebar. */
   pinned_at: string | null
+  /** The UTC day of an API key's OpenAI-compatible requests this session holds (null: a chat of the web app). */
+  api_day?: string | null
   created_at: string
 }
 
@@ -140,4 +142,10 @@ export const MESSAGE_COLUMNS =
 
 export function isFinal(status: MessageStatus): boolean {
   return status === 'completed' || status === 'error' || status === 'cancelled'
+}
+
+/** An OpenAI-compatible request's messages before its question (`question_contexts.messages`). */
+export interface ContextMessage {
+  role: 'system' | 'user' | 'assistant'
+  content: string
 }
