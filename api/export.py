@@ -4,8 +4,9 @@
      "sessions": [every session, archived ones too], "messages": [every message, oldest first],
      "plan": {allowance now}, "usage": [every ledger row, oldest first], "api_keys": [names, prefixes, dates]}
 
-A question asked through the OpenAI-compatible API without a named session carries `context`:
-{"messages": [the request's messages before it]}; every other message `context: null`.
+A question asked through the OpenAI-compatible API carries `context`: {"messages": [the request's
+messages before it] (null when it named its session), "parameters": {its sampling parameters}};
+every other message `context: null`.
 Each message's `attachments` carry their stored metadata (bucket, path, name, MIME type, size,
 width/height) and a `signed_url` valid for `API_EXPORT_LINK_SECONDS`, signed by Storage as the
 caller (so only their own objects can be signed); a file gone since is exported with
@@ -40,7 +41,7 @@ SESSION_COLUMNS = "id,title,role_id,is_active,archived_at,message_count,last_mes
 MESSAGE_COLUMNS = (
     "id,session_id,message_type,content,role_id,status,reply_to,model,input_tokens,output_tokens,"
     "tokens_used,response_time,finish_reason,error_code,attachments,created_at,"
-    "context:question_contexts(messages)"  # an OpenAI-compatible request's earlier messages, else null
+    "context:question_contexts(messages,parameters)"  # an OpenAI-compatible request's, else null
 )
 
 USAGE_COLUMNS = (

@@ -48,7 +48,7 @@ def claim_prompt(
         checkpoints = [m.role == "user" and _stable_quarter(m.content) for m in history]
     return build_prompt(
         system_prompt=system_prompt or DEFAULT_SYSTEM_PROMPT,
-        personality=claim.personality,
+        personality={**claim.personality, **claim.parameters},  # a request's own over the role's
         history=history,
         user_message=claim.question if question is None else question,
         settings=llm,

@@ -3,7 +3,7 @@ on the worker's own Postgres pool (database.py), and the claim a turn is given."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from worker.database import WorkerDatabase
@@ -33,6 +33,7 @@ class Claim:
     # An OpenAI-compatible request's messages before its question ({role, content}): its history
     # instead of the session's (the question is a root, so `history` is empty). None for the rest.
     context: tuple[dict[str, str], ...] | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)  # such a request's sampling parameters
 
     @classmethod
     def from_row(cls, row: dict[str, Any], history: tuple[HistoryItem, ...], history_cut: bool) -> Claim:
@@ -59,6 +60,7 @@ class Claim:
             session_thinking=session.get("thinking"),
             attachments=tuple(row.get("attachments") or ()),
             context=None if row.get("context") is None else tuple(row["context"]),
+            parameters=dict(row.get("parameters") or {}),
         )
 
 

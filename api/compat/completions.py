@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -50,6 +50,7 @@ class Ask:
     stream: bool
     include_usage: bool
     context: tuple[dict[str, str], ...] = ()  # the messages before the question: {role, content}
+    parameters: dict[str, Any] = field(default_factory=dict)  # sampling parameters the request set
 
 
 _CONTEXT_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
@@ -95,6 +96,63 @@ def _message(message: Any, at: int) -> dict[str, str]:
     return {"role": _CONTEXT_ROLES[role], "content": _text_of(message.get("content"), at)}
 
 
+def _number(body: dict[str, Any], name: str, low: float, high: float, *, integer: bool = False) -> float | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or not low <= value <= high:
+        span = f"an integer from {low:g} to {high:g}" if integer else f"a number from {low:g} to {high:g}"
+        raise bad_request(f"{name} must be {span}.", name, "invalid_value")
+    return value
+
+
+def _unsupported(name: str, why: str) -> OpenAIError:
+    return bad_request(f"{name}: {why}", name, "unsupported_parameter")
+
+
+def parse_parameters(body: dict[str, Any]) -> dict[str, Any]:
+    """The sampling parameters the model is asked with (over the role's settings), in DashScope's
+    ranges; what we cannot honour is refused rather than ignored."""
+    found: dict[str, Any] = {}
+    temperature = _number(body, "temperature", 0, 2)
+    if temperature is not None:
+        found["temperature"] = min(temperature, 1.99)  # DashScope takes [0, 2)
+    top_p = _number(body, "top_p", 0, 1)
+    if top_p is not None:
+        if top_p == 0:
+            raise bad_request("top_p must be above 0.", "top_p", "invalid_value")
+        found["top_p"] = top_p
+    presence = _number(body, "presence_penalty", -2, 2)
+    if presence is not None:
+        found["presence_penalty"] = presence
+    tokens = _number(body, "max_completion_tokens", 1, 1_000_000, integer=True)
+    tokens = _number(body, "max_tokens", 1, 1_000_000, integer=True) if tokens is None else tokens
+    if tokens is not None:
+        found["max_tokens"] = tokens
+    seed = _number(body, "seed", 0, 2**63 - 1, integer=True)
+    if seed is not None:
+        found["seed"] = seed
+    stop = body.get("stop")
+    listed = isinstance(stop, list) and len(stop) <= 4 and all(isinstance(s, str) and s for s in stop)
+    if not (stop is None or isinstance(stop, str) or listed):
+        raise bad_request("stop must be a string or an array of at most 4 strings.", "stop", "invalid_value")
+    if stop:  # an empty string or array stops nothing
+        found["stop"] = stop
+    if body.get("frequency_penalty") not in (None, 0):
+        raise _unsupported("frequency_penalty", "Qwen has no frequency penalty; use presence_penalty.")
+    if body.get("n") not in (None, 1):
+        raise _unsupported("n", "one choice per request.")
+    if body.get("tools") or body.get("functions"):
+        raise _unsupported("tools", "tools and function calls are not supported.")
+    if body.get("logprobs") or body.get("top_logprobs") is not None or body.get("logit_bias"):
+        raise _unsupported("logprobs", "log probabilities and logit bias are not supported.")
+    response_format = body.get("response_format")
+    if response_format is not None and response_format != {"type": "text"}:
+        raise _unsupported("response_format", "only plain text answers.")
+    return found
+
+
 def parse_request(body: Any, max_chars: int) -> Ask:
     if not isinstance(body, dict):
         raise bad_request("The request body must be a JSON object.")
@@ -121,9 +179,10 @@ def parse_request(body: Any, max_chars: int) -> Ask:
         raise bad_request("stream must be a boolean.", "stream")
     options = body.get("stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True
+    parameters = parse_parameters(body)
     if model.startswith("role:"):
-        return Ask(model, None, model[5:], question, bool(stream), include_usage, tuple(context))
-    return Ask(model, model, None, question, bool(stream), include_usage, tuple(context))
+        return Ask(model, None, model[5:], question, bool(stream), include_usage, tuple(context), parameters)
+    return Ask(model, model, None, question, bool(stream), include_usage, tuple(context), parameters)
 
 
 def usage_of(answer: dict[str, Any]) -> dict[str, int]:

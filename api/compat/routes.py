@@ -100,6 +100,7 @@ async def chat_completions(request: Request[Any, Any, Any]) -> Any:
             role_slug=ask.role_slug,
             named_session=named,
             context=None if named is not None else ask.context,
+            parameters=ask.parameters,
             key=key,
         )
     except BaseException:

@@ -112,8 +112,8 @@ def _value(value: str | bool | None) -> str:
     return literal(value)
 
 
-def _context(context: Sequence[dict[str, str]] | None) -> str:
-    return "null" if context is None else literal(_encoder.encode(list(context)).decode()) + "::jsonb"
+def _json(value: Any) -> str:
+    return "null" if value is None else literal(_encoder.encode(value).decode()) + "::jsonb"
 
 
 async def open_turn(
@@ -126,13 +126,14 @@ async def open_turn(
     role_slug: str | None,
     named_session: str | None,
     context: Sequence[dict[str, str]] | None = None,
+    parameters: dict[str, Any] | None = None,
     key: str | None = None,
 ) -> str:
     """Check, find or open the session and insert the question, committed, in one round trip;
     the question's id (chosen here; with an idempotency `key`, the one that key stands for, and a
     question already stored under it is not stored again). `context`: the messages the question
     is answered from ({role, content}), for a request that names no session; None to continue the
-    session's stored conversation."""
+    session's stored conversation. `parameters`: the request's sampling parameters."""
     if named_session is not None and not rules.is_uuid(named_session):
         raise session_not_found()
     if role_slug is not None and (not role_slug or (len(role_slug) > 64 and not rules.is_uuid(role_slug))):
@@ -156,7 +157,8 @@ async def open_turn(
         caller.key_name,
         day,
     )
-    call = f"select public.api_open_turn({', '.join(map(_value, values))}, {_context(context)})"
+    context_sql = _json(None if context is None else list(context))
+    call = f"select public.api_open_turn({', '.join(map(_value, values))}, {context_sql}, {_json(parameters or {})})"
     untranslated = (asyncpg.exceptions.NoDataFoundError, asyncpg.exceptions.UniqueViolationError)
     try:
         await database.run_as(caller.user, call, untranslated=untranslated)

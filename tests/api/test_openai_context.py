@@ -209,8 +209,96 @@ async def test_the_account_export_carries_each_questions_context(
 ) -> None:
     question = unique("Exported?")
     earlier: list[Any] = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "before"}]
-    await sdk.chat.completions.create(model="qwen-turbo", messages=[*earlier, {"role": "user", "content": question}])
+    await sdk.chat.completions.create(
+        model="qwen-turbo", messages=[*earlier, {"role": "user", "content": question}], temperature=0.5
+    )
     exported = (await http.get("/api/account/export", headers=alice.headers)).json()
     contexts = {m["content"]: m["context"] for m in exported["messages"]}
-    assert contexts[question] == {"messages": earlier}
+    assert contexts[question] == {"messages": earlier, "parameters": {"temperature": 0.5}}
     assert {c for text, c in contexts.items() if text != question} == {None}  # the answer's
+
+
+async def parameters_of(fake: FakeScope, question: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(trust_env=False) as http:
+        response = await http.get(f"{fake.base_url}/_fake/requests")
+    [body] = [r["body"] for r in response.json() if r["body"]["input"]["messages"][-1]["content"] == question]
+    return dict(body["parameters"])
+
+
+async def test_the_requests_sampling_parameters_reach_the_model_and_bound_the_answer(
+    sdk: openai.AsyncOpenAI, fake: FakeScope, http: httpx.AsyncClient, alice: ApiUser, rest: AsyncClient
+) -> None:
+    question = unique("Count to ten")
+    done = await sdk.chat.completions.create(
+        model="qwen-turbo",
+        messages=[{"role": "user", "content": question}],
+        temperature=0.3,
+        top_p=0.5,
+        max_tokens=5,
+        stop=["END"],
+        seed=7,
+        presence_penalty=0.5,
+        frequency_penalty=0,  # what many clients send by default: accepted
+        n=1,
+    )
+    sent = await parameters_of(fake, question)
+    assert {k: sent.get(k) for k in ("temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty")} == {
+        "temperature": 0.3,
+        "top_p": 0.5,
+        "max_tokens": 5,
+        "stop": ["END"],
+        "seed": 7,
+        "presence_penalty": 0.5,
+    }
+    assert done.choices[0].finish_reason == "length"
+    assert done.usage is not None
+    assert done.usage.completion_tokens <= 5
+    # in a named session too, over the role's own settings key by key
+    slug = f"warm_{uuid.uuid4().hex[:6]}"
+    await (
+        rest.from_("ai_roles")
+        .insert({"slug": slug, "name": "Warm", "system_prompt": "p", "personality": {"temperature": 0.9, "top_p": 0.8}})
+        .execute()
+    )
+    mine = (await http.post("/api/sessions", json={"title": "web"}, headers=alice.headers)).json()["session"]
+    again = unique("Once more")
+    await sdk.chat.completions.create(
+        model=f"role:{slug}",
+        messages=[{"role": "user", "content": again}],
+        temperature=0,
+        extra_headers={"X-ChatGalaxy-Session": mine["id"]},
+    )
+    sent = await parameters_of(fake, again)
+    assert (sent["temperature"], sent["top_p"]) == (0, 0.8)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ({"temperature": 2.5}, "temperature", "invalid_value"),
+        ({"top_p": 0}, "top_p", "invalid_value"),
+        ({"max_tokens": 0}, "max_tokens", "invalid_value"),
+        ({"max_tokens": 10.5}, "max_tokens", "invalid_value"),
+        ({"seed": -1}, "seed", "invalid_value"),
+        ({"stop": ["a", "b", "c", "d", "e"]}, "stop", "invalid_value"),
+        ({"frequency_penalty": 0.5}, "frequency_penalty", "unsupported_parameter"),
+        ({"n": 2}, "n", "unsupported_parameter"),
+        ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools", "unsupported_parameter"),
+        ({"logprobs": True}, "logprobs", "unsupported_parameter"),
+        ({"response_format": {"type": "json_object"}}, "response_format", "unsupported_parameter"),
+    ],
+)
+async def test_a_parameter_the_model_cannot_honour_is_refused_and_stores_nothing(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser, case: tuple[dict[str, Any], str, str]
+) -> None:
+    extra, param, code = case
+    async with httpx.AsyncClient(base_url=str(sdk.base_url), trust_env=False, timeout=30) as client:
+        refused = await client.post(
+            "chat/completions",
+            json={"model": "qwen-turbo", "messages": [{"role": "user", "content": "hi"}], **extra},
+            headers={"Authorization": f"Bearer {sdk.api_key}"},
+        )
+    assert refused.status_code == 400, refused.text
+    error = refused.json()["error"]
+    assert (error["type"], error["param"], error["code"]) == ("invalid_request_error", param, code)
+    assert await pg.fetchval(QUESTIONS, alice.id) == 0

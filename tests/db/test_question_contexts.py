@@ -138,3 +138,49 @@ async def test_the_claim_hands_back_the_context_and_no_persona_unless_the_questi
     assert claims["named"]["role"]["slug"] == "tech_expert"
     assert claims["bare"]["context"] is None
     assert claims["bare"]["role"]["slug"] == "assistant"  # the session's persona, as always
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        [],
+        {"foo": 1},
+        {"temperature": 2},
+        {"temperature": "0.5"},
+        {"top_p": 0},
+        {"max_tokens": 1.5},
+        {"max_tokens": 0},
+        {"seed": -1},
+        {"presence_penalty": 3},
+        {"stop": ["a", "b", "c", "d", "e"]},
+        {"stop": [1]},
+    ],
+)
+async def test_parameters_of_any_other_shape_are_refused_whatever_the_door(
+    db: asyncpg.Connection, world: World, parameters: object
+) -> None:
+    async with acting_as(db, world.a):
+        with pytest.raises(asyncpg.CheckViolationError):
+            await db.execute(
+                "insert into question_contexts (message_id, parameters) values ($1, $2::jsonb)",
+                world.ids["a_bare"],
+                json.dumps(parameters),
+            )
+
+
+async def test_parameters_in_range_are_kept_and_handed_to_the_claim(db: asyncpg.Connection, world: World) -> None:
+    parameters = {"temperature": 0, "top_p": 1, "max_tokens": 5, "seed": 7, "stop": "END", "presence_penalty": -2}
+    async with acting_as(db, world.a):
+        await db.execute(
+            "insert into question_contexts (message_id, parameters) values ($1, $2::jsonb)",
+            world.ids["a_bare"],
+            json.dumps(parameters),
+        )
+        await db.execute("reset role")  # the worker's claim, in the same (rolled back) transaction
+        [row] = await db.fetch(
+            "select claim::text from worker_claim($1::uuid[], 'w', 30, 5, 50)", [world.ids["a_bare"]]
+        )
+    claim = json.loads(row["claim"])
+    assert claim["parameters"] == parameters
+    assert claim["context"] is None  # a named session's request: its history is the session's
+    assert claim["role"]["slug"] == "assistant"

@@ -79,8 +79,8 @@ API_CONTEXT = [
 
 async def _arrange_api_session(conn: asyncpg.Connection, carol: str) -> str:
     """carol's key "script" asked twice today through /v1 (since revoked, so the keys page's live
-    keys are the journey's): once with the context above, once with none; both answered (question
-    and answer in one transaction, so no worker takes them)."""
+    keys are the journey's): once with the context above and two sampling parameters, once with
+    neither; both answered (question and answer in one transaction, so no worker takes them)."""
     key = await conn.fetchval(
         "insert into api_keys (user_id, name, prefix, key_hash, revoked_at) values ($1, 'script', 'sk-cg-e2e000',"
         " sha256(convert_to(gen_random_uuid()::text, 'UTF8')), now()) returning id",
@@ -94,9 +94,9 @@ async def _arrange_api_session(conn: asyncpg.Connection, carol: str) -> str:
             key,
         )
     )
-    for question, context, answer in (
-        ("晚上好", API_CONTEXT, "Good evening"),
-        ("What is 2 + 2?", [], "4"),
+    for question, context, parameters, answer in (
+        ("晚上好", API_CONTEXT, {"temperature": 0.2, "max_tokens": 50}, "Good evening"),
+        ("What is 2 + 2?", [], {}, "4"),
     ):
         async with conn.transaction():
             asked = await conn.fetchval(
@@ -107,10 +107,12 @@ async def _arrange_api_session(conn: asyncpg.Connection, carol: str) -> str:
                 question,
             )
             await conn.execute(
-                "insert into question_contexts (message_id, user_id, messages) values ($1, $2, $3::jsonb)",
+                "insert into question_contexts (message_id, user_id, messages, parameters)"
+                " values ($1, $2, $3::jsonb, $4::jsonb)",
                 asked,
                 carol,
                 json.dumps(context),
+                json.dumps(parameters),
             )
             await conn.execute(
                 "insert into chat_messages (session_id, user_id, message_type, content, status, reply_to, model)"
@@ -274,6 +276,8 @@ def test_an_api_keys_requests_show_the_context_each_sent(journey: dict[str, Any]
     assert detail["zh"]["messages"] == [[m["role"], m["content"]] for m in API_CONTEXT]
     assert detail["zh"]["labels"] == ["系统", "用户", "助手"]
     assert detail["zh"]["answerer"] == "qwen-turbo"  # a model asked with no role answers with no persona
+    assert detail["zh"]["parameters"] == "采样参数: max_tokens = 50 · temperature = 0.2"  # as jsonb keeps its keys
+    assert detail["en"]["parameters"] is None
     assert detail["width"] <= 390
     assert detail["webChatToggles"] == 0  # a chat of the web app has no such control
 

@@ -152,6 +152,9 @@ await journey(async ({ newPage }) => {
         labels: await page.locator(`${tid('request-context-message')} [data-role]`).allTextContents(),
         empty: await page.locator(tid('request-context-empty')).count(),
         answerer: (await page.locator(tid('answer-role')).first().textContent()).trim(),
+        parameters: (await page.locator(tid('request-context-parameters')).count())
+          ? (await page.locator(tid('request-context-parameters')).textContent()).trim()
+          : null,
       }
     }
     const en = await contextOf(carol, false)

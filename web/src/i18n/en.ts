@@ -109,7 +109,7 @@ const en: typeof zh = {
   apiContext: {
     toggle: 'Context sent with this API request', hint: 'Asked with an API key: the model answered from these messages the request sent, not from the other requests in this chat.',
     loading: 'Loading…', failed: 'The context could not be read; try again later.', empty: 'The request sent only this question, no earlier messages.',
-    system: 'System', user: 'User', assistant: 'Assistant',
+    system: 'System', user: 'User', assistant: 'Assistant', parameters: 'Sampling parameters',
   },
   exportChat: { button: 'Export', you: 'You', thinking: 'Thinking', sources: 'Sources', exported: 'Exported from ChatGalaxy,' },
   trees: {

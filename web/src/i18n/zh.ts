@@ -104,7 +104,7 @@ export default {
   apiContext: {
     toggle: 'API 请求带来的上下文', hint: '这个问题通过 API 密钥提问：模型只依据请求自带的这些消息作答，不读本会话里的其他请求。',
     loading: '读取中…', failed: '上下文读取失败，请稍后再试。', empty: '这个请求只带了这一个问题，没有更早的消息。',
-    system: '系统', user: '用户', assistant: '助手',
+    system: '系统', user: '用户', assistant: '助手', parameters: '采样参数',
   },
   exportChat: { button: '导出', you: '我', thinking: '思考过程', sources: '参考来源', exported: '导出自 ChatGalaxy，' },
   trees: {
