@@ -133,6 +133,15 @@ def parse_parameters(body: dict[str, Any]) -> dict[str, Any]:
     seed = _number(body, "seed", 0, 2**63 - 1, integer=True)
     if seed is not None:
         found["seed"] = seed
+    # deep thinking as DashScope's OpenAI-compatible mode takes it (the plan decides: FeatureNotAllowed)
+    thinking = body.get("enable_thinking")
+    if thinking is not None and not isinstance(thinking, bool):
+        raise bad_request("enable_thinking must be true or false.", "enable_thinking", "invalid_value")
+    if thinking is not None:
+        found["thinking"] = thinking
+    budget = _number(body, "thinking_budget", 1, 1_000_000, integer=True)
+    if budget is not None:
+        found["thinking_budget"] = budget
     stop = body.get("stop")
     listed = isinstance(stop, list) and len(stop) <= 4 and all(isinstance(s, str) and s for s in stop)
     if not (stop is None or isinstance(stop, str) or listed):
@@ -185,6 +194,10 @@ def parse_request(body: Any, max_chars: int) -> Ask:
     return Ask(model, model, None, question, bool(stream), include_usage, tuple(context), parameters)
 
 
+def _stored(row: dict[str, Any], column: str) -> str:
+    return str(row.get(column) or "")
+
+
 def usage_of(answer: dict[str, Any]) -> dict[str, int]:
     prompt, completion = int(answer.get("input_tokens") or 0), int(answer.get("output_tokens") or 0)
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
@@ -235,13 +248,21 @@ class Listening:
 
 
 @dataclass
-class _Text:
-    """What is known of the answer's current attempt, and what the client has been sent."""
+class _Track:
+    """One kind of the answer's text (the answer's, or its thinking) and what the client was sent."""
 
-    attempt: int = 0
     text: str = ""
     sent: str = ""
     broken: bool = False  # a gap the row did not cover: the rest comes from the final row
+
+
+@dataclass
+class _Text:
+    """What is known of the answer's current attempt: its text and its thinking."""
+
+    attempt: int = 0
+    answer: _Track = field(default_factory=_Track)
+    thinking: _Track = field(default_factory=_Track)
 
 
 class Relay:
@@ -331,7 +352,7 @@ class Relay:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": str(answer.get("content") or ""), "refusal": None},
+                    "message": self._message(answer),
                     "logprobs": None,
                     "finish_reason": finish_reason(answer),
                 }
@@ -339,6 +360,15 @@ class Relay:
             "usage": usage_of(answer),
             "system_fingerprint": None,
         }
+
+    @staticmethod
+    def _message(answer: dict[str, Any]) -> dict[str, Any]:
+        """The answer as OpenAI's message; a thinking model's thinking as `reasoning_content`, as
+        DashScope's own OpenAI-compatible mode gives it."""
+        message: dict[str, Any] = {"role": "assistant", "content": _stored(answer, "content"), "refusal": None}
+        if thinking := _stored(answer, "reasoning"):
+            message["reasoning_content"] = thinking
+        return message
 
     def _chunk(self, delta: dict[str, Any], reason: str | None = None, model: str | None = None) -> bytes:
         body: dict[str, Any] = {
@@ -362,9 +392,10 @@ class Relay:
             answer: dict[str, Any] | None = await self.ready()
             assert answer is not None
             if answer.get("status") not in FINAL_STATUSES:
-                known.attempt, known.text = int(answer.get("attempts") or 0), str(answer.get("content") or "")
+                known.attempt = int(answer.get("attempts") or 0)
+                known.answer.text, known.thinking.text = _stored(answer, "content"), _stored(answer, "reasoning")
                 answer = None
-                if piece := self._more(known):
+                for piece in self._more(known):
                     yield piece
             deadline = time.monotonic() + self.wait
             while answer is None and (remaining := deadline - time.monotonic()) > 0:
@@ -374,55 +405,60 @@ class Relay:
                 if event is not None and not event.final:
                     deadline = time.monotonic() + self.wait  # the answer is alive
                     await self._apply(known, event)
-                    if piece := self._more(known):
+                    for piece in self._more(known):
                         yield piece
                     continue
                 found = await self.read()
                 if found.get("status") in FINAL_STATUSES:
                     answer = found
-            async for piece in self._ending(answer, known.sent):
+            async for piece in self._ending(answer, known):
                 yield piece
         finally:
             await self.close()
 
     async def _apply(self, known: _Text, event: ReplyEvent) -> None:
-        """Add a chunk to the attempt's text: a retake starts over, a duplicate adds nothing, a gap
-        before the chunk is read from the row first."""
+        """Add a chunk to the attempt's text or thinking: a retake starts over, a duplicate adds
+        nothing, a gap before the chunk is read from the row first."""
         if event.attempt < known.attempt:
             return  # a late chunk of an attempt since retaken
         if event.attempt > known.attempt:  # another worker retook the answer: its text restarts
-            known.attempt, known.text, known.broken = event.attempt, "", False
-        if known.broken:
+            known.attempt = event.attempt
+            for restarted in (known.answer, known.thinking):
+                restarted.text, restarted.broken = "", False
+        track = known.thinking if event.reasoning else known.answer
+        if track.broken:
             return
-        offset = len(known.text) if event.offset is None else event.offset
-        if offset > len(known.text) and not await self._catch_up(known, offset):
-            known.broken = True
+        offset = len(track.text) if event.offset is None else event.offset
+        if offset > len(track.text) and not await self._catch_up(known, event.reasoning, offset):
+            track.broken = True
             return
-        have = len(known.text)
+        have = len(track.text)
         if offset + len(event.delta) > have:
-            known.text += event.delta[have - offset :]
+            track.text += event.delta[have - offset :]
 
-    async def _catch_up(self, known: _Text, offset: int) -> bool:
+    async def _catch_up(self, known: _Text, reasoning: bool, offset: int) -> bool:
+        track, column = (known.thinking, "reasoning") if reasoning else (known.answer, "content")
         for _ in range(_CATCH_UP_READS):
             row = await self.read()
             if row.get("id") is None or int(row.get("attempts") or 0) != known.attempt:
                 return False
-            text = str(row.get("content") or "")
+            text = _stored(row, column)
             if len(text) >= offset:
-                known.text = text[:offset]
+                track.text = text[:offset]
                 return True
             await asyncio.sleep(_CATCH_UP_EVERY)
         return False
 
-    def _more(self, known: _Text) -> bytes | None:
-        """A content chunk with the text beyond what was sent, when the text extends it."""
-        if len(known.text) > len(known.sent) and known.text.startswith(known.sent):
-            piece = self._chunk({"content": known.text[len(known.sent) :]})
-            known.sent = known.text
-            return piece
-        return None
+    def _more(self, known: _Text, model: str | None = None) -> list[bytes]:
+        """A reasoning_content chunk, then a content chunk, with what extends what was sent."""
+        pieces = []
+        for track, field_name in ((known.thinking, "reasoning_content"), (known.answer, "content")):
+            if len(track.text) > len(track.sent) and track.text.startswith(track.sent):
+                pieces.append(self._chunk({field_name: track.text[len(track.sent) :]}, model=model))
+                track.sent = track.text
+        return pieces
 
-    async def _ending(self, answer: dict[str, Any] | None, sent: str) -> AsyncIterator[bytes]:
+    async def _ending(self, answer: dict[str, Any] | None, known: _Text) -> AsyncIterator[bytes]:
         if answer is None:
             error = OpenAIError(
                 504, "The answer did not complete in time; it will appear in the history.", "server_error", "timeout"
@@ -432,10 +468,10 @@ class Relay:
         if answer.get("status") == "error":
             yield b"data: " + _encoder.encode(answer_error(answer).body()) + b"\n\n"
             return
-        content = str(answer.get("content") or "")
         model = str(answer.get("model") or self.ask.model)
-        if len(content) > len(sent) and content.startswith(sent):
-            yield self._chunk({"content": content[len(sent) :]}, model=model)
+        known.answer.text, known.thinking.text = _stored(answer, "content"), _stored(answer, "reasoning")
+        for piece in self._more(known, model):
+            yield piece
         yield self._chunk({}, finish_reason(answer), model=model)
         if self.ask.include_usage:
             usage = {

@@ -20,7 +20,7 @@ from api.compat.completions import MAX_CONTEXT_CHARS
 from fakescope.server import FakeScope
 from tests.api.conftest import ApiProcess, ApiUser
 from tests.api.test_openai_compat import QUESTIONS, create_key
-from tests.api.test_plans import client_for
+from tests.api.test_plans import client_for, put_on_plan
 from tests.conftest import LocalStack
 from worker.claim_prompt import DEFAULT_SYSTEM_PROMPT
 
@@ -302,3 +302,77 @@ async def test_a_parameter_the_model_cannot_honour_is_refused_and_stores_nothing
     error = refused.json()["error"]
     assert (error["type"], error["param"], error["code"]) == ("invalid_request_error", param, code)
     assert await pg.fetchval(QUESTIONS, alice.id) == 0
+
+
+async def streamed(stream: Any) -> tuple[str, str]:
+    """The content and the reasoning_content a stream of chunks carried."""
+    content: list[str] = []
+    reasoning: list[str] = []
+    async for chunk in stream:
+        if chunk.choices:
+            delta = chunk.choices[0].delta
+            content.append(delta.content or "")
+            reasoning.append(getattr(delta, "reasoning_content", None) or "")
+    return "".join(content), "".join(reasoning)
+
+
+async def test_a_thinking_answer_streams_its_thinking_as_reasoning_content_never_as_content(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, http: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    """A named session that thinks (its own switch): the thinking came through as answer text."""
+    mine = (await http.post("/api/sessions", json={"title": "thinks"}, headers=alice.headers)).json()["session"]
+    await pg.execute("update chat_sessions set model = 'qwen-plus', thinking = true where id = $1::uuid", mine["id"])
+    question = unique("Think about it")
+    stream = await sdk.chat.completions.create(
+        model="qwen-plus",
+        messages=[{"role": "user", "content": question}],
+        stream=True,
+        extra_headers={"X-ChatGalaxy-Session": mine["id"]},
+    )
+    content, reasoning = await streamed(stream)
+    stored = await pg.fetchrow(
+        "select content, reasoning from chat_messages"
+        " where reply_to = (select id from chat_messages where content = $1)",
+        question,
+    )
+    assert stored["reasoning"]
+    assert (content, reasoning) == (stored["content"], stored["reasoning"])
+    done = await sdk.chat.completions.create(
+        model="qwen-plus",
+        messages=[{"role": "user", "content": unique("Again")}],
+        extra_headers={"X-ChatGalaxy-Session": mine["id"]},
+    )
+    message = done.choices[0].message
+    thinking = getattr(message, "reasoning_content", None)
+    assert isinstance(thinking, str)
+    assert thinking
+    assert message.content
+    assert thinking not in message.content
+
+
+async def test_a_request_may_ask_for_deep_thinking_within_its_plan(
+    sdk: openai.AsyncOpenAI, fake: FakeScope, pg: asyncpg.Connection, alice: ApiUser
+) -> None:
+    question = unique("Think first")
+    done = await sdk.chat.completions.create(
+        model="qwen-plus",
+        messages=[{"role": "user", "content": question}],
+        extra_body={"enable_thinking": True, "thinking_budget": 300},
+    )
+    sent = await parameters_of(fake, question)
+    assert (sent["enable_thinking"], sent["thinking_budget"]) == (True, 300)
+    assert getattr(done.choices[0].message, "reasoning_content", None)
+
+    await put_on_plan(pg, alice, "no_thinking", allow_thinking=False)
+    with pytest.raises(openai.PermissionDeniedError) as refused:
+        await sdk.chat.completions.create(
+            model="qwen-plus",
+            messages=[{"role": "user", "content": unique("Think")}],
+            extra_body={"enable_thinking": True},
+        )
+    assert refused.value.code == "feature_not_allowed"
+    assert await pg.fetchval(QUESTIONS, alice.id) == 1  # the refused one stored nothing
+    plain = await sdk.chat.completions.create(
+        model="qwen-plus", messages=[{"role": "user", "content": unique("Plain")}]
+    )
+    assert plain.choices[0].message.content

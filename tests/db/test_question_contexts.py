@@ -154,6 +154,8 @@ async def test_the_claim_hands_back_the_context_and_no_persona_unless_the_questi
         {"presence_penalty": 3},
         {"stop": ["a", "b", "c", "d", "e"]},
         {"stop": [1]},
+        {"thinking": "yes"},
+        {"thinking_budget": 0},
     ],
 )
 async def test_parameters_of_any_other_shape_are_refused_whatever_the_door(
@@ -184,3 +186,20 @@ async def test_parameters_in_range_are_kept_and_handed_to_the_claim(db: asyncpg.
     assert claim["parameters"] == parameters
     assert claim["context"] is None  # a named session's request: its history is the session's
     assert claim["role"]["slug"] == "assistant"
+
+
+async def test_a_request_thinks_only_within_its_users_plan(db: asyncpg.Connection, world: World) -> None:
+    """Admission checks the session's and the role's thinking at the question's insert; a request's
+    own switch is checked when its parameters are stored, by whatever door."""
+    insert = "insert into question_contexts (message_id, parameters) values ($1, $2::jsonb)"
+    async with acting_as(db, world.a):
+        await db.execute(insert, world.ids["a_bare"], json.dumps({"thinking": True, "thinking_budget": 100}))
+    await db.execute("insert into plans (id, name, allow_thinking) values ('plain', 'Plain', false)")
+    await db.execute("update user_plans set plan_id = 'plain' where user_id = $1", world.ids["a"])
+    async with acting_as(db, world.a):
+        await db.execute(insert, world.ids["a_bare"], json.dumps({"thinking": False}))
+    async with acting_as(db, world.a):
+        with pytest.raises(asyncpg.PostgresError) as refused:
+            await db.execute(insert, world.ids["a_bare"], json.dumps({"thinking": True}))
+    assert refused.value.sqlstate == "PGRST"
+    assert "FeatureNotAllowed" in str(refused.value)
