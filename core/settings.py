@@ -364,7 +364,8 @@ class ApiSettings:
     max_message_chars: int = field(default_factory=lambda: env_int("API_MAX_MESSAGE_CHARS", 8000))
     max_body_bytes: int = field(default_factory=lambda: env_int("API_MAX_BODY_BYTES", 65536))
     # /v1/chat/completions: a request sends its whole conversation (at most 1 MiB of text, checked)
-    v1_max_body_bytes: int = field(default_factory=lambda: env_int("API_V1_MAX_BODY_BYTES", 2_097_152))
+    # and its question's images as data: URIs (10 MiB each at most, checked)
+    v1_max_body_bytes: int = field(default_factory=lambda: env_int("API_V1_MAX_BODY_BYTES", 20_971_520))
     # How long the signed attachment links in an account export stay valid, seconds.
     export_link_seconds: int = field(default_factory=lambda: env_int("API_EXPORT_LINK_SECONDS", 604800))
     ws_heartbeat: float = field(default_factory=lambda: env_float("API_WS_HEARTBEAT", 20.0))  # server ping period

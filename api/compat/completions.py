@@ -1,14 +1,7 @@
-"""One chat completion: the request checked and turned into a question in the user's history,
-then the worker's answer relayed as OpenAI's response or its exact SSE chunk stream.
-
-The question goes the same way as any other: inserted under RLS (so admission reserves against
-the plan, and a refusal stores nothing), answered by the worker through the exactly-once claim,
-settled when final. The request's last message, a `user` one, is the question stored and asked. The
-messages before it are its context, as in OpenAI's API: stored with the question (`question_contexts`)
-and given to the model as the question's history, the question a root of its own in the key's
-session of the day. A request that names its session (`X-ChatGalaxy-Session`) continues that stored
-conversation instead: the worker builds its history from the session, as for the web app, and the
-request's earlier messages are checked but not used.
+"""One chat completion's answer: the worker's answer to the stored question, relayed as OpenAI's
+response or its exact SSE chunk stream (the request is checked in request.py and stored in
+turns.py). The answer's text streams as `content`, a thinking model's thinking as
+`reasoning_content`, both resumed from the row by offset when the stream joins late.
 """
 
 from __future__ import annotations
@@ -22,8 +15,9 @@ from typing import Any
 
 import msgspec
 
-from api.compat.errors import OpenAIError, bad_request
+from api.compat.errors import OpenAIError
 from api.compat.keys import KeyCaller
+from api.compat.request import Ask
 from api.compat.turns import learned_session, read_answer
 from api.database import CallerDatabase
 from api.replies import FINAL_STATUSES, ReplyEvent
@@ -37,161 +31,6 @@ _encoder = msgspec.json.Encoder()
 _CATCH_UP_EVERY = 0.05
 _CATCH_UP_READS = 60
 _POLL_WITHOUT_FEED = 0.25  # no channel joined: the row, written a few times a second, is read this often
-
-
-@dataclass(frozen=True)
-class Ask:
-    """A checked request: what to store and how to answer."""
-
-    model: str  # as the client named it
-    requested_model: str | None  # stored on the question (None: the worker's default)
-    role_slug: str | None
-    question: str
-    stream: bool
-    include_usage: bool
-    context: tuple[dict[str, str], ...] = ()  # the messages before the question: {role, content}
-    parameters: dict[str, Any] = field(default_factory=dict)  # sampling parameters the request set
-
-
-_CONTEXT_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
-MAX_CONTEXT_CHARS = 1_048_576  # as migrations/..._openai_requests_bring_their_context.sql checks
-
-
-def _text_of(content: Any, at: int) -> str:
-    """A message's text: a string, or the text parts of a list (other parts are refused)."""
-    if isinstance(content, str):
-        text = content
-    elif isinstance(content, list) and content:
-        texts = []
-        for part in content:
-            kind = part.get("type") if isinstance(part, dict) else None
-            if kind != "text" or not isinstance(part.get("text"), str):
-                raise bad_request(
-                    f"messages[{at}]: only text content parts are supported (got {kind!r}); send images and"
-                    " files through the web app.",
-                    "messages",
-                    "unsupported_content",
-                )
-            texts.append(part["text"])
-        text = "\n".join(texts)
-    else:
-        raise bad_request(f"messages[{at}].content must be a string or an array of text parts.", "messages")
-    if "\x00" in text:
-        raise bad_request("The message must not contain NUL characters.", "messages")
-    return text
-
-
-def _message(message: Any, at: int) -> dict[str, str]:
-    if not isinstance(message, dict):
-        raise bad_request(f"messages[{at}] must be an object.", "messages")
-    role = message.get("role")
-    if role in ("tool", "function") or message.get("tool_calls") or message.get("function_call"):
-        raise bad_request(
-            f"messages[{at}]: tools and function calls are not supported.", "messages", "unsupported_role"
-        )
-    if role not in _CONTEXT_ROLES:
-        raise bad_request(
-            f"messages[{at}].role must be one of system, developer, user, assistant.", "messages", "invalid_role"
-        )
-    return {"role": _CONTEXT_ROLES[role], "content": _text_of(message.get("content"), at)}
-
-
-def _number(body: dict[str, Any], name: str, low: float, high: float, *, integer: bool = False) -> float | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or not low <= value <= high:
-        span = f"an integer from {low:g} to {high:g}" if integer else f"a number from {low:g} to {high:g}"
-        raise bad_request(f"{name} must be {span}.", name, "invalid_value")
-    return value
-
-
-def _unsupported(name: str, why: str) -> OpenAIError:
-    return bad_request(f"{name}: {why}", name, "unsupported_parameter")
-
-
-def parse_parameters(body: dict[str, Any]) -> dict[str, Any]:
-    """The sampling parameters the model is asked with (over the role's settings), in DashScope's
-    ranges; what we cannot honour is refused rather than ignored."""
-    found: dict[str, Any] = {}
-    temperature = _number(body, "temperature", 0, 2)
-    if temperature is not None:
-        found["temperature"] = min(temperature, 1.99)  # DashScope takes [0, 2)
-    top_p = _number(body, "top_p", 0, 1)
-    if top_p is not None:
-        if top_p == 0:
-            raise bad_request("top_p must be above 0.", "top_p", "invalid_value")
-        found["top_p"] = top_p
-    presence = _number(body, "presence_penalty", -2, 2)
-    if presence is not None:
-        found["presence_penalty"] = presence
-    tokens = _number(body, "max_completion_tokens", 1, 1_000_000, integer=True)
-    tokens = _number(body, "max_tokens", 1, 1_000_000, integer=True) if tokens is None else tokens
-    if tokens is not None:
-        found["max_tokens"] = tokens
-    seed = _number(body, "seed", 0, 2**63 - 1, integer=True)
-    if seed is not None:
-        found["seed"] = seed
-    # deep thinking as DashScope's OpenAI-compatible mode takes it (the plan decides: FeatureNotAllowed)
-    thinking = body.get("enable_thinking")
-    if thinking is not None and not isinstance(thinking, bool):
-        raise bad_request("enable_thinking must be true or false.", "enable_thinking", "invalid_value")
-    if thinking is not None:
-        found["thinking"] = thinking
-    budget = _number(body, "thinking_budget", 1, 1_000_000, integer=True)
-    if budget is not None:
-        found["thinking_budget"] = budget
-    stop = body.get("stop")
-    listed = isinstance(stop, list) and len(stop) <= 4 and all(isinstance(s, str) and s for s in stop)
-    if not (stop is None or isinstance(stop, str) or listed):
-        raise bad_request("stop must be a string or an array of at most 4 strings.", "stop", "invalid_value")
-    if stop:  # an empty string or array stops nothing
-        found["stop"] = stop
-    if body.get("frequency_penalty") not in (None, 0):
-        raise _unsupported("frequency_penalty", "Qwen has no frequency penalty; use presence_penalty.")
-    if body.get("n") not in (None, 1):
-        raise _unsupported("n", "one choice per request.")
-    if body.get("tools") or body.get("functions"):
-        raise _unsupported("tools", "tools and function calls are not supported.")
-    if body.get("logprobs") or body.get("top_logprobs") is not None or body.get("logit_bias"):
-        raise _unsupported("logprobs", "log probabilities and logit bias are not supported.")
-    response_format = body.get("response_format")
-    if response_format is not None and response_format != {"type": "text"}:
-        raise _unsupported("response_format", "only plain text answers.")
-    return found
-
-
-def parse_request(body: Any, max_chars: int) -> Ask:
-    if not isinstance(body, dict):
-        raise bad_request("The request body must be a JSON object.")
-    model = body.get("model")
-    if not isinstance(model, str) or not model.strip() or len(model) > 100:
-        raise bad_request("you must provide a model parameter", "model")
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages or len(messages) > 1000:
-        raise bad_request("messages must be a non-empty array of at most 1000 messages.", "messages")
-    *context, last = [_message(message, at) for at, message in enumerate(messages)]
-    if last["role"] != "user" or not last["content"].strip():
-        raise bad_request("The last message must be a user message with text content.", "messages")
-    question = last["content"]
-    if len(question) > max_chars:
-        raise bad_request(f"The last user message must be at most {max_chars} characters.", "messages")
-    if sum(len(m["content"]) for m in context) > MAX_CONTEXT_CHARS:
-        raise bad_request(
-            f"The messages before the last must hold at most {MAX_CONTEXT_CHARS} characters.",
-            "messages",
-            "context_length_exceeded",
-        )
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool | None):
-        raise bad_request("stream must be a boolean.", "stream")
-    options = body.get("stream_options")
-    include_usage = isinstance(options, dict) and options.get("include_usage") is True
-    parameters = parse_parameters(body)
-    if model.startswith("role:"):
-        return Ask(model, None, model[5:], question, bool(stream), include_usage, tuple(context), parameters)
-    return Ask(model, model, None, question, bool(stream), include_usage, tuple(context), parameters)
 
 
 def _stored(row: dict[str, Any], column: str) -> str:

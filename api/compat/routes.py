@@ -9,9 +9,10 @@ from litestar import MediaType, Request, Response, Router, get, post
 from litestar.exceptions import HTTPException
 from litestar.response import Stream
 
-from api.compat.completions import Listening, Relay, parse_request
+from api.compat.completions import Listening, Relay
 from api.compat.errors import OpenAIError, model_not_found, to_openai_response, translate
 from api.compat.keys import key_caller
+from api.compat.request import parse_request
 from api.compat.turns import SESSION_HEADER, idempotency_key, likely_session, open_turn
 from api.database import CallerDatabase
 from api.metrics import Metrics
@@ -101,6 +102,8 @@ async def chat_completions(request: Request[Any, Any, Any]) -> Any:
             named_session=named,
             context=None if named is not None else ask.context,
             parameters=ask.parameters,
+            images=ask.images,
+            storage=upstream.storage(caller.token) if ask.images else None,
             key=key,
         )
     except BaseException:

@@ -31,9 +31,11 @@ from typing import Any
 
 import asyncpg
 import msgspec
+from storage3 import AsyncStorageClient
 
 from api import rules
 from api.compat.errors import OpenAIError, model_not_found
+from api.compat.images import RequestImage, remove_images, store_images
 from api.compat.keys import KeyCaller
 from api.database import CallerDatabase, literal
 
@@ -129,13 +131,16 @@ async def open_turn(
     named_session: str | None,
     context: Sequence[dict[str, str]] | None = None,
     parameters: dict[str, Any] | None = None,
+    images: Sequence[RequestImage] = (),
+    storage: AsyncStorageClient | None = None,
     key: str | None = None,
 ) -> str:
     """Check, find or open the session and insert the question, committed, in one round trip;
     the question's id (chosen here; with an idempotency `key`, the one that key stands for, and a
     question already stored under it is not stored again). `context`: the messages the question
     is answered from ({role, content}), for a request that names no session; None to continue the
-    session's stored conversation. `parameters`: the request's sampling parameters."""
+    session's stored conversation. `parameters`: the request's sampling parameters. `images` are
+    stored (in `storage`, as the user) and attached to the question, and removed if it is not stored."""
     if named_session is not None and not rules.is_uuid(named_session):
         raise session_not_found()
     if role_slug is not None and (not role_slug or (len(role_slug) > 64 and not rules.is_uuid(role_slug))):
@@ -159,11 +164,17 @@ async def open_turn(
         caller.key_name,
         day,
     )
-    context_sql = _json(None if context is None else list(context))
-    call = f"select public.api_open_turn({', '.join(map(_value, values))}, {context_sql}, {_json(parameters or {})})"
+    attachments = await store_images(storage, caller.user_id, question_id, images) if images and storage else []
+    extra = (None if context is None else list(context), parameters or {}, attachments)
+    call = f"select public.api_open_turn({', '.join([*map(_value, values), *map(_json, extra)])})"
     untranslated = (asyncpg.exceptions.NoDataFoundError, asyncpg.exceptions.UniqueViolationError)
     try:
-        await database.run_as(caller.user, call, untranslated=untranslated)
+        try:
+            await database.run_as(caller.user, call, untranslated=untranslated)
+        except BaseException:
+            if storage is not None:
+                await remove_images(storage, attachments)
+            raise
     except asyncpg.exceptions.NoDataFoundError as exc:  # P0002, raised by api_open_turn
         if getattr(exc, "message", None) == "session_not_found":
             raise session_not_found() from exc

@@ -190,7 +190,7 @@ async def test_a_body_over_the_size_limit_is_413_request_too_large_and_stores_no
     """As the rest of the API answers it (it was "not valid JSON", a 400); /v1's own limit is
     API_V1_MAX_BODY_BYTES (a request carries its whole conversation)."""
     key = await create_key(rest)
-    body = {"model": "qwen-turbo", "messages": [{"role": "user", "content": "hi"}], "user": "x" * 2_100_000}
+    body = {"model": "qwen-turbo", "messages": [{"role": "user", "content": "hi"}], "user": "x" * 21_000_000}
     async with httpx.AsyncClient(base_url=api.url, trust_env=False, timeout=30) as http:
         refused = await http.post("/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key['key']}"})
     assert refused.status_code == 413

@@ -16,7 +16,7 @@ import openai
 import pytest
 from supabase import AsyncClient
 
-from api.compat.completions import MAX_CONTEXT_CHARS
+from api.compat.request import MAX_CONTEXT_CHARS
 from fakescope.server import FakeScope
 from tests.api.conftest import ApiProcess, ApiUser
 from tests.api.test_openai_compat import QUESTIONS, create_key

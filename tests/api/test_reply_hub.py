@@ -14,8 +14,9 @@ import asyncpg
 import httpx
 import pytest
 
-from api.compat.completions import Ask, Listening, Relay
+from api.compat.completions import Listening, Relay
 from api.compat.keys import KeyCaller
+from api.compat.request import Ask
 from api.database import CallerDatabase
 from api.errors import UpstreamUnavailable
 from api.replies import ReplyEvent

@@ -146,8 +146,20 @@ def _body(world: World) -> st.SearchStrategy[Any]:
         optional={
             "stream": mostly(st.booleans(), small()),
             "stream_options": mostly(st.fixed_dictionaries({"include_usage": st.booleans()}), small()),
-            "temperature": small(),
-            "max_tokens": small(),
+            "temperature": mostly(st.floats(-1, 3, allow_nan=False), small()),
+            "top_p": mostly(st.floats(0, 1.5, allow_nan=False), small()),
+            "max_tokens": mostly(st.integers(-1, 2_000_000), small()),
+            "max_completion_tokens": small(),
+            "stop": mostly(st.lists(st.text(max_size=4), max_size=5), small()),
+            "seed": mostly(st.integers(-1, 2**64), small()),
+            "presence_penalty": small(),
+            "frequency_penalty": mostly(st.sampled_from((0, 0.5)), small()),
+            "n": mostly(st.integers(0, 3), small()),
+            "enable_thinking": mostly(st.booleans(), small()),
+            "thinking_budget": mostly(st.integers(-1, 2_000_000), small()),
+            "response_format": small(),
+            "tools": small(),
+            "logprobs": small(),
             "user": small(),
         },
     )
@@ -293,6 +305,17 @@ def _found(world: World, keys: Keys) -> list[Call]:
             keys.live,
             body=ask,
             headers={"X-ChatGalaxy-Session": world.session_id.upper().encode()},
+        ),
+        # 12-04: a message whose role is an object (unhashable) was looked up among the known roles: 500.
+        Call(
+            "POST",
+            "/v1/chat/completions",
+            keys.live,
+            body={
+                "model": "qwen-turbo",
+                "stream": True,
+                "messages": [{"role": {}, "content": "x"}, ask["messages"][0]],
+            },
         ),
     ]
 

@@ -1,0 +1,193 @@
+"""An OpenAI-compatible request checked and turned into what is stored and asked (`Ask`).
+
+The request's last message, a `user` one, is the question. The messages before it are its
+context, as in OpenAI's API: stored with the question (`question_contexts`) and given to the model
+as the question's history. A request that names its session (`X-ChatGalaxy-Session`) continues that
+stored conversation instead: its earlier messages are checked but not used. The question's images
+(`image_url` parts, images.py) are stored as its attachments; its sampling parameters go over the
+role's settings. What cannot be honoured is refused with OpenAI's error shape, never ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from api.compat.errors import OpenAIError, bad_request
+from api.compat.images import MAX_IMAGES, RequestImage, decode_image
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A checked request: what to store and how to answer."""
+
+    model: str  # as the client named it
+    requested_model: str | None  # stored on the question (None: the worker's default)
+    role_slug: str | None
+    question: str
+    stream: bool
+    include_usage: bool
+    context: tuple[dict[str, str], ...] = ()  # the messages before the question: {role, content}
+    parameters: dict[str, Any] = field(default_factory=dict)  # sampling parameters the request set
+    images: tuple[RequestImage, ...] = ()  # the question's images, decoded and measured
+
+
+_CONTEXT_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+MAX_CONTEXT_CHARS = 1_048_576  # as migrations/..._openai_requests_bring_their_context.sql checks
+
+
+def _text_of(content: Any, at: int, images: list[RequestImage] | None = None) -> str:
+    """A message's text: a string, or the text parts of a list; `image_url` parts are decoded into
+    `images` (the question's), any other part is refused."""
+    if isinstance(content, str):
+        text = content
+    elif isinstance(content, list) and content:
+        texts = []
+        for part in content:
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind == "text" and isinstance(part.get("text"), str):
+                texts.append(part["text"])
+            elif kind == "image_url" and images is not None:
+                if len(images) == MAX_IMAGES:
+                    raise bad_request(
+                        f"A question may carry at most {MAX_IMAGES} images.", "messages", "too_many_images"
+                    )
+                images.append(decode_image(part, at))
+            else:
+                where = "images only in the last message" if kind == "image_url" else f"not {kind!r}"
+                raise bad_request(
+                    f"messages[{at}]: text and image_url content parts only ({where}).",
+                    "messages",
+                    "unsupported_content",
+                )
+        text = "\n".join(texts)
+    else:
+        raise bad_request(f"messages[{at}].content must be a string or an array of content parts.", "messages")
+    if "\x00" in text:
+        raise bad_request("The message must not contain NUL characters.", "messages")
+    return text
+
+
+def _message(message: Any, at: int, images: list[RequestImage] | None = None) -> dict[str, str]:
+    if not isinstance(message, dict):
+        raise bad_request(f"messages[{at}] must be an object.", "messages")
+    role = message.get("role")
+    if role in ("tool", "function") or message.get("tool_calls") or message.get("function_call"):
+        raise bad_request(
+            f"messages[{at}]: tools and function calls are not supported.", "messages", "unsupported_role"
+        )
+    if not isinstance(role, str) or role not in _CONTEXT_ROLES:
+        raise bad_request(
+            f"messages[{at}].role must be one of system, developer, user, assistant.", "messages", "invalid_role"
+        )
+    return {"role": _CONTEXT_ROLES[role], "content": _text_of(message.get("content"), at, images)}
+
+
+def _number(body: dict[str, Any], name: str, low: float, high: float, *, integer: bool = False) -> float | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or not low <= value <= high:
+        span = f"an integer from {low:g} to {high:g}" if integer else f"a number from {low:g} to {high:g}"
+        raise bad_request(f"{name} must be {span}.", name, "invalid_value")
+    return value
+
+
+def _unsupported(name: str, why: str) -> OpenAIError:
+    return bad_request(f"{name}: {why}", name, "unsupported_parameter")
+
+
+def parse_parameters(body: dict[str, Any]) -> dict[str, Any]:
+    """The sampling parameters the model is asked with (over the role's settings), in DashScope's
+    ranges; what we cannot honour is refused rather than ignored."""
+    found: dict[str, Any] = {}
+    temperature = _number(body, "temperature", 0, 2)
+    if temperature is not None:
+        found["temperature"] = min(temperature, 1.99)  # DashScope takes [0, 2)
+    top_p = _number(body, "top_p", 0, 1)
+    if top_p is not None:
+        if top_p == 0:
+            raise bad_request("top_p must be above 0.", "top_p", "invalid_value")
+        found["top_p"] = top_p
+    presence = _number(body, "presence_penalty", -2, 2)
+    if presence is not None:
+        found["presence_penalty"] = presence
+    tokens = _number(body, "max_completion_tokens", 1, 1_000_000, integer=True)
+    tokens = _number(body, "max_tokens", 1, 1_000_000, integer=True) if tokens is None else tokens
+    if tokens is not None:
+        found["max_tokens"] = tokens
+    seed = _number(body, "seed", 0, 2**63 - 1, integer=True)
+    if seed is not None:
+        found["seed"] = seed
+    # deep thinking as DashScope's OpenAI-compatible mode takes it (the plan decides: FeatureNotAllowed)
+    thinking = body.get("enable_thinking")
+    if thinking is not None and not isinstance(thinking, bool):
+        raise bad_request("enable_thinking must be true or false.", "enable_thinking", "invalid_value")
+    if thinking is not None:
+        found["thinking"] = thinking
+    budget = _number(body, "thinking_budget", 1, 1_000_000, integer=True)
+    if budget is not None:
+        found["thinking_budget"] = budget
+    stop = body.get("stop")
+    listed = isinstance(stop, list) and len(stop) <= 4 and all(isinstance(s, str) and s for s in stop)
+    if not (stop is None or isinstance(stop, str) or listed):
+        raise bad_request("stop must be a string or an array of at most 4 strings.", "stop", "invalid_value")
+    if stop:  # an empty string or array stops nothing
+        found["stop"] = stop
+    if body.get("frequency_penalty") not in (None, 0):
+        raise _unsupported("frequency_penalty", "Qwen has no frequency penalty; use presence_penalty.")
+    if body.get("n") not in (None, 1):
+        raise _unsupported("n", "one choice per request.")
+    if body.get("tools") or body.get("functions"):
+        raise _unsupported("tools", "tools and function calls are not supported.")
+    if body.get("logprobs") or body.get("top_logprobs") is not None or body.get("logit_bias"):
+        raise _unsupported("logprobs", "log probabilities and logit bias are not supported.")
+    response_format = body.get("response_format")
+    if response_format is not None and response_format != {"type": "text"}:
+        raise _unsupported("response_format", "only plain text answers.")
+    return found
+
+
+def parse_request(body: Any, max_chars: int) -> Ask:
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object.")
+    model = body.get("model")
+    if not isinstance(model, str) or not model.strip() or len(model) > 100:
+        raise bad_request("you must provide a model parameter", "model")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages or len(messages) > 1000:
+        raise bad_request("messages must be a non-empty array of at most 1000 messages.", "messages")
+    images: list[RequestImage] = []
+    *context, last = [_message(message, at) for at, message in enumerate(messages[:-1])] + [
+        _message(messages[-1], len(messages) - 1, images)
+    ]
+    if last["role"] != "user" or not last["content"].strip():
+        raise bad_request("The last message must be a user message with text content.", "messages")
+    question = last["content"]
+    if len(question) > max_chars:
+        raise bad_request(f"The last user message must be at most {max_chars} characters.", "messages")
+    if sum(len(m["content"]) for m in context) > MAX_CONTEXT_CHARS:
+        raise bad_request(
+            f"The messages before the last must hold at most {MAX_CONTEXT_CHARS} characters.",
+            "messages",
+            "context_length_exceeded",
+        )
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool | None):
+        raise bad_request("stream must be a boolean.", "stream")
+    options = body.get("stream_options")
+    include_usage = isinstance(options, dict) and options.get("include_usage") is True
+    parameters = parse_parameters(body)
+    role = model[5:] if model.startswith("role:") else None
+    return Ask(
+        model,
+        None if role is not None else model,
+        role,
+        question,
+        bool(stream),
+        include_usage,
+        tuple(context),
+        parameters,
+        tuple(images),
+    )

@@ -1,0 +1,122 @@
+"""Images through the OpenAI-compatible API: a question's `image_url` parts (data: URIs) are stored
+in the user's own attachments folder and answered as any question with images (a vision model,
+the image billed, the plan's vision flag); what cannot be an image, or is a link, is refused and
+leaves nothing stored."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import openai
+import pytest
+from PIL import Image
+from supabase import AsyncClient
+
+from tests.api.conftest import ApiProcess, ApiUser
+from tests.api.test_openai_compat import QUESTIONS, create_key
+from tests.api.test_plans import client_for, put_on_plan
+from tests.conftest import LocalStack
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+OBJECTS = "select count(*) from storage.objects where bucket_id = 'attachments' and owner_id = $1::text"
+
+
+@pytest.fixture
+async def rest(stack: LocalStack, alice: ApiUser) -> AsyncClient:
+    return await client_for(stack, alice)
+
+
+@pytest.fixture
+async def sdk(api: ApiProcess, rest: AsyncClient) -> AsyncIterator[openai.AsyncOpenAI]:
+    key = await create_key(rest, "images")
+    client = openai.AsyncOpenAI(base_url=f"{api.url}/v1", api_key=key["key"], max_retries=0, timeout=60)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+def data_uri(width: int, height: int, fmt: str = "PNG", mime: str = "image/png") -> str:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 80, 40)).save(out, format=fmt)
+    return f"data:{mime};base64,{base64.b64encode(out.getvalue()).decode()}"
+
+
+def asking(*parts: Any) -> list[Any]:
+    return [{"role": "user", "content": [{"type": "text", "text": "What is in this picture?"}, *parts]}]
+
+
+def image(url: str) -> dict[str, Any]:
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+async def test_an_image_is_stored_as_the_users_attachment_and_answered_by_a_vision_model(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser
+) -> None:
+    done = await sdk.chat.completions.create(
+        model="qwen-turbo", messages=asking(image(data_uri(84, 56)), image(data_uri(30, 20, "JPEG", "image/jpeg")))
+    )
+    assert done.choices[0].message.content
+    assert done.model == "qwen-vl-max"  # qwen-turbo sees no images: the vision model answered
+    row = await pg.fetchrow(
+        "select q.attachments, a.image_tokens from chat_messages q join chat_messages a on a.reply_to = q.id"
+        " where q.user_id = $1",
+        alice.id,
+    )
+    attachments = json.loads(row["attachments"])
+    assert [(a["mime_type"], a["width"], a["height"]) for a in attachments] == [
+        ("image/png", 84, 56),
+        ("image/jpeg", 30, 20),
+    ]
+    assert all(a["path"].startswith(f"{alice.id}/") for a in attachments)
+    assert row["image_tokens"] > 0  # the model saw them, and they were billed
+    assert await pg.fetchval(OBJECTS, alice.id) == 2
+
+
+@pytest.mark.parametrize(
+    ("parts", "code"),
+    [
+        ([image("https://example.com/cat.png")], "unsupported_content"),
+        ([image("data:image/png;base64,@@@not base64@@@")], "invalid_image"),
+        ([image("data:text/plain;base64," + base64.b64encode(b"hello").decode())], "invalid_image"),
+        ([image("data:image/png;base64," + base64.b64encode(b"not a png at all").decode())], "invalid_image"),
+        ([image(data_uri(10, 10))] * 9, "too_many_images"),
+        ([{"type": "input_audio", "input_audio": {"data": "", "format": "wav"}}], "unsupported_content"),
+    ],
+)
+async def test_what_cannot_be_an_image_is_refused_and_nothing_is_stored(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser, parts: list[Any], code: str
+) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        await sdk.chat.completions.create(model="qwen-turbo", messages=asking(*parts))
+    assert refused.value.code == code
+    assert await pg.fetchval(QUESTIONS, alice.id) == 0
+    assert await pg.fetchval(OBJECTS, alice.id) == 0
+
+
+async def test_an_image_in_an_earlier_turn_is_refused(sdk: openai.AsyncOpenAI) -> None:
+    earlier = asking(image(data_uri(10, 10)))
+    with pytest.raises(openai.BadRequestError) as refused:
+        await sdk.chat.completions.create(
+            model="qwen-turbo",
+            messages=[*earlier, {"role": "assistant", "content": "a"}, {"role": "user", "content": "b"}],
+        )
+    assert refused.value.code == "unsupported_content"
+    assert "last message" in str(refused.value)
+
+
+async def test_a_plan_without_vision_refuses_the_image_and_keeps_no_upload(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser
+) -> None:
+    await put_on_plan(pg, alice, "text_only", allow_vision=False)
+    with pytest.raises(openai.PermissionDeniedError) as refused:
+        await sdk.chat.completions.create(model="qwen-turbo", messages=asking(image(data_uri(20, 20))))
+    assert refused.value.code == "feature_not_allowed"
+    assert await pg.fetchval(QUESTIONS, alice.id) == 0
+    assert await pg.fetchval(OBJECTS, alice.id) == 0  # uploaded, then removed with the refusal
