@@ -111,23 +111,35 @@ async def test_empty_or_stopword_query_finds_nothing(db: asyncpg.Connection) -> 
     assert await _search(db, user, "   ") == []
 
 
-async def test_common_terms_rank_only_the_newest_500_matches(db: asyncpg.Connection) -> None:
+async def test_common_terms_rank_the_newest_500_matches_then_reach_every_older_one(db: asyncpg.Connection) -> None:
+    """The newest 500 matches come first, ranked (an old match never outranks them), then every
+    older match, newest first: paging reaches all 600, each once."""
     user = await create_user(db, "chatty")
     session = await db.fetchval("insert into chat_sessions (user_id) values ($1) returning id", user)
     await db.execute(
         """insert into chat_messages (session_id, user_id, content, created_at)
-           select $1, $2, 'needle number ' || g, now() - (600 - g) * interval '1 second'
+           select $1, $2, 'needle number ' || g || case when g % 7 = 0 then ' needle needle' else '' end,
+                  now() - (600 - g) * interval '1 second'
              from generate_series(1, 600) g""",
         session,
         user,
     )
     async with acting_as(db, Actor("user", "authenticated", user)):
-        tail = await db.fetch("select content from search_messages('needle', null, 100, 400)")
-        beyond = await db.fetch("select content from search_messages('needle', null, 100, 500)")
-    assert len(tail) == 100
-    assert beyond == []
-    numbers = {int(r["content"].rsplit(" ", 1)[1]) for r in tail}
-    assert min(numbers) > 100, "an old match outside the newest 500 was ranked"
+        pages = [
+            await db.fetch("select content, rank from search_messages('needle', null, 70, $1)", skip)
+            for skip in range(0, 700, 70)
+        ]
+        straddling = await db.fetch("select content from search_messages('needle', null, 20, 490)")
+    hits = [r for page in pages for r in page]
+    numbers = [int(r["content"].split(" ")[2]) for r in hits]
+    assert sorted(numbers) == list(range(1, 601))  # every match, each once
+    newest = range(600, 100, -1)
+    # the ranked 500: the thrice-needled first, then the rest, newest first within equal rank
+    assert numbers[:500] == [n for n in newest if n % 7 == 0] + [n for n in newest if n % 7]
+    assert all(r["rank"] is not None for r in hits[:500])
+    assert numbers[500:] == list(range(100, 0, -1))  # then every older match, newest first
+    assert all(r["rank"] is None for r in hits[500:])
+    assert [r["content"] for r in straddling] == [r["content"] for r in hits[490:510]]
 
 
 async def test_an_answer_is_searchable_once_final_not_while_it_streams(db: asyncpg.Connection) -> None:
