@@ -49,9 +49,9 @@ async function audit(action: string, target: string | null = null, details: Reco
 /** Users an admin pages through, newest first. */
 export const USERS_PAGE = 100
 
-/** A page of users whose name or address contains `query` (all when empty), from `offset`, and how
- * many match in all; each read is audited (`audit_admin_read`). */
-export async function searchUsers(query: string, offset = 0): Promise<{ users: AdminUser[]; total: number }> {
+/** A page of `size` users whose name or address contains `query` (all when empty), from `offset`, and
+ * how many match in all; each read is audited (`audit_admin_read`). */
+export async function searchUsers(query: string, offset = 0, size = USERS_PAGE): Promise<{ users: AdminUser[]; total: number }> {
   type Row = Omit<AdminUser, 'plan_id' | 'disabled'> & { user_plans: { plan_id: string; disabled: boolean } | { plan_id: string; disabled: boolean }[] | null }
   const term = query.trim().replace(/[,()*%\\"']/g, '')
   const { rows, total } = await readPage<Row>((from, to) => {
@@ -60,7 +60,7 @@ export async function searchUsers(query: string, offset = 0): Promise<{ users: A
       .order('created_at', { ascending: false })
       .order('id', { ascending: false })
       .range(from, to)
-  }, offset, USERS_PAGE)
+  }, offset, size)
   await audit('list_users', null, { q: term, offset })
   const users = rows.map((row) => {
     const plan = Array.isArray(row.user_plans) ? row.user_plans[0] : row.user_plans

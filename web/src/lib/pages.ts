@@ -35,6 +35,18 @@ export function appendNew<T extends { id: string }>(shown: T[], page: T[]): T[] 
   return [...shown, ...page.filter((row) => !held.has(row.id))]
 }
 
+/** Rows a further page reads again before where the rows shown end. A row deleted elsewhere (another
+ *  tab, another device) since the last page moves every later row up by one: without the overlap
+ *  the first row of the next page would never be shown. `appendNew` drops the rows read twice. */
+export const PAGE_OVERLAP = 20
+
+/** The page after `shown` rows of the server's order: it starts PAGE_OVERLAP rows earlier and reads
+ *  that many more, so a click still brings up to `size` new rows. */
+export function nextPage(shown: number, size: number): { start: number; size: number } {
+  const start = Math.max(0, shown - PAGE_OVERLAP)
+  return { start, size: size + (shown - start) }
+}
+
 /** One page from `offset` and how many rows there are in all: the next offset is offset + rows read. */
 export async function readPage<T>(read: PageReader<T>, offset: number, size: number): Promise<{ rows: T[]; total: number }> {
   const { data, error, count } = await read(offset, offset + size - 1, true)

@@ -10,7 +10,7 @@
  */
 import { storeOnce } from '@/lib/storeOnce'
 import { supabase } from '@/lib/supabase'
-import { appendNew, readPage, type PageReader } from '@/lib/pages'
+import { appendNew, nextPage, readPage, type PageReader } from '@/lib/pages'
 import { SESSION_COLUMNS, sessionOrder } from '@/lib/sessions'
 import type { ChatSession } from '@/lib/types'
 import { errorText, type ChatState } from './state'
@@ -20,9 +20,10 @@ const SESSION_PAGE = 200
 
 export function sessionList(state: ChatState) {
   const { sessions } = state
-  /** How many rows of the server's order the list has read: where the next page starts. A session
-   * made here meanwhile moves the rest down one (read again, not added twice); one deleted here
-   * moves them up, so the offset follows. */
+  /** How many rows of the server's order the list has read: the next page starts a little before
+   * (nextPage). A session made here meanwhile moves the rest down one (read again, not added
+   * twice); one deleted here moves them up, so the offset follows; one deleted elsewhere is what
+   * the overlap is for. */
   let offset = 0
   /** Stamps for reads and confirmed leaf writes, in the order this page made them. */
   let clock = 0
@@ -72,11 +73,11 @@ export function sessionList(state: ChatState) {
     state.sessionsError.value = null
     try {
       const issued = ++clock
-      const { rows, total } = await readPage(listed, more ? offset : 0, SESSION_PAGE)
+      const { start, size } = more ? nextPage(offset, SESSION_PAGE) : { start: 0, size: SESSION_PAGE }
+      const { rows, total } = await readPage(listed, start, size)
       const fresh = rows.map((row) => fromServer(row, issued))
-      if (!more) offset = 0
       sessions.value = more ? appendNew(sessions.value, fresh) : fresh
-      offset += rows.length
+      offset = start + rows.length
       state.sessionsMore.value = offset < total
       sort()
     } catch (e) {
