@@ -20,11 +20,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from PIL import Image as Pillow
 from PIL import UnidentifiedImageError
 from storage3 import AsyncStorageClient
+from storage3.exceptions import StorageApiError
 
 from api.compat.errors import OpenAIError, bad_request
+from api.errors import UpstreamUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +93,7 @@ async def store_images(
         for number, image in enumerate(images, start=1):
             name = f"image-{number}.{EXTENSIONS[image.mime_type]}"
             path = f"{user_id}/{question_id}/{attempt}/{name}"
-            await storage.from_(BUCKET).upload(path, image.data, {"content-type": image.mime_type})
+            await _upload(storage, path, image)
             attachments.append(
                 {
                     "bucket": BUCKET,
@@ -106,6 +109,18 @@ async def store_images(
         await remove_images(storage, attachments)
         raise
     return attachments
+
+
+async def _upload(storage: AsyncStorageClient, path: str, image: RequestImage) -> None:
+    """One upload; Storage down or failing is UpstreamUnavailable (503, try again later)."""
+    try:
+        await storage.from_(BUCKET).upload(path, image.data, {"content-type": image.mime_type})
+    except httpx.TransportError as exc:
+        raise UpstreamUnavailable() from exc
+    except StorageApiError as exc:
+        if str(exc.status).isdigit() and int(exc.status) >= 500:
+            raise UpstreamUnavailable() from exc
+        raise
 
 
 async def remove_images(storage: AsyncStorageClient, attachments: Sequence[dict[str, Any]]) -> None:

@@ -9,14 +9,19 @@ import base64
 import io
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
+import httpx
 import openai
 import pytest
 from PIL import Image
+from storage3 import AsyncStorageClient
 from supabase import AsyncClient
 
+from api.compat.errors import translate
+from api.compat.images import decode_image, store_images
+from api.errors import UpstreamUnavailable
 from tests.api.conftest import ApiProcess, ApiUser
 from tests.api.test_openai_compat import QUESTIONS, create_key
 from tests.api.test_plans import client_for, put_on_plan
@@ -120,3 +125,22 @@ async def test_a_plan_without_vision_refuses_the_image_and_keeps_no_upload(
     assert refused.value.code == "feature_not_allowed"
     assert await pg.fetchval(QUESTIONS, alice.id) == 0
     assert await pg.fetchval(OBJECTS, alice.id) == 0  # uploaded, then removed with the refusal
+
+
+async def test_storage_out_of_reach_is_unavailable_not_a_server_error() -> None:
+    """What the route answers 503 service_unavailable (try again later), the question not stored."""
+
+    class Unreachable:
+        def from_(self, bucket: str) -> Unreachable:
+            return self
+
+        async def upload(self, *args: object) -> None:
+            raise httpx.ConnectError("connection refused")
+
+        async def remove(self, paths: list[str]) -> None:
+            raise httpx.ConnectError("connection refused")
+
+    picture = decode_image(image(data_uri(4, 4)), 0)
+    with pytest.raises(UpstreamUnavailable):
+        await store_images(cast(AsyncStorageClient, Unreachable()), "user", "question", [picture])
+    assert translate(UpstreamUnavailable()).status == 503
