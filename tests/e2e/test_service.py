@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import openai
 import pytest
 
 from tests.conftest import free_port, sign_up, wait_for_http
@@ -203,6 +204,13 @@ def test_a_key_is_shown_once_works_and_is_refused_once_revoked(journey: dict[str
     assert created["prefixShown"]
     passed(journey, "revoke the key")
     secret = journey["secret"]
+    # The page's snippet, run as it is shown, reaches this API with this key: refused, as it is revoked.
+    assert f'api_key="{secret}"' in created["snippet"]
+    assert created["notes"] == 5
+    with pytest.raises(openai.AuthenticationError) as refused:
+        exec(created["snippet"], {})  # noqa: S102 - the snippet the page shows is what a user runs
+    assert refused.value.code == "invalid_api_key"
+    assert "revoked" in str(refused.value)
     rows = asyncio.run(
         query(
             service,

@@ -46,6 +46,9 @@ await journey(async ({ newPage }) => {
     await carol.click(tid('key-create'))
     const secret = (await expectText(carol.locator(tid('key-secret')), /^sk-cg-[0-9a-f]{48}$/)).trim()
     await carol.waitForSelector(tid('key-row'), { timeout: STEP_MS })
+    await carol.click(tid('api-usage-toggle'))
+    const snippet = await carol.locator(tid('api-usage-snippet')).textContent()
+    const notes = await carol.locator(`${tid('api-usage-notes')} li`).count()
     await shot(carol, 'keys-created-en')
     await carol.click(tid('key-fresh-close'))
     await carol.reload()
@@ -53,7 +56,7 @@ await journey(async ({ newPage }) => {
     const shownAgain = await carol.locator(tid('key-secret')).count()
     const row = await carol.locator(tid('key-row')).first().textContent()
     result.secret = secret
-    return { shownAgain, row, prefixShown: row.includes(secret.slice(0, 12)) }
+    return { shownAgain, row, prefixShown: row.includes(secret.slice(0, 12)), snippet, notes }
   })
 
   await step('revoke the key', async () => {

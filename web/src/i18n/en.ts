@@ -106,6 +106,14 @@ const en: typeof zh = {
     title: 'Devices', explain: 'Log out ends the sign-in on this device only. If you lost a device or signed in on someone else\'s computer, end the sign-in on every device here.',
     everywhere: 'Sign out everywhere', confirm: 'Every device, this one included, will be signed out and must sign in again. Continue?',
   },
+  apiUsage: {
+    title: 'How to call it', copy: 'Copy', copied: 'Copied',
+    context: 'Each request is answered from the messages it sends (its system message is the system prompt), as with OpenAI\'s API; other requests of the key are not seen.',
+    history: 'Questions and answers are kept in the day\'s "API · key name · date" chat, where each request shows the context it sent.',
+    session: 'Send the header X-ChatGalaxy-Session: <chat id> to continue one of your chats instead (its history is then the context).',
+    images: 'Images go in the last user message as data: URIs (PNG, JPEG, WebP, GIF; up to 8, 10 MiB each).',
+    parameters: 'temperature, top_p, max_tokens, stop, seed and presence_penalty are honoured; enable_thinking / thinking_budget turn on deep thinking (if your plan has it), returned as reasoning_content.',
+  },
   apiContext: {
     toggle: 'Context sent with this API request', hint: 'Asked with an API key: the model answered from these messages the request sent, not from the other requests in this chat.',
     loading: 'Loading…', failed: 'The context could not be read; try again later.', empty: 'The request sent only this question, no earlier messages.',

@@ -101,6 +101,14 @@ export default {
     title: '登录设备', explain: '“退出登录”只结束这台设备上的登录。设备丢失或在别人的电脑上登录过时，可以在这里结束所有设备上的登录。',
     everywhere: '退出所有设备', confirm: '所有设备（包括这台）上的登录都会结束，需要重新登录。继续吗？',
   },
+  apiUsage: {
+    title: '如何调用', copy: '复制', copied: '已复制',
+    context: '每个请求只依据它自带的 messages 作答（system 消息即系统提示），与 OpenAI 的 API 一样；同一密钥的其他请求互不可见。',
+    history: '问题和回答会保存在当天的「API · 密钥名 · 日期」会话里，可在网页中查看每个请求带来的上下文。',
+    session: '加上请求头 X-ChatGalaxy-Session: <会话 id> 可在网页的某个会话里接着聊（此时以该会话的历史为上下文）。',
+    images: '图片以 data: URI 放在最后一条用户消息里（PNG、JPEG、WebP、GIF，最多 8 张，每张 10 MiB 以内）。',
+    parameters: '支持 temperature、top_p、max_tokens、stop、seed、presence_penalty；enable_thinking / thinking_budget 开启深度思考（需套餐支持），思考过程在 reasoning_content 中。',
+  },
   apiContext: {
     toggle: 'API 请求带来的上下文', hint: '这个问题通过 API 密钥提问：模型只依据请求自带的这些消息作答，不读本会话里的其他请求。',
     loading: '读取中…', failed: '上下文读取失败，请稍后再试。', empty: '这个请求只带了这一个问题，没有更早的消息。',
