@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import openai
 import pytest
 
-from tests.conftest import free_port, sign_up, wait_for_http
+from tests.conftest import LocalStack, free_port, sign_up, wait_for_http
 from tests.e2e.conftest import ROOT, Child, Product, make_admin, no_page_errors, passed, query, spawn
 from tests.e2e.journeys import Journey, launcher, prepare_journey
 
@@ -28,8 +29,8 @@ pytestmark = pytest.mark.timeout(420)
 
 
 @contextmanager
-def serving(product: Product, web_dist: Path, logs: Path) -> Iterator[Product]:
-    """The product plus `python -m api` and a web server whose /config.js names that API."""
+def serving(product: Product, web_dist: Path, logs: Path) -> Iterator[tuple[Product, str]]:
+    """The product plus `python -m api` and a web server whose /config.js names that API (its URL)."""
     base = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "PYTHONPATH": str(ROOT)}
     stack = product.stack
     api_port, web_port = free_port(), free_port()
@@ -65,7 +66,7 @@ def serving(product: Product, web_dist: Path, logs: Path) -> Iterator[Product]:
         )
         children.append(web)
         wait_for_http(f"{web_origin}/config.js", web.process)
-        yield Product(stack, web_origin, [*product.children, *children])
+        yield Product(stack, web_origin, [*product.children, *children]), f"http://127.0.0.1:{api_port}"
     finally:
         for child in reversed(children):
             child.stop()
@@ -78,60 +79,40 @@ API_CONTEXT = [
 ]
 
 
-async def _arrange_api_session(conn: asyncpg.Connection, carol: str) -> str:
-    """carol's key "script" asked twice today through /v1 (since revoked, so the keys page's live
-    keys are the journey's): once with the context above and two sampling parameters, once with
-    neither; both answered (question and answer in one transaction, so no worker takes them)."""
-    key = await conn.fetchval(
-        "insert into api_keys (user_id, name, prefix, key_hash, revoked_at) values ($1, 'script', 'sk-cg-e2e000',"
-        " sha256(convert_to(gen_random_uuid()::text, 'UTF8')), now()) returning id",
-        carol,
-    )
-    session = str(
-        await conn.fetchval(
-            "insert into chat_sessions (user_id, title, api_key_id, api_day)"
-            " values ($1, 'API · script · ' || current_date, $2, current_date) returning id",
-            carol,
-            key,
-        )
-    )
-    for question, context, parameters, answer in (
-        ("晚上好", API_CONTEXT, {"temperature": 0.2, "max_tokens": 50}, "Good evening"),
-        ("What is 2 + 2?", [], {}, "4"),
-    ):
-        async with conn.transaction():
-            asked = await conn.fetchval(
-                "insert into chat_messages (session_id, user_id, content, model, parent_id)"
-                " values ($1, $2, $3, 'qwen-turbo', null) returning id",
-                session,
-                carol,
-                question,
+PICTURE = (  # a 2 x 2 PNG
+    "data:image/png;base64,"
+    "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGM8EaDBwMDAxMDAwMDAAAAPygFEiUmOcwAAAABJRU5ErkJggg=="
+)
+
+
+def _ask_through_the_api(stack: LocalStack, api_url: str, token: str) -> str:
+    """A key "script" asks twice through /v1 with the official SDK: with a system prompt, an earlier
+    turn, a picture and two parameters, then a lone question. The key's chat of the day, where both
+    were stored."""
+    headers = {"apikey": stack.anon_key, "Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=f"{stack.url}/rest/v1", headers=headers, trust_env=False, timeout=30) as rest:
+        made = rest.post("/rpc/create_api_key", json={"key_name": "script"})
+        made.raise_for_status()
+        key = made.json()
+        with openai.OpenAI(base_url=f"{api_url}/v1", api_key=key["key"], max_retries=0, timeout=60) as sdk:
+            picture = [{"type": "text", "text": "晚上好"}, {"type": "image_url", "image_url": {"url": PICTURE}}]
+            asked: list[Any] = [*API_CONTEXT, {"role": "user", "content": picture}]
+            sdk.chat.completions.create(
+                model="qwen-turbo",
+                messages=asked,
+                temperature=0.2,
+                max_tokens=50,
             )
-            await conn.execute(
-                "insert into question_contexts (message_id, user_id, messages, parameters)"
-                " values ($1, $2, $3::jsonb, $4::jsonb)",
-                asked,
-                carol,
-                json.dumps(context),
-                json.dumps(parameters),
-            )
-            await conn.execute(
-                "insert into chat_messages (session_id, user_id, message_type, content, status, reply_to, model)"
-                " values ($1, $2, 'assistant', $3, 'completed', $4, 'qwen-turbo')",
-                session,
-                carol,
-                answer,
-                asked,
-            )
-    return session
+            sdk.chat.completions.create(model="qwen-turbo", messages=[{"role": "user", "content": "What is 2 + 2?"}])
+        sessions = rest.get("/chat_sessions", params={"select": "id", "api_day": "not.is.null"})
+        [session] = sessions.json()
+        return str(session["id"])
 
 
 async def _arrange(dsn: str, users: dict[str, Any]) -> None:
-    """carol has 30 days of settled usage on two models (unfolded: her next admission folds them)
-    and today's session of an API key (`_arrange_api_session`)."""
+    """carol has 30 days of settled usage on two models (unfolded: her next admission folds them)."""
     conn = await asyncpg.connect(dsn)
     try:
-        users["carol"]["apiSession"] = await _arrange_api_session(conn, users["carol"]["id"])
         await conn.execute(
             """insert into usage_ledger (user_id, message_id, model, reserved, charged, state, folded,
                                          input_tokens, output_tokens, day, month, created_at, settled_at)
@@ -149,19 +130,21 @@ async def _arrange(dsn: str, users: dict[str, Any]) -> None:
 
 @launcher("service")
 def start(request: pytest.FixtureRequest, servers: ExitStack) -> Journey:
-    """The API and its web server, carol (30 days of usage), dave and an admin, then the journey
-    (started with the others by `journeys`)."""
+    """The API and its web server, carol (30 days of usage), dave, erin (two requests through /v1)
+    and an admin, then the journey (started with the others by `journeys`)."""
     product: Product = request.getfixturevalue("product")
     web_dist: Path = request.getfixturevalue("web_dist")
     logs = request.getfixturevalue("tmp_path_factory").mktemp("service-e2e")
-    service = servers.enter_context(serving(product, web_dist, logs))
+    service, api_url = servers.enter_context(serving(product, web_dist, logs))
     stack = service.stack
     tag = uuid.uuid4().hex[:6]
     users: dict[str, Any] = {"tag": tag}
-    for name in ("carol", "dave", "admin"):
+    for name in ("carol", "dave", "erin", "admin"):
         username = f"{name}_{tag}"
         made = sign_up(stack, username)
         users[name] = {"id": made.id, "email": made.email, "password": made.password, "username": username}
+        if name == "erin":
+            users[name]["apiSession"] = _ask_through_the_api(stack, api_url, made.access_token)
     make_admin(stack, users["admin"]["id"])
     asyncio.run(_arrange(stack.dsn, users))
     chromium_path: str = request.getfixturevalue("chromium_path")
@@ -283,9 +266,12 @@ def test_an_api_keys_requests_show_the_context_each_sent(journey: dict[str, Any]
     assert detail["zh"]["questions"] == ["晚上好"]
     assert detail["zh"]["messages"] == [[m["role"], m["content"]] for m in API_CONTEXT]
     assert detail["zh"]["labels"] == ["系统", "用户", "助手"]
-    assert detail["zh"]["answerer"] == "qwen-turbo"  # a model asked with no role answers with no persona
+    # a model asked with no role answers with no persona; with a picture, the vision model answered
+    assert detail["zh"]["answerer"] == "qwen-vl-max"
     assert detail["zh"]["parameters"] == "采样参数: max_tokens = 50 · temperature = 0.2"  # as jsonb keeps its keys
+    assert detail["zh"]["pictures"] == 1
     assert detail["en"]["parameters"] is None
+    assert detail["en"]["answerer"] == "qwen-turbo"
     assert detail["width"] <= 390
     assert detail["webChatToggles"] == 0  # a chat of the web app has no such control
 

@@ -137,11 +137,12 @@ await journey(async ({ newPage }) => {
   await step("an API key's chat: each request shows the context it sent (en desktop, zh phone)", async () => {
     /** Open the API session, go to the request whose question is `question` (its sibling arrows), open its context. */
     async function contextOf(page, flip) {
-      await page.goto(`${WEB_URL}/?s=${users.carol.apiSession}`)
+      await page.goto(`${WEB_URL}/?s=${users.erin.apiSession}`)
       await page.locator(tid('request-context-toggle')).first().waitFor({ timeout: STEP_MS })
       if (flip) {
         await page.locator(`${tid('question-nav')} ${tid('sibling-prev')}`).first().click()
         await expectText(page.locator(tid('question')).first(), /晚上好/)
+        await page.locator(`${tid('question-attachments')} ${tid('attachment-thumb')}`).waitFor({ timeout: STEP_MS })
       }
       await page.locator(tid('request-context-toggle')).first().click()
       await page.locator(tid('request-context-body')).waitFor({ timeout: STEP_MS })
@@ -155,16 +156,22 @@ await journey(async ({ newPage }) => {
         labels: await page.locator(`${tid('request-context-message')} [data-role]`).allTextContents(),
         empty: await page.locator(tid('request-context-empty')).count(),
         answerer: (await page.locator(tid('answer-role')).first().textContent()).trim(),
+        pictures: await page.locator(`${tid('question-attachments')} ${tid('attachment-thumb')}`).count(),
         parameters: (await page.locator(tid('request-context-parameters')).count())
           ? (await page.locator(tid('request-context-parameters')).textContent()).trim()
           : null,
       }
     }
-    const en = await contextOf(carol, false)
-    await shot(carol, 'api-context-empty-en')
-    const zh = await contextOf(phone, true)
-    const width = await phone.evaluate(() => document.documentElement.scrollWidth)
-    await shot(phone, 'phone-api-context-zh')
+    const erin = await newPage('erin')
+    await login(erin, users.erin)
+    await english(erin)
+    const en = await contextOf(erin, false)
+    await shot(erin, 'api-context-empty-en')
+    const erinPhone = await newPage('erin-phone', PHONE)
+    await login(erinPhone, users.erin)
+    const zh = await contextOf(erinPhone, true)
+    const width = await erinPhone.evaluate(() => document.documentElement.scrollWidth)
+    await shot(erinPhone, 'phone-api-context-zh')
     await carol.goto(`${WEB_URL}/`)
     await carol.locator(tid('composer')).waitFor({ timeout: STEP_MS })
     const webChatToggles = await carol.locator(tid('request-context-toggle')).count()

@@ -27,6 +27,8 @@ export interface AnswerView {
   thinkingNow: boolean
   sources: Source[]
   finishReason: string | null
+  /** The model that answered (the row's, once the worker has written it). */
+  model: string | null
   /** The answer's token counts as stored (null until final, or when the provider gave none). */
   usage: AnswerUsage | null
 }
@@ -64,6 +66,7 @@ export function answerView(row: ChatMessage | undefined, stream: AnswerStream | 
     thinkingNow: !(row && isFinal(row.status)) && (stream?.thinking ?? false),
     sources: row?.sources ?? stream?.sources ?? NO_SOURCES,
     finishReason: row?.finish_reason ?? null,
+    model: row?.model ?? null,
     usage: usageOf(row),
   }
   if (row && isFinal(row.status)) return { ...base, text: row.content, status: row.status, final: true }
