@@ -14,6 +14,7 @@ error. `make test` sends a fixed, derandomized set (plus FOUND), `make fuzz` fre
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -109,12 +110,29 @@ def small() -> st.SearchStrategy[Any]:
     return hostile_value(IN_URL)
 
 
+TINY_PNG = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGM8EaDBwMDAxMDAwMDAAAAPygFEiUmOcwAAAABJRU5ErkJggg=="
+)
+
+
+def _image_url() -> st.SearchStrategy[str]:
+    """Links, data: URIs of any declared type with any bytes (a PNG's header with the rest torn or
+    changed among them), and a real tiny PNG."""
+    png = base64.b64decode(TINY_PNG)
+    torn = st.tuples(st.integers(0, len(png)), st.binary(max_size=40)).map(lambda cut: png[: cut[0]] + cut[1])
+    declared = st.sampled_from(("image/png", "image/jpeg", "image/gif", "image/webp", "image/svg+xml", "text/plain"))
+    data = st.tuples(declared, st.one_of(st.binary(max_size=64), torn)).map(
+        lambda made: f"data:{made[0]};base64,{base64.b64encode(made[1]).decode()}"
+    )
+    return st.one_of(hostile_text(IN_URL), data, st.just(f"data:image/png;base64,{TINY_PNG}"))
+
+
 def _content() -> st.SearchStrategy[Any]:
     part = st.fixed_dictionaries(
         {"type": mostly(st.sampled_from(("text", "image_url")), small())},
         optional={
             "text": mostly(st.sampled_from(("hi", "你好")), small()),
-            "image_url": mostly(st.fixed_dictionaries({"url": hostile_text(IN_URL)}), small()),
+            "image_url": mostly(st.fixed_dictionaries({"url": _image_url()}), small()),
         },
     )
     return mostly(st.sampled_from(("hi", "你好", "  spaced  ")), st.one_of(hostile_value(), st.lists(part, max_size=3)))
