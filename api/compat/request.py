@@ -4,8 +4,8 @@ The request's last message, a `user` one, is the question. The messages before i
 context, as in OpenAI's API: stored with the question (`question_contexts`) and given to the model
 as the question's history. A request that names its session (`X-ChatGalaxy-Session`) continues that
 stored conversation instead: its earlier messages are checked but not used. The question's images
-(`image_url` parts, images.py) are stored as its attachments; its sampling parameters go over the
-role's settings. What cannot be honoured is refused with OpenAI's error shape, never ignored.
+and documents (`image_url` and `file` parts, uploads.py) are stored as its attachments; its sampling
+parameters go over the role's settings. What cannot be honoured is refused with OpenAI's error shape, never ignored.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from api.compat.errors import OpenAIError, bad_request
-from api.compat.images import MAX_IMAGES, RequestImage, decode_image
+from api.compat.uploads import MAX_FILES, MAX_IMAGES, RequestFile, decode_document, decode_image
 
 
 @dataclass(frozen=True)
@@ -29,16 +29,16 @@ class Ask:
     include_usage: bool
     context: tuple[dict[str, str], ...] = ()  # the messages before the question: {role, content}
     parameters: dict[str, Any] = field(default_factory=dict)  # sampling parameters the request set
-    images: tuple[RequestImage, ...] = ()  # the question's images, decoded and measured
+    files: tuple[RequestFile, ...] = ()  # the question's images and documents, decoded and checked
 
 
 _CONTEXT_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 MAX_CONTEXT_CHARS = 1_048_576  # as migrations/..._openai_requests_bring_their_context.sql checks
 
 
-def _text_of(content: Any, at: int, images: list[RequestImage] | None = None) -> str:
-    """A message's text: a string, or the text parts of a list; `image_url` parts are decoded into
-    `images` (the question's), any other part is refused."""
+def _text_of(content: Any, at: int, files: list[RequestFile] | None = None) -> str:
+    """A message's text: a string, or the text parts of a list; `image_url` and `file` parts are
+    decoded into `files` (the question's), any other part is refused."""
     if isinstance(content, str):
         text = content
     elif isinstance(content, list) and content:
@@ -47,16 +47,12 @@ def _text_of(content: Any, at: int, images: list[RequestImage] | None = None) ->
             kind = part.get("type") if isinstance(part, dict) else None
             if kind == "text" and isinstance(part.get("text"), str):
                 texts.append(part["text"])
-            elif kind == "image_url" and images is not None:
-                if len(images) == MAX_IMAGES:
-                    raise bad_request(
-                        f"A question may carry at most {MAX_IMAGES} images.", "messages", "too_many_images"
-                    )
-                images.append(decode_image(part, at))
+            elif kind in ("image_url", "file") and files is not None:
+                files.append(_file(part, at, files))
             else:
-                where = "images only in the last message" if kind == "image_url" else f"not {kind!r}"
+                where = "files only in the last message" if kind in ("image_url", "file") else f"not {kind!r}"
                 raise bad_request(
-                    f"messages[{at}]: text and image_url content parts only ({where}).",
+                    f"messages[{at}]: text, image_url and file content parts only ({where}).",
                     "messages",
                     "unsupported_content",
                 )
@@ -68,7 +64,17 @@ def _text_of(content: Any, at: int, images: list[RequestImage] | None = None) ->
     return text
 
 
-def _message(message: Any, at: int, images: list[RequestImage] | None = None) -> dict[str, str]:
+def _file(part: dict[str, Any], at: int, held: list[RequestFile]) -> RequestFile:
+    if len(held) == MAX_FILES:
+        raise bad_request(f"A question may carry at most {MAX_FILES} files.", "messages", "too_many_files")
+    if part["type"] == "file":
+        return decode_document(part, at, len(held) + 1)
+    if sum(f.image for f in held) == MAX_IMAGES:
+        raise bad_request(f"A question may carry at most {MAX_IMAGES} images.", "messages", "too_many_images")
+    return decode_image(part, at, len(held) + 1)
+
+
+def _message(message: Any, at: int, files: list[RequestFile] | None = None) -> dict[str, str]:
     if not isinstance(message, dict):
         raise bad_request(f"messages[{at}] must be an object.", "messages")
     role = message.get("role")
@@ -80,7 +86,7 @@ def _message(message: Any, at: int, images: list[RequestImage] | None = None) ->
         raise bad_request(
             f"messages[{at}].role must be one of system, developer, user, assistant.", "messages", "invalid_role"
         )
-    return {"role": _CONTEXT_ROLES[role], "content": _text_of(message.get("content"), at, images)}
+    return {"role": _CONTEXT_ROLES[role], "content": _text_of(message.get("content"), at, files)}
 
 
 def _number(body: dict[str, Any], name: str, low: float, high: float, *, integer: bool = False) -> float | None:
@@ -158,9 +164,9 @@ def parse_request(body: Any, max_chars: int) -> Ask:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages or len(messages) > 1000:
         raise bad_request("messages must be a non-empty array of at most 1000 messages.", "messages")
-    images: list[RequestImage] = []
+    files: list[RequestFile] = []
     *context, last = [_message(message, at) for at, message in enumerate(messages[:-1])] + [
-        _message(messages[-1], len(messages) - 1, images)
+        _message(messages[-1], len(messages) - 1, files)
     ]
     if last["role"] != "user" or not last["content"].strip():
         raise bad_request("The last message must be a user message with text content.", "messages")
@@ -189,5 +195,5 @@ def parse_request(body: Any, max_chars: int) -> Ask:
         include_usage,
         tuple(context),
         parameters,
-        tuple(images),
+        tuple(files),
     )

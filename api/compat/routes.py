@@ -102,8 +102,8 @@ async def chat_completions(request: Request[Any, Any, Any]) -> Any:
             named_session=named,
             context=None if named is not None else ask.context,
             parameters=ask.parameters,
-            images=ask.images,
-            storage=upstream.storage(caller.token) if ask.images else None,
+            files=ask.files,
+            storage=upstream.storage(caller.token) if ask.files else None,
             key=key,
         )
     except BaseException:

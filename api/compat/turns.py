@@ -35,8 +35,8 @@ from storage3 import AsyncStorageClient
 
 from api import rules
 from api.compat.errors import OpenAIError, model_not_found
-from api.compat.images import RequestImage, remove_images, store_images
 from api.compat.keys import KeyCaller
+from api.compat.uploads import RequestFile, remove_files, store_files
 from api.database import CallerDatabase, literal
 
 SESSION_HEADER = "x-chatgalaxy-session"
@@ -131,7 +131,7 @@ async def open_turn(
     named_session: str | None,
     context: Sequence[dict[str, str]] | None = None,
     parameters: dict[str, Any] | None = None,
-    images: Sequence[RequestImage] = (),
+    files: Sequence[RequestFile] = (),
     storage: AsyncStorageClient | None = None,
     key: str | None = None,
 ) -> str:
@@ -139,7 +139,7 @@ async def open_turn(
     the question's id (chosen here; with an idempotency `key`, the one that key stands for, and a
     question already stored under it is not stored again). `context`: the messages the question
     is answered from ({role, content}), for a request that names no session; None to continue the
-    session's stored conversation. `parameters`: the request's sampling parameters. `images` are
+    session's stored conversation. `parameters`: the request's sampling parameters. `files` are
     stored (in `storage`, as the user) and attached to the question, and removed if it is not stored."""
     if named_session is not None and not rules.is_uuid(named_session):
         raise session_not_found()
@@ -164,7 +164,7 @@ async def open_turn(
         caller.key_name,
         day,
     )
-    attachments = await store_images(storage, caller.user_id, question_id, images) if images and storage else []
+    attachments = await store_files(storage, caller.user_id, question_id, files) if files and storage else []
     extra = (None if context is None else list(context), parameters or {}, attachments)
     call = f"select public.api_open_turn({', '.join([*map(_value, values), *map(_json, extra)])})"
     untranslated = (asyncpg.exceptions.NoDataFoundError, asyncpg.exceptions.UniqueViolationError)
@@ -173,7 +173,7 @@ async def open_turn(
             await database.run_as(caller.user, call, untranslated=untranslated)
         except BaseException:
             if storage is not None:
-                await remove_images(storage, attachments)
+                await remove_files(storage, attachments)
             raise
     except asyncpg.exceptions.NoDataFoundError as exc:  # P0002, raised by api_open_turn
         if getattr(exc, "message", None) == "session_not_found":

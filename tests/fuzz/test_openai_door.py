@@ -116,11 +116,11 @@ TINY_PNG = (
 
 
 def _image_url() -> st.SearchStrategy[str]:
-    """Links, data: URIs of any declared type with any bytes (a PNG's header with the rest torn or
-    changed among them), and a real tiny PNG."""
+    """Links, data: URIs of any declared type (images and documents) with any bytes (a PNG's header
+    with the rest torn or changed among them), and a real tiny PNG."""
     png = base64.b64decode(TINY_PNG)
     torn = st.tuples(st.integers(0, len(png)), st.binary(max_size=40)).map(lambda cut: png[: cut[0]] + cut[1])
-    declared = st.sampled_from(("image/png", "image/jpeg", "image/gif", "image/webp", "image/svg+xml", "text/plain"))
+    declared = st.sampled_from(("image/png", "image/jpeg", "application/pdf", "text/markdown", "text/plain"))
     data = st.tuples(declared, st.one_of(st.binary(max_size=64), torn)).map(
         lambda made: f"data:{made[0]};base64,{base64.b64encode(made[1]).decode()}"
     )
@@ -128,11 +128,16 @@ def _image_url() -> st.SearchStrategy[str]:
 
 
 def _content() -> st.SearchStrategy[Any]:
+    document = st.fixed_dictionaries(
+        {},
+        optional={"file_data": _image_url(), "file_id": small(), "filename": mostly(st.just("notes.md"), small())},
+    )
     part = st.fixed_dictionaries(
-        {"type": mostly(st.sampled_from(("text", "image_url")), small())},
+        {"type": mostly(st.sampled_from(("text", "image_url", "file")), small())},
         optional={
             "text": mostly(st.sampled_from(("hi", "你好")), small()),
             "image_url": mostly(st.fixed_dictionaries({"url": _image_url()}), small()),
+            "file": mostly(document, small()),
         },
     )
     return mostly(st.sampled_from(("hi", "你好", "  spaced  ")), st.one_of(hostile_value(), st.lists(part, max_size=3)))

@@ -1,7 +1,7 @@
-"""Images through the OpenAI-compatible API: a question's `image_url` parts (data: URIs) are stored
-in the user's own attachments folder and answered as any question with images (a vision model,
-the image billed, the plan's vision flag); what cannot be an image, or is a link, is refused and
-leaves nothing stored."""
+"""Images and documents through the OpenAI-compatible API: a question's `image_url` and `file` parts
+(data: URIs) are stored in the user's own attachments folder and answered as any question with
+files (images by a vision model and billed, within the plan's vision flag; documents read into the
+prompt); what cannot be such a file, or is a link or a file_id, is refused and leaves nothing stored."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ from storage3 import AsyncStorageClient
 from supabase import AsyncClient
 
 from api.compat.errors import translate
-from api.compat.images import decode_image, store_images
+from api.compat.uploads import decode_image, store_files
 from api.errors import UpstreamUnavailable
+from fakescope.server import FakeScope
 from tests.api.conftest import ApiProcess, ApiUser
 from tests.api.test_openai_compat import QUESTIONS, create_key
 from tests.api.test_plans import client_for, put_on_plan
@@ -61,6 +62,11 @@ def image(url: str) -> dict[str, Any]:
     return {"type": "image_url", "image_url": {"url": url}}
 
 
+def document(mime: str, data: bytes, name: str | None = None) -> dict[str, Any]:
+    uri = f"data:{mime};base64,{base64.b64encode(data).decode()}"
+    return {"type": "file", "file": {"file_data": uri, **({"filename": name} if name else {})}}
+
+
 async def test_an_image_is_stored_as_the_users_attachment_and_answered_by_a_vision_model(
     sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser
 ) -> None:
@@ -84,6 +90,28 @@ async def test_an_image_is_stored_as_the_users_attachment_and_answered_by_a_visi
     assert await pg.fetchval(OBJECTS, alice.id) == 2
 
 
+async def test_a_document_is_stored_and_read_into_the_prompt(
+    sdk: openai.AsyncOpenAI, fake: FakeScope, pg: asyncpg.Connection, alice: ApiUser
+) -> None:
+    notes = "# Handbook\nThe vault code is AZURE-7731.\n"
+    question: list[Any] = [
+        {"type": "text", "text": "What is the vault code?"},
+        document("text/markdown", notes.encode(), "notes.md"),
+    ]
+    done = await sdk.chat.completions.create(model="qwen-plus", messages=[{"role": "user", "content": question}])
+    assert done.choices[0].message.content
+    async with httpx.AsyncClient(trust_env=False) as http:
+        received = (await http.get(f"{fake.base_url}/_fake/requests")).json()
+    asked = [r["body"]["input"]["messages"][-1]["content"] for r in received if "input" in r["body"]]
+    [sent] = [content for content in asked if isinstance(content, str) and "What is the vault code?" in content]
+    assert '<document name="notes.md">' in sent
+    assert "The vault code is AZURE-7731." in sent
+    attached = "select attachments from chat_messages where user_id = $1 and message_type = 'user'"
+    [stored] = json.loads(await pg.fetchval(attached, alice.id))
+    assert (stored["name"], stored["mime_type"], stored["size"]) == ("notes.md", "text/markdown", len(notes.encode()))
+    assert await pg.fetchval(OBJECTS, alice.id) == 1
+
+
 @pytest.mark.parametrize(
     ("parts", "code"),
     [
@@ -93,6 +121,11 @@ async def test_an_image_is_stored_as_the_users_attachment_and_answered_by_a_visi
         ([image("data:image/png;base64," + base64.b64encode(b"not a png at all").decode())], "invalid_image"),
         ([image(data_uri(10, 10))] * 9, "too_many_images"),
         ([{"type": "input_audio", "input_audio": {"data": "", "format": "wav"}}], "unsupported_content"),
+        ([{"type": "file", "file": {"file_id": "file-abc123"}}], "unsupported_content"),
+        ([document("application/zip", b"PK\x03\x04zip")], "invalid_document"),
+        ([document("application/pdf", b"not a pdf")], "invalid_document"),
+        ([document("text/plain", b"\xff\xfe latin-1?")], "invalid_document"),
+        ([document("text/plain", b"notes")] * 11, "too_many_files"),
     ],
 )
 async def test_what_cannot_be_an_image_is_refused_and_nothing_is_stored(
@@ -140,7 +173,7 @@ async def test_storage_out_of_reach_is_unavailable_not_a_server_error() -> None:
         async def remove(self, paths: list[str]) -> None:
             raise httpx.ConnectError("connection refused")
 
-    picture = decode_image(image(data_uri(4, 4)), 0)
+    picture = decode_image(image(data_uri(4, 4)), 0, 1)
     with pytest.raises(UpstreamUnavailable):
-        await store_images(cast(AsyncStorageClient, Unreachable()), "user", "question", [picture])
+        await store_files(cast(AsyncStorageClient, Unreachable()), "user", "question", [picture])
     assert translate(UpstreamUnavailable()).status == 503

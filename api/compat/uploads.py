@@ -1,0 +1,182 @@
+"""Files in an OpenAI-compatible request: the question's `image_url` and `file` parts, as `data:` URIs.
+
+Each is decoded and checked here (type, size; an image's pixels too: the limits the database checks
+on every message's attachments, migrations/..._attachments_in_answers.sql, told first as OpenAI
+errors), then stored in the user's own folder of the private `attachments` bucket AS THE USER
+(Storage's policies decide, as for the web app's uploads) and attached to the question, so the
+worker answers it as any question with files: images to a vision model and billed, documents
+(PDF, Word, text, Markdown) read into the prompt, the plan's vision flag checked by admission.
+Links (`https://…`) and `file_id`s are refused: this service fetches no URL a client names and
+keeps no file store of OpenAI's kind. Files only in the last message: earlier turns are text.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from PIL import Image as Pillow
+from PIL import UnidentifiedImageError
+from storage3 import AsyncStorageClient
+from storage3.exceptions import StorageApiError
+
+from api.compat.errors import OpenAIError, bad_request
+from api.errors import UpstreamUnavailable
+
+log = logging.getLogger(__name__)
+
+FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+EXTENSIONS = {
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/webp": "webp",
+    "image/gif": "gif",
+    "application/pdf": "pdf",
+    DOCX: "docx",
+    "text/plain": "txt",
+    "text/markdown": "md",
+}
+DOCUMENTS = ("application/pdf", DOCX, "text/plain", "text/markdown")
+MAX_IMAGES = 8  # as the database's TooManyImages
+MAX_FILES = 10  # as the database's limit on a message's attachments
+MAX_IMAGE_BYTES = 10 * 1024 * 1024  # ImageTooLarge
+MAX_DOCUMENT_BYTES = 15 * 1024 * 1024  # under the bucket's 20 MiB and /v1's body limit, as base64
+MAX_PIXELS = 36_000_000  # ImageTooManyPixels
+BUCKET = "attachments"
+
+
+@dataclass(frozen=True)
+class RequestFile:
+    mime_type: str
+    data: bytes
+    name: str
+    width: int | None = None  # an image's
+    height: int | None = None
+
+    @property
+    def image(self) -> bool:
+        return self.width is not None
+
+
+def _refused(at: int, why: str, code: str) -> OpenAIError:
+    return bad_request(f"messages[{at}]: {why}", "messages", code)
+
+
+def _data(url: object, at: int, kinds: Sequence[str], kind: str) -> tuple[str, bytes]:
+    """A base64 data: URI of one of `kinds` (the types of a `kind`: image, document), as (type, bytes)."""
+    if not isinstance(url, str) or not url.startswith("data:"):
+        raise _refused(
+            at, f"a {kind} must be sent as a data: URI (base64); links are not fetched.", "unsupported_content"
+        )
+    header, _, payload = url.partition(",")
+    declared = header[5:].split(";")[0].strip().lower()
+    if ";base64" not in header.lower() or declared not in kinds:
+        raise _refused(at, f"a {kind} must be a base64 data: URI of {', '.join(kinds)}.", f"invalid_{kind}")
+    try:
+        return declared, base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise _refused(at, f"the {kind}'s base64 does not decode.", f"invalid_{kind}") from None
+
+
+def decode_image(part: dict[str, Any], at: int, number: int) -> RequestFile:
+    """An `image_url` part as an image, or the reason it cannot be one."""
+    ref = part.get("image_url")
+    url = ref.get("url") if isinstance(ref, dict) else ref
+    _, data = _data(url, at, tuple(FORMATS.values()), "image")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise _refused(at, f"an image may be at most {MAX_IMAGE_BYTES // (1024 * 1024)} MiB.", "image_too_large")
+    try:
+        with Pillow.open(io.BytesIO(data)) as image:
+            width, height, found = image.width, image.height, FORMATS.get(image.format or "")
+    except (UnidentifiedImageError, Pillow.DecompressionBombError, OSError, ValueError):
+        raise _refused(at, "the data is not a PNG, JPEG, WebP or GIF image.", "invalid_image") from None
+    if found is None:
+        raise _refused(at, "the data is not a PNG, JPEG, WebP or GIF image.", "invalid_image")
+    if width * height > MAX_PIXELS:
+        raise _refused(at, f"an image may have at most {MAX_PIXELS:,} pixels.", "image_too_large")
+    return RequestFile(found, data, f"image-{number}.{EXTENSIONS[found]}", width, height)
+
+
+def decode_document(part: dict[str, Any], at: int, number: int) -> RequestFile:
+    """A `file` part ({file_data, filename}) as a document, or the reason it cannot be one."""
+    ref = part.get("file")
+    if not isinstance(ref, dict) or ref.get("file_data") is None:
+        raise _refused(
+            at, "a file must carry its file_data (a data: URI); file_id is not supported.", "unsupported_content"
+        )
+    mime, data = _data(ref.get("file_data"), at, DOCUMENTS, "document")
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise _refused(
+            at, f"a document may be at most {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB.", "document_too_large"
+        )
+    looks = {"application/pdf": data.startswith(b"%PDF-"), DOCX: data.startswith(b"PK\x03\x04")}.get(mime)
+    if looks is None:  # text: it must read as UTF-8
+        try:
+            data.decode("utf-8")
+            looks = True
+        except UnicodeDecodeError:
+            looks = False
+    if not looks:
+        raise _refused(at, f"the data is not a {EXTENSIONS[mime].upper()} document.", "invalid_document")
+    given = ref.get("filename")
+    name = given.replace("/", "_").replace("\\", "_").strip()[:255] if isinstance(given, str) else ""
+    return RequestFile(mime, data, name or f"document-{number}.{EXTENSIONS[mime]}")
+
+
+async def store_files(
+    storage: AsyncStorageClient, user_id: str, question_id: str, files: Sequence[RequestFile]
+) -> list[dict[str, Any]]:
+    """Upload the files under `<user>/<question>/<attempt>/` and return the question's attachments.
+    Each attempt writes paths of its own and never overwrites: a request sent again with its
+    Idempotency-Key while the first is still being stored cannot touch the first one's files."""
+    attachments: list[dict[str, Any]] = []
+    attempt = uuid.uuid4().hex[:12]
+    try:
+        for number, file in enumerate(files, start=1):
+            path = f"{user_id}/{question_id}/{attempt}/file-{number}.{EXTENSIONS[file.mime_type]}"
+            await _upload(storage, path, file)
+            stored: dict[str, Any] = {
+                "bucket": BUCKET,
+                "path": path,
+                "name": file.name,
+                "mime_type": file.mime_type,
+                "size": len(file.data),
+            }
+            if file.image:
+                stored |= {"width": file.width, "height": file.height}
+            attachments.append(stored)
+    except BaseException:
+        await remove_files(storage, attachments)
+        raise
+    return attachments
+
+
+async def _upload(storage: AsyncStorageClient, path: str, file: RequestFile) -> None:
+    """One upload; Storage down or failing is UpstreamUnavailable (503, try again later)."""
+    try:
+        await storage.from_(BUCKET).upload(path, file.data, {"content-type": file.mime_type})
+    except httpx.TransportError as exc:
+        raise UpstreamUnavailable() from exc
+    except StorageApiError as exc:
+        if str(exc.status).isdigit() and int(exc.status) >= 500:
+            raise UpstreamUnavailable() from exc
+        raise
+
+
+async def remove_files(storage: AsyncStorageClient, attachments: Sequence[dict[str, Any]]) -> None:
+    """Delete uploads whose question was not stored (refused, or failed). Best effort: what is left
+    is an unreferenced upload, which `python -m ops stray-uploads` deletes."""
+    if not attachments:
+        return
+    try:
+        await storage.from_(BUCKET).remove([str(a["path"]) for a in attachments])
+    except Exception as exc:  # the refusal is what the client must hear
+        log.warning("uploaded files of a refused question not removed", extra={"error": repr(exc)})
