@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import openai
 import pytest
-from supabase import acreate_client
+from supabase import AsyncClient, acreate_client
 
 from core.jwt import encode
 from core.settings import LlmSettings, Settings, SupabaseSettings, WorkerSettings, login_as
@@ -231,3 +232,33 @@ def error_of(response: httpx.Response) -> dict[str, Any]:
     assert body["request_id"] == response.headers["x-request-id"]
     error: dict[str, Any] = body["error"]
     return error
+
+
+async def client_for(stack: LocalStack, user: ApiUser) -> AsyncClient:
+    """supabase-py signed in as `user`, as a third-party SPA would talk to REST."""
+    client = await acreate_client(stack.url, stack.anon_key)
+    await client.auth.sign_in_with_password({"email": user.email, "password": user.password})
+    return client
+
+
+async def create_key(rest: AsyncClient, name: str = "ci", expires_at: str | None = None) -> dict[str, str]:
+    made = await rest.rpc("create_api_key", {"key_name": name, "expires_at": expires_at}).execute()
+    assert isinstance(made.data, dict)
+    return made.data
+
+
+@pytest.fixture
+async def rest(stack: LocalStack, alice: ApiUser) -> AsyncClient:
+    """alice's supabase-py client."""
+    return await client_for(stack, alice)
+
+
+@pytest.fixture
+async def sdk(api: ApiProcess, rest: AsyncClient) -> AsyncIterator[openai.AsyncOpenAI]:
+    """The official `openai` SDK with a key of alice's ("ci"), no retries of its own."""
+    key = await create_key(rest)
+    client = openai.AsyncOpenAI(base_url=f"{api.url}/v1", api_key=key["key"], max_retries=0, timeout=60)
+    try:
+        yield client
+    finally:
+        await client.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import asyncpg
 import httpx
@@ -16,36 +16,16 @@ from supabase import AsyncClient
 
 from api.compat.keys import mint_token
 from core.jwt import KeySet
-from tests.api.conftest import ApiProcess, ApiUser, register_and_login
-from tests.api.test_plans import client_for, put_on_plan
+from tests.api.conftest import ApiProcess, ApiUser, client_for, create_key, register_and_login
+from tests.api.test_plans import put_on_plan
 from tests.conftest import LocalStack
 from worker.app import Worker
 
 
 @pytest.fixture
-async def owner(http: httpx.AsyncClient) -> ApiUser:
-    return await register_and_login(http)
-
-
-@pytest.fixture
-async def rest(stack: LocalStack, owner: ApiUser) -> AsyncClient:
-    return await client_for(stack, owner)
-
-
-async def create_key(rest: AsyncClient, name: str = "ci", expires_at: str | None = None) -> dict[str, str]:
-    made = await rest.rpc("create_api_key", {"key_name": name, "expires_at": expires_at}).execute()
-    assert isinstance(made.data, dict)
-    return made.data
-
-
-@pytest.fixture
-async def sdk(api: ApiProcess, rest: AsyncClient) -> AsyncIterator[openai.AsyncOpenAI]:
-    key = await create_key(rest)
-    client = openai.AsyncOpenAI(base_url=f"{api.url}/v1", api_key=key["key"], max_retries=0, timeout=40)
-    try:
-        yield client
-    finally:
-        await client.close()
+def owner(alice: ApiUser) -> ApiUser:
+    """The key's user: alice, whose `rest` and `sdk` (conftest) these tests use."""
+    return alice
 
 
 async def test_models_list_the_plans_models_and_roles(sdk: openai.AsyncOpenAI) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -18,28 +17,12 @@ from supabase import AsyncClient
 
 from api.compat.request import MAX_CONTEXT_CHARS
 from fakescope.server import FakeScope
-from tests.api.conftest import ApiProcess, ApiUser
-from tests.api.test_openai_compat import QUESTIONS, create_key
-from tests.api.test_plans import client_for, put_on_plan
-from tests.conftest import LocalStack
+from tests.api.conftest import ApiUser
+from tests.api.test_openai_compat import QUESTIONS
+from tests.api.test_plans import put_on_plan
 from worker.claim_prompt import DEFAULT_SYSTEM_PROMPT
 
 pytestmark = pytest.mark.usefixtures("worker")
-
-
-@pytest.fixture
-async def rest(stack: LocalStack, alice: ApiUser) -> AsyncClient:
-    return await client_for(stack, alice)
-
-
-@pytest.fixture
-async def sdk(api: ApiProcess, rest: AsyncClient) -> AsyncIterator[openai.AsyncOpenAI]:
-    key = await create_key(rest, "context")
-    client = openai.AsyncOpenAI(base_url=f"{api.url}/v1", api_key=key["key"], max_retries=0, timeout=40)
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 async def prompt_of(fake: FakeScope, question: str) -> list[dict[str, Any]]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import asyncpg
@@ -17,35 +16,18 @@ import openai
 import pytest
 from PIL import Image
 from storage3 import AsyncStorageClient
-from supabase import AsyncClient
 
 from api.compat.errors import translate
 from api.compat.uploads import decode_image, store_files
 from api.errors import UpstreamUnavailable
 from fakescope.server import FakeScope
-from tests.api.conftest import ApiProcess, ApiUser
-from tests.api.test_openai_compat import QUESTIONS, create_key
-from tests.api.test_plans import client_for, put_on_plan
-from tests.conftest import LocalStack
+from tests.api.conftest import ApiUser
+from tests.api.test_openai_compat import QUESTIONS
+from tests.api.test_plans import put_on_plan
 
 pytestmark = pytest.mark.usefixtures("worker")
 
 OBJECTS = "select count(*) from storage.objects where bucket_id = 'attachments' and owner_id = $1::text"
-
-
-@pytest.fixture
-async def rest(stack: LocalStack, alice: ApiUser) -> AsyncClient:
-    return await client_for(stack, alice)
-
-
-@pytest.fixture
-async def sdk(api: ApiProcess, rest: AsyncClient) -> AsyncIterator[openai.AsyncOpenAI]:
-    key = await create_key(rest, "images")
-    client = openai.AsyncOpenAI(base_url=f"{api.url}/v1", api_key=key["key"], max_retries=0, timeout=60)
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 def data_uri(width: int, height: int, fmt: str = "PNG", mime: str = "image/png") -> str:

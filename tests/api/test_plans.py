@@ -15,24 +15,16 @@ import asyncpg
 import httpx
 import pytest
 from postgrest import APIError
-from supabase import AsyncClient, acreate_client
 
 from core.settings import LlmSettings, Settings, SupabaseSettings, WorkerSettings, login_as
 from fakescope.server import FakeScope
 from localbase.postgres import Cluster
-from tests.api.conftest import ApiUser, make_admin, new_session, register_and_login, start_api
+from tests.api.conftest import ApiUser, client_for, make_admin, new_session, register_and_login, start_api
 from tests.conftest import LocalStack, isolated_stack, rows_of
 from worker.app import Worker
 
 QUESTION = "How far is the moon?"
 T = TypeVar("T")
-
-
-async def client_for(stack: LocalStack, user: ApiUser) -> AsyncClient:
-    """supabase-py signed in as `user`, as a third-party SPA would talk to REST."""
-    client = await acreate_client(stack.url, stack.anon_key)
-    await client.auth.sign_in_with_password({"email": user.email, "password": user.password})
-    return client
 
 
 async def put_on_plan(pg: asyncpg.Connection, user: ApiUser, plan: str, **limits: int | None) -> None:

@@ -25,8 +25,7 @@ from api.security import CurrentUser, user_from_token
 from core.jwt import KeySet
 from core.settings import login_as
 from fakescope.server import FakeScope
-from tests.api.conftest import ApiUser, new_session, until
-from tests.api.test_plans import client_for
+from tests.api.conftest import ApiUser, client_for, new_session, until
 from tests.conftest import LocalStack
 from worker.app import Worker
 

@@ -77,28 +77,41 @@ async def test_question_contexts_rls(
         assert result == expected, f"{actor.name}: {sql} -> {result}, expected {expected}"
 
 
-@pytest.mark.parametrize(
-    "messages",
-    [
-        {"role": "user", "content": "not an array"},
-        [{"role": "tool", "content": "42"}],
-        [{"role": "user", "content": 42}],
-        [{"role": "user", "content": "x", "name": "extra key"}],
-        [{"role": "user"}],
-        ["text"],
-        [{"role": "user", "content": "x"}] * 1001,
-        [{"role": "user", "content": "x" * 1_048_577}],
-    ],
-)
-async def test_a_context_of_any_other_shape_is_refused_whatever_the_door(
-    db: asyncpg.Connection, world: World, messages: object
+BAD_SHAPES: list[tuple[str, object]] = [
+    ("messages", {"role": "user", "content": "not an array"}),
+    ("messages", [{"role": "tool", "content": "42"}]),
+    ("messages", [{"role": "user", "content": 42}]),
+    ("messages", [{"role": "user", "content": "x", "name": "extra key"}]),
+    ("messages", [{"role": "user"}]),
+    ("messages", ["text"]),
+    ("messages", [{"role": "user", "content": "x"}] * 1001),
+    ("messages", [{"role": "user", "content": "x" * 1_048_577}]),
+    ("parameters", []),
+    ("parameters", {"foo": 1}),
+    ("parameters", {"temperature": 2}),
+    ("parameters", {"temperature": "0.5"}),
+    ("parameters", {"top_p": 0}),
+    ("parameters", {"max_tokens": 1.5}),
+    ("parameters", {"max_tokens": 0}),
+    ("parameters", {"seed": -1}),
+    ("parameters", {"presence_penalty": 3}),
+    ("parameters", {"stop": ["a", "b", "c", "d", "e"]}),
+    ("parameters", {"stop": [1]}),
+    ("parameters", {"thinking": "yes"}),
+    ("parameters", {"thinking_budget": 0}),
+]
+
+
+@pytest.mark.parametrize(("column", "value"), BAD_SHAPES, ids=[f"{c}: {str(v)[:40]}" for c, v in BAD_SHAPES])
+async def test_a_context_or_parameters_of_any_other_shape_are_refused_whatever_the_door(
+    db: asyncpg.Connection, world: World, column: str, value: object
 ) -> None:
     async with acting_as(db, world.a):
         with pytest.raises(asyncpg.CheckViolationError):
             await db.execute(
-                "insert into question_contexts (message_id, messages) values ($1, $2::jsonb)",
+                f"insert into question_contexts (message_id, {column}) values ($1, $2::jsonb)",
                 world.ids["a_bare"],
-                json.dumps(messages),
+                json.dumps(value),
             )
 
 
@@ -138,36 +151,6 @@ async def test_the_claim_hands_back_the_context_and_no_persona_unless_the_questi
     assert claims["named"]["role"]["slug"] == "tech_expert"
     assert claims["bare"]["context"] is None
     assert claims["bare"]["role"]["slug"] == "assistant"  # the session's persona, as always
-
-
-@pytest.mark.parametrize(
-    "parameters",
-    [
-        [],
-        {"foo": 1},
-        {"temperature": 2},
-        {"temperature": "0.5"},
-        {"top_p": 0},
-        {"max_tokens": 1.5},
-        {"max_tokens": 0},
-        {"seed": -1},
-        {"presence_penalty": 3},
-        {"stop": ["a", "b", "c", "d", "e"]},
-        {"stop": [1]},
-        {"thinking": "yes"},
-        {"thinking_budget": 0},
-    ],
-)
-async def test_parameters_of_any_other_shape_are_refused_whatever_the_door(
-    db: asyncpg.Connection, world: World, parameters: object
-) -> None:
-    async with acting_as(db, world.a):
-        with pytest.raises(asyncpg.CheckViolationError):
-            await db.execute(
-                "insert into question_contexts (message_id, parameters) values ($1, $2::jsonb)",
-                world.ids["a_bare"],
-                json.dumps(parameters),
-            )
 
 
 async def test_parameters_in_range_are_kept_and_handed_to_the_claim(db: asyncpg.Connection, world: World) -> None:
