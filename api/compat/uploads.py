@@ -127,7 +127,8 @@ def decode_document(part: dict[str, Any], at: int, number: int) -> RequestFile:
     if not looks:
         raise _refused(at, f"the data is not a {EXTENSIONS[mime].upper()} document.", "invalid_document")
     given = ref.get("filename")
-    name = given.replace("/", "_").replace("\\", "_").strip()[:255] if isinstance(given, str) else ""
+    printable = "".join(c for c in given if c.isprintable()) if isinstance(given, str) else ""
+    name = printable.replace("/", "_").replace("\\", "_").strip()[:255]
     return RequestFile(mime, data, name or f"document-{number}.{EXTENSIONS[mime]}")
 
 

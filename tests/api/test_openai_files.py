@@ -92,6 +92,15 @@ async def test_a_document_is_stored_and_read_into_the_prompt(
     [stored] = json.loads(await pg.fetchval(attached, alice.id))
     assert (stored["name"], stored["mime_type"], stored["size"]) == ("notes.md", "text/markdown", len(notes.encode()))
     assert await pg.fetchval(OBJECTS, alice.id) == 1
+    # a name with a NUL, a newline and a path in it is kept printable and flat (jsonb refuses \u0000)
+    odd: list[Any] = [document("text/plain", b"hello", "../a\x00b\nc.txt"), {"type": "text", "text": "hi"}]
+    await sdk.chat.completions.create(model="qwen-plus", messages=[{"role": "user", "content": odd}])
+    names = await pg.fetchval(
+        "select jsonb_path_query_array(attachments, '$[*].name') from chat_messages"
+        " where content = 'hi' and user_id = $1",
+        alice.id,
+    )
+    assert json.loads(names) == [".._abc.txt"]
 
 
 @pytest.mark.parametrize(
