@@ -111,7 +111,7 @@ const en: typeof zh = {
     context: 'Each request is answered from the messages it sends (its system message is the system prompt), as with OpenAI\'s API; other requests of the key are not seen.',
     history: 'Questions and answers are kept in the day\'s "API · key name · date" chat, where each request shows the context it sent.',
     session: 'Send the header X-ChatGalaxy-Session: <chat id> to continue one of your chats instead (its history is then the context).',
-    images: 'Images go in the last user message as data: URIs (PNG, JPEG, WebP, GIF; up to 8, 10 MiB each).',
+    images: 'Images (image_url) and documents (file with file_data: PDF, Word, text, Markdown) go in the last user message as data: URIs: up to 8 images, 10 files in all.',
     parameters: 'temperature, top_p, max_tokens, stop, seed and presence_penalty are honoured; enable_thinking / thinking_budget turn on deep thinking (if your plan has it), returned as reasoning_content.',
   },
   apiContext: {
