@@ -17,7 +17,7 @@ from supabase import AsyncClient
 
 from api.compat.request import MAX_CONTEXT_CHARS
 from fakescope.server import FakeScope
-from tests.api.conftest import ApiUser
+from tests.api.conftest import ApiUser, until
 from tests.api.test_openai_compat import QUESTIONS
 from tests.api.test_plans import put_on_plan
 from worker.claim_prompt import DEFAULT_SYSTEM_PROMPT
@@ -359,3 +359,33 @@ async def test_a_request_may_ask_for_deep_thinking_within_its_plan(
         model="qwen-plus", messages=[{"role": "user", "content": unique("Plain")}]
     )
     assert plain.choices[0].message.content
+
+
+async def test_another_answer_to_a_request_is_asked_with_the_same_messages_and_parameters(
+    sdk: openai.AsyncOpenAI, fake: FakeScope, pg: asyncpg.Connection, rest: AsyncClient, alice: ApiUser
+) -> None:
+    """Regenerating a /v1 request's answer in the web app asks the model what the request asked."""
+    question = unique("Regenerate me")
+    earlier = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "before"}]
+    messages: list[Any] = [*earlier, {"role": "user", "content": question}]
+    await sdk.chat.completions.create(model="qwen-turbo", messages=messages, temperature=0.4)
+    asked = str(
+        await pg.fetchval("select id from chat_messages where content = $1 and user_id = $2", question, alice.id)
+    )
+    await rest.rpc("request_answer", {"question": asked, "answer_no": 2}).execute()
+
+    async def second() -> object:
+        return await pg.fetchval(
+            "select status::text from chat_messages"
+            " where reply_to = $1::uuid and answer_no = 2 and status = 'completed'",
+            asked,
+        )
+
+    await until(second)
+    async with httpx.AsyncClient(trust_env=False) as http:
+        received = (await http.get(f"{fake.base_url}/_fake/requests")).json()
+    bodies = [r["body"] for r in received if "input" in r["body"]]
+    both = [b for b in bodies if b["input"]["messages"][-1]["content"] == question]
+    assert len(both) == 2
+    assert both[0]["input"]["messages"] == both[1]["input"]["messages"] == [*earlier, messages[-1]]
+    assert both[0]["parameters"]["temperature"] == both[1]["parameters"]["temperature"] == 0.4
