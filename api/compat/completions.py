@@ -37,9 +37,17 @@ def _stored(row: dict[str, Any], column: str) -> str:
     return str(row.get(column) or "")
 
 
-def usage_of(answer: dict[str, Any]) -> dict[str, int]:
+def usage_of(answer: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI's usage, with the parts it details: the prompt's tokens DashScope served from its
+    context cache, and the completion's thinking tokens (both billed differently)."""
     prompt, completion = int(answer.get("input_tokens") or 0), int(answer.get("output_tokens") or 0)
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": int(answer.get("cached_tokens") or 0)},
+        "completion_tokens_details": {"reasoning_tokens": int(answer.get("reasoning_tokens") or 0)},
+    }
 
 
 def finish_reason(answer: dict[str, Any]) -> str:

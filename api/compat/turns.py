@@ -44,7 +44,8 @@ IDEMPOTENCY_HEADER = "idempotency-key"
 _IDEMPOTENCY_KEY_MAX = 255
 _KEYED_QUESTIONS = uuid.UUID("f501d942-1df3-4a27-ad8e-f5f9579bca4e")  # uuid5 namespace: (user, key) -> question
 ANSWER_COLUMNS = (
-    "id, content, reasoning, status, model, input_tokens, output_tokens, finish_reason, error_code, error_message"
+    "id, content, reasoning, status, model, input_tokens, output_tokens, reasoning_tokens, cached_tokens,"
+    " finish_reason, error_code, error_message"
 )
 _DAILY_KNOWN_MAX = 10_000
 _daily_known: dict[tuple[str, date], str] = {}  # (key id, UTC day) -> the key's session of that day

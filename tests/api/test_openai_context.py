@@ -345,6 +345,16 @@ async def test_a_request_may_ask_for_deep_thinking_within_its_plan(
     sent = await parameters_of(fake, question)
     assert (sent["enable_thinking"], sent["thinking_budget"]) == (True, 300)
     assert getattr(done.choices[0].message, "reasoning_content", None)
+    stored = await pg.fetchrow(
+        "select reasoning_tokens, cached_tokens from chat_messages"
+        " where reply_to = (select id from chat_messages where content = $1)",
+        question,
+    )
+    assert done.usage is not None
+    assert done.usage.completion_tokens_details is not None
+    assert done.usage.completion_tokens_details.reasoning_tokens == stored["reasoning_tokens"] > 0
+    assert done.usage.prompt_tokens_details is not None
+    assert done.usage.prompt_tokens_details.cached_tokens == (stored["cached_tokens"] or 0)
 
     await put_on_plan(pg, alice, "no_thinking", allow_thinking=False)
     with pytest.raises(openai.PermissionDeniedError) as refused:
@@ -389,3 +399,25 @@ async def test_another_answer_to_a_request_is_asked_with_the_same_messages_and_p
     assert len(both) == 2
     assert both[0]["input"]["messages"] == both[1]["input"]["messages"] == [*earlier, messages[-1]]
     assert both[0]["parameters"]["temperature"] == both[1]["parameters"]["temperature"] == 0.4
+
+
+async def test_a_request_that_repeats_a_long_prefix_reports_its_cached_tokens(sdk: openai.AsyncOpenAI) -> None:
+    """A client that sends its growing conversation again: the model's context cache serves the
+    repeated prefix, and the usage says how much of the prompt it was (billed at a fraction)."""
+    manual = unique("You answer from this manual.") + " " + "Section text. " * 400
+    first = await sdk.chat.completions.create(
+        model="qwen-plus", messages=[{"role": "system", "content": manual}, {"role": "user", "content": "One?"}]
+    )
+    again = await sdk.chat.completions.create(
+        model="qwen-plus",
+        messages=[
+            {"role": "system", "content": manual},
+            {"role": "user", "content": "One?"},
+            {"role": "assistant", "content": first.choices[0].message.content or ""},
+            {"role": "user", "content": "Two?"},
+        ],
+    )
+    assert first.usage is not None
+    assert again.usage is not None
+    assert again.usage.prompt_tokens_details is not None
+    assert (again.usage.prompt_tokens_details.cached_tokens or 0) >= first.usage.prompt_tokens - 10
