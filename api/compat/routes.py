@@ -65,8 +65,11 @@ async def retrieve_model(
 
 @post("/chat/completions", status_code=200, media_type="text/event-stream")  # JSON answers say so themselves
 async def chat_completions(request: Request[Any, Any, Any]) -> Any:
-    """A chat completion, stored in the user's history and answered by the worker; `stream`
-    gives OpenAI's SSE chunks (with `usage` when stream_options.include_usage is set).
+    """A chat completion, answered from the request's own messages (a session named by
+    `X-ChatGalaxy-Session` is continued instead), stored in the user's history and answered by the
+    worker; the question may carry images and documents (data: URIs); `stream` gives OpenAI's SSE
+    chunks (`reasoning_content` for a thinking model's thinking; `usage` when
+    stream_options.include_usage is set).
 
     The services come straight from the app's state, not as injected dependencies: Litestar
     resolves several dependencies in a task group, which costs more on this first-token path
