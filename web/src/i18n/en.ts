@@ -107,7 +107,7 @@ const en: typeof zh = {
     everywhere: 'Sign out everywhere', confirm: 'Every device, this one included, will be signed out and must sign in again. Continue?',
   },
   apiUsage: {
-    title: 'How to call it', copy: 'Copy', copied: 'Copied',
+    title: 'How to call it', copy: 'Copy',
     context: 'Each request is answered from the messages it sends (its system message is the system prompt), as with OpenAI\'s API; other requests of the key are not seen.',
     history: 'Questions and answers are kept in the day\'s "API · key name · date" chat, where each request shows the context it sent.',
     session: 'Send the header X-ChatGalaxy-Session: <chat id> to continue one of your chats instead (its history is then the context).',

@@ -102,7 +102,7 @@ export default {
     everywhere: '退出所有设备', confirm: '所有设备（包括这台）上的登录都会结束，需要重新登录。继续吗？',
   },
   apiUsage: {
-    title: '如何调用', copy: '复制', copied: '已复制',
+    title: '如何调用', copy: '复制',
     context: '每个请求只依据它自带的 messages 作答（system 消息即系统提示），与 OpenAI 的 API 一样；同一密钥的其他请求互不可见。',
     history: '问题和回答会保存在当天的「API · 密钥名 · 日期」会话里，可在网页中查看每个请求带来的上下文。',
     session: '加上请求头 X-ChatGalaxy-Session: <会话 id> 可在网页的某个会话里接着聊（此时以该会话的历史为上下文）。',
