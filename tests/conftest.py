@@ -409,3 +409,12 @@ def channel_options(**config: object) -> RealtimeChannelOptions:
     """Channel options with only the `config` keys given, as supabase-js sends them (realtime-py's
     TypedDict demands broadcast, presence and private, though the client sends what it is given)."""
     return cast(RealtimeChannelOptions, {"config": config})
+
+
+async def fake_received(fake_url: str) -> list[dict[str, Any]]:
+    """The generation requests' bodies a fakescope at `fake_url` received, oldest first (its admin
+    API, `GET /_fake/requests`): what a model was asked, prompts and parameters."""
+    async with httpx.AsyncClient(trust_env=False) as http:
+        response = await http.get(f"{fake_url}/_fake/requests")
+        response.raise_for_status()
+        return [r["body"] for r in response.json()]

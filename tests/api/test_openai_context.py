@@ -20,18 +20,22 @@ from fakescope.server import FakeScope
 from tests.api.conftest import ApiUser, until
 from tests.api.test_openai_compat import QUESTIONS
 from tests.api.test_plans import put_on_plan
+from tests.conftest import fake_received
 from worker.claim_prompt import DEFAULT_SYSTEM_PROMPT
 
 pytestmark = pytest.mark.usefixtures("worker")
 
 
+async def asking(fake: FakeScope, question: str) -> list[dict[str, Any]]:
+    """The generation requests (native bodies) whose last message is `question`, oldest first."""
+    bodies = [b for b in await fake_received(fake.base_url) if "input" in b]
+    return [b for b in bodies if b["input"]["messages"][-1]["content"] == question]
+
+
 async def prompt_of(fake: FakeScope, question: str) -> list[dict[str, Any]]:
     """The messages of the one generation request whose last message is `question`."""
-    async with httpx.AsyncClient(trust_env=False) as http:
-        response = await http.get(f"{fake.base_url}/_fake/requests")
-    bodies = [r["body"] for r in response.json() if "input" in r["body"]]
-    [messages] = [b["input"]["messages"] for b in bodies if b["input"]["messages"][-1]["content"] == question]
-    return list(messages)
+    [body] = await asking(fake, question)
+    return list(body["input"]["messages"])
 
 
 def unique(text: str) -> str:
@@ -202,9 +206,7 @@ async def test_the_account_export_carries_each_questions_context(
 
 
 async def parameters_of(fake: FakeScope, question: str) -> dict[str, Any]:
-    async with httpx.AsyncClient(trust_env=False) as http:
-        response = await http.get(f"{fake.base_url}/_fake/requests")
-    [body] = [r["body"] for r in response.json() if r["body"]["input"]["messages"][-1]["content"] == question]
+    [body] = await asking(fake, question)
     return dict(body["parameters"])
 
 
@@ -392,10 +394,7 @@ async def test_another_answer_to_a_request_is_asked_with_the_same_messages_and_p
         )
 
     await until(second)
-    async with httpx.AsyncClient(trust_env=False) as http:
-        received = (await http.get(f"{fake.base_url}/_fake/requests")).json()
-    bodies = [r["body"] for r in received if "input" in r["body"]]
-    both = [b for b in bodies if b["input"]["messages"][-1]["content"] == question]
+    both = await asking(fake, question)
     assert len(both) == 2
     assert both[0]["input"]["messages"] == both[1]["input"]["messages"] == [*earlier, messages[-1]]
     assert both[0]["parameters"]["temperature"] == both[1]["parameters"]["temperature"] == 0.4

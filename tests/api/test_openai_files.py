@@ -24,6 +24,7 @@ from fakescope.server import FakeScope
 from tests.api.conftest import ApiUser
 from tests.api.test_openai_compat import QUESTIONS
 from tests.api.test_plans import put_on_plan
+from tests.conftest import fake_received
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -82,9 +83,7 @@ async def test_a_document_is_stored_and_read_into_the_prompt(
     ]
     done = await sdk.chat.completions.create(model="qwen-plus", messages=[{"role": "user", "content": question}])
     assert done.choices[0].message.content
-    async with httpx.AsyncClient(trust_env=False) as http:
-        received = (await http.get(f"{fake.base_url}/_fake/requests")).json()
-    asked = [r["body"]["input"]["messages"][-1]["content"] for r in received if "input" in r["body"]]
+    asked = [b["input"]["messages"][-1]["content"] for b in await fake_received(fake.base_url) if "input" in b]
     [sent] = [content for content in asked if isinstance(content, str) and "What is the vault code?" in content]
     assert '<document name="notes.md">' in sent
     assert "The vault code is AZURE-7731." in sent

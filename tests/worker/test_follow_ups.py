@@ -6,24 +6,13 @@ previous one byte for byte (context caching). What the model received is read fr
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncpg
-import httpx
 
-from tests.conftest import LocalStack
+from tests.conftest import LocalStack, fake_received
 from tests.worker.conftest import Owner, RecordingFakeScope, Workers, ask, final_answer, worker_settings
 from tests.worker.test_attachments import ask_with, png, upload
 
 SECTIONS = b"# Handbook\n## Section 1\nBadges open the front door.\n## Section 2\nThe vault code is AZURE-7731."
-
-
-async def received(fake: RecordingFakeScope) -> list[dict[str, Any]]:
-    """The generation requests the fake received, oldest first (its admin API)."""
-    async with httpx.AsyncClient() as http:
-        response = await http.get(f"{fake.base_url}/_fake/requests")
-        response.raise_for_status()
-        return [r["body"] for r in response.json()]
 
 
 async def test_a_follow_up_carries_the_earlier_document_with_the_same_prefix(
@@ -36,7 +25,7 @@ async def test_a_follow_up_carries_the_earlier_document_with_the_same_prefix(
     follow_up = await final_answer(pg, await ask(pg, owner, "What does section 2 say?"))
     assert follow_up["status"] == "completed", follow_up["error_code"]
 
-    asked, then = (r["input"]["messages"] for r in await received(fake))
+    asked, then = (r["input"]["messages"] for r in await fake_received(fake.base_url))
     assert then[: len(asked)] == asked  # the earlier prompt is the start of the follow-up's, byte for byte
     assert then[len(asked) :] == [
         {"role": "assistant", "content": first["content"]},
@@ -62,7 +51,7 @@ async def test_a_vision_model_sees_the_earlier_image_again_and_a_text_model_only
     text_only = await final_answer(pg, await ask(pg, owner, "Thanks. Anything else?"))
     assert text_only["status"] == "completed", text_only["error_code"]
 
-    asked, then, plain = await received(fake)
+    asked, then, plain = await fake_received(fake.base_url)
     assert then["model"] == "qwen-vl-max"
     assert then["input"]["messages"][: len(asked["input"]["messages"])] == asked["input"]["messages"]
     [image_part, text_part] = then["input"]["messages"][1]["content"]
@@ -91,5 +80,5 @@ async def test_a_document_refused_with_its_question_does_not_come_back(
     after = await final_answer(pg, await ask(pg, owner, "Never mind: hello"))  # a model it would fit now
     assert (refused["status"], refused["error_code"]) == ("error", "DocumentTooLong")
     assert after["status"] == "completed", after["error_code"]
-    [sent] = await received(fake)
+    [sent] = await fake_received(fake.base_url)
     assert "many words here" not in str(sent["input"]["messages"])
