@@ -44,6 +44,12 @@ async function sendAndWatch(page, text, { stopAfterText = false, shotName = null
   await page.locator(tid('send')).click()
   const turn = page.locator(tid('turn')).nth(before)
   await turn.waitFor({ timeout: STEP_MS })
+  if (stopAfterText) {
+    // Stopped as soon as text shows (the browser's own wait, not this loop's round trips): a loaded
+    // machine must not let the ~4 s answer finish before the click.
+    await turn.locator(tid('answer-text'), { hasText: /\S/ }).waitFor({ timeout: STEP_MS })
+    await turn.locator(tid('stop')).click()
+  }
   const lengths = []
   let shotTaken = false
   const deadline = Date.now() + STEP_MS
@@ -56,10 +62,6 @@ async function sendAndWatch(page, text, { stopAfterText = false, shotName = null
     if (n > 0 && shotName && !shotTaken && lengths.length >= 2) {
       await shot(page, shotName)
       shotTaken = true
-    }
-    if (stopAfterText && n > 0 && lengths.length >= 2) {
-      await turn.locator(tid('stop')).click()
-      stopAfterText = false
     }
     await pause(40)
   }
