@@ -191,6 +191,31 @@ async def test_what_the_api_cannot_send_on_is_refused_and_stores_nothing(
     assert await pg.fetchval(QUESTIONS, alice.id) == 0
 
 
+async def test_a_context_past_the_allowance_is_refused_and_stores_nothing(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser
+) -> None:
+    """The request's earlier messages are held with its question at admission: a day's allowance that
+    the question alone fits in refuses a long context (429 insufficient_quota), and takes a short one."""
+    question = unique("Summarise the above")
+    per = await pg.fetchval("select usage_reservation('qwen-turbo', $1)", question)
+    await put_on_plan(pg, alice, f"ctx-{alice.id[:8]}", tokens_per_day=per + 1000)
+    earlier: list[Any] = [{"role": "user", "content": "x" * 2000}, {"role": "assistant", "content": "ok"}]
+    with pytest.raises(openai.RateLimitError) as refused:
+        await sdk.chat.completions.create(
+            model="qwen-turbo", messages=[*earlier, {"role": "user", "content": question}]
+        )
+    assert refused.value.code == "insufficient_quota"
+    assert int(refused.value.response.headers["retry-after"]) > 0
+    assert await pg.fetchval(QUESTIONS, alice.id) == 0
+
+    earlier[0]["content"] = "x" * 400
+    done = await sdk.chat.completions.create(
+        model="qwen-turbo", messages=[*earlier, {"role": "user", "content": question}]
+    )
+    assert done.choices[0].message.content
+    assert await pg.fetchval("select reserved from usage_ledger where user_id = $1", alice.id) == per + 402
+
+
 async def test_the_account_export_carries_each_questions_context(
     sdk: openai.AsyncOpenAI, http: httpx.AsyncClient, alice: ApiUser
 ) -> None:

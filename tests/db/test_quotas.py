@@ -190,6 +190,47 @@ async def test_refusals_store_nothing(db: asyncpg.Connection, alice: tuple[str, 
     assert await db.fetchval("select count(*) from usage_ledger") == 0
 
 
+async def ask_with_context(conn: asyncpg.Connection, user: str, session: str, chars: int) -> str:
+    """A question and its context of `chars` characters in one transaction, as `api_open_turn` stores them."""
+    async with conn.transaction():
+        question = await send_as(conn, user, session, model="qwen-plus")  # its settings last to the commit
+        context = [
+            {"role": "system", "content": "s" * (chars // 2)},
+            {"role": "user", "content": "u" * (chars - chars // 2)},
+        ]
+        await conn.execute(
+            "insert into question_contexts (message_id, messages) values ($1, $2::jsonb)", question, json.dumps(context)
+        )
+        return question
+
+
+async def test_a_requests_context_is_held_at_admission(db: asyncpg.Connection, alice: tuple[str, str]) -> None:
+    """An OpenAI-compatible request's earlier messages are reserved with its question, weighted as input
+    (qwen-plus: 2), and refused as the question would be when they pass the allowance: nothing stored."""
+    user, session = alice
+    per = await reservation(db, "qwen-plus")
+    await db.execute("insert into plans (id, name, tokens_per_day) values ('ctx', 'Ctx', $1)", 2 * per + 1000 + 100)
+    await db.execute("update user_plans set plan_id = 'ctx' where user_id = $1", user)
+
+    first = await ask_with_context(db, user, session, 500)
+    assert await db.fetchval("select reserved from usage_ledger where message_id = $1", first) == per + 1000
+    with pytest.raises(asyncpg.PostgresError) as refused:
+        await ask_with_context(db, user, session, 100)  # the question fits, its context (200) does not
+    status, code, details = refusal(refused.value)
+    assert (status, code, details["period"]) == (429, "QuotaExceeded", "day")
+    assert (details["used"], details["requested"]) == (per + 1000, per + 200)
+    assert int(str(details["Retry-After"])) > 0
+    assert await db.fetchval("select count(*) from chat_messages where session_id = $1", session) == 1
+    assert await db.fetchval("select count(*) from usage_ledger") == 1
+
+    last = await ask_with_context(db, user, session, 50)  # exactly what is left
+    assert await db.fetchval("select day_used from user_plans where user_id = $1", user) == 2 * per + 1100
+    await finish(db, first, model="qwen-plus", input_tokens=30, output_tokens=20)
+    await finish(db, last, model="qwen-plus", input_tokens=40, output_tokens=10)
+    allowance = json.loads(await db.fetchval("select usage_allowance($1)", user))
+    assert allowance["day"]["used"] == (30 * 2 + 20 * 4) + (40 * 2 + 10 * 4)  # the charges replaced both holds
+
+
 async def test_requests_per_minute(db: asyncpg.Connection, alice: tuple[str, str]) -> None:
     user, session = alice
     await db.execute("update plans set requests_per_minute = 2 where id = 'free'")
