@@ -21,6 +21,7 @@ from bench.harness import OUT, RUNS, machine
 
 BENCHMARKS = [
     "search_bench",
+    "sweep_bench",
     "rest_bench",
     "realtime_bench",
     "worker_bench",
