@@ -37,15 +37,13 @@ def claim_prompt(
         items = list(reversed(claim.history))
         history = [_history_message(item, (earlier or {}).get(item.id)) for item in items]
         checkpoints = [_checkpoint(item) for item in items]
+        if items and items[0].context:  # the path's root is a request's question: what it brought first
+            system_prompt, brought = _brought(system_prompt, items[0].context)
+            history = brought + history
+            checkpoints = [_stable_checkpoint(m) for m in brought] + checkpoints
     else:  # an OpenAI-compatible request: its own messages, its system ones after the role's prompt
-        told = [m["content"] for m in claim.context if m["role"] == "system"]
-        system_prompt = "\n\n".join(p for p in (system_prompt, *told) if p) or None
-        history = [
-            ChatMessage("user" if m["role"] == "user" else "assistant", m["content"])
-            for m in claim.context
-            if m["role"] != "system"
-        ]
-        checkpoints = [m.role == "user" and _stable_quarter(m.content) for m in history]
+        system_prompt, history = _brought(system_prompt, claim.context)
+        checkpoints = [_stable_checkpoint(m) for m in history]
     return build_prompt(
         system_prompt=system_prompt or DEFAULT_SYSTEM_PROMPT,
         personality={**claim.personality, **claim.parameters},  # a request's own over the role's
@@ -63,6 +61,18 @@ def claim_prompt(
     )
 
 
+def _brought(system_prompt: str | None, context: tuple[dict[str, str], ...]) -> tuple[str | None, list[ChatMessage]]:
+    """An OpenAI-compatible request's messages: its system ones after the role's prompt, the rest
+    as the history above its question."""
+    told = [m["content"] for m in context if m["role"] == "system"]
+    turns = [
+        ChatMessage("user" if m["role"] == "user" else "assistant", m["content"])
+        for m in context
+        if m["role"] != "system"
+    ]
+    return "\n\n".join(p for p in (system_prompt, *told) if p) or None, turns
+
+
 def _history_message(item: HistoryItem, files: attachments.Earlier | None) -> ChatMessage:
     if item.type != "user":
         return ChatMessage("assistant", item.content)
@@ -77,7 +87,12 @@ def _checkpoint(item: HistoryItem) -> bool:
     return item.type == "user" and _stable_quarter(item.id)
 
 
+def _stable_checkpoint(message: ChatMessage) -> bool:
+    """Where a request's messages may be cut (they have no ids: their text chooses, so a client
+    that sends its growing conversation again keeps its cuts)."""
+    return message.role == "user" and _stable_quarter(message.content)
+
+
 def _stable_quarter(text: str) -> bool:
-    """True for about one text in four, the same one every time (a request's messages have no ids:
-    their text chooses, so a client that sends its growing conversation again keeps its cuts)."""
+    """True for about one text in four, the same one every time."""
     return zlib.crc32(text.encode()) % CHECKPOINT_EVERY == 0

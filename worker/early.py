@@ -148,7 +148,8 @@ class EarlyCalls:
         takes it back if the write fails. Its history is not kept here: the next question's comes
         from the history the claim kept (Histories.following). Not after a question with files:
         they are read again for every later prompt; nor after an OpenAI-compatible request's own
-        context or parameters (a question asked under its answer has neither)."""
+        context or parameters (the question under its answer gets the request's messages from its
+        claim, which names them on the request's question; the guess has only this claim)."""
         request = claim.context is not None or claim.parameters
         if self._limit > 0 and claim.answer_no == 1 and not claim.attachments and not request:
             self._answered.put(claim.session_id, Answered(dataclasses.replace(claim, history=()), answer))

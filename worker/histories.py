@@ -15,7 +15,9 @@ complete and join later histories without changing the epoch) or a question stil
 question (it moves under that question's answer when that is claimed), nor one with files (their
 ETags are read in every claim), nor anything when `limit` is 0. A claim whose history is not kept
 leaves the session's last kept one in place: it still holds, and the next claim's walk stops there.
-What is kept is bounded by size, the least recently claimed session leaving first. One event loop
+An OpenAI-compatible request's messages ride on its question's item (`context`) from the claim
+whose walk reached that question, so a resumed claim keeps them as long as the question is in
+the history. What is kept is bounded by size, the least recently claimed session leaving first. One event loop
 uses it: no locking.
 """
 
@@ -42,6 +44,8 @@ class HistoryItem(msgspec.Struct, frozen=True, gc=False):
     content: str
     id: str = ""
     attachments: tuple[dict[str, Any], ...] = ()  # an earlier question's files (worker/attachments.py)
+    # The messages an OpenAI-compatible request brought above its question (a root), {role, content}
+    context: tuple[dict[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +72,10 @@ class History:
 
 
 def _size(history: History) -> int:
-    return sum(len(item.content) + _ITEM_OVERHEAD for item in history.items)
+    return sum(
+        len(item.content) + _ITEM_OVERHEAD + sum(len(m["content"]) + _ITEM_OVERHEAD for m in item.context)
+        for item in history.items
+    )
 
 
 class Histories:
@@ -97,6 +104,12 @@ class Histories:
             )
         ]
         depths = list(walked.depths)
+        root = row.get("root")
+        if root is not None:  # the walk reached a request's question, which brought these messages
+            items = [
+                msgspec.structs.replace(item, context=tuple(root["context"])) if item.id == root["id"] else item
+                for item in items
+            ]
         at = row.get("resumed_at")
         if at is not None:
             if resumed is None:

@@ -425,6 +425,62 @@ async def test_another_answer_to_a_request_is_asked_with_the_same_messages_and_p
     assert both[0]["parameters"]["temperature"] == both[1]["parameters"]["temperature"] == 0.4
 
 
+async def test_a_question_asked_under_a_requests_answer_keeps_what_the_request_brought(
+    sdk: openai.AsyncOpenAI, fake: FakeScope, pg: asyncpg.Connection, rest: AsyncClient, alice: ApiUser
+) -> None:
+    """Asked in the web app under a /v1 answer (inserted as the SPA inserts it), a follow-up has the
+    request's system message and earlier turns above the request's question, and so has the one after
+    it (whose claim resumes the history the worker kept)."""
+    question, earlier = unique("Translate: bonjour"), unique("merci")
+    brought: list[Any] = [
+        {"role": "system", "content": "You translate into English."},
+        {"role": "user", "content": earlier},
+        {"role": "assistant", "content": "thank you"},
+    ]
+    done = await sdk.chat.completions.create(
+        model="qwen-turbo", messages=[*brought, {"role": "user", "content": question}]
+    )
+    root = await pg.fetchrow("select id, session_id from chat_messages where content = $1", question)
+    above = [
+        *brought[1:],
+        {"role": "user", "content": question},
+        {"role": "assistant", "content": done.choices[0].message.content},
+    ]
+
+    for follow in (unique("And into German?"), unique("And into Dutch?")):
+        parent = await pg.fetchval(
+            "select a.id from chat_messages a where a.session_id = $1 and a.message_type = 'assistant'"
+            " order by a.created_at desc limit 1",
+            root["session_id"],
+        )
+        await (
+            rest.table("chat_messages")
+            .insert(
+                {
+                    "session_id": str(root["session_id"]),
+                    "content": follow,
+                    "parent_id": str(parent),
+                    "role_id": "assistant",
+                }
+            )
+            .execute()
+        )
+
+        async def answered(follow: str = follow) -> object:
+            return await pg.fetchval(
+                "select a.content from chat_messages a join chat_messages q on q.id = a.reply_to"
+                " where q.content = $1 and a.status = 'completed'",
+                follow,
+            )
+
+        answer = await until(answered)
+        prompt = await prompt_of(fake, follow)  # one model call: an early one agreed with the claim
+        assert prompt[0]["role"] == "system"
+        assert prompt[0]["content"].endswith("\n\nYou translate into English.")  # after the role's prompt
+        assert prompt[1:] == [*above, {"role": "user", "content": follow}]
+        above += [{"role": "user", "content": follow}, {"role": "assistant", "content": str(answer)}]
+
+
 async def test_a_request_that_repeats_a_long_prefix_reports_its_cached_tokens(sdk: openai.AsyncOpenAI) -> None:
     """A client that sends its growing conversation again: the model's context cache serves the
     repeated prefix, and the usage says how much of the prompt it was (billed at a fraction)."""

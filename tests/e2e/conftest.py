@@ -135,6 +135,7 @@ class Product:
     stack: LocalStack
     web_url: str
     children: list[Child]
+    fake_url: str | None = None  # the fake DashScope the worker calls, where it has one
 
     def logs(self) -> str:
         return "\n".join(f"--- {c.name} ---\n{c.tail()}" for c in self.children)
@@ -198,7 +199,7 @@ def product(web_stack: LocalStack, web_dist: Path, tmp_path_factory: pytest.Temp
         )
         children.append(web)
         wait_for_http(f"http://127.0.0.1:{web_port}/config.js", web.process)
-        yield Product(web_stack, f"http://127.0.0.1:{web_port}", children)
+        yield Product(web_stack, f"http://127.0.0.1:{web_port}", children, f"http://127.0.0.1:{fake_port}")
     finally:
         for child in reversed(children):
             child.stop()

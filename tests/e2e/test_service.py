@@ -21,7 +21,7 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import LocalStack, free_port, sign_up, wait_for_http
+from tests.conftest import LocalStack, fake_received, free_port, sign_up, wait_for_http
 from tests.e2e.conftest import ROOT, Child, Product, make_admin, no_page_errors, passed, query, spawn
 from tests.e2e.journeys import Journey, launcher, prepare_journey
 
@@ -66,7 +66,10 @@ def serving(product: Product, web_dist: Path, logs: Path) -> Iterator[tuple[Prod
         )
         children.append(web)
         wait_for_http(f"{web_origin}/config.js", web.process)
-        yield Product(stack, web_origin, [*product.children, *children]), f"http://127.0.0.1:{api_port}"
+        yield (
+            Product(stack, web_origin, [*product.children, *children], product.fake_url),
+            f"http://127.0.0.1:{api_port}",
+        )
     finally:
         for child in reversed(children):
             child.stop()
@@ -274,6 +277,33 @@ def test_an_api_keys_requests_show_the_context_each_sent(journey: dict[str, Any]
     assert detail["en"]["answerer"] == "qwen-turbo"
     assert detail["width"] <= 390
     assert detail["webChatToggles"] == 0  # a chat of the web app has no such control
+
+
+def test_a_follow_up_under_a_requests_answer_is_asked_with_what_the_request_brought(
+    journey: dict[str, Any], service: Product
+) -> None:
+    detail = passed(journey, "a question asked under a request's answer keeps what the request brought (zh phone)")[
+        "detail"
+    ]
+    assert detail["status"] == "completed"
+    assert detail["questions"] == ["晚上好", "晚安"]
+    assert detail["toggles"] == 1  # the request's question shows its context; the follow-up has none of its own
+    assert service.fake_url is not None
+
+    def text(content: str | list[dict[str, str]]) -> str:  # a multimodal message's content is parts
+        return content if isinstance(content, str) else "".join(part.get("text", "") for part in content)
+
+    [asked] = [
+        [(m["role"], text(m["content"])) for m in body["input"]["messages"]]
+        for body in asyncio.run(fake_received(service.fake_url))
+        if "input" in body and text(body["input"]["messages"][-1]["content"]) == "晚安"
+    ]
+    system, *above, _ = asked
+    assert system[0] == "system"
+    assert system[1].endswith(API_CONTEXT[0]["content"])  # after the role's prompt
+    # what the request brought, then its question (its picture aside) and its answer
+    assert above[:3] == [(m["role"], m["content"]) for m in API_CONTEXT[1:]] + [("user", "晚上好")]
+    assert above[3][0] == "assistant"
 
 
 def test_admin_changes_plan_and_disables_and_it_is_audited(journey: dict[str, Any], service: Product) -> None:

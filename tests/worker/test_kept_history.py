@@ -114,6 +114,32 @@ async def test_a_plain_conversation_resumes_every_claim_after_the_first(talk: Co
     assert [h.content for h in history if h.type == "user"] == ["q5", "q4"]
 
 
+async def test_a_requests_messages_stay_with_its_question_while_it_is_in_the_history(
+    db: asyncpg.Connection, talk: Conversation
+) -> None:
+    """An OpenAI-compatible request's messages (question_contexts) ride with its question: the claim
+    whose walk reaches it names them, a claim resumed from a kept history still has them, and they go
+    when the question leaves the history (LIMIT 4: after two follow-ups)."""
+    brought = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "earlier"}]
+    request = await talk.ask("the request")
+    await db.execute(
+        "insert into question_contexts (message_id, user_id, messages) values ($1, $2, $3::jsonb)",
+        request,
+        talk.user,
+        json.dumps(brought),
+    )
+    answer, history = await talk.claim(request)
+    assert history == ()
+    await talk.finish(answer)
+    carried = []
+    for n in range(3):
+        answer, history = await talk.claim(await talk.ask(f"follow-up {n}"))
+        carried.append([(h.id, list(h.context)) for h in history if h.context])
+        await talk.finish(answer)
+    assert carried == [[(request, brought)], [(request, brought)], []]
+    assert talk.resumed == [False, True, True, True]  # the second follow-up's came from the kept history
+
+
 async def test_every_change_to_a_read_path_is_seen(db: asyncpg.Connection, talk: Conversation) -> None:
     for n in range(3):
         await talk.turn(f"q{n}")

@@ -4,7 +4,7 @@
 // lost) from the profile page; in Chinese and English, on a desktop and a phone. Users come from
 // tests/e2e/test_service.py (E2E_USERS).
 import { readFileSync } from 'node:fs'
-import { PHONE, journey, login, step, shot, tid, expectText, failNext, noErrorToast, result, WEB_URL, STEP_MS } from './harness.mjs'
+import { PHONE, journey, login, step, shot, tid, expectText, failNext, final, noErrorToast, result, WEB_URL, STEP_MS } from './harness.mjs'
 
 const users = JSON.parse(process.env.E2E_USERS ?? '{}')
 
@@ -134,6 +134,7 @@ await journey(async ({ newPage }) => {
     return { zh, en, width }
   })
 
+  let erinPhone = null  // on the request with a context, for the follow-up below
   await step("an API key's chat: each request shows the context it sent (en desktop, zh phone)", async () => {
     /** Open the API session, go to the request whose question is `question` (its sibling arrows), open its context. */
     async function contextOf(page, flip) {
@@ -167,7 +168,7 @@ await journey(async ({ newPage }) => {
     await english(erin)
     const en = await contextOf(erin, false)
     await shot(erin, 'api-context-empty-en')
-    const erinPhone = await newPage('erin-phone', PHONE)
+    erinPhone = await newPage('erin-phone', PHONE)
     await login(erinPhone, users.erin)
     const zh = await contextOf(erinPhone, true)
     const width = await erinPhone.evaluate(() => document.documentElement.scrollWidth)
@@ -176,6 +177,22 @@ await journey(async ({ newPage }) => {
     await carol.locator(tid('composer')).waitFor({ timeout: STEP_MS })
     const webChatToggles = await carol.locator(tid('request-context-toggle')).count()
     return { en, zh, width, webChatToggles }
+  })
+
+  await step("a question asked under a request's answer keeps what the request brought (zh phone)", async () => {
+    const turns = erinPhone.locator(tid('turn'))
+    const before = await turns.count()
+    await erinPhone.locator(tid('composer')).fill('晚安')
+    await erinPhone.locator(tid('send')).click()
+    const followUp = turns.nth(before)
+    await expectText(followUp.locator(tid('question')), /晚安/)
+    await final(followUp)
+    await shot(erinPhone, 'phone-api-follow-up-zh')
+    return {
+      status: await followUp.getAttribute('data-status'),
+      questions: await erinPhone.locator(tid('question')).allTextContents(),
+      toggles: await erinPhone.locator(tid('request-context-toggle')).count(),
+    }
   })
 
   const admin = await newPage('admin')

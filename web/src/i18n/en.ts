@@ -115,7 +115,7 @@ const en: typeof zh = {
     parameters: 'temperature, top_p, max_tokens, stop, seed and presence_penalty are honoured; enable_thinking / thinking_budget turn on deep thinking (if your plan has it), returned as reasoning_content.',
   },
   apiContext: {
-    toggle: 'Context sent with this API request', hint: 'Asked with an API key: the model answered from these messages the request sent, not from the other requests in this chat.',
+    toggle: 'Context sent with this API request', hint: 'Asked with an API key: the model answered from these messages the request sent, not from the other requests in this chat. Questions asked under its answer keep them above.',
     loading: 'Loading…', failed: 'The context could not be read; try again later.', empty: 'The request sent only this question, no earlier messages.',
     system: 'System', user: 'User', assistant: 'Assistant', parameters: 'Sampling parameters',
   },

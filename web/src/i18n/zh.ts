@@ -110,7 +110,7 @@ export default {
     parameters: '支持 temperature、top_p、max_tokens、stop、seed、presence_penalty；enable_thinking / thinking_budget 开启深度思考（需套餐支持），思考过程在 reasoning_content 中。',
   },
   apiContext: {
-    toggle: 'API 请求带来的上下文', hint: '这个问题通过 API 密钥提问：模型只依据请求自带的这些消息作答，不读本会话里的其他请求。',
+    toggle: 'API 请求带来的上下文', hint: '这个问题通过 API 密钥提问：模型只依据请求自带的这些消息作答，不读本会话里的其他请求。在它的回答下继续提问，这些消息仍在上文中。',
     loading: '读取中…', failed: '上下文读取失败，请稍后再试。', empty: '这个请求只带了这一个问题，没有更早的消息。',
     system: '系统', user: '用户', assistant: '助手', parameters: '采样参数',
   },
