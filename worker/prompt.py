@@ -47,6 +47,8 @@ class Personality(msgspec.Struct, frozen=True, kw_only=True):
     presence_penalty: float | None = None
     repetition_penalty: float | None = None
     enable_search: bool | None = None
+    search_strategy: str | None = None  # DashScope's search_options: "turbo", "max", "standard"
+    forced_search: bool | None = None
     thinking: bool | None = None
     thinking_budget: int | None = None
 
@@ -174,13 +176,19 @@ def build_prompt(
         presence_penalty=persona.presence_penalty,
         repetition_penalty=persona.repetition_penalty,
         enable_search=True if search and offers_search else None,
-        search_options=SEARCH_OPTIONS if search and offers_search else None,
+        search_options=_search_options(persona) if search and offers_search else None,
         enable_thinking=True if think and info is not None and info.thinking else None,
         thinking_budget=persona.thinking_budget if think and info is not None and info.thinking else None,
         multimodal=needs_vision or (info is not None and info.multimodal) or any(m.images for m in kept),
     )
     messages = [ChatMessage("system", system), *kept, ChatMessage("user", user)]
     return Prompt(messages, params, used, budget, len(history) - len(kept))
+
+
+def _search_options(persona: Personality) -> dict[str, Any]:
+    """Sources and citations always; the strategy and the forced switch when asked for."""
+    asked = {"search_strategy": persona.search_strategy, "forced_search": persona.forced_search}
+    return SEARCH_OPTIONS | {name: value for name, value in asked.items() if value is not None}
 
 
 def _fit_fixed(system_prompt: str, user_message: str, budget: int) -> tuple[str, str]:

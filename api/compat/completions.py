@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -48,6 +49,32 @@ def usage_of(answer: dict[str, Any]) -> dict[str, Any]:
         "prompt_tokens_details": {"cached_tokens": int(answer.get("cached_tokens") or 0)},
         "completion_tokens_details": {"reasoning_tokens": int(answer.get("reasoning_tokens") or 0)},
     }
+
+
+_CITED = re.compile(r"\[(\d{1,3})\]")  # how the worker asks answers to cite a source (worker/prompt.py)
+
+
+def annotations_of(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """A searched answer's sources as OpenAI's `url_citation` annotations: one for each `[n]` its
+    text cites, spanning the marker (character offsets into `content`)."""
+    raw = answer.get("sources")
+    listed = msgspec.json.decode(raw) if isinstance(raw, str | bytes) else raw
+    sources = {s.get("index"): s for s in listed or () if isinstance(s, dict) and isinstance(s.get("url"), str)}
+    if not sources:
+        return []
+    return [
+        {
+            "type": "url_citation",
+            "url_citation": {
+                "start_index": cited.start(),
+                "end_index": cited.end(),
+                "url": source["url"],
+                "title": str(source.get("title") or ""),
+            },
+        }
+        for cited in _CITED.finditer(_stored(answer, "content"))
+        if (source := sources.get(int(cited.group(1)))) is not None
+    ]
 
 
 def finish_reason(answer: dict[str, Any]) -> str:
@@ -215,6 +242,8 @@ class Relay:
         message: dict[str, Any] = {"role": "assistant", "content": _stored(answer, "content"), "refusal": None}
         if thinking := _stored(answer, "reasoning"):
             message["reasoning_content"] = thinking
+        if annotations := annotations_of(answer):
+            message["annotations"] = annotations
         return message
 
     def _chunk(self, delta: dict[str, Any], reason: str | None = None, model: str | None = None) -> bytes:
@@ -319,6 +348,8 @@ class Relay:
         known.answer.text, known.thinking.text = _stored(answer, "content"), _stored(answer, "reasoning")
         for piece in self._more(known, model):
             yield piece
+        if annotations := annotations_of(answer):  # once the text they point into is all sent
+            yield self._chunk({"annotations": annotations}, model=model)
         yield self._chunk({}, finish_reason(answer), model=model)
         if self.ask.include_usage:
             usage = {

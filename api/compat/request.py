@@ -30,6 +30,7 @@ class Ask:
     context: tuple[dict[str, str], ...] = ()  # the messages before the question: {role, content}
     parameters: dict[str, Any] = field(default_factory=dict)  # sampling parameters the request set
     files: tuple[RequestFile, ...] = ()  # the question's images and documents, decoded and checked
+    web_search: bool = False  # search the web before answering (the question's switch, as in the web app)
 
 
 _CONTEXT_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
@@ -155,6 +156,51 @@ def parse_parameters(body: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
+_SEARCH_STRATEGIES = ("turbo", "max", "standard")  # as question_parameters_valid takes them
+
+
+def parse_search(body: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    """Whether to search the web, and how: DashScope's `enable_search` with `search_options`, or
+    OpenAI's `web_search_options` (an object, even empty, asks for a search; its location and
+    context size are OpenAI's own and refused)."""
+    enabled = body.get("enable_search")
+    if enabled is not None and not isinstance(enabled, bool):
+        raise bad_request("enable_search must be true or false.", "enable_search", "invalid_value")
+    openai_style = body.get("web_search_options")
+    if openai_style is not None:
+        if not isinstance(openai_style, dict):
+            raise bad_request("web_search_options must be an object.", "web_search_options", "invalid_value")
+        if openai_style:
+            raise _unsupported("web_search_options", f"{', '.join(sorted(openai_style))} cannot be set here.")
+    options = body.get("search_options")
+    if options is None:
+        options = {}
+    if not isinstance(options, dict):
+        raise bad_request("search_options must be an object.", "search_options", "invalid_value")
+    found: dict[str, Any] = {}
+    for name, value in options.items():
+        if name == "search_strategy":
+            if value not in _SEARCH_STRATEGIES:
+                raise bad_request(
+                    f"search_options.search_strategy must be one of {', '.join(_SEARCH_STRATEGIES)}.",
+                    "search_options",
+                    "invalid_value",
+                )
+            found["search_strategy"] = value
+        elif name == "forced_search":
+            if not isinstance(value, bool):
+                raise bad_request(
+                    "search_options.forced_search must be true or false.", "search_options", "invalid_value"
+                )
+            found["forced_search"] = value
+        elif name in ("enable_source", "enable_citation") and value is True:
+            continue  # what every search here does: sources kept, cited as [n]
+        else:
+            raise _unsupported("search_options", f"{name} cannot be set here.")
+    search = bool(enabled) or openai_style is not None
+    return search, found if search else {}
+
+
 def parse_request(body: Any, max_chars: int) -> Ask:
     if not isinstance(body, dict):
         raise bad_request("The request body must be a JSON object.")
@@ -184,7 +230,8 @@ def parse_request(body: Any, max_chars: int) -> Ask:
         raise bad_request("stream must be a boolean.", "stream")
     options = body.get("stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True
-    parameters = parse_parameters(body)
+    web_search, how = parse_search(body)
+    parameters = parse_parameters(body) | how
     role = model[5:] if model.startswith("role:") else None
     return Ask(
         model,
@@ -196,4 +243,5 @@ def parse_request(body: Any, max_chars: int) -> Ask:
         tuple(context),
         parameters,
         tuple(files),
+        web_search,
     )

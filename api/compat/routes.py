@@ -108,6 +108,7 @@ async def chat_completions(request: Request[Any, Any, Any]) -> Any:
             files=ask.files,
             storage=upstream.storage(caller.token) if ask.files else None,
             key=key,
+            web_search=ask.web_search,
         )
     except BaseException:
         await listening.abandon()

@@ -45,7 +45,7 @@ _IDEMPOTENCY_KEY_MAX = 255
 _KEYED_QUESTIONS = uuid.UUID("f501d942-1df3-4a27-ad8e-f5f9579bca4e")  # uuid5 namespace: (user, key) -> question
 ANSWER_COLUMNS = (
     "id, content, reasoning, status, model, input_tokens, output_tokens, reasoning_tokens, cached_tokens,"
-    " finish_reason, error_code, error_message"
+    " finish_reason, error_code, error_message, sources"
 )
 _DAILY_KNOWN_MAX = 10_000
 _daily_known: dict[tuple[str, date], str] = {}  # (key id, UTC day) -> the key's session of that day
@@ -135,13 +135,15 @@ async def open_turn(
     files: Sequence[RequestFile] = (),
     storage: AsyncStorageClient | None = None,
     key: str | None = None,
+    web_search: bool = False,
 ) -> str:
     """Check, find or open the session and insert the question, committed, in one round trip;
     the question's id (chosen here; with an idempotency `key`, the one that key stands for, and a
     question already stored under it is not stored again). `context`: the messages the question
     is answered from ({role, content}), for a request that names no session; None to continue the
     session's stored conversation. `parameters`: the request's sampling parameters. `files` are
-    stored (in `storage`, as the user) and attached to the question, and removed if it is not stored."""
+    stored (in `storage`, as the user) and attached to the question, and removed if it is not stored.
+    `web_search`: the question's switch (the plan decides at admission)."""
     if named_session is not None and not rules.is_uuid(named_session):
         raise session_not_found()
     if role_slug is not None and (not role_slug or (len(role_slug) > 64 and not rules.is_uuid(role_slug))):
@@ -167,7 +169,7 @@ async def open_turn(
     )
     attachments = await store_files(storage, caller.user_id, question_id, files) if files and storage else []
     extra = (None if context is None else list(context), parameters or {}, attachments)
-    call = f"select public.api_open_turn({', '.join([*map(_value, values), *map(_json, extra)])})"
+    call = f"select public.api_open_turn({', '.join([*map(_value, values), *map(_json, extra), _value(web_search)])})"
     untranslated = (asyncpg.exceptions.NoDataFoundError, asyncpg.exceptions.UniqueViolationError)
     try:
         try:

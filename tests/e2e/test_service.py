@@ -192,7 +192,7 @@ def test_a_key_is_shown_once_works_and_is_refused_once_revoked(journey: dict[str
     secret = journey["secret"]
     # The page's snippet, run as it is shown, reaches this API with this key: refused, as it is revoked.
     assert f'api_key="{secret}"' in created["snippet"]
-    assert created["notes"] == 5
+    assert created["notes"] == 6
     with pytest.raises(openai.AuthenticationError) as refused:
         exec(created["snippet"], {})  # noqa: S102 - the snippet the page shows is what a user runs
     assert refused.value.code == "invalid_api_key"

@@ -180,6 +180,20 @@ def _body(world: World) -> st.SearchStrategy[Any]:
             "n": mostly(st.integers(0, 3), small()),
             "enable_thinking": mostly(st.booleans(), small()),
             "thinking_budget": mostly(st.integers(-1, 2_000_000), small()),
+            "enable_search": mostly(st.booleans(), small()),
+            "search_options": mostly(
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "search_strategy": mostly(st.sampled_from(("turbo", "max", "standard", "agent")), small()),
+                        "forced_search": mostly(st.booleans(), small()),
+                        "enable_source": small(),
+                        "freshness": small(),
+                    },
+                ),
+                small(),
+            ),
+            "web_search_options": mostly(st.just({}), small()),
             "response_format": small(),
             "tools": small(),
             "logprobs": small(),

@@ -108,6 +108,7 @@ export default {
     session: '加上请求头 X-ChatGalaxy-Session: <会话 id> 可在网页的某个会话里接着聊（此时以该会话的历史为上下文）。',
     images: '图片（image_url）和文档（file 的 file_data：PDF、Word、文本、Markdown）以 data: URI 放在最后一条用户消息里：最多 8 张图、共 10 个文件。',
     parameters: '支持 temperature、top_p、max_tokens、stop、seed、presence_penalty；enable_thinking / thinking_budget 开启深度思考（需套餐支持），思考过程在 reasoning_content 中。',
+    search: 'enable_search（可带 search_options.search_strategy）或 web_search_options 开启联网搜索（需套餐支持），来源以 url_citation 注释返回。',
   },
   apiContext: {
     toggle: 'API 请求带来的上下文', hint: '这个问题通过 API 密钥提问：模型只依据请求自带的这些消息作答，不读本会话里的其他请求。在它的回答下继续提问，这些消息仍在上文中。',
