@@ -105,6 +105,36 @@ def _unsupported(name: str, why: str) -> OpenAIError:
     return bad_request(f"{name}: {why}", name, "unsupported_parameter")
 
 
+# OpenAI's reasoning_effort as a thinking budget, as LiteLLM maps it onto budgeted thinking models
+_EFFORT_BUDGETS: dict[str, int | None] = {"none": None, "minimal": None, "low": 1024, "medium": 2048, "high": 4096}
+
+
+def _thinking(body: dict[str, Any]) -> dict[str, Any]:
+    """Deep thinking as DashScope's OpenAI-compatible mode takes it (`enable_thinking`,
+    `thinking_budget`), or as OpenAI's reasoning models do (`reasoning_effort`), which the first two
+    override; the plan decides (FeatureNotAllowed)."""
+    found: dict[str, Any] = {}
+    effort = body.get("reasoning_effort")
+    if effort is not None:
+        if not isinstance(effort, str) or effort not in _EFFORT_BUDGETS:  # a list or object is no key
+            raise bad_request(
+                f"reasoning_effort must be one of {', '.join(_EFFORT_BUDGETS)}.", "reasoning_effort", "invalid_value"
+            )
+        tokens = _EFFORT_BUDGETS[effort]
+        found["thinking"] = tokens is not None
+        if tokens is not None:
+            found["thinking_budget"] = tokens
+    thinking = body.get("enable_thinking")
+    if thinking is not None and not isinstance(thinking, bool):
+        raise bad_request("enable_thinking must be true or false.", "enable_thinking", "invalid_value")
+    if thinking is not None:
+        found["thinking"] = thinking
+    budget = _number(body, "thinking_budget", 1, 1_000_000, integer=True)
+    if budget is not None:
+        found["thinking_budget"] = budget
+    return found
+
+
 def parse_parameters(body: dict[str, Any]) -> dict[str, Any]:
     """The sampling parameters the model is asked with (over the role's settings), in DashScope's
     ranges; what we cannot honour is refused rather than ignored."""
@@ -127,15 +157,7 @@ def parse_parameters(body: dict[str, Any]) -> dict[str, Any]:
     seed = _number(body, "seed", 0, 2**63 - 1, integer=True)
     if seed is not None:
         found["seed"] = seed
-    # deep thinking as DashScope's OpenAI-compatible mode takes it (the plan decides: FeatureNotAllowed)
-    thinking = body.get("enable_thinking")
-    if thinking is not None and not isinstance(thinking, bool):
-        raise bad_request("enable_thinking must be true or false.", "enable_thinking", "invalid_value")
-    if thinking is not None:
-        found["thinking"] = thinking
-    budget = _number(body, "thinking_budget", 1, 1_000_000, integer=True)
-    if budget is not None:
-        found["thinking_budget"] = budget
+    found |= _thinking(body)
     stop = body.get("stop")
     listed = isinstance(stop, list) and len(stop) <= 4 and all(isinstance(s, str) and s for s in stop)
     if not (stop is None or isinstance(stop, str) or listed):

@@ -398,6 +398,36 @@ async def test_a_request_may_ask_for_deep_thinking_within_its_plan(
     assert plain.choices[0].message.content
 
 
+async def test_openais_reasoning_effort_asks_for_budgeted_thinking(
+    sdk: openai.AsyncOpenAI, fake: FakeScope, http: httpx.AsyncClient
+) -> None:
+    """As LiteLLM maps it onto budgeted thinking: low 1,024, medium 2,048, high 4,096 tokens; minimal
+    and none think not at all; enable_thinking / thinking_budget, when also sent, decide."""
+    cases: list[tuple[dict[str, Any], Any]] = [
+        ({"reasoning_effort": "low"}, (True, 1024)),
+        ({"reasoning_effort": "high"}, (True, 4096)),
+        ({"reasoning_effort": "minimal"}, (None, None)),
+        ({"reasoning_effort": "medium", "thinking_budget": 50}, (True, 50)),
+        ({"reasoning_effort": "high", "enable_thinking": False}, (None, None)),
+    ]
+    for extra, expected in cases:
+        question = unique("Effort")
+        await sdk.chat.completions.create(
+            model="qwen-plus", messages=[{"role": "user", "content": question}], extra_body=extra
+        )
+        sent = await parameters_of(fake, question)
+        assert (sent.get("enable_thinking"), sent.get("thinking_budget")) == expected, extra
+    for wrong in ("max", ["low"]):  # a list is no key of the levels: refused, not a 500
+        refused = await http.post(
+            f"{sdk.base_url}chat/completions",
+            json={"model": "qwen-plus", "messages": [{"role": "user", "content": "hi"}], "reasoning_effort": wrong},
+            headers={"Authorization": f"Bearer {sdk.api_key}"},
+        )
+        assert refused.status_code == 400
+        error = refused.json()["error"]
+        assert (error["param"], error["code"]) == ("reasoning_effort", "invalid_value")
+
+
 async def test_another_answer_to_a_request_is_asked_with_the_same_messages_and_parameters(
     sdk: openai.AsyncOpenAI, fake: FakeScope, pg: asyncpg.Connection, rest: AsyncClient, alice: ApiUser
 ) -> None:

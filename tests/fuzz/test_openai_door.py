@@ -180,6 +180,7 @@ def _body(world: World) -> st.SearchStrategy[Any]:
             "n": mostly(st.integers(0, 3), small()),
             "enable_thinking": mostly(st.booleans(), small()),
             "thinking_budget": mostly(st.integers(-1, 2_000_000), small()),
+            "reasoning_effort": mostly(st.sampled_from(("none", "minimal", "low", "medium", "high", "max")), small()),
             "enable_search": mostly(st.booleans(), small()),
             "search_options": mostly(
                 st.fixed_dictionaries(
