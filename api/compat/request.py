@@ -157,6 +157,15 @@ def parse_parameters(body: dict[str, Any]) -> dict[str, Any]:
     seed = _number(body, "seed", 0, 2**63 - 1, integer=True)
     if seed is not None:
         found["seed"] = seed
+    # DashScope's own, as its compatible mode takes them (extra_body)
+    top_k = _number(body, "top_k", 0, 100, integer=True)
+    if top_k is not None:
+        found["top_k"] = top_k
+    repetition = _number(body, "repetition_penalty", 0, 10)
+    if repetition is not None:
+        if repetition == 0:
+            raise bad_request("repetition_penalty must be above 0.", "repetition_penalty", "invalid_value")
+        found["repetition_penalty"] = repetition
     found |= _thinking(body)
     stop = body.get("stop")
     listed = isinstance(stop, list) and len(stop) <= 4 and all(isinstance(s, str) and s for s in stop)
@@ -172,6 +181,9 @@ def parse_parameters(body: dict[str, Any]) -> dict[str, Any]:
         raise _unsupported("tools", "tools and function calls are not supported.")
     if body.get("logprobs") or body.get("top_logprobs") is not None or body.get("logit_bias"):
         raise _unsupported("logprobs", "log probabilities and logit bias are not supported.")
+    modalities = body.get("modalities")
+    if body.get("audio") is not None or (modalities is not None and modalities != ["text"]):
+        raise _unsupported("modalities", "only text answers.")
     response_format = body.get("response_format")
     if response_format is not None and response_format != {"type": "text"}:
         raise _unsupported("response_format", "only plain text answers.")

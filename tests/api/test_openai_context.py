@@ -250,15 +250,20 @@ async def test_the_requests_sampling_parameters_reach_the_model_and_bound_the_an
         presence_penalty=0.5,
         frequency_penalty=0,  # what many clients send by default: accepted
         n=1,
+        modalities=["text"],
+        extra_body={"top_k": 20, "repetition_penalty": 1.1},  # DashScope's own
     )
     sent = await parameters_of(fake, question)
-    assert {k: sent.get(k) for k in ("temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty")} == {
+    named = ("temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty", "top_k", "repetition_penalty")
+    assert {k: sent.get(k) for k in named} == {
         "temperature": 0.3,
         "top_p": 0.5,
         "max_tokens": 5,
         "stop": ["END"],
         "seed": 7,
         "presence_penalty": 0.5,
+        "top_k": 20,
+        "repetition_penalty": 1.1,
     }
     assert done.choices[0].finish_reason == "length"
     assert done.usage is not None
@@ -296,6 +301,12 @@ async def test_the_requests_sampling_parameters_reach_the_model_and_bound_the_an
         ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools", "unsupported_parameter"),
         ({"logprobs": True}, "logprobs", "unsupported_parameter"),
         ({"response_format": {"type": "json_object"}}, "response_format", "unsupported_parameter"),
+        ({"top_k": 101}, "top_k", "invalid_value"),
+        ({"top_k": 1.5}, "top_k", "invalid_value"),
+        ({"repetition_penalty": 0}, "repetition_penalty", "invalid_value"),
+        ({"repetition_penalty": "high"}, "repetition_penalty", "invalid_value"),
+        ({"modalities": ["text", "audio"]}, "modalities", "unsupported_parameter"),
+        ({"audio": {"voice": "alloy", "format": "wav"}}, "modalities", "unsupported_parameter"),
     ],
 )
 async def test_a_parameter_the_model_cannot_honour_is_refused_and_stores_nothing(

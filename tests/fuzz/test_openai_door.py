@@ -180,6 +180,9 @@ def _body(world: World) -> st.SearchStrategy[Any]:
             "n": mostly(st.integers(0, 3), small()),
             "enable_thinking": mostly(st.booleans(), small()),
             "thinking_budget": mostly(st.integers(-1, 2_000_000), small()),
+            "top_k": mostly(st.integers(-1, 200), small()),
+            "repetition_penalty": mostly(st.floats(-1, 11, allow_nan=False), small()),
+            "modalities": mostly(st.lists(st.sampled_from(("text", "audio")), max_size=2), small()),
             "reasoning_effort": mostly(st.sampled_from(("none", "minimal", "low", "medium", "high", "max")), small()),
             "enable_search": mostly(st.booleans(), small()),
             "search_options": mostly(

@@ -112,7 +112,7 @@ const en: typeof zh = {
     history: 'Questions and answers are kept in the day\'s "API · key name · date" chat, where each request shows the context it sent.',
     session: 'Send the header X-ChatGalaxy-Session: <chat id> to continue one of your chats instead (its history is then the context).',
     images: 'Images (image_url) and documents (file with file_data: PDF, Word, text, Markdown) go in the last user message as data: URIs: up to 8 images, 10 files in all.',
-    parameters: 'temperature, top_p, max_tokens, stop, seed and presence_penalty are honoured; enable_thinking / thinking_budget (or reasoning_effort) turn on deep thinking (if your plan has it), returned as reasoning_content.',
+    parameters: 'temperature, top_p, max_tokens, stop, seed, presence_penalty, top_k and repetition_penalty are honoured; enable_thinking / thinking_budget (or reasoning_effort) turn on deep thinking (if your plan has it), returned as reasoning_content.',
     search: 'enable_search (with search_options.search_strategy) or web_search_options searches the web (if your plan has it); the sources come back as url_citation annotations.',
   },
   apiContext: {

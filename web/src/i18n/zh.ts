@@ -107,7 +107,7 @@ export default {
     history: '问题和回答会保存在当天的「API · 密钥名 · 日期」会话里，可在网页中查看每个请求带来的上下文。',
     session: '加上请求头 X-ChatGalaxy-Session: <会话 id> 可在网页的某个会话里接着聊（此时以该会话的历史为上下文）。',
     images: '图片（image_url）和文档（file 的 file_data：PDF、Word、文本、Markdown）以 data: URI 放在最后一条用户消息里：最多 8 张图、共 10 个文件。',
-    parameters: '支持 temperature、top_p、max_tokens、stop、seed、presence_penalty；enable_thinking / thinking_budget（或 reasoning_effort）开启深度思考（需套餐支持），思考过程在 reasoning_content 中。',
+    parameters: '支持 temperature、top_p、max_tokens、stop、seed、presence_penalty、top_k、repetition_penalty；enable_thinking / thinking_budget（或 reasoning_effort）开启深度思考（需套餐支持），思考过程在 reasoning_content 中。',
     search: 'enable_search（可带 search_options.search_strategy）或 web_search_options 开启联网搜索（需套餐支持），来源以 url_citation 注释返回。',
   },
   apiContext: {
