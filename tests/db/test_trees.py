@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from localbase.migrate import MIGRATIONS_DIR
 from tests.db.actors import Actor, acting_as, create_user
 from worker.database import CLAIM_COLUMNS, claim_row
 
@@ -272,6 +273,78 @@ async def test_a_branch_keeps_the_files_of_its_questions(tree: Tree, db: asyncpg
         fresh = await db.fetchval("select chat_branch($1)", a1)
         copied = await db.fetch("select attachments from chat_path($1)", fresh)
     assert json.loads(copied[0]["attachments"]) == files
+
+
+async def test_a_branch_is_no_new_question_and_keeps_what_its_answers_showed(
+    tree: Tree, db: asyncpg.Connection
+) -> None:
+    """Copying a conversation admits nothing (no reservation, no rate count: it branches at a plan's
+    limit too) and keeps each answer's thinking, sources and token details and a /v1 request's
+    messages; a question asked after the copy, even in the same transaction, is admitted again."""
+    q1 = await tree.ask("what is new?", web_search=True)
+    a1 = await tree.answer(q1, "this [1]")
+    sources = [{"index": 1, "title": "News", "url": "https://example.com/n", "site_name": "Example"}]
+    await db.execute(
+        "update chat_messages set reasoning = 'thought', reasoning_ms = 40, sources = $2::jsonb,"
+        " reasoning_tokens = 3, cached_tokens = 2 where id = $1",
+        a1,
+        json.dumps(sources),
+    )
+    brought = [{"role": "system", "content": "Be brief."}]
+    await db.execute(
+        "insert into question_contexts (message_id, user_id, messages, parameters)"
+        " values ($1, $2, $3::jsonb, $4::jsonb)",
+        q1,
+        tree.user,
+        json.dumps(brought),
+        json.dumps({"temperature": 0.2}),
+    )
+    await db.execute("insert into plans (id, name, tokens_per_day, requests_per_minute) values ('tiny', 'Tiny', 10, 0)")
+    await db.execute("update user_plans set plan_id = 'tiny' where user_id = $1", tree.user)
+    async with acting(db, tree.actor):
+        fresh = await db.fetchval("select chat_branch($1)", a1)
+    copied = await db.fetch(
+        "select m.message_type::text, m.web_search, m.reasoning, m.reasoning_ms, m.sources, m.reasoning_tokens,"
+        " m.cached_tokens, c.messages, c.parameters"
+        " from chat_messages m left join question_contexts c on c.message_id = m.id"
+        " where m.session_id = $1 order by m.created_at, m.message_type",
+        fresh,
+    )
+    decoded = [tuple(json.loads(v) if isinstance(v, str) and v[:1] in "[{" else v for v in r) for r in copied]
+    assert decoded == [
+        ("user", True, None, None, None, None, None, brought, {"temperature": 0.2}),
+        ("assistant", False, "thought", 40, sources, 3, 2, None, None),
+    ]
+    assert await db.fetchval("select count(*) from usage_ledger where user_id = $1", tree.user) == 0
+    async with db.transaction():
+        await db.execute("select set_config('request.jwt.claims', $1, true)", tree.actor.claims)
+        await db.execute("set local role authenticated")
+        await db.fetchval("select chat_branch($1)", a1)
+        with pytest.raises(asyncpg.PostgresError, match="RateLimited"):
+            await db.execute("insert into chat_messages (session_id, content) values ($1, 'and now?')", fresh)
+
+
+async def test_the_reservations_earlier_branches_took_are_released(tree: Tree, db: asyncpg.Connection) -> None:
+    """The migration's one-off repair: a reservation whose question's answer is already final can
+    only be a copy's (settlement runs with the update that makes an answer final); open ones stay."""
+    copied = await tree.ask("copied before")
+    await tree.answer(copied, "copied answer")
+    waiting = await tree.ask("still waiting")
+    for question in (copied, waiting):
+        await db.execute(
+            "insert into usage_ledger (user_id, message_id, session_id, reserved, day, month)"
+            " values ($1, $2, $3, 2002, current_date, date_trunc('month', current_date))",
+            tree.user,
+            question,
+            tree.session,
+        )
+    migration = (MIGRATIONS_DIR / "20261205020000_a_branch_is_no_new_question.sql").read_text()
+    await db.execute(migration[migration.rindex("update public.usage_ledger") :])  # its last statement
+    rows = await db.fetch("select message_id::text, state, charged from usage_ledger where user_id = $1", tree.user)
+    assert {r["message_id"]: (r["state"], r["charged"]) for r in rows} == {
+        copied: ("released", 0),
+        waiting: ("reserved", None),
+    }
 
 
 async def test_a_guest_out_of_questions_cannot_regenerate(tree: Tree, db: asyncpg.Connection) -> None:
