@@ -127,6 +127,18 @@ async def test_reasoning_only_when_asked(tree: Tree, db: asyncpg.Connection) -> 
     assert full["messages"][1]["reasoning"] == "step by step"  # type: ignore[index]
 
 
+async def test_a_searched_answer_is_shared_with_its_sources(tree: Tree, db: asyncpg.Connection) -> None:
+    """Its text cites [1]: the source goes with it (public references, like the model's name)."""
+    searched = await tree.answer(await tree.ask("news?", web_search=True), "This happened [1].")
+    sources = [{"index": 1, "title": "News", "url": "https://example.com/n", "site_name": "Example"}]
+    await db.execute("update chat_messages set sources = $2::jsonb where id = $1", searched, json.dumps(sources))
+    await tree.answer(await tree.ask("and?"), "Nothing more.")
+    shared = await read(db, (await share(db, tree.actor, tree.session))["token"])
+    assert shared is not None
+    messages: list[dict[str, object]] = shared["messages"]  # type: ignore[assignment]
+    assert [m.get("sources") for m in messages] == [None, sources, None, None]
+
+
 async def test_a_share_under_the_callers_id_once(tree: Tree, db: asyncpg.Connection) -> None:
     await tree.answer(await tree.ask("hello"), "hi")
     share_id = str(uuid.uuid4())

@@ -64,6 +64,13 @@ def test_search_citations_match_stored_sources(qwen: dict[str, Any], product: Pr
     assert not any(t["sources"] for t in turns if not t["web_search"])
 
 
+def test_a_shared_link_keeps_the_answers_sources(qwen: dict[str, Any]) -> None:
+    detail = passed(qwen, "a shared link shows the searched answer with its numbered sources")["detail"]
+    assert detail["sources"] == 3
+    assert detail["cites"] >= 3
+    assert detail["linked"] is True
+
+
 def test_the_conversation_exports_as_markdown(qwen: dict[str, Any]) -> None:
     """Two turns so far, both with deep thinking on, the second searched: each question, the two
     thinkings folded and the three sources as links in the downloaded file."""

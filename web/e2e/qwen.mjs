@@ -126,6 +126,24 @@ await journey(async ({ newPage }) => {
     }
   })
 
+  await step('a shared link shows the searched answer with its numbered sources', async () => {
+    await page.locator(tid('share-open')).click()
+    await page.locator(tid('share-create')).click()
+    await page.locator(tid('share-link')).waitFor({ timeout: STEP_MS })
+    const link = await page.locator(tid('share-link')).inputValue()
+    await page.locator(`${tid('share-dialog')} [role="dialog"] button[aria-label]`).first().click()
+    await page.locator(tid('share-dialog')).waitFor({ state: 'detached', timeout: STEP_MS })
+    const reader = await newPage('reader')
+    await reader.goto(link)
+    await reader.locator(tid('sources')).first().waitFor({ timeout: STEP_MS })
+    const sources = await reader.locator(`${tid('sources')} a`).evaluateAll((links) => links.map((a) => a.href))
+    const cites = await reader.locator('a.citation').evaluateAll((links) => links.map((a) => [a.textContent, a.href]))
+    await reader.locator(tid('sources')).first().scrollIntoViewIfNeeded()
+    await shot(reader, '05b-shared-citations')
+    await reader.context().close()
+    return { sources: sources.length, cites: cites.length, linked: cites.every(([n, href]) => sources[Number(n) - 1] === href) }
+  })
+
   await step('a code block is copied with its button and a formula is typeset', async () => {
     await page.locator(tid('thinking-toggle')).click() // thinking off for this one
     const turn = await ask(page, `Show me some code and a formula ${TAG}`)

@@ -5,6 +5,7 @@ import PasswordRules from '@/components/PasswordRules.vue'
 import StateBlock from '@/components/StateBlock.vue'
 import MarkdownView from '@/components/MarkdownView.vue'
 import RolePicker from '@/components/RolePicker.vue'
+import SourceList from '@/components/SourceList.vue'
 import type { AiRole } from '@/lib/types'
 
 const plugins = () => [makeI18n('en')]
@@ -50,6 +51,24 @@ describe('MarkdownView', () => {
     expect(wrapper.find('strong').text()).toBe('hi')
     expect(wrapper.find('img').exists()).toBe(false)
     expect(wrapper.classes()).toContain('cursor-blink')
+  })
+})
+
+describe('SourceList', () => {
+  it('numbers each source as the text cites it and opens it without a referrer', () => {
+    const sources = [
+      { index: 1, title: 'News', url: 'https://example.com/n', site_name: 'Example' },
+      { index: 2, title: 'Docs', url: 'https://example.org/d' },
+    ]
+    const wrapper = mount(SourceList, { props: { sources }, global: { plugins: plugins() } })
+    const links = wrapper.findAll('a')
+    expect(links.map((a) => [a.text(), a.attributes('href')])).toEqual([['News', 'https://example.com/n'], ['Docs', 'https://example.org/d']])
+    expect(links.every((a) => a.attributes('rel')?.includes('noopener'))).toBe(true)
+    expect(wrapper.text()).toContain('Example')
+  })
+
+  it('shows nothing for an answer that did not search', () => {
+    expect(mount(SourceList, { props: { sources: [] }, global: { plugins: plugins() } }).find('ol').exists()).toBe(false)
   })
 })
 
