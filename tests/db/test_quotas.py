@@ -9,7 +9,7 @@ import json
 import asyncpg
 import pytest
 
-from tests.db.actors import Actor, create_user
+from tests.db.actors import Actor, acting_as, create_user
 from tests.db.refusals import refusal
 
 QUESTION = "how many?"
@@ -229,6 +229,40 @@ async def test_a_requests_context_is_held_at_admission(db: asyncpg.Connection, a
     await finish(db, last, model="qwen-plus", input_tokens=40, output_tokens=10)
     allowance = json.loads(await db.fetchval("select usage_allowance($1)", user))
     assert allowance["day"]["used"] == (30 * 2 + 20 * 4) + (40 * 2 + 10 * 4)  # the charges replaced both holds
+
+
+async def test_each_charge_names_the_api_key_it_came_through(db: asyncpg.Connection, alice: tuple[str, str]) -> None:
+    """A key's requests carry its id in app_metadata (only the service sets it): the ledger names
+    the key; a web send and a key id put where a user can write (user_metadata) name none.
+    `usage_by_key` sums each key's requests for its owner alone."""
+    user, session = alice
+    key = str(
+        await db.fetchval(
+            "insert into api_keys (user_id, name, prefix, key_hash) values ($1, 'ci', 'sk-cg-ab', 'h') returning id",
+            user,
+        )
+    )
+
+    async def send(claims: dict[str, object]) -> None:
+        async with db.transaction():
+            await db.execute("select set_config('request.jwt.claims', $1, true)", json.dumps(claims))
+            await db.execute("set local role authenticated")
+            await db.execute("insert into chat_messages (session_id, content) values ($1, 'q')", session)
+
+    base = {"sub": user, "role": "authenticated"}
+    await send({**base, "app_metadata": {"provider": "api_key", "key_id": key}})
+    await send({**base, "app_metadata": {"provider": "api_key", "key_id": key}})
+    await send({**base, "app_metadata": {"provider": "email"}, "user_metadata": {"key_id": key}})
+    await send({**base, "app_metadata": {"provider": "api_key", "key_id": "not-a-uuid"}})
+    named = [r["api_key_id"] for r in await db.fetch("select api_key_id::text from usage_ledger order by id")]
+    assert named == [key, key, None, None]
+    per = await reservation(db, content="q")
+    async with acting_as(db, Actor("u", "authenticated", user)):
+        rows = [tuple(r) for r in await db.fetch("select key_id::text, requests, tokens from usage_by_key(30)")]
+    assert rows == [(key, 2, 2 * per)]
+    stranger = await create_user(db, "stranger")
+    async with acting_as(db, Actor("s", "authenticated", stranger)):
+        assert await db.fetch("select * from usage_by_key(30)") == []
 
 
 async def test_requests_per_minute(db: asyncpg.Connection, alice: tuple[str, str]) -> None:

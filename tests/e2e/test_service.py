@@ -271,7 +271,7 @@ def test_an_api_keys_requests_show_the_context_each_sent(journey: dict[str, Any]
     assert detail["zh"]["labels"] == ["系统", "用户", "助手"]
     # a model asked with no role answers with no persona; with a picture, the vision model answered
     assert detail["zh"]["answerer"] == "qwen-vl-max"
-    assert detail["zh"]["parameters"] == "采样参数: max_tokens = 50 · temperature = 0.2"  # as jsonb keeps its keys
+    assert detail["zh"]["parameters"] == "请求参数: max_tokens = 50 · temperature = 0.2"  # as jsonb keeps its keys
     assert detail["zh"]["pictures"] == 1
     assert detail["en"]["parameters"] is None
     assert detail["en"]["answerer"] == "qwen-turbo"
@@ -304,6 +304,22 @@ def test_a_follow_up_under_a_requests_answer_is_asked_with_what_the_request_brou
     # what the request brought, then its question (its picture aside) and its answer
     assert above[:3] == [(m["role"], m["content"]) for m in API_CONTEXT[1:]] + [("user", "晚上好")]
     assert above[3][0] == "assistant"
+
+
+def test_each_key_shows_what_it_spent(journey: dict[str, Any], service: Product) -> None:
+    detail = passed(journey, "each API key shows what it spent in 30 days (zh phone)")["detail"]
+    erin = journey["users"]["erin"]["id"]
+    [spent] = asyncio.run(
+        query(
+            service,
+            "select count(*) as requests, sum(coalesce(l.charged, l.reserved)) as tokens from usage_ledger l"
+            " join api_keys k on k.id = l.api_key_id where k.user_id = $1 and k.name = 'script'",
+            erin,
+        )
+    )
+    assert spent["requests"] == 2  # the SDK's two; the follow-up asked in the web app came through no key
+    assert detail["usage"] == [f"近 30 天：{spent['requests']} 次请求 · {spent['tokens']:,} tokens"]
+    assert detail["width"] <= 390
 
 
 def test_admin_changes_plan_and_disables_and_it_is_audited(journey: dict[str, Any], service: Product) -> None:

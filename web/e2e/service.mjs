@@ -195,6 +195,15 @@ await journey(async ({ newPage }) => {
     }
   })
 
+  await step('each API key shows what it spent in 30 days (zh phone)', async () => {
+    await erinPhone.goto(`${WEB_URL}/keys`)
+    await erinPhone.locator(tid('key-usage')).first().waitFor({ timeout: STEP_MS })
+    const usage = await erinPhone.locator(tid('key-usage')).allTextContents()
+    await erinPhone.locator(tid('key-usage')).first().scrollIntoViewIfNeeded()
+    await shot(erinPhone, 'phone-key-usage-zh')
+    return { usage, width: await erinPhone.evaluate(() => document.documentElement.scrollWidth) }
+  })
+
   const admin = await newPage('admin')
   await step('admin area: search a user, change the plan, disable, see usage (zh)', async () => {
     await login(admin, users.admin)

@@ -118,7 +118,7 @@ const en: typeof zh = {
   apiContext: {
     toggle: 'Context sent with this API request', hint: 'Asked with an API key: the model answered from these messages the request sent, not from the other requests in this chat. Questions asked under its answer keep them above.',
     loading: 'Loading…', failed: 'The context could not be read; try again later.', empty: 'The request sent only this question, no earlier messages.',
-    system: 'System', user: 'User', assistant: 'Assistant', parameters: 'Sampling parameters',
+    system: 'System', user: 'User', assistant: 'Assistant', parameters: 'Request parameters',
   },
   exportChat: { button: 'Export', you: 'You', thinking: 'Thinking', sources: 'Sources', exported: 'Exported from ChatGalaxy,' },
   trees: {
@@ -145,6 +145,7 @@ const en: typeof zh = {
     copy: 'Copy', copyManually: 'Select and copy it by hand', none: 'No keys yet', lastUsed: 'Last used: {at}', never: 'never', expiresAt: 'expires {at}',
     expired: 'Expired', revoke: 'Revoke', revokeConfirm: 'Revoke “{name}”? Programs using it lose access at once.', revoked: 'Key revoked', revokedAt: 'revoked {at}',
     tooMany: 'You have 20 active keys; revoke one first',
+    usage: '{days} days: {requests} requests · {tokens} tokens', unused: 'Not used in {days} days',
   },
   admin: {
     moreUsers: 'More users',

@@ -113,7 +113,7 @@ export default {
   apiContext: {
     toggle: 'API 请求带来的上下文', hint: '这个问题通过 API 密钥提问：模型只依据请求自带的这些消息作答，不读本会话里的其他请求。在它的回答下继续提问，这些消息仍在上文中。',
     loading: '读取中…', failed: '上下文读取失败，请稍后再试。', empty: '这个请求只带了这一个问题，没有更早的消息。',
-    system: '系统', user: '用户', assistant: '助手', parameters: '采样参数',
+    system: '系统', user: '用户', assistant: '助手', parameters: '请求参数',
   },
   exportChat: { button: '导出', you: '我', thinking: '思考过程', sources: '参考来源', exported: '导出自 ChatGalaxy，' },
   trees: {
@@ -140,6 +140,7 @@ export default {
     copy: '复制', copyManually: '请手动选中并复制', none: '还没有密钥', lastUsed: '上次使用：{at}', never: '从未', expiresAt: '{at} 过期',
     expired: '已过期', revoke: '吊销', revokeConfirm: '吊销密钥“{name}”？使用它的程序将立即无法访问。', revoked: '密钥已吊销', revokedAt: '{at} 已吊销',
     tooMany: '有效密钥已达 20 个，请先吊销一个',
+    usage: '近 {days} 天：{requests} 次请求 · {tokens} tokens', unused: '近 {days} 天未使用',
   },
   admin: {
     moreUsers: '更多用户',

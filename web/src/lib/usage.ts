@@ -87,6 +87,21 @@ export async function listKeys(): Promise<ApiKey[]> {
   return (data as ApiKey[] | null) ?? []
 }
 
+/** What one key spent over the last `KEY_USAGE_DAYS` days (`usage_by_key`). */
+export interface KeyUsage {
+  key_id: string
+  requests: number
+  tokens: number
+}
+export const KEY_USAGE_DAYS = 30
+
+/** Each key's requests and allowance tokens over the last 30 UTC days, by key id (keys unused then: absent). */
+export async function keyUsage(): Promise<Map<string, KeyUsage>> {
+  const { data, error } = await supabase().rpc('usage_by_key', { days: KEY_USAGE_DAYS })
+  if (error) throw error
+  return new Map(((data as KeyUsage[] | null) ?? []).map((u) => [u.key_id, u]))
+}
+
 /** A new key, its secret shown once: named here, so an answer lost on the way leaves no live key
  * whose secret nobody has (storeOnce.ts, `createShownOnce`). */
 export async function createKey(name: string, expiresAt: string | null): Promise<NewKey> {
