@@ -522,6 +522,38 @@ async def test_a_question_asked_under_a_requests_answer_keeps_what_the_request_b
         above += [{"role": "user", "content": follow}, {"role": "assistant", "content": str(answer)}]
 
 
+async def test_an_edit_of_a_requests_question_keeps_what_the_request_brought(
+    sdk: openai.AsyncOpenAI, fake: FakeScope, pg: asyncpg.Connection, rest: AsyncClient
+) -> None:
+    """Edited in the web app (a sibling naming the question it edits, as the SPA inserts it)."""
+    question, edited = unique("Translate: bonjour"), unique("Translate: merci")
+    brought: list[Any] = [{"role": "system", "content": "You translate into English."}]
+    await sdk.chat.completions.create(model="qwen-turbo", messages=[*brought, {"role": "user", "content": question}])
+    original = await pg.fetchrow("select id, session_id from chat_messages where content = $1", question)
+    await (
+        rest.table("chat_messages")
+        .insert(
+            {
+                "session_id": str(original["session_id"]),
+                "content": edited,
+                "parent_id": None,  # a sibling of the request's question: a root too
+                "edited_from": str(original["id"]),
+            }
+        )
+        .execute()
+    )
+
+    async def answered() -> object:
+        return await pg.fetchval(
+            "select a.id from chat_messages a join chat_messages q on q.id = a.reply_to"
+            " where q.content = $1 and a.status = 'completed'",
+            edited,
+        )
+
+    await until(answered)
+    assert await prompt_of(fake, edited) == [*brought, {"role": "user", "content": edited}]
+
+
 async def test_a_request_that_repeats_a_long_prefix_reports_its_cached_tokens(sdk: openai.AsyncOpenAI) -> None:
     """A client that sends its growing conversation again: the model's context cache serves the
     repeated prefix, and the usage says how much of the prompt it was (billed at a fraction)."""

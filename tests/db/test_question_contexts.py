@@ -125,6 +125,30 @@ async def test_a_context_goes_with_its_question(db: asyncpg.Connection, world: W
     assert await db.fetchval("select count(*) from question_contexts where user_id = $1", world.ids["a"]) == 0
 
 
+async def test_an_edit_keeps_what_the_edited_question_brought(db: asyncpg.Connection, world: World) -> None:
+    """An edit (a sibling under the same parent) that names the question it edits gets its messages in
+    the same transaction; naming a question of another chat, another parent or another user refuses it."""
+    edit = (
+        "insert into chat_messages (session_id, content, parent_id, edited_from)"
+        " values ($1, 'edited', (select parent_id from chat_messages where id = $2), $2) returning id"
+    )
+    async with acting_as(db, world.a):
+        edited = await db.fetchval(edit, world.ids["a_session"], world.ids["a_msg"])
+        copied = await db.fetchval("select messages::text from question_contexts where message_id = $1", edited)
+    assert json.loads(copied) == CONTEXT
+    async with acting_as(db, world.a):  # A's own question, but not this one's sibling
+        with pytest.raises(asyncpg.PostgresError, match="is no question this one edits"):
+            await db.execute(
+                "insert into chat_messages (session_id, content, parent_id, edited_from) values ($1, 'x', $2, $2)",
+                world.ids["a_session"],
+                world.ids["a_msg"],
+            )
+    async with acting_as(db, world.b):  # another user's question, named from B's own chat
+        with pytest.raises(asyncpg.PostgresError, match="is no question this one edits"):
+            await db.execute(edit, world.ids["b_session"], world.ids["a_msg"])
+    assert await db.fetchval("select count(*) from chat_messages where content in ('edited', 'x')") == 0
+
+
 async def test_the_claim_hands_back_the_context_and_no_persona_unless_the_question_named_one(
     db: asyncpg.Connection, world: World
 ) -> None:

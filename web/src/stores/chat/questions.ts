@@ -28,6 +28,8 @@ export interface Question {
   attachments: Attachment[]
   /** Only for an edit (a sibling of the edited question); otherwise the database follows the conversation. */
   parentId?: string | null
+  /** The question an edit replaces: the database gives the edit what that one brought (a /v1 request's messages). */
+  editedFrom?: string
 }
 
 function optimisticRow(id: string, sessionId: string, q: Question, parentId: string | null): ChatMessage {
@@ -78,6 +80,7 @@ export function asking(
       attachments: q.attachments,
     }
     if (q.parentId !== undefined) fields.parent_id = q.parentId
+    if (q.editedFrom !== undefined) fields.edited_from = q.editedFrom
     const { data, error } = await storeOnce<ChatMessage>(
       () => supabase().from('chat_messages').insert(fields).select(MESSAGE_COLUMNS).single(),
       () => supabase().from('chat_messages').select(MESSAGE_COLUMNS).eq('id', row.id).maybeSingle(),

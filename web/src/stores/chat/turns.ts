@@ -91,6 +91,7 @@ export function turnActions(state: ChatState, list: SessionList, rows: Conversat
         webSearch: question.web_search,
         attachments: question.attachments ?? [],
         parentId: question.parent_id,
+        editedFrom: question.id,
       })
     } finally {
       sending.value = false
