@@ -322,6 +322,14 @@ def test_each_key_shows_what_it_spent(journey: dict[str, Any], service: Product)
     assert detail["width"] <= 390
 
 
+def test_an_api_keys_chat_lists_its_requests(journey: dict[str, Any]) -> None:
+    detail = passed(journey, "an API key's chat lists its requests to jump between them (zh phone)")["detail"]
+    # newest first, each a request of the day (the follow-up asked in the web app is no request)
+    assert detail["listed"] == [["What is 2 + 2?", "qwen-turbo"], ["晚上好", "qwen-turbo"]]
+    assert "晚上好" in detail["current"]
+    assert detail["width"] <= 390
+
+
 def test_admin_changes_plan_and_disables_and_it_is_audited(journey: dict[str, Any], service: Product) -> None:
     assert (
         passed(journey, "admin area: search a user, change the plan, disable, see usage (zh)")["detail"]["listed"] == 1

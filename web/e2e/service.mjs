@@ -204,6 +204,21 @@ await journey(async ({ newPage }) => {
     return { usage, width: await erinPhone.evaluate(() => document.documentElement.scrollWidth) }
   })
 
+  await step("an API key's chat lists its requests to jump between them (zh phone)", async () => {
+    await erinPhone.goto(`${WEB_URL}/?s=${users.erin.apiSession}`)
+    await erinPhone.locator(tid('api-requests-toggle')).click()
+    await erinPhone.locator(tid('api-request')).nth(1).waitFor({ timeout: STEP_MS })
+    // each item: its time, question and model
+    const listed = await erinPhone.locator(tid('api-request')).evaluateAll((items) =>
+      items.map((item) => [...item.querySelectorAll('span')].slice(1).map((span) => span.textContent.trim())),
+    )
+    await erinPhone.locator(tid('api-request')).filter({ hasText: '晚上好' }).click()
+    await expectText(erinPhone.locator(tid('question')).first(), /晚上好/)
+    const current = await erinPhone.locator(`${tid('api-request')}[aria-current="true"]`).textContent()
+    await shot(erinPhone, 'phone-api-requests-zh')
+    return { listed, current, width: await erinPhone.evaluate(() => document.documentElement.scrollWidth) }
+  })
+
   const admin = await newPage('admin')
   await step('admin area: search a user, change the plan, disable, see usage (zh)', async () => {
     await login(admin, users.admin)

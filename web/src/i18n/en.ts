@@ -115,6 +115,7 @@ const en: typeof zh = {
     parameters: 'temperature, top_p, max_tokens, stop, seed, presence_penalty, top_k and repetition_penalty are honoured; enable_thinking / thinking_budget (or reasoning_effort) turn on deep thinking (if your plan has it), returned as reasoning_content.',
     search: 'enable_search (with search_options.search_strategy) or web_search_options searches the web (if your plan has it); the sources come back as url_citation annotations.',
   },
+  apiRequests: { toggle: "This day's API requests", none: 'No requests yet', more: 'Earlier requests' },
   apiContext: {
     toggle: 'Context sent with this API request', hint: 'Asked with an API key: the model answered from these messages the request sent, not from the other requests in this chat. Questions asked under its answer keep them above.',
     loading: 'Loading…', failed: 'The context could not be read; try again later.', empty: 'The request sent only this question, no earlier messages.',

@@ -110,6 +110,7 @@ export default {
     parameters: '支持 temperature、top_p、max_tokens、stop、seed、presence_penalty、top_k、repetition_penalty；enable_thinking / thinking_budget（或 reasoning_effort）开启深度思考（需套餐支持），思考过程在 reasoning_content 中。',
     search: 'enable_search（可带 search_options.search_strategy）或 web_search_options 开启联网搜索（需套餐支持），来源以 url_citation 注释返回。',
   },
+  apiRequests: { toggle: '当天的 API 请求', none: '还没有请求', more: '更早的请求' },
   apiContext: {
     toggle: 'API 请求带来的上下文', hint: '这个问题通过 API 密钥提问：模型只依据请求自带的这些消息作答，不读本会话里的其他请求。在它的回答下继续提问，这些消息仍在上文中。',
     loading: '读取中…', failed: '上下文读取失败，请稍后再试。', empty: '这个请求只带了这一个问题，没有更早的消息。',
