@@ -42,6 +42,28 @@ def unique(text: str) -> str:
     return f"{text} {uuid.uuid4().hex[:8]}"
 
 
+async def refusal_of(sdk: openai.AsyncOpenAI, body: dict[str, Any]) -> dict[str, Any]:
+    """`body` posted to /v1/chat/completions with the SDK's key, as any client may send it: the
+    error object of the 400 it must get."""
+    async with httpx.AsyncClient(base_url=str(sdk.base_url), trust_env=False, timeout=30) as client:
+        response = await client.post("chat/completions", json=body, headers={"Authorization": f"Bearer {sdk.api_key}"})
+    assert response.status_code == 400, response.text
+    return dict(response.json()["error"])
+
+
+async def completed_answer(pg: asyncpg.Connection, question: str) -> str:
+    """The completed answer to the question whose text is `question`, once there is one."""
+
+    async def answered() -> object:
+        return await pg.fetchval(
+            "select a.content from chat_messages a join chat_messages q on q.id = a.reply_to"
+            " where q.content = $1 and a.status = 'completed'",
+            question,
+        )
+
+    return str(await until(answered))
+
+
 async def test_each_request_is_answered_from_its_own_messages_and_nothing_else(
     sdk: openai.AsyncOpenAI, fake: FakeScope, pg: asyncpg.Connection, alice: ApiUser
 ) -> None:
@@ -178,14 +200,7 @@ async def test_a_conversation_longer_than_the_rest_of_the_apis_bodies_is_answere
 async def test_what_the_api_cannot_send_on_is_refused_and_stores_nothing(
     sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser, messages: Any, code: str | None
 ) -> None:
-    async with httpx.AsyncClient(base_url=str(sdk.base_url), trust_env=False, timeout=30) as client:
-        refused = await client.post(
-            "chat/completions",
-            json={"model": "qwen-turbo", "messages": messages},
-            headers={"Authorization": f"Bearer {sdk.api_key}"},
-        )
-    assert refused.status_code == 400, refused.text
-    error = refused.json()["error"]
+    error = await refusal_of(sdk, {"model": "qwen-turbo", "messages": messages})
     assert (error["type"], error["param"], error["code"]) == ("invalid_request_error", "messages", code)
     assert error["message"]
     assert await pg.fetchval(QUESTIONS, alice.id) == 0
@@ -313,14 +328,7 @@ async def test_a_parameter_the_model_cannot_honour_is_refused_and_stores_nothing
     sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser, case: tuple[dict[str, Any], str, str]
 ) -> None:
     extra, param, code = case
-    async with httpx.AsyncClient(base_url=str(sdk.base_url), trust_env=False, timeout=30) as client:
-        refused = await client.post(
-            "chat/completions",
-            json={"model": "qwen-turbo", "messages": [{"role": "user", "content": "hi"}], **extra},
-            headers={"Authorization": f"Bearer {sdk.api_key}"},
-        )
-    assert refused.status_code == 400, refused.text
-    error = refused.json()["error"]
+    error = await refusal_of(sdk, {"model": "qwen-turbo", "messages": [{"role": "user", "content": "hi"}], **extra})
     assert (error["type"], error["param"], error["code"]) == ("invalid_request_error", param, code)
     assert await pg.fetchval(QUESTIONS, alice.id) == 0
 
@@ -409,9 +417,7 @@ async def test_a_request_may_ask_for_deep_thinking_within_its_plan(
     assert plain.choices[0].message.content
 
 
-async def test_openais_reasoning_effort_asks_for_budgeted_thinking(
-    sdk: openai.AsyncOpenAI, fake: FakeScope, http: httpx.AsyncClient
-) -> None:
+async def test_openais_reasoning_effort_asks_for_budgeted_thinking(sdk: openai.AsyncOpenAI, fake: FakeScope) -> None:
     """As LiteLLM maps it onto budgeted thinking: low 1,024, medium 2,048, high 4,096 tokens; minimal
     and none think not at all; enable_thinking / thinking_budget, when also sent, decide."""
     cases: list[tuple[dict[str, Any], Any]] = [
@@ -429,13 +435,8 @@ async def test_openais_reasoning_effort_asks_for_budgeted_thinking(
         sent = await parameters_of(fake, question)
         assert (sent.get("enable_thinking"), sent.get("thinking_budget")) == expected, extra
     for wrong in ("max", ["low"]):  # a list is no key of the levels: refused, not a 500
-        refused = await http.post(
-            f"{sdk.base_url}chat/completions",
-            json={"model": "qwen-plus", "messages": [{"role": "user", "content": "hi"}], "reasoning_effort": wrong},
-            headers={"Authorization": f"Bearer {sdk.api_key}"},
-        )
-        assert refused.status_code == 400
-        error = refused.json()["error"]
+        body = {"model": "qwen-plus", "messages": [{"role": "user", "content": "hi"}], "reasoning_effort": wrong}
+        error = await refusal_of(sdk, body)
         assert (error["param"], error["code"]) == ("reasoning_effort", "invalid_value")
 
 
@@ -507,19 +508,12 @@ async def test_a_question_asked_under_a_requests_answer_keeps_what_the_request_b
             .execute()
         )
 
-        async def answered(follow: str = follow) -> object:
-            return await pg.fetchval(
-                "select a.content from chat_messages a join chat_messages q on q.id = a.reply_to"
-                " where q.content = $1 and a.status = 'completed'",
-                follow,
-            )
-
-        answer = await until(answered)
+        answer = await completed_answer(pg, follow)
         prompt = await prompt_of(fake, follow)  # one model call: an early one agreed with the claim
         assert prompt[0]["role"] == "system"
         assert prompt[0]["content"].endswith("\n\nYou translate into English.")  # after the role's prompt
         assert prompt[1:] == [*above, {"role": "user", "content": follow}]
-        above += [{"role": "user", "content": follow}, {"role": "assistant", "content": str(answer)}]
+        above += [{"role": "user", "content": follow}, {"role": "assistant", "content": answer}]
 
 
 async def test_an_edit_of_a_requests_question_keeps_what_the_request_brought(
@@ -543,14 +537,7 @@ async def test_an_edit_of_a_requests_question_keeps_what_the_request_brought(
         .execute()
     )
 
-    async def answered() -> object:
-        return await pg.fetchval(
-            "select a.id from chat_messages a join chat_messages q on q.id = a.reply_to"
-            " where q.content = $1 and a.status = 'completed'",
-            edited,
-        )
-
-    await until(answered)
+    await completed_answer(pg, edited)
     assert await prompt_of(fake, edited) == [*brought, {"role": "user", "content": edited}]
 
 

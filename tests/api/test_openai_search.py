@@ -10,14 +10,13 @@ import re
 from typing import Any
 
 import asyncpg
-import httpx
 import openai
 import pytest
 
 from fakescope.server import FakeScope
 from tests.api.conftest import ApiUser
 from tests.api.test_openai_compat import QUESTIONS
-from tests.api.test_openai_context import parameters_of, unique
+from tests.api.test_openai_context import parameters_of, refusal_of, unique
 from tests.api.test_plans import put_on_plan
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -116,14 +115,7 @@ async def test_a_request_without_search_is_not_searched(sdk: openai.AsyncOpenAI,
 async def test_a_search_the_api_cannot_honour_is_refused_and_stores_nothing(
     sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser, extra: dict[str, Any], refusal: tuple[str, str]
 ) -> None:
-    async with httpx.AsyncClient(base_url=str(sdk.base_url), trust_env=False, timeout=30) as client:
-        refused = await client.post(
-            "chat/completions",
-            json={"model": "qwen-plus", "messages": [{"role": "user", "content": "hi"}], **extra},
-            headers={"Authorization": f"Bearer {sdk.api_key}"},
-        )
-    assert refused.status_code == 400, refused.text
-    error = refused.json()["error"]
+    error = await refusal_of(sdk, {"model": "qwen-plus", "messages": [{"role": "user", "content": "hi"}], **extra})
     assert (error["type"], error["param"], error["code"]) == ("invalid_request_error", *refusal)
     assert await pg.fetchval(QUESTIONS, alice.id) == 0
 
