@@ -468,7 +468,7 @@ async def test_another_answer_to_a_request_is_asked_with_the_same_messages_and_p
 
 
 async def test_a_question_asked_under_a_requests_answer_keeps_what_the_request_brought(
-    sdk: openai.AsyncOpenAI, fake: FakeScope, pg: asyncpg.Connection, rest: AsyncClient, alice: ApiUser
+    sdk: openai.AsyncOpenAI, fake: FakeScope, pg: asyncpg.Connection, rest: AsyncClient
 ) -> None:
     """Asked in the web app under a /v1 answer (inserted as the SPA inserts it), a follow-up has the
     request's system message and earlier turns above the request's question, and so has the one after
