@@ -5,7 +5,7 @@
  */
 import { useI18n } from 'vue-i18n'
 import { ElMessage } from '@/lib/ui'
-import { describeError } from '@/lib/errors'
+import { errorText as describedText } from '@/lib/errors'
 import { useAuth } from '@/stores/auth'
 
 export function useChatErrors() {
@@ -14,8 +14,7 @@ export function useChatErrors() {
 
   function errorText(e: unknown): string {
     if (auth.isGuest && (e as { code?: unknown } | null)?.code === '42501') return t('guest.limitReached')
-    const d = describeError(e)
-    return d.key ? t(d.key) : d.message
+    return describedText(e, t)
   }
 
   async function attempt(action: () => Promise<unknown>): Promise<void> {

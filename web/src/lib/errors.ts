@@ -33,6 +33,12 @@ const REFUSALS: Record<string, string> = {
   TooManyKeys: 'keys.tooMany',
 }
 
+/** The error as the page shows it: its translation where we know it, else the server's own message. */
+export function errorText(error: unknown, t: (key: string) => string): string {
+  const d = describeError(error)
+  return d.key ? t(d.key) : d.message
+}
+
 export function describeError(error: unknown): Described {
   if (error && typeof error === 'object') {
     const e = error as { code?: unknown; message?: unknown }
