@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from tests.db.actors import acting_as
+from tests.db.refusals import refusal
 from tests.db.test_rls_matrix import REFUSED, World, build_world, outcome, refused
 
 CONTEXT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "earlier"}]
@@ -125,28 +126,52 @@ async def test_a_context_goes_with_its_question(db: asyncpg.Connection, world: W
     assert await db.fetchval("select count(*) from question_contexts where user_id = $1", world.ids["a"]) == 0
 
 
+EDIT = (
+    "insert into chat_messages (session_id, content, parent_id, edited_from)"
+    " values ($1, 'edited', (select parent_id from chat_messages where id = $2), $2) returning id"
+)
+
+
 async def test_an_edit_keeps_what_the_edited_question_brought(db: asyncpg.Connection, world: World) -> None:
     """An edit (a sibling under the same parent) that names the question it edits gets its messages in
-    the same transaction; naming a question of another chat, another parent or another user refuses it."""
-    edit = (
-        "insert into chat_messages (session_id, content, parent_id, edited_from)"
-        " values ($1, 'edited', (select parent_id from chat_messages where id = $2), $2) returning id"
-    )
+    the same transaction; naming a question of A's that is not its sibling refuses it with a stable code."""
     async with acting_as(db, world.a):
-        edited = await db.fetchval(edit, world.ids["a_session"], world.ids["a_msg"])
+        edited = await db.fetchval(EDIT, world.ids["a_session"], world.ids["a_msg"])
         copied = await db.fetchval("select messages::text from question_contexts where message_id = $1", edited)
     assert json.loads(copied) == CONTEXT
     async with acting_as(db, world.a):  # A's own question, but not this one's sibling
-        with pytest.raises(asyncpg.PostgresError, match="is no question this one edits"):
+        with pytest.raises(asyncpg.PostgresError) as raised:
             await db.execute(
                 "insert into chat_messages (session_id, content, parent_id, edited_from) values ($1, 'x', $2, $2)",
                 world.ids["a_session"],
                 world.ids["a_msg"],
             )
-    async with acting_as(db, world.b):  # another user's question, named from B's own chat
-        with pytest.raises(asyncpg.PostgresError, match="is no question this one edits"):
-            await db.execute(edit, world.ids["b_session"], world.ids["a_msg"])
-    assert await db.fetchval("select count(*) from chat_messages where content in ('edited', 'x')") == 0
+    status, code, _ = refusal(raised.value)
+    assert (status, code) == (400, "InvalidEdit")
+    assert await db.fetchval("select count(*) from chat_messages where content = 'x'") == 0
+
+
+async def test_an_edit_of_a_question_gone_or_never_yours_is_sent_bringing_nothing(
+    db: asyncpg.Connection, world: World
+) -> None:
+    """The edited question deleted meanwhile (another tab) or another user's: the edit is stored as the
+    plain question it is, and nothing of anyone's request comes with it."""
+    stored = "select count(*) from chat_messages where id = $1 and content = 'edited'"
+    brought = "select count(*) from question_contexts where message_id = $1"
+    async with acting_as(db, world.b):  # A's question named from B's own chat
+        foreign = await db.fetchval(EDIT, world.ids["b_session"], world.ids["a_msg"])
+        assert (await db.fetchval(stored, foreign), await db.fetchval(brought, foreign)) == (1, 0)
+    parent = await db.fetchval("select parent_id from chat_messages where id = $1", world.ids["a_msg"])
+    await db.execute("delete from chat_messages where id = $1", world.ids["a_msg"])
+    async with acting_as(db, world.a):
+        gone = await db.fetchval(
+            "insert into chat_messages (session_id, content, parent_id, edited_from) values ($1, 'edited', $2, $3)"
+            " returning id",
+            world.ids["a_session"],
+            parent,
+            world.ids["a_msg"],
+        )
+        assert (await db.fetchval(stored, gone), await db.fetchval(brought, gone)) == (1, 0)
 
 
 async def test_the_claim_hands_back_the_context_and_no_persona_unless_the_question_named_one(
