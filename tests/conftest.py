@@ -255,17 +255,24 @@ class LocalStack:
 
 
 def wait_for_http(url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 30.0) -> None:
-    """Poll until `url` answers at all (any status), failing fast if the server process died."""
+    """Poll until `url` answers with success from a live `process`, failing fast if it died. Until
+    then a failure status (a server still starting, or someone else's on a port that was free when
+    it was picked) is polled again, and the suite never goes on talking to a server that is not ours."""
     deadline = time.monotonic() + timeout
+    last = "no answer"
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
+            raise RuntimeError(f"server exited with {process.returncode} before answering {url} ({last})")
         try:
-            httpx.get(url, timeout=1.0)
-            return
+            answer = httpx.get(url, timeout=1.0)
         except httpx.TransportError:
-            time.sleep(0.05)
-    raise TimeoutError(f"{url} did not answer within {timeout}s")
+            pass
+        else:
+            if answer.is_success and (process is None or process.poll() is None):
+                return
+            last = f"last answer {answer.status_code}"
+        time.sleep(0.05)
+    raise TimeoutError(f"{url} did not answer with success within {timeout}s ({last})")
 
 
 # The product's supabase/config.toml turns e-mail confirmations and Auth's rate limits on. Suites

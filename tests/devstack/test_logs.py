@@ -52,7 +52,7 @@ def api_process(
     if slave is not None:
         os.close(slave)
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/health", process)
+        wait_for_http(f"http://127.0.0.1:{port}/schema/openapi.json", process)  # /health is 503: no upstream
         yield f"http://127.0.0.1:{port}", process, master
     finally:
         process.send_signal(signal.SIGTERM)

@@ -106,7 +106,7 @@ def worker_world(
         db: Fingerprint | None = None
         try:
             db = Fingerprint(stack.dsn)
-            wait_for_http(f"http://127.0.0.1:{port}/", fake)
+            wait_for_http(f"http://127.0.0.1:{port}/_fake/stats", fake)
             worker = _start(
                 [sys.executable, "-m", "worker"],
                 worker_log,
