@@ -277,6 +277,21 @@ async def test_requests_per_minute(db: asyncpg.Connection, alice: tuple[str, str
     assert 1 <= int(str(details["Retry-After"])) <= 60
 
 
+async def test_a_chats_title_is_no_message_against_the_plans_messages_per_minute(
+    db: asyncpg.Connection, alice: tuple[str, str]
+) -> None:
+    """The title the worker writes for a new chat is charged (its tokens count) but sends nothing."""
+    user, session = alice
+    await db.execute("update plans set requests_per_minute = 2 where id = 'free'")
+    first = await send_as(db, user, session, content="first")
+    await finish(db, first, input_tokens=1, output_tokens=1)
+    assert await db.fetchval("select worker_charge_title($1, 'qwen-turbo', 30, 8, 0)", session) is True
+    await send_as(db, user, session, content="second")
+    with pytest.raises(asyncpg.PostgresError) as refused:
+        await send_as(db, user, session, content="third")
+    assert refusal(refused.value)[:2] == (429, "RateLimited")
+
+
 async def test_trusted_roles_are_not_admitted(db: asyncpg.Connection, alice: tuple[str, str]) -> None:
     user, session = alice
     await db.execute("update user_plans set disabled = true where user_id = $1", user)
