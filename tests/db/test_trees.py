@@ -98,6 +98,38 @@ async def test_a_question_sent_early_moves_under_the_answer_when_claimed(tree: T
     assert await tree.path() == ["q1", "a1", "q2", "a2"]
 
 
+async def test_a_question_sent_while_an_earlier_one_waits_for_its_claim_follows_it(
+    tree: Tree, db: asyncpg.Connection
+) -> None:
+    """q2 moves under a1 when a1 is made, and a1 is then the newest row: q3 still follows q2."""
+    q1 = await tree.ask("q1")
+    q2 = await tree.ask("q2")
+    await tree.answer(q1, "a1")
+    q3 = await tree.ask("q3")
+    assert str(await db.fetchval("select parent_id from chat_messages where id = $1", q3)) == q2
+    assert await tree.path() == ["q1", "a1", "q2", "q3"]
+    assert (await tree.session_row())["branched"] is False
+
+
+async def test_deleting_the_last_turn_of_a_branched_chat_keeps_the_next_question_in_it(
+    tree: Tree, db: asyncpg.Connection
+) -> None:
+    """The deleted turn was the current leaf; the next question follows the path the page shows."""
+    q1 = await tree.ask("q1")
+    await tree.answer(q1, "a1")
+    async with acting(db, tree.actor):
+        again = str((await db.fetchrow("select * from request_answer($1, 2)", q1))["id"])
+    await db.execute("update chat_messages set content = 'a1 again', status = 'completed' where id = $1", again)
+    q2 = await tree.ask("q2")
+    await tree.answer(q2, "a2")
+    async with acting(db, tree.actor):
+        await db.execute("delete from chat_messages where id = $1", q2)
+    assert await tree.path() == ["q1", "a1 again"]
+    q3 = await tree.ask("q3")
+    assert str(await db.fetchval("select parent_id from chat_messages where id = $1", q3)) == again
+    assert await tree.path() == ["q1", "a1 again", "q3"]
+
+
 async def test_edit_makes_a_sibling_and_the_worker_sees_only_the_new_path(tree: Tree, db: asyncpg.Connection) -> None:
     q1 = await tree.ask("q1")
     a1 = await tree.answer(q1, "a1")
