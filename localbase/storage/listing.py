@@ -19,6 +19,7 @@ from localbase.storage.errors import invalid_request
 
 _ITEM_KEYS = ("name", "id", "updated_at", "created_at", "last_accessed_at", "metadata")
 _V1_SORT = {"name", "updated_at", "created_at", "last_accessed_at"}
+_BAD_CURSOR = "body/cursor is not a valid cursor"
 _V1 = """
 with matched as (
   select substr(name, char_length($2) + 1) as rel, id, updated_at, created_at, last_accessed_at, metadata
@@ -86,9 +87,12 @@ def _cursor_decode(cursor: object) -> str | None:
     if not cursor:
         return None
     try:
-        return base64.urlsafe_b64decode(str(cursor).encode()).decode()
+        name = base64.urlsafe_b64decode(str(cursor).encode()).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise invalid_request("body/cursor is not a valid cursor") from exc
+        raise invalid_request(_BAD_CURSOR) from exc
+    if "\x00" in name:  # no key holds a NUL (Postgres text cannot), so no listing gave this cursor
+        raise invalid_request(_BAD_CURSOR)
+    return name
 
 
 def _cursor(name: str) -> str:

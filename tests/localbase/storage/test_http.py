@@ -117,6 +117,17 @@ def test_a_nul_names_no_bucket_and_no_metadata(http: httpx.Client, limited: str)
     assert http.post(f"/object/list/{limited}", json={"prefix": ""}).json() == []
 
 
+def test_a_list_v2_cursor_no_listing_gave_is_refused(http: httpx.Client, limited: str) -> None:
+    # A cursor holding a NUL reached Postgres and was a 500 (storage-api answers 400 to any it cannot read).
+    http.post(f"/object/{limited}/a.txt", content=b"x", headers={"content-type": "text/plain"})
+    for name in (b"\xff", b"a\x00b"):
+        cursor = base64.urlsafe_b64encode(name).decode()
+        for delimiter in (False, True):
+            body = {"prefix": "", "cursor": cursor, "with_delimiter": delimiter}
+            refused = _error(http.post(f"/object/list-v2/{limited}", json=body), "400", "InvalidRequest")
+            assert refused["message"] == "body/cursor is not a valid cursor"
+
+
 def test_size_and_mime_limits_hold_on_every_upload_path(http: httpx.Client, limited: str) -> None:
     big, ok = b"x" * 1001, b"x" * 1000
     text = {"content-type": "text/plain"}
