@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 _MAX_JSON = 1_048_576
 _SWEEP_SECONDS = 3600.0
 _VERSION = b"1.70.6-localbase"
+# The last moment an HTTP date can name (its year has four digits); a signed link may outlive it.
+_LAST_HTTP_DATE = int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp())
 
 
 class StorageService:
@@ -238,7 +240,7 @@ class StorageService:
         if mode == "sign":
             claims = signing.verify(st, request.query_value("token"), bucket, key, "download")
             row = await reads.find(st, None, bucket, key)
-            expires = datetime.fromtimestamp(int(claims["exp"]), UTC)
+            expires = datetime.fromtimestamp(min(int(claims["exp"]), _LAST_HTTP_DATE), UTC)
         elif mode == "public":
             row = await reads.find(st, None, bucket, key, public_only=True)
         else:

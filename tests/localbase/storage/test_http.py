@@ -287,6 +287,17 @@ def test_bad_jwts_and_bad_signed_urls(http: httpx.Client, limited: str, stack: L
     _error(missing_route, "404", "InvalidRequest", http_status=404)
 
 
+def test_a_signed_url_that_outlives_year_9999_downloads(http: httpx.Client, limited: str, stack: LocalStack) -> None:
+    # Its Expires header overflowed and every download was a 500; it now names the last HTTP date.
+    http.post(f"/object/{limited}/long.txt", content=b"long", headers={"content-type": "text/plain"})
+    for transform in ({}, {"width": 10}):
+        body = {"expiresIn": 10**12, "transform": transform}
+        signed = http.post(f"/object/sign/{limited}/long.txt", json=body).json()["signedURL"]
+        got = httpx.get(f"{stack.url}/storage/v1{signed}")
+        assert (got.status_code, got.content) == (200, b"long"), got.text
+        assert got.headers["expires"] == "Fri, 31 Dec 9999 23:59:59 GMT"
+
+
 def test_public_downloads_follow_writes_at_once(http: httpx.Client, limited: str, stack: LocalStack) -> None:
     """The gateway reuses a public object's row for a moment (STORAGE_PUBLIC_CACHE_SECONDS); writes
     through it, and bytes replaced or deleted anywhere, show at once."""
