@@ -36,6 +36,7 @@ _LIST_KEYS = (
     "updated_at",
 )
 _SORT = {"id", "name", "created_at", "updated_at"}
+_BIGINT_MAX = 2**63 - 1  # what Postgres takes as LIMIT and OFFSET
 
 
 def _bucket(row: asyncpg.Record, keys: tuple[str, ...]) -> dict[str, Any]:
@@ -67,9 +68,13 @@ async def list_buckets(storage: Storage, caller: Caller, request: Request) -> li
     for name, minimum in (("limit", 1), ("offset", 0)):
         value = request.query_value(name)
         if value is not None:
-            if not value.isdigit() or int(value) < minimum:
+            # ASCII digits only: str.isdigit() also takes `²`, which int() refuses
+            if not (value.isascii() and value.isdigit()) or int(value) < minimum:
                 raise invalid_request(f"querystring/{name} must be >= {minimum}")
-            args.append(int(value))
+            number = int(value)
+            if number > _BIGINT_MAX:
+                raise invalid_request(f"querystring/{name} must be <= {_BIGINT_MAX}")
+            args.append(number)
             sql += f" {name} ${len(args)}"
     async with storage.access.as_caller(caller, "storage.bucket.list") as conn:
         rows = await conn.fetch(sql, *args)

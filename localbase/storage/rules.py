@@ -84,7 +84,7 @@ def size_limit(value: object, global_limit: int) -> int | None:
         raise invalid_request("Invalid file size format, hint: use 20GB / 20MB / 30KB / 3B")
     if isinstance(value, int):
         size = value
-    elif isinstance(value, str) and value.isdigit():
+    elif isinstance(value, str) and value.isascii() and value.isdigit():  # isdigit() alone takes `²`
         size = int(value)
     elif isinstance(value, str) and (match := _SIZE.match(value.strip())):
         size = int(Decimal(match.group(1)) * _UNITS[match.group(2).lower()])

@@ -65,6 +65,22 @@ def test_missing_bucket_object_and_duplicate(http: httpx.Client, limited: str) -
     _error(http.post("/bucket", json={"name": " padded"}), "400", "InvalidBucketName")
 
 
+def test_bucket_numbers_are_ascii_digits_within_bigint(http: httpx.Client, limited: str) -> None:
+    # `²` passes str.isdigit() but not int(), and paging past bigint reached Postgres: each was a 500.
+    for query, message in (
+        ("limit=%C2%B2", "querystring/limit must be >= 1"),
+        ("offset=%C2%B2", "querystring/offset must be >= 0"),
+        ("limit=9223372036854775808", "querystring/limit must be <= 9223372036854775807"),
+        ("offset=99999999999999999999", "querystring/offset must be <= 9223372036854775807"),
+    ):
+        assert _error(http.get(f"/bucket?{query}"), "400", "InvalidRequest")["message"] == message
+    assert http.get("/bucket?limit=9223372036854775807&offset=9223372036854775807").json() == []
+    square = {"file_size_limit": "²"}
+    created = http.post("/bucket", json={"name": f"{limited}-sq", **square})
+    for sent in (created, http.put(f"/bucket/{limited}", json=square)):
+        assert _error(sent, "400", "InvalidRequest")["message"].startswith("Invalid file size format")
+
+
 @pytest.mark.parametrize(
     "key",
     [
