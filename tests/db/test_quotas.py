@@ -169,6 +169,30 @@ async def test_deleting_a_question_releases_or_charges_its_reservation(
     assert rows[streaming][:2] == ("settled", True)
 
 
+async def test_deleting_a_chat_while_its_answer_streams_charges_the_answer(
+    db: asyncpg.Connection, alice: tuple[str, str]
+) -> None:
+    """The chat's delete reaches the streaming answer before its question (newest first): the answer
+    settles the question's reservation, and a question still waiting is released."""
+    user, session = alice
+    streaming = await send_as(db, user, session)
+    await db.fetch("select * from worker_claim($1::uuid[], 'w1', 30, 3, 10)", [streaming])
+    answer = str(await db.fetchval("select id from chat_messages where reply_to = $1", streaming))
+    for known in range(3):
+        await db.fetch(
+            "select * from worker_flush('w1', 30, $1::jsonb)",
+            json.dumps([{"id": answer, "kind": "progress", "known": known, "delta": "h"}]),
+        )
+    waiting = await send_as(db, user, session)
+    async with acting_as(db, Actor("u", "authenticated", user)) as conn:
+        await conn.execute("delete from chat_sessions where id = $1", session)
+        rows = {
+            str(r["message_id"]): (r["state"], r["charged"] == r["reserved"] > 0)
+            for r in await conn.fetch("select message_id, state, charged, reserved from usage_ledger")
+        }
+    assert rows == {streaming: ("settled", True), waiting: ("released", False)}
+
+
 async def test_refusals_store_nothing(db: asyncpg.Connection, alice: tuple[str, str]) -> None:
     user, session = alice
     cases = [
