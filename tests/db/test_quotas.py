@@ -404,6 +404,22 @@ async def test_a_regenerated_answer_is_admitted_and_settled_on_its_own(
     assert await db.fetchval("select count(*) from chat_messages where reply_to = $1", question) == 2
 
 
+async def test_an_answer_goes_only_with_its_question_so_none_is_asked_again_for_free(
+    db: asyncpg.Connection, alice: tuple[str, str]
+) -> None:
+    """Deleting answer 1 alone and asking for answer 1 again would be an answer admission never
+    priced: the user's delete of an answer deletes nothing, and asking again gets the same answer."""
+    user, session = alice
+    question = await send_as(db, user, session)
+    await finish(db, question, input_tokens=5, output_tokens=5)
+    first = str(await db.fetchval("select id from chat_messages where reply_to = $1", question))
+    async with acting_as(db, Actor("u", "authenticated", user)) as conn:
+        deleted = await conn.fetch("delete from chat_messages where reply_to = $1 returning id", question)
+    assert deleted == []
+    assert await request_answer(db, user, question, 1) == first
+    assert await db.fetchval("select count(*) from chat_messages where reply_to = $1", question) == 1
+
+
 async def test_deleting_a_requested_answer_before_it_starts_releases_it(
     db: asyncpg.Connection, alice: tuple[str, str]
 ) -> None:

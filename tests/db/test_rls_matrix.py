@@ -252,6 +252,7 @@ CASES: list[tuple[str, str, int | str]] = [
     ("a", "update chat_messages set cancel_requested = true where id = '{a_msg}' returning id", 0),
     ("b", "update chat_messages set cancel_requested = true where id = '{a_reply}' returning id", 0),
     ("b", "delete from chat_messages where id = '{a_msg}' returning id", 0),
+    ("a", "delete from chat_messages where id = '{a_reply}' returning id", 0),  # a turn goes whole
     ("a", "delete from chat_messages where id = '{a_msg}' returning id", 1),
     (
         "service",
