@@ -44,10 +44,25 @@ def test_avatar_upload_shows_in_the_header(storage_journey: dict[str, Any], prod
         email,
     )
     assert step["detail"]["uploads"] == 1  # its response lost: found stored, not uploaded again
-    assert len(rows) == 1  # one object: the one the profile shows
-    assert rows[0]["avatar_url"] == step["detail"]["src"]
-    assert rows[0]["avatar_url"].endswith(rows[0]["name"])
-    assert rows[0]["type"] == "image/png"
+    shown = [r for r in rows if r["avatar_url"].endswith(r["name"])]
+    assert len(shown) == 1
+    assert shown[0]["avatar_url"] == step["detail"]["src"]
+    assert shown[0]["type"] == "image/png"
+
+
+def test_a_new_avatar_whose_profile_save_fails_leaves_the_old_one(
+    storage_journey: dict[str, Any], product: Product
+) -> None:
+    """The old file is removed only after the profile names the new one: a failed save keeps it."""
+    step = passed(storage_journey, "a new avatar whose profile save fails leaves the old one shown and stored")
+    assert step["detail"]["saves"] == 1
+    rows = _rows(
+        product,
+        "select p.avatar_url, o.name from public.profiles p left join storage.objects o on o.bucket_id = 'avatars'"
+        " and p.avatar_url like '%/' || o.name where p.email = $1",
+        storage_journey["user"]["email"],
+    )
+    assert [(r["avatar_url"], r["name"] is not None) for r in rows] == [(step["detail"]["src"], True)]
 
 
 def test_pasted_image_and_picked_pdf_are_stored_with_the_message(

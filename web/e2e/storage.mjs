@@ -63,6 +63,21 @@ await journey(async ({ newPage }) => {
     return { src, uploads: await uploads() }
   })
 
+  await step('a new avatar whose profile save fails leaves the old one shown and stored', async () => {
+    // The new file is uploaded, then saving it on the profile fails: the old avatar must not have
+    // been removed first (the test checks its object is still stored and still the profile's).
+    const header = page.locator(`${tid('header-avatar')} ${tid('avatar-img')}`)
+    const before = await header.getAttribute('src')
+    const saves = await failNext(page, /\/rest\/v1\/profiles/, 'refused', 'PATCH')
+    await page.locator(tid('avatar-input')).setInputFiles({ name: 'other.png', mimeType: 'image/png', buffer: PNG })
+    await page.locator('.el-message--error').first().waitFor({ timeout: STEP_MS })
+    await page.locator(tid('avatar-input')).waitFor({ state: 'attached' })
+    await page.locator('.el-message--error').first().waitFor({ state: 'detached', timeout: STEP_MS })
+    if ((await header.getAttribute('src')) !== before) throw new Error('the header avatar changed')
+    await imageLoaded(header)
+    return { src: before, saves: await saves() }
+  })
+
   await step('attach an image by paste and a PDF by the picker (a dropped file removed again), then send', async () => {
     await page.goto(`${WEB_URL}/`)
     await page.locator(tid('composer')).waitFor()

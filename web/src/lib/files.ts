@@ -173,12 +173,14 @@ export function storedAvatarPath(url: string | null | undefined): string | null 
   return url.startsWith(prefix) ? decodeURIComponent(url.slice(prefix.length).split('?')[0] ?? '') : null
 }
 
-/** Upload a new avatar (square PNG) and return its public URL; the previous stored one is removed. */
-export async function uploadAvatar(file: File, previous: string | null): Promise<string> {
+/**
+ * Upload a new avatar (square PNG) and return its public URL. The caller saves it on the profile and
+ * only then removes the previous one: a failed save leaves the profile's avatar where it was.
+ */
+export async function uploadAvatar(file: File): Promise<string> {
   const uid = await userId()
   const path = `${uid}/avatar-${Date.now()}.png`
   await uploadOnce('avatars', path, await squareAvatar(file), { contentType: 'image/png', cacheControl: '31536000' })
-  await removeAvatar(previous)
   return supabase().storage.from('avatars').getPublicUrl(path).data.publicUrl
 }
 
