@@ -3,6 +3,7 @@ helper functions, the delete guard, the byte-deletion queue, and what a message 
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import asyncpg
@@ -157,3 +158,48 @@ async def test_an_attachment_another_message_still_lists_survives(db: asyncpg.Co
     assert await db.fetchval("select count(*) from storage.objects") == 1
     await db.execute("delete from chat_messages where id = $1", second)
     assert await db.fetchval("select count(*) from storage.objects") == 0
+
+
+UPSERT_AS_OWNER = (
+    "insert into storage.objects (bucket_id, name, owner_id, version, metadata) values ('attachments', $1, $2, 'v2',"
+    ' \'{"size": 12058624, "mimetype": "application/pdf"}\') on conflict (bucket_id, name) do update'
+    " set version = excluded.version, metadata = excluded.metadata"
+)
+
+
+async def test_a_replacement_sent_with_its_message_waits_for_it_and_is_refused(
+    db: asyncpg.Connection, db_dsn: str
+) -> None:
+    user = await create_user(db, "racer")
+    session = await _session(db, user)
+    await _object(db, "attachments", f"{user}/pic.png", user)
+    sender, replacer = await asyncpg.connect(db_dsn), await asyncpg.connect(db_dsn)
+    claims = json.dumps({"role": "authenticated", "sub": user})
+    try:
+        sending = sender.transaction()
+        await sending.start()
+        for conn in (sender, replacer):
+            await conn.execute("select set_config('request.jwt.claims', $1, false)", claims)
+            await conn.execute("set role authenticated")
+        await sender.execute(  # checked against the PNG and holding it until commit
+            "insert into chat_messages (session_id, content, attachments) values ($1, 'x', $2::text::jsonb)",
+            session,
+            _attachment(f"{user}/pic.png"),
+        )
+        replacing = asyncio.create_task(replacer.execute(UPSERT_AS_OWNER, f"{user}/pic.png", user))
+        for _ in range(200):  # the upsert waits for the message's transaction
+            waiting = await db.fetchval(
+                "select wait_event_type from pg_stat_activity where pid = $1", replacer.get_server_pid()
+            )
+            if waiting == "Lock" or replacing.done():
+                break
+            await asyncio.sleep(0.025)
+        assert not replacing.done(), "the upsert did not wait for the message that lists the file"
+        await sending.commit()
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
+            await replacing
+    finally:
+        await sender.close()
+        await replacer.close()
+    stored = await db.fetchrow("select version, metadata from storage.objects where name = $1", f"{user}/pic.png")
+    assert (stored["version"], json.loads(stored["metadata"])) == ("v1", {"size": 3, "mimetype": "image/png"})

@@ -1,5 +1,6 @@
 """supabase-py (sync storage3) against /storage/v1: buckets, the object round trip, signed URLs,
-and the product buckets' policies refusing another user and anon on every verb."""
+and the product buckets' policies refusing another user and anon on every verb, and the owner
+any write over a file a message of theirs lists."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from storage3.exceptions import StorageApiError
 from supabase import Client
 
-from tests.conftest import LocalStack, SignedUpUser
+from tests.conftest import LocalStack, SignedUpUser, rows_of
 from tests.localbase.storage.conftest import PNG, url_of
 
 
@@ -184,3 +185,120 @@ def test_public_avatar_is_readable_by_anyone_and_writable_by_its_owner_only(
     assert response.headers["cache-control"] == "max-age=60"
     root = _refused(lambda: avatars.upload("root.png", PNG, {"content-type": "image/png"}))
     assert (root.status, root.message) == ("403", "new row violates row-level security policy")
+
+
+RLS_REFUSAL = {
+    "statusCode": "403",
+    "error": "Unauthorized",
+    "message": "new row violates row-level security policy",
+    "code": "AccessDenied",
+}
+NOT_FOUND = {"statusCode": "404", "error": "not_found", "message": "Object not found", "code": "NoSuchKey"}
+PDF = b"%PDF-1.4\n" + b"x" * 4096  # what replaced a 1x1 PNG: another type, another size
+
+
+def _storage_http(stack: LocalStack, user: SignedUpUser) -> httpx.Client:
+    """Plain HTTP to /storage/v1 as `user`, for what storage3 cannot send (a copy with x-upsert)."""
+    headers = {"apikey": stack.anon_key, "Authorization": f"Bearer {user.access_token}"}
+    return httpx.Client(base_url=f"{stack.url}/storage/v1", headers=headers, timeout=30)
+
+
+def _attach(client: Client, user: SignedUpUser, path: str) -> None:
+    """A question of `user`'s that lists `path` (the 1x1 PNG) as its attachment."""
+    session = rows_of(client.table("chat_sessions").insert({"title": "files"}).execute().data)[0]["id"]
+    attachment = {
+        "bucket": "attachments",
+        "path": path,
+        "name": "pic.png",
+        "mime_type": "image/png",
+        "size": len(PNG),
+        "width": 1,
+        "height": 1,
+    }
+    question = {"session_id": session, "content": "what is this?", "attachments": [attachment]}
+    client.table("chat_messages").insert(question).execute()
+
+
+def _as_stored(client: Client, path: str) -> tuple[int, str, bytes]:
+    files = client.storage.from_("attachments")
+    info = files.info(path)
+    return info["size"], info["content_type"], files.download(path)
+
+
+def _replaced_by_every_write(http: httpx.Client, path: str, other: str) -> list[httpx.Response]:
+    """PUT, POST with x-upsert, a copy with x-upsert over `path`, and a move of `other` onto it."""
+    pdf = {"content-type": "application/pdf"}
+    return [
+        http.put(f"/object/attachments/{path}", content=PDF, headers=pdf),
+        http.post(f"/object/attachments/{path}", content=PDF, headers={**pdf, "x-upsert": "true"}),
+        http.post(
+            "/object/copy",
+            json={"bucketId": "attachments", "sourceKey": other, "destinationKey": path},
+            headers={"x-upsert": "true"},
+        ),
+        http.post("/object/move", json={"bucketId": "attachments", "sourceKey": other, "destinationKey": path}),
+    ]
+
+
+def test_a_file_a_message_lists_cannot_be_replaced_moved_or_copied_over(
+    stack: LocalStack, alice: tuple[SignedUpUser, Client]
+) -> None:
+    user, client = alice
+    files = client.storage.from_("attachments")
+    path, other = f"{user.id}/q/pic.png", f"{user.id}/q/big.pdf"
+    files.upload(path, PNG, {"content-type": "image/png"})
+    files.upload(other, PDF, {"content-type": "application/pdf"})
+    _attach(client, user, path)
+    with _storage_http(stack, user) as http:
+        for refused in _replaced_by_every_write(http, path, other):
+            assert (refused.status_code, refused.json()) == (400, RLS_REFUSAL), refused.text
+        move_away = http.post(
+            "/object/move", json={"bucketId": "attachments", "sourceKey": path, "destinationKey": f"{user.id}/gone.png"}
+        )
+        assert (move_away.status_code, move_away.json()) == (400, NOT_FOUND)  # storage-api's RLS-refused move
+        assert _as_stored(client, path) == (len(PNG), "image/png", PNG)
+        assert files.exists(f"{user.id}/gone.png") is False
+        # Deleting it stays the owner's right; putting something else at its path again does not.
+        assert [r["name"] for r in files.remove([path])] == [path]
+        again = _refused(lambda: files.upload(path, PDF, {"content-type": "application/pdf"}))
+        assert (again.status, again.message) == ("403", RLS_REFUSAL["message"])
+        for refused in _replaced_by_every_write(http, path, other):
+            assert (refused.status_code, refused.json()) == (400, RLS_REFUSAL), refused.text
+        assert files.exists(path) is False
+        assert _as_stored(client, other) == (len(PDF), "application/pdf", PDF)
+        # A file beside it that no message lists is still the owner's to replace, copy over and move.
+        free = f"{user.id}/q/free.png"
+        files.upload(free, PNG, {"content-type": "image/png"})
+        put, post, copy, move_over = _replaced_by_every_write(http, free, other)
+        assert [r.status_code for r in (put, post, copy)] == [200, 200, 200], [put.text, post.text, copy.text]
+        assert move_over.json()["statusCode"] == "409"  # a move never overwrites
+        assert _as_stored(client, free) == (len(PDF), "application/pdf", PDF)
+        files.move(free, f"{user.id}/q/moved.png")
+        assert files.exists(free) is False
+
+
+def test_a_message_binds_only_its_owners_files(
+    stack: LocalStack, alice: tuple[SignedUpUser, Client], bob: tuple[SignedUpUser, Client]
+) -> None:
+    owner, mine = alice
+    other_user, theirs = bob
+    listed = f"{owner.id}/q/pic.png"
+    mine.storage.from_("attachments").upload(listed, PNG, {"content-type": "image/png"})
+    _attach(mine, owner, listed)
+    files = theirs.storage.from_("attachments")
+    pdf = {"content-type": "application/pdf"}
+    path, other = f"{other_user.id}/q/pic.png", f"{other_user.id}/q/big.pdf"
+    files.upload(path, PNG, {"content-type": "image/png"})
+    files.upload(other, PDF, {"content-type": "application/pdf"})
+    with _storage_http(stack, other_user) as http:
+        put, post, copy, _ = _replaced_by_every_write(http, path, other)
+        assert [r.status_code for r in (put, post, copy)] == [200, 200, 200], [put.text, post.text, copy.text]
+        assert _as_stored(theirs, path) == (len(PDF), "application/pdf", PDF)
+        assert http.put(f"/object/attachments/{listed}", content=PDF, headers=pdf).json() == RLS_REFUSAL
+    own = f"{other_user.id}/q/listed.png"
+    files.upload(own, PNG, {"content-type": "image/png"})
+    _attach(theirs, other_user, own)
+    with _storage_http(stack, other_user) as http:
+        assert http.put(f"/object/attachments/{own}", content=PDF, headers=pdf).json() == RLS_REFUSAL
+    assert _as_stored(mine, listed) == (len(PNG), "image/png", PNG)
+    assert _as_stored(theirs, own) == (len(PNG), "image/png", PNG)
