@@ -83,3 +83,30 @@ async def test_users_without_a_factor_are_unaffected(db: asyncpg.Connection) -> 
     async with as_user(db, user, aal="aal1"):
         made = json.loads(await db.fetchval("select public.create_api_key('ci')"))
         assert made["name"] == "ci"
+
+
+async def test_an_admins_plan_and_weight_changes_need_the_second_factor(db: asyncpg.Connection) -> None:
+    """An admin's stolen password, without the code, changes no plan and no weight (an update or a
+    delete finds no row, an insert is refused); with the code each does; both read them."""
+    admin, _ = await _two_factor_user(db)
+    await db.execute("insert into plans (id, name) values ('spare', 'Spare')")
+    await db.execute("insert into usage_weights (model, input_weight) values ('qwen-spare', 1)")
+    writes = [
+        "update plans set tokens_per_day = 1 where id = 'free' returning id",
+        "insert into plans (id, name) values ('stolen', 'Stolen') returning id",
+        "delete from plans where id = 'spare' returning id",
+        "update usage_weights set input_weight = 0 where model = 'qwen-spare' returning model",
+        "insert into usage_weights (model, input_weight) values ('qwen-stolen', 0) returning model",
+        "delete from usage_weights where model = 'qwen-spare' returning model",
+    ]
+
+    async def changed(sql: str, aal: str) -> int | str:
+        async with as_user(db, admin, aal=aal, app_metadata={"role": "admin"}):
+            assert await db.fetchval("select count(*) from plans") > 0
+            try:
+                return len(await db.fetch(sql))
+            except asyncpg.InsufficientPrivilegeError:
+                return "refused"
+
+    assert [await changed(sql, "aal1") for sql in writes] == [0, "refused", 0, 0, "refused", 0]
+    assert [await changed(sql, "aal2") for sql in writes] == [1] * len(writes)
