@@ -39,7 +39,7 @@ from postgrest import AsyncPostgrestClient
 
 from api import rules
 from api.answer_relay import AnswerRelay, timestamp
-from api.conversation import post_question, role_for_turn
+from api.conversation import post_question, role_for_turn, stop_answers
 from api.errors import (
     ApiError,
     BadRequest,
@@ -53,7 +53,7 @@ from api.metrics import Metrics
 from api.ratelimit import RateLimiter
 from api.replies import ReplyFeed
 from api.security import CurrentUser, user_from_token
-from api.upstream import Upstream, call, rows
+from api.upstream import Upstream
 from core.jwt import KeySet
 from core.settings import ApiSettings
 
@@ -214,19 +214,16 @@ class ChatSocket:
             )
 
     async def _stop(self, data: dict[str, Any]) -> None:
-        """Ask this session's answers in flight to stop: the one to `message_id` (a question's or the
-        answer's id), or all of them when the frame names none. A `message_id` that is not a UUID is
-        refused, never read as "all"."""
-        query = self._rest.from_("chat_messages").update({"cancel_requested": True})
+        """Stop this session's answers: the one to `message_id` (a question's or the answer's id, a
+        question not yet claimed included), or all of them when the frame names none. A
+        `message_id` that is not a UUID is refused, never read as "all"."""
         message_id = data.get("message_id")
         if message_id is not None:
             if not isinstance(message_id, str):
                 raise BadRequest("message_id must be a string.", field="message_id")
             message_id = rules.uuid_field(message_id, "message_id")
-            query = query.or_(f"id.eq.{message_id},reply_to.eq.{message_id}")
-        query = query.eq("session_id", str(self._session["id"])).eq("message_type", "assistant")
-        response = await call(query.in_("status", ["pending", "streaming"]).execute())
-        await self._send("stopped", {"stopped": len(rows(response.data))})
+        stopped = await stop_answers(self._rest, str(self._session["id"]), message_id)
+        await self._send("stopped", {"stopped": stopped})
 
     async def _access_token(self, data: dict[str, Any]) -> None:
         """Carry on with a fresh token of the same user; a bad one is refused and changes nothing."""

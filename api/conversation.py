@@ -121,3 +121,12 @@ async def wait_for_answer(
         answer = await find_answer(rest, question_id)
         if answer is not None and answer.get("status") in FINAL_STATUSES:
             return answer
+
+
+async def stop_answers(rest: AsyncPostgrestClient, session_id: str | None, message_id: str | None) -> int:
+    """`chat_stop`: the answer to `message_id` (a question's or the answer's id), or every one of the
+    session's, asked to stop; a question still waiting for its claim is ended before any worker
+    answers it. How many were stopped."""
+    named = {"session": session_id, "message": message_id}
+    response = await call(rest.rpc("chat_stop", {k: v for k, v in named.items() if v is not None}).execute())
+    return response.data if isinstance(response.data, int) else 0

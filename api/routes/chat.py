@@ -21,7 +21,7 @@ from litestar import Controller, get, post
 from litestar.params import Parameter
 
 from api import rules
-from api.conversation import find_session, post_question, role_for_turn, wait_for_answer
+from api.conversation import find_session, post_question, role_for_turn, stop_answers, wait_for_answer
 from api.database import Caller
 from api.errors import AnswerTimeout, ApiError, BadRequest, SessionNotFound, TokenExpired
 from api.history import decode_cursor, page_of_history
@@ -37,7 +37,7 @@ from api.schemas import (
     StopResponse,
 )
 from api.security import CurrentUser
-from api.upstream import Upstream, call, rows
+from api.upstream import Upstream
 from core.settings import Settings
 
 # The session check and search_messages' ranked page, one statement as the caller (null: no such session).
@@ -148,16 +148,13 @@ class ChatController(Controller):
 
     @post("/stop", status_code=200)
     async def stop(self, data: StopRequest, user: CurrentUser, upstream: Upstream) -> StopResponse:
-        """Ask the worker to stop answers in flight: one (by either message's id) or a session's."""
+        """Stop answers: one (by either message's id) or a session's; a question not yet claimed is
+        ended before any worker answers it."""
         rest = upstream.rest(user.token)
-        query = rest.from_("chat_messages").update({"cancel_requested": True})
         if data.message_id:
-            message_id = rules.uuid_field(data.message_id, "message_id")
-            query = query.or_(f"id.eq.{message_id},reply_to.eq.{message_id}")
+            stopped = await stop_answers(rest, None, rules.uuid_field(data.message_id, "message_id"))
         elif data.session_id:
-            query = query.eq("session_id", (await find_session(rest, data.session_id))["id"])
+            stopped = await stop_answers(rest, (await find_session(rest, data.session_id))["id"], None)
         else:
             raise BadRequest("Give message_id or session_id.", field="message_id")
-        query = query.eq("message_type", "assistant").in_("status", ["pending", "streaming"])
-        response = await call(query.execute())
-        return StopResponse(success=True, stopped=len(rows(response.data)))
+        return StopResponse(success=True, stopped=stopped)

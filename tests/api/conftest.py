@@ -118,6 +118,15 @@ def spawn_api(stack: LocalStack, tmp_path: Path) -> Iterator[Callable[..., ApiPr
         process.stop()
 
 
+@pytest.fixture
+def quiet_stack(
+    pg_cluster: Cluster, template_dsn: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalStack]:
+    """A stack of this test's own, with no worker unless the test starts one."""
+    with isolated_stack(pg_cluster, f"cg_quota_{uuid.uuid4().hex[:8]}", tmp_path_factory) as local:
+        yield local
+
+
 @pytest.fixture(scope="session")
 async def fake() -> AsyncIterator[FakeScope]:
     scope = FakeScope(ttft=0.05, tokens_per_s=400.0, tokens_per_event=2, answer_tokens=24)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -12,8 +13,18 @@ import httpx
 import pytest
 
 from fakescope.server import FakeScope
-from tests.api.conftest import ApiProcess, ApiUser, error_of, new_session, token_expiring_at, until
-from tests.conftest import LocalStack
+from tests.api.conftest import (
+    ApiProcess,
+    ApiUser,
+    client_for,
+    error_of,
+    new_session,
+    register_and_login,
+    start_api,
+    token_expiring_at,
+    until,
+)
+from tests.conftest import LocalStack, rows_of
 from worker.app import Worker
 
 
@@ -196,6 +207,35 @@ async def test_stop_cancels_the_answer_in_flight(
         return bool(status == "cancelled")
 
     await until(cancelled)
+
+
+async def test_stop_right_after_the_question_ends_it_before_any_worker_answers(
+    quiet_stack: LocalStack, tmp_path: Path
+) -> None:
+    """No worker has claimed the question yet (none runs on this stack): the stop ends it, so no
+    worker answers it later, and its reservation is released, not charged."""
+    api = start_api(quiet_stack, tmp_path / "api.log")
+    pg = await asyncpg.connect(quiet_stack.dsn)
+    try:
+        async with httpx.AsyncClient(base_url=api.url, timeout=30, trust_env=False) as http:
+            alice = await register_and_login(http)
+            session = await new_session(http, alice)
+            rest = await client_for(quiet_stack, alice)
+            asked = (
+                await rest.table("chat_messages").insert({"session_id": session["id"], "content": "a story"}).execute()
+            )
+            question = uuid.UUID(str(rows_of(asked.data)[0]["id"]))
+            stopped = await http.post("/api/chat/stop", json={"message_id": str(question)}, headers=alice.headers)
+            assert stopped.json() == {"success": True, "stopped": 1}
+            again = await http.post("/api/chat/stop", json={"session_id": session["id"]}, headers=alice.headers)
+            assert again.json() == {"success": True, "stopped": 0}
+        answer = await pg.fetchrow("select status, answer_no from chat_messages where reply_to = $1", question)
+        assert tuple(answer) == ("cancelled", 1)
+        ledger = await pg.fetchrow("select state, charged from usage_ledger where message_id = $1", question)
+        assert tuple(ledger) == ("released", 0)
+    finally:
+        await pg.close()
+        api.stop()
 
 
 async def _slow_next_answer(fake: FakeScope, **knobs: float) -> None:

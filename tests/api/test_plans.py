@@ -7,7 +7,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -18,9 +18,8 @@ from postgrest import APIError
 
 from core.settings import LlmSettings, Settings, SupabaseSettings, WorkerSettings, login_as
 from fakescope.server import FakeScope
-from localbase.postgres import Cluster
 from tests.api.conftest import ApiUser, client_for, make_admin, new_session, register_and_login, start_api
-from tests.conftest import LocalStack, isolated_stack, rows_of
+from tests.conftest import LocalStack, rows_of
 from worker.app import Worker
 
 QUESTION = "How far is the moon?"
@@ -34,15 +33,6 @@ async def put_on_plan(pg: asyncpg.Connection, user: ApiUser, plan: str, **limits
         f"insert into plans ({columns}) values ({values}) on conflict (id) do nothing", plan, plan, *limits.values()
     )
     await pg.execute("update user_plans set plan_id = $2 where user_id = $1", user.id, plan)
-
-
-@pytest.fixture
-def quiet_stack(
-    pg_cluster: Cluster, template_dsn: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LocalStack]:
-    """A stack of this test's own, with no worker until the test starts two."""
-    with isolated_stack(pg_cluster, f"cg_quota_{uuid.uuid4().hex[:8]}", tmp_path_factory) as local:
-        yield local
 
 
 async def test_fifty_sends_over_two_apis_then_two_workers_admit_exactly_ten_and_settle_each_once(
