@@ -21,12 +21,12 @@ from core import jwt
 TOKEN_SECONDS = 300
 KEY_PREFIX = "sk-cg-"
 _IDENTITY = (
-    "select key_id, user_id, key_name, status, null::boolean as allowed, null::int as retry_after "
+    "select key_id, user_id, key_name, status, is_anonymous, null::boolean as allowed, null::int as retry_after "
     "from public.api_key_identity($1)"
 )
 # The key, and for a live key one more send in its user's and its address's buckets: one round trip.
 _IDENTITY_COUNTED = """
-select k.key_id, k.user_id, k.key_name, k.status, h.allowed, h.retry_after
+select k.key_id, k.user_id, k.key_name, k.status, k.is_anonymous, h.allowed, h.retry_after
   from public.api_key_identity($1) k
   left join lateral (
     select bool_and(x.allowed) as allowed, max(x.retry_after) filter (where not x.allowed) as retry_after
@@ -47,8 +47,9 @@ class KeyCaller:
     user: CurrentUser  # the same claims, for the API's own Postgres door
 
 
-def key_claims(user_id: str, key_id: str) -> dict[str, Any]:
-    """The claims a key's requests carry: the user's, for a few minutes, never an admin's."""
+def key_claims(user_id: str, key_id: str, *, is_anonymous: bool) -> dict[str, Any]:
+    """The claims a key's requests carry: the user's, for a few minutes, never an admin's; a guest's
+    key is a guest's (`is_anonymous`: the guest limit holds)."""
     now = int(time.time())
     return {
         "aud": "authenticated",
@@ -60,13 +61,13 @@ def key_claims(user_id: str, key_id: str) -> dict[str, Any]:
         "amr": [{"method": "api_key", "timestamp": now}],
         "app_metadata": {"provider": "api_key", "key_id": key_id},
         "user_metadata": {},
-        "is_anonymous": False,
+        "is_anonymous": is_anonymous,
     }
 
 
-def mint_token(user_id: str, key_id: str, keys: jwt.KeySet) -> str:
+def mint_token(user_id: str, key_id: str, keys: jwt.KeySet, *, is_anonymous: bool) -> str:
     """A user JWT for a few minutes, signed as Auth signs them (the signing key, else HS256)."""
-    return keys.sign(key_claims(user_id, key_id))
+    return keys.sign(key_claims(user_id, key_id, is_anonymous=is_anonymous))
 
 
 async def key_caller(
@@ -100,6 +101,6 @@ async def key_caller(
     key_id, user_id = str(found[0]["key_id"]), str(found[0]["user_id"])
     if sending is not None and found[0]["allowed"] is False:
         raise sending[0].refused_send(user_id, sending[1], int(found[0]["retry_after"] or 1))
-    claims = key_claims(user_id, key_id)
+    claims = key_claims(user_id, key_id, is_anonymous=bool(found[0]["is_anonymous"]))
     user = CurrentUser(user_id, keys.sign(claims), None, claims)
     return KeyCaller(key_id, str(found[0]["key_name"]), user_id, user.token, user)

@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import Callable
 
 import asyncpg
 import httpx
 import openai
+import postgrest
 import pytest
-from supabase import AsyncClient
+from supabase import AsyncClient, acreate_client
 
 from api.compat.keys import mint_token
 from core.jwt import KeySet
@@ -188,7 +190,7 @@ async def test_a_key_cannot_mint_keys_or_act_as_admin(api: ApiProcess, rest: Asy
 
     key = await create_key(rest)
     user = (await rest.auth.get_user()).user  # type: ignore[union-attr]
-    token = mint_token(user.id, key["id"], KeySet(stack.jwt_secret))
+    token = mint_token(user.id, key["id"], KeySet(stack.jwt_secret), is_anonymous=False)
     async with httpx.AsyncClient(trust_env=False) as client:
         made = await client.post(
             f"{stack.url}/rest/v1/rpc/create_api_key",
@@ -196,6 +198,39 @@ async def test_a_key_cannot_mint_keys_or_act_as_admin(api: ApiProcess, rest: Asy
             headers={"apikey": stack.anon_key, "Authorization": f"Bearer {token}"},
         )
     assert made.status_code == 403, made.text
+
+
+async def test_a_guest_makes_no_key_and_a_key_a_guest_made_before_keeps_the_guest_limit(
+    api: ApiProcess, stack: LocalStack, pg: asyncpg.Connection
+) -> None:
+    guest = await acreate_client(stack.url, stack.anon_key)
+    signed = await guest.auth.sign_in_anonymously()
+    assert signed.user is not None
+    guest_id = uuid.UUID(signed.user.id)
+    with pytest.raises(postgrest.APIError) as refused:
+        await guest.rpc("create_api_key", {"key_name": "script"}).execute()
+    assert refused.value.code == "GuestNotAllowed"
+    secret = f"sk-cg-{uuid.uuid4().hex}"  # a key made before guests were refused keys
+    await pg.execute(
+        "insert into api_keys (user_id, name, prefix, key_hash)"
+        " values ($1, 'old', left($2, 12), sha256(convert_to($2, 'UTF8')))",
+        guest_id,
+        secret,
+    )
+    session = await pg.fetchval("insert into chat_sessions (user_id) values ($1) returning id", guest_id)
+    await pg.execute(  # the guest's 20 questions, stored by a trusted role (not admitted)
+        "insert into chat_messages (session_id, user_id, content)"
+        " select $1, $2, 'q' || g from generate_series(1, 20) g",
+        session,
+        guest_id,
+    )
+    body = {"model": "qwen-turbo", "messages": [{"role": "user", "content": "a 21st question"}]}
+    async with httpx.AsyncClient(trust_env=False, timeout=40) as client:
+        response = await client.post(
+            f"{api.url}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {secret}"}
+        )
+    assert (response.status_code, response.json()["error"]["code"]) == (403, "Forbidden"), response.text
+    assert await pg.fetchval(QUESTIONS, guest_id) == 20
 
 
 async def test_a_header_names_the_session_and_only_the_users_own(
