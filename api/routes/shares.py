@@ -62,13 +62,23 @@ class SharesResponse(msgspec.Struct):
     success: bool = True
 
 
+class SharedAttachment(msgspec.Struct, omit_defaults=True):
+    """What a shared file is; never where it is stored (its path names the owner)."""
+
+    name: str
+    mime_type: str
+    size: int
+    width: int | None = None
+    height: int | None = None
+
+
 class SharedMessage(msgspec.Struct, omit_defaults=True):
     type: str
     content: str
     created_at: str
     model: str | None = None
     reasoning: str | None = None
-    attachments: list[Any] | None = None
+    attachments: list[SharedAttachment] | None = None
 
 
 class SharedConversation(msgspec.Struct):

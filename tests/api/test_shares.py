@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
 import asyncpg
 import httpx
+import openai
 import pytest
 from postgrest.types import ReturnMethod
 from supabase import AsyncClient, acreate_client
@@ -14,6 +16,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.api.conftest import ApiProcess, ApiUser, error_of, new_session, until
+from tests.api.test_openai_files import document
 from tests.conftest import LocalStack
 from worker.app import Worker
 
@@ -171,3 +174,28 @@ async def test_a_share_named_by_its_client_is_made_once(
     assert [r["session_id"] for r in rows] == [session["id"]]
     bad = await http.post(f"/api/sessions/{session['id']}/share", json={"share_id": "nope"}, headers=alice.headers)
     assert error_of(bad)["code"] == "InvalidId"
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_share_with_its_attachments_says_what_each_file_is_never_whose_it_is(
+    sdk: openai.AsyncOpenAI, http: httpx.AsyncClient, alice: ApiUser, pg: asyncpg.Connection, stack: LocalStack
+) -> None:
+    """Through the API and through read_share, as the web app's page reads it."""
+    question = f"Summarise the notes {uuid.uuid4().hex[:6]}"
+    content: list[Any] = [
+        {"type": "text", "text": question},
+        document("text/plain", b"# Notes\nbuy tea\n", "notes.txt"),
+    ]
+    await sdk.chat.completions.create(model="qwen-turbo", messages=[{"role": "user", "content": content}])
+    session = await pg.fetchval("select session_id::text from chat_messages where content = $1", question)
+    made = await http.post(f"/api/sessions/{session}/share", json={"include_attachments": True}, headers=alice.headers)
+    assert made.status_code == 201, made.text
+    token = made.json()["share"]["token"]
+    opened = await http.get(f"/api/share/{token}")
+    assert opened.status_code == 200, opened.text
+    anon = await acreate_client(stack.url, stack.anon_key)
+    direct: Any = (await anon.rpc("read_share", {"token": token}).execute()).data
+    notes_file = [{"name": "notes.txt", "mime_type": "text/plain", "size": 16}]
+    assert opened.json()["share"]["messages"][0]["attachments"] == direct["messages"][0]["attachments"] == notes_file
+    assert alice.id not in opened.text
+    assert alice.id not in json.dumps(direct)

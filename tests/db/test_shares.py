@@ -1,6 +1,7 @@
 """Share links in the database: a frozen copy of the path, a token kept only as a hash, read by
 anyone with the token through read_share() alone, revoked by deleting the row; made under the
-caller's id when it names one, and a taken id refused as ShareIdTaken with nothing stored."""
+caller's id when it names one, and a taken id refused as ShareIdTaken with nothing stored. Shared
+attachments say what each file is, never where it is stored (its path names the owner)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import uuid
 import asyncpg
 import pytest
 
+from localbase.migrate import MIGRATIONS_DIR
 from tests.db.actors import Actor, acting_as, create_user
 from tests.db.refusals import refusal
 from tests.db.test_trees import Tree, acting
@@ -137,6 +139,44 @@ async def test_a_searched_answer_is_shared_with_its_sources(tree: Tree, db: asyn
     assert shared is not None
     messages: list[dict[str, object]] = shared["messages"]  # type: ignore[assignment]
     assert [m.get("sources") for m in messages] == [None, sources, None, None]
+
+
+async def test_shared_attachments_say_what_each_file_is_not_whose_it_is(tree: Tree, db: asyncpg.Connection) -> None:
+    stored = [
+        {"path": f"{tree.user}/{uuid.uuid4()}/pic.png", "name": "pic.png", "mime_type": "image/png", "size": 3},
+        {"path": f"{tree.user}/{uuid.uuid4()}/notes.txt", "name": "notes.txt", "mime_type": "text/plain", "size": 5},
+    ]
+    for file in stored:
+        await db.execute(
+            "insert into storage.objects (bucket_id, name, owner_id, version, metadata)"
+            " values ('attachments', $1, $2, 'v1', $3::jsonb)",
+            file["path"],
+            tree.user,
+            json.dumps({"size": file["size"], "mimetype": file["mime_type"]}),
+        )
+    attached = [{"bucket": "attachments", **stored[0], "width": 1, "height": 2}, {"bucket": "attachments", **stored[1]}]
+    await tree.answer(await tree.ask("what is this?", attachments=json.dumps(attached)), "a picture and notes")
+    shown = [
+        {"name": "pic.png", "mime_type": "image/png", "size": 3, "width": 1, "height": 2},
+        {"name": "notes.txt", "mime_type": "text/plain", "size": 5},
+    ]
+    shared = await read(db, (await share(db, tree.actor, tree.session, attachments=True))["token"])
+    assert shared is not None
+    assert shared["messages"][0]["attachments"] == shown  # type: ignore[index]
+    assert tree.user not in json.dumps(shared)
+
+    # A share made before 12-05 kept them whole: the migration scrubs it.
+    old = await share(db, tree.actor, tree.session, attachments=True)
+    await db.execute(
+        "update chat_shares set messages = jsonb_set(messages, '{0,attachments}', $2::jsonb) where id = $1",
+        old["id"],
+        json.dumps(attached),
+    )
+    migration = (MIGRATIONS_DIR / "20261205092000_shared_attachments_name_no_owner.sql").read_text()
+    await db.execute(migration[migration.rindex("update public.chat_shares") :])  # its last statement
+    scrubbed = await read(db, old["token"])
+    assert scrubbed is not None
+    assert scrubbed["messages"] == shared["messages"]
 
 
 async def test_a_share_under_the_callers_id_once(tree: Tree, db: asyncpg.Connection) -> None:
