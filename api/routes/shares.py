@@ -72,6 +72,15 @@ class SharedAttachment(msgspec.Struct, omit_defaults=True):
     height: int | None = None
 
 
+class SharedSource(msgspec.Struct):
+    """A web source a searched answer cites as [index], as the worker stores it."""
+
+    index: int
+    title: str
+    url: str
+    site_name: str = ""
+
+
 class SharedMessage(msgspec.Struct, omit_defaults=True):
     type: str
     content: str
@@ -79,6 +88,7 @@ class SharedMessage(msgspec.Struct, omit_defaults=True):
     model: str | None = None
     reasoning: str | None = None
     attachments: list[SharedAttachment] | None = None
+    sources: list[SharedSource] | None = None
 
 
 class SharedConversation(msgspec.Struct):

@@ -199,3 +199,22 @@ async def test_a_share_with_its_attachments_says_what_each_file_is_never_whose_i
     assert opened.json()["share"]["messages"][0]["attachments"] == direct["messages"][0]["attachments"] == notes_file
     assert alice.id not in opened.text
     assert alice.id not in json.dumps(direct)
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_shared_searched_answer_keeps_its_sources_through_the_api(
+    sdk: openai.AsyncOpenAI, http: httpx.AsyncClient, alice: ApiUser, pg: asyncpg.Connection, stack: LocalStack
+) -> None:
+    question = f"What happened in Hangzhou today? {uuid.uuid4().hex[:6]}"
+    await sdk.chat.completions.create(
+        model="qwen-plus", messages=[{"role": "user", "content": question}], extra_body={"enable_search": True}
+    )
+    session = await pg.fetchval("select session_id::text from chat_messages where content = $1", question)
+    made = await http.post(f"/api/sessions/{session}/share", json={}, headers=alice.headers)
+    assert made.status_code == 201, made.text
+    token = made.json()["share"]["token"]
+    anon = await acreate_client(stack.url, stack.anon_key)
+    direct: Any = (await anon.rpc("read_share", {"token": token}).execute()).data
+    sources = direct["messages"][-1]["sources"]
+    assert sources
+    assert (await http.get(f"/api/share/{token}")).json()["share"]["messages"][-1]["sources"] == sources
