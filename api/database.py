@@ -232,7 +232,8 @@ def database_error(exc: asyncpg.PostgresError) -> ApiError:
         return Conflict()
     if code == "23503":
         return NotFound()
-    if code in {"22P02", "23514", "22001", "23502", "22007", "22008"}:
+    # 22P05 and 22021: a NUL (in jsonb, in text) or a character the encoding lacks
+    if code in {"22P02", "23514", "22001", "23502", "22007", "22008", "22P05", "22021"}:
         return BadRequest(message)
     if code.startswith(("08", "53", "57")):
         return UpstreamUnavailable()

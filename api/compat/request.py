@@ -171,6 +171,8 @@ def parse_parameters(body: dict[str, Any]) -> dict[str, Any]:
     listed = isinstance(stop, list) and len(stop) <= 4 and all(isinstance(s, str) and s for s in stop)
     if not (stop is None or isinstance(stop, str) or listed):
         raise bad_request("stop must be a string or an array of at most 4 strings.", "stop", "invalid_value")
+    if any("\x00" in s for s in ([stop] if isinstance(stop, str) else stop or ())):
+        raise bad_request("stop strings must not contain NUL (\\u0000).", "stop", "invalid_value")
     if stop:  # an empty string or array stops nothing
         found["stop"] = stop
     if body.get("frequency_penalty") not in (None, 0):

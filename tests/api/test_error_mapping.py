@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 from supabase_auth import SyncGoTrueClient
@@ -28,6 +29,7 @@ from supabase_auth.errors import (
 )
 
 from api.autherrors import auth_error
+from api.database import database_error
 from tests.api.conftest import ApiProcess, ApiUser, start_api
 from tests.conftest import LocalStack, free_port
 
@@ -100,6 +102,21 @@ def test_supabase_py_errors_map_to_the_callers_fault(stack: LocalStack) -> None:
         (400, "ValidationError"),
         (401, "InvalidToken"),
     ]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        r"""select '"\u0000"'::jsonb""",  # 22P05: jsonb holds no NUL
+        r"select convert_from('\x00'::bytea, 'UTF8')",  # 22021: nor does text
+    ],
+)
+async def test_a_nul_the_database_cannot_store_is_the_callers_400(pg: asyncpg.Connection, sql: str) -> None:
+    """As a NUL in /v1's `stop` met it in the question's parameters (a 500 until 12-05)."""
+    with pytest.raises(asyncpg.PostgresError) as refused:
+        await pg.fetchval(sql)
+    error = database_error(refused.value)
+    assert (error.status, error.code) == (400, "ValidationError")
 
 
 def test_auth_not_answering_is_503_and_anything_else_is_500() -> None:

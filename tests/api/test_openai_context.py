@@ -311,6 +311,8 @@ async def test_the_requests_sampling_parameters_reach_the_model_and_bound_the_an
         ({"max_tokens": 10.5}, "max_tokens", "invalid_value"),
         ({"seed": -1}, "seed", "invalid_value"),
         ({"stop": ["a", "b", "c", "d", "e"]}, "stop", "invalid_value"),
+        ({"stop": ["END", "\u0000"]}, "stop", "invalid_value"),
+        ({"stop": "END\u0000"}, "stop", "invalid_value"),
         ({"frequency_penalty": 0.5}, "frequency_penalty", "unsupported_parameter"),
         ({"n": 2}, "n", "unsupported_parameter"),
         ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools", "unsupported_parameter"),
