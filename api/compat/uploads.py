@@ -120,10 +120,13 @@ def decode_document(part: dict[str, Any], at: int, number: int) -> RequestFile:
     looks = {"application/pdf": data.startswith(b"%PDF-"), DOCX: data.startswith(b"PK\x03\x04")}.get(mime)
     if looks is None:  # text: it must read as UTF-8
         try:
-            data.decode("utf-8")
-            looks = True
+            text = data.decode("utf-8")
         except UnicodeDecodeError:
             looks = False
+        else:
+            if not text.strip():  # nothing the worker could read (worker/documents.py)
+                raise _refused(at, "the document has no text.", "invalid_document")
+            looks = True
     if not looks:
         raise _refused(at, f"the data is not a {EXTENSIONS[mime].upper()} document.", "invalid_document")
     given = ref.get("filename")
