@@ -7,7 +7,7 @@ join refused because the token expired on the way (checked unexpired just before
 no clock skew) is TokenExpired, the caller's to renew, not an outage.
 
 Event names are the worker's (worker/broadcast.py): `reasoning` (the model's thinking) and `chunk`
-{message_id, reply_to, attempt, seq, offset, delta} while streaming, then `done` {..., status,
+{message_id, reply_to, attempt, seq, offset, delta, model} while streaming, then `done` {..., status,
 tokens_used, ...} once the row is final. `seq`
 restarts at 1 when another worker retakes the answer with a higher `attempt`. Names meaning the
 same (`error`, `cancelled`, `completed`, ...) or a payload with a final `status` are treated as
@@ -48,6 +48,7 @@ class ReplyEvent:
     delta: str = ""
     offset: int | None = None  # where `delta` starts in the answer's text (resume: no gap, no repeat)
     reasoning: bool = False  # `delta` is thinking (`reasoning`), not answer text; `offset` counts in it
+    model: str | None = None  # the model answering, once the worker has chosen it
 
 
 def parse_event(event: str, payload: dict[str, Any]) -> ReplyEvent | None:
@@ -71,6 +72,7 @@ def parse_event(event: str, payload: dict[str, Any]) -> ReplyEvent | None:
         delta=delta if isinstance(delta, str) else "",
         offset=offset if isinstance(offset, int) and offset >= 0 else None,
         reasoning=not final and name == "reasoning",
+        model=model if isinstance(model := data.get("model"), str) and model else None,
     )
 
 

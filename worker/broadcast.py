@@ -6,6 +6,8 @@ it, migrations/..._realtime_channels.sql) as event `reasoning` (the model's thin
 reply_to, attempt, seq, status, length, finish_reason, error_code, error_message, tokens_used,
 reasoning_ms, sources}. `seq` counts from 1 per attempt, so a client orders chunks and sees
 gaps; a retaken answer starts again with a higher `attempt` and replaces the text shown so far.
+Once the answer's prompt is built, each message also names the model answering (`model`), so an
+OpenAI-compatible stream names it from its first chunk.
 Each `chunk` and `reasoning` also carries `offset`: where its delta starts in that kind's text (in
 characters, as the row's `content` counts them). A client that joins mid-answer reads the row's
 text so far and keeps from each chunk only what lies beyond it: no gap, no repeat (resume).
@@ -64,6 +66,11 @@ class Broadcaster:
     def open(self, message_id: str, reply_to: str, attempt: int, session_id: str) -> None:
         meta = {"message_id": message_id, "reply_to": reply_to, "attempt": attempt}
         self._boxes[(message_id, attempt)] = _Outbox(f"chat:{session_id}", meta)
+
+    def name_model(self, message_id: str, attempt: int, model: str) -> None:
+        """The model answering: every message about the answer from now on names it (`model`)."""
+        if (box := self._boxes.get((message_id, attempt))) is not None:
+            box.meta["model"] = model
 
     def chunk(self, message_id: str, attempt: int, delta: str, kind: str = "chunk") -> None:
         """Queue a delta of `kind` ("chunk" for answer text, "reasoning" for thinking); an answer's

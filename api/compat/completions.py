@@ -137,6 +137,7 @@ class _Text:
     attempt: int = 0
     answer: _Track = field(default_factory=_Track)
     thinking: _Track = field(default_factory=_Track)
+    started: bool = False  # the role chunk was sent
 
 
 class Relay:
@@ -166,6 +167,9 @@ class Relay:
         self.id = "chatcmpl-" + question_id.replace("-", "")
         self.created = int(time.time())
         self._listening = False
+        # The model answering, as every chunk names it (OpenAI's: the model that answered, not the
+        # name asked for, e.g. role:<slug>): the worker's, from its chunks or the final row.
+        self.model: str | None = None
 
     async def read(self) -> dict[str, Any]:
         """The question's session and its answer's row so far (`id` null before the claim)."""
@@ -246,12 +250,12 @@ class Relay:
             message["annotations"] = annotations
         return message
 
-    def _chunk(self, delta: dict[str, Any], reason: str | None = None, model: str | None = None) -> bytes:
+    def _chunk(self, model: str, delta: dict[str, Any], reason: str | None = None) -> bytes:
         body: dict[str, Any] = {
             "id": self.id,
             "object": "chat.completion.chunk",
             "created": self.created,
-            "model": model or self.ask.model,
+            "model": model,
             "system_fingerprint": None,
             "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}],
         }
@@ -260,19 +264,17 @@ class Relay:
         return b"data: " + _encoder.encode(body) + b"\n\n"
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        """OpenAI's SSE stream: a role chunk, content chunks as they arrive, a finish chunk,
-        the usage chunk when asked for, then [DONE]. Errors after the start are `data: {error}`."""
+        """OpenAI's SSE stream: a role chunk once the worker names the model answering, content
+        chunks as they arrive, a finish chunk, the usage chunk when asked for, then [DONE]. Errors
+        are `data: {error}`."""
         try:
-            yield self._chunk({"role": "assistant", "content": "", "refusal": None})
             known = _Text()
             answer: dict[str, Any] | None = await self.ready()
             assert answer is not None
             if answer.get("status") not in FINAL_STATUSES:
                 known.attempt = int(answer.get("attempts") or 0)
                 known.answer.text, known.thinking.text = _stored(answer, "content"), _stored(answer, "reasoning")
-                answer = None
-                for piece in self._more(known):
-                    yield piece
+                answer = None  # sent once the model answering is known
             deadline = time.monotonic() + self.wait
             while answer is None and (remaining := deadline - time.monotonic()) > 0:
                 event = await self._next(min(self.poll, remaining))
@@ -280,6 +282,7 @@ class Relay:
                     continue
                 if event is not None and not event.final:
                     deadline = time.monotonic() + self.wait  # the answer is alive
+                    self.model = self.model or event.model
                     await self._apply(known, event)
                     for piece in self._more(known):
                         yield piece
@@ -325,12 +328,16 @@ class Relay:
             await asyncio.sleep(_CATCH_UP_EVERY)
         return False
 
-    def _more(self, known: _Text, model: str | None = None) -> list[bytes]:
-        """A reasoning_content chunk, then a content chunk, with what extends what was sent."""
-        pieces = []
+    def _more(self, known: _Text) -> list[bytes]:
+        """Once the model answering is known: the role chunk (first), a reasoning_content chunk,
+        then a content chunk, with what extends what was sent."""
+        if (model := self.model) is None:
+            return []
+        pieces = [] if known.started else [self._chunk(model, {"role": "assistant", "content": "", "refusal": None})]
+        known.started = True
         for track, field_name in ((known.thinking, "reasoning_content"), (known.answer, "content")):
             if len(track.text) > len(track.sent) and track.text.startswith(track.sent):
-                pieces.append(self._chunk({field_name: track.text[len(track.sent) :]}, model=model))
+                pieces.append(self._chunk(model, {field_name: track.text[len(track.sent) :]}))
                 track.sent = track.text
         return pieces
 
@@ -344,13 +351,13 @@ class Relay:
         if answer.get("status") == "error":
             yield b"data: " + _encoder.encode(answer_error(answer).body()) + b"\n\n"
             return
-        model = str(answer.get("model") or self.ask.model)
+        model = self.model = self.model or str(answer.get("model") or self.ask.model)
         known.answer.text, known.thinking.text = _stored(answer, "content"), _stored(answer, "reasoning")
-        for piece in self._more(known, model):
+        for piece in self._more(known):
             yield piece
         if annotations := annotations_of(answer):  # once the text they point into is all sent
-            yield self._chunk({"annotations": annotations}, model=model)
-        yield self._chunk({}, finish_reason(answer), model=model)
+            yield self._chunk(model, {"annotations": annotations})
+        yield self._chunk(model, {}, finish_reason(answer))
         if self.ask.include_usage:
             usage = {
                 "id": self.id,

@@ -120,6 +120,24 @@ async def test_raw_sse_is_openais_exact_chunk_format(api: ApiProcess, rest: Asyn
     assert all(c["choices"][0]["finish_reason"] is None for c in chunks[:-1])
 
 
+async def test_every_chunk_names_the_model_that_answered_as_the_completion_does(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, owner: ApiUser, worker: Worker
+) -> None:
+    """OpenAI's `model` is the model that answered: a role's, not `role:<slug>`, from the first chunk
+    (the content chunks named the role until 12-05, the closing ones the model)."""
+    stream = await sdk.chat.completions.create(
+        model="role:tech_expert", messages=[{"role": "user", "content": "streamed"}], stream=True
+    )
+    streamed = {chunk.model async for chunk in stream}
+    done = await sdk.chat.completions.create(model="role:tech_expert", messages=[{"role": "user", "content": "plain"}])
+    stored = await pg.fetch(
+        "select a.model from chat_messages a join chat_messages q on q.id = a.reply_to"
+        " where q.user_id = $1 and q.content in ('streamed', 'plain')",
+        owner.id,
+    )
+    assert streamed == {done.model} == {r["model"] for r in stored} == {"qwen-turbo"}
+
+
 async def test_openai_style_errors(
     api: ApiProcess, rest: AsyncClient, owner: ApiUser, pg: asyncpg.Connection, sdk: openai.AsyncOpenAI
 ) -> None:
