@@ -79,7 +79,7 @@ def start_api(stack: LocalStack, log: Path, **env: str) -> ApiProcess:
     )
     api = ApiProcess(f"http://127.0.0.1:{port}", process, log)
     try:
-        wait_for_http(f"{api.url}/health", process)
+        wait_for_http(f"{api.url}/schema/openapi.json", process)  # serving; /health is 503 while Auth is not
     except Exception:
         api.stop()
         raise

@@ -172,7 +172,7 @@ async def test_shared_attachments_say_what_each_file_is_not_whose_it_is(tree: Tr
         old["id"],
         json.dumps(attached),
     )
-    migration = (MIGRATIONS_DIR / "20261205092000_shared_attachments_name_no_owner.sql").read_text()
+    migration = (MIGRATIONS_DIR / "20261205114500_shared_attachments_name_no_owner.sql").read_text()
     await db.execute(migration[migration.rindex("update public.chat_shares") :])  # its last statement
     scrubbed = await read(db, old["token"])
     assert scrubbed is not None
