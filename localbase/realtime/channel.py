@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from localbase.realtime import protocol
 from localbase.realtime.connection import Channel, Connection
-from localbase.realtime.filters import Binding, BindingError, parse_binding
+from localbase.realtime.filters import Binding, BindingError, PatternBudget, parse_binding
 from localbase.realtime.tokens import TokenError, expiry_message, verify
 
 if TYPE_CHECKING:
@@ -41,12 +41,13 @@ async def join(service: Realtime, conn: Connection, frame: protocol.Frame) -> No
         return
     specs = [s for s in config.get("postgres_changes") or [] if isinstance(s, dict)]
     failed: Binding | None = None
+    budget = PatternBudget()  # what this join's patterns may cost to compile, all together
     for spec in specs:
         try:
-            channel.bindings.append(parse_binding(spec))
+            binding = _unparsed(spec) if failed is not None else parse_binding(spec, budget)
         except BindingError:
-            failed = parse_binding({"event": "*", "schema": spec.get("schema"), "table": spec.get("table")})
-            channel.bindings.append(failed)
+            binding = failed = _unparsed(spec)
+        channel.bindings.append(binding)
     conn.channels[frame.topic] = channel
     service.hub.add(channel)
     service.watch_expiry(channel)
@@ -56,6 +57,12 @@ async def join(service: Realtime, conn: Connection, frame: protocol.Frame) -> No
         await service.presence.send_state(channel)
     if channel.bindings:
         await _confirm_bindings(service, channel, failed)
+
+
+def _unparsed(spec: dict[str, Any]) -> Binding:
+    """A binding's place in the join's reply, its filter not read: the channel's bindings fail
+    together (`_confirm_bindings`), so once one has failed nothing after it is compiled."""
+    return parse_binding({"event": "*", "schema": spec.get("schema"), "table": spec.get("table")})
 
 
 _CONFIG_PARTS = (

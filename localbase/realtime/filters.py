@@ -9,6 +9,16 @@ message of 25 characters and `like.%a%a%a%a%a%a%b` over a minute on one of 3,000
 whole fan-out (every user's streaming answers) waited. So patterns run on the `regex` module with a time limit
 (`_PATTERN_SECONDS` per row): a row whose test takes longer does not match. A pattern that does
 not compile is a binding error, as any other bad filter.
+
+Compiling is the other cost, and `regex` has no time limit for it: it expands counted repeats, so
+one join frame's `match.a{2000000}` held the event loop (every socket, and Auth, REST and Storage
+behind the same gateway) for ~1 s and kept half a gigabyte. So a pattern is measured before it is
+compiled (`measure`): at most `MAX_PATTERN_LENGTH` characters (a literal's search tables cost the
+cube of its length, lazily, at its first search), repeat counts at most `MAX_REPEAT` (255, Postgres's
+own limit: `a{256}` is an invalid regular expression there), and its size with every counted repeat
+expanded, nested ones multiplied, at most what is left of the join's `PATTERN_BUDGET` (a few
+milliseconds and megabytes of compiling per join). Verbose (`x`) and version 1 (`V1`) patterns are
+refused: their comments and nested sets would be read differently here than by `regex`.
 """
 
 from __future__ import annotations
@@ -26,6 +36,14 @@ import regex
 EVENTS = ("*", "INSERT", "UPDATE", "DELETE")
 _MAX_IN_VALUES = 100
 _PATTERN_SECONDS = 0.002
+MAX_PATTERN_LENGTH = 256
+MAX_REPEAT = 255
+PATTERN_BUDGET = 2_000
+_REPEAT = re.compile(r"\{(\d*)(,?)(\d*)\}")
+_POSIX_CLASS = re.compile(r"\[:\^?\w+:\]")
+_FLAGS = re.compile(r"\(\?([-abefiLmprsuwxV01]+)[:)]")
+_GROUP_HEADER = re.compile(r"\(\?(?:[:=!>|]|<[=!]|P?<\w+>|[-a-zA-Z]*:)")
+_BRACED_ESCAPES = frozenset("pPN")
 _CONDITION = re.compile(
     r"\s*([^=,\s]+)=(not\.)?(eq|neq|lt|lte|gt|gte|in|like|ilike|is|match|imatch|isdistinct)\.(\([^)]*\)|[^,]*)\s*(,|$)"
 )
@@ -33,6 +51,22 @@ _CONDITION = re.compile(
 
 class BindingError(ValueError):
     """A binding the server cannot honour (reported in the `system` message after join)."""
+
+
+class PatternBudget:
+    """What one join's patterns may still cost to compile, in `measure`'s units."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, units: int = PATTERN_BUDGET) -> None:
+        self.left = units
+
+    def spend(self, text: str) -> None:
+        """Take `text`'s size, or refuse it (BindingError) before it is compiled."""
+        size = measure(text)
+        if size > self.left:
+            raise BindingError(f"pattern too large: {text[:40]!r} expands to {size} (left in this join: {self.left})")
+        self.left -= size
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +103,9 @@ class Binding:
         return all(c.column in row and c.test(row[c.column]) for c in self.conditions)
 
 
-def parse_binding(spec: dict[str, Any]) -> Binding:
-    """A binding from a join's `postgres_changes` element; its id is a 27-bit hash, as Supabase's."""
+def parse_binding(spec: dict[str, Any], budget: PatternBudget | None = None) -> Binding:
+    """A binding from a join's `postgres_changes` element; its id is a 27-bit hash, as Supabase's.
+    Its patterns are paid for from `budget` (the join's), else from a budget of their own."""
     event = str(spec.get("event") or "*").upper()
     if event not in EVENTS:
         raise BindingError(f"invalid event {event}")
@@ -78,7 +113,7 @@ def parse_binding(spec: dict[str, Any]) -> Binding:
     table = spec.get("table")
     table = None if table in (None, "", "*") else str(table)
     raw_filter = spec.get("filter")
-    conditions = parse_filter(str(raw_filter)) if raw_filter else ()
+    conditions = parse_filter(str(raw_filter), budget or PatternBudget()) if raw_filter else ()
     select = spec.get("select")
     key = sys.intern(f"{event}|{schema}|{table}|{raw_filter}|{select}")
     return Binding(
@@ -93,7 +128,7 @@ def parse_binding(spec: dict[str, Any]) -> Binding:
     )
 
 
-def parse_filter(text: str) -> tuple[Condition, ...]:
+def parse_filter(text: str, budget: PatternBudget) -> tuple[Condition, ...]:
     conditions: list[Condition] = []
     position = 0
     while position < len(text):
@@ -101,7 +136,7 @@ def parse_filter(text: str) -> tuple[Condition, ...]:
         if match is None:
             raise BindingError(f"invalid filter {text!r}")
         column, negated, op, value, _ = match.groups()
-        test = _test(op, value)
+        test = _test(op, value, budget)
         conditions.append(Condition(column, _negate(test) if negated else test))
         position = match.end()
     return tuple(conditions)
@@ -111,7 +146,7 @@ def _negate(test: Callable[[Any], bool]) -> Callable[[Any], bool]:
     return lambda v: not test(v)
 
 
-def _test(op: str, value: str) -> Callable[[Any], bool]:
+def _test(op: str, value: str, budget: PatternBudget) -> Callable[[Any], bool]:
     if op == "in":
         if not (value.startswith("(") and value.endswith(")")):
             raise BindingError("in filter needs a parenthesised list")
@@ -123,14 +158,108 @@ def _test(op: str, value: str) -> Callable[[Any], bool]:
         wanted = {"null": None, "true": True, "false": False}.get(value.lower(), "unknown")
         return lambda v: v is wanted if wanted is not None else v is None
     if op in ("like", "ilike"):
+        if len(value) > MAX_PATTERN_LENGTH:
+            raise BindingError(f"pattern longer than {MAX_PATTERN_LENGTH} characters")
         text = "".join(".*" if c in "%*" else "." if c == "_" else regex.escape(c) for c in value)
+        budget.spend(text)
         return _pattern(text, regex.IGNORECASE if op == "ilike" else 0, whole=True)
     if op in ("match", "imatch"):
+        budget.spend(value)
         return _pattern(value, regex.IGNORECASE if op == "imatch" else 0, whole=False)
     if op == "isdistinct":
         return lambda v: v is None or not _equal(v, value)
     compare = _COMPARISONS[op]
     return lambda v: v is not None and _compare(compare, _order(v), _order(_coerce(v, value)))
+
+
+def measure(text: str) -> int:
+    """The size of pattern `text` as compiling it costs: its atoms with every counted repeat
+    expanded (nested ones multiplied, alternatives added), and never less than its length.
+
+    BindingError for a pattern refused before compiling: longer than MAX_PATTERN_LENGTH, a repeat
+    count above MAX_REPEAT, verbose or version 1. The reading errs on the large side (a `{n}` this
+    does not take for a repeat is still held to MAX_REPEAT); what it cannot place is left to
+    `regex`, which refuses such a pattern anyway.
+    """
+    if len(text) > MAX_PATTERN_LENGTH:
+        raise BindingError(f"pattern longer than {MAX_PATTERN_LENGTH} characters")
+    flags = next((m.group(1) for m in _FLAGS.finditer(text) if "x" in m.group(1) or "V1" in m.group(1)), None)
+    if flags is not None:
+        raise BindingError(f"pattern flags {flags!r}: verbose and version 1 patterns are not supported")
+    for bound in _REPEAT.finditer(text):
+        if any(count and int(count) > MAX_REPEAT for count in (bound.group(1), bound.group(3))):
+            raise BindingError(f"pattern repeat {bound.group(0)} above {MAX_REPEAT}")
+    groups: list[list[int]] = [[]]  # the sizes of the items of each open group, innermost last
+    position, end = 0, len(text)
+    while position < end:
+        items = groups[-1]
+        char = text[position]
+        repeat = _REPEAT.match(text, position) if char == "{" else None
+        if char in "*+?" and items:
+            position += 1 + _lazy_or_possessive(text, position + 1)
+        elif repeat is not None and (repeat.group(1) or repeat.group(2)) and items:
+            items[-1] *= max(1, max((int(c) for c in (repeat.group(1), repeat.group(3)) if c), default=1))
+            position = repeat.end() + _lazy_or_possessive(text, repeat.end())
+        elif char == "\\":
+            items.append(1)
+            position = _escape_end(text, position)
+        elif char == "[":
+            items.append(1)
+            position = _set_end(text, position)
+        elif text.startswith("(?#", position):
+            position = _escape_end(text, position, stop=")")
+        elif char == "(":
+            groups.append([])
+            header = _GROUP_HEADER.match(text, position)
+            position = position + 1 if header is None else header.end()
+        elif char == ")" and len(groups) > 1:
+            inner = groups.pop()
+            groups[-1].append(1 + sum(inner))
+            position += 1
+        else:
+            items.append(1)
+            position += 1
+    while len(groups) > 1:  # unbalanced: regex refuses it, but count it all the same
+        inner = groups.pop()
+        groups[-1].append(1 + sum(inner))
+    return max(sum(groups[0]), len(text))
+
+
+def _lazy_or_possessive(text: str, position: int) -> int:
+    return 1 if text.startswith(("?", "+"), position) else 0
+
+
+def _escape_end(text: str, position: int, stop: str = "") -> int:
+    """Past the escape at `position` (`\\p{...}`, `\\N{...}` whole); with `stop`, past the first
+    unescaped `stop` from there (a comment)."""
+    end = len(text)
+    if stop:
+        while position < end and text[position] != stop:
+            position += 2 if text[position] == "\\" else 1
+        return position + 1
+    if text[position + 1 : position + 2] in _BRACED_ESCAPES and text.startswith("{", position + 2):
+        close = text.find("}", position + 3)
+        return end if close < 0 else close + 1
+    return position + 2
+
+
+def _set_end(text: str, position: int) -> int:
+    """Past the character set opening at `position` (version 0: `]` first is a member, sets do not
+    nest, `[:alpha:]` is a class)."""
+    end = len(text)
+    position += 1
+    if text.startswith("^", position):
+        position += 1
+    if text.startswith("]", position):
+        position += 1
+    while position < end and text[position] != "]":
+        if text[position] == "\\":
+            position = _escape_end(text, position)
+        elif (posix := _POSIX_CLASS.match(text, position)) is not None:
+            position = posix.end()
+        else:
+            position += 1
+    return position + 1
 
 
 def _pattern(text: str, flags: int, *, whole: bool) -> Callable[[Any], bool]:

@@ -72,3 +72,38 @@ async def test_a_pattern_that_does_not_compile_is_a_binding_error(
     await eventually(lambda: len(states) > 1, what="the system message's error")
     assert [state.value for state, _ in states[:2]] == ["SUBSCRIBED", "CHANNEL_ERROR"]
     assert "Unable to subscribe to changes" in str(states[1][1])
+
+
+async def _bindings_state(client: AsyncRealtimeClient, name: str, filters: list[str]) -> list[str]:
+    """The states of a channel with one binding per filter: SUBSCRIBED, then CHANNEL_ERROR if the
+    bindings were refused; SUBSCRIBED alone once "Subscribed to PostgreSQL" came."""
+    channel = client.channel(name)
+    for condition in filters:
+        channel.on_postgres_changes(
+            Change.All, lambda _: None, table="chat_messages", schema="public", filter=condition
+        )
+    states: list[Any] = []
+    confirmed: list[Any] = []
+    channel.on_system(confirmed.append)
+    await channel.subscribe(lambda state, error: states.append((state, error)))
+    await eventually(lambda: len(states) > 1 or bool(confirmed), what="the system message")
+    return [state.value for state, _ in states[:2]]
+
+
+async def test_a_pattern_too_costly_to_compile_is_refused_before_it_is_compiled(
+    alice: RealtimeUser, realtime_client: Callable[..., AsyncRealtimeClient]
+) -> None:
+    # One join frame's `match.a{2000000}` held the gateway's event loop (every socket, and Auth,
+    # REST and Storage) for ~1 s and kept half a gigabyte: `regex` expands counted repeats.
+    client = realtime_client(alice.access_token)
+    refused = ["SUBSCRIBED", "CHANNEL_ERROR"]
+    assert await _bindings_state(client, "huge-repeat", ["content=match.a{2000000}"]) == refused
+    assert await _bindings_state(client, "over-postgres-limit", ["content=match.a{256}"]) == refused
+    assert await _bindings_state(client, "nested-repeats", ["content=match.(?:(?:a{100}){100}){100}"]) == refused
+    assert await _bindings_state(client, "long", ["content=like." + "a" * 257]) == refused
+    assert await _bindings_state(client, "verbose", ["content=match.(?x)a"]) == refused
+    # The join's patterns share one budget: each of these alone is accepted.
+    two = ["content=match.(?:a{255}){7}", "content=imatch.(?:b{255}){7}"]
+    assert await _bindings_state(client, "over-the-join-budget", two) == refused
+    at_the_limits = ["content=match.(?:a{255}){7}", "content=like." + "%a" * 50]
+    assert await _bindings_state(client, "at-the-limits", at_the_limits) == ["SUBSCRIBED"]
