@@ -235,6 +235,10 @@ class LocalbaseSettings:
     mail_from: str = field(default_factory=lambda: env_str("GOTRUE_SMTP_ADMIN_EMAIL", "admin@email.com"))
     realtime_authz_ttl: float = field(default_factory=lambda: env_float("REALTIME_AUTHZ_TTL_SECONDS", 5.0))
     realtime_heartbeat_timeout: float = field(default_factory=lambda: env_float("REALTIME_HEARTBEAT_TIMEOUT", 60.0))
+    # Channels one socket may hold at once, as Realtime's tenant max_channels_per_client (its default).
+    realtime_max_channels_per_client: int = field(
+        default_factory=lambda: env_int("REALTIME_MAX_CHANNELS_PER_CLIENT", 100)
+    )
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Joining a topic on one socket: join, leave, token refresh and expiry (spec 4.3, 4.7).
 
-Join order: verify the token, authorize a private read, register, reply with the bindings as sent
-plus their ids, then presence_state and the "Subscribed to PostgreSQL" system message.
+Join order: the socket's channel limit (max_channels_per_client, checked before the token as
+Realtime does), verify the token, authorize a private read, register, reply with the bindings as
+sent plus their ids, then presence_state and the "Subscribed to PostgreSQL" system message.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ async def join(service: Realtime, conn: Connection, frame: protocol.Frame) -> No
     malformed = _malformed(config)
     if malformed is not None:
         await conn.reply(frame, "error", {"reason": f"Invalid join payload: {malformed}"})
+        return
+    if len(conn.channels) >= service.max_channels_per_client:
+        await conn.reply(frame, "error", {"reason": "ChannelRateLimitReached: Too many channels"})
         return
     try:
         claims = _claims(service, conn, payload)

@@ -27,5 +27,6 @@ class Realtime(Protocol):
     presence: Presence
     broadcast: Broadcast
     catalog: Catalog
+    max_channels_per_client: int
 
     def watch_expiry(self, channel: Channel) -> None: ...

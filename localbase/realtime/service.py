@@ -36,6 +36,7 @@ class RealtimeService:
         self.keys = settings.supabase.keys
         self.opaque_keys = {SECRET_KEY: settings.supabase.service_role_key, PUBLISHABLE_KEY: settings.supabase.anon_key}
         self.heartbeat_timeout = settings.localbase.realtime_heartbeat_timeout
+        self.max_channels_per_client = settings.localbase.realtime_max_channels_per_client
         self.hub = Hub()
         self.connections: set[Connection] = set()
         self._expiries: list[tuple[float, int, Channel]] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import websockets
 
@@ -60,3 +61,30 @@ async def test_a_join_whose_config_is_malformed_is_refused_and_the_socket_serves
             ]
         await ws.send(json.dumps(["9", "9", "realtime:odd-room", "phx_join", {"config": {"presence": {}}}]))
         assert json.loads(await ws.recv())[4]["status"] == "ok"
+
+
+async def _reply(ws: websockets.ClientConnection, ref: str) -> list[Any]:
+    """The reply to push `ref`, past whatever the server pushed before it."""
+    while True:
+        message = json.loads(await ws.recv())
+        if message[1] == ref and message[3] == "phx_reply":
+            return list(message)
+
+
+async def test_a_socket_holds_at_most_max_channels_per_client_and_refuses_a_join_past_them(stack: LocalStack) -> None:
+    # Once unlimited: one socket held any number of channels, each with bindings run on every change.
+    url = f"{ws_url(stack.url)}/websocket?apikey={stack.anon_key}&vsn=2.0.0"
+    async with websockets.connect(url) as ws:
+        for i in range(100):
+            await ws.send(json.dumps([str(i), str(i), f"realtime:many-{i}", "phx_join", {"config": {}}]))
+            assert (await _reply(ws, str(i)))[4] == {"status": "ok", "response": {"postgres_changes": []}}
+        await ws.send(json.dumps(["100", "100", "realtime:many-100", "phx_join", {"config": {}}]))
+        refused = {"status": "error", "response": {"reason": "ChannelRateLimitReached: Too many channels"}}
+        assert await _reply(ws, "100") == ["100", "100", "realtime:many-100", "phx_reply", refused]
+        # Joining a topic again replaces its channel; a leave frees a place.
+        await ws.send(json.dumps(["101", "101", "realtime:many-0", "phx_join", {"config": {}}]))
+        assert (await _reply(ws, "101"))[4]["status"] == "ok"
+        await ws.send(json.dumps(["1", "102", "realtime:many-1", "phx_leave", {}]))
+        assert (await _reply(ws, "102"))[4]["status"] == "ok"
+        await ws.send(json.dumps(["103", "103", "realtime:many-100", "phx_join", {"config": {}}]))
+        assert (await _reply(ws, "103"))[4]["status"] == "ok"
