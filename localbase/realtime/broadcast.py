@@ -64,7 +64,7 @@ class Broadcast:
     async def http(self, request: Request) -> None:
         """POST /api/broadcast (batch) and /api/broadcast/{topic}/events/{event} (single); 202 follows."""
         claims = self._caller(request)
-        parts = request.path.strip("/").split("/")
+        parts = _segments(request)
         body = await request.body(_MAX_BODY)
         if len(parts) == 2:
             messages = _batch(body)
@@ -75,9 +75,7 @@ class Broadcast:
                 payload = protocol.loads(body) if is_json else {"data": body.hex()}
             except Exception as exc:
                 raise HttpError(422, {"errors": {"payload": ["invalid JSON"]}}) from exc
-            messages = [
-                {"topic": unquote(parts[2]), "event": unquote(parts[4]), "payload": payload, "private": private}
-            ]
+            messages = [{"topic": parts[2], "event": parts[4], "payload": payload, "private": private}]
         else:
             raise HttpError(404, {"message": "Not found"})
         for message in messages:
@@ -97,6 +95,26 @@ class Broadcast:
             return verify(token, self._keys)
         except TokenError as exc:
             raise HttpError(401, {"message": exc.message}) from exc
+
+
+def _segments(request: Request) -> list[str]:
+    """The path below the mount in segments, each percent-decoded exactly once.
+
+    realtime-py's `http_send` quotes the topic and event into one segment each, so a topic may
+    hold `/` (`room/1` is `room%2F1`) and `%` (`a%41` is `a%2541`): the server's decoded path
+    splits the first and, decoded again, delivers the second to `aA`. So the raw path is split
+    first: its tail below the mount is the one that decodes to the routed path."""
+    path = request.path
+    raw = request.scope.get("raw_path")
+    if isinstance(raw, bytes):
+        segments = raw.decode("latin-1").split("/")
+        for start in range(1, len(segments)):
+            below = segments[start:]
+            if unquote("/" + "/".join(below)) == path:
+                while below and not below[-1]:
+                    below.pop()
+                return [unquote(segment) for segment in below]
+    return path.strip("/").split("/")
 
 
 def _batch(body: bytes) -> list[dict[str, Any]]:

@@ -100,3 +100,24 @@ async def test_realtime_send_reaches_session_owner_only(
     assert heard[0]["payload"]["text"] == "hi"
     assert heard[0]["meta"]["id"]
     assert public_heard == []  # a public channel of the same name is a different channel
+
+
+async def test_rest_broadcast_to_one_topic_reaches_that_topic_however_it_is_spelt(
+    realtime_client: Callable[..., AsyncRealtimeClient],
+) -> None:
+    # realtime-py's http_send quotes the topic into one path segment: `room/1` was a 404, and
+    # `a%41` was decoded twice and delivered to `aA`.
+    client = realtime_client()
+    heard: dict[str, list[Any]] = {"room/1": [], "a%41": [], "aA": [], "a b?#": []}
+    channels = {topic: client.channel(topic).on_broadcast("*", heard[topic].append) for topic in heard}
+    for channel in channels.values():
+        await subscribed(channel)
+    for n, topic in enumerate(("room/1", "a%41", "a b?#")):
+        await channels[topic].http_send("e/%2F", {"n": n})
+    await eventually(lambda: all(heard[topic] for topic in ("room/1", "a%41", "a b?#")), what="the broadcasts")
+    assert {topic: [(h["event"], h["payload"]["n"]) for h in got] for topic, got in heard.items()} == {
+        "room/1": [("e/%2F", 0)],
+        "a%41": [("e/%2F", 1)],
+        "aA": [],
+        "a b?#": [("e/%2F", 2)],
+    }
