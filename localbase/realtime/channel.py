@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from localbase.realtime import protocol
 from localbase.realtime.connection import Channel, Connection
 from localbase.realtime.filters import Binding, BindingError, PatternBudget, parse_binding
-from localbase.realtime.tokens import TokenError, expiry_message, verify
+from localbase.realtime.tokens import TokenError, expiry_message, unexpired, verify
 
 if TYPE_CHECKING:
     from localbase.realtime.ports import Realtime
@@ -89,9 +89,11 @@ def _malformed(config: Any) -> str | None:
 
 
 def _claims(service: Realtime, conn: Connection, payload: dict[str, Any]) -> dict[str, Any]:
+    """The join's own token's claims, else the socket's, checked again for expiry (a socket
+    outlives its handshake token; its joins do not)."""
     token = payload.get("access_token") or payload.get("user_token")
     if not isinstance(token, str) or not token or token.startswith("sb_"):
-        return conn.claims
+        return unexpired(conn.claims)
     return verify(token, service.keys)
 
 

@@ -36,7 +36,13 @@ def verify(token: str, keys: KeySet) -> dict[str, Any]:
     exp = claims.get("exp")
     if not isinstance(claims.get("role"), str) or not isinstance(exp, int | float):
         raise TokenError("InvalidJWTToken", "Fields `role` and `exp` are required in JWT")
-    expired_for = int(time.time() - exp)
+    return unexpired(claims)
+
+
+def unexpired(claims: dict[str, Any]) -> dict[str, Any]:
+    """`claims` (verified, with `exp`) while still before their `exp`; a socket's handshake claims
+    are checked again at each join that takes them, as Realtime verifies the socket's token."""
+    expired_for = int(time.time() - float(claims["exp"]))
     if expired_for >= 0:
         raise TokenError("InvalidJWTToken", f"Token has expired {expired_for} seconds ago")
     return claims

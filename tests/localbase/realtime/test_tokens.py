@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -72,3 +74,36 @@ async def test_access_token_refresh_keeps_channel(
     await channel.send_broadcast("e", {"still": "here"})
     await eventually(lambda: bool(heard), what="the broadcast after refresh")
     assert channel.is_joined
+
+
+async def test_a_join_without_a_token_after_the_sockets_token_expired_is_refused(stack: LocalStack) -> None:
+    # Once accepted and authorized with the expired claims: the socket's handshake token was never
+    # checked again, so a socket outlived its JWT for every later join, private ones too.
+    exp = int(time.time()) + 3
+    token = mint(stack, {"role": "authenticated", "sub": "x", "exp": exp})
+    async with websockets.connect(f"{ws_url(stack.url)}/websocket?apikey={token}&vsn=1.0.0") as ws:
+
+        async def join(ref: str, payload: dict[str, Any]) -> dict[str, Any]:
+            await ws.send(
+                json.dumps(
+                    {
+                        "topic": f"realtime:late-{ref}",
+                        "event": "phx_join",
+                        "payload": payload,
+                        "ref": ref,
+                        "join_ref": ref,
+                    }
+                )
+            )
+            while True:
+                reply = json.loads(await ws.recv())
+                if reply["ref"] == ref:
+                    return dict(reply["payload"])
+
+        assert (await join("1", {"config": {}}))["status"] == "ok"
+        await eventually(lambda: time.time() > exp + 1, within=10, what="the token's expiry")
+        refused = await join("2", {"config": {}})
+        assert refused["status"] == "error"
+        assert re.fullmatch(r"InvalidJWTToken: Token has expired \d+ seconds ago", refused["response"]["reason"])
+        fresh = mint(stack, {"role": "authenticated", "sub": "x", "exp": int(time.time()) + 3600})
+        assert (await join("3", {"config": {}, "access_token": fresh}))["status"] == "ok"
