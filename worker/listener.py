@@ -23,6 +23,11 @@ socket closed, a new attempt after a bounded exponential backoff
 (WORKER_REALTIME_RETRY_BASE doubling to WORKER_REALTIME_RETRY_CAP, reset by a join), forever.
 The `worker_listening` gauge is 1 exactly while joined.
 
+The channel is private: Realtime authorizes its join by RLS on `realtime.messages`, which the
+worker's service_role bypasses and no policy grants anyone else. Its presence is how workers count
+each other (`peers`, which defers claims: worker/early.py), so on a public channel anyone with the
+anon key could join it and track fake peers, delaying every worker's early calls.
+
 Realtime delivers at most once; the sweep (sweep.py) is what guarantees every question is seen.
 Each join kicks a sweep for whatever was inserted while the channel was down.
 """
@@ -130,7 +135,7 @@ class Listener:
             attempt.over.set()
 
         presence = RealtimeChannelPresenceConfig(key=self._worker_id, enabled=True)
-        config = RealtimeChannelConfig(broadcast={"ack": False, "self": False}, presence=presence, private=False)
+        config = RealtimeChannelConfig(broadcast={"ack": False, "self": False}, presence=presence, private=True)
         channel = client.channel(CHANNEL, RealtimeChannelOptions(config=config))
         channel.on_presence_sync(lambda: self._count_peers(channel.presence_state()))
         channel.on_postgres_changes(

@@ -2,7 +2,8 @@
 a lost subscription is warned of and
 joined again without a warning, by the worker itself however long the gateway was away, with one
 set of bindings (each new question heard once); and a worker stops promptly whatever state the
-subscription is in (never joined, joined, waiting to rejoin after the gateway dropped it)."""
+subscription is in (never joined, joined, waiting to rejoin after the gateway dropped it). Its
+channel is private: no one but a worker joins it, or is counted as one."""
 
 from __future__ import annotations
 
@@ -20,10 +21,10 @@ from realtime import AsyncRealtimeClient
 from core.jwt import encode
 from core.settings import SupabaseSettings
 from localbase.notify import listener_name
-from tests.conftest import LocalStack, free_port
+from tests.conftest import LocalStack, channel_options, free_port
 from tests.worker.conftest import Owner, RecordingFakeScope, Workers, ask, final_answer, sample, until, worker_settings
 from worker.app import Worker
-from worker.listener import INSERT_COLUMNS, UPDATE_COLUMNS, Listener
+from worker.listener import CHANNEL, INSERT_COLUMNS, UPDATE_COLUMNS, Listener
 from worker.retry import Backoff
 from worker.waits import cancel_and_wait, woken
 
@@ -294,3 +295,61 @@ async def test_the_worker_hears_only_the_columns_it_reads(
 
 async def _update_heard(heard: list[tuple[str, set[str]]]) -> tuple[str, set[str]] | None:
     return next((item for item in heard if item[0] == "UPDATE"), None)
+
+
+async def test_no_stranger_can_join_the_listening_channel_or_be_counted_as_a_worker(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, owner: Owner
+) -> None:
+    # The channel was public: anyone with the anon key could join it and track presence, each
+    # worker counted such a stranger as a peer and deferred its claims (WORKER_CLAIM_DEFER) of
+    # every question it had not called the model early for: everyone's first token came later.
+    worker = Worker(worker_settings(stack, fake))
+    await worker.start()
+    realtime = f"{stack.url.replace('http://', 'ws://')}/realtime/v1"
+    anon, user = AsyncRealtimeClient(realtime, stack.anon_key), AsyncRealtimeClient(realtime, owner.token)
+    watcher = AsyncRealtimeClient(realtime, stack.anon_key)
+    try:
+        await asyncio.wait_for(worker.listening(), 15)
+        presence = {"key": "stranger", "enabled": True}
+
+        async def join_privately(stranger: AsyncRealtimeClient) -> list[tuple[str, str]]:
+            states: list[tuple[str, str]] = []
+            private = stranger.channel(CHANNEL, channel_options(private=True, presence=presence))
+            await private.subscribe(lambda state, error: states.append((state.value, str(error))))
+
+            async def answered() -> bool:
+                return bool(states)
+
+            await until(answered, 10)
+            return states
+
+        for stranger in (anon, user):
+            states = await join_privately(stranger)
+            assert states[0][0] == "CHANNEL_ERROR", states
+            assert "Unauthorized" in states[0][1], states
+        # The public topic of the same name is another channel: the worker is not on it.
+        public = watcher.channel(CHANNEL, channel_options(private=False, presence=presence))
+        joined: list[str] = []
+        seen: list[set[str]] = []
+        public.on_presence_sync(lambda: seen.append(set(public.presence_state())))
+        await public.subscribe(lambda state, error: joined.append(state.value))
+
+        async def subscribed() -> bool:
+            return bool(joined)
+
+        await until(subscribed, 10)
+        assert joined == ["SUBSCRIBED"]
+        await public.track({"worker": "stranger"})
+
+        async def tracked() -> bool:
+            return bool(seen) and "stranger" in seen[-1]
+
+        await until(tracked, 10)
+        assert seen[-1] == {"stranger"}
+        # The question's change comes on the worker's socket after any presence it was sent.
+        assert (await final_answer(pg, await ask(pg, owner)))["status"] == "completed"
+        assert sample(worker, "worker_peers") == 0
+    finally:
+        for client in (anon, user, watcher):
+            await client.close()
+        await stopped_promptly(worker)
