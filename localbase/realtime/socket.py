@@ -99,6 +99,8 @@ async def _dispatch(service: Realtime, conn: Connection, frame: protocol.Frame) 
             await conn.reply(frame, "ok", {})
         return
     if event == "phx_leave":
+        if joined.join_ref is not None and frame.join_ref != joined.join_ref:
+            return  # a leave of an earlier join of this topic (the client raced a close): Phoenix ignores it
         await channels.leave(service, conn, frame)
     elif event == "access_token":
         await channels.refresh_token(service, joined, frame.payload)

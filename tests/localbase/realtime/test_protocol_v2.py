@@ -88,3 +88,27 @@ async def test_a_socket_holds_at_most_max_channels_per_client_and_refuses_a_join
         assert (await _reply(ws, "102"))[4]["status"] == "ok"
         await ws.send(json.dumps(["103", "103", "realtime:many-100", "phx_join", {"config": {}}]))
         assert (await _reply(ws, "103"))[4]["status"] == "ok"
+
+
+async def test_a_leave_of_an_earlier_join_of_a_topic_leaves_the_newer_join_alone(stack: LocalStack) -> None:
+    # Once it closed the newer join (a client that left and joined again before the leave was
+    # answered lost its channel). Phoenix ignores such a leave and does not answer it.
+    url = f"{ws_url(stack.url)}/websocket?apikey={stack.anon_key}&vsn=2.0.0"
+    async with websockets.connect(url) as ws:
+        join = {"config": {"broadcast": {"ack": True}}}
+        for ref in ("1", "2"):
+            await ws.send(json.dumps([ref, ref, "realtime:stale", "phx_join", join]))
+            assert (await _reply(ws, ref))[4]["status"] == "ok"
+        await ws.send(json.dumps(["1", "3", "realtime:stale", "phx_leave", {}]))
+        await ws.send(json.dumps([None, "4", "phoenix", "heartbeat", {}]))
+        assert json.loads(await ws.recv()) == [None, "4", "phoenix", "phx_reply", {"status": "ok", "response": {}}]
+        await ws.send(json.dumps(["2", "5", "realtime:stale", "broadcast", {"type": "broadcast", "event": "e"}]))
+        assert json.loads(await ws.recv()) == [
+            "2",
+            "5",
+            "realtime:stale",
+            "phx_reply",
+            {"status": "ok", "response": {}},
+        ]
+        await ws.send(json.dumps(["2", "6", "realtime:stale", "phx_leave", {}]))
+        assert (await _reply(ws, "6"))[4]["status"] == "ok"
