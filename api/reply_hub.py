@@ -11,7 +11,9 @@ Sharing: Phoenix allows one join per topic per socket, so concurrent requests on
 share one join, and only when they act for the same user (a later request refreshes the join's
 token with its own, `access_token`, so the join lives as long as its newest listener's token). A
 request for a topic joined for another user is refused the share and gets a socket of its own
-(`ReplyFeed`). The join is left when its last listener leaves.
+(`ReplyFeed`). The join is left when its last listener leaves. Realtime holds a socket to at most
+100 channels (its `max_channels_per_client`; localbase's REALTIME_MAX_CHANNELS_PER_CLIENT): a request
+finding the hub's socket full gets a socket of its own too, never a refused join.
 
 Failure: a socket that closes, or a channel the server closes (token expired, permission gone),
 ends its listeners' events; they then read the stored row, which is the truth (`Relay` polls
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 25.0  # Phoenix's own default; the server drops a socket silent for 60 s
 LOST_POLL_S = 0.25  # without a channel the row is the only news: read it as often as the worker writes it
+CHANNELS_PER_SOCKET = 100  # Realtime's max_channels_per_client: a join past it is refused
 _CHANNEL_CONFIG = {
     "private": True,
     "broadcast": {"self": False, "ack": False},
@@ -99,7 +102,9 @@ Feed = HubFeed | ReplyFeed
 class ReplyHub:
     """The process's shared Realtime socket; `feed()` gives a request its session's stream."""
 
-    def __init__(self, realtime_url: str, apikey: str, join_timeout: float) -> None:
+    def __init__(
+        self, realtime_url: str, apikey: str, join_timeout: float, channels: int = CHANNELS_PER_SOCKET
+    ) -> None:
         base = realtime_url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
         self._url = f"{base}/websocket?" + urlencode({"apikey": apikey, "vsn": "1.0.0"})
         self._realtime_url, self._apikey, self._join_timeout = realtime_url, apikey, join_timeout
@@ -109,12 +114,14 @@ class ReplyHub:
         self._joins: dict[str, _Join] = {}
         self._replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._refs = itertools.count(1)
+        self._channels = channels
 
     def feed(self, user: CurrentUser, session_id: str) -> HubFeed | ReplyFeed:
         """The session's stream as `user` may hear it, on the shared socket when it can be."""
         topic = f"realtime:chat:{session_id}"
         held = self._joins.get(topic)
-        if held is not None and held.user_id != user.id:
+        taken = held.user_id != user.id if held is not None else len(self._joins) >= self._channels
+        if taken:  # another user's join of the topic, or a full socket
             return ReplyFeed(self._realtime_url, self._apikey, user, session_id, self._join_timeout)
         return HubFeed(self, topic, user.id, user.token)
 

@@ -19,8 +19,8 @@ from api.compat.keys import KeyCaller
 from api.compat.request import Ask
 from api.database import CallerDatabase
 from api.errors import UpstreamUnavailable
-from api.replies import ReplyEvent
-from api.reply_hub import Feed, ReplyHub
+from api.replies import ReplyEvent, ReplyFeed
+from api.reply_hub import Feed, HubFeed, ReplyHub
 from api.security import CurrentUser, user_from_token
 from core.jwt import KeySet
 from core.settings import login_as
@@ -101,6 +101,25 @@ async def test_joins_share_one_socket_and_each_is_authorized_by_its_own_token(
     with pytest.raises(UpstreamUnavailable, match="Unauthorized"):  # and with the topic free: his own join
         async with hub.feed(him, mine):
             pass
+
+
+async def test_a_request_finding_the_hubs_socket_full_gets_a_socket_of_its_own(
+    *, stack: LocalStack, http: httpx.AsyncClient, alice: ApiUser, worker: Worker
+) -> None:
+    """Realtime holds a socket to a number of channels (100 by default): past it the hub does not
+    ask for a join the server would refuse, and the request still hears its answer."""
+    full = ReplyHub(f"{stack.url}/realtime/v1", stack.anon_key, 10.0, channels=1)
+    first, second = (await new_session(http, alice))["id"], (await new_session(http, alice))["id"]
+    her = signed_in(stack, alice)
+    try:
+        async with full.feed(her, first) as held, full.feed(her, second) as own:
+            assert isinstance(held, HubFeed)
+            assert isinstance(own, ReplyFeed)
+            assert set(full._joins) == {f"realtime:chat:{first}"}
+            question = await ask(stack, alice, second, "Hello there")
+            assert (await events_until_final(own, question))[-1].final
+    finally:
+        await full.close()
 
 
 async def _sse_contents(relay: Relay) -> list[str]:
