@@ -141,6 +141,11 @@ RoleNotFound = _error_class(NotFound, "RoleNotFound", "No such AI role.")
 MessageNotFound = _error_class(NotFound, "MessageNotFound", "No such message.")
 ShareNotFound = _error_class(NotFound, "ShareNotFound", "No such share link, or it was revoked.")
 RoleNotEditable = _error_class(Forbidden, "RoleNotEditable", "Built-in roles cannot be changed.")
+SecondFactorRequired = _error_class(
+    Forbidden,
+    "SecondFactorRequired",
+    "Two-factor sign-in is on for this account: sign in again with your code first.",
+)
 EmailNotConfirmed = _error_class(
     Forbidden, "EmailNotConfirmed", "Confirm your e-mail address first: follow the link in the mail we sent you."
 )

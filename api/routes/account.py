@@ -3,7 +3,9 @@ with all its data (`DELETE /api/account`, password re-entered).
 
 Deletion is the API's one admin action: after the password is proven by a fresh sign-in, Auth's
 admin API (service key) deletes the user, and `auth.users` cascades to the profile, custom roles,
-sessions and messages. Both are security events.
+sessions and messages. Both are security events. A user with a verified second factor deletes only
+from an aal2 session (the code entered), as RLS (`public.mfa_satisfied`) lets them reach their data:
+a password alone is refused 403 `SecondFactorRequired` before it is even checked.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from msgspec import Struct
 
 from api.audit import SecurityEvents
 from api.autherrors import auth_call
-from api.errors import BadRequest, Forbidden, InvalidCredentials, InvalidToken
+from api.errors import BadRequest, Forbidden, InvalidCredentials, InvalidToken, SecondFactorRequired
 from api.export import export_document
 from api.ratelimit import RateLimiter
 from api.schemas import Ok
@@ -27,13 +29,19 @@ class AccountDeleteRequest(Struct):
 
 
 async def _email_of(user: CurrentUser, upstream: Upstream) -> str:
-    if user.email:
-        return user.email
+    """The caller's address; SecondFactorRequired while a user with a verified factor holds only an
+    aal1 token (public.mfa_satisfied's rule: the code not entered)."""
     async with auth_call():
         found = await upstream.auth().get_user(user.token)
-    if found is None or not found.user.email:
+    if found is None:
         raise InvalidToken()
-    return found.user.email
+    verified = any(factor.status == "verified" for factor in found.user.factors or ())
+    if verified and user.claims.get("aal") != "aal2":
+        raise SecondFactorRequired()
+    email = user.email or found.user.email
+    if not email:
+        raise InvalidToken()
+    return email
 
 
 class AccountController(Controller):

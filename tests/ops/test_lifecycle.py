@@ -10,6 +10,8 @@ import sys
 
 import asyncpg
 import httpx
+import pyotp
+from supabase import AsyncClientOptions, acreate_client
 
 from api.export import PAGE_ROWS
 from tests.api.conftest import ApiUser, error_of, new_session, register_and_login, until
@@ -198,6 +200,36 @@ async def test_account_deletion_needs_the_password_and_removes_everything(
     assert login.status_code == 401
     [event] = await until(lambda: _deleted_events(pg, user.id))
     assert event["kind"] == "account_deleted"  # the record outlives the account
+
+
+async def test_account_deletion_with_only_the_password_of_a_two_factor_user_is_refused(
+    http: httpx.AsyncClient, pg: asyncpg.Connection, stack: LocalStack
+) -> None:
+    """A stolen password signs in at aal1 only: RLS hides the account's data, and deleting it
+    needs the code too."""
+    user = await register_and_login(http)
+    member = await acreate_client(
+        stack.url, stack.anon_key, AsyncClientOptions(persist_session=False, auto_refresh_token=False)
+    )
+    await member.auth.sign_in_with_password({"email": user.email, "password": user.password})
+    enrolled = await member.auth.mfa.enroll({"factor_type": "totp", "friendly_name": "phone"})
+    secret = enrolled.totp.secret  # type: ignore[union-attr]
+    await member.auth.mfa.challenge_and_verify({"factor_id": enrolled.id, "code": pyotp.TOTP(secret).now()})
+
+    login = await http.post("/api/auth/login", json={"email": user.email, "password": user.password})
+    assert login.status_code == 200, login.text
+    aal1 = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    refused = await http.request("DELETE", "/api/account", json={"password": user.password}, headers=aal1)
+    assert refused.status_code == 403, refused.text
+    assert error_of(refused)["code"] == "SecondFactorRequired"
+    assert await pg.fetchval("select count(*) from auth.users where id = $1", user.id) == 1
+
+    session = await member.auth.get_session()  # raised to aal2 by the code
+    assert session is not None
+    aal2 = {"Authorization": f"Bearer {session.access_token}"}
+    deleted = await http.request("DELETE", "/api/account", json={"password": user.password}, headers=aal2)
+    assert deleted.status_code == 200, deleted.text
+    assert await pg.fetchval("select count(*) from auth.users where id = $1", user.id) == 0
 
 
 async def _deleted_events(pg: asyncpg.Connection, user_id: str) -> list[asyncpg.Record]:
