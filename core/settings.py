@@ -227,6 +227,14 @@ class LocalbaseSettings:
             0,
         )
     )
+    # TOTP challenges and verifications per client IP per minute, each route counted alone (GoTrue's
+    # MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY, 15 by default; the CLI's config.toml has no key for it, so
+    # only the environment changes it). 0 turns it off.
+    rate_mfa_challenge_and_verify: int = field(
+        default_factory=lambda: env_int(
+            "LOCALBASE_RATE_MFA_CHALLENGE_AND_VERIFY", env_int("GOTRUE_MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY", 15)
+        )
+    )
     # The mailbox (`python -m localbase mail`): Mailpit's JSON API and a page listing the mails.
     mail_host: str = field(default_factory=lambda: env_str("LOCALBASE_MAIL_HOST", "127.0.0.1"))
     mail_port: int = field(

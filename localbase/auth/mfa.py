@@ -11,6 +11,8 @@ What supabase-js `auth.mfa.*` and supabase-py `auth.mfa.*` rely on:
 - Challenge, then verify with a 6-digit code (30 s steps, one step of skew, like GoTrue): the
   challenge is spent, the factor verified, the session raised to aal2 with a `totp` AMR claim, a
   new access and refresh token issued, and the user's other aal1 sessions ended.
+  Each of the two counts against GoTrue's MFA limit, 15 per client IP per minute (429
+  `over_request_rate_limit`, ratelimits.py), so a code cannot be guessed at the client's pace.
 - Unenrol: a verified factor only from an aal2 session; sessions it raised fall back to aal1.
 - Admin: list a user's factors (404 `user_not_found` for a missing user, never `[]`) and delete one.
 """

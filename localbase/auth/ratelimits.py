@@ -1,8 +1,10 @@
 """Auth's rate limits, counted the way GoTrue counts them, from [auth.rate_limit] in config.toml.
 
 Per client IP and 5-minute window: sign-ups and password sign-ins (`sign_in_sign_ups`), token
-refreshes (`token_refresh`), verifications (`token_verifications`); for the whole instance and
-hour: requests that send a mail (`email_sent`). Like GoTrue the counters live in the process, so
+refreshes (`token_refresh`), verifications (`token_verifications`); per client IP and minute: TOTP
+challenges, and apart from them TOTP verifications (GoTrue's MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY,
+15 unless set: a 6-digit code is otherwise guessed at the client's pace); for the whole instance
+and hour: requests that send a mail (`email_sent`). Like GoTrue the counters live in the process, so
 each gateway counts for itself. A limit of 0 is off. Refused requests answer 429
 `over_request_rate_limit` / `over_email_send_rate_limit` before anything is read or written.
 """
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 from core.settings import LocalbaseSettings
 from localbase.auth.errors import AuthError
 
-FIVE_MINUTES, HOUR = 300.0, 3600.0
+MINUTE, FIVE_MINUTES, HOUR = 60.0, 300.0, 3600.0
 OVER_REQUESTS = AuthError(429, "over_request_rate_limit", "Request rate limit reached")
 OVER_EMAILS = AuthError(429, "over_email_send_rate_limit", "email rate limit exceeded")
 # Routes that send a mail (PUT /user only when it changes the address; counted all the same).
@@ -43,6 +45,10 @@ class AuthRateLimits:
             self._hit(("token_refresh", ip), limits.rate_token_refresh, FIVE_MINUTES, at)
         if path == "/verify":
             self._hit(("token_verifications", ip), limits.rate_token_verifications, FIVE_MINUTES, at)
+        if method == "POST" and path.startswith("/factors/"):
+            action = path.rsplit("/", 1)[-1]
+            if action in {"challenge", "verify"} and path.count("/") == 3:
+                self._hit((f"factor_{action}", ip), limits.rate_mfa_challenge_and_verify, MINUTE, at)
         mails = path in _MAILING and not (path == "/signup" and limits.autoconfirm)
         if method in {"POST", "PUT"} and mails:
             self._hit(("email_sent", ""), limits.rate_email_sent, HOUR, at, OVER_EMAILS)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +19,7 @@ from supabase import Client
 from supabase_auth.errors import AuthApiError
 
 from tests.conftest import LocalStack, rows_of
-from tests.localbase.auth.conftest import client, new_email
+from tests.localbase.auth.conftest import client, new_email, second_gateway
 from tests.localbase.auth.js import run_js
 
 PASSWORD = "Password123"
@@ -277,3 +279,34 @@ def test_the_database_keeps_two_factor_users_out_until_the_code(stack: LocalStac
     assert [r["title"] for r in rows_of(thief.table("chat_sessions").select("title").execute().data)] == [
         "secret plans"
     ]
+
+
+@pytest.fixture
+def mfa_limited(stack: LocalStack, tmp_path: Path) -> Iterator[LocalStack]:
+    """A gateway of its own with GoTrue's default MFA limit (15 per minute), its windows empty."""
+    yield from second_gateway(stack, tmp_path, {"GOTRUE_MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY": ""})
+
+
+def test_totp_challenges_and_verifications_are_limited_per_minute_as_gotrue(mfa_limited: LocalStack) -> None:
+    """With a stolen password the 6-digit code is what is left: GoTrue lets one address challenge
+    15 times and verify 15 times a minute, so a code cannot be guessed at the client's pace."""
+    member, email = _member(mfa_limited)
+    factor_id, secret = _enrolled(member)  # one challenge, one verification
+    attacker = client(mfa_limited)
+    token = attacker.auth.sign_in_with_password({"email": email, "password": PASSWORD}).session.access_token  # type: ignore[union-attr]
+    headers = {"apikey": mfa_limited.anon_key, "Authorization": f"Bearer {token}", **VERSIONED}
+    with httpx.Client(base_url=f"{mfa_limited.url}/auth/v1", headers=headers, trust_env=False) as raw:
+        challenge_id = raw.post(f"/factors/{factor_id}/challenge").json()["id"]
+        current = int(pyotp.TOTP(secret).now())
+        verifications = []
+        for n in range(1, 16):
+            wrong = f"{(current + 100_000 + n) % 1_000_000:06d}"
+            answer = raw.post(f"/factors/{factor_id}/verify", json={"challenge_id": challenge_id, "code": wrong})
+            verifications.append((answer.status_code, answer.json()["code"]))
+        challenges = [raw.post(f"/factors/{factor_id}/challenge").status_code for _ in range(15)]
+        right = raw.post(
+            f"/factors/{factor_id}/verify", json={"challenge_id": challenge_id, "code": pyotp.TOTP(secret).now()}
+        )
+    assert verifications == [(422, "mfa_verification_failed")] * 14 + [(429, "over_request_rate_limit")]
+    assert challenges == [200] * 13 + [429] * 2  # counted apart from the verifications
+    assert (right.status_code, right.json()["code"]) == (429, "over_request_rate_limit")  # even the right code
