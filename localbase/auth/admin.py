@@ -2,7 +2,8 @@
 
 Every route needs a bearer whose `role` is an admin role (service_role, supabase_admin); the anon
 key and user tokens get 403 `not_admin`. Deleting a user deletes the auth.users row, so foreign
-keys cascade into app tables (profiles, chats) exactly as in Supabase.
+keys cascade into app tables (profiles, chats) exactly as in Supabase. A password set by an admin
+ends every session of the user, in the update's transaction (GoTrue's `UpdatePassword(tx, nil)`).
 """
 
 from __future__ import annotations
@@ -129,19 +130,24 @@ async def update_user(auth: Auth, call: Call, user_id: UUID) -> Reply:
     raw_email, raw_phone = call.text("email"), call.text("phone")
     ban = call.text("ban_duration")
     try:
-        row = await auth.pool.fetchrow(
-            Q["update_user"],
-            user_id,
-            call.mapping("user_metadata") or call.mapping("data"),
-            call.mapping("app_metadata"),
-            password_hash,
-            addresses.email(raw_email) if raw_email else None,
-            addresses.phone(raw_phone) if raw_phone else None,
-            call.flag("email_confirm"),
-            call.text("role"),
-            _ban(ban),
-            ban == "none",
-        )
+        async with auth.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                Q["update_user"],
+                user_id,
+                call.mapping("user_metadata") or call.mapping("data"),
+                call.mapping("app_metadata"),
+                password_hash,
+                addresses.email(raw_email) if raw_email else None,
+                addresses.phone(raw_phone) if raw_phone else None,
+                call.flag("email_confirm"),
+                call.text("role"),
+                _ban(ban),
+                ban == "none",
+            )
+            if row is not None and password_hash is not None:
+                # GoTrue's UpdatePassword(tx, nil): a password set by an admin ends every session (a
+                # reset after a compromise would otherwise leave the intruder's refresh token working).
+                await conn.execute(Q["end_sessions"], user_id, None, "global")
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name == "users_phone_key":
             raise unprocessable("phone_exists", "A user with this phone number has already been registered") from exc

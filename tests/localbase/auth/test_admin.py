@@ -72,6 +72,28 @@ def test_banned_user_cannot_sign_in(service: Client, anon: Client) -> None:
     assert anon.auth.sign_in_with_password({"email": email, "password": "password123"}).session
 
 
+def test_an_admin_password_reset_signs_the_user_out_everywhere(stack: LocalStack, service: Client) -> None:
+    """GoTrue's admin update with a password runs UpdatePassword(tx, nil), which logs the user out:
+    whoever held the compromised account's refresh token is out, and a metadata change alone is not."""
+    email = new_email()
+    user = service.auth.admin.create_user({"email": email, "password": "password123", "email_confirm": True}).user
+    first, second = client(stack), client(stack)
+    for device in (first, second):
+        device.auth.sign_in_with_password({"email": email, "password": "password123"})
+    service.auth.admin.update_user_by_id(user.id, {"user_metadata": {"nickname": "Z"}})
+    assert first.auth.get_user() is not None  # no password, no sign-out
+
+    service.auth.admin.update_user_by_id(user.id, {"password": "a-brand-new-password-1"})
+    for device in (first, second):
+        with pytest.raises(AuthApiError) as ended:
+            device.auth.get_user()
+        assert (ended.value.status, ended.value.code) == (403, "session_not_found")
+        with pytest.raises(AuthApiError) as refused:
+            device.auth.refresh_session()
+        assert (refused.value.status, refused.value.code) == (400, "refresh_token_not_found")
+    assert client(stack).auth.sign_in_with_password({"email": email, "password": "a-brand-new-password-1"}).session
+
+
 def test_admin_routes_refuse_anon_key_and_user_tokens(stack: LocalStack, anon: Client) -> None:
     session = anon.auth.sign_up({"email": new_email(), "password": "password123"}).session
     assert session is not None
