@@ -117,6 +117,9 @@ delete from auth.sessions
 
 -- name: update_user
 -- PUT /user and admin updates: merge metadata (null values delete keys), then set what is given.
+-- A new password voids every pending link and code (confirmation, recovery, email change, phone
+-- change, reauthentication), as GoTrue's UpdatePassword: the owner no longer trusts what the old
+-- password may have asked for.
 -- $1 id, $2 user metadata patch, $3 app metadata patch, $4 password hash, $5 email, $6 phone,
 -- $7 confirm email, $8 role, $9 banned_until, $10 clear ban
 with updated as (
@@ -126,6 +129,17 @@ with updated as (
     raw_app_meta_data = case when $3::jsonb is null then raw_app_meta_data
       else (coalesce(raw_app_meta_data, '{}') || $3) - array(select key from jsonb_each($3) where value = 'null') end,
     encrypted_password = coalesce($4, encrypted_password),
+    confirmation_token = case when $4::text is null then confirmation_token else '' end,
+    confirmation_sent_at = case when $4::text is null then confirmation_sent_at end,
+    recovery_token = case when $4::text is null then recovery_token else '' end,
+    recovery_sent_at = case when $4::text is null then recovery_sent_at end,
+    email_change_token_current = case when $4::text is null then email_change_token_current else '' end,
+    email_change_token_new = case when $4::text is null then email_change_token_new else '' end,
+    email_change_sent_at = case when $4::text is null then email_change_sent_at end,
+    phone_change_token = case when $4::text is null then phone_change_token else '' end,
+    phone_change_sent_at = case when $4::text is null then phone_change_sent_at end,
+    reauthentication_token = case when $4::text is null then reauthentication_token else '' end,
+    reauthentication_sent_at = case when $4::text is null then reauthentication_sent_at end,
     email = coalesce($5, email),
     phone = coalesce($6, phone),
     email_confirmed_at = case when $7 then coalesce(email_confirmed_at, now()) else email_confirmed_at end,

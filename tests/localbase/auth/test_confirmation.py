@@ -133,3 +133,39 @@ def test_password_recovery_link_opens_a_session(confirming_stack: LocalStack) ->
     anon.auth.set_session(fragment["access_token"][0], fragment["refresh_token"][0])
     anon.auth.update_user({"password": "recovered789"})
     assert client(confirming_stack).auth.sign_in_with_password({"email": email, "password": "recovered789"}).session
+
+
+def _verified(stack: LocalStack, kind: str, email: str, code: str) -> tuple[int, str]:
+    answer = httpx.post(
+        f"{stack.url}/auth/v1/verify",
+        json={"type": kind, "email": email, "token": code},
+        headers={"apikey": stack.anon_key, "X-Supabase-Api-Version": "2024-01-01"},
+    )
+    return answer.status_code, answer.json().get("code", "")
+
+
+def test_a_new_password_voids_the_links_and_codes_mailed_before_it(confirming_stack: LocalStack) -> None:
+    """GoTrue's UpdatePassword clears the recovery, confirmation, email-change and reauthentication
+    tokens: a reset or change of address asked for before the owner changed the password (or an
+    admin reset it) opens nothing afterwards."""
+    admin = client(confirming_stack, confirming_stack.service_role_key)
+    email, new = new_email(), new_email()
+    user = admin.auth.admin.create_user({"email": email, "password": "password123", "email_confirm": True}).user
+    member = client(confirming_stack)
+    member.auth.sign_in_with_password({"email": email, "password": "password123"})
+    member.auth.reset_password_for_email(email)
+    recovery = _mail_to(confirming_stack, email, "recovery")
+    member.auth.update_user({"email": new})
+    change = _mail_to(confirming_stack, new, "email_change")
+
+    member.auth.update_user({"password": "changed789"})
+    assert _verified(confirming_stack, "recovery", email, recovery["otp"]) == (403, "otp_expired")
+    followed = httpx.get(recovery["action_link"])
+    assert parse_qs(urlsplit(followed.headers["location"]).fragment)["error_code"] == ["otp_expired"]
+    assert _verified(confirming_stack, "email_change", new, change["otp"]) == (403, "otp_expired")
+
+    member.auth.reset_password_for_email(email)  # and an admin's reset voids them too
+    again = _mail_to(confirming_stack, email, "recovery")
+    assert again["otp"] != recovery["otp"]
+    admin.auth.admin.update_user_by_id(user.id, {"password": "reset-by-admin-1"})
+    assert _verified(confirming_stack, "recovery", email, again["otp"]) == (403, "otp_expired")
