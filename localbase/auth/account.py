@@ -2,6 +2,8 @@
 
 A user token is trusted only while its user exists and its session does (GoTrue's
 `maybeLoadUserOrSession`): logout ends sessions, so their still-unexpired access tokens are refused.
+PUT /user with a new address mails its link(s) (links.issue_email_change) whatever autoconfirm
+says; only a guest adding an address with autoconfirm on has it at once, confirmed, as GoTrue.
 """
 
 from __future__ import annotations
@@ -71,17 +73,18 @@ async def update_user(auth: Auth, call: Call) -> Reply:
             await anonymous.check_password_change(conn, auth, user, session_id, call.text("nonce"))
         if new_email and await conn.fetchrow(Q["user_by_email"], new_email):
             raise unprocessable("email_exists", EMAIL_EXISTS)
-        applied_email = new_email if settings.autoconfirm else None
-        # A guest adding an email with autoconfirm on is confirmed at once, like signing up.
-        confirm = applied_email is not None and user.is_anonymous
-        row = await _update(conn, user.id, data, password_hash, applied_email, confirm=confirm)
+        # Only a guest adding an email with autoconfirm on has it at once, confirmed, like signing up;
+        # anyone else's new address waits for its link(s), autoconfirm or not (GoTrue: "permanent
+        # users always need to verify their email address when changing it").
+        confirm = new_email is not None and user.is_anonymous and settings.autoconfirm
+        row = await _update(conn, user.id, data, password_hash, new_email if confirm else None, confirm=confirm)
         if confirm:
             await anonymous.promote(conn, user.id)
             row = await conn.fetchrow(Q["user_by_id"], user.id)
         if password_hash is not None:  # a new password signs out every other session
             await conn.execute(Q["end_sessions"], user.id, session_id, "others")
         mails: list[links.Mail] = []
-        if new_email and not settings.autoconfirm:
+        if new_email and not confirm:
             redirect_to = safe_redirect(call.query("redirect_to"), settings)
             mails = await links.issue_email_change(conn, auth, User.from_row(row), new_email, redirect_to=redirect_to)
             row = await conn.fetchrow(Q["user_by_id"], user.id)

@@ -135,3 +135,19 @@ def test_without_secure_change_the_new_address_alone_applies_it(single_confirm_s
     with pytest.raises(AuthApiError) as refused:
         admin.generate_link({"type": "email_change_current", "email": new, "new_email": new_email()})
     assert (refused.value.status, refused.value.code) == (400, "validation_failed")
+
+
+def test_with_autoconfirm_a_members_new_address_still_waits_for_a_link(stack: LocalStack) -> None:
+    """GoTrue applies an address at once only for a guest adding one ("permanent users always need
+    to verify their email address when changing it"): with autoconfirm on, a stolen session alone
+    still cannot move the account. Autoconfirm only makes either link enough, as GoTrue's."""
+    member, old, user_id = _member(stack)
+    new = new_email()
+    asked = member.auth.update_user({"email": new})
+    assert asked.user is not None
+    assert (asked.user.email, asked.user.new_email) == (old, new)
+    assert _address(stack, user_id) == (old, new)
+    (to_new,), (to_old,) = _mails(stack, new), _mails(stack, old)
+    assert to_new["token_hash"] != to_old["token_hash"]
+    assert _follow(to_new["action_link"])["type"] == ["email_change"]
+    assert _address(stack, user_id) == (new, None)

@@ -203,9 +203,10 @@ export const useAuth = defineStore('auth', () => {
     if (error) throw error
   }
 
-  /** Ask for a new address: 'changed' when it applies at once (confirmations off), else 'mailed':
-   * it applies once the link mailed to it, and with secure email change (the product's
-   * `double_confirm_changes`) the one mailed to the current address too, are followed. */
+  /** Ask for a new address: 'mailed': it applies once the link mailed to it, and with secure email
+   * change (the product's `double_confirm_changes`) the one mailed to the current address too, are
+   * followed (with confirmations off, either one). 'changed' if Auth applied it at once (GoTrue does
+   * so only for a guest adding an address with confirmations off). */
   async function changeEmail(email: string): Promise<'changed' | 'mailed'> {
     const wanted = email.trim().toLowerCase()
     const { data, error } = await supabase().auth.updateUser({ email: wanted }, { emailRedirectTo: callbackUrl() })
