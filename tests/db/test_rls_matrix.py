@@ -469,6 +469,46 @@ async def test_chat_topic_readable_only_by_session_owner(db: asyncpg.Connection,
     assert seen == {"user A": 1, "user B": 0}
 
 
+async def test_a_deleted_users_still_valid_token_writes_no_file(db: asyncpg.Connection, world: World) -> None:
+    """Deleting an account deletes its files, but its access token lives on until it expires: the
+    public avatars bucket would serve what it uploaded after, for good, with no account to own it."""
+    ghost = await create_user(db, "ghost")
+    await db.execute("delete from auth.users where id = $1", ghost)
+    actor = Actor("deleted user", "authenticated", ghost)
+    for bucket in ("avatars", "attachments"):
+        uploaded = await outcome(
+            db,
+            actor,
+            "insert into storage.objects (bucket_id, name, owner_id) values ($1, $2, $3) returning id",
+            bucket,
+            f"{ghost}/after-delete.png",
+            ghost,
+        )
+        assert refused(uploaded), f"{bucket}: {uploaded}"
+        # A row left at its path (written by the service meanwhile) cannot be replaced either.
+        await db.execute(
+            "insert into storage.objects (bucket_id, name, owner_id, version) values ($1, $2, $3, 'v1')",
+            bucket,
+            f"{ghost}/left.png",
+            ghost,
+        )
+        replaced = await outcome(
+            db,
+            actor,
+            "update storage.objects set version = 'v2' where bucket_id = $1 and name = $2 returning id",
+            bucket,
+            f"{ghost}/left.png",
+        )
+        assert replaced == 0, f"{bucket}: {replaced}"
+    # The same writes by an existing user still pass.
+    for bucket in ("avatars", "attachments"):
+        mine = f"{world.ids['a']}/new.png"
+        sql = "insert into storage.objects (bucket_id, name, owner_id) values ($1, $2, $3) returning id"
+        assert await outcome(db, world.a, sql, bucket, mine, world.ids["a"]) == 1
+        sql = "update storage.objects set version = 'v2' where bucket_id = $1 and name = $2 returning id"
+        assert await outcome(db, world.a, sql, bucket, f"{world.ids['a']}/pic.png") == 1
+
+
 async def test_every_public_table_has_rls_and_policies(db: asyncpg.Connection) -> None:
     rows = await db.fetch(
         """select c.relname, c.relrowsecurity,

@@ -16,6 +16,7 @@ from supabase import AsyncClientOptions, acreate_client
 from api.export import PAGE_ROWS
 from tests.api.conftest import ApiUser, error_of, new_session, register_and_login, until
 from tests.conftest import LocalStack
+from tests.localbase.storage.conftest import PNG
 from tests.ops.conftest import events_of, ops
 
 
@@ -200,6 +201,21 @@ async def test_account_deletion_needs_the_password_and_removes_everything(
     assert login.status_code == 401
     [event] = await until(lambda: _deleted_events(pg, user.id))
     assert event["kind"] == "account_deleted"  # the record outlives the account
+
+
+async def test_a_deleted_accounts_still_valid_token_uploads_no_file(http: httpx.AsyncClient, stack: LocalStack) -> None:
+    """The deletion removes the account's files; its access token lives on until it expires, and
+    must not put a file in the public avatars bucket (or attachments) that nothing would remove."""
+    user = await register_and_login(http)
+    deleted = await http.request("DELETE", "/api/account", json={"password": user.password}, headers=user.headers)
+    assert deleted.status_code == 200, deleted.text
+    headers = {**user.headers, "apikey": stack.anon_key, "content-type": "image/png"}
+    async with httpx.AsyncClient(base_url=f"{stack.url}/storage/v1", trust_env=False) as storage:
+        for bucket in ("avatars", "attachments"):
+            upload = await storage.post(f"/object/{bucket}/{user.id}/after-delete.png", content=PNG, headers=headers)
+            assert (upload.status_code, upload.json()["code"]) == (400, "AccessDenied"), upload.text  # as storage-api
+        public = await storage.get(f"/object/public/avatars/{user.id}/after-delete.png")
+    assert (public.status_code, public.json()["statusCode"], public.json()["code"]) == (400, "404", "NoSuchKey")
 
 
 async def test_account_deletion_with_only_the_password_of_a_two_factor_user_is_refused(
