@@ -29,8 +29,9 @@ class AccountDeleteRequest(Struct):
 
 
 async def _email_of(user: CurrentUser, upstream: Upstream) -> str:
-    """The caller's address; SecondFactorRequired while a user with a verified factor holds only an
-    aal1 token (public.mfa_satisfied's rule: the code not entered)."""
+    """The caller's current address, as Auth has it now (the token's `email` is the one it was issued
+    with, maybe changed since); SecondFactorRequired while a user with a verified factor holds only
+    an aal1 token (public.mfa_satisfied's rule: the code not entered)."""
     async with auth_call():
         found = await upstream.auth().get_user(user.token)
     if found is None:
@@ -38,10 +39,9 @@ async def _email_of(user: CurrentUser, upstream: Upstream) -> str:
     verified = any(factor.status == "verified" for factor in found.user.factors or ())
     if verified and user.claims.get("aal") != "aal2":
         raise SecondFactorRequired()
-    email = user.email or found.user.email
-    if not email:
+    if not found.user.email:
         raise InvalidToken()
-    return email
+    return found.user.email
 
 
 class AccountController(Controller):

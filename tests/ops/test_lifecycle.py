@@ -203,6 +203,19 @@ async def test_account_deletion_needs_the_password_and_removes_everything(
     assert event["kind"] == "account_deleted"  # the record outlives the account
 
 
+async def test_account_deletion_checks_the_password_of_the_current_address(
+    http: httpx.AsyncClient, pg: asyncpg.Connection, stack: LocalStack
+) -> None:
+    """A still-valid token may carry an address changed since: the right password deletes."""
+    user = await register_and_login(http)
+    service = await acreate_client(stack.url, stack.service_role_key)
+    moved = f"moved-{user.id[:8]}@example.com"
+    await service.auth.admin.update_user_by_id(user.id, {"email": moved, "email_confirm": True})
+    deleted = await http.request("DELETE", "/api/account", json={"password": user.password}, headers=user.headers)
+    assert deleted.status_code == 200, deleted.text
+    assert await pg.fetchval("select count(*) from auth.users where id = $1", user.id) == 0
+
+
 async def test_a_deleted_accounts_still_valid_token_uploads_no_file(http: httpx.AsyncClient, stack: LocalStack) -> None:
     """The deletion removes the account's files; its access token lives on until it expires, and
     must not put a file in the public avatars bucket (or attachments) that nothing would remove."""
