@@ -1,5 +1,6 @@
 """The caller's account as a whole: export everything (`GET /api/account/export`) and delete it
-with all its data (`DELETE /api/account`, password re-entered).
+with all its data (`DELETE /api/account`, password re-entered; a guest, who has none, is deleted
+on their session alone, which already reads and deletes every chat of theirs).
 
 Deletion is the API's one admin action: after the password is proven by a fresh sign-in, Auth's
 admin API (service key) deletes the user, and `auth.users` cascades to the profile, custom roles,
@@ -13,6 +14,7 @@ from __future__ import annotations
 from litestar import Controller, delete, get
 from litestar.response import Stream
 from msgspec import Struct
+from supabase_auth.types import User
 
 from api.audit import SecurityEvents
 from api.autherrors import auth_call
@@ -25,13 +27,13 @@ from api.upstream import Upstream
 
 
 class AccountDeleteRequest(Struct):
-    password: str
+    password: str | None = None  # a member's, required (absent or blank: InvalidPassword); a guest sends none
 
 
-async def _email_of(user: CurrentUser, upstream: Upstream) -> str:
-    """The caller's current address, as Auth has it now (the token's `email` is the one it was issued
-    with, maybe changed since); SecondFactorRequired while a user with a verified factor holds only
-    an aal1 token (public.mfa_satisfied's rule: the code not entered)."""
+async def _account_of(user: CurrentUser, upstream: Upstream) -> User:
+    """The caller as Auth has them now (the token's `email` is the one it was issued with, maybe
+    changed since); SecondFactorRequired while a user with a verified factor holds only an aal1
+    token (public.mfa_satisfied's rule: the code not entered)."""
     async with auth_call():
         found = await upstream.auth().get_user(user.token)
     if found is None:
@@ -39,9 +41,7 @@ async def _email_of(user: CurrentUser, upstream: Upstream) -> str:
     verified = any(factor.status == "verified" for factor in found.user.factors or ())
     if verified and user.claims.get("aal") != "aal2":
         raise SecondFactorRequired()
-    if not found.user.email:
-        raise InvalidToken()
-    return found.user.email
+    return found.user
 
 
 class AccountController(Controller):
@@ -74,17 +74,31 @@ class AccountController(Controller):
         events: SecurityEvents,
         ip: str,
     ) -> Ok:
-        """Delete the caller's account and all their data, once they re-entered their password."""
+        """Delete the caller's account and all their data, once they re-entered their password (a
+        guest has none: their session is the key)."""
         await limiter.check_auth(ip)
-        email = await _email_of(user, upstream)
-        try:
-            async with auth_call():
-                await upstream.auth().sign_in_with_password({"email": email, "password": data.password})
-        except (InvalidCredentials, BadRequest) as exc:
-            # A wrong password, or one Auth refuses to even check (blank, NUL): the same answer.
-            events.record("login_failed", user_id=user.id, ip=ip, during="account_delete")
-            raise Forbidden("The password is not correct.", field="password", code="InvalidPassword") from exc
+        account = await _account_of(user, upstream)
+        if not account.is_anonymous:
+            await _check_password(account, data.password or "", user=user, upstream=upstream, events=events, ip=ip)
         async with auth_call():
             await upstream.auth_admin().admin.delete_user(user.id)
-        events.record("account_deleted", user_id=user.id, ip=ip)
+        if account.is_anonymous:
+            events.record("account_deleted", user_id=user.id, ip=ip, guest=True)
+        else:
+            events.record("account_deleted", user_id=user.id, ip=ip)
         return Ok(message="Account deleted")
+
+
+async def _check_password(
+    account: User, password: str, *, user: CurrentUser, upstream: Upstream, events: SecurityEvents, ip: str
+) -> None:
+    """A fresh sign-in with the member's current address; InvalidPassword when it fails."""
+    if not account.email:
+        raise InvalidToken()
+    try:
+        async with auth_call():
+            await upstream.auth().sign_in_with_password({"email": account.email, "password": password})
+    except (InvalidCredentials, BadRequest) as exc:
+        # A wrong password, or one Auth refuses to even check (blank, NUL): the same answer.
+        events.record("login_failed", user_id=user.id, ip=ip, during="account_delete")
+        raise Forbidden("The password is not correct.", field="password", code="InvalidPassword") from exc

@@ -216,6 +216,33 @@ async def test_account_deletion_checks_the_password_of_the_current_address(
     assert await pg.fetchval("select count(*) from auth.users where id = $1", user.id) == 0
 
 
+async def test_a_guest_deletes_their_account_without_a_password(
+    http: httpx.AsyncClient, pg: asyncpg.Connection, stack: LocalStack
+) -> None:
+    """A guest has no password (the profile page asks none of them): their session, which already
+    reads and deletes every chat of theirs, deletes the account, instead of a 401 InvalidToken that
+    told the client to drop a valid session."""
+    guest = await acreate_client(
+        stack.url, stack.anon_key, AsyncClientOptions(persist_session=False, auto_refresh_token=False)
+    )
+    signed = await guest.auth.sign_in_anonymously()
+    assert signed.session is not None
+    assert signed.user is not None
+    headers = {"Authorization": f"Bearer {signed.session.access_token}"}
+    session = await http.post("/api/sessions", json={"title": "trying"}, headers=headers)
+    assert session.status_code == 201, session.text
+    deleted = await http.request("DELETE", "/api/account", json={}, headers=headers)
+    assert deleted.status_code == 200, deleted.text
+    counts = await pg.fetchrow(
+        """select (select count(*) from auth.users where id = $1) as users,
+                  (select count(*) from chat_sessions where user_id = $1) as sessions""",
+        signed.user.id,
+    )
+    assert dict(counts) == {"users": 0, "sessions": 0}
+    [event] = await until(lambda: _deleted_events(pg, signed.user.id))  # type: ignore[union-attr]
+    assert json.loads(event["details"]) == {"guest": True}
+
+
 async def test_a_deleted_accounts_still_valid_token_uploads_no_file(http: httpx.AsyncClient, stack: LocalStack) -> None:
     """The deletion removes the account's files; its access token lives on until it expires, and
     must not put a file in the public avatars bucket (or attachments) that nothing would remove."""

@@ -157,6 +157,7 @@ const en: typeof zh = {
     title: 'Your data', exportHint: 'Export your profile, personas, chats and every message as one JSON file.', export: 'Export everything', exported: 'The export is downloading',
     deleteHint: 'Deleting your account removes your profile, personas, chats and messages for good.', delete: 'Delete account', password: 'Enter your password to confirm',
     deleteForever: 'Delete for ever', deleted: 'Account deleted', wrongPassword: 'The password is not correct',
+    guestConfirm: 'As a guest you have no password: delete your chats and this guest account?',
   },
 }
 

@@ -152,5 +152,6 @@ export default {
     title: '账号数据', exportHint: '把你的资料、角色、会话和全部消息导出为一个 JSON 文件。', export: '导出全部数据', exported: '已开始下载导出文件',
     deleteHint: '删除账号会永久删除你的资料、角色、会话和消息，无法恢复。', delete: '删除账号', password: '请输入密码确认',
     deleteForever: '永久删除', deleted: '账号已删除', wrongPassword: '密码不正确',
+    guestConfirm: '访客没有密码：确定删除你的会话和这个访客账号吗？',
   },
 }

@@ -1,7 +1,7 @@
 /**
  * The account as a whole, through the ChatGalaxy API (`/api/account`): export everything as one
  * JSON file, and delete the account after the password is entered again (the API proves it with
- * a fresh sign-in, then deletes with Auth's admin API).
+ * a fresh sign-in, then deletes with Auth's admin API; a guest, who has no password, confirms only).
  */
 import { readConfig } from './config'
 import { RETRY_WAITS_MS, storeOnce, type Outcome } from './storeOnce'
@@ -50,9 +50,9 @@ export async function exportAccount(): Promise<number> {
  * deleted it: Auth is asked whether the account is still there (a deleted one is `user_not_found`)
  * and the request is sent again only while it is, so a deleted account is reported deleted, not
  * refused for a password its own deletion made unknown. */
-export async function deleteAccount(password: string): Promise<void> {
-  const request = () =>
-    call('/api/account', { method: 'DELETE', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ password }) })
+export async function deleteAccount(password: string | null): Promise<void> {
+  const body = JSON.stringify(password === null ? {} : { password }) // a guest has none: the session is the key
+  const request = () => call('/api/account', { method: 'DELETE', headers: { 'Content-Type': 'application/json' }, body })
   await deleteOnce(request, accountGone)
 }
 
