@@ -36,6 +36,7 @@ from localbase.auth.users import User
 _CREATE_FAILED = "Database error creating new user"
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+_MAX_DURATION_SECONDS = (2**63 - 1) / 1e9  # about 292 years, Go's longest time.Duration
 _LINK_KINDS = {
     "signup": "signup",
     "invite": "invite",
@@ -272,4 +273,6 @@ def _ban(duration: str | None) -> datetime | None:
     if not parts or "".join(n + u for n, u in parts) != duration:
         raise AuthError(400, "validation_failed", "invalid format for ban duration")
     seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+    if seconds > _MAX_DURATION_SECONDS:  # Go's ParseDuration refuses what overflows int64 nanoseconds
+        raise AuthError(400, "validation_failed", "invalid format for ban duration")
     return datetime.now(UTC) + timedelta(seconds=seconds)

@@ -72,6 +72,23 @@ def test_banned_user_cannot_sign_in(service: Client, anon: Client) -> None:
     assert anon.auth.sign_in_with_password({"email": email, "password": "password123"}).session
 
 
+@pytest.mark.parametrize("duration", ["99999999999h", "2562048h", "1e3h", "24"])
+def test_a_ban_duration_go_cannot_parse_is_a_400_as_gotrue(service: Client, duration: str) -> None:
+    """GoTrue parses ban_duration with Go's time.ParseDuration, which refuses a duration past int64
+    nanoseconds (about 292 years) as any malformed one: 400 validation_failed, never a 500."""
+    email = new_email()
+    user = service.auth.admin.create_user({"email": email, "password": "password123", "email_confirm": True}).user
+    with pytest.raises(AuthApiError) as updating:
+        service.auth.admin.update_user_by_id(user.id, {"ban_duration": duration})
+    with pytest.raises(AuthApiError) as creating:
+        service.auth.admin.create_user({"email": new_email(), "ban_duration": duration})
+    for refused in (updating, creating):
+        assert (refused.value.status, refused.value.code) == (400, "validation_failed")
+        assert refused.value.message.startswith("invalid format for ban duration")
+    banned = service.auth.admin.update_user_by_id(user.id, {"ban_duration": "2562047h"}).user  # Go's longest
+    assert banned.banned_until is not None
+
+
 def test_an_admin_password_reset_signs_the_user_out_everywhere(stack: LocalStack, service: Client) -> None:
     """GoTrue's admin update with a password runs UpdatePassword(tx, nil), which logs the user out:
     whoever held the compromised account's refresh token is out, and a metadata change alone is not."""
