@@ -210,7 +210,10 @@ async def copy(storage: Storage, caller: Caller, body: dict[str, Any], *, upsert
             metadata["cacheControl"] = rules.header_value(override["cacheControl"], "metadata.cacheControl")
     limits_allow(target, metadata, storage.global_limit)
     user_metadata = (row["user_metadata"] or {}) if body.get("copyMetadata", True) is not False else {}
-    version = await asyncio.to_thread(storage.store.link_copy, row["version"])
+    try:
+        version = await asyncio.to_thread(storage.store.link_copy, row["version"])
+    except FileNotFoundError as exc:  # the source was deleted (and its bytes removed) since it was read
+        raise no_such_key() from exc
     statement = UPSERT if upsert else INSERT
     try:
         async with storage.access.as_caller(caller, "storage.object.copy") as conn:

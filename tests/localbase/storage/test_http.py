@@ -14,6 +14,7 @@ import pytest
 
 from core.jwt import encode
 from tests.conftest import LocalStack
+from tests.localbase.storage.conftest import blob_files, storage_root
 
 BODY = bytes(range(256)) * 40  # 10,240 bytes
 
@@ -63,6 +64,20 @@ def test_missing_bucket_object_and_duplicate(http: httpx.Client, limited: str) -
     assert http.get(f"/object/{limited}/a.txt").content == b"two"
     _error(http.post("/bucket", json={"name": limited}), "409", "BucketAlreadyExists")
     _error(http.post("/bucket", json={"name": " padded"}), "400", "InvalidBucketName")
+
+
+def test_a_copy_whose_source_went_away_since_it_was_read_is_no_such_key(
+    http: httpx.Client, limited: str, stack: LocalStack
+) -> None:
+    """A delete between the copy's read of its source and its link of the bytes: the bytes are gone
+    (here removed as the delete's cleanup removes them) and the copy is NoSuchKey, not a 500."""
+    before = blob_files(stack)
+    assert http.post(f"/object/{limited}/gone.txt", content=b"x", headers={"content-type": "text/plain"}).is_success
+    (added,) = blob_files(stack) - before
+    next((storage_root(stack) / "blobs").glob(f"*/{added}")).unlink()
+    copied = http.post("/object/copy", json={"bucketId": limited, "sourceKey": "gone.txt", "destinationKey": "c.txt"})
+    _error(copied, "404", "NoSuchKey")
+    assert http.post(f"/object/list/{limited}", json={"prefix": ""}).json()[0]["name"] == "gone.txt"
 
 
 def test_bucket_numbers_are_ascii_digits_within_bigint(http: httpx.Client, limited: str) -> None:
