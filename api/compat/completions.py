@@ -220,8 +220,10 @@ class Relay:
         return answer
 
     def completion(self, answer: dict[str, Any]) -> dict[str, Any]:
-        if answer.get("status") == "error":
-            raise answer_error(answer)
+        if answer.get("status") == "error":  # stored, failed: the client must not ask again blindly
+            error = answer_error(answer)
+            error.headers = {**error.headers, "X-ChatGalaxy-Message": self.question_id}
+            raise error
         return {
             "id": self.id,
             "object": "chat.completion",

@@ -18,6 +18,7 @@ from supabase import AsyncClient, acreate_client
 
 from api.compat.keys import mint_token
 from core.jwt import KeySet
+from fakescope.server import FakeScope
 from tests.api.conftest import ApiProcess, ApiUser, client_for, create_key, register_and_login
 from tests.api.test_plans import put_on_plan
 from tests.conftest import LocalStack
@@ -62,6 +63,22 @@ async def test_a_completion_is_answered_and_stored_in_the_users_history(
         "select charged from usage_ledger where user_id = $1 and state = 'settled' and model = 'qwen-plus'", owner.id
     )
     assert charged == row["input_tokens"] * 2 + row["output_tokens"] * 4
+
+
+async def test_a_failed_answer_names_the_stored_question_so_the_client_does_not_ask_again(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, fake: FakeScope, worker: Worker
+) -> None:
+    """The question is stored and its answer failed (502, no retry): the error names the question
+    (`X-ChatGalaxy-Message`), as a timeout's and an outage's do."""
+    question = f"Moderate me {uuid.uuid4().hex[:6]}"
+    async with httpx.AsyncClient(trust_env=False) as admin:
+        scripted = await admin.post(f"{fake.base_url}/_fake/faults", json={"next": [{"fault": "input_moderation"}]})
+        scripted.raise_for_status()
+    with pytest.raises(openai.APIStatusError) as failed:
+        await sdk.chat.completions.create(model="qwen-plus", messages=[{"role": "user", "content": question}])
+    assert (failed.value.status_code, failed.value.response.headers["x-should-retry"]) == (502, "false")
+    named = uuid.UUID(failed.value.response.headers["x-chatgalaxy-message"])
+    assert await pg.fetchval("select content from chat_messages where id = $1", named) == question
 
 
 async def test_the_sdk_streams_an_answer_that_then_appears_in_the_history(
