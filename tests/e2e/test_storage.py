@@ -1,7 +1,8 @@
 """Storage in the browser (web/e2e/storage.mjs): avatar upload shown in the header (its response
 lost on the way), an image pasted and a PDF picked into the composer (the PDF's upload response
-lost too), both shown after a reload, and an attachment's signed URL dead after sign-out once
-expired. The database is checked for what the page claimed."""
+lost too), both shown after a reload, a question sent once however often Enter was pressed while
+its file uploaded, and an attachment's signed URL dead after sign-out once expired. The database is
+checked for what the page claimed."""
 
 from __future__ import annotations
 
@@ -99,6 +100,29 @@ def test_pasted_image_and_picked_pdf_are_stored_with_the_message(
 def test_reload_shows_both_files(storage_journey: dict[str, Any]) -> None:
     passed(storage_journey, "reload: the thumbnail, the PDF chip and the avatar are still there")
     passed(storage_journey, "phone width: the message with its files fits")
+
+
+def test_enter_while_a_file_uploads_sends_the_question_once(storage_journey: dict[str, Any], product: Product) -> None:
+    """Enter pressed four times while the file's upload was held back sent nothing; once it was
+    done, four more made one question in one new chat, carrying the file."""
+    step = passed(storage_journey, "Enter pressed again and again while a file uploads sends the question once")
+    assert step["detail"]["sentWhileUploading"] == 0
+    assert step["detail"]["turns"] == 1
+    rows = _rows(
+        product,
+        "select m.session_id::text as session_id, m.attachments from public.chat_messages m"
+        " join public.profiles p on p.id = m.user_id where p.email = $1 and m.content = 'Only once, please'",
+        storage_journey["user"]["email"],
+    )
+    assert [r["session_id"] for r in rows] == [step["detail"]["sessionId"]]
+    assert [a["name"] for a in json.loads(rows[0]["attachments"])] == ["held.pdf"]
+    sessions = _rows(
+        product,
+        "select count(*) as n from public.chat_sessions s join public.profiles p on p.id = s.user_id"
+        " where p.email = $1",
+        storage_journey["user"]["email"],
+    )
+    assert sessions[0]["n"] == 2  # the first question's chat and this one
 
 
 def test_signed_url_dies_after_sign_out_and_expiry(storage_journey: dict[str, Any]) -> None:

@@ -1,12 +1,12 @@
 // Browser journey for Storage: an avatar set on the profile (its upload's response lost on the way)
 // shows in the header and beside the user's messages; an image attached by paste and a PDF by the picker (its upload's response lost
 // on the way) are sent with a question, shown as a thumbnail and a chip, and still there after a
-// reload; after signing out, the attachment's signed URL stops working once its (deliberately
+// reload; Enter pressed again and again while a file uploads sends its question once; after signing out, the attachment's signed URL stops working once its (deliberately
 // short) lifetime has passed.
 //
 // Env: see harness.mjs. Prints {ok, steps, user, sessionId, thumbUrl, pdfUploads, problems}; run by
 // tests/e2e/test_storage.py, which checks the database too.
-import { TAG, STEP_MS, WEB_URL, failNext, journey, noErrorToast, pause, result, shot, step, tid } from './harness.mjs'
+import { TAG, STEP_MS, WEB_URL, failNext, final, journey, noErrorToast, pause, result, shot, step, tid } from './harness.mjs'
 
 const PASSWORD = 'galaxy2024pw'
 // A 4x3 red PNG, written out so the journey needs no image library.
@@ -144,6 +144,37 @@ await journey(async ({ newPage }) => {
     if (overflow) throw new Error('the page scrolls sideways on a phone')
     await shot(page, '05-phone')
     await page.setViewportSize({ width: 1280, height: 800 })
+  })
+
+  await step('Enter pressed again and again while a file uploads sends the question once', async () => {
+    // A new chat, a file whose upload is held back, and Enter pressed repeatedly meanwhile: nothing
+    // is sent while it uploads; once it is done one send is one question in one new chat (the test
+    // counts them in the database).
+    await page.goto(`${WEB_URL}/`)
+    let release
+    const held = new Promise((resolve) => (release = resolve))
+    const hold = async (route) => {
+      await held
+      await route.fallback()
+    }
+    await page.route(/\/storage\/v1\/object\/attachments\/.*held\.pdf$/, hold)
+    await page.locator(tid('attach-input')).setInputFiles({ name: 'held.pdf', mimeType: 'application/pdf', buffer: PDF })
+    await page.locator(tid('composer')).fill('Only once, please')
+    for (let i = 0; i < 4; i++) {
+      await page.locator(tid('composer')).press('Enter')
+      await pause(100)
+    }
+    const sentWhileUploading = await page.locator(tid('turn')).count()
+    release()
+    await page.locator(`${tid('send')}:not([disabled])`).waitFor({ timeout: STEP_MS })
+    await page.unroute(/\/storage\/v1\/object\/attachments\/.*held\.pdf$/, hold)
+    for (let i = 0; i < 4; i++) await page.locator(tid('composer')).press('Enter')
+    await page.waitForURL(/\?s=/, { timeout: STEP_MS })
+    await final(page.locator(tid('turn')).first())
+    await noErrorToast(page, 'the question sent once')
+    const turns = await page.locator(tid('turn')).count()
+    await shot(page, '06-sent-once')
+    return { sentWhileUploading, turns, sessionId: new URL(page.url()).searchParams.get('s') }
   })
 
   await step('sign out: the signed URL stops working past its expiry', async () => {
