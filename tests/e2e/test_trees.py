@@ -75,11 +75,12 @@ def test_regenerated_answers_are_kept_and_the_choice_is_stored(trees: dict[str, 
 
 
 def test_branch_copies_the_path_into_a_new_chat(trees: dict[str, Any], product: Product) -> None:
-    passed(trees, "branch into a new chat from an answer")
+    passed(trees, "branch into a new chat from an answer (double-clicked)")
     rows = owner_query(product, trees["branchId"], "select message_type, content from chat_path($1)", trees["branchId"])
     assert [r["message_type"] for r in rows] == ["user", "assistant", "user", "assistant"]
     assert rows[2]["content"] == "推荐三家餐厅"
-    # The branch call's answer was lost and the page asked again: still one copy, the one it shows.
+    # The button was double-clicked and the branch call's answer lost, so the page asked again:
+    # still one copy, the one it shows.
     copies = query_now(
         product,
         """select count(distinct m.session_id) as n from chat_messages m

@@ -90,11 +90,12 @@ await journey(async ({ newPage }) => {
     await shot(page, '03-answers-after-reload')
   })
 
-  await step('branch into a new chat from an answer', async () => {
+  await step('branch into a new chat from an answer (double-clicked)', async () => {
     const second = page.locator(tid('turn')).nth(1)
-    // The branch is made but the answer lost: asked again under the same name, the same copy.
+    // The branch is made but the answer lost: asked again under the same name, the same copy. The
+    // button is double-clicked: the second click makes no second copy.
     const calls = await failNext(page, /\/rest\/v1\/rpc\/chat_branch/, 'lost')
-    await second.locator(tid('branch')).click()
+    await second.locator(tid('branch')).dblclick()
     await page.waitForURL((url) => url.searchParams.get('s') && url.searchParams.get('s') !== result.sessionId, {
       timeout: STEP_MS,
     })

@@ -98,7 +98,7 @@ export const useChat = defineStore('chat', () => {
     sessionsMore: state.sessionsMore,
     currentId, current: state.current, messages: state.messages, messagesLoading, messagesError, notFound,
     sending: state.sending, channelState: state.channelState, turns: state.turns, inFlight: state.inFlight,
-    models: state.models, draftModel: state.draftModel, draftThinking: state.draftThinking,
+    models: state.models, draftModel: state.draftModel, draftThinking: state.draftThinking, branching: state.branching,
     loadSessions: list.loadSessions, open, reload, send: ask.send, setRole: list.setRole, stop: actions.stop,
     regenerate: actions.regenerate, deleteSession, reset, loadModels: options.loadModels, setOptions: options.setOptions,
     edit: actions.edit, flip: actions.flip, branch: actions.branch, removeTurn: actions.remove, setPinned: list.setPinned, rename: list.rename,

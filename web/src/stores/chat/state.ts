@@ -33,6 +33,8 @@ export function chatState() {
   /** Choices made before the first question creates the session. */
   const draftModel = ref<string | null>(null)
   const draftThinking = ref<boolean | null>(null)
+  /** Each branch being made, by the answer it copies up to: asked again meanwhile, the same copy. */
+  const branching = ref(new Map<string, Promise<string>>())
 
   const streams = shallowRef(new Map<string, AnswerStream>())
   const latest = new Map<string, string>()
@@ -53,7 +55,7 @@ export function chatState() {
 
   return {
     sessions, sessionsLoading, sessionsError, sessionsMore, currentId, messages, messagesLoading, messagesError, notFound,
-    sending, channelState, models, draftModel, draftThinking, streams, latest,
+    sending, channelState, models, draftModel, draftThinking, branching, streams, latest,
     current, recent, tree, turns, inFlight, clearConversation,
   }
 }

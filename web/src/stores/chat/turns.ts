@@ -127,15 +127,22 @@ export function turnActions(state: ChatState, list: SessionList, rows: Conversat
     }
   }
 
-  /** A new chat holding a copy of the path up to `messageId`; returns its id. */
-  async function branch(messageId: string): Promise<string> {
-    // Named here and asked again with the name when the answer is lost: one copy, never two.
-    const session = crypto.randomUUID()
-    const { data, error } = await repeatWhileInDoubt(() => supabase().rpc('chat_branch', { message: messageId, session }))
-    if (error) throw error
-    const fresh = String(data)
-    await list.refreshSession(fresh)
-    return fresh
+  /** A new chat holding a copy of the path up to `messageId`; returns its id. Asked again while
+   * that branch is being made (a double click), it is the same branch, not a second copy. */
+  function branch(messageId: string): Promise<string> {
+    const running = state.branching.value.get(messageId)
+    if (running) return running
+    const made = (async () => {
+      // Named here and asked again with the name when the answer is lost: one copy, never two.
+      const session = crypto.randomUUID()
+      const { data, error } = await repeatWhileInDoubt(() => supabase().rpc('chat_branch', { message: messageId, session }))
+      if (error) throw error
+      const fresh = String(data)
+      await list.refreshSession(fresh)
+      return fresh
+    })().finally(() => state.branching.value.delete(messageId))
+    state.branching.value.set(messageId, made)
+    return made
   }
 
   /** Delete a turn: its question and, by cascade, its answers (and their files); the questions
