@@ -17,11 +17,14 @@ export function useChatErrors() {
     return describedText(e, t)
   }
 
-  async function attempt(action: () => Promise<unknown>): Promise<void> {
+  /** Whether the action went through (a refusal has been shown). */
+  async function attempt(action: () => Promise<unknown>): Promise<boolean> {
     try {
       await action()
+      return true
     } catch (e) {
       ElMessage.error(errorText(e))
+      return false
     }
   }
 
