@@ -176,6 +176,7 @@ def test_usage_page_charts_tokens_per_day_and_model(journey: dict[str, Any]) -> 
     assert len(detail["bars"]) == 10  # every third day of the last 28, both models stacked
     assert all(bar["total"] % 2100 == 0 for bar in detail["bars"])
     assert "997,900" in detail["remaining"]  # today's 2,100 (1,500 + 600) of the free plan's 1,000,000
+    assert "免费版" in detail["plan"]  # the plan's name in the reader's language, not the stored "Free"
     passed(journey, "usage page in English")
 
 

@@ -4,7 +4,7 @@ import { chatFileName, chatMarkdown, type ExportLabels } from '@/lib/exportChat'
 import type { AnswerView, Turn } from '@/lib/answer'
 import type { ChatMessage } from '@/lib/types'
 
-const LABELS: ExportLabels = { you: 'You', thinking: 'Thinking', sources: 'Sources', stopped: 'Stopped', failed: 'Failed', exported: 'Exported' }
+const LABELS: ExportLabels = { you: 'You', thinking: 'Thinking', sources: 'Sources', stopped: 'Stopped', failed: 'Failed', exported: 'Exported', failure: (a) => a.errorMessage }
 
 function turn(question: Partial<ChatMessage>, answer: Partial<AnswerView>): Turn {
   return {

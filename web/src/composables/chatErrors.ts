@@ -1,6 +1,7 @@
 /**
- * How the chat page words a refusal: a known error as its i18n key (lib/errors.ts), else the
- * server's message; a guest's question past the limit (RLS says 42501) as the invitation to sign up.
+ * How the chat page words a refusal: as lib/errors.ts does (a guest's regenerate past the limit,
+ * `GuestLimitReached`, included), and a guest's question past the limit (RLS says 42501) as the
+ * invitation to sign up too.
  * `attempt` runs a chat action and shows its refusal as a toast instead of throwing.
  */
 import { useI18n } from 'vue-i18n'

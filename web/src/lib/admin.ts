@@ -41,6 +41,11 @@ export interface BuiltinRole {
   translations: RoleTranslations
 }
 
+/** A row RLS hid or that is gone, as the API says it (`NotFound`, worded by lib/errors). */
+function notFound(): Error {
+  return Object.assign(new Error('not found'), { code: 'NotFound' })
+}
+
 async function audit(action: string, target: string | null = null, details: Record<string, unknown> = {}): Promise<void> {
   const { error } = await supabase().rpc('audit_admin_read', { action, target, details })
   if (error) throw error
@@ -82,7 +87,7 @@ export async function listPlans(): Promise<Plan[]> {
 export async function updateUser(userId: string, patch: { plan_id?: string; disabled?: boolean }): Promise<void> {
   const { data, error } = await supabase().from('user_plans').update(patch).eq('user_id', userId).select('user_id')
   if (error) throw error
-  if (!data?.length) throw new Error('not found')
+  if (!data?.length) throw notFound()
 }
 
 export async function listBuiltinRoles(): Promise<BuiltinRole[]> {
@@ -98,5 +103,5 @@ export async function listBuiltinRoles(): Promise<BuiltinRole[]> {
 export async function updateBuiltinRole(id: string, patch: Partial<Pick<BuiltinRole, 'name' | 'description' | 'system_prompt' | 'is_active' | 'translations'>>): Promise<void> {
   const { data, error } = await supabase().from('ai_roles').update(patch).eq('id', id).is('created_by', null).select('id')
   if (error) throw error
-  if (!data?.length) throw new Error('not found')
+  if (!data?.length) throw notFound()
 }

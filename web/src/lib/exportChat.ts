@@ -13,6 +13,8 @@ export interface ExportLabels {
   stopped: string
   failed: string
   exported: string
+  /** Why a failed answer failed, in the UI's language (lib/answerFailure.ts). */
+  failure: (answer: Turn['answer']) => string | null
 }
 
 /** The file: a title, when it was exported, then the turns, oldest first. */
@@ -29,7 +31,10 @@ export function chatMarkdown(title: string, turns: Turn[], speaker: (turn: Turn)
     }
     if (answer.text.trim()) out.push('', answer.text.trim())
     if (answer.status === 'cancelled') out.push('', `*${labels.stopped}*`)
-    if (answer.status === 'error') out.push('', `*${labels.failed}${answer.errorMessage ? `: ${oneLine(answer.errorMessage)}` : ''}*`)
+    if (answer.status === 'error') {
+      const why = labels.failure(answer)
+      out.push('', `*${labels.failed}${why ? `: ${oneLine(why)}` : ''}*`)
+    }
     if (answer.sources.length) {
       out.push('', `${labels.sources}:`, '', ...answer.sources.map((s) => `${s.index}. [${oneLine(s.title) || s.url}](${s.url})`))
     }

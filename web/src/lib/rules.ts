@@ -66,7 +66,7 @@ export function slugFor(name: string, random: () => string = () => Math.random()
 }
 
 /** The first out-of-range role setting (the database refuses the same, ai_roles_check_personality), or null. */
-export function personalityProblem(p: { temperature?: number; top_p?: number; max_tokens?: number }): string | null {
+export function personalityProblem(p: { temperature?: number; top_p?: number; max_tokens?: number }): 'temperature' | 'top_p' | 'max_tokens' | null {
   if (p.temperature !== undefined && !(p.temperature >= 0 && p.temperature < 2)) return 'temperature'
   if (p.top_p !== undefined && !(p.top_p > 0 && p.top_p <= 1)) return 'top_p'
   if (p.max_tokens !== undefined && !(Number.isInteger(p.max_tokens) && p.max_tokens >= 1 && p.max_tokens <= 65536)) {

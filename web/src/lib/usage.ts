@@ -138,3 +138,9 @@ export function usageOf(row: ChatMessage | undefined): AnswerUsage | null {
     cached: row.cached_tokens || null,
   }
 }
+
+/** A plan's name in the UI's language (i18n `plans.<id>`), else as stored (a plan an admin added). */
+export function planName(plan: { id: string; name: string }, t: (key: string) => string, te: (key: string) => boolean): string {
+  const key = `plans.${plan.id}`
+  return te(key) ? t(key) : plan.name
+}

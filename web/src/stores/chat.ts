@@ -15,7 +15,7 @@
  */
 import { defineStore } from 'pinia'
 import type { ChatSession } from '@/lib/types'
-import { chatState, errorText } from './chat/state'
+import { chatState } from './chat/state'
 import { sessionList } from './chat/sessions'
 import { conversationRows } from './chat/messages'
 import { sessionChannel } from './chat/channel'
@@ -60,7 +60,7 @@ export const useChat = defineStore('chat', () => {
       channel.join(id)
       await rows.loadMessages(id)
     } catch (e) {
-      messagesError.value = errorText(e)
+      messagesError.value = e
     } finally {
       messagesLoading.value = false
     }
@@ -74,7 +74,7 @@ export const useChat = defineStore('chat', () => {
     try {
       await rows.loadMessages(id)
     } catch (e) {
-      messagesError.value = errorText(e)
+      messagesError.value = e
     } finally {
       messagesLoading.value = false
     }

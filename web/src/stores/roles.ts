@@ -13,7 +13,8 @@ const COLUMNS = 'id,slug,name,description,system_prompt,avatar_url,sort_order,cr
 export const useRoles = defineStore('roles', () => {
   const roles = ref<AiRole[]>([])
   const loading = ref(false)
-  const error = ref<string | null>(null)
+  /** What failed, as thrown: the page words it (lib/errors). */
+  const error = ref<unknown>(null)
   const loaded = ref(false)
 
   const builtIn = computed(() => roles.value.filter((r) => r.created_by === null))
@@ -36,7 +37,7 @@ export const useRoles = defineStore('roles', () => {
       )
       loaded.value = true
     } catch (e) {
-      error.value = e instanceof Error ? e.message : String((e as { message?: string }).message ?? e)
+      error.value = e
     } finally {
       loading.value = false
     }

@@ -13,7 +13,7 @@ import { supabase } from '@/lib/supabase'
 import { appendNew, nextPage, readPage, type PageReader } from '@/lib/pages'
 import { SESSION_COLUMNS, sessionOrder } from '@/lib/sessions'
 import type { ChatSession } from '@/lib/types'
-import { errorText, type ChatState } from './state'
+import type { ChatState } from './state'
 
 /** Sessions per page of the list (the sidebar and /history); older ones come with "more". */
 const SESSION_PAGE = 200
@@ -81,7 +81,7 @@ export function sessionList(state: ChatState) {
       state.sessionsMore.value = offset < total
       sort()
     } catch (e) {
-      state.sessionsError.value = errorText(e)
+      state.sessionsError.value = e
     } finally {
       state.sessionsLoading.value = false
     }

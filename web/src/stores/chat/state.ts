@@ -18,14 +18,15 @@ export type ChannelState = 'idle' | 'joining' | 'joined' | 'error'
 export function chatState() {
   const sessions = ref<ChatSession[]>([])
   const sessionsLoading = ref(false)
-  const sessionsError = ref<string | null>(null)
+  /** What failed, as thrown: the page words it (lib/errors) in the reader's language. */
+  const sessionsError = ref<unknown>(null)
   /** Older sessions than those listed exist (the list is read a page at a time). */
   const sessionsMore = ref(false)
 
   const currentId = ref<string | null>(null)
   const messages = ref<ChatMessage[]>([])
   const messagesLoading = ref(false)
-  const messagesError = ref<string | null>(null)
+  const messagesError = ref<unknown>(null)
   const notFound = ref(false)
   const sending = ref(false)
   const channelState = ref<ChannelState>('idle')
@@ -61,9 +62,3 @@ export function chatState() {
 }
 
 export type ChatState = ReturnType<typeof chatState>
-
-/** An error from supabase-js (or anything thrown) as the text to show. */
-export function errorText(error: unknown): string {
-  if (error && typeof error === 'object' && 'message' in error) return String((error as { message: unknown }).message)
-  return String(error)
-}
