@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { mount } from '@vue/test-utils'
 import { makeI18n } from '@/i18n'
 import PasswordRules from '@/components/PasswordRules.vue'
@@ -7,6 +7,9 @@ import MarkdownView from '@/components/MarkdownView.vue'
 import RolePicker from '@/components/RolePicker.vue'
 import SourceList from '@/components/SourceList.vue'
 import type { AiRole } from '@/lib/types'
+import { ElMessage } from '@/lib/ui'
+
+vi.mock('@/lib/ui', () => ({ ElMessage: { error: vi.fn() } }))
 
 const plugins = () => [makeI18n('en')]
 
@@ -51,6 +54,15 @@ describe('MarkdownView', () => {
     expect(wrapper.find('strong').text()).toBe('hi')
     expect(wrapper.find('img').exists()).toBe(false)
     expect(wrapper.classes()).toContain('cursor-blink')
+  })
+
+  it('says so when the clipboard refuses a code block', async () => {
+    Object.defineProperty(navigator, 'clipboard', { value: { writeText: () => Promise.reject(new Error('denied')) }, configurable: true })
+    const wrapper = mount(MarkdownView, { props: { text: '```js\nlet a = 1\n```' }, global: { plugins: plugins() } })
+    await wrapper.find('[data-copy]').trigger('click')
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    expect(ElMessage.error).toHaveBeenCalledWith('Could not copy to the clipboard')
+    expect(wrapper.find('[data-copy]').text()).not.toBe('Copied')
   })
 })
 

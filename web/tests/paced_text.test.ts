@@ -5,6 +5,8 @@ import { makeI18n } from '@/i18n'
 import MarkdownView from '@/components/MarkdownView.vue'
 import { GAP_MS, MAX_GAP_MS, RENDER_SHARE, usePacedText, type PacedText } from '@/composables/pacedText'
 
+vi.mock('@/lib/ui', () => ({ ElMessage: { error: vi.fn() } }))
+
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance', 'Date'] })
 })
