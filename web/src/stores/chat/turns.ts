@@ -6,8 +6,8 @@
  * answer (`request_answer`, so a second click or a retry gets the same answer, not a third);
  * branching names the new chat, so a retry after a lost answer gets the same copy; flipping
  * moves the session's stored leaf, so the choice survives a reload; a session row read before the
- * move was stored does not move it back (sessions.ts). Stopping sets exactly
- * `cancel_requested`, the one column RLS lets the owner change on an answer.
+ * move was stored does not move it back (sessions.ts). Stopping is `chat_stop`: it asks the answer
+ * in flight to stop, or ends a question no worker has claimed yet before any answers it.
  */
 import { repeatWhileInDoubt } from '@/lib/storeOnce'
 import { supabase } from '@/lib/supabase'
@@ -18,10 +18,6 @@ import type { ConversationRows } from './messages'
 import type { SessionChannel } from './channel'
 import type { Asking } from './questions'
 
-/** How long `stop` waits for the worker to create the answer row it is to stop. */
-const STOP_WAIT_MS = 5000
-const STOP_RETRY_MS = 200
-
 /** The number of the next answer to a question: one past the highest so far. */
 export function nextAnswerNo(messages: ChatMessage[], questionId: string): number {
   const numbers = messages.filter((m) => m.reply_to === questionId).map((m) => m.answer_no ?? 1)
@@ -31,26 +27,18 @@ export function nextAnswerNo(messages: ChatMessage[], questionId: string): numbe
 export function turnActions(state: ChatState, list: SessionList, rows: ConversationRows, channel: SessionChannel, asking: Asking) {
   const { messages, currentId, sending } = state
 
-  /** Ask the answer in flight to stop. */
+  /**
+   * Stop the question's answer: the one in flight is asked to stop, and a question no worker has
+   * claimed yet gets its answer already cancelled (`chat_stop`, the same stop as every door's).
+   */
   async function stop(questionId: string): Promise<void> {
-    const deadline = Date.now() + STOP_WAIT_MS
-    for (;;) {
-      const turn = state.turns.value.find((t) => t.question.id === questionId)
-      if (!turn || turn.answer.final) return
-      if (turn.answer.id) {
-        const { error } = await supabase().from('chat_messages').update({ cancel_requested: true }).eq('id', turn.answer.id)
-        if (error) throw error
-        const row = messages.value.find((m) => m.id === turn.answer.id)
-        if (row) rows.upsert({ ...row, cancel_requested: true })
-        return
-      }
-      // The worker has not created the answer row yet; it will very soon.
-      if (Date.now() > deadline) return
-      await rows.fetchAnswers([questionId])
-      if (!state.turns.value.find((t) => t.question.id === questionId)?.answer.id) {
-        await new Promise((resolve) => setTimeout(resolve, STOP_RETRY_MS))
-      }
-    }
+    const turn = state.turns.value.find((t) => t.question.id === questionId)
+    if (!turn || turn.answer.final) return
+    const { error } = await supabase().rpc('chat_stop', { message: questionId })
+    if (error) throw error
+    const row = turn.answer.id ? messages.value.find((m) => m.id === turn.answer.id) : undefined
+    if (row) rows.upsert({ ...row, cancel_requested: true })
+    else await rows.fetchAnswers([questionId]) // the answer the stop made, before its event arrives
   }
 
   /** Another answer to the question, kept beside the others. */
