@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copy
 import gc
+import os
 from collections.abc import AsyncIterator
 from contextlib import aclosing
+from pathlib import Path
 from typing import Any
 
 import dashscope
@@ -232,3 +234,20 @@ async def test_factory_picks_by_configuration(fake: FakeScope) -> None:
 
 async def test_sdk_global_endpoint_is_untouched() -> None:
     assert dashscope.base_http_api_url.startswith("https://")
+
+
+HERE = Path(__file__).resolve()
+# A file that exists on the worker's machine, named as a path, from home, and as a file URI.
+FILE_NAMES = [str(HERE), "~/" + os.path.relpath(HERE, Path.home()), HERE.as_uri()]
+
+
+@pytest.mark.parametrize("question", FILE_NAMES, ids=["path", "home", "file_uri"])
+async def test_a_question_naming_a_file_of_the_workers_machine_is_sent_as_its_text(
+    provider: DashScopeProvider, fake: FakeScope, question: str
+) -> None:
+    """The SDK's multimodal call uploads a user part naming an existing local file in place of its text
+    (the model would read the worker's own files); the question goes as the words it is."""
+    params = GenerationParams(model="qwen-vl-max", multimodal=True)
+    async for _ in provider.stream([ChatMessage("user", question)], params):
+        pass
+    assert fake.received[-1]["body"]["input"]["messages"][-1]["content"] == [{"text": question}]

@@ -106,7 +106,7 @@ class DashScopeProvider:
         yield final
 
     async def _open(self, messages: Sequence[ChatMessage], params: GenerationParams) -> AsyncGenerator[Any, None]:
-        api: Any = AioMultiModalConversation if params.multimodal else AioGeneration
+        api: Any = _MultiModal if params.multimodal else AioGeneration
         try:
             result = await api.call(
                 model=params.model,
@@ -124,6 +124,19 @@ class DashScopeProvider:
             raise ProviderError("InvalidRequest", str(exc)) from exc
         # The SDK's stub says Generator; with stream=True the runtime object is an async generator.
         return cast(AsyncGenerator[Any, None], result)
+
+
+class _MultiModal(AioMultiModalConversation):
+    """The multimodal endpoint without the SDK's upload of local files. Before each call the SDK reads
+    every `text`, `image`, `video` and `audio` part of a user message that names an existing file of
+    this machine (a path, `~/...` or `file://...`) and uploads it to DashScope for the model to read,
+    in place of the part: a question of exactly `/proc/self/environ` would have sent the worker's
+    environment, keys included, to the model. Our parts are the user's own text and images as data
+    or https URLs, never local files, so nothing is ever uploaded."""
+
+    @classmethod
+    def _preprocess_messages(cls, model: str, messages: list[dict[str, Any]], api_key: str) -> bool:
+        return False
 
 
 class _Messages(list[dict[str, Any]]):
