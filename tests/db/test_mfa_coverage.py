@@ -110,3 +110,72 @@ async def test_an_admins_plan_and_weight_changes_need_the_second_factor(db: asyn
 
     assert [await changed(sql, "aal1") for sql in writes] == [0, "refused", 0, 0, "refused", 0]
     assert [await changed(sql, "aal2") for sql in writes] == [1] * len(writes)
+
+
+# Definer functions a signed-in user may call that need no second-factor check of their own, and why.
+NO_CHECK_OF_THEIR_OWN = {
+    "attachment_listed_by_own_message": "a storage policy's question; storage.objects' aal2 policy refuses first",
+    "audit_admin_read": "records that an admin read something; reads nothing",
+    "chat_branch": "refused by the trigger on the chat it creates (chat_sessions_second_factor)",
+    "chat_forks": "reads through chat_path",
+    "chat_topic_owned": "a realtime.messages policy's question; that table's aal2 policy refuses first",
+    "create_api_key": "refused by the trigger on api_keys",
+    "mfa_satisfied": "the check itself",
+    "read_share": "a share link is public by design, for anon too",
+    "share_session": "refused by the trigger on chat_shares",
+    "username_available": "sign-up's check, for anon too",
+}
+
+
+async def test_every_definer_door_asks_for_the_second_factor(db: asyncpg.Connection) -> None:
+    """Policies do not bind SECURITY DEFINER functions: each one a signed-in user may call checks
+    mfa_satisfied() itself or is listed above with the reason it need not."""
+    doors = await db.fetch(
+        """select p.proname, position('mfa_satisfied' in p.prosrc) > 0 as checks
+             from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+            where n.nspname = 'public' and p.prosecdef and p.prorettype <> 'trigger'::regtype
+              and has_function_privilege('authenticated', p.oid, 'execute')"""
+    )
+    unchecked = sorted(r["proname"] for r in doors if not r["checks"])
+    assert unchecked == sorted(NO_CHECK_OF_THEIR_OWN)
+
+
+async def test_aal1_reads_no_path_or_search_and_asks_no_answer_branch_or_revocation(db: asyncpg.Connection) -> None:
+    user, session = await _two_factor_user(db)
+    question = await db.fetchval(
+        "insert into chat_messages (session_id, user_id, content) values ($1::uuid, $2, 'secret words') returning id",
+        session,
+        user,
+    )
+    await db.execute(
+        "insert into chat_messages (session_id, user_id, message_type, reply_to, content, status)"
+        " values ($1::uuid, $2, 'assistant', $3, 'secret answer', 'completed')",
+        session,
+        user,
+        question,
+    )
+    key = await db.fetchval(
+        "insert into api_keys (user_id, name, prefix, key_hash) values ($1, 'k', 'sk-cg-x', sha256('x')) returning id",
+        user,
+    )
+    reads = {
+        "path": "select count(*) from chat_path($1::uuid)",
+        "search": "select count(*) from search_message_hits('secret', $1::uuid, 10, 0)",
+    }
+    for aal, seen in (("aal1", 0), ("aal2", 2)):
+        async with as_user(db, user, aal=aal):
+            assert await db.fetchval(reads["path"], session) == seen
+            assert await db.fetchval(reads["search"], session) == seen
+    writes = [
+        ("select (request_answer($1::uuid, 2)).id", question),
+        ("select chat_branch($1::uuid)", question),
+    ]
+    for sql, arg in writes:
+        async with as_user(db, user, aal="aal1"):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await db.fetchval(sql, arg)
+        async with as_user(db, user, aal="aal2"):
+            assert await db.fetchval(sql, arg) is not None
+    for aal, revoked in (("aal1", False), ("aal2", True)):
+        async with as_user(db, user, aal=aal):
+            assert await db.fetchval("select revoke_api_key($1)", key) is revoked
