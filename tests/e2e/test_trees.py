@@ -1,5 +1,6 @@
 """Conversation trees in the browser (web/e2e/trees.mjs): edit and flip, regenerate and flip across a
-reload, branch into a new chat, share and open signed out, revoke, resume mid-answer, pin and rename.
+reload, branch into a new chat, share and open signed out, the chat on a phone (tap targets, the
+composer's size, the safe area), revoke, resume mid-answer, pin and rename.
 Each test is one step of the journey, and the database is checked for what the page showed.
 Screenshots land in tests/e2e/screenshots/trees/."""
 
@@ -108,6 +109,40 @@ def test_a_share_opens_signed_out_shows_the_branch_and_dies_when_revoked(
     passed(trees, "the shared page on a phone, in English")
     passed(trees, "revoke the link: it no longer opens")
     assert query_now(product, "select id from chat_shares where session_id = $1", trees["sessionId"]) == []
+
+
+def test_on_a_phone_the_chat_controls_are_finger_sized_and_the_composer_does_not_zoom(trees: dict[str, Any]) -> None:
+    """390x844 (zh): the turn's edit and delete, both sibling pairs, the drawer's rename and pin and
+    the share sheet's revoke cover at least 40px each way (44 as designed), the composer types at
+    16px or more (iOS Safari zooms into a smaller field on focus), nothing is wider than the screen;
+    on the desktop the same controls keep their small size."""
+    detail = passed(trees, "on a phone the chat controls are finger-sized and the composer types at 16px (zh)")["detail"]
+    sizes = detail["sizes"]
+    controls = {
+        "edit": sizes["edit"],
+        "delete": sizes["delete"],
+        "question ‹": sizes["questionNav"][0],
+        "question ›": sizes["questionNav"][1],
+        "answer ‹": sizes["answerNav"][0],
+        "answer ›": sizes["answerNav"][1],
+        "rename": sizes["rename"],
+        "pin": sizes["pin"],
+        "revoke": sizes["revoke"],
+    }
+    small = {name: box for name, box in controls.items() if box["w"] < 40 or box["h"] < 40}
+    assert small == {}
+    assert detail["composerPx"] >= 16
+    assert detail["width"] <= 390
+    assert detail["desktop"]["edit"]["h"] < 30
+    assert detail["desktop"]["questionPrev"]["h"] < 30
+
+
+def test_on_a_phone_the_notch_and_home_indicator_are_padded_for(trees: dict[str, Any]) -> None:
+    """With Chromium's safe-area override (47px top, 34px bottom) the header, the tab bar and the
+    sessions drawer pad by exactly the insets; the turn in English fits the screen too."""
+    detail = passed(trees, "on a phone the notch and home indicator are padded for; the turn in English")["detail"]
+    assert detail["insets"] == {"header": 47, "tabbar": 34, "drawerTop": 47, "drawerBottom": 34}
+    assert detail["width"] <= 390
 
 
 def test_reload_mid_answer_continues_without_gap_or_repeat(trees: dict[str, Any]) -> None:

@@ -2,12 +2,13 @@
 // regenerate and flip between answers (the choice survives a reload), branch into a new chat, share the
 // conversation (its first answer lost on the way) and open the link in a fresh signed-out context
 // (then revoke it), reload while an answer
-// is being written and watch it continue, pin and rename in the sidebar, and the shared page on a phone
-// in English.
+// is being written and watch it continue, pin and rename in the sidebar, the shared page on a phone
+// in English, and the owner's chat on a phone: finger-sized controls, a 16px composer, the notch and
+// home indicator padded for.
 //
 // Env: see harness.mjs. Prints {ok, steps, user, sessionId, branchId, shareToken, resumed, problems} on
 // its last line; tests/e2e/test_trees.py runs it and checks the database for what the page showed.
-import { TAG, STEP_MS, WEB_URL, expectText, failNext, final, journey, noErrorToast, pause, result, shot, step, tid } from './harness.mjs'
+import { PHONE, TAG, STEP_MS, WEB_URL, expectText, failNext, final, journey, login, noErrorToast, pause, result, shot, step, tid } from './harness.mjs'
 
 const PASSWORD = 'galaxy2024pw'
 Object.assign(result, { user: null, sessionId: null, branchId: null, shareToken: null, resumed: null })
@@ -37,6 +38,13 @@ async function ask(page, text) {
 }
 
 const position = (turn, nav) => turn.locator(`${tid(nav)} ${tid('sibling-position')}`)
+
+/** What a control covers on the page, in whole pixels. */
+async function size(locator) {
+  const box = await locator.boundingBox()
+  if (!box) throw new Error('the control is not shown')
+  return { w: Math.round(box.width), h: Math.round(box.height) }
+}
 
 await journey(async ({ newPage }) => {
   const page = await newPage('owner', { permissions: ['clipboard-read', 'clipboard-write'] })
@@ -141,6 +149,83 @@ await journey(async ({ newPage }) => {
     await expectText(phone.locator(tid('shared-page')), /shared from ChatGalaxy/)
     await shot(phone, '07-shared-phone-en')
     await phone.context().close()
+  })
+
+  // The owner's chat on a phone (zh): the turn's edit and delete, both ‹ › pairs, the drawer's rename
+  // and pin and the share sheet's revoke are a finger's size (44px each way below sm), the composer
+  // types at 16px (iOS Safari zooms into a smaller field on focus), nothing is wider than the screen;
+  // on the desktop the same turn's controls keep their small size.
+  let phone = null
+  await step('on a phone the chat controls are finger-sized and the composer types at 16px (zh)', async () => {
+    phone = await newPage('owner-phone', PHONE)
+    await login(phone, { email: result.user.email, password: PASSWORD })
+    await phone.goto(`${WEB_URL}/?s=${result.sessionId}`)
+    const second = await final(phone.locator(tid('turn')).nth(1))
+    await expectText(position(second, 'question-nav'), /2 \/ 2/)
+    await expectText(position(second, 'answer-nav'), /\/ 2/)
+    const pair = async (nav) => [await size(second.locator(`${tid(nav)} ${tid('sibling-prev')}`)), await size(second.locator(`${tid(nav)} ${tid('sibling-next')}`))]
+    const sizes = {
+      edit: await size(second.locator(tid('edit-question'))),
+      delete: await size(second.locator(tid('delete-turn'))),
+      questionNav: await pair('question-nav'),
+      answerNav: await pair('answer-nav'),
+    }
+    const composerPx = await phone.locator(tid('composer')).evaluate((el) => parseFloat(getComputedStyle(el).fontSize))
+    const width = await phone.evaluate(() => document.documentElement.scrollWidth)
+    await second.locator(tid('question')).scrollIntoViewIfNeeded()
+    await shot(phone, '07a-phone-turn-zh')
+
+    await phone.locator(tid('open-sessions')).click()
+    const row = phone.locator(`.el-drawer ${tid('session-row')}`).first()
+    await row.waitFor({ state: 'visible', timeout: STEP_MS })
+    sizes.rename = await size(row.locator(tid('session-rename')))
+    sizes.pin = await size(row.locator(tid('session-pin')))
+    await shot(phone, '07b-phone-drawer-zh')
+    await phone.locator('.el-drawer__close-btn').click()
+    await phone.locator('.el-drawer').waitFor({ state: 'hidden', timeout: STEP_MS })
+
+    await phone.locator(tid('share-open')).click()
+    await phone.locator(tid('share-item')).first().waitFor({ timeout: STEP_MS })
+    sizes.revoke = await size(phone.locator(tid('share-revoke')).first())
+    await shot(phone, '07c-phone-share-zh')
+    await phone.locator(tid('share-dialog')).click({ position: { x: 5, y: 5 } })
+    await phone.locator(tid('share-dialog')).waitFor({ state: 'detached' })
+
+    const desk = page.locator(tid('turn')).nth(1)
+    const desktop = {
+      edit: await size(desk.locator(tid('edit-question'))),
+      questionPrev: await size(desk.locator(`${tid('question-nav')} ${tid('sibling-prev')}`)),
+    }
+    return { sizes, composerPx, width, desktop }
+  })
+
+  // The same page on a phone with a notch and a home indicator (Chromium's safe-area override): the
+  // header, the tab bar and the drawer pad for them; then the turn in English.
+  await step('on a phone the notch and home indicator are padded for; the turn in English', async () => {
+    const cdp = await phone.context().newCDPSession(phone)
+    await cdp.send('Emulation.setSafeAreaInsetsOverride', { insets: { top: 47, bottom: 34, left: 0, right: 0 } })
+    const padding = (selector, side) => phone.locator(selector).first().evaluate((el, side) => parseFloat(getComputedStyle(el)[side]), side)
+    const insets = {
+      header: await padding('header', 'paddingTop'),
+      tabbar: await padding(tid('tabbar'), 'paddingBottom'),
+    }
+    await shot(phone, '07d-phone-safe-area-zh')
+    await phone.locator(tid('open-sessions')).click()
+    await phone.locator(`.el-drawer ${tid('session-row')}`).first().waitFor({ state: 'visible', timeout: STEP_MS })
+    insets.drawerTop = await padding('.el-drawer', 'paddingTop')
+    insets.drawerBottom = await padding('.el-drawer', 'paddingBottom')
+    await phone.locator('.el-drawer__close-btn').click()
+    await phone.locator('.el-drawer').waitFor({ state: 'hidden', timeout: STEP_MS })
+    await cdp.send('Emulation.setSafeAreaInsetsOverride', { insets: {} })
+
+    await phone.locator(tid('lang-toggle')).click()
+    const second = phone.locator(tid('turn')).nth(1)
+    await expectText(second.locator(tid('edit-question')), /Edit/)
+    await second.locator(tid('question')).scrollIntoViewIfNeeded()
+    const width = await phone.evaluate(() => document.documentElement.scrollWidth)
+    await shot(phone, '07e-phone-turn-en')
+    await phone.context().close()
+    return { insets, width }
   })
 
   await step('revoke the link: it no longer opens', async () => {
