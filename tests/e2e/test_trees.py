@@ -112,15 +112,20 @@ def test_a_share_opens_signed_out_shows_the_branch_and_dies_when_revoked(
 
 
 def test_on_a_phone_the_chat_controls_are_finger_sized_and_the_composer_does_not_zoom(trees: dict[str, Any]) -> None:
-    """390x844 (zh): the turn's edit and delete, both sibling pairs, the drawer's rename and pin and
+    """390x844 (zh): the turn's edit and delete, the answer's copy and branch (stop and regenerate are
+    the same buttons), both sibling pairs, the drawer's rename and pin and
     the share sheet's revoke cover at least 40px each way (44 as designed), the composer types at
     16px or more (iOS Safari zooms into a smaller field on focus), nothing is wider than the screen;
     on the desktop the same controls keep their small size."""
-    detail = passed(trees, "on a phone the chat controls are finger-sized and the composer types at 16px (zh)")["detail"]
+    detail = passed(trees, "on a phone the chat controls are finger-sized and the composer types at 16px (zh)")[
+        "detail"
+    ]
     sizes = detail["sizes"]
     controls = {
         "edit": sizes["edit"],
         "delete": sizes["delete"],
+        "copy": sizes["copy"],
+        "branch": sizes["branch"],
         "question ‹": sizes["questionNav"][0],
         "question ›": sizes["questionNav"][1],
         "answer ‹": sizes["answerNav"][0],

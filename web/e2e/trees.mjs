@@ -151,10 +151,10 @@ await journey(async ({ newPage }) => {
     await phone.context().close()
   })
 
-  // The owner's chat on a phone (zh): the turn's edit and delete, both ‹ › pairs, the drawer's rename
-  // and pin and the share sheet's revoke are a finger's size (44px each way below sm), the composer
-  // types at 16px (iOS Safari zooms into a smaller field on focus), nothing is wider than the screen;
-  // on the desktop the same turn's controls keep their small size.
+  // The owner's chat on a phone (zh): the turn's edit and delete, the answer's copy and branch, both
+  // ‹ › pairs, the drawer's rename and pin and the share sheet's revoke are a finger's size (44px
+  // each way below sm), the composer types at 16px (iOS Safari zooms into a smaller field on focus),
+  // nothing is wider than the screen; on the desktop the same turn's controls keep their small size.
   let phone = null
   await step('on a phone the chat controls are finger-sized and the composer types at 16px (zh)', async () => {
     phone = await newPage('owner-phone', PHONE)
@@ -167,6 +167,8 @@ await journey(async ({ newPage }) => {
     const sizes = {
       edit: await size(second.locator(tid('edit-question'))),
       delete: await size(second.locator(tid('delete-turn'))),
+      copy: await size(second.locator(tid('copy-answer'))),
+      branch: await size(second.locator(tid('branch'))),
       questionNav: await pair('question-nav'),
       answerNav: await pair('answer-nav'),
     }
