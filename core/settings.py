@@ -329,7 +329,8 @@ class LlmSettings:
     image_url_seconds: int = field(default_factory=lambda: env_int("LLM_IMAGE_URL_SECONDS", 600))
     # The worker keeps the images it has read (data URIs, links) for later turns (worker/images.py).
     image_cache_mb: int = field(default_factory=lambda: env_int("LLM_IMAGE_CACHE_MB", 128))
-    # Inline images above this many pixels are sent scaled down to it (worker/images.py); 0: as stored.
+    # Inline images above this many pixels are sent scaled down to it (worker/images.py); 0: not for
+    # that (one DashScope would refuse is still made acceptable: GIF, sides, bytes).
     image_max_pixels: int = field(default_factory=lambda: env_int("LLM_IMAGE_MAX_PIXELS", 1_310_720))
     # A new question's images are read while it is being claimed, at most this many at once; 0: off.
     image_read_ahead: int = field(default_factory=lambda: env_int("LLM_IMAGE_READ_AHEAD", 8))

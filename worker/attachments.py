@@ -9,7 +9,9 @@ and pixel limits (..._attachments_in_answers.sql). The worker reads them as serv
 Images go to the model either inline (a `data:` URI: works with any deployment, the bytes travel
 in the request) or as a short-lived signed Storage URL the provider downloads (LLM_IMAGE_TRANSPORT;
 `auto` picks by where Storage and the model are); worker/images.py makes those references and keeps
-them, so an image is read once per worker.
+them, so an image is read once per worker, and sends inline, re-encoded, an image DashScope would
+refuse as stored (a GIF, a side under 10 px or past 200:1, too many bytes; its type, size and
+dimensions here say which).
 Documents (PDF, DOCX, TXT, Markdown) become their text, extracted off the event loop and kept by
 worker/documents.py, so a document is read and parsed once per worker; a document whose text cannot
 be read refuses the turn (`DocumentUnreadable`) rather than answering without it.
@@ -32,7 +34,7 @@ from typing import Any
 from worker.documents import DOCUMENT_TYPES, DocumentTexts
 from worker.errors import AttachmentError
 from worker.histories import HistoryItem
-from worker.images import ImageRefs
+from worker.images import ImageRefs, fits_as_link
 from worker.supabase_http import SupabaseError
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,8 @@ class Attachment:
     size: int
     etag: str | None = None  # the object's ETag when the claim was made (None: not said, or gone)
     gone: bool = False  # the claim found no such object any more
+    width: int = 0  # an image's, as its question says (0: not said)
+    height: int = 0
 
     @property
     def is_image(self) -> bool:
@@ -54,6 +58,11 @@ class Attachment:
     @property
     def is_document(self) -> bool:
         return self.mime_type in DOCUMENT_TYPES
+
+    @property
+    def linkable(self) -> bool:
+        """Whether the model takes this image as a link to its original (worker/images.py)."""
+        return fits_as_link(self.mime_type, self.size, self.width, self.height)
 
 
 def parse(raw: Any) -> list[Attachment]:
@@ -72,15 +81,23 @@ def parse(raw: Any) -> list[Attachment]:
                     int(item.get("size") or 0),
                     etag=etag if isinstance(etag, str) else None,
                     gone="etag" in item and etag is None,
+                    width=_whole(item.get("width")),
+                    height=_whole(item.get("height")),
                 )
             )
     return out
 
 
+def _whole(value: Any) -> int:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) and value > 0 else 0
+
+
 def read_ahead(refs: ImageRefs, raw: Any) -> int:
     """Start reading the images of a question just heard (its row's `attachments`), while it is
     claimed: its turn then finds them kept (worker/images.py). How many reads started."""
-    return sum(refs.read_ahead(image.path, image.mime_type) for image in parse(raw) if image.is_image)
+    return sum(
+        refs.read_ahead(image.path, image.mime_type, linkable=image.linkable) for image in parse(raw) if image.is_image
+    )
 
 
 async def image_refs(refs: ImageRefs, images: Sequence[Attachment]) -> list[str]:
@@ -89,7 +106,7 @@ async def image_refs(refs: ImageRefs, images: Sequence[Attachment]) -> list[str]
 
 
 def _ref(refs: ImageRefs, image: Attachment) -> Awaitable[str]:
-    return refs.ref(image.path, image.mime_type, etag=image.etag, gone=image.gone)
+    return refs.ref(image.path, image.mime_type, etag=image.etag, gone=image.gone, linkable=image.linkable)
 
 
 async def document_texts(documents: DocumentTexts, files: Sequence[Attachment]) -> list[tuple[str, str]]:

@@ -30,8 +30,17 @@ DashScope scales anything larger down to it before the model sees it) a JPEG, PN
 scaled down, upright as the browser shows it (EXIF orientation applied), and re-encoded in its own
 format, off the event loop. A 12-megapixel photo (8.1 MB of JPEG) then travels as 0.57 MB in every
 request that carries it: the SDK JSON-encodes the request on the worker's event loop (about 8 ms
-per MB), so a large photo stalled every conversation on the worker on each later turn. Smaller
-images, GIFs, and an image whose body cannot be decoded go byte for byte.
+per MB), so a large photo stalled every conversation on the worker on each later turn.
+
+Nothing goes out that DashScope refuses (fakescope/vision.py has its limits): a GIF (the bucket
+takes them, the model does not) is sent as a PNG of its first frame; an image with a side under
+10 px is padded to 10, one with a side more than 200 times the other is padded to 200:1 (centred,
+transparent or white); one whose data URI would pass 10,485,760 bytes is scaled down until it fits,
+whatever `max_pixels` says (0 included). Such an image never goes as a link either: its question
+says its type, size and dimensions (`fits_as_link`), and one that breaks a limit is sent inline,
+made acceptable as above, under any transport (a link to the original would be refused; these are
+rare, so a copy of their own in Storage is not worth its upkeep). Other images, and an image whose
+body cannot be decoded (the model refuses it, as before), go byte for byte.
 
 Read ahead: a new question's images are read (`read_ahead`) when the worker hears the question,
 while its claim runs, and kept as above, so the turn finds them kept (a use that comes while its
@@ -68,7 +77,12 @@ from worker.supabase_http import SupabaseError, SupabaseHttp
 log = logging.getLogger(__name__)
 
 BUCKET = "attachments"
-_SCALED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+_SCALED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}  # sent in their own format
+# What DashScope takes (fakescope/vision.py): a data URI, and a linked file, of at most this many
+# bytes; sides of at least MIN_SIDE px, neither more than MAX_RATIO times the other.
+MAX_ITEM_BYTES = 10_485_760
+MIN_SIDE, MAX_RATIO = 10, 200
+_FIT_ROUNDS = 8  # scalings tried before an image goes as stored (one is enough unless its ICC profile is huge)
 TRANSPORTS = ("auto", "inline", "signed_url")
 # names that only resolve inside a private network (mDNS, Docker/Kubernetes, home routers, RFC 8375)
 _PRIVATE_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa", ".svc", ".cluster.local")
@@ -144,24 +158,33 @@ class ImageRefs:
             log.warning("the model cannot download Storage links: images go inline from now on")
         return not self._signed
 
-    async def ref(self, path: str, mime_type: str, *, etag: str | None = None, gone: bool = False) -> str:
+    async def ref(
+        self,
+        path: str,
+        mime_type: str,
+        *,
+        etag: str | None = None,
+        gone: bool = False,
+        linkable: bool = True,
+    ) -> str:
         """A data URI or signed URL for the object at `path`; SupabaseError when Storage has none.
-        `etag` is the object's current ETag when known, `gone` that it is known to be deleted."""
+        `etag` is the object's current ETag when known, `gone` that it is known to be deleted;
+        `linkable` False (see `fits_as_link`) sends it inline whatever the transport."""
         key = (path, mime_type)
         await self._reads.settled(key)  # read ahead: what it read is kept now
-        return await self._read(key, etag, gone)
+        return await self._read(key, etag, gone, linkable)
 
-    def read_ahead(self, path: str, mime_type: str) -> bool:
+    def read_ahead(self, path: str, mime_type: str, *, linkable: bool = True) -> bool:
         """Start reading the image at `path` in the background (its question was just heard);
         False when it is kept already, being read, or `read_ahead` reads run."""
         key = (path, mime_type)
-        return self._kept.get(key) is None and self._reads.start(key, lambda: self._read(key, None, False))
+        return self._kept.get(key) is None and self._reads.start(key, lambda: self._read(key, None, False, linkable))
 
-    async def _read(self, key: tuple[str, str], etag: str | None, gone: bool) -> str:
+    async def _read(self, key: tuple[str, str], etag: str | None, gone: bool, linkable: bool) -> str:
         try:
             if gone:
                 raise supabase_http.gone(key[0])
-            return await (self._link(key, etag) if self._signed else self._inline(key, etag))
+            return await (self._link(key, etag) if self._signed and linkable else self._inline(key, etag))
         except SupabaseError:
             self._kept.drop(key)
             raise
@@ -177,12 +200,12 @@ class ImageRefs:
             self._kept.used(key)
             return kept.ref
         data = blob or b""
-        if self._max_pixels and _pixels(data) > self._max_pixels:
+        if _to_redo(data, mime_type, self._max_pixels):
             try:
-                data, mime_type = await asyncio.to_thread(scaled_down, data, self._max_pixels)
+                data, mime_type = await asyncio.to_thread(acceptable, data, self._max_pixels)
             except Exception as exc:  # PIL: a header that reads, a body that does not (cut, corrupt)
                 log.warning(
-                    "an image is sent as stored: it could not be scaled", extra={"path": path, "error": str(exc)}
+                    "an image is sent as stored: it could not be re-encoded", extra={"path": path, "error": str(exc)}
                 )
         ref = f"data:{mime_type};base64,{base64.b64encode(data).decode()}"
         if etag:
@@ -203,31 +226,103 @@ class ImageRefs:
         return url
 
 
-def _pixels(blob: bytes) -> int:
-    """Width x height of a JPEG, PNG or WebP from its header (no pixels are decoded); 0 for anything
-    else, which is sent as it is (a GIF, or bytes that are not an image: the model refuses those)."""
+def fits_as_link(mime_type: str, size: int, width: int, height: int) -> bool:
+    """Whether DashScope takes the original as a link, by what its question says of it (0: not said):
+    a JPEG, PNG or WebP of at most MAX_ITEM_BYTES whose sides are within the limits."""
+    return (
+        mime_type in _SCALED_FORMATS.values()
+        and size <= MAX_ITEM_BYTES
+        and (not width or not height or _within(width, height))
+    )
+
+
+def _within(width: int, height: int) -> bool:
+    return min(width, height) >= MIN_SIDE and max(width, height) <= MAX_RATIO * min(width, height)
+
+
+def _uri_bytes(blob_bytes: int, mime_type: str) -> int:
+    """The length of the data URI of `blob_bytes` bytes of `mime_type`."""
+    return len(f"data:{mime_type};base64,") + 4 * math.ceil(blob_bytes / 3)
+
+
+def _to_redo(blob: bytes, mime_type: str, max_pixels: int) -> bool:
+    """Whether the image must be re-encoded before it goes (from its header: no pixels are decoded):
+    above `max_pixels` (0: no cap), or not one DashScope takes as it is (a GIF, a side out of the
+    limits, a data URI too long). Bytes that are not an image go as they are: the model refuses them."""
     try:
         with Image.open(io.BytesIO(blob)) as image:
-            return image.width * image.height if image.format in _SCALED_FORMATS else 0
+            fmt, (width, height) = image.format, image.size
     except Exception:  # PIL's readers raise many kinds on a cut or broken header
-        return 0
+        return False
+    return (
+        fmt not in _SCALED_FORMATS
+        or mime_type not in _SCALED_FORMATS.values()  # a PNG stored as image/gif would be refused as one
+        or not _within(width, height)
+        or bool(max_pixels and width * height > max_pixels)
+        or _uri_bytes(len(blob), mime_type) > MAX_ITEM_BYTES
+    )
 
 
-def scaled_down(blob: bytes, max_pixels: int) -> tuple[bytes, str]:
-    """The image upright and scaled to at most `max_pixels` (aspect kept), in its own format; with
-    its MIME type."""
+def acceptable(blob: bytes, max_pixels: int) -> tuple[bytes, str]:
+    """The image as DashScope takes it, with its MIME type: upright, at most `max_pixels` (0: any),
+    in its own format (a GIF: PNG, its first frame), padded to sides of at least MIN_SIDE and at
+    most MAX_RATIO:1, and scaled down until its data URI fits MAX_ITEM_BYTES."""
     with Image.open(io.BytesIO(blob)) as source:
-        fmt = str(source.format)
-        scale = math.sqrt(max_pixels / (source.width * source.height))
-        if fmt == "JPEG":  # decode at the nearest 1/2, 1/4, 1/8 at or above the target: far less to decode
+        fmt = str(source.format) if source.format in _SCALED_FORMATS else "PNG"
+        mime_type = _SCALED_FORMATS[fmt]
+        scale = min(1.0, math.sqrt(max_pixels / (source.width * source.height))) if max_pixels else 1.0
+        if fmt == "JPEG" and scale < 1:  # decode at the nearest 1/2, 1/4, 1/8 at or above the target
             source.draft(source.mode, (math.ceil(source.width * scale), math.ceil(source.height * scale)))
         ImageOps.exif_transpose(source, in_place=True)
-        scale = math.sqrt(max_pixels / (source.width * source.height))
-        if scale < 1:
-            source.thumbnail((max(1, int(source.width * scale)), max(1, int(source.height * scale))))
-        out = io.BytesIO()
-        if fmt == "JPEG":
-            (source if source.mode in ("L", "RGB") else source.convert("RGB")).save(out, "JPEG", quality=90)
-        else:
-            source.save(out, fmt, **({"quality": 90} if fmt == "WEBP" else {}))
-    return out.getvalue(), _SCALED_FORMATS[fmt]
+        image: Image.Image = source
+        if source.format != fmt:  # a GIF's first frame, in a mode PNG keeps
+            image = source.convert("RGBA" if _transparent(source) else "RGB")
+        if max_pixels:
+            scale = min(1.0, math.sqrt(max_pixels / (image.width * image.height)))
+        for _ in range(_FIT_ROUNDS):
+            out = _encoded(_padded(_scaled(image, scale)), fmt)
+            length = _uri_bytes(len(out), mime_type)
+            if length <= MAX_ITEM_BYTES:
+                return out, mime_type
+            scale *= 0.95 * math.sqrt(MAX_ITEM_BYTES / length)  # bytes go about as pixels do
+    raise ValueError(f"no scale fits its data URI in {MAX_ITEM_BYTES} bytes")  # what the pixels do not make
+
+
+def _transparent(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+
+
+def _scaled(image: Image.Image, scale: float) -> Image.Image:
+    if scale >= 1:
+        return image
+    size = (max(1, int(image.width * scale)), max(1, int(image.height * scale)))
+    return image.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0)  # as `thumbnail` scales
+
+
+def _padded(image: Image.Image) -> Image.Image:
+    """The image centred on a canvas with sides of at least MIN_SIDE, neither more than MAX_RATIO
+    times the other; transparent where the image can be, else white. As it is when it fits."""
+    width = max(image.width, MIN_SIDE, math.ceil(image.height / MAX_RATIO))
+    height = max(image.height, MIN_SIDE, math.ceil(image.width / MAX_RATIO))
+    if (width, height) == image.size:
+        return image
+    if image.mode not in ("RGB", "RGBA", "L", "LA"):
+        image = image.convert("RGBA" if _transparent(image) else "RGB")
+    fill: dict[str, float | tuple[float, ...]] = {
+        "RGB": (255, 255, 255),
+        "RGBA": (255, 255, 255, 0),
+        "L": 255,
+        "LA": (255, 0),
+    }
+    canvas = Image.new(image.mode, (width, height), fill[image.mode])
+    canvas.paste(image, ((width - image.width) // 2, (height - image.height) // 2))
+    return canvas
+
+
+def _encoded(image: Image.Image, fmt: str) -> bytes:
+    out = io.BytesIO()
+    if fmt == "JPEG":
+        (image if image.mode in ("L", "RGB") else image.convert("RGB")).save(out, "JPEG", quality=90)
+    else:
+        image.save(out, fmt, **({"quality": 90} if fmt == "WEBP" else {}))
+    return out.getvalue()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -34,6 +35,7 @@ from tests.worker.conftest import (
 from worker.database import CLAIM_COLUMNS, claim_row
 from worker.documents import DOCX, extract
 from worker.errors import AttachmentError
+from worker.images import MAX_ITEM_BYTES
 from worker.turn import Turns
 
 
@@ -46,6 +48,21 @@ def storage_of(stack: LocalStack, owner: Owner) -> AsyncStorageClient:
 def png(width: int, height: int) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (width, height), (90, 80, 200)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def gif(*colours: tuple[int, int, int], size: tuple[int, int] = (40, 30)) -> bytes:
+    """A GIF, animated when given more than one colour (a frame each)."""
+    frames = [Image.new("RGB", size, colour) for colour in colours]
+    out = io.BytesIO()
+    frames[0].save(out, format="GIF", save_all=len(frames) > 1, append_images=frames[1:], duration=100, loop=0)
+    return out.getvalue()
+
+
+def noise_png(width: int, height: int) -> bytes:
+    """A PNG that does not compress: about 3 bytes a pixel."""
+    out = io.BytesIO()
+    Image.frombytes("RGB", (width, height), os.urandom(width * height * 3)).save(out, format="PNG", compress_level=0)
     return out.getvalue()
 
 
@@ -208,6 +225,94 @@ async def test_with_signed_url_chosen_a_link_the_model_cannot_download_ends_the_
     assert (row["status"], row["error_code"]) == ("error", "ImageUnreachable")
     assert "could not download an image" in row["error_message"]
     assert len(fake.requests) == 1  # not asked again: signed_url was chosen
+
+
+def _sent_image(request: Mapping[str, Any]) -> tuple[str, Image.Image]:
+    """The MIME type and image of a recorded request's first image, sent inline."""
+    ref = _image(request)
+    assert ref.startswith("data:"), ref[:80]
+    assert len(ref) <= MAX_ITEM_BYTES
+    return ref[5:].partition(";")[0], Image.open(io.BytesIO(base64.b64decode(ref.partition(",")[2])))
+
+
+@pytest.mark.parametrize("transport", ["auto", "inline"])
+async def test_a_gif_reaches_the_model_as_a_png_of_its_first_frame_and_is_answered(
+    *,
+    transport: str,
+    stack: LocalStack,
+    pg: asyncpg.Connection,
+    fake: RecordingFakeScope,
+    workers: Workers,
+    owner: Owner,
+) -> None:
+    """DashScope takes no GIF, and the bucket does (users upload them): an animated one is sent as
+    its first frame, inline even where links go (`auto` here sends links: a link would be the GIF)."""
+    item = await upload(stack, owner, "wave.gif", gif((250, 0, 0), (0, 0, 250)), "image/gif", width=40, height=30)
+    await workers.start(worker_settings(stack, fake, llm=_llm(fake, image_transport=transport)))
+    row = await final_answer(pg, await ask_with(pg, owner, "what moves here?", [item]))
+    assert row["status"] == "completed", row["error_code"]
+    mime, sent = _sent_image(fake.requests[-1])
+    assert (mime, sent.format, sent.size) == ("image/png", "PNG", (40, 30))
+    assert pixel(sent.convert("RGB"), (20, 15)) == (250, 0, 0)  # the first frame
+    assert row["image_tokens"] == image_tokens(40, 30)
+
+
+def pixel(image: Image.Image, xy: tuple[int, int]) -> tuple[int, ...]:
+    value = image.getpixel(xy)
+    assert isinstance(value, tuple), value
+    return value
+
+
+@pytest.mark.parametrize("transport", ["auto", "inline"])
+@pytest.mark.parametrize(
+    ("size", "padded"),
+    [((4, 4), (10, 10)), ((4, 3), (10, 10)), ((1000, 2), (1000, 10)), ((3, 900), (10, 900)), ((2400, 10), (2400, 12))],
+)
+async def test_an_image_under_10_px_a_side_or_past_200_to_1_is_padded_to_what_the_model_takes_and_answered(
+    *,
+    transport: str,
+    size: tuple[int, int],
+    padded: tuple[int, int],
+    stack: LocalStack,
+    pg: asyncpg.Connection,
+    fake: RecordingFakeScope,
+    workers: Workers,
+    owner: Owner,
+) -> None:
+    """The browser journeys paste a 4x3 PNG; DashScope refuses a side under 10 px and sides past
+    200:1. The image is centred, unscaled, on a canvas that meets both, inline (a link would be the
+    original)."""
+    width, height = size
+    item = await upload(stack, owner, "small.png", png(width, height), "image/png", width=width, height=height)
+    await workers.start(worker_settings(stack, fake, llm=_llm(fake, image_transport=transport)))
+    row = await final_answer(pg, await ask_with(pg, owner, "what is this?", [item]))
+    assert row["status"] == "completed", row["error_code"]
+    mime, sent = _sent_image(fake.requests[-1])
+    assert (mime, sent.format, sent.size) == ("image/png", "PNG", padded)
+    middle = sent.convert("RGB")
+    assert pixel(middle, (padded[0] // 2, padded[1] // 2)) == (90, 80, 200)  # the image, in the middle
+    assert pixel(middle, (0, 0)) == (255, 255, 255) or padded[0] == width  # white around it
+    assert row["image_tokens"] == image_tokens(*padded)
+
+
+async def test_an_image_whose_data_uri_would_pass_10_mib_is_scaled_until_it_fits_even_with_no_pixel_cap(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    """9.5 MB of PNG is within the 10 MiB a question takes, but its data URI is 12.7 MB: DashScope
+    refuses an item past 10,485,760 bytes. LLM_IMAGE_MAX_PIXELS=0 scales nothing for the model's
+    sake, and still this is scaled down (aspect kept) until it fits."""
+    big = noise_png(1780, 1780)
+    assert len(big) <= 10 << 20 < len(base64.b64encode(big))
+    item = await upload(stack, owner, "noise.png", big, "image/png", width=1780, height=1780)
+    llm = _llm(fake, image_transport="inline", image_max_pixels=0)
+    await workers.start(worker_settings(stack, fake, llm=llm))
+    row = await final_answer(pg, await ask_with(pg, owner, "what is this?", [item]))
+    assert row["status"] == "completed", row["error_code"]
+    mime, sent = _sent_image(fake.requests[-1])
+    assert (mime, sent.format) == ("image/png", "PNG")
+    assert sent.width == sent.height < 1780
+    assert sent.width > 1200  # scaled to fit, not far below it
+    assert row["image_tokens"] == image_tokens(sent.width, sent.height)
 
 
 async def test_a_document_question_is_answered_from_its_text(

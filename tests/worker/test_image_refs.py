@@ -17,8 +17,8 @@ from PIL import Image
 
 from tests.conftest import LocalStack
 from tests.worker.conftest import Owner
-from tests.worker.test_attachments import png, storage_of, upload
-from worker.images import ImageRefs, scaled_down, transport_for
+from tests.worker.test_attachments import gif, noise_png, png, storage_of, upload
+from worker.images import MAX_ITEM_BYTES, ImageRefs, acceptable, fits_as_link, transport_for
 from worker.supabase_http import SupabaseError, SupabaseHttp
 
 MAX_PIXELS = 1_310_720  # LLM_IMAGE_MAX_PIXELS' default
@@ -105,6 +105,69 @@ async def test_a_signed_link_is_reused_for_half_its_life_while_its_object_exists
         with pytest.raises(SupabaseError):
             await refs.ref(path, "image/png")
         assert refs.kept_bytes == 0
+    finally:
+        await http.aclose()
+
+
+@pytest.mark.parametrize(
+    ("mime", "size", "width", "height", "fits"),
+    [
+        ("image/png", 1000, 64, 48, True),
+        ("image/jpeg", MAX_ITEM_BYTES, 2000, 10, True),  # at every limit
+        ("image/webp", 1000, 0, 0, True),  # dimensions not said: the link goes
+        ("image/gif", 1000, 64, 48, False),
+        ("image/png", MAX_ITEM_BYTES + 1, 64, 48, False),
+        ("image/png", 20 << 20, 4000, 3000, False),
+        ("image/png", 100, 4, 3, False),
+        ("image/png", 100, 1000, 2, False),
+        ("image/png", 100, 10, 2001, False),
+    ],
+)
+def test_only_an_original_the_model_takes_goes_as_a_link(
+    mime: str, size: int, width: int, height: int, fits: bool
+) -> None:
+    assert fits_as_link(mime, size, width, height) is fits
+
+
+async def test_with_links_chosen_an_original_the_model_would_refuse_goes_inline_made_acceptable_and_kept(
+    stack: LocalStack, owner: Owner, pg: asyncpg.Connection
+) -> None:
+    """A signed link to an 11 MB original, a GIF or a 4x3 PNG would be refused by DashScope: each goes
+    as a data URI it takes, read once and kept by its ETag like any inline image, read ahead too."""
+    big = noise_png(1950, 1950)  # the bucket takes 20 MiB; DashScope no linked file past 10 MiB
+    assert len(big) > MAX_ITEM_BYTES
+    items = [
+        await upload(stack, owner, "big.png", big, "image/png"),
+        await upload(stack, owner, "anim.gif", gif((0, 200, 0), (0, 0, 200)), "image/gif"),
+        await upload(stack, owner, "tiny.png", png(4, 3), "image/png"),
+    ]
+    http = LoggedHttp(stack)
+    refs = ImageRefs(http, transport="signed_url", seconds=600, max_bytes=32 << 20, max_pixels=0, read_ahead=4)
+    try:
+        assert refs.read_ahead(str(items[2]["path"]), "image/png", linkable=False)
+        for item, (fmt, size) in zip(items, [("PNG", None), ("PNG", (40, 30)), ("PNG", (10, 10))], strict=True):
+            path, mime = str(item["path"]), str(item["mime_type"])
+            etag = str((await stored(pg, item))["etag"])
+            ref = await refs.ref(path, mime, etag=etag, linkable=False)
+            assert ref.startswith("data:image/png;base64,")
+            assert len(ref) <= MAX_ITEM_BYTES
+            sent = image_of(ref)
+            assert sent.format == fmt
+            assert sent.size == (size or sent.size)
+            if size is None:  # scaled until its data URI fits, aspect kept
+                assert sent.width == sent.height < 1950
+            assert await refs.ref(path, mime, etag=etag, linkable=False) == ref  # kept: no request
+            assert await refs.ref(path, mime, linkable=False) == ref  # without the claim's ETag: a 304
+        assert http.log == [
+            ("get", 200, len(png(4, 3))),
+            ("get", 200, len(big)),
+            ("get", 304, 0),
+            ("get", 200, len(gif((0, 200, 0), (0, 0, 200)))),
+            ("get", 304, 0),
+            ("get", 304, 0),
+        ]
+        fine = await upload(stack, owner, "fine.png", png(64, 48), "image/png")
+        assert "/object/sign/" in await refs.ref(str(fine["path"]), "image/png")  # one it takes: a link
     finally:
         await http.aclose()
 
@@ -288,7 +351,7 @@ def test_scaling_keeps_format_and_transparency(blob: bytes, mime: str, mode: str
         out = io.BytesIO()
         image.save(out, blob.decode().upper())
         blob = out.getvalue()
-    scaled, scaled_mime = scaled_down(blob, 300_000)
+    scaled, scaled_mime = acceptable(blob, 300_000)
     assert scaled_mime == mime
     with Image.open(io.BytesIO(scaled)) as image:
         assert image.mode == mode
