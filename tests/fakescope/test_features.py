@@ -16,7 +16,15 @@ from PIL import Image
 from fakescope import received, tokens
 from fakescope.features import CACHE_MIN_TOKENS
 from fakescope.server import FakeScope
-from fakescope.vision import DOWNLOAD_FAILED, image_tokens
+from fakescope.vision import (
+    DATA_URI_TOO_LARGE,
+    DOWNLOAD_FAILED,
+    FILE_TOO_LARGE,
+    MAX_ITEM_BYTES,
+    WRONG_SIZE,
+    WRONG_TYPE,
+    image_tokens,
+)
 from tests.fakescope.conftest import chunks, whole
 
 # Plain dicts, as the worker sends them (the SDK's stub says list[Message], its runtime takes dicts).
@@ -131,10 +139,14 @@ async def test_a_question_asking_for_code_and_math_gets_both_with_exact_usage(fa
     assert events[-1].usage.output_tokens == tokens.count(answer)
 
 
-def _png(width: int, height: int) -> str:
+def _blob(width: int, height: int, fmt: str = "PNG") -> bytes:
     out = io.BytesIO()
-    Image.new("RGB", (width, height)).save(out, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+    Image.new("RGB", (width, height)).save(out, format=fmt)
+    return out.getvalue()
+
+
+def _png(width: int, height: int) -> str:
+    return "data:image/png;base64," + base64.b64encode(_blob(width, height)).decode()
 
 
 async def test_the_multimodal_endpoint_reads_images_and_bills_their_tokens(fake: FakeScope) -> None:
@@ -183,8 +195,8 @@ async def test_with_fetch_links_off_every_link_is_refused_and_data_uris_are_stil
         assert (await _image_usage(fake, _png(56, 28))).usage["image_tokens"] == image_tokens(56, 28)
 
 
-async def _served(body: bytes) -> web.Response:
-    return web.Response(body=body, content_type="image/png")
+async def _served(body: bytes, content_type: str = "image/png") -> web.Response:
+    return web.Response(body=body, content_type=content_type)
 
 
 async def _image_usage(fake: FakeScope, image: str) -> Any:
@@ -223,3 +235,76 @@ async def test_the_request_log_keeps_the_newest_within_its_byte_bound(
     async with aiohttp.ClientSession() as http, http.get(f"{fake.base_url}/_fake/requests") as response:
         recorded = await response.json()
     assert [r["body"]["input"]["messages"][0]["content"] for r in recorded] == questions[1:]
+
+
+def _refusal(rsp: Any) -> tuple[int, str, str]:
+    return rsp.status_code, rsp.code, rsp.message
+
+
+async def test_an_image_with_a_side_under_10_px_or_sides_past_200_to_1_is_refused(fake: FakeScope) -> None:
+    for width, height in ((4, 4), (9, 40), (40, 9), (2001, 10), (10, 2001), (1000, 2)):
+        rsp = await _image_usage(fake, _png(width, height))
+        assert _refusal(rsp) == (400, "InvalidParameter", WRONG_SIZE), (width, height)
+    for width, height in ((10, 10), (2000, 10), (10, 2000)):  # at the limits: taken
+        rsp = await _image_usage(fake, _png(width, height))
+        assert rsp.usage["image_tokens"] == image_tokens(width, height), (width, height)
+    app = web.Application()
+    app.router.add_get("/tiny.png", lambda _: _served(_blob(4, 4)))
+    async with TestServer(app, host="127.0.0.1") as server:  # a link is checked the same
+        assert _refusal(await _image_usage(fake, str(server.make_url("/tiny.png")))) == (
+            400,
+            "InvalidParameter",
+            WRONG_SIZE,
+        )
+
+
+async def test_a_gif_is_refused_whether_declared_found_in_the_bytes_or_linked(fake: FakeScope) -> None:
+    gif = _blob(64, 64, "GIF")
+    for ref in (
+        "data:image/gif;base64," + base64.b64encode(gif).decode(),
+        "data:image/png;base64," + base64.b64encode(gif).decode(),  # a GIF under another name
+        "data:image/x-unknown;base64," + base64.b64encode(_blob(64, 64)).decode(),  # a PNG under an odd one
+    ):
+        assert _refusal(await _image_usage(fake, ref)) == (400, "InvalidParameter", WRONG_TYPE), ref[:24]
+    app = web.Application()
+    app.router.add_get("/a.gif", lambda _: _served(gif, "image/gif"))
+    app.router.add_get("/b.png", lambda _: _served(_blob(64, 64), "application/octet-stream"))
+    async with TestServer(app, host="127.0.0.1") as server:
+        for path in ("/a.gif", "/b.png"):
+            rsp = await _image_usage(fake, str(server.make_url(path)))
+            assert _refusal(rsp) == (400, "InvalidParameter", WRONG_TYPE), path
+    async with aiohttp.ClientSession() as http:  # compatible mode refuses it too, in its own shape
+        gif_uri = "data:image/gif;base64," + base64.b64encode(gif).decode()
+        body = {
+            "model": "qwen-vl-max",
+            "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": gif_uri}}]}],
+        }
+        headers = {"Authorization": "Bearer sk-test"}
+        async with http.post(f"{fake.compat_url}/chat/completions", json=body, headers=headers) as response:
+            assert response.status == 400
+            assert (await response.json())["error"]["message"] == WRONG_TYPE
+
+
+def _padded_png_uri(chars: int) -> str:
+    """A PNG data URI of exactly `chars` characters (a multiple of 4 past the prefix): zeros after the image."""
+    prefix = "data:image/png;base64,"
+    blob = _blob(64, 64)
+    return prefix + base64.b64encode(blob + bytes((chars - len(prefix)) // 4 * 3 - len(blob))).decode()
+
+
+async def test_a_data_uri_past_10_mib_and_a_linked_file_past_10_mib_are_refused(fake: FakeScope) -> None:
+    longest = _padded_png_uri(MAX_ITEM_BYTES - 2)  # 10,485,758: the longest a base64 item can be within
+    assert len(longest) == MAX_ITEM_BYTES - 2
+    assert (await _image_usage(fake, longest)).usage["image_tokens"] == image_tokens(64, 64)
+    rsp = await _image_usage(fake, _padded_png_uri(MAX_ITEM_BYTES + 2))
+    assert _refusal(rsp) == (400, "InvalidParameter", DATA_URI_TOO_LARGE)
+    assert DATA_URI_TOO_LARGE == "Exceeded limit on max bytes per data-uri item : 10485760"
+    app = web.Application()
+    blob = _blob(64, 64)
+    app.router.add_get("/at.png", lambda _: _served(blob + bytes(MAX_ITEM_BYTES - len(blob))))
+    app.router.add_get("/past.png", lambda _: _served(blob + bytes(MAX_ITEM_BYTES + 1 - len(blob))))
+    async with TestServer(app, host="127.0.0.1") as server:
+        rsp = await _image_usage(fake, str(server.make_url("/at.png")))
+        assert rsp.usage["image_tokens"] == image_tokens(64, 64)
+        rsp = await _image_usage(fake, str(server.make_url("/past.png")))
+        assert _refusal(rsp) == (400, "InvalidParameter", FILE_TOO_LARGE)
