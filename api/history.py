@@ -16,7 +16,10 @@ each scope has one plan.
 A session that has branched (an edit or a regenerated answer, migrations/..._conversation_trees.sql)
 is paged over its conversation instead, the path `chat_path` returns, with the path's length as
 the total, in the same call. Until a session branches its path is all of its messages, so the
-seed's contract holds unchanged.
+seed's contract holds unchanged. Without a session (all of the caller's sessions) each session
+counts as its own history does: a branched session's path, merged newest first with the other
+sessions' messages (migrations/20261205140000_history_of_all_sessions_follows_each_conversation.sql);
+a caller with no branched session keeps the single user-index scan.
 """
 
 from __future__ import annotations

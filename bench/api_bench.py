@@ -126,6 +126,34 @@ async def _asyncpg_page(pg: asyncpg.Connection, claims: str, session_id: str, de
     assert len(rows) == 21
 
 
+async def _branched_beside(pg: asyncpg.Connection, http: httpx.AsyncClient, cursor: str) -> dict[str, Any]:
+    """The same user's history over all sessions once a second chat has branched: a 200-message path
+    after an edited first question (the path walk only a branched session pays), newest of all."""
+    created = await http.post("/api/sessions", json={"title": "branched"})
+    branched = uuid.UUID(created.json()["session"]["id"])
+    insert = (
+        "insert into public.chat_messages (session_id, message_type, content, created_at{}) values"
+        " ($1, 'system', 'b' || $2::int, timestamptz '2027-01-01' + $2::int * interval '1 millisecond'{})"
+    )
+    await pg.execute(insert.format("", ""), branched, 0)
+    await pg.execute(insert.format(", parent_id", ", null"), branched, 1)  # an edit of the first question
+    for i in range(2, 201):
+        await pg.execute(insert.format("", ""), branched, i)
+
+    async def api_all_page(params: dict[str, Any]) -> None:
+        response = await http.get("/api/chat/history", params=params)
+        response.raise_for_status()
+        assert len(response.json()["messages"]) == 20
+
+    entry = {
+        "total_reported": (await http.get("/api/chat/history")).json()["total"],
+        "api_all_sessions_page1": await _timed(lambda: api_all_page({})),
+        "api_all_sessions_deep_cursor": await _timed(partial(api_all_page, {"cursor": cursor})),
+    }
+    print(f"all sessions beside a branched chat: {json.dumps(entry)}", flush=True)
+    return entry
+
+
 def _loadgen(port: int, path: str, headers: dict[str, str], server_pid: int, pgdata: Path) -> dict[str, Any]:
     """One load run of LOAD_SECONDS; requests/s, latency and the server process's CPU per request."""
     request = {"method": "GET", "path": path, "headers": headers}
@@ -256,6 +284,11 @@ async def _measure(
                 response.raise_for_status()
                 assert len(response.json()["messages"]) == 20
 
+            async def api_all_page(params: dict[str, Any]) -> None:
+                response = await http.get("/api/chat/history", params=params)
+                response.raise_for_status()
+                assert len(response.json()["messages"]) == 20
+
             async def direct_page(deep_page: bool, deep: dict[str, str] = deep, keyset: str = keyset) -> None:
                 query = direct.table("chat_messages").select(COLUMNS).eq("session_id", session_id)
                 if deep_page:
@@ -273,12 +306,15 @@ async def _measure(
                 "api_deep_cursor": await _timed(partial(api_page, {"cursor": cursor})),
                 "direct_deep_cursor": await _timed(lambda: direct_page(True)),
                 "asyncpg_deep_cursor": await _timed(partial(_asyncpg_page, pg, claims, session_id, deep)),
+                "api_all_sessions_page1": await _timed(lambda: api_all_page({})),
+                "api_all_sessions_deep_cursor": await _timed(partial(api_all_page, {"cursor": cursor})),
                 "api_deep_offset": await _timed(
                     partial(api_page, {"page": int(size * 0.99) // 20, "limit": 20}), samples=10
                 ),
             }
             figures["sizes"][str(size)] = entry
             print(f"{size:>9} messages: {json.dumps(entry)}", flush=True)
+        figures["branched_beside_1m"] = await _branched_beside(pg, http, cursor)
         api_base = f"/api/chat/history?session_id={session_id}"
         rest_base = (
             f"/rest/v1/chat_messages?select={COLUMNS}&session_id=eq.{session_id}&order=created_at.desc,id.desc&limit=21"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +167,50 @@ async def test_history_without_session_spans_all_sessions(
     body = (await http.get("/api/chat/history", headers=alice.headers)).json()
     assert body["total"] == 7
     assert {m["session_id"] for m in body["messages"]} == {one["id"], two["id"]}
+
+
+async def test_history_of_all_sessions_lists_each_session_as_its_own_history_does(
+    http: httpx.AsyncClient, alice: ApiUser, pg: asyncpg.Connection
+) -> None:
+    """A branched chat contributes its conversation (the path), not its other branches, and the
+    total counts the same; an unbranched chat contributes every message. Pages and cursors agree."""
+    plain, forked = await new_session(http, alice), await new_session(http, alice)
+    await _fill(pg, plain["id"], 5)  # 0, 1, 1, 2, 2 ms after 2026-01-01
+    insert = """insert into chat_messages (session_id, message_type, content, created_at{})
+                values ($1, 'system', $2, timestamptz '2026-01-01' + $3 * interval '1 microsecond'{})"""
+    await pg.execute(insert.format("", ""), uuid.UUID(forked["id"]), "first try", 500)
+    # An edit of the first question (a sibling root): the chat has branched; the next turn follows it.
+    await pg.execute(insert.format(", parent_id", ", null"), uuid.UUID(forked["id"]), "edited", 1500)
+    await pg.execute(insert.format("", ""), uuid.UUID(forked["id"]), "after the edit", 2500)
+
+    async def history(**params: Any) -> dict[str, Any]:
+        response = await http.get("/api/chat/history", params=params, headers=alice.headers)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    own = [await history(session_id=s["id"], limit=100) for s in (plain, forked)]
+    assert [m["content"] for m in own[1]["messages"]] == ["after the edit", "edited"]
+    newest_first = sorted(
+        (m for body in own for m in body["messages"]),
+        key=lambda m: (datetime.fromisoformat(m["created_at"]), m["id"]),
+        reverse=True,
+    )
+    expected = [m["id"] for m in newest_first]
+    every = await history(limit=100)
+    assert every["total"] == own[0]["total"] + own[1]["total"] == 7
+    assert [m["id"] for m in every["messages"]] == expected
+    paged = [m["id"] for page in range(1, 5) for m in (await history(page=page, limit=2))["messages"]]
+    walked: list[str] = []
+    cursor: str | None = None
+    while True:
+        body = await history(limit=3, **({"cursor": cursor} if cursor else {}))
+        walked += [m["id"] for m in body["messages"]]
+        assert body["total"] == 7
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert paged == walked == expected
 
 
 async def test_search_finds_chinese_and_english(
