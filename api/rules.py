@@ -8,7 +8,6 @@ character counts as two, which is how "张三" (the seed's own example) passes t
 from __future__ import annotations
 
 import re
-import uuid
 
 from api.errors import ApiError, Unprocessable
 from api.schemas import RoleTexts
@@ -17,6 +16,7 @@ _WIDE = re.compile("[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-
 _EMAIL = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{1,63}$")
 LOCALES = ("en", "zh")  # the web app's languages; ai_roles_translations_shape allows these keys only
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -75,11 +75,9 @@ def message(value: str, max_chars: int) -> str:
 
 
 def is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return len(value) == 36
+    """The canonical 8-4-4-4-12 hex spelling only, the one every door passes on as it came: Python's
+    `uuid.UUID()` also reads `urn:uuid:...`, braces and other spellings Postgres refuses (400)."""
+    return _UUID.fullmatch(value) is not None
 
 
 def uuid_field(value: str, field: str) -> str:

@@ -67,6 +67,28 @@ async def test_user_b_cannot_read_change_or_delete_user_a_session(
     assert (await http.get(path, headers=alice.headers)).json()["session"]["title"] == "private"
 
 
+async def test_an_id_in_any_spelling_but_the_canonical_uuid_is_404_at_every_door(
+    http: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    """`uuid.UUID()` reads `urn:uuid:...`, braces and 32 hex digits with the dashes moved, Postgres
+    does not: such an id names nothing (404), never a raw 400 from REST; upper case still finds."""
+    session = await new_session(http, alice, title="t")
+    hex_ = session["id"].replace("-", "")
+    for odd in ("urn:" + hex_, "{" + hex_ + "}", "----" + hex_):
+        for method, path, body, code in (
+            ("GET", f"/api/sessions/{odd}", None, "SessionNotFound"),
+            ("PATCH", f"/api/sessions/{odd}", {"title": "x"}, "SessionNotFound"),
+            ("DELETE", f"/api/sessions/{odd}", None, "SessionNotFound"),
+            ("POST", "/api/chat/send", {"message": "hi", "session_id": odd}, "SessionNotFound"),
+            ("POST", "/api/chat/stop", {"session_id": odd}, "SessionNotFound"),
+            ("PATCH", f"/api/roles/{odd}", {"name": "x"}, "RoleNotFound"),
+        ):
+            response = await http.request(method, path, json=body, headers=alice.headers)
+            assert (response.status_code, error_of(response)["code"]) == (404, code), (odd, method, path, response.text)
+    upper = await http.patch(f"/api/sessions/{session['id'].upper()}", json={"title": "upper"}, headers=alice.headers)
+    assert upper.json()["session"]["title"] == "upper"
+
+
 async def test_profile_get_and_update(http: httpx.AsyncClient, alice: ApiUser, bob: ApiUser) -> None:
     profile = (await http.get("/api/profile", headers=alice.headers)).json()["profile"]
     assert (profile["id"], profile["username"], profile["email"]) == (alice.id, alice.username, alice.email)
