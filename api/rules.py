@@ -8,6 +8,7 @@ character counts as two, which is how "张三" (the seed's own example) passes t
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from api.errors import ApiError, Unprocessable
 from api.schemas import RoleTexts
@@ -17,7 +18,6 @@ _EMAIL = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{1,63}$")
 LOCALES = ("en", "zh")  # the web app's languages; ai_roles_translations_shape allows these keys only
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _invalid(code: str, field: str, message: str) -> ApiError:
@@ -26,13 +26,20 @@ def _invalid(code: str, field: str, message: str) -> ApiError:
 
 def username(value: str) -> str:
     width = len(value) + len(_WIDE.findall(value))
-    if value != value.strip() or not 3 <= width <= 50 or len(value) > 50 or _CONTROL.search(value):
+    if value != value.strip() or not 3 <= width <= 50 or len(value) > 50 or _has(value, ("Cc", "Cf")):
         raise _invalid(
             "InvalidUsername",
             "username",
-            "Username must be 3-50 characters (a Chinese character counts as two), without surrounding spaces.",
+            "Username must be 3-50 characters (a Chinese character counts as two), without surrounding spaces,"
+            " control characters or invisible formatting characters.",
         )
     return value
+
+
+def _has(value: str, categories: tuple[str, ...], allowed: str = "") -> bool:
+    """Whether `value` holds a character of these Unicode general categories (`Cc` control, `Cf`
+    format: zero-width spaces and joiners, direction marks), other than those `allowed`."""
+    return any(unicodedata.category(c) in categories and c not in allowed for c in value)
 
 
 def password(value: str) -> str:
@@ -61,6 +68,17 @@ def text(value: str, field: str, *, max_chars: int, required: bool = True) -> st
         raise _invalid("TooLong", field, f"{field} must be at most {max_chars} characters.")
     if "\x00" in value:
         raise _invalid("InvalidText", field, f"{field} must not contain NUL characters.")
+    return value
+
+
+def role_text(value: str, field: str, *, max_chars: int) -> str:
+    """A role's name or system prompt: required, at most `max_chars`, and no control character
+    but a line break or a tab (the database checks the same on ai_roles)."""
+    text(value, field, max_chars=max_chars)
+    if _has(value, ("Cc",), allowed="\n\t"):
+        raise _invalid(
+            "InvalidText", field, f"{field} must not contain control characters other than line breaks and tabs."
+        )
     return value
 
 

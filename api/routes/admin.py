@@ -219,9 +219,9 @@ class AdminController(Controller):
         _admin(user)
         changes = _changes(data)
         if "name" in changes:
-            changes["name"] = rules.text(changes["name"], "name", max_chars=100)
+            changes["name"] = rules.role_text(changes["name"], "name", max_chars=100)
         if "system_prompt" in changes:
-            changes["system_prompt"] = rules.text(changes["system_prompt"], "system_prompt", max_chars=8000)
+            changes["system_prompt"] = rules.role_text(changes["system_prompt"], "system_prompt", max_chars=8000)
         if changes.get("description") is not None:
             changes["description"] = rules.text(changes["description"], "description", max_chars=2000, required=False)
         if "translations" in changes:

@@ -80,8 +80,8 @@ class RoleController(Controller):
     async def create_role(self, data: RoleCreate, user: CurrentUser, upstream: Upstream) -> RoleResponse:
         payload = {
             "slug": rules.slug(data.id) if data.id else f"custom-{uuidlib.uuid4().hex[:12]}",
-            "name": rules.text(data.name, "name", max_chars=NAME_MAX).strip(),
-            "system_prompt": rules.text(data.system_prompt, "system_prompt", max_chars=PROMPT_MAX),
+            "name": rules.role_text(data.name, "name", max_chars=NAME_MAX).strip(),
+            "system_prompt": rules.role_text(data.system_prompt, "system_prompt", max_chars=PROMPT_MAX),
             "description": rules.text(data.description, "description", max_chars=DESCRIPTION_MAX, required=False)
             if data.description
             else None,
@@ -103,9 +103,9 @@ class RoleController(Controller):
         if data.id is not UNSET:
             changes["slug"] = rules.slug(data.id)
         if data.name is not UNSET:
-            changes["name"] = rules.text(data.name, "name", max_chars=NAME_MAX).strip()
+            changes["name"] = rules.role_text(data.name, "name", max_chars=NAME_MAX).strip()
         if data.system_prompt is not UNSET:
-            changes["system_prompt"] = rules.text(data.system_prompt, "system_prompt", max_chars=PROMPT_MAX)
+            changes["system_prompt"] = rules.role_text(data.system_prompt, "system_prompt", max_chars=PROMPT_MAX)
         if data.description is not UNSET:
             changes["description"] = (
                 rules.text(data.description, "description", max_chars=DESCRIPTION_MAX, required=False)

@@ -102,6 +102,30 @@ async def test_custom_role_cannot_take_a_builtin_slug_or_a_bad_one(http: httpx.A
     assert error_of(bad)["field"] == "id"
 
 
+async def test_a_role_name_or_prompt_holds_no_control_character_but_a_line_break_or_a_tab(
+    http: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    made = await http.post(
+        "/api/roles", json={"name": "Tabs\tok", "system_prompt": "Line one\nline two\tindented"}, headers=alice.headers
+    )
+    assert made.status_code == 201, made.text
+    role_id = made.json()["role"]["id"]
+    for field, value in (
+        ("name", "bell\x07"),
+        ("system_prompt", "a\rb"),
+        ("system_prompt", "esc\x1b[31m"),
+        ("name", "c1\x9b"),
+    ):
+        for method, path in (("POST", "/api/roles"), ("PATCH", f"/api/roles/{role_id}")):
+            body = {"name": "n", "system_prompt": "p", field: value} if method == "POST" else {field: value}
+            response = await http.request(method, path, json=body, headers=alice.headers)
+            assert (response.status_code, error_of(response)["code"], error_of(response)["field"]) == (
+                422,
+                "InvalidText",
+                field,
+            ), (method, value, response.text)
+
+
 async def test_roles_need_a_token(http: httpx.AsyncClient) -> None:
     response = await http.get("/api/roles")
     assert response.status_code == 401

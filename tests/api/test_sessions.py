@@ -105,3 +105,20 @@ async def test_profile_get_and_update(http: httpx.AsyncClient, alice: ApiUser, b
     assert (taken.status_code, error_of(taken)["code"]) == (409, "UsernameTaken")
     short = await http.patch("/api/profile", json={"username": "a"}, headers=alice.headers)
     assert (short.status_code, error_of(short)["field"]) == (422, "username")
+
+
+async def test_a_username_with_a_control_or_invisible_format_character_inside_is_refused(
+    http: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    """Unicode Cc (a line break, a tab, a carriage return) and Cf (a zero-width space, a direction
+    override, a soft hyphen) anywhere in the name: 422 InvalidUsername, at sign-up as in the profile."""
+    for name in ("ab\ncd", "ab\tcd", "ab\rcd", "ab\u200bcd", "ab\u202ecd", "ab\u00adcd", "ab\x85cd"):
+        response = await http.patch("/api/profile", json={"username": name}, headers=alice.headers)
+        assert (response.status_code, error_of(response)["code"]) == (422, "InvalidUsername"), (name, response.text)
+    register = await http.post(
+        "/api/auth/register",
+        json={"username": "new\u200duser", "email": f"zw{uuid.uuid4().hex[:8]}@example.com", "password": "password123"},
+    )
+    assert (register.status_code, error_of(register)["code"]) == (422, "InvalidUsername")
+    profile = (await http.get("/api/profile", headers=alice.headers)).json()["profile"]
+    assert profile["username"] == alice.username

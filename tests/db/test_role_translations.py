@@ -1,6 +1,7 @@
 """ai_roles.translations: the seed's personas in English, and the shape the database keeps
 (ai_roles_translations_shape) whoever writes it: only the web app's locales, string texts within
-the stored name's and description's limits."""
+the stored name's and description's limits; and a name and a system prompt without control
+characters but line breaks and tabs."""
 
 from __future__ import annotations
 
@@ -73,3 +74,33 @@ async def test_badly_shaped_translations_are_refused(module_db: asyncpg.Connecti
         await module_db.execute(
             "update ai_roles set translations = $1::jsonb where slug = 'assistant'", json.dumps(texts)
         )
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("name", "bell\x07"),
+        ("name", "tab\tnew\nline\rreturn"),
+        ("system_prompt", "a\rb"),
+        ("system_prompt", "\x1b[31m"),
+    ],
+)
+async def test_a_role_name_or_prompt_with_a_control_character_but_a_line_break_or_a_tab_is_refused(
+    module_db: asyncpg.Connection, column: str, value: str
+) -> None:
+    """ai_roles_name_printable / ai_roles_system_prompt_printable, whoever writes the role
+    (migrations/20261205141000_names_and_prompts_without_control_characters.sql)."""
+    with pytest.raises(asyncpg.CheckViolationError, match=f"ai_roles_{column}_printable"):
+        await module_db.execute(f"update ai_roles set {column} = $1 where slug = 'assistant'", value)
+
+
+async def test_a_role_prompt_keeps_its_line_breaks_and_tabs(module_db: asyncpg.Connection) -> None:
+    change = module_db.transaction()
+    await change.start()
+    try:
+        await module_db.execute(
+            "update ai_roles set name = 'A\tB', system_prompt = $1 where slug = 'assistant'", "1\n\t2"
+        )
+        assert await module_db.fetchval("select system_prompt from ai_roles where slug = 'assistant'") == "1\n\t2"
+    finally:
+        await change.rollback()

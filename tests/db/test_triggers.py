@@ -6,6 +6,7 @@ import asyncio
 import uuid
 
 import asyncpg
+import pytest
 
 from tests.db.actors import create_user
 
@@ -133,6 +134,21 @@ async def test_sign_up_creates_profile_from_metadata(db: asyncpg.Connection) -> 
     assert taken == f"zhang.san_{again.replace('-', '')[:8]}"
     assert await db.fetchval("select username_available('张三')") is False
     assert await db.fetchval("select username_available('李四')") is True
+
+
+async def test_a_username_holds_no_control_or_format_character_and_a_sign_up_with_one_gets_the_generated_name(
+    db: asyncpg.Connection,
+) -> None:
+    """profiles_username_printable (migrations/20261205141000_names_and_prompts_without_control_characters.sql),
+    whoever writes the profile: the web app writes it through REST."""
+    user = await create_user(db, "plain_name")
+    for name in ("ab\ncd", "ab\tcd", "ab\rcd", "ab\u200bcd", "ab\u202ecd", "ab\u00adcd", "ab\x85cd", "ab\U000e0041cd"):
+        with pytest.raises(asyncpg.CheckViolationError):
+            await db.execute("update profiles set username = $2 where id = $1", user, name)
+    await db.execute("update profiles set username = 'still_plain' where id = $1", user)
+    signed_up = await create_user(db, "new\u200duser")
+    generated = await db.fetchval("select username from profiles where id = $1", signed_up)
+    assert generated == f"newuser_{signed_up.replace('-', '')[:8]}"  # the e-mail's part, without the joiner
 
 
 async def test_last_login_follows_auth_sign_in(db: asyncpg.Connection) -> None:
