@@ -57,8 +57,8 @@ class ProfileController(Controller):
             changes["username"] = rules.username(data.username)
         if data.avatar_url is not UNSET:
             changes["avatar_url"] = (
-                rules.text(data.avatar_url, "avatar_url", max_chars=2000, required=False) or None
-                if data.avatar_url
+                rules.avatar_url(data.avatar_url, max_chars=2000)
+                if data.avatar_url and data.avatar_url.strip()
                 else None
             )
         rest = upstream.rest(user.token)

@@ -49,7 +49,7 @@ async def _own_role(rest: AsyncPostgrestClient, role_id: str) -> dict[str, Any]:
 
 
 def _avatar(value: str | None) -> str | None:
-    return rules.text(value, "avatar_url", max_chars=AVATAR_MAX, required=False) or None if value else None
+    return rules.avatar_url(value, max_chars=AVATAR_MAX) if value and value.strip() else None
 
 
 class RoleController(Controller):

@@ -122,3 +122,29 @@ async def test_a_username_with_a_control_or_invisible_format_character_inside_is
     assert (register.status_code, error_of(register)["code"]) == (422, "InvalidUsername")
     profile = (await http.get("/api/profile", headers=alice.headers)).json()["profile"]
     assert profile["username"] == alice.username
+
+
+async def test_an_avatar_is_an_absolute_http_url_with_a_host(http: httpx.AsyncClient, alice: ApiUser) -> None:
+    for bad in (
+        "javascript:alert(1)",
+        "not a url",
+        "/avatars/a.png",
+        "ftp://example.com/a.png",
+        "https://",
+        "http://a b/c",
+    ):
+        profile = await http.patch("/api/profile", json={"avatar_url": bad}, headers=alice.headers)
+        assert (profile.status_code, error_of(profile)["code"], error_of(profile)["field"]) == (
+            422,
+            "InvalidUrl",
+            "avatar_url",
+        ), (bad, profile.text)
+        role = await http.post(
+            "/api/roles", json={"name": "n", "system_prompt": "p", "avatar_url": bad}, headers=alice.headers
+        )
+        assert (role.status_code, error_of(role)["code"]) == (422, "InvalidUrl"), (bad, role.text)
+    storage = "http://127.0.0.1:54321/storage/v1/object/public/avatars/u/a.png?v=2"
+    kept = await http.patch("/api/profile", json={"avatar_url": storage}, headers=alice.headers)
+    assert kept.json()["profile"]["avatar_url"] == storage
+    cleared = await http.patch("/api/profile", json={"avatar_url": ""}, headers=alice.headers)
+    assert cleared.json()["profile"]["avatar_url"] is None

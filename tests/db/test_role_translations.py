@@ -104,3 +104,9 @@ async def test_a_role_prompt_keeps_its_line_breaks_and_tabs(module_db: asyncpg.C
         assert await module_db.fetchval("select system_prompt from ai_roles where slug = 'assistant'") == "1\n\t2"
     finally:
         await change.rollback()
+
+
+@pytest.mark.parametrize("avatar", ["javascript:alert(1)", "not a url", "//example.com/a.png"])
+async def test_a_role_avatar_that_is_no_web_address_is_refused(module_db: asyncpg.Connection, avatar: str) -> None:
+    with pytest.raises(asyncpg.CheckViolationError, match="ai_roles_avatar_url_web"):
+        await module_db.execute("update ai_roles set avatar_url = $1 where slug = 'assistant'", avatar)

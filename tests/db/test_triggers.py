@@ -151,6 +151,26 @@ async def test_a_username_holds_no_control_or_format_character_and_a_sign_up_wit
     assert generated == f"newuser_{signed_up.replace('-', '')[:8]}"  # the e-mail's part, without the joiner
 
 
+async def test_an_avatar_is_a_web_address_and_a_sign_up_with_another_leaves_it_out(db: asyncpg.Connection) -> None:
+    """profiles_avatar_url_web (migrations/20261205142000_avatars_are_web_addresses.sql), as REST writes it."""
+    user = await create_user(db, "avatar_owner")
+    for bad in ("javascript:alert(1)", "not a url", "https://", "http://a b/c", "data:image/png;base64,AAAA"):
+        with pytest.raises(asyncpg.CheckViolationError, match="profiles_avatar_url_web"):
+            await db.execute("update profiles set avatar_url = $2 where id = $1", user, bad)
+    good = "https://example.com/storage/v1/object/public/avatars/u/a.png"
+    await db.execute("update profiles set avatar_url = $2 where id = $1", user, good)
+    signed_up = str(uuid.uuid4())
+    await db.execute(
+        """insert into auth.users (id, aud, role, email, raw_user_meta_data, raw_app_meta_data, created_at, updated_at)
+           values ($1, 'authenticated', 'authenticated', 'js@example.com', $2::jsonb, '{"provider":"email"}',
+                   now(), now())""",
+        signed_up,
+        '{"username": "js_avatar", "avatar_url": "javascript:alert(1)"}',
+    )
+    row = await db.fetchrow("select username, avatar_url from profiles where id = $1", signed_up)
+    assert dict(row) == {"username": "js_avatar", "avatar_url": None}
+
+
 async def test_last_login_follows_auth_sign_in(db: asyncpg.Connection) -> None:
     user = await create_user(db, "loginuser")
     await db.execute("update auth.users set last_sign_in_at = now() where id = $1", user)
