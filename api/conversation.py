@@ -17,7 +17,7 @@ from api.errors import Conflict, MessageIdTaken, RoleNotFound, SessionNotFound
 from api.replies import FINAL_STATUSES, ReplyFeed
 from api.upstream import call, rows
 
-SESSION_COLUMNS = "id,title,role_id,is_active,message_count,last_message_at,created_at,updated_at"
+SESSION_COLUMNS = "id,title,role_id,is_active,message_count,last_message_at,created_at,updated_at,pinned_at"
 ROLE_COLUMNS = "id,slug,name,description,avatar_url,system_prompt,created_by,translations"
 MESSAGE_COLUMNS = (
     "id,session_id,message_type,content,role_id,status,reply_to,tokens_used,response_time,"

@@ -145,6 +145,7 @@ class SessionOut(Struct):
     last_message_at: str | None
     created_at: str
     updated_at: str
+    pinned_at: str | None = None  # pinned (the web app's pin, REST's chat_sessions.pinned_at): listed first
 
 
 class SessionResponse(Struct):

@@ -44,6 +44,7 @@ def session_out(row: dict[str, Any], slugs: dict[str, str]) -> SessionOut:
         last_message_at=row.get("last_message_at"),
         created_at=str(row["created_at"]),
         updated_at=str(row["updated_at"]),
+        pinned_at=row.get("pinned_at"),
     )
 
 

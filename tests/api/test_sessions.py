@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+import asyncpg
 import httpx
 
 from tests.api.conftest import ApiUser, error_of, new_session
@@ -24,6 +25,34 @@ async def test_session_lifecycle(http: httpx.AsyncClient, alice: ApiUser) -> Non
     gone = await http.get(f"/api/sessions/{session['id']}", headers=alice.headers)
     assert gone.status_code == 404
     assert error_of(gone)["code"] == "SessionNotFound"
+
+
+async def test_the_sessions_list_puts_pinned_chats_first_and_says_when_they_were_pinned(
+    http: httpx.AsyncClient, alice: ApiUser, pg: asyncpg.Connection
+) -> None:
+    """As the web app's sidebar lists them: the newest pin on top, then by last activity; the web app
+    pins over REST (`chat_sessions.pinned_at`)."""
+    old, middle, new = [await new_session(http, alice, title=t) for t in ("old", "middle", "new")]
+    for i, session in enumerate((old, middle, new)):
+        await pg.execute(
+            "insert into chat_messages (session_id, message_type, content, created_at)"
+            " values ($1, 'system', 'hi', now() - ($2 * interval '1 hour'))",
+            uuid.UUID(session["id"]),
+            3 - i,
+        )
+    await pg.execute(
+        "update chat_sessions set pinned_at = now() - interval '1 minute' where id = $1", uuid.UUID(old["id"])
+    )
+    await pg.execute("update chat_sessions set pinned_at = now() where id = $1", uuid.UUID(middle["id"]))
+    listed = (await http.get("/api/sessions", headers=alice.headers)).json()["sessions"]
+    assert [s["title"] for s in listed] == ["middle", "old", "new"]
+    assert [s["pinned_at"] is not None for s in listed] == [True, True, False]
+    first = (await http.get("/api/sessions", params={"limit": 1}, headers=alice.headers)).json()["sessions"]
+    assert [s["title"] for s in first] == ["middle"]
+    one = (await http.get(f"/api/sessions/{old['id']}", headers=alice.headers)).json()["session"]
+    assert one["pinned_at"] == listed[1]["pinned_at"]
+    renamed = await http.patch(f"/api/sessions/{old['id']}", json={"title": "old pinned"}, headers=alice.headers)
+    assert renamed.json()["session"]["pinned_at"] is not None
 
 
 async def test_a_session_named_by_its_client_is_made_once(
