@@ -32,6 +32,11 @@ def invalid_parameter(message: str) -> ApiError:
     return ApiError(400, "InvalidParameter", message, "invalid_request_error")
 
 
+def invalid_value(message: str) -> ApiError:
+    """A parameter out of its range: native InvalidParameter, compatible mode's `invalid_value`."""
+    return ApiError(400, "InvalidParameter", message, "invalid_value")
+
+
 INVALID_KEY = ApiError(401, "InvalidApiKey", "Invalid API-key provided.", "invalid_api_key")
 MODEL_NOT_FOUND = ApiError(400, "InvalidParameter", "Model not exist.", "model_not_found", compat_status=404)
 NOT_FOUND = ApiError(404, "NotFound", "Not found.", "not_found")

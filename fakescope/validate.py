@@ -7,11 +7,13 @@ from typing import Any
 
 from core.settings import DEFAULT_MODEL_LIMITS, ModelLimits, parse_model_limits
 from fakescope import tokens
-from fakescope.errors import MODEL_NOT_FOUND, ApiError, invalid_parameter
+from fakescope.errors import MODEL_NOT_FOUND, ApiError, invalid_parameter, invalid_value
 
 MODELS = parse_model_limits(DEFAULT_MODEL_LIMITS)
 ROLES = frozenset({"system", "user", "assistant", "tool"})
-MAX_SEED = 2**63 - 1
+# Both protocols take a seed in [0, 2^31 - 1]: the API reference says so for each, and compatible mode's
+# error-code page lists a larger one as 400 invalid_request_error / invalid_value.
+MAX_SEED = 2**31 - 1
 
 
 class Rejected(Exception):
@@ -85,7 +87,7 @@ def _check_ranges(params: dict[str, Any], limits: ModelLimits) -> None:
         raise Rejected(invalid_parameter(f"Range of max_tokens should be [1, {limits.max_output}]"))
     seed = _number(params, "seed")
     if seed is not None and not 0 <= seed <= MAX_SEED:
-        raise Rejected(invalid_parameter(f"Range of seed should be [0, {MAX_SEED}]"))
+        raise Rejected(invalid_value(f"Range of seed should be [0, {MAX_SEED}]"))
 
 
 def check(model: Any, messages: Any, params: dict[str, Any], *, stream: bool, incremental: bool) -> Call:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -33,6 +33,10 @@ from worker.models import ModelInfo
 # For a model missing from LLM_MODEL_LIMITS: small enough to be safe on any Qwen deployment.
 FALLBACK_LIMITS = ModelLimits(context=32768, max_input=30720, max_output=8192)
 
+# DashScope takes a seed in [0, 2^31 - 1] (both protocols); a role row stored before the database
+# checked it may hold another, which is dropped rather than refused by the model.
+Seed = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
+
 
 class Personality(msgspec.Struct, frozen=True, kw_only=True):
     """The generation settings a role keeps in `ai_roles.personality` (other keys are ignored)."""
@@ -42,7 +46,7 @@ class Personality(msgspec.Struct, frozen=True, kw_only=True):
     top_p: float | None = None
     top_k: int | None = None
     max_tokens: int | None = None
-    seed: int | None = None
+    seed: Seed | None = None
     stop: tuple[str, ...] = ()
     presence_penalty: float | None = None
     repetition_penalty: float | None = None

@@ -33,6 +33,10 @@ class Ask:
     web_search: bool = False  # search the web before answering (the question's switch, as in the web app)
 
 
+# DashScope takes a seed in [0, 2^31 - 1]: its compatible mode refuses a larger one (error-code page,
+# 400 invalid_request_error / invalid_value) and its API reference gives that range for both protocols.
+MAX_SEED = 2**31 - 1
+
 _CONTEXT_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 MAX_CONTEXT_CHARS = 1_048_576  # as migrations/..._openai_requests_bring_their_context.sql checks
 
@@ -154,7 +158,7 @@ def parse_parameters(body: dict[str, Any]) -> dict[str, Any]:
     tokens = _number(body, "max_tokens", 1, 1_000_000, integer=True) if tokens is None else tokens
     if tokens is not None:
         found["max_tokens"] = tokens
-    seed = _number(body, "seed", 0, 2**63 - 1, integer=True)
+    seed = _number(body, "seed", 0, MAX_SEED, integer=True)
     if seed is not None:
         found["seed"] = seed
     # DashScope's own, as its compatible mode takes them (extra_body)

@@ -37,6 +37,9 @@ async def test_a_session_may_only_name_an_existing_model(db: asyncpg.Connection)
         ('{"max_tokens": 0}', "max_tokens must be an integer in [1, 65536]"),
         ('{"thinking": "yes"}', "thinking must be true or false"),
         ('{"thinking_budget": -1}', "thinking_budget must be a positive integer"),
+        ('{"seed": 2147483648}', "seed must be an integer in [0, 2147483647]"),
+        ('{"seed": -1}', "seed must be an integer in [0, 2147483647]"),
+        ('{"seed": 1.5}', "seed must be an integer in [0, 2147483647]"),
     ],
 )
 async def test_a_role_personality_out_of_range_is_refused(
@@ -53,7 +56,8 @@ async def test_a_role_personality_out_of_range_is_refused(
 
 async def test_a_valid_personality_is_kept(db: asyncpg.Connection) -> None:
     user = await create_user(db, "roler2")
-    personality = '{"model": "qwen-plus", "temperature": 0.7, "top_p": 0.9, "max_tokens": 2000, "thinking": true}'
+    personality = '{"model": "qwen-plus", "temperature": 0.7, "top_p": 0.9, "max_tokens": 2000, "thinking": true,'
+    personality += ' "seed": 2147483647}'
     async with acting_as(db, Actor("user", "authenticated", user)):
         slug = await db.fetchval(
             "insert into ai_roles (slug, name, system_prompt, personality) values ('r2', 'R', 'p', $1::jsonb)"

@@ -95,6 +95,7 @@ BAD_SHAPES: list[tuple[str, object]] = [
     ("parameters", {"max_tokens": 1.5}),
     ("parameters", {"max_tokens": 0}),
     ("parameters", {"seed": -1}),
+    ("parameters", {"seed": 2**31}),  # DashScope's range is [0, 2^31 - 1]
     ("parameters", {"presence_penalty": 3}),
     ("parameters", {"stop": ["a", "b", "c", "d", "e"]}),
     ("parameters", {"stop": [1]}),

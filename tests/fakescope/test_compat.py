@@ -60,6 +60,15 @@ async def test_errors_use_the_compat_shape(fake: FakeScope) -> None:
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "model_not_found")
 
 
+async def test_a_seed_past_2_31_minus_1_is_refused_as_invalid_value(fake: FakeScope) -> None:
+    """Compatible mode's seed range is [0, 2^31 - 1] (DashScope's error-code page,
+    400 invalid_request_error / invalid_value); the largest one is taken."""
+    refused = await _post(fake, {"model": "qwen-plus", "messages": MESSAGES, "seed": 2**31})
+    assert (refused.status_code, refused.json()["error"]["code"]) == (400, "invalid_value")
+    taken = await _post(fake, {"model": "qwen-plus", "messages": MESSAGES, "seed": 2**31 - 1})
+    assert taken.status_code == 200
+
+
 async def test_models_lists_the_catalog(fake: FakeScope) -> None:
     async with httpx.AsyncClient(base_url=fake.compat_url, headers=AUTH) as client:
         body = (await client.get("/models")).json()

@@ -92,6 +92,14 @@ def test_bad_personality_values_are_dropped() -> None:
     assert (persona.temperature, persona.max_tokens, persona.model) == (None, 50, None)
 
 
+def test_a_seed_outside_dashscopes_range_is_dropped_and_one_within_it_kept() -> None:
+    """DashScope takes a seed in [0, 2^31 - 1] (both protocols); a role stored before the database
+    checked it may hold another, which would fail every answer."""
+    assert parse_personality({"seed": 2**31}).seed is None
+    assert parse_personality({"seed": -1}).seed is None
+    assert parse_personality({"seed": 2**31 - 1}).seed == 2**31 - 1
+
+
 def test_unknown_model_uses_fallback_limits() -> None:
     prompt = build_prompt(
         system_prompt=SYSTEM, personality={"model": "mystery-1"}, history=[], user_message="hi", settings=TINY
