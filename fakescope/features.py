@@ -2,7 +2,8 @@
 
 Each is deterministic, as DashScope documents and records it (../shared/specs/dashscope-features.md):
 - Thinking (`enable_thinking` on a hybrid model): `reasoning_content` deltas, from a fixed pool of
-  thoughts, before the answer; at most `thinking_budget` tokens of them; `output_tokens` includes them
+  thoughts, before the answer; at most `thinking_budget` tokens of them (a budget of 0 or less, or
+  past the model's `MAX_REASONING`, is refused as DashScope refuses it); `output_tokens` includes them
   and `output_tokens_details.reasoning_tokens` counts them apart.
 - Search (`enable_search`): three results chosen by the question; with `search_options.enable_source`
   they arrive as `output.search_info.search_results` in the first event; with `enable_citation` the
@@ -37,6 +38,14 @@ THINKING_MODELS = frozenset(
         "qwen3-vl-plus",
     }
 )
+# The longest chain of thought each hybrid model takes, the most `thinking_budget` may be: "The
+# thinking_budget parameter must be a positive integer and not greater than <this>" otherwise
+# (DashScope's error-code page). Model Studio's model list gives it per model and snapshot; the
+# stored sources we could search hold no such table, so every hybrid model here takes 38,912, a
+# conservative figure: Qwen3's own longest suggested output (its model cards: 38,912 tokens for
+# competition problems) and, to our knowledge, the lowest that list gives a Qwen3 hybrid model.
+# A budget the product sends (at most public.models.max_reasoning) is then within reach of each.
+MAX_REASONING = dict.fromkeys(THINKING_MODELS, 38_912)
 SEARCH_MODELS = frozenset({"qwen-turbo", "qwen-plus", "qwen-flash", "qwen-max", "qwen3-max", "qwen3.5-plus"})
 CACHE_MIN_TOKENS = 256
 _CACHE_ENTRIES = 100_000
@@ -66,6 +75,17 @@ def thinking_wanted(model: str, params: dict[str, Any]) -> bool:
     return params.get("enable_thinking") is True and base in THINKING_MODELS
 
 
+def budget_error(model: str, params: dict[str, Any]) -> str | None:
+    """DashScope's refusal of a `thinking_budget` a hybrid model cannot take, else None."""
+    budget = params.get("thinking_budget")
+    most = MAX_REASONING.get(model.removesuffix("-latest").split("-20")[0])
+    if budget is None or most is None:
+        return None
+    if isinstance(budget, bool) or not isinstance(budget, int) or not 0 < budget <= most:
+        return f"The thinking_budget parameter must be a positive integer and not greater than {most}"
+    return None
+
+
 def search_wanted(model: str, params: dict[str, Any]) -> bool:
     base = model.removesuffix("-latest").split("-20")[0]
     return params.get("enable_search") is True and base in SEARCH_MODELS
@@ -80,7 +100,7 @@ def reasoning(seed: int, wanted_tokens: int, budget: Any) -> list[Piece]:
         thought = _THOUGHT_PIECES[rng.randrange(len(_THOUGHT_PIECES))]
         out.extend(thought)
         total += sum(n for _, n in thought)
-    if isinstance(budget, int) and not isinstance(budget, bool) and budget > 0:
+    if isinstance(budget, int) and not isinstance(budget, bool):  # checked: 0 < budget <= MAX_REASONING
         kept, used = [], 0
         for piece, n in out:
             if used + n > budget:

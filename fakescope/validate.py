@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.settings import DEFAULT_MODEL_LIMITS, ModelLimits, parse_model_limits
-from fakescope import tokens
+from fakescope import features, tokens
 from fakescope.errors import MODEL_NOT_FOUND, ApiError, invalid_parameter, invalid_value
 
 MODELS = parse_model_limits(DEFAULT_MODEL_LIMITS)
@@ -107,6 +107,8 @@ def check(model: Any, messages: Any, params: dict[str, Any], *, stream: bool, in
     if "user" not in roles:
         raise Rejected(invalid_parameter("The input messages must contain a user message."))
     _check_ranges(params, limits)
+    if (budget := features.budget_error(model, params)) is not None:
+        raise Rejected(invalid_parameter(budget))
     if params.get("enable_thinking") and not (stream and incremental):
         raise Rejected(invalid_parameter("The incremental_output parameter must be true when enable_thinking is true."))
     input_tokens = tokens.chat_tokens(contents)

@@ -26,6 +26,7 @@ class ModelInfo:
     search: bool = False
     documents: bool = False
     multimodal: bool = False  # answers only through the multimodal endpoint
+    max_reasoning: int | None = None  # the longest chain of thought: the most thinking_budget it takes
 
 
 class Catalog:
@@ -54,6 +55,7 @@ class Catalog:
                 search=row["supports_search"],
                 documents=row["supports_documents"],
                 multimodal=row["multimodal_endpoint"],
+                max_reasoning=row["max_reasoning"],
             )
             for row in rows
         }

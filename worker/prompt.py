@@ -36,6 +36,7 @@ FALLBACK_LIMITS = ModelLimits(context=32768, max_input=30720, max_output=8192)
 # DashScope takes a seed in [0, 2^31 - 1] (both protocols); a role row stored before the database
 # checked it may hold another, which is dropped rather than refused by the model.
 Seed = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
+Budget = Annotated[int, msgspec.Meta(ge=1)]  # DashScope refuses a thinking_budget of 0 or less
 
 
 class Personality(msgspec.Struct, frozen=True, kw_only=True):
@@ -54,7 +55,7 @@ class Personality(msgspec.Struct, frozen=True, kw_only=True):
     search_strategy: str | None = None  # DashScope's search_options: "turbo", "max", "standard"
     forced_search: bool | None = None
     thinking: bool | None = None
-    thinking_budget: int | None = None
+    thinking_budget: Budget | None = None
 
 
 # Sources numbered as the answer cites them, "[1]" (the web app links each number to its source).
@@ -182,11 +183,20 @@ def build_prompt(
         enable_search=True if search and offers_search else None,
         search_options=_search_options(persona) if search and offers_search else None,
         enable_thinking=True if think and info is not None and info.thinking else None,
-        thinking_budget=persona.thinking_budget if think and info is not None and info.thinking else None,
+        thinking_budget=_thinking_budget(persona, info) if think and info is not None and info.thinking else None,
         multimodal=needs_vision or (info is not None and info.multimodal) or any(m.images for m in kept),
     )
     messages = [ChatMessage("system", system), *kept, ChatMessage("user", user)]
     return Prompt(messages, params, used, budget, len(history) - len(kept))
+
+
+def _thinking_budget(persona: Personality, info: ModelInfo) -> int | None:
+    """The role's (or request's) budget, cut to the model's longest chain of thought: DashScope refuses
+    a longer one ("not greater than ...") and would fail the answer."""
+    budget = persona.thinking_budget
+    if budget is None or info.max_reasoning is None:
+        return budget
+    return min(budget, info.max_reasoning)
 
 
 def _search_options(persona: Personality) -> dict[str, Any]:

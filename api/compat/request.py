@@ -37,6 +37,11 @@ class Ask:
 # 400 invalid_request_error / invalid_value) and its API reference gives that range for both protocols.
 MAX_SEED = 2**31 - 1
 
+# DashScope refuses a thinking_budget of 0 or less or past the model's longest chain of thought; the
+# longest any offered model is known to take (public.models.max_reasoning, as question_parameters_valid
+# checks it); the worker cuts a budget to the chosen model's own.
+MAX_THINKING_BUDGET = 38_912
+
 _CONTEXT_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 MAX_CONTEXT_CHARS = 1_048_576  # as migrations/..._openai_requests_bring_their_context.sql checks
 
@@ -133,7 +138,7 @@ def _thinking(body: dict[str, Any]) -> dict[str, Any]:
         raise bad_request("enable_thinking must be true or false.", "enable_thinking", "invalid_value")
     if thinking is not None:
         found["thinking"] = thinking
-    budget = _number(body, "thinking_budget", 1, 1_000_000, integer=True)
+    budget = _number(body, "thinking_budget", 1, MAX_THINKING_BUDGET, integer=True)
     if budget is not None:
         found["thinking_budget"] = budget
     return found

@@ -311,6 +311,8 @@ async def test_the_requests_sampling_parameters_reach_the_model_and_bound_the_an
         ({"max_tokens": 10.5}, "max_tokens", "invalid_value"),
         ({"seed": -1}, "seed", "invalid_value"),
         ({"seed": 2**31}, "seed", "invalid_value"),  # DashScope's range is [0, 2^31 - 1]
+        ({"thinking_budget": 0}, "thinking_budget", "invalid_value"),
+        ({"thinking_budget": 38_913}, "thinking_budget", "invalid_value"),  # past the models' longest thought
         ({"stop": ["a", "b", "c", "d", "e"]}, "stop", "invalid_value"),
         ({"stop": ["END", "\u0000"]}, "stop", "invalid_value"),
         ({"stop": "END\u0000"}, "stop", "invalid_value"),

@@ -16,6 +16,9 @@ async def test_models_are_the_offered_list_with_limits_and_capabilities(db: asyn
     assert all(r["max_input"] <= r["context_window"] and r["max_output"] <= r["context_window"] for r in rows)
     assert {r["id"] for r in rows if r["supports_vision"]} == {"qwen-vl-max", "qwen3-vl-plus"}
     assert all(r["supports_thinking"] for r in rows if r["id"].startswith(("qwen-plus", "qwen3-max")))
+    # the longest chain of thought for each hybrid model (the most thinking_budget it is sent), none otherwise
+    assert all((r["max_reasoning"] == 38912) == r["supports_thinking"] for r in rows)
+    assert all(r["max_reasoning"] is None for r in rows if not r["supports_thinking"])
 
 
 async def test_a_session_may_only_name_an_existing_model(db: asyncpg.Connection) -> None:
@@ -36,7 +39,8 @@ async def test_a_session_may_only_name_an_existing_model(db: asyncpg.Connection)
         ('{"max_tokens": 1.5}', "max_tokens must be an integer in [1, 65536]"),
         ('{"max_tokens": 0}', "max_tokens must be an integer in [1, 65536]"),
         ('{"thinking": "yes"}', "thinking must be true or false"),
-        ('{"thinking_budget": -1}', "thinking_budget must be a positive integer"),
+        ('{"thinking_budget": -1}', "thinking_budget must be an integer in [1, 38912]"),
+        ('{"thinking_budget": 38913}', "thinking_budget must be an integer in [1, 38912]"),
         ('{"seed": 2147483648}', "seed must be an integer in [0, 2147483647]"),
         ('{"seed": -1}', "seed must be an integer in [0, 2147483647]"),
         ('{"seed": 1.5}', "seed must be an integer in [0, 2147483647]"),

@@ -101,6 +101,7 @@ BAD_SHAPES: list[tuple[str, object]] = [
     ("parameters", {"stop": [1]}),
     ("parameters", {"thinking": "yes"}),
     ("parameters", {"thinking_budget": 0}),
+    ("parameters", {"thinking_budget": 38913}),  # past the longest chain of thought a model takes
     ("parameters", {"search_strategy": "agent"}),
     ("parameters", {"search_strategy": 1}),
     ("parameters", {"forced_search": "yes"}),

@@ -14,7 +14,7 @@ from dashscope import AioGeneration, AioMultiModalConversation
 from PIL import Image
 
 from fakescope import received, tokens
-from fakescope.features import CACHE_MIN_TOKENS
+from fakescope.features import CACHE_MIN_TOKENS, MAX_REASONING
 from fakescope.server import FakeScope
 from fakescope.vision import (
     DATA_URI_TOO_LARGE,
@@ -67,6 +67,19 @@ async def test_thinking_streams_reasoning_before_the_answer_and_counts_it_apart(
 async def test_thinking_budget_caps_the_reasoning(fake: FakeScope) -> None:
     events = await _collect(fake, enable_thinking=True, thinking_budget=5)
     assert 0 < events[-1].usage.output_tokens_details["reasoning_tokens"] <= 5
+
+
+@pytest.mark.parametrize("budget", [0, -1, MAX_REASONING["qwen-plus"] + 1, 1_000_000])
+async def test_a_thinking_budget_of_zero_or_past_the_models_longest_thought_is_refused(
+    fake: FakeScope, budget: int
+) -> None:
+    """DashScope: "The thinking_budget parameter must be a positive integer and not greater than
+    <the model's longest chain of thought>"; the longest itself is taken."""
+    events = await _collect(fake, enable_thinking=True, thinking_budget=budget)
+    assert (events[-1].status_code, events[-1].code) == (400, "InvalidParameter")
+    assert events[-1].message.startswith("The thinking_budget parameter must be a positive integer")
+    taken = await _collect(fake, enable_thinking=True, thinking_budget=MAX_REASONING["qwen-plus"])
+    assert taken[-1].status_code == 200
 
 
 async def test_without_enable_thinking_there_is_no_reasoning(fake: FakeScope) -> None:

@@ -10,6 +10,7 @@ from tests.worker.conftest import generator
 from worker.llm import ChatMessage, Finished, tokens
 from worker.llm.base import Role
 from worker.llm.dashscope import DashScopeProvider
+from worker.models import ModelInfo
 from worker.prompt import FALLBACK_LIMITS, IMAGE_TOKENS, budget_for, build_prompt, parse_personality
 
 TINY = LlmSettings(default_model="tiny", model_limits={"tiny": ModelLimits(context=400, max_input=300, max_output=100)})
@@ -98,6 +99,22 @@ def test_a_seed_outside_dashscopes_range_is_dropped_and_one_within_it_kept() -> 
     assert parse_personality({"seed": 2**31}).seed is None
     assert parse_personality({"seed": -1}).seed is None
     assert parse_personality({"seed": 2**31 - 1}).seed == 2**31 - 1
+
+
+def test_a_thinking_budget_is_cut_to_the_models_longest_chain_of_thought() -> None:
+    """DashScope refuses a thinking_budget of 0 or less or past the model's longest chain of thought
+    (public.models.max_reasoning): the worker sends neither."""
+    thinker = ModelInfo(id="tiny", limits=ModelLimits(400, 300, 100), thinking=True, max_reasoning=100)
+    for asked, sent in ((500, 100), (100, 100), (40, 40), (0, None), (-3, None)):
+        prompt = build_prompt(
+            system_prompt=SYSTEM,
+            personality={"thinking": True, "thinking_budget": asked},
+            history=[],
+            user_message="hi",
+            settings=TINY,
+            models={"tiny": thinker},
+        )
+        assert (prompt.params.enable_thinking, prompt.params.thinking_budget) == (True, sent), asked
 
 
 def test_unknown_model_uses_fallback_limits() -> None:
