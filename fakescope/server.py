@@ -199,7 +199,12 @@ class FakeScope:
             if multimodal:
                 sizes = await vision.measure(vision.refs_in(parsed.messages), fetch=knobs.fetch_links)
             call = check(
-                parsed.model, parsed.messages, parsed.params, stream=parsed.stream, incremental=parsed.incremental
+                parsed.model,
+                parsed.messages,
+                parsed.params,
+                stream=parsed.stream,
+                incremental=parsed.incremental,
+                parts=multimodal,
             )
         except Rejected as rejected:
             return self._reject(rejected.error, request_id, compat_mode=False, knobs=knobs)

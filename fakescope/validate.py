@@ -46,9 +46,11 @@ def limits_of(model: str) -> ModelLimits:
     return found
 
 
-def _text(content: Any) -> str:
+def _text(content: Any, parts: bool) -> str:
     if isinstance(content, str):
         return content
+    if isinstance(content, list) and not parts:  # the text endpoint takes a string only
+        raise Rejected(invalid_parameter("input content must be a string."))
     if isinstance(content, list):  # multimodal-style parts: [{"text": "..."}]
         return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
     raise Rejected(invalid_parameter("The content field is a required field."))
@@ -90,8 +92,12 @@ def _check_ranges(params: dict[str, Any], limits: ModelLimits) -> None:
         raise Rejected(invalid_value(f"Range of seed should be [0, {MAX_SEED}]"))
 
 
-def check(model: Any, messages: Any, params: dict[str, Any], *, stream: bool, incremental: bool) -> Call:
-    """A `Call`, or `Rejected` with the error the service would give for the first problem found."""
+def check(
+    model: Any, messages: Any, params: dict[str, Any], *, stream: bool, incremental: bool, parts: bool = True
+) -> Call:
+    """A `Call`, or `Rejected` with the error the service would give for the first problem found.
+    `parts`: content may be a list of parts (multimodal endpoint, compatible mode); the native text
+    endpoint takes only strings ("input content must be a string.")."""
     if not isinstance(model, str) or not model:
         raise Rejected(invalid_parameter("Model not specified."))
     limits = limits_of(model)
@@ -103,7 +109,7 @@ def check(model: Any, messages: Any, params: dict[str, Any], *, stream: bool, in
         if not isinstance(message, dict) or message.get("role") not in ROLES:
             raise Rejected(invalid_parameter("Role must be in [user, assistant, system, tool]"))
         roles.append(message["role"])
-        contents.append(_text(message.get("content")))
+        contents.append(_text(message.get("content"), parts))
     if "user" not in roles:
         raise Rejected(invalid_parameter("The input messages must contain a user message."))
     _check_ranges(params, limits)

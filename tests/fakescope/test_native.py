@@ -154,6 +154,7 @@ async def test_configured_key_list_is_enforced() -> None:
         ({"top_p": 0}, "Range of top_p should be (0.0, 1.0]"),
         ({"max_tokens": 16385}, "Range of max_tokens should be [1, 16384]"),
         ({"n": 5}, "Range of n should be [1, 4]"),
+        ({"messages": [{"role": "user", "content": [{"text": "hi"}]}]}, "input content must be a string."),
         ({"seed": 2**31}, "Range of seed should be [0, 2147483647]"),
         ({"seed": -1}, "Range of seed should be [0, 2147483647]"),
         ({"model": "qwen-max", "messages": [{"role": "user", "content": "hello " * 31000}]}, "Range of input length"),
