@@ -287,6 +287,14 @@ DEFAULT_MODEL_LIMITS = (
 )
 
 
+# DashScope's natively multimodal and vision models: its native protocol answers them only through
+# MultiModalConversation (deep-thinking page: the Qwen3.5 series "uses a multimodal interface", the
+# text endpoint "returns a url error"); compatible mode has no such split.
+DEFAULT_MULTIMODAL_MODELS = (
+    "qwen-vl-max,qwen-vl-plus,qwen3-vl-plus,qwen3-vl-flash,qwen3.5-plus,qwen3.5-flash,qwen3.6-plus,qwen3.6-flash"
+)
+
+
 def parse_model_limits(spec: str) -> dict[str, ModelLimits]:
     """`name=context/max_input/max_output,...` into a table; used for defaults and overrides alike."""
     table: dict[str, ModelLimits] = {}
@@ -322,6 +330,14 @@ class LlmSettings:
     )
     # A question with images on a model without vision is answered by this model (README, "Images").
     vision_model: str = field(default_factory=lambda: env_str("LLM_VISION_MODEL", "qwen-vl-max"))
+    # Models DashScope answers only on the multimodal endpoint (on the text one: "url error, please
+    # check url！"), their dated snapshots too; the `models` table says it for the models it lists,
+    # this list for any other, and before the table has loaded.
+    multimodal_models: frozenset[str] = field(
+        default_factory=lambda: frozenset(
+            m.strip() for m in env_str("LLM_MULTIMODAL_MODELS", DEFAULT_MULTIMODAL_MODELS).split(",") if m.strip()
+        )
+    )
     # How images reach the model: "inline" (data URI; works anywhere), "signed_url" (a short-lived
     # Storage link the provider fetches; needs a Storage URL it can reach) or "auto": links when the
     # provider can reach Storage's host, inline after a link it could not download (worker/images.py).
@@ -336,6 +352,12 @@ class LlmSettings:
     image_read_ahead: int = field(default_factory=lambda: env_int("LLM_IMAGE_READ_AHEAD", 8))
     # ... and the text of the documents it has read and parsed (worker/documents.py).
     document_cache_mb: int = field(default_factory=lambda: env_int("LLM_DOCUMENT_CACHE_MB", 64))
+
+    def multimodal_only(self, model: str) -> bool:
+        """Whether `model` (or the model it is a snapshot of: `-latest`, `-2026-...`) answers only on
+        the multimodal endpoint, by LLM_MULTIMODAL_MODELS."""
+        base = model.removesuffix("-latest").split("-20")[0]
+        return model in self.multimodal_models or base in self.multimodal_models
 
     @property
     def base_url(self) -> str:

@@ -39,6 +39,14 @@ def invalid_value(message: str) -> ApiError:
 
 INVALID_KEY = ApiError(401, "InvalidApiKey", "Invalid API-key provided.", "invalid_api_key")
 MODEL_NOT_FOUND = ApiError(400, "InvalidParameter", "Model not exist.", "model_not_found", compat_status=404)
+# A model asked on the native endpoint it is not served on (a text-only model on the multimodal one,
+# a multimodal-only model such as qwen3.5-plus or qwen-vl-max on the text one).
+URL_ERROR = ApiError(
+    400,
+    "InvalidParameter",
+    "url error, please check url！ For details, see: https://help.aliyun.com/zh/model-studio/error-code#error-url",
+    "invalid_request_error",
+)
 NOT_FOUND = ApiError(404, "NotFound", "Not found.", "not_found")
 OUTPUT_INSPECTION = ApiError(
     400, "DataInspectionFailed", "Output data may contain inappropriate content.", "data_inspection_failed"

@@ -41,7 +41,7 @@ from fakescope.options import HEADER, FaultPlan, Knobs, defaults_from, override
 from fakescope.playback import Frames, play, reset_connection, sse_response
 from fakescope.received import Received
 from fakescope.stats import Stats
-from fakescope.validate import Call, Rejected, check
+from fakescope.validate import Call, Rejected, check, check_endpoint
 
 NATIVE_PATH = "/api/v1/services/aigc/text-generation/generation"
 MULTIMODAL_PATH = "/api/v1/services/aigc/multimodal-generation/generation"
@@ -196,6 +196,7 @@ class FakeScope:
             body, knobs = await self._admit(request)
             self._pre_stream_fault(knobs)
             parsed = native.parse(body, request)
+            check_endpoint(parsed.model, multimodal)
             if multimodal:
                 sizes = await vision.measure(vision.refs_in(parsed.messages), fetch=knobs.fetch_links)
             call = check(

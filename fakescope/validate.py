@@ -7,9 +7,14 @@ from typing import Any
 
 from core.settings import DEFAULT_MODEL_LIMITS, ModelLimits, parse_model_limits
 from fakescope import features, tokens
-from fakescope.errors import MODEL_NOT_FOUND, ApiError, invalid_parameter, invalid_value
+from fakescope.errors import MODEL_NOT_FOUND, URL_ERROR, ApiError, invalid_parameter, invalid_value
 
 MODELS = parse_model_limits(DEFAULT_MODEL_LIMITS)
+# Served only by the multimodal endpoint (MultiModalConversation); every other model only by the text
+# one. The wrong native endpoint answers "url error, please check url！" (DashScope's deep-thinking
+# page: Qwen3.5 "uses a multimodal interface", Generation.call "returns a url error"; reported as
+# 400 InvalidParameter in agentscope-ai/agentscope#1295). Compatible mode serves both kinds.
+MULTIMODAL_MODELS = frozenset({"qwen-vl-max", "qwen3-vl-plus", "qwen3.5-plus", "qwen3.5-flash"})
 ROLES = frozenset({"system", "user", "assistant", "tool"})
 # Both protocols take a seed in [0, 2^31 - 1]: the API reference says so for each, and compatible mode's
 # error-code page lists a larger one as 400 invalid_request_error / invalid_value.
@@ -44,6 +49,17 @@ def limits_of(model: str) -> ModelLimits:
     if found is None:
         raise Rejected(MODEL_NOT_FOUND)
     return found
+
+
+def check_endpoint(model: Any, multimodal: bool) -> None:
+    """`Rejected` with DashScope's url error when a known model is asked on the native endpoint that
+    does not serve it (an unknown one is left to `check`: "Model not exist.")."""
+    if not isinstance(model, str) or not model:
+        return
+    base = model.removesuffix("-latest").split("-20")[0]
+    known = model in MODELS or base in MODELS
+    if known and (base in MULTIMODAL_MODELS or model in MULTIMODAL_MODELS) != multimodal:
+        raise Rejected(URL_ERROR)
 
 
 def _text(content: Any, parts: bool) -> str:

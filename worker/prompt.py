@@ -184,10 +184,17 @@ def build_prompt(
         search_options=_search_options(persona) if search and offers_search else None,
         enable_thinking=True if think and info is not None and info.thinking else None,
         thinking_budget=_thinking_budget(persona, info) if think and info is not None and info.thinking else None,
-        multimodal=needs_vision or (info is not None and info.multimodal) or any(m.images for m in kept),
+        multimodal=needs_vision or _multimodal_only(model, info, settings) or any(m.images for m in kept),
     )
     messages = [ChatMessage("system", system), *kept, ChatMessage("user", user)]
     return Prompt(messages, params, used, budget, len(history) - len(kept))
+
+
+def _multimodal_only(model: str, info: ModelInfo | None, settings: LlmSettings) -> bool:
+    """Whether DashScope answers `model` only on the multimodal endpoint: as the `models` table says,
+    else (a model it does not list, or before it has loaded) as LLM_MULTIMODAL_MODELS does; the
+    wrong endpoint answers "url error, please check url！"."""
+    return info.multimodal if info is not None else settings.multimodal_only(model)
 
 
 def _thinking_budget(persona: Personality, info: ModelInfo) -> int | None:

@@ -36,6 +36,7 @@ class Titler:
         self._provider = provider
         self._db = db
         self._model = llm.title_model or llm.default_model
+        self._multimodal = llm.multimodal_only(self._model)  # a natively multimodal title model
         self._tasks: set[asyncio.Task[None]] = set()
 
     def after_answer(self, claim: Claim, answer: str) -> None:
@@ -77,7 +78,8 @@ class Titler:
             ChatMessage("assistant", answer[:_ANSWER_CHARS]),
         ]
         parts: list[str] = []
-        async for event in self._provider.stream(messages, GenerationParams(model=self._model, max_tokens=_MAX_TOKENS)):
+        params = GenerationParams(model=self._model, max_tokens=_MAX_TOKENS, multimodal=self._multimodal)
+        async for event in self._provider.stream(messages, params):
             if isinstance(event, TextDelta):
                 parts.append(event.text)
             elif isinstance(event, Finished):

@@ -184,6 +184,33 @@ async def test_the_multimodal_endpoint_reads_images_and_bills_their_tokens(fake:
     assert usage.input_tokens == tokens.chat_tokens(["You describe images.", "What is this?"]) + usage["image_tokens"]
 
 
+async def test_a_model_on_the_native_endpoint_that_does_not_serve_it_is_a_url_error(fake: FakeScope) -> None:
+    """DashScope serves Qwen3.5 and the VL models only on the multimodal endpoint and text models only
+    on the text one: "url error, please check url！" otherwise (deep-thinking page; 400
+    InvalidParameter, agentscope-ai/agentscope#1295). Compatible mode takes both."""
+    on_text = await _collect(fake, model="qwen3.5-plus", messages=[{"role": "user", "content": "hi"}])
+    parts = [{"role": "user", "content": [{"text": "hi"}]}]
+    on_multimodal = whole(
+        await AioMultiModalConversation.call(
+            model="qwen-plus", api_key="sk-test", base_address=fake.native_url, messages=parts
+        )
+    )
+    for rsp in (on_text[-1], on_multimodal):
+        assert (rsp.status_code, rsp.code) == (400, "InvalidParameter")
+        assert rsp.message.startswith("url error, please check url！")
+    served = whole(
+        await AioMultiModalConversation.call(
+            model="qwen3.5-plus-2026-02-15", api_key="sk-test", base_address=fake.native_url, messages=parts
+        )
+    )
+    assert served.status_code == 200
+    async with aiohttp.ClientSession() as http:
+        body = {"model": "qwen3.5-plus", "messages": [{"role": "user", "content": "hi"}]}
+        headers = {"Authorization": "Bearer sk-test"}
+        async with http.post(f"{fake.compat_url}/chat/completions", json=body, headers=headers) as compat:
+            assert compat.status == 200
+
+
 async def test_an_image_the_model_cannot_fetch_is_refused(fake: FakeScope) -> None:
     messages = [{"role": "user", "content": [{"image": "http://127.0.0.1:9/x.png"}, {"text": "hi"}]}]
     rsp = whole(

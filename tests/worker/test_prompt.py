@@ -117,6 +117,41 @@ def test_a_thinking_budget_is_cut_to_the_models_longest_chain_of_thought() -> No
         assert (prompt.params.enable_thinking, prompt.params.thinking_budget) == (True, sent), asked
 
 
+def test_the_endpoint_follows_the_model_even_before_the_models_table_has_loaded() -> None:
+    """DashScope answers Qwen3.5 and the VL models only on the multimodal endpoint and text models
+    only on the text one ("url error, please check url！"): without the table, LLM_MULTIMODAL_MODELS
+    decides, snapshots included; with it, the table does."""
+    settings = LlmSettings()
+    for model, multimodal in (
+        ("qwen3.5-plus", True),
+        ("qwen3.5-plus-2026-02-15", True),
+        ("qwen-vl-max", True),
+        ("qwen-plus", False),
+        ("qwen-plus-latest", False),
+    ):
+        prompt = build_prompt(
+            system_prompt=SYSTEM,
+            personality={},
+            history=[],
+            user_message="hi",
+            settings=settings,
+            models=None,
+            session_model=model,
+        )
+        assert prompt.params.multimodal is multimodal, model
+    listed = {"qwen3.5-plus": ModelInfo(id="qwen3.5-plus", limits=ModelLimits(400, 300, 100), multimodal=False)}
+    prompt = build_prompt(
+        system_prompt=SYSTEM,
+        personality={},
+        history=[],
+        user_message="hi",
+        settings=settings,
+        models=listed,
+        session_model="qwen3.5-plus",
+    )
+    assert not prompt.params.multimodal
+
+
 def test_unknown_model_uses_fallback_limits() -> None:
     prompt = build_prompt(
         system_prompt=SYSTEM, personality={"model": "mystery-1"}, history=[], user_message="hi", settings=TINY
