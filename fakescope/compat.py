@@ -1,4 +1,9 @@
-"""DashScope's OpenAI-compatible mode: chat completions (JSON or `data:` chunks ending in [DONE]) and models."""
+"""DashScope's OpenAI-compatible mode: chat completions (JSON or `data:` chunks ending in [DONE]) and models.
+
+Thinking, search and the context cache as in the native protocol (fakescope.features), in compatible
+mode's shape: reasoning as `delta.reasoning_content` chunks before the answer's `delta.content`, and
+the final usage chunk's `completion_tokens_details.reasoning_tokens` and
+`prompt_tokens_details.cached_tokens` (../shared/specs/dashscope-features.md §A1, §A6)."""
 
 from __future__ import annotations
 
@@ -37,15 +42,33 @@ def parse(body: Any) -> CompatRequest:
     )
 
 
-def _usage(input_tokens: int, output_tokens: int) -> dict[str, int]:
-    return {
+def _usage(
+    input_tokens: int, output_tokens: int, *, reasoning_tokens: int | None = None, cached_tokens: int = 0
+) -> dict[str, Any]:
+    """OpenAI's usage, with DashScope's details as its compatible mode reports them: the thinking share
+    of `completion_tokens` (when thinking) and the input its context cache served (when any)."""
+    usage: dict[str, Any] = {
         "prompt_tokens": input_tokens,
         "completion_tokens": output_tokens,
         "total_tokens": input_tokens + output_tokens,
     }
+    if reasoning_tokens is not None:
+        usage["completion_tokens_details"] = {"reasoning_tokens": reasoning_tokens}
+    if cached_tokens:
+        usage["prompt_tokens_details"] = {"cached_tokens": cached_tokens}
+    return usage
 
 
-def body(request_id: str, *, model: str, text: str, finish: str, input_tokens: int, output_tokens: int) -> bytes:
+def body(
+    request_id: str,
+    *,
+    model: str,
+    text: str,
+    finish: str,
+    input_tokens: int,
+    output_tokens: int,
+    cached_tokens: int = 0,
+) -> bytes:
     payload = {
         "id": f"chatcmpl-{request_id}",
         "object": "chat.completion",
@@ -54,7 +77,7 @@ def body(request_id: str, *, model: str, text: str, finish: str, input_tokens: i
         "choices": [
             {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish, "logprobs": None}
         ],
-        "usage": _usage(input_tokens, output_tokens),
+        "usage": _usage(input_tokens, output_tokens, cached_tokens=cached_tokens),
     }
     return _encode(payload)
 
@@ -71,8 +94,11 @@ class CompatFrames:
     input_tokens: int
     include_usage: bool
     created: int
+    thinking: bool = False  # reasoning deltas first, counted apart in the usage
+    cached_tokens: int = 0
+    _reasoning_tokens: int = 0
 
-    def _chunk(self, choices: list[dict[str, Any]], usage: dict[str, int] | None) -> bytes:
+    def _chunk(self, choices: list[dict[str, Any]], usage: dict[str, Any] | None) -> bytes:
         payload = {
             "id": f"chatcmpl-{self.request_id}",
             "object": "chat.completion.chunk",
@@ -84,6 +110,8 @@ class CompatFrames:
         return b"data: %s\n\n" % _encode(payload)
 
     def chunk(self, index: int, text: str, tokens: int, finish: str | None, reasoning: bool = False) -> bytes:
+        if reasoning:
+            self._reasoning_tokens = tokens
         key = "reasoning_content" if reasoning else "content"
         delta = {"role": "assistant", key: text} if index == 1 else {key: text}
         return self._chunk([{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], None)
@@ -94,4 +122,6 @@ class CompatFrames:
     def tail(self, tokens: int) -> bytes:
         if not self.include_usage:
             return DONE
-        return self._chunk([], _usage(self.input_tokens, tokens)) + DONE
+        reasoning = self._reasoning_tokens if self.thinking else None
+        usage = _usage(self.input_tokens, tokens, reasoning_tokens=reasoning, cached_tokens=self.cached_tokens)
+        return self._chunk([], usage) + DONE

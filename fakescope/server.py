@@ -246,7 +246,8 @@ class FakeScope:
             return self._reject(rejected.error, request_id, compat_mode=True, knobs=knobs)
         self._record(request, body)
         seed, reply = self._reply(call, knobs)
-        input_tokens = call.input_tokens + sum(vision.image_tokens(w, h) for w, h in sizes)  # images count as input
+        extras, thoughts, reply, input_tokens = self._extras(call, parsed.params, seed, knobs, reply)
+        input_tokens += sum(vision.image_tokens(w, h) for w, h in sizes)  # images count as input
         if not parsed.stream:
             done = compat.body(
                 request_id,
@@ -255,10 +256,21 @@ class FakeScope:
                 finish=reply.finish_reason,
                 input_tokens=input_tokens,
                 output_tokens=reply.output_tokens,
+                cached_tokens=extras.cached_tokens,
             )
             return await self._whole(request, request_id, done, reply.output_tokens, knobs, compat_mode=True)
-        frames = compat.CompatFrames(request_id, call.model, input_tokens, parsed.include_usage, int(time.time()))
-        return await self._stream(request, request_id, reply, knobs=knobs, frames=frames, seed=seed, arrived=arrived)
+        frames = compat.CompatFrames(
+            request_id,
+            call.model,
+            input_tokens,
+            parsed.include_usage,
+            int(time.time()),
+            thinking=extras.thinking,
+            cached_tokens=extras.cached_tokens,
+        )
+        return await self._stream(
+            request, request_id, reply, knobs=knobs, frames=frames, seed=seed, arrived=arrived, thoughts=thoughts
+        )
 
     def _record(self, request: web.Request, body: Any) -> None:
         """Keep the request for `GET /_fake/requests` (newest last, bounded)."""
@@ -267,8 +279,8 @@ class FakeScope:
     def _extras(
         self, call: Call, params: dict[str, Any], seed: int, knobs: Knobs, reply: answers.Reply
     ) -> tuple[native.Extras, list[answers.Piece], answers.Reply, int]:
-        """Thinking, search and cache for a native call: the extras, the thoughts, the (cited) reply
-        and the billed input tokens."""
+        """Thinking, search and cache for a call of either protocol: the extras, the thoughts, the
+        (cited) reply and the billed input tokens."""
         thoughts: list[answers.Piece] = []
         if features.thinking_wanted(call.model, params):
             thoughts = features.reasoning(seed, knobs.reasoning_tokens, params.get("thinking_budget"))

@@ -69,6 +69,46 @@ async def test_a_seed_past_2_31_minus_1_is_refused_as_invalid_value(fake: FakeSc
     assert taken.status_code == 200
 
 
+async def test_thinking_streams_reasoning_content_deltas_and_counts_them_apart(fake: FakeScope) -> None:
+    """As DashScope's compatible mode: `delta.reasoning_content` before `delta.content`, and the usage
+    chunk's `completion_tokens_details.reasoning_tokens` (deep-thinking page; spec §A1)."""
+    body = {
+        "model": "qwen-plus",
+        "messages": MESSAGES,
+        "stream": True,
+        "enable_thinking": True,
+        "stream_options": {"include_usage": True},
+    }
+    raw = (await _post(fake, body)).text
+    chunks = [json.loads(line[6:]) for line in raw.split("\n\n") if line and line != "data: [DONE]"]
+    deltas = [c["choices"][0]["delta"] for c in chunks if c["choices"]]
+    kinds = ["reasoning" if "reasoning_content" in d else "content" for d in deltas]
+    assert kinds[0] == "reasoning"
+    assert "reasoning" not in kinds[kinds.index("content") :]
+    reasoning = "".join(d.get("reasoning_content", "") for d in deltas)
+    answer = "".join(d.get("content", "") for d in deltas)
+    usage = chunks[-1]["usage"]
+    assert usage["completion_tokens_details"] == {"reasoning_tokens": tokens.count(reasoning)}
+    assert usage["completion_tokens"] == tokens.count(reasoning) + tokens.count(answer)
+    plain = (await _post(fake, {**body, "enable_thinking": False})).text
+    assert "reasoning_content" not in plain
+    assert "completion_tokens_details" not in plain
+
+
+async def test_a_repeated_prefix_is_reported_as_cached_tokens(fake: FakeScope) -> None:
+    """Compatible mode reports the context cache's hits as `prompt_tokens_details.cached_tokens` (spec §A6)."""
+    history = [
+        {"role": "system", "content": "You are a careful assistant. " * 60},
+        {"role": "user", "content": "first"},
+    ]
+    body = {"model": "qwen-plus", "messages": history, "stream": True, "stream_options": {"include_usage": True}}
+    await _post(fake, body)
+    again = {**body, "messages": [*history, {"role": "assistant", "content": "ok"}, {"role": "user", "content": "2"}]}
+    raw = (await _post(fake, again)).text
+    usage = json.loads([line for line in raw.split("\n\n") if line and line != "data: [DONE]"][-1][6:])["usage"]
+    assert usage["prompt_tokens_details"]["cached_tokens"] >= 256
+
+
 async def test_models_lists_the_catalog(fake: FakeScope) -> None:
     async with httpx.AsyncClient(base_url=fake.compat_url, headers=AUTH) as client:
         body = (await client.get("/models")).json()

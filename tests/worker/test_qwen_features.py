@@ -13,7 +13,9 @@ import asyncpg
 from realtime import RealtimeSubscribeStates
 from supabase import AsyncClient, acreate_client
 
+from core.settings import LlmSettings
 from fakescope import tokens
+from fakescope.server import COMPAT_PATH
 from tests.conftest import LocalStack, channel_options
 from tests.worker.conftest import Owner, RecordingFakeScope, Workers, ask, final_answer, until, worker_settings
 
@@ -72,6 +74,28 @@ async def test_thinking_streams_reasoning_then_answer_and_never_sends_reasoning_
     assert not any(
         reasoning in c or "reasoning_content" in m for c, m in zip(history, later["input"]["messages"], strict=False)
     )
+
+
+async def test_through_dashscopes_compatible_mode_the_thinking_arrives_and_is_stored_apart(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    """LLM_PROVIDER=openai against the fake's compatible mode, which streams thinking as DashScope's
+    does (`delta.reasoning_content`, `completion_tokens_details.reasoning_tokens`)."""
+    await pg.execute("update chat_sessions set model = 'qwen-plus', thinking = true where id = $1", owner.session_id)
+    compat = LlmSettings(provider="openai", openai_base_url=fake.compat_url, openai_api_key="sk-test")
+    await workers.start(worker_settings(stack, fake, llm=compat))
+    row = await final_answer(pg, await ask(pg, owner, "Why is the sea salty?"))
+    assert row["status"] == "completed", row["error_code"]
+    [sent] = [
+        r["body"]
+        for r in fake.received
+        if r["path"] == COMPAT_PATH and r["body"]["messages"][-1]["content"] == "Why is the sea salty?"
+    ]
+    assert (sent["model"], sent["enable_thinking"]) == ("qwen-plus", True)
+    assert row["reasoning"]
+    assert row["reasoning"] not in row["content"]
+    assert row["reasoning_tokens"] == tokens.count(row["reasoning"])
+    assert row["output_tokens"] == tokens.count(row["reasoning"]) + tokens.count(row["content"])
 
 
 async def test_the_session_model_is_used_and_thinking_only_where_offered(
