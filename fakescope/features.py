@@ -1,7 +1,8 @@
 """What a call asks for beyond plain text: thinking, web search with sources, and the context cache.
 
 Each is deterministic, as DashScope documents and records it (../shared/specs/dashscope-features.md):
-- Thinking (`enable_thinking` on a hybrid model): `reasoning_content` deltas, from a fixed pool of
+- Thinking (`enable_thinking` on a hybrid model, or not false on one that thinks by default):
+  `reasoning_content` deltas, from a fixed pool of
   thoughts, before the answer; at most `thinking_budget` tokens of them (a budget of 0 or less, or
   past the model's `MAX_REASONING`, is refused as DashScope refuses it); `output_tokens` includes them
   and `output_tokens_details.reasoning_tokens` counts them apart.
@@ -24,7 +25,8 @@ from typing import Any
 from fakescope import tokens
 from fakescope.answers import Piece
 
-# Hybrid models: thinking only when `enable_thinking` is true (off by default for commercial models).
+# Hybrid models: thinking when `enable_thinking` is true, or when it is not sent to one that thinks by
+# default (THINKING_BY_DEFAULT); commercial models do not ("You need to set enable_thinking to true").
 THINKING_MODELS = frozenset(
     {
         "qwen-turbo",
@@ -38,6 +40,10 @@ THINKING_MODELS = frozenset(
         "qwen3-vl-plus",
     }
 )
+# Hybrid models that think unless `enable_thinking` is false: the open-source Qwen3 models (Model Studio's
+# deep-thinking page: the commercial ones default to off, the open-source ones to on) and Qwen3.5
+# ("Qwen3.5 (enabled by default)", docs.qwencloud.com thinking guide).
+THINKING_BY_DEFAULT = frozenset({"qwen3-8b", "qwen3-32b", "qwen3.5-plus", "qwen3.5-flash"})
 # The longest chain of thought each hybrid model takes, the most `thinking_budget` may be: "The
 # thinking_budget parameter must be a positive integer and not greater than <this>" otherwise
 # (DashScope's error-code page). Model Studio's model list gives it per model and snapshot; the
@@ -71,8 +77,10 @@ _SITES = (
 
 
 def thinking_wanted(model: str, params: dict[str, Any]) -> bool:
+    """Whether the call thinks: asked to, or not told not to on a model that thinks by default."""
     base = model.removesuffix("-latest").split("-20")[0]
-    return params.get("enable_thinking") is True and base in THINKING_MODELS
+    asked = params.get("enable_thinking")
+    return base in THINKING_MODELS and (asked is True or (asked is None and base in THINKING_BY_DEFAULT))
 
 
 def budget_error(model: str, params: dict[str, Any]) -> str | None:

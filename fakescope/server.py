@@ -297,7 +297,7 @@ class FakeScope:
                 reply = answers.Reply(cited, reply.finish_reason)
         cached = self.cache.lookup_and_store(call.model, list(zip(call.roles, call.contents, strict=True)))
         extras = native.Extras(
-            thinking=bool(params.get("enable_thinking")) and features.thinking_wanted(call.model, params),
+            thinking=features.thinking_wanted(call.model, params),
             sources=tuple(found) if options.get("enable_source") else (),
             search=search,
             search_strategy=str(options.get("search_strategy") or "turbo"),

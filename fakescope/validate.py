@@ -131,7 +131,8 @@ def check(
     _check_ranges(params, limits)
     if (budget := features.budget_error(model, params)) is not None:
         raise Rejected(invalid_parameter(budget))
-    if params.get("enable_thinking") and not (stream and incremental):
+    thinking = params.get("enable_thinking") is True or features.thinking_wanted(model, params)
+    if thinking and not (stream and incremental):
         raise Rejected(invalid_parameter("The incremental_output parameter must be true when enable_thinking is true."))
     input_tokens = tokens.chat_tokens(contents)
     if input_tokens > limits.max_input:

@@ -14,7 +14,8 @@ window the tightest cut is taken.
 
 The model is the session's choice, else the role's, else the deployment's; its limits come from
 the `models` table (worker/models.py), else LLM_MODEL_LIMITS. Thinking and search are sent only to
-models that offer them.
+models that offer them; thinking off is said too (`enable_thinking: false`), as open-source Qwen3
+models think unless told not to.
 """
 
 from __future__ import annotations
@@ -182,7 +183,7 @@ def build_prompt(
         repetition_penalty=persona.repetition_penalty,
         enable_search=True if search and offers_search else None,
         search_options=_search_options(persona) if search and offers_search else None,
-        enable_thinking=True if think and info is not None and info.thinking else None,
+        enable_thinking=_enable_thinking(bool(think), info),
         thinking_budget=_thinking_budget(persona, info) if think and info is not None and info.thinking else None,
         multimodal=needs_vision or _multimodal_only(model, info, settings) or any(m.images for m in kept),
     )
@@ -195,6 +196,15 @@ def _multimodal_only(model: str, info: ModelInfo | None, settings: LlmSettings) 
     else (a model it does not list, or before it has loaded) as LLM_MULTIMODAL_MODELS does; the
     wrong endpoint answers "url error, please check url！"."""
     return info.multimodal if info is not None else settings.multimodal_only(model)
+
+
+def _enable_thinking(think: bool, info: ModelInfo | None) -> bool | None:
+    """The switch, said either way to a model that has it: open-source Qwen3 models (and Qwen3.5)
+    think unless told not to, where commercial ones do not unless told to. Not sent to a model
+    without the switch, or one the `models` table does not list."""
+    if info is None or not info.thinking:
+        return None
+    return think
 
 
 def _thinking_budget(persona: Personality, info: ModelInfo) -> int | None:

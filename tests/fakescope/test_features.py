@@ -88,6 +88,17 @@ async def test_without_enable_thinking_there_is_no_reasoning(fake: FakeScope) ->
     assert "output_tokens_details" not in events[-1].usage
 
 
+async def test_an_open_source_qwen3_model_thinks_unless_told_not_to(fake: FakeScope) -> None:
+    """Open-source Qwen3 models think by default at DashScope (commercial ones do not): reasoning
+    arrives without enable_thinking, and none with enable_thinking false."""
+    by_default = await _collect(fake, model="qwen3-8b")
+    assert any(e.output.choices[0].message.get("reasoning_content") for e in by_default)
+    assert by_default[-1].usage.output_tokens_details["reasoning_tokens"] > 0
+    told_not_to = await _collect(fake, model="qwen3-8b", enable_thinking=False)
+    assert all(not e.output.choices[0].message.get("reasoning_content") for e in told_not_to)
+    assert "output_tokens_details" not in told_not_to[-1].usage
+
+
 async def test_thinking_needs_incremental_output(fake: FakeScope) -> None:
     rsp = whole(
         await AioGeneration.call(
@@ -200,12 +211,16 @@ async def test_a_model_on_the_native_endpoint_that_does_not_serve_it_is_a_url_er
         assert rsp.message.startswith("url error, please check url！")
     served = whole(
         await AioMultiModalConversation.call(
-            model="qwen3.5-plus-2026-02-15", api_key="sk-test", base_address=fake.native_url, messages=parts
+            model="qwen3.5-plus-2026-02-15",
+            api_key="sk-test",
+            base_address=fake.native_url,
+            messages=parts,
+            enable_thinking=False,  # Qwen3.5 thinks by default, and thinking only streams
         )
     )
     assert served.status_code == 200
     async with aiohttp.ClientSession() as http:
-        body = {"model": "qwen3.5-plus", "messages": [{"role": "user", "content": "hi"}]}
+        body = {"model": "qwen3.5-plus", "messages": [{"role": "user", "content": "hi"}], "enable_thinking": False}
         headers = {"Authorization": "Bearer sk-test"}
         async with http.post(f"{fake.compat_url}/chat/completions", json=body, headers=headers) as compat:
             assert compat.status == 200

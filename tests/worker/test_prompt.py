@@ -117,6 +117,34 @@ def test_a_thinking_budget_is_cut_to_the_models_longest_chain_of_thought() -> No
         assert (prompt.params.enable_thinking, prompt.params.thinking_budget) == (True, sent), asked
 
 
+def test_thinking_off_is_said_to_a_model_with_the_switch_and_nothing_to_one_without() -> None:
+    """Open-source Qwen3 models think unless `enable_thinking` is false, so off is sent, not left out."""
+    limits = ModelLimits(400, 300, 100)
+    table = {
+        "thinker": ModelInfo(id="thinker", limits=limits, thinking=True),
+        "plain": ModelInfo(id="plain", limits=limits),
+    }
+    for model, thinking, sent in (
+        ("thinker", False, False),
+        ("thinker", None, False),
+        ("thinker", True, True),
+        ("plain", True, None),
+        ("plain", False, None),
+        ("unlisted", False, None),
+    ):
+        prompt = build_prompt(
+            system_prompt=SYSTEM,
+            personality={},
+            history=[],
+            user_message="hi",
+            settings=TINY,
+            models=table,
+            session_model=model,
+            thinking=thinking,
+        )
+        assert prompt.params.enable_thinking is sent, (model, thinking)
+
+
 def test_the_endpoint_follows_the_model_even_before_the_models_table_has_loaded() -> None:
     """DashScope answers Qwen3.5 and the VL models only on the multimodal endpoint and text models
     only on the text one ("url error, please check url！"): without the table, LLM_MULTIMODAL_MODELS

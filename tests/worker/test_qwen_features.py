@@ -98,6 +98,30 @@ async def test_through_dashscopes_compatible_mode_the_thinking_arrives_and_is_st
     assert row["output_tokens"] == tokens.count(row["reasoning"]) + tokens.count(row["content"])
 
 
+async def test_an_unthinking_turn_on_an_open_source_qwen3_model_gets_no_reasoning(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    """Open-source Qwen3 models think unless told not to (commercial ones the other way round): with
+    thinking off the worker says so, `enable_thinking: false`, and the answer has no reasoning."""
+    await pg.execute(
+        "insert into models (id, display_name, context_window, max_input, max_output, supports_thinking,"
+        " max_reasoning) values ('qwen3-8b', 'Qwen3 8B', 131072, 129024, 8192, true, 38912)"
+        " on conflict (id) do nothing"
+    )
+    try:
+        await pg.execute(
+            "update chat_sessions set model = 'qwen3-8b', thinking = false where id = $1", owner.session_id
+        )
+        await workers.start(worker_settings(stack, fake))
+        row = await final_answer(pg, await ask(pg, owner, "Name a prime number."))
+        assert row["status"] == "completed", row["error_code"]
+        [sent] = fake.requests
+        assert (sent["model"], sent["parameters"]["enable_thinking"]) == ("qwen3-8b", False)
+        assert (row["reasoning"], row["reasoning_tokens"]) == (None, None)
+    finally:
+        await pg.execute("delete from models where id = 'qwen3-8b'")
+
+
 async def test_the_session_model_is_used_and_thinking_only_where_offered(
     stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
 ) -> None:
