@@ -9,7 +9,7 @@
 -- 38,912, a conservative figure (Qwen3's model cards suggest it as the longest output, and to our
 -- knowledge it is the lowest Model Studio lists for a Qwen3 hybrid model): an operator who checks a
 -- model's own figure may raise its row. The doors (a request's parameters, a role's personality,
--- /v1) take at most 38,912 too: question_parameters_valid as 20261205130000 left it and the role
+-- /v1) take at most 38,912 too: question_parameters_valid as 20261205144000 left it and the role
 -- check likewise, the thinking budget's range alone changed.
 
 alter table public.models
