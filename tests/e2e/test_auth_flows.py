@@ -86,7 +86,9 @@ def test_sign_in_asks_for_the_code(journey: dict[str, Any], product: Product) ->
 
 
 def test_guest_on_a_phone_in_english(journey: dict[str, Any]) -> None:
-    passed(journey, "a guest on a phone sees the banner in English")
+    step = passed(journey, "a guest on a phone sees the banner in English, and no key form")
+    assert "sign up" in step["detail"]["notice"]
+    assert step["detail"]["form"] == 0
 
 
 def test_no_page_errors(journey: dict[str, Any]) -> None:

@@ -102,7 +102,7 @@ await journey(async ({ newPage }) => {
     return { wrong }
   })
 
-  await step('a guest on a phone sees the banner in English', async () => {
+  await step('a guest on a phone sees the banner in English, and no key form', async () => {
     const phone = await newPage('guest-phone', { viewport: { width: 390, height: 844 }, locale: 'en-US', isMobile: true })
     await phone.goto(`${WEB_URL}/login`)
     await phone.evaluate(() => localStorage.setItem('chatgalaxy-locale', 'en'))
@@ -112,5 +112,11 @@ await journey(async ({ newPage }) => {
     await phone.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
     await expectText(phone.locator(tid('guest-banner')), /guest/)
     await shot(phone, 'guest-05-phone')
+    // Guests make no API keys (create_api_key refuses them): the keys page says so instead of a form.
+    await phone.goto(`${WEB_URL}/keys`)
+    const notice = await expectText(phone.locator(tid('keys-guest')), /Guests have no API keys/)
+    const form = await phone.locator(tid('key-create')).count()
+    await shot(phone, 'guest-06-keys-phone')
+    return { notice, form }
   })
 })

@@ -13,6 +13,7 @@ describe('errorText', () => {
   it('keeps the translations it knows', () => {
     expect(errorText({ code: 'invalid_credentials', message: 'Invalid login credentials' }, zh.t)).toBe('邮箱或密码错误')
     expect(errorText({ code: 'QuotaExceeded', message: 'quota' }, en.t)).toBe(en.t('usage.quotaExceeded'))
+    expect(errorText({ code: 'GuestNotAllowed', message: 'Sign up to create API keys' }, zh.t)).toBe('访客不能创建 API 密钥，注册后即可创建')
   })
 
   it('says a request that got no response is a network failure, however the browser words it', () => {

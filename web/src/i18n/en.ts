@@ -172,6 +172,7 @@ const en: typeof zh = {
     copy: 'Copy', copyManually: 'Select and copy it by hand', none: 'No keys yet', lastUsed: 'Last used: {at}', never: 'never', expiresAt: 'expires {at}',
     expired: 'Expired', revoke: 'Revoke', revokeConfirm: 'Revoke “{name}”? Programs using it lose access at once.', revoked: 'Key revoked', revokedAt: 'revoked {at}',
     tooMany: 'You have 20 active keys; revoke one first',
+    guestsNone: 'Guests have no API keys: sign up to create one',
     usage: '{days} days: {requests} requests · {tokens} tokens', unused: 'Not used in {days} days',
   },
   admin: {

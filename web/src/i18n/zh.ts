@@ -166,6 +166,7 @@ export default {
     copy: '复制', copyManually: '请手动选中并复制', none: '还没有密钥', lastUsed: '上次使用：{at}', never: '从未', expiresAt: '{at} 过期',
     expired: '已过期', revoke: '吊销', revokeConfirm: '吊销密钥“{name}”？使用它的程序将立即无法访问。', revoked: '密钥已吊销', revokedAt: '{at} 已吊销',
     tooMany: '有效密钥已达 20 个，请先吊销一个',
+    guestsNone: '访客不能创建 API 密钥，注册后即可创建',
     usage: '近 {days} 天：{requests} 次请求 · {tokens} tokens', unused: '近 {days} 天未使用',
   },
   admin: {

@@ -33,6 +33,7 @@ const REFUSALS: Record<string, string> = {
   FeatureNotAllowed: 'usage.featureNotAllowed',
   RateLimited: 'auth.rateLimited',
   TooManyKeys: 'keys.tooMany',
+  GuestNotAllowed: 'keys.guestsNone',
 }
 
 /** Refusals whose message starts with our code (`GuestLimitReached: sign up…`), by that code. */
