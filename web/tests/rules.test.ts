@@ -17,6 +17,9 @@ describe('username rule (public.username_width)', () => {
     expect(usernameProblem('')).toBe('empty')
     expect(usernameProblem(' bob')).toBe('spaces')
     expect(usernameProblem('bob ')).toBe('spaces')
+    expect(usernameProblem('ab\ncd')).toBe('unprintable')
+    expect(usernameProblem('ab\u200bcd')).toBe('unprintable') // a zero-width space
+    expect(usernameProblem('ab cd')).toBeNull()
     expect(usernameProblem('x'.repeat(50))).toBeNull()
     expect(usernameProblem('x'.repeat(51))).toBe('tooLong')
     expect(usernameProblem('汉'.repeat(25))).toBeNull()

@@ -18,7 +18,7 @@ const en: typeof zh = {
     emailInvalid: 'Enter a valid email address', passwordMismatch: 'The passwords do not match',
     rules: { length: 'At least 8 characters', letter: 'Contains a letter', digit: 'Contains a digit' },
     usernameRule: '3–50 characters, a Chinese character counts as two (now {width})',
-    usernameProblems: { empty: 'Enter a username', spaces: 'No leading or trailing spaces', tooShort: 'Username is too short', tooLong: 'Username is too long' },
+    usernameProblems: { empty: 'Enter a username', spaces: 'No leading or trailing spaces', unprintable: 'No invisible or control characters', tooShort: 'Username is too short', tooLong: 'Username is too long' },
     usernameChecking: 'Checking username…', usernameFree: 'Username is available', usernameTaken: 'Username is taken',
     invalidCredentials: 'Wrong email or password', emailTaken: 'This email is already registered', weakPassword: 'The password does not meet the rules',
     samePassword: 'The new password must differ from the current one', userBanned: 'This account is suspended',

@@ -15,7 +15,7 @@ export default {
     emailInvalid: '请输入有效的邮箱地址', passwordMismatch: '两次输入的密码不一致',
     rules: { length: '至少 8 个字符', letter: '包含字母', digit: '包含数字' },
     usernameRule: '3–50 个字符，一个汉字算两个（当前 {width}）',
-    usernameProblems: { empty: '请输入用户名', spaces: '首尾不能有空格', tooShort: '用户名太短', tooLong: '用户名太长' },
+    usernameProblems: { empty: '请输入用户名', spaces: '首尾不能有空格', unprintable: '不能包含不可见字符或控制字符', tooShort: '用户名太短', tooLong: '用户名太长' },
     usernameChecking: '正在检查用户名…', usernameFree: '用户名可用', usernameTaken: '用户名已被占用',
     invalidCredentials: '邮箱或密码错误', emailTaken: '该邮箱已注册', weakPassword: '密码不符合要求',
     samePassword: '新密码不能与当前密码相同', userBanned: '该账号已被停用',

@@ -1,8 +1,8 @@
 /**
  * The sign-up rules, checked as the user types. They mirror the server's: the username check
- * constraint (`public.username_width`, migrations/..._profiles.sql: 3-50 where a wide CJK
- * character counts as two) and the auth server's password rule (8+ characters with a letter
- * and a digit).
+ * constraints (`public.username_width`, migrations/..._profiles.sql: 3-50 where a wide CJK
+ * character counts as two; no control or format character) and the auth server's password rule
+ * (8+ characters with a letter and a digit).
  */
 
 // The same ranges as public.username_width: characters in them count twice.
@@ -18,11 +18,16 @@ export function usernameWidth(name: string): number {
   return width
 }
 
-export type UsernameProblem = 'empty' | 'spaces' | 'tooShort' | 'tooLong'
+export type UsernameProblem = 'empty' | 'spaces' | 'unprintable' | 'tooShort' | 'tooLong'
+
+// Control and invisible format characters (Unicode Cc, Cf), which the database refuses in a name
+// (migrations/..._names_and_prompts_without_control_characters.sql): a line break, a zero-width space.
+const UNPRINTABLE = /[\p{Cc}\p{Cf}]/u
 
 export function usernameProblem(name: string): UsernameProblem | null {
   if (name.length === 0) return 'empty'
   if (name !== name.trim()) return 'spaces'
+  if (UNPRINTABLE.test(name)) return 'unprintable'
   const width = usernameWidth(name)
   if (width < USERNAME_MIN_WIDTH) return 'tooShort'
   if (width > USERNAME_MAX_WIDTH) return 'tooLong'
