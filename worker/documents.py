@@ -10,7 +10,7 @@ kept anew), 404 drops what was kept and raises SupabaseError as a first read wou
 caller already knows the object's current ETag (the claim carries it for every file it names) Storage
 is not asked: the kept ETag gives the kept text, another one reads anew, `gone` is the 404.
 
-Extraction runs off the event loop (pypdf, python-docx, UTF-8 for text and Markdown); a document
+Extraction (worker/extraction.py) runs off the event loop; a document
 with no text to read raises AttachmentError `DocumentUnreadable` and nothing is kept, so the
 turn is refused rather than answered without it.
 
@@ -23,17 +23,16 @@ any turn naming that path: nothing crosses between users.
 from __future__ import annotations
 
 import asyncio
-import io
 from dataclasses import dataclass
 
 from worker import supabase_http
-from worker.errors import AttachmentError
+from worker.extraction import DOCUMENT_TYPES, DOCX, extract
 from worker.kept import Kept
 from worker.supabase_http import SupabaseError, SupabaseHttp
 
+__all__ = ["BUCKET", "DOCUMENT_TYPES", "DOCX", "DocumentTexts", "extract"]
+
 BUCKET = "attachments"
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-DOCUMENT_TYPES = frozenset({"application/pdf", "text/plain", "text/markdown", DOCX})
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,27 +76,3 @@ class DocumentTexts:
         if etag:
             self._kept.put(path, _Kept(text, etag, len(text.encode())))
         return text
-
-
-def extract(mime_type: str, blob: bytes, name: str = "") -> str:
-    """The plain text of a document; AttachmentError DocumentUnreadable when there is none to read."""
-    try:
-        if mime_type in ("text/plain", "text/markdown"):
-            text = blob.decode("utf-8")
-        elif mime_type == "application/pdf":
-            from pypdf import PdfReader  # noqa: PLC0415 - loaded by the first document only
-
-            text = "\n\n".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(blob)).pages)
-        elif mime_type == DOCX:
-            from docx import Document  # noqa: PLC0415 - loaded by the first document only
-
-            text = "\n".join(p.text for p in Document(io.BytesIO(blob)).paragraphs)
-        else:
-            raise AttachmentError("DocumentUnreadable", f"{name}: {mime_type} is not a document type")
-    except AttachmentError:
-        raise
-    except Exception as exc:  # a corrupt file: every parser has its own exceptions
-        raise AttachmentError("DocumentUnreadable", f"{name}: {exc}") from exc
-    if not text.strip():
-        raise AttachmentError("DocumentUnreadable", f"{name}: no text in it (a scanned PDF?)")
-    return text
