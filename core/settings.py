@@ -352,6 +352,9 @@ class LlmSettings:
     image_read_ahead: int = field(default_factory=lambda: env_int("LLM_IMAGE_READ_AHEAD", 8))
     # ... and the text of the documents it has read and parsed (worker/documents.py).
     document_cache_mb: int = field(default_factory=lambda: env_int("LLM_DOCUMENT_CACHE_MB", 64))
+    # The most a document's text (and a DOCX's unpacked parts) may take; past it, DocumentTooLong
+    # (worker/extraction.py): more than any model's context window, and a zip bomb stays packed.
+    document_max_mb: int = field(default_factory=lambda: env_int("LLM_DOCUMENT_MAX_MB", 32))
 
     def multimodal_only(self, model: str) -> bool:
         """Whether `model` (or the model it is a snapshot of: `-latest`, `-2026-...`) answers only on

@@ -26,7 +26,7 @@ import asyncio
 from dataclasses import dataclass
 
 from worker import supabase_http
-from worker.extraction import DOCUMENT_TYPES, DOCX, extract
+from worker.extraction import DOCUMENT_TYPES, DOCX, MAX_BYTES, extract
 from worker.kept import Kept
 from worker.supabase_http import SupabaseError, SupabaseHttp
 
@@ -43,8 +43,9 @@ class _Kept:
 
 
 class DocumentTexts:
-    def __init__(self, http: SupabaseHttp, *, max_bytes: int) -> None:
+    def __init__(self, http: SupabaseHttp, *, max_bytes: int, max_text: int = MAX_BYTES) -> None:
         self._http = http
+        self._max_text = max_text  # the most one document's text may take (worker/extraction.py)
         self._kept: Kept[str, _Kept] = Kept(max_bytes, lambda kept: kept.size)
 
     @property
@@ -72,7 +73,7 @@ class DocumentTexts:
             self._kept.used(path)
             return kept.text
         self._kept.drop(path)
-        text = await asyncio.to_thread(extract, mime_type, blob or b"", name)
+        text = await asyncio.to_thread(extract, mime_type, blob or b"", name, max_bytes=self._max_text)
         if etag:
             self._kept.put(path, _Kept(text, etag, len(text.encode())))
         return text

@@ -5,11 +5,19 @@ document order: paragraphs, and tables a row a line with the cells tab-separated
 a cell's own paragraphs and nested tables on its row), content controls' content in its place, so
 the text in a table (a form, a schedule, figures) reaches the model as it does the reader's eyes.
 Text and Markdown as UTF-8.
+
+A document's text may take at most `max_bytes` (LLM_DOCUMENT_MAX_MB, in UTF-8), more than any model's
+context window takes: past it the document is DocumentTooLong, and read no further. A DOCX is a zip
+archive whose parts python-docx reads whole into memory: one whose parts unpack past the limit is
+refused from the archive's directory before any is unpacked (1 MiB of zip can unpack to 1 GiB; the
+sizes the directory gives are the most zipfile reads, a part that unpacks to more fails its CRC). A
+PDF is read page by page and stops at the page that passes it (pypdf bounds each stream itself).
 """
 
 from __future__ import annotations
 
 import io
+import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,17 +25,19 @@ from worker.errors import AttachmentError
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 DOCUMENT_TYPES = frozenset({"application/pdf", "text/plain", "text/markdown", DOCX})
+MAX_BYTES = 32 << 20  # LLM_DOCUMENT_MAX_MB's default
 
 
-def extract(mime_type: str, blob: bytes, name: str = "") -> str:
-    """The plain text of a document; AttachmentError DocumentUnreadable when there is none to read."""
+def extract(mime_type: str, blob: bytes, name: str = "", *, max_bytes: int = MAX_BYTES) -> str:
+    """The plain text of a document; AttachmentError DocumentUnreadable when there is none to read,
+    DocumentTooLong when it (or a DOCX's unpacked parts) would take more than `max_bytes`."""
     try:
         if mime_type in ("text/plain", "text/markdown"):
             text = blob.decode("utf-8")
         elif mime_type == "application/pdf":
-            text = _pdf(blob)
+            text = _pdf(blob, max_bytes, name)
         elif mime_type == DOCX:
-            text = _docx(blob)
+            text = _docx(blob, max_bytes, name)
         else:
             raise AttachmentError("DocumentUnreadable", f"{name}: {mime_type} is not a document type")
     except AttachmentError:
@@ -36,18 +46,34 @@ def extract(mime_type: str, blob: bytes, name: str = "") -> str:
         raise AttachmentError("DocumentUnreadable", f"{name}: {exc}") from exc
     if not text.strip():
         raise AttachmentError("DocumentUnreadable", f"{name}: no text in it (a scanned PDF?)")
+    if len(text) > max_bytes // 4 and len(text.encode()) > max_bytes:  # 4 bytes a character at most
+        raise _too_long(name, max_bytes)
     return text
 
 
-def _pdf(blob: bytes) -> str:
+def _too_long(name: str, max_bytes: int) -> AttachmentError:
+    return AttachmentError("DocumentTooLong", f"{name}: its text takes more than {max_bytes} bytes")
+
+
+def _pdf(blob: bytes, max_bytes: int, name: str) -> str:
     from pypdf import PdfReader  # noqa: PLC0415 - loaded by the first document only
 
-    return "\n\n".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(blob)).pages)
+    pages: list[str] = []
+    size = 0
+    for page in PdfReader(io.BytesIO(blob)).pages:
+        pages.append(page.extract_text() or "")
+        size += len(pages[-1].encode()) + 2
+        if size > max_bytes:
+            raise _too_long(name, max_bytes)
+    return "\n\n".join(pages)
 
 
-def _docx(blob: bytes) -> str:
+def _docx(blob: bytes, max_bytes: int, name: str) -> str:
     from docx import Document  # noqa: PLC0415 - loaded by the first document only
 
+    with zipfile.ZipFile(io.BytesIO(blob)) as archive:
+        if sum(part.file_size for part in archive.infolist()) > max_bytes:
+            raise _too_long(name, max_bytes)
     body = Document(io.BytesIO(blob)).element.body
     return "\n".join(_blocks(body))
 

@@ -102,7 +102,9 @@ class Turns:
                 max_pixels=llm.image_max_pixels,
                 read_ahead=llm.image_read_ahead,
             )
-            self._documents = DocumentTexts(storage, max_bytes=llm.document_cache_mb << 20)
+            self._documents = DocumentTexts(
+                storage, max_bytes=llm.document_cache_mb << 20, max_text=llm.document_max_mb << 20
+            )
         self._turn_timeout = turn_timeout
         self._titler = titler
         self._early = early

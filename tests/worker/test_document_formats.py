@@ -5,11 +5,21 @@ that has none or that expands past what any model could read."""
 from __future__ import annotations
 
 import io
+import resource
+import time
+import zipfile
 from typing import Any
 
+import asyncpg
+import pytest
 from docx import Document
 
+from core.settings import LlmSettings
+from tests.conftest import LocalStack
+from tests.worker.conftest import Owner, RecordingFakeScope, Workers, final_answer, worker_settings
+from tests.worker.test_attachments import ask_with, upload
 from worker.documents import DOCX, extract
+from worker.errors import AttachmentError
 
 
 def docx_bytes(document: Any) -> bytes:
@@ -53,3 +63,97 @@ def test_a_merged_docx_cell_is_read_once() -> None:
     for c, value in enumerate(("a", "b", "c")):
         table.cell(1, c).text = value
     assert extract(DOCX, docx_bytes(document)) == "Title across\na\tb\tc"
+
+
+def inflated_docx(paragraphs: int, size: int) -> bytes:
+    """A DOCX whose body holds `paragraphs` paragraphs of `size` letters each: a few KB zipped."""
+    source = zipfile.ZipFile(io.BytesIO(docx_bytes(Document())))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as packed:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename != "word/document.xml":
+                packed.writestr(info, data)
+                continue
+            head, body, tail = data.partition(b"<w:body>")
+            with packed.open(info.filename, "w", force_zip64=True) as part:
+                part.write(head + body)
+                for _ in range(paragraphs):
+                    part.write(b"<w:p><w:r><w:t>" + b"a" * size + b"</w:t></w:r></w:p>")
+                part.write(tail)
+    return out.getvalue()
+
+
+def test_a_docx_that_unpacks_past_the_limit_is_refused_before_it_is_unpacked() -> None:
+    """A zip bomb: 1 MiB that unpacks to 1 GiB of text was read whole into the worker's memory (3 GB
+    at its peak; the 20 MiB the bucket takes would unpack to 20 GiB), then sent to be counted."""
+    bomb = inflated_docx(256, 1 << 20)  # 256 MiB: 800 MB at its peak, 10 s, before this
+    assert len(bomb) < 1 << 20
+    started = time.perf_counter()
+    peak = _peak_mib()
+    with pytest.raises(AttachmentError) as refused:
+        extract(DOCX, bomb, "bomb.docx", max_bytes=8 << 20)
+    assert refused.value.code == "DocumentTooLong"
+    assert time.perf_counter() - started < 2  # refused from the archive's directory, not after reading it
+    assert _peak_mib() - peak < 64
+    assert extract(DOCX, inflated_docx(4, 1000), max_bytes=8 << 20) == "\n".join(["a" * 1000] * 4)
+
+
+def test_a_documents_text_past_the_limit_is_refused_in_every_format() -> None:
+    text = "字" * (3 << 20)  # 9 MiB as UTF-8
+    for mime, blob in (
+        ("text/plain", text.encode()),
+        ("text/markdown", text.encode()),
+        (DOCX, inflated_docx(3, 1 << 20)),  # 3 MiB of text in 3.2 MiB of XML
+    ):
+        with pytest.raises(AttachmentError) as refused:
+            extract(mime, blob, max_bytes=3 << 20)
+        assert refused.value.code == "DocumentTooLong", mime
+    pages = pdf_pages([f"Page {n}: {'long words ' * 30}" for n in range(40)])
+    with pytest.raises(AttachmentError) as refused:
+        extract("application/pdf", pages, max_bytes=4000)
+    assert refused.value.code == "DocumentTooLong"
+    assert "Page 39" in extract("application/pdf", pages, max_bytes=1 << 20)
+
+
+async def test_a_question_whose_document_passes_the_workers_limit_ends_document_too_long_unsent(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    """LLM_DOCUMENT_MAX_MB reaches the worker's reading: 2 MiB of text (about 262k tokens, which a 1M
+    model's window takes) past a 1 MiB limit is refused before anything is sent."""
+    await pg.execute("update chat_sessions set model = 'qwen-flash' where id = $1", owner.session_id)
+    big = await upload(stack, owner, "big.docx", inflated_docx(2, 1 << 20), DOCX)
+    llm = LlmSettings(api_key="sk-test", dashscope_base_url=fake.native_url, document_max_mb=1)
+    await workers.start(worker_settings(stack, fake, llm=llm))
+    row = await final_answer(pg, await ask_with(pg, owner, "Summarise it", [big]))
+    assert (row["status"], row["error_code"]) == ("error", "DocumentTooLong")
+    assert fake.requests == []
+
+
+def _peak_mib() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10
+
+
+def pdf_pages(texts: list[str]) -> bytes:
+    """A PDF with a page per text, in Helvetica (objects written by hand, offsets computed)."""
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"", b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    kids = []
+    for text in texts:
+        stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %d 0 R"
+            b" /Resources << /Font << /F1 3 0 R >> >> >>" % (len(objects))
+        )
+        kids.append(len(objects))
+    objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % k for k in kids), len(kids))
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
