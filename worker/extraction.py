@@ -4,7 +4,8 @@ PDF through pypdf, page by page. DOCX through python-docx's package reader, its 
 document order: paragraphs, and tables a row a line with the cells tab-separated (a merged cell once,
 a cell's own paragraphs and nested tables on its row), content controls' content in its place, so
 the text in a table (a form, a schedule, figures) reaches the model as it does the reader's eyes.
-Text and Markdown as UTF-8.
+Text and Markdown in the encoding their editor saved them in (core/textfiles.py: a byte order mark's,
+else UTF-8, else GB18030).
 
 A document's text may take at most `max_bytes` (LLM_DOCUMENT_MAX_MB, in UTF-8), more than any model's
 context window takes: past it the document is DocumentTooLong, and read no further. A DOCX is a zip
@@ -21,6 +22,7 @@ import zipfile
 from collections.abc import Iterator
 from typing import Any
 
+from core.textfiles import decode_text
 from worker.errors import AttachmentError
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -33,7 +35,9 @@ def extract(mime_type: str, blob: bytes, name: str = "", *, max_bytes: int = MAX
     DocumentTooLong when it (or a DOCX's unpacked parts) would take more than `max_bytes`."""
     try:
         if mime_type in ("text/plain", "text/markdown"):
-            text = blob.decode("utf-8")
+            text = decode_text(blob)
+            if text is None:
+                raise AttachmentError("DocumentUnreadable", f"{name}: not UTF-8, UTF-16, UTF-32 or GB18030 text")
         elif mime_type == "application/pdf":
             text = _pdf(blob, max_bytes, name)
         elif mime_type == DOCX:

@@ -29,6 +29,7 @@ from storage3.exceptions import StorageApiError
 
 from api.compat.errors import OpenAIError, bad_request
 from api.errors import UpstreamUnavailable
+from core.textfiles import decode_text
 
 log = logging.getLogger(__name__)
 
@@ -118,15 +119,11 @@ def decode_document(part: dict[str, Any], at: int, number: int) -> RequestFile:
             at, f"a document may be at most {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB.", "document_too_large"
         )
     looks = {"application/pdf": data.startswith(b"%PDF-"), DOCX: data.startswith(b"PK\x03\x04")}.get(mime)
-    if looks is None:  # text: it must read as UTF-8
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            looks = False
-        else:
-            if not text.strip():  # nothing the worker could read (worker/documents.py)
-                raise _refused(at, "the document has no text.", "invalid_document")
-            looks = True
+    if looks is None:  # text: in an encoding the worker reads (UTF-8, UTF-16/32 with a mark, GB18030)
+        text = decode_text(data)
+        if text is not None and not text.strip():  # nothing the worker could read (worker/extraction.py)
+            raise _refused(at, "the document has no text.", "invalid_document")
+        looks = text is not None
     if not looks:
         raise _refused(at, f"the data is not a {EXTENSIONS[mime].upper()} document.", "invalid_document")
     given = ref.get("filename")

@@ -102,6 +102,25 @@ async def test_a_document_is_stored_and_read_into_the_prompt(
     assert json.loads(names) == [".._abc.txt"]
 
 
+async def test_a_text_document_in_gbk_or_utf_16_is_taken_and_read_as_the_worker_reads_it(
+    sdk: openai.AsyncOpenAI, fake: FakeScope, pg: asyncpg.Connection, alice: ApiUser
+) -> None:
+    """A Chinese Windows editor's "ANSI" (GBK) and "Unicode" (UTF-16 with its mark) files were
+    refused as invalid_document, though they are text (core/textfiles.py)."""
+    for encoding, code in (("gbk", "库存编号 GBK-4410"), ("utf-16", "库存编号 UTF16-5520")):
+        text = f"仓库清单\n{code}\n"
+        question: list[Any] = [
+            {"type": "text", "text": f"Which code ({encoding})?"},
+            document("text/plain", text.encode(encoding), f"清单-{encoding}.txt"),
+        ]
+        done = await sdk.chat.completions.create(model="qwen-plus", messages=[{"role": "user", "content": question}])
+        assert done.choices[0].message.content
+        asked = [b["input"]["messages"][-1]["content"] for b in await fake_received(fake.base_url) if "input" in b]
+        [sent] = [c for c in asked if isinstance(c, str) and f"Which code ({encoding})?" in c]
+        assert f'<document name="清单-{encoding}.txt">\n{text}\n</document>' in sent
+    assert await pg.fetchval(OBJECTS, alice.id) == 2
+
+
 @pytest.mark.parametrize(
     ("parts", "code"),
     [
@@ -115,6 +134,8 @@ async def test_a_document_is_stored_and_read_into_the_prompt(
         ([document("application/zip", b"PK\x03\x04zip")], "invalid_document"),
         ([document("application/pdf", b"not a pdf")], "invalid_document"),
         ([document("text/plain", b"\xff\xfe latin-1?")], "invalid_document"),
+        ([document("text/plain", b"caf\xe9 au lait \x80")], "invalid_document"),  # Windows-1252: not read
+        ([document("text/plain", bytes(range(256)))], "invalid_document"),
         ([document("text/plain", b"")], "invalid_document"),  # no text to read: a 502 once stored, until 12-05
         ([document("text/markdown", b" \n\t\n")], "invalid_document"),
         ([document("text/plain", b"notes")] * 11, "too_many_files"),

@@ -4,6 +4,7 @@ that has none or that expands past what any model could read."""
 
 from __future__ import annotations
 
+import codecs
 import io
 import resource
 import time
@@ -63,6 +64,37 @@ def test_a_merged_docx_cell_is_read_once() -> None:
     for c, value in enumerate(("a", "b", "c")):
         table.cell(1, c).text = value
     assert extract(DOCX, docx_bytes(document)) == "Title across\na\tb\tc"
+
+
+WORDS = "季度报告：收入增长 42%。\nRevenue grew by 42 percent.\n"
+
+
+def test_a_text_file_is_read_in_the_encoding_its_editor_saved_it_in() -> None:
+    """Windows Notepad saves UTF-8 with a byte order mark, "Unicode" (UTF-16 with one), and on a
+    Chinese system "ANSI", which is GBK: each was DocumentUnreadable, or kept its mark in the text."""
+    for blob in (
+        WORDS.encode(),
+        codecs.BOM_UTF8 + WORDS.encode(),
+        WORDS.encode("utf-16"),  # with its mark, little-endian here
+        codecs.BOM_UTF16_BE + WORDS.encode("utf-16-be"),
+        WORDS.encode("utf-32"),
+        WORDS.encode("gbk"),
+        WORDS.encode("gb18030"),
+    ):
+        assert extract("text/plain", blob) == WORDS, blob[:8]
+        assert extract("text/markdown", blob) == WORDS
+
+
+def test_bytes_that_are_not_text_in_any_of_those_encodings_stay_unreadable() -> None:
+    for blob in (
+        bytes(range(256)) * 4,  # binary: control characters
+        "abc\x00\x01".encode("gbk") + "字".encode("gbk"),
+        b"\xff\xfe\xfa",  # a UTF-16 mark and half a character
+        b"caf\xe9 au lait \x80",  # Windows-1252: no GB18030 either
+    ):
+        with pytest.raises(AttachmentError) as refused:
+            extract("text/plain", blob)
+        assert refused.value.code == "DocumentUnreadable", blob[:8]
 
 
 def inflated_docx(paragraphs: int, size: int) -> bytes:
