@@ -215,7 +215,10 @@ class Turns:
         except SupabaseError as exc:
             raise AttachmentError("AttachmentUnavailable", str(exc)) from exc
         question = attachments.with_documents(claim.question, texts)
-        prompt = claim_prompt(claim, llm, self._catalog, question=question, images=len(images), earlier=earlier)
+        # measured with the tokenizer: documents' text takes seconds, off the loop (and its other answers)
+        prompt = await asyncio.to_thread(
+            claim_prompt, claim, llm, self._catalog, question=question, images=len(images), earlier=earlier
+        )
         last = prompt.messages[-1]
         if texts and last.content != question:
             raise AttachmentError("DocumentTooLong", "the documents do not fit the model's context window")

@@ -7,9 +7,11 @@ from __future__ import annotations
 import codecs
 import io
 import resource
+import threading
 import time
 import zipfile
 from typing import Any
+from unittest.mock import patch
 
 import asyncpg
 import pytest
@@ -21,6 +23,7 @@ from tests.worker.conftest import Owner, RecordingFakeScope, Workers, final_answ
 from tests.worker.test_attachments import ask_with, upload
 from worker.documents import DOCX, extract
 from worker.errors import AttachmentError
+from worker.llm import tokens
 
 
 def docx_bytes(document: Any) -> bytes:
@@ -160,6 +163,34 @@ async def test_a_question_whose_document_passes_the_workers_limit_ends_document_
     row = await final_answer(pg, await ask_with(pg, owner, "Summarise it", [big]))
     assert (row["status"], row["error_code"]) == ("error", "DocumentTooLong")
     assert fake.requests == []
+
+
+async def test_a_long_documents_tokens_are_counted_off_the_event_loop(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    """The prompt of a question with a document (its own, or an earlier question's) is measured
+    against the model's window with the tokenizer: about a second for a 20 MiB text, 10 s on a loaded
+    machine, during which the worker's loop (every other answer's stream, the leases) stood still."""
+    encode = tokens.encode
+    on_loop: list[int] = []
+
+    def watched(text: str) -> list[int]:
+        if len(text) > 1 << 16 and threading.get_ident() == loop_thread:
+            on_loop.append(len(text))
+        return encode(text)
+
+    loop_thread = threading.get_ident()
+    with patch.object(tokens, "encode", watched):
+        await workers.start(worker_settings(stack, fake))
+        fits = await upload(stack, owner, "fits.txt", ("short words here " * 5000).encode(), "text/plain")
+        row = await final_answer(pg, await ask_with(pg, owner, "Summarise it", [fits]))
+        assert row["status"] == "completed", row["error_code"]
+        big = await upload(stack, owner, "big.txt", ("many words here " * 200_000).encode(), "text/plain")
+        row = await final_answer(pg, await ask_with(pg, owner, "Summarise this", [big]))
+        assert (row["status"], row["error_code"]) == ("error", "DocumentTooLong")
+        row = await final_answer(pg, await ask_with(pg, owner, "And the first one again?", []))
+        assert row["status"] == "completed", row["error_code"]  # the earlier document comes back with it
+    assert on_loop == []
 
 
 def _peak_mib() -> int:
