@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from contextlib import aclosing
+from unittest.mock import patch
 
 from core.settings import LlmSettings, ModelLimits
 from fakescope.server import FakeScope
@@ -296,3 +298,24 @@ def test_an_earlier_image_counts_in_the_budget_and_needs_the_multimodal_endpoint
     )
     assert with_picture.messages[1:-1] == history[3:]  # the question's own image takes its room first
     assert with_picture.params.multimodal
+
+
+def test_a_long_texts_count_is_kept_without_keeping_the_text() -> None:
+    """Counts are kept for the next turn (history comes back every turn), but a document's text is
+    not held by them: the count cache held up to 16,384 texts whole, a question with a 20 MiB
+    document's text each, beyond LLM_DOCUMENT_CACHE_MB's bound and never freed while in use."""
+    text = "".join(f"line {n} of a long document\n" for n in range(20_000))
+    held = sys.getrefcount(text)
+    encoded: list[int] = []
+    encode = tokens.encode
+
+    def counting(piece: str) -> list[int]:
+        encoded.append(len(piece))
+        return encode(piece)
+
+    with patch.object(tokens, "encode", counting):
+        first = tokens.count(text)
+        assert sys.getrefcount(text) == held
+        assert tokens.count(text) == tokens.count("".join([text])) == first  # an equal text: kept, not encoded
+    assert encoded == [len(text)]
+    assert first == len(encode(text))

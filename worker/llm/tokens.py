@@ -4,10 +4,18 @@ Used to budget prompts and as a fallback when an endpoint reports no usage. Load
 takes about 0.25 s, so there is one cached instance per process. A text without `<|` holds no
 special token (every one starts so) and is encoded without handing the tokenizer its ~200 special
 tokens: the same ids, ~5 µs instead of ~30 µs (as fakescope/tokens.py does).
+
+Counts are kept, as history and system prompts are counted again on every turn: a short text's by
+the text itself, a long one's (a question with a document's text: megabytes) by its length and
+hash only, so the count cache never holds a document alive (worker/documents.py bounds what is kept
+of them). The prompt is built in a thread for questions with files (worker/turn.py): a lock guards
+the long counts.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -19,6 +27,10 @@ PER_MESSAGE = 5
 PRIMER = 3
 _SPECIAL_START = "<|"
 _NO_SPECIALS: frozenset[str] = frozenset()
+_LONG = 4096  # characters: a longer text's count is kept by its length and hash, not by the text
+_LONG_KEPT = 1024
+_long_counts: OrderedDict[tuple[int, int], int] = OrderedDict()
+_long_lock = threading.Lock()
 
 
 @lru_cache(maxsize=1)
@@ -33,8 +45,25 @@ def encode(text: str) -> list[int]:
     return list(tokenizer().encode(text, allowed_special=_NO_SPECIALS))
 
 
-@lru_cache(maxsize=16384)  # history and system prompts are counted again on every turn
 def count(text: str) -> int:
+    if len(text) <= _LONG:
+        return _count_short(text)
+    key = (len(text), hash(text))  # a str's hash is keyed per process (SipHash): no one can aim at a clash
+    with _long_lock:
+        kept = _long_counts.get(key)
+        if kept is not None:
+            _long_counts.move_to_end(key)
+            return kept
+    counted = len(encode(text))
+    with _long_lock:
+        _long_counts[key] = counted
+        while len(_long_counts) > _LONG_KEPT:
+            _long_counts.popitem(last=False)
+    return counted
+
+
+@lru_cache(maxsize=16384)  # history and system prompts are counted again on every turn
+def _count_short(text: str) -> int:
     return len(encode(text))
 
 
