@@ -304,9 +304,12 @@ class Turns:
             return
         response_time = round((time.monotonic() - reply.started) * 1000)
         content = reply.content
-        output_tokens = outcome.output_tokens
-        if output_tokens is None and content:
-            output_tokens = _count(content)
+        reasoning = "".join(reply.reasoning) or None
+        output_tokens, reasoning_tokens = outcome.output_tokens, outcome.reasoning_tokens
+        if output_tokens is None:  # ended before the model's usage came: what was streamed, thinking included
+            reasoning_tokens = _count(reasoning) if reasoning else None
+            if content or reasoning_tokens:
+                output_tokens = (_count(content) if content else 0) + (reasoning_tokens or 0)
         message = errors.user_message(outcome.error_code) if outcome.error_code else None
         early = self._early if outcome.status == "completed" else None
         if early is not None:  # before the row is final, so that whoever sees it final can ask on
@@ -322,9 +325,9 @@ class Turns:
             finish_reason=outcome.finish_reason,
             error_code=outcome.error_code,
             error_message=message,
-            reasoning="".join(reply.reasoning) or None,
+            reasoning=reasoning,
             reasoning_ms=reply.reasoning_ms,
-            reasoning_tokens=outcome.reasoning_tokens,
+            reasoning_tokens=reasoning_tokens,
             cached_tokens=outcome.cached_tokens,
             search_calls=outcome.search_calls,
             image_tokens=outcome.image_tokens,

@@ -1,0 +1,87 @@
+"""What an answer that ends early is charged: the tokens the model spent on what was streamed,
+the thinking included."""
+
+from __future__ import annotations
+
+import asyncpg
+from supabase import acreate_client
+
+from fakescope import tokens
+from tests.conftest import LocalStack
+from tests.worker.conftest import (
+    Owner,
+    RecordingFakeScope,
+    Workers,
+    final_answer,
+    until,
+    worker_settings,
+)
+
+
+async def ask_as(stack: LocalStack, owner: Owner, content: str) -> str:
+    """A question sent by its user through REST, so it is admitted and its reservation opened."""
+    user = await acreate_client(stack.url, stack.anon_key)
+    user.postgrest.auth(owner.token)
+    sent = (
+        await user.table("chat_messages")
+        .insert({"session_id": owner.session_id, "user_id": owner.user_id, "content": content})
+        .execute()
+    ).data
+    assert isinstance(sent[0], dict)
+    return str(sent[0]["id"])
+
+
+async def stop(stack: LocalStack, owner: Owner, question: str) -> None:
+    user = await acreate_client(stack.url, stack.anon_key)
+    user.postgrest.auth(owner.token)
+    await user.rpc("chat_stop", {"session": owner.session_id, "message": question}).execute()
+
+
+async def charge_of(pg: asyncpg.Connection, question: str) -> asyncpg.Record:
+    async def settled() -> asyncpg.Record | None:
+        row = await pg.fetchrow("select * from usage_ledger where message_id = $1", question)
+        return row if row is not None and row["state"] != "reserved" else None
+
+    return await until(settled, 10)
+
+
+async def weighed(pg: asyncpg.Connection, row: asyncpg.Record) -> int:
+    return int(
+        await pg.fetchval(
+            "select usage_charge($1, $2, $3, $4, $5, $6)",
+            row["model"],
+            row["input_tokens"],
+            row["output_tokens"],
+            row["reasoning_tokens"],
+            row["image_tokens"],
+            row["search_calls"],
+        )
+    )
+
+
+async def test_an_answer_stopped_while_the_model_thinks_is_charged_its_thinking(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    await pg.execute("update chat_sessions set model = 'qwen-plus', thinking = true where id = $1", owner.session_id)
+    await fake.script({"tokens_per_s": 40.0, "tokens_per_event": 1, "reasoning_tokens": 400})  # ~10 s of thinking
+    await workers.start(worker_settings(stack, fake))
+    question = await ask_as(stack, owner, "Think hard: why is the sky blue?")
+
+    async def thinking() -> bool:
+        reasoning = await pg.fetchval("select reasoning from chat_messages where reply_to = $1", question)
+        return bool(reasoning) and len(reasoning) > 20
+
+    await until(thinking, 10)
+    await stop(stack, owner, question)
+    row = await final_answer(pg, question, within=10)
+
+    assert (row["status"], row["content"]) == ("cancelled", "")
+    assert row["reasoning"]
+    assert row["reasoning_tokens"] == tokens.count(row["reasoning"])
+    assert row["output_tokens"] == row["reasoning_tokens"]
+    assert row["input_tokens"] > 0
+    assert row["tokens_used"] == row["input_tokens"] + row["output_tokens"]
+    charge = await charge_of(pg, question)
+    assert charge["state"] == "settled"
+    assert (charge["output_tokens"], charge["reasoning_tokens"]) == (row["output_tokens"], row["reasoning_tokens"])
+    assert charge["charged"] == await weighed(pg, row)
