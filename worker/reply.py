@@ -35,6 +35,12 @@ class Reply:
     reasoning_ended: float | None = None  # the first answer text after thinking
     sources: list[dict[str, Any]] | None = None
     stop_reason: str | None = None
+    # What the answer has cost so far, written with its text: charged if the row is ended for this
+    # worker (it dies, then is stopped or out of attempts) before its finish says what the model counted.
+    model: str | None = None
+    input_tokens: int | None = None  # the prompt's, as counted when it was built
+    flushed_text_tokens: int = 0  # of the text in the row, counted piece by piece as it was written
+    flushed_reasoning_tokens: int = 0  # of the thinking in the row, likewise
     _consumer: asyncio.Task[Any] | None = None
 
     @property

@@ -150,6 +150,7 @@ class Turns:
             else:
                 prompt = claim_prompt(reply.claim, self._llm, self._catalog)
             early = self._take_early(reply.claim, prompt)
+            reply.model, reply.input_tokens = prompt.params.model, prompt.input_tokens  # written with the text
             self._broadcaster.name_model(reply.claim.id, reply.claim.attempts, prompt.params.model)
             consumer = asyncio.create_task(self._consume(reply, prompt.messages, prompt.params, early))
             reply.bind(consumer)

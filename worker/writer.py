@@ -17,6 +17,7 @@ import logging
 import time
 from typing import Any
 
+from worker.llm.tokens import measure
 from worker.reply import CANCELLED, LEASE_LOST, Reply
 from worker.store import Store
 from worker.waits import woken
@@ -67,7 +68,7 @@ class RowWriter:
         now = time.monotonic()
         finals = self._final
         self._final = {}
-        progress: list[tuple[Reply, int, int, int, int]] = []
+        progress: list[tuple[Reply, int, int, int, _Spent]] = []
         items = [item for item, _ in finals.values()]
         for rid, reply in self._replies.items():
             if rid in finals:
@@ -84,16 +85,10 @@ class RowWriter:
                 if reply.reasoning_chars:  # the thinking so far, written like the text (no keys: none yet)
                     thought = "".join(reply.reasoning[reply.reasoning_flushed_parts : thoughts])
                     item["rknown"], item["rdelta"] = reply.reasoning_flushed_chars, thought
+                spent = _Spent(reply, delta, thought)
+                item.update(spent.usage(reply))
                 items.append(item)
-                progress.append(
-                    (
-                        reply,
-                        parts,
-                        reply.flushed_chars + len(delta),
-                        thoughts,
-                        reply.reasoning_flushed_chars + len(thought),
-                    )
-                )
+                progress.append((reply, parts, reply.flushed_chars + len(delta), thoughts, spent))
         if not items:
             return
         try:
@@ -103,15 +98,37 @@ class RowWriter:
             for rid, pending in finals.items():
                 self._final.setdefault(rid, pending)
             return
-        for reply, parts, chars, thoughts, thought_chars in progress:
+        for reply, parts, chars, thoughts, spent in progress:
             rid = reply.claim.id
             if rid not in held:
                 reply.stop(LEASE_LOST)
                 continue
             reply.flushed_parts, reply.flushed_chars, reply.renewed_at = parts, chars, now
-            reply.reasoning_flushed_parts, reply.reasoning_flushed_chars = thoughts, thought_chars
+            reply.reasoning_flushed_parts, reply.reasoning_flushed_chars = thoughts, spent.thought_chars
+            reply.flushed_text_tokens, reply.flushed_reasoning_tokens = spent.text_tokens, spent.reasoning_tokens
             if held[rid]:
                 reply.stop(CANCELLED)
         for rid, (_, future) in finals.items():
             if not future.done():
                 future.set_result(rid in held)
+
+
+class _Spent:
+    """A row's usage once a progress write lands: the tokens of its text and thinking so far, the new
+    pieces counted once each (a long answer costs no more to count per round than a short one)."""
+
+    __slots__ = ("reasoning_tokens", "text_tokens", "thought_chars")
+
+    def __init__(self, reply: Reply, delta: str, thought: str) -> None:
+        self.thought_chars = reply.reasoning_flushed_chars + len(thought)
+        self.text_tokens = reply.flushed_text_tokens + (measure(delta) if delta else 0)
+        self.reasoning_tokens = reply.flushed_reasoning_tokens + (measure(thought) if thought else 0)
+
+    def usage(self, reply: Reply) -> dict[str, Any]:
+        """The progress item's usage: what is charged if the row is ended for this worker (a claim
+        after it died); the reasoning count only with thinking, as the finish writes none without."""
+        output = self.text_tokens + self.reasoning_tokens
+        usage: dict[str, Any] = {"model": reply.model, "input_tokens": reply.input_tokens, "output_tokens": output}
+        if reply.reasoning_chars:
+            usage["reasoning_tokens"] = self.reasoning_tokens
+        return usage

@@ -222,6 +222,40 @@ async def test_poison_question_ends_as_error_after_max_attempts(
     assert (row["status"], row["error_code"]) == ("error", "AttemptsExhausted")
 
 
+async def test_an_answer_its_claim_ends_keeps_the_usage_its_progress_wrote(
+    db: asyncpg.Connection, question: dict[str, str]
+) -> None:
+    """Each progress write carries the usage so far; a retake starts it over with the text, and the
+    claim that ends a row out of attempts counts it in tokens_used (what its settlement charges)."""
+    usage = {"model": "qwen-plus", "input_tokens": 40, "output_tokens": 9, "reasoning_tokens": 6}
+    [first] = await claim(db, [question["message"]], "w1", lease=0.0)
+    rid = first["id"]
+    progress = {"id": rid, "kind": "progress", "known": 0, "delta": "abc", "rknown": 0, "rdelta": "hmm", **usage}
+    await flush(db, "w1", [progress])
+    columns = "select model, input_tokens, output_tokens, reasoning_tokens, reasoning, content from chat_messages"
+    row = await db.fetchrow(f"{columns} where id = $1", rid)
+    assert dict(row) == {**usage, "reasoning": "hmm", "content": "abc"}
+    expire = "update chat_messages set lease_expires_at = now() where id = $1"
+    await db.execute(expire, rid)  # the writer died
+    await claim(db, [question["message"]], "w2", lease=0.0)  # a retake dies before it writes
+    row = await db.fetchrow(f"{columns} where id = $1", rid)
+    assert (row["content"], row["reasoning"], row["input_tokens"], row["output_tokens"], row["reasoning_tokens"]) == (
+        "",
+        None,
+        None,
+        None,
+        None,
+    )
+    await claim(db, [question["message"]], "w3", lease=0.0)
+    await flush(db, "w3", [{**progress, "delta": "ab", "output_tokens": 5, "reasoning_tokens": None, "rdelta": "h"}])
+    await db.execute(expire, rid)
+    assert await claim(db, [question["message"]], "w4") == []  # out of attempts: ended by the claim
+    row = await db.fetchrow("select * from chat_messages where id = $1", rid)
+    assert (row["status"], row["error_code"], row["content"]) == ("error", "AttemptsExhausted", "ab")
+    assert (row["input_tokens"], row["output_tokens"], row["tokens_used"]) == (40, 5, 45)
+    assert row["reasoning_tokens"] is None
+
+
 async def test_sweep_finds_unanswered_and_expired(db: asyncpg.Connection, question: dict[str, str]) -> None:
     sweep = "select array_agg(x) from public.worker_sweep(3600, 100) x"
     await db.execute("set role service_role")

@@ -1,5 +1,5 @@
 """What an answer that ends early is charged: the tokens the model spent on what was streamed,
-the thinking included."""
+the thinking included, whoever ends it (the user's stop, an error, a worker that died)."""
 
 from __future__ import annotations
 
@@ -85,3 +85,36 @@ async def test_an_answer_stopped_while_the_model_thinks_is_charged_its_thinking(
     assert charge["state"] == "settled"
     assert (charge["output_tokens"], charge["reasoning_tokens"]) == (row["output_tokens"], row["reasoning_tokens"])
     assert charge["charged"] == await weighed(pg, row)
+
+
+async def test_an_answer_stopped_after_its_worker_died_is_charged_what_was_streamed(
+    stack: LocalStack, pg: asyncpg.Connection, workers: Workers, owner: Owner, spawn_worker: object
+) -> None:
+    """The worker dies mid-answer, the user stops it, and the next worker's claim ends it as
+    `cancelled` with the text it had: charged as a stop the live worker had heard would be (the
+    prompt's tokens, the text's), not for nothing."""
+    async with RecordingFakeScope(ttft=0.0, tokens_per_s=40.0, tokens_per_event=2, answer_tokens=400) as slow:
+        doomed = spawn_worker(slow)  # type: ignore[operator]
+        question = await ask_as(stack, owner, "tell me a long story")
+
+        async def streaming() -> bool:
+            row = await pg.fetchrow("select * from chat_messages where reply_to = $1", question)
+            return row is not None and row["lease_owner"] == doomed.worker_id and len(row["content"]) > 40
+
+        await until(streaming, 20)
+        doomed.kill()
+        await stop(stack, owner, question)
+        await workers.start(worker_settings(stack, slow))
+        row = await final_answer(pg, question, within=20)
+
+    assert (row["status"], row["attempts"]) == ("cancelled", 1)
+    assert slow.stats.calls == 1  # ended by the claim: the model is not asked again
+    assert row["content"]
+    assert row["model"]
+    assert row["input_tokens"] > 0
+    assert abs(row["output_tokens"] - tokens.count(row["content"])) <= 2  # counted delta by delta
+    assert row["tokens_used"] == row["input_tokens"] + row["output_tokens"]
+    charge = await charge_of(pg, question)
+    assert charge["state"] == "settled"
+    assert (charge["input_tokens"], charge["output_tokens"]) == (row["input_tokens"], row["output_tokens"])
+    assert charge["charged"] == await weighed(pg, row) > 0

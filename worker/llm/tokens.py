@@ -67,6 +67,12 @@ def _count_short(text: str) -> int:
     return len(encode(text))
 
 
+def measure(text: str) -> int:
+    """Tokens of a text counted once (a streamed piece): `count` without keeping it in its cache,
+    where it would push out the history and prompts counted on every turn."""
+    return len(encode(text))
+
+
 def chat_tokens(contents: Iterable[str]) -> int:
     """Input tokens of a conversation with these message contents, as the service bills them."""
     return sum(count(c) + PER_MESSAGE for c in contents) + PRIMER
