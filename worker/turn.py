@@ -168,9 +168,10 @@ class Turns:
             # answering): ask again inline, once (the next prompt carries no links)
             unreachable = linked and error.code == "ImageUnreachable" and not reply.delivered
             if not (unreachable and self._images is not None and self._images.fall_back()):
-                return _Outcome(
-                    "error", model=prompt.params.model, input_tokens=prompt.input_tokens, error_code=error.code
-                )
+                # refused or failed before a first token: nothing answered, nothing charged (DashScope
+                # bills no refused call); after one, the prompt was read and is charged with the text
+                spent = prompt.input_tokens if reply.delivered else None
+                return _Outcome("error", model=prompt.params.model, input_tokens=spent, error_code=error.code)
         if error is not None:
             log.error("turn failed", exc_info=error, extra=_ids(reply.claim))
             return _Outcome("error", model=prompt.params.model, error_code="WorkerError")

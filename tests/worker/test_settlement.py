@@ -118,3 +118,25 @@ async def test_an_answer_stopped_after_its_worker_died_is_charged_what_was_strea
     assert charge["state"] == "settled"
     assert (charge["input_tokens"], charge["output_tokens"]) == (row["input_tokens"], row["output_tokens"])
     assert charge["charged"] == await weighed(pg, row) > 0
+
+
+async def test_a_question_the_model_refused_or_never_answered_is_not_charged(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    """DashScope bills no refused request (input moderation, a bad key, throttling to the last
+    retry): the user, who got no answer, is charged nothing either, and the row shows no usage."""
+    await workers.start(worker_settings(stack, fake))
+    await fake.script({"fault": "input_moderation"})
+    moderated = await final_answer(pg, await ask_as(stack, owner, "something the moderation refuses"))
+    await fake.script(*[{"fault": "throttling"}] * 4)  # WORKER_RETRY_ATTEMPTS calls, all throttled
+    throttled = await final_answer(pg, await ask_as(stack, owner, "and this one?"))
+
+    assert (moderated["status"], moderated["error_code"]) == ("error", "ContentFiltered")
+    assert (throttled["status"], throttled["error_code"]) == ("error", "RateLimited")
+    for row in (moderated, throttled):
+        assert (row["content"], row["input_tokens"], row["output_tokens"], row["tokens_used"]) == ("", None, None, 0)
+        charge = await charge_of(pg, row["reply_to"])
+        assert (charge["state"], charge["charged"]) == ("settled", 0)
+    # an answer the model did give is charged as before
+    fine = await final_answer(pg, await ask_as(stack, owner, "a fine question"))
+    assert (await charge_of(pg, fine["reply_to"]))["charged"] == await weighed(pg, fine) > 0
