@@ -8,7 +8,9 @@ Failures (each one a lost or duplicated message, or a wrong row):
 - `unanswered`: a question with no answer row, or one still pending/streaming at the deadline;
 - `empty_completed`: an answer marked completed with no text;
 - `error_without_code`: an error answer without a stable code;
-- `orphan_answers`: an assistant row that answers no question.
+- `orphan_answers`: an assistant row that answers no question;
+- `unsettled`: a final answer whose question's reservation is still open (never charged);
+- `unbilled`: an answer that streamed text or thinking to its user, charged nothing.
 Sends that failed with a 5xx or got no response may have been stored; those rows are counted
 (`stored_after_failure`) and must be answered like any other, but are not failures.
 """
@@ -30,9 +32,11 @@ NONCE = re.compile(r"drill ([0-9a-f]{16}):")
 
 _QUESTIONS = """
 select q.id::text as id, q.content as question, a.status::text as status, a.content as answer,
-       a.error_code, a.error_message, a.attempts
+       a.error_code, a.error_message, a.attempts, coalesce(a.reasoning, '') <> '' as thought,
+       l.state as charge, l.charged
   from chat_messages q
   left join chat_messages a on a.reply_to = q.id
+  left join usage_ledger l on l.message_id = case when a.answer_no > 1 then a.id else q.id end
  where q.message_type = 'user'
 """
 _ORPHANS = """
@@ -128,6 +132,10 @@ def _check_answer(result: Audit, row: asyncpg.Record, known_codes: frozenset[str
         return
     if (row["attempts"] or 0) > 1:
         result.retaken += 1
+    if row["charge"] == "reserved":
+        result.flag("unsettled", f"answer to {row['id']} is {status} but its reservation is still open")
+    elif row["charge"] == "settled" and row["charged"] == 0 and (row["answer"] or row["thought"]):
+        result.flag("unbilled", f"answer to {row['id']} streamed text but was charged nothing")
     if status == "completed" and not row["answer"]:
         result.flag("empty_completed", f"answer to {row['id']} is completed but empty")
     if status == "error":

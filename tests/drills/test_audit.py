@@ -1,5 +1,6 @@
 """The drills' audit catches what it exists to catch: a lost, duplicated, refused-but-stored or
-unfinished question, an empty completed answer and an error without a stable code."""
+unfinished question, an empty completed answer, an error without a stable code, and an answer left
+uncharged or charged nothing for what it streamed."""
 
 from __future__ import annotations
 
@@ -65,6 +66,19 @@ async def _answer(
     )
 
 
+async def _charge(pool: asyncpg.Pool, who: tuple[str, str], question: str, charged: int | None) -> None:
+    """The question's reservation: open (None), or settled at `charged`."""
+    await pool.execute(
+        """insert into usage_ledger (user_id, message_id, session_id, reserved, charged, state, day, month)
+           values ($1, $2, $3, 100, $4, case when $4::bigint is null then 'reserved' else 'settled' end,
+                   current_date, date_trunc('month', current_date))""",
+        who[0],
+        question,
+        who[1],
+        charged,
+    )
+
+
 def _send(outcome: str) -> Send:
     return Send(uuid.uuid4().hex[:16], "rest", outcome=outcome)
 
@@ -77,6 +91,7 @@ async def test_a_clean_run_passes(pool: asyncpg.Pool) -> None:
         send.message_id = await _ask(pool, who, send)
         ledger.sends.append(send)
         await _answer(pool, who, send.message_id, status=status, content=content, code=code)
+        await _charge(pool, who, send.message_id, 7 if content else 0)  # nothing streamed: free
     ledger.sends.append(_send("refused"))  # refused and, rightly, not stored
 
     result = await audit(pool, ledger, drain_within=0.2, known_codes=ANSWER_CODES)
@@ -111,7 +126,15 @@ async def test_every_kind_of_damage_is_flagged(pool: asyncpg.Pool) -> None:
     await _answer(pool, who, uncoded.message_id, status="error", code="SomethingNew")
     ghost = _send("ambiguous")  # no response, but stored: counted, and it must be answered like any other
     await _answer(pool, who, await _ask(pool, who, ghost), status="completed", content="hi")
-    ledger.sends += [lost, duplicated, refused, unanswered, stuck, empty, uncoded, ghost]
+    open_charge = _send("acked")
+    open_charge.message_id = await _ask(pool, who, open_charge)
+    await _answer(pool, who, open_charge.message_id, status="completed", content="hi")
+    await _charge(pool, who, open_charge.message_id, None)
+    free = _send("acked")
+    free.message_id = await _ask(pool, who, free)
+    await _answer(pool, who, free.message_id, status="cancelled", content="half an answer")
+    await _charge(pool, who, free.message_id, 0)
+    ledger.sends += [lost, duplicated, refused, unanswered, stuck, empty, uncoded, ghost, open_charge, free]
 
     result = await audit(pool, ledger, drain_within=0.2, known_codes=ANSWER_CODES)
 
@@ -123,5 +146,7 @@ async def test_every_kind_of_damage_is_flagged(pool: asyncpg.Pool) -> None:
         "unanswered": 2,
         "empty_completed": 1,
         "error_without_code": 1,
+        "unsettled": 1,
+        "unbilled": 1,
     }
     assert dict(result.stored_after_failure) == {"rest:no response": 1}
