@@ -6,7 +6,9 @@ the `authenticator` pool switched to the JWT's role with its claims, exactly as 
 them (role, request.jwt.claims, request.jwt.claim.sub/role, storage.operation), so the
 storage.objects/storage.buckets policies decide. `as_admin` is the service's own privileged
 transaction, for the steps storage-api runs as its superuser (bucket lookups, final writes,
-public and signed reads). Both allow storage's own deletes (`storage.allow_delete_query`).
+public and signed reads). Both allow storage's own deletes (`storage.allow_delete_query`), and
+both answer a 42501 (a policy's, or a trigger's that binds every writer) as storage-api does:
+403 AccessDenied.
 """
 
 from __future__ import annotations
@@ -90,7 +92,10 @@ class Access:
     async def as_admin(self, operation: str) -> AsyncIterator[asyncpg.Connection]:
         async with self.admin.acquire() as conn, conn.transaction():
             await conn.execute(_ADMIN_SETUP, operation)
-            yield conn
+            try:
+                yield conn
+            except asyncpg.InsufficientPrivilegeError as exc:  # a trigger's refusal binds admin too
+                raise rls_denied() from exc
 
 
 class Rollback(Exception):

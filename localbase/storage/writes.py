@@ -4,7 +4,8 @@ Every upload path applies the bucket's size limit and MIME list (and the global 
 a row can exist. RLS is asked first with a rolled-back probe of the very insert/upsert (as
 storage-api's canUpload), so a refused caller never gets a byte written; the final row is then
 written as the caller again (RLS checked at commit too), or as admin for signed-URL uploads
-whose token is the authorization. Byte ordering and crash safety: see blobs.py.
+whose token is the authorization (the product's triggers on storage.objects still decide, as for
+every writer). Byte ordering and crash safety: see blobs.py.
 """
 
 from __future__ import annotations

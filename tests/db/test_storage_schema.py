@@ -203,3 +203,84 @@ async def test_a_replacement_sent_with_its_message_waits_for_it_and_is_refused(
         await replacer.close()
     stored = await db.fetchrow("select version, metadata from storage.objects where name = $1", f"{user}/pic.png")
     assert (stored["version"], json.loads(stored["metadata"])) == ("v1", {"size": 3, "mimetype": "image/png"})
+
+
+async def test_a_listed_file_stays_as_sent_whoever_writes(db: asyncpg.Connection) -> None:
+    """The rule binds every writer (a signed upload URL writes as Storage's admin), not only the
+    owner's policies: here the superuser, as service_role or a signed URL would write."""
+    user = await create_user(db, "keeper")
+    session = await _session(db, user)
+    listed, free = f"{user}/pic.png", f"{user}/free.png"
+    await _object(db, "attachments", listed, user)
+    await _object(db, "attachments", free, user)
+    await db.execute(
+        "insert into chat_messages (session_id, user_id, content, attachments) values ($1, $2, 'x', $3::text::jsonb)",
+        session,
+        user,
+        _attachment(listed),
+    )
+    for sql in (
+        UPSERT_AS_OWNER,
+        "update storage.objects set version = 'v2' where bucket_id = 'attachments' and name = $1",
+        'update storage.objects set metadata = \'{"size": 3, "mimetype": "text/plain"}\' where name = $1',
+        "update storage.objects set name = $1 || '.moved' where name = $1",
+        "update storage.objects set bucket_id = 'avatars' where name = $1",
+    ):
+        args = (listed, user) if sql == UPSERT_AS_OWNER else (listed,)
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="listed by a message"):
+            await db.execute(sql, *args)
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="listed by a message"):  # moved onto it
+        await db.execute("update storage.objects set name = $1 where name = $2", listed, free)
+    # What writes no new file passes, and deleting it stays allowed; its path then takes nothing new.
+    await db.execute(
+        "update storage.objects set last_accessed_at = now(), user_metadata = '{\"k\": 1}' where name = $1", listed
+    )
+    async with db.transaction():
+        await db.execute("select set_config('storage.allow_delete_query', 'true', true)")
+        await db.execute("delete from storage.objects where name = $1", listed)
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="listed by a message"):
+        await _object(db, "attachments", listed, user)
+    await db.execute("update storage.objects set version = 'v2' where name = $1", free)  # no message lists it
+    assert await db.fetchval("select version from storage.objects where name = $1", free) == "v2"
+
+
+@pytest.mark.parametrize("bucket", ["avatars", "attachments"])
+async def test_a_product_file_lives_in_an_existing_accounts_folder(db: asyncpg.Connection, bucket: str) -> None:
+    user = await create_user(db, f"folder-{bucket}")
+    gone = await create_user(db, f"gone-{bucket}")
+    await db.execute("delete from auth.users where id = $1", gone)
+    for name in ("root.png", f"{user.upper()}/a.png", f"{gone}/a.png", f"not-a-user/{user}.png"):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="account"):
+            await _object(db, bucket, name, user)
+    await _object(db, bucket, f"{user}/a.png", user)
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="no existing account"):
+        await db.execute("update storage.objects set name = $1 where name = $2", f"{gone}/a.png", f"{user}/a.png")
+    # Other buckets keep storage-api's rules alone.
+    await db.execute("insert into storage.buckets (id, name) values ($1, $1)", f"free-{bucket}")
+    await _object(db, f"free-{bucket}", "root.png", user)
+
+
+async def test_an_upload_racing_the_accounts_deletion_is_removed_with_it(db: asyncpg.Connection, db_dsn: str) -> None:
+    """The write locks the account's row to its commit: the deletion waits for it, and its cascade
+    then finds the file (it found nothing while the upload was uncommitted, and the file stayed)."""
+    user = await create_user(db, "racing")
+    uploader, deleter = await asyncpg.connect(db_dsn), await asyncpg.connect(db_dsn)
+    try:
+        uploading = uploader.transaction()
+        await uploading.start()
+        await _object(uploader, "avatars", f"{user}/late.png", user)
+        deleting = asyncio.create_task(deleter.execute("delete from auth.users where id = $1", user))
+        for _ in range(200):
+            waiting = await db.fetchval(
+                "select wait_event_type from pg_stat_activity where pid = $1", deleter.get_server_pid()
+            )
+            if waiting == "Lock" or deleting.done():
+                break
+            await asyncio.sleep(0.025)
+        assert not deleting.done(), "the deletion did not wait for the upload into the account's folder"
+        await uploading.commit()
+        await deleting
+    finally:
+        await uploader.close()
+        await deleter.close()
+    assert await db.fetchval("select count(*) from storage.objects where name like $1", f"{user}/%") == 0
