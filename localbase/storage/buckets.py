@@ -96,7 +96,7 @@ async def get_bucket(storage: Storage, caller: Caller, bucket_id: str) -> dict[s
 async def create_bucket(storage: Storage, caller: Caller, body: dict[str, Any]) -> dict[str, str]:
     name = rules.bucket_name(body.get("name"))
     bucket_id = rules.bucket_name(body.get("id") or name)
-    public = bool(body.get("public") or False)
+    public = rules.boolean(body.get("public"), "body/public")
     limit = rules.size_limit(body.get("file_size_limit"), storage.global_limit)
     mimes = rules.mime_types(body.get("allowed_mime_types"))
     try:
@@ -121,7 +121,7 @@ async def update_bucket(storage: Storage, caller: Caller, bucket_id: str, body: 
     sets: list[str] = []
     args: list[Any] = [rules.bucket_ref(bucket_id)]
     if "public" in body:
-        args.append(bool(body["public"]))
+        args.append(rules.boolean(body["public"], "body/public"))
         sets.append(f"public = ${len(args)}")
     if "file_size_limit" in body:
         args.append(rules.size_limit(body["file_size_limit"], storage.global_limit))

@@ -13,6 +13,7 @@ import base64
 import binascii
 from typing import Any
 
+from localbase.storage import rules
 from localbase.storage.access import Caller
 from localbase.storage.context import Storage, bucket_as_admin, record
 from localbase.storage.errors import invalid_request
@@ -110,7 +111,7 @@ async def list_v2(storage: Storage, caller: Caller, bucket_id: str, body: dict[s
     column = sort.get("column") or "name"
     if column not in ("name", "updated_at", "created_at"):
         raise invalid_request("body/sortBy/column must be equal to one of the allowed values")
-    delimiter = bool(body.get("with_delimiter"))
+    delimiter = rules.boolean(body.get("with_delimiter"), "body/with_delimiter")
     cut = prefix.rfind("/") + 1  # keys and folder names are cut at the delimiter after the prefix
     await bucket_as_admin(storage, bucket_id)
     args: list[Any] = [bucket_id, _like(prefix) + "%", limit + 1]

@@ -43,6 +43,18 @@ def bucket_ref(bucket_id: str) -> str:
     return bucket_id
 
 
+def boolean(value: object, name: str) -> bool:
+    """A boolean body field as storage-api's schema reads it (Ajv coercing types): a JSON boolean,
+    `"true"`/`"false"`, 1/0 or null; anything else is refused, never truthy (`bool("false")`)."""
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    if value in ("true", "false") or (type(value) in (int, float) and value in (0, 1)):
+        return value in ("true", 1)
+    raise invalid_request(f"{name} must be boolean")
+
+
 def header_value(value: str, name: str) -> str:
     """Text the object's reads will send as a header (its MIME type, its Cache-Control): what an
     HTTP header cannot carry is refused now, not found by every download later."""

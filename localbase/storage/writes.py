@@ -210,7 +210,8 @@ async def copy(storage: Storage, caller: Caller, body: dict[str, Any], *, upsert
         if isinstance(override.get("cacheControl"), str):
             metadata["cacheControl"] = rules.header_value(override["cacheControl"], "metadata.cacheControl")
     limits_allow(target, metadata, storage.global_limit)
-    user_metadata = (row["user_metadata"] or {}) if body.get("copyMetadata", True) is not False else {}
+    keep_metadata = rules.boolean(body.get("copyMetadata", True), "body/copyMetadata")
+    user_metadata = (row["user_metadata"] or {}) if keep_metadata else {}
     try:
         version = await asyncio.to_thread(storage.store.link_copy, row["version"])
     except FileNotFoundError as exc:  # the source was deleted (and its bytes removed) since it was read

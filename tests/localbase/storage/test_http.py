@@ -343,3 +343,39 @@ def test_public_downloads_follow_writes_at_once(http: httpx.Client, limited: str
     assert httpx.get(url.replace("c.txt", "d.txt")).content == b"second"
     http.request("DELETE", f"/object/{limited}", json={"prefixes": ["d.txt"]})
     _error(httpx.get(url.replace("c.txt", "d.txt")), "404", "NoSuchKey")
+
+
+def test_a_boolean_is_a_boolean_or_refused(http: httpx.Client, stack: LocalStack) -> None:
+    """storage-api's schema reads `"false"` as false and refuses what is no boolean; `bool("false")`
+    made a bucket created or updated with `"public": "false"` public, every file served to anyone."""
+    name = f"bool-{uuid.uuid4().hex[:8]}"
+    public_url = f"{stack.url}/storage/v1/object/public/{name}/f.txt"
+    refused = http.post("/bucket", json={"name": name, "public": "yes"})
+    assert _error(refused, "400", "InvalidRequest")["message"] == "body/public must be boolean"
+    _error(http.get(f"/bucket/{name}"), "404", "NoSuchBucket")
+    assert http.post("/bucket", json={"name": name, "public": "false"}).status_code == 200
+    try:
+        assert http.get(f"/bucket/{name}").json()["public"] is False
+        text = {"content-type": "text/plain"}
+        http.post(f"/object/{name}/d/f.txt", content=b"x", headers={**text, "x-metadata": _b64('{"k": 1}')})
+        _error(httpx.get(public_url.replace("f.txt", "d/f.txt")), "404", "NoSuchBucket")
+        for value, public in ((True, True), ("false", False), ("true", True), (0, False)):
+            assert http.put(f"/bucket/{name}", json={"public": value}).status_code == 200
+            assert http.get(f"/bucket/{name}").json()["public"] is public, value
+        _error(http.put(f"/bucket/{name}", json={"public": "no"}), "400", "InvalidRequest")
+        assert http.get(f"/bucket/{name}").json()["public"] is False
+        listed = http.post(f"/object/list-v2/{name}", json={"prefix": "", "with_delimiter": "false"}).json()
+        assert ([f["name"] for f in listed["folders"]], [o["name"] for o in listed["objects"]]) == ([], ["d/f.txt"])
+        bad_delimiter = http.post(f"/object/list-v2/{name}", json={"prefix": "", "with_delimiter": "x"})
+        _error(bad_delimiter, "400", "InvalidRequest")
+        copy = {"bucketId": name, "sourceKey": "d/f.txt", "destinationKey": "g.txt", "copyMetadata": "false"}
+        assert http.post("/object/copy", json=copy).status_code == 200
+        assert http.get(f"/object/info/{name}/g.txt").json()["metadata"] == {}
+        _error(http.post("/object/copy", json={**copy, "copyMetadata": []}), "400", "InvalidRequest")
+    finally:
+        http.post(f"/bucket/{name}/empty", json={})
+        http.request("DELETE", f"/bucket/{name}", json={})
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
