@@ -103,6 +103,10 @@ class BlobStore:
         target = self.path(new_version)
         target.parent.mkdir(exist_ok=True)
         os.link(self.path(version), target)
+        # The link shares the source's inode and so its mtime: without a fresh one, the sweep would
+        # take a copy of an old file for an orphan before its row commits (the source's mtime moves
+        # too, which only delays that file's own sweep).
+        os.utime(target)
         _fsync_dir(target.parent)
         return new_version
 

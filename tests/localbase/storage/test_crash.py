@@ -15,6 +15,7 @@ import asyncpg
 import httpx
 import pytest
 
+from localbase.storage.blobs import BlobStore
 from tests.conftest import launch_stack
 
 
@@ -88,3 +89,23 @@ def test_kill_mid_upload_leaves_nothing_half_done(stack_db_dsn: str, tmp_path_fa
         httpx.request("DELETE", f"{base}/bucket/{bucket}", json={}, headers=headers)
     finally:
         gateway.stop()
+
+
+async def test_a_copy_not_yet_committed_survives_a_sweep(db_dsn: str, tmp_path: Path) -> None:
+    """A copy links the source's bytes under a new version, then commits the row naming it; a sweep
+    (another gateway starting, the hourly one) between the two must not take the new version for a
+    crashed upload's leftover. The link shares the source's inode, and so its modification time:
+    a copy of a file older than the grace period was removed at once, and its row named no bytes."""
+    store = BlobStore(str(tmp_path), orphan_grace_seconds=600)
+    upload = store.new_upload()
+    upload.write(b"uploaded an hour ago")
+    source = store.place(upload.finish())
+    an_hour_ago = time.time() - 3600
+    os.utime(store.path(source), (an_hour_ago, an_hour_ago))
+    pool = await asyncpg.create_pool(db_dsn, min_size=1, max_size=1)
+    try:
+        copied = store.link_copy(source)  # the copy's row is not committed yet
+        await store.sweep(pool)
+    finally:
+        await pool.close()
+    assert store.path(copied).read_bytes() == b"uploaded an hour ago"
