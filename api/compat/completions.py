@@ -81,11 +81,27 @@ def finish_reason(answer: dict[str, Any]) -> str:
     return "length" if answer.get("finish_reason") == "length" else "stop"
 
 
+def restarted() -> OpenAIError:
+    return OpenAIError(
+        502,
+        "The answer was restarted after a failure and no longer matches what this stream sent; the whole"
+        " answer is stored in the history (X-ChatGalaxy-Message names its question).",
+        "server_error",
+        "answer_restarted",
+        **{"x-should-retry": "false"},
+    )
+
+
 def answer_error(answer: dict[str, Any]) -> OpenAIError:
     message = str(answer.get("error_message") or "The model could not answer.")
     return OpenAIError(
         502, message, "server_error", str(answer.get("error_code") or "answer_failed"), **{"x-should-retry": "false"}
     )
+
+
+def _event(error: OpenAIError) -> bytes:
+    """An error told in a stream, after its 200: `data: {"error": {...}}`, as OpenAI's are."""
+    return b"data: " + _encoder.encode(error.body()) + b"\n\n"
 
 
 class Listening:
@@ -129,6 +145,12 @@ class _Track:
     sent: str = ""
     broken: bool = False  # a gap the row did not cover: the rest comes from the final row
 
+    def diverged(self, *, final: bool = False) -> bool:
+        """The text no longer extends what was sent: a retake wrote another answer, which the client,
+        sent the first one's beginning, can never be given (while streaming, a retake's text shorter
+        than what was sent may still grow into it)."""
+        return not self.text.startswith(self.sent) and (final or not self.sent.startswith(self.text))
+
 
 @dataclass
 class _Text:
@@ -138,6 +160,9 @@ class _Text:
     answer: _Track = field(default_factory=_Track)
     thinking: _Track = field(default_factory=_Track)
     started: bool = False  # the role chunk was sent
+
+    def diverged(self, *, final: bool = False) -> bool:
+        return self.answer.diverged(final=final) or self.thinking.diverged(final=final)
 
 
 class Relay:
@@ -288,6 +313,9 @@ class Relay:
                     await self._apply(known, event)
                     for piece in self._more(known):
                         yield piece
+                    if known.diverged():
+                        yield _event(restarted())
+                        return
                     continue
                 found = await self.read()
                 if found.get("status") in FINAL_STATUSES:
@@ -348,13 +376,16 @@ class Relay:
             error = OpenAIError(
                 504, "The answer did not complete in time; it will appear in the history.", "server_error", "timeout"
             )
-            yield b"data: " + _encoder.encode(error.body()) + b"\n\n"
+            yield _event(error)
             return
         if answer.get("status") == "error":
-            yield b"data: " + _encoder.encode(answer_error(answer).body()) + b"\n\n"
+            yield _event(answer_error(answer))
             return
         model = self.model = self.model or str(answer.get("model") or self.ask.model)
         known.answer.text, known.thinking.text = _stored(answer, "content"), _stored(answer, "reasoning")
+        if known.diverged(final=True):  # never a clean end of words the stored answer does not have
+            yield _event(restarted())
+            return
         for piece in self._more(known):
             yield piece
         if annotations := annotations_of(answer):  # once the text they point into is all sent
