@@ -190,6 +190,9 @@ def parse_parameters(body: dict[str, Any]) -> dict[str, Any]:
         raise _unsupported("n", "one choice per request.")
     if body.get("tools") or body.get("functions"):
         raise _unsupported("tools", "tools and function calls are not supported.")
+    for choice in ("tool_choice", "function_call"):  # a call asked for; "none" and "auto" call nothing here
+        if body.get(choice) not in (None, "none", "auto"):
+            raise _unsupported(choice, "tools and function calls are not supported.")
     if body.get("logprobs") or body.get("top_logprobs") is not None or body.get("logit_bias"):
         raise _unsupported("logprobs", "log probabilities and logit bias are not supported.")
     modalities = body.get("modalities")

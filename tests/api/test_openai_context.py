@@ -266,6 +266,7 @@ async def test_the_requests_sampling_parameters_reach_the_model_and_bound_the_an
         frequency_penalty=0,  # what many clients send by default: accepted
         n=1,
         modalities=["text"],
+        tool_choice="none",  # no tool is called: honoured as it is
         extra_body={"top_k": 20, "repetition_penalty": 1.1},  # DashScope's own
     )
     sent = await parameters_of(fake, question)
@@ -319,6 +320,10 @@ async def test_the_requests_sampling_parameters_reach_the_model_and_bound_the_an
         ({"frequency_penalty": 0.5}, "frequency_penalty", "unsupported_parameter"),
         ({"n": 2}, "n", "unsupported_parameter"),
         ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools", "unsupported_parameter"),
+        # a tool call asked for without tools: OpenAI refuses it; it was answered in plain text
+        ({"tool_choice": "required"}, "tool_choice", "unsupported_parameter"),
+        ({"tool_choice": {"type": "function", "function": {"name": "f"}}}, "tool_choice", "unsupported_parameter"),
+        ({"function_call": {"name": "f"}}, "function_call", "unsupported_parameter"),
         ({"logprobs": True}, "logprobs", "unsupported_parameter"),
         ({"response_format": {"type": "json_object"}}, "response_format", "unsupported_parameter"),
         ({"top_k": 101}, "top_k", "invalid_value"),
