@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ import msgspec
 from api.compat.errors import OpenAIError
 from api.compat.keys import KeyCaller
 from api.compat.request import Ask
+from api.compat.shapes import annotations_of, answer_error, finish_reason, restarted, stored, stream_error, usage_of
 from api.compat.turns import learned_session, read_answer
 from api.database import CallerDatabase
 from api.replies import FINAL_STATUSES, ReplyEvent
@@ -32,76 +32,6 @@ _encoder = msgspec.json.Encoder()
 _CATCH_UP_EVERY = 0.05
 _CATCH_UP_READS = 60
 _POLL_WITHOUT_FEED = 0.25  # no channel joined: the row, written a few times a second, is read this often
-
-
-def _stored(row: dict[str, Any], column: str) -> str:
-    return str(row.get(column) or "")
-
-
-def usage_of(answer: dict[str, Any]) -> dict[str, Any]:
-    """OpenAI's usage, with the parts it details: the prompt's tokens DashScope served from its
-    context cache, and the completion's thinking tokens (both billed differently)."""
-    prompt, completion = int(answer.get("input_tokens") or 0), int(answer.get("output_tokens") or 0)
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": int(answer.get("cached_tokens") or 0)},
-        "completion_tokens_details": {"reasoning_tokens": int(answer.get("reasoning_tokens") or 0)},
-    }
-
-
-_CITED = re.compile(r"\[(\d{1,3})\]")  # how the worker asks answers to cite a source (worker/prompt.py)
-
-
-def annotations_of(answer: dict[str, Any]) -> list[dict[str, Any]]:
-    """A searched answer's sources as OpenAI's `url_citation` annotations: one for each `[n]` its
-    text cites, spanning the marker (character offsets into `content`)."""
-    raw = answer.get("sources")
-    listed = msgspec.json.decode(raw) if isinstance(raw, str | bytes) else raw
-    sources = {s.get("index"): s for s in listed or () if isinstance(s, dict) and isinstance(s.get("url"), str)}
-    if not sources:
-        return []
-    return [
-        {
-            "type": "url_citation",
-            "url_citation": {
-                "start_index": cited.start(),
-                "end_index": cited.end(),
-                "url": source["url"],
-                "title": str(source.get("title") or ""),
-            },
-        }
-        for cited in _CITED.finditer(_stored(answer, "content"))
-        if (source := sources.get(int(cited.group(1)))) is not None
-    ]
-
-
-def finish_reason(answer: dict[str, Any]) -> str:
-    return "length" if answer.get("finish_reason") == "length" else "stop"
-
-
-def restarted() -> OpenAIError:
-    return OpenAIError(
-        502,
-        "The answer was restarted after a failure and no longer matches what this stream sent; the whole"
-        " answer is stored in the history (X-ChatGalaxy-Message names its question).",
-        "server_error",
-        "answer_restarted",
-        **{"x-should-retry": "false"},
-    )
-
-
-def answer_error(answer: dict[str, Any]) -> OpenAIError:
-    message = str(answer.get("error_message") or "The model could not answer.")
-    return OpenAIError(
-        502, message, "server_error", str(answer.get("error_code") or "answer_failed"), **{"x-should-retry": "false"}
-    )
-
-
-def _event(error: OpenAIError) -> bytes:
-    """An error told in a stream, after its 200: `data: {"error": {...}}`, as OpenAI's are."""
-    return b"data: " + _encoder.encode(error.body()) + b"\n\n"
 
 
 class Listening:
@@ -270,8 +200,8 @@ class Relay:
     def _message(answer: dict[str, Any]) -> dict[str, Any]:
         """The answer as OpenAI's message; a thinking model's thinking as `reasoning_content`, as
         DashScope's own OpenAI-compatible mode gives it."""
-        message: dict[str, Any] = {"role": "assistant", "content": _stored(answer, "content"), "refusal": None}
-        if thinking := _stored(answer, "reasoning"):
+        message: dict[str, Any] = {"role": "assistant", "content": stored(answer, "content"), "refusal": None}
+        if thinking := stored(answer, "reasoning"):
             message["reasoning_content"] = thinking
         if annotations := annotations_of(answer):
             message["annotations"] = annotations
@@ -300,7 +230,7 @@ class Relay:
             assert answer is not None
             if answer.get("status") not in FINAL_STATUSES:
                 known.attempt = int(answer.get("attempts") or 0)
-                known.answer.text, known.thinking.text = _stored(answer, "content"), _stored(answer, "reasoning")
+                known.answer.text, known.thinking.text = stored(answer, "content"), stored(answer, "reasoning")
                 answer = None  # sent once the model answering is known
             deadline = time.monotonic() + self.wait
             while answer is None and (remaining := deadline - time.monotonic()) > 0:
@@ -314,7 +244,7 @@ class Relay:
                     for piece in self._more(known):
                         yield piece
                     if known.diverged():
-                        yield _event(restarted())
+                        yield stream_error(restarted())
                         return
                     continue
                 found = await self.read()
@@ -351,7 +281,7 @@ class Relay:
             row = await self.read()
             if row.get("id") is None or int(row.get("attempts") or 0) != known.attempt:
                 return False
-            text = _stored(row, column)
+            text = stored(row, column)
             if len(text) >= offset:
                 track.text = text[:offset]
                 return True
@@ -376,15 +306,15 @@ class Relay:
             error = OpenAIError(
                 504, "The answer did not complete in time; it will appear in the history.", "server_error", "timeout"
             )
-            yield _event(error)
+            yield stream_error(error)
             return
         if answer.get("status") == "error":
-            yield _event(answer_error(answer))
+            yield stream_error(answer_error(answer))
             return
         model = self.model = self.model or str(answer.get("model") or self.ask.model)
-        known.answer.text, known.thinking.text = _stored(answer, "content"), _stored(answer, "reasoning")
+        known.answer.text, known.thinking.text = stored(answer, "content"), stored(answer, "reasoning")
         if known.diverged(final=True):  # never a clean end of words the stored answer does not have
-            yield _event(restarted())
+            yield stream_error(restarted())
             return
         for piece in self._more(known):
             yield piece

@@ -1,0 +1,83 @@
+"""What a completion's answer looks like in OpenAI's terms: its usage, its citations, its finish
+reason, and the errors told once the question is stored (a failed answer, a restarted one)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+
+from api.compat.errors import OpenAIError
+
+_encoder = msgspec.json.Encoder()
+
+
+def stored(row: dict[str, Any], column: str) -> str:
+    return str(row.get(column) or "")
+
+
+def usage_of(answer: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI's usage, with the parts it details: the prompt's tokens DashScope served from its
+    context cache, and the completion's thinking tokens (both billed differently)."""
+    prompt, completion = int(answer.get("input_tokens") or 0), int(answer.get("output_tokens") or 0)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": int(answer.get("cached_tokens") or 0)},
+        "completion_tokens_details": {"reasoning_tokens": int(answer.get("reasoning_tokens") or 0)},
+    }
+
+
+_CITED = re.compile(r"\[(\d{1,3})\]")  # how the worker asks answers to cite a source (worker/prompt.py)
+
+
+def annotations_of(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """A searched answer's sources as OpenAI's `url_citation` annotations: one for each `[n]` its
+    text cites, spanning the marker (character offsets into `content`)."""
+    raw = answer.get("sources")
+    listed = msgspec.json.decode(raw) if isinstance(raw, str | bytes) else raw
+    sources = {s.get("index"): s for s in listed or () if isinstance(s, dict) and isinstance(s.get("url"), str)}
+    if not sources:
+        return []
+    return [
+        {
+            "type": "url_citation",
+            "url_citation": {
+                "start_index": cited.start(),
+                "end_index": cited.end(),
+                "url": source["url"],
+                "title": str(source.get("title") or ""),
+            },
+        }
+        for cited in _CITED.finditer(stored(answer, "content"))
+        if (source := sources.get(int(cited.group(1)))) is not None
+    ]
+
+
+def finish_reason(answer: dict[str, Any]) -> str:
+    return "length" if answer.get("finish_reason") == "length" else "stop"
+
+
+def restarted() -> OpenAIError:
+    return OpenAIError(
+        502,
+        "The answer was restarted after a failure and no longer matches what this stream sent; the whole"
+        " answer is stored in the history (X-ChatGalaxy-Message names its question).",
+        "server_error",
+        "answer_restarted",
+        **{"x-should-retry": "false"},
+    )
+
+
+def answer_error(answer: dict[str, Any]) -> OpenAIError:
+    message = str(answer.get("error_message") or "The model could not answer.")
+    return OpenAIError(
+        502, message, "server_error", str(answer.get("error_code") or "answer_failed"), **{"x-should-retry": "false"}
+    )
+
+
+def stream_error(error: OpenAIError) -> bytes:
+    """An error told in a stream, after its 200: `data: {"error": {...}}`, as OpenAI's are."""
+    return b"data: " + _encoder.encode(error.body()) + b"\n\n"
