@@ -34,6 +34,11 @@ _CATCH_UP_READS = 60
 _POLL_WITHOUT_FEED = 0.25  # no channel joined: the row, written a few times a second, is read this often
 
 
+def _progress(row: dict[str, Any]) -> tuple[int, int, int]:
+    """How far the answer has come, as its row tells it (attempt, text, thinking): a change says it is alive."""
+    return int(row.get("attempts") or 0), len(stored(row, "content")), len(stored(row, "reasoning"))
+
+
 class Listening:
     """The answer stream's join, started as early as the session is known: before the question is
     stored when `likely_session` can tell it, else once the question's row names it."""
@@ -162,16 +167,23 @@ class Relay:
         await self.listening.abandon()
 
     async def final_answer(self) -> dict[str, Any] | None:
-        """The final answer row, waking on the feed's events and polling as a fallback."""
+        """The final answer row, waking on the feed's events and polling as a fallback; None once
+        `wait` seconds pass without the answer making progress (a chunk of it, or more of it in its
+        row), as a stream waits: a long answer is waited for while it is written."""
         answer = await self.ready()
-        deadline = time.monotonic() + self.wait
+        deadline, progress = time.monotonic() + self.wait, _progress(answer)
         while answer.get("status") not in FINAL_STATUSES:
             if (remaining := deadline - time.monotonic()) <= 0:
                 return None
             event = await self._next(min(self.poll, remaining))
-            if event is not None and not (event.final and event.reply_to in (None, self.question_id)):
+            if event is not None and event.reply_to not in (None, self.question_id):
+                continue
+            if event is not None and not event.final:
+                deadline = time.monotonic() + self.wait  # the answer is alive
                 continue
             answer = await self.read()
+            if (now := _progress(answer)) != progress:
+                deadline, progress = time.monotonic() + self.wait, now
         return answer
 
     def completion(self, answer: dict[str, Any]) -> dict[str, Any]:
@@ -226,13 +238,13 @@ class Relay:
         are `data: {error}`."""
         try:
             known = _Text()
-            answer: dict[str, Any] | None = await self.ready()
-            assert answer is not None
-            if answer.get("status") not in FINAL_STATUSES:
-                known.attempt = int(answer.get("attempts") or 0)
-                known.answer.text, known.thinking.text = stored(answer, "content"), stored(answer, "reasoning")
+            row = await self.ready()
+            answer: dict[str, Any] | None = row
+            if row.get("status") not in FINAL_STATUSES:
+                known.attempt = int(row.get("attempts") or 0)
+                known.answer.text, known.thinking.text = stored(row, "content"), stored(row, "reasoning")
                 answer = None  # sent once the model answering is known
-            deadline = time.monotonic() + self.wait
+            deadline, progress = time.monotonic() + self.wait, _progress(row)
             while answer is None and (remaining := deadline - time.monotonic()) > 0:
                 event = await self._next(min(self.poll, remaining))
                 if event is not None and event.reply_to not in (None, self.question_id):
@@ -250,6 +262,8 @@ class Relay:
                 found = await self.read()
                 if found.get("status") in FINAL_STATUSES:
                     answer = found
+                elif (now := _progress(found)) != progress:  # no chunk heard (no channel), yet it grows
+                    deadline, progress = time.monotonic() + self.wait, now
             async for piece in self._ending(answer, known):
                 yield piece
         finally:
