@@ -14,7 +14,8 @@ session and no question behind.
 A request with an `Idempotency-Key` header stores its question under an id made of the user and
 the key: sent again (the SDK's own retry after a timeout or a dropped connection), the stored
 question is answered and nothing is inserted or charged twice; the key of a different question is
-refused (400 idempotency_key_reused).
+refused (400 idempotency_key_reused), as is the key of a request that differs in anything else
+(model or role, earlier messages, parameters, files, search, session).
 
 `likely_session` says which session a request will land in before the database does (the
 header's, or the key's session of the day as this process last saw it), so the answer stream's
@@ -80,16 +81,34 @@ def _key_reused() -> OpenAIError:
     )
 
 
-async def _asked_before(database: CallerDatabase, caller: KeyCaller, question_id: str, question: str) -> bool:
-    """True when the user's question `question_id` is stored and is `question`; the key of a different
-    one (or of one deleted since: its charge keeps the id) is refused."""
+# The request a stored question was asked with, compared with the one sent again under its key:
+# the words, the model or role, the search switch, the earlier messages, the parameters, the
+# files (name, type, size) and the session named. $1 the question, then `_request`'s values.
+_SAME_REQUEST = """
+select q.content = $2
+       and q.model is not distinct from $3
+       and q.role_id is not distinct from (case when $5 then (select r.slug from public.ai_roles r
+                                                               where r.id::text = lower($4)) else $4 end)
+       and q.web_search = $6
+       and c.messages is not distinct from $7::jsonb
+       and coalesce(c.parameters, '{}') = $8::jsonb
+       and (select coalesce(jsonb_agg(jsonb_build_array(a ->> 'name', a ->> 'mime_type', (a ->> 'size')::bigint)
+                                      order by n), '[]')
+              from jsonb_array_elements(q.attachments) with ordinality f(a, n)) = $9::jsonb
+       and ($10::uuid is null or q.session_id = $10::uuid)
+  from public.chat_messages q left join public.question_contexts c on c.message_id = q.id
+ where q.id = $1::uuid and q.message_type = 'user'
+"""
+
+
+async def _asked_before(database: CallerDatabase, caller: KeyCaller, question_id: str, request: Sequence[Any]) -> bool:
+    """True when the user's question `question_id` is stored and was asked with `request` (`_request`);
+    the key of a different request (or of one deleted since: its charge keeps the id) is refused."""
     async with database.as_caller(caller.user, readonly=True) as conn:
-        stored = await conn.fetchval(
-            "select content from public.chat_messages where id = $1::uuid and message_type = 'user'", question_id
-        )
-    if stored is None:
+        same = await conn.fetchval(_SAME_REQUEST, question_id, *request)
+    if same is None:
         return False
-    if stored != question:
+    if not same:
         raise _key_reused()
     return True
 
@@ -148,13 +167,24 @@ async def open_turn(
         raise session_not_found()
     if role_slug is not None and (not role_slug or (len(role_slug) > 64 and not rules.is_uuid(role_slug))):
         raise model_not_found(model)
+    by_id = role_slug is not None and rules.is_uuid(role_slug)
+    request = (
+        question,
+        requested_model,
+        role_slug,
+        by_id,
+        web_search,
+        None if context is None else _encoder.encode(list(context)).decode(),
+        _encoder.encode(parameters or {}).decode(),
+        _encoder.encode([[f.name, f.mime_type, len(f.data)] for f in files]).decode(),
+        named_session,
+    )
     if key is None:
         question_id = str(uuid.uuid4())
     else:
         question_id = str(uuid.uuid5(_KEYED_QUESTIONS, f"{caller.user_id}:{key}"))
-        if await _asked_before(database, caller, question_id, question):
+        if await _asked_before(database, caller, question_id, request):
             return question_id  # checked first: a retry must not meet the quota its first attempt used
-    by_id = role_slug is not None and rules.is_uuid(role_slug)
     day = datetime.now(UTC).date().isoformat()
     values = (
         question_id,
@@ -185,7 +215,7 @@ async def open_turn(
     except asyncpg.exceptions.UniqueViolationError as exc:  # a keyed id: stored meanwhile, or reused
         if key is None:
             raise
-        if await _asked_before(database, caller, question_id, question):
+        if await _asked_before(database, caller, question_id, request):
             return question_id
         raise _key_reused() from exc
     return question_id
