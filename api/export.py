@@ -7,6 +7,13 @@
 A question asked through the OpenAI-compatible API carries `context`: {"messages": [the request's
 messages before it] (null when it named its session), "parameters": {its sampling parameters}};
 every other message `context: null`.
+Conversations are trees and the export keeps them whole: every branch's messages, each with its
+`parent_id` (null for a root: a first question, or an edit of it), an answer's `reply_to` and
+`answer_no` (regenerations are 2, 3, ...), an edit's `edited_from`; each session says whether it
+`branched` and where the user stood (`current_leaf_id`: the path the app shows runs from a root to
+it and on down its newest children), with its model, thinking, pin and archive. An answer carries
+its `reasoning` (with `reasoning_ms`), its web `sources` and its usage details. Worker bookkeeping
+(leases, attempts, the search vector) is not the user's data and is left out.
 Each message's `attachments` carry their stored metadata (bucket, path, name, MIME type, size,
 width/height) and a `signed_url` valid for `API_EXPORT_LINK_SECONDS`, signed by Storage as the
 caller (so only their own objects can be signed); a file gone since is exported with
@@ -37,15 +44,19 @@ PROFILE_COLUMNS = "id,username,email,avatar_url,is_active,last_login_at,created_
 ROLE_COLUMNS = (
     "id,slug,name,description,system_prompt,avatar_url,personality,translations,is_active,sort_order,created_at"
 )
-SESSION_COLUMNS = "id,title,role_id,is_active,archived_at,message_count,last_message_at,created_at,updated_at"
+SESSION_COLUMNS = (
+    "id,title,role_id,model,thinking,is_active,archived_at,pinned_at,branched,current_leaf_id,api_key_id,"
+    "message_count,last_message_at,created_at,updated_at"
+)
 MESSAGE_COLUMNS = (
-    "id,session_id,message_type,content,role_id,status,reply_to,model,input_tokens,output_tokens,"
-    "tokens_used,response_time,finish_reason,error_code,attachments,created_at,"
-    "context:question_contexts(messages,parameters)"  # an OpenAI-compatible request's, else null
+    "id,session_id,parent_id,message_type,reply_to,answer_no,edited_from,content,role_id,status,model,web_search,"
+    "reasoning,reasoning_ms,sources,input_tokens,output_tokens,reasoning_tokens,cached_tokens,image_tokens,"
+    "search_calls,tokens_used,response_time,finish_reason,error_code,error_message,attachments,created_at,"
+    "updated_at,context:question_contexts(messages,parameters)"  # an OpenAI-compatible request's, else null
 )
 
 USAGE_COLUMNS = (
-    "id,message_id,session_id,model,reserved,charged,state,input_tokens,output_tokens,reasoning_tokens,"
+    "id,message_id,session_id,api_key_id,model,reserved,charged,state,input_tokens,output_tokens,reasoning_tokens,"
     "image_tokens,search_calls,created_at,settled_at"
 )
 KEY_COLUMNS = "id,name,prefix,expires_at,last_used_at,revoked_at,created_at"

@@ -1,0 +1,87 @@
+"""The account export holds each conversation whole: its tree (every branch, which answer is which,
+where the user stood), each answer's thinking and web sources, each chat's settings."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+import httpx
+
+from tests.api.conftest import new_session, register_and_login
+from tests.conftest import LocalStack
+
+SOURCES = [{"index": 1, "title": "West Lake", "url": "https://example.com/west-lake", "site_name": "Example"}]
+
+
+async def _question(pg: asyncpg.Connection, session_id: str, user_id: str, text: str, parent: str | None) -> str:
+    """A question under `parent` (None: a new root, as an edit of the first question makes)."""
+    return str(
+        await pg.fetchval(
+            "insert into chat_messages (session_id, user_id, content, parent_id, web_search)"
+            " values ($1, $2, $3, $4, true) returning id",
+            session_id,
+            user_id,
+            text,
+            parent,
+        )
+    )
+
+
+async def _answer(pg: asyncpg.Connection, question: str, text: str, number: int = 1) -> str:
+    return str(
+        await pg.fetchval(
+            "insert into chat_messages (session_id, user_id, message_type, content, reply_to, answer_no, status,"
+            " model, reasoning, reasoning_ms, reasoning_tokens, sources, search_calls)"
+            " select session_id, user_id, 'assistant', $2, id, $3, 'completed', 'qwen-plus', 'Let me think.',"
+            " 1200, 42, $4::text::jsonb, 1 from chat_messages where id = $1 returning id",
+            question,
+            text,
+            number,
+            json.dumps(SOURCES),
+        )
+    )
+
+
+async def test_the_export_keeps_every_branch_and_what_each_answer_carried(
+    http: httpx.AsyncClient, pg: asyncpg.Connection, stack: LocalStack
+) -> None:
+    user = await register_and_login(http)
+    session = await new_session(http, user, title="Hangzhou")
+    first = await _question(pg, session["id"], user.id, "What to see in Hangzhou?", None)
+    answer = await _answer(pg, first, "West Lake [1].")
+    again = await _answer(pg, first, "Lingyin Temple.", 2)  # regenerated
+    follow = await _question(pg, session["id"], user.id, "And to eat?", answer)
+    edited = await _question(pg, session["id"], user.id, "What to see in Suzhou?", None)  # the first, edited
+    await pg.execute(
+        "update chat_sessions set current_leaf_id = $2, pinned_at = now(), thinking = true where id = $1",
+        session["id"],
+        follow,
+    )
+
+    response = await http.get("/api/account/export", headers=user.headers)
+    assert response.status_code == 200, response.text
+    document = response.json()
+    [exported] = document["sessions"]
+    assert exported["branched"] is True
+    assert exported["current_leaf_id"] == follow
+    assert exported["pinned_at"] is not None
+    assert exported["thinking"] is True
+    messages: dict[str, dict[str, Any]] = {m["id"]: m for m in document["messages"]}
+    assert {k: messages[k]["parent_id"] for k in (first, answer, again, follow, edited)} == {
+        first: None,
+        answer: first,
+        again: first,
+        follow: answer,
+        edited: None,
+    }
+    assert [messages[k]["answer_no"] for k in (answer, again)] == [1, 2]
+    assert messages[first]["web_search"] is True
+    for reply in (answer, again):
+        assert messages[reply]["reasoning"] == "Let me think."
+        assert (messages[reply]["reasoning_ms"], messages[reply]["reasoning_tokens"]) == (1200, 42)
+        assert messages[reply]["sources"] == SOURCES
+        assert messages[reply]["search_calls"] == 1
+    for internal in ("lease_owner", "lease_expires_at", "attempts", "cancel_requested", "search_vector"):
+        assert internal not in messages[first]
