@@ -152,8 +152,10 @@ export function sessionList(state: ChatState) {
     if (id) await update(id, { role_id: roleId })
   }
 
+  /** Pin or unpin; pinning an archived chat brings it back, as the database does in the same update. */
   async function setPinned(id: string, pinned: boolean): Promise<void> {
     await update(id, { pinned_at: pinned ? new Date().toISOString() : null })
+    if (pinned) patch(id, { archived_at: null })
     sort()
   }
 
