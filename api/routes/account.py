@@ -6,7 +6,8 @@ Deletion is the API's one admin action: after the password is proven by a fresh 
 admin API (service key) deletes the user, and `auth.users` cascades to the profile, custom roles,
 sessions and messages. Both are security events. A user with a verified second factor deletes only
 from an aal2 session (the code entered), as RLS (`public.mfa_satisfied`) lets them reach their data:
-a password alone is refused 403 `SecondFactorRequired` before it is even checked.
+a password alone is refused 403 `SecondFactorRequired` before it is even checked. The export is
+refused the same way (it would read nothing), and so is a deleted account's token (401 InvalidToken).
 """
 
 from __future__ import annotations
@@ -50,7 +51,10 @@ class AccountController(Controller):
 
     @get("/export")
     async def export(self, user: CurrentUser, upstream: Upstream, events: SecurityEvents, ip: str) -> Stream:
-        """Everything of the caller's as one JSON document, streamed (any size)."""
+        """Everything of the caller's as one JSON document, streamed (any size). Asked of Auth first,
+        as a deletion is: RLS hides a two-factor user's data at aal1, and a deleted account's
+        still-valid token reads nothing, so either would stream a well-formed but empty document."""
+        await _account_of(user, upstream)
         events.record("account_exported", user_id=user.id, ip=ip)
         return Stream(
             export_document(

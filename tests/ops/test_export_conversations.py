@@ -8,8 +8,10 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pyotp
+from supabase import AsyncClientOptions, acreate_client
 
-from tests.api.conftest import new_session, register_and_login
+from tests.api.conftest import error_of, new_session, register_and_login
 from tests.conftest import LocalStack
 
 SOURCES = [{"index": 1, "title": "West Lake", "url": "https://example.com/west-lake", "site_name": "Example"}]
@@ -85,3 +87,40 @@ async def test_the_export_keeps_every_branch_and_what_each_answer_carried(
         assert messages[reply]["search_calls"] == 1
     for internal in ("lease_owner", "lease_expires_at", "attempts", "cancel_requested", "search_vector"):
         assert internal not in messages[first]
+
+
+async def test_a_two_factor_users_export_needs_the_code_and_is_never_silently_empty(
+    http: httpx.AsyncClient, stack: LocalStack
+) -> None:
+    """At aal1 RLS hides a two-factor user's data: an export then was a well-formed document with
+    no sessions or messages, which a client saved as the complete account."""
+    user = await register_and_login(http)
+    session = await new_session(http, user, title="Mine")
+    member = await acreate_client(
+        stack.url, stack.anon_key, AsyncClientOptions(persist_session=False, auto_refresh_token=False)
+    )
+    await member.auth.sign_in_with_password({"email": user.email, "password": user.password})
+    enrolled = await member.auth.mfa.enroll({"factor_type": "totp", "friendly_name": "phone"})
+    secret = enrolled.totp.secret  # type: ignore[union-attr]
+    await member.auth.mfa.challenge_and_verify({"factor_id": enrolled.id, "code": pyotp.TOTP(secret).now()})
+
+    login = await http.post("/api/auth/login", json={"email": user.email, "password": user.password})
+    assert login.status_code == 200, login.text
+    refused = await http.get("/api/account/export", headers={"Authorization": f"Bearer {login.json()['access_token']}"})
+    assert refused.status_code == 403, refused.text
+    assert error_of(refused)["code"] == "SecondFactorRequired"
+
+    raised = await member.auth.get_session()
+    assert raised is not None
+    exported = await http.get("/api/account/export", headers={"Authorization": f"Bearer {raised.access_token}"})
+    assert exported.status_code == 200, exported.text
+    assert [s["id"] for s in exported.json()["sessions"]] == [session["id"]]
+
+
+async def test_a_deleted_accounts_token_exports_nothing(http: httpx.AsyncClient) -> None:
+    """Its token outlives the account until it expires; it got an empty document as if it were one."""
+    user = await register_and_login(http)
+    deleted = await http.request("DELETE", "/api/account", json={"password": user.password}, headers=user.headers)
+    assert deleted.status_code == 200, deleted.text
+    refused = await http.get("/api/account/export", headers=user.headers)
+    assert (refused.status_code, error_of(refused)["code"]) == (401, "InvalidToken")
