@@ -1,6 +1,7 @@
 /** A conversation downloaded as Markdown: what the page shows, in order, with what the page folds. */
 import { describe, expect, it } from 'vitest'
-import { chatFileName, chatMarkdown, type ExportLabels } from '@/lib/exportChat'
+import MarkdownIt from 'markdown-it'
+import { chatFileName, chatMarkdown, literal, type ExportLabels } from '@/lib/exportChat'
 import type { AnswerView, Turn } from '@/lib/answer'
 import type { ChatMessage } from '@/lib/types'
 
@@ -83,5 +84,66 @@ describe('chatFileName', () => {
     expect(chatFileName('a/b\\c: "d" <e> | f?*')).toBe('a_b_c_ _d_ _e_ _ f_.md')
     expect(chatFileName('  \n ')).toBe('chat.md')
     expect(chatFileName('x'.repeat(200))).toBe(`${'x'.repeat(80)}.md`)
+  })
+})
+
+describe('chatMarkdown escaping', () => {
+  const when = new Date('2026-12-04T10:00:00Z')
+
+  it('writes a question, the thinking and names as typed, never as Markdown or HTML', () => {
+    const question = '# not a heading\n- not a list\n2. not a numbered one\n<b>bold?</b> *stars* _under_ [a](https://x.test) `tick` a|b &amp;\n\nnew paragraph'
+    const md = chatMarkdown(
+      '*Draft* <i>1</i>',
+      [turn(
+        { content: question, attachments: [{ bucket: 'attachments', path: 'u/1/a.png', name: '*a*_[1].png', mime_type: 'image/png', size: 3 }] },
+        { text: 'An **answer** stays Markdown.', reasoning: 'Then </details> <script>x()</script>\nsecond line' },
+      )],
+      () => 'AI',
+      LABELS,
+      when,
+    )
+    expect(md).toContain('# \\*Draft\\* \\<i\\>1\\</i\\>\n')
+    expect(md).toContain(
+      [
+        '\\# not a heading\\',
+        '\\- not a list\\',
+        '2\\. not a numbered one\\',
+        '\\<b\\>bold?\\</b\\> \\*stars\\* \\_under\\_ \\[a\\](https://x.test) \\`tick\\` a\\|b \\&amp;',
+        '',
+        'new paragraph',
+      ].join('\n'),
+    )
+    expect(md).toContain('📎 \\*a\\*\\_\\[1\\].png')
+    expect(md).toContain('<details><summary>Thinking</summary>\n\nThen \\</details\\> \\<script\\>x()\\</script\\>\\\nsecond line\n\n</details>')
+    expect(md).toContain('An **answer** stays Markdown.')
+    expect(md.match(/<\/details>/g)).toHaveLength(1)
+  })
+
+  it('renders back to the text as typed, line breaks and all', () => {
+    const typed = '# 标题\n> quoted?\n1) one\n+ plus\n===\n<img src=x onerror=alert(1)> **not bold** \\ back\n    four spaces'
+    const page = document.createElement('div')
+    page.innerHTML = new MarkdownIt().render(literal(typed))
+    expect(page.querySelectorAll('h1, h2, blockquote, ol, ul, img, strong, code, pre')).toHaveLength(0)
+    expect(page.querySelectorAll('br')).toHaveLength(6)
+    expect(page.textContent?.replace(/\s+/g, ' ').trim()).toBe(typed.replace(/\s+/g, ' '))
+  })
+
+  it('links only http(s) sources, with addresses nothing cuts short', () => {
+    const sources = [
+      { index: 1, title: 'A [bracketed] title', url: 'https://en.wikipedia.org/wiki/Tea_(drink)' },
+      { index: 2, title: 'Spaced', url: 'https://example.com/a b' },
+      { index: 3, title: 'Sneaky', url: 'javascript:alert(1)' },
+      { index: 4, title: '', url: 'https://example.com/plain' },
+    ]
+    const md = chatMarkdown('t', [turn({ content: 'q' }, { text: 'See [1].', sources })], () => 'AI', LABELS, when)
+    expect(md).toContain(
+      [
+        '1. [A \\[bracketed\\] title](<https://en.wikipedia.org/wiki/Tea_(drink)>)',
+        '2. [Spaced](https://example.com/a%20b)',
+        '3. Sneaky',
+        '4. [https://example.com/plain](https://example.com/plain)',
+      ].join('\n'),
+    )
+    expect(md).not.toContain('javascript:')
   })
 })

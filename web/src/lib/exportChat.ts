@@ -3,8 +3,15 @@
  * (lib/tree.ts, so what the model saw), each question with its attachments' names, each answer
  * under its persona with its thinking folded in <details>, its web sources as numbered links and
  * a note when it was stopped or failed. Pure: the caller gives the labels in the UI's language.
+ *
+ * The page shows a question, the thinking, a title and a file's name as plain text, and so does the
+ * file: each is escaped (`literal`) so that a `#`, `<b>`, `*x*`, `[a](b)` or `</details>` in it reads
+ * as typed, its line breaks kept, instead of becoming a heading, markup or a link, or ending the
+ * folded thinking early. An answer is Markdown and stays as written. A source is linked only when
+ * its address is http(s), its spaces encoded and its parentheses in <…>, so nothing cuts it short.
  */
 import type { Turn } from './answer'
+import type { Source } from './types'
 
 export interface ExportLabels {
   you: string
@@ -19,24 +26,24 @@ export interface ExportLabels {
 
 /** The file: a title, when it was exported, then the turns, oldest first. */
 export function chatMarkdown(title: string, turns: Turn[], speaker: (turn: Turn) => string, labels: ExportLabels, now: Date): string {
-  const out = [`# ${oneLine(title)}`, '', `> ${labels.exported} ${now.toISOString()}`]
+  const out = [`# ${literal(oneLine(title))}`, '', `> ${labels.exported} ${now.toISOString()}`]
   for (const turn of turns) {
-    out.push('', `## ${labels.you}`, '', turn.question.content.trim())
+    out.push('', `## ${labels.you}`, '', literal(turn.question.content.trim()))
     const files = turn.question.attachments ?? []
-    if (files.length) out.push('', files.map((file) => `📎 ${file.name}`).join('  \n'))
+    if (files.length) out.push('', files.map((file) => `📎 ${literal(oneLine(file.name))}`).join('\\\n'))
     const answer = turn.answer
-    out.push('', `## ${oneLine(speaker(turn))}`)
+    out.push('', `## ${literal(oneLine(speaker(turn)))}`)
     if (answer.reasoning.trim()) {
-      out.push('', `<details><summary>${labels.thinking}</summary>`, '', answer.reasoning.trim(), '', '</details>')
+      out.push('', `<details><summary>${labels.thinking}</summary>`, '', literal(answer.reasoning.trim()), '', '</details>')
     }
     if (answer.text.trim()) out.push('', answer.text.trim())
     if (answer.status === 'cancelled') out.push('', `*${labels.stopped}*`)
     if (answer.status === 'error') {
       const why = labels.failure(answer)
-      out.push('', `*${labels.failed}${why ? `: ${oneLine(why)}` : ''}*`)
+      out.push('', `*${labels.failed}${why ? `: ${literal(oneLine(why))}` : ''}*`)
     }
     if (answer.sources.length) {
-      out.push('', `${labels.sources}:`, '', ...answer.sources.map((s) => `${s.index}. [${oneLine(s.title) || s.url}](${s.url})`))
+      out.push('', `${labels.sources}:`, '', ...answer.sources.map(sourceLine))
     }
     out.push('', '---')
   }
@@ -51,4 +58,26 @@ export function chatFileName(title: string): string {
 
 function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim()
+}
+
+/** Plain text as Markdown that shows it as typed: punctuation Markdown or HTML would read is
+ * backslash-escaped, a line's leading marker (`#`, `-`, `+`, `=`, `1.`) too, and each line break is a
+ * hard break (`\` at the line's end); blank lines still part paragraphs. */
+export function literal(text: string): string {
+  const lines = text.split(/\r\n|\r|\n/).map((line) =>
+    line
+      .replace(/[\\`*_[\]<>&~|]/g, '\\$&')
+      .replace(/^(\s*)([-+=#])/, '$1\\$2')
+      .replace(/^(\s*\d+)([.)])/, '$1\\$2'),
+  )
+  return lines.map((line, i) => (line.trim() && lines[i + 1]?.trim() ? `${line}\\` : line)).join('\n')
+}
+
+/** `n. [title](url)` for an http(s) source (the address in <…> when it has parentheses); any other
+ * address is shown, never linked. */
+function sourceLine(source: Source): string {
+  const title = literal(oneLine(source.title))
+  if (!/^https?:\/\/\S/i.test(source.url)) return `${source.index}. ${title || literal(oneLine(source.url))}`
+  const url = source.url.trim().replace(/[\s<>]/g, encodeURIComponent)
+  return `${source.index}. [${title || literal(url)}](${/[()]/.test(url) ? `<${url}>` : url})`
 }
