@@ -79,6 +79,19 @@ describe('SourceList', () => {
     expect(wrapper.text()).toContain('Example')
   })
 
+  it('links only web addresses: a javascript: or data: source is named, never a link', () => {
+    const sources = [
+      { index: 1, title: 'Click me', url: 'javascript:alert(document.cookie)' },
+      { index: 2, title: 'Data', url: ' data:text/html,<script>alert(1)</script>' },
+      { index: 3, title: '', url: 'HTTPS://example.com/x' },
+    ]
+    const wrapper = mount(SourceList, { props: { sources }, global: { plugins: plugins() } })
+    expect(wrapper.findAll('a').map((a) => a.attributes('href'))).toEqual(['HTTPS://example.com/x'])
+    expect(wrapper.html()).not.toContain('javascript:')
+    expect(wrapper.text()).toContain('Click me')
+    expect(wrapper.find('a').text()).toBe('HTTPS://example.com/x')
+  })
+
   it('shows nothing for an answer that did not search', () => {
     expect(mount(SourceList, { props: { sources: [] }, global: { plugins: plugins() } }).find('ol').exists()).toBe(false)
   })
