@@ -2,7 +2,8 @@
 
     {"exported_at", "user": {profile}, "roles": [their custom roles],
      "sessions": [every session, archived ones too], "messages": [every message, oldest first],
-     "plan": {allowance now}, "usage": [every ledger row, oldest first], "api_keys": [names, prefixes, dates]}
+     "plan": {allowance now}, "usage": [every ledger row, oldest first], "api_keys": [names, prefixes, dates],
+     "shares": [every share link: its session, title, flags, date and the messages it shows]}
 
 A question asked through the OpenAI-compatible API carries `context`: {"messages": [the request's
 messages before it] (null when it named its session), "parameters": {its sampling parameters}};
@@ -13,7 +14,9 @@ Conversations are trees and the export keeps them whole: every branch's messages
 `branched` and where the user stood (`current_leaf_id`: the path the app shows runs from a root to
 it and on down its newest children), with its model, thinking, pin and archive. An answer carries
 its `reasoning` (with `reasoning_ms`), its web `sources` and its usage details. Worker bookkeeping
-(leases, attempts, the search vector) is not the user's data and is left out.
+(leases, attempts, the search vector) is not the user's data and is left out. A share is exported
+as anyone holding its link reads it (its frozen `messages`), never with its token (only its hash
+is stored, and the owner may not read it).
 Each message's `attachments` carry their stored metadata (bucket, path, name, MIME type, size,
 width/height) and a `signed_url` valid for `API_EXPORT_LINK_SECONDS`, signed by Storage as the
 caller (so only their own objects can be signed); a file gone since is exported with
@@ -60,6 +63,8 @@ USAGE_COLUMNS = (
     "image_tokens,search_calls,created_at,settled_at"
 )
 KEY_COLUMNS = "id,name,prefix,expires_at,last_used_at,revoked_at,created_at"
+SHARE_COLUMNS = "id,session_id,title,include_reasoning,include_attachments,created_at,messages"
+SHARE_PAGE_ROWS = 50  # each carries its conversation's snapshot
 
 _encode = msgspec.json.Encoder().encode
 
@@ -92,7 +97,12 @@ async def export_document(
         yield _items(page, first)
         first = False
     keys = await call(rest.from_("api_keys").select(KEY_COLUMNS).eq("user_id", user_id).order("created_at").execute())
-    yield b'],"api_keys":' + _encode(rows(keys.data)) + b"}"
+    yield b'],"api_keys":' + _encode(rows(keys.data)) + b',"shares":['
+    first = True
+    async for page in _shares(rest, user_id):
+        yield _items(page, first)
+        first = False
+    yield b"]}"
 
 
 async def _sign_attachments(storage: AsyncStorageClient, page: list[dict[str, Any]], seconds: int) -> None:
@@ -123,6 +133,20 @@ async def _sessions(rest: AsyncPostgrestClient, user_id: str) -> AsyncIterator[l
         if page:
             yield page
         if len(page) < PAGE_ROWS:
+            return
+        after = str(page[-1]["id"])
+
+
+async def _shares(rest: AsyncPostgrestClient, user_id: str) -> AsyncIterator[list[dict[str, Any]]]:
+    after: str | None = None
+    while True:
+        query = rest.from_("chat_shares").select(SHARE_COLUMNS).eq("user_id", user_id)
+        if after is not None:
+            query = query.gt("id", after)
+        page = rows((await call(query.order("id").limit(SHARE_PAGE_ROWS).execute())).data)
+        if page:
+            yield page
+        if len(page) < SHARE_PAGE_ROWS:
             return
         after = str(page[-1]["id"])
 

@@ -124,3 +124,21 @@ async def test_a_deleted_accounts_token_exports_nothing(http: httpx.AsyncClient)
     assert deleted.status_code == 200, deleted.text
     refused = await http.get("/api/account/export", headers=user.headers)
     assert (refused.status_code, error_of(refused)["code"]) == (401, "InvalidToken")
+
+
+async def test_the_export_lists_the_share_links_with_what_each_shows(http: httpx.AsyncClient) -> None:
+    """Share links are what of the account anyone may read; the export said nothing of them."""
+    user, other = await register_and_login(http), await register_and_login(http)
+    session = await new_session(http, user, title="Public")
+    flags = {"include_reasoning": True}
+    made = await http.post(f"/api/sessions/{session['id']}/share", json=flags, headers=user.headers)
+    assert made.status_code == 201, made.text
+    theirs = await new_session(http, other)
+    assert (await http.post(f"/api/sessions/{theirs['id']}/share", headers=other.headers)).status_code == 201
+
+    document = (await http.get("/api/account/export", headers=user.headers)).json()
+    [share] = document["shares"]
+    assert share["id"] == made.json()["share"]["id"]
+    assert (share["session_id"], share["title"], share["include_reasoning"]) == (session["id"], "Public", True)
+    assert share["messages"] == []  # what the link shows, frozen when it was made
+    assert made.json()["share"]["token"] not in json.dumps(document)
