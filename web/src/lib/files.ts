@@ -188,3 +188,10 @@ export async function removeAvatar(url: string | null): Promise<void> {
   const path = storedAvatarPath(url)
   if (path) await supabase().storage.from('avatars').remove([path])
 }
+
+/** A file's size for people: 900 B, 12 KB, 3.4 MB. */
+export function fileSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(0)} KB`
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`
+}
