@@ -30,8 +30,18 @@ def compile_read(
 
 
 def read_plan(
-    compiler: Compiler, table: Table, alias: str, source: str, query: Query, *, count: bool, counter: Any
+    compiler: Compiler,
+    table: Table,
+    alias: str,
+    source: str,
+    query: Query,
+    *,
+    count: bool,
+    counter: Any,
+    with_: str = "",
 ) -> Plan:
+    """The page of `source`'s rows (filtered, ordered, embedded) with the optional exact count;
+    `with_` is a WITH clause `source` reads (a function call's `pgrst_source`, run once)."""
     node = compiler.node(table, alias, query.select, ())
     compiler.check_scopes()
     filtered = f"from {source}{''.join(node.joins)}{where_clause(node.where)}"
@@ -39,7 +49,7 @@ def read_plan(
     limit = compiler.external("limit")
     offset = compiler.external("offset")
     sql = (
-        f"select {total} as total, count(*) as n, {body_agg(compiler)} as body from "
+        f"{with_}select {total} as total, count(*) as n, {body_agg(compiler)} as body from "
         f"(select {', '.join(node.select)} {filtered}{node.tail} limit {limit}::int8 offset {offset}::int8)"
         " pgrst_body"
     )

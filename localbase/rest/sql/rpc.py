@@ -74,6 +74,9 @@ def compile_rpc(
     returned = catalog.table(*function.return_relation) if function.return_relation else None
     table = returned if returned is not None else function.as_table()
     alias = quote_ident(function.name)
-    source = f"{args_source} cross join lateral {invoke} as {alias}"
-    plan = read_plan(compiler, table, alias, source, query, count=count, counter=None)
+    # The call is the `pgrst_source` CTE, as in PostgREST: the count reads the rows the one call
+    # returned (a volatile function that writes is not run again to count).
+    called = f"with pgrst_source as (select {alias}.* from {args_source} cross join lateral {invoke} as {alias}) "
+    source = f"pgrst_source as {alias}"
+    plan = read_plan(compiler, table, alias, source, query, count=count, counter=None, with_=called)
     return Plan(plan.main, None, readonly, "rows" if function.returns_set else "object")
