@@ -63,11 +63,7 @@ def compile_rpc(
         return Plan(compiler.statement(sql), readonly=readonly, result="void")
     if function.return_kind == "scalar":
         if function.returns_set:
-            sql = (
-                f"select null::bigint as total, count(*) as n, coalesce(json_agg(pgrst_v), '[]')::text as body "
-                f"from {args_source} cross join lateral {invoke} as pgrst_v"
-            )
-            return Plan(compiler.statement(sql), readonly=readonly)
+            return _scalar_set(compiler, args_source, invoke, count=count, readonly=readonly)
         sql = f"select null::bigint as total, 1 as n, to_json({invoke})::text as body from {args_source}"
         return Plan(compiler.statement(sql), readonly=readonly, result="scalar")
     # Rows of a table embed through that table's relationships (PostgREST's `funcTableName`).
@@ -80,3 +76,17 @@ def compile_rpc(
     source = f"pgrst_source as {alias}"
     plan = read_plan(compiler, table, alias, source, query, count=count, counter=None, with_=called)
     return Plan(plan.main, None, readonly, "rows" if function.returns_set else "object")
+
+
+def _scalar_set(compiler: Compiler, args_source: str, invoke: str, *, count: bool, readonly: bool) -> Plan:
+    """`setof int`, `setof text`...: a JSON array of the values, paged and counted like rows."""
+    total = "(select count(*) from pgrst_source)" if count else "null::bigint"
+    limit = compiler.external("limit")
+    offset = compiler.external("offset")
+    sql = (
+        "with pgrst_source as "
+        f"(select pgrst_v as pgrst_scalar from {args_source} cross join lateral {invoke} as pgrst_v) "
+        f"select {total} as total, count(*) as n, coalesce(json_agg(pgrst_body.pgrst_scalar), '[]')::text as body "
+        f"from (select pgrst_scalar from pgrst_source limit {limit}::int8 offset {offset}::int8) pgrst_body"
+    )
+    return Plan(compiler.statement(sql), readonly=readonly)
