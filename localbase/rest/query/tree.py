@@ -6,6 +6,7 @@ text; everything else is the request's *shape*, so a plan compiled from it is ca
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from localbase.rest.errors import RestError
@@ -22,6 +23,7 @@ FTS = frozenset({"fts", "plfts", "phfts", "wfts"})
 IS_VALUES = frozenset({"null", "not_null", "true", "false", "unknown"})
 
 Shape = tuple[tuple[str, str], ...]
+INDEX = re.compile(r"-?\d+")  # a JSON path step that is an array index (`->0`, `->>-1`), not a key
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +45,10 @@ class Field:
 
     @property
     def output_name(self) -> str:
-        return self.path[-1][1] if self.path else self.name
+        """The key a selected path is shown under: its last key, as PostgREST names it (`Plan.hs`,
+        `lastJsonKey`), or the column's name when the path has only indexes (`tags->0` is `tags`)."""
+        keys = [key for _, key in self.path if not INDEX.fullmatch(key)]
+        return keys[-1] if keys else self.name
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,15 +8,12 @@ base with the embed and filter compilers.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from localbase.rest.catalog import Catalog, Column, Function, Table, quote_ident, typmod_free
 from localbase.rest.errors import RestError, undefined_column
-from localbase.rest.query.tree import Condition, EmbedPath, Field, Query, SelectItem, Slot, Value
+from localbase.rest.query.tree import INDEX, Condition, EmbedPath, Field, Query, SelectItem, Slot, Value
 from localbase.rest.sql.plan import Param, Statement, transform
-
-_INDEX = re.compile(r"-?\d+")
 
 
 @dataclass
@@ -100,7 +97,7 @@ class CompilerBase:
         if field.path and column.type not in ("json", "jsonb"):
             sql, kind = f"to_jsonb({sql})", "jsonb"
         for arrow, key in field.path:
-            if _INDEX.fullmatch(key):
+            if INDEX.fullmatch(key):
                 sql = f"({sql}{arrow}{int(key)})"
             else:
                 sql = f"({sql}{arrow}{self.param(Param('const', key))}::text)"
