@@ -81,7 +81,46 @@ def _logic_item(text: str) -> Condition:
 
 
 def parse_list(text: str) -> list[str]:
-    """The `in` operator's `(a,b,"c,d")` list; double-quoted items may escape with backslashes."""
-    if not (text.startswith("(") and text.endswith(")")):
+    """The `in` operator's `(a,b,"c,d")` list, read as PostgREST's `pListVal` reads it.
+
+    An item runs to the next `,` or `)` and may be empty (the empty string); it is a quoted value
+    (`"c,d"`, backslash escapes) only when the closing quote ends it, else its quotes are
+    characters of it (`5" screen`). `()` and `("")` are the empty list, which matches nothing.
+    """
+    pos = _blanks(text, 0)
+    if not text.startswith("(", pos):
         raise parse_error(f'"failed to parse filter (in.{text})"', "in expects (a,b,...)")
-    return [unquote_value(part) for part in split_top(text[1:-1], ",")]
+    items: list[str] = []
+    pos = _blanks(text, pos + 1)
+    while True:
+        item, pos = _list_item(text, pos)
+        items.append(item)
+        if not text.startswith(",", pos):
+            break
+        pos += 1
+    if not text.startswith(")", _blanks(text, pos)):
+        raise parse_error(f'"failed to parse filter (in.{text})"', "in expects (a,b,...)")
+    return [] if items == [""] else items
+
+
+def _blanks(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t":
+        pos += 1
+    return pos
+
+
+def _list_item(text: str, pos: int) -> tuple[str, int]:
+    if text.startswith('"', pos):
+        out: list[str] = []
+        end = pos + 1
+        while end < len(text) and text[end] != '"':
+            if text[end] == "\\" and end + 1 < len(text):
+                end += 1
+            out.append(text[end])
+            end += 1
+        if end < len(text) and (end + 1 == len(text) or text[end + 1] in ",)"):
+            return "".join(out), end + 1
+    end = pos
+    while end < len(text) and text[end] not in ",)":
+        end += 1
+    return text[pos:end], end

@@ -123,6 +123,11 @@ def test_order_modifiers() -> None:
 
 def test_in_list_quoting() -> None:
     assert parse_list('(1,"a,b","say \\"hi\\"",x)') == ["1", "a,b", 'say "hi"', "x"]
+    # PostgREST's pListVal: empty items are empty strings, a quote not closing the item is text.
+    assert parse_list("(,x,)") == ["", "x", ""]
+    assert parse_list('(5" screen,a"b)') == ['5" screen', 'a"b']
+    assert parse_list('("a"b,"c")') == ['"a"b', "c"]
+    assert parse_list("()") == parse_list('("")') == []
 
 
 @pytest.mark.parametrize("value", ["nope.1", "eq", "is.maybe", "eq(any).1".replace("eq", "in")])
