@@ -135,6 +135,11 @@ class Engine:
                 offset = ranged[0]
             if ranged[1] is not None:
                 limit = ranged[1] if limit is None else min(limit, ranged[1])
+        if limit is not None and limit < 0:
+            # PostgREST's NegativeLimit; a negative offset goes to OFFSET, which PostgreSQL refuses (2201X).
+            raise RestError(
+                416, "PGRST103", "Requested range not satisfiable", "Limit should be greater than or equal to zero."
+            )
         max_rows = self.config.max_rows
         if max_rows and (limit is None or limit > max_rows):
             limit = max_rows
@@ -188,6 +193,6 @@ def _int_param(values: list[str], slot: Any, what: str) -> int | None:
     if slot is None:
         return None
     text = values[slot.index]
-    if not text.isdigit():
+    if not text.removeprefix("-").isdigit():
         raise RestError(400, "PGRST100", f'"failed to parse {what} parameter ({text})"')
     return int(text)

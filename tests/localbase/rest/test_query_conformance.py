@@ -8,6 +8,8 @@ something a client can see, through supabase-js and supabase-py as they send the
   and supabase-py send `.in('name', ['', 'x'])` as `in.(,x)`), an item is quoted only when it is
   wholly one quoted value, so a lone `"` inside an item is a character of it (supabase-js sends
   `.in('name', ['5" screen'])` unquoted); `in.()` matches nothing.
+- A negative `limit` is 416 PGRST103 "Limit should be greater than or equal to zero." (PostgREST's
+  `NegativeLimit`), a negative `offset` PostgreSQL's own 2201X (PostgREST passes it to OFFSET).
 """
 
 from __future__ import annotations
@@ -76,3 +78,20 @@ def test_in_lists_read_as_postgrest_reads_them(odd_names: None, service_client: 
         """
     )
     assert result == [[901, 905], [902], [903, 904], []]
+
+
+def test_negative_limit_and_offset(things: LocalStack, js: SupabaseJs) -> None:
+    result = js.run(
+        """
+        const limit = await service.from('rest_things').select('id').limit(-1);
+        const range = await service.from('rest_things').select('id').range(-2, 0);
+        return [limit.status, limit.error, range.status, range.error && range.error.code];
+        """
+    )
+    refused = {
+        "code": "PGRST103",
+        "details": "Limit should be greater than or equal to zero.",
+        "hint": None,
+        "message": "Requested range not satisfiable",
+    }
+    assert result == [416, refused, 400, "2201X"]
