@@ -19,14 +19,13 @@ def content_range(offset: int, n: int, total: int | None) -> str:
 
 def singular_violation(row: asyncpg.Record) -> RestError | None:
     """Object Accept demands exactly one row (406 PGRST116; a write is rolled back)."""
-    n = row["n"]
-    if n == 1:
-        return None
+    n: int = row["n"]
+    return None if n == 1 else singular_error(n)
+
+
+def singular_error(n: int) -> RestError:
     return RestError(
-        406,
-        "PGRST116",
-        "Cannot coerce the result to a single JSON object",
-        f"The result contains {n} rows",
+        406, "PGRST116", "Cannot coerce the result to a single JSON object", f"The result contains {n} rows"
     )
 
 

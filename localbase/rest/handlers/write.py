@@ -18,7 +18,14 @@ from localbase.rest.catalog import Table
 from localbase.rest.engine import Engine
 from localbase.rest.errors import RestError
 from localbase.rest.identity import Identity
-from localbase.rest.output import Response, content_range, format_body, max_affected_violation, singular_violation
+from localbase.rest.output import (
+    Response,
+    content_range,
+    format_body,
+    max_affected_violation,
+    singular_error,
+    singular_violation,
+)
 from localbase.rest.query.shape import scan
 from localbase.rest.query.tree import Filter, Query
 from localbase.rest.sql.plan import bind
@@ -153,7 +160,10 @@ async def update_or_delete(engine: Engine, request: Request, identity: Identity,
         )
         extras = {"body": text}
         if not columns:
-            return 204, [(b"content-range", b"*/*")], b""
+            # PostgREST runs `SELECT ... WHERE false`: nothing changes and no row comes back.
+            if fmt == hdr.OBJECT and prefer.representation:
+                raise singular_error(0)
+            return _changed(prefer, fmt, strip, 0, "[]")
     else:
         key = ("delete", schema, table.name, shape, prefer.representation, strip, fmt)
         plan = engine.plan(
@@ -171,13 +181,17 @@ async def update_or_delete(engine: Engine, request: Request, identity: Identity,
         return max_affected_violation(prefer, row)
 
     row, _ = await engine.execute(request, identity, schema, plan, args, check=check, prefer=prefer)
-    n = row["n"]
+    return _changed(prefer, fmt, strip, row["n"], row["body"] or "[]")
+
+
+def _changed(prefer: hdr.Prefer, fmt: str, strip: bool, n: int, body: str) -> Response:
+    """An update's or delete's answer: the rows when asked for (200), else 204; the range counts them."""
     headers = [(b"content-range", content_range(0, n, n if prefer.count else None).encode())]
     if prefer.applied():
         headers.append((b"preference-applied", prefer.applied()))
     if prefer.representation:
         headers.append((b"content-type", hdr.content_type(fmt, strip)))
-        return 200, headers, format_body(fmt, row["body"] or "[]")
+        return 200, headers, format_body(fmt, body)
     return 204, headers, b""
 
 

@@ -13,6 +13,7 @@ from supabase import Client, acreate_client
 
 from tests.conftest import LocalStack, SignedUpUser, rows_of
 from tests.localbase.rest.conftest import superuser_fetch
+from tests.localbase.rest.supabase_js import SupabaseJs
 
 _ids = itertools.count(1000)
 
@@ -67,6 +68,23 @@ def test_singular_write_violation_rolls_back(service_client: Client, things: Loc
     assert caught.value.code == "PGRST116"
     rows = asyncio.run(superuser_fetch(things.dsn, "select note from rest_things where id in (2, 3)"))
     assert [r["note"] for r in rows] == ["fresh", "fresh"]
+
+
+def test_an_update_of_no_columns_changes_nothing_and_answers_like_any_update(
+    service_client: Client, things: LocalStack, js: SupabaseJs
+) -> None:
+    """PostgREST runs `SELECT ... WHERE false` for `{}`: no row, so `[]` when rows were asked for
+    (and 406 PGRST116 for a single object), 204 otherwise; Content-Range counts the 0 rows."""
+    assert service_client.table("rest_things").update({}).eq("id", 1).execute().data == []
+    result = js.run(
+        """
+        const rows = await service.from('rest_things').update({}, { count: 'exact' }).eq('id', 1).select();
+        const one = await service.from('rest_things').update({}).eq('id', 1).select().single();
+        const none = await service.from('rest_things').update({}).eq('id', 1);
+        return [rows.status, rows.data, rows.count, one.status, one.error && one.error.code, none.status];
+        """
+    )
+    assert result == [200, [], 0, 406, "PGRST116", 204]
 
 
 def test_user_b_cannot_see_or_change_user_a_sessions(
