@@ -37,6 +37,8 @@ def parse_filter(field: Field, operator_text: str, value: Slot | None) -> Filter
             raise parse_error(f'"failed to parse filter ({operator_text})"')
     else:
         literal = value
+    if op == "is" and isinstance(literal, str):
+        literal = literal.lower()  # PostgREST reads is.NULL, is.True... (`ciString`)
     if op == "is" and literal not in IS_VALUES:
         raise parse_error(f'"failed to parse filter (is.{literal})"', "is takes null, not_null, true, false or unknown")
     return Filter(field, op, literal, negate, quantifier, config)

@@ -10,6 +10,7 @@ something a client can see, through supabase-js and supabase-py as they send the
   `.in('name', ['5" screen'])` unquoted); `in.()` matches nothing.
 - A negative `limit` is 416 PGRST103 "Limit should be greater than or equal to zero." (PostgREST's
   `NegativeLimit`), a negative `offset` PostgreSQL's own 2201X (PostgREST passes it to OFFSET).
+- `is` takes its value in any case (`is.NULL`, `is.True`), as PostgREST's `ciString` reads it.
 """
 
 from __future__ import annotations
@@ -95,3 +96,19 @@ def test_negative_limit_and_offset(things: LocalStack, js: SupabaseJs) -> None:
         "message": "Requested range not satisfiable",
     }
     assert result == [416, refused, 400, "2201X"]
+
+
+def test_is_takes_its_value_in_any_case(things: LocalStack, service_client: Client, js: SupabaseJs) -> None:
+    found = service_client.table("rest_things").select("id").filter("score", "is", "NULL").lte("id", 5).execute()
+    assert found.data == [{"id": 4}]
+    result = js.run(
+        """
+        const things = () => service.from('rest_things').select('id');
+        const nulls = await things().not('score', 'is', 'Null').lte('id', 5).order('id');
+        const any = await things().or('score.is.NULL,id.eq.1').order('id');
+        const unknown = await things().filter('score', 'is', 'UNKNOWN');
+        return [nulls.data, any.data, unknown.error];
+        """
+    )
+    assert result[:2] == [[{"id": 1}, {"id": 2}, {"id": 3}, {"id": 5}], [{"id": 1}, {"id": 4}]]
+    assert result[2]["code"] == "42804"  # `score IS UNKNOWN` on an integer: what PostgreSQL answers
