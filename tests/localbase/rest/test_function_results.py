@@ -16,7 +16,7 @@ import httpx
 import pytest
 from supabase import Client
 
-from tests.conftest import LocalStack
+from tests.conftest import LocalStack, rows_of
 from tests.localbase.rest.conftest import install, superuser_fetch
 from tests.localbase.rest.supabase_js import SupabaseJs
 
@@ -48,7 +48,7 @@ def stored(stack: LocalStack, prefix: str) -> list[str]:
 
 def test_a_counted_call_runs_the_function_once(calls: LocalStack, service_client: Client, js: SupabaseJs) -> None:
     counted = service_client.rpc("rest_log_rows", {"note": "py-rows"}, count="exact").execute()  # type: ignore[arg-type]
-    assert (counted.count, [row["note"] for row in counted.data]) == (2, ["py-rows", "py-rows+"])
+    assert (counted.count, [row["note"] for row in rows_of(counted.data)]) == (2, ["py-rows", "py-rows+"])
     assert stored(calls, "py-rows") == ["py-rows", "py-rows+"]
     result = js.run(
         """
