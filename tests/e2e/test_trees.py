@@ -140,6 +140,9 @@ def test_on_a_phone_the_chat_controls_are_finger_sized_and_the_composer_does_not
     assert detail["width"] <= 390
     assert detail["desktop"]["edit"]["h"] < 30
     assert detail["desktop"]["questionPrev"]["h"] < 30
+    # The last answer's footer (‹ 2 / 2 ›, copy, regenerate, branch) is one line, nothing sideways.
+    assert detail["footer"]["height"] <= detail["footer"]["tallest"] + 1, detail["footer"]
+    assert detail["overflow"] == []
 
 
 def test_on_a_phone_the_notch_and_home_indicator_are_padded_for(trees: dict[str, Any]) -> None:
@@ -148,6 +151,9 @@ def test_on_a_phone_the_notch_and_home_indicator_are_padded_for(trees: dict[str,
     detail = passed(trees, "on a phone the notch and home indicator are padded for; the turn in English")["detail"]
     assert detail["insets"] == {"header": 47, "tabbar": 34, "drawerTop": 47, "drawerBottom": 34}
     assert detail["width"] <= 390
+    assert detail["footer"]["height"] <= detail["footer"]["tallest"] + 1, detail["footer"]
+    assert detail["overflow"] == []
+
 
 
 def test_reload_mid_answer_continues_without_gap_or_repeat(trees: dict[str, Any]) -> None:

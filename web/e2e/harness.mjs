@@ -36,6 +36,34 @@ export const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 /** A phone's page options (an iPhone-sized touch screen). */
 export const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true }
 
+/** What a phone's screen shows sideways beyond its width: the document wider than the screen, and every
+ *  box that scrolls or is clipped sideways without being meant to. Each view is its own vertical
+ *  scroller (overflow-y-auto, which lets it scroll sideways too) inside a clipping <main>, so the
+ *  document's scrollWidth alone never sees a view wider than the screen. Meant to scroll sideways:
+ *  boxes that say so (overflow-x-auto), an answer's tables, code and display maths. */
+export async function sideways(page) {
+  return page.evaluate(() => {
+    const meant = '.overflow-x-auto, .markdown table, .markdown pre code, .katex-display'
+    const width = document.documentElement.clientWidth
+    const name = (el) => el.getAttribute('data-testid') || `${el.tagName.toLowerCase()}.${String(el.className).trim().split(/\s+/).slice(0, 4).join('.')}`
+    const found = []
+    if (document.documentElement.scrollWidth > width + 1) found.push({ box: 'document', by: document.documentElement.scrollWidth - width })
+    for (const el of document.querySelectorAll('body *')) {
+      if (el.closest(meant)) continue
+      const style = getComputedStyle(el)
+      if (['auto', 'scroll'].includes(style.overflowX) && el.scrollWidth > el.clientWidth + 1) {
+        found.push({ box: name(el), by: el.scrollWidth - el.clientWidth })
+        continue
+      }
+      const rect = el.getBoundingClientRect()
+      if (rect.width > 0 && rect.height > 0 && style.visibility !== 'hidden' && (rect.right > width + 1 || rect.left < -1)) {
+        found.push({ box: name(el), by: Math.round(Math.max(rect.right - width, -rect.left)) })
+      }
+    }
+    return found.slice(0, 8)
+  })
+}
+
 /** Sign in through the login page; resolves once the app has left it. */
 export async function login(page, user) {
   await page.goto(`${WEB_URL}/login`)

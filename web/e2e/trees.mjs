@@ -8,7 +8,7 @@
 //
 // Env: see harness.mjs. Prints {ok, steps, user, sessionId, branchId, shareToken, resumed, problems} on
 // its last line; tests/e2e/test_trees.py runs it and checks the database for what the page showed.
-import { PHONE, TAG, STEP_MS, WEB_URL, expectText, failNext, final, journey, login, noErrorToast, pause, result, shot, step, tid } from './harness.mjs'
+import { PHONE, TAG, STEP_MS, WEB_URL, expectText, failNext, final, journey, login, noErrorToast, pause, result, shot, sideways, step, tid } from './harness.mjs'
 
 const PASSWORD = 'galaxy2024pw'
 Object.assign(result, { user: null, sessionId: null, branchId: null, shareToken: null, resumed: null })
@@ -38,6 +38,14 @@ async function ask(page, text) {
 }
 
 const position = (turn, nav) => turn.locator(`${tid(nav)} ${tid('sibling-position')}`)
+
+/** The answer's footer (the row of its copy button): one line when no part of it sits below the tallest. */
+async function footer(turn) {
+  return turn.locator(tid('copy-answer')).locator('..').evaluate((row) => {
+    const tallest = Math.max(...[...row.children].map((child) => child.getBoundingClientRect().height))
+    return { height: Math.round(row.getBoundingClientRect().height), tallest: Math.round(tallest) }
+  })
+}
 
 /** What a control covers on the page, in whole pixels. */
 async function size(locator) {
@@ -172,6 +180,8 @@ await journey(async ({ newPage }) => {
       questionNav: await pair('question-nav'),
       answerNav: await pair('answer-nav'),
     }
+    const answerFooter = await footer(second)
+    const overflow = await sideways(phone)
     const composerPx = await phone.locator(tid('composer')).evaluate((el) => parseFloat(getComputedStyle(el).fontSize))
     const width = await phone.evaluate(() => document.documentElement.scrollWidth)
     await second.locator(tid('question')).scrollIntoViewIfNeeded()
@@ -198,7 +208,7 @@ await journey(async ({ newPage }) => {
       edit: await size(desk.locator(tid('edit-question'))),
       questionPrev: await size(desk.locator(`${tid('question-nav')} ${tid('sibling-prev')}`)),
     }
-    return { sizes, composerPx, width, desktop }
+    return { sizes, composerPx, width, desktop, footer: answerFooter, overflow }
   })
 
   // The same page on a phone with a notch and a home indicator (Chromium's safe-area override): the
@@ -225,9 +235,12 @@ await journey(async ({ newPage }) => {
     await expectText(second.locator(tid('edit-question')), /Edit/)
     await second.locator(tid('question')).scrollIntoViewIfNeeded()
     const width = await phone.evaluate(() => document.documentElement.scrollWidth)
+    const row = await footer(second)
+    await second.locator(tid('copy-answer')).scrollIntoViewIfNeeded()
+    const overflow = await sideways(phone)
     await shot(phone, '07e-phone-turn-en')
     await phone.context().close()
-    return { insets, width }
+    return { insets, width, footer: row, overflow }
   })
 
   await step('revoke the link: it no longer opens', async () => {
