@@ -113,8 +113,9 @@ def test_a_share_opens_signed_out_shows_the_branch_and_dies_when_revoked(
 
 def test_on_a_phone_the_chat_controls_are_finger_sized_and_the_composer_does_not_zoom(trees: dict[str, Any]) -> None:
     """390x844 (zh): the turn's edit and delete, the answer's copy and branch (stop and regenerate are
-    the same buttons), both sibling pairs, the drawer's rename and pin and
-    the share sheet's revoke cover at least 40px each way (44 as designed), the composer types at
+    the same buttons), both sibling pairs, the drawer's rename and pin, the share sheet's revoke,
+    the chat header's chats, share and export and the app header's language, avatar and log out
+    cover at least 40px each way (44 as designed), the composer types at
     16px or more (iOS Safari zooms into a smaller field on focus), nothing is wider than the screen;
     on the desktop the same controls keep their small size."""
     detail = passed(trees, "on a phone the chat controls are finger-sized and the composer types at 16px (zh)")[
@@ -133,6 +134,12 @@ def test_on_a_phone_the_chat_controls_are_finger_sized_and_the_composer_does_not
         "rename": sizes["rename"],
         "pin": sizes["pin"],
         "revoke": sizes["revoke"],
+        "sessions": sizes["sessions"],
+        "share": sizes["share"],
+        "export": sizes["export"],
+        "language": sizes["language"],
+        "avatar": sizes["avatar"],
+        "logout": sizes["logout"],
     }
     small = {name: box for name, box in controls.items() if box["w"] < 40 or box["h"] < 40}
     assert small == {}
@@ -154,6 +161,15 @@ def test_on_a_phone_the_notch_and_home_indicator_are_padded_for(trees: dict[str,
     assert detail["footer"]["height"] <= detail["footer"]["tallest"] + 1, detail["footer"]
     assert detail["overflow"] == []
 
+
+def test_every_view_fits_a_360px_phone(trees: dict[str, Any]) -> None:
+    """Chat, history, roles, profile, usage, keys and the shared page at 360x740, in zh and en:
+    nothing reaches past the screen or scrolls sideways but what is meant to (the persona chips,
+    an answer's tables and code), and no button of the app header wraps its words (zh's 退出登录
+    did). Each view scrolls in a box of its own inside a clipping <main>, so the document's
+    scrollWidth alone would never show a view wider than the screen."""
+    detail = passed(trees, "every view fits a 360px phone, in Chinese and in English")["detail"]
+    assert detail["overflow"] == {}
 
 
 def test_reload_mid_answer_continues_without_gap_or_repeat(trees: dict[str, Any]) -> None:

@@ -179,6 +179,12 @@ await journey(async ({ newPage }) => {
       branch: await size(second.locator(tid('branch'))),
       questionNav: await pair('question-nav'),
       answerNav: await pair('answer-nav'),
+      sessions: await size(phone.locator(tid('open-sessions'))),
+      share: await size(phone.locator(tid('share-open'))),
+      export: await size(phone.locator(tid('export-chat'))),
+      language: await size(phone.locator(tid('lang-toggle'))),
+      avatar: await size(phone.locator(tid('header-avatar'))),
+      logout: await size(phone.locator(tid('logout'))),
     }
     const answerFooter = await footer(second)
     const overflow = await sideways(phone)
@@ -241,6 +247,41 @@ await journey(async ({ newPage }) => {
     await shot(phone, '07e-phone-turn-en')
     await phone.context().close()
     return { insets, width, footer: row, overflow }
+  })
+
+  // Every view the owner opens, on the narrowest phone in common use (360px), in both languages:
+  // nothing reaches past the screen's edge or scrolls sideways unless it is meant to, and the app
+  // header's buttons do not wrap their words.
+  await step('every view fits a 360px phone, in Chinese and in English', async () => {
+    const small = await newPage('owner-360', { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true })
+    await login(small, { email: result.user.email, password: PASSWORD })
+    const views = [
+      ['chat', `/?s=${result.sessionId}`, tid('turn')],
+      ['history', '/history', tid('history-session')],
+      ['roles', '/roles', tid('role-card')],
+      ['profile', '/profile', tid('profile-card')],
+      ['usage', '/usage', tid('usage-plan')],
+      ['keys', '/keys', tid('key-create')],
+      ['shared', `/s/${result.shareToken}`, tid('shared-message')],
+    ]
+    const found = {}
+    for (const language of ['zh', 'en']) {
+      if (language === 'en') await small.locator(tid('lang-toggle')).click()
+      for (const [name, path, ready] of views) {
+        await small.goto(`${WEB_URL}${path}`)
+        await small.locator(ready).first().waitFor({ timeout: STEP_MS })
+        const overflow = await sideways(small)
+        if (overflow.length) found[`${name} (${language})`] = overflow
+        // The app header's controls keep their words on one line (44px tall, not a wrapped 52).
+        const wrapped = await small.locator('header button, header a').evaluateAll((items) =>
+          items.filter((el) => el.getBoundingClientRect().height > 45).map((el) => el.dataset.testid ?? el.textContent.trim()),
+        )
+        if (wrapped.length) found[`${name} header (${language})`] = wrapped
+        await shot(small, `07f-360-${name}-${language}`)
+      }
+    }
+    await small.context().close()
+    return { overflow: found }
   })
 
   await step('revoke the link: it no longer opens', async () => {
