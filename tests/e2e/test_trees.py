@@ -165,9 +165,11 @@ def test_on_a_phone_the_notch_and_home_indicator_are_padded_for(trees: dict[str,
 def test_every_view_fits_a_360px_phone(trees: dict[str, Any]) -> None:
     """Chat, history, roles, profile, usage, keys and the shared page at 360x740, in zh and en:
     nothing reaches past the screen or scrolls sideways but what is meant to (the persona chips,
-    an answer's tables and code), and no button of the app header wraps its words (zh's 退出登录
-    did). Each view scrolls in a box of its own inside a clipping <main>, so the document's
-    scrollWidth alone would never show a view wider than the screen."""
+    an answer's tables and code), no button of the app header wraps its words (zh's 退出登录
+    did), and a question holding a long unbroken link wraps inside its bubble (the bubble was as
+    wide as the link, its start cut off past the left edge). Each view scrolls in a box of its own
+    inside a clipping <main>, so the document's scrollWidth alone would never show a view wider
+    than the screen."""
     detail = passed(trees, "every view fits a 360px phone, in Chinese and in English")["detail"]
     assert detail["overflow"] == {}
 

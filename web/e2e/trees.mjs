@@ -251,7 +251,7 @@ await journey(async ({ newPage }) => {
 
   // Every view the owner opens, on the narrowest phone in common use (360px), in both languages:
   // nothing reaches past the screen's edge or scrolls sideways unless it is meant to, and the app
-  // header's buttons do not wrap their words.
+  // header's buttons do not wrap their words; nor does a question with a long link.
   await step('every view fits a 360px phone, in Chinese and in English', async () => {
     const small = await newPage('owner-360', { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true })
     await login(small, { email: result.user.email, password: PASSWORD })
@@ -280,6 +280,15 @@ await journey(async ({ newPage }) => {
         await shot(small, `07f-360-${name}-${language}`)
       }
     }
+    // A question holding a long unbroken link, in a new chat: it wraps inside its bubble (the bubble
+    // was as wide as the link, its start past the screen's left edge, where no scrolling reaches).
+    await small.goto(`${WEB_URL}/`)
+    await small.locator(tid('composer')).fill(`Look at https://example.com/${'verylongpath'.repeat(12)}/end`)
+    await small.locator(tid('send')).click()
+    await final(small.locator(tid('turn')).first())
+    const overflow = await sideways(small)
+    if (overflow.length) found['a long link (en)'] = overflow
+    await shot(small, '07f-360-long-link-en')
     await small.context().close()
     return { overflow: found }
   })
