@@ -106,6 +106,13 @@ def translate(exc: Exception) -> OpenAIError:
     return OpenAIError(500, "The server had an error while processing your request.", "server_error", None)
 
 
+# The refusals that asking again may change on its own: the send rate (its Retry-After says when).
+# Every other 4xx says `x-should-retry: false`, as OpenAI's own do: the SDKs retry 408, 409 and
+# 429 unless told not to (openai-python's `_should_retry`), and a used-up quota, a ban or a refused
+# request sent twice more is only refused twice more (each a send counted against the rate limit).
+_RETRYABLE = ("rate_limit_exceeded",)
+
+
 def to_openai_response(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     if isinstance(exc, NotFoundException | MethodNotAllowedException):  # no route for it: as OpenAI says it
         message = f"Invalid URL ({request.method} {request.url.path})"
@@ -113,6 +120,8 @@ def to_openai_response(request: Request[Any, Any, Any], exc: Exception) -> Respo
     else:
         error = translate(exc)
     headers = dict(error.headers) | allowed_methods(exc)
+    if 400 <= error.status < 500 and error.code not in _RETRYABLE:
+        headers.setdefault("x-should-retry", "false")
     if error.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     return Response(error.body(), status_code=error.status, headers=headers, media_type=MediaType.JSON)

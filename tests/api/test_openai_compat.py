@@ -330,6 +330,7 @@ async def test_sends_through_a_key_count_against_the_users_rate_limit_and_dead_k
     assert all(status in {200, 504} for status in statuses[3:])  # stored: the revoked key took none of the two
     assert refused.status_code == 429
     assert refused.json()["error"]["code"] == "rate_limit_exceeded"
+    assert "x-should-retry" not in refused.headers  # worth asking again after its Retry-After
     assert 1 <= int(refused.headers["retry-after"]) <= RATE_WINDOW
     assert await pg.fetchval(QUESTIONS, owner.id) == stored  # (answers to the stored two may still arrive)
 
