@@ -98,6 +98,13 @@ async def key_caller(
         raise invalid_key("This API key has been revoked.")
     if status == "expired":
         raise invalid_key("This API key has expired.")
+    if status == "banned":  # an operator's ban (Auth's banned_until): every key of the user, at once
+        raise OpenAIError(
+            403,
+            "This account is banned: its API keys are refused while the ban lasts.",
+            "invalid_request_error",
+            "account_banned",
+        )
     key_id, user_id = str(found[0]["key_id"]), str(found[0]["user_id"])
     if sending is not None and found[0]["allowed"] is False:
         raise sending[0].refused_send(user_id, sending[1], int(found[0]["retry_after"] or 1))

@@ -1,17 +1,47 @@
-"""What the SDK does with a refusal: one that asking again cannot change says `x-should-retry: false`,
-so the SDK does not send it again."""
+"""Who a key may still act for, and what the SDK does with a refusal: an operator's ban (GoTrue's
+`banned_until`, set through Supabase's admin API) refuses the user's keys at once, and a refusal that
+asking again cannot change says `x-should-retry: false`, so the SDK does not send it again."""
 
 from __future__ import annotations
 
 import asyncpg
 import httpx
-from supabase import AsyncClient
+import openai
+import pytest
+from supabase import AsyncClient, acreate_client
 
 from tests.api.conftest import ApiProcess, ApiUser, create_key
 from tests.api.test_plans import put_on_plan
+from tests.conftest import LocalStack
 
 QUESTIONS = "select count(*) from chat_messages where user_id = $1 and message_type = 'user'"
 ASK = {"model": "qwen-turbo", "messages": [{"role": "user", "content": "hello"}]}
+
+
+async def test_a_banned_users_keys_are_refused_at_once_and_work_again_once_the_ban_is_lifted(
+    api: ApiProcess, stack: LocalStack, rest: AsyncClient, alice: ApiUser, pg: asyncpg.Connection
+) -> None:
+    key = await create_key(rest)
+    sdk = openai.AsyncOpenAI(base_url=f"{api.url}/v1", api_key=key["key"], max_retries=0, timeout=60)
+    service = await acreate_client(stack.url, stack.service_role_key)
+    assert [m.id async for m in sdk.models.list()]  # the key works
+    await service.auth.admin.update_user_by_id(alice.id, {"ban_duration": "24h"})
+    used = await pg.fetchval("select last_used_at from api_keys where id = $1", key["id"])
+    with pytest.raises(openai.PermissionDeniedError) as refused:
+        await sdk.chat.completions.create(**ASK)  # type: ignore[call-overload]
+    assert refused.value.code == "account_banned"
+    assert refused.value.response.headers["x-should-retry"] == "false"
+    body = refused.value.body
+    assert isinstance(body, dict)
+    assert body["type"] == "invalid_request_error"
+    with pytest.raises(openai.PermissionDeniedError):
+        await sdk.models.list()
+    assert await pg.fetchval(QUESTIONS, alice.id) == 0
+    assert await pg.fetchval("select last_used_at from api_keys where id = $1", key["id"]) == used
+
+    await service.auth.admin.update_user_by_id(alice.id, {"ban_duration": "none"})
+    assert [m.id async for m in sdk.models.list()]
+    await sdk.close()
 
 
 async def test_a_used_up_quota_tells_the_sdk_not_to_retry_and_the_send_rate_does_not(
