@@ -262,9 +262,11 @@ def parse_request(body: Any, max_chars: int) -> Ask:
     *context, last = [_message(message, at) for at, message in enumerate(messages[:-1])] + [
         _message(messages[-1], len(messages) - 1, files)
     ]
-    if last["role"] != "user" or not last["content"].strip():
-        raise bad_request("The last message must be a user message with text content.", "messages")
-    question = last["content"]
+    if last["role"] != "user" or not (last["content"].strip() or files):
+        raise bad_request("The last message must be a user message with text, an image or a file.", "messages")
+    # Images or files alone: the question's text names them, one a line, as the web app's composer
+    # sends such a question (a user message holds text, chat_messages_user_text).
+    question = last["content"] if last["content"].strip() else "\n".join(f.name for f in files)
     if len(question) > max_chars:
         raise bad_request(f"The last user message must be at most {max_chars} characters.", "messages")
     if sum(len(m["content"]) for m in context) > MAX_CONTEXT_CHARS:

@@ -190,3 +190,22 @@ async def test_storage_out_of_reach_is_unavailable_not_a_server_error() -> None:
     with pytest.raises(UpstreamUnavailable):
         await store_files(cast(AsyncStorageClient, Unreachable()), "user", "question", [picture])
     assert translate(UpstreamUnavailable()).status == 503
+
+
+async def test_a_question_that_is_only_an_image_is_answered_and_named_by_its_file_as_the_web_app_names_it(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser
+) -> None:
+    """OpenAI and DashScope answer a user message of images alone; the question's text is then its
+    files' names, one a line, as the web app's composer sends a question of files alone."""
+    only: list[Any] = [{"type": "text", "text": " "}, image(data_uri(40, 30)), document("text/plain", b"n", "n.txt")]
+    done = await sdk.chat.completions.create(model="qwen-turbo", messages=[{"role": "user", "content": only}])
+    assert done.choices[0].message.content
+    assert done.model == "qwen-vl-max"
+    stored = await pg.fetchrow(
+        "select content, attachments from chat_messages where user_id = $1 and message_type = 'user'", alice.id
+    )
+    assert stored["content"] == "image-1.png\nn.txt"
+    assert [a["name"] for a in json.loads(stored["attachments"])] == ["image-1.png", "n.txt"]
+    with pytest.raises(openai.BadRequestError) as empty:  # no words and no file: nothing to answer
+        await sdk.chat.completions.create(model="qwen-turbo", messages=[{"role": "user", "content": " "}])
+    assert empty.value.param == "messages"
