@@ -7,14 +7,13 @@ found (404, no existence leak) and the question is inserted under RLS like any c
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from postgrest import AsyncPostgrestClient
 
 from api import rules
 from api.errors import Conflict, MessageIdTaken, RoleNotFound, SessionNotFound
-from api.replies import FINAL_STATUSES, ReplyFeed
+from api.replies import ReplyFeed, wait_while_alive
 from api.upstream import call, rows
 
 SESSION_COLUMNS = "id,title,role_id,is_active,message_count,last_message_at,created_at,updated_at,pinned_at"
@@ -97,30 +96,24 @@ async def _same_question(
 
 
 async def find_answer(rest: AsyncPostgrestClient, question_id: str) -> dict[str, Any] | None:
-    response = await call(rest.from_("chat_messages").select(MESSAGE_COLUMNS).eq("reply_to", question_id).execute())
-    found = rows(response.data)
+    """The answer to `question_id` as the caller sees it, with how far it has come (`reasoning`,
+    `attempts`: `wait_while_alive`'s progress), None before a worker claims it."""
+    query = rest.from_("chat_messages").select(f"{MESSAGE_COLUMNS},reasoning,attempts").eq("reply_to", question_id)
+    found = rows((await call(query.execute())).data)
     return found[0] if found else None
 
 
 async def wait_for_answer(
     rest: AsyncPostgrestClient, feed: ReplyFeed, question_id: str, *, wait: float, poll_interval: float
 ) -> dict[str, Any] | None:
-    """The answer row once final, or None after `wait` seconds.
+    """The answer row once final, or None once `wait` seconds pass without the answer making
+    progress (a chunk heard on the feed, or more of it in its row, re-read every `poll_interval`
+    seconds in case a broadcast was lost: Realtime is best-effort), as /v1 waits."""
 
-    Wakes on the feed's final event for this question and re-reads the row; also re-reads it
-    every `poll_interval` seconds in case a broadcast was lost (Realtime is best-effort).
-    """
-    deadline = time.monotonic() + wait
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return None
-        event = await feed.next(min(poll_interval, remaining))
-        if event is not None and not (event.final and event.reply_to in (None, question_id)):
-            continue
-        answer = await find_answer(rest, question_id)
-        if answer is not None and answer.get("status") in FINAL_STATUSES:
-            return answer
+    async def read() -> dict[str, Any] | None:
+        return await find_answer(rest, question_id)
+
+    return await wait_while_alive(read, feed.next, question_id, wait=wait, poll=poll_interval)
 
 
 async def stop_answers(rest: AsyncPostgrestClient, session_id: str | None, message_id: str | None) -> int:

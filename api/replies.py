@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -140,3 +141,38 @@ class ReplyFeed:
                 return await self.events.get()
         except TimeoutError:
             return None
+
+
+def progress(row: dict[str, Any] | None) -> tuple[int, int, int]:
+    """How far an answer has come, as its row tells it (attempt, text, thinking): a change says it is alive."""
+    row = row or {}
+    return int(row.get("attempts") or 0), len(str(row.get("content") or "")), len(str(row.get("reasoning") or ""))
+
+
+async def wait_while_alive(
+    read: Callable[[], Awaitable[dict[str, Any] | None]],
+    next_event: Callable[[float], Awaitable[ReplyEvent | None]],
+    question_id: str,
+    answer: dict[str, Any] | None = None,
+    *,
+    wait: float,
+    poll: float,
+) -> dict[str, Any] | None:
+    """The answer to `question_id` once final (`answer`: its row as last read, if it was), or None
+    once `wait` seconds pass without it making progress: a chunk of it heard (`next_event`), or more
+    of it, or another attempt, in its row (`read`, every `poll` seconds and on a final event, as a
+    broadcast may be lost). A long answer is waited for while it is written; a stalled one is not."""
+    deadline, seen = time.monotonic() + wait, progress(answer)
+    while (answer or {}).get("status") not in FINAL_STATUSES:
+        if (remaining := deadline - time.monotonic()) <= 0:
+            return None
+        event = await next_event(min(poll, remaining))
+        if event is not None and event.reply_to not in (None, question_id):
+            continue
+        if event is not None and not event.final:
+            deadline = time.monotonic() + wait  # the answer is alive
+            continue
+        answer = await read()
+        if (now := progress(answer)) != seen:  # no chunk heard (no channel), yet it grows
+            deadline, seen = time.monotonic() + wait, now
+    return answer

@@ -21,7 +21,7 @@ from api.compat.request import Ask
 from api.compat.shapes import annotations_of, answer_error, finish_reason, restarted, stored, stream_error, usage_of
 from api.compat.turns import learned_session, read_answer
 from api.database import CallerDatabase
-from api.replies import FINAL_STATUSES, ReplyEvent
+from api.replies import FINAL_STATUSES, ReplyEvent, progress, wait_while_alive
 from api.reply_hub import Feed, ReplyHub
 
 log = logging.getLogger(__name__)
@@ -32,11 +32,6 @@ _encoder = msgspec.json.Encoder()
 _CATCH_UP_EVERY = 0.05
 _CATCH_UP_READS = 60
 _POLL_WITHOUT_FEED = 0.25  # no channel joined: the row, written a few times a second, is read this often
-
-
-def _progress(row: dict[str, Any]) -> tuple[int, int, int]:
-    """How far the answer has come, as its row tells it (attempt, text, thinking): a change says it is alive."""
-    return int(row.get("attempts") or 0), len(stored(row, "content")), len(stored(row, "reasoning"))
 
 
 class Listening:
@@ -168,23 +163,10 @@ class Relay:
 
     async def final_answer(self) -> dict[str, Any] | None:
         """The final answer row, waking on the feed's events and polling as a fallback; None once
-        `wait` seconds pass without the answer making progress (a chunk of it, or more of it in its
-        row), as a stream waits: a long answer is waited for while it is written."""
+        `wait` seconds pass without the answer making progress (`wait_while_alive`), as a stream waits:
+        a long answer is waited for while it is written."""
         answer = await self.ready()
-        deadline, progress = time.monotonic() + self.wait, _progress(answer)
-        while answer.get("status") not in FINAL_STATUSES:
-            if (remaining := deadline - time.monotonic()) <= 0:
-                return None
-            event = await self._next(min(self.poll, remaining))
-            if event is not None and event.reply_to not in (None, self.question_id):
-                continue
-            if event is not None and not event.final:
-                deadline = time.monotonic() + self.wait  # the answer is alive
-                continue
-            answer = await self.read()
-            if (now := _progress(answer)) != progress:
-                deadline, progress = time.monotonic() + self.wait, now
-        return answer
+        return await wait_while_alive(self.read, self._next, self.question_id, answer, wait=self.wait, poll=self.poll)
 
     def completion(self, answer: dict[str, Any]) -> dict[str, Any]:
         if answer.get("status") == "error":  # stored, failed: the client must not ask again blindly
@@ -244,7 +226,7 @@ class Relay:
                 known.attempt = int(row.get("attempts") or 0)
                 known.answer.text, known.thinking.text = stored(row, "content"), stored(row, "reasoning")
                 answer = None  # sent once the model answering is known
-            deadline, progress = time.monotonic() + self.wait, _progress(row)
+            deadline, seen = time.monotonic() + self.wait, progress(row)
             while answer is None and (remaining := deadline - time.monotonic()) > 0:
                 event = await self._next(min(self.poll, remaining))
                 if event is not None and event.reply_to not in (None, self.question_id):
@@ -262,8 +244,8 @@ class Relay:
                 found = await self.read()
                 if found.get("status") in FINAL_STATUSES:
                     answer = found
-                elif (now := _progress(found)) != progress:  # no chunk heard (no channel), yet it grows
-                    deadline, progress = time.monotonic() + self.wait, now
+                elif (now := progress(found)) != seen:  # no chunk heard (no channel), yet it grows
+                    deadline, seen = time.monotonic() + self.wait, now
             async for piece in self._ending(answer, known):
                 yield piece
         finally:
