@@ -3,8 +3,10 @@
 The request's last message, a `user` one, is the question. The messages before it are its
 context, as in OpenAI's API: stored with the question (`question_contexts`) and given to the model
 as the question's history. A request that names its session (`X-ChatGalaxy-Session`) continues that
-stored conversation instead: its earlier messages are checked but not used. The question's images
-and documents (`image_url` and `file` parts, uploads.py) are stored as its attachments; its sampling
+stored conversation instead: its earlier messages are checked but not used. The images and
+documents of its user messages (`image_url` and `file` parts, uploads.py), the earlier turns' too
+(clients send the whole conversation again on every turn), are stored as the question's attachments
+and seen with it, within a question's limits (8 images, 10 files); its sampling
 parameters go over the role's settings. What cannot be honoured is refused with OpenAI's error shape, never ignored.
 """
 
@@ -46,9 +48,9 @@ _CONTEXT_ROLES = {"system": "system", "developer": "system", "user": "user", "as
 MAX_CONTEXT_CHARS = 1_048_576  # as migrations/..._openai_requests_bring_their_context.sql checks
 
 
-def _text_of(content: Any, at: int, files: list[RequestFile] | None = None) -> str:
-    """A message's text: a string, or the text parts of a list; `image_url` and `file` parts are
-    decoded into `files` (the question's), any other part is refused."""
+def _text_of(content: Any, at: int, files: list[RequestFile] | None = None, *, user: bool = True) -> str:
+    """A message's text: a string, or the text parts of a list; a user message's `image_url` and
+    `file` parts are decoded into `files` (None: accepted, not decoded), any other part is refused."""
     if isinstance(content, str):
         text = content
     elif isinstance(content, list) and content:
@@ -57,10 +59,11 @@ def _text_of(content: Any, at: int, files: list[RequestFile] | None = None) -> s
             kind = part.get("type") if isinstance(part, dict) else None
             if kind == "text" and isinstance(part.get("text"), str):
                 texts.append(part["text"])
-            elif kind in ("image_url", "file") and files is not None:
-                files.append(_file(part, at, files))
+            elif kind in ("image_url", "file") and user:
+                if files is not None:
+                    files.append(_file(part, at, files))
             else:
-                where = "files only in the last message" if kind in ("image_url", "file") else f"not {kind!r}"
+                where = "files only in user messages" if kind in ("image_url", "file") else f"not {kind!r}"
                 raise bad_request(
                     f"messages[{at}]: text, image_url and file content parts only ({where}).",
                     "messages",
@@ -75,12 +78,22 @@ def _text_of(content: Any, at: int, files: list[RequestFile] | None = None) -> s
 
 
 def _file(part: dict[str, Any], at: int, held: list[RequestFile]) -> RequestFile:
+    """`held`: the files of the request's user messages so far, which its question carries (earlier
+    turns' and its own), within a question's limits."""
     if len(held) == MAX_FILES:
-        raise bad_request(f"A question may carry at most {MAX_FILES} files.", "messages", "too_many_files")
+        raise bad_request(
+            f"A question may carry at most {MAX_FILES} files, its earlier turns' included.",
+            "messages",
+            "too_many_files",
+        )
     if part["type"] == "file":
         return decode_document(part, at, len(held) + 1)
     if sum(f.image for f in held) == MAX_IMAGES:
-        raise bad_request(f"A question may carry at most {MAX_IMAGES} images.", "messages", "too_many_images")
+        raise bad_request(
+            f"A question may carry at most {MAX_IMAGES} images, its earlier turns' included.",
+            "messages",
+            "too_many_images",
+        )
     return decode_image(part, at, len(held) + 1)
 
 
@@ -96,7 +109,7 @@ def _message(message: Any, at: int, files: list[RequestFile] | None = None) -> d
         raise bad_request(
             f"messages[{at}].role must be one of system, developer, user, assistant.", "messages", "invalid_role"
         )
-    return {"role": _CONTEXT_ROLES[role], "content": _text_of(message.get("content"), at, files)}
+    return {"role": _CONTEXT_ROLES[role], "content": _text_of(message.get("content"), at, files, user=role == "user")}
 
 
 def _number(body: dict[str, Any], name: str, low: float, high: float, *, integer: bool = False) -> float | None:
@@ -249,7 +262,9 @@ def parse_search(body: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
     return search, found if search else {}
 
 
-def parse_request(body: Any, max_chars: int) -> Ask:
+def parse_request(body: Any, max_chars: int, *, continuing: bool = False) -> Ask:
+    """The checked request; `continuing`: it names its session (X-ChatGalaxy-Session), whose stored
+    conversation is continued instead of the request's earlier messages."""
     if not isinstance(body, dict):
         raise bad_request("The request body must be a JSON object.")
     model = body.get("model")
@@ -258,15 +273,20 @@ def parse_request(body: Any, max_chars: int) -> Ask:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages or len(messages) > 1000:
         raise bad_request("messages must be a non-empty array of at most 1000 messages.", "messages")
+    # The user messages' files, in order: the earlier turns' (a client sends its whole conversation
+    # again, images included) ride with the question, unless the request continues its session
+    # (whose questions keep their own: its earlier messages are checked, not used).
     files: list[RequestFile] = []
-    *context, last = [_message(message, at) for at, message in enumerate(messages[:-1])] + [
-        _message(messages[-1], len(messages) - 1, files)
-    ]
-    if last["role"] != "user" or not (last["content"].strip() or files):
+    earlier = None if continuing else files
+    context = [_message(message, at, earlier) for at, message in enumerate(messages[:-1])]
+    before = len(files)
+    last = _message(messages[-1], len(messages) - 1, files)
+    own = files[before:]
+    if last["role"] != "user" or not (last["content"].strip() or own):
         raise bad_request("The last message must be a user message with text, an image or a file.", "messages")
     # Images or files alone: the question's text names them, one a line, as the web app's composer
     # sends such a question (a user message holds text, chat_messages_user_text).
-    question = last["content"] if last["content"].strip() else "\n".join(f.name for f in files)
+    question = last["content"] if last["content"].strip() else "\n".join(f.name for f in own)
     if len(question) > max_chars:
         raise bad_request(f"The last user message must be at most {max_chars} characters.", "messages")
     if sum(len(m["content"]) for m in context) > MAX_CONTEXT_CHARS:

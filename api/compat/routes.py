@@ -88,8 +88,8 @@ async def chat_completions(request: Request[Any, Any, Any]) -> Any:
         raise  # a body over the size limit (413): not a JSON question, and answered as such
     except Exception as exc:
         raise OpenAIError(400, "The request body is not valid JSON.", "invalid_request_error", None) from exc
-    ask = parse_request(body, settings.api.max_message_chars)
     named = request.headers.get(SESSION_HEADER)
+    ask = parse_request(body, settings.api.max_message_chars, continuing=named is not None)
     key = idempotency_key(request.headers)
     listening = Listening(upstream.hub, caller, named)
     try:

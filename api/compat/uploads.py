@@ -7,7 +7,8 @@ errors), then stored in the user's own folder of the private `attachments` bucke
 worker answers it as any question with files: images to a vision model and billed, documents
 (PDF, Word, text, Markdown) read into the prompt, the plan's vision flag checked by admission.
 Links (`https://…`) and `file_id`s are refused: this service fetches no URL a client names and
-keeps no file store of OpenAI's kind. Files only in the last message: earlier turns are text.
+keeps no file store of OpenAI's kind. Files of earlier user messages (a client's whole conversation
+sent again) are the question's too, in the order sent; its context keeps the earlier turns' text.
 """
 
 from __future__ import annotations

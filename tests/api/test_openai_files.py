@@ -151,15 +151,73 @@ async def test_what_cannot_be_an_image_is_refused_and_nothing_is_stored(
     assert await pg.fetchval(OBJECTS, alice.id) == 0
 
 
-async def test_an_image_in_an_earlier_turn_is_refused(sdk: openai.AsyncOpenAI) -> None:
-    earlier = asking(image(data_uri(10, 10)))
-    with pytest.raises(openai.BadRequestError) as refused:
+async def test_an_image_in_an_earlier_turn_is_seen_by_the_model_and_stored_with_the_question(
+    sdk: openai.AsyncOpenAI, fake: FakeScope, pg: asyncpg.Connection, alice: ApiUser
+) -> None:
+    """Open WebUI and LobeChat send the whole conversation again on every turn, its images included:
+    the second turn of a chat that began with a picture was refused. The earlier turns' images now
+    ride with the question (its attachments, as the question's own do: stored, checked, billed), the
+    earlier turns' text in its context, and the model sees them."""
+    earlier = asking(image(data_uri(48, 36)))
+    follow_up: list[Any] = [*earlier, {"role": "assistant", "content": "A red square."}]
+    done = await sdk.chat.completions.create(
+        model="qwen-turbo", messages=[*follow_up, {"role": "user", "content": "What colour was it again?"}]
+    )
+    assert done.choices[0].message.content
+    assert done.model == "qwen-vl-max"
+    row = await pg.fetchrow(
+        "select q.content, q.attachments, c.messages, a.image_tokens from chat_messages q"
+        " join question_contexts c on c.message_id = q.id join chat_messages a on a.reply_to = q.id"
+        " where q.user_id = $1 and q.message_type = 'user'",
+        alice.id,
+    )
+    assert row["content"] == "What colour was it again?"
+    assert [(a["name"], a["width"]) for a in json.loads(row["attachments"])] == [("image-1.png", 48)]
+    assert json.loads(row["messages"]) == [
+        {"role": "user", "content": "What is in this picture?"},
+        {"role": "assistant", "content": "A red square."},
+    ]
+    assert row["image_tokens"] > 0
+    sent = [b for b in await fake_received(fake.base_url) if "input" in b][-1]["input"]["messages"]
+    assert [p for m in sent if isinstance(m["content"], list) for p in m["content"] if "image" in p]
+
+    with pytest.raises(openai.BadRequestError) as too_many:  # 5 earlier and 4 now: past the 8 a question holds
         await sdk.chat.completions.create(
             model="qwen-turbo",
-            messages=[*earlier, {"role": "assistant", "content": "a"}, {"role": "user", "content": "b"}],
+            messages=[
+                *asking(*[image(data_uri(10, 10))] * 5),
+                {"role": "user", "content": asking(*[image(data_uri(10, 10))] * 4)[0]["content"]},
+            ],
         )
-    assert refused.value.code == "unsupported_content"
-    assert "last message" in str(refused.value)
+    assert too_many.value.code == "too_many_images"
+    with pytest.raises(openai.BadRequestError) as answered_with_one:  # an assistant's message is text
+        await sdk.chat.completions.create(
+            model="qwen-turbo",
+            messages=[{"role": "assistant", "content": [image(data_uri(10, 10))]}, {"role": "user", "content": "b"}],
+        )
+    assert answered_with_one.value.code == "unsupported_content"
+    assert await pg.fetchval(QUESTIONS, alice.id) == 1
+    assert await pg.fetchval(OBJECTS, alice.id) == 1
+
+
+async def test_a_request_continuing_its_session_stores_no_earlier_image_again(
+    sdk: openai.AsyncOpenAI, http: httpx.AsyncClient, pg: asyncpg.Connection, alice: ApiUser
+) -> None:
+    """A request that names its session continues the stored conversation (its earlier messages are
+    not used), whose questions keep their own images: an earlier image is accepted and not stored."""
+    session = (await http.post("/api/sessions", json={}, headers=alice.headers)).json()["session"]
+    await sdk.chat.completions.create(
+        model="qwen-turbo",
+        messages=[
+            *asking(image(data_uri(10, 10))),
+            {"role": "assistant", "content": "a"},
+            {"role": "user", "content": "b"},
+        ],
+        extra_headers={"X-ChatGalaxy-Session": session["id"]},
+    )
+    stored = await pg.fetchval("select attachments from chat_messages where content = 'b' and user_id = $1", alice.id)
+    assert json.loads(stored) == []
+    assert await pg.fetchval(OBJECTS, alice.id) == 0
 
 
 async def test_a_plan_without_vision_refuses_the_image_and_keeps_no_upload(
