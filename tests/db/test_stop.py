@@ -4,6 +4,7 @@ flight are asked to stop; nothing of another user's is touched."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import asyncpg
@@ -93,3 +94,88 @@ async def test_nobody_stops_another_users_questions_and_a_second_factor_is_asked
         await db.execute("set local role authenticated")
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await db.fetchval("select chat_stop($1::uuid, null)", session)
+
+
+async def expire(db: asyncpg.Connection, answer: str) -> None:
+    """The answer's lease runs out (its worker died, or did not renew it in time)."""
+    await db.execute("update chat_messages set lease_expires_at = now() - interval '1 second' where id = $1", answer)
+
+
+async def test_an_answer_no_live_worker_holds_is_ended_by_the_stop_itself_and_charged_once(
+    db: asyncpg.Connection, alice: tuple[str, str]
+) -> None:
+    """A stop that finds an answer's lease already expired (its worker died, or hung past it) ends the
+    answer there and then, as the next claim would have: `cancelled` with the text written, charged
+    the usage its progress writes carried, once. The worker that held it (if it lives) is refused its
+    next write, and no claim takes it up again. An answer whose worker holds a live lease is only
+    asked to stop: its worker ends it."""
+    user, session = alice
+    dead, live = [await send_as(db, user, session, content=f"story {n}") for n in (1, 2)]
+    answers = {q: str(claim_row((await db.fetch(CLAIM, [q], "w1"))[0])["id"]) for q in (dead, live)}
+    progress = [
+        {"id": answers[q], "kind": "progress", "known": 0, "delta": "Once upon a time",
+         "model": "qwen-plus", "input_tokens": 40, "output_tokens": 4}
+        for q in (dead, live)
+    ]  # fmt: skip
+    assert len(await db.fetch("select * from worker_flush('w1', 30, $1::jsonb)", json.dumps(progress))) == 2
+    await expire(db, answers[dead])
+
+    assert await stop(db, user, session, None) == 2
+    ended = await db.fetchrow("select * from chat_messages where id = $1", answers[dead])
+    assert (ended["status"], ended["content"], ended["cancel_requested"]) == ("cancelled", "Once upon a time", True)
+    assert (ended["lease_owner"], ended["lease_expires_at"], ended["tokens_used"]) == (None, None, 44)
+    ledger = await db.fetchrow("select * from usage_ledger where message_id = $1", dead)
+    expected = await db.fetchval("select usage_charge('qwen-plus', 40, 4, null, null, null)")
+    assert (ledger["state"], ledger["input_tokens"], ledger["output_tokens"], ledger["charged"]) == (
+        "settled", 40, 4, expected
+    )  # fmt: skip
+    assert expected > 0
+    asked = await db.fetchrow("select status, cancel_requested from chat_messages where id = $1", answers[live])
+    assert (asked["status"], asked["cancel_requested"]) == ("streaming", True)
+
+    # the worker that held the ended answer, alive after all, writes nothing more into it
+    late = [{"id": answers[dead], "kind": "finish", "status": "completed", "content": "Once upon a time, the end"}]
+    assert await db.fetch("select * from worker_flush('w1', 30, $1::jsonb)", json.dumps(late)) == []
+    assert await claimed(db, dead) == []
+    assert await stop(db, user, None, dead) == 0
+    again = await db.fetchrow("select status, content from chat_messages where id = $1", answers[dead])
+    assert tuple(again) == ("cancelled", "Once upon a time")
+    assert await db.fetchval("select charged from usage_ledger where message_id = $1", dead) == expected
+
+
+async def test_a_stop_and_a_claim_of_an_expired_answer_at_once_end_it_once(
+    db: asyncpg.Connection, alice: tuple[str, str], db_dsn: str
+) -> None:
+    """The stop and a claim lock the row in turn: whichever comes second sees the first's row. A claim
+    that took the answer over first holds a live lease, so the stop asks its worker to stop; a stop
+    first leaves a final row no claim takes."""
+    user, session = alice
+    for claim_first in (True, False):
+        question = await send_as(db, user, session, content=f"race {claim_first}")
+        answer = str(claim_row((await db.fetch(CLAIM, [question], "w1"))[0])["id"])
+        await expire(db, answer)
+        other = await asyncpg.connect(db_dsn)
+        try:
+            async with other.transaction():
+                if claim_first:
+                    assert len(await other.fetch(CLAIM, [question], "w2")) == 1
+                    stopping = asyncio.ensure_future(stop(db, user, None, question))
+                else:
+                    await stop(other, user, None, question)
+                    stopping = asyncio.ensure_future(db.fetch(CLAIM, [question], "w2"))
+                await asyncio.sleep(0.3)
+                assert not stopping.done()  # waits for the other's row lock
+            result = await stopping
+        finally:
+            await other.close()
+        row = await db.fetchrow(
+            "select status, lease_owner, attempts, cancel_requested from chat_messages where id = $1", answer
+        )
+        if claim_first:
+            assert result == 1
+            assert tuple(row) == ("pending", "w2", 2, True)  # w2's turn hears the stop at its first write
+            assert await db.fetchval("select state from usage_ledger where message_id = $1", question) == "reserved"
+        else:
+            assert result == []
+            assert tuple(row) == ("cancelled", None, 1, True)
+            assert await db.fetchval("select state from usage_ledger where message_id = $1", question) == "settled"

@@ -120,6 +120,42 @@ async def test_an_answer_stopped_after_its_worker_died_is_charged_what_was_strea
     assert charge["charged"] == await weighed(pg, row) > 0
 
 
+async def test_a_stop_after_the_worker_died_and_its_lease_ran_out_ends_the_answer_at_once(
+    stack: LocalStack, pg: asyncpg.Connection, owner: Owner, spawn_worker: object
+) -> None:
+    """No worker runs when the user stops an answer whose worker died: the stop itself ends it (its
+    lease had expired, as any claim would), charged what was streamed, instead of leaving it
+    `streaming` until some worker's sweep claims it."""
+    async with RecordingFakeScope(ttft=0.0, tokens_per_s=40.0, tokens_per_event=2, answer_tokens=400) as slow:
+        doomed = spawn_worker(slow)  # type: ignore[operator]
+        question = await ask_as(stack, owner, "tell me a long story")
+
+        async def streaming() -> bool:
+            row = await pg.fetchrow("select * from chat_messages where reply_to = $1", question)
+            return row is not None and row["lease_owner"] == doomed.worker_id and len(row["content"]) > 40
+
+        await until(streaming, 20)
+        doomed.kill()
+
+        async def expired() -> bool:
+            return bool(
+                await pg.fetchval("select lease_expires_at <= now() from chat_messages where reply_to = $1", question)
+            )
+
+        await until(expired, 10)
+        await stop(stack, owner, question)
+        row = await pg.fetchrow("select * from chat_messages where reply_to = $1", question)
+
+    assert (row["status"], row["attempts"], row["lease_owner"]) == ("cancelled", 1, None)
+    assert row["content"]
+    assert row["input_tokens"] > 0
+    assert abs(row["output_tokens"] - tokens.count(row["content"])) <= 2
+    assert row["tokens_used"] == row["input_tokens"] + row["output_tokens"]
+    charge = await pg.fetchrow("select * from usage_ledger where message_id = $1", question)
+    assert charge["state"] == "settled"
+    assert charge["charged"] == await weighed(pg, row) > 0
+
+
 async def test_a_question_the_model_refused_or_never_answered_is_not_charged(
     stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
 ) -> None:
