@@ -7,7 +7,8 @@ reasoning of every row that grew (so a reader who joins mid-thinking finds the t
 the lease renewal of every row not written for a third of the lease, and all finishes
 and releases queued meanwhile. The answer tells each row's `cancel_requested`, and a row missing
 from it was taken by another worker. A failed round is retried on the next tick: progress
-writes are idempotent (`known` + `delta`), and a finish stays queued until it is written.
+writes are idempotent (`known` + `delta`), and a finish stays queued until it is written (one
+whose first write committed but whose answer was lost is answered as written).
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ class RowWriter:
         self._replies.pop(reply.claim.id, None)
 
     async def finish(self, reply: Reply, **fields: Any) -> bool:
-        """Write the final row; False if the lease was lost first (another worker answers)."""
-        return await self._enqueue({"id": reply.claim.id, "kind": "finish", **fields})
+        """Write the final row; False if the lease was lost first (another worker answers). The
+        attempt names the finish: written again after its answer was lost, the row already holding
+        it is told apart from a row another worker or a stop ended."""
+        return await self._enqueue({"id": reply.claim.id, "kind": "finish", "attempt": reply.claim.attempts, **fields})
 
     async def release(self, reply: Reply) -> bool:
         return await self._enqueue({"id": reply.claim.id, "kind": "release"})

@@ -198,6 +198,42 @@ async def test_flush_appends_idempotently_and_finishes(db: asyncpg.Connection, q
     assert await flush(db, "w1", [done]) == {}  # final rows are never written again
 
 
+async def test_a_finish_sent_again_after_it_committed_is_answered_as_written(
+    db: asyncpg.Connection, question: dict[str, str]
+) -> None:
+    """The connection that carried a finish was lost after it committed: the same finish (its attempt,
+    status, text, error, response time) sent again is answered as written, and writes nothing; a row
+    a claim ended, or a finish of another attempt, is no such finish."""
+    [won] = await claim(db, [question["message"]], "w1")
+    rid = won["id"]
+    await db.execute("update chat_messages set cancel_requested = true where id = $1", rid)
+    done = {"id": rid, "kind": "finish", "attempt": 1, "status": "cancelled", "content": "half", "response_time": 90}
+    assert await flush(db, "w1", [done]) == {rid: True}
+    written = await db.fetchrow("select * from chat_messages where id = $1", rid)
+    assert await flush(db, "w1", [done]) == {rid: True}
+    assert await flush(db, "w2", [done]) == {rid: True}  # the attempt names the finish, not the worker
+    assert dict(await db.fetchrow("select * from chat_messages where id = $1", rid)) == dict(written)
+    for other in ({"attempt": 2}, {"content": "half and more"}, {"status": "completed"}, {"response_time": 91}):
+        assert await flush(db, "w1", [{**done, **other}]) == {}
+
+    second = str(
+        await db.fetchval(
+            "insert into chat_messages (session_id, user_id, content) values ($1, $2, 'and then?') returning id",
+            question["session"],
+            question["user"],
+        )
+    )
+    [ended] = await claim(db, [second], "w1", lease=0.0)
+    await flush(db, "w1", [{"id": ended["id"], "kind": "progress", "known": 0, "delta": "half"}])
+    await db.execute(
+        "update chat_messages set cancel_requested = true, lease_expires_at = now() where id = $1", ended["id"]
+    )
+    assert await claim(db, [second], "w2") == []  # the claim ends it, with the same text
+    assert await db.fetchval("select status from chat_messages where id = $1", ended["id"]) == "cancelled"
+    late = {**done, "id": ended["id"], "content": "half"}
+    assert await flush(db, "w1", [late]) == {}
+
+
 async def test_release_lets_another_worker_retake_at_once(db: asyncpg.Connection, question: dict[str, str]) -> None:
     [won] = await claim(db, [question["message"]], "w1")
     await flush(db, "w1", [{"id": won["id"], "kind": "release"}])
