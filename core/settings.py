@@ -433,7 +433,7 @@ class WorkerSettings:
     worker_id: str = field(default_factory=lambda: env_str("WORKER_ID", ""))  # empty = host-pid-random
     concurrency: int = field(default_factory=lambda: env_int("WORKER_CONCURRENCY", 256))  # turns in flight
     lease_seconds: float = field(default_factory=lambda: env_float("WORKER_LEASE_SECONDS", 30.0))
-    max_attempts: int = field(default_factory=lambda: env_int("WORKER_MAX_ATTEMPTS", 5))  # claims per question
+    max_attempts: int = field(default_factory=lambda: env_int("WORKER_MAX_ATTEMPTS", 5))  # failed claims per answer
     history_limit: int = field(default_factory=lambda: env_int("WORKER_HISTORY_LIMIT", 50))  # messages fetched
     # each session's last history, kept so the next claim walks only the new part (worker/histories.py)
     history_kept_mb: int = field(default_factory=lambda: env_int("WORKER_HISTORY_KEPT_MB", 64))

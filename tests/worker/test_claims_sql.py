@@ -258,6 +258,24 @@ async def test_poison_question_ends_as_error_after_max_attempts(
     assert (row["status"], row["error_code"]) == ("error", "AttemptsExhausted")
 
 
+async def test_a_lease_handed_back_at_a_shutdown_is_no_failed_attempt(
+    db: asyncpg.Connection, question: dict[str, str]
+) -> None:
+    """Releases (a worker stopping gracefully mid-answer, a deploy) leave the answer its attempts:
+    only claims whose worker died or let its lease lapse count towards the limit (3 here)."""
+    for n in range(1, 6):
+        [won] = await claim(db, [question["message"]], f"w{n}")
+        assert won["attempts"] == n  # each claim is still a new attempt (its chunks are told apart)
+        assert await flush(db, f"w{n}", [{"id": won["id"], "kind": "release"}]) == {won["id"]: False}
+    for n in range(6, 9):  # three lapsed leases: the limit
+        assert await claim(db, [question["message"]], f"w{n}", lease=0.0)
+    assert await claim(db, [question["message"]], "w9") == []
+    row = await db.fetchrow(
+        "select status, error_code, attempts from chat_messages where reply_to = $1", question["message"]
+    )
+    assert tuple(row) == ("error", "AttemptsExhausted", 8)
+
+
 async def test_an_answer_its_claim_ends_keeps_the_usage_its_progress_wrote(
     db: asyncpg.Connection, question: dict[str, str]
 ) -> None:

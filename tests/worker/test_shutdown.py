@@ -73,3 +73,25 @@ async def test_sigterm_releases_what_it_cannot_finish_to_another_worker_at_once(
     assert row["attempts"] == 2
     assert took < long_lease / 2, "the answer waited for the lease to expire instead of being released"
     assert await pg.fetchval("select count(*) from chat_messages where reply_to = $1", question) == 1
+
+
+async def test_deploys_that_hand_an_answer_back_do_not_spend_its_attempts(
+    stack: LocalStack, pg: asyncpg.Connection, owner: Owner, workers: Workers, spawn_worker: object
+) -> None:
+    """A long answer through more graceful shutdowns (SIGTERM, a deploy) than WORKER_MAX_ATTEMPTS:
+    each hands it back, and the worker that stays answers it, not `AttemptsExhausted`."""
+    max_attempts = 2
+    async with RecordingFakeScope(ttft=0.0, tokens_per_s=20.0, tokens_per_event=1, answer_tokens=400) as fake:
+        question = await ask(pg, owner, "a very long story, please")
+        for _ in range(max_attempts):
+            leaving = spawn_worker(  # type: ignore[operator]
+                fake, WORKER_SHUTDOWN_GRACE="0.3", WORKER_MAX_ATTEMPTS=str(max_attempts)
+            )
+            await _streaming_by(pg, question, leaving.worker_id)
+            assert await asyncio.to_thread(leaving.terminate, 30) == 0
+    async with RecordingFakeScope(ttft=0.0, tokens_per_s=0.0, answer_tokens=40) as quick:
+        await workers.start(worker_settings(stack, quick, max_attempts=max_attempts))
+        row = await final_answer(pg, question)
+
+    assert (row["status"], row["error_code"], row["attempts"]) == ("completed", None, max_attempts + 1)
+    assert quick.stats.calls == 1
