@@ -22,6 +22,9 @@ new token in an `access_token` frame, and the socket, its database reads and its
 with it; a token of another user is refused (TokenUserMismatch) and changes nothing. When the token
 expires with no fresh one, the socket sends a TokenExpired error frame and closes 4401.
 
+Session: a question sent after the session was deleted (from another tab) is refused with a
+SessionNotFound error frame, and the socket closes 4404, as a join of a missing session does.
+
 The answers themselves (relay, resume, final frames): api/answer_relay.py.
 """
 
@@ -45,6 +48,7 @@ from api.errors import (
     BadRequest,
     NotAuthenticated,
     RateLimited,
+    SessionNotFound,
     TokenExpired,
     TokenUserMismatch,
     log_server_error,
@@ -101,8 +105,9 @@ class ChatSocket:
 
     async def run(self) -> None:
         """Serve until the client leaves, then close. What ends the socket from our side (an outage
-        while resuming: UpstreamUnavailable, 1013; the token's expiry: TokenExpired, 4401) is sent as
-        an error frame first, with the close its error class names."""
+        while resuming: UpstreamUnavailable, 1013; the token's expiry: TokenExpired, 4401; a question
+        to a session deleted meanwhile: SessionNotFound, 4404) is sent as an error frame first, with
+        the close its error class names."""
         try:
             await self._serve()
         except ApiError as error:
@@ -162,6 +167,8 @@ class ChatSocket:
                 return
             try:
                 await self._handle(text)
+            except SessionNotFound:
+                raise  # the session was deleted meanwhile: `run` says so and closes 4404, as a join would
             except ApiError as error:
                 await self.send_error(error)
 

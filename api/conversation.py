@@ -12,7 +12,7 @@ from typing import Any
 from postgrest import AsyncPostgrestClient
 
 from api import rules
-from api.errors import Conflict, MessageIdTaken, RoleNotFound, SessionNotFound
+from api.errors import Conflict, Forbidden, MessageIdTaken, RoleNotFound, SessionNotFound
 from api.replies import ReplyFeed, wait_while_alive
 from api.upstream import call, rows
 
@@ -66,18 +66,29 @@ async def post_question(
 
     With the client's own id for it (`question_id`, a UUID), sending again is safe: when that
     question is already stored (a retry after a lost response) its row is returned and nothing is
-    inserted or charged twice; an id that is another message's is MessageIdTaken (409)."""
+    inserted or charged twice; an id that is another message's is MessageIdTaken (409). A session
+    deleted since it was found (another tab, or while a socket on it is open) is SessionNotFound."""
     payload = {"session_id": session_id, "message_type": "user", "content": content, "role_id": role_slug}
     if question_id is None:
-        return rows((await call(rest.from_("chat_messages").insert(payload).execute())).data)[0]
+        return await _insert_question(rest, payload)
     if (stored := await _same_question(rest, question_id, session_id, content)) is not None:
         return stored  # checked first: a retry must not meet the quota its first attempt used
     try:
-        return rows((await call(rest.from_("chat_messages").insert({"id": question_id, **payload}).execute())).data)[0]
+        return await _insert_question(rest, {"id": question_id, **payload})
     except Conflict:  # stored meanwhile (two retries at once), or another message's id
         if (stored := await _same_question(rest, question_id, session_id, content)) is not None:
             return stored
         raise MessageIdTaken(field="message_id") from None
+
+
+async def _insert_question(rest: AsyncPostgrestClient, payload: dict[str, Any]) -> dict[str, Any]:
+    """The question's row. RLS refuses it (42501) when its session is not the caller's, which is
+    what a session deleted since it was found has become: that is SessionNotFound, not Forbidden."""
+    try:
+        return rows((await call(rest.from_("chat_messages").insert(payload).execute())).data)[0]
+    except Forbidden:
+        await find_session(rest, str(payload["session_id"]))  # SessionNotFound when it is gone
+        raise
 
 
 async def _same_question(

@@ -278,3 +278,24 @@ async def test_stop_frames_stop_only_this_sessions_answers_and_refuse_a_bad_id(
         assert await cancelled() == {first[1], second[1]}
         assert (await stop({}))["data"] == {"stopped": 3}  # all in flight here, the two asked already included
         assert await cancelled() == {first[1], second[1], third[1]}
+
+
+async def test_a_socket_whose_session_is_deleted_says_so_and_closes_4404(
+    http: httpx.AsyncClient, api: ApiProcess, alice: ApiUser, pg: asyncpg.Connection
+) -> None:
+    """The chat is deleted (another tab) while its socket is open: the next question is refused as
+    SessionNotFound, the socket closes 4404 as a join of a missing session does, and nothing is
+    stored. It was an error frame `Forbidden` ("You may not do this."), and the socket served on."""
+    session = await new_session(http, alice)
+    async with websockets.connect(f"{api.ws_url}/ws/chat/{session['id']}?token={alice.access_token}") as socket:
+        await socket.send(json.dumps({"type": "ping"}))
+        assert (await _frames_until(socket, lambda f: True))[0]["type"] == "pong"  # serving
+        deleted = await http.delete(f"/api/sessions/{session['id']}", headers=alice.headers)
+        assert deleted.status_code == 200
+        await socket.send(json.dumps({"type": "user_message", "data": {"message": "还在吗？"}}))
+        refused = (await _frames_until(socket, lambda f: True))[0]
+        assert (refused["type"], refused["data"]["code"]) == ("error", "SessionNotFound")
+        with pytest.raises(websockets.ConnectionClosed):
+            await _frames_until(socket, lambda f: True)
+        assert (socket.close_code, socket.close_reason) == (4404, "SessionNotFound")
+    assert await pg.fetchval("select count(*) from chat_messages where session_id = $1", uuid.UUID(session["id"])) == 0
