@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import uuid
 
+import asyncpg
 import httpx
+import pytest
+from postgrest.exceptions import APIError
 
-from tests.api.conftest import ApiUser, error_of, make_admin
+from tests.api.conftest import ApiUser, client_for, error_of, make_admin
 from tests.conftest import LocalStack
 
 SEED_ENGLISH = {
@@ -220,3 +223,40 @@ async def test_an_admin_edits_a_builtin_roles_english_texts_for_everyone(
             headers=admin.headers,
         )
         assert restored.status_code == 200, restored.text
+
+
+async def test_an_admin_cannot_give_a_builtin_role_a_slug_a_custom_role_has(
+    http: httpx.AsyncClient, stack: LocalStack, alice: ApiUser, pg: asyncpg.Connection
+) -> None:
+    """A role's slug names one role for each user (the chats' role_id, the worker's prompt): a custom
+    role could not take a built-in's slug, but an admin could add a built-in role (REST, as the
+    admin) with the slug of a user's custom role, or rename one to it. That user then listed two
+    roles of one id, and their chats with their own persona could be answered with the admin's."""
+    slug = f"pirate-{uuid.uuid4().hex[:6]}"
+    mine = await http.post(
+        "/api/roles", json={"id": slug, "name": "Mine", "system_prompt": "mine"}, headers=alice.headers
+    )
+    assert mine.status_code == 201, mine.text
+    admin = await client_for(stack, await make_admin(stack, http))
+    spare = f"spare-{uuid.uuid4().hex[:6]}"
+    try:
+        with pytest.raises(APIError) as taken:
+            await (
+                admin.from_("ai_roles")
+                .insert({"slug": slug, "name": "Admin's", "system_prompt": "admin", "created_by": None})
+                .execute()
+            )
+        assert taken.value.code == "23505"
+        await (
+            admin.from_("ai_roles")
+            .insert({"slug": spare, "name": "Spare", "system_prompt": "spare", "created_by": None})
+            .execute()
+        )
+        with pytest.raises(APIError) as renamed:
+            await admin.from_("ai_roles").update({"slug": slug}).eq("slug", spare).is_("created_by", "null").execute()
+        assert renamed.value.code == "23505"
+        listed = (await http.get("/api/roles", headers=alice.headers)).json()["roles"]
+        assert [(r["name"], r["is_custom"]) for r in listed if r["id"] == slug] == [("Mine", True)]
+        assert [r["id"] for r in listed if r["name"] == "Spare"] == [spare]
+    finally:
+        await pg.execute("delete from ai_roles where slug in ($1, $2) and created_by is null", slug, spare)
