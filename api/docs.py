@@ -5,6 +5,11 @@ swagger-ui-dist build) and are served at /schema/assets/; the pages are Swagger 
 /schema/swagger (and /schema) plus the raw schema at /schema/openapi.json. Litestar's other pages
 (ReDoc, Stoplight Elements, RapiDoc, Scalar) load their scripts and the favicon from public CDNs,
 so they are not offered: on a machine without internet they were blank.
+
+`errors(...)` documents an operation's error answers: each in the API's envelope (ErrorEnvelope,
+api/errors.py), with the codes a status carries (docs/ERROR_CODES.md). Every /api operation
+documents 400, 500 and 503, a signed-in one 401, and each its own others; without it the schema
+showed one 400 in Litestar's shape ({status_code, detail, extra}), which no route answers.
 """
 
 from __future__ import annotations
@@ -13,10 +18,37 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from litestar import Router
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.plugins import JsonRenderPlugin, OpenAPIRenderPlugin, SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 
+from api.errors import ErrorEnvelope
+
 ASSETS = "/schema/assets"
+
+_MEANS = {
+    400: "ValidationError: the request is malformed (not JSON, a wrong type, a missing field); `field` names it",
+    401: "NotAuthenticated, InvalidToken, TokenExpired (InvalidCredentials at login): no valid Bearer token",
+    403: "Forbidden, or the code saying why (RoleNotEditable, AdminOnly, EmailNotConfirmed, AccountDisabled, ...)",
+    404: "SessionNotFound, RoleNotFound, ...: missing, or another user's (indistinguishable on purpose)",
+    409: "UsernameTaken, EmailTaken, SlugTaken, MessageIdTaken, SessionIdTaken, ...: taken already",
+    413: "PayloadTooLarge: the body is over the API's limit",
+    422: "a value breaks a rule (EmptyValue, TooLong, InvalidText, WeakPassword, InvalidEmail, ...); `field` names it",
+    429: "RateLimited, QuotaExceeded: try again after Retry-After seconds (QuotaExceeded carries `resets_at`)",
+    500: "InternalError: our bug, logged with the request id",
+    503: "UpstreamUnavailable: a backing service does not answer; try again",
+    504: "AnswerTimeout: the answer is still being written; `message_id` is the stored question's",
+}
+
+
+def errors(*statuses: int, signed_in: bool = True) -> dict[int, ResponseSpec]:
+    """The error answers of an operation that answers `statuses` besides 400, 500, 503 (and 401 when
+    `signed_in`), all in the API's envelope."""
+    wanted = {400, 500, 503, *statuses} | ({401} if signed_in else set())
+    return {
+        status: ResponseSpec(data_container=ErrorEnvelope, description=_MEANS[status], generate_examples=False)
+        for status in sorted(wanted)
+    }
 
 
 def swagger_ui_dir() -> Path:

@@ -19,6 +19,7 @@ from supabase_auth.types import User
 
 from api.audit import SecurityEvents
 from api.autherrors import auth_call
+from api.docs import errors
 from api.errors import BadRequest, Forbidden, InvalidCredentials, InvalidToken, SecondFactorRequired
 from api.export import export_document
 from api.ratelimit import RateLimiter
@@ -49,7 +50,7 @@ class AccountController(Controller):
     path = "/api/account"
     tags = ["account"]  # noqa: RUF012
 
-    @get("/export")
+    @get("/export", responses=errors(403))
     async def export(self, user: CurrentUser, upstream: Upstream, events: SecurityEvents, ip: str) -> Stream:
         """Everything of the caller's as one JSON document, streamed (any size). Asked of Auth first,
         as a deletion is: RLS hides a two-factor user's data at aal1, and a deleted account's
@@ -67,7 +68,7 @@ class AccountController(Controller):
             },
         )
 
-    @delete("/", status_code=200)
+    @delete("/", status_code=200, responses=errors(403, 413, 429))
     async def delete_account(
         self,
         *,

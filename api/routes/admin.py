@@ -17,6 +17,7 @@ from msgspec import UNSET, Struct, UnsetType
 from postgrest import AsyncPostgrestClient
 
 from api import rules
+from api.docs import errors
 from api.errors import AdminOnly, BadRequest, PlanNotFound, RoleNotFound, UserNotFound
 from api.routes.usage import UsageResponse, usage_of
 from api.schemas import RoleTexts
@@ -127,7 +128,7 @@ class AdminController(Controller):
     path = "/api/admin"
     tags = ["admin"]  # noqa: RUF012
 
-    @get("/users")
+    @get("/users", responses=errors(403))
     async def users(
         self,
         user: CurrentUser,
@@ -148,7 +149,7 @@ class AdminController(Controller):
         await _audit(rest, "list_users", None, q=term)
         return AdminUsersResponse(success=True, users=[_admin_user(row) for row in found])
 
-    @get("/users/{user_id:str}/usage")
+    @get("/users/{user_id:str}/usage", responses=errors(403, 404))
     async def user_usage(
         self, user_id: str, user: CurrentUser, upstream: Upstream, days: int = Parameter(default=30, ge=1, le=366)
     ) -> UsageResponse:
@@ -160,7 +161,7 @@ class AdminController(Controller):
         await _audit(rest, "view_usage", user_id)
         return usage
 
-    @patch("/users/{user_id:str}")
+    @patch("/users/{user_id:str}", responses=errors(403, 404, 413))
     async def update_user(
         self, user_id: str, data: AdminUserUpdate, user: CurrentUser, upstream: Upstream
     ) -> AdminUsersResponse:
@@ -180,13 +181,13 @@ class AdminController(Controller):
         found = rows((await call(rest.from_("profiles").select(USER_COLUMNS).eq("id", user_id).execute())).data)
         return AdminUsersResponse(success=True, users=[_admin_user(row) for row in found])
 
-    @get("/plans")
+    @get("/plans", responses=errors(403))
     async def plans(self, user: CurrentUser, upstream: Upstream) -> ItemsResponse:
         _admin(user)
         found = await call(upstream.rest(user.token).from_("plans").select(PLAN_COLUMNS).order("sort_order").execute())
         return ItemsResponse(success=True, items=rows(found.data))
 
-    @patch("/plans/{plan_id:str}")
+    @patch("/plans/{plan_id:str}", responses=errors(403, 404, 413, 422))
     async def update_plan(self, plan_id: str, data: PlanUpdate, user: CurrentUser, upstream: Upstream) -> ItemResponse:
         _admin(user)
         changes = _changes(data)
@@ -205,14 +206,14 @@ class AdminController(Controller):
             raise PlanNotFound()
         return ItemResponse(success=True, item=updated[0])
 
-    @get("/roles")
+    @get("/roles", responses=errors(403))
     async def roles(self, user: CurrentUser, upstream: Upstream) -> ItemsResponse:
         """Built-in roles, inactive ones included."""
         _admin(user)
         query = upstream.rest(user.token).from_("ai_roles").select(ROLE_COLUMNS).is_("created_by", "null")
         return ItemsResponse(success=True, items=rows((await call(query.order("sort_order").execute())).data))
 
-    @patch("/roles/{slug:str}")
+    @patch("/roles/{slug:str}", responses=errors(403, 404, 413, 422))
     async def update_role(
         self, slug: str, data: BuiltinRoleUpdate, user: CurrentUser, upstream: Upstream
     ) -> ItemResponse:

@@ -17,6 +17,7 @@ from supabase_auth.types import AuthResponse, Session
 from api import rules
 from api.audit import SecurityEvents
 from api.autherrors import auth_call, auth_error, transport_error
+from api.docs import errors
 from api.errors import (
     ApiError,
     BadRequest,
@@ -75,7 +76,7 @@ class AuthController(Controller):
     path = "/api/auth"
     tags = ["auth"]  # noqa: RUF012 - Litestar reads it as a class attribute
 
-    @post("/register", status_code=201)
+    @post("/register", status_code=201, responses=errors(409, 413, 422, 429, signed_in=False))
     async def register(
         self, data: RegisterRequest, upstream: Upstream, limiter: RateLimiter, ip: str
     ) -> RegisterResponse:
@@ -97,7 +98,7 @@ class AuthController(Controller):
             raise ApiError("Auth signed the user up but returned no user.")
         return RegisterResponse(success=True, message="Registration successful", user_id=result.user.id)
 
-    @post("/login", status_code=200)
+    @post("/login", status_code=200, responses=errors(401, 403, 413, 422, 429, signed_in=False))
     async def login(
         self, data: LoginRequest, upstream: Upstream, limiter: RateLimiter, events: SecurityEvents, ip: str
     ) -> LoginResponse:
@@ -117,7 +118,7 @@ class AuthController(Controller):
             raise transport_error(exc) from exc
         return await _session_response(upstream, result)
 
-    @post("/refresh", status_code=200)
+    @post("/refresh", status_code=200, responses=errors(401, 413, 429, signed_in=False))
     async def refresh(
         self, data: RefreshRequest, upstream: Upstream, limiter: RateLimiter, events: SecurityEvents, ip: str
     ) -> LoginResponse:
@@ -134,13 +135,13 @@ class AuthController(Controller):
             raise transport_error(exc) from exc
         return await _session_response(upstream, result)
 
-    @post("/logout", status_code=200)
+    @post("/logout", status_code=200, responses=errors())
     async def logout(self, user: CurrentUser, upstream: Upstream) -> Ok:
         async with auth_call():
             await upstream.auth().admin.sign_out(user.token, "global")
         return Ok(message="Signed out")
 
-    @get("/me")
+    @get("/me", responses=errors())
     async def me(self, user: CurrentUser, upstream: Upstream) -> MeResponse:
         async with auth_call():
             found: Any = await upstream.auth().get_user(user.token)

@@ -23,6 +23,7 @@ from litestar.params import Parameter
 from api import rules
 from api.conversation import find_session, post_question, role_for_turn, stop_answers, wait_for_answer
 from api.database import Caller
+from api.docs import errors
 from api.errors import AnswerTimeout, ApiError, BadRequest, SessionNotFound, TokenExpired
 from api.history import decode_cursor, page_of_history
 from api.metrics import Metrics
@@ -49,7 +50,7 @@ class ChatController(Controller):
     path = "/api/chat"
     tags = ["chat"]  # noqa: RUF012
 
-    @post("/send", status_code=200)
+    @post("/send", status_code=200, responses=errors(403, 404, 409, 413, 422, 429, 504))
     async def send(
         self,
         *,
@@ -102,7 +103,7 @@ class ChatController(Controller):
             model=answer.get("model"),
         )
 
-    @get("/history")
+    @get("/history", responses=errors(404, 422))
     async def history(
         self,
         *,
@@ -126,7 +127,7 @@ class ChatController(Controller):
             success=True, messages=messages, total=total, page=page, limit=limit, next_cursor=next_cursor
         )
 
-    @get("/search")
+    @get("/search", responses=errors(404))
     async def search(
         self,
         *,
@@ -146,7 +147,7 @@ class ChatController(Controller):
             raise SessionNotFound(session_id=session_id)
         return SearchResponse(success=True, results=_hits.decode(found))
 
-    @post("/stop", status_code=200)
+    @post("/stop", status_code=200, responses=errors(404, 413, 422))
     async def stop(self, data: StopRequest, user: CurrentUser, upstream: Upstream) -> StopResponse:
         """Stop answers: one (by either message's id) or a session's; a question not yet claimed is
         ended before any worker answers it."""

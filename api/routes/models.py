@@ -6,6 +6,7 @@ from __future__ import annotations
 import msgspec
 from litestar import Controller, get
 
+from api.docs import errors
 from api.schemas import ModelOut, ModelsResponse
 from api.security import CurrentUser
 from api.upstream import Upstream, call, rows
@@ -17,7 +18,7 @@ class ModelController(Controller):
     path = "/api/models"
     tags = ["models"]  # noqa: RUF012
 
-    @get("/")
+    @get("/", responses=errors())
     async def list_models(self, user: CurrentUser, upstream: Upstream) -> ModelsResponse:
         query = upstream.rest(user.token).from_("models").select(MODEL_COLUMNS).eq("is_active", True)
         response = await call(query.order("sort_order").order("id").execute())

@@ -10,6 +10,7 @@ from msgspec import UNSET
 
 from api import rules
 from api.database import Caller
+from api.docs import errors
 from api.errors import Conflict, NotFound, UsernameTaken
 from api.schemas import ProfileOut, ProfileResponse, ProfileUpdate
 from api.security import CurrentUser
@@ -43,14 +44,14 @@ class ProfileController(Controller):
     path = "/api/profile"
     tags = ["profile"]  # noqa: RUF012
 
-    @get("/")
+    @get("/", responses=errors(404))
     async def get_profile(self, caller: Caller) -> ProfileResponse:
         found = await caller.read_rows(ProfileOut, "select facade.profile($1, $2)", uuid.UUID(caller.user.id))
         if not found:
             raise NotFound("No profile for this user.", code="ProfileNotFound")
         return ProfileResponse(success=True, profile=found[0])
 
-    @patch("/")
+    @patch("/", responses=errors(404, 409, 413, 422))
     async def update_profile(self, data: ProfileUpdate, user: CurrentUser, upstream: Upstream) -> ProfileResponse:
         changes: dict[str, Any] = {}
         if data.username is not UNSET:

@@ -17,6 +17,7 @@ from postgrest import AsyncPostgrestClient
 from api import rules
 from api.conversation import find_role
 from api.database import Caller
+from api.docs import errors
 from api.errors import Conflict, RoleNotEditable, RoleNotFound, SlugTaken
 from api.schemas import Ok, RoleCreate, RoleOut, RoleResponse, RolesResponse, RoleTexts, RoleUpdate
 from api.security import CurrentUser
@@ -56,12 +57,12 @@ class RoleController(Controller):
     path = "/api/roles"
     tags = ["roles"]  # noqa: RUF012
 
-    @get("/")
+    @get("/", responses=errors())
     async def list_roles(self, caller: Caller) -> RolesResponse:
         found = await caller.read_rows(RoleOut, "select facade.roles($1, null, null)")
         return RolesResponse(success=True, roles=found)
 
-    @get("/{role_id:str}")
+    @get("/{role_id:str}", responses=errors(404))
     async def get_role(self, role_id: str, caller: Caller) -> RoleResponse:
         by_id = rules.is_uuid(role_id)
         if not by_id and len(role_id) > 64:
@@ -76,7 +77,7 @@ class RoleController(Controller):
             raise RoleNotFound()
         return RoleResponse(success=True, role=found[0])
 
-    @post("/", status_code=201)
+    @post("/", status_code=201, responses=errors(409, 413, 422))
     async def create_role(self, data: RoleCreate, user: CurrentUser, upstream: Upstream) -> RoleResponse:
         payload = {
             "slug": rules.slug(data.id) if data.id else f"custom-{uuidlib.uuid4().hex[:12]}",
@@ -95,7 +96,7 @@ class RoleController(Controller):
             raise SlugTaken(field="id") from exc
         return RoleResponse(success=True, role=role_out(rows(response.data)[0]))
 
-    @patch("/{role_id:str}")
+    @patch("/{role_id:str}", responses=errors(403, 404, 409, 413, 422))
     async def update_role(self, role_id: str, data: RoleUpdate, user: CurrentUser, upstream: Upstream) -> RoleResponse:
         rest = upstream.rest(user.token)
         role = await _own_role(rest, role_id)
@@ -127,7 +128,7 @@ class RoleController(Controller):
             raise RoleNotFound()
         return RoleResponse(success=True, role=role_out(updated[0]))
 
-    @delete("/{role_id:str}", status_code=200)
+    @delete("/{role_id:str}", status_code=200, responses=errors(403, 404))
     async def delete_role(self, role_id: str, user: CurrentUser, upstream: Upstream) -> Ok:
         rest = upstream.rest(user.token)
         role = await _own_role(rest, role_id)

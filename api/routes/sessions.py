@@ -17,6 +17,7 @@ from postgrest import AsyncPostgrestClient
 from api import rules
 from api.conversation import find_role, find_session
 from api.database import Caller
+from api.docs import errors
 from api.errors import Conflict, SessionIdTaken, SessionNotFound
 from api.schemas import Ok, SessionCreate, SessionOut, SessionResponse, SessionsResponse, SessionUpdate
 from api.security import CurrentUser
@@ -60,7 +61,7 @@ class SessionController(Controller):
     path = "/api/sessions"
     tags = ["sessions"]  # noqa: RUF012
 
-    @get("/")
+    @get("/", responses=errors())
     async def list_sessions(
         self,
         caller: Caller,
@@ -73,7 +74,7 @@ class SessionController(Controller):
         )
         return SessionsResponse(success=True, sessions=found, page=page, limit=limit)
 
-    @post("/", status_code=201)
+    @post("/", status_code=201, responses=errors(404, 409, 413, 422))
     async def create_session(self, data: SessionCreate, user: CurrentUser, upstream: Upstream) -> SessionResponse:
         """A new session; with the client's `id` for it, sending it again (its answer was lost)
         returns the session that id made, and another user's id is SessionIdTaken (409)."""
@@ -94,7 +95,7 @@ class SessionController(Controller):
             return await _one(rest, stored[0])
         return await _one(rest, rows(response.data)[0])
 
-    @get("/{session_id:str}")
+    @get("/{session_id:str}", responses=errors(404))
     async def get_session(self, session_id: str, caller: Caller) -> SessionResponse:
         if not rules.is_uuid(session_id):
             raise SessionNotFound()
@@ -103,7 +104,7 @@ class SessionController(Controller):
             raise SessionNotFound(session_id=session_id)
         return SessionResponse(success=True, session=found[0])
 
-    @patch("/{session_id:str}")
+    @patch("/{session_id:str}", responses=errors(404, 413, 422))
     async def update_session(
         self, session_id: str, data: SessionUpdate, user: CurrentUser, upstream: Upstream
     ) -> SessionResponse:
@@ -122,7 +123,7 @@ class SessionController(Controller):
             raise SessionNotFound()
         return await _one(rest, updated[0])
 
-    @delete("/{session_id:str}", status_code=200)
+    @delete("/{session_id:str}", status_code=200, responses=errors(404))
     async def delete_session(self, session_id: str, user: CurrentUser, upstream: Upstream) -> Ok:
         rest = upstream.rest(user.token)
         if not rules.is_uuid(session_id):

@@ -19,6 +19,7 @@ from postgrest import APIError, AsyncPostgrestClient
 from postgrest.types import ReturnMethod
 
 from api import rules
+from api.docs import errors
 from api.errors import ApiError, SessionNotFound, ShareIdTaken, ShareNotFound
 from api.security import CurrentUser
 from api.upstream import Upstream, call, rest_error, rows
@@ -117,7 +118,7 @@ async def _rpc(
         raise rest_error(exc) from exc
 
 
-@post("/api/sessions/{session_id:str}/share", status_code=201, tags=["shares"])
+@post("/api/sessions/{session_id:str}/share", status_code=201, tags=["shares"], responses=errors(404, 409, 413, 422))
 async def create_share(
     session_id: str, user: CurrentUser, upstream: Upstream, data: ShareRequest | None = None
 ) -> ShareMadeResponse:
@@ -144,7 +145,7 @@ async def create_share(
     )
 
 
-@get("/api/share/{token:str}", tags=["shares"], security=[{}])
+@get("/api/share/{token:str}", tags=["shares"], security=[{}], responses=errors(404, signed_in=False))
 async def read_share(token: str, upstream: Upstream) -> Response[SharedResponse]:
     """The shared conversation, for anyone with the link; search engines are told not to index it."""
     if not 16 <= len(token) <= 64 or not set(token) <= _TOKEN_CHARS:
@@ -159,7 +160,7 @@ async def read_share(token: str, upstream: Upstream) -> Response[SharedResponse]
     )
 
 
-@get("/api/shares", tags=["shares"])
+@get("/api/shares", tags=["shares"], responses=errors(404))
 async def list_shares(user: CurrentUser, upstream: Upstream, session_id: str | None = None) -> SharesResponse:
     """The caller's share links, newest first (optionally of one session)."""
     query = upstream.rest(user.token).from_("chat_shares").select(SHARE_COLUMNS)
@@ -171,7 +172,7 @@ async def list_shares(user: CurrentUser, upstream: Upstream, session_id: str | N
     return SharesResponse(shares=[msgspec.convert(r, ShareSummary, strict=False) for r in rows(response.data)])
 
 
-@delete("/api/shares/{share_id:str}", status_code=200, tags=["shares"])
+@delete("/api/shares/{share_id:str}", status_code=200, tags=["shares"], responses=errors(404))
 async def revoke_share(share_id: str, user: CurrentUser, upstream: Upstream) -> ShareSummary:
     """Revoke a link: its share is deleted and the link answers 404 from now on."""
     if not rules.is_uuid(share_id):

@@ -13,6 +13,7 @@ from litestar.params import Parameter
 from msgspec import Struct
 from postgrest import AsyncPostgrestClient
 
+from api.docs import errors
 from api.errors import UserNotFound
 from api.security import CurrentUser
 from api.upstream import Upstream, call, rows
@@ -62,7 +63,7 @@ class UsageController(Controller):
     path = "/api/usage"
     tags = ["usage"]  # noqa: RUF012
 
-    @get("/")
+    @get("/", responses=errors())
     async def usage(
         self, user: CurrentUser, upstream: Upstream, days: int = Parameter(default=30, ge=1, le=366)
     ) -> UsageResponse:

@@ -77,3 +77,38 @@ async def test_openapi_schema_and_docs_are_served(http: httpx.AsyncClient) -> No
     schema = (await http.get("/schema/openapi.json")).json()
     assert {"/api/auth/register", "/api/chat/send", "/api/chat/history", "/api/roles"} <= set(schema["paths"])
     assert (await http.get("/schema/swagger")).status_code == 200
+
+
+async def test_the_schema_documents_each_operations_errors_in_the_envelope_they_come_in(
+    http: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    """Generated clients read errors by the schema. It documented one error, a 400 in Litestar's
+    own shape ({status_code, detail, extra}), which no route answers, and none of the 401, 404,
+    409, 422, 429 or 504 the routes do answer (in {success, error: {code, message, field}, request_id})."""
+    schema = (await http.get("/schema/openapi.json")).json()
+    envelope = schema["components"]["schemas"]["ErrorEnvelope"]
+    assert set(envelope["properties"]) == {"success", "error", "request_id"}
+    operations = {
+        f"{method.upper()} {path}": operation
+        for path, item in schema["paths"].items()
+        if path.startswith("/api/")
+        for method, operation in item.items()
+    }
+    for name, operation in operations.items():
+        errors = {status: r for status, r in operation["responses"].items() if not status.startswith("2")}
+        assert {"400", "500", "503"} <= set(errors), name
+        for status, response in errors.items():
+            ref = response["content"]["application/json"]["schema"]["$ref"]
+            assert ref == "#/components/schemas/ErrorEnvelope", (name, status)
+        if name != "GET /api/share/{token}" and not name.startswith("POST /api/auth/"):
+            assert "401" in errors, name
+    documented = {name: set(op["responses"]) for name, op in operations.items()}
+    assert {"409", "422"} <= documented["POST /api/roles"]
+    assert {"403", "404", "409", "422"} <= documented["PATCH /api/roles/{role_id}"]
+    assert {"403", "404"} <= documented["DELETE /api/roles/{role_id}"]
+    assert {"404", "409", "413", "422", "429", "504"} <= documented["POST /api/chat/send"]
+    assert {"409", "422", "429"} <= documented["POST /api/auth/register"]
+    assert {"401", "403", "429"} <= documented["POST /api/auth/login"]
+    # What the schema says is what comes: a refused role in the documented envelope.
+    refused = await http.post("/api/roles", json={"name": " ", "system_prompt": "p"}, headers=alice.headers)
+    assert (refused.status_code, set(refused.json())) == (422, {"success", "error", "request_id"})
