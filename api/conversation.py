@@ -17,7 +17,7 @@ from api.replies import ReplyFeed, wait_while_alive
 from api.upstream import call, rows
 
 SESSION_COLUMNS = "id,title,role_id,is_active,message_count,last_message_at,created_at,updated_at,pinned_at"
-ROLE_COLUMNS = "id,slug,name,description,avatar_url,system_prompt,created_by,translations"
+ROLE_COLUMNS = "id,slug,name,description,avatar_url,system_prompt,created_by,translations,is_active"
 MESSAGE_COLUMNS = (
     "id,session_id,message_type,content,role_id,status,reply_to,tokens_used,response_time,"
     "model,finish_reason,error_code,error_message,created_at"
@@ -34,26 +34,29 @@ async def find_session(rest: AsyncPostgrestClient, session_id: str) -> dict[str,
     return found[0]
 
 
-async def find_role(rest: AsyncPostgrestClient, role_id: str) -> dict[str, Any]:
-    """A role the user can see, by slug (`tech_expert`) or by uuid."""
+async def find_role(rest: AsyncPostgrestClient, role_id: str, *, active: bool = False) -> dict[str, Any]:
+    """A role the user can see, by slug (`tech_expert`) or by uuid; with `active`, one a chat may use:
+    the worker answers with active roles only, so an inactive one (its owner switched it off, or a
+    built-in one an admin did, which admins still read) is not found for a chat."""
     column = "id" if rules.is_uuid(role_id) else "slug"
     if column == "slug" and len(role_id) > 64:
         raise RoleNotFound()
     response = await call(rest.from_("ai_roles").select(ROLE_COLUMNS).eq(column, role_id).execute())
     found = rows(response.data)
-    if not found:
+    if not found or (active and found[0].get("is_active") is False):
         raise RoleNotFound()
     # A user's custom role wins over nothing else: slugs of custom roles never equal a built-in's.
     return found[0]
 
 
 async def role_for_turn(rest: AsyncPostgrestClient, session: dict[str, Any], role_id: str | None) -> dict[str, Any]:
-    """The role named in the request, else the session's, else the built-in assistant."""
+    """The active role named in the request, else the session's while it is active, else the
+    built-in assistant: the role the worker answers with (worker_claim_contexts)."""
     if role_id:
-        return await find_role(rest, role_id)
+        return await find_role(rest, role_id, active=True)
     if session.get("role_id"):
         try:
-            return await find_role(rest, str(session["role_id"]))
+            return await find_role(rest, str(session["role_id"]), active=True)
         except RoleNotFound:
             pass
     return await find_role(rest, "assistant")

@@ -83,7 +83,7 @@ class SessionController(Controller):
         if data.id is not None:
             payload["id"] = rules.uuid_field(data.id, "id")
         if data.role_id:
-            payload["role_id"] = (await find_role(rest, data.role_id))["id"]
+            payload["role_id"] = (await find_role(rest, data.role_id, active=True))["id"]
         try:
             response = await call(rest.from_("chat_sessions").insert(payload).execute())
         except Conflict:
@@ -114,7 +114,7 @@ class SessionController(Controller):
         if data.title is not UNSET:
             changes["title"] = _title(data.title)
         if data.role_id is not UNSET:
-            changes["role_id"] = (await find_role(rest, data.role_id))["id"]
+            changes["role_id"] = (await find_role(rest, data.role_id, active=True))["id"]
         if not changes:
             return await _one(rest, session)
         response = await call(rest.from_("chat_sessions").update(changes).eq("id", session["id"]).execute())

@@ -260,3 +260,45 @@ async def test_an_admin_cannot_give_a_builtin_role_a_slug_a_custom_role_has(
         assert [r["id"] for r in listed if r["name"] == "Spare"] == [spare]
     finally:
         await pg.execute("delete from ai_roles where slug in ($1, $2) and created_by is null", slug, spare)
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_role_its_owner_switched_off_is_not_found_for_a_chat(
+    http: httpx.AsyncClient, stack: LocalStack, alice: ApiUser, pg: asyncpg.Connection
+) -> None:
+    """A custom role set inactive (REST: ai_roles.is_active, the seed's column) leaves the roles list,
+    and the worker answers with active roles only. A chat could still be bound to it and a question
+    sent with it: accepted under its name, stored with its id, then answered by the assistant's
+    prompt. Now it is RoleNotFound there, as an inactive built-in role is, and nothing is stored;
+    a session bound to it before answers as the assistant, as the worker does."""
+    slug = f"quiet-{uuid.uuid4().hex[:6]}"
+    made = await http.post(
+        "/api/roles", json={"id": slug, "name": "Quiet", "system_prompt": "q"}, headers=alice.headers
+    )
+    assert made.status_code == 201, made.text
+    bound = (await http.post("/api/sessions", json={"role_id": slug}, headers=alice.headers)).json()["session"]
+    rest = await client_for(stack, alice)
+    switched = await rest.from_("ai_roles").update({"is_active": False}).eq("slug", slug).execute()
+    assert switched.data[0]["is_active"] is False
+    listed = (await http.get("/api/roles", headers=alice.headers)).json()["roles"]
+    assert slug not in {r["id"] for r in listed}
+    session = (await http.post("/api/sessions", json={}, headers=alice.headers)).json()["session"]
+    for method, path, body in (
+        ("POST", "/api/sessions", {"role_id": slug}),
+        ("PATCH", f"/api/sessions/{session['id']}", {"role_id": slug}),
+        ("POST", "/api/chat/send", {"session_id": session["id"], "message": "hi", "role_id": slug}),
+    ):
+        refused = await http.request(method, path, json=body, headers=alice.headers)
+        assert (refused.status_code, error_of(refused)["code"]) == (404, "RoleNotFound"), (method, path)
+    stored = await pg.fetchval("select count(*) from chat_messages where user_id = $1", uuid.UUID(alice.id))
+    assert stored == 0
+    sessions = await pg.fetchval("select count(*) from chat_sessions where user_id = $1", uuid.UUID(alice.id))
+    assert sessions == 2
+    still = await http.get(f"/api/roles/{slug}", headers=alice.headers)  # its owner still reads and edits it
+    assert still.status_code == 200
+    sent = await http.post("/api/chat/send", json={"session_id": bound["id"], "message": "hi"}, headers=alice.headers)
+    assert sent.status_code == 200, sent.text
+    asked = await pg.fetchval(
+        "select role_id from chat_messages where id = $1", uuid.UUID(sent.json()["user_message_id"])
+    )
+    assert asked == "assistant"
