@@ -193,7 +193,9 @@ async def test_an_image_in_an_earlier_turn_is_seen_by_the_model_and_stored_with_
     with pytest.raises(openai.BadRequestError) as answered_with_one:  # an assistant's message is text
         await sdk.chat.completions.create(
             model="qwen-turbo",
-            messages=[{"role": "assistant", "content": [image(data_uri(10, 10))]}, {"role": "user", "content": "b"}],
+            messages=cast(
+                Any, [{"role": "assistant", "content": [image(data_uri(10, 10))]}, {"role": "user", "content": "b"}]
+            ),
         )
     assert answered_with_one.value.code == "unsupported_content"
     assert await pg.fetchval(QUESTIONS, alice.id) == 1

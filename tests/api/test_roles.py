@@ -10,7 +10,7 @@ import pytest
 from postgrest.exceptions import APIError
 
 from tests.api.conftest import ApiUser, client_for, error_of, make_admin
-from tests.conftest import LocalStack
+from tests.conftest import LocalStack, rows_of
 
 SEED_ENGLISH = {
     "assistant": {
@@ -279,7 +279,7 @@ async def test_a_role_its_owner_switched_off_is_not_found_for_a_chat(
     bound = (await http.post("/api/sessions", json={"role_id": slug}, headers=alice.headers)).json()["session"]
     rest = await client_for(stack, alice)
     switched = await rest.from_("ai_roles").update({"is_active": False}).eq("slug", slug).execute()
-    assert switched.data[0]["is_active"] is False
+    assert rows_of(switched.data)[0]["is_active"] is False
     listed = (await http.get("/api/roles", headers=alice.headers)).json()["roles"]
     assert slug not in {r["id"] for r in listed}
     session = (await http.post("/api/sessions", json={}, headers=alice.headers)).json()["session"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import asyncpg
 import pytest
@@ -96,6 +97,23 @@ async def test_nobody_stops_another_users_questions_and_a_second_factor_is_asked
             await db.fetchval("select chat_stop($1::uuid, null)", session)
 
 
+async def waits_for_a_lock(dsn: str, pid: int, task: asyncio.Future[Any]) -> bool:
+    """Whether the backend `pid` comes to wait for a lock while `task` (its statement) is not done;
+    read from a connection of its own (a transaction keeps its first view of pg_stat_activity)."""
+    watcher = await asyncpg.connect(dsn)
+    try:
+        for _ in range(400):
+            waiting = await watcher.fetchval("select wait_event_type from pg_stat_activity where pid = $1", pid)
+            if waiting == "Lock":
+                return not task.done()
+            if task.done():
+                return False
+            await asyncio.sleep(0.025)
+        return False
+    finally:
+        await watcher.close()
+
+
 async def expire(db: asyncpg.Connection, answer: str) -> None:
     """The answer's lease runs out (its worker died, or did not renew it in time)."""
     await db.execute("update chat_messages set lease_expires_at = now() - interval '1 second' where id = $1", answer)
@@ -163,9 +181,8 @@ async def test_a_stop_and_a_claim_of_an_expired_answer_at_once_end_it_once(
                 else:
                     await stop(other, user, None, question)
                     stopping = asyncio.ensure_future(db.fetch(CLAIM, [question], "w2"))
-                await asyncio.sleep(0.3)
-                assert not stopping.done()  # waits for the other's row lock
-            result = await stopping
+                assert await waits_for_a_lock(db_dsn, db.get_server_pid(), stopping)  # the other's row lock
+            result: object = await stopping
         finally:
             await other.close()
         row = await db.fetchrow(
