@@ -430,3 +430,31 @@ async def test_deleting_a_requested_answer_before_it_starts_releases_it(
     await db.execute("delete from chat_messages where id = $1", second)
     row = await db.fetchrow("select state, charged from usage_ledger where message_id = $1", second)
     assert tuple(row) == ("released", 0)
+
+
+async def test_a_role_that_searches_is_within_the_plans_web_search(
+    db: asyncpg.Connection, alice: tuple[str, str]
+) -> None:
+    """A role's `enable_search` makes the worker search every question asked with it, as the web
+    app's switch does: a plan without web search refuses those questions too, at every door."""
+    user, session = alice
+    await db.execute("insert into plans (id, name, allow_search) values ('plain', 'Plain', false)")
+    await db.execute("update user_plans set plan_id = 'plain' where user_id = $1", user)
+    await db.execute(
+        "insert into ai_roles (slug, name, system_prompt, personality, created_by)"
+        " values ('searcher', 'Searcher', 'Look it up.', '{\"enable_search\": true}', $1),"
+        " ('reader', 'Reader', 'Answer.', '{\"enable_search\": false}', $1)",
+        user,
+    )
+    with pytest.raises(asyncpg.PostgresError) as refused:
+        await send_as(db, user, session, role_id="searcher")
+    status, code, details = refusal(refused.value)
+    assert (status, code, details["feature"]) == (403, "FeatureNotAllowed", "search")
+    searcher = await db.fetchval("select id from ai_roles where slug = 'searcher'")
+    await db.execute("update chat_sessions set role_id = $1 where id = $2", searcher, session)
+    with pytest.raises(asyncpg.PostgresError) as by_session:
+        await send_as(db, user, session)  # the session's role
+    assert refusal(by_session.value)[:2] == (403, "FeatureNotAllowed")
+    assert await db.fetchval("select count(*) from chat_messages") == 0
+    assert await db.fetchval("select count(*) from usage_ledger") == 0
+    await send_as(db, user, session, role_id="reader")  # a role that does not search is admitted
