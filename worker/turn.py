@@ -242,6 +242,7 @@ class Turns:
         while True:
             events = early.stream() if early is not None else self._provider.stream(messages, params)
             early = None
+            reply.sources = None  # a call's sources are its own: a failed one's are not the answer's
             try:
                 async for event in events:
                     if isinstance(event, TextDelta | ReasoningDelta):

@@ -27,6 +27,7 @@ from fakescope.server import MULTIMODAL_PATH, NATIVE_PATH, FakeScope
 from localbase.postgres import Cluster
 from tests.conftest import LocalStack, isolated_stack
 from worker.app import Worker
+from worker.llm import Provider
 
 T = TypeVar("T")
 
@@ -197,8 +198,8 @@ class Workers:
 
     started: list[Worker] = field(default_factory=list)
 
-    async def start(self, settings: Settings) -> Worker:
-        worker = Worker(settings)
+    async def start(self, settings: Settings, provider: Provider | None = None) -> Worker:
+        worker = Worker(settings, provider)
         await worker.start()
         self.started.append(worker)
         return worker

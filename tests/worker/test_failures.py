@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
+
 import asyncpg
 from supabase import acreate_client
 
@@ -17,6 +19,8 @@ from tests.worker.conftest import (
     worker_settings,
 )
 from worker.errors import user_message
+from worker.llm import ChatMessage, GenerationParams, Provider, ProviderError, Sources, StreamEvent, make_provider
+from worker.llm.base import Source
 
 
 async def test_rate_limit_then_success_is_retried_and_completes(
@@ -90,3 +94,34 @@ async def test_user_cancel_stops_the_stream_and_keeps_what_was_written(
     assert row["output_tokens"] is not None
     assert row["output_tokens"] < 400
     assert row["lease_owner"] is None
+
+
+class _SourcesThenFailure:
+    """The real provider, but its first call finds sources and then fails before any text, as a
+    searching call cut off early does; the retry searches nothing (the model decides whether to)."""
+
+    def __init__(self, provider: Provider) -> None:
+        self.provider = provider
+        self.calls = 0
+
+    async def stream(self, messages: Sequence[ChatMessage], params: GenerationParams) -> AsyncIterator[StreamEvent]:
+        self.calls += 1
+        if self.calls == 1:
+            yield Sources((Source(1, "A page of the failed call", "https://stale.example/1"),))
+            raise ProviderError("ServiceUnavailable", "overloaded", retryable=True)
+        async for event in self.provider.stream(messages, params):
+            yield event
+
+    async def aclose(self) -> None:
+        await self.provider.aclose()
+
+
+async def test_a_retried_call_keeps_only_its_own_sources(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    settings = worker_settings(stack, fake)
+    provider = _SourcesThenFailure(make_provider(settings.llm))
+    await workers.start(settings, provider)
+    row = await final_answer(pg, await ask(pg, owner, "what is new?"))
+    assert (row["status"], provider.calls) == ("completed", 2)
+    assert row["sources"] is None  # the answer is the retry's, which found none
