@@ -79,17 +79,23 @@ describe('SourceList', () => {
     expect(wrapper.text()).toContain('Example')
   })
 
-  it('links only web addresses: a javascript: or data: source is named, never a link', () => {
+  it('links only web pages: a source whose address is a script, data or another scheme shows its title unlinked', () => {
     const sources = [
-      { index: 1, title: 'Click me', url: 'javascript:alert(document.cookie)' },
-      { index: 2, title: 'Data', url: ' data:text/html,<script>alert(1)</script>' },
-      { index: 3, title: '', url: 'HTTPS://example.com/x' },
+      { index: 1, title: 'Script', url: 'javascript:alert(document.cookie)' },
+      { index: 2, title: 'Hidden', url: ' java\tscript:alert(1)' },
+      { index: 3, title: 'Data', url: 'data:text/html,<script>alert(1)</script>' },
+      { index: 4, title: 'Page', url: 'http://example.com/p' },
+      { index: 5, title: 'Broken', url: 'not a url' },
     ]
     const wrapper = mount(SourceList, { props: { sources }, global: { plugins: plugins() } })
-    expect(wrapper.findAll('a').map((a) => a.attributes('href'))).toEqual(['HTTPS://example.com/x'])
-    expect(wrapper.html()).not.toContain('javascript:')
-    expect(wrapper.text()).toContain('Click me')
-    expect(wrapper.find('a').text()).toBe('HTTPS://example.com/x')
+    expect(wrapper.findAll('a').map((a) => [a.text(), a.attributes('href')])).toEqual([['Page', 'http://example.com/p']])
+    expect(wrapper.findAll('li').map((li) => li.text())).toEqual(['Sources', '1Script', '2Hidden', '3Data', '4Page', '5Broken'])
+  })
+
+  it('names a source without a title by its address, the link as the browser reads it', () => {
+    const sources = [{ index: 3, title: '', url: 'HTTPS://example.com/x' }]
+    const wrapper = mount(SourceList, { props: { sources }, global: { plugins: plugins() } })
+    expect(wrapper.findAll('a').map((a) => [a.text(), a.attributes('href')])).toEqual([['HTTPS://example.com/x', 'https://example.com/x']])
   })
 
   it('shows nothing for an answer that did not search', () => {

@@ -70,6 +70,18 @@ describe('chatMarkdown', () => {
     )
   })
 
+  it('links only sources that are web pages', () => {
+    const sources = [
+      { index: 1, title: 'Script', url: 'javascript:alert(1)' },
+      { index: 2, title: '', url: 'data:text/html,hi' },
+      { index: 3, title: 'Page', url: 'https://page.example/' },
+    ]
+    const file = chatMarkdown('t', [turn({ content: 'q' }, { text: 'A [1] [2] [3]', sources })], () => 'AI', LABELS, when)
+    expect(file).toContain('Sources:\n\n1. Script\n2. data:text/html,hi\n3. [Page](https://page.example/)\n')
+    expect(file).not.toContain('javascript:')
+    expect(file).not.toContain('](data:')
+  })
+
   it('says when an answer was stopped or failed', () => {
     const stopped = chatMarkdown('t', [turn({ content: 'q' }, { text: 'Half an ans', status: 'cancelled' })], () => 'AI', LABELS, when)
     expect(stopped).toContain('Half an ans\n\n*Stopped*')

@@ -100,6 +100,17 @@ describe('math and citations', () => {
     expect(el.querySelector('code')?.textContent).toBe('code [1]')
   })
 
+  it('links a citation only to a web page: one whose source is a script or data stays text', () => {
+    const sources = [
+      { index: 1, title: 'Script', url: 'javascript:alert(1)' },
+      { index: 2, title: 'Data', url: 'data:text/html,hi' },
+      { index: 3, title: 'Page', url: 'https://page.example/' },
+    ]
+    const el = dom(renderMarkdown('A [1]. B [2]. C [3].', sources))
+    expect([...el.querySelectorAll('a')].map((a) => [a.textContent, a.getAttribute('href')])).toEqual([['3', 'https://page.example/']])
+    expect(el.textContent?.trim()).toBe('A [1]. B [2]. C 3.')
+  })
+
   it('leaves [n] as text when there are no sources', () => {
     const el = dom(renderMarkdown('Fact [1].'))
     expect(el.querySelector('a')).toBeNull()

@@ -11,6 +11,7 @@
  * its address is http(s), its spaces encoded and its parentheses in <…>, so nothing cuts it short.
  */
 import type { Turn } from './answer'
+import { webLink } from './links'
 import type { Source } from './types'
 
 export interface ExportLabels {
@@ -50,6 +51,7 @@ export function chatMarkdown(title: string, turns: Turn[], speaker: (turn: Turn)
   return `${out.join('\n')}\n`
 }
 
+
 /** A file name from the title: no path or shell-hostile characters, at most 80 of them. */
 export function chatFileName(title: string): string {
   const name = oneLine(title).replace(/[\\/:*?"<>|]+/g, '_').slice(0, 80).trim()
@@ -77,7 +79,8 @@ export function literal(text: string): string {
  * address is shown, never linked. */
 function sourceLine(source: Source): string {
   const title = literal(oneLine(source.title))
-  if (!/^https?:\/\/\S/i.test(source.url)) return `${source.index}. ${title || literal(oneLine(source.url))}`
-  const url = source.url.trim().replace(/[\s<>]/g, encodeURIComponent)
+  const href = webLink(source.url)
+  if (!href) return `${source.index}. ${title || literal(oneLine(source.url))}`
+  const url = href.replace(/[\s<>]/g, encodeURIComponent)
   return `${source.index}. [${title || literal(url)}](${/[()]/.test(url) ? `<${url}>` : url})`
 }

@@ -12,6 +12,7 @@ import MarkdownIt from 'markdown-it'
 import type StateCore from 'markdown-it/lib/rules_core/state_core.mjs'
 import DOMPurify from 'dompurify'
 import { katex } from '@mdit/plugin-katex'
+import { webLink } from './links'
 import type { Source } from './types'
 import hljs from 'highlight.js/lib/core'
 import bash from 'highlight.js/lib/languages/bash'
@@ -60,7 +61,7 @@ interface Env {
 
 const CITATION = /\[(\d{1,3})\](?!\()/g
 
-/** Split text tokens around `[n]` into links to the n-th source (only numbers that have one). */
+/** Split text tokens around `[n]` into links to the n-th source (only numbers that have one, a web page). */
 function citations(state: StateCore): void {
   const sources = (state.env as Env).sources
   if (!sources || sources.length === 0) return
@@ -77,11 +78,12 @@ function citations(state: StateCore): void {
       let last = 0
       for (const match of token.content.matchAll(CITATION)) {
         const source = byIndex.get(Number(match[1]))
-        if (!source) continue
+        const href = source ? webLink(source.url) : null
+        if (!source || !href) continue
         const at = match.index ?? 0
         if (at > last) out.push(Object.assign(new state.Token('text', '', 0), { content: token.content.slice(last, at) }))
         const open = new state.Token('link_open', 'a', 1)
-        open.attrs = [['href', source.url], ['class', 'citation'], ['title', source.title], ['data-cite', String(source.index)]]
+        open.attrs = [['href', href], ['class', 'citation'], ['title', source.title], ['data-cite', String(source.index)]]
         out.push(open, Object.assign(new state.Token('text', '', 0), { content: String(source.index) }), new state.Token('link_close', 'a', -1))
         last = at + match[0].length
       }
