@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -173,6 +174,23 @@ async def earlier_files(
 
 
 def with_documents(question: str, texts: Sequence[tuple[str, str]]) -> str:
-    """The question after the documents' text, each fenced with its name."""
-    parts = [f'<document name="{name}">\n{text}\n</document>' for name, text in texts]
+    """The question after the documents' text, each fenced with its name. Neither can leave its
+    fence: the name is quoted as an XML attribute (`"`, `<`, `>`, `&` escaped, a control character
+    a space), and a closing tag the text writes itself (`</document>`, any case or spacing) is
+    broken (`<\\/document>`), so a file cannot end its fence and speak as the question or as
+    another file."""
+    parts = [f'<document name="{_attribute(name)}">\n{_fenced(text)}\n</document>' for name, text in texts]
     return "\n\n".join([*parts, question])
+
+
+_CLOSING = re.compile(r"<(\s*/\s*document)", re.IGNORECASE)
+_ESCAPES = str.maketrans({"&": "&amp;", '"': "&quot;", "<": "&lt;", ">": "&gt;"})
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _attribute(name: str) -> str:
+    return _CONTROL.sub(" ", name).translate(_ESCAPES)
+
+
+def _fenced(text: str) -> str:
+    return _CLOSING.sub(r"<\\\1", text) if "<" in text else text  # most texts have no "<" at all
