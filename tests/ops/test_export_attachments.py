@@ -48,3 +48,32 @@ async def test_export_includes_attachment_metadata_and_signed_links(
         fetched = await anyone.get(link)
     assert fetched.status_code == 200
     assert fetched.content == b"%PDF-1.4 report"
+
+
+async def test_export_includes_each_answers_sources_and_thinking(
+    http: httpx.AsyncClient, pg: asyncpg.Connection, stack: LocalStack
+) -> None:
+    """A searched answer cites its sources as [1]: the export carries them with it (and the thinking
+    the user was shown, and the question's search switch), or its numbers point at nothing."""
+    user = await register_and_login(http)
+    session = await new_session(http, user)
+    question = await pg.fetchval(
+        "insert into chat_messages (session_id, user_id, content, web_search) values ($1, $2, 'news?', true)"
+        " returning id",
+        session["id"],
+        user.id,
+    )
+    sources = [{"index": 1, "title": "Today", "url": "https://news.example/1", "site_name": "News"}]
+    await pg.execute(
+        "insert into chat_messages (session_id, user_id, message_type, content, status, reply_to, reasoning, sources)"
+        " values ($1, $2, 'assistant', 'It rained [1].', 'completed', $3, 'Look it up.', $4::text::jsonb)",
+        session["id"],
+        user.id,
+        question,
+        json.dumps(sources),
+    )
+    response = await http.get("/api/account/export", headers=user.headers)
+    assert response.status_code == 200
+    by_type = {m["message_type"]: m for m in response.json()["messages"]}
+    assert by_type["user"]["web_search"] is True
+    assert (by_type["assistant"]["sources"], by_type["assistant"]["reasoning"]) == (sources, "Look it up.")
