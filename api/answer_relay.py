@@ -231,6 +231,7 @@ class AnswerRelay:
                 self._finished.add(question_id)
                 answer = self._open.pop(question_id, None) or _Answer(role_name=None)
                 thought = {"reasoning": row["reasoning"]} if row.get("reasoning") else {}
+                cited = {"sources": row["sources"]} if row.get("sources") else {}
                 await self._send(
                     "ai_response",
                     {
@@ -245,5 +246,6 @@ class AnswerRelay:
                         "error_code": row.get("error_code"),
                         "error_message": row.get("error_message"),
                         **thought,
+                        **cited,
                     },
                 )

@@ -11,7 +11,9 @@ Frames (JSON objects `{"type", "data"}`):
                    ai_response  {message (text so far), delta, seq, role_name, message_id, reply_to,
                                  timestamp, status: "streaming"}, then one final ai_response with
                                  status "completed" | "error" | "cancelled", tokens_used, finish_reason
-                                 (and reasoning, the whole thinking, when the model thought)
+                                 (and reasoning, the whole thinking, when the model thought;
+                                 sources [{index, title, url, site_name}], the web pages the
+                                 answer cites as [1], [2], when it searched)
                    ping (every API_WS_HEARTBEAT s), pong, stopped {stopped}, token_refreshed {expires_at},
                    error {code, message, field?}
 A question's `user_message` (its id) always comes before any frame of its answer.

@@ -181,6 +181,15 @@ class SendRequest(Struct):
     message_id: str | None = None  # the client's UUID for the question: sending it again stores it once
 
 
+class SourceOut(Struct):
+    """A web page a searched answer cites as `[index]`."""
+
+    index: int
+    url: str
+    title: str = ""
+    site_name: str = ""
+
+
 class SendResponse(Struct):
     success: bool
     ai_response: str
@@ -191,6 +200,7 @@ class SendResponse(Struct):
     finish_reason: str | None = None
     response_time: int | None = None
     model: str | None = None
+    sources: list[SourceOut] | None = None  # the web pages the answer cites as [1], [2]; null when it did not search
 
 
 class MessageOut(Struct):
@@ -207,6 +217,7 @@ class MessageOut(Struct):
     finish_reason: str | None
     error_code: str | None
     created_at: str
+    sources: list[SourceOut] | None = None  # a searched answer's, as its text cites them
 
 
 class HistoryResponse(Struct):

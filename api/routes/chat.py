@@ -34,6 +34,7 @@ from api.schemas import (
     SearchResponse,
     SendRequest,
     SendResponse,
+    SourceOut,
     StopRequest,
     StopResponse,
 )
@@ -101,6 +102,7 @@ class ChatController(Controller):
             finish_reason=answer.get("finish_reason"),
             response_time=answer.get("response_time"),
             model=answer.get("model"),
+            sources=msgspec.convert(answer["sources"], list[SourceOut]) if answer.get("sources") else None,
         )
 
     @get("/history", responses=errors(404, 422))
