@@ -43,7 +43,7 @@ _SET_TITLE = "select public.worker_set_title($1::uuid, $2)"
 _CHARGE_TITLE = "select public.worker_charge_title($1::uuid, $2, $3, $4, $5)"
 _MODELS = (
     "select id, context_window, max_input, max_output, supports_thinking, supports_vision, supports_search,"
-    " supports_documents, multimodal_endpoint, max_reasoning from public.models where is_active"
+    " multimodal_endpoint, max_reasoning from public.models where is_active"
 )
 
 

@@ -24,7 +24,6 @@ class ModelInfo:
     thinking: bool = False
     vision: bool = False
     search: bool = False
-    documents: bool = False
     multimodal: bool = False  # answers only through the multimodal endpoint
     max_reasoning: int | None = None  # the longest chain of thought: the most thinking_budget it takes
 
@@ -53,7 +52,6 @@ class Catalog:
                 thinking=row["supports_thinking"],
                 vision=row["supports_vision"],
                 search=row["supports_search"],
-                documents=row["supports_documents"],
                 multimodal=row["multimodal_endpoint"],
                 max_reasoning=row["max_reasoning"],
             )

@@ -19,6 +19,9 @@ async def test_models_are_the_offered_list_with_limits_and_capabilities(db: asyn
     # the longest chain of thought for each hybrid model (the most thinking_budget it is sent), none otherwise
     assert all((r["max_reasoning"] == 38912) == r["supports_thinking"] for r in rows)
     assert all(r["max_reasoning"] is None for r in rows if not r["supports_thinking"])
+    # a document reaches the model as its text before the question, which every model reads
+    # (tests/worker/test_document_formats.py, a VL model's): the list says so for each
+    assert all(r["supports_documents"] for r in rows)
 
 
 async def test_a_session_may_only_name_an_existing_model(db: asyncpg.Connection) -> None:
