@@ -47,6 +47,10 @@ async def test_a_session_may_only_name_an_existing_model(db: asyncpg.Connection)
         ('{"seed": 2147483648}', "seed must be an integer in [0, 2147483647]"),
         ('{"seed": -1}', "seed must be an integer in [0, 2147483647]"),
         ('{"seed": 1.5}', "seed must be an integer in [0, 2147483647]"),
+        ('{"enable_search": "yes"}', "enable_search must be true or false"),
+        ('{"forced_search": 1}', "forced_search must be true or false"),
+        ('{"search_strategy": "agent"}', "search_strategy must be one of turbo, max, standard"),
+        ('{"search_strategy": true}', "search_strategy must be one of turbo, max, standard"),
     ],
 )
 async def test_a_role_personality_out_of_range_is_refused(
@@ -64,7 +68,7 @@ async def test_a_role_personality_out_of_range_is_refused(
 async def test_a_valid_personality_is_kept(db: asyncpg.Connection) -> None:
     user = await create_user(db, "roler2")
     personality = '{"model": "qwen-plus", "temperature": 0.7, "top_p": 0.9, "max_tokens": 2000, "thinking": true,'
-    personality += ' "seed": 2147483647}'
+    personality += ' "seed": 2147483647, "enable_search": true, "forced_search": false, "search_strategy": "max"}'
     async with acting_as(db, Actor("user", "authenticated", user)):
         slug = await db.fetchval(
             "insert into ai_roles (slug, name, system_prompt, personality) values ('r2', 'R', 'p', $1::jsonb)"
