@@ -15,7 +15,7 @@ from supabase import AsyncClient, acreate_client
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.api.conftest import ApiProcess, ApiUser, error_of, new_session, until
+from tests.api.conftest import ApiProcess, ApiUser, error_of, make_admin, new_session, until
 from tests.api.test_openai_files import document
 from tests.conftest import LocalStack
 from worker.app import Worker
@@ -218,3 +218,31 @@ async def test_a_shared_searched_answer_keeps_its_sources_through_the_api(
     sources = direct["messages"][-1]["sources"]
     assert sources
     assert (await http.get(f"/api/share/{token}")).json()["share"]["messages"][-1]["sources"] == sources
+
+
+async def test_a_disabled_accounts_links_answer_as_revoked_ones_until_it_is_enabled(
+    http: httpx.AsyncClient, alice: ApiUser, stack: LocalStack
+) -> None:
+    """Disabled by an admin, the account's links read as a revoked link does, through the API and
+    through read_share (the web app's shared page); enabled again, they read as before."""
+    session = await new_session(http, alice, title="Published")
+    share = (await http.post(f"/api/sessions/{session['id']}/share", headers=alice.headers)).json()["share"]
+    anon = await acreate_client(stack.url, stack.anon_key)
+    shown = (await http.get(f"/api/share/{share['token']}")).json()
+    revoked_session = await new_session(http, alice)
+    revoked = (await http.post(f"/api/sessions/{revoked_session['id']}/share", headers=alice.headers)).json()["share"]
+    assert (await http.delete(f"/api/shares/{revoked['id']}", headers=alice.headers)).status_code == 200
+    as_revoked = await http.get(f"/api/share/{revoked['token']}")
+
+    admin = await make_admin(stack, http)
+    changed = await http.patch(f"/api/admin/users/{alice.id}", json={"disabled": True}, headers=admin.headers)
+    assert changed.status_code == 200, changed.text
+    hidden = await http.get(f"/api/share/{share['token']}")
+    assert (hidden.status_code, error_of(hidden)) == (as_revoked.status_code, error_of(as_revoked))
+    assert error_of(hidden)["code"] == "ShareNotFound"
+    assert (await anon.rpc("read_share", {"token": share["token"]}).execute()).data is None
+
+    changed = await http.patch(f"/api/admin/users/{alice.id}", json={"disabled": False}, headers=admin.headers)
+    assert changed.status_code == 200, changed.text
+    assert (await http.get(f"/api/share/{share['token']}")).json() == shown
+    assert (await anon.rpc("read_share", {"token": share["token"]}).execute()).data is not None

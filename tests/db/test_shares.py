@@ -202,3 +202,26 @@ async def test_another_users_share_id_is_refused_and_their_share_untouched(tree:
         await share(db, Actor("other", "authenticated", other), session, theirs["id"])
     assert refusal(exc.value)[:2] == (409, "ShareIdTaken")
     assert await db.fetch("select id, token_hash, session_id from chat_shares") == before
+
+
+async def test_a_disabled_accounts_links_read_as_revoked_until_it_is_enabled(
+    tree: Tree, db: asyncpg.Connection
+) -> None:
+    """An account an admin disabled (abuse, fraud) publishes nothing: its links answer as a revoked
+    one does (nothing tells the reader why), and open again once it is enabled; others' are untouched."""
+    await tree.answer(await tree.ask("hello"), "hi")
+    made = await share(db, tree.actor, tree.session)
+    other = await create_user(db, "bystander")
+    session = str(await db.fetchval("insert into chat_sessions (user_id) values ($1) returning id", other))
+    theirs = await share(db, Actor("bystander", "authenticated", other), session)
+    shared = await read(db, made["token"])
+    assert shared is not None
+
+    await db.execute("update user_plans set disabled = true where user_id = $1", tree.user)
+    signed_in = Actor("reader", "authenticated", await create_user(db, "reader"))
+    for actor in (None, signed_in, tree.actor):
+        assert await read(db, made["token"], actor) is None
+    assert await read(db, theirs["token"]) is not None
+
+    await db.execute("update user_plans set disabled = false where user_id = $1", tree.user)
+    assert await read(db, made["token"]) == shared

@@ -159,7 +159,7 @@ const en: typeof zh = {
     WorkerError: 'Something went wrong while answering. Please try again.',
   },
   usage: {
-    title: 'Usage', plan: 'Plan', disabled: 'Account disabled: you can sign in and export your data but not send messages', day: 'Today', month: 'This month',
+    title: 'Usage', plan: 'Plan', disabled: 'Account disabled: you can sign in and export your data but not send messages, and your share links show nothing until it is enabled', day: 'Today', month: 'This month',
     remaining: '{n} tokens left', unlimited: 'Unlimited', used: '{n} used', resets: 'resets {at}', chartTitle: 'Tokens per day by model, last 30 days',
     chartLabel: 'Bar chart of tokens used per day over the last 30 days', noUsage: 'No usage in the last 30 days', peak: 'peak {n} a day',
     quotaExceeded: 'Your plan\'s token allowance is used up; try again after it resets (see the Usage page)', accountDisabled: 'An administrator disabled this account: it cannot send messages',

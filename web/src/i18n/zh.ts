@@ -153,7 +153,7 @@ export default {
     WorkerError: '回答时出了点问题，请重试。',
   },
   usage: {
-    title: '用量', plan: '当前套餐', disabled: '账号已停用：可以登录和导出数据，但不能发送消息', day: '今日额度', month: '本月额度',
+    title: '用量', plan: '当前套餐', disabled: '账号已停用：可以登录和导出数据，但不能发送消息，分享链接在账号启用前也无法打开', day: '今日额度', month: '本月额度',
     remaining: '剩余 {n} tokens', unlimited: '不限量', used: '已用 {n}', resets: '{at} 重置', chartTitle: '近 30 天每日用量（按模型）',
     chartLabel: '近 30 天每日 token 用量柱状图', noUsage: '近 30 天还没有用量', peak: '单日最高 {n}',
     quotaExceeded: '本套餐的 token 额度已用完，请在重置后再试（重置时间见“用量”页）', accountDisabled: '账号已被管理员停用，不能发送消息',
