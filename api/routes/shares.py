@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 from litestar import delete, get, post
+from litestar.params import Parameter
 from litestar.response import Response
 from postgrest import APIError, AsyncPostgrestClient
 from postgrest.types import ReturnMethod
@@ -21,10 +22,12 @@ from postgrest.types import ReturnMethod
 from api import rules
 from api.docs import errors
 from api.errors import ApiError, SessionNotFound, ShareIdTaken, ShareNotFound
+from api.history import decode_cursor, encode_cursor
 from api.security import CurrentUser
 from api.upstream import Upstream, call, rest_error, rows
 
 SHARE_COLUMNS = "id,session_id,title,include_reasoning,include_attachments,created_at"
+SHARES_PAGE = 200  # links a page of GET /api/shares holds at most (and by default, as before paging)
 # A token as share_session() makes them (base64url); anything else cannot be a share.
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
@@ -60,6 +63,8 @@ class ShareSummary(msgspec.Struct):
 
 class SharesResponse(msgspec.Struct):
     shares: list[ShareSummary]
+    # The `cursor` that reads the next (older) page, None on the last one.
+    next_cursor: str | None = None
     success: bool = True
 
 
@@ -160,16 +165,35 @@ async def read_share(token: str, upstream: Upstream) -> Response[SharedResponse]
     )
 
 
-@get("/api/shares", tags=["shares"], responses=errors(404))
-async def list_shares(user: CurrentUser, upstream: Upstream, session_id: str | None = None) -> SharesResponse:
-    """The caller's share links, newest first (optionally of one session)."""
+@get("/api/shares", tags=["shares"], responses=errors(404, 422))
+async def list_shares(
+    user: CurrentUser,
+    upstream: Upstream,
+    session_id: str | None = None,
+    limit: int = Parameter(default=SHARES_PAGE, ge=1, le=SHARES_PAGE, description="Links per page."),
+    cursor: str | None = Parameter(
+        default=None, max_length=200, description="The previous page's `next_cursor`: the links older than it."
+    ),
+) -> SharesResponse:
+    """The caller's share links, newest first (optionally of one session), a page at a time: a
+    page's `next_cursor` reads the next one, as the history's does, until it is null."""
+    keyset = decode_cursor(cursor) if cursor else None
     query = upstream.rest(user.token).from_("chat_shares").select(SHARE_COLUMNS)
     if session_id is not None:
         if not rules.is_uuid(session_id):
             raise SessionNotFound()
         query = query.eq("session_id", session_id)
-    response = await call(query.order("created_at", desc=True).limit(200).execute())
-    return SharesResponse(shares=[msgspec.convert(r, ShareSummary, strict=False) for r in rows(response.data)])
+    if keyset is not None:  # after the last link seen: older, or as old with a lower id
+        stamp = f'"{keyset.created_at}"'
+        query = query.lte("created_at", keyset.created_at).or_(
+            f"created_at.lt.{stamp},and(created_at.eq.{stamp},id.lt.{keyset.id})"
+        )
+    query = query.order("created_at", desc=True).order("id", desc=True).limit(limit + 1)
+    found = [msgspec.convert(r, ShareSummary, strict=False) for r in rows((await call(query.execute())).data)]
+    page = found[:limit]
+    more = len(found) > limit
+    next_cursor = encode_cursor({"created_at": page[-1].created_at, "id": page[-1].id}) if more else None
+    return SharesResponse(shares=page, next_cursor=next_cursor)
 
 
 @delete("/api/shares/{share_id:str}", status_code=200, tags=["shares"], responses=errors(404))

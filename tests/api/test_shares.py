@@ -246,3 +246,59 @@ async def test_a_disabled_accounts_links_answer_as_revoked_ones_until_it_is_enab
     assert changed.status_code == 200, changed.text
     assert (await http.get(f"/api/share/{share['token']}")).json() == shown
     assert (await anon.rpc("read_share", {"token": share["token"]}).execute()).data is not None
+
+
+async def test_the_share_list_pages_by_cursor_to_the_oldest_link(
+    http: httpx.AsyncClient, alice: ApiUser, bob: ApiUser, pg: asyncpg.Connection
+) -> None:
+    """More links than a page holds: a cursor walks them all, newest first, each once, ties on the
+    same instant included; a cursor this API did not issue is a clear 422."""
+    session = await new_session(http, alice, title="Many")
+    await new_session(http, bob)
+    await pg.execute(
+        "insert into chat_shares (session_id, user_id, token_hash, messages, created_at)"
+        " select $1, $2, sha256(gen_random_uuid()::text::bytea), '[]',"
+        " timestamptz '2026-01-01' + (n / 3) * interval '1 minute' from generate_series(1, 205) n",
+        uuid.UUID(session["id"]),
+        uuid.UUID(alice.id),
+    )
+    expected = [
+        str(r["id"])
+        for r in await pg.fetch(
+            "select id from chat_shares where user_id = $1 order by created_at desc, id desc", uuid.UUID(alice.id)
+        )
+    ]
+    first = await http.get("/api/shares", headers=alice.headers)
+    assert first.status_code == 200, first.text
+    assert [s["id"] for s in first.json()["shares"]] == expected[:200]  # the default page, as before
+    assert first.json()["next_cursor"]
+
+    walked: list[str] = []
+    params: dict[str, Any] = {"limit": 7, "session_id": session["id"]}
+    while True:
+        page = await http.get("/api/shares", params=params, headers=alice.headers)
+        assert page.status_code == 200, page.text
+        walked += [s["id"] for s in page.json()["shares"]]
+        if page.json()["next_cursor"] is None:
+            break
+        params = {**params, "cursor": page.json()["next_cursor"]}
+    assert walked == expected
+
+    # Another user's cursor over the same instants reads only their own links.
+    theirs = await http.get("/api/shares", params={"cursor": first.json()["next_cursor"]}, headers=bob.headers)
+    assert theirs.json() == {"shares": [], "next_cursor": None, "success": True}
+    for bad in ("nope", "W10", "x" * 201):
+        refused = await http.get("/api/shares", params={"cursor": bad}, headers=alice.headers)
+        assert refused.status_code in (400, 422), (bad, refused.text)
+    assert error_of(await http.get("/api/shares", params={"cursor": "nope"}, headers=alice.headers))["code"] == (
+        "InvalidCursor"
+    )
+    assert (await http.get("/api/shares", params={"limit": 0}, headers=alice.headers)).status_code == 400
+
+    schema = (await http.get("/schema/openapi.json")).json()
+    documented = {p["name"]: p for p in schema["paths"]["/api/shares"]["get"]["parameters"]}
+    assert {"session_id", "limit", "cursor"} <= set(documented)
+    assert documented["limit"]["schema"]["maximum"] == 200
+    assert documented["cursor"]["description"]
+    listed = schema["components"]["schemas"]["SharesResponse"]["properties"]
+    assert "next_cursor" in listed
