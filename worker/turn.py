@@ -259,7 +259,8 @@ class Turns:
                         elif event.text:
                             self._deliver(reply, event)
                     elif isinstance(event, Sources):
-                        reply.sources = [msgspec.to_builtins(source) for source in event.items]
+                        kept = [msgspec.to_builtins(source) for source in event.items if source.on_the_web]
+                        reply.sources = kept or None
                     else:
                         return event
                 raise ProviderError("IncompleteStream", "the stream ended without a finish reason", retryable=True)

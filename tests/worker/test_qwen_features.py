@@ -10,11 +10,12 @@ import json
 from typing import Any
 
 import asyncpg
+import pytest
 from realtime import RealtimeSubscribeStates
 from supabase import AsyncClient, acreate_client
 
 from core.settings import LlmSettings
-from fakescope import tokens
+from fakescope import features, tokens
 from fakescope.server import COMPAT_PATH
 from tests.conftest import LocalStack, channel_options
 from tests.worker.conftest import Owner, RecordingFakeScope, Workers, ask, final_answer, until, worker_settings
@@ -158,6 +159,64 @@ async def test_web_search_stores_numbered_sources(
     assert all(s["url"].startswith("https://") and s["title"] for s in sources)
     assert all(f"[{s['index']}]" in row["content"] for s in sources)
     assert row["search_calls"] == 1
+
+
+async def test_only_web_addresses_are_stored_as_sources(
+    *,
+    stack: LocalStack,
+    pg: asyncpg.Connection,
+    fake: RecordingFakeScope,
+    workers: Workers,
+    owner: Owner,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A search result whose address is not http(s) (javascript:, data:, a relative or empty one)
+    is not stored: the chat's history, /v1's citations and a share hand out what is stored."""
+    found = features.sources
+
+    def odd_sources(question: str) -> list[dict[str, Any]]:
+        results = found(question)
+        odd = [
+            "javascript:alert(document.cookie)",
+            " JavaScript:alert(1)",
+            "data:text/html,<script>1</script>",
+            "/x",
+            "",
+        ]
+        results += [
+            {"index": 4 + n, "title": f"odd {n}", "url": url, "site_name": "odd", "icon": ""}
+            for n, url in enumerate(odd)
+        ]
+        results.append({"index": 9, "title": "Upper", "url": "HTTPS://Example.com/a", "site_name": "ex", "icon": ""})
+        results.append({"index": 10, "title": "Plain", "url": "http://example.org/b", "site_name": "ex", "icon": ""})
+        return results
+
+    monkeypatch.setattr(features, "sources", odd_sources)
+    await workers.start(worker_settings(stack, fake))
+    question = str(
+        await pg.fetchval(
+            "insert into chat_messages (session_id, user_id, content, web_search)"
+            " values ($1, $2, 'odd sources?', true) returning id",
+            owner.session_id,
+            owner.user_id,
+        )
+    )
+    row = await final_answer(pg, question)
+    sources = json.loads(row["sources"])
+    assert [s["index"] for s in sources] == [1, 2, 3, 9, 10]
+    assert [s["url"] for s in sources][3:] == ["HTTPS://Example.com/a", "http://example.org/b"]
+
+    # None of them on the web: no sources at all, as an answer without search results.
+    monkeypatch.setattr(features, "sources", lambda question: odd_sources(question)[3:8])
+    question = str(
+        await pg.fetchval(
+            "insert into chat_messages (session_id, user_id, content, web_search)"
+            " values ($1, $2, 'only odd sources?', true) returning id",
+            owner.session_id,
+            owner.user_id,
+        )
+    )
+    assert (await final_answer(pg, question))["sources"] is None
 
 
 async def test_a_moderated_turn_is_an_error_and_left_out_of_later_prompts(
