@@ -35,7 +35,7 @@ import asyncpg
 import msgspec
 
 from api.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, UpstreamUnavailable
-from api.refusals import refusal_from_raise
+from api.refusals import missing_account, refusal_from_raise
 from api.security import CurrentUser
 
 # The database cannot be reached: refused or reset, starting or stopping, a pooled connection lost.
@@ -231,7 +231,7 @@ def database_error(exc: asyncpg.PostgresError) -> ApiError:
     if code == "23505":
         return Conflict()
     if code == "23503":
-        return NotFound()
+        return missing_account(code, getattr(exc, "detail", None)) or NotFound()
     # 22P05 and 22021: a NUL (in jsonb, in text) or a character the encoding lacks
     if code in {"22P02", "23514", "22001", "23502", "22007", "22008", "22P05", "22021"}:
         return BadRequest(message)

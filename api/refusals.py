@@ -7,6 +7,7 @@ place that reads them, for REST answers (postgrest-py's APIError) and direct dat
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,11 +18,16 @@ from api.errors import (
     ApiError,
     BadRequest,
     FeatureNotAllowed,
+    InvalidToken,
     ModelNotAllowed,
     ModelNotFound,
     QuotaExceeded,
     RateLimited,
 )
+
+# A foreign key violation (23503) whose missing key is an account: Auth's user or its profile. The
+# key's value is left out when the caller may not read the referenced table (auth.users), as here.
+_NO_ACCOUNT = re.compile(r'Key (?:\([a-z_]+\)=\([0-9a-f-]{36}\) )?is not present in table "(?:users|profiles)"\.')
 
 REFUSAL_CODES = frozenset(
     {"QuotaExceeded", "RateLimited", "AccountDisabled", "ModelNotAllowed", "ModelNotFound", "FeatureNotAllowed"}
@@ -83,3 +89,15 @@ def refusal_from_raise(message: str | None) -> ApiError | None:
     if not isinstance(body, dict):
         return None
     return refusal_error(str(body.get("code") or ""), body.get("message"), body.get("details"))
+
+
+def missing_account(code: str, details: Any) -> ApiError | None:
+    """401 InvalidToken for a write that names an account that no longer exists, else None.
+
+    Every row the API writes for a caller is the caller's own (RLS checks `user_id = auth.uid()`,
+    and the other doors' functions write for auth.uid()), so the account such a violation misses
+    is the caller's: its token outlived the account's deletion (it stays valid until it expires,
+    as Supabase's do). Said from the failing write's own error, without asking Auth each request."""
+    if code == "23503" and isinstance(details, str) and _NO_ACCOUNT.fullmatch(details.strip()):
+        return InvalidToken("The token's account no longer exists.")
+    return None

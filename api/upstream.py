@@ -28,7 +28,7 @@ from api.errors import (
     TokenExpired,
     UpstreamUnavailable,
 )
-from api.refusals import refusal_error
+from api.refusals import missing_account, refusal_error
 from api.replies import ReplyFeed
 from api.reply_hub import ReplyHub
 from api.security import CurrentUser
@@ -132,7 +132,7 @@ def rest_error(exc: APIError) -> ApiError:
     22, or a request PostgREST refused, PGRST1xx), a database that does not answer is 503, and any
     other code stays a 500 that `api.errors.to_response` logs."""
     code = exc.code or ""
-    refused = refusal_error(code, exc.message, exc.details)
+    refused = refusal_error(code, exc.message, exc.details) or missing_account(code, exc.details)
     if refused is not None:
         return refused
     if code in {"PGRST301", "PGRST302"}:

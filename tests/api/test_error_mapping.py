@@ -12,12 +12,14 @@ from __future__ import annotations
 import http.server
 import json
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
+from postgrest import APIError
 from supabase_auth import SyncGoTrueClient
 from supabase_auth.errors import (
     AuthApiError,
@@ -30,8 +32,10 @@ from supabase_auth.errors import (
 
 from api.autherrors import auth_error
 from api.database import database_error
+from api.upstream import rest_error
 from tests.api.conftest import ApiProcess, ApiUser, start_api
 from tests.conftest import LocalStack, free_port
+from tests.db.actors import create_user
 
 
 @pytest.mark.parametrize(
@@ -201,3 +205,27 @@ def test_login_when_auth_fails_is_503_only_if_it_does_not_answer(
     assert errors[0]["level"] == ("ERROR" if status == 500 else "WARNING")
     if status == 500:
         assert "AuthApiError" in errors[0]["exception"]
+
+
+async def test_a_write_missing_an_account_is_an_invalid_token_and_any_other_missing_key_not_found(
+    pg: asyncpg.Connection,
+) -> None:
+    """A foreign key violation naming Auth's users or profiles means the caller's account is gone
+    (its token outlived it); one naming anything else is the caller's 404, as before."""
+    missing = f"'{uuid.uuid4()}'"
+    user = await create_user(pg, f"fk-{uuid.uuid4().hex[:8]}")
+    for sql, expected in (
+        (f"insert into chat_sessions (user_id) values ({missing})", (401, "InvalidToken")),
+        (f"insert into user_plans (user_id, plan_id) values ({missing}, 'free')", (401, "InvalidToken")),
+        (f"insert into chat_sessions (user_id, role_id) values ('{user}', {missing})", (404, "NotFound")),
+    ):
+        with pytest.raises(asyncpg.ForeignKeyViolationError) as refused:
+            await pg.execute(sql)
+        error = database_error(refused.value)
+        assert (error.status, error.code) == expected, sql
+    for details, expected in (
+        ('Key is not present in table "users".', (401, "InvalidToken")),
+        ('Key is not present in table "chat_sessions".', (404, "NotFound")),
+    ):
+        error = rest_error(APIError({"code": "23503", "details": details, "message": "violates foreign key"}))
+        assert (error.status, error.code) == expected

@@ -293,3 +293,33 @@ async def _deleted_events(pg: asyncpg.Connection, user_id: str) -> list[asyncpg.
         "select * from audit.events where kind = 'account_deleted' and user_id = $1", user_id
     )
     return events
+
+
+async def test_a_deleted_accounts_token_writing_is_told_it_is_invalid(
+    http: httpx.AsyncClient, pg: asyncpg.Connection
+) -> None:
+    """Its token outlives the account until it expires. A write for the account (a new session, a
+    role) got 404 NotFound, as if it named something missing; it is 401 InvalidToken, which tells
+    a client to sign in again (which fails, the account being gone), and nothing is stored. Reads
+    of what it owned stay empty, as they were."""
+    user = await register_and_login(http)
+    session = await new_session(http, user, title="Gone")
+    deleted = await http.request("DELETE", "/api/account", json={"password": user.password}, headers=user.headers)
+    assert deleted.status_code == 200, deleted.text
+    calls = [
+        ("/api/sessions", {"title": "after"}),
+        ("/api/sessions", {"title": "after", "id": session["id"]}),
+        ("/api/roles", {"name": "After", "system_prompt": "Be brief."}),
+    ]
+    for path, body in calls:
+        answer = await http.post(path, json=body, headers=user.headers)
+        assert (answer.status_code, error_of(answer)["code"]) == (401, "InvalidToken"), (path, answer.text)
+    assert (await http.get("/api/sessions", headers=user.headers)).json()["sessions"] == []
+    opened = await http.get(f"/api/sessions/{session['id']}", headers=user.headers)
+    assert error_of(opened)["code"] == "SessionNotFound"
+    counts = await pg.fetchrow(
+        """select (select count(*) from chat_sessions where user_id = $1) as sessions,
+                  (select count(*) from ai_roles where created_by = $1) as roles""",
+        user.id,
+    )
+    assert dict(counts) == {"sessions": 0, "roles": 0}
