@@ -52,6 +52,13 @@ export function safeName(name: string): string {
   return (cleaned || 'file').slice(-100)
 }
 
+/** The name a message records: at most 255 characters as the database counts them (code points), so
+ * an emoji or a rare Han character (a surrogate pair) is kept whole or left out, never cut in half:
+ * half of one is not text, and the database refuses the message that carries it. */
+export function attachmentName(name: string): string {
+  return Array.from(name).slice(0, 255).join('') || 'file'
+}
+
 async function userId(): Promise<string> {
   const { data } = await supabase().auth.getSession()
   const id = data.session?.user.id
@@ -114,7 +121,7 @@ export async function uploadAttachment(file: File): Promise<Attachment> {
   const type = fileType(file)
   const path = `${uid}/${crypto.randomUUID()}/${safeName(file.name)}`
   await uploadOnce('attachments', path, file, { contentType: type })
-  const attachment: Attachment = { bucket: 'attachments', path, name: file.name.slice(0, 255) || 'file', mime_type: type, size: file.size }
+  const attachment: Attachment = { bucket: 'attachments', path, name: attachmentName(file.name), mime_type: type, size: file.size }
   if (ATTACHMENT_IMAGE_TYPES.includes(type)) {
     const size = await imageSize(file)
     if (size) Object.assign(attachment, size)
@@ -166,11 +173,18 @@ function avatarPrefix(): string {
   return supabase().storage.from('avatars').getPublicUrl('').data.publicUrl
 }
 
-/** Whether a profile's avatar_url is one of ours (in the avatars bucket) rather than an external link. */
+/** Whether a profile's avatar_url is one of ours (in the avatars bucket) rather than an external link.
+ * A URL under our prefix whose path is not valid percent-encoding (the profile's URL is the user's
+ * to write) names no file of ours: null, not a URIError. */
 export function storedAvatarPath(url: string | null | undefined): string | null {
   if (!url) return null
   const prefix = avatarPrefix()
-  return url.startsWith(prefix) ? decodeURIComponent(url.slice(prefix.length).split('?')[0] ?? '') : null
+  if (!url.startsWith(prefix)) return null
+  try {
+    return decodeURIComponent(url.slice(prefix.length).split(/[?#]/)[0] ?? '') || null
+  } catch {
+    return null
+  }
 }
 
 /**

@@ -1,0 +1,40 @@
+/** Attachment names and stored avatar paths (lib/files.ts). */
+import { describe, expect, it, vi } from 'vitest'
+
+const PREFIX = 'http://sb.test/storage/v1/object/public/avatars/'
+
+vi.mock('@/lib/supabase', () => ({
+  supabase: () => ({
+    storage: { from: () => ({ getPublicUrl: (path: string) => ({ data: { publicUrl: PREFIX + path } }) }) },
+  }),
+}))
+
+const { attachmentName, storedAvatarPath } = await import('@/lib/files')
+
+describe('attachmentName', () => {
+  it('keeps at most 255 characters as the database counts them, never half of a surrogate pair', () => {
+    const name = `${'a'.repeat(254)}😀😀.png`
+    const kept = attachmentName(name)
+    expect(kept).toBe(`${'a'.repeat(254)}😀`)
+    expect(() => encodeURIComponent(kept)).not.toThrow() // no lone surrogate
+    expect(Array.from(kept)).toHaveLength(255)
+    // 300 emoji: 255 of them (510 UTF-16 units), all whole.
+    expect(attachmentName('😀'.repeat(300))).toBe('😀'.repeat(255))
+    expect(attachmentName('𠮷野家.txt')).toBe('𠮷野家.txt')
+    expect(attachmentName('')).toBe('file')
+  })
+})
+
+describe('storedAvatarPath', () => {
+  it('names the file of a URL in our avatars bucket, and nothing else', () => {
+    expect(storedAvatarPath(`${PREFIX}u1/avatar-1.png?t=2`)).toBe('u1/avatar-1.png')
+    expect(storedAvatarPath(`${PREFIX}u1/%E5%A4%B4%E5%83%8F.png`)).toBe('u1/头像.png')
+    expect(storedAvatarPath('https://example.com/me.png')).toBeNull()
+    expect(storedAvatarPath(null)).toBeNull()
+  })
+
+  it('answers null for a URL under our prefix that is not valid percent-encoding, instead of throwing', () => {
+    expect(storedAvatarPath(`${PREFIX}u1/100%.png`)).toBeNull()
+    expect(storedAvatarPath(`${PREFIX}u1/%E5%A4.png`)).toBeNull()
+  })
+})
