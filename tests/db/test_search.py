@@ -8,6 +8,7 @@ import asyncpg
 import pytest
 
 from tests.db.actors import Actor, acting_as, create_user
+from tests.db.refusals import refusal
 
 FILLER_ZH = ["今天天气很好", "我们去公园散步", "请帮我写一首诗", "这个问题很有意思", "晚饭吃什么", "学习编程需要耐心"]
 FILLER_EN = ["hello there", "please explain closures", "what is the weather", "write a short poem", "thanks a lot"]
@@ -167,3 +168,28 @@ async def test_an_answer_is_searchable_once_final_not_while_it_streams(db: async
 
     assert await _search(db, user, "stripes") == ["Zebras have stripes and hooves"]
     assert await _search(db, user, "zebras") == ["Zebras have stripes and hooves", "tell me about zebras"]
+
+
+async def test_a_pasted_paragraph_is_found_and_a_search_past_1000_characters_is_refused(db: asyncpg.Connection) -> None:
+    """A 1,000-character Chinese paste is found (its 999 bigrams, built in linear time); one more
+    character is refused 400 SearchTooLong before any work, not searched for seconds (the bigrams
+    were joined one by one, quadratic: 20,000 characters ran past the 8 s statement timeout)."""
+    user = await create_user(db, "paster")
+    session = await db.fetchval("insert into chat_sessions (user_id) values ($1) returning id", user)
+    paragraph = "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(1000))
+    content = f"开头 {paragraph} the end"
+    for text in (content, paragraph[:-1]):
+        await db.execute(
+            "insert into chat_messages (session_id, user_id, content) values ($1, $2, $3)", session, user, text
+        )
+    assert await _search(db, user, paragraph) == [content]
+    assert await _search(db, user, f"{paragraph[:998]}x") == []  # the English word must be there too
+    async with acting_as(db, Actor("user", "authenticated", user)):
+        with pytest.raises(asyncpg.PostgresError) as refused:
+            await db.fetch("select id from search_messages($1)", paragraph + "字")
+    status, code, details = refusal(refused.value)
+    assert (status, code, details) == (400, "SearchTooLong", {"limit": 1000, "length": 1001})
+    # The query: the English terms, then each CJK run's bigrams (a lone character itself), in order.
+    assert await db.fetchval("select search_query('量子 Kubernetes 计算机, 子')::text") == (
+        "'kubernet' & '量子' & '计算' & '算机' & '子'"
+    )

@@ -14,6 +14,9 @@ describe('errorText', () => {
     expect(errorText({ code: 'invalid_credentials', message: 'Invalid login credentials' }, zh.t)).toBe('邮箱或密码错误')
     expect(errorText({ code: 'QuotaExceeded', message: 'quota' }, en.t)).toBe(en.t('usage.quotaExceeded'))
     expect(errorText({ code: 'GuestNotAllowed', message: 'Sign up to create API keys' }, zh.t)).toBe('访客不能创建 API 密钥，注册后即可创建')
+    const tooLong = { code: 'SearchTooLong', message: 'A search is at most 1000 characters.', details: '{"limit": 1000}' }
+    expect(errorText(tooLong, zh.t)).toBe('搜索内容最多 1000 个字符，请缩短')
+    expect(errorText(tooLong, en.t)).toBe('A search is at most 1000 characters: shorten it')
   })
 
   it('says a request that got no response is a network failure, however the browser words it', () => {

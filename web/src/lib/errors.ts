@@ -34,6 +34,7 @@ const REFUSALS: Record<string, string> = {
   RateLimited: 'auth.rateLimited',
   TooManyKeys: 'keys.tooMany',
   GuestNotAllowed: 'keys.guestsNone',
+  SearchTooLong: 'history.searchTooLong',
 }
 
 /** Refusals whose message starts with our code (`GuestLimitReached: sign up…`), by that code. */
