@@ -206,5 +206,15 @@ def test_a_deleted_turn_goes_with_its_answer_and_the_rest_stays(trees: dict[str,
     assert rows[1]["parent"] is not None  # the third question now follows the first turn's answer
 
 
+def test_a_search_hit_on_a_branch_not_shown_opens_on_that_branch(trees: dict[str, Any], product: Product) -> None:
+    """The original of an edited question, found in /history, opens its chat on the original's
+    branch (‹ 1 / 2 ›, two turns), and that choice is the session's: the path the model is sent."""
+    step = passed(trees, "a search hit on a branch not shown opens that branch, at the message")
+    assert step["detail"] == {"turns": 2, "inView": True}
+    session = trees["sessionId"]
+    path = owner_query(product, session, "select message_type, content from chat_path($1)", session)
+    assert [r["content"] for r in path if r["message_type"] == "user"] == ["介绍一下杭州", "推荐三个景点"]
+
+
 def test_no_page_errors(trees: dict[str, Any]) -> None:
     no_page_errors(trees)

@@ -4,7 +4,7 @@
 // (then revoke it), reload while an answer
 // is being written and watch it continue, pin and rename in the sidebar, the shared page on a phone
 // in English, and the owner's chat on a phone: finger-sized controls, a 16px composer, the notch and
-// home indicator padded for.
+// home indicator padded for; a search hit on a branch not shown opens that branch.
 //
 // Env: see harness.mjs. Prints {ok, steps, user, sessionId, branchId, shareToken, resumed, problems} on
 // its last line; tests/e2e/test_trees.py runs it and checks the database for what the page showed.
@@ -366,5 +366,36 @@ await journey(async ({ newPage }) => {
     await page.locator(tid('turn')).nth(1).waitFor({ timeout: STEP_MS })
     const reloaded = (await questions.allTextContents()).map((q) => q.trim())
     return { shown, reloaded, sent }
+  })
+
+  await step('a search hit on a branch not shown opens that branch, at the message', async () => {
+    // '推荐三个景点' was edited into '推荐三家餐厅' (the branch shown since): its hit opens the chat on it.
+    await page.goto(`${WEB_URL}/history`)
+    await page.locator(tid('search-input')).fill('三个景点')
+    await page.locator(tid('search-submit')).click()
+    const hit = page.locator(tid('search-hit')).filter({ hasText: '推荐三个景点' }).first()
+    await hit.waitFor({ timeout: STEP_MS })
+    const stored = page
+      .waitForResponse((r) => r.url().includes('/rest/v1/chat_sessions') && r.request().method() === 'PATCH', {
+        timeout: STEP_MS,
+      })
+      .catch(() => null) // none: said below, not an unhandled rejection that ends the journey
+    await hit.click()
+    await page.waitForURL((url) => url.searchParams.get('s') === result.sessionId && !url.searchParams.has('m'), {
+      timeout: STEP_MS,
+    })
+    const second = page.locator(tid('turn')).nth(1)
+    await expectText(second.locator(tid('question')), /推荐三个景点/)
+    await expectText(position(second, 'question-nav'), /1 \/ 2/)
+    const update = await stored
+    if (!update?.ok()) throw new Error(`storing the branch failed: ${update ? update.status() : 'never sent'}`)
+    const inView = await second.evaluate((el) => {
+      const pane = el.closest('[data-testid="messages"]').getBoundingClientRect()
+      const box = el.getBoundingClientRect()
+      return box.top >= pane.top - 1 && box.top < pane.bottom
+    })
+    if (!inView) throw new Error('the hit is not in view')
+    await shot(page, '13-search-hit-on-its-branch')
+    return { turns: await page.locator(tid('turn')).count(), inView }
   })
 })
