@@ -24,6 +24,28 @@ describe('snippet', () => {
     expect(snippet('a (b) c', '(b)').find((p) => p.hit)?.text).toBe('(b)')
     expect(terms('"quoted phrase" or -minus')).toEqual(['quoted', 'phrase', 'minus'])
   })
+
+  it('never cuts an emoji or a rare Han character in half at the edges', () => {
+    const text = `x${'😀'.repeat(30)}需要𠮷${'𠮷'.repeat(30)}`
+    for (let radius = 3; radius < 20; radius++) {
+      const parts = snippet(text, '需要', radius)
+      expect(parts.find((p) => p.hit)?.text).toBe('需要')
+      for (const part of parts) expect(() => encodeURIComponent(part.text)).not.toThrow() // no lone surrogate
+    }
+  })
+
+  it('reads Chinese beside English and punctuation as the database does', () => {
+    expect(terms('Python教程')).toEqual(['Python', '教程'])
+    expect(terms('你好，世界！')).toEqual(['你好', '世界'])
+    const parts = snippet('这是一个 Python 的入门教程', 'Python教程')
+    expect(parts.filter((p) => p.hit).map((p) => p.text)).toEqual(['Python', '教程'])
+  })
+
+  it('finds the term where it is when lowercasing changes the text’s length', () => {
+    const text = `${'İ'.repeat(40)} ${'y'.repeat(30)} needle ${'z'.repeat(30)}`
+    const parts = snippet(text, 'needle', 10)
+    expect(parts.find((p) => p.hit)?.text).toBe('needle')
+  })
 })
 
 describe('readConfig', () => {
