@@ -193,3 +193,19 @@ async def test_a_pasted_paragraph_is_found_and_a_search_past_1000_characters_is_
     assert await db.fetchval("select search_query('量子 Kubernetes 计算机, 子')::text") == (
         "'kubernet' & '量子' & '计算' & '算机' & '子'"
     )
+
+
+async def test_full_width_letters_and_digits_are_found_as_ascii_and_the_other_way_round(db: asyncpg.Connection) -> None:
+    """A Chinese input method's full-width mode types ＰＹＴＨＯＮ and ２０２４: the same words."""
+    user = await create_user(db, "fullwidth")
+    session = await db.fetchval("insert into chat_sessions (user_id) values ($1) returning id", user)
+    for text in ("学习Ｐｙｔｈｏｎ的２０２４年计划", "python in 2024", "ｶﾀｶﾅ 半角"):
+        await db.execute(
+            "insert into chat_messages (session_id, user_id, content) values ($1, $2, $3)", session, user, text
+        )
+    both = ["python in 2024", "学习Ｐｙｔｈｏｎ的２０２４年计划"]
+    assert await _search(db, user, "python") == both
+    assert await _search(db, user, "ｐｙｔｈｏｎ") == both
+    assert await _search(db, user, "２０２４") == both
+    assert await _search(db, user, "2024年计划") == ["学习Ｐｙｔｈｏｎ的２０２４年计划"]
+    assert await _search(db, user, "カタカナ") == ["ｶﾀｶﾅ 半角"]
