@@ -272,7 +272,7 @@ def test_an_api_keys_requests_show_the_context_each_sent(journey: dict[str, Any]
     assert detail["zh"]["labels"] == ["系统", "用户", "助手"]
     # a model asked with no role answers with no persona; with a picture, the vision model answered
     assert detail["zh"]["answerer"] == "qwen-vl-max"
-    assert detail["zh"]["parameters"] == "请求参数: max_tokens = 50 · temperature = 0.2"  # as jsonb keeps its keys
+    assert detail["zh"]["parameters"] == "请求参数：max_tokens = 50 · temperature = 0.2"  # as jsonb keeps its keys
     assert detail["zh"]["pictures"] == 1
     assert detail["en"]["parameters"] is None
     assert detail["en"]["answerer"] == "qwen-turbo"

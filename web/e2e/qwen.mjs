@@ -200,7 +200,7 @@ await journey(async ({ newPage }) => {
     await page.locator(`${tid('role-model')} option[value="qwen3-max"]`).waitFor({ state: 'attached', timeout: STEP_MS })
     await page.locator(tid('role-model')).selectOption('qwen3-max')
     await page.locator(tid('role-temperature')).fill('2.5')
-    await expectText(page.locator(tid('role-settings-error')), /参数超出范围: 温度/) // named by its label, not the field
+    await expectText(page.locator(tid('role-settings-error')), /参数超出范围：温度/) // named by its label, not the field, after a full-width colon
     await shot(page, '09-role-editor-refused')
     await page.locator(tid('role-temperature')).fill('0.7')
     await page.locator(tid('role-top-p')).fill('0.9')

@@ -67,7 +67,7 @@ export function usePendingFiles(errorText: (e: unknown) => string) {
         })
         .catch((e: unknown) => {
           remove(item.key)
-          ElMessage.error(`${t('files.uploadFailed', { name: file.name })}: ${errorText(e)}`)
+          ElMessage.error(t('common.joined', { head: t('files.uploadFailed', { name: file.name }), tail: errorText(e) }))
           return null
         })
       pending.value = [...pending.value, item]

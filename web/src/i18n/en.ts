@@ -8,7 +8,7 @@ const en: typeof zh = {
     error: 'Something went wrong', empty: 'Nothing here yet', saved: 'Saved', copied: 'Copied', confirmDelete: 'Delete this?',
     notConfigured: 'The Supabase URL or anon key is not configured (/config.js).',
     notFound: 'Not found: it may have been deleted', network: 'Could not reach the server: check your connection and try again', serverError: 'The service is unavailable for now; try again later',
-    errorDetail: '{text} ({detail})',
+    errorDetail: '{text} ({detail})', joined: '{head}: {tail}',
   },
   auth: {
     email: 'Email', password: 'Password', confirmPassword: 'Confirm password', username: 'Username',

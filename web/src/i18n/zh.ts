@@ -5,7 +5,7 @@ export default {
     loading: '加载中…', retry: '重试', cancel: '取消', save: '保存', create: '创建', delete: '删除', close: '关闭',
     error: '出错了', empty: '这里还什么都没有', saved: '已保存', copied: '已复制', confirmDelete: '确定删除吗？',
     notConfigured: '尚未配置 Supabase 地址或匿名密钥（/config.js）。',
-    notFound: '没有找到，可能已被删除', network: '网络连接失败，请检查网络后重试', serverError: '服务暂时不可用，请稍后再试', errorDetail: '{text}（{detail}）',
+    notFound: '没有找到，可能已被删除', network: '网络连接失败，请检查网络后重试', serverError: '服务暂时不可用，请稍后再试', errorDetail: '{text}（{detail}）', joined: '{head}：{tail}',
   },
   auth: {
     email: '邮箱', password: '密码', confirmPassword: '确认密码', username: '用户名',
