@@ -209,8 +209,8 @@ def product(web_stack: LocalStack, web_dist: Path, tmp_path_factory: pytest.Temp
 # finish); one not named here starts after these. "run" keeps its screenshots at the top of
 # tests/e2e/screenshots/. Journeys that need nothing but the product are prepared here; the others
 # by their modules' launchers (tests/e2e/journeys.py LAUNCHERS).
-ORDER = ("service", "trees", "run", "qwen", "auth", "signup_email", "storage", "role_names", "api_docs")
-PRODUCT_JOURNEYS = ("run", "auth", "qwen", "storage", "trees")
+ORDER = ("service", "trees", "run", "qwen", "auth", "signup_email", "storage", "phone", "role_names", "api_docs")
+PRODUCT_JOURNEYS = ("run", "auth", "qwen", "storage", "trees", "phone")
 # Browsers at once: more only stretches every step on two cores (and a step has E2E_STEP_TIMEOUT_MS).
 AT_ONCE = 5
 

@@ -1,0 +1,192 @@
+// Browser journey for the app on a phone (390x844, touch): every control a finger meets in every
+// view is a finger's size (44px each way) in Chinese and in English, a pending file's small × has a
+// finger-sized hit area that reaches no neighbour, the composer's switches stay on one line, and
+// the chats drawer and a confirmation box take the focus, close on Escape and give it back.
+//
+// Env: see harness.mjs. Prints {ok, steps, user, sessionId, problems}; run by tests/e2e/test_phone.py.
+import { PHONE, TAG, STEP_MS, WEB_URL, final, journey, result, shot, sideways, step, tid } from './harness.mjs'
+
+const PASSWORD = 'galaxy2024pw'
+// A 4x3 red PNG, written out so the journey needs no image library.
+const PNG = Buffer.from(
+  '89504e470d0a1a0a0000000d49484452000000040000000308020000003b9639910000001049444154789c63f8cfc000470c' +
+    '383900f5310bf5357bfb820000000049454e44ae426082',
+  'hex',
+)
+Object.assign(result, { user: null, sessionId: null })
+
+/** The views a signed-in user opens, with what shows once each has loaded. */
+const VIEWS = [
+  ['chat', () => `/?s=${result.sessionId}`, tid('turn')],
+  ['history', () => '/history', tid('history-session')],
+  ['roles', () => '/roles', tid('role-card')],
+  ['profile', () => '/profile', tid('profile-card')],
+  ['usage', () => '/usage', tid('usage-plan')],
+  ['keys', () => '/keys', tid('key-create')],
+]
+
+/** Every control shown smaller than a finger (under 40px either way; 44 as designed): buttons,
+ *  links, selects and radios. Not links inside running text (an answer's, a hint's): those are words. */
+async function smallControls(page, within = 'body') {
+  return page.evaluate((within) => {
+    const found = []
+    for (const el of document.querySelectorAll(`${within} :is(button, a[href], select, [role="radio"], [role="button"])`)) {
+      if (el.closest('.markdown, p')) continue
+      const rect = el.getBoundingClientRect()
+      if (rect.width === 0 || rect.height === 0 || getComputedStyle(el).visibility === 'hidden') continue
+      if (rect.width < 40 || rect.height < 40) {
+        const name = el.getAttribute('data-testid') || el.getAttribute('aria-label') || el.textContent.trim().slice(0, 24)
+        found.push(`${name} ${Math.round(rect.width)}x${Math.round(rect.height)}`)
+      }
+    }
+    return found
+  }, within)
+}
+
+/** What shows only on a tap in a view (the edit form, the drawer, a confirmation box, a new key),
+ *  opened, measured like the rest, and closed again. */
+const OPENED = {
+  chat: async (page) => {
+    await page.locator(tid('edit-question')).first().click()
+    const edit = await smallControls(page, '[data-testid="turn"]')
+    await page.locator(tid('edit-text')).press('Escape')
+    await page.locator(tid('open-sessions')).click()
+    await page.locator(`.el-drawer ${tid('session-row')}`).first().waitFor({ state: 'visible', timeout: STEP_MS })
+    const drawer = await smallControls(page, '.el-drawer')
+    await page.locator('.el-drawer__close-btn').click()
+    await page.locator('.el-drawer').waitFor({ state: 'hidden', timeout: STEP_MS })
+    return [...edit, ...drawer]
+  },
+  history: async (page) => {
+    await page.locator(tid('history-delete')).first().click()
+    await page.locator('.el-message-box').waitFor({ timeout: STEP_MS })
+    const box = await smallControls(page, '.el-message-box')
+    await page.locator('.el-message-box__btns .el-button').first().click()
+    await page.locator('.el-message-box').waitFor({ state: 'hidden', timeout: STEP_MS })
+    return box
+  },
+  keys: async (page) => {
+    if ((await page.locator(tid('key-row')).count()) === 0) {
+      await page.locator(tid('key-name')).fill('phone key')
+      await page.locator(tid('key-create')).click()
+      await page.locator(tid('key-fresh')).waitFor({ timeout: STEP_MS })
+    }
+    return smallControls(page)
+  },
+}
+
+/** Where a finger lands on the × of pending file `index`: whether every point of the 40px square
+ *  round its centre reaches it, whether any point of the other files' pictures does, and whether
+ *  the middle of its own picture is still the picture. */
+async function removeHitArea(page, index) {
+  return page.evaluate((index) => {
+    const items = [...document.querySelectorAll('[data-testid="composer-attachments"] > div')]
+    const button = items[index].querySelector('[data-testid="attachment-remove"]')
+    const box = button.getBoundingClientRect()
+    const [cx, cy] = [box.left + box.width / 2, box.top + box.height / 2]
+    const hits = (x, y) => {
+      const el = document.elementFromPoint(x, y)
+      return el === button || button.contains(el)
+    }
+    let square = true
+    for (let dx = -20; dx <= 20; dx += 4) for (let dy = -20; dy <= 20; dy += 4) square &&= hits(cx + dx, cy + dy)
+    let neighbours = false
+    items.forEach((item, other) => {
+      if (other === index) return
+      const r = item.querySelector('img').getBoundingClientRect()
+      for (let x = r.left; x <= r.right; x += 4) for (let y = r.top; y <= r.bottom; y += 4) neighbours ||= hits(x, y)
+    })
+    const picture = items[index].querySelector('img').getBoundingClientRect()
+    return { glyph: Math.round(box.width), square, neighbours, picture: !hits(picture.left + picture.width / 2, picture.top + picture.height / 2) }
+  }, index)
+}
+
+await journey(async ({ newPage }) => {
+  const page = await newPage('phone', PHONE)
+
+  await step('sign up on a phone and ask twice', async () => {
+    const user = { username: `phone_${TAG}`, email: `phone-${TAG}@example.com` }
+    await page.goto(`${WEB_URL}/register`)
+    await page.locator(tid('username')).fill(user.username)
+    await page.locator(tid('username-free')).waitFor({ timeout: STEP_MS })
+    await page.locator(tid('email')).fill(user.email)
+    await page.locator(tid('password')).fill(PASSWORD)
+    await page.locator(tid('confirm')).fill(PASSWORD)
+    await page.locator(tid('submit')).click()
+    await page.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
+    result.user = user
+    for (const [index, text] of ['介绍一下杭州', '推荐三个景点'].entries()) {
+      await page.locator(tid('composer')).fill(text)
+      await page.locator(tid('send')).click()
+      await final(page.locator(tid('turn')).nth(index))
+    }
+    result.sessionId = new URL(page.url()).searchParams.get('s')
+  })
+
+  for (const language of ['zh', 'en']) {
+    await step(`every control of every view is finger-sized on a phone (${language})`, async () => {
+      if (language === 'en') await page.locator(tid('lang-toggle')).click()
+      const small = {}
+      const options = {}
+      for (const [name, path, ready] of VIEWS) {
+        await page.goto(`${WEB_URL}${path()}`)
+        await page.locator(ready).first().waitFor({ timeout: STEP_MS })
+        const found = [...(await smallControls(page)), ...((await OPENED[name]?.(page)) ?? [])]
+        if (found.length) small[name] = [...new Set(found)]
+        if (name === 'chat') {
+          // The composer's model picker and its two switches on one line (no taller than the tallest).
+          options.rows = await page.locator(tid('composer-options')).evaluate((row) => {
+            const tallest = Math.max(...[...row.children].map((child) => child.getBoundingClientRect().height))
+            return row.getBoundingClientRect().height <= tallest + 1 ? 1 : 2
+          })
+          options.overflow = await sideways(page)
+        }
+        await shot(page, `01-${name}-${language}`)
+      }
+      return { small, options }
+    })
+  }
+
+  await step("a pending file's × is a finger's size and reaches no other file", async () => {
+    await page.goto(`${WEB_URL}/?s=${result.sessionId}`)
+    await page.locator(tid('turn')).first().waitFor({ timeout: STEP_MS })
+    const files = ['a.png', 'b.png'].map((name) => ({ name, mimeType: 'image/png', buffer: PNG }))
+    await page.locator(tid('attach-input')).setInputFiles(files)
+    await page.locator(tid('attachment-remove')).nth(1).waitFor({ timeout: STEP_MS })
+    const areas = [await removeHitArea(page, 0), await removeHitArea(page, 1)]
+    await shot(page, '02-pending-files')
+    // A tap 16px up and right of the first ×, off its 20px glyph, removes that file.
+    const box = await page.locator(tid('attachment-remove')).first().boundingBox()
+    await page.touchscreen.tap(box.x + box.width / 2 + 16, box.y + box.height / 2 - 16)
+    const one = () => document.querySelectorAll('[data-testid="attachment-remove"]').length === 1
+    const removed = await page.waitForFunction(one, null, { timeout: 5000 }).then(() => true, () => false)
+    const left = await page.locator(`${tid('composer-attachments')} img`).evaluateAll((images) => images.map((img) => img.alt))
+    for (let n = await page.locator(tid('attachment-remove')).count(); n > 0; n -= 1) await page.locator(tid('attachment-remove')).first().click()
+    return { areas, removed, left }
+  })
+
+  await step('the chats drawer takes the focus, closes on Escape and gives it back', async () => {
+    await page.locator(tid('open-sessions')).focus()
+    await page.keyboard.press('Enter')
+    await page.locator(`.el-drawer ${tid('session-row')}`).first().waitFor({ state: 'visible', timeout: STEP_MS })
+    await page.waitForFunction(() => document.querySelector('.el-drawer')?.contains(document.activeElement), null, { timeout: STEP_MS })
+    await shot(page, '04-drawer-en')
+    await page.keyboard.press('Escape')
+    await page.locator('.el-drawer').waitFor({ state: 'hidden', timeout: STEP_MS })
+    return { returned: await page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName) }
+  })
+
+  await step('a confirmation box takes the focus, Escape keeps the chat and gives the focus back', async () => {
+    await page.goto(`${WEB_URL}/history`)
+    const remove = page.locator(tid('history-delete')).first()
+    await remove.focus()
+    await page.keyboard.press('Enter')
+    await page.locator('.el-message-box').waitFor({ timeout: STEP_MS })
+    await page.waitForFunction(() => document.querySelector('.el-message-box')?.contains(document.activeElement), null, { timeout: STEP_MS })
+    await shot(page, '05-confirm-en')
+    await page.keyboard.press('Escape')
+    await page.locator('.el-message-box').waitFor({ state: 'hidden', timeout: STEP_MS })
+    const returned = await page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName)
+    return { returned, sessions: await page.locator(tid('history-session')).count() }
+  })
+})
