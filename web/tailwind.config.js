@@ -8,5 +8,16 @@ export default {
       colors: { galaxy: { 50: '#f3f1ff', 100: '#e9e5ff', 500: '#6d5cf6', 600: '#5b47e8', 700: '#4b38c9', 900: '#241a63' } },
     },
   },
-  plugins: [],
+  plugins: [
+    // keyboard: a text field has the focus on a page this short, so a phone's on-screen keyboard is
+    // up (index.html's interactive-widget=resizes-content shrinks the page to what it leaves): what
+    // can wait steps aside (the app's header, the tab bar, the persona chips) for the conversation.
+    // Not on a short page alone: a phone sharing its screen with another app is as short, and needs
+    // its navigation. A variant, not a screen: a raw screen would end the max-sm: variants.
+    ({ addVariant }) =>
+      addVariant(
+        'keyboard',
+        '@media (max-height: 480px) { :root:has(:is(textarea, input:not([type=checkbox], [type=radio], [type=file])):focus) & }',
+      ),
+  ],
 }

@@ -1,7 +1,7 @@
 """The app on a phone (web/e2e/phone.mjs, 390x844, touch): every control of every view is a finger's
 size in both languages, a pending file's × has a finger-sized hit area reaching no other file, the
-composer's switches keep to one line, and the chats drawer and a confirmation box handle the focus
-and Escape as a modal should.
+composer's switches keep to one line, the on-screen keyboard leaves the composer and the last answer
+in sight, and the chats drawer and a confirmation box handle the focus and Escape as a modal should.
 Screenshots land in tests/e2e/screenshots/phone/."""
 
 from __future__ import annotations
@@ -43,6 +43,26 @@ def test_a_pending_files_remove_button_is_finger_sized_and_reaches_no_other_file
         assert area == {"glyph": 20, "square": True, "neighbours": False, "picture": True}
     assert detail["removed"] is True
     assert detail["left"] == ["b.png"]
+
+
+def test_with_the_keyboard_up_the_composer_and_the_last_answer_are_in_sight(phone: dict[str, Any]) -> None:
+    """The page 400px tall (the keyboard's share of a 844px phone taken): the app's header, the tab
+    bar and the persona chips step aside, so the conversation keeps a useful height above the
+    composer (it had 32px, the last answer's text out of sight below it), the end of the last answer
+    shows in it, and the composer and its send button are on the screen. As short with no field
+    focused (a phone sharing its screen with another app) the header and the tab bar stay."""
+    detail = passed(phone, "with the on-screen keyboard up (390x400) the composer and the last answer are in sight")[
+        "detail"
+    ]
+    assert detail["height"] == 400
+    assert detail["composer"] is True
+    assert detail["send"] is True
+    assert detail["tabbar"] == 0
+    assert detail["header"] == 0
+    assert detail["unfocused"]["header"] > 0
+    assert detail["unfocused"]["tabbar"] > 0
+    assert detail["pane"] >= 160, detail
+    assert detail["lastAnswerShown"] >= 100, detail
 
 
 def test_the_chats_drawer_gives_the_focus_back_on_escape(phone: dict[str, Any]) -> None:

@@ -1,7 +1,8 @@
 // Browser journey for the app on a phone (390x844, touch): every control a finger meets in every
 // view is a finger's size (44px each way) in Chinese and in English, a pending file's small × has a
 // finger-sized hit area that reaches no neighbour, the composer's switches stay on one line, and
-// the chats drawer and a confirmation box take the focus, close on Escape and give it back.
+// with the on-screen keyboard up (the page 400px tall) the composer and the last answer stay in
+// sight; the chats drawer and a confirmation box take the focus, close on Escape and give it back.
 //
 // Env: see harness.mjs. Prints {ok, steps, user, sessionId, problems}; run by tests/e2e/test_phone.py.
 import { PHONE, TAG, STEP_MS, WEB_URL, final, journey, result, shot, sideways, step, tid } from './harness.mjs'
@@ -163,6 +164,41 @@ await journey(async ({ newPage }) => {
     const left = await page.locator(`${tid('composer-attachments')} img`).evaluateAll((images) => images.map((img) => img.alt))
     for (let n = await page.locator(tid('attachment-remove')).count(); n > 0; n -= 1) await page.locator(tid('attachment-remove')).first().click()
     return { areas, removed, left }
+  })
+
+  await step('with the on-screen keyboard up (390x400) the composer and the last answer are in sight', async () => {
+    await page.goto(`${WEB_URL}/?s=${result.sessionId}`)
+    await final(page.locator(tid('turn')).nth(1))
+    // As short with no field focused (a phone sharing its screen with another app): the navigation stays.
+    await page.setViewportSize({ width: 390, height: 400 })
+    const bar = (selector) => page.locator(selector).first().evaluate((el) => Math.round(el.getBoundingClientRect().height))
+    const unfocused = { header: await bar('header'), tabbar: await bar(tid('tabbar')) }
+    // The keyboard takes the bottom of the screen: the page (interactive-widget=resizes-content) is 400px tall.
+    await page.locator(tid('composer')).focus()
+    await page.waitForFunction(() => {
+      const pane = document.querySelector('[data-testid="messages"]')
+      return pane.scrollHeight - pane.scrollTop - pane.clientHeight < 2
+    }, null, { timeout: STEP_MS })
+    const layout = await page.evaluate(() => {
+      const rect = (selector) => document.querySelector(selector)?.getBoundingClientRect() ?? null
+      const pane = rect('[data-testid="messages"]')
+      const turns = document.querySelectorAll('[data-testid="answer-text"]')
+      const last = turns[turns.length - 1].getBoundingClientRect()
+      const inside = (r) => r !== null && r.top >= -1 && r.bottom <= innerHeight + 1
+      return {
+        height: innerHeight,
+        pane: Math.round(pane.height),
+        lastAnswerShown: Math.round(Math.min(last.bottom, pane.bottom) - Math.max(last.top, pane.top)),
+        composer: inside(rect('[data-testid="composer"]')),
+        send: inside(rect('[data-testid="send"]')),
+        tabbar: rect('[data-testid="tabbar"]')?.height ?? 0,
+        header: rect('header')?.height ?? 0,
+      }
+    })
+    layout.unfocused = unfocused
+    await shot(page, '03-keyboard-up-en')
+    await page.setViewportSize(PHONE.viewport)
+    return layout
   })
 
   await step('the chats drawer takes the focus, closes on Escape and gives it back', async () => {
