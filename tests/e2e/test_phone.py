@@ -1,7 +1,8 @@
 """The app on a phone (web/e2e/phone.mjs, 390x844, touch): every control of every view is a finger's
 size in both languages, a pending file's × has a finger-sized hit area reaching no other file, the
 composer's switches keep to one line, the on-screen keyboard leaves the composer and the last answer
-in sight, and the chats drawer and a confirmation box handle the focus and Escape as a modal should.
+in sight, the chats drawer and a confirmation box handle the focus and Escape as a modal should, and
+on a phone on its side the sign-up form scrolls to its title.
 Screenshots land in tests/e2e/screenshots/phone/."""
 
 from __future__ import annotations
@@ -77,6 +78,18 @@ def test_a_confirmation_box_is_cancelled_by_escape(phone: dict[str, Any], produc
     assert detail == {"returned": "history-delete", "sessions": 1}
     rows = query_now(product, "select count(*) as n from chat_sessions where id = $1", phone["sessionId"])
     assert rows[0]["n"] == 1
+
+
+def test_on_a_phone_on_its_side_the_sign_up_form_scrolls_to_its_title(phone: dict[str, Any]) -> None:
+    """844x390: the form is taller than the screen, and scrolled to the top its title shows (the
+    card was centred in its scrolling box, so its top half sat above the box's top, where no
+    scrolling reaches: the title and the username field could not be seen); scrolled to the bottom,
+    its button."""
+    detail = passed(phone, "on a phone on its side (844x390) the sign-up form scrolls from its title to its button")[
+        "detail"
+    ]
+    assert detail["titleBelowTop"] >= 0, detail
+    assert detail["submitAboveBottom"] >= 0, detail
 
 
 def test_no_page_errors(phone: dict[str, Any]) -> None:

@@ -2,7 +2,8 @@
 // view is a finger's size (44px each way) in Chinese and in English, a pending file's small × has a
 // finger-sized hit area that reaches no neighbour, the composer's switches stay on one line, and
 // with the on-screen keyboard up (the page 400px tall) the composer and the last answer stay in
-// sight; the chats drawer and a confirmation box take the focus, close on Escape and give it back.
+// sight; the chats drawer and a confirmation box take the focus, close on Escape and give it back;
+// on a phone on its side the sign-up form scrolls to its title.
 //
 // Env: see harness.mjs. Prints {ok, steps, user, sessionId, problems}; run by tests/e2e/test_phone.py.
 import { PHONE, TAG, STEP_MS, WEB_URL, final, journey, result, shot, sideways, step, tid } from './harness.mjs'
@@ -224,5 +225,25 @@ await journey(async ({ newPage }) => {
     await page.locator('.el-message-box').waitFor({ state: 'hidden', timeout: STEP_MS })
     const returned = await page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName)
     return { returned, sessions: await page.locator(tid('history-session')).count() }
+  })
+
+  await step('on a phone on its side (844x390) the sign-up form scrolls from its title to its button', async () => {
+    const side = await newPage('landscape', { viewport: { width: 844, height: 390 }, isMobile: true, hasTouch: true })
+    await side.goto(`${WEB_URL}/register`)
+    await side.locator(tid('submit')).waitFor({ timeout: STEP_MS })
+    const reach = await side.evaluate(() => {
+      const title = document.querySelector('h1')
+      const pane = title.closest('.overflow-y-auto')
+      const box = pane.getBoundingClientRect()
+      pane.scrollTop = 0
+      const top = Math.round(title.getBoundingClientRect().top - box.top)
+      pane.scrollTop = pane.scrollHeight
+      const submit = document.querySelector('[data-testid="submit"]').getBoundingClientRect()
+      return { titleBelowTop: top, submitAboveBottom: Math.round(box.bottom - submit.bottom) }
+    })
+    await side.locator('h1').scrollIntoViewIfNeeded()
+    await shot(side, '06-register-landscape')
+    await side.context().close()
+    return reach
   })
 })
