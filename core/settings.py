@@ -51,7 +51,8 @@ def login_as(url: str, user: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def _demo_key(role: str, secret: str) -> str:
+def demo_key(role: str, secret: str) -> str:
+    """The CLI's demo key for `role` (anon, service_role), signed with `secret`: a key left unset."""
     return encode({"iss": "supabase-demo", "role": role, "exp": DEMO_KEY_EXP}, secret)
 
 
@@ -83,9 +84,9 @@ class SupabaseSettings:
     def __post_init__(self) -> None:
         # Keys default to the demo JWTs signed with whatever secret is configured.
         if not self.anon_key:
-            object.__setattr__(self, "anon_key", _demo_key("anon", self.jwt_secret))
+            object.__setattr__(self, "anon_key", demo_key("anon", self.jwt_secret))
         if not self.service_role_key:
-            object.__setattr__(self, "service_role_key", _demo_key("service_role", self.jwt_secret))
+            object.__setattr__(self, "service_role_key", demo_key("service_role", self.jwt_secret))
         object.__setattr__(self, "keys", KeySet.from_config(self.jwt_secret, self.jwt_keys))
 
 
