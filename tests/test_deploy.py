@@ -170,3 +170,18 @@ def test_nginx_sends_the_security_headers_from_every_location() -> None:
     assert "include /etc/nginx/snippets/chatgalaxy-csp.conf;" in headers
     copies = dict(_copies("web.Dockerfile"))
     assert copies["deploy/nginx-headers.conf"] == "/etc/nginx/snippets/chatgalaxy-headers.conf"
+
+
+def test_ci_installs_a_node_the_web_build_runs_on() -> None:
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
+    steps = workflow["jobs"]["test"]["steps"]
+    setup = [s for s in steps if str(s.get("uses", "")).startswith("actions/setup-node@")]
+    assert setup, "Debian 12's apt nodejs is 18, and vite needs ^20.19 || >=22.12"
+    wanted = json.loads((ROOT / "web" / "package-lock.json").read_text())["packages"]["node_modules/vite"]["engines"]
+    assert wanted["node"] == "^20.19.0 || >=22.12.0"
+    assert str(setup[0]["with"]["node-version"]) in {"20", "22", "24"}
+    apt = " ".join(str(s.get("run", "")) for s in steps)
+    assert "nodejs" not in apt.split()
+    assert "fonts-noto-cjk" in apt  # the Chinese journeys render CJK text, as `make chromium` installs it
+    assert steps[-1]["run"].strip() == "make test"
+    assert "test:" in (ROOT / "Makefile").read_text()
