@@ -183,6 +183,23 @@ class LocalbaseSettings:
             False,
         )
     )
+    # [auth.mfa.totp] enroll_enabled and verify_enabled: TOTP enrolment, and challenges and
+    # verifications of a TOTP factor; off: 422 mfa_totp_*_not_enabled. Without a file both are on,
+    # as on a hosted project (the CLI's template turns them off, so the product's file says so).
+    mfa_totp_enroll: bool = field(
+        default_factory=lambda: config.setting_bool(
+            ("LOCALBASE_MFA_TOTP_ENROLL_ENABLED", "GOTRUE_MFA_TOTP_ENROLL_ENABLED"),
+            "auth.mfa.totp.enroll_enabled",
+            True,
+        )
+    )
+    mfa_totp_verify: bool = field(
+        default_factory=lambda: config.setting_bool(
+            ("LOCALBASE_MFA_TOTP_VERIFY_ENABLED", "GOTRUE_MFA_TOTP_VERIFY_ENABLED"),
+            "auth.mfa.totp.verify_enabled",
+            True,
+        )
+    )
     # [auth.email] double_confirm_changes (GoTrue's secure email change): a new address applies once
     # the links mailed to both the current and the new address are followed.
     secure_email_change: bool = field(

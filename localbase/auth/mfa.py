@@ -7,7 +7,9 @@ What supabase-js `auth.mfa.*` and supabase-py `auth.mfa.*` rely on:
 - Enrol (POST /factors, `factor_type: totp`): an unverified factor with a fresh secret; the answer
   carries the secret, its `otpauth://` URI and the QR code as an SVG document (the clients turn it
   into a `data:image/svg+xml` URI). A user with a verified factor must be at aal2 to add another.
-  Phone and WebAuthn factors answer GoTrue's "disabled" errors.
+  Phone and WebAuthn factors answer GoTrue's "disabled" errors, and TOTP ones too when
+  supabase/config.toml's [auth.mfa.totp] enroll_enabled (enrolment) or verify_enabled (challenge
+  and verify) is false.
 - Challenge, then verify with a 6-digit code (30 s steps, one step of skew, like GoTrue): the
   challenge is spent, the factor verified, the session raised to aal2 with a `totp` AMR claim, a
   new access and refresh token issued, and the user's other aal1 sessions ended.
@@ -81,6 +83,8 @@ async def enroll(auth: Auth, call: Call, user: User, session_id: UUID | None) ->
         raise _DISABLED_ENROLL[kind]
     if kind != "totp":
         raise validation_failed(_TYPES_MESSAGE)
+    if not auth.settings.localbase.mfa_totp_enroll:
+        raise AuthError(422, "mfa_totp_enroll_not_enabled", "MFA enroll is disabled for TOTP")
     name = call.text("friendly_name") or ""
     issuer = call.text("issuer") or urlparse(auth.settings.localbase.site_url).netloc
     secret = pyotp.random_base32()
@@ -103,7 +107,7 @@ async def enroll(auth: Auth, call: Call, user: User, session_id: UUID | None) ->
 
 
 async def challenge(auth: Auth, call: Call, factor: asyncpg.Record) -> Reply:
-    _check_verifiable(factor)
+    _check_verifiable(auth, factor)
     async with auth.pool.acquire() as conn:
         row = await conn.fetchrow(Q["insert_challenge"], uuid4(), factor["id"], call.request.client_ip or "127.0.0.1")
     assert row is not None
@@ -116,7 +120,7 @@ async def verify(auth: Auth, call: Call, user: User, factor: asyncpg.Record, ses
     challenge_id = _challenge_id(call.body.get("challenge_id"))
     if not code:
         raise validation_failed("Code needs to be non-empty")
-    _check_verifiable(factor)
+    _check_verifiable(auth, factor)
     if session_id is None:
         raise unexpected("Cannot read SessionId claim as UUID")
     async with auth.pool.acquire() as conn, conn.transaction():
@@ -194,12 +198,14 @@ async def _check_room(conn: asyncpg.Connection, user_id: UUID, name: str, sessio
         raise forbidden("insufficient_aal", "AAL2 required to enroll a new factor")
 
 
-def _check_verifiable(factor: asyncpg.Record) -> None:
+def _check_verifiable(auth: Auth, factor: asyncpg.Record) -> None:
     kind = factor["factor_type"]
     if kind in _DISABLED_VERIFY:
         raise _DISABLED_VERIFY[kind]
     if kind != "totp":
         raise validation_failed(_TYPES_MESSAGE)
+    if not auth.settings.localbase.mfa_totp_verify:
+        raise AuthError(422, "mfa_totp_verify_not_enabled", "MFA verification is disabled for TOTP")
 
 
 def _challenge_id(value: object) -> UUID:

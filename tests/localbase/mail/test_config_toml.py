@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from supabase_auth.errors import AuthError
+from supabase_auth.errors import AuthApiError, AuthError
 
-from core.projectconfig import PASSWORD_REQUIREMENTS
+from core.projectconfig import PASSWORD_REQUIREMENTS, value
 from core.settings import LocalbaseSettings
 from tests.conftest import PRODUCT_AUTH_ENV, LocalStack, launch_stack
 from tests.localbase.auth.conftest import client
@@ -36,6 +36,10 @@ sign_in_sign_ups = 4
 [auth.email]
 enable_confirmations = false
 otp_expiry = 600
+
+[auth.mfa.totp]
+enroll_enabled = false
+verify_enabled = false
 """
 GOOD = "Password1234"  # 12 characters, lower, upper and digits
 
@@ -86,6 +90,33 @@ def test_the_product_file_turns_confirmations_on(monkeypatch: pytest.MonkeyPatch
     product = LocalbaseSettings()
     assert product.autoconfirm is False
     assert product.rate_email_sent > 0
+    # The product asks for TOTP (account security); the file says so itself, as the CLI's own
+    # template turns it off for `supabase start` and `supabase config push` would push that.
+    assert value("auth.mfa.totp.enroll_enabled", None) is True
+    assert value("auth.mfa.totp.verify_enabled", None) is True
+    assert (product.mfa_totp_enroll, product.mfa_totp_verify) == (True, True)
+    assert value("auth.enable_anonymous_sign_ins", None) is True  # guests
+    assert product.anonymous_sign_ins is True
+
+
+def test_totp_switched_off_in_the_file_is_refused_as_gotrue_does(stack: LocalStack, configured: LocalStack) -> None:
+    email = f"cfg-{uuid.uuid4().hex[:8]}@example.com"
+    member = client(stack)
+    member.auth.sign_up({"email": email, "password": GOOD})
+    enrolled = member.auth.mfa.enroll({"factor_type": "totp", "friendly_name": "app"})  # on: the default
+
+    there = client(configured)
+    there.auth.sign_in_with_password({"email": email, "password": GOOD})
+    with pytest.raises(AuthApiError) as enroll:
+        there.auth.mfa.enroll({"factor_type": "totp", "friendly_name": "other"})
+    assert (enroll.value.status, enroll.value.code) == (422, "mfa_totp_enroll_not_enabled")
+    assert enroll.value.message == "MFA enroll is disabled for TOTP"
+    with pytest.raises(AuthApiError) as challenge:
+        there.auth.mfa.challenge({"factor_id": enrolled.id})
+    assert (challenge.value.status, challenge.value.code) == (422, "mfa_totp_verify_not_enabled")
+    assert challenge.value.message == "MFA verification is disabled for TOTP"
+    factors = member.auth.mfa.list_factors().all
+    assert [f.friendly_name for f in factors] == ["app"]  # nothing enrolled there
 
 
 def test_a_gateway_applies_the_file(configured: LocalStack) -> None:
