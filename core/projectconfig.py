@@ -10,14 +10,15 @@ Read here: [api] max_rows; [auth] site_url, additional_redirect_urls, jwt_expiry
 enable_refresh_token_rotation, refresh_token_reuse_interval, minimum_password_length,
 password_requirements; [auth.email] enable_confirmations, double_confirm_changes,
 secure_password_change, otp_expiry; [auth.mfa.totp] enroll_enabled, verify_enabled;
-[auth.rate_limit] email_sent, sign_in_sign_ups, token_refresh, token_verifications; [inbucket]
-port (the mailbox). A file that is not valid TOML is an error at
+[auth.rate_limit] email_sent, sign_in_sign_ups, token_refresh, token_verifications; [storage]
+file_size_limit; [inbucket] port (the mailbox). A file that is not valid TOML is an error at
 start-up, not a silent fallback.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from functools import lru_cache
 from pathlib import Path
@@ -114,3 +115,28 @@ def password_characters(names: tuple[str, ...], default: str) -> str:
     if configured not in PASSWORD_REQUIREMENTS:
         raise ValueError(f"supabase/config.toml: unknown auth.password_requirements {configured!r}")
     return PASSWORD_REQUIREMENTS[str(configured)]
+
+
+# docker/go-units' RAMInBytes, which the CLI reads `file_size_limit` with: 1024-based whatever the
+# spelling (50MiB, 50MB, 50M), a bare number is bytes.
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?) ?([kmgtp])?i?b?$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+def size_in_bytes(text: str | int) -> int:
+    """`50MiB` as 52428800, as the CLI reads sizes; ValueError for anything else."""
+    if isinstance(text, int):
+        return text
+    match = _SIZE.match(text.strip())
+    if match is None:
+        raise ValueError(f"supabase/config.toml: not a size: {text!r} (say e.g. 50MiB)")
+    return int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "").lower()])
+
+
+def setting_size(names: tuple[str, ...], dotted: str, default: int) -> int:
+    """Bytes from a variable (a number) or the config's size (`50MiB`), else `default`."""
+    found = _env(names)
+    if found is not None:
+        return int(found)
+    configured = value(dotted, None)
+    return default if configured is None else size_in_bytes(configured)

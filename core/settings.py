@@ -273,7 +273,9 @@ class StorageSettings:
 
     root: str = field(default_factory=lambda: env_str("STORAGE_ROOT", ".localbase/storage"))
     # Largest object any bucket may hold, in bytes (a bucket's own file_size_limit can only lower it).
-    file_size_limit: int = field(default_factory=lambda: env_int("STORAGE_FILE_SIZE_LIMIT", 52_428_800))
+    file_size_limit: int = field(
+        default_factory=lambda: config.setting_size(("STORAGE_FILE_SIZE_LIMIT",), "storage.file_size_limit", 52_428_800)
+    )
     upload_url_expiry: int = field(default_factory=lambda: env_int("STORAGE_SIGNED_UPLOAD_URL_EXPIRATION_TIME", 7200))
     # Bytes no row names (a crash between placing them and committing the row) are removed once
     # older than this; it must exceed the longest gap between the two steps of one upload.

@@ -13,7 +13,7 @@ import pytest
 from supabase_auth.errors import AuthApiError, AuthError
 
 from core.projectconfig import PASSWORD_REQUIREMENTS, value
-from core.settings import LocalbaseSettings
+from core.settings import LocalbaseSettings, StorageSettings
 from tests.conftest import PRODUCT_AUTH_ENV, LocalStack, launch_stack
 from tests.localbase.auth.conftest import client
 
@@ -97,6 +97,24 @@ def test_the_product_file_turns_confirmations_on(monkeypatch: pytest.MonkeyPatch
     assert (product.mfa_totp_enroll, product.mfa_totp_verify) == (True, True)
     assert value("auth.enable_anonymous_sign_ins", None) is True  # guests
     assert product.anonymous_sign_ins is True
+    assert StorageSettings().file_size_limit == 52_428_800  # [storage] file_size_limit = "50MiB"
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"), [("50MiB", 52_428_800), ("10MB", 10_485_760), ("512KiB", 524_288), ("1GiB", 1 << 30)]
+)
+def test_the_storage_limit_comes_from_the_file(
+    size: str, expected: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As the CLI reads it (docker/go-units' RAMInBytes: 1024-based whatever the spelling); the
+    # environment wins, in bytes.
+    path = tmp_path / "config.toml"
+    path.write_text(f'[storage]\nfile_size_limit = "{size}"\n')
+    monkeypatch.delenv("STORAGE_FILE_SIZE_LIMIT", raising=False)
+    monkeypatch.setenv("SUPABASE_CONFIG", str(path))
+    assert StorageSettings().file_size_limit == expected
+    monkeypatch.setenv("STORAGE_FILE_SIZE_LIMIT", "1000")
+    assert StorageSettings().file_size_limit == 1000
 
 
 def test_totp_switched_off_in_the_file_is_refused_as_gotrue_does(stack: LocalStack, configured: LocalStack) -> None:
