@@ -8,7 +8,7 @@ ignores any file (the built-in defaults, which are the CLI's).
 
 Read here: [api] max_rows; [auth] site_url, additional_redirect_urls, jwt_expiry,
 enable_refresh_token_rotation, refresh_token_reuse_interval, minimum_password_length,
-password_requirements; [auth.email] enable_confirmations, double_confirm_changes,
+password_requirements, enable_signup; [auth.email] enable_confirmations, double_confirm_changes,
 secure_password_change, otp_expiry; [auth.mfa.totp] enroll_enabled, verify_enabled;
 [auth.rate_limit] email_sent, sign_in_sign_ups, token_refresh, token_verifications; [storage]
 file_size_limit; [inbucket] port (the mailbox). A file that is not valid TOML is an error at

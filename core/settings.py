@@ -183,6 +183,13 @@ class LocalbaseSettings:
             False,
         )
     )
+    # [auth] enable_signup (GoTrue's DISABLE_SIGNUP, inverted): off, e-mail and guest sign-ups and a
+    # magic link to a new address answer 422 signup_disabled; existing users still sign in.
+    disable_signup: bool = field(
+        default_factory=lambda: config.setting_bool(
+            ("LOCALBASE_DISABLE_SIGNUP", "GOTRUE_DISABLE_SIGNUP"), "auth.enable_signup", False, invert=True
+        )
+    )
     # [auth.mfa.totp] enroll_enabled and verify_enabled: TOTP enrolment, and challenges and
     # verifications of a TOTP factor; off: 422 mfa_totp_*_not_enabled. Without a file both are on,
     # as on a hosted project (the CLI's template turns them off, so the product's file says so).

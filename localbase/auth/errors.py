@@ -68,3 +68,4 @@ INVALID_CREDENTIALS = "Invalid login credentials"
 USER_NOT_FOUND = "User not found"
 EMAIL_EXISTS = "A user with this email address has already been registered"
 SAVE_USER_FAILED = "Database error saving new user"
+SIGNUP_DISABLED = "Signups not allowed for this instance"  # [auth] enable_signup = false

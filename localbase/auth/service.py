@@ -129,7 +129,7 @@ async def _settings(auth: Auth, call: Call) -> Reply:
     external["anonymous_users"] = auth.settings.localbase.anonymous_sign_ins
     body = {
         "external": external,
-        "disable_signup": False,
+        "disable_signup": auth.settings.localbase.disable_signup,
         "mailer_autoconfirm": auth.settings.localbase.autoconfirm,
         "phone_autoconfirm": False,
         "sms_provider": "",

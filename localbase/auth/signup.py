@@ -19,6 +19,7 @@ from localbase.auth.creation import NewUser, insert_user
 from localbase.auth.errors import (
     INVALID_CREDENTIALS,
     SAVE_USER_FAILED,
+    SIGNUP_DISABLED,
     AuthError,
     bad_request,
     unprocessable,
@@ -37,6 +38,8 @@ _ALREADY = "User already registered"
 
 async def signup(auth: Auth, call: Call) -> Reply:
     settings = auth.settings.localbase
+    if settings.disable_signup:  # before anything else, guests included, as GoTrue
+        raise unprocessable("signup_disabled", SIGNUP_DISABLED)
     raw_email, password = call.text("email"), call.text("password")
     data = call.mapping("data") or {}
     if call.text("phone"):

@@ -13,7 +13,15 @@ from urllib.parse import urlencode
 from localbase.auth import addresses, anonymous, links, mail, sessions
 from localbase.auth.calls import Auth, Call, Reply
 from localbase.auth.creation import NewUser, insert_user
-from localbase.auth.errors import EMAIL_EXISTS, SAVE_USER_FAILED, AuthError, forbidden, unprocessable, validation_failed
+from localbase.auth.errors import (
+    EMAIL_EXISTS,
+    SAVE_USER_FAILED,
+    SIGNUP_DISABLED,
+    AuthError,
+    forbidden,
+    unprocessable,
+    validation_failed,
+)
 from localbase.auth.queries import Q
 from localbase.auth.redirects import safe_redirect
 from localbase.auth.users import User
@@ -111,6 +119,8 @@ async def otp(auth: Auth, call: Call) -> Reply:
         return Reply(200, {})
     if not call.flag("create_user", default=True):
         raise unprocessable("otp_disabled", "Signups not allowed for otp")
+    if auth.settings.localbase.disable_signup:  # a new address signs up through GoTrue's Signup
+        raise unprocessable("signup_disabled", SIGNUP_DISABLED)
     email = addresses.email(call.text("email") or "")
     token = mail.new_token(email)
     new = NewUser(email=email, confirmation_hash=token.token_hash, user_metadata=call.mapping("data") or {})

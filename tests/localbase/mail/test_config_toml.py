@@ -97,6 +97,7 @@ def test_the_product_file_turns_confirmations_on(monkeypatch: pytest.MonkeyPatch
     assert (product.mfa_totp_enroll, product.mfa_totp_verify) == (True, True)
     assert value("auth.enable_anonymous_sign_ins", None) is True  # guests
     assert product.anonymous_sign_ins is True
+    assert product.disable_signup is False
     assert StorageSettings().file_size_limit == 52_428_800  # [storage] file_size_limit = "50MiB"
 
 
@@ -115,6 +116,37 @@ def test_the_storage_limit_comes_from_the_file(
     assert StorageSettings().file_size_limit == expected
     monkeypatch.setenv("STORAGE_FILE_SIZE_LIMIT", "1000")
     assert StorageSettings().file_size_limit == 1000
+
+
+@pytest.fixture(scope="module")
+def closed(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """A gateway whose file closes sign-ups ([auth] enable_signup = false)."""
+    path = tmp_path_factory.mktemp("closed") / "config.toml"
+    path.write_text("[auth]\nenable_signup = false\n")
+    local = launch_stack(stack.dsn, tmp_path_factory, SUPABASE_CONFIG=str(path))
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+def test_signups_closed_in_the_file_are_refused_as_gotrue_does(stack: LocalStack, closed: LocalStack) -> None:
+    email = f"cfg-{uuid.uuid4().hex[:8]}@example.com"
+    client(stack).auth.sign_up({"email": email, "password": GOOD})  # an account from before
+    there = client(closed)
+    refused = []
+    for attempt in (
+        lambda: there.auth.sign_up({"email": f"new-{uuid.uuid4().hex[:8]}@example.com", "password": GOOD}),
+        there.auth.sign_in_anonymously,
+        lambda: there.auth.sign_in_with_otp({"email": f"new-{uuid.uuid4().hex[:8]}@example.com"}),
+    ):
+        with pytest.raises(AuthApiError) as error:
+            attempt()
+        refused.append((error.value.status, error.value.code, error.value.message))
+    assert refused == [(422, "signup_disabled", "Signups not allowed for this instance")] * 3
+    assert there.auth.sign_in_with_password({"email": email, "password": GOOD}).session is not None
+    settings = httpx.get(f"{closed.url}/auth/v1/settings", headers={"apikey": closed.anon_key}).json()
+    assert settings["disable_signup"] is True
 
 
 def test_totp_switched_off_in_the_file_is_refused_as_gotrue_does(stack: LocalStack, configured: LocalStack) -> None:
