@@ -1,4 +1,6 @@
-# The ChatGalaxy worker (answers user messages through DashScope). Build from the repository root:
+# The ChatGalaxy worker (answers user messages through DashScope); it also carries the data
+# lifecycle jobs: `docker compose run --rm worker python -m ops archive --older-than 90d`.
+# Build from the repository root:
 #   docker build -f deploy/worker.Dockerfile -t chatgalaxy-worker .
 FROM python:3.11-slim
 WORKDIR /app
@@ -11,6 +13,7 @@ COPY localbase localbase
 COPY fakescope fakescope
 COPY devstack devstack
 COPY webserve webserve
+COPY ops ops
 COPY migrations migrations
 RUN pip install --no-cache-dir .
 USER nobody
