@@ -52,7 +52,7 @@ bench: $(STAMP) ## benchmarks; figures printed and written to bench/report.json
 drills: $(STAMP) ## fault drills (worker kills, Postgres/gateway restarts, model faults, abuse); bench/out/drills.json
 	$(PY) -m drills
 
-doctor: $(STAMP) ## check the configuration (keys, Supabase reachability, model) before starting
+doctor: $(STAMP) ## check the configuration (keys and JWT secret against the project, model, free ports) before or after starting
 	$(PY) -m devstack.doctor
 
 # --- web ---

@@ -77,6 +77,8 @@ def _supabase(settings: Settings) -> list[Finding]:
         try:
             response = httpx.get(f"{sb.url}{path}", headers=headers, timeout=5)
         except httpx.TransportError as exc:
+            if _is_make_runs_gateway(settings):  # checked before starting: `make run` starts it
+                return [Finding(True, f"the local stack at {sb.url} is not running yet: `make run` starts it")]
             findings.append(
                 Finding(
                     False, f"{label} at {sb.url} unreachable: {exc}", "start it with `make run`, or fix SUPABASE_URL"
@@ -92,6 +94,12 @@ def _supabase(settings: Settings) -> list[Finding]:
         if label == "REST" and ok:
             findings += _signatures(settings)
     return findings
+
+
+def _is_make_runs_gateway(settings: Settings) -> bool:
+    """Whether SUPABASE_URL is the gateway `make run` starts (on this machine, at LOCALBASE_PORT)."""
+    url = urlsplit(settings.supabase.url)
+    return url.hostname in LOCAL_HOSTS and url.port == settings.localbase.port
 
 
 def _refused(settings: Settings, label: str) -> Finding:

@@ -129,3 +129,12 @@ def test_signing_keys_the_api_lacks_are_named(stack: LocalStack, tmp_path_factor
     assert without.returncode == 1, without.stdout
     assert "FAIL Auth signs with key(s) project-key that SUPABASE_JWT_KEYS lacks" in without.stdout
     assert with_public.returncode == 0, with_public.stdout
+
+
+def test_the_local_stack_not_running_yet_is_no_failure(stack: LocalStack) -> None:
+    # `make doctor` comes before `make run`: the gateway it will start is not there yet.
+    port = free_port()
+    result = _doctor(stack, SUPABASE_URL=f"http://127.0.0.1:{port}", LOCALBASE_PORT=str(port))
+    assert result.returncode == 0, result.stdout
+    assert f"ok   the local stack at http://127.0.0.1:{port} is not running yet" in result.stdout
+    assert f"ok   port {port} (LOCALBASE_PORT) is free" in result.stdout
