@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from fnmatch import fnmatchcase
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -147,6 +149,18 @@ def test_signups_closed_in_the_file_are_refused_as_gotrue_does(stack: LocalStack
     assert there.auth.sign_in_with_password({"email": email, "password": GOOD}).session is not None
     settings = httpx.get(f"{closed.url}/auth/v1/settings", headers={"apikey": closed.anon_key}).json()
     assert settings["disable_signup"] is True
+
+
+def test_the_web_apps_callback_is_an_allowed_redirect(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GoTrue (`supabase start`, hosted) matches additional_redirect_urls as globs over the whole
+    # URL, `**` crossing "/", and lets through without them only site_url's own host (and loopback
+    # IP literals): a developer on localhost:3000 must find the app's callback in the list.
+    monkeypatch.delenv("SUPABASE_CONFIG", raising=False)
+    assert urlsplit(str(value("auth.site_url", ""))).hostname == "127.0.0.1"
+    patterns = [str(p) for p in value("auth.additional_redirect_urls", [])]
+    for origin in ("http://127.0.0.1:3000", "http://localhost:3000"):
+        callback = f"{origin}/auth/callback"  # web/src/stores/auth.ts callbackUrl()
+        assert any(fnmatchcase(callback, p) for p in patterns), callback
 
 
 def test_totp_switched_off_in_the_file_is_refused_as_gotrue_does(stack: LocalStack, configured: LocalStack) -> None:
