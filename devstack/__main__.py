@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from core.settings import LogSettings, get_settings
-from devstack.banner import banner
+from core.settings import LogSettings, Settings, get_settings
+from devstack.banner import OFFLINE_KEY, banner
+from devstack.doctor import ports
 from localbase.migrate import migrate
 from localbase.postgres import project_cluster
-
-OFFLINE_KEY = "sk-offline-local"
 
 
 @dataclass
@@ -86,8 +85,21 @@ def _children() -> list[Child]:
     return children
 
 
+def _ports_free(settings: Settings) -> bool:
+    """Every port `make run` binds is free; otherwise say which and why, before anything starts (a
+    child that cannot bind dies at start, or another program answering its port passes for it)."""
+    held = [finding for finding in ports(settings) if not finding.ok or finding.running]
+    for finding in held:
+        print(f"make run: {finding.what}" + (f"; {finding.fix}" if finding.fix else ""), file=sys.stderr)
+    if any(finding.running for finding in held):
+        print("make run: ChatGalaxy seems to be running already; stop it first (Ctrl-C there)", file=sys.stderr)
+    return not held
+
+
 def main() -> int:
     settings = get_settings()
+    if not _ports_free(settings):
+        return 1
     cluster = project_cluster(settings.database.url, settings.database.data_dir)
     cluster.start()
     applied = asyncio.run(migrate(settings.database.url))

@@ -9,6 +9,8 @@ from __future__ import annotations
 from core.settings import Settings
 from localbase.gateway import PUBLISHABLE_KEY, SECRET_KEY
 
+# The key `make run` gives the worker when it starts the offline fake model (no DASHSCOPE_API_KEY).
+OFFLINE_KEY = "sk-offline-local"
 BOLD, DIM, GREEN, RESET = "\033[1m", "\033[2m", "\033[32m", "\033[0m"
 
 
@@ -17,7 +19,7 @@ def banner(settings: Settings, *, colour: bool = False) -> str:
     api = f"http://{settings.api.host}:{settings.api.port}"
     model = (
         f"DashScope {settings.llm.default_model}"
-        if settings.llm.api_key and settings.llm.api_key != "sk-offline-local"
+        if settings.llm.api_key and settings.llm.api_key != OFFLINE_KEY
         else f"offline fake of {settings.llm.default_model} (no DASHSCOPE_API_KEY)"
     )
     rows = [

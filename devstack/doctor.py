@@ -20,7 +20,7 @@ import httpx
 
 from core.jwt import JwtError, decode
 from core.settings import DEMO_JWT_SECRET, Settings, demo_key, get_settings
-from devstack.__main__ import OFFLINE_KEY
+from devstack.banner import OFFLINE_KEY
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "0.0.0.0")  # noqa: S104 - names, not a bind
 
@@ -30,6 +30,7 @@ class Finding:
     ok: bool
     what: str
     fix: str = ""
+    running: bool = False  # a port held by the very service `make run` would start there
 
 
 def _keys(settings: Settings) -> list[Finding]:
@@ -204,7 +205,7 @@ def _taken(host: str, port: int) -> bool:
     return False
 
 
-def _ports(settings: Settings) -> list[Finding]:
+def ports(settings: Settings) -> list[Finding]:
     """Every port `make run` binds is free, or held by the service `make run` would start there
     (answering where devstack waits for it): a port another program holds fails that service at start."""
     lb, web, api, fake = settings.localbase, settings.web, settings.api, settings.fakescope
@@ -226,7 +227,7 @@ def _ports(settings: Settings) -> list[Finding]:
         except httpx.HTTPError:
             ours = False
         if ours:
-            findings.append(Finding(True, f"port {port} ({name}) answers as {what} (already running)"))
+            findings.append(Finding(True, f"port {port} ({name}) answers as {what} (already running)", running=True))
         else:
             findings.append(
                 Finding(
@@ -238,7 +239,7 @@ def _ports(settings: Settings) -> list[Finding]:
     return findings
 
 
-CHECKS: list[Callable[[Settings], list[Finding]]] = [_keys, _supabase, _model, _ports]
+CHECKS: list[Callable[[Settings], list[Finding]]] = [_keys, _supabase, _model, ports]
 
 
 def main() -> int:

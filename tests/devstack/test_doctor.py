@@ -138,3 +138,17 @@ def test_the_local_stack_not_running_yet_is_no_failure(stack: LocalStack) -> Non
     assert result.returncode == 0, result.stdout
     assert f"ok   the local stack at http://127.0.0.1:{port} is not running yet" in result.stdout
     assert f"ok   port {port} (LOCALBASE_PORT) is free" in result.stdout
+
+
+def test_make_run_names_a_taken_port_before_starting_anything(stack: LocalStack, squatter: int) -> None:
+    # `make run` (python -m devstack) refuses at once, before Postgres or any child: the API could
+    # not bind its port, and devstack's readiness check would have taken the other program for it.
+    env = {**stack.env, **_free_ports(), "API_PORT": str(squatter), "LOCALBASE_PORT": str(free_port())}
+    env["LOCALBASE_PGDATA"] = "/nonexistent/never-created"  # would fail loudly if the cluster were started
+    result = subprocess.run(
+        [sys.executable, "-m", "devstack"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"make run: port {squatter} (API_PORT) is taken by another program" in result.stderr
+    assert "set API_PORT to a free port" in result.stderr
+    assert result.stdout == ""  # nothing started
