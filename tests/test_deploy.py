@@ -94,6 +94,18 @@ def test_the_web_image_serves_the_vite_build_where_nginx_looks() -> None:
     assert mode.startswith("100755"), "nginx's entrypoint skips a script that is not executable"
 
 
+def test_the_build_context_leaves_out_what_the_images_must_not_take() -> None:
+    # `COPY web/ ./` after `npm ci` would lay the checkout's node_modules (this machine's glibc
+    # builds of rollup and esbuild) over Alpine's, and the build would fail; .env files are secrets.
+    ignored = {
+        line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip()[:1] not in {"", "#"}
+    }
+    steps = _instructions("web.Dockerfile")
+    ops = [(op, rest) for op, rest in steps if op in {"RUN", "COPY"}]
+    assert ops.index(("RUN", "npm ci")) < ops.index(("COPY", "web/ ./"))
+    assert {"web/node_modules", "web/dist", ".env", "**/.env", ".localbase", ".venv", ".git"} <= ignored
+
+
 def _web_config(tmp_path: Path, **env: str) -> tuple[dict[str, str], str]:
     """Run the web image's start-up script into a folder; what the page reads from /config.js (as
     the browser runs it, at https://chat.example.com) and the CSP it gave nginx."""
