@@ -6,7 +6,7 @@ defaults of the local stack. Environment variables still win over it (ours, then
 GOTRUE_* names; see docs/ENVS.md). `SUPABASE_CONFIG` names another file; `SUPABASE_CONFIG=none`
 ignores any file (the built-in defaults, which are the CLI's).
 
-Read here: [api] max_rows; [auth] site_url, additional_redirect_urls, jwt_expiry,
+Read here: [api] schemas, max_rows; [auth] site_url, additional_redirect_urls, jwt_expiry,
 enable_refresh_token_rotation, refresh_token_reuse_interval, minimum_password_length,
 password_requirements, enable_signup; [auth.email] enable_confirmations, double_confirm_changes,
 secure_password_change, otp_expiry; [auth.mfa.totp] enroll_enabled, verify_enabled;

@@ -136,9 +136,10 @@ class LocalbaseSettings:
         )
     )
     strict_apikey: bool = field(default_factory=lambda: env_bool("LOCALBASE_STRICT_APIKEY", False))
+    # [api] schemas, as `supabase start` hands PostgREST (PGRST_DB_SCHEMAS wins, comma-separated).
     exposed_schemas: tuple[str, ...] = field(
-        default_factory=lambda: tuple(
-            s.strip() for s in env_str("PGRST_DB_SCHEMAS", "public,graphql_public").split(",") if s.strip()
+        default_factory=lambda: (
+            config.setting_list(("PGRST_DB_SCHEMAS",), "api.schemas") or ("public", "graphql_public")
         )
     )
     max_rows: int = field(default_factory=lambda: config.setting_int(("PGRST_DB_MAX_ROWS",), "api.max_rows", 1000))

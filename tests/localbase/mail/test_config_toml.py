@@ -20,6 +20,9 @@ from tests.conftest import PRODUCT_AUTH_ENV, LocalStack, launch_stack
 from tests.localbase.auth.conftest import client
 
 CONFIG = """
+[api]
+schemas = ["public"]
+
 [inbucket]
 port = 54999
 
@@ -65,7 +68,14 @@ def configured(stack: LocalStack, config_file: Path, tmp_path_factory: pytest.Te
 def test_settings_come_from_the_file_and_the_environment_wins(
     config_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in (*PRODUCT_AUTH_ENV, "JWT_EXPIRY", "SITE_URL", "LOCALBASE_AUTOCONFIRM", "GOTRUE_JWT_EXP"):
+    for name in (
+        *PRODUCT_AUTH_ENV,
+        "JWT_EXPIRY",
+        "SITE_URL",
+        "LOCALBASE_AUTOCONFIRM",
+        "GOTRUE_JWT_EXP",
+        "PGRST_DB_SCHEMAS",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SUPABASE_CONFIG", str(config_file))
     from_file = LocalbaseSettings()
@@ -75,6 +85,10 @@ def test_settings_come_from_the_file_and_the_environment_wins(
     assert from_file.password_min_length == 12
     assert from_file.password_required_characters == PASSWORD_REQUIREMENTS["lower_upper_letters_digits"]
     assert (from_file.rate_sign_in_sign_ups, from_file.mailer_otp_exp, from_file.mail_port) == (4, 600, 54999)
+    assert from_file.exposed_schemas == ("public",)  # [api] schemas, as PostgREST is given them
+    monkeypatch.setenv("PGRST_DB_SCHEMAS", "public, graphql_public")
+    assert LocalbaseSettings().exposed_schemas == ("public", "graphql_public")
+    monkeypatch.delenv("PGRST_DB_SCHEMAS")
     monkeypatch.setenv("GOTRUE_JWT_EXP", "300")
     monkeypatch.setenv("GOTRUE_MAILER_AUTOCONFIRM", "false")
     assert (LocalbaseSettings().jwt_expiry, LocalbaseSettings().autoconfirm) == (300, False)
