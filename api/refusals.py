@@ -23,6 +23,7 @@ from api.errors import (
     ModelNotFound,
     QuotaExceeded,
     RateLimited,
+    RoleNotFound,
 )
 
 # A foreign key violation (23503) whose missing key is an account: Auth's user or its profile. The
@@ -30,7 +31,15 @@ from api.errors import (
 _NO_ACCOUNT = re.compile(r'Key (?:\([a-z_]+\)=\([0-9a-f-]{36}\) )?is not present in table "(?:users|profiles)"\.')
 
 REFUSAL_CODES = frozenset(
-    {"QuotaExceeded", "RateLimited", "AccountDisabled", "ModelNotAllowed", "ModelNotFound", "FeatureNotAllowed"}
+    {
+        "QuotaExceeded",
+        "RateLimited",
+        "AccountDisabled",
+        "ModelNotAllowed",
+        "ModelNotFound",
+        "FeatureNotAllowed",
+        "RoleNotFound",
+    }
 )
 
 
@@ -77,6 +86,8 @@ def refusal_error(code: str, message: str | None, details: Any) -> ApiError | No
         return FeatureNotAllowed(message or None, field=str(facts.get("feature") or "") or None)
     if code == "ModelNotFound":
         return ModelNotFound(message or None, field="model")
+    if code == "RoleNotFound":  # a question or chat naming a role that cannot answer it
+        return RoleNotFound(message or None, field="role_id")
     return BadRequest(message or None)
 
 

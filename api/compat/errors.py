@@ -23,6 +23,7 @@ from api.errors import (
     PayloadTooLarge,
     QuotaExceeded,
     RateLimited,
+    RoleNotFound,
     UpstreamUnavailable,
     allowed_methods,
 )
@@ -84,6 +85,8 @@ def translate(exc: Exception) -> OpenAIError:
         return OpenAIError(403, exc.message, "invalid_request_error", "feature_not_allowed", exc.field)
     if isinstance(exc, ModelNotAllowed):
         return OpenAIError(403, exc.message, "invalid_request_error", "model_not_allowed", "model")
+    if isinstance(exc, RoleNotFound):  # `role:<slug>` naming a role that cannot answer (switched off)
+        return OpenAIError(404, exc.message, "invalid_request_error", "model_not_found", "model")
     if isinstance(exc, ModelNotFound):
         return OpenAIError(404, exc.message, "invalid_request_error", "model_not_found", "model")
     if isinstance(exc, NotAuthenticated):

@@ -164,6 +164,17 @@ async def test_openai_style_errors(
     assert bad_model.value.code == "model_not_found"
     with pytest.raises(openai.NotFoundError):
         await sdk.chat.completions.create(model="role:no_such_role", **ask)  # type: ignore[call-overload]
+    # A role its owner switched off answers nothing (the worker would answer as the assistant).
+    await pg.execute(
+        "insert into ai_roles (slug, name, system_prompt, is_active, created_by)"
+        " values ('switched-off', 'Off', 'Nothing.', false, $1)",
+        owner.id,
+    )
+    asked = await pg.fetchval("select count(*) from chat_messages where user_id = $1", owner.id)
+    with pytest.raises(openai.NotFoundError) as off:
+        await sdk.chat.completions.create(model="role:switched-off", **ask)  # type: ignore[call-overload]
+    assert (off.value.code, off.value.param) == ("model_not_found", "model")
+    assert await pg.fetchval("select count(*) from chat_messages where user_id = $1", owner.id) == asked
     with pytest.raises(openai.BadRequestError) as no_question:
         await sdk.chat.completions.create(model="qwen-turbo", messages=[{"role": "system", "content": "x"}])
     assert no_question.value.param == "messages"

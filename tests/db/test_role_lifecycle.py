@@ -1,0 +1,88 @@
+"""A role's lifecycle as the database keeps it, whoever writes (REST from the web app, the API,
+/v1): a question or a chat names only a role that can answer it (an active one the asker may
+use)."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from tests.db.actors import Actor, create_user
+from tests.db.refusals import refusal
+from tests.db.test_quotas import send_as
+
+
+@pytest.fixture
+async def alice(db: asyncpg.Connection) -> tuple[str, str]:
+    user = await create_user(db, "alice")
+    session = str(await db.fetchval("insert into chat_sessions (user_id) values ($1) returning id", user))
+    return user, session
+
+
+async def _own_role(db: asyncpg.Connection, user: str, slug: str, *, active: bool = True) -> str:
+    return str(
+        await db.fetchval(
+            "insert into ai_roles (slug, name, system_prompt, is_active, created_by)"
+            " values ($1, 'Pirate', 'Talk like a pirate.', $2, $3) returning id",
+            slug,
+            active,
+            user,
+        )
+    )
+
+
+async def _bind_as(db: asyncpg.Connection, user: str, session: str | None, role: str) -> None:
+    """Bind a chat to a role as the user does over REST: a new chat (session None) or an update."""
+    async with db.transaction():
+        await db.execute("select set_config('request.jwt.claims', $1, true)", Actor("u", "authenticated", user).claims)
+        await db.execute("set local role authenticated")
+        if session is None:
+            await db.execute("insert into chat_sessions (user_id, role_id) values ($1, $2)", user, role)
+        else:
+            await db.execute("update chat_sessions set role_id = $1 where id = $2", role, session)
+
+
+async def test_a_question_naming_a_role_that_cannot_answer_is_refused(
+    db: asyncpg.Connection, alice: tuple[str, str]
+) -> None:
+    """The worker answers only with an active role the asker may use, else as the assistant: a
+    question naming another is refused (404 RoleNotFound) rather than answered by another persona,
+    and nothing is stored or charged."""
+    user, session = alice
+    bob = await create_user(db, "bob")
+    await _own_role(db, user, "sleeper", active=False)
+    await _own_role(db, bob, "bobs-own")
+    await db.execute("update ai_roles set is_active = false where slug = 'casual_chat'")
+    for slug in ("sleeper", "casual_chat", "bobs-own", "no-such-role"):
+        with pytest.raises(asyncpg.PostgresError) as refused:
+            await send_as(db, user, session, role_id=slug)
+        status, code, details = refusal(refused.value)
+        assert (status, code, details["role_id"]) == (404, "RoleNotFound", slug)
+    assert await db.fetchval("select count(*) from chat_messages") == 0
+    assert await db.fetchval("select count(*) from usage_ledger") == 0
+    await db.execute("update ai_roles set is_active = true where slug = 'sleeper'")
+    await send_as(db, user, session, role_id="sleeper")  # switched on again, it answers
+    await send_as(db, user, session, role_id="assistant")
+    await send_as(db, user, session)  # naming no role is the session's or the assistant's
+    assert await db.fetchval("select count(*) from chat_messages where message_type = 'user'") == 3
+
+
+async def test_a_chat_is_not_bound_to_a_role_that_is_switched_off(
+    db: asyncpg.Connection, alice: tuple[str, str]
+) -> None:
+    user, session = alice
+    sleeper = await _own_role(db, user, "sleeper", active=False)
+    for target in (None, session):
+        with pytest.raises(asyncpg.PostgresError) as refused:
+            await _bind_as(db, user, target, sleeper)
+        assert refusal(refused.value)[:2] == (404, "RoleNotFound")
+    assert await db.fetchval("select count(*) from chat_sessions where role_id is not null") == 0
+    awake = await _own_role(db, user, "awake")
+    await _bind_as(db, user, session, awake)
+    # A chat bound before its role was switched off keeps it (its other changes still go through).
+    await db.execute("update ai_roles set is_active = false where id = $1", awake)
+    async with db.transaction():
+        await db.execute("select set_config('request.jwt.claims', $1, true)", Actor("u", "authenticated", user).claims)
+        await db.execute("set local role authenticated")
+        await db.execute("update chat_sessions set title = 'kept' where id = $1", session)
+    assert await db.fetchval("select title from chat_sessions where id = $1", session) == "kept"
