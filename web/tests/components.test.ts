@@ -106,7 +106,7 @@ describe('SourceList', () => {
 describe('RolePicker', () => {
   const role = (id: string, slug: string, name: string): AiRole => ({
     id, slug, name, description: null, system_prompt: 'p', avatar_url: null, sort_order: 0, created_by: null, created_at: '',
-    personality: {}, translations: {},
+    personality: {}, translations: {}, is_active: true,
   })
 
   it('marks the selected persona and emits a pick', async () => {

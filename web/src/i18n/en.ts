@@ -57,6 +57,11 @@ const en: typeof zh = {
     systemPrompt: 'System prompt', noMine: 'You have not created a persona yet', created: 'Persona created', chatWith: 'Chat with it',
     nameRequired: 'Enter a name', promptRequired: 'Enter a system prompt', private: 'Private', deleted: 'Persona deleted',
     translate: 'Translations', notFound: 'This persona no longer exists or is not yours',
+    unavailable: 'This persona is switched off or no longer exists: pick another persona',
+    off: 'Switched off', switchOff: 'Switch off', switchOn: 'Switch on',
+    switchedOff: 'Persona switched off: it answers nothing until you switch it on again', switchedOn: 'Persona switched on',
+    chatOff: 'This chat\'s persona “{name}” is switched off. Pick another persona above to go on, or switch it on again under',
+    chatGone: 'This chat\'s persona is no longer available. Pick another persona above to go on.',
   },
   roleTexts: {
     legend: 'Name and description in each language', language: { zh: 'Chinese', en: 'English' },

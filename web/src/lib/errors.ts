@@ -35,6 +35,7 @@ const REFUSALS: Record<string, string> = {
   TooManyKeys: 'keys.tooMany',
   GuestNotAllowed: 'keys.guestsNone',
   SearchTooLong: 'history.searchTooLong',
+  RoleNotFound: 'roles.unavailable',
 }
 
 /** Refusals whose message starts with our code (`GuestLimitReached: sign up…`), by that code. */

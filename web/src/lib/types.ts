@@ -23,6 +23,8 @@ export interface AiRole {
   sort_order: number
   created_by: string | null
   created_at: string
+  /** Off: the role answers nothing (the picker leaves it out, the database refuses a question naming it); its owner may switch it on again. */
+  is_active: boolean
   /** The name and description per UI language (lib/roleText.ts); a missing text falls back to the stored one. */
   translations: RoleTranslations
   /** Generation settings the worker honours (checked by the database: ai_roles_check_personality). */

@@ -1,14 +1,19 @@
-/** Built-in personas (created_by null) and the user's private ones, as RLS lets them read. */
+/**
+ * Built-in personas (created_by null) and the user's private ones, as RLS lets them read: the
+ * user's own switched-off ones too (the roles page switches them on again), and for an admin the
+ * built-in ones switched off. What a chat may ask with is lib/roleChoice.ts's to say.
+ */
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import { storeOnce } from '@/lib/storeOnce'
 import { supabase } from '@/lib/supabase'
 import { readAll } from '@/lib/pages'
 import { slugFor } from '@/lib/rules'
+import { usableRoles } from '@/lib/roleChoice'
 import type { RoleTranslations } from '@/lib/roleText'
 import type { AiRole, Personality } from '@/lib/types'
 
-const COLUMNS = 'id,slug,name,description,system_prompt,avatar_url,sort_order,created_by,created_at,personality,translations'
+const COLUMNS = 'id,slug,name,description,system_prompt,avatar_url,sort_order,created_by,created_at,personality,translations,is_active'
 
 export const useRoles = defineStore('roles', () => {
   const roles = ref<AiRole[]>([])
@@ -17,8 +22,12 @@ export const useRoles = defineStore('roles', () => {
   const error = ref<unknown>(null)
   const loaded = ref(false)
 
-  const builtIn = computed(() => roles.value.filter((r) => r.created_by === null))
+  /** The built-in personas that answer (an admin also reads those switched off: the admin page lists them). */
+  const builtIn = computed(() => roles.value.filter((r) => r.created_by === null && r.is_active))
+  /** The user's own, switched off or not. */
   const mine = computed(() => roles.value.filter((r) => r.created_by !== null))
+  /** What the picker offers: the roles that answer. */
+  const usable = computed(() => usableRoles([...builtIn.value, ...mine.value]))
 
   async function load(force = false): Promise<void> {
     if (loaded.value && !force) return
@@ -87,6 +96,16 @@ export const useRoles = defineStore('roles', () => {
     return role
   }
 
+  /** Switch one's own role off (it answers nothing, and is kept) or on again; null when RLS shows no such role of the user's. */
+  async function setActive(id: string, active: boolean): Promise<AiRole | null> {
+    const { data, error: e } = await supabase().from('ai_roles').update({ is_active: active }).eq('id', id).select(COLUMNS)
+    if (e) throw e
+    const [role] = (data ?? []) as AiRole[]
+    if (!role) return null
+    roles.value = roles.value.map((r) => (r.id === id ? role : r))
+    return role
+  }
+
   async function remove(id: string): Promise<void> {
     const { error: e } = await supabase().from('ai_roles').delete().eq('id', id)
     if (e) throw e
@@ -98,5 +117,5 @@ export const useRoles = defineStore('roles', () => {
     loaded.value = false
   }
 
-  return { roles, loading, error, loaded, builtIn, mine, load, byId, bySlug, create, updateTranslations, remove, reset }
+  return { roles, loading, error, loaded, builtIn, mine, usable, load, byId, bySlug, create, updateTranslations, setActive, remove, reset }
 })
