@@ -11,6 +11,7 @@ from postgrest.exceptions import APIError
 
 from tests.api.conftest import ApiUser, client_for, error_of, make_admin
 from tests.conftest import LocalStack, rows_of
+from worker.app import Worker
 
 SEED_ENGLISH = {
     "assistant": {
@@ -302,3 +303,32 @@ async def test_a_role_its_owner_switched_off_is_not_found_for_a_chat(
         "select role_id from chat_messages where id = $1", uuid.UUID(sent.json()["user_message_id"])
     )
     assert asked == "assistant"
+
+
+async def test_a_renamed_roles_questions_still_name_it(
+    http: httpx.AsyncClient, alice: ApiUser, worker: Worker, pg: asyncpg.Connection
+) -> None:
+    """A custom role's slug is its id at the API, and a PATCH may change it: the chats asked with it
+    follow (chat_messages.role_id), so the history and the socket still name their persona (the
+    socket's role_name was null, its role_id naming no role)."""
+    old, new = f"scribe-{uuid.uuid4().hex[:6]}", f"clerk-{uuid.uuid4().hex[:6]}"
+    made = await http.post(
+        "/api/roles", json={"id": old, "name": "Scribe", "system_prompt": "s"}, headers=alice.headers
+    )
+    assert made.status_code == 201, made.text
+    session = (await http.post("/api/sessions", json={}, headers=alice.headers)).json()["session"]
+    sent = await http.post(
+        "/api/chat/send", json={"session_id": session["id"], "message": "hi", "role_id": old}, headers=alice.headers
+    )
+    assert sent.status_code == 200, sent.text
+    renamed = await http.patch(f"/api/roles/{old}", json={"id": new, "name": "Clerk"}, headers=alice.headers)
+    assert renamed.status_code == 200, renamed.text
+    history = await http.get("/api/chat/history", params={"session_id": session["id"]}, headers=alice.headers)
+    assert sorted((m["message_type"], m["role_id"]) for m in history.json()["messages"]) == [
+        ("assistant", new),
+        ("user", new),
+    ]
+    named = await http.get(f"/api/roles/{new}", headers=alice.headers)  # what a client reads the name from
+    assert named.json()["role"]["name"] == "Clerk"
+    kept = await pg.fetchval("select count(*) from chat_messages where role_id = $1", old)
+    assert kept == 0

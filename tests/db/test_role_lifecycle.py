@@ -1,6 +1,6 @@
 """A role's lifecycle as the database keeps it, whoever writes (REST from the web app, the API,
 /v1): a question or a chat names only a role that can answer it (an active one the asker may
-use)."""
+use), and a role's questions follow it when its slug is renamed."""
 
 from __future__ import annotations
 
@@ -86,3 +86,43 @@ async def test_a_chat_is_not_bound_to_a_role_that_is_switched_off(
         await db.execute("set local role authenticated")
         await db.execute("update chat_sessions set title = 'kept' where id = $1", session)
     assert await db.fetchval("select title from chat_sessions where id = $1", session) == "kept"
+
+
+async def test_questions_follow_their_role_when_its_slug_is_renamed(
+    db: asyncpg.Connection, alice: tuple[str, str]
+) -> None:
+    """chat_messages.role_id keeps a role's slug (the API's role_id): a rename carries the role's
+    questions and answers along, so they still name it (history's role_name, the worker's prompt
+    for a regeneration); another user's messages naming the same slug of their own role stay."""
+    user, session = alice
+    bob = await create_user(db, "bob")
+    bob_session = str(await db.fetchval("insert into chat_sessions (user_id) values ($1) returning id", bob))
+    role = await _own_role(db, user, "pirate")
+    await _own_role(db, bob, "pirate")
+    mine = await send_as(db, user, session, role_id="pirate")
+    await db.execute(
+        "insert into chat_messages (session_id, user_id, message_type, content, role_id, status, reply_to, answer_no)"
+        " values ($1, $2, 'assistant', 'Arr', 'pirate', 'completed', $3, 1)",
+        session,
+        user,
+        mine,
+    )
+    bobs = await send_as(db, bob, bob_session, role_id="pirate")
+    async with db.transaction():
+        await db.execute("select set_config('request.jwt.claims', $1, true)", Actor("u", "authenticated", user).claims)
+        await db.execute("set local role authenticated")
+        await db.execute("update ai_roles set slug = 'corsair' where id = $1", role)
+    assert await db.fetchval("select array_agg(distinct role_id) from chat_messages where user_id = $1", user) == [
+        "corsair"
+    ]
+    assert await db.fetchval("select role_id from chat_messages where id = $1", bobs) == "pirate"
+    # A built-in role renamed (by an admin) takes every user's questions with it.
+    asked = [
+        await send_as(db, user, session, role_id="assistant"),
+        await send_as(db, bob, bob_session, role_id="assistant"),
+    ]
+    await db.execute("update ai_roles set slug = 'helper' where slug = 'assistant' and created_by is null")
+    assert (
+        await db.fetchval("select array_agg(role_id) from chat_messages where id = any($1::uuid[])", asked)
+        == ["helper"] * 2
+    )
