@@ -67,6 +67,17 @@ def slug(value: str, field: str = "id") -> str:
     return value
 
 
+# The blanks a role's texts are kept without: JavaScript's String.prototype.trim() set (the web
+# app's trim), which the database strips as well (public.trim_blanks, ai_roles_trim_texts).
+BLANKS = (
+    "\t\n\v\f\r \u00a0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B)) + "\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+
+
+def trimmed(value: str) -> str:
+    return value.strip(BLANKS)
+
+
 def text(value: str, field: str, *, max_chars: int, required: bool = True) -> str:
     if required and not value.strip():
         raise _invalid("EmptyValue", field, f"{field} must not be empty.")
@@ -78,14 +89,21 @@ def text(value: str, field: str, *, max_chars: int, required: bool = True) -> st
 
 
 def role_text(value: str, field: str, *, max_chars: int) -> str:
-    """A role's name or system prompt: required, at most `max_chars`, and no control character
-    but a line break or a tab (the database checks the same on ai_roles)."""
-    text(value, field, max_chars=max_chars)
+    """A role's name or system prompt as it is kept, trimmed: required, at most `max_chars` once
+    trimmed, and no control character but a line break or a tab (the database checks the same on
+    ai_roles, after trimming it the same way)."""
+    value = text(trimmed(value), field, max_chars=max_chars)
     if _has(value, ("Cc",), allowed="\n\t"):
         raise _invalid(
             "InvalidText", field, f"{field} must not contain control characters other than line breaks and tabs."
         )
     return value
+
+
+def role_description(value: str | None) -> str | None:
+    """A role's description as it is kept: trimmed, at most 2000 characters then; blank is none."""
+    kept = trimmed(value or "")
+    return text(kept, "description", max_chars=2000, required=False) if kept else None
 
 
 def avatar_url(value: str, field: str = "avatar_url", *, max_chars: int) -> str:
@@ -128,10 +146,11 @@ def role_translations(value: dict[str, RoleTexts] | None) -> dict[str, dict[str,
         if locale not in LOCALES:
             raise _invalid("InvalidLocale", "translations", f"Translations are for {', '.join(LOCALES)} only.")
         kept = {}
-        if texts.name and texts.name.strip():
-            kept["name"] = text(texts.name, f"translations.{locale}.name", max_chars=100).strip()
-        if texts.description and texts.description.strip():
-            kept["description"] = text(texts.description, f"translations.{locale}.description", max_chars=2000)
+        name, description = trimmed(texts.name or ""), trimmed(texts.description or "")
+        if name:
+            kept["name"] = text(name, f"translations.{locale}.name", max_chars=100)
+        if description:
+            kept["description"] = text(description, f"translations.{locale}.description", max_chars=2000)
         if kept:
             stored[locale] = kept
     return stored

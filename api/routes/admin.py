@@ -223,8 +223,8 @@ class AdminController(Controller):
             changes["name"] = rules.role_text(changes["name"], "name", max_chars=100)
         if "system_prompt" in changes:
             changes["system_prompt"] = rules.role_text(changes["system_prompt"], "system_prompt", max_chars=8000)
-        if changes.get("description") is not None:
-            changes["description"] = rules.text(changes["description"], "description", max_chars=2000, required=False)
+        if "description" in changes:
+            changes["description"] = rules.role_description(changes["description"])
         if "translations" in changes:
             changes["translations"] = rules.role_translations(changes["translations"])
         if "sort_order" in changes and not -(2**31) <= changes["sort_order"] < 2**31:

@@ -23,7 +23,7 @@ from api.schemas import Ok, RoleCreate, RoleOut, RoleResponse, RolesResponse, Ro
 from api.security import CurrentUser
 from api.upstream import Upstream, call, rows
 
-NAME_MAX, DESCRIPTION_MAX, PROMPT_MAX, AVATAR_MAX = 100, 2000, 8000, 500
+NAME_MAX, PROMPT_MAX, AVATAR_MAX = 100, 8000, 500
 
 
 def role_out(row: dict[str, Any]) -> RoleOut:
@@ -81,11 +81,9 @@ class RoleController(Controller):
     async def create_role(self, data: RoleCreate, user: CurrentUser, upstream: Upstream) -> RoleResponse:
         payload = {
             "slug": rules.slug(data.id) if data.id else f"custom-{uuidlib.uuid4().hex[:12]}",
-            "name": rules.role_text(data.name, "name", max_chars=NAME_MAX).strip(),
+            "name": rules.role_text(data.name, "name", max_chars=NAME_MAX),
             "system_prompt": rules.role_text(data.system_prompt, "system_prompt", max_chars=PROMPT_MAX),
-            "description": rules.text(data.description, "description", max_chars=DESCRIPTION_MAX, required=False)
-            if data.description
-            else None,
+            "description": rules.role_description(data.description),
             "avatar_url": _avatar(data.avatar_url),
             "translations": rules.role_translations(data.translations),
             "created_by": user.id,
@@ -104,15 +102,11 @@ class RoleController(Controller):
         if data.id is not UNSET:
             changes["slug"] = rules.slug(data.id)
         if data.name is not UNSET:
-            changes["name"] = rules.role_text(data.name, "name", max_chars=NAME_MAX).strip()
+            changes["name"] = rules.role_text(data.name, "name", max_chars=NAME_MAX)
         if data.system_prompt is not UNSET:
             changes["system_prompt"] = rules.role_text(data.system_prompt, "system_prompt", max_chars=PROMPT_MAX)
         if data.description is not UNSET:
-            changes["description"] = (
-                rules.text(data.description, "description", max_chars=DESCRIPTION_MAX, required=False)
-                if data.description
-                else None
-            )
+            changes["description"] = rules.role_description(data.description)
         if data.avatar_url is not UNSET:
             changes["avatar_url"] = _avatar(data.avatar_url)
         if data.translations is not UNSET:

@@ -332,3 +332,39 @@ async def test_a_renamed_roles_questions_still_name_it(
     assert named.json()["role"]["name"] == "Clerk"
     kept = await pg.fetchval("select count(*) from chat_messages where role_id = $1", old)
     assert kept == 0
+
+
+async def test_a_roles_texts_are_measured_as_they_are_kept_trimmed(http: httpx.AsyncClient, alice: ApiUser) -> None:
+    """A name, description, system prompt and their translations are kept trimmed (as the web app
+    and REST keep them), so their limits count the trimmed text: a name of 100 characters typed
+    after a space fits; one of 101 is TooLong however it is padded; a blank description is none."""
+    slug = f"roomy-{uuid.uuid4().hex[:6]}"
+    body = {
+        "id": slug,
+        "name": " " + "n" * 100,
+        "description": "\u3000" + "d" * 2000 + "\n",
+        "system_prompt": "p" * 8000 + "\n",
+        "translations": {"en": {"name": "e" * 100 + " ", "description": " " + "x" * 2000}},
+    }
+    created = await http.post("/api/roles", json=body, headers=alice.headers)
+    assert created.status_code == 201, created.text
+    role = created.json()["role"]
+    assert (role["name"], role["description"], role["system_prompt"]) == ("n" * 100, "d" * 2000, "p" * 8000)
+    assert role["translations"] == {"en": {"name": "e" * 100, "description": "x" * 2000}}
+    patched = await http.patch(
+        f"/api/roles/{slug}",
+        json={"name": "  Roomy ", "description": "   ", "system_prompt": "\tp "},
+        headers=alice.headers,
+    )
+    assert patched.status_code == 200, patched.text
+    role = patched.json()["role"]
+    assert (role["name"], role["description"], role["system_prompt"]) == ("Roomy", None, "p")
+    for field, value, code in (
+        ("name", " " + "n" * 101, "TooLong"),
+        ("name", "\u3000\n", "EmptyValue"),
+        ("description", "d" * 2001 + " ", "TooLong"),
+        ("system_prompt", " " + "p" * 8001, "TooLong"),
+        ("system_prompt", " \n ", "EmptyValue"),
+    ):
+        refused = await http.patch(f"/api/roles/{slug}", json={field: value}, headers=alice.headers)
+        assert (refused.status_code, error_of(refused)["code"], error_of(refused)["field"]) == (422, code, field)

@@ -4,6 +4,8 @@ use), and a role's questions follow it when its slug is renamed."""
 
 from __future__ import annotations
 
+import json
+
 import asyncpg
 import pytest
 
@@ -126,3 +128,73 @@ async def test_questions_follow_their_role_when_its_slug_is_renamed(
         await db.fetchval("select array_agg(role_id) from chat_messages where id = any($1::uuid[])", asked)
         == ["helper"] * 2
     )
+
+
+async def _write_role_as(db: asyncpg.Connection, user: str, sql: str, *args: object) -> asyncpg.Record:
+    async with db.transaction():
+        await db.execute("select set_config('request.jwt.claims', $1, true)", Actor("u", "authenticated", user).claims)
+        await db.execute("set local role authenticated")
+        row: asyncpg.Record = await db.fetchrow(sql, *args)
+        return row
+
+
+INSERT = (
+    "insert into ai_roles (slug, name, description, system_prompt, created_by) values ($1, $2, $3, $4, auth.uid())"
+    " returning name, description, system_prompt"
+)
+
+
+async def test_a_roles_texts_are_measured_and_stored_trimmed(db: asyncpg.Connection, alice: tuple[str, str]) -> None:
+    """A name, a description and a system prompt are kept without the blanks around them, and their
+    limits (100, 2000, 8000 characters) count what is kept: a name of 100 characters typed after a
+    space fits, as it does at the API and in the web app's form."""
+    user, _ = alice
+    stored = await _write_role_as(
+        db, user, INSERT, "roomy", " " + "n" * 100, "\u3000" + "d" * 2000 + " ", "\n" + "p" * 8000 + "\n\n"
+    )
+    assert tuple(stored) == ("n" * 100, "d" * 2000, "p" * 8000)
+    blank = await _write_role_as(db, user, INSERT, "blank", "\tPirate ", "  \n ", " Arr ")
+    assert tuple(blank) == ("Pirate", None, "Arr")
+    renamed = await _write_role_as(
+        db,
+        user,
+        "update ai_roles set name = $1, description = $2 where slug = 'blank' returning name, description",
+        "  Corsair\u00a0",
+        " Sails ",
+    )
+    assert tuple(renamed) == ("Corsair", "Sails")
+    for name, description, prompt in (
+        ("n" * 101, None, "p"),
+        ("\u3000 ", None, "p"),
+        ("ok", "d" * 2001, "p"),
+        ("ok", None, " p" * 4001),
+        ("ok", None, "\n \u3000"),
+    ):
+        with pytest.raises(asyncpg.CheckViolationError):
+            await _write_role_as(db, user, INSERT, "refused", name, description, prompt)
+
+
+async def test_a_roles_translations_are_measured_and_stored_trimmed(
+    db: asyncpg.Connection, alice: tuple[str, str]
+) -> None:
+    user, _ = alice
+    texts = {"en": {"name": " " + "e" * 100, "description": "x" * 2000 + "\n"}, "zh": {"name": "\u3000海盗 "}}
+    stored = await _write_role_as(
+        db,
+        user,
+        "insert into ai_roles (slug, name, system_prompt, translations, created_by)"
+        " values ('worldly', 'Worldly', 'p', $1::jsonb, auth.uid()) returning translations",
+        json.dumps(texts),
+    )
+    assert json.loads(stored["translations"]) == {
+        "en": {"name": "e" * 100, "description": "x" * 2000},
+        "zh": {"name": "海盗"},
+    }
+    for refused in ({"en": {"name": " " + "e" * 101}}, {"en": {"name": "\u3000"}}, {"en": {"name": 7}}):
+        with pytest.raises(asyncpg.CheckViolationError):
+            await _write_role_as(
+                db,
+                user,
+                "update ai_roles set translations = $1::jsonb where slug = 'worldly' returning translations",
+                json.dumps(refused),
+            )

@@ -2,7 +2,8 @@
 page keeps the owner's switched-off persona, marked, and switches it on again; the picker leaves it
 out; a chat bound to it says so in English and, on a phone, in Chinese, and sends nothing; a question
 sent from a page that still offered it is refused (RoleNotFound) with words, never answered by another
-persona. Each test is one step of the journey; the database is checked for what the page showed.
+persona; and a name of 100 characters typed after a space is kept whole (the form's input cut it at
+100 before trimming). Each test is one step of the journey; the database is checked for what the page showed.
 Screenshots: tests/e2e/screenshots/role_lifecycle/."""
 
 from __future__ import annotations
@@ -101,6 +102,20 @@ def test_picking_another_persona_goes_on_and_nothing_was_answered_as_another(
         uuid.UUID(lifecycle["sessionId"]),
     )
     assert (role["is_active"], role["moved"]) == (False, True)
+
+
+def test_a_name_is_measured_as_it_is_kept(lifecycle: dict[str, Any], product: Product) -> None:
+    detail = passed(
+        lifecycle, "a name of 100 characters typed after a space is kept whole; 101 are refused with words"
+    )["detail"]
+    assert detail == {"refused": "At most 100 characters (blanks around it do not count)", "typed": 101}
+    [role] = query_now(
+        product,
+        "select name from ai_roles where created_by = $1 and name like 'Long %'",
+        uuid.UUID(lifecycle["users"]["owner"]["id"]),
+    )
+    assert role["name"] == lifecycle["longName"]
+    assert len(role["name"]) == 100
 
 
 def test_no_page_errors(lifecycle: dict[str, Any]) -> None:

@@ -2,7 +2,8 @@
 // the roles page, which still lists it; the chat's picker leaves it out, and a chat bound to it says
 // so (in English, and in Chinese on a phone) and sends nothing until another persona is picked or it
 // is switched on again; a page that still offers it (switched off in another tab) has its question
-// refused by the database with words, not answered by another persona.
+// refused by the database with words, not answered by another persona. A persona's name is measured
+// as it is kept, trimmed: 100 characters typed after a space are kept whole, 101 refused with words.
 //
 // Env: see harness.mjs, and E2E_USERS ({tag, owner: {email, password}}, made by
 // tests/e2e/test_role_lifecycle.py, which checks the database for what the page showed).
@@ -10,7 +11,7 @@ import { PHONE, STEP_MS, WEB_URL, expectText, final, journey, login, result, sho
 
 const users = JSON.parse(process.env.E2E_USERS ?? '{}')
 const name = `Sleeper ${users.tag}`
-Object.assign(result, { sessionId: null, slug: null, name })
+Object.assign(result, { sessionId: null, slug: null, name, longName: `Long ${'n'.repeat(89)}${users.tag}` })
 
 /** The owner's card of the persona in the roles page. */
 const card = (page) => page.locator(tid('my-role-card')).filter({ hasText: name })
@@ -106,8 +107,23 @@ await journey(async ({ newPage }) => {
     return { toast: toast.trim(), kept, turns: await page.locator(tid('turn')).count() }
   })
 
+  await step('a name of 100 characters typed after a space is kept whole; 101 are refused with words', async () => {
+    await page.goto(`${WEB_URL}/roles`)
+    const form = page.locator(tid('role-form'))
+    await form.locator(tid('role-name')).fill(`x${'n'.repeat(100)}`)
+    await form.locator(tid('role-prompt')).fill('You have a long name.')
+    await form.locator(tid('role-submit')).click()
+    const refused = await expectText(form.locator(tid('role-name-error')), /100/)
+    await shot(page, '05-name-too-long')
+    await form.locator(tid('role-name')).fill(` ${result.longName}`)
+    const typed = (await form.locator(tid('role-name')).inputValue()).length
+    await form.locator(tid('role-submit')).click()
+    await page.locator(tid('my-role-card')).filter({ hasText: result.longName }).waitFor({ timeout: STEP_MS })
+    return { refused: refused.trim(), typed }
+  })
+
   await step('picking another persona goes on with it', async () => {
-    await page.reload()
+    await page.goto(`${WEB_URL}/?s=${result.sessionId}`)
     await expectText(page.locator(tid('chat-role-unavailable')), new RegExp(name))
     await page.locator(tid('role-assistant')).click()
     const notice = await page.locator(tid('chat-role-unavailable')).count()

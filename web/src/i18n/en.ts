@@ -57,6 +57,7 @@ const en: typeof zh = {
     systemPrompt: 'System prompt', noMine: 'You have not created a persona yet', created: 'Persona created', chatWith: 'Chat with it',
     nameRequired: 'Enter a name', promptRequired: 'Enter a system prompt', private: 'Private', deleted: 'Persona deleted',
     translate: 'Translations', notFound: 'This persona no longer exists or is not yours',
+    textRequired: 'Enter more than blanks', tooLong: 'At most {max} characters (blanks around it do not count)',
     unavailable: 'This persona is switched off or no longer exists: pick another persona',
     off: 'Switched off', switchOff: 'Switch off', switchOn: 'Switch on',
     switchedOff: 'Persona switched off: it answers nothing until you switch it on again', switchedOn: 'Persona switched on',

@@ -54,6 +54,7 @@ export default {
     systemPrompt: '系统提示词', noMine: '你还没有创建自定义角色', created: '角色已创建', chatWith: '与它聊天',
     nameRequired: '请输入名称', promptRequired: '请输入系统提示词', private: '私有', deleted: '角色已删除',
     translate: '多语言', notFound: '该角色已不存在或不属于你',
+    textRequired: '不能只有空白', tooLong: '最多 {max} 个字符（首尾空白不计）',
     unavailable: '该角色已停用或已不存在，请选择其他角色',
     off: '已停用', switchOff: '停用', switchOn: '启用',
     switchedOff: '角色已停用：重新启用之前它不会回答', switchedOn: '角色已启用',

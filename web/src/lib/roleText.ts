@@ -95,3 +95,32 @@ export function roleTextsProblem(draft: RoleTextsDraft): { locale: RoleLocale; f
   }
   return null
 }
+
+/** The database's limit on a system prompt (ai_roles: 1 to 8000 characters once trimmed). */
+export const ROLE_PROMPT_MAX = 8000
+
+export type RoleFormField = 'name' | 'description' | 'system_prompt'
+
+/**
+ * The first of a persona's own texts the database would refuse, or null. Each is kept trimmed
+ * (the database trims with String.prototype.trim()'s blanks, ai_roles_trim_texts) and measured
+ * then, in characters as Postgres' char_length counts them: a name of 1 to 100, a description
+ * of at most 2000, a system prompt of 1 to 8000.
+ */
+export function roleFormProblem(form: { name: string; description: string; system_prompt: string }): {
+  field: RoleFormField
+  problem: 'required' | 'tooLong'
+} | null {
+  const length = (text: string): number => [...text.trim()].length
+  if (length(form.name) === 0) return { field: 'name', problem: 'required' }
+  if (length(form.name) > ROLE_NAME_MAX) return { field: 'name', problem: 'tooLong' }
+  if (length(form.description) > ROLE_DESCRIPTION_MAX) return { field: 'description', problem: 'tooLong' }
+  if (length(form.system_prompt) === 0) return { field: 'system_prompt', problem: 'required' }
+  if (length(form.system_prompt) > ROLE_PROMPT_MAX) return { field: 'system_prompt', problem: 'tooLong' }
+  return null
+}
+
+/** A form's limit on `field`, for its "at most {max} characters" message. */
+export function roleFormMax(field: RoleFormField): number {
+  return field === 'name' ? ROLE_NAME_MAX : field === 'description' ? ROLE_DESCRIPTION_MAX : ROLE_PROMPT_MAX
+}
