@@ -5,6 +5,7 @@ use), and a role's questions follow it when its slug is renamed."""
 from __future__ import annotations
 
 import json
+import uuid
 
 import asyncpg
 import pytest
@@ -198,3 +199,49 @@ async def test_a_roles_translations_are_measured_and_stored_trimmed(
                 "update ai_roles set translations = $1::jsonb where slug = 'worldly' returning translations",
                 json.dumps(refused),
             )
+
+
+async def _call_as(db: asyncpg.Connection, user: str, sql: str, *args: object) -> object:
+    async with db.transaction():
+        await db.execute("select set_config('request.jwt.claims', $1, true)", Actor("u", "authenticated", user).claims)
+        await db.execute("set local role authenticated")
+        return await db.fetchval(sql, *args)
+
+
+async def test_a_chat_of_a_switched_off_or_deleted_role_is_branched_but_not_answered_again(
+    db: asyncpg.Connection, alice: tuple[str, str]
+) -> None:
+    """Continuing a chat in a new one copies its history (chat_branch), whatever became of its
+    persona; asking its question a new answer (regenerate) would have the assistant answer for a
+    switched-off persona, so it is refused RoleNotFound as the question would be."""
+    user, session = alice
+    sleeper = await _own_role(db, user, "sleeper")
+    await _own_role(db, user, "goner")
+    await _bind_as(db, user, session, sleeper)
+    asked = {}
+    for slug in ("sleeper", "goner"):
+        asked[slug] = await send_as(db, user, session, content=f"to {slug}", role_id=slug)
+        await db.execute(
+            "insert into chat_messages (session_id, user_id, message_type, content, role_id, status, reply_to,"
+            " answer_no) values ($1, $2, 'assistant', 'zzz', $3, 'completed', $4, 1)",
+            session,
+            user,
+            slug,
+            asked[slug],
+        )
+    await db.execute("update ai_roles set is_active = false where slug = 'sleeper'")
+    await db.execute("delete from ai_roles where slug = 'goner'")
+    last = await db.fetchval("select id from chat_messages where reply_to = $1", asked["goner"])
+    branch = await _call_as(db, user, "select chat_branch($1)", last)
+    copied = await db.fetch(
+        "select role_id from chat_messages where session_id = $1 order by created_at, message_type desc", branch
+    )
+    assert [r["role_id"] for r in copied] == ["sleeper", "sleeper", "goner", "goner"]
+    assert await db.fetchval("select role_id from chat_sessions where id = $1", branch) == uuid.UUID(sleeper)
+    for slug in ("sleeper", "goner"):
+        with pytest.raises(asyncpg.PostgresError) as refused:
+            await _call_as(db, user, "select (request_answer($1, 2)).id", asked[slug])
+        assert refusal(refused.value)[:2] == (404, "RoleNotFound")
+    assert await db.fetchval("select count(*) from chat_messages where answer_no = 2") == 0
+    await db.execute("update ai_roles set is_active = true where slug = 'sleeper'")
+    assert await _call_as(db, user, "select (request_answer($1, 2)).id", asked["sleeper"]) is not None
