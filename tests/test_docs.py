@@ -15,7 +15,7 @@ from core import settings
 
 ROOT = Path(__file__).resolve().parents[1]
 # Read elsewhere, by the tools that use them alone (bench/, drills/), and listed with them.
-TOOLS = {"BENCH_RUNS"}
+TOOLS = {"BENCH_RUNS", "SEARCH_BENCH_MESSAGES"}
 
 
 class _Recording(dict[str, str]):
