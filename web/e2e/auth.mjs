@@ -2,9 +2,8 @@
 // keeps the conversation; then two-factor sign-in is turned on from the profile page and asked for
 // at the next sign-in (the codes are computed here from the secret the page shows, like an app). tests/e2e/test_auth_flows.py runs it and checks the database.
 // Env: see harness.mjs. Extra result fields: {guest: {email, username, probe}, mfa: {secret}}.
-import { TAG, STEP_MS, WEB_URL, expectText, journey, pause, result, shot, step, tid, totp } from './harness.mjs'
+import { TAG, STEP_MS, WEB_URL, expectText, journey, pause, result, shot, step, tid, totp, PASSWORD } from './harness.mjs'
 
-const PASSWORD = 'galaxy2024pw'
 Object.assign(result, { guest: { email: `guest-${TAG}@example.com`, username: `guest_${TAG}`, probe: `guestprobe${TAG}` } })
 
 /** Ask a question and wait for its answer to be final. */

@@ -34,6 +34,9 @@ export const tid = (id) => `[data-testid="${id}"]`
 export const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** A phone's page options (an iPhone-sized touch screen). */
+/** The password of every account a journey makes. */
+export const PASSWORD = 'galaxy2024pw'
+
 export const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true }
 
 /** What a phone's screen shows sideways beyond its width: the document wider than the screen, and every
@@ -62,6 +65,18 @@ export async function sideways(page) {
     }
     return found.slice(0, 8)
   })
+}
+
+/** The sign-up form filled in as `user` ({ username, email }, PASSWORD) and sent, once the name is
+ * known to be free; the caller waits for what follows (the chat, or the check-your-mailbox page). */
+export async function signUp(page, user) {
+  await page.goto(`${WEB_URL}/register`)
+  await page.locator(tid('username')).fill(user.username)
+  await page.locator(tid('username-free')).waitFor({ timeout: STEP_MS })
+  await page.locator(tid('email')).fill(user.email)
+  await page.locator(tid('password')).fill(PASSWORD)
+  await page.locator(tid('confirm')).fill(PASSWORD)
+  await page.locator(tid('submit')).click()
 }
 
 /** Sign in through the login page; resolves once the app has left it. */

@@ -6,9 +6,8 @@
 // on a phone on its side the sign-up form scrolls to its title.
 //
 // Env: see harness.mjs. Prints {ok, steps, user, sessionId, problems}; run by tests/e2e/test_phone.py.
-import { PHONE, TAG, STEP_MS, WEB_URL, final, journey, result, shot, sideways, step, tid } from './harness.mjs'
+import { PHONE, TAG, STEP_MS, WEB_URL, final, journey, result, shot, sideways, step, tid, signUp } from './harness.mjs'
 
-const PASSWORD = 'galaxy2024pw'
 // A 4x3 red PNG, written out so the journey needs no image library.
 const PNG = Buffer.from(
   '89504e470d0a1a0a0000000d49484452000000040000000308020000003b9639910000001049444154789c63f8cfc000470c' +
@@ -108,13 +107,7 @@ await journey(async ({ newPage }) => {
 
   await step('sign up on a phone and ask twice', async () => {
     const user = { username: `phone_${TAG}`, email: `phone-${TAG}@example.com` }
-    await page.goto(`${WEB_URL}/register`)
-    await page.locator(tid('username')).fill(user.username)
-    await page.locator(tid('username-free')).waitFor({ timeout: STEP_MS })
-    await page.locator(tid('email')).fill(user.email)
-    await page.locator(tid('password')).fill(PASSWORD)
-    await page.locator(tid('confirm')).fill(PASSWORD)
-    await page.locator(tid('submit')).click()
+    await signUp(page, user)
     await page.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
     result.user = user
     for (const [index, text] of ['介绍一下杭州', '推荐三个景点'].entries()) {

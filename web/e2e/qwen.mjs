@@ -7,9 +7,8 @@
 // Env: see harness.mjs. Prints {ok, steps, user, sessionId, roleSlug, problems} on its last line;
 // tests/e2e/test_qwen.py runs it and checks the database for what the page showed.
 import { readFile } from 'node:fs/promises'
-import { TAG, STEP_MS, WEB_URL, expectText, journey, pause, result, shot, step, tid } from './harness.mjs'
+import { TAG, STEP_MS, WEB_URL, expectText, journey, pause, result, shot, step, tid, signUp } from './harness.mjs'
 
-const PASSWORD = 'galaxy2024pw'
 // A 64x48 PNG, for the picker and the clipboard.
 const PNG_B64 = 'iVBORw0KGgoAAAANSUhEUgAAAEAAAAAwCAIAAAAuKetIAAAAU0lEQVR4nO3PQQ3AIADAQEAnFrDPeyJ4XJb0FLTz7Dv+bOmAVw1oDWgNaA1oDWgNaA1oDWgNaA1oDWgNaA1oDWgNaA1oDWgNaA1oDWgNaA1oDWgfHRMCHxhOxWMAAAAASUVORK5CYII='
 const PNG = Buffer.from(PNG_B64, 'base64')
@@ -17,13 +16,7 @@ Object.assign(result, { user: null, sessionId: null, roleSlug: null })
 
 async function register(page) {
   const user = { username: `qwen_${TAG}`, email: `qwen-${TAG}@example.com` }
-  await page.goto(`${WEB_URL}/register`)
-  await page.locator(tid('username')).fill(user.username)
-  await page.locator(tid('username-free')).waitFor({ timeout: STEP_MS })
-  await page.locator(tid('email')).fill(user.email)
-  await page.locator(tid('password')).fill(PASSWORD)
-  await page.locator(tid('confirm')).fill(PASSWORD)
-  await page.locator(tid('submit')).click()
+  await signUp(page, user)
   await page.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
   await page.locator(tid('composer')).waitFor()
   result.user = user

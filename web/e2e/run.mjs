@@ -3,9 +3,8 @@
 // Env: see harness.mjs. Prints one JSON object on the last line of stdout: {ok, steps, users,
 // sessionId, roleSlug, probe, lostProbe, lostSessionId, problems}; exits 1 when any step failed.
 // tests/e2e/test_browser.py runs it and checks the outcome against the database as well.
-import { PHONE, TAG, STEP_MS, WEB_URL, expectText, failNext, journey, login, noErrorToast, pause, result, sessionLive, shot, step, tid, watchFrames } from './harness.mjs'
+import { PHONE, TAG, STEP_MS, WEB_URL, expectText, failNext, journey, login, noErrorToast, pause, result, sessionLive, shot, step, tid, watchFrames, PASSWORD } from './harness.mjs'
 
-const PASSWORD = 'galaxy2024pw'
 const NEW_PASSWORD = 'galaxy2025pw'
 
 Object.assign(result, { users: {}, sessionId: null, roleSlug: null, probe: `galaxyprobe${TAG}`, lostProbe: `lostprobe${TAG}`, lostSessionId: null })

@@ -4,10 +4,9 @@
 // both addresses, a reset with two-factor sign-in on (the code asked first), and a used link refused.
 //
 // Env: see harness.mjs, plus MAILBOX_URL (the local mailbox). tests/e2e/test_signup_email.py runs it.
-import { TAG, STEP_MS, WEB_URL, expectText, journey, result, shot, step, tid, totp } from './harness.mjs'
+import { TAG, STEP_MS, WEB_URL, expectText, journey, result, shot, step, tid, totp, PASSWORD, signUp } from './harness.mjs'
 
 const MAILBOX = (process.env.MAILBOX_URL ?? 'http://127.0.0.1:54324').replace(/\/$/, '')
-const PASSWORD = 'galaxy2024pw'
 const NEW_PASSWORD = 'nebula2025pw'
 const THIRD_PASSWORD = 'comet2026pw'
 const user = { username: `mail_${TAG}`, email: `mail-${TAG}@example.com` }
@@ -34,13 +33,7 @@ await journey(async ({ newPage }) => {
   let confirmLink = null
 
   await step('sign-up says check your mailbox', async () => {
-    await page.goto(`${WEB_URL}/register`)
-    await page.locator(tid('username')).fill(user.username)
-    await page.locator(tid('username-free')).waitFor({ timeout: STEP_MS })
-    await page.locator(tid('email')).fill(user.email)
-    await page.locator(tid('password')).fill(PASSWORD)
-    await page.locator(tid('confirm')).fill(PASSWORD)
-    await page.locator(tid('submit')).click()
+    await signUp(page, user)
     await expectText(page.locator(tid('check-mailbox')), literally(user.email))
     await expectText(page.locator('h1'), /请查收邮件/)
     await shot(page, '01-check-mailbox')

@@ -6,9 +6,8 @@
 //
 // Env: see harness.mjs. Prints {ok, steps, user, sessionId, thumbUrl, pdfUploads, problems}; run by
 // tests/e2e/test_storage.py, which checks the database too.
-import { TAG, STEP_MS, WEB_URL, failNext, final, journey, noErrorToast, pause, result, shot, step, tid } from './harness.mjs'
+import { TAG, STEP_MS, WEB_URL, failNext, final, journey, noErrorToast, pause, result, shot, step, tid, signUp } from './harness.mjs'
 
-const PASSWORD = 'galaxy2024pw'
 // A 4x3 red PNG, written out so the journey needs no image library.
 const PNG = Buffer.from(
   '89504e470d0a1a0a0000000d49484452000000040000000308020000003b9639910000001049444154789c63f8cfc000470c' +
@@ -35,13 +34,7 @@ await journey(async ({ newPage }) => {
 
   await step('register', async () => {
     const user = { username: `files_${TAG}`, email: `files-${TAG}@example.com` }
-    await page.goto(`${WEB_URL}/register`)
-    await page.locator(tid('username')).fill(user.username)
-    await page.locator(tid('username-free')).waitFor({ timeout: STEP_MS })
-    await page.locator(tid('email')).fill(user.email)
-    await page.locator(tid('password')).fill(PASSWORD)
-    await page.locator(tid('confirm')).fill(PASSWORD)
-    await page.locator(tid('submit')).click()
+    await signUp(page, user)
     await page.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
     result.user = user
   })

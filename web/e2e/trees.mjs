@@ -8,20 +8,13 @@
 //
 // Env: see harness.mjs. Prints {ok, steps, user, sessionId, branchId, shareToken, resumed, problems} on
 // its last line; tests/e2e/test_trees.py runs it and checks the database for what the page showed.
-import { PHONE, TAG, STEP_MS, WEB_URL, expectText, failNext, final, journey, login, noErrorToast, pause, result, shot, sideways, step, tid } from './harness.mjs'
+import { PHONE, TAG, STEP_MS, WEB_URL, expectText, failNext, final, journey, login, noErrorToast, pause, result, shot, sideways, step, tid, PASSWORD, signUp } from './harness.mjs'
 
-const PASSWORD = 'galaxy2024pw'
 Object.assign(result, { user: null, sessionId: null, branchId: null, shareToken: null, resumed: null })
 
 async function register(page) {
   const user = { username: `tree_${TAG}`, email: `tree-${TAG}@example.com` }
-  await page.goto(`${WEB_URL}/register`)
-  await page.locator(tid('username')).fill(user.username)
-  await page.locator(tid('username-free')).waitFor({ timeout: STEP_MS })
-  await page.locator(tid('email')).fill(user.email)
-  await page.locator(tid('password')).fill(PASSWORD)
-  await page.locator(tid('confirm')).fill(PASSWORD)
-  await page.locator(tid('submit')).click()
+  await signUp(page, user)
   await page.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
   await page.locator(tid('composer')).waitFor()
   result.user = user
