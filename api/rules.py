@@ -12,18 +12,13 @@ import unicodedata
 
 from api.errors import ApiError, Unprocessable
 from api.schemas import RoleTexts
+from core.webaddress import is_web_address
 
 _WIDE = re.compile("[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]")
 _EMAIL = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{1,63}$")
 LOCALES = ("en", "zh")  # the web app's languages; ai_roles_translations_shape allows these keys only
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-# An avatar is an absolute http(s) URL with a host, without spaces or control characters: the same
-# pattern as the database's checks on profiles.avatar_url and ai_roles.avatar_url
-# (migrations/20261205142000_avatars_are_web_addresses.sql).
-_AVATAR_URL = re.compile(
-    r"https?://(?:[^\x00-\x20\x7f-\x9f/?#@]*@)?[^\x00-\x20\x7f-\x9f/?#@:][^\x00-\x20\x7f-\x9f]*", re.IGNORECASE
-)
 
 
 def _invalid(code: str, field: str, message: str) -> ApiError:
@@ -110,7 +105,7 @@ def avatar_url(value: str, field: str = "avatar_url", *, max_chars: int) -> str:
     """An absolute http(s) URL with a host (a Storage public URL, or any image on the web)."""
     if len(value) > max_chars:
         raise _invalid("TooLong", field, f"{field} must be at most {max_chars} characters.")
-    if not _AVATAR_URL.fullmatch(value):
+    if not is_web_address(value):
         raise _invalid("InvalidUrl", field, f"{field} must be an absolute http:// or https:// URL.")
     return value
 

@@ -14,11 +14,12 @@ Exceptions: every failure leaves `stream()` as a `ProviderError` with a stable C
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal, Protocol
 
 import msgspec
+
+from core.webaddress import is_web_address
 
 Role = Literal["system", "user", "assistant"]
 
@@ -81,13 +82,6 @@ class ReasoningDelta(msgspec.Struct, frozen=True):
     text: str
 
 
-# An absolute http(s) URL with a host, without spaces or control characters (the pattern of the
-# database's avatar checks, migrations/20261205142000_avatars_are_web_addresses.sql).
-_WEB_ADDRESS = re.compile(
-    r"https?://(?:[^\x00-\x20\x7f-\x9f/?#@]*@)?[^\x00-\x20\x7f-\x9f/?#@:][^\x00-\x20\x7f-\x9f]*", re.IGNORECASE
-)
-
-
 class Source(msgspec.Struct, frozen=True):
     """One web search result the answer may cite as `[index]`."""
 
@@ -101,7 +95,7 @@ class Source(msgspec.Struct, frozen=True):
         """Its address is an http(s) one: the only kind the worker stores, since the chat's history,
         /v1's citations and share links hand a stored address to whoever reads them (a javascript:
         or data: address there is a link that runs on the reader's page)."""
-        return _WEB_ADDRESS.fullmatch(self.url) is not None
+        return is_web_address(self.url)
 
 
 class Sources(msgspec.Struct, frozen=True):
