@@ -13,16 +13,26 @@ secure_password_change, otp_expiry; [auth.mfa.totp] enroll_enabled, verify_enabl
 [auth.rate_limit] email_sent, sign_in_sign_ups, token_refresh, token_verifications; [storage]
 file_size_limit; [inbucket] port (the mailbox). A file that is not valid TOML is an error at
 start-up, not a silent fallback.
+
+A value written `env(NAME)` is the variable NAME, as the CLI reads it (decode_hooks.go
+LoadEnvHook, then mapstructure's weak decoding): anywhere in the file, list items too, when NAME is
+set and not empty; a number or a switch is then read from its text (Go's ParseInt and ParseBool),
+and a list given as one text is split at ",". An unset or empty NAME leaves the literal
+`env(NAME)`: a text keeps it, with the CLI's warning, and a number or a switch cannot be read from
+it, so the start fails naming the key, as `supabase start` does.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "supabase" / "config.toml"
 
@@ -55,14 +65,55 @@ def _load(path: Path | None) -> dict[str, Any]:
         return tomllib.load(handle)
 
 
+# The CLI's envPattern: the whole text (Go's $ without the m flag is the very end, Python's \Z).
+_ENV_REFERENCE = re.compile(r"^env\((.*)\)\Z")
+
+
+def _substituted(node: Any) -> Any:
+    """`node` with each text that is exactly `env(NAME)` replaced by NAME's value, if set and not empty."""
+    if isinstance(node, dict):
+        return {key: _substituted(item) for key, item in node.items()}
+    if isinstance(node, list):
+        return [_substituted(item) for item in node]
+    if isinstance(node, str) and (match := _ENV_REFERENCE.match(node)):
+        found = os.environ.get(match.group(1), "")
+        if found:
+            return found
+        log.warning("environment variable is unset: %s", match.group(1))
+    return node
+
+
 def value(dotted: str, default: Any) -> Any:
-    """The config file's `section.sub.key`, or `default` when the file or the key is missing."""
+    """The config file's `section.sub.key` (its env() references read now), or `default` when the
+    file or the key is missing."""
     node: Any = _load(config_path())
     for part in dotted.split("."):
         if not isinstance(node, dict) or part not in node:
             return default
         node = node[part]
-    return node
+    return _substituted(node)
+
+
+def _integer(dotted: str, configured: Any) -> int:
+    """A number from the file: TOML's, or a text as Go's ParseInt reads it (an env() reference's)."""
+    if isinstance(configured, int) and not isinstance(configured, bool):
+        return configured
+    try:
+        return int(str(configured).strip(), 0)
+    except ValueError:
+        raise ValueError(f"supabase/config.toml: {dotted} = {configured!r} is not a whole number") from None
+
+
+# Go's strconv.ParseBool, which the CLI's weak decoding reads a text switch with.
+_TRUE, _FALSE = {"1", "t", "T", "TRUE", "true", "True"}, {"0", "f", "F", "FALSE", "false", "False"}
+
+
+def _switch(dotted: str, configured: Any) -> bool:
+    if isinstance(configured, bool):
+        return configured
+    if isinstance(configured, str) and configured in _TRUE | _FALSE:
+        return configured in _TRUE
+    raise ValueError(f"supabase/config.toml: {dotted} = {configured!r} is not true or false")
 
 
 def _env(names: tuple[str, ...]) -> str | None:
@@ -81,7 +132,7 @@ def setting_str(names: tuple[str, ...], dotted: str, default: str) -> str:
 
 def setting_int(names: tuple[str, ...], dotted: str, default: int) -> int:
     found = _env(names)
-    return int(found) if found is not None else int(value(dotted, default))
+    return int(found) if found is not None else _integer(dotted, value(dotted, default))
 
 
 def setting_bool(names: tuple[str, ...], dotted: str, default: bool, *, invert: bool = False) -> bool:
@@ -92,7 +143,7 @@ def setting_bool(names: tuple[str, ...], dotted: str, default: bool, *, invert: 
     configured = value(dotted, None)
     if configured is None:
         return default
-    return (not bool(configured)) if invert else bool(configured)
+    return (not _switch(dotted, configured)) if invert else _switch(dotted, configured)
 
 
 def setting_list(names: tuple[str, ...], dotted: str) -> tuple[str, ...]:
@@ -101,6 +152,8 @@ def setting_list(names: tuple[str, ...], dotted: str) -> tuple[str, ...]:
     if found is not None:
         return tuple(item.strip() for item in found.split(",") if item.strip())
     configured = value(dotted, [])
+    if isinstance(configured, str):  # one text (an env() reference's): the CLI splits it at ","
+        configured = [item for item in configured.split(",") if item.strip()]
     return tuple(str(item) for item in configured) if isinstance(configured, list) else ()
 
 
