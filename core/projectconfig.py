@@ -193,3 +193,27 @@ def setting_size(names: tuple[str, ...], dotted: str, default: int) -> int:
         return int(found)
     configured = value(dotted, None)
     return default if configured is None else size_in_bytes(configured)
+
+
+# Go's time.ParseDuration, which the CLI (and GoTrue, for GOTRUE_* variables) reads durations with.
+_DURATION = re.compile(r"[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+\Z")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def duration_seconds(text: str | int) -> float:
+    """`1m30s` as 90.0, as Go reads a duration (a TOML integer is nanoseconds, as the CLI decodes it)."""
+    if isinstance(text, int):
+        return text * 1e-9
+    if text in {"0", "+0", "-0"}:
+        return 0.0
+    if not _DURATION.match(text):
+        raise ValueError(f"not a duration: {text!r} (say e.g. 1s, 1m30s, 500ms)")
+    total = sum(float(number) * _DURATION_UNITS[unit] for number, unit in _DURATION_PART.findall(text))
+    return -total if text.startswith("-") else total
+
+
+def setting_duration(names: tuple[str, ...], dotted: str, default: str) -> float:
+    """Seconds from a variable or the config's duration (both Go's `1m30s`), else `default`."""
+    found = _env(names)
+    return duration_seconds(found if found is not None else value(dotted, default))

@@ -222,6 +222,18 @@ class LocalbaseSettings:
             ("LOCALBASE_MAILER_OTP_EXP", "GOTRUE_MAILER_OTP_EXP"), "auth.email.otp_expiry", 86400
         )
     )
+    # [auth.email] max_frequency (GoTrue's SMTP_MAX_FREQUENCY, a Go duration): the least time between
+    # two mails of one kind to one user (confirmation, recovery and magic link, address change,
+    # reauthentication), else 429 over_email_send_rate_limit. Without the key the CLI's template
+    # gives 1s; 0 is GoTrue's unset, a minute.
+    email_max_frequency: float = field(
+        default_factory=lambda: (
+            config.setting_duration(
+                ("LOCALBASE_EMAIL_MAX_FREQUENCY", "GOTRUE_SMTP_MAX_FREQUENCY"), "auth.email.max_frequency", "1s"
+            )
+            or 60.0
+        )
+    )
     redirect_allow_list: tuple[str, ...] = field(
         default_factory=lambda: config.setting_list(
             ("LOCALBASE_REDIRECT_ALLOW_LIST", "GOTRUE_URI_ALLOW_LIST"), "auth.additional_redirect_urls"

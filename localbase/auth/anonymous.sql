@@ -30,6 +30,10 @@ select p.id::text, p.id,
   from promoted p
 on conflict do nothing;
 
+-- name: reauthentication_sent_at
+-- GET /reauthenticate: when the last code went ([auth.email] max_frequency). $1 id
+select reauthentication_sent_at from auth.users where id = $1;
+
 -- name: set_reauthentication
 -- GET /reauthenticate: store the code's hash and when it was sent. $1 id, $2 token hash
 update auth.users set reauthentication_token = $2, reauthentication_sent_at = now(), updated_at = now()

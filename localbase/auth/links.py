@@ -6,6 +6,11 @@ Each verification kind lives in one auth.users column, as in GoTrue: sign-up and
 `email_change_token_current`: a link to each address, and the change applies when both have been
 followed (the first only counts, `email_change_confirm_status` 1). A token lives `mailer_otp_exp`
 seconds after it was sent and is cleared when redeemed, so a link works once.
+
+A kind's next mail to a user waits `email_max_frequency` seconds after its last ([auth.email]
+max_frequency): GoTrue's validateSentWithinFrequencyLimit, checked before anything is stored or sent
+by the doors a client knocks at (sign-up, resend, recover, otp, PUT /user, reauthenticate), never by
+the admin's generated links.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from core.settings import LocalbaseSettings
 from localbase.auth import mail
 from localbase.auth.calls import Auth
 from localbase.auth.errors import AuthError, forbidden
@@ -32,6 +38,17 @@ _SET = {"confirmation": "set_confirmation", "recovery": "set_recovery"}
 LINK_INVALID = "Email link is invalid or has expired"
 OTP_INVALID = "Token has expired or is invalid"
 ONE_OF_TWO = "Confirmation link accepted. Please proceed to confirm link sent to the other email"
+
+
+def check_frequency(sent_at: datetime | None, settings: LocalbaseSettings) -> None:
+    """GoTrue's 429 when the last mail of this kind went less than max_frequency ago."""
+    if sent_at is None:
+        return
+    left = sent_at + timedelta(seconds=settings.email_max_frequency) - datetime.now(UTC)
+    if left > timedelta(0):
+        seconds = int(left.total_seconds())  # Go's Duration / time.Second: whole seconds, truncated
+        message = f"For security purposes, you can only request this after {seconds} seconds."
+        raise AuthError(429, "over_email_send_rate_limit", message)
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,7 @@ async def _existing(auth: Auth, user: User, data: dict[str, Any], redirect_to: s
         raise unprocessable("user_already_exists", _ALREADY)
     if user.email_confirmed_at is not None:
         return Reply(200, fake_user(user.email or "", data, datetime.now(UTC)))
+    links.check_frequency(user.confirmation_sent_at, settings)
     async with auth.pool.acquire() as conn:
         token, link = await links.issue(conn, auth, user, "signup", redirect_to=redirect_to)
         row = await conn.fetchrow(Q["user_by_id"], user.id)

@@ -7,6 +7,7 @@ cannot be used to find out who has an account.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -149,6 +150,7 @@ async def _mail_existing(auth: Auth, call: Call, kind: str) -> bool:
             kind = "signup"  # an unconfirmed user confirms first, as GoTrue does
         if kind == "signup" and user.email_confirmed_at is not None:
             return True
+        links.check_frequency(_last_sent(user, kind), settings)
         if kind == "email_change":
             if not user.email_change:
                 return True
@@ -159,3 +161,12 @@ async def _mail_existing(auth: Auth, call: Call, kind: str) -> bool:
     for sent in mails:
         await mail.send(settings.mail_dir, sent.to, kind, user.id, token=sent.token, link=sent.link)
     return True
+
+
+def _last_sent(user: User, kind: str) -> datetime | None:
+    """When the last mail of `kind` went to the user: magic links share recovery's clock, as in GoTrue."""
+    if kind == "signup":
+        return user.confirmation_sent_at
+    if kind == "email_change":
+        return user.email_change_sent_at if user.email_change else None
+    return user.recovery_sent_at
