@@ -14,8 +14,8 @@ import httpx
 import pytest
 from supabase_auth.errors import AuthApiError, AuthError
 
-from core.projectconfig import PASSWORD_REQUIREMENTS, value
 from core.settings import LocalbaseSettings, StorageSettings
+from core.settings.projectconfig import PASSWORD_REQUIREMENTS, value
 from tests.conftest import PRODUCT_AUTH_ENV, LocalStack, launch_stack
 from tests.localbase.auth.conftest import client
 

@@ -34,7 +34,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PATH = Path(__file__).resolve().parents[1] / "supabase" / "config.toml"
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "supabase" / "config.toml"
 
 # GoTrue's `password_requirements` values as the character sets each of which must appear.
 _LOWER, _UPPER, _DIGITS = "abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0123456789"
