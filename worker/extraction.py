@@ -5,7 +5,7 @@ document order: paragraphs, and tables a row a line with the cells tab-separated
 a cell's own paragraphs and nested tables on its row), content controls' content in its place, so
 the text in a table (a form, a schedule, figures) reaches the model as it does the reader's eyes.
 Text and Markdown in the encoding their editor saved them in (core/textfiles.py: a byte order mark's,
-else UTF-8, else GB18030).
+else UTF-8, else the least garbled of GB18030, Big5, Shift-JIS, EUC-JP, EUC-KR and Windows-1252).
 
 A document's text may take at most `max_bytes` (LLM_DOCUMENT_MAX_MB, in UTF-8), more than any model's
 context window takes: past it the document is DocumentTooLong, and read no further. A DOCX is a zip
@@ -37,7 +37,7 @@ def extract(mime_type: str, blob: bytes, name: str = "", *, max_bytes: int = MAX
         if mime_type in ("text/plain", "text/markdown"):
             text = decode_text(blob)
             if text is None:
-                raise AttachmentError("DocumentUnreadable", f"{name}: not UTF-8, UTF-16, UTF-32 or GB18030 text")
+                raise AttachmentError("DocumentUnreadable", f"{name}: not text in an encoding we read")
         elif mime_type == "application/pdf":
             text = _pdf(blob, max_bytes, name)
         elif mime_type == DOCX:

@@ -120,7 +120,7 @@ def decode_document(part: dict[str, Any], at: int, number: int) -> RequestFile:
             at, f"a document may be at most {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB.", "document_too_large"
         )
     looks = {"application/pdf": data.startswith(b"%PDF-"), DOCX: data.startswith(b"PK\x03\x04")}.get(mime)
-    if looks is None:  # text: in an encoding the worker reads (UTF-8, UTF-16/32 with a mark, GB18030)
+    if looks is None:  # text: in an encoding the worker reads (core/textfiles.py)
         text = decode_text(data)
         if text is not None and not text.strip():  # nothing the worker could read (worker/extraction.py)
             raise _refused(at, "the document has no text.", "invalid_document")

@@ -106,9 +106,17 @@ async def test_a_text_document_in_gbk_or_utf_16_is_taken_and_read_as_the_worker_
     sdk: openai.AsyncOpenAI, fake: FakeScope, pg: asyncpg.Connection, alice: ApiUser
 ) -> None:
     """A Chinese Windows editor's "ANSI" (GBK) and "Unicode" (UTF-16 with its mark) files were
-    refused as invalid_document, though they are text (core/textfiles.py)."""
-    for encoding, code in (("gbk", "库存编号 GBK-4410"), ("utf-16", "库存编号 UTF16-5520")):
-        text = f"仓库清单\n{code}\n"
+    refused as invalid_document, though they are text (core/textfiles.py); so were Big5 files and
+    Windows-1252 ones, and Shift-JIS or EUC-KR ones were taken and read as Chinese mojibake."""
+    texts = (
+        ("gbk", "仓库清单\n库存编号 GBK-4410\n"),
+        ("utf-16", "仓库清单\n库存编号 UTF16-5520\n"),
+        ("big5", "倉庫清單：本季度庫存總數為一千二百件。\n庫存編號 BIG5-6630\n"),
+        ("shift_jis", "在庫一覧：今四半期の在庫総数は千二百点です。\n在庫番号 SJIS-7740\n"),
+        ("euc_kr", "재고 목록: 이번 분기 재고 총수는 천이백 개입니다.\n재고 번호 EUCKR-8850\n"),
+        ("cp1252", "Lagerliste: Größe und Menge für März.\nNummer CP1252-9960\n"),
+    )
+    for encoding, text in texts:
         question: list[Any] = [
             {"type": "text", "text": f"Which code ({encoding})?"},
             document("text/plain", text.encode(encoding), f"清单-{encoding}.txt"),
@@ -118,7 +126,7 @@ async def test_a_text_document_in_gbk_or_utf_16_is_taken_and_read_as_the_worker_
         asked = [b["input"]["messages"][-1]["content"] for b in await fake_received(fake.base_url) if "input" in b]
         [sent] = [c for c in asked if isinstance(c, str) and f"Which code ({encoding})?" in c]
         assert f'<document name="清单-{encoding}.txt">\n{text}\n</document>' in sent
-    assert await pg.fetchval(OBJECTS, alice.id) == 2
+    assert await pg.fetchval(OBJECTS, alice.id) == len(texts)
 
 
 @pytest.mark.parametrize(
@@ -134,7 +142,8 @@ async def test_a_text_document_in_gbk_or_utf_16_is_taken_and_read_as_the_worker_
         ([document("application/zip", b"PK\x03\x04zip")], "invalid_document"),
         ([document("application/pdf", b"not a pdf")], "invalid_document"),
         ([document("text/plain", b"\xff\xfe latin-1?")], "invalid_document"),
-        ([document("text/plain", b"caf\xe9 au lait \x80")], "invalid_document"),  # Windows-1252: not read
+        ([document("text/plain", "Отчёт за квартал готов, выручка выросла.".encode("cp1251"))], "invalid_document"),
+        ([document("text/plain", bytes(64))], "invalid_document"),  # zeros: valid UTF-8, no text
         ([document("text/plain", bytes(range(256)))], "invalid_document"),
         ([document("text/plain", b"")], "invalid_document"),  # no text to read: a 502 once stored, until 12-05
         ([document("text/markdown", b" \n\t\n")], "invalid_document"),

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import codecs
 import io
+import random
 import re
 import resource
 import threading
 import time
 import zipfile
+import zlib
 from typing import Any
 from unittest.mock import patch
 
@@ -71,6 +73,17 @@ def test_a_merged_docx_cell_is_read_once() -> None:
 
 
 WORDS = "季度报告：收入增长 42%。\nRevenue grew by 42 percent.\n"
+LEGACY = (  # what each region's Windows saves as "ANSI", and what its older editors and exports keep
+    ("big5", "第三季度銷售報告\n本季度公司總收入為一億二千萬元，同比增長百分之十五。華東地區表現最好。\n"),
+    ("cp950", "會議紀要：下週一上午九點在三樓會議室開會，請準時參加。費用以歐元€計。\n"),
+    ("shift_jis", "第三四半期の売上報告\n今四半期の総売上高は一億二千万円で、前年同期比十五パーセント増加しました。\n"),
+    ("cp932", "製品名,数量,単価\nノートパソコン,10,59990\nワイヤレスマウス,25,890\n"),
+    ("euc_jp", "東京都は今日、来年から新しいごみの分別ルールを導入すると発表した。\n"),
+    ("euc_kr", "3분기 판매 보고서\n이번 분기 회사 총매출은 1억 2천만 원으로 전년 동기 대비 15% 증가했습니다.\n"),
+    ("cp949", "제품명,수량,단가\n노트북,10,1200000\n무선 마우스,25,25000\n"),
+    ("gb18030", "吉野家的𠮷字和表情😀，维吾尔文ئۇيغۇرچە，欧元符号€：只有 GB18030 的四字节编码才能表示。\n"),
+    ("cp1252", "Sehr geehrte Damen und Herren,\nbitte überprüfen Sie die Rechnung für März: 15 € Größe.\n"),
+)
 
 
 def test_a_text_file_is_read_in_the_encoding_its_editor_saved_it_in() -> None:
@@ -89,12 +102,26 @@ def test_a_text_file_is_read_in_the_encoding_its_editor_saved_it_in() -> None:
         assert extract("text/markdown", blob) == WORDS
 
 
+def test_a_text_file_in_another_regions_legacy_encoding_is_read_as_written() -> None:
+    """Taiwan's and Hong Kong's "ANSI" is Big5, Japan's Shift-JIS (or EUC-JP on older Unix), Korea's
+    EUC-KR, Western Europe's Windows-1252: a Big5 or Windows-1252 file was DocumentUnreadable, and a
+    Japanese or Korean one was read as GB18030, so the model was sent Chinese mojibake
+    ("巐敿婜曬崘" for "四半期報告") as the user's document without a word."""
+    for encoding, text in LEGACY:
+        assert extract("text/plain", text.encode(encoding)) == text, encoding
+        assert extract("text/markdown", (text * 200).encode(encoding)) == text * 200, encoding
+
+
 def test_bytes_that_are_not_text_in_any_of_those_encodings_stay_unreadable() -> None:
     for blob in (
         bytes(range(256)) * 4,  # binary: control characters
         "abc\x00\x01".encode("gbk") + "字".encode("gbk"),
         b"\xff\xfe\xfa",  # a UTF-16 mark and half a character
-        b"caf\xe9 au lait \x80",  # Windows-1252: no GB18030 either
+        bytes(4096),  # zeros: valid UTF-8, but no text
+        "plain words".encode("utf-16-le"),  # UTF-16 without its mark: not told from binary
+        random.Random(7).randbytes(4096),
+        zlib.compress(WORDS.encode() * 100),
+        "Отчёт за третий квартал готов, выручка выросла на пятнадцать процентов.".encode("cp1251"),  # not read
     ):
         with pytest.raises(AttachmentError) as refused:
             extract("text/plain", blob)
