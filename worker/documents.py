@@ -23,10 +23,11 @@ any turn naming that path: nothing crosses between users.
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass
 
 from worker import supabase_http
-from worker.extraction import DOCUMENT_TYPES, DOCX, MAX_BYTES, extract
+from worker.extraction import DOCUMENT_TYPES, DOCX, MAX_BYTES, MAX_PAGES, SECONDS, extract
 from worker.kept import Kept
 from worker.supabase_http import SupabaseError, SupabaseHttp
 
@@ -43,9 +44,18 @@ class _Kept:
 
 
 class DocumentTexts:
-    def __init__(self, http: SupabaseHttp, *, max_bytes: int, max_text: int = MAX_BYTES) -> None:
+    def __init__(
+        self,
+        http: SupabaseHttp,
+        *,
+        max_bytes: int,
+        max_text: int = MAX_BYTES,
+        max_pages: int = MAX_PAGES,
+        seconds: float = SECONDS,
+    ) -> None:
         self._http = http
-        self._max_text = max_text  # the most one document's text may take (worker/extraction.py)
+        # the most one document's text may take, a PDF's pages and its reading (worker/extraction.py)
+        self._read = functools.partial(extract, max_bytes=max_text, max_pages=max_pages, seconds=seconds)
         self._kept: Kept[str, _Kept] = Kept(max_bytes, lambda kept: kept.size)
 
     @property
@@ -73,7 +83,7 @@ class DocumentTexts:
             self._kept.used(path)
             return kept.text
         self._kept.drop(path)
-        text = await asyncio.to_thread(extract, mime_type, blob or b"", name, max_bytes=self._max_text)
+        text = await asyncio.to_thread(self._read, mime_type, blob or b"", name)
         if etag:
             self._kept.put(path, _Kept(text, etag, len(text.encode())))
         return text

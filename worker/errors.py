@@ -36,6 +36,10 @@ USER_MESSAGES = {
         " / The document is longer than this model's context window; pick a model with a longer one or split it."
     ),
     "DocumentUnreadable": "无法读取文档中的文字。/ The document's text could not be read.",
+    "DocumentTooComplex": (
+        "文档页数过多或内容过于繁重，无法在限定时间内读取，请拆分文档或另存为文本文件。"
+        " / The document has too many pages or is too heavy to read in time; split it or save its text as a .txt file."
+    ),
     "AttachmentUnavailable": "附件无法读取，请重新上传。/ An attachment could not be read; please upload it again.",
     "TurnTimeout": "The answer took too long and was stopped.",
     "InterruptedAnswer": "The answer was interrupted. Please try again.",

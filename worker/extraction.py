@@ -13,11 +13,20 @@ archive whose parts python-docx reads whole into memory: one whose parts unpack 
 refused from the archive's directory before any is unpacked (1 MiB of zip can unpack to 1 GiB; the
 sizes the directory gives are the most zipfile reads, a part that unpacks to more fails its CRC). A
 PDF is read page by page and stops at the page that passes it (pypdf bounds each stream itself).
+
+A PDF's reading is bounded too, since a few KB can hold thousands of pages that each draw hundreds
+of thousands of lines (one compressed content stream that every page names), and pypdf reads them
+in pure Python, in a worker thread that no turn timeout stops: more than `max_pages` pages
+(LLM_DOCUMENT_MAX_PAGES) is refused before any page is read, and the reading stops once it has
+taken `seconds` (LLM_DOCUMENT_READ_SECONDS), checked before each page and between a page's
+operators (a page's content is parsed whole first: pypdf stops one past 2,000,000 tokens, a few
+seconds). Either, or a stream past pypdf's own limits, is DocumentTooComplex.
 """
 
 from __future__ import annotations
 
 import io
+import time
 import zipfile
 from collections.abc import Iterator
 from typing import Any
@@ -28,18 +37,29 @@ from worker.errors import AttachmentError
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 DOCUMENT_TYPES = frozenset({"application/pdf", "text/plain", "text/markdown", DOCX})
 MAX_BYTES = 32 << 20  # LLM_DOCUMENT_MAX_MB's default
+MAX_PAGES = 2000  # LLM_DOCUMENT_MAX_PAGES's
+SECONDS = 30.0  # LLM_DOCUMENT_READ_SECONDS's
 
 
-def extract(mime_type: str, blob: bytes, name: str = "", *, max_bytes: int = MAX_BYTES) -> str:
+def extract(
+    mime_type: str,
+    blob: bytes,
+    name: str = "",
+    *,
+    max_bytes: int = MAX_BYTES,
+    max_pages: int = MAX_PAGES,
+    seconds: float = SECONDS,
+) -> str:
     """The plain text of a document; AttachmentError DocumentUnreadable when there is none to read,
-    DocumentTooLong when it (or a DOCX's unpacked parts) would take more than `max_bytes`."""
+    DocumentTooLong when it (or a DOCX's unpacked parts) would take more than `max_bytes`,
+    DocumentTooComplex when a PDF has more than `max_pages` pages or takes more than `seconds`."""
     try:
         if mime_type in ("text/plain", "text/markdown"):
             text = decode_text(blob)
             if text is None:
                 raise AttachmentError("DocumentUnreadable", f"{name}: not text in an encoding we read")
         elif mime_type == "application/pdf":
-            text = _pdf(blob, max_bytes, name)
+            text = _pdf(blob, name, max_bytes, max_pages, time.monotonic() + seconds)
         elif mime_type == DOCX:
             text = _docx(blob, max_bytes, name)
         else:
@@ -59,17 +79,38 @@ def _too_long(name: str, max_bytes: int) -> AttachmentError:
     return AttachmentError("DocumentTooLong", f"{name}: its text takes more than {max_bytes} bytes")
 
 
-def _pdf(blob: bytes, max_bytes: int, name: str) -> str:
-    from pypdf import PdfReader  # noqa: PLC0415 - loaded by the first document only
+def _too_complex(name: str, why: str) -> AttachmentError:
+    return AttachmentError("DocumentTooComplex", f"{name}: {why}")
 
-    pages: list[str] = []
+
+def _pdf(blob: bytes, name: str, max_bytes: int, max_pages: int, deadline: float) -> str:
+    from pypdf import PdfReader  # noqa: PLC0415 - loaded by the first document only
+    from pypdf.errors import LimitReachedError  # noqa: PLC0415
+
+    operators = 0
+
+    def in_time(*_: Any) -> None:  # before each operator of a page's content: the clock every 1024
+        nonlocal operators
+        operators += 1
+        if not operators & 1023 and time.monotonic() > deadline:
+            raise _too_complex(name, "its reading passed its time")
+
+    texts: list[str] = []
     size = 0
-    for page in PdfReader(io.BytesIO(blob)).pages:
-        pages.append(page.extract_text() or "")
-        size += len(pages[-1].encode()) + 2
-        if size > max_bytes:
-            raise _too_long(name, max_bytes)
-    return "\n\n".join(pages)
+    try:
+        pages = PdfReader(io.BytesIO(blob)).pages
+        if len(pages) > max_pages:
+            raise _too_complex(name, f"{len(pages)} pages, more than {max_pages}")
+        for page in pages:
+            if time.monotonic() > deadline:
+                raise _too_complex(name, "its reading passed its time")
+            texts.append(page.extract_text(visitor_operand_before=in_time) or "")
+            size += len(texts[-1].encode()) + 2
+            if size > max_bytes:
+                raise _too_long(name, max_bytes)
+    except LimitReachedError as exc:  # a stream past pypdf's own bounds: heavy, not corrupt
+        raise _too_complex(name, str(exc)) from exc
+    return "\n\n".join(texts)
 
 
 def _docx(blob: bytes, max_bytes: int, name: str) -> str:

@@ -103,7 +103,11 @@ class Turns:
                 read_ahead=llm.image_read_ahead,
             )
             self._documents = DocumentTexts(
-                storage, max_bytes=llm.document_cache_mb << 20, max_text=llm.document_max_mb << 20
+                storage,
+                max_bytes=llm.document_cache_mb << 20,
+                max_text=llm.document_max_mb << 20,
+                max_pages=llm.document_max_pages,
+                seconds=llm.document_read_seconds,
             )
         self._turn_timeout = turn_timeout
         self._titler = titler

@@ -94,6 +94,10 @@ class LlmSettings:
     # The most a document's text (and a DOCX's unpacked parts) may take; past it, DocumentTooLong
     # (worker/extraction.py): more than any model's context window, and a zip bomb stays packed.
     document_max_mb: int = field(default_factory=lambda: env_int("LLM_DOCUMENT_MAX_MB", 32))
+    # A PDF's reading is bounded in pages (refused before any is read) and time (a worker thread's,
+    # which no turn timeout stops): past either, DocumentTooComplex (worker/extraction.py).
+    document_max_pages: int = field(default_factory=lambda: env_int("LLM_DOCUMENT_MAX_PAGES", 2000))
+    document_read_seconds: float = field(default_factory=lambda: env_float("LLM_DOCUMENT_READ_SECONDS", 30.0))
 
     def multimodal_only(self, model: str) -> bool:
         """Whether `model` (or the model it is a snapshot of: `-latest`, `-2026-...`) answers only on

@@ -60,7 +60,7 @@ describe('answerFailure', () => {
     const codes = [
       'InvalidApiKey', 'AccessDenied', 'ModelNotFound', 'InvalidRequest', 'InputTooLong', 'ImageUnreachable', 'ContentFiltered',
       'QuotaExhausted', 'RateLimited', 'ServerError', 'ServiceUnavailable', 'Timeout', 'ConnectionError', 'IncompleteStream',
-      'DocumentTooLong', 'DocumentUnreadable', 'AttachmentUnavailable', 'TurnTimeout', 'InterruptedAnswer', 'WorkerError',
+      'DocumentTooLong', 'DocumentUnreadable', 'DocumentTooComplex', 'AttachmentUnavailable', 'TurnTimeout', 'InterruptedAnswer', 'WorkerError',
       'AttemptsExhausted',
     ]
     for (const code of codes) {

@@ -159,6 +159,7 @@ const en: typeof zh = {
     IncompleteStream: 'The answer was cut off. Please try again.',
     DocumentTooLong: 'The document is longer than this model\'s context window; pick a model with a longer one or split it.',
     DocumentUnreadable: 'The document\'s text could not be read.',
+    DocumentTooComplex: 'The document has too many pages or is too heavy to read in time; split it or save its text as a .txt file.',
     AttachmentUnavailable: 'An attachment could not be read; please upload it again.',
     TurnTimeout: 'The answer took too long and was stopped.',
     InterruptedAnswer: 'The answer was interrupted. Please try again.',

@@ -153,6 +153,7 @@ export default {
     IncompleteStream: '回答中途中断，请重试。',
     DocumentTooLong: '文档内容超出了该模型的上下文长度，请换用上下文更长的模型或拆分文档。',
     DocumentUnreadable: '无法读取文档中的文字。',
+    DocumentTooComplex: '文档页数过多或内容过于繁重，无法在限定时间内读取，请拆分文档或另存为文本文件。',
     AttachmentUnavailable: '附件无法读取，请重新上传。',
     TurnTimeout: '回答耗时过长，已被停止。',
     InterruptedAnswer: '回答被中断，请重试。',
