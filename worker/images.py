@@ -40,7 +40,10 @@ whatever `max_pixels` says (0 included). Such an image never goes as a link eith
 says its type, size and dimensions (`fits_as_link`), and one that breaks a limit is sent inline,
 made acceptable as above, under any transport (a link to the original would be refused; these are
 rare, so a copy of their own in Storage is not worth its upkeep). Other images, and an image whose
-body cannot be decoded (the model refuses it, as before), go byte for byte.
+body cannot be decoded (the model refuses it, as before), go byte for byte; so does one whose header
+says more than 36 megapixels (MAX_PIXELS, what the database lets its question record: the record
+was not its own), never decoded, since a one-colour PNG or GIF of 144 megapixels is a few hundred KB
+that decodes to 600-700 MiB.
 
 Read ahead: a new question's images are read (`read_ahead`) when the worker hears the question,
 while its claim runs, and kept as above, so the turn finds them kept (a use that comes while its
@@ -82,6 +85,9 @@ _SCALED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp
 # bytes; sides of at least MIN_SIDE px, neither more than MAX_RATIO times the other.
 MAX_ITEM_BYTES = 10_485_760
 MIN_SIDE, MAX_RATIO = 10, 200
+# The most pixels a question may record for an image (the database's ImageTooManyPixels): the file
+# behind the record is decoded only within them (see `acceptable`).
+MAX_PIXELS = 36_000_000
 _FIT_ROUNDS = 8  # scalings tried before an image goes as stored (one is enough unless its ICC profile is huge)
 TRANSPORTS = ("auto", "inline", "signed_url")
 # names that only resolve inside a private network (mDNS, Docker/Kubernetes, home routers, RFC 8375)
@@ -266,8 +272,13 @@ def _to_redo(blob: bytes, mime_type: str, max_pixels: int) -> bool:
 def acceptable(blob: bytes, max_pixels: int) -> tuple[bytes, str]:
     """The image as DashScope takes it, with its MIME type: upright, at most `max_pixels` (0: any),
     in its own format (a GIF: PNG, its first frame), padded to sides of at least MIN_SIDE and at
-    most MAX_RATIO:1, and scaled down until its data URI fits MAX_ITEM_BYTES."""
+    most MAX_RATIO:1, and scaled down until its data URI fits MAX_ITEM_BYTES. ValueError, before
+    any pixel is decoded, for more than MAX_PIXELS: its question recorded other dimensions (the
+    database refuses more), and a one-colour PNG of 144 megapixels is 150 KB that decodes to
+    hundreds of MiB of the worker's memory."""
     with Image.open(io.BytesIO(blob)) as source:
+        if source.width * source.height > MAX_PIXELS:
+            raise ValueError(f"{source.width}x{source.height} is more than {MAX_PIXELS // 1_000_000} megapixels")
         fmt = str(source.format) if source.format in _SCALED_FORMATS else "PNG"
         mime_type = _SCALED_FORMATS[fmt]
         scale = min(1.0, math.sqrt(max_pixels / (source.width * source.height))) if max_pixels else 1.0
