@@ -9,6 +9,11 @@ export default {
     },
   },
   plugins: [
+    // finger: what a finger taps, finger-sized (.tap, styles.css): below sm (a phone), and at any
+    // width where some pointer is a finger (a tablet, a touch laptop: any-pointer, since a touch
+    // laptop's primary pointer is its trackpad). The phone's layout (icons alone, a drawer) stays
+    // on the width (max-sm:); only the hit areas follow the pointer.
+    ({ addVariant }) => addVariant('finger', '@media not all and (min-width: 640px), (any-pointer: coarse)'),
     // keyboard: a text field has the focus on a page this short, so a phone's on-screen keyboard is
     // up (index.html's interactive-widget=resizes-content shrinks the page to what it leaves): what
     // can wait steps aside (the app's header, the tab bar, the persona chips) for the conversation.

@@ -2,7 +2,8 @@
 size in both languages, a pending file's × has a finger-sized hit area reaching no other file, the
 composer's switches keep to one line, the on-screen keyboard leaves the composer and the last answer
 in sight, the chats drawer and a confirmation box handle the focus and Escape as a modal should, and
-on a phone on its side the sign-up form scrolls to its title.
+on a phone on its side the sign-up form scrolls to its title, and on a touch tablet every control is a
+finger's size too.
 Screenshots land in tests/e2e/screenshots/phone/."""
 
 from __future__ import annotations
@@ -64,6 +65,18 @@ def test_with_the_keyboard_up_the_composer_and_the_last_answer_are_in_sight(phon
     assert detail["unfocused"]["tabbar"] > 0
     assert detail["pane"] >= 160, detail
     assert detail["lastAnswerShown"] >= 100, detail
+
+
+def test_on_a_touch_tablet_every_control_is_finger_sized(phone: dict[str, Any]) -> None:
+    """820x1180 with a touch screen (a tablet; a touch laptop is as wide): no control of the chat,
+    history, roles, profile, usage or keys view under 40px either way. Finger-sized controls went by
+    the width alone (below 640px), so a tablet had the desktop's 24-32px buttons. The same width
+    with a mouse keeps the compact controls (the header's language button among them)."""
+    detail = passed(
+        phone, "on a touch tablet (820x1180) every control of every view is finger-sized, with a mouse as before"
+    )["detail"]
+    assert detail["touch"] == {}
+    assert detail["mouseSmall"] > 0
 
 
 def test_the_chats_drawer_gives_the_focus_back_on_escape(phone: dict[str, Any]) -> None:

@@ -3,10 +3,11 @@
 // finger-sized hit area that reaches no neighbour, the composer's switches stay on one line, and
 // with the on-screen keyboard up (the page 400px tall) the composer and the last answer stay in
 // sight; the chats drawer and a confirmation box take the focus, close on Escape and give it back;
-// on a phone on its side the sign-up form scrolls to its title.
+// on a phone on its side the sign-up form scrolls to its title; on a touch tablet (820px) every control
+// is a finger's size too, and with a mouse at that width as compact as before.
 //
 // Env: see harness.mjs. Prints {ok, steps, user, sessionId, problems}; run by tests/e2e/test_phone.py.
-import { PHONE, TAG, STEP_MS, WEB_URL, final, journey, result, shot, sideways, step, tid, signUp } from './harness.mjs'
+import { PASSWORD, PHONE, TAG, STEP_MS, WEB_URL, final, journey, login, result, shot, sideways, step, tid, signUp } from './harness.mjs'
 
 // A 4x3 red PNG, written out so the journey needs no image library.
 const PNG = Buffer.from(
@@ -193,6 +194,33 @@ await journey(async ({ newPage }) => {
     await shot(page, '03-keyboard-up-en')
     await page.setViewportSize(PHONE.viewport)
     return layout
+  })
+
+  await step('on a touch tablet (820x1180) every control of every view is finger-sized, with a mouse as before', async () => {
+    // A tablet (or a touch laptop) is wider than a phone: its controls are finger-sized by its
+    // pointer, not its width. The same width with a mouse keeps the desktop's compact controls.
+    const measure = async (page) => {
+      const small = {}
+      for (const [name, path, ready] of VIEWS) {
+        await page.goto(`${WEB_URL}${path()}`)
+        await page.locator(ready).first().waitFor({ timeout: STEP_MS })
+        const found = await smallControls(page)
+        if (found.length) small[name] = found
+      }
+      return small
+    }
+    const tablet = await newPage('tablet', { viewport: { width: 820, height: 1180 }, isMobile: true, hasTouch: true, locale: 'en-US' })
+    await login(tablet, { email: result.user.email, password: PASSWORD })
+    const touch = await measure(tablet)
+    await tablet.goto(`${WEB_URL}/?s=${result.sessionId}`)
+    await tablet.locator(tid('turn')).first().waitFor({ timeout: STEP_MS })
+    await shot(tablet, '07-tablet-chat')
+    await tablet.context().close()
+    const desk = await newPage('mouse', { viewport: { width: 820, height: 1180 } })
+    await login(desk, { email: result.user.email, password: PASSWORD })
+    const mouse = await measure(desk)
+    await desk.context().close()
+    return { touch, mouseSmall: Object.values(mouse).flat().length }
   })
 
   await step('the chats drawer takes the focus, closes on Escape and gives it back', async () => {
