@@ -1,3 +1,6 @@
+// A text field has the focus (so a phone's on-screen keyboard is up).
+const TEXT_FOCUSED = ':is(textarea, input:not([type=checkbox], [type=radio], [type=file])):focus'
+
 /** @type {import('tailwindcss').Config} */
 export default {
   content: ['./index.html', './src/**/*.{vue,ts}'],
@@ -19,10 +22,12 @@ export default {
     // can wait steps aside (the app's header, the tab bar, the persona chips) for the conversation.
     // Not on a short page alone: a phone sharing its screen with another app is as short, and needs
     // its navigation. A variant, not a screen: a raw screen would end the max-sm: variants.
+    // iOS Safari shrinks only the visual viewport, never the page: there lib/visualViewport.ts marks
+    // the root data-short when the visual viewport is as short.
     ({ addVariant }) =>
-      addVariant(
-        'keyboard',
-        '@media (max-height: 480px) { :root:has(:is(textarea, input:not([type=checkbox], [type=radio], [type=file])):focus) & }',
-      ),
+      addVariant('keyboard', [
+        `@media (max-height: 480px) { :root:has(${TEXT_FOCUSED}) & }`,
+        `:root[data-short]:has(${TEXT_FOCUSED}) &`,
+      ]),
   ],
 }

@@ -67,6 +67,29 @@ def test_with_the_keyboard_up_the_composer_and_the_last_answer_are_in_sight(phon
     assert detail["lastAnswerShown"] >= 100, detail
 
 
+def test_with_an_ios_keyboard_up_the_composer_and_the_last_answer_are_in_sight(phone: dict[str, Any]) -> None:
+    """iOS Safari ignores index.html's interactive-widget: the keyboard shrinks only the visual
+    viewport (400px of the 844px page, emulated) and may pan it down the page. The app follows the
+    visual viewport: it is 400px tall where that viewport is (at its top, then 300px down), the
+    header and the tab bar step aside as on Android, and the composer, its send button and the end
+    of the last answer show; the composer sat at the page's bottom, 444px under the keyboard. With
+    the keyboard down the app fills the page again, its tab bar back."""
+    detail = passed(
+        phone,
+        "with an iOS keyboard up (a 400px visual viewport on a 844px page) the composer and the last answer show",
+    )["detail"]
+    for offset, layout in ((0, detail["keyboard"]), (300, detail["panned"])):
+        assert layout["app"] == [offset, offset + 400], layout
+        assert layout["composer"] is True, layout
+        assert layout["send"] is True, layout
+        assert layout["header"] == 0, layout
+        assert layout["tabbar"] == 0, layout
+        assert layout["pane"] >= 160, layout
+        assert layout["lastAnswerShown"] >= 100, layout
+    assert detail["after"]["app"] == 844, detail
+    assert detail["after"]["tabbar"] > 0, detail
+
+
 def test_on_a_touch_tablet_every_control_is_finger_sized(phone: dict[str, Any]) -> None:
     """820x1180 with a touch screen (a tablet; a touch laptop is as wide): no control of the chat,
     history, roles, profile, usage or keys view under 40px either way. Finger-sized controls went by

@@ -1,8 +1,8 @@
 // Browser journey for the app on a phone (390x844, touch): every control a finger meets in every
 // view is a finger's size (44px each way) in Chinese and in English, a pending file's small × has a
 // finger-sized hit area that reaches no neighbour, the composer's switches stay on one line, and
-// with the on-screen keyboard up (the page 400px tall) the composer and the last answer stay in
-// sight; the chats drawer and a confirmation box take the focus, close on Escape and give it back;
+// with the on-screen keyboard up (the page 400px tall, or on iOS the visual viewport alone) the
+// composer and the last answer stay in sight; the chats drawer and a confirmation box take the focus, close on Escape and give it back;
 // on a phone on its side the sign-up form scrolls to its title; on a touch tablet (820px) every control
 // is a finger's size too, and with a mouse at that width as compact as before.
 //
@@ -194,6 +194,59 @@ await journey(async ({ newPage }) => {
     await shot(page, '03-keyboard-up-en')
     await page.setViewportSize(PHONE.viewport)
     return layout
+  })
+
+  await step('with an iOS keyboard up (a 400px visual viewport on a 844px page) the composer and the last answer show', async () => {
+    // iOS Safari ignores interactive-widget: the page keeps its 844px and only the visual viewport
+    // (what the keyboard leaves) shrinks, and Safari may pan it down the page. Emulated here: the
+    // visual viewport says 400px tall (then panned 300px down) and fires its events, as Safari's does.
+    await page.goto(`${WEB_URL}/?s=${result.sessionId}`)
+    await final(page.locator(tid('turn')).nth(1))
+    await page.locator(tid('composer')).focus()
+    const layout = async (offsetTop) => {
+      await page.evaluate((offsetTop) => {
+        const vv = window.visualViewport
+        for (const [name, value] of Object.entries({ height: 400, width: 390, offsetTop, pageTop: offsetTop, scale: 1 })) {
+          Object.defineProperty(vv, name, { configurable: true, get: () => value })
+        }
+        vv.dispatchEvent(new Event('resize'))
+        vv.dispatchEvent(new Event('scroll'))
+      }, offsetTop)
+      await page.waitForFunction(() => {
+        const pane = document.querySelector('[data-testid="messages"]')
+        return pane.scrollHeight - pane.scrollTop - pane.clientHeight < 2
+      }, null, { timeout: STEP_MS })
+      return page.evaluate((offsetTop) => {
+        const rect = (selector) => document.querySelector(selector)?.getBoundingClientRect() ?? null
+        const pane = rect('[data-testid="messages"]')
+        const turns = document.querySelectorAll('[data-testid="answer-text"]')
+        const last = turns[turns.length - 1].getBoundingClientRect()
+        // What the visual viewport shows of the page: from offsetTop, 400px down.
+        const inside = (r) => r !== null && r.top >= offsetTop - 1 && r.bottom <= offsetTop + 401
+        const app = document.querySelector('#app > *').getBoundingClientRect()
+        return {
+          app: [Math.round(app.top), Math.round(app.bottom)],
+          pane: Math.round(pane.height),
+          lastAnswerShown: Math.round(Math.min(last.bottom, pane.bottom) - Math.max(last.top, pane.top)),
+          composer: inside(rect('[data-testid="composer"]')),
+          send: inside(rect('[data-testid="send"]')),
+          tabbar: rect('[data-testid="tabbar"]')?.height ?? 0,
+          header: rect('header')?.height ?? 0,
+        }
+      }, offsetTop)
+    }
+    const keyboard = await layout(0)
+    await shot(page, '03-ios-keyboard-up')
+    const panned = await layout(300)
+    // The keyboard down: the visual viewport the page's height again, and the app with it.
+    await page.evaluate(() => {
+      const vv = window.visualViewport
+      for (const name of ['height', 'width', 'offsetTop', 'pageTop', 'scale']) delete vv[name]
+      vv.dispatchEvent(new Event('resize'))
+      document.activeElement?.blur()
+    })
+    const app = await page.locator('#app > *').first().evaluate((el) => Math.round(el.getBoundingClientRect().height))
+    return { keyboard, panned, after: { app, tabbar: await page.locator(tid('tabbar')).evaluate((el) => Math.round(el.getBoundingClientRect().height)) } }
   })
 
   await step('on a touch tablet (820x1180) every control of every view is finger-sized, with a mouse as before', async () => {

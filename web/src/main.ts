@@ -6,11 +6,15 @@ import App from './App.vue'
 import { makeRouter } from './router'
 import { makeI18n, setLocale, storedLocale } from './i18n'
 import { captureLanding } from './lib/landing'
+import { followVisualViewport } from './lib/visualViewport'
 
 // Before supabase-js reads (and clears) the fragment an e-mailed link brought back.
 captureLanding()
 
 const i18n = makeI18n()
 setLocale(i18n, storedLocale())
+
+// iOS's keyboard shrinks only the visual viewport: the app follows it (lib/visualViewport.ts).
+followVisualViewport()
 
 createApp(App).use(createPinia()).use(makeRouter()).use(i18n).mount('#app')
