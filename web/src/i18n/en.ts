@@ -95,6 +95,8 @@ const en: typeof zh = {
   },
   files: {
     imageTooLarge: '{name}: images must be at most 10 MB', tooManyImages: 'At most {n} images per message', 
+    refusedTooManyImages: 'A message carries at most 8 images: remove some', refusedImageTooLarge: 'An image is larger than 10 MB: attach a smaller one',
+    refusedImagePixels: 'An image has more than 36 megapixels: attach a smaller one', refusedImageUnreadable: 'The size of an image could not be read: remove it and attach it again',
     attach: 'Attach files', hint: 'Attach images, PDF, text or Word files by button, drag and drop or paste',
     uploading: 'Uploading…', remove: 'Remove', badType: '{name}: this file type cannot be attached',
     tooLarge: '{name} is larger than 20 MB', tooMany: 'At most {n} files per message', uploadFailed: 'Could not upload {name}', gone: 'An attached file is no longer stored (unsent uploads are cleared after a day): remove it and attach it again',
@@ -131,7 +133,7 @@ const en: typeof zh = {
   },
   exportChat: { button: 'Export', you: 'You', thinking: 'Thinking', sources: 'Sources', exported: 'Exported from ChatGalaxy,' },
   trees: {
-    questionGone: 'This question has been deleted', answerAskedMeanwhile: 'Another answer to this question was just asked for; reload and try again',
+    questionGone: 'This question has been deleted', messageGone: 'This message has been deleted (in another window?)', answerAskedMeanwhile: 'Another answer to this question was just asked for; reload and try again',
     deleteTurn: 'Delete', deleteTurnConfirm: 'Delete this question and its answers? The rest of the conversation stays, and the model no longer sees this turn.',
     edit: 'Edit', editSave: 'Save & send', editCancel: 'Cancel', previous: 'Previous', next: 'Next', branch: 'Branch into a new chat',
     branched: 'Continued in a new chat', pin: 'Pin', unpin: 'Unpin', pinned: 'Pinned', rename: 'Rename', renameHint: 'Enter saves, Esc cancels',

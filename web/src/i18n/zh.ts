@@ -90,6 +90,8 @@ export default {
   },
   files: {
     imageTooLarge: '{name}：图片不能超过 10 MB', tooManyImages: '一条消息最多 {n} 张图片', 
+    refusedTooManyImages: '一条消息最多带 8 张图片，请移除一些', refusedImageTooLarge: '有图片超过 10 MB，请换一张小一些的',
+    refusedImagePixels: '有图片超过 3600 万像素，请换一张小一些的', refusedImageUnreadable: '无法读取图片的尺寸，请移除后重新添加',
     attach: '添加附件', hint: '可通过按钮、拖放或粘贴添加图片、PDF、文本或 Word 文件',
     uploading: '上传中…', remove: '移除', badType: '{name}：不支持此文件类型',
     tooLarge: '{name} 超过 20 MB', tooMany: '每条消息最多 {n} 个文件', uploadFailed: '{name} 上传失败', gone: '有附件已不在存储中（未发送的上传一天后会被清理）：请移除后重新添加',
@@ -125,7 +127,7 @@ export default {
   },
   exportChat: { button: '导出', you: '我', thinking: '思考过程', sources: '参考来源', exported: '导出自 ChatGalaxy，' },
   trees: {
-    questionGone: '这个问题已被删除', answerAskedMeanwhile: '这个问题刚刚已有新的回答，请刷新后再试',
+    questionGone: '这个问题已被删除', messageGone: '这条消息已被删除（可能是在另一个窗口中）', answerAskedMeanwhile: '这个问题刚刚已有新的回答，请刷新后再试',
     deleteTurn: '删除', deleteTurnConfirm: '删除这一轮问答？它的回答会一起删除，之后的对话保留，模型也不再看到这一轮。',
     edit: '编辑', editSave: '保存并发送', editCancel: '取消', previous: '上一个', next: '下一个', branch: '在新对话中继续',
     branched: '已在新对话中继续', pin: '置顶', unpin: '取消置顶', pinned: '已置顶', rename: '重命名', renameHint: '按 Enter 保存，Esc 取消',

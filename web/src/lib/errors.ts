@@ -43,12 +43,22 @@ const PREFIXED: Record<string, string> = {
   GuestLimitReached: 'guest.limitReached',
   QuestionNotFound: 'trees.questionGone',
   StaleAnswerNumber: 'trees.answerAskedMeanwhile',
+  MessageNotFound: 'trees.messageGone', // a branch from a message deleted meanwhile (chat_branch)
+  SessionNotFound: 'chat.notFound', // a share link of a chat deleted meanwhile (share_session)
+  // A message's images past the database's limits (the composer refuses them first, lib/files.ts).
+  TooManyImages: 'files.refusedTooManyImages',
+  ImageTooLarge: 'files.refusedImageTooLarge',
+  ImageTooManyPixels: 'files.refusedImagePixels',
+  ImageDimensionsMissing: 'files.refusedImageUnreadable',
 }
 
 /** The ChatGalaxy API's codes (lib/account.ts AccountError) that are no refusal of the request itself. */
 const API_CODES: Record<string, string> = {
   NetworkError: 'common.network',
   NotAuthenticated: 'auth.signedOut',
+  InvalidToken: 'auth.signedOut', // a session ended elsewhere, or the account deleted
+  TokenExpired: 'auth.signedOut',
+  UpstreamUnavailable: 'common.serverError', // Auth did not answer the API
   NotFound: 'common.notFound',
 }
 
