@@ -125,6 +125,23 @@ def test_enter_while_a_file_uploads_sends_the_question_once(storage_journey: dic
     assert sessions[0]["n"] == 2  # the first question's chat and this one
 
 
+def test_an_image_the_database_would_refuse_is_refused_when_attached(storage_journey: dict[str, Any]) -> None:
+    """A 9000x4001 picture (36,009,000 pixels) and a file named .png that is no picture: the composer
+    says which file and why as it is added, in the page's language (Chinese), and keeps and uploads
+    neither. It took both, uploaded them, and the message was refused when sent (the database's
+    ImageTooManyPixels and ImageDimensionsMissing, shown as "something went wrong" in English)."""
+    detail = passed(
+        storage_journey,
+        "an image over 36 megapixels, or one that is no picture, is refused when attached, not when sent",
+    )["detail"]
+    assert detail["refused"] == {
+        "panorama.png": "panorama.png：图片不能超过 3600 万像素",
+        "broken.png": "broken.png：无法读取图片，请换一张",
+    }
+    assert detail["pending"] == 0
+    assert detail["uploads"] == 0
+
+
 def test_signed_url_dies_after_sign_out_and_expiry(storage_journey: dict[str, Any]) -> None:
     step = passed(storage_journey, "sign out: the signed URL stops working past its expiry")
     assert step["detail"] == {"status": 400, "code": "InvalidJWT"}

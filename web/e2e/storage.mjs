@@ -1,11 +1,13 @@
 // Browser journey for Storage: an avatar set on the profile (its upload's response lost on the way)
 // shows in the header and beside the user's messages; an image attached by paste and a PDF by the picker (its upload's response lost
 // on the way) are sent with a question, shown as a thumbnail and a chip, and still there after a
-// reload; Enter pressed again and again while a file uploads sends its question once; after signing out, the attachment's signed URL stops working once its (deliberately
+// reload; Enter pressed again and again while a file uploads sends its question once; an image over
+// 36 megapixels, or a file that is no picture, is refused when attached; after signing out, the attachment's signed URL stops working once its (deliberately
 // short) lifetime has passed.
 //
 // Env: see harness.mjs. Prints {ok, steps, user, sessionId, thumbUrl, pdfUploads, problems}; run by
 // tests/e2e/test_storage.py, which checks the database too.
+import { deflateSync, crc32 } from 'node:zlib'
 import { TAG, STEP_MS, WEB_URL, failNext, final, journey, noErrorToast, pause, result, shot, step, tid, signUp } from './harness.mjs'
 
 // A 4x3 red PNG, written out so the journey needs no image library.
@@ -15,6 +17,25 @@ const PNG = Buffer.from(
   'hex',
 )
 const PDF = Buffer.from('%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n')
+
+/** A black-and-white PNG `width` x `height` (1 bit a pixel, all black: a few kB however large). */
+function blankPng(width, height) {
+  const chunk = (type, data) => {
+    const length = Buffer.alloc(4)
+    length.writeUInt32BE(data.length)
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data])
+    const crc = Buffer.alloc(4)
+    crc.writeUInt32BE(crc32(body))
+    return Buffer.concat([length, body, crc])
+  }
+  const header = Buffer.alloc(13)
+  header.writeUInt32BE(width, 0)
+  header.writeUInt32BE(height, 4)
+  header.set([1, 0, 0, 0, 0], 8) // bit depth 1, greyscale
+  const rows = Buffer.alloc((1 + Math.ceil(width / 8)) * height) // each row: filter 0, then its bits
+  const signature = Buffer.from('89504e470d0a1a0a', 'hex')
+  return Buffer.concat([signature, chunk('IHDR', header), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))])
+}
 
 Object.assign(result, { user: null, sessionId: null, thumbUrl: null, pdfUploads: null })
 
@@ -168,6 +189,33 @@ await journey(async ({ newPage }) => {
     const turns = await page.locator(tid('turn')).count()
     await shot(page, '06-sent-once')
     return { sentWhileUploading, turns, sessionId: new URL(page.url()).searchParams.get('s') }
+  })
+
+  await step('an image over 36 megapixels, or one that is no picture, is refused when attached, not when sent', async () => {
+    // The database refuses such a message (ImageTooManyPixels, ImageDimensionsMissing): the composer
+    // says so when the file is added, by its name, and uploads nothing.
+    await page.goto(`${WEB_URL}/`)
+    await page.locator(tid('composer')).waitFor({ timeout: STEP_MS })
+    const uploads = []
+    const seen = (request) => {
+      if (request.method() === 'POST' && request.url().includes('/storage/v1/object/attachments/')) uploads.push(request.url())
+    }
+    page.on('request', seen)
+    const refused = {}
+    for (const file of [
+      { name: 'panorama.png', mimeType: 'image/png', buffer: blankPng(9000, 4001) },
+      { name: 'broken.png', mimeType: 'image/png', buffer: Buffer.from('not a picture at all') },
+    ]) {
+      await page.locator(tid('attach-input')).setInputFiles(file)
+      const toast = page.locator('.el-message--error', { hasText: file.name })
+      await toast.waitFor({ timeout: STEP_MS }).catch(() => undefined)
+      refused[file.name] = (await toast.count()) ? (await toast.first().textContent()).trim() : null
+      await page.locator(tid('attach-input')).setInputFiles([])
+    }
+    await shot(page, '07-image-refused')
+    const pending = await page.locator(`${tid('composer-attachments')} img`).count()
+    page.off('request', seen)
+    return { refused, pending, uploads: uploads.length }
   })
 
   await step('sign out: the signed URL stops working past its expiry', async () => {

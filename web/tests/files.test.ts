@@ -1,4 +1,4 @@
-/** Attachment names and stored avatar paths (lib/files.ts). */
+/** Attachment names, the images the database would refuse, and stored avatar paths (lib/files.ts). */
 import { describe, expect, it, vi } from 'vitest'
 
 const PREFIX = 'http://sb.test/storage/v1/object/public/avatars/'
@@ -9,7 +9,7 @@ vi.mock('@/lib/supabase', () => ({
   }),
 }))
 
-const { attachmentName, storedAvatarPath } = await import('@/lib/files')
+const { attachmentName, imageProblem, storedAvatarPath } = await import('@/lib/files')
 
 describe('attachmentName', () => {
   it('keeps at most 255 characters as the database counts them, never half of a surrogate pair', () => {
@@ -36,5 +36,14 @@ describe('storedAvatarPath', () => {
   it('answers null for a URL under our prefix that is not valid percent-encoding, instead of throwing', () => {
     expect(storedAvatarPath(`${PREFIX}u1/100%.png`)).toBeNull()
     expect(storedAvatarPath(`${PREFIX}u1/%E5%A4.png`)).toBeNull()
+  })
+})
+
+describe('imageProblem', () => {
+  it('refuses what the database would: over 36 megapixels, or no size the browser could read', () => {
+    expect(imageProblem({ width: 6000, height: 6000 })).toBeNull()
+    expect(imageProblem({ width: 9000, height: 4001 })).toBe('imagePixels')
+    expect(imageProblem(null)).toBe('imageUnreadable')
+    expect(imageProblem({ width: 0, height: 0 })).toBe('imageUnreadable')
   })
 })

@@ -1,13 +1,13 @@
 /**
  * The files for the next question. Each uploads as soon as it is added (so sending only waits for
  * the ones still on their way), after the limits the database checks (count, images per message,
- * type and size) refused it early with a toast. Removing a file discards its upload, also when the
+ * type and size, and an image's pixels once it is measured) refused it early with a toast. Removing a file discards its upload, also when the
  * upload finishes after the removal; a failed upload is reported and removed.
  */
 import { computed, ref } from 'vue'
 import { useI18n } from 'vue-i18n'
 import { ElMessage } from '@/lib/ui'
-import { MAX_ATTACHMENTS, MAX_IMAGES, attachmentProblem, discardAttachments, fileType, uploadAttachment } from '@/lib/files'
+import { FileRefused, MAX_ATTACHMENTS, MAX_IMAGES, attachmentProblem, discardAttachments, fileType, uploadAttachment } from '@/lib/files'
 import type { ShownFile } from '@/components/AttachmentList.vue'
 import type { Attachment } from '@/lib/types'
 
@@ -20,7 +20,13 @@ export interface PendingFile {
   uploading: boolean
 }
 
-const PROBLEM_KEYS = { type: 'files.badType', size: 'files.tooLarge', imageSize: 'files.imageTooLarge' } as const
+const PROBLEM_KEYS = {
+  type: 'files.badType',
+  size: 'files.tooLarge',
+  imageSize: 'files.imageTooLarge',
+  imagePixels: 'files.imageTooManyPixels',
+  imageUnreadable: 'files.imageUnreadable',
+} as const
 
 export function usePendingFiles(errorText: (e: unknown) => string) {
   const { t } = useI18n()
@@ -67,7 +73,8 @@ export function usePendingFiles(errorText: (e: unknown) => string) {
         })
         .catch((e: unknown) => {
           remove(item.key)
-          ElMessage.error(t('common.joined', { head: t('files.uploadFailed', { name: file.name }), tail: errorText(e) }))
+          if (e instanceof FileRefused) ElMessage.error(t(PROBLEM_KEYS[e.problem], { name: file.name }))
+          else ElMessage.error(t('common.joined', { head: t('files.uploadFailed', { name: file.name }), tail: errorText(e) }))
           return null
         })
       pending.value = [...pending.value, item]

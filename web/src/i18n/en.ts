@@ -95,6 +95,7 @@ const en: typeof zh = {
   },
   files: {
     imageTooLarge: '{name}: images must be at most 10 MB', tooManyImages: 'At most {n} images per message', 
+    imageTooManyPixels: '{name}: images must be at most 36 megapixels', imageUnreadable: '{name} could not be read as a picture: pick another',
     refusedTooManyImages: 'A message carries at most 8 images: remove some', refusedImageTooLarge: 'An image is larger than 10 MB: attach a smaller one',
     refusedImagePixels: 'An image has more than 36 megapixels: attach a smaller one', refusedImageUnreadable: 'The size of an image could not be read: remove it and attach it again',
     attach: 'Attach files', hint: 'Attach images, PDF, text or Word files by button, drag and drop or paste',

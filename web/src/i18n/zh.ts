@@ -90,6 +90,7 @@ export default {
   },
   files: {
     imageTooLarge: '{name}：图片不能超过 10 MB', tooManyImages: '一条消息最多 {n} 张图片', 
+    imageTooManyPixels: '{name}：图片不能超过 3600 万像素', imageUnreadable: '{name}：无法读取图片，请换一张',
     refusedTooManyImages: '一条消息最多带 8 张图片，请移除一些', refusedImageTooLarge: '有图片超过 10 MB，请换一张小一些的',
     refusedImagePixels: '有图片超过 3600 万像素，请换一张小一些的', refusedImageUnreadable: '无法读取图片的尺寸，请移除后重新添加',
     attach: '添加附件', hint: '可通过按钮、拖放或粘贴添加图片、PDF、文本或 Word 文件',

@@ -28,10 +28,12 @@ export function signedSeconds(): number {
   return Number.isFinite(fromQuery) && fromQuery > 0 ? fromQuery : 3600
 }
 
-export type FileProblem = 'type' | 'size' | 'imageSize'
+export type FileProblem = 'type' | 'size' | 'imageSize' | 'imagePixels' | 'imageUnreadable'
 /** Per image, as the database checks on the question (migrations/..._attachments_in_answers.sql). */
 export const IMAGE_MAX_BYTES = 10 * 1024 * 1024
 export const MAX_IMAGES = 8
+/** An image's width times height at most (the database's check, as the model takes them). */
+export const IMAGE_MAX_PIXELS = 36_000_000
 
 /** The MIME type Storage will be told: browsers leave Markdown without one. */
 export function fileType(file: File): string {
@@ -115,18 +117,34 @@ async function uploadOnce(bucketName: string, path: string, body: Blob, options:
   if (error) throw error
 }
 
-/** Upload one attachment under the caller's folder; the metadata a message records. */
+/** What the database would refuse in an image of this size (null: the browser could not read it). */
+export function imageProblem(size: { width: number; height: number } | null): FileProblem | null {
+  if (size === null || size.width < 1 || size.height < 1) return 'imageUnreadable'
+  return size.width * size.height > IMAGE_MAX_PIXELS ? 'imagePixels' : null
+}
+
+/** A file refused before its upload, for `problem` (an image the database would refuse). */
+export class FileRefused extends Error {
+  constructor(public problem: FileProblem, name: string) {
+    super(`${name}: ${problem}`)
+    this.name = 'FileRefused'
+  }
+}
+
+/** Upload one attachment under the caller's folder; the metadata a message records. An image is
+ * measured first: one the database would refuse with its message (over 36 megapixels, or no size
+ * the browser can read) is refused here, FileRefused, and not uploaded. */
 export async function uploadAttachment(file: File): Promise<Attachment> {
-  const uid = await userId()
   const type = fileType(file)
+  const size = ATTACHMENT_IMAGE_TYPES.includes(type) ? await imageSize(file) : null
+  if (ATTACHMENT_IMAGE_TYPES.includes(type)) {
+    const problem = imageProblem(size)
+    if (problem) throw new FileRefused(problem, file.name)
+  }
+  const uid = await userId()
   const path = `${uid}/${crypto.randomUUID()}/${safeName(file.name)}`
   await uploadOnce('attachments', path, file, { contentType: type })
-  const attachment: Attachment = { bucket: 'attachments', path, name: attachmentName(file.name), mime_type: type, size: file.size }
-  if (ATTACHMENT_IMAGE_TYPES.includes(type)) {
-    const size = await imageSize(file)
-    if (size) Object.assign(attachment, size)
-  }
-  return attachment
+  return { bucket: 'attachments', path, name: attachmentName(file.name), mime_type: type, size: file.size, ...(size ?? {}) }
 }
 
 /** Remove uploads that never made it into a message (the composer was cleared or sending failed). */
