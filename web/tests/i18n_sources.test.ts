@@ -2,7 +2,8 @@
  * The sources against the locale files: every key a component or module asks for by name exists in
  * both languages, no template shows words that are not from a locale file, and every button and
  * link has a name a screen reader can say (its words, an aria-label, or a picture's alt text); an
- * icon-only control (an avatar, a glyph) needs an aria-label from the locale files.
+ * icon-only control (an avatar, a glyph) needs an aria-label from the locale files; every field has
+ * a name too (its <label>, or an aria-label).
  */
 import { describe, expect, it } from 'vitest'
 import { parse } from 'vue/compiler-sfc'
@@ -112,6 +113,35 @@ describe('the sources and the locale files', () => {
           unnamed.push(`${path}:${node.loc.start.line} <${node.tag}>`)
         }
       })
+    }
+    expect(unnamed).toEqual([])
+  })
+
+  it('names every field (a placeholder is a hint that goes once typing starts, not a name)', () => {
+    // A field is named by the <label> round it or by aria-label / aria-labelledby; a hidden file
+    // input is reached through its button.
+    const unnamed: string[] = []
+    // CodeInput's one input is named where it is used (a <label> round it, or an aria-label).
+    const byCaller = new Set(['../src/components/CodeInput.vue'])
+    const visit = (node: Node, labelled: boolean): void => {
+      if (node.type !== ELEMENT) {
+        for (const child of node.children ?? []) visit(child, labelled) // the root, a v-if branch
+        return
+      }
+      const inLabel = labelled || node.tag === 'label'
+      const field = ['input', 'textarea', 'select'].includes(node.tag ?? '')
+      const file = (node.props ?? []).some((p) => p.type === ATTRIBUTE && p.name === 'type' && p.value?.content === 'file')
+      if (field && !file && !inLabel && !attribute(node, 'aria-label') && !attribute(node, 'aria-labelledby')) {
+        unnamed.push(`${node.tag}:${node.loc.start.line}`)
+      }
+      for (const child of node.children ?? []) visit(child, inLabel)
+    }
+    for (const [path, source] of components) {
+      const root = template(source)
+      if (!root || byCaller.has(path)) continue
+      const before = unnamed.length
+      visit(root, false)
+      for (let i = before; i < unnamed.length; i++) unnamed[i] = `${path} <${unnamed[i]}>`
     }
     expect(unnamed).toEqual([])
   })

@@ -38,7 +38,7 @@ const en: typeof zh = {
   },
   chat: {
     newChat: 'New chat', sessions: 'Chats', noSessions: 'No chats yet: send a message to start one', moreSessions: 'Older chats', pickRole: 'Pick a persona',
-    placeholder: 'Type a message…', keys: 'Enter sends · Shift+Enter adds a line', send: 'Send', stop: 'Stop', regenerate: 'Regenerate',
+    placeholder: 'Type a message…', message: 'Your message', keys: 'Enter sends · Shift+Enter adds a line', send: 'Send', stop: 'Stop', regenerate: 'Regenerate',
     thinking: 'Thinking…', stopped: 'Stopped', failed: 'The answer failed', failedBecause: ': {reason}', emptyTitle: 'Start a new conversation', emptyHint: 'Pick a persona and ask anything.',
     tokens: '{n} tokens', usageInput: 'in {n}', usageOutput: 'out {n}', usageReasoning: 'reasoning {n}', usageCached: 'cached {n}',
     usageTitle: 'Tokens this answer used: input (cached included), output (reasoning included)',
@@ -134,7 +134,7 @@ const en: typeof zh = {
   },
   exportChat: { button: 'Export', you: 'You', thinking: 'Thinking', sources: 'Sources', exported: 'Exported from ChatGalaxy,' },
   trees: {
-    questionGone: 'This question has been deleted', messageGone: 'This message has been deleted (in another window?)', answerAskedMeanwhile: 'Another answer to this question was just asked for; reload and try again',
+    questionGone: 'This question has been deleted', messageGone: 'This message has been deleted (in another window?)', editText: 'The question, edited', link: 'Share link', answerAskedMeanwhile: 'Another answer to this question was just asked for; reload and try again',
     deleteTurn: 'Delete', deleteTurnConfirm: 'Delete this question and its answers? The rest of the conversation stays, and the model no longer sees this turn.',
     edit: 'Edit', editSave: 'Save & send', editCancel: 'Cancel', previous: 'Previous', next: 'Next', branch: 'Branch into a new chat',
     branched: 'Continued in a new chat', pin: 'Pin', unpin: 'Unpin', pinned: 'Pinned', rename: 'Rename', renameHint: 'Enter saves, Esc cancels',

@@ -35,7 +35,7 @@ export default {
   },
   chat: {
     newChat: '新对话', sessions: '会话', noSessions: '还没有会话，发一条消息开始吧', moreSessions: '更早的会话', pickRole: '选择角色',
-    placeholder: '输入消息…', keys: 'Enter 发送 · Shift+Enter 换行', send: '发送', stop: '停止', regenerate: '重新生成',
+    placeholder: '输入消息…', message: '你的消息', keys: 'Enter 发送 · Shift+Enter 换行', send: '发送', stop: '停止', regenerate: '重新生成',
     thinking: '思考中…', stopped: '已停止', failed: '回答失败', failedBecause: '：{reason}', emptyTitle: '开始新的对话', emptyHint: '选一个角色，问点什么吧。',
     tokens: '{n} tokens', usageInput: '输入 {n}', usageOutput: '输出 {n}', usageReasoning: '推理 {n}', usageCached: '缓存 {n}',
     usageTitle: '本次回答的 token 用量：输入（含缓存）、输出（含推理）',
@@ -128,7 +128,7 @@ export default {
   },
   exportChat: { button: '导出', you: '我', thinking: '思考过程', sources: '参考来源', exported: '导出自 ChatGalaxy，' },
   trees: {
-    questionGone: '这个问题已被删除', messageGone: '这条消息已被删除（可能是在另一个窗口中）', answerAskedMeanwhile: '这个问题刚刚已有新的回答，请刷新后再试',
+    questionGone: '这个问题已被删除', messageGone: '这条消息已被删除（可能是在另一个窗口中）', editText: '修改后的问题', link: '分享链接', answerAskedMeanwhile: '这个问题刚刚已有新的回答，请刷新后再试',
     deleteTurn: '删除', deleteTurnConfirm: '删除这一轮问答？它的回答会一起删除，之后的对话保留，模型也不再看到这一轮。',
     edit: '编辑', editSave: '保存并发送', editCancel: '取消', previous: '上一个', next: '下一个', branch: '在新对话中继续',
     branched: '已在新对话中继续', pin: '置顶', unpin: '取消置顶', pinned: '已置顶', rename: '重命名', renameHint: '按 Enter 保存，Esc 取消',
