@@ -6,6 +6,7 @@ API); other callers' private writes are authorized by a cached RLS probe.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -39,13 +40,13 @@ class Broadcast:
                     channel.topic, channel.private, str(payload.get("event")), payload["payload"], skip
                 )
             else:
-                await self._hub.push(self._hub.members(channel.topic, channel.private), "broadcast", payload, skip)
+                await self._hub.push(self._readers(channel.topic, channel.private), "broadcast", payload, skip)
         if channel.ack:
             await channel.connection.reply(frame, "ok", {})
 
     async def _send_binary(self, topic: str, private: bool, event: str, body: bytes, skip: Channel | None) -> None:
         frame = Outbound(protocol.encode_binary_broadcast(topic, event, body))
-        for member in list(self._hub.members(topic, private)):
+        for member in list(self._readers(topic, private)):
             conn = member.connection
             if member is not skip and conn.vsn == protocol.V2 and not conn.write(frame):
                 await conn.deliver(frame)
@@ -55,7 +56,10 @@ class Broadcast:
         if message_id is not None:
             message["meta"] = {"id": message_id}
         full = f"realtime:{topic}"
-        await self._hub.push(self._hub.members(full, private), "broadcast", message)
+        await self._hub.push(self._readers(full, private), "broadcast", message)
+
+    def _readers(self, topic: str, private: bool) -> Iterable[Channel]:
+        return self._hub.readers(topic, private, "broadcast")
 
     async def from_database(self, item: dict[str, Any]) -> None:
         """A committed realtime.messages row (realtime.send / broadcast_changes)."""

@@ -10,12 +10,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from localbase.realtime import protocol
-from localbase.realtime.connection import Channel, Connection
+from localbase.realtime.connection import READS_ALL, Channel, Connection
 from localbase.realtime.filters import Binding, BindingError, PatternBudget, parse_binding
 from localbase.realtime.tokens import TokenError, expiry_message, unexpired, verify
 
 if TYPE_CHECKING:
     from localbase.realtime.ports import Realtime
+
+_BROADCAST_ONLY = frozenset({"broadcast"})
 
 
 async def join(service: Realtime, conn: Connection, frame: protocol.Frame) -> None:
@@ -39,10 +41,12 @@ async def join(service: Realtime, conn: Connection, frame: protocol.Frame) -> No
         await conn.reply(frame, "error", {"reason": exc.reason})
         return
     channel = Channel(conn, frame.topic, frame.join_ref, config, claims)
-    if channel.private and not await service.authz.readable(claims, channel.name):
-        reason = f"Unauthorized: You do not have permissions to read from this Channel topic: {channel.name}"
-        await conn.reply(frame, "error", {"reason": reason})
-        return
+    if channel.private:
+        channel.reads = await service.authz.readable(claims, channel.name)
+        if not channel.reads & _asked(channel):
+            reason = f"Unauthorized: You do not have permissions to read from this Channel topic: {channel.name}"
+            await conn.reply(frame, "error", {"reason": reason})
+            return
     specs = [s for s in config.get("postgres_changes") or [] if isinstance(s, dict)]
     failed: Binding | None = None
     budget = PatternBudget()  # what this join's patterns may cost to compile, all together
@@ -61,6 +65,12 @@ async def join(service: Realtime, conn: Connection, frame: protocol.Frame) -> No
         await service.presence.send_state(channel)
     if channel.bindings:
         await _confirm_bindings(service, channel, failed)
+
+
+def _asked(channel: Channel) -> frozenset[str]:
+    """The reads a private join stands on, as Realtime checks them: broadcast, and presence when
+    the join enables it (a join that may read presence alone is refused unless it does)."""
+    return READS_ALL if channel.presence_enabled else _BROADCAST_ONLY
 
 
 def _unparsed(spec: dict[str, Any]) -> Binding:
@@ -136,10 +146,17 @@ async def refresh_token(service: Realtime, channel: Channel, payload: Any) -> No
     except TokenError as exc:
         await fail(service, channel, exc.message)
         return
-    if channel.private and not await service.authz.readable(claims, channel.name):
-        await fail(service, channel, f"You no longer have permission to read from this Channel topic: {channel.name}")
-        return
+    reads = channel.reads
+    if channel.private:
+        # Any read the channel stood on that the new claims lose closes it (Realtime compares the
+        # read policies before and after); reads it gains are kept.
+        reads = await service.authz.readable(claims, channel.name)
+        if (channel.reads & _asked(channel)) - reads:
+            message = f"You no longer have permission to read from this Channel topic: {channel.name}"
+            await fail(service, channel, message)
+            return
     service.hub.remove(channel)
+    channel.reads = reads
     channel.set_claims(claims)
     service.hub.add(channel)
     service.watch_expiry(channel)

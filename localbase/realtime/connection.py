@@ -23,6 +23,8 @@ from localbase.realtime.wire import Outbound, close_frame, direct
 if TYPE_CHECKING:
     from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+READS_ALL = frozenset({"broadcast", "presence"})
+
 # A burst of 10,000 changes is ~4 MB of frames; a reader that is merely slow must not lose it.
 _MAX_BUFFERED = 16 * 1024 * 1024
 
@@ -95,6 +97,7 @@ class Channel:
         "presence_key",
         "presence_meta",
         "private",
+        "reads",
         "role",
         "topic",
         "watch_key",
@@ -110,6 +113,9 @@ class Channel:
         self.name = sys.intern(topic.removeprefix("realtime:"))
         self.join_ref = join_ref
         self.private = bool(config.get("private"))
+        # What this join may read (`broadcast`, `presence`): a public one everything; a private one
+        # what realtime.messages' policies allow its claims (channel.py sets it at join and refresh).
+        self.reads = READS_ALL
         self.broadcast_self = bool(broadcast.get("self"))
         self.ack = bool(broadcast.get("ack"))
         self.presence_key = str(presence.get("key") or "") or None

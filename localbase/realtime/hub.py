@@ -69,6 +69,12 @@ class Hub:
     def members(self, topic: str, private: bool) -> set[Channel]:
         return self.groups.get((topic, private), set())
 
+    def readers(self, topic: str, private: bool, extension: str) -> Iterable[Channel]:
+        """The members of a topic that may read `extension` (`broadcast`, `presence`): all of a
+        public one; of a private one those whose policies allowed it (Realtime's read policies)."""
+        members = self.members(topic, private)
+        return [c for c in members if extension in c.reads] if private else members
+
     async def push(self, channels: Iterable[Channel], event: str, payload: Any, skip: Channel | None = None) -> int:
         """Send one push to `channels`, encoding it once per protocol version; returns the count."""
         encoded: dict[tuple[str, str], Outbound] = {}

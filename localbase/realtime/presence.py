@@ -38,6 +38,8 @@ class Presence:
         return state
 
     async def send_state(self, channel: Channel) -> None:
+        if "presence" not in channel.reads:
+            return  # a private join its policies do not let read presence is sent none
         state = self.state(channel.topic, channel.private)
         await channel.connection.deliver(
             protocol.encode_push(channel.topic, "presence_state", state, channel.connection.vsn)
@@ -92,5 +94,5 @@ class Presence:
         await self._diff(channel, {}, {channel.presence_key: {"metas": [old]}})
 
     async def _diff(self, channel: Channel, joins: dict[str, Any], leaves: dict[str, Any]) -> None:
-        members = self._hub.members(channel.topic, channel.private)
-        await self._hub.push(members, "presence_diff", {"joins": joins, "leaves": leaves})
+        readers = self._hub.readers(channel.topic, channel.private, "presence")
+        await self._hub.push(readers, "presence_diff", {"joins": joins, "leaves": leaves})
