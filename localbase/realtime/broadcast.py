@@ -32,8 +32,9 @@ class Broadcast:
 
     async def from_socket(self, channel: Channel, frame: protocol.Frame) -> None:
         payload = frame.payload
-        allowed = not channel.private or await self._authz.writable(channel.claims, channel.name, "broadcast")
-        if allowed and isinstance(payload, dict):
+        if channel.private and not await self._authz.writable(channel.claims, channel.name, "broadcast"):
+            return  # dropped without a reply, ack or not, as Realtime does: nothing went out
+        if isinstance(payload, dict):
             skip = None if channel.broadcast_self else channel
             if isinstance(payload.get("payload"), bytes):
                 await self._send_binary(

@@ -121,3 +121,23 @@ async def test_rest_broadcast_to_one_topic_reaches_that_topic_however_it_is_spel
         "aA": [],
         "a b?#": [("e/%2F", 2)],
     }
+
+
+async def test_a_private_broadcast_its_policies_refuse_is_not_acknowledged(
+    pg: asyncpg.Connection, alice: RealtimeUser, realtime_client: Callable[..., AsyncRealtimeClient]
+) -> None:
+    # The product's policies let a chat's owner read its channel and track presence there, never
+    # broadcast on it. Realtime drops such a broadcast without a reply, even with ack: an "ok" told
+    # the sender (supabase-js's send() resolving 'ok') that a broadcast nobody got went out.
+    topic = f"chat:{await new_session(pg, alice.id)}"
+    heard: list[Any] = []
+    options = channel_options(broadcast={"ack": True, "self": True}, private=True)
+    channel = realtime_client(alice.access_token).channel(topic, options).on_broadcast("*", heard.append)
+    await subscribed(channel)
+    refused = await channel.push("broadcast", {"type": "broadcast", "event": "chunk", "payload": {"forged": True}})
+    tracked = await channel.push("presence", {"event": "track", "payload": {"here": True}})
+    await eventually(lambda: tracked.received_resp is not None, what="the track's reply, after the broadcast's")
+    assert tracked.received_resp is not None
+    assert tracked.received_resp[0].value == "ok"
+    assert refused.received_resp is None
+    assert heard == []
