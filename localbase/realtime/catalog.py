@@ -17,6 +17,8 @@ select c.oid::int as relid, n.nspname as schema, c.relname as name, c.relrowsecu
               where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped order by a.attnum) as names,
        array(select t.typname::text from pg_attribute a join pg_type t on t.oid = a.atttypid
               where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped order by a.attnum) as types,
+       array(select a.atttypid::regtype::text from pg_attribute a
+              where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped order by a.attnum) as regtypes,
        array(select a.attname::text from pg_index i
                join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
               where i.indrelid = c.oid and i.indisprimary order by a.attnum) as pk
@@ -31,6 +33,8 @@ select a.attname::text from pg_attribute a
  order by a.attnum
 """
 
+_NAMED = "select to_regclass(format('%I.%I', $1::text, $2::text))::oid::int"
+
 _PUBLISHED = "select schemaname::text, tablename::text from pg_publication_tables where pubname = 'supabase_realtime'"
 
 
@@ -43,6 +47,7 @@ class Table:
     full_identity: bool
     columns: list[dict[str, str]]
     pk: list[str]
+    regtypes: dict[str, str]  # each column's type as SQL names it (a cast's target)
     selectable: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @property
@@ -53,13 +58,15 @@ class Table:
 
 class Catalog:
     def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
+        self._pool = self.pool = pool
         self._tables: dict[int, Table] = {}
+        self._named: dict[tuple[str, str], int] = {}
         self.published: set[tuple[str, str]] = set()
 
     async def refresh(self) -> None:
         """Forget everything and reload publication membership."""
         self._tables.clear()
+        self._named.clear()
         rows = await self._pool.fetch(_PUBLISHED)
         self.published = {(row[0], row[1]) for row in rows}
 
@@ -70,11 +77,22 @@ class Catalog:
             if row is None:
                 return None
             columns = [{"name": n, "type": t} for n, t in zip(row["names"], row["types"], strict=True)]
+            regtypes = dict(zip(row["names"], row["regtypes"], strict=True))
             table = Table(
-                row["relid"], row["schema"], row["name"], row["rls"], row["full_identity"], columns, row["pk"]
+                row["relid"], row["schema"], row["name"], row["rls"], row["full_identity"], columns, row["pk"], regtypes
             )
             self._tables[relid] = table
         return table
+
+    async def named(self, schema: str, name: str) -> Table | None:
+        """A table by its schema and name (None if there is none)."""
+        relid = self._named.get((schema, name))
+        if relid is None:
+            relid = await self._pool.fetchval(_NAMED, schema, name)
+            if relid is None:
+                return None
+            self._named[(schema, name)] = relid
+        return await self.table(relid)
 
     async def selectable(self, table: Table, role: str) -> frozenset[str]:
         """Columns `role` may SELECT (empty: the role may not read the table at all)."""

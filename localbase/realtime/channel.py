@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from localbase.realtime import protocol
+from localbase.realtime import bindcheck, protocol
 from localbase.realtime.connection import READS_ALL, Channel, Connection
 from localbase.realtime.filters import Binding, BindingError, PatternBudget, parse_binding
 from localbase.realtime.tokens import TokenError, expiry_message, unexpired, verify
@@ -49,12 +49,14 @@ async def join(service: Realtime, conn: Connection, frame: protocol.Frame) -> No
             return
     specs = [s for s in config.get("postgres_changes") or [] if isinstance(s, dict)]
     failed: Binding | None = None
+    problem: str | None = None
     budget = PatternBudget()  # what this join's patterns may cost to compile, all together
     for spec in specs:
         try:
             binding = _unparsed(spec) if failed is not None else parse_binding(spec, budget)
-        except BindingError:
+        except BindingError as exc:
             binding = failed = _unparsed(spec)
+            problem = str(exc)
         channel.bindings.append(binding)
     conn.channels[frame.topic] = channel
     service.hub.add(channel)
@@ -64,7 +66,7 @@ async def join(service: Realtime, conn: Connection, frame: protocol.Frame) -> No
     if channel.presence_enabled:
         await service.presence.send_state(channel)
     if channel.bindings:
-        await _confirm_bindings(service, channel, failed)
+        await _confirm_bindings(service, channel, failed, problem)
 
 
 def _asked(channel: Channel) -> frozenset[str]:
@@ -107,21 +109,31 @@ def _claims(service: Realtime, conn: Connection, payload: dict[str, Any]) -> dic
     return verify(token, service.keys)
 
 
-async def _confirm_bindings(service: Realtime, channel: Channel, failed: Binding | None) -> None:
+async def _confirm_bindings(
+    service: Realtime, channel: Channel, failed: Binding | None, problem: str | None = None
+) -> None:
     """The asynchronous `system` message clients wait for before writing."""
     published = service.catalog.published
     for binding in channel.bindings:
         if failed is not None:
             break
-        if binding.table is not None and binding.schema != "*" and (binding.schema, binding.table) not in published:
+        unpublished = binding.table is not None and binding.schema != "*"
+        unpublished = unpublished and (binding.schema, binding.table) not in published
+        if unpublished or (problem := await bindcheck.refusal(service.catalog, binding, channel.role)) is not None:
             failed = binding
     if failed is None:
         message = channel.system("ok", "Subscribed to PostgreSQL", "postgres_changes")
     else:
-        text = (
-            "Unable to subscribe to changes with given parameters. Please check Realtime is enabled "
-            f"for the given connect parameters: {failed.describe()}"
-        )
+        if problem is None:
+            text = (
+                "Unable to subscribe to changes with given parameters. Please check Realtime is enabled "
+                f"for the given connect parameters: {failed.describe()}"
+            )
+        else:
+            text = (
+                "Unable to subscribe to changes with given parameters. An exception happened so please "
+                f"check your connect parameters: {failed.describe()}. Exception: {problem}"
+            )
         message = channel.system("error", text, "postgres_changes")
         service.hub.remove(channel)
         channel.bindings = []

@@ -73,6 +73,8 @@ class PatternBudget:
 class Condition:
     column: str
     test: Callable[[Any], bool]
+    op: str = "eq"  # the operator and its text as sent, for the check against the table (bindcheck.py)
+    value: str = ""
 
 
 @dataclass(slots=True)
@@ -115,6 +117,8 @@ def parse_binding(spec: dict[str, Any], budget: PatternBudget | None = None) -> 
     raw_filter = spec.get("filter")
     conditions = parse_filter(str(raw_filter), budget or PatternBudget()) if raw_filter else ()
     select = spec.get("select")
+    if select and (table is None or schema == "*"):
+        raise BindingError("Column selection is not supported for wildcard subscriptions")
     key = sys.intern(f"{event}|{schema}|{table}|{raw_filter}|{select}")
     return Binding(
         id=zlib.crc32(key.encode()) & 0x7FFFFFF,
@@ -137,7 +141,7 @@ def parse_filter(text: str, budget: PatternBudget) -> tuple[Condition, ...]:
             raise BindingError(f"invalid filter {text!r}")
         column, negated, op, value, _ = match.groups()
         test = _test(op, value, budget)
-        conditions.append(Condition(column, _negate(test) if negated else test))
+        conditions.append(Condition(column, _negate(test) if negated else test, op, value))
         position = match.end()
     return tuple(conditions)
 

@@ -1,0 +1,97 @@
+"""A postgres_changes binding is checked against its table as its subscriber's role reads it, as
+Realtime's realtime.subscription_check_filters checks a subscription when it stores it: a filter or
+select naming a column the role may not SELECT (or none at all), a value that is not of the
+column's type, `is` on a non-boolean, a pattern on a column without the operator. Each is the
+`system` error realtime-py turns into CHANNEL_ERROR, where the gateway used to say "Subscribed to
+PostgreSQL" and then never match (a typo'd column), or let a filter test a column the subscriber
+cannot read."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import asyncpg
+import pytest
+from realtime import AsyncRealtimeClient
+from realtime import RealtimePostgresChangesListenEvent as Change
+
+from tests.localbase.realtime.conftest import RealtimeUser, eventually
+
+
+@pytest.fixture
+async def hidden(pg: asyncpg.Connection) -> AsyncIterator[None]:
+    """A published table whose `secret` column authenticated may not SELECT."""
+    await pg.execute(
+        "create table public.rt_hidden (id int primary key, secret text, shown text);"
+        "revoke select on public.rt_hidden from authenticated;"  # the default privileges grant it all
+        "grant select (id, shown) on public.rt_hidden to authenticated;"
+        "alter publication supabase_realtime add table public.rt_hidden"
+    )
+    yield
+    await pg.execute("drop table public.rt_hidden")
+
+
+async def _states(client: AsyncRealtimeClient, name: str, table: str, **binding: Any) -> list[tuple[str, str]]:
+    """The channel's states once the system message came: SUBSCRIBED, then CHANNEL_ERROR (with the
+    reason) if its binding was refused."""
+    system: list[Any] = []
+    states: list[tuple[str, str]] = []
+    channel = client.channel(name)
+    channel.on_system(system.append)
+    channel.on_postgres_changes(Change.All, lambda _: None, table=table, schema="public", **binding)
+    await channel.subscribe(lambda state, error: states.append((state.value, _reason(error))))
+    await eventually(lambda: bool(system) or len(states) > 1, what=f"{name}'s system message")
+    return states
+
+
+def _reason(error: Exception | None) -> str:
+    """The system message's text (realtime-py hands the payload over as JSON in an exception)."""
+    try:
+        return str(json.loads(str(error))["message"])
+    except (ValueError, KeyError, TypeError):
+        return str(error)
+
+
+@pytest.mark.parametrize(
+    ("binding", "why"),
+    [
+        ({"filter": "sesion_id=eq.x"}, "invalid column for filter sesion_id"),
+        ({"filter": "session_id=eq.not-a-uuid"}, 'invalid input syntax for type uuid: "not-a-uuid"'),
+        ({"filter": "attempts=in.(1,two)"}, 'invalid input syntax for type integer: "two"'),
+        ({"filter": "message_type=eq.robot"}, 'invalid input value for enum message_type: "robot"'),
+        ({"filter": "content=is.true"}, "is true filter requires a boolean column, got text"),
+        ({"filter": "attempts=like.1%"}, "operator like requires a text-compatible column type, got integer"),
+        ({"filter": "role_id=match.^a"}, "operator match requires a text-compatible column type, got character"),
+        ({"select": ["id", "contnt"]}, "invalid column for select contnt"),
+    ],
+)
+async def test_a_binding_its_table_cannot_take_is_refused(
+    alice: RealtimeUser, realtime_client: Callable[..., AsyncRealtimeClient], binding: dict[str, Any], why: str
+) -> None:
+    states = await _states(realtime_client(alice.access_token), "bad-binding", "chat_messages", **binding)
+    assert [state for state, _ in states] == ["SUBSCRIBED", "CHANNEL_ERROR"]
+    assert "Unable to subscribe to changes with given parameters" in states[1][1]
+    assert why in states[1][1]
+
+
+async def test_a_column_the_subscriber_may_not_read_is_neither_filtered_nor_selected(
+    hidden: None, alice: RealtimeUser, realtime_client: Callable[..., AsyncRealtimeClient]
+) -> None:
+    client = realtime_client(alice.access_token)
+    refused = await _states(client, "hidden-filter", "rt_hidden", filter="secret=eq.x")
+    assert [state for state, _ in refused] == ["SUBSCRIBED", "CHANNEL_ERROR"]
+    assert "invalid column for filter secret" in refused[1][1]
+    refused = await _states(client, "hidden-select", "rt_hidden", select=["id", "secret"])
+    assert "invalid column for select secret" in refused[-1][1]
+    allowed = await _states(client, "shown-filter", "rt_hidden", filter="shown=eq.x,id=in.(1,2)", select=["shown"])
+    assert [state for state, _ in allowed] == ["SUBSCRIBED"]
+
+
+async def test_a_select_on_a_wildcard_subscription_is_refused(
+    alice: RealtimeUser, realtime_client: Callable[..., AsyncRealtimeClient]
+) -> None:
+    states = await _states(realtime_client(alice.access_token), "wild-select", "*", select=["id"])
+    assert [state for state, _ in states] == ["SUBSCRIBED", "CHANNEL_ERROR"]
+    assert "Column selection is not supported for wildcard subscriptions" in states[1][1]
