@@ -50,15 +50,19 @@ async def find_role(rest: AsyncPostgrestClient, role_id: str, *, active: bool = 
 
 
 async def role_for_turn(rest: AsyncPostgrestClient, session: dict[str, Any], role_id: str | None) -> dict[str, Any]:
-    """The active role named in the request, else the session's while it is active, else the
-    built-in assistant: the role the worker answers with (worker_claim_contexts)."""
+    """The active role named in the request, else the session's, else the built-in assistant: the
+    role the worker answers with (worker_claim_contexts). A session whose role is switched off
+    answers nothing until another role is named (RoleNotFound, as the database and the web app
+    say): it was answered by the assistant in the persona's place."""
     if role_id:
         return await find_role(rest, role_id, active=True)
     if session.get("role_id"):
         try:
             return await find_role(rest, str(session["role_id"]), active=True)
-        except RoleNotFound:
-            pass
+        except RoleNotFound:  # (a deleted role leaves none bound: on delete set null)
+            raise RoleNotFound(
+                "This chat's persona is switched off: name another role, or switch it on again.", field="role_id"
+            ) from None
     return await find_role(rest, "assistant")
 
 

@@ -39,6 +39,7 @@ from api.compat.errors import OpenAIError, model_not_found
 from api.compat.keys import KeyCaller
 from api.compat.uploads import RequestFile, remove_files, store_files
 from api.database import CallerDatabase, literal
+from api.errors import RoleNotFound
 
 SESSION_HEADER = "x-chatgalaxy-session"
 IDEMPOTENCY_HEADER = "idempotency-key"
@@ -55,6 +56,19 @@ _encoder = msgspec.json.Encoder()
 
 def session_not_found() -> OpenAIError:
     return OpenAIError(404, "No such chat session.", "invalid_request_error", "session_not_found", SESSION_HEADER)
+
+
+def persona_switched_off(message: str) -> OpenAIError:
+    """A request naming no role, into a session whose persona is switched off (the session's role would
+    answer it): refused as the web app refuses it, not answered by the assistant in its place."""
+    return OpenAIError(
+        404,
+        f"{message} This chat session's persona answers nothing until it is switched on again or the session"
+        " is bound to another role; or name the role (model role:<slug>).",
+        "invalid_request_error",
+        "role_not_found",
+        SESSION_HEADER,
+    )
 
 
 def idempotency_key(headers: Any) -> str | None:
@@ -208,6 +222,10 @@ async def open_turn(
             if storage is not None:
                 await remove_files(storage, attachments)
             raise
+    except RoleNotFound as exc:
+        if role_slug is not None:
+            raise  # the role the request named: model_not_found
+        raise persona_switched_off(exc.message) from exc
     except asyncpg.exceptions.NoDataFoundError as exc:  # P0002, raised by api_open_turn
         if getattr(exc, "message", None) == "session_not_found":
             raise session_not_found() from exc

@@ -271,7 +271,8 @@ async def test_a_role_its_owner_switched_off_is_not_found_for_a_chat(
     and the worker answers with active roles only. A chat could still be bound to it and a question
     sent with it: accepted under its name, stored with its id, then answered by the assistant's
     prompt. Now it is RoleNotFound there, as an inactive built-in role is, and nothing is stored;
-    a session bound to it before answers as the assistant, as the worker does."""
+    a session bound to it before answers nothing until another role is named (until 12-06 the
+    assistant answered in its place, while the web app said the persona is switched off)."""
     slug = f"quiet-{uuid.uuid4().hex[:6]}"
     made = await http.post(
         "/api/roles", json={"id": slug, "name": "Quiet", "system_prompt": "q"}, headers=alice.headers
@@ -298,6 +299,9 @@ async def test_a_role_its_owner_switched_off_is_not_found_for_a_chat(
     still = await http.get(f"/api/roles/{slug}", headers=alice.headers)  # its owner still reads and edits it
     assert still.status_code == 200
     sent = await http.post("/api/chat/send", json={"session_id": bound["id"], "message": "hi"}, headers=alice.headers)
+    assert (sent.status_code, error_of(sent)["code"], error_of(sent)["field"]) == (404, "RoleNotFound", "role_id")
+    another = {"session_id": bound["id"], "message": "hi", "role_id": "assistant"}
+    sent = await http.post("/api/chat/send", json=another, headers=alice.headers)
     assert sent.status_code == 200, sent.text
     asked = await pg.fetchval(
         "select role_id from chat_messages where id = $1", uuid.UUID(sent.json()["user_message_id"])

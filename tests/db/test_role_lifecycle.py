@@ -245,3 +245,40 @@ async def test_a_chat_of_a_switched_off_or_deleted_role_is_branched_but_not_answ
     assert await db.fetchval("select count(*) from chat_messages where answer_no = 2") == 0
     await db.execute("update ai_roles set is_active = true where slug = 'sleeper'")
     assert await _call_as(db, user, "select (request_answer($1, 2)).id", asked["sleeper"]) is not None
+
+
+async def test_a_question_naming_no_role_in_a_chat_whose_persona_is_switched_off_is_refused(
+    db: asyncpg.Connection, alice: tuple[str, str]
+) -> None:
+    """A question naming no role is answered by its chat's persona (worker_claim_context), or by the
+    assistant when that persona is switched off: sent over REST (or the API) into a chat bound to a
+    persona switched off since, it was answered as the assistant while the web app said the chat's
+    persona is switched off and sent nothing. It is refused RoleNotFound as naming the persona would
+    be, and so is a new answer to it; a /v1 question carrying its own messages (no persona: it is
+    answered from them) is not."""
+    user, session = alice
+    sleeper = await _own_role(db, user, "sleeper")
+    await _bind_as(db, user, session, sleeper)
+    asked = await send_as(db, user, session, content="before")
+    await db.execute("update ai_roles set is_active = false where slug = 'sleeper'")
+    with pytest.raises(asyncpg.PostgresError) as refused:
+        await send_as(db, user, session, content="after")
+    assert refusal(refused.value)[:2] == (404, "RoleNotFound")
+    assert refusal(refused.value)[2]["role_id"] == "sleeper"
+    with pytest.raises(asyncpg.PostgresError) as again:
+        await _call_as(db, user, "select (request_answer($1, 1)).id", asked)
+    assert refusal(again.value)[:2] == (404, "RoleNotFound")
+    assert await db.fetchval("select count(*) from chat_messages") == 1
+    own = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]
+    stored = await _call_as(
+        db,
+        user,
+        "select public.api_open_turn(gen_random_uuid(), 'with its own messages', 'qwen-plus', null, false, $1,"
+        " null, null, current_date, $2::jsonb)",
+        uuid.UUID(session),
+        json.dumps(own),
+    )
+    assert str(stored) == session
+    await db.execute("update ai_roles set is_active = true where slug = 'sleeper'")
+    await send_as(db, user, session, content="after")
+    assert await db.fetchval("select count(*) from chat_messages where message_type = 'user'") == 3
