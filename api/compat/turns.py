@@ -25,6 +25,7 @@ join can start before the question is stored; the relay checks it against the qu
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -37,9 +38,11 @@ from storage3 import AsyncStorageClient
 from api import rules
 from api.compat.errors import OpenAIError, model_not_found
 from api.compat.keys import KeyCaller
-from api.compat.uploads import RequestFile, remove_files, store_files
-from api.database import CallerDatabase, literal
+from api.compat.uploads import RequestFile, content_path, store_files
+from api.database import CallerDatabase, database_error, literal
 from api.errors import RoleNotFound
+
+log = logging.getLogger(__name__)
 
 SESSION_HEADER = "x-chatgalaxy-session"
 IDEMPOTENCY_HEADER = "idempotency-key"
@@ -50,6 +53,7 @@ ANSWER_COLUMNS = (
     " finish_reason, error_code, error_message, sources"
 )
 _DAILY_KNOWN_MAX = 10_000
+_STORE_TRIES = 3  # a file found stored and deleted before the question could list it: stored again
 _daily_known: dict[tuple[str, date], str] = {}  # (key id, UTC day) -> the key's session of that day
 _encoder = msgspec.json.Encoder()
 
@@ -211,32 +215,89 @@ async def open_turn(
         caller.key_name,
         day,
     )
-    attachments = await store_files(storage, caller.user_id, question_id, files) if files and storage else []
-    extra = (None if context is None else list(context), parameters or {}, attachments)
-    call = f"select public.api_open_turn({', '.join([*map(_value, values), *map(_json, extra), _value(web_search)])})"
-    untranslated = (asyncpg.exceptions.NoDataFoundError, asyncpg.exceptions.UniqueViolationError)
-    try:
+    untranslated = (
+        asyncpg.exceptions.NoDataFoundError,
+        asyncpg.exceptions.UniqueViolationError,
+        asyncpg.exceptions.ForeignKeyViolationError,
+    )
+    for tries in range(1, _STORE_TRIES + 1):
+        uploaded: list[str] = []
         try:
-            await database.run_as(caller.user, call, untranslated=untranslated)
-        except BaseException:
-            if storage is not None:
-                await remove_files(storage, attachments)
-            raise
-    except RoleNotFound as exc:
-        if role_slug is not None:
-            raise  # the role the request named: model_not_found
-        raise persona_switched_off(exc.message) from exc
-    except asyncpg.exceptions.NoDataFoundError as exc:  # P0002, raised by api_open_turn
-        if getattr(exc, "message", None) == "session_not_found":
-            raise session_not_found() from exc
-        raise model_not_found(model) from exc
-    except asyncpg.exceptions.UniqueViolationError as exc:  # a keyed id: stored meanwhile, or reused
-        if key is None:
-            raise
-        if await _asked_before(database, caller, question_id, request):
-            return question_id
-        raise _key_reused() from exc
-    return question_id
+            try:
+                attachments = []
+                if files and storage is not None:
+                    stored = await _stored_objects(database, caller, files)
+                    attachments = await store_files(
+                        storage, caller.user_id, question_id, files, stored=stored, uploaded=uploaded
+                    )
+                extra = (None if context is None else list(context), parameters or {}, attachments)
+                args = [*map(_value, values), *map(_json, extra), _value(web_search)]
+                await database.run_as(
+                    caller.user, f"select public.api_open_turn({', '.join(args)})", untranslated=untranslated
+                )
+            except BaseException:
+                await _release(database, caller, uploaded)
+                raise
+        except asyncpg.exceptions.ForeignKeyViolationError as exc:
+            # A file found stored was deleted before the question's check locked it (its message
+            # deleted, or the stray sweep): stored again.
+            if files and "attachment" in str(exc) and tries < _STORE_TRIES:
+                continue
+            raise database_error(exc) from exc
+        except RoleNotFound as exc:
+            if role_slug is not None:
+                raise  # the role the request named: model_not_found
+            raise persona_switched_off(exc.message) from exc
+        except asyncpg.exceptions.NoDataFoundError as exc:  # P0002, raised by api_open_turn
+            if getattr(exc, "message", None) == "session_not_found":
+                raise session_not_found() from exc
+            raise model_not_found(model) from exc
+        except asyncpg.exceptions.UniqueViolationError as exc:  # a keyed id: stored meanwhile, or reused
+            if key is None:
+                raise
+            if await _asked_before(database, caller, question_id, request):
+                return question_id
+            raise _key_reused() from exc
+        return question_id
+    raise AssertionError("unreachable: the last try returns or raises")
+
+
+async def _stored_objects(
+    database: CallerDatabase, caller: KeyCaller, files: Sequence[RequestFile]
+) -> dict[str, tuple[int, str]]:
+    """Which of the files' own paths (`content_path`) hold an object already, with its size and
+    type, as the user reads them (RLS: their own folder only)."""
+    paths = sorted({content_path(caller.user_id, f) for f in files})
+    async with database.as_caller(caller.user, readonly=True) as conn:
+        rows = await conn.fetch(_STORED, paths)
+    return {str(r["name"]): (int(r["size"] or -1), str(r["mime"])) for r in rows}
+
+
+_STORED = (
+    "select name, (metadata ->> 'size')::bigint as size, metadata ->> 'mimetype' as mime from storage.objects"
+    " where bucket_id = 'attachments' and name = any($1::text[])"
+)
+
+
+async def _release(database: CallerDatabase, caller: KeyCaller, paths: Sequence[str]) -> None:
+    """Delete the uploads of a question that was not stored (refused, or failed), those no message of
+    the user lists: a concurrent request of theirs may have found one stored and listed it. Each is
+    locked first, so a question still being stored that lists it (its check holds it FOR SHARE) is
+    waited for, and the delete, a statement of its own, sees it. Best effort: what is left is an
+    unreferenced upload, which `python -m ops stray-uploads` deletes."""
+    if not paths:
+        return
+    listed = f"array[{', '.join(literal(p) for p in paths)}]::text[]"
+    own = f"o.bucket_id = 'attachments' and o.name = any ({listed})"
+    try:
+        await database.run_as(
+            caller.user,
+            f"select 1 from storage.objects o where {own} order by o.name for update;"
+            " select set_config('storage.allow_delete_query', 'true', true);"
+            f" delete from storage.objects o where {own} and not public.attachment_listed_by_own_message(o.name)",
+        )
+    except Exception as exc:  # the refusal is what the client must hear
+        log.warning("uploaded files of a refused question not removed", extra={"error": repr(exc)})
 
 
 async def read_answer(conn: asyncpg.Connection, question_id: str) -> dict[str, Any]:

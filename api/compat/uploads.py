@@ -3,7 +3,8 @@
 Each is decoded and checked here (type, size; an image's pixels too: the limits the database checks
 on every message's attachments, migrations/..._attachments_in_answers.sql, told first as OpenAI
 errors), then stored in the user's own folder of the private `attachments` bucket AS THE USER
-(Storage's policies decide, as for the web app's uploads) and attached to the question, so the
+(Storage's policies decide, as for the web app's uploads), once per user and content
+(`content_path`: clients send every earlier image again on every turn), and attached to the question, so the
 worker answers it as any question with files: images to a vision model and billed, documents
 (PDF, Word, text, Markdown) read into the prompt, the plan's vision flag checked by admission.
 Links (`https://…`) and `file_id`s are refused: this service fetches no URL a client names and
@@ -15,10 +16,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import io
-import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,8 +32,6 @@ from storage3.exceptions import StorageApiError
 from api.compat.errors import OpenAIError, bad_request
 from api.errors import UpstreamUnavailable
 from core.textfiles import decode_text
-
-log = logging.getLogger(__name__)
 
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -133,52 +132,74 @@ def decode_document(part: dict[str, Any], at: int, number: int) -> RequestFile:
     return RequestFile(mime, data, name or f"document-{number}.{EXTENSIONS[mime]}")
 
 
+def content_path(user_id: str, file: RequestFile) -> str:
+    """Where `file` is kept for its user: in their own folder, named by its bytes (SHA-256) and type,
+    so an image a client sends again (its whole conversation, on every turn) is stored once."""
+    return f"{user_id}/v1/{hashlib.sha256(file.data).hexdigest()}.{EXTENSIONS[file.mime_type]}"
+
+
 async def store_files(
-    storage: AsyncStorageClient, user_id: str, question_id: str, files: Sequence[RequestFile]
+    storage: AsyncStorageClient,
+    user_id: str,
+    question_id: str,
+    files: Sequence[RequestFile],
+    *,
+    stored: Mapping[str, tuple[int, str]] | None = None,
+    uploaded: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Upload the files under `<user>/<question>/<attempt>/` and return the question's attachments.
-    Each attempt writes paths of its own and never overwrites: a request sent again with its
-    Idempotency-Key while the first is still being stored cannot touch the first one's files."""
+    """The question's attachments, each file stored once per user and content (`content_path`):
+    one already there (`stored`: path -> its size and type, as the caller found them) is listed
+    again, not uploaded. A new one is uploaded there, never over anything (one stored meanwhile by
+    a concurrent request is the same bytes); where that path cannot take it (an object of other
+    bytes put there, or a path a message lists whose object its owner deleted: nothing may be put
+    there again) it goes under `<user>/<question>/<attempt>/`, a path of its own. The paths this
+    call wrote are added to `uploaded`, for the caller to release when the question is not stored."""
     attachments: list[dict[str, Any]] = []
     attempt = uuid.uuid4().hex[:12]
-    try:
-        for number, file in enumerate(files, start=1):
-            path = f"{user_id}/{question_id}/{attempt}/file-{number}.{EXTENSIONS[file.mime_type]}"
-            await _upload(storage, path, file)
-            stored: dict[str, Any] = {
-                "bucket": BUCKET,
-                "path": path,
-                "name": file.name,
-                "mime_type": file.mime_type,
-                "size": len(file.data),
-            }
-            if file.image:
-                stored |= {"width": file.width, "height": file.height}
-            attachments.append(stored)
-    except BaseException:
-        await remove_files(storage, attachments)
-        raise
+    found = stored or {}
+    placed: dict[str, str] = {}  # content path -> where this call stored it
+    for number, file in enumerate(files, start=1):
+        path = content_path(user_id, file)
+        if path not in placed:
+            own = f"{user_id}/{question_id}/{attempt}/file-{number}.{EXTENSIONS[file.mime_type]}"
+            if path in found:
+                placed[path] = path if found[path] == (len(file.data), file.mime_type) else own
+                if placed[path] == own:
+                    await _upload(storage, own, file, uploaded)
+            else:
+                placed[path] = path if await _upload(storage, path, file, uploaded) else own
+                if placed[path] == own:
+                    await _upload(storage, own, file, uploaded)
+        kept: dict[str, Any] = {
+            "bucket": BUCKET,
+            "path": placed[path],
+            "name": file.name,
+            "mime_type": file.mime_type,
+            "size": len(file.data),
+        }
+        if file.image:
+            kept |= {"width": file.width, "height": file.height}
+        attachments.append(kept)
     return attachments
 
 
-async def _upload(storage: AsyncStorageClient, path: str, file: RequestFile) -> None:
-    """One upload; Storage down or failing is UpstreamUnavailable (503, try again later)."""
+async def _upload(storage: AsyncStorageClient, path: str, file: RequestFile, uploaded: list[str] | None) -> bool:
+    """One upload, never over an object: True when `path` now holds the file (written here, or
+    already there: 409), False when the path refuses it (403: a path a message lists). Storage down
+    or failing is UpstreamUnavailable (503, try again later)."""
     try:
         await storage.from_(BUCKET).upload(path, file.data, {"content-type": file.mime_type})
     except httpx.TransportError as exc:
         raise UpstreamUnavailable() from exc
     except StorageApiError as exc:
-        if str(exc.status).isdigit() and int(exc.status) >= 500:
+        status = int(exc.status) if str(exc.status).isdigit() else 0
+        if status >= 500:
             raise UpstreamUnavailable() from exc
+        if status == 409:
+            return True
+        if status == 403:
+            return False
         raise
-
-
-async def remove_files(storage: AsyncStorageClient, attachments: Sequence[dict[str, Any]]) -> None:
-    """Delete uploads whose question was not stored (refused, or failed). Best effort: what is left
-    is an unreferenced upload, which `python -m ops stray-uploads` deletes."""
-    if not attachments:
-        return
-    try:
-        await storage.from_(BUCKET).remove([str(a["path"]) for a in attachments])
-    except Exception as exc:  # the refusal is what the client must hear
-        log.warning("uploaded files of a refused question not removed", extra={"error": repr(exc)})
+    if uploaded is not None:
+        uploaded.append(path)
+    return True

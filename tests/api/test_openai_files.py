@@ -21,13 +21,14 @@ from api.compat.errors import translate
 from api.compat.uploads import decode_image, store_files
 from api.errors import UpstreamUnavailable
 from fakescope.server import FakeScope
-from tests.api.conftest import ApiUser
+from tests.api.conftest import ApiProcess, ApiUser, client_for, create_key
 from tests.api.test_openai_compat import QUESTIONS
 from tests.api.test_plans import put_on_plan
-from tests.conftest import fake_received
+from tests.conftest import LocalStack, fake_received
 
 pytestmark = pytest.mark.usefixtures("worker")
 
+QUESTION_OF = "select id from chat_messages where replace(id::text, '-', '') = substr($1, 10)"  # chatcmpl-<hex>
 OBJECTS = "select count(*) from storage.objects where bucket_id = 'attachments' and owner_id = $1::text"
 
 
@@ -278,3 +279,75 @@ async def test_a_question_that_is_only_an_image_is_answered_and_named_by_its_fil
     with pytest.raises(openai.BadRequestError) as empty:  # no words and no file: nothing to answer
         await sdk.chat.completions.create(model="qwen-turbo", messages=[{"role": "user", "content": " "}])
     assert empty.value.param == "messages"
+
+
+async def test_an_image_sent_again_on_every_turn_is_stored_once_per_user(
+    *,
+    sdk: openai.AsyncOpenAI,
+    api: ApiProcess,
+    stack: LocalStack,
+    rest: Any,
+    pg: asyncpg.Connection,
+    alice: ApiUser,
+    bob: ApiUser,
+) -> None:
+    """An OpenAI client sends the whole conversation again on every turn, its images included: each
+    turn stored every earlier image once more (a conversation of ten turns about one photo kept ten
+    copies of it, each counted in the user's storage). An image is now stored once per user and
+    content and each question that carries it lists that one file; another user's same image is a
+    file of their own; deleting a question keeps a file another question lists, and the last
+    question's deletion takes it."""
+    picture = image(data_uri(64, 48))
+    turns: list[Any] = asking(picture)
+    asked = []
+    for follow_up in ("And its colour?", "And its size?"):
+        done = await sdk.chat.completions.create(model="qwen-turbo", messages=turns)
+        asked.append(await pg.fetchval(QUESTION_OF, done.id))
+        turns = [*turns, {"role": "assistant", "content": "A picture."}, {"role": "user", "content": follow_up}]
+    done = await sdk.chat.completions.create(model="qwen-turbo", messages=turns)
+    asked.append(await pg.fetchval(QUESTION_OF, done.id))
+    listed = [json.loads(await pg.fetchval("select attachments from chat_messages where id = $1", q)) for q in asked]
+    assert [len(a) for a in listed] == [1, 1, 1]
+    assert len({a[0]["path"] for a in listed}) == 1
+    assert await pg.fetchval(OBJECTS, alice.id) == 1
+
+    bobs = openai.AsyncOpenAI(
+        base_url=f"{api.url}/v1", api_key=(await create_key(await client_for(stack, bob)))["key"], max_retries=0
+    )
+    async with bobs:
+        theirs = await bobs.chat.completions.create(model="qwen-turbo", messages=asking(picture))
+    bobs_path = json.loads(
+        await pg.fetchval(
+            "select attachments from chat_messages where id = $1", await pg.fetchval(QUESTION_OF, theirs.id)
+        )
+    )[0]["path"]
+    assert bobs_path.startswith(f"{bob.id}/")
+    assert bobs_path != listed[0][0]["path"]
+    assert (await pg.fetchval(OBJECTS, alice.id), await pg.fetchval(OBJECTS, bob.id)) == (1, 1)
+
+    await rest.table("chat_messages").delete().eq("id", str(asked[0])).execute()
+    assert await pg.fetchval(OBJECTS, alice.id) == 1  # the later questions list it
+    session = await pg.fetchval("select session_id from chat_messages where id = $1", asked[1])
+    await rest.table("chat_sessions").delete().eq("id", str(session)).execute()
+    assert await pg.fetchval(OBJECTS, alice.id) == 0
+    assert await pg.fetchval(OBJECTS, bob.id) == 1
+
+
+async def test_an_image_whose_stored_file_its_owner_deleted_is_stored_again_where_it_may_be(
+    sdk: openai.AsyncOpenAI, rest: Any, pg: asyncpg.Connection, alice: ApiUser
+) -> None:
+    """A file a message lists may be deleted by its owner, and nothing may be put at its path again
+    (20261205100000): a client sending that image again has it stored under a path of its own."""
+    turns: list[Any] = asking(image(data_uri(32, 24)))
+    first = await sdk.chat.completions.create(model="qwen-turbo", messages=turns)
+    listed = "select attachments from chat_messages where id = $1"
+    [kept] = json.loads(await pg.fetchval(listed, await pg.fetchval(QUESTION_OF, first.id)))
+    await rest.storage.from_("attachments").remove([kept["path"]])
+    assert await pg.fetchval(OBJECTS, alice.id) == 0
+    turns = [*turns, {"role": "assistant", "content": "A picture."}, {"role": "user", "content": "Again?"}]
+    again = await sdk.chat.completions.create(model="qwen-turbo", messages=turns)
+    assert again.choices[0].message.content
+    [stored] = json.loads(await pg.fetchval(listed, await pg.fetchval(QUESTION_OF, again.id)))
+    assert stored["path"] != kept["path"]
+    assert stored["path"].startswith(f"{alice.id}/")
+    assert await pg.fetchval(OBJECTS, alice.id) == 1
