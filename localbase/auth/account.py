@@ -74,7 +74,7 @@ async def update_user(auth: Auth, call: Call) -> Reply:
         if new_email and await conn.fetchrow(Q["user_by_email"], new_email):
             raise unprocessable("email_exists", EMAIL_EXISTS)
         if new_email and not (user.is_anonymous and settings.autoconfirm):  # its link(s) will be mailed
-            links.check_frequency(user.email_change_sent_at, settings)
+            links.before_mail(auth, user.email_change_sent_at)
         # Only a guest adding an email with autoconfirm on has it at once, confirmed, like signing up;
         # anyone else's new address waits for its link(s), autoconfirm or not (GoTrue: "permanent
         # users always need to verify their email address when changing it").

@@ -172,7 +172,7 @@ async def delete_user(auth: Auth, call: Call, user_id: UUID) -> Reply:
 
 async def invite(auth: Auth, call: Call) -> Reply:
     settings = auth.settings.localbase
-    user, token, link = await _prepare_link(auth, call, "invite", call.mapping("data") or {})
+    user, token, link = await _prepare_link(auth, call, "invite", call.mapping("data") or {}, mailing=True)
     await mail.send(settings.mail_dir, user.email or "", "invite", user.id, token=token, link=link)
     return Reply(200, user.to_json())
 
@@ -195,8 +195,11 @@ async def generate_link(auth: Auth, call: Call) -> Reply:
     return Reply(200, body)
 
 
-async def _prepare_link(auth: Auth, call: Call, kind: str, data: dict[str, Any]) -> tuple[User, mail.OneTimeToken, str]:
-    """Find or create the user a link of `kind` is for and store the link's token."""
+async def _prepare_link(
+    auth: Auth, call: Call, kind: str, data: dict[str, Any], *, mailing: bool = False
+) -> tuple[User, mail.OneTimeToken, str]:
+    """Find or create the user a link of `kind` is for and store the link's token; `mailing` (an
+    invite) takes one of the hour's mails first, so a refused invite keeps nothing."""
     settings = auth.settings.localbase
     email = addresses.email(call.text("email") or "")
     redirect_to = safe_redirect(call.query("redirect_to"), settings)
@@ -211,6 +214,8 @@ async def _prepare_link(auth: Auth, call: Call, kind: str, data: dict[str, Any])
                 user = await _new_unconfirmed(auth, call, conn, email, kind=kind, data=data)
         elif user is None:
             raise not_found("user_not_found", USER_NOT_FOUND)
+        if mailing:
+            auth.email_budget.take()
         if verification == "email_change":
             if kind == "email_change_current" and not settings.secure_email_change:
                 raise validation_failed("Enable secure email change to generate link for current email")

@@ -64,7 +64,7 @@ async def reauthenticate(auth: Auth, user: User) -> Reply:
         raise validation_failed("Reauthentication requires the user to have an email or a phone number")
     if user.email_confirmed_at is None:
         raise unprocessable("email_not_confirmed", "Please verify your email first.")
-    links.check_frequency(await auth.pool.fetchval(Q["reauthentication_sent_at"], user.id), auth.settings.localbase)
+    links.before_mail(auth, await auth.pool.fetchval(Q["reauthentication_sent_at"], user.id))
     email = user.email or ""
     token = mail.new_token(email)
     await auth.pool.execute(Q["set_reauthentication"], user.id, token.token_hash)

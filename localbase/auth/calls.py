@@ -15,6 +15,7 @@ import msgspec
 
 from core.settings import Settings
 from localbase.auth.errors import AuthError
+from localbase.auth.ratelimits import EmailBudget
 from localbase.db import Database
 from localbase.http import Headers, Request, json_holds_nul
 
@@ -27,6 +28,11 @@ class Auth:
 
     settings: Settings
     db: Database
+    # The hour's mails ([auth.rate_limit] email_sent), shared by every handler that sends one.
+    email_budget: EmailBudget = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "email_budget", EmailBudget(self.settings.localbase))
 
     @property
     def pool(self) -> asyncpg.Pool:

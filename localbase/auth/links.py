@@ -10,7 +10,7 @@ seconds after it was sent and is cleared when redeemed, so a link works once.
 A kind's next mail to a user waits `email_max_frequency` seconds after its last ([auth.email]
 max_frequency): GoTrue's validateSentWithinFrequencyLimit, checked before anything is stored or sent
 by the doors a client knocks at (sign-up, resend, recover, otp, PUT /user, reauthenticate), never by
-the admin's generated links.
+the admin's generated links; then each mail takes one of the hour's (`before_mail`).
 """
 
 from __future__ import annotations
@@ -49,6 +49,13 @@ def check_frequency(sent_at: datetime | None, settings: LocalbaseSettings) -> No
         seconds = int(left.total_seconds())  # Go's Duration / time.Second: whole seconds, truncated
         message = f"For security purposes, you can only request this after {seconds} seconds."
         raise AuthError(429, "over_email_send_rate_limit", message)
+
+
+def before_mail(auth: Auth, sent_at: datetime | None) -> None:
+    """What GoTrue checks before it stores and sends a mail: the kind's clock (`sent_at`, None for a
+    first mail), then the hour's budget ([auth.rate_limit] email_sent)."""
+    check_frequency(sent_at, auth.settings.localbase)
+    auth.email_budget.take()
 
 
 @dataclass(frozen=True)

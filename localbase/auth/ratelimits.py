@@ -3,10 +3,12 @@
 Per client IP and 5-minute window: sign-ups and password sign-ins (`sign_in_sign_ups`), token
 refreshes (`token_refresh`), verifications (`token_verifications`); per client IP and minute: TOTP
 challenges, and apart from them TOTP verifications (GoTrue's MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY,
-15 unless set: a 6-digit code is otherwise guessed at the client's pace); for the whole instance
-and hour: requests that send a mail (`email_sent`). Like GoTrue the counters live in the process, so
-each gateway counts for itself. A limit of 0 is off. Refused requests answer 429
-`over_request_rate_limit` / `over_email_send_rate_limit` before anything is read or written.
+15 unless set: a 6-digit code is otherwise guessed at the client's pace). Those refuse a request
+429 `over_request_rate_limit` before anything is read or written. For the whole instance and hour:
+mails (`email_sent`), taken as GoTrue's sendEmail takes them, by the handler about to send one
+(`EmailBudget.take`), so a request that sends nothing takes nothing; like GoTrue only while
+confirmations are on; past it 429 `over_email_send_rate_limit`. Like GoTrue the counters live in
+the process, so each gateway counts for itself. A limit of 0 is off.
 """
 
 from __future__ import annotations
@@ -20,8 +22,6 @@ from localbase.auth.errors import AuthError
 MINUTE, FIVE_MINUTES, HOUR = 60.0, 300.0, 3600.0
 OVER_REQUESTS = AuthError(429, "over_request_rate_limit", "Request rate limit reached")
 OVER_EMAILS = AuthError(429, "over_email_send_rate_limit", "email rate limit exceeded")
-# Routes that send a mail (PUT /user only when it changes the address; counted all the same).
-_MAILING = frozenset({"/signup", "/recover", "/resend", "/otp", "/magiclink", "/invite"})
 
 
 @dataclass
@@ -49,9 +49,6 @@ class AuthRateLimits:
             action = path.rsplit("/", 1)[-1]
             if action in {"challenge", "verify"} and path.count("/") == 3:
                 self._hit((f"factor_{action}", ip), limits.rate_mfa_challenge_and_verify, MINUTE, at)
-        mails = path in _MAILING and not (path == "/signup" and limits.autoconfirm)
-        if method in {"POST", "PUT"} and mails:
-            self._hit(("email_sent", ""), limits.rate_email_sent, HOUR, at, OVER_EMAILS)
 
     def _hit(
         self, key: tuple[str, str], limit: int, period: float, now: float, error: AuthError = OVER_REQUESTS
@@ -66,3 +63,23 @@ class AuthRateLimits:
         if window.hits >= limit:
             raise error
         window.hits += 1
+
+
+@dataclass
+class EmailBudget:
+    """`email_sent`: the mails the instance may send per hour, one taken just before each is stored
+    and sent (GoTrue counts in sendEmail, and only while autoconfirm is off)."""
+
+    settings: LocalbaseSettings
+    _window: _Window | None = None
+
+    def take(self, now: float | None = None) -> None:
+        limit = self.settings.rate_email_sent
+        if limit <= 0 or self.settings.autoconfirm:
+            return
+        at = time.monotonic() if now is None else now
+        if self._window is None or at - self._window.started >= HOUR:
+            self._window = _Window(at)
+        if self._window.hits >= limit:
+            raise OVER_EMAILS
+        self._window.hits += 1

@@ -63,6 +63,8 @@ async def signup(auth: Auth, call: Call) -> Reply:
         confirmation_hash=token.token_hash if token else None,
         user_metadata=data,
     )
+    if token is not None:
+        links.before_mail(auth, None)
     async with auth.pool.acquire() as conn, conn.transaction():
         user = await insert_user(conn, new, unprocessable("user_already_exists", _ALREADY), SAVE_USER_FAILED)
         if token is None:
@@ -78,7 +80,7 @@ async def _existing(auth: Auth, user: User, data: dict[str, Any], redirect_to: s
         raise unprocessable("user_already_exists", _ALREADY)
     if user.email_confirmed_at is not None:
         return Reply(200, fake_user(user.email or "", data, datetime.now(UTC)))
-    links.check_frequency(user.confirmation_sent_at, settings)
+    links.before_mail(auth, user.confirmation_sent_at)
     async with auth.pool.acquire() as conn:
         token, link = await links.issue(conn, auth, user, "signup", redirect_to=redirect_to)
         row = await conn.fetchrow(Q["user_by_id"], user.id)

@@ -125,6 +125,7 @@ async def otp(auth: Auth, call: Call) -> Reply:
     email = addresses.email(call.text("email") or "")
     token = mail.new_token(email)
     new = NewUser(email=email, confirmation_hash=token.token_hash, user_metadata=call.mapping("data") or {})
+    links.before_mail(auth, None)
     async with auth.pool.acquire() as conn:
         user = await insert_user(conn, new, unprocessable("email_exists", EMAIL_EXISTS), SAVE_USER_FAILED)
     redirect_to = safe_redirect(call.query("redirect_to"), auth.settings.localbase)
@@ -150,7 +151,7 @@ async def _mail_existing(auth: Auth, call: Call, kind: str) -> bool:
             kind = "signup"  # an unconfirmed user confirms first, as GoTrue does
         if kind == "signup" and user.email_confirmed_at is not None:
             return True
-        links.check_frequency(_last_sent(user, kind), settings)
+        links.before_mail(auth, _last_sent(user, kind))
         if kind == "email_change":
             if not user.email_change:
                 return True
