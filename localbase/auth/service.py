@@ -17,7 +17,7 @@ from localbase.auth.calls import Auth, Call, Reply, is_versioned, parse_body
 from localbase.auth.errors import (
     API_VERSION,
     AuthError,
-    OAuthError,
+    bad_request,
     not_found,
     unexpected,
     unprocessable,
@@ -107,7 +107,8 @@ async def _token(auth: Auth, call: Call) -> Reply:
         raise unprocessable("web3_provider_disabled", "Web3 provider is disabled")
     if grant == "id_token":
         raise validation_failed("Custom OIDC provider is not allowed: no identity providers are enabled")
-    raise OAuthError(400, "unsupported_grant_type", f"unsupported grant type {grant or ''!r}")
+    # GoTrue's Token handler: a plain 400 invalid_credentials (not an OAuth body), whatever the grant.
+    raise bad_request("invalid_credentials", "unsupported_grant_type")
 
 
 async def _health(auth: Auth, call: Call) -> Reply:

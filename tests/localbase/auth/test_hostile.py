@@ -149,3 +149,18 @@ def test_mail_endpoints_do_not_reveal_who_is_registered(stack: LocalStack) -> No
     for email in (known, new_email()):
         reply = httpx.post(f"{stack.url}/auth/v1/otp", headers=headers, json={"email": email})
         assert (reply.status_code, reply.json()) == (200, {}), email
+
+
+@pytest.mark.parametrize("grant", ["bogus", ""])
+def test_an_unsupported_grant_is_refused_as_gotrue_refuses_it(stack: LocalStack, grant: str) -> None:
+    # GoTrue's Token handler (internal/api/token.go): 400 invalid_credentials "unsupported_grant_type",
+    # in the versioned shape and the old one, not an OAuth {"error"} body.
+    url = f"{stack.url}/auth/v1/token?grant_type={grant}"
+    body = {"email": new_email(), "password": "password123"}
+    versioned = httpx.post(url, json=body, headers={**V2024, "apikey": stack.anon_key})
+    assert versioned.status_code == 400
+    assert versioned.json() == {"code": "invalid_credentials", "message": "unsupported_grant_type"}
+    legacy = httpx.post(url, json=body, headers={"apikey": stack.anon_key})
+    assert legacy.status_code == 400
+    assert legacy.json() == {"code": 400, "error_code": "invalid_credentials", "msg": "unsupported_grant_type"}
+    assert legacy.headers["x-sb-error-code"] == "invalid_credentials"
