@@ -62,22 +62,34 @@ async def follow_link(auth: Auth, call: Call) -> Reply:
 
 async def verify_code(auth: Auth, call: Call) -> Reply:
     """POST /verify with `{type, token, email}` or `{type, token_hash}`: a Session (for the first of
-    an email change's two links, GoTrue's `{msg, code}` saying so)."""
+    an email change's two links, GoTrue's `{msg, code}` saying so). The fields are checked as
+    GoTrue's VerifyParams.Validate checks them, in its order and words."""
     kind = call.text("type") or ""
-    if kind in _PHONE_KINDS or call.text("phone"):
-        addresses.phone(call.text("phone") or "")
-        raise forbidden("otp_expired", links.OTP_INVALID)
-    if kind not in _KINDS:
-        raise validation_failed(f"Verify requires a verification type: {kind!r} is not supported")
-    token_hash = call.text("token_hash")
+    if not kind:
+        raise validation_failed("Verify requires a verification type")
+    token, token_hash = call.text("token"), call.text("token_hash")
+    if (token is None) == (token_hash is None):
+        raise validation_failed("Verify requires either a token or a token hash")
+    raw_email, raw_phone = call.text("email"), call.text("phone")
     if token_hash is not None:
+        if raw_email or raw_phone or call.text("redirect_to"):
+            raise validation_failed("Only the token_hash and type should be provided")
+        if kind not in _KINDS:  # phone kinds too: a hash is only ever an emailed link's
+            raise validation_failed("Invalid email verification type")
         session = await _redeem(auth, call, kind, token_hash, email=None, message=links.LINK_INVALID)
+    elif raw_phone and not raw_email:  # no user here has a phone: a phone's code is never valid
+        addresses.phone(raw_phone)
+        raise forbidden("otp_expired", links.OTP_INVALID)
+    elif not raw_email or raw_phone:
+        raise validation_failed("Only an email address or phone number should be provided on verify")
     else:
-        raw_email, token = call.text("email"), call.text("token")
-        if not raw_email or not token:
-            raise validation_failed("Verify requires either a token_hash or an email and token")
-        email = addresses.email(raw_email)
-        hashed = mail.token_hash(email, token.strip())
+        try:
+            email = addresses.email(raw_email)
+        except AuthError:
+            raise validation_failed("Invalid email format", status=422) from None
+        if kind not in _KINDS:  # GoTrue finds the address's user, then no token of that type matches
+            raise forbidden("otp_expired", links.OTP_INVALID)
+        hashed = mail.token_hash(email, (token or "").strip())
         session = await _redeem(auth, call, kind, hashed, email=email, message=links.OTP_INVALID)
     return Reply(200, session if session is not None else {"msg": links.ONE_OF_TWO, "code": "200"})
 

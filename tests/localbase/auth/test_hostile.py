@@ -16,6 +16,9 @@ from tests.conftest import LocalStack
 from tests.localbase.auth.conftest import client, new_email
 
 V2024 = {"X-Supabase-Api-Version": "2024-01-01"}
+TOKEN_OR_HASH = "Verify requires either a token or a token hash"
+ONE_ADDRESS = "Only an email address or phone number should be provided on verify"
+ONLY_HASH = "Only the token_hash and type should be provided"
 
 
 def _b64(data: dict[str, object]) -> str:
@@ -164,3 +167,45 @@ def test_an_unsupported_grant_is_refused_as_gotrue_refuses_it(stack: LocalStack,
     assert legacy.status_code == 400
     assert legacy.json() == {"code": 400, "error_code": "invalid_credentials", "msg": "unsupported_grant_type"}
     assert legacy.headers["x-sb-error-code"] == "invalid_credentials"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "message"),
+    [
+        (
+            {"token": "123456", "email": "a@example.com"},
+            400,
+            "validation_failed",
+            "Verify requires a verification type",
+        ),
+        ({"type": "email", "email": "a@example.com"}, 400, "validation_failed", TOKEN_OR_HASH),
+        ({"type": "email", "token": "123456", "token_hash": "abc"}, 400, "validation_failed", TOKEN_OR_HASH),
+        ({"type": "email", "token": "123456"}, 400, "validation_failed", ONE_ADDRESS),
+        (
+            {"type": "email", "token": "1", "email": "a@example.com", "phone": "+15555550100"},
+            400,
+            "validation_failed",
+            ONE_ADDRESS,
+        ),
+        ({"type": "email", "token_hash": "abc", "email": "a@example.com"}, 400, "validation_failed", ONLY_HASH),
+        (
+            {"type": "email", "token": "123456", "email": "not-an-address"},
+            422,
+            "validation_failed",
+            "Invalid email format",
+        ),
+        ({"type": "bogus", "token_hash": "abc"}, 400, "validation_failed", "Invalid email verification type"),
+        (
+            {"type": "bogus", "token": "123456", "email": "a@example.com"},
+            403,
+            "otp_expired",
+            "Token has expired or is invalid",
+        ),
+    ],
+)
+def test_verify_checks_its_fields_as_gotrue_does(
+    stack: LocalStack, body: dict[str, str], status: int, code: str, message: str
+) -> None:
+    # GoTrue's VerifyParams.Validate and verifyTokenHash / verifyUserAndToken (internal/api/verify.go).
+    answer = httpx.post(f"{stack.url}/auth/v1/verify", json=body, headers={**V2024, "apikey": stack.anon_key})
+    assert (answer.status_code, answer.json()) == (status, {"code": code, "message": message})
