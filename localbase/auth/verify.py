@@ -110,24 +110,47 @@ async def _redeem(
 
 
 async def recover(auth: Auth, call: Call) -> Reply:
+    if not call.text("email"):
+        raise validation_failed("Password recovery requires an email")
     await _mail_existing(auth, call, "recovery")
     return Reply(200, {})
 
 
 async def resend(auth: Auth, call: Call) -> Reply:
+    """POST /resend, its fields checked as GoTrue's ResendConfirmationParams.Validate checks them."""
     kind = call.text("type") or ""
-    if kind in _PHONE_KINDS:
-        raise AuthError(400, "phone_provider_disabled", "Phone logins are disabled")
-    if kind not in ("signup", "email_change"):
+    if kind not in ("signup", "email_change", *_PHONE_KINDS):
         raise validation_failed("Missing one of these types: signup, email_change, sms, phone_change")
+    has_email, has_phone = bool(call.text("email")), bool(call.text("phone"))
+    if kind == "signup" and not has_email:
+        raise validation_failed("Type provided requires an email address")
+    if kind == "sms" and not has_phone:
+        raise validation_failed("Type provided requires a phone number")
+    if has_email and has_phone:
+        raise validation_failed("Only an email address or phone number should be provided.")
+    if has_phone:
+        raise AuthError(400, "phone_provider_disabled", "Phone logins are disabled")
+    if not has_email:
+        raise validation_failed("Missing email address or phone number")
+    if kind in _PHONE_KINDS:  # an address given for a phone's code: no user here has a phone
+        addresses.email(call.text("email") or "")
+        return Reply(200, {})
     await _mail_existing(auth, call, kind)
     return Reply(200, {})
 
 
 async def otp(auth: Auth, call: Call) -> Reply:
-    """POST /otp: a magic link and code for an existing user, a new unconfirmed user otherwise."""
-    if call.text("phone"):
-        raise AuthError(400, "phone_provider_disabled", "Phone logins are disabled")
+    """POST /otp: a magic link and code for an existing user, a new unconfirmed user otherwise; its
+    fields checked as GoTrue's OtpParams.Validate and Otp check them."""
+    has_email, has_phone = bool(call.text("email")), bool(call.text("phone"))
+    if has_email and has_phone:
+        raise validation_failed("Only an email address or phone number should be provided")
+    if has_email and call.text("channel"):
+        raise validation_failed("Channel should only be specified with Phone OTP")
+    if has_phone:
+        raise AuthError(400, "phone_provider_disabled", "Unsupported phone provider")
+    if not has_email:
+        raise validation_failed("One of email or phone must be set")
     if await _mail_existing(auth, call, "magiclink"):
         return Reply(200, {})
     if not call.flag("create_user", default=True):

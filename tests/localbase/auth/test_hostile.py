@@ -19,6 +19,8 @@ V2024 = {"X-Supabase-Api-Version": "2024-01-01"}
 TOKEN_OR_HASH = "Verify requires either a token or a token hash"
 ONE_ADDRESS = "Only an email address or phone number should be provided on verify"
 ONLY_HASH = "Only the token_hash and type should be provided"
+ONE_ADDRESS_DOT = "Only an email address or phone number should be provided."
+ONE_ADDRESS_OTP = "Only an email address or phone number should be provided"
 
 
 def _b64(data: dict[str, object]) -> str:
@@ -209,3 +211,34 @@ def test_verify_checks_its_fields_as_gotrue_does(
     # GoTrue's VerifyParams.Validate and verifyTokenHash / verifyUserAndToken (internal/api/verify.go).
     answer = httpx.post(f"{stack.url}/auth/v1/verify", json=body, headers={**V2024, "apikey": stack.anon_key})
     assert (answer.status_code, answer.json()) == (status, {"code": code, "message": message})
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "message"),
+    [
+        ("recover", {}, "Password recovery requires an email"),
+        ("resend", {"type": "signup"}, "Type provided requires an email address"),
+        ("resend", {"type": "sms"}, "Type provided requires a phone number"),
+        ("resend", {"type": "email_change"}, "Missing email address or phone number"),
+        ("resend", {"type": "signup", "email": "a@example.com", "phone": "+15555550100"}, ONE_ADDRESS_DOT),
+        ("otp", {}, "One of email or phone must be set"),
+        ("otp", {"email": "a@example.com", "phone": "+15555550100"}, ONE_ADDRESS_OTP),
+        ("otp", {"email": "a@example.com", "channel": "sms"}, "Channel should only be specified with Phone OTP"),
+    ],
+)
+def test_mail_requests_check_their_fields_as_gotrue_does(
+    stack: LocalStack, path: str, body: dict[str, str], message: str
+) -> None:
+    # GoTrue's RecoverParams, ResendConfirmationParams and OtpParams Validate (internal/api).
+    answer = httpx.post(f"{stack.url}/auth/v1/{path}", json=body, headers={**V2024, "apikey": stack.anon_key})
+    assert (answer.status_code, answer.json()) == (400, {"code": "validation_failed", "message": message})
+
+
+def test_a_phone_otp_is_refused_as_gotrue_refuses_it_without_sms(stack: LocalStack) -> None:
+    answer = httpx.post(
+        f"{stack.url}/auth/v1/otp", json={"phone": "+15555550100"}, headers={**V2024, "apikey": stack.anon_key}
+    )
+    assert (answer.status_code, answer.json()) == (
+        400,
+        {"code": "phone_provider_disabled", "message": "Unsupported phone provider"},
+    )
