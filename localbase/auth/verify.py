@@ -87,6 +87,9 @@ async def verify_code(auth: Auth, call: Call) -> Reply:
             email = addresses.email(raw_email)
         except AuthError:
             raise validation_failed("Invalid email format", status=422) from None
+        found = await auth.pool.fetchrow(Q["user_by_email"], email)
+        if found is not None and User.from_row(found).is_banned:  # GoTrue: the user, then the ban
+            raise forbidden("user_banned", "User is banned")
         if kind not in _KINDS:  # GoTrue finds the address's user, then no token of that type matches
             raise forbidden("otp_expired", links.OTP_INVALID)
         hashed = mail.token_hash(email, (token or "").strip())
@@ -105,7 +108,7 @@ async def _redeem(
         if kind == "email_change":
             await anonymous.promote(conn, user.id)  # a guest's confirmed address makes them permanent
         if user.is_banned:
-            raise AuthError(400, "user_banned", "User is banned")
+            raise forbidden("user_banned", "User is banned")
         return await sessions.start(conn, auth, user.id, "otp", call.request)
 
 

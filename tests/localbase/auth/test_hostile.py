@@ -242,3 +242,19 @@ def test_a_phone_otp_is_refused_as_gotrue_refuses_it_without_sms(stack: LocalSta
         400,
         {"code": "phone_provider_disabled", "message": "Unsupported phone provider"},
     )
+
+
+def test_a_banned_user_verifying_is_refused_403_as_gotrue(stack: LocalStack) -> None:
+    # verifyUserAndToken and verifyTokenHash: the user is found, then a ban refuses 403 user_banned.
+    admin = client(stack, stack.service_role_key)
+    email = new_email()
+    created = admin.auth.admin.create_user({"email": email, "password": "password123", "email_confirm": True})
+    link = admin.auth.admin.generate_link({"type": "magiclink", "email": email})
+    admin.auth.admin.update_user_by_id(created.user.id, {"ban_duration": "24h"})
+    for body in (
+        {"type": "magiclink", "token_hash": link.properties.hashed_token},
+        {"type": "email", "email": email, "token": link.properties.email_otp},
+        {"type": "email", "email": email, "token": "000000"},
+    ):
+        answer = httpx.post(f"{stack.url}/auth/v1/verify", json=body, headers={**V2024, "apikey": stack.anon_key})
+        assert (answer.status_code, answer.json()) == (403, {"code": "user_banned", "message": "User is banned"})
