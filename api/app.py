@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             allow_origins=list(settings.api.cors_origins),
             allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
             allow_headers=["authorization", "content-type", "x-request-id", "x-chatgalaxy-session"],
-            expose_headers=["x-request-id", "retry-after", "x-chatgalaxy-message"],
+            expose_headers=["x-request-id", "retry-after", "x-chatgalaxy-message", "x-chatgalaxy-files-left-out"],
             max_age=86400,
         ),
         openapi_config=OpenAPIConfig(

@@ -6,7 +6,8 @@ as the question's history. A request that names its session (`X-ChatGalaxy-Sessi
 stored conversation instead: its earlier messages are checked but not used. The images and
 documents of its user messages (`image_url` and `file` parts, uploads.py), the earlier turns' too
 (clients send the whole conversation again on every turn), are stored as the question's attachments
-and seen with it, within a question's limits (8 images, 10 files); its sampling
+and seen with it, within a question's limits (8 images, 10 files): its own files are held to them,
+the earlier turns' fill the room left, the most recent first (`_with_earlier`); its sampling
 parameters go over the role's settings. What cannot be honoured is refused with OpenAI's error shape, never ignored.
 """
 
@@ -33,6 +34,7 @@ class Ask:
     parameters: dict[str, Any] = field(default_factory=dict)  # sampling parameters the request set
     files: tuple[RequestFile, ...] = ()  # the question's images and documents, decoded and checked
     web_search: bool = False  # search the web before answering (the question's switch, as in the web app)
+    files_left_out: int = 0  # earlier turns' files past what the question holds (the oldest)
 
 
 # DashScope takes a seed in [0, 2^31 - 1]: its compatible mode refuses a larger one (error-code page,
@@ -78,23 +80,48 @@ def _text_of(content: Any, at: int, files: list[RequestFile] | None = None, *, u
 
 
 def _file(part: dict[str, Any], at: int, held: list[RequestFile]) -> RequestFile:
-    """`held`: the files of the request's user messages so far, which its question carries (earlier
-    turns' and its own), within a question's limits."""
-    if len(held) == MAX_FILES:
-        raise bad_request(
-            f"A question may carry at most {MAX_FILES} files, its earlier turns' included.",
-            "messages",
-            "too_many_files",
-        )
+    """One `image_url` or `file` part, decoded and checked; `held`: the message's files so far."""
     if part["type"] == "file":
         return decode_document(part, at, len(held) + 1)
-    if sum(f.image for f in held) == MAX_IMAGES:
+    return decode_image(part, at, len(held) + 1)
+
+
+def _own_files(files: list[RequestFile]) -> None:
+    """The question's own files within what a question holds (the database's limits)."""
+    if sum(f.image for f in files) > MAX_IMAGES:
         raise bad_request(
-            f"A question may carry at most {MAX_IMAGES} images, its earlier turns' included.",
+            f"The last message may carry at most {MAX_IMAGES} images (what one question holds).",
             "messages",
             "too_many_images",
         )
-    return decode_image(part, at, len(held) + 1)
+    if len(files) > MAX_FILES:
+        raise bad_request(
+            f"The last message may carry at most {MAX_FILES} files (what one question holds).",
+            "messages",
+            "too_many_files",
+        )
+
+
+def _with_earlier(own: list[RequestFile], earlier: list[RequestFile]) -> tuple[list[RequestFile], int]:
+    """The files the question carries: the earlier turns' (a client sends its whole conversation
+    again, files included), the most recent first, in the room its own leave within a question's
+    limits, then its own; a file sent again (the same bytes and type) is carried once, where it was
+    sent last. How many earlier ones were left out (the oldest, as the oldest turns leave a history
+    too long) is the second value."""
+    seen = {(f.mime_type, f.data) for f in own}
+    images, count = sum(f.image for f in own), len(own)
+    kept: list[RequestFile] = []
+    left_out = 0
+    for file in reversed(earlier):
+        if (file.mime_type, file.data) in seen:
+            continue
+        seen.add((file.mime_type, file.data))
+        if count == MAX_FILES or (file.image and images == MAX_IMAGES):
+            left_out += 1
+            continue
+        kept.append(file)
+        images, count = images + file.image, count + 1
+    return [*reversed(kept), *own], left_out
 
 
 def _message(message: Any, at: int, files: list[RequestFile] | None = None) -> dict[str, str]:
@@ -276,12 +303,13 @@ def parse_request(body: Any, max_chars: int, *, continuing: bool = False) -> Ask
     # The user messages' files, in order: the earlier turns' (a client sends its whole conversation
     # again, images included) ride with the question, unless the request continues its session
     # (whose questions keep their own: its earlier messages are checked, not used).
-    files: list[RequestFile] = []
-    earlier = None if continuing else files
-    context = [_message(message, at, earlier) for at, message in enumerate(messages[:-1])]
-    before = len(files)
-    last = _message(messages[-1], len(messages) - 1, files)
-    own = files[before:]
+    earlier: list[RequestFile] = []
+    context = [_message(message, at, None if continuing else earlier) for at, message in enumerate(messages[:-1])]
+    before = len(earlier)
+    last = _message(messages[-1], len(messages) - 1, earlier)  # its files numbered on from the earlier ones
+    own, earlier = earlier[before:], earlier[:before]
+    _own_files(own)
+    files, left_out = _with_earlier(own, earlier)
     if last["role"] != "user" or not (last["content"].strip() or own):
         raise bad_request("The last message must be a user message with text, an image or a file.", "messages")
     # Images or files alone: the question's text names them, one a line, as the web app's composer
@@ -314,4 +342,5 @@ def parse_request(body: Any, max_chars: int, *, continuing: bool = False) -> Ask
         parameters,
         tuple(files),
         web_search,
+        left_out,
     )

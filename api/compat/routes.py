@@ -63,6 +63,9 @@ async def retrieve_model(
     raise model_not_found(wanted)
 
 
+FILES_LEFT_OUT = "X-ChatGalaxy-Files-Left-Out"
+
+
 @post("/chat/completions", status_code=200, media_type="text/event-stream")  # JSON answers say so themselves
 async def chat_completions(request: Request[Any, Any, Any]) -> Any:
     """A chat completion, answered from the request's own messages (a session named by
@@ -123,6 +126,8 @@ async def chat_completions(request: Request[Any, Any, Any]) -> Any:
         wait=settings.api.answer_timeout,
         poll=settings.api.answer_poll_interval,
     )
+    # the earlier turns' files past what a question holds, left out (the oldest): said, not hidden
+    left_out = {FILES_LEFT_OUT: str(ask.files_left_out)} if ask.files_left_out else {}
     if ask.stream:
         return Stream(
             relay.chunks(),
@@ -131,6 +136,7 @@ async def chat_completions(request: Request[Any, Any, Any]) -> Any:
                 "Cache-Control": "no-cache",
                 "X-Accel-Buffering": "no",
                 "X-ChatGalaxy-Message": question_id,
+                **left_out,
             },
         )
     try:
@@ -149,7 +155,7 @@ async def chat_completions(request: Request[Any, Any, Any]) -> Any:
             "timeout",
             **{"x-should-retry": "false", "X-ChatGalaxy-Message": question_id},
         )
-    return Response(relay.completion(answer), media_type=MediaType.JSON)
+    return Response(relay.completion(answer), media_type=MediaType.JSON, headers=left_out)
 
 
 def openai_router(max_body_bytes: int) -> Router:

@@ -191,15 +191,6 @@ async def test_an_image_in_an_earlier_turn_is_seen_by_the_model_and_stored_with_
     sent = [b for b in await fake_received(fake.base_url) if "input" in b][-1]["input"]["messages"]
     assert [p for m in sent if isinstance(m["content"], list) for p in m["content"] if "image" in p]
 
-    with pytest.raises(openai.BadRequestError) as too_many:  # 5 earlier and 4 now: past the 8 a question holds
-        await sdk.chat.completions.create(
-            model="qwen-turbo",
-            messages=[
-                *asking(*[image(data_uri(10, 10))] * 5),
-                {"role": "user", "content": asking(*[image(data_uri(10, 10))] * 4)[0]["content"]},
-            ],
-        )
-    assert too_many.value.code == "too_many_images"
     with pytest.raises(openai.BadRequestError) as answered_with_one:  # an assistant's message is text
         await sdk.chat.completions.create(
             model="qwen-turbo",
@@ -210,6 +201,40 @@ async def test_an_image_in_an_earlier_turn_is_seen_by_the_model_and_stored_with_
     assert answered_with_one.value.code == "unsupported_content"
     assert await pg.fetchval(QUESTIONS, alice.id) == 1
     assert await pg.fetchval(OBJECTS, alice.id) == 1
+
+
+async def test_a_long_conversation_of_images_goes_on_with_its_latest_images_within_a_questions_eight(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser
+) -> None:
+    """The 8 images a question holds counted every image of the request, the earlier turns' included:
+    a client's conversation that had shown 8 pictures could never be continued (each later turn sent
+    them all again and was refused too_many_images), and the error blamed the turn. Now the last
+    message's own images are what is limited (8, the error saying so); the earlier turns' ride with
+    the question, the most recent first, in the room its own leave, as the oldest turns leave a
+    history too long, and the response says how many were left out; a picture sent twice is one."""
+    pictures = [image(data_uri(20 + n, 20)) for n in range(12)]
+    turns: list[Any] = []
+    for at in range(3):  # three earlier turns of 3 pictures each, one of them sent twice
+        shown = pictures[3 * at : 3 * at + 3] + ([pictures[0]] if at == 2 else [])
+        turns += [*asking(*shown), {"role": "assistant", "content": f"Pictures {at}."}]
+    ask = [*turns, *asking(*pictures[9:12])]
+    raw = await sdk.chat.completions.with_raw_response.create(model="qwen-turbo", messages=ask)
+    done = raw.parse()
+    assert done.choices[0].message.content
+    assert raw.headers["x-chatgalaxy-files-left-out"] == "4"
+    stored = json.loads(
+        await pg.fetchval(
+            "select attachments from chat_messages where id = $1", await pg.fetchval(QUESTION_OF, done.id)
+        )
+    )
+    # the five latest earlier pictures (the twice-sent first one where it was sent last), then its own
+    assert [a["width"] - 20 for a in stored] == [5, 6, 7, 8, 0, 9, 10, 11]
+
+    with pytest.raises(openai.BadRequestError) as too_many:  # the question's own: 9
+        await sdk.chat.completions.create(model="qwen-turbo", messages=[*turns, *asking(*pictures[:9])])
+    assert (too_many.value.code, too_many.value.param) == ("too_many_images", "messages")
+    assert "last message" in too_many.value.message
+    assert await pg.fetchval(QUESTIONS, alice.id) == 1
 
 
 async def test_a_request_continuing_its_session_stores_no_earlier_image_again(
