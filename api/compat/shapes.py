@@ -71,11 +71,24 @@ def restarted() -> OpenAIError:
     )
 
 
+# Failures of the request itself, not of the service, as OpenAI and DashScope's compatible mode say
+# them (400 invalid_request_error: the SDKs' BadRequestError; LiteLLM and LangChain read
+# context_length_exceeded to shorten the conversation): a moderation refusal, a prompt or document
+# past the model's context, a document without text. Every other failure is the service's (502).
+_REQUEST_FAULTS = {
+    "ContentFiltered": "data_inspection_failed",
+    "InputTooLong": "context_length_exceeded",
+    "DocumentTooLong": "context_length_exceeded",
+    "DocumentUnreadable": "invalid_document",
+}
+
+
 def answer_error(answer: dict[str, Any]) -> OpenAIError:
     message = str(answer.get("error_message") or "The model could not answer.")
-    return OpenAIError(
-        502, message, "server_error", str(answer.get("error_code") or "answer_failed"), **{"x-should-retry": "false"}
-    )
+    code = str(answer.get("error_code") or "answer_failed")
+    if (fault := _REQUEST_FAULTS.get(code)) is not None:
+        return OpenAIError(400, message, "invalid_request_error", fault, **{"x-should-retry": "false"})
+    return OpenAIError(502, message, "server_error", code, **{"x-should-retry": "false"})
 
 
 def stream_error(error: OpenAIError) -> bytes:

@@ -68,15 +68,19 @@ async def test_a_completion_is_answered_and_stored_in_the_users_history(
 async def test_a_failed_answer_names_the_stored_question_so_the_client_does_not_ask_again(
     sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, fake: FakeScope, worker: Worker
 ) -> None:
-    """The question is stored and its answer failed (502, no retry): the error names the question
-    (`X-ChatGalaxy-Message`), as a timeout's and an outage's do."""
+    """The question is stored and its answer failed (no retry): the error names the question
+    (`X-ChatGalaxy-Message`), as a timeout's and an outage's do. A refusal of the words themselves
+    is the client's to change, as DashScope's compatible mode and OpenAI say it (400
+    data_inspection_failed: the SDK's BadRequestError); it was a 502 server_error, which clients
+    take for the service's own failure."""
     question = f"Moderate me {uuid.uuid4().hex[:6]}"
     async with httpx.AsyncClient(trust_env=False) as admin:
         scripted = await admin.post(f"{fake.base_url}/_fake/faults", json={"next": [{"fault": "input_moderation"}]})
         scripted.raise_for_status()
-    with pytest.raises(openai.APIStatusError) as failed:
+    with pytest.raises(openai.BadRequestError) as failed:
         await sdk.chat.completions.create(model="qwen-plus", messages=[{"role": "user", "content": question}])
-    assert (failed.value.status_code, failed.value.response.headers["x-should-retry"]) == (502, "false")
+    assert (failed.value.status_code, failed.value.response.headers["x-should-retry"]) == (400, "false")
+    assert (failed.value.code, failed.value.type) == ("data_inspection_failed", "invalid_request_error")
     named = uuid.UUID(failed.value.response.headers["x-chatgalaxy-message"])
     assert await pg.fetchval("select content from chat_messages where id = $1", named) == question
 
