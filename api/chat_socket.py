@@ -44,7 +44,7 @@ from postgrest import AsyncPostgrestClient
 
 from api import rules
 from api.answer_relay import AnswerRelay, timestamp
-from api.conversation import post_question, role_for_turn, stop_answers
+from api.conversation import find_session, post_question, role_for_turn, stop_answers
 from api.errors import (
     ApiError,
     BadRequest,
@@ -205,8 +205,10 @@ class ChatSocket:
         content = rules.message(message, self._settings.max_message_chars)
         question_id = None if question_id is None else rules.uuid_field(question_id, "message_id")
         await self._limiter.check_send(self._user.id, self._ip)
-        role = await role_for_turn(self._rest, self._session, role_id)
         session_id = str(self._session["id"])
+        if not role_id:  # the chat's persona answers: as the chat has it now (another tab may have picked one)
+            self._session = await find_session(self._rest, session_id)
+        role = await role_for_turn(self._rest, self._session, role_id)
         async with self._send_lock:  # the answer's first frames wait: the question's id reaches the client first
             question = await post_question(self._rest, session_id, content, str(role["slug"]), question_id)
             self._metrics.messages_sent.labels("websocket").inc()

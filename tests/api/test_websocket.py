@@ -299,3 +299,24 @@ async def test_a_socket_whose_session_is_deleted_says_so_and_closes_4404(
             await _frames_until(socket, lambda f: True)
         assert (socket.close_code, socket.close_reason) == (4404, "SessionNotFound")
     assert await pg.fetchval("select count(*) from chat_messages where session_id = $1", uuid.UUID(session["id"])) == 0
+
+
+async def test_a_question_naming_no_role_is_answered_by_the_chats_persona_as_it_is_now(
+    http: httpx.AsyncClient, api: ApiProcess, alice: ApiUser, pg: asyncpg.Connection, worker: Worker
+) -> None:
+    """A question naming no role is the chat's persona's. The socket read the chat once, when it
+    opened: a persona picked for the chat meanwhile (the web app's picker, another tab) was not its,
+    and the question was stored and answered as the persona the chat had before."""
+    session = await new_session(http, alice, role_id="tech_expert")
+    async with websockets.connect(f"{api.ws_url}/ws/chat/{session['id']}?token={alice.access_token}") as socket:
+        picked = await http.patch(
+            f"/api/sessions/{session['id']}", json={"role_id": "casual_chat"}, headers=alice.headers
+        )
+        assert picked.status_code == 200, picked.text
+        await socket.send(json.dumps({"type": "user_message", "data": {"message": "你是谁？"}}))
+        accepted = (await _frames_until(socket, lambda f: f["type"] == "user_message"))[-1]
+    assert accepted["data"]["role_id"] == "casual_chat"
+    stored = await pg.fetchval(
+        "select role_id from chat_messages where id = $1", uuid.UUID(accepted["data"]["message_id"])
+    )
+    assert stored == "casual_chat"
