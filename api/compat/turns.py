@@ -241,7 +241,7 @@ async def open_turn(
         except asyncpg.exceptions.ForeignKeyViolationError as exc:
             # A file found stored was deleted before the question's check locked it (its message
             # deleted, or the stray sweep): stored again.
-            if files and "attachment" in str(exc) and tries < _STORE_TRIES:
+            if files and _file_gone(exc) and tries < _STORE_TRIES:
                 continue
             raise database_error(exc) from exc
         except RoleNotFound as exc:
@@ -260,6 +260,12 @@ async def open_turn(
             raise _key_reused() from exc
         return question_id
     raise AssertionError("unreachable: the last try returns or raises")
+
+
+def _file_gone(exc: asyncpg.PostgresError) -> bool:
+    """The attachment check's refusal of a listed file that is not stored (chat_messages_check_attachments)."""
+    message = str(getattr(exc, "message", "") or "")
+    return message.startswith("attachment ") and message.endswith(" does not exist")
 
 
 async def _stored_objects(

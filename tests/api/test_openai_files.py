@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import uuid
 from typing import Any, cast
 
 import asyncpg
@@ -18,10 +19,16 @@ from PIL import Image
 from storage3 import AsyncStorageClient
 
 from api.compat.errors import translate
+from api.compat.keys import KeyCaller
+from api.compat.turns import open_turn
 from api.compat.uploads import decode_image, store_files
+from api.database import CallerDatabase
 from api.errors import UpstreamUnavailable
+from api.security import CurrentUser, user_from_token
+from core.jwt import KeySet
+from core.settings import login_as
 from fakescope.server import FakeScope
-from tests.api.conftest import ApiProcess, ApiUser, client_for, create_key
+from tests.api.conftest import ApiProcess, ApiUser, client_for, create_key, new_session
 from tests.api.test_openai_compat import QUESTIONS
 from tests.api.test_plans import put_on_plan
 from tests.conftest import LocalStack, fake_received
@@ -376,3 +383,62 @@ async def test_an_image_whose_stored_file_its_owner_deleted_is_stored_again_wher
     assert stored["path"] != kept["path"]
     assert stored["path"].startswith(f"{alice.id}/")
     assert await pg.fetchval(OBJECTS, alice.id) == 1
+
+
+class _DeletingFirst(CallerDatabase):
+    """The database door, deleting a message (as its owner's other tab would) just before the next
+    question is stored: after the question's files were found stored, before its check locks them."""
+
+    def __init__(self, dsn: str, pg: asyncpg.Connection) -> None:
+        super().__init__(dsn, 1)
+        self.pg = pg
+        self.doomed: uuid.UUID | None = None
+
+    async def run_as(
+        self, user: CurrentUser, statements: str, *, untranslated: tuple[type[asyncpg.PostgresError], ...] = ()
+    ) -> None:
+        if self.doomed is not None and "api_open_turn" in statements:
+            await self.pg.execute("delete from chat_messages where id = $1", self.doomed)
+            self.doomed = None
+        await super().run_as(user, statements, untranslated=untranslated)
+
+
+async def test_a_stored_file_deleted_before_the_question_could_list_it_is_stored_again(
+    *, stack: LocalStack, http: httpx.AsyncClient, alice: ApiUser, pg: asyncpg.Connection
+) -> None:
+    """A file is stored once per user and content, so a question may list one stored for another:
+    when that one is deleted (and its file with it) between the lookup and the question's check,
+    the check refuses the question (the file does not exist); it is stored again and the question
+    with it, not refused."""
+    database = _DeletingFirst(login_as(stack.dsn, "authenticator"), pg)
+    await database.start()
+    user = user_from_token(alice.access_token, KeySet(stack.jwt_secret))
+    caller = KeyCaller(str(uuid.uuid4()), "test", alice.id, alice.access_token, user)  # the session is named
+    session = (await new_session(http, alice))["id"]
+    files = [decode_image(image(data_uri(36, 30)), 0, 1)]
+    storage = AsyncStorageClient(
+        f"{stack.url}/storage/v1/", {"apikey": stack.anon_key, "Authorization": f"Bearer {alice.access_token}"}
+    )
+
+    async def ask(question: str) -> str:
+        return await open_turn(
+            database,
+            caller,
+            question=question,
+            model="qwen-turbo",
+            requested_model="qwen-turbo",
+            role_slug=None,
+            named_session=session,
+            files=files,
+            storage=storage,
+        )
+
+    try:
+        first = await ask("What is this?")
+        database.doomed = uuid.UUID(first)
+        second = await ask("And this?")
+    finally:
+        await database.close()
+    [listed] = json.loads(await pg.fetchval("select attachments from chat_messages where id = $1", uuid.UUID(second)))
+    assert await pg.fetchval("select count(*) from chat_messages where id = $1", uuid.UUID(first)) == 0
+    assert await pg.fetchval("select count(*) from storage.objects where name = $1", listed["path"]) == 1
