@@ -1,7 +1,8 @@
 """The plain text of a document, by format (worker/documents.py keeps what is read here).
 
 PDF through pypdf, page by page. DOCX through python-docx's package reader, its body walked in
-document order: paragraphs, and tables a row a line with the cells tab-separated (a merged cell once,
+document order: paragraphs (each run in one, a tracked insertion's, an inline content control's or a
+field's too, but not a tracked deletion's), and tables a row a line with the cells tab-separated (a merged cell once,
 a cell's own paragraphs and nested tables on its row), content controls' content in its place, so
 the text in a table (a form, a schedule, figures) reaches the model as it does the reader's eyes.
 Text and Markdown in the encoding their editor saved them in (core/textfiles.py: a byte order mark's,
@@ -25,6 +26,7 @@ seconds). Either, or a stream past pypdf's own limits, is DocumentTooComplex.
 
 from __future__ import annotations
 
+import functools
 import io
 import time
 import zipfile
@@ -140,10 +142,29 @@ def _blocks(container: Any) -> Iterator[str]:
                 yield from _blocks(content)
 
 
-def _paragraph(p: Any) -> str:
-    from docx.text.paragraph import Paragraph  # noqa: PLC0415
+# A paragraph's runs, wherever they sit in it (a tracked insertion, an inline content control, a
+# field, a smart tag, a link...), but those deleted (tracked) and a drawing's fallback copy
+_RUNS = ".//w:r[not(ancestor::w:del or ancestor::w:moveFrom or ancestor::mc:Fallback)]"
 
-    return Paragraph(p, None).text  # type: ignore[arg-type]  # the text needs no parent
+
+@functools.cache
+def _runs() -> Any:
+    from lxml import etree  # noqa: PLC0415 - python-docx's own
+
+    namespaces = {
+        "w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main",
+        "mc": "http://schemas.openxmlformats.org/markup-compatibility/2006",
+    }
+    return etree.XPath(_RUNS, namespaces=namespaces)
+
+
+def _paragraph(p: Any) -> str:
+    """The text of a paragraph as Word shows it: its runs' (a run's own text box is its own paragraph,
+    not read here, as before)."""
+    from docx.oxml.ns import qn  # noqa: PLC0415
+
+    tag = qn("w:p")
+    return "".join(r.text for r in _runs()(p) if next(r.iterancestors(tag)) is p)
 
 
 def _shown(tc: Any) -> bool:

@@ -19,6 +19,8 @@ from unittest.mock import patch
 import asyncpg
 import pytest
 from docx import Document
+from docx.oxml import parse_xml
+from docx.oxml.ns import nsdecls
 
 from core.settings import LlmSettings
 from tests.conftest import LocalStack
@@ -70,6 +72,29 @@ def test_a_merged_docx_cell_is_read_once() -> None:
     for c, value in enumerate(("a", "b", "c")):
         table.cell(1, c).text = value
     assert extract(DOCX, docx_bytes(document)) == "Title across\na\tb\tc"
+
+
+def test_a_docx_paragraphs_text_in_tracked_changes_fields_and_inline_controls_is_read() -> None:
+    """A paragraph's text is every run in it as Word shows it: a tracked insertion not yet accepted
+    (a document under review), an inline content control (a form's filled-in value), a simple field,
+    a smart tag or a custom XML element all hold runs, and only the paragraph's direct runs and
+    links were read, so "The fee is 4,000 yuan" reached the model as "The fee is ". A tracked
+    deletion stays out, as Word shows it struck through."""
+    w = nsdecls("w")
+    document = Document()
+    p = document.add_paragraph("The fee is ")._p
+    mark = 'w:id="1" w:author="Li" w:date="2026-01-01T00:00:00Z"'
+    for xml in (
+        f'<w:ins {w} {mark}><w:r><w:t xml:space="preserve">4,000 </w:t></w:r></w:ins>',
+        f"<w:del {w} {mark}><w:r><w:delText>3,000 </w:delText></w:r></w:del>",
+        f"<w:sdt {w}><w:sdtContent><w:r><w:t>yuan</w:t></w:r></w:sdtContent></w:sdt>",
+        f'<w:fldSimple {w} w:instr="DATE"><w:r><w:t xml:space="preserve"> on 5 May</w:t></w:r></w:fldSimple>',
+        f'<w:smartTag {w} w:uri="u" w:element="e"><w:r><w:t xml:space="preserve">, by Li</w:t></w:r></w:smartTag>',
+        f'<w:customXml {w} w:element="e"><w:r><w:t>.</w:t></w:r></w:customXml>',
+    ):
+        p.append(parse_xml(xml))
+    document.add_paragraph("Next line.")
+    assert extract(DOCX, docx_bytes(document)) == "The fee is 4,000 yuan on 5 May, by Li.\nNext line."
 
 
 WORDS = "季度报告：收入增长 42%。\nRevenue grew by 42 percent.\n"
