@@ -9,7 +9,7 @@ vi.mock('@/lib/supabase', () => ({
   }),
 }))
 
-const { attachmentName, imageProblem, storedAvatarPath } = await import('@/lib/files')
+const { attachmentName, attachmentProblem, fileType, imageProblem, storedAvatarPath } = await import('@/lib/files')
 
 describe('attachmentName', () => {
   it('keeps at most 255 characters as the database counts them, never half of a surrogate pair', () => {
@@ -45,5 +45,30 @@ describe('imageProblem', () => {
     expect(imageProblem({ width: 9000, height: 4001 })).toBe('imagePixels')
     expect(imageProblem(null)).toBe('imageUnreadable')
     expect(imageProblem({ width: 0, height: 0 })).toBe('imageUnreadable')
+  })
+})
+
+describe('fileType', () => {
+  const DOCX = 'application/vnd.openxmlformats-officedocument.wordprocessingml.document'
+  const file = (name: string, type: string) => new File(['x'], name, { type })
+
+  it('names a file we take by its extension when the browser gives no type or another name for it', () => {
+    // Windows without Word gives a .docx no type; Linux's older MIME database calls Markdown text/x-markdown
+    expect(fileType(file('report.docx', ''))).toBe(DOCX)
+    expect(attachmentProblem(file('report.docx', ''))).toBeNull()
+    expect(fileType(file('notes.md', 'text/x-markdown'))).toBe('text/markdown')
+    expect(attachmentProblem(file('notes.markdown', 'text/x-markdown'))).toBeNull()
+    expect(fileType(file('README', ''))).toBe('application/octet-stream')
+    expect(fileType(file('PHOTO.JPG', ''))).toBe('image/jpeg')
+    expect(fileType(file('scan.pdf', 'application/octet-stream'))).toBe('application/pdf')
+    expect(fileType(file('log.txt', ''))).toBe('text/plain')
+  })
+
+  it("keeps the browser's type when it is one we take, and a type we do not take is still refused", () => {
+    expect(fileType(file('photo.jpg', 'image/png'))).toBe('image/png') // the bytes are checked downstream
+    expect(fileType(file('data.csv', 'text/csv'))).toBe('text/csv')
+    expect(attachmentProblem(file('data.csv', 'text/csv'))).toBe('type')
+    expect(attachmentProblem(file('tool.exe', ''))).toBe('type')
+    expect(attachmentProblem(file('image.png', 'image/bmp'))).toBe('type')
   })
 })

@@ -35,10 +35,32 @@ export const MAX_IMAGES = 8
 /** An image's width times height at most (the database's check, as the model takes them). */
 export const IMAGE_MAX_PIXELS = 36_000_000
 
-/** The MIME type Storage will be told: browsers leave Markdown without one. */
+/** The types of the files we take, by extension. */
+const BY_EXTENSION: Record<string, string> = {
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  gif: 'image/gif',
+  webp: 'image/webp',
+  pdf: 'application/pdf',
+  txt: 'text/plain',
+  md: 'text/markdown',
+  markdown: 'text/markdown',
+  docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+}
+
+/** The browser's names for a type that mean one of ours. */
+const ALIASES: Record<string, string> = { 'text/x-markdown': 'text/markdown' }
+
+/** The MIME type Storage will be told. Browsers take a file's type from the system: Markdown often
+ * has none (or `text/x-markdown`, Linux's older name), nor has a Word document on Windows without
+ * Office, and such a file was refused as a type we do not take. Without a type (or with
+ * `application/octet-stream`, "some bytes") the extension names it; a type the browser does name is
+ * kept, so a file named .png that the system knows for a BMP is still refused. */
 export function fileType(file: File): string {
-  if (file.type) return file.type
-  return /\.(md|markdown)$/i.test(file.name) ? 'text/markdown' : 'application/octet-stream'
+  const named = ALIASES[file.type] ?? file.type
+  if (named && named !== 'application/octet-stream') return named
+  return BY_EXTENSION[/\.([a-z]+)$/i.exec(file.name)?.[1]?.toLowerCase() ?? ''] ?? 'application/octet-stream'
 }
 
 export function attachmentProblem(file: File): FileProblem | null {
