@@ -2,8 +2,9 @@
 
 PDF through pypdf, page by page. DOCX through python-docx's package reader, its body walked in
 document order: paragraphs (each run in one, a tracked insertion's, an inline content control's or a
-field's too, but not a tracked deletion's), and tables a row a line with the cells tab-separated (a merged cell once,
-a cell's own paragraphs and nested tables on its row), content controls' content in its place, so
+field's too, but not a tracked deletion's; then its text boxes' paragraphs), and tables a row a line
+with the cells tab-separated (a merged cell once, a cell's own paragraphs and nested tables on its
+row), content controls' content in its place, so
 the text in a table (a form, a schedule, figures) reaches the model as it does the reader's eyes.
 Text and Markdown in the encoding their editor saved them in (core/textfiles.py: a byte order mark's,
 else UTF-8, else the least garbled of GB18030, Big5, Shift-JIS, EUC-JP, EUC-KR and Windows-1252).
@@ -132,6 +133,8 @@ def _blocks(container: Any) -> Iterator[str]:
     for child in container.iterchildren():
         if child.tag == qn("w:p"):
             yield _paragraph(child)
+            for box in _in(child, _boxes()):  # its text boxes' paragraphs, after its own text
+                yield from _blocks(box)
         elif child.tag == qn("w:tbl"):
             for row in child.iterchildren(qn("w:tr")):
                 cells = [" ".join(t for t in _blocks(tc) if t) for tc in row.iterchildren(qn("w:tc")) if _shown(tc)]
@@ -144,27 +147,38 @@ def _blocks(container: Any) -> Iterator[str]:
 
 # A paragraph's runs, wherever they sit in it (a tracked insertion, an inline content control, a
 # field, a smart tag, a link...), but those deleted (tracked) and a drawing's fallback copy
-_RUNS = ".//w:r[not(ancestor::w:del or ancestor::w:moveFrom or ancestor::mc:Fallback)]"
+@functools.cache
+def _runs() -> Any:
+    return _xpath(".//w:r[not(ancestor::w:del or ancestor::w:moveFrom or ancestor::mc:Fallback)]")
 
 
 @functools.cache
-def _runs() -> Any:
+def _boxes() -> Any:
+    """A paragraph's text boxes, but the VML copy Word keeps of each for older readers."""
+    return _xpath(".//w:txbxContent[not(ancestor::mc:Fallback)]")
+
+
+def _xpath(path: str) -> Any:
     from lxml import etree  # noqa: PLC0415 - python-docx's own
 
     namespaces = {
         "w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main",
         "mc": "http://schemas.openxmlformats.org/markup-compatibility/2006",
     }
-    return etree.XPath(_RUNS, namespaces=namespaces)
+    return etree.XPath(path, namespaces=namespaces)
 
 
-def _paragraph(p: Any) -> str:
-    """The text of a paragraph as Word shows it: its runs' (a run's own text box is its own paragraph,
-    not read here, as before)."""
+def _in(p: Any, xpath: Any) -> list[Any]:
+    """What `xpath` finds in paragraph `p` itself, not in a paragraph of a text box of it."""
     from docx.oxml.ns import qn  # noqa: PLC0415
 
     tag = qn("w:p")
-    return "".join(r.text for r in _runs()(p) if next(r.iterancestors(tag)) is p)
+    return [found for found in xpath(p) if next(found.iterancestors(tag)) is p]
+
+
+def _paragraph(p: Any) -> str:
+    """The text of a paragraph as Word shows it: its runs' (its text boxes are read after it)."""
+    return "".join(r.text for r in _in(p, _runs()))
 
 
 def _shown(tc: Any) -> bool:

@@ -97,6 +97,40 @@ def test_a_docx_paragraphs_text_in_tracked_changes_fields_and_inline_controls_is
     assert extract(DOCX, docx_bytes(document)) == "The fee is 4,000 yuan on 5 May, by Li.\nNext line."
 
 
+TEXT_BOX = (  # as Word 2010+ saves a text box: DrawingML, and a VML copy for older readers
+    '<w:r xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    ' xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"'
+    ' xmlns:wps="http://schemas.microsoft.com/office/word/2010/wordprocessingShape"'
+    ' xmlns:v="urn:schemas-microsoft-com:vml"><mc:AlternateContent>'
+    '<mc:Choice Requires="wps"><w:drawing><wps:wsp><wps:txbx><w:txbxContent>'
+    "<w:p><w:r><w:t>{text}</w:t></w:r></w:p>"
+    "</w:txbxContent></wps:txbx></wps:wsp></w:drawing></mc:Choice>"
+    "<mc:Fallback><w:pict><v:shape><v:textbox><w:txbxContent>"
+    "<w:p><w:r><w:t>{text}</w:t></w:r></w:p>"
+    "</w:txbxContent></v:textbox></v:shape></w:pict></mc:Fallback>"
+    "</mc:AlternateContent></w:r>"
+)
+OLD_TEXT_BOX = (  # as Word 2003 saved one: VML only
+    '<w:r xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    ' xmlns:v="urn:schemas-microsoft-com:vml">'
+    "<w:pict><v:shape><v:textbox><w:txbxContent><w:p><w:r><w:t>{text}</w:t></w:r></w:p>"
+    "</w:txbxContent></v:textbox></v:shape></w:pict></w:r>"
+)
+
+
+def test_a_docx_text_box_is_read_once_after_its_paragraph() -> None:
+    """A text box (a résumé's columns, a flyer's panels, a form's fields) holds paragraphs of its own
+    inside a run: none was read, so a document laid out in text boxes was DocumentUnreadable
+    ("no text in it") and one with a few lost them without a word."""
+    document = Document()
+    document.add_paragraph("Name: Li Lei")._p.append(parse_xml(TEXT_BOX.format(text="Skills: Python, SQL")))
+    document.add_paragraph("")._p.append(parse_xml(OLD_TEXT_BOX.format(text="Phone: 138 0000 0000")))
+    assert extract(DOCX, docx_bytes(document)) == "Name: Li Lei\nSkills: Python, SQL\n\nPhone: 138 0000 0000"
+    only = Document()
+    only.add_paragraph("")._p.append(parse_xml(TEXT_BOX.format(text="Everything is in the box")))
+    assert extract(DOCX, docx_bytes(only)).strip() == "Everything is in the box"
+
+
 WORDS = "季度报告：收入增长 42%。\nRevenue grew by 42 percent.\n"
 LEGACY = (  # what each region's Windows saves as "ANSI", and what its older editors and exports keep
     ("big5", "第三季度銷售報告\n本季度公司總收入為一億二千萬元，同比增長百分之十五。華東地區表現最好。\n"),
