@@ -22,7 +22,9 @@ in pure Python, in a worker thread that no turn timeout stops: more than `max_pa
 (LLM_DOCUMENT_MAX_PAGES) is refused before any page is read, and the reading stops once it has
 taken `seconds` (LLM_DOCUMENT_READ_SECONDS), checked before each page and between a page's
 operators (a page's content is parsed whole first: pypdf stops one past 2,000,000 tokens, a few
-seconds). Either, or a stream past pypdf's own limits, is DocumentTooComplex.
+seconds). Either, or a stream past pypdf's own limits, is DocumentTooComplex. A DOCX's walk has the
+same time, checked before each block (its XML is parsed first, by lxml, in C: about a second at the
+most its parts may unpack to): 116 KB of DOCX holding 800,000 one-letter paragraphs took 18 s of CPU.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import functools
 import io
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from core.textfiles import decode_text
@@ -55,16 +57,17 @@ def extract(
 ) -> str:
     """The plain text of a document; AttachmentError DocumentUnreadable when there is none to read,
     DocumentTooLong when it (or a DOCX's unpacked parts) would take more than `max_bytes`,
-    DocumentTooComplex when a PDF has more than `max_pages` pages or takes more than `seconds`."""
+    DocumentTooComplex when a PDF has more than `max_pages` pages, or a PDF or DOCX takes more than
+    `seconds` to read."""
     try:
         if mime_type in ("text/plain", "text/markdown"):
             text = decode_text(blob)
             if text is None:
                 raise AttachmentError("DocumentUnreadable", f"{name}: not text in an encoding we read")
         elif mime_type == "application/pdf":
-            text = _pdf(blob, name, max_bytes, max_pages, time.monotonic() + seconds)
+            text = _pdf(blob, name, max_bytes, max_pages, _timer(name, seconds))
         elif mime_type == DOCX:
-            text = _docx(blob, max_bytes, name)
+            text = _docx(blob, name, max_bytes, _timer(name, seconds))
         else:
             raise AttachmentError("DocumentUnreadable", f"{name}: {mime_type} is not a document type")
     except AttachmentError:
@@ -86,17 +89,28 @@ def _too_complex(name: str, why: str) -> AttachmentError:
     return AttachmentError("DocumentTooComplex", f"{name}: {why}")
 
 
-def _pdf(blob: bytes, name: str, max_bytes: int, max_pages: int, deadline: float) -> str:
+def _timer(name: str, seconds: float) -> Callable[[], None]:
+    """A check that raises DocumentTooComplex once `seconds` have passed."""
+    deadline = time.monotonic() + seconds
+
+    def in_time() -> None:
+        if time.monotonic() > deadline:
+            raise _too_complex(name, f"its reading took more than {seconds:g} s")
+
+    return in_time
+
+
+def _pdf(blob: bytes, name: str, max_bytes: int, max_pages: int, in_time: Callable[[], None]) -> str:
     from pypdf import PdfReader  # noqa: PLC0415 - loaded by the first document only
     from pypdf.errors import LimitReachedError  # noqa: PLC0415
 
     operators = 0
 
-    def in_time(*_: Any) -> None:  # before each operator of a page's content: the clock every 1024
+    def each_operator(*_: Any) -> None:  # before each operator of a page's content: the clock every 1024
         nonlocal operators
         operators += 1
-        if not operators & 1023 and time.monotonic() > deadline:
-            raise _too_complex(name, "its reading passed its time")
+        if not operators & 1023:
+            in_time()
 
     texts: list[str] = []
     size = 0
@@ -105,9 +119,8 @@ def _pdf(blob: bytes, name: str, max_bytes: int, max_pages: int, deadline: float
         if len(pages) > max_pages:
             raise _too_complex(name, f"{len(pages)} pages, more than {max_pages}")
         for page in pages:
-            if time.monotonic() > deadline:
-                raise _too_complex(name, "its reading passed its time")
-            texts.append(page.extract_text(visitor_operand_before=in_time) or "")
+            in_time()
+            texts.append(page.extract_text(visitor_operand_before=each_operator) or "")
             size += len(texts[-1].encode()) + 2
             if size > max_bytes:
                 raise _too_long(name, max_bytes)
@@ -116,33 +129,36 @@ def _pdf(blob: bytes, name: str, max_bytes: int, max_pages: int, deadline: float
     return "\n\n".join(texts)
 
 
-def _docx(blob: bytes, max_bytes: int, name: str) -> str:
+def _docx(blob: bytes, name: str, max_bytes: int, in_time: Callable[[], None]) -> str:
     from docx import Document  # noqa: PLC0415 - loaded by the first document only
 
     with zipfile.ZipFile(io.BytesIO(blob)) as archive:
         if sum(part.file_size for part in archive.infolist()) > max_bytes:
             raise _too_long(name, max_bytes)
     body = Document(io.BytesIO(blob)).element.body
-    return "\n".join(_blocks(body))
+    return "\n".join(_blocks(body, in_time))
 
 
-def _blocks(container: Any) -> Iterator[str]:
+def _blocks(container: Any, in_time: Callable[[], None]) -> Iterator[str]:
     """The text of each block of a body or a cell: a paragraph's, each non-empty row of a table's."""
     from docx.oxml.ns import qn  # noqa: PLC0415
 
     for child in container.iterchildren():
+        in_time()
         if child.tag == qn("w:p"):
             yield _paragraph(child)
             for box in _in(child, _boxes()):  # its text boxes' paragraphs, after its own text
-                yield from _blocks(box)
+                yield from _blocks(box, in_time)
         elif child.tag == qn("w:tbl"):
             for row in child.iterchildren(qn("w:tr")):
-                cells = [" ".join(t for t in _blocks(tc) if t) for tc in row.iterchildren(qn("w:tc")) if _shown(tc)]
+                cells = [
+                    " ".join(t for t in _blocks(tc, in_time) if t) for tc in row.iterchildren(qn("w:tc")) if _shown(tc)
+                ]
                 if any(cells):
                     yield "\t".join(cells)
         elif child.tag == qn("w:sdt"):  # a content control: its content, in its place
             for content in child.iterchildren(qn("w:sdtContent")):
-                yield from _blocks(content)
+                yield from _blocks(content, in_time)
 
 
 # A paragraph's runs, wherever they sit in it (a tracked insertion, an inline content control, a

@@ -94,8 +94,8 @@ class LlmSettings:
     # The most a document's text (and a DOCX's unpacked parts) may take; past it, DocumentTooLong
     # (worker/extraction.py): more than any model's context window, and a zip bomb stays packed.
     document_max_mb: int = field(default_factory=lambda: env_int("LLM_DOCUMENT_MAX_MB", 32))
-    # A PDF's reading is bounded in pages (refused before any is read) and time (a worker thread's,
-    # which no turn timeout stops): past either, DocumentTooComplex (worker/extraction.py).
+    # A PDF's reading is bounded in pages (refused before any is read) and a PDF's or DOCX's in time
+    # (a worker thread's, which no turn timeout stops): past either, DocumentTooComplex.
     document_max_pages: int = field(default_factory=lambda: env_int("LLM_DOCUMENT_MAX_PAGES", 2000))
     document_read_seconds: float = field(default_factory=lambda: env_float("LLM_DOCUMENT_READ_SECONDS", 30.0))
 
