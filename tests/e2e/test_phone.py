@@ -23,6 +23,14 @@ def phone(journeys: dict[str, Journey]) -> dict[str, Any]:
     return journeys["phone"].result()
 
 
+def test_a_screen_reader_hears_each_answer_being_written_and_finished(phone: dict[str, Any]) -> None:
+    """The chat's live region (read out by a screen reader, unseen) says, for each of the two
+    questions, that the answer is being written and then that it is complete; it said nothing, so
+    a blind user had no word of an answer starting or ending."""
+    detail = passed(phone, "sign up on a phone and ask twice")["detail"]
+    assert detail["heard"] == ["正在生成回答…", "回答已完成", "正在生成回答…", "回答已完成"]
+
+
 @pytest.mark.parametrize("language", ["zh", "en"])
 def test_every_control_of_every_view_is_finger_sized(phone: dict[str, Any], language: str) -> None:
     """Chat, history, roles, profile, usage and keys at 390px, with what opens on a tap (a question's

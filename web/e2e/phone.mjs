@@ -1,10 +1,11 @@
-// Browser journey for the app on a phone (390x844, touch): every control a finger meets in every
-// view is a finger's size (44px each way) in Chinese and in English, a pending file's small × has a
-// finger-sized hit area that reaches no neighbour, the composer's switches stay on one line, and
-// with the on-screen keyboard up (the page 400px tall, or on iOS the visual viewport alone) the
-// composer and the last answer stay in sight; the chats drawer and a confirmation box take the focus, close on Escape and give it back;
-// on a phone on its side the sign-up form scrolls to its title; on a touch tablet (820px) every control
-// is a finger's size too, and with a mouse at that width as compact as before.
+// Browser journey for the app on a phone (390x844, touch): a screen reader hears each answer being
+// written and finished; every control a finger meets in every view is a finger's size (44px each
+// way) in Chinese and in English, a pending file's small × has a finger-sized hit area that reaches
+// no neighbour, the composer's switches stay on one line, and with the on-screen keyboard up (the
+// page 400px tall, or on iOS the visual viewport alone) the composer and the last answer stay in
+// sight; the chats drawer and a confirmation box take the focus, close on Escape and give it back;
+// on a phone on its side the sign-up form scrolls to its title; on a touch tablet (820px) every
+// control is a finger's size too, and with a mouse at that width as compact as before.
 //
 // Env: see harness.mjs. Prints {ok, steps, user, sessionId, problems}; run by tests/e2e/test_phone.py.
 import { PASSWORD, PHONE, TAG, STEP_MS, WEB_URL, final, journey, login, result, shot, sideways, step, tid, signUp } from './harness.mjs'
@@ -15,7 +16,7 @@ const PNG = Buffer.from(
     '383900f5310bf5357bfb820000000049454e44ae426082',
   'hex',
 )
-Object.assign(result, { user: null, sessionId: null })
+Object.assign(result, { user: null, sessionId: null, heard: [] })
 
 /** The views a signed-in user opens, with what shows once each has loaded. */
 const VIEWS = [
@@ -111,12 +112,20 @@ await journey(async ({ newPage }) => {
     await signUp(page, user)
     await page.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
     result.user = user
+    // What the chat's live region says meanwhile (a screen reader reads it out), as it changes.
+    await page.exposeFunction('heard', (text) => result.heard.push(text))
+    await page.evaluate(() => {
+      const region = document.querySelector('[data-testid="answer-status"]')
+      new MutationObserver(() => window.heard(region.textContent)).observe(region, { childList: true, characterData: true, subtree: true })
+    })
     for (const [index, text] of ['介绍一下杭州', '推荐三个景点'].entries()) {
       await page.locator(tid('composer')).fill(text)
       await page.locator(tid('send')).click()
       await final(page.locator(tid('turn')).nth(index))
     }
+    await page.waitForFunction(() => document.querySelector('[data-testid="answer-status"]').textContent === '回答已完成', null, { timeout: STEP_MS })
     result.sessionId = new URL(page.url()).searchParams.get('s')
+    return { heard: result.heard }
   })
 
   for (const language of ['zh', 'en']) {

@@ -38,7 +38,7 @@ const en: typeof zh = {
   },
   chat: {
     newChat: 'New chat', sessions: 'Chats', noSessions: 'No chats yet: send a message to start one', moreSessions: 'Older chats', pickRole: 'Pick a persona',
-    placeholder: 'Type a message…', message: 'Your message', keys: 'Enter sends · Shift+Enter adds a line', send: 'Send', stop: 'Stop', regenerate: 'Regenerate',
+    placeholder: 'Type a message…', message: 'Your message', answering: 'The answer is being written…', answered: 'The answer is complete', keys: 'Enter sends · Shift+Enter adds a line', send: 'Send', stop: 'Stop', regenerate: 'Regenerate',
     thinking: 'Thinking…', stopped: 'Stopped', failed: 'The answer failed', failedBecause: ': {reason}', emptyTitle: 'Start a new conversation', emptyHint: 'Pick a persona and ask anything.',
     tokens: '{n} tokens', usageInput: 'in {n}', usageOutput: 'out {n}', usageReasoning: 'reasoning {n}', usageCached: 'cached {n}',
     usageTitle: 'Tokens this answer used: input (cached included), output (reasoning included)',

@@ -35,7 +35,7 @@ export default {
   },
   chat: {
     newChat: '新对话', sessions: '会话', noSessions: '还没有会话，发一条消息开始吧', moreSessions: '更早的会话', pickRole: '选择角色',
-    placeholder: '输入消息…', message: '你的消息', keys: 'Enter 发送 · Shift+Enter 换行', send: '发送', stop: '停止', regenerate: '重新生成',
+    placeholder: '输入消息…', message: '你的消息', answering: '正在生成回答…', answered: '回答已完成', keys: 'Enter 发送 · Shift+Enter 换行', send: '发送', stop: '停止', regenerate: '重新生成',
     thinking: '思考中…', stopped: '已停止', failed: '回答失败', failedBecause: '：{reason}', emptyTitle: '开始新的对话', emptyHint: '选一个角色，问点什么吧。',
     tokens: '{n} tokens', usageInput: '输入 {n}', usageOutput: '输出 {n}', usageReasoning: '推理 {n}', usageCached: '缓存 {n}',
     usageTitle: '本次回答的 token 用量：输入（含缓存）、输出（含推理）',
