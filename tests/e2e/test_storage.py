@@ -140,6 +140,10 @@ def test_an_image_the_database_would_refuse_is_refused_when_attached(storage_jou
     }
     assert detail["pending"] == 0
     assert detail["uploads"] == 0
+    # As an avatar, the file that is no picture was "something went wrong" with the browser's
+    # English ("The source image could not be decoded.").
+    assert detail["avatar"] == "broken.png：无法读取图片，请换一张"
+    assert detail["avatarKept"] is True
 
 
 def test_signed_url_dies_after_sign_out_and_expiry(storage_journey: dict[str, Any]) -> None:

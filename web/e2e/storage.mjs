@@ -214,8 +214,16 @@ await journey(async ({ newPage }) => {
     }
     await shot(page, '07-image-refused')
     const pending = await page.locator(`${tid('composer-attachments')} img`).count()
+    // The same file as an avatar: refused by name too, the avatar kept.
+    await page.goto(`${WEB_URL}/profile`)
+    const before = await page.locator(`${tid('header-avatar')} ${tid('avatar-img')}`).getAttribute('src')
+    await page.locator(tid('avatar-input')).setInputFiles({ name: 'broken.png', mimeType: 'image/png', buffer: Buffer.from('not a picture at all') })
+    const toast = page.locator('.el-message--error')
+    await toast.first().waitFor({ timeout: STEP_MS })
+    const avatar = (await toast.first().textContent()).trim()
+    const after = await page.locator(`${tid('header-avatar')} ${tid('avatar-img')}`).getAttribute('src')
     page.off('request', seen)
-    return { refused, pending, uploads: uploads.length }
+    return { refused, pending, uploads: uploads.length, avatar, avatarKept: before === after }
   })
 
   await step('sign out: the signed URL stops working past its expiry', async () => {

@@ -194,9 +194,12 @@ export function forgetSignedUrls(): void {
   signed.clear()
 }
 
-/** The centre square of an image, scaled to 256×256 PNG: avatars are shown round and small. */
+/** The centre square of an image, scaled to 256×256 PNG: avatars are shown round and small. A
+ * file the browser cannot read as a picture is FileRefused 'imageUnreadable'. */
 export async function squareAvatar(file: File): Promise<Blob> {
-  const bitmap = await createImageBitmap(file)
+  const bitmap = await createImageBitmap(file).catch(() => {
+    throw new FileRefused('imageUnreadable', file.name)
+  })
   const side = Math.min(bitmap.width, bitmap.height)
   const canvas = document.createElement('canvas')
   canvas.width = AVATAR_SIDE
