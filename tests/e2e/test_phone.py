@@ -124,6 +124,22 @@ def test_a_confirmation_box_is_cancelled_by_escape(phone: dict[str, Any], produc
     assert rows[0]["n"] == 1
 
 
+def test_on_a_phone_return_starts_a_new_line_and_the_send_button_sends(phone: dict[str, Any], product: Product) -> None:
+    """A phone's keyboard has no Shift: its Return key sent the half-typed question, so no
+    question could have a second line. Now Return adds the line, nothing is sent until the send
+    button is tapped, and the question is stored with both lines."""
+    detail = passed(phone, "on a phone the keyboard's Return key starts a new line, and the send button sends")[
+        "detail"
+    ]
+    assert detail == {"typed": "第一行\n第二行", "turnsAfterReturn": 2, "turns": 3}
+    rows = query_now(
+        product,
+        "select content from chat_messages where session_id = $1 and role = 'user' order by created_at",
+        phone["sessionId"],
+    )
+    assert rows[-1]["content"] == "第一行\n第二行"
+
+
 def test_on_a_phone_on_its_side_the_sign_up_form_scrolls_to_its_title(phone: dict[str, Any]) -> None:
     """844x390: the form is taller than the screen, and scrolled to the top its title shows (the
     card was centred in its scrolling box, so its top half sat above the box's top, where no

@@ -310,6 +310,22 @@ await journey(async ({ newPage }) => {
     return { returned, sessions: await page.locator(tid('history-session')).count() }
   })
 
+  await step("on a phone the keyboard's Return key starts a new line, and the send button sends", async () => {
+    // A phone's keyboard has no Shift+Enter: Return is the only way to a second line.
+    await page.goto(`${WEB_URL}/?s=${result.sessionId}`)
+    await final(page.locator(tid('turn')).nth(1))
+    const composer = page.locator(tid('composer'))
+    await composer.tap()
+    await page.keyboard.type('第一行')
+    await page.keyboard.press('Enter')
+    await page.keyboard.type('第二行')
+    const typed = await composer.inputValue()
+    const turnsAfterReturn = await page.locator(tid('turn')).count()
+    await page.locator(tid('send')).tap()
+    await final(page.locator(tid('turn')).nth(2))
+    return { typed, turnsAfterReturn, turns: await page.locator(tid('turn')).count() }
+  })
+
   await step('on a phone on its side (844x390) the sign-up form scrolls from its title to its button', async () => {
     const side = await newPage('landscape', { viewport: { width: 844, height: 390 }, isMobile: true, hasTouch: true })
     await side.goto(`${WEB_URL}/register`)
