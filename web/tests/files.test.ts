@@ -6,10 +6,13 @@ const PREFIX = 'http://sb.test/storage/v1/object/public/avatars/'
 vi.mock('@/lib/supabase', () => ({
   supabase: () => ({
     storage: { from: () => ({ getPublicUrl: (path: string) => ({ data: { publicUrl: PREFIX + path } }) }) },
+    auth: { getSession: async () => ({ data: { session: null }, error: null }) }, // signed out meanwhile
   }),
 }))
 
-const { attachmentName, attachmentProblem, fileType, imageProblem, storedAvatarPath } = await import('@/lib/files')
+const { attachmentName, attachmentProblem, fileType, imageProblem, storedAvatarPath, uploadAttachment } = await import('@/lib/files')
+const { errorText } = await import('@/lib/errors')
+const { makeI18n } = await import('@/i18n')
 
 describe('attachmentName', () => {
   it('keeps at most 255 characters as the database counts them, never half of a surrogate pair', () => {
@@ -70,5 +73,16 @@ describe('fileType', () => {
     expect(attachmentProblem(file('data.csv', 'text/csv'))).toBe('type')
     expect(attachmentProblem(file('tool.exe', ''))).toBe('type')
     expect(attachmentProblem(file('image.png', 'image/bmp'))).toBe('type')
+  })
+})
+
+describe('uploadAttachment', () => {
+  it('says the user is signed out when the session ended meanwhile (another tab signed out)', async () => {
+    const file = new File(['%PDF-1.4'], 'notes.pdf', { type: 'application/pdf' })
+    const error = await uploadAttachment(file).catch((e: unknown) => e)
+    for (const locale of ['zh-CN', 'en'] as const) {
+      const { t } = makeI18n(locale).global
+      expect(errorText(error, t)).toBe(t('auth.signedOut'))
+    }
   })
 })

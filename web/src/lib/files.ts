@@ -86,7 +86,8 @@ export function attachmentName(name: string): string {
 async function userId(): Promise<string> {
   const { data } = await supabase().auth.getSession()
   const id = data.session?.user.id
-  if (!id) throw new Error('not signed in')
+  // Signed out meanwhile (another tab, an expired refresh token): worded as lib/errors.ts's NotAuthenticated.
+  if (!id) throw Object.assign(new Error('not signed in'), { code: 'NotAuthenticated' })
   return id
 }
 
