@@ -74,3 +74,13 @@ describe('every error code has words', () => {
     expect(unworded).toEqual([])
   })
 })
+
+describe("Auth's refusals a deployment's settings bring", () => {
+  it('words sign-ups and guests switched off, and a session ended elsewhere, in both languages', () => {
+    // localbase/auth (as GoTrue): signup.py and verify.py `signup_disabled`, anonymous.py
+    // `anonymous_provider_disabled`, account.py `session_not_found`.
+    const codes = ['signup_disabled', 'anonymous_provider_disabled', 'session_not_found']
+    const unworded = codes.filter((code) => [zh, en].some((i18n) => errorParts({ code, message: "the server's words" }, i18n.t).detail !== null))
+    expect(unworded).toEqual([])
+  })
+})

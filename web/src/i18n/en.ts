@@ -11,6 +11,7 @@ const en: typeof zh = {
     errorDetail: '{text} ({detail})', joined: '{head}: {tail}',
   },
   auth: {
+    signupDisabled: 'Sign-ups are closed on this site',
     email: 'Email', password: 'Password', confirmPassword: 'Confirm password', username: 'Username',
     loginTitle: 'Welcome back', loginSubtitle: 'Log in to continue your conversations', loginButton: 'Log in',
     registerTitle: 'Create your account', registerSubtitle: 'Pick a persona and start talking to Qwen', registerButton: 'Sign up',
@@ -87,7 +88,7 @@ const en: typeof zh = {
     emailChangeMailed: 'We sent links to {to} and to your current address {from}. The new address applies once both are opened; until then sign in with {from}.',
   },
   guest: {
-    try: 'Try without an account', banner: 'You are trying ChatGalaxy as a guest; sign up to keep your chats.',
+    try: 'Try without an account', disabled: 'Trying without an account is switched off here: sign up or log in', banner: 'You are trying ChatGalaxy as a guest; sign up to keep your chats.',
     left: '{n} questions left', signUp: 'Sign up to keep them',
     limitReached: 'Guest questions used up: sign up to keep chatting', keepTitle: 'Sign up to keep your chats',
     keepSubtitle: 'Same account, so every conversation stays yours',

@@ -8,6 +8,7 @@ export default {
     notFound: '没有找到，可能已被删除', network: '网络连接失败，请检查网络后重试', serverError: '服务暂时不可用，请稍后再试', errorDetail: '{text}（{detail}）', joined: '{head}：{tail}',
   },
   auth: {
+    signupDisabled: '本站暂不开放注册',
     email: '邮箱', password: '密码', confirmPassword: '确认密码', username: '用户名',
     loginTitle: '欢迎回来', loginSubtitle: '登录后继续你的对话', loginButton: '登录',
     registerTitle: '创建账号', registerSubtitle: '选择角色，开始与通义千问对话', registerButton: '注册',
@@ -84,7 +85,7 @@ export default {
     emailChangeMailed: '确认邮件已发往 {to} 和当前邮箱 {from}。两封邮件中的链接都点开后，新邮箱生效；在此之前仍用 {from} 登录。',
   },
   guest: {
-    try: '免注册试用', banner: '你正在以访客身份试用，注册后对话会保留。', left: '还可提问 {n} 次', signUp: '注册保留对话',
+    try: '免注册试用', disabled: '本站未开放免注册试用，请注册或登录', banner: '你正在以访客身份试用，注册后对话会保留。', left: '还可提问 {n} 次', signUp: '注册保留对话',
     limitReached: '访客提问次数已用完，注册后可继续对话', keepTitle: '注册以保留对话', keepSubtitle: '用同一个账号继续：你的对话都会保留',
     confirmEmail: '已设置密码。请查收邮件并确认邮箱，确认后即成为正式用户。',
   },

@@ -23,6 +23,10 @@ const AUTH_CODES: Record<string, string> = {
   insufficient_aal: 'mfa.needCode',
   email_not_confirmed: 'auth.emailNotConfirmed',
   otp_expired: 'auth.linkInvalid',
+  // What a deployment's Auth settings switch off, and a session ended elsewhere (signed out everywhere).
+  signup_disabled: 'auth.signupDisabled',
+  anonymous_provider_disabled: 'guest.disabled',
+  session_not_found: 'auth.signedOut',
 }
 
 /** The database's refusals of a question (plans and quotas), raised with our own codes. */
