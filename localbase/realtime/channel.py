@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from localbase.realtime import bindcheck, protocol
 from localbase.realtime.connection import READS_ALL, Channel, Connection
-from localbase.realtime.filters import Binding, BindingError, PatternBudget, parse_binding
+from localbase.realtime.filter_text import BindingError
+from localbase.realtime.filters import Binding, PatternBudget, parse_binding
 from localbase.realtime.tokens import TokenError, expiry_message, unexpired, verify
 
 if TYPE_CHECKING:

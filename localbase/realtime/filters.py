@@ -33,6 +33,9 @@ from typing import Any
 
 import regex
 
+from localbase.realtime import filter_text
+from localbase.realtime.filter_text import BindingError
+
 EVENTS = ("*", "INSERT", "UPDATE", "DELETE")
 _MAX_IN_VALUES = 100
 _PATTERN_SECONDS = 0.002
@@ -44,13 +47,6 @@ _POSIX_CLASS = re.compile(r"\[:\^?\w+:\]")
 _FLAGS = re.compile(r"\(\?([-abefiLmprsuwxV01]+)[:)]")
 _GROUP_HEADER = re.compile(r"\(\?(?:[:=!>|]|<[=!]|P?<\w+>|[-a-zA-Z]*:)")
 _BRACED_ESCAPES = frozenset("pPN")
-_CONDITION = re.compile(
-    r"\s*([^=,\s]+)=(not\.)?(eq|neq|lt|lte|gt|gte|in|like|ilike|is|match|imatch|isdistinct)\.(\([^)]*\)|[^,]*)\s*(,|$)"
-)
-
-
-class BindingError(ValueError):
-    """A binding the server cannot honour (reported in the `system` message after join)."""
 
 
 class PatternBudget:
@@ -133,16 +129,14 @@ def parse_binding(spec: dict[str, Any], budget: PatternBudget | None = None) -> 
 
 
 def parse_filter(text: str, budget: PatternBudget) -> tuple[Condition, ...]:
+    """The filter's conditions, read as Realtime reads them (filter_text.py)."""
     conditions: list[Condition] = []
-    position = 0
-    while position < len(text):
-        match = _CONDITION.match(text, position)
-        if match is None:
-            raise BindingError(f"invalid filter {text!r}")
-        column, negated, op, value, _ = match.groups()
+    if not text.strip():
+        return ()
+    for segment in filter_text.segments(text):
+        column, negated, op, value = filter_text.condition(segment)
         test = _test(op, value, budget)
         conditions.append(Condition(column, _negate(test) if negated else test, op, value))
-        position = match.end()
     return tuple(conditions)
 
 
@@ -152,11 +146,9 @@ def _negate(test: Callable[[Any], bool]) -> Callable[[Any], bool]:
 
 def _test(op: str, value: str, budget: PatternBudget) -> Callable[[Any], bool]:
     if op == "in":
-        if not (value.startswith("(") and value.endswith(")")):
-            raise BindingError("in filter needs a parenthesised list")
-        options = [v.strip().strip('"') for v in value[1:-1].split(",") if v.strip()]
+        options = [o for o in filter_text.in_values(value) if o is not None]  # `= any`: NULL never equals
         if len(options) > _MAX_IN_VALUES:
-            raise BindingError("too many values in in filter")
+            raise BindingError("too many values for `in` filter. Maximum 100")
         return lambda v: v is not None and any(_equal(v, o) for o in options)
     if op == "is":
         wanted = {"null": None, "true": True, "false": False}.get(value.lower(), "unknown")
@@ -164,7 +156,7 @@ def _test(op: str, value: str, budget: PatternBudget) -> Callable[[Any], bool]:
     if op in ("like", "ilike"):
         if len(value) > MAX_PATTERN_LENGTH:
             raise BindingError(f"pattern longer than {MAX_PATTERN_LENGTH} characters")
-        text = "".join(".*" if c in "%*" else "." if c == "_" else regex.escape(c) for c in value)
+        text = filter_text.like_regex(value)
         budget.spend(text)
         return _pattern(text, regex.IGNORECASE if op == "ilike" else 0, whole=True)
     if op in ("match", "imatch"):
