@@ -83,6 +83,12 @@ class Connection:
                 await self._send({"type": "websocket.close", "code": code})
 
 
+def flag(value: Any) -> bool:
+    """A join's boolean as Realtime reads it (FlexibleBoolean): true, or "true" in any case; any
+    other value is the default, false (an invalid field is dropped, not refused)."""
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
 class Channel:
     __slots__ = (
         "ack",
@@ -112,14 +118,14 @@ class Channel:
         self.topic = sys.intern(topic)  # many sockets join the same topics: share the strings
         self.name = sys.intern(topic.removeprefix("realtime:"))
         self.join_ref = join_ref
-        self.private = bool(config.get("private"))
+        self.private = flag(config.get("private"))
         # What this join may read (`broadcast`, `presence`): a public one everything; a private one
         # what realtime.messages' policies allow its claims (channel.py sets it at join and refresh).
         self.reads = READS_ALL
-        self.broadcast_self = bool(broadcast.get("self"))
-        self.ack = bool(broadcast.get("ack"))
+        self.broadcast_self = flag(broadcast.get("self"))
+        self.ack = flag(broadcast.get("ack"))
         self.presence_key = str(presence.get("key") or "") or None
-        self.presence_enabled = bool(presence.get("enabled"))
+        self.presence_enabled = flag(presence.get("enabled"))
         self.presence_meta: dict[str, Any] | None = None
         self.bindings: list[Binding] = []
         self.watch_key: tuple[str, ...] | None = None  # set by the hub while it watches changes

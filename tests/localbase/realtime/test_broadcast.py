@@ -141,3 +141,30 @@ async def test_a_private_broadcast_its_policies_refuse_is_not_acknowledged(
     assert tracked.received_resp[0].value == "ok"
     assert refused.received_resp is None
     assert heard == []
+
+
+async def test_join_flags_given_as_strings_are_read_as_realtime_reads_them(
+    realtime_client: Callable[..., AsyncRealtimeClient],
+) -> None:
+    # Realtime's join payload takes "true"/"false" in any case for its booleans (FlexibleBoolean)
+    # and any other value as the default, false; the gateway took any non-empty string for true,
+    # so "false" made a join private (refused to the anon key) and a broadcast echo its sender.
+    config: Any = {"config": {"broadcast": {"self": "false", "ack": "TRUE"}, "private": "false"}}
+    echoed: list[Any] = []
+    sender = realtime_client().channel("string-flags", config).on_broadcast("*", echoed.append)
+    await subscribed(sender)
+    odd: Any = {"config": {"broadcast": {"self": "yes"}, "private": "yes"}}
+    heard: list[Any] = []
+    listener = realtime_client().channel("string-flags", odd).on_broadcast("*", heard.append)
+    await subscribed(listener)  # "yes" is not a boolean: public, as by default
+
+    acks: list[Any] = []
+    push = await sender.push("broadcast", {"type": "broadcast", "event": "e", "payload": {"n": 1}})
+    push.receive("ok", acks.append)  # type: ignore[call-overload]
+    await eventually(lambda: bool(acks) and bool(heard), what="the ack and the listener's copy")
+    await listener.send_broadcast("e", {"n": 2})  # not echoed to the listener ("yes" is not true)
+    await eventually(lambda: len(echoed) == 1, what="the listener's broadcast at the sender")
+    await sender.send_broadcast("e", {"n": 3})  # after an echo of 2 on the listener's socket, if any
+    await eventually(lambda: len(heard) == 2, what="the sender's second broadcast")
+    assert [h["payload"] for h in heard] == [{"n": 1}, {"n": 3}]
+    assert [e["payload"] for e in echoed] == [{"n": 2}]
