@@ -109,8 +109,7 @@ async def _dispatch(service: Realtime, conn: Connection, frame: protocol.Frame) 
         await service.broadcast.from_socket(joined, frame)
     elif event == "presence":
         await service.presence.handle(joined, frame)
-    else:
-        await conn.reply(frame, "ok", {})
+    # Any other event: Realtime's channel takes it without a reply (its catch-all handle_in).
 
 
 async def _deny(scope: Scope, receive: Receive, send: Send, status: int, message: str) -> None:

@@ -168,3 +168,16 @@ async def test_join_flags_given_as_strings_are_read_as_realtime_reads_them(
     await eventually(lambda: len(heard) == 2, what="the sender's second broadcast")
     assert [h["payload"] for h in heard] == [{"n": 1}, {"n": 3}]
     assert [e["payload"] for e in echoed] == [{"n": 2}]
+
+
+async def test_an_event_the_channel_does_not_handle_gets_no_reply(
+    realtime_client: Callable[..., AsyncRealtimeClient],
+) -> None:
+    # Realtime's channel takes any other event without a word (handle_in's catch-all: noreply), so
+    # supabase-js's send({type: 'postgres_changes', ...}) times out there; here it was answered ok.
+    channel = realtime_client().channel("unhandled")
+    await subscribed(channel)
+    unhandled = await channel.push("postgres_changes", {"type": "postgres_changes", "event": "INSERT"})
+    untracked = await channel.push("presence", {"event": "untrack"})
+    await eventually(lambda: untracked.received_resp is not None, what="the untrack's reply, after the first's")
+    assert unhandled.received_resp is None
