@@ -106,8 +106,8 @@ def not_found_route(method: str, path: str) -> StorageError:
 def range_not_satisfiable(size: int) -> StorageError:
     return StorageError(
         "416",
-        "InvalidRange",
-        "The requested range is not satisfiable",
+        "invalid_range",
+        "invalid range provided",
         "InvalidRange",
         http_status=416,
         headers=[(b"content-range", f"bytes */{size}".encode())],

@@ -1,14 +1,16 @@
 """Sending an object's bytes as storage-api does: headers from the row, Range, conditional GETs.
 
 200 with the whole body, 206 with `Content-Range` for one `bytes=` range, 304 when
-`If-None-Match` names the ETag or `If-Modified-Since` is not older than the object, 416 for a
-range past the end. `text/html` is served as `text/plain` so an upload cannot run script on
-the gateway's origin. The file is read in 64 KiB slices, so memory does not grow with its size.
+`If-None-Match` names the ETag or `If-Modified-Since` is not older than the object, 416 for any
+other range (past the end, a list, another unit, of an empty file). `text/html` is served as
+`text/plain` so an upload cannot run script on the gateway's origin. The file is read in 64 KiB
+slices, so memory does not grow with its size.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
@@ -19,6 +21,7 @@ from localbase.http import Headers, Request, Send
 from localbase.storage.errors import StorageError, range_not_satisfiable
 
 _SLICE = 1 << 16
+_BYTES = re.compile(r"bytes=([0-9]*)-([0-9]*)")
 BYTES_GONE = "The resource was not found"
 
 
@@ -76,20 +79,22 @@ def _not_modified(request: Request, etag: str, modified: datetime) -> bool:
 
 
 def _range(header: str | None, size: int) -> tuple[int, int] | None:
-    """One `bytes=a-b` range as (start, end inclusive); None for no or an unusable header."""
-    if not header or not header.startswith("bytes=") or "," in header:
+    """The one range a `Range` header names, as (start, end inclusive); None without one. As
+    storage-api reads it (src/storage/range.ts): `bytes=a-b`, `bytes=a-` or `bytes=-n` of a
+    non-empty file, anything else (a list of ranges, another unit, past the end) 416."""
+    if not header:
         return None
-    first, _, last = header[len("bytes=") :].strip().partition("-")
-    try:
-        if first == "":
-            length = int(last)
-            if length <= 0:
-                raise range_not_satisfiable(size)
-            return max(size - length, 0), size - 1
-        start = int(first)
-        end = int(last) if last else size - 1
-    except ValueError:
-        return None
+    match = _BYTES.fullmatch(header)
+    if match is None or size <= 0 or match.group(0) == "bytes=-":
+        raise range_not_satisfiable(size)
+    first, last = match.groups()
+    if not first:
+        length = int(last)
+        if length <= 0:
+            raise range_not_satisfiable(size)
+        return max(size - length, 0), size - 1
+    start = int(first)
+    end = int(last) if last else size - 1
     if start >= size or end < start:
         raise range_not_satisfiable(size)
     return start, min(end, size - 1)
@@ -121,7 +126,7 @@ async def send_file(
             await send({"type": "http.response.start", "status": 304, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return
-        span = _range(request.headers.get("range"), size)
+        span = None if head else _range(request.headers.get("range"), size)  # a HEAD reads no range
         status, start, end = (200, 0, size - 1) if span is None else (206, *span)
         length = end - start + 1 if size else 0
         headers.append((b"content-length", str(length).encode()))

@@ -269,6 +269,35 @@ def test_range_etag_and_conditional_requests(http: httpx.Client, limited: str, s
         assert _error(refused, "400", "InvalidRequest")["message"] == message
 
 
+def test_a_range_storage_api_cannot_read_is_416_and_a_head_ignores_ranges(
+    http: httpx.Client, limited: str, stack: LocalStack
+) -> None:
+    # storage-api reads one `bytes=a-b`, `bytes=a-` or `bytes=-n` of a non-empty file and refuses
+    # anything else 416 InvalidRange (src/storage/range.ts); the gateway sent the whole file with
+    # 200 for a list of ranges or another unit, and 206 `bytes 0--1/0` for a suffix of an empty one.
+    # A HEAD reads no range there (headObject).
+    http.post(f"/object/{limited}/r.txt", content=BODY[:900], headers={"content-type": "text/plain"})
+    http.post(f"/object/{limited}/empty.txt", content=b"", headers={"content-type": "text/plain"})
+    public = httpx.Client(base_url=f"{stack.url}/storage/v1/object/public/{limited}", timeout=30)
+    for key, header in (
+        ("r.txt", "bytes=0-1,3-4"),
+        ("r.txt", "items=0-1"),
+        ("r.txt", "bytes=ab-"),
+        ("r.txt", "bytes=-"),
+        ("r.txt", "bytes=-0"),
+        ("r.txt", "bytes=900-"),
+        ("empty.txt", "bytes=-5"),
+        ("empty.txt", "bytes=0-"),
+    ):
+        refused = public.get(f"/{key}", headers={"range": header})
+        body = _error(refused, "416", "InvalidRange", http_status=416)
+        assert (body["error"], body["message"]) == ("invalid_range", "invalid range provided"), header
+    head = public.head("/r.txt", headers={"range": "bytes=0-1,3-4"})
+    assert (head.status_code, head.headers["content-length"], "content-range" in head.headers) == (200, "900", False)
+    part = public.get("/r.txt", headers={"range": "bytes=890-2000"})
+    assert (part.status_code, part.headers["content-range"], part.content) == (206, "bytes 890-899/900", BODY[890:900])
+
+
 def test_what_a_download_sends_as_a_header_is_checked_at_upload(http: httpx.Client, limited: str) -> None:
     # A MIME type or Cache-Control holding a line break was stored, and then every download of the
     # object failed: uvicorn refuses to send such a header.
