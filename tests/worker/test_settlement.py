@@ -176,3 +176,42 @@ async def test_a_question_the_model_refused_or_never_answered_is_not_charged(
     # an answer the model did give is charged as before
     fine = await final_answer(pg, await ask_as(stack, owner, "a fine question"))
     assert (await charge_of(pg, fine["reply_to"]))["charged"] == await weighed(pg, fine) > 0
+
+
+async def test_an_answer_stopped_right_after_another_worker_took_it_over_keeps_what_was_streamed(
+    stack: LocalStack, pg: asyncpg.Connection, workers: Workers, owner: Owner, spawn_worker: object
+) -> None:
+    """The worker dies mid-answer, another worker takes the answer over, and the user stops it before
+    the new attempt's first token (the model is slow to start): the answer ends `cancelled` with the
+    dead worker's text, which the user had read, charged as it was streamed, not empty and free."""
+    async with (
+        RecordingFakeScope(ttft=0.0, tokens_per_s=40.0, tokens_per_event=2, answer_tokens=400) as slow,
+        RecordingFakeScope(ttft=30.0) as late,
+    ):
+        doomed = spawn_worker(slow)  # type: ignore[operator]
+        question = await ask_as(stack, owner, "tell me a long story")
+
+        async def streaming() -> bool:
+            row = await pg.fetchrow("select * from chat_messages where reply_to = $1", question)
+            return row is not None and row["lease_owner"] == doomed.worker_id and len(row["content"]) > 40
+
+        await until(streaming, 20)
+        doomed.kill()
+        seen = await pg.fetchval("select content from chat_messages where reply_to = $1", question)
+        heir = await workers.start(worker_settings(stack, late))
+
+        async def taken_over() -> bool:
+            row = await pg.fetchrow("select * from chat_messages where reply_to = $1", question)
+            return row["attempts"] == 2 and row["lease_owner"] == heir.worker_id and late.stats.calls == 1
+
+        await until(taken_over, 20)
+        await stop(stack, owner, question)
+        row = await final_answer(pg, question, within=10)
+
+    assert (row["status"], row["attempts"], row["content"]) == ("cancelled", 2, seen)
+    assert row["input_tokens"] > 0
+    assert abs(row["output_tokens"] - tokens.count(row["content"])) <= 2
+    assert row["tokens_used"] == row["input_tokens"] + row["output_tokens"]
+    charge = await charge_of(pg, question)
+    assert (charge["input_tokens"], charge["output_tokens"]) == (row["input_tokens"], row["output_tokens"])
+    assert charge["charged"] == await weighed(pg, row) > 0
