@@ -34,6 +34,7 @@ class Reply:
     reasoning_started: float | None = None
     reasoning_ended: float | None = None  # the first answer text after thinking
     sources: list[dict[str, Any]] | None = None
+    search_calls: int | None = None  # 1 once the call's search results came: the search ran, and is charged
     stop_reason: str | None = None
     # What the answer has cost so far, written with its text: charged if the row is ended for this
     # worker (it dies, then is stopped or out of attempts) before its finish says what the model counted.

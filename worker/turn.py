@@ -174,8 +174,10 @@ class Turns:
             if not (unreachable and self._images is not None and self._images.fall_back()):
                 # refused or failed before a first token: nothing answered, nothing charged (DashScope
                 # bills no refused call); after one, the prompt was read and is charged with the text
-                spent = prompt.input_tokens if reply.delivered else None
-                return _Outcome("error", model=prompt.params.model, input_tokens=spent, error_code=error.code)
+                spent, searched = (prompt.input_tokens, reply.search_calls) if reply.delivered else (None, None)
+                return _Outcome(
+                    "error", model=prompt.params.model, input_tokens=spent, error_code=error.code, search_calls=searched
+                )
         if error is not None:
             log.error("turn failed", exc_info=error, extra=_ids(reply.claim))
             return _Outcome("error", model=prompt.params.model, error_code="WorkerError")
@@ -236,7 +238,13 @@ class Turns:
             return None
         code = "TurnTimeout" if reply.stop_reason == TIMEOUT else None
         status = "cancelled" if reply.stop_reason == CANCELLED else "error"
-        return _Outcome(status, model=prompt.params.model, input_tokens=prompt.input_tokens, error_code=code)
+        return _Outcome(
+            status,
+            model=prompt.params.model,
+            input_tokens=prompt.input_tokens,
+            error_code=code,
+            search_calls=reply.search_calls,
+        )
 
     async def _consume(
         self, reply: Reply, messages: list[ChatMessage], params: GenerationParams, early: EarlyCall | None
@@ -246,7 +254,7 @@ class Turns:
         while True:
             events = early.stream() if early is not None else self._provider.stream(messages, params)
             early = None
-            reply.sources = None  # a call's sources are its own: a failed one's are not the answer's
+            reply.sources = reply.search_calls = None  # a call's search is its own: a failed one's is not the answer's
             try:
                 async for event in events:
                     if isinstance(event, TextDelta | ReasoningDelta):
@@ -265,6 +273,7 @@ class Turns:
                     elif isinstance(event, Sources):
                         kept = [msgspec.to_builtins(source) for source in event.items if source.on_the_web]
                         reply.sources = kept or None
+                        reply.search_calls = 1  # counted by the finish's usage; charged if the answer stops first
                     else:
                         return event
                 raise ProviderError("IncompleteStream", "the stream ended without a finish reason", retryable=True)

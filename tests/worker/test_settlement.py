@@ -18,15 +18,12 @@ from tests.worker.conftest import (
 )
 
 
-async def ask_as(stack: LocalStack, owner: Owner, content: str) -> str:
+async def ask_as(stack: LocalStack, owner: Owner, content: str, *, web_search: bool = False) -> str:
     """A question sent by its user through REST, so it is admitted and its reservation opened."""
     user = await acreate_client(stack.url, stack.anon_key)
     user.postgrest.auth(owner.token)
-    sent = (
-        await user.table("chat_messages")
-        .insert({"session_id": owner.session_id, "user_id": owner.user_id, "content": content})
-        .execute()
-    ).data
+    question = {"session_id": owner.session_id, "user_id": owner.user_id, "content": content}
+    sent = (await user.table("chat_messages").insert({**question, "web_search": web_search}).execute()).data
     assert isinstance(sent[0], dict)
     return str(sent[0]["id"])
 
@@ -215,3 +212,27 @@ async def test_an_answer_stopped_right_after_another_worker_took_it_over_keeps_w
     charge = await charge_of(pg, question)
     assert (charge["input_tokens"], charge["output_tokens"]) == (row["input_tokens"], row["output_tokens"])
     assert charge["charged"] == await weighed(pg, row) > 0
+
+
+async def test_an_answer_stopped_after_its_web_search_is_charged_the_search(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    """The search ran (its results came first, and the answer keeps them as its sources): a stop
+    mid-answer charges it with the text streamed, as the finished answer is charged it."""
+    await fake.script({"tokens_per_s": 40.0, "tokens_per_event": 1, "answer_tokens": 400})
+    await workers.start(worker_settings(stack, fake))
+    question = await ask_as(stack, owner, "latest PostgreSQL release?", web_search=True)
+
+    async def streaming() -> bool:
+        return len(await pg.fetchval("select content from chat_messages where reply_to = $1", question) or "") > 10
+
+    await until(streaming, 10)
+    await stop(stack, owner, question)
+    row = await final_answer(pg, question, within=10)
+
+    assert row["status"] == "cancelled"
+    assert row["sources"]
+    assert row["search_calls"] == 1
+    charge = await charge_of(pg, question)
+    assert charge["search_calls"] == 1
+    assert charge["charged"] == await weighed(pg, row)
