@@ -129,9 +129,12 @@ class _Spent:
 
     def usage(self, reply: Reply) -> dict[str, Any]:
         """The progress item's usage: what is charged if the row is ended for this worker (a claim
-        after it died); the reasoning count only with thinking, as the finish writes none without."""
+        after it died); the reasoning count only with thinking, as the finish writes none without,
+        and the search once it ran."""
         output = self.text_tokens + self.reasoning_tokens
         usage: dict[str, Any] = {"model": reply.model, "input_tokens": reply.input_tokens, "output_tokens": output}
         if reply.reasoning_chars:
             usage["reasoning_tokens"] = self.reasoning_tokens
+        if reply.search_calls:
+            usage["search_calls"] = reply.search_calls
         return usage

@@ -236,3 +236,34 @@ async def test_an_answer_stopped_after_its_web_search_is_charged_the_search(
     charge = await charge_of(pg, question)
     assert charge["search_calls"] == 1
     assert charge["charged"] == await weighed(pg, row)
+
+
+async def test_an_answer_stopped_after_its_worker_died_is_charged_its_search(
+    stack: LocalStack, pg: asyncpg.Connection, owner: Owner, spawn_worker: object
+) -> None:
+    """The worker searched, streamed and died: the stop that ends the answer charges the search
+    with the text, from what the worker's progress writes said."""
+    async with RecordingFakeScope(ttft=0.0, tokens_per_s=40.0, tokens_per_event=2, answer_tokens=400) as slow:
+        doomed = spawn_worker(slow)  # type: ignore[operator]
+        question = await ask_as(stack, owner, "latest PostgreSQL release?", web_search=True)
+
+        async def streaming() -> bool:
+            row = await pg.fetchrow("select * from chat_messages where reply_to = $1", question)
+            return row is not None and row["lease_owner"] == doomed.worker_id and len(row["content"]) > 40
+
+        await until(streaming, 20)
+        doomed.kill()
+
+        async def expired() -> bool:
+            return bool(
+                await pg.fetchval("select lease_expires_at <= now() from chat_messages where reply_to = $1", question)
+            )
+
+        await until(expired, 10)
+        await stop(stack, owner, question)
+        row = await pg.fetchrow("select * from chat_messages where reply_to = $1", question)
+
+    assert (row["status"], row["search_calls"]) == ("cancelled", 1)
+    charge = await charge_of(pg, question)
+    assert charge["search_calls"] == 1
+    assert charge["charged"] == await weighed(pg, row)
