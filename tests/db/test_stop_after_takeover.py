@@ -148,3 +148,22 @@ async def test_what_a_retake_keeps_aside_is_no_users_to_read(db: asyncpg.Connect
             await db.execute(f"set local role {role}")
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
                 await db.fetch("select * from answer_retakes")
+
+
+async def test_a_finish_that_ended_with_what_was_seen_sent_again_is_known_as_written(
+    db: asyncpg.Connection, alice: tuple[str, str]
+) -> None:
+    """The retake's finish (no text of its own) committed, the row took the dead worker's text, and
+    the connection was lost before its answer: sent again, it is answered as written (the worker
+    then tells its subscribers the answer is done), not as a row another worker holds."""
+    user, session = alice
+    question, answer = await streamed_then_died(db, user, session, "sent again")
+    await db.fetch(CLAIM, [question], "w2")
+    assert await stop(db, user, None, question) == 1
+    finish = {"id": answer, "kind": "finish", "attempt": 2, "status": "cancelled", "content": "", "response_time": 5}
+    assert [tuple(r) for r in await flush(db, "w2", finish)] == [(uuid.UUID(answer), True)]
+    written = dict(await db.fetchrow("select * from chat_messages where id = $1", answer))
+    assert [tuple(r) for r in await flush(db, "w2", finish)] == [(uuid.UUID(answer), True)]
+    assert dict(await db.fetchrow("select * from chat_messages where id = $1", answer)) == written
+    assert written["content"] == SEEN
+    assert await flush(db, "w2", {**finish, "content": "other"}) == []  # no such finish
