@@ -24,6 +24,7 @@ from api.errors import (
     QuotaExceeded,
     RateLimited,
     RoleNotFound,
+    Unprocessable,
 )
 
 # A foreign key violation (23503) whose missing key is an account: Auth's user or its profile. The
@@ -39,6 +40,7 @@ REFUSAL_CODES = frozenset(
         "ModelNotFound",
         "FeatureNotAllowed",
         "RoleNotFound",
+        "InvalidCursor",
     }
 )
 
@@ -88,6 +90,8 @@ def refusal_error(code: str, message: str | None, details: Any) -> ApiError | No
         return ModelNotFound(message or None, field="model")
     if code == "RoleNotFound":  # a question or chat naming a role that cannot answer it
         return RoleNotFound(message or None, field="role_id")
+    if code == "InvalidCursor":  # a search's cursor it did not give (search_message_hits)
+        return Unprocessable(message or None, field="cursor", code="InvalidCursor")
     return BadRequest(message or None)
 
 

@@ -242,6 +242,7 @@ class SearchHit(Struct):
 class SearchResponse(Struct):
     success: bool
     results: list[SearchHit]
+    next_cursor: str | None = None
 
 
 class StopRequest(Struct):

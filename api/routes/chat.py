@@ -43,8 +43,15 @@ from api.upstream import Upstream
 from core.settings import Settings
 
 # The session check and search_messages' ranked page, one statement as the caller (null: no such session).
-_SEARCH = "select facade.search($1, $2, $3, $4, $5)"
+_SEARCH = "select facade.search($1, $2, $3, $4, $5, $6)"
 _hits = msgspec.json.Decoder(list[SearchHit])
+
+
+class _Place(msgspec.Struct):
+    cursor: str  # where a hit stands in the search's order (migrations/..._search_results_page_by_cursor.sql)
+
+
+_places = msgspec.json.Decoder(list[_Place])
 
 
 class ChatController(Controller):
@@ -129,7 +136,7 @@ class ChatController(Controller):
             success=True, messages=messages, total=total, page=page, limit=limit, next_cursor=next_cursor
         )
 
-    @get("/search", responses=errors(404))
+    @get("/search", responses=errors(404, 422))
     async def search(
         self,
         *,
@@ -138,16 +145,21 @@ class ChatController(Controller):
         session_id: str | None = None,
         limit: int = Parameter(default=20, ge=1, le=100),
         offset: int = Parameter(default=0, ge=0, le=10_000),
+        cursor: str | None = Parameter(default=None, max_length=400),
     ) -> SearchResponse:
+        """Hits ranked as `search_messages` ranks them; `next_cursor` (null on the last page) reads on
+        from the last hit, unmoved by messages written or deleted meanwhile (`offset` counts from it)."""
         if not q.strip() or "\x00" in q:
             raise BadRequest("q must contain search words.", field="q")
         if session_id and not rules.is_uuid(session_id):
             raise SessionNotFound()
         session = uuid.UUID(session_id) if session_id else None
-        found = (await caller.read(_SEARCH, q, session, limit, offset))[0]
+        found = (await caller.read(_SEARCH, q, session, limit, offset, cursor))[0]
         if found is None:
             raise SessionNotFound(session_id=session_id)
-        return SearchResponse(success=True, results=_hits.decode(found))
+        results = _hits.decode(found)
+        next_cursor = _places.decode(found)[-1].cursor if len(results) == limit else None
+        return SearchResponse(success=True, results=results, next_cursor=next_cursor)
 
     @post("/stop", status_code=200, responses=errors(404, 413, 422))
     async def stop(self, data: StopRequest, user: CurrentUser, upstream: Upstream) -> StopResponse:

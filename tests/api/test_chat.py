@@ -229,6 +229,41 @@ async def test_search_finds_chinese_and_english(
     assert [r["content"] for r in english.json()["results"]] == ["Composition API rocks"]
 
 
+async def test_search_pages_by_cursor_through_writes_between_pages(
+    http: httpx.AsyncClient, alice: ApiUser, pg: asyncpg.Connection
+) -> None:
+    """`next_cursor` reads on from the last result: a result deleted and a new match written
+    between two pages neither skips a result nor shows one twice (by offset, both did)."""
+    session = await new_session(http, alice)
+    await pg.execute(
+        """insert into chat_messages (session_id, content, created_at)
+           select $1, 'pagination sample ' || g, now() - interval '1 hour' + g * interval '1 second'
+             from generate_series(1, 7) g""",
+        uuid.UUID(session["id"]),
+    )
+
+    async def page(**params: Any) -> dict[str, Any]:
+        response = await http.get("/api/chat/search", params={"q": "pagination", **params}, headers=alice.headers)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    first = await page(limit=3)
+    await pg.execute("delete from chat_messages where id = $1", uuid.UUID(first["results"][0]["id"]))
+    await pg.execute("delete from chat_messages where id = $1", uuid.UUID(first["results"][1]["id"]))
+    await pg.execute(
+        "insert into chat_messages (session_id, content) values ($1, 'pagination pagination new')",
+        uuid.UUID(session["id"]),
+    )
+    second = await page(limit=3, cursor=first["next_cursor"])
+    third = await page(limit=3, cursor=second["next_cursor"])
+    shown = [r["content"] for r in first["results"] + second["results"] + third["results"]]
+    assert shown == [f"pagination sample {g}" for g in range(7, 0, -1)]
+    assert third["next_cursor"] is None
+    forged = await http.get("/api/chat/search", params={"q": "pagination", "cursor": "W10"}, headers=alice.headers)
+    assert (forged.status_code, error_of(forged)["code"]) == (422, "InvalidCursor")
+
+
 async def test_stop_cancels_the_answer_in_flight(
     http: httpx.AsyncClient, alice: ApiUser, worker: Worker, fake: FakeScope, pg: asyncpg.Connection
 ) -> None:

@@ -160,7 +160,7 @@ async def test_aal1_reads_no_path_or_search_and_asks_no_answer_branch_or_revocat
     )
     reads = {
         "path": "select count(*) from chat_path($1::uuid)",
-        "search": "select count(*) from search_message_hits('secret', $1::uuid, 10, 0)",
+        "search": "select count(*) from search_message_hits('secret', $1::uuid, 10, 0, null)",
     }
     for aal, seen in (("aal1", 0), ("aal2", 2)):
         async with as_user(db, user, aal=aal):

@@ -56,6 +56,7 @@ COLUMNS = (
     "days",
     "action",
     "details",
+    "after",
 )
 # The functions the web app calls (and two it must not reach), so hostile arguments get to their SQL.
 RPCS = (

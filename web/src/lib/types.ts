@@ -137,6 +137,8 @@ export interface SearchHit {
   role_id: string | null
   created_at: string
   rank: number
+  /** Where the hit stands in the search's order: the next page is read `after` it. */
+  cursor: string
 }
 
 export const MESSAGE_COLUMNS =
