@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import asyncpg
 import pytest
 
 from tests.db.actors import Actor, acting_as, create_user
 from tests.db.refusals import refusal
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+_BEFORE_FOLD = (MIGRATIONS / "20261205170070_full_width_letters_and_digits_are_searched_as_ascii.sql").read_text()
+_FOLD = (MIGRATIONS / "20261206100090_accents_are_folded_in_search.sql").read_text()
 
 FILLER_ZH = ["今天天气很好", "我们去公园散步", "请帮我写一首诗", "这个问题很有意思", "晚饭吃什么", "学习编程需要耐心"]
 FILLER_EN = ["hello there", "please explain closures", "what is the weather", "write a short poem", "thanks a lot"]
@@ -209,3 +215,52 @@ async def test_full_width_letters_and_digits_are_found_as_ascii_and_the_other_wa
     assert await _search(db, user, "２０２４") == both
     assert await _search(db, user, "2024年计划") == ["学习Ｐｙｔｈｏｎ的２０２４年计划"]
     assert await _search(db, user, "カタカナ") == ["ｶﾀｶﾅ 半角"]
+
+
+async def test_accents_are_folded_in_the_messages_and_the_search_alike(db: asyncpg.Connection) -> None:
+    """`cafe` finds `café` and `résumé` finds `resume`: a word typed without its accents (or with them,
+    or with a combining accent after the letter) is the same word."""
+    user = await create_user(db, "accents")
+    session = await db.fetchval("insert into chat_sessions (user_id) values ($1) returning id", user)
+    for text in ("Un café à Paris", "my resume draft", "Straße und Ærø", "naïve 天气 e\u0301clair"):
+        await db.execute(
+            "insert into chat_messages (session_id, user_id, content) values ($1, $2, $3)", session, user, text
+        )
+    assert await _search(db, user, "cafe") == ["Un café à Paris"]
+    assert await _search(db, user, "CAFÉ") == ["Un café à Paris"]
+    assert await _search(db, user, "résumé") == ["my resume draft"]
+    assert await _search(db, user, "strasse aero") == ["Straße und Ærø"]
+    assert await _search(db, user, "naive 天气") == ["naïve 天气 e\u0301clair"]
+    assert await _search(db, user, "éclair") == ["naïve 天气 e\u0301clair"]
+    assert await _search(db, user, "e\u0301clair") == ["naïve 天气 e\u0301clair"]
+
+
+async def test_the_fold_reaches_messages_stored_before_it_and_moves_no_updated_at(db: asyncpg.Connection) -> None:
+    """20261206100090 computes again the stored vectors its fold changes, and those only."""
+    old_document = re.search(r"create or replace function public\.search_document.*?\$\$;", _BEFORE_FOLD, re.S)
+    assert old_document is not None
+    await db.execute(old_document.group(0))  # the vectors as they were stored before the fold
+    user = await create_user(db, "storedearlier")
+    session = await db.fetchval("insert into chat_sessions (user_id) values ($1) returning id", user)
+    for text in ("Un café à Paris", "plain ascii text", "天气很好"):
+        await db.execute(
+            "insert into chat_messages (session_id, user_id, content, updated_at) values ($1, $2, $3, '2026-01-01')",
+            session,
+            user,
+            text,
+        )
+    stale = await db.fetch(
+        'select search_vector, xmin::text as x from chat_messages where user_id = $1 order by content collate "C"',
+        user,
+    )
+    await db.execute(_FOLD)
+    assert await _search(db, user, "cafe") == ["Un café à Paris"]
+    after = await db.fetch(
+        "select content, search_vector, xmin::text as x, updated_at from chat_messages where user_id = $1"
+        ' order by content collate "C"',
+        user,
+    )
+    rewritten = [a["content"] for a, s in zip(after, stale, strict=True) if a["x"] != s["x"]]
+    assert rewritten == ["Un café à Paris"]  # the ASCII and the Chinese messages were not touched
+    assert after[0]["search_vector"] != stale[0]["search_vector"]
+    assert {str(r["updated_at"].date()) for r in after} == {"2026-01-01"}
