@@ -9,7 +9,7 @@
 --
 -- Now an answer is under way once it has written anything its user saw: text (`streaming`),
 -- thinking (`reasoning`), or an earlier attempt's text kept aside at a takeover (`answer_retakes`,
--- 20261206050000). Everything else is unchanged: a question whose answer has written nothing is
+-- 20261206100020). Everything else is unchanged: a question whose answer has written nothing is
 -- released, a started one settles its reservation (charged what was reserved), whichever row goes
 -- first.
 

@@ -2,13 +2,13 @@
 -- again. A worker sends a finish again when the connection that carried it was lost after it
 -- committed (20261205164830); the row is recognised by the finish's attempt, status, text, error and
 -- response time. A retake's finish with no text of its own ends its row with the text the attempt
--- before had written (20261206050000), so the row's text is not the finish's: sent again, it was
+-- before had written (20261206100020), so the row's text is not the finish's: sent again, it was
 -- taken for a row another worker or a stop had ended, and the worker wrote it off as a lost lease
 -- and never told its subscribers the answer was done (they found it final only by reading the row).
 --
 -- Now a finish with no text and no thinking of its own is also known by a row that ended so
 -- (`cancelled` or `error`, a retaken attempt); attempt, status, error and response time still
--- identify it. `worker_flush` is 20261206050030's with that condition.
+-- identify it. `worker_flush` is 20261206100050's with that condition.
 
 create or replace function public.worker_flush(worker text, lease_seconds double precision, updates jsonb)
 returns table (id uuid, cancel_requested boolean)
