@@ -52,6 +52,7 @@ const en: typeof zh = {
     noResults: 'No matching messages', moreResults: 'More results', noSessions: 'No chats yet', messages: '{n} messages', open: 'Open',
     archived: 'Archived', clear: 'Clear search', searchFailed: 'Search failed', user: 'Me', assistant: 'AI',
     searchTooLong: 'A search is at most 1000 characters: shorten it',
+    searchStale: 'These results are out of date: search again',
   },
   roles: {
     title: 'AI personas', builtIn: 'Built-in', mine: 'Mine', create: 'Create persona', name: 'Name', description: 'Description',

@@ -49,6 +49,7 @@ export default {
     noResults: '没有找到匹配的消息', moreResults: '更多结果', noSessions: '还没有聊天记录', messages: '{n} 条消息', open: '打开',
     archived: '已归档', clear: '清除搜索', searchFailed: '搜索失败', user: '我', assistant: 'AI',
     searchTooLong: '搜索内容最多 1000 个字符，请缩短',
+    searchStale: '搜索结果已过期，请重新搜索',
   },
   roles: {
     title: 'AI 角色', builtIn: '内置角色', mine: '我的角色', create: '创建角色', name: '名称', description: '描述',

@@ -39,6 +39,7 @@ const REFUSALS: Record<string, string> = {
   TooManyKeys: 'keys.tooMany',
   GuestNotAllowed: 'keys.guestsNone',
   SearchTooLong: 'history.searchTooLong',
+  InvalidCursor: 'history.searchStale', // a further page asked with a cursor this search did not give
   RoleNotFound: 'roles.unavailable',
 }
 
