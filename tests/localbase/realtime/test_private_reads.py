@@ -21,7 +21,7 @@ import pytest
 from realtime import AsyncRealtimeClient
 
 from tests.conftest import LocalStack, channel_options
-from tests.localbase.realtime.conftest import RealtimeUser, eventually, mint, subscribed
+from tests.localbase.realtime.conftest import RealtimeUser, eventually, mint, new_session, subscribed
 
 # Topic prefixes only these tests' policies name: presence-only topics are readable (and
 # trackable) for presence, broadcast-only ones for broadcasts.
@@ -135,6 +135,27 @@ async def test_a_refreshed_token_that_loses_a_read_the_channel_had_closes_it(
     assert states[0][0].value == "SUBSCRIBED"
 
     await client.set_auth(mint(stack, claims))  # presence still readable, broadcasts no longer
+    await eventually(lambda: len(states) > 1, what="the channel's close")
+    assert states[1][0].value == "CHANNEL_ERROR"
+    assert f"You no longer have permission to read from this Channel topic: {topic}" in states[1][1]
+
+
+async def test_another_users_token_on_a_joined_chat_channel_closes_it(
+    pg: asyncpg.Connection,
+    alice: RealtimeUser,
+    bob: RealtimeUser,
+    realtime_client: Callable[..., AsyncRealtimeClient],
+) -> None:
+    # Realtime takes any valid token in access_token (no same-user rule) and re-reads the channel's
+    # policies with it: the product's chat channel is its owner's alone, so bob's token closes it.
+    topic = f"chat:{await new_session(pg, alice.id)}"
+    client = realtime_client(alice.access_token)
+    states: list[Any] = []
+    channel = client.channel(topic, _private())
+    await channel.subscribe(lambda state, error: states.append((state, str(error))))
+    await eventually(lambda: bool(states), what="the join")
+    assert states[0][0].value == "SUBSCRIBED"
+    await client.set_auth(bob.access_token)
     await eventually(lambda: len(states) > 1, what="the channel's close")
     assert states[1][0].value == "CHANNEL_ERROR"
     assert f"You no longer have permission to read from this Channel topic: {topic}" in states[1][1]
