@@ -74,10 +74,14 @@ class Broadcast:
         if len(parts) == 2:
             messages = _batch(body)
         elif len(parts) == 5 and parts[3] == "events":
-            private = (request.query_value("private") or "").lower() == "true"
-            is_json = "octet-stream" not in request.headers.get("content-type", "")
+            private = request.query_value("private") == "true"
+            if _is_binary(request.headers.get("content-type")):
+                # Raw bytes go out as bytes (kind 4), to vsn 2.0.0 sockets only, as Realtime sends them.
+                if not private or await self._authz.writable(claims, parts[2], "broadcast"):
+                    await self._send_binary(f"realtime:{parts[2]}", private, parts[4], body, None)
+                return
             try:
-                payload = protocol.loads(body) if is_json else {"data": body.hex()}
+                payload = protocol.loads(body)
             except Exception as exc:
                 raise HttpError(422, {"errors": {"payload": ["invalid JSON"]}}) from exc
             messages = [{"topic": parts[2], "event": parts[4], "payload": payload, "private": private}]
@@ -120,6 +124,20 @@ def _segments(request: Request) -> list[str]:
                     below.pop()
                 return [unquote(segment) for segment in below]
     return path.strip("/").split("/")
+
+
+_UNSUPPORTED = "Unsupported Media Type. Use application/json or application/octet-stream"
+
+
+def _is_binary(content_type: str | None) -> bool:
+    """Whether a single broadcast's body is bytes (application/octet-stream) rather than JSON
+    (application/json, or no Content-Type); any other media type is refused 415, as Realtime does."""
+    if not content_type:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media not in ("application/json", "application/octet-stream"):
+        raise HttpError(415, {"error": _UNSUPPORTED})
+    return media == "application/octet-stream"
 
 
 def _batch(body: bytes) -> list[dict[str, Any]]:

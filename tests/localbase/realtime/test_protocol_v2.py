@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
+import httpx
 import websockets
+from realtime import AsyncRealtimeClient
 
 from tests.conftest import LocalStack
-from tests.localbase.realtime.conftest import ws_url
+from tests.localbase.realtime.conftest import eventually, subscribed, ws_url
 
 
 def kind3(join_ref: str, ref: str, topic: str, event: str, payload: dict[str, object]) -> bytes:
@@ -112,3 +115,31 @@ async def test_a_leave_of_an_earlier_join_of_a_topic_leaves_the_newer_join_alone
         ]
         await ws.send(json.dumps(["2", "6", "realtime:stale", "phx_leave", {}]))
         assert (await _reply(ws, "6"))[4]["status"] == "ok"
+
+
+async def test_a_rest_broadcast_of_bytes_reaches_v2_sockets_as_bytes_and_v1_not_at_all(
+    stack: LocalStack, realtime_client: Callable[..., AsyncRealtimeClient]
+) -> None:
+    # realtime-py's http_send(bytes) posts application/octet-stream: Realtime relays the bytes as a
+    # binary broadcast (kind 4) to vsn 2.0.0 sockets, and to none of vsn 1.0.0, which cannot carry
+    # them; the gateway turned them into JSON {"data": "<hex>"} for both. Any other media type is 415.
+    heard: list[Any] = []
+    channel = realtime_client().channel("bytes-room").on_broadcast("*", heard.append)
+    await subscribed(channel)
+    url = f"{ws_url(stack.url)}/websocket?apikey={stack.anon_key}&vsn=2.0.0"
+    async with websockets.connect(url) as ws:
+        await ws.send(json.dumps(["1", "1", "realtime:bytes-room", "phx_join", {"config": {}}]))
+        assert (await _reply(ws, "1"))[4]["status"] == "ok"
+        await channel.http_send("blob", b"\x00\x01raw")
+        assert await ws.recv() == bytes([4, 19, 4, 0, 0]) + b"realtime:bytes-room" + b"blob" + b"\x00\x01raw"
+    await channel.http_send("json", {"n": 1})  # after the bytes: a v1 copy of them would come first
+    await eventually(lambda: bool(heard), what="the JSON broadcast")
+    assert [(h["event"], h["payload"]) for h in heard] == [("json", {"n": 1})]
+    async with httpx.AsyncClient() as http:
+        refused = await http.post(
+            f"{stack.url}/realtime/v1/api/broadcast/bytes-room/events/text",
+            content=b"hello",
+            headers={"content-type": "text/plain", "authorization": f"Bearer {stack.anon_key}"},
+        )
+    assert refused.status_code == 415
+    assert refused.json() == {"error": "Unsupported Media Type. Use application/json or application/octet-stream"}
