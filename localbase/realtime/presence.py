@@ -46,19 +46,23 @@ class Presence:
         )
 
     async def handle(self, channel: Channel, frame: protocol.Frame) -> None:
+        """A `presence` push, answered as Realtime's PresenceHandler answers it: the event in any
+        case; a push without one ok (nothing done); a track without a payload tracks {}; what
+        cannot be done (a private topic's track the policies refuse, an unknown event) a bare error."""
         payload = frame.payload if isinstance(frame.payload, dict) else {}
         event = payload.get("event")
         conn = channel.connection
+        if not isinstance(event, str):
+            await conn.reply(frame, "ok", {})
+            return
+        event = event.lower()
         if event == "track":
-            meta = payload.get("payload")
-            if not isinstance(meta, dict):
-                await conn.reply(frame, "error", {"reason": "presence payload must be an object"})
-                return
             if channel.private and not await self._authz.writable(channel.claims, channel.name, "presence"):
-                reason = (
-                    f"Unauthorized: You do not have permissions to track presence on this Channel topic: {channel.name}"
-                )
-                await conn.reply(frame, "error", {"reason": reason})
+                await conn.reply(frame, "error", {})
+                return
+            meta = payload.get("payload", {})  # absent: {}; present but null: refused
+            if not isinstance(meta, dict):
+                await conn.reply(frame, "error", {"reason": "Presence track payload must be a map"})
                 return
             await conn.reply(frame, "ok", {})
             await self.track(channel, meta)
@@ -66,7 +70,7 @@ class Presence:
             await conn.reply(frame, "ok", {})
             await self.forget(channel)
         else:
-            await conn.reply(frame, "error", {"reason": "unknown presence event"})
+            await conn.reply(frame, "error", {})
 
     async def track(self, channel: Channel, fields: dict[str, Any]) -> None:
         if channel.presence_key is None:

@@ -35,3 +35,37 @@ async def test_presence_sync_between_two_clients(realtime_client: Callable[..., 
     await eventually(lambda: "visitor" not in watcher.presence_state(), what="the leave")
     assert [key for key, _ in joins] == ["visitor", "visitor"]
     assert [key for key, _ in leaves][-1] == "visitor"
+
+
+async def test_presence_pushes_are_answered_as_realtime_answers_them(
+    realtime_client: Callable[..., AsyncRealtimeClient],
+) -> None:
+    # Realtime lower-cases the event, tracks a missing payload as {}, answers a push without an
+    # event ok (nothing done) and anything else it cannot do with a bare error; the gateway refused
+    # the first three and worded the rest its own way.
+    watcher = realtime_client().channel("presence-pushes", channel_options(presence={"key": "w", "enabled": True}))
+    watcher.on_presence_sync(lambda: None)
+    await subscribed(watcher)
+    tracker = realtime_client().channel("presence-pushes", channel_options(presence={"key": "t", "enabled": True}))
+    await subscribed(tracker)
+
+    async def answer(payload: dict[str, Any]) -> tuple[str, Any]:
+        push = await tracker.push("presence", payload)
+        await eventually(lambda: push.received_resp is not None, what=f"the reply to {payload}")
+        assert push.received_resp is not None
+        status, response = push.received_resp
+        return status.value, response
+
+    assert (await answer({"event": "TRACK", "payload": {"mood": "up"}}))[0] == "ok"
+    await eventually(lambda: "t" in watcher.presence_state(), what="the upper-case track")
+    assert (await answer({"event": "track"}))[0] == "ok"
+    await eventually(
+        lambda: [sorted(m) for m in watcher.presence_state().get("t", [])] == [["presence_ref"]],
+        what="the track without a payload, as {}",
+    )
+    assert (await answer({}))[0] == "ok"
+    assert await answer({"event": "track", "payload": "x"}) == (
+        "error",
+        {"reason": "Presence track payload must be a map"},
+    )
+    assert await answer({"event": "wave"}) == ("error", {})
