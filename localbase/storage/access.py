@@ -13,6 +13,7 @@ both answer a 42501 (a policy's, or a trigger's that binds every writer) as stor
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -54,6 +55,7 @@ class Caller:
 
 
 ANON_CLAIMS = '{"role": "anon"}'
+_EXPIRED = '"exp" claim timestamp check failed'  # jose's words, as storage-api answers an expired JWT
 
 
 class Access:
@@ -73,8 +75,15 @@ class Access:
         except RestError as exc:
             if optional:
                 return self.anon()
-            raise access_denied(exc.message) from exc
-        return _caller(identity)
+            raise access_denied(_EXPIRED if exc.code == "PGRST303" else exc.message) from exc
+        caller, exp = _caller(identity)
+        # storage-api verifies with jose and no clock tolerance: past `exp` is refused at once,
+        # where the shared verifier allows REST's 30 s of skew.
+        if exp is not None and exp <= time.time():
+            if optional:
+                return self.anon()
+            raise access_denied(_EXPIRED)
+        return caller
 
     def anon(self) -> Caller:
         return Caller("anon", ANON_CLAIMS, None)
@@ -112,9 +121,12 @@ async def probe(access: Access, caller: Caller, operation: str, sql: str, *args:
         return
 
 
-def _caller(identity: Identity) -> Caller:
+def _caller(identity: Identity) -> tuple[Caller, float | None]:
+    """The caller and its token's `exp` (None without one)."""
     # The claims literal is the verified claims JSON, quoted for SQL; unquote it to read `sub`.
     claims_json = identity.claims_literal[1:-1].replace("''", "'")
     claims = msgspec.json.decode(claims_json)
     sub = claims.get("sub") if isinstance(claims, dict) else None
-    return Caller(identity.role, claims_json, sub if isinstance(sub, str) and sub else None)
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    caller = Caller(identity.role, claims_json, sub if isinstance(sub, str) and sub else None)
+    return caller, float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from storage3.exceptions import StorageApiError
+from supabase import create_client
 
 from core.jwt import encode
 from tests.conftest import LocalStack
@@ -326,7 +328,10 @@ def test_bad_jwts_and_bad_signed_urls(http: httpx.Client, limited: str, stack: L
     denied = _error(httpx.get(f"{base}/bucket", headers={"Authorization": f"Bearer {forged}"}), "403", "AccessDenied")
     assert denied["error"] == "Unauthorized"
     expired_jwt = encode({"role": "service_role", "exp": int(time.time()) - 3600}, stack.jwt_secret)
-    _error(httpx.get(f"{base}/bucket", headers={"Authorization": f"Bearer {expired_jwt}"}), "403", "AccessDenied")
+    lapsed = _error(
+        httpx.get(f"{base}/bucket", headers={"Authorization": f"Bearer {expired_jwt}"}), "403", "AccessDenied"
+    )
+    assert lapsed["message"] == '"exp" claim timestamp check failed'
     signed = http.post(f"/object/sign/{limited}/s.txt", json={"expiresIn": "60"}).json()["signedURL"]
     assert httpx.get(f"{base}{signed}").content == b"signed"
     token = signed.split("token=")[1]
@@ -345,6 +350,23 @@ def test_bad_jwts_and_bad_signed_urls(http: httpx.Client, limited: str, stack: L
     _error(http.post(f"/object/sign/{limited}/s.txt", json={"expiresIn": 0}), "400", "InvalidRequest")
     missing_route = http.get("/nothing/here")
     _error(missing_route, "404", "InvalidRequest", http_status=404)
+
+
+def test_a_bearer_past_its_exp_is_refused_at_once_as_storage_api_does(
+    http: httpx.Client, limited: str, stack: LocalStack
+) -> None:
+    # storage-api verifies with jose and no clock tolerance: a token is refused the second its `exp`
+    # passes ('"exp" claim timestamp check failed'); the gateway took REST's 30 s of skew, so a
+    # token 10 s past exp still listed, uploaded and deleted. A route that takes no JWT as anon
+    # (GET /object/<bucket>/<key>) reads as anon.
+    http.post(f"/object/{limited}/e.txt", content=b"e", headers={"content-type": "text/plain"})
+    lapsed = encode({"role": "service_role", "exp": int(time.time()) - 10}, stack.jwt_secret)
+    with pytest.raises(StorageApiError) as refused:
+        create_client(stack.url, lapsed).storage.list_buckets()
+    assert (refused.value.status, refused.value.code) == ("403", "Unauthorized")
+    assert refused.value.message == '"exp" claim timestamp check failed'
+    as_anon = httpx.get(f"{stack.url}/storage/v1/object/{limited}/e.txt", headers={"Authorization": f"Bearer {lapsed}"})
+    assert (as_anon.status_code, as_anon.content) == (200, b"e")  # a public bucket's file, read as anon
 
 
 def test_a_signed_url_that_outlives_year_9999_downloads(http: httpx.Client, limited: str, stack: LocalStack) -> None:
