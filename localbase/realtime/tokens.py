@@ -62,7 +62,7 @@ def _decoded(token: str, keys: KeySet) -> dict[str, Any]:
         raise TokenError("InvalidJWTToken", message) from exc
     except JwtError as exc:
         if exc.code == "JwtSignatureError":
-            raise TokenError("InvalidJWTToken", "Failed to validate JWT signature") from exc
+            raise TokenError("JwtSignatureError", "Failed to validate JWT signature") from exc
         raise TokenError("MalformedJWT", "The token provided is not a valid JWT") from exc
 
 

@@ -135,3 +135,19 @@ async def test_a_token_long_expired_says_how_long_ago_at_join_and_on_refresh(
     await eventually(lambda: bool(refused), what="the refused join")
     assert refused[0][0] == "CHANNEL_ERROR"
     assert re.search(r"InvalidJWTToken: Token has expired 1[2-9]\d seconds ago", refused[0][1]), refused[0][1]
+
+
+async def test_a_join_with_a_forged_token_names_the_signature(
+    stack: LocalStack, realtime_client: Callable[..., AsyncRealtimeClient]
+) -> None:
+    # Realtime answers a token whose signature fails with JwtSignatureError (join's reason), not
+    # InvalidJWTToken, which it keeps for an expired token or one without role and exp.
+    token = mint(stack, {"role": "authenticated", "sub": "x", "exp": int(time.time()) + 3600})
+    forged = token[:-4] + ("BBBB" if token.endswith("AAAA") else "AAAA")
+    client = realtime_client()
+    await client.set_auth(forged)
+    refused: list[Any] = []
+    await client.channel("forged-join").subscribe(lambda state, error: refused.append((state.value, str(error))))
+    await eventually(lambda: bool(refused), what="the refused join")
+    assert refused[0][0] == "CHANNEL_ERROR"
+    assert "JwtSignatureError: Failed to validate JWT signature" in refused[0][1], refused[0][1]
