@@ -97,13 +97,15 @@ class Broadcast:
             )
 
     def _caller(self, request: Request) -> dict[str, Any]:
-        token = request.bearer()
-        if not token:
-            raise HttpError(401, {"message": "API key is missing"})
+        """The bearer's claims (else the apikey header's), or 401 {"message": "Unauthorized"} for
+        any token Realtime would not take, as its AuthTenant plug answers."""
+        token = request.bearer() or request.headers.get("apikey")
         try:
+            if not token:
+                raise TokenError("MissingAPIKey", "API key is missing")
             return verify(token, self._keys)
         except TokenError as exc:
-            raise HttpError(401, {"message": exc.message}) from exc
+            raise HttpError(401, {"message": "Unauthorized"}) from exc
 
 
 def _segments(request: Request) -> list[str]:

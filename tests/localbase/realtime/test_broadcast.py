@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 from realtime import AsyncRealtimeClient
+from realtime.exceptions import RealtimeHTTPError
 
 from tests.conftest import LocalStack, channel_options
-from tests.localbase.realtime.conftest import RealtimeUser, eventually, new_session, subscribed
+from tests.localbase.realtime.conftest import RealtimeUser, eventually, mint, new_session, subscribed
 
 
 async def test_broadcast_reaches_others_and_self_only_when_asked(
@@ -181,3 +184,21 @@ async def test_an_event_the_channel_does_not_handle_gets_no_reply(
     untracked = await channel.push("presence", {"event": "untrack"})
     await eventually(lambda: untracked.received_resp is not None, what="the untrack's reply, after the first's")
     assert unhandled.received_resp is None
+
+
+async def test_a_rest_broadcast_with_a_token_realtime_refuses_is_401_unauthorized(
+    stack: LocalStack, realtime_client: Callable[..., AsyncRealtimeClient]
+) -> None:
+    # Realtime's REST API answers any token it cannot take (none, forged, expired, without role or
+    # exp) 401 {"message": "Unauthorized"} (RealtimeWeb.AuthTenant); the gateway said why in its own
+    # words, which realtime-py's http_send raised as the error's message.
+    for token in (
+        stack.anon_key[:-4] + ("BBBB" if stack.anon_key.endswith("AAAA") else "AAAA"),
+        mint(stack, {"role": "anon", "exp": int(time.time()) - 60}),
+        mint(stack, {"role": "anon"}),
+    ):
+        client = realtime_client()
+        await client.set_auth(token)
+        with pytest.raises(RealtimeHTTPError) as refused:
+            await client.channel("rest-refused").http_send("e", {"n": 1})
+        assert (refused.value.status, refused.value.message) == (401, "Unauthorized")
