@@ -304,7 +304,13 @@ def parse_request(body: Any, max_chars: int, *, continuing: bool = False) -> Ask
     # again, images included) ride with the question, unless the request continues its session
     # (whose questions keep their own: its earlier messages are checked, not used).
     earlier: list[RequestFile] = []
-    context = [_message(message, at, None if continuing else earlier) for at, message in enumerate(messages[:-1])]
+    context = []
+    for at, message in enumerate(messages[:-1]):
+        before = len(earlier)
+        turn = _message(message, at, None if continuing else earlier)
+        if turn["role"] == "user" and not turn["content"].strip() and len(earlier) > before:
+            turn["content"] = "\n".join(f.name for f in earlier[before:])  # files alone: named, as a question is
+        context.append(turn)
     before = len(earlier)
     last = _message(messages[-1], len(messages) - 1, earlier)  # its files numbered on from the earlier ones
     own, earlier = earlier[before:], earlier[:before]

@@ -442,3 +442,25 @@ async def test_a_stored_file_deleted_before_the_question_could_list_it_is_stored
     [listed] = json.loads(await pg.fetchval("select attachments from chat_messages where id = $1", uuid.UUID(second)))
     assert await pg.fetchval("select count(*) from chat_messages where id = $1", uuid.UUID(first)) == 0
     assert await pg.fetchval("select count(*) from storage.objects where name = $1", listed["path"]) == 1
+
+
+async def test_an_earlier_turn_of_files_alone_is_named_by_its_files_as_the_question_is(
+    sdk: openai.AsyncOpenAI, fake: FakeScope, pg: asyncpg.Connection, alice: ApiUser
+) -> None:
+    """A user message holds text (chat_messages_user_text): a question of files alone is named by
+    them. An earlier turn of files alone reached the model as an empty user message, and its files,
+    carried on the question, named by nothing in the conversation."""
+    earlier: list[Any] = [
+        {"role": "user", "content": [image(data_uri(44, 33))]},
+        {"role": "assistant", "content": "A red picture."},
+        {"role": "user", "content": "Which file was that?"},
+    ]
+    done = await sdk.chat.completions.create(model="qwen-turbo", messages=earlier)
+    assert done.choices[0].message.content
+    context = await pg.fetchval(
+        "select c.messages from question_contexts c join chat_messages q on q.id = c.message_id where q.user_id = $1",
+        alice.id,
+    )
+    assert json.loads(context)[0] == {"role": "user", "content": "image-1.png"}
+    sent = [b for b in await fake_received(fake.base_url) if "input" in b][-1]["input"]["messages"]
+    assert all(m["content"] for m in sent)
