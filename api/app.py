@@ -19,7 +19,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from api.audit import SecurityEvents, audited_to_response
 from api.compat.errors import to_openai_response
-from api.compat.routes import openai_router
+from api.compat.routes import OPENAI_SDK_HEADERS, openai_router
 from api.database import CallerDatabase
 from api.deps import DEPENDENCIES
 from api.docs import assets_router, render_plugins
@@ -94,8 +94,20 @@ def create_app(settings: Settings | None = None) -> Litestar:
         cors_config=CORSConfig(
             allow_origins=list(settings.api.cors_origins),
             allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=["authorization", "content-type", "x-request-id", "x-chatgalaxy-session"],
-            expose_headers=["x-request-id", "retry-after", "x-chatgalaxy-message", "x-chatgalaxy-files-left-out"],
+            allow_headers=[
+                "authorization",
+                "content-type",
+                "x-request-id",
+                "x-chatgalaxy-session",
+                *OPENAI_SDK_HEADERS,
+            ],
+            expose_headers=[
+                "x-request-id",
+                "retry-after",
+                "x-should-retry",
+                "x-chatgalaxy-message",
+                "x-chatgalaxy-files-left-out",
+            ],
             max_age=86400,
         ),
         openapi_config=OpenAPIConfig(

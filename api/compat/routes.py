@@ -64,6 +64,25 @@ async def retrieve_model(
 
 
 FILES_LEFT_OUT = "X-ChatGalaxy-Files-Left-Out"
+# What the openai SDKs send with every request besides the key (their x-stainless-* platform and retry
+# headers, the organization and project they may name) and the Idempotency-Key README asks for: a
+# browser's preflight (openai-node with dangerouslyAllowBrowser) must let them through (api/app.py).
+OPENAI_SDK_HEADERS = (
+    "idempotency-key",
+    "openai-organization",
+    "openai-project",
+    "openai-beta",
+    "x-stainless-arch",
+    "x-stainless-lang",
+    "x-stainless-os",
+    "x-stainless-package-version",
+    "x-stainless-retry-count",
+    "x-stainless-read-timeout",
+    "x-stainless-runtime",
+    "x-stainless-runtime-version",
+    "x-stainless-timeout",
+    "x-stainless-helper-method",
+)
 
 
 @post("/chat/completions", status_code=200, media_type="text/event-stream")  # JSON answers say so themselves

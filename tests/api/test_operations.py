@@ -112,3 +112,33 @@ async def test_the_schema_documents_each_operations_errors_in_the_envelope_they_
     # What the schema says is what comes: a refused role in the documented envelope.
     refused = await http.post("/api/roles", json={"name": " ", "system_prompt": "p"}, headers=alice.headers)
     assert (refused.status_code, set(refused.json())) == (422, {"success", "error", "request_id"})
+
+
+async def test_cors_preflight_for_an_openai_sdk_in_a_browser(http: httpx.AsyncClient) -> None:
+    """The openai SDKs send their x-stainless-* headers with every request (openai-node in a browser,
+    with dangerouslyAllowBrowser, from an origin in API_CORS_ORIGINS), and README tells clients to
+    send Idempotency-Key: the preflight refused them all (400 'Disallowed CORS headers'), so no
+    browser client could call /v1 at all."""
+    sdk_headers = (
+        "authorization,content-type,idempotency-key,x-chatgalaxy-session,x-stainless-arch,x-stainless-lang,"
+        "x-stainless-os,x-stainless-package-version,x-stainless-retry-count,x-stainless-runtime,"
+        "x-stainless-runtime-version,x-stainless-timeout"
+    )
+    response = await http.options(
+        "/v1/chat/completions",
+        headers={
+            "Origin": "http://localhost:3000",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": sdk_headers,
+        },
+    )
+    assert response.status_code in (200, 204), response.text
+    assert response.headers["access-control-allow-origin"] == "http://localhost:3000"
+    allowed = {h.strip().lower() for h in response.headers["access-control-allow-headers"].split(",")}
+    assert set(sdk_headers.split(",")) <= allowed
+    # what the SDK reads to decide a retry must be readable too: a browser hid x-should-retry, so the
+    # SDK retried a stored question's failure that said not to (asking it again, charged again)
+    refused = await http.post("/v1/chat/completions", json={}, headers={"Origin": "http://localhost:3000"})
+    assert refused.headers["x-should-retry"] == "false"
+    exposed = {h.strip().lower() for h in refused.headers["access-control-expose-headers"].split(",")}
+    assert {"x-should-retry", "retry-after", "x-request-id", "x-chatgalaxy-message"} <= exposed
