@@ -219,9 +219,9 @@ async def test_each_facade_read_serves_each_caller_their_own_rows_on_one_connect
                 assert others_role not in seen
                 by_id = "select facade.roles($1, $2, null)"
                 assert await caller.read_rows(RoleOut, by_id, uuid.UUID(others_role)) == []
-                hits = await caller.read_rows(SearchHit, "select facade.search($1, 'tangerine', null, 100, 0)")
+                hits = await caller.read_rows(SearchHit, "select facade.search($1, 'tangerine', null, 100, 0, null)")
                 assert {h.session_id for h in hits} == {sessions[user.id]}
-                assert (await caller.read("select facade.search($1, 'tangerine', $2, 100, 0)", uuid.UUID(other)))[
+                assert (await caller.read("select facade.search($1, 'tangerine', $2, 100, 0, null)", uuid.UUID(other)))[
                     0
                 ] is None
                 by_slug = await caller.read_rows(RoleOut, "select facade.roles($1, null, 'door-probe')")
