@@ -48,6 +48,19 @@ describe('snippet', () => {
   })
 })
 
+describe('snippet, with the text folded as the database folds it', () => {
+  it('highlights a word found without its accents, or in full-width letters', () => {
+    const text = `${'x'.repeat(100)} Un Café à Paris, ＰＹＴＨＯＮ and Straße ${'y'.repeat(100)}`
+    const hit = (query: string) => snippet(text, query, 20).filter((p) => p.hit).map((p) => p.text)
+    expect(hit('cafe')).toEqual(['Café'])
+    expect(hit('python')).toEqual(['ＰＹＴＨＯＮ'])
+    expect(hit('strasse')).toEqual(['Straße'])
+    expect(snippet('un cafe noir', 'café').filter((p) => p.hit).map((p) => p.text)).toEqual(['cafe'])
+    // the window is cut around the hit, in the text as written
+    expect(snippet(text, 'cafe', 20).map((p) => p.text).join('')).toContain('Un Café à Paris')
+  })
+})
+
 describe('readConfig', () => {
   it('prefers the runtime config written by the server', () => {
     const config = readConfig({ supabaseUrl: 'http://sb', supabaseAnonKey: 'k', apiUrl: 'http://api' }, {} as ImportMetaEnv)
