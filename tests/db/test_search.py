@@ -264,3 +264,20 @@ async def test_the_fold_reaches_messages_stored_before_it_and_moves_no_updated_a
     assert rewritten == ["Un café à Paris"]  # the ASCII and the Chinese messages were not touched
     assert after[0]["search_vector"] != stale[0]["search_vector"]
     assert {str(r["updated_at"].date()) for r in after} == {"2026-01-01"}
+
+
+async def test_a_chinese_word_after_a_minus_is_left_out_as_an_english_one_is(db: asyncpg.Connection) -> None:
+    """`天气 -公园` is weather without the park, as `weather -park` is: the minus of a CJK run was
+    dropped and the run ANDed, so it found only the messages holding both."""
+    user = await create_user(db, "excluder")
+    session = await db.fetchval("insert into chat_sessions (user_id) values ($1) returning id", user)
+    english = ("weather at the park", "weather today")
+    for text in ("今天天气很好", "天气好，去公园", *english, "公园 散步 天气", "去公园散步 天气"):
+        await db.execute(
+            "insert into chat_messages (session_id, user_id, content) values ($1, $2, $3)", session, user, text
+        )
+    assert await _search(db, user, "weather -park") == ["weather today"]
+    assert await _search(db, user, "天气 -公园") == ["今天天气很好"]
+    assert await _search(db, user, "天气 -公园散步") == sorted(["今天天气很好", "天气好，去公园", "公园 散步 天气"])
+    assert await _search(db, user, "天气 -园") == ["今天天气很好"]
+    assert await _search(db, user, "x-天气") == []  # a hyphen inside a word is no minus: x and 天气 both
