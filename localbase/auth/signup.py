@@ -40,16 +40,19 @@ async def signup(auth: Auth, call: Call) -> Reply:
     settings = auth.settings.localbase
     if settings.disable_signup:  # before anything else, guests included, as GoTrue
         raise unprocessable("signup_disabled", SIGNUP_DISABLED)
-    raw_email, password = call.text("email"), call.text("password")
+    raw_email, password, raw_phone = call.text("email"), call.text("password"), call.text("phone")
     data = call.mapping("data") or {}
-    if call.text("phone"):
-        raise PHONE_DISABLED
-    if not raw_email:  # neither email nor phone: GoTrue signs in a guest
+    if not raw_email and not raw_phone:  # neither email nor phone: GoTrue signs in a guest
         return await anonymous.sign_up(auth, call)
-    email = addresses.email(raw_email)
+    # GoTrue's order: the password (present, strong enough), one address, then its provider.
     if password is None:
         raise validation_failed("Signup requires a valid password")
     check_strength(password, settings)
+    if raw_email and raw_phone:
+        raise validation_failed("Only an email address or phone number should be provided on signup.")
+    if raw_phone:
+        raise PHONE_DISABLED
+    email = addresses.email(raw_email or "")
     redirect_to = safe_redirect(call.query("redirect_to"), settings)
     row = await auth.pool.fetchrow(Q["user_by_email"], email)
     if row is not None:

@@ -128,10 +128,39 @@ async def test_an_unusable_or_taken_username_gives_way_to_a_generated_one(anon: 
         assert row["username"] == f"user_{guest.user.id.replace('-', '')[:8]}", unusable
 
 
+PHONES_OFF = "Phone signups are disabled"
+
+
 def test_phone_sign_ups_are_disabled(stack: LocalStack) -> None:
     # Anonymous sign-ups (no email, no phone) are on for the product: see test_anonymous.py.
     headers = {"apikey": stack.anon_key, "X-Supabase-Api-Version": "2024-01-01"}
     phone = httpx.post(
-        f"{stack.url}/auth/v1/signup", headers=headers, json={"phone": "+8613800000000", "password": "x"}
+        f"{stack.url}/auth/v1/signup", headers=headers, json={"phone": "+8613800000000", "password": "password123"}
     )
     assert (phone.status_code, phone.json()["code"]) == (400, "phone_provider_disabled")
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "message"),
+    [
+        ({"email": "not-an-address"}, 400, "validation_failed", "Signup requires a valid password"),
+        ({"phone": "+8613800000000"}, 400, "validation_failed", "Signup requires a valid password"),
+        ({"phone": "+8613800000000", "password": "x"}, 422, "weak_password", None),
+        (
+            {"email": "both@example.com", "phone": "+8613800000000", "password": "password123"},
+            400,
+            "validation_failed",
+            "Only an email address or phone number should be provided on signup.",
+        ),
+        ({"phone": "+8613800000000", "password": "password123"}, 400, "phone_provider_disabled", PHONES_OFF),
+    ],
+)
+def test_sign_up_checks_its_fields_in_gotrues_order(
+    stack: LocalStack, body: dict[str, str], status: int, code: str, message: str | None
+) -> None:
+    # GoTrue's Signup: the password (present, then strong enough), one address, then the provider.
+    headers = {"apikey": stack.anon_key, "X-Supabase-Api-Version": "2024-01-01"}
+    answer = httpx.post(f"{stack.url}/auth/v1/signup", headers=headers, json=body)
+    assert (answer.status_code, answer.json()["code"]) == (status, code)
+    if message is not None:
+        assert answer.json()["message"] == message
