@@ -92,23 +92,26 @@ async def _existing(auth: Auth, user: User, data: dict[str, Any], redirect_to: s
 
 
 async def password_grant(auth: Auth, call: Call) -> Reply:
-    raw_email, password = call.text("email"), call.text("password")
-    if call.text("phone") and not raw_email:
-        raise PHONE_DISABLED
-    if not raw_email or password is None:
-        raise bad_request("invalid_credentials", INVALID_CREDENTIALS)
+    raw_email, password, raw_phone = call.text("email"), call.text("password"), call.text("phone")
+    # GoTrue's ResourceOwnerPasswordGrant: one address, its provider, the user, a ban, the password.
+    if raw_email and raw_phone:
+        raise validation_failed("Only an email address or phone number should be provided on login.")
+    if raw_phone:
+        raise unprocessable("phone_provider_disabled", "Phone logins are disabled")
+    if not raw_email:
+        raise validation_failed("missing email or phone")
     row = await auth.pool.fetchrow(Q["user_by_email"], raw_email.strip().lower())
     user = User.from_row(row) if row is not None else None
-    cost = auth.settings.localbase.bcrypt_cost
-    # No pooled connection is held while bcrypt runs.
-    if user is None or not await check_password(password, user.encrypted_password, cost):
-        if user is None:
-            await check_password(password, None, cost)  # same cost as a real check
-        _failed(call, "invalid_credentials", user)
-        raise bad_request("invalid_credentials", INVALID_CREDENTIALS)
-    if user.is_banned:
+    if user is not None and user.encrypted_password and user.is_banned:
         _failed(call, "user_banned", user)
         raise bad_request("user_banned", "User is banned")
+    cost = auth.settings.localbase.bcrypt_cost
+    # No pooled connection is held while bcrypt runs.
+    if user is None or not await check_password(password or "", user.encrypted_password, cost):
+        if user is None:
+            await check_password(password or "", None, cost)  # same cost as a real check
+        _failed(call, "invalid_credentials", user)
+        raise bad_request("invalid_credentials", INVALID_CREDENTIALS)
     if user.email_confirmed_at is None:
         _failed(call, "email_not_confirmed", user)
         raise bad_request("email_not_confirmed", "Email not confirmed")

@@ -6,12 +6,16 @@ from pathlib import Path
 from typing import Any, cast
 
 import asyncpg
+import httpx
 import pytest
 from supabase import Client
 from supabase_auth.errors import AuthApiError
 
 from tests.conftest import LocalStack
 from tests.localbase.auth.conftest import async_client, client, new_email, new_username
+
+PHONES_OFF = "Phone logins are disabled"
+BOTH = "Only an email address or phone number should be provided on login."
 
 
 def _signed_up(anon: Client, password: str = "password123") -> str:
@@ -42,6 +46,42 @@ def test_bad_credentials_are_invalid_credentials(anon: Client, case: str) -> Non
         anon.auth.sign_in_with_password({"email": email, "password": "wrong-password1"})
     assert (caught.value.status, caught.value.code) == (400, "invalid_credentials")
     assert caught.value.message == "Invalid login credentials"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "message"),
+    [
+        ({"phone": "+8613800000000", "password": "password123"}, 422, "phone_provider_disabled", PHONES_OFF),
+        (
+            {"email": "a@example.com", "phone": "+8613800000000", "password": "password123"},
+            400,
+            "validation_failed",
+            BOTH,
+        ),
+        ({"password": "password123"}, 400, "validation_failed", "missing email or phone"),
+    ],
+)
+def test_password_sign_in_checks_its_fields_as_gotrue(
+    stack: LocalStack, body: dict[str, str], status: int, code: str, message: str
+) -> None:
+    # GoTrue's ResourceOwnerPasswordGrant (internal/api/token.go).
+    answer = httpx.post(
+        f"{stack.url}/auth/v1/token?grant_type=password",
+        json=body,
+        headers={"apikey": stack.anon_key, "X-Supabase-Api-Version": "2024-01-01"},
+    )
+    assert (answer.status_code, answer.json()) == (status, {"code": code, "message": message})
+
+
+def test_a_ban_is_named_before_the_password_is_checked(stack: LocalStack, anon: Client) -> None:
+    # GoTrue finds the user, refuses a ban, and only then compares the password.
+    admin = client(stack, stack.service_role_key)
+    email = new_email()
+    user = admin.auth.admin.create_user({"email": email, "password": "password123", "email_confirm": True}).user
+    admin.auth.admin.update_user_by_id(user.id, {"ban_duration": "24h"})
+    with pytest.raises(AuthApiError) as caught:
+        anon.auth.sign_in_with_password({"email": email, "password": "wrong-password1"})
+    assert (caught.value.status, caught.value.code, caught.value.message) == (400, "user_banned", "User is banned")
 
 
 def test_failed_sign_in_is_logged_without_secrets(anon: Client, stack: LocalStack) -> None:
