@@ -116,7 +116,21 @@ async def password_grant(auth: Auth, call: Call) -> Reply:
         _failed(call, "email_not_confirmed", user)
         raise bad_request("email_not_confirmed", "Email not confirmed")
     async with auth.pool.acquire() as conn:
-        return Reply(200, await sessions.start(conn, auth, user.id, "password", call.request))
+        session = await sessions.start(conn, auth, user.id, "password", call.request)
+    weak = _weakness(password or "", auth)
+    return Reply(200, session if weak is None else {**session, "weak_password": weak})
+
+
+def _weakness(password: str, auth: Auth) -> dict[str, Any] | None:
+    """GoTrue signs in with a password the rules now refuse and says why (`weak_password`,
+    supabase-js's `weakPassword`), so the app can ask for a new one."""
+    try:
+        check_strength(password, auth.settings.localbase)
+    except AuthError as exc:
+        if exc.code != "weak_password":
+            return None
+        return {"message": exc.message, **exc.extra["weak_password"]}
+    return None
 
 
 def _failed(call: Call, reason: str, user: User | None) -> None:
