@@ -57,11 +57,14 @@ async def update_user(auth: Auth, call: Call) -> Reply:
     password = call.text("password")
     raw_email = call.text("email")
     new_email = addresses.email(raw_email) if raw_email else None
+    if password is not None:  # GoTrue validates the fields first
+        check_strength(password, settings)
+    if call.mapping("app_metadata") is not None:  # a user's own token is never an admin role's
+        raise forbidden("not_admin", "Updating app_metadata requires admin privileges")
     if password or (new_email and new_email != user.email):
         await _check_assurance(auth, user.id, session_id)
     password_hash = None
     if password is not None:
-        check_strength(password, settings)
         if await check_password(password, user.encrypted_password, settings.bcrypt_cost):
             raise unprocessable("same_password", "New password should be different from the old password.")
         password_hash = await hash_password(password, settings.bcrypt_cost)

@@ -146,3 +146,30 @@ def test_same_password_is_refused(stack: LocalStack) -> None:
     with pytest.raises(AuthApiError) as caught:
         anon.auth.update_user({"password": "password123"})
     assert (caught.value.status, caught.value.code) == (422, "same_password")
+
+
+def test_a_user_cannot_set_their_app_metadata(stack: LocalStack) -> None:
+    # GoTrue's UserUpdate: app_metadata from anyone but an admin role is 403 not_admin, and nothing
+    # of the request is applied (the local gateway answered 200 and dropped it).
+    member = client(stack)
+    email = _signed_up(member)
+    member.auth.sign_in_with_password({"email": email, "password": "password123"})
+    session = member.auth.get_session()
+    assert session is not None
+    answer = httpx.put(
+        f"{stack.url}/auth/v1/user",
+        json={"app_metadata": {"role": "admin"}, "data": {"nickname": "x"}},
+        headers={
+            "apikey": stack.anon_key,
+            "Authorization": f"Bearer {session.access_token}",
+            "X-Supabase-Api-Version": "2024-01-01",
+        },
+    )
+    assert (answer.status_code, answer.json()) == (
+        403,
+        {"code": "not_admin", "message": "Updating app_metadata requires admin privileges"},
+    )
+    user = member.auth.get_user()
+    assert user is not None
+    assert "role" not in user.user.app_metadata
+    assert "nickname" not in user.user.user_metadata
