@@ -18,7 +18,7 @@ from localbase.auth.calls import Auth, Call, Reply
 from localbase.auth.errors import EMAIL_EXISTS, AuthError, forbidden, unprocessable, validation_failed
 from localbase.auth.passwords import check_password, check_strength, hash_password
 from localbase.auth.queries import Q
-from localbase.auth.redirects import safe_redirect
+from localbase.auth.redirects import referrer
 from localbase.auth.tokens import verify_user_token
 from localbase.auth.users import User
 
@@ -90,7 +90,7 @@ async def update_user(auth: Auth, call: Call) -> Reply:
             await conn.execute(Q["end_sessions"], user.id, session_id, "others")
         mails: list[links.Mail] = []
         if new_email and not confirm:
-            redirect_to = safe_redirect(call.query("redirect_to"), settings)
+            redirect_to = referrer(call.request, settings)
             mails = await links.issue_email_change(conn, auth, User.from_row(row), new_email, redirect_to=redirect_to)
             row = await conn.fetchrow(Q["user_by_id"], user.id)
     for sent in mails:

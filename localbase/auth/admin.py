@@ -29,7 +29,7 @@ from localbase.auth.errors import (
 )
 from localbase.auth.passwords import check_strength, hash_password
 from localbase.auth.queries import Q
-from localbase.auth.redirects import safe_redirect
+from localbase.auth.redirects import referrer
 from localbase.auth.tokens import require_admin
 from localbase.auth.users import User
 
@@ -183,7 +183,7 @@ async def generate_link(auth: Auth, call: Call) -> Reply:
     if kind not in _LINK_KINDS:
         raise validation_failed("Invalid email action link type requested", status=422)
     user, token, link = await _prepare_link(auth, call, kind, call.mapping("data") or {})
-    redirect_to = safe_redirect(call.query("redirect_to"), auth.settings.localbase)
+    redirect_to = referrer(call.request, auth.settings.localbase)
     body = {
         **user.to_json(),
         "action_link": link,
@@ -202,7 +202,7 @@ async def _prepare_link(
     invite) takes one of the hour's mails first, so a refused invite keeps nothing."""
     settings = auth.settings.localbase
     email = addresses.email(call.text("email") or "")
-    redirect_to = safe_redirect(call.query("redirect_to"), settings)
+    redirect_to = referrer(call.request, settings)
     verification = _LINK_KINDS.get(kind, kind)
     async with auth.pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(Q["user_by_email"], email)

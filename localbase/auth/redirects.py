@@ -7,7 +7,8 @@ loopback IP literal passes whatever the site; any other IP literal, a host writt
 number, or an http(s) host of unusual characters never does; anything else must match one of
 additional_redirect_urls, globs compiled with "." and "/" as separators (gobwas/glob: `*` and `?`
 stop at them, `**` does not; `[...]`, `[!...]`, `{a,b}` and `\\` escapes), matched against the URL
-without its fragment. A refused URL falls back to the site URL.
+without its fragment. A request names it in a `redirect_to` header or query parameter, else its
+Referer header counts (`referrer`); a refused URL falls back to the site URL.
 """
 
 from __future__ import annotations
@@ -18,11 +19,22 @@ from functools import lru_cache
 from urllib.parse import SplitResult, urlsplit
 
 from core.settings import LocalbaseSettings
+from localbase.http import Request
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DECIMAL = re.compile(r"^[0-9]+\Z")
 _REGULAR_HOST = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?\Z")
 _LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0", "::"})  # noqa: S104 (names, not a bind)
+
+
+def referrer(request: Request, settings: LocalbaseSettings) -> str:
+    """GoTrue's GetReferrer: the `redirect_to` header or query parameter, else the Referer header,
+    each only when allowed, else the site URL."""
+    requested = request.headers.get("redirect_to") or request.query_value("redirect_to")
+    for candidate in (requested, request.headers.get("referer")):
+        if candidate and is_allowed(candidate, settings):
+            return candidate
+    return settings.site_url
 
 
 def safe_redirect(requested: str | None, settings: LocalbaseSettings) -> str:

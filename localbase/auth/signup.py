@@ -27,7 +27,7 @@ from localbase.auth.errors import (
 )
 from localbase.auth.passwords import check_password, check_strength, hash_password
 from localbase.auth.queries import Q
-from localbase.auth.redirects import safe_redirect
+from localbase.auth.redirects import referrer
 from localbase.auth.users import User, fake_user
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ async def signup(auth: Auth, call: Call) -> Reply:
     if raw_phone:
         raise PHONE_DISABLED
     email = addresses.email(raw_email or "")
-    redirect_to = safe_redirect(call.query("redirect_to"), settings)
+    redirect_to = referrer(call.request, settings)
     row = await auth.pool.fetchrow(Q["user_by_email"], email)
     if row is not None:
         return await _existing(auth, User.from_row(row), data, redirect_to)

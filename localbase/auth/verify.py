@@ -24,7 +24,7 @@ from localbase.auth.errors import (
     validation_failed,
 )
 from localbase.auth.queries import Q
-from localbase.auth.redirects import safe_redirect
+from localbase.auth.redirects import referrer
 from localbase.auth.users import User
 
 _KINDS = frozenset({"signup", "invite", "magiclink", "recovery", "email_change", "email"})
@@ -35,7 +35,7 @@ async def follow_link(auth: Auth, call: Call) -> Reply:
     """GET /verify: redeem the link and 303 to `redirect_to` with the session (or error, or for the
     first of an email change's two links the message to follow the other) in the fragment, marked
     `sb` as GoTrue marks its redirects."""
-    redirect_to = safe_redirect(call.query("redirect_to"), auth.settings.localbase)
+    redirect_to = referrer(call.request, auth.settings.localbase)
     kind = call.query("type") or ""
     fragment: dict[str, object]
     try:
@@ -166,7 +166,7 @@ async def otp(auth: Auth, call: Call) -> Reply:
     links.before_mail(auth, None)
     async with auth.pool.acquire() as conn:
         user = await insert_user(conn, new, unprocessable("email_exists", EMAIL_EXISTS), SAVE_USER_FAILED)
-    redirect_to = safe_redirect(call.query("redirect_to"), auth.settings.localbase)
+    redirect_to = referrer(call.request, auth.settings.localbase)
     link = mail.action_link(auth.url, token, "signup", redirect_to)
     await mail.send(auth.settings.localbase.mail_dir, email, "signup", user.id, token=token, link=link)
     return Reply(200, {})
@@ -179,7 +179,7 @@ async def _mail_existing(auth: Auth, call: Call, kind: str) -> bool:
         raise validation_failed("An email address is required")
     email = addresses.email(raw)
     settings = auth.settings.localbase
-    redirect_to = safe_redirect(call.query("redirect_to"), settings)
+    redirect_to = referrer(call.request, settings)
     async with auth.pool.acquire() as conn:
         row = await conn.fetchrow(Q["user_by_email"], email)
         if row is None:

@@ -169,3 +169,21 @@ def test_a_new_password_voids_the_links_and_codes_mailed_before_it(confirming_st
     assert again["otp"] != recovery["otp"]
     admin.auth.admin.update_user_by_id(user.id, {"password": "reset-by-admin-1"})
     assert _verified(confirming_stack, "recovery", email, again["otp"]) == (403, "otp_expired")
+
+
+def test_without_redirect_to_the_link_returns_to_the_referring_page(confirming_stack: LocalStack) -> None:
+    # GoTrue's GetReferrer: a redirect_to header or query first, then the Referer header, each only
+    # when allowed, else the site URL.
+    url = f"{confirming_stack.url}/auth/v1/signup"
+    headers = {"apikey": confirming_stack.anon_key, "X-Supabase-Api-Version": "2024-01-01"}
+    cases = [
+        ({"Referer": "http://127.0.0.1:3000/join?from=ad"}, "http://127.0.0.1:3000/join?from=ad"),
+        ({"Referer": "https://evil.example/x"}, "http://127.0.0.1:3000"),
+        ({"redirect_to": "http://127.0.0.1:3000/by-header", "Referer": "http://127.0.0.1:3000/r"}, None),
+    ]
+    for extra, expected in cases:
+        email = new_email()
+        answer = httpx.post(url, json={"email": email, "password": "password123"}, headers={**headers, **extra})
+        assert answer.status_code == 200
+        link = _mail_to(confirming_stack, email, "signup")["action_link"]
+        assert parse_qs(urlsplit(link).query)["redirect_to"] == [expected or "http://127.0.0.1:3000/by-header"]
