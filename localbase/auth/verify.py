@@ -29,6 +29,13 @@ from localbase.auth.users import User
 
 _KINDS = frozenset({"signup", "invite", "magiclink", "recovery", "email_change", "email"})
 _PHONE_KINDS = frozenset({"sms", "phone_change"})
+_OAUTH_ERRORS = {
+    400: "invalid_request",
+    401: "unauthorized_client",
+    403: "access_denied",
+    500: "server_error",
+    503: "temporarily_unavailable",
+}
 
 
 async def follow_link(auth: Auth, call: Call) -> Reply:
@@ -36,14 +43,20 @@ async def follow_link(auth: Auth, call: Call) -> Reply:
     first of an email change's two links the message to follow the other) in the fragment, marked
     `sb` as GoTrue marks its redirects."""
     redirect_to = referrer(call.request, auth.settings.localbase)
-    kind = call.query("type") or ""
+    kind, token = call.query("type") or "", call.query("token") or ""
+    if not kind:  # GoTrue's VerifyParams.Validate: answered, not redirected
+        raise validation_failed("Verify requires a verification type")
+    if not token:
+        raise validation_failed("Verify requires a token or a token hash")
     fragment: dict[str, object]
     try:
         if kind not in _KINDS:
-            raise forbidden("otp_expired", links.LINK_INVALID)
-        session = await _redeem(auth, call, kind, call.query("token") or "", email=None, message=links.LINK_INVALID)
+            raise validation_failed("Invalid email verification type")
+        session = await _redeem(auth, call, kind, token, email=None, message=links.LINK_INVALID)
     except AuthError as exc:
-        fragment = {"error": "access_denied", "error_code": exc.code, "error_description": exc.message}
+        fragment = {"error_code": exc.code, "error_description": exc.message}
+        if exc.status in _OAUTH_ERRORS:  # GoTrue's oauthErrorMap
+            fragment = {"error": _OAUTH_ERRORS[exc.status], **fragment}
     else:
         if session is None:
             fragment = {"message": links.ONE_OF_TWO}

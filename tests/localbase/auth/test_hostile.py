@@ -6,6 +6,7 @@ import base64
 import json
 import time
 import uuid
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import jwt
@@ -258,3 +259,29 @@ def test_a_banned_user_verifying_is_refused_403_as_gotrue(stack: LocalStack) -> 
     ):
         answer = httpx.post(f"{stack.url}/auth/v1/verify", json=body, headers={**V2024, "apikey": stack.anon_key})
         assert (answer.status_code, answer.json()) == (403, {"code": "user_banned", "message": "User is banned"})
+
+
+def test_following_a_link_is_checked_as_gotrue_checks_it(stack: LocalStack) -> None:
+    # GoTrue's GET /verify: a link without a type or a token is a 400 JSON error, not a redirect;
+    # other refusals redirect with the OAuth error of their status (400 invalid_request, 403
+    # access_denied), the error code and its description in the fragment.
+    url = f"{stack.url}/auth/v1/verify"
+    headers = {**V2024, "apikey": stack.anon_key}
+    untyped = httpx.get(url, params={"token": "x"}, headers=headers)
+    assert (untyped.status_code, untyped.json()) == (
+        400,
+        {"code": "validation_failed", "message": "Verify requires a verification type"},
+    )
+    tokenless = httpx.get(url, params={"type": "signup"}, headers=headers)
+    assert (tokenless.status_code, tokenless.json()) == (
+        400,
+        {"code": "validation_failed", "message": "Verify requires a token or a token hash"},
+    )
+    for kind, error, code, description in (
+        ("bogus", "invalid_request", "validation_failed", "Invalid email verification type"),
+        ("signup", "access_denied", "otp_expired", "Email link is invalid or has expired"),
+    ):
+        followed = httpx.get(url, params={"type": kind, "token": "x"}, headers=headers)
+        assert followed.status_code == 303
+        fragment = parse_qs(urlsplit(followed.headers["location"]).fragment, keep_blank_values=True)
+        assert fragment == {"error": [error], "error_code": [code], "error_description": [description], "sb": [""]}
