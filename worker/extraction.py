@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import io
+import re
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -120,13 +121,25 @@ def _pdf(blob: bytes, name: str, max_bytes: int, max_pages: int, in_time: Callab
             raise _too_complex(name, f"{len(pages)} pages, more than {max_pages}")
         for page in pages:
             in_time()
-            texts.append(page.extract_text(visitor_operand_before=each_operator) or "")
+            texts.append(_text(page.extract_text(visitor_operand_before=each_operator) or ""))
             size += len(texts[-1].encode()) + 2
             if size > max_bytes:
                 raise _too_long(name, max_bytes)
     except LimitReachedError as exc:  # a stream past pypdf's own bounds: heavy, not corrupt
         raise _too_complex(name, str(exc)) from exc
     return "\n\n".join(texts)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _text(read: str) -> str:
+    """pypdf's text as text: a font's ToUnicode map (written by whatever made the file) can map a glyph
+    to half of a UTF-16 pair, which pypdf passes through (two halves in two glyphs make their
+    character, one alone is U+FFFD, not the whole document unreadable), or to U+0000 (left out)."""
+    if _SURROGATE.search(read):
+        read = read.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return read.replace("\x00", "")
 
 
 def _docx(blob: bytes, name: str, max_bytes: int, in_time: Callable[[], None]) -> str:
