@@ -12,7 +12,7 @@ in the request) or as a short-lived signed Storage URL the provider downloads (L
 them, so an image is read once per worker, and sends inline, re-encoded, an image DashScope would
 refuse as stored (a GIF, a side under 10 px or past 200:1, too many bytes; its type, size and
 dimensions here say which).
-Documents (PDF, DOCX, TXT, Markdown) become their text, extracted off the event loop and kept by
+Documents (PDF, DOCX, TXT, Markdown, CSV) become their text, extracted off the event loop and kept by
 worker/documents.py, so a document is read and parsed once per worker; a document whose text cannot
 be read refuses the turn (`DocumentUnreadable`) rather than answering without it.
 

@@ -6,7 +6,7 @@ field's too, but not a tracked deletion's; then its text boxes' paragraphs), and
 with the cells tab-separated (a merged cell once, a cell's own paragraphs and nested tables on its
 row), content controls' content in its place, so
 the text in a table (a form, a schedule, figures) reaches the model as it does the reader's eyes.
-Text and Markdown in the encoding their editor saved them in (core/textfiles.py: a byte order mark's,
+Text, Markdown and CSV in the encoding their editor saved them in (core/textfiles.py: a byte order mark's,
 else UTF-8, else the least garbled of GB18030, Big5, Shift-JIS, EUC-JP, EUC-KR and Windows-1252).
 
 A document's text may take at most `max_bytes` (LLM_DOCUMENT_MAX_MB, in UTF-8), more than any model's
@@ -41,7 +41,8 @@ from core.textfiles import decode_text
 from worker.errors import AttachmentError
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-DOCUMENT_TYPES = frozenset({"application/pdf", "text/plain", "text/markdown", DOCX})
+TEXTS = ("text/plain", "text/markdown", "text/csv")  # read as text, in the encoding they were saved in
+DOCUMENT_TYPES = frozenset({"application/pdf", *TEXTS, DOCX})
 MAX_BYTES = 32 << 20  # LLM_DOCUMENT_MAX_MB's default
 MAX_PAGES = 2000  # LLM_DOCUMENT_MAX_PAGES's
 SECONDS = 30.0  # LLM_DOCUMENT_READ_SECONDS's
@@ -61,7 +62,7 @@ def extract(
     DocumentTooComplex when a PDF has more than `max_pages` pages, or a PDF or DOCX takes more than
     `seconds` to read."""
     try:
-        if mime_type in ("text/plain", "text/markdown"):
+        if mime_type in TEXTS:
             text = decode_text(blob)
             if text is None:
                 raise AttachmentError("DocumentUnreadable", f"{name}: not text in an encoding we read")

@@ -6,7 +6,7 @@ errors), then stored in the user's own folder of the private `attachments` bucke
 (Storage's policies decide, as for the web app's uploads), once per user and content
 (`content_path`: clients send every earlier image again on every turn), and attached to the question, so the
 worker answers it as any question with files: images to a vision model and billed, documents
-(PDF, Word, text, Markdown) read into the prompt, the plan's vision flag checked by admission.
+(PDF, Word, text, Markdown, CSV) read into the prompt, the plan's vision flag checked by admission.
 Links (`https://…`) and `file_id`s are refused: this service fetches no URL a client names and
 keeps no file store of OpenAI's kind. Files of earlier user messages (a client's whole conversation
 sent again) are the question's too, in the order sent; its context keeps the earlier turns' text.
@@ -44,8 +44,9 @@ EXTENSIONS = {
     DOCX: "docx",
     "text/plain": "txt",
     "text/markdown": "md",
+    "text/csv": "csv",
 }
-DOCUMENTS = ("application/pdf", DOCX, "text/plain", "text/markdown")
+DOCUMENTS = ("application/pdf", DOCX, "text/plain", "text/markdown", "text/csv")
 MAX_IMAGES = 8  # as the database's TooManyImages
 MAX_FILES = 10  # as the database's limit on a message's attachments
 MAX_IMAGE_BYTES = 10 * 1024 * 1024  # ImageTooLarge

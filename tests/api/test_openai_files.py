@@ -464,3 +464,15 @@ async def test_an_earlier_turn_of_files_alone_is_named_by_its_files_as_the_quest
     assert json.loads(context)[0] == {"role": "user", "content": "image-1.png"}
     sent = [b for b in await fake_received(fake.base_url) if "input" in b][-1]["input"]["messages"]
     assert all(m["content"] for m in sent)
+
+
+async def test_a_csv_document_is_taken_as_text(sdk: openai.AsyncOpenAI, fake: FakeScope, alice: ApiUser) -> None:
+    table = "region,q1\nEast,120\n西区,98\n"
+    question: list[Any] = [
+        {"type": "text", "text": "Which is larger (csv)?"},
+        document("text/csv", table.encode(), "t.csv"),
+    ]
+    done = await sdk.chat.completions.create(model="qwen-plus", messages=[{"role": "user", "content": question}])
+    assert done.choices[0].message.content
+    asked = [b["input"]["messages"][-1]["content"] for b in await fake_received(fake.base_url) if "input" in b]
+    assert any(isinstance(c, str) and f'<document name="t.csv">\n{table}\n</document>' in c for c in asked)

@@ -65,12 +65,15 @@ describe('fileType', () => {
     expect(fileType(file('PHOTO.JPG', ''))).toBe('image/jpeg')
     expect(fileType(file('scan.pdf', 'application/octet-stream'))).toBe('application/pdf')
     expect(fileType(file('log.txt', ''))).toBe('text/plain')
+    expect(fileType(file('sales.csv', 'text/csv'))).toBe('text/csv')
+    expect(fileType(file('sales.csv', 'application/vnd.ms-excel'))).toBe('text/csv') // Windows with Excel
+    expect(attachmentProblem(file('sales.csv', ''))).toBeNull()
   })
 
   it("keeps the browser's type when it is one we take, and a type we do not take is still refused", () => {
     expect(fileType(file('photo.jpg', 'image/png'))).toBe('image/png') // the bytes are checked downstream
-    expect(fileType(file('data.csv', 'text/csv'))).toBe('text/csv')
-    expect(attachmentProblem(file('data.csv', 'text/csv'))).toBe('type')
+    expect(fileType(file('data.xls', 'application/vnd.ms-excel'))).toBe('application/vnd.ms-excel')
+    expect(attachmentProblem(file('data.xls', 'application/vnd.ms-excel'))).toBe('type')
     expect(attachmentProblem(file('tool.exe', ''))).toBe('type')
     expect(attachmentProblem(file('image.png', 'image/bmp'))).toBe('type')
   })

@@ -16,6 +16,7 @@ export const ATTACHMENT_TYPES = [
   'application/pdf',
   'text/plain',
   'text/markdown',
+  'text/csv',
   'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
 ]
 export const ATTACHMENT_MAX_BYTES = 20 * 1024 * 1024
@@ -46,8 +47,12 @@ const BY_EXTENSION: Record<string, string> = {
   txt: 'text/plain',
   md: 'text/markdown',
   markdown: 'text/markdown',
+  csv: 'text/csv',
   docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
 }
+
+/** What the file picker offers: our types, and our extensions for a system that knows no type for them. */
+export const ATTACHMENT_ACCEPT = [...ATTACHMENT_TYPES, ...Object.keys(BY_EXTENSION).map((extension) => `.${extension}`)].join(',')
 
 /** The browser's names for a type that mean one of ours. */
 const ALIASES: Record<string, string> = { 'text/x-markdown': 'text/markdown' }
@@ -55,12 +60,15 @@ const ALIASES: Record<string, string> = { 'text/x-markdown': 'text/markdown' }
 /** The MIME type Storage will be told. Browsers take a file's type from the system: Markdown often
  * has none (or `text/x-markdown`, Linux's older name), nor has a Word document on Windows without
  * Office, and such a file was refused as a type we do not take. Without a type (or with
- * `application/octet-stream`, "some bytes") the extension names it; a type the browser does name is
- * kept, so a file named .png that the system knows for a BMP is still refused. */
+ * `application/octet-stream`, "some bytes") the extension names it, as it does a .csv that Windows
+ * names after Excel (`application/vnd.ms-excel`, which is also an .xls's); a type the browser does
+ * name is kept, so a file named .png that the system knows for a BMP is still refused. */
 export function fileType(file: File): string {
+  const extension = /\.([a-z]+)$/i.exec(file.name)?.[1]?.toLowerCase() ?? ''
   const named = ALIASES[file.type] ?? file.type
-  if (named && named !== 'application/octet-stream') return named
-  return BY_EXTENSION[/\.([a-z]+)$/i.exec(file.name)?.[1]?.toLowerCase() ?? ''] ?? 'application/octet-stream'
+  const vague = !named || named === 'application/octet-stream' || (extension === 'csv' && named === 'application/vnd.ms-excel')
+  if (!vague) return named
+  return BY_EXTENSION[extension] ?? 'application/octet-stream'
 }
 
 export function attachmentProblem(file: File): FileProblem | null {
