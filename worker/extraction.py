@@ -4,7 +4,8 @@ PDF through pypdf, page by page. DOCX through python-docx's package reader, its 
 document order: paragraphs (each run in one, a tracked insertion's, an inline content control's or a
 field's too, but not a tracked deletion's; then its text boxes' paragraphs), and tables a row a line
 with the cells tab-separated (a merged cell once, a cell's own paragraphs and nested tables on its
-row), content controls' content in its place, so
+row), content controls' content in its place, then its footnotes and endnotes (`[^1]: ...`, marked
+`[^1]` where the body references them), so
 the text in a table (a form, a schedule, figures) reaches the model as it does the reader's eyes.
 Text, Markdown and CSV in the encoding their editor saved them in (core/textfiles.py: a byte order mark's,
 else UTF-8, else the least garbled of GB18030, Big5, Shift-JIS, EUC-JP, EUC-KR and Windows-1252).
@@ -149,8 +150,29 @@ def _docx(blob: bytes, name: str, max_bytes: int, in_time: Callable[[], None]) -
     with zipfile.ZipFile(io.BytesIO(blob)) as archive:
         if sum(part.file_size for part in archive.infolist()) > max_bytes:
             raise _too_long(name, max_bytes)
-    body = Document(io.BytesIO(blob)).element.body
-    return "\n".join(_blocks(body, in_time))
+    document = Document(io.BytesIO(blob))
+    body = "\n".join(_blocks(document.element.body, in_time))
+    notes = "\n".join(_notes(document.part, in_time))
+    return f"{body}\n\n{notes}" if notes else body
+
+
+_NOTES = {"footnotes": ("w:footnote", ""), "endnotes": ("w:endnote", "e")}  # part: its notes' tag, their mark
+
+
+def _notes(part: Any, in_time: Callable[[], None]) -> Iterator[str]:
+    """The document's footnotes, then its endnotes, each `[^<mark><id>]: <text>` as referenced in the
+    body (Word's separators, which are not notes, left out)."""
+    from docx.oxml import parse_xml  # noqa: PLC0415
+    from docx.oxml.ns import qn  # noqa: PLC0415
+
+    for kind, (tag, mark) in _NOTES.items():
+        for rel in part.rels.values():
+            if rel.is_external or not rel.reltype.endswith(f"/{kind}"):
+                continue
+            for note in parse_xml(rel.target_part.blob).iterchildren(qn(tag)):
+                if note.get(qn("w:type"), "normal") == "normal":
+                    text = " ".join(t for t in _blocks(note, in_time) if t).strip()
+                    yield f"[^{mark}{note.get(qn('w:id'))}]: {text}"
 
 
 def _blocks(container: Any, in_time: Callable[[], None]) -> Iterator[str]:
@@ -207,8 +229,16 @@ def _in(p: Any, xpath: Any) -> list[Any]:
 
 
 def _paragraph(p: Any) -> str:
-    """The text of a paragraph as Word shows it: its runs' (its text boxes are read after it)."""
-    return "".join(r.text for r in _in(p, _runs()))
+    """The text of a paragraph as Word shows it: its runs' (its text boxes are read after it), a
+    footnote's or endnote's reference marked `[^<id>]`, `[^e<id>]` (the note follows the body)."""
+    from docx.oxml.ns import qn  # noqa: PLC0415
+
+    marks = {qn("w:footnoteReference"): "", qn("w:endnoteReference"): "e"}
+    texts = []
+    for r in _in(p, _runs()):
+        texts.append(r.text)
+        texts.extend(f"[^{marks[ref.tag]}{ref.get(qn('w:id'))}]" for ref in r.iterchildren(*marks))
+    return "".join(texts)
 
 
 def _shown(tc: Any) -> bool:
