@@ -5,7 +5,8 @@ refuses a document the worker could not read before storing it (api/compat/uploa
 take the same files. Tried in order:
 - a byte order mark says the encoding: UTF-8 (the mark is left out of the text), UTF-16 or UTF-32
   either way round (Windows Notepad's "Unicode");
-- UTF-8 (with no NUL in it: zeros, or UTF-16 without its mark, are not text);
+- UTF-8 (with no NUL in it but trailing ones, left out: zeros in it, as UTF-16 without its mark
+  has, are not text);
 - a region's legacy encoding, what its Windows saves as "ANSI" and its older editors and exports
   keep: GB18030 (the superset of GBK and GB2312, mainland China), Big5 (CP950: Taiwan, Hong Kong),
   Shift-JIS (CP932) or EUC-JP (Japan), EUC-KR (CP949: Korea), Windows-1252 (Western Europe).
@@ -49,6 +50,7 @@ def decode_text(blob: bytes) -> str | None:
         text = blob.decode("utf-8")
     except UnicodeDecodeError:
         return _legacy(blob)
+    text = text.rstrip("\x00")  # a file preallocated, or cut short by a crash, ends in zeros
     return None if "\x00" in text else text
 
 

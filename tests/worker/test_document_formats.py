@@ -171,6 +171,12 @@ def test_a_text_file_in_another_regions_legacy_encoding_is_read_as_written() -> 
         assert extract("text/markdown", (text * 200).encode(encoding)) == text * 200, encoding
 
 
+def test_a_text_file_padded_with_zeros_is_read_without_them() -> None:
+    """A log preallocated, or cut short by a crash, ends in zero bytes: its text is all before them
+    (zeros anywhere else still say it is not UTF-8 text)."""
+    assert extract("text/plain", "第一行\nline two\n".encode() + bytes(4096)) == "第一行\nline two\n"
+
+
 def test_bytes_that_are_not_text_in_any_of_those_encodings_stay_unreadable() -> None:
     for blob in (
         bytes(range(256)) * 4,  # binary: control characters
