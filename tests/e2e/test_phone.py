@@ -140,6 +140,14 @@ def test_on_a_phone_return_starts_a_new_line_and_the_send_button_sends(phone: di
     assert rows[-1]["content"] == "第一行\n第二行"
 
 
+def test_an_answers_web_sources_are_finger_sized(phone: dict[str, Any]) -> None:
+    """An answer with web search on lists its sources under it: on a phone each is a link at least
+    40px tall (44 as designed); they were lines of small print about 16px tall."""
+    detail = passed(phone, "an answer's web sources are finger-sized links on a phone")["detail"]
+    assert detail["links"] > 0
+    assert detail["small"] == []
+
+
 def test_on_a_phone_on_its_side_the_sign_up_form_scrolls_to_its_title(phone: dict[str, Any]) -> None:
     """844x390: the form is taller than the screen, and scrolled to the top its title shows (the
     card was centred in its scrolling box, so its top half sat above the box's top, where no

@@ -326,6 +326,18 @@ await journey(async ({ newPage }) => {
     return { typed, turnsAfterReturn, turns: await page.locator(tid('turn')).count() }
   })
 
+  await step("an answer's web sources are finger-sized links on a phone", async () => {
+    await page.locator(tid('search-toggle')).tap()
+    await page.locator(tid('composer')).fill('杭州今天的天气')
+    await page.locator(tid('send')).tap()
+    const turn = page.locator(tid('turn')).nth(3)
+    await final(turn)
+    await turn.locator(`${tid('sources')} a`).first().waitFor({ timeout: STEP_MS })
+    await turn.locator(tid('sources')).scrollIntoViewIfNeeded()
+    await shot(page, '07-sources')
+    return { links: await turn.locator(`${tid('sources')} a`).count(), small: await smallControls(page, '[data-testid="sources"]') }
+  })
+
   await step('on a phone on its side (844x390) the sign-up form scrolls from its title to its button', async () => {
     const side = await newPage('landscape', { viewport: { width: 844, height: 390 }, isMobile: true, hasTouch: true })
     await side.goto(`${WEB_URL}/register`)
