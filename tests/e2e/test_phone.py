@@ -34,11 +34,12 @@ def test_a_screen_reader_hears_each_answer_being_written_and_finished(phone: dic
 @pytest.mark.parametrize("language", ["zh", "en"])
 def test_every_control_of_every_view_is_finger_sized(phone: dict[str, Any], language: str) -> None:
     """Chat, history, roles, profile, usage and keys at 390px, with what opens on a tap (a question's
-    edit form, the chats drawer, a confirmation box, a new key): no button, link, select or persona
-    chip is under 40px either way (44 as designed). The model picker and the thinking and search
-    switches were 30-36px, the persona chips 30px, history's delete 26px, the roles' "chat with it"
-    and the profile's buttons and links 30-38px, the app's logo link 28px. The picker and the
-    switches fit one line (they took two, even in Chinese)."""
+    edit form, the chats drawer, the share sheet, a confirmation box, a new key): no button, link,
+    select, persona chip or checkbox label is under 40px either way (44 as designed); the share
+    sheet's "include reasoning" and a persona's "thinking on by default" were 20px tall. The model
+    picker and the thinking and search switches were 30-36px, the persona chips 30px, history's
+    delete 26px, the roles' "chat with it" and the profile's buttons and links 30-38px, the app's
+    logo link 28px. The picker and the switches fit one line (they took two, even in Chinese)."""
     detail = passed(phone, f"every control of every view is finger-sized on a phone ({language})")["detail"]
     assert detail["small"] == {}
     assert detail["options"] == {"rows": 1, "overflow": []}

@@ -29,11 +29,12 @@ const VIEWS = [
 ]
 
 /** Every control shown smaller than a finger (under 40px either way; 44 as designed): buttons,
- *  links, selects and radios. Not links inside running text (an answer's, a hint's): those are words. */
+ *  links, selects, radios and a checkbox's label (the label is what a finger taps). Not links inside
+ *  running text (an answer's, a hint's): those are words. */
 async function smallControls(page, within = 'body') {
   return page.evaluate((within) => {
     const found = []
-    for (const el of document.querySelectorAll(`${within} :is(button, a[href], select, [role="radio"], [role="button"])`)) {
+    for (const el of document.querySelectorAll(`${within} :is(button, a[href], select, [role="radio"], [role="button"], label:has(> input[type="checkbox"]))`)) {
       if (el.closest('.markdown, p')) continue
       const rect = el.getBoundingClientRect()
       if (rect.width === 0 || rect.height === 0 || getComputedStyle(el).visibility === 'hidden') continue
@@ -58,7 +59,13 @@ const OPENED = {
     const drawer = await smallControls(page, '.el-drawer')
     await page.locator('.el-drawer__close-btn').click()
     await page.locator('.el-drawer').waitFor({ state: 'hidden', timeout: STEP_MS })
-    return [...edit, ...drawer]
+    await page.locator(tid('share-open')).click()
+    await page.locator(tid('share-create')).waitFor({ timeout: STEP_MS })
+    await page.locator(`${tid('share-dialog')} ${tid('state-loading')}`).waitFor({ state: 'detached', timeout: STEP_MS })
+    const share = await smallControls(page, '[data-testid="share-dialog"]')
+    await page.locator(`${tid('share-dialog')} [role="dialog"] button[aria-label]`).first().click()
+    await page.locator(tid('share-dialog')).waitFor({ state: 'detached', timeout: STEP_MS })
+    return [...edit, ...drawer, ...share]
   },
   history: async (page) => {
     await page.locator(tid('history-delete')).first().click()
