@@ -117,6 +117,21 @@ describe('the sources and the locale files', () => {
     expect(unnamed).toEqual([])
   })
 
+  it('names every dialog and every group of choices (a screen reader says what the group is for)', () => {
+    const unnamed: string[] = []
+    for (const [path, source] of components) {
+      const root = template(source)
+      if (!root) continue
+      walk(root, (node) => {
+        const role = (node.props ?? []).find((p) => p.type === ATTRIBUTE && p.name === 'role')?.value?.content ?? ''
+        if (node.type === ELEMENT && ['dialog', 'radiogroup', 'tablist'].includes(role) && !attribute(node, 'aria-label') && !attribute(node, 'aria-labelledby')) {
+          unnamed.push(`${path}:${node.loc.start.line} [role=${role}]`)
+        }
+      })
+    }
+    expect(unnamed).toEqual([])
+  })
+
   it('names every field (a placeholder is a hint that goes once typing starts, not a name)', () => {
     // A field is named by the <label> round it or by aria-label / aria-labelledby; a hidden file
     // input is reached through its button.
