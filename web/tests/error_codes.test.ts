@@ -84,3 +84,20 @@ describe("Auth's refusals a deployment's settings bring", () => {
     expect(unworded).toEqual([])
   })
 })
+
+describe("a failed answer's codes", () => {
+  it("words every code the worker and the database give an answer, in both languages, read from their sources", async () => {
+    const { answerFailure } = await import('@/lib/answerFailure')
+    // worker/errors.py USER_MESSAGES (the worker's codes), and the database's own (an answer past
+    // its attempts, a question the moderation refused).
+    const worker = readFileSync(resolve(process.cwd(), '..', 'worker', 'errors.py'), 'utf8')
+    const table = /USER_MESSAGES[^{]*\{([\s\S]*?)\n\}/.exec(worker)?.[1] ?? ''
+    const codes = new Set([...table.matchAll(/^\s+"([A-Za-z]+)":/gm)].map((match) => match[1]!))
+    for (const match of migrations.matchAll(/error_code = (?:case [^']*)?'([A-Z][A-Za-z]+)'/g)) codes.add(match[1]!)
+    expect([...codes]).toEqual(expect.arrayContaining(['WorkerError', 'TurnTimeout', 'AttemptsExhausted', 'ContentFiltered']))
+    const unworded = [...codes].filter((code) =>
+      [zh, en].some((i18n) => answerFailure({ errorCode: code, errorMessage: 'stored' }, i18n.t, i18n.te) === 'stored'),
+    )
+    expect(unworded).toEqual([])
+  })
+})
