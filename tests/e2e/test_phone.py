@@ -151,6 +151,17 @@ def test_an_answers_web_sources_are_finger_sized(phone: dict[str, Any]) -> None:
     assert detail["small"] == []
 
 
+def test_signed_out_the_links_between_the_forms_are_finger_sized(phone: dict[str, Any]) -> None:
+    """Log in's "forgot password" and "sign up", and sign up's and the reset page's "log in": no
+    side under 40px (44 as designed) on a phone; they were words 20px tall, the only way between
+    the forms for someone signed out."""
+    sizes = passed(phone, "signed out, the links between log in, sign up and the forgotten password are finger-sized")[
+        "detail"
+    ]
+    assert len(sizes) == 4
+    assert {name: size for name, size in sizes.items() if size < 40} == {}
+
+
 def test_on_a_phone_on_its_side_the_sign_up_form_scrolls_to_its_title(phone: dict[str, Any]) -> None:
     """844x390: the form is taller than the screen, and scrolled to the top its title shows (the
     card was centred in its scrolling box, so its top half sat above the box's top, where no

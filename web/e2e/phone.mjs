@@ -345,6 +345,23 @@ await journey(async ({ newPage }) => {
     return { links: await turn.locator(`${tid('sources')} a`).count(), small: await smallControls(page, '[data-testid="sources"]') }
   })
 
+  await step('signed out, the links between log in, sign up and the forgotten password are finger-sized', async () => {
+    // Signed out there is no tab bar: these links in the forms' last line are the way between them.
+    const out = await newPage('signed-out', PHONE)
+    const sizes = {}
+    for (const [path, links] of [['/login', ['to-forgot', 'to-register']], ['/register', ['to-login']], ['/forgot', ['to-login']]]) {
+      await out.goto(`${WEB_URL}${path}`)
+      await out.locator(tid('submit')).waitFor({ timeout: STEP_MS })
+      for (const link of links) {
+        const box = await out.locator(tid(link)).last().boundingBox()
+        sizes[`${path} ${link}`] = Math.round(Math.min(box.width, box.height))
+      }
+    }
+    await shot(out, '08-forgot')
+    await out.context().close()
+    return sizes
+  })
+
   await step('on a phone on its side (844x390) the sign-up form scrolls from its title to its button', async () => {
     const side = await newPage('landscape', { viewport: { width: 844, height: 390 }, isMobile: true, hasTouch: true })
     await side.goto(`${WEB_URL}/register`)
