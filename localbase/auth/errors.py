@@ -2,8 +2,9 @@
 
 Clients that send `X-Supabase-Api-Version: 2024-01-01` (all current ones) get `{code, message}` and
 the header echoed back; gotrue-py reads `code` only when that header is on the response. Older
-clients get `{code: <status>, error_code, msg}` plus `x-sb-error-code`. OAuth-style errors from the
-token endpoint keep their RFC 6749 body whatever the version.
+clients get `{code: <status>, error_code, msg}` plus `x-sb-error-code`. (GoTrue's token endpoint
+answers in the same shapes: its OAuth-style `{error, error_description}` bodies belong to the OAuth
+2.1 server and external providers, which the local stack leaves out.)
 """
 
 from __future__ import annotations
@@ -31,13 +32,6 @@ class AuthError(Exception):
         if self.status >= 500:
             body["error_id"] = str(uuid.uuid4())
         return body
-
-
-class OAuthError(AuthError):
-    """The token endpoint's RFC 6749 errors: `{"error", "error_description"}` in every version."""
-
-    def body(self, versioned: bool) -> dict[str, Any]:
-        return {"error": self.code, "error_description": self.message}
 
 
 def bad_request(code: str, message: str) -> AuthError:

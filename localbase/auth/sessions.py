@@ -20,7 +20,7 @@ from uuid import UUID, uuid4
 import asyncpg
 
 from localbase.auth.calls import Auth
-from localbase.auth.errors import AuthError, OAuthError, bad_request
+from localbase.auth.errors import AuthError, bad_request, validation_failed
 from localbase.auth.queries import Q
 from localbase.auth.tokens import mint_access_token
 from localbase.auth.users import User
@@ -83,8 +83,8 @@ async def start(conn: asyncpg.Connection, auth: Auth, user_id: UUID, method: str
 
 
 async def refresh(auth: Auth, token: str | None, request: Request) -> dict[str, Any]:
-    if not token:
-        raise OAuthError(400, "invalid_request", "refresh_token required")
+    if not token or len(token) < 12:  # GoTrue's RefreshTokenGrantParams.Validate
+        raise validation_failed("Refresh token is not valid")
     async with auth.pool.acquire() as conn, conn.transaction():
         outcome = await _rotate(conn, auth, token, request.client_ip)
     if isinstance(outcome, AuthError):
