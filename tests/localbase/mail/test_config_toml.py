@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from fnmatch import fnmatchcase
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,6 +15,7 @@ from supabase_auth.errors import AuthApiError, AuthError
 
 from core.settings import LocalbaseSettings, StorageSettings
 from core.settings.projectconfig import PASSWORD_REQUIREMENTS, value
+from localbase.auth.redirects import is_allowed
 from tests.conftest import PRODUCT_AUTH_ENV, LocalStack, launch_stack
 from tests.localbase.auth.conftest import client
 
@@ -171,10 +171,11 @@ def test_the_web_apps_callback_is_an_allowed_redirect(monkeypatch: pytest.Monkey
     # IP literals): a developer on localhost:3000 must find the app's callback in the list.
     monkeypatch.delenv("SUPABASE_CONFIG", raising=False)
     assert urlsplit(str(value("auth.site_url", ""))).hostname == "127.0.0.1"
-    patterns = [str(p) for p in value("auth.additional_redirect_urls", [])]
+    patterns = tuple(str(p) for p in value("auth.additional_redirect_urls", []))
+    elsewhere = LocalbaseSettings(site_url="https://site.invalid", redirect_allow_list=patterns)
     for origin in ("http://127.0.0.1:3000", "http://localhost:3000"):
         callback = f"{origin}/auth/callback"  # web/src/stores/auth.ts callbackUrl()
-        assert any(fnmatchcase(callback, p) for p in patterns), callback
+        assert is_allowed(callback, elsewhere), callback  # by the list alone, GoTrue's globs
 
 
 def test_totp_switched_off_in_the_file_is_refused_as_gotrue_does(stack: LocalStack, configured: LocalStack) -> None:
