@@ -24,6 +24,13 @@ describe('readLanding', () => {
     expect(landing?.description).toBe('Email link is invalid or has expired')
   })
 
+  it('reads a refusal that names only its code, as GoTrue words a 422 (the new address taken meanwhile)', () => {
+    const landing = readLanding('#error_code=email_exists&error_description=Email+address+already+registered+by+another+user')
+    expect(landing?.error).toBe('email_exists')
+    expect(landing?.errorCode).toBe('email_exists')
+    expect(landing?.description).toBe('Email address already registered by another user')
+  })
+
   it('ignores fragments that are not from an e-mailed link', () => {
     expect(readLanding('')).toBeNull()
     expect(readLanding('#section-2')).toBeNull()

@@ -14,11 +14,14 @@ export interface Landing {
 
 export function readLanding(hash: string): Landing | null {
   const params = new URLSearchParams(hash.replace(/^#/, ''))
-  if (!params.has('access_token') && !params.has('error') && !params.has('message')) return null
+  const errorCode = params.get('error_code')
+  if (!params.has('access_token') && !params.has('error') && errorCode === null && !params.has('message')) return null
   return {
     type: params.get('type'),
-    error: params.get('error'),
-    errorCode: params.get('error_code'),
+    // GoTrue names `error` only for some statuses (a 422, the new address taken meanwhile, comes
+    // with error_code and error_description alone): a code is an error as much.
+    error: params.get('error') ?? errorCode,
+    errorCode,
     description: params.get('error_description'),
     message: params.get('message'),
   }

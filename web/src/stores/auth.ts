@@ -131,7 +131,7 @@ export const useAuth = defineStore('auth', () => {
    */
   async function convertGuest(email: string, password: string, username: string): Promise<boolean> {
     await updateProfile({ username: username.trim() })
-    const { data, error } = await supabase().auth.updateUser({ email: email.trim(), password })
+    const { data, error } = await supabase().auth.updateUser({ email: email.trim(), password }, { emailRedirectTo: callbackUrl() })
     if (error) throw error
     if (data.user?.is_anonymous) return false
     const refreshed = await supabase().auth.refreshSession() // a token without is_anonymous
