@@ -74,12 +74,14 @@ def restarted() -> OpenAIError:
 # Failures of the request itself, not of the service, as OpenAI and DashScope's compatible mode say
 # them (400 invalid_request_error: the SDKs' BadRequestError; LiteLLM and LangChain read
 # context_length_exceeded to shorten the conversation): a moderation refusal, a prompt or document
-# past the model's context, a document without text. Every other failure is the service's (502).
+# past the model's context, a document without text or too heavy to read (too many pages, or its
+# reading past its time). Every other failure is the service's (502).
 _REQUEST_FAULTS = {
     "ContentFiltered": "data_inspection_failed",
     "InputTooLong": "context_length_exceeded",
     "DocumentTooLong": "context_length_exceeded",
     "DocumentUnreadable": "invalid_document",
+    "DocumentTooComplex": "invalid_document",
 }
 
 

@@ -32,6 +32,7 @@ from tests.api.conftest import ApiProcess, ApiUser, client_for, create_key, new_
 from tests.api.test_openai_compat import QUESTIONS
 from tests.api.test_plans import put_on_plan
 from tests.conftest import LocalStack, fake_received
+from tests.worker.test_document_formats import pdf_pages
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -476,3 +477,15 @@ async def test_a_csv_document_is_taken_as_text(sdk: openai.AsyncOpenAI, fake: Fa
     assert done.choices[0].message.content
     asked = [b["input"]["messages"][-1]["content"] for b in await fake_received(fake.base_url) if "input" in b]
     assert any(isinstance(c, str) and f'<document name="t.csv">\n{table}\n</document>' in c for c in asked)
+
+
+async def test_a_document_too_heavy_to_read_is_the_requests_fault(sdk: openai.AsyncOpenAI) -> None:
+    """A PDF past LLM_DOCUMENT_MAX_PAGES (or its reading time) ends DocumentTooComplex: the request's
+    own document, refused as its other unreadable documents are (400 invalid_document, not retried),
+    where it came back 502 server_error, which clients take for the service's failure."""
+    pages = pdf_pages([f"Page {n}" for n in range(2001)])
+    question: list[Any] = [{"type": "text", "text": "Summarise"}, document("application/pdf", pages, "long.pdf")]
+    with pytest.raises(openai.BadRequestError) as refused:
+        await sdk.chat.completions.create(model="qwen-plus", messages=[{"role": "user", "content": question}])
+    assert refused.value.code == "invalid_document"
+    assert "too many pages" in refused.value.message
