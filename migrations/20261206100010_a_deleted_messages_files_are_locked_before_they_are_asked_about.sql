@@ -6,7 +6,7 @@
 -- for that lock and, once the question committed, deleted the file under it. The question stayed
 -- listing a file no longer there (the worker leaves such a file out: the model never saw it). A
 -- file listed by several messages is common: a branch's copies, a regenerated question's, and an
--- image a /v1 client sends again on every turn, stored once per user and content since 12-06.
+-- image a /v1 client sends again on every turn, stored once per user and content since 12-05.
 --
 -- Now the deletion locks its files first (FOR UPDATE, in name order) and asks afterwards, in a
 -- statement of its own (a new snapshot under READ COMMITTED): a question holding one is waited for

@@ -271,7 +271,7 @@ async def test_a_role_its_owner_switched_off_is_not_found_for_a_chat(
     and the worker answers with active roles only. A chat could still be bound to it and a question
     sent with it: accepted under its name, stored with its id, then answered by the assistant's
     prompt. Now it is RoleNotFound there, as an inactive built-in role is, and nothing is stored;
-    a session bound to it before answers nothing until another role is named (until 12-06 the
+    a session bound to it before answers nothing until another role is named (until 12-05 the
     assistant answered in its place, while the web app said the persona is switched off)."""
     slug = f"quiet-{uuid.uuid4().hex[:6]}"
     made = await http.post(
