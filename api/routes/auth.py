@@ -128,8 +128,11 @@ class AuthController(Controller):
         try:
             result = await upstream.auth().refresh_session(data.refresh_token.strip())
         except AuthError as exc:
-            if getattr(exc, "code", None) == "refresh_token_already_used":
+            code = getattr(exc, "code", None)
+            if code == "refresh_token_already_used":
                 events.record("refresh_token_reuse", ip=ip)
+            if code == "validation_failed":  # GoTrue: not even the shape of a refresh token (under 12 characters)
+                raise InvalidToken("The refresh token is invalid or was already used.") from exc
             raise auth_error(exc) from exc
         except httpx.HTTPError as exc:
             raise transport_error(exc) from exc
