@@ -41,6 +41,16 @@ USER_MESSAGES = {
         " / The document has too many pages or is too heavy to read in time; split it or save its text as a .txt file."
     ),
     "AttachmentUnavailable": "附件无法读取，请重新上传。/ An attachment could not be read; please upload it again.",
+    # the plan: the chat's model or persona, or its thinking, changed after the question was sent
+    "ModelNotAllowed": (
+        "你的套餐不包含本对话现在使用的模型，请换一个模型后重新提问。"
+        " / Your plan does not include the model this chat now uses; pick another and ask again."
+    ),
+    "FeatureNotAllowed": (
+        "你的套餐不包含本对话现在开启的功能（深度思考或联网搜索），请关闭后重新提问。"
+        " / Your plan does not include what this chat now turns on (deep thinking or web search);"
+        " turn it off and ask again."
+    ),
     "TurnTimeout": "The answer took too long and was stopped.",
     "InterruptedAnswer": "The answer was interrupted. Please try again.",
     "WorkerError": "Something went wrong while answering. Please try again.",

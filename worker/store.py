@@ -34,6 +34,8 @@ class Claim:
     # instead of the session's (the question is a root, so `history` is empty). None for the rest.
     context: tuple[dict[str, str], ...] | None = None
     parameters: dict[str, Any] = field(default_factory=dict)  # such a request's sampling parameters
+    # the user's plan when the answer was admitted ({models, thinking, search}; worker/plan_check.py)
+    plan: dict[str, Any] | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any], history: tuple[HistoryItem, ...], history_cut: bool) -> Claim:
@@ -61,6 +63,7 @@ class Claim:
             attachments=tuple(row.get("attachments") or ()),
             context=None if row.get("context") is None else tuple(row["context"]),
             parameters=dict(row.get("parameters") or {}),
+            plan=row.get("plan"),
         )
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 
 from core.settings import LlmSettings
-from worker import attachments, errors
+from worker import attachments, errors, plan_check
 from worker.broadcast import Broadcaster
 from worker.claim_prompt import claim_prompt
 from worker.documents import DocumentTexts
@@ -141,6 +141,11 @@ class Turns:
 
     async def _answer(self, reply: Reply) -> _Outcome | None:
         """The row's final state, or None when the row must not be finalised here."""
+        if (beyond := plan_check.refusal(reply.claim)) is not None:
+            # the chat's or role's settings changed after admission to what the plan does not include
+            self._take_early(reply.claim, None)
+            log.warning("refused by the plan at the claim", extra={**_ids(reply.claim), "error_code": beyond})
+            return _Outcome("error", error_code=beyond)
         while True:
             linked = False  # the prompt carries Storage links the model downloads
             if reply.claim.attachments or any(item.attachments for item in reply.claim.history):

@@ -85,9 +85,15 @@ _REQUEST_FAULTS = {
 }
 
 
+# The plan, checked again at the claim (worker/plan_check.py): told with admission's 403 codes.
+_PLAN_REFUSALS = {"ModelNotAllowed": ("model_not_allowed", "model"), "FeatureNotAllowed": ("feature_not_allowed", None)}
+
+
 def answer_error(answer: dict[str, Any]) -> OpenAIError:
     message = str(answer.get("error_message") or "The model could not answer.")
     code = str(answer.get("error_code") or "answer_failed")
+    if (refused := _PLAN_REFUSALS.get(code)) is not None:
+        return OpenAIError(403, message, "invalid_request_error", refused[0], refused[1], **{"x-should-retry": "false"})
     if (fault := _REQUEST_FAULTS.get(code)) is not None:
         return OpenAIError(400, message, "invalid_request_error", fault, **{"x-should-retry": "false"})
     return OpenAIError(502, message, "server_error", code, **{"x-should-retry": "false"})

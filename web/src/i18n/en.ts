@@ -166,6 +166,8 @@ const en: typeof zh = {
     DocumentUnreadable: 'The document\'s text could not be read.',
     DocumentTooComplex: 'The document has too many pages or is too heavy to read in time; split it or save its text as a .txt file.',
     AttachmentUnavailable: 'An attachment could not be read; please upload it again.',
+    ModelNotAllowed: 'Your plan does not include the model this chat now uses; pick another and ask again.',
+    FeatureNotAllowed: 'Your plan does not include what this chat now turns on (deep thinking or web search); turn it off and ask again.',
     TurnTimeout: 'The answer took too long and was stopped.',
     InterruptedAnswer: 'The answer was interrupted. Please try again.',
     AttemptsExhausted: 'The answer failed repeatedly; please ask again.',

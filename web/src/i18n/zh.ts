@@ -160,6 +160,8 @@ export default {
     DocumentUnreadable: '无法读取文档中的文字。',
     DocumentTooComplex: '文档页数过多或内容过于繁重，无法在限定时间内读取，请拆分文档或另存为文本文件。',
     AttachmentUnavailable: '附件无法读取，请重新上传。',
+    ModelNotAllowed: '你的套餐不包含本对话现在使用的模型，请换一个模型后重新提问。',
+    FeatureNotAllowed: '你的套餐不包含本对话现在开启的功能（深度思考或联网搜索），请关闭后重新提问。',
     TurnTimeout: '回答耗时过长，已被停止。',
     InterruptedAnswer: '回答被中断，请重试。',
     AttemptsExhausted: '回答多次失败，请重新提问。',
