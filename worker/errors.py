@@ -51,6 +51,10 @@ USER_MESSAGES = {
         " / Your plan does not include what this chat now turns on (deep thinking or web search);"
         " turn it off and ask again."
     ),
+    "AccountDisabled": (
+        "管理员已停用此账号：可以登录和导出数据，但不能发送消息。"
+        " / An administrator disabled this account: it can sign in and export its data but not send messages."
+    ),
     "TurnTimeout": "The answer took too long and was stopped.",
     "InterruptedAnswer": "The answer was interrupted. Please try again.",
     "WorkerError": "Something went wrong while answering. Please try again.",

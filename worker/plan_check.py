@@ -6,7 +6,8 @@ with them as they are then. So the claim carries the plan of an admitted answer 
 what it is about to answer with, the way admission (usage_admit) checks it: the model chosen by the
 question, the chat or the role (not the deployment's default, nor the vision model an image brings:
 admission never checks those), thinking asked by the chat or the role (or a /v1 request's own,
-checked when stored), search asked by the question or the role. A refusal ends the answer with
+checked when stored), search asked by the question or the role; and an account an admin disabled
+since (migrations/20261206110010). A refusal ends the answer with
 admission's code before any model call, charged nothing."""
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from worker.store import Claim
 
 
 def refusal(claim: Claim) -> str | None:
-    """ModelNotAllowed or FeatureNotAllowed when the plan does not include what the answer would use."""
+    """AccountDisabled when an admin disabled the account since, ModelNotAllowed or FeatureNotAllowed
+    when the plan does not include what the answer would use."""
     plan: Mapping[str, Any] | None = claim.plan
     if plan is None:  # not admitted (a trusted role's insert): nothing to hold it to
         return None
+    if plan.get("disabled"):
+        return "AccountDisabled"
     persona = parse_personality({**claim.personality, **claim.parameters})
     model = claim.session_model or persona.model
     models = plan.get("models")

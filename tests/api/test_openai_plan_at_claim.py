@@ -13,7 +13,11 @@ from worker.errors import user_message
 
 @pytest.mark.parametrize(
     ("stored", "code", "param"),
-    [("ModelNotAllowed", "model_not_allowed", "model"), ("FeatureNotAllowed", "feature_not_allowed", None)],
+    [
+        ("ModelNotAllowed", "model_not_allowed", "model"),
+        ("FeatureNotAllowed", "feature_not_allowed", None),
+        ("AccountDisabled", "account_disabled", None),
+    ],
 )
 def test_a_plan_refusal_at_the_claim_is_a_403_with_admissions_code(stored: str, code: str, param: str | None) -> None:
     error = answer_error({"status": "error", "error_code": stored, "error_message": user_message(stored)})

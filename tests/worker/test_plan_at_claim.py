@@ -169,3 +169,13 @@ async def test_a_further_answer_asked_for_keeps_within_the_plan(
     assert len(fake.requests) == called
     charge = await pg.fetchrow("select * from usage_ledger where message_id = $1", row["id"])
     assert (charge["state"], charge["charged"]) == ("settled", 0)
+
+
+async def test_a_question_queued_when_its_account_is_disabled_is_not_answered(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    # an admin disables an account (abuse) while its questions wait: none is answered or charged
+    await on_plan(pg, owner, models=None, thinking=True, search=True)
+    question = await ask_as(stack, owner, "Why is the sky blue?")
+    await pg.execute("update user_plans set disabled = true where user_id = $1", owner.user_id)
+    await refused_unanswered(stack, pg, fake, workers, question, code="AccountDisabled")

@@ -61,7 +61,7 @@ describe('answerFailure', () => {
       'InvalidApiKey', 'AccessDenied', 'ModelNotFound', 'InvalidRequest', 'InputTooLong', 'ImageUnreachable', 'ContentFiltered',
       'QuotaExhausted', 'RateLimited', 'ServerError', 'ServiceUnavailable', 'Timeout', 'ConnectionError', 'IncompleteStream',
       'DocumentTooLong', 'DocumentUnreadable', 'DocumentTooComplex', 'AttachmentUnavailable', 'TurnTimeout', 'InterruptedAnswer', 'WorkerError',
-      'AttemptsExhausted', 'ModelNotAllowed', 'FeatureNotAllowed',
+      'AttemptsExhausted', 'ModelNotAllowed', 'FeatureNotAllowed', 'AccountDisabled',
     ]
     for (const code of codes) {
       const shown = answerFailure({ errorCode: code, errorMessage: 'stored' }, zh.t, zh.te)

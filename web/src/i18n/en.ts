@@ -168,6 +168,7 @@ const en: typeof zh = {
     AttachmentUnavailable: 'An attachment could not be read; please upload it again.',
     ModelNotAllowed: 'Your plan does not include the model this chat now uses; pick another and ask again.',
     FeatureNotAllowed: 'Your plan does not include what this chat now turns on (deep thinking or web search); turn it off and ask again.',
+    AccountDisabled: 'An administrator disabled this account: it can sign in and export its data but not send messages.',
     TurnTimeout: 'The answer took too long and was stopped.',
     InterruptedAnswer: 'The answer was interrupted. Please try again.',
     AttemptsExhausted: 'The answer failed repeatedly; please ask again.',

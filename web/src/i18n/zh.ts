@@ -162,6 +162,7 @@ export default {
     AttachmentUnavailable: '附件无法读取，请重新上传。',
     ModelNotAllowed: '你的套餐不包含本对话现在使用的模型，请换一个模型后重新提问。',
     FeatureNotAllowed: '你的套餐不包含本对话现在开启的功能（深度思考或联网搜索），请关闭后重新提问。',
+    AccountDisabled: '管理员已停用此账号：可以登录和导出数据，但不能发送消息。',
     TurnTimeout: '回答耗时过长，已被停止。',
     InterruptedAnswer: '回答被中断，请重试。',
     AttemptsExhausted: '回答多次失败，请重新提问。',
