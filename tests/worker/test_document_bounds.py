@@ -16,6 +16,7 @@ from pypdf import apply_configuration
 from core.settings import LlmSettings
 from tests.conftest import LocalStack
 from tests.worker.conftest import Owner, RecordingFakeScope, Workers, final_answer, worker_settings
+from tests.worker.pdfbytes import pdf_file
 from tests.worker.test_attachments import ask_with, upload
 from tests.worker.test_document_formats import inflated_docx, pdf_pages
 from worker.documents import DOCX, extract
@@ -38,16 +39,7 @@ def heavy_pdf(pages: int, lines: int, text: str = "Quarterly figures") -> bytes:
     page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
     page += b" /Resources << /Font << /F1 3 0 R >> >> >>"
     objects += [page] * pages
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return pdf_file(objects)
 
 
 def test_a_pdf_whose_reading_passes_its_time_is_refused_at_it() -> None:

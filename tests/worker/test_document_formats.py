@@ -25,6 +25,7 @@ from docx.oxml.ns import nsdecls
 from core.settings import LlmSettings
 from tests.conftest import LocalStack
 from tests.worker.conftest import Owner, RecordingFakeScope, Workers, final_answer, worker_settings
+from tests.worker.pdfbytes import pdf_file
 from tests.worker.test_attachments import ask_with, upload
 from worker.documents import DOCX, extract
 from worker.errors import AttachmentError
@@ -303,16 +304,7 @@ def pdf_pages(texts: list[str]) -> bytes:
         )
         kids.append(len(objects))
     objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % k for k in kids), len(kids))
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return pdf_file(objects)
 
 
 async def test_a_documents_name_or_text_cannot_close_its_fence_in_the_prompt(

@@ -6,6 +6,7 @@ a NUL went into the prompt."""
 
 from __future__ import annotations
 
+from tests.worker.pdfbytes import pdf_file
 from worker.documents import extract
 
 
@@ -27,16 +28,7 @@ def pdf_with_map(shown: bytes, mapping: dict[str, str]) -> bytes:
         b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
         b"<< /Length %d >>\nstream\n%s\nendstream" % (len(cmap), cmap),
     ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return pdf_file(objects)
 
 
 def test_a_pdf_glyph_mapped_to_half_a_character_or_to_nul_does_not_spoil_its_text() -> None:
