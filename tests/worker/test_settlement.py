@@ -28,6 +28,40 @@ async def ask_as(stack: LocalStack, owner: Owner, content: str, *, web_search: b
     return str(sent[0]["id"])
 
 
+async def stopped_after_its_worker_died(
+    stack: LocalStack,
+    pg: asyncpg.Connection,
+    owner: Owner,
+    spawn_worker: object,
+    content: str,
+    *,
+    web_search: bool = False,
+) -> tuple[str, asyncpg.Record]:
+    """A question answered by a worker killed mid-stream; once its lease ran out (no worker runs),
+    the user stops it: the question and its answer's row as the stop left it."""
+    async with RecordingFakeScope(ttft=0.0, tokens_per_s=40.0, tokens_per_event=2, answer_tokens=400) as slow:
+        doomed = spawn_worker(slow)  # type: ignore[operator]
+        question = await ask_as(stack, owner, content, web_search=web_search)
+
+        async def streaming() -> bool:
+            row = await pg.fetchrow("select * from chat_messages where reply_to = $1", question)
+            return row is not None and row["lease_owner"] == doomed.worker_id and len(row["content"]) > 40
+
+        await until(streaming, 20)
+        doomed.kill()
+
+        async def expired() -> bool:
+            return bool(
+                await pg.fetchval("select lease_expires_at <= now() from chat_messages where reply_to = $1", question)
+            )
+
+        await until(expired, 10)
+        await stop(stack, owner, question)
+        row = await pg.fetchrow("select * from chat_messages where reply_to = $1", question)
+    assert row is not None
+    return question, row
+
+
 async def stop(stack: LocalStack, owner: Owner, question: str) -> None:
     user = await acreate_client(stack.url, stack.anon_key)
     user.postgrest.auth(owner.token)
@@ -123,25 +157,7 @@ async def test_a_stop_after_the_worker_died_and_its_lease_ran_out_ends_the_answe
     """No worker runs when the user stops an answer whose worker died: the stop itself ends it (its
     lease had expired, as any claim would), charged what was streamed, instead of leaving it
     `streaming` until some worker's sweep claims it."""
-    async with RecordingFakeScope(ttft=0.0, tokens_per_s=40.0, tokens_per_event=2, answer_tokens=400) as slow:
-        doomed = spawn_worker(slow)  # type: ignore[operator]
-        question = await ask_as(stack, owner, "tell me a long story")
-
-        async def streaming() -> bool:
-            row = await pg.fetchrow("select * from chat_messages where reply_to = $1", question)
-            return row is not None and row["lease_owner"] == doomed.worker_id and len(row["content"]) > 40
-
-        await until(streaming, 20)
-        doomed.kill()
-
-        async def expired() -> bool:
-            return bool(
-                await pg.fetchval("select lease_expires_at <= now() from chat_messages where reply_to = $1", question)
-            )
-
-        await until(expired, 10)
-        await stop(stack, owner, question)
-        row = await pg.fetchrow("select * from chat_messages where reply_to = $1", question)
+    question, row = await stopped_after_its_worker_died(stack, pg, owner, spawn_worker, "tell me a long story")
 
     assert (row["status"], row["attempts"], row["lease_owner"]) == ("cancelled", 1, None)
     assert row["content"]
@@ -243,25 +259,9 @@ async def test_an_answer_stopped_after_its_worker_died_is_charged_its_search(
 ) -> None:
     """The worker searched, streamed and died: the stop that ends the answer charges the search
     with the text, from what the worker's progress writes said."""
-    async with RecordingFakeScope(ttft=0.0, tokens_per_s=40.0, tokens_per_event=2, answer_tokens=400) as slow:
-        doomed = spawn_worker(slow)  # type: ignore[operator]
-        question = await ask_as(stack, owner, "latest PostgreSQL release?", web_search=True)
-
-        async def streaming() -> bool:
-            row = await pg.fetchrow("select * from chat_messages where reply_to = $1", question)
-            return row is not None and row["lease_owner"] == doomed.worker_id and len(row["content"]) > 40
-
-        await until(streaming, 20)
-        doomed.kill()
-
-        async def expired() -> bool:
-            return bool(
-                await pg.fetchval("select lease_expires_at <= now() from chat_messages where reply_to = $1", question)
-            )
-
-        await until(expired, 10)
-        await stop(stack, owner, question)
-        row = await pg.fetchrow("select * from chat_messages where reply_to = $1", question)
+    question, row = await stopped_after_its_worker_died(
+        stack, pg, owner, spawn_worker, "latest PostgreSQL release?", web_search=True
+    )
 
     assert (row["status"], row["search_calls"]) == ("cancelled", 1)
     charge = await charge_of(pg, question)
