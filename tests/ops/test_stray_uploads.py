@@ -1,7 +1,8 @@
 """`python -m ops stray-uploads --older-than 1d`: attachments uploaded and never sent are deleted
 once old enough; a listed one, a fresh one and an avatar are kept; a message being sent with an
 old upload keeps it (the sweep skips the row its check locked), and a message whose upload the
-sweep took first is refused clearly instead of pointing at a file that is gone. Only the service
+sweep took first is refused clearly instead of pointing at a file that is gone, and a message
+stored after the sweep's first look and before its lock is seen at its second. Only the service
 role may sweep."""
 
 from __future__ import annotations
@@ -136,6 +137,67 @@ async def test_a_message_whose_upload_the_sweep_took_first_is_refused(
     finally:
         await sweeper.close()
         await sender.close()
+
+
+async def waiting_on(pg: asyncpg.Connection, conn: asyncpg.Connection, *lock_types: str) -> bool | None:
+    """Whether `conn` waits for a lock of one of `lock_types` (pg_locks.locktype)."""
+    waits = await pg.fetchval(
+        "select true from pg_locks where pid = $1 and not granted and locktype = any($2::text[])",
+        conn.get_server_pid(),
+        list(lock_types),
+    )
+    return True if waits else None
+
+
+async def settled_or_waiting(pg: asyncpg.Connection, task: asyncio.Task[Any], conn: asyncpg.Connection) -> bool | None:
+    return True if task.done() else await waiting_on(pg, conn, "transactionid", "tuple")  # a row lock's wait
+
+
+async def test_a_question_stored_after_the_sweep_began_keeps_its_old_file(
+    http: httpx.AsyncClient, pg: asyncpg.Connection, stack: LocalStack
+) -> None:
+    """The sweep has read the messages and not yet locked an old file when a question listing it
+    (a /v1 image stored days ago, sent again) is stored: the sweep must see that question, not
+    delete the file under it. A test trigger holds the sweep on the deletion of an older stray."""
+    user = await register_and_login(http)
+    session_id, user_id = (await new_session(http, user))["id"], user.id
+    first = await upload(stack, user, "attachments", "first.txt")
+    reused = await upload(stack, user, "attachments", "reused.txt")
+    await age(pg, first["path"], days=3)  # swept before `reused`
+    await age(pg, reused["path"], days=2)
+    gate = 0x5EE9
+    holder, sweeper, sender = [await asyncpg.connect(stack.dsn) for _ in range(3)]
+    await pg.execute(
+        "create function public.test_sweep_gate() returns trigger language plpgsql as "
+        f"$$ begin perform pg_advisory_xact_lock_shared({gate}); return old; end $$"
+    )
+    await pg.execute(
+        "create trigger test_sweep_gate before delete on storage.objects for each row "
+        f"when (old.name = '{first['path']}') execute function public.test_sweep_gate()"
+    )
+    try:
+        await holder.execute("select pg_advisory_lock($1)", gate)
+        sweeping = asyncio.create_task(
+            sweeper.fetchval("select public.sweep_stray_attachments($1, 1000)", float(DAY_S))
+        )
+        await until(lambda: waiting_on(pg, sweeper, "advisory"))  # it has read the messages
+        sending = asyncio.create_task(sender.execute(*message_with(session_id, user_id, reused)))
+        await until(lambda: settled_or_waiting(pg, sending, sender))
+        await holder.execute("select pg_advisory_unlock($1)", gate)
+        await sweeping
+        try:
+            await sending
+        except asyncpg.ForeignKeyViolationError:  # the sweep took the file first: refused, clearly
+            listed = False
+        else:
+            listed = True
+        assert await stored(pg, reused["path"]) == ({reused["path"]} if listed else set())
+        assert await stored(pg, first["path"]) == set()
+    finally:
+        await pg.execute("drop trigger if exists test_sweep_gate on storage.objects")
+        await pg.execute("drop function if exists public.test_sweep_gate()")
+        for conn in (holder, sweeper, sender):
+            await conn.close()
 
 
 async def test_only_the_service_role_sweeps(http: httpx.AsyncClient, stack: LocalStack) -> None:
