@@ -58,16 +58,24 @@ async def join(service: Realtime, conn: Connection, frame: protocol.Frame) -> No
         except BindingError as exc:
             binding = failed = _unparsed(spec)
             problem = str(exc)
-        channel.bindings.append(binding)
+        channel.requested.append(binding)
+    if failed is not None and problem is not None:
+        channel.unparsed = (failed, problem)
+    channel.bindings = [] if channel.unparsed else list(channel.requested)
     conn.channels[frame.topic] = channel
     service.hub.add(channel)
     service.watch_expiry(channel)
-    reply = [{**spec, "id": binding.id} for spec, binding in zip(specs, channel.bindings, strict=True)]
+    reply = [{**spec, "id": binding.id} for spec, binding in zip(specs, channel.requested, strict=True)]
     await conn.reply(frame, "ok", {"postgres_changes": reply})
     if channel.presence_enabled:
         await service.presence.send_state(channel)
-    if channel.bindings:
-        await _confirm_bindings(service, channel, failed, problem)
+    if channel.requested:
+        failed, problem = await _refusal(service, channel, channel.role)
+        if failed is not None:
+            service.hub.remove(channel)
+            channel.bindings = []
+            service.hub.add(channel)
+        await channel.connection.deliver(_verdict(channel, failed, problem))
 
 
 def _asked(channel: Channel) -> frozenset[str]:
@@ -78,7 +86,7 @@ def _asked(channel: Channel) -> frozenset[str]:
 
 def _unparsed(spec: dict[str, Any]) -> Binding:
     """A binding's place in the join's reply, its filter not read: the channel's bindings fail
-    together (`_confirm_bindings`), so once one has failed nothing after it is compiled."""
+    together (`_refusal`), so once one has failed nothing after it is compiled."""
     return parse_binding({"event": "*", "schema": spec.get("schema"), "table": spec.get("table")})
 
 
@@ -110,36 +118,38 @@ def _claims(service: Realtime, conn: Connection, payload: dict[str, Any]) -> dic
     return verify(token, service.keys)
 
 
-async def _confirm_bindings(
-    service: Realtime, channel: Channel, failed: Binding | None, problem: str | None = None
-) -> None:
-    """The asynchronous `system` message clients wait for before writing."""
+async def _refusal(service: Realtime, channel: Channel, role: str) -> tuple[Binding | None, str | None]:
+    """The first of the channel's bindings the tables refuse `role`, and why (None: a table not
+    published), or (None, None). Realtime stores a channel's bindings in one transaction, so they
+    fail together; it does so at join and again with the new claims after an `access_token`."""
+    if channel.unparsed is not None:
+        return channel.unparsed
     published = service.catalog.published
-    for binding in channel.bindings:
-        if failed is not None:
-            break
+    for binding in channel.requested:
         unpublished = binding.table is not None and binding.schema != "*"
-        unpublished = unpublished and (binding.schema, binding.table) not in published
-        if unpublished or (problem := await bindcheck.refusal(service.catalog, binding, channel.role)) is not None:
-            failed = binding
+        if unpublished and (binding.schema, binding.table) not in published:
+            return binding, None
+        problem = await bindcheck.refusal(service.catalog, binding, role)
+        if problem is not None:
+            return binding, problem
+    return None, None
+
+
+def _verdict(channel: Channel, failed: Binding | None, problem: str | None) -> str:
+    """The asynchronous `system` message clients wait for before writing."""
     if failed is None:
-        message = channel.system("ok", "Subscribed to PostgreSQL", "postgres_changes")
+        return channel.system("ok", "Subscribed to PostgreSQL", "postgres_changes")
+    if problem is None:
+        text = (
+            "Unable to subscribe to changes with given parameters. Please check Realtime is enabled "
+            f"for the given connect parameters: {failed.describe()}"
+        )
     else:
-        if problem is None:
-            text = (
-                "Unable to subscribe to changes with given parameters. Please check Realtime is enabled "
-                f"for the given connect parameters: {failed.describe()}"
-            )
-        else:
-            text = (
-                "Unable to subscribe to changes with given parameters. An exception happened so please "
-                f"check your connect parameters: {failed.describe()}. Exception: {problem}"
-            )
-        message = channel.system("error", text, "postgres_changes")
-        service.hub.remove(channel)
-        channel.bindings = []
-        service.hub.add(channel)
-    await channel.connection.deliver(message)
+        text = (
+            "Unable to subscribe to changes with given parameters. An exception happened so please "
+            f"check your connect parameters: {failed.describe()}. Exception: {problem}"
+        )
+    return channel.system("error", text, "postgres_changes")
 
 
 async def leave(service: Realtime, conn: Connection, frame: protocol.Frame) -> None:
@@ -159,6 +169,8 @@ async def refresh_token(service: Realtime, channel: Channel, payload: Any) -> No
     except TokenError as exc:
         await fail(service, channel, exc.message)
         return
+    if claims == channel.claims:
+        return  # the token it has (Realtime ignores it unread)
     reads = channel.reads
     if channel.private:
         # Any read the channel stood on that the new claims lose closes it (Realtime compares the
@@ -168,11 +180,20 @@ async def refresh_token(service: Realtime, channel: Channel, payload: Any) -> No
             message = f"You no longer have permission to read from this Channel topic: {channel.name}"
             await fail(service, channel, message)
             return
+    # Realtime stores the bindings again with the new claims, its subscription check run as their
+    # role: "Subscribed to PostgreSQL" again, or the check's error. Checked before the swap, so no
+    # change is matched for the new role by a binding it may not hold. On an error Realtime's
+    # rolled-back update leaves the rows with the old claims; here the bindings stop instead (the
+    # old claims' role must not go on reading for the new token), as a refused join's do.
+    failed, problem = await _refusal(service, channel, str(claims.get("role", "anon")))
     service.hub.remove(channel)
     channel.reads = reads
     channel.set_claims(claims)
+    channel.bindings = list(channel.requested) if failed is None else []
     service.hub.add(channel)
     service.watch_expiry(channel)
+    if channel.requested:
+        await channel.connection.deliver(_verdict(channel, failed, problem))
 
 
 async def expire(service: Realtime, channel: Channel) -> None:

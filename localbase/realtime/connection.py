@@ -104,8 +104,10 @@ class Channel:
         "presence_meta",
         "private",
         "reads",
+        "requested",
         "role",
         "topic",
+        "unparsed",
         "watch_key",
     )
 
@@ -127,7 +129,9 @@ class Channel:
         self.presence_key = str(presence.get("key") or "") or None
         self.presence_enabled = flag(presence.get("enabled"))
         self.presence_meta: dict[str, Any] | None = None
-        self.bindings: list[Binding] = []
+        self.bindings: list[Binding] = []  # those delivered: the requested ones once the table took them
+        self.requested: list[Binding] = []  # as joined, checked again whenever the claims change
+        self.unparsed: tuple[Binding, str] | None = None  # the first binding whose filter did not parse, and why
         self.watch_key: tuple[str, ...] | None = None  # set by the hub while it watches changes
         self.set_claims(claims)
 

@@ -4,11 +4,12 @@ select naming a column the role may not SELECT (or none at all), a value that is
 column's type, `is` on a non-boolean, a pattern on a column without the operator. Each is the
 `system` error realtime-py turns into CHANNEL_ERROR, where the gateway used to say "Subscribed to
 PostgreSQL" and then never match (a typo'd column), or let a filter test a column the subscriber
-cannot read."""
+cannot read. A refreshed token has them checked again with its role, as Realtime stores them again."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 from realtime import AsyncRealtimeClient
 from realtime import RealtimePostgresChangesListenEvent as Change
 
-from tests.localbase.realtime.conftest import RealtimeUser, eventually
+from tests.localbase.realtime.conftest import RealtimeUser, eventually, mint
 
 
 @pytest.fixture
@@ -95,3 +96,42 @@ async def test_a_select_on_a_wildcard_subscription_is_refused(
     states = await _states(realtime_client(alice.access_token), "wild-select", "*", select=["id"])
     assert [state for state, _ in states] == ["SUBSCRIBED", "CHANNEL_ERROR"]
     assert "Column selection is not supported for wildcard subscriptions" in states[1][1]
+
+
+def _recorder(got: list[tuple[str, str]]) -> Callable[[Any, Exception | None], None]:
+    """A subscribe callback appending each state with its reason to `got`."""
+    return lambda state, error: got.append((state.value, _reason(error)))
+
+
+async def test_a_refreshed_token_has_the_bindings_checked_again_with_its_role(
+    hidden: None,
+    stack: Any,
+    pg: asyncpg.Connection,
+    alice: RealtimeUser,
+    realtime_client: Callable[..., AsyncRealtimeClient],
+) -> None:
+    # Realtime stores the subscriptions again with the new claims after an `access_token` (its
+    # handle_in re-runs postgres_subscribe): "Subscribed to PostgreSQL" again, or the check's error.
+    # The gateway checked at join only, so a token whose role may not read a filter's column went on
+    # testing that column for it.
+    client = realtime_client(mint(stack, {"role": "service_role", "exp": int(time.time()) + 3600}))
+    heard: dict[str, list[Any]] = {"secret": [], "shown": []}
+    system: dict[str, list[Any]] = {"secret": [], "shown": []}
+    states: dict[str, list[tuple[str, str]]] = {"secret": [], "shown": []}
+    for column, value in (("secret", "x"), ("shown", "y")):
+        channel = client.channel(f"refresh-{column}")
+        channel.on_system(system[column].append)
+        channel.on_postgres_changes(
+            Change.Insert, heard[column].append, table="rt_hidden", schema="public", filter=f"{column}=eq.{value}"
+        )
+        await channel.subscribe(_recorder(states[column]))
+    await eventually(lambda: all(system.values()), what="both bindings subscribed")
+    await client.set_auth(alice.access_token)  # authenticated may not read `secret`
+    await eventually(lambda: len(system["shown"]) > 1, what="the allowed binding subscribed again")
+    assert system["shown"][1].message == "Subscribed to PostgreSQL"
+    await eventually(lambda: len(states["secret"]) > 1, what="the refused binding's error")
+    assert states["secret"][1][0] == "CHANNEL_ERROR"
+    assert "invalid column for filter secret" in states["secret"][1][1]
+    await pg.execute("insert into public.rt_hidden values (1, 'x', 'y')")
+    await eventually(lambda: bool(heard["shown"]), what="the change the allowed binding matches")
+    assert heard["secret"] == [], states
