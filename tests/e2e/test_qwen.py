@@ -126,6 +126,15 @@ def test_role_editor_personality(qwen: dict[str, Any], product: Product) -> None
     ]
 
 
+def test_with_reduced_motion_the_thinking_icon_and_the_typing_cursor_keep_still(qwen: dict[str, Any]) -> None:
+    """A browser whose user asked for less motion (prefers-reduced-motion: reduce) shows a thinking
+    answer with its bulb icon still and its typing cursor steady: the icon pulsed and the cursor
+    blinked there as anywhere. Elsewhere they still move (so the check sees the animations)."""
+    detail = passed(qwen, "with reduced motion asked for, the thinking icon and the typing cursor keep still")["detail"]
+    assert detail["moving"] == {"icon": "pulse", "cursor": "blink"}
+    assert detail["still"] == {"icon": "none", "cursor": "none"}
+
+
 def test_english_and_phone(qwen: dict[str, Any]) -> None:
     passed(qwen, "English and a phone-sized screen")
     no_page_errors(qwen)

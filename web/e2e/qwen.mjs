@@ -7,7 +7,7 @@
 // Env: see harness.mjs. Prints {ok, steps, user, sessionId, roleSlug, problems} on its last line;
 // tests/e2e/test_qwen.py runs it and checks the database for what the page showed.
 import { readFile } from 'node:fs/promises'
-import { TAG, STEP_MS, WEB_URL, expectText, journey, pause, result, shot, step, tid, signUp } from './harness.mjs'
+import { PASSWORD, TAG, STEP_MS, WEB_URL, expectText, final, journey, login, pause, result, shot, step, tid, signUp } from './harness.mjs'
 
 // A 64x48 PNG, for the picker and the clipboard.
 const PNG_B64 = 'iVBORw0KGgoAAAANSUhEUgAAAEAAAAAwCAIAAAAuKetIAAAAU0lEQVR4nO3PQQ3AIADAQEAnFrDPeyJ4XJb0FLTz7Dv+bOmAVw1oDWgNaA1oDWgNaA1oDWgNaA1oDWgNaA1oDWgNaA1oDWgNaA1oDWgNaA1oDWgfHRMCHxhOxWMAAAAASUVORK5CYII='
@@ -35,6 +35,41 @@ async function ask(page, text, { whileStreaming = null } = {}) {
     if (Date.now() > deadline) throw new Error('the answer never became final')
     await pause(40)
   }
+  return turn
+}
+
+/** The animation now running on the turn's thinking icon (while it thinks) and on its answer's
+ *  typing cursor (while it writes), each sampled as soon as it shows, until the answer is final. */
+async function motionWhileStreaming(turn) {
+  const seen = { icon: null, cursor: null }
+  const deadline = Date.now() + STEP_MS
+  while (Date.now() < deadline && (seen.icon === null || seen.cursor === null)) {
+    const now = await turn.evaluate((el) => {
+      const icon = el.querySelector('[data-testid="reasoning"][data-live="true"] [data-testid="reasoning-toggle"] > svg')
+      const cursor = el.querySelector('.cursor-blink')
+      return {
+        icon: icon ? getComputedStyle(icon).animationName : null,
+        cursor: cursor ? getComputedStyle(cursor.lastElementChild ?? cursor, '::after').animationName : null,
+      }
+    })
+    seen.icon ??= now.icon
+    seen.cursor ??= now.cursor
+    if ((await turn.getAttribute('data-final')) === 'true') break
+    await pause(30)
+  }
+  return seen
+}
+
+/** A new chat on `page` with qwen-plus thinking, `text` sent in it: its turn, still streaming. */
+async function thinkingTurn(page, text) {
+  await page.goto(`${WEB_URL}/`)
+  await page.locator(`${tid('model-picker')} option[value="qwen-plus"]`).waitFor({ state: 'attached', timeout: STEP_MS })
+  await page.locator(tid('model-picker')).selectOption('qwen-plus')
+  if ((await page.locator(tid('thinking-toggle')).getAttribute('aria-pressed')) !== 'true') await page.locator(tid('thinking-toggle')).click()
+  await page.locator(tid('composer')).fill(text)
+  await page.locator(tid('send')).click()
+  const turn = page.locator(tid('turn')).first()
+  await turn.waitFor({ timeout: STEP_MS })
   return turn
 }
 
@@ -219,5 +254,19 @@ await journey(async ({ newPage }) => {
     await shot(page, '10-phone-english')
     await page.locator(tid('lang-toggle')).click()
     await page.setViewportSize({ width: 1280, height: 800 })
+  })
+
+  await step('with reduced motion asked for, the thinking icon and the typing cursor keep still', async () => {
+    // A thinking answer in a new chat twice: as the system asks (the icon pulses, the cursor
+    // blinks), then in a browser whose user asked for less motion (prefers-reduced-motion: reduce).
+    const moving = await motionWhileStreaming(await thinkingTurn(page, `Why do stars twinkle? ${TAG}`))
+    await final(page.locator(tid('turn')).first())
+    const calm = await newPage('calm', { reducedMotion: 'reduce' })
+    await login(calm, { email: result.user.email, password: PASSWORD })
+    const turn = await thinkingTurn(calm, `Why is the sea salty? ${TAG}`)
+    const still = await motionWhileStreaming(turn)
+    await final(turn)
+    await calm.context().close()
+    return { moving, still }
   })
 })
