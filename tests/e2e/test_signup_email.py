@@ -139,6 +139,17 @@ def test_a_used_link_is_refused(journey: dict[str, Any]) -> None:
     passed(journey, "a used link says it no longer works (phone)")
 
 
+def test_on_a_touch_screen_the_small_text_buttons_are_finger_sized(journey: dict[str, Any]) -> None:
+    """On a phone, the mailbox notice's "resend" (after sign-up, on a sign-in with the address not
+    confirmed yet, on the callback page of a used link, with its "back to sign-in") and the
+    two-factor code page's "use another account" are at least 44px each way, as every other control
+    a finger meets: they were 20px tall text."""
+    detail = passed(journey, 'on a touch screen the resend button and "use another account" are finger-sized')["detail"]
+    sizes = {f"{page} {name}": size for page, found in detail.items() for name, size in found.items()}
+    assert len(sizes) == 5
+    assert {name: size for name, size in sizes.items() if min(size) < 44} == {}
+
+
 def test_no_page_errors(journey: dict[str, Any]) -> None:
     no_page_errors(journey)
 

@@ -1,10 +1,12 @@
 // E-mail verification in the browser, with the product's config.toml (confirmations on): sign up,
 // "check your mailbox", resend, a refused early login, the local mailbox page, the link that
 // confirms and signs in, a password reset through the mailbox, a change of address confirmed from
-// both addresses, a reset with two-factor sign-in on (the code asked first), and a used link refused.
+// both addresses, a reset with two-factor sign-in on (the code asked first), a used link refused,
+// and on a phone the small text buttons of those pages (resend, back to sign-in, use another
+// account) finger-sized.
 //
 // Env: see harness.mjs, plus MAILBOX_URL (the local mailbox). tests/e2e/test_signup_email.py runs it.
-import { TAG, STEP_MS, WEB_URL, expectText, journey, result, shot, step, tid, totp, PASSWORD, signUp } from './harness.mjs'
+import { PHONE, TAG, STEP_MS, WEB_URL, expectText, journey, result, shot, step, tid, totp, PASSWORD, signUp } from './harness.mjs'
 
 const MAILBOX = (process.env.MAILBOX_URL ?? 'http://127.0.0.1:54324').replace(/\/$/, '')
 const NEW_PASSWORD = 'nebula2025pw'
@@ -26,6 +28,16 @@ async function followNewestLink(page, email, shotName = null) {
   await row.locator(tid('mail-link')).click()
   await page.waitForURL(/\/auth\/callback/, { timeout: STEP_MS })
   return { link, mails }
+}
+
+/** The size on `page` of each control named (by data-testid): {name: [width, height]}. */
+async function sizes(page, names) {
+  const found = {}
+  for (const name of names) {
+    const box = await page.locator(tid(name)).boundingBox()
+    found[name] = box ? [Math.round(box.width), Math.round(box.height)] : null
+  }
+  return found
 }
 
 await journey(async ({ newPage }) => {
@@ -177,5 +189,39 @@ await journey(async ({ newPage }) => {
     await page.locator(tid('link-invalid')).waitFor({ timeout: STEP_MS })
     await expectText(page.locator('h1'), /链接已失效/)
     await shot(page, '07-link-used-phone')
+  })
+
+  await step('on a touch screen the resend button and "use another account" are finger-sized', async () => {
+    const phone = await newPage('mail-phone', PHONE)
+    const late = { username: `late_${TAG}`, email: `late-${TAG}@example.com` }
+    await signUp(phone, late)
+    await expectText(phone.locator(tid('check-mailbox')), literally(late.email))
+    const signup = await sizes(phone, ['resend'])
+    // Signing in with the address not confirmed yet.
+    await phone.goto(`${WEB_URL}/login`)
+    await phone.locator(tid('email')).fill(late.email)
+    await phone.locator(tid('password')).fill(PASSWORD)
+    await phone.locator(tid('submit')).click()
+    await expectText(phone.locator(tid('check-mailbox')), /请先确认邮箱/)
+    const login = await sizes(phone, ['resend'])
+    // The callback page of a used link, once it has mailed a new one.
+    await phone.goto(confirmLink)
+    await phone.locator(tid('link-invalid')).waitFor({ timeout: STEP_MS })
+    await phone.locator(tid('email')).fill(late.email)
+    await phone.locator(tid('ask-again')).click()
+    await expectText(phone.locator(tid('check-mailbox')), literally(late.email))
+    await shot(phone, '12-link-used-resent-phone')
+    const callback = await sizes(phone, ['resend', 'to-login'])
+    // Two-factor sign-in's code page.
+    await phone.goto(`${WEB_URL}/login`)
+    await phone.locator(tid('email')).fill(MOVED_TO)
+    await phone.locator(tid('password')).fill(THIRD_PASSWORD)
+    await phone.locator(tid('submit')).click()
+    await phone.locator(tid('mfa-code')).waitFor({ timeout: STEP_MS })
+    await shot(phone, '13-mfa-code-phone')
+    const mfa = await sizes(phone, ['mfa-other-account'])
+    await phone.locator(tid('mfa-other-account')).click()
+    await phone.locator(tid('login-form')).waitFor({ timeout: STEP_MS })
+    return { signup, login, callback, mfa }
   })
 })
