@@ -12,7 +12,7 @@ from litestar.response import Stream
 from api.compat.completions import Listening, Relay
 from api.compat.errors import OpenAIError, model_not_found, to_openai_response, translate
 from api.compat.keys import key_caller
-from api.compat.request import parse_request
+from api.compat.request import read_request
 from api.compat.turns import SESSION_HEADER, idempotency_key, likely_session, open_turn
 from api.database import CallerDatabase
 from api.metrics import Metrics
@@ -111,7 +111,7 @@ async def chat_completions(request: Request[Any, Any, Any]) -> Any:
     except Exception as exc:
         raise OpenAIError(400, "The request body is not valid JSON.", "invalid_request_error", None) from exc
     named = request.headers.get(SESSION_HEADER)
-    ask = parse_request(body, settings.api.max_message_chars, continuing=named is not None)
+    ask = await read_request(body, settings.api.max_message_chars, continuing=named is not None)
     key = idempotency_key(request.headers)
     listening = Listening(upstream.hub, caller, named)
     try:

@@ -1,0 +1,85 @@
+"""A /v1 question's files are decoded and checked off the API's event loop: base64, Pillow's measure
+and a legacy-encoded text's detection (core/textfiles.py) took 0.3-0.4 s for one 15 MiB text, and a
+request may carry ten such files, during which the API answered nobody else. A plain question is
+still parsed on the loop (a thread's hop would add to its first token, README "Benchmarks").
+
+Proven by order, not by time: the document's decoding is held on an event the test sets only once
+a plain question has been parsed meanwhile; on the loop, the hold would stop everything until its
+bound (the test's failure) and the plain question would wait behind it."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import threading
+from typing import Any
+
+import pytest
+
+from api.compat import request as parsing
+from api.compat.errors import OpenAIError
+from api.compat.request import Ask, carries_files, read_request
+from api.compat.uploads import RequestFile, decode_document
+
+HOLD = 10.0  # how long a held decode waits for the test: only a failing run waits it out
+
+
+def plain(text: str) -> dict[str, Any]:
+    return {"model": "qwen-plus", "messages": [{"role": "user", "content": text}]}
+
+
+def with_document(text: str) -> dict[str, Any]:
+    uri = f"data:text/plain;base64,{base64.b64encode(b'The vault code is AZURE-7731.').decode()}"
+    parts = [{"type": "text", "text": text}, {"type": "file", "file": {"file_data": uri, "filename": "a.txt"}}]
+    return {"model": "qwen-plus", "messages": [{"role": "user", "content": parts}]}
+
+
+async def test_a_plain_question_is_parsed_while_another_requests_files_are_decoded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    loop = asyncio.get_running_loop()
+    entered = asyncio.Event()
+    release = threading.Event()
+    released: list[bool] = []
+
+    def held(part: dict[str, Any], at: int, number: int) -> RequestFile:
+        loop.call_soon_threadsafe(entered.set)
+        released.append(release.wait(HOLD))  # False: nothing else ran while it held (on the loop)
+        return decode_document(part, at, number)
+
+    parsed_on: list[int] = []
+    parse = parsing.parse_request
+
+    def watched(body: Any, max_chars: int, *, continuing: bool = False) -> Ask:
+        parsed_on.append(threading.get_ident())
+        return parse(body, max_chars, continuing=continuing)
+
+    monkeypatch.setattr("api.compat.request.decode_document", held)
+    monkeypatch.setattr(parsing, "parse_request", watched)
+
+    big = asyncio.create_task(read_request(with_document("What is the vault code?"), 10_000))
+    await entered.wait()
+    small = await read_request(plain("Hello?"), 10_000)
+    release.set()
+    ask = await big
+    assert released == [True]  # the plain question was parsed while the document was being decoded
+    assert small.question == "Hello?"
+    assert [f.name for f in ask.files] == ["a.txt"]
+    assert parsed_on[1] == threading.get_ident()  # the plain one on the loop, as before
+    assert parsed_on[0] != threading.get_ident()
+
+
+async def test_an_error_found_off_the_loop_is_the_requests_own() -> None:
+    broken = with_document("Read this")
+    broken["messages"][0]["content"][1]["file"]["file_data"] = "data:text/plain;base64,%%%"
+    with pytest.raises(OpenAIError) as raised:
+        await read_request(broken, 10_000)
+    assert (raised.value.status, raised.value.code) == (400, "invalid_document")
+
+
+def test_what_carries_files_is_told_from_the_parts_types() -> None:
+    assert carries_files(with_document("x"))
+    assert not carries_files(plain("x"))
+    assert not carries_files({"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": "x"}]}]})
+    assert not carries_files(["not", "an", "object"])
+    assert not carries_files({"messages": "no list"})
