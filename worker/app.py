@@ -180,6 +180,8 @@ class Worker:
                 await self._broadcaster.drained()
         for name in ("broadcaster", "writer", "models"):
             await cancel_and_wait(self._tasks.pop(name, None))
+        if self.turns is not None:
+            self.turns.close()
         if self._titler is not None:
             await self._titler.stop()
         if self._early is not None:

@@ -10,7 +10,11 @@ kept anew), 404 drops what was kept and raises SupabaseError as a first read wou
 caller already knows the object's current ETag (the claim carries it for every file it names) Storage
 is not asked: the kept ETag gives the kept text, another one reads anew, `gone` is the 404.
 
-Extraction (worker/extraction.py) runs off the event loop; a document
+Extraction (worker/extraction.py) runs off the event loop, in at most `readers` threads of its own
+(LLM_DOCUMENT_READERS): in the loop's default pool (six threads on two cores), which scales images
+and counts every turn's prompt tokens, six heavy documents at once held every thread, and other
+turns' attachments waited up to LLM_DOCUMENT_READ_SECONDS for one (until 12-05). A document
+waiting for a reader is not yet reading: its time bound starts with its reading. A document
 with no text to read raises AttachmentError `DocumentUnreadable` and nothing is kept, so the
 turn is refused rather than answered without it.
 
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from worker import supabase_http
@@ -34,6 +39,7 @@ from worker.supabase_http import SupabaseError, SupabaseHttp
 __all__ = ["BUCKET", "DOCUMENT_TYPES", "DOCX", "DocumentTexts", "extract"]
 
 BUCKET = "attachments"
+READERS = 2  # LLM_DOCUMENT_READERS's default
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +58,18 @@ class DocumentTexts:
         max_text: int = MAX_BYTES,
         max_pages: int = MAX_PAGES,
         seconds: float = SECONDS,
+        readers: int = READERS,
     ) -> None:
         self._http = http
+        # threads of their own, not the loop's default pool (images' scaling, prompts' counting)
+        self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="documents")
         # the most one document's text may take, a PDF's pages and its reading (worker/extraction.py)
         self._read = functools.partial(extract, max_bytes=max_text, max_pages=max_pages, seconds=seconds)
         self._kept: Kept[str, _Kept] = Kept(max_bytes, lambda kept: kept.size)
+
+    def close(self) -> None:
+        """No more readings: those waiting for a thread are dropped, a running one ends by its own bound."""
+        self._readers.shutdown(wait=False, cancel_futures=True)
 
     @property
     def kept_bytes(self) -> int:
@@ -83,7 +96,7 @@ class DocumentTexts:
             self._kept.used(path)
             return kept.text
         self._kept.drop(path)
-        text = await asyncio.to_thread(self._read, mime_type, blob or b"", name)
+        text = await asyncio.get_running_loop().run_in_executor(self._readers, self._read, mime_type, blob or b"", name)
         if etag:
             self._kept.put(path, _Kept(text, etag, len(text.encode())))
         return text

@@ -108,11 +108,16 @@ class Turns:
                 max_text=llm.document_max_mb << 20,
                 max_pages=llm.document_max_pages,
                 seconds=llm.document_read_seconds,
+                readers=llm.document_readers,
             )
         self._turn_timeout = turn_timeout
         self._titler = titler
         self._early = early
         self.active: dict[str, Reply] = {}
+
+    def close(self) -> None:
+        if self._documents is not None:
+            self._documents.close()
 
     def heard(self, record: Mapping[str, Any]) -> bool:
         """A new question's Realtime event, as soon as it is heard: its images are read ahead, or

@@ -98,6 +98,9 @@ class LlmSettings:
     # (a worker thread's, which no turn timeout stops): past either, DocumentTooComplex.
     document_max_pages: int = field(default_factory=lambda: env_int("LLM_DOCUMENT_MAX_PAGES", 2000))
     document_read_seconds: float = field(default_factory=lambda: env_float("LLM_DOCUMENT_READ_SECONDS", 30.0))
+    # Documents are read in this many threads of their own, not the pool that scales images and
+    # counts prompt tokens, so heavy ones at once cannot hold up other turns (worker/documents.py).
+    document_readers: int = field(default_factory=lambda: env_int("LLM_DOCUMENT_READERS", 2))
 
     def multimodal_only(self, model: str) -> bool:
         """Whether `model` (or the model it is a snapshot of: `-latest`, `-2026-...`) answers only on
