@@ -13,13 +13,17 @@ import asyncio
 import base64
 import hashlib
 import threading
-from typing import Any
+from typing import Any, cast
 
+import httpx
 import pytest
+from litestar import Litestar, Request, post
+from litestar.serialization import decode_json
 
 from api.compat import request as parsing
-from api.compat.errors import OpenAIError
+from api.compat.errors import OpenAIError, to_openai_response
 from api.compat.request import Ask, carries_files, read_request
+from api.compat.routes import LARGE_BODY, body_of
 from api.compat.uploads import RequestFile, content_path, decode_document
 
 HOLD = 10.0  # how long a held decode waits for the test: only a failing run waits it out
@@ -104,3 +108,48 @@ async def test_a_files_content_address_is_hashed_off_the_loop(monkeypatch: pytes
     assert content_path("user-1", file) == path
     assert len(hashed_on) == 1  # once, where it was decoded
     assert threading.get_ident() not in hashed_on
+
+
+def on_this_loop(app: Litestar) -> httpx.AsyncClient:
+    """A client of `app` run on the test's own loop (Litestar's test clients run it in a thread)."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=cast(Any, app)), base_url="http://v1")
+
+
+async def test_a_long_body_is_decoded_from_json_off_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The body's JSON (up to API_V1_MAX_BODY_BYTES, 20 MiB) was decoded on the loop: ~50 ms for
+    18 MiB here. The app runs on the test's loop (httpx's ASGI transport)."""
+    loop = asyncio.get_running_loop()
+    entered = asyncio.Event()
+    release = threading.Event()
+    released: list[bool] = []
+
+    decoded_on: list[int] = []
+
+    def held(raw: bytes, **options: Any) -> Any:
+        decoded_on.append(threading.get_ident())
+        loop.call_soon_threadsafe(entered.set)
+        released.append(release.wait(HOLD))
+        return decode_json(raw, **options)
+
+    monkeypatch.setattr("api.compat.routes.decode_json", held)
+
+    @post("/json", status_code=200)
+    async def echo(request: Request[Any, Any, Any]) -> dict[str, Any]:
+        body = await body_of(request)
+        return {"model": body["model"]}
+
+    app = Litestar([echo], request_max_body_size=4 * LARGE_BODY, exception_handlers={Exception: to_openai_response})
+    async with on_this_loop(app) as client:
+        big = asyncio.create_task(client.post("/json", json=with_document("x" * LARGE_BODY)))
+        async with asyncio.timeout(HOLD):  # not decoded here at all: on the loop, by request.json()
+            await entered.wait()
+        small = await client.post("/json", json=plain("Hello?"))
+        release.set()
+        answered = await big
+    assert small.json() == answered.json() == {"model": "qwen-plus"}
+    assert released == [True]  # the short body was answered while the long one was being decoded
+    assert decoded_on != [threading.get_ident()]
+    async with on_this_loop(app) as client:
+        broken = await client.post("/json", content=b"{" + b" " * LARGE_BODY)
+    assert broken.status_code == 400
+    assert broken.json()["error"]["message"] == "The request body is not valid JSON."
