@@ -14,15 +14,15 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
 from core.settings import LlmSettings
-from worker import attachments, errors, plan_check
+from worker import attachments, plan_check
 from worker.broadcast import Broadcaster
 from worker.claim_prompt import claim_prompt
+from worker.conclusion import Conclusion, Outcome, ids
 from worker.documents import DocumentTexts
 from worker.early import EarlyCall, EarlyCalls
 from worker.errors import AttachmentError
@@ -48,20 +48,6 @@ from worker.titles import Titler
 from worker.writer import RowWriter
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    status: str  # completed | error | cancelled
-    finish_reason: str | None = None
-    model: str | None = None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    error_code: str | None = None
-    reasoning_tokens: int | None = None
-    cached_tokens: int | None = None
-    search_calls: int | None = None
-    image_tokens: int | None = None
 
 
 class Turns:
@@ -111,8 +97,8 @@ class Turns:
                 readers=llm.document_readers,
             )
         self._turn_timeout = turn_timeout
-        self._titler = titler
         self._early = early
+        self._conclusion = Conclusion(writer, broadcaster, metrics, titler=titler, early=early)
         self.active: dict[str, Reply] = {}
 
     def close(self) -> None:
@@ -137,20 +123,20 @@ class Turns:
         timer = asyncio.get_running_loop().call_later(self._turn_timeout, reply.stop, TIMEOUT)
         try:
             outcome = await self._answer(reply)
-            await self._conclude(reply, outcome)
+            await self._conclusion.write(reply, outcome)
         finally:
             timer.cancel()
             self._writer.untrack(reply)
             self.active.pop(claim.id, None)
             self._metrics.in_flight.dec()
 
-    async def _answer(self, reply: Reply) -> _Outcome | None:
+    async def _answer(self, reply: Reply) -> Outcome | None:
         """The row's final state, or None when the row must not be finalised here."""
         if (beyond := plan_check.refusal(reply.claim)) is not None:
             # the chat's or role's settings changed after admission to what the plan does not include
             self._take_early(reply.claim, None)
-            log.warning("refused by the plan at the claim", extra={**_ids(reply.claim), "error_code": beyond})
-            return _Outcome("error", error_code=beyond)
+            log.warning("refused by the plan at the claim", extra={**ids(reply.claim), "error_code": beyond})
+            return Outcome("error", error_code=beyond)
         while True:
             linked = False  # the prompt carries Storage links the model downloads
             if reply.claim.attachments or any(item.attachments for item in reply.claim.history):
@@ -159,8 +145,8 @@ class Turns:
                 try:
                     prompt = await self._with_attachments(reply.claim)
                 except AttachmentError as refused:
-                    log.warning("attachment refused", extra={**_ids(reply.claim), "error": str(refused)})
-                    return _Outcome("error", error_code=refused.code)
+                    log.warning("attachment refused", extra={**ids(reply.claim), "error": str(refused)})
+                    return Outcome("error", error_code=refused.code)
             else:
                 prompt = claim_prompt(reply.claim, self._llm, self._catalog)
             early = self._take_early(reply.claim, prompt)
@@ -185,14 +171,14 @@ class Turns:
                 # refused or failed before a first token: nothing answered, nothing charged (DashScope
                 # bills no refused call); after one, the prompt was read and is charged with the text
                 spent, searched = (prompt.input_tokens, reply.search_calls) if reply.delivered else (None, None)
-                return _Outcome(
+                return Outcome(
                     "error", model=prompt.params.model, input_tokens=spent, error_code=error.code, search_calls=searched
                 )
         if error is not None:
-            log.error("turn failed", exc_info=error, extra=_ids(reply.claim))
-            return _Outcome("error", model=prompt.params.model, error_code="WorkerError")
+            log.error("turn failed", exc_info=error, extra=ids(reply.claim))
+            return Outcome("error", model=prompt.params.model, error_code="WorkerError")
         finished = consumer.result()
-        return _Outcome(
+        return Outcome(
             "completed",
             finish_reason=finished.finish_reason,
             model=finished.model or prompt.params.model,
@@ -243,12 +229,12 @@ class Turns:
         prompt.messages[-1] = ChatMessage("user", last.content, images=tuple(refs))
         return prompt
 
-    def _stopped(self, reply: Reply, prompt: Prompt) -> _Outcome | None:
+    def _stopped(self, reply: Reply, prompt: Prompt) -> Outcome | None:
         if reply.stop_reason in (LEASE_LOST, SHUTDOWN):
             return None
         code = "TurnTimeout" if reply.stop_reason == TIMEOUT else None
         status = "cancelled" if reply.stop_reason == CANCELLED else "error"
-        return _Outcome(
+        return Outcome(
             status,
             model=prompt.params.model,
             input_tokens=prompt.input_tokens,
@@ -295,7 +281,7 @@ class Turns:
                 delay = self._backoff.delay(failures, error.retry_after)
                 log.warning(
                     "provider call failed; retrying",
-                    extra={**_ids(reply.claim), "error_code": error.code, "retry_in": round(delay, 3)},
+                    extra={**ids(reply.claim), "error_code": error.code, "retry_in": round(delay, 3)},
                 )
                 await asyncio.sleep(delay)
             finally:
@@ -317,99 +303,3 @@ class Turns:
             reply.reasoning_ended = now
         reply.append(event.text)
         self._broadcaster.chunk(reply.claim.id, reply.claim.attempts, event.text)
-
-    async def _conclude(self, reply: Reply, outcome: _Outcome | None) -> None:
-        claim = reply.claim
-        if outcome is None:
-            self._broadcaster.discard(claim.id, claim.attempts)
-            if reply.stop_reason == SHUTDOWN:
-                await self._writer.release(reply)
-                log.info("answer released at shutdown", extra=_ids(claim))
-            else:
-                self._metrics.leases_lost.inc()
-                log.warning("lease lost; another worker answers", extra=_ids(claim))
-            return
-        response_time = round((time.monotonic() - reply.started) * 1000)
-        content = reply.content
-        reasoning = "".join(reply.reasoning) or None
-        output_tokens, reasoning_tokens = outcome.output_tokens, outcome.reasoning_tokens
-        if output_tokens is None:  # ended before the model's usage came: what was streamed, thinking included
-            reasoning_tokens = _count(reasoning) if reasoning else None
-            if content or reasoning_tokens:
-                output_tokens = (_count(content) if content else 0) + (reasoning_tokens or 0)
-        message = errors.user_message(outcome.error_code) if outcome.error_code else None
-        early = self._early if outcome.status == "completed" else None
-        if early is not None:  # before the row is final, so that whoever sees it final can ask on
-            early.answered(claim, content)
-        written = await self._writer.finish(
-            reply,
-            status=outcome.status,
-            content=content,
-            model=outcome.model,
-            input_tokens=outcome.input_tokens,
-            output_tokens=output_tokens,
-            response_time=response_time,
-            finish_reason=outcome.finish_reason,
-            error_code=outcome.error_code,
-            error_message=message,
-            reasoning=reasoning,
-            reasoning_ms=reply.reasoning_ms,
-            reasoning_tokens=reasoning_tokens,
-            cached_tokens=outcome.cached_tokens,
-            search_calls=outcome.search_calls,
-            image_tokens=outcome.image_tokens,
-            sources=reply.sources,
-        )
-        if not written:
-            if early is not None:
-                early.unsaved(claim)
-            self._broadcaster.discard(claim.id, claim.attempts)
-            self._metrics.leases_lost.inc()
-            log.warning("lease lost before the answer was saved", extra=_ids(claim))
-            return
-        tokens_used = (outcome.input_tokens or 0) + (output_tokens or 0)
-        self._broadcaster.done(
-            claim.id,
-            claim.attempts,
-            {
-                "status": outcome.status,
-                "length": len(content),
-                "finish_reason": outcome.finish_reason,
-                "error_code": outcome.error_code,
-                "error_message": message,
-                "tokens_used": tokens_used,
-                "reasoning_ms": reply.reasoning_ms,
-                "sources": reply.sources,
-            },
-        )
-        self._metrics.turns.labels(outcome.status).inc()
-        if self._titler is not None and outcome.status == "completed":
-            self._titler.after_answer(claim, content)
-        log.info(
-            "AI response generated",
-            extra={
-                **_ids(claim),
-                "status": outcome.status,
-                "model": outcome.model,
-                "response_time": response_time,
-                "tokens_used": tokens_used,
-                "finish_reason": outcome.finish_reason,
-                "error_code": outcome.error_code,
-                "attempts": claim.attempts,
-            },
-        )
-
-
-def _ids(claim: Claim) -> dict[str, Any]:
-    return {
-        "user_id": claim.user_id,
-        "session_id": claim.session_id,
-        "message_id": claim.id,
-        "reply_to": claim.reply_to,
-    }
-
-
-def _count(text: str) -> int:
-    from worker.llm.tokens import count  # noqa: PLC0415 - the tokenizer loads on first use only
-
-    return count(text)
