@@ -66,7 +66,7 @@ async def list_v1(storage: Storage, caller: Caller, bucket_id: str, body: dict[s
     column = sort.get("column") or "name"
     if column not in _V1_SORT:
         raise invalid_request("body/sortBy/column must be equal to one of the allowed values")
-    order = "desc" if str(sort.get("order") or "asc").lower() == "desc" else "asc"
+    order = _order(sort)
     if column == "name":
         order_by = f'lower(name) collate "C" {order}, name collate "C" {order}'
     else:
@@ -82,6 +82,17 @@ async def list_v1(storage: Storage, caller: Caller, bucket_id: str, body: dict[s
 def _sort(body: dict[str, Any]) -> dict[str, Any]:
     value = body.get("sortBy")
     return value if isinstance(value, dict) else {}
+
+
+def _order(sort: dict[str, Any]) -> str:
+    """`sortBy.order`: `asc` (absent) or `desc`, exactly as storage-api's schema enumerates them
+    (`DESC` or `up` used to be read as asc or desc instead of refused)."""
+    order = sort.get("order")
+    if order is None:
+        return "asc"
+    if order not in ("asc", "desc"):
+        raise invalid_request("body/sortBy/order must be equal to one of the allowed values")
+    return str(order)
 
 
 def _cursor_decode(cursor: object) -> str | None:
@@ -107,7 +118,7 @@ async def list_v2(storage: Storage, caller: Caller, bucket_id: str, body: dict[s
     limit = _int(body, "limit", 1000, 1, 1000)
     after = _cursor_decode(body.get("cursor"))
     sort = _sort(body)
-    order = "desc" if str(sort.get("order") or "asc").lower() == "desc" else "asc"
+    order = _order(sort)
     column = sort.get("column") or "name"
     if column not in ("name", "updated_at", "created_at"):
         raise invalid_request("body/sortBy/column must be equal to one of the allowed values")

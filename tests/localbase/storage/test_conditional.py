@@ -1,0 +1,51 @@
+"""A listing's sort order, as storage-api answers it over HTTP: `sortBy.order` is `asc` or `desc`,
+nothing else."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.conftest import LocalStack
+
+
+@pytest.fixture
+def http(stack: LocalStack) -> Iterator[httpx.Client]:
+    headers = {"apikey": stack.service_role_key, "Authorization": f"Bearer {stack.service_role_key}"}
+    with httpx.Client(base_url=f"{stack.url}/storage/v1", headers=headers, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def public(http: httpx.Client, stack: LocalStack) -> Iterator[httpx.Client]:
+    """A public bucket holding `r.txt` (Cache-Control max-age=5), read without a key."""
+    name = f"cond-{uuid.uuid4().hex[:8]}"
+    assert http.post("/bucket", json={"name": name, "public": True}).status_code == 200
+    headers = {"content-type": "text/plain", "cache-control": "max-age=5"}
+    assert http.post(f"/object/{name}/r.txt", content=b"hello", headers=headers).status_code == 200
+    with httpx.Client(base_url=f"{stack.url}/storage/v1/object/public/{name}", timeout=30) as client:
+        yield client
+    http.post(f"/bucket/{name}/empty", json={})
+    http.request("DELETE", f"/bucket/{name}", json={})
+
+
+@pytest.mark.parametrize("route", ["list", "list-v2"])
+def test_listing_refuses_a_sort_order_other_than_asc_or_desc(
+    http: httpx.Client, public: httpx.Client, route: str
+) -> None:
+    name = str(public.base_url).rstrip("/").rsplit("/", 1)[-1]
+    for order in ("up", "DESC", ""):
+        body = {"prefix": "", "sortBy": {"column": "name", "order": order}}
+        refused = http.post(f"/object/{route}/{name}", json=body)
+        assert refused.status_code == 400, (order, refused.text)
+        assert refused.json() == {
+            "statusCode": "400",
+            "error": "Bad Request",
+            "message": "body/sortBy/order must be equal to one of the allowed values",
+            "code": "InvalidRequest",
+        }
+    listed = http.post(f"/object/{route}/{name}", json={"prefix": "", "sortBy": {"column": "name", "order": "desc"}})
+    assert listed.status_code == 200, listed.text
