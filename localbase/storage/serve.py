@@ -1,10 +1,10 @@
 """Sending an object's bytes as storage-api does: headers from the row, Range, conditional GETs.
 
 200 with the whole body, 206 with `Content-Range` for one `bytes=` range, 304 when
-`If-None-Match` names the ETag or `If-Modified-Since` is not older than the object, 416 for any
-other range (past the end, a list, another unit, of an empty file). `text/html` is served as
-`text/plain` so an upload cannot run script on the gateway's origin. The file is read in 64 KiB
-slices, so memory does not grow with its size.
+`If-None-Match` is the ETag (compared exactly, as storage-api does) or `If-Modified-Since` is not
+older than the object, 416 for any other range (past the end, a list, another unit, of an empty
+file). `text/html` is served as `text/plain` so an upload cannot run script on the gateway's
+origin. The file is read in 64 KiB slices, so memory does not grow with its size.
 """
 
 from __future__ import annotations
@@ -65,10 +65,11 @@ def disposition(download: str | None) -> Headers:
 
 
 def _not_modified(request: Request, etag: str, modified: datetime) -> bool:
+    """304 or not, as storage-api's file backend decides: `If-None-Match` equal to the ETag, the
+    header's whole text (a list, `W/` or `*` is not the ETag); else `If-Modified-Since`."""
     match = request.headers.get("if-none-match")
     if match is not None:
-        tags = [t.strip().removeprefix("W/") for t in match.split(",")]
-        return "*" in tags or etag in tags
+        return match == etag
     since = request.headers.get("if-modified-since")
     if since:
         try:
@@ -76,6 +77,16 @@ def _not_modified(request: Request, etag: str, modified: datetime) -> bool:
         except (TypeError, ValueError):
             return False
     return False
+
+
+def _revalidated(request: Request, etag: str, cache_control: str | None, *, head: bool) -> str | None:
+    """The Cache-Control sent (None: none, a signed URL's): the object's, and when the request's
+    `If-None-Match` is not the ETag, `stale-while-revalidate=30` after it (`must-revalidate` for a
+    HEAD), as storage-api's renderers add them."""
+    match = request.headers.get("if-none-match")
+    if cache_control is None or not match or match == etag:
+        return cache_control
+    return f"{cache_control}, {'must-revalidate' if head else 'stale-while-revalidate=30'}"
 
 
 def _range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -119,8 +130,9 @@ async def send_file(
         ) from exc
     try:
         size = os.fstat(fd).st_size
-        headers = object_headers(metadata, updated_at, cache_control=cache_control) + extra
         etag = str(metadata.get("eTag", ""))
+        cache_control = _revalidated(request, etag, cache_control, head=head)
+        headers = object_headers(metadata, updated_at, cache_control=cache_control) + extra
         modified = _parse_iso(metadata.get("lastModified")) or updated_at
         if request.method in ("GET", "HEAD") and _not_modified(request, etag, modified):
             await send({"type": "http.response.start", "status": 304, "headers": headers})

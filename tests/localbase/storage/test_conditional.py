@@ -1,5 +1,10 @@
-"""A listing's sort order, as storage-api answers it over HTTP: `sortBy.order` is `asc` or `desc`,
-nothing else."""
+"""Conditional downloads and list v1's sort order, as storage-api answers them over HTTP.
+
+storage-api (src/storage/renderer/renderer.ts, backend/file.ts) compares `If-None-Match` with the
+object's ETag exactly: a list, `W/` or `*` is not the ETag, so the body is sent. A download whose
+`If-None-Match` is not the ETag gets `stale-while-revalidate=30` after the object's Cache-Control
+(a HEAD gets `must-revalidate`); a listing's `sortBy.order` is `asc` or `desc`, nothing else.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +35,20 @@ def public(http: httpx.Client, stack: LocalStack) -> Iterator[httpx.Client]:
         yield client
     http.post(f"/bucket/{name}/empty", json={})
     http.request("DELETE", f"/bucket/{name}", json={})
+
+
+def test_if_none_match_is_compared_exactly_and_a_miss_may_be_served_stale(public: httpx.Client) -> None:
+    plain = public.get("/r.txt")
+    etag = plain.headers["etag"]
+    assert plain.headers["cache-control"] == "max-age=5"
+    hit = public.get("/r.txt", headers={"if-none-match": etag})
+    assert (hit.status_code, hit.headers["cache-control"]) == (304, "max-age=5")
+    for other in ('"other"', f"W/{etag}", f'"other", {etag}', "*"):
+        miss = public.get("/r.txt", headers={"if-none-match": other})
+        assert (miss.status_code, miss.content) == (200, b"hello"), other
+        assert miss.headers["cache-control"] == "max-age=5, stale-while-revalidate=30", other
+    head = public.head("/r.txt", headers={"if-none-match": '"other"'})
+    assert (head.status_code, head.headers["cache-control"]) == (200, "max-age=5, must-revalidate")
 
 
 @pytest.mark.parametrize("route", ["list", "list-v2"])
