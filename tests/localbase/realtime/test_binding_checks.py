@@ -8,6 +8,7 @@ cannot read. A refreshed token has them checked again with its role, as Realtime
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -135,3 +136,64 @@ async def test_a_refreshed_token_has_the_bindings_checked_again_with_its_role(
     await pg.execute("insert into public.rt_hidden values (1, 'x', 'y')")
     await eventually(lambda: bool(heard["shown"]), what="the change the allowed binding matches")
     assert heard["secret"] == [], states
+
+
+@pytest.fixture
+async def gated(pg: asyncpg.Connection) -> AsyncIterator[None]:
+    """A published table whose `gate` column is of a domain that, for the value `wait`, waits on
+    advisory lock 4242: a join's check of a filter naming `wait` holds while a test holds that lock
+    (a row whose gate is not `wait` is written without waiting). authenticated may not read `secret`."""
+    await pg.execute(
+        "create function public.rt_gate_ok(v text) returns boolean language plpgsql as $$"
+        " begin if v = 'wait' then perform pg_advisory_xact_lock_shared(4242); end if; return true; end $$;"
+        "create domain public.rt_gate as text check (public.rt_gate_ok(value));"
+        "create table public.rt_gated (id int primary key, gate public.rt_gate, secret text, shown text);"
+        "revoke select on public.rt_gated from authenticated;"
+        "grant select (id, gate, shown) on public.rt_gated to authenticated;"
+        "alter publication supabase_realtime add table public.rt_gated"
+    )
+    yield
+    await pg.execute("drop table public.rt_gated; drop domain public.rt_gate; drop function public.rt_gate_ok(text)")
+
+
+async def test_a_binding_matches_no_change_before_its_check_has_passed(
+    gated: None, pg: asyncpg.Connection, alice: RealtimeUser, realtime_client: Callable[..., AsyncRealtimeClient]
+) -> None:
+    # The gateway registered a join's bindings, then checked them against their tables, so a change
+    # written while the check ran reached a binding about to be refused (here one filtering on a
+    # column its subscriber may not read). Realtime matches a subscription once it is stored, and it
+    # is stored only if it passes.
+    client = realtime_client(alice.access_token)
+    control: list[Any] = []
+    control_channel = client.channel("gated-control")
+    control_channel.on_postgres_changes(
+        Change.Insert, control.append, table="rt_gated", schema="public", filter="shown=eq.y"
+    )
+    control_system: list[Any] = []
+    control_channel.on_system(control_system.append)
+    await control_channel.subscribe()
+    await eventually(lambda: bool(control_system), what="the control binding subscribed")
+    heard: list[Any] = []
+    states: list[tuple[str, str]] = []
+    await pg.execute("select pg_advisory_lock(4242)")
+    try:
+        channel = client.channel("gated-refused")
+        channel.on_postgres_changes(
+            Change.Insert, heard.append, table="rt_gated", schema="public", filter="gate=in.(wait,x),secret=eq.s"
+        )
+        await channel.subscribe(_recorder(states))
+        waiting = "select exists (select 1 from pg_locks where locktype = 'advisory' and objid = 4242 and not granted)"
+        for _ in range(1000):
+            if await pg.fetchval(waiting):
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the join's check never reached the gate")
+        await pg.execute("insert into public.rt_gated values (1, 'x', 's', 'y')")
+        await eventually(lambda: bool(control), what="the change, fanned out to the socket's bindings")
+    finally:
+        await pg.execute("select pg_advisory_unlock(4242)")
+    await eventually(lambda: len(states) > 1, what="the refused binding's error")
+    assert states[1][0] == "CHANNEL_ERROR"
+    assert "invalid column for filter secret" in states[1][1]
+    assert heard == []
