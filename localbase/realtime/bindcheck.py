@@ -61,7 +61,12 @@ async def _value_problem(pool: asyncpg.Pool, condition: Condition, regtype: str)
     if op == "in":
         value, regtype = "{" + value.removeprefix("(").removesuffix(")") + "}", f"{regtype}[]"
     try:
-        await pool.fetchval(f"select $1::text::{regtype}", value)  # the catalog's own type name
+        # Prepared afresh each time (`prepare` bypasses asyncpg's statement cache): a cached plan
+        # keeps the type's OID, so after the type was dropped and made again (a migration, a reset)
+        # every check of it failed with "cache lookup failed for type" until the gateway restarted.
+        async with pool.acquire() as conn:
+            cast = await conn.prepare(f"select $1::text::{regtype}")  # the catalog's own type name
+            await cast.fetchval(value)
     except asyncpg.PostgresError as exc:  # not a value of the type, whatever Postgres calls it
         return str(exc)
     return None

@@ -35,14 +35,16 @@ async def hidden(pg: asyncpg.Connection) -> AsyncIterator[None]:
     await pg.execute("drop table public.rt_hidden")
 
 
-async def _states(client: AsyncRealtimeClient, name: str, table: str, **binding: Any) -> list[tuple[str, str]]:
+async def _states(
+    client: AsyncRealtimeClient, name: str, table: str, heard: Callable[[Any], None] = lambda _: None, **binding: Any
+) -> list[tuple[str, str]]:
     """The channel's states once the system message came: SUBSCRIBED, then CHANNEL_ERROR (with the
     reason) if its binding was refused."""
     system: list[Any] = []
     states: list[tuple[str, str]] = []
     channel = client.channel(name)
     channel.on_system(system.append)
-    channel.on_postgres_changes(Change.All, lambda _: None, table=table, schema="public", **binding)
+    channel.on_postgres_changes(Change.All, heard, table=table, schema="public", **binding)
     await channel.subscribe(lambda state, error: states.append((state.value, _reason(error))))
     await eventually(lambda: bool(system) or len(states) > 1, what=f"{name}'s system message")
     return states
@@ -165,14 +167,8 @@ async def test_a_binding_matches_no_change_before_its_check_has_passed(
     # is stored only if it passes.
     client = realtime_client(alice.access_token)
     control: list[Any] = []
-    control_channel = client.channel("gated-control")
-    control_channel.on_postgres_changes(
-        Change.Insert, control.append, table="rt_gated", schema="public", filter="shown=eq.y"
-    )
-    control_system: list[Any] = []
-    control_channel.on_system(control_system.append)
-    await control_channel.subscribe()
-    await eventually(lambda: bool(control_system), what="the control binding subscribed")
+    subscribed = await _published_states(client, "gated-control", "rt_gated", control.append, filter="shown=eq.y")
+    assert subscribed == [("SUBSCRIBED", "None")]
     heard: list[Any] = []
     states: list[tuple[str, str]] = []
     await pg.execute("select pg_advisory_lock(4242)")
@@ -197,3 +193,40 @@ async def test_a_binding_matches_no_change_before_its_check_has_passed(
     assert states[1][0] == "CHANNEL_ERROR"
     assert "invalid column for filter secret" in states[1][1]
     assert heard == []
+
+
+_MOODS = (
+    "create type public.rt_mood as enum ('happy', 'sad');"
+    "create table public.rt_moods (id int primary key, mood public.rt_mood);"
+    "alter publication supabase_realtime add table public.rt_moods"
+)
+
+
+async def test_a_type_made_again_is_checked_as_the_new_type(
+    pg: asyncpg.Connection, alice: RealtimeUser, realtime_client: Callable[..., AsyncRealtimeClient]
+) -> None:
+    # The check's cast was a cached prepared statement, which holds the type's OID: once the type was
+    # dropped and made again (a migration, a reset) every binding filtering on it was refused with
+    # "cache lookup failed for type" until the gateway restarted.
+    await pg.execute(_MOODS)
+    try:
+        client = realtime_client(alice.access_token)
+        assert await _published_states(client, "mood-0", "rt_moods", filter="mood=eq.happy") == [("SUBSCRIBED", "None")]
+        await pg.execute("drop table public.rt_moods; drop type public.rt_mood;" + _MOODS)
+        for attempt in range(1, 4):
+            states = await _published_states(client, f"mood-{attempt}", "rt_moods", filter="mood=eq.happy")
+            assert states == [("SUBSCRIBED", "None")], states
+    finally:
+        await pg.execute("drop table if exists public.rt_moods; drop type if exists public.rt_mood")
+
+
+async def _published_states(
+    client: AsyncRealtimeClient, name: str, table: str, heard: Callable[[Any], None] = lambda _: None, **binding: Any
+) -> list[tuple[str, str]]:
+    """`_states` once the gateway has heard `table` is published (it hears the DDL after it
+    commits, in order with the changes: a join just before is "not enabled")."""
+    for attempt in range(100):
+        states = await _states(client, f"{name}-{attempt}", table, heard, **binding)
+        if "Please check Realtime is enabled" not in states[-1][1]:
+            return states
+    raise AssertionError(f"{table} was never published to the gateway")
