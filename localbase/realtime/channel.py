@@ -190,6 +190,8 @@ async def refresh_token(service: Realtime, channel: Channel, payload: Any) -> No
     # rolled-back update leaves the rows with the old claims; here the bindings stop instead (the
     # old claims' role must not go on reading for the new token), as a refused join's do.
     failed, problem = await _refusal(service, channel, str(claims.get("role", "anon")))
+    if channel.connection.channels.get(channel.topic) is not channel:
+        return  # closed while checked (its old token expired): not registered again
     service.hub.remove(channel)
     channel.reads = reads
     channel.set_claims(claims)

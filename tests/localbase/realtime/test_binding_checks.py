@@ -16,10 +16,11 @@ from typing import Any
 
 import asyncpg
 import pytest
+import websockets
 from realtime import AsyncRealtimeClient
 from realtime import RealtimePostgresChangesListenEvent as Change
 
-from tests.localbase.realtime.conftest import RealtimeUser, eventually, mint
+from tests.localbase.realtime.conftest import RealtimeUser, eventually, mint, ws_url
 
 
 @pytest.fixture
@@ -193,6 +194,53 @@ async def test_a_binding_matches_no_change_before_its_check_has_passed(
     assert states[1][0] == "CHANNEL_ERROR"
     assert "invalid column for filter secret" in states[1][1]
     assert heard == []
+
+
+async def test_a_channel_closed_while_a_refreshed_token_is_checked_stays_closed(
+    gated: None, stack: Any, pg: asyncpg.Connection
+) -> None:
+    # The old token expiring while the new one's check ran closed the channel, and then the refresh
+    # registered it again: a topic the client was told is closed went on receiving its changes.
+    url = f"{ws_url(stack.url)}/websocket?apikey={stack.anon_key}&vsn=2.0.0"
+    frames: list[list[Any]] = []
+
+    async def until(ws: Any, wanted: Callable[[list[Any]], bool]) -> list[Any]:
+        while True:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 15))
+            frames.append(frame)
+            if wanted(frame):
+                return list(frame)
+
+    def service_token(seconds: int, **extra: Any) -> str:
+        return mint(stack, {"role": "service_role", "exp": int(time.time()) + seconds, **extra})
+
+    def binding(condition: str | None) -> dict[str, Any]:
+        spec = {"event": "INSERT", "schema": "public", "table": "rt_gated"}
+        return {"config": {"postgres_changes": [{**spec, "filter": condition} if condition else spec]}}
+
+    async with websockets.connect(url) as ws:
+        for ref in range(100):  # until the gateway has heard rt_gated is published (see _published_states)
+            await ws.send(json.dumps([str(ref), str(ref), "realtime:control", "phx_join", binding(None)]))
+            joined = await until(ws, lambda f: f[2] == "realtime:control" and f[3] == "system")
+            if joined[4]["status"] == "ok":
+                break
+        gated_join = {**binding("gate=in.(wait,x)"), "access_token": service_token(3)}
+        await ws.send(json.dumps(["j", "j", "realtime:gated", "phx_join", gated_join]))
+        subscribed = await until(ws, lambda f: f[2] == "realtime:gated" and f[3] == "system")
+        assert subscribed[4]["status"] == "ok", subscribed
+        await pg.execute("select pg_advisory_lock(4242)")
+        try:
+            fresh = service_token(3600, refreshed=True)
+            await ws.send(json.dumps(["j", "r", "realtime:gated", "access_token", {"access_token": fresh}]))
+            await until(ws, lambda f: f[2] == "realtime:gated" and f[3] == "phx_close")  # the old token expired
+        finally:
+            await pg.execute("select pg_advisory_unlock(4242)")
+        closed = len(frames)
+        await ws.send(json.dumps([None, "4", "phoenix", "heartbeat", {}]))  # answered once the refresh is done
+        await until(ws, lambda f: f[1] == "4")
+        await pg.execute("insert into public.rt_gated values (1, 'x', 's', 'y')")
+        await until(ws, lambda f: f[2] == "realtime:control" and f[3] == "postgres_changes")
+    assert [f for f in frames[closed:] if f[2] == "realtime:gated"] == []
 
 
 _MOODS = (
