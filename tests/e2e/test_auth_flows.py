@@ -71,6 +71,9 @@ def test_two_factor_is_turned_on_from_the_profile(journey: dict[str, Any], produ
 def test_sign_in_asks_for_the_code(journey: dict[str, Any], product: Product) -> None:
     step = passed(journey, "signing in again asks for the code")
     assert "验证码不正确" in step["detail"]["wrong"]
+    # On the code page the header showed the avatar and 退出登录 of a user not signed in yet.
+    assert step["detail"]["header"] == {"header-avatar": 0, "logout": 0, "nav": 0, "mfa-other-account": 1}
+    assert step["detail"]["signedIn"] == {"avatar": 1, "logout": 1}
     # The newest session of the user was raised to aal2 by the code.
     rows = asyncio.run(
         query(

@@ -91,6 +91,9 @@ await journey(async ({ newPage }) => {
     await page.goto(`${WEB_URL}/history`)
     await page.locator(tid('mfa-code')).waitFor({ timeout: STEP_MS })
     await shot(page, 'mfa-03-code')
+    // Not signed in yet (aal1): the header is a visitor's, the code page's own link is the way out.
+    const header = {}
+    for (const id of ['header-avatar', 'logout', 'nav', 'mfa-other-account']) header[id] = await page.locator(tid(id)).count()
     await page.locator(tid('mfa-code')).fill(totp(result.mfa.secret) === '000000' ? '111111' : '000000')
     await page.locator(tid('mfa-submit')).click()
     const wrong = await expectText(page.locator(tid('auth-error')), /验证码不正确/)
@@ -98,7 +101,8 @@ await journey(async ({ newPage }) => {
     await page.locator(tid('mfa-submit')).click()
     await page.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
     await page.locator(tid('composer')).waitFor({ timeout: STEP_MS })
-    return { wrong }
+    const signedIn = { avatar: await page.locator(tid('header-avatar')).count(), logout: await page.locator(tid('logout')).count() }
+    return { wrong, header, signedIn }
   })
 
   await step('a guest on a phone sees the banner in English, and no key form', async () => {

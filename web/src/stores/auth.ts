@@ -37,23 +37,38 @@ export const useAuth = defineStore('auth', () => {
     return started
   }
 
-  /** Whether this session must still verify a second factor (aal1 while the account has aal2). */
+  /** Whether this session must still verify a second factor (aal1 while the account has aal2).
+   *  Owed until known, so the header shows no one signed in meanwhile; not owed if it cannot be told
+   *  (a broken session is dealt with on use). */
   async function checkAssurance(): Promise<boolean> {
     if (!session.value) {
       needsCode.value = false
       return false
     }
-    const { data, error } = await supabase().auth.mfa.getAuthenticatorAssuranceLevel()
-    if (error) throw error
-    needsCode.value = data.nextLevel === 'aal2' && data.currentLevel !== 'aal2'
+    needsCode.value = true
+    try {
+      const { data, error } = await supabase().auth.mfa.getAuthenticatorAssuranceLevel()
+      if (error) throw error
+      needsCode.value = data.nextLevel === 'aal2' && data.currentLevel !== 'aal2'
+    } catch (e) {
+      needsCode.value = false
+      throw e
+    }
     return needsCode.value
   }
 
-  /** Password sign-in; returns true when a two-factor code must follow (`verifyCode`). */
+  /** Password sign-in; returns true when a two-factor code must follow (`verifyCode`). The code is
+   *  owed from the moment Auth answers (its listener hears of the aal1 session first) until known. */
   async function signIn(email: string, password: string): Promise<boolean> {
-    const { data, error } = await supabase().auth.signInWithPassword({ email: email.trim(), password })
-    if (error) throw error
-    session.value = data.session
+    needsCode.value = true
+    try {
+      const { data, error } = await supabase().auth.signInWithPassword({ email: email.trim(), password })
+      if (error) throw error
+      session.value = data.session
+    } catch (e) {
+      needsCode.value = false
+      throw e
+    }
     return checkAssurance()
   }
 
