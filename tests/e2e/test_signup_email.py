@@ -132,7 +132,9 @@ def test_an_address_change_confirmed_from_both_addresses(
 def test_a_reset_with_two_factor_on_asks_for_the_code(journey: dict[str, Any]) -> None:
     """Auth changes a two-factor user's password only from an aal2 session: the reset page asks
     for the app's code with the new password, and the new password (and code) sign in."""
-    passed(journey, "with two-factor sign-in on, a reset link asks for the code with the new password")
+    step = passed(journey, "with two-factor sign-in on, a reset link asks for the code with the new password")
+    # Owing the code the user is not signed in: the header's sign-out gave way to the page's own.
+    assert step["detail"]["header"] == {"logout": 0, "out": 1}
 
 
 def test_a_used_link_is_refused(journey: dict[str, Any]) -> None:

@@ -168,6 +168,8 @@ await journey(async ({ newPage }) => {
     await form.locator(tid('confirm')).fill(THIRD_PASSWORD)
     await form.locator(tid('mfa-code')).fill(totp(secret))
     await shot(page, '11-reset-with-code')
+    // Not signed in before the code: no sign-out in the header, the page's own way out instead.
+    const header = { logout: await page.locator(tid('logout')).count(), out: await form.locator(tid('mfa-other-account')).count() }
     await form.locator(tid('submit')).click()
     await page.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
     await page.locator(tid('logout')).click()
@@ -180,6 +182,7 @@ await journey(async ({ newPage }) => {
     await page.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
     await page.locator(tid('logout')).click()
     await page.waitForURL(`${WEB_URL}/login`, { timeout: STEP_MS })
+    return { header }
   })
 
   await step('a used link says it no longer works (phone)', async () => {
