@@ -79,3 +79,12 @@ export function personalityProblem(p: { temperature?: number; top_p?: number; ma
   }
   return null
 }
+
+/** What an authenticator code field keeps of what was typed or pasted: its digits, full-width ones
+ *  (a Chinese keyboard's １２３) as ASCII, six at most ("123 456" copied from an app is 123456). */
+export function codeDigits(text: string): string {
+  return text
+    .replace(/[\uff10-\uff19]/g, (d) => String.fromCharCode(d.charCodeAt(0) - 0xfee0))
+    .replace(/\D/g, '')
+    .slice(0, 6)
+}
