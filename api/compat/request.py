@@ -334,6 +334,8 @@ def parse_request(body: Any, max_chars: int, *, continuing: bool = False) -> Ask
     if not isinstance(stream, bool | None):
         raise bad_request("stream must be a boolean.", "stream")
     options = body.get("stream_options")
+    if options is not None and not stream:  # as OpenAI refuses it (param stream_options, code null)
+        raise bad_request("The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True
     web_search, how = parse_search(body)
     parameters = parse_parameters(body) | how

@@ -1,0 +1,36 @@
+"""What /v1/chat/completions refuses, it refuses as OpenAI's API does (the status, `param` and
+`code` an OpenAI client branches on), seen through the official `openai` SDK; a refused request
+stores nothing."""
+
+from __future__ import annotations
+
+import asyncpg
+import openai
+import pytest
+
+from tests.api.conftest import ApiUser
+from tests.api.test_openai_compat import QUESTIONS
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+HELLO: list[openai.types.chat.ChatCompletionMessageParam] = [{"role": "user", "content": "hello"}]
+
+
+async def test_stream_options_without_a_stream_is_refused_as_openai_refuses_it(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser
+) -> None:
+    """OpenAI answers 400 `param: stream_options`, `code: null` ("only allowed when 'stream' is
+    enabled"); it was accepted and answered as if nothing were asked of the stream."""
+    usage: openai.types.chat.ChatCompletionStreamOptionsParam = {"include_usage": True}
+    with pytest.raises(openai.BadRequestError) as unset:
+        await sdk.chat.completions.create(model="qwen-turbo", messages=HELLO, stream_options=usage)
+    with pytest.raises(openai.BadRequestError) as off:
+        await sdk.chat.completions.create(model="qwen-turbo", messages=HELLO, stream=False, stream_options=usage)
+    for refused in (unset, off):
+        assert (refused.value.param, refused.value.code) == ("stream_options", None)
+        assert "'stream' is enabled" in refused.value.message
+    assert await pg.fetchval(QUESTIONS, alice.id) == 0
+    # null is no option set: the SDK sends it for stream_options=None, and OpenAI answers
+    answer = await sdk.chat.completions.create(model="qwen-turbo", messages=HELLO, stream_options=None)
+    assert answer.choices[0].message.content
+
