@@ -227,7 +227,9 @@ def parse_parameters(body: dict[str, Any]) -> dict[str, Any]:
         found["stop"] = stop
     if body.get("frequency_penalty") not in (None, 0):
         raise _unsupported("frequency_penalty", "Qwen has no frequency penalty; use presence_penalty.")
-    if body.get("n") not in (None, 1):
+    # n below 1 (or not an integer) is a value no API takes, refused as OpenAI does; 2 to 128 (its
+    # range) is a real request for several choices, which Qwen here does not give
+    if _number(body, "n", 1, 128, integer=True) not in (None, 1):
         raise _unsupported("n", "one choice per request.")
     if body.get("tools") or body.get("functions"):
         raise _unsupported("tools", "tools and function calls are not supported.")

@@ -34,3 +34,17 @@ async def test_stream_options_without_a_stream_is_refused_as_openai_refuses_it(
     answer = await sdk.chat.completions.create(model="qwen-turbo", messages=HELLO, stream_options=None)
     assert answer.choices[0].message.content
 
+
+@pytest.mark.parametrize("n", [0, -1])
+async def test_n_below_one_is_an_invalid_value_not_an_unsupported_parameter(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser, n: int
+) -> None:
+    """n must be at least 1, as for OpenAI: a value no API takes; it was refused as
+    `unsupported_parameter`, as if OpenAI's API took it and ours did not."""
+    with pytest.raises(openai.BadRequestError) as refused:
+        await sdk.chat.completions.create(model="qwen-turbo", messages=HELLO, n=n)
+    assert (refused.value.param, refused.value.code) == ("n", "invalid_value")
+    with pytest.raises(openai.BadRequestError) as more:  # several choices: a real one, not taken here
+        await sdk.chat.completions.create(model="qwen-turbo", messages=HELLO, n=2)
+    assert (more.value.param, more.value.code) == ("n", "unsupported_parameter")
+    assert await pg.fetchval(QUESTIONS, alice.id) == 0
