@@ -47,6 +47,15 @@ URL_ERROR = ApiError(
     "url error, please check url！ For details, see: https://help.aliyun.com/zh/model-studio/error-code#error-url",
     "invalid_request_error",
 )
+# JSON mode (`response_format: {"type": "json_object"}`) on messages that never say "json", in any
+# case (Model Studio's JSON-mode page; compatible mode's answer as reported in agno-agi/agno#5317).
+JSON_NOT_ASKED = ApiError(
+    400,
+    "InvalidParameter",
+    "<400> InternalError.Algo.InvalidParameter: 'messages' must contain the word 'json' in some form,"
+    " to use 'response_format' of type 'json_object'.",
+    "invalid_parameter_error",
+)
 NOT_FOUND = ApiError(404, "NotFound", "Not found.", "not_found")
 OUTPUT_INSPECTION = ApiError(
     400, "DataInspectionFailed", "Output data may contain inappropriate content.", "data_inspection_failed"

@@ -7,7 +7,7 @@ from typing import Any
 
 from core.settings import DEFAULT_MODEL_LIMITS, ModelLimits, parse_model_limits
 from fakescope import features, tokens
-from fakescope.errors import MODEL_NOT_FOUND, URL_ERROR, ApiError, invalid_parameter, invalid_value
+from fakescope.errors import JSON_NOT_ASKED, MODEL_NOT_FOUND, URL_ERROR, ApiError, invalid_parameter, invalid_value
 
 MODELS = parse_model_limits(DEFAULT_MODEL_LIMITS)
 # Served only by the multimodal endpoint (MultiModalConversation); every other model only by the text
@@ -129,6 +129,10 @@ def check(
     if "user" not in roles:
         raise Rejected(invalid_parameter("The input messages must contain a user message."))
     _check_ranges(params, limits)
+    json_mode = params.get("response_format")  # DashScope's JSON mode wants "json" said in the messages
+    asked = any("json" in content.lower() for content in contents)
+    if isinstance(json_mode, dict) and json_mode.get("type") == "json_object" and not asked:
+        raise Rejected(JSON_NOT_ASKED)
     if (budget := features.budget_error(model, params)) is not None:
         raise Rejected(invalid_parameter(budget))
     thinking = params.get("enable_thinking") is True or features.thinking_wanted(model, params)

@@ -6,11 +6,18 @@ import json
 from typing import Any
 
 import httpx
+import openai
+import pytest
+from openai.types.chat import ChatCompletionMessageParam
+from openai.types.shared_params import ResponseFormatJSONObject
 
 from fakescope import tokens
 from fakescope.server import FakeScope
 
-MESSAGES = [{"role": "system", "content": "You are a helpful assistant."}, {"role": "user", "content": "hi"}]
+MESSAGES: list[ChatCompletionMessageParam] = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": "hi"},
+]
 AUTH = {"Authorization": "Bearer sk-test"}
 
 
@@ -114,3 +121,20 @@ async def test_models_lists_the_catalog(fake: FakeScope) -> None:
         body = (await client.get("/models")).json()
     assert body["object"] == "list"
     assert "qwen-turbo" in {m["id"] for m in body["data"]}
+
+
+async def test_json_mode_needs_the_word_json_in_the_messages(fake: FakeScope) -> None:
+    """DashScope's JSON mode (`response_format: {"type": "json_object"}`) refuses messages that never
+    say "json" (any case): 400 invalid_parameter_error, as compatible mode answers it; it was answered."""
+    json_mode: ResponseFormatJSONObject = {"type": "json_object"}
+    async with openai.AsyncOpenAI(base_url=fake.compat_url, api_key="sk-test", max_retries=0) as sdk:
+        with pytest.raises(openai.BadRequestError) as refused:
+            await sdk.chat.completions.create(model="qwen-plus", messages=MESSAGES, response_format=json_mode)
+        assert refused.value.code == "invalid_parameter_error"
+        assert "'messages' must contain the word 'json'" in refused.value.message
+        asked: list[ChatCompletionMessageParam] = [
+            {"role": "system", "content": "Answer in Json."},
+            {"role": "user", "content": "hi"},
+        ]
+        assert await sdk.chat.completions.create(model="qwen-plus", messages=asked, response_format=json_mode)
+        assert await sdk.chat.completions.create(model="qwen-plus", messages=MESSAGES, response_format={"type": "text"})

@@ -363,3 +363,14 @@ async def test_a_data_uri_past_10_mib_and_a_linked_file_past_10_mib_are_refused(
         assert rsp.usage["image_tokens"] == image_tokens(64, 64)
         rsp = await _image_usage(fake, str(server.make_url("/past.png")))
         assert _refusal(rsp) == (400, "InvalidParameter", FILE_TOO_LARGE)
+
+
+async def test_json_mode_needs_the_word_json_in_the_messages(fake: FakeScope) -> None:
+    """The native protocol's JSON mode (`parameters.response_format`) refuses messages that never
+    say "json" (any case), 400 InvalidParameter; it was answered."""
+    events = await _collect(fake, response_format={"type": "json_object"})
+    assert (events[-1].status_code, events[-1].code) == (400, "InvalidParameter")
+    assert "'messages' must contain the word 'json'" in events[-1].message
+    asked = [{"role": "system", "content": "Reply in JSON."}, {"role": "user", "content": "1+1=?"}]
+    answered = await _collect(fake, response_format={"type": "json_object"}, messages=asked)
+    assert answered[-1].status_code == 200
