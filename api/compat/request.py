@@ -338,7 +338,13 @@ def parse_request(body: Any, max_chars: int, *, continuing: bool = False) -> Ask
     options = body.get("stream_options")
     if options is not None and not stream:  # as OpenAI refuses it (param stream_options, code null)
         raise bad_request("The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options")
-    include_usage = isinstance(options, dict) and options.get("include_usage") is True
+    if options is not None and not isinstance(options, dict):
+        raise bad_request("stream_options must be an object.", "stream_options", "invalid_value")
+    include_usage = (options or {}).get("include_usage")
+    if include_usage is not None and not isinstance(include_usage, bool):
+        raise bad_request(
+            "stream_options.include_usage must be true or false.", "stream_options.include_usage", "invalid_value"
+        )
     web_search, how = parse_search(body)
     parameters = parse_parameters(body) | how
     role = model[5:] if model.startswith("role:") else None
@@ -348,7 +354,7 @@ def parse_request(body: Any, max_chars: int, *, continuing: bool = False) -> Ask
         role,
         question,
         bool(stream),
-        include_usage,
+        include_usage is True,
         tuple(context),
         parameters,
         tuple(files),

@@ -4,6 +4,8 @@ stores nothing."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 import openai
 import pytest
@@ -47,4 +49,19 @@ async def test_n_below_one_is_an_invalid_value_not_an_unsupported_parameter(
     with pytest.raises(openai.BadRequestError) as more:  # several choices: a real one, not taken here
         await sdk.chat.completions.create(model="qwen-turbo", messages=HELLO, n=2)
     assert (more.value.param, more.value.code) == ("n", "unsupported_parameter")
+    assert await pg.fetchval(QUESTIONS, alice.id) == 0
+
+
+@pytest.mark.parametrize(
+    ("options", "param"),
+    [("usage", "stream_options"), ([], "stream_options"), ({"include_usage": "yes"}, "stream_options.include_usage")],
+)
+async def test_stream_options_that_are_no_object_of_booleans_are_refused(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser, options: Any, param: str
+) -> None:
+    """OpenAI refuses a stream_options that is not an object, or an include_usage that is not a
+    boolean; they were ignored, and the stream ended without the usage the client asked for."""
+    with pytest.raises(openai.BadRequestError) as refused:
+        await sdk.chat.completions.create(model="qwen-turbo", messages=HELLO, stream=True, stream_options=options)
+    assert (refused.value.param, refused.value.code) == (param, "invalid_value")
     assert await pg.fetchval(QUESTIONS, alice.id) == 0
