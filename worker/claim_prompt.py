@@ -46,7 +46,8 @@ def claim_prompt(
         checkpoints = [_stable_checkpoint(m) for m in history]
     return build_prompt(
         system_prompt=system_prompt or DEFAULT_SYSTEM_PROMPT,
-        personality={**claim.personality, **claim.parameters},  # a request's own over the role's
+        # a request's own over the role's; JSON mode is a request's alone (a role's would hold every chat to it)
+        personality={**{k: v for k, v in claim.personality.items() if k != "response_format"}, **claim.parameters},
         history=history,
         user_message=claim.question if question is None else question,
         settings=llm,

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -57,6 +57,7 @@ class Personality(msgspec.Struct, frozen=True, kw_only=True):
     forced_search: bool | None = None
     thinking: bool | None = None
     thinking_budget: Budget | None = None
+    response_format: Literal["json_object"] | None = None  # a /v1 request's JSON mode
 
 
 # Sources numbered as the answer cites them, "[1]" (the web app links each number to its source).
@@ -167,7 +168,10 @@ def build_prompt(
         start = later
     kept = list(history[start:])
 
-    think = persona.thinking if thinking is None else thinking
+    # DashScope's JSON mode is not taken with thinking ("thinking mode does not support structured
+    # output", Model Studio's JSON-mode page): a request's JSON mode answers without it
+    json_mode = persona.response_format == "json_object"
+    think = False if json_mode else persona.thinking if thinking is None else thinking
     search = web_search or bool(persona.enable_search)
     offers_search = info.search if info is not None else bool(persona.enable_search)
 
@@ -185,6 +189,7 @@ def build_prompt(
         search_options=_search_options(persona) if search and offers_search else None,
         enable_thinking=_enable_thinking(bool(think), info),
         thinking_budget=_thinking_budget(persona, info) if think and info is not None and info.thinking else None,
+        response_format={"type": "json_object"} if json_mode else None,
         multimodal=needs_vision or _multimodal_only(model, info, settings) or any(m.images for m in kept),
     )
     messages = [ChatMessage("system", system), *kept, ChatMessage("user", user)]

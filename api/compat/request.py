@@ -241,10 +241,23 @@ def parse_parameters(body: dict[str, Any]) -> dict[str, Any]:
     modalities = body.get("modalities")
     if body.get("audio") is not None or (modalities is not None and modalities != ["text"]):
         raise _unsupported("modalities", "only text answers.")
-    response_format = body.get("response_format")
-    if response_format is not None and response_format != {"type": "text"}:
-        raise _unsupported("response_format", "only plain text answers.")
+    found |= _response_format(body.get("response_format"), found)
     return found
+
+
+def _response_format(value: Any, found: dict[str, Any]) -> dict[str, Any]:
+    """Plain text, or DashScope's JSON mode (`json_object`), which it takes without deep thinking
+    only (Model Studio's JSON-mode page); a JSON schema is refused."""
+    if value is None or value == {"type": "text"}:
+        return {}
+    if value != {"type": "json_object"}:
+        raise _unsupported("response_format", "plain text or json_object answers only.")
+    if found.get("thinking") is True:
+        raise _unsupported("response_format", "json_object answers are given without deep thinking.")
+    return {"response_format": "json_object"}
+
+
+JSON_NOT_ASKED = "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'."
 
 
 _SEARCH_STRATEGIES = ("turbo", "max", "standard")  # as question_parameters_valid takes them
@@ -347,6 +360,12 @@ def parse_request(body: Any, max_chars: int, *, continuing: bool = False) -> Ask
         )
     web_search, how = parse_search(body)
     parameters = parse_parameters(body) | how
+    # JSON mode needs "json" said in what the model reads, as OpenAI and DashScope both refuse it
+    # otherwise: the request's messages, or a continued session's question (its stored
+    # conversation, not the request's earlier messages, is what the model reads)
+    said = [question] if continuing else [question, *(m["content"] for m in context)]
+    if parameters.get("response_format") == "json_object" and not any("json" in t.lower() for t in said):
+        raise bad_request(JSON_NOT_ASKED, "messages")
     role = model[5:] if model.startswith("role:") else None
     return Ask(
         model,

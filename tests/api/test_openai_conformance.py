@@ -4,14 +4,18 @@ stores nothing."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import asyncpg
+import httpx
 import openai
 import pytest
 
+from fakescope.server import FakeScope
 from tests.api.conftest import ApiUser
 from tests.api.test_openai_compat import QUESTIONS
+from tests.api.test_openai_context import parameters_of, unique
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -64,4 +68,66 @@ async def test_stream_options_that_are_no_object_of_booleans_are_refused(
     with pytest.raises(openai.BadRequestError) as refused:
         await sdk.chat.completions.create(model="qwen-turbo", messages=HELLO, stream=True, stream_options=options)
     assert (refused.value.param, refused.value.code) == (param, "invalid_value")
+    assert await pg.fetchval(QUESTIONS, alice.id) == 0
+
+
+JSON_MODE: openai.types.shared_params.ResponseFormatJSONObject = {"type": "json_object"}
+
+
+async def test_json_mode_reaches_dashscope_and_answers_without_thinking(
+    sdk: openai.AsyncOpenAI, fake: FakeScope, pg: asyncpg.Connection, http: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    """`response_format: {"type": "json_object"}` is DashScope's JSON mode, which the worker now
+    sends; it was refused as unsupported_parameter. DashScope takes it without thinking only: a
+    session that thinks answers it with thinking off."""
+    question = unique("List three colours as JSON")
+    answer = await sdk.chat.completions.create(
+        model="qwen-plus", messages=[{"role": "user", "content": question}], response_format=JSON_MODE
+    )
+    assert answer.choices[0].message.content
+    sent = await parameters_of(fake, question)
+    assert sent["response_format"] == {"type": "json_object"}
+    assert "enable_thinking" not in sent or sent["enable_thinking"] is False
+    stored = await pg.fetchval(
+        "select c.parameters from question_contexts c join chat_messages m on m.id = c.message_id where m.content = $1",
+        question,
+    )
+    assert json.loads(stored)["response_format"] == "json_object"
+
+    mine = (await http.post("/api/sessions", json={"title": "thinks"}, headers=alice.headers)).json()["session"]
+    await pg.execute("update chat_sessions set model = 'qwen-plus', thinking = true where id = $1::uuid", mine["id"])
+    thinking = unique("Name a planet in json")
+    await sdk.chat.completions.create(
+        model="qwen-plus",
+        messages=[{"role": "user", "content": thinking}],
+        response_format=JSON_MODE,
+        extra_headers={"X-ChatGalaxy-Session": mine["id"]},
+    )
+    sent = await parameters_of(fake, thinking)
+    assert (sent["response_format"], sent["enable_thinking"]) == ({"type": "json_object"}, False)
+    assert "thinking_budget" not in sent
+
+
+async def test_json_mode_is_refused_where_dashscope_would_refuse_it_and_stores_nothing(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser
+) -> None:
+    """Messages that never say "json": 400 `param: messages` as OpenAI answers it (DashScope would
+    fail the answer); with deep thinking asked for, or a JSON schema: unsupported_parameter."""
+    with pytest.raises(openai.BadRequestError) as unsaid:
+        await sdk.chat.completions.create(model="qwen-plus", messages=HELLO, response_format=JSON_MODE)
+    assert (unsaid.value.param, unsaid.value.code) == ("messages", None)
+    assert "must contain the word 'json'" in unsaid.value.message
+    asked: list[openai.types.chat.ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello in JSON."}]
+    with pytest.raises(openai.BadRequestError) as thinking:
+        await sdk.chat.completions.create(
+            model="qwen-plus", messages=asked, response_format=JSON_MODE, reasoning_effort="high"
+        )
+    assert (thinking.value.param, thinking.value.code) == ("response_format", "unsupported_parameter")
+    schema: openai.types.shared_params.ResponseFormatJSONSchema = {
+        "type": "json_schema",
+        "json_schema": {"name": "greeting", "schema": {"type": "object"}},
+    }
+    with pytest.raises(openai.BadRequestError) as schemed:
+        await sdk.chat.completions.create(model="qwen-plus", messages=asked, response_format=schema)
+    assert (schemed.value.param, schemed.value.code) == ("response_format", "unsupported_parameter")
     assert await pg.fetchval(QUESTIONS, alice.id) == 0

@@ -325,7 +325,11 @@ async def test_the_requests_sampling_parameters_reach_the_model_and_bound_the_an
         ({"tool_choice": {"type": "function", "function": {"name": "f"}}}, "tool_choice", "unsupported_parameter"),
         ({"function_call": {"name": "f"}}, "function_call", "unsupported_parameter"),
         ({"logprobs": True}, "logprobs", "unsupported_parameter"),
-        ({"response_format": {"type": "json_object"}}, "response_format", "unsupported_parameter"),
+        (
+            {"response_format": {"type": "json_schema", "json_schema": {"name": "x"}}},
+            "response_format",
+            "unsupported_parameter",
+        ),
         ({"top_k": 101}, "top_k", "invalid_value"),
         ({"top_k": 1.5}, "top_k", "invalid_value"),
         ({"repetition_penalty": 0}, "repetition_penalty", "invalid_value"),

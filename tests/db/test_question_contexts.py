@@ -107,6 +107,8 @@ BAD_SHAPES: list[tuple[str, object]] = [
     ("parameters", {"forced_search": "yes"}),
     ("parameters", {"top_k": 101}),
     ("parameters", {"repetition_penalty": 0}),
+    ("parameters", {"response_format": "json_schema"}),  # JSON mode only, as DashScope's json_object
+    ("parameters", {"response_format": {"type": "json_object"}}),
 ]
 
 
@@ -212,6 +214,7 @@ async def test_the_claim_hands_back_the_context_and_no_persona_unless_the_questi
 async def test_parameters_in_range_are_kept_and_handed_to_the_claim(db: asyncpg.Connection, world: World) -> None:
     parameters = {"temperature": 0, "top_p": 1, "max_tokens": 5, "seed": 7, "stop": "END", "presence_penalty": -2}
     parameters |= {"search_strategy": "max", "forced_search": True, "top_k": 0, "repetition_penalty": 10}
+    parameters |= {"response_format": "json_object"}
     async with acting_as(db, world.a):
         await db.execute(
             "insert into question_contexts (message_id, parameters) values ($1, $2::jsonb)",

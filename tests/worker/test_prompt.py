@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import sys
 from contextlib import aclosing
+from dataclasses import replace
 from unittest.mock import patch
 
 from core.settings import LlmSettings, ModelLimits
 from fakescope.server import FakeScope
 from tests.worker.conftest import generator
+from worker.claim_prompt import claim_prompt
 from worker.llm import ChatMessage, Finished, tokens
 from worker.llm.base import Role
 from worker.llm.dashscope import DashScopeProvider
-from worker.models import ModelInfo
+from worker.models import Catalog, ModelInfo
 from worker.prompt import FALLBACK_LIMITS, IMAGE_TOKENS, budget_for, build_prompt, parse_personality
+from worker.store import Claim
 
 TINY = LlmSettings(default_model="tiny", model_limits={"tiny": ModelLimits(context=400, max_input=300, max_output=100)})
 SYSTEM = "You are a helpful assistant."
@@ -319,3 +322,35 @@ def test_a_long_texts_count_is_kept_without_keeping_the_text() -> None:
         assert tokens.count(text) == tokens.count("".join([text])) == first  # an equal text: kept, not encoded
     assert encoded == [len(text)]
     assert first == len(encode(text))
+
+
+def test_json_mode_is_a_requests_own_and_answers_without_thinking() -> None:
+    """A request's `response_format` (json_object) is sent as DashScope's JSON mode, with thinking off
+    (DashScope takes it without); a role's personality holding one is not: it would hold every chat
+    of the role to JSON, and the messages of most never say "json"."""
+    catalog = Catalog()
+    catalog.models["qwen-plus"] = ModelInfo("qwen-plus", FALLBACK_LIMITS, thinking=True, max_reasoning=38912)
+    role = Claim(
+        id="a",
+        reply_to="q",
+        attempts=0,
+        answer_no=1,
+        session_id="s",
+        user_id="u",
+        question="hi",
+        role_slug=None,
+        system_prompt=None,
+        personality={"model": "qwen-plus", "response_format": "json_object"},
+        history=(),
+        history_cut=False,
+        session_thinking=True,
+    )
+    asked = replace(
+        role, question="hi in json", personality={"model": "qwen-plus"}, parameters={"response_format": "json_object"}
+    )
+    llm = LlmSettings()
+    by_role = claim_prompt(role, llm, catalog).params
+    assert (by_role.response_format, by_role.enable_thinking) == (None, True)
+    by_request = claim_prompt(asked, llm, catalog).params
+    assert (by_request.response_format, by_request.enable_thinking) == ({"type": "json_object"}, False)
+    assert by_request.thinking_budget is None

@@ -64,6 +64,7 @@ class GenerationParams(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=
     search_options: dict[str, Any] | None = None  # with enable_search: sources and citations
     enable_thinking: bool | None = None
     thinking_budget: int | None = None
+    response_format: dict[str, str] | None = None  # {"type": "json_object"}: DashScope's JSON mode
     multimodal: bool = False  # answer through the multimodal endpoint (images, or a model that needs it)
 
     def sampling(self) -> dict[str, Any]:
