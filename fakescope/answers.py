@@ -8,6 +8,7 @@ exactly the tokens the bundled Qwen tokenizer finds in its text.
 
 from __future__ import annotations
 
+import json
 import random
 import zlib
 from collections.abc import Sequence
@@ -75,6 +76,11 @@ def compose(seed: int, answer_tokens: int, question: str = "") -> list[Piece]:
         out.extend(sentence)
         total += sum(n for _, n in sentence)
     return out
+
+
+def as_json(pieces: list[Piece]) -> list[Piece]:
+    """The reply as JSON mode gives it: one JSON object, `{"answer": <the text>}`, retokenized."""
+    return list(tokens.pieces(json.dumps({"answer": "".join(p for p, _ in pieces).strip()}, ensure_ascii=False)))
 
 
 @dataclass(frozen=True, slots=True)

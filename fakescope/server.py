@@ -314,7 +314,9 @@ class FakeScope:
             title = list(tokens.pieces(titles.title_for(call.roles, call.contents)))
             return seed, answers.limit(title, call.max_tokens, call.stop)
         question = call.contents[-1] if call.contents else ""
-        return seed, answers.limit(answers.compose(seed, knobs.answer_tokens, question), call.max_tokens, call.stop)
+        pieces = answers.compose(seed, knobs.answer_tokens, question)
+        pieces = answers.as_json(pieces) if call.json_mode else pieces
+        return seed, answers.limit(pieces, call.max_tokens, call.stop)
 
     async def _stream(
         self,

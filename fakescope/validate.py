@@ -38,6 +38,7 @@ class Call:
     max_tokens: int | None
     stop: tuple[str, ...]
     seed: int | None
+    json_mode: bool = False  # response_format json_object: the answer is one JSON object
 
 
 def limits_of(model: str) -> ModelLimits:
@@ -129,9 +130,9 @@ def check(
     if "user" not in roles:
         raise Rejected(invalid_parameter("The input messages must contain a user message."))
     _check_ranges(params, limits)
-    json_mode = params.get("response_format")  # DashScope's JSON mode wants "json" said in the messages
-    asked = any("json" in content.lower() for content in contents)
-    if isinstance(json_mode, dict) and json_mode.get("type") == "json_object" and not asked:
+    response_format = params.get("response_format")  # DashScope's JSON mode wants "json" said in the messages
+    json_mode = isinstance(response_format, dict) and response_format.get("type") == "json_object"
+    if json_mode and not any("json" in content.lower() for content in contents):
         raise Rejected(JSON_NOT_ASKED)
     if (budget := features.budget_error(model, params)) is not None:
         raise Rejected(invalid_parameter(budget))
@@ -153,4 +154,5 @@ def check(
         max_tokens=int(max_tokens) if max_tokens is not None else None,
         stop=stops,
         seed=int(seed) if seed is not None else None,
+        json_mode=json_mode,
     )

@@ -136,5 +136,6 @@ async def test_json_mode_needs_the_word_json_in_the_messages(fake: FakeScope) ->
             {"role": "system", "content": "Answer in Json."},
             {"role": "user", "content": "hi"},
         ]
-        assert await sdk.chat.completions.create(model="qwen-plus", messages=asked, response_format=json_mode)
+        answer = await sdk.chat.completions.create(model="qwen-plus", messages=asked, response_format=json_mode)
+        assert isinstance(json.loads(answer.choices[0].message.content or ""), dict)  # JSON mode answers JSON
         assert await sdk.chat.completions.create(model="qwen-plus", messages=MESSAGES, response_format={"type": "text"})
