@@ -5,7 +5,9 @@ document order: paragraphs (each run in one, a tracked insertion's, an inline co
 field's too, but not a tracked deletion's; then its text boxes' paragraphs), and tables a row a line
 with the cells tab-separated (a merged cell once, a cell's own paragraphs and nested tables on its
 row), content controls' content in its place, then its footnotes and endnotes (`[^1]: ...`, marked
-`[^1]` where the body references them), so
+`[^1]` where the body references them); its headers before all that and its footers after, each
+once though Word shows it on every page (`[Header]: ...`, a section's in the order its pages show
+them), so
 the text in a table (a form, a schedule, figures) reaches the model as it does the reader's eyes.
 Text, Markdown and CSV in the encoding their editor saved them in (core/textfiles.py: a byte order mark's,
 else UTF-8, else the least garbled of GB18030, Big5, Shift-JIS, EUC-JP, EUC-KR and Windows-1252).
@@ -151,9 +153,36 @@ def _docx(blob: bytes, name: str, max_bytes: int, in_time: Callable[[], None]) -
         if sum(part.file_size for part in archive.infolist()) > max_bytes:
             raise _too_long(name, max_bytes)
     document = Document(io.BytesIO(blob))
+    headers = "\n".join(_margins(document, "header", in_time))
     body = "\n".join(_blocks(document.element.body, in_time))
     notes = "\n".join(_notes(document.part, in_time))
-    return f"{body}\n\n{notes}" if notes else body
+    footers = "\n".join(_margins(document, "footer", in_time))
+    return "\n\n".join(part for part in (headers, body, notes, footers) if part)
+
+
+def _margins(document: Any, kind: str, in_time: Callable[[], None]) -> Iterator[str]:
+    """The document's headers (or footers), each once, `[Header]: <text>` (`[First page header]`,
+    `[Even page header]`), by section, in the order its pages show them: Word shows one on every
+    page, and a section that shows its previous one's (linked) has no reference of its own. One the
+    section does not show (a first page's without its "different first page", an even page's
+    without the document's "different odd and even pages") is not read."""
+    from docx.enum.section import WD_HEADER_FOOTER  # noqa: PLC0415
+
+    first, even, odd = WD_HEADER_FOOTER.FIRST_PAGE, WD_HEADER_FOOTER.EVEN_PAGE, WD_HEADER_FOOTER.PRIMARY
+    labels = {first: f"First page {kind}", even: f"Even page {kind}", odd: kind.capitalize()}
+    evens = bool(document.settings.odd_and_even_pages_header_footer)
+    read: set[str] = set()  # a part two sections name (not Word's way, another tool's) once
+    for section in document.element.sectPr_lst:  # each section's properties, in document order
+        shown = [first, even, odd] if section.titlePg_val else [odd, even]  # pages 1, 2, 3...
+        for type_ in shown:
+            ref = getattr(section, f"get_{kind}Reference")(type_)
+            if (type_ == even and not evens) or ref is None or ref.rId in read:
+                continue
+            read.add(ref.rId)
+            part = document.part.related_parts[ref.rId]
+            text = " ".join(t for t in _blocks(part.element, in_time) if t).strip()
+            if text:
+                yield f"[{labels[type_]}]: {text}"
 
 
 _NOTES = {"footnotes": ("w:footnote", ""), "endnotes": ("w:endnote", "e")}  # part: its notes' tag, their mark
