@@ -32,11 +32,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from worker import supabase_http
-from worker.extraction import DOCUMENT_TYPES, DOCX, MAX_BYTES, MAX_PAGES, SECONDS, extract
+from worker.extraction import DOCUMENT_TYPES, DOCX, MAX_BYTES, MAX_PAGES, SECONDS, XLSX, extract
 from worker.kept import Kept
 from worker.supabase_http import SupabaseError, SupabaseHttp
 
-__all__ = ["BUCKET", "DOCUMENT_TYPES", "DOCX", "DocumentTexts", "extract"]
+__all__ = ["BUCKET", "DOCUMENT_TYPES", "DOCX", "XLSX", "DocumentTexts", "extract"]
 
 BUCKET = "attachments"
 READERS = 2  # LLM_DOCUMENT_READERS's default

@@ -6,7 +6,7 @@ errors), then stored in the user's own folder of the private `attachments` bucke
 (Storage's policies decide, as for the web app's uploads), once per user and content
 (`content_path`: clients send every earlier image again on every turn), and attached to the question, so the
 worker answers it as any question with files: images to a vision model and billed, documents
-(PDF, Word, text, Markdown, CSV) read into the prompt, the plan's vision flag checked by admission.
+(PDF, Word, text, Markdown, CSV, Excel) read into the prompt, the plan's vision flag checked by admission.
 Links (`https://…`) and `file_id`s are refused: this service fetches no URL a client names and
 keeps no file store of OpenAI's kind. Files of earlier user messages (a client's whole conversation
 sent again) are the question's too, in the order sent; its context keeps the earlier turns' text.
@@ -35,6 +35,7 @@ from core.textfiles import decode_text
 
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EXTENSIONS = {
     "image/png": "png",
     "image/jpeg": "jpg",
@@ -42,11 +43,12 @@ EXTENSIONS = {
     "image/gif": "gif",
     "application/pdf": "pdf",
     DOCX: "docx",
+    XLSX: "xlsx",
     "text/plain": "txt",
     "text/markdown": "md",
     "text/csv": "csv",
 }
-DOCUMENTS = ("application/pdf", DOCX, "text/plain", "text/markdown", "text/csv")
+DOCUMENTS = ("application/pdf", DOCX, "text/plain", "text/markdown", "text/csv", XLSX)
 MAX_IMAGES = 8  # as the database's TooManyImages
 MAX_FILES = 10  # as the database's limit on a message's attachments
 MAX_IMAGE_BYTES = 10 * 1024 * 1024  # ImageTooLarge
@@ -126,7 +128,8 @@ def decode_document(part: dict[str, Any], at: int, number: int) -> RequestFile:
         raise _refused(
             at, f"a document may be at most {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB.", "document_too_large"
         )
-    looks = {"application/pdf": data.startswith(b"%PDF-"), DOCX: data.startswith(b"PK\x03\x04")}.get(mime)
+    zipped = data.startswith(b"PK\x03\x04")  # DOCX and XLSX are zip archives
+    looks = {"application/pdf": data.startswith(b"%PDF-"), DOCX: zipped, XLSX: zipped}.get(mime)
     if looks is None:  # text: in an encoding the worker reads (core/textfiles.py)
         text = decode_text(data)
         if text is not None and not text.strip():  # nothing the worker could read (worker/extraction.py)

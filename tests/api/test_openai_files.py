@@ -15,6 +15,7 @@ import asyncpg
 import httpx
 import openai
 import pytest
+from openpyxl import Workbook
 from PIL import Image
 from storage3 import AsyncStorageClient
 
@@ -33,6 +34,8 @@ from tests.api.test_openai_compat import QUESTIONS
 from tests.api.test_plans import put_on_plan
 from tests.conftest import LocalStack, fake_received
 from tests.worker.test_document_formats import pdf_pages
+from tests.worker.test_xlsx_documents import xlsx_bytes
+from worker.documents import XLSX
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -477,6 +480,28 @@ async def test_a_csv_document_is_taken_as_text(sdk: openai.AsyncOpenAI, fake: Fa
     assert done.choices[0].message.content
     asked = [b["input"]["messages"][-1]["content"] for b in await fake_received(fake.base_url) if "input" in b]
     assert any(isinstance(c, str) and f'<document name="t.csv">\n{table}\n</document>' in c for c in asked)
+
+
+async def test_an_excel_workbook_is_taken_and_read_sheet_by_sheet(
+    sdk: openai.AsyncOpenAI, fake: FakeScope, alice: ApiUser
+) -> None:
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = "Q1"
+    sheet.append(["region", "sales"])
+    sheet.append(["西区", 98])
+    question: list[Any] = [{"type": "text", "text": "Which is larger (xlsx)?"}, document(XLSX, xlsx_bytes(workbook))]
+    done = await sdk.chat.completions.create(model="qwen-plus", messages=[{"role": "user", "content": question}])
+    assert done.choices[0].message.content
+    asked = [b["input"]["messages"][-1]["content"] for b in await fake_received(fake.base_url) if "input" in b]
+    expected = '<document name="document-1.xlsx">\n[Sheet: Q1]\nregion,sales\n西区,98\n</document>'
+    assert any(isinstance(c, str) and expected in c for c in asked)
+    csv_named_xlsx: list[Any] = [document(XLSX, b"name,sales\n", "t.xlsx")]  # not a workbook: no zip archive
+    with pytest.raises(openai.BadRequestError) as refused:
+        await sdk.chat.completions.create(model="qwen-plus", messages=[{"role": "user", "content": csv_named_xlsx}])
+    assert refused.value.code == "invalid_document"
+    assert "messages[0]: the data is not a XLSX document." in refused.value.message
 
 
 async def test_a_document_too_heavy_to_read_is_the_requests_fault(sdk: openai.AsyncOpenAI) -> None:

@@ -10,7 +10,7 @@ vi.mock('@/lib/supabase', () => ({
   }),
 }))
 
-const { attachmentName, attachmentProblem, fileType, imageProblem, storedAvatarPath, uploadAttachment } = await import('@/lib/files')
+const { ATTACHMENT_ACCEPT, attachmentName, attachmentProblem, fileType, imageProblem, storedAvatarPath, uploadAttachment } = await import('@/lib/files')
 const { errorText } = await import('@/lib/errors')
 const { makeI18n } = await import('@/i18n')
 
@@ -68,6 +68,15 @@ describe('fileType', () => {
     expect(fileType(file('sales.csv', 'text/csv'))).toBe('text/csv')
     expect(fileType(file('sales.csv', 'application/vnd.ms-excel'))).toBe('text/csv') // Windows with Excel
     expect(attachmentProblem(file('sales.csv', ''))).toBeNull()
+  })
+
+  it('takes an Excel workbook (.xlsx), by its type or by its extension, and offers it in the picker', () => {
+    const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'
+    expect(fileType(file('sales.xlsx', XLSX))).toBe(XLSX)
+    expect(attachmentProblem(file('sales.xlsx', XLSX))).toBeNull()
+    expect(fileType(file('Sales.XLSX', ''))).toBe(XLSX) // Windows without Excel gives it no type
+    expect(attachmentProblem(file('sales.xlsx', 'application/octet-stream'))).toBeNull()
+    expect(ATTACHMENT_ACCEPT.split(',')).toEqual(expect.arrayContaining([XLSX, '.xlsx']))
   })
 
   it("keeps the browser's type when it is one we take, and a type we do not take is still refused", () => {

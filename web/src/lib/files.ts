@@ -18,6 +18,7 @@ export const ATTACHMENT_TYPES = [
   'text/markdown',
   'text/csv',
   'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
 ]
 export const ATTACHMENT_MAX_BYTES = 20 * 1024 * 1024
 export const MAX_ATTACHMENTS = 10
@@ -49,6 +50,7 @@ const BY_EXTENSION: Record<string, string> = {
   markdown: 'text/markdown',
   csv: 'text/csv',
   docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+  xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
 }
 
 /** What the file picker offers: our types, and our extensions for a system that knows no type for them. */
