@@ -285,15 +285,17 @@ def _margins(document: Any, kind: str, in_time: Callable[[], None]) -> Iterator[
     first, even, odd = WD_HEADER_FOOTER.FIRST_PAGE, WD_HEADER_FOOTER.EVEN_PAGE, WD_HEADER_FOOTER.PRIMARY
     labels = {first: f"First page {kind}", even: f"Even page {kind}", odd: kind.capitalize()}
     evens = bool(document.settings.odd_and_even_pages_header_footer)
-    read: set[str] = set()  # a part two sections name (not Word's way, another tool's) once
+    read: set[str] = set()  # a part two sections name (not Word's way, another tool's), by any relationship: once
     for section in document.element.sectPr_lst:  # each section's properties, in document order
         shown = [first, even, odd] if section.titlePg_val else [odd, even]  # pages 1, 2, 3...
         for type_ in shown:
             ref = getattr(section, f"get_{kind}Reference")(type_)
-            if (type_ == even and not evens) or ref is None or ref.rId in read:
+            if (type_ == even and not evens) or ref is None:
                 continue
-            read.add(ref.rId)
             part = document.part.related_parts[ref.rId]
+            if part.partname in read:
+                continue
+            read.add(part.partname)
             text = " ".join(t for t in _blocks(part.element, in_time) if t).strip()
             if text:
                 yield f"[{labels[type_]}]: {text}"

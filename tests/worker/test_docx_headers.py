@@ -7,6 +7,10 @@ in the order its pages show them."""
 
 from __future__ import annotations
 
+import io
+import re
+import zipfile
+
 from docx import Document
 from docx.shared import Cm
 
@@ -65,3 +69,27 @@ def test_a_docx_header_defined_but_not_shown_is_not_read() -> None:
     section.header.paragraphs[0].text = "Current header"
     document.add_paragraph("Body.")
     assert extract(DOCX, docx_bytes(document)) == "[Header]: Current header\n\nBody."
+
+
+def test_a_docx_header_two_sections_name_is_read_once() -> None:
+    """Word gives each section's header a part of its own, or none (linked); other tools name one
+    part from several sections, by relationships of their own: it is still one header, read once."""
+    document = Document()
+    document.sections[0].header.paragraphs[0].text = "Shared header"
+    document.add_paragraph("One.")
+    second = document.add_section()
+    second.header.is_linked_to_previous = False  # a reference and a part of its own, pointed at the first's below
+    second.header.paragraphs[0].text = "Never shown"
+    document.add_paragraph("Two.")
+    source = zipfile.ZipFile(io.BytesIO(docx_bytes(document)))
+    rels = source.read("word/_rels/document.xml.rels")
+    headers = sorted(set(re.findall(rb'Target="(header\d+\.xml)"', rels)))
+    assert len(headers) == 2
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as packed:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "word/_rels/document.xml.rels":
+                data = data.replace(b'Target="' + headers[1] + b'"', b'Target="' + headers[0] + b'"')
+            packed.writestr(info, data)
+    assert extract(DOCX, out.getvalue()) == "[Header]: Shared header\n\nOne.\n\nTwo."
