@@ -1,0 +1,184 @@
+"""An OpenAI-compatible request's parameters, checked: sampling, thinking, JSON mode and web search
+(request.py checks the messages and files). Each is kept as the worker's call takes it (the
+question's `parameters`, checked again by question_parameters_valid); what Qwen cannot honour is
+refused with OpenAI's error shape, never ignored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.compat.errors import OpenAIError, bad_request
+
+# DashScope takes a seed in [0, 2^31 - 1]: its compatible mode refuses a larger one (error-code page,
+# 400 invalid_request_error / invalid_value) and its API reference gives that range for both protocols.
+MAX_SEED = 2**31 - 1
+
+# DashScope refuses a thinking_budget of 0 or less or past the model's longest chain of thought; the
+# longest any offered model is known to take (public.models.max_reasoning, as question_parameters_valid
+# checks it); the worker cuts a budget to the chosen model's own.
+MAX_THINKING_BUDGET = 38_912
+
+
+def _number(body: dict[str, Any], name: str, low: float, high: float, *, integer: bool = False) -> float | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or not low <= value <= high:
+        span = f"an integer from {low:g} to {high:g}" if integer else f"a number from {low:g} to {high:g}"
+        raise bad_request(f"{name} must be {span}.", name, "invalid_value")
+    return value
+
+
+def _unsupported(name: str, why: str) -> OpenAIError:
+    return bad_request(f"{name}: {why}", name, "unsupported_parameter")
+
+
+# OpenAI's reasoning_effort as a thinking budget, as LiteLLM maps it onto budgeted thinking models
+_EFFORT_BUDGETS: dict[str, int | None] = {"none": None, "minimal": None, "low": 1024, "medium": 2048, "high": 4096}
+
+
+def _thinking(body: dict[str, Any]) -> dict[str, Any]:
+    """Deep thinking as DashScope's OpenAI-compatible mode takes it (`enable_thinking`,
+    `thinking_budget`), or as OpenAI's reasoning models do (`reasoning_effort`), which the first two
+    override; the plan decides (FeatureNotAllowed)."""
+    found: dict[str, Any] = {}
+    effort = body.get("reasoning_effort")
+    if effort is not None:
+        if not isinstance(effort, str) or effort not in _EFFORT_BUDGETS:  # a list or object is no key
+            raise bad_request(
+                f"reasoning_effort must be one of {', '.join(_EFFORT_BUDGETS)}.", "reasoning_effort", "invalid_value"
+            )
+        tokens = _EFFORT_BUDGETS[effort]
+        found["thinking"] = tokens is not None
+        if tokens is not None:
+            found["thinking_budget"] = tokens
+    thinking = body.get("enable_thinking")
+    if thinking is not None and not isinstance(thinking, bool):
+        raise bad_request("enable_thinking must be true or false.", "enable_thinking", "invalid_value")
+    if thinking is not None:
+        found["thinking"] = thinking
+    budget = _number(body, "thinking_budget", 1, MAX_THINKING_BUDGET, integer=True)
+    if budget is not None:
+        found["thinking_budget"] = budget
+    return found
+
+
+def parse_parameters(body: dict[str, Any]) -> dict[str, Any]:
+    """The sampling parameters the model is asked with (over the role's settings), in DashScope's
+    ranges; what we cannot honour is refused rather than ignored."""
+    found: dict[str, Any] = {}
+    temperature = _number(body, "temperature", 0, 2)
+    if temperature is not None:
+        found["temperature"] = min(temperature, 1.99)  # DashScope takes [0, 2)
+    top_p = _number(body, "top_p", 0, 1)
+    if top_p is not None:
+        if top_p == 0:
+            raise bad_request("top_p must be above 0.", "top_p", "invalid_value")
+        found["top_p"] = top_p
+    presence = _number(body, "presence_penalty", -2, 2)
+    if presence is not None:
+        found["presence_penalty"] = presence
+    tokens = _number(body, "max_completion_tokens", 1, 1_000_000, integer=True)
+    tokens = _number(body, "max_tokens", 1, 1_000_000, integer=True) if tokens is None else tokens
+    if tokens is not None:
+        found["max_tokens"] = tokens
+    seed = _number(body, "seed", 0, MAX_SEED, integer=True)
+    if seed is not None:
+        found["seed"] = seed
+    # DashScope's own, as its compatible mode takes them (extra_body)
+    top_k = _number(body, "top_k", 0, 100, integer=True)
+    if top_k is not None:
+        found["top_k"] = top_k
+    repetition = _number(body, "repetition_penalty", 0, 10)
+    if repetition is not None:
+        if repetition == 0:
+            raise bad_request("repetition_penalty must be above 0.", "repetition_penalty", "invalid_value")
+        found["repetition_penalty"] = repetition
+    found |= _thinking(body)
+    stop = body.get("stop")
+    listed = isinstance(stop, list) and len(stop) <= 4 and all(isinstance(s, str) and s for s in stop)
+    if not (stop is None or isinstance(stop, str) or listed):
+        raise bad_request("stop must be a string or an array of at most 4 strings.", "stop", "invalid_value")
+    if any("\x00" in s for s in ([stop] if isinstance(stop, str) else stop or ())):
+        raise bad_request("stop strings must not contain NUL (\\u0000).", "stop", "invalid_value")
+    if stop:  # an empty string or array stops nothing
+        found["stop"] = stop
+    if body.get("frequency_penalty") not in (None, 0):
+        raise _unsupported("frequency_penalty", "Qwen has no frequency penalty; use presence_penalty.")
+    # n below 1 (or not an integer) is a value no API takes, refused as OpenAI does; 2 to 128 (its
+    # range) is a real request for several choices, which Qwen here does not give
+    if _number(body, "n", 1, 128, integer=True) not in (None, 1):
+        raise _unsupported("n", "one choice per request.")
+    if body.get("tools") or body.get("functions"):
+        raise _unsupported("tools", "tools and function calls are not supported.")
+    for choice in ("tool_choice", "function_call"):  # a call asked for; "none" and "auto" call nothing here
+        if body.get(choice) not in (None, "none", "auto"):
+            raise _unsupported(choice, "tools and function calls are not supported.")
+    if body.get("logprobs") or body.get("top_logprobs") is not None or body.get("logit_bias"):
+        raise _unsupported("logprobs", "log probabilities and logit bias are not supported.")
+    modalities = body.get("modalities")
+    if body.get("audio") is not None or (modalities is not None and modalities != ["text"]):
+        raise _unsupported("modalities", "only text answers.")
+    found |= _response_format(body.get("response_format"), found)
+    return found
+
+
+def _response_format(value: Any, found: dict[str, Any]) -> dict[str, Any]:
+    """Plain text, or DashScope's JSON mode (`json_object`), which it takes without deep thinking
+    only (Model Studio's JSON-mode page); a JSON schema is refused."""
+    if value is None or value == {"type": "text"}:
+        return {}
+    if value != {"type": "json_object"}:
+        raise _unsupported("response_format", "plain text or json_object answers only.")
+    if found.get("thinking") is True:
+        raise _unsupported("response_format", "json_object answers are given without deep thinking.")
+    return {"response_format": "json_object"}
+
+
+JSON_NOT_ASKED = "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'."
+
+
+_SEARCH_STRATEGIES = ("turbo", "max", "standard")  # as question_parameters_valid takes them
+
+
+def parse_search(body: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    """Whether to search the web, and how: DashScope's `enable_search` with `search_options`, or
+    OpenAI's `web_search_options` (an object, even empty, asks for a search; its location and
+    context size are OpenAI's own and refused)."""
+    enabled = body.get("enable_search")
+    if enabled is not None and not isinstance(enabled, bool):
+        raise bad_request("enable_search must be true or false.", "enable_search", "invalid_value")
+    openai_style = body.get("web_search_options")
+    if openai_style is not None:
+        if not isinstance(openai_style, dict):
+            raise bad_request("web_search_options must be an object.", "web_search_options", "invalid_value")
+        if openai_style:
+            raise _unsupported("web_search_options", f"{', '.join(sorted(openai_style))} cannot be set here.")
+    options = body.get("search_options")
+    if options is None:
+        options = {}
+    if not isinstance(options, dict):
+        raise bad_request("search_options must be an object.", "search_options", "invalid_value")
+    found: dict[str, Any] = {}
+    for name, value in options.items():
+        if name == "search_strategy":
+            if value not in _SEARCH_STRATEGIES:
+                raise bad_request(
+                    f"search_options.search_strategy must be one of {', '.join(_SEARCH_STRATEGIES)}.",
+                    "search_options",
+                    "invalid_value",
+                )
+            found["search_strategy"] = value
+        elif name == "forced_search":
+            if not isinstance(value, bool):
+                raise bad_request(
+                    "search_options.forced_search must be true or false.", "search_options", "invalid_value"
+                )
+            found["forced_search"] = value
+        elif name in ("enable_source", "enable_citation") and value is True:
+            continue  # what every search here does: sources kept, cited as [n]
+        else:
+            raise _unsupported("search_options", f"{name} cannot be set here.")
+    search = bool(enabled) or openai_style is not None
+    return search, found if search else {}
