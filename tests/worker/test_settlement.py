@@ -3,6 +3,8 @@ the thinking included, whoever ends it (the user's stop, an error, a worker that
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 from supabase import acreate_client
 
@@ -28,6 +30,22 @@ async def ask_as(stack: LocalStack, owner: Owner, content: str, *, web_search: b
     return str(sent[0]["id"])
 
 
+async def killed_mid_answer(
+    stack: LocalStack, pg: asyncpg.Connection, owner: Owner, doomed: Any, content: str, *, web_search: bool = False
+) -> str:
+    """A question sent by its user, whose answer `doomed` (a worker process) is killed while it streams
+    (over 40 characters written): the question's id."""
+    question = await ask_as(stack, owner, content, web_search=web_search)
+
+    async def streaming() -> bool:
+        row = await pg.fetchrow("select * from chat_messages where reply_to = $1", question)
+        return row is not None and row["lease_owner"] == doomed.worker_id and len(row["content"]) > 40
+
+    await until(streaming, 20)
+    doomed.kill()
+    return question
+
+
 async def stopped_after_its_worker_died(
     stack: LocalStack,
     pg: asyncpg.Connection,
@@ -40,15 +58,7 @@ async def stopped_after_its_worker_died(
     """A question answered by a worker killed mid-stream; once its lease ran out (no worker runs),
     the user stops it: the question and its answer's row as the stop left it."""
     async with RecordingFakeScope(ttft=0.0, tokens_per_s=40.0, tokens_per_event=2, answer_tokens=400) as slow:
-        doomed = spawn_worker(slow)  # type: ignore[operator]
-        question = await ask_as(stack, owner, content, web_search=web_search)
-
-        async def streaming() -> bool:
-            row = await pg.fetchrow("select * from chat_messages where reply_to = $1", question)
-            return row is not None and row["lease_owner"] == doomed.worker_id and len(row["content"]) > 40
-
-        await until(streaming, 20)
-        doomed.kill()
+        question = await killed_mid_answer(stack, pg, owner, spawn_worker(slow), content, web_search=web_search)  # type: ignore[operator]
 
         async def expired() -> bool:
             return bool(
@@ -125,15 +135,7 @@ async def test_an_answer_stopped_after_its_worker_died_is_charged_what_was_strea
     `cancelled` with the text it had: charged as a stop the live worker had heard would be (the
     prompt's tokens, the text's), not for nothing."""
     async with RecordingFakeScope(ttft=0.0, tokens_per_s=40.0, tokens_per_event=2, answer_tokens=400) as slow:
-        doomed = spawn_worker(slow)  # type: ignore[operator]
-        question = await ask_as(stack, owner, "tell me a long story")
-
-        async def streaming() -> bool:
-            row = await pg.fetchrow("select * from chat_messages where reply_to = $1", question)
-            return row is not None and row["lease_owner"] == doomed.worker_id and len(row["content"]) > 40
-
-        await until(streaming, 20)
-        doomed.kill()
+        question = await killed_mid_answer(stack, pg, owner, spawn_worker(slow), "tell me a long story")  # type: ignore[operator]
         await stop(stack, owner, question)
         await workers.start(worker_settings(stack, slow))
         row = await final_answer(pg, question, within=20)
@@ -201,15 +203,7 @@ async def test_an_answer_stopped_right_after_another_worker_took_it_over_keeps_w
         RecordingFakeScope(ttft=0.0, tokens_per_s=40.0, tokens_per_event=2, answer_tokens=400) as slow,
         RecordingFakeScope(ttft=30.0) as late,
     ):
-        doomed = spawn_worker(slow)  # type: ignore[operator]
-        question = await ask_as(stack, owner, "tell me a long story")
-
-        async def streaming() -> bool:
-            row = await pg.fetchrow("select * from chat_messages where reply_to = $1", question)
-            return row is not None and row["lease_owner"] == doomed.worker_id and len(row["content"]) > 40
-
-        await until(streaming, 20)
-        doomed.kill()
+        question = await killed_mid_answer(stack, pg, owner, spawn_worker(slow), "tell me a long story")  # type: ignore[operator]
         seen = await pg.fetchval("select content from chat_messages where reply_to = $1", question)
         heir = await workers.start(worker_settings(stack, late))
 
