@@ -1,10 +1,8 @@
 """Joining a topic on one socket: join, leave, token refresh and expiry (spec 4.3, 4.7).
 
 Join order: the socket's channel limit (max_channels_per_client, checked before the token as
-Realtime does), verify the token, authorize a private read, register (broadcast and presence; no
-postgres_changes binding yet), reply with the bindings as sent plus their ids, presence_state, then
-the bindings' check against their tables: only bindings that pass are matched from then on, with
-the "Subscribed to PostgreSQL" system message (as Realtime stores a subscription only once checked).
+Realtime does), verify the token, authorize a private read, register, reply with the bindings as
+sent plus their ids, then presence_state and the "Subscribed to PostgreSQL" system message.
 """
 
 from __future__ import annotations
@@ -63,7 +61,7 @@ async def join(service: Realtime, conn: Connection, frame: protocol.Frame) -> No
         channel.requested.append(binding)
     if failed is not None and problem is not None:
         channel.unparsed = (failed, problem)
-    channel.bindings = []  # none matches a change until the tables have passed them (below)
+    channel.bindings = [] if channel.unparsed else list(channel.requested)
     conn.channels[frame.topic] = channel
     service.hub.add(channel)
     service.watch_expiry(channel)
@@ -73,11 +71,9 @@ async def join(service: Realtime, conn: Connection, frame: protocol.Frame) -> No
         await service.presence.send_state(channel)
     if channel.requested:
         failed, problem = await _refusal(service, channel, channel.role)
-        if conn.channels.get(frame.topic) is not channel:
-            return  # left, rejoined or closed while its bindings were checked
-        if failed is None:
+        if failed is not None:
             service.hub.remove(channel)
-            channel.bindings = list(channel.requested)
+            channel.bindings = []
             service.hub.add(channel)
         await channel.connection.deliver(_verdict(channel, failed, problem))
 
