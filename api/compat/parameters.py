@@ -19,15 +19,58 @@ MAX_SEED = 2**31 - 1
 MAX_THINKING_BUDGET = 38_912
 
 
-def _number(body: dict[str, Any], name: str, low: float, high: float, *, integer: bool = False) -> float | None:
+def _kind(value: Any) -> str:
+    """A JSON value's kind as OpenAI's refusals name it ("but got a string instead")."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, float):
+        return "a decimal"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object" if isinstance(value, dict) else "a number"
+
+
+def _number(
+    body: dict[str, Any],
+    name: str,
+    low: float,
+    high: float,
+    *,
+    integer: bool = False,
+    openai: tuple[float | None, float | None] | None = None,
+) -> float | None:
+    """The number `name` in [low, high] (Qwen's range), or None when unset. `openai`: the range
+    OpenAI's API takes (None for DashScope's own parameters): a value past it, or of the wrong type,
+    is refused as OpenAI refuses it (`integer_below_min_value`, `decimal_above_max_value`, ...,
+    `invalid_type`), one inside it that Qwen does not take as `invalid_value`, as OpenAI refuses a
+    model's own limit (max_tokens too large)."""
     value = body.get(name)
     if value is None:
         return None
     kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or not low <= value <= high:
+    typed = not isinstance(value, bool) and isinstance(value, kind)
+    if openai is not None:
+        word = "integer" if integer else "decimal"
+        if not typed:
+            raise bad_request(
+                f"Invalid type for '{name}': expected {'an integer' if integer else 'a decimal'},"
+                f" but got {_kind(value)} instead.",
+                name,
+                "invalid_type",
+            )
+        least, most = openai
+        below, above = least is not None and value < least, most is not None and value > most
+        if below or above:
+            side, bound = ("below minimum", f">= {least:g}") if below else ("above maximum", f"<= {most:g}")
+            raise bad_request(
+                f"Invalid '{name}': {word} {side} value. Expected a value {bound}, but got {value} instead.",
+                name,
+                f"{word}_{'below_min' if below else 'above_max'}_value",
+            )
+    if not typed or not low <= value <= high:
         span = f"an integer from {low:g} to {high:g}" if integer else f"a number from {low:g} to {high:g}"
         raise bad_request(f"{name} must be {span}.", name, "invalid_value")
-    return value
+    return float(value) if isinstance(value, float) else int(value)
 
 
 def _unsupported(name: str, why: str) -> OpenAIError:
@@ -68,22 +111,22 @@ def parse_parameters(body: dict[str, Any]) -> dict[str, Any]:
     """The sampling parameters the model is asked with (over the role's settings), in DashScope's
     ranges; what we cannot honour is refused rather than ignored."""
     found: dict[str, Any] = {}
-    temperature = _number(body, "temperature", 0, 2)
+    temperature = _number(body, "temperature", 0, 2, openai=(0, 2))
     if temperature is not None:
         found["temperature"] = min(temperature, 1.99)  # DashScope takes [0, 2)
-    top_p = _number(body, "top_p", 0, 1)
+    top_p = _number(body, "top_p", 0, 1, openai=(0, 1))
     if top_p is not None:
         if top_p == 0:
             raise bad_request("top_p must be above 0.", "top_p", "invalid_value")
         found["top_p"] = top_p
-    presence = _number(body, "presence_penalty", -2, 2)
+    presence = _number(body, "presence_penalty", -2, 2, openai=(-2, 2))
     if presence is not None:
         found["presence_penalty"] = presence
-    tokens = _number(body, "max_completion_tokens", 1, 1_000_000, integer=True)
-    tokens = _number(body, "max_tokens", 1, 1_000_000, integer=True) if tokens is None else tokens
+    tokens = _number(body, "max_completion_tokens", 1, 1_000_000, integer=True, openai=(1, None))
+    tokens = _number(body, "max_tokens", 1, 1_000_000, integer=True, openai=(1, None)) if tokens is None else tokens
     if tokens is not None:
         found["max_tokens"] = tokens
-    seed = _number(body, "seed", 0, MAX_SEED, integer=True)
+    seed = _number(body, "seed", 0, MAX_SEED, integer=True, openai=(None, None))
     if seed is not None:
         found["seed"] = seed
     # DashScope's own, as its compatible mode takes them (extra_body)
@@ -104,17 +147,18 @@ def parse_parameters(body: dict[str, Any]) -> dict[str, Any]:
         raise bad_request("stop strings must not contain NUL (\\u0000).", "stop", "invalid_value")
     if stop:  # an empty string or array stops nothing
         found["stop"] = stop
-    if body.get("frequency_penalty") not in (None, 0):
+    if _number(body, "frequency_penalty", -2, 2, openai=(-2, 2)) not in (None, 0):
         raise _unsupported("frequency_penalty", "Qwen has no frequency penalty; use presence_penalty.")
-    # n below 1 (or not an integer) is a value no API takes, refused as OpenAI does; 2 to 128 (its
-    # range) is a real request for several choices, which Qwen here does not give
-    if _number(body, "n", 1, 128, integer=True) not in (None, 1):
+    # n outside 1 to 128 (or not an integer) is a value no API takes, refused as OpenAI does; 2 to
+    # 128 is a real request for several choices, which Qwen here does not give
+    if _number(body, "n", 1, 128, integer=True, openai=(1, 128)) not in (None, 1):
         raise _unsupported("n", "one choice per request.")
     if body.get("tools") or body.get("functions"):
         raise _unsupported("tools", "tools and function calls are not supported.")
     for choice in ("tool_choice", "function_call"):  # a call asked for; "none" and "auto" call nothing here
         if body.get(choice) not in (None, "none", "auto"):
             raise _unsupported(choice, "tools and function calls are not supported.")
+    _number(body, "top_logprobs", 0, 20, integer=True, openai=(0, 20))  # OpenAI's range first, as for n
     if body.get("logprobs") or body.get("top_logprobs") is not None or body.get("logit_bias"):
         raise _unsupported("logprobs", "log probabilities and logit bias are not supported.")
     modalities = body.get("modalities")

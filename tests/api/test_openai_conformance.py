@@ -41,16 +41,50 @@ async def test_stream_options_without_a_stream_is_refused_as_openai_refuses_it(
     assert answer.choices[0].message.content
 
 
-@pytest.mark.parametrize("n", [0, -1])
-async def test_n_below_one_is_an_invalid_value_not_an_unsupported_parameter(
-    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser, n: int
+@pytest.mark.parametrize(
+    "case",
+    [
+        ({"n": 0}, "n", "integer_below_min_value"),
+        ({"n": -1}, "n", "integer_below_min_value"),
+        ({"n": 129}, "n", "integer_above_max_value"),
+        ({"n": "2"}, "n", "invalid_type"),
+        ({"max_tokens": 0}, "max_tokens", "integer_below_min_value"),
+        ({"max_completion_tokens": 0}, "max_completion_tokens", "integer_below_min_value"),
+        ({"max_tokens": 10.5}, "max_tokens", "invalid_type"),
+        ({"max_tokens": 2_000_000}, "max_tokens", "invalid_value"),  # OpenAI's range, past the models'
+        ({"temperature": 2.5}, "temperature", "decimal_above_max_value"),
+        ({"temperature": -0.1}, "temperature", "decimal_below_min_value"),
+        ({"temperature": "hot"}, "temperature", "invalid_type"),
+        ({"top_p": 1.5}, "top_p", "decimal_above_max_value"),
+        ({"top_p": 0}, "top_p", "invalid_value"),  # OpenAI's range, not DashScope's (0, 1]
+        ({"presence_penalty": 2.5}, "presence_penalty", "decimal_above_max_value"),
+        ({"frequency_penalty": -3}, "frequency_penalty", "decimal_below_min_value"),
+        ({"top_logprobs": 21}, "top_logprobs", "integer_above_max_value"),
+        ({"top_logprobs": -1}, "top_logprobs", "integer_below_min_value"),
+        ({"seed": 2**31}, "seed", "invalid_value"),  # OpenAI's range, past DashScope's [0, 2^31 - 1]
+    ],
+)
+async def test_a_number_outside_openais_range_is_refused_with_openais_code(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser, case: tuple[dict[str, Any], str, str]
 ) -> None:
-    """n must be at least 1, as for OpenAI: a value no API takes; it was refused as
-    `unsupported_parameter`, as if OpenAI's API took it and ours did not."""
+    """A number past the range OpenAI's API takes is refused with the code OpenAI gives it
+    (`integer_below_min_value`, `decimal_above_max_value`, ..., `invalid_type` for a string or a
+    fraction where an integer goes), its `param` the one sent; one inside OpenAI's range that Qwen
+    does not take is `invalid_value`, as OpenAI says of a model's own limit (max_tokens too large).
+    All were `invalid_value`, and n past 128 `unsupported_parameter`, so a client branching on
+    OpenAI's codes did not recognise them."""
+    extra, param, code = case
     with pytest.raises(openai.BadRequestError) as refused:
-        await sdk.chat.completions.create(model="qwen-turbo", messages=HELLO, n=n)
-    assert (refused.value.param, refused.value.code) == ("n", "invalid_value")
-    with pytest.raises(openai.BadRequestError) as more:  # several choices: a real one, not taken here
+        await sdk.chat.completions.create(model="qwen-turbo", messages=HELLO, extra_body=extra)
+    assert (refused.value.param, refused.value.code) == (param, code)
+    assert await pg.fetchval(QUESTIONS, alice.id) == 0
+
+
+async def test_n_above_one_is_an_unsupported_parameter(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser
+) -> None:
+    """Several choices, in OpenAI's range: a real request, which Qwen here does not give."""
+    with pytest.raises(openai.BadRequestError) as more:
         await sdk.chat.completions.create(model="qwen-turbo", messages=HELLO, n=2)
     assert (more.value.param, more.value.code) == ("n", "unsupported_parameter")
     assert await pg.fetchval(QUESTIONS, alice.id) == 0

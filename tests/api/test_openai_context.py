@@ -306,10 +306,10 @@ async def test_the_requests_sampling_parameters_reach_the_model_and_bound_the_an
 @pytest.mark.parametrize(
     "case",
     [
-        ({"temperature": 2.5}, "temperature", "invalid_value"),
+        ({"temperature": 2.5}, "temperature", "decimal_above_max_value"),
         ({"top_p": 0}, "top_p", "invalid_value"),
-        ({"max_tokens": 0}, "max_tokens", "invalid_value"),
-        ({"max_tokens": 10.5}, "max_tokens", "invalid_value"),
+        ({"max_tokens": 0}, "max_tokens", "integer_below_min_value"),
+        ({"max_tokens": 10.5}, "max_tokens", "invalid_type"),
         ({"seed": -1}, "seed", "invalid_value"),
         ({"seed": 2**31}, "seed", "invalid_value"),  # DashScope's range is [0, 2^31 - 1]
         ({"thinking_budget": 0}, "thinking_budget", "invalid_value"),
