@@ -171,6 +171,8 @@ def build_prompt(
     # DashScope's JSON mode is not taken with thinking ("thinking mode does not support structured
     # output", Model Studio's JSON-mode page): a request's JSON mode answers without it
     json_mode = persona.response_format == "json_object"
+    if json_mode and not any("json" in text.lower() for text in (system, user, *(m.content for m in kept))):
+        system, user, used = _say_json(system, user, kept, used, budget=budget, question_images=question_images)
     think = False if json_mode else persona.thinking if thinking is None else thinking
     search = web_search or bool(persona.enable_search)
     offers_search = info.search if info is not None else bool(persona.enable_search)
@@ -225,6 +227,26 @@ def _search_options(persona: Personality) -> dict[str, Any]:
     """Sources and citations always; the strategy and the forced switch when asked for."""
     asked = {"search_strategy": persona.search_strategy, "forced_search": persona.forced_search}
     return SEARCH_OPTIONS | {name: value for name, value in asked.items() if value is not None}
+
+
+# DashScope refuses JSON mode on messages that never say "json" (as OpenAI does): said after the
+# system prompt when the messages that said it were left out (the oldest turns, or a cut prompt)
+JSON_NOTE = "\n\nAnswer with a JSON object."
+
+
+def _say_json(
+    system: str, user: str, kept: list[ChatMessage], used: int, *, budget: int, question_images: int
+) -> tuple[str, str, int]:
+    """The system prompt with JSON_NOTE, its room made by leaving out the oldest of `kept` (changed in
+    place), or by cutting the system prompt and question further; the tokens now used."""
+    note = _cost(system + JSON_NOTE) - _cost(system)
+    while kept and used + note > budget:
+        used -= _message_cost(kept.pop(0))
+    if used + note > budget:  # the system prompt and question alone fill it: cut for the note (and a seam)
+        system, user = _fit_fixed(system, user, budget - tokens.count(JSON_NOTE) - 1)
+        used = _cost(system + JSON_NOTE) + _cost(user) + tokens.PRIMER + IMAGE_TOKENS * question_images
+        return system + JSON_NOTE, user, used
+    return system + JSON_NOTE, user, used + note
 
 
 def _fit_fixed(system_prompt: str, user_message: str, budget: int) -> tuple[str, str]:

@@ -15,7 +15,8 @@ import pytest
 from fakescope.server import FakeScope
 from tests.api.conftest import ApiUser
 from tests.api.test_openai_compat import QUESTIONS
-from tests.api.test_openai_context import parameters_of, unique
+from tests.api.test_openai_context import parameters_of, prompt_of, unique
+from tests.api.test_plans import put_on_plan
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -165,3 +166,31 @@ async def test_json_mode_is_refused_where_dashscope_would_refuse_it_and_stores_n
         await sdk.chat.completions.create(model="qwen-plus", messages=asked, response_format=schema)
     assert (schemed.value.param, schemed.value.code) == ("response_format", "unsupported_parameter")
     assert await pg.fetchval(QUESTIONS, alice.id) == 0
+
+
+async def test_json_mode_still_says_json_when_the_turns_that_said_it_are_left_out(
+    sdk: openai.AsyncOpenAI, fake: FakeScope, pg: asyncpg.Connection, alice: ApiUser
+) -> None:
+    """A conversation past the model's budget loses its oldest turns; when only they said "json",
+    DashScope refused the JSON-mode answer ("must contain the word 'json'") and the request failed.
+    What the model reads still says it: the instruction is kept, or one is added."""
+    await put_on_plan(pg, alice, f"json-{alice.id[:8]}", tokens_per_day=10_000_000)
+    told: list[openai.types.chat.ChatCompletionMessageParam] = [
+        {"role": "user", "content": "From now on, answer in JSON."},
+        {"role": "assistant", "content": '{"answer": "ok"}'},
+    ]
+    # 6,000 tokens a turn (a character Qwen's tokenizer spells in 3): 24 turns are past qwen-turbo's 98,304
+    filler: list[openai.types.chat.ChatCompletionMessageParam] = [
+        {"role": "user", "content": f"turn {i} " + "\U00020000" * 2000}
+        if i % 2 == 0
+        else {"role": "assistant", "content": f"turn {i}"}
+        for i in range(48)
+    ]
+    question = unique("And the next one?")
+    answer = await sdk.chat.completions.create(
+        model="qwen-turbo", messages=[*told, *filler, {"role": "user", "content": question}], response_format=JSON_MODE
+    )
+    assert isinstance(json.loads(answer.choices[0].message.content or ""), dict)
+    sent = await prompt_of(fake, question)
+    assert {"role": "assistant", "content": '{"answer": "ok"}'} not in sent  # the oldest turns were left out
+    assert any("json" in m["content"].lower() for m in sent)

@@ -15,7 +15,7 @@ from worker.llm import ChatMessage, Finished, tokens
 from worker.llm.base import Role
 from worker.llm.dashscope import DashScopeProvider
 from worker.models import Catalog, ModelInfo
-from worker.prompt import FALLBACK_LIMITS, IMAGE_TOKENS, budget_for, build_prompt, parse_personality
+from worker.prompt import FALLBACK_LIMITS, IMAGE_TOKENS, Prompt, budget_for, build_prompt, parse_personality
 from worker.store import Claim
 
 TINY = LlmSettings(default_model="tiny", model_limits={"tiny": ModelLimits(context=400, max_input=300, max_output=100)})
@@ -354,3 +354,19 @@ def test_json_mode_is_a_requests_own_and_answers_without_thinking() -> None:
     by_request = claim_prompt(asked, llm, catalog).params
     assert (by_request.response_format, by_request.enable_thinking) == ({"type": "json_object"}, False)
     assert by_request.thinking_budget is None
+
+
+def test_json_mode_says_json_within_the_budget_when_what_said_it_was_cut() -> None:
+    """The question said "json" at its end, past what the budget keeps of it: the prompt still says
+    it (DashScope refuses JSON mode otherwise) and stays within the budget; nothing is added when
+    what is kept says it."""
+    json_mode: dict[str, object] = {"response_format": "json_object"}
+    long_question = "word " * 400 + "Reply in json."
+    prompt = _build(_history(40), user=long_question, personality=json_mode)
+    assert isinstance(prompt, Prompt)
+    assert any("json" in m.content.lower() for m in prompt.messages)
+    assert prompt.input_tokens <= prompt.budget
+    assert prompt.input_tokens == tokens.chat_tokens(m.content for m in prompt.messages)
+    said = _build(_history(40), user="Reply in json.", personality=json_mode)
+    assert isinstance(said, Prompt)
+    assert said.messages[0] == ChatMessage("system", SYSTEM)
