@@ -188,7 +188,7 @@ def build_prompt(
         presence_penalty=persona.presence_penalty,
         repetition_penalty=persona.repetition_penalty,
         enable_search=True if search and offers_search else None,
-        search_options=_search_options(persona) if search and offers_search else None,
+        search_options=_search_options(persona, json_mode) if search and offers_search else None,
         enable_thinking=_enable_thinking(bool(think), info),
         thinking_budget=_thinking_budget(persona, info) if think and info is not None and info.thinking else None,
         response_format={"type": "json_object"} if json_mode else None,
@@ -223,10 +223,13 @@ def _thinking_budget(persona: Personality, info: ModelInfo) -> int | None:
     return min(budget, info.max_reasoning)
 
 
-def _search_options(persona: Personality) -> dict[str, Any]:
-    """Sources and citations always; the strategy and the forced switch when asked for."""
+def _search_options(persona: Personality, json_mode: bool) -> dict[str, Any]:
+    """Sources and citations always, but for JSON mode: its answer is one JSON object, and DashScope's
+    "[n]" markers would be text outside it (the fake's come after it) or inside its values; its
+    sources are kept all the same. The strategy and the forced switch when asked for."""
     asked = {"search_strategy": persona.search_strategy, "forced_search": persona.forced_search}
-    return SEARCH_OPTIONS | {name: value for name, value in asked.items() if value is not None}
+    options = {"enable_source": True} if json_mode else SEARCH_OPTIONS
+    return options | {name: value for name, value in asked.items() if value is not None}
 
 
 # DashScope refuses JSON mode on messages that never say "json" (as OpenAI does): said after the

@@ -132,3 +132,32 @@ async def test_a_request_searches_only_within_its_plan(
         )
     assert refused.value.code == "feature_not_allowed"
     assert await pg.fetchval(QUESTIONS, alice.id) == 0
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_json_mode_with_web_search_answers_one_json_object_and_keeps_its_sources(
+    sdk: openai.AsyncOpenAI, fake: FakeScope, pg: asyncpg.Connection, stream: bool
+) -> None:
+    """JSON mode and web search together, end to end: DashScope is asked for both, the answer is
+    one JSON object, the search is charged and its sources are kept. Its citations were asked for
+    too, and their "[n]" markers came after the object: no JSON parser took the answer."""
+    question = unique("Give today's Hangzhou weather as json")
+    asked: dict[str, Any] = {
+        "model": "qwen-plus",
+        "messages": [{"role": "user", "content": question}],
+        "response_format": {"type": "json_object"},
+        "extra_body": {"enable_search": True},
+    }
+    if stream:
+        text = ""
+        async for chunk in await sdk.chat.completions.create(**asked, stream=True):
+            text += (chunk.choices[0].delta.content or "") if chunk.choices else ""
+    else:
+        text = (await sdk.chat.completions.create(**asked)).choices[0].message.content or ""
+    assert isinstance(json.loads(text), dict)
+    sent = await parameters_of(fake, question)
+    assert (sent["response_format"], sent["enable_search"]) == ({"type": "json_object"}, True)
+    assert sent["search_options"] == {"enable_source": True}  # sources, no "[n]" markers in the object
+    stored = await pg.fetchrow(STORED, question)
+    assert (stored["web_search"], stored["search_calls"]) == (True, 1)
+    assert json.loads(stored["sources"])  # the sources the search found, kept with the answer
