@@ -19,6 +19,7 @@ from worker.store import Claim
 # When the question's role, the session's and the built-in `assistant` are all gone or inactive.
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 CHECKPOINT_EVERY = 4
+_REQUESTS_OWN = ("response_format", "prefix")
 
 
 def claim_prompt(
@@ -46,8 +47,9 @@ def claim_prompt(
         checkpoints = [_stable_checkpoint(m) for m in history]
     return build_prompt(
         system_prompt=system_prompt or DEFAULT_SYSTEM_PROMPT,
-        # a request's own over the role's; JSON mode is a request's alone (a role's would hold every chat to it)
-        personality={**{k: v for k, v in claim.personality.items() if k != "response_format"}, **claim.parameters},
+        # a request's own over the role's; JSON mode and words to continue are a request's alone (a role's
+        # would hold every chat to them)
+        personality={**{k: v for k, v in claim.personality.items() if k not in _REQUESTS_OWN}, **claim.parameters},
         history=history,
         user_message=claim.question if question is None else question,
         settings=llm,

@@ -58,6 +58,7 @@ class Personality(msgspec.Struct, frozen=True, kw_only=True):
     thinking: bool | None = None
     thinking_budget: Budget | None = None
     response_format: Literal["json_object"] | None = None  # a /v1 request's JSON mode
+    prefix: str | None = None  # a /v1 request's last assistant words, which the answer continues
 
 
 # Sources numbered as the answer cites them, "[1]" (the web app links each number to its source).
@@ -154,6 +155,8 @@ def build_prompt(
 
     system, user = _fit_fixed(system_prompt, user_message, budget)
     used = _cost(system) + _cost(user) + tokens.PRIMER + IMAGE_TOKENS * question_images
+    continued = [ChatMessage("assistant", persona.prefix, partial=True)] if persona.prefix else []
+    used += sum(_cost(m.content) for m in continued)
     start = len(history)
     for index in range(len(history) - 1, -1, -1):
         cost = _message_cost(history[index])
@@ -171,9 +174,11 @@ def build_prompt(
     # DashScope's JSON mode is not taken with thinking ("thinking mode does not support structured
     # output", Model Studio's JSON-mode page): a request's JSON mode answers without it
     json_mode = persona.response_format == "json_object"
-    if json_mode and not any("json" in text.lower() for text in (system, user, *(m.content for m in kept))):
+    said = (system, user, *(m.content for m in (*kept, *continued)))
+    if json_mode and not any("json" in text.lower() for text in said):
         system, user, used = _say_json(system, user, kept, used, budget=budget, question_images=question_images)
-    think = False if json_mode else persona.thinking if thinking is None else thinking
+    # nor partial mode (Model Studio's partial-mode page: non-thinking only)
+    think = False if json_mode or continued else persona.thinking if thinking is None else thinking
     search = web_search or bool(persona.enable_search)
     offers_search = info.search if info is not None else bool(persona.enable_search)
 
@@ -194,7 +199,7 @@ def build_prompt(
         response_format={"type": "json_object"} if json_mode else None,
         multimodal=needs_vision or _multimodal_only(model, info, settings) or any(m.images for m in kept),
     )
-    messages = [ChatMessage("system", system), *kept, ChatMessage("user", user)]
+    messages = [ChatMessage("system", system), *kept, ChatMessage("user", user), *continued]
     return Prompt(messages, params, used, budget, len(history) - len(kept))
 
 

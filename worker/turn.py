@@ -223,10 +223,11 @@ class Turns:
         prompt = await asyncio.to_thread(
             claim_prompt, claim, llm, self._catalog, question=question, images=len(images), earlier=earlier
         )
-        last = prompt.messages[-1]
+        at = -2 if prompt.messages[-1].partial else -1  # the question, before any words it continues
+        last = prompt.messages[at]
         if texts and last.content != question:
             raise AttachmentError("DocumentTooLong", "the documents do not fit the model's context window")
-        prompt.messages[-1] = ChatMessage("user", last.content, images=tuple(refs))
+        prompt.messages[at] = ChatMessage("user", last.content, images=tuple(refs))
         return prompt
 
     def _stopped(self, reply: Reply, prompt: Prompt) -> Outcome | None:

@@ -132,6 +132,22 @@ def _message(message: Any, at: int, files: list[RequestFile] | None = None) -> d
     return {"role": _CONTEXT_ROLES[role], "content": _text_of(message.get("content"), at, files, user=role == "user")}
 
 
+def _continued(prefix: str | None, max_chars: int, parameters: dict[str, Any]) -> dict[str, Any]:
+    """The words a last assistant message gives the answer to continue (`prefix`: DashScope's
+    partial mode, which it takes without deep thinking only), or nothing when it has none."""
+    if prefix is None or not prefix.strip():
+        return {}  # an empty one: the answer starts afresh, as OpenAI's does after it
+    if len(prefix) > max_chars:
+        raise bad_request(f"The last assistant message must be at most {max_chars} characters.", "messages")
+    if parameters.get("thinking") is True:
+        raise bad_request(
+            "A last assistant message is continued without deep thinking (Qwen's partial mode); do not ask for both.",
+            "messages",
+            "unsupported_value",
+        )
+    return {"prefix": prefix}
+
+
 def parse_request(body: Any, max_chars: int, *, continuing: bool = False) -> Ask:
     """The checked request; `continuing`: it names its session (X-ChatGalaxy-Session), whose stored
     conversation is continued instead of the request's earlier messages."""
@@ -143,6 +159,12 @@ def parse_request(body: Any, max_chars: int, *, continuing: bool = False) -> Ask
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages or len(messages) > 1000:
         raise bad_request("messages must be a non-empty array of at most 1000 messages.", "messages")
+    # A last assistant message: words for the model to continue (Qwen's partial mode) after the
+    # question, the user message before them
+    prefix = None
+    if len(messages) > 1 and isinstance(messages[-1], dict) and messages[-1].get("role") == "assistant":
+        prefix = _message(messages[-1], len(messages) - 1)["content"]
+        messages = messages[:-1]
     # The user messages' files, in order: the earlier turns' (a client sends its whole conversation
     # again, images included) ride with the question, unless the request continues its session
     # (whose questions keep their own: its earlier messages are checked, not used).
@@ -160,7 +182,11 @@ def parse_request(body: Any, max_chars: int, *, continuing: bool = False) -> Ask
     _own_files(own)
     files, left_out = _with_earlier(own, earlier)
     if last["role"] != "user" or not (last["content"].strip() or own):
-        raise bad_request("The last message must be a user message with text, an image or a file.", "messages")
+        raise bad_request(
+            "The last message must be a user message with text, an image or a file,"
+            " or an assistant message (words to continue) after one.",
+            "messages",
+        )
     # Images or files alone: the question's text names them, one a line, as the web app's composer
     # sends such a question (a user message holds text, chat_messages_user_text).
     question = last["content"] if last["content"].strip() else "\n".join(f.name for f in own)
@@ -187,6 +213,7 @@ def parse_request(body: Any, max_chars: int, *, continuing: bool = False) -> Ask
         )
     web_search, how = parse_search(body)
     parameters = parse_parameters(body) | how
+    parameters |= _continued(prefix, max_chars, parameters)
     # JSON mode needs "json" said in what the model reads, as OpenAI and DashScope both refuse it
     # otherwise: the request's messages, or a continued session's question (its stored
     # conversation, not the request's earlier messages, is what the model reads)

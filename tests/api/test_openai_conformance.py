@@ -17,6 +17,7 @@ from tests.api.conftest import ApiUser
 from tests.api.test_openai_compat import QUESTIONS
 from tests.api.test_openai_context import parameters_of, prompt_of, unique
 from tests.api.test_plans import put_on_plan
+from tests.conftest import fake_received
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -194,3 +195,58 @@ async def test_json_mode_still_says_json_when_the_turns_that_said_it_are_left_ou
     sent = await prompt_of(fake, question)
     assert {"role": "assistant", "content": '{"answer": "ok"}'} not in sent  # the oldest turns were left out
     assert any("json" in m["content"].lower() for m in sent)
+
+
+async def test_a_last_assistant_message_is_continued_as_qwens_partial_mode(
+    sdk: openai.AsyncOpenAI, fake: FakeScope, pg: asyncpg.Connection, http: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    """OpenAI takes a conversation that ends with the assistant's words (a prefill, a 'continue'
+    button) and the model answers after them; it was refused 400. Qwen's partial mode is that: the
+    last message an assistant one with `partial: true`, continued without thinking."""
+    question = unique("Write a haiku about tea")
+    prefix = "Steam rises, slowly"
+    asked: list[openai.types.chat.ChatCompletionMessageParam] = [
+        {"role": "user", "content": question},
+        {"role": "assistant", "content": prefix},
+    ]
+    mine = (await http.post("/api/sessions", json={"title": "thinks"}, headers=alice.headers)).json()["session"]
+    await pg.execute("update chat_sessions set model = 'qwen-plus', thinking = true where id = $1::uuid", mine["id"])
+    answer = await sdk.chat.completions.create(
+        model="qwen-plus", messages=asked, extra_headers={"X-ChatGalaxy-Session": mine["id"]}
+    )
+    assert answer.choices[0].message.content
+    [body] = [b for b in await fake_received(fake.base_url) if question in json.dumps(b.get("input"))]
+    sent = body["input"]["messages"]
+    assert sent[-2:] == [
+        {"role": "user", "content": question},
+        {"role": "assistant", "content": prefix, "partial": True},
+    ]
+    assert body["parameters"].get("enable_thinking") is False  # partial mode is non-thinking only
+    stored = await pg.fetchval(
+        "select c.parameters from question_contexts c join chat_messages m on m.id = c.message_id where m.content = $1",
+        question,
+    )
+    assert json.loads(stored)["prefix"] == prefix  # another answer to it continues the same words
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ([{"role": "system", "content": "Be brief."}, {"role": "assistant", "content": "Hi"}], {}, "messages", None),
+        (
+            [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hel"}],
+            {"reasoning_effort": "high"},
+            "messages",
+            "unsupported_value",
+        ),
+    ],
+)
+async def test_a_last_assistant_message_qwen_cannot_continue_is_refused_and_stores_nothing(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser, case: tuple[Any, dict[str, Any], str, str | None]
+) -> None:
+    """Words to continue need a user message before them; and Qwen continues them without thinking only."""
+    messages, extra, param, code = case
+    with pytest.raises(openai.BadRequestError) as refused:
+        await sdk.chat.completions.create(model="qwen-plus", messages=messages, extra_body=extra)
+    assert (refused.value.param, refused.value.code) == (param, code)
+    assert await pg.fetchval(QUESTIONS, alice.id) == 0

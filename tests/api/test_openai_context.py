@@ -189,7 +189,6 @@ async def test_a_conversation_longer_than_the_rest_of_the_apis_bodies_is_answere
             "unsupported_role",
         ),
         ([{"role": "narrator", "content": "x"}, {"role": "user", "content": "hi"}], "invalid_role"),
-        ([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "prefill"}], None),
         ([{"role": "system", "content": "x\x00"}, {"role": "user", "content": "hi"}], None),
         (
             [{"role": "user", "content": "x" * (MAX_CONTEXT_CHARS + 1)}, {"role": "user", "content": "hi"}],

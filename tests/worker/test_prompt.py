@@ -370,3 +370,14 @@ def test_json_mode_says_json_within_the_budget_when_what_said_it_was_cut() -> No
     said = _build(_history(40), user="Reply in json.", personality=json_mode)
     assert isinstance(said, Prompt)
     assert said.messages[0] == ChatMessage("system", SYSTEM)
+
+
+def test_words_to_continue_follow_the_question_as_partial_mode_without_thinking() -> None:
+    """A request's last assistant words: after the question, `partial`, counted in the budget, and
+    never with thinking (partial mode is non-thinking only)."""
+    continued: dict[str, object] = {"prefix": "Steam rises", "thinking": True}
+    prompt = _build(_history(2), personality=continued)
+    assert isinstance(prompt, Prompt)
+    assert prompt.messages[-2:] == [ChatMessage("user", "hi"), ChatMessage("assistant", "Steam rises", partial=True)]
+    assert prompt.params.enable_thinking is None or prompt.params.enable_thinking is False
+    assert prompt.input_tokens == tokens.chat_tokens(m.content for m in prompt.messages)

@@ -46,6 +46,7 @@ class ChatMessage(msgspec.Struct, frozen=True, gc=False):  # strings only: never
     role: Role
     content: str
     images: tuple[str, ...] = ()  # data URIs or URLs the model reads (multimodal endpoint only)
+    partial: bool = False  # the last message, an assistant's words the answer continues (partial mode)
 
 
 class GenerationParams(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

@@ -153,10 +153,11 @@ class _Messages(list[dict[str, Any]]):
 
 def _message(message: ChatMessage, multimodal: bool) -> dict[str, Any]:
     """Text endpoint: content is a string. Multimodal: a list of parts, images first, system included."""
+    partial = {"partial": True} if message.partial else {}  # DashScope's partial mode: continue these words
     if not multimodal:
-        return {"role": message.role, "content": message.content}
+        return {"role": message.role, "content": message.content, **partial}
     parts: list[dict[str, str]] = [{"image": image} for image in message.images]
-    return {"role": message.role, "content": [*parts, {"text": message.content}]}
+    return {"role": message.role, "content": [*parts, {"text": message.content}], **partial}
 
 
 def _text(content: Any) -> str:

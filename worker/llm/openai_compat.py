@@ -110,10 +110,13 @@ class OpenAICompatProvider:
 def _message(message: ChatMessage) -> dict[str, Any]:
     """A message with images is a list of OpenAI content parts: `image_url` parts (a data URI or a
     URL), then its text; one without stays a plain string."""
+    partial = (
+        {"partial": True} if message.partial else {}
+    )  # words to continue, as DashScope's compatible mode takes them
     if not message.images:
-        return {"role": message.role, "content": message.content}
+        return {"role": message.role, "content": message.content, **partial}
     parts: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": image}} for image in message.images]
-    return {"role": message.role, "content": [*parts, {"type": "text", "text": message.content}]}
+    return {"role": message.role, "content": [*parts, {"type": "text", "text": message.content}], **partial}
 
 
 def _error(
