@@ -3,7 +3,6 @@ errors (their own exception handler, so the rest of the API keeps its envelope).
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from litestar import MediaType, Request, Response, Router, get, post
@@ -14,7 +13,7 @@ from litestar.serialization import decode_json
 from api.compat.completions import Listening, Relay
 from api.compat.errors import OpenAIError, model_not_found, to_openai_response, translate
 from api.compat.keys import key_caller
-from api.compat.request import read_request
+from api.compat.request import off_loop, read_request
 from api.compat.turns import SESSION_HEADER, idempotency_key, likely_session, open_turn
 from api.database import CallerDatabase
 from api.metrics import Metrics
@@ -98,7 +97,7 @@ async def body_of(request: Request[Any, Any, Any]) -> Any:
         if len(raw) < LARGE_BODY:
             return await request.json()
         decoders = request.route_handler.resolve_type_decoders()
-        return await asyncio.to_thread(decode_json, raw, type_decoders=decoders)
+        return await off_loop(decode_json, raw, type_decoders=decoders)
     except HTTPException:
         raise  # a body over the size limit (413): not a JSON question, and answered as such
     except Exception as exc:

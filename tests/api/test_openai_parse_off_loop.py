@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import hashlib
 import threading
 from typing import Any, cast
@@ -22,7 +23,7 @@ from litestar.serialization import decode_json
 
 from api.compat import request as parsing
 from api.compat.errors import OpenAIError, to_openai_response
-from api.compat.request import Ask, carries_files, read_request
+from api.compat.request import PARSERS, Ask, carries_files, read_request
 from api.compat.routes import LARGE_BODY, body_of
 from api.compat.uploads import RequestFile, content_path, decode_document
 
@@ -153,3 +154,39 @@ async def test_a_long_body_is_decoded_from_json_off_the_loop(monkeypatch: pytest
         broken = await client.post("/json", content=b"{" + b" " * LARGE_BODY)
     assert broken.status_code == 400
     assert broken.json()["error"]["message"] == "The request body is not valid JSON."
+
+
+async def test_the_parsing_leaves_the_loops_default_pool_free(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files are decoded in threads of their own, at most PARSERS at once: they were decoded in the
+    loop's default pool (six threads on two cores), which the API's other thread work shares (a
+    host name's lookup, a long body's JSON), so six requests with files held all of it, and they
+    ran as many GIL-bound threads at once as the pool had, against the loop (README, "Benchmarks").
+    Proven by order: the decodes are held until a default-pool job has run meanwhile."""
+    loop = asyncio.get_running_loop()
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=PARSERS)  # as small as the parsers' own
+    before = getattr(loop, "_default_executor", None)  # given back: the loop outlives the test
+    loop.set_default_executor(pool)
+    entered = asyncio.Semaphore(0)
+    release = threading.Event()
+    released: list[bool] = []
+
+    def held(part: dict[str, Any], at: int, number: int) -> RequestFile:
+        loop.call_soon_threadsafe(entered.release)
+        released.append(release.wait(HOLD))
+        return decode_document(part, at, number)
+
+    monkeypatch.setattr("api.compat.request.decode_document", held)
+    try:
+        asks = [asyncio.create_task(read_request(with_document(f"Read {i}"), 10_000)) for i in range(PARSERS + 1)]
+        for _ in range(PARSERS):
+            await entered.acquire()
+        ran = await asyncio.wait_for(loop.run_in_executor(None, threading.get_ident), HOLD / 2)  # held: times out
+        release.set()
+        parsed = await asyncio.gather(*asks)
+    finally:
+        release.set()
+        loop.set_default_executor(before or concurrent.futures.ThreadPoolExecutor())
+        pool.shutdown(wait=False)
+    assert ran != threading.get_ident()
+    assert released == [True] * (PARSERS + 1)
+    assert [a.question for a in parsed] == [f"Read {i}" for i in range(PARSERS + 1)]
