@@ -1,13 +1,13 @@
-"""The fake DashScope HTTP server: routes, auth, admission, and the admin API.
+"""The fake DashScope HTTP server: its routes, each generation call from admission to answer, and
+the admin API.
 
 Routes (spec §8): native `POST /api/v1/services/aigc/text-generation/generation`, compatible
 `POST /compatible-mode/v1/chat/completions` and `GET /compatible-mode/v1/models`; admin
 `POST /_fake/faults`, `GET /_fake/stats`, `GET /_fake/requests` (the bodies received, for tests
 that check what the worker sent), `POST /_fake/reset`; anything else is a JSON 404. Thinking,
-search and the context cache: fakescope.features.
-
-Auth: `Authorization: Bearer <key>`. With `FAKESCOPE_API_KEYS` set only those keys pass; otherwise
-any non-empty key passes except keys starting with `sk-invalid`, which get 401 InvalidApiKey.
+search and the context cache: fakescope.features. A call passes fakescope.admission (its key,
+body, knobs and pre-output faults), is answered as fakescope.replies composes it, and goes out as
+fakescope.delivery sends it (streamed or whole).
 
 Use in-process with `async with FakeScope(...) as fake:` or `await fake.start()` / `await fake.stop()`.
 """
@@ -26,28 +26,19 @@ import msgspec
 from aiohttp import web
 
 from core.settings import FakeScopeSettings
-from fakescope import answers, compat, features, native, titles, tokens, vision
+from fakescope import admission, answers, compat, delivery, features, native, replies, vision
+from fakescope.admission import JSON_TYPE
 from fakescope.clock import Clock
-from fakescope.errors import (
-    FAULTS,
-    INVALID_KEY,
-    NOT_FOUND,
-    OUTPUT_INSPECTION,
-    STREAM_FAULTS,
-    ApiError,
-    invalid_parameter,
-)
-from fakescope.options import HEADER, FaultPlan, Knobs, defaults_from, override
-from fakescope.playback import Frames, play, reset_connection, sse_response
+from fakescope.errors import INVALID_KEY, NOT_FOUND, ApiError
+from fakescope.options import FaultPlan, Knobs, defaults_from, override
+from fakescope.playback import Frames
 from fakescope.received import Received
 from fakescope.stats import Stats
-from fakescope.validate import Call, Rejected, check, check_endpoint
+from fakescope.validate import Rejected, check, check_endpoint
 
 NATIVE_PATH = "/api/v1/services/aigc/text-generation/generation"
 MULTIMODAL_PATH = "/api/v1/services/aigc/multimodal-generation/generation"
 COMPAT_PATH = "/compatible-mode/v1/chat/completions"
-INVALID_KEY_PREFIX = "sk-invalid"
-_JSON = "application/json"
 _decode = msgspec.json.decode
 _encode = msgspec.json.encode
 
@@ -126,57 +117,17 @@ class FakeScope:
 
     # --- admission ---------------------------------------------------------------------------
 
-    def _authorized(self, request: web.BaseRequest) -> bool:
-        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-        key = key.strip()
-        if scheme.lower() != "bearer" or not key:
-            return False
-        if self.settings.api_keys:
-            return key in self.settings.api_keys
-        return not key.startswith(INVALID_KEY_PREFIX)
-
-    def _knobs(self, request: web.BaseRequest) -> Knobs:
-        """Defaults, then the request's X-Fake-Options, then whatever the fault plan scripts for this call."""
-        changes: dict[str, Any] = {}
-        raw = request.headers.get(HEADER)
-        try:
-            if raw:
-                changes.update(_decode(raw))
-            changes.update(self.plan.take())
-            return override(self.knobs, changes)
-        except (msgspec.DecodeError, msgspec.ValidationError, ValueError, TypeError) as exc:
-            raise Rejected(invalid_parameter(f"{HEADER}: {exc}")) from exc
-
     async def _admit(self, request: web.Request) -> tuple[Any, Knobs]:
         """Auth, then the JSON body, then this call's knobs."""
         self.stats.calls += 1
-        if not self._authorized(request):
+        if not admission.authorized(request, self.settings.api_keys):
             raise Rejected(INVALID_KEY)
-        try:
-            body = _decode(await request.read())
-        except msgspec.DecodeError as exc:
-            raise Rejected(invalid_parameter("Request body is not valid JSON.")) from exc
-        return body, self._knobs(request)
-
-    def _pre_stream_fault(self, knobs: Knobs) -> None:
-        """Raise the scripted fault that answers before any output, if there is one."""
-        if knobs.fault in FAULTS:
-            self.stats.faults[knobs.fault] += 1
-            raise Rejected(FAULTS[knobs.fault])
+        body = await admission.read_body(request)
+        knobs = admission.knobs_for(request, self.knobs, self.plan)
+        return body, knobs
 
     def _reject(self, error: ApiError, request_id: str, *, compat_mode: bool, knobs: Knobs | None) -> web.Response:
-        status = (error.compat_status or error.status) if compat_mode else error.status
-        self.stats.errors += 1
-        self.stats.statuses[status] += 1
-        headers = {"x-request-id": request_id}
-        if knobs is not None and knobs.retry_after is not None:
-            headers["Retry-After"] = f"{knobs.retry_after:g}"
-        if knobs is not None and knobs.sse_error and not compat_mode:
-            headers["x-dashscope-finished"] = "true"
-            frame = native.error_frame(1, error, request_id)
-            return web.Response(body=frame, status=200, headers=headers, content_type="text/event-stream")
-        payload = error.compat(request_id) if compat_mode else error.native(request_id)
-        return web.Response(body=_encode(payload), status=status, headers=headers, content_type=_JSON)
+        return admission.refusal(error, request_id, self.stats, compat_mode=compat_mode, knobs=knobs)
 
     # --- generation --------------------------------------------------------------------------
 
@@ -194,7 +145,7 @@ class FakeScope:
         sizes: list[tuple[int, int]] = []
         try:
             body, knobs = await self._admit(request)
-            self._pre_stream_fault(knobs)
+            admission.pre_stream_fault(knobs, self.stats)
             parsed = native.parse(body, request)
             check_endpoint(parsed.model, multimodal)
             if multimodal:
@@ -210,8 +161,10 @@ class FakeScope:
         except Rejected as rejected:
             return self._reject(rejected.error, request_id, compat_mode=False, knobs=knobs)
         self._record(request, body)
-        seed, reply = self._reply(call, knobs)
-        extras, thoughts, reply, input_tokens = self._extras(call, parsed.params, seed, knobs, reply)
+        seed, reply = replies.reply_for(call, knobs, self.stats)
+        extras, thoughts, reply, input_tokens = replies.with_extras(
+            call, parsed.params, seed, knobs, reply, cache=self.cache
+        )
         if multimodal:
             images = sum(vision.image_tokens(w, h) for w, h in sizes)
             input_tokens += images
@@ -226,7 +179,9 @@ class FakeScope:
                 message_format=parsed.message_format,
                 extras=extras,
             )
-            return await self._whole(request, request_id, done, reply.output_tokens, knobs, compat_mode=False)
+            return await delivery.whole(
+                request, request_id, done, reply.output_tokens, knobs, stats=self.stats, compat_mode=False
+            )
         frames = native.NativeFrames(request_id, input_tokens, parsed.incremental, parsed.message_format, extras)
         return await self._stream(
             request, request_id, reply, knobs=knobs, frames=frames, seed=seed, arrived=arrived, thoughts=thoughts
@@ -238,15 +193,17 @@ class FakeScope:
         knobs: Knobs | None = None
         try:
             body, knobs = await self._admit(request)
-            self._pre_stream_fault(knobs)
+            admission.pre_stream_fault(knobs, self.stats)
             parsed = compat.parse(body)
             sizes = await vision.measure(vision.compat_refs_in(parsed.messages), fetch=knobs.fetch_links)
             call = check(parsed.model, parsed.messages, parsed.params, stream=parsed.stream, incremental=True)
         except Rejected as rejected:
             return self._reject(rejected.error, request_id, compat_mode=True, knobs=knobs)
         self._record(request, body)
-        seed, reply = self._reply(call, knobs)
-        extras, thoughts, reply, input_tokens = self._extras(call, parsed.params, seed, knobs, reply)
+        seed, reply = replies.reply_for(call, knobs, self.stats)
+        extras, thoughts, reply, input_tokens = replies.with_extras(
+            call, parsed.params, seed, knobs, reply, cache=self.cache
+        )
         input_tokens += sum(vision.image_tokens(w, h) for w, h in sizes)  # images count as input
         if not parsed.stream:
             done = compat.body(
@@ -258,7 +215,9 @@ class FakeScope:
                 output_tokens=reply.output_tokens,
                 cached_tokens=extras.cached_tokens,
             )
-            return await self._whole(request, request_id, done, reply.output_tokens, knobs, compat_mode=True)
+            return await delivery.whole(
+                request, request_id, done, reply.output_tokens, knobs, stats=self.stats, compat_mode=True
+            )
         frames = compat.CompatFrames(
             request_id,
             call.model,
@@ -276,48 +235,6 @@ class FakeScope:
         """Keep the request for `GET /_fake/requests` (newest last, bounded)."""
         self.received.keep(request.path, body, request.content_length or 0)
 
-    def _extras(
-        self, call: Call, params: dict[str, Any], seed: int, knobs: Knobs, reply: answers.Reply
-    ) -> tuple[native.Extras, list[answers.Piece], answers.Reply, int]:
-        """Thinking, search and cache for a call of either protocol: the extras, the thoughts, the
-        (cited) reply and the billed input tokens."""
-        thoughts: list[answers.Piece] = []
-        if features.thinking_wanted(call.model, params):
-            thoughts = features.reasoning(seed, knobs.reasoning_tokens, params.get("thinking_budget"))
-        found: list[dict[str, Any]] = []
-        search = features.search_wanted(call.model, params)
-        raw_options = params.get("search_options")
-        options: dict[str, Any] = raw_options if isinstance(raw_options, dict) else {}
-        input_tokens = call.input_tokens
-        if search:
-            found = features.sources(call.contents[-1] if call.contents else "")
-            input_tokens += features.SEARCH_RESULT_TOKENS
-            if options.get("enable_citation"):
-                cited = features.cite(reply.pieces, len(found), options.get("citation_format"))
-                reply = answers.Reply(cited, reply.finish_reason)
-        cached = self.cache.lookup_and_store(call.model, list(zip(call.roles, call.contents, strict=True)))
-        extras = native.Extras(
-            thinking=features.thinking_wanted(call.model, params),
-            sources=tuple(found) if options.get("enable_source") else (),
-            search=search,
-            search_strategy=str(options.get("search_strategy") or "turbo"),
-            cached_tokens=cached,
-        )
-        if thoughts:
-            reply = answers.Reply(thoughts + reply.pieces, reply.finish_reason)
-        return extras, thoughts, reply, input_tokens
-
-    def _reply(self, call: Call, knobs: Knobs) -> tuple[int, answers.Reply]:
-        self.stats.input_tokens += call.input_tokens
-        seed = answers.seed_of(call.model, call.contents, call.seed)
-        if titles.is_title_request(call.roles, call.contents):
-            title = list(tokens.pieces(titles.title_for(call.roles, call.contents)))
-            return seed, answers.limit(title, call.max_tokens, call.stop)
-        question = call.contents[-1] if call.contents else ""
-        pieces = answers.compose(seed, knobs.answer_tokens, question)
-        pieces = answers.as_json(pieces) if call.json_mode else pieces
-        return seed, answers.limit(pieces, call.max_tokens, call.stop)
-
     async def _stream(
         self,
         request: web.Request,
@@ -328,63 +245,27 @@ class FakeScope:
         frames: Frames,
         seed: int,
         arrived: float,
-        thoughts: list[answers.Piece] | None = None,
+        thoughts: list[answers.Piece],
     ) -> web.StreamResponse:
-        headers = {"Content-Type": native.SSE_TYPE, "Cache-Control": "no-cache", "x-request-id": request_id}
-        response = sse_response(headers, knobs)
-        await response.prepare(request)
-        self.stats.statuses[200] += 1
-        thought_events: list[tuple[str, int]] = []
-        events = answers.events(reply, knobs.tokens_per_event)
-        if thoughts:  # thinking first, in events of its own, then the answer counting on from it
-            thought_events = answers.events(answers.Reply(thoughts, "stop"), knobs.tokens_per_event)
-            spent = thought_events[-1][1]
-            answer = answers.Reply(reply.pieces[len(thoughts) :], reply.finish_reason)
-            events = thought_events + [(t, spent + n) for t, n in answers.events(answer, knobs.tokens_per_event)]
-        await play(
+        return await delivery.stream(
             request,
-            response,
-            events=events,
-            reasoning_events=len(thought_events),
-            finish_reason=reply.finish_reason,
+            request_id,
+            reply,
             knobs=knobs,
             frames=frames,
-            stats=self.stats,
             seed=seed,
             arrived=arrived,
+            stats=self.stats,
             clock=self.clock,
+            thoughts=thoughts,
         )
-        return response
-
-    async def _whole(
-        self, request: web.Request, request_id: str, done: bytes, output_tokens: int, knobs: Knobs, *, compat_mode: bool
-    ) -> web.StreamResponse:
-        """A non-streaming answer: wait as long as generating it would take, then send it (or fail)."""
-        seconds = knobs.ttft + (output_tokens / knobs.tokens_per_s if knobs.tokens_per_s else 0.0)
-        try:
-            await asyncio.sleep(seconds)
-            if knobs.fault in STREAM_FAULTS:
-                self.stats.faults[knobs.fault] += 1
-                if knobs.fault == "output_moderation":
-                    return self._reject(OUTPUT_INSPECTION, request_id, compat_mode=compat_mode, knobs=None)
-                if knobs.fault == "stall":
-                    await asyncio.sleep(knobs.stall_s)
-                reset_connection(request)
-                raise web.HTTPInternalServerError
-        except asyncio.CancelledError:
-            self.stats.disconnects += 1
-            raise
-        self.stats.output_tokens += output_tokens
-        self.stats.completed += 1
-        self.stats.statuses[200] += 1
-        return web.Response(body=done, headers={"x-request-id": request_id}, content_type=_JSON)
 
     # --- the rest ------------------------------------------------------------------------------
 
     async def _models(self, request: web.Request) -> web.Response:
-        if not self._authorized(request):
+        if not admission.authorized(request, self.settings.api_keys):
             return self._reject(INVALID_KEY, str(uuid.uuid4()), compat_mode=True, knobs=None)
-        return web.Response(body=compat.models(), content_type=_JSON)
+        return web.Response(body=compat.models(), content_type=JSON_TYPE)
 
     async def _faults(self, request: web.Request) -> web.Response:
         try:
@@ -393,17 +274,17 @@ class FakeScope:
                 raise TypeError("expected a JSON object")
             self.plan.configure(body, self.knobs)
         except (msgspec.DecodeError, msgspec.ValidationError, ValueError, TypeError) as exc:
-            return web.Response(body=_encode({"error": str(exc)}), status=400, content_type=_JSON)
+            return web.Response(body=_encode({"error": str(exc)}), status=400, content_type=JSON_TYPE)
         state = {"queued": len(self.plan.queue), "rate": self.plan.rate, "pool": self.plan.pool}
-        return web.Response(body=_encode(state), content_type=_JSON)
+        return web.Response(body=_encode(state), content_type=JSON_TYPE)
 
     async def _stats(self, request: web.Request) -> web.Response:
-        return web.Response(body=_encode(self.stats.snapshot()), content_type=_JSON)
+        return web.Response(body=_encode(self.stats.snapshot()), content_type=JSON_TYPE)
 
     async def _requests(self, request: web.Request) -> web.Response:
         """The generation requests received (path, JSON body and its size in bytes), oldest first: the
         newest 200, fewer when their bodies pass 64 MiB."""
-        return web.Response(body=_encode(list(self.received)), content_type=_JSON)
+        return web.Response(body=_encode(list(self.received)), content_type=JSON_TYPE)
 
     async def _reset(self, request: web.Request) -> web.Response:
         """Zero the counters and drop scripted faults (streams in flight keep counting as active)."""
@@ -411,7 +292,7 @@ class FakeScope:
         self.plan.clear()
         self.cache.clear()
         self.received.clear()
-        return web.Response(body=b"{}", content_type=_JSON)
+        return web.Response(body=b"{}", content_type=JSON_TYPE)
 
     async def _not_found(self, request: web.Request) -> web.Response:
-        return web.Response(body=_encode(NOT_FOUND.native(str(uuid.uuid4()))), status=404, content_type=_JSON)
+        return web.Response(body=_encode(NOT_FOUND.native(str(uuid.uuid4()))), status=404, content_type=JSON_TYPE)
