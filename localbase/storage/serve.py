@@ -1,10 +1,11 @@
 """Sending an object's bytes as storage-api does: headers from the row, Range, conditional GETs.
 
-200 with the whole body, 206 with `Content-Range` for one `bytes=` range, 304 when
-`If-None-Match` is the ETag (compared exactly, as storage-api does) or `If-Modified-Since` is not
-older than the object, 416 for any other range (past the end, a list, another unit, of an empty
-file). `text/html` is served as `text/plain` so an upload cannot run script on the gateway's
-origin. The file is read in 64 KiB slices, so memory does not grow with its size.
+200 with the whole body, 206 with `Content-Range` for one `bytes=` range, 304 to a GET whose
+`If-None-Match` is the ETag (compared exactly, as storage-api does) or whose `If-Modified-Since` is
+not older than the object (never to a HEAD: storage-api's HeadRenderer answers 200), 416 for any
+other range (past the end, a list, another unit, of an empty file). `text/html` is served as
+`text/plain` so an upload cannot run script on the gateway's origin. The file is read in 64 KiB
+slices, so memory does not grow with its size.
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ async def send_file(
         cache_control = _revalidated(request, etag, cache_control, head=head)
         headers = object_headers(metadata, updated_at, cache_control=cache_control) + extra
         modified = _parse_iso(metadata.get("lastModified")) or updated_at
-        if request.method in ("GET", "HEAD") and _not_modified(request, etag, modified):
+        if not head and request.method == "GET" and _not_modified(request, etag, modified):
             await send({"type": "http.response.start", "status": 304, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return

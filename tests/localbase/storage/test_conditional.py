@@ -68,3 +68,15 @@ def test_listing_refuses_a_sort_order_other_than_asc_or_desc(
         }
     listed = http.post(f"/object/{route}/{name}", json={"prefix": "", "sortBy": {"column": "name", "order": "desc"}})
     assert listed.status_code == 200, listed.text
+
+
+def test_a_head_whose_if_none_match_is_the_etag_answers_200_with_the_headers(public: httpx.Client) -> None:
+    """storage-api's HeadRenderer never answers 304 (only the download's backend read does): a HEAD
+    naming the current ETag gets 200, the object's headers and Cache-Control as it is."""
+    etag = public.get("/r.txt").headers["etag"]
+    head = public.head("/r.txt", headers={"if-none-match": etag})
+    assert head.status_code == 200
+    assert (head.headers["etag"], head.headers["cache-control"]) == (etag, "max-age=5")
+    assert head.headers["content-length"] == "5"
+    since = public.head("/r.txt", headers={"if-modified-since": "Fri, 01 Jan 2100 00:00:00 GMT"})
+    assert since.status_code == 200
