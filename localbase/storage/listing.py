@@ -63,7 +63,7 @@ async def list_v1(storage: Storage, caller: Caller, bucket_id: str, body: dict[s
     limit = _int(body, "limit", 100, 1, 1500)
     offset = _int(body, "offset", 0, 0, 1 << 31)
     sort = _sort(body)
-    column = sort.get("column") or "name"
+    column = sort.get("column", "name")
     if column not in _V1_SORT:
         raise invalid_request("body/sortBy/column must be equal to one of the allowed values")
     order = _order(sort)
@@ -80,8 +80,16 @@ async def list_v1(storage: Storage, caller: Caller, bucket_id: str, body: dict[s
 
 
 def _sort(body: dict[str, Any]) -> dict[str, Any]:
+    """`sortBy` as storage-api's schemas take it: absent, or an object naming its `column` (a sort
+    without one used to be read as by name)."""
     value = body.get("sortBy")
-    return value if isinstance(value, dict) else {}
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise invalid_request("body/sortBy must be object")
+    if "column" not in value:
+        raise invalid_request("body/sortBy must have required property 'column'")
+    return value
 
 
 def _order(sort: dict[str, Any]) -> str:
@@ -119,7 +127,7 @@ async def list_v2(storage: Storage, caller: Caller, bucket_id: str, body: dict[s
     after = _cursor_decode(body.get("cursor"))
     sort = _sort(body)
     order = _order(sort)
-    column = sort.get("column") or "name"
+    column = sort.get("column", "name")
     if column not in ("name", "updated_at", "created_at"):
         raise invalid_request("body/sortBy/column must be equal to one of the allowed values")
     delimiter = rules.boolean(body.get("with_delimiter"), "body/with_delimiter")

@@ -80,3 +80,22 @@ def test_a_head_whose_if_none_match_is_the_etag_answers_200_with_the_headers(pub
     assert head.headers["content-length"] == "5"
     since = public.head("/r.txt", headers={"if-modified-since": "Fri, 01 Jan 2100 00:00:00 GMT"})
     assert since.status_code == 200
+
+
+@pytest.mark.parametrize("route", ["list", "list-v2"])
+def test_a_sort_without_a_column_is_refused_as_storage_api_schema_refuses_it(
+    http: httpx.Client, public: httpx.Client, route: str
+) -> None:
+    """storage-api's schemas require `sortBy.column`; a `sortBy` that is no object is refused too
+    (storage3's `list(options={"sortBy": {"order": "desc"}})` sends just that)."""
+    name = str(public.base_url).rstrip("/").rsplit("/", 1)[-1]
+    for sort, message in (
+        ({"order": "desc"}, "body/sortBy must have required property 'column'"),
+        ({}, "body/sortBy must have required property 'column'"),
+        ("name", "body/sortBy must be object"),
+        ({"column": ""}, "body/sortBy/column must be equal to one of the allowed values"),
+    ):
+        refused = http.post(f"/object/{route}/{name}", json={"prefix": "", "sortBy": sort})
+        assert refused.status_code == 400, (sort, refused.text)
+        assert refused.json()["message"] == message, sort
+    assert http.post(f"/object/{route}/{name}", json={"prefix": ""}).status_code == 200
