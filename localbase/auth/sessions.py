@@ -11,7 +11,10 @@ serialised by locking the session row, so two concurrent refreshes of one token 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
+import re
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,7 +35,38 @@ _NOT_FOUND = "Invalid Refresh Token: Refresh Token Not Found"
 
 
 def new_refresh_token() -> str:
-    return secrets.token_urlsafe(16)
+    """GoTrue's refresh token (crypto.SecureAlphanumeric(12)): 12 characters of lowercase base32."""
+    return base64.b32encode(secrets.token_bytes(8)).decode().lower()[:12]
+
+
+_LEGACY_TOKEN = re.compile(r"[a-z0-9]{12}")
+# GoTrue's signed refresh tokens (crypto.ParseRefreshToken): version 0, a session id, a counter,
+# a 16-byte signature and a 4-byte checksum, base64url without padding. This stack issues none,
+# but tells one from a malformed text as GoTrue does.
+_SIGNATURE, _CHECKSUM = 16, 4
+_SIGNED_MIN = 1 + 16 + 1 + _SIGNATURE + _CHECKSUM
+
+
+def _signed_token_shape(token: str) -> bool:
+    if len(token) % 4 == 1 or not re.fullmatch(r"[A-Za-z0-9_-]*", token):
+        return False
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    if len(raw) < _SIGNED_MIN or raw[0] != 0:
+        return False
+    if hashlib.sha256(raw[:-_CHECKSUM]).digest()[:_CHECKSUM] != raw[-_CHECKSUM:]:
+        return False
+    rest = raw[17:-_CHECKSUM]
+    ends = next((i for i, byte in enumerate(rest[:10]) if byte < 0x80), None)  # the counter, a uvarint
+    return ends is not None and len(rest) - ends - 1 == _SIGNATURE
+
+
+def valid_refresh_token(token: str | None) -> bool:
+    """GoTrue's RefreshTokenGrantParams.Validate: 12 characters of [a-z0-9], or a signed token."""
+    if not token or len(token) < 12:
+        return False
+    if len(token) == 12:
+        return _LEGACY_TOKEN.fullmatch(token) is not None
+    return _signed_token_shape(token)
 
 
 def session_json(
@@ -83,7 +117,7 @@ async def start(conn: asyncpg.Connection, auth: Auth, user_id: UUID, method: str
 
 
 async def refresh(auth: Auth, token: str | None, request: Request) -> dict[str, Any]:
-    if not token or len(token) < 12:  # GoTrue's RefreshTokenGrantParams.Validate
+    if token is None or not valid_refresh_token(token):  # before anything is looked up, as GoTrue
         raise validation_failed("Refresh token is not valid")
     async with auth.pool.acquire() as conn, conn.transaction():
         outcome = await _rotate(conn, auth, token, request.client_ip)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import re
 from pathlib import Path
 
 import httpx
@@ -108,16 +111,54 @@ async def test_concurrent_refreshes_of_one_token_agree(stack: LocalStack) -> Non
     assert len({reply.json()["refresh_token"] for reply in replies}) == 1  # one child, handed to every retry
 
 
-def test_unknown_and_missing_refresh_tokens(stack: LocalStack) -> None:
-    unknown = _refresh(stack, "no-such-token")
-    assert (unknown.status_code, unknown.json()["code"]) == (400, "refresh_token_not_found")
-    # GoTrue's RefreshTokenGrantParams.Validate: none, or shorter than its 12-character tokens.
-    for short in ("", "abc"):
-        missing = _refresh(stack, short)
-        assert (missing.status_code, missing.json()) == (
+def _v2_token(session_id: bytes, counter: int = 1) -> str:
+    """A refresh token in GoTrue's signed format (crypto.RefreshToken.Encode), its signature made up."""
+    body = bytes([0]) + session_id + bytes([counter]) + bytes(16)
+    return base64.urlsafe_b64encode(body + hashlib.sha256(body).digest()[:4]).decode().rstrip("=")
+
+
+def test_unknown_and_malformed_refresh_tokens(stack: LocalStack) -> None:
+    """As GoTrue's RefreshTokenGrantParams.Validate: a token of neither of its shapes (12 characters
+    of [a-z0-9], or its signed format) is 400 validation_failed before anything is looked up; one of
+    those shapes that no session holds is 400 refresh_token_not_found."""
+    for unknown_token in ("abcdefghijk2", _v2_token(bytes(range(16)))):
+        unknown = _refresh(stack, unknown_token)
+        assert (unknown.status_code, unknown.json()) == (
+            400,
+            {"code": "refresh_token_not_found", "message": "Invalid Refresh Token: Refresh Token Not Found"},
+        ), unknown_token
+    signed = _v2_token(bytes(range(16)))
+    malformed = (
+        "",
+        "abc",
+        "no-such-token",
+        "ABCDEFGHIJKL",
+        "abcdefghij-k",
+        "abcdefghijklmnop",
+        signed[:-1] + ("A" if signed[-1] != "A" else "B"),  # checksum off
+        "B" + signed[1:],  # not version 0
+        signed + "AAAA",
+    )
+    for token in malformed:
+        answer = _refresh(stack, token)
+        assert (answer.status_code, answer.json()) == (
             400,
             {"code": "validation_failed", "message": "Refresh token is not valid"},
-        )
+        ), token
+    with pytest.raises(AuthApiError) as caught:
+        client(stack).auth.refresh_session("abcdefghijklmnop")
+    assert (caught.value.status, caught.value.code) == (400, "validation_failed")
+
+
+def test_refresh_tokens_have_gotrue_s_shape(stack: LocalStack) -> None:
+    """GoTrue's tokens (crypto.SecureAlphanumeric(12)): 12 characters of lowercase base32."""
+    anon = _signed_in(stack)
+    session = anon.auth.get_session()
+    assert session is not None
+    refreshed = anon.auth.refresh_session().session
+    assert refreshed is not None
+    for token in (session.refresh_token, refreshed.refresh_token):
+        assert re.fullmatch(r"[a-z2-7]{12}", token), token
 
 
 def test_global_sign_out_refuses_the_old_access_token(stack: LocalStack) -> None:
