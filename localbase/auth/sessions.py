@@ -137,7 +137,7 @@ async def _rotate(conn: asyncpg.Connection, auth: Auth, token: str, ip: str) -> 
     if user.deleted_at is not None:
         raise bad_request("refresh_token_not_found", _NOT_FOUND)
     if user.is_banned:
-        raise bad_request("user_banned", "User is banned")
+        raise bad_request("user_banned", "Invalid Refresh Token: User Banned")
     now = datetime.now(UTC)
     if row["not_after"] is not None and row["not_after"] <= now:
         raise bad_request("session_expired", "Invalid Refresh Token: Session Expired")

@@ -69,7 +69,13 @@ def test_banned_user_cannot_sign_in(service: Client, anon: Client) -> None:
         anon.auth.sign_in_with_password({"email": email, "password": "password123"})
     assert caught.value.code == "user_banned"
     service.auth.admin.update_user_by_id(user.id, {"ban_duration": "none"})
-    assert anon.auth.sign_in_with_password({"email": email, "password": "password123"}).session
+    session = anon.auth.sign_in_with_password({"email": email, "password": "password123"}).session
+    assert session is not None
+    service.auth.admin.update_user_by_id(user.id, {"ban_duration": "24h"})
+    with pytest.raises(AuthApiError) as refused:  # GoTrue's token service words it so
+        anon.auth.refresh_session(session.refresh_token)
+    assert (refused.value.status, refused.value.code) == (400, "user_banned")
+    assert refused.value.message == "Invalid Refresh Token: User Banned"
 
 
 @pytest.mark.parametrize("duration", ["99999999999h", "2562048h", "1e3h", "24"])
