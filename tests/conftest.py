@@ -280,13 +280,17 @@ def wait_for_http(url: str, process: subprocess.Popen[bytes] | None = None, time
 # `enable_confirmations = false` would; the confirmation suites (tests/localbase/test_mailbox.py,
 # tests/api/test_email_confirmation.py, tests/e2e/test_signup_email.py) set these to "" and so run
 # with the file's settings.
+# GoTrue has no "off" for a limit (0 means none allowed), so "without limits" is a rate no suite
+# reaches: a billion an hour, or per 5 minutes (a bucket of 30 refilled in microseconds).
+UNLIMITED = "1000000000"
 AUTH_TEST_ENV = {
     "GOTRUE_MAILER_AUTOCONFIRM": "true",
-    "GOTRUE_RATE_LIMIT_EMAIL_SENT": "0",
-    "GOTRUE_RATE_LIMIT_SIGN_IN_SIGN_UPS": "0",
-    "GOTRUE_RATE_LIMIT_TOKEN_REFRESH": "0",
-    "GOTRUE_RATE_LIMIT_VERIFY": "0",
-    "GOTRUE_MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY": "0",
+    "GOTRUE_RATE_LIMIT_EMAIL_SENT": UNLIMITED,
+    "GOTRUE_RATE_LIMIT_OTP": UNLIMITED,
+    "GOTRUE_RATE_LIMIT_TOKEN_REFRESH": UNLIMITED,
+    "GOTRUE_RATE_LIMIT_VERIFY": UNLIMITED,
+    "GOTRUE_RATE_LIMIT_ANONYMOUS_USERS": UNLIMITED,
+    "GOTRUE_MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY": UNLIMITED,
 }
 PRODUCT_AUTH_ENV = dict.fromkeys(AUTH_TEST_ENV, "")
 

@@ -148,38 +148,51 @@ class LocalbaseSettings:
             ("LOCALBASE_REDIRECT_ALLOW_LIST", "GOTRUE_URI_ALLOW_LIST"), "auth.additional_redirect_urls"
         )
     )
-    # Auth's rate limits, as GoTrue counts them: e-mails sent per hour (all addresses), and per client
-    # IP per 5 minutes: sign-ups and sign-ins, token refreshes, verifications. 0 turns one off.
+    # Auth's rate limits, as GoTrue counts them (localbase/auth/ratelimits.py): e-mails sent per hour
+    # (all addresses; 0: none at all), and per client IP token buckets of 30 refilled at these rates:
+    # POST /token per 5 minutes, sign-ups, resends, resets, links, codes and PUT /user per 5 minutes
+    # each, /verify per 5 minutes, Web3 sign-ins per 5 minutes, guest sign-ups per hour (a bucket of
+    # that many). The defaults are the CLI's config.toml's; 0 is not "off", as in GoTrue.
     rate_email_sent: int = field(
         default_factory=lambda: config.setting_int(
-            ("LOCALBASE_RATE_EMAIL_SENT", "GOTRUE_RATE_LIMIT_EMAIL_SENT"), "auth.rate_limit.email_sent", 0
+            ("LOCALBASE_RATE_EMAIL_SENT", "GOTRUE_RATE_LIMIT_EMAIL_SENT"), "auth.rate_limit.email_sent", 2
         )
     )
-    rate_sign_in_sign_ups: int = field(
-        default_factory=lambda: config.setting_int(
-            ("LOCALBASE_RATE_SIGN_IN_SIGN_UPS", "GOTRUE_RATE_LIMIT_SIGN_IN_SIGN_UPS"),
-            "auth.rate_limit.sign_in_sign_ups",
-            0,
+    rate_sign_in_sign_ups: float = field(
+        default_factory=lambda: config.setting_float(
+            ("LOCALBASE_RATE_SIGN_IN_SIGN_UPS", "GOTRUE_RATE_LIMIT_OTP"), "auth.rate_limit.sign_in_sign_ups", 30
         )
     )
-    rate_token_refresh: int = field(
-        default_factory=lambda: config.setting_int(
-            ("LOCALBASE_RATE_TOKEN_REFRESH", "GOTRUE_RATE_LIMIT_TOKEN_REFRESH"), "auth.rate_limit.token_refresh", 0
+    rate_token_refresh: float = field(
+        default_factory=lambda: config.setting_float(
+            ("LOCALBASE_RATE_TOKEN_REFRESH", "GOTRUE_RATE_LIMIT_TOKEN_REFRESH"), "auth.rate_limit.token_refresh", 150
         )
     )
-    rate_token_verifications: int = field(
-        default_factory=lambda: config.setting_int(
+    rate_token_verifications: float = field(
+        default_factory=lambda: config.setting_float(
             ("LOCALBASE_RATE_TOKEN_VERIFICATIONS", "GOTRUE_RATE_LIMIT_VERIFY"),
             "auth.rate_limit.token_verifications",
-            0,
+            30,
         )
     )
-    # TOTP challenges and verifications per client IP per minute, each route counted alone (GoTrue's
-    # MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY, 15 by default; the CLI's config.toml has no key for it, so
-    # only the environment changes it). 0 turns it off.
-    rate_mfa_challenge_and_verify: int = field(
-        default_factory=lambda: env_int(
-            "LOCALBASE_RATE_MFA_CHALLENGE_AND_VERIFY", env_int("GOTRUE_MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY", 15)
+    rate_anonymous_users: float = field(
+        default_factory=lambda: config.setting_float(
+            ("LOCALBASE_RATE_ANONYMOUS_USERS", "GOTRUE_RATE_LIMIT_ANONYMOUS_USERS"),
+            "auth.rate_limit.anonymous_users",
+            30,
+        )
+    )
+    rate_web3: float = field(
+        default_factory=lambda: config.setting_float(
+            ("LOCALBASE_RATE_WEB3", "GOTRUE_RATE_LIMIT_WEB3"), "auth.rate_limit.web3", 30
+        )
+    )
+    # TOTP challenges and verifications per client IP per minute, each route a bucket of 30 of its
+    # own forgotten after a minute (GoTrue's MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY, 15 by default; the
+    # CLI's config.toml has no key for it, so only the environment changes it).
+    rate_mfa_challenge_and_verify: float = field(
+        default_factory=lambda: env_float(
+            "LOCALBASE_RATE_MFA_CHALLENGE_AND_VERIFY", env_float("GOTRUE_MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY", 15.0)
         )
     )
     # The mailbox (`python -m localbase mail`): Mailpit's JSON API and a page listing the mails.

@@ -10,7 +10,7 @@ Read here: [api] schemas, max_rows; [auth] site_url, additional_redirect_urls, j
 enable_refresh_token_rotation, refresh_token_reuse_interval, minimum_password_length,
 password_requirements, enable_signup; [auth.email] enable_confirmations, double_confirm_changes,
 secure_password_change, otp_expiry; [auth.mfa.totp] enroll_enabled, verify_enabled;
-[auth.rate_limit] email_sent, sign_in_sign_ups, token_refresh, token_verifications; [storage]
+[auth.rate_limit] email_sent, anonymous_users, sign_in_sign_ups, token_refresh, token_verifications, web3; [storage]
 file_size_limit; [inbucket] port (the mailbox). A file that is not valid TOML is an error at
 start-up, not a silent fallback.
 
@@ -133,6 +133,12 @@ def setting_str(names: tuple[str, ...], dotted: str, default: str) -> str:
 def setting_int(names: tuple[str, ...], dotted: str, default: int) -> int:
     found = _env(names)
     return int(found) if found is not None else _integer(dotted, value(dotted, default))
+
+
+def setting_float(names: tuple[str, ...], dotted: str, default: float) -> float:
+    """A rate: GoTrue reads its limits as floats (a variable), the CLI's file holds whole numbers."""
+    found = _env(names)
+    return float(found) if found is not None else float(_integer(dotted, value(dotted, default)))
 
 
 def setting_bool(names: tuple[str, ...], dotted: str, default: bool, *, invert: bool = False) -> bool:

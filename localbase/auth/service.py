@@ -92,6 +92,8 @@ class AuthService:
             except BodyTooLarge as exc:
                 raise AuthError(413, "request_too_large", "Request body is too large") from exc
             body = parse_body(raw)
+        if request.method == "POST" and path == "/signup":  # a guest's or an address's: the body says
+            self.limits.check_signup(body, request.client_ip)
         return await handler(self.auth, Call(request, body, versioned))
 
 

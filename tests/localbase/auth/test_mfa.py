@@ -283,13 +283,14 @@ def test_the_database_keeps_two_factor_users_out_until_the_code(stack: LocalStac
 
 @pytest.fixture
 def mfa_limited(stack: LocalStack, tmp_path: Path) -> Iterator[LocalStack]:
-    """A gateway of its own with GoTrue's default MFA limit (15 per minute), its windows empty."""
-    yield from second_gateway(stack, tmp_path, {"GOTRUE_MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY": ""})
+    """A gateway of its own, its buckets full, refilling one TOTP try a minute (so none within a test)."""
+    yield from second_gateway(stack, tmp_path, {"GOTRUE_MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY": "1"})
 
 
 def test_totp_challenges_and_verifications_are_limited_per_minute_as_gotrue(mfa_limited: LocalStack) -> None:
-    """With a stolen password the 6-digit code is what is left: GoTrue lets one address challenge
-    15 times and verify 15 times a minute, so a code cannot be guessed at the client's pace."""
+    """With a stolen password the 6-digit code is what is left: GoTrue gives one address a bucket
+    of 30 challenges and one of 30 verifications, refilled at MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY a
+    minute (15 unless set), so a code cannot be guessed at the client's pace."""
     member, email = _member(mfa_limited)
     factor_id, secret = _enrolled(member)  # one challenge, one verification
     attacker = client(mfa_limited)
@@ -299,14 +300,14 @@ def test_totp_challenges_and_verifications_are_limited_per_minute_as_gotrue(mfa_
         challenge_id = raw.post(f"/factors/{factor_id}/challenge").json()["id"]
         current = int(pyotp.TOTP(secret).now())
         verifications = []
-        for n in range(1, 16):
+        for n in range(1, 31):
             wrong = f"{(current + 100_000 + n) % 1_000_000:06d}"
             answer = raw.post(f"/factors/{factor_id}/verify", json={"challenge_id": challenge_id, "code": wrong})
             verifications.append((answer.status_code, answer.json()["code"]))
-        challenges = [raw.post(f"/factors/{factor_id}/challenge").status_code for _ in range(15)]
+        challenges = [raw.post(f"/factors/{factor_id}/challenge").status_code for _ in range(30)]
         right = raw.post(
             f"/factors/{factor_id}/verify", json={"challenge_id": challenge_id, "code": pyotp.TOTP(secret).now()}
         )
-    assert verifications == [(422, "mfa_verification_failed")] * 14 + [(429, "over_request_rate_limit")]
-    assert challenges == [200] * 13 + [429] * 2  # counted apart from the verifications
+    assert verifications == [(422, "mfa_verification_failed")] * 29 + [(429, "over_request_rate_limit")]
+    assert challenges == [200] * 28 + [429] * 2  # counted apart from the verifications
     assert (right.status_code, right.json()["code"]) == (429, "over_request_rate_limit")  # even the right code
