@@ -17,7 +17,8 @@ not turn a limit off, as in GoTrue: the bucket's 30 are all there is until it is
 guest's bucket then holds none). For the whole instance and hour, mails (`email_sent`), taken as
 GoTrue's sendEmail takes them, by the handler about to send one (`EmailBudget.take`), so a request
 that sends nothing takes nothing; while confirmations are on, past it 429
-`over_email_send_rate_limit`. Like GoTrue the counters live in the process, so each gateway counts for itself.
+`over_email_send_rate_limit`, and with `email_sent` 0 no mail is ever sent (confirmations off or
+on). Like GoTrue the counters live in the process, so each gateway counts for itself.
 """
 
 from __future__ import annotations
@@ -118,8 +119,8 @@ class AuthRateLimits:
 @dataclass
 class EmailBudget:
     """`email_sent`: the mails the instance may send per hour, one taken just before each is stored
-    and sent, counted only while autoconfirm is off, in whole hours from the start (GoTrue's
-    IntervalLimiter)."""
+    and sent. As GoTrue's sendEmail: 0 refuses every mail; otherwise they are counted only while
+    autoconfirm is off, in whole hours from the start (its IntervalLimiter)."""
 
     settings: LocalbaseSettings
     _started: float = field(default_factory=time.monotonic)
@@ -127,7 +128,9 @@ class EmailBudget:
 
     def take(self, now: float | None = None) -> None:
         limit = self.settings.rate_email_sent
-        if limit <= 0 or self.settings.autoconfirm:
+        if limit <= 0:
+            raise OVER_EMAILS
+        if self.settings.autoconfirm:
             return
         at = time.monotonic() if now is None else now
         if at - self._started >= HOUR:

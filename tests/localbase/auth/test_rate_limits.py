@@ -4,7 +4,8 @@ Each limited door has a bucket of 30 per client IP refilled at its configured ra
 /token (password sign-ins and refreshes together) at `token_refresh`, e-mail sign-ups and each of
 /recover, /resend, /magiclink, /otp and PUT /user at `sign_in_sign_ups` (the CLI's
 GOTRUE_RATE_LIMIT_OTP), /verify at `token_verifications`, guests at `anonymous_users` an hour
-with a bucket of that many. A rate of 0 is not "off": a guest's bucket then holds none.
+with a bucket of that many. A rate of 0 is not "off": a guest's bucket then holds none, and
+`email_sent` 0 sends no mail at all, confirmations on or off (GoTrue's sendEmail).
 """
 
 from __future__ import annotations
@@ -72,11 +73,19 @@ def test_each_door_has_a_bucket_of_30_and_sign_ins_share_the_refreshes(limited: 
 
 @pytest.fixture
 def zero(stack: LocalStack, tmp_path: Path) -> Iterator[LocalStack]:
-    yield from second_gateway(stack, tmp_path, {"GOTRUE_RATE_LIMIT_ANONYMOUS_USERS": "0"})
+    settings = {"GOTRUE_RATE_LIMIT_ANONYMOUS_USERS": "0", "GOTRUE_RATE_LIMIT_EMAIL_SENT": "0"}
+    yield from second_gateway(stack, tmp_path, settings)
 
 
 def test_a_rate_of_zero_allows_nothing_as_in_gotrue(zero: LocalStack) -> None:
-    """`anonymous_users` 0 is a guest bucket holding none."""
+    """`email_sent` 0 is GoTrue's "no mail": a reset for a member is refused though confirmations
+    are off; `anonymous_users` 0 is a guest bucket holding none."""
+    anon = client(zero)
+    email = new_email()
+    anon.auth.sign_up({"email": email, "password": PASSWORD})  # confirmations off: no mail to send
+    with pytest.raises(AuthApiError) as no_mail:
+        anon.auth.reset_password_for_email(email)
+    assert (no_mail.value.status, no_mail.value.code) == (429, "over_email_send_rate_limit")
     with pytest.raises(AuthApiError) as no_guest:
         client(zero).auth.sign_in_anonymously()
     assert (no_guest.value.status, no_guest.value.code) == (429, "over_request_rate_limit")
