@@ -20,6 +20,12 @@ set and not empty; a number or a switch is then read from its text (Go's ParseIn
 and a list given as one text is split at ",". An unset or empty NAME leaves the literal
 `env(NAME)`: a text keeps it, with the CLI's warning, and a number or a switch cannot be read from
 it, so the start fails naming the key, as `supabase start` does.
+
+As the CLI, a key is also overridden by the variable SUPABASE_<KEY PATH> (`auth.site_url` by
+SUPABASE_AUTH_SITE_URL, set and not empty; our own and GoTrue's names still win over it), and the
+`.env` files the CLI loads first (supabase/.env, .env.local, .env.<SUPABASE_ENV>, ... then the
+project's: core/settings/dotenv.py) are seen by env() and by those overrides, never over the
+process's own variables.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from core.settings import dotenv
 
 log = logging.getLogger(__name__)
 
@@ -69,29 +77,40 @@ def _load(path: Path | None) -> dict[str, Any]:
 _ENV_REFERENCE = re.compile(r"^env\((.*)\)\Z")
 
 
-def _substituted(node: Any) -> Any:
+def _substituted(node: Any, environment: dict[str, str]) -> Any:
     """`node` with each text that is exactly `env(NAME)` replaced by NAME's value, if set and not empty."""
     if isinstance(node, dict):
-        return {key: _substituted(item) for key, item in node.items()}
+        return {key: _substituted(item, environment) for key, item in node.items()}
     if isinstance(node, list):
-        return [_substituted(item) for item in node]
+        return [_substituted(item, environment) for item in node]
     if isinstance(node, str) and (match := _ENV_REFERENCE.match(node)):
-        found = os.environ.get(match.group(1), "")
+        found = environment.get(match.group(1), "")
         if found:
             return found
         log.warning("environment variable is unset: %s", match.group(1))
     return node
 
 
+def cli_environment() -> dict[str, str]:
+    """The environment the CLI reads config.toml with: the process's over the `.env` files beside
+    the file in use (or, with none, beside the project's supabase/config.toml) and its parent's."""
+    return dotenv.environment((config_path() or DEFAULT_PATH).parent)
+
+
 def value(dotted: str, default: Any) -> Any:
-    """The config file's `section.sub.key` (its env() references read now), or `default` when the
-    file or the key is missing."""
+    """`section.sub.key` as the CLI reads it: the variable SUPABASE_SECTION_SUB_KEY when set and not
+    empty (viper's AutomaticEnv), else the config file's value, its env() references read now; or
+    `default` when the file or the key is missing."""
+    environment = cli_environment()
+    override = environment.get("SUPABASE_" + dotted.upper().replace(".", "_"), "")
+    if override:
+        return _substituted(override, environment)
     node: Any = _load(config_path())
     for part in dotted.split("."):
         if not isinstance(node, dict) or part not in node:
             return default
         node = node[part]
-    return _substituted(node)
+    return _substituted(node, environment)
 
 
 def _integer(dotted: str, configured: Any) -> int:
