@@ -157,6 +157,8 @@ async def rig(name: str, shape: Shape) -> AsyncIterator[Rig]:
             "GOTRUE_RATE_LIMIT_OTP": "1000000000",
             "GOTRUE_RATE_LIMIT_TOKEN_REFRESH": "1000000000",
             "GOTRUE_RATE_LIMIT_EMAIL_SENT": "1000000000",
+            "GOTRUE_RATE_LIMIT_VERIFY": "1000000000",
+            "GOTRUE_RATE_LIMIT_ANONYMOUS_USERS": "1000000000",
         }
         gateway = Child(
             "gateway",
