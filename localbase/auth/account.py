@@ -50,6 +50,7 @@ async def get_user(auth: Auth, call: Call) -> Reply:
 
 async def update_user(auth: Auth, call: Call) -> Reply:
     user, session_id = await authenticate(auth, call)
+    auth.rate_limits.take("user", call.request.client_ip)  # GoTrue: after requireAuthentication
     settings = auth.settings.localbase
     if call.text("phone"):
         raise validation_failed("Phone changes are not supported", status=422)

@@ -15,7 +15,7 @@ import msgspec
 
 from core.settings import Settings
 from localbase.auth.errors import AuthError
-from localbase.auth.ratelimits import EmailBudget
+from localbase.auth.ratelimits import AuthRateLimits, EmailBudget
 from localbase.db import Database
 from localbase.http import Headers, Request, json_holds_nul
 
@@ -30,9 +30,12 @@ class Auth:
     db: Database
     # The hour's mails ([auth.rate_limit] email_sent), shared by every handler that sends one.
     email_budget: EmailBudget = field(init=False, repr=False, compare=False)
+    # The per-IP buckets ([auth.rate_limit]); the signed-in doors take theirs in their handlers.
+    rate_limits: AuthRateLimits = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "email_budget", EmailBudget(self.settings.localbase))
+        object.__setattr__(self, "rate_limits", AuthRateLimits(self.settings.localbase))
 
     @property
     def pool(self) -> asyncpg.Pool:

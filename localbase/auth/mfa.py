@@ -66,6 +66,8 @@ async def route(auth: Auth, call: Call) -> Reply:
     async with auth.pool.acquire() as conn:
         factor = await _owned_factor(conn, user.id, parts[0])
     action = parts[1] if len(parts) == 2 else None
+    if method == "POST" and action in ("challenge", "verify"):  # GoTrue: after loadFactor
+        auth.rate_limits.take(f"factor_{action}", call.request.client_ip)
     if method == "POST" and action == "challenge":
         return await challenge(auth, call, factor)
     if method == "POST" and action == "verify":

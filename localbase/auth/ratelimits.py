@@ -12,7 +12,9 @@ made. The configured rates, from [auth.rate_limit] as the CLI hands them to GoTr
   holds that many, not 30;
 - GOTRUE_MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY (15, no config.toml key) per minute: TOTP challenges,
   and apart from them verifications, their buckets forgotten after a minute.
-Past a bucket, 429 `over_request_rate_limit` before the request is read further. A rate of 0 does
+Past a bucket, 429 `over_request_rate_limit` before the request is read further; PUT /user and a
+factor's challenge and verify only once the session (and the caller's factor) are found, as
+GoTrue's middleware runs in that order, so a request refused for those takes nothing. A rate of 0 does
 not turn a limit off, as in GoTrue: the bucket's 30 are all there is until it is forgotten (a
 guest's bucket then holds none). For the whole instance and hour, mails (`email_sent`), taken as
 GoTrue's sendEmail takes them, by the handler about to send one (`EmailBudget.take`), so a request
@@ -34,7 +36,7 @@ BURST = 30  # tollbooth's SetBurst(30), whatever the rate
 OVER_REQUESTS = AuthError(429, "over_request_rate_limit", "Request rate limit reached")
 OVER_EMAILS = AuthError(429, "over_email_send_rate_limit", "email rate limit exceeded")
 # The doors GoTrue limits at the rate of GOTRUE_RATE_LIMIT_OTP, each with a bucket of its own.
-_OTP_DOORS = {("POST", "/recover"), ("POST", "/resend"), ("POST", "/magiclink"), ("POST", "/otp"), ("PUT", "/user")}
+_OTP_DOORS = {("POST", "/recover"), ("POST", "/resend"), ("POST", "/magiclink"), ("POST", "/otp")}
 _TOKEN_GRANTS = {"password", "refresh_token", "id_token", "pkce"}
 
 
@@ -61,10 +63,16 @@ class AuthRateLimits:
 
     def check(self, method: str, path: str, grant_type: str | None, ip: str, now: float | None = None) -> None:
         """Take a token for this request from its door's bucket, if the door is limited before its
-        body is read (everything but sign-up); raise the 429 when there is none."""
+        body is read (all but sign-up, and the signed-in doors, which call `take` once the caller
+        and the factor are known); raise the 429 when there is none."""
         door = self._door(method, path, grant_type)
         if door is not None:
             self._take(door, ip, now)
+
+    def take(self, door: str, ip: str, now: float | None = None) -> None:
+        """A signed-in door's token (`user`: PUT /user; `factor_challenge`, `factor_verify`), taken
+        as GoTrue takes it, after the session (and the factor) are checked."""
+        self._take(door, ip, now)
 
     def check_signup(self, body: dict[str, object], ip: str, now: float | None = None) -> None:
         """POST /signup, once its body is read: a guest's (no email, no phone) or an address's bucket.
@@ -81,9 +89,6 @@ class AuthRateLimits:
             return "verify"
         if (method, path) in _OTP_DOORS:
             return path.lstrip("/")
-        if method == "POST" and path.startswith("/factors/") and path.count("/") == 3:
-            action = path.rsplit("/", 1)[-1]
-            return f"factor_{action}" if action in {"challenge", "verify"} else None
         return None
 
     def _rule(self, door: str) -> _Rule:

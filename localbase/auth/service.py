@@ -23,7 +23,6 @@ from localbase.auth.errors import (
     unprocessable,
     validation_failed,
 )
-from localbase.auth.ratelimits import AuthRateLimits
 from localbase.gateway import Context
 from localbase.http import JSON_TYPE, BodyTooLarge, Receive, Request, Scope, Send, encode_json, respond
 
@@ -36,7 +35,7 @@ GOTRUE_VERSION = "v2.189.0"
 class AuthService:
     def __init__(self, context: Context) -> None:
         self.auth = Auth(context.settings, context.db)
-        self.limits = AuthRateLimits(context.settings.localbase)
+        self.limits = self.auth.rate_limits
         self._routes: dict[tuple[str, str], Handler] = {
             ("GET", "/health"): _health,
             ("GET", "/settings"): _settings,

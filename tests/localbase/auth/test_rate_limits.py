@@ -35,6 +35,7 @@ def limited(stack: LocalStack, tmp_path: Path) -> Iterator[LocalStack]:
         "GOTRUE_RATE_LIMIT_TOKEN_REFRESH": "1",
         "GOTRUE_RATE_LIMIT_VERIFY": "1",
         "GOTRUE_RATE_LIMIT_ANONYMOUS_USERS": "3",
+        "GOTRUE_MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY": "1",
     }
     yield from second_gateway(stack, tmp_path, settings)
 
@@ -69,6 +70,26 @@ def test_each_door_has_a_bucket_of_30_and_sign_ins_share_the_refreshes(limited: 
     with pytest.raises(AuthApiError) as refused:
         supabase.auth.sign_in_with_password({"email": emails[20], "password": PASSWORD})
     assert (refused.value.status, refused.value.code) == (429, "over_request_rate_limit")
+
+
+def test_the_signed_in_doors_count_only_requests_that_pass_their_checks(limited: LocalStack) -> None:
+    """GoTrue limits PUT /user after the session is checked, and a factor's challenge and verify
+    after the caller's factor is found: 30 refused for that reason take nothing from the buckets."""
+    anon = client(limited)
+    session = anon.auth.sign_up({"email": new_email(), "password": PASSWORD}).session
+    assert session is not None
+    base = f"{limited.url}/auth/v1"
+    signed_in = {"apikey": limited.anon_key, "Authorization": f"Bearer {session.access_token}", **VERSIONED}
+    with httpx.Client(base_url=base, headers=signed_in, trust_env=False, timeout=30) as http:
+        stranger = {"apikey": limited.anon_key, "Authorization": "Bearer not-a-jwt", **VERSIONED}
+        refused = [http.put("/user", json={"data": {"n": 1}}, headers=stranger).status_code for _ in range(30)]
+        assert refused == [403] * 30  # bad_jwt
+        assert http.put("/user", json={"data": {"n": 2}}).status_code == 200
+        factor = http.post("/factors", json={"factor_type": "totp"}).json()["id"]
+        missing = "00000000-0000-4000-8000-000000000000"
+        unknown = [http.post(f"/factors/{missing}/challenge").status_code for _ in range(30)]
+        assert unknown == [404] * 30
+        assert http.post(f"/factors/{factor}/challenge").status_code == 200
 
 
 @pytest.fixture
