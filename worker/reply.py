@@ -27,6 +27,9 @@ class Reply:
     flushed_chars: int = 0
     renewed_at: float = field(default_factory=time.monotonic)
     delivered: bool = False  # a chunk went to subscribers: no more provider retries
+    # A call is with the model, or one was and answered: its prompt is charged if the answer ends now.
+    # Not while the prompt is built (files read) nor while a refused call waits to be made again.
+    called: bool = False
     reasoning: list[str] = field(default_factory=list)  # the model's thinking, kept apart from the answer
     reasoning_chars: int = 0
     reasoning_flushed_parts: int = 0  # reasoning[:reasoning_flushed_parts] are in the row

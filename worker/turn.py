@@ -238,7 +238,7 @@ class Turns:
         return Outcome(
             status,
             model=prompt.params.model,
-            input_tokens=prompt.input_tokens,
+            input_tokens=prompt.input_tokens if reply.called else None,  # never sent: nothing read
             error_code=code,
             search_calls=reply.search_calls,
         )
@@ -252,6 +252,7 @@ class Turns:
             events = early.stream() if early is not None else self._provider.stream(messages, params)
             early = None
             reply.sources = reply.search_calls = None  # a call's search is its own: a failed one's is not the answer's
+            reply.called = True  # from here on the request may be with the model (an early call's already is)
             try:
                 async for event in events:
                     if isinstance(event, TextDelta | ReasoningDelta):
@@ -277,6 +278,8 @@ class Turns:
             except ProviderError as error:
                 self._metrics.provider_errors.labels(error.code).inc()
                 failures += 1
+                if not reply.delivered:  # refused or failed before a first token: billed nothing
+                    reply.called = False
                 if reply.delivered or not error.retryable or not self._backoff.allows(failures):
                     raise
                 delay = self._backoff.delay(failures, error.retry_after)

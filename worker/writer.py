@@ -132,7 +132,9 @@ class _Spent:
         after it died); the reasoning count only with thinking, as the finish writes none without,
         and the search once it ran."""
         output = self.text_tokens + self.reasoning_tokens
-        usage: dict[str, Any] = {"model": reply.model, "input_tokens": reply.input_tokens, "output_tokens": output}
+        # the prompt only while a call has it (0 clears what an earlier write said of a call since refused)
+        spent = reply.input_tokens if reply.called else 0
+        usage: dict[str, Any] = {"model": reply.model, "input_tokens": spent, "output_tokens": output}
         if reply.reasoning_chars:
             usage["reasoning_tokens"] = self.reasoning_tokens
         if reply.search_calls:

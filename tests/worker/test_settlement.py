@@ -20,11 +20,20 @@ from tests.worker.conftest import (
 )
 
 
-async def ask_as(stack: LocalStack, owner: Owner, content: str, *, web_search: bool = False) -> str:
+async def ask_as(
+    stack: LocalStack,
+    owner: Owner,
+    content: str,
+    *,
+    web_search: bool = False,
+    attachments: list[dict[str, object]] | None = None,
+) -> str:
     """A question sent by its user through REST, so it is admitted and its reservation opened."""
     user = await acreate_client(stack.url, stack.anon_key)
     user.postgrest.auth(owner.token)
     question = {"session_id": owner.session_id, "user_id": owner.user_id, "content": content}
+    if attachments:
+        question["attachments"] = attachments  # type: ignore[assignment]
     sent = (await user.table("chat_messages").insert({**question, "web_search": web_search}).execute()).data
     assert isinstance(sent[0], dict)
     return str(sent[0]["id"])

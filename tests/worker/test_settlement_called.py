@@ -1,0 +1,144 @@
+"""An answer's prompt is charged once the model was called with it, and only then: a stop or a crash
+before any call (while the question's files are read, while a refused call's retry waits) charges
+nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import asyncpg
+import pytest
+
+from tests.conftest import LocalStack
+from tests.worker.conftest import (
+    Owner,
+    RecordingFakeScope,
+    Workers,
+    final_answer,
+    until,
+    worker_settings,
+)
+from tests.worker.test_attachments import upload
+from tests.worker.test_settlement import ask_as, charge_of, stop
+from worker import attachments
+from worker.llm import ChatMessage, GenerationParams, ProviderError, StreamEvent
+
+
+class _AlwaysThrottled:
+    """A model whose every call is refused at once (throttled), asking for a long wait first."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def stream(self, messages: Sequence[ChatMessage], params: GenerationParams) -> AsyncIterator[StreamEvent]:
+        self.calls += 1
+        raise ProviderError("RateLimited", "throttled", retryable=True, retry_after=60.0)
+        yield  # an async generator, as the providers are
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_a_stop_while_a_refused_call_waits_for_its_retry_charges_nothing(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    """The only call was refused (DashScope bills no refused call) and the worker waits to call again:
+    nothing is with the model when the user stops, so the prompt is not charged."""
+    provider = _AlwaysThrottled()
+    await workers.start(worker_settings(stack, fake, retry_cap=10.0), provider)
+    question = await ask_as(stack, owner, "anyone there?")
+
+    async def refused() -> bool:  # in this process: once seen, the worker sleeps until its retry
+        return provider.calls == 1
+
+    await until(refused, 10)
+    await stop(stack, owner, question)
+    row = await final_answer(pg, question, within=10)
+
+    assert (row["status"], row["content"], provider.calls) == ("cancelled", "", 1)
+    assert (row["input_tokens"], row["output_tokens"], row["tokens_used"]) == (None, None, 0)
+    charge = await charge_of(pg, question)
+    assert (charge["state"], charge["charged"]) == ("settled", 0)
+
+
+async def test_a_stop_while_the_questions_files_are_read_charges_nothing(
+    *,
+    stack: LocalStack,
+    pg: asyncpg.Connection,
+    fake: RecordingFakeScope,
+    workers: Workers,
+    owner: Owner,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The user stops while the worker still reads the question's document: the model is never called
+    and nothing is charged."""
+    reading, stopped = asyncio.Event(), asyncio.Event()
+    read = attachments.document_texts
+
+    async def slow_read(*args: Any) -> list[tuple[str, str]]:
+        reading.set()
+        await stopped.wait()
+        return await read(*args)
+
+    monkeypatch.setattr(attachments, "document_texts", slow_read)
+    item = await upload(stack, owner, "notes.txt", b"The meeting is on Tuesday.", "text/plain")
+    worker = await workers.start(worker_settings(stack, fake))
+    question = await ask_as(stack, owner, "When is the meeting?", attachments=[item])
+    await asyncio.wait_for(reading.wait(), 10)
+    await stop(stack, owner, question)
+
+    async def heard() -> bool:
+        assert worker.turns is not None
+        return any(r.stop_reason for r in worker.turns.active.values() if r.claim.reply_to == question)
+
+    await until(heard, 10)
+    stopped.set()
+    row = await final_answer(pg, question, within=10)
+
+    assert (row["status"], row["content"], fake.stats.calls) == ("cancelled", "", 0)
+    assert (row["input_tokens"], row["output_tokens"], row["tokens_used"]) == (None, None, 0)
+    charge = await charge_of(pg, question)
+    assert (charge["state"], charge["charged"]) == ("settled", 0)
+
+
+async def test_a_worker_that_dies_while_a_refused_call_waits_for_its_retry_leaves_nothing_to_charge(
+    stack: LocalStack, pg: asyncpg.Connection, owner: Owner, spawn_worker: Any
+) -> None:
+    """The worker's progress writes say what the answer has cost so far, for whoever ends it after the
+    worker died: while no call is with the model, that is no prompt."""
+    async with RecordingFakeScope() as refusing:
+        await refusing.script(*[{"fault": "throttling"}] * 4)
+        doomed = spawn_worker(refusing, WORKER_RETRY_BASE="30", WORKER_RETRY_CAP="30")
+        question = await ask_as(stack, owner, "anyone there?")
+        await until(lambda: _true(refusing.stats.calls == 1), 20)
+        renewed: list[Any] = []
+
+        async def renewed_twice() -> bool:  # two lease renewals since the refusal: progress written
+            at = await pg.fetchval("select lease_expires_at from chat_messages where reply_to = $1", question)
+            if at is not None and (not renewed or at > renewed[-1]):
+                renewed.append(at)
+            return len(renewed) > 2
+
+        await until(renewed_twice, 10)
+        doomed.kill()
+
+        async def expired() -> bool:
+            return bool(
+                await pg.fetchval("select lease_expires_at <= now() from chat_messages where reply_to = $1", question)
+            )
+
+        await until(expired, 10)
+        await stop(stack, owner, question)
+        row = await final_answer(pg, question, within=10)
+
+    assert (row["status"], row["content"], row["attempts"]) == ("cancelled", "", 1)
+    assert not row["input_tokens"]
+    assert row["tokens_used"] == 0
+    charge = await charge_of(pg, question)
+    assert (charge["state"], charge["charged"]) == ("settled", 0)
+
+
+async def _true(value: bool) -> bool:
+    return value
