@@ -176,7 +176,12 @@ class Turns:
                 )
         if error is not None:
             log.error("turn failed", exc_info=error, extra=ids(reply.claim))
-            return Outcome("error", model=prompt.params.model, error_code="WorkerError")
+            # after a first token the model had read the prompt: charged with the text, as a provider
+            # failure then is; before one, nothing was answered
+            spent, searched = (prompt.input_tokens, reply.search_calls) if reply.delivered else (None, None)
+            return Outcome(
+                "error", model=prompt.params.model, input_tokens=spent, error_code="WorkerError", search_calls=searched
+            )
         finished = consumer.result()
         return Outcome(
             "completed",

@@ -1,6 +1,6 @@
 """An answer's prompt is charged once the model was called with it, and only then: a stop or a crash
 before any call (while the question's files are read, while a refused call's retry waits) charges
-nothing."""
+nothing, and an answer that streamed and then failed is charged its prompt with its text."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ from tests.worker.conftest import (
     worker_settings,
 )
 from tests.worker.test_attachments import upload
-from tests.worker.test_settlement import ask_as, charge_of, stop
+from tests.worker.test_settlement import ask_as, charge_of, stop, weighed
 from worker import attachments
-from worker.llm import ChatMessage, GenerationParams, ProviderError, StreamEvent
+from worker.llm import ChatMessage, GenerationParams, ProviderError, StreamEvent, TextDelta
 
 
 class _AlwaysThrottled:
@@ -142,3 +142,33 @@ async def test_a_worker_that_dies_while_a_refused_call_waits_for_its_retry_leave
 
 async def _true(value: bool) -> bool:
     return value
+
+
+class _StreamsThenBreaks:
+    """A model that streams some text, after which the worker's own code fails (not the provider)."""
+
+    async def stream(self, messages: Sequence[ChatMessage], params: GenerationParams) -> AsyncIterator[StreamEvent]:
+        for word in ("The ", "answer ", "begins ", "well, "):
+            yield TextDelta(word)
+        raise RuntimeError("a bug in the worker")
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_an_answer_that_fails_after_streaming_is_charged_its_prompt_with_its_text(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    """The model read the prompt and streamed text before the worker failed (WorkerError): it
+    consumed both, so both are charged, once, as a provider failure after a first token is."""
+    await workers.start(worker_settings(stack, fake), _StreamsThenBreaks())
+    question = await ask_as(stack, owner, "tell me something")
+    row = await final_answer(pg, question, within=10)
+
+    assert (row["status"], row["error_code"], row["content"]) == ("error", "WorkerError", "The answer begins well, ")
+    assert row["input_tokens"] > 0
+    assert row["output_tokens"] > 0
+    assert row["tokens_used"] == row["input_tokens"] + row["output_tokens"]
+    charge = await charge_of(pg, question)
+    assert (charge["input_tokens"], charge["output_tokens"]) == (row["input_tokens"], row["output_tokens"])
+    assert charge["charged"] == await weighed(pg, row) > 0
