@@ -96,20 +96,25 @@ class Conclusion:
             image_tokens=outcome.image_tokens,
             sources=reply.sources,
         )
-        if not written:
+        if written is None:
             if early is not None:
                 early.unsaved(claim)
             self._broadcaster.discard(claim.id, claim.attempts)
             self._metrics.leases_lost.inc()
             log.warning("lease lost before the answer was saved", extra=ids(claim))
             return
-        tokens_used = (outcome.input_tokens or 0) + (output_tokens or 0)
+        # as the row ended: a retake that ended with nothing of its own ends with the attempt before's
+        # text and counts (answer_retakes), which its subscribers had been reading
+        length = written.length if written.length is not None else len(content)
+        tokens_used = written.tokens_used
+        if tokens_used is None:
+            tokens_used = (outcome.input_tokens or 0) + (output_tokens or 0)
         self._broadcaster.done(
             claim.id,
             claim.attempts,
             {
                 "status": outcome.status,
-                "length": len(content),
+                "length": length,
                 "finish_reason": outcome.finish_reason,
                 "error_code": outcome.error_code,
                 "error_message": message,

@@ -22,7 +22,7 @@ the pool without a reset. A lost connection surfaces as an exception to the call
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import asyncpg
 import msgspec
@@ -36,7 +36,7 @@ ROLE = "service_role"
 # collector never looks at (as uuid objects, each id was one more for every young collection).
 CLAIM_COLUMNS = "claim::text, ids::text[], types, contents, depths, files"
 _CLAIM = f"select {CLAIM_COLUMNS} from public.worker_claim($1::uuid[], $2, $3, $4, $5, $6::uuid[], $7::bigint[])"
-_FLUSH = "select id::text, cancel_requested from public.worker_flush($1, $2, $3::jsonb)"
+_FLUSH = "select id::text, cancel_requested, length, tokens_used from public.worker_flush($1, $2, $3::jsonb)"
 _SWEEP = "select public.worker_sweep($1, $2)::text"
 _TITLE_NEEDED = "select public.worker_title_needed($1::uuid)"
 _SET_TITLE = "select public.worker_set_title($1::uuid, $2)"
@@ -45,6 +45,14 @@ _MODELS = (
     "select id, context_window, max_input, max_output, supports_thinking, supports_vision, supports_search,"
     " multimodal_endpoint, max_reasoning from public.models where is_active"
 )
+
+
+class Flushed(NamedTuple):
+    """A row the flush wrote, still held or (a finish) ended by it."""
+
+    cancel_requested: bool
+    length: int | None = None  # a finish's: the row's text as it ended (a retake's kept text included)
+    tokens_used: int | None = None  # a finish's: what the row ended charging
 
 
 class WrongDatabaseRole(RuntimeError):
@@ -91,10 +99,10 @@ class WorkerDatabase:
         )
         return [claim_row(row) for row in rows]
 
-    async def flush(self, worker: str, lease_seconds: float, updates: list[dict[str, Any]]) -> dict[str, bool]:
-        """{row id: cancel_requested} for the rows `worker` still holds after the writes."""
+    async def flush(self, worker: str, lease_seconds: float, updates: list[dict[str, Any]]) -> dict[str, Flushed]:
+        """The rows `worker` still holds after the writes, and those its finishes ended, by id."""
         rows = await self._db().fetch(_FLUSH, worker, lease_seconds, msgspec.json.encode(updates).decode())
-        return {row[0]: bool(row[1]) for row in rows}
+        return {row[0]: Flushed(bool(row[1]), row[2], row[3]) for row in rows}
 
     async def sweep(self, lookback_seconds: float, max_results: int) -> list[str]:
         rows = await self._db().fetch(_SWEEP, lookback_seconds, max_results)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from worker.database import WorkerDatabase
+from worker.database import Flushed, WorkerDatabase
 from worker.histories import Histories, History, HistoryItem
 
 
@@ -97,8 +97,9 @@ class Store:
             claims.append(Claim.from_row(row, items, len(items) >= self._histories.limit))
         return claims
 
-    async def flush(self, updates: list[dict[str, Any]]) -> dict[str, bool]:
-        """Write the batch; returns {row id: cancel_requested} for the rows this worker still holds."""
+    async def flush(self, updates: list[dict[str, Any]]) -> dict[str, Flushed]:
+        """Write the batch; returns the rows this worker still holds (their cancel_requested), and
+        those its finishes ended (how they ended), by id."""
         return await self._db.flush(self.worker_id, self.lease_seconds, updates)
 
     async def sweep(self, lookback_seconds: float, max_results: int) -> list[str]:

@@ -18,6 +18,7 @@ import logging
 import time
 from typing import Any
 
+from worker.database import Flushed
 from worker.llm.tokens import measure
 from worker.reply import CANCELLED, LEASE_LOST, Reply
 from worker.store import Store
@@ -32,7 +33,7 @@ class RowWriter:
         self._interval = interval
         self._renew_every = store.lease_seconds / 3
         self._replies: dict[str, Reply] = {}
-        self._final: dict[str, tuple[dict[str, Any], asyncio.Future[bool]]] = {}
+        self._final: dict[str, tuple[dict[str, Any], asyncio.Future[Flushed | None]]] = {}
         self._wake = asyncio.Event()
 
     def track(self, reply: Reply) -> None:
@@ -41,17 +42,19 @@ class RowWriter:
     def untrack(self, reply: Reply) -> None:
         self._replies.pop(reply.claim.id, None)
 
-    async def finish(self, reply: Reply, **fields: Any) -> bool:
-        """Write the final row; False if the lease was lost first (another worker answers). The
-        attempt names the finish: written again after its answer was lost, the row already holding
-        it is told apart from a row another worker or a stop ended."""
+    async def finish(self, reply: Reply, **fields: Any) -> Flushed | None:
+        """Write the final row: how it ended (its text's length and tokens_used, which a retake that
+        ended with nothing of its own took from the attempt before), or None if the lease was lost
+        first (another worker answers). The attempt names the finish: written again after its
+        answer was lost, the row already holding it is told apart from a row another worker or a
+        stop ended."""
         return await self._enqueue({"id": reply.claim.id, "kind": "finish", "attempt": reply.claim.attempts, **fields})
 
     async def release(self, reply: Reply) -> bool:
-        return await self._enqueue({"id": reply.claim.id, "kind": "release"})
+        return await self._enqueue({"id": reply.claim.id, "kind": "release"}) is not None
 
-    async def _enqueue(self, item: dict[str, Any]) -> bool:
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    async def _enqueue(self, item: dict[str, Any]) -> Flushed | None:
+        future: asyncio.Future[Flushed | None] = asyncio.get_running_loop().create_future()
         self._final[item["id"]] = (item, future)
         self._wake.set()
         return await future
@@ -109,11 +112,11 @@ class RowWriter:
             reply.flushed_parts, reply.flushed_chars, reply.renewed_at = parts, chars, now
             reply.reasoning_flushed_parts, reply.reasoning_flushed_chars = thoughts, spent.thought_chars
             reply.flushed_text_tokens, reply.flushed_reasoning_tokens = spent.text_tokens, spent.reasoning_tokens
-            if held[rid]:
+            if held[rid].cancel_requested:
                 reply.stop(CANCELLED)
         for rid, (_, future) in finals.items():
             if not future.done():
-                future.set_result(rid in held)
+                future.set_result(held.get(rid))
 
 
 class _Spent:

@@ -88,7 +88,8 @@ async def test_a_stop_racing_a_takeover_keeps_and_charges_what_the_dead_worker_s
         assert tuple(row) == ("pending", "", 2, True)  # the retake starts over: its own text so far
         finish = {"id": answer, "kind": "finish", "attempt": 2, "status": "cancelled", "content": "",
                   "model": "qwen-plus", "input_tokens": 41, "output_tokens": None, "response_time": 5}  # fmt: skip
-        assert [tuple(r) for r in await flush(db, "w2", finish)] == [(uuid.UUID(answer), True)]
+        # ended as seen, and the flush says so (the worker's `done` tells it): the kept text's length and tokens
+        assert [tuple(r) for r in await flush(db, "w2", finish)] == [(uuid.UUID(answer), True, len(SEEN), 44)]
     else:
         assert result == []
     await assert_ended_with_what_was_seen(db, question, answer)
@@ -161,9 +162,10 @@ async def test_a_finish_that_ended_with_what_was_seen_sent_again_is_known_as_wri
     await db.fetch(CLAIM, [question], "w2")
     assert await stop(db, user, None, question) == 1
     finish = {"id": answer, "kind": "finish", "attempt": 2, "status": "cancelled", "content": "", "response_time": 5}
-    assert [tuple(r) for r in await flush(db, "w2", finish)] == [(uuid.UUID(answer), True)]
+    ended = (uuid.UUID(answer), True, len(SEEN), 44)  # as the row ended: the kept text's length and tokens
+    assert [tuple(r) for r in await flush(db, "w2", finish)] == [ended]
     written = dict(await db.fetchrow("select * from chat_messages where id = $1", answer))
-    assert [tuple(r) for r in await flush(db, "w2", finish)] == [(uuid.UUID(answer), True)]
+    assert [tuple(r) for r in await flush(db, "w2", finish)] == [ended]
     assert dict(await db.fetchrow("select * from chat_messages where id = $1", answer)) == written
     assert written["content"] == SEEN
     assert await flush(db, "w2", {**finish, "content": "other"}) == []  # no such finish

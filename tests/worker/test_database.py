@@ -9,7 +9,7 @@ import pytest
 from core.settings import login_as
 from tests.conftest import LocalStack
 from tests.worker.conftest import Owner, ask
-from worker.database import WorkerDatabase
+from worker.database import Flushed, WorkerDatabase
 
 
 async def test_the_worker_connection_acts_as_service_role_and_claims(
@@ -27,7 +27,7 @@ async def test_the_worker_connection_acts_as_service_role_and_claims(
         held = await db.flush(
             "test-worker", 30.0, [{"id": claims[0]["id"], "kind": "progress", "known": 0, "delta": "hi"}]
         )
-        assert held == {claims[0]["id"]: False}
+        assert held == {claims[0]["id"]: Flushed(cancel_requested=False)}
     finally:
         await db.close()
     try:

@@ -1,6 +1,7 @@
 """An answer's prompt is charged once the model was called with it, and only then: a stop or a crash
-before any call (while the question's files are read, while a refused call's retry waits) charges
-nothing, and an answer that streamed and then failed is charged its prompt with its text."""
+before any call (while a refused call's retry waits) charges nothing, an answer that streamed and
+then failed is charged its prompt with its text, and the broadcast that ends a retaken answer says
+what its row holds."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from tests.worker.conftest import (
     worker_settings,
 )
 from tests.worker.test_attachments import upload
-from tests.worker.test_settlement import ask_as, charge_of, stop, weighed
+from tests.worker.test_settlement import ask_as, charge_of, killed_mid_answer, stop, weighed
+from tests.worker.test_streaming import join_chat
 from worker import attachments
 from worker.llm import ChatMessage, GenerationParams, ProviderError, StreamEvent, TextDelta
 
@@ -172,3 +174,39 @@ async def test_an_answer_that_fails_after_streaming_is_charged_its_prompt_with_i
     charge = await charge_of(pg, question)
     assert (charge["input_tokens"], charge["output_tokens"]) == (row["input_tokens"], row["output_tokens"])
     assert charge["charged"] == await weighed(pg, row) > 0
+
+
+async def test_the_end_of_an_answer_stopped_right_after_a_takeover_says_the_kept_texts_length(
+    stack: LocalStack, pg: asyncpg.Connection, workers: Workers, owner: Owner, spawn_worker: Any
+) -> None:
+    """A stop before the new attempt's first token ends the answer with the dead worker's text
+    (answer_retakes): the `done` that ends it says that text's length and tokens, as the row holds
+    them, not the new attempt's empty text (a client would take the answer to be empty)."""
+    async with (
+        RecordingFakeScope(ttft=0.0, tokens_per_s=40.0, tokens_per_event=2, answer_tokens=400) as slow,
+        RecordingFakeScope(ttft=30.0) as late,
+    ):
+        client, events, state = await join_chat(stack, owner.token, owner.session_id)
+        assert state == "SUBSCRIBED"
+        question = await killed_mid_answer(stack, pg, owner, spawn_worker(slow), "tell me a long story")
+        heir = await workers.start(worker_settings(stack, late))
+
+        async def taken_over() -> bool:
+            row = await pg.fetchrow("select * from chat_messages where reply_to = $1", question)
+            return row["attempts"] == 2 and row["lease_owner"] == heir.worker_id and late.stats.calls == 1
+
+        await until(taken_over, 20)
+        await stop(stack, owner, question)
+        row = await final_answer(pg, question, within=10)
+
+        async def ended() -> dict[str, Any] | None:
+            return next((e["payload"] for e in events if e["event"] == "done" and e["payload"]["attempt"] == 2), None)
+
+        done = await until(ended, 10)
+        await client.realtime.close()
+
+    assert (row["status"], row["attempts"]) == ("cancelled", 2)
+    assert row["content"]
+    assert done["status"] == "cancelled"
+    assert done["length"] == len(row["content"])
+    assert done["tokens_used"] == row["tokens_used"] > 0
