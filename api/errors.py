@@ -166,6 +166,10 @@ RouteNotFound = _error_class(NotFound, "RouteNotFound", "No such endpoint.")
 AccountDisabled = _error_class(Forbidden, "AccountDisabled", "This account is disabled.")
 ModelNotAllowed = _error_class(Forbidden, "ModelNotAllowed", "Your plan does not include this model.")
 FeatureNotAllowed = _error_class(Forbidden, "FeatureNotAllowed", "Your plan does not include this feature.")
+# A ModelNotAllowed of its own (/v1: model_not_allowed): images need a model that sees, and the plan has none.
+VisionModelNotAllowed = _error_class(
+    ModelNotAllowed, "VisionModelNotAllowed", "Your plan includes no model that reads images."
+)
 ModelNotFound = _error_class(BadRequest, "ModelNotFound", "No such model.")
 AdminOnly = _error_class(Forbidden, "AdminOnly", "This needs an administrator.")
 TokenUserMismatch = _error_class(

@@ -25,6 +25,7 @@ from api.errors import (
     RateLimited,
     RoleNotFound,
     Unprocessable,
+    VisionModelNotAllowed,
 )
 
 # A foreign key violation (23503) whose missing key is an account: Auth's user or its profile. The
@@ -37,6 +38,7 @@ REFUSAL_CODES = frozenset(
         "RateLimited",
         "AccountDisabled",
         "ModelNotAllowed",
+        "VisionModelNotAllowed",
         "ModelNotFound",
         "FeatureNotAllowed",
         "RoleNotFound",
@@ -84,6 +86,8 @@ def refusal_error(code: str, message: str | None, details: Any) -> ApiError | No
         return AccountDisabled(message or None)
     if code == "ModelNotAllowed":
         return ModelNotAllowed(message or None, field="model")
+    if code == "VisionModelNotAllowed":
+        return VisionModelNotAllowed(message or None, field="model")
     if code == "FeatureNotAllowed":
         return FeatureNotAllowed(message or None, field=str(facts.get("feature") or "") or None)
     if code == "ModelNotFound":

@@ -9,7 +9,7 @@ import zlib
 from collections.abc import Mapping
 
 from core.settings import LlmSettings
-from worker import attachments
+from worker import attachments, plan_check
 from worker.histories import HistoryItem
 from worker.llm import ChatMessage
 from worker.models import Catalog
@@ -61,6 +61,7 @@ def claim_prompt(
         session_model=claim.session_model,
         thinking=claim.session_thinking,
         web_search=claim.web_search,
+        allowed_models=plan_check.models_of(claim),
     )
 
 

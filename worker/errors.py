@@ -51,6 +51,10 @@ USER_MESSAGES = {
         " / Your plan does not include what this chat now turns on (deep thinking or web search);"
         " turn it off and ask again."
     ),
+    "VisionModelNotAllowed": (
+        "你的套餐不包含能识别图片的模型，请去掉图片后重新提问。"
+        " / Your plan includes no model that reads images; ask again without them."
+    ),
     "AccountDisabled": (
         "管理员已停用此账号：可以登录和导出数据，但不能发送消息。"
         " / An administrator disabled this account: it can sign in and export its data but not send messages."

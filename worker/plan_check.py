@@ -4,15 +4,15 @@ Admission checks a question against the plan as it is sent; the chat's model and
 persona and the persona's settings can change before the question is claimed, and the worker answers
 with them as they are then. So the claim carries the plan of an admitted answer and the worker checks
 what it is about to answer with, the way admission (usage_admit) checks it: the model chosen by the
-question, the chat or the role (not the deployment's default, nor the vision model an image brings:
-admission never checks those), thinking asked by the chat or the role (or a /v1 request's own,
-checked when stored), search asked by the question or the role; and an account an admin disabled
-since (migrations/20261206110010). A refusal ends the answer with
-admission's code before any model call, charged nothing."""
+question, the chat or the role (not the deployment's default, which admission cannot know; the model
+an image brings is one of the plan's, 20261206141010: worker/turn.py checks it), thinking asked by
+the chat or the role (or a /v1 request's own, checked when stored), search asked by the question or
+the role; and an account an admin disabled since (migrations/20261206110010). A refusal ends the
+answer with admission's code before any model call, charged nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from worker.prompt import parse_personality
@@ -38,3 +38,9 @@ def refusal(claim: Claim) -> str | None:
     if (claim.web_search or persona.enable_search) and not plan.get("search", True):
         return "FeatureNotAllowed"
     return None
+
+
+def models_of(claim: Claim) -> Sequence[str] | None:
+    """The models the claim's plan includes; None when it lists none (every model) or has no plan."""
+    models = (claim.plan or {}).get("models")
+    return [str(m) for m in models] if isinstance(models, list) else None

@@ -112,13 +112,19 @@ def choose_model(
     models: Mapping[str, ModelInfo] | None,
     session_model: str | None,
     needs_vision: bool,
+    *,
+    allowed: Sequence[str] | None = None,
 ) -> tuple[str, ModelInfo | None]:
-    """The session's model, else the role's, else the deployment's; LLM_VISION_MODEL instead of one
-    without vision when the question has images."""
+    """The session's model, else the role's, else the deployment's; instead of one without vision when
+    the question has images, LLM_VISION_MODEL, or when the plan's models (`allowed`, None: every
+    model) leave it out, the first of them that sees (LLM_VISION_MODEL still when none does: the
+    turn refuses that, worker/turn.py)."""
     model = session_model or parse_personality(personality).model or settings.default_model
     info = (models or {}).get(model)
     if needs_vision and not (info is not None and info.vision):
         model = settings.vision_model
+        if allowed is not None and model not in allowed:
+            model = next((m for m in allowed if (seen := (models or {}).get(m)) is not None and seen.vision), model)
         info = (models or {}).get(model)
     return model, info
 
@@ -138,6 +144,7 @@ def build_prompt(
     needs_vision: bool = False,
     question_images: int = 0,
     history_cut: bool = False,
+    allowed_models: Sequence[str] | None = None,
 ) -> Prompt:
     """Messages and parameters for answering `user_message`; `history` is oldest to newest.
 
@@ -145,10 +152,10 @@ def build_prompt(
     `history_cut`: older messages were left out before this (the claim's WORKER_HISTORY_LIMIT), so
     the history starts on a checkpoint even when it all fits, or the window would move every turn;
     `thinking` None means the role's default. `needs_vision`: the question has images, so a model
-    without vision gives way to LLM_VISION_MODEL; `question_images` of them take their room
-    (IMAGE_TOKENS each) before any history."""
+    without vision gives way to LLM_VISION_MODEL (or the first of `allowed_models`, the plan's, that
+    sees); `question_images` of them take their room (IMAGE_TOKENS each) before any history."""
     persona = parse_personality(personality)
-    model, info = choose_model(personality, settings, models, session_model, needs_vision)
+    model, info = choose_model(personality, settings, models, session_model, needs_vision, allowed=allowed_models)
     limits = info.limits if info is not None else settings.model_limits.get(model, FALLBACK_LIMITS)
     max_tokens = min(persona.max_tokens or limits.max_output, limits.max_output)
     budget = budget_for(limits, max_tokens, settings.prompt_margin)

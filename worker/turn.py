@@ -209,7 +209,13 @@ class Turns:
             if items:
                 raise AttachmentError("AttachmentUnavailable", "no Storage to read attachments from")
             return claim_prompt(claim, self._llm, self._catalog)
-        _, info = choose_model(claim.personality, self._llm, self._catalog.models, claim.session_model, bool(images))
+        allowed = plan_check.models_of(claim)
+        model, info = choose_model(
+            claim.personality, self._llm, self._catalog.models, claim.session_model, bool(images), allowed=allowed
+        )
+        if images and allowed is not None and model not in allowed:
+            # images need a model that sees, and none the plan includes does (it changed since admission)
+            raise AttachmentError("VisionModelNotAllowed", "the plan includes no model that reads images")
         llm = self._llm
         try:  # every file is read at once: one round trip's wait, not one after another
             texts, refs, earlier = await asyncio.gather(

@@ -88,6 +88,7 @@ _REQUEST_FAULTS = {
 # The plan, checked again at the claim (worker/plan_check.py): told with admission's 403 codes.
 _PLAN_REFUSALS = {
     "ModelNotAllowed": ("model_not_allowed", "model"),
+    "VisionModelNotAllowed": ("model_not_allowed", "model"),
     "FeatureNotAllowed": ("feature_not_allowed", None),
     "AccountDisabled": ("account_disabled", None),
 }

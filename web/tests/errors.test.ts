@@ -13,6 +13,9 @@ describe('errorText', () => {
   it('keeps the translations it knows', () => {
     expect(errorText({ code: 'invalid_credentials', message: 'Invalid login credentials' }, zh.t)).toBe('邮箱或密码错误')
     expect(errorText({ code: 'QuotaExceeded', message: 'quota' }, en.t)).toBe(en.t('usage.quotaExceeded'))
+    const noEyes = { code: 'VisionModelNotAllowed', message: 'Your plan includes no model that reads images.' }
+    expect(errorText(noEyes, zh.t)).toBe('当前套餐不包含能识别图片的模型，请去掉图片后再发送')
+    expect(errorText(noEyes, en.t)).toBe('Your plan includes no model that reads images: send the question without them')
     expect(errorText({ code: 'GuestNotAllowed', message: 'Sign up to create API keys' }, zh.t)).toBe('访客不能创建 API 密钥，注册后即可创建')
     const tooLong = { code: 'SearchTooLong', message: 'A search is at most 1000 characters.', details: '{"limit": 1000}' }
     expect(errorText(tooLong, zh.t)).toBe('搜索内容最多 1000 个字符，请缩短')
@@ -61,7 +64,7 @@ describe('answerFailure', () => {
       'InvalidApiKey', 'AccessDenied', 'ModelNotFound', 'InvalidRequest', 'InputTooLong', 'ImageUnreachable', 'ContentFiltered',
       'QuotaExhausted', 'RateLimited', 'ServerError', 'ServiceUnavailable', 'Timeout', 'ConnectionError', 'IncompleteStream',
       'DocumentTooLong', 'DocumentUnreadable', 'DocumentTooComplex', 'AttachmentUnavailable', 'TurnTimeout', 'InterruptedAnswer', 'WorkerError',
-      'AttemptsExhausted', 'ModelNotAllowed', 'FeatureNotAllowed', 'AccountDisabled',
+      'AttemptsExhausted', 'ModelNotAllowed', 'FeatureNotAllowed', 'VisionModelNotAllowed', 'AccountDisabled',
     ]
     for (const code of codes) {
       const shown = answerFailure({ errorCode: code, errorMessage: 'stored' }, zh.t, zh.te)

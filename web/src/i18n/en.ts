@@ -168,6 +168,7 @@ const en: typeof zh = {
     AttachmentUnavailable: 'An attachment could not be read; please upload it again.',
     ModelNotAllowed: 'Your plan does not include the model this chat now uses; pick another and ask again.',
     FeatureNotAllowed: 'Your plan does not include what this chat now turns on (deep thinking or web search); turn it off and ask again.',
+    VisionModelNotAllowed: 'Your plan includes no model that reads images; ask again without them.',
     AccountDisabled: 'An administrator disabled this account: it can sign in and export its data but not send messages.',
     TurnTimeout: 'The answer took too long and was stopped.',
     InterruptedAnswer: 'The answer was interrupted. Please try again.',
@@ -181,6 +182,7 @@ const en: typeof zh = {
     quotaExceeded: 'Your plan\'s token allowance is used up; try again after it resets (see the Usage page)', accountDisabled: 'An administrator disabled this account: it cannot send messages',
     modelNotAllowed: 'Your plan does not include this model',
     featureNotAllowed: 'Your plan does not include this feature (deep thinking, web search or images)',
+    visionModelNotAllowed: 'Your plan includes no model that reads images: send the question without them',
   },
   keys: {
     title: 'API keys', intro: 'Use a key with the OpenAI-compatible API (the official openai SDK works as is) at', name: 'Name', namePlaceholder: 'e.g. my script',

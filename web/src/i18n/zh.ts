@@ -162,6 +162,7 @@ export default {
     AttachmentUnavailable: '附件无法读取，请重新上传。',
     ModelNotAllowed: '你的套餐不包含本对话现在使用的模型，请换一个模型后重新提问。',
     FeatureNotAllowed: '你的套餐不包含本对话现在开启的功能（深度思考或联网搜索），请关闭后重新提问。',
+    VisionModelNotAllowed: '你的套餐不包含能识别图片的模型，请去掉图片后重新提问。',
     AccountDisabled: '管理员已停用此账号：可以登录和导出数据，但不能发送消息。',
     TurnTimeout: '回答耗时过长，已被停止。',
     InterruptedAnswer: '回答被中断，请重试。',
@@ -175,6 +176,7 @@ export default {
     quotaExceeded: '本套餐的 token 额度已用完，请在重置后再试（重置时间见“用量”页）', accountDisabled: '账号已被管理员停用，不能发送消息',
     modelNotAllowed: '当前套餐不包含这个模型',
     featureNotAllowed: '当前套餐不包含这项功能（深度思考、联网搜索或图片）',
+    visionModelNotAllowed: '当前套餐不包含能识别图片的模型，请去掉图片后再发送',
   },
   keys: {
     title: 'API 密钥', intro: '用密钥通过 OpenAI 兼容接口调用（官方 openai SDK 可直接使用），地址：', name: '名称', namePlaceholder: '例如：我的脚本',

@@ -35,6 +35,7 @@ const REFUSALS: Record<string, string> = {
   AccountDisabled: 'usage.accountDisabled',
   ModelNotAllowed: 'usage.modelNotAllowed',
   FeatureNotAllowed: 'usage.featureNotAllowed',
+  VisionModelNotAllowed: 'usage.visionModelNotAllowed',
   RateLimited: 'auth.rateLimited',
   TooManyKeys: 'keys.tooMany',
   GuestNotAllowed: 'keys.guestsNone',
