@@ -289,8 +289,9 @@ class Turns:
             except ProviderError as error:
                 self._metrics.provider_errors.labels(error.code).inc()
                 failures += 1
-                if not reply.delivered:  # refused or failed before a first token: billed nothing
-                    reply.called = False
+                if not reply.delivered:  # refused or failed before a first token: billed nothing, its search
+                    reply.called = False  # not the answer's either (a stop before the retry charges neither)
+                    reply.sources = reply.search_calls = None
                 if reply.delivered or not error.retryable or not self._backoff.allows(failures):
                     raise
                 delay = self._backoff.delay(failures, error.retry_after)

@@ -25,7 +25,8 @@ from tests.worker.test_attachments import upload
 from tests.worker.test_settlement import ask_as, charge_of, killed_mid_answer, stop, weighed
 from tests.worker.test_streaming import join_chat
 from worker import attachments
-from worker.llm import ChatMessage, GenerationParams, ProviderError, StreamEvent, TextDelta
+from worker.llm import ChatMessage, GenerationParams, ProviderError, Sources, StreamEvent, TextDelta
+from worker.llm.base import Source
 
 
 class _AlwaysThrottled:
@@ -63,6 +64,44 @@ async def test_a_stop_while_a_refused_call_waits_for_its_retry_charges_nothing(
     assert (row["input_tokens"], row["output_tokens"], row["tokens_used"]) == (None, None, 0)
     charge = await charge_of(pg, question)
     assert (charge["state"], charge["charged"]) == ("settled", 0)
+
+
+class _SearchedThenThrottled:
+    """A model whose call searched (its sources came) and then failed before any text, asking for a
+    long wait before the next call."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def stream(self, messages: Sequence[ChatMessage], params: GenerationParams) -> AsyncIterator[StreamEvent]:
+        self.calls += 1
+        yield Sources((Source(1, "A page of the failed call", "https://stale.example/1"),))
+        raise ProviderError("ServiceUnavailable", "overloaded", retryable=True, retry_after=60.0)
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_a_stop_while_a_failed_calls_retry_waits_charges_not_its_search(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    """A failed call's search is not the answer's (the retry searches anew): a stop before the retry
+    charges neither it nor the prompt."""
+    provider = _SearchedThenThrottled()
+    await workers.start(worker_settings(stack, fake, retry_cap=10.0), provider)
+    question = await ask_as(stack, owner, "latest PostgreSQL release?", web_search=True)
+
+    async def failed() -> bool:  # in this process: once seen, the worker sleeps until its retry
+        return provider.calls == 1
+
+    await until(failed, 10)
+    await stop(stack, owner, question)
+    row = await final_answer(pg, question, within=10)
+
+    assert (row["status"], row["content"], provider.calls) == ("cancelled", "", 1)
+    assert (row["search_calls"], row["sources"], row["tokens_used"]) == (None, None, 0)
+    charge = await charge_of(pg, question)
+    assert (charge["state"], charge["charged"], charge["search_calls"]) == ("settled", 0, None)
 
 
 async def test_a_stop_while_the_questions_files_are_read_charges_nothing(
