@@ -150,6 +150,7 @@ class Turns:
             else:
                 prompt = claim_prompt(reply.claim, self._llm, self._catalog)
             early = self._take_early(reply.claim, prompt)
+            reply.called = early is not None  # an early call was sent before the claim: the model has the prompt
             reply.model, reply.input_tokens = prompt.params.model, prompt.input_tokens  # written with the text
             self._broadcaster.name_model(reply.claim.id, reply.claim.attempts, prompt.params.model)
             consumer = asyncio.create_task(self._consume(reply, prompt.messages, prompt.params, early))
@@ -160,6 +161,8 @@ class Turns:
                 reply.stop(SHUTDOWN)
                 await asyncio.wait([consumer])
             if consumer.cancelled():
+                if early is not None:  # a reader stopped before its first step never opened (or closed) it
+                    await early.close()
                 return self._stopped(reply, prompt)
             error = consumer.exception()
             if not isinstance(error, ProviderError):

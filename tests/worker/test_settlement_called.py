@@ -18,6 +18,7 @@ from tests.worker.conftest import (
     RecordingFakeScope,
     Workers,
     final_answer,
+    sample,
     until,
     worker_settings,
 )
@@ -27,6 +28,7 @@ from tests.worker.test_streaming import join_chat
 from worker import attachments
 from worker.llm import ChatMessage, GenerationParams, ProviderError, Sources, StreamEvent, TextDelta
 from worker.llm.base import Source
+from worker.reply import CANCELLED, Reply
 
 
 class _AlwaysThrottled:
@@ -142,6 +144,39 @@ async def test_a_stop_while_the_questions_files_are_read_charges_nothing(
     assert (row["input_tokens"], row["output_tokens"], row["tokens_used"]) == (None, None, 0)
     charge = await charge_of(pg, question)
     assert (charge["state"], charge["charged"]) == ("settled", 0)
+
+
+async def test_a_stop_as_an_early_call_is_taken_charges_its_prompt_and_closes_it(
+    *,
+    stack: LocalStack,
+    pg: asyncpg.Connection,
+    fake: RecordingFakeScope,
+    workers: Workers,
+    owner: Owner,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A follow-up's model call started before its claim (worker/early.py): the model has the prompt.
+    A stop that lands as the turn takes that call, before its reader first runs, ends the answer
+    charged the prompt, as any stop while a call is with the model, and closes the call."""
+    bind = Reply.bind
+
+    def stopped_at_once(reply: Reply, consumer: asyncio.Task[Any]) -> None:
+        bind(reply, consumer)
+        if reply.claim.question == "second question":
+            reply.stop(CANCELLED)  # the user's stop, heard before the reader's first step
+
+    monkeypatch.setattr(Reply, "bind", stopped_at_once)
+    worker = await workers.start(worker_settings(stack, fake))
+    await final_answer(pg, await ask_as(stack, owner, "first question"))
+    await fake.script({"ttft": 30.0})
+    question = await ask_as(stack, owner, "second question")
+    row = await final_answer(pg, question, within=10)
+
+    assert sample(worker, "worker_early_calls_total", outcome="taken") == 1
+    assert (row["status"], row["content"]) == ("cancelled", "")
+    assert row["input_tokens"] > 0
+    assert (await charge_of(pg, question))["charged"] == await weighed(pg, row) > 0
+    await fake.until(lambda stats: stats.disconnects == 1)  # the early call, closed
 
 
 async def test_a_worker_that_dies_while_a_refused_call_waits_for_its_retry_leaves_nothing_to_charge(
