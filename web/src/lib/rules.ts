@@ -55,8 +55,20 @@ export function passwordOk(password: string): boolean {
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
 
+/**
+ * The address a user typed, as it is checked and sent: NFKC, so what a Chinese keyboard's
+ * full-width mode types (＠, ａｎｎ, ．, １２３) is the ASCII the user means, and in the domain an
+ * ideographic full stop (。, typed for a dot in Chinese mode) read as a dot, as browsers read a
+ * domain name (UTS #46); the spaces round it dropped.
+ */
+export function emailAddress(email: string): string {
+  const typed = email.normalize('NFKC').trim()
+  const at = typed.lastIndexOf('@')
+  return at < 0 ? typed : typed.slice(0, at + 1) + typed.slice(at + 1).replace(/\u3002/g, '.')
+}
+
 export function emailOk(email: string): boolean {
-  return EMAIL.test(email.trim())
+  return EMAIL.test(emailAddress(email))
 }
 
 /** A custom role's slug (ai_roles.slug: `^[a-z0-9][a-z0-9_-]{1,63}$`), from its name when it can be. */

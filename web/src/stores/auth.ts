@@ -5,6 +5,7 @@ import type { Session, User } from '@supabase/supabase-js'
 import { supabase } from '@/lib/supabase'
 import { repeatTillApplied } from '@/lib/storeOnce'
 import type { Profile } from '@/lib/types'
+import { emailAddress } from '@/lib/rules'
 
 export const useAuth = defineStore('auth', () => {
   const session = ref<Session | null>(null)
@@ -62,7 +63,7 @@ export const useAuth = defineStore('auth', () => {
   async function signIn(email: string, password: string): Promise<boolean> {
     needsCode.value = true
     try {
-      const { data, error } = await supabase().auth.signInWithPassword({ email: email.trim(), password })
+      const { data, error } = await supabase().auth.signInWithPassword({ email: emailAddress(email), password })
       if (error) throw error
       session.value = data.session
     } catch (e) {
@@ -123,7 +124,7 @@ export const useAuth = defineStore('auth', () => {
   /** Returns whether the user is signed in already (autoconfirm) or must confirm their email. */
   async function signUp(email: string, password: string, username: string): Promise<boolean> {
     const { data, error } = await supabase().auth.signUp({
-      email: email.trim(),
+      email: emailAddress(email),
       password,
       options: { data: { username: username.trim() }, emailRedirectTo: callbackUrl() },
     })
@@ -146,7 +147,7 @@ export const useAuth = defineStore('auth', () => {
    */
   async function convertGuest(email: string, password: string, username: string): Promise<boolean> {
     await updateProfile({ username: username.trim() })
-    const { data, error } = await supabase().auth.updateUser({ email: email.trim(), password }, { emailRedirectTo: callbackUrl() })
+    const { data, error } = await supabase().auth.updateUser({ email: emailAddress(email), password }, { emailRedirectTo: callbackUrl() })
     if (error) throw error
     if (data.user?.is_anonymous) return false
     const refreshed = await supabase().auth.refreshSession() // a token without is_anonymous
@@ -214,7 +215,7 @@ export const useAuth = defineStore('auth', () => {
   /** Mail the sign-up confirmation link again, or an address change's links (`email` is then the
    * current address). */
   async function resendConfirmation(email: string, type: 'signup' | 'email_change' = 'signup'): Promise<void> {
-    const { error } = await supabase().auth.resend({ type, email: email.trim(), options: { emailRedirectTo: callbackUrl() } })
+    const { error } = await supabase().auth.resend({ type, email: emailAddress(email), options: { emailRedirectTo: callbackUrl() } })
     if (error) throw error
   }
 
@@ -223,7 +224,7 @@ export const useAuth = defineStore('auth', () => {
    * followed (with confirmations off, either one). 'changed' if Auth applied it at once (GoTrue does
    * so only for a guest adding an address with confirmations off). */
   async function changeEmail(email: string): Promise<'changed' | 'mailed'> {
-    const wanted = email.trim().toLowerCase()
+    const wanted = emailAddress(email).toLowerCase()
     const { data, error } = await supabase().auth.updateUser({ email: wanted }, { emailRedirectTo: callbackUrl() })
     if (error) throw error
     if (data.user.email?.toLowerCase() !== wanted) return 'mailed'
@@ -233,7 +234,7 @@ export const useAuth = defineStore('auth', () => {
 
   /** Mail a password-reset link; its page (/auth/callback) then asks for the new password. */
   async function requestPasswordReset(email: string): Promise<void> {
-    const { error } = await supabase().auth.resetPasswordForEmail(email.trim(), { redirectTo: callbackUrl() })
+    const { error } = await supabase().auth.resetPasswordForEmail(emailAddress(email), { redirectTo: callbackUrl() })
     if (error) throw error
   }
 
