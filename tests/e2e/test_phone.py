@@ -1,9 +1,9 @@
 """The app on a phone (web/e2e/phone.mjs, 390x844, touch): every control of every view is a finger's
 size in both languages, a pending file's × has a finger-sized hit area reaching no other file, the
 composer's switches keep to one line, the on-screen keyboard leaves the composer and the last answer
-in sight, the chats drawer and a confirmation box handle the focus and Escape as a modal should, and
-on a phone on its side the sign-up form scrolls to its title, and on a touch tablet every control is a
-finger's size too.
+in sight, the chats drawer and a confirmation box handle the focus and Escape as a modal should (and
+keep still where less motion is asked for), on a phone on its side the sign-up form scrolls to its
+title, and on a touch tablet every control is a finger's size too.
 Screenshots land in tests/e2e/screenshots/phone/."""
 
 from __future__ import annotations
@@ -123,6 +123,19 @@ def test_a_confirmation_box_is_cancelled_by_escape(phone: dict[str, Any], produc
     assert detail == {"returned": "history-delete", "sessions": 1}
     rows = query_now(product, "select count(*) as n from chat_sessions where id = $1", phone["sessionId"])
     assert rows[0]["n"] == 1
+
+
+def test_with_reduced_motion_the_drawer_and_a_confirmation_box_do_not_move(phone: dict[str, Any]) -> None:
+    """A browser whose user asked for less motion (prefers-reduced-motion: reduce): the chats drawer
+    and a confirmation box (Element Plus's) open and close without a transition or an animation; the
+    drawer slid in and out and the box dropped in over a fading overlay there as anywhere (0.3 s
+    each). Elsewhere they still move (so the check sees the motion)."""
+    detail = passed(
+        phone, "with reduced motion asked for, the chats drawer and a confirmation box appear and go without moving"
+    )["detail"]
+    assert detail["moving"]["drawer"] > 0, detail
+    assert detail["moving"]["box"] > 0, detail
+    assert detail["still"] == {"drawer": 0, "box": 0}
 
 
 def test_on_a_phone_return_starts_a_new_line_and_the_send_button_sends(phone: dict[str, Any], product: Product) -> None:

@@ -4,8 +4,9 @@
 // no neighbour, the composer's switches stay on one line, and with the on-screen keyboard up (the
 // page 400px tall, or on iOS the visual viewport alone) the composer and the last answer stay in
 // sight; the chats drawer and a confirmation box take the focus, close on Escape and give it back;
-// on a phone on its side the sign-up form scrolls to its title; on a touch tablet (820px) every
-// control is a finger's size too, and with a mouse at that width as compact as before.
+// with reduced motion asked for they appear and go without sliding or fading; on a phone on its
+// side the sign-up form scrolls to its title; on a touch tablet (820px) every control is a
+// finger's size too, and with a mouse at that width as compact as before.
 //
 // Env: see harness.mjs. Prints {ok, steps, user, sessionId, problems}; run by tests/e2e/test_phone.py.
 import { PASSWORD, PHONE, TAG, STEP_MS, WEB_URL, final, journey, login, result, shot, sideways, step, tid, signUp } from './harness.mjs'
@@ -109,6 +110,53 @@ async function removeHitArea(page, index) {
     const picture = items[index].querySelector('img').getBoundingClientRect()
     return { glyph: Math.round(box.width), square, neighbours, picture: !hits(picture.left + picture.width / 2, picture.top + picture.height / 2) }
   }, index)
+}
+
+/** Start noting, on `page`, the longest motion (a transition's or a running animation's duration, in
+ *  ms) of anything entering or leaving (a Vue transition's *-enter-active / *-leave-active, as
+ *  Element Plus's drawer, overlay, confirmation box and messages use) and of what is inside it. */
+async function watchMotion(page) {
+  await page.evaluate(() => {
+    window.motion = 0
+    const longest = (list) => Math.max(0, ...list.split(',').map((d) => parseFloat(d) * 1000))
+    const measure = (root) => {
+      for (const el of [root, ...root.querySelectorAll('*')]) {
+        const style = getComputedStyle(el)
+        const animated = style.animationName !== 'none' ? longest(style.animationDuration) : 0
+        window.motion = Math.max(window.motion, longest(style.transitionDuration), animated)
+      }
+    }
+    const moving = (el) => /-(enter|leave)-active\b/.test(el.getAttribute('class') ?? '')
+    new MutationObserver((records) => {
+      for (const record of records) {
+        const nodes = record.type === 'attributes' ? [record.target] : [...record.addedNodes]
+        for (const node of nodes) {
+          if (!(node instanceof Element)) continue
+          for (const el of [node, ...node.querySelectorAll('*')]) if (moving(el)) measure(el)
+        }
+      }
+    }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['class'] })
+  })
+}
+
+/** How long (ms) the chats drawer and then a confirmation box move as they open and close. */
+async function modalMotion(page) {
+  await page.goto(`${WEB_URL}/?s=${result.sessionId}`)
+  await page.locator(tid('turn')).first().waitFor({ timeout: STEP_MS })
+  await watchMotion(page)
+  await page.locator(tid('open-sessions')).click()
+  await page.locator(`.el-drawer ${tid('session-row')}`).first().waitFor({ state: 'visible', timeout: STEP_MS })
+  await page.locator('.el-drawer__close-btn').click()
+  await page.locator('.el-drawer').waitFor({ state: 'hidden', timeout: STEP_MS })
+  const drawer = await page.evaluate(() => window.motion)
+  await page.goto(`${WEB_URL}/history`)
+  await page.locator(tid('history-delete')).first().waitFor({ timeout: STEP_MS })
+  await watchMotion(page)
+  await page.locator(tid('history-delete')).first().click()
+  await page.locator('.el-message-box').waitFor({ timeout: STEP_MS })
+  await page.keyboard.press('Escape')
+  await page.locator('.el-message-box').waitFor({ state: 'hidden', timeout: STEP_MS })
+  return { drawer, box: await page.evaluate(() => window.motion) }
 }
 
 await journey(async ({ newPage }) => {
@@ -315,6 +363,17 @@ await journey(async ({ newPage }) => {
     await page.locator('.el-message-box').waitFor({ state: 'hidden', timeout: STEP_MS })
     const returned = await page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName)
     return { returned, sessions: await page.locator(tid('history-session')).count() }
+  })
+
+  await step('with reduced motion asked for, the chats drawer and a confirmation box appear and go without moving', async () => {
+    // The same drawer and box as the system asks (they slide and fade: the check sees motion), then
+    // in a browser whose user asked for less motion (prefers-reduced-motion: reduce).
+    const moving = await modalMotion(page)
+    const calm = await newPage('calm', { ...PHONE, reducedMotion: 'reduce' })
+    await login(calm, { email: result.user.email, password: PASSWORD })
+    const still = await modalMotion(calm)
+    await calm.context().close()
+    return { moving, still }
   })
 
   await step("on a phone the keyboard's Return key starts a new line, and the send button sends", async () => {
