@@ -2,8 +2,8 @@
 size in both languages, a pending file's × has a finger-sized hit area reaching no other file, the
 composer's switches keep to one line, the on-screen keyboard leaves the composer and the last answer
 in sight, the chats drawer and a confirmation box handle the focus and Escape as a modal should (and
-keep still where less motion is asked for), on a phone on its side the sign-up form scrolls to its
-title, and on a touch tablet every control is a finger's size too.
+keep still where less motion is asked for), an answer's citations are finger-sized, on a phone on its
+side the sign-up form scrolls to its title, and on a touch tablet every control is a finger's size too.
 Screenshots land in tests/e2e/screenshots/phone/."""
 
 from __future__ import annotations
@@ -162,6 +162,19 @@ def test_an_answers_web_sources_are_finger_sized(phone: dict[str, Any]) -> None:
     detail = passed(phone, "an answer's web sources are finger-sized links on a phone")["detail"]
     assert detail["links"] > 0
     assert detail["small"] == []
+
+
+def test_an_answers_citations_are_finger_sized_and_reach_no_other_citation(phone: dict[str, Any]) -> None:
+    """An answer's [n] citation badges on a phone: every point of the 40px square round each one's
+    middle opens its source (44 as designed), and no point of one covers another's badge, [1][2]
+    side by side included; they were badges about 14x15px, in the middle of the text a finger reads."""
+    areas = passed(phone, "an answer's [n] citations are finger-sized on a phone and reach no other citation")[
+        "detail"
+    ]["areas"]
+    assert len(areas) > 0
+    assert [{"square": a["square"], "others": a["others"]} for a in areas] == [
+        {"square": True, "others": False} for _ in areas
+    ], areas
 
 
 def test_signed_out_the_links_between_the_forms_are_finger_sized(phone: dict[str, Any]) -> None:

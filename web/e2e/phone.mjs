@@ -4,9 +4,10 @@
 // no neighbour, the composer's switches stay on one line, and with the on-screen keyboard up (the
 // page 400px tall, or on iOS the visual viewport alone) the composer and the last answer stay in
 // sight; the chats drawer and a confirmation box take the focus, close on Escape and give it back;
-// with reduced motion asked for they appear and go without sliding or fading; on a phone on its
-// side the sign-up form scrolls to its title; on a touch tablet (820px) every control is a
-// finger's size too, and with a mouse at that width as compact as before.
+// with reduced motion asked for they appear and go without sliding or fading; an answer's [n]
+// citations have finger-sized hit areas that reach no other citation; on a phone on its side the
+// sign-up form scrolls to its title; on a touch tablet (820px) every control is a finger's size
+// too, and with a mouse at that width as compact as before.
 //
 // Env: see harness.mjs. Prints {ok, steps, user, sessionId, problems}; run by tests/e2e/test_phone.py.
 import { PASSWORD, PHONE, TAG, STEP_MS, WEB_URL, final, journey, login, result, shot, sideways, step, tid, signUp } from './harness.mjs'
@@ -157,6 +158,32 @@ async function modalMotion(page) {
   await page.keyboard.press('Escape')
   await page.locator('.el-message-box').waitFor({ state: 'hidden', timeout: STEP_MS })
   return { drawer, box: await page.evaluate(() => window.motion) }
+}
+
+/** For each [n] citation of `turn`: whether every point of the 40px square round its middle is it,
+ *  and whether its hit area covers any point of another citation's badge. */
+async function citationHitAreas(turn) {
+  return turn.evaluate((answer) => {
+    const cites = [...answer.querySelectorAll('a.citation')]
+    const hits = (cite, x, y) => {
+      const el = document.elementFromPoint(x, y)
+      return el === cite || cite.contains(el)
+    }
+    return cites.map((cite) => {
+      cite.scrollIntoView({ block: 'center' })
+      const box = cite.getBoundingClientRect()
+      const [cx, cy] = [box.left + box.width / 2, box.top + box.height / 2]
+      let square = true
+      for (let dx = -20; dx <= 20; dx += 4) for (let dy = -20; dy <= 20; dy += 4) square &&= hits(cite, cx + dx, cy + dy)
+      let others = false
+      for (const other of cites) {
+        if (other === cite) continue
+        const r = other.getBoundingClientRect()
+        for (let x = r.left + 1; x < r.right - 1; x += 2) for (let y = r.top + 1; y < r.bottom - 1; y += 2) others ||= hits(cite, x, y)
+      }
+      return { size: [Math.round(box.width), Math.round(box.height)], square, others }
+    })
+  })
 }
 
 await journey(async ({ newPage }) => {
@@ -402,6 +429,14 @@ await journey(async ({ newPage }) => {
     await turn.locator(tid('sources')).scrollIntoViewIfNeeded()
     await shot(page, '07-sources')
     return { links: await turn.locator(`${tid('sources')} a`).count(), small: await smallControls(page, '[data-testid="sources"]') }
+  })
+
+  await step("an answer's [n] citations are finger-sized on a phone and reach no other citation", async () => {
+    const turn = page.locator(tid('turn')).nth(3)
+    const areas = await citationHitAreas(turn)
+    await turn.locator('a.citation').first().scrollIntoViewIfNeeded()
+    await shot(page, '07b-citations')
+    return { areas }
   })
 
   await step('signed out, the links between log in, sign up and the forgotten password are finger-sized', async () => {
