@@ -202,3 +202,17 @@ def test_on_a_phone_on_its_side_the_sign_up_form_scrolls_to_its_title(phone: dic
 
 def test_no_page_errors(phone: dict[str, Any]) -> None:
     no_page_errors(phone)
+
+
+def test_on_a_360px_phone_everything_fits_and_is_finger_sized(phone: dict[str, Any]) -> None:
+    """360x740, the narrowest phone in common use, in Chinese and in English: in the chat, history,
+    roles, profile, usage and keys views, with a question's edit form, the chats drawer, the share
+    sheet, a confirmation box and a new key open, and on the signed-out log in, sign up and reset
+    forms, no control is under 40px either way (44 as designed) and nothing reaches past the
+    screen's edge."""
+    found = passed(
+        phone,
+        "on a 360px phone every view, what opens in it and the signed-out forms fit the screen,"
+        " each control finger-sized (zh, en)",
+    )["detail"]
+    assert found == {}

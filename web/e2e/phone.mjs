@@ -50,40 +50,42 @@ async function smallControls(page, within = 'body') {
 }
 
 /** What shows only on a tap in a view (the edit form, the drawer, a confirmation box, a new key),
- *  opened, measured like the rest, and closed again. */
+ *  opened, measured like the rest (`measure(page, within)`, smallControls unless said), and closed again. */
 const OPENED = {
-  chat: async (page) => {
+  chat: async (page, measure = smallControls) => {
     await page.locator(tid('edit-question')).first().click()
-    const edit = await smallControls(page, '[data-testid="turn"]')
+    const edit = await measure(page, '[data-testid="turn"]')
     await page.locator(tid('edit-text')).press('Escape')
     await page.locator(tid('open-sessions')).click()
     await page.locator(`.el-drawer ${tid('session-row')}`).first().waitFor({ state: 'visible', timeout: STEP_MS })
-    const drawer = await smallControls(page, '.el-drawer')
+    // Measured where it comes to rest, not while it slides in.
+    await page.waitForFunction(() => !document.querySelector('.el-drawer-fade-enter-active'), null, { timeout: STEP_MS })
+    const drawer = await measure(page, '.el-drawer')
     await page.locator('.el-drawer__close-btn').click()
     await page.locator('.el-drawer').waitFor({ state: 'hidden', timeout: STEP_MS })
     await page.locator(tid('share-open')).click()
     await page.locator(tid('share-create')).waitFor({ timeout: STEP_MS })
     await page.locator(`${tid('share-dialog')} ${tid('state-loading')}`).waitFor({ state: 'detached', timeout: STEP_MS })
-    const share = await smallControls(page, '[data-testid="share-dialog"]')
+    const share = await measure(page, '[data-testid="share-dialog"]')
     await page.locator(`${tid('share-dialog')} [role="dialog"] button[aria-label]`).first().click()
     await page.locator(tid('share-dialog')).waitFor({ state: 'detached', timeout: STEP_MS })
     return [...edit, ...drawer, ...share]
   },
-  history: async (page) => {
+  history: async (page, measure = smallControls) => {
     await page.locator(tid('history-delete')).first().click()
     await page.locator('.el-message-box').waitFor({ timeout: STEP_MS })
-    const box = await smallControls(page, '.el-message-box')
+    const box = await measure(page, '.el-message-box')
     await page.locator('.el-message-box__btns .el-button').first().click()
     await page.locator('.el-message-box').waitFor({ state: 'hidden', timeout: STEP_MS })
     return box
   },
-  keys: async (page) => {
+  keys: async (page, measure = smallControls) => {
     if ((await page.locator(tid('key-row')).count()) === 0) {
       await page.locator(tid('key-name')).fill('phone key')
       await page.locator(tid('key-create')).click()
       await page.locator(tid('key-fresh')).waitFor({ timeout: STEP_MS })
     }
-    return smallControls(page)
+    return measure(page, 'body')
   },
 }
 
@@ -474,5 +476,42 @@ await journey(async ({ newPage }) => {
     await shot(side, '06-register-landscape')
     await side.context().close()
     return reach
+  })
+
+  await step('on a 360px phone every view, what opens in it and the signed-out forms fit the screen, each control finger-sized (zh, en)', async () => {
+    // The narrowest phone in common use: no control under 40px and nothing past the screen's edge
+    // (sideways), with what opens on a tap open, in both languages; signed out, the three forms.
+    const NARROW = { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true }
+    const measure = async (page, within) => [
+      ...(await smallControls(page, within)),
+      ...(await sideways(page)).map((o) => `${o.box} past the edge by ${o.by}`),
+    ]
+    const found = {}
+    const narrow = await newPage('phone-360', NARROW)
+    await login(narrow, { email: result.user.email, password: PASSWORD })
+    for (const language of ['zh', 'en']) {
+      if (language === 'en') await narrow.locator(tid('lang-toggle')).click()
+      for (const [name, path, ready] of VIEWS) {
+        await narrow.goto(`${WEB_URL}${path()}`)
+        await narrow.locator(ready).first().waitFor({ timeout: STEP_MS })
+        const seen = [...(await measure(narrow, 'body')), ...((await OPENED[name]?.(narrow, measure)) ?? [])]
+        if (seen.length) found[`${name} (${language})`] = [...new Set(seen)]
+        await shot(narrow, `09-360-${name}-${language}`)
+      }
+    }
+    await narrow.context().close()
+    for (const language of ['zh', 'en']) {
+      const out = await newPage(`signed-out-360-${language}`, NARROW)
+      for (const path of ['/login', '/register', '/forgot']) {
+        await out.goto(`${WEB_URL}${path}`)
+        await out.locator(tid('submit')).waitFor({ timeout: STEP_MS })
+        if (language === 'en' && path === '/login') await out.locator(tid('lang-toggle')).click()
+        const seen = await measure(out, 'body')
+        if (seen.length) found[`${path} (${language})`] = [...new Set(seen)]
+        await shot(out, `09-360${path.replace('/', '-')}-${language}`)
+      }
+      await out.context().close()
+    }
+    return found
   })
 })
