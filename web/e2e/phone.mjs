@@ -142,7 +142,7 @@ async function watchMotion(page) {
   })
 }
 
-/** How long (ms) the chats drawer and then a confirmation box move as they open and close. */
+/** How long (ms) the chats drawer and a confirmation box move as they open and close, and a message as it shows. */
 async function modalMotion(page) {
   await page.goto(`${WEB_URL}/?s=${result.sessionId}`)
   await page.locator(tid('turn')).first().waitFor({ timeout: STEP_MS })
@@ -159,7 +159,14 @@ async function modalMotion(page) {
   await page.locator('.el-message-box').waitFor({ timeout: STEP_MS })
   await page.keyboard.press('Escape')
   await page.locator('.el-message-box').waitFor({ state: 'hidden', timeout: STEP_MS })
-  return { drawer, box: await page.evaluate(() => window.motion) }
+  const box = await page.evaluate(() => window.motion)
+  // A message ("saved", the profile saved as it was).
+  await page.goto(`${WEB_URL}/profile`)
+  await page.locator(tid('profile-save')).waitFor({ timeout: STEP_MS })
+  await watchMotion(page)
+  await page.locator(tid('profile-save')).click()
+  await page.locator('.el-message').waitFor({ timeout: STEP_MS })
+  return { drawer, box, message: await page.evaluate(() => window.motion) }
 }
 
 /** For each [n] citation of `turn`: whether every point of the 40px square round its middle is it,
@@ -395,7 +402,7 @@ await journey(async ({ newPage }) => {
   })
 
   await step('with reduced motion asked for, the chats drawer and a confirmation box appear and go without moving', async () => {
-    // The same drawer and box as the system asks (they slide and fade: the check sees motion), then
+    // The same drawer, box and message as the system asks (they slide and fade: the check sees motion), then
     // in a browser whose user asked for less motion (prefers-reduced-motion: reduce).
     const moving = await modalMotion(page)
     const calm = await newPage('calm', { ...PHONE, reducedMotion: 'reduce' })
