@@ -218,3 +218,15 @@ def test_on_a_360px_phone_everything_fits_and_is_finger_sized(phone: dict[str, A
         " each control finger-sized (zh, en)",
     )["detail"]
     assert found == {}
+
+
+def test_on_a_phone_on_its_side_the_headers_links_keep_their_words_whole(phone: dict[str, Any]) -> None:
+    """From 640px wide the app header holds the views' links (no tab bar): on a touch screen 640, 740
+    and 844px wide (phones on their side), in Chinese and in English, every link and button of the
+    header keeps its words on one line (no taller than 45px), none is under 40px, and nothing reaches
+    past the screen's edge. At 740px the Chinese links broke inside their words (聊/天, 个人中/心,
+    API 密/钥), the header's links 60px tall."""
+    found = passed(
+        phone, "on a phone on its side (640 to 844px wide) the header's links keep their words on one line (zh, en)"
+    )["detail"]
+    assert found == {}

@@ -6,8 +6,10 @@
 // sight; the chats drawer and a confirmation box take the focus, close on Escape and give it back;
 // with reduced motion asked for they appear and go without sliding or fading; an answer's [n]
 // citations have finger-sized hit areas that reach no other citation; on a phone on its side the
-// sign-up form scrolls to its title; on a touch tablet (820px) every control is a finger's size
-// too, and with a mouse at that width as compact as before.
+// sign-up form scrolls to its title and the header's links keep their words whole and in sight;
+// on a touch tablet (820px) every control is a finger's size too, and with a mouse at that width
+// as compact as before; on a 360px phone every view, what opens in it and the signed-out forms fit
+// with every control finger-sized.
 //
 // Env: see harness.mjs. Prints {ok, steps, user, sessionId, problems}; run by tests/e2e/test_phone.py.
 import { PASSWORD, PHONE, TAG, STEP_MS, WEB_URL, final, journey, login, result, shot, sideways, step, tid, signUp } from './harness.mjs'
@@ -518,6 +520,32 @@ await journey(async ({ newPage }) => {
         await shot(out, `09-360${path.replace('/', '-')}-${language}`)
       }
       await out.context().close()
+    }
+    return found
+  })
+
+  await step("on a phone on its side (640 to 844px wide) the header's links keep their words on one line (zh, en)", async () => {
+    // From 640px the header shows the views' links (the tab bar is gone): with a finger's hit areas
+    // on a phone on its side they must still fit beside the logo, each word whole.
+    const found = {}
+    for (const [w, h] of [[640, 360], [740, 360], [844, 390]]) {
+      const side = await newPage(`side-${w}`, { viewport: { width: w, height: h }, isMobile: true, hasTouch: true })
+      await login(side, { email: result.user.email, password: PASSWORD })
+      for (const language of ['zh', 'en']) {
+        if (language === 'en') await side.locator(tid('lang-toggle')).click()
+        await side.goto(`${WEB_URL}/?s=${result.sessionId}`)
+        await side.locator(tid('turn')).first().waitFor({ timeout: STEP_MS })
+        const wrapped = await side.locator('header a, header button').evaluateAll((items) =>
+          items.filter((el) => el.getBoundingClientRect().height > 45).map((el) => el.dataset.testid ?? el.textContent.trim()),
+        )
+        const over = (await sideways(side)).map((o) => `${o.box} past the edge by ${o.by}`)
+        // All of the links in sight: the row of links does not have to be scrolled to reach one.
+        if (await side.locator(tid('nav')).evaluate((nav) => nav.scrollWidth > nav.clientWidth + 1)) over.push('nav scrolls')
+        const small = await smallControls(side, 'header')
+        if (wrapped.length || over.length || small.length) found[`${w}x${h} ${language}`] = { wrapped, over, small }
+        await shot(side, `10-side-${w}-${language}`)
+      }
+      await side.context().close()
     }
     return found
   })
