@@ -150,7 +150,8 @@ class Worker:
         self._tasks[name] = asyncio.create_task(coroutine, name=f"worker-{name}")
 
     async def listening(self) -> None:
-        """Until the realtime subscription is joined (tests and benchmarks wait for it)."""
+        """Until the realtime subscription hears changes: joined and "Subscribed to PostgreSQL" (tests
+        and benchmarks wait for it)."""
         assert self._listener is not None
         await self._listener.subscribed.wait()
 

@@ -21,7 +21,13 @@ channel (token expired) or erroring it (its change stream lost) is reported as s
 unanswered join as TIMED_OUT. Any state but SUBSCRIBED ends the attempt: warned of once, the
 socket closed, a new attempt after a bounded exponential backoff
 (WORKER_REALTIME_RETRY_BASE doubling to WORKER_REALTIME_RETRY_CAP, reset by a join), forever.
-The `worker_listening` gauge is 1 exactly while joined.
+
+Joined means heard: Realtime answers a join before it stores the join's postgres_changes bindings
+(after their checks), then says so in a `system` message ("Subscribed to PostgreSQL", extension
+postgres_changes) or sends a `system` error, which realtime-py reports as CHANNEL_ERROR (a failed
+join, as above). A change written in between reaches no one, so the attempt counts as joined (the
+`worker_listening` gauge 1, a join counted, its presence tracked, a sweep kicked) only once both
+the reply and that message came.
 
 The channel is private: Realtime authorizes its join by RLS on `realtime.messages`, which the
 worker's service_role bypasses and no policy grants anyone else. Its presence is how workers count
@@ -45,6 +51,7 @@ from typing import Any
 
 from realtime import AsyncRealtimeClient, RealtimeSubscribeStates
 from realtime import RealtimePostgresChangesListenEvent as Change
+from realtime.message import SuccessSystemPayload
 from realtime.types import RealtimeChannelConfig, RealtimeChannelOptions, RealtimeChannelPresenceConfig
 
 from worker.dispatch import Dispatcher
@@ -123,21 +130,36 @@ class Listener:
             if self._stopping or attempt.over.is_set():  # a stop's leave, or an attempt given up
                 return
             if state == RealtimeSubscribeStates.SUBSCRIBED:
-                log.info("listening for new questions")
-                attempt.joined = True
-                self._joined(True)
-                self._tracking = asyncio.ensure_future(channel.track({"worker": self._worker_id}))
-                self._tracking.add_done_callback(_tracked)
-                self._sweeper.kick()
+                attempt.replied = True
+                listening()
                 return
             log.warning("realtime subscription %s", state.value, extra={"error": repr(error) if error else None})
             self._joined(False)
             attempt.over.set()
 
+        def on_system(payload: SuccessSystemPayload) -> None:
+            # realtime-py hands over only `ok` system messages here (an error is CHANNEL_ERROR);
+            # Realtime also sends ok ones of its own ("system": a requested disconnect).
+            if payload.extension == "postgres_changes" and not (self._stopping or attempt.over.is_set()):
+                attempt.stored = True
+                listening()
+
+        def listening() -> None:
+            """Once the join was answered and its bindings stored, the first time in the attempt."""
+            if attempt.joined or not (attempt.replied and attempt.stored):
+                return
+            log.info("listening for new questions")
+            attempt.joined = True
+            self._joined(True)
+            self._tracking = asyncio.ensure_future(channel.track({"worker": self._worker_id}))
+            self._tracking.add_done_callback(_tracked)
+            self._sweeper.kick()
+
         presence = RealtimeChannelPresenceConfig(key=self._worker_id, enabled=True)
         config = RealtimeChannelConfig(broadcast={"ack": False, "self": False}, presence=presence, private=True)
         channel = client.channel(CHANNEL, RealtimeChannelOptions(config=config))
         channel.on_presence_sync(lambda: self._count_peers(channel.presence_state()))
+        channel.on_system(on_system)
         channel.on_postgres_changes(
             Change.Insert,
             self._inserted,
@@ -220,9 +242,12 @@ def _tracked(task: asyncio.Task[None]) -> None:
 
 @dataclass
 class _Attempt:
-    """One socket's try at the subscription: whether it joined, and whether it is over (lost,
-    failed or abandoned: its client's reports are no longer about the subscription)."""
+    """One socket's try at the subscription: whether its join was answered (`replied`), its
+    bindings stored ("Subscribed to PostgreSQL": `stored`), both (`joined`), and whether it is over
+    (lost, failed or abandoned: its client's reports are no longer about the subscription)."""
 
+    replied: bool = False
+    stored: bool = False
     joined: bool = False
     over: asyncio.Event = field(default_factory=asyncio.Event)
 
