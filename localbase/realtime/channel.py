@@ -1,8 +1,10 @@
 """Joining a topic on one socket: join, leave, token refresh and expiry (spec 4.3, 4.7).
 
 Join order: the socket's channel limit (max_channels_per_client, checked before the token as
-Realtime does), verify the token, authorize a private read, register, reply with the bindings as
-sent plus their ids, then presence_state and the "Subscribed to PostgreSQL" system message.
+Realtime does), verify the token, authorize a private read, register (broadcast and presence; no
+postgres_changes binding yet), reply with the bindings as sent plus their ids, presence_state, then
+the bindings' check against their tables: only bindings that pass are matched from then on, with
+the "Subscribed to PostgreSQL" system message (as Realtime stores a subscription only once checked).
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ async def join(service: Realtime, conn: Connection, frame: protocol.Frame) -> No
         channel.requested.append(binding)
     if failed is not None and problem is not None:
         channel.unparsed = (failed, problem)
-    channel.bindings = [] if channel.unparsed else list(channel.requested)
+    channel.bindings = []  # none matches a change until the tables have passed them (below)
     conn.channels[frame.topic] = channel
     service.hub.add(channel)
     service.watch_expiry(channel)
@@ -71,9 +73,11 @@ async def join(service: Realtime, conn: Connection, frame: protocol.Frame) -> No
         await service.presence.send_state(channel)
     if channel.requested:
         failed, problem = await _refusal(service, channel, channel.role)
-        if failed is not None:
+        if conn.channels.get(frame.topic) is not channel:
+            return  # left, rejoined or closed while its bindings were checked
+        if failed is None:
             service.hub.remove(channel)
-            channel.bindings = []
+            channel.bindings = list(channel.requested)
             service.hub.add(channel)
         await channel.connection.deliver(_verdict(channel, failed, problem))
 

@@ -69,10 +69,12 @@ async def test_every_message_the_gateway_sends_parses_as_realtime_py_parses_it(
         )
         channel.on_broadcast("ping", pings.append)
         channel.on_presence_sync(lambda: None)
+        stored: list[Any] = []
+        channel.on_system(stored.append)
         await channel.subscribe(lambda state, _error: states.append(state))
 
-        async def joined() -> bool:
-            return RealtimeSubscribeStates.SUBSCRIBED in states
+        async def joined() -> bool:  # and its binding stored: it matches changes from then on
+            return RealtimeSubscribeStates.SUBSCRIBED in states and bool(stored)
 
         await until(joined)
         await channel.track({"who": "parse-test"})

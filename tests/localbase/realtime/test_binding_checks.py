@@ -241,3 +241,40 @@ async def _published_states(
         if "Please check Realtime is enabled" not in states[-1][1]:
             return states
     raise AssertionError(f"{table} was never published to the gateway")
+
+
+async def test_a_binding_matches_no_change_before_its_check_has_passed(
+    gated: None, pg: asyncpg.Connection, alice: RealtimeUser, realtime_client: Callable[..., AsyncRealtimeClient]
+) -> None:
+    # The gateway registered a join's bindings, then checked them against their tables, so a change
+    # written while the check ran reached a binding about to be refused (here one filtering on a
+    # column its subscriber may not read). Realtime matches a subscription once it is stored, and it
+    # is stored only if it passes.
+    client = realtime_client(alice.access_token)
+    control: list[Any] = []
+    subscribed = await _published_states(client, "gated-control", "rt_gated", control.append, filter="shown=eq.y")
+    assert subscribed == [("SUBSCRIBED", "None")], subscribed
+    heard: list[Any] = []
+    states: list[tuple[str, str]] = []
+    await pg.execute("select pg_advisory_lock(4242)")
+    try:
+        channel = client.channel("gated-refused")
+        channel.on_postgres_changes(
+            Change.Insert, heard.append, table="rt_gated", schema="public", filter="gate=in.(wait,x),secret=eq.s"
+        )
+        await channel.subscribe(_recorder(states))
+        waiting = "select exists (select 1 from pg_locks where locktype = 'advisory' and objid = 4242 and not granted)"
+        for _ in range(1000):
+            if await pg.fetchval(waiting):
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the join's check never reached the gate")
+        await pg.execute("insert into public.rt_gated values (1, 'x', 's', 'y')")
+        await eventually(lambda: bool(control), what="the change, fanned out to the socket's bindings")
+    finally:
+        await pg.execute("select pg_advisory_unlock(4242)")
+    await eventually(lambda: len(states) > 1, what="the refused binding's error")
+    assert states[1][0] == "CHANNEL_ERROR"
+    assert "invalid column for filter secret" in states[1][1]
+    assert heard == []
