@@ -25,7 +25,7 @@ _BROADCAST_ONLY = frozenset({"broadcast"})
 
 async def join(service: Realtime, conn: Connection, frame: protocol.Frame) -> None:
     payload = frame.payload if isinstance(frame.payload, dict) else {}
-    config = payload.get("config") or {}
+    config = payload.get("config")
     if frame.topic in conn.channels:
         await close(service, conn.channels[frame.topic], notify=False)
     if frame.topic == "realtime:" or not frame.topic.startswith("realtime:"):
@@ -35,6 +35,7 @@ async def join(service: Realtime, conn: Connection, frame: protocol.Frame) -> No
     if malformed is not None:
         await conn.reply(frame, "error", {"reason": f"Invalid join payload: {malformed}"})
         return
+    config = _with_defaults(config)
     if len(conn.channels) >= service.max_channels_per_client:
         await conn.reply(frame, "error", {"reason": "ChannelRateLimitReached: Too many channels"})
         return
@@ -50,7 +51,7 @@ async def join(service: Realtime, conn: Connection, frame: protocol.Frame) -> No
             reason = f"Unauthorized: You do not have permissions to read from this Channel topic: {channel.name}"
             await conn.reply(frame, "error", {"reason": reason})
             return
-    specs = [s for s in config.get("postgres_changes") or [] if isinstance(s, dict)]
+    specs: list[dict[str, Any]] = config["postgres_changes"]
     failed: Binding | None = None
     problem: str | None = None
     budget = PatternBudget()  # what this join's patterns may cost to compile, all together
@@ -94,23 +95,32 @@ def _unparsed(spec: dict[str, Any]) -> Binding:
     return parse_binding({"event": "*", "schema": spec.get("schema"), "table": spec.get("table")})
 
 
-_CONFIG_PARTS = (
-    ("broadcast", dict, "an object"),
-    ("presence", dict, "an object"),
-    ("postgres_changes", list, "an array"),
-)
-
-
 def _malformed(config: Any) -> str | None:
-    """What in a join's `config` is not the JSON type the clients send (absent or empty parts are
-    defaults), or None."""
+    """What in a join's `config` fails Realtime's join, or None. Realtime reads the config and its
+    broadcast from the raw payload (its replication_ready opt-in), so either, present and not a map,
+    raises there; so does a postgres_changes entry that is not a map (null ones it drops)."""
+    if config is None:
+        return None
     if not isinstance(config, dict):
         return "config must be an object"
-    for name, kind, described in _CONFIG_PARTS:
-        part = config.get(name)
-        if part and not isinstance(part, kind):
-            return f"config.{name} must be {described}"
+    if config.get("broadcast") is not None and not isinstance(config["broadcast"], dict):
+        return "config.broadcast must be an object"
+    changes = config.get("postgres_changes")
+    if isinstance(changes, list) and any(not isinstance(c, dict) for c in changes if c is not None):
+        return "config.postgres_changes must be an array of objects"
     return None
+
+
+def _with_defaults(config: dict[str, Any] | None) -> dict[str, Any]:
+    """The config as Realtime joins with it once validated (Join.validate logs what it cannot read
+    and takes its default): presence that is not a map is presence off, postgres_changes that is
+    not an array no binding; booleans are read by `flag`."""
+    config = dict(config or {})
+    if not isinstance(config.get("presence"), dict):
+        config["presence"] = {}
+    changes = config.get("postgres_changes")
+    config["postgres_changes"] = [c for c in changes if c is not None] if isinstance(changes, list) else []
+    return config
 
 
 def _claims(service: Realtime, conn: Connection, payload: dict[str, Any]) -> dict[str, Any]:

@@ -45,15 +45,19 @@ async def test_v2_array_frames_and_binary_broadcast(stack: LocalStack) -> None:
 
 
 async def test_a_join_whose_config_is_malformed_is_refused_and_the_socket_serves_on(stack: LocalStack) -> None:
-    # Once an exception in the gateway that closed the socket with 1011 (found by `make fuzz`).
+    # Once an exception in the gateway that closed the socket with 1011 (found by `make fuzz`). What
+    # Realtime reads straight from the join's payload fails its join: a config, or its broadcast
+    # (where it looks for replication_ready), that is not a map; a postgres_changes entry that is not
+    # one (null entries it drops).
     url = f"{ws_url(stack.url)}/websocket?apikey={stack.anon_key}&vsn=2.0.0"
     async with websockets.connect(url) as ws:
         for ref, (config, reason) in enumerate(
             (
                 ("on", "config must be an object"),
-                ({"presence": "x"}, "config.presence must be an object"),
+                (False, "config must be an object"),
                 ({"broadcast": [True]}, "config.broadcast must be an object"),
-                ({"postgres_changes": {"table": "*"}}, "config.postgres_changes must be an array"),
+                ({"broadcast": False}, "config.broadcast must be an object"),
+                ({"postgres_changes": [None, 1]}, "config.postgres_changes must be an array of objects"),
             )
         ):
             await ws.send(json.dumps([str(ref), str(ref), "realtime:odd-room", "phx_join", {"config": config}]))
@@ -61,9 +65,34 @@ async def test_a_join_whose_config_is_malformed_is_refused_and_the_socket_serves
             assert reply[3:] == [
                 "phx_reply",
                 {"status": "error", "response": {"reason": f"Invalid join payload: {reason}"}},
-            ]
+            ], config
         await ws.send(json.dumps(["9", "9", "realtime:odd-room", "phx_join", {"config": {"presence": {}}}]))
         assert json.loads(await ws.recv())[4]["status"] == "ok"
+
+
+async def test_a_join_whose_config_parts_are_of_other_types_is_taken_with_their_defaults(stack: LocalStack) -> None:
+    # Realtime validates a join's config (Join.validate), logs what it cannot read and joins with
+    # the defaults for it: presence that is not a map is presence off, postgres_changes that is not
+    # an array no binding (its bindings come from the raw payload's list, or none). The gateway
+    # refused both as an "Invalid join payload".
+    url = f"{ws_url(stack.url)}/websocket?apikey={stack.anon_key}&vsn=2.0.0"
+    async with websockets.connect(url) as ws:
+        for ref, config in enumerate(
+            (
+                {"presence": "x"},
+                {"presence": [{"enabled": True}], "broadcast": {"self": "yes"}, "private": "no"},
+                {"postgres_changes": {"event": "*", "schema": "public", "table": "chat_messages"}},
+                {"postgres_changes": "*"},
+                {"postgres_changes": [None]},
+                None,
+            )
+        ):
+            await ws.send(json.dumps([str(ref), str(ref), f"realtime:odd-{ref}", "phx_join", {"config": config}]))
+            reply = json.loads(await ws.recv())
+            assert reply[3:] == ["phx_reply", {"status": "ok", "response": {"postgres_changes": []}}], config
+        # Nothing else was sent: no presence_state (presence is off), no system message (no binding).
+        await ws.send(json.dumps([None, "h", "phoenix", "heartbeat", {}]))
+        assert json.loads(await ws.recv())[1:4] == ["h", "phoenix", "phx_reply"]
 
 
 async def _reply(ws: websockets.ClientConnection, ref: str) -> list[Any]:
