@@ -27,7 +27,9 @@ Joined means heard: Realtime answers a join before it stores the join's postgres
 postgres_changes) or sends a `system` error, which realtime-py reports as CHANNEL_ERROR (a failed
 join, as above). A change written in between reaches no one, so the attempt counts as joined (the
 `worker_listening` gauge 1, a join counted, its presence tracked, a sweep kicked) only once both
-the reply and that message came.
+the reply and that message came. Realtime stores the bindings again, silently, after its change
+stream for the project went down, and says "Subscribed to PostgreSQL" again: what was written in
+between reached no one, so that message kicks a sweep too.
 
 The channel is private: Realtime authorizes its join by RLS on `realtime.messages`, which the
 worker's service_role bypasses and no policy grants anyone else. Its presence is how workers count
@@ -140,9 +142,14 @@ class Listener:
         def on_system(payload: SuccessSystemPayload) -> None:
             # realtime-py hands over only `ok` system messages here (an error is CHANNEL_ERROR);
             # Realtime also sends ok ones of its own ("system": a requested disconnect).
-            if payload.extension == "postgres_changes" and not (self._stopping or attempt.over.is_set()):
-                attempt.stored = True
-                listening()
+            if payload.extension != "postgres_changes" or self._stopping or attempt.over.is_set():
+                return
+            if attempt.joined:  # stored again after Realtime's change stream was down: a gap
+                log.info("realtime subscribed again; sweeping for what it missed")
+                self._sweeper.kick()
+                return
+            attempt.stored = True
+            listening()
 
         def listening() -> None:
             """Once the join was answered and its bindings stored, the first time in the attempt."""

@@ -44,6 +44,8 @@ class SubscriptionRelay:
         self.refuse = 0
         self.held: list[tuple[ServerConnection, str]] = []
         self.dropped = 0
+        self.deaf = False  # drop the changes sent to the channel, as while Realtime's CDC is down
+        self.subscribed: list[tuple[ServerConnection, str]] = []  # "Subscribed to PostgreSQL" as sent
         self._server: Server | None = None
 
     async def start(self) -> str:
@@ -63,6 +65,12 @@ class SubscriptionRelay:
         for client, message in held:
             with contextlib.suppress(Exception):
                 await client.send(message)
+
+    async def subscribed_again(self) -> None:
+        """Send the last "Subscribed to PostgreSQL" again, as Realtime does once it has stored the
+        bindings again after its change stream for the project went down (`postgres_cdc_rls_down`)."""
+        client, message = self.subscribed[-1]
+        await client.send(message)
 
     async def _relay(self, client: ServerConnection) -> None:
         assert client.request is not None
@@ -100,7 +108,9 @@ class SubscriptionRelay:
             if self.holding:
                 self.held.append((client, message))
                 return None
-        if frame.get("event") == "postgres_changes" and self.holding:
+            if payload.get("status") == "ok":
+                self.subscribed.append((client, message))
+        if frame.get("event") == "postgres_changes" and (self.holding or self.deaf):
             self.dropped += 1
             return None
         return message
@@ -197,3 +207,25 @@ async def test_a_refused_subscription_is_a_failed_join_warned_of_and_tried_again
     question = await ask(pg, owner)
     assert (await final_answer(pg, question))["status"] == "completed"
     assert sample(worker, "worker_offers_total", source="realtime") == 1
+
+
+async def test_a_subscription_stored_again_sweeps_for_what_its_gap_missed(
+    pg: asyncpg.Connection, owner: Owner, relayed: Relayed
+) -> None:
+    # Realtime stores a channel's bindings again after its change stream went down, silently but
+    # for a second "Subscribed to PostgreSQL": what was written in between reached no one. The
+    # worker ignored that message, so such a question waited for the next periodic sweep.
+    worker = await relayed.start(sweep_interval=3600.0)
+    await asyncio.wait_for(worker.listening(), 15)
+    relayed.relay.deaf = True
+    question = await ask(pg, owner, "asked while Realtime's change stream was down")
+
+    async def unheard() -> bool:
+        return relayed.relay.dropped > 0
+
+    await until(unheard, 10)
+    relayed.relay.deaf = False
+    await relayed.relay.subscribed_again()
+    assert (await final_answer(pg, question))["status"] == "completed"
+    assert sample(worker, "worker_offers_total", source="realtime") == 0
+    assert sample(worker, "worker_realtime_joins_total") == 1, "the same subscription, not a new join"
