@@ -4,7 +4,9 @@ Join order: the socket's channel limit (max_channels_per_client, checked before 
 Realtime does), verify the token, authorize a private read, register (broadcast and presence; no
 postgres_changes binding yet), reply with the bindings as sent plus their ids, presence_state, then
 the bindings' check against their tables: only bindings that pass are matched from then on, with
-the "Subscribed to PostgreSQL" system message (as Realtime stores a subscription only once checked).
+the "Subscribed to PostgreSQL" system message (as Realtime stores a subscription only once checked),
+then, for a join that asked for it (`broadcast.replication_ready`), "Replication connection
+established".
 """
 
 from __future__ import annotations
@@ -81,6 +83,16 @@ async def join(service: Realtime, conn: Connection, frame: protocol.Frame) -> No
             channel.bindings = list(channel.requested)
             service.hub.add(channel)
         await channel.connection.deliver(_verdict(channel, failed, problem))
+    if _replication_ready_asked(config):
+        # The gateway's change stream (its LISTEN connection) is up from its start and comes back by
+        # itself after a loss, which its subscribers are told of (`_change_gap`): ready at once.
+        await conn.deliver(channel.system("ok", "Replication connection established"))
+
+
+def _replication_ready_asked(config: dict[str, Any]) -> bool:
+    """`broadcast.replication_ready`, read raw as Realtime reads it: any value but null and false."""
+    value = (config.get("broadcast") or {}).get("replication_ready")
+    return value is not None and value is not False
 
 
 def _asked(channel: Channel) -> frozenset[str]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
+from realtime import AsyncRealtimeClient
 from realtime import RealtimePostgresChangesListenEvent as Change
 from supabase import acreate_client
 
-from tests.conftest import LocalStack
+from tests.conftest import LocalStack, channel_options
 from tests.localbase.realtime.conftest import RealtimeUser, eventually, new_session, subscribed
 
 
@@ -153,3 +155,30 @@ async def test_a_notification_that_is_not_a_change_is_skipped_and_the_stream_goe
         assert got[0]["data"]["record"]["content"] == "after"
     finally:
         await client.realtime.close()
+
+
+async def test_a_join_opting_in_to_replication_ready_is_told_the_change_stream_is_ready(
+    alice: RealtimeUser, realtime_client: Callable[..., AsyncRealtimeClient]
+) -> None:
+    # realtime-js and realtime-py document `broadcast.replication_ready`: Realtime then sends a
+    # `system` message (extension "system") once its replication connection is ready, after the
+    # bindings' own. The gateway ignored the option, so a client waiting for it waited forever.
+    client = realtime_client(alice.access_token)
+    told: dict[str, list[Any]] = {}
+    # One socket sends in order: anything for the first channel comes before the others' messages.
+    for name, asked in (("ready-not-asked", False), ("ready-bound", True), ("ready-plain", True)):
+        told[name] = []
+        channel = client.channel(name, channel_options(broadcast={"replication_ready": asked}))
+        channel.on_system(told[name].append)
+        if name == "ready-bound":
+            channel.on_postgres_changes(Change.Insert, lambda _: None, table="chat_messages", schema="public")
+        await channel.subscribe()
+    await eventually(lambda: len(told["ready-bound"]) == 2 and bool(told["ready-plain"]), what="the system messages")
+    ready = ("system", "ok", "Replication connection established")
+    assert [(p.extension, p.status, p.message) for p in told["ready-bound"]] == [
+        ("postgres_changes", "ok", "Subscribed to PostgreSQL"),
+        ready,
+    ]
+    assert [(p.extension, p.status, p.message) for p in told["ready-plain"]] == [ready]
+    assert told["ready-plain"][0].channel == "ready-plain"
+    assert told["ready-not-asked"] == []
