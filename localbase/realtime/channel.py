@@ -2,11 +2,11 @@
 
 Join order: the socket's channel limit (max_channels_per_client, checked before the token as
 Realtime does), verify the token, authorize a private read, register (broadcast and presence; no
-postgres_changes binding yet), reply with the bindings as sent plus their ids, presence_state, then
-the bindings' check against their tables: only bindings that pass are matched from then on, with
-the "Subscribed to PostgreSQL" system message (as Realtime stores a subscription only once checked),
-then, for a join that asked for it (`broadcast.replication_ready`), "Replication connection
-established".
+postgres_changes binding yet), reply with the bindings as sent plus their ids, then the bindings'
+check against their tables: only bindings that pass are matched from then on, with the "Subscribed
+to PostgreSQL" system message (as Realtime stores a subscription only once checked), then, for a
+join that asked for it (`broadcast.replication_ready`), "Replication connection established", then
+presence_state: the order in which Realtime's channel handles what its join queued.
 """
 
 from __future__ import annotations
@@ -72,8 +72,6 @@ async def join(service: Realtime, conn: Connection, frame: protocol.Frame) -> No
     service.watch_expiry(channel)
     reply = [{**spec, "id": binding.id} for spec, binding in zip(specs, channel.requested, strict=True)]
     await conn.reply(frame, "ok", {"postgres_changes": reply})
-    if channel.presence_enabled:
-        await service.presence.send_state(channel)
     if channel.requested:
         failed, problem = await _refusal(service, channel, channel.role)
         if conn.channels.get(frame.topic) is not channel:
@@ -87,6 +85,8 @@ async def join(service: Realtime, conn: Connection, frame: protocol.Frame) -> No
         # The gateway's change stream (its LISTEN connection) is up from its start and comes back by
         # itself after a loss, which its subscribers are told of (`_change_gap`): ready at once.
         await conn.deliver(channel.system("ok", "Replication connection established"))
+    if channel.presence_enabled:  # last, as Realtime's channel handles its :sync_presence
+        await service.presence.send_state(channel)
 
 
 def _replication_ready_asked(config: dict[str, Any]) -> bool:

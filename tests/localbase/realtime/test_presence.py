@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Callable
 from typing import Any
 
+import websockets
 from realtime import AsyncRealtimeClient
 
-from tests.conftest import channel_options
-from tests.localbase.realtime.conftest import eventually, subscribed
+from tests.conftest import LocalStack, channel_options
+from tests.localbase.realtime.conftest import eventually, subscribed, ws_url
 
 
 async def test_presence_sync_between_two_clients(realtime_client: Callable[..., AsyncRealtimeClient]) -> None:
@@ -69,3 +72,33 @@ async def test_presence_pushes_are_answered_as_realtime_answers_them(
         {"reason": "Presence track payload must be a map"},
     )
     assert await answer({"event": "wave"}) == ("error", {})
+
+
+async def test_a_join_is_sent_its_system_messages_before_its_presence_state(stack: LocalStack) -> None:
+    # Realtime's join queues "Subscribed to PostgreSQL" (:postgres_subscribe), then "Replication
+    # connection established" (:notify_replication_ready), then the presence state (:sync_presence),
+    # and its channel handles them in that order. The gateway sent the presence state right after
+    # the reply, before the bindings' check.
+    url = f"{ws_url(stack.url)}/websocket?apikey={stack.anon_key}&vsn=1.0.0"
+    binding = {"event": "INSERT", "schema": "public", "table": "chat_messages"}
+    config = {
+        "presence": {"enabled": True, "key": "k"},
+        "broadcast": {"replication_ready": True},
+        "postgres_changes": [binding],
+    }
+    async with websockets.connect(url) as ws:
+        join = {
+            "topic": "realtime:order",
+            "event": "phx_join",
+            "payload": {"config": config},
+            "ref": "1",
+            "join_ref": "1",
+        }
+        await ws.send(json.dumps(join))
+        got = [json.loads(await asyncio.wait_for(ws.recv(), 10)) for _ in range(4)]
+    assert [(m["event"], m["payload"].get("message")) for m in got] == [
+        ("phx_reply", None),
+        ("system", "Subscribed to PostgreSQL"),
+        ("system", "Replication connection established"),
+        ("presence_state", None),
+    ]
