@@ -1,11 +1,12 @@
 """Joining a topic on one socket: join, leave, token refresh and expiry (spec 4.3, 4.7).
 
 Join order: the socket's channel limit (max_channels_per_client, checked before the token as
-Realtime does), verify the token, authorize a private read, register (broadcast and presence; no
-postgres_changes binding yet), reply with the bindings as sent plus their ids, then the bindings'
-check against their tables: only bindings that pass are matched from then on, with the "Subscribed
-to PostgreSQL" system message (as Realtime stores a subscription only once checked), then, for a
-join that asked for it (`broadcast.replication_ready`), "Replication connection established", then
+Realtime does), verify the token, authorize a private read, read the broadcasts a replay asks for
+(replay.py), register (broadcast and presence; no postgres_changes binding yet), reply with the
+bindings as sent plus their ids, send the replayed broadcasts, then the bindings' check against
+their tables: only bindings that pass are matched from then on, with the "Subscribed to
+PostgreSQL" system message (as Realtime stores a subscription only once checked), then, for a join
+that asked for it (`broadcast.replication_ready`), "Replication connection established", then
 presence_state: the order in which Realtime's channel handles what its join queued.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from localbase.realtime import bindcheck, protocol
+from localbase.realtime import bindcheck, protocol, replay
 from localbase.realtime.connection import READS_ALL, Channel, Connection
 from localbase.realtime.filter_text import BindingError
 from localbase.realtime.filters import Binding, PatternBudget, parse_binding
@@ -53,6 +54,13 @@ async def join(service: Realtime, conn: Connection, frame: protocol.Frame) -> No
             reason = f"Unauthorized: You do not have permissions to read from this Channel topic: {channel.name}"
             await conn.reply(frame, "error", {"reason": reason})
             return
+    replayed: list[str] = []
+    if (asked := replay.asked(config)) is not replay.NOT_ASKED:
+        refused = replay.refusal(channel, asked)
+        if refused is not None:
+            await conn.reply(frame, "error", {"reason": refused})
+            return
+        replayed = await replay.stored(service.catalog.pool, channel, asked)
     specs: list[dict[str, Any]] = config["postgres_changes"]
     failed: Binding | None = None
     problem: str | None = None
@@ -72,6 +80,8 @@ async def join(service: Realtime, conn: Connection, frame: protocol.Frame) -> No
     service.watch_expiry(channel)
     reply = [{**spec, "id": binding.id} for spec, binding in zip(specs, channel.requested, strict=True)]
     await conn.reply(frame, "ok", {"postgres_changes": reply})
+    for stored in replayed:
+        await conn.deliver(stored)
     if channel.requested:
         failed, problem = await _refusal(service, channel, channel.role)
         if conn.channels.get(frame.topic) is not channel:

@@ -159,3 +159,24 @@ async def test_another_users_token_on_a_joined_chat_channel_closes_it(
     await eventually(lambda: len(states) > 1, what="the channel's close")
     assert states[1][0].value == "CHANNEL_ERROR"
     assert f"You no longer have permission to read from this Channel topic: {topic}" in states[1][1]
+
+
+async def test_a_join_that_may_read_presence_only_is_refused_a_replay_of_broadcasts(
+    pg: asyncpg.Connection, policies: None, alice: RealtimeUser, realtime_client: Callable[..., AsyncRealtimeClient]
+) -> None:
+    # Realtime checks the broadcast read before replaying (can_replay?): the stored broadcasts
+    # of a topic must not reach a join that may read only its presence.
+    topic = f"lbtest-presence:{uuid.uuid4()}"
+    await pg.execute("select realtime.send('{\"secret\": 1}'::jsonb, 'news', $1, true)", topic)
+    heard: list[Any] = []
+    listener = realtime_client(alice.access_token).channel(
+        topic, _private(presence={"key": "alice"}, broadcast={"replay": {"since": 0}})
+    )
+    listener.on_broadcast("news", heard.append)
+    listener.on_presence_sync(lambda: None)  # presence enabled: the join may stand on presence read
+    states: list[Any] = []
+    await listener.subscribe(lambda state, error: states.append((state.value, str(error))))
+    await eventually(lambda: bool(states), what="the join's reply")
+    assert states[0][0] == "CHANNEL_ERROR", states
+    assert f"Unauthorized: You do not have permissions to read from this Channel topic: {topic}" in states[0][1]
+    assert heard == []
