@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fakescope import answers, features, native, titles, tokens
+from fakescope import answers, features, native, partial, titles, tokens
 from fakescope.options import Knobs
 from fakescope.stats import Stats
 from fakescope.validate import Call
@@ -21,10 +21,16 @@ def reply_for(call: Call, knobs: Knobs, stats: Stats) -> tuple[int, answers.Repl
     if titles.is_title_request(call.roles, call.contents):
         title = list(tokens.pieces(titles.title_for(call.roles, call.contents)))
         return seed, answers.limit(title, call.max_tokens, call.stop)
-    question = call.contents[-1] if call.contents else ""
-    pieces = answers.compose(seed, knobs.answer_tokens, question)
-    pieces = answers.as_json(pieces) if call.json_mode else pieces
+    pieces = _answer(seed, knobs, call)
+    if call.partial:  # the rest of the answer the question gets, if the prefix begins it
+        answer = _answer(answers.seed_of(call.model, call.contents[:-1], call.seed), knobs, call)
+        pieces = partial.continuation(answer, call.contents[-1], pieces)
     return seed, answers.limit(pieces, call.max_tokens, call.stop)
+
+
+def _answer(seed: int, knobs: Knobs, call: Call) -> list[answers.Piece]:
+    pieces = answers.compose(seed, knobs.answer_tokens, call.question)
+    return answers.as_json(pieces) if call.json_mode else pieces
 
 
 def with_extras(
@@ -47,7 +53,7 @@ def with_extras(
     options: dict[str, Any] = raw_options if isinstance(raw_options, dict) else {}
     input_tokens = call.input_tokens
     if search:
-        found = features.sources(call.contents[-1] if call.contents else "")
+        found = features.sources(call.question)
         input_tokens += features.SEARCH_RESULT_TOKENS
         if options.get("enable_citation"):
             cited = features.cite(reply.pieces, len(found), options.get("citation_format"))

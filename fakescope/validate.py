@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.settings import DEFAULT_MODEL_LIMITS, ModelLimits, parse_model_limits
-from fakescope import features, tokens
+from fakescope import features, partial, tokens
 from fakescope.errors import JSON_NOT_ASKED, MODEL_NOT_FOUND, URL_ERROR, ApiError, invalid_parameter, invalid_value
 
 MODELS = parse_model_limits(DEFAULT_MODEL_LIMITS)
@@ -39,6 +39,13 @@ class Call:
     stop: tuple[str, ...]
     seed: int | None
     json_mode: bool = False  # response_format json_object: the answer is one JSON object
+    partial: bool = False  # partial mode: the last message is an assistant's prefix the answer continues
+
+    @property
+    def question(self) -> str:
+        """The message the answer answers: the last, or the one before a prefix to continue."""
+        at = -2 if self.partial and len(self.contents) > 1 else -1
+        return self.contents[at] if self.contents else ""
 
 
 def limits_of(model: str) -> ModelLimits:
@@ -129,6 +136,9 @@ def check(
         contents.append(_text(message.get("content"), parts))
     if "user" not in roles:
         raise Rejected(invalid_parameter("The input messages must contain a user message."))
+    continued, misplaced = partial.requested(messages)
+    if misplaced is not None:
+        raise Rejected(invalid_parameter(misplaced))
     _check_ranges(params, limits)
     response_format = params.get("response_format")  # DashScope's JSON mode wants "json" said in the messages
     json_mode = isinstance(response_format, dict) and response_format.get("type") == "json_object"
@@ -137,6 +147,8 @@ def check(
     if (budget := features.budget_error(model, params)) is not None:
         raise Rejected(invalid_parameter(budget))
     thinking = params.get("enable_thinking") is True or features.thinking_wanted(model, params)
+    if continued and (unsupported := partial.refusal(model, thinking)) is not None:
+        raise Rejected(invalid_parameter(unsupported))
     if thinking and not (stream and incremental):
         raise Rejected(invalid_parameter("The incremental_output parameter must be true when enable_thinking is true."))
     input_tokens = tokens.chat_tokens(contents)
@@ -155,4 +167,5 @@ def check(
         stop=stops,
         seed=int(seed) if seed is not None else None,
         json_mode=json_mode,
+        partial=continued,
     )
