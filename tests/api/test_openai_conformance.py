@@ -202,9 +202,13 @@ async def test_a_last_assistant_message_is_continued_as_qwens_partial_mode(
 ) -> None:
     """OpenAI takes a conversation that ends with the assistant's words (a prefill, a 'continue'
     button) and the model answers after them; it was refused 400. Qwen's partial mode is that: the
-    last message an assistant one with `partial: true`, continued without thinking."""
+    last message an assistant one with `partial: true`, continued without thinking. The fake
+    continues the first words of the question's own answer with the rest of it, so the answer, what
+    /v1 returns and what the worker stores, is the continuation only, streamed or not."""
     question = unique("Write a haiku about tea")
-    prefix = "Steam rises, slowly"
+    full = await sdk.chat.completions.create(model="qwen-plus", messages=[{"role": "user", "content": question}])
+    whole_answer = full.choices[0].message.content or ""
+    prefix, rest = whole_answer[:40], whole_answer[40:]
     asked: list[openai.types.chat.ChatCompletionMessageParam] = [
         {"role": "user", "content": question},
         {"role": "assistant", "content": prefix},
@@ -214,19 +218,30 @@ async def test_a_last_assistant_message_is_continued_as_qwens_partial_mode(
     answer = await sdk.chat.completions.create(
         model="qwen-plus", messages=asked, extra_headers={"X-ChatGalaxy-Session": mine["id"]}
     )
-    assert answer.choices[0].message.content
-    [body] = [b for b in await fake_received(fake.base_url) if question in json.dumps(b.get("input"))]
-    sent = body["input"]["messages"]
+    assert answer.choices[0].message.content == rest
+    streamed = await sdk.chat.completions.create(model="qwen-plus", messages=asked, stream=True)
+    assert "".join([c.choices[0].delta.content or "" async for c in streamed if c.choices]) == rest
+    stored = await pg.fetch(
+        "select a.content from chat_messages a join chat_messages q on q.id = a.reply_to"
+        " where q.content = $1 and q.user_id = $2 order by a.created_at",
+        question,
+        alice.id,
+    )
+    assert [r["content"] for r in stored] == [whole_answer, rest, rest]
+    bodies = [b for b in await fake_received(fake.base_url) if question in json.dumps(b.get("input"))]
+    sent = bodies[1]["input"]["messages"]
     assert sent[-2:] == [
         {"role": "user", "content": question},
         {"role": "assistant", "content": prefix, "partial": True},
     ]
-    assert body["parameters"].get("enable_thinking") is False  # partial mode is non-thinking only
-    stored = await pg.fetchval(
+    assert bodies[1]["parameters"].get("enable_thinking") is False  # partial mode is non-thinking only
+    stored_parameters = await pg.fetch(
         "select c.parameters from question_contexts c join chat_messages m on m.id = c.message_id where m.content = $1",
         question,
     )
-    assert json.loads(stored)["prefix"] == prefix  # another answer to it continues the same words
+    # another answer to it continues the same words
+    prefixes = [json.loads(r["parameters"]).get("prefix") for r in stored_parameters]
+    assert sorted(prefixes, key=str) == [None, prefix, prefix]
 
 
 @pytest.mark.parametrize(
@@ -250,3 +265,18 @@ async def test_a_last_assistant_message_qwen_cannot_continue_is_refused_and_stor
         await sdk.chat.completions.create(model="qwen-plus", messages=messages, extra_body=extra)
     assert (refused.value.param, refused.value.code) == (param, code)
     assert await pg.fetchval(QUESTIONS, alice.id) == 0
+
+
+async def test_every_model_continues_a_last_assistant_message(sdk: openai.AsyncOpenAI, pg: asyncpg.Connection) -> None:
+    """Each model the catalog offers takes partial mode as the worker sends it (its endpoint, its
+    thinking switch said off): the answer is the rest of the question's own answer."""
+    for model in await pg.fetchval("select array_agg(id order by sort_order) from models where is_active"):
+        question = unique(f"Describe tea, {model}")
+        first = await sdk.chat.completions.create(model=model, messages=[{"role": "user", "content": question}])
+        whole_answer = first.choices[0].message.content or ""
+        asked: list[openai.types.chat.ChatCompletionMessageParam] = [
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": whole_answer[:25]},
+        ]
+        answer = await sdk.chat.completions.create(model=model, messages=asked)
+        assert (model, answer.choices[0].message.content) == (model, whole_answer[25:])

@@ -251,3 +251,29 @@ async def test_a_question_naming_a_file_of_the_workers_machine_is_sent_as_its_te
     async for _ in provider.stream([ChatMessage("user", question)], params):
         pass
     assert fake.received[-1]["body"]["input"]["messages"][-1]["content"] == [{"text": question}]
+
+
+async def _text_of(provider: Provider, messages: list[ChatMessage], params: GenerationParams) -> tuple[str, Finished]:
+    text: list[str] = []
+    final: StreamEvent | None = None
+    async for event in provider.stream(messages, params):
+        if isinstance(event, TextDelta):
+            text.append(event.text)
+        else:
+            final = event
+    assert isinstance(final, Finished)
+    return "".join(text), final
+
+
+@pytest.mark.parametrize("model", ["qwen-plus", "qwen-vl-max"])
+async def test_words_to_continue_are_continued_on_either_endpoint(provider: DashScopeProvider, model: str) -> None:
+    """The worker's partial message, on the text endpoint and as the multimodal one's parts: the
+    deltas are the rest of the question's own answer, the prefix billed as input."""
+    multimodal = model == "qwen-vl-max"
+    params = GenerationParams(model=model, multimodal=multimodal)
+    whole_answer, _ = await _text_of(provider, MESSAGES, params)
+    prefix = whole_answer[:30]
+    asked = [*MESSAGES, ChatMessage("assistant", prefix, partial=True)]
+    rest, final = await _text_of(provider, asked, params)
+    assert prefix + rest == whole_answer
+    assert final.input_tokens == tokens.chat_tokens(m.content for m in asked)

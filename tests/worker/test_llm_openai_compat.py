@@ -205,3 +205,17 @@ async def test_an_image_the_model_cannot_fetch_is_refused(provider: OpenAICompat
         async for _ in provider.stream([question], GenerationParams(model="qwen-vl-max", multimodal=True)):
             pass
     assert (caught.value.code, caught.value.retryable) == ("ImageUnreachable", False)
+
+
+async def test_words_to_continue_are_continued(provider: OpenAICompatProvider) -> None:
+    """The worker's partial message in compatible mode: the deltas are the rest of the question's own answer."""
+    whole_answer, _ = await _run(provider)
+    prefix = whole_answer[:30]
+    asked = [*MESSAGES, ChatMessage("assistant", prefix, partial=True)]
+    text: list[str] = []
+    async for event in provider.stream(asked, PARAMS):
+        if isinstance(event, TextDelta):
+            text.append(event.text)
+        elif isinstance(event, Finished):
+            assert event.input_tokens == tokens.chat_tokens(m.content for m in asked)
+    assert prefix + "".join(text) == whole_answer
