@@ -280,3 +280,28 @@ async def test_every_model_continues_a_last_assistant_message(sdk: openai.AsyncO
         ]
         answer = await sdk.chat.completions.create(model=model, messages=asked)
         assert (model, answer.choices[0].message.content) == (model, whole_answer[25:])
+
+
+async def test_a_continued_answer_is_read_back_whole_in_its_sessions_next_turn(
+    sdk: openai.AsyncOpenAI, fake: FakeScope, http: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    """The next question of a named session reads the continued turn as the assistant said it: the
+    words it was given and their continuation, not the continuation alone."""
+    mine = (await http.post("/api/sessions", json={"title": "web"}, headers=alice.headers)).json()["session"]
+    header = {"X-ChatGalaxy-Session": mine["id"]}
+    first, second = unique("Name a tea"), unique("Which tea?")
+    prefix = "My pick is oolong, because"
+    told = await sdk.chat.completions.create(
+        model="qwen-turbo",
+        messages=[{"role": "user", "content": first}, {"role": "assistant", "content": prefix}],
+        extra_headers=header,
+    )
+    await sdk.chat.completions.create(
+        model="qwen-turbo", messages=[{"role": "user", "content": second}], extra_headers=header
+    )
+    messages = await prompt_of(fake, second)
+    assert messages[1:] == [
+        {"role": "user", "content": first},
+        {"role": "assistant", "content": prefix + (told.choices[0].message.content or "")},
+        {"role": "user", "content": second},
+    ]
