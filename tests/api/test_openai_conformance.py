@@ -12,6 +12,7 @@ import httpx
 import openai
 import pytest
 
+from fakescope import tokens
 from fakescope.server import FakeScope
 from tests.api.conftest import ApiUser
 from tests.api.test_openai_compat import QUESTIONS
@@ -219,6 +220,9 @@ async def test_a_last_assistant_message_is_continued_as_qwens_partial_mode(
         model="qwen-plus", messages=asked, extra_headers={"X-ChatGalaxy-Session": mine["id"]}
     )
     assert answer.choices[0].message.content == rest
+    assert answer.usage is not None  # the words given are read (input), only the continuation is written
+    assert answer.usage.completion_tokens == tokens.count(rest)
+    assert answer.usage.prompt_tokens > (full.usage.prompt_tokens if full.usage else 0)
     streamed = await sdk.chat.completions.create(model="qwen-plus", messages=asked, stream=True)
     assert "".join([c.choices[0].delta.content or "" async for c in streamed if c.choices]) == rest
     stored = await pg.fetch(
