@@ -160,10 +160,11 @@ def build_prompt(
     max_tokens = min(persona.max_tokens or limits.max_output, limits.max_output)
     budget = budget_for(limits, max_tokens, settings.prompt_margin)
 
-    system, user = _fit_fixed(system_prompt, user_message, budget)
-    used = _cost(system) + _cost(user) + tokens.PRIMER + IMAGE_TOKENS * question_images
+    # words to continue are kept whole: an oversize question yields to them as to the system prompt
     continued = [ChatMessage("assistant", persona.prefix, partial=True)] if persona.prefix else []
-    used += sum(_cost(m.content) for m in continued)
+    reserved = sum(_cost(m.content) for m in continued)
+    system, user = _fit_fixed(system_prompt, user_message, budget - reserved)
+    used = _cost(system) + _cost(user) + tokens.PRIMER + IMAGE_TOKENS * question_images + reserved
     start = len(history)
     for index in range(len(history) - 1, -1, -1):
         cost = _message_cost(history[index])

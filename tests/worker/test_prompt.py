@@ -381,3 +381,16 @@ def test_words_to_continue_follow_the_question_as_partial_mode_without_thinking(
     assert prompt.messages[-2:] == [ChatMessage("user", "hi"), ChatMessage("assistant", "Steam rises", partial=True)]
     assert prompt.params.enable_thinking is None or prompt.params.enable_thinking is False
     assert prompt.input_tokens == tokens.chat_tokens(m.content for m in prompt.messages)
+
+
+def test_words_to_continue_keep_their_room_when_the_question_is_cut() -> None:
+    """An oversize question yields to the words it is continued with, as it yields to the system
+    prompt: the words were added after the question had taken the whole room, past the budget, and
+    DashScope refuses such a prompt ("Range of input length")."""
+    prefix = "Steam rises slowly over the cup, and the leaves unfold " * 3
+    prompt = _build([], user="why is the sky blue " * 200, personality={"prefix": prefix})
+    assert isinstance(prompt, Prompt)
+    assert prompt.messages[-1] == ChatMessage("assistant", prefix, partial=True)
+    assert prompt.messages[-2].role == "user"
+    assert prompt.input_tokens == tokens.chat_tokens(m.content for m in prompt.messages)
+    assert prompt.input_tokens <= prompt.budget
