@@ -4,8 +4,8 @@
 -- billed as output), so the walk gave the model's next turn a reply cut of its first words (a
 -- prefilled '{"name": "' and a reply that no longer parses, a sentence without its start).
 -- The walk now puts the question's `prefix` (question_contexts.parameters) before the content of
--- a completed answer to it: one primary-key probe for an assistant message whose question holds
--- a context, none for a user message (the gate is on the row's own type); the kept history of a
+-- a completed answer to it: one more primary-key probe (question_contexts) per assistant message
+-- walked, none for a user message (the gate is on the row's own type); the kept history of a
 -- worker (worker/histories.py) holds what the walk gave, so it is whole as well.
 --
 -- worker_claim_contexts is 20261206110010_a_disabled_accounts_queued_questions_are_not_answered.sql's
