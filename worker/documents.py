@@ -32,9 +32,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from worker import supabase_http
-from worker.extraction import DOCUMENT_TYPES, DOCX, MAX_BYTES, MAX_PAGES, SECONDS, XLSX, extract
+from worker.extraction import DOCUMENT_TYPES, DOCX, MAX_BYTES, MAX_PAGES, SECONDS, extract
 from worker.kept import Kept
 from worker.supabase_http import SupabaseError, SupabaseHttp
+from worker.xlsx import XLSX
 
 __all__ = ["BUCKET", "DOCUMENT_TYPES", "DOCX", "XLSX", "DocumentTexts", "extract"]
 

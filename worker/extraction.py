@@ -8,7 +8,7 @@ row), content controls' content in its place, then its footnotes and endnotes (`
 `[^1]` where the body references them); its headers before all that and its footers after, each
 once though Word shows it on every page (`[Header]: ...`, a section's in the order its pages show
 them), so the text in a table (a form, a schedule, figures) reaches the model as it does the
-reader's eyes. XLSX through openpyxl's read-only mode: each sheet as `[Sheet: <name>]` then its rows
+reader's eyes. XLSX through openpyxl's read-only mode (worker/xlsx.py): each sheet as `[Sheet: <name>]` then its rows
 as CSV, the values Excel shows (a formula's last result). Text, Markdown and CSV in the encoding
 their editor saved them in (core/textfiles.py: a byte order mark's, else UTF-8, else the least
 garbled of GB18030, Big5, Shift-JIS, EUC-JP, EUC-KR and Windows-1252).
@@ -35,22 +35,19 @@ An XLSX's reading too, checked before each row.
 
 from __future__ import annotations
 
-import csv
-import datetime
 import functools
 import io
 import re
-import time
-import zipfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from core.textfiles import decode_text
+from worker.document_bounds import timer, too_complex, too_long, unpacked_within
 from worker.errors import AttachmentError
+from worker.xlsx import XLSX, read_xlsx
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 TEXTS = ("text/plain", "text/markdown", "text/csv")  # read as text, in the encoding they were saved in
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCUMENT_TYPES = frozenset({"application/pdf", *TEXTS, DOCX, XLSX})
 MAX_BYTES = 32 << 20  # LLM_DOCUMENT_MAX_MB's default
 MAX_PAGES = 2000  # LLM_DOCUMENT_MAX_PAGES's
@@ -76,11 +73,11 @@ def extract(
             if text is None:
                 raise AttachmentError("DocumentUnreadable", f"{name}: not text in an encoding we read")
         elif mime_type == "application/pdf":
-            text = _pdf(blob, name, max_bytes, max_pages, _timer(name, seconds))
+            text = _pdf(blob, name, max_bytes, max_pages, timer(name, seconds))
         elif mime_type == DOCX:
-            text = _docx(blob, name, max_bytes, _timer(name, seconds))
+            text = _docx(blob, name, max_bytes, timer(name, seconds))
         elif mime_type == XLSX:
-            text = _xlsx(blob, name, max_bytes, _timer(name, seconds))
+            text = read_xlsx(blob, name, max_bytes, timer(name, seconds))
         else:
             raise AttachmentError("DocumentUnreadable", f"{name}: {mime_type} is not a document type")
     except AttachmentError:
@@ -90,27 +87,8 @@ def extract(
     if not text.strip():
         raise AttachmentError("DocumentUnreadable", f"{name}: no text in it (a scanned PDF?)")
     if len(text) > max_bytes // 4 and len(text.encode()) > max_bytes:  # 4 bytes a character at most
-        raise _too_long(name, max_bytes)
+        raise too_long(name, max_bytes)
     return text
-
-
-def _too_long(name: str, max_bytes: int) -> AttachmentError:
-    return AttachmentError("DocumentTooLong", f"{name}: its text takes more than {max_bytes} bytes")
-
-
-def _too_complex(name: str, why: str) -> AttachmentError:
-    return AttachmentError("DocumentTooComplex", f"{name}: {why}")
-
-
-def _timer(name: str, seconds: float) -> Callable[[], None]:
-    """A check that raises DocumentTooComplex once `seconds` have passed."""
-    deadline = time.monotonic() + seconds
-
-    def in_time() -> None:
-        if time.monotonic() > deadline:
-            raise _too_complex(name, f"its reading took more than {seconds:g} s")
-
-    return in_time
 
 
 def _pdf(blob: bytes, name: str, max_bytes: int, max_pages: int, in_time: Callable[[], None]) -> str:
@@ -130,15 +108,15 @@ def _pdf(blob: bytes, name: str, max_bytes: int, max_pages: int, in_time: Callab
     try:
         pages = PdfReader(io.BytesIO(blob)).pages
         if len(pages) > max_pages:
-            raise _too_complex(name, f"{len(pages)} pages, more than {max_pages}")
+            raise too_complex(name, f"{len(pages)} pages, more than {max_pages}")
         for page in pages:
             in_time()
             texts.append(_text(page.extract_text(visitor_operand_before=each_operator) or ""))
             size += len(texts[-1].encode()) + 2
             if size > max_bytes:
-                raise _too_long(name, max_bytes)
+                raise too_long(name, max_bytes)
     except LimitReachedError as exc:  # a stream past pypdf's own bounds: heavy, not corrupt
-        raise _too_complex(name, str(exc)) from exc
+        raise too_complex(name, str(exc)) from exc
     return "\n\n".join(texts)
 
 
@@ -154,118 +132,10 @@ def _text(read: str) -> str:
     return read.replace("\x00", "")
 
 
-def _unpacked_within(blob: bytes, name: str, max_bytes: int) -> None:
-    """DocumentTooLong for a zip archive (DOCX, XLSX) whose parts unpack past `max_bytes`, from its
-    directory, before any is unpacked."""
-    with zipfile.ZipFile(io.BytesIO(blob)) as archive:
-        if sum(part.file_size for part in archive.infolist()) > max_bytes:
-            raise _too_long(name, max_bytes)
-
-
-def _xlsx(blob: bytes, name: str, max_bytes: int, in_time: Callable[[], None]) -> str:
-    """Each worksheet, `[Sheet: <name>]` then its rows as CSV (the values Excel shows: a formula's
-    last result; empty rows and a row's trailing empty cells left out), an empty sheet left out.
-    openpyxl's read-only mode streams a sheet's rows; its shared strings are read whole (within
-    the unpacked bound), and one of them named by every cell makes a text far past its parts'
-    size, so the text is measured as it is read, and the clock checked at each row."""
-    from openpyxl.reader.excel import ExcelReader  # noqa: PLC0415 - loaded by the first workbook only
-
-    _unpacked_within(blob, name, max_bytes)
-    reader = ExcelReader(io.BytesIO(blob), read_only=True, data_only=True, keep_links=False)
-    reader.archive = _Archive(blob, name, in_time)  # what openpyxl reads the parts from, bounded
-    reader.read()  # in read-only mode, a sheet without its size is read through once here
-    workbook = reader.wb
-    sheets: list[str] = []
-    size = 0
-    try:
-        for sheet in workbook.worksheets:
-            sheet.reset_dimensions()  # a sheet's declared size (which may say 16,384 columns) pads no row
-            out = io.StringIO()
-            rows = csv.writer(out, lineterminator="\n")
-            for row in sheet.iter_rows(values_only=True):
-                in_time()
-                cells = [_cell(value) for value in row]
-                while cells and not cells[-1]:
-                    cells.pop()
-                if cells:
-                    rows.writerow(cells)
-                    size += sum(len(cell) for cell in cells) + len(cells)  # characters: 4 bytes at most each
-                    if size > max_bytes // 4 and len(out.getvalue().encode()) > max_bytes:
-                        raise _too_long(name, max_bytes)
-            if out.tell():
-                sheets.append(f"[Sheet: {sheet.title}]\n{out.getvalue().rstrip()}")
-    finally:
-        workbook.close()  # read-only mode keeps the archive open for its sheets' streams
-    return "\n\n".join(sheets)
-
-
-ROW_XML = 4 << 20  # the most of a sheet's XML read for one row: Excel's 16,384 cells take under 1 MiB
-_ROW = re.compile(rb"(?s).*(</?)(?:\w+:)?(row|sheetData)\b")  # the last row or rows' tag in a read
-
-
-class _Archive(zipfile.ZipFile):
-    """An XLSX's parts as openpyxl reads them (ElementTree's iterparse, 16 KiB a read), bounded:
-    openpyxl builds a row whole, then each of its cells in Python with no clock between (62 KB of
-    XLSX holding one row of 2,000,000 cells took 31 s and 962 MiB of memory), and in read-only mode
-    reads a sheet that does not give its size through once as it opens the workbook. So the clock
-    is checked at each read of a part, and a sheet's rows (its sheetData) may not go on for more
-    than ROW_XML bytes without a row's tag: DocumentTooComplex, before openpyxl has that row."""
-
-    def __init__(self, blob: bytes, name: str, in_time: Callable[[], None]) -> None:
-        super().__init__(io.BytesIO(blob))
-        self._document, self._in_time = name, in_time
-
-    def open(self, *args: Any, **kwargs: Any) -> Any:
-        return _Part(super().open(*args, **kwargs), self._document, self._in_time)
-
-
-class _Part:
-    def __init__(self, raw: Any, name: str, in_time: Callable[[], None]) -> None:
-        self._raw, self._name, self._in_time = raw, name, in_time
-        self._since: int | None = None  # bytes since a row's tag, within a sheet's rows
-
-    def read(self, size: int = -1) -> bytes:
-        self._in_time()
-        data: bytes = self._raw.read(size)
-        last = _ROW.match(data)
-        if last is not None:
-            rows_end = last.group(1) == b"</" and last.group(2) == b"sheetData"
-            self._since = None if rows_end else len(data) - last.end()
-        elif self._since is not None:
-            self._since += len(data)
-        if self._since is not None and self._since > ROW_XML:
-            raise _too_complex(self._name, f"a row of more than {ROW_XML >> 20} MiB of XML, past what Excel writes")
-        return data
-
-    def close(self) -> None:
-        self._raw.close()
-
-    def __enter__(self) -> _Part:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._raw.close()
-
-
-def _cell(value: Any) -> str:
-    """A cell's value as Excel shows it in General format."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float):
-        return f"{value:.15g}"  # Excel's 15 digits: 0.1 + 0.2 is 0.3
-    if isinstance(value, datetime.datetime) and value.time() == datetime.time():
-        return value.date().isoformat()
-    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
-        return value.isoformat(sep=" ") if isinstance(value, datetime.datetime) else value.isoformat()
-    return str(value)
-
-
 def _docx(blob: bytes, name: str, max_bytes: int, in_time: Callable[[], None]) -> str:
     from docx import Document  # noqa: PLC0415 - loaded by the first document only
 
-    _unpacked_within(blob, name, max_bytes)
+    unpacked_within(blob, name, max_bytes)
     document = Document(io.BytesIO(blob))
     headers = "\n".join(_margins(document, "header", in_time))
     body = "\n".join(_blocks(document.element.body, in_time))

@@ -1,0 +1,120 @@
+"""An Excel workbook's (.xlsx) text, for worker/extraction.py: through openpyxl's read-only mode,
+each sheet as `[Sheet: <name>]` then its rows as CSV, the values Excel shows (a formula's last
+result). Its unpacked parts are bounded from the zip's directory, its text measured as it is read
+(a shared string every cell names), its reading checked against the clock at each read of a part
+and each row, a sheet's rows read at most ROW_XML bytes of XML a row.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import re
+import zipfile
+from collections.abc import Callable
+from typing import Any
+
+from worker.document_bounds import too_complex, too_long, unpacked_within
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def read_xlsx(blob: bytes, name: str, max_bytes: int, in_time: Callable[[], None]) -> str:
+    """Each worksheet, `[Sheet: <name>]` then its rows as CSV (the values Excel shows: a formula's
+    last result; empty rows and a row's trailing empty cells left out), an empty sheet left out.
+    openpyxl's read-only mode streams a sheet's rows; its shared strings are read whole (within
+    the unpacked bound), and one of them named by every cell makes a text far past its parts'
+    size, so the text is measured as it is read, and the clock checked at each row."""
+    from openpyxl.reader.excel import ExcelReader  # noqa: PLC0415 - loaded by the first workbook only
+
+    unpacked_within(blob, name, max_bytes)
+    reader = ExcelReader(io.BytesIO(blob), read_only=True, data_only=True, keep_links=False)
+    reader.archive = _Archive(blob, name, in_time)  # what openpyxl reads the parts from, bounded
+    reader.read()  # in read-only mode, a sheet without its size is read through once here
+    workbook = reader.wb
+    sheets: list[str] = []
+    size = 0
+    try:
+        for sheet in workbook.worksheets:
+            sheet.reset_dimensions()  # a sheet's declared size (which may say 16,384 columns) pads no row
+            out = io.StringIO()
+            rows = csv.writer(out, lineterminator="\n")
+            for row in sheet.iter_rows(values_only=True):
+                in_time()
+                cells = [_cell(value) for value in row]
+                while cells and not cells[-1]:
+                    cells.pop()
+                if cells:
+                    rows.writerow(cells)
+                    size += sum(len(cell) for cell in cells) + len(cells)  # characters: 4 bytes at most each
+                    if size > max_bytes // 4 and len(out.getvalue().encode()) > max_bytes:
+                        raise too_long(name, max_bytes)
+            if out.tell():
+                sheets.append(f"[Sheet: {sheet.title}]\n{out.getvalue().rstrip()}")
+    finally:
+        workbook.close()  # read-only mode keeps the archive open for its sheets' streams
+    return "\n\n".join(sheets)
+
+
+ROW_XML = 4 << 20  # the most of a sheet's XML read for one row: Excel's 16,384 cells take under 1 MiB
+_ROW = re.compile(rb"(?s).*(</?)(?:\w+:)?(row|sheetData)\b")  # the last row or rows' tag in a read
+
+
+class _Archive(zipfile.ZipFile):
+    """An XLSX's parts as openpyxl reads them (ElementTree's iterparse, 16 KiB a read), bounded:
+    openpyxl builds a row whole, then each of its cells in Python with no clock between (62 KB of
+    XLSX holding one row of 2,000,000 cells took 31 s and 962 MiB of memory), and in read-only mode
+    reads a sheet that does not give its size through once as it opens the workbook. So the clock
+    is checked at each read of a part, and a sheet's rows (its sheetData) may not go on for more
+    than ROW_XML bytes without a row's tag: DocumentTooComplex, before openpyxl has that row."""
+
+    def __init__(self, blob: bytes, name: str, in_time: Callable[[], None]) -> None:
+        super().__init__(io.BytesIO(blob))
+        self._document, self._in_time = name, in_time
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        return _Part(super().open(*args, **kwargs), self._document, self._in_time)
+
+
+class _Part:
+    def __init__(self, raw: Any, name: str, in_time: Callable[[], None]) -> None:
+        self._raw, self._name, self._in_time = raw, name, in_time
+        self._since: int | None = None  # bytes since a row's tag, within a sheet's rows
+
+    def read(self, size: int = -1) -> bytes:
+        self._in_time()
+        data: bytes = self._raw.read(size)
+        last = _ROW.match(data)
+        if last is not None:
+            rows_end = last.group(1) == b"</" and last.group(2) == b"sheetData"
+            self._since = None if rows_end else len(data) - last.end()
+        elif self._since is not None:
+            self._since += len(data)
+        if self._since is not None and self._since > ROW_XML:
+            raise too_complex(self._name, f"a row of more than {ROW_XML >> 20} MiB of XML, past what Excel writes")
+        return data
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self) -> _Part:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._raw.close()
+
+
+def _cell(value: Any) -> str:
+    """A cell's value as Excel shows it in General format."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        return f"{value:.15g}"  # Excel's 15 digits: 0.1 + 0.2 is 0.3
+    if isinstance(value, datetime.datetime) and value.time() == datetime.time():
+        return value.date().isoformat()
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat(sep=" ") if isinstance(value, datetime.datetime) else value.isoformat()
+    return str(value)
