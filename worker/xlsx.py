@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import functools
 import io
 import re
 import zipfile
@@ -18,19 +19,27 @@ from typing import Any
 from worker.document_bounds import too_complex, too_long, unpacked_within
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# The most shared strings (the table of the workbook's cell texts, read whole before any sheet) a
+# workbook may hold: a million strings are more text than any model's window takes, and at the most
+# the unpacked bound allows they take about 100 MiB here (six million empty ones fit in 30 MB).
+MAX_SHARED_STRINGS = 1_000_000
 
 
-def read_xlsx(blob: bytes, name: str, max_bytes: int, in_time: Callable[[], None]) -> str:
+def read_xlsx(
+    blob: bytes, name: str, max_bytes: int, in_time: Callable[[], None], *, max_strings: int = MAX_SHARED_STRINGS
+) -> str:
     """Each worksheet, `[Sheet: <name>]` then its rows as CSV (the values Excel shows: a formula's
     last result; empty rows and a row's trailing empty cells left out), an empty sheet left out.
     openpyxl's read-only mode streams a sheet's rows; its shared strings are read whole (within
-    the unpacked bound), and one of them named by every cell makes a text far past its parts'
-    size, so the text is measured as it is read, and the clock checked at each row."""
+    the unpacked bound, at most `max_strings` of them: DocumentTooComplex past it), and one of
+    them named by every cell makes a text far past its parts' size, so the text is measured as it
+    is read, and the clock checked at each row."""
     from openpyxl.reader.excel import ExcelReader  # noqa: PLC0415 - loaded by the first workbook only
 
     unpacked_within(blob, name, max_bytes)
     reader = ExcelReader(io.BytesIO(blob), read_only=True, data_only=True, keep_links=False)
     reader.archive = _Archive(blob, name, in_time)  # what openpyxl reads the parts from, bounded
+    reader.read_strings = functools.partial(_read_strings, reader, name, max_strings)
     reader.read()  # in read-only mode, a sheet without its size is read through once here
     workbook = reader.wb
     sheets: list[str] = []
@@ -55,6 +64,33 @@ def read_xlsx(blob: bytes, name: str, max_bytes: int, in_time: Callable[[], None
     finally:
         workbook.close()  # read-only mode keeps the archive open for its sheets' streams
     return "\n\n".join(sheets)
+
+
+def _read_strings(reader: Any, name: str, most: int) -> None:
+    """openpyxl's ExcelReader.read_strings (its read_string_table: each `<si>`'s text, `_x005F_`
+    unescaped), but each string's element dropped from the table's root once read, where openpyxl
+    keeps every one (emptied) to the end: 48 KB of XLSX holding six million empty strings took 580
+    MiB. Past `most` strings: DocumentTooComplex, before the next is kept."""
+    from openpyxl.cell.text import Text  # noqa: PLC0415
+    from openpyxl.xml.constants import SHARED_STRINGS, SHEET_MAIN_NS  # noqa: PLC0415
+    from openpyxl.xml.functions import iterparse  # noqa: PLC0415 - the parser openpyxl itself uses
+
+    part = reader.package.find(SHARED_STRINGS)
+    if part is None:
+        return
+    tag = f"{{{SHEET_MAIN_NS}}}si"
+    strings: list[str] = []
+    root = None
+    with reader.archive.open(part.PartName[1:]) as source:
+        for event, node in iterparse(source, events=("start", "end")):
+            if root is None:
+                root = node  # the table, whose children are dropped as each is read
+            elif event == "end" and node.tag == tag:
+                if len(strings) == most:
+                    raise too_complex(name, f"more than {most:,} shared strings (its cells' texts)")
+                strings.append(Text.from_tree(node).content.replace("x005F_", ""))
+                root.clear()
+    reader.shared_strings = strings
 
 
 ROW_XML = 4 << 20  # the most of a sheet's XML read for one row: Excel's 16,384 cells take under 1 MiB
