@@ -28,8 +28,10 @@ MAX_SHARED_STRINGS = 1_000_000
 def read_xlsx(
     blob: bytes, name: str, max_bytes: int, in_time: Callable[[], None], *, max_strings: int = MAX_SHARED_STRINGS
 ) -> str:
-    """Each worksheet, `[Sheet: <name>]` then its rows as CSV (the values Excel shows: a formula's
-    last result; empty rows and a row's trailing empty cells left out), an empty sheet left out.
+    """Each worksheet, `[Sheet: <name>]` (`[Sheet: <name> (hidden)]` for one Excel hides: read, as
+    it often holds what the others' figures come from) then its rows as CSV (the values Excel
+    shows: a formula's last result; empty rows and a row's trailing empty cells left out), an
+    empty sheet left out.
     openpyxl's read-only mode streams a sheet's rows; its shared strings are read whole (within
     the unpacked bound, at most `max_strings` of them: DocumentTooComplex past it), and one of
     them named by every cell makes a text far past its parts' size, so the text is measured as it
@@ -60,7 +62,8 @@ def read_xlsx(
                     if size > max_bytes // 4 and len(out.getvalue().encode()) > max_bytes:
                         raise too_long(name, max_bytes)
             if out.tell():
-                sheets.append(f"[Sheet: {sheet.title}]\n{out.getvalue().rstrip()}")
+                hidden = " (hidden)" if sheet.sheet_state != "visible" else ""  # hidden or veryHidden
+                sheets.append(f"[Sheet: {sheet.title}{hidden}]\n{out.getvalue().rstrip()}")
     finally:
         workbook.close()  # read-only mode keeps the archive open for its sheets' streams
     return "\n\n".join(sheets)
