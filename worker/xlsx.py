@@ -30,8 +30,8 @@ def read_xlsx(
 ) -> str:
     """Each worksheet, `[Sheet: <name>]` (`[Sheet: <name> (hidden)]` for one Excel hides: read, as
     it often holds what the others' figures come from) then its rows as CSV (the values Excel
-    shows: a formula's last result; empty rows and a row's trailing empty cells left out), an
-    empty sheet left out.
+    shows: a formula's last result; a merged range's in each of its cells; empty rows and a row's
+    trailing empty cells left out), an empty sheet left out.
     openpyxl's read-only mode streams a sheet's rows; its shared strings are read whole (within
     the unpacked bound, at most `max_strings` of them: DocumentTooComplex past it), and one of
     them named by every cell makes a text far past its parts' size, so the text is measured as it
@@ -51,9 +51,10 @@ def read_xlsx(
             sheet.reset_dimensions()  # a sheet's declared size (which may say 16,384 columns) pads no row
             out = io.StringIO()
             rows = csv.writer(out, lineterminator="\n")
-            for row in sheet.iter_rows(values_only=True):
+            merged = _Merged(_merged_ranges(reader.archive, sheet._worksheet_path, name), in_time)
+            for number, row in enumerate(sheet.iter_rows(values_only=True), 1):
                 in_time()
-                cells = [_cell(value) for value in row]
+                cells = merged.fill(number, [_cell(value) for value in row])
                 while cells and not cells[-1]:
                     cells.pop()
                 if cells:
@@ -94,6 +95,56 @@ def _read_strings(reader: Any, name: str, most: int) -> None:
                 strings.append(Text.from_tree(node).content.replace("x005F_", ""))
                 root.clear()
     reader.shared_strings = strings
+
+
+_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]{1,3})([0-9]{1,7}):([A-Z]{1,3})([0-9]{1,7})"')
+MAX_MERGED = 100_000  # merged ranges a sheet may have (DocumentTooComplex past it): a report's are hundreds
+
+
+def _merged_ranges(archive: zipfile.ZipFile, path: str, name: str) -> list[tuple[int, int, int, int]]:
+    """A sheet's merged ranges (first row, first column, last row, last column; 1-based), from its
+    XML's `<mergeCells>`, which follows its rows: the part is read through once for them first
+    (openpyxl's read-only mode reads none), a MiB at a time, the clock checked at each read."""
+    from openpyxl.utils.cell import column_index_from_string as column  # noqa: PLC0415
+
+    ranges: list[tuple[int, int, int, int]] = []
+    tail = b""  # the end of the last read: a tag cut between two reads is whole in tail + the next
+    with archive.open(path) as part:
+        while chunk := part.read(1 << 20):
+            data = tail + chunk
+            for match in _MERGE.finditer(data):
+                if match.end() <= len(tail):
+                    continue  # found in the last read already
+                if len(ranges) == MAX_MERGED:
+                    raise too_complex(name, f"a sheet of more than {MAX_MERGED:,} merged ranges")
+                first, top, last, bottom = match.groups()
+                ranges.append((int(top), column(first.decode()), int(bottom), column(last.decode())))
+            tail = data[-256:]
+    return sorted(ranges)
+
+
+class _Merged:
+    """Fills each row's cells that a merged range covers with the value of the range's top-left
+    cell (Excel shows it across the range, and keeps it in that cell alone)."""
+
+    def __init__(self, ranges: list[tuple[int, int, int, int]], in_time: Callable[[], None]) -> None:
+        self._waiting, self._in_time = ranges[::-1], in_time  # by first row, the next last
+        self._open: list[tuple[int, int, int, str]] = []  # last row, first and last column, value
+
+    def fill(self, number: int, cells: list[str]) -> list[str]:
+        """Row `number`'s cells, its merged ones filled."""
+        while self._waiting and self._waiting[-1][0] <= number:
+            top, first, bottom, last = self._waiting.pop()
+            value = cells[first - 1] if top == number and first <= len(cells) else ""  # the top-left's
+            if value and first <= last <= 16_384 and bottom >= top:
+                self._open.append((bottom, first, last, value))
+        self._open = [merged for merged in self._open if merged[0] >= number]
+        for n, (_, first, last, value) in enumerate(self._open):
+            if not n & 1023:
+                self._in_time()
+            cells.extend([""] * (last - len(cells)))
+            cells[first - 1 : last] = [value] * (last - first + 1)
+        return cells
 
 
 ROW_XML = 4 << 20  # the most of a sheet's XML read for one row: Excel's 16,384 cells take under 1 MiB
