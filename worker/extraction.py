@@ -1,6 +1,7 @@
 """The plain text of a document, by format (worker/documents.py keeps what is read here).
 
-PDF through pypdf, page by page. DOCX through python-docx's package reader, its body walked in
+PDF through pypdf, page by page, then a filled form's fields (`[Form fields]`, worker/pdf_form.py).
+DOCX through python-docx's package reader, its body walked in
 document order: paragraphs (each run in one, a tracked insertion's, an inline content control's or a
 field's too, but not a tracked deletion's; then its text boxes' paragraphs), and tables a row a line
 with the cells tab-separated (a merged cell once, a cell's own paragraphs and nested tables on its
@@ -44,6 +45,7 @@ from typing import Any
 from core.textfiles import decode_text
 from worker.document_bounds import timer, too_complex, too_long, unpacked_within
 from worker.errors import AttachmentError
+from worker.pdf_form import form_fields
 from worker.xlsx import XLSX, read_xlsx
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -106,7 +108,8 @@ def _pdf(blob: bytes, name: str, max_bytes: int, max_pages: int, in_time: Callab
     texts: list[str] = []
     size = 0
     try:
-        pages = PdfReader(io.BytesIO(blob)).pages
+        reader = PdfReader(io.BytesIO(blob))
+        pages = reader.pages
         if len(pages) > max_pages:
             raise too_complex(name, f"{len(pages)} pages, more than {max_pages}")
         for page in pages:
@@ -115,6 +118,16 @@ def _pdf(blob: bytes, name: str, max_bytes: int, max_pages: int, in_time: Callab
             size += len(texts[-1].encode()) + 2
             if size > max_bytes:
                 raise too_long(name, max_bytes)
+        fields = ["[Form fields]"]  # a filled form's values, which no page's content holds
+        for field in form_fields(reader, in_time):
+            fields.append(_text(field))
+            size += len(fields[-1].encode()) + 1
+            if size > max_bytes:
+                raise too_long(name, max_bytes)
+        if len(fields) > 1:
+            if not "".join(texts).strip():
+                texts = []  # pages without text (a form's labels scanned): its fields alone
+            texts.append("\n".join(fields))
     except LimitReachedError as exc:  # a stream past pypdf's own bounds: heavy, not corrupt
         raise too_complex(name, str(exc)) from exc
     return "\n\n".join(texts)
