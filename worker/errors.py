@@ -40,6 +40,12 @@ USER_MESSAGES = {
         "文档页数过多或内容过于繁重，无法在限定时间内读取，请拆分文档或另存为文本文件。"
         " / The document has too many pages or is too heavy to read in time; split it or save its text as a .txt file."
     ),
+    "DocumentUnsupported": (
+        "这是旧版（97-2003）或设有密码的 Office 文件，无法读取："
+        "请在 Word 或 Excel 中另存为 .docx 或 .xlsx（不设密码）后重新上传。"
+        " / This is an old (97-2003) or password-protected Office file, which cannot be read:"
+        " save it in Word or Excel as .docx or .xlsx, without a password, and attach it again."
+    ),
     "AttachmentUnavailable": "附件无法读取，请重新上传。/ An attachment could not be read; please upload it again.",
     # the plan: the chat's model or persona, or its thinking, changed after the question was sent
     "ModelNotAllowed": (

@@ -51,6 +51,9 @@ from worker.xlsx import XLSX, read_xlsx
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 TEXTS = ("text/plain", "text/markdown", "text/csv")  # read as text, in the encoding they were saved in
 DOCUMENT_TYPES = frozenset({"application/pdf", *TEXTS, DOCX, XLSX})
+# A compound file's signature: Word's and Excel's 97-2003 formats (.doc, .xls), and a password-protected
+# .docx or .xlsx (encrypted inside one): no well-kept reader of either is installed
+OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 MAX_BYTES = 32 << 20  # LLM_DOCUMENT_MAX_MB's default
 MAX_PAGES = 2000  # LLM_DOCUMENT_MAX_PAGES's
 SECONDS = 30.0  # LLM_DOCUMENT_READ_SECONDS's
@@ -66,6 +69,7 @@ def extract(
     seconds: float = SECONDS,
 ) -> str:
     """The plain text of a document; AttachmentError DocumentUnreadable when there is none to read,
+    DocumentUnsupported for a DOCX or XLSX that is an Office 97-2003 or password-protected file,
     DocumentTooLong when it (or a DOCX's unpacked parts) would take more than `max_bytes`,
     DocumentTooComplex when a PDF has more than `max_pages` pages, or a PDF, DOCX or XLSX takes more
     than `seconds` to read."""
@@ -76,6 +80,8 @@ def extract(
                 raise AttachmentError("DocumentUnreadable", f"{name}: not text in an encoding we read")
         elif mime_type == "application/pdf":
             text = _pdf(blob, name, max_bytes, max_pages, timer(name, seconds))
+        elif mime_type in (DOCX, XLSX) and blob.startswith(OLE2):
+            raise AttachmentError("DocumentUnsupported", f"{name}: an Office 97-2003 or password-protected file")
         elif mime_type == DOCX:
             text = _docx(blob, name, max_bytes, timer(name, seconds))
         elif mime_type == XLSX:

@@ -82,6 +82,7 @@ _REQUEST_FAULTS = {
     "DocumentTooLong": "context_length_exceeded",
     "DocumentUnreadable": "invalid_document",
     "DocumentTooComplex": "invalid_document",
+    "DocumentUnsupported": "invalid_document",
 }
 
 

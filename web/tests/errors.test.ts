@@ -63,7 +63,7 @@ describe('answerFailure', () => {
     const codes = [
       'InvalidApiKey', 'AccessDenied', 'ModelNotFound', 'InvalidRequest', 'InputTooLong', 'ImageUnreachable', 'ContentFiltered',
       'QuotaExhausted', 'RateLimited', 'ServerError', 'ServiceUnavailable', 'Timeout', 'ConnectionError', 'IncompleteStream',
-      'DocumentTooLong', 'DocumentUnreadable', 'DocumentTooComplex', 'AttachmentUnavailable', 'TurnTimeout', 'InterruptedAnswer', 'WorkerError',
+      'DocumentTooLong', 'DocumentUnreadable', 'DocumentTooComplex', 'DocumentUnsupported', 'AttachmentUnavailable', 'TurnTimeout', 'InterruptedAnswer', 'WorkerError',
       'AttemptsExhausted', 'ModelNotAllowed', 'FeatureNotAllowed', 'VisionModelNotAllowed', 'AccountDisabled',
     ]
     for (const code of codes) {
