@@ -49,6 +49,10 @@ EXTENSIONS = {
     "text/csv": "csv",
 }
 DOCUMENTS = ("application/pdf", DOCX, "text/plain", "text/markdown", "text/csv", XLSX)
+# Office 97-2003's types (.xls, .doc), and the signature of their files, OLE2 compound files, which a
+# password-protected .docx or .xlsx is too: nothing here reads them (worker/extraction.py's OLE2)
+OLD_OFFICE = ("application/vnd.ms-excel", "application/msword")
+OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 MAX_IMAGES = 8  # as the database's TooManyImages
 MAX_FILES = 10  # as the database's limit on a message's attachments
 MAX_IMAGE_BYTES = 10 * 1024 * 1024  # ImageTooLarge
@@ -123,7 +127,12 @@ def decode_document(part: dict[str, Any], at: int, number: int) -> RequestFile:
         raise _refused(
             at, "a file must carry its file_data (a data: URI); file_id is not supported.", "unsupported_content"
         )
-    mime, data = _data(ref.get("file_data"), at, DOCUMENTS, "document")
+    url = ref.get("file_data")
+    declared = url.partition(",")[0][5:].split(";")[0].strip().lower() if isinstance(url, str) else ""
+    mime, data = _data(url, at, (*DOCUMENTS, *OLD_OFFICE) if declared in OLD_OFFICE else DOCUMENTS, "document")
+    if mime in OLD_OFFICE or (mime in (DOCX, XLSX) and data.startswith(OLE2)):
+        why = "the document is an Office 97-2003 or password-protected file, which is not read:"
+        raise _refused(at, f"{why} save it as .docx or .xlsx, without a password, and send that.", "invalid_document")
     if len(data) > MAX_DOCUMENT_BYTES:
         raise _refused(
             at, f"a document may be at most {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB.", "document_too_large"

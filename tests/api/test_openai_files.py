@@ -514,3 +514,28 @@ async def test_a_document_too_heavy_to_read_is_the_requests_fault(sdk: openai.As
         await sdk.chat.completions.create(model="qwen-plus", messages=[{"role": "user", "content": question}])
     assert refused.value.code == "invalid_document"
     assert "too many pages" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    ("mime", "name"),
+    [
+        ("application/vnd.ms-excel", "budget.xls"),
+        ("application/msword", "letter.doc"),
+        (XLSX, "budget.xlsx"),  # a .xls renamed, or a workbook with a password
+        ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "letter.docx"),
+    ],
+)
+async def test_an_old_or_password_protected_office_file_is_refused_saying_how_to_save_it(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser, mime: str, name: str
+) -> None:
+    """Office 97-2003 files (.xls, .doc) and password-protected .xlsx and .docx are OLE2 compound
+    files, which nothing here reads: a .xls was refused as not one of the listed MIME types, a
+    renamed one as 'not a XLSX document', neither saying what to do."""
+    with pytest.raises(openai.BadRequestError) as refused:
+        await sdk.chat.completions.create(
+            model="qwen-turbo", messages=asking(document(mime, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504), name))
+        )
+    assert refused.value.code == "invalid_document"
+    assert "97-2003 or password-protected" in refused.value.message
+    assert "save it as .docx or .xlsx" in refused.value.message
+    assert await pg.fetchval(OBJECTS, alice.id) == 0
