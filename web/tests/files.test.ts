@@ -79,10 +79,19 @@ describe('fileType', () => {
     expect(ATTACHMENT_ACCEPT.split(',')).toEqual(expect.arrayContaining([XLSX, '.xlsx']))
   })
 
+  it('refuses an Office 97-2003 file (.xls, .doc) as one to save as .xlsx or .docx, not as a type it cannot name', () => {
+    expect(attachmentProblem(file('budget.xls', 'application/vnd.ms-excel'))).toBe('oldOffice')
+    expect(attachmentProblem(file('Budget.XLS', ''))).toBe('oldOffice') // no type: by its extension
+    expect(attachmentProblem(file('letter.doc', 'application/msword'))).toBe('oldOffice')
+    expect(attachmentProblem(file('letter.doc', 'application/octet-stream'))).toBe('oldOffice')
+    expect(attachmentProblem(file('sales.csv', 'application/vnd.ms-excel'))).toBeNull() // Windows names a CSV so
+    expect(attachmentProblem(file('slides.ppt', 'application/vnd.ms-powerpoint'))).toBe('type')
+  })
+
   it("keeps the browser's type when it is one we take, and a type we do not take is still refused", () => {
     expect(fileType(file('photo.jpg', 'image/png'))).toBe('image/png') // the bytes are checked downstream
     expect(fileType(file('data.xls', 'application/vnd.ms-excel'))).toBe('application/vnd.ms-excel')
-    expect(attachmentProblem(file('data.xls', 'application/vnd.ms-excel'))).toBe('type')
+    expect(attachmentProblem(file('data.xls', 'application/vnd.ms-excel'))).toBe('oldOffice') // refused, saying to save it as .xlsx
     expect(attachmentProblem(file('tool.exe', ''))).toBe('type')
     expect(attachmentProblem(file('image.png', 'image/bmp'))).toBe('type')
   })

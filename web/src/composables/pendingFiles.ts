@@ -22,6 +22,7 @@ export interface PendingFile {
 
 const PROBLEM_KEYS = {
   type: 'files.badType',
+  oldOffice: 'files.oldOffice',
   size: 'files.tooLarge',
   imageSize: 'files.imageTooLarge',
   imagePixels: 'files.imageTooManyPixels',

@@ -101,7 +101,7 @@ const en: typeof zh = {
     refusedTooManyImages: 'A message carries at most 8 images: remove some', refusedImageTooLarge: 'An image is larger than 10 MB: attach a smaller one',
     refusedImagePixels: 'An image has more than 36 megapixels: attach a smaller one', refusedImageUnreadable: 'The size of an image could not be read: remove it and attach it again',
     attach: 'Attach files', hint: 'Attach images, PDF, text, CSV, Word or Excel files by button, drag and drop or paste',
-    uploading: 'Uploading…', remove: 'Remove', badType: '{name}: this file type cannot be attached',
+    uploading: 'Uploading…', remove: 'Remove', badType: '{name}: this file type cannot be attached', oldOffice: '{name}: an Excel or Word 97-2003 file cannot be read; save it in Excel or Word as .xlsx or .docx and attach that',
     tooLarge: '{name} is larger than 20 MB', tooMany: 'At most {n} files per message', uploadFailed: 'Could not upload {name}', gone: 'An attached file is no longer stored (unsent uploads are cleared after a day): remove it and attach it again',
     downloadFailed: 'The file could not be opened', avatarUpload: 'Upload a picture', avatarRemove: 'Remove',
     avatarHint: 'PNG, JPEG, GIF or WebP; cropped to a square', avatarType: 'Pick a PNG, JPEG, GIF or WebP picture',

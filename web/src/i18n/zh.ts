@@ -96,7 +96,7 @@ export default {
     refusedTooManyImages: '一条消息最多带 8 张图片，请移除一些', refusedImageTooLarge: '有图片超过 10 MB，请换一张小一些的',
     refusedImagePixels: '有图片超过 3600 万像素，请换一张小一些的', refusedImageUnreadable: '无法读取图片的尺寸，请移除后重新添加',
     attach: '添加附件', hint: '可通过按钮、拖放或粘贴添加图片、PDF、文本、CSV、Word 或 Excel 文件',
-    uploading: '上传中…', remove: '移除', badType: '{name}：不支持此文件类型',
+    uploading: '上传中…', remove: '移除', badType: '{name}：不支持此文件类型', oldOffice: '{name}：无法读取旧版（97-2003）Excel 或 Word 文件，请在 Excel 或 Word 中另存为 .xlsx 或 .docx 后再添加',
     tooLarge: '{name} 超过 20 MB', tooMany: '每条消息最多 {n} 个文件', uploadFailed: '{name} 上传失败', gone: '有附件已不在存储中（未发送的上传一天后会被清理）：请移除后重新添加',
     downloadFailed: '无法打开文件', avatarUpload: '上传头像', avatarRemove: '移除头像',
     avatarHint: '支持 PNG、JPEG、GIF、WebP，自动裁剪为正方形', avatarType: '请选择 PNG、JPEG、GIF 或 WebP 图片',

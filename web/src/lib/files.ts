@@ -30,7 +30,7 @@ export function signedSeconds(): number {
   return Number.isFinite(fromQuery) && fromQuery > 0 ? fromQuery : 3600
 }
 
-export type FileProblem = 'type' | 'size' | 'imageSize' | 'imagePixels' | 'imageUnreadable'
+export type FileProblem = 'type' | 'oldOffice' | 'size' | 'imageSize' | 'imagePixels' | 'imageUnreadable'
 /** Per image, as the database checks on the question (migrations/..._attachments_in_answers.sql). */
 export const IMAGE_MAX_BYTES = 10 * 1024 * 1024
 export const MAX_IMAGES = 8
@@ -73,7 +73,13 @@ export function fileType(file: File): string {
   return BY_EXTENSION[extension] ?? 'application/octet-stream'
 }
 
+/** Office 97-2003's Excel and Word files, by type or extension: no reader of theirs is installed, and
+ * Office saves them as .xlsx or .docx in a step, which the user is told (the worker's DocumentUnsupported). */
+const OLD_OFFICE = ['application/vnd.ms-excel', 'application/msword']
+
 export function attachmentProblem(file: File): FileProblem | null {
+  const extension = /\.([a-z]+)$/i.exec(file.name)?.[1]?.toLowerCase() ?? ''
+  if (OLD_OFFICE.includes(fileType(file)) || ['xls', 'doc'].includes(extension)) return 'oldOffice'
   if (!ATTACHMENT_TYPES.includes(fileType(file))) return 'type'
   if (file.size > ATTACHMENT_MAX_BYTES) return 'size'
   if (ATTACHMENT_IMAGE_TYPES.includes(fileType(file)) && file.size > IMAGE_MAX_BYTES) return 'imageSize'
