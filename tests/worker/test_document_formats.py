@@ -10,7 +10,6 @@ import random
 import re
 import resource
 import threading
-import time
 import zipfile
 import zlib
 from typing import Any
@@ -218,12 +217,11 @@ def test_a_docx_that_unpacks_past_the_limit_is_refused_before_it_is_unpacked() -
     at its peak; the 20 MiB the bucket takes would unpack to 20 GiB), then sent to be counted."""
     bomb = inflated_docx(256, 1 << 20)  # 256 MiB: 800 MB at its peak, 10 s, before this
     assert len(bomb) < 1 << 20
-    started = time.perf_counter()
     peak = _peak_mib()
-    with pytest.raises(AttachmentError) as refused:
-        extract(DOCX, bomb, "bomb.docx", max_bytes=8 << 20)
+    unpacked = AssertionError("a part was unpacked")  # DocumentUnreadable, had any been
+    with patch.object(zipfile.ZipFile, "open", side_effect=unpacked), pytest.raises(AttachmentError) as refused:
+        extract(DOCX, bomb, "bomb.docx", max_bytes=8 << 20)  # refused from the archive's directory
     assert refused.value.code == "DocumentTooLong"
-    assert time.perf_counter() - started < 2  # refused from the archive's directory, not after reading it
     assert _peak_mib() - peak < 64
     assert extract(DOCX, inflated_docx(4, 1000), max_bytes=8 << 20) == "\n".join(["a" * 1000] * 4)
 

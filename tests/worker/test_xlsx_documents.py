@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 import io
-import time
 import zipfile
 
 import asyncpg
@@ -16,10 +15,13 @@ import pytest
 from openpyxl import Workbook
 
 from tests.conftest import LocalStack
+from tests.worker.checks import counted_checks
 from tests.worker.conftest import Owner, RecordingFakeScope, Workers, final_answer, worker_settings
 from tests.worker.test_attachments import ask_with, upload
+from worker.document_bounds import timer
 from worker.documents import DOCUMENT_TYPES, XLSX, extract
 from worker.errors import AttachmentError
+from worker.xlsx import ROW_XML
 
 
 def xlsx_bytes(workbook: Workbook, results: dict[str, str] | None = None) -> bytes:
@@ -92,12 +94,17 @@ def test_a_workbook_whose_reading_passes_its_time_is_refused_at_it() -> None:
     for n in range(20_000):
         sheet.append([n, "a"])
     blob = xlsx_bytes(workbook)
-    started = time.monotonic()
-    with pytest.raises(AttachmentError) as refused:
+    with counted_checks() as checks:
+        assert extract(XLSX, blob).count("\n") == 20_000  # its heading and its rows
+    assert checks.made >= 20_000  # the clock is looked at for each row, at least: a reading stops within one
+    with counted_checks(expire_at=500) as checks, pytest.raises(AttachmentError) as refused:
         extract(XLSX, blob, "big.xlsx", seconds=0.01)
     assert refused.value.code == "DocumentTooComplex"
-    assert time.monotonic() - started < 10
-    assert extract(XLSX, blob, seconds=60).count("\n") == 20_000  # its heading and its rows
+    assert checks.made == 500  # refused at the check that found the time passed
+    timer("big.xlsx", 60)()  # the real clock: in time
+    with pytest.raises(AttachmentError) as refused:
+        timer("big.xlsx", -1)()  # past
+    assert refused.value.code == "DocumentTooComplex"
 
 
 def shared_string_bomb(text: str, cells: int) -> bytes:
@@ -132,11 +139,10 @@ def test_a_workbooks_text_past_the_limit_is_refused_as_it_is_read() -> None:
     blob = shared_string_bomb("x" * 20_000, 20_000)
     with zipfile.ZipFile(io.BytesIO(blob)) as archive:
         assert sum(part.file_size for part in archive.infolist()) < 1 << 20
-    started = time.monotonic()
-    with pytest.raises(AttachmentError) as refused:
+    with counted_checks() as checks, pytest.raises(AttachmentError) as refused:
         extract(XLSX, blob, "bomb.xlsx", max_bytes=1 << 20)
     assert refused.value.code == "DocumentTooLong"
-    assert time.monotonic() - started < 5
+    assert checks.made < 64  # its parts' few reads and the six rows (200 KB of text each) that pass 1 MiB: not 2,000
     assert extract(XLSX, shared_string_bomb("ab", 20), "small.xlsx") == "[Sheet: Sheet]\n" + "\n".join(
         [",".join(["ab"] * 10)] * 2
     )
@@ -162,12 +168,11 @@ def test_a_row_past_what_excel_writes_is_refused_before_openpyxl_builds_it() -> 
     62 KB of XLSX holding one row of 2,000,000 cells (30 MB unpacked, within the limit) took 31 s
     and 962 MiB of the worker's memory. Excel writes at most 16,384 cells a row (under 1 MB of
     XML): a sheet's XML is read at most 4 MiB a row, and its clock checked at each read."""
-    started = time.monotonic()
-    with pytest.raises(AttachmentError) as refused:
+    with counted_checks() as checks, pytest.raises(AttachmentError) as refused:
         extract(XLSX, one_row(600_000), "row.xlsx")
     assert refused.value.code == "DocumentTooComplex"
     assert "row" in str(refused.value)
-    assert time.monotonic() - started < 5
+    assert checks.made < (ROW_XML >> 14) + 64  # a check a read of 16 KiB: stopped 4 MiB into its 9 MB row
     assert extract(XLSX, one_row(16_384)) == "[Sheet: Sheet]\n" + ",".join(["1"] * 16_384)
 
 
