@@ -41,10 +41,10 @@ USER_MESSAGES = {
         " / The document has too many pages or is too heavy to read in time; split it or save its text as a .txt file."
     ),
     "DocumentUnsupported": (
-        "这是旧版（97-2003）或设有密码的 Office 文件，无法读取："
-        "请在 Word 或 Excel 中另存为 .docx 或 .xlsx（不设密码）后重新上传。"
-        " / This is an old (97-2003) or password-protected Office file, which cannot be read:"
-        " save it in Word or Excel as .docx or .xlsx, without a password, and attach it again."
+        "这是旧版（97-2003）Office 文件或设有密码的文件，无法读取：请去掉密码"
+        "（Word 或 Excel 文件另存为 .docx 或 .xlsx）后重新上传。"
+        " / This is an old (97-2003) Office file or a password-protected file, which cannot be read:"
+        " save it without a password (in Word or Excel as .docx or .xlsx) and attach it again."
     ),
     "AttachmentUnavailable": "附件无法读取，请重新上传。/ An attachment could not be read; please upload it again.",
     # the plan: the chat's model or persona, or its thinking, changed after the question was sent

@@ -69,7 +69,8 @@ def extract(
     seconds: float = SECONDS,
 ) -> str:
     """The plain text of a document; AttachmentError DocumentUnreadable when there is none to read,
-    DocumentUnsupported for a DOCX or XLSX that is an Office 97-2003 or password-protected file,
+    DocumentUnsupported for a DOCX or XLSX that is an Office 97-2003 or password-protected file, or
+    a PDF that opens with a password,
     DocumentTooLong when it (or a DOCX's unpacked parts) would take more than `max_bytes`,
     DocumentTooComplex when a PDF has more than `max_pages` pages, or a PDF, DOCX or XLSX takes more
     than `seconds` to read."""
@@ -101,7 +102,7 @@ def extract(
 
 def _pdf(blob: bytes, name: str, max_bytes: int, max_pages: int, in_time: Callable[[], None]) -> str:
     from pypdf import PdfReader  # noqa: PLC0415 - loaded by the first document only
-    from pypdf.errors import LimitReachedError  # noqa: PLC0415
+    from pypdf.errors import FileNotDecryptedError, LimitReachedError  # noqa: PLC0415
 
     operators = 0
 
@@ -136,6 +137,8 @@ def _pdf(blob: bytes, name: str, max_bytes: int, max_pages: int, in_time: Callab
             texts.append("\n".join(fields))
     except LimitReachedError as exc:  # a stream past pypdf's own bounds: heavy, not corrupt
         raise too_complex(name, str(exc)) from exc
+    except FileNotDecryptedError as exc:  # one without a password to open it pypdf opens itself
+        raise AttachmentError("DocumentUnsupported", f"{name}: a PDF that opens with a password") from exc
     return "\n\n".join(texts)
 
 

@@ -7,12 +7,15 @@ formats is installed (xlrd reads .xls alone and is no longer maintained for anyt
 
 from __future__ import annotations
 
+import io
+
 import asyncpg
 import pytest
 
 from tests.conftest import LocalStack
 from tests.worker.conftest import Owner, RecordingFakeScope, Workers, final_answer, worker_settings
 from tests.worker.test_attachments import ask_with, upload
+from tests.worker.test_document_formats import pdf_pages
 from worker.documents import DOCX, XLSX, extract
 from worker.errors import AttachmentError, user_message
 
@@ -42,3 +45,23 @@ async def test_a_question_with_a_renamed_xls_ends_document_unsupported_unsent(
     row = await final_answer(pg, await ask_with(pg, owner, "Sum column B", [item]))
     assert (row["status"], row["error_code"]) == ("error", "DocumentUnsupported")
     assert fake.requests == []
+
+
+def test_a_pdf_that_opens_only_with_a_password_is_unsupported_and_one_any_reader_opens_is_read() -> None:
+    """A PDF with a password to open it (a bank's statement, a payslip) was DocumentUnreadable, 'the
+    text could not be read'; one encrypted only against copying (opened without a password) is read."""
+    from pypdf import PdfReader, PdfWriter
+
+    for user_password, algorithm in (("secret", "AES-256"), ("", "AES-128")):
+        writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf_pages(["Net pay 8,000"]))))
+        writer.encrypt(user_password=user_password, owner_password="owner", algorithm=algorithm)
+        out = io.BytesIO()
+        writer.write(out)
+        if not user_password:
+            assert extract("application/pdf", out.getvalue(), "open.pdf") == "Net pay 8,000"
+            continue
+        with pytest.raises(AttachmentError) as refused:
+            extract("application/pdf", out.getvalue(), "payslip.pdf")
+        assert refused.value.code == "DocumentUnsupported"
+        assert "password" in str(refused.value)
+    assert "without a password" in user_message("DocumentUnsupported")

@@ -165,7 +165,7 @@ const en: typeof zh = {
     DocumentTooLong: 'The document is longer than this model\'s context window; pick a model with a longer one or split it.',
     DocumentUnreadable: 'The document\'s text could not be read.',
     DocumentTooComplex: 'The document has too many pages or is too heavy to read in time; split it or save its text as a .txt file.',
-    DocumentUnsupported: 'This is an old (97-2003) or password-protected Office file, which cannot be read: save it in Word or Excel as .docx or .xlsx, without a password, and attach it again.',
+    DocumentUnsupported: 'This is an old (97-2003) Office file or a password-protected file, which cannot be read: save it without a password (in Word or Excel as .docx or .xlsx) and attach it again.',
     AttachmentUnavailable: 'An attachment could not be read; please upload it again.',
     ModelNotAllowed: 'Your plan does not include the model this chat now uses; pick another and ask again.',
     FeatureNotAllowed: 'Your plan does not include what this chat now turns on (deep thinking or web search); turn it off and ask again.',

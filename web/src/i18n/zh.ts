@@ -159,7 +159,7 @@ export default {
     DocumentTooLong: '文档内容超出了该模型的上下文长度，请换用上下文更长的模型或拆分文档。',
     DocumentUnreadable: '无法读取文档中的文字。',
     DocumentTooComplex: '文档页数过多或内容过于繁重，无法在限定时间内读取，请拆分文档或另存为文本文件。',
-    DocumentUnsupported: '这是旧版（97-2003）或设有密码的 Office 文件，无法读取：请在 Word 或 Excel 中另存为 .docx 或 .xlsx（不设密码）后重新上传。',
+    DocumentUnsupported: '这是旧版（97-2003）Office 文件或设有密码的文件，无法读取：请去掉密码（Word 或 Excel 文件另存为 .docx 或 .xlsx）后重新上传。',
     AttachmentUnavailable: '附件无法读取，请重新上传。',
     ModelNotAllowed: '你的套餐不包含本对话现在使用的模型，请换一个模型后重新提问。',
     FeatureNotAllowed: '你的套餐不包含本对话现在开启的功能（深度思考或联网搜索），请关闭后重新提问。',
