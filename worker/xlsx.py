@@ -30,8 +30,8 @@ def read_xlsx(
 ) -> str:
     """Each worksheet, `[Sheet: <name>]` (`[Sheet: <name> (hidden)]` for one Excel hides: read, as
     it often holds what the others' figures come from) then its rows as CSV (the values Excel
-    shows: a formula's last result; a merged range's in each of its cells; empty rows and a row's
-    trailing empty cells left out), an empty sheet left out.
+    shows: a formula's last result, a percentage as its format shows it; a merged range's in each
+    of its cells; empty rows and a row's trailing empty cells left out), an empty sheet left out.
     openpyxl's read-only mode streams a sheet's rows; its shared strings are read whole (within
     the unpacked bound, at most `max_strings` of them: DocumentTooComplex past it), and one of
     them named by every cell makes a text far past its parts' size, so the text is measured as it
@@ -52,9 +52,9 @@ def read_xlsx(
             out = io.StringIO()
             rows = csv.writer(out, lineterminator="\n")
             merged = _Merged(_merged_ranges(reader.archive, sheet._worksheet_path, name), in_time)
-            for number, row in enumerate(sheet.iter_rows(values_only=True), 1):
+            for number, row in enumerate(sheet.iter_rows(), 1):
                 in_time()
-                cells = merged.fill(number, [_cell(value) for value in row])
+                cells = merged.fill(number, [_cell(cell.value, cell.number_format) for cell in row])
                 while cells and not cells[-1]:
                     cells.pop()
                 if cells:
@@ -195,10 +195,17 @@ class _Part:
         self._raw.close()
 
 
-def _cell(value: Any) -> str:
-    """A cell's value as Excel shows it in General format."""
+_PERCENT = re.compile(r"[#0,]*(?:\.(0+))?%")  # a percentage's format (its first section): 0%, 0.00%
+
+
+def _cell(value: Any, number_format: str | None = None) -> str:
+    """A cell's value as Excel shows it in General format, a percentage as its format shows it."""
     if value is None:
         return ""
+    if isinstance(value, int | float) and not isinstance(value, bool) and number_format:
+        percent = _PERCENT.fullmatch(number_format.split(";")[0])
+        if percent is not None:
+            return f"{value * 100:.{len(percent.group(1) or '')}f}%"
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, float):

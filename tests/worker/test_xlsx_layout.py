@@ -91,3 +91,18 @@ def test_a_sheet_of_more_merged_ranges_than_the_bound_is_too_complex() -> None:
         extract(XLSX, with_merges(xlsx_bytes(workbook), merges), "merged.xlsx")
     assert refused.value.code == "DocumentTooComplex"
     assert f"more than {MAX_MERGED:,} merged ranges" in str(refused.value)
+
+
+def test_a_percentage_is_read_as_excel_shows_it() -> None:
+    """Excel keeps 12.5% as 0.125 and shows it by the cell's format: the model was sent '0.125' under
+    'Discount', a rate it could read as a twelfth of a percent or as 0.125 of a yuan."""
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(["Item", "Discount", "Share", "Plain"])
+    sheet.append(["Tea", 0.125, 0.5, 0.125])
+    sheet["B2"].number_format = "0.0%"
+    sheet["C2"].number_format = "0%;[Red]-0%"
+    assert extract(XLSX, xlsx_bytes(workbook), "rates.xlsx") == (
+        "[Sheet: Sheet]\nItem,Discount,Share,Plain\nTea,12.5%,50%,0.125"
+    )
