@@ -17,6 +17,7 @@ import openai
 import pytest
 from openpyxl import Workbook
 from PIL import Image
+from pypdf import PdfReader, PdfWriter
 from storage3 import AsyncStorageClient
 
 from api.compat.errors import translate
@@ -514,6 +515,22 @@ async def test_a_document_too_heavy_to_read_is_the_requests_fault(sdk: openai.As
         await sdk.chat.completions.create(model="qwen-plus", messages=[{"role": "user", "content": question}])
     assert refused.value.code == "invalid_document"
     assert "too many pages" in refused.value.message
+
+
+async def test_a_pdf_that_opens_with_a_password_is_the_requests_fault_saying_to_remove_it(
+    sdk: openai.AsyncOpenAI,
+) -> None:
+    """The worker's DocumentUnsupported is the request's own document (400 invalid_document), not
+    the service's failure (502)."""
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf_pages(["Net pay 8,000"]))))
+    writer.encrypt(user_password="secret", owner_password="owner", algorithm="AES-256")
+    locked = io.BytesIO()
+    writer.write(locked)
+    question: list[Any] = [{"type": "text", "text": "Net pay?"}, document("application/pdf", locked.getvalue())]
+    with pytest.raises(openai.BadRequestError) as refused:
+        await sdk.chat.completions.create(model="qwen-plus", messages=[{"role": "user", "content": question}])
+    assert refused.value.code == "invalid_document"
+    assert "without a password" in refused.value.message
 
 
 @pytest.mark.parametrize(
