@@ -5,7 +5,7 @@ DOCX through python-docx's package reader, its body walked in
 document order: paragraphs (each run in one, a tracked insertion's, an inline content control's or a
 field's too, but not a tracked deletion's; then its text boxes' paragraphs), and tables a row a line
 with the cells tab-separated (a merged cell once, a cell's own paragraphs and nested tables on its
-row), content controls' content in its place, then its footnotes and endnotes (`[^1]: ...`, marked
+row), content controls' content in its place, then its footnotes, endnotes and comments (`[^1]: ...`, marked
 `[^1]` where the body references them); its headers before all that and its footers after, each
 once though Word shows it on every page (`[Header]: ...`, a section's in the order its pages show
 them), so the text in a table (a form, a schedule, figures) reaches the model as it does the
@@ -193,12 +193,14 @@ def _margins(document: Any, kind: str, in_time: Callable[[], None]) -> Iterator[
                 yield f"[{labels[type_]}]: {text}"
 
 
-_NOTES = {"footnotes": ("w:footnote", ""), "endnotes": ("w:endnote", "e")}  # part: its notes' tag, their mark
+# part: its notes' tag, their mark (a comment's as a note's, its author named: a reviewer's question)
+_NOTES = {"footnotes": ("w:footnote", ""), "endnotes": ("w:endnote", "e"), "comments": ("w:comment", "c")}
 
 
 def _notes(part: Any, in_time: Callable[[], None]) -> Iterator[str]:
-    """The document's footnotes, then its endnotes, each `[^<mark><id>]: <text>` as referenced in the
-    body (Word's separators, which are not notes, left out)."""
+    """The document's footnotes, then its endnotes, then its comments, each `[^<mark><id>]: <text>`
+    (a comment's `Comment by <author>: <text>`) as referenced in the body (Word's separators, which
+    are not notes, left out)."""
     from docx.oxml import parse_xml  # noqa: PLC0415
     from docx.oxml.ns import qn  # noqa: PLC0415
 
@@ -209,7 +211,8 @@ def _notes(part: Any, in_time: Callable[[], None]) -> Iterator[str]:
             for note in parse_xml(rel.target_part.blob).iterchildren(qn(tag)):
                 if note.get(qn("w:type"), "normal") == "normal":
                     text = " ".join(t for t in _blocks(note, in_time) if t).strip()
-                    yield f"[^{mark}{note.get(qn('w:id'))}]: {text}"
+                    author = note.get(qn("w:author")) if kind == "comments" else None
+                    yield f"[^{mark}{note.get(qn('w:id'))}]: {f'Comment by {author}: ' if author else ''}{text}"
 
 
 def _blocks(container: Any, in_time: Callable[[], None]) -> Iterator[str]:
@@ -267,10 +270,11 @@ def _in(p: Any, xpath: Any) -> list[Any]:
 
 def _paragraph(p: Any) -> str:
     """The text of a paragraph as Word shows it: its runs' (its text boxes are read after it), a
-    footnote's or endnote's reference marked `[^<id>]`, `[^e<id>]` (the note follows the body)."""
+    footnote's, endnote's or comment's reference marked `[^<id>]`, `[^e<id>]`, `[^c<id>]` (the
+    note follows the body)."""
     from docx.oxml.ns import qn  # noqa: PLC0415
 
-    marks = {qn("w:footnoteReference"): "", qn("w:endnoteReference"): "e"}
+    marks = {qn("w:footnoteReference"): "", qn("w:endnoteReference"): "e", qn("w:commentReference"): "c"}
     texts = []
     for r in _in(p, _runs()):
         texts.append(r.text)
