@@ -158,6 +158,7 @@ class SessionsResponse(Struct):
     sessions: list[SessionOut]
     page: int
     limit: int
+    next_cursor: str | None = None
 
 
 class SessionCreate(Struct):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import msgspec
 from litestar import Controller, delete, get, patch, post
 from litestar.params import Parameter
 from msgspec import UNSET
@@ -24,6 +25,14 @@ from api.security import CurrentUser
 from api.upstream import Upstream, call, rows
 
 TITLE_MAX = 200
+
+
+class _Place(msgspec.Struct):
+    cursor: str
+
+
+_sessions_decoder = msgspec.json.Decoder(list[SessionOut])
+_places_decoder = msgspec.json.Decoder(list[_Place])
 
 
 async def _role_slugs(rest: AsyncPostgrestClient, sessions: list[dict[str, Any]]) -> dict[str, str]:
@@ -68,11 +77,25 @@ class SessionController(Controller):
         page: int = Parameter(default=1, ge=1, le=100_000),
         limit: int = Parameter(default=20, ge=1, le=100),
         archived: bool = Parameter(default=False, description="list archived sessions instead of current ones"),
+        cursor: str | None = Parameter(default=None, max_length=1000),
     ) -> SessionsResponse:
-        found = await caller.read_rows(
-            SessionOut, "select facade.sessions($1, $2, $3, $4)", archived, limit, (page - 1) * limit
+        """Pinned first, then by last activity. `next_cursor` (null at the end) reads the page after
+        this one from right after its last session, unmoved by sessions made or deleted meanwhile;
+        with `cursor`, `page` counts from it. A cursor this list did not give is InvalidCursor (422)."""
+        raw = (
+            await caller.read(
+                "select facade.sessions($1, $2, $3, $4, $5)", archived, limit + 1, (page - 1) * limit, cursor
+            )
+        )[0]
+        found, places = _sessions_decoder.decode(raw), _places_decoder.decode(raw)
+        more = len(found) > limit
+        return SessionsResponse(
+            success=True,
+            sessions=found[:limit],
+            page=page,
+            limit=limit,
+            next_cursor=places[limit - 1].cursor if more else None,
         )
-        return SessionsResponse(success=True, sessions=found, page=page, limit=limit)
 
     @post("/", status_code=201, responses=errors(404, 409, 413, 422))
     async def create_session(self, data: SessionCreate, user: CurrentUser, upstream: Upstream) -> SessionResponse:

@@ -207,7 +207,7 @@ async def test_each_facade_read_serves_each_caller_their_own_rows_on_one_connect
                 assert {m.session_id for m in everything} <= owned[user.id]
                 with pytest.raises(SessionNotFound):
                     await page_of_history(caller, session_id=other, limit=20, offset=0, cursor=None)
-                listed = await caller.read_rows(SessionOut, "select facade.sessions($1, false, 100, 0)")
+                listed = await caller.read_rows(SessionOut, "select facade.sessions($1, false, 100, 0, null)")
                 assert {s.id for s in listed} == owned[user.id]
                 assert await caller.read_rows(SessionOut, "select facade.session($1, $2)", uuid.UUID(other)) == []
                 other_user = next(u.id for u in (alice, bob) if u.id != user.id)

@@ -177,3 +177,25 @@ async def test_an_avatar_is_an_absolute_http_url_with_a_host(http: httpx.AsyncCl
     assert kept.json()["profile"]["avatar_url"] == storage
     cleared = await http.patch("/api/profile", json={"avatar_url": ""}, headers=alice.headers)
     assert cleared.json()["profile"]["avatar_url"] is None
+
+
+async def test_the_sessions_list_pages_by_cursor_past_chats_made_and_deleted_meanwhile(
+    http: httpx.AsyncClient, bob: ApiUser
+) -> None:
+    """By `page`, a chat deleted from page 1 made page 2 start one late (its first chat never
+    listed); by `next_cursor` page 2 starts right after page 1's last chat. `page` still works."""
+    made = [await new_session(http, bob, title=f"chat {i}") for i in range(7)]  # newest last
+    first = (await http.get("/api/sessions", params={"limit": 3}, headers=bob.headers)).json()
+    assert [s["title"] for s in first["sessions"]] == ["chat 6", "chat 5", "chat 4"]
+    assert (await http.delete(f"/api/sessions/{made[5]['id']}", headers=bob.headers)).status_code == 200
+    await new_session(http, bob, title="new")
+    second = await http.get("/api/sessions", params={"limit": 3, "cursor": first["next_cursor"]}, headers=bob.headers)
+    assert second.status_code == 200, second.text
+    assert [s["title"] for s in second.json()["sessions"]] == ["chat 3", "chat 2", "chat 1"]
+    after = second.json()["next_cursor"]
+    last = (await http.get("/api/sessions", params={"limit": 3, "cursor": after}, headers=bob.headers)).json()
+    assert ([s["title"] for s in last["sessions"]], last["next_cursor"]) == (["chat 0"], None)
+    by_page = (await http.get("/api/sessions", params={"limit": 3, "page": 2}, headers=bob.headers)).json()
+    assert [s["title"] for s in by_page["sessions"]] == ["chat 3", "chat 2", "chat 1"]
+    bad = await http.get("/api/sessions", params={"cursor": "bm9wZQ"}, headers=bob.headers)
+    assert (bad.status_code, error_of(bad)["code"]) == (422, "InvalidCursor")

@@ -121,6 +121,7 @@ NO_CHECK_OF_THEIR_OWN = {
     "chat_topic_owned": "a realtime.messages policy's question; that table's aal2 policy refuses first",
     "create_api_key": "refused by the trigger on api_keys",
     "mfa_satisfied": "the check itself",
+    "page_cursor_keys": "reads a list's cursor and no table (to refuse it); the list reads through RLS",
     "read_share": "a share link is public by design, for anon too",
     "share_session": "refused by the trigger on chat_shares",
     "username_available": "sign-up's check, for anon too",

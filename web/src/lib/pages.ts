@@ -35,6 +35,28 @@ export function appendNew<T extends { id: string }>(shown: T[], page: T[]): T[] 
   return [...shown, ...page.filter((row) => !held.has(row.id))]
 }
 
+/** A row of a list read by keyset (`sessions_page`, `api_requests_page`, `users_page`): `page_cursor`,
+ *  computed by the database, is where the row stands in the list's order. */
+export type Placed<T> = T & { page_cursor: string }
+
+/** `read(after, size)` reads `size` rows right after the row whose cursor is `after` (null: from the
+ *  top), each a `Placed<T>` (supabase-js types an RPC's rows loosely, so `data` is read as those). */
+export type KeysetReader = (after: string | null, size: number) => PromiseLike<{ data: unknown; error: { message: string } | null }>
+
+/** One page of `size` rows after `after`, and the cursor the next page starts after (null: no more
+ *  rows). A row made or deleted elsewhere between two pages moves no other row across the cursor, so
+ *  the next page neither shows a row again nor skips one, as an offset did. One row more than the
+ *  page is asked for, to know whether another page follows. A cursor the list did not give is
+ *  refused by the database (InvalidCursor). */
+export async function readAfter<T>(read: KeysetReader, after: string | null, size: number): Promise<{ rows: T[]; next: string | null }> {
+  const { data, error } = await read(after, size + 1)
+  if (error) throw error
+  const found = (data as Placed<T>[] | null) ?? []
+  const page = found.slice(0, size)
+  const rows = page.map(({ page_cursor: _cursor, ...row }) => row as unknown as T)
+  return { rows, next: found.length > size ? (page.at(-1)?.page_cursor ?? null) : null }
+}
+
 /** Rows a further page reads again before where the rows shown end. A row deleted elsewhere (another
  *  tab, another device) since the last page moves every later row up by one: without the overlap
  *  the first row of the next page would never be shown. `appendNew` drops the rows read twice. */

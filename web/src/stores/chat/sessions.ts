@@ -10,7 +10,7 @@
  */
 import { storeOnce } from '@/lib/storeOnce'
 import { supabase } from '@/lib/supabase'
-import { appendNew, nextPage, readPage, type PageReader } from '@/lib/pages'
+import { appendNew, readAfter, type KeysetReader } from '@/lib/pages'
 import { SESSION_COLUMNS, sessionOrder } from '@/lib/sessions'
 import type { ChatSession } from '@/lib/types'
 import type { ChatState } from './state'
@@ -20,11 +20,9 @@ const SESSION_PAGE = 200
 
 export function sessionList(state: ChatState) {
   const { sessions } = state
-  /** How many rows of the server's order the list has read: the next page starts a little before
-   * (nextPage). A session made here meanwhile moves the rest down one (read again, not added
-   * twice); one deleted here moves them up, so the offset follows; one deleted elsewhere is what
-   * the overlap is for. */
-  let offset = 0
+  /** Where the rows read of the server's order end (`page_cursor` of the last one): the next page
+   * starts right after it, wherever sessions were made or deleted meanwhile, here or elsewhere. */
+  let after: string | null = null
   /** Stamps for reads and confirmed leaf writes, in the order this page made them. */
   let clock = 0
   /** Per session, the leaf chosen here and when its write was confirmed (null: not yet). */
@@ -55,16 +53,11 @@ export function sessionList(state: ChatState) {
     sort()
   }
 
-  /** The list in the server's order (pinned, then by last activity), rows from..to. */
-  const listed: PageReader<ChatSession> = (from, to, counted) =>
+  /** The list in the server's order (pinned, then by last activity), `size` rows after `from`. */
+  const listed: KeysetReader = (from, size) =>
     supabase()
-      .from('chat_sessions')
-      .select(SESSION_COLUMNS, counted ? { count: 'exact' } : {})
-      .order('pinned_at', { ascending: false, nullsFirst: false })
-      .order('last_message_at', { ascending: false, nullsFirst: false })
-      .order('created_at', { ascending: false })
-      .order('id', { ascending: false })
-      .range(from, to)
+      .rpc('sessions_page', from ? { max_rows: size, after: from } : { max_rows: size })
+      .select(`${SESSION_COLUMNS},page_cursor`)
 
   /** The first page of the list (`more`: older ones follow), or, `more`, the next page after the
    * rows read so far; a row already in the list (made or opened here meanwhile) is not added twice. */
@@ -73,12 +66,11 @@ export function sessionList(state: ChatState) {
     state.sessionsError.value = null
     try {
       const issued = ++clock
-      const { start, size } = more ? nextPage(offset, SESSION_PAGE) : { start: 0, size: SESSION_PAGE }
-      const { rows, total } = await readPage(listed, start, size)
+      const { rows, next } = await readAfter<ChatSession>(listed, more ? after : null, SESSION_PAGE)
       const fresh = rows.map((row) => fromServer(row, issued))
       sessions.value = more ? appendNew(sessions.value, fresh) : fresh
-      offset = start + rows.length
-      state.sessionsMore.value = offset < total
+      after = next
+      state.sessionsMore.value = next !== null
       sort()
     } catch (e) {
       state.sessionsError.value = e
@@ -168,7 +160,6 @@ export function sessionList(state: ChatState) {
     const { error } = await supabase().from('chat_sessions').delete().eq('id', id)
     if (error) throw error
     sessions.value = sessions.value.filter((s) => s.id !== id)
-    offset = Math.max(0, offset - 1)
   }
 
   return {

@@ -1,0 +1,37 @@
+"""The lists the web app pages through over REST (supabase-js, as supabase-py here) read by keyset:
+`sessions_page`, with `page_cursor` selected as a computed field, starts right after a row read
+before, whatever was made or deleted meanwhile; a cursor no list gave is 422 InvalidCursor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from postgrest.exceptions import APIError
+
+from tests.api.conftest import ApiUser, client_for, new_session
+from tests.conftest import LocalStack, rows_of
+
+
+async def test_the_chat_list_reads_over_rest_page_after_page_by_cursor(
+    http: httpx.AsyncClient, stack: LocalStack, alice: ApiUser, bob: ApiUser
+) -> None:
+    made = [await new_session(http, alice, title=f"chat {i}") for i in range(5)]
+    await new_session(http, bob, title="bob's")
+    rest = await client_for(stack, alice)
+
+    async def page(size: int, after: str | None = None) -> list[dict[str, Any]]:
+        args: dict[str, Any] = {"max_rows": size} | ({"after": after} if after else {})
+        return rows_of((await rest.rpc("sessions_page", args).select("id,title,page_cursor").execute()).data)
+
+    first = await page(2)
+    assert [s["title"] for s in first] == ["chat 4", "chat 3"]
+    await rest.table("chat_sessions").delete().eq("id", made[4]["id"]).execute()
+    await new_session(http, alice, title="new")
+    second = await page(2, first[-1]["page_cursor"])
+    assert [s["title"] for s in second] == ["chat 2", "chat 1"]  # by offset: chat 1, chat 0
+    assert [s["title"] for s in await page(10, second[-1]["page_cursor"])] == ["chat 0"]
+    with pytest.raises(APIError) as refused:
+        await page(2, "bm9wZQ")
+    assert (refused.value.code, refused.value.message) == ("InvalidCursor", "The cursor is not one this list gave.")
