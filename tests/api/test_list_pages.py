@@ -1,14 +1,18 @@
 """The lists the web app pages through over REST (supabase-js, as supabase-py here) read by keyset:
-`sessions_page`, with `page_cursor` selected as a computed field, starts right after a row read
-before, whatever was made or deleted meanwhile; a cursor no list gave is 422 InvalidCursor."""
+`sessions_page` and `api_requests_page`, with `page_cursor` selected as a computed field, start
+right after a row read before, whatever was made or deleted meanwhile; a cursor no list gave is
+422 InvalidCursor; another user's rows stay RLS's."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from postgrest.exceptions import APIError
+from supabase import AsyncClient
 
 from tests.api.conftest import ApiUser, client_for, new_session
 from tests.conftest import LocalStack, rows_of
@@ -35,3 +39,38 @@ async def test_the_chat_list_reads_over_rest_page_after_page_by_cursor(
     with pytest.raises(APIError) as refused:
         await page(2, "bm9wZQ")
     assert (refused.value.code, refused.value.message) == ("InvalidCursor", "The cursor is not one this list gave.")
+
+
+async def test_a_days_api_requests_read_over_rest_page_after_page_by_cursor(
+    http: httpx.AsyncClient, stack: LocalStack, pg: asyncpg.Connection, alice: ApiUser, bob: ApiUser
+) -> None:
+    day = await new_session(http, alice, title="key of the day")
+    for i in range(5):
+        await pg.execute(
+            "insert into chat_messages (session_id, user_id, parent_id, content, created_at)"
+            " values ($1, $2, null, $3, now() - interval '1 hour' + $4 * interval '1 second')",
+            uuid.UUID(day["id"]),
+            uuid.UUID(alice.id),
+            f"request {i}",
+            i,
+        )
+    rest = await client_for(stack, alice)
+
+    async def page(size: int, after: str | None = None, who: AsyncClient = rest) -> list[dict[str, Any]]:
+        args: dict[str, Any] = {"session": day["id"], "max_rows": size} | ({"after": after} if after else {})
+        read = who.rpc("api_requests_page", args).select("id,content,page_cursor:request_cursor")
+        return rows_of((await read.execute()).data)
+
+    first = await page(2)
+    assert [r["content"] for r in first] == ["request 4", "request 3"]
+    await pg.execute(
+        "insert into chat_messages (session_id, user_id, parent_id, content) values ($1, $2, null, 'new')",
+        uuid.UUID(day["id"]),
+        uuid.UUID(alice.id),
+    )
+    second = await page(2, first[-1]["page_cursor"])
+    assert [r["content"] for r in second] == ["request 2", "request 1"]  # by offset: request 3 again
+    assert await page(2, second[-1]["page_cursor"], await client_for(stack, bob)) == []  # RLS: none of hers
+    with pytest.raises(APIError) as refused:
+        await page(2, first[-1]["page_cursor"][3:])
+    assert refused.value.code == "InvalidCursor"

@@ -97,3 +97,66 @@ async def test_another_users_cursor_reads_only_the_callers_chats(db: asyncpg.Con
     read = await _session_page(db, bob, 10, theirs[-1]["cursor"])
     assert [r["title"] for r in read] == ["chat 4", "chat 5", "chat 3"]  # Bob's, from Alice's position on
     assert {str(r["id"]) for r in read} <= set(mine)
+
+
+async def _requests(db: asyncpg.Connection, user: str, session: str, count: int) -> None:
+    """`count` root questions (an API key's requests), a second apart, each with an answer below it."""
+    await db.execute(
+        """with q as (
+             insert into chat_messages (session_id, user_id, parent_id, content, created_at)
+             select $1, $2, null, 'request ' || g, now() - interval '1 hour' + g * interval '1 second'
+               from generate_series(1, $3) g
+             returning id, created_at)
+           insert into chat_messages
+                  (session_id, user_id, message_type, reply_to, parent_id, content, status, created_at)
+           select $1, $2, 'assistant', q.id, q.id, 'answer', 'completed', q.created_at from q""",
+        session,
+        user,
+        count,
+    )
+
+
+async def _request_page(
+    db: asyncpg.Connection, user: str, session: str, size: int, after: str | None
+) -> list[asyncpg.Record]:
+    async with acting_as(db, _me(user)):
+        return list(
+            await db.fetch(
+                "select m.*, request_cursor(m) as cursor from api_requests_page($1, $2, $3) m", session, size, after
+            )
+        )
+
+
+async def test_a_days_api_requests_page_by_cursor_under_writes_and_deletes(db: asyncpg.Connection) -> None:
+    user = await create_user(db, "keyholder")
+    session = str(await db.fetchval("insert into chat_sessions (user_id) values ($1) returning id", user))
+    await _requests(db, user, session, 25)
+    first = await _request_page(db, user, session, 10, None)
+    assert [r["content"] for r in first[:2]] == ["request 25", "request 24"]  # newest first, questions only
+    await db.execute("delete from chat_messages where id = any($1::uuid[])", [first[1]["id"], first[4]["id"]])
+    await db.execute(
+        "insert into chat_messages (session_id, user_id, parent_id, content) values ($1, $2, null, 'new')",
+        session,
+        user,
+    )
+    second = await _request_page(db, user, session, 10, first[-1]["cursor"])
+    third = await _request_page(db, user, session, 10, second[-1]["cursor"])
+    shown = [r["content"] for r in first + second + third]
+    assert len(shown) == len(set(shown)) == 25  # each once; the new request is above the cursor
+    assert await _request_page(db, user, session, 10, third[-1]["cursor"]) == []
+    with pytest.raises(asyncpg.PostgresError) as caught:
+        await _request_page(db, user, session, 10, first[-1]["cursor"][:-2])
+    assert refusal(caught.value)[:2] == (422, "InvalidCursor")
+    sessions = await _session_page(db, user, 1, None)
+    with pytest.raises(asyncpg.PostgresError) as caught:
+        await _request_page(db, user, session, 10, sessions[0]["cursor"])  # a chat's, not a request's
+    assert refusal(caught.value)[:2] == (422, "InvalidCursor")
+
+
+async def test_another_users_day_of_requests_reads_as_none(db: asyncpg.Connection) -> None:
+    alice, bob = await create_user(db, "alicekeys"), await create_user(db, "bobkeys")
+    session = str(await db.fetchval("insert into chat_sessions (user_id) values ($1) returning id", alice))
+    await _requests(db, alice, session, 3)
+    cursor = (await _request_page(db, alice, session, 1, None))[0]["cursor"]
+    assert await _request_page(db, bob, session, 10, None) == []
+    assert await _request_page(db, bob, session, 10, cursor) == []

@@ -3,29 +3,39 @@
  * the database gives each row (`page_cursor`), not by an offset: a chat deleted or made elsewhere
  * between two pages moved every later row by one, so a chat was skipped (a deletion; the 20-row
  * overlap read before the list's end caught one or two, not more) or read twice. A fake
- * `sessions_page` stands in for the database: rows in its order, a page after a cursor.
+ * `sessions_page` stands in for the database: rows in its order, a page after a cursor. An API key's
+ * day of requests (written all day long by the key) does the same by `api_requests_page`.
  */
 import { describe, expect, it, vi } from 'vitest'
 import type { ChatSession } from '@/lib/types'
 import { readAfter } from '@/lib/pages'
+import { flushPromises, mount } from '@vue/test-utils'
+import { makeI18n } from '@/i18n'
+import ApiRequests from '@/components/ApiRequests.vue'
 
 const rows: (ChatSession & { page_cursor: string })[] = []
+/** The day's requests of an API key's chat, newest first, for `api_requests_page`. */
+const requests: { id: string; content: string; created_at: string; model: string | null; page_cursor: string }[] = []
 const calls: { name: string; args: Record<string, unknown> }[] = []
 
 /** Rows after `after` (by place in `rows`, the database's order), `max_rows` of them. */
-function page(args: Record<string, unknown>) {
+function page(list: { page_cursor: string }[], args: Record<string, unknown>) {
   const after = args.after as string | undefined
-  const start = after === undefined ? 0 : rows.findIndex((r) => r.page_cursor < after) // cursors sort descending
-  const found = start < 0 ? [] : rows.slice(start, start + (args.max_rows as number))
+  const start = after === undefined ? 0 : list.findIndex((r) => r.page_cursor < after) // cursors sort descending
+  const found = start < 0 ? [] : list.slice(start, start + (args.max_rows as number))
   return Promise.resolve({ data: found, error: null })
 }
+
+/** `from(table).select(..., { head: true })` and its filters: the count of the day's requests. */
+const counted = { eq: () => counted, is: () => counted, then: (done: (v: unknown) => void) => done({ count: requests.length, error: null }) }
 
 vi.mock('@/lib/supabase', () => ({
   supabase: () => ({
     rpc: (name: string, args: Record<string, unknown>) => {
       calls.push({ name, args })
-      return { select: () => page(args) }
+      return { select: () => page(name === 'sessions_page' ? rows : requests, args) }
     },
+    from: () => ({ select: () => counted }),
   }),
 }))
 
@@ -66,6 +76,33 @@ describe('the chat list', () => {
       { max_rows: 201, after: '0050' },
     ])
     expect(calls.every((c) => c.name === 'sessions_page')).toBe(true)
+  })
+})
+
+describe("an API key's day of requests", () => {
+  it('reads more after the last request shown, whatever the key sent meanwhile', async () => {
+    const request = (n: number) => ({
+      id: `q${n}`, content: `request ${n}`, created_at: new Date(Date.UTC(2026, 0, 1) + n * 1000).toISOString(), model: null,
+      page_cursor: String(n).padStart(4, '0'),
+    })
+    requests.splice(0, requests.length, ...Array.from({ length: 30 }, (_, i) => request(29 - i)))
+    calls.length = 0
+    const view = mount(ApiRequests, { props: { sessionId: 'day', current: null }, global: { plugins: [makeI18n('en')] } })
+    await view.find('[data-testid="api-requests-toggle"]').trigger('click')
+    await flushPromises()
+    expect(view.findAll('[data-testid="api-request"]')).toHaveLength(20)
+    expect(view.text()).toContain('(30)')
+    requests.unshift(request(100), request(99)) // two requests through the key meanwhile, on top
+    await view.find('[data-testid="api-requests-more"]').trigger('click')
+    await flushPromises()
+    const shown = view.findAll('[data-testid="api-request"]').map((row) => row.text())
+    expect(shown).toHaveLength(30) // request 29..0 once each (by offset 20: request 11 and 10 again)
+    expect(new Set(shown).size).toBe(30)
+    expect(view.find('[data-testid="api-requests-more"]').exists()).toBe(false)
+    expect(calls.map((c) => [c.name, c.args])).toEqual([
+      ['api_requests_page', { session: 'day', max_rows: 21 }],
+      ['api_requests_page', { session: 'day', max_rows: 21, after: '0010' }],
+    ])
   })
 })
 
