@@ -45,6 +45,7 @@ class AdminUser(Struct):
 class AdminUsersResponse(Struct):
     success: bool
     users: list[AdminUser]
+    next_cursor: str | None = None
 
 
 class AdminUserUpdate(Struct, forbid_unknown_fields=True):
@@ -128,26 +129,34 @@ class AdminController(Controller):
     path = "/api/admin"
     tags = ["admin"]  # noqa: RUF012
 
-    @get("/users", responses=errors(403))
+    @get("/users", responses=errors(403, 422))
     async def users(
         self,
+        *,
         user: CurrentUser,
         upstream: Upstream,
         q: str | None = Parameter(default=None, max_length=100),
         limit: int = Parameter(default=50, ge=1, le=200),
         offset: int = Parameter(default=0, ge=0, le=1_000_000),
+        cursor: str | None = Parameter(default=None, max_length=1000),
     ) -> AdminUsersResponse:
-        """Users, newest first, optionally matching `q` in username or email."""
+        """Users, newest first, optionally matching `q` in username or email. `next_cursor` (null at
+        the end) reads the page after this one from right after its last user, unmoved by sign-ups
+        and deletions meanwhile; with `cursor`, `offset` counts from it. A cursor this list did not
+        give is InvalidCursor (422)."""
         _admin(user)
         rest = upstream.rest(user.token)
-        query = rest.from_("profiles").select(USER_COLUMNS).order("created_at", desc=True)
         term = (q or "").strip()
-        if term:
-            pattern = "".join(ch for ch in term if ch not in ",()*%\\\"'")
-            query = query.or_(f"username.ilike.*{pattern}*,email.ilike.*{pattern}*")
-        found = rows((await call(query.range(offset, offset + limit - 1).execute())).data)
+        args: dict[str, Any] = {"q": term, "max_rows": offset + limit + 1, "after": cursor}
+        query = rest.rpc("users_page", args).select(f"{USER_COLUMNS},page_cursor:user_cursor")
+        found = rows((await call(query.range(offset, offset + limit).execute())).data)
         await _audit(rest, "list_users", None, q=term)
-        return AdminUsersResponse(success=True, users=[_admin_user(row) for row in found])
+        more = len(found) > limit
+        return AdminUsersResponse(
+            success=True,
+            users=[_admin_user(row) for row in found[:limit]],
+            next_cursor=str(found[limit - 1]["page_cursor"]) if more else None,
+        )
 
     @get("/users/{user_id:str}/usage", responses=errors(403, 404))
     async def user_usage(

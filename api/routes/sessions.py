@@ -70,7 +70,7 @@ class SessionController(Controller):
     path = "/api/sessions"
     tags = ["sessions"]  # noqa: RUF012
 
-    @get("/", responses=errors())
+    @get("/", responses=errors(422))
     async def list_sessions(
         self,
         caller: Caller,

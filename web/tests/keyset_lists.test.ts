@@ -12,6 +12,7 @@ import { readAfter } from '@/lib/pages'
 import { flushPromises, mount } from '@vue/test-utils'
 import { makeI18n } from '@/i18n'
 import ApiRequests from '@/components/ApiRequests.vue'
+import { searchUsers } from '@/lib/admin'
 
 const rows: (ChatSession & { page_cursor: string })[] = []
 /** The day's requests of an API key's chat, newest first, for `api_requests_page`. */
@@ -26,6 +27,9 @@ function page(list: { page_cursor: string }[], args: Record<string, unknown>) {
   return Promise.resolve({ data: found, error: null })
 }
 
+/** The admin's user list, newest first, for `users_page`. */
+const users: { id: string; username: string; email: string; created_at: string; user_plans: null; page_cursor: string }[] = []
+
 /** `from(table).select(..., { head: true })` and its filters: the count of the day's requests. */
 const counted = { eq: () => counted, is: () => counted, then: (done: (v: unknown) => void) => done({ count: requests.length, error: null }) }
 
@@ -33,7 +37,8 @@ vi.mock('@/lib/supabase', () => ({
   supabase: () => ({
     rpc: (name: string, args: Record<string, unknown>) => {
       calls.push({ name, args })
-      return { select: () => page(name === 'sessions_page' ? rows : requests, args) }
+      const list = { sessions_page: rows, api_requests_page: requests, users_page: users }[name]
+      return list ? { select: () => page(list, args) } : Promise.resolve({ error: null }) // audit_admin_read
     },
     from: () => ({ select: () => counted }),
   }),
@@ -112,5 +117,30 @@ describe('readAfter', () => {
     expect(await readAfter(exact, null, 1)).toEqual({ rows: [{ id: 'a' }], next: null })
     const refused = () => Promise.resolve({ data: null, error: { message: 'The cursor is not one this list gave.' } })
     await expect(readAfter(refused, 'bad', 10)).rejects.toMatchObject({ message: 'The cursor is not one this list gave.' })
+  })
+})
+
+describe("the admin's user list", () => {
+  it('reads the next page after the last user shown, whatever signed up or was deleted meanwhile', async () => {
+    const user = (n: number) => ({
+      id: `u${n}`, username: `member${n}`, email: `m${n}@example.com`, created_at: '2026-01-01T00:00:00Z', user_plans: null,
+      page_cursor: String(n).padStart(4, '0'),
+    })
+    users.splice(0, users.length, ...Array.from({ length: 150 }, (_, i) => user(149 - i)))
+    calls.length = 0
+    const first = await searchUsers(' member ')
+    users.splice(10, 40) // 40 accounts of the first page deleted
+    users.unshift(user(500)) // a sign-up meanwhile
+    const second = await searchUsers('member', first.next)
+    expect(second.next).toBeNull()
+    const shown = [...first.users, ...second.users].map((u) => u.username)
+    expect(shown).toEqual(Array.from({ length: 150 }, (_, i) => `member${149 - i}`))
+    expect(second.users[0]).toEqual({ id: 'u49', username: 'member49', email: 'm49@example.com', created_at: '2026-01-01T00:00:00Z', plan_id: null, disabled: false })
+    expect(calls.map((c) => [c.name, c.args])).toEqual([
+      ['users_page', { q: 'member', max_rows: 101 }],
+      ['audit_admin_read', { action: 'list_users', target: null, details: { q: 'member', after: null } }],
+      ['users_page', { q: 'member', max_rows: 101, after: '0050' }],
+      ['audit_admin_read', { action: 'list_users', target: null, details: { q: 'member', after: '0050' } }],
+    ])
   })
 })

@@ -6,7 +6,7 @@
 import type { Session } from '@supabase/supabase-js'
 import { supabase } from './supabase'
 import type { RoleTranslations } from './roleText'
-import { readPage } from './pages'
+import { readAfter } from './pages'
 
 export function isAdmin(session: Session | null): boolean {
   const meta = session?.user.app_metadata as { role?: unknown } | undefined
@@ -54,24 +54,27 @@ async function audit(action: string, target: string | null = null, details: Reco
 /** Users an admin pages through, newest first. */
 export const USERS_PAGE = 100
 
-/** A page of `size` users whose name or address contains `query` (all when empty), from `offset`, and
- * how many match in all; each read is audited (`audit_admin_read`). */
-export async function searchUsers(query: string, offset = 0, size = USERS_PAGE): Promise<{ users: AdminUser[]; total: number }> {
+/** A page of `size` users whose name or address contains `query` (all when empty), after the user
+ * whose cursor is `after` (null: the newest), and the cursor the next page starts after (null: no
+ * more). Read by keyset (`users_page`): a sign-up or a deleted account between two pages neither
+ * shows a user twice nor skips one. Each read is audited (`audit_admin_read`). */
+export async function searchUsers(query: string, after: string | null = null, size = USERS_PAGE): Promise<{ users: AdminUser[]; next: string | null }> {
   type Row = Omit<AdminUser, 'plan_id' | 'disabled'> & { user_plans: { plan_id: string; disabled: boolean } | { plan_id: string; disabled: boolean }[] | null }
-  const term = query.trim().replace(/[,()*%\\"']/g, '')
-  const { rows, total } = await readPage<Row>((from, to) => {
-    const request = supabase().from('profiles').select('id,username,email,created_at,user_plans(plan_id,disabled)', { count: 'exact' })
-    return (term ? request.or(`username.ilike.*${term}*,email.ilike.*${term}*`) : request)
-      .order('created_at', { ascending: false })
-      .order('id', { ascending: false })
-      .range(from, to)
-  }, offset, size)
-  await audit('list_users', null, { q: term, offset })
+  const term = query.trim()
+  const { rows, next } = await readAfter<Row>(
+    (from, max) =>
+      supabase()
+        .rpc('users_page', from ? { q: term, max_rows: max, after: from } : { q: term, max_rows: max })
+        .select('id,username,email,created_at,user_plans(plan_id,disabled),page_cursor:user_cursor'),
+    after,
+    size,
+  )
+  await audit('list_users', null, { q: term, after })
   const users = rows.map((row) => {
     const plan = Array.isArray(row.user_plans) ? row.user_plans[0] : row.user_plans
     return { id: row.id, username: row.username, email: row.email, created_at: row.created_at, plan_id: plan?.plan_id ?? null, disabled: plan?.disabled ?? false }
   })
-  return { users, total }
+  return { users, next }
 }
 
 export async function recordUsageView(userId: string): Promise<void> {

@@ -4,6 +4,9 @@
  * pages are then read by offset, in an order that new rows extend at the end, until the rows read
  * reach that count or a page comes back empty. A row added meanwhile comes last or not at all
  * (Realtime brings it), never twice.
+ *
+ * Lists ordered newest first (chats, an API key's requests, the admin's users), where a row made
+ * or deleted elsewhere moves every later one, are read by keyset instead (`readAfter`).
  */
 export interface Page<T> {
   data: T[] | null
@@ -28,15 +31,16 @@ export async function readAll<T>(read: PageReader<T>, size = 1000): Promise<T[]>
   }
 }
 
-/** `shown` and then the rows of a next page it does not hold yet (a row can move across a page
- * boundary while the list is read: made, opened or deleted meanwhile). */
+/** `shown` and then the rows of a next page it does not hold yet (a row can still move across the
+ * cursor while the list is read: a chat unpinned meanwhile moves down and is read again). */
 export function appendNew<T extends { id: string }>(shown: T[], page: T[]): T[] {
   const held = new Set(shown.map((row) => row.id))
   return [...shown, ...page.filter((row) => !held.has(row.id))]
 }
 
-/** A row of a list read by keyset (`sessions_page`, `api_requests_page`, `users_page`): `page_cursor`,
- *  computed by the database, is where the row stands in the list's order. */
+/** A row of a list read by keyset (`sessions_page`, `api_requests_page`, `users_page`): `page_cursor`
+ *  (a computed field, its own per table, selected under this name) is where the row stands in the
+ *  list's order. */
 export type Placed<T> = T & { page_cursor: string }
 
 /** `read(after, size)` reads `size` rows right after the row whose cursor is `after` (null: from the
@@ -55,24 +59,4 @@ export async function readAfter<T>(read: KeysetReader, after: string | null, siz
   const page = found.slice(0, size)
   const rows = page.map(({ page_cursor: _cursor, ...row }) => row as unknown as T)
   return { rows, next: found.length > size ? (page.at(-1)?.page_cursor ?? null) : null }
-}
-
-/** Rows a further page reads again before where the rows shown end. A row deleted elsewhere (another
- *  tab, another device) since the last page moves every later row up by one: without the overlap
- *  the first row of the next page would never be shown. `appendNew` drops the rows read twice. */
-export const PAGE_OVERLAP = 20
-
-/** The page after `shown` rows of the server's order: it starts PAGE_OVERLAP rows earlier and reads
- *  that many more, so a click still brings up to `size` new rows. */
-export function nextPage(shown: number, size: number): { start: number; size: number } {
-  const start = Math.max(0, shown - PAGE_OVERLAP)
-  return { start, size: size + (shown - start) }
-}
-
-/** One page from `offset` and how many rows there are in all: the next offset is offset + rows read. */
-export async function readPage<T>(read: PageReader<T>, offset: number, size: number): Promise<{ rows: T[]; total: number }> {
-  const { data, error, count } = await read(offset, offset + size - 1, true)
-  if (error) throw error
-  const rows = data ?? []
-  return { rows, total: count ?? offset + rows.length }
 }
