@@ -110,8 +110,9 @@ async def test_the_admins_user_list_pages_by_cursor_through_the_api_and_rest(
     by_offset = await page(offset=1)
     assert [u["username"] for u in by_offset["users"]] == [f"{tag}_2", f"{tag}_1"]
     assert [u["plan_id"] for u in by_offset["users"]] == ["free", "free"]
-    bad = await http.get("/api/admin/users", params={"cursor": "bm9wZQ"}, headers=admin.headers)
-    assert (bad.status_code, error_of(bad)["code"]) == (422, "InvalidCursor")
+    for cursor in ("bm9wZQ", "a\u200bb"):
+        bad = await http.get("/api/admin/users", params={"cursor": cursor}, headers=admin.headers)
+        assert (bad.status_code, error_of(bad)["code"]) == (422, "InvalidCursor")
     rest = await client_for(stack, admin)
     over_rest = (
         await rest.rpc("users_page", {"q": tag, "max_rows": 2}).select("username,page_cursor:user_cursor").execute()
@@ -120,3 +121,11 @@ async def test_the_admins_user_list_pages_by_cursor_through_the_api_and_rest(
     oldest = await client_for(stack, members[0])
     theirs = await oldest.rpc("users_page", {"q": tag, "after": first["next_cursor"]}).select("id").execute()
     assert [u["id"] for u in rows_of(theirs.data)] == [members[0].id]  # no admin: themselves at most
+
+
+async def test_a_cursor_no_list_gave_is_refused_whatever_its_characters(
+    http: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    for cursor in ("bm9wZQ", "a\u200bb", "%", "=" * 8):
+        bad = await http.get("/api/sessions", params={"cursor": cursor}, headers=alice.headers)
+        assert (bad.status_code, error_of(bad)["code"]) == (422, "InvalidCursor"), cursor
