@@ -29,5 +29,9 @@ export default {
         `@media (max-height: 480px) { :root:has(${TEXT_FOCUSED}) & }`,
         `:root[data-short]:has(${TEXT_FOCUSED}) &`,
       ]),
+    // short: a phone on its side (640x360 to 844x390; from sm up, so a phone upright with its
+    // keyboard up keeps its own layout): the app's header, the chat's header and the composer take
+    // a row each, so the conversation keeps at least half of the height. The navigation stays.
+    ({ addVariant }) => addVariant('short', '@media (min-width: 640px) and (max-height: 500px)'),
   ],
 }

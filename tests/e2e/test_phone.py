@@ -3,7 +3,8 @@ size in both languages, a pending file's × has a finger-sized hit area reaching
 composer's switches keep to one line, the on-screen keyboard leaves the composer and the last answer
 in sight, the chats drawer and a confirmation box handle the focus and Escape as a modal should (and
 keep still where less motion is asked for), an answer's citations are finger-sized, on a phone on its
-side the sign-up form scrolls to its title, and on a touch tablet every control is a finger's size too.
+side the sign-up form scrolls to its title and the chat's messages keep half of the screen, and on a
+touch tablet every control is a finger's size too.
 Screenshots land in tests/e2e/screenshots/phone/."""
 
 from __future__ import annotations
@@ -230,3 +231,27 @@ def test_on_a_phone_on_its_side_the_headers_links_keep_their_words_whole(phone: 
         phone, "on a phone on its side (640 to 844px wide) the header's links keep their words on one line (zh, en)"
     )["detail"]
     assert found == {}
+
+
+def test_on_a_phone_on_its_side_the_messages_get_half_the_screen(phone: dict[str, Any]) -> None:
+    """640x360, 740x360 and 844x390 on a touch screen, in Chinese and in English: the chat's message
+    area is at least half of the screen's height with the composer unfocused, focused and typed in;
+    the header's links, the composer, its send button and the model picker stay in sight, no control
+    is under 40px and nothing reaches past the screen's edge. It was 45px at 360px tall and 75px at
+    390px (93px and 123px focused): the app's header, the chat's header over a row of persona chips
+    and a composer of two rows under its switches took the rest, one or two lines of an answer."""
+    found = passed(
+        phone,
+        "on a phone on its side (640x360, 740x360, 844x390) the chat's messages get half the screen,"
+        " composer focused or not (zh, en)",
+    )["detail"]
+    assert len(found) == 6
+    for where, shown in found.items():
+        for state in ("unfocused", "focused", "typed"):
+            layout = shown[state]
+            assert layout["pane"] * 2 >= shown["height"], (where, state, layout)
+            assert {k: layout[k] for k in ("nav", "composer", "send", "options")} == dict.fromkeys(
+                ("nav", "composer", "send", "options"), True
+            ), (where, state, layout)
+        assert shown["small"] == [], (where, shown["small"])
+        assert shown["over"] == [], (where, shown["over"])

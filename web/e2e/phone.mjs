@@ -6,7 +6,8 @@
 // sight; the chats drawer and a confirmation box take the focus, close on Escape and give it back;
 // with reduced motion asked for they appear and go without sliding or fading; an answer's [n]
 // citations have finger-sized hit areas that reach no other citation; on a phone on its side the
-// sign-up form scrolls to its title and the header's links keep their words whole and in sight;
+// sign-up form scrolls to its title, the header's links keep their words whole and in sight, and
+// the chat's messages keep half of the height, composer focused or not;
 // on a touch tablet (820px) every control is a finger's size too, and with a mouse at that width
 // as compact as before; on a 360px phone every view, what opens in it and the signed-out forms fit
 // with every control finger-sized.
@@ -544,6 +545,50 @@ await journey(async ({ newPage }) => {
         const small = await smallControls(side, 'header')
         if (wrapped.length || over.length || small.length) found[`${w}x${h} ${language}`] = { wrapped, over, small }
         await shot(side, `10-side-${w}-${language}`)
+      }
+      await side.context().close()
+    }
+    return found
+  })
+
+  await step("on a phone on its side (640x360, 740x360, 844x390) the chat's messages get half the screen, composer focused or not (zh, en)", async () => {
+    // Held on its side a phone is short: the app's header, the chat's header with the persona chips
+    // and the composer must leave the conversation at least half of the height, with the navigation
+    // still in sight and every control still a finger's size.
+    const found = {}
+    for (const [w, h] of [[640, 360], [740, 360], [844, 390]]) {
+      const side = await newPage(`short-${w}`, { viewport: { width: w, height: h }, isMobile: true, hasTouch: true })
+      await login(side, { email: result.user.email, password: PASSWORD })
+      for (const language of ['zh', 'en']) {
+        if (language === 'en') await side.locator(tid('lang-toggle')).click()
+        await side.goto(`${WEB_URL}/?s=${result.sessionId}`)
+        await final(side.locator(tid('turn')).nth(1))
+        const measure = () =>
+          side.evaluate(() => {
+            const rect = (selector) => document.querySelector(selector)?.getBoundingClientRect() ?? null
+            const inside = (r) => r !== null && r.height > 0 && r.top >= -1 && r.bottom <= innerHeight + 1
+            return {
+              pane: Math.round(rect('[data-testid="messages"]').height),
+              nav: inside(rect('[data-testid="nav"]')),
+              composer: inside(rect('[data-testid="composer"]')),
+              send: inside(rect('[data-testid="send"]')),
+              options: inside(rect('[data-testid="model-picker"]')),
+            }
+          })
+        const shown = { height: h, unfocused: await measure() }
+        const small = await smallControls(side)
+        const over = (await sideways(side)).map((o) => `${o.box} past the edge by ${o.by}`)
+        await shot(side, `11-short-${w}-${language}`)
+        await side.locator(tid('composer')).focus()
+        shown.focused = await measure()
+        await side.locator(tid('composer')).fill(language === 'en' ? 'Tell me more' : '再说说')
+        shown.typed = await measure()
+        await shot(side, `11-short-${w}-${language}-focused`)
+        await side.locator(tid('composer')).fill('')
+        await side.evaluate(() => document.activeElement?.blur())
+        shown.small = small
+        shown.over = over
+        found[`${w}x${h} ${language}`] = shown
       }
       await side.context().close()
     }
