@@ -31,7 +31,9 @@ operators (a page's content is parsed whole first: pypdf stops one past 2,000,00
 seconds). Either, or a stream past pypdf's own limits, is DocumentTooComplex. A DOCX's walk has the
 same time, checked before each block (its XML is parsed first, by lxml, in C: about a second at the
 most its parts may unpack to): 116 KB of DOCX holding 800,000 one-letter paragraphs took 18 s of CPU.
-An XLSX's reading too, checked before each row.
+An XLSX's reading too, checked before each row. A DOCX or XLSX any of whose XML parts declares a
+DTD (external entities, entity expansion) is DocumentTooComplex before any parser reads it
+(worker/document_bounds.py without_dtd).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from core.textfiles import decode_text
-from worker.document_bounds import timer, too_complex, too_long, unpacked_within
+from worker.document_bounds import timer, too_complex, too_long, unpacked_within, without_dtd
 from worker.errors import AttachmentError
 from worker.pdf_form import form_fields
 from worker.xlsx import XLSX, read_xlsx
@@ -72,8 +74,8 @@ def extract(
     DocumentUnsupported for a DOCX or XLSX that is an Office 97-2003 or password-protected file, or
     a PDF that opens with a password,
     DocumentTooLong when it (or a DOCX's unpacked parts) would take more than `max_bytes`,
-    DocumentTooComplex when a PDF has more than `max_pages` pages, or a PDF, DOCX or XLSX takes more
-    than `seconds` to read."""
+    DocumentTooComplex when a PDF has more than `max_pages` pages, a PDF, DOCX or XLSX takes more
+    than `seconds` to read, or a DOCX's or XLSX's XML declares a DTD."""
     try:
         if mime_type in TEXTS:
             text = decode_text(blob)
@@ -158,6 +160,7 @@ def _docx(blob: bytes, name: str, max_bytes: int, in_time: Callable[[], None]) -
     from docx import Document  # noqa: PLC0415 - loaded by the first document only
 
     unpacked_within(blob, name, max_bytes)
+    without_dtd(blob, name, in_time)
     document = Document(io.BytesIO(blob))
     headers = "\n".join(_margins(document, "header", in_time))
     body = "\n".join(_blocks(document.element.body, in_time))
@@ -208,6 +211,8 @@ def _notes(part: Any, in_time: Callable[[], None]) -> Iterator[str]:
         for rel in part.rels.values():
             if rel.is_external or not rel.reltype.endswith(f"/{kind}"):
                 continue
+            if rel.target_part.content_type.lower().startswith("image/"):
+                continue  # not XML to Word, nor checked for a DTD (worker/document_bounds.py without_dtd)
             for note in parse_xml(rel.target_part.blob).iterchildren(qn(tag)):
                 if note.get(qn("w:type"), "normal") == "normal":
                     text = " ".join(t for t in _blocks(note, in_time) if t).strip()

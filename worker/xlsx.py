@@ -16,7 +16,7 @@ import zipfile
 from collections.abc import Callable
 from typing import Any
 
-from worker.document_bounds import too_complex, too_long, unpacked_within
+from worker.document_bounds import dtd_checked, too_complex, too_long, unpacked_within
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The most shared strings (the table of the workbook's cell texts, read whole before any sheet) a
@@ -157,13 +157,22 @@ class _Archive(zipfile.ZipFile):
     XLSX holding one row of 2,000,000 cells took 31 s and 962 MiB of memory), and in read-only mode
     reads a sheet that does not give its size through once as it opens the workbook. So the clock
     is checked at each read of a part, and a sheet's rows (its sheetData) may not go on for more
-    than ROW_XML bytes without a row's tag: DocumentTooComplex, before openpyxl has that row."""
+    than ROW_XML bytes without a row's tag: DocumentTooComplex, before openpyxl has that row. A part
+    that declares a DTD is DocumentTooComplex as it is opened, before openpyxl parses it."""
 
     def __init__(self, blob: bytes, name: str, in_time: Callable[[], None]) -> None:
         super().__init__(io.BytesIO(blob))
         self._document, self._in_time = name, in_time
+        self._checked: set[str] = set()  # the parts checked for a DTD
 
     def open(self, *args: Any, **kwargs: Any) -> Any:
+        """The part, once its prolog is checked for a DTD (each part openpyxl parses, whatever its
+        type: a sheet is found from the workbook's relationships)."""
+        part = args[0] if args else kwargs["name"]
+        name = str(getattr(part, "filename", part))
+        if name not in self._checked:
+            dtd_checked(self, name, self._document, self._in_time)
+            self._checked.add(name)
         return _Part(super().open(*args, **kwargs), self._document, self._in_time)
 
 

@@ -68,10 +68,10 @@ print(json.dumps([outcome, (status("VmHWM:") - before) >> 10]))
 """
 
 
-def read_in_a_process(blob: bytes) -> tuple[str, int]:
-    """What extract makes of `blob` in a fresh interpreter, and how many MiB its peak grew by."""
+def read_in_a_process(blob: bytes, mime: str = XLSX) -> tuple[str, int]:
+    """What extract makes of `blob` (of type `mime`) in a fresh interpreter, and how many MiB its peak grew by."""
     run = subprocess.run(
-        [sys.executable, "-c", PEAK.format(mime=XLSX)], input=blob, capture_output=True, check=True, timeout=600
+        [sys.executable, "-c", PEAK.format(mime=mime)], input=blob, capture_output=True, check=True, timeout=600
     )
     outcome, grew = json.loads(run.stdout)
     return str(outcome), int(grew)
