@@ -1,12 +1,14 @@
 /**
  * Reading past PostgREST's cap on rows per response (`max_rows`: 1,000 in supabase/config.toml, and
- * a project may set less, which a client cannot see). The first page asks for the exact count;
- * pages are then read by offset, in an order that new rows extend at the end, until the rows read
- * reach that count or a page comes back empty. A row added meanwhile comes last or not at all
- * (Realtime brings it), never twice.
+ * a project may set less, which a client cannot see). Every row is read by keyset (`readAll`): each
+ * page is the rows after the last row read, in a unique order no row changes place in (a message's
+ * created_at and id; a role's id), so a row deleted or made elsewhere between two pages moves no
+ * other row across the read point: none is skipped, none read twice, as an offset did (a deletion
+ * made the next page start one row late, a row made before the read point made it read one again).
+ * A row made meanwhile after the read point is read; one made before it is not (Realtime brings it).
  *
- * Lists ordered newest first (chats, an API key's requests, the admin's users), where a row made
- * or deleted elsewhere moves every later one, are read by keyset instead (`readAfter`).
+ * Lists ordered newest first and read a page at a time (chats, an API key's requests, the admin's
+ * users) are read by the database's cursors instead (`readAfter`).
  */
 export interface Page<T> {
   data: T[] | null
@@ -14,20 +16,27 @@ export interface Page<T> {
   count?: number | null
 }
 
-/** `read(from, to, counted)` reads rows from..to (inclusive), with the exact count when `counted`. */
-export type PageReader<T> = (from: number, to: number, counted: boolean) => PromiseLike<Page<T>>
+/** `read(after, size, counted)` reads at most `size` rows following the row `after` (null: from the
+ *  first) in the list's order, with the exact count when `counted`. */
+export type RowsAfter<T> = (after: T | null, size: number, counted: boolean) => PromiseLike<Page<T>>
 
-/** Every row, `size` asked for at a time. */
-export async function readAll<T>(read: PageReader<T>, size = 1000): Promise<T[]> {
+/** Every row, `size` asked for at a time. The first page asks for the count, so a list that fits in it
+ *  takes one request; it also tells the server's cap (a first page shorter than asked while the count
+ *  says more is the cap), and a later page shorter than the cap is the last: a page is one statement,
+ *  so fewer rows than the cap means none followed it then. */
+export async function readAll<T>(read: RowsAfter<T>, size = 1000): Promise<T[]> {
   const rows: T[] = []
-  let total: number | null = null
-  for (;;) {
-    const { data, error, count } = await read(rows.length, rows.length + size - 1, rows.length === 0)
+  let cap = size
+  for (let first = true; ; first = false) {
+    const { data, error, count } = await read(rows.at(-1) ?? null, size, first)
     if (error) throw error
-    if (rows.length === 0) total = count ?? null
     const page = data ?? []
     rows.push(...page)
-    if (page.length === 0 || (total !== null && rows.length >= total)) return rows
+    if (page.length === 0) return rows
+    if (first) {
+      if (count != null && page.length >= count) return rows
+      cap = Math.min(size, page.length)
+    } else if (page.length < cap) return rows
   }
 }
 

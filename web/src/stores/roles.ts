@@ -15,6 +15,15 @@ import type { AiRole, Personality } from '@/lib/types'
 
 const COLUMNS = 'id,slug,name,description,system_prompt,avatar_url,sort_order,created_by,created_at,personality,translations,is_active'
 
+/** sort_order, then the oldest first (created_at, id break ties as the database would). */
+function inShownOrder(a: AiRole, b: AiRole): number {
+  return a.sort_order - b.sort_order || byText(a.created_at, b.created_at) || byText(a.id, b.id)
+}
+
+function byText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
 export const useRoles = defineStore('roles', () => {
   const roles = ref<AiRole[]>([])
   const loading = ref(false)
@@ -34,16 +43,15 @@ export const useRoles = defineStore('roles', () => {
     loading.value = true
     error.value = null
     try {
-      // Every one, past a response's max_rows (lib/pages.ts): a user may write any number.
-      roles.value = await readAll<AiRole>((from, to, counted) =>
-        supabase()
-          .from('ai_roles')
-          .select(COLUMNS, counted ? { count: 'exact' } : {})
-          .order('sort_order', { ascending: true })
-          .order('created_at', { ascending: true })
-          .order('id', { ascending: true })
-          .range(from, to),
-      )
+      // Every one, past a response's max_rows (lib/pages.ts): a user may write any number. Read in
+      // id order, which no role leaves (its sort order changes when an admin moves it, and then it
+      // crossed the read point: read twice or never), and put in the shown order here.
+      const read = await readAll<AiRole>((after, size, counted) => {
+        let query = supabase().from('ai_roles').select(COLUMNS, counted ? { count: 'exact' } : {})
+        if (after) query = query.gt('id', after.id)
+        return query.order('id', { ascending: true }).limit(size)
+      })
+      roles.value = read.sort(inShownOrder)
       loaded.value = true
     } catch (e) {
       error.value = e

@@ -13,6 +13,13 @@ import { MESSAGE_COLUMNS, isFinal, type ChatMessage } from '@/lib/types'
 import type { ChatState } from './state'
 import type { SessionList } from './sessions'
 
+/** PostgREST's filter for the rows after `row` in (created_at, id) order. The values are quoted: a
+ * timestamp holds `:` and `+`, which a logic tree would otherwise have to take as they come. */
+export function afterRow(row: Pick<ChatMessage, 'created_at' | 'id'>): string {
+  const at = `"${row.created_at}"`
+  return `created_at.gt.${at},and(created_at.eq.${at},id.gt.${row.id})`
+}
+
 export function conversationRows(state: ChatState, list: SessionList) {
   const { messages, streams, latest } = state
 
@@ -50,17 +57,19 @@ export function conversationRows(state: ChatState, list: SessionList) {
   }
 
   /** Read the session's rows again, every one however long the conversation (lib/pages.ts: a
-   * response holds at most `max_rows`), keeping optimistic ones the server has not returned yet. */
+   * response holds at most `max_rows`), keeping optimistic ones the server has not returned yet.
+   * Each page is the rows after the last one read in (created_at, id) order (chat_messages_session_idx),
+   * so a message deleted meanwhile (a branch, another tab) makes none skipped. */
   async function loadMessages(id: string): Promise<void> {
-    const rows = await readAll<ChatMessage>((from, to, counted) =>
-      supabase()
+    const rows = await readAll<ChatMessage>((after, size, counted) => {
+      let query = supabase()
         .from('chat_messages')
         .select(MESSAGE_COLUMNS, counted ? { count: 'exact' } : {})
         .eq('session_id', id)
-        .order('created_at', { ascending: true })
-        .order('id', { ascending: true })
-        .range(from, to),
-    )
+      // created_at >= the last one's as well: the index then starts at the read point, not at the conversation's first row.
+      if (after) query = query.gte('created_at', after.created_at).or(afterRow(after))
+      return query.order('created_at', { ascending: true }).order('id', { ascending: true }).limit(size)
+    })
     if (state.currentId.value !== id) return
     // In one pass, not row by row: `upsert` sorts the list and refreshes the session for each final
     // answer, which for a long conversation is quadratic work and a session read per answer.
