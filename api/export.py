@@ -7,7 +7,9 @@
 
 A question asked through the OpenAI-compatible API carries `context`: {"messages": [the request's
 messages before it] (null when it named its session), "parameters": {its sampling parameters}};
-every other message `context: null`.
+every other message `context: null`. An answer that continued the words a request ended with (its
+`parameters.prefix`; the answer's `content` is the continuation) carries them as `continued_words`,
+every other message `continued_words: null`.
 Conversations are trees and the export keeps them whole: every branch's messages, each with its
 `parent_id` (null for a root: a first question, or an edit of it), an answer's `reply_to` and
 `answer_no` (regenerations are 2, 3, ...), an edit's `edited_from`; each session says whether it
@@ -55,7 +57,8 @@ MESSAGE_COLUMNS = (
     "id,session_id,parent_id,message_type,reply_to,answer_no,edited_from,content,role_id,status,model,web_search,"
     "reasoning,reasoning_ms,sources,input_tokens,output_tokens,reasoning_tokens,cached_tokens,image_tokens,"
     "search_calls,tokens_used,response_time,finish_reason,error_code,error_message,attachments,created_at,"
-    "updated_at,context:question_contexts(messages,parameters)"  # an OpenAI-compatible request's, else null
+    "updated_at,context:question_contexts(messages,parameters),"  # an OpenAI-compatible request's, else null
+    "continued_words"  # the request's words an answer continued (its content is the continuation), else null
 )
 
 USAGE_COLUMNS = (

@@ -74,3 +74,14 @@ async def test_a_continued_answer_reads_its_words_over_rest_and_only_its_owner_d
             await pg.fetchval("select continued_words(m) from chat_messages m where m.id = $1", uuid.UUID(answer))
             is None
         )
+
+
+async def test_the_account_export_gives_a_continued_answer_its_words(
+    http: httpx.AsyncClient, pg: asyncpg.Connection, alice: ApiUser
+) -> None:
+    day = await new_session(http, alice, title="key of the day")
+    _, answer = await _asked(pg, day["id"], alice, "Name a scientist as JSON", WORDS)
+    exported = (await http.get("/api/account/export", headers=alice.headers)).json()
+    words = {m["id"]: m["continued_words"] for m in exported["messages"]}
+    assert words.pop(answer) == WORDS
+    assert set(words.values()) == {None}  # the questions and any other answer
