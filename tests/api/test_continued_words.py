@@ -64,6 +64,15 @@ async def test_a_continued_answer_reads_its_words_over_rest_and_only_its_owner_d
     assert mine[answer]["continued_words"] + mine[answer]["content"] == '```json\n{"name": "Ada"}\n```'
     assert [mine[i]["continued_words"] for i in (question, plain_question, plain_answer)] == [None, None, None]
     assert await read(await client_for(stack, bob)) == {}  # RLS: none of her rows
+    # The web app asks a new question with the same columns (insert, then the row as stored).
+    async with httpx.AsyncClient(trust_env=False) as client:
+        asked = await client.post(
+            f"{stack.url}/rest/v1/chat_messages?select=id,continued_words",
+            json={"session_id": day["id"], "content": "And another"},
+            headers={"apikey": stack.anon_key, "Prefer": "return=representation"} | alice.headers,
+        )
+    assert asked.status_code == 201, asked.text
+    assert [r["continued_words"] for r in asked.json()] == [None]
     # Even asked by id, the field says nothing of a question of another user's (RLS on question_contexts).
     async with pg.transaction():
         await pg.execute("select set_config('role', 'authenticated', true)")

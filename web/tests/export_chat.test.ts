@@ -5,7 +5,7 @@ import { chatFileName, chatMarkdown, literal, type ExportLabels } from '@/lib/ex
 import type { AnswerView, Turn } from '@/lib/answer'
 import type { ChatMessage } from '@/lib/types'
 
-const LABELS: ExportLabels = { you: 'You', thinking: 'Thinking', sources: 'Sources', stopped: 'Stopped', failed: 'Failed', exported: 'Exported', failure: (a) => a.errorMessage }
+const LABELS: ExportLabels = { you: 'You', thinking: 'Thinking', sources: 'Sources', stopped: 'Stopped', failed: 'Failed', exported: 'Exported', continued: 'Continues the words given in the request', failure: (a) => a.errorMessage }
 
 function turn(question: Partial<ChatMessage>, answer: Partial<AnswerView>): Turn {
   return {

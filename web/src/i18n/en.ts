@@ -77,6 +77,7 @@ const en: typeof zh = {
     model: 'Model', modelDefault: 'Default model', thinking: 'Deep thinking', thinkingUnsupported: 'This model cannot think deeply',
     search: 'Web search', searchUnsupported: 'This model cannot search the web', thinkingNow: 'Thinking deeply…', thoughtFor: 'Thought for {n} s',
     thought: 'Thought', showReasoning: 'Show the reasoning', hideReasoning: 'Hide the reasoning', stoppedWhileThinking: 'Stopped at the length limit while thinking; no answer was given',
+    continued: 'Continues the words given in the request',
     sources: 'Sources', copyAnswer: 'Copy answer', copyCode: 'Copy', copyFailed: 'Could not copy to the clipboard',
     settings: 'Model and parameters', temperature: 'Temperature (0–2)', topP: 'Top P (0–1]', maxTokens: 'Max output tokens', thinkingDefault: 'Deep thinking on by default',
     invalidSettings: 'A parameter is out of range',

@@ -74,6 +74,7 @@ export default {
     model: '模型', modelDefault: '默认模型', thinking: '深度思考', thinkingUnsupported: '当前模型不支持深度思考',
     search: '联网搜索', searchUnsupported: '当前模型不支持联网搜索', thinkingNow: '深度思考中…', thoughtFor: '已深度思考（用时 {n} 秒）',
     thought: '已深度思考', showReasoning: '展开思考过程', hideReasoning: '收起思考过程', stoppedWhileThinking: '思考时达到长度上限，未能给出回答',
+    continued: '续写请求中给出的开头',
     sources: '参考来源', copyAnswer: '复制回答', copyCode: '复制', copyFailed: '无法复制到剪贴板',
     settings: '模型与参数', temperature: '温度（0–2）', topP: 'Top P（0–1]', maxTokens: '最大输出 tokens', thinkingDefault: '默认开启深度思考',
     invalidSettings: '参数超出范围',

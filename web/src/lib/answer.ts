@@ -13,7 +13,10 @@ import { isFinal, type ChatMessage, type MessageStatus, type Source } from './ty
 
 export interface AnswerView {
   id: string | null
+  /** What the page shows, copies and exports: the words the request gave (`continued`), then the answer. */
   text: string
+  /** The words a /v1 request ended with that the answer continues (its row holds the rest), else null. */
+  continued: string | null
   status: MessageStatus
   final: boolean
   tokens: number
@@ -68,11 +71,14 @@ export function answerView(row: ChatMessage | undefined, stream: AnswerStream | 
     finishReason: row?.finish_reason ?? null,
     model: row?.model ?? null,
     usage: usageOf(row),
+    continued: row?.continued_words || null,
   }
-  if (row && isFinal(row.status)) return { ...base, text: row.content, status: row.status, final: true }
+  // One Markdown piece: the words may open what the continuation closes (a code fence, a list).
+  const words = base.continued ?? ''
+  if (row && isFinal(row.status)) return { ...base, text: words + row.content, status: row.status, final: true }
   const streamed = stream?.text ?? ''
   const stored = row?.content ?? ''
-  const text = streamed.length >= stored.length ? streamed : stored
+  const text = words + (streamed.length >= stored.length ? streamed : stored)
   const status: MessageStatus =
     stream && stream.status !== 'pending' ? (isFinal(stream.status) ? 'streaming' : stream.status) : (row?.status ?? 'pending')
   return { ...base, text, status, final: false }

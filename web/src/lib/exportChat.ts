@@ -9,6 +9,8 @@
  * as typed, its line breaks kept, instead of becoming a heading, markup or a link, or ending the
  * folded thinking early. An answer is Markdown and stays as written. A source is linked only when
  * its address is http(s), its spaces encoded and its parentheses in <…>, so nothing cuts it short.
+ * An answer that continued the words a /v1 request ended with is written whole (the words, then
+ * the continuation its row holds) under a quoted note that says so, as the page shows it.
  */
 import type { Turn } from './answer'
 import { webLink } from './links'
@@ -21,6 +23,8 @@ export interface ExportLabels {
   stopped: string
   failed: string
   exported: string
+  /** The note above an answer that continues the words its request gave. */
+  continued: string
   /** Why a failed answer failed, in the UI's language (lib/answerFailure.ts). */
   failure: (answer: Turn['answer']) => string | null
 }
@@ -37,6 +41,7 @@ export function chatMarkdown(title: string, turns: Turn[], speaker: (turn: Turn)
     if (answer.reasoning.trim()) {
       out.push('', `<details><summary>${labels.thinking}</summary>`, '', literal(answer.reasoning.trim()), '', '</details>')
     }
+    if (answer.continued) out.push('', `> ${labels.continued}`)
     if (answer.text.trim()) out.push('', answer.text.trim())
     if (answer.status === 'cancelled') out.push('', `*${labels.stopped}*`)
     if (answer.status === 'error') {
