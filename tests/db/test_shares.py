@@ -225,3 +225,23 @@ async def test_a_disabled_accounts_links_read_as_revoked_until_it_is_enabled(
 
     await db.execute("update user_plans set disabled = false where user_id = $1", tree.user)
     assert await read(db, made["token"]) == shared
+
+
+async def test_an_answer_that_continued_a_requests_words_is_shared_with_them(
+    tree: Tree, db: asyncpg.Connection
+) -> None:
+    """A /v1 answer in Qwen's partial mode is stored as the continuation; the words are its
+    question's `prefix`. The share froze the continuation alone, an answer cut of its start."""
+    question = await tree.ask("Name a scientist as JSON")
+    await db.execute(
+        "insert into question_contexts (message_id, user_id, messages, parameters)"
+        ' values ($1, $2, \'[]\', \'{"prefix": "{\\"name\\": \\""}\')',
+        uuid.UUID(question),
+        uuid.UUID(tree.user),
+    )
+    await tree.answer(question, 'Ada"}')
+    await tree.answer(await tree.ask("Another?"), "Grace.")
+    shared = await read(db, (await share(db, tree.actor, tree.session))["token"])
+    assert shared is not None
+    messages: list[dict[str, object]] = shared["messages"]  # type: ignore[assignment]
+    assert [m["content"] for m in messages] == ["Name a scientist as JSON", '{"name": "Ada"}', "Another?", "Grace."]
