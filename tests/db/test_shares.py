@@ -231,7 +231,9 @@ async def test_an_answer_that_continued_a_requests_words_is_shared_with_them(
     tree: Tree, db: asyncpg.Connection
 ) -> None:
     """A /v1 answer in Qwen's partial mode is stored as the continuation; the words are its
-    question's `prefix`. The share froze the continuation alone, an answer cut of its start."""
+    question's `prefix`. The share froze the continuation alone, an answer cut of its start; and
+    it now says the answer continued given words (`continued`, as the owner's page notes it),
+    which it said of none: the reader could not tell the start was the request's, not the model's."""
     question = await tree.ask("Name a scientist as JSON")
     await db.execute(
         "insert into question_contexts (message_id, user_id, messages, parameters)"
@@ -245,3 +247,4 @@ async def test_an_answer_that_continued_a_requests_words_is_shared_with_them(
     assert shared is not None
     messages: list[dict[str, object]] = shared["messages"]  # type: ignore[assignment]
     assert [m["content"] for m in messages] == ["Name a scientist as JSON", '{"name": "Ada"}', "Another?", "Grace."]
+    assert [m.get("continued") for m in messages] == [None, True, None, None]

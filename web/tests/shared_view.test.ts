@@ -1,7 +1,8 @@
 /**
  * The shared conversation page shows what its owner chose to share: the files a question carried
  * (a share made with its attachments says what each file is, never the file) and the thinking
- * under a worded toggle in the reader's language.
+ * under a worded toggle in the reader's language; an answer that continued a /v1 request's words
+ * (the share marks it `continued`) under the note the owner's page shows, none on any other.
  */
 import { describe, expect, it, vi } from 'vitest'
 import { flushPromises, mount } from '@vue/test-utils'
@@ -16,6 +17,8 @@ const shared = {
       attachments: [{ name: 'notes.txt', mime_type: 'text/plain', size: 2048 }, { name: 'sky.png', mime_type: 'image/png', size: 3, width: 4, height: 3 }],
     },
     { type: 'assistant', content: 'Buy tea.', created_at: '2026-12-05T10:00:01Z', reasoning: 'The notes say tea.' },
+    { type: 'user', content: 'Name a scientist as JSON', created_at: '2026-12-05T10:00:02Z' },
+    { type: 'assistant', content: '{"name": "Ada"}', created_at: '2026-12-05T10:00:03Z', continued: true },
   ],
 }
 
@@ -36,6 +39,19 @@ describe('SharedView', () => {
       expect(files[0]?.text()).toContain('2 KB')
       const summary = page.find('details summary').text()
       expect(summary).toBe(thought)
+    })
+  }
+
+  for (const [locale, note] of [['en', 'Continues the words given in the request'], ['zh-CN', '续写请求中给出的开头']] as const) {
+    it(`notes an answer that continued the request's words, and only it (${locale})`, async () => {
+      const i18n = makeI18n(locale)
+      const page = mount(SharedView, { global: { plugins: [i18n], stubs: { RouterLink: { template: '<a><slot /></a>' } } } })
+      await flushPromises()
+      const answers = page.findAll('[data-testid="shared-message"][data-type="assistant"]')
+      expect(answers).toHaveLength(2)
+      expect(answers[0]?.find('[data-testid="answer-continued"]').exists()).toBe(false)
+      expect(answers[1]?.find('[data-testid="answer-continued"]').text()).toBe(note)
+      expect(answers[1]?.text()).toContain('Ada')
     })
   }
 })
