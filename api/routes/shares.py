@@ -95,6 +95,7 @@ class SharedMessage(msgspec.Struct, omit_defaults=True):
     reasoning: str | None = None
     attachments: list[SharedAttachment] | None = None
     sources: list[SharedSource] | None = None
+    continued: bool = False  # an answer that continued a /v1 request's words, its content them and then it
 
 
 class SharedConversation(msgspec.Struct):

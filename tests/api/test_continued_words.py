@@ -94,3 +94,20 @@ async def test_the_account_export_gives_a_continued_answer_its_words(
     words = {m["id"]: m["continued_words"] for m in exported["messages"]}
     assert words.pop(answer) == WORDS
     assert set(words.values()) == {None}  # the questions and any other answer
+
+
+async def test_a_shared_continued_answer_says_so_through_the_api(
+    http: httpx.AsyncClient, pg: asyncpg.Connection, alice: ApiUser
+) -> None:
+    """GET /api/share/{token} answers what read_share reads: the share's copy marks an answer that
+    continued the request's words `continued`, which the API's message shape dropped, so a reader
+    of the API got the words with no sign that they were the request's."""
+    day = await new_session(http, alice, title="key of the day")
+    await _asked(pg, day["id"], alice, "Name a scientist as JSON", WORDS)
+    made = await http.post(f"/api/sessions/{day['id']}/share", json={}, headers=alice.headers)
+    assert made.status_code == 201, made.text
+    opened = await http.get(f"/api/share/{made.json()['share']['token']}")
+    assert opened.status_code == 200, opened.text
+    messages = opened.json()["share"]["messages"]
+    assert [m["content"] for m in messages] == ["Name a scientist as JSON", WORDS + 'Ada"}\n```']
+    assert [m.get("continued") for m in messages] == [None, True]
