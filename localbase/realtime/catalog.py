@@ -70,6 +70,16 @@ class Catalog:
         rows = await self._pool.fetch(_PUBLISHED)
         self.published = {(row[0], row[1]) for row in rows}
 
+    async def is_published(self, schema: str, name: str) -> bool:
+        """Whether the table is in the publication: the cache's word, else Postgres's now. A join
+        can come before the DDL notification of the table's `alter publication ... add` is read
+        (they travel apart), and Realtime reads the publication when it stores a subscription."""
+        if (schema, name) in self.published:
+            return True
+        rows = await self._pool.fetch(_PUBLISHED)
+        self.published = {(row[0], row[1]) for row in rows}
+        return (schema, name) in self.published
+
     async def table(self, relid: int) -> Table | None:
         table = self._tables.get(relid)
         if table is None:

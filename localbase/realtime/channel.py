@@ -160,10 +160,12 @@ async def _refusal(service: Realtime, channel: Channel, role: str) -> tuple[Bind
     fail together; it does so at join and again with the new claims after an `access_token`."""
     if channel.unparsed is not None:
         return channel.unparsed
-    published = service.catalog.published
     for binding in channel.requested:
-        unpublished = binding.table is not None and binding.schema != "*"
-        if unpublished and (binding.schema, binding.table) not in published:
+        if (
+            binding.table is not None
+            and binding.schema != "*"
+            and not await service.catalog.is_published(binding.schema, binding.table)
+        ):
             return binding, None
         problem = await bindcheck.refusal(service.catalog, binding, role)
         if problem is not None:

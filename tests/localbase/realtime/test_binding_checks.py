@@ -20,6 +20,7 @@ import websockets
 from realtime import AsyncRealtimeClient
 from realtime import RealtimePostgresChangesListenEvent as Change
 
+from localbase.realtime.catalog import Catalog
 from tests.localbase.realtime.conftest import RealtimeUser, eventually, mint, ws_url
 
 
@@ -278,3 +279,23 @@ async def test_a_binding_matches_no_change_before_its_check_has_passed(
     assert states[1][0] == "CHANNEL_ERROR"
     assert "invalid column for filter secret" in states[1][1]
     assert heard == []
+
+
+async def test_a_table_published_since_the_cache_was_read_is_published(stack: Any, pg: asyncpg.Connection) -> None:
+    """A join can come before the gateway reads the DDL notification of the table's addition to
+    the publication (they travel apart): the publication is read again before a binding is refused
+    as on a table not published. A fresh-clone run of the test above failed on that race."""
+    pool = await asyncpg.create_pool(stack.dsn, min_size=1, max_size=1)
+    try:
+        catalog = Catalog(pool)
+        await pg.execute("create table public.rt_late (id int primary key)")
+        try:
+            await catalog.refresh()  # the cache as it was before the table was published
+            assert ("public", "rt_late") not in catalog.published
+            await pg.execute("alter publication supabase_realtime add table public.rt_late")
+            assert await catalog.is_published("public", "rt_late")
+            assert not await catalog.is_published("public", "rt_never")
+        finally:
+            await pg.execute("drop table public.rt_late")
+    finally:
+        await pool.close()
