@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from worker.document_bounds import dtd_checked, too_complex, too_long, unpacked_within
+from worker.number_formats import shown
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The most shared strings (the table of the workbook's cell texts, read whole before any sheet) a
@@ -30,7 +31,8 @@ def read_xlsx(
 ) -> str:
     """Each worksheet, `[Sheet: <name>]` (`[Sheet: <name> (hidden)]` for one Excel hides: read, as
     it often holds what the others' figures come from) then its rows as CSV (the values Excel
-    shows: a formula's last result, a percentage as its format shows it; a merged range's in each
+    shows: a formula's last result, a number as its format shows it (money, separators, decimals,
+    a percentage); a merged range's in each
     of its cells; empty rows and a row's trailing empty cells left out), an empty sheet left out.
     openpyxl's read-only mode streams a sheet's rows; its shared strings are read whole (within
     the unpacked bound, at most `max_strings` of them: DocumentTooComplex past it), and one of
@@ -204,17 +206,13 @@ class _Part:
         self._raw.close()
 
 
-_PERCENT = re.compile(r"[#0,]*(?:\.(0+))?%")  # a percentage's format (its first section): 0%, 0.00%
-
-
 def _cell(value: Any, number_format: str | None = None) -> str:
-    """A cell's value as Excel shows it in General format, a percentage as its format shows it."""
+    """A cell's value as Excel shows it: a number by its format (worker/number_formats.py: money,
+    separators, decimals, a percentage), else as in General format."""
     if value is None:
         return ""
-    if isinstance(value, int | float) and not isinstance(value, bool) and number_format:
-        percent = _PERCENT.fullmatch(number_format.split(";")[0])
-        if percent is not None:
-            return f"{value * 100:.{len(percent.group(1) or '')}f}%"
+    if number_format and (formatted := shown(value, number_format)) is not None:
+        return formatted
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, float):
