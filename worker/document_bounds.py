@@ -1,6 +1,6 @@
-"""The refusals a document's reading shares across formats (worker/extraction.py, worker/xlsx.py):
-DocumentTooLong past its text's limit, DocumentTooComplex past its reading's time or shape, or for a
-DTD in a DOCX's or XLSX's XML."""
+"""The refusals a document's reading shares across formats (worker/extraction.py, worker/xlsx.py,
+worker/pptx.py): DocumentTooLong past its text's limit, DocumentTooComplex past its reading's time
+or shape, or for a DTD in a DOCX's, XLSX's or PPTX's XML."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def timer(name: str, seconds: float) -> Callable[[], None]:
 
 
 def unpacked_within(blob: bytes, name: str, max_bytes: int) -> None:
-    """DocumentTooLong for a zip archive (DOCX, XLSX) whose parts unpack past `max_bytes`, from its
+    """DocumentTooLong for a zip archive (DOCX, XLSX, PPTX) whose parts unpack past `max_bytes`, from its
     directory, before any is unpacked."""
     with zipfile.ZipFile(io.BytesIO(blob)) as archive:
         if sum(part.file_size for part in archive.infolist()) > max_bytes:

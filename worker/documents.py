@@ -34,10 +34,11 @@ from dataclasses import dataclass
 from worker import supabase_http
 from worker.extraction import DOCUMENT_TYPES, DOCX, MAX_BYTES, MAX_PAGES, SECONDS, extract
 from worker.kept import Kept
+from worker.pptx import PPTX
 from worker.supabase_http import SupabaseError, SupabaseHttp
 from worker.xlsx import XLSX
 
-__all__ = ["BUCKET", "DOCUMENT_TYPES", "DOCX", "XLSX", "DocumentTexts", "extract"]
+__all__ = ["BUCKET", "DOCUMENT_TYPES", "DOCX", "PPTX", "XLSX", "DocumentTexts", "extract"]
 
 BUCKET = "attachments"
 READERS = 2  # LLM_DOCUMENT_READERS's default

@@ -42,9 +42,9 @@ USER_MESSAGES = {
     ),
     "DocumentUnsupported": (
         "这是旧版（97-2003）Office 文件或设有密码的文件，无法读取：请去掉密码"
-        "（Word 或 Excel 文件另存为 .docx 或 .xlsx）后重新上传。"
+        "（Word、Excel 或 PowerPoint 文件另存为 .docx、.xlsx 或 .pptx）后重新上传。"
         " / This is an old (97-2003) Office file or a password-protected file, which cannot be read:"
-        " save it without a password (in Word or Excel as .docx or .xlsx) and attach it again."
+        " save it without a password (in Word, Excel or PowerPoint as .docx, .xlsx or .pptx) and attach it again."
     ),
     "AttachmentUnavailable": "附件无法读取，请重新上传。/ An attachment could not be read; please upload it again.",
     # the plan: the chat's model or persona, or its thinking, changed after the question was sent

@@ -10,9 +10,11 @@ row), content controls' content in its place, then its footnotes, endnotes and c
 once though Word shows it on every page (`[Header]: ...`, a section's in the order its pages show
 them), so the text in a table (a form, a schedule, figures) reaches the model as it does the
 reader's eyes. XLSX through openpyxl's read-only mode (worker/xlsx.py): each sheet as `[Sheet: <name>]` then its rows
-as CSV, the values Excel shows (a formula's last result). Text, Markdown and CSV in the encoding
-their editor saved them in (core/textfiles.py: a byte order mark's, else UTF-8, else the least
-garbled of GB18030, Big5, Shift-JIS, EUC-JP, EUC-KR and Windows-1252).
+as CSV, the values Excel shows (a formula's last result). PPTX (worker/pptx.py, its XML streamed by
+lxml): each slide as `[Slide <n>]`, its title, its shapes' text and tables, its speaker notes.
+Text, Markdown and CSV in the encoding their editor saved them in (core/textfiles.py: a byte order
+mark's, else UTF-8, else the least garbled of GB18030, Big5, Shift-JIS, EUC-JP, EUC-KR and
+Windows-1252).
 
 A document's text may take at most `max_bytes` (LLM_DOCUMENT_MAX_MB, in UTF-8), more than any model's
 context window takes: past it the document is DocumentTooLong, and read no further. A DOCX is a zip
@@ -48,13 +50,14 @@ from core.textfiles import decode_text
 from worker.document_bounds import timer, too_complex, too_long, unpacked_within, without_dtd
 from worker.errors import AttachmentError
 from worker.pdf_form import form_fields
+from worker.pptx import PPTX, read_pptx
 from worker.xlsx import XLSX, read_xlsx
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 TEXTS = ("text/plain", "text/markdown", "text/csv")  # read as text, in the encoding they were saved in
-DOCUMENT_TYPES = frozenset({"application/pdf", *TEXTS, DOCX, XLSX})
-# A compound file's signature: Word's and Excel's 97-2003 formats (.doc, .xls), and a password-protected
-# .docx or .xlsx (encrypted inside one): no well-kept reader of either is installed
+DOCUMENT_TYPES = frozenset({"application/pdf", *TEXTS, DOCX, XLSX, PPTX})
+# A compound file's signature: Word's, Excel's and PowerPoint's 97-2003 formats (.doc, .xls, .ppt), and a
+# password-protected .docx, .xlsx or .pptx (encrypted inside one): no well-kept reader of either is installed
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 MAX_BYTES = 32 << 20  # LLM_DOCUMENT_MAX_MB's default
 MAX_PAGES = 2000  # LLM_DOCUMENT_MAX_PAGES's
@@ -71,11 +74,11 @@ def extract(
     seconds: float = SECONDS,
 ) -> str:
     """The plain text of a document; AttachmentError DocumentUnreadable when there is none to read,
-    DocumentUnsupported for a DOCX or XLSX that is an Office 97-2003 or password-protected file, or
+    DocumentUnsupported for a DOCX, XLSX or PPTX that is an Office 97-2003 or password-protected file, or
     a PDF that opens with a password,
     DocumentTooLong when it (or a DOCX's unpacked parts) would take more than `max_bytes`,
-    DocumentTooComplex when a PDF has more than `max_pages` pages, a PDF, DOCX or XLSX takes more
-    than `seconds` to read, or a DOCX's or XLSX's XML declares a DTD."""
+    DocumentTooComplex when a PDF has more than `max_pages` pages, a PDF, DOCX, XLSX or PPTX takes
+    more than `seconds` to read, or a DOCX's, XLSX's or PPTX's XML declares a DTD."""
     try:
         if mime_type in TEXTS:
             text = decode_text(blob)
@@ -83,12 +86,14 @@ def extract(
                 raise AttachmentError("DocumentUnreadable", f"{name}: not text in an encoding we read")
         elif mime_type == "application/pdf":
             text = _pdf(blob, name, max_bytes, max_pages, timer(name, seconds))
-        elif mime_type in (DOCX, XLSX) and blob.startswith(OLE2):
+        elif mime_type in (DOCX, XLSX, PPTX) and blob.startswith(OLE2):
             raise AttachmentError("DocumentUnsupported", f"{name}: an Office 97-2003 or password-protected file")
         elif mime_type == DOCX:
             text = _docx(blob, name, max_bytes, timer(name, seconds))
         elif mime_type == XLSX:
             text = read_xlsx(blob, name, max_bytes, timer(name, seconds))
+        elif mime_type == PPTX:
+            text = read_pptx(blob, name, max_bytes, timer(name, seconds))
         else:
             raise AttachmentError("DocumentUnreadable", f"{name}: {mime_type} is not a document type")
     except AttachmentError:

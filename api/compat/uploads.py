@@ -6,7 +6,7 @@ errors), then stored in the user's own folder of the private `attachments` bucke
 (Storage's policies decide, as for the web app's uploads), once per user and content
 (`content_path`: clients send every earlier image again on every turn), and attached to the question, so the
 worker answers it as any question with files: images to a vision model and billed, documents
-(PDF, Word, text, Markdown, CSV, Excel) read into the prompt, the plan's vision flag checked by admission.
+(PDF, Word, text, Markdown, CSV, Excel, PowerPoint) read into the prompt, the plan's vision flag checked by admission.
 Links (`https://…`) and `file_id`s are refused: this service fetches no URL a client names and
 keeps no file store of OpenAI's kind. Files of earlier user messages (a client's whole conversation
 sent again) are the question's too, in the order sent; its context keeps the earlier turns' text.
@@ -36,6 +36,7 @@ from core.textfiles import decode_text
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 EXTENSIONS = {
     "image/png": "png",
     "image/jpeg": "jpg",
@@ -44,14 +45,15 @@ EXTENSIONS = {
     "application/pdf": "pdf",
     DOCX: "docx",
     XLSX: "xlsx",
+    PPTX: "pptx",
     "text/plain": "txt",
     "text/markdown": "md",
     "text/csv": "csv",
 }
-DOCUMENTS = ("application/pdf", DOCX, "text/plain", "text/markdown", "text/csv", XLSX)
-# Office 97-2003's types (.xls, .doc), and the signature of their files, OLE2 compound files, which a
-# password-protected .docx or .xlsx is too: nothing here reads them (worker/extraction.py's OLE2)
-OLD_OFFICE = ("application/vnd.ms-excel", "application/msword")
+DOCUMENTS = ("application/pdf", DOCX, "text/plain", "text/markdown", "text/csv", XLSX, PPTX)
+# Office 97-2003's types (.xls, .doc, .ppt), and the signature of their files, OLE2 compound files, which a
+# password-protected .docx, .xlsx or .pptx is too: nothing here reads them (worker/extraction.py's OLE2)
+OLD_OFFICE = ("application/vnd.ms-excel", "application/msword", "application/vnd.ms-powerpoint")
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 MAX_IMAGES = 8  # as the database's TooManyImages
 MAX_FILES = 10  # as the database's limit on a message's attachments
@@ -130,15 +132,17 @@ def decode_document(part: dict[str, Any], at: int, number: int) -> RequestFile:
     url = ref.get("file_data")
     declared = url.partition(",")[0][5:].split(";")[0].strip().lower() if isinstance(url, str) else ""
     mime, data = _data(url, at, (*DOCUMENTS, *OLD_OFFICE) if declared in OLD_OFFICE else DOCUMENTS, "document")
-    if mime in OLD_OFFICE or (mime in (DOCX, XLSX) and data.startswith(OLE2)):
+    if mime in OLD_OFFICE or (mime in (DOCX, XLSX, PPTX) and data.startswith(OLE2)):
         why = "the document is an Office 97-2003 or password-protected file, which is not read:"
-        raise _refused(at, f"{why} save it as .docx or .xlsx, without a password, and send that.", "invalid_document")
+        raise _refused(
+            at, f"{why} save it as .docx, .xlsx or .pptx, without a password, and send that.", "invalid_document"
+        )
     if len(data) > MAX_DOCUMENT_BYTES:
         raise _refused(
             at, f"a document may be at most {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB.", "document_too_large"
         )
-    zipped = data.startswith(b"PK\x03\x04")  # DOCX and XLSX are zip archives
-    looks = {"application/pdf": data.startswith(b"%PDF-"), DOCX: zipped, XLSX: zipped}.get(mime)
+    zipped = data.startswith(b"PK\x03\x04")  # DOCX, XLSX and PPTX are zip archives
+    looks = {"application/pdf": data.startswith(b"%PDF-"), DOCX: zipped, XLSX: zipped, PPTX: zipped}.get(mime)
     if looks is None:  # text: in an encoding the worker reads (core/textfiles.py)
         text = decode_text(data)
         if text is not None and not text.strip():  # nothing the worker could read (worker/extraction.py)

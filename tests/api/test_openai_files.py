@@ -35,8 +35,9 @@ from tests.api.test_openai_compat import QUESTIONS
 from tests.api.test_plans import put_on_plan
 from tests.conftest import LocalStack, fake_received
 from tests.worker.test_document_formats import pdf_pages
+from tests.worker.test_pptx_documents import pptx_bytes, shape, slide_xml
 from tests.worker.test_xlsx_documents import xlsx_bytes
-from worker.documents import XLSX
+from worker.documents import PPTX, XLSX
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -505,6 +506,24 @@ async def test_an_excel_workbook_is_taken_and_read_sheet_by_sheet(
     assert "messages[0]: the data is not a XLSX document." in refused.value.message
 
 
+async def test_a_powerpoint_presentation_is_taken_and_read_slide_by_slide(
+    sdk: openai.AsyncOpenAI, fake: FakeScope, alice: ApiUser
+) -> None:
+    """A .pptx was refused as not one of the listed MIME types: users send slides often."""
+    slides = [slide_xml(shape("Plan", placeholder="title"), shape("西区 first", placeholder=""))]
+    question: list[Any] = [{"type": "text", "text": "What comes first (pptx)?"}, document(PPTX, pptx_bytes(slides))]
+    done = await sdk.chat.completions.create(model="qwen-plus", messages=[{"role": "user", "content": question}])
+    assert done.choices[0].message.content
+    asked = [b["input"]["messages"][-1]["content"] for b in await fake_received(fake.base_url) if "input" in b]
+    expected = '<document name="document-1.pptx">\n[Slide 1]\nPlan\n西区 first\n</document>'
+    assert any(isinstance(c, str) and expected in c for c in asked), asked
+    text_named_pptx: list[Any] = [document(PPTX, b"Plan: west first\n", "t.pptx")]  # no zip archive
+    with pytest.raises(openai.BadRequestError) as refused:
+        await sdk.chat.completions.create(model="qwen-plus", messages=[{"role": "user", "content": text_named_pptx}])
+    assert refused.value.code == "invalid_document"
+    assert "messages[0]: the data is not a PPTX document." in refused.value.message
+
+
 async def test_a_document_too_heavy_to_read_is_the_requests_fault(sdk: openai.AsyncOpenAI) -> None:
     """A PDF past LLM_DOCUMENT_MAX_PAGES (or its reading time) ends DocumentTooComplex: the request's
     own document, refused as its other unreadable documents are (400 invalid_document, not retried),
@@ -540,6 +559,8 @@ async def test_a_pdf_that_opens_with_a_password_is_the_requests_fault_saying_to_
         ("application/msword", "letter.doc"),
         (XLSX, "budget.xlsx"),  # a .xls renamed, or a workbook with a password
         ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "letter.docx"),
+        ("application/vnd.ms-powerpoint", "deck.ppt"),
+        (PPTX, "deck.pptx"),  # a .ppt renamed, or a presentation with a password
     ],
 )
 async def test_an_old_or_password_protected_office_file_is_refused_saying_how_to_save_it(
@@ -554,5 +575,5 @@ async def test_an_old_or_password_protected_office_file_is_refused_saying_how_to
         )
     assert refused.value.code == "invalid_document"
     assert "97-2003 or password-protected" in refused.value.message
-    assert "save it as .docx or .xlsx" in refused.value.message
+    assert "save it as .docx, .xlsx or .pptx" in refused.value.message
     assert await pg.fetchval(OBJECTS, alice.id) == 0

@@ -1,4 +1,4 @@
-"""An old (97-2003) Word or Excel file, or a password-protected .docx or .xlsx (both are OLE2
+"""An old (97-2003) Word, Excel or PowerPoint file, or a password-protected .docx, .xlsx or .pptx (all OLE2
 compound files, not zip archives), is refused as DocumentUnsupported, whose message tells the user
 to save it as .docx or .xlsx without a password: a .xls renamed .xlsx (the browser names a file's
 type by its extension) reached the model's reader and ended DocumentUnreadable, "the document's
@@ -16,13 +16,13 @@ from tests.conftest import LocalStack
 from tests.worker.conftest import Owner, RecordingFakeScope, Workers, final_answer, worker_settings
 from tests.worker.test_attachments import ask_with, upload
 from tests.worker.test_document_formats import pdf_pages
-from worker.documents import DOCX, XLSX, extract
+from worker.documents import DOCX, PPTX, XLSX, extract
 from worker.errors import AttachmentError, user_message
 
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)  # a compound file's header, as Office 97-2003 wrote
 
 
-@pytest.mark.parametrize(("mime", "name"), [(XLSX, "budget.xlsx"), (DOCX, "letter.docx")])
+@pytest.mark.parametrize(("mime", "name"), [(XLSX, "budget.xlsx"), (DOCX, "letter.docx"), (PPTX, "deck.pptx")])
 def test_an_old_or_password_protected_office_file_is_unsupported_and_says_how_to_save_it(mime: str, name: str) -> None:
     with pytest.raises(AttachmentError) as refused:
         extract(mime, OLE2, name)
@@ -31,6 +31,7 @@ def test_an_old_or_password_protected_office_file_is_unsupported_and_says_how_to
     shown = user_message("DocumentUnsupported")
     assert ".xlsx" in shown
     assert ".docx" in shown
+    assert ".pptx" in shown
     assert "97-2003" in shown
     with pytest.raises(AttachmentError) as refused:
         extract(XLSX, b"PK\x03\x04 not really a zip", "broken.xlsx")

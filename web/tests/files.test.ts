@@ -79,13 +79,23 @@ describe('fileType', () => {
     expect(ATTACHMENT_ACCEPT.split(',')).toEqual(expect.arrayContaining([XLSX, '.xlsx']))
   })
 
-  it('refuses an Office 97-2003 file (.xls, .doc) as one to save as .xlsx or .docx, not as a type it cannot name', () => {
+  it('takes a PowerPoint presentation (.pptx), by its type or by its extension, and offers it in the picker', () => {
+    const PPTX = 'application/vnd.openxmlformats-officedocument.presentationml.presentation'
+    expect(fileType(file('deck.pptx', PPTX))).toBe(PPTX)
+    expect(attachmentProblem(file('deck.pptx', PPTX))).toBeNull()
+    expect(fileType(file('Deck.PPTX', ''))).toBe(PPTX) // Windows without Office gives it no type
+    expect(attachmentProblem(file('deck.pptx', 'application/octet-stream'))).toBeNull()
+    expect(ATTACHMENT_ACCEPT.split(',')).toEqual(expect.arrayContaining([PPTX, '.pptx']))
+  })
+
+  it('refuses an Office 97-2003 file (.xls, .doc, .ppt) as one to save as .xlsx, .docx or .pptx, not as a type it cannot name', () => {
     expect(attachmentProblem(file('budget.xls', 'application/vnd.ms-excel'))).toBe('oldOffice')
     expect(attachmentProblem(file('Budget.XLS', ''))).toBe('oldOffice') // no type: by its extension
     expect(attachmentProblem(file('letter.doc', 'application/msword'))).toBe('oldOffice')
     expect(attachmentProblem(file('letter.doc', 'application/octet-stream'))).toBe('oldOffice')
     expect(attachmentProblem(file('sales.csv', 'application/vnd.ms-excel'))).toBeNull() // Windows names a CSV so
-    expect(attachmentProblem(file('slides.ppt', 'application/vnd.ms-powerpoint'))).toBe('type')
+    expect(attachmentProblem(file('slides.ppt', 'application/vnd.ms-powerpoint'))).toBe('oldOffice')
+    expect(attachmentProblem(file('Slides.PPT', ''))).toBe('oldOffice')
   })
 
   it("keeps the browser's type when it is one we take, and a type we do not take is still refused", () => {

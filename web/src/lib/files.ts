@@ -19,6 +19,7 @@ export const ATTACHMENT_TYPES = [
   'text/csv',
   'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
   'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+  'application/vnd.openxmlformats-officedocument.presentationml.presentation',
 ]
 export const ATTACHMENT_MAX_BYTES = 20 * 1024 * 1024
 export const MAX_ATTACHMENTS = 10
@@ -51,6 +52,7 @@ const BY_EXTENSION: Record<string, string> = {
   csv: 'text/csv',
   docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
   xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+  pptx: 'application/vnd.openxmlformats-officedocument.presentationml.presentation',
 }
 
 /** What the file picker offers: our types, and our extensions for a system that knows no type for them. */
@@ -73,13 +75,13 @@ export function fileType(file: File): string {
   return BY_EXTENSION[extension] ?? 'application/octet-stream'
 }
 
-/** Office 97-2003's Excel and Word files, by type or extension: no reader of theirs is installed, and
- * Office saves them as .xlsx or .docx in a step, which the user is told (the worker's DocumentUnsupported). */
-const OLD_OFFICE = ['application/vnd.ms-excel', 'application/msword']
+/** Office 97-2003's Excel, Word and PowerPoint files, by type or extension: no reader of theirs is installed, and
+ * Office saves them as .xlsx, .docx or .pptx in a step, which the user is told (the worker's DocumentUnsupported). */
+const OLD_OFFICE = ['application/vnd.ms-excel', 'application/msword', 'application/vnd.ms-powerpoint']
 
 export function attachmentProblem(file: File): FileProblem | null {
   const extension = /\.([a-z]+)$/i.exec(file.name)?.[1]?.toLowerCase() ?? ''
-  if (OLD_OFFICE.includes(fileType(file)) || ['xls', 'doc'].includes(extension)) return 'oldOffice'
+  if (OLD_OFFICE.includes(fileType(file)) || ['xls', 'doc', 'ppt'].includes(extension)) return 'oldOffice'
   if (!ATTACHMENT_TYPES.includes(fileType(file))) return 'type'
   if (file.size > ATTACHMENT_MAX_BYTES) return 'size'
   if (ATTACHMENT_IMAGE_TYPES.includes(fileType(file)) && file.size > IMAGE_MAX_BYTES) return 'imageSize'
