@@ -2,12 +2,13 @@
 and thousands separators, fixed decimals, a percentage, a negative as its section shows it, where
 openpyxl gives the value Excel keeps (1234.5 for '¥1,234.50').
 
-What is understood: up to four `;` sections (positive; negative, shown without its minus; zero;
-text, unused), digit placeholders `0 # ?` with `.` and `,` (a thousands separator between them,
-thousands or millions after them), `%`, literals (`"..."`, `\\x`, `$ - + ( ) : ! ^ & ' ~ { } < > =`
-and space, any non-ASCII character such as € ¥ £), a currency's `[$¥-804]`, colours (`[Red]`),
-and `_x` and `*x` (a space or a fill, which make no text here). Anything else (a date or time, a
-fraction, scientific notation, a condition, `[DBNum1]`, digits between literals as in 000-00-0000,
+What is understood: up to four `;` sections (positive; negative, shown without its minus unless it
+reads as the positive one, told apart by its colour alone; zero; text, unused), digit placeholders
+`0 # ?` with `.` and `,` (a thousands separator between them, thousands or millions after them),
+`%`, literals (`"..."`, `\\x`, `$ - + ( ) : ! ^ & ' ~ { } < > =` and space, any non-ASCII character
+such as € ¥ £), a currency's `[$¥-804]`, colours (`[Red]`), and `_x` and `*x` (a space or a fill,
+which make no text here). Anything else (a date or time, a fraction, scientific notation, a
+condition, `[DBNum1]`, digits between literals as in 000-00-0000,
 General, text) gives None: the caller keeps the raw value.
 """
 
@@ -33,8 +34,8 @@ def shown(value: object, number_format: str) -> str | None:
         return None
     try:
         sections = _sections(number_format)
-        if len(sections) >= 2 and value < 0:
-            return _render(sections[1], abs(value), "")
+        if len(sections) >= 2 and value < 0:  # its own minus, parentheses or words; else the number's minus
+            return _render(sections[1], abs(value), "" if _words(sections[1]) != _words(sections[0]) else "-")
         if len(sections) >= 3 and value == 0:
             return _render(sections[2], 0, "")
         return _render(sections[0], abs(value), "-" if value < 0 else "")
@@ -86,6 +87,13 @@ def _sections(number_format: str) -> list[list[tuple[str, str]]]:
     if len(sections) > 4:
         raise _NotUnderstood
     return sections
+
+
+def _words(tokens: list[tuple[str, str]]) -> str:
+    """A section's literal text, spaces left out: a negative's section that reads as the positive's
+    (Excel's "1,234.10 in red", `0.00;[Red]0.00`) tells a negative by its colour alone, which the
+    model does not see."""
+    return "".join(text for kind, text in tokens if kind == "literal").replace(" ", "")
 
 
 def _bracket(inside: str) -> str:

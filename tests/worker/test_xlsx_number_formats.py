@@ -51,7 +51,12 @@ def test_money_and_separators_are_read_as_excel_shows_them() -> None:
         (1234.5, "$#,##0.00", "$1,234.50"),
         (-1234.5, "$#,##0.00", "-$1,234.50"),  # one section: a minus before all of it
         (-1234.5, "#,##0.00;(#,##0.00)", "(1,234.50)"),
-        (-5, "0;0", "5"),  # a negative's section without a minus shows none
+        (-5, "0;-0", "-5"),
+        # Excel's "1,234.10 in red": the model sees no colour, so a negative section without a
+        # minus or parentheses keeps the number's minus (it was '1,234.10', a loss read as a gain)
+        (-1234.1, "#,##0.00;[Red]#,##0.00", "-1,234.10"),
+        (-5, "0;0", "-5"),
+        (-5, '0;"CR "0', "CR 5"),  # a negative's own words for it: as Excel shows it
         (0, '#,##0.00;(#,##0.00);"-"', "-"),
         (0, '_("$"* #,##0.00_);_("$"* \\(#,##0.00\\);_("$"* "-"??_);_(@_)', "$-"),
         (1234.5, '_("$"* #,##0.00_);_("$"* \\(#,##0.00\\);_("$"* "-"??_);_(@_)', "$1,234.50"),
