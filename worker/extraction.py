@@ -2,7 +2,8 @@
 
 PDF through pypdf, page by page, then a filled form's fields (`[Form fields]`, worker/pdf_form.py).
 DOCX through python-docx's package reader, its body walked in
-document order: paragraphs (each run in one, a tracked insertion's, an inline content control's or a
+document order: paragraphs (a list's after its number as Word counts it, worker/docx_numbering.py;
+each run in one, a tracked insertion's, an inline content control's or a
 field's too, but not a tracked deletion's; then its text boxes' paragraphs), and tables a row a line
 with the cells tab-separated (a merged cell once, a cell's own paragraphs and nested tables on its
 row), content controls' content in its place, then its footnotes, endnotes and comments (`[^1]: ...`, marked
@@ -48,6 +49,7 @@ from typing import Any
 
 from core.textfiles import decode_text
 from worker.document_bounds import timer, too_complex, too_long, unpacked_within, without_dtd
+from worker.docx_numbering import Numbering
 from worker.errors import AttachmentError
 from worker.pdf_form import form_fields
 from worker.pptx import PPTX, read_pptx
@@ -168,7 +170,7 @@ def _docx(blob: bytes, name: str, max_bytes: int, in_time: Callable[[], None]) -
     without_dtd(blob, name, in_time)
     document = Document(io.BytesIO(blob))
     headers = "\n".join(_margins(document, "header", in_time))
-    body = "\n".join(_blocks(document.element.body, in_time))
+    body = "\n".join(_blocks(document.element.body, in_time, _numbering(document)))
     notes = "\n".join(_notes(document.part, in_time))
     footers = "\n".join(_margins(document, "footer", in_time))
     return "\n\n".join(part for part in (headers, body, notes, footers) if part)
@@ -225,26 +227,45 @@ def _notes(part: Any, in_time: Callable[[], None]) -> Iterator[str]:
                     yield f"[^{mark}{note.get(qn('w:id'))}]: {f'Comment by {author}: ' if author else ''}{text}"
 
 
-def _blocks(container: Any, in_time: Callable[[], None]) -> Iterator[str]:
-    """The text of each block of a body or a cell: a paragraph's, each non-empty row of a table's."""
+def _numbering(document: Any) -> Numbering:
+    """The document's list numbering (worker/docx_numbering.py), from its numbering and styles parts."""
+    from docx.oxml import parse_xml  # noqa: PLC0415
+
+    parts = {}
+    for rel in document.part.rels.values():
+        kind = rel.reltype.rsplit("/", 1)[-1]
+        if not rel.is_external and kind in ("numbering", "styles") and kind not in parts:
+            part = rel.target_part
+            if not part.content_type.lower().startswith("image/"):  # not checked for a DTD
+                parts[kind] = getattr(part, "element", None)  # python-docx's parsed part
+                parts[kind] = parts[kind] if parts[kind] is not None else parse_xml(part.blob)
+    return Numbering(parts.get("numbering"), parts.get("styles"))
+
+
+def _blocks(container: Any, in_time: Callable[[], None], numbering: Numbering | None = None) -> Iterator[str]:
+    """The text of each block of a body or a cell: a paragraph's (after its list label, when
+    `numbering` is given: the body's), each non-empty row of a table's."""
     from docx.oxml.ns import qn  # noqa: PLC0415
 
     for child in container.iterchildren():
         in_time()
         if child.tag == qn("w:p"):
-            yield _paragraph(child)
+            label = numbering.label(child) if numbering is not None else ""
+            yield f"{label} {_paragraph(child)}".strip() if label else _paragraph(child)
             for box in _in(child, _boxes()):  # its text boxes' paragraphs, after its own text
-                yield from _blocks(box, in_time)
+                yield from _blocks(box, in_time, numbering)
         elif child.tag == qn("w:tbl"):
             for row in child.iterchildren(qn("w:tr")):
                 cells = [
-                    " ".join(t for t in _blocks(tc, in_time) if t) for tc in row.iterchildren(qn("w:tc")) if _shown(tc)
+                    " ".join(t for t in _blocks(tc, in_time, numbering) if t)
+                    for tc in row.iterchildren(qn("w:tc"))
+                    if _shown(tc)
                 ]
                 if any(cells):
                     yield "\t".join(cells)
         elif child.tag == qn("w:sdt"):  # a content control: its content, in its place
             for content in child.iterchildren(qn("w:sdtContent")):
-                yield from _blocks(content, in_time)
+                yield from _blocks(content, in_time, numbering)
 
 
 # A paragraph's runs, wherever they sit in it (a tracked insertion, an inline content control, a
