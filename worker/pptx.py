@@ -2,7 +2,8 @@
 presentation shows them, `[Slide <n>]` (`[Slide <n> (hidden)]` for one the slide show skips), its
 title first, then its shapes' text in their order on the slide (a group's shapes in its place), a
 table a row a line with its cells tab-separated (a merged cell once), then its speaker notes,
-`[Notes]: <text>`. A slide without text is left out; its number stays the one PowerPoint shows.
+`[Notes]: <text>`; a numbered paragraph after its number (`1.`, `a)`, `IV.`: a:buAutoNum, as
+PowerPoint counts it). A slide without text is left out; its number stays the one PowerPoint shows.
 
 Read from the package's XML with lxml (python-docx's parser), as the DOCX and XLSX readers are
 bounded: its unpacked parts from the zip's directory before any is unpacked, a part that declares
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import io
 import posixpath
+import re
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -60,6 +62,44 @@ def read_pptx(blob: bytes, name: str, max_bytes: int, in_time: Callable[[], None
 class _Shape:
     kind: str = ""  # its placeholder's type (title, body...), "" for none
     lines: list[str] = field(default_factory=list)
+    counts: dict[int, tuple[str, int]] = field(default_factory=dict)  # a list's scheme and last number, by level
+
+    def label(self, level: int, numbered: tuple[str, int] | None) -> str:
+        """A paragraph's number (`numbered`: its a:buAutoNum's scheme and start) at its level: one
+        more than the last at that level in its scheme, a deeper level's starting again; a
+        paragraph without one, or of another scheme, ends the lists at its level and deeper."""
+        scheme, start = numbered or ("", 0)
+        for ended in [n for n in self.counts if n > level or (n == level and self.counts[n][0] != scheme)]:
+            del self.counts[ended]
+        if numbered is None:
+            return ""
+        self.counts[level] = (scheme, self.counts[level][1] + 1 if level in self.counts else start)
+        return _autonumber(scheme, self.counts[level][1])
+
+
+_SCHEME = re.compile(r"(arabic|alphaLc|alphaUc|romanLc|romanUc)(Period|ParenR|ParenBoth|Plain)")
+_ROMAN = ((1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "xc"), (50, "l"), (40, "xl"))
+
+
+def _autonumber(scheme: str, n: int) -> str:
+    """`n` as PowerPoint's a:buAutoNum `scheme` writes it (arabicPeriod: 1., alphaLcParenR: a),
+    romanUcPeriod: I., circleNumDbPlain: ①...); one not known here as arabicPeriod."""
+    if scheme.startswith("circleNum") and 1 <= n <= 20:
+        return chr(0x2460 + n - 1)
+    if scheme.startswith("ea1Chs") and 1 <= n <= 10:  # 一. 二.
+        return "〇一二三四五六七八九十"[n] + "."
+    found = _SCHEME.fullmatch(scheme)
+    kind, punctuation = found.groups() if found else ("arabic", "Period")
+    digits = str(n)
+    if kind.startswith("alpha") and n >= 1:
+        digits = chr(ord("a") + (n - 1) % 26) * ((n - 1) // 26 + 1)
+    elif kind.startswith("roman") and 1 <= n < 4000:
+        digits = ""
+        for value, numeral in (*_ROMAN, (10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i")):
+            while n >= value:
+                digits, n = digits + numeral, n - value
+    digits = digits.upper() if kind.endswith("Uc") else digits
+    return {"Period": f"{digits}.", "ParenR": f"{digits})", "ParenBoth": f"({digits})"}.get(punctuation, digits)
 
 
 class _Reader:
@@ -114,6 +154,7 @@ class _Reader:
         shapes: list[_Shape] = []
         shape: _Shape | None = None
         runs: list[str] = []  # the paragraph's
+        level, numbered = 0, None  # the paragraph's list level, and its a:buAutoNum's scheme and start
         cell: list[str] | None = None  # the table cell's paragraphs, within one
         row: list[str] | None = None
         fallback = 0  # depth within an mc:Fallback: a copy of its mc:Choice for older readers
@@ -134,6 +175,15 @@ class _Reader:
                 elif tag == f"{_A}tc":
                     continued = node.get("hMerge") in ("1", "true") or node.get("vMerge") in ("1", "true")
                     cell = None if continued else []
+                elif tag == f"{_A}p":
+                    level, numbered = 0, None
+                elif tag == f"{_A}pPr":
+                    level = int(node.get("lvl", "0")) if node.get("lvl", "0").isdigit() else 0
+                elif tag == f"{_A}buAutoNum":
+                    start = node.get("startAt", "1")
+                    numbered = (node.get("type", ""), int(start) if start.isdigit() else 1)
+                elif tag == f"{_A}buNone":
+                    numbered = None
                 continue
             if tag == f"{_A}t":
                 runs.append(node.text or "")
@@ -144,6 +194,9 @@ class _Reader:
             elif tag == f"{_A}p":
                 text = "".join(runs).strip()
                 runs = []
+                if text and shape is not None:  # PowerPoint numbers no empty paragraph
+                    label = shape.label(level, numbered)
+                    text = f"{label} {text}" if label else text
                 if text and cell is not None:
                     cell.append(text)
                 elif text and shape is not None and row is None:

@@ -249,3 +249,31 @@ async def test_a_question_with_a_presentation_is_answered_with_its_slides(
     assert row["status"] == "completed", row["error_code"]
     question = fake.requests[-1]["input"]["messages"][-1]["content"]
     assert question.startswith('<document name="review.pptx">\n[Slide 1]\nQ3 review\nSales team\n\n[Slide 2]\nResults')
+
+
+def numbered(text: str, scheme: str | None, level: int = 0, start: int | None = None) -> str:
+    """A paragraph PowerPoint numbers by `scheme` (a:buAutoNum; None: a paragraph without a number)."""
+    at = f' startAt="{start}"' if start else ""
+    number = f'<a:buAutoNum type="{scheme}"{at}/>' if scheme else "<a:buNone/>"
+    return f'<a:p><a:pPr lvl="{level}">{number}</a:pPr><a:r><a:t>{text}</a:t></a:r></a:p>'
+
+
+def test_a_numbered_list_on_a_slide_is_read_with_its_numbers() -> None:
+    """A slide's steps, numbered by PowerPoint (a:buAutoNum), were read without their numbers, so
+    "what is step 3?" had nothing to count by."""
+    body = "".join(
+        [
+            numbered("Plan", "arabicPeriod"),
+            numbered("Budget", "alphaLcParenR", 1),
+            numbered("Staff", "alphaLcParenR", 1),
+            numbered("Build", "arabicPeriod"),
+            numbered("Ship", "arabicPeriod"),
+            numbered("Notes", None),  # a paragraph without a number ends the list
+            numbered("Again", "romanUcPeriod", start=4),
+            numbered("一步", "ea1ChsPeriod"),
+        ]
+    )
+    steps = shape().replace("<a:p><a:endParaRPr/></a:p>", "").replace("<a:bodyPr/>", "<a:bodyPr/>" + body)
+    assert extract(PPTX, pptx_bytes([slide_xml(steps)])) == (
+        "[Slide 1]\n1. Plan\na) Budget\nb) Staff\n2. Build\n3. Ship\nNotes\nIV. Again\n一. 一步"
+    )
