@@ -14,6 +14,7 @@ General, text) gives None: the caller keeps the raw value.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import re
 from decimal import ROUND_HALF_UP, Decimal, localcontext
@@ -148,3 +149,22 @@ def _trimmed(placeholders: str, decimals: str) -> str:
             break
         chars[i] = "" if placeholders[i] == "#" else " "
     return "".join(chars)
+
+
+def elapsed(value: datetime.timedelta, number_format: str) -> str:
+    """An elapsed time as Excel shows it by its format (`[h]:mm:ss`, `[h]:mm`, `[mm]:ss`, `[ss]`):
+    its largest unit counts past a day or an hour (26:00:00, not '1 day, 2:00:00'), to the second."""
+    seconds = round(value.total_seconds())
+    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
+    section = number_format.split(";", maxsplit=1)[0].lower()
+    with_seconds = "s" in section.replace("[s", "")  # seconds after the largest unit
+    if "[h" in section:
+        hours, rest = divmod(seconds, 3600)
+        text = f"{hours}:{rest // 60:02d}" + (f":{rest % 60:02d}" if with_seconds else "")
+    elif "[m" in section:
+        text = f"{seconds // 60}" + (f":{seconds % 60:02d}" if with_seconds else "")
+    elif "[s" in section:
+        text = str(seconds)
+    else:
+        text = f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+    return sign + text

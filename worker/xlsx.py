@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from worker.document_bounds import dtd_checked, too_complex, too_long, unpacked_within
-from worker.number_formats import shown
+from worker.number_formats import elapsed, shown
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The most shared strings (the table of the workbook's cell texts, read whole before any sheet) a
@@ -213,6 +213,8 @@ def _cell(value: Any, number_format: str | None = None) -> str:
         return ""
     if number_format and (formatted := shown(value, number_format)) is not None:
         return formatted
+    if isinstance(value, datetime.timedelta):  # an elapsed time's format ([h]:mm:ss)
+        return elapsed(value, number_format or "")
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, float):

@@ -87,3 +87,20 @@ def test_money_and_separators_are_read_as_excel_shows_them() -> None:
 )
 def test_a_number_format_is_rendered_as_excel_shows_it(value: float, number_format: str, text: str | None) -> None:
     assert shown(value, number_format) == text
+
+
+def test_an_elapsed_time_is_read_as_excel_shows_it() -> None:
+    """A timesheet's total hours, `[h]:mm:ss`: openpyxl gives a timedelta, which was sent as
+    '1 day, 2:00:00' where the sheet shows 26:00:00 (and quoted, for its comma)."""
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(["Who", "Hours", "Break", "Short", "Seconds"])
+    sheet.append(["Li", 26 / 24, 0.5 / 24, 7.5 / 24, 90 / 86400])
+    sheet["B2"].number_format = "[h]:mm:ss"
+    sheet["C2"].number_format = "[mm]:ss"
+    sheet["D2"].number_format = "[h]:mm"
+    sheet["E2"].number_format = "[ss]"
+    assert extract(XLSX, xlsx_bytes(workbook), "hours.xlsx") == (
+        "[Sheet: Sheet]\nWho,Hours,Break,Short,Seconds\nLi,26:00:00,30:00,7:30,90"
+    )
