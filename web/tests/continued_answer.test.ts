@@ -1,6 +1,6 @@
 /**
  * An answer that continued the words a /v1 request ended with (Qwen's partial mode) is stored as the
- * continuation only; the words are its `continued_words` (a computed field). The page showed the
+ * continuation only; the words are its `continues` (a column of its row, 20261206172000). The page showed the
  * answer cut of its start (a prefilled '```json\n{"name": "' left 'Ada"}' and a fence closed but never
  * opened). Now the page shows the words and the answer as one Markdown piece under a note that says
  * so, copy copies both, and the Markdown export writes the note as a quote line then the whole answer.
@@ -33,7 +33,7 @@ function row(id: string, type: 'user' | 'assistant', patch: Partial<ChatMessage>
     reply_to: type === 'assistant' ? 'q' : null, tokens_used: 4, response_time: 900, error_code: null, error_message: null,
     cancel_requested: false, created_at: type === 'user' ? '2026-01-01T00:00:00Z' : '2026-01-01T00:00:01Z',
     web_search: false, model: 'qwen-plus', finish_reason: 'stop', reasoning: null, reasoning_ms: null, sources: null,
-    continued_words: type === 'assistant' ? WORDS : null, ...patch,
+    continues: type === 'assistant' ? WORDS : null, ...patch,
   }
 }
 
@@ -47,7 +47,7 @@ describe('an answer that continued the words given', () => {
     const [turn] = turnsOf(branches([row('q', 'user'), row('a', 'assistant')], null), new Map(), new Map())
     expect(turn?.answer.text).toBe(WORDS + REST)
     // any other answer shows as stored, with no note
-    expect(answerView(row('b', 'assistant', { continued_words: null }), undefined)).toMatchObject({ text: REST, continued: null })
+    expect(answerView(row('b', 'assistant', { continues: null }), undefined)).toMatchObject({ text: REST, continued: null })
   })
 
   it.each([
@@ -79,7 +79,7 @@ describe('an answer that continued the words given', () => {
   it('shows no note on an answer without words', () => {
     const turn: Turn = {
       question: row('q', 'user'),
-      answer: answerView(row('a', 'assistant', { continued_words: null, content: 'Plain.' }), undefined),
+      answer: answerView(row('a', 'assistant', { continues: null, content: 'Plain.' }), undefined),
       questionSiblings: ['q'],
       answerSiblings: ['a'],
     }
@@ -103,13 +103,13 @@ describe('an answer that continued the words given', () => {
     }
     const md = chatMarkdown('t', [turn], () => 'AI', labels, new Date('2026-12-04T10:00:00Z'))
     expect(md).toContain(`## AI\n\n> Continues the words given in the request\n\n${WORDS}${REST}\n\n---`)
-    const plain = { ...turn, answer: answerView(row('a', 'assistant', { continued_words: null }), undefined) }
+    const plain = { ...turn, answer: answerView(row('a', 'assistant', { continues: null }), undefined) }
     expect(chatMarkdown('t', [plain], () => 'AI', labels, new Date())).not.toContain('> Continues')
   })
 })
 
 describe('a row heard on Realtime', () => {
-  it('keeps the words read before (a computed field is not in the change)', async () => {
+  it('keeps the words read before when the change names none', async () => {
     const { chatState } = await import('@/stores/chat/state')
     const { sessionList } = await import('@/stores/chat/sessions')
     const { conversationRows } = await import('@/stores/chat/messages')
@@ -118,8 +118,8 @@ describe('a row heard on Realtime', () => {
     const rows = conversationRows(state, sessionList(state))
     rows.upsert(row('a', 'assistant', { status: 'streaming', content: 'Ad' }))
     const heard: Partial<ChatMessage> = { ...row('a', 'assistant') }
-    delete heard.continued_words
+    delete heard.continues
     rows.upsert(heard as ChatMessage)
-    expect(state.messages.value.find((m) => m.id === 'a')).toMatchObject({ content: REST, continued_words: WORDS })
+    expect(state.messages.value.find((m) => m.id === 'a')).toMatchObject({ content: REST, continues: WORDS })
   })
 })

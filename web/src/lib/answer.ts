@@ -71,7 +71,7 @@ export function answerView(row: ChatMessage | undefined, stream: AnswerStream | 
     finishReason: row?.finish_reason ?? null,
     model: row?.model ?? null,
     usage: usageOf(row),
-    continued: row?.continued_words || null,
+    continued: row?.continues || null,
   }
   // One Markdown piece: the words may open what the continuation closes (a code fence, a list).
   const words = base.continued ?? ''

@@ -128,9 +128,9 @@ export interface ChatMessage {
   reasoning_tokens?: number | null
   cached_tokens?: number | null
   /** The words a /v1 request ended with that this answer continued (Qwen's partial mode): `content`
-   *  is the continuation only. A computed field (`continued_words(chat_messages)`), so a row heard on
-   *  Realtime lacks it and keeps the one read before; null for any other message. */
-  continued_words?: string | null
+   *  is the continuation only. A column of the row (set by the database, never by a client), so a
+   *  change heard on Realtime carries it as a read does; null for any other message. */
+  continues?: string | null
 }
 
 export interface SearchHit {
@@ -146,7 +146,7 @@ export interface SearchHit {
 }
 
 export const MESSAGE_COLUMNS =
-  'id,session_id,parent_id,answer_no,message_type,content,role_id,status,reply_to,tokens_used,response_time,error_code,error_message,cancel_requested,attempts,created_at,web_search,model,finish_reason,reasoning,reasoning_ms,sources,attachments,input_tokens,output_tokens,reasoning_tokens,cached_tokens,continued_words'
+  'id,session_id,parent_id,answer_no,message_type,content,role_id,status,reply_to,tokens_used,response_time,error_code,error_message,cancel_requested,attempts,created_at,web_search,model,finish_reason,reasoning,reasoning_ms,sources,attachments,input_tokens,output_tokens,reasoning_tokens,cached_tokens,continues'
 
 export function isFinal(status: MessageStatus): boolean {
   return status === 'completed' || status === 'error' || status === 'cancelled'
