@@ -112,6 +112,30 @@ def _ask_through_the_api(stack: LocalStack, api_url: str, token: str) -> str:
         return str(session["id"])
 
 
+# Words the fake's answer begins with (its notice), so its reply continues them as the model would.
+CONTINUED_WORDS = "[offline model] This reply comes from"
+
+
+def _continue_through_the_api(stack: LocalStack, api_url: str, token: str) -> dict[str, str]:
+    """A key "prefill" asks through /v1 with the official SDK, its last message the assistant's first
+    words (Qwen's partial mode): the answer is their continuation. The key's chat of the day, the
+    words and the reply the SDK got."""
+    headers = {"apikey": stack.anon_key, "Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=f"{stack.url}/rest/v1", headers=headers, trust_env=False, timeout=30) as rest:
+        made = rest.post("/rpc/create_api_key", json={"key_name": "prefill"})
+        made.raise_for_status()
+        with openai.OpenAI(base_url=f"{api_url}/v1", api_key=made.json()["key"], max_retries=0, timeout=60) as sdk:
+            answered = sdk.chat.completions.create(
+                model="qwen-turbo",
+                messages=[
+                    {"role": "user", "content": "Where does this reply come from?"},
+                    {"role": "assistant", "content": CONTINUED_WORDS},
+                ],
+            )
+        [session] = rest.get("/chat_sessions", params={"select": "id", "api_day": "not.is.null"}).json()
+    return {"session": str(session["id"]), "words": CONTINUED_WORDS, "reply": answered.choices[0].message.content or ""}
+
+
 async def _arrange(dsn: str, users: dict[str, Any]) -> None:
     """carol has 30 days of settled usage on two models (unfolded: her next admission folds them)."""
     conn = await asyncpg.connect(dsn)
@@ -133,8 +157,9 @@ async def _arrange(dsn: str, users: dict[str, Any]) -> None:
 
 @launcher("service")
 def start(request: pytest.FixtureRequest, servers: ExitStack) -> Journey:
-    """The API and its web server, carol (30 days of usage), dave, erin (two requests through /v1)
-    and an admin, then the journey (started with the others by `journeys`)."""
+    """The API and its web server, carol (30 days of usage), dave, erin (two requests through /v1),
+    fay (a request whose words its answer continued) and an admin, then the journey (started with the
+    others by `journeys`)."""
     product: Product = request.getfixturevalue("product")
     web_dist: Path = request.getfixturevalue("web_dist")
     logs = request.getfixturevalue("tmp_path_factory").mktemp("service-e2e")
@@ -142,12 +167,14 @@ def start(request: pytest.FixtureRequest, servers: ExitStack) -> Journey:
     stack = service.stack
     tag = uuid.uuid4().hex[:6]
     users: dict[str, Any] = {"tag": tag}
-    for name in ("carol", "dave", "erin", "admin"):
+    for name in ("carol", "dave", "erin", "fay", "admin"):
         username = f"{name}_{tag}"
         made = sign_up(stack, username)
         users[name] = {"id": made.id, "email": made.email, "password": made.password, "username": username}
         if name == "erin":
             users[name]["apiSession"] = _ask_through_the_api(stack, api_url, made.access_token)
+        if name == "fay":
+            users[name]["continued"] = _continue_through_the_api(stack, api_url, made.access_token)
     make_admin(stack, users["admin"]["id"])
     asyncio.run(_arrange(stack.dsn, users))
     chromium_path: str = request.getfixturevalue("chromium_path")
@@ -331,6 +358,38 @@ def test_an_api_keys_chat_lists_its_requests(journey: dict[str, Any]) -> None:
     assert detail["width"] <= 390
 
 
+def test_an_answer_that_continued_a_requests_words_shows_them_under_a_note_on_a_phone(
+    journey: dict[str, Any], service: Product
+) -> None:
+    """Its row holds the continuation only; the page shows the request's words, then it, as one
+    piece, under a note that says the words were the request's, in both languages."""
+    detail = passed(journey, "an answer that continued a request's words shows them under a note (zh and en phone)")[
+        "detail"
+    ]
+    continued = journey["users"]["fay"]["continued"]
+    assert continued["reply"]
+    assert not continued["reply"].startswith(CONTINUED_WORDS)  # the SDK got the rest alone
+    [row] = asyncio.run(
+        query(
+            service,
+            "select content, continues, continued_words(m) as computed from chat_messages m"
+            " where session_id = $1 and message_type = 'assistant'",
+            continued["session"],
+        )
+    )
+    assert (row["content"], row["continues"], row["computed"]) == (continued["reply"], CONTINUED_WORDS, CONTINUED_WORDS)
+
+    def flat(text: str) -> str:
+        return " ".join(text.split())
+
+    for locale, note in (("zh", "续写请求中给出的开头"), ("en", "Continues the words given in the request")):
+        shown = detail[locale]
+        assert shown["note"] == note
+        assert shown["status"] == "completed"
+        assert flat(shown["text"]) == flat(CONTINUED_WORDS + continued["reply"])
+        assert shown["width"] <= 390
+
+
 def test_admin_changes_plan_and_disables_and_it_is_audited(journey: dict[str, Any], service: Product) -> None:
     assert (
         passed(journey, "admin area: search a user, change the plan, disable, see usage (zh)")["detail"]["listed"] == 1
@@ -381,4 +440,6 @@ def test_no_page_errors_and_screenshots(journey: dict[str, Any]) -> None:
         "phone-chat-usage-zh",
         "chat-usage-en",
         "profile-account-zh",
+        "phone-api-continued-zh",
+        "phone-api-continued-en",
     } <= names

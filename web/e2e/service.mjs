@@ -1,7 +1,8 @@
 // Running ChatGalaxy as a service, in the browser: the usage page (allowance and the 30-day chart),
 // API keys (create: shown once, also when its answer is lost; revoke), the admin area (absent for
 // a user; search, change a plan, disable, see usage as an admin), and export + delete (its answer
-// lost) from the profile page; in Chinese and English, on a desktop and a phone. Users come from
+// lost) from the profile page, an answer that continued a /v1 request's words (its note and the
+// whole text); in Chinese and English, on a desktop and a phone. Users come from
 // tests/e2e/test_service.py (E2E_USERS).
 import { readFileSync } from 'node:fs'
 import { PHONE, journey, login, step, shot, tid, expectText, failNext, final, noErrorToast, result, WEB_URL, STEP_MS } from './harness.mjs'
@@ -217,6 +218,31 @@ await journey(async ({ newPage }) => {
     const current = await erinPhone.locator(`${tid('api-request')}[aria-current="true"]`).textContent()
     await shot(erinPhone, 'phone-api-requests-zh')
     return { listed, current, width: await erinPhone.evaluate(() => document.documentElement.scrollWidth) }
+  })
+
+  await step("an answer that continued a request's words shows them under a note (zh and en phone)", async () => {
+    /** The request's answer in the key's chat: its note, what it shows, whether it is final. */
+    async function continued(page) {
+      await page.goto(`${WEB_URL}/?s=${users.fay.continued.session}`)
+      const turn = page.locator(tid('turn')).last()
+      await turn.locator(tid('answer-continued')).waitFor({ timeout: STEP_MS })
+      await final(turn)
+      await turn.locator(tid('answer-continued')).scrollIntoViewIfNeeded()
+      return {
+        note: (await turn.locator(tid('answer-continued')).textContent()).trim(),
+        text: await turn.locator(tid('answer-text')).innerText(),
+        status: await turn.getAttribute('data-status'),
+        width: await page.evaluate(() => document.documentElement.scrollWidth),
+      }
+    }
+    const fay = await newPage('fay-phone', PHONE)
+    await login(fay, users.fay)
+    const zh = await continued(fay)
+    await shot(fay, 'phone-api-continued-zh')
+    await english(fay)
+    const en = await continued(fay)
+    await shot(fay, 'phone-api-continued-en')
+    return { zh, en }
   })
 
   const admin = await newPage('admin')
