@@ -57,7 +57,7 @@ class Broadcast:
         if message_id is not None:
             message["meta"] = {"id": message_id}
         full = f"realtime:{topic}"
-        await self._hub.push(self._readers(full, private), "broadcast", message)
+        await self._hub.push(self._readers(full, private), "broadcast", message, message_id=message_id)
 
     def _readers(self, topic: str, private: bool) -> Iterable[Channel]:
         return self._hub.readers(topic, private, "broadcast")

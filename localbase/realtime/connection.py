@@ -104,6 +104,7 @@ class Channel:
         "presence_meta",
         "private",
         "reads",
+        "replayed",
         "requested",
         "role",
         "topic",
@@ -124,6 +125,8 @@ class Channel:
         # What this join may read (`broadcast`, `presence`): a public one everything; a private one
         # what realtime.messages' policies allow its claims (channel.py sets it at join and refresh).
         self.reads = READS_ALL
+        # The ids of the stored broadcasts its join replayed: their live copies are not sent to it.
+        self.replayed: frozenset[str] = frozenset()
         self.broadcast_self = flag(broadcast.get("self"))
         self.ack = flag(broadcast.get("ack"))
         self.presence_key = str(presence.get("key") or "") or None

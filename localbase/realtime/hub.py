@@ -75,12 +75,20 @@ class Hub:
         members = self.members(topic, private)
         return [c for c in members if extension in c.reads] if private else members
 
-    async def push(self, channels: Iterable[Channel], event: str, payload: Any, skip: Channel | None = None) -> int:
-        """Send one push to `channels`, encoding it once per protocol version; returns the count."""
+    async def push(
+        self,
+        channels: Iterable[Channel],
+        event: str,
+        payload: Any,
+        skip: Channel | None = None,
+        message_id: str | None = None,
+    ) -> int:
+        """Send one push to `channels`, encoding it once per protocol version; returns the count.
+        A stored broadcast's (`message_id`) skips the channels whose join replayed it already."""
         encoded: dict[tuple[str, str], Outbound] = {}
         sent = 0
         for channel in list(channels):
-            if channel is skip:
+            if channel is skip or (message_id is not None and message_id in channel.replayed):
                 continue
             key = (channel.connection.vsn, channel.topic)
             frame = encoded.get(key)

@@ -5,9 +5,11 @@ Asked for (the key present, whatever its value) on a public channel, the join fa
 one the join also needs the broadcast read (a presence-only join fails as unauthorized). A replay
 that is not a map is ignored; `since` and `limit` (default 25) must be integers, else the join
 fails. Sent after the join's reply: the topic's private broadcasts stored since then, the latest
-`limit` (1 to 25) of them, oldest first, each marked `replayed` with its row's id. Not done: a
-message committed just before the join and delivered live just after it comes twice (Realtime
-skips those it replayed); realtime.messages has no binary payloads locally.
+`limit` (1 to 25) of them, oldest first, each marked `replayed` with its row's id. Their ids stay
+with the channel (`Channel.replayed`), and a live broadcast carrying one of them (`meta.id`: a
+message committed just before the join, heard by the gateway just after it registered) is not
+sent to it again, as Realtime's MessageDispatcher skips what it replayed. Not done:
+realtime.messages has no binary payloads locally.
 """
 
 from __future__ import annotations
@@ -80,12 +82,14 @@ def _integer(value: Any) -> bool:
 
 async def stored(pool: asyncpg.Pool, channel: Channel, replay: Any) -> list[str]:
     """The frames of the stored broadcasts a join (already checked by `refusal`) asked for, read
-    before the channel is registered, as Realtime reads them in its join."""
+    before the channel is registered, as Realtime reads them in its join; their ids are kept in
+    `channel.replayed`."""
     params = _params(replay) if isinstance(replay, dict) else None
     if params is None:
         return []
     since, limit = params
     rows = await pool.fetch(_STORED, channel.name, since, limit)
+    channel.replayed = frozenset(message_id for message_id, _event, _payload in rows)
     frames = []
     for message_id, event, payload in reversed(rows):
         message = {

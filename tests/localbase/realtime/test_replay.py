@@ -78,3 +78,44 @@ async def _join_states(channel: AsyncRealtimeChannel) -> list[tuple[str, str]]:
     await channel.subscribe(record)
     await eventually(lambda: bool(states), what="the join's reply")
     return states
+
+
+# The notification the capture trigger sends when a broadcast row commits (localbase/sql/
+# 03_realtime_capture.sql), sent again: how the gateway hears a row whose commit came before a
+# join's replay read but whose notification it handles only after the join registered (its change
+# stream a little behind, as any live delivery can be).
+_HEARD_AGAIN = """
+select realtime.localbase_notify(json_build_object(
+  'k', 'b', 'n', nextval('realtime.localbase_change_seq'), 'id', id, 'topic', topic, 'event', event,
+  'private', coalesce(private, true), 'payload', payload)::text)
+  from realtime.messages where id = $1::uuid
+"""
+
+
+async def test_a_broadcast_replayed_at_join_is_not_delivered_to_it_again_live(
+    stack: LocalStack, pg: asyncpg.Connection, realtime_client: Callable[..., AsyncRealtimeClient]
+) -> None:
+    # Realtime keeps the ids it replayed with the join's subscription and skips a live broadcast
+    # carrying one of them (MessageDispatcher.already_replayed?). Ours sent the live copy of a
+    # broadcast committed just before the join as well: the client had it twice, once replayed.
+    topic = f"replay-once-{uuid.uuid4().hex[:8]}"
+    since = int(time.time() * 1000) - 60_000
+    await _send(pg, topic, 1)
+    message_id = await pg.fetchval("select id::text from realtime.messages where topic = $1", topic)
+    heard: list[Any] = []
+    replaying = realtime_client(stack.service_role_key).channel(
+        topic, channel_options(private=True, broadcast={"replay": {"since": since}})
+    )
+    replaying.on_broadcast("note", heard.append)
+    others: list[Any] = []
+    live = realtime_client(stack.service_role_key).channel(topic, channel_options(private=True))
+    live.on_broadcast("note", others.append)
+    await subscribed(replaying)
+    await subscribed(live)
+    await eventually(lambda: len(heard) == 1, what="the replayed broadcast")
+    await pg.execute(_HEARD_AGAIN, message_id)
+    await _send(pg, topic, 2)
+    await eventually(lambda: len(others) == 2, what="the late copy and the next broadcast, live")
+    assert (others[0]["payload"]["n"], others[0]["meta"]["id"]) == (1, message_id)
+    await eventually(lambda: any(h["payload"]["n"] == 2 for h in heard), what="the next broadcast")
+    assert [(h["payload"]["n"], h["meta"].get("replayed")) for h in heard] == [(1, True), (2, None)]
