@@ -22,6 +22,9 @@ export function afterRow(row: Pick<ChatMessage, 'created_at' | 'id'>): string {
 
 export function conversationRows(state: ChatState, list: SessionList) {
   const { messages, streams, latest } = state
+  // The reads of loadMessages begun, and the latest whose rows were taken.
+  let readsIssued = 0
+  let readApplied = 0
 
   /** The stream of an answer, made on first hearing of it; `replyTo` records it as its question's newest. */
   function streamFor(answerId: string, replyTo?: string | null): AnswerStream {
@@ -59,8 +62,12 @@ export function conversationRows(state: ChatState, list: SessionList) {
   /** Read the session's rows again, every one however long the conversation (lib/pages.ts: a
    * response holds at most `max_rows`), keeping optimistic ones the server has not returned yet.
    * Each page is the rows after the last one read in (created_at, id) order (chat_messages_session_idx),
-   * so a message deleted meanwhile (a branch, another tab) makes none skipped. */
+   * so a message deleted meanwhile (a branch, another tab) makes none skipped. A read that answers
+   * after one begun later is dropped: opening a conversation reads it and so does its channel once
+   * ready (channel.ts), and the earlier read's older rows would put back what the later one saw
+   * change (an answer streaming again, a deleted row shown again). */
   async function loadMessages(id: string): Promise<void> {
+    const issued = ++readsIssued
     const rows = await readAll<ChatMessage>((after, size, counted) => {
       let query = supabase()
         .from('chat_messages')
@@ -70,7 +77,8 @@ export function conversationRows(state: ChatState, list: SessionList) {
       if (after) query = query.gte('created_at', after.created_at).or(afterRow(after))
       return query.order('created_at', { ascending: true }).order('id', { ascending: true }).limit(size)
     })
-    if (state.currentId.value !== id) return
+    if (state.currentId.value !== id || issued < readApplied) return
+    readApplied = issued
     // In one pass, not row by row: `upsert` sorts the list and refreshes the session for each final
     // answer, which for a long conversation is quadratic work and a session read per answer.
     const byId = new Map(rows.map((row) => [row.id, row]))
