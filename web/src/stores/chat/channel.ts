@@ -3,13 +3,19 @@
  * `reasoning` and `done` broadcasts feed the answer streams (resume, lib/stream.ts), and
  * postgres_changes on the session's messages and on the session row keep the page in step.
  *
- * The join carries the user's JWT (Realtime checks RLS on realtime.messages with it). After a
- * reconnect the rows are read again to catch up; while any answer is in flight a poll every
- * POLL_MS re-reads it, so a lost broadcast only delays the text. `waitJoined` lets a sender be on
- * the channel before the worker can answer, but never waits more than JOIN_WAIT_MS.
+ * The join carries the user's JWT (Realtime checks RLS on realtime.messages with it). Realtime
+ * answers the join before it stores its postgres_changes bindings, then says so in a `system`
+ * message ("Subscribed to PostgreSQL", extension postgres_changes): a change committed in between
+ * reaches no one. So the channel is joined only once both came, and then reads the conversation
+ * again (its rows and the session row: what changed between the first read, or the last socket,
+ * and then). Realtime says it again whenever it stores the bindings again (after its change stream
+ * was lost, or a new token), and sends a `system` error while it cannot (the channel shows the
+ * error until they are stored). While any answer is in flight a poll every POLL_MS re-reads it, so
+ * a lost broadcast only delays the text. `waitJoined` lets a sender be on the channel before the
+ * worker can answer, but never waits more than JOIN_WAIT_MS, nor past a `system` error.
  */
 import { triggerRef } from 'vue'
-import type { RealtimeChannel } from '@supabase/supabase-js'
+import type { RealtimeChannel, RealtimeSystemPayload } from '@supabase/supabase-js'
 import { supabase } from '@/lib/supabase'
 import type { ChunkEvent, ChunkKind, DoneEvent } from '@/lib/stream'
 import type { ChatMessage, ChatSession } from '@/lib/types'
@@ -37,6 +43,9 @@ export function sessionChannel(state: ChatState, list: SessionList, rows: Conver
     joined = new Promise((resolve) => (resolveJoined = resolve))
     const topic = client.channel(`chat:${id}`, { config: { private: true } })
     channel = topic
+    // Whether this join (or realtime-js's rejoin after a lost socket) was answered: a system
+    // message before that is about no binding of it.
+    let replied = false
     topic
       .on('broadcast', { event: 'chunk' }, ({ payload }) => onChunk(payload as ChunkEvent, 'chunk'))
       .on('broadcast', { event: 'reasoning' }, ({ payload }) => onChunk(payload as ChunkEvent, 'reasoning'))
@@ -63,16 +72,24 @@ export function sessionChannel(state: ChatState, list: SessionList, rows: Conver
         { event: 'UPDATE', schema: 'public', table: 'chat_sessions', filter: `id=eq.${id}` },
         (change) => list.mergeSession(change.new as Partial<ChatSession> & { id: string }),
       )
+      .on('system', {}, (message: RealtimeSystemPayload) => {
+        if (channel !== topic || !replied || message.extension !== 'postgres_changes') return
+        if (message.status === 'ok') {
+          channelState.value = 'joined'
+          resolveJoined()
+          // Read what changed before the bindings were stored (since the first read, or while away).
+          void rows.loadMessages(id).catch(() => undefined)
+          void list.refreshSession(id).catch(() => undefined)
+        } else {
+          channelState.value = 'error'
+          resolveJoined()
+        }
+      })
     void client.realtime.setAuth().then(() =>
       topic.subscribe((status) => {
         if (channel !== topic) return
-        if (status === 'SUBSCRIBED') {
-          const catchUp = channelState.value !== 'joining'
-          channelState.value = 'joined'
-          resolveJoined()
-          // After a reconnect, read what was missed while away.
-          if (catchUp) void rows.loadMessages(id).catch(() => undefined)
-        } else if (status === 'CHANNEL_ERROR' || status === 'TIMED_OUT') {
+        replied = status === 'SUBSCRIBED'
+        if (status === 'CHANNEL_ERROR' || status === 'TIMED_OUT') {
           channelState.value = 'error'
         } else if (status === 'CLOSED') {
           channelState.value = 'idle'
