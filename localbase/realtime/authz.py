@@ -18,17 +18,17 @@ import asyncpg
 
 BYPASS_ROLES = frozenset({"service_role", "postgres", "supabase_admin"})
 
-_PROBE = (
-    "insert into realtime.messages (topic, extension, private) "
-    "values ($1, 'broadcast', true), ($1, 'presence', true) returning id"
-)
+# The probe rows carry the topic and the extension alone, as Realtime's (Realtime.Api.Message
+# changesets): every other column, `private` among them, is the table's default (false), so a
+# policy that reads it decides as on Supabase.
+_PROBE = "insert into realtime.messages (topic, extension) values ($1, 'broadcast'), ($1, 'presence') returning id"
 _AS_SUBSCRIBER = (
     "select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), "
     "set_config('request.jwt.claim.role', $1, true), set_config('request.jwt.claim.sub', $3, true), "
     "set_config('realtime.topic', $4, true), set_config('request.headers', '{}', true)"
 )
 _READABLE = "select extension from realtime.messages where id = any($1::uuid[])"
-_WRITE = "insert into realtime.messages (topic, extension, private) values ($1, $2, true)"
+_WRITE = "insert into realtime.messages (topic, extension) values ($1, $2)"
 
 
 def claims_key(claims: dict[str, Any]) -> str:
