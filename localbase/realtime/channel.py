@@ -49,7 +49,7 @@ async def join(service: Realtime, conn: Connection, frame: protocol.Frame) -> No
         return
     channel = Channel(conn, frame.topic, frame.join_ref, config, claims)
     if channel.private:
-        channel.reads = await service.authz.readable(claims, channel.name)
+        channel.reads = await _readable(service, channel, claims)
         if not channel.reads & _asked(channel):
             reason = f"Unauthorized: You do not have permissions to read from this Channel topic: {channel.name}"
             await conn.reply(frame, "error", {"reason": reason})
@@ -103,6 +103,14 @@ def _replication_ready_asked(config: dict[str, Any]) -> bool:
     """`broadcast.replication_ready`, read raw as Realtime reads it: any value but null and false."""
     value = (config.get("broadcast") or {}).get("replication_ready")
     return value is not None and value is not False
+
+
+async def _readable(service: Realtime, channel: Channel, claims: dict[str, Any]) -> frozenset[str]:
+    """What a private channel may read with `claims`: its presence read is asked only once presence
+    is enabled (at join, or by its own track: presence.py), as Realtime leaves it unevaluated
+    before, and a presence diff is sent to no channel whose presence read was not asked."""
+    reads = await service.authz.readable(claims, channel.name)
+    return reads if channel.presence_enabled else reads - {"presence"}
 
 
 def _asked(channel: Channel) -> frozenset[str]:
@@ -213,7 +221,7 @@ async def refresh_token(service: Realtime, channel: Channel, payload: Any) -> No
     if channel.private:
         # Any read the channel stood on that the new claims lose closes it (Realtime compares the
         # read policies before and after); reads it gains are kept.
-        reads = await service.authz.readable(claims, channel.name)
+        reads = await _readable(service, channel, claims)
         if (channel.reads & _asked(channel)) - reads:
             message = f"You no longer have permission to read from this Channel topic: {channel.name}"
             await fail(service, channel, message)

@@ -2,7 +2,9 @@
 
 State lives on the channels themselves (one meta per join), so a topic's state is read from its
 members. A second track sends one diff with the new meta (carrying `phx_ref_prev`) in `joins` and
-the old one in `leaves`; an unchanged payload is a no-op.
+the old one in `leaves`; an unchanged payload is a no-op. A track on a join without presence enables
+it, as Realtime's PresenceHandler does: no presence_state is sent then, and on a private topic the
+join's presence read, not asked at join (channel.py), is asked with the track's write.
 """
 
 from __future__ import annotations
@@ -60,6 +62,13 @@ class Presence:
             if channel.private and not await self._authz.writable(channel.claims, channel.name, "presence"):
                 await conn.reply(frame, "error", {})
                 return
+            # Presence enabled by this track: its read, not asked at join, is asked now.
+            if (
+                channel.private
+                and not channel.presence_enabled
+                and "presence" in await self._authz.readable(channel.claims, channel.name)
+            ):
+                channel.reads = channel.reads | {"presence"}
             meta = payload.get("payload", {})  # absent: {}; present but null: refused
             if not isinstance(meta, dict):
                 await conn.reply(frame, "error", {"reason": "Presence track payload must be a map"})
@@ -78,9 +87,7 @@ class Presence:
         old = channel.presence_meta
         if old is not None and {k: v for k, v in old.items() if not k.startswith("phx_ref")} == fields:
             return
-        if not channel.presence_enabled:
-            channel.presence_enabled = True
-            await self.send_state(channel)
+        channel.presence_enabled = True  # a track enables presence, without a presence_state
         meta = {**fields, "phx_ref": _ref()}
         leaves: dict[str, Any] = {}
         if old is not None:
