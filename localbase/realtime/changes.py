@@ -5,7 +5,8 @@ subscriber may SELECT the row image the trigger captured: the new row, or the ol
 The check (realtime.localbase_visible, see 03_realtime_capture.sql) evaluates the table's SELECT
 policies on the image as the subscriber, writing and locking nothing, so it depends on nothing that
 happened since: an update quickly followed by a delete still reaches the owner, and nobody learns
-of another user's row, not even its primary key. One call per table per run covers everyone.
+of another user's row, not even its primary key. A DELETE's filters see only its replica identity
+(`_identity`), as Realtime's do. One call per table per run covers everyone.
 Subscribers are grouped by identical claims, so N sockets of one user cost one check. With RLS on,
 a DELETE's old_record keeps only the primary key (as Supabase). A change is matched once per
 group of channels with equal bindings; `data` is encoded once per (role, select) and spliced into
@@ -82,7 +83,7 @@ class ChangeFanout:
                 continue
             change = Change(item, table)
             op = item["o"]
-            row = _image(item)
+            row = _image(item) if op != "DELETE" else _identity(item, table)
             for watchers in self._hub.watchers.values():
                 matched = [b for b in watchers.bindings if b.matches(table.schema, table.name, op, row)]
                 if matched:
@@ -166,6 +167,14 @@ def _image(item: dict[str, Any]) -> dict[str, Any]:
     """The row as the change left it, or as it was before a DELETE."""
     image: dict[str, Any] = item["x"] if item["o"] == "DELETE" else item["r"]
     return image
+
+
+def _identity(item: dict[str, Any], table: Table) -> dict[str, Any]:
+    """What a DELETE's filters are matched against, as Realtime matches them (apply_rls's
+    `old_columns`, wal2json's `identity`): the deleted row's replica identity, its primary key
+    unless the table is REPLICA IDENTITY FULL. A filter on another column matches no DELETE."""
+    old: dict[str, Any] = item["x"] or {}
+    return old if table.full_identity else {name: old[name] for name in table.pk if name in old}
 
 
 def _data(

@@ -41,10 +41,14 @@ async def test_user_gets_own_changes_matching_filter_and_not_other_users(
         await pg.execute("update chat_messages set content = 'edited' where id = $1", mine)
         await pg.execute("delete from chat_messages where id = $1", mine)
         await pg.execute("delete from chat_messages where id = $1", theirs)
-        await eventually(lambda: len(got_a) == 3, what="A's insert, update and delete")
+        # A's filter is on session_id, which a DELETE's identity (its key) lacks: as on Supabase, it
+        # matches no DELETE (test_a_delete_is_filtered_by_its_identity_alone). The next insert
+        # arrives after where that DELETE would have.
+        await pg.fetchval(insert, session_a, "after the delete")
+        await eventually(lambda: len(got_a) == 3, what="A's insert, update and the next insert")
         await eventually(lambda: any(p["data"]["type"] == "DELETE" for p in got_b), what="B's own delete")
 
-        assert [p["data"]["type"] for p in got_a] == ["INSERT", "UPDATE", "DELETE"]
+        assert [p["data"]["type"] for p in got_a] == ["INSERT", "UPDATE", "INSERT"]
         insert_data = got_a[0]["data"]
         assert insert_data["schema"] == "public"
         assert insert_data["table"] == "chat_messages"
@@ -56,7 +60,6 @@ async def test_user_gets_own_changes_matching_filter_and_not_other_users(
         assert "new" not in insert_data
         assert got_a[1]["data"]["record"]["content"] == "edited"
         assert got_a[1]["data"]["old_record"] == {"id": str(mine)}
-        assert got_a[2]["data"]["old_record"] == {"id": str(mine)}
         # B sees its own row and nothing of A's, not even the primary key of A's DELETE.
         b_rows = [p["data"] for p in got_b]
         assert [d["record"]["id"] for d in b_rows if d["type"] != "DELETE"] == [str(theirs)]
@@ -182,3 +185,35 @@ async def test_a_join_opting_in_to_replication_ready_is_told_the_change_stream_i
     assert [(p.extension, p.status, p.message) for p in told["ready-plain"]] == [ready]
     assert told["ready-plain"][0].channel == "ready-plain"
     assert told["ready-not-asked"] == []
+
+
+async def test_a_delete_is_filtered_by_its_identity_alone(stack: LocalStack, pg: asyncpg.Connection) -> None:
+    """Realtime matches a DELETE's filter against the old row's replica identity (apply_rls's
+    `old_columns`, from wal2json's `identity`): the primary key, unless the table is REPLICA
+    IDENTITY FULL; a filter on any other column matches no DELETE, as Supabase's docs warn. Ours
+    matched it against the whole deleted row, so a filtered DELETE listener worked here and
+    heard nothing on Supabase."""
+    await pg.execute("create table public.rt_deletes (id int primary key, v text)")
+    await pg.execute("grant select on public.rt_deletes to service_role")
+    await pg.execute("alter publication supabase_realtime add table public.rt_deletes")
+    by_value: list[Any] = []
+    by_key: list[Any] = []
+    client = await acreate_client(stack.url, stack.service_role_key)
+    try:
+        channel = (
+            client.channel("deletes")
+            .on_postgres_changes(Change.Delete, by_value.append, table="rt_deletes", schema="public", filter="v=eq.a")
+            .on_postgres_changes(Change.Delete, by_key.append, table="rt_deletes", schema="public", filter="id=eq.1")
+        )
+        await subscribed(channel)
+        await pg.execute("insert into public.rt_deletes values (1, 'a'), (2, 'a')")
+        await pg.execute("delete from public.rt_deletes where id = 1")
+        await eventually(lambda: len(by_key) == 1, what="the delete matched by its key")
+        await pg.execute("alter table public.rt_deletes replica identity full")
+        await pg.execute("delete from public.rt_deletes where id = 2")
+        await eventually(lambda: len(by_value) == 1, what="the delete matched by a column of its full identity")
+        assert by_value[0]["data"]["old_record"] == {"id": 2, "v": "a"}
+        assert by_key[0]["data"]["old_record"] == {"id": 1}
+    finally:
+        await client.realtime.close()
+        await pg.execute("drop table public.rt_deletes")
