@@ -25,6 +25,11 @@ export function conversationRows(state: ChatState, list: SessionList) {
   // The reads of loadMessages begun, and the latest whose rows were taken.
   let readsIssued = 0
   let readApplied = 0
+  // When each row was last put on the page by `upsert` (a count of upserts), and the questions
+  // shown before their insert has answered: what a read that does not find them keeps.
+  let upserts = 0
+  const upserted = new Map<string, number>()
+  const unsent = new Set<string>()
 
   /** The stream of an answer, made on first hearing of it; `replyTo` records it as its question's newest. */
   function streamFor(answerId: string, replyTo?: string | null): AnswerStream {
@@ -37,7 +42,11 @@ export function conversationRows(state: ChatState, list: SessionList) {
     return stream
   }
 
-  function upsert(row: ChatMessage): void {
+  /** Put a row on the page; `unsent`: a question shown before its insert has answered. */
+  function upsert(row: ChatMessage, isUnsent = false): void {
+    upserted.set(row.id, ++upserts)
+    if (isUnsent) unsent.add(row.id)
+    else unsent.delete(row.id)
     const index = messages.value.findIndex((m) => m.id === row.id)
     const known = index >= 0 ? messages.value[index] : undefined
     // A final answer stays final (the worker never reopens one): a read made while it was still
@@ -56,11 +65,16 @@ export function conversationRows(state: ChatState, list: SessionList) {
   }
 
   function drop(id: string): void {
+    upserted.delete(id)
+    unsent.delete(id)
     messages.value = messages.value.filter((m) => m.id !== id)
   }
 
   /** Read the session's rows again, every one however long the conversation (lib/pages.ts: a
-   * response holds at most `max_rows`), keeping optimistic ones the server has not returned yet.
+   * response holds at most `max_rows`). A row shown that the read did not find is kept only if the
+   * read could not have found it: a question whose insert has not answered, or a row put on the
+   * page since the read began (heard meanwhile); any other was deleted (elsewhere: another tab, a
+   * branch), and goes, since Realtime sends no DELETE to the session's filter (README).
    * Each page is the rows after the last one read in (created_at, id) order (chat_messages_session_idx),
    * so a message deleted meanwhile (a branch, another tab) makes none skipped. A read that answers
    * after one begun later is dropped: opening a conversation reads it and so does its channel once
@@ -68,6 +82,7 @@ export function conversationRows(state: ChatState, list: SessionList) {
    * change (an answer streaming again, a deleted row shown again). */
   async function loadMessages(id: string): Promise<void> {
     const issued = ++readsIssued
+    const began = upserts
     const rows = await readAll<ChatMessage>((after, size, counted) => {
       let query = supabase()
         .from('chat_messages')
@@ -82,7 +97,11 @@ export function conversationRows(state: ChatState, list: SessionList) {
     // In one pass, not row by row: `upsert` sorts the list and refreshes the session for each final
     // answer, which for a long conversation is quadratic work and a session read per answer.
     const byId = new Map(rows.map((row) => [row.id, row]))
-    for (const m of messages.value) if (m.session_id === id && !byId.has(m.id)) byId.set(m.id, m) // optimistic
+    for (const m of messages.value) {
+      if (m.session_id !== id || byId.has(m.id)) continue
+      if (unsent.has(m.id) || (upserted.get(m.id) ?? 0) > began) byId.set(m.id, m)
+      else upserted.delete(m.id)
+    }
     messages.value = [...byId.values()].sort(byTime)
     let answered = false
     for (const row of messages.value) {

@@ -69,7 +69,7 @@ export function asking(
   async function insertQuestion(sessionId: string, q: Question): Promise<void> {
     const parentId = q.parentId === undefined ? (state.tree.value.path.at(-1)?.id ?? null) : q.parentId
     const row = optimisticRow(crypto.randomUUID(), sessionId, q, parentId)
-    rows.upsert(row)
+    rows.upsert(row, true)
     list.setLeaf(sessionId, row.id)
     const fields: Record<string, unknown> = {
       id: row.id,
