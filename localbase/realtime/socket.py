@@ -26,9 +26,10 @@ def _handshake(service: Realtime, scope: Scope) -> tuple[int, str] | tuple[dict[
     """(claims, vsn) for an acceptable upgrade, else (HTTP status, message); the parsed query and
     headers die here instead of living as long as the socket."""
     query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-    token = scope.get("localbase.apikey") or query.get("apikey")
+    # The `x-api-key` header when there is one, else the `apikey` parameter, as Realtime's UserSocket.
+    token = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k.lower() == b"x-api-key"), None)
     if not token:
-        token = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k.lower() == b"x-api-key"), None)
+        token = scope.get("localbase.apikey") or query.get("apikey")
     if token and token.startswith("sb_"):
         token = service.opaque_keys.get(token, token)
     if scope["path"].rstrip("/") != "/websocket":

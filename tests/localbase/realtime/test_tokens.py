@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -151,3 +152,23 @@ async def test_a_join_with_a_forged_token_names_the_signature(
     await eventually(lambda: bool(refused), what="the refused join")
     assert refused[0][0] == "CHANNEL_ERROR"
     assert "JwtSignatureError: Failed to validate JWT signature" in refused[0][1], refused[0][1]
+
+
+async def test_the_x_api_key_header_is_the_sockets_token_before_the_apikey_parameter(stack: LocalStack) -> None:
+    # Realtime's UserSocket takes the `x-api-key` header when there is one, the `apikey`
+    # parameter only without it. Ours took the parameter: a socket carrying the project's anon key
+    # as `apikey` (as the gateway wants it) and its token in `x-api-key` was the anon role's.
+    url = f"{ws_url(stack.url)}/websocket?apikey={stack.anon_key}&vsn=1.0.0"
+    headers = {"x-api-key": stack.service_role_key}
+    async with websockets.connect(url, additional_headers=headers) as ws:
+        join = {
+            "topic": "realtime:x-api-key-only",
+            "event": "phx_join",
+            "payload": {"config": {"private": True}},
+            "ref": "1",
+            "join_ref": "1",
+        }
+        await ws.send(json.dumps(join))
+        reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert reply["event"] == "phx_reply"
+    assert reply["payload"]["status"] == "ok", reply
