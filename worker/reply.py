@@ -45,6 +45,7 @@ class Reply:
     input_tokens: int | None = None  # the prompt's, as counted when it was built
     flushed_text_tokens: int = 0  # of the text in the row, counted piece by piece as it was written
     flushed_reasoning_tokens: int = 0  # of the thinking in the row, likewise
+    flushed_search_calls: int = 0  # the search calls the row says were made (a failed call's taken back with 0)
     _consumer: asyncio.Task[Any] | None = None
 
     @property

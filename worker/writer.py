@@ -112,6 +112,7 @@ class RowWriter:
             reply.flushed_parts, reply.flushed_chars, reply.renewed_at = parts, chars, now
             reply.reasoning_flushed_parts, reply.reasoning_flushed_chars = thoughts, spent.thought_chars
             reply.flushed_text_tokens, reply.flushed_reasoning_tokens = spent.text_tokens, spent.reasoning_tokens
+            reply.flushed_search_calls = spent.search_calls
             if held[rid].cancel_requested:
                 reply.stop(CANCELLED)
         for rid, (_, future) in finals.items():
@@ -123,23 +124,25 @@ class _Spent:
     """A row's usage once a progress write lands: the tokens of its text and thinking so far, the new
     pieces counted once each (a long answer costs no more to count per round than a short one)."""
 
-    __slots__ = ("reasoning_tokens", "text_tokens", "thought_chars")
+    __slots__ = ("reasoning_tokens", "search_calls", "text_tokens", "thought_chars")
 
     def __init__(self, reply: Reply, delta: str, thought: str) -> None:
         self.thought_chars = reply.reasoning_flushed_chars + len(thought)
+        self.search_calls = reply.search_calls or 0
         self.text_tokens = reply.flushed_text_tokens + (measure(delta) if delta else 0)
         self.reasoning_tokens = reply.flushed_reasoning_tokens + (measure(thought) if thought else 0)
 
     def usage(self, reply: Reply) -> dict[str, Any]:
         """The progress item's usage: what is charged if the row is ended for this worker (a claim
         after it died); the reasoning count only with thinking, as the finish writes none without,
-        and the search once it ran."""
+        and the search once it ran (0 once the call that ran it failed, taking back what an earlier
+        write said: its search is not the answer's, as the live worker charges it)."""
         output = self.text_tokens + self.reasoning_tokens
         # the prompt only while a call has it (0 clears what an earlier write said of a call since refused)
         spent = reply.input_tokens if reply.called else 0
         usage: dict[str, Any] = {"model": reply.model, "input_tokens": spent, "output_tokens": output}
         if reply.reasoning_chars:
             usage["reasoning_tokens"] = self.reasoning_tokens
-        if reply.search_calls:
-            usage["search_calls"] = reply.search_calls
+        if self.search_calls or reply.flushed_search_calls:  # nothing said while there was never a search
+            usage["search_calls"] = self.search_calls
         return usage
