@@ -142,8 +142,20 @@ class Turns:
             if reply.claim.attachments or any(item.attachments for item in reply.claim.history):
                 self._take_early(reply.claim, None)
                 linked = self._images is not None and self._images.signed
+                # read as a task the reply can stop: a stop (or the turn's timeout) while the files are
+                # read ends the turn at once, not once a document's reading ends (up to
+                # LLM_DOCUMENT_READ_SECONDS; a reader thread finishes on its own, its text dropped)
+                reading = asyncio.create_task(self._with_attachments(reply.claim))
+                reply.bind(reading)
                 try:
-                    prompt = await self._with_attachments(reply.claim)
+                    await asyncio.wait([reading])
+                except asyncio.CancelledError:
+                    reply.stop(SHUTDOWN)
+                    await asyncio.wait([reading])
+                if reading.cancelled():  # the model was never called: nothing is charged
+                    return self._stopped(reply, None)
+                try:
+                    prompt = reading.result()
                 except AttachmentError as refused:
                     log.warning("attachment refused", extra={**ids(reply.claim), "error": str(refused)})
                     return Outcome("error", error_code=refused.code)
@@ -244,11 +256,14 @@ class Turns:
         prompt.messages[at] = ChatMessage("user", last.content, images=tuple(refs))
         return prompt
 
-    def _stopped(self, reply: Reply, prompt: Prompt) -> Outcome | None:
+    def _stopped(self, reply: Reply, prompt: Prompt | None) -> Outcome | None:
+        """How a stopped turn ends; `prompt` None: stopped while it was built (its files read)."""
         if reply.stop_reason in (LEASE_LOST, SHUTDOWN):
             return None
         code = "TurnTimeout" if reply.stop_reason == TIMEOUT else None
         status = "cancelled" if reply.stop_reason == CANCELLED else "error"
+        if prompt is None:
+            return Outcome(status, error_code=code)
         return Outcome(
             status,
             model=prompt.params.model,

@@ -22,10 +22,8 @@ from tests.worker.conftest import (
     until,
     worker_settings,
 )
-from tests.worker.test_attachments import upload
 from tests.worker.test_settlement import ask_as, charge_of, killed_mid_answer, stop, weighed
 from tests.worker.test_streaming import join_chat
-from worker import attachments
 from worker.llm import ChatMessage, GenerationParams, ProviderError, Sources, StreamEvent, TextDelta
 from worker.llm.base import Source
 from worker.reply import CANCELLED, Reply
@@ -104,46 +102,6 @@ async def test_a_stop_while_a_failed_calls_retry_waits_charges_not_its_search(
     assert (row["search_calls"], row["sources"], row["tokens_used"]) == (None, None, 0)
     charge = await charge_of(pg, question)
     assert (charge["state"], charge["charged"], charge["search_calls"]) == ("settled", 0, None)
-
-
-async def test_a_stop_while_the_questions_files_are_read_charges_nothing(
-    *,
-    stack: LocalStack,
-    pg: asyncpg.Connection,
-    fake: RecordingFakeScope,
-    workers: Workers,
-    owner: Owner,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The user stops while the worker still reads the question's document: the model is never called
-    and nothing is charged."""
-    reading, stopped = asyncio.Event(), asyncio.Event()
-    read = attachments.document_texts
-
-    async def slow_read(*args: Any) -> list[tuple[str, str]]:
-        reading.set()
-        await stopped.wait()
-        return await read(*args)
-
-    monkeypatch.setattr(attachments, "document_texts", slow_read)
-    item = await upload(stack, owner, "notes.txt", b"The meeting is on Tuesday.", "text/plain")
-    worker = await workers.start(worker_settings(stack, fake))
-    question = await ask_as(stack, owner, "When is the meeting?", attachments=[item])
-    await asyncio.wait_for(reading.wait(), 10)
-    await stop(stack, owner, question)
-
-    async def heard() -> bool:
-        assert worker.turns is not None
-        return any(r.stop_reason for r in worker.turns.active.values() if r.claim.reply_to == question)
-
-    await until(heard, 10)
-    stopped.set()
-    row = await final_answer(pg, question, within=10)
-
-    assert (row["status"], row["content"], fake.stats.calls) == ("cancelled", "", 0)
-    assert (row["input_tokens"], row["output_tokens"], row["tokens_used"]) == (None, None, 0)
-    charge = await charge_of(pg, question)
-    assert (charge["state"], charge["charged"]) == ("settled", 0)
 
 
 async def test_a_stop_as_an_early_call_is_taken_charges_its_prompt_and_closes_it(
