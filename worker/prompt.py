@@ -87,6 +87,7 @@ class Prompt:
     input_tokens: int  # our ChatML count of `messages`
     budget: int
     dropped: int  # history messages left out, oldest first
+    image_tokens: int = 0  # of `input_tokens`, the images' (IMAGE_TOKENS each): weighed apart when charged
 
 
 def budget_for(limits: ModelLimits, max_tokens: int, margin: float) -> int:
@@ -208,7 +209,8 @@ def build_prompt(
         multimodal=needs_vision or _multimodal_only(model, info, settings) or any(m.images for m in kept),
     )
     messages = [ChatMessage("system", system), *kept, ChatMessage("user", user), *continued]
-    return Prompt(messages, params, used, budget, len(history) - len(kept))
+    images = question_images + sum(len(m.images) for m in kept)
+    return Prompt(messages, params, used, budget, len(history) - len(kept), IMAGE_TOKENS * images)
 
 
 def _multimodal_only(model: str, info: ModelInfo | None, settings: LlmSettings) -> bool:

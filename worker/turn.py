@@ -164,6 +164,7 @@ class Turns:
             early = self._take_early(reply.claim, prompt)
             reply.called = early is not None  # an early call was sent before the claim: the model has the prompt
             reply.model, reply.input_tokens = prompt.params.model, prompt.input_tokens  # written with the text
+            reply.image_tokens = prompt.image_tokens or None
             self._broadcaster.name_model(reply.claim.id, reply.claim.attempts, prompt.params.model)
             consumer = asyncio.create_task(self._consume(reply, prompt.messages, prompt.params, early))
             reply.bind(consumer)
@@ -187,7 +188,12 @@ class Turns:
                 # bills no refused call); after one, the prompt was read and is charged with the text
                 spent, searched = (prompt.input_tokens, reply.search_calls) if reply.delivered else (None, None)
                 return Outcome(
-                    "error", model=prompt.params.model, input_tokens=spent, error_code=error.code, search_calls=searched
+                    "error",
+                    model=prompt.params.model,
+                    input_tokens=spent,
+                    error_code=error.code,
+                    search_calls=searched,
+                    image_tokens=_images(prompt) if reply.delivered else None,
                 )
         if error is not None:
             log.error("turn failed", exc_info=error, extra=ids(reply.claim))
@@ -195,7 +201,12 @@ class Turns:
             # failure then is; before one, nothing was answered
             spent, searched = (prompt.input_tokens, reply.search_calls) if reply.delivered else (None, None)
             return Outcome(
-                "error", model=prompt.params.model, input_tokens=spent, error_code="WorkerError", search_calls=searched
+                "error",
+                model=prompt.params.model,
+                input_tokens=spent,
+                error_code="WorkerError",
+                search_calls=searched,
+                image_tokens=_images(prompt) if reply.delivered else None,
             )
         finished = consumer.result()
         return Outcome(
@@ -270,6 +281,7 @@ class Turns:
             input_tokens=prompt.input_tokens if reply.called else None,  # never sent: nothing read
             error_code=code,
             search_calls=reply.search_calls,
+            image_tokens=_images(prompt) if reply.called else None,
         )
 
     async def _consume(
@@ -337,3 +349,10 @@ class Turns:
             reply.reasoning_ended = now
         reply.append(event.text)
         self._broadcaster.chunk(reply.claim.id, reply.claim.attempts, event.text)
+
+
+def _images(prompt: Prompt) -> int | None:
+    """The image tokens of a prompt charged without the model's usage (the answer ended before it
+    came): its count of them, weighed at the image weight as the model's count is (until 12-05 they
+    were charged inside the input tokens, at the input weight)."""
+    return prompt.image_tokens or None

@@ -141,6 +141,8 @@ class _Spent:
         # the prompt only while a call has it (0 clears what an earlier write said of a call since refused)
         spent = reply.input_tokens if reply.called else 0
         usage: dict[str, Any] = {"model": reply.model, "input_tokens": spent, "output_tokens": output}
+        if reply.image_tokens:  # the prompt's images, of its input tokens (weighed apart), likewise
+            usage["image_tokens"] = reply.image_tokens if reply.called else 0
         if reply.reasoning_chars:
             usage["reasoning_tokens"] = self.reasoning_tokens
         if self.search_calls or reply.flushed_search_calls:  # nothing said while there was never a search
