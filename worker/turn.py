@@ -33,6 +33,7 @@ from worker.llm import (
     GenerationParams,
     Provider,
     ProviderError,
+    Read,
     ReasoningDelta,
     Sources,
     TextDelta,
@@ -163,7 +164,9 @@ class Turns:
                 prompt = claim_prompt(reply.claim, self._llm, self._catalog)
             early = self._take_early(reply.claim, prompt)
             reply.called = early is not None  # an early call was sent before the claim: the model has the prompt
-            reply.model, reply.input_tokens = prompt.params.model, prompt.input_tokens  # written with the text
+            # written with the text, and charged if the answer ends before the model's usage comes: the
+            # prompt's count, then the model's own once it says it (Read)
+            reply.model, reply.input_tokens = prompt.params.model, prompt.input_tokens
             reply.image_tokens = prompt.image_tokens or None
             self._broadcaster.name_model(reply.claim.id, reply.claim.attempts, prompt.params.model)
             consumer = asyncio.create_task(self._consume(reply, prompt.messages, prompt.params, early))
@@ -186,27 +189,27 @@ class Turns:
             if not (unreachable and self._images is not None and self._images.fall_back()):
                 # refused or failed before a first token: nothing answered, nothing charged (DashScope
                 # bills no refused call); after one, the prompt was read and is charged with the text
-                spent, searched = (prompt.input_tokens, reply.search_calls) if reply.delivered else (None, None)
+                spent, searched = (reply.input_tokens, reply.search_calls) if reply.delivered else (None, None)
                 return Outcome(
                     "error",
                     model=prompt.params.model,
                     input_tokens=spent,
                     error_code=error.code,
                     search_calls=searched,
-                    image_tokens=_images(prompt) if reply.delivered else None,
+                    image_tokens=reply.image_tokens if reply.delivered else None,
                 )
         if error is not None:
             log.error("turn failed", exc_info=error, extra=ids(reply.claim))
             # after a first token the model had read the prompt: charged with the text, as a provider
             # failure then is; before one, nothing was answered
-            spent, searched = (prompt.input_tokens, reply.search_calls) if reply.delivered else (None, None)
+            spent, searched = (reply.input_tokens, reply.search_calls) if reply.delivered else (None, None)
             return Outcome(
                 "error",
                 model=prompt.params.model,
                 input_tokens=spent,
                 error_code="WorkerError",
                 search_calls=searched,
-                image_tokens=_images(prompt) if reply.delivered else None,
+                image_tokens=reply.image_tokens if reply.delivered else None,
             )
         finished = consumer.result()
         return Outcome(
@@ -278,10 +281,10 @@ class Turns:
         return Outcome(
             status,
             model=prompt.params.model,
-            input_tokens=prompt.input_tokens if reply.called else None,  # never sent: nothing read
+            input_tokens=reply.input_tokens if reply.called else None,  # never sent: nothing read
             error_code=code,
             search_calls=reply.search_calls,
-            image_tokens=_images(prompt) if reply.called else None,
+            image_tokens=reply.image_tokens if reply.called else None,
         )
 
     async def _consume(
@@ -309,6 +312,8 @@ class Turns:
                             await asyncio.sleep(0)
                         elif event.text:
                             self._deliver(reply, event)
+                    elif isinstance(event, Read):  # the model's count of the prompt: charged if it stops now
+                        reply.input_tokens, reply.image_tokens = event.input_tokens, event.image_tokens or None
                     elif isinstance(event, Sources):
                         kept = [msgspec.to_builtins(source) for source in event.items if source.on_the_web]
                         reply.sources = kept or None
@@ -349,10 +354,3 @@ class Turns:
             reply.reasoning_ended = now
         reply.append(event.text)
         self._broadcaster.chunk(reply.claim.id, reply.claim.attempts, event.text)
-
-
-def _images(prompt: Prompt) -> int | None:
-    """The image tokens of a prompt charged without the model's usage (the answer ended before it
-    came): its count of them, weighed at the image weight as the model's count is (until 12-05 they
-    were charged inside the input tokens, at the input weight)."""
-    return prompt.image_tokens or None

@@ -1,6 +1,8 @@
 """An image answer that ends before the model's usage came (stopped, or ended after its worker is
-gone) is charged its images at the image weight, as a completed answer is: the prompt's count of
-them is its `image_tokens`, inside its `input_tokens` as DashScope counts them."""
+gone) is charged its images at the image weight, as a completed answer is, and as many as the
+model counted once it said (DashScope's native stream says its count of the prompt with its first
+event): before that, the prompt's own count of them is its `image_tokens`, inside its
+`input_tokens` as DashScope counts them."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from fakescope.vision import image_tokens
 from tests.conftest import LocalStack
 from tests.worker.conftest import Owner, RecordingFakeScope, Workers, final_answer, until, worker_settings
 from tests.worker.test_attachments import png, upload
@@ -33,14 +36,18 @@ async def image_weight(pg: asyncpg.Connection) -> AsyncIterator[None]:
         await pg.execute("delete from usage_weights where model = $1", VISION)
 
 
+async def image_question(stack: LocalStack, fake: RecordingFakeScope, workers: Workers, owner: Owner) -> str:
+    await workers.start(worker_settings(stack, fake))
+    item = await upload(stack, owner, "pic.png", png(280, 140), "image/png", width=280, height=140)
+    return await ask_as(stack, owner, "What is in this picture?", attachments=[item])
+
+
 async def streaming_image_answer(
     stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
 ) -> str:
     """An image question sent by its user, its answer streaming slowly (over 10 characters written)."""
     await fake.script({"tokens_per_s": 40.0, "tokens_per_event": 1, "answer_tokens": 400})
-    await workers.start(worker_settings(stack, fake))
-    item = await upload(stack, owner, "pic.png", png(280, 140), "image/png", width=280, height=140)
-    question = await ask_as(stack, owner, "What is in this picture?", attachments=[item])
+    question = await image_question(stack, fake, workers, owner)
 
     async def streaming() -> bool:
         return len(await pg.fetchval("select content from chat_messages where reply_to = $1", question) or "") > 10
@@ -49,15 +56,20 @@ async def streaming_image_answer(
     return question
 
 
-async def assert_images_weighed(pg: asyncpg.Connection, question: str, row: asyncpg.Record) -> None:
+async def assert_images_weighed(
+    pg: asyncpg.Connection, question: str, row: asyncpg.Record, images: int, fake: RecordingFakeScope | None = None
+) -> None:
+    """The row's `images` image tokens weighed at the image weight; with `fake`, its input tokens are the model's."""
     assert (row["status"], row["model"]) == ("cancelled", VISION)
-    assert row["image_tokens"] == IMAGE_TOKENS  # the prompt's count of its one image
+    assert row["image_tokens"] == images
     assert row["input_tokens"] > row["image_tokens"]
+    if fake is not None:  # the model's count: the fake's stats count the text, its usage adds the images
+        assert row["input_tokens"] == fake.stats.input_tokens + images
     charge = await charge_of(pg, question)
     assert charge["image_tokens"] == row["image_tokens"]
     assert charge["charged"] == await weighed(pg, row)
     text = row["input_tokens"] - row["image_tokens"]
-    assert charge["charged"] == text + 5 * row["image_tokens"] + row["output_tokens"]
+    assert charge["charged"] == text + 5 * row["image_tokens"] + (row["output_tokens"] or 0)
 
 
 @pytest.mark.usefixtures("image_weight")
@@ -67,7 +79,21 @@ async def test_a_stopped_image_answer_is_charged_its_images_at_the_image_weight(
     question = await streaming_image_answer(stack, pg, fake, workers, owner)
     await stop(stack, owner, question)
     row = await final_answer(pg, question, within=10)
-    await assert_images_weighed(pg, question, row)
+    await assert_images_weighed(pg, question, row, image_tokens(280, 140), fake)
+
+
+@pytest.mark.usefixtures("image_weight")
+async def test_an_image_answer_stopped_before_the_models_first_word_is_charged_the_prompts_count_of_its_images(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    """The call is with the model, which has said nothing yet: its prompt is charged as the worker counted
+    it, the image at its most, at the image weight."""
+    await fake.script({"ttft": 30.0})
+    question = await image_question(stack, fake, workers, owner)
+    await fake.until(lambda stats: stats.calls == 1)
+    await stop(stack, owner, question)
+    row = await final_answer(pg, question, within=10)
+    await assert_images_weighed(pg, question, row, IMAGE_TOKENS)
 
 
 @pytest.mark.usefixtures("image_weight")
@@ -78,4 +104,4 @@ async def test_an_image_answer_ended_after_its_worker_is_gone_is_charged_its_ima
     question = await streaming_image_answer(stack, pg, fake, workers, owner)
     await gone_and_stopped(pg, owner, question)
     row = await final_answer(pg, question, within=10)
-    await assert_images_weighed(pg, question, row)
+    await assert_images_weighed(pg, question, row, image_tokens(280, 140), fake)

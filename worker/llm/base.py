@@ -116,7 +116,16 @@ class Finished(msgspec.Struct, frozen=True, kw_only=True):
     image_tokens: int | None = None  # part of input_tokens
 
 
-StreamEvent = TextDelta | ReasoningDelta | Sources | Finished
+class Read(msgspec.Struct, frozen=True):
+    """What the model says it read, before its answer's end: its count of the prompt and of the
+    images in it (DashScope's native multimodal stream says both with every event; said once, with
+    the first). What an answer that stops before its usage came is charged for its prompt."""
+
+    input_tokens: int
+    image_tokens: int | None = None  # part of input_tokens
+
+
+StreamEvent = TextDelta | ReasoningDelta | Sources | Read | Finished
 
 
 class ProviderError(Exception):

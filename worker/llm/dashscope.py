@@ -30,6 +30,7 @@ from worker.llm.base import (
     Finished,
     GenerationParams,
     ProviderError,
+    Read,
     ReasoningDelta,
     Source,
     Sources,
@@ -71,6 +72,7 @@ class DashScopeProvider:
         final: Finished | None = None
         request_id = ""
         sourced = False
+        counted = not params.multimodal  # the model's count of an image prompt, said once (Read)
         try:
             async for rsp in chunks:
                 request_id = rsp.request_id or request_id
@@ -85,6 +87,9 @@ class DashScopeProvider:
                 if not sourced and (found := _sources(rsp.output)) is not None:
                     sourced = True
                     yield found
+                if not counted and (read := _read(rsp.usage)) is not None:
+                    counted = True
+                    yield read
                 choice = rsp.output.choices[0]
                 message = choice.message or {}
                 if reasoning := message.get("reasoning_content"):
@@ -177,6 +182,16 @@ def _sources(output: Any) -> Sources | None:
         if isinstance(r, dict) and isinstance(r.get("index"), int) and isinstance(r.get("url"), str)
     )
     return Sources(items) if items else None
+
+
+def _read(usage: Any) -> Read | None:
+    """The model's count of the prompt and its images, as an event's usage says them (None: it says none)."""
+    spent = usage.get("input_tokens") if usage else None
+    if not isinstance(spent, int):
+        return None
+    details = usage.get("prompt_tokens_details") or usage.get("input_tokens_details") or {}
+    images = usage.get("image_tokens", details.get("image_tokens"))
+    return Read(spent, images if isinstance(images, int) else None)
 
 
 def _finished(rsp: Any, finish_reason: str, model: str, request_id: str) -> Finished:
