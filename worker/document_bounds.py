@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import posixpath
+import threading
 import time
 import zipfile
 from collections.abc import Callable
@@ -22,13 +23,16 @@ def too_complex(name: str, why: str) -> AttachmentError:
     return AttachmentError("DocumentTooComplex", f"{name}: {why}")
 
 
-def timer(name: str, seconds: float) -> Callable[[], None]:
-    """A check that raises DocumentTooComplex once `seconds` have passed."""
+def timer(name: str, seconds: float, stop: threading.Event | None = None) -> Callable[[], None]:
+    """A check that raises DocumentTooComplex once `seconds` have passed, and ReadingStopped once
+    `stop` is set (no turn waits for the text any more: its reader thread is let go at once)."""
     deadline = time.monotonic() + seconds
 
     def in_time() -> None:
         if time.monotonic() > deadline:
             raise too_complex(name, f"its reading took more than {seconds:g} s")
+        if stop is not None and stop.is_set():
+            raise AttachmentError("ReadingStopped", f"{name}: its reading was given up")
 
     return in_time
 

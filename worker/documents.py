@@ -14,7 +14,9 @@ Extraction (worker/extraction.py) runs off the event loop, in at most `readers` 
 (LLM_DOCUMENT_READERS): in the loop's default pool (six threads on two cores), which scales images
 and counts every turn's prompt tokens, six heavy documents at once held every thread, and other
 turns' attachments waited up to LLM_DOCUMENT_READ_SECONDS for one (until 12-05). A document
-waiting for a reader is not yet reading: its time bound starts with its reading. A document
+waiting for a reader is not yet reading: its time bound starts with its reading. A reading no turn
+waits for any more (its turn was stopped) stops at its next check of the time, its reader let go
+(until 12-05 it read on to its bound, holding one of the few readers). A document
 with no text to read raises AttachmentError `DocumentUnreadable` and nothing is kept, so the
 turn is refused rather than answered without it.
 
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -98,7 +101,13 @@ class DocumentTexts:
             self._kept.used(path)
             return kept.text
         self._kept.drop(path)
-        text = await asyncio.get_running_loop().run_in_executor(self._readers, self._read, mime_type, blob or b"", name)
+        stop = threading.Event()
+        read = functools.partial(self._read, mime_type, blob or b"", name, stop=stop)
+        try:
+            text = await asyncio.get_running_loop().run_in_executor(self._readers, read)
+        except asyncio.CancelledError:  # its turn ended (a stop): the reader thread stops at its next check
+            stop.set()
+            raise
         if etag:
             self._kept.put(path, _Kept(text, etag, len(text.encode())))
         return text

@@ -44,6 +44,7 @@ from __future__ import annotations
 import functools
 import io
 import re
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -74,28 +75,30 @@ def extract(
     max_bytes: int = MAX_BYTES,
     max_pages: int = MAX_PAGES,
     seconds: float = SECONDS,
+    stop: threading.Event | None = None,
 ) -> str:
     """The plain text of a document; AttachmentError DocumentUnreadable when there is none to read,
     DocumentUnsupported for a DOCX, XLSX or PPTX that is an Office 97-2003 or password-protected file, or
     a PDF that opens with a password,
     DocumentTooLong when it (or a DOCX's unpacked parts) would take more than `max_bytes`,
     DocumentTooComplex when a PDF has more than `max_pages` pages, a PDF, DOCX, XLSX or PPTX takes
-    more than `seconds` to read, or a DOCX's, XLSX's or PPTX's XML declares a DTD."""
+    more than `seconds` to read, or a DOCX's, XLSX's or PPTX's XML declares a DTD; ReadingStopped once
+    `stop` is set (checked where the time is)."""
     try:
         if mime_type in TEXTS:
             text = decode_text(blob)
             if text is None:
                 raise AttachmentError("DocumentUnreadable", f"{name}: not text in an encoding we read")
         elif mime_type == "application/pdf":
-            text = _pdf(blob, name, max_bytes, max_pages, timer(name, seconds))
+            text = _pdf(blob, name, max_bytes, max_pages, timer(name, seconds, stop))
         elif mime_type in (DOCX, XLSX, PPTX) and blob.startswith(OLE2):
             raise AttachmentError("DocumentUnsupported", f"{name}: an Office 97-2003 or password-protected file")
         elif mime_type == DOCX:
-            text = _docx(blob, name, max_bytes, timer(name, seconds))
+            text = _docx(blob, name, max_bytes, timer(name, seconds, stop))
         elif mime_type == XLSX:
-            text = read_xlsx(blob, name, max_bytes, timer(name, seconds))
+            text = read_xlsx(blob, name, max_bytes, timer(name, seconds, stop))
         elif mime_type == PPTX:
-            text = read_pptx(blob, name, max_bytes, timer(name, seconds))
+            text = read_pptx(blob, name, max_bytes, timer(name, seconds, stop))
         else:
             raise AttachmentError("DocumentUnreadable", f"{name}: {mime_type} is not a document type")
     except AttachmentError:

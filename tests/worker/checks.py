@@ -19,7 +19,7 @@ class Checks:
     expire_at: int | None = None  # the check that finds the time passed; None: never
     made: int = 0
 
-    def timer(self, name: str, seconds: float) -> Callable[[], None]:
+    def timer(self, name: str, seconds: float, stop: object = None) -> Callable[[], None]:
         def in_time() -> None:
             self.made += 1
             if self.expire_at is not None and self.made >= self.expire_at:

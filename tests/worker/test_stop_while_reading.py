@@ -4,6 +4,7 @@ nothing charged."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any
 
@@ -13,8 +14,11 @@ import pytest
 from tests.conftest import LocalStack
 from tests.worker.conftest import Owner, RecordingFakeScope, Workers, final_answer, until, worker_settings
 from tests.worker.test_attachments import upload
+from tests.worker.test_document_bounds import heavy_pdf
+from tests.worker.test_image_refs import LoggedHttp
 from tests.worker.test_settlement import ask_as, charge_of, stop
 from worker import documents
+from worker.errors import AttachmentError
 
 
 async def test_a_stop_while_a_document_is_read_ends_the_answer_without_waiting_for_the_reading(
@@ -60,3 +64,48 @@ async def test_a_stop_while_a_document_is_read_ends_the_answer_without_waiting_f
     assert (row["input_tokens"], row["output_tokens"], row["tokens_used"]) == (None, None, 0)
     charge = await charge_of(pg, question)
     assert (charge["state"], charge["charged"]) == ("settled", 0)
+
+
+async def test_a_documents_reading_the_turn_no_longer_waits_for_stops_its_reader_thread(
+    stack: LocalStack, owner: Owner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PDF that takes pypdf about 90 s to read (100 pages of 20,000 drawn lines, 24 KB): cancelled
+    once its reader thread runs, the thread stops at its next check (every 1,024 operators) rather
+    than read on to LLM_DOCUMENT_READ_SECONDS, holding one of the worker's few readers meanwhile."""
+    started, ended = threading.Event(), threading.Event()
+    outcome: list[str] = []
+    extract = documents.extract
+
+    def watched(*args: Any, **kwargs: Any) -> str:
+        started.set()
+        try:
+            text = extract(*args, **kwargs)
+            outcome.append("read")
+            return text
+        except AttachmentError as stopped:
+            outcome.append(stopped.code)
+            raise
+        finally:
+            ended.set()
+
+    monkeypatch.setattr(documents, "extract", watched)
+    item = await upload(stack, owner, "drawing.pdf", heavy_pdf(100, 20_000), "application/pdf")
+    http = LoggedHttp(stack)
+    texts = documents.DocumentTexts(http, max_bytes=1 << 20, seconds=600.0)
+    try:
+        reading = asyncio.create_task(texts.text(str(item["path"]), "application/pdf", "drawing.pdf"))
+
+        async def running() -> bool:
+            return started.is_set()
+
+        await until(running, 20)
+        reading.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reading
+        assert await asyncio.to_thread(ended.wait, 60)  # its bound, 600 s, is far off
+    finally:
+        texts.close()
+        await http.aclose()
+
+    assert outcome == ["ReadingStopped"]
+    assert texts.kept_bytes == 0
