@@ -43,7 +43,7 @@ class Reply:
     # worker (it dies, then is stopped or out of attempts) before its finish says what the model counted.
     model: str | None = None
     input_tokens: int | None = None  # the prompt's, as counted when it was built
-    image_tokens: int | None = None  # of input_tokens, its images' (None: it has none)
+    image_tokens: int | None = None  # of input_tokens, its images' (None: a prompt without images)
     flushed_text_tokens: int = 0  # of the text in the row, counted piece by piece as it was written
     flushed_reasoning_tokens: int = 0  # of the thinking in the row, likewise
     flushed_search_calls: int = 0  # the search calls the row says were made (a failed call's taken back with 0)

@@ -145,7 +145,7 @@ class Turns:
                 linked = self._images is not None and self._images.signed
                 # read as a task the reply can stop: a stop (or the turn's timeout) while the files are
                 # read ends the turn at once, not once a document's reading ends (up to
-                # LLM_DOCUMENT_READ_SECONDS; a reader thread finishes on its own, its text dropped)
+                # LLM_DOCUMENT_READ_SECONDS; a reader thread stops at its next check: documents.py)
                 reading = asyncio.create_task(self._with_attachments(reply.claim))
                 reply.bind(reading)
                 try:
@@ -313,7 +313,9 @@ class Turns:
                         elif event.text:
                             self._deliver(reply, event)
                     elif isinstance(event, Read):  # the model's count of the prompt: charged if it stops now
-                        reply.input_tokens, reply.image_tokens = event.input_tokens, event.image_tokens or None
+                        reply.input_tokens = event.input_tokens
+                        if event.image_tokens is not None:  # not said: the prompt's count stands
+                            reply.image_tokens = event.image_tokens
                     elif isinstance(event, Sources):
                         kept = [msgspec.to_builtins(source) for source in event.items if source.on_the_web]
                         reply.sources = kept or None

@@ -141,7 +141,7 @@ class _Spent:
         # the prompt only while a call has it (0 clears what an earlier write said of a call since refused)
         spent = reply.input_tokens if reply.called else 0
         usage: dict[str, Any] = {"model": reply.model, "input_tokens": spent, "output_tokens": output}
-        if reply.image_tokens:  # the prompt's images, of its input tokens (weighed apart), likewise
+        if reply.image_tokens is not None:  # the prompt's images, of its input tokens (weighed apart), likewise
             usage["image_tokens"] = reply.image_tokens if reply.called else 0
         if reply.reasoning_chars:
             usage["reasoning_tokens"] = self.reasoning_tokens

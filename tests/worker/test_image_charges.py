@@ -17,6 +17,8 @@ from tests.worker.conftest import Owner, RecordingFakeScope, Workers, final_answ
 from tests.worker.test_attachments import png, upload
 from tests.worker.test_settlement import ask_as, charge_of, stop, weighed
 from tests.worker.test_stored_charges import gone_and_stopped
+from worker.llm import Read
+from worker.llm.dashscope import _read
 from worker.prompt import IMAGE_TOKENS
 
 VISION = "qwen-vl-max"  # LLM_VISION_MODEL, which answers a chat's image question
@@ -105,3 +107,13 @@ async def test_an_image_answer_ended_after_its_worker_is_gone_is_charged_its_ima
     await gone_and_stopped(pg, owner, question)
     row = await final_answer(pg, question, within=10)
     await assert_images_weighed(pg, question, row, image_tokens(280, 140), fake)
+
+
+def test_the_models_count_is_read_from_either_of_dashscopes_usage_shapes() -> None:
+    """Qwen-VL says `image_tokens` beside `input_tokens`, Qwen3-VL in `input_tokens_details`; an event
+    without usage says nothing."""
+    assert _read({"input_tokens": 89, "output_tokens": 1, "image_tokens": 52}) == Read(89, 52)
+    assert _read({"input_tokens": 89, "input_tokens_details": {"image_tokens": 52, "text_tokens": 37}}) == Read(89, 52)
+    assert _read({"input_tokens": 37, "output_tokens": 1}) == Read(37, None)
+    assert _read(None) is None
+    assert _read({}) is None
