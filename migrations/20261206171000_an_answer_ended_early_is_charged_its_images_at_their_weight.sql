@@ -6,8 +6,9 @@
 -- charged at the input weight; and the progress writes, which say what an answer has cost for
 -- whoever ends it after its worker died (20261205162400), carried no `image_tokens` at all.
 --
--- Now the worker says the prompt's image tokens with its input tokens, at its finish and in each
--- progress write of an answer with images (0 while no call has the prompt, as its input tokens);
+-- Now the worker says the image tokens with the input tokens (the prompt's count, then the model's
+-- once its stream says it), at its finish and in each progress write of an answer with images (0
+-- while no call has the prompt, as its input tokens);
 -- `worker_flush` keeps what progress says of them as it keeps the input tokens (20261206141000's
 -- function with that one column written by progress too: a text answer's writes carry no such key,
 -- so the column stays as it was), a takeover keeps them aside with the rest (`answer_retakes`) and
