@@ -43,6 +43,7 @@ REFUSAL_CODES = frozenset(
         "FeatureNotAllowed",
         "RoleNotFound",
         "InvalidCursor",
+        "MaxTokensTooLarge",
     }
 )
 
@@ -94,6 +95,8 @@ def refusal_error(code: str, message: str | None, details: Any) -> ApiError | No
         return ModelNotFound(message or None, field="model")
     if code == "RoleNotFound":  # a question or chat naming a role that cannot answer it
         return RoleNotFound(message or None, field="role_id")
+    if code == "MaxTokensTooLarge":  # a question's max_tokens past its model's own (question_contexts_admit)
+        return BadRequest(message or None, field="max_tokens", code="MaxTokensTooLarge")
     if code == "InvalidCursor":  # a search's cursor it did not give (search_message_hits)
         return Unprocessable(message or None, field="cursor", code="InvalidCursor")
     return BadRequest(message or None)

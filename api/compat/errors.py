@@ -55,6 +55,15 @@ def bad_request(message: str, param: str | None = None, code: str | None = None)
     return OpenAIError(400, message, "invalid_request_error", code, param)
 
 
+def too_many_tokens(message: str, param: str = "max_tokens") -> OpenAIError:
+    """A token limit past the answering model's own (the database's MaxTokensTooLarge), as OpenAI
+    refuses it: `invalid_value`, the parameter named as the request sent it (max_tokens, or
+    max_completion_tokens, which the question keeps as max_tokens)."""
+    if param != "max_tokens" and message.startswith("max_tokens "):
+        message = param + message.removeprefix("max_tokens")
+    return bad_request(message, param, "invalid_value")
+
+
 def model_not_found(model: str) -> OpenAIError:
     return OpenAIError(
         404,
@@ -95,6 +104,8 @@ def translate(exc: Exception) -> OpenAIError:
         return OpenAIError(413, PayloadTooLarge().message, "invalid_request_error", "request_too_large")
     if isinstance(exc, NotFound):
         return OpenAIError(404, exc.message, "invalid_request_error", exc.code, exc.field)
+    if isinstance(exc, BadRequest) and exc.code == "MaxTokensTooLarge":
+        return too_many_tokens(exc.message)
     if isinstance(exc, BadRequest):
         return bad_request(exc.message, exc.field)
     if isinstance(exc, UpstreamUnavailable):

@@ -41,6 +41,7 @@ class Ask:
     files: tuple[RequestFile, ...] = ()  # the question's images and documents, decoded and checked
     web_search: bool = False  # search the web before answering (the question's switch, as in the web app)
     files_left_out: int = 0  # earlier turns' files past what the question holds (the oldest)
+    tokens_param: str = "max_tokens"  # the name the request's token limit was sent under (kept as max_tokens)
 
 
 _CONTEXT_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
@@ -237,6 +238,7 @@ def parse_request(body: Any, max_chars: int, *, continuing: bool = False) -> Ask
         tuple(files),
         web_search,
         left_out,
+        "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens",
     )
 
 

@@ -11,11 +11,12 @@ from litestar.response import Stream
 from litestar.serialization import decode_json
 
 from api.compat.completions import Listening, Relay
-from api.compat.errors import OpenAIError, model_not_found, to_openai_response, translate
+from api.compat.errors import OpenAIError, model_not_found, to_openai_response, too_many_tokens, translate
 from api.compat.keys import key_caller
 from api.compat.request import off_loop, read_request
 from api.compat.turns import SESSION_HEADER, idempotency_key, likely_session, open_turn
 from api.database import CallerDatabase
+from api.errors import BadRequest
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
 from api.security import client_ip
@@ -146,8 +147,10 @@ async def chat_completions(request: Request[Any, Any, Any]) -> Any:
             key=key,
             web_search=ask.web_search,
         )
-    except BaseException:
+    except BaseException as exc:
         await listening.abandon()
+        if isinstance(exc, BadRequest) and exc.code == "MaxTokensTooLarge":
+            raise too_many_tokens(exc.message, ask.tokens_param) from exc
         raise
     metrics.messages_sent.labels("openai").inc()
     relay = Relay(

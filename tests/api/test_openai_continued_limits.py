@@ -12,9 +12,10 @@ import httpx
 import openai
 import pytest
 
+from fakescope.server import FakeScope
 from tests.api.conftest import ApiUser
 from tests.api.test_openai_compat import QUESTIONS
-from tests.api.test_openai_context import unique
+from tests.api.test_openai_context import asking, unique
 from tests.api.test_plans import put_on_plan
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -52,3 +53,58 @@ async def test_words_to_continue_past_the_allowance_are_refused_and_store_nothin
     )
     assert done.choices[0].message.content is not None
     assert await pg.fetchval("select reserved from usage_ledger where user_id = $1", alice.id) == per + 400
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ({"model": "qwen-turbo", "max_tokens": 100_000}, "max_tokens", 100_000, 16384),
+        ({"model": "qwen-turbo", "max_completion_tokens": 16385}, "max_completion_tokens", 16385, 16384),
+        ({"model": "role:assistant", "max_tokens": 9000, "session_model": "qwen-vl-max"}, "max_tokens", 9000, 8192),
+    ],
+    ids=["max_tokens", "max_completion_tokens", "role-in-a-session-of-a-model"],
+)
+async def test_a_token_limit_past_the_models_own_is_refused_as_openai_refuses_it(
+    sdk: openai.AsyncOpenAI,
+    pg: asyncpg.Connection,
+    http: httpx.AsyncClient,
+    alice: ApiUser,
+    case: tuple[dict[str, Any], str, int, int],
+) -> None:
+    """OpenAI refuses a max_tokens (or max_completion_tokens) past what the model writes, 400
+    `invalid_value` naming the parameter and the model's limit; the worker cut it to the model's
+    max_output without a word, so a client that asked for 100,000 tokens got 16,384 and a `length`
+    finish it could not explain. The model is the one that will answer: the request's, else the
+    named session's or the role's. Nothing is stored or reserved."""
+    body, param, sent, limit = case
+    extra = dict(body)
+    model = extra.pop("model")
+    headers = {}
+    if (session_model := extra.pop("session_model", None)) is not None:
+        mine = (await http.post("/api/sessions", json={"title": "limits"}, headers=alice.headers)).json()["session"]
+        await pg.execute("update chat_sessions set model = $2 where id = $1::uuid", mine["id"], session_model)
+        headers = {"X-ChatGalaxy-Session": mine["id"]}
+    with pytest.raises(openai.BadRequestError) as refused:
+        await sdk.chat.completions.create(
+            model=model,
+            messages=[{"role": "user", "content": unique("Long?")}],
+            extra_body=extra,
+            extra_headers=headers,
+        )
+    error = refused.value
+    assert (error.status_code, error.param, error.code) == (400, param, "invalid_value")
+    assert error.type == "invalid_request_error"
+    assert f"{param} is too large: {sent}. This model supports at most {limit} completion tokens" in error.message
+    assert await pg.fetchval(QUESTIONS, alice.id) == 0
+    assert await pg.fetchval("select count(*) from usage_ledger where user_id = $1", alice.id) == 0
+
+
+async def test_the_models_own_token_limit_is_taken(sdk: openai.AsyncOpenAI, fake: FakeScope) -> None:
+    """max_tokens at the model's limit is asked of the model as it is."""
+    question = unique("As long as you like")
+    answer = await sdk.chat.completions.create(
+        model="qwen-turbo", messages=[{"role": "user", "content": question}], max_tokens=16384
+    )
+    assert answer.choices[0].message.content
+    [body] = await asking(fake, question)
+    assert body["parameters"]["max_tokens"] == 16384
