@@ -140,9 +140,12 @@ def check(
     if misplaced is not None:
         raise Rejected(invalid_parameter(misplaced))
     _check_ranges(params, limits)
-    response_format = params.get("response_format")  # DashScope's JSON mode wants "json" said in the messages
+    # DashScope's JSON mode wants "json" said in a system or user message (Model Studio's structured-output
+    # page: "The system message or user message must contain the "JSON" keyword"), not an assistant's
+    response_format = params.get("response_format")
     json_mode = isinstance(response_format, dict) and response_format.get("type") == "json_object"
-    if json_mode and not any("json" in content.lower() for content in contents):
+    said = (content for role, content in zip(roles, contents, strict=True) if role in ("system", "user"))
+    if json_mode and not any("json" in content.lower() for content in said):
         raise Rejected(JSON_NOT_ASKED)
     if (budget := features.budget_error(model, params)) is not None:
         raise Rejected(invalid_parameter(budget))

@@ -182,8 +182,11 @@ def build_prompt(
 
     # DashScope's JSON mode is not taken with thinking ("thinking mode does not support structured
     # output", Model Studio's JSON-mode page): a request's JSON mode answers without it
+    # DashScope wants "json" said in a system or user message (Model Studio's structured-output page),
+    # an assistant's (an earlier answer, the words to continue) not counted: until 12-05 they were,
+    # and such a prompt was refused
     json_mode = persona.response_format == "json_object"
-    said = (system, user, *(m.content for m in (*kept, *continued)))
+    said = (system, user, *(m.content for m in kept if m.role in ("system", "user")))
     if json_mode and not any("json" in text.lower() for text in said):
         system, user, used = _say_json(system, user, kept, used, budget=budget, question_images=question_images)
     # nor partial mode (Model Studio's partial-mode page: non-thinking only)

@@ -220,9 +220,11 @@ def parse_request(body: Any, max_chars: int, *, continuing: bool = False) -> Ask
     parameters = parse_parameters(body) | how
     parameters |= _continued(prefix, max_chars, parameters)
     # JSON mode needs "json" said in what the model reads, as OpenAI and DashScope both refuse it
-    # otherwise: the request's messages, or a continued session's question (its stored
-    # conversation, not the request's earlier messages, is what the model reads)
-    said = [question] if continuing else [question, *(m["content"] for m in context)]
+    # otherwise: the request's messages, its words to continue among them, or a continued session's
+    # question and words (its stored conversation, not the request's earlier messages, is what the
+    # model reads). DashScope wants it in a system or user message: when only an assistant's say
+    # it, the worker says it after the system prompt (worker/prompt.py).
+    said = [question, prefix or ""] if continuing else [question, prefix or "", *(m["content"] for m in context)]
     if parameters.get("response_format") == "json_object" and not any("json" in t.lower() for t in said):
         raise bad_request(JSON_NOT_ASKED, "messages")
     role = model[5:] if model.startswith("role:") else None

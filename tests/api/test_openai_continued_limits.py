@@ -5,6 +5,7 @@ OpenAI refuses it. Seen through the official `openai` SDK."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import asyncpg
@@ -17,6 +18,7 @@ from tests.api.conftest import ApiUser
 from tests.api.test_openai_compat import QUESTIONS
 from tests.api.test_openai_context import asking, unique
 from tests.api.test_plans import put_on_plan
+from tests.conftest import fake_received
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -108,3 +110,85 @@ async def test_the_models_own_token_limit_is_taken(sdk: openai.AsyncOpenAI, fake
     assert answer.choices[0].message.content
     [body] = await asking(fake, question)
     assert body["parameters"]["max_tokens"] == 16384
+
+
+JSON_MODE: openai.types.shared_params.ResponseFormatJSONObject = {"type": "json_object"}
+
+
+async def sent_with(fake: FakeScope, question: str) -> list[dict[str, Any]]:
+    """The generation requests (native bodies) that carry `question`, oldest first."""
+    return [b for b in await fake_received(fake.base_url) if "input" in b and question in json.dumps(b["input"])]
+
+
+@pytest.mark.parametrize("where", ["earlier-answer", "words-to-continue"])
+async def test_json_said_only_by_the_assistant_is_said_where_dashscope_reads_it(
+    sdk: openai.AsyncOpenAI, fake: FakeScope, where: str
+) -> None:
+    """DashScope's JSON mode wants "json" in a system or user message (Model Studio's structured-output
+    page); OpenAI takes it in any message. A request whose assistant messages alone say it (an earlier
+    answer, or the words to continue) is answered, the worker saying it after the system prompt: an
+    earlier answer saying it was sent as it was (DashScope refuses it: the answer failed), and words to
+    continue saying it were refused 400, though they are among the messages."""
+    question = unique("Describe tea")
+    if where == "earlier-answer":
+        messages: list[Any] = [
+            {"role": "user", "content": "Describe coffee."},
+            {"role": "assistant", "content": '{"json": "coffee"}'},
+            {"role": "user", "content": question},
+        ]
+    else:
+        messages = [{"role": "user", "content": question}, {"role": "assistant", "content": 'As json: {"'}]
+    answer = await sdk.chat.completions.create(model="qwen-plus", messages=messages, response_format=JSON_MODE)
+    assert answer.choices[0].finish_reason in ("stop", "length")
+    [body] = await sent_with(fake, question)
+    read = body["input"]["messages"]
+    assert any("json" in m["content"].lower() for m in read if m["role"] in ("system", "user"))
+    assert body["parameters"]["response_format"] == {"type": "json_object"}
+
+
+async def test_words_to_continue_in_json_mode_are_continued_into_one_json_object(
+    sdk: openai.AsyncOpenAI, fake: FakeScope
+) -> None:
+    """Partial mode with JSON mode: Model Studio's partial-mode page restricts partial mode to
+    non-thinking mode only, and JSON mode is non-thinking too; neither page refuses the two together,
+    so both are asked of the model, and the words and the continuation make one JSON object."""
+    question = unique("Describe tea in JSON")
+    whole = await sdk.chat.completions.create(
+        model="qwen-plus", messages=[{"role": "user", "content": question}], response_format=JSON_MODE
+    )
+    text = whole.choices[0].message.content or ""
+    words = text[:12]
+    answer = await sdk.chat.completions.create(
+        model="qwen-plus",
+        messages=[{"role": "user", "content": question}, {"role": "assistant", "content": words}],
+        response_format=JSON_MODE,
+    )
+    rest = answer.choices[0].message.content or ""
+    assert rest == text[12:]
+    assert isinstance(json.loads(words + rest), dict)
+    body = (await sent_with(fake, question))[-1]
+    assert body["input"]["messages"][-1] == {"role": "assistant", "content": words, "partial": True}
+    assert body["parameters"]["response_format"] == {"type": "json_object"}
+
+
+async def test_words_to_continue_with_web_search_are_continued_after_a_search(
+    sdk: openai.AsyncOpenAI, fake: FakeScope, pg: asyncpg.Connection, alice: ApiUser
+) -> None:
+    """Partial mode with web search: neither Model Studio page refuses the two together, so the
+    model is asked for both, the search charged as any request's."""
+    question = unique("What is new in tea")
+    answer = await sdk.chat.completions.create(
+        model="qwen-plus",
+        messages=[{"role": "user", "content": question}, {"role": "assistant", "content": "The news is"}],
+        extra_body={"enable_search": True},
+    )
+    assert answer.choices[0].message.content
+    [body] = await sent_with(fake, question)
+    assert body["input"]["messages"][-1] == {"role": "assistant", "content": "The news is", "partial": True}
+    assert body["parameters"]["enable_search"] is True
+    charged = await pg.fetchval(
+        "select l.search_calls from usage_ledger l join chat_messages q on q.id = l.message_id where q.content = $1",
+        question,
+    )
+    assert charged == 1
+    assert await pg.fetchval(QUESTIONS, alice.id) == 1

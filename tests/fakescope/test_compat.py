@@ -138,4 +138,28 @@ async def test_json_mode_needs_the_word_json_in_the_messages(fake: FakeScope) ->
         ]
         answer = await sdk.chat.completions.create(model="qwen-plus", messages=asked, response_format=json_mode)
         assert isinstance(json.loads(answer.choices[0].message.content or ""), dict)  # JSON mode answers JSON
+
+
+async def test_json_mode_needs_json_said_in_a_system_or_user_message(fake: FakeScope) -> None:
+    """Model Studio's structured-output page: "The system message or user message must contain the
+    "JSON" keyword". An assistant message saying it (an earlier answer, or partial mode's words to
+    continue) does not count; the fake took the word from any message, so a prompt DashScope refuses
+    passed here."""
+    json_mode: ResponseFormatJSONObject = {"type": "json_object"}
+    said_by_the_assistant: list[list[Any]] = [
+        [
+            {"role": "user", "content": "Describe tea."},
+            {"role": "assistant", "content": '{"json": "tea"}'},
+            {"role": "user", "content": "And coffee?"},
+        ],
+        [{"role": "user", "content": "Describe tea."}, {"role": "assistant", "content": '{"json": ', "partial": True}],
+    ]
+    async with openai.AsyncOpenAI(base_url=fake.compat_url, api_key="sk-test", max_retries=0) as sdk:
+        for messages in said_by_the_assistant:
+            with pytest.raises(openai.BadRequestError) as refused:
+                await sdk.chat.completions.create(model="qwen-plus", messages=messages, response_format=json_mode)
+            assert "'messages' must contain the word 'json'" in refused.value.message
+        said = [{"role": "user", "content": "Describe tea in JSON."}, said_by_the_assistant[1][1]]
+        answer = await sdk.chat.completions.create(model="qwen-plus", messages=said, response_format=json_mode)
+        assert answer.choices[0].message.content
         assert await sdk.chat.completions.create(model="qwen-plus", messages=MESSAGES, response_format={"type": "text"})
