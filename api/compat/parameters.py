@@ -226,3 +226,49 @@ def parse_search(body: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
             raise _unsupported("search_options", f"{name} cannot be set here.")
     search = bool(enabled) or openai_style is not None
     return search, found if search else {}
+
+
+# Every top-level key a request may send: OpenAI's Chat Completions parameters (those honoured, those
+# refused when asked for above, and those that change nothing here) and DashScope's compatible-mode
+# keys honoured here. Any other is refused as OpenAI refuses it, not ignored: a misspelt max_tokens
+# answered as if it had not been sent (until 12-05).
+_HONOURED = frozenset(
+    {
+        "model", "messages", "stream", "stream_options", "temperature", "top_p", "presence_penalty",
+        "frequency_penalty", "max_tokens", "max_completion_tokens", "seed", "stop", "n", "response_format",
+        "reasoning_effort", "web_search_options", "tools", "functions", "tool_choice", "function_call",
+        "logprobs", "top_logprobs", "logit_bias", "modalities", "audio",
+        # DashScope's own (extra_body)
+        "enable_thinking", "thinking_budget", "top_k", "repetition_penalty", "enable_search", "search_options",
+    }
+)  # fmt: skip
+# OpenAI's that change nothing here, with the type OpenAI checks: an end user's id (user, its
+# successor safety_identifier), the answer's metadata and storing (every answer is stored in the
+# history), the service tier, the prompt cache's key (DashScope caches by prefix on its own), parallel
+# tool calls (no tools are called) and a predicted output (a speed-up, never the answer's words).
+_TAKEN: dict[str, tuple[type, str]] = {
+    "user": (str, "a string"),
+    "safety_identifier": (str, "a string"),
+    "prompt_cache_key": (str, "a string"),
+    "service_tier": (str, "a string"),
+    "metadata": (dict, "an object"),
+    "store": (bool, "a boolean"),
+    "parallel_tool_calls": (bool, "a boolean"),
+    "prediction": (dict, "an object"),
+}
+
+
+def check_keys(body: dict[str, Any]) -> None:
+    """Refuse a key no API documents for this call (`unknown_parameter`), and one of OpenAI's that
+    change nothing here when its value has the wrong type (`invalid_type`), as OpenAI does."""
+    for name, value in body.items():
+        if name in _HONOURED:
+            continue
+        taken = _TAKEN.get(name)
+        if taken is None:
+            raise bad_request(f"Unknown parameter: '{name}'.", name, "unknown_parameter")
+        kind, said = taken
+        if value is not None and (not isinstance(value, kind) or (kind is not bool and isinstance(value, bool))):
+            raise bad_request(
+                f"Invalid type for '{name}': expected {said}, but got {_kind(value)} instead.", name, "invalid_type"
+            )
