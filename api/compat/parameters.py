@@ -245,7 +245,8 @@ _HONOURED = frozenset(
 # OpenAI's that change nothing here, with the type OpenAI checks: an end user's id (user, its
 # successor safety_identifier), the answer's metadata and storing (every answer is stored in the
 # history), the service tier, the prompt cache's key (DashScope caches by prefix on its own), parallel
-# tool calls (no tools are called) and a predicted output (a speed-up, never the answer's words).
+# tool calls (no tools are called), a predicted output (a speed-up, never the answer's words) and the
+# prompt cache's options. `verbosity` (but its default) and `moderation` are refused as unsupported.
 _TAKEN: dict[str, tuple[type, str]] = {
     "user": (str, "a string"),
     "safety_identifier": (str, "a string"),
@@ -255,6 +256,8 @@ _TAKEN: dict[str, tuple[type, str]] = {
     "store": (bool, "a boolean"),
     "parallel_tool_calls": (bool, "a boolean"),
     "prediction": (dict, "an object"),
+    "prompt_cache_options": (dict, "an object"),
+    "prompt_cache_retention": (str, "a string"),
 }
 
 
@@ -263,6 +266,12 @@ def check_keys(body: dict[str, Any]) -> None:
     change nothing here when its value has the wrong type (`invalid_type`), as OpenAI does."""
     for name, value in body.items():
         if name in _HONOURED:
+            continue
+        if name == "verbosity" and value not in (None, "medium"):  # OpenAI's default, what Qwen answers at
+            raise _unsupported(name, "answers at the default verbosity (medium) only.")
+        if name == "moderation" and value is not None:
+            raise _unsupported(name, "no moderation model is run on requests here.")
+        if name in ("verbosity", "moderation"):
             continue
         taken = _TAKEN.get(name)
         if taken is None:

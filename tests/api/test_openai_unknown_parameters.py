@@ -82,3 +82,33 @@ async def test_openais_parameters_of_the_wrong_type_are_refused_as_openai_refuse
     assert (refused.value.param, refused.value.code) == (name, "invalid_type")
     assert f"Invalid type for '{name}': expected " in refused.value.message
     assert await pg.fetchval(QUESTIONS, alice.id) == 0
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ({"verbosity": "low"}, "verbosity"),
+        ({"moderation": {"model": "omni-moderation-latest"}}, "moderation"),
+    ],
+)
+async def test_openais_parameters_qwen_cannot_honour_are_refused_as_unsupported(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser, case: tuple[dict[str, Any], str]
+) -> None:
+    """OpenAI's own keys asking what Qwen here does not do (a verbosity other than the default, a
+    moderation model run on the request) are `unsupported_parameter`, not unknown ones."""
+    extra, name = case
+    with pytest.raises(openai.BadRequestError) as refused:
+        await sdk.chat.completions.create(model="qwen-turbo", messages=HELLO, extra_body=extra)
+    assert (refused.value.param, refused.value.code) == (name, "unsupported_parameter")
+    assert await pg.fetchval(QUESTIONS, alice.id) == 0
+
+
+async def test_openais_cache_hints_and_the_default_verbosity_are_taken(sdk: openai.AsyncOpenAI) -> None:
+    answer = await sdk.chat.completions.create(
+        model="qwen-turbo",
+        messages=HELLO,
+        verbosity="medium",
+        prompt_cache_retention="24h",
+        extra_body={"prompt_cache_options": {"mode": "implicit"}},
+    )
+    assert answer.choices[0].message.content
