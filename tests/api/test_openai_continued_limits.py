@@ -12,6 +12,8 @@ import asyncpg
 import httpx
 import openai
 import pytest
+from postgrest import APIError
+from supabase import AsyncClient
 
 from fakescope.server import FakeScope
 from tests.api.conftest import ApiUser
@@ -192,3 +194,44 @@ async def test_words_to_continue_with_web_search_are_continued_after_a_search(
     )
     assert charged == 1
     assert await pg.fetchval(QUESTIONS, alice.id) == 1
+
+
+FOLDED_USE = """select p.day_used + coalesce((select sum(l.charged - l.reserved) from usage_ledger l
+                                               where l.user_id = p.user_id and l.state <> 'reserved'
+                                                 and not l.folded), 0)
+                  from user_plans p where p.user_id = $1"""
+
+
+async def test_another_answer_to_a_continued_request_holds_its_messages_and_words(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, rest: AsyncClient, alice: ApiUser
+) -> None:
+    """Another answer to a /v1 request (the web app's regenerate) reads what the first did, the
+    request's earlier messages and its words to continue, and is held to the plan for them as the
+    first was: admission held the question alone (2,000 tokens and its length), so near the day's
+    allowance another answer read a long context and long words unheld, charged past it."""
+    plan = f"again-{alice.id[:8]}"
+    await put_on_plan(pg, alice, plan, tokens_per_day=10_000_000)
+    question = unique("Go on again")
+    earlier: list[Any] = [{"role": "user", "content": "x" * 300}, {"role": "assistant", "content": "ok"}]
+    await sdk.chat.completions.create(
+        model="qwen-turbo", messages=[*earlier, *continuing(question, "y" * 2000)], max_tokens=5
+    )
+    asked = str(await pg.fetchval("select id from chat_messages where content = $1", question))
+    per = await pg.fetchval("select usage_reservation('qwen-turbo', $1)", question)
+    read = 300 + 2 + 2000
+
+    used = await pg.fetchval(FOLDED_USE, alice.id)
+    await pg.execute("update plans set tokens_per_day = $2 where id = $1", plan, used + per + 1000)
+    with pytest.raises(APIError) as refused:
+        await rest.rpc("request_answer", {"question": asked, "answer_no": 2}).execute()
+    assert refused.value.code == "QuotaExceeded"
+    assert await pg.fetchval("select count(*) from chat_messages where reply_to = $1::uuid", asked) == 1
+
+    await pg.execute("update plans set tokens_per_day = $2 where id = $1", plan, used + per + read)
+    await rest.rpc("request_answer", {"question": asked, "answer_no": 2}).execute()
+    held = await pg.fetchval(
+        "select l.reserved from usage_ledger l join chat_messages a on a.id = l.message_id"
+        " where a.reply_to = $1::uuid and a.answer_no = 2",
+        asked,
+    )
+    assert held == per + read
