@@ -122,8 +122,10 @@ def parse_parameters(body: dict[str, Any]) -> dict[str, Any]:
     presence = _number(body, "presence_penalty", -2, 2, openai=(-2, 2))
     if presence is not None:
         found["presence_penalty"] = presence
+    # max_completion_tokens goes over max_tokens; both are checked when both are sent
     tokens = _number(body, "max_completion_tokens", 1, 1_000_000, integer=True, openai=(1, None))
-    tokens = _number(body, "max_tokens", 1, 1_000_000, integer=True, openai=(1, None)) if tokens is None else tokens
+    legacy = _number(body, "max_tokens", 1, 1_000_000, integer=True, openai=(1, None))
+    tokens = legacy if tokens is None else tokens
     if tokens is not None:
         found["max_tokens"] = tokens
     seed = _number(body, "seed", 0, MAX_SEED, integer=True, openai=(None, None))

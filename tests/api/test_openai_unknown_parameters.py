@@ -112,3 +112,16 @@ async def test_openais_cache_hints_and_the_default_verbosity_are_taken(sdk: open
         extra_body={"prompt_cache_options": {"mode": "implicit"}},
     )
     assert answer.choices[0].message.content
+
+
+async def test_max_tokens_beside_max_completion_tokens_is_checked_too(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser
+) -> None:
+    """max_completion_tokens goes over max_tokens, but a max_tokens sent beside it is still checked as
+    OpenAI checks it: it was not read at all, so a string there was taken."""
+    with pytest.raises(openai.BadRequestError) as refused:
+        await sdk.chat.completions.create(
+            model="qwen-turbo", messages=HELLO, max_completion_tokens=10, extra_body={"max_tokens": "ten"}
+        )
+    assert (refused.value.param, refused.value.code) == ("max_tokens", "invalid_type")
+    assert await pg.fetchval(QUESTIONS, alice.id) == 0
