@@ -267,19 +267,19 @@ def check_keys(body: dict[str, Any]) -> None:
     """Refuse a key no API documents for this call (`unknown_parameter`), and one of OpenAI's that
     change nothing here when its value has the wrong type (`invalid_type`), as OpenAI does."""
     for name, value in body.items():
-        if name in _HONOURED:
+        if name in _HONOURED or value is None:  # null asks for nothing: clients serialise unset options so
             continue
-        if name == "verbosity" and value not in (None, "medium"):  # OpenAI's default, what Qwen answers at
-            raise _unsupported(name, "answers at the default verbosity (medium) only.")
-        if name == "moderation" and value is not None:
+        if name == "verbosity":  # OpenAI's default, what Qwen answers at, is the one taken
+            if value != "medium":
+                raise _unsupported(name, "answers at the default verbosity (medium) only.")
+            continue
+        if name == "moderation":
             raise _unsupported(name, "no moderation model is run on requests here.")
-        if name in ("verbosity", "moderation"):
-            continue
         taken = _TAKEN.get(name)
         if taken is None:
             raise bad_request(f"Unknown parameter: '{name}'.", name, "unknown_parameter")
         kind, said = taken
-        if value is not None and (not isinstance(value, kind) or (kind is not bool and isinstance(value, bool))):
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
             raise bad_request(
                 f"Invalid type for '{name}': expected {said}, but got {_kind(value)} instead.", name, "invalid_type"
             )

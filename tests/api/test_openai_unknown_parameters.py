@@ -125,3 +125,12 @@ async def test_max_tokens_beside_max_completion_tokens_is_checked_too(
         )
     assert (refused.value.param, refused.value.code) == ("max_tokens", "invalid_type")
     assert await pg.fetchval(QUESTIONS, alice.id) == 0
+
+
+async def test_an_unknown_parameter_set_to_null_asks_for_nothing_and_is_taken(sdk: openai.AsyncOpenAI) -> None:
+    """A key sent as null asks for nothing (clients serialise unset options so), so nothing is ignored
+    by taking it: only an unknown key with a value is refused."""
+    answer = await sdk.chat.completions.create(
+        model="qwen-turbo", messages=HELLO, extra_body={"incremental_output": None, "max_token": None}
+    )
+    assert answer.choices[0].message.content
