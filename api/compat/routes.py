@@ -146,6 +146,7 @@ async def chat_completions(request: Request[Any, Any, Any]) -> Any:
             storage=upstream.storage(caller.token) if ask.files else None,
             key=key,
             web_search=ask.web_search,
+            default_model=settings.llm.default_model,
         )
     except BaseException as exc:
         await listening.abandon()

@@ -173,6 +173,7 @@ async def open_turn(
     storage: AsyncStorageClient | None = None,
     key: str | None = None,
     web_search: bool = False,
+    default_model: str | None = None,
 ) -> str:
     """Check, find or open the session and insert the question, committed, in one round trip;
     the question's id (chosen here; with an idempotency `key`, the one that key stands for, and a
@@ -180,7 +181,8 @@ async def open_turn(
     is answered from ({role, content}), for a request that names no session; None to continue the
     session's stored conversation. `parameters`: the request's sampling parameters. `files` are
     stored (in `storage`, as the user) and attached to the question, and removed if it is not stored.
-    `web_search`: the question's switch (the plan decides at admission)."""
+    `web_search`: the question's switch (the plan decides at admission). `default_model`: the model
+    that answers a question naming none (LLM_MODEL), told to admission for the token-limit check."""
     if named_session is not None and not rules.is_uuid(named_session):
         raise session_not_found()
     if role_slug is not None and (not role_slug or (len(role_slug) > 64 and not rules.is_uuid(role_slug))):
@@ -232,8 +234,13 @@ async def open_turn(
                     )
                 extra = (None if context is None else list(context), parameters or {}, attachments)
                 args = [*map(_value, values), *map(_json, extra), _value(web_search)]
+                told = (
+                    f"select set_config('chatgalaxy.default_model', {literal(default_model)}, true); "
+                    if default_model
+                    else ""
+                )
                 await database.run_as(
-                    caller.user, f"select public.api_open_turn({', '.join(args)})", untranslated=untranslated
+                    caller.user, f"{told}select public.api_open_turn({', '.join(args)})", untranslated=untranslated
                 )
             except BaseException:
                 await _release(database, caller, uploaded)

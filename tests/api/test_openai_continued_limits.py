@@ -65,8 +65,9 @@ async def test_words_to_continue_past_the_allowance_are_refused_and_store_nothin
         ({"model": "qwen-turbo", "max_tokens": 100_000}, "max_tokens", 100_000, 16384),
         ({"model": "qwen-turbo", "max_completion_tokens": 16385}, "max_completion_tokens", 16385, 16384),
         ({"model": "role:assistant", "max_tokens": 9000, "session_model": "qwen-vl-max"}, "max_tokens", 9000, 8192),
+        ({"model": "role:assistant", "max_tokens": 20000}, "max_tokens", 20000, 16384),  # LLM_MODEL's: qwen-turbo
     ],
-    ids=["max_tokens", "max_completion_tokens", "role-in-a-session-of-a-model"],
+    ids=["max_tokens", "max_completion_tokens", "role-in-a-session-of-a-model", "role-of-the-default-model"],
 )
 async def test_a_token_limit_past_the_models_own_is_refused_as_openai_refuses_it(
     sdk: openai.AsyncOpenAI,
