@@ -36,6 +36,8 @@ const REFUSALS: Record<string, string> = {
   ModelNotAllowed: 'usage.modelNotAllowed',
   FeatureNotAllowed: 'usage.featureNotAllowed',
   VisionModelNotAllowed: 'usage.visionModelNotAllowed',
+  // an edit or a branch of a /v1 request whose max_tokens its model no longer writes (its limit lowered since)
+  MaxTokensTooLarge: 'usage.maxTokensTooLarge',
   RateLimited: 'auth.rateLimited',
   TooManyKeys: 'keys.tooMany',
   GuestNotAllowed: 'keys.guestsNone',
