@@ -219,6 +219,9 @@ class MessageOut(Struct):
     error_code: str | None
     created_at: str
     sources: list[SourceOut] | None = None  # a searched answer's, as its text cites them
+    # an answer that continued a /v1 request's words: the words, which it begins with (its content is
+    # the continuation, as its row holds it); null for any other message
+    continues: str | None = None
 
 
 class HistoryResponse(Struct):
@@ -238,6 +241,8 @@ class SearchHit(Struct):
     role_id: str | None
     created_at: str
     rank: float
+    # an answer that continued a /v1 request's words: the words its content begins with, else null
+    continues: str | None = None
 
 
 class SearchResponse(Struct):
