@@ -232,6 +232,8 @@ class AnswerRelay:
                 answer = self._open.pop(question_id, None) or _Answer(role_name=None)
                 thought = {"reasoning": row["reasoning"]} if row.get("reasoning") else {}
                 cited = {"sources": row["sources"]} if row.get("sources") else {}
+                # a /v1 request's words the answer continued (its message is the continuation)
+                words = {"continues": row["continues"]} if row.get("continues") else {}
                 await self._send(
                     "ai_response",
                     {
@@ -247,5 +249,6 @@ class AnswerRelay:
                         "error_message": row.get("error_message"),
                         **thought,
                         **cited,
+                        **words,
                     },
                 )

@@ -20,7 +20,7 @@ SESSION_COLUMNS = "id,title,role_id,is_active,message_count,last_message_at,crea
 ROLE_COLUMNS = "id,slug,name,description,avatar_url,system_prompt,created_by,translations,is_active"
 MESSAGE_COLUMNS = (
     "id,session_id,message_type,content,role_id,status,reply_to,tokens_used,response_time,"
-    "model,finish_reason,error_code,error_message,created_at,sources"
+    "model,finish_reason,error_code,error_message,created_at,sources,continues"
 )
 
 

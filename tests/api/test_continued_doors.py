@@ -14,9 +14,11 @@ import asyncpg
 import httpx
 import openai
 import pytest
+import websockets
 
-from tests.api.conftest import ApiUser, client_for
+from tests.api.conftest import ApiProcess, ApiUser, client_for
 from tests.api.test_openai_context import unique
+from tests.api.test_websocket import _final, _frames_until
 from tests.conftest import LocalStack, rows_of
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -95,3 +97,29 @@ async def test_a_continued_answer_is_the_same_through_every_door(
     assert theirs.status_code == 404
     none = await http.get("/api/chat/search", params={"q": "oolong"}, headers=bob.headers)
     assert none.json()["results"] == []
+
+
+async def test_a_socket_open_on_the_session_ends_a_continued_answer_with_its_words(
+    *, sdk: openai.AsyncOpenAI, api: ApiProcess, http: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    """`/ws/chat/{id}` relays every answer of its session, a /v1 request's too: its final
+    `ai_response` gave the continuation alone as the message; it now carries the words as `continues`
+    (absent for any other answer, as `sources` is)."""
+    mine = (await http.post("/api/sessions", json={"title": "tea"}, headers=alice.headers)).json()["session"]
+    header = {"X-ChatGalaxy-Session": mine["id"]}
+    async with websockets.connect(f"{api.ws_url}/ws/chat/{mine['id']}?token={alice.access_token}") as socket:
+        plain = await sdk.chat.completions.create(
+            model="qwen-turbo", messages=[{"role": "user", "content": unique("Name a tea")}], extra_headers=header
+        )
+        first = await _frames_until(socket, _final)
+        told = await sdk.chat.completions.create(
+            model="qwen-turbo",
+            messages=[{"role": "user", "content": unique("Name a tea")}, {"role": "assistant", "content": WORDS}],
+            extra_headers=header,
+        )
+        second = await _frames_until(socket, _final)
+    assert (first[-1]["data"]["message"], first[-1]["data"].get("continues")) == (
+        plain.choices[0].message.content,
+        None,
+    )
+    assert (second[-1]["data"]["message"], second[-1]["data"]["continues"]) == (told.choices[0].message.content, WORDS)
