@@ -39,8 +39,8 @@ async def find_role(rest: AsyncPostgrestClient, role_id: str, *, active: bool = 
     the worker answers with active roles only, so an inactive one (its owner switched it off, or a
     built-in one an admin did, which admins still read) is not found for a chat."""
     column = "id" if rules.is_uuid(role_id) else "slug"
-    if column == "slug" and len(role_id) > 64:
-        raise RoleNotFound()
+    if column == "slug" and (len(role_id) > 64 or "\x00" in role_id):
+        raise RoleNotFound()  # no slug is so long or holds a NUL (which Postgres would refuse as text)
     response = await call(rest.from_("ai_roles").select(ROLE_COLUMNS).eq(column, role_id).execute())
     found = rows(response.data)
     if not found or (active and found[0].get("is_active") is False):

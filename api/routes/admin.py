@@ -227,6 +227,8 @@ class AdminController(Controller):
         self, slug: str, data: BuiltinRoleUpdate, user: CurrentUser, upstream: Upstream
     ) -> ItemResponse:
         _admin(user)
+        if "\x00" in slug:
+            raise RoleNotFound()  # no slug holds a NUL (which Postgres would refuse as text)
         changes = _changes(data)
         if "name" in changes:
             changes["name"] = rules.role_text(changes["name"], "name", max_chars=100)

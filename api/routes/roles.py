@@ -65,8 +65,8 @@ class RoleController(Controller):
     @get("/{role_id:str}", responses=errors(404))
     async def get_role(self, role_id: str, caller: Caller) -> RoleResponse:
         by_id = rules.is_uuid(role_id)
-        if not by_id and len(role_id) > 64:
-            raise RoleNotFound()
+        if not by_id and (len(role_id) > 64 or "\x00" in role_id):
+            raise RoleNotFound()  # as find_role: no slug is so long or holds a NUL
         found = await caller.read_rows(
             RoleOut,
             "select facade.roles($1, $2, $3)",

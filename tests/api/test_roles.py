@@ -372,3 +372,30 @@ async def test_a_roles_texts_are_measured_as_they_are_kept_trimmed(http: httpx.A
     ):
         refused = await http.patch(f"/api/roles/{slug}", json={field: value}, headers=alice.headers)
         assert (refused.status_code, error_of(refused)["code"], error_of(refused)["field"]) == (422, code, field)
+
+
+async def test_a_role_id_with_a_nul_is_no_role_at_every_door_that_names_one(
+    http: httpx.AsyncClient, stack: LocalStack, alice: ApiUser
+) -> None:
+    """No role's slug holds a NUL, so naming one is RoleNotFound (404), as a slug too long is, and
+    nothing changes: it reached Postgres, which refused the text, and the API answered 400
+    ValidationError with Postgres' words ('invalid byte sequence for encoding "UTF8": 0x00')."""
+    session = (await http.post("/api/sessions", json={"title": "t"}, headers=alice.headers)).json()["session"]
+    answers = [
+        await http.get("/api/roles/a%00", headers=alice.headers),
+        await http.patch("/api/roles/a%00", json={"name": "x"}, headers=alice.headers),
+        await http.delete("/api/roles/a%00", headers=alice.headers),
+        await http.post("/api/sessions", json={"role_id": "a\x00"}, headers=alice.headers),
+        await http.patch(f"/api/sessions/{session['id']}", json={"role_id": "a\x00"}, headers=alice.headers),
+        await http.post(
+            "/api/chat/send",
+            json={"message": "hi", "session_id": session["id"], "role_id": "a\x00"},
+            headers=alice.headers,
+        ),
+        await http.patch("/api/admin/roles/a%00", json={"name": "x"}, headers=(await make_admin(stack, http)).headers),
+    ]
+    assert [(a.status_code, error_of(a)["code"]) for a in answers] == [(404, "RoleNotFound")] * len(answers)
+    listed = (await http.get("/api/sessions", headers=alice.headers)).json()["sessions"]
+    assert [s["id"] for s in listed] == [session["id"]]
+    history = (await http.get("/api/chat/history", params={"session_id": session["id"]}, headers=alice.headers)).json()
+    assert history["messages"] == []
