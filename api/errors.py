@@ -225,7 +225,9 @@ def _validation_detail(exc: ValidationException) -> tuple[str | None, str]:
         if isinstance(item, dict):
             key = item.get("key")
             message = str(item.get("message") or exc.detail)
-            if not key and "at `$." in message:
+            if "unknown field `" in message and "at `$." not in message:  # the body's own key, not `data`
+                key = message.split("unknown field `", 1)[1].split("`", 1)[0]
+            elif not key and "at `$." in message:
                 key = message.rsplit("at `$.", 1)[1].rstrip("`").split("[", 1)[0].split(".", 1)[0]
             return (str(key) if key else None), message
     return None, str(exc.detail or "Invalid request")

@@ -1,7 +1,10 @@
 """The wire schema: request and response Structs, field names exactly as the seed (section 4) has them.
 
 Types check shape at the edge (a wrong type is a 400); rules about values (lengths, formats,
-availability) are checked by the handlers and answered with 422 or 409 and a stable code.
+availability) are checked by the handlers and answered with 422 or 409 and a stable code. A
+request body that names a field its door does not take (a misspelling, a field of the response
+such as a session's `is_active`) is a 400 too, nothing changed: ignored, a PATCH answered 200
+having done nothing and a POST did less than asked.
 """
 
 from __future__ import annotations
@@ -115,7 +118,7 @@ class ModelsResponse(Struct):
     models: list[ModelOut]
 
 
-class RoleCreate(Struct):
+class RoleCreate(Struct, forbid_unknown_fields=True):
     name: str
     system_prompt: str
     id: str | None = None
@@ -124,7 +127,7 @@ class RoleCreate(Struct):
     translations: dict[str, RoleTexts] | None = None
 
 
-class RoleUpdate(Struct):
+class RoleUpdate(Struct, forbid_unknown_fields=True):
     name: str | UnsetType = UNSET
     system_prompt: str | UnsetType = UNSET
     id: str | UnsetType = UNSET
@@ -161,13 +164,13 @@ class SessionsResponse(Struct):
     next_cursor: str | None = None
 
 
-class SessionCreate(Struct):
+class SessionCreate(Struct, forbid_unknown_fields=True):
     title: str | None = None
     role_id: str | None = None
     id: str | None = None  # the client's UUID for the session: sending it again returns the session it made
 
 
-class SessionUpdate(Struct):
+class SessionUpdate(Struct, forbid_unknown_fields=True):
     title: str | UnsetType | None = UNSET
     role_id: str | UnsetType = UNSET
 
@@ -175,7 +178,7 @@ class SessionUpdate(Struct):
 # --- chat -------------------------------------------------------------------------------------
 
 
-class SendRequest(Struct):
+class SendRequest(Struct, forbid_unknown_fields=True):
     message: str
     session_id: str
     role_id: str | None = None  # the seed requires it; omitted means the session's role
@@ -251,7 +254,7 @@ class SearchResponse(Struct):
     next_cursor: str | None = None
 
 
-class StopRequest(Struct):
+class StopRequest(Struct, forbid_unknown_fields=True):
     session_id: str | None = None
     message_id: str | None = None
 
@@ -280,7 +283,7 @@ class ProfileResponse(Struct):
     profile: ProfileOut
 
 
-class ProfileUpdate(Struct):
+class ProfileUpdate(Struct, forbid_unknown_fields=True):
     username: str | UnsetType = UNSET
     avatar_url: str | UnsetType | None = UNSET
 

@@ -199,3 +199,43 @@ async def test_the_sessions_list_pages_by_cursor_past_chats_made_and_deleted_mea
     assert [s["title"] for s in by_page["sessions"]] == ["chat 3", "chat 2", "chat 1"]
     bad = await http.get("/api/sessions", params={"cursor": "bm9wZQ"}, headers=bob.headers)
     assert (bad.status_code, error_of(bad)["code"]) == (422, "InvalidCursor")
+
+
+async def test_a_body_naming_a_field_its_door_does_not_take_is_refused_and_changes_nothing(
+    http: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    """A misspelt or unsupported field (`titel`, a session's `is_active`, a question's `role`) was
+    ignored: a PATCH answered 200 having changed nothing, a POST made a session without its title
+    and a question went to the session's persona; the client believed it done. Each is now 400
+    ValidationError naming the field (`field`: it), as the share and admin doors already refused one
+    (their `field` said `data`), and nothing changes."""
+    session = await new_session(http, alice, title="kept")
+    role = (
+        await http.post("/api/roles", json={"name": "Poet", "system_prompt": "Rhyme."}, headers=alice.headers)
+    ).json()["role"]
+    sid = session["id"]
+    refused = [
+        ("PATCH", f"/api/sessions/{sid}", {"titel": "renamed"}, "titel"),
+        ("PATCH", f"/api/sessions/{sid}", {"title": "renamed", "is_active": False}, "is_active"),
+        ("POST", "/api/sessions", {"titel": "new"}, "titel"),
+        ("POST", "/api/chat/send", {"message": "hi", "session_id": sid, "role": "poet"}, "role"),
+        ("POST", "/api/chat/stop", {"session_id": sid, "all": True}, "all"),
+        ("PATCH", f"/api/roles/{role['id']}", {"name": "Bard", "prompt": "Sing."}, "prompt"),
+        ("POST", "/api/roles", {"name": "Bard", "system_prompt": "Sing.", "slug": "bard"}, "slug"),
+        ("PATCH", "/api/profile", {"user_name": "renamed"}, "user_name"),
+    ]
+    for method, url, body, field in refused:
+        answer = await http.request(method, url, json=body, headers=alice.headers)
+        assert answer.status_code == 400, (url, body, answer.text)
+        error = error_of(answer)
+        assert error["code"] == "ValidationError", (url, body)
+        assert f"unknown field `{field}`" in error["message"], (url, body)
+        assert error["field"] == field, (url, body)
+    sessions = (await http.get("/api/sessions", headers=alice.headers)).json()["sessions"]
+    assert [(s["id"], s["title"], s["is_active"]) for s in sessions] == [(sid, "kept", True)]
+    history = (await http.get("/api/chat/history", params={"session_id": sid}, headers=alice.headers)).json()
+    assert history["messages"] == []
+    roles = (await http.get("/api/roles", headers=alice.headers)).json()["roles"]
+    assert [r["name"] for r in roles if r["is_custom"]] == ["Poet"]
+    profile = (await http.get("/api/profile", headers=alice.headers)).json()["profile"]
+    assert profile["username"] == alice.username
