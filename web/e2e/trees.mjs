@@ -361,6 +361,41 @@ await journey(async ({ newPage }) => {
     return { shown, reloaded, sent }
   })
 
+  // The owner's other browser (another device) follows what is deleted here, with no reload:
+  // Realtime hears no filtered DELETE, so the database broadcasts deletes on private channels.
+  await step("a turn and a chat deleted here leave the owner's other browser at once", async () => {
+    await page.locator(tid('new-chat')).first().click()
+    for (const text of ['另一问：断桥', '再一问：雷峰塔']) await ask(page, text)
+    const chatId = new URL(page.url()).searchParams.get('s')
+    const other = await newPage('owner-other-browser')
+    await login(other, { email: result.user.email, password: PASSWORD })
+    await other.goto(`${WEB_URL}/?s=${chatId}`)
+    const questions = other.locator(tid('question'))
+    await questions.nth(1).waitFor({ timeout: STEP_MS })
+    const listed = other.locator(`[data-session-id="${chatId}"]`)
+    await listed.first().waitFor({ timeout: STEP_MS })
+    await page.locator(tid('turn')).nth(0).locator(tid('delete-turn')).click()
+    await page.click('.el-message-box__btns .el-button--primary')
+    const deadline = Date.now() + STEP_MS
+    while ((await questions.count()) !== 1 && Date.now() < deadline) await pause(50)
+    const turnLeft = (await questions.allTextContents()).map((q) => q.trim())
+    // The chat deleted as another device deletes it: its REST DELETE, with this page's token.
+    const deleted = await page.evaluate(async (id) => {
+      const config = window.__CHATGALAXY_CONFIG__
+      const stored = JSON.parse(localStorage.getItem('chatgalaxy-auth') ?? 'null') // lib/supabase.ts storageKey
+      const answer = await fetch(`${config.supabaseUrl}/rest/v1/chat_sessions?id=eq.${id}`, {
+        method: 'DELETE',
+        headers: { apikey: config.supabaseAnonKey, Authorization: `Bearer ${stored.access_token}` },
+      })
+      return answer.status
+    }, chatId)
+    await other.locator(tid('chat-not-found')).waitFor({ timeout: STEP_MS })
+    const stillListed = await listed.count()
+    await shot(other, '12b-deleted-elsewhere')
+    await other.context().close()
+    return { turnLeft, deleted, stillListed }
+  })
+
   await step('a search hit on a branch not shown opens that branch, at the message', async () => {
     // '推荐三个景点' was edited into '推荐三家餐厅' (the branch shown since): its hit opens the chat on it.
     await page.goto(`${WEB_URL}/history`)

@@ -11,14 +11,18 @@
  * row (postgres_changes, a re-read on `done`, a slow poll while anything is in flight) is the truth
  * that settles the text. A session is a tree (lib/tree.ts): the page shows the path to
  * `current_leaf_id`. Opening a session mid-answer starts from the stored text and continues from
- * the broadcasts (resume, lib/stream.ts).
+ * the broadcasts (resume, lib/stream.ts). Deletes made elsewhere arrive as the database's private
+ * broadcasts (a filtered subscription hears no DELETE): rows on the conversation's channel, chats,
+ * renames, pins and archives on the user's `user:<id>` (userChannel.ts).
  */
 import { defineStore } from 'pinia'
+import { supabase } from '@/lib/supabase'
 import type { ChatSession } from '@/lib/types'
 import { chatState } from './chat/state'
 import { sessionList } from './chat/sessions'
 import { conversationRows } from './chat/messages'
 import { sessionChannel } from './chat/channel'
+import { userChannel } from './chat/userChannel'
 import { asking } from './chat/questions'
 import { turnActions } from './chat/turns'
 import { modelOptions } from './chat/options'
@@ -31,6 +35,7 @@ export const useChat = defineStore('chat', () => {
   const ask = asking(state, list, rows, channel, open)
   const actions = turnActions(state, list, rows, channel, ask)
   const options = modelOptions(state, list)
+  const listChannel = userChannel(state, list, gone)
   const { currentId, notFound, messagesError, messagesLoading } = state
 
   /**
@@ -80,6 +85,22 @@ export const useChat = defineStore('chat', () => {
     }
   }
 
+  /** The list, first page or `more`; while it is shown its chats deleted, renamed, pinned or
+   * archived in another tab or on another device follow on the user's channel (chat/userChannel.ts). */
+  async function loadSessions(more = false): Promise<void> {
+    const { data } = await supabase().auth.getSession()
+    void listChannel.follow(data.session?.user.id ?? null).catch(() => undefined)
+    await list.loadSessions(more)
+  }
+
+  /** The open chat was deleted elsewhere: it reads as missing, as a deleted chat opened does. */
+  function gone(id: string): void {
+    if (currentId.value !== id) return
+    void channel.leave()
+    state.clearConversation()
+    notFound.value = true
+  }
+
   async function deleteSession(id: string): Promise<void> {
     await list.remove(id)
     if (currentId.value === id) await open(null)
@@ -88,6 +109,7 @@ export const useChat = defineStore('chat', () => {
   /** Forget everything (sign-out, account deletion). */
   async function reset(): Promise<void> {
     await channel.leave()
+    await listChannel.leave()
     state.sessions.value = []
     currentId.value = null
     state.clearConversation()
@@ -99,7 +121,7 @@ export const useChat = defineStore('chat', () => {
     currentId, current: state.current, messages: state.messages, messagesLoading, messagesError, notFound,
     sending: state.sending, channelState: state.channelState, turns: state.turns, inFlight: state.inFlight,
     models: state.models, draftModel: state.draftModel, draftThinking: state.draftThinking, branching: state.branching,
-    loadSessions: list.loadSessions, open, reload, send: ask.send, setRole: list.setRole, stop: actions.stop,
+    loadSessions, open, reload, send: ask.send, setRole: list.setRole, stop: actions.stop,
     regenerate: actions.regenerate, deleteSession, reset, loadModels: options.loadModels, setOptions: options.setOptions,
     edit: actions.edit, flip: actions.flip, branch: actions.branch, removeTurn: actions.remove, setPinned: list.setPinned, rename: list.rename,
   }

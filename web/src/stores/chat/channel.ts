@@ -1,7 +1,9 @@
 /**
  * The open session's private Realtime channel `chat:<session id>`: the worker's ordered `chunk`,
  * `reasoning` and `done` broadcasts feed the answer streams (resume, lib/stream.ts), and
- * postgres_changes on the session's messages and on the session row keep the page in step.
+ * postgres_changes on the session's messages and on the session row keep the page in step, with
+ * the database's `deleted` broadcast for rows deleted elsewhere (a filtered subscription hears no
+ * DELETE).
  *
  * The join carries the user's JWT (Realtime checks RLS on realtime.messages with it). Realtime
  * answers the join before it stores its postgres_changes bindings, then says so in a `system`
@@ -53,6 +55,12 @@ export function sessionChannel(state: ChatState, list: SessionList, rows: Conver
         const event = payload as DoneEvent
         if (rows.streamFor(event.message_id, event.reply_to).done(event)) triggerRef(streams)
         void rows.fetchAnswers([event.reply_to])
+      })
+      // Rows deleted in another tab or on another device: Realtime cannot filter a DELETE by
+      // session_id (the table is not REPLICA IDENTITY FULL), so the database broadcasts their ids.
+      .on('broadcast', { event: 'deleted' }, ({ payload }) => {
+        if (state.currentId.value !== id) return
+        for (const gone of (payload as { ids?: string[] }).ids ?? []) rows.drop(gone)
       })
       .on(
         'postgres_changes',
