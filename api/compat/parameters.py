@@ -101,6 +101,11 @@ def _thinking(body: dict[str, Any]) -> dict[str, Any]:
         raise bad_request("enable_thinking must be true or false.", "enable_thinking", "invalid_value")
     if thinking is not None:
         found["thinking"] = thinking
+    if thinking is False and body.get("thinking_budget") == 0 and not isinstance(body["thinking_budget"], bool):
+        # LobeChat's Qwen provider sends a budget of 0 beside thinking off (no budget for no
+        # thinking): it asks nothing, so nothing is kept (a budget is from 1 when thinking)
+        found.pop("thinking_budget", None)
+        return found
     budget = _number(body, "thinking_budget", 1, MAX_THINKING_BUDGET, integer=True)
     if budget is not None:
         found["thinking_budget"] = budget

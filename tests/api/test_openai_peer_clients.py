@@ -1,0 +1,52 @@
+"""What the chat clients our users bring send to an OpenAI-compatible Qwen endpoint is answered, or
+refused saying what cannot be done: a key that asks for what is done here anyway is taken, one that
+asks for what cannot be done is `unsupported_parameter`. Read from the clients' own code:
+
+- LobeChat's Qwen provider (lobehub/lobe-chat src/libs/model-runtime/qwen/index.ts, now
+  packages/model-runtime/src/providers/qwen/index.ts): `enable_thinking: false` with
+  `thinking_budget: 0` when the user switches reasoning off (`budget_tokens === 0 ? 0`), and
+  `search_options.search_strategy` from QWEN_SEARCH_STRATEGY, "standard or pro".
+- DashScope's compatible-mode examples, copied into many scripts: `search_options` with
+  `forced_search: true, search_strategy: "pro"` (pro and standard are the names DashScope's search
+  strategies had before turbo and max).
+- DashScope's native keys, which scripts moved from dashscope.Generation.call keep sending:
+  `result_format: "message"`, `incremental_output: true`, `vl_high_resolution_images`.
+- The Node SDK has no `extra_body`: a Python example's `extra_body={...}` copied into it is sent as a
+  key of that name (DashScope's web-search page: with the Node SDK those keys go at the top level).
+
+Seen through the official `openai` SDK; what the model was sent is read from the fake."""
+
+from __future__ import annotations
+
+import openai
+import pytest
+
+from fakescope.server import FakeScope
+from tests.api.test_openai_context import parameters_of, refusal_of, unique
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+async def test_lobechats_reasoning_switched_off_is_answered_without_thinking(
+    sdk: openai.AsyncOpenAI, fake: FakeScope
+) -> None:
+    """LobeChat sends `thinking_budget: 0` beside `enable_thinking: false` when reasoning is off: no
+    budget for no thinking, which asks nothing more. It was refused 400 invalid_value (a budget from
+    1), so a LobeChat user who switched thinking off could not ask anything."""
+    question = unique("No thinking, please")
+    done = await sdk.chat.completions.create(
+        model="qwen-plus",
+        messages=[{"role": "user", "content": question}],
+        extra_body={"enable_thinking": False, "thinking_budget": 0},
+    )
+    assert done.choices[0].message.content
+    sent = await parameters_of(fake, question)
+    assert sent["enable_thinking"] is False
+    assert "thinking_budget" not in sent
+
+
+async def test_a_budget_of_nothing_for_thinking_is_still_refused(sdk: openai.AsyncOpenAI) -> None:
+    for extra in ({"enable_thinking": True, "thinking_budget": 0}, {"thinking_budget": 0}):
+        body = {"model": "qwen-plus", "messages": [{"role": "user", "content": "hi"}], **extra}
+        error = await refusal_of(sdk, body)
+        assert (error["param"], error["code"]) == ("thinking_budget", "invalid_value"), extra
