@@ -191,6 +191,10 @@ JSON_NOT_ASKED = "'messages' must contain the word 'json' in some form, to use '
 
 
 _SEARCH_STRATEGIES = ("turbo", "max", "standard")  # as question_parameters_valid takes them
+# DashScope's deeper search by the name it had before `max` (its strategies were standard and pro,
+# now turbo and max): LobeChat's Qwen provider sends it (QWEN_SEARCH_STRATEGY, "standard or pro"),
+# and so do DashScope's compatible-mode examples copied into scripts. Asked, and kept, as `max`.
+_STRATEGY_NAMES = {"pro": "max"}
 
 
 def parse_search(body: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
@@ -214,13 +218,15 @@ def parse_search(body: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
     found: dict[str, Any] = {}
     for name, value in options.items():
         if name == "search_strategy":
-            if value not in _SEARCH_STRATEGIES:
+            strategy = _STRATEGY_NAMES.get(value, value) if isinstance(value, str) else value
+            if strategy not in _SEARCH_STRATEGIES:
                 raise bad_request(
-                    f"search_options.search_strategy must be one of {', '.join(_SEARCH_STRATEGIES)}.",
+                    f"search_options.search_strategy must be one of {', '.join(_SEARCH_STRATEGIES)} or pro"
+                    " (DashScope's agent strategies are not offered here).",
                     "search_options",
                     "invalid_value",
                 )
-            found["search_strategy"] = value
+            found["search_strategy"] = strategy
         elif name == "forced_search":
             if not isinstance(value, bool):
                 raise bad_request(

@@ -50,3 +50,20 @@ async def test_a_budget_of_nothing_for_thinking_is_still_refused(sdk: openai.Asy
         body = {"model": "qwen-plus", "messages": [{"role": "user", "content": "hi"}], **extra}
         error = await refusal_of(sdk, body)
         assert (error["param"], error["code"]) == ("thinking_budget", "invalid_value"), extra
+
+
+@pytest.mark.parametrize(("asked", "sent"), [("pro", "max"), ("standard", "standard"), ("max", "max")])
+async def test_dashscopes_search_strategy_pro_is_searched_as_max(
+    sdk: openai.AsyncOpenAI, fake: FakeScope, asked: str, sent: str
+) -> None:
+    """`search_strategy: "pro"` (LobeChat's QWEN_SEARCH_STRATEGY, DashScope's compatible-mode
+    examples) is the deeper search DashScope now calls `max`, and is asked as that; it was refused
+    400 invalid_value, so those clients' searches failed."""
+    question = unique("Search hard")
+    await sdk.chat.completions.create(
+        model="qwen-plus",
+        messages=[{"role": "user", "content": question}],
+        extra_body={"enable_search": True, "search_options": {"forced_search": True, "search_strategy": asked}},
+    )
+    options = (await parameters_of(fake, question))["search_options"]
+    assert (options["search_strategy"], options["forced_search"]) == (sent, True)
