@@ -197,6 +197,9 @@ _SEARCH_STRATEGIES = ("turbo", "max", "standard")  # as question_parameters_vali
 _STRATEGY_NAMES = {"pro": "max"}
 
 
+CITATION_FORMAT = "[<number>]"  # DashScope's default, the one every search here asks for
+
+
 def parse_search(body: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
     """Whether to search the web, and how: DashScope's `enable_search` with `search_options`, or
     OpenAI's `web_search_options` (an object, even empty, asks for a search; its location and
@@ -233,7 +236,9 @@ def parse_search(body: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
                     "search_options.forced_search must be true or false.", "search_options", "invalid_value"
                 )
             found["forced_search"] = value
-        elif name in ("enable_source", "enable_citation") and value is True:
+        elif (name in ("enable_source", "enable_citation") and value is True) or (
+            name == "citation_format" and value == CITATION_FORMAT
+        ):
             continue  # what every search here does: sources kept, cited as [n]
         else:
             raise _unsupported("search_options", f"{name} cannot be set here.")
@@ -274,6 +279,19 @@ _TAKEN: dict[str, tuple[type, str]] = {
 }
 
 
+# DashScope's native keys, which scripts moved over from dashscope.Generation.call keep sending: the
+# value that asks for what is done here anyway is taken, another refused as unsupported (they were
+# unknown_parameter until 12-05, as if DashScope did not document them).
+_DASHSCOPE_AS_DONE: dict[str, tuple[Any, str]] = {
+    # every answer is OpenAI's chat message, never DashScope's bare text
+    "result_format": ("message", "answers come as chat messages (result_format message) only."),
+    # every stream chunk carries the new words only, as OpenAI's do
+    "incremental_output": (True, "stream chunks carry the new words only (incremental_output true)."),
+    # images are read at DashScope's default resolution, and counted and charged at it
+    "vl_high_resolution_images": (False, "images are read at the default resolution only."),
+}
+
+
 def check_keys(body: dict[str, Any]) -> None:
     """Refuse a key no API documents for this call (`unknown_parameter`), and one of OpenAI's that
     change nothing here when its value has the wrong type (`invalid_type`), as OpenAI does."""
@@ -286,6 +304,11 @@ def check_keys(body: dict[str, Any]) -> None:
             continue
         if name == "moderation":
             raise _unsupported(name, "no moderation model is run on requests here.")
+        if name in _DASHSCOPE_AS_DONE:
+            done, why = _DASHSCOPE_AS_DONE[name]
+            if value != done or type(value) is not type(done):
+                raise _unsupported(name, why)
+            continue
         taken = _TAKEN.get(name)
         if taken is None:
             raise bad_request(f"Unknown parameter: '{name}'.", name, "unknown_parameter")

@@ -18,10 +18,15 @@ Seen through the official `openai` SDK; what the model was sent is read from the
 
 from __future__ import annotations
 
+from typing import Any
+
+import asyncpg
 import openai
 import pytest
 
 from fakescope.server import FakeScope
+from tests.api.conftest import ApiUser
+from tests.api.test_openai_compat import QUESTIONS
 from tests.api.test_openai_context import parameters_of, refusal_of, unique
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -67,3 +72,50 @@ async def test_dashscopes_search_strategy_pro_is_searched_as_max(
     )
     options = (await parameters_of(fake, question))["search_options"]
     assert (options["search_strategy"], options["forced_search"]) == (sent, True)
+
+
+async def test_dashscopes_keys_that_ask_for_what_is_done_here_are_taken(
+    sdk: openai.AsyncOpenAI, fake: FakeScope
+) -> None:
+    """A message-shaped result, incremental stream chunks, images at the standard resolution and
+    citations as [n] are what every answer here is: they were refused 400 unknown_parameter."""
+    question = unique("Native habits")
+    stream = await sdk.chat.completions.create(
+        model="qwen-plus",
+        messages=[{"role": "user", "content": question}],
+        stream=True,
+        extra_body={
+            "result_format": "message",
+            "incremental_output": True,
+            "vl_high_resolution_images": False,
+            "enable_search": True,
+            "search_options": {"citation_format": "[<number>]", "enable_source": True},
+        },
+    )
+    text = "".join([chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices])
+    assert text
+    sent = await parameters_of(fake, question)
+    assert sent["search_options"]["citation_format"] == "[<number>]"
+    assert "vl_high_resolution_images" not in sent
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"result_format": "text"},
+        {"incremental_output": False},
+        {"vl_high_resolution_images": True},
+        {"enable_search": True, "search_options": {"citation_format": "[ref_<number>]"}},
+    ],
+)
+async def test_dashscopes_keys_that_ask_for_what_is_not_done_here_are_refused_as_unsupported(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser, extra: dict[str, Any]
+) -> None:
+    """DashScope's own keys asking for something else (a text-shaped result, cumulative stream chunks,
+    high-resolution images, another citation format) are `unsupported_parameter`, the key named:
+    they were `unknown_parameter`, as if DashScope did not document them."""
+    body = {"model": "qwen-plus", "messages": [{"role": "user", "content": "hi"}], **extra}
+    error = await refusal_of(sdk, body)
+    name = next(iter(extra)) if "search_options" not in extra else "search_options"
+    assert (error["type"], error["param"], error["code"]) == ("invalid_request_error", name, "unsupported_parameter")
+    assert await pg.fetchval(QUESTIONS, alice.id) == 0

@@ -23,7 +23,7 @@ HELLO: list[openai.types.chat.ChatCompletionMessageParam] = [{"role": "user", "c
     "case",
     [
         ({"max_token": 10}, "max_token"),  # a typo of max_tokens: the limit it meant was not applied
-        ({"vl_high_resolution_images": True}, "vl_high_resolution_images"),  # DashScope's, not honoured here
+        ({"enable_thinkng": True}, "enable_thinkng"),  # a typo of DashScope's enable_thinking
         ({"temprature": 0.1}, "temprature"),
     ],
 )
