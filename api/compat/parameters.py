@@ -292,6 +292,29 @@ _DASHSCOPE_AS_DONE: dict[str, tuple[Any, str]] = {
 }
 
 
+def unwrap_extra_body(body: dict[str, Any]) -> dict[str, Any]:
+    """The body with a key `extra_body` read as its keys: the Node SDK has no extra_body, so a Python
+    example's `extra_body={...}` copied into it is sent as a key of that name (DashScope's web-search
+    page: with the Node SDK those keys go at the top level); the Python SDK merges them so. A key
+    said both there and at the top level with another value is refused: which was meant is unknown."""
+    inner = body.get("extra_body")
+    if inner is None:
+        return body
+    if not isinstance(inner, dict):
+        raise bad_request(
+            "extra_body must be an object (its keys are read as the request's).", "extra_body", "invalid_value"
+        )
+    merged = {name: value for name, value in body.items() if name != "extra_body"}
+    for name, value in inner.items():
+        if name in merged and merged[name] is not None and value is not None and merged[name] != value:
+            raise bad_request(
+                f"{name} is sent both in extra_body and beside it, with another value.", name, "invalid_value"
+            )
+        if value is not None or name not in merged:
+            merged[name] = value
+    return merged
+
+
 def check_keys(body: dict[str, Any]) -> None:
     """Refuse a key no API documents for this call (`unknown_parameter`), and one of OpenAI's that
     change nothing here when its value has the wrong type (`invalid_type`), as OpenAI does."""

@@ -119,3 +119,34 @@ async def test_dashscopes_keys_that_ask_for_what_is_not_done_here_are_refused_as
     name = next(iter(extra)) if "search_options" not in extra else "search_options"
     assert (error["type"], error["param"], error["code"]) == ("invalid_request_error", name, "unsupported_parameter")
     assert await pg.fetchval(QUESTIONS, alice.id) == 0
+
+
+async def test_an_extra_body_sent_as_a_key_is_read_as_its_keys(sdk: openai.AsyncOpenAI, fake: FakeScope) -> None:
+    """A Python example's `extra_body` copied into the Node SDK reaches the API as a key of that name:
+    its keys are what the client asked (the Python SDK merges them so), and are read as if sent at
+    the top level. It was refused 400 unknown_parameter."""
+    question = unique("Think it over")
+    await sdk.chat.completions.create(
+        model="qwen-plus",
+        messages=[{"role": "user", "content": question}],
+        extra_body={"extra_body": {"enable_thinking": True, "thinking_budget": 300}},
+    )
+    sent = await parameters_of(fake, question)
+    assert (sent["enable_thinking"], sent["thinking_budget"]) == (True, 300)
+
+
+@pytest.mark.parametrize(
+    ("extra", "code"),
+    [
+        ({"extra_body": {"enable_thinking": True}, "enable_thinking": False}, "invalid_value"),  # said twice, apart
+        ({"extra_body": ["enable_thinking"]}, "invalid_value"),
+        ({"extra_body": {"max_token": 10}}, "unknown_parameter"),
+    ],
+)
+async def test_an_extra_body_that_cannot_be_read_is_refused(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser, extra: dict[str, Any], code: str
+) -> None:
+    body = {"model": "qwen-plus", "messages": [{"role": "user", "content": "hi"}], **extra}
+    error = await refusal_of(sdk, body)
+    assert error["code"] == code
+    assert await pg.fetchval(QUESTIONS, alice.id) == 0
