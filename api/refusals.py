@@ -44,6 +44,7 @@ REFUSAL_CODES = frozenset(
         "RoleNotFound",
         "InvalidCursor",
         "MaxTokensTooLarge",
+        "ThinkingBudgetTooLarge",
     }
 )
 
@@ -97,6 +98,8 @@ def refusal_error(code: str, message: str | None, details: Any) -> ApiError | No
         return RoleNotFound(message or None, field="role_id")
     if code == "MaxTokensTooLarge":  # a question's max_tokens past its model's own (question_contexts_admit)
         return BadRequest(message or None, field="max_tokens", code="MaxTokensTooLarge")
+    if code == "ThinkingBudgetTooLarge":  # a question's budget past its model's longest thought (the same)
+        return BadRequest(message or None, field="thinking_budget", code="ThinkingBudgetTooLarge")
     if code == "InvalidCursor":  # a search's cursor it did not give (search_message_hits)
         return Unprocessable(message or None, field="cursor", code="InvalidCursor")
     return BadRequest(message or None)

@@ -106,6 +106,8 @@ def translate(exc: Exception) -> OpenAIError:
         return OpenAIError(404, exc.message, "invalid_request_error", exc.code, exc.field)
     if isinstance(exc, BadRequest) and exc.code == "MaxTokensTooLarge":
         return too_many_tokens(exc.message)
+    if isinstance(exc, BadRequest) and exc.code == "ThinkingBudgetTooLarge":
+        return bad_request(exc.message, "thinking_budget", "invalid_value")
     if isinstance(exc, BadRequest):
         return bad_request(exc.message, exc.field)
     if isinstance(exc, UpstreamUnavailable):

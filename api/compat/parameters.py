@@ -15,7 +15,7 @@ MAX_SEED = 2**31 - 1
 
 # DashScope refuses a thinking_budget of 0 or less or past the model's longest chain of thought; the
 # longest any offered model is known to take (public.models.max_reasoning, as question_parameters_valid
-# checks it); the worker cuts a budget to the chosen model's own.
+# checks it); admission refuses one past the answering model's own (ThinkingBudgetTooLarge).
 MAX_THINKING_BUDGET = 38_912
 
 

@@ -11,7 +11,14 @@ from litestar.response import Stream
 from litestar.serialization import decode_json
 
 from api.compat.completions import Listening, Relay
-from api.compat.errors import OpenAIError, model_not_found, to_openai_response, too_many_tokens, translate
+from api.compat.errors import (
+    OpenAIError,
+    bad_request,
+    model_not_found,
+    to_openai_response,
+    too_many_tokens,
+    translate,
+)
 from api.compat.keys import key_caller
 from api.compat.request import off_loop, read_request
 from api.compat.turns import SESSION_HEADER, idempotency_key, likely_session, open_turn
@@ -147,11 +154,14 @@ async def chat_completions(request: Request[Any, Any, Any]) -> Any:
             key=key,
             web_search=ask.web_search,
             default_model=settings.llm.default_model,
+            vision_model=settings.llm.vision_model,
         )
     except BaseException as exc:
         await listening.abandon()
         if isinstance(exc, BadRequest) and exc.code == "MaxTokensTooLarge":
             raise too_many_tokens(exc.message, ask.tokens_param) from exc
+        if isinstance(exc, BadRequest) and exc.code == "ThinkingBudgetTooLarge":
+            raise bad_request(exc.message, "thinking_budget", "invalid_value") from exc
         raise
     metrics.messages_sent.labels("openai").inc()
     relay = Relay(

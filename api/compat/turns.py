@@ -174,6 +174,7 @@ async def open_turn(
     key: str | None = None,
     web_search: bool = False,
     default_model: str | None = None,
+    vision_model: str | None = None,
 ) -> str:
     """Check, find or open the session and insert the question, committed, in one round trip;
     the question's id (chosen here; with an idempotency `key`, the one that key stands for, and a
@@ -182,7 +183,8 @@ async def open_turn(
     session's stored conversation. `parameters`: the request's sampling parameters. `files` are
     stored (in `storage`, as the user) and attached to the question, and removed if it is not stored.
     `web_search`: the question's switch (the plan decides at admission). `default_model`: the model
-    that answers a question naming none (LLM_MODEL), told to admission for the token-limit check."""
+    that answers a question naming none (LLM_MODEL), and `vision_model` the one that answers images on a
+    model without vision (LLM_VISION_MODEL), told to admission for the token-limit and budget checks."""
     if named_session is not None and not rules.is_uuid(named_session):
         raise session_not_found()
     if role_slug is not None and (not role_slug or (len(role_slug) > 64 and not rules.is_uuid(role_slug))):
@@ -234,10 +236,10 @@ async def open_turn(
                     )
                 extra = (None if context is None else list(context), parameters or {}, attachments)
                 args = [*map(_value, values), *map(_json, extra), _value(web_search)]
-                told = (
-                    f"select set_config('chatgalaxy.default_model', {literal(default_model)}, true); "
-                    if default_model
-                    else ""
+                told = "".join(
+                    f"select set_config('chatgalaxy.{name}', {literal(value)}, true); "
+                    for name, value in (("default_model", default_model), ("vision_model", vision_model))
+                    if value
                 )
                 await database.run_as(
                     caller.user, f"{told}select public.api_open_turn({', '.join(args)})", untranslated=untranslated
