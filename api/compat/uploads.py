@@ -103,10 +103,31 @@ def _data(url: object, at: int, kinds: Sequence[str], kind: str) -> tuple[str, b
         raise _refused(at, f"the {kind}'s base64 does not decode.", f"invalid_{kind}") from None
 
 
+# OpenAI's `detail: "low"` sees an image at 512 x 512 at most (and bills it so): it is scaled down to
+# that before it is stored, seen and billed. `high` and `auto` see it as it is (the vision model's
+# own resolution). It was ignored until 12-05: a low-detail image was billed at full size.
+LOW_DETAIL = 512
+_DETAILS = (None, "auto", "low", "high")
+
+
+def _low_detail(data: bytes, width: int, height: int, found: str) -> tuple[bytes, int, int]:
+    """The image within LOW_DETAIL x LOW_DETAIL, in its own format (a GIF's first frame)."""
+    if max(width, height) <= LOW_DETAIL:
+        return data, width, height
+    with Pillow.open(io.BytesIO(data)) as image:
+        image.thumbnail((LOW_DETAIL, LOW_DETAIL))
+        out = io.BytesIO()
+        image.save(out, format=found.split("/")[1].upper())
+        return out.getvalue(), image.width, image.height
+
+
 def decode_image(part: dict[str, Any], at: int, number: int) -> RequestFile:
     """An `image_url` part as an image, or the reason it cannot be one."""
     ref = part.get("image_url")
     url = ref.get("url") if isinstance(ref, dict) else ref
+    detail = ref.get("detail") if isinstance(ref, dict) else None
+    if detail not in _DETAILS:
+        raise _refused(at, "image_url.detail must be one of auto, low, high.", "invalid_value")
     _, data = _data(url, at, tuple(FORMATS.values()), "image")
     if len(data) > MAX_IMAGE_BYTES:
         raise _refused(at, f"an image may be at most {MAX_IMAGE_BYTES // (1024 * 1024)} MiB.", "image_too_large")
@@ -119,6 +140,8 @@ def decode_image(part: dict[str, Any], at: int, number: int) -> RequestFile:
         raise _refused(at, "the data is not a PNG, JPEG, WebP or GIF image.", "invalid_image")
     if width * height > MAX_PIXELS:
         raise _refused(at, f"an image may have at most {MAX_PIXELS:,} pixels.", "image_too_large")
+    if detail == "low":
+        data, width, height = _low_detail(data, width, height, found)
     return RequestFile(found, data, f"image-{number}.{EXTENSIONS[found]}", width, height)
 
 
