@@ -186,6 +186,7 @@ const en: typeof zh = {
     featureNotAllowed: 'Your plan does not include this feature (deep thinking, web search or images)',
     visionModelNotAllowed: 'Your plan includes no model that reads images: send the question without them',
     maxTokensTooLarge: 'This API request asks for a longer answer than its model writes: send it again through the API with a lower max_tokens',
+    thinkingBudgetTooLarge: 'This API request gives its model more thinking than it can do: send it again through the API with a lower thinking_budget',
   },
   keys: {
     title: 'API keys', intro: 'Use a key with the OpenAI-compatible API (the official openai SDK works as is) at', name: 'Name', namePlaceholder: 'e.g. my script',

@@ -180,6 +180,7 @@ export default {
     featureNotAllowed: '当前套餐不包含这项功能（深度思考、联网搜索或图片）',
     visionModelNotAllowed: '当前套餐不包含能识别图片的模型，请去掉图片后再发送',
     maxTokensTooLarge: '这个 API 请求要求的回答长度超过了模型能写的上限：请通过 API 调低 max_tokens 后重新发送',
+    thinkingBudgetTooLarge: '这个 API 请求给模型的思考长度超过了它的上限：请通过 API 调低 thinking_budget 后重新发送',
   },
   keys: {
     title: 'API 密钥', intro: '用密钥通过 OpenAI 兼容接口调用（官方 openai SDK 可直接使用），地址：', name: '名称', namePlaceholder: '例如：我的脚本',

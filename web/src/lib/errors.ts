@@ -38,6 +38,7 @@ const REFUSALS: Record<string, string> = {
   VisionModelNotAllowed: 'usage.visionModelNotAllowed',
   // an edit or a branch of a /v1 request whose max_tokens its model no longer writes (its limit lowered since)
   MaxTokensTooLarge: 'usage.maxTokensTooLarge',
+  ThinkingBudgetTooLarge: 'usage.thinkingBudgetTooLarge', // the same, for its thinking_budget
   RateLimited: 'auth.rateLimited',
   TooManyKeys: 'keys.tooMany',
   GuestNotAllowed: 'keys.guestsNone',
