@@ -1,5 +1,11 @@
 // A text field has the focus (so a phone's on-screen keyboard is up).
 const TEXT_FOCUSED = ':is(textarea, input:not([type=checkbox], [type=radio], [type=file])):focus'
+// `focused` has the focus on a touch screen's page at most `height` tall, or (iOS) in a visual
+// viewport shrunk by the keyboard to 480px or less (the root's data-short, lib/visualViewport.ts).
+const typing = (focused, height) => [
+  `@media (max-height: ${height}px) and (pointer: coarse) { :root:has(${focused}) & }`,
+  `:root[data-short]:has(${focused}) &`,
+]
 
 /** @type {import('tailwindcss').Config} */
 export default {
@@ -17,21 +23,22 @@ export default {
     // laptop's primary pointer is its trackpad). The phone's layout (icons alone, a drawer) stays
     // on the width (max-sm:); only the hit areas follow the pointer.
     ({ addVariant }) => addVariant('finger', '@media not all and (min-width: 640px), (any-pointer: coarse)'),
-    // keyboard: a text field has the focus on a page this short, so a phone's on-screen keyboard is
-    // up (index.html's interactive-widget=resizes-content shrinks the page to what it leaves): what
-    // can wait steps aside (the app's header, the tab bar, the persona chips) for the conversation.
-    // Not on a short page alone: a phone sharing its screen with another app is as short, and needs
-    // its navigation. A variant, not a screen: a raw screen would end the max-sm: variants.
+    // keyboard: a text field has the focus on a touch screen's page this short, so a phone's
+    // on-screen keyboard is up (index.html's interactive-widget=resizes-content shrinks the page to
+    // what it leaves): what can wait steps aside (below sm the app's header and the tab bar, the
+    // persona chips) for the conversation. Not on a short page alone: a phone sharing its screen
+    // with another app is as short, and needs its navigation. Not with a mouse (pointer: fine): no
+    // keyboard comes up over a short desktop window, whose persona chips left on a click into the
+    // composer. A variant, not a screen: a raw screen would end the max-sm: variants.
     // iOS Safari shrinks only the visual viewport, never the page: there lib/visualViewport.ts marks
-    // the root data-short when the visual viewport is as short.
-    ({ addVariant }) =>
-      addVariant('keyboard', [
-        `@media (max-height: 480px) { :root:has(${TEXT_FOCUSED}) & }`,
-        `:root[data-short]:has(${TEXT_FOCUSED}) &`,
-      ]),
+    // the root data-short when the visual viewport is as short (a desktop's never is: it shrinks
+    // only when zoomed in, which that leaves alone).
+    ({ addVariant }) => addVariant('keyboard', typing(TEXT_FOCUSED, 480)),
     // short: a phone on its side (640x360 to 844x390; from sm up, so a phone upright with its
     // keyboard up keeps its own layout): the app's header, the chat's header and the composer take
     // a row each, so the conversation keeps at least half of the height. The navigation stays.
+    // Any pointer: a desktop window under 500px is as short, and its conversation gains the same
+    // rows (the compact switches keep their words in their title, the desktop's Enter hint aside).
     ({ addVariant }) => addVariant('short', '@media (min-width: 640px) and (max-height: 500px)'),
   ],
 }

@@ -255,3 +255,18 @@ def test_on_a_phone_on_its_side_the_messages_get_half_the_screen(phone: dict[str
             ), (where, state, layout)
         assert shown["small"] == [], (where, shown["small"])
         assert shown["over"] == [], (where, shown["over"])
+
+
+def test_a_short_desktop_window_keeps_its_header_and_chips_while_typing(phone: dict[str, Any]) -> None:
+    """A 1024x450 window with a mouse (no on-screen keyboard comes): the app's header and the persona
+    chips stay when the composer takes the focus. The keyboard: variant went by the height alone,
+    so a short desktop window lost its persona chips on a click into the composer."""
+    detail = passed(
+        phone, "a desktop window as short (1024x450, a mouse) keeps its header and persona chips while typing"
+    )["detail"]
+    assert detail["before"]["header"] > 0, detail
+    assert detail["before"]["chips"] > 0, detail
+    # The conversation gives only what the composer takes as it grows to two lines on the focus.
+    assert {k: detail["typing"][k] for k in ("header", "chips")} == {
+        k: detail["before"][k] for k in ("header", "chips")
+    }, detail

@@ -551,6 +551,27 @@ await journey(async ({ newPage }) => {
     return found
   })
 
+  await step('a desktop window as short (1024x450, a mouse) keeps its header and persona chips while typing', async () => {
+    // No on-screen keyboard comes with a mouse: a short desktop window's header and chips do not
+    // leave when its composer takes the focus (they did: the keyboard: variant went by the height).
+    const desk = await newPage('short-desktop', { viewport: { width: 1024, height: 450 } })
+    await login(desk, { email: result.user.email, password: PASSWORD })
+    await desk.goto(`${WEB_URL}/?s=${result.sessionId}`)
+    await final(desk.locator(tid('turn')).nth(1))
+    const measure = () =>
+      desk.evaluate(() => ({
+        header: Math.round(document.querySelector('header').getBoundingClientRect().height),
+        chips: Math.round(document.querySelector('[data-testid="role-picker"]')?.getBoundingClientRect().height ?? 0),
+        pane: Math.round(document.querySelector('[data-testid="messages"]').getBoundingClientRect().height),
+      }))
+    const before = await measure()
+    await desk.locator(tid('composer')).focus()
+    const typing = await measure()
+    await shot(desk, '12-short-desktop-typing')
+    await desk.context().close()
+    return { before, typing }
+  })
+
   await step("on a phone on its side (640x360, 740x360, 844x390) the chat's messages get half the screen, composer focused or not (zh, en)", async () => {
     // Held on its side a phone is short: the app's header, the chat's header with the persona chips
     // and the composer must leave the conversation at least half of the height, with the navigation
