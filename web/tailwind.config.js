@@ -1,5 +1,7 @@
 // A text field has the focus (so a phone's on-screen keyboard is up).
 const TEXT_FOCUSED = ':is(textarea, input:not([type=checkbox], [type=radio], [type=file])):focus'
+// The chat's composer has it (ChatComposer.vue).
+const COMPOSER_FOCUSED = 'textarea[data-composer]:focus'
 // `focused` has the focus on a touch screen's page at most `height` tall, or (iOS) in a visual
 // viewport shrunk by the keyboard to 480px or less (the root's data-short, lib/visualViewport.ts).
 const typing = (focused, height) => [
@@ -26,17 +28,28 @@ export default {
     // keyboard: a text field has the focus on a touch screen's page this short, so a phone's
     // on-screen keyboard is up (index.html's interactive-widget=resizes-content shrinks the page to
     // what it leaves): what can wait steps aside (below sm the app's header and the tab bar, the
-    // persona chips) for the conversation. Not on a short page alone: a phone sharing its screen
-    // with another app is as short, and needs its navigation. Not with a mouse (pointer: fine): no
-    // keyboard comes up over a short desktop window, whose persona chips left on a click into the
-    // composer. A variant, not a screen: a raw screen would end the max-sm: variants.
+    // persona chips; from sm, on a phone on its side, the app's and the chat's headers while the
+    // composer has the focus, composing: below) for the conversation. Not on a short page alone: a
+    // phone sharing its screen with another app is as short, and needs its navigation. Not with a
+    // mouse (pointer: fine): no keyboard comes up over a short desktop window, whose persona chips
+    // left on a click into the composer. A variant, not a screen: a raw screen would end the max-sm:
+    // variants.
     // iOS Safari shrinks only the visual viewport, never the page: there lib/visualViewport.ts marks
     // the root data-short when the visual viewport is as short (a desktop's never is: it shrinks
     // only when zoomed in, which that leaves alone).
     ({ addVariant }) => addVariant('keyboard', typing(TEXT_FOCUSED, 480)),
+    // composing: as keyboard:, with the chat's composer the field and the page at most 280px tall:
+    // a phone on its side shows 300-390px of page without its keyboard (which may be put away
+    // with the composer still focused: its navigation then stays) and 150-200px with it. What
+    // steps aside sits above the composer, which keeps its place at the page's bottom: a tap on
+    // send, moving the focus, brings it back without moving the button from under the finger (on
+    // a form, whose button sits under what comes back, the tap landed beside it and was lost).
+    ({ addVariant }) => addVariant('composing', typing(COMPOSER_FOCUSED, 280)),
     // short: a phone on its side (640x360 to 844x390; from sm up, so a phone upright with its
     // keyboard up keeps its own layout): the app's header, the chat's header and the composer take
     // a row each, so the conversation keeps at least half of the height. The navigation stays.
+    // With its keyboard up for the composer (composing:) only the composer stays: of the 160-180px
+    // the keyboard leaves the two headers took 90px, and the composer went under the keyboard.
     // Any pointer: a desktop window under 500px is as short, and its conversation gains the same
     // rows (the compact switches keep their words in their title, the desktop's Enter hint aside).
     ({ addVariant }) => addVariant('short', '@media (min-width: 640px) and (max-height: 500px)'),

@@ -3,8 +3,9 @@ size in both languages, a pending file's × has a finger-sized hit area reaching
 composer's switches keep to one line, the on-screen keyboard leaves the composer and the last answer
 in sight, the chats drawer and a confirmation box handle the focus and Escape as a modal should (and
 keep still where less motion is asked for), an answer's citations are finger-sized, on a phone on its
-side the sign-up form scrolls to its title and the chat's messages keep half of the screen, and on a
-touch tablet every control is a finger's size too.
+side the sign-up form scrolls to its title and the chat's messages keep half of the screen (and half
+of what its keyboard leaves), on a touch tablet every control is a finger's size too, and a short
+desktop window keeps its header and persona chips while typing.
 Screenshots land in tests/e2e/screenshots/phone/."""
 
 from __future__ import annotations
@@ -253,6 +254,33 @@ def test_on_a_phone_on_its_side_the_messages_get_half_the_screen(phone: dict[str
             assert {k: layout[k] for k in ("nav", "composer", "send", "options")} == dict.fromkeys(
                 ("nav", "composer", "send", "options"), True
             ), (where, state, layout)
+        assert shown["small"] == [], (where, shown["small"])
+        assert shown["over"] == [], (where, shown["over"])
+
+
+def test_on_a_phone_on_its_side_with_the_keyboard_up_the_messages_keep_half_of_what_it_leaves(
+    phone: dict[str, Any],
+) -> None:
+    """640x360, 740x360 and 844x390 on a touch screen, the composer focused and the keyboard taking
+    55% of the height (Android's page shrunk to what it leaves, or iOS's visual viewport alone), in
+    Chinese and in English: the app's header and the chat's header step aside, the message area
+    keeps at least half of what the keyboard leaves with the last answer's end in it, the composer and
+    its send button are in sight, no control is under 40px and nothing reaches past the edge. From
+    640px wide the app's header stayed (44px) with the chat's header (45px): of 162px at 360px tall
+    the conversation had none."""
+    found = passed(
+        phone,
+        "on a phone on its side with the keyboard up (Android's page, iOS's visual viewport: 45% of 640x360,"
+        " 740x360, 844x390) the messages keep half of what it leaves, the headers stepping aside (zh, en)",
+    )["detail"]
+    assert len(found) == 12
+    for where, shown in found.items():
+        assert shown["focused"] == "composer", (where, shown)
+        assert shown["header"] == 0, (where, shown)
+        assert shown["pane"] * 2 >= shown["left"], (where, shown)
+        assert shown["endInSight"], (where, shown)
+        assert shown["composer"], (where, shown)
+        assert shown["send"], (where, shown)
         assert shown["small"] == [], (where, shown["small"])
         assert shown["over"] == [], (where, shown["over"])
 

@@ -7,7 +7,8 @@
 // with reduced motion asked for they appear and go without sliding or fading; an answer's [n]
 // citations have finger-sized hit areas that reach no other citation; on a phone on its side the
 // sign-up form scrolls to its title, the header's links keep their words whole and in sight, and
-// the chat's messages keep half of the height, composer focused or not;
+// the chat's messages keep half of the height, composer focused or not, and half of what its
+// keyboard leaves (the headers stepping aside); a short desktop window keeps them while typing;
 // on a touch tablet (820px) every control is a finger's size too, and with a mouse at that width
 // as compact as before; on a 360px phone every view, what opens in it and the signed-out forms fit
 // with every control finger-sized.
@@ -545,6 +546,75 @@ await journey(async ({ newPage }) => {
         const small = await smallControls(side, 'header')
         if (wrapped.length || over.length || small.length) found[`${w}x${h} ${language}`] = { wrapped, over, small }
         await shot(side, `10-side-${w}-${language}`)
+      }
+      await side.context().close()
+    }
+    return found
+  })
+
+  await step("on a phone on its side with the keyboard up (Android's page, iOS's visual viewport: 45% of 640x360, 740x360, 844x390) the messages keep half of what it leaves, the headers stepping aside (zh, en)", async () => {
+    // A landscape keyboard takes over half of the screen. On Android the page shrinks to what it
+    // leaves (interactive-widget=resizes-content); on iOS only the visual viewport does (emulated as
+    // the iOS step above does). The conversation must keep half of it: the app's header and the
+    // chat's header step aside while typing, the composer and its send button stay in sight.
+    const found = {}
+    for (const [w, h] of [[640, 360], [740, 360], [844, 390]]) {
+      const left = Math.round(h * 0.45)
+      const side = await newPage(`typing-${w}`, { viewport: { width: w, height: h }, isMobile: true, hasTouch: true })
+      await login(side, { email: result.user.email, password: PASSWORD })
+      for (const language of ['zh', 'en']) {
+        if (language === 'en') await side.locator(tid('lang-toggle')).click()
+        for (const kind of ['android', 'ios']) {
+          await side.setViewportSize({ width: w, height: h })
+          await side.goto(`${WEB_URL}/?s=${result.sessionId}`)
+          await final(side.locator(tid('turn')).nth(1))
+          await side.locator(tid('composer')).focus()
+          if (kind === 'android') await side.setViewportSize({ width: w, height: left })
+          else
+            await side.evaluate(
+              ([width, height]) => {
+                const vv = window.visualViewport
+                for (const [name, value] of Object.entries({ height, width, offsetTop: 0, pageTop: 0, scale: 1 })) {
+                  Object.defineProperty(vv, name, { configurable: true, get: () => value })
+                }
+                vv.dispatchEvent(new Event('resize'))
+              },
+              [w, left],
+            )
+          await side.waitForFunction(() => {
+            const pane = document.querySelector('[data-testid="messages"]')
+            return pane.scrollHeight - pane.scrollTop - pane.clientHeight < 2
+          }, null, { timeout: STEP_MS })
+          const shown = await side.evaluate((left) => {
+            const rect = (selector) => document.querySelector(selector)?.getBoundingClientRect() ?? null
+            const inside = (r) => r !== null && r.height > 0 && r.top >= -1 && r.bottom <= left + 1
+            const pane = rect('[data-testid="messages"]')
+            // The last turn's end (its answer's sources and actions): what the conversation shows at its end.
+            const turns = document.querySelectorAll('[data-testid="turn"]')
+            const last = turns[turns.length - 1].getBoundingClientRect()
+            return {
+              left,
+              pane: Math.round(pane.height),
+              endInSight: last.bottom > pane.top && last.bottom <= pane.bottom + 1,
+              header: Math.round(rect('header')?.height ?? 0),
+              composer: inside(rect('[data-testid="composer"]')),
+              send: inside(rect('[data-testid="send"]')),
+              focused: document.activeElement?.getAttribute('data-testid') ?? null,
+            }
+          }, left)
+          shown.small = await smallControls(side)
+          shown.over = (await sideways(side)).map((o) => `${o.box} past the edge by ${o.by}`)
+          found[`${w}x${h} ${language} ${kind}`] = shown
+          await shot(side, `12-typing-${w}-${language}-${kind}`)
+          if (kind === 'ios') {
+            await side.evaluate(() => {
+              const vv = window.visualViewport
+              for (const name of ['height', 'width', 'offsetTop', 'pageTop', 'scale']) delete vv[name]
+              vv.dispatchEvent(new Event('resize'))
+            })
+          }
+          await side.evaluate(() => document.activeElement?.blur())
+        }
       }
       await side.context().close()
     }
