@@ -621,6 +621,28 @@ await journey(async ({ newPage }) => {
     return found
   })
 
+  await step('on a phone on its side (844x390) and a small phone (360x640) every view fits the screen, each control finger-sized (zh, en)', async () => {
+    // As the 360x740 step, at the two other sizes a phone shows every view: nothing past the
+    // screen's edge, no control under 40px, in both languages.
+    const found = {}
+    for (const [w, h] of [[844, 390], [360, 640]]) {
+      const small = await newPage(`views-${w}`, { viewport: { width: w, height: h }, isMobile: true, hasTouch: true })
+      await login(small, { email: result.user.email, password: PASSWORD })
+      for (const language of ['zh', 'en']) {
+        if (language === 'en') await small.locator(tid('lang-toggle')).click()
+        for (const [name, path, ready] of VIEWS) {
+          await small.goto(`${WEB_URL}${path()}`)
+          await small.locator(ready).first().waitFor({ timeout: STEP_MS })
+          const seen = [...(await smallControls(small)), ...(await sideways(small)).map((o) => `${o.box} past the edge by ${o.by}`)]
+          if (seen.length) found[`${w}x${h} ${name} (${language})`] = [...new Set(seen)]
+          await shot(small, `13-views-${w}-${name}-${language}`)
+        }
+      }
+      await small.context().close()
+    }
+    return found
+  })
+
   await step('a desktop window as short (1024x450, a mouse) keeps its header and persona chips while typing', async () => {
     // No on-screen keyboard comes with a mouse: a short desktop window's header and chips do not
     // leave when its composer takes the focus (they did: the keyboard: variant went by the height).
