@@ -6,56 +6,11 @@
  * between the first read and then. Realtime says it again whenever it stores the bindings again
  * (its change stream for the project came back), and sends a `system` error while it cannot.
  *
- * The app's own supabase-js client talks to a fake Realtime server (a stubbed WebSocket, protocol
+ * The app's own supabase-js client talks to a fake Realtime server (tests/fakeRealtime.ts, protocol
  * 2.0.0 frames `[join_ref, ref, topic, event, payload]`).
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-
-type Frame = [string | null, string | null, string, string, Record<string, unknown>]
-
-class FakeSocket {
-  static sockets: FakeSocket[] = []
-  static readonly CONNECTING = 0
-  static readonly OPEN = 1
-  static readonly CLOSING = 2
-  static readonly CLOSED = 3
-  readyState = 0
-  binaryType = 'arraybuffer'
-  protocol = ''
-  url: string
-  sent: Frame[] = []
-  onopen: ((event: unknown) => void) | null = null
-  onmessage: ((event: { data: string }) => void) | null = null
-  onclose: ((event: unknown) => void) | null = null
-  onerror: ((event: unknown) => void) | null = null
-
-  constructor(url: string) {
-    this.url = url
-    FakeSocket.sockets.push(this)
-    setTimeout(() => {
-      this.readyState = 1
-      this.onopen?.({})
-    })
-  }
-
-  send(data: string): void {
-    const frame = JSON.parse(data) as Frame
-    this.sent.push(frame)
-    if (frame[3] === 'phx_leave') this.receive([frame[0], frame[1], frame[2], 'phx_reply', { status: 'ok', response: {} }])
-  }
-
-  close(code = 1000): void {
-    this.readyState = 3
-    this.onclose?.({ code, reason: '', wasClean: true })
-  }
-
-  addEventListener(): void {}
-  removeEventListener(): void {}
-
-  receive(frame: Frame): void {
-    this.onmessage?.({ data: JSON.stringify(frame) })
-  }
-}
+import { FakeSocket, until } from './fakeRealtime'
 
 vi.stubGlobal('WebSocket', FakeSocket)
 window.__CHATGALAXY_CONFIG__ = { supabaseUrl: 'http://db.test', supabaseAnonKey: 'anon', apiUrl: 'http://api.test' }
@@ -64,14 +19,6 @@ const { chatState } = await import('@/stores/chat/state')
 const { sessionChannel } = await import('@/stores/chat/channel')
 type SessionList = import('@/stores/chat/sessions').SessionList
 type ConversationRows = import('@/stores/chat/messages').ConversationRows
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (condition()) return
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
 
 /** A conversation's channel on the fake server, joined up to its reply (the test says what comes next). */
 async function opened() {

@@ -5,57 +5,12 @@
  * on the user's `user:<id>` takes chats off the list (and an open one is gone), and `session` {row}
  * brings a rename, pin or archive into the list.
  *
- * The app's own supabase-js client talks to a fake Realtime server (a stubbed WebSocket, protocol
+ * The app's own supabase-js client talks to a fake Realtime server (tests/fakeRealtime.ts, protocol
  * 2.0.0 frames `[join_ref, ref, topic, event, payload]`).
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { FakeSocket, until } from './fakeRealtime'
 import type { ChatMessage, ChatSession } from '@/lib/types'
-
-type Frame = [string | null, string | null, string, string, Record<string, unknown>]
-
-class FakeSocket {
-  static sockets: FakeSocket[] = []
-  static readonly CONNECTING = 0
-  static readonly OPEN = 1
-  static readonly CLOSING = 2
-  static readonly CLOSED = 3
-  readyState = 0
-  binaryType = 'arraybuffer'
-  protocol = ''
-  url: string
-  sent: Frame[] = []
-  onopen: ((event: unknown) => void) | null = null
-  onmessage: ((event: { data: string }) => void) | null = null
-  onclose: ((event: unknown) => void) | null = null
-  onerror: ((event: unknown) => void) | null = null
-
-  constructor(url: string) {
-    this.url = url
-    FakeSocket.sockets.push(this)
-    setTimeout(() => {
-      this.readyState = 1
-      this.onopen?.({})
-    })
-  }
-
-  send(data: string): void {
-    const frame = JSON.parse(data) as Frame
-    this.sent.push(frame)
-    if (frame[3] === 'phx_leave') this.receive([frame[0], frame[1], frame[2], 'phx_reply', { status: 'ok', response: {} }])
-  }
-
-  close(code = 1000): void {
-    this.readyState = 3
-    this.onclose?.({ code, reason: '', wasClean: true })
-  }
-
-  addEventListener(): void {}
-  removeEventListener(): void {}
-
-  receive(frame: Frame): void {
-    this.onmessage?.({ data: JSON.stringify(frame) })
-  }
-}
 
 vi.stubGlobal('WebSocket', FakeSocket)
 window.__CHATGALAXY_CONFIG__ = { supabaseUrl: 'http://db.test', supabaseAnonKey: 'anon', apiUrl: 'http://api.test' }
@@ -65,14 +20,6 @@ const { sessionChannel } = await import('@/stores/chat/channel')
 const { sessionList } = await import('@/stores/chat/sessions')
 const { conversationRows } = await import('@/stores/chat/messages')
 const { userChannel } = await import('@/stores/chat/userChannel')
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (condition()) return
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
 
 /** The join of `topic` on the fake server, answered ok; returns how to broadcast on it. */
 async function joined(topic: string) {
