@@ -9,7 +9,7 @@ tenth of them, a light user 20, the others ~900 each; 天气 is in every 5th mes
 must find their own matches only, so its cost should follow what that user has, not the table:
 measured for the light and the heavy user, a common and a rare term, each on a new connection.
 The rows are loaded with set-based SQL with the table's triggers off (`session_replication_role =
-replica`; owners are written directly), then vacuumed and analyzed.
+replica`; owners and search vectors are written directly), then vacuumed and analyzed.
 """
 
 from __future__ import annotations
@@ -82,15 +82,18 @@ async def _populate_many(conn: asyncpg.Connection) -> dict[str, str]:
         await conn.execute("set local session_replication_role = replica")
         # Message g of user u; created_at spread over a year, interleaving the users' messages.
         await conn.execute(
-            f"""insert into chat_messages (session_id, user_id, content, created_at)
-               select uid, uid, ({TEMPLATES})[1 + g % 5]
-                      || case when g % 1000 = 0 then ' 量子计算 kubernetes' else '' end || ' #' || g,
-                      now() - (g::float8 / n * 365 * 86400 + u) * interval '1 second'
-                 from generate_series(1, $1) u
-                 cross join lateral (
-                   select ('00000000-0000-4000-8000-' || lpad(to_hex(u), 12, '0'))::uuid as uid,
-                          case u when 1 then $2::int when 2 then $3::int else $4::int end as n) x
-                 cross join lateral generate_series(1, x.n) g""",
+            # The search vector is written with each row, as its trigger (off here) writes it.
+            f"""insert into chat_messages (session_id, user_id, content, created_at, search_vector)
+               select m.uid, m.uid, m.content, m.created_at, public.search_document(m.content)
+                 from (select x.uid, ({TEMPLATES})[1 + g % 5]
+                              || case when g % 1000 = 0 then ' 量子计算 kubernetes' else '' end || ' #' || g
+                                as content,
+                              now() - (g::float8 / n * 365 * 86400 + u) * interval '1 second' as created_at
+                         from generate_series(1, $1) u
+                         cross join lateral (
+                           select ('00000000-0000-4000-8000-' || lpad(to_hex(u), 12, '0'))::uuid as uid,
+                                  case u when 1 then $2::int when 2 then $3::int else $4::int end as n) x
+                         cross join lateral generate_series(1, x.n) g) m""",
             MANY_USERS,
             heavy,
             LIGHT_MESSAGES,

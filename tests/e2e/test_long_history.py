@@ -49,6 +49,8 @@ async def _seed(dsn: str, user_id: str) -> dict[str, Any]:
     conn = await asyncpg.connect(dsn)
     try:
         async with conn.transaction():
+            # The triggers are off for the load: the search vector (kept by a trigger since
+            # 20261206172000) is written with the rows, as that trigger writes it.
             await conn.execute("set local session_replication_role = replica")
             await conn.execute(
                 """insert into public.chat_sessions (id, user_id, title, created_at, last_message_at)
@@ -71,16 +73,18 @@ async def _seed(dsn: str, user_id: str) -> dict[str, Any]:
                 parent,
             )
             await conn.execute(
-                """insert into public.chat_messages (session_id, user_id, content, created_at)
-                   select s.id, s.user_id, 'a needle in the oldest chat', s.created_at
+                """insert into public.chat_messages (session_id, user_id, content, created_at, search_vector)
+                   select s.id, s.user_id, 'a needle in the oldest chat', s.created_at,
+                          public.search_document('a needle in the oldest chat')
                      from public.chat_sessions s where s.user_id = $1 and s.title = $2""",
                 user,
                 f"old chat {OLD_SESSIONS}",
             )
             await conn.executemany(
                 """insert into public.chat_messages (id, session_id, user_id, message_type, content,
-                                                     reply_to, answer_no, parent_id, created_at, status)
-                   values ($1, $8, $9, $2, $3, $4, $5, $6, $7, 'completed')""",
+                                                     reply_to, answer_no, parent_id, created_at, status,
+                                                     search_vector)
+                   values ($1, $8, $9, $2, $3, $4, $5, $6, $7, 'completed', public.search_document($3))""",
                 [(*row, long_id, user) for row in rows],
             )
     finally:
