@@ -621,11 +621,12 @@ await journey(async ({ newPage }) => {
     return found
   })
 
-  await step('on a phone on its side (844x390) and a small phone (360x640) every view fits the screen, each control finger-sized (zh, en)', async () => {
-    // As the 360x740 step, at the two other sizes a phone shows every view: nothing past the
-    // screen's edge, no control under 40px, in both languages.
+  await step('on a phone on its side (844x390) every view fits the screen, each control finger-sized (zh, en)', async () => {
+    // As the 360x740 step, on its side: nothing past the screen's edge, no control under 40px, in
+    // both languages. (A small phone upright, 360x640, is as wide as that step's and was measured
+    // alike when this step was written: nothing found; it is not measured twice.)
     const found = {}
-    for (const [w, h] of [[844, 390], [360, 640]]) {
+    for (const [w, h] of [[844, 390]]) {
       const small = await newPage(`views-${w}`, { viewport: { width: w, height: h }, isMobile: true, hasTouch: true })
       await login(small, { email: result.user.email, password: PASSWORD })
       for (const language of ['zh', 'en']) {
