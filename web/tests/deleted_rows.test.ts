@@ -6,21 +6,9 @@
  */
 import { describe, expect, it, vi } from 'vitest'
 import type { ChatMessage } from '@/lib/types'
+import { heldQuery, pending } from './heldQueries'
 
-type Answer = { data: ChatMessage[]; error: null; count: number }
-const pending: ((answer: Answer) => void)[] = []
-
-/** A PostgREST query builder whose every call chains, answered when the test says (`pending`). */
-function query(): unknown {
-  const builder: Record<string, unknown> = {}
-  for (const name of ['select', 'eq', 'gte', 'or', 'order', 'limit', 'in']) builder[name] = () => builder
-  builder.then = (resolve: (answer: Answer) => unknown, reject: (e: unknown) => unknown) =>
-    new Promise<Answer>((answer) => pending.push(answer)).then(resolve, reject)
-  builder.maybeSingle = () => Promise.resolve({ data: null, error: null })
-  return builder
-}
-
-vi.mock('@/lib/supabase', () => ({ supabase: () => ({ from: () => query() }) }))
+vi.mock('@/lib/supabase', () => ({ supabase: () => ({ from: heldQuery }) }))
 
 const { chatState } = await import('@/stores/chat/state')
 const { sessionList } = await import('@/stores/chat/sessions')
