@@ -18,6 +18,8 @@
    claim, claim -> first model token minus the fake's TTFT, one broadcast POST; see _hop_budget),
    with `fake_ttft_lateness`: how much later than configured the fake served its first events on
    average (its timer fires up to ~1 ms late); that lateness is inside the added latency.
+   Postgres's part of the CPU is split by function (`postgres_functions_ms_per_turn`: the self
+   time per turn of its busiest PL/pgSQL functions and trigger functions, all runs pooled).
 2. Throughput: completed turns per second one worker (then two) sustains on a burst of questions,
    the fake answering at once (target >= 600/s for one worker). Each run tags its own questions
    and counts only their completed answers.
@@ -71,6 +73,7 @@ ASK_POOL = 10  # connections the questions are inserted on (PostgREST's default 
 THINK_S = (0.5, 1.5)  # a conversation's pause between an answer and its next question
 BURST = 3000
 STREAMS = 1000  # held open at once: within the stack's WORKER_CONCURRENCY
+POSTGRES_FUNCTIONS = 12  # the functions named in each latency figure's Postgres budget
 
 
 def _hop_budget(before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]) -> dict[str, float]:
@@ -90,6 +93,25 @@ def _hop_budget(before: dict[str, tuple[float, float]], after: dict[str, tuple[f
         budget[hop] = round(mean_ms - (TTFT_S * 1000 if hop == "claim_to_first_model_token" else 0.0), 2)
     budget["event_to_first_model_token"] = round(budget["claim"] + budget["claim_to_first_model_token"], 2)
     return budget
+
+
+def _postgres_budget(
+    before: dict[str, tuple[float, int]], after: dict[str, tuple[float, int]], turns: int
+) -> dict[str, Any]:
+    """Postgres's share of the budget, all runs pooled: the self time per turn of the PL/pgSQL
+    functions that took the most (the worker's claim and flush, the triggers of a turn's writes),
+    with their calls per turn, and what all of them took together; the rest of Postgres's CPU per
+    turn is statements sent as they are (a question's insert), the executor's own work under these
+    functions (index and heap writes) and background processes."""
+    spent = {
+        name: (ms - before.get(name, (0.0, 0))[0], calls - before.get(name, (0.0, 0))[1])
+        for name, (ms, calls) in after.items()
+    }
+    top = sorted(spent.items(), key=lambda item: item[1][0], reverse=True)[:POSTGRES_FUNCTIONS]
+    return {
+        "all_functions_ms": round(sum(ms for ms, _ in spent.values()) / turns, 3),
+        "top": {name: {"ms": round(ms / turns, 3), "calls": round(calls / turns, 2)} for name, (ms, calls) in top},
+    }
 
 
 class WorkerBench(Stack):
@@ -148,6 +170,7 @@ class WorkerBench(Stack):
 
         runs: list[dict[str, Any]] = []
         pooled: list[float] = []
+        functions_before = await self.postgres_functions()
         for run in range(RUNS):
             samples: list[float] = []
             cpu = self.cpu()
@@ -182,6 +205,7 @@ class WorkerBench(Stack):
             )
             pooled += samples
         await ask.close()
+        functions = _postgres_budget(functions_before, await self.postgres_functions(), len(pooled) + len(cold))
         for client in clients:
             await client.realtime.close()
         await conn.close()
@@ -196,6 +220,7 @@ class WorkerBench(Stack):
             "hops_mean_ms_over_runs": {
                 hop: spread([r["hops_mean_ms"][hop] for r in runs], 2) for hop in runs[0]["hops_mean_ms"]
             },
+            "postgres_functions_ms_per_turn": functions,
             "per_run": runs,
         }
 
@@ -326,6 +351,7 @@ def main() -> None:
         settings = Settings()
         env = stack_env(cluster.url, port, settings.supabase.jwt_secret)
         bench = WorkerBench(cluster.url, gateway, env)
+        asyncio.run(bench.track_postgres_functions())
         figures: dict[str, Any] = {"fake_ttft_ms": TTFT_S * 1000}
         serve = ["-m", "localbase", "serve", "--port", str(port)]
         with child("gateway", serve, env, f"{gateway}/auth/v1/health") as gateway_process:

@@ -41,6 +41,16 @@ class Stack:
         self.fake_url = ""
         self.pgdata: Path | None = None
 
+    async def track_postgres_functions(self) -> None:
+        """Have the throwaway cluster count time and calls per PL/pgSQL function (a clock reading
+        at each call's start and end) for `postgres_functions`."""
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            await conn.execute("alter system set track_functions = 'pl'")
+            await conn.execute("select pg_reload_conf()")
+        finally:
+            await conn.close()
+
     @contextmanager
     def fake_and_worker(self, fake_args: list[str], workers: int = 1, **worker_env: str) -> Iterator[tuple[str, int]]:
         port = free_port()
@@ -131,6 +141,22 @@ class Stack:
             if left == 0:
                 return
         raise TimeoutError("answers still missing")
+
+    async def postgres_functions(self) -> dict[str, tuple[float, int]]:
+        """(self milliseconds, calls) of each PL/pgSQL function the cluster has run so far: the
+        functions and trigger functions of migrations/ (`track_functions = 'pl'`, set by
+        `track_postgres_functions`). Self time is wall time inside the function's own statements,
+        not in the functions it calls; each backend reports at its transaction ends at most once
+        a second, so a reading can lag by that much."""
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            rows = await conn.fetch(
+                "select schemaname || '.' || funcname as name, sum(self_time) as ms, sum(calls) as calls"
+                " from pg_stat_user_functions group by 1"
+            )
+        finally:
+            await conn.close()
+        return {row["name"]: (float(row["ms"]), int(row["calls"])) for row in rows}
 
     async def fake_first_events(self) -> tuple[float, int]:
         """(seconds, streams) the fake has spent from each request's arrival to its first event."""
