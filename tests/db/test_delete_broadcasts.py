@@ -42,6 +42,7 @@ async def _commit_as(db: asyncpg.Connection, sub: str, sql: str, *args: object) 
 
 async def test_a_deleted_turn_is_broadcast_on_its_conversations_private_topic(db: asyncpg.Connection) -> None:
     world = await build_world(db)
+    await db.execute("delete from realtime.messages")  # the world's chats were announced as created
     ids = world.ids
     await _commit_as(db, ids["a"], "delete from chat_messages where id = $1", ids["a_msg"])
     sent = await _sent(db, f"chat:{ids['a_session']}")
@@ -54,6 +55,7 @@ async def test_a_deleted_turn_is_broadcast_on_its_conversations_private_topic(db
 
 async def test_one_statement_deleting_in_two_sessions_sends_one_broadcast_to_each(db: asyncpg.Connection) -> None:
     world = await build_world(db)
+    await db.execute("delete from realtime.messages")  # the world's chats were announced as created
     ids = world.ids
     await db.execute("delete from chat_messages where id = any($1::uuid[])", [ids["a_reply"], ids["b_reply"]])
     for owner in ("a", "b"):
@@ -63,6 +65,7 @@ async def test_one_statement_deleting_in_two_sessions_sends_one_broadcast_to_eac
 
 async def test_a_deleted_session_is_broadcast_on_its_owners_topic_and_its_rows_are_not(db: asyncpg.Connection) -> None:
     world = await build_world(db)
+    await db.execute("delete from realtime.messages")  # the world's chats were announced as created
     ids = world.ids
     await _commit_as(db, ids["a"], "delete from chat_sessions where id = $1", ids["a_session"])
     sent = await _sent(db, f"user:{ids['a']}")
@@ -75,6 +78,7 @@ async def test_a_deleted_session_is_broadcast_on_its_owners_topic_and_its_rows_a
 
 async def test_rename_pin_and_archive_are_broadcast_and_no_other_update_is(db: asyncpg.Connection) -> None:
     world = await build_world(db)
+    await db.execute("delete from realtime.messages")  # the world's chats were announced as created
     ids = world.ids
     topic = f"user:{ids['a']}"
     await _commit_as(
@@ -100,6 +104,7 @@ async def test_rename_pin_and_archive_are_broadcast_and_no_other_update_is(db: a
 async def test_a_users_topic_is_readable_by_that_user_alone(db: asyncpg.Connection) -> None:
     """Realtime's private-join read probe on user:<A>: A sees the probe row, B and anon do not."""
     world: World = await build_world(db)
+    await db.execute("delete from realtime.messages")  # the world's chats were announced as created
     topic = f"user:{world.ids['a']}"
     await db.execute("insert into realtime.messages (topic, extension, private) values ($1, 'broadcast', true)", topic)
     seen = {}
