@@ -13,7 +13,8 @@
  * `current_leaf_id`. Opening a session mid-answer starts from the stored text and continues from
  * the broadcasts (resume, lib/stream.ts). Deletes made elsewhere arrive as the database's private
  * broadcasts (a filtered subscription hears no DELETE): rows on the conversation's channel, chats,
- * renames, pins and archives on the user's `user:<id>` (userChannel.ts).
+ * renames, pins, archives and chats created elsewhere on the user's `user:<id>` (userChannel.ts),
+ * whose every join reads the list again.
  */
 import { defineStore } from 'pinia'
 import { supabase } from '@/lib/supabase'
@@ -85,8 +86,8 @@ export const useChat = defineStore('chat', () => {
     }
   }
 
-  /** The list, first page or `more`; while it is shown its chats deleted, renamed, pinned or
-   * archived in another tab or on another device follow on the user's channel (chat/userChannel.ts). */
+  /** The list, first page or `more`; while it is shown its chats created, deleted, renamed, pinned
+   * or archived in another tab or on another device follow on the user's channel (chat/userChannel.ts). */
   async function loadSessions(more = false): Promise<void> {
     const { data } = await supabase().auth.getSession()
     void listChannel.follow(data.session?.user.id ?? null).catch(() => undefined)

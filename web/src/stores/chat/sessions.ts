@@ -7,6 +7,11 @@
  * a session row read meanwhile may carry the leaf from before the choice. Reads and confirmed
  * writes are stamped from one counter; a row read before the choice was confirmed stored keeps the
  * local leaf, a row read after it reflects the choice or a later one (another tab's) and wins.
+ *
+ * Changes heard from the user's other tabs (chat/userChannel.ts) go through `heard`: applied at
+ * once, and again after each read of the list in flight then lands (that read may have been taken
+ * before the change). Of two reads from the top, the later one stands: an earlier one answering
+ * after it is dropped.
  */
 import { storeOnce } from '@/lib/storeOnce'
 import { supabase } from '@/lib/supabase'
@@ -27,6 +32,13 @@ export function sessionList(state: ChatState) {
   let clock = 0
   /** Per session, the leaf chosen here and when its write was confirmed (null: not yet). */
   const chosen = new Map<string, { leaf: string; storedAt: number | null }>()
+  /** Pages of the list read so far (a read again from the top reads as many). */
+  let pages = 0
+  /** The stamp of the read from the top whose rows the list shows: an older one landing later is dropped. */
+  let shownRead = 0
+  /** Reads of the list in flight, and the changes heard meanwhile, to apply again over each as it lands. */
+  let reading = 0
+  let missed: (() => void)[] = []
 
   /** A session row as read at stamp `issued`, with the local leaf kept over an older one. */
   function fromServer(row: ChatSession, issued: number): ChatSession {
@@ -59,24 +71,102 @@ export function sessionList(state: ChatState) {
       .rpc('sessions_page', from ? { max_rows: size, after: from } : { max_rows: size })
       .select(`${SESSION_COLUMNS},page_cursor`)
 
+  /** A read of the list (`top`: from the top, in place of its rows): `apply` shows what `take` read,
+   * unless a read from the top issued later already landed, and then what was heard meanwhile. */
+  async function read<T>(top: boolean, take: (issued: number) => Promise<T>, apply: (result: T) => void): Promise<void> {
+    const issued = ++clock
+    reading++
+    try {
+      const result = await take(issued)
+      if (top && issued < shownRead) return
+      if (top) shownRead = issued
+      apply(result)
+      for (const change of missed) change()
+    } finally {
+      if (--reading === 0) missed = []
+    }
+  }
+
+  /** The rows read from the top, in place of the list's; an open chat of an older page stays. */
+  function showTop(fresh: ChatSession[], next: string | null, read: number): void {
+    const open = sessions.value.find((s) => s.id === state.currentId.value)
+    const keep = open && next !== null && !fresh.some((s) => s.id === open.id) ? [open] : []
+    sessions.value = [...fresh, ...keep]
+    after = next
+    pages = read
+    state.sessionsMore.value = next !== null
+    sort()
+  }
+
   /** The first page of the list (`more`: older ones follow), or, `more`, the next page after the
    * rows read so far; a row already in the list (made or opened here meanwhile) is not added twice. */
   async function loadSessions(more = false): Promise<void> {
     state.sessionsLoading.value = true
     state.sessionsError.value = null
     try {
-      const issued = ++clock
-      const { rows, next } = await readAfter<ChatSession>(listed, more ? after : null, SESSION_PAGE)
-      const fresh = rows.map((row) => fromServer(row, issued))
-      sessions.value = more ? appendNew(sessions.value, fresh) : fresh
-      after = next
-      state.sessionsMore.value = next !== null
-      sort()
+      await read(
+        !more,
+        async (issued) => {
+          const { rows, next } = await readAfter<ChatSession>(listed, more ? after : null, SESSION_PAGE)
+          return { fresh: rows.map((row) => fromServer(row, issued)), next }
+        },
+        ({ fresh, next }) => {
+          if (!more) return showTop(fresh, next, 1)
+          sessions.value = appendNew(sessions.value, fresh)
+          after = next
+          pages++
+          state.sessionsMore.value = next !== null
+          sort()
+        },
+      )
     } catch (e) {
       state.sessionsError.value = e
     } finally {
       state.sessionsLoading.value = false
     }
+  }
+
+  /** The list read again from the top, as many pages as were read (at least one), in the background:
+   * what changed while the user's channel was away, or more chats made at once than it carries. */
+  async function refresh(): Promise<void> {
+    const size = Math.max(pages, 1)
+    await read(
+      true,
+      async (issued) => {
+        let fresh: ChatSession[] = []
+        let next: string | null = null
+        for (let page = 0; page < size && (page === 0 || next !== null); page++) {
+          const got: { rows: ChatSession[]; next: string | null } = await readAfter<ChatSession>(listed, next, SESSION_PAGE)
+          fresh = appendNew(fresh, got.rows.map((row: ChatSession) => fromServer(row, issued)))
+          next = got.next
+        }
+        return { fresh, next }
+      },
+      ({ fresh, next }) => showTop(fresh, next, size),
+    )
+  }
+
+  /** A change heard from the user's other tabs: applied now, and again over each read in flight as it lands. */
+  function heard(change: () => void): void {
+    change()
+    if (reading > 0) missed.push(change)
+  }
+
+  /** Chats made elsewhere, as broadcast: each one not listed yet joins the list in its order, unless
+   * it sorts past the pages read (the next page reads it there). */
+  function addSessions(rows: ChatSession[]): void {
+    const held = new Set(sessions.value.map((s) => s.id))
+    const last = sessions.value.at(-1)
+    const fresh = rows.filter((row) => !held.has(row.id) && (!state.sessionsMore.value || !last || sessionOrder(row, last) < 0))
+    if (fresh.length === 0) return
+    sessions.value = [...sessions.value, ...fresh]
+    sort()
+  }
+
+  /** Chats deleted elsewhere, off the list. */
+  function dropSessions(ids: string[]): void {
+    const gone = new Set(ids)
+    sessions.value = sessions.value.filter((s) => !gone.has(s.id))
   }
 
   /** The session's row as stored, or null when RLS hides it (someone else's, or deleted). */
@@ -129,7 +219,8 @@ export function sessionList(state: ChatState) {
     )
     if (error) throw error
     const row = data as ChatSession
-    sessions.value = [row, ...sessions.value]
+    // Its `sessions_created` broadcast may have listed it already (it can arrive before this answer).
+    put(row)
     return row
   }
 
@@ -163,7 +254,7 @@ export function sessionList(state: ChatState) {
   }
 
   return {
-    loadSessions, readSession, refreshSession, put, mergeSession, setLeaf, leafStored, leafRefused, createSession, update, setRole, setPinned, rename, remove,
+    loadSessions, refresh, heard, addSessions, dropSessions, readSession, refreshSession, put, mergeSession, setLeaf, leafStored, leafRefused, createSession, update, setRole, setPinned, rename, remove,
   }
 }
 

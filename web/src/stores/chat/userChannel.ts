@@ -1,12 +1,19 @@
 /**
  * The user's private Realtime channel `user:<user id>`, joined while the session list is shown: the
  * database broadcasts there what the list must follow from the user's other tabs and devices
- * (migrations/20261206182000_deletes_reach_other_tabs.sql). `sessions_deleted` {ids} takes chats
- * off the list (and says an open one is gone: `onGone`); `session` {row} brings a rename, a pin or
- * an archive (the row's title, pinned_at and archived_at) into the list and its order.
+ * (migrations/20261206182000_deletes_reach_other_tabs.sql, 20261206190000_creations_reach_other_tabs.sql).
+ * `sessions_deleted` {ids} takes chats off the list (and says an open one is gone: `onGone`);
+ * `session` {row} brings a rename, a pin or an archive (the row's title, pinned_at and archived_at)
+ * into the list and its order; `sessions_created` {rows, more} adds chats made elsewhere (a new
+ * chat, a branch, the API's), or, `more` (too many at once for one broadcast), reads the list again.
+ *
+ * A broadcast reaches only a joined channel: so the list is read again at each join (the first,
+ * which comes after the list's first read was sent, and each rejoin after a lost socket or an
+ * error), for whatever changed before it. What is heard while a read of the list is in flight is
+ * applied again when that read lands (`list.heard`), since the read may have been taken before it.
  *
  * Only the user may join it (RLS on realtime.messages, under the JWT the join carries) and nobody
- * may write on it. A broadcast missed (no socket at the time) is made good by the list's next read.
+ * may write on it.
  */
 import type { RealtimeChannel } from '@supabase/supabase-js'
 import { supabase } from '@/lib/supabase'
@@ -20,13 +27,6 @@ export function userChannel(state: ChatState, list: SessionList, onGone: (id: st
   let channel: RealtimeChannel | null = null
   let following: string | null = null
 
-  function forget(ids: string[]): void {
-    const gone = new Set(ids)
-    state.sessions.value = state.sessions.value.filter((s) => !gone.has(s.id))
-    const open = state.currentId.value
-    if (open && gone.has(open)) onGone(open)
-  }
-
   /** Join `user:<userId>` (leaving another user's), unless already on it. */
   async function follow(userId: string | null): Promise<void> {
     if (userId === following) return
@@ -36,14 +36,29 @@ export function userChannel(state: ChatState, list: SessionList, onGone: (id: st
     const client = supabase()
     const topic = client.channel(`user:${userId}`, { config: { private: true } })
     channel = topic
+    const reread = () => void list.refresh().catch(() => undefined)
     topic
-      .on('broadcast', { event: 'sessions_deleted' }, ({ payload }) => forget((payload as { ids: string[] }).ids ?? []))
+      .on('broadcast', { event: 'sessions_deleted' }, ({ payload }) => {
+        const ids = (payload as { ids?: string[] }).ids ?? []
+        list.heard(() => list.dropSessions(ids))
+        const open = state.currentId.value
+        if (open && ids.includes(open)) onGone(open)
+      })
       .on('broadcast', { event: 'session' }, ({ payload }) => {
         const row = (payload as { row?: Listed }).row
-        if (row?.id) list.mergeSession(row)
+        if (row?.id) list.heard(() => list.mergeSession(row))
+      })
+      .on('broadcast', { event: 'sessions_created' }, ({ payload }) => {
+        const { rows, more } = payload as { rows?: ChatSession[]; more?: boolean }
+        if (rows?.length) list.heard(() => list.addSessions(rows))
+        if (more) reread()
       })
     await client.realtime.setAuth()
-    if (channel === topic) topic.subscribe()
+    if (channel === topic) {
+      topic.subscribe((status) => {
+        if (channel === topic && status === 'SUBSCRIBED') reread()
+      })
+    }
   }
 
   async function leave(): Promise<void> {
