@@ -17,7 +17,7 @@ window.__CHATGALAXY_CONFIG__ = { supabaseUrl: 'http://db.test', supabaseAnonKey:
 
 interface Held {
   url: string
-  answer: (body: unknown) => void
+  answer: (body: unknown, status?: number) => void
 }
 const held: Held[] = []
 vi.stubGlobal('fetch', (input: string | URL | Request, init?: RequestInit) => {
@@ -25,7 +25,8 @@ vi.stubGlobal('fetch', (input: string | URL | Request, init?: RequestInit) => {
   return new Promise<Response>((resolve) =>
     held.push({
       url: String(input instanceof Request ? input.url : input),
-      answer: (body) => resolve(new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } })),
+      answer: (body, status = 200) =>
+        resolve(new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } })),
     }),
   )
 })
@@ -191,6 +192,20 @@ describe("the user's channel and the reads of the list", () => {
     await settle()
     // The later read stands (the first, answering last, is older), with what was heard over it.
     expect(state.sessions.value.map((s) => [s.id, s.title])).toEqual([['new', 'new'], ['s1', 'renamed']])
+  })
+
+  it("a re-read that lands clears the error the failed first read left shown", async () => {
+    const state = chatState()
+    const list = sessionList(state)
+    const loaded = list.loadSessions()
+    ;(await listRead()).answer({ code: 'XX000', message: 'down for a moment', details: null, hint: null }, 503)
+    await loaded
+    expect(state.sessionsError.value).not.toBeNull()
+    void userChannel(state, list, () => undefined).follow('u1')
+    await joined('user:u1')
+    ;(await listRead()).answer(page([session('s1')]))
+    await settle()
+    expect([ids(state), state.sessionsError.value]).toEqual([['s1'], null])
   })
 
   it('keeps the open chat of an older page when the list is read again', async () => {

@@ -87,7 +87,8 @@ export function sessionList(state: ChatState) {
     }
   }
 
-  /** The rows read from the top, in place of the list's; an open chat of an older page stays. */
+  /** The rows read from the top, in place of the list's (and of an error a failed read left shown);
+   * an open chat of an older page stays. */
   function showTop(fresh: ChatSession[], next: string | null, read: number): void {
     const open = sessions.value.find((s) => s.id === state.currentId.value)
     const keep = open && next !== null && !fresh.some((s) => s.id === open.id) ? [open] : []
@@ -95,6 +96,7 @@ export function sessionList(state: ChatState) {
     after = next
     pages = read
     state.sessionsMore.value = next !== null
+    state.sessionsError.value = null
     sort()
   }
 
