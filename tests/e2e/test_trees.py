@@ -206,13 +206,20 @@ def test_a_deleted_turn_goes_with_its_answer_and_the_rest_stays(trees: dict[str,
     assert rows[1]["parent"] is not None  # the third question now follows the first turn's answer
 
 
-def test_a_turn_and_a_chat_deleted_in_one_browser_leave_the_owners_other_at_once(trees: dict[str, Any]) -> None:
+def test_turns_and_chats_deleted_or_made_in_one_browser_reach_the_owners_other_at_once(trees: dict[str, Any]) -> None:
     """The owner's other browser shows a chat of two turns; the first turn deleted here goes from
-    it, then the chat deleted (REST, as another device) leaves its list and its page says it is
-    gone, with no reload: the deletes came as private broadcasts (a filtered postgres_changes
-    subscription hears no DELETE; before, both stayed on screen until the next read)."""
-    step = passed(trees, "a turn and a chat deleted here leave the owner's other browser at once")
-    assert step["detail"] == {"turnLeft": ["再一问：雷峰塔"], "deleted": 204, "stillListed": 0}
+    it, a chat made (REST, as another device) joins its list, then the chat deleted leaves its list
+    and its page says it is gone, with no reload: the deletes and the creation came as private
+    broadcasts (a filtered postgres_changes subscription hears no DELETE; before, both stayed on
+    screen until the next read, and a chat made elsewhere was listed only after a reload)."""
+    step = passed(trees, "a turn and a chat deleted here leave the owner's other browser at once, a chat made joins it")
+    assert step["detail"] == {
+        "turnLeft": ["再一问：雷峰塔"],
+        "made": 201,
+        "createdListed": 1,
+        "deleted": 204,
+        "stillListed": 0,
+    }
 
 
 def test_a_search_hit_on_a_branch_not_shown_opens_on_that_branch(trees: dict[str, Any], product: Product) -> None:

@@ -361,9 +361,9 @@ await journey(async ({ newPage }) => {
     return { shown, reloaded, sent }
   })
 
-  // The owner's other browser (another device) follows what is deleted here, with no reload:
-  // Realtime hears no filtered DELETE, so the database broadcasts deletes on private channels.
-  await step("a turn and a chat deleted here leave the owner's other browser at once", async () => {
+  // The owner's other browser (another device) follows what is deleted and made here, with no reload:
+  // Realtime hears no filtered DELETE, so the database broadcasts deletes (and creations) on private channels.
+  await step("a turn and a chat deleted here leave the owner's other browser at once, a chat made joins it", async () => {
     await page.locator(tid('new-chat')).first().click()
     for (const text of ['另一问：断桥', '再一问：雷峰塔']) await ask(page, text)
     const chatId = new URL(page.url()).searchParams.get('s')
@@ -379,21 +379,33 @@ await journey(async ({ newPage }) => {
     const deadline = Date.now() + STEP_MS
     while ((await questions.count()) !== 1 && Date.now() < deadline) await pause(50)
     const turnLeft = (await questions.allTextContents()).map((q) => q.trim())
-    // The chat deleted as another device deletes it: its REST DELETE, with this page's token.
-    const deleted = await page.evaluate(async (id) => {
-      const config = window.__CHATGALAXY_CONFIG__
-      const stored = JSON.parse(localStorage.getItem('chatgalaxy-auth') ?? 'null') // lib/supabase.ts storageKey
-      const answer = await fetch(`${config.supabaseUrl}/rest/v1/chat_sessions?id=eq.${id}`, {
-        method: 'DELETE',
-        headers: { apikey: config.supabaseAnonKey, Authorization: `Bearer ${stored.access_token}` },
-      })
-      return answer.status
-    }, chatId)
+    // A request as another device makes it (REST, with this page's token).
+    const rest = (method, path, body) =>
+      page.evaluate(
+        async ([method, path, body]) => {
+          const config = window.__CHATGALAXY_CONFIG__
+          const stored = JSON.parse(localStorage.getItem('chatgalaxy-auth') ?? 'null') // lib/supabase.ts storageKey
+          const answer = await fetch(`${config.supabaseUrl}/rest/v1/${path}`, {
+            method,
+            headers: { apikey: config.supabaseAnonKey, Authorization: `Bearer ${stored.access_token}`, 'Content-Type': 'application/json' },
+            body: body ? JSON.stringify(body) : undefined,
+          })
+          return answer.status
+        },
+        [method, path, body],
+      )
+    // A chat created elsewhere joins the other browser's list, with no reload (sessions_created).
+    const madeId = crypto.randomUUID()
+    const made = await rest('POST', 'chat_sessions', { id: madeId })
+    await other.locator(`[data-session-id="${madeId}"]`).first().waitFor({ timeout: STEP_MS })
+    const createdListed = await other.locator(`[data-session-id="${madeId}"]`).count()
+    // The chat deleted as another device deletes it: its REST DELETE.
+    const deleted = await rest('DELETE', `chat_sessions?id=eq.${chatId}`)
     await other.locator(tid('chat-not-found')).waitFor({ timeout: STEP_MS })
     const stillListed = await listed.count()
     await shot(other, '12b-deleted-elsewhere')
     await other.context().close()
-    return { turnLeft, deleted, stillListed }
+    return { turnLeft, made, createdListed, deleted, stillListed }
   })
 
   await step('a search hit on a branch not shown opens that branch, at the message', async () => {
