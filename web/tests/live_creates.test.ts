@@ -154,6 +154,27 @@ describe('a chat created elsewhere', () => {
   })
 })
 
+describe('a chat of an older page pinned elsewhere', () => {
+  it('is read and joins the list on top, where a pin puts it', async () => {
+    const state = chatState()
+    const list = sessionList(state)
+    const loaded = list.loadSessions()
+    const full = pageful()
+    ;(await listRead()).answer(page(full))
+    await loaded
+    void userChannel(state, list, () => undefined).follow('u1')
+    const server = await joined('user:u1')
+    ;(await listRead()).answer(page(full))
+    await settle()
+    const pinned = session('ancient', { created_at: '2020-01-01T00:00:00Z', pinned_at: '2026-12-06T12:00:00Z' })
+    server.broadcast('session', { row: { id: 'ancient', title: 'ancient', pinned_at: pinned.pinned_at, archived_at: null } })
+    await until(() => held.some((h) => h.url.includes('/chat_sessions') && h.url.includes('ancient')), 'the read of the pinned chat')
+    held.splice(held.findIndex((h) => h.url.includes('ancient')), 1)[0]!.answer(pinned)
+    await settle()
+    expect(ids(state).slice(0, 2)).toEqual(['ancient', 's0'])
+  })
+})
+
 describe("the user's channel and the reads of the list", () => {
   it('reads the list again when it joins: a change made between the first read and the join is not lost', async () => {
     const { state } = await following([session('s1')], [session('s2', { created_at: '2026-12-06T10:00:00Z' }), session('s1')])

@@ -4,7 +4,7 @@
  * (migrations/20261206182000_deletes_reach_other_tabs.sql, 20261206190000_creations_reach_other_tabs.sql).
  * `sessions_deleted` {ids} takes chats off the list (and says an open one is gone: `onGone`);
  * `session` {row} brings a rename, a pin or an archive (the row's title, pinned_at and archived_at)
- * into the list and its order; `sessions_created` {rows, more} adds chats made elsewhere (a new
+ * into the list and its order (a chat of an older page pinned is read, to be listed on top); `sessions_created` {rows, more} adds chats made elsewhere (a new
  * chat, a branch, the API's), or, `more` (too many at once for one broadcast), reads the list again.
  *
  * A broadcast reaches only a joined channel: so the list is read again at each join (the first,
@@ -46,7 +46,11 @@ export function userChannel(state: ChatState, list: SessionList, onGone: (id: st
       })
       .on('broadcast', { event: 'session' }, ({ payload }) => {
         const row = (payload as { row?: Listed }).row
-        if (row?.id) list.heard(() => list.mergeSession(row))
+        if (!row?.id) return
+        const held = state.sessions.value.some((s) => s.id === row.id)
+        list.heard(() => list.mergeSession(row))
+        // A chat of an older page pinned elsewhere now sorts on top: read it into the list.
+        if (!held && row.pinned_at) void list.refreshSession(row.id).catch(() => undefined)
       })
       .on('broadcast', { event: 'sessions_created' }, ({ payload }) => {
         const { rows, more } = payload as { rows?: ChatSession[]; more?: boolean }
