@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from api.compat.errors import bad_request
 from api.compat.parameters import JSON_NOT_ASKED, check_keys, parse_parameters, parse_search, unwrap_extra_body
+from api.compat.peers import read_peer_shapes
 from api.compat.uploads import MAX_FILES, MAX_IMAGES, RequestFile, decode_document, decode_image
 
 
@@ -158,7 +159,7 @@ def parse_request(body: Any, max_chars: int, *, continuing: bool = False) -> Ask
     conversation is continued instead of the request's earlier messages."""
     if not isinstance(body, dict):
         raise bad_request("The request body must be a JSON object.")
-    body = unwrap_extra_body(body)
+    body = read_peer_shapes(unwrap_extra_body(body))
     check_keys(body)
     model = body.get("model")
     if not isinstance(model, str) or not model.strip() or len(model) > 100:

@@ -1,0 +1,91 @@
+"""The chat clients our users point at /v1 ask for thinking in their own shapes, and send the
+sampling options of other backends: each shape a peer really sends is read as the DashScope keys it
+means, or refused with a message that says what to send instead. One test per peer, each naming
+the peer's source read (its body built for an OpenAI-compatible provider):
+
+- LobeChat: packages/model-runtime/src/core/openaiCompatibleFactory/index.ts spreads the chat
+  payload (packages/model-runtime/src/types/chat.ts ChatStreamPayload) into the request beside
+  `user` and `stream_options: {include_usage: true}`; src/services/chat/mecha/modelParamsResolver.ts
+  adds `thinking: {type, budget_tokens}` for a model whose card has reasoning switches, as a qwen
+  id's card has (packages/model-runtime/src/utils/modelParse.ts detects the owner by the id). Only
+  its own Qwen provider (providers/qwen/index.ts) turns it into enable_thinking / thinking_budget.
+- Cherry Studio: src/renderer/src/aiCore/utils/reasoning.ts getReasoningEffort sends OpenRouter's
+  `reasoning: {effort}`, `{enabled: true}`, or `{enabled: false, exclude: true}` when thinking is off.
+- Open WebUI: backend/open_webui/utils/middleware.py apply_params_to_form_data copies every advanced
+  parameter set (Ollama's among them: min_p, repeat_penalty, mirostat, ...) into an OpenAI
+  connection's body; backend/open_webui/utils/payload.py maps reasoning_effort as a string.
+- The official `openai` SDK: types/shared/reasoning_effort.py, none to xhigh and max.
+
+Seen through the official `openai` SDK; what the model was asked is read from the fake."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import openai
+import pytest
+
+from fakescope.server import FakeScope
+from tests.api.conftest import ApiUser
+from tests.api.test_openai_compat import QUESTIONS
+from tests.api.test_openai_context import parameters_of, refusal_of, unique
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+def thought(sent: dict[str, Any]) -> tuple[Any, Any]:
+    return sent.get("enable_thinking"), sent.get("thinking_budget")
+
+
+@pytest.mark.parametrize(
+    ("thinking", "expected"),
+    [
+        ({"type": "enabled", "budget_tokens": 1024}, (True, 1024)),  # reasoning on, LobeChat's default budget
+        ({"type": "disabled", "budget_tokens": 0}, (False, None)),  # reasoning switched off
+    ],
+)
+async def test_lobechats_thinking_switch_is_asked_as_dashscopes(
+    sdk: openai.AsyncOpenAI, fake: FakeScope, thinking: dict[str, Any], expected: tuple[Any, Any]
+) -> None:
+    """LobeChat's request through a custom OpenAI-compatible provider (openaiCompatibleFactory/index.ts,
+    modelParamsResolver.ts): its defaults, its user id, include_usage, and the thinking switch of a
+    qwen model's card, as LobeChat's Qwen provider reads it (enable_thinking is thinking.type
+    "enabled", the budget its budget_tokens). It was refused 400 unknown_parameter 'thinking', so
+    every question a LobeChat user asked qwen-plus here failed, thinking on or off."""
+    question = unique("LobeChat asks")
+    stream = await sdk.chat.completions.create(
+        model="qwen-plus",
+        messages=[{"role": "user", "content": question}],
+        stream=True,
+        stream_options={"include_usage": True},
+        frequency_penalty=0,
+        presence_penalty=0,
+        temperature=1,
+        top_p=1,
+        user="lobe-user-1",
+        extra_body={"thinking": thinking},
+    )
+    chunks = [chunk async for chunk in stream]
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert chunks[-1].usage is not None
+    assert thought(await parameters_of(fake, question)) == expected
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [
+        ({"thinking": {"type": "adaptive"}}, "thinking"),
+        ({"thinking": "enabled"}, "thinking"),
+        ({"thinking": {"type": "enabled", "budget_tokens": 100_000}}, "thinking"),
+        ({"thinking": {"type": "enabled"}, "enable_thinking": False}, "thinking"),  # said twice, apart
+    ],
+)
+async def test_a_thinking_switch_that_cannot_be_read_is_refused_saying_why(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser, extra: dict[str, Any], param: str
+) -> None:
+    body = {"model": "qwen-plus", "messages": [{"role": "user", "content": "hi"}], **extra}
+    error = await refusal_of(sdk, body)
+    assert (error["type"], error["param"], error["code"]) == ("invalid_request_error", param, "invalid_value")
+    assert "thinking" in error["message"]
+    assert await pg.fetchval(QUESTIONS, alice.id) == 0
