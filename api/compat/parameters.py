@@ -78,7 +78,7 @@ def _unsupported(name: str, why: str) -> OpenAIError:
 
 
 # OpenAI's reasoning_effort as a thinking budget, as LiteLLM maps it onto budgeted thinking models
-_EFFORT_BUDGETS: dict[str, int | None] = {"none": None, "minimal": None, "low": 1024, "medium": 2048, "high": 4096}
+EFFORT_BUDGETS: dict[str, int | None] = {"none": None, "minimal": None, "low": 1024, "medium": 2048, "high": 4096}
 
 
 def _thinking(body: dict[str, Any]) -> dict[str, Any]:
@@ -88,11 +88,11 @@ def _thinking(body: dict[str, Any]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     effort = body.get("reasoning_effort")
     if effort is not None:
-        if not isinstance(effort, str) or effort not in _EFFORT_BUDGETS:  # a list or object is no key
+        if not isinstance(effort, str) or effort not in EFFORT_BUDGETS:  # a list or object is no key
             raise bad_request(
-                f"reasoning_effort must be one of {', '.join(_EFFORT_BUDGETS)}.", "reasoning_effort", "invalid_value"
+                f"reasoning_effort must be one of {', '.join(EFFORT_BUDGETS)}.", "reasoning_effort", "invalid_value"
             )
-        tokens = _EFFORT_BUDGETS[effort]
+        tokens = EFFORT_BUDGETS[effort]
         found["thinking"] = tokens is not None
         if tokens is not None:
             found["thinking_budget"] = tokens

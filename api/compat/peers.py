@@ -7,6 +7,10 @@ saying what to send instead; never read otherwise than its client meant it.
   OpenAI-compatible provider for a model whose card has a reasoning switch, qwen ids among them
   (lobehub/lobe-chat src/services/chat/mecha/modelParamsResolver.ts); only its own Qwen provider
   turns it into enable_thinking / thinking_budget (providers/qwen/index.ts), as it is read here.
+- `reasoning: {effort, enabled, max_tokens, exclude}` (OpenRouter's shape): Cherry Studio sends it
+  (CherryHQ/cherry-studio src/renderer/src/aiCore/utils/reasoning.ts getReasoningEffort: an
+  effort, `{enabled: true}`, or `{enabled: false, exclude: true}` for thinking off), and so do
+  Open WebUI's builds that turn reasoning_effort into it; its effort is OpenAI's reasoning_effort.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from api.compat.errors import bad_request
-from api.compat.parameters import MAX_THINKING_BUDGET
+from api.compat.errors import OpenAIError, bad_request
+from api.compat.parameters import EFFORT_BUDGETS, MAX_THINKING_BUDGET
 
 
 def _budget(value: Any, where: str, param: str) -> int:
@@ -47,12 +51,59 @@ def _anthropic_thinking(value: Any) -> dict[str, Any]:
     return {"enable_thinking": True, "thinking_budget": _budget(budget, "thinking.budget_tokens", "thinking")}
 
 
+def _unsupported(why: str) -> OpenAIError:
+    return bad_request(f"reasoning.{why}", "reasoning", "unsupported_parameter")
+
+
+def _openrouter_reasoning(value: Any) -> dict[str, Any]:
+    """An effort is OpenAI's reasoning_effort; `enabled` switches thinking, `max_tokens` is its
+    budget. The reasoning of a thinking answer always comes back whole (reasoning_content): asked
+    to leave it out (`exclude`) or for a summary of it (`summary`, OpenAI's Responses API), the
+    request is refused; with thinking off there is nothing to leave out."""
+    if not isinstance(value, dict):
+        raise bad_request(
+            'reasoning must be an object: {"effort": "low"}, {"enabled": true} or {"max_tokens": <tokens>}.',
+            "reasoning",
+            "invalid_value",
+        )
+    other = sorted(set(value) - {"effort", "enabled", "max_tokens", "exclude", "summary"})
+    if other:
+        raise _unsupported(f"{other[0]} cannot be set here.")
+    if value.get("summary") is not None:
+        raise _unsupported("summary: the reasoning comes whole as reasoning_content, never summarised; leave it out.")
+    keys: dict[str, Any] = {}
+    effort = value.get("effort")
+    if effort is not None:
+        if not isinstance(effort, str) or effort not in EFFORT_BUDGETS:
+            raise bad_request(
+                f"reasoning.effort must be one of {', '.join(EFFORT_BUDGETS)}.", "reasoning", "invalid_value"
+            )
+        keys["reasoning_effort"] = effort
+    for flag in ("enabled", "exclude"):
+        if value.get(flag) is not None and not isinstance(value[flag], bool):
+            raise bad_request(f"reasoning.{flag} must be true or false.", "reasoning", "invalid_value")
+    if value.get("enabled") is not None:
+        keys["enable_thinking"] = value["enabled"]
+    if value.get("max_tokens") is not None:
+        keys["thinking_budget"] = _budget(value["max_tokens"], "reasoning.max_tokens", "reasoning")
+        keys.setdefault("enable_thinking", True)
+    thinks = keys.get("enable_thinking", None if effort is None else EFFORT_BUDGETS[effort] is not None)
+    if value.get("exclude") is True and thinks is not False:
+        raise _unsupported(
+            "exclude: a thinking answer's reasoning always comes back (reasoning_content); leave exclude out,"
+            " or switch thinking off (enabled: false)."
+        )
+    return keys
+
+
 def read_peer_shapes(body: dict[str, Any]) -> dict[str, Any]:
     """The body with each peer shape replaced by the DashScope keys it means. Said beside one of those
     keys with another value, which was meant is unknown: refused, the shape named."""
     asked: list[tuple[str, dict[str, Any]]] = []
     if body.get("thinking") is not None:
         asked.append(("thinking", _anthropic_thinking(body["thinking"])))
+    if body.get("reasoning") is not None:
+        asked.append(("reasoning", _openrouter_reasoning(body["reasoning"])))
     if not asked:
         return body
     merged = {name: value for name, value in body.items() if name not in dict(asked)}

@@ -89,3 +89,59 @@ async def test_a_thinking_switch_that_cannot_be_read_is_refused_saying_why(
     assert (error["type"], error["param"], error["code"]) == ("invalid_request_error", param, "invalid_value")
     assert "thinking" in error["message"]
     assert await pg.fetchval(QUESTIONS, alice.id) == 0
+
+
+@pytest.mark.parametrize(
+    ("reasoning", "expected"),
+    [
+        ({"effort": "high"}, (True, 4096)),  # an effort, as reasoning_effort
+        ({"enabled": True}, (True, None)),  # thinking, no budget of its own
+        ({"max_tokens": 2000}, (True, 2000)),  # a budget
+        ({"enabled": False, "exclude": True}, (False, None)),  # thinking off: nothing to leave out
+        ({"effort": "none"}, (False, None)),
+    ],
+)
+async def test_cherry_studios_reasoning_object_is_asked_as_dashscopes(
+    sdk: openai.AsyncOpenAI, fake: FakeScope, reasoning: dict[str, Any], expected: tuple[Any, Any]
+) -> None:
+    """Cherry Studio (aiCore/utils/reasoning.ts getReasoningEffort) sends OpenRouter's `reasoning`
+    object: an effort, `enabled`, a budget as `max_tokens`, or `{enabled: false, exclude: true}` for
+    thinking off. It was refused 400 unknown_parameter 'reasoning'."""
+    question = unique("Cherry asks")
+    await sdk.chat.completions.create(
+        model="qwen-plus", messages=[{"role": "user", "content": question}], extra_body={"reasoning": reasoning}
+    )
+    assert thought(await parameters_of(fake, question)) == expected
+
+
+@pytest.mark.parametrize(
+    ("reasoning", "code"),
+    [
+        ({"effort": "high", "exclude": True}, "unsupported_parameter"),  # thinking, its reasoning hidden
+        ({"effort": "high", "summary": "auto"}, "unsupported_parameter"),  # a summary, not the reasoning
+        ({"effort": "hard"}, "invalid_value"),
+        ({"max_tokens": 0}, "invalid_value"),
+        (["high"], "invalid_value"),
+    ],
+)
+async def test_a_reasoning_object_asking_what_is_not_done_here_is_refused(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser, reasoning: Any, code: str
+) -> None:
+    """A thinking answer's reasoning always comes back whole (reasoning_content): asked to leave it
+    out or to summarise it, the request is refused rather than answered otherwise than asked."""
+    body = {"model": "qwen-plus", "messages": [{"role": "user", "content": "hi"}], "reasoning": reasoning}
+    error = await refusal_of(sdk, body)
+    assert (error["param"], error["code"]) == ("reasoning", code)
+    assert await pg.fetchval(QUESTIONS, alice.id) == 0
+
+
+async def test_a_reasoning_effort_said_twice_apart_is_refused(sdk: openai.AsyncOpenAI) -> None:
+    """As OpenRouter refuses it: reasoning_effort and reasoning.effort may not differ."""
+    body = {
+        "model": "qwen-plus",
+        "messages": [{"role": "user", "content": "hi"}],
+        "reasoning_effort": "low",
+        "reasoning": {"effort": "high"},
+    }
+    error = await refusal_of(sdk, body)
+    assert (error["param"], error["code"]) == ("reasoning", "invalid_value")
