@@ -77,8 +77,18 @@ def _unsupported(name: str, why: str) -> OpenAIError:
     return bad_request(f"{name}: {why}", name, "unsupported_parameter")
 
 
-# OpenAI's reasoning_effort as a thinking budget, as LiteLLM maps it onto budgeted thinking models
-EFFORT_BUDGETS: dict[str, int | None] = {"none": None, "minimal": None, "low": 1024, "medium": 2048, "high": 4096}
+# OpenAI's reasoning_effort as thinking and its budget, as LiteLLM maps it onto budgeted thinking
+# models (low 1,024, medium 2,048, high 4,096); the SDK's xhigh twice high's, its max the model's own
+# longest (no budget of its own: DashScope's default is the model's longest chain of thought)
+EFFORT_BUDGETS: dict[str, tuple[bool, int | None]] = {
+    "none": (False, None),
+    "minimal": (False, None),
+    "low": (True, 1024),
+    "medium": (True, 2048),
+    "high": (True, 4096),
+    "xhigh": (True, 8192),
+    "max": (True, None),
+}
 
 
 def _thinking(body: dict[str, Any]) -> dict[str, Any]:
@@ -92,8 +102,8 @@ def _thinking(body: dict[str, Any]) -> dict[str, Any]:
             raise bad_request(
                 f"reasoning_effort must be one of {', '.join(EFFORT_BUDGETS)}.", "reasoning_effort", "invalid_value"
             )
-        tokens = EFFORT_BUDGETS[effort]
-        found["thinking"] = tokens is not None
+        thinks, tokens = EFFORT_BUDGETS[effort]
+        found["thinking"] = thinks
         if tokens is not None:
             found["thinking_budget"] = tokens
     thinking = body.get("enable_thinking")

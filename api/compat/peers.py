@@ -87,7 +87,7 @@ def _openrouter_reasoning(value: Any) -> dict[str, Any]:
     if value.get("max_tokens") is not None:
         keys["thinking_budget"] = _budget(value["max_tokens"], "reasoning.max_tokens", "reasoning")
         keys.setdefault("enable_thinking", True)
-    thinks = keys.get("enable_thinking", None if effort is None else EFFORT_BUDGETS[effort] is not None)
+    thinks = keys.get("enable_thinking", None if effort is None else EFFORT_BUDGETS[effort][0])
     if value.get("exclude") is True and thinks is not False:
         raise _unsupported(
             "exclude: a thinking answer's reasoning always comes back (reasoning_content); leave exclude out,"

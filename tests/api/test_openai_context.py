@@ -447,7 +447,7 @@ async def test_openais_reasoning_effort_asks_for_budgeted_thinking(sdk: openai.A
         )
         sent = await parameters_of(fake, question)
         assert (sent.get("enable_thinking"), sent.get("thinking_budget")) == expected, extra
-    for wrong in ("max", ["low"]):  # a list is no key of the levels: refused, not a 500
+    for wrong in ("ultra", ["low"]):  # a list is no key of the levels: refused, not a 500
         body = {"model": "qwen-plus", "messages": [{"role": "user", "content": "hi"}], "reasoning_effort": wrong}
         error = await refusal_of(sdk, body)
         assert (error["param"], error["code"]) == ("reasoning_effort", "invalid_value")

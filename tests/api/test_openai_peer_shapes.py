@@ -145,3 +145,17 @@ async def test_a_reasoning_effort_said_twice_apart_is_refused(sdk: openai.AsyncO
     }
     error = await refusal_of(sdk, body)
     assert (error["param"], error["code"]) == ("reasoning", "invalid_value")
+
+
+@pytest.mark.parametrize(("effort", "expected"), [("xhigh", (True, 8192)), ("max", (True, None))])
+async def test_the_openai_sdks_highest_reasoning_efforts_are_asked(
+    sdk: openai.AsyncOpenAI, fake: FakeScope, effort: Any, expected: tuple[Any, Any]
+) -> None:
+    """The SDK's ReasoningEffort (types/shared/reasoning_effort.py) goes past high: xhigh thinks with
+    twice high's budget, max with no budget but the model's own longest. Both were refused 400
+    invalid_value, "must be one of none, minimal, low, medium, high"."""
+    question = unique("Think hardest")
+    await sdk.chat.completions.create(
+        model="qwen-plus", messages=[{"role": "user", "content": question}], reasoning_effort=effort
+    )
+    assert thought(await parameters_of(fake, question)) == expected
