@@ -11,6 +11,11 @@ saying what to send instead; never read otherwise than its client meant it.
   (CherryHQ/cherry-studio src/renderer/src/aiCore/utils/reasoning.ts getReasoningEffort: an
   effort, `{enabled: true}`, or `{enabled: false, exclude: true}` for thinking off), and so do
   Open WebUI's builds that turn reasoning_effort into it; its effort is OpenAI's reasoning_effort.
+
+And Ollama's options, which Open WebUI sends to an OpenAI connection when they are set among its
+advanced parameters (open-webui/open-webui backend/open_webui/utils/middleware.py
+apply_params_to_form_data copies every one set): refused `unknown_parameter`, as OpenAI would,
+each message saying what to send instead or to clear it there.
 """
 
 from __future__ import annotations
@@ -20,6 +25,28 @@ from typing import Any
 
 from api.compat.errors import OpenAIError, bad_request
 from api.compat.parameters import EFFORT_BUDGETS, MAX_THINKING_BUDGET
+
+_CLEAR = "clear it in the client's advanced parameters"
+_OLLAMA = f"It is an Ollama option Qwen has no counterpart for: {_CLEAR}."
+_OLLAMA_HINTS: dict[str, str] = {
+    "min_p": f"Qwen samples by top_p and top_k and has no min_p: send those, or {_CLEAR}.",
+    "typical_p": f"Qwen samples by top_p and top_k and has no typical_p: send those, or {_CLEAR}.",
+    "repeat_penalty": (
+        "It is Ollama's name for DashScope's repetition_penalty: send that (in Open WebUI a custom"
+        f" parameter), or {_CLEAR}."
+    ),
+    "num_predict": "It is Ollama's name for max_tokens: send max_tokens.",
+    "think": "It is Ollama's thinking switch: send enable_thinking (or reasoning_effort).",
+    "format": "It is Ollama's: send response_format {\"type\": \"json_object\"}.",
+    **{
+        name: _OLLAMA
+        for name in (
+            "mirostat", "mirostat_eta", "mirostat_tau", "tfs_z", "repeat_last_n", "penalize_newline",
+            "num_ctx", "num_batch", "num_keep", "num_gpu", "main_gpu", "num_thread", "numa", "low_vram",
+            "vocab_only", "use_mmap", "use_mlock", "keep_alive",
+        )
+    },
+}  # fmt: skip
 
 
 def _budget(value: Any, where: str, param: str) -> int:
@@ -99,6 +126,9 @@ def _openrouter_reasoning(value: Any) -> dict[str, Any]:
 def read_peer_shapes(body: dict[str, Any]) -> dict[str, Any]:
     """The body with each peer shape replaced by the DashScope keys it means. Said beside one of those
     keys with another value, which was meant is unknown: refused, the shape named."""
+    for name, hint in _OLLAMA_HINTS.items():
+        if body.get(name) is not None:  # null asks for nothing, as for any key
+            raise bad_request(f"Unknown parameter: '{name}'. {hint}", name, "unknown_parameter")
     asked: list[tuple[str, dict[str, Any]]] = []
     if body.get("thinking") is not None:
         asked.append(("thinking", _anthropic_thinking(body["thinking"])))

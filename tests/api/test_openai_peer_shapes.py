@@ -159,3 +159,55 @@ async def test_the_openai_sdks_highest_reasoning_efforts_are_asked(
         model="qwen-plus", messages=[{"role": "user", "content": question}], reasoning_effort=effort
     )
     assert thought(await parameters_of(fake, question)) == expected
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("min_p", 0.05, "top_p"),
+        ("repeat_penalty", 1.1, "repetition_penalty"),
+        ("mirostat", 1, "advanced param"),
+        ("num_ctx", 8192, "advanced param"),
+        ("num_predict", 128, "max_tokens"),
+        ("think", True, "enable_thinking"),
+    ],
+)
+async def test_open_webuis_ollama_options_are_refused_saying_what_to_send(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser, case: tuple[str, Any, str]
+) -> None:
+    """Open WebUI (utils/middleware.py apply_params_to_form_data) sends every advanced parameter set,
+    Ollama's too, to an OpenAI connection, beside what is honoured here (top_k, an empty logit_bias).
+    A key Qwen has no counterpart for stays `unknown_parameter`, as OpenAI would refuse it, but its
+    message says what to send or clear: it said only "Unknown parameter: 'min_p'."."""
+    name, value, says = case
+    with pytest.raises(openai.BadRequestError) as refused:
+        await sdk.chat.completions.create(
+            model="qwen-plus",
+            messages=[{"role": "user", "content": "hi"}],
+            temperature=0.8,
+            extra_body={"top_k": 40, "logit_bias": {}, name: value},
+        )
+    assert (refused.value.param, refused.value.code) == (name, "unknown_parameter")
+    assert f"Unknown parameter: '{name}'. " in refused.value.message
+    assert says in refused.value.message
+    assert await pg.fetchval(QUESTIONS, alice.id) == 0
+
+
+async def test_open_webuis_own_options_are_answered(sdk: openai.AsyncOpenAI, fake: FakeScope) -> None:
+    """What Open WebUI sends for its OpenAI connection's advanced parameters that Qwen honours:
+    top_k, seed, stop as a list, reasoning_effort, an empty logit_bias (payload.py casts them)."""
+    question = unique("Open WebUI asks")
+    await sdk.chat.completions.create(
+        model="qwen-plus",
+        messages=[{"role": "user", "content": question}],
+        temperature=0.8,
+        max_tokens=256,
+        seed=42,
+        stop=["\n\n\n"],
+        reasoning_effort="low",
+        logit_bias={},
+        extra_body={"top_k": 40},
+    )
+    sent = await parameters_of(fake, question)
+    assert (sent["top_k"], sent["seed"], sent["max_tokens"]) == (40, 42, 256)
+    assert thought(sent) == (True, 1024)
