@@ -73,6 +73,20 @@ def _number(
     return float(value) if isinstance(value, float) else int(value)
 
 
+def budget_too_large(name: str, budget: int, param: str) -> OpenAIError:
+    """A thinking budget past the longest any model here thinks, worded as admission words one past
+    the answering model's own (ThinkingBudgetTooLarge), saying what to do: a client that sets it from
+    a reasoning effort (Cherry Studio: the model's longest thought by DashScope's page times the
+    effort's share) asks less at a lower effort."""
+    return bad_request(
+        f"{name} is too large: {budget}. A model here thinks at most {MAX_THINKING_BUDGET} tokens, whereas you"
+        f" provided {budget}: ask for at most {MAX_THINKING_BUDGET} (in a client that sets it from a reasoning"
+        " effort, choose a lower reasoning effort).",
+        param,
+        "invalid_value",
+    )
+
+
 def _unsupported(name: str, why: str) -> OpenAIError:
     return bad_request(f"{name}: {why}", name, "unsupported_parameter")
 
@@ -116,6 +130,9 @@ def _thinking(body: dict[str, Any]) -> dict[str, Any]:
         # thinking): it asks nothing, so nothing is kept (a budget is from 1 when thinking)
         found.pop("thinking_budget", None)
         return found
+    budget = body.get("thinking_budget")
+    if isinstance(budget, int) and not isinstance(budget, bool) and budget > MAX_THINKING_BUDGET:
+        raise budget_too_large("thinking_budget", budget, "thinking_budget")
     budget = _number(body, "thinking_budget", 1, MAX_THINKING_BUDGET, integer=True)
     if budget is not None:
         found["thinking_budget"] = budget

@@ -24,7 +24,7 @@ import json
 from typing import Any
 
 from api.compat.errors import OpenAIError, bad_request
-from api.compat.parameters import EFFORT_BUDGETS, MAX_THINKING_BUDGET
+from api.compat.parameters import EFFORT_BUDGETS, MAX_THINKING_BUDGET, budget_too_large
 
 _CLEAR = "clear it in the client's advanced parameters"
 _OLLAMA = f"It is an Ollama option Qwen has no counterpart for: {_CLEAR}."
@@ -50,6 +50,8 @@ _OLLAMA_HINTS: dict[str, str] = {
 
 
 def _budget(value: Any, where: str, param: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value > MAX_THINKING_BUDGET:
+        raise budget_too_large(where, value, param)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_THINKING_BUDGET:
         raise bad_request(
             f"{where} must be an integer from 1 to {MAX_THINKING_BUDGET} (DashScope's thinking_budget).",

@@ -211,3 +211,26 @@ async def test_open_webuis_own_options_are_answered(sdk: openai.AsyncOpenAI, fak
     sent = await parameters_of(fake, question)
     assert (sent["top_k"], sent["seed"], sent["max_tokens"]) == (40, 42, 256)
     assert thought(sent) == (True, 1024)
+
+
+@pytest.mark.parametrize("effort", ["medium", "high", "auto"])
+async def test_cherry_studios_budget_past_the_longest_thought_is_refused_saying_what_to_do(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser, effort: str
+) -> None:
+    """Cherry Studio sets a Qwen model's thinking_budget from its effort (reasoning.ts: the model's
+    longest thought times 0.5, 0.8 or 2, from config/models THINKING_TOKEN_MAP, 81,920 for qwen-plus),
+    past the 38,912 any model here thinks. It is refused, as any budget past that is, but the message
+    said only "thinking_budget must be an integer from 1 to 38912.", a key the user never set: it
+    says now how much may be asked and that a lower effort asks less."""
+    budget = {"medium": 40_960, "high": 65_536, "auto": 163_840}[effort]
+    with pytest.raises(openai.BadRequestError) as refused:
+        await sdk.chat.completions.create(
+            model="qwen-plus",
+            messages=[{"role": "user", "content": "hi"}],
+            extra_body={"enable_thinking": True, "thinking_budget": budget},
+        )
+    assert (refused.value.param, refused.value.code) == ("thinking_budget", "invalid_value")
+    assert f"thinking_budget is too large: {budget}." in refused.value.message
+    assert "at most 38912" in refused.value.message
+    assert "lower reasoning effort" in refused.value.message
+    assert await pg.fetchval(QUESTIONS, alice.id) == 0
