@@ -15,6 +15,8 @@ the peer's source read (its body built for an OpenAI-compatible provider):
   parameter set (Ollama's among them: min_p, repeat_penalty, mirostat, ...) into an OpenAI
   connection's body; backend/open_webui/utils/payload.py maps reasoning_effort as a string.
 - The official `openai` SDK: types/shared/reasoning_effort.py, none to xhigh and max.
+- Chatbox: src/shared/models/openai-compatible.ts lists `{apiHost}/models` (reading `data[].id`)
+  and asks through the AI SDK's openai-compatible provider with temperature, top_p, max_tokens.
 
 Seen through the official `openai` SDK; what the model was asked is read from the fake."""
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
+import httpx
 import openai
 import pytest
 
@@ -234,3 +237,32 @@ async def test_cherry_studios_budget_past_the_longest_thought_is_refused_saying_
     assert "at most 38912" in refused.value.message
     assert "lower reasoning effort" in refused.value.message
     assert await pg.fetchval(QUESTIONS, alice.id) == 0
+
+
+async def test_chatboxs_model_list_and_question_are_answered(sdk: openai.AsyncOpenAI, fake: FakeScope) -> None:
+    """Chatbox (src/shared/models/openai-compatible.ts): its model list read from `/models` (`data`
+    of ids, `object: "list"`), then a streamed question with its call settings, the user's text as a
+    content part, as the AI SDK sends it; the answer streams as OpenAI's chunks."""
+    question = unique("Chatbox asks")
+    async with httpx.AsyncClient(base_url=str(sdk.base_url), trust_env=False, timeout=60) as client:
+        headers = {"Authorization": f"Bearer {sdk.api_key}"}
+        listed = (await client.get("models", headers=headers)).json()
+        assert listed["object"] == "list"
+        assert "qwen-plus" in [m["id"] for m in listed["data"]]
+        body = {
+            "model": "qwen-plus",
+            "messages": [
+                {"role": "system", "content": "You are a helpful assistant."},
+                {"role": "user", "content": [{"type": "text", "text": question}]},
+            ],
+            "temperature": 0.7,
+            "top_p": 1,
+            "max_tokens": 512,
+            "stream": True,
+        }
+        async with client.stream("POST", "chat/completions", json=body, headers=headers) as response:
+            assert response.status_code == 200
+            lines = [line async for line in response.aiter_lines() if line.startswith("data: ")]
+    assert lines[-1] == "data: [DONE]"
+    sent = await parameters_of(fake, question)
+    assert (sent["temperature"], sent["top_p"], sent["max_tokens"]) == (0.7, 1, 512)
