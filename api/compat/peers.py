@@ -11,6 +11,9 @@ saying what to send instead; never read otherwise than its client meant it.
   (CherryHQ/cherry-studio src/renderer/src/aiCore/utils/reasoning.ts getReasoningEffort: an
   effort, `{enabled: true}`, or `{enabled: false, exclude: true}` for thinking off), and so do
   Open WebUI's builds that turn reasoning_effort into it; its effort is OpenAI's reasoning_effort.
+- `chat_template_kwargs: {enable_thinking}`: Qwen's own deployment pages for vLLM and SGLang switch
+  Qwen3's thinking with its chat template's argument (qwen.readthedocs.io deployment/vllm.html), as
+  scripts written against a local Qwen do; it is DashScope's enable_thinking.
 
 And Ollama's options, which Open WebUI sends to an OpenAI connection when they are set among its
 advanced parameters (open-webui/open-webui backend/open_webui/utils/middleware.py
@@ -125,6 +128,32 @@ def _openrouter_reasoning(value: Any) -> dict[str, Any]:
     return keys
 
 
+def _template_arguments(value: Any) -> dict[str, Any]:
+    """Qwen3's chat template switch; the template here is DashScope's, which takes no other."""
+    if not isinstance(value, dict):
+        raise bad_request(
+            'chat_template_kwargs must be an object, e.g. {"enable_thinking": false}.',
+            "chat_template_kwargs",
+            "invalid_value",
+        )
+    other = sorted(set(value) - {"enable_thinking"})
+    if other:
+        raise bad_request(
+            f"chat_template_kwargs.{other[0]} cannot be set here: the chat template is DashScope's, and only"
+            " enable_thinking is read (send DashScope's keys, e.g. thinking_budget, at the top level).",
+            "chat_template_kwargs",
+            "unsupported_parameter",
+        )
+    thinking = value.get("enable_thinking")
+    if thinking is None:
+        return {}
+    if not isinstance(thinking, bool):
+        raise bad_request(
+            "chat_template_kwargs.enable_thinking must be true or false.", "chat_template_kwargs", "invalid_value"
+        )
+    return {"enable_thinking": thinking}
+
+
 def read_peer_shapes(body: dict[str, Any]) -> dict[str, Any]:
     """The body with each peer shape replaced by the DashScope keys it means. Said beside one of those
     keys with another value, which was meant is unknown: refused, the shape named."""
@@ -136,6 +165,8 @@ def read_peer_shapes(body: dict[str, Any]) -> dict[str, Any]:
         asked.append(("thinking", _anthropic_thinking(body["thinking"])))
     if body.get("reasoning") is not None:
         asked.append(("reasoning", _openrouter_reasoning(body["reasoning"])))
+    if body.get("chat_template_kwargs") is not None:
+        asked.append(("chat_template_kwargs", _template_arguments(body["chat_template_kwargs"])))
     if not asked:
         return body
     merged = {name: value for name, value in body.items() if name not in dict(asked)}

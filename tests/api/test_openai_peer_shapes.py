@@ -266,3 +266,40 @@ async def test_chatboxs_model_list_and_question_are_answered(sdk: openai.AsyncOp
     assert lines[-1] == "data: [DONE]"
     sent = await parameters_of(fake, question)
     assert (sent["temperature"], sent["top_p"], sent["max_tokens"]) == (0.7, 1, 512)
+
+
+@pytest.mark.parametrize("on", [False, True])
+async def test_qwens_vllm_thinking_switch_is_asked_as_dashscopes(
+    sdk: openai.AsyncOpenAI, fake: FakeScope, on: bool
+) -> None:
+    """Qwen's own deployment pages for vLLM and SGLang switch Qwen3's thinking with its chat
+    template's argument, `extra_body={"chat_template_kwargs": {"enable_thinking": False}}`
+    (qwen.readthedocs.io deployment/vllm.html, quoted in QwenLM/Qwen3 discussion #1300), and so does
+    every script written against a local Qwen: it is DashScope's enable_thinking. It was refused
+    400 unknown_parameter, so such a script moved here failed on its first call."""
+    question = unique("Local habits")
+    await sdk.chat.completions.create(
+        model="qwen-plus",
+        messages=[{"role": "user", "content": question}],
+        extra_body={"top_k": 20, "chat_template_kwargs": {"enable_thinking": on}},
+    )
+    assert thought(await parameters_of(fake, question))[0] is on
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "code"),
+    [
+        ({"preserve_thinking": True}, "unsupported_parameter"),
+        ({"enable_thinking": "no"}, "invalid_value"),
+        ("x", "invalid_value"),
+    ],
+)
+async def test_another_chat_template_argument_is_refused(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser, kwargs: Any, code: str
+) -> None:
+    """The chat template here is DashScope's: an argument of another (a local template's) is not
+    read, and refused rather than ignored."""
+    body = {"model": "qwen-plus", "messages": [{"role": "user", "content": "hi"}], "chat_template_kwargs": kwargs}
+    error = await refusal_of(sdk, body)
+    assert (error["param"], error["code"]) == ("chat_template_kwargs", code)
+    assert await pg.fetchval(QUESTIONS, alice.id) == 0
