@@ -154,6 +154,26 @@ def _continued(prefix: str | None, max_chars: int, parameters: dict[str, Any]) -
     return {"prefix": prefix}
 
 
+def _stream_options(options: dict[str, Any]) -> None:
+    """OpenAI's other stream option, include_obfuscation (padding against length side channels:
+    chunks here carry none, as OpenAI's default has none to read), is taken as a boolean; any other,
+    as vLLM's continuous_usage_stats (usage in every chunk), is refused: it was ignored, and the
+    client waited in every chunk for usage that came once, at the end."""
+    padded = options.get("include_obfuscation")
+    if padded is not None and not isinstance(padded, bool):
+        raise bad_request(
+            "stream_options.include_obfuscation must be true or false.", "stream_options", "invalid_value"
+        )
+    other = sorted(set(options) - {"include_usage", "include_obfuscation"})
+    if other:
+        raise bad_request(
+            f"stream_options.{other[0]} cannot be set here: usage comes in one chunk at the end"
+            " (include_usage), and no other stream option is read.",
+            "stream_options",
+            "unsupported_parameter",
+        )
+
+
 def parse_request(body: Any, max_chars: int, *, continuing: bool = False) -> Ask:
     """The checked request; `continuing`: it names its session (X-ChatGalaxy-Session), whose stored
     conversation is continued instead of the request's earlier messages."""
@@ -219,6 +239,7 @@ def parse_request(body: Any, max_chars: int, *, continuing: bool = False) -> Ask
         raise bad_request(
             "stream_options.include_usage must be true or false.", "stream_options.include_usage", "invalid_value"
         )
+    _stream_options(options or {})
     web_search, how = parse_search(body)
     parameters = parse_parameters(body) | how
     parameters |= _continued(prefix, max_chars, parameters)

@@ -303,3 +303,41 @@ async def test_another_chat_template_argument_is_refused(
     error = await refusal_of(sdk, body)
     assert (error["param"], error["code"]) == ("chat_template_kwargs", code)
     assert await pg.fetchval(QUESTIONS, alice.id) == 0
+
+
+async def test_the_openai_sdks_obfuscation_switch_is_taken(sdk: openai.AsyncOpenAI) -> None:
+    """stream_options.include_obfuscation (the SDK's ChatCompletionStreamOptionsParam) pads chunks
+    against length side channels; chunks here carry no padding either way, as the default has none."""
+    for padded in (False, True):
+        stream = await sdk.chat.completions.create(
+            model="qwen-turbo",
+            messages=[{"role": "user", "content": "hi"}],
+            stream=True,
+            stream_options={"include_usage": True, "include_obfuscation": padded},
+        )
+        assert [chunk async for chunk in stream][-1].usage is not None
+
+
+@pytest.mark.parametrize(
+    ("options", "code"),
+    [
+        ({"include_usage": True, "continuous_usage_stats": True}, "unsupported_parameter"),
+        ({"include_obfuscation": "no"}, "invalid_value"),
+    ],
+)
+async def test_vllms_stream_option_is_refused_not_ignored(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser, options: dict[str, Any], code: str
+) -> None:
+    """vLLM's StreamOptions (vllm/entrypoints/openai/protocol.py) adds continuous_usage_stats, usage
+    in every chunk, which clients written against a local Qwen send: usage comes here in one chunk
+    at the end, so it is refused saying so. Any key of stream_options but OpenAI's was ignored, the
+    client waiting for usage that never came in the chunks it read it from."""
+    body = {
+        "model": "qwen-turbo",
+        "messages": [{"role": "user", "content": "hi"}],
+        "stream": True,
+        "stream_options": options,
+    }
+    error = await refusal_of(sdk, body)
+    assert (error["param"], error["code"]) == ("stream_options", code)
+    assert await pg.fetchval(QUESTIONS, alice.id) == 0
