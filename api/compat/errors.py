@@ -64,6 +64,17 @@ def too_many_tokens(message: str, param: str = "max_tokens") -> OpenAIError:
     return bad_request(message, param, "invalid_value")
 
 
+def too_long_a_thought(message: str, param: str, said: str) -> OpenAIError:
+    """A thinking budget past the answering model's longest thought (the database's
+    ThinkingBudgetTooLarge), the key named as the request sent it: a shape's budget
+    (thinking.budget_tokens, reasoning.max_tokens) by its name, an effort's saying to lower it."""
+    if said.endswith("effort"):
+        message = f"{message} It is the budget {said} asks for: choose a lower reasoning effort."
+    elif said != "thinking_budget" and message.startswith("thinking_budget "):
+        message = said + message.removeprefix("thinking_budget")
+    return bad_request(message, param, "invalid_value")
+
+
 def model_not_found(model: str) -> OpenAIError:
     return OpenAIError(
         404,

@@ -154,6 +154,24 @@ def _template_arguments(value: Any) -> dict[str, Any]:
     return {"enable_thinking": thinking}
 
 
+def budget_source(body: dict[str, Any]) -> tuple[str, str]:
+    """Where the request's thinking budget comes from, before its shapes are read: the key to name
+    in a refusal of it (the answering model thinks less, ThinkingBudgetTooLarge) and the name it was
+    said under. DashScope's thinking_budget decides, then a shape's budget, then an effort's."""
+    thinking, reasoning = body.get("thinking"), body.get("reasoning")
+    if body.get("thinking_budget") is not None:
+        return "thinking_budget", "thinking_budget"
+    if isinstance(thinking, dict) and thinking.get("budget_tokens") is not None:
+        return "thinking", "thinking.budget_tokens"
+    if isinstance(reasoning, dict) and reasoning.get("max_tokens") is not None:
+        return "reasoning", "reasoning.max_tokens"
+    if isinstance(reasoning, dict) and reasoning.get("effort") is not None:
+        return "reasoning", "reasoning.effort"
+    if body.get("reasoning_effort") is not None:
+        return "reasoning_effort", "reasoning_effort"
+    return "thinking_budget", "thinking_budget"
+
+
 def read_peer_shapes(body: dict[str, Any]) -> dict[str, Any]:
     """The body with each peer shape replaced by the DashScope keys it means. Said beside one of those
     keys with another value, which was meant is unknown: refused, the shape named."""

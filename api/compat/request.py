@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from api.compat.errors import bad_request
 from api.compat.parameters import JSON_NOT_ASKED, check_keys, parse_parameters, parse_search, unwrap_extra_body
-from api.compat.peers import read_peer_shapes
+from api.compat.peers import budget_source, read_peer_shapes
 from api.compat.uploads import MAX_FILES, MAX_IMAGES, RequestFile, decode_document, decode_image
 
 
@@ -43,6 +43,8 @@ class Ask:
     web_search: bool = False  # search the web before answering (the question's switch, as in the web app)
     files_left_out: int = 0  # earlier turns' files past what the question holds (the oldest)
     tokens_param: str = "max_tokens"  # the name the request's token limit was sent under (kept as max_tokens)
+    # the key its thinking budget came from and the name it was said under (peers.budget_source)
+    budget_source: tuple[str, str] = ("thinking_budget", "thinking_budget")
 
 
 _CONTEXT_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
@@ -179,7 +181,9 @@ def parse_request(body: Any, max_chars: int, *, continuing: bool = False) -> Ask
     conversation is continued instead of the request's earlier messages."""
     if not isinstance(body, dict):
         raise bad_request("The request body must be a JSON object.")
-    body = read_peer_shapes(unwrap_extra_body(body))
+    body = unwrap_extra_body(body)
+    budget = budget_source(body)
+    body = read_peer_shapes(body)
     check_keys(body)
     model = body.get("model")
     if not isinstance(model, str) or not model.strip() or len(model) > 100:
@@ -265,6 +269,7 @@ def parse_request(body: Any, max_chars: int, *, continuing: bool = False) -> Ask
         web_search,
         left_out,
         "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens",
+        budget,
     )
 
 

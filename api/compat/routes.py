@@ -13,9 +13,9 @@ from litestar.serialization import decode_json
 from api.compat.completions import Listening, Relay
 from api.compat.errors import (
     OpenAIError,
-    bad_request,
     model_not_found,
     to_openai_response,
+    too_long_a_thought,
     too_many_tokens,
     translate,
 )
@@ -161,7 +161,7 @@ async def chat_completions(request: Request[Any, Any, Any]) -> Any:
         if isinstance(exc, BadRequest) and exc.code == "MaxTokensTooLarge":
             raise too_many_tokens(exc.message, ask.tokens_param) from exc
         if isinstance(exc, BadRequest) and exc.code == "ThinkingBudgetTooLarge":
-            raise bad_request(exc.message, "thinking_budget", "invalid_value") from exc
+            raise too_long_a_thought(exc.message, *ask.budget_source) from exc
         raise
     metrics.messages_sent.labels("openai").inc()
     relay = Relay(

@@ -22,6 +22,7 @@ Seen through the official `openai` SDK; what the model was asked is read from th
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -340,4 +341,48 @@ async def test_vllms_stream_option_is_refused_not_ignored(
     }
     error = await refusal_of(sdk, body)
     assert (error["param"], error["code"]) == ("stream_options", code)
+    assert await pg.fetchval(QUESTIONS, alice.id) == 0
+
+
+@pytest.fixture
+async def short_thinker(pg: asyncpg.Connection) -> AsyncIterator[str]:
+    """qwen-plus thinking 1,000 tokens at most, as an operator may set a model's longest thought."""
+    was = await pg.fetchval("select max_reasoning from models where id = 'qwen-plus'")
+    await pg.execute("update models set max_reasoning = 1000 where id = 'qwen-plus'")
+    try:
+        yield "qwen-plus"
+    finally:
+        await pg.execute("update models set max_reasoning = $1 where id = 'qwen-plus'", was)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ({"thinking": {"type": "enabled", "budget_tokens": 2000}}, "thinking", "thinking.budget_tokens is too large"),
+        ({"reasoning": {"max_tokens": 2000}}, "reasoning", "reasoning.max_tokens is too large"),
+        ({"reasoning": {"effort": "high"}}, "reasoning", "reasoning.effort asks for: choose a lower reasoning effort"),
+        (
+            {"reasoning_effort": "high"},
+            "reasoning_effort",
+            "reasoning_effort asks for: choose a lower reasoning effort",
+        ),
+        ({"enable_thinking": True, "thinking_budget": 2000}, "thinking_budget", "thinking_budget is too large"),
+    ],
+)
+async def test_a_peers_budget_past_the_models_own_is_refused_naming_what_the_peer_sent(
+    sdk: openai.AsyncOpenAI,
+    pg: asyncpg.Connection,
+    alice: ApiUser,
+    short_thinker: str,
+    case: tuple[dict[str, Any], str, str],
+) -> None:
+    """Admission refuses a budget past the answering model's longest thought (ThinkingBudgetTooLarge);
+    asked as LobeChat's thinking, Cherry Studio's reasoning or an effort, the refusal named
+    thinking_budget, a key the client never sent, and for an effort said nothing of lowering it."""
+    extra, param, says = case
+    body = {"model": short_thinker, "messages": [{"role": "user", "content": unique("Think long")}], **extra}
+    error = await refusal_of(sdk, body)
+    assert (error["param"], error["code"]) == (param, "invalid_value")
+    assert "This model thinks at most 1000 tokens" in error["message"]
+    assert says in error["message"]
     assert await pg.fetchval(QUESTIONS, alice.id) == 0
