@@ -168,7 +168,13 @@ def _body(world: World) -> st.SearchStrategy[Any]:
         },
         optional={
             "stream": mostly(st.booleans(), small()),
-            "stream_options": mostly(st.fixed_dictionaries({"include_usage": st.booleans()}), small()),
+            "stream_options": mostly(
+                st.fixed_dictionaries(
+                    {"include_usage": st.booleans()},
+                    optional={"include_obfuscation": mostly(st.booleans(), small()), "continuous_usage_stats": small()},
+                ),
+                small(),
+            ),
             "temperature": mostly(st.floats(-1, 3, allow_nan=False), small()),
             "top_p": mostly(st.floats(0, 1.5, allow_nan=False), small()),
             "max_tokens": mostly(st.integers(-1, 2_000_000), small()),
@@ -183,7 +189,34 @@ def _body(world: World) -> st.SearchStrategy[Any]:
             "top_k": mostly(st.integers(-1, 200), small()),
             "repetition_penalty": mostly(st.floats(-1, 11, allow_nan=False), small()),
             "modalities": mostly(st.lists(st.sampled_from(("text", "audio")), max_size=2), small()),
-            "reasoning_effort": mostly(st.sampled_from(("none", "minimal", "low", "medium", "high", "max")), small()),
+            "reasoning_effort": mostly(
+                st.sampled_from(("none", "minimal", "low", "medium", "high", "xhigh", "max", "ultra")), small()
+            ),
+            # the chat clients' own shapes of a thinking switch (api/compat/peers.py)
+            "thinking": mostly(
+                st.fixed_dictionaries(
+                    {"type": mostly(st.sampled_from(("enabled", "disabled", "adaptive")), small())},
+                    optional={"budget_tokens": mostly(st.integers(-1, 100_000), small())},
+                ),
+                small(),
+            ),
+            "reasoning": mostly(
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "effort": mostly(st.sampled_from(("none", "low", "high", "max")), small()),
+                        "enabled": mostly(st.booleans(), small()),
+                        "max_tokens": mostly(st.integers(-1, 100_000), small()),
+                        "exclude": mostly(st.booleans(), small()),
+                        "summary": small(),
+                    },
+                ),
+                small(),
+            ),
+            "chat_template_kwargs": mostly(
+                st.fixed_dictionaries({}, optional={"enable_thinking": mostly(st.booleans(), small())}), small()
+            ),
+            "min_p": small(),
             "enable_search": mostly(st.booleans(), small()),
             "search_options": mostly(
                 st.fixed_dictionaries(
