@@ -17,6 +17,9 @@ the peer's source read (its body built for an OpenAI-compatible provider):
 - The official `openai` SDK: types/shared/reasoning_effort.py, none to xhigh and max.
 - Chatbox: src/shared/models/openai-compatible.ts lists `{apiHost}/models` (reading `data[].id`)
   and asks through the AI SDK's openai-compatible provider with temperature, top_p, max_tokens.
+- Scripts written against a local Qwen: Qwen's vLLM and SGLang deployment pages switch thinking with
+  `chat_template_kwargs: {enable_thinking}` (quoted in QwenLM/Qwen3 discussion #1300), and vLLM's
+  StreamOptions (vllm/entrypoints/openai/protocol.py) adds `continuous_usage_stats`.
 
 Seen through the official `openai` SDK; what the model was asked is read from the fake."""
 
