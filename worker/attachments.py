@@ -36,6 +36,7 @@ from worker.documents import DOCUMENT_TYPES, DocumentTexts
 from worker.errors import AttachmentError
 from worker.histories import HistoryItem
 from worker.images import ImageRefs, fits_as_link
+from worker.prompt import image_cost
 from worker.supabase_http import SupabaseError
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,7 @@ class Earlier:
 
     texts: list[tuple[str, str]] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
+    image_tokens: dict[str, int] = field(default_factory=dict)  # per reference, as the model counts it
 
 
 def answered_files(history: Sequence[HistoryItem]) -> list[tuple[str, list[Attachment]]]:
@@ -155,9 +157,9 @@ async def earlier_files(
             log.warning("an earlier document is left out", extra={"path": doc.path, "error": str(exc)})
             return None
 
-    async def ref(image: Attachment, refs: ImageRefs) -> str | None:
+    async def ref(image: Attachment, refs: ImageRefs) -> tuple[str, int] | None:
         try:
-            return await _ref(refs, image)
+            return await _ref(refs, image), image_cost(image.width, image.height)
         except SupabaseError as exc:
             log.warning("an earlier image is left out", extra={"path": image.path, "error": str(exc)})
             return None
@@ -167,7 +169,8 @@ async def earlier_files(
             asyncio.gather(*(text(a) for a in files if a.is_document)),
             asyncio.gather(*(ref(a, images) for a in files if a.is_image and images is not None)),
         )
-        return Earlier([t for t in texts if t is not None], [r for r in refs if r is not None])
+        kept = [r for r in refs if r is not None]
+        return Earlier([t for t in texts if t is not None], [r for r, _ in kept], dict(kept))
 
     read = await asyncio.gather(*(one(files) for _, files in questions))
     return {qid: earlier for (qid, _), earlier in zip(questions, read, strict=True) if earlier.texts or earlier.images}

@@ -20,6 +20,7 @@ models think unless told not to.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -96,6 +97,17 @@ def budget_for(limits: ModelLimits, max_tokens: int, margin: float) -> int:
 
 # What one image costs at most on Qwen-VL (1,280 patches of 28x28 pixels + 2 markers; fakescope/vision.py).
 IMAGE_TOKENS = 1282
+IMAGE_PATCH = 28  # Qwen2/2.5-VL's patch; Qwen3-VL's is 32, so a count by 28 is never below a model's own
+
+
+def image_cost(width: int, height: int) -> int:
+    """What the model counts for an image of these dimensions (its question's record): one token a
+    patch, rounded up, at least 4 and at most 1,280, and 2 markers; IMAGE_TOKENS when it says none.
+    Charged for an answer that ends before the model said its own count (worker/turn.py)."""
+    if width <= 0 or height <= 0:
+        return IMAGE_TOKENS
+    patches = math.ceil(width / IMAGE_PATCH) * math.ceil(height / IMAGE_PATCH)
+    return min(IMAGE_TOKENS, max(4, patches) + 2)
 
 
 def _cost(content: str) -> int:

@@ -1,8 +1,8 @@
 """An image answer that ends before the model's usage came (stopped, or ended after its worker is
 gone) is charged its images at the image weight, as a completed answer is, and as many as the
 model counted once it said (DashScope's native stream says its count of the prompt with its first
-event): before that, the prompt's own count of them is its `image_tokens`, inside its
-`input_tokens` as DashScope counts them."""
+event): before that, the prompt's own count of them, each by its dimensions as the model counts
+it, is its `image_tokens`, inside its `input_tokens` as DashScope counts them."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from tests.worker.test_settlement import ask_as, charge_of, stop, weighed
 from tests.worker.test_stored_charges import gone_and_stopped
 from worker.llm import Read
 from worker.llm.dashscope import _read
-from worker.prompt import IMAGE_TOKENS
+from worker.prompt import IMAGE_TOKENS, image_cost
 
 VISION = "qwen-vl-max"  # LLM_VISION_MODEL, which answers a chat's image question
 
@@ -85,17 +85,19 @@ async def test_a_stopped_image_answer_is_charged_its_images_at_the_image_weight(
 
 
 @pytest.mark.usefixtures("image_weight")
-async def test_an_image_answer_stopped_before_the_models_first_word_is_charged_the_prompts_count_of_its_images(
+async def test_an_image_answer_stopped_before_the_models_first_word_is_charged_its_images_as_the_model_counts_them(
     stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
 ) -> None:
     """The call is with the model, which has said nothing yet: its prompt is charged as the worker counted
-    it, the image at its most, at the image weight."""
+    it, the image by its dimensions as Qwen-VL counts it (52 for 280x140), not at the most a picture costs
+    (1,282), at the image weight; the prompt's text is its own count, no more."""
     await fake.script({"ttft": 30.0})
     question = await image_question(stack, fake, workers, owner)
     await fake.until(lambda stats: stats.calls == 1)
     await stop(stack, owner, question)
     row = await final_answer(pg, question, within=10)
-    await assert_images_weighed(pg, question, row, IMAGE_TOKENS)
+    await assert_images_weighed(pg, question, row, image_tokens(280, 140))
+    assert row["input_tokens"] - row["image_tokens"] < 100  # a system prompt and "What is in this picture?"
 
 
 @pytest.mark.usefixtures("image_weight")
@@ -117,3 +119,11 @@ def test_the_models_count_is_read_from_either_of_dashscopes_usage_shapes() -> No
     assert _read({"input_tokens": 37, "output_tokens": 1}) == Read(37, None)
     assert _read(None) is None
     assert _read({}) is None
+
+
+def test_the_prompts_count_of_an_image_is_the_models_by_its_dimensions() -> None:
+    """As the model counts (fakescope/vision.py), within its bounds; at the most when the question says none."""
+    for width, height in [(280, 140), (10, 10), (1600, 1200), (4000, 3000), (29, 2000)]:
+        assert image_cost(width, height) == image_tokens(width, height)
+    assert image_cost(4000, 3000) == IMAGE_TOKENS
+    assert image_cost(0, 0) == IMAGE_TOKENS
