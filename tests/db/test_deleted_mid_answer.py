@@ -1,7 +1,9 @@
-"""A turn deleted while its answer is under way is charged its reservation once the model has spent
-tokens the user saw (20261201191600, 20261205063000): its question, its chat or the answer first.
+"""A turn deleted while its answer is under way is charged what its answer had cost, as its progress
+writes said (the prompt once a call had it, the text, thinking, images and search so far), not its
+reservation (until 12-05: 20261206192000), whether its question, its chat or the answer goes first.
 Under way means anything written: text, thinking (a thinking model's answer stays `pending` until its
-first word of text), or the text of an attempt another worker has since taken over."""
+first word of text), the text of an attempt another worker has since taken over (charged that
+attempt's counts, as a stop then is), or a prompt a call has (a progress write said its tokens)."""
 
 from __future__ import annotations
 
@@ -19,17 +21,23 @@ from worker.database import claim_row
 __all__ = ["alice"]  # the fixture, shared with test_stop
 
 
+SPENT = {"model": "qwen-plus", "input_tokens": 1500, "image_tokens": 1282, "search_calls": 1}
+
+
 async def under_way(db: asyncpg.Connection, user: str, session: str, how: str) -> tuple[str, str]:
-    """A question whose answer has `how`: 'thinking' (thinking written, no text yet), 'taken over'
-    (text written, then the worker died and another claimed it, nothing of its own yet), or
-    'waiting' (claimed, nothing written: its reservation is released)."""
+    """A question whose answer has `how`: 'thinking' (thinking written, no text yet), 'streaming' (text
+    written), 'taken over' (text written, then the worker died and another claimed it, nothing of its
+    own yet), 'called' (a call has its prompt, nothing written: a lease renewal said the prompt's tokens)
+    or 'waiting' (claimed, nothing written: its reservation is released)."""
     question = await send_as(db, user, session, content=how)
     answer = str(claim_row((await db.fetch(CLAIM, [question], "w1"))[0])["id"])
     progress: dict[str, object] = {"id": answer, "kind": "progress", "known": 0, "delta": ""}
     if how == "thinking":
-        progress.update(rknown=0, rdelta="Let me think", model="qwen-plus", input_tokens=30, output_tokens=3)
-    elif how == "taken over":
-        progress.update(delta="Once upon", model="qwen-plus", input_tokens=30, output_tokens=2)
+        progress.update(rknown=0, rdelta="Let me think", output_tokens=300, reasoning_tokens=300, **SPENT)
+    elif how in ("streaming", "taken over"):
+        progress.update(delta="Once upon", output_tokens=200, **SPENT)
+    elif how == "called":
+        progress.update(output_tokens=0, **SPENT)
     await db.fetch("select * from worker_flush('w1', 30, $1::jsonb)", json.dumps([progress]))
     if how == "taken over":
         await expire(db, answer)
@@ -37,13 +45,28 @@ async def under_way(db: asyncpg.Connection, user: str, session: str, how: str) -
     return question, answer
 
 
-async def ledger(db: asyncpg.Connection) -> dict[str, tuple[str, bool]]:
-    rows = await db.fetch("select message_id, state, charged, reserved from usage_ledger")
-    return {str(r["message_id"]): (r["state"], r["charged"] == r["reserved"] > 0) for r in rows}
+async def spent(db: asyncpg.Connection, how: str) -> int:
+    """What the answer had cost when its turn was deleted, as its progress said."""
+    output, reasoning = {"thinking": (300, 300), "called": (0, None)}.get(how, (200, None))
+    return int(
+        await db.fetchval("select usage_charge($1, $2, $3, $4, $5, $6)", "qwen-plus", 1500, output, reasoning, 1282, 1)
+    )
 
 
-@pytest.mark.parametrize("how", ["thinking", "taken over"])
-async def test_a_question_deleted_while_its_answer_is_under_way_is_charged(
+async def ledger(db: asyncpg.Connection) -> dict[str, tuple[str, int]]:
+    rows = await db.fetch("select message_id, state, charged from usage_ledger")
+    return {str(r["message_id"]): (r["state"], r["charged"]) for r in rows}
+
+
+async def assert_charged(db: asyncpg.Connection, question: str, how: str, waiting: str) -> None:
+    charge = await db.fetchrow("select * from usage_ledger where message_id = $1", question)
+    assert charge["charged"] != charge["reserved"]  # not what admission held: what the model did
+    assert await ledger(db) == {question: ("settled", await spent(db, how)), waiting: ("released", 0)}
+    assert (charge["input_tokens"], charge["image_tokens"], charge["search_calls"]) == (1500, 1282, 1)
+
+
+@pytest.mark.parametrize("how", ["thinking", "streaming", "taken over", "called"])
+async def test_a_question_deleted_while_its_answer_is_under_way_is_charged_what_it_had_cost(
     db: asyncpg.Connection, alice: tuple[str, str], how: str
 ) -> None:
     user, session = alice
@@ -51,11 +74,11 @@ async def test_a_question_deleted_while_its_answer_is_under_way_is_charged(
     waiting, _ = await under_way(db, user, session, "waiting")
     async with acting(db, Actor("u", "authenticated", user)) as conn:
         await conn.execute("delete from chat_messages where id = any($1::uuid[])", [question, waiting])
-    assert await ledger(db) == {question: ("settled", True), waiting: ("released", False)}
+    await assert_charged(db, question, how, waiting)
 
 
-@pytest.mark.parametrize("how", ["thinking", "taken over"])
-async def test_a_chat_deleted_while_its_answer_is_under_way_is_charged(
+@pytest.mark.parametrize("how", ["thinking", "streaming", "taken over", "called"])
+async def test_a_chat_deleted_while_its_answer_is_under_way_is_charged_what_it_had_cost(
     db: asyncpg.Connection, alice: tuple[str, str], how: str
 ) -> None:
     """The chat's delete reaches the answer before its question (newest first)."""
@@ -64,4 +87,4 @@ async def test_a_chat_deleted_while_its_answer_is_under_way_is_charged(
     waiting, _ = await under_way(db, user, session, "waiting")
     async with acting(db, Actor("u", "authenticated", user)) as conn:
         await conn.execute("delete from chat_sessions where id = $1", session)
-    assert await ledger(db) == {question: ("settled", True), waiting: ("released", False)}
+    await assert_charged(db, question, how, waiting)
