@@ -22,6 +22,7 @@ from worker.llm import (
     GenerationParams,
     Provider,
     ProviderError,
+    Read,
     StreamEvent,
     TextDelta,
     make_provider,
@@ -60,13 +61,18 @@ def _script(fake: FakeScope, **knobs: Any) -> None:
 async def _run(provider: Provider, params: GenerationParams = PARAMS) -> tuple[str, Finished]:
     text: list[str] = []
     final: StreamEvent | None = None
+    reads: list[Read] = []
     async for event in provider.stream(MESSAGES, params):
         assert final is None, "nothing may follow Finished"
         if isinstance(event, TextDelta):
             text.append(event.text)
+        elif isinstance(event, Read):  # the model's count of the prompt, once, before the text
+            assert not text
+            reads.append(event)
         else:
             final = event
     assert isinstance(final, Finished)
+    assert reads == [Read(final.input_tokens, final.image_tokens)]
     return "".join(text), final
 
 
@@ -213,6 +219,8 @@ async def test_closing_early_stops_generation_on_the_server(provider: DashScopeP
     _script(fake, tokens_per_s=100, answer_tokens=5000, tokens_per_event=1)
     async with aclosing(generator(provider.stream(MESSAGES, PARAMS))) as stream:
         async for event in stream:
+            if isinstance(event, Read):  # the model's count of the prompt comes first
+                continue
             assert isinstance(event, TextDelta)
             break
     await fake.until(lambda s: s.disconnects == 1 and s.streams_active == 0)
@@ -259,7 +267,7 @@ async def _text_of(provider: Provider, messages: list[ChatMessage], params: Gene
     async for event in provider.stream(messages, params):
         if isinstance(event, TextDelta):
             text.append(event.text)
-        else:
+        elif not isinstance(event, Read):
             final = event
     assert isinstance(final, Finished)
     return "".join(text), final

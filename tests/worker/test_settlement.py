@@ -9,6 +9,7 @@ import asyncpg
 from supabase import acreate_client
 
 from fakescope import tokens
+from fakescope.features import SEARCH_RESULT_TOKENS
 from tests.conftest import LocalStack
 from tests.worker.conftest import (
     Owner,
@@ -252,6 +253,10 @@ async def test_an_answer_stopped_after_its_web_search_is_charged_the_search(
     assert row["status"] == "cancelled"
     assert row["sources"]
     assert row["search_calls"] == 1
+    # the prompt as the model counted it, the results it read included (DashScope's text stream says
+    # its count with every event, as the multimodal one does): until 12-05, the worker's own count of
+    # the prompt without them
+    assert row["input_tokens"] == fake.stats.input_tokens + SEARCH_RESULT_TOKENS
     charge = await charge_of(pg, question)
     assert charge["search_calls"] == 1
     assert charge["charged"] == await weighed(pg, row)

@@ -117,9 +117,10 @@ class Finished(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Read(msgspec.Struct, frozen=True):
-    """What the model says it read, before its answer's end: its count of the prompt and of the
-    images in it (DashScope's native multimodal stream says both with every event; said once, with
-    the first). What an answer that stops before its usage came is charged for its prompt."""
+    """What the model says it read, before its answer's end: its count of the prompt (a web search's
+    results included) and of the images in it (DashScope's native streams, text and multimodal, say
+    both with every event; said once, with the first that has them). What an answer that stops
+    before its usage came is charged for its prompt."""
 
     input_tokens: int
     image_tokens: int | None = None  # part of input_tokens

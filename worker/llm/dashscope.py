@@ -72,7 +72,10 @@ class DashScopeProvider:
         final: Finished | None = None
         request_id = ""
         sourced = False
-        counted = not params.multimodal  # the model's count of an image prompt, said once (Read)
+        # the model's count of the prompt, said once (Read): an image prompt's images, and a search's
+        # results, which the model reads with it (a text prompt's too: until 12-05 only an image
+        # prompt's was said, so a search answer stopped mid-stream was charged the prompt without them)
+        counted = False
         try:
             async for rsp in chunks:
                 request_id = rsp.request_id or request_id
