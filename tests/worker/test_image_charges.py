@@ -101,6 +101,23 @@ async def test_an_image_answer_stopped_before_the_models_first_word_is_charged_i
 
 
 @pytest.mark.usefixtures("image_weight")
+async def test_a_follow_up_stopped_before_the_models_first_word_is_charged_its_earlier_picture_as_the_model_counts_it(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    """A chat on the vision model sends an earlier question's picture again with a follow-up: counted
+    by its dimensions too."""
+    await pg.execute("update chat_sessions set model = $1 where id = $2", VISION, owner.session_id)
+    question = await image_question(stack, fake, workers, owner)
+    assert (await final_answer(pg, question))["status"] == "completed"
+    await fake.script({"ttft": 30.0})
+    follow_up = await ask_as(stack, owner, "And what colour is it?")
+    await fake.until(lambda stats: stats.calls == 2)
+    await stop(stack, owner, follow_up)
+    row = await final_answer(pg, follow_up, within=10)
+    await assert_images_weighed(pg, follow_up, row, image_tokens(280, 140))
+
+
+@pytest.mark.usefixtures("image_weight")
 async def test_an_image_answer_ended_after_its_worker_is_gone_is_charged_its_images_at_the_image_weight(
     stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
 ) -> None:
