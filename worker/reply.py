@@ -44,6 +44,7 @@ class Reply:
     model: str | None = None
     input_tokens: int | None = None  # the prompt's, as counted when it was built
     image_tokens: int | None = None  # of input_tokens, its images' (None: a prompt without images)
+    counted: tuple[int | None, int | None] = (None, None)  # the prompt's own (input, image) counts, as built
     flushed_text_tokens: int = 0  # of the text in the row, counted piece by piece as it was written
     flushed_reasoning_tokens: int = 0  # of the thinking in the row, likewise
     flushed_search_calls: int = 0  # the search calls the row says were made (a failed call's taken back with 0)

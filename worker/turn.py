@@ -169,6 +169,7 @@ class Turns:
             # prompt's count, then the model's own once it says it (Read)
             reply.model, reply.input_tokens = prompt.params.model, prompt.input_tokens
             reply.image_tokens = prompt.image_tokens or None
+            reply.counted = (reply.input_tokens, reply.image_tokens)
             self._broadcaster.name_model(reply.claim.id, reply.claim.attempts, prompt.params.model)
             consumer = asyncio.create_task(self._consume(reply, prompt.messages, prompt.params, early))
             reply.bind(consumer)
@@ -328,8 +329,9 @@ class Turns:
                 self._metrics.provider_errors.labels(error.code).inc()
                 failures += 1
                 if not reply.delivered:  # refused or failed before a first token: billed nothing, its search
-                    reply.called = False  # not the answer's either (a stop before the retry charges neither)
-                    reply.sources = reply.search_calls = None
+                    reply.called = False  # not the answer's either (a stop before the retry charges neither),
+                    reply.sources = reply.search_calls = None  # nor its count of the prompt: the prompt's again
+                    reply.input_tokens, reply.image_tokens = reply.counted
                 if reply.delivered or not error.retryable or not self._backoff.allows(failures):
                     raise
                 delay = self._backoff.delay(failures, error.retry_after)

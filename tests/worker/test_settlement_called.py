@@ -24,7 +24,7 @@ from tests.worker.conftest import (
 )
 from tests.worker.test_settlement import ask_as, charge_of, killed_mid_answer, stop, weighed
 from tests.worker.test_streaming import join_chat
-from worker.llm import ChatMessage, GenerationParams, ProviderError, Sources, StreamEvent, TextDelta
+from worker.llm import ChatMessage, GenerationParams, ProviderError, Read, Sources, StreamEvent, TextDelta
 from worker.llm.base import Source
 from worker.reply import CANCELLED, Reply
 
@@ -242,3 +242,44 @@ async def test_the_end_of_an_answer_stopped_right_after_a_takeover_says_the_kept
     assert done["status"] == "cancelled"
     assert done["length"] == len(row["content"])
     assert done["tokens_used"] == row["tokens_used"] > 0
+
+
+class _ReadThenFailedThenSilent:
+    """A model whose first call says its count of the prompt (with a search's results, say) and fails
+    before any text; the second call is with the model and says nothing yet."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def stream(self, messages: Sequence[ChatMessage], params: GenerationParams) -> AsyncIterator[StreamEvent]:
+        self.calls += 1
+        if self.calls == 1:
+            yield Read(5000)
+            raise ProviderError("ServiceUnavailable", "overloaded", retryable=True, retry_after=0.01)
+        await asyncio.Event().wait()
+        yield TextDelta("never")
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_a_stop_before_the_retrys_first_event_charges_the_prompts_count_not_the_failed_calls(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    """A failed call's count of the prompt is its own (the retry may search anew, or not): the call
+    that has the prompt when the user stops has said none yet, so the prompt's own count is charged."""
+    provider = _ReadThenFailedThenSilent()
+    await workers.start(worker_settings(stack, fake, retry_cap=10.0), provider)
+    question = await ask_as(stack, owner, "anyone there?")
+
+    async def retried() -> bool:
+        return provider.calls == 2
+
+    await until(retried, 10)
+    await stop(stack, owner, question)
+    row = await final_answer(pg, question, within=10)
+
+    assert (row["status"], row["content"]) == ("cancelled", "")
+    assert 0 < row["input_tokens"] < 100  # a system prompt and "anyone there?"
+    charge = await charge_of(pg, question)
+    assert charge["charged"] == await weighed(pg, row)
