@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+from supabase import acreate_client
 
 from fakescope.vision import image_tokens
 from tests.conftest import LocalStack
@@ -144,3 +145,20 @@ def test_the_prompts_count_of_an_image_is_the_models_by_its_dimensions() -> None
         assert image_cost(width, height) == image_tokens(width, height)
     assert image_cost(4000, 3000) == IMAGE_TOKENS
     assert image_cost(0, 0) == IMAGE_TOKENS
+
+
+@pytest.mark.usefixtures("image_weight")
+async def test_an_image_answer_whose_chat_is_deleted_mid_stream_is_charged_its_images(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    """What the answer's progress writes said when its chat went: the prompt, its picture at the image
+    weight and the text so far, not the reservation (which holds no image)."""
+    question = await streaming_image_answer(stack, pg, fake, workers, owner)
+    user = await acreate_client(stack.url, stack.anon_key)
+    user.postgrest.auth(owner.token)
+    await user.table("chat_sessions").delete().eq("id", owner.session_id).execute()
+    charge = await charge_of(pg, question)
+    assert (charge["state"], charge["model"], charge["image_tokens"]) == ("settled", VISION, image_tokens(280, 140))
+    assert charge["output_tokens"] > 0
+    text = charge["input_tokens"] - charge["image_tokens"]
+    assert charge["charged"] == text + 5 * charge["image_tokens"] + charge["output_tokens"] != charge["reserved"]
