@@ -223,7 +223,7 @@ class Turns:
             reasoning_tokens=finished.reasoning_tokens,
             cached_tokens=finished.cached_tokens,
             search_calls=finished.search_calls,
-            image_tokens=finished.image_tokens,
+            image_tokens=_images_of(finished, reply),
         )
 
     def _take_early(self, claim: Claim, prompt: Prompt | None) -> EarlyCall | None:
@@ -374,3 +374,13 @@ def _images_counted(
     counted = sum(costs.get(ref, IMAGE_TOKENS) for message in prompt.messages for ref in message.images)
     text = prompt.input_tokens - prompt.image_tokens
     return dataclasses.replace(prompt, input_tokens=text + counted, image_tokens=counted)
+
+
+def _images_of(finished: Finished, reply: Reply) -> int | None:
+    """The image tokens of a completed answer's input: as the model said them, else (an OpenAI-compatible
+    endpoint says none: DashScope's compatible mode, vLLM) the prompt's count of its images, within the
+    input the model counted. Until 12-05 such an answer was charged its images at the input weight,
+    where one stopped before its end was charged them at the image weight."""
+    if finished.image_tokens is not None or reply.image_tokens is None:
+        return finished.image_tokens
+    return min(reply.image_tokens, finished.input_tokens)

@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 from supabase import acreate_client
 
+from core.settings import LlmSettings
 from fakescope.vision import image_tokens
 from tests.conftest import LocalStack
 from tests.worker.conftest import Owner, RecordingFakeScope, Workers, final_answer, until, worker_settings
@@ -162,3 +163,22 @@ async def test_an_image_answer_whose_chat_is_deleted_mid_stream_is_charged_its_i
     assert charge["output_tokens"] > 0
     text = charge["input_tokens"] - charge["image_tokens"]
     assert charge["charged"] == text + 5 * charge["image_tokens"] + charge["output_tokens"] != charge["reserved"]
+
+
+@pytest.mark.usefixtures("image_weight")
+async def test_an_image_answer_through_a_compatible_endpoint_is_charged_its_picture_at_the_image_weight(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    """LLM_PROVIDER=openai: DashScope's compatible mode (the fake's) says no image tokens in its usage,
+    only the input they are part of; a completed answer is charged its picture at the image weight as
+    a stopped one is (the prompt's count of it, by its dimensions), not at the input weight."""
+    compat = LlmSettings(provider="openai", openai_base_url=fake.compat_url, openai_api_key="sk-test")
+    await workers.start(worker_settings(stack, fake, llm=compat))
+    item = await upload(stack, owner, "pic.png", png(280, 140), "image/png", width=280, height=140)
+    question = await ask_as(stack, owner, "What is in this picture?", attachments=[item])
+    row = await final_answer(pg, question)
+    assert (row["status"], row["model"], row["image_tokens"]) == ("completed", VISION, image_tokens(280, 140))
+    assert row["input_tokens"] == fake.stats.input_tokens + row["image_tokens"]  # the model's count
+    charge = await charge_of(pg, question)
+    text = row["input_tokens"] - row["image_tokens"]
+    assert charge["charged"] == text + 5 * row["image_tokens"] + row["output_tokens"]
