@@ -182,3 +182,27 @@ async def test_an_image_answer_through_a_compatible_endpoint_is_charged_its_pict
     charge = await charge_of(pg, question)
     text = row["input_tokens"] - row["image_tokens"]
     assert charge["charged"] == text + 5 * row["image_tokens"] + row["output_tokens"]
+
+
+@pytest.mark.usefixtures("image_weight")
+async def test_an_image_question_deleted_while_its_call_is_with_the_model_is_charged_its_prompt(
+    stack: LocalStack, pg: asyncpg.Connection, fake: RecordingFakeScope, workers: Workers, owner: Owner
+) -> None:
+    """Nothing written yet but the prompt, which a lease renewal said the call has: charged as a stop
+    then is (the prompt, its picture by its dimensions), where the delete released it."""
+    await fake.script({"ttft": 30.0})
+    question = await image_question(stack, fake, workers, owner)
+
+    async def called() -> bool:
+        spent = await pg.fetchval("select input_tokens from chat_messages where reply_to = $1", question)
+        return bool(spent)
+
+    await until(called, 10)
+    user = await acreate_client(stack.url, stack.anon_key)
+    user.postgrest.auth(owner.token)
+    await user.table("chat_messages").delete().eq("id", question).execute()
+    charge = await charge_of(pg, question)
+    assert (charge["state"], charge["image_tokens"], charge["output_tokens"]) == ("settled", image_tokens(280, 140), 0)
+    text = charge["input_tokens"] - charge["image_tokens"]
+    assert 0 < text < 100
+    assert charge["charged"] == text + 5 * charge["image_tokens"]
