@@ -206,10 +206,25 @@ def product(web_stack: LocalStack, web_dist: Path, tmp_path_factory: pytest.Temp
 
 
 # The order journeys start in, longest first (the session takes about as long as the last to
-# finish); one not named here starts after these. "run" keeps its screenshots at the top of
-# tests/e2e/screenshots/. Journeys that need nothing but the product are prepared here; the others
-# by their modules' launchers (tests/e2e/journeys.py LAUNCHERS).
-ORDER = ("service", "trees", "run", "qwen", "auth", "signup_email", "storage", "phone", "role_names", "api_docs")
+# finish); one not named here starts after these. Seconds each took among five at once on the
+# loaded machine (12-05): trees 149, phone 124, run 124, service 103, qwen 82, signup_email 68,
+# role_names 44, storage 42, role_lifecycle 35, auth 34, long_history 31, api_docs 27. "run" keeps
+# its screenshots at the top of tests/e2e/screenshots/. Journeys that need nothing but the product
+# are prepared here; the others by their modules' launchers (tests/e2e/journeys.py LAUNCHERS).
+ORDER = (
+    "trees",
+    "phone",
+    "run",
+    "service",
+    "qwen",
+    "signup_email",
+    "role_names",
+    "storage",
+    "role_lifecycle",
+    "auth",
+    "long_history",
+    "api_docs",
+)
 PRODUCT_JOURNEYS = ("run", "auth", "qwen", "storage", "trees", "phone")
 # Browsers at once: more only stretches every step on two cores (and a step has E2E_STEP_TIMEOUT_MS).
 AT_ONCE = 5
@@ -218,21 +233,27 @@ AT_ONCE = 5
 @pytest.fixture(scope="session")
 def journeys(request: pytest.FixtureRequest, product: Product, chromium_path: str) -> Iterator[dict[str, Journey]]:
     """Every journey of the session (PRODUCT_JOURNEYS and the LAUNCHERS of the collected modules),
-    started now in ORDER, AT_ONCE at most; a test module's fixture takes `journeys[name].result()`."""
+    started by rank in ORDER, AT_ONCE at most; a test module's fixture takes `journeys[name].result()`.
+    Those that need only the product start at once; a launcher's journey joins them as soon as its
+    servers answer (they start while the first browsers run, instead of keeping every browser waiting)."""
     for old in SCREENSHOTS.glob("*.png"):
         old.unlink()
+
+    def rank(name: str) -> int:
+        return ORDER.index(name) if name in ORDER else len(ORDER)
+
     prepared: dict[str, Journey] = {}
+    crowd = Crowd(AT_ONCE, rank)
     with ExitStack() as servers:
-        # Launchers first: their servers start (and must answer within wait_for_http's time)
-        # before a crowd of browsers competes with them for the cores.
-        for name, launch in LAUNCHERS.items():
-            prepared[name] = launch(request, servers)
-        for name in PRODUCT_JOURNEYS:
-            shots = SCREENSHOTS if name == "run" else None
-            prepared[name] = prepare_journey(product, chromium_path, name, shots=shots)
-        ranked = sorted(prepared, key=lambda name: ORDER.index(name) if name in ORDER else len(ORDER))
-        crowd = Crowd([prepared[name] for name in ranked], AT_ONCE)
         try:
+            for name in sorted(PRODUCT_JOURNEYS, key=rank):
+                shots = SCREENSHOTS if name == "run" else None
+                prepared[name] = prepare_journey(product, chromium_path, name, shots=shots)
+                crowd.add(prepared[name])
+            for name in sorted(LAUNCHERS, key=rank):
+                prepared[name] = LAUNCHERS[name](request, servers)
+                crowd.add(prepared[name])
+            crowd.complete()
             yield prepared
         finally:
             crowd.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import shutil
 import subprocess
 import tempfile
@@ -152,46 +151,77 @@ def launcher(name: str) -> Callable[[Launcher], Launcher]:
 
 
 class Crowd:
-    """Journeys started in the order given, at most `limit` running at once: the next one starts as
-    soon as a running one's process exits (a thread waits on each). `close()` starts no more and
-    kills those still running."""
+    """Journeys started as places free up, at most `limit` running at once: each time a running one's
+    process exits (a thread waits on each), the first by `rank` of those added and not yet started
+    starts. Journeys may be added while others run (`add`), until `complete()`; `close()` starts no
+    more, refuses those still waiting and kills those still running."""
 
-    def __init__(self, journeys: list[Journey], limit: int) -> None:
-        self.journeys = journeys
+    def __init__(self, limit: int, rank: Callable[[str], int]) -> None:
         self.limit = limit
-        self._ended: queue.Queue[str] = queue.Queue()
-        self._lock = threading.Lock()
+        self.rank = rank
+        self.journeys: list[Journey] = []
+        self._waiting: list[Journey] = []
+        self._running = 0
+        self._complete = False
         self._closed = False
+        self._changed = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="journeys", daemon=True)
         self._thread.start()
 
+    def add(self, journey: Journey) -> None:
+        """Start `journey` when a place is free and none added before it ranks first."""
+        with self._changed:
+            self.journeys.append(journey)
+            if self._closed:
+                journey.refuse("the session ended first")
+                return
+            self._waiting.append(journey)
+            self._changed.notify_all()
+
+    def complete(self) -> None:
+        """No more journeys will be added: the starter ends once it has started the last."""
+        with self._changed:
+            self._complete = True
+            self._changed.notify_all()
+
+    def _next(self) -> Journey | None:
+        """The next journey to start once a place is free, or None when there will be none."""
+        with self._changed:
+            while not self._closed and (self._running >= self.limit or not self._waiting):
+                if self._complete and not self._waiting:
+                    return None
+                self._changed.wait()
+            if self._closed:
+                return None
+            journey = min(self._waiting, key=lambda j: self.rank(j.name))
+            self._waiting.remove(journey)
+            try:
+                journey.start()
+            except Exception as exc:  # reported by the journey's result()
+                journey.refuse(repr(exc))
+                return journey
+            self._running += 1
+        threading.Thread(target=self._watch, args=(journey,), daemon=True).start()
+        return journey
+
     def _run(self) -> None:
-        running = 0
-        for journey in self.journeys:
-            if running >= self.limit and not self._closed:
-                self._ended.get()
-                running -= 1
-            with self._lock:
-                if self._closed:
-                    journey.refuse("the session ended first")
-                    continue
-                try:
-                    journey.start()
-                except Exception as exc:  # reported by the journey's result()
-                    journey.refuse(repr(exc))
-                    continue
-            running += 1
-            threading.Thread(target=self._watch, args=(journey,), daemon=True).start()
+        while self._next() is not None:
+            pass
 
     def _watch(self, journey: Journey) -> None:
         assert journey.process is not None
         journey.process.wait()
-        self._ended.put(journey.name)
+        with self._changed:
+            self._running -= 1
+            self._changed.notify_all()
 
     def close(self) -> None:
-        with self._lock:
+        with self._changed:
             self._closed = True
+            for journey in self._waiting:
+                journey.refuse("the session ended first")
+            self._waiting.clear()
             for journey in self.journeys:
                 journey.stop()
-        self._ended.put("")  # wakes the starter if it waits for a place
+            self._changed.notify_all()
         self._thread.join(timeout=10)
