@@ -1,12 +1,16 @@
-// A text field has the focus (so a phone's on-screen keyboard is up).
-const TEXT_FOCUSED = ':is(textarea, input:not([type=checkbox], [type=radio], [type=file])):focus'
-// The chat's composer has it (ChatComposer.vue).
-const COMPOSER_FOCUSED = 'textarea[data-composer]:focus'
+// A text field has the focus (so a phone's on-screen keyboard is up), or lost it in the task that
+// is still running (the root's data-typing, lib/typingHold.ts: a tap that takes the focus from the
+// field ends on the layout it began on).
+// One selector, not one variant each: Tailwind crosses a variant's list with max-sm:'s badly (some
+// of the four came out without their media query, and the header left a tall page on every tap).
+const TEXT_FOCUSED = ':is(:has(:is(textarea, input:not([type=checkbox], [type=radio], [type=file])):focus), [data-typing])'
+// The chat's composer has it (ChatComposer.vue), or lost it in the task still running.
+const COMPOSER_FOCUSED = ':is(:has(textarea[data-composer]:focus), [data-composing])'
 // `focused` has the focus on a touch screen's page at most `height` tall, or (iOS) in a visual
 // viewport shrunk by the keyboard to 480px or less (the root's data-short, lib/visualViewport.ts).
 const typing = (focused, height) => [
-  `@media (max-height: ${height}px) and (pointer: coarse) { :root:has(${focused}) & }`,
-  `:root[data-short]:has(${focused}) &`,
+  `@media (max-height: ${height}px) and (pointer: coarse) { :root${focused} & }`,
+  `:root[data-short]${focused} &`,
 ]
 
 /** @type {import('tailwindcss').Config} */
@@ -41,9 +45,10 @@ export default {
     // composing: as keyboard:, with the chat's composer the field and the page at most 280px tall:
     // a phone on its side shows 300-390px of page without its keyboard (which may be put away
     // with the composer still focused: its navigation then stays) and 150-200px with it. What
-    // steps aside sits above the composer, which keeps its place at the page's bottom: a tap on
-    // send, moving the focus, brings it back without moving the button from under the finger (on
-    // a form, whose button sits under what comes back, the tap landed beside it and was lost).
+    // steps aside sits above the composer, which keeps its place at the page's bottom. (What
+    // steps aside under either variant comes back only after a tap that takes the focus from the
+    // field, lib/typingHold.ts: below sm the tab bar under the composer, and the header over a
+    // form's button, came back on the tap's touch and moved the button from under the finger.)
     ({ addVariant }) => addVariant('composing', typing(COMPOSER_FOCUSED, 280)),
     // short: a phone on its side (640x360 to 844x390; from sm up, so a phone upright with its
     // keyboard up keeps its own layout): the app's header, the chat's header and the composer take

@@ -1,11 +1,12 @@
 """The app on a phone (web/e2e/phone.mjs, 390x844, touch): every control of every view is a finger's
 size in both languages, a pending file's × has a finger-sized hit area reaching no other file, the
 composer's switches keep to one line, the on-screen keyboard leaves the composer and the last answer
-in sight, the chats drawer and a confirmation box handle the focus and Escape as a modal should (and
-keep still where less motion is asked for), an answer's citations are finger-sized, on a phone on its
-side the sign-up form scrolls to its title and the chat's messages keep half of the screen (and half
-of what its keyboard leaves), on a touch tablet every control is a finger's size too, and a short
-desktop window keeps its header and persona chips while typing.
+in sight (and a tap on send, log in or a form's button where it showed while typing reaches it), the
+chats drawer and a confirmation box handle the focus and Escape as a modal should (and keep still
+where less motion is asked for), an answer's citations are finger-sized, on a phone on its side the
+sign-up form scrolls to its title and the chat's messages keep half of the screen (and half of what
+its keyboard leaves), on a touch tablet every control is a finger's size too, and a short desktop
+window keeps its header and persona chips while typing.
 Screenshots land in tests/e2e/screenshots/phone/."""
 
 from __future__ import annotations
@@ -45,6 +46,14 @@ def test_every_control_of_every_view_is_finger_sized(phone: dict[str, Any], lang
     detail = passed(phone, f"every control of every view is finger-sized on a phone ({language})")["detail"]
     assert detail["small"] == {}
     assert detail["options"] == {"rows": 1, "overflow": []}
+
+
+def test_with_the_keyboard_up_a_tap_on_a_forms_button_reaches_it(phone: dict[str, Any]) -> None:
+    """The keys view's form on a 390x400 page (the keyboard up): the name typed, a tap on "create"
+    where it showed while typing makes the key. The app's header, away while a field had the focus,
+    came back as the field lost it (on the tap's touch), the button moved from under the finger,
+    and the tap reached nothing."""
+    assert phone["keyMadeByTap"] is True
 
 
 def test_a_pending_files_remove_button_is_finger_sized_and_reaches_no_other_file(phone: dict[str, Any]) -> None:
@@ -145,11 +154,14 @@ def test_with_reduced_motion_the_drawer_and_a_confirmation_box_do_not_move(phone
 def test_on_a_phone_return_starts_a_new_line_and_the_send_button_sends(phone: dict[str, Any], product: Product) -> None:
     """A phone's keyboard has no Shift: its Return key sent the half-typed question, so no
     question could have a second line. Now Return adds the line, nothing is sent until the send
-    button is tapped, and the question is stored with both lines."""
+    button is tapped, and the question is stored with both lines. Typed with the keyboard up (the
+    page 400px tall) and sent with a tap where send showed while typing: the tab bar, away while
+    typing, came back under the composer as the tap took the focus from it, send moved 51px up
+    from under the finger and the question was not sent."""
     detail = passed(phone, "on a phone the keyboard's Return key starts a new line, and the send button sends")[
         "detail"
     ]
-    assert detail == {"typed": "第一行\n第二行", "turnsAfterReturn": 2, "turns": 3}
+    assert detail == {"typed": "第一行\n第二行", "turnsAfterReturn": 2, "sent": True, "turns": 3}
     rows = query_now(
         product,
         "select content from chat_messages where session_id = $1 and message_type = 'user' order by created_at",
@@ -187,9 +199,20 @@ def test_signed_out_the_links_between_the_forms_are_finger_sized(phone: dict[str
     the forms for someone signed out."""
     sizes = passed(phone, "signed out, the links between log in, sign up and the forgotten password are finger-sized")[
         "detail"
-    ]
+    ]["sizes"]
     assert len(sizes) == 4
     assert {name: size for name, size in sizes.items() if size < 40} == {}
+
+
+def test_with_the_keyboard_up_a_tap_on_log_in_signs_in(phone: dict[str, Any]) -> None:
+    """Log in on a 390x400 page (the keyboard up): e-mail and password typed, the app's header
+    away while typing, a tap on the button where it showed signs in. The header came back as the
+    password lost the focus on the tap's touch, the button moved 57px down from under the finger,
+    and the tap did nothing."""
+    keyboard = passed(
+        phone, "signed out, the links between log in, sign up and the forgotten password are finger-sized"
+    )["detail"]["keyboard"]
+    assert keyboard == {"focused": "password", "header": 0, "signedIn": True}
 
 
 def test_on_a_phone_on_its_side_the_sign_up_form_scrolls_to_its_title(phone: dict[str, Any]) -> None:

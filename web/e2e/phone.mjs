@@ -3,7 +3,7 @@
 // way) in Chinese and in English, a pending file's small × has a finger-sized hit area that reaches
 // no neighbour, the composer's switches stay on one line, and with the on-screen keyboard up (the
 // page 400px tall, or on iOS the visual viewport alone) the composer and the last answer stay in
-// sight; the chats drawer and a confirmation box take the focus, close on Escape and give it back;
+// sight, and a tap on send, on log in or on a form's button where it showed while typing reaches it; the chats drawer and a confirmation box take the focus, close on Escape and give it back;
 // with reduced motion asked for they appear and go without sliding or fading; an answer's [n]
 // citations have finger-sized hit areas that reach no other citation; on a phone on its side the
 // sign-up form scrolls to its title, the header's links keep their words whole and in sight, and
@@ -22,7 +22,7 @@ const PNG = Buffer.from(
     '383900f5310bf5357bfb820000000049454e44ae426082',
   'hex',
 )
-Object.assign(result, { user: null, sessionId: null, heard: [] })
+Object.assign(result, { user: null, sessionId: null, heard: [], keyMadeByTap: null })
 
 /** The views a signed-in user opens, with what shows once each has loaded. */
 const VIEWS = [
@@ -85,9 +85,20 @@ const OPENED = {
   },
   keys: async (page, measure = smallControls) => {
     if ((await page.locator(tid('key-row')).count()) === 0) {
-      await page.locator(tid('key-name')).fill('phone key')
-      await page.locator(tid('key-create')).click()
-      await page.locator(tid('key-fresh')).waitFor({ timeout: STEP_MS })
+      // Typed with the keyboard up (the page 400px tall) and made with a tap on the button where
+      // it showed while typing: the header came back as the field lost the focus, the button
+      // moved from under the finger and no key was made.
+      const size = page.viewportSize()
+      await page.setViewportSize({ width: size.width, height: 400 })
+      await page.locator(tid('key-name')).tap()
+      await page.keyboard.type('phone key')
+      await page.locator(tid('key-create')).tap()
+      result.keyMadeByTap = await page.locator(tid('key-fresh')).waitFor({ timeout: 5000 }).then(() => true, () => false)
+      await page.setViewportSize(size)
+      if (!result.keyMadeByTap) {
+        await page.locator(tid('key-create')).click()
+        await page.locator(tid('key-fresh')).waitFor({ timeout: STEP_MS })
+      }
     }
     return measure(page, 'body')
   },
@@ -417,7 +428,10 @@ await journey(async ({ newPage }) => {
   })
 
   await step("on a phone the keyboard's Return key starts a new line, and the send button sends", async () => {
-    // A phone's keyboard has no Shift+Enter: Return is the only way to a second line.
+    // A phone's keyboard has no Shift+Enter: Return is the only way to a second line. Typed as on
+    // a phone, the keyboard up (the page 400px tall), and sent with a tap on send where it showed
+    // while typing.
+    await page.setViewportSize({ width: 390, height: 400 })
     await page.goto(`${WEB_URL}/?s=${result.sessionId}`)
     await final(page.locator(tid('turn')).nth(1))
     const composer = page.locator(tid('composer'))
@@ -428,8 +442,10 @@ await journey(async ({ newPage }) => {
     const typed = await composer.inputValue()
     const turnsAfterReturn = await page.locator(tid('turn')).count()
     await page.locator(tid('send')).tap()
-    await final(page.locator(tid('turn')).nth(2))
-    return { typed, turnsAfterReturn, turns: await page.locator(tid('turn')).count() }
+    const sent = await page.locator(tid('turn')).nth(2).waitFor({ timeout: 5000 }).then(() => true, () => false)
+    if (sent) await final(page.locator(tid('turn')).nth(2))
+    await page.setViewportSize(PHONE.viewport)
+    return { typed, turnsAfterReturn, sent, turns: await page.locator(tid('turn')).count() }
   })
 
   await step("an answer's web sources are finger-sized links on a phone", async () => {
@@ -456,17 +472,31 @@ await journey(async ({ newPage }) => {
     // Signed out there is no tab bar: these links in the forms' last line are the way between them.
     const out = await newPage('signed-out', PHONE)
     const sizes = {}
-    for (const [path, links] of [['/login', ['to-forgot', 'to-register']], ['/register', ['to-login']], ['/forgot', ['to-login']]]) {
+    for (const [path, links] of [['/forgot', ['to-login']], ['/register', ['to-login']], ['/login', ['to-forgot', 'to-register']]]) {
       await out.goto(`${WEB_URL}${path}`)
       await out.locator(tid('submit')).waitFor({ timeout: STEP_MS })
       for (const link of links) {
         const box = await out.locator(tid(link)).last().boundingBox()
         sizes[`${path} ${link}`] = Math.round(Math.min(box.width, box.height))
       }
+      if (path === '/forgot') await shot(out, '08-forgot')
     }
-    await shot(out, '08-forgot')
+    // Log in typed with the keyboard up (the page 400px tall) and sent with a tap on the button
+    // where it showed while typing (the header away): the header came back as the field lost the
+    // focus, the button moved 57px down from under the finger, and the tap did nothing.
+    await out.setViewportSize({ width: 390, height: 400 })
+    await out.locator(tid('email')).fill(result.user.email)
+    await out.locator(tid('password')).fill(PASSWORD)
+    const typing = await out.evaluate(() => ({
+      focused: document.activeElement?.getAttribute('data-testid'),
+      header: Math.round(document.querySelector('header').getBoundingClientRect().height),
+    }))
+    await out.locator(tid('submit')).tap()
+    const signedIn = await out
+      .waitForURL((url) => !url.pathname.startsWith('/login'), { timeout: 5000 })
+      .then(() => true, () => false)
     await out.context().close()
-    return sizes
+    return { sizes, keyboard: { ...typing, signedIn } }
   })
 
   await step('on a phone on its side (844x390) the sign-up form scrolls from its title to its button', async () => {
