@@ -110,6 +110,18 @@ def test_with_an_ios_keyboard_up_the_composer_and_the_last_answer_are_in_sight(p
     assert detail["after"]["tabbar"] > 0, detail
 
 
+def test_with_an_ios_keyboard_up_a_forms_field_stays_in_sight(phone: dict[str, Any]) -> None:
+    """The profile's avatar address (596px down the 844px page) tapped, the iOS keyboard up (a 400px
+    visual viewport panned 300px down, as Safari pans to the field): the field is in what shows. The
+    app took the visual viewport's height and place but left its view scrolled where it was, the
+    field 539px down a 400px app, under the keyboard: what was typed could not be seen."""
+    detail = passed(
+        phone,
+        "with an iOS keyboard up (a 400px visual viewport on a 844px page) the composer and the last answer show",
+    )["detail"]
+    assert detail["form"] == {"focused": True, "inSight": True}
+
+
 def test_on_a_touch_tablet_every_control_is_finger_sized(phone: dict[str, Any]) -> None:
     """820x1180 with a touch screen (a tablet; a touch laptop is as wide): no control of the chat,
     history, roles, profile, usage or keys view under 40px either way. Finger-sized controls went by

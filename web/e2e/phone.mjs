@@ -361,7 +361,37 @@ await journey(async ({ newPage }) => {
       document.activeElement?.blur()
     })
     const app = await page.locator('#app > *').first().evaluate((el) => Math.round(el.getBoundingClientRect().height))
-    return { keyboard, panned, after: { app, tabbar: await page.locator(tid('tabbar')).evaluate((el) => Math.round(el.getBoundingClientRect().height)) } }
+    const after = { app, tabbar: await page.locator(tid('tabbar')).evaluate((el) => Math.round(el.getBoundingClientRect().height)) }
+    // A form's field low on the page (the profile's avatar address, 596px down), tapped: the keyboard
+    // comes up and Safari pans what shows (300px) to keep the field in it; the app, shrunk to what
+    // shows, must keep the field in sight too. It left the field where it was in its view (539px
+    // down a 400px app), under the keyboard: what was typed could not be seen.
+    await page.locator(`${tid('tabbar')} a[href="/profile"]`).tap()
+    const field = page.locator(tid('avatar-url'))
+    await field.tap()
+    await page.evaluate(() => {
+      const vv = window.visualViewport
+      for (const [name, value] of Object.entries({ height: 400, width: 390, offsetTop: 300, pageTop: 300, scale: 1 })) {
+        Object.defineProperty(vv, name, { configurable: true, get: () => value })
+      }
+      vv.dispatchEvent(new Event('resize'))
+      vv.dispatchEvent(new Event('scroll'))
+    })
+    const form = await field.evaluate((el) => {
+      const box = el.getBoundingClientRect()
+      return { focused: document.activeElement === el, inSight: box.top >= 299 && box.bottom <= 701 }
+    })
+    await shot(page, '03-ios-keyboard-form')
+    await page.evaluate(() => {
+      const vv = window.visualViewport
+      for (const name of ['height', 'width', 'offsetTop', 'pageTop', 'scale']) delete vv[name]
+      vv.dispatchEvent(new Event('resize'))
+      document.activeElement?.blur()
+    })
+    // Back to the chat (the next steps start there), within the app.
+    await page.goBack()
+    await page.locator(tid('turn')).first().waitFor({ timeout: STEP_MS })
+    return { keyboard, panned, after, form }
   })
 
   await step('on a touch tablet (820x1180) every control of every view is finger-sized, with a mouse as before', async () => {

@@ -58,6 +58,32 @@ describe('followVisualViewport', () => {
     viewport.move({ height: 380 })
     expect(state(root)).toEqual({ height: '', top: '', short: false })
   })
+  it('scrolls the focused text field into what the app shows as its height changes, not as it pans', () => {
+    const viewport = new FakeViewport()
+    const root = page(844)
+    root.innerHTML = '<input data-testid="field"><button>save</button>'
+    document.body.append(root)
+    const field = root.querySelector('input')!
+    const revealed: ScrollIntoViewOptions[] = []
+    field.scrollIntoView = (options?: boolean | ScrollIntoViewOptions) => void revealed.push(options as ScrollIntoViewOptions)
+    const stop = followVisualViewport(viewport, root)
+    viewport.move({ height: 400 }) // nothing focused
+    expect(revealed).toEqual([])
+    viewport.move({ height: 844 })
+    field.focus()
+    viewport.move({ height: 400, offsetTop: 300 }) // the keyboard up, Safari panned to the field
+    expect(revealed).toEqual([{ block: 'nearest' }])
+    viewport.move({ offsetTop: 200 }, 'scroll') // a pan moves the app, the field with it
+    viewport.move({ offsetTop: 250 })
+    expect(revealed).toHaveLength(1)
+    viewport.move({ height: 380 }) // the keyboard's suggestions row
+    expect(revealed).toHaveLength(2)
+    root.querySelector('button')!.focus()
+    viewport.move({ height: 400 })
+    expect(revealed).toHaveLength(2)
+    stop()
+    root.remove()
+  })
   it('does nothing without a visual viewport', () => {
     const root = page(844)
     followVisualViewport(null, root)()

@@ -7,7 +7,12 @@
  * `data-short` when it is as short as the `keyboard:` variant's page (tailwind.config.js), so the
  * header and the tab bar step aside as they do where the page itself shrinks (Android). Where the
  * page shrinks with the keyboard, or the visual viewport is the page, nothing is set.
+ * As the app's height changes the focused text field is scrolled into what its view shows: Safari
+ * pans to the field on the page, but the app, shrunk to what shows, left its view scrolled where it
+ * was, a field low on the page under the keyboard (Chrome on Android does this itself as the page
+ * shrinks).
  */
+import { TEXT_FIELD } from './typingHold'
 
 /** What the keyboard: variant counts as a short screen (its max-height), in CSS pixels. */
 export const SHORT = 480
@@ -37,9 +42,15 @@ export function followVisualViewport(
     // The page's height: the layout viewport, which the keyboard leaves alone on iOS.
     const state = fit(viewport, root.clientHeight)
     if (state === null) return clear()
+    const resized = root.style.getPropertyValue('--app-height') !== `${state.height}px`
     root.style.setProperty('--app-height', `${state.height}px`)
     root.style.setProperty('--app-top', `${state.top}px`)
     root.toggleAttribute('data-short', state.short)
+    // Only as the height changes: a pan moves the app with what shows, the field with it.
+    const field = root.ownerDocument.activeElement
+    if (resized && field instanceof HTMLElement && field.matches(TEXT_FIELD) && root.contains(field)) {
+      field.scrollIntoView({ block: 'nearest' })
+    }
   }
   viewport.addEventListener('resize', sync)
   viewport.addEventListener('scroll', sync)
