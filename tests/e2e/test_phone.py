@@ -42,7 +42,9 @@ def test_every_control_of_every_view_is_finger_sized(phone: dict[str, Any], lang
     sheet's "include reasoning" and a persona's "thinking on by default" were 20px tall. The model
     picker and the thinking and search switches were 30-36px, the persona chips 30px, history's
     delete 26px, the roles' "chat with it" and the profile's buttons and links 30-38px, the app's
-    logo link 28px. The picker and the switches fit one line (they took two, even in Chinese)."""
+    logo link 28px. The picker and the switches fit one line (they took two, even in Chinese). A
+    persona of one's own with a long name, switched off: its "private" and "switched off" badges keep
+    their words on one line (squeezed beside the name they broke: 私/有, 已停/用, Switched/off)."""
     detail = passed(phone, f"every control of every view is finger-sized on a phone ({language})")["detail"]
     assert detail["small"] == {}
     assert detail["options"] == {"rows": 1, "overflow": []}

@@ -83,6 +83,29 @@ const OPENED = {
     await page.locator('.el-message-box').waitFor({ state: 'hidden', timeout: STEP_MS })
     return box
   },
+  roles: async (page, measure = smallControls) => {
+    if ((await page.locator(tid('my-role-card')).count()) === 0) {
+      // A persona of the user's own with a long name, switched off (not among the chat's chips):
+      // its badges sit beside the name.
+      await page.locator(tid('role-name')).fill('一个名字相当长的自定义角色，用来看看它在手机屏幕上的卡片里是否显示完整')
+      await page.locator(tid('role-description')).fill('测试')
+      await page.locator(tid('role-prompt')).fill('你是一个乐于助人的助手。')
+      await page.locator(tid('role-submit')).click()
+      await page.locator(tid('my-role-toggle')).click()
+      await page.locator(tid('my-role-off')).waitFor({ timeout: STEP_MS })
+    }
+    // Each badge on one line (not broken inside its words: 私/有, 已停/用, Switched/off).
+    const broken = await page
+      .locator(`${tid('my-role-card')} :is(${tid('my-role-private')}, ${tid('my-role-off')})`)
+      .evaluateAll((badges) =>
+        badges.filter((b) => b.getBoundingClientRect().height > parseFloat(getComputedStyle(b).lineHeight) * 1.5).map((b) => `badge "${b.textContent.trim()}" broken`),
+      )
+    await page.locator(tid('my-role-translate')).click()
+    await page.locator(tid('my-role-texts')).waitFor({ timeout: STEP_MS })
+    const open = await measure(page, '[data-testid="my-roles"]')
+    await page.locator(tid('my-role-translate')).click()
+    return [...broken, ...open]
+  },
   keys: async (page, measure = smallControls) => {
     if ((await page.locator(tid('key-row')).count()) === 0) {
       // Typed with the keyboard up (the page 400px tall) and made with a tap on the button where
