@@ -110,11 +110,12 @@ const OPENED = {
     if ((await page.locator(tid('key-row')).count()) === 0) {
       // Typed with the keyboard up (the page 400px tall) and made with a tap on the button where
       // it showed while typing: the header came back as the field lost the focus, the button
-      // moved from under the finger and no key was made.
+      // moved from under the finger and no key was made. Its name one long word (it must wrap
+      // in its row, not push the view past the screen's edge).
       const size = page.viewportSize()
       await page.setViewportSize({ width: size.width, height: 400 })
       await page.locator(tid('key-name')).tap()
-      await page.keyboard.type('phone key')
+      await page.keyboard.type('phonekeyofthejourneywithonelongwordforitsnamethatgoesonandon')
       await page.locator(tid('key-create')).tap()
       result.keyMadeByTap = await page.locator(tid('key-fresh')).waitFor({ timeout: 5000 }).then(() => true, () => false)
       await page.setViewportSize(size)
