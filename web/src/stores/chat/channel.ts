@@ -12,7 +12,11 @@
  * again (its rows and the session row: what changed between the first read, or the last socket,
  * and then). Realtime says it again whenever it stores the bindings again (after its change stream
  * was lost, or a new token), and sends a `system` error while it cannot (the channel shows the
- * error until they are stored). While any answer is in flight a poll every POLL_MS re-reads it, so
+ * error until they are stored). realtime-js joins the channel again by itself after a `phx_error`,
+ * a refused or timed-out join and a lost socket (the reads come again at "Subscribed"), but not
+ * after the server closed it (`phx_close`, after a `system` error such as an expired token): then
+ * the dead channel is torn down and a new one joined after a backoff (./rejoin.ts), the channel
+ * showing its error meanwhile. While any answer is in flight a poll every POLL_MS re-reads it, so
  * a lost broadcast only delays the text. `waitJoined` lets a sender be on the channel before the
  * worker can answer, but never waits more than JOIN_WAIT_MS, nor past a `system` error.
  */
@@ -24,6 +28,7 @@ import type { ChatMessage, ChatSession } from '@/lib/types'
 import type { ChatState } from './state'
 import type { SessionList } from './sessions'
 import type { ConversationRows } from './messages'
+import { rejoining } from './rejoin'
 
 const POLL_MS = 2500
 const JOIN_WAIT_MS = 5000
@@ -33,14 +38,27 @@ export function sessionChannel(state: ChatState, list: SessionList, rows: Conver
   let channel: RealtimeChannel | null = null
   let joined: Promise<void> | null = null
   let poller: ReturnType<typeof setInterval> | null = null
+  // The session followed, joined or between a close and its rejoin.
+  let following: string | null = null
+  const backoff = rejoining()
 
   function onChunk(event: ChunkEvent, kind: ChunkKind): void {
     if (rows.streamFor(event.message_id, event.reply_to).chunk(event, kind)) triggerRef(streams)
   }
 
   function join(id: string): void {
-    const client = supabase()
+    following = id
     channelState.value = 'joining'
+    connect(id)
+    poller = setInterval(() => {
+      const waiting = state.inFlight.value.map((t) => t.question.id)
+      if (waiting.length > 0) void rows.fetchAnswers(waiting)
+    }, POLL_MS)
+  }
+
+  function connect(id: string): void {
+    const client = supabase()
+    // A rejoin keeps showing the error (reconnecting) until joined, as realtime-js's own do.
     let resolveJoined: () => void = () => {}
     joined = new Promise((resolve) => (resolveJoined = resolve))
     const topic = client.channel(`chat:${id}`, { config: { private: true } })
@@ -93,26 +111,35 @@ export function sessionChannel(state: ChatState, list: SessionList, rows: Conver
           resolveJoined()
         }
       })
-    void client.realtime.setAuth().then(() =>
+    void client.realtime.setAuth().then(() => {
+      if (channel !== topic) return // left meanwhile: not joined behind the store's back
       topic.subscribe((status) => {
         if (channel !== topic) return
         replied = status === 'SUBSCRIBED'
+        if (replied) backoff.joined()
         if (status === 'CHANNEL_ERROR' || status === 'TIMED_OUT') {
+          // realtime-js joins it again by itself (its rejoin timer, or when the socket is back).
           channelState.value = 'error'
         } else if (status === 'CLOSED') {
-          channelState.value = 'idle'
+          // The server closed it (its own leave is not heard: `channel` is no longer it), and
+          // realtime-js dropped it for good: tear it down and join a new one after the backoff.
+          channel = null
+          topic.teardown()
+          channelState.value = 'error'
+          resolveJoined()
+          backoff.closed(() => {
+            if (following === id && channel === null) connect(id)
+          })
         }
-      }),
-    )
-    poller = setInterval(() => {
-      const waiting = state.inFlight.value.map((t) => t.question.id)
-      if (waiting.length > 0) void rows.fetchAnswers(waiting)
-    }, POLL_MS)
+      })
+    })
   }
 
   async function leave(): Promise<void> {
     if (poller) clearInterval(poller)
     poller = null
+    backoff.stop()
+    following = null
     const old = channel
     channel = null
     joined = null
@@ -125,9 +152,9 @@ export function sessionChannel(state: ChatState, list: SessionList, rows: Conver
     await Promise.race([joined, new Promise<void>((resolve) => setTimeout(resolve, JOIN_WAIT_MS))])
   }
 
-  /** Whether a channel is open (joined or joining). */
+  /** Whether a channel is open (joined, joining, or to be joined again after the server closed it). */
   function isOpen(): boolean {
-    return channel !== null
+    return following !== null
   }
 
   return { join, leave, waitJoined, isOpen }
