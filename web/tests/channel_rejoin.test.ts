@@ -17,6 +17,7 @@ window.__CHATGALAXY_CONFIG__ = { supabaseUrl: 'http://db.test', supabaseAnonKey:
 
 const { chatState } = await import('@/stores/chat/state')
 const { sessionChannel } = await import('@/stores/chat/channel')
+const { userChannel } = await import('@/stores/chat/userChannel')
 const { rejoining, REJOIN_MS, STEADY_MS } = await import('@/stores/chat/rejoin')
 type SessionList = import('@/stores/chat/sessions').SessionList
 type ConversationRows = import('@/stores/chat/messages').ConversationRows
@@ -107,6 +108,28 @@ async function conversation(answer?: (first: Joined) => void) {
   if (!answer) expect(state.channelState.value).toBe('joined')
   reads.length = 0
   return { state, channel, rows, first, reads }
+}
+
+/** The list's channel `user:u1`, first joined; `refresh` counts the reads of the list since. */
+async function userList() {
+  const state = chatState()
+  const list = {
+    refresh: vi.fn(() => Promise.resolve()),
+    refreshSession: vi.fn(() => Promise.resolve()),
+    heard: vi.fn((apply: () => void) => apply()),
+    dropSessions: vi.fn(),
+    mergeSession: vi.fn(),
+    addSessions: vi.fn(),
+  }
+  const channel = userChannel(state, list as unknown as SessionList, () => undefined)
+  made.push(channel)
+  void channel.follow('u1')
+  const first = await join('user:u1', 1)
+  first.reply()
+  await settle()
+  expect(list.refresh).toHaveBeenCalledTimes(1)
+  list.refresh.mockClear()
+  return { channel, list, first }
 }
 
 beforeEach(() => {
@@ -245,5 +268,42 @@ describe("the conversation's channel", () => {
     await wait(REJOIN_MS[0] + 300)
     expect(joins('chat:s1')).toHaveLength(1)
     expect(state.channelState.value).toBe('idle')
+  }, 10_000)
+})
+
+describe("the list's channel", () => {
+  it('closed by the server is joined again and reads the list again', async () => {
+    const { list, first } = await userList()
+    first.system('error', 'Token has expired 0 seconds ago', 'system')
+    first.close()
+    const second = await join('user:u1', 2)
+    expect(list.refresh).not.toHaveBeenCalled()
+    second.reply()
+    await settle()
+    expect(list.refresh).toHaveBeenCalledTimes(1)
+    second.broadcast('sessions_deleted', { ids: ['s9'] })
+    await settle()
+    expect(list.dropSessions).toHaveBeenCalledTimes(1)
+    expect(joins('user:u1')).toHaveLength(2)
+  }, 10_000)
+
+  it('after a phx_error is joined again by realtime-js itself, once, and reads the list again', async () => {
+    const { list, first } = await userList()
+    first.crash()
+    const second = await join('user:u1', 2)
+    second.reply()
+    await settle()
+    expect(list.refresh).toHaveBeenCalledTimes(1)
+    await wait(REJOIN_MS[1] + 200)
+    expect(joins('user:u1')).toHaveLength(2)
+  }, 10_000)
+
+  it('signed out while a rejoin waits joins nothing again', async () => {
+    const { channel, first } = await userList()
+    first.close()
+    await settle()
+    await channel.follow(null)
+    await wait(REJOIN_MS[0] + 300)
+    expect(joins('user:u1')).toHaveLength(1)
   }, 10_000)
 })

@@ -8,9 +8,10 @@
  * chat, a branch, the API's), or, `more` (too many at once for one broadcast), reads the list again.
  *
  * A broadcast reaches only a joined channel: so the list is read again at each join (the first,
- * which comes after the list's first read was sent, and each rejoin after a lost socket or an
- * error), for whatever changed before it. What is heard while a read of the list is in flight is
- * applied again when that read lands (`list.heard`), since the read may have been taken before it.
+ * which comes after the list's first read was sent, each rejoin realtime-js makes by itself after
+ * a lost socket or an error, and the join of a new channel after the server closed it, which
+ * realtime-js does not rejoin: ./rejoin.ts), for whatever changed before it. What is heard while a
+ * read of the list is in flight is applied again when that read lands (`list.heard`), since the read may have been taken before it.
  *
  * Only the user may join it (RLS on realtime.messages, under the JWT the join carries) and nobody
  * may write on it.
@@ -20,12 +21,15 @@ import { supabase } from '@/lib/supabase'
 import type { ChatSession } from '@/lib/types'
 import type { ChatState } from './state'
 import type { SessionList } from './sessions'
+import { rejoining } from './rejoin'
 
 type Listed = Pick<ChatSession, 'id' | 'title' | 'pinned_at' | 'archived_at'>
 
 export function userChannel(state: ChatState, list: SessionList, onGone: (id: string) => void) {
   let channel: RealtimeChannel | null = null
+  // The user followed, joined or between a close and its rejoin.
   let following: string | null = null
+  const backoff = rejoining()
 
   /** Join `user:<userId>` (leaving another user's), unless already on it. */
   async function follow(userId: string | null): Promise<void> {
@@ -33,6 +37,10 @@ export function userChannel(state: ChatState, list: SessionList, onGone: (id: st
     await leave()
     if (!userId) return
     following = userId
+    await connect(userId)
+  }
+
+  async function connect(userId: string): Promise<void> {
     const client = supabase()
     const topic = client.channel(`user:${userId}`, { config: { private: true } })
     channel = topic
@@ -60,12 +68,25 @@ export function userChannel(state: ChatState, list: SessionList, onGone: (id: st
     await client.realtime.setAuth()
     if (channel === topic) {
       topic.subscribe((status) => {
-        if (channel === topic && status === 'SUBSCRIBED') reread()
+        if (channel !== topic) return
+        if (status === 'SUBSCRIBED') {
+          backoff.joined()
+          reread()
+        } else if (status === 'CLOSED') {
+          // The server closed it (its own leave is not heard: `channel` is no longer it), and
+          // realtime-js dropped it for good: tear it down and join a new one after the backoff.
+          channel = null
+          topic.teardown()
+          backoff.closed(() => {
+            if (following === userId && channel === null) void connect(userId).catch(() => undefined)
+          })
+        }
       })
     }
   }
 
   async function leave(): Promise<void> {
+    backoff.stop()
     const old = channel
     channel = null
     following = null
