@@ -93,7 +93,9 @@ def _unsupported(name: str, why: str) -> OpenAIError:
 
 # OpenAI's reasoning_effort as thinking and its budget, as LiteLLM maps it onto budgeted thinking
 # models (low 1,024, medium 2,048, high 4,096); the SDK's xhigh twice high's, its max the model's own
-# longest (no budget of its own: DashScope's default is the model's longest chain of thought)
+# longest (no budget of its own: DashScope's default is the model's longest chain of thought). That
+# one is kept as a budget of null: said, it goes over a role's own budget as any the request sets
+# (until 12-06 it said nothing, and a `role:<slug>` with a budget thought with the role's)
 EFFORT_BUDGETS: dict[str, tuple[bool, int | None]] = {
     "none": (False, None),
     "minimal": (False, None),
@@ -118,7 +120,7 @@ def _thinking(body: dict[str, Any]) -> dict[str, Any]:
             )
         thinks, tokens = EFFORT_BUDGETS[effort]
         found["thinking"] = thinks
-        if tokens is not None:
+        if thinks:
             found["thinking_budget"] = tokens
     thinking = body.get("enable_thinking")
     if thinking is not None and not isinstance(thinking, bool):

@@ -1,0 +1,45 @@
+"""A role's own thinking budget is its default on /v1: a request naming `role:<slug>` that says no
+budget thinks with the role's, and one that asks for its own (a budget, an effort, or the model's
+longest with `reasoning_effort: "max"`) thinks as it asked, within the model's limit."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+import openai
+import pytest
+
+from fakescope.server import FakeScope
+from tests.api.conftest import ApiUser
+from tests.api.test_openai_context import parameters_of, unique
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+async def test_a_requests_own_thinking_budget_wins_over_its_roles(
+    sdk: openai.AsyncOpenAI, fake: FakeScope, pg: asyncpg.Connection, alice: ApiUser
+) -> None:
+    await pg.execute(
+        "insert into ai_roles (slug, name, system_prompt, personality, created_by) values ('ponderer', 'Ponderer',"
+        ' \'Think briefly.\', \'{"model": "qwen-plus", "thinking": true, "thinking_budget": 500}\', $1)',
+        uuid.UUID(alice.id),
+    )
+    cases: list[tuple[dict[str, Any], Any]] = [
+        ({}, (True, 500)),  # the role's, said nothing else
+        ({"enable_thinking": True}, (True, 500)),  # thinking switched on: still the role's budget
+        ({"reasoning_effort": "max"}, (True, None)),  # the model's longest: DashScope's default
+        ({"reasoning": {"effort": "max"}}, (True, None)),
+        ({"reasoning_effort": "low"}, (True, 1024)),
+        ({"thinking_budget": 50}, (True, 50)),
+        ({"thinking": {"type": "enabled", "budget_tokens": 2000}}, (True, 2000)),
+        ({"reasoning_effort": "none"}, (False, None)),
+    ]
+    for extra, expected in cases:
+        question = unique("Ponder")
+        await sdk.chat.completions.create(
+            model="role:ponderer", messages=[{"role": "user", "content": question}], extra_body=extra
+        )
+        sent = await parameters_of(fake, question)
+        assert (sent.get("enable_thinking"), sent.get("thinking_budget")) == expected, extra
