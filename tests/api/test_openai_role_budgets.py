@@ -1,6 +1,7 @@
-"""A role's own thinking budget is its default on /v1: a request naming `role:<slug>` that says no
-budget thinks with the role's, and one that asks for its own (a budget, an effort, or the model's
-longest with `reasoning_effort: "max"`) thinks as it asked, within the model's limit."""
+"""A role's own thinking budget: saved only within its model's longest thought, and on /v1 its
+default: a request naming `role:<slug>` that says no budget thinks with the role's, and one that asks
+for its own (a budget, an effort, or the model's longest with `reasoning_effort: "max"`) thinks as it
+asked, within the model's limit."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 import asyncpg
 import openai
 import pytest
+from postgrest.exceptions import APIError
+from supabase import AsyncClient
 
 from fakescope.server import FakeScope
 from tests.api.conftest import ApiUser
@@ -43,3 +46,35 @@ async def test_a_requests_own_thinking_budget_wins_over_its_roles(
         )
         sent = await parameters_of(fake, question)
         assert (sent.get("enable_thinking"), sent.get("thinking_budget")) == expected, extra
+
+
+async def test_the_role_forms_save_past_its_models_longest_thought_is_refused_with_a_code(
+    rest: AsyncClient, pg: asyncpg.Connection, alice: ApiUser
+) -> None:
+    """What the web app's role form meets over REST (supabase-js, as supabase-py here): 400 with the
+    code as the message's prefix (web/src/lib/errors.ts words it), nothing saved."""
+    was = await pg.fetchval("select max_reasoning from models where id = 'qwen-plus'")
+    await pg.execute("update models set max_reasoning = 1000 where id = 'qwen-plus'")
+    try:
+        role = {"slug": "deep", "name": "Deep", "system_prompt": "Think.", "created_by": alice.id}
+        with pytest.raises(APIError) as refused:
+            await (
+                rest.table("ai_roles")
+                .insert(role | {"personality": {"model": "qwen-plus", "thinking_budget": 5000}})
+                .execute()
+            )
+        assert refused.value.code == "22023"
+        assert (refused.value.message or "").startswith(
+            "RoleThinkingBudgetTooLarge: thinking_budget is too large: 5000."
+        )
+        assert "qwen-plus thinks at most 1000 tokens" in (refused.value.message or "")
+        assert await pg.fetchval("select count(*) from ai_roles where slug = 'deep'") == 0
+        await (
+            rest.table("ai_roles")
+            .insert(role | {"personality": {"model": "qwen-plus", "thinking_budget": 1000}})
+            .execute()
+        )
+        saved = await pg.fetchval("select personality ->> 'thinking_budget' from ai_roles where slug = 'deep'")
+        assert saved == "1000"
+    finally:
+        await pg.execute("update models set max_reasoning = $1 where id = 'qwen-plus'", was)

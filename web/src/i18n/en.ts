@@ -61,6 +61,7 @@ const en: typeof zh = {
     translate: 'Translations', notFound: 'This persona no longer exists or is not yours',
     textRequired: 'Enter more than blanks', tooLong: 'At most {max} characters (blanks around it do not count)',
     unavailable: 'This persona is switched off or no longer exists: pick another persona',
+    thinkingBudgetTooLarge: "This persona's thinking budget is more than its model can think: lower its thinking_budget or pick another model",
     off: 'Switched off', switchOff: 'Switch off', switchOn: 'Switch on',
     switchedOff: 'Persona switched off: it answers nothing until you switch it on again', switchedOn: 'Persona switched on',
     chatOff: 'This chat\'s persona “{name}” is switched off. Pick another persona above to go on, or switch it on again under',

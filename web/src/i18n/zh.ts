@@ -58,6 +58,7 @@ export default {
     translate: '多语言', notFound: '该角色已不存在或不属于你',
     textRequired: '不能只有空白', tooLong: '最多 {max} 个字符（首尾空白不计）',
     unavailable: '该角色已停用或已不存在，请选择其他角色',
+    thinkingBudgetTooLarge: '这个角色的思考长度超过了它的模型能思考的上限：请调低角色的 thinking_budget，或换一个模型',
     off: '已停用', switchOff: '停用', switchOn: '启用',
     switchedOff: '角色已停用：重新启用之前它不会回答', switchedOn: '角色已启用',
     chatOff: '本会话的角色“{name}”已停用。请在上方选择其他角色继续，或重新启用它：',

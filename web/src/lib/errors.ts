@@ -59,6 +59,8 @@ const PREFIXED: Record<string, string> = {
   ImageTooLarge: 'files.refusedImageTooLarge',
   ImageTooManyPixels: 'files.refusedImagePixels',
   ImageDimensionsMissing: 'files.refusedImageUnreadable',
+  // a persona's thinking_budget past its model's longest thought (its model changed, or saved through the REST API)
+  RoleThinkingBudgetTooLarge: 'roles.thinkingBudgetTooLarge',
 }
 
 /** The ChatGalaxy API's codes (lib/account.ts AccountError) that are no refusal of the request itself. */
