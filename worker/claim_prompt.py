@@ -62,6 +62,7 @@ def claim_prompt(
         thinking=claim.session_thinking,
         web_search=claim.web_search,
         allowed_models=plan_check.models_of(claim),
+        role=claim.role_slug,
     )
 
 

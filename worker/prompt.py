@@ -20,6 +20,7 @@ models think unless told not to.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ from core.settings import LlmSettings, ModelLimits
 from worker.llm import tokens
 from worker.llm.base import ChatMessage, GenerationParams
 from worker.models import ModelInfo
+
+log = logging.getLogger(__name__)
 
 # For a model missing from LLM_MODEL_LIMITS: small enough to be safe on any Qwen deployment.
 FALLBACK_LIMITS = ModelLimits(context=32768, max_input=30720, max_output=8192)
@@ -158,6 +161,7 @@ def build_prompt(
     question_images: int = 0,
     history_cut: bool = False,
     allowed_models: Sequence[str] | None = None,
+    role: str | None = None,
 ) -> Prompt:
     """Messages and parameters for answering `user_message`; `history` is oldest to newest.
 
@@ -219,7 +223,7 @@ def build_prompt(
         enable_search=True if search and offers_search else None,
         search_options=_search_options(persona, json_mode) if search and offers_search else None,
         enable_thinking=_enable_thinking(bool(think), info),
-        thinking_budget=_thinking_budget(persona, info) if think and info is not None and info.thinking else None,
+        thinking_budget=_thinking_budget(persona, info, role) if think and info is not None and info.thinking else None,
         response_format={"type": "json_object"} if json_mode else None,
         multimodal=needs_vision or _multimodal_only(model, info, settings) or any(m.images for m in kept),
     )
@@ -244,13 +248,23 @@ def _enable_thinking(think: bool, info: ModelInfo | None) -> bool | None:
     return think
 
 
-def _thinking_budget(persona: Personality, info: ModelInfo) -> int | None:
+def _thinking_budget(persona: Personality, info: ModelInfo, role: str | None) -> int | None:
     """The role's (or request's) budget, cut to the model's longest chain of thought: DashScope refuses
-    a longer one ("not greater than ...") and would fail the answer."""
+    a longer one ("not greater than ...") and would fail the answer. The database saves a role's only
+    within its model's, and admission a request's within the answering model's; a chat's own model,
+    or a limit lowered since, may still take less, so the cut stays, said at WARNING (`role`: the
+    role's slug, None for none)."""
     budget = persona.thinking_budget
-    if budget is None or info.max_reasoning is None:
+    if budget is None or info.max_reasoning is None or budget <= info.max_reasoning:
         return budget
-    return min(budget, info.max_reasoning)
+    log.warning(
+        "thinking budget %d of role %s cut to %d, the longest chain of thought of %s",
+        budget,
+        role or "(none)",
+        info.max_reasoning,
+        info.id,
+    )
+    return info.max_reasoning
 
 
 def _search_options(persona: Personality, json_mode: bool) -> dict[str, Any]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from contextlib import aclosing
 from dataclasses import replace
 from unittest.mock import patch
+
+import pytest
 
 from core.settings import LlmSettings, ModelLimits
 from fakescope.server import FakeScope
@@ -120,6 +123,28 @@ def test_a_thinking_budget_is_cut_to_the_models_longest_chain_of_thought() -> No
             models={"tiny": thinker},
         )
         assert (prompt.params.enable_thinking, prompt.params.thinking_budget) == (True, sent), asked
+
+
+def test_a_roles_budget_cut_to_the_models_longest_thought_is_logged_with_the_role_and_model(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The database saves a role's budget only within its model's (ai_roles_thinking_budget_within_model),
+    but a chat's own model, or a limit lowered since, may still take less: the cut stays as a guard,
+    and says so (until 12-06 it said nothing)."""
+    thinker = ModelInfo(id="tiny", limits=ModelLimits(400, 300, 100), thinking=True, max_reasoning=100)
+    for asked in (500, 40):
+        build_prompt(
+            system_prompt=SYSTEM,
+            personality={"thinking": True, "thinking_budget": asked},
+            history=[],
+            user_message="hi",
+            settings=TINY,
+            models={"tiny": thinker},
+            role="ponderer",
+        )
+    said = [r.getMessage() for r in caplog.records if r.name == "worker.prompt" and r.levelno == logging.WARNING]
+    assert len(said) == 1, said
+    assert all(word in said[0] for word in ("ponderer", "tiny", "500", "100")), said
 
 
 def test_thinking_off_is_said_to_a_model_with_the_switch_and_nothing_to_one_without() -> None:
