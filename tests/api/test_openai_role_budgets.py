@@ -78,3 +78,27 @@ async def test_the_role_forms_save_past_its_models_longest_thought_is_refused_wi
         assert saved == "1000"
     finally:
         await pg.execute("update models set max_reasoning = $1 where id = 'qwen-plus'", was)
+
+
+async def test_a_requests_budget_past_its_roles_model_is_refused(
+    sdk: openai.AsyncOpenAI, pg: asyncpg.Connection, alice: ApiUser
+) -> None:
+    """The model that answers `role:<slug>` is the role's: a budget past that one's longest thought is
+    refused as one past a named model's, the role's own default not in play."""
+    await pg.execute(
+        "insert into ai_roles (slug, name, system_prompt, personality, created_by)"
+        " values ('maxer', 'Maxer', 'Think.', '{\"model\": \"qwen3-max\"}', $1)",
+        uuid.UUID(alice.id),
+    )
+    was = await pg.fetchval("select max_reasoning from models where id = 'qwen3-max'")
+    await pg.execute("update models set max_reasoning = 1000 where id = 'qwen3-max'")
+    try:
+        with pytest.raises(openai.BadRequestError) as refused:
+            await sdk.chat.completions.create(
+                model="role:maxer",
+                messages=[{"role": "user", "content": unique("Think long")}],
+                extra_body={"enable_thinking": True, "thinking_budget": 2000},
+            )
+        assert "This model thinks at most 1000 tokens" in refused.value.message
+    finally:
+        await pg.execute("update models set max_reasoning = $1 where id = 'qwen3-max'", was)
