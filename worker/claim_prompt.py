@@ -59,7 +59,7 @@ def claim_prompt(
         history_cut=claim.history_cut,
         models=catalog.models,
         session_model=claim.session_model,
-        thinking=claim.session_thinking,
+        thinking=claim.thinking_switch,
         web_search=claim.web_search,
         allowed_models=plan_check.models_of(claim),
         role=claim.role_slug,

@@ -32,7 +32,7 @@ def refusal(claim: Claim) -> str | None:
     models = plan.get("models")
     if model is not None and models is not None and model not in models:
         return "ModelNotAllowed"
-    thinking = persona.thinking if claim.session_thinking is None else claim.session_thinking
+    thinking = persona.thinking if claim.thinking_switch is None else claim.thinking_switch
     if thinking and not plan.get("thinking", True):
         return "FeatureNotAllowed"
     if (claim.web_search or persona.enable_search) and not plan.get("search", True):

@@ -37,6 +37,13 @@ class Claim:
     # the user's plan when the answer was admitted ({models, thinking, search}; worker/plan_check.py)
     plan: dict[str, Any] | None = None
 
+    @property
+    def thinking_switch(self) -> bool | None:
+        """The session's thinking switch, unless the question's own request said whether to think (a
+        /v1 request continuing a web chat: its `thinking` goes over the chat's switch as over its
+        role's default; until 12-06 the switch won, and reasoning_effort asked there was dropped)."""
+        return None if isinstance(self.parameters.get("thinking"), bool) else self.session_thinking
+
     @classmethod
     def from_row(cls, row: dict[str, Any], history: tuple[HistoryItem, ...], history_cut: bool) -> Claim:
         """`history`: the row's, joined with the one the worker kept (worker/histories.py); `history_cut`:

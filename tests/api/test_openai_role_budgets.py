@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import asyncpg
+import httpx
 import openai
 import pytest
 from postgrest.exceptions import APIError
@@ -16,7 +17,7 @@ from supabase import AsyncClient
 
 from fakescope.server import FakeScope
 from tests.api.conftest import ApiUser
-from tests.api.test_openai_context import parameters_of, unique
+from tests.api.test_openai_context import asking, parameters_of, unique
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -102,3 +103,29 @@ async def test_a_requests_budget_past_its_roles_model_is_refused(
         assert "This model thinks at most 1000 tokens" in refused.value.message
     finally:
         await pg.execute("update models set max_reasoning = $1 where id = 'qwen3-max'", was)
+
+
+async def test_a_requests_own_thinking_wins_over_its_named_sessions_switch(
+    sdk: openai.AsyncOpenAI, fake: FakeScope, http: httpx.AsyncClient, rest: AsyncClient, alice: ApiUser
+) -> None:
+    """A request continuing a web chat (X-ChatGalaxy-Session) whose thinking switch is set: what the
+    request asks for itself decides, and the switch when it asks nothing."""
+    chat = (await http.post("/api/sessions", json={"title": "web"}, headers=alice.headers)).json()["session"]
+    header = {"X-ChatGalaxy-Session": chat["id"]}
+    cases: list[tuple[bool, dict[str, Any], Any]] = [
+        (False, {"reasoning_effort": "low"}, (True, 1024)),
+        (False, {"enable_thinking": True, "thinking_budget": 300}, (True, 300)),
+        (True, {"enable_thinking": False}, (False, None)),
+        (True, {}, (True, None)),
+        (False, {}, (False, None)),
+    ]
+    for switch, extra, expected in cases:
+        await rest.table("chat_sessions").update({"thinking": switch}).eq("id", chat["id"]).execute()
+        question = unique("Switch")
+        await sdk.chat.completions.create(
+            model="qwen-plus", messages=[{"role": "user", "content": question}], extra_body=extra, extra_headers=header
+        )
+        # the last call asked it: the worker's own when an early call was sent with the switch it
+        # read before the update (worker/early.py; it asks again when the prompts differ)
+        sent = (await asking(fake, question))[-1]["parameters"]
+        assert (sent.get("enable_thinking"), sent.get("thinking_budget")) == expected, (switch, extra)

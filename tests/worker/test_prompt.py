@@ -13,6 +13,7 @@ import pytest
 from core.settings import LlmSettings, ModelLimits
 from fakescope.server import FakeScope
 from tests.worker.conftest import generator
+from worker import plan_check
 from worker.claim_prompt import claim_prompt
 from worker.llm import ChatMessage, Finished, tokens
 from worker.llm.base import Role
@@ -419,3 +420,27 @@ def test_words_to_continue_keep_their_room_when_the_question_is_cut() -> None:
     assert prompt.messages[-2].role == "user"
     assert prompt.input_tokens == tokens.chat_tokens(m.content for m in prompt.messages)
     assert prompt.input_tokens <= prompt.budget
+
+
+def test_a_requests_thinking_off_in_a_chat_switched_on_is_no_thinking_outside_the_plan() -> None:
+    """A /v1 request continuing a web chat whose switch is on, saying `enable_thinking: false`, on a
+    plan without thinking: answered without it, not refused FeatureNotAllowed at the claim."""
+    claim = Claim(
+        id="a",
+        reply_to="q",
+        attempts=0,
+        answer_no=1,
+        session_id="s",
+        user_id="u",
+        question="hi",
+        role_slug=None,
+        system_prompt=None,
+        personality={},
+        history=(),
+        history_cut=False,
+        session_thinking=True,
+        parameters={"thinking": False},
+        plan={"models": None, "thinking": False, "search": True},
+    )
+    assert plan_check.refusal(claim) is None
+    assert plan_check.refusal(replace(claim, parameters={})) == "FeatureNotAllowed"  # the switch's, as before
