@@ -236,9 +236,16 @@ async def open_turn(
                     )
                 extra = (None if context is None else list(context), parameters or {}, attachments)
                 args = [*map(_value, values), *map(_json, extra), _value(web_search)]
+                # the request's own thinking switch, which admission reads over the chat's (usage_admit)
+                thinks = (parameters or {}).get("thinking")
+                asked = None if not isinstance(thinks, bool) else str(thinks).lower()
                 told = "".join(
                     f"select set_config('chatgalaxy.{name}', {literal(value)}, true); "
-                    for name, value in (("default_model", default_model), ("vision_model", vision_model))
+                    for name, value in (
+                        ("default_model", default_model),
+                        ("vision_model", vision_model),
+                        ("request_thinking", asked),
+                    )
                     if value
                 )
                 await database.run_as(

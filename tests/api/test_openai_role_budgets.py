@@ -18,6 +18,7 @@ from supabase import AsyncClient
 from fakescope.server import FakeScope
 from tests.api.conftest import ApiUser
 from tests.api.test_openai_context import asking, parameters_of, unique
+from tests.api.test_plans import put_on_plan
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -129,3 +130,52 @@ async def test_a_requests_own_thinking_wins_over_its_named_sessions_switch(
         # read before the update (worker/early.py; it asks again when the prompts differ)
         sent = (await asking(fake, question))[-1]["parameters"]
         assert (sent.get("enable_thinking"), sent.get("thinking_budget")) == expected, (switch, extra)
+
+
+async def test_a_request_saying_no_thinking_in_a_chat_switched_on_is_admitted_on_a_plan_without_it(
+    sdk: openai.AsyncOpenAI,
+    fake: FakeScope,
+    http: httpx.AsyncClient,
+    pg: asyncpg.Connection,
+    alice: ApiUser,
+) -> None:
+    """Admission reads the request's own thinking over the chat's switch, as the worker answers it:
+    it refused 403 feature_not_allowed a request that said enable_thinking false."""
+    chat = (await http.post("/api/sessions", json={"title": "web"}, headers=alice.headers)).json()["session"]
+    await pg.execute("update chat_sessions set thinking = true where id = $1", uuid.UUID(chat["id"]))
+    await put_on_plan(pg, alice, "no_thinking", allow_thinking=False)
+    header = {"X-ChatGalaxy-Session": chat["id"]}
+    question = unique("Plainly")
+    done = await sdk.chat.completions.create(
+        model="qwen-plus",
+        messages=[{"role": "user", "content": question}],
+        extra_body={"enable_thinking": False},
+        extra_headers=header,
+    )
+    assert done.choices[0].message.content
+    assert (await asking(fake, question))[-1]["parameters"]["enable_thinking"] is False
+    with pytest.raises(openai.PermissionDeniedError) as refused:  # saying nothing: the switch's, as before
+        await sdk.chat.completions.create(
+            model="qwen-plus", messages=[{"role": "user", "content": unique("Switched")}], extra_headers=header
+        )
+    assert refused.value.code == "feature_not_allowed"
+
+
+async def test_another_answer_to_a_request_saying_no_thinking_is_admitted_in_a_chat_switched_on(
+    sdk: openai.AsyncOpenAI, http: httpx.AsyncClient, rest: AsyncClient, pg: asyncpg.Connection, alice: ApiUser
+) -> None:
+    """The web app's regenerate of such a request: admitted as the request was, from its stored
+    parameters."""
+    chat = (await http.post("/api/sessions", json={"title": "web"}, headers=alice.headers)).json()["session"]
+    await pg.execute("update chat_sessions set thinking = true where id = $1", uuid.UUID(chat["id"]))
+    await put_on_plan(pg, alice, "no_thinking", allow_thinking=False)
+    question = unique("Again plainly")
+    await sdk.chat.completions.create(
+        model="qwen-plus",
+        messages=[{"role": "user", "content": question}],
+        extra_body={"enable_thinking": False},
+        extra_headers={"X-ChatGalaxy-Session": chat["id"]},
+    )
+    asked = str(await pg.fetchval("select id from chat_messages where content = $1", question))
+    await rest.rpc("request_answer", {"question": asked, "answer_no": 2}).execute()
+    assert await pg.fetchval("select count(*) from chat_messages where reply_to = $1::uuid", asked) == 2
