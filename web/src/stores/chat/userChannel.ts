@@ -1,17 +1,20 @@
 /**
  * The user's private Realtime channel `user:<user id>`, joined while the session list is shown: the
  * database broadcasts there what the list must follow from the user's other tabs and devices
- * (migrations/20261206182000_deletes_reach_other_tabs.sql, 20261206190000_creations_reach_other_tabs.sql).
- * `sessions_deleted` {ids} takes chats off the list (and says an open one is gone: `onGone`);
- * `session` {row} brings a rename, a pin or an archive (the row's title, pinned_at and archived_at)
- * into the list and its order (a chat of an older page pinned is read, to be listed on top); `sessions_created` {rows, more} adds chats made elsewhere (a new
- * chat, a branch, the API's), or, `more` (too many at once for one broadcast), reads the list again.
+ * (migrations/20261206182000_deletes_reach_other_tabs.sql,
+ * 20261206190000_creations_reach_other_tabs.sql). `sessions_deleted` {ids} takes chats off the list
+ * (and says an open one is gone: `onGone`); `session` {row} brings a rename, a pin or an archive
+ * (the row's title, pinned_at and archived_at) into the list and its order (a chat of an older page
+ * pinned is read, to be listed on top); `sessions_created` {rows, more} adds chats made elsewhere
+ * (a new chat, a branch, the API's), or, `more` (too many at once for one broadcast), reads the
+ * list again.
  *
  * A broadcast reaches only a joined channel: so the list is read again at each join (the first,
- * which comes after the list's first read was sent, each rejoin realtime-js makes by itself after
- * a lost socket or an error, and the join of a new channel after the server closed it, which
+ * which comes after the list's first read was sent, each rejoin realtime-js makes by itself after a
+ * lost socket or an error, and the join of a new channel after the server closed it, which
  * realtime-js does not rejoin: ./rejoin.ts), for whatever changed before it. What is heard while a
- * read of the list is in flight is applied again when that read lands (`list.heard`), since the read may have been taken before it.
+ * read of the list is in flight is applied again when that read lands (`list.heard`), since the
+ * read may have been taken before it.
  *
  * Only the user may join it (RLS on realtime.messages, under the JWT the join carries) and nobody
  * may write on it.
