@@ -11,10 +11,12 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
 import httpx
 import openai
 import pytest
@@ -271,3 +273,22 @@ async def sdk(api: ApiProcess, rest: AsyncClient) -> AsyncIterator[openai.AsyncO
         yield client
     finally:
         await client.close()
+
+
+@asynccontextmanager
+async def longest_thought(pg: asyncpg.Connection, model: str, tokens: int) -> AsyncIterator[None]:
+    """`model` thinking `tokens` at most inside, as an operator may set a model's longest thought;
+    its own limit again after."""
+    was = await pg.fetchval("select max_reasoning from models where id = $1", model)
+    await pg.execute("update models set max_reasoning = $2 where id = $1", model, tokens)
+    try:
+        yield
+    finally:
+        await pg.execute("update models set max_reasoning = $2 where id = $1", model, was)
+
+
+@pytest.fixture
+async def short_thinker(pg: asyncpg.Connection) -> AsyncIterator[str]:
+    """qwen-plus thinking 1,000 tokens at most."""
+    async with longest_thought(pg, "qwen-plus", 1000):
+        yield "qwen-plus"

@@ -8,7 +8,6 @@ word. Seen through the official `openai` SDK."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -52,17 +51,6 @@ async def test_the_vision_models_own_token_limit_is_taken(sdk: openai.AsyncOpenA
     [body] = [b for b in await fake_received(fake.base_url) if question in json.dumps(b)]
     assert body["model"] == "qwen-vl-max"
     assert body["parameters"]["max_tokens"] == 8192
-
-
-@pytest.fixture
-async def short_thinker(pg: asyncpg.Connection) -> AsyncIterator[str]:
-    """qwen-plus thinking 1,000 tokens at most, as an operator may set a model's longest thought."""
-    was = await pg.fetchval("select max_reasoning from models where id = 'qwen-plus'")
-    await pg.execute("update models set max_reasoning = 1000 where id = 'qwen-plus'")
-    try:
-        yield "qwen-plus"
-    finally:
-        await pg.execute("update models set max_reasoning = $1 where id = 'qwen-plus'", was)
 
 
 async def test_a_thinking_budget_past_the_models_own_is_refused(

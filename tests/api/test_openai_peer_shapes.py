@@ -25,7 +25,6 @@ Seen through the official `openai` SDK; what the model was asked is read from th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -345,17 +344,6 @@ async def test_vllms_stream_option_is_refused_not_ignored(
     error = await refusal_of(sdk, body)
     assert (error["param"], error["code"]) == ("stream_options", code)
     assert await pg.fetchval(QUESTIONS, alice.id) == 0
-
-
-@pytest.fixture
-async def short_thinker(pg: asyncpg.Connection) -> AsyncIterator[str]:
-    """qwen-plus thinking 1,000 tokens at most, as an operator may set a model's longest thought."""
-    was = await pg.fetchval("select max_reasoning from models where id = 'qwen-plus'")
-    await pg.execute("update models set max_reasoning = 1000 where id = 'qwen-plus'")
-    try:
-        yield "qwen-plus"
-    finally:
-        await pg.execute("update models set max_reasoning = $1 where id = 'qwen-plus'", was)
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from postgrest.exceptions import APIError
 from supabase import AsyncClient
 
 from fakescope.server import FakeScope
-from tests.api.conftest import ApiUser
+from tests.api.conftest import ApiUser, longest_thought
 from tests.api.test_openai_context import asking, parameters_of, unique
 from tests.api.test_plans import put_on_plan
 
@@ -55,9 +55,7 @@ async def test_the_role_forms_save_past_its_models_longest_thought_is_refused_wi
 ) -> None:
     """What the web app's role form meets over REST (supabase-js, as supabase-py here): 400 with the
     code as the message's prefix (web/src/lib/errors.ts words it), nothing saved."""
-    was = await pg.fetchval("select max_reasoning from models where id = 'qwen-plus'")
-    await pg.execute("update models set max_reasoning = 1000 where id = 'qwen-plus'")
-    try:
+    async with longest_thought(pg, "qwen-plus", 1000):
         role = {"slug": "deep", "name": "Deep", "system_prompt": "Think.", "created_by": alice.id}
         with pytest.raises(APIError) as refused:
             await (
@@ -78,8 +76,6 @@ async def test_the_role_forms_save_past_its_models_longest_thought_is_refused_wi
         )
         saved = await pg.fetchval("select personality ->> 'thinking_budget' from ai_roles where slug = 'deep'")
         assert saved == "1000"
-    finally:
-        await pg.execute("update models set max_reasoning = $1 where id = 'qwen-plus'", was)
 
 
 async def test_a_requests_budget_past_its_roles_model_is_refused(
@@ -92,9 +88,7 @@ async def test_a_requests_budget_past_its_roles_model_is_refused(
         " values ('maxer', 'Maxer', 'Think.', '{\"model\": \"qwen3-max\"}', $1)",
         uuid.UUID(alice.id),
     )
-    was = await pg.fetchval("select max_reasoning from models where id = 'qwen3-max'")
-    await pg.execute("update models set max_reasoning = 1000 where id = 'qwen3-max'")
-    try:
+    async with longest_thought(pg, "qwen3-max", 1000):
         with pytest.raises(openai.BadRequestError) as refused:
             await sdk.chat.completions.create(
                 model="role:maxer",
@@ -102,8 +96,6 @@ async def test_a_requests_budget_past_its_roles_model_is_refused(
                 extra_body={"enable_thinking": True, "thinking_budget": 2000},
             )
         assert "This model thinks at most 1000 tokens" in refused.value.message
-    finally:
-        await pg.execute("update models set max_reasoning = $1 where id = 'qwen3-max'", was)
 
 
 async def test_a_requests_own_thinking_wins_over_its_named_sessions_switch(
