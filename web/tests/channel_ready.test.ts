@@ -10,37 +10,19 @@
  * 2.0.0 frames `[join_ref, ref, topic, event, payload]`).
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { FakeSocket, until } from './fakeRealtime'
+import { FakeSocket, conversationReaders, until } from './fakeRealtime'
 
 vi.stubGlobal('WebSocket', FakeSocket)
 window.__CHATGALAXY_CONFIG__ = { supabaseUrl: 'http://db.test', supabaseAnonKey: 'anon', apiUrl: 'http://api.test' }
 
 const { chatState } = await import('@/stores/chat/state')
 const { sessionChannel } = await import('@/stores/chat/channel')
-type SessionList = import('@/stores/chat/sessions').SessionList
-type ConversationRows = import('@/stores/chat/messages').ConversationRows
 
 /** A conversation's channel on the fake server, joined up to its reply (the test says what comes next). */
 async function opened() {
   const state = chatState()
   state.currentId.value = 's1'
-  const reads: string[] = []
-  const rows = {
-    loadMessages: vi.fn((id: string) => {
-      reads.push(`messages ${id}`)
-      return Promise.resolve()
-    }),
-    fetchAnswers: vi.fn(() => Promise.resolve()),
-    upsert: vi.fn(),
-    drop: vi.fn(),
-  } as unknown as ConversationRows
-  const list = {
-    refreshSession: vi.fn((id: string) => {
-      reads.push(`session ${id}`)
-      return Promise.resolve()
-    }),
-    mergeSession: vi.fn(),
-  } as unknown as SessionList
+  const { reads, rows, list } = conversationReaders()
   const channel = sessionChannel(state, list, rows)
   channel.join('s1')
   await until(() => FakeSocket.sockets.some((s) => s.sent.some((f) => f[3] === 'phx_join')), 'the join')

@@ -10,7 +10,7 @@
  * 2.0.0 frames `[join_ref, ref, topic, event, payload]`).
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { FakeSocket, type Frame } from './fakeRealtime'
+import { FakeSocket, conversationReaders, type Frame } from './fakeRealtime'
 
 vi.stubGlobal('WebSocket', FakeSocket)
 window.__CHATGALAXY_CONFIG__ = { supabaseUrl: 'http://db.test', supabaseAnonKey: 'anon', apiUrl: 'http://api.test' }
@@ -20,7 +20,6 @@ const { sessionChannel } = await import('@/stores/chat/channel')
 const { userChannel } = await import('@/stores/chat/userChannel')
 const { rejoining, REJOIN_MS, STEADY_MS } = await import('@/stores/chat/rejoin')
 type SessionList = import('@/stores/chat/sessions').SessionList
-type ConversationRows = import('@/stores/chat/messages').ConversationRows
 
 /** The stores a test made, left after it (as the app leaves them) before the channels go. */
 const made: { leave: () => Promise<void> }[] = []
@@ -77,23 +76,7 @@ type Joined = Awaited<ReturnType<typeof join>>
 async function conversation(answer?: (first: Joined) => void) {
   const state = chatState()
   state.currentId.value = 's1'
-  const reads: string[] = []
-  const rows = {
-    loadMessages: vi.fn((id: string) => {
-      reads.push(`messages ${id}`)
-      return Promise.resolve()
-    }),
-    fetchAnswers: vi.fn(() => Promise.resolve()),
-    upsert: vi.fn(),
-    drop: vi.fn(),
-  } as unknown as ConversationRows
-  const list = {
-    refreshSession: vi.fn((id: string) => {
-      reads.push(`session ${id}`)
-      return Promise.resolve()
-    }),
-    mergeSession: vi.fn(),
-  } as unknown as SessionList
+  const { reads, rows, list } = conversationReaders()
   const channel = sessionChannel(state, list, rows)
   made.push(channel)
   channel.join('s1')

@@ -4,6 +4,10 @@
  * (`vi.stubGlobal('WebSocket', FakeSocket)`) before it imports the stores, reads what the client
  * sent and answers with `receive`.
  */
+import { vi } from 'vitest'
+import type { ConversationRows } from '@/stores/chat/messages'
+import type { SessionList } from '@/stores/chat/sessions'
+
 export type Frame = [string | null, string | null, string, string, Record<string, unknown>]
 
 export class FakeSocket {
@@ -57,4 +61,27 @@ export async function until(condition: () => boolean, what: string): Promise<voi
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
   throw new Error(`timed out waiting for ${what}`)
+}
+
+/** What an open conversation's channel reads through, faked: its rows and the session list, each
+ * read noted in `reads` (`messages <id>`, `session <id>`) for the test to see when the channel read. */
+export function conversationReaders() {
+  const reads: string[] = []
+  const rows = {
+    loadMessages: vi.fn((id: string) => {
+      reads.push(`messages ${id}`)
+      return Promise.resolve()
+    }),
+    fetchAnswers: vi.fn(() => Promise.resolve()),
+    upsert: vi.fn(),
+    drop: vi.fn(),
+  } as unknown as ConversationRows
+  const list = {
+    refreshSession: vi.fn((id: string) => {
+      reads.push(`session ${id}`)
+      return Promise.resolve()
+    }),
+    mergeSession: vi.fn(),
+  } as unknown as SessionList
+  return { reads, rows, list }
 }
