@@ -158,6 +158,7 @@ await journey(async ({ newPage }) => {
     await page.locator(tid('logout')).click()
     await page.waitForURL(`${WEB_URL}/login`, { timeout: STEP_MS })
     await page.locator(tid('to-forgot')).click()
+    await page.waitForURL(`${WEB_URL}/forgot`, { timeout: STEP_MS }) // the login page has an email field too
     await page.locator(tid('email')).fill(MOVED_TO)
     await page.locator(tid('submit')).click()
     await page.locator(tid('reset-sent')).waitFor({ timeout: STEP_MS })
