@@ -336,3 +336,15 @@ async def test_api_roles_cannot_call_worker_functions(db: asyncpg.Connection, ro
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             async with acting_as(db, Actor(role, role)):
                 await db.fetch(sql)
+
+
+@pytest.mark.parametrize("function", ["worker_claim", "worker_claim_contexts"])
+async def test_the_claims_run_on_their_generic_plans(db: asyncpg.Connection, function: str) -> None:
+    """Both claim functions keep plan_cache_mode = force_generic_plan (20261206200000, 20261203093000):
+    at production sizes the plan cache otherwise planned the claim again at every call (~0.34 ms
+    each). A later `create or replace function` resets a function's settings, so this pins them."""
+    settings = await db.fetchval(
+        "select proconfig from pg_proc where oid = to_regproc($1)",
+        f"public.{function}",
+    )
+    assert "plan_cache_mode=force_generic_plan" in (settings or [])
