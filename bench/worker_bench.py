@@ -19,7 +19,9 @@
    with `fake_ttft_lateness`: how much later than configured the fake served its first events on
    average (its timer fires up to ~1 ms late); that lateness is inside the added latency.
    Postgres's part of the CPU is split by function (`postgres_functions_ms_per_turn`: the self
-   time per turn of its busiest PL/pgSQL functions and trigger functions, all runs pooled).
+   time per turn of its busiest PL/pgSQL functions and trigger functions, all runs pooled; that
+   time is wall clock, as track_functions measures it, so on a busy machine it runs above the
+   CPU the functions spend: read it as shares, not as CPU).
 2. Throughput: completed turns per second one worker (then two) sustains on a burst of questions,
    the fake answering at once (target >= 600/s for one worker). Each run tags its own questions
    and counts only their completed answers.
@@ -98,7 +100,7 @@ def _hop_budget(before: dict[str, tuple[float, float]], after: dict[str, tuple[f
 def _postgres_budget(
     before: dict[str, tuple[float, int]], after: dict[str, tuple[float, int]], turns: int
 ) -> dict[str, Any]:
-    """Postgres's share of the budget, all runs pooled: the self time per turn of the PL/pgSQL
+    """Postgres's share of the budget, all runs pooled: the self time (wall clock) per turn of the PL/pgSQL
     functions that took the most (the worker's claim and flush, the triggers of a turn's writes),
     with their calls per turn, and what all of them took together; the rest of Postgres's CPU per
     turn is statements sent as they are (a question's insert), the executor's own work under these
