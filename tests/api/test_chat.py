@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable
@@ -384,26 +385,36 @@ async def test_send_reads_the_answer_while_its_token_can_and_then_answers_with_t
 ) -> None:
     """The answer stream (Realtime) ends at the token's `exp`; the send reads the row on, as REST
     allows, for 30 s more. An answer later than that is AnswerTimeout with the question's id, as a
-    timeout is: it was a 401 after the question was stored, which a client would send again."""
+    timeout is: it was a 401 after the question was stored, which a client would send again.
+    The two sends run side by side (the early one within the late one's 30 s), each with its
+    answer's pacing: the late one's is taken by its call before the early one's is queued."""
     patient = spawn_api(API_ANSWER_TIMEOUT="60")
     async with httpx.AsyncClient(base_url=patient.url, timeout=90, trust_env=False) as client:
-        soon = await new_session(client, alice)
-        await _slow_next_answer(fake, ttft=5.0, tokens_per_s=50, answer_tokens=10)
-        response = await client.post(
-            "/api/chat/send", json={"message": "慢慢说", "session_id": soon["id"]}, headers=_token(alice, stack, 3)
-        )
-        assert (response.status_code, response.json().get("status")) == (200, "completed"), response.text
-
-        async def titled() -> str | None:
-            title = await pg.fetchval("select title from chat_sessions where id = $1", uuid.UUID(soon["id"]))
-            return str(title) if title else None
-
-        await until(titled, within=30)  # the title call is made: the fake's next pacing is the next answer's
-        late = await new_session(client, alice)
+        late, soon = await new_session(client, alice), await new_session(client, alice)
         await _slow_next_answer(fake, ttft=34.0, tokens_per_s=50, answer_tokens=10)
-        response = await client.post(
-            "/api/chat/send", json={"message": "更慢", "session_id": late["id"]}, headers=_token(alice, stack, 3)
+
+        async def paced() -> bool:
+            return not fake.plan.queue  # the late answer's call took its pacing
+
+        sending_late = asyncio.create_task(
+            client.post(
+                "/api/chat/send", json={"message": "更慢", "session_id": late["id"]}, headers=_token(alice, stack, 3)
+            )
         )
+        try:
+            await until(paced, within=30)
+            await _slow_next_answer(fake, ttft=5.0, tokens_per_s=50, answer_tokens=10)
+            expires = int(time.time() + 3)
+            response = await client.post(
+                "/api/chat/send",
+                json={"message": "慢慢说", "session_id": soon["id"]},
+                headers={"Authorization": f"Bearer {token_expiring_at(alice, stack.jwt_secret, expires)}"},
+            )
+            assert (response.status_code, response.json().get("status")) == (200, "completed"), response.text
+            assert time.time() > expires, "the answer came before the token expired: the test proves nothing"
+            response = await sending_late
+        finally:
+            sending_late.cancel()  # on a failure above: not left running past the client
     assert response.status_code == 504, response.text
     error = error_of(response)
     assert (error["code"], "token expired" in error["message"]) == ("AnswerTimeout", True)
