@@ -14,7 +14,7 @@ import pytest
 from fakescope.server import FakeScope
 from tests.api.conftest import ApiProcess, ApiUser, new_session
 
-WAIT = 2.0  # the API's API_ANSWER_TIMEOUT here: the answer below takes several times as long
+WAIT = 1.0  # the API's API_ANSWER_TIMEOUT here: the answer below takes several times as long
 
 
 @pytest.mark.usefixtures("worker")
@@ -27,7 +27,7 @@ async def test_a_send_waits_for_an_answer_written_for_longer_than_the_timeout_wh
 ) -> None:
     patient = spawn_api(API_ANSWER_TIMEOUT=str(WAIT))
     session = await new_session(http, alice)
-    slow = {"ttft": 0.0, "tokens_per_s": 12.0, "tokens_per_event": 2, "answer_tokens": 90}  # ~7.5 s of chunks
+    slow = {"ttft": 0.0, "tokens_per_s": 24.0, "tokens_per_event": 2, "answer_tokens": 90}  # ~3.75 s of chunks
     async with httpx.AsyncClient(trust_env=False) as admin:
         (await admin.post(f"{fake.base_url}/_fake/faults", json={"next": [slow]})).raise_for_status()
     started = time.monotonic()
