@@ -27,7 +27,7 @@ from tests.api.conftest import ApiProcess, ApiUser, create_key, new_session
 from tests.api.test_openai_retake import PlayedWorker
 from tests.conftest import LocalStack
 
-WAIT = 2.0  # the API's API_ANSWER_TIMEOUT here: the answer below takes several times as long
+WAIT = 1.0  # the API's API_ANSWER_TIMEOUT here: the answer below takes several times as long
 
 
 @pytest.mark.usefixtures("worker")
@@ -36,7 +36,7 @@ async def test_an_answer_written_for_longer_than_the_timeout_is_waited_for_while
 ) -> None:
     patient = spawn_api(API_ANSWER_TIMEOUT=str(WAIT))
     key = await create_key(rest, "long")
-    slow = {"ttft": 0.0, "tokens_per_s": 12.0, "tokens_per_event": 2, "answer_tokens": 90}  # ~7.5 s of chunks
+    slow = {"ttft": 0.0, "tokens_per_s": 24.0, "tokens_per_event": 2, "answer_tokens": 90}  # ~3.75 s of chunks
     async with httpx.AsyncClient(trust_env=False) as admin:
         (await admin.post(f"{fake.base_url}/_fake/faults", json={"next": [slow]})).raise_for_status()
     client = openai.AsyncOpenAI(base_url=f"{patient.url}/v1", api_key=key["key"], max_retries=0)
