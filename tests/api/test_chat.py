@@ -337,8 +337,8 @@ async def test_send_times_out_clearly_and_the_answer_still_lands(
     impatient = spawn_api(API_ANSWER_TIMEOUT="0.5")
     async with httpx.AsyncClient(base_url=impatient.url, timeout=30, trust_env=False) as client:
         session = await new_session(client, alice)
-        # no progress for 3 s before the first word, six times the wait (a wait restarts on progress)
-        await _slow_next_answer(fake, ttft=3.0, tokens_per_s=50, answer_tokens=40)
+        # no progress for 1.5 s before the first word, three times the wait (a wait restarts on progress)
+        await _slow_next_answer(fake, ttft=1.5, tokens_per_s=200, answer_tokens=40)
         response = await client.post(
             "/api/chat/send",
             json={"message": "慢慢说", "session_id": session["id"], "role_id": "assistant"},
