@@ -72,11 +72,18 @@ async def _seed(dsn: str, user_id: str) -> dict[str, Any]:
                 len(rows),
                 parent,
             )
+            # The needle is its chat's one message, a root (no parent) and the chat's leaf, as the
+            # tree triggers would have placed it (the column's default is only their placeholder).
             await conn.execute(
-                """insert into public.chat_messages (session_id, user_id, content, created_at, search_vector)
-                   select s.id, s.user_id, 'a needle in the oldest chat', s.created_at,
-                          public.search_document('a needle in the oldest chat')
-                     from public.chat_sessions s where s.user_id = $1 and s.title = $2""",
+                """with needle as (
+                     insert into public.chat_messages (session_id, user_id, content, created_at, parent_id,
+                                                       search_vector)
+                     select s.id, s.user_id, 'a needle in the oldest chat', s.created_at, null,
+                            public.search_document('a needle in the oldest chat')
+                       from public.chat_sessions s where s.user_id = $1 and s.title = $2
+                     returning id, session_id)
+                   update public.chat_sessions s set message_count = 1, current_leaf_id = needle.id
+                     from needle where s.id = needle.session_id""",
                 user,
                 f"old chat {OLD_SESSIONS}",
             )
