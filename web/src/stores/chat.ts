@@ -39,20 +39,39 @@ export const useChat = defineStore('chat', () => {
   const listChannel = userChannel(state, list, gone)
   const { currentId, notFound, messagesError, messagesLoading } = state
 
+  // Every channel still being left: a channel is joined only after them (realtime-js hands back a
+  // topic it still holds, so chat:<id> opened again while its old channel is leaving would be that one).
+  let leaving: Promise<unknown> = Promise.resolve()
+
+  /** Leave the open chat's channel: done once it and every channel left before it are. */
+  function leaveChannel(): Promise<unknown> {
+    const left = Promise.all([leaving, channel.leave()])
+    leaving = left.catch(() => undefined) // a leave that failed holds up no later join
+    return left
+  }
+
   /**
    * Open a conversation (or none, for a new chat): check it is the user's, join its channel and
-   * read its messages. `known` skips the check for a session just created.
+   * read its messages. `known` skips the check for a session just created. The chat opened is the
+   * one shown and asked in at once, the old channel left meanwhile (a round trip to Realtime): the
+   * chat left stayed on the page under the new address until then, and a question sent in that
+   * time went into it.
    */
   async function open(id: string | null, known?: ChatSession): Promise<void> {
     if (id === currentId.value && (id === null || channel.isOpen() || notFound.value)) return
-    await channel.leave()
+    const left = leaveChannel()
     currentId.value = id
     state.clearConversation()
     messagesError.value = null
     notFound.value = false
-    if (id === null) return
-    messagesLoading.value = true
+    messagesLoading.value = id !== null
+    if (id === null) {
+      await left
+      return
+    }
     try {
+      await left
+      if (currentId.value !== id) return // another chat was opened meanwhile
       if (!known) {
         // Someone else's session (or a deleted one) reads as missing under RLS: say so, join nothing.
         const row = await list.readSession(id)
@@ -66,9 +85,9 @@ export const useChat = defineStore('chat', () => {
       channel.join(id)
       await rows.loadMessages(id)
     } catch (e) {
-      messagesError.value = e
+      if (currentId.value === id) messagesError.value = e
     } finally {
-      messagesLoading.value = false
+      if (currentId.value === id) messagesLoading.value = false // a chat opened since says for itself
     }
   }
 
@@ -97,7 +116,7 @@ export const useChat = defineStore('chat', () => {
   /** The open chat was deleted elsewhere: it reads as missing, as a deleted chat opened does. */
   function gone(id: string): void {
     if (currentId.value !== id) return
-    void channel.leave()
+    void leaveChannel()
     state.clearConversation()
     notFound.value = true
   }
