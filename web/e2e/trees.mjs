@@ -337,6 +337,7 @@ await journey(async ({ newPage }) => {
 
   await step('delete a turn: its answer goes, the turns after it stay, also when the answer is lost', async () => {
     await page.locator(tid('new-chat')).first().click()
+    await page.locator(tid('chat-empty')).waitFor({ timeout: STEP_MS }) // the chat left had turns (ask counts them)
     for (const text of ['第一问：西湖', '第二问：灵隐寺', '第三问：龙井']) await ask(page, text)
     result.deletedIn = new URL(page.url()).searchParams.get('s')
     const deletes = await failNext(page, /\/rest\/v1\/chat_messages\?/, 'lost', 'DELETE')
@@ -365,6 +366,7 @@ await journey(async ({ newPage }) => {
   // Realtime hears no filtered DELETE, so the database broadcasts deletes (and creations) on private channels.
   await step("a turn and a chat deleted here leave the owner's other browser at once, a chat made joins it", async () => {
     await page.locator(tid('new-chat')).first().click()
+    await page.locator(tid('chat-empty')).waitFor({ timeout: STEP_MS }) // the chat left had turns (ask counts them)
     for (const text of ['另一问：断桥', '再一问：雷峰塔']) await ask(page, text)
     const chatId = new URL(page.url()).searchParams.get('s')
     const other = await newPage('owner-other-browser')
