@@ -155,6 +155,7 @@ await journey(async ({ newPage }) => {
     // A new chat whose session create and first question both lose their responses.
     await page.locator(tid('new-chat')).click()
     await page.waitForURL(`${WEB_URL}/`, { timeout: STEP_MS })
+    await page.locator(tid('chat-empty')).waitFor({ timeout: STEP_MS }) // the chat left had turns (sendAndWatch counts them)
     const sessions = await interfere('chat_sessions', 'lost')
     const questions = await interfere('chat_messages', 'lost')
     const { status } = await sendAndWatch(page, `A new chat on a bad line ${result.lostProbe}`)
