@@ -107,6 +107,8 @@ const OPENED = {
     return [...broken, ...open]
   },
   keys: async (page, measure = smallControls) => {
+    // The form shows before the list is read: counted then, the keys already made read as none.
+    await page.locator(`${tid('key-list')}, ${tid('state-empty')}`).first().waitFor({ timeout: STEP_MS })
     if ((await page.locator(tid('key-row')).count()) === 0) {
       // Typed with the keyboard up (the page 400px tall) and made with a tap on the button where
       // it showed while typing: the header came back as the field lost the focus, the button
@@ -116,8 +118,10 @@ const OPENED = {
       await page.setViewportSize({ width: size.width, height: 400 })
       await page.locator(tid('key-name')).tap()
       await page.keyboard.type('phonekeyofthejourneywithonelongwordforitsnamethatgoesonandon')
+      // The tap reached the button when its request went (at once); the key shows once the server made it.
+      const asked = page.waitForRequest(/\/rest\/v1\/rpc\/create_api_key/, { timeout: 5000 }).then(() => true, () => false)
       await page.locator(tid('key-create')).tap()
-      result.keyMadeByTap = await page.locator(tid('key-fresh')).waitFor({ timeout: 5000 }).then(() => true, () => false)
+      result.keyMadeByTap = (await asked) && (await page.locator(tid('key-fresh')).waitFor({ timeout: STEP_MS }).then(() => true, () => false))
       await page.setViewportSize(size)
       if (!result.keyMadeByTap) {
         await page.locator(tid('key-create')).click()
@@ -496,7 +500,12 @@ await journey(async ({ newPage }) => {
     const typed = await composer.inputValue()
     const turnsAfterReturn = await page.locator(tid('turn')).count()
     await page.locator(tid('send')).tap()
-    const sent = await page.locator(tid('turn')).nth(2).waitFor({ timeout: 5000 }).then(() => true, () => false)
+    // The tap reached send when the composer emptied (at once); the turn shows once the chat's channel
+    // is joined (up to 5 s of its own on a page just opened), so it gets the step's time.
+    const emptied = () => document.querySelector('[data-testid="composer"]')?.value === ''
+    const sent =
+      (await page.waitForFunction(emptied, null, { timeout: 5000 }).then(() => true, () => false)) &&
+      (await page.locator(tid('turn')).nth(2).waitFor({ timeout: STEP_MS }).then(() => true, () => false))
     if (sent) await final(page.locator(tid('turn')).nth(2))
     await page.setViewportSize(PHONE.viewport)
     return { typed, turnsAfterReturn, sent, turns: await page.locator(tid('turn')).count() }
@@ -545,10 +554,11 @@ await journey(async ({ newPage }) => {
       focused: document.activeElement?.getAttribute('data-testid'),
       header: Math.round(document.querySelector('header').getBoundingClientRect().height),
     }))
+    // The tap reached the button when the sign-in went (at once); the page leaves once Auth answered.
+    const asked = out.waitForRequest(/\/auth\/v1\/token/, { timeout: 5000 }).then(() => true, () => false)
     await out.locator(tid('submit')).tap()
-    const signedIn = await out
-      .waitForURL((url) => !url.pathname.startsWith('/login'), { timeout: 5000 })
-      .then(() => true, () => false)
+    const signedIn =
+      (await asked) && (await out.waitForURL((url) => !url.pathname.startsWith('/login'), { timeout: STEP_MS }).then(() => true, () => false))
     await out.context().close()
     return { sizes, keyboard: { ...typing, signedIn } }
   })
@@ -733,6 +743,7 @@ await journey(async ({ newPage }) => {
     await login(desk, { email: result.user.email, password: PASSWORD })
     await desk.goto(`${WEB_URL}/?s=${result.sessionId}`)
     await final(desk.locator(tid('turn')).nth(1))
+    await desk.locator(tid('role-assistant')).waitFor({ timeout: STEP_MS }) // the chips come with the roles, read apart from the chat
     const measure = () =>
       desk.evaluate(() => ({
         header: Math.round(document.querySelector('header').getBoundingClientRect().height),
