@@ -94,7 +94,10 @@ await journey(async ({ newPage }) => {
     // Not signed in yet (aal1): the header is a visitor's, the code page's own link is the way out.
     const header = {}
     for (const id of ['header-avatar', 'logout', 'nav', 'mfa-other-account']) header[id] = await page.locator(tid(id)).count()
-    await page.locator(tid('mfa-code')).fill(totp(result.mfa.secret) === '000000' ? '111111' : '000000')
+    // A wrong code: the code of none of the steps it may be checked at (Auth takes the step before and
+    // after its own, and its own may be the next by then). '000000' was checked against this step's alone.
+    const taken = [-30_000, 0, 30_000, 60_000].map((by) => totp(result.mfa.secret, Date.now() + by))
+    await page.locator(tid('mfa-code')).fill(['000000', '111111', '222222', '333333'].find((code) => !taken.includes(code)))
     await page.locator(tid('mfa-submit')).click()
     const wrong = await expectText(page.locator(tid('auth-error')), /验证码不正确/)
     await page.locator(tid('mfa-code')).fill(totp(result.mfa.secret))

@@ -248,14 +248,14 @@ export async function journey(body) {
   process.exit(result.ok ? 0 : 1)
 }
 
-/** The current RFC 6238 code for a base32 secret (30 s steps, 6 digits, SHA-1), as an app shows it. */
-export function totp(secret) {
+/** The RFC 6238 code for a base32 secret (30 s steps, 6 digits, SHA-1) at `at` (now: as an app shows it). */
+export function totp(secret, at = Date.now()) {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
   let bits = ''
   for (const char of secret.replace(/=+$/, '').toUpperCase()) bits += alphabet.indexOf(char).toString(2).padStart(5, '0')
   const key = Buffer.from(bits.match(/.{8}/g).map((byte) => parseInt(byte, 2)))
   const counter = Buffer.alloc(8)
-  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / 30)))
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)))
   const mac = createHmac('sha1', key).update(counter).digest()
   const offset = mac[mac.length - 1] & 0xf
   return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0')
