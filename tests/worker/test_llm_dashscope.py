@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import gc
 import os
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
 import dashscope
 import pytest
+from dashscope.api_entities.dashscope_response import DictMixin
 
 from core.settings import LlmSettings
 from fakescope.server import FakeScope
@@ -28,6 +31,7 @@ from worker.llm import (
     make_provider,
     tokens,
 )
+from worker.llm import dashscope as dashscope_provider
 from worker.llm.dashscope import DashScopeProvider
 
 MESSAGES = [ChatMessage("system", "You are a helpful assistant."), ChatMessage("user", "hi")]
@@ -285,3 +289,40 @@ async def test_words_to_continue_are_continued_on_either_endpoint(provider: Dash
     rest, final = await _text_of(provider, asked, params)
     assert prefix + rest == whole_answer
     assert final.input_tokens == tokens.chat_tokens(m.content for m in asked)
+
+
+@pytest.mark.parametrize(
+    ("params", "knobs"),
+    [
+        (PARAMS, {}),
+        (GenerationParams(model="qwen-vl-max", multimodal=True), {}),
+        (GenerationParams(model="qwen-plus", enable_thinking=True), {}),
+        (PARAMS, {"fault": "output_moderation", "after_chunks": 1}),
+    ],
+    ids=["text", "multimodal", "thinking", "error event"],
+)
+async def test_the_sdks_responses_are_read_by_key(
+    provider: DashScopeProvider,
+    fake: FakeScope,
+    monkeypatch: pytest.MonkeyPatch,
+    params: GenerationParams,
+    knobs: dict[str, Any],
+) -> None:
+    """The SDK's response dicts answer `rsp.output` only after Python's own attribute lookup failed
+    (an AttributeError built and dropped, ~3.4 µs a read against ~0.15 µs by key): the provider reads
+    every field it needs by key, so none of its reads goes through that fallback."""
+    fallback: Callable[[DictMixin, str], Any] = DictMixin.__getattr__
+    ours: list[str] = []
+
+    def counted(self: DictMixin, attr: str) -> Any:
+        if sys._getframe(1).f_code.co_filename == dashscope_provider.__file__:
+            ours.append(attr)
+        return fallback(self, attr)
+
+    monkeypatch.setattr(DictMixin, "__getattr__", counted)
+    _script(fake, **knobs)
+    with contextlib.suppress(ProviderError):
+        async for _ in provider.stream(MESSAGES, params):
+            pass
+    assert fake.stats.completed + sum(fake.stats.faults.values()) == 1
+    assert ours == []

@@ -7,6 +7,11 @@ streams) and our base URL and key per call, so nothing global in the SDK is touc
 environment asks for (HTTPS_PROXY, NO_PROXY...) is looked up once when the session is made: with
 `trust_env` aiohttp would look it up in a thread on every call, a thread hop per answer.
 
+The SDK's responses are dicts that also answer attribute access (`rsp.output`), but only after
+Python's own lookup has failed: each such read builds and drops an AttributeError with its
+message, ~3.4 µs against ~0.15 µs for `rsp["output"]`, and an answer's events took ~70 of them
+a turn here. They are read by key: every key read is one the SDK always sets (None when absent).
+
 The SDK reports HTTP and mid-stream errors as responses with a status code rather than raising;
 transport failures surface as aiohttp exceptions. Both become `ProviderError`s here. Closing the
 stream early closes the SDK's generators, which closes the HTTP response and its connection.
@@ -78,34 +83,35 @@ class DashScopeProvider:
         counted = False
         try:
             async for rsp in chunks:
-                request_id = rsp.request_id or request_id
-                if rsp.status_code != 200:
+                request_id = rsp["request_id"] or request_id
+                if rsp["status_code"] != 200:
                     raise errors.classify(
-                        rsp.status_code,
-                        rsp.code,
-                        rsp.message,
+                        rsp["status_code"],
+                        rsp["code"],
+                        rsp["message"],
                         request_id=request_id,
-                        retry_after=errors.retry_after(rsp.headers or {}),
+                        retry_after=errors.retry_after(rsp["headers"] or {}),
                     )
-                if not sourced and (found := _sources(rsp.output)) is not None:
+                output = rsp["output"]
+                if not sourced and (found := _sources(output)) is not None:
                     sourced = True
                     yield found
-                if not counted and (read := _read(rsp.usage)) is not None:
+                if not counted and (read := _read(rsp["usage"])) is not None:
                     counted = True
                     yield read
-                choice = rsp.output.choices[0]
-                message = choice.message or {}
+                choice = output["choices"][0]
+                message = choice["message"] or {}
                 if reasoning := message.get("reasoning_content"):
                     yield ReasoningDelta(reasoning)
                 if content := _text(message.get("content")):
                     yield TextDelta(content)
-                if choice.finish_reason not in _NOT_FINAL:
-                    final = _finished(rsp, choice.finish_reason, params.model, request_id)
+                if choice["finish_reason"] not in _NOT_FINAL:
+                    final = _finished(rsp, choice["finish_reason"], params.model, request_id)
         except TimeoutError as exc:  # aiohttp's socket read timeout is one
             raise errors.timeout(f"no data within {self.read_timeout} s") from exc
         except (aiohttp.ClientError, ConnectionError) as exc:
             raise errors.connection(str(exc) or type(exc).__name__) from exc
-        except (json.JSONDecodeError, TypeError, AttributeError, IndexError) as exc:  # a malformed 200 body
+        except (json.JSONDecodeError, TypeError, KeyError, AttributeError, IndexError) as exc:  # a malformed 200 body
             raise ProviderError("ServerError", f"malformed response: {exc}", retryable=True) from exc
         finally:
             await chunks.aclose()
@@ -198,15 +204,15 @@ def _read(usage: Any) -> Read | None:
 
 
 def _finished(rsp: Any, finish_reason: str, model: str, request_id: str) -> Finished:
-    usage = rsp.usage
+    usage = rsp["usage"]
     output_details = usage.get("output_tokens_details") or {}
     input_details = usage.get("prompt_tokens_details") or usage.get("input_tokens_details") or {}
     search = (usage.get("plugins") or {}).get("search") or {}
     image_tokens = usage.get("image_tokens", input_details.get("image_tokens"))
     return Finished(
         finish_reason=finish_reason,
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
+        input_tokens=usage["input_tokens"],
+        output_tokens=usage["output_tokens"],
         model=model,
         request_id=request_id,
         reasoning_tokens=output_details.get("reasoning_tokens"),
