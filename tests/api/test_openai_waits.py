@@ -80,16 +80,19 @@ async def test_without_a_channel_the_answers_row_growing_keeps_the_wait_alive(
             listening=listening,
             question_id=played.question,
             ask=ask,
-            wait=1.0,
+            wait=2.0,
             poll=0.1,
         )
 
     async def streamed() -> list[bytes]:
         return [piece async for piece in relay(stream=True).chunks()]
 
-    async def written() -> None:  # the worker's pace: a flush every 0.4 s for 4 s, four times the wait
+    # The worker's pace: a flush every 0.4 s for 6 s, three times the wait; the wait is five flushes
+    # long, so a loaded machine's late wake-up (the test's writes share the loop with the waits)
+    # does not read as an answer gone quiet.
+    async def written() -> None:
         text = ""
-        for word in range(10):
+        for word in range(15):
             text += f"word{word} "
             await played.write(1, text, f"word{word} ")
             await asyncio.sleep(0.4)
@@ -101,5 +104,5 @@ async def test_without_a_channel_the_answers_row_growing_keeps_the_wait_alive(
         await database.close()
         await nowhere.close()
     assert plain is not None, "the non-streamed wait gave up while the answer grew"
-    assert (plain["status"], plain["content"]) == ("completed", "".join(f"word{w} " for w in range(10)))
+    assert (plain["status"], plain["content"]) == ("completed", "".join(f"word{w} " for w in range(15)))
     assert chunks[-1] == b"data: [DONE]\n\n", chunks[-1]

@@ -40,9 +40,12 @@ async def test_send_limit_per_user_is_shared_by_two_replicas_and_recovers(
             return await clients[i % 2].post("/api/chat/send", json=body, headers=alice.headers)
 
         await _start_of_a_window()
-        # Alternating replicas: with per-process counters the 4th message (2nd on B) would pass.
+        # Alternating replicas: with per-process counters the 4th message (2nd on B) would pass. The
+        # first three are let through: each ends as 504 (its answer not within 0.01 s), or as 200
+        # when the worker's answer is stored before a loaded machine wakes the send's wait up.
         responses = [await send(i) for i in range(4)]
-        assert [r.status_code for r in responses] == [504, 504, 504, 429]
+        assert [r.status_code in (200, 504) for r in responses[:3]] == [True, True, True], responses
+        assert responses[3].status_code == 429
         refused = responses[3]
         assert error_of(refused)["code"] == "RateLimited"
         assert 1 <= int(refused.headers["retry-after"]) <= WINDOW
