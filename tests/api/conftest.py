@@ -139,6 +139,17 @@ async def fake() -> AsyncIterator[FakeScope]:
         await scope.stop()
 
 
+@pytest.fixture(autouse=True)
+def _fake_unscripted(request: pytest.FixtureRequest) -> Iterator[None]:
+    """What a test scripted into the session's fake (paced or failing answers) ends with the test: one
+    whose answer never came left its pacing queued, and the next test's answer took it (a clean-clone
+    run, 12-05: a 34 s first token met a test that waits 1 s)."""
+    yield
+    if "fake" in request.fixturenames:
+        fake: FakeScope = request.getfixturevalue("fake")
+        fake.plan.clear()
+
+
 @pytest.fixture(scope="session")
 async def worker(stack: LocalStack, fake: FakeScope) -> AsyncIterator[Worker]:
     settings = Settings(
