@@ -37,6 +37,26 @@ def _build(history: list[ChatMessage], user: str = "hi", personality: dict[str, 
     )
 
 
+def _claim(**fields: object) -> Claim:
+    """A claim of a web chat with its thinking switch on, no role, no history: `fields` change it."""
+    plain = Claim(
+        id="a",
+        reply_to="q",
+        attempts=0,
+        answer_no=1,
+        session_id="s",
+        user_id="u",
+        question="hi",
+        role_slug=None,
+        system_prompt=None,
+        personality={},
+        history=(),
+        history_cut=False,
+        session_thinking=True,
+    )
+    return replace(plain, **fields)  # type: ignore[arg-type]
+
+
 def test_budget_formula() -> None:
     assert budget_for(ModelLimits(400, 300, 100), max_tokens=100, margin=0.05) == 285  # min(300, 300) * 0.95
     assert budget_for(ModelLimits(400, 350, 100), max_tokens=100, margin=0.05) == 285  # context - reserve binds
@@ -356,21 +376,7 @@ def test_json_mode_is_a_requests_own_and_answers_without_thinking() -> None:
     of the role to JSON, and the messages of most never say "json"."""
     catalog = Catalog()
     catalog.models["qwen-plus"] = ModelInfo("qwen-plus", FALLBACK_LIMITS, thinking=True, max_reasoning=38912)
-    role = Claim(
-        id="a",
-        reply_to="q",
-        attempts=0,
-        answer_no=1,
-        session_id="s",
-        user_id="u",
-        question="hi",
-        role_slug=None,
-        system_prompt=None,
-        personality={"model": "qwen-plus", "response_format": "json_object"},
-        history=(),
-        history_cut=False,
-        session_thinking=True,
-    )
+    role = _claim(personality={"model": "qwen-plus", "response_format": "json_object"})
     asked = replace(
         role, question="hi in json", personality={"model": "qwen-plus"}, parameters={"response_format": "json_object"}
     )
@@ -425,22 +431,6 @@ def test_words_to_continue_keep_their_room_when_the_question_is_cut() -> None:
 def test_a_requests_thinking_off_in_a_chat_switched_on_is_no_thinking_outside_the_plan() -> None:
     """A /v1 request continuing a web chat whose switch is on, saying `enable_thinking: false`, on a
     plan without thinking: answered without it, not refused FeatureNotAllowed at the claim."""
-    claim = Claim(
-        id="a",
-        reply_to="q",
-        attempts=0,
-        answer_no=1,
-        session_id="s",
-        user_id="u",
-        question="hi",
-        role_slug=None,
-        system_prompt=None,
-        personality={},
-        history=(),
-        history_cut=False,
-        session_thinking=True,
-        parameters={"thinking": False},
-        plan={"models": None, "thinking": False, "search": True},
-    )
+    claim = _claim(parameters={"thinking": False}, plan={"models": None, "thinking": False, "search": True})
     assert plan_check.refusal(claim) is None
     assert plan_check.refusal(replace(claim, parameters={})) == "FeatureNotAllowed"  # the switch's, as before
