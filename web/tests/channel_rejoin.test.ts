@@ -93,6 +93,21 @@ async function conversation(answer?: (first: Joined) => void) {
   return { state, channel, rows, first, reads }
 }
 
+/**
+ * realtime-js's own second join of `chat:s1` answered: the conversation reads again, once, and no
+ * rejoin of ours follows it.
+ */
+async function rejoinedByRealtimeJs({ state, reads }: Awaited<ReturnType<typeof conversation>>) {
+  const again = await join('chat:s1', 2)
+  again.reply()
+  again.system('ok', 'Subscribed to PostgreSQL')
+  await settle()
+  expect(state.channelState.value).toBe('joined')
+  expect(reads.sort()).toEqual(['messages s1', 'session s1'])
+  await wait(REJOIN_MS[1] + 200)
+  expect(joins('chat:s1')).toHaveLength(2)
+}
+
 /** The list's channel `user:u1`, first joined; `refresh` counts the reads of the list since. */
 async function userList() {
   const state = chatState()
@@ -178,33 +193,19 @@ describe("the conversation's channel", () => {
   }, 10_000)
 
   it('after a phx_error is joined again by realtime-js itself, on the one channel, and reads again', async () => {
-    const { state, first, reads } = await conversation()
-    first.crash()
+    const opened = await conversation()
+    opened.first.crash()
     await settle()
-    expect(state.channelState.value).toBe('error')
-    const second = await join('chat:s1', 2)
-    second.reply()
-    second.system('ok', 'Subscribed to PostgreSQL')
-    await settle()
-    expect(state.channelState.value).toBe('joined')
-    expect(reads.sort()).toEqual(['messages s1', 'session s1'])
-    await wait(REJOIN_MS[1] + 200)
-    expect(joins('chat:s1')).toHaveLength(2)
+    expect(opened.state.channelState.value).toBe('error')
+    await rejoinedByRealtimeJs(opened)
   }, 10_000)
 
   it('a refused join is tried again by realtime-js, and reads once joined', async () => {
-    const { state, reads } = await conversation((first) =>
+    const opened = await conversation((first) =>
       first.refuse('Unauthorized: You do not have permissions to read from this Channel topic: chat:s1'),
     )
-    expect(state.channelState.value).toBe('error')
-    const again = await join('chat:s1', 2)
-    again.reply()
-    again.system('ok', 'Subscribed to PostgreSQL')
-    await settle()
-    expect(state.channelState.value).toBe('joined')
-    expect(reads.sort()).toEqual(['messages s1', 'session s1'])
-    await wait(REJOIN_MS[1] + 200)
-    expect(joins('chat:s1')).toHaveLength(2)
+    expect(opened.state.channelState.value).toBe('error')
+    await rejoinedByRealtimeJs(opened)
   }, 10_000)
 
   it('after a lost socket is joined again by realtime-js on the new one, and reads again', async () => {
