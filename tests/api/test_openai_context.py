@@ -249,6 +249,15 @@ async def parameters_of(fake: FakeScope, question: str) -> dict[str, Any]:
     return dict(body["parameters"])
 
 
+async def parameters_sent(
+    sdk: openai.AsyncOpenAI, fake: FakeScope, model: str, extra: dict[str, Any]
+) -> dict[str, Any]:
+    """The parameters the model got for a question of its own asked on /v1 with `extra` in the body."""
+    question = unique("Ask")
+    await sdk.chat.completions.create(model=model, messages=[{"role": "user", "content": question}], extra_body=extra)
+    return await parameters_of(fake, question)
+
+
 async def test_the_requests_sampling_parameters_reach_the_model_and_bound_the_answer(
     sdk: openai.AsyncOpenAI, fake: FakeScope, http: httpx.AsyncClient, alice: ApiUser, rest: AsyncClient
 ) -> None:
@@ -441,11 +450,7 @@ async def test_openais_reasoning_effort_asks_for_budgeted_thinking(sdk: openai.A
         ({"reasoning_effort": "high", "enable_thinking": False}, (False, None)),
     ]
     for extra, expected in cases:
-        question = unique("Effort")
-        await sdk.chat.completions.create(
-            model="qwen-plus", messages=[{"role": "user", "content": question}], extra_body=extra
-        )
-        sent = await parameters_of(fake, question)
+        sent = await parameters_sent(sdk, fake, "qwen-plus", extra)
         assert (sent.get("enable_thinking"), sent.get("thinking_budget")) == expected, extra
     for wrong in ("ultra", ["low"]):  # a list is no key of the levels: refused, not a 500
         body = {"model": "qwen-plus", "messages": [{"role": "user", "content": "hi"}], "reasoning_effort": wrong}

@@ -17,7 +17,7 @@ from supabase import AsyncClient
 
 from fakescope.server import FakeScope
 from tests.api.conftest import ApiUser, longest_thought
-from tests.api.test_openai_context import asking, parameters_of, unique
+from tests.api.test_openai_context import asking, parameters_sent, unique
 from tests.api.test_plans import put_on_plan
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -42,11 +42,7 @@ async def test_a_requests_own_thinking_budget_wins_over_its_roles(
         ({"reasoning_effort": "none"}, (False, None)),
     ]
     for extra, expected in cases:
-        question = unique("Ponder")
-        await sdk.chat.completions.create(
-            model="role:ponderer", messages=[{"role": "user", "content": question}], extra_body=extra
-        )
-        sent = await parameters_of(fake, question)
+        sent = await parameters_sent(sdk, fake, "role:ponderer", extra)
         assert (sent.get("enable_thinking"), sent.get("thinking_budget")) == expected, extra
 
 
